@@ -1,0 +1,79 @@
+#!/bin/sh
+# build.sh — set up a fresh Debian machine, build, and run something.
+#   ./build.sh example        install what is missing, build, run the click-to-purchase example
+#   ./build.sh test           install what is missing, build, run the whole test suite
+#   ./build.sh test --sanitize   the same in a separate AddressSanitizer+UBSan build (build-asan/)
+set -eu
+cd "$(dirname "$0")"
+top=$(pwd)
+
+what=${1:-test}
+sanitize=no
+[ "${2:-}" = "--sanitize" ] && sanitize=yes
+
+# Debian packages the build and the tests need.
+PKGS="gcc make autoconf automake libtool pkg-config flex bison libpcre2-dev libjemalloc-dev libyajl-dev libxxhash-dev check"
+missing=
+for p in $PKGS; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing="$missing $p"
+done
+if [ -n "$missing" ]; then
+    echo "build.sh: installing:$missing"
+    SUDO=
+    [ "$(id -u)" = 0 ] || SUDO=sudo
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends $missing >/dev/null
+fi
+
+[ -x configure ] || ./autogen.sh >/dev/null 2>&1
+if [ "$sanitize" = yes ]; then
+    builddir=build-asan
+    flags=--enable-sanitizers
+else
+    builddir=build
+    flags=
+fi
+mkdir -p "$builddir"
+cd "$builddir"
+[ -f Makefile ] || "$top/configure" -q $flags
+jobs=$(nproc 2>/dev/null || echo 2)
+make -s -j"$jobs" >/dev/null
+
+case "$what" in
+example)
+    make -s example
+    ;;
+test)
+    status=0
+    make -s -j"$jobs" check >/dev/null 2>&1 || status=$?
+    # One line per suite, then the total: every suite is counted.
+    passed=0
+    failed=0
+    for log in tests/unit/check_cepheus.log tests/conformance.sh.log tests/cli.sh.log tests/example_click.sh.log; do
+        line=$(grep -E '[0-9]+ passed, [0-9]+ failed' "$log" 2>/dev/null | tail -n 1)
+        if [ -z "$line" ]; then
+            echo "$log: no result"
+            status=1
+            continue
+        fi
+        echo "$line"
+        p=$(echo "$line" | sed -E 's/^(.*[^0-9])?([0-9]+) passed, ([0-9]+) failed.*/\2/')
+        f=$(echo "$line" | sed -E 's/^(.*[^0-9])?([0-9]+) passed, ([0-9]+) failed.*/\3/')
+        passed=$((passed + p))
+        failed=$((failed + f))
+    done
+    if [ "$status" != 0 ]; then
+        echo "--- failing logs ---"
+        for log in tests/unit/check_cepheus.log tests/conformance.sh.log tests/cli.sh.log tests/example_click.sh.log; do
+            grep -qE '^:test-result: (FAIL|ERROR)' "${log%.log}.trs" 2>/dev/null && { echo "== $log"; tail -n 60 "$log"; }
+        done
+        [ "$failed" = 0 ] && failed=1
+    fi
+    echo "total: $passed passed, $failed failed"
+    exit "$status"
+    ;;
+*)
+    echo "usage: ./build.sh example|test [--sanitize]" >&2
+    exit 2
+    ;;
+esac
