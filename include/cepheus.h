@@ -1,0 +1,271 @@
+/* cepheus.h — the public C API of Cepheus, a complex event processing library.
+ *
+ * Pipeline: pattern text --cep_compile--> cep_program (immutable, shareable)
+ *           cep_program --cep_engine_new--> cep_engine (all mutable state)
+ *           events --cep_engine_push*--> matches delivered to callbacks.
+ *
+ * Conventions: every function returns CEP_OK (0) or a negative CEP_E* code
+ * unless it says otherwise; every _free accepts NULL; "borrows" means the
+ * callee keeps no reference after it returns, "takes" means the callee owns
+ * it afterwards, "returns owned" means the caller must free it.
+ */
+#ifndef CEPHEUS_H
+#define CEPHEUS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(CEP_BUILDING_LIBRARY) && defined(__GNUC__)
+#define CEP_API __attribute__((visibility("default")))
+#else
+#define CEP_API
+#endif
+
+#define CEP_VERSION "0.1.0"
+
+/* ---- Error codes ------------------------------------------------------ */
+
+/* X(name, value, message): the one list of error codes. */
+#define CEP_ERRORS(X)                                                        \
+    X(CEP_OK, 0, "success")                                                  \
+    X(CEP_ENOMEM, -1, "out of memory")                                       \
+    X(CEP_EINVAL, -2, "invalid argument")                                    \
+    X(CEP_EPATTERN, -3, "pattern text has errors")                           \
+    X(CEP_EJSON, -4, "malformed JSON")                                       \
+    X(CEP_ENOTOBJECT, -5, "event is not a JSON object")                      \
+    X(CEP_ETIME, -6, "missing or invalid event time")                        \
+    X(CEP_ERANGE, -7, "value out of range")                                  \
+    X(CEP_ENOTFOUND, -8, "no such name")                                     \
+    X(CEP_EFINISHED, -9, "engine already finished")                          \
+    X(CEP_ECALLBACK, -10, "a callback asked to stop")                        \
+    X(CEP_ETOODEEP, -11, "nesting too deep")
+
+enum cep_error {
+#define CEP_ERROR_ENUM_(name, value, msg) name = value,
+    CEP_ERRORS(CEP_ERROR_ENUM_)
+#undef CEP_ERROR_ENUM_
+};
+
+/* Message for an error code; never NULL, static storage. */
+CEP_API const char *cep_strerror(int code);
+
+/* ---- Values ------------------------------------------------------------ */
+
+/* A field value. Transparent on purpose: it is the unit events are built
+ * from. A string value borrows its bytes from whoever produced it. */
+typedef enum cep_type {
+    CEP_NULL = 0,
+    CEP_BOOL,
+    CEP_INT,
+    CEP_DOUBLE,
+    CEP_STRING
+} cep_type;
+
+typedef struct cep_value {
+    cep_type type;
+    union {
+        int b;
+        int64_t i;
+        double d;
+        struct {
+            const char *ptr; /* not NUL-terminated in general */
+            size_t len;
+        } s;
+    } u;
+} cep_value;
+
+/* ---- Diagnostics ------------------------------------------------------- */
+
+typedef struct cep_diag cep_diag;
+
+/* Compile error codes, stable across versions. */
+#define CEP_DIAG_CODES(X)                                                    \
+    X(CEP_DIAG_SYNTAX, 1, "syntax error")                                    \
+    X(CEP_DIAG_LEX, 2, "invalid token")                                      \
+    X(CEP_DIAG_NAME, 3, "unknown or duplicate name")                         \
+    X(CEP_DIAG_ORDER, 4, "reference to a later step")                        \
+    X(CEP_DIAG_TYPE, 5, "type error")                                        \
+    X(CEP_DIAG_REGEX, 6, "invalid regular expression")                       \
+    X(CEP_DIAG_RANGE, 7, "number out of range")                              \
+    X(CEP_DIAG_STRUCTURE, 8, "invalid pattern structure")                    \
+    X(CEP_DIAG_UNSUPPORTED, 9, "not supported yet")                          \
+    X(CEP_DIAG_LIMIT, 10, "compiler limit exceeded")
+
+enum cep_diag_code {
+#define CEP_DIAG_ENUM_(name, value, msg) name = value,
+    CEP_DIAG_CODES(CEP_DIAG_ENUM_)
+#undef CEP_DIAG_ENUM_
+};
+
+/* Number of errors held (0 for a clean compile). */
+CEP_API size_t cep_diag_count(const cep_diag *d);
+/* Accessors for error i (0-based, in source order). Out-of-range i gives
+ * 0 / "" rather than crashing. Strings are owned by d. */
+CEP_API int cep_diag_code(const cep_diag *d, size_t i);
+CEP_API size_t cep_diag_offset(const cep_diag *d, size_t i); /* byte offset */
+CEP_API int cep_diag_line(const cep_diag *d, size_t i);      /* 1-based */
+CEP_API int cep_diag_column(const cep_diag *d, size_t i);    /* 1-based, in characters */
+CEP_API const char *cep_diag_message(const cep_diag *d, size_t i);
+/* Every error rendered as "NAME:LINE:COL: error: MESSAGE", the source line
+ * and a caret line, one after the other. Owned by d; "" when clean. */
+CEP_API const char *cep_diag_render(const cep_diag *d);
+CEP_API void cep_diag_free(cep_diag *d);
+
+/* ---- Compiling --------------------------------------------------------- */
+
+typedef struct cep_program cep_program;
+typedef struct cep_compiler cep_compiler;
+
+/* A function callable from conditions, registered before compiling.
+ * Gets argc borrowed arguments; writes its result to *out (a string result
+ * must point to memory that stays valid until the next call of the same
+ * function on the same thread, e.g. inside userdata). Returns CEP_OK or a
+ * negative code; an error makes the call's value null. */
+typedef int (*cep_function_fn)(void *userdata, int argc, const cep_value *argv,
+                               cep_value *out);
+
+/* A compiler holds registered functions; it can compile many programs. */
+CEP_API int cep_compiler_new(cep_compiler **out);
+CEP_API void cep_compiler_free(cep_compiler *c);
+/* Register NAME taking exactly nargs arguments (-1: any number). NAME is
+ * copied. Programs compiled later borrow fn and userdata: they must outlive
+ * every program that calls them. CEP_EINVAL for a bad or built-in name. */
+CEP_API int cep_compiler_add_function(cep_compiler *c, const char *name,
+                                      int nargs, cep_function_fn fn,
+                                      void *userdata);
+
+/* Compile pattern text (len bytes, need not be NUL-terminated); name is used
+ * in messages (e.g. the file name; NULL means "<string>"). On success
+ * returns CEP_OK and *prog (owned). On pattern errors returns CEP_EPATTERN
+ * and *prog = NULL. *diag (owned, may be NULL if diag is NULL) is set in
+ * both cases: it lists every error found. c may be NULL (no functions). */
+CEP_API int cep_compile(const cep_compiler *c, const char *text, size_t len,
+                        const char *name, cep_program **prog, cep_diag **diag);
+CEP_API void cep_program_free(cep_program *p);
+
+/* Patterns of a program, in file order. Names are owned by the program. */
+CEP_API size_t cep_program_pattern_count(const cep_program *p);
+CEP_API const char *cep_program_pattern_name(const cep_program *p, size_t i);
+/* Event fields the program reads: each has a slot number 0..count-1, which
+ * is the index to use with cep_event_set_*. */
+CEP_API size_t cep_program_field_count(const cep_program *p);
+CEP_API const char *cep_program_field_name(const cep_program *p, size_t slot);
+/* Slot of a field name, or CEP_ENOTFOUND if the program never reads it. */
+CEP_API int cep_program_field_slot(const cep_program *p, const char *name);
+
+/* ---- Events ------------------------------------------------------------ */
+
+/* An event row: one value per program slot, plus its event time and,
+ * optionally, its original text. Reusable: fill, push, clear, fill again. */
+typedef struct cep_event cep_event;
+
+CEP_API int cep_event_new(const cep_program *p, cep_event **out);
+CEP_API void cep_event_free(cep_event *ev);
+/* Reset every slot to null, forget time and raw text. */
+CEP_API void cep_event_clear(cep_event *ev);
+CEP_API int cep_event_set_time(cep_event *ev, int64_t ms);
+/* Setters copy their input. CEP_EINVAL for a slot out of range. */
+CEP_API int cep_event_set_null(cep_event *ev, int slot);
+CEP_API int cep_event_set_bool(cep_event *ev, int slot, int b);
+CEP_API int cep_event_set_int(cep_event *ev, int slot, int64_t i);
+CEP_API int cep_event_set_double(cep_event *ev, int slot, double d);
+CEP_API int cep_event_set_string(cep_event *ev, int slot, const char *s,
+                                 size_t len);
+/* Original text carried along to matches (the CLI stores the JSON line). */
+CEP_API int cep_event_set_raw(cep_event *ev, const char *text, size_t len);
+/* Fill ev from one JSON object text. Fields the program reads go to their
+ * slots; the event time is read from time_field (integer milliseconds or an
+ * RFC 3339 string). The raw text is kept. Errors: CEP_EJSON, CEP_ENOTOBJECT,
+ * CEP_ETIME, CEP_ETOODEEP, CEP_ENOMEM; then cep_event_error() says why. */
+CEP_API int cep_event_parse_json(cep_event *ev, const char *text, size_t len,
+                                 const char *time_field);
+/* Human-readable reason of the last failed parse; owned by ev. */
+CEP_API const char *cep_event_error(const cep_event *ev);
+
+/* Read access, used on events handed out in matches and late callbacks.
+ * The pointers stay valid only during the callback. */
+CEP_API int64_t cep_event_time(const cep_event *ev);
+CEP_API cep_value cep_event_value(const cep_event *ev, int slot);
+CEP_API const char *cep_event_raw(const cep_event *ev, size_t *len);
+
+/* ---- Matches ----------------------------------------------------------- */
+
+typedef struct cep_match cep_match;
+
+CEP_API const char *cep_match_pattern(const cep_match *m);
+CEP_API size_t cep_match_pattern_index(const cep_match *m);
+/* The key: one value per field of the pattern's `key` clause (0 without). */
+CEP_API size_t cep_match_key_count(const cep_match *m);
+CEP_API cep_value cep_match_key(const cep_match *m, size_t i);
+CEP_API int64_t cep_match_start(const cep_match *m);
+CEP_API int64_t cep_match_end(const cep_match *m);
+/* Steps of the pattern in order; each lists the events it accepted. */
+CEP_API size_t cep_match_step_count(const cep_match *m);
+CEP_API const char *cep_match_step_name(const cep_match *m, size_t step);
+CEP_API size_t cep_match_event_count(const cep_match *m, size_t step);
+CEP_API const cep_event *cep_match_event(const cep_match *m, size_t step,
+                                         size_t i);
+/* `emit` fields (0 when the pattern has no emit clause). */
+CEP_API size_t cep_match_field_count(const cep_match *m);
+CEP_API const char *cep_match_field_name(const cep_match *m, size_t i);
+CEP_API cep_value cep_match_field(const cep_match *m, size_t i);
+
+/* ---- Engine ------------------------------------------------------------ */
+
+typedef struct cep_engine cep_engine;
+
+/* Called for each match; m and everything reached from it are borrowed for
+ * the duration of the call. Return 0 to go on, non-zero to make the pushing
+ * call return CEP_ECALLBACK (the engine stays consistent). */
+typedef int (*cep_match_fn)(void *userdata, const cep_match *m);
+/* Called for each late event (older than the watermark); borrowed. */
+typedef int (*cep_late_fn)(void *userdata, const cep_event *ev);
+
+typedef struct cep_stats {
+    uint64_t events;          /* events pushed and accepted for processing */
+    uint64_t matches;         /* matches delivered */
+    uint64_t late;            /* events older than the watermark */
+    uint64_t partial_matches; /* partial matches alive now */
+    uint64_t peak_partial_matches;
+    uint64_t keys;            /* keys holding state now */
+    uint64_t buffered;        /* events waiting for the watermark */
+    int64_t watermark;        /* INT64_MIN before the first event */
+} cep_stats;
+
+/* Borrows p: it must outlive the engine. */
+CEP_API int cep_engine_new(const cep_program *p, cep_engine **out);
+CEP_API void cep_engine_free(cep_engine *e);
+
+/* Options; set before the first push (CEP_EINVAL afterwards). */
+CEP_API int cep_engine_set_max_delay(cep_engine *e, int64_t ms);
+/* Field holding event time for cep_engine_push_json (default "ts"). */
+CEP_API int cep_engine_set_time_field(cep_engine *e, const char *name);
+CEP_API void cep_engine_on_match(cep_engine *e, cep_match_fn fn, void *ud);
+CEP_API void cep_engine_on_late(cep_engine *e, cep_late_fn fn, void *ud);
+
+/* Push one event (borrowed; copied where the engine keeps it). Matches and
+ * late events are delivered through the callbacks before it returns. */
+CEP_API int cep_engine_push(cep_engine *e, const cep_event *ev);
+/* Parse one JSON object and push it. Parse errors as cep_event_parse_json;
+ * the reason is then in cep_engine_error(). */
+CEP_API int cep_engine_push_json(cep_engine *e, const char *text, size_t len);
+/* Reason of the last failure of a push on this engine; owned by e. */
+CEP_API const char *cep_engine_error(const cep_engine *e);
+
+/* Move the watermark forward to ms (never back: a smaller value is ignored).
+ * Releases buffered events up to it and prunes expired partial matches. */
+CEP_API int cep_engine_advance_watermark(cep_engine *e, int64_t ms);
+/* End of input: watermark to +infinity, flush everything. Further pushes
+ * return CEP_EFINISHED. */
+CEP_API int cep_engine_finish(cep_engine *e);
+
+CEP_API void cep_engine_stats(const cep_engine *e, cep_stats *out);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* CEPHEUS_H */

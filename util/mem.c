@@ -1,0 +1,89 @@
+/* mem.c — allocation through jemalloc's *allocx API (libc malloc in
+ * sanitizer builds), with optional fault injection for out-of-memory tests. */
+#include "config.h"
+#include "mem.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#ifdef CEP_USE_JEMALLOC
+#include <jemalloc/jemalloc.h>
+#define RAW_ALLOC(n) mallocx((n), 0)
+#define RAW_ZALLOC(n) mallocx((n), MALLOCX_ZERO)
+#define RAW_REALLOC(p, n) rallocx((p), (n), 0)
+#define RAW_FREE(p) dallocx((p), 0)
+#else
+/* Sanitizer and valgrind builds: libc malloc, which those tools watch. */
+#define RAW_ALLOC(n) malloc(n)
+#define RAW_ZALLOC(n) calloc(1, (n))
+#define RAW_REALLOC(p, n) realloc((p), (n))
+#define RAW_FREE(p) free(p)
+#endif
+
+#ifdef CEP_FAULT_INJECTION
+/* Test-only global state: the fault-injection tests are single-threaded. */
+static unsigned long fail_at, counted;
+static int fail_sticky;
+
+void mem_fail_at(unsigned long n, int sticky) {
+    fail_at = n;
+    fail_sticky = sticky;
+    counted = 0;
+}
+
+unsigned long mem_alloc_count(void) { return counted; }
+
+static int should_fail(void) {
+    counted++;
+    if (fail_at == 0) return 0;
+    return fail_sticky ? counted >= fail_at : counted == fail_at;
+}
+#else
+#define should_fail() 0
+#endif
+
+void *mem_alloc(size_t n) {
+    if (should_fail()) return NULL;
+    return RAW_ALLOC(n ? n : 1);
+}
+
+void *mem_calloc(size_t count, size_t size) {
+    if (size && count > (size_t)-1 / size) return NULL;
+    if (should_fail()) return NULL;
+    size_t n = count * size;
+    return RAW_ZALLOC(n ? n : 1);
+}
+
+void *mem_realloc(void *p, size_t n) {
+    if (!p) return mem_alloc(n);
+    if (should_fail()) return NULL;
+    return RAW_REALLOC(p, n ? n : 1);
+}
+
+void mem_free(void *p) {
+    if (p) RAW_FREE(p);
+}
+
+char *mem_strndup(const char *s, size_t n) {
+    char *r = mem_alloc(n + 1);
+    if (!r) return NULL;
+    memcpy(r, s, n);
+    r[n] = '\0';
+    return r;
+}
+
+char *mem_strdup(const char *s) { return mem_strndup(s, strlen(s)); }
+
+int mem_grow(void **p, size_t *cap, size_t need, size_t elem) {
+    if (need <= *cap) return 0;
+    size_t ncap = *cap ? *cap : 8;
+    while (ncap < need) {
+        if (ncap > ((size_t)-1 / 2) / elem) return -1;
+        ncap *= 2;
+    }
+    void *np = mem_realloc(*p, ncap * elem);
+    if (!np) return -1;
+    *p = np;
+    *cap = ncap;
+    return 0;
+}
