@@ -1,0 +1,398 @@
+/* check.c — semantic checks between parsing and compiling. Resolves step
+ * references and field names (fields get slots, so the engine never looks a
+ * name up at match time), infers static types to catch what is wrong before
+ * any event arrives, and reports every error of the file. */
+#include "config.h"
+#include "checker.h"
+#include "diag.h"
+#include "expr.h"
+#include "mem.h"
+#include "regex.h"
+
+#include <stdio.h>
+#include <string.h>
+
+/* Static types: T_ANY is a field or anything only known at run time. */
+typedef enum stype { T_ANY, T_NULL, T_BOOL, T_INT, T_DOUBLE, T_STRING, T_NUM } stype;
+
+static const char *stype_name(stype t) {
+    static const char *names[] = {"any", "null", "boolean", "int", "double", "string", "number"};
+    return names[t];
+}
+
+typedef struct ctx {
+    cep_program *prog;
+    const cep_compiler *comp;
+    cep_diag *d;
+    int oom;
+    const ast_pattern *pat;
+    step_list steps;
+    int current;     /* index of the step whose condition is checked; -1: emit */
+} ctx;
+
+#define ERR(c, code, off, ...)                                 \
+    do {                                                       \
+        if (diag_add((c)->d, (code), (off), __VA_ARGS__) < 0) \
+            (c)->oom = 1;                                      \
+    } while (0)
+
+/* ---- fields and steps --------------------------------------------------- */
+
+static int add_field(ctx *c, const char *name) {
+    int slot = program_slot(c->prog, name, strlen(name));
+    if (slot >= 0) return slot;
+    cep_program *p = c->prog;
+    char **nf = mem_realloc(p->fields, (p->nfields + 1) * sizeof *nf);
+    if (!nf) {
+        c->oom = 1;
+        return 0;
+    }
+    p->fields = nf;
+    if (!(nf[p->nfields] = mem_strdup(name))) {
+        c->oom = 1;
+        return 0;
+    }
+    return (int)p->nfields++;
+}
+
+static int collect(ast_step *s, step_list *out) {
+    for (; s; s = s->next) {
+        if (s->is_group) {
+            s->index = -1;
+            if (collect(s->body, out) < 0) return -1;
+            continue;
+        }
+        if (mem_grow((void **)&out->v, &out->cap, out->n + 1, sizeof *out->v) < 0) return -1;
+        s->index = (int)out->n;
+        out->v[out->n++] = s;
+    }
+    return 0;
+}
+
+int check_collect_steps(ast_step *first, step_list *out) {
+    out->n = 0;
+    return collect(first, out);
+}
+
+static int find_step(const ctx *c, const char *name) {
+    for (size_t i = 0; i < c->steps.n; i++)
+        if (strcmp(c->steps.v[i]->name, name) == 0) return (int)i;
+    return -1;
+}
+
+static int is_negated(const ast_step *s) {
+    return s->conn == CONN_NOT_NEXT || s->conn == CONN_NOT_FOLLOWED_BY;
+}
+
+/* Resolve the step named in a reference; -1 after reporting an error. */
+static int resolve_step_ref(ctx *c, const ast_expr *e) {
+    int i = find_step(c, e->step);
+    if (i < 0) {
+        ERR(c, CEP_DIAG_NAME, e->step_sp.start, "unknown step '%s'", e->step);
+        return -1;
+    }
+    if (c->current >= 0 && i > c->current) {
+        ERR(c, CEP_DIAG_ORDER, e->step_sp.start,
+            "step '%s' comes later in the pattern; a condition can only refer to earlier steps",
+            e->step);
+        return -1;
+    }
+    if (is_negated(c->steps.v[i])) {
+        ERR(c, CEP_DIAG_NAME, e->step_sp.start, "step '%s' is negated and accepts no events", e->step);
+        return -1;
+    }
+    return i;
+}
+
+/* ---- expressions ------------------------------------------------------------ */
+
+static const char *op_text(int op) {
+    switch (op) {
+    case OP_OR: return "or";
+    case OP_AND: return "and";
+    case OP_NOT: return "not";
+    case OP_ADD: return "+";
+    case OP_SUB: return "-";
+    case OP_MUL: return "*";
+    case OP_DIV: return "/";
+    case OP_MOD: return "%";
+    case OP_NEG: return "-";
+    case OP_MATCH: return "=~";
+    case OP_NOMATCH: return "!~";
+    }
+    return "?";
+}
+
+static int numeric(stype t) { return t == T_INT || t == T_DOUBLE || t == T_NUM; }
+
+static stype check_expr(ctx *c, ast_expr *e);
+
+/* Operands of arithmetic must be numbers (or unknown, or null). */
+static void want_number(ctx *c, const ast_expr *at, int op, stype t) {
+    if (t == T_ANY || t == T_NULL || numeric(t)) return;
+    ERR(c, CEP_DIAG_TYPE, at->sp.start, "operator '%s' needs numbers, not %s", op_text(op), stype_name(t));
+}
+
+static void want_bool(ctx *c, const ast_expr *at, int op, stype t) {
+    if (t == T_ANY || t == T_NULL || t == T_BOOL) return;
+    ERR(c, CEP_DIAG_TYPE, at->sp.start, "operator '%s' needs booleans, not %s", op_text(op), stype_name(t));
+}
+
+static stype check_call(ctx *c, ast_expr *e) {
+    for (ast_expr *a = e->args; a; a = a->next) check_expr(c, a);
+    int nargs = 0;
+    int bi = builtin_lookup(e->name, &nargs);
+    if (bi >= 0) {
+        e->fn_index = bi;
+        if (e->nargs != nargs) {
+            ERR(c, CEP_DIAG_TYPE, e->sp.start, "function '%s' takes %d argument%s, not %d", e->name,
+                nargs, nargs == 1 ? "" : "s", e->nargs);
+            return T_ANY;
+        }
+        if (bi == BI_EXISTS && e->args->kind != EX_FIELD && e->args->kind != EX_STEPREF) {
+            ERR(c, CEP_DIAG_TYPE, e->args->sp.start, "exists() needs a field");
+        }
+        switch (bi) {
+        case BI_EXISTS:
+        case BI_CONTAINS:
+        case BI_STARTS_WITH: return T_BOOL;
+        case BI_LEN: return T_INT;
+        case BI_LOWER:
+        case BI_UPPER: return T_STRING;
+        default: return T_NUM;
+        }
+    }
+    const cep_compiler *comp = c->comp;
+    for (uint32_t i = 0; comp && i < comp->nfns; i++) {
+        if (strcmp(comp->fns[i].name, e->name) != 0) continue;
+        e->fn_index = -1 - (int)i;
+        if (comp->fns[i].nargs >= 0 && comp->fns[i].nargs != e->nargs)
+            ERR(c, CEP_DIAG_TYPE, e->sp.start, "function '%s' takes %d argument%s, not %d", e->name,
+                comp->fns[i].nargs, comp->fns[i].nargs == 1 ? "" : "s", e->nargs);
+        if (e->nargs > 16)
+            ERR(c, CEP_DIAG_LIMIT, e->sp.start, "a function call takes at most 16 arguments");
+        return T_ANY;
+    }
+    ERR(c, CEP_DIAG_NAME, e->name_sp.start, "unknown function '%s'", e->name);
+    return T_ANY;
+}
+
+static stype check_expr(ctx *c, ast_expr *e) {
+    switch (e->kind) {
+    case EX_NULL: return T_NULL;
+    case EX_BOOL: return T_BOOL;
+    case EX_INT: return T_INT;
+    case EX_DOUBLE: return T_DOUBLE;
+    case EX_STRING: return T_STRING;
+    case EX_FIELD:
+        if (c->current < 0) {
+            ERR(c, CEP_DIAG_NAME, e->sp.start, "a bare field in emit has no event: write STEP.FIELD");
+            return T_ANY;
+        }
+        e->slot = add_field(c, e->name);
+        return T_ANY;
+    case EX_STEPREF:
+        e->step_index = resolve_step_ref(c, e);
+        e->slot = add_field(c, e->name);
+        return T_ANY;
+    case EX_AGG:
+        e->step_index = resolve_step_ref(c, e);
+        if (e->op == AGG_COUNT) return T_INT;
+        e->slot = add_field(c, e->name);
+        return e->op == AGG_SUM ? T_NUM : T_ANY;
+    case EX_CALL: return check_call(c, e);
+    case EX_UNARY: {
+        stype t = check_expr(c, e->a);
+        if (e->op == OP_NOT) {
+            want_bool(c, e->a, OP_NOT, t);
+            return T_BOOL;
+        }
+        want_number(c, e->a, OP_NEG, t);
+        return t == T_NULL ? T_NULL : numeric(t) ? t : T_ANY;
+    }
+    case EX_BINARY: {
+        stype a = check_expr(c, e->a), b = check_expr(c, e->b);
+        if (e->op == OP_AND || e->op == OP_OR) {
+            want_bool(c, e->a, e->op, a);
+            want_bool(c, e->b, e->op, b);
+            return T_BOOL;
+        }
+        if (e->op >= OP_EQ && e->op <= OP_GE) return T_BOOL;
+        want_number(c, e->a, e->op, a);
+        want_number(c, e->b, e->op, b);
+        if (e->op == OP_DIV) return T_DOUBLE;
+        if (a == T_INT && b == T_INT) return T_NUM; /* overflow becomes double */
+        return numeric(a) && numeric(b) ? T_NUM : T_ANY;
+    }
+    case EX_MATCH: {
+        stype t = check_expr(c, e->a);
+        if (t != T_ANY && t != T_STRING && t != T_NULL)
+            ERR(c, CEP_DIAG_TYPE, e->a->sp.start, "operator '%s' needs a string, not %s", op_text(e->op),
+                stype_name(t));
+        int flags_ok = 1;
+        for (const char *f = e->flags ? e->flags : ""; *f; f++)
+            if (!regex_flag_ok(*f)) {
+                ERR(c, CEP_DIAG_REGEX, e->flags_sp.start + (uint32_t)(f - e->flags),
+                    "unknown regex flag '%c'", *f);
+                flags_ok = 0;
+            }
+        /* Compiled here only to report PCRE2's error with every other one;
+         * the compiler builds the kept copy. */
+        char msg[256];
+        size_t off;
+        regex *re = flags_ok ? regex_compile(e->regex, strlen(e->regex), e->flags, msg, sizeof msg, &off) : NULL;
+        if (re) {
+            regex_free_all(re);
+        } else if (flags_ok && off == (size_t)-1) {
+            c->oom = 1;
+        } else if (flags_ok) {
+            ERR(c, CEP_DIAG_REGEX, e->regex_sp.start + (uint32_t)off, "invalid regex: %s", msg);
+        }
+        return T_BOOL;
+    }
+    case EX_IN:
+        check_expr(c, e->a);
+        for (ast_expr *a = e->args; a; a = a->next) check_expr(c, a);
+        return T_BOOL;
+    }
+    return T_ANY;
+}
+
+static void check_condition(ctx *c, ast_expr *e) {
+    stype t = check_expr(c, e);
+    if (t != T_ANY && t != T_BOOL)
+        ERR(c, CEP_DIAG_TYPE, e->sp.start, "a condition must be a boolean, not %s", stype_name(t));
+}
+
+/* ---- structure ---------------------------------------------------------------- */
+
+static const char *conn_name(conn_kind k) {
+    switch (k) {
+    case CONN_NEXT: return "next";
+    case CONN_FOLLOWED_BY: return "followedBy";
+    case CONN_FOLLOWED_BY_ANY: return "followedByAny";
+    case CONN_NOT_NEXT: return "notNext";
+    case CONN_NOT_FOLLOWED_BY: return "notFollowedBy";
+    default: return "begin";
+    }
+}
+
+/* The quantifier as written, e.g. "{2,}". */
+static const char *quant_text(const ast_quant *q, char *buf, size_t n) {
+    switch (q->kind) {
+    case Q_OPTIONAL: return "?";
+    case Q_PLUS: return "+";
+    case Q_STAR: return "*";
+    case Q_TIMES: snprintf(buf, n, "{%lld}", (long long)q->min); break;
+    case Q_AT_LEAST: snprintf(buf, n, "{%lld,}", (long long)q->min); break;
+    default: snprintf(buf, n, "{%lld,%lld}", (long long)q->min, (long long)q->max); break;
+    }
+    return buf;
+}
+
+static const char *mod_name(mod_kind k) {
+    switch (k) {
+    case MOD_GREEDY: return "greedy";
+    case MOD_CONSECUTIVE: return "consecutive";
+    case MOD_ALLOW_COMBINATIONS: return "allowCombinations";
+    default: return "until";
+    }
+}
+
+/* Structural rules, then what the engine does not run yet. */
+static void check_sequence(ctx *c, ast_step *first, int top) {
+    for (ast_step *s = first; s; s = s->next) {
+        int negated = is_negated(s);
+        if (s == first && top && s->conn != CONN_BEGIN) {
+            if (negated)
+                ERR(c, CEP_DIAG_STRUCTURE, s->conn_sp.start, "a pattern cannot start with %s",
+                    conn_name(s->conn));
+            else
+                ERR(c, CEP_DIAG_SYNTAX, s->conn_sp.start, "'%s' cannot follow 'begin'", conn_name(s->conn));
+        }
+        if (negated && s->quant.kind != Q_ONE)
+            ERR(c, CEP_DIAG_STRUCTURE, s->quant.sp.start, "a negated step cannot have a quantifier");
+        if (s->next && s->conn == CONN_NOT_NEXT && s->next->quant.kind != Q_ONE)
+            ERR(c, CEP_DIAG_STRUCTURE, s->next->quant.sp.start,
+                "a step directly after notNext cannot be optional or looping");
+        if (top && !s->next && s->conn == CONN_NOT_FOLLOWED_BY && !c->pat->has_within)
+            ERR(c, CEP_DIAG_STRUCTURE, s->conn_sp.start,
+                "a pattern cannot end with notFollowedBy without a within clause");
+        /* Not yet run by the engine: refused here, never ignored. */
+        if (s->conn == CONN_FOLLOWED_BY_ANY || (negated && !(s == first && top)))
+            ERR(c, CEP_DIAG_UNSUPPORTED, s->conn_sp.start, "%s is not supported yet", conn_name(s->conn));
+        if (s->is_group)
+            ERR(c, CEP_DIAG_UNSUPPORTED, s->sp.start, "groups are not supported yet");
+        else if (s->quant.kind != Q_ONE && !negated) {
+            char qbuf[64];
+            ERR(c, CEP_DIAG_UNSUPPORTED, s->quant.sp.start, "quantifier '%s' is not supported yet",
+                quant_text(&s->quant, qbuf, sizeof qbuf));
+        }
+        for (ast_mod *m = s->mods; m; m = m->next)
+            ERR(c, CEP_DIAG_UNSUPPORTED, m->sp.start, "'%s' is not supported yet", mod_name(m->kind));
+        if (s->is_group) check_sequence(c, s->body, 0);
+    }
+}
+
+static void check_conditions(ctx *c) {
+    for (size_t i = 0; i < c->steps.n; i++) {
+        ast_step *s = c->steps.v[i];
+        c->current = (int)i;
+        if (s->where) check_condition(c, s->where);
+        for (ast_mod *m = s->mods; m; m = m->next)
+            if (m->cond) check_condition(c, m->cond);
+    }
+    c->current = -1;
+}
+
+static void check_pattern(ctx *c, ast_pattern *p) {
+    c->pat = p;
+    if (check_collect_steps(p->steps, &c->steps) < 0) {
+        c->oom = 1;
+        return;
+    }
+    for (size_t i = 0; i < c->steps.n; i++)
+        for (size_t j = 0; j < i; j++)
+            if (strcmp(c->steps.v[i]->name, c->steps.v[j]->name) == 0) {
+                ERR(c, CEP_DIAG_NAME, c->steps.v[i]->name_sp.start, "duplicate step name '%s'",
+                    c->steps.v[i]->name);
+                break;
+            }
+    for (ast_name *k = p->keys; k; k = k->next) add_field(c, k->name);
+    check_sequence(c, p->steps, 1);
+    check_conditions(c);
+    if (p->has_within && p->within_ms <= 0)
+        ERR(c, CEP_DIAG_RANGE, p->within_sp.start, "within must be positive");
+    if (p->has_skip) {
+        if ((p->skip == SKIP_TO_FIRST || p->skip == SKIP_TO_LAST) && find_step(c, p->skip_step) < 0)
+            ERR(c, CEP_DIAG_NAME, p->skip_step_sp.start, "skip target '%s' is not a step of pattern '%s'",
+                p->skip_step, p->name);
+        else if (p->skip == SKIP_TO_NEXT || p->skip == SKIP_TO_FIRST || p->skip == SKIP_TO_LAST)
+            ERR(c, CEP_DIAG_UNSUPPORTED, p->skip_sp.start, "skip %s is not supported yet",
+                p->skip == SKIP_TO_NEXT ? "toNext" : p->skip == SKIP_TO_FIRST ? "toFirst" : "toLast");
+    }
+    c->current = -1;
+    for (ast_emit *em = p->emits; em; em = em->next) {
+        for (ast_emit *prev = p->emits; prev != em; prev = prev->next)
+            if (strcmp(prev->name, em->name) == 0) {
+                ERR(c, CEP_DIAG_NAME, em->name_sp.start, "duplicate emit name '%s'", em->name);
+                break;
+            }
+        check_expr(c, em->value);
+    }
+}
+
+int check_patterns(ast_pattern *pats, const cep_compiler *comp, cep_program *prog, cep_diag *d) {
+    ctx c = {.prog = prog, .comp = comp, .d = d, .current = -1};
+    for (ast_pattern *p = pats; p && !c.oom; p = p->next) {
+        for (ast_pattern *q = pats; q != p; q = q->next)
+            if (strcmp(q->name, p->name) == 0) {
+                ERR(&c, CEP_DIAG_NAME, p->name_sp.start, "duplicate pattern name '%s'", p->name);
+                break;
+            }
+        check_pattern(&c, p);
+    }
+    mem_free(c.steps.v);
+    if (c.oom || diag_oom(d)) return CEP_ENOMEM;
+    return cep_diag_count(d) ? CEP_EPATTERN : CEP_OK;
+}

@@ -1,0 +1,259 @@
+/* diag.c — the list of compile errors every stage (lexer, parser, checker,
+ * regex compiler) adds to, and its rendering as "name:line:col: error: msg"
+ * followed by the source line and a caret. Behind the cep_diag_* API. */
+#include "config.h"
+#include "diag.h"
+#include "mem.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct diag_item {
+    int code;
+    size_t off;  /* byte offset as reported */
+    size_t seq;  /* insertion order, keeps the sort stable */
+    int line, col;
+    char *msg;
+} diag_item;
+
+struct cep_diag {
+    char *name;
+    char *src;
+    size_t len;
+    diag_item *items;
+    size_t n, cap;
+    int oom;
+    int finished;
+    char *rendered;
+    /* Line cursor: errors mostly arrive in source order, so line/column
+     * are found by scanning on from the previous error. */
+    size_t cur_off, cur_line_start;
+    int cur_line;
+};
+
+cep_diag *diag_new(const char *name, const char *src, size_t len) {
+    cep_diag *d = mem_calloc(1, sizeof *d);
+    if (!d) return NULL;
+    d->name = mem_strdup(name ? name : "<string>");
+    d->src = mem_strndup(src ? src : "", src ? len : 0);
+    if (!d->name || !d->src) {
+        mem_free(d->name);
+        mem_free(d->src);
+        mem_free(d);
+        return NULL;
+    }
+    d->len = src ? len : 0;
+    d->cur_line = 1;
+    return d;
+}
+
+void diag_set_oom(cep_diag *d) {
+    if (d) d->oom = 1;
+}
+
+int diag_oom(const cep_diag *d) { return d ? d->oom : 0; }
+
+/* The offset where the caret goes: an error at the very end of a text that
+ * ends with a newline points at the end of the line that newline ended. */
+static size_t caret_offset(const cep_diag *d, size_t off) {
+    if (off > d->len) off = d->len;
+    if (off == d->len && off > 0 && d->src[off - 1] == '\n') {
+        off--;
+        if (off > 0 && d->src[off - 1] == '\r') off--;
+    }
+    return off;
+}
+
+/* Characters (UTF-8 code points) in src[from, to): count every byte that
+ * is not a continuation byte. */
+static int count_chars(const char *s, size_t from, size_t to) {
+    int n = 0;
+    for (size_t i = from; i < to; i++)
+        if (((unsigned char)s[i] & 0xC0) != 0x80) n++;
+    return n;
+}
+
+static void locate(cep_diag *d, size_t off, int *line, int *col) {
+    off = caret_offset(d, off);
+    if (off < d->cur_off) {
+        d->cur_off = 0;
+        d->cur_line_start = 0;
+        d->cur_line = 1;
+    }
+    for (size_t i = d->cur_off; i < off; i++) {
+        if (d->src[i] == '\n') {
+            d->cur_line++;
+            d->cur_line_start = i + 1;
+        }
+    }
+    d->cur_off = off;
+    *line = d->cur_line;
+    *col = count_chars(d->src, d->cur_line_start, off) + 1;
+}
+
+int diag_add(cep_diag *d, int code, size_t off, const char *fmt, ...) {
+    if (!d) return -1;
+    if (mem_grow((void **)&d->items, &d->cap, d->n + 1, sizeof *d->items) != 0) {
+        d->oom = 1;
+        return -1;
+    }
+    /* Messages are short: format on the stack, allocate when longer. */
+    char tmp[256];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
+    va_end(ap);
+    if (n < 0) n = 0;
+    char *msg = mem_alloc((size_t)n + 1);
+    if (!msg) {
+        d->oom = 1;
+        return -1;
+    }
+    if ((size_t)n < sizeof tmp) {
+        memcpy(msg, tmp, (size_t)n + 1);
+    } else {
+        va_start(ap, fmt);
+        vsnprintf(msg, (size_t)n + 1, fmt, ap);
+        va_end(ap);
+    }
+
+    diag_item *it = &d->items[d->n];
+    it->code = code;
+    it->off = off > d->len ? d->len : off;
+    it->seq = d->n;
+    it->msg = msg;
+    locate(d, it->off, &it->line, &it->col);
+    d->n++;
+    /* A later add invalidates a rendering done before. */
+    d->finished = 0;
+    mem_free(d->rendered);
+    d->rendered = NULL;
+    return 0;
+}
+
+static int item_cmp(const void *pa, const void *pb) {
+    const diag_item *a = pa, *b = pb;
+    if (a->off != b->off) return a->off < b->off ? -1 : 1;
+    return a->seq < b->seq ? -1 : a->seq > b->seq;
+}
+
+typedef struct rbuf {
+    char *p;
+    size_t len, cap;
+    int oom;
+} rbuf;
+
+static void rb_put(rbuf *b, const char *s, size_t n) {
+    if (b->oom) return;
+    if (mem_grow((void **)&b->p, &b->cap, b->len + n + 1, 1) != 0) {
+        b->oom = 1;
+        return;
+    }
+    memcpy(b->p + b->len, s, n);
+    b->len += n;
+    b->p[b->len] = '\0';
+}
+
+static void rb_puts(rbuf *b, const char *s) { rb_put(b, s, strlen(s)); }
+
+static void render_item(rbuf *b, const cep_diag *d, const diag_item *it) {
+    char num[64];
+    rb_puts(b, d->name);
+    snprintf(num, sizeof num, ":%d:%d: error: ", it->line, it->col);
+    rb_puts(b, num);
+    rb_puts(b, it->msg);
+    rb_puts(b, "\n");
+
+    size_t off = caret_offset(d, it->off);
+    size_t start = off, end = off;
+    while (start > 0 && d->src[start - 1] != '\n') start--;
+    while (end < d->len && d->src[end] != '\n') end++;
+    size_t shown = end;
+    if (shown > start && d->src[shown - 1] == '\r') shown--; /* CRLF files */
+    /* A NUL would cut the rendered C string short: show it as a space. */
+    for (size_t i = start; i < shown;) {
+        size_t run = i;
+        while (run < shown && d->src[run] != '\0') run++;
+        rb_put(b, d->src + i, run - i);
+        if (run < shown) rb_puts(b, " ");
+        i = run + 1;
+    }
+    rb_puts(b, "\n");
+    /* One space per character before the caret, tabs kept so it lines up. */
+    for (size_t i = start; i < off; i++) {
+        unsigned char c = (unsigned char)d->src[i];
+        if (c == '\t')
+            rb_puts(b, "\t");
+        else if ((c & 0xC0) != 0x80)
+            rb_puts(b, " ");
+    }
+    rb_puts(b, "^\n");
+}
+
+int diag_finish(cep_diag *d) {
+    if (!d) return -1;
+    if (d->n > 1) qsort(d->items, d->n, sizeof *d->items, item_cmp);
+    for (size_t i = 0; i < d->n; i++) d->items[i].seq = i;
+    rbuf b = {0};
+    rb_puts(&b, "");
+    for (size_t i = 0; i < d->n; i++) render_item(&b, d, &d->items[i]);
+    mem_free(d->rendered);
+    d->rendered = NULL;
+    if (b.oom) {
+        mem_free(b.p);
+        d->oom = 1;
+        return -1;
+    }
+    d->rendered = b.p;
+    d->finished = 1;
+    return d->oom ? -1 : 0;
+}
+
+/* ---- public accessors -------------------------------------------------- */
+
+size_t cep_diag_count(const cep_diag *d) { return d ? d->n : 0; }
+
+static const diag_item *item_at(const cep_diag *d, size_t i) {
+    return d && i < d->n ? &d->items[i] : NULL;
+}
+
+int cep_diag_code(const cep_diag *d, size_t i) {
+    const diag_item *it = item_at(d, i);
+    return it ? it->code : 0;
+}
+
+size_t cep_diag_offset(const cep_diag *d, size_t i) {
+    const diag_item *it = item_at(d, i);
+    return it ? it->off : 0;
+}
+
+int cep_diag_line(const cep_diag *d, size_t i) {
+    const diag_item *it = item_at(d, i);
+    return it ? it->line : 0;
+}
+
+int cep_diag_column(const cep_diag *d, size_t i) {
+    const diag_item *it = item_at(d, i);
+    return it ? it->col : 0;
+}
+
+const char *cep_diag_message(const cep_diag *d, size_t i) {
+    const diag_item *it = item_at(d, i);
+    return it ? it->msg : "";
+}
+
+const char *cep_diag_render(const cep_diag *d) {
+    return d && d->rendered ? d->rendered : "";
+}
+
+void cep_diag_free(cep_diag *d) {
+    if (!d) return;
+    for (size_t i = 0; i < d->n; i++) mem_free(d->items[i].msg);
+    mem_free(d->items);
+    mem_free(d->name);
+    mem_free(d->src);
+    mem_free(d->rendered);
+    mem_free(d);
+}

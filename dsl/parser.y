@@ -1,0 +1,852 @@
+/* parser.y — the grammar of the pattern language: tokens from lexer.l ->
+ * the syntax tree of ast.h, every node with its source span. Pure parser;
+ * syntax errors go to the cep_diag, and after one the parser skips to the
+ * next `pattern` keyword so that errors in later patterns are found too. */
+
+%code top {
+#include "config.h"
+}
+
+%code requires {
+#include <setjmp.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ast.h"
+#include "cepheus.h"
+
+/* Locations are byte spans, shared with the scanner. */
+#define CEPYYLTYPE span
+#define CEPYYLTYPE_IS_DECLARED 1
+
+/* Token values. */
+typedef struct tok_int {
+    int64_t v;
+    int big;            /* the literal was 2^63: only valid negated */
+} tok_int;
+typedef struct tok_str {
+    char *s;
+    size_t len;
+} tok_str;
+typedef struct tok_regex {
+    char *re, *flags;
+    span re_sp, flags_sp;
+} tok_regex;
+
+/* Lists under construction keep their tail for O(1) appends. */
+typedef struct expr_list { ast_expr *head, *tail; int n; } expr_list;
+typedef struct step_list { ast_step *head, *tail; } step_list;
+typedef struct mod_list { ast_mod *head, *tail; } mod_list;
+typedef struct name_list { ast_name *head, *tail; } name_list;
+typedef struct emit_list { ast_emit *head, *tail; } emit_list;
+typedef struct within_clause { int has; int64_t ms; span sp; } within_clause;
+typedef struct skip_clause {
+    int has;
+    skip_kind kind;
+    span sp;
+    char *name;
+    span name_sp;
+} skip_clause;
+
+/* The scanner's state (flex's yyextra). */
+struct lex_extra {
+    cep_diag *d;
+    uint32_t pos;       /* byte offset of the next token */
+    int nerr;           /* lexical errors reported */
+    int oom;
+    int bad;            /* an unexpected character was reported ... */
+    uint32_t bad_end;   /* ... ending here (to report a run once) */
+    jmp_buf jb;         /* flex's fatal errors (out of memory) land here */
+};
+
+#ifndef YY_TYPEDEF_YY_SCANNER_T
+#define YY_TYPEDEF_YY_SCANNER_T
+typedef void *yyscan_t;
+#endif
+
+struct parse_ctx;
+}
+
+%code provides {
+int cepyylex(CEPYYSTYPE *yylval_param, CEPYYLTYPE *yylloc_param,
+             yyscan_t yyscanner);
+}
+
+%code {
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "diag.h"
+#include "mem.h"
+
+/* The scanner's entry points (flex writes no header for us). */
+int cepyylex_init_extra(struct lex_extra *extra, yyscan_t *scanner);
+int cepyylex_destroy(yyscan_t scanner);
+struct yy_buffer_state *cepyy_scan_buffer(char *base, size_t size,
+                                          yyscan_t scanner);
+void cepyy_switch_to_buffer(struct yy_buffer_state *b, yyscan_t scanner);
+
+/* A 2^63 literal waiting for the unary minus that makes it valid. */
+typedef struct big_lit {
+    const ast_expr *node;
+    span sp;
+} big_lit;
+
+struct parse_ctx {
+    cep_diag *d;
+    ast_pattern *head, **tail; /* the result, in file order */
+    int nerr;                  /* errors reported by the parser */
+    int oom;
+    big_lit *big;
+    size_t nbig, capbig;
+};
+
+/* The parser's stack goes through the library allocator too; a failure is
+ * told apart from the depth limit by ctx->oom. */
+static void *parse_stack_alloc(struct parse_ctx *ctx, size_t n);
+#define YYMALLOC(n) parse_stack_alloc(ctx, (n))
+#define YYFREE mem_free
+/* Bounds the nesting of groups and expressions, so that every recursive
+ * walk of the tree later on stays shallow. */
+#define YYMAXDEPTH 1000
+
+/* A rule's span runs from its first symbol to its last; an empty rule sits
+ * at the end of what precedes it. */
+#define YYLLOC_DEFAULT(Cur, Rhs, N)                                          \
+    do {                                                                     \
+        if (N) {                                                             \
+            (Cur).start = YYRHSLOC(Rhs, 1).start;                            \
+            (Cur).end = YYRHSLOC(Rhs, N).end;                                \
+        } else {                                                             \
+            (Cur).start = (Cur).end = YYRHSLOC(Rhs, 0).end;                  \
+        }                                                                    \
+    } while (0)
+
+static void cepyyerror(CEPYYLTYPE *loc, yyscan_t scanner,
+                       struct parse_ctx *ctx, const char *msg);
+static void perr(struct parse_ctx *ctx, int code, uint32_t off,
+                 const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+static ast_expr *mk(struct parse_ctx *ctx, expr_kind kind, span sp);
+static ast_expr *mk_op(struct parse_ctx *ctx, expr_kind kind, expr_op op,
+                       ast_expr *a, ast_expr *b, span sp);
+static ast_expr *mk_int(struct parse_ctx *ctx, tok_int v, span sp);
+static ast_expr *mk_neg(struct parse_ctx *ctx, ast_expr *a, span sp);
+static ast_expr *mk_call(struct parse_ctx *ctx, char *name, span name_sp,
+                         expr_list args, span args_sp, span sp);
+static int64_t quant_bound(struct parse_ctx *ctx, tok_int v, span sp);
+static ast_step *mk_step(struct parse_ctx *ctx, span sp);
+static ast_mod *mk_mod(struct parse_ctx *ctx, mod_kind kind, span sp);
+
+/* Out of memory inside an action: the action has already freed what it
+ * was handed; YYNOMEM ends the parse. */
+#define CHECK(p) do { if (!(p)) { ctx->oom = 1; YYNOMEM; } } while (0)
+}
+
+%define api.pure full
+%define api.prefix {cepyy}
+%define parse.error detailed
+/* Reduce by default only where no other action exists, so a syntax error
+ * is caught in the state that can list what was expected. */
+%define lr.default-reduction consistent
+%locations
+%param {yyscan_t scanner}
+%parse-param {struct parse_ctx *ctx}
+
+/* The grammar must stay free of conflicts: any ambiguity is settled by a
+ * precedence declaration below, never tolerated. */
+%expect 0
+
+%union {
+    char *str;
+    tok_int ival;
+    double dval;
+    tok_str sval;
+    int64_t ms;
+    tok_regex rx;
+    ast_expr *expr;
+    expr_list elist;
+    ast_step *step;
+    step_list slist;
+    ast_mod *mod;
+    mod_list mlist;
+    name_list nlist;
+    emit_list emlist;
+    ast_quant quant;
+    conn_kind conn;
+    within_clause within;
+    skip_clause skip;
+}
+
+%token KW_PATTERN "'pattern'" KW_KEY "'key'" KW_BEGIN "'begin'"
+%token KW_NEXT "'next'" KW_FOLLOWED_BY "'followedBy'"
+%token KW_FOLLOWED_BY_ANY "'followedByAny'" KW_NOT_NEXT "'notNext'"
+%token KW_NOT_FOLLOWED_BY "'notFollowedBy'"
+%token KW_WHERE "'where'" KW_WITHIN "'within'" KW_SKIP "'skip'"
+%token KW_NO_SKIP "'noSkip'" KW_TO_NEXT "'toNext'"
+%token KW_PAST_LAST_EVENT "'pastLastEvent'" KW_TO_FIRST "'toFirst'"
+%token KW_TO_LAST "'toLast'" KW_EMIT "'emit'"
+%token KW_GREEDY "'greedy'" KW_CONSECUTIVE "'consecutive'"
+%token KW_ALLOW_COMBINATIONS "'allowCombinations'" KW_UNTIL "'until'"
+%token KW_AND "'and'" KW_OR "'or'" KW_NOT "'not'" KW_IN "'in'"
+%token KW_TRUE "'true'" KW_FALSE "'false'" KW_NULL "'null'"
+%token EQ "'=='" NE "'!='" LE "'<='" GE "'>='" MATCH "'=~'" NOMATCH "'!~'"
+%token <str> NAME "name"
+%token <ival> INT "integer"
+%token <dval> NUMBER "number"
+%token <sval> STRING "string"
+%token <ms> DURATION "duration"
+%token <rx> REGEX "regex"
+
+%type <expr> expr where_opt
+%type <elist> expr_list
+%type <step> elem first_elem
+%type <slist> top_seq group_seq
+%type <mod> mod
+%type <mlist> mod_list
+%type <nlist> key_opt name_list
+%type <emlist> emit_opt emit_list emit_item
+%type <quant> quant_opt
+%type <conn> connector
+%type <within> within_opt
+%type <skip> skip_opt
+
+%destructor { mem_free($$); } <str>
+%destructor { mem_free($$.s); } <sval>
+%destructor { mem_free($$.re); mem_free($$.flags); } <rx>
+%destructor { ast_expr_free($$); } <expr>
+%destructor { ast_expr_free($$.head); } <elist>
+%destructor { ast_step_free($$); } <step>
+%destructor { ast_step_free($$.head); } <slist>
+%destructor { ast_mod_free($$); } <mod>
+%destructor { ast_mod_free($$.head); } <mlist>
+%destructor { ast_name_free($$.head); } <nlist>
+%destructor { ast_emit_free($$.head); } <emlist>
+%destructor { mem_free($$.name); } <skip>
+
+/* Loosest first. Comparisons do not chain. */
+%left KW_OR
+%left KW_AND
+%precedence KW_NOT
+%nonassoc EQ NE '<' LE '>' GE MATCH NOMATCH KW_IN
+%left '+' '-'
+%left '*' '/' '%'
+%precedence UMINUS
+
+%%
+
+/* At least one pattern; `error` here is where the parser resyncs: it drops
+ * tokens until the next `pattern` keyword. */
+file:
+    pattern
+  | error
+  | file pattern
+  | file error
+  ;
+
+pattern:
+    KW_PATTERN { yyerrok; /* a new pattern: report its errors again */ }
+    NAME key_opt KW_BEGIN top_seq within_opt skip_opt emit_opt {
+        ast_pattern *p = ast_pattern_new();
+        if (!p) {
+            mem_free($3);
+            ast_name_free($4.head);
+            ast_step_free($6.head);
+            mem_free($8.name);
+            ast_emit_free($9.head);
+            CHECK(p);
+        }
+        p->name = $3;
+        p->name_sp = @3;
+        p->sp = @$;
+        p->keys = $4.head;
+        p->steps = $6.head;
+        p->has_within = $7.has;
+        p->within_ms = $7.ms;
+        p->within_sp = $7.sp;
+        p->has_skip = $8.has;
+        p->skip = $8.kind;
+        p->skip_sp = $8.sp;
+        p->skip_step = $8.name;
+        p->skip_step_sp = $8.name_sp;
+        p->emits = $9.head;
+        *ctx->tail = p;
+        ctx->tail = &p->next;
+    }
+  ;
+
+key_opt:
+    %empty { $$.head = $$.tail = NULL; }
+  | KW_KEY name_list { $$ = $2; }
+  ;
+
+name_list:
+    NAME {
+        ast_name *n = ast_name_new($1, @1);
+        CHECK(n);
+        $$.head = $$.tail = n;
+    }
+  | name_list ',' NAME {
+        ast_name *n = ast_name_new($3, @3);
+        if (!n) ast_name_free($1.head);
+        CHECK(n);
+        $$ = $1;
+        $$.tail->next = n;
+        $$.tail = n;
+    }
+  ;
+
+/* The first element after `begin` may carry a connector; the checker
+ * rejects that with a message better than a syntax error could give. */
+top_seq:
+    first_elem { $$.head = $$.tail = $1; }
+  | top_seq connector elem {
+        $3->conn = $2;
+        $3->conn_sp = @2;
+        $$ = $1;
+        $$.tail->next = $3;
+        $$.tail = $3;
+    }
+  ;
+
+first_elem:
+    elem
+  | connector elem {
+        $2->conn = $1;
+        $2->conn_sp = @1;
+        $$ = $2;
+    }
+  ;
+
+group_seq:
+    elem { $$.head = $$.tail = $1; }
+  | group_seq connector elem {
+        $3->conn = $2;
+        $3->conn_sp = @2;
+        $$ = $1;
+        $$.tail->next = $3;
+        $$.tail = $3;
+    }
+  ;
+
+connector:
+    KW_NEXT { $$ = CONN_NEXT; }
+  | KW_FOLLOWED_BY { $$ = CONN_FOLLOWED_BY; }
+  | KW_FOLLOWED_BY_ANY { $$ = CONN_FOLLOWED_BY_ANY; }
+  | KW_NOT_NEXT { $$ = CONN_NOT_NEXT; }
+  | KW_NOT_FOLLOWED_BY { $$ = CONN_NOT_FOLLOWED_BY; }
+  ;
+
+elem:
+    NAME quant_opt where_opt mod_list {
+        ast_step *s = mk_step(ctx, @$);
+        if (!s) {
+            mem_free($1);
+            ast_expr_free($3);
+            ast_mod_free($4.head);
+        }
+        CHECK(s);
+        s->name = $1;
+        s->name_sp = @1;
+        s->quant = $2;
+        s->where = $3;
+        s->mods = $4.head;
+        $$ = s;
+    }
+  | '(' group_seq ')' quant_opt mod_list {
+        ast_step *s = mk_step(ctx, @$);
+        if (!s) {
+            ast_step_free($2.head);
+            ast_mod_free($5.head);
+        }
+        CHECK(s);
+        s->is_group = 1;
+        s->body = $2.head;
+        s->quant = $4;
+        s->mods = $5.head;
+        $$ = s;
+    }
+  ;
+
+quant_opt:
+    %empty {
+        $$.kind = Q_ONE;
+        $$.min = $$.max = 1;
+        $$.sp.start = $$.sp.end = 0;
+    }
+  | '?' { $$.kind = Q_OPTIONAL; $$.min = 0; $$.max = 1; $$.sp = @$; }
+  | '+' { $$.kind = Q_PLUS; $$.min = 1; $$.max = -1; $$.sp = @$; }
+  | '*' { $$.kind = Q_STAR; $$.min = 0; $$.max = -1; $$.sp = @$; }
+  | '{' INT '}' {
+        $$.kind = Q_TIMES;
+        $$.min = $$.max = quant_bound(ctx, $2, @2);
+        $$.sp = @$;
+    }
+  | '{' INT ',' '}' {
+        $$.kind = Q_AT_LEAST;
+        $$.min = quant_bound(ctx, $2, @2);
+        $$.max = -1;
+        $$.sp = @$;
+    }
+  | '{' INT ',' INT '}' {
+        $$.kind = Q_RANGE;
+        $$.min = quant_bound(ctx, $2, @2);
+        $$.max = quant_bound(ctx, $4, @4);
+        $$.sp = @$;
+    }
+  ;
+
+where_opt:
+    %empty { $$ = NULL; }
+  | KW_WHERE expr { $$ = $2; }
+  ;
+
+mod_list:
+    %empty { $$.head = $$.tail = NULL; }
+  | mod_list mod {
+        $$ = $1;
+        if ($$.tail) $$.tail->next = $2;
+        else $$.head = $2;
+        $$.tail = $2;
+    }
+  ;
+
+mod:
+    KW_GREEDY { $$ = mk_mod(ctx, MOD_GREEDY, @1); CHECK($$); }
+  | KW_CONSECUTIVE { $$ = mk_mod(ctx, MOD_CONSECUTIVE, @1); CHECK($$); }
+  | KW_ALLOW_COMBINATIONS {
+        $$ = mk_mod(ctx, MOD_ALLOW_COMBINATIONS, @1);
+        CHECK($$);
+    }
+  | KW_UNTIL expr {
+        $$ = mk_mod(ctx, MOD_UNTIL, @1);
+        if (!$$) ast_expr_free($2);
+        CHECK($$);
+        $$->cond = $2;
+    }
+  ;
+
+within_opt:
+    %empty { $$.has = 0; $$.ms = 0; $$.sp = @$; }
+  | KW_WITHIN DURATION { $$.has = 1; $$.ms = $2; $$.sp = @2; }
+  ;
+
+skip_opt:
+    %empty { memset(&$$, 0, sizeof $$); $$.kind = SKIP_NO_SKIP; }
+  | KW_SKIP KW_NO_SKIP {
+        memset(&$$, 0, sizeof $$);
+        $$.has = 1; $$.kind = SKIP_NO_SKIP; $$.sp = @2;
+    }
+  | KW_SKIP KW_TO_NEXT {
+        memset(&$$, 0, sizeof $$);
+        $$.has = 1; $$.kind = SKIP_TO_NEXT; $$.sp = @2;
+    }
+  | KW_SKIP KW_PAST_LAST_EVENT {
+        memset(&$$, 0, sizeof $$);
+        $$.has = 1; $$.kind = SKIP_PAST_LAST_EVENT; $$.sp = @2;
+    }
+  | KW_SKIP KW_TO_FIRST NAME {
+        memset(&$$, 0, sizeof $$);
+        $$.has = 1; $$.kind = SKIP_TO_FIRST; $$.sp = @2;
+        $$.name = $3; $$.name_sp = @3;
+    }
+  | KW_SKIP KW_TO_LAST NAME {
+        memset(&$$, 0, sizeof $$);
+        $$.has = 1; $$.kind = SKIP_TO_LAST; $$.sp = @2;
+        $$.name = $3; $$.name_sp = @3;
+    }
+  ;
+
+emit_opt:
+    %empty { $$.head = $$.tail = NULL; }
+  | KW_EMIT emit_list { $$ = $2; }
+  ;
+
+emit_list:
+    emit_item
+  | emit_list ',' emit_item {
+        $$ = $1;
+        $$.tail->next = $3.head;
+        $$.tail = $3.tail;
+    }
+  ;
+
+emit_item:
+    NAME '=' expr {
+        ast_emit *e = ast_emit_new($1, @1, $3); /* frees both on failure */
+        CHECK(e);
+        $$.head = $$.tail = e;
+    }
+  ;
+
+expr:
+    expr KW_OR expr { CHECK($$ = mk_op(ctx, EX_BINARY, OP_OR, $1, $3, @$)); }
+  | expr KW_AND expr { CHECK($$ = mk_op(ctx, EX_BINARY, OP_AND, $1, $3, @$)); }
+  | KW_NOT expr { CHECK($$ = mk_op(ctx, EX_UNARY, OP_NOT, $2, NULL, @$)); }
+  | expr EQ expr { CHECK($$ = mk_op(ctx, EX_BINARY, OP_EQ, $1, $3, @$)); }
+  | expr NE expr { CHECK($$ = mk_op(ctx, EX_BINARY, OP_NE, $1, $3, @$)); }
+  | expr '<' expr { CHECK($$ = mk_op(ctx, EX_BINARY, OP_LT, $1, $3, @$)); }
+  | expr LE expr { CHECK($$ = mk_op(ctx, EX_BINARY, OP_LE, $1, $3, @$)); }
+  | expr '>' expr { CHECK($$ = mk_op(ctx, EX_BINARY, OP_GT, $1, $3, @$)); }
+  | expr GE expr { CHECK($$ = mk_op(ctx, EX_BINARY, OP_GE, $1, $3, @$)); }
+  | expr MATCH REGEX {
+        $$ = mk_op(ctx, EX_MATCH, OP_MATCH, $1, NULL, @$);
+        if (!$$) { mem_free($3.re); mem_free($3.flags); }
+        CHECK($$);
+        $$->regex = $3.re;
+        $$->regex_sp = $3.re_sp;
+        $$->flags = $3.flags;
+        $$->flags_sp = $3.flags_sp;
+    }
+  | expr NOMATCH REGEX {
+        $$ = mk_op(ctx, EX_MATCH, OP_NOMATCH, $1, NULL, @$);
+        if (!$$) { mem_free($3.re); mem_free($3.flags); }
+        CHECK($$);
+        $$->regex = $3.re;
+        $$->regex_sp = $3.re_sp;
+        $$->flags = $3.flags;
+        $$->flags_sp = $3.flags_sp;
+    }
+  | expr KW_IN '(' expr_list ')' {
+        $$ = mk_op(ctx, EX_IN, OP_NONE, $1, NULL, @$);
+        if (!$$) ast_expr_free($4.head);
+        CHECK($$);
+        $$->args = $4.head;
+        $$->nargs = $4.n;
+    }
+  | expr '+' expr { CHECK($$ = mk_op(ctx, EX_BINARY, OP_ADD, $1, $3, @$)); }
+  | expr '-' expr { CHECK($$ = mk_op(ctx, EX_BINARY, OP_SUB, $1, $3, @$)); }
+  | expr '*' expr { CHECK($$ = mk_op(ctx, EX_BINARY, OP_MUL, $1, $3, @$)); }
+  | expr '/' expr { CHECK($$ = mk_op(ctx, EX_BINARY, OP_DIV, $1, $3, @$)); }
+  | expr '%' expr { CHECK($$ = mk_op(ctx, EX_BINARY, OP_MOD, $1, $3, @$)); }
+  | '-' expr %prec UMINUS { CHECK($$ = mk_neg(ctx, $2, @$)); }
+  | '(' expr ')' { $$ = $2; }
+  | INT { CHECK($$ = mk_int(ctx, $1, @$)); }
+  | DURATION {
+        CHECK($$ = mk(ctx, EX_INT, @$));
+        $$->ival = $1;
+    }
+  | NUMBER {
+        CHECK($$ = mk(ctx, EX_DOUBLE, @$));
+        $$->dval = $1;
+    }
+  | STRING {
+        $$ = mk(ctx, EX_STRING, @$);
+        if (!$$) mem_free($1.s);
+        CHECK($$);
+        $$->str = $1.s;
+        $$->slen = $1.len;
+    }
+  | KW_TRUE { CHECK($$ = mk(ctx, EX_BOOL, @$)); $$->ival = 1; }
+  | KW_FALSE { CHECK($$ = mk(ctx, EX_BOOL, @$)); $$->ival = 0; }
+  | KW_NULL { CHECK($$ = mk(ctx, EX_NULL, @$)); }
+  | NAME {
+        $$ = mk(ctx, EX_FIELD, @$);
+        if (!$$) mem_free($1);
+        CHECK($$);
+        $$->name = $1;
+        $$->name_sp = @1;
+    }
+  | NAME '.' NAME {
+        $$ = mk(ctx, EX_STEPREF, @$);
+        if (!$$) { mem_free($1); mem_free($3); }
+        CHECK($$);
+        $$->step = $1;
+        $$->step_sp = @1;
+        $$->name = $3;
+        $$->name_sp = @3;
+    }
+  | NAME '[' INT ']' '.' NAME {
+        $$ = mk(ctx, EX_STEPREF, @$);
+        if (!$$) { mem_free($1); mem_free($6); }
+        CHECK($$);
+        $$->step = $1;
+        $$->step_sp = @1;
+        $$->has_index = 1;
+        $$->index = quant_bound(ctx, $3, @3);
+        $$->name = $6;
+        $$->name_sp = @6;
+    }
+  | NAME '[' '-' INT ']' '.' NAME {
+        $$ = mk(ctx, EX_STEPREF, @$);
+        if (!$$) { mem_free($1); mem_free($7); }
+        CHECK($$);
+        $$->step = $1;
+        $$->step_sp = @1;
+        $$->has_index = 1;
+        /* 2^63 is fine here: its negation is INT64_MIN. */
+        $$->index = $4.big ? INT64_MIN : -$4.v;
+        $$->name = $7;
+        $$->name_sp = @7;
+    }
+  | NAME '(' ')' {
+        expr_list none = { NULL, NULL, 0 };
+        span at = { @2.end, @2.end };
+        CHECK($$ = mk_call(ctx, $1, @1, none, at, @$));
+    }
+  | NAME '(' expr_list ')' {
+        span at = { @3.start, @3.end };
+        CHECK($$ = mk_call(ctx, $1, @1, $3, at, @$));
+    }
+  ;
+
+expr_list:
+    expr { $$.head = $$.tail = $1; $$.n = 1; }
+  | expr_list ',' expr {
+        $$ = $1;
+        $$.tail->next = $3;
+        $$.tail = $3;
+        $$.n++;
+    }
+  ;
+
+%%
+
+static void *parse_stack_alloc(struct parse_ctx *ctx, size_t n) {
+    void *p = mem_alloc(n);
+    if (!p) ctx->oom = 1;
+    return p;
+}
+
+static void perr(struct parse_ctx *ctx, int code, uint32_t off,
+                 const char *fmt, ...) {
+    char msg[200];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    ctx->nerr++;
+    if (ctx->d) diag_add(ctx->d, code, off, "%s", msg);
+}
+
+static void cepyyerror(CEPYYLTYPE *loc, yyscan_t scanner,
+                       struct parse_ctx *ctx, const char *msg) {
+    (void)scanner;
+    if (!strcmp(msg, "memory exhausted")) {
+        /* Bison says this for a failed allocation and for YYMAXDEPTH. */
+        ctx->nerr++;
+        if (ctx->oom)
+            diag_set_oom(ctx->d);
+        else if (ctx->d)
+            diag_add(ctx->d, CEP_DIAG_LIMIT, loc->start, "nesting too deep");
+        return;
+    }
+    perr(ctx, CEP_DIAG_SYNTAX, loc->start, "%s", msg);
+}
+
+static ast_expr *mk(struct parse_ctx *ctx, expr_kind kind, span sp) {
+    ast_expr *e = ast_expr_new(kind, sp);
+    if (!e) ctx->oom = 1;
+    return e;
+}
+
+/* Takes a and b; frees them when it cannot build the node. */
+static ast_expr *mk_op(struct parse_ctx *ctx, expr_kind kind, expr_op op,
+                       ast_expr *a, ast_expr *b, span sp) {
+    ast_expr *e = mk(ctx, kind, sp);
+    if (!e) {
+        ast_expr_free(a);
+        ast_expr_free(b);
+        return NULL;
+    }
+    e->op = op;
+    e->a = a;
+    e->b = b;
+    return e;
+}
+
+/* An integer literal; 2^63 is remembered until a unary minus claims it
+ * (ast_parse reports those left over). */
+static ast_expr *mk_int(struct parse_ctx *ctx, tok_int v, span sp) {
+    ast_expr *e = mk(ctx, EX_INT, sp);
+    if (!e) return NULL;
+    e->ival = v.v;
+    if (v.big) {
+        if (mem_grow((void **)&ctx->big, &ctx->capbig, ctx->nbig + 1,
+                     sizeof *ctx->big) != 0) {
+            ctx->oom = 1;
+            ast_expr_free(e);
+            return NULL;
+        }
+        ctx->big[ctx->nbig].node = e;
+        ctx->big[ctx->nbig].sp = sp;
+        ctx->nbig++;
+    }
+    return e;
+}
+
+/* Claims a pending 2^63 literal; matched by node and span because a node
+ * freed during error recovery may have its address reused. */
+static int claim_big(struct parse_ctx *ctx, const ast_expr *e) {
+    for (size_t i = 0; i < ctx->nbig; i++) {
+        if (ctx->big[i].node == e && ctx->big[i].sp.start == e->sp.start &&
+            ctx->big[i].sp.end == e->sp.end) {
+            ctx->big[i] = ctx->big[--ctx->nbig];
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* Unary minus, folded into numeric literals (so -9223372036854775808 is
+ * one literal and the dump shows -3 rather than (neg 3)). */
+static ast_expr *mk_neg(struct parse_ctx *ctx, ast_expr *a, span sp) {
+    if (a->kind == EX_INT && claim_big(ctx, a)) {
+        a->sp = sp; /* ival already holds INT64_MIN */
+        return a;
+    }
+    if (a->kind == EX_INT && a->ival != INT64_MIN) {
+        a->ival = -a->ival;
+        a->sp = sp;
+        return a;
+    }
+    if (a->kind == EX_DOUBLE) {
+        a->dval = -a->dval;
+        a->sp = sp;
+        return a;
+    }
+    return mk_op(ctx, EX_UNARY, OP_NEG, a, NULL, sp);
+}
+
+/* A quantifier bound or step index: 2^63 does not fit. */
+static int64_t quant_bound(struct parse_ctx *ctx, tok_int v, span sp) {
+    if (v.big) {
+        perr(ctx, CEP_DIAG_RANGE, sp.start, "integer literal out of range");
+        return INT64_MAX;
+    }
+    return v.v;
+}
+
+static const struct {
+    const char *name;
+    expr_op op;
+} aggregates[] = {
+    {"count", AGG_COUNT}, {"sum", AGG_SUM}, {"avg", AGG_AVG},
+    {"min", AGG_MIN},     {"max", AGG_MAX},
+};
+
+/* NAME(args): an aggregate for count/sum/avg/min/max, else a call. Takes
+ * name and args. A malformed aggregate is reported and becomes null so
+ * that later passes see a well-formed tree. */
+static ast_expr *mk_call(struct parse_ctx *ctx, char *name, span name_sp,
+                         expr_list args, span args_sp, span sp) {
+    for (size_t i = 0; i < sizeof aggregates / sizeof aggregates[0]; i++) {
+        if (strcmp(name, aggregates[i].name)) continue;
+        ast_expr *a = args.head;
+        int is_count = aggregates[i].op == AGG_COUNT;
+        int ok = args.n == 1 &&
+                 (is_count ? a->kind == EX_FIELD
+                           : a->kind == EX_STEPREF && !a->has_index);
+        ast_expr *e = mk(ctx, ok ? EX_AGG : EX_NULL, sp);
+        if (!e) {
+            mem_free(name);
+            ast_expr_free(args.head);
+            return NULL;
+        }
+        if (!ok) {
+            if (is_count)
+                perr(ctx, CEP_DIAG_SYNTAX, args_sp.start,
+                     "count takes a step name: count(step)");
+            else
+                perr(ctx, CEP_DIAG_SYNTAX, args_sp.start,
+                     "%s takes a step field: %s(step.field)", name, name);
+        } else {
+            e->op = aggregates[i].op;
+            if (is_count) {
+                e->step = a->name; /* count(step): the "field" is the step */
+                e->step_sp = a->name_sp;
+                a->name = NULL;
+            } else {
+                e->step = a->step;
+                e->step_sp = a->step_sp;
+                e->name = a->name;
+                e->name_sp = a->name_sp;
+                a->step = a->name = NULL;
+            }
+        }
+        mem_free(name);
+        ast_expr_free(args.head);
+        return e;
+    }
+    ast_expr *e = mk(ctx, EX_CALL, sp);
+    if (!e) {
+        mem_free(name);
+        ast_expr_free(args.head);
+        return NULL;
+    }
+    e->name = name;
+    e->name_sp = name_sp;
+    e->args = args.head;
+    e->nargs = args.n;
+    return e;
+}
+
+static ast_step *mk_step(struct parse_ctx *ctx, span sp) {
+    ast_step *s = ast_step_new(sp);
+    if (!s) ctx->oom = 1;
+    return s;
+}
+
+static ast_mod *mk_mod(struct parse_ctx *ctx, mod_kind kind, span sp) {
+    ast_mod *m = ast_mod_new(kind, sp);
+    if (!m) ctx->oom = 1;
+    return m;
+}
+
+int ast_parse(const char *text, size_t len, struct cep_diag *d,
+              ast_pattern **out) {
+    struct lex_extra x;
+    struct parse_ctx ctx;
+    yyscan_t scanner;
+
+    *out = NULL;
+    /* Spans are 32-bit; two more bytes for flex's end-of-buffer marks. */
+    if (len > UINT32_MAX - 2) {
+        if (d) diag_add(d, CEP_DIAG_LIMIT, 0, "pattern text too long");
+        return -1;
+    }
+    char *buf = mem_alloc(len + 2);
+    if (!buf) {
+        diag_set_oom(d);
+        return -1;
+    }
+    if (len) memcpy(buf, text, len);
+    buf[len] = buf[len + 1] = '\0';
+
+    memset(&x, 0, sizeof x);
+    x.d = d;
+    memset(&ctx, 0, sizeof ctx);
+    ctx.d = d;
+    ctx.tail = &ctx.head;
+    if (cepyylex_init_extra(&x, &scanner) != 0) {
+        mem_free(buf);
+        diag_set_oom(d);
+        return -1;
+    }
+    /* Flex calls its fatal-error hook (which jumps here) when an
+     * allocation fails. Only the setup below allocates: scanning a buffer
+     * in memory does not. */
+    if (setjmp(x.jb)) {
+        cepyylex_destroy(scanner);
+        mem_free(buf);
+        diag_set_oom(d);
+        return -1;
+    }
+    /* Grow flex's buffer stack before it holds a buffer, so that a failed
+     * allocation cannot strand the buffer object. */
+    cepyy_switch_to_buffer(NULL, scanner);
+    cepyy_switch_to_buffer(NULL, scanner);
+    cepyy_scan_buffer(buf, len + 2, scanner);
+
+    int rc = cepyyparse(scanner, &ctx);
+
+    for (size_t i = 0; i < ctx.nbig; i++)
+        perr(&ctx, CEP_DIAG_RANGE, ctx.big[i].sp.start,
+             "integer literal out of range");
+    cepyylex_destroy(scanner);
+    mem_free(buf);
+    mem_free(ctx.big);
+    if (x.oom || ctx.oom) diag_set_oom(d);
+    *out = ctx.head;
+    return rc != 0 || ctx.nerr || x.nerr || x.oom || ctx.oom ? -1 : 0;
+}
