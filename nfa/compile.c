@@ -1,0 +1,213 @@
+/* compile.c — checked syntax tree to NFA: one state per step waiting for its
+ * event, TAKE/IGNORE edges carrying the step's compiled condition, a final
+ * state; conditions and emit expressions become slot-resolved trees. */
+#include "config.h"
+#include "checker.h"
+#include "diag.h"
+#include "expr.h"
+#include "mem.h"
+#include "nfa.h"
+#include "regex.h"
+
+#include <string.h>
+
+typedef struct cctx {
+    cep_program *prog;
+    int oom;
+} cctx;
+
+static expr *new_expr(cctx *c, xkind kind, size_t extra) {
+    expr *e = mem_calloc(1, sizeof *e + extra);
+    if (!e) {
+        c->oom = 1;
+        return NULL;
+    }
+    e->kind = (uint8_t)kind;
+    e->next_alloc = c->prog->exprs;
+    c->prog->exprs = e;
+    return e;
+}
+
+static expr *compile_expr(cctx *c, const ast_expr *a);
+
+static int compile_args(cctx *c, expr *e, const ast_expr *first, int n) {
+    e->nargs = (uint32_t)n;
+    if (n == 0) return 0;
+    /* The argument array lives in an expr node of its own so that it is
+     * freed with the others. */
+    expr *holder = new_expr(c, XK_CONST, (size_t)n * sizeof(expr *));
+    if (!holder) return -1;
+    e->args = (expr **)(holder + 1);
+    int i = 0;
+    for (const ast_expr *x = first; x; x = x->next) {
+        if (!(e->args[i++] = compile_expr(c, x))) return -1;
+    }
+    return 0;
+}
+
+static expr *compile_expr(cctx *c, const ast_expr *a) {
+    expr *e;
+    switch (a->kind) {
+    case EX_NULL:
+        return new_expr(c, XK_CONST, 0);
+    case EX_BOOL:
+        if ((e = new_expr(c, XK_CONST, 0))) {
+            e->k.type = CEP_BOOL;
+            e->k.u.b = a->ival != 0;
+        }
+        return e;
+    case EX_INT:
+        if ((e = new_expr(c, XK_CONST, 0))) {
+            e->k.type = CEP_INT;
+            e->k.u.i = a->ival;
+        }
+        return e;
+    case EX_DOUBLE:
+        if ((e = new_expr(c, XK_CONST, 0))) {
+            e->k.type = CEP_DOUBLE;
+            e->k.u.d = a->dval;
+        }
+        return e;
+    case EX_STRING:
+        if ((e = new_expr(c, XK_CONST, a->slen + 1))) {
+            char *bytes = (char *)(e + 1);
+            if (a->slen) memcpy(bytes, a->str, a->slen);
+            bytes[a->slen] = '\0';
+            e->k.type = CEP_STRING;
+            e->k.u.s.ptr = bytes;
+            e->k.u.s.len = a->slen;
+        }
+        return e;
+    case EX_FIELD:
+        if ((e = new_expr(c, XK_SLOT, 0))) e->slot = a->slot;
+        return e;
+    case EX_STEPREF:
+        if ((e = new_expr(c, XK_REF, 0))) {
+            e->step = a->step_index;
+            e->slot = a->slot;
+            e->has_index = a->has_index;
+            e->index = a->index;
+        }
+        return e;
+    case EX_AGG:
+        if ((e = new_expr(c, XK_AGG, 0))) {
+            e->op = (uint8_t)a->op;
+            e->step = a->step_index;
+            e->slot = a->op == AGG_COUNT ? 0 : a->slot;
+        }
+        return e;
+    case EX_CALL:
+        if (!(e = new_expr(c, a->fn_index >= 0 ? XK_CALL : XK_UCALL, 0))) return NULL;
+        e->fn = a->fn_index >= 0 ? a->fn_index : -1 - a->fn_index;
+        return compile_args(c, e, a->args, a->nargs) < 0 ? NULL : e;
+    case EX_UNARY:
+        if (!(e = new_expr(c, XK_UNARY, 0))) return NULL;
+        e->op = (uint8_t)a->op;
+        return (e->a = compile_expr(c, a->a)) ? e : NULL;
+    case EX_BINARY:
+        if ((a->op == OP_EQ || a->op == OP_NE) && (a->a->kind == EX_NULL || a->b->kind == EX_NULL)) {
+            /* `x == null` / `x != null` are null tests: the one place where
+             * a comparison with null is not simply false. */
+            if (!(e = new_expr(c, XK_ISNULL, 0))) return NULL;
+            e->op = (uint8_t)a->op;
+            return (e->a = compile_expr(c, a->a->kind == EX_NULL ? a->b : a->a)) ? e : NULL;
+        }
+        if (!(e = new_expr(c, XK_BINARY, 0))) return NULL;
+        e->op = (uint8_t)a->op;
+        if (!(e->a = compile_expr(c, a->a)) || !(e->b = compile_expr(c, a->b))) return NULL;
+        return e;
+    case EX_MATCH: {
+        if (!(e = new_expr(c, XK_MATCH, 0))) return NULL;
+        e->op = (uint8_t)a->op;
+        char msg[8];
+        size_t off;
+        regex *re = regex_compile(a->regex, strlen(a->regex), a->flags, msg, sizeof msg, &off);
+        if (!re) { /* the checker compiled it already, so only memory can fail */
+            c->oom = 1;
+            return NULL;
+        }
+        regex_link(re, &c->prog->regexes);
+        e->re = re;
+        return (e->a = compile_expr(c, a->a)) ? e : NULL;
+    }
+    case EX_IN:
+        if (!(e = new_expr(c, XK_IN, 0))) return NULL;
+        if (!(e->a = compile_expr(c, a->a))) return NULL;
+        return compile_args(c, e, a->args, a->nargs) < 0 ? NULL : e;
+    }
+    return NULL;
+}
+
+/* Linear sequence of singleton steps: state i waits for step i; state n is
+ * final. A followedBy step also has an IGNORE edge for events that do not
+ * satisfy it (Flink's skip-till-next), a next step has none (strict). */
+static int compile_pattern(cctx *c, nfa_pattern *np, const ast_pattern *ap) {
+    step_list steps = {0};
+    if (check_collect_steps(ap->steps, &steps) < 0) return -1;
+    int rc = -1;
+    uint32_t n = (uint32_t)steps.n;
+    if (!(np->name = mem_strdup(ap->name))) goto out;
+    np->has_within = ap->has_within;
+    np->within_ms = ap->within_ms;
+    np->skip = ap->has_skip ? ap->skip : SKIP_NO_SKIP;
+    for (ast_name *k = ap->keys; k; k = k->next) np->nkeys++;
+    if (np->nkeys) {
+        np->key_slots = mem_calloc(np->nkeys, sizeof *np->key_slots);
+        np->key_names = mem_calloc(np->nkeys, sizeof *np->key_names);
+        if (!np->key_slots || !np->key_names) goto out;
+        uint32_t i = 0;
+        for (ast_name *k = ap->keys; k; k = k->next, i++) {
+            np->key_slots[i] = program_slot(c->prog, k->name, strlen(k->name));
+            if (!(np->key_names[i] = mem_strdup(k->name))) goto out;
+        }
+    }
+    np->nsteps = n;
+    np->steps = mem_calloc(n, sizeof *np->steps);
+    np->nstates = n + 1;
+    np->states = mem_calloc(n + 1, sizeof *np->states);
+    np->edges = mem_calloc(2 * (size_t)n, sizeof *np->edges);
+    if (!np->steps || !np->states || !np->edges) goto out;
+    for (uint32_t i = 0; i < n; i++) {
+        const ast_step *s = steps.v[i];
+        if (!(np->steps[i].name = mem_strdup(s->name))) goto out;
+        const expr *cond = NULL;
+        if (s->where && !(cond = compile_expr(c, s->where))) goto out;
+        nfa_state *st = &np->states[i];
+        st->kind = ST_NORMAL;
+        st->step = i;
+        st->first_edge = np->nedges;
+        np->edges[np->nedges++] = (nfa_edge){EDGE_TAKE, i + 1, cond, 0};
+        if (i > 0 && s->conn == CONN_FOLLOWED_BY)
+            np->edges[np->nedges++] = (nfa_edge){EDGE_IGNORE, i, cond, 1};
+        st->nedges = np->nedges - st->first_edge;
+    }
+    np->states[n].kind = ST_FINAL;
+    np->states[n].step = n ? n - 1 : 0;
+    for (ast_emit *em = ap->emits; em; em = em->next) np->nemit++;
+    if (np->nemit) {
+        np->emit_names = mem_calloc(np->nemit, sizeof *np->emit_names);
+        np->emit_exprs = mem_calloc(np->nemit, sizeof *np->emit_exprs);
+        if (!np->emit_names || !np->emit_exprs) goto out;
+        uint32_t i = 0;
+        for (ast_emit *em = ap->emits; em; em = em->next, i++) {
+            if (!(np->emit_names[i] = mem_strdup(em->name))) goto out;
+            if (!(np->emit_exprs[i] = compile_expr(c, em->value))) goto out;
+        }
+    }
+    rc = 0;
+out:
+    mem_free(steps.v);
+    return rc;
+}
+
+int nfa_compile(cep_program *prog, const ast_pattern *pats, cep_diag *d) {
+    (void)d;
+    cctx c = {.prog = prog};
+    for (const ast_pattern *p = pats; p; p = p->next) prog->npatterns++;
+    prog->patterns = mem_calloc(prog->npatterns ? prog->npatterns : 1, sizeof *prog->patterns);
+    if (!prog->patterns) return CEP_ENOMEM;
+    uint32_t i = 0;
+    for (const ast_pattern *p = pats; p; p = p->next, i++)
+        if (compile_pattern(&c, &prog->patterns[i], p) < 0 || c.oom) return CEP_ENOMEM;
+    return CEP_OK;
+}

@@ -1,0 +1,305 @@
+/* expr.c — evaluating compiled conditions: SQL-like null rules, numbers
+ * that mix int and double, step references and aggregates read from the
+ * partial match's chain of accepted events. */
+#include "config.h"
+#include "expr.h"
+#include "mem.h"
+#include "regex.h"
+#include "event.h"
+
+#include <math.h>
+#include <string.h>
+
+#define NULLV ((cep_value){.type = CEP_NULL})
+
+static cep_value boolv(int b) {
+    cep_value v = {.type = CEP_BOOL};
+    v.u.b = b != 0;
+    return v;
+}
+static cep_value intv(int64_t i) {
+    cep_value v = {.type = CEP_INT};
+    v.u.i = i;
+    return v;
+}
+static cep_value dblv(double d) {
+    if (!isfinite(d)) return NULLV; /* NaN/Inf have no JSON form: null */
+    cep_value v = {.type = CEP_DOUBLE};
+    v.u.d = d;
+    return v;
+}
+static int is_num(cep_value v) { return v.type == CEP_INT || v.type == CEP_DOUBLE; }
+static double num(cep_value v) { return v.type == CEP_INT ? (double)v.u.i : v.u.d; }
+
+/* ---- scratch memory ------------------------------------------------------ */
+
+struct scratch_chunk {
+    scratch_chunk *next;
+    size_t used, cap;
+    char data[];
+};
+
+char *expr_scratch(eval_ctx *c, size_t n) {
+    scratch_chunk *ch = c->scratch;
+    if (!ch || ch->cap - ch->used < n) {
+        size_t cap = n > 4096 ? n : 4096;
+        scratch_chunk *nc = mem_alloc(sizeof *nc + cap);
+        if (!nc) return NULL;
+        nc->next = ch;
+        nc->used = 0;
+        nc->cap = cap;
+        c->scratch = ch = nc;
+    }
+    char *p = ch->data + ch->used;
+    ch->used += n;
+    return p;
+}
+
+void expr_ctx_reset(eval_ctx *c) {
+    /* Keep the newest chunk for reuse, so steady state allocates nothing. */
+    scratch_chunk *ch = c->scratch;
+    if (!ch) return;
+    scratch_chunk *rest = ch->next;
+    ch->next = NULL;
+    ch->used = 0;
+    while (rest) {
+        scratch_chunk *n = rest->next;
+        mem_free(rest);
+        rest = n;
+    }
+}
+
+int expr_ctx_init(eval_ctx *c, const cep_program *p) {
+    memset(c, 0, sizeof *c);
+    c->prog = p;
+    c->match_data = regex_match_data_new();
+    return c->match_data ? CEP_OK : CEP_ENOMEM;
+}
+
+void expr_ctx_free(eval_ctx *c) {
+    expr_ctx_reset(c);
+    mem_free(c->scratch);
+    c->scratch = NULL;
+    regex_match_data_free(c->match_data);
+    c->match_data = NULL;
+}
+
+/* ---- value operations ------------------------------------------------------ */
+
+static int str_cmp(cep_value a, cep_value b) {
+    size_t n = a.u.s.len < b.u.s.len ? a.u.s.len : b.u.s.len;
+    int r = n ? memcmp(a.u.s.ptr, b.u.s.ptr, n) : 0;
+    if (r) return r;
+    return a.u.s.len < b.u.s.len ? -1 : a.u.s.len > b.u.s.len;
+}
+
+int value_equal(cep_value a, cep_value b) {
+    if (a.type == CEP_NULL || b.type == CEP_NULL) return 0; /* null equals nothing */
+    if (is_num(a) && is_num(b)) {
+        if (a.type == CEP_INT && b.type == CEP_INT) return a.u.i == b.u.i;
+        return num(a) == num(b);
+    }
+    if (a.type != b.type) return 0;
+    if (a.type == CEP_BOOL) return a.u.b == b.u.b;
+    return str_cmp(a, b) == 0;
+}
+
+cep_value value_compare(int op, cep_value a, cep_value b) {
+    if (a.type == CEP_NULL || b.type == CEP_NULL) return boolv(0);
+    if (op == OP_EQ) return boolv(value_equal(a, b));
+    if (op == OP_NE) return boolv(!value_equal(a, b));
+    int r;
+    if (is_num(a) && is_num(b)) {
+        if (a.type == CEP_INT && b.type == CEP_INT) {
+            r = (a.u.i > b.u.i) - (a.u.i < b.u.i);
+        } else {
+            double x = num(a), y = num(b);
+            if (isnan(x) || isnan(y)) return boolv(0);
+            r = (x > y) - (x < y);
+        }
+    } else if (a.type == CEP_STRING && b.type == CEP_STRING) {
+        r = str_cmp(a, b);
+    } else {
+        return boolv(0); /* null, bools and mixed types do not order */
+    }
+    switch (op) {
+    case OP_LT: return boolv(r < 0);
+    case OP_LE: return boolv(r <= 0);
+    case OP_GT: return boolv(r > 0);
+    default: return boolv(r >= 0);
+    }
+}
+
+cep_value value_arith(int op, cep_value a, cep_value b) {
+    if (!is_num(a) || !is_num(b)) return NULLV;
+    if (op == OP_DIV) {
+        double y = num(b);
+        if (y == 0) return NULLV;
+        return dblv(num(a) / y);
+    }
+    if (a.type == CEP_INT && b.type == CEP_INT) {
+        int64_t r;
+        switch (op) {
+        case OP_ADD:
+            if (!__builtin_add_overflow(a.u.i, b.u.i, &r)) return intv(r);
+            return dblv((double)a.u.i + (double)b.u.i);
+        case OP_SUB:
+            if (!__builtin_sub_overflow(a.u.i, b.u.i, &r)) return intv(r);
+            return dblv((double)a.u.i - (double)b.u.i);
+        case OP_MUL:
+            if (!__builtin_mul_overflow(a.u.i, b.u.i, &r)) return intv(r);
+            return dblv((double)a.u.i * (double)b.u.i);
+        case OP_MOD:
+            if (b.u.i == 0) return NULLV;
+            if (b.u.i == -1) return intv(0); /* INT64_MIN % -1 traps in C */
+            return intv(a.u.i % b.u.i);
+        }
+        return NULLV;
+    }
+    double x = num(a), y = num(b);
+    switch (op) {
+    case OP_ADD: return dblv(x + y);
+    case OP_SUB: return dblv(x - y);
+    case OP_MUL: return dblv(x * y);
+    case OP_MOD: return y == 0 ? NULLV : dblv(fmod(x, y));
+    }
+    return NULLV;
+}
+
+/* ---- partial-match access ----------------------------------------------- */
+
+/* The event of step s at index (0 first, -1 last), NULL if none. */
+static const cep_event *step_event(const pm_node *chain, int32_t step,
+                                   int has_index, int64_t index) {
+    if (!has_index || index < 0) {
+        int64_t want = has_index ? -index : 1; /* 1 = newest */
+        for (const pm_node *n = chain; n; n = n->parent)
+            if ((int32_t)n->step == step && --want == 0) return n->ev;
+        return NULL;
+    }
+    int64_t count = 0;
+    for (const pm_node *n = chain; n; n = n->parent)
+        if ((int32_t)n->step == step) count++;
+    if (index >= count) return NULL;
+    int64_t skip = count - 1 - index; /* chain runs newest first */
+    for (const pm_node *n = chain; n; n = n->parent)
+        if ((int32_t)n->step == step && skip-- == 0) return n->ev;
+    return NULL;
+}
+
+static cep_value aggregate(const expr *e, const pm_node *chain) {
+    int64_t count = 0, n = 0, isum = 0;
+    double dsum = 0;
+    int all_int = 1, overflow = 0;
+    cep_value best = NULLV;
+    for (const pm_node *p = chain; p; p = p->parent) {
+        if ((int32_t)p->step != e->step) continue;
+        count++;
+        if (e->op == AGG_COUNT) continue;
+        cep_value v = p->ev->vals[e->slot];
+        if (!is_num(v)) continue; /* nulls and non-numbers are skipped, as in SQL */
+        n++;
+        dsum += num(v);
+        if (v.type == CEP_INT && all_int && !overflow) {
+            if (__builtin_add_overflow(isum, v.u.i, &isum)) overflow = 1;
+        } else {
+            all_int = 0;
+        }
+        if (best.type == CEP_NULL ||
+            (e->op == AGG_MIN && value_compare(OP_LT, v, best).u.b) ||
+            (e->op == AGG_MAX && value_compare(OP_GT, v, best).u.b))
+            best = v;
+    }
+    switch (e->op) {
+    case AGG_COUNT: return intv(count);
+    case AGG_SUM:
+        if (all_int && !overflow) return intv(isum);
+        return dblv(dsum);
+    case AGG_AVG: return n ? dblv(dsum / (double)n) : NULLV;
+    default: return best;
+    }
+}
+
+/* ---- evaluation ------------------------------------------------------------ */
+
+#define MAX_ARGS 16
+
+cep_value expr_eval(const expr *e, eval_ctx *c) {
+    switch ((xkind)e->kind) {
+    case XK_CONST:
+        return e->k;
+    case XK_SLOT:
+        return c->row ? c->row[e->slot] : NULLV;
+    case XK_REF: {
+        const cep_event *ev = step_event(c->chain, e->step, e->has_index, e->index);
+        return ev ? ev->vals[e->slot] : NULLV;
+    }
+    case XK_AGG:
+        return aggregate(e, c->chain);
+    case XK_UNARY: {
+        cep_value v = expr_eval(e->a, c);
+        if (e->op == OP_NOT) return boolv(!(v.type == CEP_BOOL && v.u.b));
+        if (v.type == CEP_INT) {
+            if (v.u.i == INT64_MIN) return dblv(-(double)v.u.i);
+            return intv(-v.u.i);
+        }
+        if (v.type == CEP_DOUBLE) return dblv(-v.u.d);
+        return NULLV;
+    }
+    case XK_BINARY: {
+        cep_value a = expr_eval(e->a, c);
+        if (e->op == OP_AND || e->op == OP_OR) {
+            /* Two-valued logic: anything but boolean true counts as false,
+             * as comparisons with null already give false, not null. */
+            int x = a.type == CEP_BOOL && a.u.b;
+            if (x == (e->op == OP_OR)) return boolv(x);
+            cep_value b = expr_eval(e->b, c);
+            return boolv(b.type == CEP_BOOL && b.u.b);
+        }
+        cep_value b = expr_eval(e->b, c);
+        if (e->op >= OP_EQ && e->op <= OP_GE) return value_compare(e->op, a, b);
+        return value_arith(e->op, a, b);
+    }
+    case XK_MATCH: {
+        cep_value s = expr_eval(e->a, c);
+        if (s.type != CEP_STRING) return boolv(0);
+        int r = regex_match(e->re, s.u.s.ptr, s.u.s.len, c->match_data);
+        if (r < 0) {
+            c->regex_errors++;
+            return boolv(0);
+        }
+        return boolv(e->op == OP_MATCH ? r : !r);
+    }
+    case XK_IN: {
+        cep_value v = expr_eval(e->a, c);
+        for (uint32_t i = 0; i < e->nargs; i++) {
+            const expr *x = e->args[i];
+            /* A null literal in the list is a null test, as `== null` is. */
+            int hit = x->kind == XK_CONST && x->k.type == CEP_NULL ? v.type == CEP_NULL
+                                                                     : value_equal(v, expr_eval(x, c));
+            if (hit) return boolv(1);
+        }
+        return boolv(0);
+    }
+    case XK_ISNULL: {
+        cep_value v = expr_eval(e->a, c);
+        return boolv((v.type == CEP_NULL) == (e->op == OP_EQ));
+    }
+    case XK_CALL:
+    case XK_UCALL: {
+        cep_value argv[MAX_ARGS];
+        uint32_t n = e->nargs < MAX_ARGS ? e->nargs : MAX_ARGS;
+        for (uint32_t i = 0; i < n; i++) argv[i] = expr_eval(e->args[i], c);
+        if (e->kind == XK_CALL) return builtin_call(e->fn, argv, (int)n, c);
+        const user_fn *f = &c->prog->fns[e->fn];
+        cep_value out = NULLV;
+        if (f->fn(f->userdata, (int)n, argv, &out) != CEP_OK) {
+            c->fn_errors++;
+            return NULLV;
+        }
+        if (out.type == CEP_DOUBLE && !isfinite(out.u.d)) return NULLV;
+        return out;
+    }
+    }
+    return NULLV;
+}

@@ -1,0 +1,87 @@
+/* expr.h — compiled conditions and emit expressions: trees whose leaves are
+ * field slots and resolved step references (never names), evaluated against
+ * the event under test and the partial match it would extend. */
+#ifndef CEP_EXPR_H
+#define CEP_EXPR_H
+
+#include <stdint.h>
+#include "cepheus.h"
+#include "ast.h"
+#include "nfa.h"
+
+typedef enum xkind {
+    XK_CONST,   /* k */
+    XK_SLOT,    /* field of the event under test */
+    XK_REF,     /* step[index].field of the partial match */
+    XK_AGG,     /* op AGG_*: over the partial match's events of a step */
+    XK_CALL,    /* built-in function fn */
+    XK_UCALL,   /* user function fn */
+    XK_UNARY,   /* op OP_NOT / OP_NEG */
+    XK_BINARY,  /* op: OP_AND ... OP_MOD */
+    XK_MATCH,   /* regex; op OP_MATCH or OP_NOMATCH */
+    XK_IN,      /* a in args */
+    XK_ISNULL   /* a == null (op OP_EQ) or a != null (OP_NE) */
+} xkind;
+
+struct expr {
+    uint8_t kind, op;
+    int has_index;
+    int32_t slot, step, fn;
+    int64_t index;
+    cep_value k;
+    const regex *re;
+    expr *a, *b;
+    expr **args;
+    uint32_t nargs;
+    expr *next_alloc;   /* every node of a program, for freeing */
+};
+
+/* Built-in functions, indexed by fn of XK_CALL. */
+enum builtin {
+    BI_EXISTS, BI_LEN, BI_LOWER, BI_UPPER, BI_ABS, BI_CONTAINS, BI_STARTS_WITH,
+    BI_COUNT_
+};
+/* Index of a built-in name, -1 if none; nargs gets its arity. */
+int builtin_lookup(const char *name, int *nargs);
+const char *builtin_name(int fn);
+
+/* Scratch memory for strings made while evaluating (lower/upper, user
+ * functions): chunks kept until expr_ctx_reset. */
+typedef struct scratch_chunk scratch_chunk;
+
+typedef struct eval_ctx {
+    const cep_program *prog;
+    const cep_value *row;      /* event under test; NULL while emitting */
+    const pm_node *chain;      /* accepted events, newest first */
+    void *match_data;          /* pcre2_match_data for regexes */
+    scratch_chunk *scratch;
+    uint64_t regex_errors;     /* match/depth limit hits and the like */
+    uint64_t fn_errors;        /* user functions that returned an error */
+} eval_ctx;
+
+/* Prepare/teardown a context (allocates the regex match data). */
+int expr_ctx_init(eval_ctx *c, const cep_program *p);
+void expr_ctx_free(eval_ctx *c);
+/* Forget scratch strings (call between top-level evaluations). */
+void expr_ctx_reset(eval_ctx *c);
+
+cep_value expr_eval(const expr *e, eval_ctx *c);
+/* A condition holds only when it evaluates to boolean true. */
+static inline int expr_holds(const expr *e, eval_ctx *c) {
+    cep_value v = expr_eval(e, c);
+    return v.type == CEP_BOOL && v.u.b;
+}
+
+/* Comparison and arithmetic on values (exposed for unit tests). A null
+ * operand makes every comparison false; `== null` and `!= null` written in
+ * a pattern compile to XK_ISNULL instead. */
+int value_equal(cep_value a, cep_value b);
+cep_value value_compare(int op, cep_value a, cep_value b);
+cep_value value_arith(int op, cep_value a, cep_value b);
+
+/* Evaluate built-in fn on argv (strings made go to c's scratch). */
+cep_value builtin_call(int fn, const cep_value *argv, int argc, eval_ctx *c);
+/* Copy n bytes into scratch memory that lives until expr_ctx_reset. */
+char *expr_scratch(eval_ctx *c, size_t n);
+
+#endif

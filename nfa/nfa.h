@@ -1,0 +1,107 @@
+/* nfa.h — the compiled form of a program: one NFA per pattern, in the
+ * spirit of Flink's NFA (states joined by TAKE / IGNORE / PROCEED edges),
+ * with conditions compiled to expression trees over field slots. Everything
+ * here is immutable once compiled; engines only read it. */
+#ifndef CEP_NFA_H
+#define CEP_NFA_H
+
+#include <stdint.h>
+#include <stddef.h>
+#include "cepheus.h"
+#include "ast.h"
+
+typedef struct expr expr;
+typedef struct regex regex;
+
+/* A partial match as conditions see it: a chain of accepted events, newest
+ * first, shared between partial matches that have the same prefix. */
+typedef struct pm_node pm_node;
+struct pm_node {
+    cep_event *ev;     /* the accepted event (reference counted) */
+    pm_node *parent;   /* the event accepted before it, NULL at the start */
+    uint32_t refs;     /* partial matches and child nodes pointing here */
+    uint32_t step;     /* index of the step that accepted ev */
+};
+
+typedef enum edge_kind {
+    EDGE_TAKE,    /* consume the event, record it under the state's step */
+    EDGE_IGNORE,  /* skip the event, stay (relaxed contiguity) */
+    EDGE_PROCEED  /* move on without consuming (epsilon) */
+} edge_kind;
+
+typedef struct nfa_edge {
+    edge_kind kind;
+    uint32_t target;      /* state index */
+    const expr *cond;     /* NULL: always true */
+    int negate;           /* the edge holds when cond is NOT true */
+} nfa_edge;
+
+typedef enum state_kind {
+    ST_NORMAL,
+    ST_FINAL      /* reaching it completes a match */
+} state_kind;
+
+typedef struct nfa_state {
+    state_kind kind;
+    uint32_t step;        /* step whose events TAKE edges record */
+    uint32_t first_edge;  /* edges[first_edge .. first_edge + nedges) */
+    uint32_t nedges;
+} nfa_state;
+
+typedef struct nfa_step {
+    char *name;
+} nfa_step;
+
+typedef struct nfa_pattern {
+    char *name;
+    uint32_t nkeys;
+    int *key_slots;           /* slot of each key field */
+    char **key_names;
+    int has_within;
+    int64_t within_ms;
+    skip_kind skip;
+    uint32_t nsteps;
+    nfa_step *steps;
+    uint32_t nstates;         /* state 0 is the start state */
+    nfa_state *states;
+    uint32_t nedges;
+    nfa_edge *edges;
+    uint32_t nemit;
+    char **emit_names;
+    expr **emit_exprs;
+} nfa_pattern;
+
+/* A user function registered on a cep_compiler. */
+typedef struct user_fn {
+    char *name;
+    int nargs;
+    cep_function_fn fn;
+    void *userdata;
+} user_fn;
+
+struct cep_program {
+    uint32_t npatterns;
+    nfa_pattern *patterns;
+    uint32_t nfields;
+    char **fields;            /* slot -> name */
+    uint32_t nfns;
+    user_fn *fns;             /* copies of the compiler's registrations */
+    expr *exprs;              /* every expression node, freed together */
+    regex *regexes;           /* every compiled regex, freed together */
+};
+
+struct cep_compiler {
+    uint32_t nfns;
+    size_t cap;
+    user_fn *fns;
+};
+
+/* Slot for a field name, -1 when the program does not read it. */
+int program_slot(const cep_program *p, const char *name, size_t len);
+
+/* Compile checked patterns into prog (fields already assigned by the
+ * checker). Errors (regex) go to d. Returns CEP_OK, CEP_EPATTERN or
+ * CEP_ENOMEM. */
+int nfa_compile(cep_program *prog, const ast_pattern *pats, cep_diag *d);
+
+#endif

@@ -1,0 +1,158 @@
+/* program.c — cep_compile (parse → check → compile), the compiler object
+ * that carries user functions, and read access to a compiled program. */
+#include "config.h"
+#include "checker.h"
+#include "diag.h"
+#include "expr.h"
+#include "mem.h"
+#include "nfa.h"
+#include "regex.h"
+
+#include <string.h>
+
+/* ---- compiler ---------------------------------------------------------------- */
+
+CEP_API int cep_compiler_new(cep_compiler **out) {
+    if (!out) return CEP_EINVAL;
+    *out = mem_calloc(1, sizeof **out);
+    return *out ? CEP_OK : CEP_ENOMEM;
+}
+
+CEP_API void cep_compiler_free(cep_compiler *c) {
+    if (!c) return;
+    for (uint32_t i = 0; i < c->nfns; i++) mem_free(c->fns[i].name);
+    mem_free(c->fns);
+    mem_free(c);
+}
+
+static int valid_name(const char *s) {
+    if (!s || !(*s == '_' || (*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z'))) return 0;
+    for (; *s; s++)
+        if (!(*s == '_' || (*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9')))
+            return 0;
+    return 1;
+}
+
+CEP_API int cep_compiler_add_function(cep_compiler *c, const char *name, int nargs,
+                                      cep_function_fn fn, void *userdata) {
+    if (!c || !fn || !valid_name(name) || nargs < -1 || nargs > 16) return CEP_EINVAL;
+    static const char *reserved[] = {"count", "sum", "avg", "min", "max"};
+    for (size_t i = 0; i < sizeof reserved / sizeof *reserved; i++)
+        if (strcmp(reserved[i], name) == 0) return CEP_EINVAL;
+    if (builtin_lookup(name, NULL) >= 0) return CEP_EINVAL;
+    for (uint32_t i = 0; i < c->nfns; i++)
+        if (strcmp(c->fns[i].name, name) == 0) return CEP_EINVAL;
+    if (mem_grow((void **)&c->fns, &c->cap, c->nfns + 1, sizeof *c->fns) < 0) return CEP_ENOMEM;
+    char *copy = mem_strdup(name);
+    if (!copy) return CEP_ENOMEM;
+    c->fns[c->nfns++] = (user_fn){copy, nargs, fn, userdata};
+    return CEP_OK;
+}
+
+/* ---- program ---------------------------------------------------------------- */
+
+static void free_pattern(nfa_pattern *p) {
+    mem_free(p->name);
+    for (uint32_t i = 0; p->key_names && i < p->nkeys; i++) mem_free(p->key_names[i]);
+    mem_free(p->key_names);
+    mem_free(p->key_slots);
+    for (uint32_t i = 0; p->steps && i < p->nsteps; i++) mem_free(p->steps[i].name);
+    mem_free(p->steps);
+    mem_free(p->states);
+    mem_free(p->edges);
+    for (uint32_t i = 0; p->emit_names && i < p->nemit; i++) mem_free(p->emit_names[i]);
+    mem_free(p->emit_names);
+    mem_free(p->emit_exprs);
+}
+
+CEP_API void cep_program_free(cep_program *p) {
+    if (!p) return;
+    for (uint32_t i = 0; p->patterns && i < p->npatterns; i++) free_pattern(&p->patterns[i]);
+    mem_free(p->patterns);
+    for (uint32_t i = 0; i < p->nfields; i++) mem_free(p->fields[i]);
+    mem_free(p->fields);
+    for (uint32_t i = 0; i < p->nfns; i++) mem_free(p->fns[i].name);
+    mem_free(p->fns);
+    for (expr *e = p->exprs; e;) {
+        expr *next = e->next_alloc;
+        mem_free(e);
+        e = next;
+    }
+    regex_free_all(p->regexes);
+    mem_free(p);
+}
+
+static int copy_functions(cep_program *p, const cep_compiler *c) {
+    if (!c || !c->nfns) return CEP_OK;
+    p->fns = mem_calloc(c->nfns, sizeof *p->fns);
+    if (!p->fns) return CEP_ENOMEM;
+    for (uint32_t i = 0; i < c->nfns; i++) {
+        p->fns[i] = c->fns[i];
+        if (!(p->fns[i].name = mem_strdup(c->fns[i].name))) return CEP_ENOMEM;
+        p->nfns++;
+    }
+    return CEP_OK;
+}
+
+CEP_API int cep_compile(const cep_compiler *c, const char *text, size_t len, const char *name,
+                        cep_program **prog, cep_diag **diag) {
+    if (prog) *prog = NULL;
+    if (diag) *diag = NULL;
+    if (!prog || (!text && len)) return CEP_EINVAL;
+    if (len > UINT32_MAX / 2) return CEP_ERANGE; /* spans are 32-bit offsets */
+    cep_diag *d = diag_new(name, text ? text : "", len);
+    if (!d) return CEP_ENOMEM;
+    cep_program *p = mem_calloc(1, sizeof *p);
+    ast_pattern *pats = NULL;
+    int rc = p ? CEP_OK : CEP_ENOMEM;
+    if (rc == CEP_OK) {
+        rc = copy_functions(p, c);
+    }
+    if (rc == CEP_OK) {
+        int prc = ast_parse(text ? text : "", len, d, &pats);
+        if (diag_oom(d)) rc = CEP_ENOMEM;
+        else if (!pats && prc == 0) {
+            diag_add(d, CEP_DIAG_SYNTAX, len, "no pattern in the file");
+        }
+    }
+    if (rc == CEP_OK) rc = check_patterns(pats, c, p, d);
+    if (rc == CEP_OK && cep_diag_count(d)) rc = CEP_EPATTERN; /* parse errors */
+    if (rc == CEP_OK) rc = nfa_compile(p, pats, d);
+    ast_pattern_free(pats);
+    if (diag_finish(d) < 0 && rc != CEP_OK) rc = CEP_ENOMEM;
+    if (rc == CEP_OK && cep_diag_count(d)) rc = CEP_EPATTERN;
+    if (rc != CEP_OK) {
+        cep_program_free(p);
+        p = NULL;
+    }
+    *prog = p;
+    if (diag) *diag = d;
+    else cep_diag_free(d);
+    return rc;
+}
+
+int program_slot(const cep_program *p, const char *name, size_t len) {
+    /* Programs read few fields; a linear scan beats hashing at this size and
+     * runs once per JSON key, not per condition. */
+    for (uint32_t i = 0; i < p->nfields; i++)
+        if (strlen(p->fields[i]) == len && memcmp(p->fields[i], name, len) == 0) return (int)i;
+    return -1;
+}
+
+CEP_API size_t cep_program_pattern_count(const cep_program *p) { return p ? p->npatterns : 0; }
+
+CEP_API const char *cep_program_pattern_name(const cep_program *p, size_t i) {
+    return p && i < p->npatterns ? p->patterns[i].name : NULL;
+}
+
+CEP_API size_t cep_program_field_count(const cep_program *p) { return p ? p->nfields : 0; }
+
+CEP_API const char *cep_program_field_name(const cep_program *p, size_t slot) {
+    return p && slot < p->nfields ? p->fields[slot] : NULL;
+}
+
+CEP_API int cep_program_field_slot(const cep_program *p, const char *name) {
+    if (!p || !name) return CEP_EINVAL;
+    int s = program_slot(p, name, strlen(name));
+    return s >= 0 ? s : CEP_ENOTFOUND;
+}
