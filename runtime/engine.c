@@ -1,0 +1,688 @@
+/* engine.c — running compiled patterns over a stream: event time and the
+ * out-of-order buffer, per-key partial matches stepped through each
+ * pattern's NFA (Flink's rules), `within` expiry driven by a timer heap,
+ * after-match skipping and the hold-back of matches it requires. */
+#include "config.h"
+#include "engine.h"
+#include "json.h"
+#include "hash.h"
+#include "mem.h"
+
+#include <stdarg.h>
+#include <sys/random.h>
+#include <stdio.h>
+#include <string.h>
+
+#define NODE_SLAB 1024
+
+typedef struct node_slab node_slab;
+struct node_slab {
+    node_slab *next;
+    pm_node nodes[NODE_SLAB];
+};
+
+struct cep_engine {
+    const cep_program *prog;
+    int64_t max_delay;
+    char *time_field;
+    cep_match_fn on_match;
+    void *match_ud;
+    cep_late_fn on_late;
+    void *late_ud;
+    int started, finished, stop, oom;
+    int64_t watermark;
+    int64_t max_seen;
+    uint64_t arrivals;
+    uint64_t keys_created;
+    cep_event *builder;       /* for cep_engine_push_json */
+    eval_ctx ctx;
+    keymap keys;
+    heap reorder;             /* buffered events by (time, arrival) */
+    heap timers;              /* key states by (deadline, creation) */
+    key_state *first, *last;  /* key states in creation order */
+    pm_node *free_nodes;      /* node pool: partial matches never malloc per event */
+    node_slab *slabs;
+    pm_list next_pms, completed; /* scratch lists reused for every event */
+    char *keybuf;
+    size_t keybuf_cap;
+    cep_match match;          /* the view handed to the match callback */
+    cep_stats stats;
+    char err[256];
+};
+
+static void set_err(cep_engine *e, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(e->err, sizeof e->err, fmt, ap);
+    va_end(ap);
+}
+
+/* ---- nodes and partial-match lists ------------------------------------------- */
+
+static pm_node *node_new(cep_engine *e, cep_event *ev, uint32_t step, pm_node *parent) {
+    if (!e->free_nodes) {
+        node_slab *s = mem_alloc(sizeof *s);
+        if (!s) return NULL;
+        s->next = e->slabs;
+        e->slabs = s;
+        for (size_t i = 0; i < NODE_SLAB; i++) {
+            s->nodes[i].parent = e->free_nodes;
+            e->free_nodes = &s->nodes[i];
+        }
+    }
+    pm_node *n = e->free_nodes;
+    e->free_nodes = n->parent;
+    n->ev = ev;
+    event_retain(ev);
+    n->parent = parent;
+    if (parent) parent->refs++;
+    n->refs = 1;
+    n->step = step;
+    return n;
+}
+
+static void node_release(cep_engine *e, pm_node *n) {
+    while (n && --n->refs == 0) {
+        pm_node *parent = n->parent;
+        event_release(n->ev);
+        n->parent = e->free_nodes;
+        e->free_nodes = n;
+        n = parent;
+    }
+}
+
+static int list_push(pm_list *l, pm p) {
+    if (l->n == l->cap) {
+        size_t cap = l->cap;
+        if (mem_grow((void **)&l->v, &cap, (size_t)l->n + 1, sizeof *l->v) < 0) return -1;
+        l->cap = (uint32_t)cap;
+    }
+    l->v[l->n++] = p;
+    return 0;
+}
+
+/* (start time, start seq) order: Flink's ordering of partial matches. */
+static int pm_cmp(const pm *a, const pm *b) {
+    if (a->start != b->start) return a->start < b->start ? -1 : 1;
+    return a->start_seq < b->start_seq ? -1 : a->start_seq > b->start_seq;
+}
+
+/* ---- key states ----------------------------------------------------------------- */
+
+static int timer_less(const void *a, const void *b) {
+    const key_state *x = a, *y = b;
+    if (x->deadline != y->deadline) return x->deadline < y->deadline;
+    return x->created < y->created;
+}
+
+static void timer_moved(void *item, size_t pos) { ((key_state *)item)->heap_pos = pos; }
+
+static key_state *key_state_new(cep_engine *e, uint32_t pattern, uint64_t hash, const char *key,
+                                uint32_t len) {
+    key_state *ks = mem_calloc(1, sizeof *ks + len);
+    if (!ks) return NULL;
+    ks->hash = hash;
+    ks->created = e->keys_created++;
+    ks->pattern = pattern;
+    ks->key_len = len;
+    ks->key = (char *)(ks + 1);
+    memcpy(ks->key, key, len);
+    ks->heap_pos = HEAP_NONE;
+    if (keymap_insert(&e->keys, ks) < 0) {
+        mem_free(ks);
+        return NULL;
+    }
+    ks->prev = e->last;
+    if (e->last) e->last->next = ks;
+    else e->first = ks;
+    e->last = ks;
+    e->stats.keys++;
+    return ks;
+}
+
+static void key_state_free(cep_engine *e, key_state *ks) {
+    for (uint32_t i = 0; i < ks->pms.n; i++) node_release(e, ks->pms.v[i].node);
+    for (uint32_t i = 0; i < ks->done.n; i++) node_release(e, ks->done.v[i].node);
+    e->stats.partial_matches -= ks->pms.n;
+    if (ks->heap_pos != HEAP_NONE) heap_remove(&e->timers, ks->heap_pos);
+    keymap_remove(&e->keys, ks);
+    if (ks->prev) ks->prev->next = ks->next;
+    else e->first = ks->next;
+    if (ks->next) ks->next->prev = ks->prev;
+    else e->last = ks->prev;
+    e->stats.keys--;
+    mem_free(ks->pms.v);
+    mem_free(ks->done.v);
+    mem_free(ks);
+}
+
+/* After a change: free an empty key state, else re-arm its timer. */
+static void key_state_settle(cep_engine *e, const nfa_pattern *pat, key_state *ks) {
+    if (ks->pms.n == 0 && ks->done.n == 0) {
+        key_state_free(e, ks);
+        return;
+    }
+    if (!pat->has_within || ks->pms.n == 0) {
+        if (ks->heap_pos != HEAP_NONE) heap_remove(&e->timers, ks->heap_pos);
+        return;
+    }
+    int64_t start = ks->pms.v[0].start; /* earliest start: the list is ordered */
+    ks->deadline = start > INT64_MAX - pat->within_ms ? INT64_MAX : start + pat->within_ms;
+    if (ks->heap_pos == HEAP_NONE) {
+        if (heap_push(&e->timers, ks) < 0) e->oom = 1;
+    } else {
+        heap_fix(&e->timers, ks->heap_pos);
+    }
+}
+
+/* Encode the key of ev for pattern pi into e->keybuf: the pattern index,
+ * then a type tag and bytes per key field. Integral doubles encode as ints
+ * so that 7 and 7.0 are one key, as they compare equal. */
+static int encode_key(cep_engine *e, uint32_t pi, const cep_value *vals, uint32_t *len) {
+    const nfa_pattern *pat = &e->prog->patterns[pi];
+    size_t need = 4;
+    for (uint32_t i = 0; i < pat->nkeys; i++) {
+        cep_value v = vals[pat->key_slots[i]];
+        need += 1 + (v.type == CEP_STRING ? 4 + v.u.s.len : 8);
+    }
+    if (need > UINT32_MAX) return CEP_ERANGE;
+    if (mem_grow((void **)&e->keybuf, &e->keybuf_cap, need, 1) < 0) return CEP_ENOMEM;
+    char *p = e->keybuf;
+    memcpy(p, &pi, 4);
+    p += 4;
+    for (uint32_t i = 0; i < pat->nkeys; i++) {
+        cep_value v = vals[pat->key_slots[i]];
+        if (v.type == CEP_DOUBLE && v.u.d >= -9.2e18 && v.u.d <= 9.2e18 && v.u.d == (double)(int64_t)v.u.d) {
+            v.type = CEP_INT;
+            v.u.i = (int64_t)v.u.d;
+        }
+        *p++ = (char)v.type;
+        switch (v.type) {
+        case CEP_NULL: memset(p, 0, 8); p += 8; break;
+        case CEP_BOOL: { int64_t b = v.u.b; memcpy(p, &b, 8); p += 8; break; }
+        case CEP_INT: memcpy(p, &v.u.i, 8); p += 8; break;
+        case CEP_DOUBLE: memcpy(p, &v.u.d, 8); p += 8; break;
+        case CEP_STRING: {
+            uint32_t l = (uint32_t)v.u.s.len;
+            memcpy(p, &l, 4);
+            p += 4;
+            memcpy(p, v.u.s.ptr, l);
+            p += l;
+            break;
+        }
+        }
+    }
+    *len = (uint32_t)(p - e->keybuf);
+    return CEP_OK;
+}
+
+/* ---- emitting matches ------------------------------------------------------------ */
+
+static int match_reserve(cep_engine *e, size_t nevents, size_t nsteps, size_t nfields) {
+    cep_match *m = &e->match;
+    if (mem_grow((void **)&m->events, &m->events_cap, nevents, sizeof *m->events) < 0) return -1;
+    if (mem_grow((void **)&m->step_off, &m->steps_cap, nsteps + 1, sizeof *m->step_off) < 0) return -1;
+    if (nfields && mem_grow((void **)&m->fields, &m->fields_cap, nfields, sizeof *m->fields) < 0)
+        return -1;
+    return 0;
+}
+
+static void emit(cep_engine *e, uint32_t pi, const pm *p) {
+    const nfa_pattern *pat = &e->prog->patterns[pi];
+    cep_match *m = &e->match;
+    size_t n = 0;
+    for (const pm_node *x = p->node; x; x = x->parent) n++;
+    if (match_reserve(e, n, pat->nsteps, pat->nemit) < 0) {
+        e->oom = 1;
+        return;
+    }
+    /* Group the chain's events by step, oldest first (a counting sort). */
+    memset(m->step_off, 0, (pat->nsteps + 1) * sizeof *m->step_off);
+    for (const pm_node *x = p->node; x; x = x->parent) m->step_off[x->step + 1]++;
+    for (uint32_t s = 0; s < pat->nsteps; s++) m->step_off[s + 1] += m->step_off[s];
+    const pm_node *first = NULL;
+    for (const pm_node *x = p->node; x; x = x->parent) first = x;
+    /* Walk newest to oldest, filling each step's range from its end; then
+     * step_off[s + 1] has come down to the start of step s: shift it. */
+    for (const pm_node *x = p->node; x; x = x->parent) m->events[--m->step_off[x->step + 1]] = x->ev;
+    memmove(m->step_off, m->step_off + 1, pat->nsteps * sizeof *m->step_off);
+    m->step_off[pat->nsteps] = (uint32_t)n;
+    m->pat = pat;
+    m->pattern_index = pi;
+    m->nkeys = pat->nkeys;
+    m->keyvals = first->ev->vals; /* every event of the match shares the key */
+    m->start = p->start;
+    m->end = p->node->ev->time;
+    e->ctx.row = NULL;
+    e->ctx.chain = p->node;
+    for (uint32_t i = 0; i < pat->nemit; i++) m->fields[i] = expr_eval(pat->emit_exprs[i], &e->ctx);
+    e->stats.matches++;
+    if (e->on_match && e->on_match(e->match_ud, m) != 0) e->stop = 1;
+    expr_ctx_reset(&e->ctx);
+}
+
+/* Emit held matches that no earlier-starting partial match can still
+ * precede (Flink's processMatchesAccordingToSkipStrategy). */
+static void release_held(cep_engine *e, uint32_t pi, key_state *ks) {
+    const nfa_pattern *pat = &e->prog->patterns[pi];
+    while (ks->done.n) {
+        pm m = ks->done.v[0];
+        if (ks->pms.n && pm_cmp(&ks->pms.v[0], &m) < 0) break;
+        memmove(ks->done.v, ks->done.v + 1, (ks->done.n - 1) * sizeof *ks->done.v);
+        ks->done.n--;
+        emit(e, pi, &m);
+        if (pat->skip == SKIP_PAST_LAST_EVENT) {
+            /* Drop everything that started at or before the match's last event. */
+            pm last = {.start = m.node->ev->time, .start_seq = m.node->ev->seq};
+            uint32_t k = 0;
+            for (uint32_t i = 0; i < ks->pms.n; i++) {
+                if (pm_cmp(&ks->pms.v[i], &last) <= 0) node_release(e, ks->pms.v[i].node);
+                else ks->pms.v[k++] = ks->pms.v[i];
+            }
+            e->stats.partial_matches -= ks->pms.n - k;
+            ks->pms.n = k;
+            k = 0;
+            for (uint32_t i = 0; i < ks->done.n; i++) {
+                if (pm_cmp(&ks->done.v[i], &last) <= 0) node_release(e, ks->done.v[i].node);
+                else ks->done.v[k++] = ks->done.v[i];
+            }
+            ks->done.n = k;
+        }
+        node_release(e, m.node);
+    }
+}
+
+/* Drop partial matches whose window has closed at time now. */
+static void prune_expired(cep_engine *e, const nfa_pattern *pat, key_state *ks, int64_t now) {
+    if (!pat->has_within) return;
+    uint32_t k = 0;
+    /* Expired ones form a prefix: the list is ordered by start. */
+    while (k < ks->pms.n && ks->pms.v[k].start <= INT64_MAX - pat->within_ms &&
+           ks->pms.v[k].start + pat->within_ms <= now)
+        node_release(e, ks->pms.v[k++].node);
+    if (!k) return;
+    memmove(ks->pms.v, ks->pms.v + k, (ks->pms.n - k) * sizeof *ks->pms.v);
+    ks->pms.n -= k;
+    e->stats.partial_matches -= k;
+}
+
+static uint64_t hash_key(const cep_engine *e, uint32_t len) {
+    return hash_bytes(e->keybuf, len, e->keys.seed);
+}
+
+/* ---- stepping the NFA ------------------------------------------------------------- */
+
+typedef struct step_in {
+    cep_event *ev;       /* the event under test */
+    cep_event **stored;  /* its kept copy, made on the first TAKE */
+} step_in;
+
+static cep_event *stored_event(step_in *in) {
+    if (!*in->stored) {
+        if (in->ev->sbufs) *in->stored = event_freeze(in->ev); /* a caller's builder */
+        else {
+            *in->stored = in->ev;
+            event_retain(in->ev);
+        }
+    }
+    return *in->stored;
+}
+
+/* Follow the edges of state s for partial match p (node NULL: start). */
+static int step_state(cep_engine *e, const nfa_pattern *pat, const pm *p, uint32_t s, step_in *in,
+                      int depth) {
+    const nfa_state *st = &pat->states[s];
+    for (uint32_t i = 0; i < st->nedges; i++) {
+        const nfa_edge *edge = &pat->edges[st->first_edge + i];
+        if (edge->kind == EDGE_IGNORE && !p->node) continue; /* the start state never waits */
+        int holds = 1;
+        if (edge->cond) {
+            e->ctx.row = in->ev->vals;
+            e->ctx.chain = p->node;
+            holds = expr_holds(edge->cond, &e->ctx);
+            expr_ctx_reset(&e->ctx);
+        }
+        if (holds == edge->negate) continue;
+        switch (edge->kind) {
+        case EDGE_TAKE: {
+            cep_event *ev = stored_event(in);
+            if (!ev) return -1;
+            pm q = {.start = p->node ? p->start : in->ev->time,
+                    .start_seq = p->node ? p->start_seq : in->ev->seq,
+                    .state = edge->target};
+            if (!(q.node = node_new(e, ev, st->step, p->node))) return -1;
+            pm_list *to = pat->states[edge->target].kind == ST_FINAL ? &e->completed : &e->next_pms;
+            if (list_push(to, q) < 0) {
+                node_release(e, q.node);
+                return -1;
+            }
+            break;
+        }
+        case EDGE_IGNORE: {
+            pm q = *p;
+            q.state = edge->target;
+            q.node->refs++;
+            if (list_push(&e->next_pms, q) < 0) {
+                q.node->refs--;
+                return -1;
+            }
+            break;
+        }
+        case EDGE_PROCEED:
+            if (depth > 64 || step_state(e, pat, p, edge->target, in, depth + 1) < 0) return -1;
+            break;
+        }
+    }
+    return 0;
+}
+
+/* Run one event through pattern pi: Flink's NFA.process for one key. */
+static int process_pattern(cep_engine *e, uint32_t pi, step_in *in) {
+    const nfa_pattern *pat = &e->prog->patterns[pi];
+    uint32_t klen;
+    int rc = encode_key(e, pi, in->ev->vals, &klen);
+    if (rc != CEP_OK) return rc;
+    uint64_t hash = hash_key(e, klen);
+    key_state *ks = keymap_find(&e->keys, hash, e->keybuf, klen);
+    if (ks) {
+        prune_expired(e, pat, ks, in->ev->time);
+        release_held(e, pi, ks);
+    }
+    e->next_pms.n = 0;
+    e->completed.n = 0;
+    int failed = 0;
+    for (uint32_t i = 0; ks && i < ks->pms.n && !failed; i++)
+        failed = step_state(e, pat, &ks->pms.v[i], ks->pms.v[i].state, in, 0) < 0;
+    pm start = {0};
+    if (!failed) failed = step_state(e, pat, &start, 0, in, 0) < 0;
+    if (failed) e->oom = 1;
+
+    if (ks) {
+        for (uint32_t i = 0; i < ks->pms.n; i++) node_release(e, ks->pms.v[i].node);
+        e->stats.partial_matches -= ks->pms.n;
+        ks->pms.n = 0;
+    }
+    int need_state = e->next_pms.n || (e->completed.n && pat->skip != SKIP_NO_SKIP);
+    if (!ks && need_state && !(ks = key_state_new(e, pi, hash, e->keybuf, klen))) {
+        e->oom = 1;
+        for (uint32_t i = 0; i < e->next_pms.n; i++) node_release(e, e->next_pms.v[i].node);
+        for (uint32_t i = 0; i < e->completed.n; i++) node_release(e, e->completed.v[i].node);
+        return CEP_ENOMEM;
+    }
+    if (ks) {
+        pm_list tmp = ks->pms; /* swap: the scratch list becomes the key's list */
+        ks->pms = e->next_pms;
+        e->next_pms = tmp;
+        e->stats.partial_matches += ks->pms.n;
+        if (e->stats.partial_matches > e->stats.peak_partial_matches)
+            e->stats.peak_partial_matches = e->stats.partial_matches;
+    }
+    if (pat->skip == SKIP_NO_SKIP) {
+        for (uint32_t i = 0; i < e->completed.n; i++) {
+            emit(e, pi, &e->completed.v[i]);
+            node_release(e, e->completed.v[i].node);
+        }
+    } else {
+        for (uint32_t i = 0; i < e->completed.n; i++) {
+            /* Keep held matches ordered by start: insertion into a short list. */
+            if (list_push(&ks->done, e->completed.v[i]) < 0) {
+                node_release(e, e->completed.v[i].node);
+                e->oom = 1;
+                continue;
+            }
+            for (uint32_t j = ks->done.n - 1; j > 0 && pm_cmp(&ks->done.v[j], &ks->done.v[j - 1]) < 0; j--) {
+                pm t = ks->done.v[j];
+                ks->done.v[j] = ks->done.v[j - 1];
+                ks->done.v[j - 1] = t;
+            }
+        }
+        if (ks) release_held(e, pi, ks);
+    }
+    e->completed.n = 0;
+    if (ks) key_state_settle(e, pat, ks);
+    return e->oom ? CEP_ENOMEM : CEP_OK;
+}
+
+/* ---- time ---------------------------------------------------------------------------- */
+
+/* Run one event, in event-time order, through every pattern. */
+static int process_event(cep_engine *e, cep_event *ev) {
+    cep_event *stored = NULL;
+    step_in in = {ev, &stored};
+    int rc = CEP_OK;
+    e->stats.events++;
+    for (uint32_t pi = 0; pi < e->prog->npatterns; pi++) {
+        int r = process_pattern(e, pi, &in);
+        if (r != CEP_OK) rc = r;
+    }
+    event_release(stored);
+    return rc;
+}
+
+/* A key's timer fired at time now: expire, release held matches, re-arm. */
+static void fire_timer(cep_engine *e, key_state *ks, int64_t now) {
+    const nfa_pattern *pat = &e->prog->patterns[ks->pattern];
+    prune_expired(e, pat, ks, now);
+    release_held(e, ks->pattern, ks);
+    key_state_settle(e, pat, ks);
+}
+
+/* Move the watermark to w: buffered events and timers up to w run in one
+ * time-ordered sequence (timers first on ties: a window closing at t is
+ * closed for events at t). */
+static int advance_to(cep_engine *e, int64_t w) {
+    int rc = CEP_OK;
+    if (w > e->watermark) e->watermark = w;
+    for (;;) {
+        cep_event *ev = heap_top(&e->reorder);
+        key_state *ks = heap_top(&e->timers);
+        int ev_due = ev && ev->time <= w;
+        int tm_due = ks && ks->deadline <= w;
+        if (!ev_due && !tm_due) break;
+        if (tm_due && (!ev_due || ks->deadline <= ev->time)) {
+            fire_timer(e, ks, ks->deadline);
+            continue;
+        }
+        heap_pop(&e->reorder);
+        e->stats.buffered--;
+        int r = process_event(e, ev);
+        event_release(ev);
+        if (r != CEP_OK) rc = r;
+    }
+    return rc;
+}
+
+static int reorder_less(const void *a, const void *b) {
+    const cep_event *x = a, *y = b;
+    if (x->time != y->time) return x->time < y->time;
+    return x->seq < y->seq;
+}
+
+static int finish_rc(cep_engine *e, int rc) {
+    if (e->oom) {
+        e->oom = 0;
+        set_err(e, "out of memory");
+        return CEP_ENOMEM;
+    }
+    if (rc != CEP_OK) return rc;
+    if (e->stop) {
+        e->stop = 0;
+        return CEP_ECALLBACK;
+    }
+    return CEP_OK;
+}
+
+CEP_API int cep_engine_push(cep_engine *e, const cep_event *ev_in) {
+    if (!e || !ev_in || ev_in->nslots != e->prog->nfields) return CEP_EINVAL;
+    if (e->finished) return CEP_EFINISHED;
+    if (!ev_in->has_time) {
+        set_err(e, "event has no time");
+        return CEP_ETIME;
+    }
+    e->started = 1;
+    cep_event *ev = (cep_event *)ev_in; /* only seq is written, then restored */
+    int64_t t = ev->time;
+    if (t < e->watermark) {
+        e->stats.late++;
+        if (e->on_late && e->on_late(e->late_ud, ev) != 0) e->stop = 1;
+        return finish_rc(e, CEP_OK);
+    }
+    if (t > e->max_seen) e->max_seen = t;
+    int64_t w = e->max_seen < INT64_MIN + e->max_delay ? INT64_MIN : e->max_seen - e->max_delay;
+    uint64_t saved_seq = ev->seq;
+    ev->seq = e->arrivals++;
+    int rc = CEP_OK;
+    if (e->reorder.n == 0 && t <= w) {
+        /* In order: run it straight from the caller's row, no copy. */
+        rc = advance_to(e, t);
+        if (rc == CEP_OK) rc = process_event(e, ev);
+    } else {
+        cep_event *f = event_freeze(ev);
+        if (!f || heap_push(&e->reorder, f) < 0) {
+            event_release(f);
+            ev->seq = saved_seq;
+            set_err(e, "out of memory");
+            return CEP_ENOMEM;
+        }
+        e->stats.buffered++;
+    }
+    ev->seq = saved_seq;
+    int r = advance_to(e, w);
+    if (rc == CEP_OK) rc = r;
+    return finish_rc(e, rc);
+}
+
+CEP_API int cep_engine_push_json(cep_engine *e, const char *text, size_t len) {
+    if (!e || (!text && len)) return CEP_EINVAL;
+    if (e->finished) return CEP_EFINISHED;
+    if (!e->builder) {
+        int rc = cep_event_new(e->prog, &e->builder);
+        if (rc != CEP_OK) return rc;
+    }
+    cep_event_clear(e->builder);
+    int rc = cep_event_parse_json(e->builder, text, len, e->time_field ? e->time_field : "ts");
+    if (rc != CEP_OK) {
+        set_err(e, "%s", cep_event_error(e->builder));
+        return rc;
+    }
+    return cep_engine_push(e, e->builder);
+}
+
+CEP_API const char *cep_engine_error(const cep_engine *e) { return e ? e->err : ""; }
+
+CEP_API int cep_engine_advance_watermark(cep_engine *e, int64_t ms) {
+    if (!e) return CEP_EINVAL;
+    if (e->finished) return CEP_EFINISHED;
+    e->started = 1;
+    if (ms <= e->watermark) return CEP_OK; /* a watermark never goes back */
+    return finish_rc(e, advance_to(e, ms));
+}
+
+CEP_API int cep_engine_finish(cep_engine *e) {
+    if (!e) return CEP_EINVAL;
+    if (e->finished) return CEP_EFINISHED;
+    e->started = 1;
+    /* End of input: the watermark goes to +infinity, every window closes. */
+    int rc = advance_to(e, INT64_MAX);
+    /* No partial match can grow any more: drop them, which releases the
+     * matches they were holding back, key by key in creation order. */
+    while (e->first) {
+        key_state *ks = e->first;
+        for (uint32_t i = 0; i < ks->pms.n; i++) node_release(e, ks->pms.v[i].node);
+        e->stats.partial_matches -= ks->pms.n;
+        ks->pms.n = 0;
+        release_held(e, ks->pattern, ks);
+        key_state_free(e, ks);
+    }
+    e->finished = 1;
+    return finish_rc(e, rc);
+}
+
+/* ---- life cycle and options ---------------------------------------------------------- */
+
+CEP_API int cep_engine_new(const cep_program *p, cep_engine **out) {
+    if (!out) return CEP_EINVAL;
+    *out = NULL;
+    if (!p) return CEP_EINVAL;
+    cep_engine *e = mem_calloc(1, sizeof *e);
+    if (!e) return CEP_ENOMEM;
+    e->prog = p;
+    e->watermark = INT64_MIN;
+    e->max_seen = INT64_MIN;
+    e->reorder.less = reorder_less;
+    e->timers.less = timer_less;
+    e->timers.moved = timer_moved;
+    /* A random seed per engine, so keys cannot be chosen to collide. Output
+     * order never depends on it: keys are iterated in creation order. */
+    uint64_t seed = (uint64_t)(uintptr_t)e;
+    if (getrandom(&seed, sizeof seed, GRND_NONBLOCK) != (ssize_t)sizeof seed)
+        seed ^= 0x9E3779B97F4A7C15ull;
+    e->keys.seed = seed;
+    e->stats.watermark = INT64_MIN;
+    if (expr_ctx_init(&e->ctx, p) != CEP_OK) {
+        cep_engine_free(e);
+        return CEP_ENOMEM;
+    }
+    *out = e;
+    return CEP_OK;
+}
+
+CEP_API void cep_engine_free(cep_engine *e) {
+    if (!e) return;
+    while (e->first) key_state_free(e, e->first);
+    cep_event *ev;
+    while ((ev = heap_pop(&e->reorder))) event_release(ev);
+    heap_free(&e->reorder);
+    heap_free(&e->timers);
+    keymap_free(&e->keys);
+    while (e->slabs) {
+        node_slab *next = e->slabs->next;
+        mem_free(e->slabs);
+        e->slabs = next;
+    }
+    mem_free(e->next_pms.v);
+    mem_free(e->completed.v);
+    mem_free(e->keybuf);
+    mem_free(e->match.events);
+    mem_free(e->match.step_off);
+    mem_free(e->match.fields);
+    expr_ctx_free(&e->ctx);
+    cep_event_free(e->builder);
+    mem_free(e->time_field);
+    mem_free(e);
+}
+
+CEP_API int cep_engine_set_max_delay(cep_engine *e, int64_t ms) {
+    if (!e || ms < 0 || e->started) return CEP_EINVAL;
+    e->max_delay = ms;
+    return CEP_OK;
+}
+
+CEP_API int cep_engine_set_time_field(cep_engine *e, const char *name) {
+    if (!e || !name || !*name || e->started) return CEP_EINVAL;
+    char *copy = mem_strdup(name);
+    if (!copy) return CEP_ENOMEM;
+    mem_free(e->time_field);
+    e->time_field = copy;
+    return CEP_OK;
+}
+
+CEP_API void cep_engine_on_match(cep_engine *e, cep_match_fn fn, void *ud) {
+    if (!e) return;
+    e->on_match = fn;
+    e->match_ud = ud;
+}
+
+CEP_API void cep_engine_on_late(cep_engine *e, cep_late_fn fn, void *ud) {
+    if (!e) return;
+    e->on_late = fn;
+    e->late_ud = ud;
+}
+
+CEP_API void cep_engine_stats(const cep_engine *e, cep_stats *out) {
+    if (!out) return;
+    memset(out, 0, sizeof *out);
+    if (!e) return;
+    *out = e->stats;
+    out->watermark = e->watermark;
+}

@@ -1,0 +1,41 @@
+/* event.h — event rows: the builder form callers fill (cep_event_new) and
+ * the frozen form the engine stores (one allocation, reference counted).
+ * Both are `struct cep_event`, so matches hand out stored events directly. */
+#ifndef CEP_EVENT_H
+#define CEP_EVENT_H
+
+#include <stdint.h>
+#include "cepheus.h"
+
+/* Per-slot string storage of a builder, reused from event to event. */
+typedef struct slot_buf {
+    char *p;
+    size_t cap;
+} slot_buf;
+
+struct cep_event {
+    uint32_t nslots;
+    uint32_t refs;        /* stored events: owners; builders: 0 */
+    int has_time;
+    int64_t time;
+    uint64_t seq;         /* stored events: processing order */
+    cep_value *vals;      /* nslots values */
+    char *raw;            /* original text or NULL */
+    size_t raw_len;
+    /* Builder-only state (NULL / 0 in stored events). */
+    const cep_program *prog;
+    slot_buf *sbufs;      /* one per slot */
+    size_t raw_cap;
+    void *json;           /* parser state kept between parses (json.c) */
+    char err[192];        /* reason of the last failed parse */
+};
+
+/* Copy a builder into one frozen allocation with refs = 1 (NULL on ENOMEM). */
+cep_event *event_freeze(const cep_event *ev);
+/* Drop one reference of a frozen event; frees it at zero. NULL is a no-op. */
+void event_release(cep_event *ev);
+static inline void event_retain(cep_event *ev) { ev->refs++; }
+/* Bytes a frozen copy of ev takes (for memory accounting). */
+size_t event_frozen_size(const cep_event *ev);
+
+#endif

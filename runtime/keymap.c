@@ -1,0 +1,67 @@
+/* keymap.c — the hash map from (pattern, key) to that key's state. Linear
+ * probing with backward-shift deletion, so a table that sees millions of
+ * short-lived keys never fills up with tombstones. */
+#include "config.h"
+#include "engine.h"
+#include "mem.h"
+
+#include <string.h>
+
+static size_t home(const keymap *m, uint64_t hash) { return (size_t)hash & (m->cap - 1); }
+
+key_state *keymap_find(const keymap *m, uint64_t hash, const char *key, uint32_t len) {
+    if (!m->cap) return NULL;
+    for (size_t i = home(m, hash);; i = (i + 1) & (m->cap - 1)) {
+        key_state *ks = m->slots[i];
+        if (!ks) return NULL;
+        if (ks->hash == hash && ks->key_len == len && memcmp(ks->key, key, len) == 0) return ks;
+    }
+}
+
+static void put(keymap *m, key_state *ks) {
+    size_t i = home(m, ks->hash);
+    while (m->slots[i]) i = (i + 1) & (m->cap - 1);
+    m->slots[i] = ks;
+}
+
+int keymap_insert(keymap *m, key_state *ks) {
+    if ((m->count + 1) * 4 > m->cap * 3) { /* keep load under 3/4 */
+        size_t ncap = m->cap ? m->cap * 2 : 64;
+        key_state **old = m->slots;
+        size_t ocap = m->cap;
+        key_state **ns = mem_calloc(ncap, sizeof *ns);
+        if (!ns) return -1;
+        m->slots = ns;
+        m->cap = ncap;
+        for (size_t i = 0; i < ocap; i++)
+            if (old[i]) put(m, old[i]);
+        mem_free(old);
+    }
+    put(m, ks);
+    m->count++;
+    return 0;
+}
+
+void keymap_remove(keymap *m, key_state *ks) {
+    size_t i = home(m, ks->hash);
+    while (m->slots[i] != ks) i = (i + 1) & (m->cap - 1);
+    /* Backward shift: pull later entries of the run into the hole. */
+    size_t hole = i;
+    for (size_t j = (i + 1) & (m->cap - 1); m->slots[j]; j = (j + 1) & (m->cap - 1)) {
+        size_t h = home(m, m->slots[j]->hash);
+        /* Move j into the hole unless its home lies cyclically in (hole, j]. */
+        int stays = hole <= j ? (h > hole && h <= j) : (h > hole || h <= j);
+        if (!stays) {
+            m->slots[hole] = m->slots[j];
+            hole = j;
+        }
+    }
+    m->slots[hole] = NULL;
+    m->count--;
+}
+
+void keymap_free(keymap *m) {
+    mem_free(m->slots);
+    m->slots = NULL;
+    m->cap = m->count = 0;
+}
