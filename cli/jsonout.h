@@ -1,0 +1,35 @@
+/* jsonout.h — writing matches and values as JSON text, one object per
+ * line, the format of `cepheus run` (shared with the conformance runner). */
+#ifndef CEP_JSONOUT_H
+#define CEP_JSONOUT_H
+
+#include <stdio.h>
+#include "cepheus.h"
+
+/* A growable text buffer. */
+typedef struct jbuf {
+    char *p;
+    size_t len, cap;
+    int oom;      /* set when a growth failed; the text is then truncated */
+} jbuf;
+
+void jbuf_reset(jbuf *b);
+void jbuf_free(jbuf *b);
+void jbuf_put(jbuf *b, const char *s, size_t n);
+void jbuf_puts(jbuf *b, const char *s);
+
+/* Append a JSON string literal (quotes, escapes; invalid UTF-8 bytes become
+ * U+FFFD). */
+void jbuf_string(jbuf *b, const char *s, size_t n);
+/* Append a value: null, true/false, integer, double (shortest form that
+ * reads back the same; NaN/Inf as null) or string. */
+void jbuf_value(jbuf *b, cep_value v);
+/* Append one match as a JSON object followed by '\n':
+ * {"pattern":P,"key":K,"start":S,"end":E,"events":{"step":[raw,...],...}}
+ * or with "fields":{...} replaced for "events" when the pattern has emit.
+ * The key is null without a key clause, the value for one key field, an
+ * array for several. An event without raw text is written as an object of
+ * its non-null slots (field names from the program). */
+void jbuf_match(jbuf *b, const cep_program *p, const cep_match *m);
+
+#endif

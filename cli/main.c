@@ -1,0 +1,534 @@
+/* main.c — the `cepheus` command-line tool: compiles a pattern file, streams
+ * JSON lines through an engine and writes matches as JSON lines. It is a
+ * client of the library like any other: include/cepheus.h plus jsonout.h. */
+#include "config.h"
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE 1 /* getline, getopt_long */
+#endif
+
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cepheus.h"
+#include "jsonout.h"
+
+/* Exit statuses, listed in the --help text. */
+enum {
+    EXIT_OK = 0,
+    EXIT_PATTERN = 1,
+    EXIT_USAGE = 2,
+    EXIT_INPUT = 3,
+    EXIT_OUTPUT = 4,
+    EXIT_INTERNAL = 5
+};
+
+static const char usage_text[] =
+    "Usage: cepheus run PATTERNS.cep [EVENTS.jsonl ...|-] [OPTIONS]\n"
+    "       cepheus check [-v] PATTERNS.cep ...\n"
+    "       cepheus help | --help | --version\n"
+    "\n"
+    "Commands:\n"
+    "  run     match the patterns against events, one JSON object per line,\n"
+    "          read from the files in turn (standard input when there is none\n"
+    "          or for '-'); write one JSON object per match\n"
+    "  check   compile pattern files and report their errors\n"
+    "\n"
+    "Options of run:\n"
+    "  -o, --output FILE      write matches to FILE (default: standard output)\n"
+    "  -t, --time-field NAME  field holding the event time, integer milliseconds\n"
+    "                         or an RFC 3339 string (default: ts)\n"
+    "  -d, --max-delay MS     accept events up to MS milliseconds out of order\n"
+    "                         (default: 0)\n"
+    "  -l, --late FILE        write late events (older than the watermark) to\n"
+    "                         FILE, one per line, as read\n"
+    "  -s, --stats            print counters to standard error at the end\n"
+    "      --strict           stop at the first malformed line\n"
+    "Malformed lines are reported as FILE:LINE: error: REASON and skipped;\n"
+    "blank lines are ignored.\n"
+    "\n"
+    "Options of check:\n"
+    "  -v, --verbose          print 'FILE: ok' for a file without errors\n"
+    "\n"
+    "  -h, --help             show this help\n"
+    "  -V, --version          show the version\n"
+    "\n"
+    "Exit status:\n"
+    "  0  success\n"
+    "  1  the pattern file has errors\n"
+    "  2  usage error: unknown option, missing argument, bad number,\n"
+    "     unreadable file\n"
+    "  3  malformed input line under --strict\n"
+    "  4  output error: a file cannot be written\n"
+    "  5  out of memory or internal error\n";
+
+static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static int usage_error(const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("cepheus: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputs("\nTry 'cepheus --help' for more information.\n", stderr);
+    return EXIT_USAGE;
+}
+
+static int fail(int status, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int fail(int status, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("cepheus: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+    return status;
+}
+
+/* Report a getopt failure: '?' (unknown option) or ':' (missing argument). */
+static int option_error(int c, char *const *argv) {
+    const char *opt = argv[optind - 1];
+    if (c == ':') return usage_error("option '%s' needs an argument", opt);
+    if (optopt && strncmp(opt, "--", 2) != 0)
+        return usage_error("unknown option '-%c'", optopt);
+    return usage_error("unknown option '%s'", opt);
+}
+
+/* The whole file in a malloc'd buffer; -1 with errno set on failure. */
+static int read_all(const char *path, char **out, size_t *len) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return -1;
+    size_t cap = 4096, n = 0;
+    char *buf = malloc(cap);
+    if (!buf) {
+        fclose(f);
+        errno = ENOMEM;
+        return -1;
+    }
+    for (;;) {
+        if (n == cap) {
+            char *nb = cap > (size_t)-1 / 2 ? NULL : realloc(buf, cap * 2);
+            if (!nb) {
+                free(buf);
+                fclose(f);
+                errno = ENOMEM;
+                return -1;
+            }
+            buf = nb;
+            cap *= 2;
+        }
+        size_t got = fread(buf + n, 1, cap - n, f);
+        n += got;
+        if (got == 0) break;
+    }
+    int err = ferror(f) ? errno : 0;
+    fclose(f);
+    if (err) {
+        free(buf);
+        errno = err ? err : EIO;
+        return -1;
+    }
+    *out = buf;
+    *len = n;
+    return 0;
+}
+
+/* Compile one pattern file. Returns EXIT_OK with *prog, or prints why not
+ * and returns the exit status. */
+static int compile_file(const char *path, cep_program **prog) {
+    char *text;
+    size_t len;
+    *prog = NULL;
+    if (read_all(path, &text, &len) < 0) {
+        if (errno == ENOMEM) return fail(EXIT_INTERNAL, "out of memory");
+        return fail(EXIT_USAGE, "cannot read '%s': %s", path, strerror(errno));
+    }
+    cep_diag *diag = NULL;
+    int rc = cep_compile(NULL, text, len, path, prog, &diag);
+    free(text);
+    int status = EXIT_OK;
+    if (rc == CEP_EPATTERN) {
+        fputs(cep_diag_render(diag), stderr);
+        status = EXIT_PATTERN;
+    } else if (rc != CEP_OK) {
+        status = fail(EXIT_INTERNAL, "cannot compile '%s': %s", path,
+                      cep_strerror(rc));
+    }
+    cep_diag_free(diag);
+    return status;
+}
+
+/* ---- check ------------------------------------------------------------- */
+
+static int cmd_check(int argc, char **argv) {
+    static const struct option opts[] = {
+        {"verbose", no_argument, NULL, 'v'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0}};
+    int verbose = 0, c;
+    while ((c = getopt_long(argc, argv, ":vh", opts, NULL)) != -1) {
+        switch (c) {
+        case 'v':
+            verbose = 1;
+            break;
+        case 'h':
+            fputs(usage_text, stdout);
+            return EXIT_OK;
+        default:
+            return option_error(c, argv);
+        }
+    }
+    if (optind >= argc) return usage_error("check needs a pattern file");
+    int status = EXIT_OK;
+    for (int i = optind; i < argc; i++) {
+        cep_program *prog;
+        int s = compile_file(argv[i], &prog);
+        cep_program_free(prog);
+        if (s == EXIT_OK && verbose) printf("%s: ok\n", argv[i]);
+        /* The worst status wins: usage and internal errors over pattern errors. */
+        if (s > status) status = s;
+    }
+    return status;
+}
+
+/* ---- run ---------------------------------------------------------------- */
+
+typedef struct run_ctx {
+    const cep_program *prog;
+    FILE *out;
+    const char *out_name;
+    FILE *late;
+    const char *late_name;
+    jbuf buf;
+    int write_errno;     /* set when a write failed */
+    const char *failed;  /* name of the file that could not be written */
+    int oom;
+} run_ctx;
+
+static int on_match(void *ud, const cep_match *m) {
+    run_ctx *r = ud;
+    jbuf_reset(&r->buf);
+    jbuf_match(&r->buf, r->prog, m);
+    if (r->buf.oom) {
+        r->oom = 1;
+        return 1;
+    }
+    if (fwrite(r->buf.p, 1, r->buf.len, r->out) != r->buf.len) {
+        r->write_errno = errno ? errno : EIO;
+        r->failed = r->out_name;
+        return 1;
+    }
+    return 0;
+}
+
+static int on_late(void *ud, const cep_event *ev) {
+    run_ctx *r = ud;
+    if (!r->late) return 0;
+    size_t len;
+    const char *raw = cep_event_raw(ev, &len);
+    if (!raw) return 0; /* every event read here has its text */
+    if (fwrite(raw, 1, len, r->late) != len || putc('\n', r->late) == EOF) {
+        r->write_errno = errno ? errno : EIO;
+        r->failed = r->late_name;
+        return 1;
+    }
+    return 0;
+}
+
+/* Strict non-negative integer: digits only, no sign, no spaces, fits. */
+static int parse_ms(const char *s, int64_t *out) {
+    if (*s < '0' || *s > '9') return -1;
+    char *end;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    if (errno || *end) return -1;
+    *out = v;
+    return 0;
+}
+
+static int is_blank(const char *s, size_t n) {
+    for (size_t i = 0; i < n; i++)
+        if (s[i] != ' ' && s[i] != '\t' && s[i] != '\r' && s[i] != '\n')
+            return 0;
+    return 1;
+}
+
+static double now_seconds(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* Close (and so flush) an output file; EXIT_OUTPUT when it failed. */
+static int close_output(FILE *f, const char *name) {
+    if (!f) return EXIT_OK;
+    int bad = ferror(f);
+    int err = errno;
+    if (f == stdout) {
+        if (fflush(f) != 0) bad = 1, err = errno;
+    } else if (fclose(f) != 0) {
+        bad = 1, err = errno;
+    }
+    if (bad) return fail(EXIT_OUTPUT, "cannot write '%s': %s", name, strerror(err ? err : EIO));
+    return EXIT_OK;
+}
+
+typedef struct run_opts {
+    const char *output, *late, *time_field;
+    int64_t max_delay;
+    int stats, strict;
+} run_opts;
+
+typedef struct input {
+    FILE *f;
+    const char *name;    /* as shown in messages */
+} input;
+
+static int is_malformed(int rc) {
+    return rc == CEP_EJSON || rc == CEP_ENOTOBJECT || rc == CEP_ETIME ||
+           rc == CEP_ERANGE || rc == CEP_ETOODEEP;
+}
+
+static int run_events(cep_engine *e, run_ctx *r, const run_opts *o, input *in,
+                      int nin) {
+    uint64_t read = 0, malformed = 0;
+    char *line = NULL;
+    size_t cap = 0;
+    int status = EXIT_OK;
+    double t0 = now_seconds();
+
+    for (int i = 0; i < nin && status == EXIT_OK; i++) {
+        unsigned long lineno = 0;
+        ssize_t n;
+        errno = 0;
+        while ((n = getline(&line, &cap, in[i].f)) >= 0) {
+            lineno++;
+            size_t len = (size_t)n;
+            if (len && line[len - 1] == '\n') len--;
+            if (is_blank(line, len)) continue;
+            read++;
+            int rc = cep_engine_push_json(e, line, len);
+            if (rc == CEP_OK) continue;
+            if (is_malformed(rc)) {
+                fprintf(stderr, "%s:%lu: error: %s\n", in[i].name, lineno,
+                        cep_engine_error(e));
+                malformed++;
+                if (o->strict) {
+                    status = EXIT_INPUT;
+                    break;
+                }
+                continue;
+            }
+            if (rc == CEP_ECALLBACK && r->failed)
+                status = fail(EXIT_OUTPUT, "cannot write '%s': %s", r->failed,
+                              strerror(r->write_errno));
+            else if (rc == CEP_ENOMEM || r->oom)
+                status = fail(EXIT_INTERNAL, "out of memory");
+            else
+                status = fail(EXIT_INTERNAL, "%s:%lu: %s", in[i].name, lineno,
+                              cep_strerror(rc));
+            break;
+        }
+        if (status == EXIT_OK && ferror(in[i].f))
+            status = fail(EXIT_USAGE, "cannot read '%s': %s", in[i].name,
+                          strerror(errno ? errno : EIO));
+    }
+    free(line);
+
+    if (status == EXIT_OK) {
+        int rc = cep_engine_finish(e);
+        if (rc == CEP_ECALLBACK && r->failed)
+            status = fail(EXIT_OUTPUT, "cannot write '%s': %s", r->failed,
+                          strerror(r->write_errno));
+        else if (rc == CEP_ENOMEM || r->oom)
+            status = fail(EXIT_INTERNAL, "out of memory");
+        else if (rc != CEP_OK)
+            status = fail(EXIT_INTERNAL, "%s", cep_strerror(rc));
+    }
+
+    if (o->stats) {
+        double dt = now_seconds() - t0;
+        cep_stats st;
+        cep_engine_stats(e, &st);
+        fprintf(stderr,
+                "events read: %" PRIu64 "\n"
+                "events processed: %" PRIu64 "\n"
+                "matches: %" PRIu64 "\n"
+                "late events: %" PRIu64 "\n"
+                "malformed lines: %" PRIu64 "\n"
+                "peak partial matches: %" PRIu64 "\n"
+                "elapsed seconds: %.3f\n"
+                "events/second: %.0f\n",
+                read, st.events, st.matches, st.late, malformed,
+                st.peak_partial_matches, dt, dt > 0 ? (double)read / dt : 0.0);
+    }
+    return status;
+}
+
+static int cmd_run(int argc, char **argv) {
+    enum { OPT_STRICT = 256 };
+    static const struct option opts[] = {
+        {"output", required_argument, NULL, 'o'},
+        {"time-field", required_argument, NULL, 't'},
+        {"max-delay", required_argument, NULL, 'd'},
+        {"late", required_argument, NULL, 'l'},
+        {"stats", no_argument, NULL, 's'},
+        {"strict", no_argument, NULL, OPT_STRICT},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0}};
+    run_opts o = {.time_field = "ts"};
+    int c;
+    while ((c = getopt_long(argc, argv, ":o:t:d:l:sh", opts, NULL)) != -1) {
+        switch (c) {
+        case 'o':
+            o.output = optarg;
+            break;
+        case 't':
+            if (!*optarg) return usage_error("the time field name is empty");
+            o.time_field = optarg;
+            break;
+        case 'd':
+            if (parse_ms(optarg, &o.max_delay) < 0)
+                return usage_error("invalid --max-delay '%s': expected a "
+                                   "non-negative integer (milliseconds)",
+                                   optarg);
+            break;
+        case 'l':
+            o.late = optarg;
+            break;
+        case 's':
+            o.stats = 1;
+            break;
+        case OPT_STRICT:
+            o.strict = 1;
+            break;
+        case 'h':
+            fputs(usage_text, stdout);
+            return EXIT_OK;
+        default:
+            return option_error(c, argv);
+        }
+    }
+    if (optind >= argc) return usage_error("run needs a pattern file");
+    const char *pattern_file = argv[optind++];
+
+    int status;
+    cep_program *prog = NULL;
+    cep_engine *e = NULL;
+    int nin = argc - optind > 0 ? argc - optind : 1;
+    input *in = calloc((size_t)nin, sizeof *in);
+    run_ctx r = {.out = stdout, .out_name = "<stdout>"};
+    if (!in) return fail(EXIT_INTERNAL, "out of memory");
+
+    status = compile_file(pattern_file, &prog);
+    if (status != EXIT_OK) goto done;
+    r.prog = prog;
+
+    /* Open every input first, so a misspelt name fails before any output. */
+    if (optind >= argc) {
+        in[0] = (input){stdin, "<stdin>"};
+    } else {
+        for (int i = 0; i < nin; i++) {
+            const char *name = argv[optind + i];
+            if (strcmp(name, "-") == 0) {
+                in[i] = (input){stdin, "<stdin>"};
+                continue;
+            }
+            in[i].name = name;
+            in[i].f = fopen(name, "rb");
+            if (!in[i].f) {
+                status = fail(EXIT_USAGE, "cannot read '%s': %s", name,
+                              strerror(errno));
+                goto done;
+            }
+        }
+    }
+
+    if (o.output) {
+        r.out_name = o.output;
+        r.out = fopen(o.output, "wb");
+        if (!r.out) {
+            status = fail(EXIT_OUTPUT, "cannot write '%s': %s", o.output,
+                          strerror(errno));
+            goto done;
+        }
+    }
+    if (o.late) {
+        r.late_name = o.late;
+        r.late = fopen(o.late, "wb");
+        if (!r.late) {
+            status = fail(EXIT_OUTPUT, "cannot write '%s': %s", o.late,
+                          strerror(errno));
+            goto done;
+        }
+    }
+    /* Matches are small and many: write them in large blocks. Static
+     * buffers, since stdout keeps its buffer until the process exits. */
+    static char outbuf[1 << 20], latebuf[1 << 16];
+    setvbuf(r.out, outbuf, _IOFBF, sizeof outbuf);
+    if (r.late) setvbuf(r.late, latebuf, _IOFBF, sizeof latebuf);
+
+    int rc = cep_engine_new(prog, &e);
+    if (rc == CEP_OK) rc = cep_engine_set_max_delay(e, o.max_delay);
+    if (rc == CEP_OK) {
+        rc = cep_engine_set_time_field(e, o.time_field);
+        if (rc == CEP_EINVAL) {
+            status = usage_error("invalid time field name '%s'", o.time_field);
+            goto done;
+        }
+    }
+    if (rc != CEP_OK) {
+        status = fail(EXIT_INTERNAL, "cannot start the engine: %s",
+                      cep_strerror(rc));
+        goto done;
+    }
+    cep_engine_on_match(e, on_match, &r);
+    cep_engine_on_late(e, on_late, &r);
+
+    status = run_events(e, &r, &o, in, nin);
+
+done:
+    /* Flush what was written even after an input error: those matches are
+     * real. Output errors win over the status so far only when it was OK. */
+    {
+        int s1 = close_output(r.out, r.out_name);
+        int s2 = close_output(r.late, r.late_name);
+        if (status == EXIT_OK) status = s1 != EXIT_OK ? s1 : s2;
+    }
+    for (int i = 0; i < nin; i++)
+        if (in[i].f && in[i].f != stdin) fclose(in[i].f);
+    free(in);
+    cep_engine_free(e);
+    cep_program_free(prog);
+    jbuf_free(&r.buf);
+    return status;
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2) {
+        fputs(usage_text, stderr);
+        return EXIT_USAGE;
+    }
+    const char *cmd = argv[1];
+    if (!strcmp(cmd, "--help") || !strcmp(cmd, "-h") || !strcmp(cmd, "help")) {
+        fputs(usage_text, stdout);
+        return fflush(stdout) == 0 ? EXIT_OK : EXIT_OUTPUT;
+    }
+    if (!strcmp(cmd, "--version") || !strcmp(cmd, "-V")) {
+        printf("cepheus %s\n", CEP_VERSION);
+        return fflush(stdout) == 0 ? EXIT_OK : EXIT_OUTPUT;
+    }
+    /* Each command parses its own options from argv[1] on. */
+    if (!strcmp(cmd, "run")) return cmd_run(argc - 1, argv + 1);
+    if (!strcmp(cmd, "check")) {
+        int s = cmd_check(argc - 1, argv + 1);
+        if (fflush(stdout) != 0 && s == EXIT_OK) s = EXIT_OUTPUT;
+        return s;
+    }
+    if (cmd[0] == '-') return usage_error("unknown option '%s'", cmd);
+    return usage_error("unknown command '%s'", cmd);
+}
