@@ -1,0 +1,204 @@
+#!/bin/sh
+# cli.sh — end-to-end tests of the `cepheus` tool (cli/main.c): exit
+# statuses, exact messages, and the match output for small fixtures in
+# tests/cli/. Run by `make check` (top_srcdir, top_builddir set); exits 0
+# when all pass, 1 on a failure, 77 (skip) when the tool is not built.
+
+: "${top_srcdir:=.}"
+: "${top_builddir:=.}"
+
+CEP="$(cd "$top_builddir" && pwd)/cepheus"
+FIX="$(cd "$top_srcdir/tests/cli" && pwd)"
+if [ ! -x "$CEP" ]; then
+    echo "cli.sh: $CEP is not built; skipping"
+    exit 77
+fi
+
+TMP=$(mktemp -d "${TMPDIR:-/tmp}/cepheus-cli.XXXXXX") || exit 1
+trap 'rm -rf "$TMP"' EXIT INT TERM
+
+passed=0
+failed=0
+# Fixtures are named without a directory, so messages are stable.
+cd "$FIX" || exit 1
+
+# run CMD...: run it, keeping its stdout, stderr and exit status.
+run() {
+    "$@" >"$TMP/out" 2>"$TMP/err"
+    status=$?
+}
+
+# expect NAME STATUS STDOUT STDERR: compare the last run with what is
+# expected ('*' accepts anything; trailing newlines are not significant).
+expect() {
+    name=$1
+    why=
+    [ "$status" = "$2" ] || why="exit status $status, expected $2"
+    if [ -z "$why" ] && [ "$3" != '*' ] && [ "$(cat "$TMP/out")" != "$3" ]; then
+        why="stdout differs"
+    fi
+    if [ -z "$why" ] && [ "$4" != '*' ] && [ "$(cat "$TMP/err")" != "$4" ]; then
+        why="stderr differs"
+    fi
+    if [ -z "$why" ]; then
+        passed=$((passed + 1))
+    else
+        failed=$((failed + 1))
+        echo "FAIL: $name: $why"
+        [ "$3" != '*' ] && printf '  expected stdout:\n%s\n' "$3"
+        printf '  stdout:\n%s\n' "$(cat "$TMP/out")"
+        [ "$4" != '*' ] && printf '  expected stderr:\n%s\n' "$4"
+        printf '  stderr:\n%s\n' "$(cat "$TMP/err")"
+    fi
+}
+
+# expect_file NAME FILE CONTENT: a file the last run wrote.
+expect_file() {
+    if [ -f "$2" ] && [ "$(cat "$2")" = "$3" ]; then
+        passed=$((passed + 1))
+    else
+        failed=$((failed + 1))
+        echo "FAIL: $1: $2 differs"
+        printf '  expected:\n%s\n  got:\n%s\n' "$3" "$(cat "$2" 2>/dev/null)"
+    fi
+}
+
+# expect_grep NAME PATTERN FILE: a line of FILE matches PATTERN exactly.
+expect_grep() {
+    if grep -qx -- "$2" "$3"; then
+        passed=$((passed + 1))
+    else
+        failed=$((failed + 1))
+        echo "FAIL: $1: no line '$2' in:"
+        cat "$3"
+    fi
+}
+
+TRY="Try 'cepheus --help' for more information."
+MATCH_U1='{"pattern":"p","key":"u1","start":1,"end":3,"events":{"a":[{"ts":1,"user":"u1","type":"a"}],"b":[{"ts":3,"user":"u1","type":"b"}]}}'
+
+# ---- help, version, usage errors (exit 2) ----------------------------------
+
+run "$CEP" --version
+expect "version" 0 "cepheus 0.1.0" ""
+run "$CEP" --help
+expect "help" 0 '*' ""
+expect_grep "help lists exit statuses" "  3  malformed input line under --strict" "$TMP/out"
+run "$CEP" help
+expect "help command" 0 '*' ""
+run "$CEP"
+expect "no arguments" 2 "" '*'
+run "$CEP" frobnicate
+expect "unknown command" 2 "" "cepheus: unknown command 'frobnicate'
+$TRY"
+run "$CEP" --bogus
+expect "unknown top-level option" 2 "" "cepheus: unknown option '--bogus'
+$TRY"
+run "$CEP" run
+expect "run without pattern file" 2 "" "cepheus: run needs a pattern file
+$TRY"
+run "$CEP" run --bogus good.cep events.jsonl
+expect "unknown long option" 2 "" "cepheus: unknown option '--bogus'
+$TRY"
+run "$CEP" run -x good.cep events.jsonl
+expect "unknown short option" 2 "" "cepheus: unknown option '-x'
+$TRY"
+run "$CEP" run good.cep events.jsonl --max-delay
+expect "missing option argument" 2 "" "cepheus: option '--max-delay' needs an argument
+$TRY"
+run "$CEP" run --max-delay 12abc good.cep events.jsonl
+expect "bad number" 2 "" "cepheus: invalid --max-delay '12abc': expected a non-negative integer (milliseconds)
+$TRY"
+run "$CEP" run --max-delay -5 good.cep events.jsonl
+expect "negative max-delay" 2 "" "cepheus: invalid --max-delay '-5': expected a non-negative integer (milliseconds)
+$TRY"
+run "$CEP" run --max-delay 99999999999999999999 good.cep events.jsonl
+expect "max-delay overflow" 2 "" '*'
+run "$CEP" run missing.cep events.jsonl
+expect "unreadable pattern file" 2 "" "cepheus: cannot read 'missing.cep': No such file or directory"
+run "$CEP" run good.cep events.jsonl missing.jsonl
+expect "unreadable event file" 2 "" "cepheus: cannot read 'missing.jsonl': No such file or directory"
+run "$CEP" check
+expect "check without file" 2 "" "cepheus: check needs a pattern file
+$TRY"
+
+# ---- check ------------------------------------------------------------------
+
+run "$CEP" check good.cep
+expect "check good" 0 "" ""
+run "$CEP" check -v good.cep
+expect "check -v good" 0 "good.cep: ok" ""
+BAD_DIAG="bad.cep:4:30: error: unknown step 'foo'
+  followedBy b where type == foo.type
+                             ^"
+run "$CEP" check bad.cep
+expect "check bad" 1 "" "$BAD_DIAG"
+run "$CEP" run bad.cep events.jsonl
+expect "run with a bad pattern file" 1 "" "$BAD_DIAG"
+
+# ---- run ----------------------------------------------------------------------
+
+run "$CEP" run good.cep events.jsonl
+expect "one match" 0 "$MATCH_U1" ""
+run "$CEP" run good.cep reorder.jsonl --max-delay 0
+expect "no match" 0 "" ""
+run "$CEP" run good.cep <events.jsonl
+expect "stdin without file" 0 "$MATCH_U1" ""
+run "$CEP" run good.cep - <events.jsonl
+expect "stdin as -" 0 "$MATCH_U1" ""
+run "$CEP" run --output "$TMP/matches.jsonl" good.cep events.jsonl
+expect "--output" 0 "" ""
+expect_file "--output content" "$TMP/matches.jsonl" "$MATCH_U1"
+run "$CEP" run --time-field when good.cep rfc3339.jsonl
+expect "--time-field with RFC 3339 times" 0 \
+    '{"pattern":"p","key":"u1","start":1,"end":3,"events":{"a":[{"when":"1970-01-01T00:00:00.001Z","user":"u1","type":"a"}],"b":[{"when":"1970-01-01T01:00:00.003+01:00","user":"u1","type":"b"}]}}' ""
+
+# Malformed lines are reported, counted and skipped; blank lines are ignored.
+MALFORMED_2="malformed.jsonl:2: error: invalid JSON: parse error: premature EOF"
+MALFORMED_5="malformed.jsonl:5: error: event is an array, not a JSON object"
+run "$CEP" run good.cep malformed.jsonl
+expect "malformed lines" 0 "$MATCH_U1" "$MALFORMED_2
+$MALFORMED_5"
+run "$CEP" run --stats good.cep malformed.jsonl
+expect "malformed lines with --stats" 0 "$MATCH_U1" '*'
+expect_grep "stats: malformed lines" "malformed lines: 2" "$TMP/err"
+expect_grep "stats: events read" "events read: 4" "$TMP/err"
+expect_grep "stats: events processed" "events processed: 2" "$TMP/err"
+expect_grep "stats: matches" "matches: 1" "$TMP/err"
+expect_grep "stats: late events" "late events: 0" "$TMP/err"
+expect_grep "stats: elapsed" "elapsed seconds: [0-9]*\.[0-9][0-9][0-9]" "$TMP/err"
+run "$CEP" run good.cep - <malformed.jsonl
+expect "malformed line on stdin" 0 "$MATCH_U1" "<stdin>:2: error: invalid JSON: parse error: premature EOF
+<stdin>:5: error: event is an array, not a JSON object"
+run "$CEP" run --strict good.cep malformed.jsonl
+expect "--strict" 3 "" "$MALFORMED_2"
+
+# Late events: with no allowed delay, ts 5 after ts 10 is late.
+run "$CEP" run --late "$TMP/late.jsonl" --stats good.cep late.jsonl
+expect "late event" 0 '{"pattern":"p","key":"u1","start":10,"end":20,"events":{"a":[{"ts":10,"user":"u1","type":"a"}],"b":[{"ts":20,"user":"u1","type":"b"}]}}' '*'
+expect_file "--late content" "$TMP/late.jsonl" '{"ts":5,"user":"u1","type":"b"}'
+expect_grep "stats: late" "late events: 1" "$TMP/err"
+
+# --max-delay puts out-of-order events back in time order.
+run "$CEP" run good.cep reorder.jsonl
+expect "out of order without --max-delay" 0 "" ""
+run "$CEP" run --max-delay 5 good.cep reorder.jsonl
+expect "out of order with --max-delay" 0 '{"pattern":"p","key":"u1","start":1,"end":3,"events":{"a":[{"ts":1,"user":"u1","type":"a"}],"b":[{"ts":3,"user":"u1","type":"b"}]}}' ""
+
+# Several inputs are read in turn, as one stream.
+head -n 1 events.jsonl >"$TMP/part1.jsonl"
+tail -n 2 events.jsonl >"$TMP/part2.jsonl"
+run "$CEP" run good.cep "$TMP/part1.jsonl" "$TMP/part2.jsonl"
+expect "several inputs" 0 "$MATCH_U1" ""
+
+# ---- output errors (exit 4) ---------------------------------------------------
+
+run "$CEP" run --output "$TMP/no/such/dir/out.jsonl" good.cep events.jsonl
+expect "unwritable --output" 4 "" "cepheus: cannot write '$TMP/no/such/dir/out.jsonl': No such file or directory"
+if [ -w /dev/full ]; then
+    run "$CEP" run --output /dev/full good.cep events.jsonl
+    expect "full device" 4 "" "cepheus: cannot write '/dev/full': No space left on device"
+fi
+
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]

@@ -1,0 +1,16 @@
+/* suites.h — the Check suites of the unit test program (check_main.c runs
+ * them all); one per stage of the pipeline, each in its test_*.c file. */
+#ifndef CEP_TEST_SUITES_H
+#define CEP_TEST_SUITES_H
+
+#include <check.h>
+#include <stdio.h>
+
+Suite *lexer_suite(void);
+Suite *parser_suite(void);
+Suite *check_suite(void);
+Suite *expr_suite(void);
+Suite *json_suite(void);
+Suite *engine_suite(void);
+
+#endif

@@ -1,0 +1,233 @@
+/* test_engine.c — the engine through the public C API: events built in C,
+ * matches and late events through callbacks, options, stats, errors. */
+#include "config.h"
+#include <stdio.h>
+#include <string.h>
+
+#include "cepheus.h"
+#include "suites.h"
+
+typedef struct collected {
+    char text[4096];
+    int matches, late, stop_after;
+} collected;
+
+static int on_match(void *ud, const cep_match *m) {
+    collected *c = ud;
+    char line[512];
+    int n = snprintf(line, sizeof line, "%s[%lld..%lld]", cep_match_pattern(m),
+                     (long long)cep_match_start(m), (long long)cep_match_end(m));
+    for (size_t k = 0; k < cep_match_key_count(m); k++) {
+        cep_value v = cep_match_key(m, k);
+        if (v.type == CEP_STRING) n += snprintf(line + n, sizeof line - n, " key=%.*s", (int)v.u.s.len, v.u.s.ptr);
+    }
+    for (size_t s = 0; s < cep_match_step_count(m); s++)
+        for (size_t i = 0; i < cep_match_event_count(m, s); i++)
+            n += snprintf(line + n, sizeof line - n, " %s@%lld", cep_match_step_name(m, s),
+                          (long long)cep_event_time(cep_match_event(m, s, i)));
+    for (size_t f = 0; f < cep_match_field_count(m); f++) {
+        cep_value v = cep_match_field(m, f);
+        n += snprintf(line + n, sizeof line - n, " %s=%lld", cep_match_field_name(m, f),
+                      v.type == CEP_INT ? (long long)v.u.i : -1LL);
+    }
+    strncat(c->text, line, sizeof c->text - strlen(c->text) - 2);
+    strcat(c->text, ";");
+    c->matches++;
+    return c->stop_after && c->matches >= c->stop_after;
+}
+
+static int on_late(void *ud, const cep_event *ev) {
+    collected *c = ud;
+    char line[64];
+    snprintf(line, sizeof line, "late@%lld;", (long long)cep_event_time(ev));
+    strncat(c->text, line, sizeof c->text - strlen(c->text) - 1);
+    c->late++;
+    return 0;
+}
+
+static cep_program *compile_ok(const char *src) {
+    cep_program *p = NULL;
+    cep_diag *d = NULL;
+    int rc = cep_compile(NULL, src, strlen(src), "test", &p, &d);
+    ck_assert_msg(rc == CEP_OK, "%s", cep_diag_render(d));
+    cep_diag_free(d);
+    return p;
+}
+
+static const char *CLICK = "pattern c key user begin click where type == \"click\"\n"
+                           "followedBy buy where type == \"buy\" and item == click.item within 10s\n";
+
+/* Push (time, user, type, item) rows built with the setters. */
+static void push_row(cep_engine *e, cep_event *ev, const cep_program *p, int64_t ts, const char *user,
+                     const char *type, const char *item) {
+    cep_event_clear(ev);
+    ck_assert_int_eq(cep_event_set_time(ev, ts), CEP_OK);
+    cep_event_set_string(ev, cep_program_field_slot(p, "user"), user, strlen(user));
+    cep_event_set_string(ev, cep_program_field_slot(p, "type"), type, strlen(type));
+    cep_event_set_string(ev, cep_program_field_slot(p, "item"), item, strlen(item));
+    ck_assert_int_eq(cep_engine_push(e, ev), CEP_OK);
+}
+
+START_TEST(rows_from_c) {
+    cep_program *p = compile_ok(CLICK);
+    cep_engine *e = NULL;
+    cep_event *ev = NULL;
+    collected c = {0};
+    ck_assert_int_eq(cep_engine_new(p, &e), CEP_OK);
+    ck_assert_int_eq(cep_event_new(p, &ev), CEP_OK);
+    cep_engine_on_match(e, on_match, &c);
+    push_row(e, ev, p, 1000, "u1", "click", "i1");
+    push_row(e, ev, p, 2000, "u2", "click", "i2");
+    push_row(e, ev, p, 3000, "u1", "buy", "i9"); /* other item: ignored */
+    push_row(e, ev, p, 4000, "u1", "buy", "i1");
+    push_row(e, ev, p, 12000, "u2", "buy", "i2"); /* exactly 10 s later: outside */
+    ck_assert_int_eq(cep_engine_finish(e), CEP_OK);
+    ck_assert_str_eq(c.text, "c[1000..4000] key=u1 click@1000 buy@4000;");
+    cep_stats st;
+    cep_engine_stats(e, &st);
+    ck_assert_uint_eq(st.events, 5);
+    ck_assert_uint_eq(st.matches, 1);
+    ck_assert_uint_eq(st.partial_matches, 0);
+    ck_assert_uint_eq(st.keys, 0);
+    ck_assert_uint_eq(st.peak_partial_matches, 2);
+    ck_assert_int_eq(cep_engine_push(e, ev), CEP_EFINISHED);
+    ck_assert_int_eq(cep_engine_finish(e), CEP_EFINISHED);
+    cep_event_free(ev);
+    cep_engine_free(e);
+    cep_program_free(p);
+}
+END_TEST
+
+START_TEST(json_out_of_order_and_late) {
+    cep_program *p = compile_ok(CLICK);
+    cep_engine *e = NULL;
+    collected c = {0};
+    ck_assert_int_eq(cep_engine_new(p, &e), CEP_OK);
+    ck_assert_int_eq(cep_engine_set_max_delay(e, 2000), CEP_OK);
+    cep_engine_on_match(e, on_match, &c);
+    cep_engine_on_late(e, on_late, &c);
+    const char *lines[] = {
+        "{\"ts\":5000,\"user\":\"u\",\"type\":\"buy\",\"item\":\"x\"}",
+        "{\"ts\":4000,\"user\":\"u\",\"type\":\"click\",\"item\":\"x\"}", /* 1 s late: reordered */
+        "{\"ts\":9000,\"user\":\"u\",\"type\":\"noise\"}",
+        "{\"ts\":6000,\"user\":\"u\",\"type\":\"click\",\"item\":\"y\"}", /* below watermark 7000 */
+    };
+    for (size_t i = 0; i < 4; i++) ck_assert_int_eq(cep_engine_push_json(e, lines[i], strlen(lines[i])), CEP_OK);
+    ck_assert_str_eq(c.text, "c[4000..5000] key=u click@4000 buy@5000;late@6000;");
+    cep_stats st;
+    cep_engine_stats(e, &st);
+    ck_assert_uint_eq(st.late, 1);
+    ck_assert_int_eq(st.watermark, 7000);
+    ck_assert_int_eq(cep_engine_set_max_delay(e, 1), CEP_EINVAL); /* too late to change */
+    ck_assert_int_eq(cep_engine_push_json(e, "[1]", 3), CEP_ENOTOBJECT);
+    ck_assert_int_eq(cep_engine_push_json(e, "{\"user\":1}", 10), CEP_ETIME);
+    ck_assert_ptr_nonnull(strstr(cep_engine_error(e), "ts"));
+    ck_assert_int_eq(cep_engine_push_json(e, "{", 1), CEP_EJSON);
+    ck_assert_int_eq(cep_engine_finish(e), CEP_OK);
+    cep_engine_free(e);
+    cep_program_free(p);
+}
+END_TEST
+
+START_TEST(skip_past_last_and_hold_back) {
+    /* a1 waits for a b with the same x; a2 completes first but is held back
+     * until a1 resolves; a1's match then prunes a2's (pastLastEvent). */
+    cep_program *p = compile_ok("pattern p begin a where t == \"a\" followedBy b where t == \"b\" and x == a.x "
+                                "skip pastLastEvent\n");
+    cep_engine *e = NULL;
+    collected c = {0};
+    ck_assert_int_eq(cep_engine_new(p, &e), CEP_OK);
+    cep_engine_on_match(e, on_match, &c);
+    const char *lines[] = {"{\"ts\":1,\"t\":\"a\",\"x\":1}", "{\"ts\":2,\"t\":\"a\",\"x\":2}",
+                           "{\"ts\":3,\"t\":\"b\",\"x\":2}", "{\"ts\":4,\"t\":\"b\",\"x\":1}"};
+    for (size_t i = 0; i < 3; i++) ck_assert_int_eq(cep_engine_push_json(e, lines[i], strlen(lines[i])), CEP_OK);
+    ck_assert_str_eq(c.text, ""); /* held back */
+    ck_assert_int_eq(cep_engine_push_json(e, lines[3], strlen(lines[3])), CEP_OK);
+    ck_assert_str_eq(c.text, "p[1..4] a@1 b@4;");
+    ck_assert_int_eq(cep_engine_finish(e), CEP_OK);
+    ck_assert_str_eq(c.text, "p[1..4] a@1 b@4;");
+    cep_engine_free(e);
+    cep_program_free(p);
+}
+END_TEST
+
+START_TEST(held_until_finish_and_watermark) {
+    const char *src = "pattern p begin a where t == \"a\" followedBy b where t == \"b\" and x == a.x "
+                      "within 100ms skip pastLastEvent\n";
+    cep_program *p = compile_ok(src);
+    cep_engine *e = NULL;
+    collected c = {0};
+    ck_assert_int_eq(cep_engine_new(p, &e), CEP_OK);
+    cep_engine_on_match(e, on_match, &c);
+    const char *lines[] = {"{\"ts\":1,\"t\":\"a\",\"x\":1}", "{\"ts\":2,\"t\":\"a\",\"x\":2}",
+                           "{\"ts\":3,\"t\":\"b\",\"x\":2}"};
+    for (size_t i = 0; i < 3; i++) ck_assert_int_eq(cep_engine_push_json(e, lines[i], strlen(lines[i])), CEP_OK);
+    ck_assert_int_eq(cep_engine_advance_watermark(e, 100), CEP_OK);
+    ck_assert_str_eq(c.text, ""); /* a1's window is [1, 101) */
+    ck_assert_int_eq(cep_engine_advance_watermark(e, 50), CEP_OK); /* never goes back */
+    ck_assert_int_eq(cep_engine_advance_watermark(e, 101), CEP_OK);
+    ck_assert_str_eq(c.text, "p[2..3] a@2 b@3;");
+    ck_assert_int_eq(cep_engine_finish(e), CEP_OK);
+    cep_engine_free(e);
+    cep_program_free(p);
+}
+END_TEST
+
+START_TEST(emit_and_stop) {
+    cep_program *p = compile_ok("pattern p begin a where t == 1 next b where t == 2 emit gap = b.ts - a.ts\n");
+    cep_engine *e = NULL;
+    collected c = {.stop_after = 1};
+    ck_assert_int_eq(cep_engine_new(p, &e), CEP_OK);
+    cep_engine_on_match(e, on_match, &c);
+    const char *lines[] = {"{\"ts\":10,\"t\":1}", "{\"ts\":13,\"t\":2}", "{\"ts\":20,\"t\":1}",
+                           "{\"ts\":21,\"t\":3}", "{\"ts\":22,\"t\":2}"};
+    ck_assert_int_eq(cep_engine_push_json(e, lines[0], strlen(lines[0])), CEP_OK);
+    ck_assert_int_eq(cep_engine_push_json(e, lines[1], strlen(lines[1])), CEP_ECALLBACK);
+    for (size_t i = 2; i < 5; i++) ck_assert_int_eq(cep_engine_push_json(e, lines[i], strlen(lines[i])), CEP_OK);
+    ck_assert_int_eq(cep_engine_finish(e), CEP_OK);
+    ck_assert_str_eq(c.text, "p[10..13] a@10 b@13 gap=3;");
+    cep_engine_free(e);
+    cep_program_free(p);
+}
+END_TEST
+
+START_TEST(api_edges) {
+    ck_assert_str_eq(cep_strerror(CEP_OK), "success");
+    ck_assert_str_eq(cep_strerror(CEP_ENOMEM), "out of memory");
+    ck_assert_str_eq(cep_strerror(12345), "unknown error");
+    cep_engine_free(NULL);
+    cep_program_free(NULL);
+    cep_event_free(NULL);
+    cep_engine *e = NULL;
+    ck_assert_int_eq(cep_engine_new(NULL, &e), CEP_EINVAL);
+    cep_program *p = compile_ok(CLICK);
+    cep_event *ev = NULL;
+    ck_assert_int_eq(cep_event_new(p, &ev), CEP_OK);
+    ck_assert_int_eq(cep_event_set_int(ev, 99, 1), CEP_EINVAL);
+    ck_assert_int_eq(cep_event_set_int(ev, -1, 1), CEP_EINVAL);
+    ck_assert_int_eq(cep_engine_new(p, &e), CEP_OK);
+    ck_assert_int_eq(cep_engine_push(e, ev), CEP_ETIME); /* no time set */
+    ck_assert_int_eq(cep_engine_set_time_field(e, "when"), CEP_OK);
+    const char *j = "{\"when\":\"2023-11-14T22:13:20.5Z\",\"user\":\"u\"}";
+    ck_assert_int_eq(cep_engine_push_json(e, j, strlen(j)), CEP_OK);
+    cep_stats st;
+    cep_engine_stats(e, &st);
+    ck_assert_int_eq(st.watermark, 1700000000500LL);
+    cep_engine_free(e);
+    cep_event_free(ev);
+    cep_program_free(p);
+}
+END_TEST
+
+Suite *engine_suite(void) {
+    Suite *s = suite_create("engine");
+    TCase *tc = tcase_create("engine");
+    tcase_add_test(tc, rows_from_c);
+    tcase_add_test(tc, json_out_of_order_and_late);
+    tcase_add_test(tc, skip_past_last_and_hold_back);
+    tcase_add_test(tc, held_until_finish_and_watermark);
+    tcase_add_test(tc, emit_and_stop);
+    tcase_add_test(tc, api_edges);
+    suite_add_tcase(s, tc);
+    return s;
+}

@@ -1,0 +1,165 @@
+/* test_expr.c — condition semantics: every operator, null and type rules,
+ * numbers mixing int and double, regexes, built-ins, step references and
+ * aggregates, evaluated on compiled programs without running an engine. */
+#include "config.h"
+#include <math.h>
+#include <string.h>
+
+#include "cepheus.h"
+#include "event.h"
+#include "expr.h"
+#include "nfa.h"
+#include "suites.h"
+
+/* Evaluate the `where` of the first step of "pattern p begin a where COND"
+ * on an event whose slots are given as a JSON object. */
+static cep_value eval_on(const char *cond, const char *json, cep_program **keep, cep_event **ev_keep,
+                         eval_ctx *ctx) {
+    char src[512];
+    snprintf(src, sizeof src, "pattern p begin a where %s\n", cond);
+    cep_diag *d = NULL;
+    int rc = cep_compile(NULL, src, strlen(src), NULL, keep, &d);
+    ck_assert_msg(rc == CEP_OK, "%s", cep_diag_render(d));
+    cep_diag_free(d);
+    ck_assert_int_eq(cep_event_new(*keep, ev_keep), CEP_OK);
+    ck_assert_int_eq(cep_event_parse_json(*ev_keep, json, strlen(json), "ts"), CEP_OK);
+    ck_assert_int_eq(expr_ctx_init(ctx, *keep), CEP_OK);
+    ctx->row = (*ev_keep)->vals;
+    return expr_eval((*keep)->patterns[0].edges[0].cond, ctx);
+}
+
+/* 1 true, 0 false, -1 null, -2 other */
+static int truth(const char *cond, const char *json) {
+    cep_program *p;
+    cep_event *ev;
+    eval_ctx ctx;
+    cep_value v = eval_on(cond, json, &p, &ev, &ctx);
+    int r = v.type == CEP_BOOL ? v.u.b : v.type == CEP_NULL ? -1 : -2;
+    expr_ctx_free(&ctx);
+    cep_event_free(ev);
+    cep_program_free(p);
+    return r;
+}
+
+#define T(cond) ck_assert_msg(truth(cond, J) == 1, "expected true: %s", cond)
+#define F(cond) ck_assert_msg(truth(cond, J) == 0, "expected false: %s", cond)
+
+static const char *J = "{\"ts\":1,\"i\":7,\"d\":2.5,\"s\":\"Hello\",\"b\":true,\"z\":null,"
+                       "\"big\":9223372036854775807,\"u\":\"h\\u00e9llo\"}";
+
+START_TEST(comparisons) {
+    T("i == 7"); T("i == 7.0"); F("i == 8"); T("i != 8"); T("i < 7.5"); T("i <= 7"); F("i > 7");
+    T("i >= 7"); T("d > 2"); T("d < i"); T("s == \"Hello\""); T("s < \"World\""); F("s > \"World\"");
+    T("b == true"); F("b == false"); T("b != false");
+    /* mixed types never order; == is false and != true */
+    F("s == 1"); T("s != 1"); F("s < 1"); F("s > 1"); F("b < 1");
+}
+END_TEST
+
+START_TEST(null_rules) {
+    /* Only `== null` / `!= null` test for null; any other comparison with a
+     * null operand is false, `!=` included. */
+    T("z == null"); F("z != null"); T("missing == null"); T("null == missing"); F("missing == z");
+    F("missing < 1"); F("missing > 1"); F("missing == 0"); F("missing != 0"); T("i != null");
+    F("null < null"); T("null == null"); F("z != z");
+    F("missing + 1 > 0 or missing > 0 and missing > 0 or z");
+}
+END_TEST
+
+/* and/or/not: anything but boolean true counts as false. */
+START_TEST(two_valued_logic) {
+    T("true or missing"); F("false or z"); F("false and z"); F("true and z"); T("not z");
+    T("not missing"); T("not false"); F("not (i == 7)"); T("i == 7 and d == 2.5"); F("not b");
+    T("not (missing > 1)");
+}
+END_TEST
+
+START_TEST(arithmetic) {
+    T("i + 1 == 8"); T("i - 10 == -3"); T("i * 2 == 14"); T("i / 2 == 3.5"); T("i % 4 == 3");
+    T("d * 2 == 5"); T("-i == -7"); T("-d == -2.5"); T("1 + 2 * 3 == 7"); T("(1 + 2) * 3 == 9");
+    T("i / 0 == null"); T("i % 0 == null"); T("d % 0 == null"); T("i + missing == null");
+    T("s + 1 == null"); T("10m == 600000"); T("250ms == 250"); T("1d == 86400000");
+    /* int overflow turns into double instead of wrapping */
+    T("big + 1 > 9223372036854775000"); T("big * 2 > big");
+    T("-9223372036854775808 < 0"); T("7 % -1 == 0");
+}
+END_TEST
+
+START_TEST(regex_in_functions) {
+    T("s =~ /^hel/i"); F("s =~ /^hel/"); T("s !~ /^hel/"); F("i =~ /7/"); F("missing !~ /x/");
+    T("u =~ /^h.llo$/"); T("i in (1, 7, 9)"); F("i in (1, 2)"); T("s in (\"x\", \"Hello\")");
+    T("z in (null)"); T("exists(i)"); F("exists(z)"); F("exists(missing)"); T("len(s) == 5");
+    T("len(u) == 5"); T("lower(s) == \"hello\""); T("upper(s) == \"HELLO\""); T("abs(-3) == 3");
+    T("abs(-2.5) == 2.5"); T("contains(s, \"ell\")"); F("contains(s, \"x\")"); T("startsWith(s, \"He\")");
+    F("startsWith(s, \"he\")"); T("len(i) == null"); T("contains(i, \"x\") == null");
+    T("lower(upper(lower(s))) == \"hello\"");
+}
+END_TEST
+
+START_TEST(value_helpers) {
+    cep_value a = {.type = CEP_INT, .u.i = 3}, b = {.type = CEP_DOUBLE, .u.d = 3.0};
+    ck_assert(value_equal(a, b));
+    cep_value r = value_arith(OP_DIV, a, b);
+    ck_assert_int_eq(r.type, CEP_DOUBLE);
+    ck_assert(r.u.d == 1.0);
+    cep_value inf = {.type = CEP_DOUBLE, .u.d = 1e308};
+    r = value_arith(OP_MUL, inf, inf); /* infinities are not values: null */
+    ck_assert_int_eq(r.type, CEP_NULL);
+}
+END_TEST
+
+/* Step references and aggregates read the partial match's chain. */
+START_TEST(references_and_aggregates) {
+    const char *src = "pattern p begin a followedBy b where a.x + b_x > 0 "
+                      "emit f = a[0].x, l = a[-1].x, o = a[1].x, c = count(a), s = sum(a.x), "
+                      "v = avg(a.x), mn = min(a.x), mx = max(a.x)\n";
+    cep_program *p = NULL;
+    cep_diag *d = NULL;
+    ck_assert_int_eq(cep_compile(NULL, src, strlen(src), NULL, &p, &d), CEP_OK);
+    cep_diag_free(d);
+    cep_event *ev;
+    ck_assert_int_eq(cep_event_new(p, &ev), CEP_OK);
+    const char *j = "{\"ts\":5,\"x\":4}";
+    ck_assert_int_eq(cep_event_parse_json(ev, j, strlen(j), "ts"), CEP_OK);
+    cep_event *fa = event_freeze(ev);
+    pm_node na = {.ev = fa, .parent = NULL, .refs = 1, .step = 0};
+    eval_ctx ctx;
+    ck_assert_int_eq(expr_ctx_init(&ctx, p), CEP_OK);
+    ctx.chain = &na;
+    const nfa_pattern *pat = &p->patterns[0];
+    cep_value v[8];
+    for (int i = 0; i < 8; i++) v[i] = expr_eval(pat->emit_exprs[i], &ctx);
+    ck_assert_int_eq(v[0].u.i, 4);
+    ck_assert_int_eq(v[1].u.i, 4);
+    ck_assert_int_eq(v[2].type, CEP_NULL);
+    ck_assert_int_eq(v[3].u.i, 1);
+    ck_assert_int_eq(v[4].u.i, 4);
+    ck_assert(v[5].u.d == 4.0);
+    ck_assert_int_eq(v[6].u.i, 4);
+    ck_assert_int_eq(v[7].u.i, 4);
+    /* Over no events: count and sum 0, the others null. */
+    ctx.chain = NULL;
+    ck_assert_int_eq(expr_eval(pat->emit_exprs[3], &ctx).u.i, 0);
+    ck_assert_int_eq(expr_eval(pat->emit_exprs[4], &ctx).u.i, 0);
+    ck_assert_int_eq(expr_eval(pat->emit_exprs[5], &ctx).type, CEP_NULL);
+    ck_assert_int_eq(expr_eval(pat->emit_exprs[6], &ctx).type, CEP_NULL);
+    expr_ctx_free(&ctx);
+    event_release(fa);
+    cep_event_free(ev);
+    cep_program_free(p);
+}
+END_TEST
+
+Suite *expr_suite(void) {
+    Suite *s = suite_create("expr");
+    TCase *tc = tcase_create("expr");
+    tcase_add_test(tc, comparisons);
+    tcase_add_test(tc, null_rules);
+    tcase_add_test(tc, two_valued_logic);
+    tcase_add_test(tc, arithmetic);
+    tcase_add_test(tc, regex_in_functions);
+    tcase_add_test(tc, value_helpers);
+    tcase_add_test(tc, references_and_aggregates);
+    suite_add_tcase(s, tc);
+    return s;
+}
