@@ -186,6 +186,11 @@ CEP_API int cep_event_parse_json(cep_event *ev, const char *text, size_t len,
 /* Human-readable reason of the last failed parse; owned by ev. */
 CEP_API const char *cep_event_error(const cep_event *ev);
 
+/* An opaque number carried into the engine's stored copy of the event, e.g.
+ * a handle to the host language's object (see cep_engine_on_tag). 0: none. */
+CEP_API int cep_event_set_tag(cep_event *ev, uint64_t tag);
+CEP_API uint64_t cep_event_tag(const cep_event *ev);
+
 /* Read access, used on events handed out in matches and late callbacks.
  * The pointers stay valid only during the callback. */
 CEP_API int64_t cep_event_time(const cep_event *ev);
@@ -225,6 +230,12 @@ typedef int (*cep_match_fn)(void *userdata, const cep_match *m);
 /* Called for each late event (older than the watermark); borrowed. */
 typedef int (*cep_late_fn)(void *userdata, const cep_event *ev);
 
+/* Called with keep = 1 when the engine starts keeping a copy of an event
+ * whose tag is non-zero, and with keep = 0 when it drops that copy; every
+ * keep is followed by exactly one drop, at the latest in cep_engine_free.
+ * Lets bindings hold a reference to their own object while it is needed. */
+typedef void (*cep_tag_fn)(void *userdata, uint64_t tag, int keep);
+
 typedef struct cep_stats {
     uint64_t events;          /* events pushed and accepted for processing */
     uint64_t matches;         /* matches delivered */
@@ -246,6 +257,7 @@ CEP_API int cep_engine_set_max_delay(cep_engine *e, int64_t ms);
 CEP_API int cep_engine_set_time_field(cep_engine *e, const char *name);
 CEP_API void cep_engine_on_match(cep_engine *e, cep_match_fn fn, void *ud);
 CEP_API void cep_engine_on_late(cep_engine *e, cep_late_fn fn, void *ud);
+CEP_API void cep_engine_on_tag(cep_engine *e, cep_tag_fn fn, void *ud);
 
 /* Push one event (borrowed; copied where the engine keeps it). Matches and
  * late events are delivered through the callbacks before it returns. */

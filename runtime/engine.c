@@ -29,6 +29,8 @@ struct cep_engine {
     void *match_ud;
     cep_late_fn on_late;
     void *late_ud;
+    cep_tag_fn on_tag;
+    void *tag_ud;
     int started, finished, stop, oom;
     int64_t watermark;
     int64_t max_seen;
@@ -55,6 +57,18 @@ static void set_err(cep_engine *e, const char *fmt, ...) {
     va_start(ap, fmt);
     vsnprintf(e->err, sizeof e->err, fmt, ap);
     va_end(ap);
+}
+
+/* Copy a caller's event for keeping; tells the tag hook. */
+static cep_event *keep_event(cep_engine *e, const cep_event *ev) {
+    cep_event *f = event_freeze(ev);
+    if (f && f->tag && e->on_tag) e->on_tag(e->tag_ud, f->tag, 1);
+    return f;
+}
+
+static void drop_event(cep_engine *e, cep_event *ev) {
+    if (ev && ev->refs == 1 && ev->tag && e->on_tag) e->on_tag(e->tag_ud, ev->tag, 0);
+    event_release(ev);
 }
 
 /* ---- nodes and partial-match lists ------------------------------------------- */
@@ -84,7 +98,7 @@ static pm_node *node_new(cep_engine *e, cep_event *ev, uint32_t step, pm_node *p
 static void node_release(cep_engine *e, pm_node *n) {
     while (n && --n->refs == 0) {
         pm_node *parent = n->parent;
-        event_release(n->ev);
+        drop_event(e, n->ev);
         n->parent = e->free_nodes;
         e->free_nodes = n;
         n = parent;
@@ -317,9 +331,9 @@ typedef struct step_in {
     cep_event **stored;  /* its kept copy, made on the first TAKE */
 } step_in;
 
-static cep_event *stored_event(step_in *in) {
+static cep_event *stored_event(cep_engine *e, step_in *in) {
     if (!*in->stored) {
-        if (in->ev->sbufs) *in->stored = event_freeze(in->ev); /* a caller's builder */
+        if (in->ev->sbufs) *in->stored = keep_event(e, in->ev); /* a caller's builder */
         else {
             *in->stored = in->ev;
             event_retain(in->ev);
@@ -345,7 +359,7 @@ static int step_state(cep_engine *e, const nfa_pattern *pat, const pm *p, uint32
         if (holds == edge->negate) continue;
         switch (edge->kind) {
         case EDGE_TAKE: {
-            cep_event *ev = stored_event(in);
+            cep_event *ev = stored_event(e, in);
             if (!ev) return -1;
             pm q = {.start = p->node ? p->start : in->ev->time,
                     .start_seq = p->node ? p->start_seq : in->ev->seq,
@@ -455,7 +469,7 @@ static int process_event(cep_engine *e, cep_event *ev) {
         int r = process_pattern(e, pi, &in);
         if (r != CEP_OK) rc = r;
     }
-    event_release(stored);
+    drop_event(e, stored);
     return rc;
 }
 
@@ -486,7 +500,7 @@ static int advance_to(cep_engine *e, int64_t w) {
         heap_pop(&e->reorder);
         e->stats.buffered--;
         int r = process_event(e, ev);
-        event_release(ev);
+        drop_event(e, ev);
         if (r != CEP_OK) rc = r;
     }
     return rc;
@@ -537,9 +551,9 @@ CEP_API int cep_engine_push(cep_engine *e, const cep_event *ev_in) {
         rc = advance_to(e, t);
         if (rc == CEP_OK) rc = process_event(e, ev);
     } else {
-        cep_event *f = event_freeze(ev);
+        cep_event *f = keep_event(e, ev);
         if (!f || heap_push(&e->reorder, f) < 0) {
-            event_release(f);
+            drop_event(e, f);
             ev->seq = saved_seq;
             set_err(e, "out of memory");
             return CEP_ENOMEM;
@@ -631,7 +645,7 @@ CEP_API void cep_engine_free(cep_engine *e) {
     if (!e) return;
     while (e->first) key_state_free(e, e->first);
     cep_event *ev;
-    while ((ev = heap_pop(&e->reorder))) event_release(ev);
+    while ((ev = heap_pop(&e->reorder))) drop_event(e, ev);
     heap_free(&e->reorder);
     heap_free(&e->timers);
     keymap_free(&e->keys);
@@ -677,6 +691,12 @@ CEP_API void cep_engine_on_late(cep_engine *e, cep_late_fn fn, void *ud) {
     if (!e) return;
     e->on_late = fn;
     e->late_ud = ud;
+}
+
+CEP_API void cep_engine_on_tag(cep_engine *e, cep_tag_fn fn, void *ud) {
+    if (!e) return;
+    e->on_tag = fn;
+    e->tag_ud = ud;
 }
 
 CEP_API void cep_engine_stats(const cep_engine *e, cep_stats *out) {

@@ -44,8 +44,17 @@ CEP_API void cep_event_clear(cep_event *ev) {
     ev->has_time = 0;
     ev->time = 0;
     ev->raw_len = 0;
+    ev->tag = 0;
     ev->err[0] = '\0';
 }
+
+CEP_API int cep_event_set_tag(cep_event *ev, uint64_t tag) {
+    if (!ev || !ev->sbufs) return CEP_EINVAL;
+    ev->tag = tag;
+    return CEP_OK;
+}
+
+CEP_API uint64_t cep_event_tag(const cep_event *ev) { return ev ? ev->tag : 0; }
 
 CEP_API int cep_event_set_time(cep_event *ev, int64_t ms) {
     if (!ev || !ev->sbufs) return CEP_EINVAL;
@@ -164,6 +173,7 @@ cep_event *event_freeze(const cep_event *ev) {
     f->has_time = ev->has_time;
     f->time = ev->time;
     f->seq = ev->seq;
+    f->tag = ev->tag;
     f->vals = (cep_value *)(f + 1);
     char *bytes = (char *)(f->vals + f->nslots);
     for (uint32_t i = 0; i < ev->nslots; i++) {

@@ -19,6 +19,7 @@ struct cep_event {
     int has_time;
     int64_t time;
     uint64_t seq;         /* stored events: processing order */
+    uint64_t tag;         /* the caller's handle, carried along */
     cep_value *vals;      /* nslots values */
     char *raw;            /* original text or NULL */
     size_t raw_len;

@@ -200,5 +200,5 @@ if [ -w /dev/full ]; then
     expect "full device" 4 "" "cepheus: cannot write '/dev/full': No space left on device"
 fi
 
-echo "$passed passed, $failed failed"
+echo "cli: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -219,6 +219,66 @@ START_TEST(api_edges) {
 }
 END_TEST
 
+typedef struct tag_log {
+    int keeps, drops;
+    uint64_t kept_sum;
+} tag_log;
+
+static void on_tag(void *ud, uint64_t tag, int keep) {
+    tag_log *t = ud;
+    if (keep) {
+        t->keeps++;
+        t->kept_sum += tag;
+    } else {
+        t->drops++;
+        t->kept_sum -= tag;
+    }
+}
+
+static int tag_of_match(void *ud, const cep_match *m) {
+    uint64_t *sum = ud;
+    for (size_t s = 0; s < cep_match_step_count(m); s++)
+        for (size_t i = 0; i < cep_match_event_count(m, s); i++) *sum += cep_event_tag(cep_match_event(m, s, i));
+    return 0;
+}
+
+/* Tags ride along into stored copies; every keep gets exactly one drop, also
+ * when the engine is freed with partial matches and buffered events left. */
+START_TEST(tags_keep_and_drop) {
+    cep_program *p = compile_ok(CLICK);
+    for (int finish = 0; finish < 2; finish++) {
+        cep_engine *e = NULL;
+        cep_event *ev = NULL;
+        tag_log t = {0};
+        uint64_t matched = 0;
+        ck_assert_int_eq(cep_engine_new(p, &e), CEP_OK);
+        ck_assert_int_eq(cep_engine_set_max_delay(e, 500), CEP_OK);
+        ck_assert_int_eq(cep_event_new(p, &ev), CEP_OK);
+        cep_engine_on_tag(e, on_tag, &t);
+        cep_engine_on_match(e, tag_of_match, &matched);
+        const char *users[] = {"a", "b", "a", "c", "a"};
+        const char *types[] = {"click", "click", "buy", "noise", "click"};
+        for (int i = 0; i < 5; i++) {
+            cep_event_clear(ev);
+            cep_event_set_time(ev, 1000 * (i + 1));
+            cep_event_set_string(ev, cep_program_field_slot(p, "user"), users[i], 1);
+            cep_event_set_string(ev, cep_program_field_slot(p, "type"), types[i], strlen(types[i]));
+            cep_event_set_string(ev, cep_program_field_slot(p, "item"), "i", 1);
+            ck_assert_int_eq(cep_event_set_tag(ev, (uint64_t)(i + 1)), CEP_OK);
+            ck_assert_int_eq(cep_engine_push(e, ev), CEP_OK);
+        }
+        ck_assert_uint_eq(matched, 1 + 3); /* click a@1000 (tag 1) + buy a@3000 (tag 3) */
+        if (finish) ck_assert_int_eq(cep_engine_finish(e), CEP_OK);
+        cep_engine_free(e);
+        ck_assert_int_gt(t.keeps, 0);
+        ck_assert_int_eq(t.keeps, t.drops);
+        ck_assert_uint_eq(t.kept_sum, 0);
+        cep_event_free(ev);
+    }
+    cep_program_free(p);
+}
+END_TEST
+
 Suite *engine_suite(void) {
     Suite *s = suite_create("engine");
     TCase *tc = tcase_create("engine");
@@ -228,6 +288,7 @@ Suite *engine_suite(void) {
     tcase_add_test(tc, held_until_finish_and_watermark);
     tcase_add_test(tc, emit_and_stop);
     tcase_add_test(tc, api_edges);
+    tcase_add_test(tc, tags_keep_and_drop);
     suite_add_tcase(s, tc);
     return s;
 }
