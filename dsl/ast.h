@@ -117,6 +117,9 @@ struct ast_step {
     ast_mod *mods;    /* in source order */
     ast_step *body;   /* group: first element of the inner sequence */
     ast_step *next;   /* next element of the enclosing sequence */
+    int has_gap;      /* `CONNECTOR within D elem`: the longest time between */
+    int64_t gap_ms;   /* this element's event and the one taken before it */
+    span gap_sp;
     int index;        /* filled by the checker: step number, -1 for groups */
 };
 

@@ -277,19 +277,6 @@ static const char *conn_name(conn_kind k) {
     }
 }
 
-/* The quantifier as written, e.g. "{2,}". */
-static const char *quant_text(const ast_quant *q, char *buf, size_t n) {
-    switch (q->kind) {
-    case Q_OPTIONAL: return "?";
-    case Q_PLUS: return "+";
-    case Q_STAR: return "*";
-    case Q_TIMES: snprintf(buf, n, "{%lld}", (long long)q->min); break;
-    case Q_AT_LEAST: snprintf(buf, n, "{%lld,}", (long long)q->min); break;
-    default: snprintf(buf, n, "{%lld,%lld}", (long long)q->min, (long long)q->max); break;
-    }
-    return buf;
-}
-
 static const char *mod_name(mod_kind k) {
     switch (k) {
     case MOD_GREEDY: return "greedy";
@@ -299,7 +286,60 @@ static const char *mod_name(mod_kind k) {
     }
 }
 
-/* Structural rules, then what the engine does not run yet. */
+static int q_looping(const ast_quant *q) { return q->kind == Q_PLUS || q->kind == Q_STAR || q->kind == Q_AT_LEAST; }
+static int q_repeats(const ast_quant *q) { return q_looping(q) || q->kind == Q_TIMES || q->kind == Q_RANGE; }
+static int q_optional(const ast_quant *q) {
+    return q->kind == Q_OPTIONAL || q->kind == Q_STAR ||
+           ((q->kind == Q_RANGE || q->kind == Q_AT_LEAST) && q->min == 0);
+}
+static int has_mod(const ast_step *s, mod_kind k) {
+    for (const ast_mod *m = s->mods; m; m = m->next)
+        if (m->kind == k) return 1;
+    return 0;
+}
+
+/* Quantifier bounds and modifiers: Flink's Pattern API rules. */
+static void check_quantifier(ctx *c, const ast_step *s) {
+    const ast_quant *q = &s->quant;
+    if ((q->kind == Q_TIMES && q->min == 0) || (q->kind == Q_RANGE && q->max == 0))
+        ERR(c, CEP_DIAG_RANGE, q->sp.start, "a step must be matched at least once: use ? for an optional step");
+    else if (q->kind == Q_RANGE && q->min > q->max)
+        ERR(c, CEP_DIAG_RANGE, q->sp.start, "quantifier lower bound %lld exceeds upper bound %lld",
+            (long long)q->min, (long long)q->max);
+    else if (q_repeats(q) && (q->min > 10000 || (q->kind == Q_RANGE && q->max > 10000)))
+        ERR(c, CEP_DIAG_LIMIT, q->sp.start, "quantifier bounds above 10000 are not supported");
+    int seen[4] = {0};
+    for (const ast_mod *m = s->mods; m; m = m->next) {
+        if (seen[m->kind]++) {
+            ERR(c, CEP_DIAG_STRUCTURE, m->sp.start, "duplicate modifier '%s'", mod_name(m->kind));
+            continue;
+        }
+        switch (m->kind) {
+        case MOD_GREEDY:
+            if (s->is_group)
+                ERR(c, CEP_DIAG_STRUCTURE, m->sp.start, "'greedy' does not apply to a group");
+            else if (!q_repeats(q))
+                ERR(c, CEP_DIAG_STRUCTURE, m->sp.start, "'greedy' needs a repeated step (+, *, {n}, {n,} or {n,m})");
+            else if (has_mod(s, MOD_ALLOW_COMBINATIONS))
+                ERR(c, CEP_DIAG_STRUCTURE, m->sp.start, "'greedy' cannot be combined with allowCombinations");
+            break;
+        case MOD_CONSECUTIVE:
+        case MOD_ALLOW_COMBINATIONS:
+            if (!q_repeats(q))
+                ERR(c, CEP_DIAG_STRUCTURE, m->sp.start, "'%s' needs a repeated step (+, *, {n}, {n,} or {n,m})",
+                    mod_name(m->kind));
+            else if (m->kind == MOD_ALLOW_COMBINATIONS && has_mod(s, MOD_CONSECUTIVE))
+                ERR(c, CEP_DIAG_STRUCTURE, m->sp.start, "'allowCombinations' cannot be combined with consecutive");
+            break;
+        case MOD_UNTIL:
+            if (!q_looping(q))
+                ERR(c, CEP_DIAG_STRUCTURE, m->sp.start, "'until' needs a looping step (+, * or {n,})");
+            break;
+        }
+    }
+}
+
+/* Structural rules of sequences (Flink's, plus language.md's). */
 static void check_sequence(ctx *c, ast_step *first, int top) {
     for (ast_step *s = first; s; s = s->next) {
         int negated = is_negated(s);
@@ -310,26 +350,29 @@ static void check_sequence(ctx *c, ast_step *first, int top) {
             else
                 ERR(c, CEP_DIAG_SYNTAX, s->conn_sp.start, "'%s' cannot follow 'begin'", conn_name(s->conn));
         }
-        if (negated && s->quant.kind != Q_ONE)
+        if (negated && s->is_group)
+            ERR(c, CEP_DIAG_STRUCTURE, s->sp.start, "a group cannot be negated");
+        else if (negated && s->quant.kind != Q_ONE)
             ERR(c, CEP_DIAG_STRUCTURE, s->quant.sp.start, "a negated step cannot have a quantifier");
+        else if (negated && s->mods)
+            ERR(c, CEP_DIAG_STRUCTURE, s->mods->sp.start, "a negated step cannot have modifiers");
         if (s->next && s->conn == CONN_NOT_NEXT && s->next->quant.kind != Q_ONE)
             ERR(c, CEP_DIAG_STRUCTURE, s->next->quant.sp.start,
                 "a step directly after notNext cannot be optional or looping");
-        if (top && !s->next && s->conn == CONN_NOT_FOLLOWED_BY && !c->pat->has_within)
+        if (s->next && s->next->conn == CONN_NOT_NEXT && q_optional(&s->quant))
+            ERR(c, CEP_DIAG_STRUCTURE, s->quant.sp.start, "a step directly before notNext cannot be optional");
+        if (s->next && has_mod(s, MOD_GREEDY) && q_optional(&s->next->quant))
+            ERR(c, CEP_DIAG_STRUCTURE, s->next->quant.sp.start, "an optional step cannot follow a greedy one");
+        if (!s->next && s->conn == CONN_NOT_FOLLOWED_BY && !top)
+            ERR(c, CEP_DIAG_STRUCTURE, s->conn_sp.start, "a group cannot end with notFollowedBy");
+        if (top && !s->next && s->conn == CONN_NOT_FOLLOWED_BY && !c->pat->has_within && !s->has_gap)
             ERR(c, CEP_DIAG_STRUCTURE, s->conn_sp.start,
                 "a pattern cannot end with notFollowedBy without a within clause");
-        /* Not yet run by the engine: refused here, never ignored. */
-        if (s->conn == CONN_FOLLOWED_BY_ANY || (negated && !(s == first && top)))
-            ERR(c, CEP_DIAG_UNSUPPORTED, s->conn_sp.start, "%s is not supported yet", conn_name(s->conn));
-        if (s->is_group)
-            ERR(c, CEP_DIAG_UNSUPPORTED, s->sp.start, "groups are not supported yet");
-        else if (s->quant.kind != Q_ONE && !negated) {
-            char qbuf[64];
-            ERR(c, CEP_DIAG_UNSUPPORTED, s->quant.sp.start, "quantifier '%s' is not supported yet",
-                quant_text(&s->quant, qbuf, sizeof qbuf));
-        }
-        for (ast_mod *m = s->mods; m; m = m->next)
-            ERR(c, CEP_DIAG_UNSUPPORTED, m->sp.start, "'%s' is not supported yet", mod_name(m->kind));
+        if (s->has_gap && s->is_group)
+            ERR(c, CEP_DIAG_STRUCTURE, s->gap_sp.start, "a gap applies to a step, not a group");
+        else if (s->has_gap && s->gap_ms <= 0)
+            ERR(c, CEP_DIAG_RANGE, s->gap_sp.start, "a gap must be positive");
+        if (!negated) check_quantifier(c, s);
         if (s->is_group) check_sequence(c, s->body, 0);
     }
 }
@@ -363,13 +406,14 @@ static void check_pattern(ctx *c, ast_pattern *p) {
     check_conditions(c);
     if (p->has_within && p->within_ms <= 0)
         ERR(c, CEP_DIAG_RANGE, p->within_sp.start, "within must be positive");
-    if (p->has_skip) {
-        if ((p->skip == SKIP_TO_FIRST || p->skip == SKIP_TO_LAST) && find_step(c, p->skip_step) < 0)
+    if (p->has_skip && (p->skip == SKIP_TO_FIRST || p->skip == SKIP_TO_LAST)) {
+        int i = find_step(c, p->skip_step);
+        if (i < 0)
             ERR(c, CEP_DIAG_NAME, p->skip_step_sp.start, "skip target '%s' is not a step of pattern '%s'",
                 p->skip_step, p->name);
-        else if (p->skip == SKIP_TO_NEXT || p->skip == SKIP_TO_FIRST || p->skip == SKIP_TO_LAST)
-            ERR(c, CEP_DIAG_UNSUPPORTED, p->skip_sp.start, "skip %s is not supported yet",
-                p->skip == SKIP_TO_NEXT ? "toNext" : p->skip == SKIP_TO_FIRST ? "toFirst" : "toLast");
+        else if (is_negated(c->steps.v[i]))
+            ERR(c, CEP_DIAG_NAME, p->skip_step_sp.start, "step '%s' is negated and accepts no events",
+                p->skip_step);
     }
     c->current = -1;
     for (ast_emit *em = p->emits; em; em = em->next) {

@@ -137,6 +137,7 @@ static ast_expr *mk_call(struct parse_ctx *ctx, char *name, span name_sp,
 static int64_t quant_bound(struct parse_ctx *ctx, tok_int v, span sp);
 static ast_step *mk_step(struct parse_ctx *ctx, span sp);
 static ast_mod *mk_mod(struct parse_ctx *ctx, mod_kind kind, span sp);
+static void set_gap(ast_step *s, const within_clause *g);
 
 /* Out of memory inside an action: the action has already freed what it
  * was handed; YYNOMEM ends the parse. */
@@ -208,7 +209,7 @@ static ast_mod *mk_mod(struct parse_ctx *ctx, mod_kind kind, span sp);
 %type <emlist> emit_opt emit_list emit_item
 %type <quant> quant_opt
 %type <conn> connector
-%type <within> within_opt
+%type <within> within_opt gap_opt
 %type <skip> skip_opt
 
 %destructor { mem_free($$); } <str>
@@ -300,12 +301,13 @@ name_list:
  * rejects that with a message better than a syntax error could give. */
 top_seq:
     first_elem { $$.head = $$.tail = $1; }
-  | top_seq connector elem {
-        $3->conn = $2;
-        $3->conn_sp = @2;
+  | top_seq connector gap_opt elem {
+        $4->conn = $2;
+        $4->conn_sp = @2;
+        set_gap($4, &$3);
         $$ = $1;
-        $$.tail->next = $3;
-        $$.tail = $3;
+        $$.tail->next = $4;
+        $$.tail = $4;
     }
   ;
 
@@ -320,13 +322,22 @@ first_elem:
 
 group_seq:
     elem { $$.head = $$.tail = $1; }
-  | group_seq connector elem {
-        $3->conn = $2;
-        $3->conn_sp = @2;
+  | group_seq connector gap_opt elem {
+        $4->conn = $2;
+        $4->conn_sp = @2;
+        set_gap($4, &$3);
         $$ = $1;
-        $$.tail->next = $3;
-        $$.tail = $3;
+        $$.tail->next = $4;
+        $$.tail = $4;
     }
+  ;
+
+/* `followedBy within 5s b`: the longest time allowed between b's event and
+ * the event taken just before it. After a connector `within` cannot start
+ * the pattern's own window clause, so the grammar stays unambiguous. */
+gap_opt:
+    %empty { $$.has = 0; $$.ms = 0; $$.sp = (span){0, 0}; }
+  | KW_WITHIN DURATION { $$.has = 1; $$.ms = $2; $$.sp = @2; }
   ;
 
 connector:
@@ -601,6 +612,12 @@ expr_list:
   ;
 
 %%
+
+static void set_gap(ast_step *s, const within_clause *g) {
+    s->has_gap = g->has;
+    s->gap_ms = g->ms;
+    s->gap_sp = g->sp;
+}
 
 static void *parse_stack_alloc(struct parse_ctx *ctx, size_t n) {
     void *p = mem_alloc(n);

@@ -168,6 +168,11 @@ CEP_API void cep_event_free(cep_event *ev);
 /* Reset every slot to null, forget time and raw text. */
 CEP_API void cep_event_clear(cep_event *ev);
 CEP_API int cep_event_set_time(cep_event *ev, int64_t ms);
+/* Parse s[0..len) as an RFC 3339 date-time ("2023-11-14T22:13:20.5Z",
+ * offset required) into milliseconds since the epoch, as the JSON reader
+ * does for string times; for bindings whose events carry times as text.
+ * CEP_OK, or CEP_ETIME when s is not a valid date-time (*ms untouched). */
+CEP_API int cep_parse_time(const char *s, size_t len, int64_t *ms);
 /* Setters copy their input. CEP_EINVAL for a slot out of range. */
 CEP_API int cep_event_set_null(cep_event *ev, int slot);
 CEP_API int cep_event_set_bool(cep_event *ev, int slot, int b);
@@ -214,7 +219,10 @@ CEP_API const char *cep_match_step_name(const cep_match *m, size_t step);
 CEP_API size_t cep_match_event_count(const cep_match *m, size_t step);
 CEP_API const cep_event *cep_match_event(const cep_match *m, size_t step,
                                          size_t i);
-/* `emit` fields (0 when the pattern has no emit clause). */
+/* 1 for a timed-out partial match (see cep_engine_on_timeout): its steps
+ * hold the events accepted so far, end is the time of the last of them. */
+CEP_API int cep_match_is_timeout(const cep_match *m);
+/* `emit` fields (0 when the pattern has no emit clause; none on timeouts). */
 CEP_API size_t cep_match_field_count(const cep_match *m);
 CEP_API const char *cep_match_field_name(const cep_match *m, size_t i);
 CEP_API cep_value cep_match_field(const cep_match *m, size_t i);
@@ -240,6 +248,7 @@ typedef struct cep_stats {
     uint64_t events;          /* events pushed and accepted for processing */
     uint64_t matches;         /* matches delivered */
     uint64_t late;            /* events older than the watermark */
+    uint64_t timeouts;        /* partial matches whose window closed */
     uint64_t partial_matches; /* partial matches alive now */
     uint64_t peak_partial_matches;
     uint64_t keys;            /* keys holding state now */
@@ -258,6 +267,9 @@ CEP_API int cep_engine_set_time_field(cep_engine *e, const char *name);
 CEP_API void cep_engine_on_match(cep_engine *e, cep_match_fn fn, void *ud);
 CEP_API void cep_engine_on_late(cep_engine *e, cep_late_fn fn, void *ud);
 CEP_API void cep_engine_on_tag(cep_engine *e, cep_tag_fn fn, void *ud);
+/* Called for each partial match of a pattern with `within` whose window
+ * closed before it completed (Flink's timeout side output). */
+CEP_API void cep_engine_on_timeout(cep_engine *e, cep_match_fn fn, void *ud);
 
 /* Push one event (borrowed; copied where the engine keeps it). Matches and
  * late events are delivered through the callbacks before it returns. */

@@ -3,6 +3,7 @@
  * state; conditions and emit expressions become slot-resolved trees. */
 #include "config.h"
 #include "checker.h"
+#include "compile.h"
 #include "diag.h"
 #include "expr.h"
 #include "mem.h"
@@ -10,11 +11,6 @@
 #include "regex.h"
 
 #include <string.h>
-
-typedef struct cctx {
-    cep_program *prog;
-    int oom;
-} cctx;
 
 static expr *new_expr(cctx *c, xkind kind, size_t extra) {
     expr *e = mem_calloc(1, sizeof *e + extra);
@@ -28,7 +24,6 @@ static expr *new_expr(cctx *c, xkind kind, size_t extra) {
     return e;
 }
 
-static expr *compile_expr(cctx *c, const ast_expr *a);
 
 static int compile_args(cctx *c, expr *e, const ast_expr *first, int n) {
     e->nargs = (uint32_t)n;
@@ -45,7 +40,7 @@ static int compile_args(cctx *c, expr *e, const ast_expr *first, int n) {
     return 0;
 }
 
-static expr *compile_expr(cctx *c, const ast_expr *a) {
+expr *compile_expr(cctx *c, const ast_expr *a) {
     expr *e;
     switch (a->kind) {
     case EX_NULL:
@@ -138,9 +133,41 @@ static expr *compile_expr(cctx *c, const ast_expr *a) {
     return NULL;
 }
 
-/* Linear sequence of singleton steps: state i waits for step i; state n is
- * final. A followedBy step also has an IGNORE edge for events that do not
- * satisfy it (Flink's skip-till-next), a next step has none (strict). */
+expr *cond_true(cctx *c) {
+    expr *e = new_expr(c, XK_CONST, 0);
+    if (e) {
+        e->k.type = CEP_BOOL;
+        e->k.u.b = 1;
+    }
+    return e;
+}
+
+expr *cond_not(cctx *c, expr *a) {
+    if (!a) return NULL;
+    expr *e = new_expr(c, XK_UNARY, 0);
+    if (e) {
+        e->op = OP_NOT;
+        e->a = a;
+    }
+    return e;
+}
+
+static expr *cond_bin(cctx *c, int op, expr *a, expr *b) {
+    if (!a || !b) return NULL;
+    expr *e = new_expr(c, XK_BINARY, 0);
+    if (e) {
+        e->op = (uint8_t)op;
+        e->a = a;
+        e->b = b;
+    }
+    return e;
+}
+
+expr *cond_and(cctx *c, expr *a, expr *b) { return cond_bin(c, OP_AND, a, b); }
+expr *cond_or(cctx *c, expr *a, expr *b) { return cond_bin(c, OP_OR, a, b); }
+
+/* Names, keys, window, skip strategy and emit of one pattern; its states
+ * come from automaton.c. */
 static int compile_pattern(cctx *c, nfa_pattern *np, const ast_pattern *ap) {
     step_list steps = {0};
     if (check_collect_steps(ap->steps, &steps) < 0) return -1;
@@ -163,26 +190,13 @@ static int compile_pattern(cctx *c, nfa_pattern *np, const ast_pattern *ap) {
     }
     np->nsteps = n;
     np->steps = mem_calloc(n, sizeof *np->steps);
-    np->nstates = n + 1;
-    np->states = mem_calloc(n + 1, sizeof *np->states);
-    np->edges = mem_calloc(2 * (size_t)n, sizeof *np->edges);
-    if (!np->steps || !np->states || !np->edges) goto out;
-    for (uint32_t i = 0; i < n; i++) {
-        const ast_step *s = steps.v[i];
-        if (!(np->steps[i].name = mem_strdup(s->name))) goto out;
-        const expr *cond = NULL;
-        if (s->where && !(cond = compile_expr(c, s->where))) goto out;
-        nfa_state *st = &np->states[i];
-        st->kind = ST_NORMAL;
-        st->step = i;
-        st->first_edge = np->nedges;
-        np->edges[np->nedges++] = (nfa_edge){EDGE_TAKE, i + 1, cond, 0};
-        if (i > 0 && s->conn == CONN_FOLLOWED_BY)
-            np->edges[np->nedges++] = (nfa_edge){EDGE_IGNORE, i, cond, 1};
-        st->nedges = np->nedges - st->first_edge;
-    }
-    np->states[n].kind = ST_FINAL;
-    np->states[n].step = n ? n - 1 : 0;
+    if (!np->steps) goto out;
+    for (uint32_t i = 0; i < n; i++)
+        if (!(np->steps[i].name = mem_strdup(steps.v[i]->name))) goto out;
+    np->skip_step = -1;
+    for (uint32_t i = 0; ap->skip_step && i < n; i++)
+        if (strcmp(steps.v[i]->name, ap->skip_step) == 0) np->skip_step = (int)i;
+    if (automaton_build(c, np, ap) < 0) goto out;
     for (ast_emit *em = ap->emits; em; em = em->next) np->nemit++;
     if (np->nemit) {
         np->emit_names = mem_calloc(np->nemit, sizeof *np->emit_names);
@@ -201,13 +215,13 @@ out:
 }
 
 int nfa_compile(cep_program *prog, const ast_pattern *pats, cep_diag *d) {
-    (void)d;
-    cctx c = {.prog = prog};
+    cctx c = {.prog = prog, .d = d};
     for (const ast_pattern *p = pats; p; p = p->next) prog->npatterns++;
     prog->patterns = mem_calloc(prog->npatterns ? prog->npatterns : 1, sizeof *prog->patterns);
     if (!prog->patterns) return CEP_ENOMEM;
     uint32_t i = 0;
     for (const ast_pattern *p = pats; p; p = p->next, i++)
-        if (compile_pattern(&c, &prog->patterns[i], p) < 0 || c.oom) return CEP_ENOMEM;
+        if (compile_pattern(&c, &prog->patterns[i], p) < 0 || c.oom || c.failed)
+            return c.failed && !c.oom ? CEP_EPATTERN : CEP_ENOMEM;
     return CEP_OK;
 }

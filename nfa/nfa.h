@@ -38,7 +38,9 @@ typedef struct nfa_edge {
 
 typedef enum state_kind {
     ST_NORMAL,
-    ST_FINAL      /* reaching it completes a match */
+    ST_FINAL,     /* reaching it completes a match */
+    ST_STOP,      /* reaching it discards the partial match (negation) */
+    ST_PENDING    /* trailing notFollowedBy: completes when its window closes */
 } state_kind;
 
 typedef struct nfa_state {
@@ -46,6 +48,8 @@ typedef struct nfa_state {
     uint32_t step;        /* step whose events TAKE edges record */
     uint32_t first_edge;  /* edges[first_edge .. first_edge + nedges) */
     uint32_t nedges;
+    int64_t gap_ms;       /* > 0: the next event must come sooner than this
+                           * after the last one taken (per-step window) */
 } nfa_state;
 
 typedef struct nfa_step {
@@ -60,9 +64,11 @@ typedef struct nfa_pattern {
     int has_within;
     int64_t within_ms;
     skip_kind skip;
+    int skip_step;            /* toFirst / toLast target, -1 otherwise */
     uint32_t nsteps;
     nfa_step *steps;
-    uint32_t nstates;         /* state 0 is the start state */
+    uint32_t start;           /* the start state */
+    uint32_t nstates;
     nfa_state *states;
     uint32_t nedges;
     nfa_edge *edges;

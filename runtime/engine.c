@@ -15,6 +15,11 @@
 
 #define NODE_SLAB 1024
 
+typedef struct u32_list {
+    uint32_t *v;
+    size_t n, cap;
+} u32_list;
+
 typedef struct node_slab node_slab;
 struct node_slab {
     node_slab *next;
@@ -45,6 +50,9 @@ struct cep_engine {
     pm_node *free_nodes;      /* node pool: partial matches never malloc per event */
     node_slab *slabs;
     pm_list next_pms, completed; /* scratch lists reused for every event */
+    u32_list stack, out;      /* scratch for the decision graph */
+    cep_match_fn on_timeout;
+    void *timeout_ud;
     char *keybuf;
     size_t keybuf_cap;
     cep_match match;          /* the view handed to the match callback */
@@ -115,6 +123,12 @@ static int list_push(pm_list *l, pm p) {
     return 0;
 }
 
+static int u32_push(u32_list *l, uint32_t v) {
+    if (l->n == l->cap && mem_grow((void **)&l->v, &l->cap, l->n + 1, sizeof *l->v) < 0) return -1;
+    l->v[l->n++] = v;
+    return 0;
+}
+
 /* (start time, start seq) order: Flink's ordering of partial matches. */
 static int pm_cmp(const pm *a, const pm *b) {
     if (a->start != b->start) return a->start < b->start ? -1 : 1;
@@ -170,18 +184,32 @@ static void key_state_free(cep_engine *e, key_state *ks) {
     mem_free(ks);
 }
 
+/* When partial match p stops being able to grow: its pattern window or
+ * the gap window of the state it waits in, whichever closes first. */
+static int64_t pm_deadline(const nfa_pattern *pat, const pm *p) {
+    int64_t d = INT64_MAX;
+    if (pat->has_within && p->start <= INT64_MAX - pat->within_ms) d = p->start + pat->within_ms;
+    int64_t gap = pat->states[p->state].gap_ms;
+    if (gap > 0 && p->prev_time <= INT64_MAX - gap && p->prev_time + gap < d) d = p->prev_time + gap;
+    return d;
+}
+
 /* After a change: free an empty key state, else re-arm its timer. */
 static void key_state_settle(cep_engine *e, const nfa_pattern *pat, key_state *ks) {
     if (ks->pms.n == 0 && ks->done.n == 0) {
         key_state_free(e, ks);
         return;
     }
-    if (!pat->has_within || ks->pms.n == 0) {
+    int64_t d = INT64_MAX;
+    for (uint32_t i = 0; i < ks->pms.n; i++) {
+        int64_t x = pm_deadline(pat, &ks->pms.v[i]);
+        if (x < d) d = x;
+    }
+    if (d == INT64_MAX) { /* nothing can expire: no timer */
         if (ks->heap_pos != HEAP_NONE) heap_remove(&e->timers, ks->heap_pos);
         return;
     }
-    int64_t start = ks->pms.v[0].start; /* earliest start: the list is ordered */
-    ks->deadline = start > INT64_MAX - pat->within_ms ? INT64_MAX : start + pat->within_ms;
+    ks->deadline = d;
     if (ks->heap_pos == HEAP_NONE) {
         if (heap_push(&e->timers, ks) < 0) e->oom = 1;
     } else {
@@ -241,7 +269,7 @@ static int match_reserve(cep_engine *e, size_t nevents, size_t nsteps, size_t nf
     return 0;
 }
 
-static void emit(cep_engine *e, uint32_t pi, const pm *p) {
+static void emit(cep_engine *e, uint32_t pi, const pm *p, int timeout) {
     const nfa_pattern *pat = &e->prog->patterns[pi];
     cep_match *m = &e->match;
     size_t n = 0;
@@ -267,12 +295,54 @@ static void emit(cep_engine *e, uint32_t pi, const pm *p) {
     m->keyvals = first->ev->vals; /* every event of the match shares the key */
     m->start = p->start;
     m->end = p->node->ev->time;
+    m->timeout = timeout;
+    if (timeout) {
+        e->stats.timeouts++;
+        if (e->on_timeout && e->on_timeout(e->timeout_ud, m) != 0) e->stop = 1;
+        return;
+    }
     e->ctx.row = NULL;
     e->ctx.chain = p->node;
     for (uint32_t i = 0; i < pat->nemit; i++) m->fields[i] = expr_eval(pat->emit_exprs[i], &e->ctx);
     e->stats.matches++;
     if (e->on_match && e->on_match(e->match_ud, m) != 0) e->stop = 1;
     expr_ctx_reset(&e->ctx);
+}
+
+/* Remove from l every entry with (start, start_seq) before (or, when
+ * inclusive, at) the pruning event: Flink's AfterMatchSkipStrategy.prune. */
+static uint32_t prune_list(cep_engine *e, pm_list *l, const cep_event *at, int inclusive) {
+    pm mark = {.start = at->time, .start_seq = at->seq};
+    uint32_t k = 0;
+    for (uint32_t i = 0; i < l->n; i++) {
+        int c = pm_cmp(&l->v[i], &mark);
+        if (c < 0 || (inclusive && c == 0)) node_release(e, l->v[i].node);
+        else l->v[k++] = l->v[i];
+    }
+    uint32_t gone = l->n - k;
+    l->n = k;
+    return gone;
+}
+
+/* The event a skip strategy prunes up to, and whether it prunes that
+ * event's own partial matches too (NULL: no pruning). */
+static const cep_event *pruning_event(const nfa_pattern *pat, const pm *m, int *inclusive) {
+    const pm_node *first = m->node, *step_first = NULL, *step_last = NULL;
+    for (const pm_node *x = m->node; x; x = x->parent) {
+        first = x;
+        if ((int)x->step == pat->skip_step) {
+            if (!step_last) step_last = x;
+            step_first = x;
+        }
+    }
+    *inclusive = 1;
+    switch (pat->skip) {
+    case SKIP_TO_NEXT: return first->ev;
+    case SKIP_PAST_LAST_EVENT: return m->node->ev;
+    case SKIP_TO_FIRST: *inclusive = 0; return step_first ? step_first->ev : NULL;
+    case SKIP_TO_LAST: *inclusive = 0; return step_last ? step_last->ev : NULL;
+    default: return NULL;
+    }
 }
 
 /* Emit held matches that no earlier-starting partial match can still
@@ -284,40 +354,73 @@ static void release_held(cep_engine *e, uint32_t pi, key_state *ks) {
         if (ks->pms.n && pm_cmp(&ks->pms.v[0], &m) < 0) break;
         memmove(ks->done.v, ks->done.v + 1, (ks->done.n - 1) * sizeof *ks->done.v);
         ks->done.n--;
-        emit(e, pi, &m);
-        if (pat->skip == SKIP_PAST_LAST_EVENT) {
-            /* Drop everything that started at or before the match's last event. */
-            pm last = {.start = m.node->ev->time, .start_seq = m.node->ev->seq};
-            uint32_t k = 0;
-            for (uint32_t i = 0; i < ks->pms.n; i++) {
-                if (pm_cmp(&ks->pms.v[i], &last) <= 0) node_release(e, ks->pms.v[i].node);
-                else ks->pms.v[k++] = ks->pms.v[i];
-            }
-            e->stats.partial_matches -= ks->pms.n - k;
-            ks->pms.n = k;
-            k = 0;
-            for (uint32_t i = 0; i < ks->done.n; i++) {
-                if (pm_cmp(&ks->done.v[i], &last) <= 0) node_release(e, ks->done.v[i].node);
-                else ks->done.v[k++] = ks->done.v[i];
-            }
-            ks->done.n = k;
+        int inclusive;
+        const cep_event *at = pruning_event(pat, &m, &inclusive);
+        if (at) {
+            e->stats.partial_matches -= prune_list(e, &ks->pms, at, inclusive);
+            prune_list(e, &ks->done, at, inclusive);
         }
+        emit(e, pi, &m, 0);
         node_release(e, m.node);
     }
 }
 
-/* Drop partial matches whose window has closed at time now. */
-static void prune_expired(cep_engine *e, const nfa_pattern *pat, key_state *ks, int64_t now) {
-    if (!pat->has_within) return;
+/* Insert completed matches into the key's held list, ordered by start. */
+static void hold(cep_engine *e, key_state *ks, const pm *m) {
+    if (list_push(&ks->done, *m) < 0) {
+        node_release(e, m->node);
+        e->oom = 1;
+        return;
+    }
+    for (uint32_t j = ks->done.n - 1; j > 0 && pm_cmp(&ks->done.v[j], &ks->done.v[j - 1]) < 0; j--) {
+        pm t = ks->done.v[j];
+        ks->done.v[j] = ks->done.v[j - 1];
+        ks->done.v[j - 1] = t;
+    }
+}
+
+/* Completed matches of one step: emitted at once under noSkip, else held
+ * back and released in start order by the skip strategy's rules. */
+static void complete(cep_engine *e, uint32_t pi, key_state *ks, pm_list *done) {
+    const nfa_pattern *pat = &e->prog->patterns[pi];
+    for (uint32_t i = 0; i < done->n; i++) {
+        if (pat->skip == SKIP_NO_SKIP) {
+            emit(e, pi, &done->v[i], 0);
+            node_release(e, done->v[i].node);
+        } else {
+            hold(e, ks, &done->v[i]);
+        }
+    }
+    done->n = 0;
+    if (pat->skip != SKIP_NO_SKIP && ks) release_held(e, pi, ks);
+}
+
+/* Time has reached now: partial matches whose window closed either complete
+ * (a trailing notFollowedBy waiting in its pending state) or time out. */
+static void prune_expired(cep_engine *e, uint32_t pi, key_state *ks, int64_t now) {
+    const nfa_pattern *pat = &e->prog->patterns[pi];
     uint32_t k = 0;
-    /* Expired ones form a prefix: the list is ordered by start. */
-    while (k < ks->pms.n && ks->pms.v[k].start <= INT64_MAX - pat->within_ms &&
-           ks->pms.v[k].start + pat->within_ms <= now)
-        node_release(e, ks->pms.v[k++].node);
-    if (!k) return;
-    memmove(ks->pms.v, ks->pms.v + k, (ks->pms.n - k) * sizeof *ks->pms.v);
-    ks->pms.n -= k;
-    e->stats.partial_matches -= k;
+    e->completed.n = 0;
+    for (uint32_t i = 0; i < ks->pms.n; i++) {
+        pm *p = &ks->pms.v[i];
+        if (pm_deadline(pat, p) > now) {
+            ks->pms.v[k++] = *p;
+            continue;
+        }
+        e->stats.partial_matches--;
+        if (pat->states[p->state].kind == ST_PENDING) {
+            if (list_push(&e->completed, *p) < 0) {
+                node_release(e, p->node);
+                e->oom = 1;
+            }
+            continue;
+        }
+        if (e->on_timeout) emit(e, pi, p, 1);
+        else e->stats.timeouts++;
+        node_release(e, p->node);
+    }
+    ks->pms.n = k;
+    complete(e, pi, ks, &e->completed);
 }
 
 static uint64_t hash_key(const cep_engine *e, uint32_t len) {
@@ -342,55 +445,124 @@ static cep_event *stored_event(cep_engine *e, step_in *in) {
     return *in->stored;
 }
 
-/* Follow the edges of state s for partial match p (node NULL: start). */
-static int step_state(cep_engine *e, const nfa_pattern *pat, const pm *p, uint32_t s, step_in *in,
-                      int depth) {
-    const nfa_state *st = &pat->states[s];
-    for (uint32_t i = 0; i < st->nedges; i++) {
-        const nfa_edge *edge = &pat->edges[st->first_edge + i];
-        if (edge->kind == EDGE_IGNORE && !p->node) continue; /* the start state never waits */
-        int holds = 1;
-        if (edge->cond) {
-            e->ctx.row = in->ev->vals;
-            e->ctx.chain = p->node;
-            holds = expr_holds(edge->cond, &e->ctx);
-            expr_ctx_reset(&e->ctx);
-        }
-        if (holds == edge->negate) continue;
-        switch (edge->kind) {
-        case EDGE_TAKE: {
-            cep_event *ev = stored_event(e, in);
-            if (!ev) return -1;
-            pm q = {.start = p->node ? p->start : in->ev->time,
-                    .start_seq = p->node ? p->start_seq : in->ev->seq,
-                    .state = edge->target};
-            if (!(q.node = node_new(e, ev, st->step, p->node))) return -1;
-            pm_list *to = pat->states[edge->target].kind == ST_FINAL ? &e->completed : &e->next_pms;
-            if (list_push(to, q) < 0) {
-                node_release(e, q.node);
+/* Flink's createDecisionGraph: the TAKE and IGNORE edges that hold for this
+ * event, reached from the partial match's state through PROCEED edges that
+ * hold, depth first with a stack, in Flink's order. */
+static int decision_graph(cep_engine *e, const nfa_pattern *pat, const pm *p, const cep_event *ev) {
+    e->stack.n = 0;
+    e->out.n = 0;
+    if (u32_push(&e->stack, p->state) < 0) return -1;
+    e->ctx.row = ev->vals;
+    e->ctx.chain = p->node;
+    size_t guard = 0;
+    while (e->stack.n) {
+        uint32_t s = e->stack.v[--e->stack.n];
+        const nfa_state *st = &pat->states[s];
+        if (++guard > (size_t)pat->nstates * 4 + 64) break; /* proceed edges never cycle; be safe */
+        for (uint32_t i = 0; i < st->nedges; i++) {
+            const nfa_edge *edge = &pat->edges[st->first_edge + i];
+            int holds = 1;
+            if (edge->cond) {
+                holds = expr_holds(edge->cond, &e->ctx);
+                expr_ctx_reset(&e->ctx);
+            }
+            if (holds == edge->negate) continue;
+            if (edge->kind == EDGE_PROCEED) {
+                if (u32_push(&e->stack, edge->target) < 0) return -1;
+            } else if (u32_push(&e->out, st->first_edge + i) < 0 || u32_push(&e->out, s) < 0) {
                 return -1;
             }
-            break;
-        }
-        case EDGE_IGNORE: {
-            pm q = *p;
-            q.state = edge->target;
-            q.node->refs++;
-            if (list_push(&e->next_pms, q) < 0) {
-                q.node->refs--;
-                return -1;
-            }
-            break;
-        }
-        case EDGE_PROCEED:
-            if (depth > 64 || step_state(e, pat, p, edge->target, in, depth + 1) < 0) return -1;
-            break;
         }
     }
     return 0;
 }
 
-/* Run one event through pattern pi: Flink's NFA.process for one key. */
+/* Flink's findFinalStateAfterProceed: can state s reach the final state by
+ * PROCEED edges that hold for this event? */
+static int final_after_proceed(cep_engine *e, const nfa_pattern *pat, uint32_t s) {
+    size_t base = e->stack.n;
+    if (u32_push(&e->stack, s) < 0) return 0;
+    int found = 0;
+    size_t guard = 0;
+    while (e->stack.n > base && !found && ++guard < (size_t)pat->nstates * 4 + 64) {
+        const nfa_state *st = &pat->states[e->stack.v[--e->stack.n]];
+        for (uint32_t i = 0; i < st->nedges && !found; i++) {
+            const nfa_edge *edge = &pat->edges[st->first_edge + i];
+            if (edge->kind != EDGE_PROCEED) continue;
+            int holds = 1;
+            if (edge->cond) {
+                holds = expr_holds(edge->cond, &e->ctx);
+                expr_ctx_reset(&e->ctx);
+            }
+            if (holds == edge->negate) continue;
+            if (pat->states[edge->target].kind == ST_FINAL) found = 1;
+            else if (u32_push(&e->stack, edge->target) < 0) break;
+        }
+    }
+    e->stack.n = base;
+    return found;
+}
+
+/* Flink's computeNextStates plus the stop-state rule of doProcess: step
+ * partial match p (node NULL: the start state) over the event. New partial
+ * matches go to e->next_pms, completed ones to e->completed. */
+static int step_pm(cep_engine *e, const nfa_pattern *pat, const pm *p, step_in *in) {
+    if (decision_graph(e, pat, p, in->ev) < 0) return -1;
+    uint32_t first_new = e->next_pms.n, first_done = e->completed.n;
+    int discard = 0;
+    for (uint32_t k = 0; k + 1 < e->out.n; k += 2) {
+        const nfa_edge *edge = &pat->edges[e->out.v[k]];
+        const nfa_state *src = &pat->states[e->out.v[k + 1]];
+        const nfa_state *dst = &pat->states[edge->target];
+        pm q;
+        if (edge->kind == EDGE_IGNORE) {
+            if (!p->node) continue; /* the start state never waits */
+            q = *p;
+            q.state = edge->target;
+            q.node->refs++;
+        } else {
+            cep_event *ev = stored_event(e, in);
+            if (!ev) return -1;
+            q.start = p->node ? p->start : in->ev->time;
+            q.start_seq = p->node ? p->start_seq : in->ev->seq;
+            q.prev_time = in->ev->time;
+            q.state = edge->target;
+            if (!(q.node = node_new(e, ev, src->step, p->node))) return -1;
+        }
+        if (dst->kind == ST_STOP) { /* a negation fired: the whole path goes */
+            discard = 1;
+            node_release(e, q.node);
+            continue;
+        }
+        pm_list *to = dst->kind == ST_FINAL ? &e->completed : &e->next_pms;
+        if (list_push(to, q) < 0) {
+            node_release(e, q.node);
+            return -1;
+        }
+        if (edge->kind == EDGE_TAKE && dst->kind != ST_FINAL) {
+            /* Reaching the final state by proceeding completes a match now. */
+            e->ctx.row = in->ev->vals;
+            e->ctx.chain = p->node;
+            if (final_after_proceed(e, pat, edge->target)) {
+                pm f = q;
+                f.node->refs++;
+                if (list_push(&e->completed, f) < 0) {
+                    f.node->refs--;
+                    return -1;
+                }
+            }
+        }
+    }
+    if (discard) {
+        for (uint32_t i = first_new; i < e->next_pms.n; i++) node_release(e, e->next_pms.v[i].node);
+        e->next_pms.n = first_new;
+    }
+    (void)first_done;
+    return 0;
+}
+
+/* Run one event through pattern pi: Flink's advanceTime then process, for
+ * one key. */
 static int process_pattern(cep_engine *e, uint32_t pi, step_in *in) {
     const nfa_pattern *pat = &e->prog->patterns[pi];
     uint32_t klen;
@@ -399,16 +571,15 @@ static int process_pattern(cep_engine *e, uint32_t pi, step_in *in) {
     uint64_t hash = hash_key(e, klen);
     key_state *ks = keymap_find(&e->keys, hash, e->keybuf, klen);
     if (ks) {
-        prune_expired(e, pat, ks, in->ev->time);
+        prune_expired(e, pi, ks, in->ev->time);
         release_held(e, pi, ks);
     }
     e->next_pms.n = 0;
     e->completed.n = 0;
     int failed = 0;
-    for (uint32_t i = 0; ks && i < ks->pms.n && !failed; i++)
-        failed = step_state(e, pat, &ks->pms.v[i], ks->pms.v[i].state, in, 0) < 0;
-    pm start = {0};
-    if (!failed) failed = step_state(e, pat, &start, 0, in, 0) < 0;
+    for (uint32_t i = 0; ks && i < ks->pms.n && !failed; i++) failed = step_pm(e, pat, &ks->pms.v[i], in) < 0;
+    pm start = {.state = pat->start};
+    if (!failed) failed = step_pm(e, pat, &start, in) < 0;
     if (failed) e->oom = 1;
 
     if (ks) {
@@ -421,6 +592,7 @@ static int process_pattern(cep_engine *e, uint32_t pi, step_in *in) {
         e->oom = 1;
         for (uint32_t i = 0; i < e->next_pms.n; i++) node_release(e, e->next_pms.v[i].node);
         for (uint32_t i = 0; i < e->completed.n; i++) node_release(e, e->completed.v[i].node);
+        e->next_pms.n = e->completed.n = 0;
         return CEP_ENOMEM;
     }
     if (ks) {
@@ -430,30 +602,11 @@ static int process_pattern(cep_engine *e, uint32_t pi, step_in *in) {
         e->stats.partial_matches += ks->pms.n;
         if (e->stats.partial_matches > e->stats.peak_partial_matches)
             e->stats.peak_partial_matches = e->stats.partial_matches;
-    }
-    if (pat->skip == SKIP_NO_SKIP) {
-        for (uint32_t i = 0; i < e->completed.n; i++) {
-            emit(e, pi, &e->completed.v[i]);
-            node_release(e, e->completed.v[i].node);
-        }
+        complete(e, pi, ks, &e->completed);
+        key_state_settle(e, pat, ks);
     } else {
-        for (uint32_t i = 0; i < e->completed.n; i++) {
-            /* Keep held matches ordered by start: insertion into a short list. */
-            if (list_push(&ks->done, e->completed.v[i]) < 0) {
-                node_release(e, e->completed.v[i].node);
-                e->oom = 1;
-                continue;
-            }
-            for (uint32_t j = ks->done.n - 1; j > 0 && pm_cmp(&ks->done.v[j], &ks->done.v[j - 1]) < 0; j--) {
-                pm t = ks->done.v[j];
-                ks->done.v[j] = ks->done.v[j - 1];
-                ks->done.v[j - 1] = t;
-            }
-        }
-        if (ks) release_held(e, pi, ks);
+        complete(e, pi, NULL, &e->completed); /* noSkip without state: emit now */
     }
-    e->completed.n = 0;
-    if (ks) key_state_settle(e, pat, ks);
     return e->oom ? CEP_ENOMEM : CEP_OK;
 }
 
@@ -476,7 +629,7 @@ static int process_event(cep_engine *e, cep_event *ev) {
 /* A key's timer fired at time now: expire, release held matches, re-arm. */
 static void fire_timer(cep_engine *e, key_state *ks, int64_t now) {
     const nfa_pattern *pat = &e->prog->patterns[ks->pattern];
-    prune_expired(e, pat, ks, now);
+    prune_expired(e, ks->pattern, ks, now);
     release_held(e, ks->pattern, ks);
     key_state_settle(e, pat, ks);
 }
@@ -656,6 +809,8 @@ CEP_API void cep_engine_free(cep_engine *e) {
     }
     mem_free(e->next_pms.v);
     mem_free(e->completed.v);
+    mem_free(e->stack.v);
+    mem_free(e->out.v);
     mem_free(e->keybuf);
     mem_free(e->match.events);
     mem_free(e->match.step_off);
@@ -691,6 +846,12 @@ CEP_API void cep_engine_on_late(cep_engine *e, cep_late_fn fn, void *ud) {
     if (!e) return;
     e->on_late = fn;
     e->late_ud = ud;
+}
+
+CEP_API void cep_engine_on_timeout(cep_engine *e, cep_match_fn fn, void *ud) {
+    if (!e) return;
+    e->on_timeout = fn;
+    e->timeout_ud = ud;
 }
 
 CEP_API void cep_engine_on_tag(cep_engine *e, cep_tag_fn fn, void *ud) {

@@ -16,6 +16,7 @@ typedef struct pm {
     pm_node *node;      /* last accepted event; its parents hold the rest */
     int64_t start;      /* time of the first event */
     uint64_t start_seq; /* processing order of the first event */
+    int64_t prev_time;  /* time of the last event taken (gap windows) */
     uint32_t state;
 } pm;
 
@@ -59,6 +60,7 @@ struct cep_match {
     const cep_value *keyvals;
     uint32_t nkeys;
     int64_t start, end;
+    int timeout;
     const cep_event **events; /* grouped by step, oldest first */
     uint32_t *step_off;       /* step s: events[step_off[s] .. step_off[s+1]) */
     cep_value *fields;        /* emit values */

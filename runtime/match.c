@@ -31,7 +31,9 @@ CEP_API const cep_event *cep_match_event(const cep_match *m, size_t step, size_t
     return m->events[m->step_off[step] + i];
 }
 
-CEP_API size_t cep_match_field_count(const cep_match *m) { return m ? m->pat->nemit : 0; }
+CEP_API int cep_match_is_timeout(const cep_match *m) { return m ? m->timeout : 0; }
+
+CEP_API size_t cep_match_field_count(const cep_match *m) { return m && !m->timeout ? m->pat->nemit : 0; }
 
 CEP_API const char *cep_match_field_name(const cep_match *m, size_t i) {
     return m && i < m->pat->nemit ? m->pat->emit_names[i] : NULL;

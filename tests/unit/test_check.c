@@ -145,19 +145,34 @@ START_TEST(within_positive) {
 }
 END_TEST
 
-START_TEST(unsupported) {
-    ck_assert_ptr_nonnull(strstr(diag_of("pattern p begin a followedByAny b\n"),
-                                 "t.cep:1:19: error: followedByAny is not supported yet"));
-    ck_assert_ptr_nonnull(strstr(diag_of("pattern p begin a notNext b followedBy c\n"),
-                                 "t.cep:1:19: error: notNext is not supported yet"));
-    ck_assert_ptr_nonnull(strstr(diag_of("pattern p begin a+ followedBy b\n"),
-                                 "t.cep:1:18: error: quantifier '+' is not supported yet"));
-    ck_assert_ptr_nonnull(strstr(diag_of("pattern p begin a followedBy (b next c)\n"),
-                                 "t.cep:1:30: error: groups are not supported yet"));
+/* Flink's Pattern API rules on quantifiers and modifiers. */
+START_TEST(structure_rules) {
+    ck_assert_str_eq(diag_of("pattern p begin a followedByAny b+ greedy consecutive until x > 1 followedBy (c next d)+ within 1m\n"), "");
     ck_assert_ptr_nonnull(strstr(diag_of("pattern p begin a followedBy b greedy\n"),
-                                 "error: 'greedy' is not supported yet"));
-    ck_assert_ptr_nonnull(strstr(diag_of("pattern p begin a followedBy b skip toNext\n"),
-                                 "error: skip toNext is not supported yet"));
+                                 "t.cep:1:32: error: 'greedy' needs a repeated step (+, *, {n}, {n,} or {n,m})"));
+    ck_assert_ptr_nonnull(strstr(diag_of("pattern p begin a followedBy b? consecutive\n"),
+                                 "error: 'consecutive' needs a repeated step"));
+    ck_assert_ptr_nonnull(strstr(diag_of("pattern p begin a followedBy b{3} until x\n"),
+                                 "error: 'until' needs a looping step (+, * or {n,})"));
+    ck_assert_ptr_nonnull(strstr(diag_of("pattern p begin a followedBy b+ greedy allowCombinations\n"),
+                                 "error: 'greedy' cannot be combined with allowCombinations"));
+    ck_assert_ptr_nonnull(strstr(diag_of("pattern p begin a followedBy b+ greedy greedy\n"),
+                                 "error: duplicate modifier 'greedy'"));
+    ck_assert_ptr_nonnull(strstr(diag_of("pattern p begin a followedBy b{0}\n"),
+                                 "error: a step must be matched at least once: use ? for an optional step"));
+    ck_assert_ptr_nonnull(strstr(diag_of("pattern p begin a followedBy b{3,2}\n"),
+                                 "error: quantifier lower bound 3 exceeds upper bound 2"));
+    ck_assert_ptr_nonnull(strstr(diag_of("pattern p begin a followedBy b{1,1000000000}\n"),
+                                 "error: quantifier bounds above 10000 are not supported"));
+    ck_assert_ptr_nonnull(strstr(diag_of("pattern p begin a? notNext b followedBy c\n"),
+                                 "error: a step directly before notNext cannot be optional"));
+    ck_assert_ptr_nonnull(strstr(diag_of("pattern p begin a+ greedy followedBy b?\n"),
+                                 "error: an optional step cannot follow a greedy one"));
+    ck_assert_ptr_nonnull(strstr(diag_of("pattern p begin a notNext (b next c) followedBy d\n"),
+                                 "error: a group cannot be negated"));
+    ck_assert_ptr_nonnull(strstr(diag_of("pattern p begin a followedBy within 5s (b next c)\n"),
+                                 "error: a gap applies to a step, not a group"));
+    ck_assert_str_eq(diag_of("pattern p begin a notFollowedBy within 5s b\n"), "");
 }
 END_TEST
 
@@ -233,7 +248,7 @@ Suite *check_suite(void) {
     tcase_add_test(tc, types);
     tcase_add_test(tc, emit_rules);
     tcase_add_test(tc, within_positive);
-    tcase_add_test(tc, unsupported);
+    tcase_add_test(tc, structure_rules);
     tcase_add_test(tc, negated_reference);
     tcase_add_test(tc, user_functions);
     tcase_add_test(tc, diag_accessors);

@@ -1,0 +1,579 @@
+/* automaton.c — a checked step sequence to NFA states and edges, built the
+ * way Apache Flink's NFACompiler builds them (backwards from the final
+ * state), so that quantifiers, contiguity, negation, groups, greedy and
+ * until behave exactly as in Flink CEP. The function names follow Flink's
+ * so the two can be read side by side. */
+#include "config.h"
+#include "compile.h"
+#include "diag.h"
+#include "mem.h"
+
+#include <string.h>
+
+typedef enum strategy { S_STRICT, S_NEXT, S_ANY, S_NOT_NEXT, S_NOT_FOLLOW } strategy;
+
+typedef struct bedge {
+    edge_kind kind;
+    uint32_t target;
+    expr *cond; /* never NULL while building: b->t stands for "true" */
+} bedge;
+
+typedef struct bstate {
+    state_kind kind;
+    uint32_t step;
+    int64_t gap;
+    bedge *e;
+    size_t n, cap;
+} bstate;
+
+typedef struct loopflag {
+    const ast_step *group;
+    int first;
+} loopflag;
+
+typedef struct stopref {
+    uint32_t step, state;
+} stopref;
+
+typedef struct builder {
+    cctx *c;
+    const ast_pattern *ap;
+    bstate *st;
+    size_t nst, capst;
+    const ast_step *current, *following, *group;
+    expr *following_take; /* NULL: none */
+    loopflag *fl;
+    size_t nfl, capfl;
+    stopref *stops;
+    size_t nstops, capstops;
+    expr *t;              /* the constant true */
+    expr **where;         /* compiled `where` per step index */
+    const ast_step **prev_of; /* previous element, by element address order */
+    const ast_step **elems;
+    size_t nelems, capelems, capprev;
+    int err;
+} builder;
+
+#define NONE ((uint32_t)-1)
+
+/* ---- elements -------------------------------------------------------------------------- */
+
+static void collect_elems(builder *b, const ast_step *s, const ast_step *prev) {
+    for (; s && !b->err; prev = s, s = s->next) {
+        if (mem_grow((void **)&b->elems, &b->capelems, b->nelems + 1, sizeof *b->elems) < 0 ||
+            mem_grow((void **)&b->prev_of, &b->capprev, b->nelems + 1, sizeof *b->prev_of) < 0) {
+            b->err = 1;
+            b->c->oom = 1;
+            return;
+        }
+        b->elems[b->nelems] = s;
+        b->prev_of[b->nelems++] = prev;
+        if (s->is_group) collect_elems(b, s->body, NULL);
+    }
+}
+
+static const ast_step *prev(const builder *b, const ast_step *s) {
+    for (size_t i = 0; i < b->nelems; i++)
+        if (b->elems[i] == s) return b->prev_of[i];
+    return NULL;
+}
+
+static strategy conn_strategy(const ast_step *s) {
+    switch (s->conn) {
+    case CONN_NEXT: return S_STRICT;
+    case CONN_FOLLOWED_BY_ANY: return S_ANY;
+    case CONN_NOT_NEXT: return S_NOT_NEXT;
+    case CONN_NOT_FOLLOWED_BY: return S_NOT_FOLLOW;
+    default: return S_NEXT; /* begin and followedBy: skip till next */
+    }
+}
+
+static const ast_mod *find_mod(const ast_step *s, mod_kind k) {
+    for (const ast_mod *m = s->mods; m; m = m->next)
+        if (m->kind == k) return m;
+    return NULL;
+}
+
+static strategy inner_strategy(const ast_step *s) {
+    if (find_mod(s, MOD_CONSECUTIVE)) return S_STRICT;
+    if (find_mod(s, MOD_ALLOW_COMBINATIONS)) return S_ANY;
+    return S_NEXT;
+}
+
+static int is_looping(const ast_step *s) {
+    return s->quant.kind == Q_PLUS || s->quant.kind == Q_STAR || s->quant.kind == Q_AT_LEAST;
+}
+
+static int is_times(const ast_step *s) { return s->quant.kind == Q_TIMES || s->quant.kind == Q_RANGE; }
+
+static int is_optional(const ast_step *s) {
+    return s->quant.kind == Q_OPTIONAL || s->quant.kind == Q_STAR ||
+           ((s->quant.kind == Q_RANGE || s->quant.kind == Q_AT_LEAST) && s->quant.min == 0);
+}
+
+static int is_greedy(const ast_step *s) { return find_mod(s, MOD_GREEDY) != NULL; }
+
+/* Flink's Times(from, to): {0,m} is optional with from 1, as times(0, m). */
+static void times_of(const ast_step *s, int64_t *from, int64_t *to) {
+    int64_t lo = s->quant.min, hi = s->quant.max;
+    switch (s->quant.kind) {
+    case Q_TIMES: *from = *to = lo; return;
+    case Q_RANGE: *from = lo ? lo : 1; *to = hi; return;
+    case Q_AT_LEAST: *from = *to = lo ? lo : 1; return;
+    default: *from = *to = 1; return;
+    }
+}
+
+/* ---- states ------------------------------------------------------------------------------- */
+
+static uint32_t new_state(builder *b, state_kind kind, const ast_step *s) {
+    if (b->err) return NONE;
+    if (b->nst >= MAX_STATES) {
+        if (!b->c->failed)
+            diag_add(b->c->d, CEP_DIAG_LIMIT, b->ap->name_sp.start,
+                     "pattern '%s' needs more than %d NFA states; lower its quantifier bounds",
+                     b->ap->name, MAX_STATES);
+        b->c->failed = 1;
+        b->err = 1;
+        return NONE;
+    }
+    if (mem_grow((void **)&b->st, &b->capst, b->nst + 1, sizeof *b->st) < 0) {
+        b->c->oom = 1;
+        b->err = 1;
+        return NONE;
+    }
+    bstate *st = &b->st[b->nst];
+    memset(st, 0, sizeof *st);
+    st->kind = kind;
+    st->step = s && s->index >= 0 ? (uint32_t)s->index : 0;
+    st->gap = s && s->has_gap ? s->gap_ms : 0;
+    return (uint32_t)b->nst++;
+}
+
+static void add_edge(builder *b, uint32_t from, edge_kind kind, uint32_t to, expr *cond) {
+    if (b->err || from == NONE || to == NONE) return;
+    if (!cond) { /* a failed combinator */
+        b->err = 1;
+        return;
+    }
+    bstate *st = &b->st[from];
+    if (mem_grow((void **)&st->e, &st->cap, st->n + 1, sizeof *st->e) < 0) {
+        b->c->oom = 1;
+        b->err = 1;
+        return;
+    }
+    st->e[st->n++] = (bedge){kind, to, cond};
+}
+
+/* ---- conditions ------------------------------------------------------------------------- */
+
+static expr *step_cond(builder *b, const ast_step *s) {
+    return s->index >= 0 && b->where[s->index] ? b->where[s->index] : b->t;
+}
+
+static expr *until_of(builder *b, const ast_step *s) {
+    const ast_mod *m = find_mod(s, MOD_UNTIL);
+    if (!m) return NULL;
+    expr *e = compile_expr(b->c, m->cond);
+    if (!e) b->err = 1;
+    return e;
+}
+
+static expr *extend_with_until(builder *b, expr *cond, expr *until, int is_take) {
+    if (until && cond) return cond_and(b->c, cond_not(b->c, until), cond);
+    if (until && is_take) return cond_not(b->c, until);
+    return cond;
+}
+
+static int head_of_group(const builder *b, const ast_step *s) { return b->group && !prev(b, s); }
+
+static int first_of_loop(const builder *b) {
+    for (size_t i = 0; i < b->nfl; i++)
+        if (b->fl[i].group == b->group) return b->fl[i].first;
+    return 1;
+}
+
+static void set_first_of_loop(builder *b, int first) {
+    if (!b->current->is_group) return;
+    for (size_t i = 0; i < b->nfl; i++)
+        if (b->fl[i].group == b->current) {
+            b->fl[i].first = first;
+            return;
+        }
+    if (mem_grow((void **)&b->fl, &b->capfl, b->nfl + 1, sizeof *b->fl) < 0) {
+        b->c->oom = 1;
+        b->err = 1;
+        return;
+    }
+    b->fl[b->nfl++] = (loopflag){b->current, first};
+}
+
+static expr *group_until(builder *b) { return b->group ? until_of(b, b->group) : NULL; }
+
+static expr *ignore_for(builder *b, const ast_step *p, strategy st) {
+    expr *ig = NULL;
+    switch (st) {
+    case S_NEXT: ig = cond_not(b->c, step_cond(b, p)); break;
+    case S_ANY: ig = b->t; break;
+    default: break;
+    }
+    expr *gu = group_until(b);
+    if (gu) ig = extend_with_until(b, ig, gu, 0);
+    return ig;
+}
+
+static expr *get_inner_ignore(builder *b, const ast_step *p) {
+    strategy st = inner_strategy(p);
+    if (head_of_group(b, p)) st = inner_strategy(b->group);
+    return ignore_for(b, p, st);
+}
+
+static expr *get_ignore(builder *b, const ast_step *p) {
+    strategy st = conn_strategy(p);
+    if (head_of_group(b, p)) st = first_of_loop(b) ? conn_strategy(b->group) : inner_strategy(b->group);
+    return ignore_for(b, p, st);
+}
+
+static expr *get_take(builder *b, const ast_step *p) {
+    expr *gu = group_until(b);
+    return gu ? extend_with_until(b, step_cond(b, p), gu, 1) : step_cond(b, p);
+}
+
+static expr *get_true(builder *b) {
+    expr *gu = group_until(b);
+    return gu ? extend_with_until(b, b->t, gu, 1) : b->t;
+}
+
+static int pattern_optional(const builder *b, const ast_step *p) {
+    if (head_of_group(b, p)) return first_of_loop(b) && is_optional(b->group);
+    return is_optional(p);
+}
+
+static expr *greedy_cond(builder *b, expr *cond, expr *take, expr *ignore, expr *following) {
+    expr *g = cond_and(b->c, cond, cond_not(b->c, take));
+    if (following) g = cond_and(b->c, g, following);
+    if (ignore) return cond_or(b->c, g, cond_not(b->c, cond_or(b->c, take, ignore)));
+    return cond_or(b->c, g, cond_not(b->c, take));
+}
+
+static expr *following_take(builder *b, expr *following, expr *current, int optional) {
+    if (optional && following) return cond_or(b->c, current, following);
+    return current;
+}
+
+/* ---- negation -------------------------------------------------------------------------- */
+
+static uint32_t stop_state(builder *b, expr *cond, const ast_step *neg) {
+    uint32_t step = (uint32_t)neg->index;
+    for (size_t i = 0; i < b->nstops; i++)
+        if (b->stops[i].step == step) return b->stops[i].state;
+    uint32_t s = new_state(b, ST_STOP, neg);
+    if (s == NONE) return NONE;
+    b->st[s].gap = 0;
+    add_edge(b, s, EDGE_TAKE, s, cond);
+    if (mem_grow((void **)&b->stops, &b->capstops, b->nstops + 1, sizeof *b->stops) < 0) {
+        b->c->oom = 1;
+        b->err = 1;
+        return NONE;
+    }
+    b->stops[b->nstops++] = (stopref){step, s};
+    return s;
+}
+
+/* Not-conditions in force at the current element: notFollowedBy steps
+ * before it, reached back through optional steps. */
+typedef struct notcond {
+    expr *cond;
+    const ast_step *step;
+} notcond;
+
+static size_t current_not_conditions(builder *b, notcond *out, size_t max) {
+    size_t n = 0;
+    const ast_step *p = b->current;
+    for (const ast_step *q; (q = prev(b, p)) && (is_optional(q) || conn_strategy(q) == S_NOT_FOLLOW); p = q) {
+        if (conn_strategy(q) == S_NOT_FOLLOW && n < max) out[n++] = (notcond){get_take(b, q), q};
+    }
+    return n;
+}
+
+static void add_stop_states(builder *b, uint32_t state) {
+    notcond nc[64];
+    size_t n = current_not_conditions(b, nc, 64);
+    for (size_t i = 0; i < n; i++) add_edge(b, state, EDGE_PROCEED, stop_state(b, nc[i].cond, nc[i].step), nc[i].cond);
+}
+
+static void add_stop_state_to_looping(builder *b, uint32_t state) {
+    if (b->following && conn_strategy(b->following) == S_NOT_FOLLOW) {
+        expr *nc = get_take(b, b->following);
+        add_edge(b, state, EDGE_PROCEED, stop_state(b, nc, b->following), nc);
+    }
+}
+
+/* Taking an event in an optional state ends the notFollowedBy conditions
+ * that were in force before it: copy the sink without their stop edges. */
+static uint32_t copy_without_transitive_nots(builder *b, uint32_t sink) {
+    notcond nc[64];
+    size_t n = current_not_conditions(b, nc, 64);
+    if (!n || !is_optional(b->current) || sink == NONE) return sink;
+    uint32_t copy = new_state(b, b->st[sink].kind, NULL);
+    if (copy == NONE) return NONE;
+    b->st[copy].step = b->st[sink].step;
+    b->st[copy].gap = b->st[sink].gap;
+    for (size_t i = 0; i < b->st[sink].n && !b->err; i++) {
+        bedge e = b->st[sink].e[i]; /* by value: the array may move */
+        if (e.kind == EDGE_PROCEED) {
+            int remove = 0;
+            uint32_t target = e.target;
+            if (b->st[target].kind == ST_STOP) {
+                for (size_t k = 0; k < n; k++)
+                    if (b->st[target].step == (uint32_t)nc[k].step->index) remove = 1;
+            } else {
+                target = copy_without_transitive_nots(b, target);
+            }
+            if (!remove) add_edge(b, copy, e.kind, target, e.cond);
+        } else {
+            add_edge(b, copy, e.kind, e.target == sink ? copy : e.target, e.cond);
+        }
+    }
+    return copy;
+}
+
+/* ---- states of one element ----------------------------------------------------------------- */
+
+static uint32_t convert_pattern(builder *b, uint32_t sink);
+static uint32_t create_middle_states(builder *b, uint32_t sink);
+
+static uint32_t create_group_state(builder *b, const ast_step *g, uint32_t sink, uint32_t proceed_state,
+                                   int optional) {
+    expr *proceed_cond = get_true(b);
+    const ast_step *old_current = b->current, *old_following = b->following, *old_group = b->group;
+    expr *old_ft = b->following_take;
+    b->group = g;
+    b->current = g->body;
+    while (b->current->next) b->current = b->current->next;
+    b->following_take = NULL;
+    uint32_t last = create_middle_states(b, sink);
+    last = convert_pattern(b, last);
+    if (optional) add_edge(b, last, EDGE_PROCEED, proceed_state, proceed_cond);
+    b->current = old_current;
+    b->following = old_following;
+    b->group = old_group;
+    b->following_take = following_take(b, old_ft, b->following_take, optional);
+    return last;
+}
+
+static uint32_t create_looping_group_state(builder *b, const ast_step *g, uint32_t sink) {
+    expr *proceed_cond = get_true(b);
+    const ast_step *old_current = b->current, *old_following = b->following, *old_group = b->group;
+    expr *old_ft = b->following_take;
+    uint32_t dummy = new_state(b, ST_NORMAL, NULL);
+    b->group = g;
+    b->current = g->body;
+    while (b->current->next) b->current = b->current->next;
+    b->following_take = NULL;
+    uint32_t last = create_middle_states(b, dummy);
+    last = convert_pattern(b, last);
+    add_edge(b, last, EDGE_PROCEED, sink, proceed_cond);
+    add_edge(b, dummy, EDGE_PROCEED, last, proceed_cond);
+    b->current = old_current;
+    b->following = old_following;
+    b->group = old_group;
+    b->following_take = following_take(b, old_ft, b->following_take, 1);
+    return last;
+}
+
+static uint32_t create_singleton(builder *b, uint32_t sink, uint32_t proceed_state, expr *take, expr *ignore,
+                                 int optional) {
+    const ast_step *cur = b->current;
+    if (cur->is_group) return create_group_state(b, cur, sink, proceed_state, optional);
+    uint32_t s = new_state(b, ST_NORMAL, cur);
+    uint32_t sink2 = copy_without_transitive_nots(b, sink);
+    add_edge(b, s, EDGE_TAKE, sink2, take);
+    expr *proceed_cond = get_true(b);
+    if (optional && !head_of_group(b, cur)) {
+        if (is_greedy(cur)) proceed_cond = greedy_cond(b, proceed_cond, take, ignore, b->following_take);
+        add_edge(b, s, EDGE_PROCEED, proceed_state, proceed_cond);
+    }
+    if (ignore) {
+        uint32_t is;
+        if (optional) {
+            is = new_state(b, ST_NORMAL, cur);
+            add_edge(b, is, EDGE_TAKE, sink2, take);
+            add_edge(b, is, EDGE_IGNORE, is, ignore);
+            add_stop_states(b, is);
+            if (is_greedy(cur)) add_edge(b, is, EDGE_PROCEED, proceed_state, proceed_cond);
+        } else {
+            is = s;
+        }
+        add_edge(b, s, EDGE_IGNORE, is, ignore);
+    }
+    b->following_take = following_take(b, b->following_take, take, optional);
+    return s;
+}
+
+static uint32_t create_singleton_default(builder *b, uint32_t sink) {
+    const ast_step *cur = b->current;
+    return create_singleton(b, sink, sink, cur->is_group ? b->t : get_take(b, cur),
+                            cur->is_group ? NULL : get_ignore(b, cur), pattern_optional(b, cur));
+}
+
+static uint32_t create_times(builder *b, uint32_t sink, uint32_t proceed_state) {
+    const ast_step *cur = b->current;
+    int64_t from, to;
+    times_of(cur, &from, &to);
+    set_first_of_loop(b, 0);
+    expr *until = until_of(b, cur);
+    expr *inner_ignore = extend_with_until(b, cur->is_group ? NULL : get_inner_ignore(b, cur), until, 0);
+    expr *take = extend_with_until(b, cur->is_group ? b->t : get_take(b, cur), until, 1);
+    uint32_t last = sink;
+    for (int64_t i = from; i < to && !b->err; i++) {
+        last = create_singleton(b, last, proceed_state, take, inner_ignore, 1);
+        add_stop_state_to_looping(b, last);
+    }
+    for (int64_t i = 0; i < from - 1 && !b->err; i++) {
+        last = create_singleton(b, last, NONE, take, inner_ignore, 0);
+        add_stop_state_to_looping(b, last);
+    }
+    set_first_of_loop(b, 1);
+    return create_singleton(b, last, proceed_state, take, cur->is_group ? NULL : get_ignore(b, cur),
+                            is_optional(cur));
+}
+
+static uint32_t create_looping(builder *b, uint32_t sink) {
+    const ast_step *cur = b->current;
+    if (cur->is_group) return create_looping_group_state(b, cur, sink);
+    expr *until = until_of(b, cur);
+    expr *ignore = extend_with_until(b, get_inner_ignore(b, cur), until, 0);
+    expr *take = extend_with_until(b, get_take(b, cur), until, 1);
+    expr *proceed_cond = get_true(b);
+    if (is_greedy(cur)) proceed_cond = greedy_cond(b, proceed_cond, take, ignore, b->following_take);
+    uint32_t loop = new_state(b, ST_NORMAL, cur);
+    add_edge(b, loop, EDGE_PROCEED, sink, proceed_cond);
+    add_edge(b, loop, EDGE_TAKE, loop, take);
+    add_stop_state_to_looping(b, loop);
+    if (ignore) {
+        uint32_t is = new_state(b, ST_NORMAL, cur);
+        add_edge(b, is, EDGE_TAKE, loop, take);
+        add_edge(b, is, EDGE_IGNORE, is, ignore);
+        add_edge(b, loop, EDGE_IGNORE, is, ignore);
+        if (is_greedy(cur)) add_edge(b, is, EDGE_PROCEED, sink, proceed_cond);
+        add_stop_state_to_looping(b, is);
+    }
+    b->following_take = following_take(b, b->following_take, take, 1);
+    return loop;
+}
+
+static uint32_t convert_pattern(builder *b, uint32_t sink) {
+    uint32_t last;
+    if (is_looping(b->current)) {
+        set_first_of_loop(b, 0);
+        uint32_t sink2 = copy_without_transitive_nots(b, sink);
+        uint32_t loop = create_looping(b, sink2);
+        set_first_of_loop(b, 1);
+        last = create_times(b, loop, sink);
+    } else if (is_times(b->current)) {
+        last = create_times(b, sink, sink);
+    } else {
+        last = create_singleton_default(b, sink);
+    }
+    add_stop_states(b, last);
+    return last;
+}
+
+static uint32_t create_middle_states(builder *b, uint32_t sink) {
+    uint32_t last = sink;
+    while (prev(b, b->current) && !b->err) {
+        const ast_step *cur = b->current;
+        strategy st = conn_strategy(cur);
+        if (st == S_NOT_FOLLOW) {
+            /* Only a trailing notFollowedBy needs a state of its own: it
+             * waits for its window to close (Flink's Pending state). */
+            if ((cur->has_gap || b->ap->has_within) && b->st[last].kind == ST_FINAL) {
+                uint32_t pend = new_state(b, ST_PENDING, cur);
+                expr *nc = get_take(b, cur);
+                add_edge(b, pend, EDGE_PROCEED, stop_state(b, nc, cur), nc);
+                add_edge(b, pend, EDGE_IGNORE, pend, cond_not(b->c, nc));
+                last = pend;
+            }
+        } else if (st == S_NOT_NEXT) {
+            uint32_t nn = new_state(b, ST_NORMAL, cur);
+            expr *nc = get_take(b, cur);
+            uint32_t stop = stop_state(b, nc, cur);
+            if (last != NONE && b->st[last].kind == ST_FINAL)
+                add_edge(b, nn, EDGE_IGNORE, last, cond_not(b->c, nc)); /* no proceed into final */
+            else
+                add_edge(b, nn, EDGE_PROCEED, last, cond_not(b->c, nc));
+            add_edge(b, nn, EDGE_PROCEED, stop, nc);
+            last = nn;
+        } else {
+            last = convert_pattern(b, last);
+        }
+        b->following = cur;
+        b->current = prev(b, cur);
+    }
+    return last;
+}
+
+/* ---- driver ---------------------------------------------------------------------------------- */
+
+static int flatten(builder *b, nfa_pattern *np, uint32_t start) {
+    size_t nedges = 0;
+    for (size_t i = 0; i < b->nst; i++) nedges += b->st[i].n;
+    np->states = mem_calloc(b->nst, sizeof *np->states);
+    np->edges = mem_calloc(nedges ? nedges : 1, sizeof *np->edges);
+    if (!np->states || !np->edges) return -1;
+    np->nstates = (uint32_t)b->nst;
+    np->start = start;
+    for (size_t i = 0; i < b->nst; i++) {
+        nfa_state *s = &np->states[i];
+        s->kind = b->st[i].kind;
+        s->step = b->st[i].step;
+        s->gap_ms = b->st[i].gap;
+        s->first_edge = np->nedges;
+        for (size_t k = 0; k < b->st[i].n; k++) {
+            bedge e = b->st[i].e[k];
+            np->edges[np->nedges++] = (nfa_edge){e.kind, e.target, e.cond == b->t ? NULL : e.cond, 0};
+        }
+        s->nedges = np->nedges - s->first_edge;
+    }
+    return 0;
+}
+
+int automaton_build(cctx *c, nfa_pattern *np, const ast_pattern *ap) {
+    builder b = {.c = c, .ap = ap};
+    int rc = -1;
+    uint32_t nsteps = np->nsteps;
+    b.t = cond_true(c);
+    b.where = mem_calloc(nsteps ? nsteps : 1, sizeof *b.where);
+    if (!b.t || !b.where) {
+        c->oom = 1;
+        goto out;
+    }
+    collect_elems(&b, ap->steps, NULL);
+    for (size_t i = 0; i < b.nelems && !b.err; i++) {
+        const ast_step *s = b.elems[i];
+        if (!s->is_group && s->where && !(b.where[s->index] = compile_expr(c, s->where))) b.err = 1;
+    }
+    if (b.err) goto out;
+    b.current = ap->steps;
+    while (b.current->next) b.current = b.current->next; /* Flink walks from the end */
+    uint32_t final = new_state(&b, ST_FINAL, NULL);
+    uint32_t sink = create_middle_states(&b, final);
+    uint32_t start = convert_pattern(&b, sink);
+    if (b.err || start == NONE) goto out;
+    if (flatten(&b, np, start) < 0) {
+        c->oom = 1;
+        goto out;
+    }
+    rc = 0;
+out:
+    if (c->oom || c->failed) rc = -1;
+    for (size_t i = 0; i < b.nst; i++) mem_free(b.st[i].e);
+    mem_free(b.st);
+    mem_free(b.fl);
+    mem_free(b.stops);
+    mem_free(b.where);
+    mem_free(b.elems);
+    mem_free(b.prev_of);
+    return rc;
+}

@@ -1,0 +1,33 @@
+/* compile.h — shared by the two halves of the compiler: compile.c (the
+ * driver and expression trees) and automaton.c (steps to NFA states). */
+#ifndef CEP_COMPILE_H
+#define CEP_COMPILE_H
+
+#include "ast.h"
+#include "expr.h"
+#include "nfa.h"
+
+typedef struct cctx {
+    cep_program *prog;
+    cep_diag *d;
+    int oom;
+    int failed;      /* a diagnostic was reported */
+} cctx;
+
+/* Compile an expression tree (NULL on out-of-memory, c->oom set). */
+expr *compile_expr(cctx *c, const ast_expr *a);
+/* Condition combinators over compiled trees; NULL in means "absent" only
+ * where said. All return NULL on out-of-memory. */
+expr *cond_true(cctx *c);
+expr *cond_not(cctx *c, expr *a);
+expr *cond_and(cctx *c, expr *a, expr *b);
+expr *cond_or(cctx *c, expr *a, expr *b);
+
+/* Build the states and edges of np from the checked pattern ap, the way
+ * Flink's NFACompiler does. 0, or -1 (c->oom or c->failed set). */
+int automaton_build(cctx *c, nfa_pattern *np, const ast_pattern *ap);
+
+/* Most states one pattern may compile to (quantifier bounds multiply). */
+#define MAX_STATES 10000
+
+#endif
