@@ -31,6 +31,7 @@ enum {
 static const char usage_text[] =
     "Usage: cepheus run PATTERNS.cep [EVENTS.jsonl ...|-] [OPTIONS]\n"
     "       cepheus check [-v] PATTERNS.cep ...\n"
+    "       cepheus explain [--dot] PATTERNS.cep\n"
     "       cepheus help | --help | --version\n"
     "\n"
     "Commands:\n"
@@ -38,6 +39,7 @@ static const char usage_text[] =
     "          read from the files in turn (standard input when there is none\n"
     "          or for '-'); write one JSON object per match\n"
     "  check   compile pattern files and report their errors\n"
+    "  explain print each pattern's compiled NFA (--dot: as Graphviz DOT)\n"
     "\n"
     "Options of run:\n"
     "  -o, --output FILE      write matches to FILE (default: standard output)\n"
@@ -192,6 +194,43 @@ static int cmd_check(int argc, char **argv) {
         /* The worst status wins: usage and internal errors over pattern errors. */
         if (s > status) status = s;
     }
+    return status;
+}
+
+/* ---- explain ------------------------------------------------------------ */
+
+static int cmd_explain(int argc, char **argv) {
+    static const struct option opts[] = {
+        {"dot", no_argument, NULL, 'D'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0}};
+    int dot = 0, c;
+    while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'D':
+            dot = 1;
+            break;
+        case 'h':
+            fputs(usage_text, stdout);
+            return EXIT_OK;
+        default:
+            return option_error(c, argv);
+        }
+    }
+    if (optind + 1 != argc) return usage_error("explain needs exactly one pattern file");
+    cep_program *prog;
+    int status = compile_file(argv[optind], &prog);
+    if (status != EXIT_OK) return status;
+    char *text = NULL;
+    int rc = cep_program_explain(prog, dot, &text);
+    if (rc == CEP_OK) {
+        fputs(text, stdout);
+        if (fflush(stdout) != 0) status = fail(EXIT_OUTPUT, "cannot write the output: %s", strerror(errno));
+    } else {
+        status = fail(EXIT_INTERNAL, "cannot explain: %s", cep_strerror(rc));
+    }
+    cep_free(text);
+    cep_program_free(prog);
     return status;
 }
 
@@ -524,6 +563,7 @@ int main(int argc, char **argv) {
     }
     /* Each command parses its own options from argv[1] on. */
     if (!strcmp(cmd, "run")) return cmd_run(argc - 1, argv + 1);
+    if (!strcmp(cmd, "explain")) return cmd_explain(argc - 1, argv + 1);
     if (!strcmp(cmd, "check")) {
         int s = cmd_check(argc - 1, argv + 1);
         if (fflush(stdout) != 0 && s == EXIT_OK) s = EXIT_OUTPUT;

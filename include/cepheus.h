@@ -157,6 +157,12 @@ CEP_API const char *cep_program_field_name(const cep_program *p, size_t slot);
 /* Slot of a field name, or CEP_ENOTFOUND if the program never reads it. */
 CEP_API int cep_program_field_slot(const cep_program *p, const char *name);
 
+/* The compiled NFA of every pattern as readable text (dot = 0) or as
+ * Graphviz DOT (dot = 1). *out is returned owned: free it with cep_free. */
+CEP_API int cep_program_explain(const cep_program *p, int dot, char **out);
+/* Free memory the library returned to the caller. NULL is a no-op. */
+CEP_API void cep_free(void *ptr);
+
 /* ---- Events ------------------------------------------------------------ */
 
 /* An event row: one value per program slot, plus its event time and,
