@@ -200,5 +200,17 @@ if [ -w /dev/full ]; then
     expect "full device" 4 "" "cepheus: cannot write '/dev/full': No space left on device"
 fi
 
+# ---- explain --------------------------------------------------------------------
+
+# The NFA of a pattern with a loop, a negation and a window, state by state.
+run "$CEP" explain explain.cep
+expect "explain" 0 "$(cat explain.expected)" ""
+run "$CEP" explain --dot explain.cep
+expect "explain --dot" 0 '*' ""
+grep -q '^digraph cepheus {$' "$TMP/out" && grep -q 'shape=octagon,label="x (stop)"' "$TMP/out" &&
+    passed=$((passed + 1)) || { failed=$((failed + 1)); echo "FAIL: explain --dot content"; }
+run "$CEP" explain
+expect "explain without file" 2 "" '*'
+
 echo "cli: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]
