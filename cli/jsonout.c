@@ -195,8 +195,13 @@ void jbuf_match(jbuf *b, const cep_program *p, const cep_match *m) {
 
     jbuf_puts(b, ",\"start\":");
     put_int(b, cep_match_start(m));
-    jbuf_puts(b, ",\"end\":");
-    put_int(b, cep_match_end(m));
+    if (cep_match_is_timeout(m)) {
+        /* A timed-out partial match has no end: it lists what it had. */
+        jbuf_puts(b, ",\"timeout\":true");
+    } else {
+        jbuf_puts(b, ",\"end\":");
+        put_int(b, cep_match_end(m));
+    }
 
     size_t nf = cep_match_field_count(m);
     if (nf > 0) {

@@ -27,6 +27,8 @@ void jbuf_value(jbuf *b, cep_value v);
 /* Append one match as a JSON object followed by '\n':
  * {"pattern":P,"key":K,"start":S,"end":E,"events":{"step":[raw,...],...}}
  * or with "fields":{...} replaced for "events" when the pattern has emit.
+ * A timed-out partial match (cep_match_is_timeout) is written as
+ * {"pattern":P,"key":K,"start":S,"timeout":true,"events":{...so far...}}.
  * The key is null without a key clause, the value for one key field, an
  * array for several. An event without raw text is written as an object of
  * its non-null slots (field names from the program). */

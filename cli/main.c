@@ -49,6 +49,8 @@ static const char usage_text[] =
     "                         (default: 0)\n"
     "  -l, --late FILE        write late events (older than the watermark) to\n"
     "                         FILE, one per line, as read\n"
+    "  -T, --timeouts FILE    write partial matches whose `within` window closed\n"
+    "                         to FILE, one JSON object per line\n"
     "  -s, --stats            print counters to standard error at the end\n"
     "      --strict           stop at the first malformed line\n"
     "Malformed lines are reported as FILE:LINE: error: REASON and skipped;\n"
@@ -242,26 +244,38 @@ typedef struct run_ctx {
     const char *out_name;
     FILE *late;
     const char *late_name;
+    FILE *timeouts;
+    const char *timeouts_name;
     jbuf buf;
     int write_errno;     /* set when a write failed */
     const char *failed;  /* name of the file that could not be written */
     int oom;
 } run_ctx;
 
-static int on_match(void *ud, const cep_match *m) {
-    run_ctx *r = ud;
+/* Write a match (or a timed-out partial match) as one JSON line to f. */
+static int write_match(run_ctx *r, const cep_match *m, FILE *f, const char *name) {
     jbuf_reset(&r->buf);
     jbuf_match(&r->buf, r->prog, m);
     if (r->buf.oom) {
         r->oom = 1;
         return 1;
     }
-    if (fwrite(r->buf.p, 1, r->buf.len, r->out) != r->buf.len) {
+    if (fwrite(r->buf.p, 1, r->buf.len, f) != r->buf.len) {
         r->write_errno = errno ? errno : EIO;
-        r->failed = r->out_name;
+        r->failed = name;
         return 1;
     }
     return 0;
+}
+
+static int on_match(void *ud, const cep_match *m) {
+    run_ctx *r = ud;
+    return write_match(r, m, r->out, r->out_name);
+}
+
+static int on_timeout(void *ud, const cep_match *m) {
+    run_ctx *r = ud;
+    return write_match(r, m, r->timeouts, r->timeouts_name);
 }
 
 static int on_late(void *ud, const cep_event *ev) {
@@ -317,7 +331,7 @@ static int close_output(FILE *f, const char *name) {
 }
 
 typedef struct run_opts {
-    const char *output, *late, *time_field;
+    const char *output, *late, *timeouts, *time_field;
     int64_t max_delay;
     int stats, strict;
 } run_opts;
@@ -398,11 +412,12 @@ static int run_events(cep_engine *e, run_ctx *r, const run_opts *o, input *in,
                 "events processed: %" PRIu64 "\n"
                 "matches: %" PRIu64 "\n"
                 "late events: %" PRIu64 "\n"
+                "timeouts: %" PRIu64 "\n"
                 "malformed lines: %" PRIu64 "\n"
                 "peak partial matches: %" PRIu64 "\n"
                 "elapsed seconds: %.3f\n"
                 "events/second: %.0f\n",
-                read, st.events, st.matches, st.late, malformed,
+                read, st.events, st.matches, st.late, st.timeouts, malformed,
                 st.peak_partial_matches, dt, dt > 0 ? (double)read / dt : 0.0);
     }
     return status;
@@ -415,13 +430,14 @@ static int cmd_run(int argc, char **argv) {
         {"time-field", required_argument, NULL, 't'},
         {"max-delay", required_argument, NULL, 'd'},
         {"late", required_argument, NULL, 'l'},
+        {"timeouts", required_argument, NULL, 'T'},
         {"stats", no_argument, NULL, 's'},
         {"strict", no_argument, NULL, OPT_STRICT},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0}};
     run_opts o = {.time_field = "ts"};
     int c;
-    while ((c = getopt_long(argc, argv, ":o:t:d:l:sh", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":o:t:d:l:T:sh", opts, NULL)) != -1) {
         switch (c) {
         case 'o':
             o.output = optarg;
@@ -435,6 +451,9 @@ static int cmd_run(int argc, char **argv) {
                 return usage_error("invalid --max-delay '%s': expected a "
                                    "non-negative integer (milliseconds)",
                                    optarg);
+            break;
+        case 'T':
+            o.timeouts = optarg;
             break;
         case 'l':
             o.late = optarg;
@@ -505,11 +524,21 @@ static int cmd_run(int argc, char **argv) {
             goto done;
         }
     }
+    if (o.timeouts) {
+        r.timeouts_name = o.timeouts;
+        r.timeouts = fopen(o.timeouts, "wb");
+        if (!r.timeouts) {
+            status = fail(EXIT_OUTPUT, "cannot write '%s': %s", o.timeouts,
+                          strerror(errno));
+            goto done;
+        }
+    }
     /* Matches are small and many: write them in large blocks. Static
      * buffers, since stdout keeps its buffer until the process exits. */
-    static char outbuf[1 << 20], latebuf[1 << 16];
+    static char outbuf[1 << 20], latebuf[1 << 16], timeoutbuf[1 << 16];
     setvbuf(r.out, outbuf, _IOFBF, sizeof outbuf);
     if (r.late) setvbuf(r.late, latebuf, _IOFBF, sizeof latebuf);
+    if (r.timeouts) setvbuf(r.timeouts, timeoutbuf, _IOFBF, sizeof timeoutbuf);
 
     int rc = cep_engine_new(prog, &e);
     if (rc == CEP_OK) rc = cep_engine_set_max_delay(e, o.max_delay);
@@ -527,6 +556,7 @@ static int cmd_run(int argc, char **argv) {
     }
     cep_engine_on_match(e, on_match, &r);
     cep_engine_on_late(e, on_late, &r);
+    if (r.timeouts) cep_engine_on_timeout(e, on_timeout, &r);
 
     status = run_events(e, &r, &o, in, nin);
 
@@ -536,7 +566,8 @@ done:
     {
         int s1 = close_output(r.out, r.out_name);
         int s2 = close_output(r.late, r.late_name);
-        if (status == EXIT_OK) status = s1 != EXIT_OK ? s1 : s2;
+        int s3 = close_output(r.timeouts, r.timeouts_name);
+        if (status == EXIT_OK) status = s1 != EXIT_OK ? s1 : s2 != EXIT_OK ? s2 : s3;
     }
     for (int i = 0; i < nin; i++)
         if (in[i].f && in[i].f != stdin) fclose(in[i].f);

@@ -200,6 +200,16 @@ if [ -w /dev/full ]; then
     expect "full device" 4 "" "cepheus: cannot write '/dev/full': No space left on device"
 fi
 
+# ---- timeouts ------------------------------------------------------------------
+
+# x's partial match has no b within 10 ms: it goes to the timeouts file with
+# the events it had; y's completes.
+run "$CEP" run --timeouts "$TMP/timeouts.jsonl" timeouts.cep timeouts.jsonl
+expect "timeouts: matches" 0 '{"pattern":"p","key":"y","start":5,"end":8,"events":{"a":[{"ts":5,"u":"y","t":"a"}],"b":[{"ts":8,"u":"y","t":"b"}]}}' ""
+expect_file "timeouts: file" "$TMP/timeouts.jsonl" '{"pattern":"p","key":"x","start":1,"timeout":true,"events":{"a":[{"ts":1,"u":"x","t":"a"}],"b":[]}}'
+run "$CEP" run --timeouts "$TMP/no/such/dir/t" timeouts.cep timeouts.jsonl
+expect "timeouts: unwritable" 4 "" "cepheus: cannot write '$TMP/no/such/dir/t': No such file or directory"
+
 # ---- explain --------------------------------------------------------------------
 
 # The NFA of a pattern with a loop, a negation and a window, state by state.
