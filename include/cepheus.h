@@ -259,6 +259,8 @@ typedef struct cep_stats {
     uint64_t peak_partial_matches;
     uint64_t keys;            /* keys holding state now */
     uint64_t buffered;        /* events waiting for the watermark */
+    uint64_t nodes;           /* shared partial-match nodes alive now */
+    uint64_t stored_events;   /* event copies the engine keeps now */
     int64_t watermark;        /* INT64_MIN before the first event */
 } cep_stats;
 

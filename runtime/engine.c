@@ -70,12 +70,17 @@ static void set_err(cep_engine *e, const char *fmt, ...) {
 /* Copy a caller's event for keeping; tells the tag hook. */
 static cep_event *keep_event(cep_engine *e, const cep_event *ev) {
     cep_event *f = event_freeze(ev);
-    if (f && f->tag && e->on_tag) e->on_tag(e->tag_ud, f->tag, 1);
+    if (!f) return NULL;
+    e->stats.stored_events++;
+    if (f->tag && e->on_tag) e->on_tag(e->tag_ud, f->tag, 1);
     return f;
 }
 
 static void drop_event(cep_engine *e, cep_event *ev) {
-    if (ev && ev->refs == 1 && ev->tag && e->on_tag) e->on_tag(e->tag_ud, ev->tag, 0);
+    if (ev && ev->refs == 1) {
+        e->stats.stored_events--;
+        if (ev->tag && e->on_tag) e->on_tag(e->tag_ud, ev->tag, 0);
+    }
     event_release(ev);
 }
 
@@ -100,12 +105,14 @@ static pm_node *node_new(cep_engine *e, cep_event *ev, uint32_t step, pm_node *p
     if (parent) parent->refs++;
     n->refs = 1;
     n->step = step;
+    e->stats.nodes++;
     return n;
 }
 
 static void node_release(cep_engine *e, pm_node *n) {
     while (n && --n->refs == 0) {
         pm_node *parent = n->parent;
+        e->stats.nodes--;
         drop_event(e, n->ev);
         n->parent = e->free_nodes;
         e->free_nodes = n;

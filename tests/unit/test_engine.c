@@ -279,6 +279,37 @@ START_TEST(tags_keep_and_drop) {
 }
 END_TEST
 
+/* Partial matches share their prefixes: for `a followedBy b+` over one a and
+ * n b's there are n matches of average length n/2, but the engine keeps one
+ * node per accepted event. Everything is freed at the end. */
+START_TEST(shared_prefixes) {
+    cep_program *p = compile_ok("pattern p begin a where t == \"a\" followedBy b+ where t == \"b\"\n");
+    cep_engine *e = NULL;
+    ck_assert_int_eq(cep_engine_new(p, &e), CEP_OK);
+    char line[64];
+    snprintf(line, sizeof line, "{\"ts\":0,\"t\":\"a\"}");
+    ck_assert_int_eq(cep_engine_push_json(e, line, strlen(line)), CEP_OK);
+    const int n = 2000;
+    for (int i = 1; i <= n; i++) {
+        snprintf(line, sizeof line, "{\"ts\":%d,\"t\":\"b\"}", i);
+        ck_assert_int_eq(cep_engine_push_json(e, line, strlen(line)), CEP_OK);
+    }
+    cep_stats st;
+    cep_engine_stats(e, &st);
+    ck_assert_uint_eq(st.matches, (uint64_t)n);      /* a b1, a b1 b2, ... */
+    ck_assert_uint_le(st.nodes, (uint64_t)n + 1);    /* not n * n / 2 */
+    ck_assert_uint_le(st.stored_events, (uint64_t)n + 1);
+    ck_assert_int_eq(cep_engine_finish(e), CEP_OK);
+    cep_engine_stats(e, &st);
+    ck_assert_uint_eq(st.nodes, 0);
+    ck_assert_uint_eq(st.stored_events, 0);
+    ck_assert_uint_eq(st.partial_matches, 0);
+    ck_assert_uint_eq(st.keys, 0);
+    cep_engine_free(e);
+    cep_program_free(p);
+}
+END_TEST
+
 Suite *engine_suite(void) {
     Suite *s = suite_create("engine");
     TCase *tc = tcase_create("engine");
@@ -289,6 +320,7 @@ Suite *engine_suite(void) {
     tcase_add_test(tc, emit_and_stop);
     tcase_add_test(tc, api_edges);
     tcase_add_test(tc, tags_keep_and_drop);
+    tcase_add_test(tc, shared_prefixes);
     suite_add_tcase(s, tc);
     return s;
 }
