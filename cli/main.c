@@ -25,7 +25,8 @@ enum {
     EXIT_USAGE = 2,
     EXIT_INPUT = 3,
     EXIT_OUTPUT = 4,
-    EXIT_INTERNAL = 5
+    EXIT_INTERNAL = 5,
+    EXIT_LIMIT = 6
 };
 
 static const char usage_text[] =
@@ -53,6 +54,11 @@ static const char usage_text[] =
     "                         to FILE, one JSON object per line\n"
     "  -s, --stats            print counters to standard error at the end\n"
     "      --strict           stop at the first malformed line\n"
+    "      --max-partial-matches N\n"
+    "                         keep at most N partial matches per key and pattern,\n"
+    "                         dropping the earliest-started ones (default: no limit)\n"
+    "      --on-limit drop|fail\n"
+    "                         at the limit, drop and count (default) or stop (exit 6)\n"
     "Malformed lines are reported as FILE:LINE: error: REASON and skipped;\n"
     "blank lines are ignored.\n"
     "\n"
@@ -69,7 +75,8 @@ static const char usage_text[] =
     "     unreadable file\n"
     "  3  malformed input line under --strict\n"
     "  4  output error: a file cannot be written\n"
-    "  5  out of memory or internal error\n";
+    "  5  out of memory or internal error\n"
+    "  6  the partial-match limit was reached under --on-limit fail\n";
 
 static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static int usage_error(const char *fmt, ...) {
@@ -332,8 +339,8 @@ static int close_output(FILE *f, const char *name) {
 
 typedef struct run_opts {
     const char *output, *late, *timeouts, *time_field;
-    int64_t max_delay;
-    int stats, strict;
+    int64_t max_delay, max_pms;
+    int stats, strict, limit_fail;
 } run_opts;
 
 typedef struct input {
@@ -381,6 +388,9 @@ static int run_events(cep_engine *e, run_ctx *r, const run_opts *o, input *in,
                               strerror(r->write_errno));
             else if (rc == CEP_ENOMEM || r->oom)
                 status = fail(EXIT_INTERNAL, "out of memory");
+            else if (rc == CEP_ELIMIT)
+                status = fail(EXIT_LIMIT, "%s:%lu: %s", in[i].name, lineno,
+                              cep_engine_error(e));
             else
                 status = fail(EXIT_INTERNAL, "%s:%lu: %s", in[i].name, lineno,
                               cep_strerror(rc));
@@ -399,6 +409,8 @@ static int run_events(cep_engine *e, run_ctx *r, const run_opts *o, input *in,
                           strerror(r->write_errno));
         else if (rc == CEP_ENOMEM || r->oom)
             status = fail(EXIT_INTERNAL, "out of memory");
+        else if (rc == CEP_ELIMIT)
+            status = fail(EXIT_LIMIT, "at end of input: %s", cep_engine_error(e));
         else if (rc != CEP_OK)
             status = fail(EXIT_INTERNAL, "%s", cep_strerror(rc));
     }
@@ -413,18 +425,19 @@ static int run_events(cep_engine *e, run_ctx *r, const run_opts *o, input *in,
                 "matches: %" PRIu64 "\n"
                 "late events: %" PRIu64 "\n"
                 "timeouts: %" PRIu64 "\n"
+                "dropped partial matches: %" PRIu64 "\n"
                 "malformed lines: %" PRIu64 "\n"
                 "peak partial matches: %" PRIu64 "\n"
                 "elapsed seconds: %.3f\n"
                 "events/second: %.0f\n",
-                read, st.events, st.matches, st.late, st.timeouts, malformed,
+                read, st.events, st.matches, st.late, st.timeouts, st.dropped, malformed,
                 st.peak_partial_matches, dt, dt > 0 ? (double)read / dt : 0.0);
     }
     return status;
 }
 
 static int cmd_run(int argc, char **argv) {
-    enum { OPT_STRICT = 256 };
+    enum { OPT_STRICT = 256, OPT_MAX_PMS, OPT_ON_LIMIT };
     static const struct option opts[] = {
         {"output", required_argument, NULL, 'o'},
         {"time-field", required_argument, NULL, 't'},
@@ -433,6 +446,8 @@ static int cmd_run(int argc, char **argv) {
         {"timeouts", required_argument, NULL, 'T'},
         {"stats", no_argument, NULL, 's'},
         {"strict", no_argument, NULL, OPT_STRICT},
+        {"max-partial-matches", required_argument, NULL, OPT_MAX_PMS},
+        {"on-limit", required_argument, NULL, OPT_ON_LIMIT},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0}};
     run_opts o = {.time_field = "ts"};
@@ -463,6 +478,16 @@ static int cmd_run(int argc, char **argv) {
             break;
         case OPT_STRICT:
             o.strict = 1;
+            break;
+        case OPT_MAX_PMS:
+            if (parse_ms(optarg, &o.max_pms) < 0 || o.max_pms > UINT32_MAX)
+                return usage_error("invalid --max-partial-matches '%s': expected "
+                                   "an integer from 0 to 4294967295", optarg);
+            break;
+        case OPT_ON_LIMIT:
+            if (!strcmp(optarg, "drop")) o.limit_fail = 0;
+            else if (!strcmp(optarg, "fail")) o.limit_fail = 1;
+            else return usage_error("invalid --on-limit '%s': expected drop or fail", optarg);
             break;
         case 'h':
             fputs(usage_text, stdout);
@@ -542,6 +567,9 @@ static int cmd_run(int argc, char **argv) {
 
     int rc = cep_engine_new(prog, &e);
     if (rc == CEP_OK) rc = cep_engine_set_max_delay(e, o.max_delay);
+    if (rc == CEP_OK)
+        rc = cep_engine_set_max_partial_matches(e, (uint64_t)o.max_pms,
+                                                o.limit_fail ? CEP_LIMIT_FAIL : CEP_LIMIT_DROP_OLDEST);
     if (rc == CEP_OK) {
         rc = cep_engine_set_time_field(e, o.time_field);
         if (rc == CEP_EINVAL) {

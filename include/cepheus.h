@@ -42,7 +42,8 @@ extern "C" {
     X(CEP_ENOTFOUND, -8, "no such name")                                     \
     X(CEP_EFINISHED, -9, "engine already finished")                          \
     X(CEP_ECALLBACK, -10, "a callback asked to stop")                        \
-    X(CEP_ETOODEEP, -11, "nesting too deep")
+    X(CEP_ETOODEEP, -11, "nesting too deep")                                \
+    X(CEP_ELIMIT, -12, "partial-match limit reached")
 
 enum cep_error {
 #define CEP_ERROR_ENUM_(name, value, msg) name = value,
@@ -259,6 +260,7 @@ typedef struct cep_stats {
     uint64_t peak_partial_matches;
     uint64_t keys;            /* keys holding state now */
     uint64_t buffered;        /* events waiting for the watermark */
+    uint64_t dropped;         /* partial matches dropped by the limit */
     uint64_t nodes;           /* shared partial-match nodes alive now */
     uint64_t stored_events;   /* event copies the engine keeps now */
     int64_t watermark;        /* INT64_MIN before the first event */
@@ -270,6 +272,15 @@ CEP_API void cep_engine_free(cep_engine *e);
 
 /* Options; set before the first push (CEP_EINVAL afterwards). */
 CEP_API int cep_engine_set_max_delay(cep_engine *e, int64_t ms);
+/* What happens when a key would hold more partial matches than allowed. */
+enum cep_limit_policy {
+    CEP_LIMIT_DROP_OLDEST = 0, /* drop the earliest-started ones, count them */
+    CEP_LIMIT_FAIL = 1         /* the same, and the push returns CEP_ELIMIT */
+};
+/* At most max partial matches per key of each pattern (0, the default:
+ * unlimited). Bounds the blow-up of followedByAny, allowCombinations and
+ * optional steps under noSkip; every drop is counted in stats.dropped. */
+CEP_API int cep_engine_set_max_partial_matches(cep_engine *e, uint64_t max, int policy);
 /* Field holding event time for cep_engine_push_json (default "ts"). */
 CEP_API int cep_engine_set_time_field(cep_engine *e, const char *name);
 CEP_API void cep_engine_on_match(cep_engine *e, cep_match_fn fn, void *ud);

@@ -36,7 +36,9 @@ struct cep_engine {
     void *late_ud;
     cep_tag_fn on_tag;
     void *tag_ud;
-    int started, finished, stop, oom;
+    int started, finished, stop, oom, limit_hit;
+    uint64_t max_pms;         /* per key and pattern; 0: unlimited */
+    int limit_policy;
     int64_t watermark;
     int64_t max_seen;
     uint64_t arrivals;
@@ -606,6 +608,15 @@ static int process_pattern(cep_engine *e, uint32_t pi, step_in *in) {
         pm_list tmp = ks->pms; /* swap: the scratch list becomes the key's list */
         ks->pms = e->next_pms;
         e->next_pms = tmp;
+        if (e->max_pms && ks->pms.n > e->max_pms) {
+            /* Over the limit: the earliest-started partial matches go. */
+            uint32_t drop = ks->pms.n - (uint32_t)e->max_pms;
+            for (uint32_t i = 0; i < drop; i++) node_release(e, ks->pms.v[i].node);
+            memmove(ks->pms.v, ks->pms.v + drop, (ks->pms.n - drop) * sizeof *ks->pms.v);
+            ks->pms.n -= drop;
+            e->stats.dropped += drop;
+            if (e->limit_policy == CEP_LIMIT_FAIL) e->limit_hit = 1;
+        }
         e->stats.partial_matches += ks->pms.n;
         if (e->stats.partial_matches > e->stats.peak_partial_matches)
             e->stats.peak_partial_matches = e->stats.partial_matches;
@@ -679,6 +690,11 @@ static int finish_rc(cep_engine *e, int rc) {
         return CEP_ENOMEM;
     }
     if (rc != CEP_OK) return rc;
+    if (e->limit_hit) {
+        e->limit_hit = 0;
+        set_err(e, "a key reached the limit of %llu partial matches", (unsigned long long)e->max_pms);
+        return CEP_ELIMIT;
+    }
     if (e->stop) {
         e->stop = 0;
         return CEP_ECALLBACK;
@@ -831,6 +847,15 @@ CEP_API void cep_engine_free(cep_engine *e) {
 CEP_API int cep_engine_set_max_delay(cep_engine *e, int64_t ms) {
     if (!e || ms < 0 || e->started) return CEP_EINVAL;
     e->max_delay = ms;
+    return CEP_OK;
+}
+
+CEP_API int cep_engine_set_max_partial_matches(cep_engine *e, uint64_t max, int policy) {
+    if (!e || e->started || (policy != CEP_LIMIT_DROP_OLDEST && policy != CEP_LIMIT_FAIL) ||
+        max > UINT32_MAX)
+        return CEP_EINVAL;
+    e->max_pms = max;
+    e->limit_policy = policy;
     return CEP_OK;
 }
 

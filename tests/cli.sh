@@ -210,6 +210,20 @@ expect_file "timeouts: file" "$TMP/timeouts.jsonl" '{"pattern":"p","key":"x","st
 run "$CEP" run --timeouts "$TMP/no/such/dir/t" timeouts.cep timeouts.jsonl
 expect "timeouts: unwritable" 4 "" "cepheus: cannot write '$TMP/no/such/dir/t': No such file or directory"
 
+# ---- partial-match limit ---------------------------------------------------------
+
+# followedByAny with allowCombinations doubles the partial matches on every
+# b: 2^29 without a limit. The limit keeps 100, drops and counts the rest.
+run "$CEP" run --stats --max-partial-matches 100 blowup.cep blowup.jsonl
+expect "limit: drop" 0 '*' '*'
+[ "$(wc -l < "$TMP/out")" -eq 66 ] && grep -q '^peak partial matches: 100$' "$TMP/err" &&
+    grep -q '^dropped partial matches: 2291$' "$TMP/err" &&
+    passed=$((passed + 1)) || { failed=$((failed + 1)); echo "FAIL: limit: drop counts"; }
+run "$CEP" run --max-partial-matches 100 --on-limit fail blowup.cep blowup.jsonl
+expect "limit: fail" 6 "" "cepheus: blowup.jsonl:8: a key reached the limit of 100 partial matches"
+run "$CEP" run --on-limit sometimes blowup.cep blowup.jsonl
+expect "limit: bad policy" 2 "" '*'
+
 # ---- explain --------------------------------------------------------------------
 
 # The NFA of a pattern with a loop, a negation and a window, state by state.

@@ -310,6 +310,37 @@ START_TEST(shared_prefixes) {
 }
 END_TEST
 
+/* followedByAny with a loop branches on every event; the limit bounds the
+ * partial matches per key, drops the oldest and counts them. */
+START_TEST(partial_match_limit) {
+    cep_program *p = compile_ok("pattern p key k begin a where t == \"a\" followedByAny b+ where t == \"b\" allowCombinations "
+                                "followedBy c where t == \"c\"\n");
+    for (int policy = CEP_LIMIT_DROP_OLDEST; policy <= CEP_LIMIT_FAIL; policy++) {
+        cep_engine *e = NULL;
+        ck_assert_int_eq(cep_engine_new(p, &e), CEP_OK);
+        ck_assert_int_eq(cep_engine_set_max_partial_matches(e, 50, policy), CEP_OK);
+        char line[80];
+        int limited = 0;
+        for (int i = 0; i < 40; i++) {
+            snprintf(line, sizeof line, "{\"ts\":%d,\"k\":1,\"t\":\"%s\"}", i, i % 10 == 0 ? "a" : "b");
+            int rc = cep_engine_push_json(e, line, strlen(line));
+            if (rc == CEP_ELIMIT) limited++;
+            else ck_assert_int_eq(rc, CEP_OK);
+            cep_stats st;
+            cep_engine_stats(e, &st);
+            ck_assert_uint_le(st.partial_matches, 50);
+        }
+        cep_stats st;
+        cep_engine_stats(e, &st);
+        ck_assert_uint_gt(st.dropped, 0);
+        ck_assert_int_eq(limited > 0, policy == CEP_LIMIT_FAIL);
+        ck_assert_int_eq(cep_engine_set_max_partial_matches(e, 5, 0), CEP_EINVAL); /* started */
+        cep_engine_free(e);
+    }
+    cep_program_free(p);
+}
+END_TEST
+
 Suite *engine_suite(void) {
     Suite *s = suite_create("engine");
     TCase *tc = tcase_create("engine");
@@ -321,6 +352,7 @@ Suite *engine_suite(void) {
     tcase_add_test(tc, api_edges);
     tcase_add_test(tc, tags_keep_and_drop);
     tcase_add_test(tc, shared_prefixes);
+    tcase_add_test(tc, partial_match_limit);
     suite_add_tcase(s, tc);
     return s;
 }
