@@ -41,11 +41,12 @@ typedef struct builder {
     bstate *st;
     size_t nst, capst;
     const ast_step *current, *following, *group;
-    expr *following_take; /* NULL: none */
+    uint32_t *original;   /* greedy with until: state -> its pre-greedy copy */
     loopflag *fl;
     size_t nfl, capfl;
     stopref *stops;
     size_t nstops, capstops;
+    size_t caporig;
     expr *t;              /* the constant true */
     expr **where;         /* compiled `where` per step index */
     const ast_step **prev_of; /* previous element, by element address order */
@@ -244,21 +245,51 @@ static expr *get_true(builder *b) {
     return gu ? extend_with_until(b, b->t, gu, 1) : b->t;
 }
 
-static int pattern_optional(const builder *b, const ast_step *p) {
-    if (head_of_group(b, p)) return first_of_loop(b) && is_optional(b->group);
-    return is_optional(p);
+/* A copy of a state with its edges (self loops point at the copy). */
+static uint32_t copy_state(builder *b, uint32_t src) {
+    uint32_t c = new_state(b, b->st[src].kind, NULL);
+    if (c == NONE) return NONE;
+    b->st[c].step = b->st[src].step;
+    b->st[c].gap = b->st[src].gap;
+    for (size_t i = 0; i < b->st[src].n && !b->err; i++) {
+        bedge e = b->st[src].e[i];
+        add_edge(b, c, e.kind, e.target == src ? c : e.target, e.cond);
+    }
+    return c;
 }
 
-static expr *greedy_cond(builder *b, expr *cond, expr *take, expr *ignore, expr *following) {
-    expr *g = cond_and(b->c, cond, cond_not(b->c, take));
-    if (following) g = cond_and(b->c, g, following);
-    if (ignore) return cond_or(b->c, g, cond_not(b->c, cond_or(b->c, take, ignore)));
-    return cond_or(b->c, g, cond_not(b->c, take));
+/* Greedy: what follows a greedy step may not take an event the step could
+ * take (Flink's updateWithGreedyCondition). */
+static void update_with_greedy(builder *b, uint32_t state, expr *take) {
+    if (state == NONE) return;
+    expr *not_take = cond_not(b->c, take);
+    for (size_t i = 0; i < b->st[state].n; i++)
+        b->st[state].e[i].cond = cond_and(b->c, b->st[state].e[i].cond, not_take);
 }
 
-static expr *following_take(builder *b, expr *following, expr *current, int optional) {
-    if (optional && following) return cond_or(b->c, current, following);
-    return current;
+/* Greedy with until: proceeding because until holds goes to the state as it
+ * was before the greedy conditions were added (Flink's originalStateMap). */
+static void set_original(builder *b, uint32_t state, uint32_t copy) {
+    if (state == NONE || copy == NONE || b->err) return;
+    size_t old = b->caporig;
+    if (mem_grow((void **)&b->original, &b->caporig, b->nst, sizeof *b->original) < 0) {
+        b->c->oom = 1;
+        b->err = 1;
+        return;
+    }
+    memset(b->original + old, 0, (b->caporig - old) * sizeof *b->original);
+    b->original[state] = copy + 1; /* 0: none */
+}
+
+static void remember_original(builder *b, uint32_t state) { set_original(b, state, copy_state(b, state)); }
+
+static uint32_t original_of(const builder *b, uint32_t state) {
+    if (state != NONE && state < b->caporig && b->original[state]) return b->original[state] - 1;
+    return state;
+}
+
+static int head_of_optional_group(const builder *b, const ast_step *s) {
+    return head_of_group(b, s) && first_of_loop(b) && is_optional(b->group);
 }
 
 /* ---- negation -------------------------------------------------------------------------- */
@@ -347,30 +378,25 @@ static uint32_t create_group_state(builder *b, const ast_step *g, uint32_t sink,
                                    int optional) {
     expr *proceed_cond = get_true(b);
     const ast_step *old_current = b->current, *old_following = b->following, *old_group = b->group;
-    expr *old_ft = b->following_take;
     b->group = g;
     b->current = g->body;
     while (b->current->next) b->current = b->current->next;
-    b->following_take = NULL;
     uint32_t last = create_middle_states(b, sink);
     last = convert_pattern(b, last);
     if (optional) add_edge(b, last, EDGE_PROCEED, proceed_state, proceed_cond);
     b->current = old_current;
     b->following = old_following;
     b->group = old_group;
-    b->following_take = following_take(b, old_ft, b->following_take, optional);
     return last;
 }
 
 static uint32_t create_looping_group_state(builder *b, const ast_step *g, uint32_t sink) {
     expr *proceed_cond = get_true(b);
     const ast_step *old_current = b->current, *old_following = b->following, *old_group = b->group;
-    expr *old_ft = b->following_take;
     uint32_t dummy = new_state(b, ST_NORMAL, NULL);
     b->group = g;
     b->current = g->body;
     while (b->current->next) b->current = b->current->next;
-    b->following_take = NULL;
     uint32_t last = create_middle_states(b, dummy);
     last = convert_pattern(b, last);
     add_edge(b, last, EDGE_PROCEED, sink, proceed_cond);
@@ -378,7 +404,6 @@ static uint32_t create_looping_group_state(builder *b, const ast_step *g, uint32
     b->current = old_current;
     b->following = old_following;
     b->group = old_group;
-    b->following_take = following_take(b, old_ft, b->following_take, 1);
     return last;
 }
 
@@ -390,31 +415,31 @@ static uint32_t create_singleton(builder *b, uint32_t sink, uint32_t proceed_sta
     uint32_t sink2 = copy_without_transitive_nots(b, sink);
     add_edge(b, s, EDGE_TAKE, sink2, take);
     expr *proceed_cond = get_true(b);
-    if (optional && !head_of_group(b, cur)) {
-        if (is_greedy(cur)) proceed_cond = greedy_cond(b, proceed_cond, take, ignore, b->following_take);
+    if (optional) {
+        expr *until = is_greedy(cur) ? until_of(b, cur) : NULL;
+        if (until) {
+            add_edge(b, s, EDGE_PROCEED, original_of(b, proceed_state), cond_and(b->c, proceed_cond, until));
+            proceed_cond = cond_and(b->c, proceed_cond, cond_not(b->c, until));
+        }
         add_edge(b, s, EDGE_PROCEED, proceed_state, proceed_cond);
     }
     if (ignore) {
-        uint32_t is;
-        if (optional) {
+        uint32_t is = s;
+        if (optional || head_of_optional_group(b, cur)) {
             is = new_state(b, ST_NORMAL, cur);
             add_edge(b, is, EDGE_TAKE, sink2, take);
             add_edge(b, is, EDGE_IGNORE, is, ignore);
             add_stop_states(b, is);
-            if (is_greedy(cur)) add_edge(b, is, EDGE_PROCEED, proceed_state, proceed_cond);
-        } else {
-            is = s;
         }
         add_edge(b, s, EDGE_IGNORE, is, ignore);
     }
-    b->following_take = following_take(b, b->following_take, take, optional);
     return s;
 }
 
 static uint32_t create_singleton_default(builder *b, uint32_t sink) {
     const ast_step *cur = b->current;
     return create_singleton(b, sink, sink, cur->is_group ? b->t : get_take(b, cur),
-                            cur->is_group ? NULL : get_ignore(b, cur), pattern_optional(b, cur));
+                            cur->is_group ? NULL : get_ignore(b, cur), is_optional(cur));
 }
 
 static uint32_t create_times(builder *b, uint32_t sink, uint32_t proceed_state) {
@@ -425,6 +450,10 @@ static uint32_t create_times(builder *b, uint32_t sink, uint32_t proceed_state) 
     expr *until = until_of(b, cur);
     expr *inner_ignore = extend_with_until(b, cur->is_group ? NULL : get_inner_ignore(b, cur), until, 0);
     expr *take = extend_with_until(b, cur->is_group ? b->t : get_take(b, cur), until, 1);
+    if (is_greedy(cur) && from != to) {
+        if (until) remember_original(b, sink);
+        update_with_greedy(b, sink, take);
+    }
     uint32_t last = sink;
     for (int64_t i = from; i < to && !b->err; i++) {
         last = create_singleton(b, last, proceed_state, take, inner_ignore, 1);
@@ -446,9 +475,19 @@ static uint32_t create_looping(builder *b, uint32_t sink) {
     expr *ignore = extend_with_until(b, get_inner_ignore(b, cur), until, 0);
     expr *take = extend_with_until(b, get_take(b, cur), until, 1);
     expr *proceed_cond = get_true(b);
-    if (is_greedy(cur)) proceed_cond = greedy_cond(b, proceed_cond, take, ignore, b->following_take);
     uint32_t loop = new_state(b, ST_NORMAL, cur);
-    add_edge(b, loop, EDGE_PROCEED, sink, proceed_cond);
+    if (is_greedy(cur)) {
+        if (until) {
+            uint32_t copy = copy_state(b, sink);
+            add_edge(b, loop, EDGE_PROCEED, copy, cond_and(b->c, proceed_cond, until));
+            set_original(b, sink, copy);
+            proceed_cond = cond_and(b->c, proceed_cond, cond_not(b->c, until));
+        }
+        add_edge(b, loop, EDGE_PROCEED, sink, proceed_cond);
+        update_with_greedy(b, sink, get_take(b, cur));
+    } else {
+        add_edge(b, loop, EDGE_PROCEED, sink, proceed_cond);
+    }
     add_edge(b, loop, EDGE_TAKE, loop, take);
     add_stop_state_to_looping(b, loop);
     if (ignore) {
@@ -456,10 +495,8 @@ static uint32_t create_looping(builder *b, uint32_t sink) {
         add_edge(b, is, EDGE_TAKE, loop, take);
         add_edge(b, is, EDGE_IGNORE, is, ignore);
         add_edge(b, loop, EDGE_IGNORE, is, ignore);
-        if (is_greedy(cur)) add_edge(b, is, EDGE_PROCEED, sink, proceed_cond);
         add_stop_state_to_looping(b, is);
     }
-    b->following_take = following_take(b, b->following_take, take, 1);
     return loop;
 }
 
@@ -572,6 +609,7 @@ out:
     mem_free(b.st);
     mem_free(b.fl);
     mem_free(b.stops);
+    mem_free(b.original);
     mem_free(b.where);
     mem_free(b.elems);
     mem_free(b.prev_of);

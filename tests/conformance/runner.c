@@ -11,7 +11,10 @@
  *     # the expectation comes from ("Flink docs: contiguity table")
  *     % max-delay 1000        option lines: `% max-delay N`,
  *     % time-field t          `% time-field NAME`, `% late` (print late
- *     % late                  events as `late: RAW`)
+ *     % late                  events as `late: RAW`), `% timeouts` (print
+ *     % timeouts              timed-out partial matches as `timeout: JSON`),
+ *     % unordered             `% unordered` (compare the output as a sorted
+ *                             set of lines, for same-start ties)
  *     pattern p               the pattern text, one or more lines
  *       begin a where x == 1
  *     ---
@@ -22,7 +25,8 @@
  *
  *   After the last event the runner calls cep_engine_finish. Output lines are
  *   matches as jbuf_match writes them (without the newline), `late: RAW` for
- *   late events (with `% late`), and `malformed: N: REASON` for an event
+ *   late events (with `% late`), `timeout: JSON` for timed-out partial
+ *   matches (with `% timeouts`), and `malformed: N: REASON` for an event
  *   line the engine rejects (N counts the lines of the events section from 1,
  *   REASON is cep_engine_error).
  *
@@ -182,6 +186,22 @@ static int on_match(void *ud, const cep_match *m)
     return 0;
 }
 
+/* A timed-out partial match, as `timeout: JSON` (jbuf_match writes the
+ * timeout form for it). */
+static int on_timeout(void *ud, const cep_match *m)
+{
+    run_ctx *c = ud;
+    jbuf_reset(&c->jb);
+    jbuf_puts(&c->jb, "timeout: ");
+    jbuf_match(&c->jb, c->prog, m);
+    size_t n = c->jb.len;
+    if (n && c->jb.p[n - 1] == '\n')
+        n--;
+    sl_pushn(c->out, c->jb.oom ? "(jbuf out of memory)" : c->jb.p,
+             c->jb.oom ? strlen("(jbuf out of memory)") : n);
+    return 0;
+}
+
 static int on_late(void *ud, const cep_event *ev)
 {
     run_ctx *c = ud;
@@ -243,6 +263,8 @@ typedef struct case_opts {
     int has_max_delay;
     char *time_field;
     int late;
+    int timeouts;   /* print timed-out partial matches */
+    int unordered;  /* compare sorted output with sorted expectations */
 } case_opts;
 
 /* Parse a `%` option line into o; on error writes a message to out. */
@@ -275,6 +297,14 @@ static int parse_option(const char *line, case_opts *o, strlist *out)
         o->late = 1;
         return 0;
     }
+    if (strncmp(p, "timeouts", 8) == 0 && is_blank(p + 8)) {
+        o->timeouts = 1;
+        return 0;
+    }
+    if (strncmp(p, "unordered", 9) == 0 && is_blank(p + 9)) {
+        o->unordered = 1;
+        return 0;
+    }
 bad:
     push_fmt(out, "(runner: bad option line: %s)", line);
     return -1;
@@ -285,6 +315,11 @@ static int is_event_error(int rc)
 {
     return rc == CEP_EJSON || rc == CEP_ENOTOBJECT || rc == CEP_ETIME ||
            rc == CEP_ETOODEEP || rc == CEP_ERANGE;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
 /* Run the case in lines [first, end) (no blank lines). Fills expected and
@@ -357,6 +392,8 @@ static int run_case(const strlist *lines, size_t first, size_t end,
     cep_engine_on_match(e, on_match, &ctx);
     if (o.late)
         cep_engine_on_late(e, on_late, &ctx);
+    if (o.timeouts)
+        cep_engine_on_timeout(e, on_timeout, &ctx);
     if (o.has_max_delay && (rc = cep_engine_set_max_delay(e, o.max_delay)) != CEP_OK)
         push_fmt(actual, "(set_max_delay: %s)", cep_strerror(rc));
     if (o.time_field && (rc = cep_engine_set_time_field(e, o.time_field)) != CEP_OK)
@@ -391,6 +428,11 @@ static int run_case(const strlist *lines, size_t first, size_t end,
     cep_engine_free(e);
 
 done:
+    if (ok && o.unordered) {
+        /* Ties whose order is engine-defined: compare as sets of lines. */
+        qsort(expected->v, expected->n, sizeof *expected->v, cmp_str);
+        qsort(actual->v, actual->n, sizeof *actual->v, cmp_str);
+    }
     if (ok) {
         ok = expected->n == actual->n;
         for (size_t k = 0; ok && k < expected->n; k++)
