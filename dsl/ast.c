@@ -5,6 +5,7 @@
 #include "config.h"
 #include "ast.h"
 #include "mem.h"
+#include "strbuf.h"
 
 #include <inttypes.h>
 #include <math.h>
@@ -158,42 +159,7 @@ void ast_pattern_free(ast_pattern *p) {
  *    (within 600000) (skip pastLastEvent) (emit (n (count b))))
  * on one line per pattern. */
 
-typedef struct sbuf {
-    char *p;
-    size_t len, cap;
-    int oom;
-} sbuf;
-
-static void sb_put(sbuf *b, const char *s, size_t n) {
-    if (b->oom) return;
-    if (mem_grow((void **)&b->p, &b->cap, b->len + n + 1, 1) != 0) {
-        b->oom = 1;
-        return;
-    }
-    memcpy(b->p + b->len, s, n);
-    b->len += n;
-    b->p[b->len] = '\0';
-}
-
-static void sb_puts(sbuf *b, const char *s) { sb_put(b, s, strlen(s)); }
-
-static void sb_printf(sbuf *b, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-static void sb_printf(sbuf *b, const char *fmt, ...) {
-    char tmp[64];
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
-    va_end(ap);
-    /* Only short numbers go through here. */
-    if (n < 0 || (size_t)n >= sizeof tmp) {
-        b->oom = 1;
-        return;
-    }
-    sb_put(b, tmp, (size_t)n);
-}
-
-static void dump_string(sbuf *b, const char *s, size_t n) {
+static void dump_string(strbuf *b, const char *s, size_t n) {
     sb_puts(b, "\"");
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)s[i];
@@ -215,7 +181,7 @@ static void dump_string(sbuf *b, const char *s, size_t n) {
 
 /* Shortest text that reads back as the same double, always with a '.' or
  * an exponent so it cannot be mistaken for an integer. */
-static void dump_double(sbuf *b, double d) {
+static void dump_double(strbuf *b, double d) {
     char tmp[48];
     if (isnan(d)) {
         sb_puts(b, "nan");
@@ -239,7 +205,8 @@ static void dump_double(sbuf *b, double d) {
     if (!strpbrk(tmp, ".e")) sb_puts(b, ".0");
 }
 
-static const char *op_text(expr_op op) {
+/* An operator as the pattern language spells it. */
+const char *expr_op_text(expr_op op) {
     switch (op) {
     case OP_OR: return "or";
     case OP_AND: return "and";
@@ -255,7 +222,7 @@ static const char *op_text(expr_op op) {
     case OP_MUL: return "*";
     case OP_DIV: return "/";
     case OP_MOD: return "%";
-    case OP_NEG: return "neg";
+    case OP_NEG: return "-";
     case OP_MATCH: return "=~";
     case OP_NOMATCH: return "!~";
     case AGG_COUNT: return "count";
@@ -268,16 +235,16 @@ static const char *op_text(expr_op op) {
     return "?";
 }
 
-static void dump_expr(sbuf *b, const ast_expr *e);
+static void dump_expr(strbuf *b, const ast_expr *e);
 
-static void dump_args(sbuf *b, const ast_expr *a) {
+static void dump_args(strbuf *b, const ast_expr *a) {
     for (; a; a = a->next) {
         sb_puts(b, " ");
         dump_expr(b, a);
     }
 }
 
-static void dump_stepref(sbuf *b, const ast_expr *e) {
+static void dump_stepref(strbuf *b, const ast_expr *e) {
     sb_puts(b, e->step ? e->step : "?");
     if (e->has_index) sb_printf(b, "[%" PRId64 "]", e->index);
     if (e->name) {
@@ -286,7 +253,7 @@ static void dump_stepref(sbuf *b, const ast_expr *e) {
     }
 }
 
-static void dump_expr(sbuf *b, const ast_expr *e) {
+static void dump_expr(strbuf *b, const ast_expr *e) {
     if (!e) {
         sb_puts(b, "<null>");
         return;
@@ -300,7 +267,7 @@ static void dump_expr(sbuf *b, const ast_expr *e) {
     case EX_FIELD: sb_puts(b, e->name ? e->name : "?"); break;
     case EX_STEPREF: dump_stepref(b, e); break;
     case EX_AGG:
-        sb_printf(b, "(%s ", op_text(e->op));
+        sb_printf(b, "(%s ", expr_op_text(e->op));
         dump_stepref(b, e);
         sb_puts(b, ")");
         break;
@@ -311,19 +278,20 @@ static void dump_expr(sbuf *b, const ast_expr *e) {
         sb_puts(b, ")");
         break;
     case EX_UNARY:
-        sb_printf(b, "(%s ", op_text(e->op));
+        /* "neg", so that a dump tells negation from subtraction */
+        sb_printf(b, "(%s ", e->op == OP_NEG ? "neg" : expr_op_text(e->op));
         dump_expr(b, e->a);
         sb_puts(b, ")");
         break;
     case EX_BINARY:
-        sb_printf(b, "(%s ", op_text(e->op));
+        sb_printf(b, "(%s ", expr_op_text(e->op));
         dump_expr(b, e->a);
         sb_puts(b, " ");
         dump_expr(b, e->b);
         sb_puts(b, ")");
         break;
     case EX_MATCH:
-        sb_printf(b, "(%s ", op_text(e->op));
+        sb_printf(b, "(%s ", expr_op_text(e->op));
         dump_expr(b, e->a);
         sb_puts(b, " /");
         sb_puts(b, e->regex ? e->regex : "");
@@ -352,7 +320,7 @@ static const char *conn_text(conn_kind c) {
     return "?";
 }
 
-static void dump_quant(sbuf *b, const ast_quant *q) {
+static void dump_quant(strbuf *b, const ast_quant *q) {
     switch (q->kind) {
     case Q_ONE: return;
     case Q_OPTIONAL: sb_puts(b, " ?"); return;
@@ -366,7 +334,7 @@ static void dump_quant(sbuf *b, const ast_quant *q) {
     }
 }
 
-static void dump_steps(sbuf *b, const ast_step *s) {
+static void dump_steps(strbuf *b, const ast_step *s) {
     for (; s; s = s->next) {
         sb_printf(b, " (%s ", conn_text(s->conn));
         if (s->is_group) {
@@ -410,7 +378,7 @@ static const char *skip_text(skip_kind k) {
 }
 
 char *ast_dump(const ast_pattern *p) {
-    sbuf b = {0};
+    strbuf b = {0};
     sb_puts(&b, ""); /* an empty list dumps as "" rather than NULL */
     for (; p; p = p->next) {
         sb_puts(&b, "(pattern ");

@@ -191,6 +191,9 @@ struct cep_diag;
 int ast_parse(const char *text, size_t len, struct cep_diag *d,
               ast_pattern **out);
 
+/* An operator (or aggregate) as the pattern language spells it. */
+const char *expr_op_text(expr_op op);
+
 /* Write a readable S-expression of the tree (for tests). Returns a string
  * owned by the caller (mem_free), NULL on out-of-memory. */
 char *ast_dump(const ast_pattern *p);

@@ -106,22 +106,6 @@ static int resolve_step_ref(ctx *c, const ast_expr *e) {
 
 /* ---- expressions ------------------------------------------------------------ */
 
-static const char *op_text(int op) {
-    switch (op) {
-    case OP_OR: return "or";
-    case OP_AND: return "and";
-    case OP_NOT: return "not";
-    case OP_ADD: return "+";
-    case OP_SUB: return "-";
-    case OP_MUL: return "*";
-    case OP_DIV: return "/";
-    case OP_MOD: return "%";
-    case OP_NEG: return "-";
-    case OP_MATCH: return "=~";
-    case OP_NOMATCH: return "!~";
-    }
-    return "?";
-}
 
 static int numeric(stype t) { return t == T_INT || t == T_DOUBLE || t == T_NUM; }
 
@@ -130,12 +114,12 @@ static stype check_expr(ctx *c, ast_expr *e);
 /* Operands of arithmetic must be numbers (or unknown, or null). */
 static void want_number(ctx *c, const ast_expr *at, int op, stype t) {
     if (t == T_ANY || t == T_NULL || numeric(t)) return;
-    ERR(c, CEP_DIAG_TYPE, at->sp.start, "operator '%s' needs numbers, not %s", op_text(op), stype_name(t));
+    ERR(c, CEP_DIAG_TYPE, at->sp.start, "operator '%s' needs numbers, not %s", expr_op_text(op), stype_name(t));
 }
 
 static void want_bool(ctx *c, const ast_expr *at, int op, stype t) {
     if (t == T_ANY || t == T_NULL || t == T_BOOL) return;
-    ERR(c, CEP_DIAG_TYPE, at->sp.start, "operator '%s' needs booleans, not %s", op_text(op), stype_name(t));
+    ERR(c, CEP_DIAG_TYPE, at->sp.start, "operator '%s' needs booleans, not %s", expr_op_text(op), stype_name(t));
 }
 
 static stype check_call(ctx *c, ast_expr *e) {
@@ -227,7 +211,7 @@ static stype check_expr(ctx *c, ast_expr *e) {
     case EX_MATCH: {
         stype t = check_expr(c, e->a);
         if (t != T_ANY && t != T_STRING && t != T_NULL)
-            ERR(c, CEP_DIAG_TYPE, e->a->sp.start, "operator '%s' needs a string, not %s", op_text(e->op),
+            ERR(c, CEP_DIAG_TYPE, e->a->sp.start, "operator '%s' needs a string, not %s", expr_op_text(e->op),
                 stype_name(t));
         int flags_ok = 1;
         for (const char *f = e->flags ? e->flags : ""; *f; f++)

@@ -4,6 +4,7 @@
 #include "config.h"
 #include "diag.h"
 #include "mem.h"
+#include "strbuf.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -139,32 +140,13 @@ static int item_cmp(const void *pa, const void *pb) {
     return a->seq < b->seq ? -1 : a->seq > b->seq;
 }
 
-typedef struct rbuf {
-    char *p;
-    size_t len, cap;
-    int oom;
-} rbuf;
-
-static void rb_put(rbuf *b, const char *s, size_t n) {
-    if (b->oom) return;
-    if (mem_grow((void **)&b->p, &b->cap, b->len + n + 1, 1) != 0) {
-        b->oom = 1;
-        return;
-    }
-    memcpy(b->p + b->len, s, n);
-    b->len += n;
-    b->p[b->len] = '\0';
-}
-
-static void rb_puts(rbuf *b, const char *s) { rb_put(b, s, strlen(s)); }
-
-static void render_item(rbuf *b, const cep_diag *d, const diag_item *it) {
+static void render_item(strbuf *b, const cep_diag *d, const diag_item *it) {
     char num[64];
-    rb_puts(b, d->name);
+    sb_puts(b, d->name);
     snprintf(num, sizeof num, ":%d:%d: error: ", it->line, it->col);
-    rb_puts(b, num);
-    rb_puts(b, it->msg);
-    rb_puts(b, "\n");
+    sb_puts(b, num);
+    sb_puts(b, it->msg);
+    sb_puts(b, "\n");
 
     size_t off = caret_offset(d, it->off);
     size_t start = off, end = off;
@@ -176,28 +158,28 @@ static void render_item(rbuf *b, const cep_diag *d, const diag_item *it) {
     for (size_t i = start; i < shown;) {
         size_t run = i;
         while (run < shown && d->src[run] != '\0') run++;
-        rb_put(b, d->src + i, run - i);
-        if (run < shown) rb_puts(b, " ");
+        sb_put(b, d->src + i, run - i);
+        if (run < shown) sb_puts(b, " ");
         i = run + 1;
     }
-    rb_puts(b, "\n");
+    sb_puts(b, "\n");
     /* One space per character before the caret, tabs kept so it lines up. */
     for (size_t i = start; i < off; i++) {
         unsigned char c = (unsigned char)d->src[i];
         if (c == '\t')
-            rb_puts(b, "\t");
+            sb_puts(b, "\t");
         else if ((c & 0xC0) != 0x80)
-            rb_puts(b, " ");
+            sb_puts(b, " ");
     }
-    rb_puts(b, "^\n");
+    sb_puts(b, "^\n");
 }
 
 int diag_finish(cep_diag *d) {
     if (!d) return -1;
     if (d->n > 1) qsort(d->items, d->n, sizeof *d->items, item_cmp);
     for (size_t i = 0; i < d->n; i++) d->items[i].seq = i;
-    rbuf b = {0};
-    rb_puts(&b, "");
+    strbuf b = {0};
+    sb_puts(&b, "");
     for (size_t i = 0; i < d->n; i++) render_item(&b, d, &d->items[i]);
     mem_free(d->rendered);
     d->rendered = NULL;
