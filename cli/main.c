@@ -436,6 +436,16 @@ static int run_events(cep_engine *e, run_ctx *r, const run_opts *o, input *in,
     return status;
 }
 
+/* Open an output file named on the command line (nothing when path is
+ * NULL, so *f keeps its default). */
+static int open_output(const char *path, FILE **f, const char **name) {
+    if (!path) return EXIT_OK;
+    *name = path;
+    *f = fopen(path, "wb");
+    if (!*f) return fail(EXIT_OUTPUT, "cannot write '%s': %s", path, strerror(errno));
+    return EXIT_OK;
+}
+
 static int cmd_run(int argc, char **argv) {
     enum { OPT_STRICT = 256, OPT_MAX_PMS, OPT_ON_LIMIT };
     static const struct option opts[] = {
@@ -531,33 +541,10 @@ static int cmd_run(int argc, char **argv) {
         }
     }
 
-    if (o.output) {
-        r.out_name = o.output;
-        r.out = fopen(o.output, "wb");
-        if (!r.out) {
-            status = fail(EXIT_OUTPUT, "cannot write '%s': %s", o.output,
-                          strerror(errno));
-            goto done;
-        }
-    }
-    if (o.late) {
-        r.late_name = o.late;
-        r.late = fopen(o.late, "wb");
-        if (!r.late) {
-            status = fail(EXIT_OUTPUT, "cannot write '%s': %s", o.late,
-                          strerror(errno));
-            goto done;
-        }
-    }
-    if (o.timeouts) {
-        r.timeouts_name = o.timeouts;
-        r.timeouts = fopen(o.timeouts, "wb");
-        if (!r.timeouts) {
-            status = fail(EXIT_OUTPUT, "cannot write '%s': %s", o.timeouts,
-                          strerror(errno));
-            goto done;
-        }
-    }
+    if ((status = open_output(o.output, &r.out, &r.out_name)) != EXIT_OK ||
+        (status = open_output(o.late, &r.late, &r.late_name)) != EXIT_OK ||
+        (status = open_output(o.timeouts, &r.timeouts, &r.timeouts_name)) != EXIT_OK)
+        goto done;
     /* Matches are small and many: write them in large blocks. Static
      * buffers, since stdout keeps its buffer until the process exits. */
     static char outbuf[1 << 20], latebuf[1 << 16], timeoutbuf[1 << 16];
