@@ -43,7 +43,11 @@ extern "C" {
     X(CEP_EFINISHED, -9, "engine already finished")                          \
     X(CEP_ECALLBACK, -10, "a callback asked to stop")                        \
     X(CEP_ETOODEEP, -11, "nesting too deep")                                \
-    X(CEP_ELIMIT, -12, "partial-match limit reached")
+    X(CEP_ELIMIT, -12, "partial-match limit reached")                       \
+    X(CEP_EFORMAT, -13, "not a Cepheus snapshot, or an unsupported version") \
+    X(CEP_ETRUNCATED, -14, "snapshot is truncated")                        \
+    X(CEP_ECORRUPT, -15, "snapshot is corrupted")                          \
+    X(CEP_EPROGRAM, -16, "snapshot was made by a different program")
 
 enum cep_error {
 #define CEP_ERROR_ENUM_(name, value, msg) name = value,
@@ -148,6 +152,9 @@ CEP_API int cep_compile(const cep_compiler *c, const char *text, size_t len,
                         const char *name, cep_program **prog, cep_diag **diag);
 CEP_API void cep_program_free(cep_program *p);
 
+/* A hash of everything that decides matching (patterns as parsed, field
+ * slots, function names): equal programs have equal fingerprints. */
+CEP_API uint64_t cep_program_fingerprint(const cep_program *p);
 /* Patterns of a program, in file order. Names are owned by the program. */
 CEP_API size_t cep_program_pattern_count(const cep_program *p);
 CEP_API const char *cep_program_pattern_name(const cep_program *p, size_t i);
@@ -307,6 +314,23 @@ CEP_API int cep_engine_advance_watermark(cep_engine *e, int64_t ms);
 CEP_API int cep_engine_finish(cep_engine *e);
 
 CEP_API void cep_engine_stats(const cep_engine *e, cep_stats *out);
+
+/* ---- Snapshots --------------------------------------------------------- */
+
+/* Receives snapshot bytes in order; return 0 to go on, non-zero to stop
+ * (the snapshot call then returns CEP_ECALLBACK). */
+typedef int (*cep_write_fn)(void *userdata, const void *buf, size_t len);
+
+/* Write the engine's whole state — watermark, counters, buffered events,
+ * every key's partial and held-back matches — through fn. The format is
+ * versioned and checksummed (docs/snapshot.md). Event tags are not kept. */
+CEP_API int cep_engine_snapshot(const cep_engine *e, cep_write_fn fn, void *ud);
+/* Load a snapshot (len bytes, borrowed) into e, a new engine of the same
+ * program that has not been used (callbacks and time field may already be
+ * set; max_delay comes from the snapshot). Errors: CEP_EFORMAT,
+ * CEP_ETRUNCATED, CEP_ECORRUPT, CEP_EPROGRAM, CEP_ENOMEM; e is then left
+ * empty and usable. */
+CEP_API int cep_engine_restore(cep_engine *e, const void *buf, size_t len);
 
 #ifdef __cplusplus
 }

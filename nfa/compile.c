@@ -9,6 +9,7 @@
 #include "mem.h"
 #include "nfa.h"
 #include "regex.h"
+#include "hash.h"
 
 #include <string.h>
 
@@ -214,6 +215,27 @@ out:
     return rc;
 }
 
+/* Fingerprints: a pattern's is the hash of its syntax tree's canonical dump
+ * (comments and layout do not count); the program's adds the field slots and
+ * user functions, which decide how events and snapshots are laid out. */
+static int fingerprint(cep_program *prog, const ast_pattern *pats) {
+    uint64_t h = hash_bytes("cepheus-program-1", 17, 0);
+    uint32_t i = 0;
+    for (const ast_pattern *p = pats; p; p = p->next, i++) {
+        ast_pattern one = *p;
+        one.next = NULL;
+        char *dump = ast_dump(&one);
+        if (!dump) return CEP_ENOMEM;
+        prog->patterns[i].fingerprint = hash_bytes(dump, strlen(dump), 0);
+        mem_free(dump);
+        h = hash_bytes(&prog->patterns[i].fingerprint, 8, h);
+    }
+    for (uint32_t f = 0; f < prog->nfields; f++) h = hash_bytes(prog->fields[f], strlen(prog->fields[f]) + 1, h);
+    for (uint32_t f = 0; f < prog->nfns; f++) h = hash_bytes(prog->fns[f].name, strlen(prog->fns[f].name) + 1, h);
+    prog->fingerprint = h;
+    return CEP_OK;
+}
+
 int nfa_compile(cep_program *prog, const ast_pattern *pats, cep_diag *d) {
     cctx c = {.prog = prog, .d = d};
     for (const ast_pattern *p = pats; p; p = p->next) prog->npatterns++;
@@ -223,5 +245,5 @@ int nfa_compile(cep_program *prog, const ast_pattern *pats, cep_diag *d) {
     for (const ast_pattern *p = pats; p; p = p->next, i++)
         if (compile_pattern(&c, &prog->patterns[i], p) < 0 || c.oom || c.failed)
             return c.failed && !c.oom ? CEP_EPATTERN : CEP_ENOMEM;
-    return CEP_OK;
+    return fingerprint(prog, pats);
 }

@@ -58,6 +58,7 @@ typedef struct nfa_step {
 
 typedef struct nfa_pattern {
     char *name;
+    uint64_t fingerprint;     /* of the pattern's syntax tree: same text, same NFA */
     uint32_t nkeys;
     int *key_slots;           /* slot of each key field */
     char **key_names;
@@ -86,6 +87,7 @@ typedef struct user_fn {
 } user_fn;
 
 struct cep_program {
+    uint64_t fingerprint;     /* of every pattern and field: snapshots check it */
     uint32_t npatterns;
     nfa_pattern *patterns;
     uint32_t nfields;

@@ -141,6 +141,8 @@ int program_slot(const cep_program *p, const char *name, size_t len) {
 
 CEP_API size_t cep_program_pattern_count(const cep_program *p) { return p ? p->npatterns : 0; }
 
+CEP_API uint64_t cep_program_fingerprint(const cep_program *p) { return p ? p->fingerprint : 0; }
+
 CEP_API const char *cep_program_pattern_name(const cep_program *p, size_t i) {
     return p && i < p->npatterns ? p->patterns[i].name : NULL;
 }

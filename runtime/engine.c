@@ -13,56 +13,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#define NODE_SLAB 1024
-
-typedef struct u32_list {
-    uint32_t *v;
-    size_t n, cap;
-} u32_list;
-
-typedef struct node_slab node_slab;
-struct node_slab {
-    node_slab *next;
-    pm_node nodes[NODE_SLAB];
-};
-
-struct cep_engine {
-    const cep_program *prog;
-    int64_t max_delay;
-    char *time_field;
-    cep_match_fn on_match;
-    void *match_ud;
-    cep_late_fn on_late;
-    void *late_ud;
-    cep_tag_fn on_tag;
-    void *tag_ud;
-    int started, finished, stop, oom, limit_hit;
-    uint64_t max_pms;         /* per key and pattern; 0: unlimited */
-    int limit_policy;
-    int64_t watermark;
-    int64_t max_seen;
-    uint64_t arrivals;
-    uint64_t keys_created;
-    cep_event *builder;       /* for cep_engine_push_json */
-    eval_ctx ctx;
-    keymap keys;
-    heap reorder;             /* buffered events by (time, arrival) */
-    heap timers;              /* key states by (deadline, creation) */
-    key_state *first, *last;  /* key states in creation order */
-    pm_node *free_nodes;      /* node pool: partial matches never malloc per event */
-    node_slab *slabs;
-    pm_list next_pms, completed; /* scratch lists reused for every event */
-    u32_list stack, out;      /* scratch for the decision graph */
-    cep_match_fn on_timeout;
-    void *timeout_ud;
-    char *keybuf;
-    size_t keybuf_cap;
-    cep_match match;          /* the view handed to the match callback */
-    cep_stats stats;
-    char err[256];
-};
-
-static void set_err(cep_engine *e, const char *fmt, ...) {
+void engine_set_err(cep_engine *e, const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(e->err, sizeof e->err, fmt, ap);
@@ -70,7 +21,7 @@ static void set_err(cep_engine *e, const char *fmt, ...) {
 }
 
 /* Copy a caller's event for keeping; tells the tag hook. */
-static cep_event *keep_event(cep_engine *e, const cep_event *ev) {
+cep_event *engine_keep_event(cep_engine *e, const cep_event *ev) {
     cep_event *f = event_freeze(ev);
     if (!f) return NULL;
     e->stats.stored_events++;
@@ -78,7 +29,7 @@ static cep_event *keep_event(cep_engine *e, const cep_event *ev) {
     return f;
 }
 
-static void drop_event(cep_engine *e, cep_event *ev) {
+void engine_drop_event(cep_engine *e, cep_event *ev) {
     if (ev && ev->refs == 1) {
         e->stats.stored_events--;
         if (ev->tag && e->on_tag) e->on_tag(e->tag_ud, ev->tag, 0);
@@ -88,7 +39,7 @@ static void drop_event(cep_engine *e, cep_event *ev) {
 
 /* ---- nodes and partial-match lists ------------------------------------------- */
 
-static pm_node *node_new(cep_engine *e, cep_event *ev, uint32_t step, pm_node *parent) {
+pm_node *engine_node_new(cep_engine *e, cep_event *ev, uint32_t step, pm_node *parent) {
     if (!e->free_nodes) {
         node_slab *s = mem_alloc(sizeof *s);
         if (!s) return NULL;
@@ -111,18 +62,18 @@ static pm_node *node_new(cep_engine *e, cep_event *ev, uint32_t step, pm_node *p
     return n;
 }
 
-static void node_release(cep_engine *e, pm_node *n) {
+void engine_node_release(cep_engine *e, pm_node *n) {
     while (n && --n->refs == 0) {
         pm_node *parent = n->parent;
         e->stats.nodes--;
-        drop_event(e, n->ev);
+        engine_drop_event(e, n->ev);
         n->parent = e->free_nodes;
         e->free_nodes = n;
         n = parent;
     }
 }
 
-static int list_push(pm_list *l, pm p) {
+int engine_list_push(pm_list *l, pm p) {
     if (l->n == l->cap) {
         size_t cap = l->cap;
         if (mem_grow((void **)&l->v, &cap, (size_t)l->n + 1, sizeof *l->v) < 0) return -1;
@@ -154,7 +105,7 @@ static int timer_less(const void *a, const void *b) {
 
 static void timer_moved(void *item, size_t pos) { ((key_state *)item)->heap_pos = pos; }
 
-static key_state *key_state_new(cep_engine *e, uint32_t pattern, uint64_t hash, const char *key,
+key_state *engine_key_new(cep_engine *e, uint32_t pattern, uint64_t hash, const char *key,
                                 uint32_t len) {
     key_state *ks = mem_calloc(1, sizeof *ks + len);
     if (!ks) return NULL;
@@ -177,9 +128,9 @@ static key_state *key_state_new(cep_engine *e, uint32_t pattern, uint64_t hash, 
     return ks;
 }
 
-static void key_state_free(cep_engine *e, key_state *ks) {
-    for (uint32_t i = 0; i < ks->pms.n; i++) node_release(e, ks->pms.v[i].node);
-    for (uint32_t i = 0; i < ks->done.n; i++) node_release(e, ks->done.v[i].node);
+void engine_key_free(cep_engine *e, key_state *ks) {
+    for (uint32_t i = 0; i < ks->pms.n; i++) engine_node_release(e, ks->pms.v[i].node);
+    for (uint32_t i = 0; i < ks->done.n; i++) engine_node_release(e, ks->done.v[i].node);
     e->stats.partial_matches -= ks->pms.n;
     if (ks->heap_pos != HEAP_NONE) heap_remove(&e->timers, ks->heap_pos);
     keymap_remove(&e->keys, ks);
@@ -204,9 +155,9 @@ static int64_t pm_deadline(const nfa_pattern *pat, const pm *p) {
 }
 
 /* After a change: free an empty key state, else re-arm its timer. */
-static void key_state_settle(cep_engine *e, const nfa_pattern *pat, key_state *ks) {
+void engine_key_settle(cep_engine *e, const nfa_pattern *pat, key_state *ks) {
     if (ks->pms.n == 0 && ks->done.n == 0) {
-        key_state_free(e, ks);
+        engine_key_free(e, ks);
         return;
     }
     int64_t d = INT64_MAX;
@@ -325,7 +276,7 @@ static uint32_t prune_list(cep_engine *e, pm_list *l, const cep_event *at, int i
     uint32_t k = 0;
     for (uint32_t i = 0; i < l->n; i++) {
         int c = pm_cmp(&l->v[i], &mark);
-        if (c < 0 || (inclusive && c == 0)) node_release(e, l->v[i].node);
+        if (c < 0 || (inclusive && c == 0)) engine_node_release(e, l->v[i].node);
         else l->v[k++] = l->v[i];
     }
     uint32_t gone = l->n - k;
@@ -370,14 +321,14 @@ static void release_held(cep_engine *e, uint32_t pi, key_state *ks) {
             prune_list(e, &ks->done, at, inclusive);
         }
         emit(e, pi, &m, 0);
-        node_release(e, m.node);
+        engine_node_release(e, m.node);
     }
 }
 
 /* Insert completed matches into the key's held list, ordered by start. */
 static void hold(cep_engine *e, key_state *ks, const pm *m) {
-    if (list_push(&ks->done, *m) < 0) {
-        node_release(e, m->node);
+    if (engine_list_push(&ks->done, *m) < 0) {
+        engine_node_release(e, m->node);
         e->oom = 1;
         return;
     }
@@ -395,7 +346,7 @@ static void complete(cep_engine *e, uint32_t pi, key_state *ks, pm_list *done) {
     for (uint32_t i = 0; i < done->n; i++) {
         if (pat->skip == SKIP_NO_SKIP) {
             emit(e, pi, &done->v[i], 0);
-            node_release(e, done->v[i].node);
+            engine_node_release(e, done->v[i].node);
         } else {
             hold(e, ks, &done->v[i]);
         }
@@ -418,15 +369,15 @@ static void prune_expired(cep_engine *e, uint32_t pi, key_state *ks, int64_t now
         }
         e->stats.partial_matches--;
         if (pat->states[p->state].kind == ST_PENDING) {
-            if (list_push(&e->completed, *p) < 0) {
-                node_release(e, p->node);
+            if (engine_list_push(&e->completed, *p) < 0) {
+                engine_node_release(e, p->node);
                 e->oom = 1;
             }
             continue;
         }
         if (e->on_timeout) emit(e, pi, p, 1);
         else e->stats.timeouts++;
-        node_release(e, p->node);
+        engine_node_release(e, p->node);
     }
     ks->pms.n = k;
     complete(e, pi, ks, &e->completed);
@@ -445,7 +396,7 @@ typedef struct step_in {
 
 static cep_event *stored_event(cep_engine *e, step_in *in) {
     if (!*in->stored) {
-        if (in->ev->sbufs) *in->stored = keep_event(e, in->ev); /* a caller's builder */
+        if (in->ev->sbufs) *in->stored = engine_keep_event(e, in->ev); /* a caller's builder */
         else {
             *in->stored = in->ev;
             event_retain(in->ev);
@@ -536,16 +487,16 @@ static int step_pm(cep_engine *e, const nfa_pattern *pat, const pm *p, step_in *
             q.start_seq = p->node ? p->start_seq : in->ev->seq;
             q.prev_time = in->ev->time;
             q.state = edge->target;
-            if (!(q.node = node_new(e, ev, src->step, p->node))) return -1;
+            if (!(q.node = engine_node_new(e, ev, src->step, p->node))) return -1;
         }
         if (dst->kind == ST_STOP) { /* a negation fired: the whole path goes */
             discard = 1;
-            node_release(e, q.node);
+            engine_node_release(e, q.node);
             continue;
         }
         pm_list *to = dst->kind == ST_FINAL ? &e->completed : &e->next_pms;
-        if (list_push(to, q) < 0) {
-            node_release(e, q.node);
+        if (engine_list_push(to, q) < 0) {
+            engine_node_release(e, q.node);
             return -1;
         }
         if (edge->kind == EDGE_TAKE && dst->kind != ST_FINAL) {
@@ -555,7 +506,7 @@ static int step_pm(cep_engine *e, const nfa_pattern *pat, const pm *p, step_in *
             if (final_after_proceed(e, pat, edge->target)) {
                 pm f = q;
                 f.node->refs++;
-                if (list_push(&e->completed, f) < 0) {
+                if (engine_list_push(&e->completed, f) < 0) {
                     f.node->refs--;
                     return -1;
                 }
@@ -563,7 +514,7 @@ static int step_pm(cep_engine *e, const nfa_pattern *pat, const pm *p, step_in *
         }
     }
     if (discard) {
-        for (uint32_t i = first_new; i < e->next_pms.n; i++) node_release(e, e->next_pms.v[i].node);
+        for (uint32_t i = first_new; i < e->next_pms.n; i++) engine_node_release(e, e->next_pms.v[i].node);
         e->next_pms.n = first_new;
     }
     (void)first_done;
@@ -592,15 +543,15 @@ static int process_pattern(cep_engine *e, uint32_t pi, step_in *in) {
     if (failed) e->oom = 1;
 
     if (ks) {
-        for (uint32_t i = 0; i < ks->pms.n; i++) node_release(e, ks->pms.v[i].node);
+        for (uint32_t i = 0; i < ks->pms.n; i++) engine_node_release(e, ks->pms.v[i].node);
         e->stats.partial_matches -= ks->pms.n;
         ks->pms.n = 0;
     }
     int need_state = e->next_pms.n || (e->completed.n && pat->skip != SKIP_NO_SKIP);
-    if (!ks && need_state && !(ks = key_state_new(e, pi, hash, e->keybuf, klen))) {
+    if (!ks && need_state && !(ks = engine_key_new(e, pi, hash, e->keybuf, klen))) {
         e->oom = 1;
-        for (uint32_t i = 0; i < e->next_pms.n; i++) node_release(e, e->next_pms.v[i].node);
-        for (uint32_t i = 0; i < e->completed.n; i++) node_release(e, e->completed.v[i].node);
+        for (uint32_t i = 0; i < e->next_pms.n; i++) engine_node_release(e, e->next_pms.v[i].node);
+        for (uint32_t i = 0; i < e->completed.n; i++) engine_node_release(e, e->completed.v[i].node);
         e->next_pms.n = e->completed.n = 0;
         return CEP_ENOMEM;
     }
@@ -611,7 +562,7 @@ static int process_pattern(cep_engine *e, uint32_t pi, step_in *in) {
         if (e->max_pms && ks->pms.n > e->max_pms) {
             /* Over the limit: the earliest-started partial matches go. */
             uint32_t drop = ks->pms.n - (uint32_t)e->max_pms;
-            for (uint32_t i = 0; i < drop; i++) node_release(e, ks->pms.v[i].node);
+            for (uint32_t i = 0; i < drop; i++) engine_node_release(e, ks->pms.v[i].node);
             memmove(ks->pms.v, ks->pms.v + drop, (ks->pms.n - drop) * sizeof *ks->pms.v);
             ks->pms.n -= drop;
             e->stats.dropped += drop;
@@ -621,7 +572,7 @@ static int process_pattern(cep_engine *e, uint32_t pi, step_in *in) {
         if (e->stats.partial_matches > e->stats.peak_partial_matches)
             e->stats.peak_partial_matches = e->stats.partial_matches;
         complete(e, pi, ks, &e->completed);
-        key_state_settle(e, pat, ks);
+        engine_key_settle(e, pat, ks);
     } else {
         complete(e, pi, NULL, &e->completed); /* noSkip without state: emit now */
     }
@@ -640,7 +591,7 @@ static int process_event(cep_engine *e, cep_event *ev) {
         int r = process_pattern(e, pi, &in);
         if (r != CEP_OK) rc = r;
     }
-    drop_event(e, stored);
+    engine_drop_event(e, stored);
     return rc;
 }
 
@@ -649,7 +600,7 @@ static void fire_timer(cep_engine *e, key_state *ks, int64_t now) {
     const nfa_pattern *pat = &e->prog->patterns[ks->pattern];
     prune_expired(e, ks->pattern, ks, now);
     release_held(e, ks->pattern, ks);
-    key_state_settle(e, pat, ks);
+    engine_key_settle(e, pat, ks);
 }
 
 /* Move the watermark to w: buffered events and timers up to w run in one
@@ -671,7 +622,7 @@ static int advance_to(cep_engine *e, int64_t w) {
         heap_pop(&e->reorder);
         e->stats.buffered--;
         int r = process_event(e, ev);
-        drop_event(e, ev);
+        engine_drop_event(e, ev);
         if (r != CEP_OK) rc = r;
     }
     return rc;
@@ -686,13 +637,13 @@ static int reorder_less(const void *a, const void *b) {
 static int finish_rc(cep_engine *e, int rc) {
     if (e->oom) {
         e->oom = 0;
-        set_err(e, "out of memory");
+        engine_set_err(e, "out of memory");
         return CEP_ENOMEM;
     }
     if (rc != CEP_OK) return rc;
     if (e->limit_hit) {
         e->limit_hit = 0;
-        set_err(e, "a key reached the limit of %llu partial matches", (unsigned long long)e->max_pms);
+        engine_set_err(e, "a key reached the limit of %llu partial matches", (unsigned long long)e->max_pms);
         return CEP_ELIMIT;
     }
     if (e->stop) {
@@ -706,7 +657,7 @@ CEP_API int cep_engine_push(cep_engine *e, const cep_event *ev_in) {
     if (!e || !ev_in || ev_in->nslots != e->prog->nfields) return CEP_EINVAL;
     if (e->finished) return CEP_EFINISHED;
     if (!ev_in->has_time) {
-        set_err(e, "event has no time");
+        engine_set_err(e, "event has no time");
         return CEP_ETIME;
     }
     e->started = 1;
@@ -727,11 +678,11 @@ CEP_API int cep_engine_push(cep_engine *e, const cep_event *ev_in) {
         rc = advance_to(e, t);
         if (rc == CEP_OK) rc = process_event(e, ev);
     } else {
-        cep_event *f = keep_event(e, ev);
+        cep_event *f = engine_keep_event(e, ev);
         if (!f || heap_push(&e->reorder, f) < 0) {
-            drop_event(e, f);
+            engine_drop_event(e, f);
             ev->seq = saved_seq;
-            set_err(e, "out of memory");
+            engine_set_err(e, "out of memory");
             return CEP_ENOMEM;
         }
         e->stats.buffered++;
@@ -752,7 +703,7 @@ CEP_API int cep_engine_push_json(cep_engine *e, const char *text, size_t len) {
     cep_event_clear(e->builder);
     int rc = cep_event_parse_json(e->builder, text, len, e->time_field ? e->time_field : "ts");
     if (rc != CEP_OK) {
-        set_err(e, "%s", cep_event_error(e->builder));
+        engine_set_err(e, "%s", cep_event_error(e->builder));
         return rc;
     }
     return cep_engine_push(e, e->builder);
@@ -778,11 +729,11 @@ CEP_API int cep_engine_finish(cep_engine *e) {
      * matches they were holding back, key by key in creation order. */
     while (e->first) {
         key_state *ks = e->first;
-        for (uint32_t i = 0; i < ks->pms.n; i++) node_release(e, ks->pms.v[i].node);
+        for (uint32_t i = 0; i < ks->pms.n; i++) engine_node_release(e, ks->pms.v[i].node);
         e->stats.partial_matches -= ks->pms.n;
         ks->pms.n = 0;
         release_held(e, ks->pattern, ks);
-        key_state_free(e, ks);
+        engine_key_free(e, ks);
     }
     e->finished = 1;
     return finish_rc(e, rc);
@@ -819,9 +770,9 @@ CEP_API int cep_engine_new(const cep_program *p, cep_engine **out) {
 
 CEP_API void cep_engine_free(cep_engine *e) {
     if (!e) return;
-    while (e->first) key_state_free(e, e->first);
+    while (e->first) engine_key_free(e, e->first);
     cep_event *ev;
-    while ((ev = heap_pop(&e->reorder))) drop_event(e, ev);
+    while ((ev = heap_pop(&e->reorder))) engine_drop_event(e, ev);
     heap_free(&e->reorder);
     heap_free(&e->timers);
     keymap_free(&e->keys);

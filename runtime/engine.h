@@ -67,4 +67,64 @@ struct cep_match {
     size_t events_cap, steps_cap, fields_cap;
 };
 
+#define NODE_SLAB 1024
+
+typedef struct u32_list {
+    uint32_t *v;
+    size_t n, cap;
+} u32_list;
+
+typedef struct node_slab node_slab;
+struct node_slab {
+    node_slab *next;
+    pm_node nodes[NODE_SLAB];
+};
+
+struct cep_engine {
+    const cep_program *prog;
+    int64_t max_delay;
+    char *time_field;
+    cep_match_fn on_match;
+    void *match_ud;
+    cep_late_fn on_late;
+    void *late_ud;
+    cep_tag_fn on_tag;
+    void *tag_ud;
+    int started, finished, stop, oom, limit_hit;
+    uint64_t max_pms;         /* per key and pattern; 0: unlimited */
+    int limit_policy;
+    int64_t watermark;
+    int64_t max_seen;
+    uint64_t arrivals;
+    uint64_t keys_created;
+    cep_event *builder;       /* for cep_engine_push_json */
+    eval_ctx ctx;
+    keymap keys;
+    heap reorder;             /* buffered events by (time, arrival) */
+    heap timers;              /* key states by (deadline, creation) */
+    key_state *first, *last;  /* key states in creation order */
+    pm_node *free_nodes;      /* node pool: partial matches never malloc per event */
+    node_slab *slabs;
+    pm_list next_pms, completed; /* scratch lists reused for every event */
+    u32_list stack, out;      /* scratch for the decision graph */
+    cep_match_fn on_timeout;
+    void *timeout_ud;
+    char *keybuf;
+    size_t keybuf_cap;
+    cep_match match;          /* the view handed to the match callback */
+    cep_stats stats;
+    char err[256];
+};
+
+/* Internal engine operations shared with snapshot.c. */
+void engine_set_err(cep_engine *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+cep_event *engine_keep_event(cep_engine *e, const cep_event *ev);
+void engine_drop_event(cep_engine *e, cep_event *ev);
+pm_node *engine_node_new(cep_engine *e, cep_event *ev, uint32_t step, pm_node *parent);
+void engine_node_release(cep_engine *e, pm_node *n);
+int engine_list_push(pm_list *l, pm p);
+key_state *engine_key_new(cep_engine *e, uint32_t pattern, uint64_t hash, const char *key, uint32_t len);
+void engine_key_free(cep_engine *e, key_state *ks);
+void engine_key_settle(cep_engine *e, const nfa_pattern *pat, key_state *ks);
+
 #endif

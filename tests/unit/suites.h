@@ -12,5 +12,6 @@ Suite *check_suite(void);
 Suite *expr_suite(void);
 Suite *json_suite(void);
 Suite *engine_suite(void);
+Suite *snapshot_suite(void);
 
 #endif

@@ -1,0 +1,532 @@
+/* snapshot.c — writing an engine's whole state as bytes and reading it back
+ * into a new engine of the same program: watermark and counters, buffered
+ * events, every key's partial matches and held matches, with their shared
+ * nodes and events stored once. Format in docs/snapshot.md. */
+#include "config.h"
+#include "crc32c.h"
+#include "engine.h"
+#include "hash.h"
+#include "mem.h"
+
+#include <string.h>
+
+#define MAGIC "CEPSNAP\0"
+#define END_MAGIC "CEP."
+#define SNAP_VERSION 1
+#define HEADER_LEN 24  /* magic 8, version 4, reserved 4, fingerprint 8 */
+#define TRAILER_LEN 16 /* payload length 8, crc 4, end magic 4 */
+#define NONE32 0xFFFFFFFFu
+
+/* ---- pointer -> index maps (nodes and events are shared) ------------------------ */
+
+typedef struct ptrmap {
+    const void **keys;
+    uint32_t *vals;
+    size_t cap, n;
+} ptrmap;
+
+static size_t ptr_slot(const ptrmap *m, const void *p) {
+    return (size_t)hash_bytes(&p, sizeof p, 0) & (m->cap - 1);
+}
+
+/* Index of p, or NONE32. */
+static uint32_t ptr_get(const ptrmap *m, const void *p) {
+    if (!m->cap) return NONE32;
+    for (size_t i = ptr_slot(m, p);; i = (i + 1) & (m->cap - 1)) {
+        if (!m->keys[i]) return NONE32;
+        if (m->keys[i] == p) return m->vals[i];
+    }
+}
+
+static int ptr_put(ptrmap *m, const void *p, uint32_t v) {
+    if ((m->n + 1) * 2 > m->cap) {
+        size_t ncap = m->cap ? m->cap * 2 : 256;
+        ptrmap nm = {mem_calloc(ncap, sizeof *nm.keys), mem_calloc(ncap, sizeof *nm.vals), ncap, 0};
+        if (!nm.keys || !nm.vals) {
+            mem_free(nm.keys);
+            mem_free(nm.vals);
+            return -1;
+        }
+        for (size_t i = 0; i < m->cap; i++)
+            if (m->keys[i]) ptr_put(&nm, m->keys[i], m->vals[i]);
+        mem_free(m->keys);
+        mem_free(m->vals);
+        *m = nm;
+    }
+    size_t i = ptr_slot(m, p);
+    while (m->keys[i]) i = (i + 1) & (m->cap - 1);
+    m->keys[i] = p;
+    m->vals[i] = v;
+    m->n++;
+    return 0;
+}
+
+static void ptr_free(ptrmap *m) {
+    mem_free(m->keys);
+    mem_free(m->vals);
+}
+
+/* ---- writing ------------------------------------------------------------------------- */
+
+typedef struct writer {
+    cep_write_fn fn;
+    void *ud;
+    unsigned char buf[1 << 16];
+    size_t len;
+    uint64_t total;   /* bytes written so far */
+    uint32_t crc;
+    int failed;
+} writer;
+
+static void w_flush(writer *w) {
+    if (w->failed || !w->len) return;
+    w->crc = crc32c(w->crc, w->buf, w->len);
+    if (w->fn(w->ud, w->buf, w->len) != 0) w->failed = 1;
+    w->len = 0;
+}
+
+static void w_bytes(writer *w, const void *p, size_t n) {
+    const unsigned char *b = p;
+    w->total += n;
+    while (n && !w->failed) {
+        size_t room = sizeof w->buf - w->len;
+        size_t k = n < room ? n : room;
+        memcpy(w->buf + w->len, b, k);
+        w->len += k;
+        b += k;
+        n -= k;
+        if (w->len == sizeof w->buf) w_flush(w);
+    }
+}
+
+/* Integers are written little-endian whatever the host, so a snapshot moves
+ * between machines. */
+static void w_u64(writer *w, uint64_t v) {
+    unsigned char b[8];
+    for (int i = 0; i < 8; i++) b[i] = (unsigned char)(v >> (8 * i));
+    w_bytes(w, b, 8);
+}
+static void w_u32(writer *w, uint32_t v) {
+    unsigned char b[4];
+    for (int i = 0; i < 4; i++) b[i] = (unsigned char)(v >> (8 * i));
+    w_bytes(w, b, 4);
+}
+static void w_u8(writer *w, unsigned v) {
+    unsigned char b = (unsigned char)v;
+    w_bytes(w, &b, 1);
+}
+static void w_i64(writer *w, int64_t v) { w_u64(w, (uint64_t)v); }
+static void w_f64(writer *w, double d) {
+    uint64_t v;
+    memcpy(&v, &d, 8);
+    w_u64(w, v);
+}
+
+static void w_event(writer *w, const cep_event *ev) {
+    w_i64(w, ev->time);
+    w_u64(w, ev->seq);
+    w_u32(w, ev->nslots);
+    for (uint32_t i = 0; i < ev->nslots; i++) {
+        cep_value v = ev->vals[i];
+        w_u8(w, (unsigned)v.type);
+        switch (v.type) {
+        case CEP_NULL: break;
+        case CEP_BOOL: w_u8(w, (unsigned)v.u.b); break;
+        case CEP_INT: w_i64(w, v.u.i); break;
+        case CEP_DOUBLE: w_f64(w, v.u.d); break;
+        case CEP_STRING:
+            w_u32(w, (uint32_t)v.u.s.len);
+            w_bytes(w, v.u.s.ptr, v.u.s.len);
+            break;
+        }
+    }
+    if (ev->raw) {
+        w_u32(w, (uint32_t)ev->raw_len);
+        w_bytes(w, ev->raw, ev->raw_len);
+    } else {
+        w_u32(w, NONE32);
+    }
+}
+
+typedef struct snap {
+    ptrmap events, nodes;
+    const cep_event **ev;   /* by index */
+    const pm_node **nd;
+    const pm_node **stk;    /* scratch for add_chain */
+    size_t nev, capev, nnd, capnd, nstk, capstk;
+    int oom;
+} snap;
+
+static uint32_t add_event(snap *s, const cep_event *ev) {
+    uint32_t id = ptr_get(&s->events, ev);
+    if (id != NONE32) return id;
+    id = (uint32_t)s->nev;
+    if (mem_grow((void **)&s->ev, &s->capev, s->nev + 1, sizeof *s->ev) < 0 || ptr_put(&s->events, ev, id) < 0) {
+        s->oom = 1;
+        return NONE32;
+    }
+    s->ev[s->nev++] = ev;
+    return id;
+}
+
+/* Number a chain's nodes, root first, so a parent always precedes its child. */
+static void add_chain(snap *s, const pm_node *n) {
+    s->nstk = 0;
+    for (const pm_node *x = n; x && ptr_get(&s->nodes, x) == NONE32; x = x->parent) {
+        if (mem_grow((void **)&s->stk, &s->capstk, s->nstk + 1, sizeof *s->stk) < 0) {
+            s->oom = 1;
+            return;
+        }
+        s->stk[s->nstk++] = x;
+    }
+    while (s->nstk && !s->oom) {
+        const pm_node *y = s->stk[--s->nstk];
+        add_event(s, y->ev);
+        uint32_t id = (uint32_t)s->nnd;
+        if (mem_grow((void **)&s->nd, &s->capnd, s->nnd + 1, sizeof *s->nd) < 0 ||
+            ptr_put(&s->nodes, y, id) < 0) {
+            s->oom = 1;
+            return;
+        }
+        s->nd[s->nnd++] = y;
+    }
+}
+
+static void snap_free(snap *s) {
+    ptr_free(&s->events);
+    ptr_free(&s->nodes);
+    mem_free(s->ev);
+    mem_free(s->nd);
+    mem_free(s->stk);
+}
+
+static void w_pm(writer *w, const snap *s, const pm *p) {
+    w_u32(w, ptr_get(&s->nodes, p->node));
+    w_i64(w, p->start);
+    w_u64(w, p->start_seq);
+    w_i64(w, p->prev_time);
+    w_u32(w, p->state);
+}
+
+CEP_API int cep_engine_snapshot(const cep_engine *e, cep_write_fn fn, void *ud) {
+    if (!e || !fn) return CEP_EINVAL;
+    snap s = {0};
+    /* Number every shared node and event first. */
+    for (size_t i = 0; i < e->reorder.n; i++) add_event(&s, e->reorder.v[i]);
+    uint32_t nkeys = 0;
+    for (const key_state *ks = e->first; ks; ks = ks->next, nkeys++) {
+        for (uint32_t i = 0; i < ks->pms.n; i++) add_chain(&s, ks->pms.v[i].node);
+        for (uint32_t i = 0; i < ks->done.n; i++) add_chain(&s, ks->done.v[i].node);
+    }
+    writer *w = mem_calloc(1, sizeof *w);
+    if (s.oom || !w) {
+        mem_free(w);
+        snap_free(&s);
+        return CEP_ENOMEM;
+    }
+    w->fn = fn;
+    w->ud = ud;
+    w_bytes(w, MAGIC, 8);
+    w_u32(w, SNAP_VERSION);
+    w_u32(w, 0);
+    w_u64(w, e->prog->fingerprint);
+    /* engine */
+    w_i64(w, e->max_delay);
+    w_i64(w, e->watermark);
+    w_i64(w, e->max_seen);
+    w_u64(w, e->arrivals);
+    w_u64(w, e->keys_created);
+    w_u8(w, (unsigned)e->started);
+    w_u8(w, (unsigned)e->finished);
+    const cep_stats *st = &e->stats;
+    uint64_t counters[] = {st->events, st->matches, st->late, st->timeouts, st->dropped,
+                           st->peak_partial_matches};
+    for (size_t i = 0; i < sizeof counters / sizeof *counters; i++) w_u64(w, counters[i]);
+    /* events, buffered events, nodes */
+    w_u32(w, (uint32_t)s.nev);
+    for (size_t i = 0; i < s.nev; i++) w_event(w, s.ev[i]);
+    w_u32(w, (uint32_t)e->reorder.n);
+    for (size_t i = 0; i < e->reorder.n; i++) w_u32(w, ptr_get(&s.events, e->reorder.v[i]));
+    w_u32(w, (uint32_t)s.nnd);
+    for (size_t i = 0; i < s.nnd; i++) {
+        const pm_node *n = s.nd[i];
+        w_u32(w, ptr_get(&s.events, n->ev));
+        w_u32(w, n->step);
+        w_u32(w, n->parent ? ptr_get(&s.nodes, n->parent) : NONE32);
+    }
+    /* keys, in creation order */
+    w_u32(w, nkeys);
+    for (const key_state *ks = e->first; ks; ks = ks->next) {
+        w_u32(w, ks->pattern);
+        w_u64(w, ks->created);
+        w_u32(w, ks->key_len);
+        w_bytes(w, ks->key, ks->key_len);
+        w_u32(w, ks->pms.n);
+        for (uint32_t i = 0; i < ks->pms.n; i++) w_pm(w, &s, &ks->pms.v[i]);
+        w_u32(w, ks->done.n);
+        for (uint32_t i = 0; i < ks->done.n; i++) w_pm(w, &s, &ks->done.v[i]);
+    }
+    /* trailer: length of everything before it, then the CRC of all that */
+    uint64_t body = w->total;
+    w_u64(w, body);
+    w_flush(w);
+    uint32_t crc = w->crc;
+    unsigned char tail[8];
+    for (int i = 0; i < 4; i++) tail[i] = (unsigned char)(crc >> (8 * i));
+    memcpy(tail + 4, END_MAGIC, 4);
+    if (!w->failed && fn(ud, tail, 8) != 0) w->failed = 1;
+    int rc = w->failed ? CEP_ECALLBACK : CEP_OK;
+    mem_free(w);
+    snap_free(&s);
+    return rc;
+}
+
+/* ---- reading ------------------------------------------------------------------------- */
+
+typedef struct reader {
+    const unsigned char *p, *end;
+    int bad;
+} reader;
+
+static int r_need(reader *r, size_t n) {
+    if (r->bad || (size_t)(r->end - r->p) < n) {
+        r->bad = 1;
+        return 0;
+    }
+    return 1;
+}
+static uint64_t r_u64(reader *r) {
+    if (!r_need(r, 8)) return 0;
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++) v |= (uint64_t)r->p[i] << (8 * i);
+    r->p += 8;
+    return v;
+}
+static uint32_t r_u32(reader *r) {
+    if (!r_need(r, 4)) return 0;
+    uint32_t v = 0;
+    for (int i = 0; i < 4; i++) v |= (uint32_t)r->p[i] << (8 * i);
+    r->p += 4;
+    return v;
+}
+static unsigned r_u8(reader *r) {
+    if (!r_need(r, 1)) return 0;
+    return *r->p++;
+}
+static int64_t r_i64(reader *r) { return (int64_t)r_u64(r); }
+static const char *r_bytes(reader *r, size_t n) {
+    if (!r_need(r, n)) return NULL;
+    const char *s = (const char *)r->p;
+    r->p += n;
+    return s;
+}
+
+/* Read one event into the builder b and keep a frozen copy. */
+static cep_event *r_event(reader *r, cep_engine *e, cep_event *b) {
+    cep_event_clear(b);
+    cep_event_set_time(b, r_i64(r));
+    uint64_t seq = r_u64(r);
+    uint32_t nslots = r_u32(r);
+    if (r->bad || nslots != b->nslots) {
+        r->bad = 1;
+        return NULL;
+    }
+    for (uint32_t i = 0; i < nslots && !r->bad; i++) {
+        switch (r_u8(r)) {
+        case CEP_NULL: break;
+        case CEP_BOOL: cep_event_set_bool(b, (int)i, (int)r_u8(r)); break;
+        case CEP_INT: cep_event_set_int(b, (int)i, r_i64(r)); break;
+        case CEP_DOUBLE: {
+            uint64_t v = r_u64(r);
+            double d;
+            memcpy(&d, &v, 8);
+            cep_event_set_double(b, (int)i, d);
+            break;
+        }
+        case CEP_STRING: {
+            uint32_t n = r_u32(r);
+            const char *s = r_bytes(r, n);
+            if (s && cep_event_set_string(b, (int)i, s, n) != CEP_OK) return NULL;
+            break;
+        }
+        default: r->bad = 1;
+        }
+    }
+    uint32_t rawlen = r_u32(r);
+    if (rawlen != NONE32) {
+        const char *raw = r_bytes(r, rawlen);
+        if (raw && cep_event_set_raw(b, raw, rawlen) != CEP_OK) return NULL;
+    }
+    if (r->bad) return NULL;
+    b->seq = seq;
+    return engine_keep_event(e, b);
+}
+
+static int r_pm(reader *r, const cep_engine *e, const nfa_pattern *pat, pm_node **nodes, uint32_t nnodes, pm *p) {
+    (void)e;
+    uint32_t node = r_u32(r);
+    p->start = r_i64(r);
+    p->start_seq = r_u64(r);
+    p->prev_time = r_i64(r);
+    p->state = r_u32(r);
+    if (r->bad || node >= nnodes || p->state >= pat->nstates) return -1;
+    p->node = nodes[node];
+    p->node->refs++;
+    return 0;
+}
+
+/* Check the envelope: magic, version, trailer, length, CRC, program. */
+static int check_envelope(const cep_engine *e, const unsigned char *buf, size_t len) {
+    if (len < 8 || memcmp(buf, MAGIC, 8) != 0) return CEP_EFORMAT;
+    if (len < HEADER_LEN + TRAILER_LEN) return CEP_ETRUNCATED;
+    reader r = {buf + 8, buf + len, 0};
+    if (r_u32(&r) != SNAP_VERSION) return CEP_EFORMAT;
+    if (memcmp(buf + len - 4, END_MAGIC, 4) != 0) return CEP_ETRUNCATED;
+    reader t = {buf + len - TRAILER_LEN, buf + len, 0};
+    uint64_t body = r_u64(&t);
+    uint32_t crc = r_u32(&t);
+    if (body != len - TRAILER_LEN) return body > len - TRAILER_LEN ? CEP_ETRUNCATED : CEP_ECORRUPT;
+    if (crc32c(0, buf, len - 8) != crc) return CEP_ECORRUPT;
+    reader h = {buf + 16, buf + len, 0};
+    if (r_u64(&h) != e->prog->fingerprint) return CEP_EPROGRAM;
+    return CEP_OK;
+}
+
+CEP_API int cep_engine_restore(cep_engine *e, const void *buf, size_t len) {
+    if (!e || (!buf && len)) return CEP_EINVAL;
+    if (e->started || e->first || e->reorder.n) {
+        engine_set_err(e, "restore needs a new engine");
+        return CEP_EINVAL;
+    }
+    int rc = check_envelope(e, buf, len);
+    if (rc != CEP_OK) {
+        engine_set_err(e, "%s", cep_strerror(rc));
+        return rc;
+    }
+    const unsigned char *b = buf;
+    reader r = {b + HEADER_LEN, b + len - TRAILER_LEN, 0};
+    cep_event *builder = NULL;
+    cep_event **events = NULL;
+    pm_node **nodes = NULL;
+    uint32_t nev = 0, nnd = 0;
+    rc = cep_event_new(e->prog, &builder);
+    if (rc != CEP_OK) return rc;
+
+    e->max_delay = r_i64(&r);
+    e->watermark = r_i64(&r);
+    e->max_seen = r_i64(&r);
+    e->arrivals = r_u64(&r);
+    uint64_t keys_created = r_u64(&r);
+    int started = (int)r_u8(&r), finished = (int)r_u8(&r);
+    cep_stats *st = &e->stats;
+    st->events = r_u64(&r);
+    st->matches = r_u64(&r);
+    st->late = r_u64(&r);
+    st->timeouts = r_u64(&r);
+    st->dropped = r_u64(&r);
+    st->peak_partial_matches = r_u64(&r);
+
+    uint32_t want = r_u32(&r);
+    /* Each event takes at least 24 bytes: a count beyond that is a lie. */
+    if (r.bad || want > (size_t)(r.end - r.p) / 24) goto corrupt;
+    events = mem_calloc(want ? want : 1, sizeof *events);
+    if (!events) goto oom;
+    for (; nev < want; nev++)
+        if (!(events[nev] = r_event(&r, e, builder))) goto bad_event;
+
+    uint32_t nbuf = r_u32(&r);
+    if (r.bad || nbuf > want) goto corrupt;
+    for (uint32_t i = 0; i < nbuf; i++) {
+        uint32_t id = r_u32(&r);
+        if (r.bad || id >= nev) goto corrupt;
+        event_retain(events[id]);
+        if (heap_push(&e->reorder, events[id]) < 0) {
+            engine_drop_event(e, events[id]);
+            goto oom;
+        }
+        st->buffered++;
+    }
+
+    want = r_u32(&r);
+    if (r.bad || want > (size_t)(r.end - r.p) / 12) goto corrupt;
+    nodes = mem_calloc(want ? want : 1, sizeof *nodes);
+    if (!nodes) goto oom;
+    for (; nnd < want; nnd++) {
+        uint32_t ev = r_u32(&r), step = r_u32(&r), parent = r_u32(&r);
+        /* Parents come first, so a node can only point back. */
+        if (r.bad || ev >= nev || (parent != NONE32 && parent >= nnd)) goto corrupt;
+        if (!(nodes[nnd] = engine_node_new(e, events[ev], step, parent == NONE32 ? NULL : nodes[parent])))
+            goto oom;
+    }
+
+    uint32_t nkeys = r_u32(&r);
+    if (r.bad || nkeys > (size_t)(r.end - r.p) / 20) goto corrupt;
+    for (uint32_t k = 0; k < nkeys; k++) {
+        uint32_t pi = r_u32(&r);
+        uint64_t created = r_u64(&r);
+        uint32_t klen = r_u32(&r);
+        const char *key = r_bytes(&r, klen);
+        if (r.bad || pi >= e->prog->npatterns) goto corrupt;
+        const nfa_pattern *pat = &e->prog->patterns[pi];
+        key_state *ks = engine_key_new(e, pi, hash_bytes(key, klen, e->keys.seed), key, klen);
+        if (!ks) goto oom;
+        ks->created = created;
+        for (int list = 0; list < 2; list++) {
+            pm_list *l = list ? &ks->done : &ks->pms;
+            uint32_t n = r_u32(&r);
+            if (r.bad || n > (size_t)(r.end - r.p) / 32) goto corrupt;
+            for (uint32_t i = 0; i < n; i++) {
+                pm p;
+                if (r_pm(&r, e, pat, nodes, nnd, &p) < 0) goto corrupt;
+                if (engine_list_push(l, p) < 0) {
+                    engine_node_release(e, p.node);
+                    goto oom;
+                }
+            }
+            for (uint32_t i = 0; i < l->n; i++)
+                for (pm_node *x = l->v[i].node; x; x = x->parent)
+                    if (x->step >= pat->nsteps) goto corrupt;
+        }
+        st->partial_matches += ks->pms.n;
+        engine_key_settle(e, pat, ks);
+    }
+    if (r.p != r.end) goto corrupt;
+    e->keys_created = keys_created;
+    e->started = started;
+    e->finished = finished;
+    rc = CEP_OK;
+    goto out;
+
+bad_event:
+    if (!r.bad) goto oom;
+corrupt:
+    rc = CEP_ECORRUPT;
+    engine_set_err(e, "snapshot is inconsistent");
+    goto undo;
+oom:
+    rc = CEP_ENOMEM;
+    engine_set_err(e, "out of memory");
+undo:
+    /* Leave a clean, unused engine behind. */
+    while (e->first) engine_key_free(e, e->first);
+    {
+        cep_event *ev;
+        while ((ev = heap_pop(&e->reorder))) engine_drop_event(e, ev);
+    }
+    st->buffered = 0;
+out:
+    for (uint32_t i = 0; i < nnd; i++) engine_node_release(e, nodes[i]);
+    for (uint32_t i = 0; i < nev; i++) engine_drop_event(e, events[i]);
+    mem_free(nodes);
+    mem_free(events);
+    cep_event_free(builder);
+    if (rc != CEP_OK) {
+        memset(st, 0, sizeof *st);
+        e->watermark = INT64_MIN;
+        e->max_seen = INT64_MIN;
+        e->arrivals = 0;
+        e->keys_created = 0;
+        e->started = e->finished = 0;
+    }
+    return rc;
+}

@@ -1,0 +1,200 @@
+/* test_snapshot.c — snapshots: a run cut anywhere, snapshotted and restored
+ * into a new engine, gives exactly the output of the uninterrupted run;
+ * corrupted, truncated and foreign snapshots each give their own error. */
+#include "config.h"
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cepheus.h"
+#include "suites.h"
+
+/* Every construct the engine keeps state for: windows, held matches,
+ * loops, negation, pending completion, buffered events. */
+static const char *PROGRAM =
+    "pattern seq key k begin a where t == \"a\" followedBy b+ where t == \"b\" and v >= b.v "
+    "followedBy c where t == \"c\" within 40ms skip pastLastEvent\n"
+    "pattern neg key k begin a where t == \"a\" notFollowedBy n where t == \"c\" within 15ms\n"
+    "pattern any begin x where t == \"b\" followedByAny y where t == \"c\" and v > x.v within 30ms\n"
+    "pattern gap key k begin a where t == \"a\" next within 5ms b? where t == \"b\" followedBy c where t == \"c\"\n";
+
+typedef struct out {
+    char *text;
+    size_t len, cap;
+} out;
+
+static void out_add(out *o, const char *s) {
+    size_t n = strlen(s);
+    if (o->len + n + 1 > o->cap) {
+        o->cap = (o->len + n + 1) * 2;
+        o->text = realloc(o->text, o->cap);
+    }
+    memcpy(o->text + o->len, s, n + 1);
+    o->len += n;
+}
+
+static int record(void *ud, const cep_match *m) {
+    char line[256];
+    int n = snprintf(line, sizeof line, "%s%s k=%lld [%lld..%lld]", cep_match_is_timeout(m) ? "T " : "",
+                     cep_match_pattern(m), cep_match_key_count(m) ? (long long)cep_match_key(m, 0).u.i : -1LL,
+                     (long long)cep_match_start(m), (long long)cep_match_end(m));
+    for (size_t s = 0; s < cep_match_step_count(m); s++)
+        for (size_t i = 0; i < cep_match_event_count(m, s); i++)
+            n += snprintf(line + n, sizeof line - (size_t)n, " %s@%lld", cep_match_step_name(m, s),
+                          (long long)cep_event_time(cep_match_event(m, s, i)));
+    out_add(ud, line);
+    out_add(ud, "\n");
+    return 0;
+}
+
+static int late(void *ud, const cep_event *ev) {
+    char line[64];
+    snprintf(line, sizeof line, "late %lld\n", (long long)cep_event_time(ev));
+    out_add(ud, line);
+    return 0;
+}
+
+static cep_engine *engine(const cep_program *p, out *o) {
+    cep_engine *e = NULL;
+    ck_assert_int_eq(cep_engine_new(p, &e), CEP_OK);
+    cep_engine_on_match(e, record, o);
+    cep_engine_on_timeout(e, record, o);
+    cep_engine_on_late(e, late, o);
+    return e;
+}
+
+static int collect(void *ud, const void *buf, size_t len) {
+    out *o = ud;
+    if (o->len + len + 1 > o->cap) {
+        o->cap = (o->len + len + 1) * 2;
+        o->text = realloc(o->text, o->cap);
+    }
+    memcpy(o->text + o->len, buf, len);
+    o->len += len;
+    return 0;
+}
+
+static uint64_t rng;
+static unsigned next_rand(void) {
+    rng ^= rng << 13;
+    rng ^= rng >> 7;
+    rng ^= rng << 17;
+    return (unsigned)(rng >> 11);
+}
+
+/* Random stream: three keys, four types, times jittered by up to 6 ms. */
+static char **make_stream(int n) {
+    char **lines = calloc((size_t)n, sizeof *lines);
+    const char *types = "abcz";
+    for (int i = 0; i < n; i++) {
+        char buf[128];
+        int ts = i * 3 + (int)(next_rand() % 7);
+        snprintf(buf, sizeof buf, "{\"ts\":%d,\"k\":%u,\"t\":\"%c\",\"v\":%u}", ts, next_rand() % 3,
+                 types[next_rand() % 4], next_rand() % 5);
+        lines[i] = strdup(buf);
+    }
+    return lines;
+}
+
+START_TEST(round_trip_at_random_points) {
+    cep_program *p = NULL;
+    cep_diag *d = NULL;
+    ck_assert_msg(cep_compile(NULL, PROGRAM, strlen(PROGRAM), NULL, &p, &d) == CEP_OK, "%s", cep_diag_render(d));
+    cep_diag_free(d);
+    uint64_t total = 0, timeouts = 0, held = 0;
+    for (int trial = 0; trial < 60; trial++) {
+        rng = 0x9E3779B97F4A7C15ull * (uint64_t)(trial + 1);
+        int n = 40 + (int)(next_rand() % 80);
+        char **lines = make_stream(n);
+        int cut = (int)(next_rand() % (unsigned)(n + 1));
+        int64_t delay = next_rand() % 2 ? 4 : 0;
+        out full = {0}, first = {0}, snapbytes = {0};
+        cep_engine *a = engine(p, &full);
+        ck_assert_int_eq(cep_engine_set_max_delay(a, delay), CEP_OK);
+        for (int i = 0; i < n; i++) cep_engine_push_json(a, lines[i], strlen(lines[i]));
+        ck_assert_int_eq(cep_engine_finish(a), CEP_OK);
+        cep_engine *b = engine(p, &first);
+        ck_assert_int_eq(cep_engine_set_max_delay(b, delay), CEP_OK);
+        for (int i = 0; i < cut; i++) cep_engine_push_json(b, lines[i], strlen(lines[i]));
+        ck_assert_int_eq(cep_engine_snapshot(b, collect, &snapbytes), CEP_OK);
+        cep_engine_free(b);
+        cep_engine *c = engine(p, &first); /* C continues B's output */
+        ck_assert_int_eq(cep_engine_restore(c, snapbytes.text, snapbytes.len), CEP_OK);
+        for (int i = cut; i < n; i++) cep_engine_push_json(c, lines[i], strlen(lines[i]));
+        ck_assert_int_eq(cep_engine_finish(c), CEP_OK);
+        ck_assert_msg(full.len == first.len && memcmp(full.text, first.text, full.len) == 0,
+                      "trial %d cut %d/%d:\n--- uninterrupted\n%s--- restored\n%s", trial, cut, n,
+                      full.text ? full.text : "", first.text ? first.text : "");
+        cep_stats sa, sc;
+        cep_engine_stats(a, &sa);
+        cep_engine_stats(c, &sc);
+        total += sa.matches;
+        timeouts += sa.timeouts;
+        held += strstr(full.text ? full.text : "", "seq k=") != NULL;
+        ck_assert_uint_eq(sa.events, sc.events);
+        ck_assert_uint_eq(sa.matches, sc.matches);
+        ck_assert_uint_eq(sc.nodes, 0);
+        ck_assert_uint_eq(sc.stored_events, 0);
+        cep_engine_free(a);
+        cep_engine_free(c);
+        for (int i = 0; i < n; i++) free(lines[i]);
+        free(lines);
+        free(full.text);
+        free(first.text);
+        free(snapbytes.text);
+    }
+    /* The streams exercise what a snapshot must carry. */
+    ck_assert_uint_gt(total, 300);
+    ck_assert_uint_gt(timeouts, 50);
+    ck_assert_uint_gt(held, 10);
+    cep_program_free(p);
+}
+END_TEST
+
+START_TEST(bad_snapshots) {
+    cep_program *p = NULL, *q = NULL;
+    ck_assert_int_eq(cep_compile(NULL, PROGRAM, strlen(PROGRAM), NULL, &p, NULL), CEP_OK);
+    const char *other = "pattern x begin a where t == \"a\"\n";
+    ck_assert_int_eq(cep_compile(NULL, other, strlen(other), NULL, &q, NULL), CEP_OK);
+    ck_assert(cep_program_fingerprint(p) != cep_program_fingerprint(q));
+    out o = {0}, bytes = {0};
+    cep_engine *e = engine(p, &o);
+    rng = 42;
+    char **lines = make_stream(50);
+    for (int i = 0; i < 50; i++) cep_engine_push_json(e, lines[i], strlen(lines[i]));
+    ck_assert_int_eq(cep_engine_snapshot(e, collect, &bytes), CEP_OK);
+    cep_engine_free(e);
+
+    cep_engine *f = engine(p, &o);
+    ck_assert_int_eq(cep_engine_restore(f, "not a snapshot at all, clearly", 30), CEP_EFORMAT);
+    ck_assert_int_eq(cep_engine_restore(f, bytes.text, bytes.len / 2), CEP_ETRUNCATED);
+    ck_assert_int_eq(cep_engine_restore(f, bytes.text, 20), CEP_ETRUNCATED);
+    bytes.text[bytes.len / 2] ^= 0x40;
+    ck_assert_int_eq(cep_engine_restore(f, bytes.text, bytes.len), CEP_ECORRUPT);
+    bytes.text[bytes.len / 2] ^= 0x40;
+    cep_engine *g = engine(q, &o);
+    ck_assert_int_eq(cep_engine_restore(g, bytes.text, bytes.len), CEP_EPROGRAM);
+    cep_engine_free(g);
+    /* After the failures f is still empty and takes the good snapshot. */
+    ck_assert_int_eq(cep_engine_restore(f, bytes.text, bytes.len), CEP_OK);
+    ck_assert_int_eq(cep_engine_restore(f, bytes.text, bytes.len), CEP_EINVAL); /* not new */
+    ck_assert_int_eq(cep_engine_finish(f), CEP_OK);
+    cep_engine_free(f);
+    for (int i = 0; i < 50; i++) free(lines[i]);
+    free(lines);
+    free(o.text);
+    free(bytes.text);
+    cep_program_free(p);
+    cep_program_free(q);
+}
+END_TEST
+
+Suite *snapshot_suite(void) {
+    Suite *s = suite_create("snapshot");
+    TCase *tc = tcase_create("snapshot");
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, round_trip_at_random_points);
+    tcase_add_test(tc, bad_snapshots);
+    suite_add_tcase(s, tc);
+    return s;
+}
