@@ -14,8 +14,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "cepheus.h"
+#include "checkpoint.h"
 #include "jsonout.h"
 
 /* Exit statuses, listed in the --help text. */
@@ -57,6 +59,10 @@ static const char usage_text[] =
     "      --max-partial-matches N\n"
     "                         keep at most N partial matches per key and pattern,\n"
     "                         dropping the earliest-started ones (default: no limit)\n"
+    "      --checkpoint DIR   write a checkpoint to DIR every --checkpoint-every\n"
+    "                         events (default 100000); needs --output and files\n"
+    "      --restore DIR      resume from DIR's checkpoint, if any: outputs are cut\n"
+    "                         back and input continues where it was (exactly once)\n"
     "      --on-limit drop|fail\n"
     "                         at the limit, drop and count (default) or stop (exit 6)\n"
     "Malformed lines are reported as FILE:LINE: error: REASON and skipped;\n"
@@ -339,8 +345,9 @@ static int close_output(FILE *f, const char *name) {
 
 typedef struct run_opts {
     const char *output, *late, *timeouts, *time_field;
-    int64_t max_delay, max_pms;
+    int64_t max_delay, max_pms, checkpoint_every;
     int stats, strict, limit_fail;
+    const char *checkpoint_dir, *restore_dir;
 } run_opts;
 
 typedef struct input {
@@ -353,25 +360,66 @@ static int is_malformed(int rc) {
            rc == CEP_ERANGE || rc == CEP_ETOODEEP;
 }
 
+/* Length of an output so far (0 when it is not open). */
+static uint64_t out_length(FILE *f) {
+    if (!f || fflush(f) != 0) return 0;
+    off_t n = ftello(f);
+    return n > 0 ? (uint64_t)n : 0;
+}
+
+/* Flush the outputs to disk and record the position: after a crash,
+ * --restore truncates the outputs back to these lengths. */
+static int take_checkpoint(cep_engine *e, run_ctx *r, const run_opts *o, ckpt_pos *pos) {
+    pos->out_len = out_length(r->out);
+    pos->late_len = out_length(r->late);
+    pos->timeouts_len = out_length(r->timeouts);
+    FILE *outs[] = {r->out, r->late, r->timeouts};
+    for (int i = 0; i < 3; i++)
+        if (outs[i] && fsync(fileno(outs[i])) != 0 && errno != EINVAL)
+            return fail(EXIT_OUTPUT, "cannot write the output: %s", strerror(errno));
+    char err[512];
+    if (checkpoint_write(o->checkpoint_dir, pos, e, err, sizeof err) < 0)
+        return fail(EXIT_OUTPUT, "%s", err);
+    return EXIT_OK;
+}
+
 static int run_events(cep_engine *e, run_ctx *r, const run_opts *o, input *in,
-                      int nin) {
-    uint64_t read = 0, malformed = 0;
+                      int nin, const ckpt_pos *from) {
+    uint64_t read = from->read, malformed = from->malformed, since = 0;
     char *line = NULL;
     size_t cap = 0;
     int status = EXIT_OK;
     double t0 = now_seconds();
+    ckpt_pos pos = *from;
 
-    for (int i = 0; i < nin && status == EXIT_OK; i++) {
+    for (int i = (int)from->file; i < nin && status == EXIT_OK; i++) {
         unsigned long lineno = 0;
+        uint64_t offset = 0;
+        if (i == (int)from->file && from->offset) {
+            if (fseeko(in[i].f, (off_t)from->offset, SEEK_SET) != 0) {
+                status = fail(EXIT_USAGE, "cannot seek in '%s': %s", in[i].name, strerror(errno));
+                break;
+            }
+            lineno = (unsigned long)from->lineno;
+            offset = from->offset;
+        }
         ssize_t n;
         errno = 0;
         while ((n = getline(&line, &cap, in[i].f)) >= 0) {
             lineno++;
+            offset += (uint64_t)n;
             size_t len = (size_t)n;
             if (len && line[len - 1] == '\n') len--;
             if (is_blank(line, len)) continue;
             read++;
             int rc = cep_engine_push_json(e, line, len);
+            if (o->checkpoint_dir && ++since >= (uint64_t)o->checkpoint_every &&
+                (rc == CEP_OK || is_malformed(rc))) {
+                since = 0;
+                pos = (ckpt_pos){(uint32_t)i, offset, lineno, 0, 0, 0, read,
+                                 malformed + (is_malformed(rc) ? 1 : 0)};
+                if ((status = take_checkpoint(e, r, o, &pos)) != EXIT_OK) break;
+            }
             if (rc == CEP_OK) continue;
             if (is_malformed(rc)) {
                 fprintf(stderr, "%s:%lu: error: %s\n", in[i].name, lineno,
@@ -437,17 +485,23 @@ static int run_events(cep_engine *e, run_ctx *r, const run_opts *o, input *in,
 }
 
 /* Open an output file named on the command line (nothing when path is
- * NULL, so *f keeps its default). */
-static int open_output(const char *path, FILE **f, const char **name) {
+ * NULL, so *f keeps its default). Resuming from a checkpoint (keep set),
+ * the file is cut back to the length the checkpoint recorded: whatever was
+ * written after it is written again, exactly once. */
+static int open_output(const char *path, const uint64_t *keep, FILE **f, const char **name) {
     if (!path) return EXIT_OK;
     *name = path;
-    *f = fopen(path, "wb");
+    *f = fopen(path, keep ? "r+b" : "wb");
+    if (!*f && keep && errno == ENOENT && *keep == 0) *f = fopen(path, "wb");
     if (!*f) return fail(EXIT_OUTPUT, "cannot write '%s': %s", path, strerror(errno));
+    if (keep && (ftruncate(fileno(*f), (off_t)*keep) != 0 || fseeko(*f, 0, SEEK_END) != 0))
+        return fail(EXIT_OUTPUT, "cannot cut '%s' back to the checkpoint: %s", path, strerror(errno));
     return EXIT_OK;
 }
 
 static int cmd_run(int argc, char **argv) {
-    enum { OPT_STRICT = 256, OPT_MAX_PMS, OPT_ON_LIMIT };
+    enum { OPT_STRICT = 256, OPT_MAX_PMS, OPT_ON_LIMIT, OPT_CHECKPOINT, OPT_CHECKPOINT_EVERY,
+           OPT_RESTORE };
     static const struct option opts[] = {
         {"output", required_argument, NULL, 'o'},
         {"time-field", required_argument, NULL, 't'},
@@ -458,9 +512,12 @@ static int cmd_run(int argc, char **argv) {
         {"strict", no_argument, NULL, OPT_STRICT},
         {"max-partial-matches", required_argument, NULL, OPT_MAX_PMS},
         {"on-limit", required_argument, NULL, OPT_ON_LIMIT},
+        {"checkpoint", required_argument, NULL, OPT_CHECKPOINT},
+        {"checkpoint-every", required_argument, NULL, OPT_CHECKPOINT_EVERY},
+        {"restore", required_argument, NULL, OPT_RESTORE},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0}};
-    run_opts o = {.time_field = "ts"};
+    run_opts o = {.time_field = "ts", .checkpoint_every = 100000};
     int c;
     while ((c = getopt_long(argc, argv, ":o:t:d:l:T:sh", opts, NULL)) != -1) {
         switch (c) {
@@ -494,6 +551,17 @@ static int cmd_run(int argc, char **argv) {
                 return usage_error("invalid --max-partial-matches '%s': expected "
                                    "an integer from 0 to 4294967295", optarg);
             break;
+        case OPT_CHECKPOINT:
+            o.checkpoint_dir = optarg;
+            break;
+        case OPT_CHECKPOINT_EVERY:
+            if (parse_ms(optarg, &o.checkpoint_every) < 0 || o.checkpoint_every == 0)
+                return usage_error("invalid --checkpoint-every '%s': expected a positive integer (events)",
+                                   optarg);
+            break;
+        case OPT_RESTORE:
+            o.restore_dir = optarg;
+            break;
         case OPT_ON_LIMIT:
             if (!strcmp(optarg, "drop")) o.limit_fail = 0;
             else if (!strcmp(optarg, "fail")) o.limit_fail = 1;
@@ -508,6 +576,13 @@ static int cmd_run(int argc, char **argv) {
     }
     if (optind >= argc) return usage_error("run needs a pattern file");
     const char *pattern_file = argv[optind++];
+    if (o.checkpoint_dir || o.restore_dir) {
+        /* Resuming means seeking the input and truncating the output. */
+        if (!o.output) return usage_error("--checkpoint and --restore need --output FILE");
+        if (optind >= argc) return usage_error("--checkpoint and --restore need event files, not standard input");
+        for (int i = optind; i < argc; i++)
+            if (!strcmp(argv[i], "-")) return usage_error("--checkpoint and --restore need event files, not standard input");
+    }
 
     int status;
     cep_program *prog = NULL;
@@ -541,9 +616,27 @@ static int cmd_run(int argc, char **argv) {
         }
     }
 
-    if ((status = open_output(o.output, &r.out, &r.out_name)) != EXIT_OK ||
-        (status = open_output(o.late, &r.late, &r.late_name)) != EXIT_OK ||
-        (status = open_output(o.timeouts, &r.timeouts, &r.timeouts_name)) != EXIT_OK)
+    /* A checkpoint, if there is one, says where to resume. */
+    ckpt_pos from = {0};
+    char *snap = NULL;
+    size_t snaplen = 0;
+    int resume = 0;
+    if (o.restore_dir) {
+        char err[512];
+        resume = checkpoint_read(o.restore_dir, &from, &snap, &snaplen, err, sizeof err);
+        if (resume < 0) {
+            status = fail(EXIT_INPUT, "%s", err);
+            goto done;
+        }
+        if (resume && from.file >= (uint32_t)nin) {
+            status = fail(EXIT_INPUT, "the checkpoint in '%s' is for other input files", o.restore_dir);
+            goto done;
+        }
+    }
+    if ((status = open_output(o.output, resume ? &from.out_len : NULL, &r.out, &r.out_name)) != EXIT_OK ||
+        (status = open_output(o.late, resume ? &from.late_len : NULL, &r.late, &r.late_name)) != EXIT_OK ||
+        (status = open_output(o.timeouts, resume ? &from.timeouts_len : NULL, &r.timeouts,
+                              &r.timeouts_name)) != EXIT_OK)
         goto done;
     /* Matches are small and many: write them in large blocks. Static
      * buffers, since stdout keeps its buffer until the process exits. */
@@ -572,8 +665,16 @@ static int cmd_run(int argc, char **argv) {
     cep_engine_on_match(e, on_match, &r);
     cep_engine_on_late(e, on_late, &r);
     if (r.timeouts) cep_engine_on_timeout(e, on_timeout, &r);
+    if (resume) {
+        rc = cep_engine_restore(e, snap, snaplen);
+        if (rc != CEP_OK) {
+            status = fail(EXIT_INPUT, "cannot restore the checkpoint in '%s': %s", o.restore_dir,
+                          cep_strerror(rc));
+            goto done;
+        }
+    }
 
-    status = run_events(e, &r, &o, in, nin);
+    status = run_events(e, &r, &o, in, nin, &from);
 
 done:
     /* Flush what was written even after an input error: those matches are
@@ -590,6 +691,7 @@ done:
     cep_engine_free(e);
     cep_program_free(prog);
     jbuf_free(&r.buf);
+    free(snap);
     return status;
 }
 

@@ -1,0 +1,59 @@
+#!/bin/sh
+# crash.sh — exactly-once across crashes: run `cepheus run --checkpoint` on
+# generated events, kill -9 it at random moments, restart it with --restore
+# each time, and require the final outputs to equal an uninterrupted run's,
+# byte for byte. `make check` runs a short form; CRASH_EVENTS and
+# CRASH_KILLS make it longer (`make check-crash`: 1M events, 20 kills).
+: "${top_srcdir:=.}" "${top_builddir:=.}"
+EVENTS=${CRASH_EVENTS:-200000}
+KILLS=${CRASH_KILLS:-5}
+CEP="$(cd "$top_builddir" && pwd)/cepheus"
+GEN="$(cd "$top_builddir" && pwd)/examples/click_to_purchase/gen_events"
+PAT="$(cd "$top_srcdir" && pwd)/examples/click_to_purchase/click_to_purchase.cep"
+[ -x "$CEP" ] && [ -x "$GEN" ] || { echo "crash.sh: tools not built; skipping"; exit 77; }
+TMP=$(mktemp -d "${TMPDIR:-/tmp}/cepheus-crash.XXXXXX") || exit 1
+trap 'rm -rf "$TMP"' EXIT INT TERM
+
+"$GEN" "$EVENTS" > "$TMP/events.jsonl"
+# Some events are split over two files, so a restart must also find its file.
+head -n $((EVENTS / 2)) "$TMP/events.jsonl" > "$TMP/a.jsonl"
+tail -n +$((EVENTS / 2 + 1)) "$TMP/events.jsonl" > "$TMP/b.jsonl"
+set -- --max-delay 5000 --timeouts "$TMP/timeouts.jsonl" --late "$TMP/late.jsonl" \
+    --output "$TMP/out.jsonl" "$PAT" "$TMP/a.jsonl" "$TMP/b.jsonl"
+
+"$CEP" run "$@" || { echo "crash: 0 passed, 1 failed (reference run failed)"; exit 1; }
+for f in out timeouts late; do mv "$TMP/$f.jsonl" "$TMP/ref-$f.jsonl"; done
+
+mkdir "$TMP/ck"
+kills=0
+runs=0
+seed=$$
+while :; do
+    runs=$((runs + 1))
+    "$CEP" run --checkpoint "$TMP/ck" --checkpoint-every 5000 --restore "$TMP/ck" "$@" &
+    pid=$!
+    if [ "$kills" -lt "$KILLS" ]; then
+        # A pseudo-random pause of 10..100 ms, then kill -9 if still running.
+        seed=$(( (seed * 1103515245 + 12345) % 2147483648 ))
+        ms=$(( 10 + seed % 90 ))
+        sleep "$(printf '0.%03d' "$ms")"
+        if kill -9 "$pid" 2>/dev/null; then
+            wait "$pid" 2>/dev/null
+            kills=$((kills + 1))
+            continue
+        fi
+    fi
+    wait "$pid" || { echo "crash: 0 passed, 1 failed (run $runs exited $?)"; exit 1; }
+    break
+done
+
+failed=0
+for f in out timeouts late; do
+    if ! cmp -s "$TMP/ref-$f.jsonl" "$TMP/$f.jsonl"; then
+        echo "crash: $f.jsonl differs from the uninterrupted run after $kills kills"
+        failed=1
+    fi
+done
+echo "crash: survived $kills kills in $runs runs over $EVENTS events with identical output"
+echo "crash: $((1 - failed)) passed, $failed failed"
+exit "$failed"
