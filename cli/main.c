@@ -65,6 +65,10 @@ static const char usage_text[] =
     "                         back and input continues where it was (exactly once)\n"
     "      --on-limit drop|fail\n"
     "                         at the limit, drop and count (default) or stop (exit 6)\n"
+    "      --errors FILE      write each rejected line to FILE as a JSON object\n"
+    "                         {\"file\",\"line\",\"reason\",\"text\"} (text cut at 1 KiB)\n"
+    "      --max-line-bytes N reject lines longer than N bytes as malformed, without\n"
+    "                         holding them in memory (default: no limit)\n"
     "Malformed lines are reported as FILE:LINE: error: REASON and skipped;\n"
     "blank lines are ignored.\n"
     "\n"
@@ -259,6 +263,8 @@ typedef struct run_ctx {
     const char *late_name;
     FILE *timeouts;
     const char *timeouts_name;
+    FILE *errors;        /* --errors: rejected lines */
+    const char *errors_name;
     jbuf buf;
     int write_errno;     /* set when a write failed */
     const char *failed;  /* name of the file that could not be written */
@@ -344,7 +350,8 @@ static int close_output(FILE *f, const char *name) {
 }
 
 typedef struct run_opts {
-    const char *output, *late, *timeouts, *time_field;
+    const char *output, *late, *timeouts, *time_field, *errors;
+    int64_t max_line;    /* --max-line-bytes; 0: no limit */
     int64_t max_delay, max_pms, checkpoint_every;
     int stats, strict, limit_fail;
     const char *checkpoint_dir, *restore_dir;
@@ -383,6 +390,90 @@ static int take_checkpoint(cep_engine *e, run_ctx *r, const run_opts *o, ckpt_po
     return EXIT_OK;
 }
 
+/* Input read in blocks, so that a line longer than the limit is skipped to
+ * its newline without ever being held whole. */
+#define READ_BLOCK 65536
+typedef struct line_reader {
+    FILE *f;
+    char *buf;
+    size_t pos, end;
+} line_reader;
+
+/* Read the next line: *line gets at most max bytes of it (NUL-terminated,
+ * without the newline), *len their number, *toolong 1 when the line had
+ * more. Returns the bytes consumed (newline included), 0 at end of input,
+ * -1 on a read error (ferror is set) or when memory runs out. */
+static ssize_t read_line(line_reader *lr, char **line, size_t *cap, size_t max,
+                         size_t *len, int *toolong) {
+    size_t used = 0, consumed = 0;
+    *toolong = 0;
+    for (;;) {
+        if (lr->pos == lr->end) {
+            size_t got = fread(lr->buf, 1, READ_BLOCK, lr->f);
+            if (got == 0) {
+                if (ferror(lr->f)) return -1;
+                break;
+            }
+            lr->pos = 0;
+            lr->end = got;
+        }
+        char *s = lr->buf + lr->pos;
+        char *nl = memchr(s, '\n', lr->end - lr->pos);
+        size_t take = nl ? (size_t)(nl - s) : lr->end - lr->pos;
+        size_t keep = take;
+        if (keep > max - used) {
+            keep = max - used;
+            *toolong = 1;
+        }
+        if (used + keep + 1 > *cap) {
+            size_t ncap = *cap ? *cap : 256;
+            while (ncap < used + keep + 1) ncap *= 2;
+            char *nb = realloc(*line, ncap);
+            if (!nb) return -1;
+            *line = nb;
+            *cap = ncap;
+        }
+        memcpy(*line + used, s, keep);
+        used += keep;
+        lr->pos += take + (nl != NULL);
+        consumed += take + (nl != NULL);
+        if (nl) break;
+    }
+    if (consumed == 0) return 0;
+    (*line)[used] = '\0';
+    *len = used;
+    return (ssize_t)consumed;
+}
+
+/* One rejected line as a JSON object on the --errors file. */
+#define ERROR_TEXT_MAX 1024
+static int write_rejected(run_ctx *r, const char *file, unsigned long lineno,
+                          const char *reason, const char *text, size_t len) {
+    if (!r->errors) return 0;
+    char num[64];
+    jbuf *b = &r->buf;
+    jbuf_reset(b);
+    jbuf_puts(b, "{\"file\":");
+    jbuf_string(b, file, strlen(file));
+    snprintf(num, sizeof num, ",\"line\":%lu,\"reason\":", lineno);
+    jbuf_puts(b, num);
+    jbuf_string(b, reason, strlen(reason));
+    jbuf_puts(b, ",\"text\":");
+    jbuf_string(b, text, len < ERROR_TEXT_MAX ? len : ERROR_TEXT_MAX);
+    if (len > ERROR_TEXT_MAX) jbuf_puts(b, ",\"truncated\":true");
+    jbuf_puts(b, "}\n");
+    if (b->oom) {
+        r->oom = 1;
+        return 1;
+    }
+    if (fwrite(b->p, 1, b->len, r->errors) != b->len) {
+        r->write_errno = errno ? errno : EIO;
+        r->failed = r->errors_name;
+        return 1;
+    }
+    return 0;
+}
+
 static int run_events(cep_engine *e, run_ctx *r, const run_opts *o, input *in,
                       int nin, const ckpt_pos *from) {
     uint64_t read = from->read, malformed = from->malformed, since = 0;
@@ -391,6 +482,12 @@ static int run_events(cep_engine *e, run_ctx *r, const run_opts *o, input *in,
     int status = EXIT_OK;
     double t0 = now_seconds();
     ckpt_pos pos = *from;
+    size_t max_line = o->max_line > 0 ? (size_t)o->max_line : (size_t)-1 - 1;
+    char toolong_reason[96];
+    snprintf(toolong_reason, sizeof toolong_reason, "line longer than %zu bytes (--max-line-bytes)",
+             max_line);
+    line_reader lr = {.buf = malloc(READ_BLOCK)};
+    if (!lr.buf) return fail(EXIT_INTERNAL, "out of memory");
 
     for (int i = (int)from->file; i < nin && status == EXIT_OK; i++) {
         unsigned long lineno = 0;
@@ -404,15 +501,18 @@ static int run_events(cep_engine *e, run_ctx *r, const run_opts *o, input *in,
             offset = from->offset;
         }
         ssize_t n;
+        size_t len;
+        int toolong;
         errno = 0;
-        while ((n = getline(&line, &cap, in[i].f)) >= 0) {
+        lr.f = in[i].f;
+        lr.pos = lr.end = 0;
+        while ((n = read_line(&lr, &line, &cap, max_line, &len, &toolong)) > 0) {
             lineno++;
             offset += (uint64_t)n;
-            size_t len = (size_t)n;
-            if (len && line[len - 1] == '\n') len--;
-            if (is_blank(line, len)) continue;
+            if (!toolong && is_blank(line, len)) continue;
             read++;
-            int rc = cep_engine_push_json(e, line, len);
+            /* An over-long line is malformed input, like bad JSON. */
+            int rc = toolong ? CEP_ERANGE : cep_engine_push_json(e, line, len);
             if (o->checkpoint_dir && ++since >= (uint64_t)o->checkpoint_every &&
                 (rc == CEP_OK || is_malformed(rc))) {
                 since = 0;
@@ -422,9 +522,15 @@ static int run_events(cep_engine *e, run_ctx *r, const run_opts *o, input *in,
             }
             if (rc == CEP_OK) continue;
             if (is_malformed(rc)) {
-                fprintf(stderr, "%s:%lu: error: %s\n", in[i].name, lineno,
-                        cep_engine_error(e));
+                const char *why = toolong ? toolong_reason : cep_engine_error(e);
+                fprintf(stderr, "%s:%lu: error: %s\n", in[i].name, lineno, why);
                 malformed++;
+                if (write_rejected(r, in[i].name, lineno, why, line, len)) {
+                    status = r->oom ? fail(EXIT_INTERNAL, "out of memory")
+                                    : fail(EXIT_OUTPUT, "cannot write '%s': %s", r->failed,
+                                           strerror(r->write_errno));
+                    break;
+                }
                 if (o->strict) {
                     status = EXIT_INPUT;
                     break;
@@ -444,11 +550,14 @@ static int run_events(cep_engine *e, run_ctx *r, const run_opts *o, input *in,
                               cep_strerror(rc));
             break;
         }
+        if (status == EXIT_OK && n < 0 && !ferror(in[i].f))
+            status = fail(EXIT_INTERNAL, "out of memory");
         if (status == EXIT_OK && ferror(in[i].f))
             status = fail(EXIT_USAGE, "cannot read '%s': %s", in[i].name,
                           strerror(errno ? errno : EIO));
     }
     free(line);
+    free(lr.buf);
 
     if (status == EXIT_OK) {
         int rc = cep_engine_finish(e);
@@ -501,7 +610,7 @@ static int open_output(const char *path, const uint64_t *keep, FILE **f, const c
 
 static int cmd_run(int argc, char **argv) {
     enum { OPT_STRICT = 256, OPT_MAX_PMS, OPT_ON_LIMIT, OPT_CHECKPOINT, OPT_CHECKPOINT_EVERY,
-           OPT_RESTORE };
+           OPT_RESTORE, OPT_ERRORS, OPT_MAX_LINE };
     static const struct option opts[] = {
         {"output", required_argument, NULL, 'o'},
         {"time-field", required_argument, NULL, 't'},
@@ -515,6 +624,8 @@ static int cmd_run(int argc, char **argv) {
         {"checkpoint", required_argument, NULL, OPT_CHECKPOINT},
         {"checkpoint-every", required_argument, NULL, OPT_CHECKPOINT_EVERY},
         {"restore", required_argument, NULL, OPT_RESTORE},
+        {"errors", required_argument, NULL, OPT_ERRORS},
+        {"max-line-bytes", required_argument, NULL, OPT_MAX_LINE},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0}};
     run_opts o = {.time_field = "ts", .checkpoint_every = 100000};
@@ -562,6 +673,14 @@ static int cmd_run(int argc, char **argv) {
         case OPT_RESTORE:
             o.restore_dir = optarg;
             break;
+        case OPT_ERRORS:
+            o.errors = optarg;
+            break;
+        case OPT_MAX_LINE:
+            if (parse_ms(optarg, &o.max_line) < 0)
+                return usage_error("invalid --max-line-bytes '%s': expected a non-negative "
+                                   "integer (bytes; 0: no limit)", optarg);
+            break;
         case OPT_ON_LIMIT:
             if (!strcmp(optarg, "drop")) o.limit_fail = 0;
             else if (!strcmp(optarg, "fail")) o.limit_fail = 1;
@@ -587,6 +706,10 @@ static int cmd_run(int argc, char **argv) {
     int status;
     cep_program *prog = NULL;
     cep_engine *e = NULL;
+    ckpt_pos from = {0};
+    char *snap = NULL; /* before the first goto done, which frees it */
+    size_t snaplen = 0;
+    int resume = 0;
     int nin = argc - optind > 0 ? argc - optind : 1;
     input *in = calloc((size_t)nin, sizeof *in);
     run_ctx r = {.out = stdout, .out_name = "<stdout>"};
@@ -617,10 +740,6 @@ static int cmd_run(int argc, char **argv) {
     }
 
     /* A checkpoint, if there is one, says where to resume. */
-    ckpt_pos from = {0};
-    char *snap = NULL;
-    size_t snaplen = 0;
-    int resume = 0;
     if (o.restore_dir) {
         char err[512];
         resume = checkpoint_read(o.restore_dir, &from, &snap, &snaplen, err, sizeof err);
@@ -636,7 +755,8 @@ static int cmd_run(int argc, char **argv) {
     if ((status = open_output(o.output, resume ? &from.out_len : NULL, &r.out, &r.out_name)) != EXIT_OK ||
         (status = open_output(o.late, resume ? &from.late_len : NULL, &r.late, &r.late_name)) != EXIT_OK ||
         (status = open_output(o.timeouts, resume ? &from.timeouts_len : NULL, &r.timeouts,
-                              &r.timeouts_name)) != EXIT_OK)
+                              &r.timeouts_name)) != EXIT_OK ||
+        (status = open_output(o.errors, NULL, &r.errors, &r.errors_name)) != EXIT_OK)
         goto done;
     /* Matches are small and many: write them in large blocks. Static
      * buffers, since stdout keeps its buffer until the process exits. */
@@ -683,7 +803,8 @@ done:
         int s1 = close_output(r.out, r.out_name);
         int s2 = close_output(r.late, r.late_name);
         int s3 = close_output(r.timeouts, r.timeouts_name);
-        if (status == EXIT_OK) status = s1 != EXIT_OK ? s1 : s2 != EXIT_OK ? s2 : s3;
+        int s4 = close_output(r.errors, r.errors_name);
+        if (status == EXIT_OK) status = s1 != EXIT_OK ? s1 : s2 != EXIT_OK ? s2 : s3 != EXIT_OK ? s3 : s4;
     }
     for (int i = 0; i < nin; i++)
         if (in[i].f && in[i].f != stdin) fclose(in[i].f);

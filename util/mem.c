@@ -8,10 +8,21 @@
 
 #ifdef CEP_USE_JEMALLOC
 #include <jemalloc/jemalloc.h>
-#define RAW_ALLOC(n) mallocx((n), 0)
-#define RAW_ZALLOC(n) mallocx((n), MALLOCX_ZERO)
-#define RAW_REALLOC(p, n) rallocx((p), (n), 0)
-#define RAW_FREE(p) dallocx((p), 0)
+/* Weak references: jemalloc serves the library when the program links it
+ * (the cepheus tool does, and pkg-config users may), and libc malloc does
+ * otherwise. A jemalloc loaded late, as a dependency of a library that an
+ * interpreter such as Python opens at run time, cannot get the static TLS
+ * block it needs, so the library itself must not pull it in. The choice is
+ * fixed when the library is loaded, so a block is always freed by the
+ * allocator that made it. */
+#pragma weak mallocx
+#pragma weak rallocx
+#pragma weak dallocx
+#define JE (mallocx != NULL)
+#define RAW_ALLOC(n) (JE ? mallocx((n), 0) : malloc(n))
+#define RAW_ZALLOC(n) (JE ? mallocx((n), MALLOCX_ZERO) : calloc(1, (n)))
+#define RAW_REALLOC(p, n) (JE ? rallocx((p), (n), 0) : realloc((p), (n)))
+#define RAW_FREE(p) (JE ? dallocx((p), 0) : free(p))
 #else
 /* Sanitizer and valgrind builds: libc malloc, which those tools watch. */
 #define RAW_ALLOC(n) malloc(n)
@@ -19,6 +30,15 @@
 #define RAW_REALLOC(p, n) realloc((p), (n))
 #define RAW_FREE(p) free(p)
 #endif
+
+/* Which allocator serves the library in this process. */
+int mem_uses_jemalloc(void) {
+#ifdef CEP_USE_JEMALLOC
+    return JE;
+#else
+    return 0;
+#endif
+}
 
 #ifdef CEP_FAULT_INJECTION
 /* Test-only global state: the fault-injection tests are single-threaded. */

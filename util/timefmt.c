@@ -2,6 +2,7 @@
  * calendar arithmetic is Howard Hinnant's days_from_civil, so the result
  * never depends on the process's time zone. */
 #include "timefmt.h"
+#include "cepheus.h"
 
 int64_t timefmt_days_from_civil(int64_t y, unsigned m, unsigned d) {
     /* Shift the year to start in March so the leap day is the last day. */
@@ -91,4 +92,10 @@ int timefmt_parse(const char *s, size_t n, int64_t *ms) {
     int64_t secs = days * 86400 + h * 3600 + mi * 60 + sec - (int64_t)off * 60;
     *ms = secs * 1000 + frac;
     return 0;
+}
+
+/* The public face of timefmt_parse (cepheus.h), used by language bindings. */
+CEP_API int cep_parse_time(const char *s, size_t len, int64_t *ms) {
+    if ((!s && len) || !ms) return CEP_EINVAL;
+    return timefmt_parse(s, len, ms) == 0 ? CEP_OK : CEP_ETIME;
 }
