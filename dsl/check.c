@@ -343,8 +343,10 @@ static void check_sequence(ctx *c, ast_step *first, int top) {
         if (s->next && s->conn == CONN_NOT_NEXT && s->next->quant.kind != Q_ONE)
             ERR(c, CEP_DIAG_STRUCTURE, s->next->quant.sp.start,
                 "a step directly after notNext cannot be optional or looping");
-        if (s->next && s->next->conn == CONN_NOT_NEXT && q_optional(&s->quant))
-            ERR(c, CEP_DIAG_STRUCTURE, s->quant.sp.start, "a step directly before notNext cannot be optional");
+        if (s->next && (s->next->conn == CONN_NOT_NEXT || s->next->conn == CONN_NOT_FOLLOWED_BY) &&
+            q_optional(&s->quant))
+            ERR(c, CEP_DIAG_STRUCTURE, s->quant.sp.start, "a step directly before %s cannot be optional",
+                conn_name(s->next->conn));
         if (s->next && has_mod(s, MOD_GREEDY) && q_optional(&s->next->quant))
             ERR(c, CEP_DIAG_STRUCTURE, s->next->quant.sp.start, "an optional step cannot follow a greedy one");
         if (!s->next && s->conn == CONN_NOT_FOLLOWED_BY && !top)

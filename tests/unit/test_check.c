@@ -166,6 +166,8 @@ START_TEST(structure_rules) {
                                  "error: quantifier bounds above 10000 are not supported"));
     ck_assert_ptr_nonnull(strstr(diag_of("pattern p begin a? notNext b followedBy c\n"),
                                  "error: a step directly before notNext cannot be optional"));
+    ck_assert_ptr_nonnull(strstr(diag_of("pattern p begin a followedBy b? notFollowedBy n followedBy c\n"),
+                                 "error: a step directly before notFollowedBy cannot be optional"));
     ck_assert_ptr_nonnull(strstr(diag_of("pattern p begin a+ greedy followedBy b?\n"),
                                  "error: an optional step cannot follow a greedy one"));
     ck_assert_ptr_nonnull(strstr(diag_of("pattern p begin a notNext (b next c) followedBy d\n"),
