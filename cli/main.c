@@ -367,6 +367,43 @@ static int is_malformed(int rc) {
            rc == CEP_ERANGE || rc == CEP_ETOODEEP;
 }
 
+/* Is this line {"$watermark": T} (T integer milliseconds or an RFC 3339
+ * string)? 1 with *ms set, 0 when it is an ordinary event line, -1 when it
+ * names $watermark but is not of that form. Checked by hand: the common
+ * case, an event, is told apart by its first few bytes. */
+static int watermark_line(const char *s, size_t n, int64_t *ms) {
+    static const char key[] = "\"$watermark\"";
+    size_t i = 0;
+    while (i < n && (s[i] == ' ' || s[i] == '\t' || s[i] == '\r')) i++;
+    if (i == n || s[i] != '{') return 0;
+    for (i++; i < n && (s[i] == ' ' || s[i] == '\t'); i++) {}
+    if (n - i < sizeof key - 1 || memcmp(s + i, key, sizeof key - 1) != 0) return 0;
+    for (i += sizeof key - 1; i < n && (s[i] == ' ' || s[i] == '\t'); i++) {}
+    if (i == n || s[i++] != ':') return -1;
+    while (i < n && (s[i] == ' ' || s[i] == '\t')) i++;
+    size_t start = i, end;
+    if (i < n && s[i] == '"') {
+        for (end = ++start; end < n && s[end] != '"'; end++) {}
+        if (end == n || cep_parse_time(s + start, end - start, ms) != CEP_OK) return -1;
+        i = end + 1;
+    } else {
+        char num[32];
+        for (end = i; end < n && ((s[end] >= '0' && s[end] <= '9') || (end == i && s[end] == '-')); end++) {}
+        if (end == start || end - start >= sizeof num) return -1;
+        memcpy(num, s + start, end - start);
+        num[end - start] = '\0';
+        errno = 0;
+        long long v = strtoll(num, NULL, 10);
+        if (errno) return -1;
+        *ms = v;
+        i = end;
+    }
+    while (i < n && (s[i] == ' ' || s[i] == '\t' || s[i] == '\r')) i++;
+    if (i == n || s[i++] != '}') return -1;
+    while (i < n && (s[i] == ' ' || s[i] == '\t' || s[i] == '\r')) i++;
+    return i == n ? 1 : -1;
+}
+
 /* Length of an output so far (0 when it is not open). */
 static uint64_t out_length(FILE *f) {
     if (!f || fflush(f) != 0) return 0;
@@ -448,7 +485,7 @@ static ssize_t read_line(line_reader *lr, char **line, size_t *cap, size_t max,
 /* One rejected line as a JSON object on the --errors file. */
 #define ERROR_TEXT_MAX 1024
 static int write_rejected(run_ctx *r, const char *file, unsigned long lineno,
-                          const char *reason, const char *text, size_t len) {
+                          const char *reason, const char *text, size_t len, int cut) {
     if (!r->errors) return 0;
     char num[64];
     jbuf *b = &r->buf;
@@ -460,7 +497,7 @@ static int write_rejected(run_ctx *r, const char *file, unsigned long lineno,
     jbuf_string(b, reason, strlen(reason));
     jbuf_puts(b, ",\"text\":");
     jbuf_string(b, text, len < ERROR_TEXT_MAX ? len : ERROR_TEXT_MAX);
-    if (len > ERROR_TEXT_MAX) jbuf_puts(b, ",\"truncated\":true");
+    if (cut || len > ERROR_TEXT_MAX) jbuf_puts(b, ",\"truncated\":true");
     jbuf_puts(b, "}\n");
     if (b->oom) {
         r->oom = 1;
@@ -511,8 +548,14 @@ static int run_events(cep_engine *e, run_ctx *r, const run_opts *o, input *in,
             offset += (uint64_t)n;
             if (!toolong && is_blank(line, len)) continue;
             read++;
-            /* An over-long line is malformed input, like bad JSON. */
-            int rc = toolong ? CEP_ERANGE : cep_engine_push_json(e, line, len);
+            /* An over-long line is malformed input, like bad JSON; a
+             * watermark line moves event time on without an event. */
+            int64_t wm = 0;
+            int kind = toolong ? 0 : watermark_line(line, len, &wm);
+            int rc = toolong ? CEP_ERANGE
+                     : kind > 0 ? cep_engine_advance_watermark(e, wm)
+                     : kind < 0 ? CEP_ETIME
+                                : cep_engine_push_json(e, line, len);
             if (o->checkpoint_dir && ++since >= (uint64_t)o->checkpoint_every &&
                 (rc == CEP_OK || is_malformed(rc))) {
                 since = 0;
@@ -522,10 +565,12 @@ static int run_events(cep_engine *e, run_ctx *r, const run_opts *o, input *in,
             }
             if (rc == CEP_OK) continue;
             if (is_malformed(rc)) {
-                const char *why = toolong ? toolong_reason : cep_engine_error(e);
+                const char *why = toolong ? toolong_reason
+                                  : kind < 0 ? "invalid watermark: expected {\"$watermark\": MS or \"RFC 3339 time\"}"
+                                             : cep_engine_error(e);
                 fprintf(stderr, "%s:%lu: error: %s\n", in[i].name, lineno, why);
                 malformed++;
-                if (write_rejected(r, in[i].name, lineno, why, line, len)) {
+                if (write_rejected(r, in[i].name, lineno, why, line, len, toolong)) {
                     status = r->oom ? fail(EXIT_INTERNAL, "out of memory")
                                     : fail(EXIT_OUTPUT, "cannot write '%s': %s", r->failed,
                                            strerror(r->write_errno));
@@ -585,10 +630,11 @@ static int run_events(cep_engine *e, run_ctx *r, const run_opts *o, input *in,
                 "dropped partial matches: %" PRIu64 "\n"
                 "malformed lines: %" PRIu64 "\n"
                 "peak partial matches: %" PRIu64 "\n"
+                "regex errors: %" PRIu64 "\n"
                 "elapsed seconds: %.3f\n"
                 "events/second: %.0f\n",
                 read, st.events, st.matches, st.late, st.timeouts, st.dropped, malformed,
-                st.peak_partial_matches, dt, dt > 0 ? (double)read / dt : 0.0);
+                st.peak_partial_matches, st.regex_errors, dt, dt > 0 ? (double)read / dt : 0.0);
     }
     return status;
 }

@@ -210,6 +210,16 @@ expect_file "timeouts: file" "$TMP/timeouts.jsonl" '{"pattern":"p","key":"x","st
 run "$CEP" run --timeouts "$TMP/no/such/dir/t" timeouts.cep timeouts.jsonl
 expect "timeouts: unwritable" 4 "" "cepheus: cannot write '$TMP/no/such/dir/t': No such file or directory"
 
+# ---- watermark lines --------------------------------------------------------------
+
+# {"$watermark": T} moves event time on: x's partial match times out at 50,
+# the event at 20 is then late, a bad watermark line is malformed input.
+run "$CEP" run --timeouts "$TMP/wt.jsonl" --late "$TMP/wl.jsonl" timeouts.cep watermarks.jsonl
+expect "watermarks: run" 0 "" "watermarks.jsonl:4: error: invalid watermark: expected {\"\$watermark\": MS or \"RFC 3339 time\"}"
+expect_file "watermarks: timeouts" "$TMP/wt.jsonl" '{"pattern":"p","key":"x","start":1,"timeout":true,"events":{"a":[{"ts":1,"u":"x","t":"a"}],"b":[]}}
+{"pattern":"p","key":"x","start":60,"timeout":true,"events":{"a":[{"ts":60,"u":"x","t":"a"}],"b":[]}}'
+expect_file "watermarks: late" "$TMP/wl.jsonl" '{"ts":20,"u":"x","t":"b"}'
+
 # ---- partial-match limit ---------------------------------------------------------
 
 # followedByAny with allowCombinations doubles the partial matches on every
