@@ -59,6 +59,8 @@ static const char usage_text[] =
     "      --max-partial-matches N\n"
     "                         keep at most N partial matches per key and pattern,\n"
     "                         dropping the earliest-started ones (default: no limit)\n"
+    "      --state-ttl MS     drop the partial matches of a key idle for MS of event\n"
+    "                         time (counted in --stats)\n"
     "      --checkpoint DIR   write a checkpoint to DIR every --checkpoint-every\n"
     "                         events (default 100000); needs --output and files\n"
     "      --restore DIR      resume from DIR's checkpoint, if any: outputs are cut\n"
@@ -352,7 +354,7 @@ static int close_output(FILE *f, const char *name) {
 typedef struct run_opts {
     const char *output, *late, *timeouts, *time_field, *errors;
     int64_t max_line;    /* --max-line-bytes; 0: no limit */
-    int64_t max_delay, max_pms, checkpoint_every;
+    int64_t max_delay, max_pms, checkpoint_every, state_ttl;
     int stats, strict, limit_fail;
     const char *checkpoint_dir, *restore_dir;
 } run_opts;
@@ -628,12 +630,13 @@ static int run_events(cep_engine *e, run_ctx *r, const run_opts *o, input *in,
                 "late events: %" PRIu64 "\n"
                 "timeouts: %" PRIu64 "\n"
                 "dropped partial matches: %" PRIu64 "\n"
+                "expired by state TTL: %" PRIu64 "\n"
                 "malformed lines: %" PRIu64 "\n"
                 "peak partial matches: %" PRIu64 "\n"
                 "regex errors: %" PRIu64 "\n"
                 "elapsed seconds: %.3f\n"
                 "events/second: %.0f\n",
-                read, st.events, st.matches, st.late, st.timeouts, st.dropped, malformed,
+                read, st.events, st.matches, st.late, st.timeouts, st.dropped, st.ttl_dropped, malformed,
                 st.peak_partial_matches, st.regex_errors, dt, dt > 0 ? (double)read / dt : 0.0);
     }
     return status;
@@ -656,7 +659,7 @@ static int open_output(const char *path, const uint64_t *keep, FILE **f, const c
 
 static int cmd_run(int argc, char **argv) {
     enum { OPT_STRICT = 256, OPT_MAX_PMS, OPT_ON_LIMIT, OPT_CHECKPOINT, OPT_CHECKPOINT_EVERY,
-           OPT_RESTORE, OPT_ERRORS, OPT_MAX_LINE };
+           OPT_RESTORE, OPT_STATE_TTL, OPT_ERRORS, OPT_MAX_LINE };
     static const struct option opts[] = {
         {"output", required_argument, NULL, 'o'},
         {"time-field", required_argument, NULL, 't'},
@@ -670,6 +673,7 @@ static int cmd_run(int argc, char **argv) {
         {"checkpoint", required_argument, NULL, OPT_CHECKPOINT},
         {"checkpoint-every", required_argument, NULL, OPT_CHECKPOINT_EVERY},
         {"restore", required_argument, NULL, OPT_RESTORE},
+        {"state-ttl", required_argument, NULL, OPT_STATE_TTL},
         {"errors", required_argument, NULL, OPT_ERRORS},
         {"max-line-bytes", required_argument, NULL, OPT_MAX_LINE},
         {"help", no_argument, NULL, 'h'},
@@ -718,6 +722,11 @@ static int cmd_run(int argc, char **argv) {
             break;
         case OPT_RESTORE:
             o.restore_dir = optarg;
+            break;
+        case OPT_STATE_TTL:
+            if (parse_ms(optarg, &o.state_ttl) < 0)
+                return usage_error("invalid --state-ttl '%s': expected a non-negative integer (milliseconds)",
+                                   optarg);
             break;
         case OPT_ERRORS:
             o.errors = optarg;
@@ -813,6 +822,7 @@ static int cmd_run(int argc, char **argv) {
 
     int rc = cep_engine_new(prog, &e);
     if (rc == CEP_OK) rc = cep_engine_set_max_delay(e, o.max_delay);
+    if (rc == CEP_OK) rc = cep_engine_set_state_ttl(e, o.state_ttl);
     if (rc == CEP_OK)
         rc = cep_engine_set_max_partial_matches(e, (uint64_t)o.max_pms,
                                                 o.limit_fail ? CEP_LIMIT_FAIL : CEP_LIMIT_DROP_OLDEST);

@@ -268,9 +268,13 @@ typedef struct cep_stats {
     uint64_t keys;            /* keys holding state now */
     uint64_t buffered;        /* events waiting for the watermark */
     uint64_t dropped;         /* partial matches dropped by the limit */
+    uint64_t ttl_dropped;     /* partial matches dropped by the state TTL */
     uint64_t nodes;           /* shared partial-match nodes alive now */
     uint64_t stored_events;   /* event copies the engine keeps now */
     int64_t watermark;        /* INT64_MIN before the first event */
+    uint64_t regex_errors;    /* regex matches stopped by PCRE2's match or
+                               * depth limit (or invalid UTF-8): counted as
+                               * no match; not kept in snapshots */
 } cep_stats;
 
 /* Borrows p: it must outlive the engine. */
@@ -288,6 +292,10 @@ enum cep_limit_policy {
  * unlimited). Bounds the blow-up of followedByAny, allowCombinations and
  * optional steps under noSkip; every drop is counted in stats.dropped. */
 CEP_API int cep_engine_set_max_partial_matches(cep_engine *e, uint64_t max, int policy);
+/* State TTL: when a key of a pattern has seen no event for ms of event
+ * time, its partial matches are dropped (counted in stats.ttl_dropped) and
+ * the matches they held back are released. 0 (the default): no TTL. */
+CEP_API int cep_engine_set_state_ttl(cep_engine *e, int64_t ms);
 /* Field holding event time for cep_engine_push_json (default "ts"). */
 CEP_API int cep_engine_set_time_field(cep_engine *e, const char *name);
 CEP_API void cep_engine_on_match(cep_engine *e, cep_match_fn fn, void *ud);

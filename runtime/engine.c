@@ -165,6 +165,9 @@ void engine_key_settle(cep_engine *e, const nfa_pattern *pat, key_state *ks) {
         int64_t x = pm_deadline(pat, &ks->pms.v[i]);
         if (x < d) d = x;
     }
+    /* State TTL: a key idle that long loses what it holds. */
+    if (e->state_ttl > 0 && ks->last_event <= INT64_MAX - e->state_ttl && ks->last_event + e->state_ttl < d)
+        d = ks->last_event + e->state_ttl;
     if (d == INT64_MAX) { /* nothing can expire: no timer */
         if (ks->heap_pos != HEAP_NONE) heap_remove(&e->timers, ks->heap_pos);
         return;
@@ -556,6 +559,7 @@ static int process_pattern(cep_engine *e, uint32_t pi, step_in *in) {
         return CEP_ENOMEM;
     }
     if (ks) {
+        ks->last_event = in->ev->time;
         pm_list tmp = ks->pms; /* swap: the scratch list becomes the key's list */
         ks->pms = e->next_pms;
         e->next_pms = tmp;
@@ -599,6 +603,14 @@ static int process_event(cep_engine *e, cep_event *ev) {
 static void fire_timer(cep_engine *e, key_state *ks, int64_t now) {
     const nfa_pattern *pat = &e->prog->patterns[ks->pattern];
     prune_expired(e, ks->pattern, ks, now);
+    if (e->state_ttl > 0 && ks->last_event <= INT64_MAX - e->state_ttl && ks->last_event + e->state_ttl <= now) {
+        /* Idle past the TTL: drop the partial matches (counted), which
+         * releases the matches they were holding back. */
+        for (uint32_t i = 0; i < ks->pms.n; i++) engine_node_release(e, ks->pms.v[i].node);
+        e->stats.partial_matches -= ks->pms.n;
+        e->stats.ttl_dropped += ks->pms.n;
+        ks->pms.n = 0;
+    }
     release_held(e, ks->pattern, ks);
     engine_key_settle(e, pat, ks);
 }
@@ -635,6 +647,12 @@ static int reorder_less(const void *a, const void *b) {
 }
 
 static int finish_rc(cep_engine *e, int rc) {
+    /* A condition or emit value that could not allocate (lower, upper)
+     * evaluated to null: report it, or a match is lost without a word. */
+    if (e->ctx.oom) {
+        e->ctx.oom = 0;
+        e->oom = 1;
+    }
     if (e->oom) {
         e->oom = 0;
         engine_set_err(e, "out of memory");
@@ -810,6 +828,12 @@ CEP_API int cep_engine_set_max_partial_matches(cep_engine *e, uint64_t max, int 
     return CEP_OK;
 }
 
+CEP_API int cep_engine_set_state_ttl(cep_engine *e, int64_t ms) {
+    if (!e || ms < 0 || e->started) return CEP_EINVAL;
+    e->state_ttl = ms;
+    return CEP_OK;
+}
+
 CEP_API int cep_engine_set_time_field(cep_engine *e, const char *name) {
     if (!e || !name || !*name || e->started) return CEP_EINVAL;
     char *copy = mem_strdup(name);
@@ -848,5 +872,6 @@ CEP_API void cep_engine_stats(const cep_engine *e, cep_stats *out) {
     memset(out, 0, sizeof *out);
     if (!e) return;
     *out = e->stats;
+    out->regex_errors = e->ctx.regex_errors;
     out->watermark = e->watermark;
 }

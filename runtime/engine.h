@@ -35,6 +35,7 @@ struct key_state {
     pm_list pms;            /* alive partial matches, earliest start first */
     pm_list done;           /* completed matches held back by the skip rule */
     int64_t deadline;       /* earliest time a partial match expires */
+    int64_t last_event;     /* time of the key's latest event (state TTL) */
     size_t heap_pos;        /* place in the timer heap, HEAP_NONE if absent */
     key_state *prev, *next; /* all key states in creation order */
     cep_value *keyvals;     /* decoded key values, for matches */
@@ -92,6 +93,7 @@ struct cep_engine {
     void *tag_ud;
     int started, finished, stop, oom, limit_hit;
     uint64_t max_pms;         /* per key and pattern; 0: unlimited */
+    int64_t state_ttl;        /* 0: keys keep state until it expires */
     int limit_policy;
     int64_t watermark;
     int64_t max_seen;

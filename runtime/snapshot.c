@@ -240,7 +240,7 @@ CEP_API int cep_engine_snapshot(const cep_engine *e, cep_write_fn fn, void *ud) 
     w_u8(w, (unsigned)e->finished);
     const cep_stats *st = &e->stats;
     uint64_t counters[] = {st->events, st->matches, st->late, st->timeouts, st->dropped,
-                           st->peak_partial_matches};
+                           st->ttl_dropped, st->peak_partial_matches};
     for (size_t i = 0; i < sizeof counters / sizeof *counters; i++) w_u64(w, counters[i]);
     /* events, buffered events, nodes */
     w_u32(w, (uint32_t)s.nev);
@@ -259,6 +259,7 @@ CEP_API int cep_engine_snapshot(const cep_engine *e, cep_write_fn fn, void *ud) 
     for (const key_state *ks = e->first; ks; ks = ks->next) {
         w_u32(w, ks->pattern);
         w_u64(w, ks->created);
+        w_i64(w, ks->last_event);
         w_u32(w, ks->key_len);
         w_bytes(w, ks->key, ks->key_len);
         w_u32(w, ks->pms.n);
@@ -424,6 +425,7 @@ CEP_API int cep_engine_restore(cep_engine *e, const void *buf, size_t len) {
     st->late = r_u64(&r);
     st->timeouts = r_u64(&r);
     st->dropped = r_u64(&r);
+    st->ttl_dropped = r_u64(&r);
     st->peak_partial_matches = r_u64(&r);
 
     uint32_t want = r_u32(&r);
@@ -460,10 +462,11 @@ CEP_API int cep_engine_restore(cep_engine *e, const void *buf, size_t len) {
     }
 
     uint32_t nkeys = r_u32(&r);
-    if (r.bad || nkeys > (size_t)(r.end - r.p) / 20) goto corrupt;
+    if (r.bad || nkeys > (size_t)(r.end - r.p) / 28) goto corrupt;
     for (uint32_t k = 0; k < nkeys; k++) {
         uint32_t pi = r_u32(&r);
         uint64_t created = r_u64(&r);
+        int64_t last_event = r_i64(&r);
         uint32_t klen = r_u32(&r);
         const char *key = r_bytes(&r, klen);
         if (r.bad || pi >= e->prog->npatterns) goto corrupt;
@@ -471,6 +474,7 @@ CEP_API int cep_engine_restore(cep_engine *e, const void *buf, size_t len) {
         key_state *ks = engine_key_new(e, pi, hash_bytes(key, klen, e->keys.seed), key, klen);
         if (!ks) goto oom;
         ks->created = created;
+        ks->last_event = last_event;
         for (int list = 0; list < 2; list++) {
             pm_list *l = list ? &ks->done : &ks->pms;
             uint32_t n = r_u32(&r);

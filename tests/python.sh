@@ -20,7 +20,7 @@ build=$(cd "$top_builddir" && pwd)
 src=$(cd "$top_srcdir" && pwd)
 out="$build/bindings/python"
 mkdir -p "$out"
-(cd "$src/bindings/python" && CEPHEUS_BUILD_DIR="$build" "$PY" setup.py -q build \
+(cd "$src/bindings/python" && CEPHEUS_BUILD_DIR="$build" "$PY" setup.py -q build --force \
     --build-base "$out/build" --build-lib "$out/lib") > "$out/build.log" 2>&1 || {
     cat "$out/build.log"; fail "building the extension failed"; }
 

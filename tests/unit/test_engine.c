@@ -341,6 +341,30 @@ START_TEST(partial_match_limit) {
 }
 END_TEST
 
+/* A key idle longer than the state TTL loses its partial matches. */
+START_TEST(state_ttl) {
+    cep_program *p = compile_ok("pattern p key k begin a where t == \"a\" followedBy b where t == \"b\"\n");
+    for (int ttl = 0; ttl <= 100; ttl += 100) {
+        cep_engine *e = NULL;
+        collected c = {0};
+        ck_assert_int_eq(cep_engine_new(p, &e), CEP_OK);
+        ck_assert_int_eq(cep_engine_set_state_ttl(e, ttl), CEP_OK);
+        cep_engine_on_match(e, on_match, &c);
+        const char *lines[] = {"{\"ts\":0,\"k\":\"x\",\"t\":\"a\"}", "{\"ts\":99,\"k\":\"y\",\"t\":\"z\"}",
+                               "{\"ts\":200,\"k\":\"y\",\"t\":\"z\"}", "{\"ts\":250,\"k\":\"x\",\"t\":\"b\"}"};
+        for (size_t i = 0; i < 4; i++) ck_assert_int_eq(cep_engine_push_json(e, lines[i], strlen(lines[i])), CEP_OK);
+        ck_assert_int_eq(cep_engine_finish(e), CEP_OK);
+        cep_stats st;
+        cep_engine_stats(e, &st);
+        ck_assert_uint_eq(st.ttl_dropped, ttl ? 1 : 0);
+        ck_assert_uint_eq(st.matches, ttl ? 0 : 1);
+        ck_assert_int_eq(cep_engine_set_state_ttl(e, 5), CEP_EINVAL); /* started */
+        cep_engine_free(e);
+    }
+    cep_program_free(p);
+}
+END_TEST
+
 Suite *engine_suite(void) {
     Suite *s = suite_create("engine");
     TCase *tc = tcase_create("engine");
@@ -353,6 +377,7 @@ Suite *engine_suite(void) {
     tcase_add_test(tc, tags_keep_and_drop);
     tcase_add_test(tc, shared_prefixes);
     tcase_add_test(tc, partial_match_limit);
+    tcase_add_test(tc, state_ttl);
     suite_add_tcase(s, tc);
     return s;
 }
