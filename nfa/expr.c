@@ -44,7 +44,10 @@ char *expr_scratch(eval_ctx *c, size_t n) {
     if (!ch || ch->cap - ch->used < n) {
         size_t cap = n > 4096 ? n : 4096;
         scratch_chunk *nc = mem_alloc(sizeof *nc + cap);
-        if (!nc) return NULL;
+        if (!nc) {
+            c->oom = 1; /* the caller turns it into CEP_ENOMEM, not a silent null */
+            return NULL;
+        }
         nc->next = ch;
         nc->used = 0;
         nc->cap = cap;

@@ -57,6 +57,7 @@ typedef struct eval_ctx {
     scratch_chunk *scratch;
     uint64_t regex_errors;     /* match/depth limit hits and the like */
     uint64_t fn_errors;        /* user functions that returned an error */
+    int oom;                   /* scratch allocation failed (a value became null) */
 } eval_ctx;
 
 /* Prepare/teardown a context (allocates the regex match data). */

@@ -94,6 +94,10 @@ static int copy_functions(cep_program *p, const cep_compiler *c) {
     return CEP_OK;
 }
 
+/* Longest pattern text accepted (1 MiB): far beyond any real pattern file,
+ * small enough that no text can make the compiler work for long. */
+#define CEP_MAX_PATTERN_BYTES (1u << 20)
+
 CEP_API int cep_compile(const cep_compiler *c, const char *text, size_t len, const char *name,
                         cep_program **prog, cep_diag **diag) {
     if (prog) *prog = NULL;
@@ -102,6 +106,16 @@ CEP_API int cep_compile(const cep_compiler *c, const char *text, size_t len, con
     if (len > UINT32_MAX / 2) return CEP_ERANGE; /* spans are 32-bit offsets */
     cep_diag *d = diag_new(name, text ? text : "", len);
     if (!d) return CEP_ENOMEM;
+    if (len > CEP_MAX_PATTERN_BYTES) {
+        /* A clear error rather than minutes in the checker's name lookups. */
+        int rc = diag_add(d, CEP_DIAG_LIMIT, 0, "pattern text is %zu bytes; the limit is %u", len,
+                          (unsigned)CEP_MAX_PATTERN_BYTES) < 0 || diag_finish(d) < 0
+                     ? CEP_ENOMEM
+                     : CEP_EPATTERN;
+        if (diag) *diag = d;
+        else cep_diag_free(d);
+        return rc;
+    }
     cep_program *p = mem_calloc(1, sizeof *p);
     ast_pattern *pats = NULL;
     int rc = p ? CEP_OK : CEP_ENOMEM;

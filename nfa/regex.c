@@ -48,7 +48,11 @@ regex *regex_compile(const char *pat, size_t n, const char *flags,
     PCRE2_SIZE off;
     re->code = pcre2_compile((PCRE2_SPTR)pat, n, opts, &errcode, &off, cctx);
     if (!re->code) {
-        if (errcode == PCRE2_ERROR_HEAPLIMIT || errcode == PCRE2_ERROR_NOMEMORY) goto oom;
+        /* PCRE2_ERROR_HEAP_FAILED is how pcre2_compile reports that our
+         * allocator failed; without it an OOM read as an invalid regex. */
+        if (errcode == PCRE2_ERROR_HEAPLIMIT || errcode == PCRE2_ERROR_NOMEMORY ||
+            errcode == PCRE2_ERROR_HEAP_FAILED)
+            goto oom;
         pcre2_get_error_message(errcode, (PCRE2_UCHAR *)msg, msgsz);
         *erroff = off;
         goto fail;
