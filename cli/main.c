@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -259,6 +260,8 @@ static int cmd_explain(int argc, char **argv) {
 
 typedef struct run_ctx {
     const cep_program *prog;
+    cep_program **owned;       /* the program cmd_run frees (a reload swaps it) */
+    const char *pattern_file;
     FILE *out;
     const char *out_name;
     FILE *late;
@@ -406,6 +409,42 @@ static int watermark_line(const char *s, size_t n, int64_t *ms) {
     return i == n ? 1 : -1;
 }
 
+/* SIGHUP asks for the pattern file to be read again; the run loop does it
+ * between two lines, so no event sees half a change. */
+static volatile sig_atomic_t reload_requested;
+
+static void on_sighup(int sig) {
+    (void)sig;
+    reload_requested = 1;
+}
+
+/* Compile the pattern file again and switch the engine to it, keeping the
+ * state of unchanged patterns. A file with errors is reported and the
+ * running patterns go on untouched. */
+static void reload_patterns(cep_engine *e, run_ctx *r) {
+    reload_requested = 0;
+    cep_program *np;
+    if (compile_file(r->pattern_file, &np) != EXIT_OK) {
+        fprintf(stderr, "cepheus: %s not reloaded; the running patterns go on\n", r->pattern_file);
+        return;
+    }
+    int rc = cep_engine_replace_program(e, np);
+    if (rc != CEP_OK) {
+        fprintf(stderr, "cepheus: %s not reloaded: %s\n", r->pattern_file, cep_strerror(rc));
+        cep_program_free(np);
+        return;
+    }
+    size_t kept = 0;
+    for (size_t i = 0; i < cep_program_pattern_count(np); i++)
+        for (size_t j = 0; j < cep_program_pattern_count(*r->owned); j++)
+            if (!strcmp(cep_program_pattern_name(np, i), cep_program_pattern_name(*r->owned, j))) kept++;
+    fprintf(stderr, "cepheus: reloaded %s: %zu patterns, %zu of them by a name that ran before\n",
+            r->pattern_file, cep_program_pattern_count(np), kept);
+    cep_program_free(*r->owned);
+    *r->owned = np;
+    r->prog = np;
+}
+
 /* Length of an output so far (0 when it is not open). */
 static uint64_t out_length(FILE *f) {
     if (!f || fflush(f) != 0) return 0;
@@ -436,6 +475,7 @@ typedef struct line_reader {
     FILE *f;
     char *buf;
     size_t pos, end;
+    int err;     /* errno of a failed read */
 } line_reader;
 
 /* Read the next line: *line gets at most max bytes of it (NUL-terminated,
@@ -448,13 +488,18 @@ static ssize_t read_line(line_reader *lr, char **line, size_t *cap, size_t max,
     *toolong = 0;
     for (;;) {
         if (lr->pos == lr->end) {
-            size_t got = fread(lr->buf, 1, READ_BLOCK, lr->f);
-            if (got == 0) {
-                if (ferror(lr->f)) return -1;
-                break;
+            /* read(2), not fread: it returns what a pipe has now, so a line
+             * is matched as soon as it arrives, not when a block fills. */
+            ssize_t got;
+            do got = read(fileno(lr->f), lr->buf, READ_BLOCK);
+            while (got < 0 && errno == EINTR);
+            if (got < 0) {
+                lr->err = errno;
+                return -1;
             }
+            if (got == 0) break;
             lr->pos = 0;
-            lr->end = got;
+            lr->end = (size_t)got;
         }
         char *s = lr->buf + lr->pos;
         char *nl = memchr(s, '\n', lr->end - lr->pos);
@@ -545,7 +590,9 @@ static int run_events(cep_engine *e, run_ctx *r, const run_opts *o, input *in,
         errno = 0;
         lr.f = in[i].f;
         lr.pos = lr.end = 0;
+        lr.err = 0;
         while ((n = read_line(&lr, &line, &cap, max_line, &len, &toolong)) > 0) {
+            if (reload_requested) reload_patterns(e, r);
             lineno++;
             offset += (uint64_t)n;
             if (!toolong && is_blank(line, len)) continue;
@@ -597,11 +644,10 @@ static int run_events(cep_engine *e, run_ctx *r, const run_opts *o, input *in,
                               cep_strerror(rc));
             break;
         }
-        if (status == EXIT_OK && n < 0 && !ferror(in[i].f))
+        if (status == EXIT_OK && n < 0 && !lr.err)
             status = fail(EXIT_INTERNAL, "out of memory");
-        if (status == EXIT_OK && ferror(in[i].f))
-            status = fail(EXIT_USAGE, "cannot read '%s': %s", in[i].name,
-                          strerror(errno ? errno : EIO));
+        if (status == EXIT_OK && lr.err)
+            status = fail(EXIT_USAGE, "cannot read '%s': %s", in[i].name, strerror(lr.err));
     }
     free(line);
     free(lr.buf);
@@ -773,6 +819,8 @@ static int cmd_run(int argc, char **argv) {
     status = compile_file(pattern_file, &prog);
     if (status != EXIT_OK) goto done;
     r.prog = prog;
+    r.owned = &prog;
+    r.pattern_file = pattern_file;
 
     /* Open every input first, so a misspelt name fails before any output. */
     if (optind >= argc) {
@@ -850,6 +898,11 @@ static int cmd_run(int argc, char **argv) {
         }
     }
 
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_sighup;
+    sa.sa_flags = SA_RESTART; /* a read in progress goes on */
+    sigaction(SIGHUP, &sa, NULL);
     status = run_events(e, &r, &o, in, nin, &from);
 
 done:

@@ -323,6 +323,14 @@ CEP_API int cep_engine_finish(cep_engine *e);
 
 CEP_API void cep_engine_stats(const cep_engine *e, cep_stats *out);
 
+/* Run np from now on, keeping the state of every pattern that has the same
+ * name and fingerprint in both programs (its keys, partial and held-back
+ * matches, timers); patterns only in the old program lose their state, new
+ * ones start empty. Buffered events are matched by the new patterns too.
+ * np is borrowed like the first program; the old one may be freed after
+ * this returns. */
+CEP_API int cep_engine_replace_program(cep_engine *e, const cep_program *np);
+
 /* ---- Snapshots --------------------------------------------------------- */
 
 /* Receives snapshot bytes in order; return 0 to go on, non-zero to stop

@@ -7,6 +7,7 @@
 #include "engine.h"
 #include "hash.h"
 #include "mem.h"
+#include "ptrmap.h"
 
 #include <string.h>
 
@@ -16,55 +17,6 @@
 #define HEADER_LEN 24  /* magic 8, version 4, reserved 4, fingerprint 8 */
 #define TRAILER_LEN 16 /* payload length 8, crc 4, end magic 4 */
 #define NONE32 0xFFFFFFFFu
-
-/* ---- pointer -> index maps (nodes and events are shared) ------------------------ */
-
-typedef struct ptrmap {
-    const void **keys;
-    uint32_t *vals;
-    size_t cap, n;
-} ptrmap;
-
-static size_t ptr_slot(const ptrmap *m, const void *p) {
-    return (size_t)hash_bytes(&p, sizeof p, 0) & (m->cap - 1);
-}
-
-/* Index of p, or NONE32. */
-static uint32_t ptr_get(const ptrmap *m, const void *p) {
-    if (!m->cap) return NONE32;
-    for (size_t i = ptr_slot(m, p);; i = (i + 1) & (m->cap - 1)) {
-        if (!m->keys[i]) return NONE32;
-        if (m->keys[i] == p) return m->vals[i];
-    }
-}
-
-static int ptr_put(ptrmap *m, const void *p, uint32_t v) {
-    if ((m->n + 1) * 2 > m->cap) {
-        size_t ncap = m->cap ? m->cap * 2 : 256;
-        ptrmap nm = {mem_calloc(ncap, sizeof *nm.keys), mem_calloc(ncap, sizeof *nm.vals), ncap, 0};
-        if (!nm.keys || !nm.vals) {
-            mem_free(nm.keys);
-            mem_free(nm.vals);
-            return -1;
-        }
-        for (size_t i = 0; i < m->cap; i++)
-            if (m->keys[i]) ptr_put(&nm, m->keys[i], m->vals[i]);
-        mem_free(m->keys);
-        mem_free(m->vals);
-        *m = nm;
-    }
-    size_t i = ptr_slot(m, p);
-    while (m->keys[i]) i = (i + 1) & (m->cap - 1);
-    m->keys[i] = p;
-    m->vals[i] = v;
-    m->n++;
-    return 0;
-}
-
-static void ptr_free(ptrmap *m) {
-    mem_free(m->keys);
-    mem_free(m->vals);
-}
 
 /* ---- writing ------------------------------------------------------------------------- */
 

@@ -210,6 +210,43 @@ expect_file "timeouts: file" "$TMP/timeouts.jsonl" '{"pattern":"p","key":"x","st
 run "$CEP" run --timeouts "$TMP/no/such/dir/t" timeouts.cep timeouts.jsonl
 expect "timeouts: unwritable" 4 "" "cepheus: cannot write '$TMP/no/such/dir/t': No such file or directory"
 
+# ---- reload on SIGHUP ------------------------------------------------------------
+
+# Events come through a FIFO; between them the pattern file changes and the
+# tool gets SIGHUP. x keeps its partial match across the reload, y stops, z
+# starts; a file with errors is refused and the running patterns go on.
+if command -v mkfifo >/dev/null 2>&1; then
+    cp reload_a.cep "$TMP/reload.cep"
+    mkfifo "$TMP/fifo"
+    "$CEP" run "$TMP/reload.cep" "$TMP/fifo" > "$TMP/rout" 2> "$TMP/rerr" &
+    pid=$!
+    exec 3> "$TMP/fifo"
+    printf '%s\n' '{"ts":1,"k":1,"t":"a"}' '{"ts":2,"k":1,"t":"c"}' >&3
+    sleep 0.5
+    cp reload_b.cep "$TMP/reload.cep"
+    kill -HUP "$pid"
+    sleep 0.3
+    printf '%s\n' '{"ts":3,"k":1,"t":"b"}' '{"ts":4,"k":1,"t":"c"}' '{"ts":5,"k":1,"t":"d"}' >&3
+    sleep 0.5
+    cp reload_bad.cep "$TMP/reload.cep"
+    kill -HUP "$pid"
+    sleep 0.3
+    printf '%s\n' '{"ts":6,"k":1,"t":"a"}' '{"ts":7,"k":1,"t":"b"}' >&3
+    exec 3>&-
+    wait "$pid"
+    status=$?
+    cp "$TMP/rout" "$TMP/out"
+    cp "$TMP/rerr" "$TMP/err"
+    expect "reload: matches" 0 '{"pattern":"y","key":1,"start":2,"end":2,"events":{"c":[{"ts":2,"k":1,"t":"c"}]}}
+{"pattern":"x","key":1,"start":1,"end":3,"events":{"a":[{"ts":1,"k":1,"t":"a"}],"b":[{"ts":3,"k":1,"t":"b"}]}}
+{"pattern":"z","key":1,"start":4,"end":5,"events":{"c":[{"ts":4,"k":1,"t":"c"}],"d":[{"ts":5,"k":1,"t":"d"}]}}
+{"pattern":"x","key":1,"start":6,"end":7,"events":{"a":[{"ts":6,"k":1,"t":"a"}],"b":[{"ts":7,"k":1,"t":"b"}]}}' '*'
+    grep -q "^cepheus: reloaded $TMP/reload.cep: 2 patterns, 1 of them by a name that ran before$" "$TMP/err" &&
+        grep -q "^cepheus: $TMP/reload.cep not reloaded; the running patterns go on$" "$TMP/err" &&
+        grep -q "error: syntax error" "$TMP/err" &&
+        passed=$((passed + 1)) || { failed=$((failed + 1)); echo "FAIL: reload: messages"; cat "$TMP/err"; }
+fi
+
 # ---- watermark lines --------------------------------------------------------------
 
 # {"$watermark": T} moves event time on: x's partial match times out at 50,

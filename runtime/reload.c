@@ -1,0 +1,148 @@
+/* reload.c — changing the program an engine runs without losing state:
+ * patterns kept (same name, same fingerprint) keep their keys and partial
+ * matches, removed ones drop theirs, new ones start empty. Stored events
+ * are copied into the new program's slot layout. */
+#include "config.h"
+#include "engine.h"
+#include "hash.h"
+#include "json.h"
+#include "mem.h"
+#include "ptrmap.h"
+
+#include <string.h>
+
+typedef struct remap {
+    cep_engine *e;
+    const cep_program *np;
+    int *slot;              /* old slot -> new slot, -1: not read any more */
+    cep_event *builder;     /* for the new layout */
+    ptrmap done;            /* old event -> index in copies */
+    ptrmap fresh;           /* the copies themselves: nodes already moved */
+    cep_event **copies;
+    size_t ncopies, cap;
+    int oom;
+} remap;
+
+/* The copy of ev in the new layout, made once however many nodes share ev.
+ * A buffered event still to be matched is parsed again from its text when
+ * it has one, so new patterns see the fields they read. */
+static cep_event *copy_event(remap *r, cep_event *ev, int reparse) {
+    uint32_t id = ptr_get(&r->done, ev);
+    if (id != PTRMAP_NONE) return r->copies[id];
+    cep_event *b = r->builder;
+    cep_event_clear(b);
+    int parsed = reparse && ev->raw &&
+                 cep_event_parse_json(b, ev->raw, ev->raw_len,
+                                      r->e->time_field ? r->e->time_field : "ts") == CEP_OK;
+    if (!parsed) {
+        cep_event_clear(b);
+        for (uint32_t i = 0; i < ev->nslots; i++) {
+            int to = r->slot[i];
+            if (to < 0) continue;
+            cep_value v = ev->vals[i];
+            switch (v.type) {
+            case CEP_NULL: break;
+            case CEP_BOOL: cep_event_set_bool(b, to, v.u.b); break;
+            case CEP_INT: cep_event_set_int(b, to, v.u.i); break;
+            case CEP_DOUBLE: cep_event_set_double(b, to, v.u.d); break;
+            case CEP_STRING:
+                if (cep_event_set_string(b, to, v.u.s.ptr, v.u.s.len) != CEP_OK) r->oom = 1;
+                break;
+            }
+        }
+        if (ev->raw && cep_event_set_raw(b, ev->raw, ev->raw_len) != CEP_OK) r->oom = 1;
+    }
+    cep_event_set_time(b, ev->time);
+    b->seq = ev->seq;
+    b->tag = ev->tag;
+    cep_event *f = r->oom ? NULL : event_freeze(b); /* not keep_event: the count and tag stay */
+    if (!f || mem_grow((void **)&r->copies, &r->cap, r->ncopies + 1, sizeof *r->copies) < 0 ||
+        ptr_put(&r->done, ev, (uint32_t)r->ncopies) < 0 || ptr_put(&r->fresh, f, (uint32_t)r->ncopies) < 0) {
+        if (f) event_release(f);
+        r->oom = 1;
+        return NULL;
+    }
+    f->refs = 0; /* every holder below takes its own reference */
+    r->copies[r->ncopies++] = f;
+    return f;
+}
+
+/* Point a chain's nodes at the new copies of their events. */
+static void remap_chain(remap *r, pm_node *n) {
+    for (; n && !r->oom; n = n->parent) {
+        if (ptr_get(&r->fresh, n->ev) != PTRMAP_NONE) return; /* moved, and so were its parents */
+        cep_event *c = copy_event(r, n->ev, 0);
+        if (!c) return;
+        event_retain(c);
+        event_release(n->ev); /* the old copy goes once its last holder moves */
+        n->ev = c;
+    }
+}
+
+CEP_API int cep_engine_replace_program(cep_engine *e, const cep_program *np) {
+    if (!e || !np) return CEP_EINVAL;
+    if (e->finished) return CEP_EFINISHED;
+    const cep_program *op = e->prog;
+    remap r = {.e = e, .np = np};
+    int *pmap = mem_calloc(op->npatterns ? op->npatterns : 1, sizeof *pmap);
+    r.slot = mem_calloc(op->nfields ? op->nfields : 1, sizeof *r.slot);
+    int rc = cep_event_new(np, &r.builder);
+    if (!pmap || !r.slot || rc != CEP_OK) {
+        mem_free(pmap);
+        mem_free(r.slot);
+        cep_event_free(r.builder);
+        return CEP_ENOMEM;
+    }
+    for (uint32_t i = 0; i < op->npatterns; i++) {
+        pmap[i] = -1;
+        for (uint32_t j = 0; j < np->npatterns; j++)
+            if (!strcmp(op->patterns[i].name, np->patterns[j].name) &&
+                op->patterns[i].fingerprint == np->patterns[j].fingerprint)
+                pmap[i] = (int)j;
+    }
+    for (uint32_t i = 0; i < op->nfields; i++)
+        r.slot[i] = program_slot(np, op->fields[i], strlen(op->fields[i]));
+
+    /* Keys of removed patterns go; kept ones move to their new index. */
+    key_state *next;
+    for (key_state *ks = e->first; ks; ks = next) {
+        next = ks->next;
+        int j = pmap[ks->pattern];
+        if (j < 0) {
+            engine_key_free(e, ks);
+            continue;
+        }
+        keymap_remove(&e->keys, ks);
+        uint32_t nj = (uint32_t)j;
+        ks->pattern = nj;
+        memcpy(ks->key, &nj, 4); /* the encoded key starts with the pattern */
+        ks->hash = hash_bytes(ks->key, ks->key_len, e->keys.seed);
+        if (keymap_insert(&e->keys, ks) < 0) r.oom = 1;
+        for (uint32_t i = 0; i < ks->pms.n; i++) remap_chain(&r, ks->pms.v[i].node);
+        for (uint32_t i = 0; i < ks->done.n; i++) remap_chain(&r, ks->done.v[i].node);
+    }
+    /* Buffered events are still to be matched, by every new pattern too. */
+    for (size_t i = 0; i < e->reorder.n && !r.oom; i++) {
+        cep_event *old = e->reorder.v[i];
+        cep_event *c = copy_event(&r, old, 1);
+        if (!c) break;
+        event_retain(c);
+        event_release(old);
+        e->reorder.v[i] = c; /* same time and sequence: the heap order holds */
+    }
+    e->prog = np;
+    e->ctx.prog = np;
+    cep_event_free(e->builder); /* made again for the new layout */
+    e->builder = NULL;
+    ptr_free(&r.done);
+    ptr_free(&r.fresh);
+    mem_free(r.copies);
+    mem_free(pmap);
+    mem_free(r.slot);
+    cep_event_free(r.builder);
+    if (r.oom) {
+        engine_set_err(e, "out of memory while changing the program");
+        return CEP_ENOMEM;
+    }
+    return CEP_OK;
+}
