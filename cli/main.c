@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -60,6 +61,10 @@ static const char usage_text[] =
     "      --max-partial-matches N\n"
     "                         keep at most N partial matches per key and pattern,\n"
     "                         dropping the earliest-started ones (default: no limit)\n"
+    "      --time event|processing\n"
+    "                         event time from --time-field (default), or the\n"
+    "                         arrival clock: windows then close on the wall clock\n"
+    "                         even while no event arrives\n"
     "      --state-ttl MS     drop the partial matches of a key idle for MS of event\n"
     "                         time (counted in --stats)\n"
     "      --checkpoint DIR   write a checkpoint to DIR every --checkpoint-every\n"
@@ -358,6 +363,7 @@ typedef struct run_opts {
     const char *output, *late, *timeouts, *time_field, *errors;
     int64_t max_line;    /* --max-line-bytes; 0: no limit */
     int64_t max_delay, max_pms, checkpoint_every, state_ttl;
+    int processing_time;
     int stats, strict, limit_fail;
     const char *checkpoint_dir, *restore_dir;
 } run_opts;
@@ -476,7 +482,11 @@ typedef struct line_reader {
     char *buf;
     size_t pos, end;
     int err;     /* errno of a failed read */
+    cep_engine *tick;  /* processing time: ticked while the input is idle */
 } line_reader;
+
+/* How often processing time moves on while no line arrives. */
+#define TICK_MS 50
 
 /* Read the next line: *line gets at most max bytes of it (NUL-terminated,
  * without the newline), *len their number, *toolong 1 when the line had
@@ -491,6 +501,16 @@ static ssize_t read_line(line_reader *lr, char **line, size_t *cap, size_t max,
             /* read(2), not fread: it returns what a pipe has now, so a line
              * is matched as soon as it arrives, not when a block fills. */
             ssize_t got;
+            if (lr->tick) {
+                /* Processing time: windows close on the clock even when
+                 * nothing arrives, so wait for input a tick at a time. */
+                struct pollfd pfd = {fileno(lr->f), POLLIN, 0};
+                int pr = poll(&pfd, 1, TICK_MS);
+                if (pr == 0 || (pr < 0 && errno == EINTR)) {
+                    cep_engine_tick(lr->tick);
+                    continue;
+                }
+            }
             do got = read(fileno(lr->f), lr->buf, READ_BLOCK);
             while (got < 0 && errno == EINTR);
             if (got < 0) {
@@ -591,6 +611,7 @@ static int run_events(cep_engine *e, run_ctx *r, const run_opts *o, input *in,
         lr.f = in[i].f;
         lr.pos = lr.end = 0;
         lr.err = 0;
+        lr.tick = o->processing_time ? e : NULL;
         while ((n = read_line(&lr, &line, &cap, max_line, &len, &toolong)) > 0) {
             if (reload_requested) reload_patterns(e, r);
             lineno++;
@@ -705,7 +726,7 @@ static int open_output(const char *path, const uint64_t *keep, FILE **f, const c
 
 static int cmd_run(int argc, char **argv) {
     enum { OPT_STRICT = 256, OPT_MAX_PMS, OPT_ON_LIMIT, OPT_CHECKPOINT, OPT_CHECKPOINT_EVERY,
-           OPT_RESTORE, OPT_STATE_TTL, OPT_ERRORS, OPT_MAX_LINE };
+           OPT_RESTORE, OPT_STATE_TTL, OPT_TIME, OPT_ERRORS, OPT_MAX_LINE };
     static const struct option opts[] = {
         {"output", required_argument, NULL, 'o'},
         {"time-field", required_argument, NULL, 't'},
@@ -720,6 +741,7 @@ static int cmd_run(int argc, char **argv) {
         {"checkpoint-every", required_argument, NULL, OPT_CHECKPOINT_EVERY},
         {"restore", required_argument, NULL, OPT_RESTORE},
         {"state-ttl", required_argument, NULL, OPT_STATE_TTL},
+        {"time", required_argument, NULL, OPT_TIME},
         {"errors", required_argument, NULL, OPT_ERRORS},
         {"max-line-bytes", required_argument, NULL, OPT_MAX_LINE},
         {"help", no_argument, NULL, 'h'},
@@ -768,6 +790,11 @@ static int cmd_run(int argc, char **argv) {
             break;
         case OPT_RESTORE:
             o.restore_dir = optarg;
+            break;
+        case OPT_TIME:
+            if (!strcmp(optarg, "event")) o.processing_time = 0;
+            else if (!strcmp(optarg, "processing")) o.processing_time = 1;
+            else return usage_error("invalid --time '%s': expected event or processing", optarg);
             break;
         case OPT_STATE_TTL:
             if (parse_ms(optarg, &o.state_ttl) < 0)
@@ -871,6 +898,13 @@ static int cmd_run(int argc, char **argv) {
     int rc = cep_engine_new(prog, &e);
     if (rc == CEP_OK) rc = cep_engine_set_max_delay(e, o.max_delay);
     if (rc == CEP_OK) rc = cep_engine_set_state_ttl(e, o.state_ttl);
+    if (rc == CEP_OK && o.processing_time) {
+        rc = cep_engine_set_time_mode(e, CEP_TIME_PROCESSING);
+        /* Live output: a match is written when it happens, not per block. */
+        setvbuf(r.out, NULL, _IOLBF, 0);
+        if (r.late) setvbuf(r.late, NULL, _IOLBF, 0);
+        if (r.timeouts) setvbuf(r.timeouts, NULL, _IOLBF, 0);
+    }
     if (rc == CEP_OK)
         rc = cep_engine_set_max_partial_matches(e, (uint64_t)o.max_pms,
                                                 o.limit_fail ? CEP_LIMIT_FAIL : CEP_LIMIT_DROP_OLDEST);

@@ -198,7 +198,7 @@ CEP_API int cep_event_set_string(cep_event *ev, int slot, const char *s,
 CEP_API int cep_event_set_raw(cep_event *ev, const char *text, size_t len);
 /* Fill ev from one JSON object text. Fields the program reads go to their
  * slots; the event time is read from time_field (integer milliseconds or an
- * RFC 3339 string). The raw text is kept. Errors: CEP_EJSON, CEP_ENOTOBJECT,
+ * RFC 3339 string; "" reads no time, for processing time). The raw text is kept. Errors: CEP_EJSON, CEP_ENOTOBJECT,
  * CEP_ETIME, CEP_ETOODEEP, CEP_ENOMEM; then cep_event_error() says why. */
 CEP_API int cep_event_parse_json(cep_event *ev, const char *text, size_t len,
                                  const char *time_field);
@@ -296,6 +296,18 @@ CEP_API int cep_engine_set_max_partial_matches(cep_engine *e, uint64_t max, int 
  * time, its partial matches are dropped (counted in stats.ttl_dropped) and
  * the matches they held back are released. 0 (the default): no TTL. */
 CEP_API int cep_engine_set_state_ttl(cep_engine *e, int64_t ms);
+/* Event time (the default) comes from the events; processing time is the
+ * engine's clock when an event is pushed: no event is late or reordered,
+ * and cep_engine_tick lets windows close while no event arrives. */
+enum cep_time_mode { CEP_TIME_EVENT = 0, CEP_TIME_PROCESSING = 1 };
+CEP_API int cep_engine_set_time_mode(cep_engine *e, int mode);
+/* The clock of processing time, in milliseconds (default: the system's
+ * real-time clock). Injectable so that tests need no sleeping. */
+typedef int64_t (*cep_clock_fn)(void *userdata);
+CEP_API int cep_engine_set_clock(cep_engine *e, cep_clock_fn fn, void *ud);
+/* Processing time: move the watermark to the clock's time now (timeouts,
+ * trailing notFollowedBy, held matches). Event time: a no-op. */
+CEP_API int cep_engine_tick(cep_engine *e);
 /* Field holding event time for cep_engine_push_json (default "ts"). */
 CEP_API int cep_engine_set_time_field(cep_engine *e, const char *name);
 CEP_API void cep_engine_on_match(cep_engine *e, cep_match_fn fn, void *ud);

@@ -12,6 +12,7 @@
 #include <sys/random.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 void engine_set_err(cep_engine *e, const char *fmt, ...) {
     va_list ap;
@@ -366,7 +367,10 @@ static void prune_expired(cep_engine *e, uint32_t pi, key_state *ks, int64_t now
     e->completed.n = 0;
     for (uint32_t i = 0; i < ks->pms.n; i++) {
         pm *p = &ks->pms.v[i];
-        if (pm_deadline(pat, p) > now) {
+        /* INT64_MAX is "no deadline": an event at time INT64_MAX must not
+         * expire a partial match that has no window (or one past int64). */
+        int64_t d = pm_deadline(pat, p);
+        if (d == INT64_MAX || d > now) {
             ks->pms.v[k++] = *p;
             continue;
         }
@@ -671,23 +675,31 @@ static int finish_rc(cep_engine *e, int rc) {
     return CEP_OK;
 }
 
-CEP_API int cep_engine_push(cep_engine *e, const cep_event *ev_in) {
-    if (!e || !ev_in || ev_in->nslots != e->prog->nfields) return CEP_EINVAL;
-    if (e->finished) return CEP_EFINISHED;
-    if (!ev_in->has_time) {
-        engine_set_err(e, "event has no time");
-        return CEP_ETIME;
-    }
-    e->started = 1;
-    cep_event *ev = (cep_event *)ev_in; /* only seq is written, then restored */
-    int64_t t = ev->time;
+static int64_t system_clock(void *ud) {
+    (void)ud;
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Processing time: the clock, never going back. */
+static int64_t processing_now(cep_engine *e) {
+    int64_t now = e->clock ? e->clock(e->clock_ud) : system_clock(NULL);
+    if (now < e->last_clock) now = e->last_clock;
+    e->last_clock = now;
+    return now;
+}
+
+/* Push ev at its time t: late, buffered, or matched now. */
+static int push_at(cep_engine *e, cep_event *ev, int64_t t) {
     if (t < e->watermark) {
         e->stats.late++;
         if (e->on_late && e->on_late(e->late_ud, ev) != 0) e->stop = 1;
         return finish_rc(e, CEP_OK);
     }
     if (t > e->max_seen) e->max_seen = t;
-    int64_t w = e->max_seen < INT64_MIN + e->max_delay ? INT64_MIN : e->max_seen - e->max_delay;
+    int64_t delay = e->time_mode == CEP_TIME_PROCESSING ? 0 : e->max_delay;
+    int64_t w = e->max_seen < INT64_MIN + delay ? INT64_MIN : e->max_seen - delay;
     uint64_t saved_seq = ev->seq;
     ev->seq = e->arrivals++;
     int rc = CEP_OK;
@@ -711,6 +723,28 @@ CEP_API int cep_engine_push(cep_engine *e, const cep_event *ev_in) {
     return finish_rc(e, rc);
 }
 
+CEP_API int cep_engine_push(cep_engine *e, const cep_event *ev_in) {
+    if (!e || !ev_in || ev_in->nslots != e->prog->nfields) return CEP_EINVAL;
+    if (e->finished) return CEP_EFINISHED;
+    if (!ev_in->has_time && e->time_mode != CEP_TIME_PROCESSING) {
+        engine_set_err(e, "event has no time");
+        return CEP_ETIME;
+    }
+    e->started = 1;
+    /* The caller's row is lent: only its sequence number and, in processing
+     * time, its time are set for the call, then put back. */
+    cep_event *ev = (cep_event *)ev_in;
+    if (e->time_mode != CEP_TIME_PROCESSING) return push_at(e, ev, ev->time);
+    int64_t saved_time = ev->time;
+    int saved_has = ev->has_time;
+    ev->time = processing_now(e);
+    ev->has_time = 1;
+    int rc = push_at(e, ev, ev->time);
+    ev->time = saved_time;
+    ev->has_time = saved_has;
+    return rc;
+}
+
 CEP_API int cep_engine_push_json(cep_engine *e, const char *text, size_t len) {
     if (!e || (!text && len)) return CEP_EINVAL;
     if (e->finished) return CEP_EFINISHED;
@@ -719,7 +753,8 @@ CEP_API int cep_engine_push_json(cep_engine *e, const char *text, size_t len) {
         if (rc != CEP_OK) return rc;
     }
     cep_event_clear(e->builder);
-    int rc = cep_event_parse_json(e->builder, text, len, e->time_field ? e->time_field : "ts");
+    const char *tf = e->time_mode == CEP_TIME_PROCESSING ? "" : e->time_field ? e->time_field : "ts";
+    int rc = cep_event_parse_json(e->builder, text, len, tf);
     if (rc != CEP_OK) {
         engine_set_err(e, "%s", cep_event_error(e->builder));
         return rc;
@@ -832,6 +867,27 @@ CEP_API int cep_engine_set_state_ttl(cep_engine *e, int64_t ms) {
     if (!e || ms < 0 || e->started) return CEP_EINVAL;
     e->state_ttl = ms;
     return CEP_OK;
+}
+
+CEP_API int cep_engine_set_time_mode(cep_engine *e, int mode) {
+    if (!e || e->started || (mode != CEP_TIME_EVENT && mode != CEP_TIME_PROCESSING)) return CEP_EINVAL;
+    e->time_mode = mode;
+    return CEP_OK;
+}
+
+CEP_API int cep_engine_set_clock(cep_engine *e, cep_clock_fn fn, void *ud) {
+    if (!e) return CEP_EINVAL;
+    e->clock = fn;
+    e->clock_ud = ud;
+    return CEP_OK;
+}
+
+CEP_API int cep_engine_tick(cep_engine *e) {
+    if (!e) return CEP_EINVAL;
+    if (e->finished) return CEP_EFINISHED;
+    if (e->time_mode != CEP_TIME_PROCESSING) return CEP_OK;
+    e->started = 1;
+    return finish_rc(e, advance_to(e, processing_now(e)));
 }
 
 CEP_API int cep_engine_set_time_field(cep_engine *e, const char *name) {

@@ -94,6 +94,10 @@ struct cep_engine {
     int started, finished, stop, oom, limit_hit;
     uint64_t max_pms;         /* per key and pattern; 0: unlimited */
     int64_t state_ttl;        /* 0: keys keep state until it expires */
+    int time_mode;            /* CEP_TIME_EVENT or CEP_TIME_PROCESSING */
+    cep_clock_fn clock;
+    void *clock_ud;
+    int64_t last_clock;       /* processing time never goes back */
     int limit_policy;
     int64_t watermark;
     int64_t max_seen;

@@ -436,7 +436,9 @@ CEP_API int cep_event_parse_json(cep_event *ev, const char *text, size_t len,
         fail(&c, CEP_ENOTOBJECT, "event is %s, not a JSON object", c.top_kind);
         return CEP_ENOTOBJECT;
     }
-    if (c.time_state == TIME_MISSING) {
+    if (!*time_field) {
+        /* No time field (processing time): the engine stamps the event. */
+    } else if (c.time_state == TIME_MISSING) {
         fail(&c, CEP_ETIME, "missing time field '%s'", time_field);
         return CEP_ETIME;
     }
@@ -446,7 +448,7 @@ CEP_API int cep_event_parse_json(cep_event *ev, const char *text, size_t len,
              time_field);
         return CEP_ETIME;
     }
-    int rc = cep_event_set_time(ev, c.time);
+    int rc = *time_field ? cep_event_set_time(ev, c.time) : CEP_OK;
     if (rc != CEP_OK) return rc;
 
     size_t b = 0, e = len;

@@ -247,6 +247,34 @@ if command -v mkfifo >/dev/null 2>&1; then
         passed=$((passed + 1)) || { failed=$((failed + 1)); echo "FAIL: reload: messages"; cat "$TMP/err"; }
 fi
 
+# ---- processing time -------------------------------------------------------------
+
+# --time processing: the arrival clock is the time, and a window closes on
+# the wall clock while the input is idle: the timeout is written before the
+# input ends.
+if command -v mkfifo >/dev/null 2>&1; then
+    mkfifo "$TMP/pfifo"
+    "$CEP" run --time processing --timeouts "$TMP/pto" processing.cep "$TMP/pfifo" > "$TMP/pout" 2>&1 &
+    pid=$!
+    exec 4> "$TMP/pfifo"
+    printf '%s\n' '{"k":1,"t":"a"}' >&4
+    sleep 0.6
+    if grep -q '^{"pattern":"p","key":1,"start":[0-9]*,"timeout":true,"events":{"a":\[{"k":1,"t":"a"}\],"b":\[\]}}$' "$TMP/pto" 2>/dev/null; then
+        passed=$((passed + 1))
+    else
+        failed=$((failed + 1)); echo "FAIL: processing time: no timeout while idle"; cat "$TMP/pto" "$TMP/pout"
+    fi
+    printf '%s\n' '{"k":2,"t":"a"}' '{"k":2,"t":"b"}' >&4
+    exec 4>&-
+    wait "$pid"
+    status=$?
+    cp "$TMP/pout" "$TMP/out"; : > "$TMP/err"
+    [ "$status" = 0 ] && grep -q '"key":2,' "$TMP/pout" && passed=$((passed + 1)) ||
+        { failed=$((failed + 1)); echo "FAIL: processing time: match"; cat "$TMP/pout"; }
+fi
+run "$CEP" run --time sometimes processing.cep
+expect "processing time: bad mode" 2 "" '*'
+
 # ---- watermark lines --------------------------------------------------------------
 
 # {"$watermark": T} moves event time on: x's partial match times out at 50,

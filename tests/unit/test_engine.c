@@ -365,6 +365,50 @@ START_TEST(state_ttl) {
 }
 END_TEST
 
+/* Processing time with an injected clock: events are stamped on arrival,
+ * and a tick closes windows while no event comes — no sleeping. */
+static int64_t fake_now;
+static int64_t fake_clock(void *ud) {
+    (void)ud;
+    return fake_now;
+}
+
+START_TEST(processing_time) {
+    cep_program *p = compile_ok("pattern p key k begin a where t == \"a\" followedBy b where t == \"b\" within 100ms\n"
+                                "pattern q key k begin a where t == \"a\" notFollowedBy n where t == \"n\" within 50ms\n");
+    cep_engine *e = NULL;
+    collected c = {0}, to = {0};
+    ck_assert_int_eq(cep_engine_new(p, &e), CEP_OK);
+    ck_assert_int_eq(cep_engine_set_time_mode(e, CEP_TIME_PROCESSING), CEP_OK);
+    ck_assert_int_eq(cep_engine_set_time_mode(e, 7), CEP_EINVAL);
+    cep_engine_set_clock(e, fake_clock, NULL);
+    cep_engine_on_match(e, on_match, &c);
+    cep_engine_on_timeout(e, on_match, &to);
+    fake_now = 1000;
+    const char *a = "{\"k\":1,\"t\":\"a\"}"; /* no time field: the clock stamps it */
+    ck_assert_int_eq(cep_engine_push_json(e, a, strlen(a)), CEP_OK);
+    fake_now = 1049;
+    ck_assert_int_eq(cep_engine_tick(e), CEP_OK);
+    ck_assert_str_eq(c.text, "");
+    fake_now = 1050; /* q's window [1000, 1050) has closed without an n */
+    ck_assert_int_eq(cep_engine_tick(e), CEP_OK);
+    ck_assert_str_eq(c.text, "q[1000..1000] a@1000;");
+    fake_now = 1100; /* p's window closes: a timeout, with no event arriving */
+    ck_assert_int_eq(cep_engine_tick(e), CEP_OK);
+    ck_assert_str_eq(to.text, "p[1000..1000] a@1000;");
+    fake_now = 900; /* a clock going back is held at its last time */
+    const char *b = "{\"k\":1,\"t\":\"b\",\"ts\":5}";
+    ck_assert_int_eq(cep_engine_push_json(e, b, strlen(b)), CEP_OK);
+    cep_stats st;
+    cep_engine_stats(e, &st);
+    ck_assert_int_eq(st.watermark, 1100);
+    ck_assert_uint_eq(st.late, 0);
+    ck_assert_int_eq(cep_engine_finish(e), CEP_OK);
+    cep_engine_free(e);
+    cep_program_free(p);
+}
+END_TEST
+
 Suite *engine_suite(void) {
     Suite *s = suite_create("engine");
     TCase *tc = tcase_create("engine");
@@ -378,6 +422,7 @@ Suite *engine_suite(void) {
     tcase_add_test(tc, shared_prefixes);
     tcase_add_test(tc, partial_match_limit);
     tcase_add_test(tc, state_ttl);
+    tcase_add_test(tc, processing_time);
     suite_add_tcase(s, tc);
     return s;
 }
