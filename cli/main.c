@@ -71,6 +71,8 @@ static const char usage_text[] =
     "                         events (default 100000); needs --output and files\n"
     "      --restore DIR      resume from DIR's checkpoint, if any: outputs are cut\n"
     "                         back and input continues where it was (exactly once)\n"
+    "      --max-memory BYTES keep the engine's state under BYTES (k, M, G suffixes),\n"
+    "                         dropping the oldest partial matches (or see --on-limit)\n"
     "      --on-limit drop|fail\n"
     "                         at the limit, drop and count (default) or stop (exit 6)\n"
     "      --errors FILE      write each rejected line to FILE as a JSON object\n"
@@ -362,7 +364,7 @@ static int close_output(FILE *f, const char *name) {
 typedef struct run_opts {
     const char *output, *late, *timeouts, *time_field, *errors;
     int64_t max_line;    /* --max-line-bytes; 0: no limit */
-    int64_t max_delay, max_pms, checkpoint_every, state_ttl;
+    int64_t max_delay, max_pms, checkpoint_every, state_ttl, max_memory;
     int processing_time;
     int stats, strict, limit_fail;
     const char *checkpoint_dir, *restore_dir;
@@ -698,12 +700,14 @@ static int run_events(cep_engine *e, run_ctx *r, const run_opts *o, input *in,
                 "timeouts: %" PRIu64 "\n"
                 "dropped partial matches: %" PRIu64 "\n"
                 "expired by state TTL: %" PRIu64 "\n"
+                "dropped for memory: %" PRIu64 "\n"
+                "state bytes at the end: %" PRIu64 "\n"
                 "malformed lines: %" PRIu64 "\n"
                 "peak partial matches: %" PRIu64 "\n"
                 "regex errors: %" PRIu64 "\n"
                 "elapsed seconds: %.3f\n"
                 "events/second: %.0f\n",
-                read, st.events, st.matches, st.late, st.timeouts, st.dropped, st.ttl_dropped, malformed,
+                read, st.events, st.matches, st.late, st.timeouts, st.dropped, st.ttl_dropped, st.mem_dropped, st.memory, malformed,
                 st.peak_partial_matches, st.regex_errors, dt, dt > 0 ? (double)read / dt : 0.0);
     }
     return status;
@@ -726,7 +730,7 @@ static int open_output(const char *path, const uint64_t *keep, FILE **f, const c
 
 static int cmd_run(int argc, char **argv) {
     enum { OPT_STRICT = 256, OPT_MAX_PMS, OPT_ON_LIMIT, OPT_CHECKPOINT, OPT_CHECKPOINT_EVERY,
-           OPT_RESTORE, OPT_STATE_TTL, OPT_TIME, OPT_ERRORS, OPT_MAX_LINE };
+           OPT_RESTORE, OPT_STATE_TTL, OPT_TIME, OPT_MAX_MEMORY, OPT_ERRORS, OPT_MAX_LINE };
     static const struct option opts[] = {
         {"output", required_argument, NULL, 'o'},
         {"time-field", required_argument, NULL, 't'},
@@ -742,6 +746,7 @@ static int cmd_run(int argc, char **argv) {
         {"restore", required_argument, NULL, OPT_RESTORE},
         {"state-ttl", required_argument, NULL, OPT_STATE_TTL},
         {"time", required_argument, NULL, OPT_TIME},
+        {"max-memory", required_argument, NULL, OPT_MAX_MEMORY},
         {"errors", required_argument, NULL, OPT_ERRORS},
         {"max-line-bytes", required_argument, NULL, OPT_MAX_LINE},
         {"help", no_argument, NULL, 'h'},
@@ -791,6 +796,25 @@ static int cmd_run(int argc, char **argv) {
         case OPT_RESTORE:
             o.restore_dir = optarg;
             break;
+        case OPT_MAX_MEMORY: {
+            /* Bytes, or with a k, M or G suffix (powers of 1024). */
+            char digits[32];
+            size_t n = strlen(optarg);
+            int shift = 0;
+            if (n && strchr("kKmMgG", optarg[n - 1])) {
+                char u = (char)(optarg[n - 1] | 0x20);
+                shift = u == 'k' ? 10 : u == 'm' ? 20 : 30;
+                n--;
+            }
+            if (n == 0 || n >= sizeof digits) return usage_error("invalid --max-memory '%s'", optarg);
+            memcpy(digits, optarg, n);
+            digits[n] = '\0';
+            if (parse_ms(digits, &o.max_memory) < 0 || o.max_memory > (INT64_MAX >> shift))
+                return usage_error("invalid --max-memory '%s': expected bytes, or a number with k, M or G",
+                                   optarg);
+            o.max_memory <<= shift;
+            break;
+        }
         case OPT_TIME:
             if (!strcmp(optarg, "event")) o.processing_time = 0;
             else if (!strcmp(optarg, "processing")) o.processing_time = 1;
@@ -898,6 +922,9 @@ static int cmd_run(int argc, char **argv) {
     int rc = cep_engine_new(prog, &e);
     if (rc == CEP_OK) rc = cep_engine_set_max_delay(e, o.max_delay);
     if (rc == CEP_OK) rc = cep_engine_set_state_ttl(e, o.state_ttl);
+    if (rc == CEP_OK && o.max_memory)
+        rc = cep_engine_set_memory_limit(e, (uint64_t)o.max_memory,
+                                         o.limit_fail ? CEP_LIMIT_FAIL : CEP_LIMIT_DROP_OLDEST);
     if (rc == CEP_OK && o.processing_time) {
         rc = cep_engine_set_time_mode(e, CEP_TIME_PROCESSING);
         /* Live output: a match is written when it happens, not per block. */

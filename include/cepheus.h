@@ -269,6 +269,8 @@ typedef struct cep_stats {
     uint64_t buffered;        /* events waiting for the watermark */
     uint64_t dropped;         /* partial matches dropped by the limit */
     uint64_t ttl_dropped;     /* partial matches dropped by the state TTL */
+    uint64_t mem_dropped;     /* partial matches dropped by the memory limit */
+    uint64_t memory;          /* bytes of state now (approximate) */
     uint64_t nodes;           /* shared partial-match nodes alive now */
     uint64_t stored_events;   /* event copies the engine keeps now */
     int64_t watermark;        /* INT64_MIN before the first event */
@@ -292,6 +294,12 @@ enum cep_limit_policy {
  * unlimited). Bounds the blow-up of followedByAny, allowCombinations and
  * optional steps under noSkip; every drop is counted in stats.dropped. */
 CEP_API int cep_engine_set_max_partial_matches(cep_engine *e, uint64_t max, int policy);
+/* A budget for the engine's state (stored events, partial matches, keys;
+ * stats.memory). Over it, DROP_OLDEST drops partial matches, earliest first
+ * from the oldest keys, counted in stats.mem_dropped; FAIL does the same and
+ * makes the push return CEP_ELIMIT. 0 (the default): no budget. The policy
+ * is shared with cep_engine_set_max_partial_matches. */
+CEP_API int cep_engine_set_memory_limit(cep_engine *e, uint64_t bytes, int policy);
 /* State TTL: when a key of a pattern has seen no event for ms of event
  * time, its partial matches are dropped (counted in stats.ttl_dropped) and
  * the matches they held back are released. 0 (the default): no TTL. */

@@ -26,6 +26,7 @@ cep_event *engine_keep_event(cep_engine *e, const cep_event *ev) {
     cep_event *f = event_freeze(ev);
     if (!f) return NULL;
     e->stats.stored_events++;
+    e->event_bytes += event_frozen_size(f);
     if (f->tag && e->on_tag) e->on_tag(e->tag_ud, f->tag, 1);
     return f;
 }
@@ -33,6 +34,7 @@ cep_event *engine_keep_event(cep_engine *e, const cep_event *ev) {
 void engine_drop_event(cep_engine *e, cep_event *ev) {
     if (ev && ev->refs == 1) {
         e->stats.stored_events--;
+        e->event_bytes -= event_frozen_size(ev);
         if (ev->tag && e->on_tag) e->on_tag(e->tag_ud, ev->tag, 0);
     }
     event_release(ev);
@@ -664,8 +666,12 @@ static int finish_rc(cep_engine *e, int rc) {
     }
     if (rc != CEP_OK) return rc;
     if (e->limit_hit) {
+        if (e->limit_hit == 2)
+            engine_set_err(e, "the engine's state reached its memory limit of %llu bytes",
+                           (unsigned long long)e->max_bytes);
+        else
+            engine_set_err(e, "a key reached the limit of %llu partial matches", (unsigned long long)e->max_pms);
         e->limit_hit = 0;
-        engine_set_err(e, "a key reached the limit of %llu partial matches", (unsigned long long)e->max_pms);
         return CEP_ELIMIT;
     }
     if (e->stop) {
@@ -688,6 +694,35 @@ static int64_t processing_now(cep_engine *e) {
     if (now < e->last_clock) now = e->last_clock;
     e->last_clock = now;
     return now;
+}
+
+/* The engine's state in bytes, approximately: stored events, shared nodes,
+ * partial matches and key states (what grows with the input). */
+static uint64_t state_bytes(const cep_engine *e) {
+    return e->event_bytes + e->stats.nodes * sizeof(pm_node) + e->stats.partial_matches * sizeof(pm) +
+           e->stats.keys * (sizeof(key_state) + 16);
+}
+
+/* Over the memory budget: drop partial matches, earliest-started first,
+ * from the oldest keys, until under it again. */
+static void enforce_memory(cep_engine *e) {
+    if (!e->max_bytes || state_bytes(e) <= e->max_bytes) return;
+    if (e->limit_policy == CEP_LIMIT_FAIL) e->limit_hit = 2;
+    key_state *ks = e->first;
+    while (ks && state_bytes(e) > e->max_bytes) {
+        key_state *next = ks->next;
+        if (ks->pms.n) {
+            engine_node_release(e, ks->pms.v[0].node);
+            memmove(ks->pms.v, ks->pms.v + 1, (ks->pms.n - 1) * sizeof *ks->pms.v);
+            ks->pms.n--;
+            e->stats.partial_matches--;
+            e->stats.mem_dropped++;
+            if (ks->pms.n) continue; /* the same key again */
+        }
+        release_held(e, ks->pattern, ks);
+        engine_key_settle(e, &e->prog->patterns[ks->pattern], ks);
+        ks = next;
+    }
 }
 
 /* Push ev at its time t: late, buffered, or matched now. */
@@ -720,6 +755,7 @@ static int push_at(cep_engine *e, cep_event *ev, int64_t t) {
     ev->seq = saved_seq;
     int r = advance_to(e, w);
     if (rc == CEP_OK) rc = r;
+    enforce_memory(e);
     return finish_rc(e, rc);
 }
 
@@ -859,6 +895,13 @@ CEP_API int cep_engine_set_max_partial_matches(cep_engine *e, uint64_t max, int 
         max > UINT32_MAX)
         return CEP_EINVAL;
     e->max_pms = max;
+    e->limit_policy = policy;
+    return CEP_OK;
+}
+
+CEP_API int cep_engine_set_memory_limit(cep_engine *e, uint64_t bytes, int policy) {
+    if (!e || e->started || (policy != CEP_LIMIT_DROP_OLDEST && policy != CEP_LIMIT_FAIL)) return CEP_EINVAL;
+    e->max_bytes = bytes;
     e->limit_policy = policy;
     return CEP_OK;
 }

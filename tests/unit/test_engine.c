@@ -409,6 +409,37 @@ START_TEST(processing_time) {
 }
 END_TEST
 
+/* The memory budget bounds the state however many keys arrive. */
+START_TEST(memory_limit) {
+    cep_program *p = compile_ok("pattern p key k begin a where t == \"a\" followedBy b where t == \"b\"\n");
+    for (int policy = CEP_LIMIT_DROP_OLDEST; policy <= CEP_LIMIT_FAIL; policy++) {
+        cep_engine *e = NULL;
+        ck_assert_int_eq(cep_engine_new(p, &e), CEP_OK);
+        ck_assert_int_eq(cep_engine_set_memory_limit(e, 64 * 1024, policy), CEP_OK);
+        char line[96];
+        int limited = 0;
+        uint64_t peak = 0;
+        for (int i = 0; i < 20000; i++) {
+            snprintf(line, sizeof line, "{\"ts\":%d,\"k\":%d,\"t\":\"a\"}", i, i);
+            int rc = cep_engine_push_json(e, line, strlen(line));
+            if (rc == CEP_ELIMIT) limited++;
+            else ck_assert_int_eq(rc, CEP_OK);
+            cep_stats st;
+            cep_engine_stats(e, &st);
+            if (st.memory > peak) peak = st.memory;
+        }
+        cep_stats st;
+        cep_engine_stats(e, &st);
+        ck_assert_uint_le(peak, 64 * 1024);
+        ck_assert_uint_gt(st.mem_dropped, 15000);
+        ck_assert_uint_gt(st.partial_matches, 100); /* the newest keys are kept */
+        ck_assert_int_eq(limited > 0, policy == CEP_LIMIT_FAIL);
+        cep_engine_free(e);
+    }
+    cep_program_free(p);
+}
+END_TEST
+
 Suite *engine_suite(void) {
     Suite *s = suite_create("engine");
     TCase *tc = tcase_create("engine");
@@ -423,6 +454,7 @@ Suite *engine_suite(void) {
     tcase_add_test(tc, partial_match_limit);
     tcase_add_test(tc, state_ttl);
     tcase_add_test(tc, processing_time);
+    tcase_add_test(tc, memory_limit);
     suite_add_tcase(s, tc);
     return s;
 }
