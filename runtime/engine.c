@@ -973,4 +973,5 @@ CEP_API void cep_engine_stats(const cep_engine *e, cep_stats *out) {
     *out = e->stats;
     out->regex_errors = e->ctx.regex_errors;
     out->watermark = e->watermark;
+    out->memory = state_bytes(e);
 }
