@@ -52,6 +52,9 @@ static const char usage_text[] =
     "                         or an RFC 3339 string (default: ts)\n"
     "  -d, --max-delay MS     accept events up to MS milliseconds out of order\n"
     "                         (default: 0)\n"
+    "      --allowed-lateness MS\n"
+    "                         still match events up to MS behind the watermark\n"
+    "                         where they can change a result (default: 0)\n"
     "  -l, --late FILE        write late events (older than the watermark) to\n"
     "                         FILE, one per line, as read\n"
     "  -T, --timeouts FILE    write partial matches whose `within` window closed\n"
@@ -364,7 +367,7 @@ static int close_output(FILE *f, const char *name) {
 typedef struct run_opts {
     const char *output, *late, *timeouts, *time_field, *errors;
     int64_t max_line;    /* --max-line-bytes; 0: no limit */
-    int64_t max_delay, max_pms, checkpoint_every, state_ttl, max_memory;
+    int64_t max_delay, max_pms, checkpoint_every, state_ttl, max_memory, lateness;
     int processing_time;
     int stats, strict, limit_fail;
     const char *checkpoint_dir, *restore_dir;
@@ -697,6 +700,7 @@ static int run_events(cep_engine *e, run_ctx *r, const run_opts *o, input *in,
                 "events processed: %" PRIu64 "\n"
                 "matches: %" PRIu64 "\n"
                 "late events: %" PRIu64 "\n"
+                "late events matched within the allowed lateness: %" PRIu64 "\n"
                 "timeouts: %" PRIu64 "\n"
                 "dropped partial matches: %" PRIu64 "\n"
                 "expired by state TTL: %" PRIu64 "\n"
@@ -707,7 +711,7 @@ static int run_events(cep_engine *e, run_ctx *r, const run_opts *o, input *in,
                 "regex errors: %" PRIu64 "\n"
                 "elapsed seconds: %.3f\n"
                 "events/second: %.0f\n",
-                read, st.events, st.matches, st.late, st.timeouts, st.dropped, st.ttl_dropped, st.mem_dropped, st.memory, malformed,
+                read, st.events, st.matches, st.late, st.stragglers, st.timeouts, st.dropped, st.ttl_dropped, st.mem_dropped, st.memory, malformed,
                 st.peak_partial_matches, st.regex_errors, dt, dt > 0 ? (double)read / dt : 0.0);
     }
     return status;
@@ -730,7 +734,7 @@ static int open_output(const char *path, const uint64_t *keep, FILE **f, const c
 
 static int cmd_run(int argc, char **argv) {
     enum { OPT_STRICT = 256, OPT_MAX_PMS, OPT_ON_LIMIT, OPT_CHECKPOINT, OPT_CHECKPOINT_EVERY,
-           OPT_RESTORE, OPT_STATE_TTL, OPT_TIME, OPT_MAX_MEMORY, OPT_ERRORS, OPT_MAX_LINE };
+           OPT_RESTORE, OPT_STATE_TTL, OPT_TIME, OPT_MAX_MEMORY, OPT_LATENESS, OPT_ERRORS, OPT_MAX_LINE };
     static const struct option opts[] = {
         {"output", required_argument, NULL, 'o'},
         {"time-field", required_argument, NULL, 't'},
@@ -747,6 +751,7 @@ static int cmd_run(int argc, char **argv) {
         {"state-ttl", required_argument, NULL, OPT_STATE_TTL},
         {"time", required_argument, NULL, OPT_TIME},
         {"max-memory", required_argument, NULL, OPT_MAX_MEMORY},
+        {"allowed-lateness", required_argument, NULL, OPT_LATENESS},
         {"errors", required_argument, NULL, OPT_ERRORS},
         {"max-line-bytes", required_argument, NULL, OPT_MAX_LINE},
         {"help", no_argument, NULL, 'h'},
@@ -815,6 +820,11 @@ static int cmd_run(int argc, char **argv) {
             o.max_memory <<= shift;
             break;
         }
+        case OPT_LATENESS:
+            if (parse_ms(optarg, &o.lateness) < 0)
+                return usage_error("invalid --allowed-lateness '%s': expected a non-negative integer "
+                                   "(milliseconds)", optarg);
+            break;
         case OPT_TIME:
             if (!strcmp(optarg, "event")) o.processing_time = 0;
             else if (!strcmp(optarg, "processing")) o.processing_time = 1;
@@ -922,6 +932,7 @@ static int cmd_run(int argc, char **argv) {
     int rc = cep_engine_new(prog, &e);
     if (rc == CEP_OK) rc = cep_engine_set_max_delay(e, o.max_delay);
     if (rc == CEP_OK) rc = cep_engine_set_state_ttl(e, o.state_ttl);
+    if (rc == CEP_OK) rc = cep_engine_set_allowed_lateness(e, o.lateness);
     if (rc == CEP_OK && o.max_memory)
         rc = cep_engine_set_memory_limit(e, (uint64_t)o.max_memory,
                                          o.limit_fail ? CEP_LIMIT_FAIL : CEP_LIMIT_DROP_OLDEST);

@@ -261,7 +261,8 @@ typedef void (*cep_tag_fn)(void *userdata, uint64_t tag, int keep);
 typedef struct cep_stats {
     uint64_t events;          /* events pushed and accepted for processing */
     uint64_t matches;         /* matches delivered */
-    uint64_t late;            /* events older than the watermark */
+    uint64_t late;            /* events older than the watermark (and the lateness) */
+    uint64_t stragglers;      /* late events matched within the allowed lateness */
     uint64_t timeouts;        /* partial matches whose window closed */
     uint64_t partial_matches; /* partial matches alive now */
     uint64_t peak_partial_matches;
@@ -300,6 +301,13 @@ CEP_API int cep_engine_set_max_partial_matches(cep_engine *e, uint64_t max, int 
  * makes the push return CEP_ELIMIT. 0 (the default): no budget. The policy
  * is shared with cep_engine_set_max_partial_matches. */
 CEP_API int cep_engine_set_memory_limit(cep_engine *e, uint64_t bytes, int policy);
+/* Allowed lateness: an event behind the watermark by at most ms is still
+ * matched, at once, where it can still change a result: it may start
+ * partial matches and extend those whose last event is not later than it
+ * (a match's events stay in time order); windows it opens that have already
+ * closed time out at once. Beyond it an event is late. 0 (the default): every
+ * event behind the watermark is late. Counted in stats.stragglers. */
+CEP_API int cep_engine_set_allowed_lateness(cep_engine *e, int64_t ms);
 /* State TTL: when a key of a pattern has seen no event for ms of event
  * time, its partial matches are dropped (counted in stats.ttl_dropped) and
  * the matches they held back are released. 0 (the default): no TTL. */

@@ -401,6 +401,7 @@ static uint64_t hash_key(const cep_engine *e, uint32_t len) {
 typedef struct step_in {
     cep_event *ev;       /* the event under test */
     cep_event **stored;  /* its kept copy, made on the first TAKE */
+    int straggler;       /* behind the watermark, within the allowed lateness */
 } step_in;
 
 static cep_event *stored_event(cep_engine *e, step_in *in) {
@@ -530,6 +531,19 @@ static int step_pm(cep_engine *e, const nfa_pattern *pat, const pm *p, step_in *
     return 0;
 }
 
+/* Insertion sort by (start, start seq): lists are short and nearly sorted. */
+static void sort_by_start(pm_list *l) {
+    for (uint32_t i = 1; i < l->n; i++) {
+        pm x = l->v[i];
+        uint32_t j = i;
+        while (j > 0 && pm_cmp(&x, &l->v[j - 1]) < 0) {
+            l->v[j] = l->v[j - 1];
+            j--;
+        }
+        l->v[j] = x;
+    }
+}
+
 /* Run one event through pattern pi: Flink's advanceTime then process, for
  * one key. */
 static int process_pattern(cep_engine *e, uint32_t pi, step_in *in) {
@@ -539,6 +553,7 @@ static int process_pattern(cep_engine *e, uint32_t pi, step_in *in) {
     if (rc != CEP_OK) return rc;
     uint64_t hash = hash_key(e, klen);
     key_state *ks = keymap_find(&e->keys, hash, e->keybuf, klen);
+    int had_state = ks != NULL;
     if (ks) {
         prune_expired(e, pi, ks, in->ev->time);
         release_held(e, pi, ks);
@@ -546,7 +561,19 @@ static int process_pattern(cep_engine *e, uint32_t pi, step_in *in) {
     e->next_pms.n = 0;
     e->completed.n = 0;
     int failed = 0;
-    for (uint32_t i = 0; ks && i < ks->pms.n && !failed; i++) failed = step_pm(e, pat, &ks->pms.v[i], in) < 0;
+    for (uint32_t i = 0; ks && i < ks->pms.n && !failed; i++) {
+        const pm *p = &ks->pms.v[i];
+        if (in->straggler && p->node->ev->time > in->ev->time) {
+            /* A straggler cannot come after an event the partial match
+             * already took: that one goes on unchanged. */
+            pm q = *p;
+            q.node->refs++;
+            failed = engine_list_push(&e->next_pms, q) < 0;
+            if (failed) q.node->refs--;
+            continue;
+        }
+        failed = step_pm(e, pat, p, in) < 0;
+    }
     pm start = {.state = pat->start};
     if (!failed) failed = step_pm(e, pat, &start, in) < 0;
     if (failed) e->oom = 1;
@@ -565,7 +592,7 @@ static int process_pattern(cep_engine *e, uint32_t pi, step_in *in) {
         return CEP_ENOMEM;
     }
     if (ks) {
-        ks->last_event = in->ev->time;
+        if (!had_state || in->ev->time > ks->last_event) ks->last_event = in->ev->time; /* stragglers are older */
         pm_list tmp = ks->pms; /* swap: the scratch list becomes the key's list */
         ks->pms = e->next_pms;
         e->next_pms = tmp;
@@ -578,6 +605,7 @@ static int process_pattern(cep_engine *e, uint32_t pi, step_in *in) {
             e->stats.dropped += drop;
             if (e->limit_policy == CEP_LIMIT_FAIL) e->limit_hit = 1;
         }
+        if (in->straggler) sort_by_start(&ks->pms); /* its new ones start earlier */
         e->stats.partial_matches += ks->pms.n;
         if (e->stats.partial_matches > e->stats.peak_partial_matches)
             e->stats.peak_partial_matches = e->stats.partial_matches;
@@ -592,9 +620,9 @@ static int process_pattern(cep_engine *e, uint32_t pi, step_in *in) {
 /* ---- time ---------------------------------------------------------------------------- */
 
 /* Run one event, in event-time order, through every pattern. */
-static int process_event(cep_engine *e, cep_event *ev) {
+static int process_event(cep_engine *e, cep_event *ev, int straggler) {
     cep_event *stored = NULL;
-    step_in in = {ev, &stored};
+    step_in in = {ev, &stored, straggler};
     int rc = CEP_OK;
     e->stats.events++;
     for (uint32_t pi = 0; pi < e->prog->npatterns; pi++) {
@@ -639,7 +667,7 @@ static int advance_to(cep_engine *e, int64_t w) {
         }
         heap_pop(&e->reorder);
         e->stats.buffered--;
-        int r = process_event(e, ev);
+        int r = process_event(e, ev, 0);
         engine_drop_event(e, ev);
         if (r != CEP_OK) rc = r;
     }
@@ -727,6 +755,17 @@ static void enforce_memory(cep_engine *e) {
 
 /* Push ev at its time t: late, buffered, or matched now. */
 static int push_at(cep_engine *e, cep_event *ev, int64_t t) {
+    if (t < e->watermark && e->lateness > 0 && t >= e->watermark - e->lateness) {
+        /* Allowed lateness: matched now, against what it can still join. */
+        uint64_t saved_seq = ev->seq;
+        ev->seq = e->arrivals++;
+        e->stats.stragglers++;
+        int rc = process_event(e, ev, 1);
+        ev->seq = saved_seq;
+        int r = advance_to(e, e->watermark); /* windows it opened that are already closed */
+        enforce_memory(e);
+        return finish_rc(e, rc != CEP_OK ? rc : r);
+    }
     if (t < e->watermark) {
         e->stats.late++;
         if (e->on_late && e->on_late(e->late_ud, ev) != 0) e->stop = 1;
@@ -741,7 +780,7 @@ static int push_at(cep_engine *e, cep_event *ev, int64_t t) {
     if (e->reorder.n == 0 && t <= w) {
         /* In order: run it straight from the caller's row, no copy. */
         rc = advance_to(e, t);
-        if (rc == CEP_OK) rc = process_event(e, ev);
+        if (rc == CEP_OK) rc = process_event(e, ev, 0);
     } else {
         cep_event *f = engine_keep_event(e, ev);
         if (!f || heap_push(&e->reorder, f) < 0) {
@@ -903,6 +942,12 @@ CEP_API int cep_engine_set_memory_limit(cep_engine *e, uint64_t bytes, int polic
     if (!e || e->started || (policy != CEP_LIMIT_DROP_OLDEST && policy != CEP_LIMIT_FAIL)) return CEP_EINVAL;
     e->max_bytes = bytes;
     e->limit_policy = policy;
+    return CEP_OK;
+}
+
+CEP_API int cep_engine_set_allowed_lateness(cep_engine *e, int64_t ms) {
+    if (!e || ms < 0 || e->started) return CEP_EINVAL;
+    e->lateness = ms;
     return CEP_OK;
 }
 

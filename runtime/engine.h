@@ -94,6 +94,7 @@ struct cep_engine {
     int started, finished, stop, oom, limit_hit;
     uint64_t max_pms;         /* per key and pattern; 0: unlimited */
     int64_t state_ttl;        /* 0: keys keep state until it expires */
+    int64_t lateness;         /* allowed lateness behind the watermark */
     uint64_t max_bytes;       /* memory budget of the state; 0: none */
     uint64_t event_bytes;     /* bytes of the stored events */
     int time_mode;            /* CEP_TIME_EVENT or CEP_TIME_PROCESSING */

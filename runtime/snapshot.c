@@ -191,8 +191,8 @@ CEP_API int cep_engine_snapshot(const cep_engine *e, cep_write_fn fn, void *ud) 
     w_u8(w, (unsigned)e->started);
     w_u8(w, (unsigned)e->finished);
     const cep_stats *st = &e->stats;
-    uint64_t counters[] = {st->events, st->matches, st->late, st->timeouts, st->dropped,
-                           st->ttl_dropped, st->peak_partial_matches};
+    uint64_t counters[] = {st->events, st->matches, st->late, st->stragglers, st->timeouts, st->dropped,
+                           st->ttl_dropped, st->mem_dropped, st->peak_partial_matches};
     for (size_t i = 0; i < sizeof counters / sizeof *counters; i++) w_u64(w, counters[i]);
     /* events, buffered events, nodes */
     w_u32(w, (uint32_t)s.nev);
@@ -375,9 +375,11 @@ CEP_API int cep_engine_restore(cep_engine *e, const void *buf, size_t len) {
     st->events = r_u64(&r);
     st->matches = r_u64(&r);
     st->late = r_u64(&r);
+    st->stragglers = r_u64(&r);
     st->timeouts = r_u64(&r);
     st->dropped = r_u64(&r);
     st->ttl_dropped = r_u64(&r);
+    st->mem_dropped = r_u64(&r);
     st->peak_partial_matches = r_u64(&r);
 
     uint32_t want = r_u32(&r);

@@ -275,6 +275,15 @@ fi
 run "$CEP" run --time sometimes processing.cep
 expect "processing time: bad mode" 2 "" '*'
 
+# ---- allowed lateness --------------------------------------------------------------
+
+# The click at 100 comes after an event at 130: late without lateness,
+# matched with 50 ms of allowed lateness.
+run "$CEP" run lateness.cep lateness.jsonl
+expect "lateness: none" 0 "" ""
+run "$CEP" run --allowed-lateness 50 lateness.cep lateness.jsonl
+expect "lateness: 50 ms" 0 '{"pattern":"p","key":"x","start":100,"end":150,"events":{"a":[{"ts":100,"k":"x","t":"a"}],"b":[{"ts":150,"k":"x","t":"b"}]}}' ""
+
 # ---- watermark lines --------------------------------------------------------------
 
 # {"$watermark": T} moves event time on: x's partial match times out at 50,

@@ -441,6 +441,37 @@ START_TEST(memory_limit) {
 }
 END_TEST
 
+/* Allowed lateness: a click 30 ms behind the watermark is still matched
+ * when the lateness allows 50 ms; one 100 ms behind is late either way. */
+START_TEST(allowed_lateness) {
+    cep_program *p = compile_ok("pattern p key k begin a where t == \"a\" followedBy b where t == \"b\" within 100ms\n");
+    for (int lateness = 0; lateness <= 50; lateness += 50) {
+        cep_engine *e = NULL;
+        collected c = {0};
+        ck_assert_int_eq(cep_engine_new(p, &e), CEP_OK);
+        ck_assert_int_eq(cep_engine_set_allowed_lateness(e, lateness), CEP_OK);
+        cep_engine_on_match(e, on_match, &c);
+        cep_engine_on_late(e, on_late, &c);
+        const char *lines[] = {"{\"ts\":130,\"k\":\"y\",\"t\":\"z\"}", "{\"ts\":100,\"k\":\"x\",\"t\":\"a\"}",
+                               "{\"ts\":150,\"k\":\"x\",\"t\":\"b\"}", "{\"ts\":50,\"k\":\"x\",\"t\":\"a\"}"};
+        for (size_t i = 0; i < 4; i++) ck_assert_int_eq(cep_engine_push_json(e, lines[i], strlen(lines[i])), CEP_OK);
+        ck_assert_int_eq(cep_engine_finish(e), CEP_OK);
+        cep_stats st;
+        cep_engine_stats(e, &st);
+        if (lateness) {
+            ck_assert_str_eq(c.text, "p[100..150] key=x a@100 b@150;late@50;");
+            ck_assert_uint_eq(st.stragglers, 1);
+            ck_assert_uint_eq(st.late, 1);
+        } else {
+            ck_assert_str_eq(c.text, "late@100;late@50;");
+            ck_assert_uint_eq(st.late, 2);
+        }
+        cep_engine_free(e);
+    }
+    cep_program_free(p);
+}
+END_TEST
+
 Suite *engine_suite(void) {
     Suite *s = suite_create("engine");
     TCase *tc = tcase_create("engine");
@@ -456,6 +487,7 @@ Suite *engine_suite(void) {
     tcase_add_test(tc, state_ttl);
     tcase_add_test(tc, processing_time);
     tcase_add_test(tc, memory_limit);
+    tcase_add_test(tc, allowed_lateness);
     suite_add_tcase(s, tc);
     return s;
 }
