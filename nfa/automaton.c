@@ -569,7 +569,15 @@ static int flatten(builder *b, nfa_pattern *np, uint32_t start) {
         s->first_edge = np->nedges;
         for (size_t k = 0; k < b->st[i].n; k++) {
             bedge e = b->st[i].e[k];
-            np->edges[np->nedges++] = (nfa_edge){e.kind, e.target, e.cond == b->t ? NULL : e.cond, 0};
+            expr *cond = e.cond == b->t ? NULL : e.cond;
+            int negate = 0;
+            /* `not X` becomes X with negate set, so that a TAKE edge on X
+             * and its IGNORE edge on `not X` share one evaluation. */
+            if (cond && cond->kind == XK_UNARY && cond->op == OP_NOT) {
+                cond = cond->a;
+                negate = 1;
+            }
+            np->edges[np->nedges++] = (nfa_edge){e.kind, e.target, cond, negate};
         }
         s->nedges = np->nedges - s->first_edge;
     }

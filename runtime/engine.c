@@ -415,6 +415,18 @@ static cep_event *stored_event(cep_engine *e, step_in *in) {
     return *in->stored;
 }
 
+/* Evaluate a condition on e->ctx once per (partial match, event): a TAKE
+ * edge and its IGNORE edge test the same condition. */
+static int cond_holds(cep_engine *e, const expr *cond) {
+    for (int i = 0; i < e->ncache; i++)
+        if (e->cache[i].cond == cond) return e->cache[i].holds;
+    int holds = expr_holds(cond, &e->ctx);
+    expr_ctx_reset(&e->ctx);
+    if (e->ncache < (int)(sizeof e->cache / sizeof *e->cache))
+        e->cache[e->ncache++] = (cond_result){cond, holds};
+    return holds;
+}
+
 /* Flink's createDecisionGraph: the TAKE and IGNORE edges that hold for this
  * event, reached from the partial match's state through PROCEED edges that
  * hold, depth first with a stack, in Flink's order. */
@@ -425,17 +437,14 @@ static int decision_graph(cep_engine *e, const nfa_pattern *pat, const pm *p, co
     e->ctx.row = ev->vals;
     e->ctx.chain = p->node;
     size_t guard = 0;
+    e->ncache = 0; /* conditions of this partial match and event, evaluated once */
     while (e->stack.n) {
         uint32_t s = e->stack.v[--e->stack.n];
         const nfa_state *st = &pat->states[s];
         if (++guard > (size_t)pat->nstates * 4 + 64) break; /* proceed edges never cycle; be safe */
         for (uint32_t i = 0; i < st->nedges; i++) {
             const nfa_edge *edge = &pat->edges[st->first_edge + i];
-            int holds = 1;
-            if (edge->cond) {
-                holds = expr_holds(edge->cond, &e->ctx);
-                expr_ctx_reset(&e->ctx);
-            }
+            int holds = edge->cond ? cond_holds(e, edge->cond) : 1;
             if (holds == edge->negate) continue;
             if (edge->kind == EDGE_PROCEED) {
                 if (u32_push(&e->stack, edge->target) < 0) return -1;
@@ -459,11 +468,7 @@ static int final_after_proceed(cep_engine *e, const nfa_pattern *pat, uint32_t s
         for (uint32_t i = 0; i < st->nedges && !found; i++) {
             const nfa_edge *edge = &pat->edges[st->first_edge + i];
             if (edge->kind != EDGE_PROCEED) continue;
-            int holds = 1;
-            if (edge->cond) {
-                holds = expr_holds(edge->cond, &e->ctx);
-                expr_ctx_reset(&e->ctx);
-            }
+            int holds = edge->cond ? cond_holds(e, edge->cond) : 1;
             if (holds == edge->negate) continue;
             if (pat->states[edge->target].kind == ST_FINAL) found = 1;
             else if (u32_push(&e->stack, edge->target) < 0) break;

@@ -75,6 +75,11 @@ typedef struct u32_list {
     size_t n, cap;
 } u32_list;
 
+typedef struct cond_result {
+    const expr *cond;
+    int holds;
+} cond_result;
+
 typedef struct node_slab node_slab;
 struct node_slab {
     node_slab *next;
@@ -116,6 +121,8 @@ struct cep_engine {
     node_slab *slabs;
     pm_list next_pms, completed; /* scratch lists reused for every event */
     u32_list stack, out;      /* scratch for the decision graph */
+    cond_result cache[8];     /* conditions already evaluated for this step */
+    int ncache;
     cep_match_fn on_timeout;
     void *timeout_ud;
     char *keybuf;

@@ -25,7 +25,14 @@ static cep_value eval_on(const char *cond, const char *json, cep_program **keep,
     ck_assert_int_eq(cep_event_parse_json(*ev_keep, json, strlen(json), "ts"), CEP_OK);
     ck_assert_int_eq(expr_ctx_init(ctx, *keep), CEP_OK);
     ctx->row = (*ev_keep)->vals;
-    return expr_eval((*keep)->patterns[0].edges[0].cond, ctx);
+    const nfa_edge *edge = &(*keep)->patterns[0].edges[0];
+    cep_value v = expr_eval(edge->cond, ctx);
+    if (edge->negate) { /* `where not X` compiles to X with the edge negated */
+        int holds = v.type == CEP_BOOL && v.u.b;
+        v.type = CEP_BOOL;
+        v.u.b = !holds;
+    }
+    return v;
 }
 
 /* 1 true, 0 false, -1 null, -2 other */
