@@ -1,0 +1,787 @@
+/* cepbench.c — the benchmark behind `make bench`: generates each workload's
+ * events with a fixed-seed PRNG, pushes them through the C API as pre-built
+ * rows, and prints one line per (workload, configuration); W1 and W3 also run
+ * the hand-written baseline (baseline.c) and must find the same matches.
+ * Every configuration runs in its own child process so peak RSS is its own. */
+#define _GNU_SOURCE
+#include "cepheus.h"
+#include "baseline.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <jemalloc/jemalloc.h>
+/* Weak, as in util/mem.c: without jemalloc linked (sanitizer builds) the
+ * library allocates with malloc and the statistics are simply not shown. */
+#pragma weak mallctl
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define T0 1700000000000LL /* first event time, ms */
+#define SAMPLE_EVERY 65536u
+
+/* ---- options --------------------------------------------------------------- */
+
+static uint64_t opt_keys[8] = {1000, 100000, 1000000};
+static int opt_nkeys = 3;
+static uint64_t opt_events = 2000000;
+static const char *opt_only = NULL;   /* comma-separated workload names */
+static const char *opt_tsv = NULL;    /* machine-readable results for plots */
+static const char *opt_cepheus = NULL; /* path of the cepheus tool (CLI run) */
+static const char *opt_tmpdir = "/tmp";
+static uint64_t opt_w6_limit = 64;
+static uint64_t opt_per_key = 4; /* at least this many events per key */
+static int failures;
+
+/* ---- PRNG (splitmix64: fixed seeds, same stream everywhere) ----------------- */
+
+static inline uint64_t rng_next(uint64_t *s) {
+    uint64_t z = (*s += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+
+static inline uint64_t rng_below(uint64_t *s, uint64_t n) {
+    return (uint64_t)(((unsigned __int128)rng_next(s) * n) >> 64);
+}
+
+/* ---- workloads ------------------------------------------------------------------ */
+
+enum wl_kind { W1, W2, W3, W4, W5, W6, W7 };
+
+typedef struct wl {
+    enum wl_kind kind;
+    const char *name;   /* W1 .. W7, CLI */
+    char config[64];    /* e.g. "L=6 never" */
+    int L;              /* W3/W4: pattern length */
+    int never;          /* W3/W4: the last step's event never occurs */
+    int64_t within_ms;  /* the pattern's window (W7: its typical one) */
+    int64_t gap_ms;     /* mean time between two events of one key */
+    uint64_t max_pms;   /* partial-match limit per key (0: none) */
+    int has_baseline;
+} wl;
+
+/* The event generator: time advances evenly so that each key sees one
+ * event per gap_ms on average; keys are drawn uniformly. */
+typedef struct gen {
+    uint64_t rng;
+    uint64_t i, keys;
+    const wl *w;
+    uint8_t *last; /* W3/W4: last type per key (Markov chain) */
+} gen;
+
+static void gen_init(gen *g, const wl *w, uint64_t keys) {
+    g->rng = 0xC0FFEE ^ ((uint64_t)w->kind << 32) ^ (uint64_t)w->L;
+    g->i = 0;
+    g->keys = keys;
+    g->w = w;
+    g->last = NULL;
+    if (w->kind == W3 || w->kind == W4) {
+        g->last = calloc(keys + 1, 1);
+        if (!g->last) abort();
+    }
+}
+
+static void gen_free(gen *g) { free(g->last); }
+
+static inline void gen_next(gen *g, bev *e) {
+    const wl *w = g->w;
+    uint64_t r;
+    e->t = T0 + (int64_t)((g->i++ * (uint64_t)w->gap_ms) / g->keys);
+    e->key = (int64_t)rng_below(&g->rng, g->keys) + 1;
+    e->item = 0;
+    e->amount = 0;
+    switch (w->kind) {
+    case W1: /* 70% clicks, 30% purchases, 8 items */
+        r = rng_next(&g->rng);
+        e->type = (r % 100) < 70 ? 1 : 2;
+        e->item = (int32_t)((r >> 32) % 8);
+        break;
+    case W2: /* 60% small (< 5), 35% ordinary, 5% large (>= 500) */
+        r = rng_next(&g->rng);
+        e->type = 0;
+        if (r % 100 < 60) e->amount = 1 + (int64_t)((r >> 32) % 4);
+        else if (r % 100 < 95) e->amount = 5 + (int64_t)((r >> 32) % 495);
+        else e->amount = 500 + (int64_t)((r >> 32) % 1500);
+        break;
+    case W3:
+    case W4: { /* a process walks its steps in order half of the time */
+        uint8_t *last = &g->last[e->key];
+        r = rng_next(&g->rng);
+        int t = (r & 1) ? (*last % w->L) + 1 : 1 + (int)((r >> 32) % (uint64_t)w->L);
+        *last = (uint8_t)t;
+        if (w->never && t == w->L) t = 0; /* the last step never comes */
+        e->type = t;
+        break;
+    }
+    case W5: /* 40% add to cart, 40% view, 20% purchase */
+        r = rng_below(&g->rng, 100);
+        e->type = r < 40 ? 1 : r < 80 ? 2 : 3;
+        break;
+    case W6: /* 10% a, 70% b, 20% c */
+        r = rng_below(&g->rng, 100);
+        e->type = r < 10 ? 1 : r < 80 ? 2 : 3;
+        break;
+    case W7:
+        r = rng_next(&g->rng);
+        e->type = (int32_t)(r % 50);
+        e->amount = (int64_t)((r >> 32) % 1000);
+        break;
+    }
+}
+
+/* Pattern text of a workload, into buf. */
+static void pattern_text(const wl *w, char *buf, size_t cap) {
+    size_t n = 0;
+#define ADD(...) (n += (size_t)snprintf(buf + n, n < cap ? cap - n : 0, __VA_ARGS__))
+    switch (w->kind) {
+    case W1:
+        ADD("pattern click_to_purchase\n"
+            "  key user_id\n"
+            "  begin click where type == \"click\"\n"
+            "  followedBy purchase where type == \"purchase\" and item == click.item\n"
+            "  within 10m\n"
+            "  skip pastLastEvent\n"
+            "  emit user = click.user_id, item = click.item,\n"
+            "       waited_ms = purchase.ts - click.ts\n");
+        break;
+    case W2:
+        ADD("pattern card_testing\n"
+            "  key card\n"
+            "  begin small{3,} where amount < 5\n"
+            "  followedBy large where amount >= 500\n"
+            "  within 1m\n"
+            "  skip pastLastEvent\n");
+        break;
+    case W3:
+    case W4:
+        ADD("pattern seq\n  key k\n  begin a1 where type == 1\n");
+        for (int j = 2; j <= w->L; j++) ADD("  followedBy a%d where type == %d\n", j, j);
+        ADD("  within %" PRId64 "ms\n", w->within_ms);
+        break;
+    case W5:
+        ADD("pattern abandoned_cart\n"
+            "  key user\n"
+            "  begin add where type == \"add\"\n"
+            "  notFollowedBy buy where type == \"purchase\"\n"
+            "  within 30m\n");
+        break;
+    case W6:
+        ADD("pattern fanout\n"
+            "  key k\n"
+            "  begin a where type == 1\n"
+            "  followedByAny b+ where type == 2\n"
+            "  followedBy c where type == 3\n"
+            "  within 5m\n");
+        break;
+    case W7:
+        for (int i = 0; i < 100; i++) {
+            int x = i % 50, y = (i * 7 + 3) % 50, z = (i * 13 + 5) % 50;
+            ADD("pattern p%03d\n  key user\n", i);
+            switch (i % 5) {
+            case 0:
+                ADD("  begin a where type == %d\n  followedBy b where type == %d\n"
+                    "  within 5m\n", x, y);
+                break;
+            case 1:
+                ADD("  begin a where type == %d and amount > 500\n"
+                    "  next b where type == %d\n", x, y);
+                break;
+            case 2:
+                ADD("  begin a where type == %d\n  followedBy b+ where type == %d\n"
+                    "  followedBy c where type == %d\n  within 2m\n  skip pastLastEvent\n",
+                    x, y, z);
+                break;
+            case 3:
+                ADD("  begin a where type == %d\n  notFollowedBy b where type == %d\n"
+                    "  within 10m\n", x, y);
+                break;
+            default:
+                ADD("  begin a where type == %d\n"
+                    "  followedBy b where type == %d and amount > a.amount\n"
+                    "  within 5m\n  skip toNext\n", x, y);
+                break;
+            }
+        }
+        break;
+    }
+#undef ADD
+}
+
+/* ---- measurement helpers --------------------------------------------------------- */
+
+/* CPU time of this process: the figures are per core, and other work on
+ * the machine then disturbs them much less than it would wall-clock time. */
+static double cpu_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static int je_present(void) { return mallctl != NULL; }
+
+static void je_epoch(void) {
+    if (!je_present()) return;
+    uint64_t e = 1;
+    size_t sz = sizeof e;
+    mallctl("epoch", &e, &sz, &e, sz);
+}
+
+static uint64_t je_u64(const char *name) {
+    uint64_t v = 0;
+    size_t sz = sizeof v;
+    if (!je_present() || mallctl(name, &v, &sz, NULL, 0) != 0) return 0;
+    return v;
+}
+
+static size_t je_size(const char *name) {
+    size_t v = 0, sz = sizeof v;
+    if (!je_present() || mallctl(name, &v, &sz, NULL, 0) != 0) return 0;
+    return v;
+}
+
+/* Heap allocation requests so far, all arenas (tcache hits included). */
+static uint64_t je_requests(void) {
+    je_epoch();
+    return je_u64("stats.arenas.4096.small.nrequests") + je_u64("stats.arenas.4096.large.nrequests");
+}
+
+static size_t je_allocated(void) {
+    je_epoch();
+    return je_size("stats.allocated");
+}
+
+static long maxrss_kb(void) {
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return ru.ru_maxrss;
+}
+
+/* What a child sends back to the parent. */
+typedef struct result {
+    int ok;
+    char msg[600];
+    uint64_t events, matches, checksum, peak_pms, timeouts, dropped;
+    double secs;
+    long rss_kb;
+    double bytes_per_pm;  /* engine heap / live partial matches, at the peak */
+    double events_per_pm; /* stored event copies per live partial match */
+    double allocs_per_ev; /* second half of the run; < 0: not measurable */
+    double windows;       /* event-time span of the run / the window */
+} result;
+
+/* ---- Cepheus through the C API ------------------------------------------------------ */
+
+typedef struct slots {
+    int ts, key, type, item, amount;
+} slots;
+
+typedef struct mctx {
+    uint64_t count, sum;
+} mctx;
+
+static int on_match(void *ud, const cep_match *m) {
+    mctx *c = ud;
+    cep_value k = cep_match_key(m, 0);
+    c->count++;
+    c->sum += bench_match_hash(k.u.i, cep_match_start(m), cep_match_end(m));
+    return 0;
+}
+
+static const char *const w1_types[] = {"", "click", "purchase"};
+static const char *const w5_types[] = {"", "add", "view", "purchase"};
+
+static inline int fill(cep_event *ev, const slots *s, const wl *w, const bev *e) {
+    int rc = cep_event_set_time(ev, e->t);
+    if (s->ts >= 0) rc |= cep_event_set_int(ev, s->ts, e->t);
+    rc |= cep_event_set_int(ev, s->key, e->key);
+    if (w->kind == W1 || w->kind == W5) {
+        const char *t = (w->kind == W1 ? w1_types : w5_types)[e->type];
+        rc |= cep_event_set_string(ev, s->type, t, strlen(t));
+    } else if (s->type >= 0) {
+        rc |= cep_event_set_int(ev, s->type, e->type);
+    }
+    if (s->item >= 0) rc |= cep_event_set_int(ev, s->item, e->item);
+    if (s->amount >= 0) rc |= cep_event_set_int(ev, s->amount, e->amount);
+    return rc;
+}
+
+static int slot_of(const cep_program *p, const char *a, const char *b) {
+    int s = cep_program_field_slot(p, a);
+    if (s < 0 && b) s = cep_program_field_slot(p, b);
+    return s < 0 ? -1 : s;
+}
+
+static void run_cepheus(const wl *w, uint64_t keys, uint64_t n, result *res) {
+    static char text[64 * 1024];
+    pattern_text(w, text, sizeof text);
+    cep_program *prog = NULL;
+    cep_diag *diag = NULL;
+    if (cep_compile(NULL, text, strlen(text), w->name, &prog, &diag) != CEP_OK) {
+        snprintf(res->msg, sizeof res->msg, "compile: %.120s", cep_diag_render(diag));
+        cep_diag_free(diag);
+        return;
+    }
+    cep_diag_free(diag);
+    slots s = {
+        .ts = slot_of(prog, "ts", NULL),
+        .key = slot_of(prog, "user_id", w->kind == W2 ? "card" : (w->kind == W5 || w->kind == W7) ? "user" : "k"),
+        .type = slot_of(prog, "type", NULL),
+        .item = slot_of(prog, "item", NULL),
+        .amount = slot_of(prog, "amount", NULL),
+    };
+    cep_engine *eng = NULL;
+    cep_event *ev = NULL;
+    if (cep_engine_new(prog, &eng) != CEP_OK || cep_event_new(prog, &ev) != CEP_OK) {
+        snprintf(res->msg, sizeof res->msg, "engine_new failed");
+        return;
+    }
+    if (w->max_pms) cep_engine_set_max_partial_matches(eng, w->max_pms, CEP_LIMIT_DROP_OLDEST);
+    mctx mc = {0, 0};
+    cep_engine_on_match(eng, on_match, &mc);
+    gen g;
+    gen_init(&g, w, keys);
+    size_t base_alloc = je_allocated();
+    uint64_t half = n / 2, req_half = 0, req_end;
+    double best_b = 0, best_e = 0;
+    uint64_t best_pms = 0;
+    bev e;
+    double t0 = cpu_s();
+    for (uint64_t i = 0; i < n; i++) {
+        gen_next(&g, &e);
+        int rc = fill(ev, &s, w, &e);
+        if (rc == CEP_OK) rc = cep_engine_push(eng, ev);
+        if (rc != CEP_OK) {
+            snprintf(res->msg, sizeof res->msg, "push: %s: %s", cep_strerror(rc), cep_engine_error(eng));
+            return;
+        }
+        if (i == half) req_half = je_requests();
+        if ((i + 1) % SAMPLE_EVERY == 0 || i + 1 == n) {
+            cep_stats st;
+            cep_engine_stats(eng, &st);
+            if (st.partial_matches > best_pms) {
+                best_pms = st.partial_matches;
+                size_t a = je_allocated();
+                best_b = (double)(a > base_alloc ? a - base_alloc : 0) / (double)st.partial_matches;
+                best_e = (double)st.stored_events / (double)st.partial_matches;
+            }
+        }
+    }
+    req_end = je_requests();
+    if (cep_engine_finish(eng) != CEP_OK) {
+        snprintf(res->msg, sizeof res->msg, "finish: %s", cep_engine_error(eng));
+        return;
+    }
+    res->secs = cpu_s() - t0;
+    cep_stats st;
+    cep_engine_stats(eng, &st);
+    res->events = n;
+    res->matches = mc.count;
+    res->checksum = mc.sum;
+    res->peak_pms = st.peak_partial_matches;
+    res->timeouts = st.timeouts;
+    res->dropped = st.dropped;
+    res->events_per_pm = best_e;
+    res->allocs_per_ev = n - half > 0 ? (double)(req_end - req_half) / (double)(n - half) : 0;
+    if (!je_present()) { /* the library allocates with malloc: not measurable */
+        res->allocs_per_ev = -1;
+        best_b = -1;
+    }
+    res->bytes_per_pm = best_b;
+    res->rss_kb = maxrss_kb();
+    res->ok = 1;
+    gen_free(&g);
+    cep_event_free(ev);
+    cep_engine_free(eng);
+    cep_program_free(prog);
+}
+
+/* ---- the baselines ------------------------------------------------------------------- */
+
+static void run_baseline(const wl *w, uint64_t keys, uint64_t n, result *res) {
+    gen g;
+    gen_init(&g, w, keys);
+    match_sum ms = {0, 0};
+    base_w1 *b1 = NULL;
+    base_w3 *b3 = NULL;
+    if (w->kind == W1) b1 = base_w1_new(keys, 10 * 60 * 1000);
+    else b3 = base_w3_new(keys, w->L, w->within_ms);
+    uint64_t half = n / 2, req_half = 0, req_end;
+    bev e;
+    double t0 = cpu_s();
+    for (uint64_t i = 0; i < n; i++) {
+        gen_next(&g, &e);
+        if (b1) base_w1_push(b1, &e, i, &ms);
+        else base_w3_push(b3, &e, &ms);
+        if (i == half) req_half = je_requests();
+    }
+    req_end = je_requests();
+    if (b1) base_w1_finish(b1, &ms);
+    res->secs = cpu_s() - t0;
+    res->events = n;
+    res->matches = ms.count;
+    res->checksum = ms.sum;
+    res->allocs_per_ev = n - half > 0 ? (double)(req_end - req_half) / (double)(n - half) : 0;
+    res->rss_kb = maxrss_kb();
+    res->ok = 1;
+    base_w1_free(b1);
+    base_w3_free(b3);
+    gen_free(&g);
+}
+
+/* The generator alone (fill the row, push nothing): its cost is inside
+ * every figure above, so it is printed once for reference. */
+static void run_genonly(const wl *w, uint64_t keys, uint64_t n, result *res) {
+    gen g;
+    gen_init(&g, w, keys);
+    bev e;
+    uint64_t sink = 0;
+    double t0 = cpu_s();
+    for (uint64_t i = 0; i < n; i++) {
+        gen_next(&g, &e);
+        sink += (uint64_t)e.t ^ (uint64_t)e.key ^ (uint64_t)e.type;
+    }
+    res->secs = cpu_s() - t0;
+    res->events = n;
+    res->checksum = sink;
+    res->rss_kb = maxrss_kb();
+    res->ok = 1;
+    gen_free(&g);
+}
+
+/* ---- CLI end to end -------------------------------------------------------------------- */
+
+static int write_file(const char *path, const char *text) {
+    FILE *f = fopen(path, "w");
+    if (!f) return -1;
+    fputs(text, f);
+    return fclose(f);
+}
+
+/* W1 as JSON Lines through `cepheus run`, file to file; events/s counts the
+ * whole process (start-up, JSON parsing, matching, JSON output). */
+static void run_cli(const wl *w, uint64_t keys, uint64_t n, result *res) {
+    char pat[512], in[512], out[512];
+    snprintf(pat, sizeof pat, "%s/cepbench-%d.cep", opt_tmpdir, (int)getpid());
+    snprintf(in, sizeof in, "%s/cepbench-%d.jsonl", opt_tmpdir, (int)getpid());
+    snprintf(out, sizeof out, "%s/cepbench-%d.out", opt_tmpdir, (int)getpid());
+    static char text[8192];
+    pattern_text(w, text, sizeof text);
+    FILE *f = NULL;
+    if (write_file(pat, text) != 0 || !(f = fopen(in, "w"))) {
+        snprintf(res->msg, sizeof res->msg, "cannot write in %s: %s", opt_tmpdir, strerror(errno));
+        return;
+    }
+    static char fbuf[1 << 16];
+    setvbuf(f, fbuf, _IOFBF, sizeof fbuf);
+    gen g;
+    gen_init(&g, w, keys);
+    bev e;
+    for (uint64_t i = 0; i < n; i++) {
+        gen_next(&g, &e);
+        fprintf(f, "{\"ts\":%" PRId64 ",\"user_id\":%" PRId64 ",\"type\":\"%s\",\"item\":%d}\n", e.t,
+                e.key, w1_types[e.type], (int)e.item);
+    }
+    gen_free(&g);
+    if (fclose(f) != 0) {
+        snprintf(res->msg, sizeof res->msg, "write %.400s: %s", in, strerror(errno));
+        return;
+    }
+    pid_t pid = fork();
+    if (pid == 0) {
+        execl(opt_cepheus, opt_cepheus, "run", "--output", out, pat, in, (char *)NULL);
+        _exit(127);
+    }
+    int status;
+    struct rusage ru;
+    if (pid < 0 || wait4(pid, &status, 0, &ru) < 0) {
+        snprintf(res->msg, sizeof res->msg, "cannot run %s", opt_cepheus);
+        return;
+    }
+    /* The tool's own CPU time, user + system: reading and writing count. */
+    res->secs = (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec * 1e-6 +
+                (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec * 1e-6;
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+        snprintf(res->msg, sizeof res->msg, "%s run exited with status %d", opt_cepheus,
+                 WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+    } else {
+        FILE *o = fopen(out, "r");
+        int c;
+        uint64_t lines = 0;
+        while (o && (c = getc_unlocked(o)) != EOF) lines += c == '\n';
+        if (o) fclose(o);
+        res->matches = lines;
+        res->events = n;
+        res->rss_kb = ru.ru_maxrss;
+        res->ok = 1;
+    }
+    unlink(pat);
+    unlink(in);
+    unlink(out);
+}
+
+/* ---- driver ------------------------------------------------------------------------------ */
+
+enum mode { M_CEPHEUS, M_BASELINE, M_GENONLY, M_CLI };
+
+static result run_child(enum mode m, const wl *w, uint64_t keys, uint64_t n) {
+    result r;
+    memset(&r, 0, sizeof r);
+    r.windows = (double)n * (double)w->gap_ms / (double)keys / (double)w->within_ms;
+    int fd[2];
+    if (pipe(fd) != 0) {
+        snprintf(r.msg, sizeof r.msg, "pipe: %s", strerror(errno));
+        return r;
+    }
+    fflush(stdout);
+    pid_t pid = fork();
+    if (pid == 0) {
+        close(fd[0]);
+        switch (m) {
+        case M_CEPHEUS: run_cepheus(w, keys, n, &r); break;
+        case M_BASELINE: run_baseline(w, keys, n, &r); break;
+        case M_GENONLY: run_genonly(w, keys, n, &r); break;
+        case M_CLI: run_cli(w, keys, n, &r); break;
+        }
+        ssize_t wr = write(fd[1], &r, sizeof r);
+        _exit(wr == (ssize_t)sizeof r ? 0 : 1);
+    }
+    close(fd[1]);
+    ssize_t got = pid > 0 ? read(fd[0], &r, sizeof r) : -1;
+    close(fd[0]);
+    int status = 0;
+    if (pid > 0) waitpid(pid, &status, 0);
+    if (got != (ssize_t)sizeof r) {
+        memset(&r, 0, sizeof r);
+        /* (windows is lost with the rest: the line only says FAILED) */
+        snprintf(r.msg, sizeof r.msg, "child died (status %d)", status);
+    }
+    return r;
+}
+
+static FILE *tsv;
+
+static void print_header(void) {
+    printf("%-4s %-16s %8s %9s %6s %11s %8s %8s %7s %6s %8s %9s %10s  %s\n", "work", "config", "keys",
+           "events", "wins", "events/s", "ns/event", "RSS_MB", "B/pm", "ev/pm", "alloc/ev", "peak_pm",
+           "matches", "note");
+}
+
+static void print_line(const char *work, const char *config, uint64_t keys, const result *r,
+                       const char *note) {
+    if (!r->ok) {
+        printf("%-4s %-16s %8" PRIu64 "  FAILED: %s\n", work, config, keys, r->msg);
+        failures++;
+        return;
+    }
+    double eps = r->secs > 0 ? (double)r->events / r->secs : 0;
+    double ns = r->events ? r->secs * 1e9 / (double)r->events : 0;
+    printf("%-4s %-16s %8" PRIu64 " %9" PRIu64 " %6.1f %11.0f %8.1f %8.1f %7.1f %6.2f %8.3f %9" PRIu64
+           " %10" PRIu64 "  %s\n",
+           work, config, keys, r->events, r->windows, eps, ns, (double)r->rss_kb / 1024.0, r->bytes_per_pm,
+           r->events_per_pm, r->allocs_per_ev, r->peak_pms, r->matches, note ? note : "");
+    fflush(stdout);
+    if (tsv) {
+        fprintf(tsv, "%s\t%s\t%" PRIu64 "\t%" PRIu64 "\t%.2f\t%.0f\t%.1f\t%.1f\t%.1f\t%.2f\t%.3f\t%" PRIu64
+                     "\t%" PRIu64 "\n",
+                work, config, keys, r->events, r->windows, eps, ns, (double)r->rss_kb / 1024.0, r->bytes_per_pm,
+                r->events_per_pm, r->allocs_per_ev, r->peak_pms, r->matches);
+        fflush(tsv);
+    }
+}
+
+static int wanted(const char *name) {
+    if (!opt_only) return 1;
+    size_t n = strlen(name);
+    for (const char *p = opt_only; *p;) {
+        const char *q = strchr(p, ',');
+        size_t l = q ? (size_t)(q - p) : strlen(p);
+        if (l == n && strncasecmp(p, name, n) == 0) return 1;
+        if (!q) break;
+        p = q + 1;
+    }
+    return 0;
+}
+
+/* Events of one configuration: --events, at least --per-key per key;
+ * W7 pushes each event through 100 patterns, so it gets a tenth. */
+static uint64_t events_for(const wl *w, uint64_t keys) {
+    uint64_t n = opt_events;
+    if (n < opt_per_key * keys) n = opt_per_key * keys;
+    if (w->kind == W7) n /= 10;
+    return n ? n : 1;
+}
+
+/* One Cepheus run, plus the baseline run and the check when there is one. */
+static void bench_one(const wl *w, uint64_t keys) {
+    uint64_t n = events_for(w, keys);
+    result r = run_child(M_CEPHEUS, w, keys, n);
+    if (!w->has_baseline || !r.ok) {
+        char note[64] = "";
+        if (r.ok && r.dropped) snprintf(note, sizeof note, "dropped=%" PRIu64, r.dropped);
+        print_line(w->name, w->config, keys, &r, note);
+        return;
+    }
+    result b = run_child(M_BASELINE, w, keys, n);
+    char note[128];
+    int same = b.ok && b.matches == r.matches && b.checksum == r.checksum;
+    double ratio = b.ok && r.secs > 0 ? b.secs / r.secs : 0;
+    snprintf(note, sizeof note, "%.3fx baseline, matches %s", ratio, same ? "identical" : "DIFFER");
+    print_line(w->name, w->config, keys, &r, note);
+    char cfg[80];
+    snprintf(cfg, sizeof cfg, "%s base", w->config);
+    print_line(w->name, cfg, keys, &b, same ? "" : "MISMATCH");
+    if (!same) failures++;
+}
+
+static void parse_keys(const char *s) {
+    opt_nkeys = 0;
+    while (*s && opt_nkeys < 8) {
+        char *end;
+        unsigned long long v = strtoull(s, &end, 10);
+        if (end == s) break;
+        if (*end == 'k' || *end == 'K') v *= 1000, end++;
+        else if (*end == 'm' || *end == 'M') v *= 1000000, end++;
+        if (v) opt_keys[opt_nkeys++] = v;
+        s = *end == ',' ? end + 1 : end;
+        if (*end != ',') break;
+    }
+}
+
+static uint64_t parse_count(const char *s) {
+    char *end;
+    double v = strtod(s, &end);
+    if (*end == 'k' || *end == 'K') v *= 1e3;
+    else if (*end == 'm' || *end == 'M') v *= 1e6;
+    return v < 1 ? 1 : (uint64_t)v;
+}
+
+static void usage(void) {
+    fputs("usage: cepbench [--keys 1k,100k,1m] [--events N] [--only W1,W3,...,CLI]\n"
+          "                [--per-key N] [--cepheus PATH] [--tsv FILE] [--tmpdir DIR] [--w6-limit N]\n"
+          "environment: CEPBENCH_KEYS, CEPBENCH_EVENTS, CEPBENCH_PER_KEY, CEPBENCH_ONLY\n"
+          "             (options win)\n",
+          stderr);
+    exit(2);
+}
+
+int main(int argc, char **argv) {
+    const char *env;
+    if ((env = getenv("CEPBENCH_KEYS")) && *env) parse_keys(env);
+    if ((env = getenv("CEPBENCH_EVENTS")) && *env) opt_events = parse_count(env);
+    if ((env = getenv("CEPBENCH_ONLY")) && *env) opt_only = env;
+    if ((env = getenv("CEPBENCH_PER_KEY")) && *env) opt_per_key = parse_count(env);
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!strcmp(a, "--keys") && v) parse_keys(v), i++;
+        else if (!strcmp(a, "--events") && v) opt_events = parse_count(v), i++;
+        else if (!strcmp(a, "--only") && v) opt_only = v, i++;
+        else if (!strcmp(a, "--cepheus") && v) opt_cepheus = v, i++;
+        else if (!strcmp(a, "--tsv") && v) opt_tsv = v, i++;
+        else if (!strcmp(a, "--tmpdir") && v) opt_tmpdir = v, i++;
+        else if (!strcmp(a, "--w6-limit") && v) opt_w6_limit = parse_count(v), i++;
+        else if (!strcmp(a, "--per-key") && v) opt_per_key = parse_count(v), i++;
+        else usage();
+    }
+    if (opt_tsv && !(tsv = fopen(opt_tsv, "w"))) {
+        fprintf(stderr, "cepbench: %s: %s\n", opt_tsv, strerror(errno));
+        return 2;
+    }
+#ifndef CEPBENCH_CFLAGS
+#define CEPBENCH_CFLAGS "?"
+#endif
+    printf("cepbench: Cepheus %s, CFLAGS %s, %" PRIu64 " events per configuration (>= %" PRIu64
+           " per key; W7 a tenth)\n",
+           CEP_VERSION, CEPBENCH_CFLAGS, opt_events, opt_per_key);
+    if (!je_present())
+        printf("cepbench: jemalloc is not linked (sanitizer or --disable-jemalloc build): B/pm and "
+               "alloc/ev are not measured (-1)\n");
+    print_header();
+
+    wl w;
+    for (int ki = 0; ki < opt_nkeys; ki++) {
+        uint64_t keys = opt_keys[ki];
+        if (wanted("gen")) {
+            memset(&w, 0, sizeof w);
+            w.kind = W1, w.name = "gen", w.gap_ms = 60000, w.within_ms = 600000;
+            snprintf(w.config, sizeof w.config, "generator only");
+            result r = run_child(M_GENONLY, &w, keys, events_for(&w, keys));
+            print_line("gen", w.config, keys, &r, "cost of making W1 events");
+        }
+        if (wanted("W1")) {
+            memset(&w, 0, sizeof w);
+            w.kind = W1, w.name = "W1", w.gap_ms = 60000, w.within_ms = 600000, w.has_baseline = 1;
+            snprintf(w.config, sizeof w.config, "click->purchase");
+            bench_one(&w, keys);
+        }
+        if (wanted("W2")) {
+            memset(&w, 0, sizeof w);
+            w.kind = W2, w.name = "W2", w.gap_ms = 10000, w.within_ms = 60000;
+            snprintf(w.config, sizeof w.config, "b{3,} then large");
+            bench_one(&w, keys);
+        }
+        if (wanted("W3")) {
+            static const int Ls[] = {3, 6, 12, 24};
+            for (int never = 0; never <= 1; never++)
+                for (int li = 0; li < 4; li++) {
+                    memset(&w, 0, sizeof w);
+                    w.kind = W3, w.name = "W3", w.L = Ls[li], w.never = never;
+                    w.within_ms = 60000, w.gap_ms = 1200, w.has_baseline = 1;
+                    snprintf(w.config, sizeof w.config, "L=%d%s", w.L, never ? " never" : "");
+                    bench_one(&w, keys);
+                }
+        }
+        if (wanted("W4")) {
+            for (int never = 0; never <= 1; never++)
+                for (int f = 1; f <= 8; f *= 2) {
+                    memset(&w, 0, sizeof w);
+                    w.kind = W4, w.name = "W4", w.L = 3, w.never = never;
+                    w.within_ms = 60000 * f, w.gap_ms = 1200;
+                    snprintf(w.config, sizeof w.config, "%dT%s", f, never ? " never" : "");
+                    bench_one(&w, keys);
+                }
+        }
+        if (wanted("W5")) {
+            memset(&w, 0, sizeof w);
+            w.kind = W5, w.name = "W5", w.gap_ms = 300000, w.within_ms = 1800000;
+            snprintf(w.config, sizeof w.config, "abandoned cart");
+            bench_one(&w, keys);
+        }
+        if (wanted("W6")) {
+            memset(&w, 0, sizeof w);
+            w.kind = W6, w.name = "W6", w.gap_ms = 10000, w.within_ms = 300000;
+            w.max_pms = opt_w6_limit;
+            snprintf(w.config, sizeof w.config, "anyb+ limit=%" PRIu64, opt_w6_limit);
+            bench_one(&w, keys);
+        }
+        if (wanted("W7")) {
+            memset(&w, 0, sizeof w);
+            w.kind = W7, w.name = "W7", w.gap_ms = 20000, w.within_ms = 300000;
+            snprintf(w.config, sizeof w.config, "100 patterns");
+            bench_one(&w, keys);
+        }
+        if (wanted("CLI") && opt_cepheus) {
+            memset(&w, 0, sizeof w);
+            w.kind = W1, w.name = "CLI", w.gap_ms = 60000, w.within_ms = 600000;
+            snprintf(w.config, sizeof w.config, "W1 jsonl->jsonl");
+            result r = run_child(M_CLI, &w, keys, events_for(&w, keys));
+            print_line("CLI", w.config, keys, &r, "cepheus run, whole process");
+        }
+    }
+    if (tsv) fclose(tsv);
+    if (failures) {
+        printf("cepbench: %d failure(s)\n", failures);
+        return 1;
+    }
+    return 0;
+}
