@@ -1,0 +1,356 @@
+/* oom_test.c — allocation-failure loop: for N = 1, 2, ... every allocation
+ * of a compile, of a run (every engine path) and of an explain, the Nth
+ * allocation fails (once, then again with every later one failing too);
+ * each call must return CEP_OK or CEP_ENOMEM, nothing may leak (LeakSanitizer
+ * is asked after every N) and the engine must stay usable or free cleanly.
+ * Built only with --enable-fault-injection; `make check-oom` builds that
+ * configuration (with ASan) in oom-build/ and runs it. */
+#include "config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cepheus.h"
+#include "mem.h"
+
+#ifndef CEP_FAULT_INJECTION
+int main(void) {
+    puts("oom: skipped (configure --enable-fault-injection)");
+    return 77;
+}
+#else
+
+#if defined(__SANITIZE_ADDRESS__)
+#define HAVE_LSAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define HAVE_LSAN 1
+#endif
+#endif
+#ifdef HAVE_LSAN
+#include <sanitizer/lsan_interface.h>
+#endif
+
+static int failures;
+
+#define CHECK(cond, ...)                                                     \
+    do {                                                                     \
+        if (!(cond)) {                                                       \
+            printf("oom: FAIL %s:%d: ", __FILE__, __LINE__);                 \
+            printf(__VA_ARGS__);                                             \
+            putchar('\n');                                                   \
+            failures++;                                                      \
+        }                                                                    \
+    } while (0)
+
+/* Every construct of the language, across several patterns of one file. */
+static const char PATTERNS[] =
+    "# comment\n"
+    "pattern click key user, region\n"
+    "  begin click where type == \"click\" and item =~ /^i[0-9]+$/i and lower(user) != \"x\"\n"
+    "  followedBy buy where type == \"buy\" and item == click.item and contains(item, \"i\")\n"
+    "  within 10s\n"
+    "  skip pastLastEvent\n"
+    "  emit user = click.user, item = upper(click.item), waited = buy.ts - click.ts,\n"
+    "       n = len(buy.item), a = abs(-3), s = startsWith(buy.item, \"i\"), e = exists(buy.price)\n"
+    "pattern fan key user\n"
+    "  begin a where type == \"click\"\n"
+    "  followedByAny b+ where price > 0 and sum(b.price) < 1000 allowCombinations\n"
+    "  followedBy c where type == \"buy\"\n"
+    "  within 1m\n"
+    "  skip noSkip\n"
+    "pattern loops key user\n"
+    "  begin a{2,3} where type in (\"view\", \"click\") consecutive greedy\n"
+    "  next b+ where price >= avg(a.price) or price == null until type == \"stop\"\n"
+    "  followedBy (c where type == \"buy\" next d? where type == \"view\"){1,2}\n"
+    "  notFollowedBy x where type == \"cancel\"\n"
+    "  followedBy e where type == \"done\" and count(a) > 0 and min(a.ts) <= max(a.ts)\n"
+    "  within 30s\n"
+    "  skip toFirst a\n"
+    "pattern neg key user\n"
+    "  begin a where type == \"view\"\n"
+    "  notNext b where type == \"view\"\n"
+    "  followedBy within 5s c where type == \"click\" and a[0].price * 2 / 1 % 7 >= 0\n"
+    "  notFollowedBy z where type == \"cancel\"\n"
+    "  within 20s\n"
+    "  skip toLast c\n"
+    "pattern tail\n"
+    "  begin a where type == \"buy\" and not (price < 0)\n"
+    "  notFollowedBy r where type == \"refund\"\n"
+    "  within 2s\n"
+    "  skip toNext\n";
+
+/* Events through every path: in order and out of order (buffered under
+ * max-delay), late, matches, timeouts, the partial-match limit, malformed
+ * lines of each kind, RFC 3339 times, and a watermark moved by hand. */
+static const char *const EVENTS[] = {
+    "{\"ts\":1000,\"user\":\"u1\",\"region\":\"eu\",\"type\":\"click\",\"item\":\"i1\",\"price\":5}",
+    "{\"ts\":1001,\"user\":\"u1\",\"region\":\"eu\",\"type\":\"view\",\"item\":\"i1\",\"price\":7}",
+    "{\"ts\":1003,\"user\":\"u2\",\"region\":\"us\",\"type\":\"view\",\"price\":1.5}",
+    "{\"ts\":1002,\"user\":\"u1\",\"region\":\"eu\",\"type\":\"view\",\"item\":\"i2\",\"price\":9}",
+    "{\"ts\":\"1970-01-01T00:00:01.004Z\",\"user\":\"u2\",\"type\":\"click\",\"item\":\"i9\",\"price\":2}",
+    "{\"ts\":1005,\"user\":\"u1\",\"region\":\"eu\",\"type\":\"view\",\"item\":\"i3\",\"price\":1}",
+    "{\"ts\":1006,\"user\":\"u1\",\"region\":\"eu\",\"type\":\"view\",\"item\":\"i3\",\"price\":2}",
+    "{\"ts\":1007,\"user\":\"u1\",\"region\":\"eu\",\"type\":\"view\",\"item\":\"i3\",\"price\":3}",
+    "not json",
+    "[1,2,3]",
+    "{\"user\":\"u1\"}",
+    "{\"ts\":1.5e400,\"user\":\"u1\"}",
+    "{\"ts\":1008,\"deep\":[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]}",
+    "{\"ts\":1009,\"user\":\"u1\",\"region\":\"eu\",\"type\":\"buy\",\"item\":\"i1\",\"price\":4}",
+    "{\"ts\":1010,\"user\":\"u2\",\"region\":\"us\",\"type\":\"buy\",\"item\":\"i9\",\"price\":3}",
+    "{\"ts\":1011,\"user\":\"u1\",\"region\":\"eu\",\"type\":\"view\",\"item\":\"i4\"}",
+    "{\"ts\":1012,\"user\":\"u1\",\"region\":\"eu\",\"type\":\"done\"}",
+    "{\"ts\":5,\"user\":\"u3\",\"type\":\"click\",\"item\":\"i1\"}", /* late */
+    "{\"ts\":2000,\"user\":\"u3\",\"type\":\"click\",\"item\":\"i5\",\"price\":1}",
+    "{\"ts\":2001,\"user\":\"u3\",\"type\":\"view\",\"price\":1}",
+    "{\"ts\":2002,\"user\":\"u3\",\"type\":\"view\",\"price\":1}",
+    "{\"ts\":2003,\"user\":\"u3\",\"type\":\"view\",\"price\":1}",
+    "{\"ts\":2004,\"user\":\"u3\",\"type\":\"view\",\"price\":1}",
+    "{\"ts\":2005,\"user\":\"u3\",\"type\":\"buy\",\"item\":\"i5\",\"price\":1}",
+    "!watermark 2100",
+    "{\"ts\":2200,\"user\":\"u4\",\"type\":\"buy\",\"price\":3}",
+    "{\"ts\":2300,\"user\":\"u4\",\"type\":\"refund\"}",
+    "{\"ts\":3000,\"user\":\"u5\",\"type\":\"buy\",\"price\":3}",
+    "{\"ts\":40000,\"user\":\"u6\",\"type\":\"view\",\"price\":3}",
+    "{\"ts\":40001,\"user\":\"u6\",\"type\":\"stop\"}",
+};
+#define NEVENTS (sizeof EVENTS / sizeof EVENTS[0])
+
+typedef struct sink {
+    unsigned long matches, late, timeouts;
+} sink;
+
+/* Read everything a match offers, as a client would. */
+static void touch_match(const cep_match *m) {
+    (void)cep_match_pattern(m);
+    for (size_t i = 0; i < cep_match_key_count(m); i++) (void)cep_match_key(m, i);
+    for (size_t s = 0; s < cep_match_step_count(m); s++) {
+        (void)cep_match_step_name(m, s);
+        for (size_t i = 0; i < cep_match_event_count(m, s); i++) {
+            size_t n;
+            (void)cep_event_raw(cep_match_event(m, s, i), &n);
+        }
+    }
+    for (size_t f = 0; f < cep_match_field_count(m); f++) (void)cep_match_field(m, f);
+}
+
+static int on_match(void *ud, const cep_match *m) {
+    ((sink *)ud)->matches++;
+    touch_match(m);
+    return 0;
+}
+static int on_timeout(void *ud, const cep_match *m) {
+    ((sink *)ud)->timeouts++;
+    touch_match(m);
+    return 0;
+}
+static int on_late(void *ud, const cep_event *ev) {
+    ((sink *)ud)->late++;
+    (void)cep_event_time(ev);
+    return 0;
+}
+
+static int is_event_error(int rc) {
+    return rc == CEP_EJSON || rc == CEP_ENOTOBJECT || rc == CEP_ETIME ||
+           rc == CEP_ERANGE || rc == CEP_ETOODEEP;
+}
+
+/* Counts of what the failing calls returned, for the report. */
+typedef struct tally {
+    unsigned long points;     /* values of N tried */
+    unsigned long enomem;     /* a call returned CEP_ENOMEM */
+    unsigned long absorbed;   /* the failure left no trace in return codes */
+} tally;
+
+/* One compile (plus explain). Returns 1 if some call reported ENOMEM. */
+static int scenario_compile(int *bad) {
+    cep_program *p = NULL;
+    cep_diag *d = NULL;
+    int seen = 0;
+    int rc = cep_compile(NULL, PATTERNS, sizeof PATTERNS - 1, "oom", &p, &d);
+    if (rc == CEP_ENOMEM) {
+        seen = 1;
+        CHECK(p == NULL, "compile: ENOMEM with a program");
+    } else if (rc != CEP_OK) {
+        /* A failed allocation must never look like a pattern error. */
+        CHECK(0, "compile returned %s: %s", cep_strerror(rc), d ? cep_diag_render(d) : "");
+        *bad = 1;
+    }
+    if (p) {
+        for (int dot = 0; dot <= 1; dot++) {
+            char *text = NULL;
+            rc = cep_program_explain(p, dot, &text);
+            if (rc == CEP_ENOMEM) seen = 1;
+            else CHECK(rc == CEP_OK, "explain returned %s", cep_strerror(rc));
+            cep_free(text);
+        }
+    }
+    cep_program_free(p);
+    cep_diag_free(d);
+    /* A broken pattern must fail as cleanly: diagnostics allocate too. */
+    static const char BROKEN[] = "pattern p begin a where x == b.x next b\npattern p begin";
+    rc = cep_compile(NULL, BROKEN, sizeof BROKEN - 1, "oom", &p, &d);
+    if (rc == CEP_ENOMEM) seen = 1;
+    else CHECK(rc == CEP_EPATTERN, "broken compile returned %s", cep_strerror(rc));
+    if (d) (void)cep_diag_render(d);
+    cep_program_free(p);
+    cep_diag_free(d);
+    return seen;
+}
+
+/* One run over EVENTS on prog (compiled outside the failing window).
+ * limit_fail picks the partial-match policy. After an ENOMEM the run goes
+ * on with the remaining events: the engine must stay usable. */
+static int scenario_run(const cep_program *prog, int limit_fail, sink *s, int *bad) {
+    int seen = 0;
+    cep_engine *e = NULL;
+    cep_event *ev = NULL;
+    int rc = cep_engine_new(prog, &e);
+    if (rc == CEP_ENOMEM) {
+        CHECK(e == NULL, "engine_new: ENOMEM with an engine");
+        return 1;
+    }
+    CHECK(rc == CEP_OK, "engine_new returned %s", cep_strerror(rc));
+    if (rc != CEP_OK) return 0;
+    if ((rc = cep_engine_set_max_delay(e, 3)) == CEP_ENOMEM) seen = 1;
+    if ((rc = cep_engine_set_max_partial_matches(e, 3, limit_fail)) == CEP_ENOMEM) seen = 1;
+    if ((rc = cep_engine_set_time_field(e, "ts")) == CEP_ENOMEM) seen = 1;
+    cep_engine_on_match(e, on_match, s);
+    cep_engine_on_late(e, on_late, s);
+    cep_engine_on_timeout(e, on_timeout, s);
+
+    for (size_t i = 0; i < NEVENTS; i++) {
+        const char *line = EVENTS[i];
+        if (!strncmp(line, "!watermark ", 11))
+            rc = cep_engine_advance_watermark(e, strtoll(line + 11, NULL, 10));
+        else
+            rc = cep_engine_push_json(e, line, strlen(line));
+        if (rc == CEP_ENOMEM) seen = 1;
+        else if (rc != CEP_OK && !is_event_error(rc) && rc != CEP_ELIMIT) {
+            CHECK(0, "event %zu returned %s", i, cep_strerror(rc));
+            *bad = 1;
+        }
+    }
+    /* A row built in C, pushed directly. */
+    rc = cep_event_new(prog, &ev);
+    if (rc == CEP_ENOMEM) seen = 1;
+    if (ev) {
+        int slot = cep_program_field_slot(prog, "type");
+        int uslot = cep_program_field_slot(prog, "user");
+        cep_event_set_time(ev, 50000);
+        if (cep_event_set_string(ev, slot, "buy", 3) == CEP_ENOMEM) seen = 1;
+        if (cep_event_set_string(ev, uslot, "u9", 2) == CEP_ENOMEM) seen = 1;
+        rc = cep_engine_push(e, ev);
+        if (rc == CEP_ENOMEM) seen = 1;
+        else CHECK(rc == CEP_OK || rc == CEP_ELIMIT, "push returned %s", cep_strerror(rc));
+        cep_event_free(ev);
+    }
+    rc = cep_engine_finish(e);
+    if (rc == CEP_ENOMEM) seen = 1;
+    else CHECK(rc == CEP_OK || rc == CEP_ELIMIT, "finish returned %s", cep_strerror(rc));
+    /* Finished: further pushes are refused, not crashes. */
+    rc = cep_engine_push_json(e, EVENTS[0], strlen(EVENTS[0]));
+    CHECK(rc == CEP_EFINISHED || rc == CEP_ENOMEM, "push after finish returned %s", cep_strerror(rc));
+    cep_stats st;
+    cep_engine_stats(e, &st);
+    cep_engine_free(e);
+    return seen;
+}
+
+static int leak_check(void) {
+#ifdef HAVE_LSAN
+    return __lsan_do_recoverable_leak_check();
+#else
+    return 0;
+#endif
+}
+
+enum { S_COMPILE, S_RUN_DROP, S_RUN_FAIL, S_COUNT };
+static const char *const NAMES[] = {"compile+explain", "run (drop-oldest)", "run (fail)"};
+
+static int run_scenario(int which, const cep_program *prog, sink *s, int *bad) {
+    return which == S_COMPILE ? scenario_compile(bad)
+                              : scenario_run(prog, which == S_RUN_FAIL, s, bad);
+}
+
+int main(void) {
+    cep_program *prog = NULL;
+    cep_diag *d = NULL;
+    mem_fail_at(0, 0);
+    if (cep_compile(NULL, PATTERNS, sizeof PATTERNS - 1, "oom", &prog, &d) != CEP_OK) {
+        printf("oom: the test patterns do not compile:\n%s", cep_diag_render(d));
+        cep_diag_free(d);
+        return 1;
+    }
+    cep_diag_free(d);
+
+    /* OOM_ONLY=S:N:STICKY runs scenario S (0 compile, 1 run, 2 run with
+     * the fail policy) once with allocation N failing: for a debugger,
+     * e.g. break in util/mem.c's should_fail when counted == fail_at. */
+    const char *only = getenv("OOM_ONLY");
+    if (only) {
+        int w = 0, st = 0, bad = 0;
+        unsigned long n = 0;
+        sink s = {0};
+        if (sscanf(only, "%d:%lu:%d", &w, &n, &st) != 3 || w < 0 || w >= S_COUNT) return 2;
+        mem_fail_at(n, st);
+        int seen = run_scenario(w, prog, &s, &bad);
+        mem_fail_at(0, 0);
+        printf("oom: %s, allocation %lu%s: %s; matches %lu, late %lu, timeouts %lu\n", NAMES[w], n,
+               st ? "+" : "", seen ? "ENOMEM" : "no error", s.matches, s.late, s.timeouts);
+        cep_program_free(prog);
+        return failures ? 1 : 0;
+    }
+
+    unsigned long total_points = 0;
+    for (int which = 0; which < S_COUNT; which++) {
+        /* Reference run: how many allocations, and what comes out. */
+        sink ref = {0};
+        int bad = 0;
+        mem_fail_at(0, 0);
+        run_scenario(which, prog, &ref, &bad);
+        unsigned long allocs = mem_alloc_count();
+        CHECK(!bad, "%s fails without any injected failure", NAMES[which]);
+        if (which != S_COMPILE)
+            CHECK(ref.matches > 0 && ref.late > 0 && ref.timeouts > 0,
+                  "%s: reference run reaches too little (matches %lu, late %lu, timeouts %lu)",
+                  NAMES[which], ref.matches, ref.late, ref.timeouts);
+
+        for (int sticky = 0; sticky <= 1; sticky++) {
+            tally t = {0};
+            for (unsigned long n = 1; n <= allocs; n++) {
+                sink s = {0};
+                bad = 0;
+                mem_fail_at(n, sticky);
+                int seen = run_scenario(which, prog, &s, &bad);
+                unsigned long got = mem_alloc_count();
+                mem_fail_at(0, 0);
+                t.points++;
+                if (seen) t.enomem++;
+                else t.absorbed++;
+                CHECK(got >= n, "%s: N=%lu not reached (%lu allocations)", NAMES[which], n, got);
+                if (leak_check()) {
+                    CHECK(0, "%s: leak with allocation %lu failing%s", NAMES[which], n,
+                          sticky ? " (and every later one)" : "");
+                }
+                /* Without a reported failure the output must be complete. */
+                if (!seen && !bad && which != S_COMPILE)
+                    CHECK(s.matches == ref.matches && s.late == ref.late && s.timeouts == ref.timeouts,
+                          "%s: allocation %lu%s failed silently: matches %lu/%lu, late %lu/%lu, "
+                          "timeouts %lu/%lu", NAMES[which], n, sticky ? "+" : "",
+                          s.matches, ref.matches, s.late, ref.late, s.timeouts, ref.timeouts);
+            }
+            total_points += t.points;
+            printf("oom: %s, %s: %lu allocation points, %lu reported ENOMEM, %lu absorbed\n",
+                   NAMES[which], sticky ? "sticky" : "single", t.points, t.enomem, t.absorbed);
+        }
+    }
+    cep_program_free(prog);
+    mem_fail_at(0, 0);
+    printf("oom: %lu points, %d failures\n", total_points, failures);
+    printf("oom: %d passed, %d failed\n", failures ? 0 : 1, failures ? 1 : 0);
+    return failures ? 1 : 0;
+}
+#endif
