@@ -2,29 +2,15 @@
 # example_account_takeover.sh — runs examples/fraud/account_takeover as its README says
 # (generator, matcher, summary) and compares every output with the expected
 # files there. The chart is checked only when gnuplot is installed.
-: "${top_srcdir:=.}" "${top_builddir:=.}"
-SRC=$(cd "$top_srcdir" && pwd) && B=$(cd "$top_builddir" && pwd) || exit 1
-ex="$SRC/examples/fraud/account_takeover"
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/example_account_takeover.XXXXXX") || exit 1
-trap 'rm -rf "$tmp"' EXIT INT TERM
-cd "$tmp" || exit 1
-pass=0 fail=0
-ok() { pass=$((pass + 1)); }
-ko() { echo "FAIL: $1"; fail=$((fail + 1)); }
-same() { if diff -u "$2" "$3"; then ok; else ko "$1 differs from $(basename "$2")"; fi; }
+name=example_account_takeover
+exdir=fraud/account_takeover
+. "${top_srcdir:-.}/tests/example_lib.sh"
 
 "$B/examples/fraud/account_takeover/gen_banking" > banking.jsonl || ko "gen_banking failed"
 "$B/cepheus" run --max-delay 20000 "$ex/account_takeover.cep" banking.jsonl > alerts.jsonl 2> stderr.txt
 st=$?; [ "$st" = 0 ] && ok || ko "matcher: status $st"
 same "matches" "$ex/expected.jsonl" alerts.jsonl
 same "stderr" "$ex/expected_stderr.txt" stderr.txt
-sh "$SRC/examples/fraud/summary.sh" alerts.jsonl > summary.txt || ko "summary.sh failed"
-same "summary" "$ex/expected_summary.txt" summary.txt
-if command -v gnuplot >/dev/null 2>&1; then
-    sh "$SRC/examples/fraud/summary.sh" alerts.jsonl alerts.png > /dev/null &&
-        [ "$(od -An -tx1 -N4 alerts.png | tr -d ' ')" = 89504e47 ] && ok ||
-        ko "no PNG chart from gnuplot"
-fi
+fraud_summary
 
-echo "example_account_takeover: $pass passed, $fail failed"
-[ "$fail" = 0 ]
+finish
