@@ -13,8 +13,11 @@ CEP_API int cep_event_new(const cep_program *p, cep_event **out) {
     if (!out) return CEP_EINVAL;
     *out = NULL;
     if (!p) return CEP_EINVAL;
-    cep_event *ev = mem_calloc(1, sizeof *ev);
+    /* The error buffer lives after the builder: stored copies, of which
+     * there are many, do not carry one. */
+    cep_event *ev = mem_calloc(1, sizeof *ev + EVENT_ERR_SIZE);
     if (!ev) return CEP_ENOMEM;
+    ev->err = (char *)(ev + 1);
     ev->prog = p;
     ev->nslots = p->nfields;
     ev->vals = mem_calloc(ev->nslots ? ev->nslots : 1, sizeof *ev->vals);

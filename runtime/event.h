@@ -28,8 +28,11 @@ struct cep_event {
     slot_buf *sbufs;      /* one per slot */
     size_t raw_cap;
     void *json;           /* parser state kept between parses (json.c) */
-    char err[192];        /* reason of the last failed parse */
+    char *err;            /* reason of the last failed parse (EVENT_ERR_SIZE
+                           * bytes after the builder; NULL when stored) */
 };
+
+#define EVENT_ERR_SIZE 192
 
 /* Copy a builder into one frozen allocation with refs = 1 (NULL on ENOMEM). */
 cep_event *event_freeze(const cep_event *ev);

@@ -189,7 +189,7 @@ static int fail(pctx *c, int code, const char *fmt, ...)
 static int fail(pctx *c, int code, const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(c->ev->err, sizeof c->ev->err, fmt, ap);
+    vsnprintf(c->ev->err, EVENT_ERR_SIZE, fmt, ap);
     va_end(ap);
     c->status = code;
     return 0;
@@ -373,7 +373,7 @@ static void json_error(cep_event *ev, yajl_handle h, const char *text,
                        size_t len) {
     unsigned char *msg = yajl_get_error(h, 0, (const unsigned char *)text, len);
     const char *m = msg ? (const char *)msg : "malformed JSON";
-    size_t o = 0, cap = sizeof ev->err;
+    size_t o = 0, cap = EVENT_ERR_SIZE;
     int space = 0;
     o = (size_t)snprintf(ev->err, cap, "invalid JSON: ");
     for (const char *p = m; *p && o + 1 < cap; p++) {
@@ -459,10 +459,10 @@ CEP_API int cep_event_parse_json(cep_event *ev, const char *text, size_t len,
     return rc;
 
 oom:
-    snprintf(ev->err, sizeof ev->err, "%s", cep_strerror(CEP_ENOMEM));
+    snprintf(ev->err, EVENT_ERR_SIZE, "%s", cep_strerror(CEP_ENOMEM));
     return CEP_ENOMEM;
 }
 
 CEP_API const char *cep_event_error(const cep_event *ev) {
-    return ev ? ev->err : "";
+    return ev && ev->err ? ev->err : "";
 }
