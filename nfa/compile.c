@@ -108,6 +108,17 @@ expr *compile_expr(cctx *c, const ast_expr *a) {
             e->op = (uint8_t)a->op;
             return (e->a = compile_expr(c, a->a->kind == EX_NULL ? a->b : a->a)) ? e : NULL;
         }
+        if (a->op >= OP_EQ && a->op <= OP_GE && a->a->kind == EX_FIELD &&
+            (a->b->kind == EX_STRING || a->b->kind == EX_INT || a->b->kind == EX_DOUBLE ||
+             a->b->kind == EX_BOOL)) {
+            /* field op constant: one node, no recursion at match time */
+            expr *k = compile_expr(c, a->b);
+            if (!k || !(e = new_expr(c, XK_SLOT_CMP, 0))) return NULL;
+            e->op = (uint8_t)a->op;
+            e->slot = a->a->slot;
+            e->k = k->k;
+            return e;
+        }
         if (!(e = new_expr(c, XK_BINARY, 0))) return NULL;
         e->op = (uint8_t)a->op;
         if (!(e->a = compile_expr(c, a->a)) || !(e->b = compile_expr(c, a->b))) return NULL;

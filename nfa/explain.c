@@ -81,6 +81,14 @@ static void put_expr(strbuf *b, const cep_program *p, const nfa_pattern *pat, co
         }
         sb_put(b, ")", 1);
         return;
+    case XK_SLOT_CMP:
+        sb_printf(b, "(%s %s ", p->fields[e->slot], expr_op_text(e->op));
+        {
+            expr k = {.kind = XK_CONST, .k = e->k};
+            put_expr(b, p, pat, &k, dot);
+        }
+        sb_puts(b, ")");
+        return;
     case XK_ISNULL:
         put_expr(b, p, pat, e->a, dot);
         sb_printf(b, " %s null", e->op == OP_EQ ? "==" : "!=");

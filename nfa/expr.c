@@ -284,6 +284,22 @@ cep_value expr_eval(const expr *e, eval_ctx *c) {
         }
         return boolv(0);
     }
+    case XK_SLOT_CMP: {
+        cep_value v = c->row ? c->row[e->slot] : NULLV;
+        /* The two common cases inline: a string or an int equal to a
+         * constant of the same type. Everything else takes the general path. */
+        if (v.type == e->k.type && (e->op == OP_EQ || e->op == OP_NE)) {
+            int eq;
+            if (v.type == CEP_STRING)
+                eq = v.u.s.len == e->k.u.s.len && memcmp(v.u.s.ptr, e->k.u.s.ptr, v.u.s.len) == 0;
+            else if (v.type == CEP_INT)
+                eq = v.u.i == e->k.u.i;
+            else
+                return value_compare(e->op, v, e->k);
+            return boolv(e->op == OP_EQ ? eq : !eq);
+        }
+        return value_compare(e->op, v, e->k);
+    }
     case XK_ISNULL: {
         cep_value v = expr_eval(e->a, c);
         return boolv((v.type == CEP_NULL) == (e->op == OP_EQ));

@@ -20,7 +20,9 @@ typedef enum xkind {
     XK_BINARY,  /* op: OP_AND ... OP_MOD */
     XK_MATCH,   /* regex; op OP_MATCH or OP_NOMATCH */
     XK_IN,      /* a in args */
-    XK_ISNULL   /* a == null (op OP_EQ) or a != null (OP_NE) */
+    XK_ISNULL,  /* a == null (op OP_EQ) or a != null (OP_NE) */
+    XK_SLOT_CMP /* field of the event under test (slot) op constant k: the
+                 * most common condition, evaluated without recursion */
 } xkind;
 
 struct expr {

@@ -26,7 +26,7 @@ cep_event *engine_keep_event(cep_engine *e, const cep_event *ev) {
     cep_event *f = event_freeze(ev);
     if (!f) return NULL;
     e->stats.stored_events++;
-    e->event_bytes += event_frozen_size(f);
+    e->event_bytes += event_stored_size(f);
     if (f->tag && e->on_tag) e->on_tag(e->tag_ud, f->tag, 1);
     return f;
 }
@@ -34,7 +34,7 @@ cep_event *engine_keep_event(cep_engine *e, const cep_event *ev) {
 void engine_drop_event(cep_engine *e, cep_event *ev) {
     if (ev && ev->refs == 1) {
         e->stats.stored_events--;
-        e->event_bytes -= event_frozen_size(ev);
+        e->event_bytes -= event_stored_size(ev);
         if (ev->tag && e->on_tag) e->on_tag(e->tag_ud, ev->tag, 0);
     }
     event_release(ev);

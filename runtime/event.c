@@ -177,6 +177,7 @@ cep_event *event_freeze(const cep_event *ev) {
     f->time = ev->time;
     f->seq = ev->seq;
     f->tag = ev->tag;
+    f->raw_cap = n; /* a stored event keeps its own size, for accounting */
     f->vals = (cep_value *)(f + 1);
     char *bytes = (char *)(f->vals + f->nslots);
     for (uint32_t i = 0; i < ev->nslots; i++) {

@@ -41,5 +41,7 @@ void event_release(cep_event *ev);
 static inline void event_retain(cep_event *ev) { ev->refs++; }
 /* Bytes a frozen copy of ev takes (for memory accounting). */
 size_t event_frozen_size(const cep_event *ev);
+/* Bytes a stored (frozen) event takes: kept in it when it was made. */
+static inline size_t event_stored_size(const cep_event *ev) { return ev->raw_cap; }
 
 #endif
