@@ -553,6 +553,47 @@ static uint32_t create_middle_states(builder *b, uint32_t sink) {
 
 /* ---- driver ---------------------------------------------------------------------------------- */
 
+/* Does e read only the event under test (no step references, aggregates or
+ * user functions)? */
+static int event_only(const expr *e) {
+    switch ((xkind)e->kind) {
+    case XK_REF:
+    case XK_AGG:
+    case XK_UCALL: return 0;
+    case XK_CONST:
+    case XK_SLOT:
+    case XK_SLOT_CMP: return 1;
+    default: break;
+    }
+    if (e->a && !event_only(e->a)) return 0;
+    if (e->b && !event_only(e->b)) return 0;
+    for (uint32_t i = 0; i < e->nargs; i++)
+        if (!event_only(e->args[i])) return 0;
+    return 1;
+}
+
+/* A state's gate: a part of its condition that reads only the event and
+ * must hold for anything but "stay" or "end" to happen. Only for the two
+ * shapes every step has in its waiting state: TAKE on c plus IGNORE on not
+ * c back to itself (followedBy: a failing gate keeps the partial match as it
+ * is), or TAKE on c alone (next: a failing gate ends it). Lets the engine
+ * pass over partial matches an event cannot move without stepping them. */
+static void set_gate(nfa_pattern *np, uint32_t s) {
+    nfa_state *st = &np->states[s];
+    const nfa_edge *e = &np->edges[st->first_edge];
+    if (st->kind != ST_NORMAL || !st->nedges || e[0].kind != EDGE_TAKE || !e[0].cond || e[0].negate) return;
+    if (st->nedges == 2) {
+        if (e[1].kind != EDGE_IGNORE || e[1].cond != e[0].cond || !e[1].negate || e[1].target != s) return;
+        st->gate_keeps = 1;
+    } else if (st->nedges != 1) {
+        return;
+    }
+    const expr *c = e[0].cond;
+    while (!event_only(c) && c->kind == XK_BINARY && c->op == OP_AND) c = c->a; /* leftmost conjunct */
+    if (event_only(c)) st->gate = c;
+    else st->gate_keeps = 0;
+}
+
 static int flatten(builder *b, nfa_pattern *np, uint32_t start) {
     size_t nedges = 0;
     for (size_t i = 0; i < b->nst; i++) nedges += b->st[i].n;
@@ -581,6 +622,7 @@ static int flatten(builder *b, nfa_pattern *np, uint32_t start) {
         }
         s->nedges = np->nedges - s->first_edge;
     }
+    for (uint32_t i = 0; i < np->nstates; i++) set_gate(np, i);
     return 0;
 }
 

@@ -50,6 +50,8 @@ typedef struct nfa_state {
     uint32_t nedges;
     int64_t gap_ms;       /* > 0: the next event must come sooner than this
                            * after the last one taken (per-step window) */
+    const expr *gate;     /* reads only the event: when it does not hold, */
+    int gate_keeps;       /* the partial match stays as it is (1) or ends (0) */
 } nfa_state;
 
 typedef struct nfa_step {

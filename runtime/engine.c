@@ -482,6 +482,25 @@ static int final_after_proceed(cep_engine *e, const nfa_pattern *pat, uint32_t s
  * partial match p (node NULL: the start state) over the event. New partial
  * matches go to e->next_pms, completed ones to e->completed. */
 static int step_pm(cep_engine *e, const nfa_pattern *pat, const pm *p, step_in *in) {
+    const nfa_state *st = &pat->states[p->state];
+    if (st->gate) {
+        /* The event fails the state's gate: nothing can happen but the
+         * partial match staying (followedBy) or ending (next). */
+        e->ctx.row = in->ev->vals;
+        e->ctx.chain = p->node;
+        int open = expr_holds(st->gate, &e->ctx);
+        expr_ctx_reset(&e->ctx);
+        if (!open) {
+            if (!st->gate_keeps || !p->node) return 0; /* the start state never waits */
+            pm q = *p;
+            q.node->refs++;
+            if (engine_list_push(&e->next_pms, q) < 0) {
+                q.node->refs--;
+                return -1;
+            }
+            return 0;
+        }
+    }
     if (decision_graph(e, pat, p, in->ev) < 0) return -1;
     uint32_t first_new = e->next_pms.n, first_done = e->completed.n;
     int discard = 0;
