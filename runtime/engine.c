@@ -238,18 +238,24 @@ static int match_reserve(cep_engine *e, size_t nevents, size_t nsteps, size_t nf
 static void emit(cep_engine *e, uint32_t pi, const pm *p, int timeout) {
     const nfa_pattern *pat = &e->prog->patterns[pi];
     cep_match *m = &e->match;
+    if (match_reserve(e, 0, pat->nsteps, pat->nemit) < 0) {
+        e->oom = 1;
+        return;
+    }
+    /* Group the chain's events by step, oldest first (a counting sort):
+     * count per step while finding the length and the first event. */
+    memset(m->step_off, 0, (pat->nsteps + 1) * sizeof *m->step_off);
     size_t n = 0;
-    for (const pm_node *x = p->node; x; x = x->parent) n++;
+    const pm_node *first = NULL;
+    for (const pm_node *x = p->node; x; x = x->parent, n++) {
+        m->step_off[x->step + 1]++;
+        first = x;
+    }
     if (match_reserve(e, n, pat->nsteps, pat->nemit) < 0) {
         e->oom = 1;
         return;
     }
-    /* Group the chain's events by step, oldest first (a counting sort). */
-    memset(m->step_off, 0, (pat->nsteps + 1) * sizeof *m->step_off);
-    for (const pm_node *x = p->node; x; x = x->parent) m->step_off[x->step + 1]++;
     for (uint32_t s = 0; s < pat->nsteps; s++) m->step_off[s + 1] += m->step_off[s];
-    const pm_node *first = NULL;
-    for (const pm_node *x = p->node; x; x = x->parent) first = x;
     /* Walk newest to oldest, filling each step's range from its end; then
      * step_off[s + 1] has come down to the start of step s: shift it. */
     for (const pm_node *x = p->node; x; x = x->parent) m->events[--m->step_off[x->step + 1]] = x->ev;
@@ -502,7 +508,7 @@ static int step_pm(cep_engine *e, const nfa_pattern *pat, const pm *p, step_in *
         }
     }
     if (decision_graph(e, pat, p, in->ev) < 0) return -1;
-    uint32_t first_new = e->next_pms.n, first_done = e->completed.n;
+    uint32_t first_new = e->next_pms.n;
     int discard = 0;
     for (uint32_t k = 0; k + 1 < e->out.n; k += 2) {
         const nfa_edge *edge = &pat->edges[e->out.v[k]];
@@ -551,7 +557,6 @@ static int step_pm(cep_engine *e, const nfa_pattern *pat, const pm *p, step_in *
         for (uint32_t i = first_new; i < e->next_pms.n; i++) engine_node_release(e, e->next_pms.v[i].node);
         e->next_pms.n = first_new;
     }
-    (void)first_done;
     return 0;
 }
 
