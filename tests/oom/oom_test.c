@@ -4,7 +4,14 @@
  * each call must return CEP_OK or CEP_ENOMEM, nothing may leak (LeakSanitizer
  * is asked after every N) and the engine must stay usable or free cleanly.
  * Built only with --enable-fault-injection; `make check-oom` builds that
- * configuration (with ASan) in oom-build/ and runs it. */
+ * configuration (with ASan) in oom-build/ and runs it.
+ * Regressions it caught: a failed allocation inside pcre2_compile read as
+ * "invalid regex: failed to allocate heap memory" (a pattern error) instead
+ * of CEP_ENOMEM (nfa/regex.c: PCRE2_ERROR_HEAP_FAILED); a failed scratch
+ * allocation in lower()/upper() made the condition null, losing a match
+ * with CEP_OK returned (nfa/expr.c, runtime/engine.c: eval_ctx.oom).
+ * Failures absorbed by design (counted, not errors): PCRE2's optional JIT
+ * compile, and rendering the empty diagnostics of a clean compile. */
 #include "config.h"
 
 #include <stdio.h>
