@@ -21,6 +21,9 @@
 #include "cepheus.h"
 #include "checkpoint.h"
 #include "jsonout.h"
+#ifdef CEP_HAVE_KAFKA
+#include "kafka.h"
+#endif
 
 /* Exit statuses, listed in the --help text. */
 enum {
@@ -82,6 +85,22 @@ static const char usage_text[] =
     "                         {\"file\",\"line\",\"reason\",\"text\"} (text cut at 1 KiB)\n"
     "      --max-line-bytes N reject lines longer than N bytes as malformed, without\n"
     "                         holding them in memory (default: no limit)\n"
+    "\n"
+    "Kafka (docs/scaling.md; no event files, no --output):\n"
+    "      --kafka BROKERS    run as a member of a consumer group on these brokers\n"
+    "      --topic T          input topic: JSON events, keyed by the pattern's key\n"
+    "      --group G          consumer group (one engine per assigned partition)\n"
+    "      --output-topic T   matches, written in Kafka transactions\n"
+    "      --late-topic T, --timeouts-topic T\n"
+    "                         late events and timed-out partial matches\n"
+    "      --state-topic T    compacted topic of partition snapshots (default\n"
+    "                         G-cepheus-state)\n"
+    "      --instance-id ID   stable member name: a restart fences its predecessor\n"
+    "      --txn-events N, --txn-ms MS\n"
+    "                         commit a transaction every N messages (10000) or\n"
+    "                         MS milliseconds (1000), whichever comes first\n"
+    "  -X KEY=VALUE           librdkafka property for every Kafka client\n"
+    "                         (--stats: a line per partition every 5 seconds)\n"
     "Malformed lines are reported as FILE:LINE: error: REASON and skipped;\n"
     "blank lines are ignored.\n"
     "\n"
@@ -734,7 +753,9 @@ static int open_output(const char *path, const uint64_t *keep, FILE **f, const c
 
 static int cmd_run(int argc, char **argv) {
     enum { OPT_STRICT = 256, OPT_MAX_PMS, OPT_ON_LIMIT, OPT_CHECKPOINT, OPT_CHECKPOINT_EVERY,
-           OPT_RESTORE, OPT_STATE_TTL, OPT_TIME, OPT_MAX_MEMORY, OPT_LATENESS, OPT_ERRORS, OPT_MAX_LINE };
+           OPT_RESTORE, OPT_STATE_TTL, OPT_TIME, OPT_MAX_MEMORY, OPT_LATENESS, OPT_ERRORS, OPT_MAX_LINE,
+           OPT_KAFKA, OPT_TOPIC, OPT_GROUP, OPT_OUT_TOPIC, OPT_LATE_TOPIC, OPT_TIMEOUTS_TOPIC,
+           OPT_STATE_TOPIC, OPT_INSTANCE, OPT_TXN_EVENTS, OPT_TXN_MS };
     static const struct option opts[] = {
         {"output", required_argument, NULL, 'o'},
         {"time-field", required_argument, NULL, 't'},
@@ -754,12 +775,50 @@ static int cmd_run(int argc, char **argv) {
         {"allowed-lateness", required_argument, NULL, OPT_LATENESS},
         {"errors", required_argument, NULL, OPT_ERRORS},
         {"max-line-bytes", required_argument, NULL, OPT_MAX_LINE},
+        {"kafka", required_argument, NULL, OPT_KAFKA},
+        {"topic", required_argument, NULL, OPT_TOPIC},
+        {"group", required_argument, NULL, OPT_GROUP},
+        {"output-topic", required_argument, NULL, OPT_OUT_TOPIC},
+        {"late-topic", required_argument, NULL, OPT_LATE_TOPIC},
+        {"timeouts-topic", required_argument, NULL, OPT_TIMEOUTS_TOPIC},
+        {"state-topic", required_argument, NULL, OPT_STATE_TOPIC},
+        {"instance-id", required_argument, NULL, OPT_INSTANCE},
+        {"txn-events", required_argument, NULL, OPT_TXN_EVENTS},
+        {"txn-ms", required_argument, NULL, OPT_TXN_MS},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0}};
     run_opts o = {.time_field = "ts", .checkpoint_every = 100000};
+    /* Kafka mode: the options are only collected here (cli/kafka.c). */
+    const char *kafka = NULL, *topic = NULL, *group = NULL, *out_topic = NULL, *late_topic = NULL,
+               *timeouts_topic = NULL, *state_topic = NULL, *instance = NULL;
+    int64_t txn_events = 10000, txn_ms = 1000;
+    const char *kconf[64];
+    int nkconf = 0;
     int c;
-    while ((c = getopt_long(argc, argv, ":o:t:d:l:T:sh", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":o:t:d:l:T:shX:", opts, NULL)) != -1) {
         switch (c) {
+        case OPT_KAFKA: kafka = optarg; break;
+        case OPT_TOPIC: topic = optarg; break;
+        case OPT_GROUP: group = optarg; break;
+        case OPT_OUT_TOPIC: out_topic = optarg; break;
+        case OPT_LATE_TOPIC: late_topic = optarg; break;
+        case OPT_TIMEOUTS_TOPIC: timeouts_topic = optarg; break;
+        case OPT_STATE_TOPIC: state_topic = optarg; break;
+        case OPT_INSTANCE: instance = optarg; break;
+        case OPT_TXN_EVENTS:
+        case OPT_TXN_MS: {
+            int64_t v;
+            if (parse_ms(optarg, &v) < 0 || v == 0)
+                return usage_error("invalid %s '%s': expected a positive integer",
+                                   c == OPT_TXN_MS ? "--txn-ms" : "--txn-events", optarg);
+            *(c == OPT_TXN_MS ? &txn_ms : &txn_events) = v;
+            break;
+        }
+        case 'X':
+            if (nkconf == (int)(sizeof kconf / sizeof kconf[0])) return usage_error("too many -X options");
+            if (!strchr(optarg, '=')) return usage_error("invalid -X '%s': expected KEY=VALUE", optarg);
+            kconf[nkconf++] = optarg;
+            break;
         case 'o':
             o.output = optarg;
             break;
@@ -857,6 +916,35 @@ static int cmd_run(int argc, char **argv) {
     }
     if (optind >= argc) return usage_error("run needs a pattern file");
     const char *pattern_file = argv[optind++];
+    if (kafka || topic || group || out_topic) {
+#ifdef CEP_HAVE_KAFKA
+        if (!kafka || !topic || !group || !out_topic)
+            return usage_error("Kafka mode needs --kafka, --topic, --group and --output-topic");
+        if (optind < argc || o.output || o.late || o.timeouts || o.checkpoint_dir || o.restore_dir ||
+            o.processing_time || o.max_memory)
+            return usage_error("with --kafka, events come from --topic and results go to topics: event "
+                               "files, --output, --late, --timeouts, --checkpoint, --restore, --time "
+                               "processing and --max-memory do not apply");
+        cep_program *kprog;
+        int ks = compile_file(pattern_file, &kprog);
+        if (ks != EXIT_OK) return ks;
+        kafka_opts ko = {.brokers = kafka, .topic = topic, .group = group, .output_topic = out_topic,
+                         .late_topic = late_topic, .timeouts_topic = timeouts_topic,
+                         .state_topic = state_topic, .instance_id = instance, .config = kconf,
+                         .nconfig = nkconf, .txn_events = txn_events, .txn_ms = txn_ms,
+                         .stats_ms = o.stats ? 5000 : 0, .time_field = o.time_field,
+                         .max_delay = o.max_delay, .lateness = o.lateness, .state_ttl = o.state_ttl,
+                         .max_pms = o.max_pms, .limit_fail = o.limit_fail};
+        ks = kafka_run(kprog, &ko);
+        cep_program_free(kprog);
+        return ks;
+#else
+        return usage_error("this cepheus was built without Kafka support (install librdkafka, "
+                           "Debian: librdkafka-dev, and configure --with-kafka)");
+#endif
+    }
+    if (late_topic || timeouts_topic || state_topic || instance || nkconf)
+        return usage_error("--late-topic, --timeouts-topic, --state-topic, --instance-id and -X need --kafka");
     if (o.checkpoint_dir || o.restore_dir) {
         /* Resuming means seeking the input and truncating the output. */
         if (!o.output) return usage_error("--checkpoint and --restore need --output FILE");
@@ -882,6 +970,14 @@ static int cmd_run(int argc, char **argv) {
     r.prog = prog;
     r.owned = &prog;
     r.pattern_file = pattern_file;
+
+    /* SIGHUP reloads the patterns; set up before the inputs are opened, so
+     * a writer that has opened a pipe to us can already send it. */
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_sighup;
+    sa.sa_flags = SA_RESTART; /* a read in progress goes on */
+    sigaction(SIGHUP, &sa, NULL);
 
     /* Open every input first, so a misspelt name fails before any output. */
     if (optind >= argc) {
@@ -970,11 +1066,6 @@ static int cmd_run(int argc, char **argv) {
         }
     }
 
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_sighup;
-    sa.sa_flags = SA_RESTART; /* a read in progress goes on */
-    sigaction(SIGHUP, &sa, NULL);
     status = run_events(e, &r, &o, in, nin, &from);
 
 done:

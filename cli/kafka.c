@@ -1,0 +1,759 @@
+/* kafka.c — `cepheus run --kafka`: a member of a Kafka consumer group. Each
+ * assigned partition of the input topic gets an engine of its own; matches,
+ * and each partition's engine snapshot with the input offset it stands for,
+ * are produced in one Kafka transaction with the consumed offsets. */
+#include "config.h"
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE 1
+#endif
+
+#include <errno.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <librdkafka/rdkafka.h>
+
+#include "cepheus.h"
+#include "jsonout.h"
+#include "kafka.h"
+
+/* Exit statuses shared with main.c's list. */
+enum { K_OK = 0, K_USAGE = 2, K_OUTPUT = 4, K_INTERNAL = 5, K_LIMIT = 6 };
+
+/* A state record: magic, the input offset to resume from, then the
+ * engine snapshot. The offset lives in the same record as the state so the
+ * two can never disagree (Kafka's committed offsets are also written, in the
+ * same transaction, for lag monitoring and tools). */
+#define STATE_MAGIC "CEPKST01"
+#define STATE_HDR 16
+
+typedef struct part {
+    int32_t id;
+    cep_engine *e;
+    int64_t next;          /* offset of the next input message to read */
+    int dirty;             /* consumed in the open transaction */
+    uint64_t events, last_events;
+    int64_t high;          /* last known high watermark (for lag) */
+    struct kctx *k;
+} part;
+
+typedef struct kctx {
+    const kafka_opts *o;
+    const cep_program *prog;
+    rd_kafka_t *cons, *prod, *reader;
+    rd_kafka_topic_partition_list_t *none;
+    char *state_topic;
+    int32_t state_parts;
+    part *parts;           /* assigned partitions */
+    size_t nparts, capparts;
+    int in_txn;
+    int64_t txn_count;
+    double txn_start;
+    jbuf buf;
+    int status;            /* first fatal status, K_OK while running */
+    int oom;
+    uint64_t produced;
+} kctx;
+
+static volatile sig_atomic_t stop_requested;
+static void on_stop(int sig) {
+    (void)sig;
+    stop_requested = 1;
+}
+
+static int kfail(kctx *k, int status, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int kfail(kctx *k, int status, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("cepheus: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+    if (k && k->status == K_OK) k->status = status;
+    return status;
+}
+
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* ---- producing ------------------------------------------------------------ */
+
+/* Produce one record, waiting (polling delivery reports) while the local
+ * queue is full rather than failing. */
+static int produce(kctx *k, const char *topic, int32_t partition, const void *key, size_t klen,
+                   const void *val, size_t vlen) {
+    for (;;) {
+        rd_kafka_resp_err_t err = rd_kafka_producev(
+            k->prod, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_PARTITION(partition),
+            RD_KAFKA_V_KEY(key, klen), RD_KAFKA_V_VALUE((void *)val, vlen),
+            RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
+        if (!err) {
+            k->produced++;
+            return 0;
+        }
+        if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL) {
+            kfail(k, K_OUTPUT, "cannot produce to '%s': %s", topic, rd_kafka_err2str(err));
+            return -1;
+        }
+        rd_kafka_poll(k->prod, 50);
+    }
+}
+
+/* The match's key as JSON: null, the value, or an array of values. */
+static void key_json(jbuf *b, const cep_match *m) {
+    size_t n = cep_match_key_count(m);
+    if (n == 0) {
+        jbuf_puts(b, "null");
+        return;
+    }
+    if (n > 1) jbuf_puts(b, "[");
+    for (size_t i = 0; i < n; i++) {
+        if (i) jbuf_puts(b, ",");
+        jbuf_value(b, cep_match_key(m, i));
+    }
+    if (n > 1) jbuf_puts(b, "]");
+}
+
+static int emit_match(part *p, const cep_match *m, const char *topic) {
+    kctx *k = p->k;
+    jbuf_reset(&k->buf);
+    key_json(&k->buf, m);
+    size_t klen = k->buf.len;
+    jbuf_match(&k->buf, k->prog, m);
+    if (k->buf.oom) {
+        k->oom = 1;
+        return 1;
+    }
+    size_t vlen = k->buf.len - klen;
+    if (vlen && k->buf.p[k->buf.len - 1] == '\n') vlen--; /* a record is a line */
+    return produce(k, topic, RD_KAFKA_PARTITION_UA, k->buf.p, klen, k->buf.p + klen, vlen) ? 1 : 0;
+}
+
+static int on_match(void *ud, const cep_match *m) {
+    part *p = ud;
+    return emit_match(p, m, p->k->o->output_topic);
+}
+
+static int on_timeout(void *ud, const cep_match *m) {
+    part *p = ud;
+    return emit_match(p, m, p->k->o->timeouts_topic);
+}
+
+static int on_late(void *ud, const cep_event *ev) {
+    part *p = ud;
+    size_t len;
+    const char *raw = cep_event_raw(ev, &len);
+    if (!raw) return 0;
+    return produce(p->k, p->k->o->late_topic, RD_KAFKA_PARTITION_UA, NULL, 0, raw, len) ? 1 : 0;
+}
+
+/* ---- state records --------------------------------------------------------- */
+
+static void state_key(kctx *k, int32_t partition, char *out, size_t n) {
+    snprintf(out, n, "%s/%s/%" PRId32, k->o->group, k->o->topic, partition);
+}
+
+typedef struct growbuf {
+    char *p;
+    size_t len, cap;
+} growbuf;
+
+static int grow_write(void *ud, const void *data, size_t len) {
+    growbuf *g = ud;
+    if (g->len + len > g->cap) {
+        size_t nc = g->cap ? g->cap : 4096;
+        while (nc < g->len + len) nc *= 2;
+        char *np = realloc(g->p, nc);
+        if (!np) return 1;
+        g->p = np;
+        g->cap = nc;
+    }
+    memcpy(g->p + g->len, data, len);
+    g->len += len;
+    return 0;
+}
+
+static void put_be64(unsigned char *b, uint64_t v) {
+    for (int i = 7; i >= 0; i--, v >>= 8) b[i] = (unsigned char)v;
+}
+static uint64_t get_be64(const unsigned char *b) {
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++) v = v << 8 | b[i];
+    return v;
+}
+
+static int write_state(kctx *k, part *p) {
+    growbuf g = {0};
+    unsigned char hdr[STATE_HDR];
+    memcpy(hdr, STATE_MAGIC, 8);
+    put_be64(hdr + 8, (uint64_t)p->next);
+    int rc = grow_write(&g, hdr, sizeof hdr) ? CEP_ENOMEM : cep_engine_snapshot(p->e, grow_write, &g);
+    if (rc != CEP_OK) {
+        free(g.p);
+        return kfail(k, K_INTERNAL, "cannot snapshot partition %" PRId32 ": %s", p->id,
+                     cep_strerror(rc == CEP_ECALLBACK ? CEP_ENOMEM : rc));
+    }
+    char key[512];
+    state_key(k, p->id, key, sizeof key);
+    int r = produce(k, k->state_topic, p->id % k->state_parts, key, strlen(key), g.p, g.len);
+    free(g.p);
+    return r ? K_OUTPUT : K_OK;
+}
+
+/* The last committed state record of a partition: reads the state topic's
+ * partition from the start to its end (read_committed: the last stable
+ * offset). 1 with *snap (malloc'd) and *next, 0 when there is none, -1 on
+ * error. The topic is compacted, so this stays short. */
+static int read_state(kctx *k, int32_t partition, char **snap, size_t *len, int64_t *next) {
+    char key[512];
+    state_key(k, partition, key, sizeof key);
+    size_t klen = strlen(key);
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
+    int32_t sp = partition % k->state_parts;
+    rd_kafka_topic_partition_list_add(l, k->state_topic, sp)->offset = RD_KAFKA_OFFSET_BEGINNING;
+    rd_kafka_resp_err_t err = rd_kafka_assign(k->reader, l);
+    rd_kafka_topic_partition_list_destroy(l);
+    if (err) return kfail(k, K_INTERNAL, "cannot read the state topic: %s", rd_kafka_err2str(err)), -1;
+    int found = 0;
+    *snap = NULL;
+    double deadline = now_s() + 120;
+    for (;;) {
+        if (now_s() > deadline) {
+            kfail(k, K_INTERNAL, "timed out reading the state of partition %" PRId32 " from '%s'",
+                  partition, k->state_topic);
+            found = -1;
+            break;
+        }
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(k->reader, 200);
+        if (!m) continue;
+        if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+            rd_kafka_message_destroy(m);
+            break;
+        }
+        if (m->err) {
+            /* Transient (broker down, leader moving): librdkafka retries. */
+            fprintf(stderr, "cepheus: reading state topic '%s': %s (retrying)\n", k->state_topic,
+                    rd_kafka_message_errstr(m));
+            rd_kafka_message_destroy(m);
+            continue;
+        }
+        if (m->key_len == klen && !memcmp(m->key, key, klen)) {
+            if (m->len < STATE_HDR || memcmp(m->payload, STATE_MAGIC, 8) != 0) {
+                kfail(k, K_INTERNAL, "state record of partition %" PRId32 " in '%s' is not Cepheus state",
+                      partition, k->state_topic);
+                rd_kafka_message_destroy(m);
+                found = -1;
+                break;
+            }
+            char *c = malloc(m->len - STATE_HDR + 1);
+            if (!c) {
+                rd_kafka_message_destroy(m);
+                found = -1;
+                kfail(k, K_INTERNAL, "out of memory");
+                break;
+            }
+            memcpy(c, (const char *)m->payload + STATE_HDR, m->len - STATE_HDR);
+            free(*snap);
+            *snap = c;
+            *len = m->len - STATE_HDR;
+            *next = (int64_t)get_be64((const unsigned char *)m->payload + 8);
+            found = 1;
+        }
+        rd_kafka_message_destroy(m);
+    }
+    rd_kafka_assign(k->reader, NULL);
+    if (found < 0) {
+        free(*snap);
+        *snap = NULL;
+    }
+    return found;
+}
+
+/* ---- partitions -------------------------------------------------------------- */
+
+static part *find_part(kctx *k, int32_t id) {
+    for (size_t i = 0; i < k->nparts; i++)
+        if (k->parts[i].id == id) return &k->parts[i];
+    return NULL;
+}
+
+/* Engines hold a pointer to their part as callback data: set again
+ * whenever the array of parts moves. */
+static void wire(kctx *k) {
+    for (size_t i = 0; i < k->nparts; i++) {
+        part *p = &k->parts[i];
+        cep_engine_on_match(p->e, on_match, p);
+        if (k->o->late_topic) cep_engine_on_late(p->e, on_late, p);
+        if (k->o->timeouts_topic) cep_engine_on_timeout(p->e, on_timeout, p);
+    }
+}
+
+static int new_engine(kctx *k, cep_engine **out) {
+    const kafka_opts *o = k->o;
+    cep_engine *e = NULL;
+    int rc = cep_engine_new(k->prog, &e);
+    int pol = o->limit_fail ? CEP_LIMIT_FAIL : CEP_LIMIT_DROP_OLDEST;
+    if (rc == CEP_OK) rc = cep_engine_set_max_delay(e, o->max_delay);
+    if (rc == CEP_OK) rc = cep_engine_set_state_ttl(e, o->state_ttl);
+    if (rc == CEP_OK) rc = cep_engine_set_allowed_lateness(e, o->lateness);
+    if (rc == CEP_OK) rc = cep_engine_set_max_partial_matches(e, (uint64_t)o->max_pms, pol);
+    if (rc == CEP_OK) rc = cep_engine_set_time_field(e, o->time_field);
+    if (rc != CEP_OK) {
+        if (e) cep_engine_free(e);
+        return rc;
+    }
+    *out = e;
+    return CEP_OK;
+}
+
+/* Create the engine of a newly assigned partition, from its last committed
+ * snapshot when there is one. Sets *offset to where reading resumes. */
+static int add_part(kctx *k, int32_t id, int64_t *offset) {
+    if (k->nparts == k->capparts) {
+        size_t nc = k->capparts ? k->capparts * 2 : 16;
+        part *np = realloc(k->parts, nc * sizeof *np);
+        if (!np) return kfail(k, K_INTERNAL, "out of memory");
+        k->parts = np;
+        k->capparts = nc;
+        wire(k);
+    }
+    part *p = &k->parts[k->nparts];
+    memset(p, 0, sizeof *p);
+    p->id = id;
+    p->k = k;
+    p->high = -1;
+    int rc = new_engine(k, &p->e);
+    if (rc != CEP_OK) return kfail(k, K_INTERNAL, "cannot start an engine: %s", cep_strerror(rc));
+    char *snap;
+    size_t len;
+    int64_t next = RD_KAFKA_OFFSET_BEGINNING;
+    int found = read_state(k, id, &snap, &len, &next);
+    if (found < 0) {
+        cep_engine_free(p->e);
+        return k->status;
+    }
+    if (found) {
+        rc = cep_engine_restore(p->e, snap, len);
+        free(snap);
+        if (rc != CEP_OK) {
+            cep_engine_free(p->e);
+            return kfail(k, K_INTERNAL, "cannot restore partition %" PRId32 " from '%s': %s", id,
+                         k->state_topic, cep_strerror(rc));
+        }
+    }
+    p->next = found ? next : 0;
+    *offset = found ? next : RD_KAFKA_OFFSET_BEGINNING;
+    k->nparts++;
+    wire(k);
+    if (getenv("CEPHEUS_KAFKA_DEBUG"))
+        fprintf(stderr, "cepheus: partition %" PRId32 " assigned, %s at offset %" PRId64 "\n", id,
+                found ? "restored" : "fresh", p->next);
+    return K_OK;
+}
+
+static void drop_part(kctx *k, int32_t id) {
+    for (size_t i = 0; i < k->nparts; i++) {
+        if (k->parts[i].id != id) continue;
+        cep_engine_free(k->parts[i].e);
+        k->parts[i] = k->parts[--k->nparts];
+        wire(k);
+        return;
+    }
+}
+
+/* ---- transactions -------------------------------------------------------------- */
+
+static int begin_txn(kctx *k) {
+    rd_kafka_error_t *err = rd_kafka_begin_transaction(k->prod);
+    if (err) {
+        kfail(k, K_OUTPUT, "cannot begin a transaction: %s", rd_kafka_error_string(err));
+        rd_kafka_error_destroy(err);
+        return -1;
+    }
+    k->in_txn = 1;
+    k->txn_count = 0;
+    k->txn_start = now_s();
+    return 0;
+}
+
+/* Forget everything since the last commit: every engine is rebuilt from its
+ * committed state and the consumer seeks back to where that state stood. */
+static int rewind_all(kctx *k) {
+    size_t n = k->nparts;
+    int32_t *ids = malloc((n ? n : 1) * sizeof *ids);
+    if (!ids) return kfail(k, K_INTERNAL, "out of memory");
+    for (size_t i = 0; i < n; i++) ids[i] = k->parts[i].id;
+    for (size_t i = 0; i < n; i++) drop_part(k, ids[i]);
+    for (size_t i = 0; i < n && k->status == K_OK; i++) {
+        int64_t off;
+        if (add_part(k, ids[i], &off) != K_OK) break;
+        rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
+        rd_kafka_topic_partition_list_add(l, k->o->topic, ids[i])->offset = off;
+        rd_kafka_error_t *e = rd_kafka_seek_partitions(k->cons, l, 10000);
+        if (e) {
+            kfail(k, K_INTERNAL, "cannot seek partition %" PRId32 ": %s", ids[i], rd_kafka_error_string(e));
+            rd_kafka_error_destroy(e);
+        }
+        rd_kafka_topic_partition_list_destroy(l);
+    }
+    free(ids);
+    return k->status;
+}
+
+/* Write the dirty partitions' state and offsets and commit. A retriable
+ * failure is retried; an abortable one aborts and rewinds; a fatal one
+ * (fenced by a newer instance) stops the process. */
+static int commit_txn(kctx *k) {
+    if (!k->in_txn) return K_OK;
+    rd_kafka_topic_partition_list_t *offs = rd_kafka_topic_partition_list_new((int)k->nparts);
+    for (size_t i = 0; i < k->nparts && k->status == K_OK; i++) {
+        part *p = &k->parts[i];
+        if (!p->dirty) continue;
+        if (write_state(k, p) != K_OK) break;
+        rd_kafka_topic_partition_list_add(offs, k->o->topic, p->id)->offset = p->next;
+    }
+    rd_kafka_error_t *err = NULL;
+    if (k->status == K_OK && offs->cnt > 0) {
+        rd_kafka_consumer_group_metadata_t *md = rd_kafka_consumer_group_metadata(k->cons);
+        for (int tries = 0;; tries++) {
+            err = rd_kafka_send_offsets_to_transaction(k->prod, offs, md, -1);
+            if (!err || !rd_kafka_error_is_retriable(err) || tries > 10) break;
+            rd_kafka_error_destroy(err);
+        }
+        rd_kafka_consumer_group_metadata_destroy(md);
+    }
+    rd_kafka_topic_partition_list_destroy(offs);
+    if (!err && k->status == K_OK) {
+        for (int tries = 0;; tries++) {
+            err = rd_kafka_commit_transaction(k->prod, -1);
+            if (!err || !rd_kafka_error_is_retriable(err) || tries > 10) break;
+            rd_kafka_error_destroy(err);
+        }
+    }
+    if (!err && k->status == K_OK) {
+        k->in_txn = 0;
+        for (size_t i = 0; i < k->nparts; i++) k->parts[i].dirty = 0;
+        return K_OK;
+    }
+    if (err && rd_kafka_error_is_fatal(err)) {
+        kfail(k, K_OUTPUT, "transaction failed for good (another instance took over?): %s",
+              rd_kafka_error_string(err));
+        rd_kafka_error_destroy(err);
+        return k->status;
+    }
+    if (err) {
+        fprintf(stderr, "cepheus: transaction aborted: %s; rewinding to the last commit\n",
+                rd_kafka_error_string(err));
+        rd_kafka_error_destroy(err);
+    }
+    rd_kafka_error_t *ab = rd_kafka_abort_transaction(k->prod, -1);
+    k->in_txn = 0;
+    if (ab) {
+        kfail(k, K_OUTPUT, "cannot abort the transaction: %s", rd_kafka_error_string(ab));
+        rd_kafka_error_destroy(ab);
+        return k->status;
+    }
+    if (k->status != K_OK) return k->status;
+    return rewind_all(k);
+}
+
+/* ---- rebalancing ----------------------------------------------------------------- */
+
+static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
+                         rd_kafka_topic_partition_list_t *parts, void *opaque) {
+    kctx *k = opaque;
+    if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+        for (int i = 0; i < parts->cnt && k->status == K_OK; i++) {
+            int64_t off;
+            if (find_part(k, parts->elems[i].partition)) drop_part(k, parts->elems[i].partition);
+            if (add_part(k, parts->elems[i].partition, &off) == K_OK) parts->elems[i].offset = off;
+        }
+        rd_kafka_assign(rk, k->status == K_OK ? parts : NULL);
+    } else {
+        /* Revoked: what was consumed so far is committed before another
+         * member may take the partitions over. */
+        if (k->status == K_OK) commit_txn(k);
+        for (int i = 0; i < parts->cnt; i++) drop_part(k, parts->elems[i].partition);
+        rd_kafka_assign(rk, NULL);
+    }
+}
+
+static void on_error(rd_kafka_t *rk, int err, const char *reason, void *opaque) {
+    kctx *k = opaque;
+    static double last;
+    (void)rk;
+    if (err == RD_KAFKA_RESP_ERR__FATAL) {
+        char buf[512];
+        rd_kafka_fatal_error(rk, buf, sizeof buf);
+        kfail(k, K_OUTPUT, "fatal Kafka error: %s", buf);
+        return;
+    }
+    /* Unreachable brokers: librdkafka reconnects with back-off; say so, at
+     * most every few seconds. */
+    double t = now_s();
+    if (t - last < 5) return;
+    last = t;
+    if (err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN || err == RD_KAFKA_RESP_ERR__TRANSPORT ||
+        err == RD_KAFKA_RESP_ERR__RESOLVE)
+        fprintf(stderr, "cepheus: cannot reach the Kafka brokers at %s: %s (retrying)\n", k->o->brokers,
+                reason);
+    else
+        fprintf(stderr, "cepheus: kafka: %s (retrying)\n", reason);
+}
+
+static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque) {
+    (void)rk;
+    (void)opaque;
+    /* A failed delivery makes the transaction's commit fail: it is aborted
+     * and redone there. Only report it here. */
+    if (m->err && getenv("CEPHEUS_KAFKA_DEBUG"))
+        fprintf(stderr, "cepheus: delivery to '%s' failed: %s\n", rd_kafka_topic_name(m->rkt),
+                rd_kafka_err2str(m->err));
+}
+
+/* ---- setup -------------------------------------------------------------------------- */
+
+static rd_kafka_conf_t *base_conf(kctx *k, char *errstr, size_t n) {
+    rd_kafka_conf_t *c = rd_kafka_conf_new();
+    if (rd_kafka_conf_set(c, "bootstrap.servers", k->o->brokers, errstr, n) != RD_KAFKA_CONF_OK) goto bad;
+    for (int i = 0; i < k->o->nconfig; i++) {
+        char kv[1024];
+        snprintf(kv, sizeof kv, "%s", k->o->config[i]);
+        char *eq = strchr(kv, '=');
+        if (!eq) {
+            snprintf(errstr, n, "-X '%s': expected key=value", k->o->config[i]);
+            goto bad;
+        }
+        *eq = '\0';
+        if (rd_kafka_conf_set(c, kv, eq + 1, errstr, n) != RD_KAFKA_CONF_OK) goto bad;
+    }
+    rd_kafka_conf_set_opaque(c, k);
+    rd_kafka_conf_set_error_cb(c, on_error);
+    return c;
+bad:
+    rd_kafka_conf_destroy(c);
+    return NULL;
+}
+
+static int setconf(rd_kafka_conf_t *c, const char *key, const char *val, char *errstr, size_t n) {
+    return rd_kafka_conf_set(c, key, val, errstr, n) == RD_KAFKA_CONF_OK ? 0 : -1;
+}
+
+static int create_clients(kctx *k) {
+    char errstr[512], txid[512], host[256] = "host";
+    const kafka_opts *o = k->o;
+    rd_kafka_conf_t *c = base_conf(k, errstr, sizeof errstr);
+    if (!c || setconf(c, "group.id", o->group, errstr, sizeof errstr) ||
+        setconf(c, "enable.auto.commit", "false", errstr, sizeof errstr) ||
+        setconf(c, "isolation.level", "read_committed", errstr, sizeof errstr) ||
+        setconf(c, "auto.offset.reset", "earliest", errstr, sizeof errstr)) {
+        if (c) rd_kafka_conf_destroy(c);
+        return kfail(k, K_USAGE, "Kafka consumer configuration: %s", errstr);
+    }
+    rd_kafka_conf_set_rebalance_cb(c, on_rebalance);
+    if (!(k->cons = rd_kafka_new(RD_KAFKA_CONSUMER, c, errstr, sizeof errstr)))
+        return kfail(k, K_USAGE, "cannot create the Kafka consumer: %s", errstr);
+    rd_kafka_poll_set_consumer(k->cons);
+
+    /* Reader of the state topic: assigned partition by partition, never in
+     * the group; it stops at the end of what is committed. */
+    c = base_conf(k, errstr, sizeof errstr);
+    char rgroup[512];
+    snprintf(rgroup, sizeof rgroup, "%s.state-reader", o->group);
+    if (!c || setconf(c, "group.id", rgroup, errstr, sizeof errstr) ||
+        setconf(c, "enable.auto.commit", "false", errstr, sizeof errstr) ||
+        setconf(c, "enable.partition.eof", "true", errstr, sizeof errstr) ||
+        setconf(c, "isolation.level", "read_committed", errstr, sizeof errstr)) {
+        if (c) rd_kafka_conf_destroy(c);
+        return kfail(k, K_USAGE, "Kafka state reader configuration: %s", errstr);
+    }
+    if (!(k->reader = rd_kafka_new(RD_KAFKA_CONSUMER, c, errstr, sizeof errstr)))
+        return kfail(k, K_USAGE, "cannot create the Kafka state reader: %s", errstr);
+    rd_kafka_poll_set_consumer(k->reader);
+
+    /* The transactional id names this member: a restarted member with the
+     * same --instance-id fences its previous incarnation at once. */
+    if (o->instance_id) {
+        snprintf(txid, sizeof txid, "cepheus-%s-%s", o->group, o->instance_id);
+    } else {
+        gethostname(host, sizeof host - 1);
+        snprintf(txid, sizeof txid, "cepheus-%s-%s-%ld", o->group, host, (long)getpid());
+    }
+    c = base_conf(k, errstr, sizeof errstr);
+    if (!c || setconf(c, "transactional.id", txid, errstr, sizeof errstr) ||
+        setconf(c, "linger.ms", "5", errstr, sizeof errstr)) {
+        if (c) rd_kafka_conf_destroy(c);
+        return kfail(k, K_USAGE, "Kafka producer configuration: %s", errstr);
+    }
+    rd_kafka_conf_set_dr_msg_cb(c, on_delivery);
+    if (!(k->prod = rd_kafka_new(RD_KAFKA_PRODUCER, c, errstr, sizeof errstr)))
+        return kfail(k, K_USAGE, "cannot create the Kafka producer: %s", errstr);
+    for (;;) {
+        rd_kafka_error_t *err = rd_kafka_init_transactions(k->prod, 30000);
+        if (!err) break;
+        int retry = rd_kafka_error_is_retriable(err) || rd_kafka_error_code(err) == RD_KAFKA_RESP_ERR__TIMED_OUT;
+        fprintf(stderr, "cepheus: cannot start transactions with the brokers at %s: %s%s\n", o->brokers,
+                rd_kafka_error_string(err), retry ? " (retrying)" : "");
+        rd_kafka_error_destroy(err);
+        if (!retry || stop_requested) return kfail(k, K_OUTPUT, "giving up");
+        sleep(1);
+    }
+
+    /* The state topic must exist: its partition count says where each
+     * input partition's state goes. */
+    for (;;) {
+        const struct rd_kafka_metadata *md = NULL;
+        rd_kafka_topic_t *t = rd_kafka_topic_new(k->prod, k->state_topic, NULL);
+        rd_kafka_resp_err_t err = rd_kafka_metadata(k->prod, 0, t, &md, 10000);
+        rd_kafka_topic_destroy(t);
+        if (!err && md->topic_cnt == 1 && !md->topics[0].err && md->topics[0].partition_cnt > 0) {
+            k->state_parts = md->topics[0].partition_cnt;
+            rd_kafka_metadata_destroy(md);
+            break;
+        }
+        if (!err && md->topic_cnt == 1 && md->topics[0].err == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART) {
+            rd_kafka_metadata_destroy(md);
+            return kfail(k, K_USAGE, "the state topic '%s' does not exist (create it, compacted: "
+                         "cleanup.policy=compact)", k->state_topic);
+        }
+        if (md) rd_kafka_metadata_destroy(md);
+        fprintf(stderr, "cepheus: cannot read metadata of '%s' from %s: %s (retrying)\n", k->state_topic,
+                o->brokers, rd_kafka_err2str(err ? err : RD_KAFKA_RESP_ERR__PARTIAL));
+        if (stop_requested) return kfail(k, K_OUTPUT, "giving up");
+        sleep(1);
+    }
+    return K_OK;
+}
+
+static void print_stats(kctx *k, double dt) {
+    for (size_t i = 0; i < k->nparts; i++) {
+        part *p = &k->parts[i];
+        cep_stats st;
+        cep_engine_stats(p->e, &st);
+        int64_t lo, hi;
+        if (rd_kafka_get_watermark_offsets(k->cons, k->o->topic, p->id, &lo, &hi) == 0) p->high = hi;
+        char wm[32] = "-";
+        if (st.watermark != INT64_MIN) snprintf(wm, sizeof wm, "%" PRId64, st.watermark);
+        fprintf(stderr,
+                "cepheus: partition %" PRId32 ": offset %" PRId64 ", lag %" PRId64 ", %.0f events/s, "
+                "watermark %s, partial matches %" PRIu64 ", matches %" PRIu64 "\n",
+                p->id, p->next, p->high >= 0 && p->high > p->next ? p->high - p->next : 0,
+                dt > 0 ? (double)(p->events - p->last_events) / dt : 0.0, wm, st.partial_matches,
+                st.matches);
+        p->last_events = p->events;
+    }
+}
+
+/* {"$watermark": N} as a message moves that partition's event time on. */
+static int watermark_msg(const char *s, size_t n, int64_t *ms) {
+    static const char key[] = "{\"$watermark\":";
+    if (n < sizeof key || memcmp(s, key, sizeof key - 1) != 0) return 0;
+    char num[32];
+    size_t i = sizeof key - 1, j = 0;
+    while (i < n && s[i] == ' ') i++;
+    while (i < n && j < sizeof num - 1 && (s[i] == '-' || (s[i] >= '0' && s[i] <= '9'))) num[j++] = s[i++];
+    num[j] = '\0';
+    if (!j || i >= n || s[i] != '}') return -1;
+    *ms = strtoll(num, NULL, 10);
+    return 1;
+}
+
+static int handle_msg(kctx *k, rd_kafka_message_t *m) {
+    part *p = find_part(k, m->partition);
+    if (!p) return K_OK; /* from a partition just revoked */
+    if (!k->in_txn && begin_txn(k) < 0) return k->status;
+    int64_t wm;
+    const char *s = m->payload ? m->payload : "";
+    int kind = watermark_msg(s, m->len, &wm);
+    int rc = kind > 0 ? cep_engine_advance_watermark(p->e, wm) : kind < 0 ? CEP_ETIME
+                                                                         : cep_engine_push_json(p->e, s, m->len);
+    p->next = m->offset + 1;
+    p->dirty = 1;
+    p->events++;
+    k->txn_count++;
+    if (rc == CEP_OK) return K_OK;
+    if (rc == CEP_EJSON || rc == CEP_ENOTOBJECT || rc == CEP_ETIME || rc == CEP_ERANGE || rc == CEP_ETOODEEP) {
+        fprintf(stderr, "%s[%" PRId32 "]@%" PRId64 ": error: %s\n", k->o->topic, m->partition, m->offset,
+                kind < 0 ? "invalid watermark" : cep_engine_error(p->e));
+        return K_OK;
+    }
+    if (rc == CEP_ECALLBACK && k->status != K_OK) return k->status;
+    if (rc == CEP_ENOMEM || k->oom) return kfail(k, K_INTERNAL, "out of memory");
+    if (rc == CEP_ELIMIT) return kfail(k, K_LIMIT, "%s", cep_engine_error(p->e));
+    return kfail(k, K_INTERNAL, "%s", cep_strerror(rc));
+}
+
+int kafka_run(const cep_program *prog, const kafka_opts *o) {
+    kctx k = {.o = o, .prog = prog};
+    char st[512];
+    if (o->state_topic) snprintf(st, sizeof st, "%s", o->state_topic);
+    else snprintf(st, sizeof st, "%s-cepheus-state", o->group);
+    k.state_topic = st;
+
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_stop;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+
+    if (create_clients(&k) == K_OK) {
+        rd_kafka_topic_partition_list_t *sub = rd_kafka_topic_partition_list_new(1);
+        rd_kafka_topic_partition_list_add(sub, o->topic, RD_KAFKA_PARTITION_UA);
+        rd_kafka_resp_err_t err = rd_kafka_subscribe(k.cons, sub);
+        rd_kafka_topic_partition_list_destroy(sub);
+        if (err) kfail(&k, K_USAGE, "cannot subscribe to '%s': %s", o->topic, rd_kafka_err2str(err));
+    }
+    double last_stats = now_s();
+    while (k.status == K_OK && !stop_requested) {
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(k.cons, 100);
+        if (m) {
+            if (m->err) {
+                if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
+                    fprintf(stderr, "cepheus: consuming '%s': %s\n", o->topic, rd_kafka_message_errstr(m));
+            } else {
+                handle_msg(&k, m);
+            }
+            rd_kafka_message_destroy(m);
+        }
+        rd_kafka_poll(k.prod, 0);
+        if (k.in_txn && k.status == K_OK &&
+            (k.txn_count >= o->txn_events || (now_s() - k.txn_start) * 1000 >= (double)o->txn_ms))
+            commit_txn(&k);
+        if (o->stats_ms && (now_s() - last_stats) * 1000 >= (double)o->stats_ms) {
+            print_stats(&k, now_s() - last_stats);
+            last_stats = now_s();
+        }
+    }
+    /* Leaving: commit what was consumed (closing revokes the partitions,
+     * whose callback commits), then give the partitions back. */
+    if (k.cons) {
+        if (k.status == K_OK) commit_txn(&k);
+        rd_kafka_consumer_close(k.cons);
+        rd_kafka_destroy(k.cons);
+    }
+    if (k.reader) {
+        rd_kafka_consumer_close(k.reader);
+        rd_kafka_destroy(k.reader);
+    }
+    if (k.prod) {
+        if (k.in_txn) {
+            rd_kafka_error_t *e = rd_kafka_abort_transaction(k.prod, 10000);
+            if (e) rd_kafka_error_destroy(e);
+        }
+        rd_kafka_flush(k.prod, 10000);
+        rd_kafka_destroy(k.prod);
+    }
+    for (size_t i = 0; i < k.nparts; i++) cep_engine_free(k.parts[i].e);
+    free(k.parts);
+    jbuf_free(&k.buf);
+    return k.status;
+}
