@@ -1,0 +1,36 @@
+/* cli.h — what the files of the `cepheus` tool share: exit statuses,
+ * messages, option helpers and the commands. */
+#ifndef CEP_CLI_H
+#define CEP_CLI_H
+
+#include <stdint.h>
+#include "cepheus.h"
+
+/* Exit statuses, listed in the --help text. */
+enum {
+    EXIT_OK = 0,
+    EXIT_PATTERN = 1,
+    EXIT_USAGE = 2,
+    EXIT_INPUT = 3,
+    EXIT_OUTPUT = 4,
+    EXIT_INTERNAL = 5,
+    EXIT_LIMIT = 6
+};
+
+extern const char usage_text[];
+
+/* "cepheus: MSG" and the --help hint on stderr; returns EXIT_USAGE. */
+int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* "cepheus: MSG" on stderr; returns status. */
+int fail(int status, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Report a getopt failure ('?' or ':'). */
+int option_error(int c, char *const *argv);
+/* Compile a pattern file: EXIT_OK with *prog, or the status after printing
+ * why not (diagnostics for pattern errors). */
+int compile_file(const char *path, cep_program **prog);
+/* Strict non-negative decimal integer; 0 or -1. */
+int parse_ms(const char *s, int64_t *out);
+
+int cmd_run(int argc, char **argv);
+
+#endif

@@ -1,0 +1,819 @@
+/* run.c — `cepheus run`: options, reading JSON lines (files, stdin or a
+ * pipe, with watermark lines), pushing them through an engine, writing
+ * matches, late events, timeouts and rejected lines; checkpoints and
+ * restores, SIGHUP reloads, processing-time ticks. */
+#include "config.h"
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE 1 /* getline, getopt_long */
+#endif
+
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cepheus.h"
+#include "checkpoint.h"
+#include "cli.h"
+#include "jsonout.h"
+#ifdef CEP_HAVE_KAFKA
+#include "kafka.h"
+#endif
+
+typedef struct run_ctx {
+    const cep_program *prog;
+    cep_program **owned;       /* the program cmd_run frees (a reload swaps it) */
+    const char *pattern_file;
+    FILE *out;
+    const char *out_name;
+    FILE *late;
+    const char *late_name;
+    FILE *timeouts;
+    const char *timeouts_name;
+    FILE *errors;        /* --errors: rejected lines */
+    const char *errors_name;
+    jbuf buf;
+    int write_errno;     /* set when a write failed */
+    const char *failed;  /* name of the file that could not be written */
+    int oom;
+} run_ctx;
+
+/* Write a match (or a timed-out partial match) as one JSON line to f. */
+static int write_match(run_ctx *r, const cep_match *m, FILE *f, const char *name) {
+    jbuf_reset(&r->buf);
+    jbuf_match(&r->buf, r->prog, m);
+    if (r->buf.oom) {
+        r->oom = 1;
+        return 1;
+    }
+    if (fwrite(r->buf.p, 1, r->buf.len, f) != r->buf.len) {
+        r->write_errno = errno ? errno : EIO;
+        r->failed = name;
+        return 1;
+    }
+    return 0;
+}
+
+static int on_match(void *ud, const cep_match *m) {
+    run_ctx *r = ud;
+    return write_match(r, m, r->out, r->out_name);
+}
+
+static int on_timeout(void *ud, const cep_match *m) {
+    run_ctx *r = ud;
+    return write_match(r, m, r->timeouts, r->timeouts_name);
+}
+
+static int on_late(void *ud, const cep_event *ev) {
+    run_ctx *r = ud;
+    if (!r->late) return 0;
+    size_t len;
+    const char *raw = cep_event_raw(ev, &len);
+    if (!raw) return 0; /* every event read here has its text */
+    if (fwrite(raw, 1, len, r->late) != len || putc('\n', r->late) == EOF) {
+        r->write_errno = errno ? errno : EIO;
+        r->failed = r->late_name;
+        return 1;
+    }
+    return 0;
+}
+
+
+static int is_blank(const char *s, size_t n) {
+    for (size_t i = 0; i < n; i++)
+        if (s[i] != ' ' && s[i] != '\t' && s[i] != '\r' && s[i] != '\n')
+            return 0;
+    return 1;
+}
+
+static double now_seconds(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* Close (and so flush) an output file; EXIT_OUTPUT when it failed. */
+static int close_output(FILE *f, const char *name) {
+    if (!f) return EXIT_OK;
+    int bad = ferror(f);
+    int err = errno;
+    if (f == stdout) {
+        if (fflush(f) != 0) bad = 1, err = errno;
+    } else if (fclose(f) != 0) {
+        bad = 1, err = errno;
+    }
+    if (bad) return fail(EXIT_OUTPUT, "cannot write '%s': %s", name, strerror(err ? err : EIO));
+    return EXIT_OK;
+}
+
+typedef struct run_opts {
+    const char *output, *late, *timeouts, *time_field, *errors;
+    int64_t max_line;    /* --max-line-bytes; 0: no limit */
+    int64_t max_delay, max_pms, checkpoint_every, state_ttl, max_memory, lateness;
+    int processing_time;
+    int stats, strict, limit_fail;
+    const char *checkpoint_dir, *restore_dir;
+} run_opts;
+
+typedef struct input {
+    FILE *f;
+    const char *name;    /* as shown in messages */
+} input;
+
+static int is_malformed(int rc) {
+    return rc == CEP_EJSON || rc == CEP_ENOTOBJECT || rc == CEP_ETIME ||
+           rc == CEP_ERANGE || rc == CEP_ETOODEEP;
+}
+
+/* Is this line {"$watermark": T} (T integer milliseconds or an RFC 3339
+ * string)? 1 with *ms set, 0 when it is an ordinary event line, -1 when it
+ * names $watermark but is not of that form. Checked by hand: the common
+ * case, an event, is told apart by its first few bytes. */
+static int watermark_line(const char *s, size_t n, int64_t *ms) {
+    static const char key[] = "\"$watermark\"";
+    size_t i = 0;
+    while (i < n && (s[i] == ' ' || s[i] == '\t' || s[i] == '\r')) i++;
+    if (i == n || s[i] != '{') return 0;
+    for (i++; i < n && (s[i] == ' ' || s[i] == '\t'); i++) {}
+    if (n - i < sizeof key - 1 || memcmp(s + i, key, sizeof key - 1) != 0) return 0;
+    for (i += sizeof key - 1; i < n && (s[i] == ' ' || s[i] == '\t'); i++) {}
+    if (i == n || s[i++] != ':') return -1;
+    while (i < n && (s[i] == ' ' || s[i] == '\t')) i++;
+    size_t start = i, end;
+    if (i < n && s[i] == '"') {
+        for (end = ++start; end < n && s[end] != '"'; end++) {}
+        if (end == n || cep_parse_time(s + start, end - start, ms) != CEP_OK) return -1;
+        i = end + 1;
+    } else {
+        char num[32];
+        for (end = i; end < n && ((s[end] >= '0' && s[end] <= '9') || (end == i && s[end] == '-')); end++) {}
+        if (end == start || end - start >= sizeof num) return -1;
+        memcpy(num, s + start, end - start);
+        num[end - start] = '\0';
+        errno = 0;
+        long long v = strtoll(num, NULL, 10);
+        if (errno) return -1;
+        *ms = v;
+        i = end;
+    }
+    while (i < n && (s[i] == ' ' || s[i] == '\t' || s[i] == '\r')) i++;
+    if (i == n || s[i++] != '}') return -1;
+    while (i < n && (s[i] == ' ' || s[i] == '\t' || s[i] == '\r')) i++;
+    return i == n ? 1 : -1;
+}
+
+/* SIGHUP asks for the pattern file to be read again; the run loop does it
+ * between two lines, so no event sees half a change. */
+static volatile sig_atomic_t reload_requested;
+
+static void on_sighup(int sig) {
+    (void)sig;
+    reload_requested = 1;
+}
+
+/* Compile the pattern file again and switch the engine to it, keeping the
+ * state of unchanged patterns. A file with errors is reported and the
+ * running patterns go on untouched. */
+static void reload_patterns(cep_engine *e, run_ctx *r) {
+    reload_requested = 0;
+    cep_program *np;
+    if (compile_file(r->pattern_file, &np) != EXIT_OK) {
+        fprintf(stderr, "cepheus: %s not reloaded; the running patterns go on\n", r->pattern_file);
+        return;
+    }
+    int rc = cep_engine_replace_program(e, np);
+    if (rc != CEP_OK) {
+        fprintf(stderr, "cepheus: %s not reloaded: %s\n", r->pattern_file, cep_strerror(rc));
+        cep_program_free(np);
+        return;
+    }
+    size_t kept = 0;
+    for (size_t i = 0; i < cep_program_pattern_count(np); i++)
+        for (size_t j = 0; j < cep_program_pattern_count(*r->owned); j++)
+            if (!strcmp(cep_program_pattern_name(np, i), cep_program_pattern_name(*r->owned, j))) kept++;
+    fprintf(stderr, "cepheus: reloaded %s: %zu patterns, %zu of them by a name that ran before\n",
+            r->pattern_file, cep_program_pattern_count(np), kept);
+    cep_program_free(*r->owned);
+    *r->owned = np;
+    r->prog = np;
+}
+
+/* Length of an output so far (0 when it is not open). */
+static uint64_t out_length(FILE *f) {
+    if (!f || fflush(f) != 0) return 0;
+    off_t n = ftello(f);
+    return n > 0 ? (uint64_t)n : 0;
+}
+
+/* Flush the outputs to disk and record the position: after a crash,
+ * --restore truncates the outputs back to these lengths. */
+static int take_checkpoint(cep_engine *e, run_ctx *r, const run_opts *o, ckpt_pos *pos) {
+    pos->out_len = out_length(r->out);
+    pos->late_len = out_length(r->late);
+    pos->timeouts_len = out_length(r->timeouts);
+    FILE *outs[] = {r->out, r->late, r->timeouts};
+    for (int i = 0; i < 3; i++)
+        if (outs[i] && fsync(fileno(outs[i])) != 0 && errno != EINVAL)
+            return fail(EXIT_OUTPUT, "cannot write the output: %s", strerror(errno));
+    char err[512];
+    if (checkpoint_write(o->checkpoint_dir, pos, e, err, sizeof err) < 0)
+        return fail(EXIT_OUTPUT, "%s", err);
+    return EXIT_OK;
+}
+
+/* Input read in blocks, so that a line longer than the limit is skipped to
+ * its newline without ever being held whole. */
+#define READ_BLOCK 65536
+typedef struct line_reader {
+    FILE *f;
+    char *buf;
+    size_t pos, end;
+    int err;     /* errno of a failed read */
+    cep_engine *tick;  /* processing time: ticked while the input is idle */
+} line_reader;
+
+/* How often processing time moves on while no line arrives. */
+#define TICK_MS 50
+
+/* Read the next line: *line gets at most max bytes of it (NUL-terminated,
+ * without the newline), *len their number, *toolong 1 when the line had
+ * more. Returns the bytes consumed (newline included), 0 at end of input,
+ * -1 on a read error (ferror is set) or when memory runs out. */
+static ssize_t read_line(line_reader *lr, char **line, size_t *cap, size_t max,
+                         size_t *len, int *toolong) {
+    size_t used = 0, consumed = 0;
+    *toolong = 0;
+    for (;;) {
+        if (lr->pos == lr->end) {
+            /* read(2), not fread: it returns what a pipe has now, so a line
+             * is matched as soon as it arrives, not when a block fills. */
+            ssize_t got;
+            if (lr->tick) {
+                /* Processing time: windows close on the clock even when
+                 * nothing arrives, so wait for input a tick at a time. */
+                struct pollfd pfd = {fileno(lr->f), POLLIN, 0};
+                int pr = poll(&pfd, 1, TICK_MS);
+                if (pr == 0 || (pr < 0 && errno == EINTR)) {
+                    cep_engine_tick(lr->tick);
+                    continue;
+                }
+            }
+            do got = read(fileno(lr->f), lr->buf, READ_BLOCK);
+            while (got < 0 && errno == EINTR);
+            if (got < 0) {
+                lr->err = errno;
+                return -1;
+            }
+            if (got == 0) break;
+            lr->pos = 0;
+            lr->end = (size_t)got;
+        }
+        char *s = lr->buf + lr->pos;
+        char *nl = memchr(s, '\n', lr->end - lr->pos);
+        size_t take = nl ? (size_t)(nl - s) : lr->end - lr->pos;
+        size_t keep = take;
+        if (keep > max - used) {
+            keep = max - used;
+            *toolong = 1;
+        }
+        if (used + keep + 1 > *cap) {
+            size_t ncap = *cap ? *cap : 256;
+            while (ncap < used + keep + 1) ncap *= 2;
+            char *nb = realloc(*line, ncap);
+            if (!nb) return -1;
+            *line = nb;
+            *cap = ncap;
+        }
+        memcpy(*line + used, s, keep);
+        used += keep;
+        lr->pos += take + (nl != NULL);
+        consumed += take + (nl != NULL);
+        if (nl) break;
+    }
+    if (consumed == 0) return 0;
+    (*line)[used] = '\0';
+    *len = used;
+    return (ssize_t)consumed;
+}
+
+/* One rejected line as a JSON object on the --errors file. */
+#define ERROR_TEXT_MAX 1024
+static int write_rejected(run_ctx *r, const char *file, unsigned long lineno,
+                          const char *reason, const char *text, size_t len, int cut) {
+    if (!r->errors) return 0;
+    char num[64];
+    jbuf *b = &r->buf;
+    jbuf_reset(b);
+    jbuf_puts(b, "{\"file\":");
+    jbuf_string(b, file, strlen(file));
+    snprintf(num, sizeof num, ",\"line\":%lu,\"reason\":", lineno);
+    jbuf_puts(b, num);
+    jbuf_string(b, reason, strlen(reason));
+    jbuf_puts(b, ",\"text\":");
+    jbuf_string(b, text, len < ERROR_TEXT_MAX ? len : ERROR_TEXT_MAX);
+    if (cut || len > ERROR_TEXT_MAX) jbuf_puts(b, ",\"truncated\":true");
+    jbuf_puts(b, "}\n");
+    if (b->oom) {
+        r->oom = 1;
+        return 1;
+    }
+    if (fwrite(b->p, 1, b->len, r->errors) != b->len) {
+        r->write_errno = errno ? errno : EIO;
+        r->failed = r->errors_name;
+        return 1;
+    }
+    return 0;
+}
+
+static int run_events(cep_engine *e, run_ctx *r, const run_opts *o, input *in,
+                      int nin, const ckpt_pos *from) {
+    uint64_t read = from->read, malformed = from->malformed, since = 0;
+    char *line = NULL;
+    size_t cap = 0;
+    int status = EXIT_OK;
+    double t0 = now_seconds();
+    ckpt_pos pos = *from;
+    size_t max_line = o->max_line > 0 ? (size_t)o->max_line : (size_t)-1 - 1;
+    char toolong_reason[96];
+    snprintf(toolong_reason, sizeof toolong_reason, "line longer than %zu bytes (--max-line-bytes)",
+             max_line);
+    line_reader lr = {.buf = malloc(READ_BLOCK)};
+    if (!lr.buf) return fail(EXIT_INTERNAL, "out of memory");
+
+    for (int i = (int)from->file; i < nin && status == EXIT_OK; i++) {
+        unsigned long lineno = 0;
+        uint64_t offset = 0;
+        if (i == (int)from->file && from->offset) {
+            if (fseeko(in[i].f, (off_t)from->offset, SEEK_SET) != 0) {
+                status = fail(EXIT_USAGE, "cannot seek in '%s': %s", in[i].name, strerror(errno));
+                break;
+            }
+            lineno = (unsigned long)from->lineno;
+            offset = from->offset;
+        }
+        ssize_t n;
+        size_t len;
+        int toolong;
+        errno = 0;
+        lr.f = in[i].f;
+        lr.pos = lr.end = 0;
+        lr.err = 0;
+        lr.tick = o->processing_time ? e : NULL;
+        while ((n = read_line(&lr, &line, &cap, max_line, &len, &toolong)) > 0) {
+            if (reload_requested) reload_patterns(e, r);
+            lineno++;
+            offset += (uint64_t)n;
+            if (!toolong && is_blank(line, len)) continue;
+            read++;
+            /* An over-long line is malformed input, like bad JSON; a
+             * watermark line moves event time on without an event. */
+            int64_t wm = 0;
+            int kind = toolong ? 0 : watermark_line(line, len, &wm);
+            int rc = toolong ? CEP_ERANGE
+                     : kind > 0 ? cep_engine_advance_watermark(e, wm)
+                     : kind < 0 ? CEP_ETIME
+                                : cep_engine_push_json(e, line, len);
+            if (o->checkpoint_dir && ++since >= (uint64_t)o->checkpoint_every &&
+                (rc == CEP_OK || is_malformed(rc))) {
+                since = 0;
+                pos = (ckpt_pos){(uint32_t)i, offset, lineno, 0, 0, 0, read,
+                                 malformed + (is_malformed(rc) ? 1 : 0)};
+                if ((status = take_checkpoint(e, r, o, &pos)) != EXIT_OK) break;
+            }
+            if (rc == CEP_OK) continue;
+            if (is_malformed(rc)) {
+                const char *why = toolong ? toolong_reason
+                                  : kind < 0 ? "invalid watermark: expected {\"$watermark\": MS or \"RFC 3339 time\"}"
+                                             : cep_engine_error(e);
+                fprintf(stderr, "%s:%lu: error: %s\n", in[i].name, lineno, why);
+                malformed++;
+                if (write_rejected(r, in[i].name, lineno, why, line, len, toolong)) {
+                    status = r->oom ? fail(EXIT_INTERNAL, "out of memory")
+                                    : fail(EXIT_OUTPUT, "cannot write '%s': %s", r->failed,
+                                           strerror(r->write_errno));
+                    break;
+                }
+                if (o->strict) {
+                    status = EXIT_INPUT;
+                    break;
+                }
+                continue;
+            }
+            if (rc == CEP_ECALLBACK && r->failed)
+                status = fail(EXIT_OUTPUT, "cannot write '%s': %s", r->failed,
+                              strerror(r->write_errno));
+            else if (rc == CEP_ENOMEM || r->oom)
+                status = fail(EXIT_INTERNAL, "out of memory");
+            else if (rc == CEP_ELIMIT)
+                status = fail(EXIT_LIMIT, "%s:%lu: %s", in[i].name, lineno,
+                              cep_engine_error(e));
+            else
+                status = fail(EXIT_INTERNAL, "%s:%lu: %s", in[i].name, lineno,
+                              cep_strerror(rc));
+            break;
+        }
+        if (status == EXIT_OK && n < 0 && !lr.err)
+            status = fail(EXIT_INTERNAL, "out of memory");
+        if (status == EXIT_OK && lr.err)
+            status = fail(EXIT_USAGE, "cannot read '%s': %s", in[i].name, strerror(lr.err));
+    }
+    free(line);
+    free(lr.buf);
+
+    if (status == EXIT_OK) {
+        int rc = cep_engine_finish(e);
+        if (rc == CEP_ECALLBACK && r->failed)
+            status = fail(EXIT_OUTPUT, "cannot write '%s': %s", r->failed,
+                          strerror(r->write_errno));
+        else if (rc == CEP_ENOMEM || r->oom)
+            status = fail(EXIT_INTERNAL, "out of memory");
+        else if (rc == CEP_ELIMIT)
+            status = fail(EXIT_LIMIT, "at end of input: %s", cep_engine_error(e));
+        else if (rc != CEP_OK)
+            status = fail(EXIT_INTERNAL, "%s", cep_strerror(rc));
+    }
+
+    if (o->stats) {
+        double dt = now_seconds() - t0;
+        cep_stats st;
+        cep_engine_stats(e, &st);
+        fprintf(stderr,
+                "events read: %" PRIu64 "\n"
+                "events processed: %" PRIu64 "\n"
+                "matches: %" PRIu64 "\n"
+                "late events: %" PRIu64 "\n"
+                "late events matched within the allowed lateness: %" PRIu64 "\n"
+                "timeouts: %" PRIu64 "\n"
+                "dropped partial matches: %" PRIu64 "\n"
+                "expired by state TTL: %" PRIu64 "\n"
+                "dropped for memory: %" PRIu64 "\n"
+                "state bytes at the end: %" PRIu64 "\n"
+                "malformed lines: %" PRIu64 "\n"
+                "peak partial matches: %" PRIu64 "\n"
+                "regex errors: %" PRIu64 "\n"
+                "elapsed seconds: %.3f\n"
+                "events/second: %.0f\n",
+                read, st.events, st.matches, st.late, st.stragglers, st.timeouts, st.dropped, st.ttl_dropped, st.mem_dropped, st.memory, malformed,
+                st.peak_partial_matches, st.regex_errors, dt, dt > 0 ? (double)read / dt : 0.0);
+    }
+    return status;
+}
+
+/* Open an output file named on the command line (nothing when path is
+ * NULL, so *f keeps its default). Resuming from a checkpoint (keep set),
+ * the file is cut back to the length the checkpoint recorded: whatever was
+ * written after it is written again, exactly once. */
+static int open_output(const char *path, const uint64_t *keep, FILE **f, const char **name) {
+    if (!path) return EXIT_OK;
+    *name = path;
+    *f = fopen(path, keep ? "r+b" : "wb");
+    if (!*f && keep && errno == ENOENT && *keep == 0) *f = fopen(path, "wb");
+    if (!*f) return fail(EXIT_OUTPUT, "cannot write '%s': %s", path, strerror(errno));
+    if (keep && (ftruncate(fileno(*f), (off_t)*keep) != 0 || fseeko(*f, 0, SEEK_END) != 0))
+        return fail(EXIT_OUTPUT, "cannot cut '%s' back to the checkpoint: %s", path, strerror(errno));
+    return EXIT_OK;
+}
+
+int cmd_run(int argc, char **argv) {
+    enum { OPT_STRICT = 256, OPT_MAX_PMS, OPT_ON_LIMIT, OPT_CHECKPOINT, OPT_CHECKPOINT_EVERY,
+           OPT_RESTORE, OPT_STATE_TTL, OPT_TIME, OPT_MAX_MEMORY, OPT_LATENESS, OPT_ERRORS, OPT_MAX_LINE,
+           OPT_KAFKA, OPT_TOPIC, OPT_GROUP, OPT_OUT_TOPIC, OPT_LATE_TOPIC, OPT_TIMEOUTS_TOPIC,
+           OPT_STATE_TOPIC, OPT_INSTANCE, OPT_TXN_EVENTS, OPT_TXN_MS };
+    static const struct option opts[] = {
+        {"output", required_argument, NULL, 'o'},
+        {"time-field", required_argument, NULL, 't'},
+        {"max-delay", required_argument, NULL, 'd'},
+        {"late", required_argument, NULL, 'l'},
+        {"timeouts", required_argument, NULL, 'T'},
+        {"stats", no_argument, NULL, 's'},
+        {"strict", no_argument, NULL, OPT_STRICT},
+        {"max-partial-matches", required_argument, NULL, OPT_MAX_PMS},
+        {"on-limit", required_argument, NULL, OPT_ON_LIMIT},
+        {"checkpoint", required_argument, NULL, OPT_CHECKPOINT},
+        {"checkpoint-every", required_argument, NULL, OPT_CHECKPOINT_EVERY},
+        {"restore", required_argument, NULL, OPT_RESTORE},
+        {"state-ttl", required_argument, NULL, OPT_STATE_TTL},
+        {"time", required_argument, NULL, OPT_TIME},
+        {"max-memory", required_argument, NULL, OPT_MAX_MEMORY},
+        {"allowed-lateness", required_argument, NULL, OPT_LATENESS},
+        {"errors", required_argument, NULL, OPT_ERRORS},
+        {"max-line-bytes", required_argument, NULL, OPT_MAX_LINE},
+        {"kafka", required_argument, NULL, OPT_KAFKA},
+        {"topic", required_argument, NULL, OPT_TOPIC},
+        {"group", required_argument, NULL, OPT_GROUP},
+        {"output-topic", required_argument, NULL, OPT_OUT_TOPIC},
+        {"late-topic", required_argument, NULL, OPT_LATE_TOPIC},
+        {"timeouts-topic", required_argument, NULL, OPT_TIMEOUTS_TOPIC},
+        {"state-topic", required_argument, NULL, OPT_STATE_TOPIC},
+        {"instance-id", required_argument, NULL, OPT_INSTANCE},
+        {"txn-events", required_argument, NULL, OPT_TXN_EVENTS},
+        {"txn-ms", required_argument, NULL, OPT_TXN_MS},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0}};
+    run_opts o = {.time_field = "ts", .checkpoint_every = 100000};
+    /* Kafka mode: the options are only collected here (cli/kafka.c). */
+    const char *kafka = NULL, *topic = NULL, *group = NULL, *out_topic = NULL, *late_topic = NULL,
+               *timeouts_topic = NULL, *state_topic = NULL, *instance = NULL;
+    int64_t txn_events = 10000, txn_ms = 1000;
+    const char *kconf[64];
+    int nkconf = 0;
+    int c;
+    while ((c = getopt_long(argc, argv, ":o:t:d:l:T:shX:", opts, NULL)) != -1) {
+        switch (c) {
+        case OPT_KAFKA: kafka = optarg; break;
+        case OPT_TOPIC: topic = optarg; break;
+        case OPT_GROUP: group = optarg; break;
+        case OPT_OUT_TOPIC: out_topic = optarg; break;
+        case OPT_LATE_TOPIC: late_topic = optarg; break;
+        case OPT_TIMEOUTS_TOPIC: timeouts_topic = optarg; break;
+        case OPT_STATE_TOPIC: state_topic = optarg; break;
+        case OPT_INSTANCE: instance = optarg; break;
+        case OPT_TXN_EVENTS:
+        case OPT_TXN_MS: {
+            int64_t v;
+            if (parse_ms(optarg, &v) < 0 || v == 0)
+                return usage_error("invalid %s '%s': expected a positive integer",
+                                   c == OPT_TXN_MS ? "--txn-ms" : "--txn-events", optarg);
+            *(c == OPT_TXN_MS ? &txn_ms : &txn_events) = v;
+            break;
+        }
+        case 'X':
+            if (nkconf == (int)(sizeof kconf / sizeof kconf[0])) return usage_error("too many -X options");
+            if (!strchr(optarg, '=')) return usage_error("invalid -X '%s': expected KEY=VALUE", optarg);
+            kconf[nkconf++] = optarg;
+            break;
+        case 'o':
+            o.output = optarg;
+            break;
+        case 't':
+            if (!*optarg) return usage_error("the time field name is empty");
+            o.time_field = optarg;
+            break;
+        case 'd':
+            if (parse_ms(optarg, &o.max_delay) < 0)
+                return usage_error("invalid --max-delay '%s': expected a "
+                                   "non-negative integer (milliseconds)",
+                                   optarg);
+            break;
+        case 'T':
+            o.timeouts = optarg;
+            break;
+        case 'l':
+            o.late = optarg;
+            break;
+        case 's':
+            o.stats = 1;
+            break;
+        case OPT_STRICT:
+            o.strict = 1;
+            break;
+        case OPT_MAX_PMS:
+            if (parse_ms(optarg, &o.max_pms) < 0 || o.max_pms > UINT32_MAX)
+                return usage_error("invalid --max-partial-matches '%s': expected "
+                                   "an integer from 0 to 4294967295", optarg);
+            break;
+        case OPT_CHECKPOINT:
+            o.checkpoint_dir = optarg;
+            break;
+        case OPT_CHECKPOINT_EVERY:
+            if (parse_ms(optarg, &o.checkpoint_every) < 0 || o.checkpoint_every == 0)
+                return usage_error("invalid --checkpoint-every '%s': expected a positive integer (events)",
+                                   optarg);
+            break;
+        case OPT_RESTORE:
+            o.restore_dir = optarg;
+            break;
+        case OPT_MAX_MEMORY: {
+            /* Bytes, or with a k, M or G suffix (powers of 1024). */
+            char digits[32];
+            size_t n = strlen(optarg);
+            int shift = 0;
+            if (n && strchr("kKmMgG", optarg[n - 1])) {
+                char u = (char)(optarg[n - 1] | 0x20);
+                shift = u == 'k' ? 10 : u == 'm' ? 20 : 30;
+                n--;
+            }
+            if (n == 0 || n >= sizeof digits) return usage_error("invalid --max-memory '%s'", optarg);
+            memcpy(digits, optarg, n);
+            digits[n] = '\0';
+            if (parse_ms(digits, &o.max_memory) < 0 || o.max_memory > (INT64_MAX >> shift))
+                return usage_error("invalid --max-memory '%s': expected bytes, or a number with k, M or G",
+                                   optarg);
+            o.max_memory <<= shift;
+            break;
+        }
+        case OPT_LATENESS:
+            if (parse_ms(optarg, &o.lateness) < 0)
+                return usage_error("invalid --allowed-lateness '%s': expected a non-negative integer "
+                                   "(milliseconds)", optarg);
+            break;
+        case OPT_TIME:
+            if (!strcmp(optarg, "event")) o.processing_time = 0;
+            else if (!strcmp(optarg, "processing")) o.processing_time = 1;
+            else return usage_error("invalid --time '%s': expected event or processing", optarg);
+            break;
+        case OPT_STATE_TTL:
+            if (parse_ms(optarg, &o.state_ttl) < 0)
+                return usage_error("invalid --state-ttl '%s': expected a non-negative integer (milliseconds)",
+                                   optarg);
+            break;
+        case OPT_ERRORS:
+            o.errors = optarg;
+            break;
+        case OPT_MAX_LINE:
+            if (parse_ms(optarg, &o.max_line) < 0)
+                return usage_error("invalid --max-line-bytes '%s': expected a non-negative "
+                                   "integer (bytes; 0: no limit)", optarg);
+            break;
+        case OPT_ON_LIMIT:
+            if (!strcmp(optarg, "drop")) o.limit_fail = 0;
+            else if (!strcmp(optarg, "fail")) o.limit_fail = 1;
+            else return usage_error("invalid --on-limit '%s': expected drop or fail", optarg);
+            break;
+        case 'h':
+            fputs(usage_text, stdout);
+            return EXIT_OK;
+        default:
+            return option_error(c, argv);
+        }
+    }
+    if (optind >= argc) return usage_error("run needs a pattern file");
+    const char *pattern_file = argv[optind++];
+    if (kafka || topic || group || out_topic) {
+#ifdef CEP_HAVE_KAFKA
+        if (!kafka || !topic || !group || !out_topic)
+            return usage_error("Kafka mode needs --kafka, --topic, --group and --output-topic");
+        if (optind < argc || o.output || o.late || o.timeouts || o.checkpoint_dir || o.restore_dir ||
+            o.processing_time || o.max_memory)
+            return usage_error("with --kafka, events come from --topic and results go to topics: event "
+                               "files, --output, --late, --timeouts, --checkpoint, --restore, --time "
+                               "processing and --max-memory do not apply");
+        cep_program *kprog;
+        int ks = compile_file(pattern_file, &kprog);
+        if (ks != EXIT_OK) return ks;
+        kafka_opts ko = {.brokers = kafka, .topic = topic, .group = group, .output_topic = out_topic,
+                         .late_topic = late_topic, .timeouts_topic = timeouts_topic,
+                         .state_topic = state_topic, .instance_id = instance, .config = kconf,
+                         .nconfig = nkconf, .txn_events = txn_events, .txn_ms = txn_ms,
+                         .stats_ms = o.stats ? 5000 : 0, .time_field = o.time_field,
+                         .max_delay = o.max_delay, .lateness = o.lateness, .state_ttl = o.state_ttl,
+                         .max_pms = o.max_pms, .limit_fail = o.limit_fail};
+        ks = kafka_run(kprog, &ko);
+        cep_program_free(kprog);
+        return ks;
+#else
+        return usage_error("this cepheus was built without Kafka support (install librdkafka, "
+                           "Debian: librdkafka-dev, and configure --with-kafka)");
+#endif
+    }
+    if (late_topic || timeouts_topic || state_topic || instance || nkconf)
+        return usage_error("--late-topic, --timeouts-topic, --state-topic, --instance-id and -X need --kafka");
+    if (o.checkpoint_dir || o.restore_dir) {
+        /* Resuming means seeking the input and truncating the output. */
+        if (!o.output) return usage_error("--checkpoint and --restore need --output FILE");
+        if (optind >= argc) return usage_error("--checkpoint and --restore need event files, not standard input");
+        for (int i = optind; i < argc; i++)
+            if (!strcmp(argv[i], "-")) return usage_error("--checkpoint and --restore need event files, not standard input");
+    }
+
+    int status;
+    cep_program *prog = NULL;
+    cep_engine *e = NULL;
+    ckpt_pos from = {0};
+    char *snap = NULL; /* before the first goto done, which frees it */
+    size_t snaplen = 0;
+    int resume = 0;
+    int nin = argc - optind > 0 ? argc - optind : 1;
+    input *in = calloc((size_t)nin, sizeof *in);
+    run_ctx r = {.out = stdout, .out_name = "<stdout>"};
+    if (!in) return fail(EXIT_INTERNAL, "out of memory");
+
+    status = compile_file(pattern_file, &prog);
+    if (status != EXIT_OK) goto done;
+    r.prog = prog;
+    r.owned = &prog;
+    r.pattern_file = pattern_file;
+
+    /* SIGHUP reloads the patterns; set up before the inputs are opened, so
+     * a writer that has opened a pipe to us can already send it. */
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_sighup;
+    sa.sa_flags = SA_RESTART; /* a read in progress goes on */
+    sigaction(SIGHUP, &sa, NULL);
+
+    /* Open every input first, so a misspelt name fails before any output. */
+    if (optind >= argc) {
+        in[0] = (input){stdin, "<stdin>"};
+    } else {
+        for (int i = 0; i < nin; i++) {
+            const char *name = argv[optind + i];
+            if (strcmp(name, "-") == 0) {
+                in[i] = (input){stdin, "<stdin>"};
+                continue;
+            }
+            in[i].name = name;
+            in[i].f = fopen(name, "rb");
+            if (!in[i].f) {
+                status = fail(EXIT_USAGE, "cannot read '%s': %s", name,
+                              strerror(errno));
+                goto done;
+            }
+        }
+    }
+
+    /* A checkpoint, if there is one, says where to resume. */
+    if (o.restore_dir) {
+        char err[512];
+        resume = checkpoint_read(o.restore_dir, &from, &snap, &snaplen, err, sizeof err);
+        if (resume < 0) {
+            status = fail(EXIT_INPUT, "%s", err);
+            goto done;
+        }
+        if (resume && from.file >= (uint32_t)nin) {
+            status = fail(EXIT_INPUT, "the checkpoint in '%s' is for other input files", o.restore_dir);
+            goto done;
+        }
+    }
+    if ((status = open_output(o.output, resume ? &from.out_len : NULL, &r.out, &r.out_name)) != EXIT_OK ||
+        (status = open_output(o.late, resume ? &from.late_len : NULL, &r.late, &r.late_name)) != EXIT_OK ||
+        (status = open_output(o.timeouts, resume ? &from.timeouts_len : NULL, &r.timeouts,
+                              &r.timeouts_name)) != EXIT_OK ||
+        (status = open_output(o.errors, NULL, &r.errors, &r.errors_name)) != EXIT_OK)
+        goto done;
+    /* Matches are small and many: write them in large blocks. Static
+     * buffers, since stdout keeps its buffer until the process exits. */
+    static char outbuf[1 << 20], latebuf[1 << 16], timeoutbuf[1 << 16];
+    setvbuf(r.out, outbuf, _IOFBF, sizeof outbuf);
+    if (r.late) setvbuf(r.late, latebuf, _IOFBF, sizeof latebuf);
+    if (r.timeouts) setvbuf(r.timeouts, timeoutbuf, _IOFBF, sizeof timeoutbuf);
+
+    int rc = cep_engine_new(prog, &e);
+    if (rc == CEP_OK) rc = cep_engine_set_max_delay(e, o.max_delay);
+    if (rc == CEP_OK) rc = cep_engine_set_state_ttl(e, o.state_ttl);
+    if (rc == CEP_OK) rc = cep_engine_set_allowed_lateness(e, o.lateness);
+    if (rc == CEP_OK && o.max_memory)
+        rc = cep_engine_set_memory_limit(e, (uint64_t)o.max_memory,
+                                         o.limit_fail ? CEP_LIMIT_FAIL : CEP_LIMIT_DROP_OLDEST);
+    if (rc == CEP_OK && o.processing_time) {
+        rc = cep_engine_set_time_mode(e, CEP_TIME_PROCESSING);
+        /* Live output: a match is written when it happens, not per block. */
+        setvbuf(r.out, NULL, _IOLBF, 0);
+        if (r.late) setvbuf(r.late, NULL, _IOLBF, 0);
+        if (r.timeouts) setvbuf(r.timeouts, NULL, _IOLBF, 0);
+    }
+    if (rc == CEP_OK)
+        rc = cep_engine_set_max_partial_matches(e, (uint64_t)o.max_pms,
+                                                o.limit_fail ? CEP_LIMIT_FAIL : CEP_LIMIT_DROP_OLDEST);
+    if (rc == CEP_OK) {
+        rc = cep_engine_set_time_field(e, o.time_field);
+        if (rc == CEP_EINVAL) {
+            status = usage_error("invalid time field name '%s'", o.time_field);
+            goto done;
+        }
+    }
+    if (rc != CEP_OK) {
+        status = fail(EXIT_INTERNAL, "cannot start the engine: %s",
+                      cep_strerror(rc));
+        goto done;
+    }
+    cep_engine_on_match(e, on_match, &r);
+    cep_engine_on_late(e, on_late, &r);
+    if (r.timeouts) cep_engine_on_timeout(e, on_timeout, &r);
+    if (resume) {
+        rc = cep_engine_restore(e, snap, snaplen);
+        if (rc != CEP_OK) {
+            status = fail(EXIT_INPUT, "cannot restore the checkpoint in '%s': %s", o.restore_dir,
+                          cep_strerror(rc));
+            goto done;
+        }
+    }
+
+    status = run_events(e, &r, &o, in, nin, &from);
+
+done:
+    /* Flush what was written even after an input error: those matches are
+     * real. Output errors win over the status so far only when it was OK. */
+    {
+        int s1 = close_output(r.out, r.out_name);
+        int s2 = close_output(r.late, r.late_name);
+        int s3 = close_output(r.timeouts, r.timeouts_name);
+        int s4 = close_output(r.errors, r.errors_name);
+        if (status == EXIT_OK) status = s1 != EXIT_OK ? s1 : s2 != EXIT_OK ? s2 : s3 != EXIT_OK ? s3 : s4;
+    }
+    for (int i = 0; i < nin; i++)
+        if (in[i].f && in[i].f != stdin) fclose(in[i].f);
+    free(in);
+    cep_engine_free(e);
+    cep_program_free(prog);
+    jbuf_free(&r.buf);
+    free(snap);
+    return status;
+}
