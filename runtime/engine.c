@@ -491,11 +491,21 @@ static int step_pm(cep_engine *e, const nfa_pattern *pat, const pm *p, step_in *
     const nfa_state *st = &pat->states[p->state];
     if (st->gate) {
         /* The event fails the state's gate: nothing can happen but the
-         * partial match staying (followedBy) or ending (next). */
-        e->ctx.row = in->ev->vals;
-        e->ctx.chain = p->node;
-        int open = expr_holds(st->gate, &e->ctx);
-        expr_ctx_reset(&e->ctx);
+         * partial match staying (followedBy) or ending (next). A gate reads
+         * only the event, so its result is kept for the next partial match
+         * in the same state. */
+        int open;
+        if (e->gate_expr == st->gate && e->gate_event == in->ev) {
+            open = e->gate_open;
+        } else {
+            e->ctx.row = in->ev->vals;
+            e->ctx.chain = p->node;
+            open = expr_holds(st->gate, &e->ctx);
+            expr_ctx_reset(&e->ctx);
+            e->gate_expr = st->gate;
+            e->gate_event = in->ev;
+            e->gate_open = open;
+        }
         if (!open) {
             if (!st->gate_keeps || !p->node) return 0; /* the start state never waits */
             pm q = *p;
@@ -650,6 +660,7 @@ static int process_pattern(cep_engine *e, uint32_t pi, step_in *in) {
 
 /* Run one event, in event-time order, through every pattern. */
 static int process_event(cep_engine *e, cep_event *ev, int straggler) {
+    e->gate_expr = NULL; /* a caller's row is reused for the next event */
     cep_event *stored = NULL;
     step_in in = {ev, &stored, straggler};
     int rc = CEP_OK;

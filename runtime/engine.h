@@ -122,6 +122,9 @@ struct cep_engine {
     pm_list next_pms, completed; /* scratch lists reused for every event */
     u32_list stack, out;      /* scratch for the decision graph */
     cond_result cache[8];     /* conditions already evaluated for this step */
+    const expr *gate_expr;    /* the last gate evaluated, for which event, */
+    const cep_event *gate_event;
+    int gate_open;            /* and its result */
     int ncache;
     cep_match_fn on_timeout;
     void *timeout_ud;
