@@ -370,6 +370,8 @@ static void complete(cep_engine *e, uint32_t pi, key_state *ks, pm_list *done) {
 /* Time has reached now: partial matches whose window closed either complete
  * (a trailing notFollowedBy waiting in its pending state) or time out. */
 static void prune_expired(cep_engine *e, uint32_t pi, key_state *ks, int64_t now) {
+    /* The key's timer holds its earliest deadline: nothing is due before. */
+    if (ks->heap_pos == HEAP_NONE || ks->deadline > now) return;
     const nfa_pattern *pat = &e->prog->patterns[pi];
     uint32_t k = 0;
     e->completed.n = 0;
