@@ -365,6 +365,7 @@ CEP_API int cep_engine_restore(cep_engine *e, const void *buf, size_t len) {
     rc = cep_event_new(e->prog, &builder);
     if (rc != CEP_OK) return rc;
 
+    int64_t old_delay = e->max_delay; /* the caller's, kept if restore fails */
     e->max_delay = r_i64(&r);
     e->watermark = r_i64(&r);
     e->max_seen = r_i64(&r);
@@ -383,8 +384,10 @@ CEP_API int cep_engine_restore(cep_engine *e, const void *buf, size_t len) {
     st->peak_partial_matches = r_u64(&r);
 
     uint32_t want = r_u32(&r);
-    /* Each event takes at least 24 bytes: a count beyond that is a lie. */
-    if (r.bad || want > (size_t)(r.end - r.p) / 24) goto corrupt;
+    /* Each event takes at least 24 bytes: a count beyond that is a lie.
+     * A negative delay (which set_max_delay refuses) overflowed the
+     * watermark arithmetic of push (found by fuzz_snapshot). */
+    if (r.bad || e->max_delay < 0 || want > (size_t)(r.end - r.p) / 24) goto corrupt;
     events = mem_calloc(want ? want : 1, sizeof *events);
     if (!events) goto oom;
     for (; nev < want; nev++)
@@ -394,7 +397,10 @@ CEP_API int cep_engine_restore(cep_engine *e, const void *buf, size_t len) {
     if (r.bad || nbuf > want) goto corrupt;
     for (uint32_t i = 0; i < nbuf; i++) {
         uint32_t id = r_u32(&r);
-        if (r.bad || id >= nev) goto corrupt;
+        /* Only events[] holds it yet (nodes come later): refs above 1 is
+         * an event buffered twice, which no engine does and which the
+         * engine's own next snapshot could not restore (fuzz_snapshot). */
+        if (r.bad || id >= nev || events[id]->refs != 1) goto corrupt;
         event_retain(events[id]);
         if (heap_push(&e->reorder, events[id]) < 0) {
             engine_drop_event(e, events[id]);
@@ -423,9 +429,15 @@ CEP_API int cep_engine_restore(cep_engine *e, const void *buf, size_t len) {
         int64_t last_event = r_i64(&r);
         uint32_t klen = r_u32(&r);
         const char *key = r_bytes(&r, klen);
-        if (r.bad || pi >= e->prog->npatterns) goto corrupt;
+        /* The encoded key starts with its pattern's number (engine.c's
+         * encode_key), and lookups go by the key alone: a key naming
+         * another pattern ran that pattern on this one's states, out of
+         * bounds (found by fuzz_snapshot); a key given twice is not one. */
+        if (r.bad || pi >= e->prog->npatterns || klen < 4 || memcmp(key, &pi, 4) != 0) goto corrupt;
+        uint64_t kh = hash_bytes(key, klen, e->keys.seed);
+        if (keymap_find(&e->keys, kh, key, klen)) goto corrupt;
         const nfa_pattern *pat = &e->prog->patterns[pi];
-        key_state *ks = engine_key_new(e, pi, hash_bytes(key, klen, e->keys.seed), key, klen);
+        key_state *ks = engine_key_new(e, pi, kh, key, klen);
         if (!ks) goto oom;
         ks->created = created;
         ks->last_event = last_event;
@@ -480,6 +492,7 @@ out:
     cep_event_free(builder);
     if (rc != CEP_OK) {
         memset(st, 0, sizeof *st);
+        e->max_delay = old_delay;
         e->watermark = INT64_MIN;
         e->max_seen = INT64_MIN;
         e->arrivals = 0;

@@ -4,8 +4,13 @@
 #   fuzz_compile/   each case's pattern text, each .cep file
 #   fuzz_json/      each event line
 #   fuzz_pipeline/  each case as `% options`, pattern, `---`, events
+#   fuzz_snapshot/  payloads of real snapshots of random streams, made by
+#                   fuzz_snapshot.c built with -DSNAPSHOT_SEEDS against the
+#                   library of a configured, built tree given as CEP_BUILD
+#                   (skipped without it); regress_* files there are kept
 # Files are named by the SHA-1 of their content, as libFuzzer names its own.
-# Usage: tests/fuzz/mkcorpus.sh   (from anywhere; rewrites the corpus)
+# Usage: [CEP_BUILD=BUILDDIR] tests/fuzz/mkcorpus.sh
+#        (from anywhere; rewrites the corpus)
 set -eu
 top=$(cd "$(dirname "$0")/../.." && pwd)
 out=$top/tests/fuzz/corpus
@@ -77,3 +82,27 @@ for t in fuzz_compile fuzz_json fuzz_pipeline; do
     done
     echo "mkcorpus: $t: $(ls "$out/$t" | wc -l) seeds"
 done
+
+# Snapshot payloads: the generator shares the fuzz target's program, so the
+# seeds restore under its fingerprint.
+if [ -n "${CEP_BUILD:-}" ]; then
+    lib=$CEP_BUILD/.libs/libcepcore.a
+    [ -f "$lib" ] || { echo "mkcorpus: $lib missing: make libcepcore.la in $CEP_BUILD" >&2; exit 1; }
+    mkdir -p "$tmp/fuzz_snapshot"
+    # jemalloc only if that build uses it (config.h says).
+    jl=
+    grep -q 'define CEP_USE_JEMALLOC 1' "$CEP_BUILD/config.h" 2>/dev/null && jl=-ljemalloc
+    # shellcheck disable=SC2046
+    ${CC:-cc} -O1 -DSNAPSHOT_SEEDS -I"$top/include" -I"$top/util" -o "$tmp/snapseeds" \
+        "$top/tests/fuzz/fuzz_snapshot.c" "$lib" $(pkg-config --libs libpcre2-8 yajl libxxhash) $jl -lm
+    "$tmp/snapseeds" "$tmp/fuzz_snapshot"
+    find "$out/fuzz_snapshot" -type f ! -name 'regress_*' -delete 2>/dev/null || true
+    mkdir -p "$out/fuzz_snapshot"
+    for f in "$tmp/fuzz_snapshot"/*; do
+        h=$(sha1sum < "$f" | cut -c1-40)
+        cp "$f" "$out/fuzz_snapshot/$h"
+    done
+    echo "mkcorpus: fuzz_snapshot: $(ls "$out/fuzz_snapshot" | wc -l) seeds"
+else
+    echo "mkcorpus: fuzz_snapshot: kept as is (set CEP_BUILD to remake)"
+fi

@@ -10,7 +10,7 @@ set -eu
 src=$1
 bld=$2
 shift 2
-targets=${*:-fuzz_compile fuzz_json fuzz_pipeline}
+targets=${*:-fuzz_compile fuzz_json fuzz_pipeline fuzz_snapshot}
 secs=${FUZZ_SECONDS:-600}
 CC=${FUZZ_CC:-clang}
 
@@ -35,6 +35,8 @@ libs="$bld/.libs/libcepcore.a $(pkg-config --libs libpcre2-8 yajl libxxhash) -lm
 for t in $targets; do
     extra=
     [ "$t" = fuzz_pipeline ] && extra="$src/cli/jsonout.c"
+    # fuzz_snapshot computes the CRC-32C with the library's own crc32c()
+    # (util/crc32c.h), which the static libcepcore.a provides.
     # shellcheck disable=SC2086
     $CC $flags $incs -o "$t" "$src/tests/fuzz/$t.c" $extra $libs
 done

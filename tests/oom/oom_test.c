@@ -1,5 +1,6 @@
 /* oom_test.c — allocation-failure loop: for N = 1, 2, ... every allocation
- * of a compile, of a run (every engine path) and of an explain, the Nth
+ * of a compile, of a run (every engine path), of an explain and of a
+ * snapshot (into a buffer) restored into a new engine that then runs on, the Nth
  * allocation fails (once, then again with every later one failing too);
  * each call must return CEP_OK or CEP_ENOMEM, nothing may leak (LeakSanitizer
  * is asked after every N) and the engine must stay usable or free cleanly.
@@ -266,6 +267,136 @@ static int scenario_run(const cep_program *prog, int limit_fail, sink *s, int *b
     return seen;
 }
 
+/* The snapshot's destination: grown through the counted allocator, so that
+ * its own failures are injected too; the snapshot then says CEP_ECALLBACK. */
+typedef struct obuf {
+    unsigned char *p;
+    size_t len, cap;
+    int failed;
+} obuf;
+
+static int obuf_write(void *ud, const void *src, size_t n) {
+    obuf *b = ud;
+    if (b->len + n > b->cap) {
+        size_t cap = (b->len + n) * 2;
+        unsigned char *p = mem_realloc(b->p, cap);
+        if (!p) {
+            b->failed = 1;
+            return 1;
+        }
+        b->p = p;
+        b->cap = cap;
+    }
+    memcpy(b->p + b->len, src, n);
+    b->len += n;
+    return 0;
+}
+
+/* The engine snapshotted: built outside the failing window, fed the first
+ * SNAP_CUT events under max-delay, so it holds buffered events, partial
+ * matches of every pattern and held-back matches. */
+#define SNAP_CUT 24
+static cep_engine *snap_src;
+static sink snap_src_sink;
+static sink snap_ref; /* what the restored engine reports without failures */
+static int snap_ref_set;
+static unsigned long snap_allocs, restore_allocs; /* allocations of each call */
+
+static int make_snap_src(const cep_program *prog) {
+    if (cep_engine_new(prog, &snap_src) != CEP_OK) return -1;
+    cep_engine_set_max_delay(snap_src, 3);
+    cep_engine_set_time_field(snap_src, "ts");
+    cep_engine_on_match(snap_src, on_match, &snap_src_sink);
+    cep_engine_on_late(snap_src, on_late, &snap_src_sink);
+    cep_engine_on_timeout(snap_src, on_timeout, &snap_src_sink);
+    for (size_t i = 0; i < SNAP_CUT; i++) {
+        int rc = cep_engine_push_json(snap_src, EVENTS[i], strlen(EVENTS[i]));
+        if (rc != CEP_OK && !is_event_error(rc)) return -1;
+    }
+    return 0;
+}
+
+/* Snapshot snap_src into a buffer, restore it into a new engine, and run
+ * that engine on over the remaining events. A restore that failed must
+ * leave the engine empty and usable: it is restored again (which succeeds
+ * when only one allocation fails), then run on. */
+static int scenario_snapshot(const cep_program *prog, sink *s, int *bad) {
+    int seen = 0;
+    obuf b = {0};
+    unsigned long a0 = mem_alloc_count();
+    int rc = cep_engine_snapshot(snap_src, obuf_write, &b);
+    snap_allocs = mem_alloc_count() - a0;
+    if (rc == CEP_ENOMEM || (rc == CEP_ECALLBACK && b.failed)) {
+        mem_free(b.p);
+        return 1;
+    }
+    CHECK(rc == CEP_OK, "snapshot returned %s", cep_strerror(rc));
+    if (rc != CEP_OK) {
+        *bad = 1;
+        mem_free(b.p);
+        return 0;
+    }
+    cep_engine *e = NULL;
+    rc = cep_engine_new(prog, &e);
+    if (rc != CEP_OK) {
+        CHECK(rc == CEP_ENOMEM && e == NULL, "engine_new returned %s", cep_strerror(rc));
+        mem_free(b.p);
+        return 1;
+    }
+    if (cep_engine_set_time_field(e, "ts") == CEP_ENOMEM) seen = 1;
+    cep_engine_on_match(e, on_match, s);
+    cep_engine_on_late(e, on_late, s);
+    cep_engine_on_timeout(e, on_timeout, s);
+    int restored = 0, retried = 0;
+    for (int attempt = 0; attempt < 2 && !restored; attempt++) {
+        a0 = mem_alloc_count();
+        rc = cep_engine_restore(e, b.p, b.len);
+        if (attempt == 0) restore_allocs = mem_alloc_count() - a0;
+        if (rc == CEP_OK) {
+            restored = 1;
+        } else if (rc == CEP_ENOMEM) {
+            seen = 1;
+            retried = 1;
+            cep_stats st;
+            cep_engine_stats(e, &st);
+            CHECK(st.events == 0 && st.partial_matches == 0 && st.buffered == 0,
+                  "failed restore left state behind (events %llu, partial matches %llu, buffered %llu)",
+                  (unsigned long long)st.events, (unsigned long long)st.partial_matches,
+                  (unsigned long long)st.buffered);
+        } else {
+            CHECK(0, "restore returned %s", cep_strerror(rc));
+            *bad = 1;
+            break;
+        }
+    }
+    mem_free(b.p);
+    int seen_before_run = seen;
+    seen = 0;
+    for (size_t i = SNAP_CUT; i < NEVENTS; i++) {
+        const char *line = EVENTS[i];
+        if (!strncmp(line, "!watermark ", 11))
+            rc = cep_engine_advance_watermark(e, strtoll(line + 11, NULL, 10));
+        else
+            rc = cep_engine_push_json(e, line, strlen(line));
+        if (rc == CEP_ENOMEM) seen = 1;
+        else if (rc != CEP_OK && !is_event_error(rc) && rc != CEP_ELIMIT) {
+            CHECK(0, "event %zu after restore returned %s", i, cep_strerror(rc));
+            *bad = 1;
+        }
+    }
+    rc = cep_engine_finish(e);
+    if (rc == CEP_ENOMEM) seen = 1;
+    else CHECK(rc == CEP_OK || rc == CEP_ELIMIT, "finish after restore returned %s", cep_strerror(rc));
+    cep_engine_free(e);
+    /* Restored at the second attempt and no failure since: the engine the
+     * failed restore left behind must give the complete output. */
+    if (retried && restored && !seen && !*bad && snap_ref_set)
+        CHECK(s->matches == snap_ref.matches && s->late == snap_ref.late && s->timeouts == snap_ref.timeouts,
+              "run after a failed then repeated restore: matches %lu/%lu, late %lu/%lu, timeouts %lu/%lu",
+              s->matches, snap_ref.matches, s->late, snap_ref.late, s->timeouts, snap_ref.timeouts);
+    return seen || seen_before_run;
+}
+
 static int leak_check(void) {
 #ifdef HAVE_LSAN
     return __lsan_do_recoverable_leak_check();
@@ -274,10 +405,12 @@ static int leak_check(void) {
 #endif
 }
 
-enum { S_COMPILE, S_RUN_DROP, S_RUN_FAIL, S_COUNT };
-static const char *const NAMES[] = {"compile+explain", "run (drop-oldest)", "run (fail)"};
+enum { S_COMPILE, S_RUN_DROP, S_RUN_FAIL, S_SNAPSHOT, S_COUNT };
+static const char *const NAMES[] = {"compile+explain", "run (drop-oldest)", "run (fail)",
+                                    "snapshot+restore"};
 
 static int run_scenario(int which, const cep_program *prog, sink *s, int *bad) {
+    if (which == S_SNAPSHOT) return scenario_snapshot(prog, s, bad);
     return which == S_COMPILE ? scenario_compile(bad)
                               : scenario_run(prog, which == S_RUN_FAIL, s, bad);
 }
@@ -292,9 +425,13 @@ int main(void) {
         return 1;
     }
     cep_diag_free(d);
+    if (make_snap_src(prog) < 0) {
+        printf("oom: the engine to snapshot cannot be built\n");
+        return 1;
+    }
 
     /* OOM_ONLY=S:N:STICKY runs scenario S (0 compile, 1 run, 2 run with
-     * the fail policy) once with allocation N failing: for a debugger,
+     * the fail policy, 3 snapshot and restore) once with allocation N failing: for a debugger,
      * e.g. break in util/mem.c's should_fail when counted == fail_at. */
     const char *only = getenv("OOM_ONLY");
     if (only) {
@@ -307,6 +444,7 @@ int main(void) {
         mem_fail_at(0, 0);
         printf("oom: %s, allocation %lu%s: %s; matches %lu, late %lu, timeouts %lu\n", NAMES[w], n,
                st ? "+" : "", seen ? "ENOMEM" : "no error", s.matches, s.late, s.timeouts);
+        cep_engine_free(snap_src);
         cep_program_free(prog);
         return failures ? 1 : 0;
     }
@@ -320,7 +458,21 @@ int main(void) {
         run_scenario(which, prog, &ref, &bad);
         unsigned long allocs = mem_alloc_count();
         CHECK(!bad, "%s fails without any injected failure", NAMES[which]);
-        if (which != S_COMPILE)
+        if (which == S_SNAPSHOT) {
+            cep_stats st;
+            cep_engine_stats(snap_src, &st);
+            snap_ref = ref;
+            snap_ref_set = 1;
+            printf("oom: snapshot of %llu partial matches, %llu buffered events: %lu allocations "
+                   "(buffer included), restore: %lu, of %lu in all\n",
+                   (unsigned long long)st.partial_matches, (unsigned long long)st.buffered, snap_allocs,
+                   restore_allocs, allocs);
+        }
+        if (which == S_SNAPSHOT)
+            CHECK(ref.matches > 0 && ref.timeouts > 0,
+                  "%s: reference run reaches too little (matches %lu, timeouts %lu)", NAMES[which],
+                  ref.matches, ref.timeouts);
+        else if (which != S_COMPILE)
             CHECK(ref.matches > 0 && ref.late > 0 && ref.timeouts > 0,
                   "%s: reference run reaches too little (matches %lu, late %lu, timeouts %lu)",
                   NAMES[which], ref.matches, ref.late, ref.timeouts);
@@ -354,6 +506,7 @@ int main(void) {
                    NAMES[which], sticky ? "sticky" : "single", t.points, t.enomem, t.absorbed);
         }
     }
+    cep_engine_free(snap_src);
     cep_program_free(prog);
     mem_fail_at(0, 0);
     printf("oom: %lu points, %d failures\n", total_points, failures);

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "cepheus.h"
+#include "crc32c.h"
 #include "suites.h"
 
 /* Every construct the engine keeps state for: windows, held matches,
@@ -189,6 +190,128 @@ START_TEST(bad_snapshots) {
 }
 END_TEST
 
+/* Regression (found by tests/fuzz/fuzz_snapshot.c): a snapshot with a
+ * valid checksum but a negative max_delay (cep_engine_set_max_delay refuses
+ * one) was accepted, and the next push overflowed a signed int64 computing
+ * the watermark; the failed restore also left the snapshot's delay in place
+ * of the caller's. Now it is CEP_ECORRUPT and the engine keeps its delay. */
+START_TEST(negative_max_delay) {
+    cep_program *p = NULL;
+    ck_assert_int_eq(cep_compile(NULL, PROGRAM, strlen(PROGRAM), NULL, &p, NULL), CEP_OK);
+    out o = {0}, bytes = {0};
+    cep_engine *e = engine(p, &o);
+    ck_assert_int_eq(cep_engine_snapshot(e, collect, &bytes), CEP_OK);
+    cep_engine_free(e);
+    /* max_delay is the first field after the 24-byte header; reseal the CRC
+     * (over everything but the last 8 bytes). */
+    ck_assert_uint_ge(bytes.len, 40);
+    unsigned char *b = (unsigned char *)bytes.text;
+    for (int i = 0; i < 8; i++) b[24 + i] = 0xff; /* -1 */
+    uint32_t crc = crc32c(0, b, bytes.len - 8);
+    for (int i = 0; i < 4; i++) b[bytes.len - 8 + (size_t)i] = (unsigned char)(crc >> (8 * i));
+    cep_engine *f = engine(p, &o);
+    ck_assert_int_eq(cep_engine_set_max_delay(f, 10), CEP_OK);
+    ck_assert_int_eq(cep_engine_restore(f, bytes.text, bytes.len), CEP_ECORRUPT);
+    /* Still the caller's delay of 10: an event 5 ms back is not late. */
+    const char *ev1 = "{\"ts\":100,\"k\":1,\"t\":\"a\",\"v\":1}";
+    const char *ev2 = "{\"ts\":95,\"k\":1,\"t\":\"b\",\"v\":1}";
+    ck_assert_int_eq(cep_engine_push_json(f, ev1, strlen(ev1)), CEP_OK);
+    ck_assert_int_eq(cep_engine_push_json(f, ev2, strlen(ev2)), CEP_OK);
+    cep_stats st;
+    cep_engine_stats(f, &st);
+    ck_assert_uint_eq(st.late, 0);
+    ck_assert_int_eq(cep_engine_finish(f), CEP_OK);
+    cep_engine_free(f);
+    free(o.text);
+    free(bytes.text);
+    cep_program_free(p);
+}
+END_TEST
+
+/* Regression (found by tests/fuzz/fuzz_snapshot.c): a key whose encoded
+ * bytes name another pattern than the one it is stored under was accepted;
+ * events of that other pattern then found the key and ran its states over
+ * this pattern's partial matches (a heap read out of bounds in
+ * pm_deadline). Now it is CEP_ECORRUPT. */
+START_TEST(key_of_another_pattern) {
+    const char *text = "pattern a begin x where t == \"a\" followedBy y where t == \"b\" within 1h\n"
+                       "pattern b begin x where t == \"z\"\n";
+    cep_program *p = NULL;
+    ck_assert_int_eq(cep_compile(NULL, text, strlen(text), NULL, &p, NULL), CEP_OK);
+    out o = {0}, bytes = {0};
+    cep_engine *e = engine(p, &o);
+    const char *ev = "{\"ts\":1,\"t\":\"a\"}";
+    ck_assert_int_eq(cep_engine_push_json(e, ev, strlen(ev)), CEP_OK);
+    ck_assert_int_eq(cep_engine_snapshot(e, collect, &bytes), CEP_OK);
+    cep_engine_free(e);
+    /* The one key (of pattern a, keyless: its encoding is the pattern
+     * number alone) ends the payload: key bytes (4), one partial match
+     * (count 4 + 32), no held match (count 4), then the 16-byte trailer. */
+    unsigned char *b = (unsigned char *)bytes.text;
+    size_t at = bytes.len - 16 - 4 - 36 - 4;
+    uint32_t pi = 0;
+    ck_assert(memcmp(b + at, &pi, 4) == 0);
+    pi = 1;
+    memcpy(b + at, &pi, 4);
+    uint32_t crc = crc32c(0, b, bytes.len - 8);
+    for (int i = 0; i < 4; i++) b[bytes.len - 8 + (size_t)i] = (unsigned char)(crc >> (8 * i));
+    cep_engine *f = engine(p, &o);
+    ck_assert_int_eq(cep_engine_restore(f, bytes.text, bytes.len), CEP_ECORRUPT);
+    const char *ev2 = "{\"ts\":2,\"t\":\"z\"}";
+    ck_assert_int_eq(cep_engine_push_json(f, ev2, strlen(ev2)), CEP_OK);
+    ck_assert_int_eq(cep_engine_finish(f), CEP_OK);
+    cep_engine_free(f);
+    free(o.text);
+    free(bytes.text);
+    cep_program_free(p);
+}
+END_TEST
+
+/* Regression (found by tests/fuzz/fuzz_snapshot.c): the buffered-event list
+ * naming one event twice was accepted, a state no engine reaches; the
+ * engine's own next snapshot then stored the event once but listed it
+ * twice, and that snapshot did not restore. Now it is CEP_ECORRUPT. */
+START_TEST(event_buffered_twice) {
+    cep_program *p = NULL;
+    ck_assert_int_eq(cep_compile(NULL, PROGRAM, strlen(PROGRAM), NULL, &p, NULL), CEP_OK);
+    out o = {0}, bytes = {0};
+    cep_engine *e = engine(p, &o);
+    ck_assert_int_eq(cep_engine_set_max_delay(e, 1000), CEP_OK);
+    const char *ev = "{\"ts\":1,\"k\":1,\"t\":\"a\",\"v\":1}";
+    ck_assert_int_eq(cep_engine_push_json(e, ev, strlen(ev)), CEP_OK);
+    ck_assert_int_eq(cep_engine_snapshot(e, collect, &bytes), CEP_OK);
+    cep_engine_free(e);
+    /* One buffered event and nothing else: the payload ends with buffered
+     * count 1, event number 0, node count 0, key count 0. Insert a second
+     * event number 0 and rewrite the trailer. */
+    size_t body = bytes.len - 16, n = bytes.len + 4;
+    unsigned char *b = malloc(n);
+    memcpy(b, bytes.text, body - 8);
+    static const unsigned char two[4] = {2, 0, 0, 0}, zero[4] = {0};
+    ck_assert(memcmp(b + body - 16, (const unsigned char[4]){1, 0, 0, 0}, 4) == 0);
+    memcpy(b + body - 16, two, 4);
+    memcpy(b + body - 8, zero, 4);
+    memcpy(b + body - 4, bytes.text + body - 8, 8);
+    body += 4;
+    for (int i = 0; i < 8; i++) b[body + (size_t)i] = (unsigned char)((uint64_t)body >> (8 * i));
+    uint32_t crc = crc32c(0, b, body + 8);
+    for (int i = 0; i < 4; i++) b[body + 8 + (size_t)i] = (unsigned char)(crc >> (8 * i));
+    memcpy(b + body + 12, "CEP.", 4);
+    cep_engine *f = engine(p, &o);
+    ck_assert_int_eq(cep_engine_restore(f, b, n), CEP_ECORRUPT);
+    /* The unmodified snapshot still restores into the emptied engine. */
+    ck_assert_int_eq(cep_engine_restore(f, bytes.text, bytes.len), CEP_OK);
+    cep_stats st;
+    cep_engine_stats(f, &st);
+    ck_assert_uint_eq(st.buffered, 1);
+    cep_engine_free(f);
+    free(b);
+    free(o.text);
+    free(bytes.text);
+    cep_program_free(p);
+}
+END_TEST
+
 /* Changing the program mid-stream: a pattern kept unchanged (here written
  * differently and with other slots) gives exactly the output of a run that
  * never changed; a removed one stops; a new one starts empty. */
@@ -256,6 +379,9 @@ Suite *snapshot_suite(void) {
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, round_trip_at_random_points);
     tcase_add_test(tc, bad_snapshots);
+    tcase_add_test(tc, negative_max_delay);
+    tcase_add_test(tc, key_of_another_pattern);
+    tcase_add_test(tc, event_buffered_twice);
     tcase_add_test(tc, replace_program_mid_stream);
     suite_add_tcase(s, tc);
     return s;
