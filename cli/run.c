@@ -466,6 +466,14 @@ static int run_events(cep_engine *e, run_ctx *r, const run_opts *o, input *in,
     return status;
 }
 
+/* A non-negative integer option (the current optarg) into *out, or the
+ * usage error that names it. */
+static int int_option(const char *name, const char *unit, int64_t *out) {
+    if (parse_ms(optarg, out) < 0)
+        return usage_error("invalid --%s '%s': expected a non-negative integer (%s)", name, optarg, unit);
+    return EXIT_OK;
+}
+
 /* Open an output file named on the command line (nothing when path is
  * NULL, so *f keeps its default). Resuming from a checkpoint (keep set),
  * the file is cut back to the length the checkpoint recorded: whatever was
@@ -557,10 +565,7 @@ int cmd_run(int argc, char **argv) {
             o.time_field = optarg;
             break;
         case 'd':
-            if (parse_ms(optarg, &o.max_delay) < 0)
-                return usage_error("invalid --max-delay '%s': expected a "
-                                   "non-negative integer (milliseconds)",
-                                   optarg);
+            if (int_option("max-delay", "milliseconds", &o.max_delay) != EXIT_OK) return EXIT_USAGE;
             break;
         case 'T':
             o.timeouts = optarg;
@@ -610,9 +615,7 @@ int cmd_run(int argc, char **argv) {
             break;
         }
         case OPT_LATENESS:
-            if (parse_ms(optarg, &o.lateness) < 0)
-                return usage_error("invalid --allowed-lateness '%s': expected a non-negative integer "
-                                   "(milliseconds)", optarg);
+            if (int_option("allowed-lateness", "milliseconds", &o.lateness) != EXIT_OK) return EXIT_USAGE;
             break;
         case OPT_TIME:
             if (!strcmp(optarg, "event")) o.processing_time = 0;
@@ -620,17 +623,13 @@ int cmd_run(int argc, char **argv) {
             else return usage_error("invalid --time '%s': expected event or processing", optarg);
             break;
         case OPT_STATE_TTL:
-            if (parse_ms(optarg, &o.state_ttl) < 0)
-                return usage_error("invalid --state-ttl '%s': expected a non-negative integer (milliseconds)",
-                                   optarg);
+            if (int_option("state-ttl", "milliseconds", &o.state_ttl) != EXIT_OK) return EXIT_USAGE;
             break;
         case OPT_ERRORS:
             o.errors = optarg;
             break;
         case OPT_MAX_LINE:
-            if (parse_ms(optarg, &o.max_line) < 0)
-                return usage_error("invalid --max-line-bytes '%s': expected a non-negative "
-                                   "integer (bytes; 0: no limit)", optarg);
+            if (int_option("max-line-bytes", "bytes; 0: no limit", &o.max_line) != EXIT_OK) return EXIT_USAGE;
             break;
         case OPT_ON_LIMIT:
             if (!strcmp(optarg, "drop")) o.limit_fail = 0;
