@@ -127,7 +127,7 @@ static const char *const EVENTS[] = {
 #define NEVENTS (sizeof EVENTS / sizeof EVENTS[0])
 
 typedef struct sink {
-    unsigned long matches, late, timeouts;
+    unsigned long matches, late, timeouts, ttl_dropped;
 } sink;
 
 /* Read everything a match offers, as a client would. */
@@ -211,7 +211,9 @@ static int scenario_compile(int *bad) {
 /* One run over EVENTS on prog (compiled outside the failing window).
  * limit_fail picks the partial-match policy. After an ENOMEM the run goes
  * on with the remaining events: the engine must stay usable. */
-static int scenario_run(const cep_program *prog, int limit_fail, sink *s, int *bad) {
+static const cep_program *prog2; /* the replacement program of S_RUN_OPTS */
+
+static int scenario_run(const cep_program *prog, int limit_fail, int opts, sink *s, int *bad) {
     int seen = 0;
     cep_engine *e = NULL;
     cep_event *ev = NULL;
@@ -225,12 +227,24 @@ static int scenario_run(const cep_program *prog, int limit_fail, sink *s, int *b
     if ((rc = cep_engine_set_max_delay(e, 3)) == CEP_ENOMEM) seen = 1;
     if ((rc = cep_engine_set_max_partial_matches(e, 3, limit_fail)) == CEP_ENOMEM) seen = 1;
     if ((rc = cep_engine_set_time_field(e, "ts")) == CEP_ENOMEM) seen = 1;
+    if (opts) {
+        /* The optional bookkeeping: a memory budget, lateness, state TTL. */
+        if (cep_engine_set_memory_limit(e, 1 << 20, CEP_LIMIT_DROP_OLDEST) == CEP_ENOMEM) seen = 1;
+        if (cep_engine_set_allowed_lateness(e, 500) == CEP_ENOMEM) seen = 1;
+        if (cep_engine_set_state_ttl(e, 20000) == CEP_ENOMEM) seen = 1;
+    }
     cep_engine_on_match(e, on_match, s);
     cep_engine_on_late(e, on_late, s);
     cep_engine_on_timeout(e, on_timeout, s);
 
     for (size_t i = 0; i < NEVENTS; i++) {
         const char *line = EVENTS[i];
+        if (opts && i == NEVENTS / 2) {
+            /* Mid-stream program swap: kept, changed and new patterns. */
+            rc = cep_engine_replace_program(e, prog2);
+            if (rc == CEP_ENOMEM) seen = 1;
+            else CHECK(rc == CEP_OK, "replace_program returned %s", cep_strerror(rc));
+        }
         if (!strncmp(line, "!watermark ", 11))
             rc = cep_engine_advance_watermark(e, strtoll(line + 11, NULL, 10));
         else
@@ -263,6 +277,7 @@ static int scenario_run(const cep_program *prog, int limit_fail, sink *s, int *b
     CHECK(rc == CEP_EFINISHED || rc == CEP_ENOMEM, "push after finish returned %s", cep_strerror(rc));
     cep_stats st;
     cep_engine_stats(e, &st);
+    s->ttl_dropped = (unsigned long)st.ttl_dropped;
     cep_engine_free(e);
     return seen;
 }
@@ -405,14 +420,14 @@ static int leak_check(void) {
 #endif
 }
 
-enum { S_COMPILE, S_RUN_DROP, S_RUN_FAIL, S_SNAPSHOT, S_COUNT };
+enum { S_COMPILE, S_RUN_DROP, S_RUN_FAIL, S_SNAPSHOT, S_RUN_OPTS, S_COUNT };
 static const char *const NAMES[] = {"compile+explain", "run (drop-oldest)", "run (fail)",
-                                    "snapshot+restore"};
+                                    "snapshot+restore", "run (budget, lateness, TTL, replace)"};
 
 static int run_scenario(int which, const cep_program *prog, sink *s, int *bad) {
     if (which == S_SNAPSHOT) return scenario_snapshot(prog, s, bad);
     return which == S_COMPILE ? scenario_compile(bad)
-                              : scenario_run(prog, which == S_RUN_FAIL, s, bad);
+                              : scenario_run(prog, which == S_RUN_FAIL, which == S_RUN_OPTS, s, bad);
 }
 
 int main(void) {
@@ -425,13 +440,33 @@ int main(void) {
         return 1;
     }
     cep_diag_free(d);
+    d = NULL;
+    /* The replacement: "tail" changed, "extra" added, the rest kept. */
+    static const char EXTRA[] = "pattern extra key user begin a where type == \"done\"\n";
+    size_t n2 = sizeof PATTERNS - 1 + sizeof EXTRA - 1;
+    char *src2 = malloc(n2 + 1);
+    cep_program *p2 = NULL;
+    if (!src2) return 1;
+    memcpy(src2, PATTERNS, sizeof PATTERNS - 1);
+    memcpy(src2 + sizeof PATTERNS - 1, EXTRA, sizeof EXTRA);
+    char *w2 = strstr(src2, "within 2s");
+    if (w2) w2[7] = '3';
+    if (cep_compile(NULL, src2, n2, "oom2", &p2, &d) != CEP_OK) {
+        printf("oom: the replacement patterns do not compile:\n%s", cep_diag_render(d));
+        cep_diag_free(d);
+        return 1;
+    }
+    free(src2);
+    cep_diag_free(d);
+    prog2 = p2;
     if (make_snap_src(prog) < 0) {
         printf("oom: the engine to snapshot cannot be built\n");
         return 1;
     }
 
     /* OOM_ONLY=S:N:STICKY runs scenario S (0 compile, 1 run, 2 run with
-     * the fail policy, 3 snapshot and restore) once with allocation N failing: for a debugger,
+     * the fail policy, 3 snapshot and restore, 4 run with the options and
+     * a program swap) once with allocation N failing: for a debugger,
      * e.g. break in util/mem.c's should_fail when counted == fail_at. */
     const char *only = getenv("OOM_ONLY");
     if (only) {
@@ -446,6 +481,7 @@ int main(void) {
                st ? "+" : "", seen ? "ENOMEM" : "no error", s.matches, s.late, s.timeouts);
         cep_engine_free(snap_src);
         cep_program_free(prog);
+        cep_program_free(p2);
         return failures ? 1 : 0;
     }
 
@@ -472,7 +508,9 @@ int main(void) {
             CHECK(ref.matches > 0 && ref.timeouts > 0,
                   "%s: reference run reaches too little (matches %lu, timeouts %lu)", NAMES[which],
                   ref.matches, ref.timeouts);
-        else if (which != S_COMPILE)
+        if (which == S_RUN_OPTS)
+            CHECK(ref.ttl_dropped > 0, "%s: the state TTL drops nothing", NAMES[which]);
+        if (which != S_COMPILE && which != S_SNAPSHOT)
             CHECK(ref.matches > 0 && ref.late > 0 && ref.timeouts > 0,
                   "%s: reference run reaches too little (matches %lu, late %lu, timeouts %lu)",
                   NAMES[which], ref.matches, ref.late, ref.timeouts);
@@ -508,6 +546,7 @@ int main(void) {
     }
     cep_engine_free(snap_src);
     cep_program_free(prog);
+    cep_program_free(p2);
     mem_fail_at(0, 0);
     printf("oom: %lu points, %d failures\n", total_points, failures);
     printf("oom: %d passed, %d failed\n", failures ? 0 : 1, failures ? 1 : 0);
