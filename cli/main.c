@@ -197,26 +197,32 @@ int compile_file(const char *path, cep_program **prog) {
     return status;
 }
 
+/* The options of check and explain: one on/off flag (--NAME, or -SHORT
+ * when short is not 0) and --help. Returns -1 to go on, else the exit status. */
+static int flag_options(int argc, char **argv, const char *name, char short_name, int *flag) {
+    const struct option opts[] = {
+        {name, no_argument, NULL, 'F'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0}};
+    char shorts[4] = ":h";
+    shorts[2] = short_name;
+    int c;
+    *flag = 0;
+    while ((c = getopt_long(argc, argv, shorts, opts, NULL)) != -1) {
+        if (c == 'F' || (short_name && c == short_name)) *flag = 1;
+        else if (c == 'h') {
+            fputs(usage_text, stdout);
+            return EXIT_OK;
+        } else return option_error(c, argv);
+    }
+    return -1;
+}
+
 /* ---- check ------------------------------------------------------------- */
 
 static int cmd_check(int argc, char **argv) {
-    static const struct option opts[] = {
-        {"verbose", no_argument, NULL, 'v'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0}};
-    int verbose = 0, c;
-    while ((c = getopt_long(argc, argv, ":vh", opts, NULL)) != -1) {
-        switch (c) {
-        case 'v':
-            verbose = 1;
-            break;
-        case 'h':
-            fputs(usage_text, stdout);
-            return EXIT_OK;
-        default:
-            return option_error(c, argv);
-        }
-    }
+    int verbose, done = flag_options(argc, argv, "verbose", 'v', &verbose);
+    if (done >= 0) return done;
     if (optind >= argc) return usage_error("check needs a pattern file");
     int status = EXIT_OK;
     for (int i = optind; i < argc; i++) {
@@ -233,23 +239,8 @@ static int cmd_check(int argc, char **argv) {
 /* ---- explain ------------------------------------------------------------ */
 
 static int cmd_explain(int argc, char **argv) {
-    static const struct option opts[] = {
-        {"dot", no_argument, NULL, 'D'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0}};
-    int dot = 0, c;
-    while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
-        switch (c) {
-        case 'D':
-            dot = 1;
-            break;
-        case 'h':
-            fputs(usage_text, stdout);
-            return EXIT_OK;
-        default:
-            return option_error(c, argv);
-        }
-    }
+    int dot, done = flag_options(argc, argv, "dot", 0, &dot);
+    if (done >= 0) return done;
     if (optind + 1 != argc) return usage_error("explain needs exactly one pattern file");
     cep_program *prog;
     int status = compile_file(argv[optind], &prog);
