@@ -213,7 +213,16 @@ static int scenario_compile(int *bad) {
  * on with the remaining events: the engine must stay usable. */
 static const cep_program *prog2; /* the replacement program of S_RUN_OPTS */
 
-static int scenario_run(const cep_program *prog, int limit_fail, int opts, sink *s, int *bad) {
+/* Processing time's clock: moved by hand, 300 ms an event. */
+static int64_t fake_now;
+static int64_t fake_clock(void *ud) {
+    (void)ud;
+    return fake_now;
+}
+
+enum { RUN_PLAIN, RUN_OPTS, RUN_PROC };
+
+static int scenario_run(const cep_program *prog, int limit_fail, int mode, sink *s, int *bad) {
     int seen = 0;
     cep_engine *e = NULL;
     cep_event *ev = NULL;
@@ -227,7 +236,12 @@ static int scenario_run(const cep_program *prog, int limit_fail, int opts, sink 
     if ((rc = cep_engine_set_max_delay(e, 3)) == CEP_ENOMEM) seen = 1;
     if ((rc = cep_engine_set_max_partial_matches(e, 3, limit_fail)) == CEP_ENOMEM) seen = 1;
     if ((rc = cep_engine_set_time_field(e, "ts")) == CEP_ENOMEM) seen = 1;
-    if (opts) {
+    if (mode == RUN_PROC) {
+        fake_now = 1000;
+        if (cep_engine_set_time_mode(e, CEP_TIME_PROCESSING) == CEP_ENOMEM) seen = 1;
+        if (cep_engine_set_clock(e, fake_clock, NULL) == CEP_ENOMEM) seen = 1;
+    }
+    if (mode == RUN_OPTS) {
         /* The optional bookkeeping: a memory budget, lateness, state TTL. */
         if (cep_engine_set_memory_limit(e, 1 << 20, CEP_LIMIT_DROP_OLDEST) == CEP_ENOMEM) seen = 1;
         if (cep_engine_set_allowed_lateness(e, 500) == CEP_ENOMEM) seen = 1;
@@ -239,14 +253,16 @@ static int scenario_run(const cep_program *prog, int limit_fail, int opts, sink 
 
     for (size_t i = 0; i < NEVENTS; i++) {
         const char *line = EVENTS[i];
-        if (opts && i == NEVENTS / 2) {
+        fake_now += 300;
+        if (mode == RUN_OPTS && i == NEVENTS / 2) {
             /* Mid-stream program swap: kept, changed and new patterns. */
             rc = cep_engine_replace_program(e, prog2);
             if (rc == CEP_ENOMEM) seen = 1;
             else CHECK(rc == CEP_OK, "replace_program returned %s", cep_strerror(rc));
         }
         if (!strncmp(line, "!watermark ", 11))
-            rc = cep_engine_advance_watermark(e, strtoll(line + 11, NULL, 10));
+            rc = mode == RUN_PROC ? cep_engine_tick(e)
+                                  : cep_engine_advance_watermark(e, strtoll(line + 11, NULL, 10));
         else
             rc = cep_engine_push_json(e, line, strlen(line));
         if (rc == CEP_ENOMEM) seen = 1;
@@ -420,14 +436,19 @@ static int leak_check(void) {
 #endif
 }
 
-enum { S_COMPILE, S_RUN_DROP, S_RUN_FAIL, S_SNAPSHOT, S_RUN_OPTS, S_COUNT };
+enum { S_COMPILE, S_RUN_DROP, S_RUN_FAIL, S_SNAPSHOT, S_RUN_OPTS, S_RUN_PROC, S_COUNT };
 static const char *const NAMES[] = {"compile+explain", "run (drop-oldest)", "run (fail)",
-                                    "snapshot+restore", "run (budget, lateness, TTL, replace)"};
+                                    "snapshot+restore", "run (budget, lateness, TTL, replace)",
+                                    "run (processing time)"};
 
 static int run_scenario(int which, const cep_program *prog, sink *s, int *bad) {
     if (which == S_SNAPSHOT) return scenario_snapshot(prog, s, bad);
     return which == S_COMPILE ? scenario_compile(bad)
-                              : scenario_run(prog, which == S_RUN_FAIL, which == S_RUN_OPTS, s, bad);
+                              : scenario_run(prog, which == S_RUN_FAIL,
+                                             which == S_RUN_OPTS   ? RUN_OPTS
+                                             : which == S_RUN_PROC ? RUN_PROC
+                                                                   : RUN_PLAIN,
+                                             s, bad);
 }
 
 int main(void) {
@@ -466,7 +487,7 @@ int main(void) {
 
     /* OOM_ONLY=S:N:STICKY runs scenario S (0 compile, 1 run, 2 run with
      * the fail policy, 3 snapshot and restore, 4 run with the options and
-     * a program swap) once with allocation N failing: for a debugger,
+     * a program swap, 5 run in processing time) once with allocation N failing: for a debugger,
      * e.g. break in util/mem.c's should_fail when counted == fail_at. */
     const char *only = getenv("OOM_ONLY");
     if (only) {
@@ -510,7 +531,11 @@ int main(void) {
                   ref.matches, ref.timeouts);
         if (which == S_RUN_OPTS)
             CHECK(ref.ttl_dropped > 0, "%s: the state TTL drops nothing", NAMES[which]);
-        if (which != S_COMPILE && which != S_SNAPSHOT)
+        if (which == S_RUN_PROC) /* nothing is late in processing time */
+            CHECK(ref.matches > 0 && ref.late == 0 && ref.timeouts > 0,
+                  "%s: reference run: matches %lu, late %lu, timeouts %lu", NAMES[which],
+                  ref.matches, ref.late, ref.timeouts);
+        else if (which != S_COMPILE && which != S_SNAPSHOT)
             CHECK(ref.matches > 0 && ref.late > 0 && ref.timeouts > 0,
                   "%s: reference run reaches too little (matches %lu, late %lu, timeouts %lu)",
                   NAMES[which], ref.matches, ref.late, ref.timeouts);
