@@ -43,9 +43,10 @@ int mem_uses_jemalloc(void) {
 #ifdef CEP_FAULT_INJECTION
 /* Test-only global state: the fault-injection tests are single-threaded. */
 static unsigned long fail_at, counted;
-static int fail_sticky;
+static int fail_sticky, env_read;
 
 void mem_fail_at(unsigned long n, int sticky) {
+    env_read = 1;
     fail_at = n;
     fail_sticky = sticky;
     counted = 0;
@@ -54,6 +55,17 @@ void mem_fail_at(unsigned long n, int sticky) {
 unsigned long mem_alloc_count(void) { return counted; }
 
 static int should_fail(void) {
+    if (!env_read) {
+        /* CEP_FAIL_AT=N (or N+ for N and every later one) reaches whole
+         * programs such as the CLI, which cannot call mem_fail_at. */
+        const char *v = getenv("CEP_FAIL_AT");
+        char *end = NULL;
+        env_read = 1;
+        if (v && *v) {
+            fail_at = strtoul(v, &end, 10);
+            fail_sticky = *end == '+';
+        }
+    }
     counted++;
     if (fail_at == 0) return 0;
     return fail_sticky ? counted >= fail_at : counted == fail_at;

@@ -13,3 +13,6 @@ make -s dsl/parser.h >/dev/null
 make -s -j"$(nproc 2>/dev/null || echo 2)" tests/oom/oom_test >/dev/null
 # The loop asks LSan itself after every N; no report at exit is needed.
 ASAN_OPTIONS=detect_leaks=1 ./tests/oom/oom_test
+
+# The same for the command-line tool, driven through CEP_FAIL_AT.
+sh "$src/tests/oom/cli.sh" "$src" "$bld"
