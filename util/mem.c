@@ -61,9 +61,12 @@ static int should_fail(void) {
         const char *v = getenv("CEP_FAIL_AT");
         char *end = NULL;
         env_read = 1;
-        if (v && *v) {
-            fail_at = strtoul(v, &end, 10);
-            fail_sticky = *end == '+';
+        if (v && *v >= '0' && *v <= '9') { /* anything else: no failure */
+            unsigned long n = strtoul(v, &end, 10);
+            if (*end == '\0' || (*end == '+' && end[1] == '\0')) {
+                fail_at = n;
+                fail_sticky = *end == '+';
+            }
         }
     }
     counted++;

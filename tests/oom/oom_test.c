@@ -475,6 +475,7 @@ int main(void) {
     if (cep_compile(NULL, src2, n2, "oom2", &p2, &d) != CEP_OK) {
         printf("oom: the replacement patterns do not compile:\n%s", cep_diag_render(d));
         cep_diag_free(d);
+        free(src2);
         return 1;
     }
     free(src2);
