@@ -4,6 +4,7 @@
 #define CEP_TEST_SUITES_H
 
 #include <check.h>
+#include <stddef.h>
 #include <stdio.h>
 
 Suite *lexer_suite(void);
@@ -13,5 +14,9 @@ Suite *expr_suite(void);
 Suite *json_suite(void);
 Suite *engine_suite(void);
 Suite *snapshot_suite(void);
+
+/* Parse len bytes as "t.cep": the AST dump when clean, else the rendered
+ * errors; the text lives until the next call (test_parser.c). */
+const char *parse_text(const char *src, size_t len);
 
 #endif

@@ -9,30 +9,7 @@
 #include "mem.h"
 #include "suites.h"
 
-/* Parse len bytes of src as "t.cep": the AST dump when it is clean, else
- * the rendered errors. */
-static char out[16384];
-static const char *parse_n(const char *src, size_t len) {
-    cep_diag *d = diag_new("t.cep", src, len);
-    ck_assert_ptr_nonnull(d);
-    ast_pattern *p = NULL;
-    int rc = ast_parse(src, len, d, &p);
-    ck_assert_int_eq(diag_finish(d), 0);
-    ck_assert_int_eq(rc == 0, cep_diag_count(d) == 0);
-    if (rc == 0) {
-        char *s = ast_dump(p);
-        ck_assert_ptr_nonnull(s);
-        snprintf(out, sizeof out, "%s", s);
-        mem_free(s);
-    } else {
-        snprintf(out, sizeof out, "%s", cep_diag_render(d));
-    }
-    ast_pattern_free(p);
-    cep_diag_free(d);
-    return out;
-}
-
-static const char *parse(const char *src) { return parse_n(src, strlen(src)); }
+static const char *parse(const char *src) { return parse_text(src, strlen(src)); }
 
 #define WHERE(cond) "pattern p begin a where " cond
 #define DUMP_WHERE(e) "(pattern p (begin a (where " e ")))"
@@ -243,7 +220,7 @@ START_TEST(err_unexpected_character) {
                      "pattern p begin a where \xc3\xa9 \xe2\x82\xac\n"
                      "                          ^\n");
     /* A NUL byte is an error and does not end the text. */
-    ck_assert_str_eq(parse_n("pattern p\0 begin a", 18),
+    ck_assert_str_eq(parse_text("pattern p\0 begin a", 18),
                      "t.cep:1:10: error: unexpected byte 0x00\n"
                      "pattern p  begin a\n"
                      "         ^\n");

@@ -10,11 +10,10 @@
 #include "mem.h"
 #include "suites.h"
 
-/* Parse src as "t.cep": the AST dump when it is clean, else the rendered
- * errors. */
+/* Parse len bytes of src as "t.cep": the AST dump when it is clean, else
+ * the rendered errors (shared with test_lexer.c through suites.h). */
 static char out[16384];
-static const char *parse(const char *src) {
-    size_t len = strlen(src);
+const char *parse_text(const char *src, size_t len) {
     cep_diag *d = diag_new("t.cep", src, len);
     ck_assert_ptr_nonnull(d);
     ast_pattern *p = NULL;
@@ -33,6 +32,8 @@ static const char *parse(const char *src) {
     cep_diag_free(d);
     return out;
 }
+
+static const char *parse(const char *src) { return parse_text(src, strlen(src)); }
 
 /* Parse a text that must be clean and hand back the tree. */
 static ast_pattern *tree(const char *src) {
