@@ -558,6 +558,7 @@ static uint32_t create_middle_states(builder *b, uint32_t sink) {
 static int event_only(const expr *e) {
     switch ((xkind)e->kind) {
     case XK_REF:
+    case XK_REF_CMP:
     case XK_AGG:
     case XK_UCALL: return 0;
     case XK_CONST:
@@ -572,26 +573,58 @@ static int event_only(const expr *e) {
     return 1;
 }
 
-/* A state's gate: a part of its condition that reads only the event and
- * must hold for anything but "stay" or "end" to happen. Only for the two
- * shapes every step has in its waiting state: TAKE on c plus IGNORE on not
- * c back to itself (followedBy: a failing gate keeps the partial match as it
- * is), or TAKE on c alone (next: a failing gate ends it). Lets the engine
- * pass over partial matches an event cannot move without stepping them. */
-static void set_gate(nfa_pattern *np, uint32_t s) {
+/* Split c into its leftmost conjunct that reads only the event (the gate,
+ * returned; NULL if there is none) and the rest (*rest; NULL when c is the
+ * gate). `g and x and y` holds exactly when g holds and `x and y` does,
+ * evaluated in the same order. */
+static const expr *split_gate(builder *b, const expr *c, const expr **rest) {
+    *rest = c;
+    if (event_only(c)) {
+        *rest = NULL;
+        return c;
+    }
+    if (c->kind != XK_BINARY || c->op != OP_AND) return NULL;
+    const expr *r;
+    const expr *g = split_gate(b, c->a, &r);
+    if (!g) return NULL;
+    if (!r) {
+        *rest = c->b;
+        return g;
+    }
+    expr *n = cond_and(b->c, (expr *)r, c->b);
+    if (!n) return NULL; /* out of memory: no gate (b->c->oom is set) */
+    *rest = n;
+    return g;
+}
+
+/* A state's shape (nfa.h): the two edges every step has in its waiting
+ * state, which the engine steps without a decision graph, testing the
+ * gate once per event for all partial matches of a key waiting there. */
+static void set_shape(builder *b, nfa_pattern *np, uint32_t s) {
     nfa_state *st = &np->states[s];
     const nfa_edge *e = &np->edges[st->first_edge];
-    if (st->kind != ST_NORMAL || !st->nedges || e[0].kind != EDGE_TAKE || !e[0].cond || e[0].negate) return;
-    if (st->nedges == 2) {
-        if (e[1].kind != EDGE_IGNORE || e[1].cond != e[0].cond || !e[1].negate || e[1].target != s) return;
-        st->gate_keeps = 1;
-    } else if (st->nedges != 1) {
-        return;
+    st->shape = SHAPE_GENERAL;
+    if ((st->kind != ST_NORMAL && st->kind != ST_PENDING) || !st->nedges || !e[0].cond || e[0].negate) return;
+    int pair = st->nedges == 2 && e[1].kind == EDGE_IGNORE && e[1].cond == e[0].cond && e[1].negate &&
+               e[1].target == s;
+    int shape = SHAPE_GENERAL;
+    if (e[0].kind == EDGE_TAKE && pair) shape = SHAPE_FOLLOW;
+    else if (e[0].kind == EDGE_TAKE && st->nedges == 1) shape = SHAPE_NEXT;
+    else if (e[0].kind == EDGE_PROCEED && pair && np->states[e[0].target].kind == ST_STOP) shape = SHAPE_NEGATE;
+    if (shape == SHAPE_GENERAL) return;
+    if (shape != SHAPE_NEGATE) {
+        /* Taking into a state that proceeds may also complete: leave that
+         * to the decision graph. */
+        const nfa_state *t = &np->states[e[0].target];
+        if (t->has_proceed || t->kind == ST_STOP) return;
+        st->target = e[0].target;
     }
-    const expr *c = e[0].cond;
-    while (!event_only(c) && c->kind == XK_BINARY && c->op == OP_AND) c = c->a; /* leftmost conjunct */
-    if (event_only(c)) st->gate = c;
-    else st->gate_keeps = 0;
+    const expr *rest;
+    const expr *gate = split_gate(b, e[0].cond, &rest);
+    if (b->c->oom) return;
+    st->shape = (uint8_t)shape;
+    st->gate = gate;
+    st->rest = rest;
 }
 
 static int flatten(builder *b, nfa_pattern *np, uint32_t start) {
@@ -622,7 +655,13 @@ static int flatten(builder *b, nfa_pattern *np, uint32_t start) {
         }
         s->nedges = np->nedges - s->first_edge;
     }
-    for (uint32_t i = 0; i < np->nstates; i++) set_gate(np, i);
+    for (uint32_t i = 0; i < np->nstates; i++)
+        for (uint32_t k = 0; k < np->states[i].nedges; k++)
+            if (np->edges[np->states[i].first_edge + k].kind == EDGE_PROCEED) np->states[i].has_proceed = 1;
+    for (uint32_t i = 0; i < np->nstates; i++) set_shape(b, np, i);
+    /* A decision graph yields at most one output per TAKE or IGNORE edge,
+     * plus a completion per TAKE that can proceed to the final state. */
+    np->max_outputs = 2 * np->nedges + 1;
     return 0;
 }
 

@@ -119,6 +119,21 @@ expr *compile_expr(cctx *c, const ast_expr *a) {
             e->k = k->k;
             return e;
         }
+        if (a->op >= OP_EQ && a->op <= OP_GE &&
+            ((a->a->kind == EX_FIELD && a->b->kind == EX_STEPREF && !a->b->has_index) ||
+             (a->b->kind == EX_FIELD && a->a->kind == EX_STEPREF && !a->a->has_index))) {
+            /* field op step.field (either way round): one node, the
+             * condition that joins an event to an earlier step */
+            int swapped = a->a->kind == EX_STEPREF;
+            const ast_expr *f = swapped ? a->b : a->a, *r = swapped ? a->a : a->b;
+            if (!(e = new_expr(c, XK_REF_CMP, 0))) return NULL;
+            e->op = (uint8_t)a->op;
+            e->swapped = (uint8_t)swapped;
+            e->slot = f->slot;
+            e->step = r->step_index;
+            e->slot2 = r->slot;
+            return e;
+        }
         if (!(e = new_expr(c, XK_BINARY, 0))) return NULL;
         e->op = (uint8_t)a->op;
         if (!(e->a = compile_expr(c, a->a)) || !(e->b = compile_expr(c, a->b))) return NULL;

@@ -89,6 +89,12 @@ static void put_expr(strbuf *b, const cep_program *p, const nfa_pattern *pat, co
         }
         sb_puts(b, ")");
         return;
+    case XK_REF_CMP: {
+        const char *f = p->fields[e->slot], *step = pat->steps[e->step].name, *rf = p->fields[e->slot2];
+        if (e->swapped) sb_printf(b, "(%s.%s %s %s)", step, rf, expr_op_text(e->op), f);
+        else sb_printf(b, "(%s %s %s.%s)", f, expr_op_text(e->op), step, rf);
+        return;
+    }
     case XK_ISNULL:
         put_expr(b, p, pat, e->a, dot);
         sb_printf(b, " %s null", e->op == OP_EQ ? "==" : "!=");

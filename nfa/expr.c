@@ -227,6 +227,57 @@ static cep_value aggregate(const expr *e, const pm_node *chain) {
 
 #define MAX_ARGS 16
 
+/* op applied to the int comparison of x and y. */
+static int int_holds(int op, int64_t x, int64_t y) {
+    switch (op) {
+    case OP_EQ: return x == y;
+    case OP_NE: return x != y;
+    case OP_LT: return x < y;
+    case OP_LE: return x <= y;
+    case OP_GT: return x > y;
+    default: return x >= y;
+    }
+}
+
+/* a op b for the common cases (same-type ints, string equality), else
+ * value_compare: exactly what XK_BINARY would give. */
+static int cmp_holds(int op, const cep_value *a, const cep_value *b) {
+    if (a->type == b->type) {
+        if (a->type == CEP_INT) return int_holds(op, a->u.i, b->u.i);
+        if (a->type == CEP_STRING && (op == OP_EQ || op == OP_NE)) {
+            int eq = a->u.s.len == b->u.s.len && memcmp(a->u.s.ptr, b->u.s.ptr, a->u.s.len) == 0;
+            return op == OP_EQ ? eq : !eq;
+        }
+    }
+    return value_compare(op, *a, *b).u.b;
+}
+
+static const cep_value null_value;
+
+int expr_holds(const expr *e, eval_ctx *c) {
+    switch ((xkind)e->kind) {
+    case XK_SLOT_CMP:
+        return cmp_holds(e->op, c->row ? &c->row[e->slot] : &null_value, &e->k);
+    case XK_REF_CMP: {
+        const cep_value *v = c->row ? &c->row[e->slot] : &null_value;
+        const cep_event *ev = step_event(c->chain, e->step, 0, 0);
+        const cep_value *r = ev ? &ev->vals[e->slot2] : &null_value;
+        return e->swapped ? cmp_holds(e->op, r, v) : cmp_holds(e->op, v, r);
+    }
+    case XK_BINARY:
+        if (e->op == OP_AND) return expr_holds(e->a, c) && expr_holds(e->b, c);
+        if (e->op == OP_OR) return expr_holds(e->a, c) || expr_holds(e->b, c);
+        break;
+    case XK_UNARY:
+        if (e->op == OP_NOT) return !expr_holds(e->a, c);
+        break;
+    default:
+        break;
+    }
+    cep_value v = expr_eval(e, c);
+    return v.type == CEP_BOOL && v.u.b;
+}
+
 cep_value expr_eval(const expr *e, eval_ctx *c) {
     switch ((xkind)e->kind) {
     case XK_CONST:
@@ -284,22 +335,9 @@ cep_value expr_eval(const expr *e, eval_ctx *c) {
         }
         return boolv(0);
     }
-    case XK_SLOT_CMP: {
-        cep_value v = c->row ? c->row[e->slot] : NULLV;
-        /* The two common cases inline: a string or an int equal to a
-         * constant of the same type. Everything else takes the general path. */
-        if (v.type == e->k.type && (e->op == OP_EQ || e->op == OP_NE)) {
-            int eq;
-            if (v.type == CEP_STRING)
-                eq = v.u.s.len == e->k.u.s.len && memcmp(v.u.s.ptr, e->k.u.s.ptr, v.u.s.len) == 0;
-            else if (v.type == CEP_INT)
-                eq = v.u.i == e->k.u.i;
-            else
-                return value_compare(e->op, v, e->k);
-            return boolv(e->op == OP_EQ ? eq : !eq);
-        }
-        return value_compare(e->op, v, e->k);
-    }
+    case XK_SLOT_CMP:
+    case XK_REF_CMP:
+        return boolv(expr_holds(e, c));
     case XK_ISNULL: {
         cep_value v = expr_eval(e->a, c);
         return boolv((v.type == CEP_NULL) == (e->op == OP_EQ));

@@ -21,14 +21,18 @@ typedef enum xkind {
     XK_MATCH,   /* regex; op OP_MATCH or OP_NOMATCH */
     XK_IN,      /* a in args */
     XK_ISNULL,  /* a == null (op OP_EQ) or a != null (OP_NE) */
-    XK_SLOT_CMP /* field of the event under test (slot) op constant k: the
-                 * most common condition, evaluated without recursion */
+    XK_SLOT_CMP, /* field of the event under test (slot) op constant k: the
+                  * most common condition, evaluated without recursion */
+    XK_REF_CMP  /* field of the event under test (slot) op step.field (step,
+                 * slot2; the newest event of the step), or the other way
+                 * round when swapped: `item == click.item` in one node */
 } xkind;
 
 struct expr {
     uint8_t kind, op;
+    uint8_t swapped;    /* XK_REF_CMP: written as step.field op field */
     int has_index;
-    int32_t slot, step, fn;
+    int32_t slot, step, fn, slot2;
     int64_t index;
     cep_value k;
     const regex *re;
@@ -69,11 +73,10 @@ void expr_ctx_free(eval_ctx *c);
 void expr_ctx_reset(eval_ctx *c);
 
 cep_value expr_eval(const expr *e, eval_ctx *c);
-/* A condition holds only when it evaluates to boolean true. */
-static inline int expr_holds(const expr *e, eval_ctx *c) {
-    cep_value v = expr_eval(e, c);
-    return v.type == CEP_BOOL && v.u.b;
-}
+/* A condition holds only when it evaluates to boolean true. Conditions are
+ * tested, not valued: and/or/not and the one-node comparisons are decided
+ * here without building values; everything else goes through expr_eval. */
+int expr_holds(const expr *e, eval_ctx *c);
 
 /* Comparison and arithmetic on values (exposed for unit tests). A null
  * operand makes every comparison false; `== null` and `!= null` written in

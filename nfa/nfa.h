@@ -43,6 +43,16 @@ typedef enum state_kind {
     ST_PENDING    /* trailing notFollowedBy: completes when its window closes */
 } state_kind;
 
+/* The edge shapes most states have, which the engine steps without the
+ * general decision graph (automaton.c's set_shape finds them). */
+typedef enum state_shape {
+    SHAPE_GENERAL, /* anything else: Flink's decision graph */
+    SHAPE_FOLLOW,  /* TAKE c -> target, IGNORE not c -> itself (followedBy) */
+    SHAPE_NEXT,    /* TAKE c -> target, nothing else (next) */
+    SHAPE_NEGATE   /* PROCEED c -> a stop state, IGNORE not c -> itself
+                    * (waiting on notFollowedBy) */
+} state_shape;
+
 typedef struct nfa_state {
     state_kind kind;
     uint32_t step;        /* step whose events TAKE edges record */
@@ -50,8 +60,16 @@ typedef struct nfa_state {
     uint32_t nedges;
     int64_t gap_ms;       /* > 0: the next event must come sooner than this
                            * after the last one taken (per-step window) */
-    const expr *gate;     /* reads only the event: when it does not hold, */
-    int gate_keeps;       /* the partial match stays as it is (1) or ends (0) */
+    uint8_t shape;        /* state_shape */
+    uint8_t has_proceed;  /* has a PROCEED edge */
+    uint32_t target;      /* FOLLOW, NEXT: the TAKE edge's target */
+    /* Shapes other than GENERAL: c split into the conjunct that reads only
+     * the event (gate, NULL if none) and what remains (rest, NULL: true).
+     * When the gate does not hold, a partial match stays as it is (FOLLOW,
+     * NEGATE) or ends (NEXT), so the gate is tested once per event for
+     * all the partial matches of a key that wait in this state. */
+    const expr *gate;
+    const expr *rest;
 } nfa_state;
 
 typedef struct nfa_step {
@@ -78,6 +96,7 @@ typedef struct nfa_pattern {
     uint32_t nemit;
     char **emit_names;
     expr **emit_exprs;
+    uint32_t max_outputs;     /* most outputs one decision graph can have */
 } nfa_pattern;
 
 /* A user function registered on a cep_compiler. */

@@ -1,7 +1,7 @@
-/* engine.c — running compiled patterns over a stream: event time and the
- * out-of-order buffer, per-key partial matches stepped through each
- * pattern's NFA (Flink's rules), `within` expiry driven by a timer heap,
- * after-match skipping and the hold-back of matches it requires. */
+/* engine.c — the engine's life cycle and time: events in, the
+ * out-of-order buffer, watermarks, timers fired in time order between
+ * events, state bounds, and the pool of shared nodes and stored events.
+ * Matching itself is step.c; what leaves the engine, emit.c. */
 #include "config.h"
 #include "engine.h"
 #include "json.h"
@@ -21,9 +21,19 @@ void engine_set_err(cep_engine *e, const char *fmt, ...) {
     va_end(ap);
 }
 
+/* ---- stored events ------------------------------------------------------------ */
+
+cep_event *engine_copy_event(cep_engine *e, const cep_event *ev) {
+    size_t n = event_frozen_size(ev);
+    void *mem = slab_alloc(&e->mem, n);
+    return mem ? event_freeze_to(ev, mem, n) : NULL;
+}
+
+void engine_free_event(cep_engine *e, cep_event *ev) { slab_free(&e->mem, ev, event_stored_size(ev)); }
+
 /* Copy a caller's event for keeping; tells the tag hook. */
 cep_event *engine_keep_event(cep_engine *e, const cep_event *ev) {
-    cep_event *f = event_freeze(ev);
+    cep_event *f = engine_copy_event(e, ev);
     if (!f) return NULL;
     e->stats.stored_events++;
     e->event_bytes += event_stored_size(f);
@@ -32,12 +42,11 @@ cep_event *engine_keep_event(cep_engine *e, const cep_event *ev) {
 }
 
 void engine_drop_event(cep_engine *e, cep_event *ev) {
-    if (ev && ev->refs == 1) {
-        e->stats.stored_events--;
-        e->event_bytes -= event_stored_size(ev);
-        if (ev->tag && e->on_tag) e->on_tag(e->tag_ud, ev->tag, 0);
-    }
-    event_release(ev);
+    if (!ev || --ev->refs) return;
+    e->stats.stored_events--;
+    e->event_bytes -= event_stored_size(ev);
+    if (ev->tag && e->on_tag) e->on_tag(e->tag_ud, ev->tag, 0);
+    engine_free_event(e, ev);
 }
 
 /* ---- nodes and partial-match lists ------------------------------------------- */
@@ -86,583 +95,10 @@ int engine_list_push(pm_list *l, pm p) {
     return 0;
 }
 
-static int u32_push(u32_list *l, uint32_t v) {
-    if (l->n == l->cap && mem_grow((void **)&l->v, &l->cap, l->n + 1, sizeof *l->v) < 0) return -1;
-    l->v[l->n++] = v;
-    return 0;
-}
-
-/* (start time, start seq) order: Flink's ordering of partial matches. */
-static int pm_cmp(const pm *a, const pm *b) {
-    if (a->start != b->start) return a->start < b->start ? -1 : 1;
-    return a->start_seq < b->start_seq ? -1 : a->start_seq > b->start_seq;
-}
-
-/* ---- key states ----------------------------------------------------------------- */
-
-static int timer_less(const void *a, const void *b) {
-    const key_state *x = a, *y = b;
-    if (x->deadline != y->deadline) return x->deadline < y->deadline;
-    return x->created < y->created;
-}
-
-static void timer_moved(void *item, size_t pos) { ((key_state *)item)->heap_pos = pos; }
-
-key_state *engine_key_new(cep_engine *e, uint32_t pattern, uint64_t hash, const char *key,
-                                uint32_t len) {
-    key_state *ks = mem_calloc(1, sizeof *ks + len);
-    if (!ks) return NULL;
-    ks->hash = hash;
-    ks->created = e->keys_created++;
-    ks->pattern = pattern;
-    ks->key_len = len;
-    ks->key = (char *)(ks + 1);
-    memcpy(ks->key, key, len);
-    ks->heap_pos = HEAP_NONE;
-    if (keymap_insert(&e->keys, ks) < 0) {
-        mem_free(ks);
-        return NULL;
-    }
-    ks->prev = e->last;
-    if (e->last) e->last->next = ks;
-    else e->first = ks;
-    e->last = ks;
-    e->stats.keys++;
-    return ks;
-}
-
-void engine_key_free(cep_engine *e, key_state *ks) {
-    for (uint32_t i = 0; i < ks->pms.n; i++) engine_node_release(e, ks->pms.v[i].node);
-    for (uint32_t i = 0; i < ks->done.n; i++) engine_node_release(e, ks->done.v[i].node);
-    e->stats.partial_matches -= ks->pms.n;
-    if (ks->heap_pos != HEAP_NONE) heap_remove(&e->timers, ks->heap_pos);
-    keymap_remove(&e->keys, ks);
-    if (ks->prev) ks->prev->next = ks->next;
-    else e->first = ks->next;
-    if (ks->next) ks->next->prev = ks->prev;
-    else e->last = ks->prev;
-    e->stats.keys--;
-    mem_free(ks->pms.v);
-    mem_free(ks->done.v);
-    mem_free(ks);
-}
-
-/* When partial match p stops being able to grow: its pattern window or
- * the gap window of the state it waits in, whichever closes first. */
-static int64_t pm_deadline(const nfa_pattern *pat, const pm *p) {
-    int64_t d = INT64_MAX;
-    if (pat->has_within && p->start <= INT64_MAX - pat->within_ms) d = p->start + pat->within_ms;
-    int64_t gap = pat->states[p->state].gap_ms;
-    if (gap > 0 && p->prev_time <= INT64_MAX - gap && p->prev_time + gap < d) d = p->prev_time + gap;
-    return d;
-}
-
-/* After a change: free an empty key state, else re-arm its timer. */
-void engine_key_settle(cep_engine *e, const nfa_pattern *pat, key_state *ks) {
-    if (ks->pms.n == 0 && ks->done.n == 0) {
-        engine_key_free(e, ks);
-        return;
-    }
-    int64_t d = INT64_MAX;
-    for (uint32_t i = 0; i < ks->pms.n; i++) {
-        int64_t x = pm_deadline(pat, &ks->pms.v[i]);
-        if (x < d) d = x;
-    }
-    /* State TTL: a key idle that long loses what it holds. */
-    if (e->state_ttl > 0 && ks->last_event <= INT64_MAX - e->state_ttl && ks->last_event + e->state_ttl < d)
-        d = ks->last_event + e->state_ttl;
-    if (d == INT64_MAX) { /* nothing can expire: no timer */
-        if (ks->heap_pos != HEAP_NONE) heap_remove(&e->timers, ks->heap_pos);
-        return;
-    }
-    ks->deadline = d;
-    if (ks->heap_pos == HEAP_NONE) {
-        if (heap_push(&e->timers, ks) < 0) e->oom = 1;
-    } else {
-        heap_fix(&e->timers, ks->heap_pos);
-    }
-}
-
-/* Encode the key of ev for pattern pi into e->keybuf: the pattern index,
- * then a type tag and bytes per key field. Integral doubles encode as ints
- * so that 7 and 7.0 are one key, as they compare equal. */
-static int encode_key(cep_engine *e, uint32_t pi, const cep_value *vals, uint32_t *len) {
-    const nfa_pattern *pat = &e->prog->patterns[pi];
-    size_t need = 4;
-    for (uint32_t i = 0; i < pat->nkeys; i++) {
-        cep_value v = vals[pat->key_slots[i]];
-        need += 1 + (v.type == CEP_STRING ? 4 + v.u.s.len : 8);
-    }
-    if (need > UINT32_MAX) return CEP_ERANGE;
-    if (mem_grow((void **)&e->keybuf, &e->keybuf_cap, need, 1) < 0) return CEP_ENOMEM;
-    char *p = e->keybuf;
-    memcpy(p, &pi, 4);
-    p += 4;
-    for (uint32_t i = 0; i < pat->nkeys; i++) {
-        cep_value v = vals[pat->key_slots[i]];
-        if (v.type == CEP_DOUBLE && v.u.d >= -9.2e18 && v.u.d <= 9.2e18 && v.u.d == (double)(int64_t)v.u.d) {
-            v.type = CEP_INT;
-            v.u.i = (int64_t)v.u.d;
-        }
-        *p++ = (char)v.type;
-        switch (v.type) {
-        case CEP_NULL: memset(p, 0, 8); p += 8; break;
-        case CEP_BOOL: { int64_t b = v.u.b; memcpy(p, &b, 8); p += 8; break; }
-        case CEP_INT: memcpy(p, &v.u.i, 8); p += 8; break;
-        case CEP_DOUBLE: memcpy(p, &v.u.d, 8); p += 8; break;
-        case CEP_STRING: {
-            uint32_t l = (uint32_t)v.u.s.len;
-            memcpy(p, &l, 4);
-            p += 4;
-            memcpy(p, v.u.s.ptr, l);
-            p += l;
-            break;
-        }
-        }
-    }
-    *len = (uint32_t)(p - e->keybuf);
-    return CEP_OK;
-}
-
-/* ---- emitting matches ------------------------------------------------------------ */
-
-static int match_reserve(cep_engine *e, size_t nevents, size_t nsteps, size_t nfields) {
-    cep_match *m = &e->match;
-    if (mem_grow((void **)&m->events, &m->events_cap, nevents, sizeof *m->events) < 0) return -1;
-    if (mem_grow((void **)&m->step_off, &m->steps_cap, nsteps + 1, sizeof *m->step_off) < 0) return -1;
-    if (nfields && mem_grow((void **)&m->fields, &m->fields_cap, nfields, sizeof *m->fields) < 0)
-        return -1;
-    return 0;
-}
-
-static void emit(cep_engine *e, uint32_t pi, const pm *p, int timeout) {
-    const nfa_pattern *pat = &e->prog->patterns[pi];
-    cep_match *m = &e->match;
-    if (match_reserve(e, 0, pat->nsteps, pat->nemit) < 0) {
-        e->oom = 1;
-        return;
-    }
-    /* Group the chain's events by step, oldest first (a counting sort):
-     * count per step while finding the length and the first event. */
-    memset(m->step_off, 0, (pat->nsteps + 1) * sizeof *m->step_off);
-    size_t n = 0;
-    const pm_node *first = NULL;
-    for (const pm_node *x = p->node; x; x = x->parent, n++) {
-        m->step_off[x->step + 1]++;
-        first = x;
-    }
-    if (match_reserve(e, n, pat->nsteps, pat->nemit) < 0) {
-        e->oom = 1;
-        return;
-    }
-    for (uint32_t s = 0; s < pat->nsteps; s++) m->step_off[s + 1] += m->step_off[s];
-    /* Walk newest to oldest, filling each step's range from its end; then
-     * step_off[s + 1] has come down to the start of step s: shift it. */
-    for (const pm_node *x = p->node; x; x = x->parent) m->events[--m->step_off[x->step + 1]] = x->ev;
-    memmove(m->step_off, m->step_off + 1, pat->nsteps * sizeof *m->step_off);
-    m->step_off[pat->nsteps] = (uint32_t)n;
-    m->pat = pat;
-    m->pattern_index = pi;
-    m->nkeys = pat->nkeys;
-    m->keyvals = first->ev->vals; /* every event of the match shares the key */
-    m->start = p->start;
-    m->end = p->node->ev->time;
-    m->timeout = timeout;
-    if (timeout) {
-        e->stats.timeouts++;
-        if (e->on_timeout && e->on_timeout(e->timeout_ud, m) != 0) e->stop = 1;
-        return;
-    }
-    e->ctx.row = NULL;
-    e->ctx.chain = p->node;
-    for (uint32_t i = 0; i < pat->nemit; i++) m->fields[i] = expr_eval(pat->emit_exprs[i], &e->ctx);
-    e->stats.matches++;
-    if (e->on_match && e->on_match(e->match_ud, m) != 0) e->stop = 1;
-    expr_ctx_reset(&e->ctx);
-}
-
-/* Remove from l every entry with (start, start_seq) before (or, when
- * inclusive, at) the pruning event: Flink's AfterMatchSkipStrategy.prune. */
-static uint32_t prune_list(cep_engine *e, pm_list *l, const cep_event *at, int inclusive) {
-    pm mark = {.start = at->time, .start_seq = at->seq};
-    uint32_t k = 0;
-    for (uint32_t i = 0; i < l->n; i++) {
-        int c = pm_cmp(&l->v[i], &mark);
-        if (c < 0 || (inclusive && c == 0)) engine_node_release(e, l->v[i].node);
-        else l->v[k++] = l->v[i];
-    }
-    uint32_t gone = l->n - k;
-    l->n = k;
-    return gone;
-}
-
-/* The event a skip strategy prunes up to, and whether it prunes that
- * event's own partial matches too (NULL: no pruning). */
-static const cep_event *pruning_event(const nfa_pattern *pat, const pm *m, int *inclusive) {
-    const pm_node *first = m->node, *step_first = NULL, *step_last = NULL;
-    for (const pm_node *x = m->node; x; x = x->parent) {
-        first = x;
-        if ((int)x->step == pat->skip_step) {
-            if (!step_last) step_last = x;
-            step_first = x;
-        }
-    }
-    *inclusive = 1;
-    switch (pat->skip) {
-    case SKIP_TO_NEXT: return first->ev;
-    case SKIP_PAST_LAST_EVENT: return m->node->ev;
-    case SKIP_TO_FIRST: *inclusive = 0; return step_first ? step_first->ev : NULL;
-    case SKIP_TO_LAST: *inclusive = 0; return step_last ? step_last->ev : NULL;
-    default: return NULL;
-    }
-}
-
-/* Emit held matches that no earlier-starting partial match can still
- * precede (Flink's processMatchesAccordingToSkipStrategy). */
-static void release_held(cep_engine *e, uint32_t pi, key_state *ks) {
-    const nfa_pattern *pat = &e->prog->patterns[pi];
-    while (ks->done.n) {
-        pm m = ks->done.v[0];
-        if (ks->pms.n && pm_cmp(&ks->pms.v[0], &m) < 0) break;
-        memmove(ks->done.v, ks->done.v + 1, (ks->done.n - 1) * sizeof *ks->done.v);
-        ks->done.n--;
-        int inclusive;
-        const cep_event *at = pruning_event(pat, &m, &inclusive);
-        if (at) {
-            e->stats.partial_matches -= prune_list(e, &ks->pms, at, inclusive);
-            prune_list(e, &ks->done, at, inclusive);
-        }
-        emit(e, pi, &m, 0);
-        engine_node_release(e, m.node);
-    }
-}
-
-/* Insert completed matches into the key's held list, ordered by start. */
-static void hold(cep_engine *e, key_state *ks, const pm *m) {
-    if (engine_list_push(&ks->done, *m) < 0) {
-        engine_node_release(e, m->node);
-        e->oom = 1;
-        return;
-    }
-    for (uint32_t j = ks->done.n - 1; j > 0 && pm_cmp(&ks->done.v[j], &ks->done.v[j - 1]) < 0; j--) {
-        pm t = ks->done.v[j];
-        ks->done.v[j] = ks->done.v[j - 1];
-        ks->done.v[j - 1] = t;
-    }
-}
-
-/* Completed matches of one step: emitted at once under noSkip, else held
- * back and released in start order by the skip strategy's rules. */
-static void complete(cep_engine *e, uint32_t pi, key_state *ks, pm_list *done) {
-    const nfa_pattern *pat = &e->prog->patterns[pi];
-    for (uint32_t i = 0; i < done->n; i++) {
-        if (pat->skip == SKIP_NO_SKIP) {
-            emit(e, pi, &done->v[i], 0);
-            engine_node_release(e, done->v[i].node);
-        } else {
-            hold(e, ks, &done->v[i]);
-        }
-    }
-    done->n = 0;
-    if (pat->skip != SKIP_NO_SKIP && ks) release_held(e, pi, ks);
-}
-
-/* Time has reached now: partial matches whose window closed either complete
- * (a trailing notFollowedBy waiting in its pending state) or time out. */
-static void prune_expired(cep_engine *e, uint32_t pi, key_state *ks, int64_t now) {
-    /* The key's timer holds its earliest deadline: nothing is due before. */
-    if (ks->heap_pos == HEAP_NONE || ks->deadline > now) return;
-    const nfa_pattern *pat = &e->prog->patterns[pi];
-    uint32_t k = 0;
-    e->completed.n = 0;
-    for (uint32_t i = 0; i < ks->pms.n; i++) {
-        pm *p = &ks->pms.v[i];
-        /* INT64_MAX is "no deadline": an event at time INT64_MAX must not
-         * expire a partial match that has no window (or one past int64). */
-        int64_t d = pm_deadline(pat, p);
-        if (d == INT64_MAX || d > now) {
-            ks->pms.v[k++] = *p;
-            continue;
-        }
-        e->stats.partial_matches--;
-        if (pat->states[p->state].kind == ST_PENDING) {
-            if (engine_list_push(&e->completed, *p) < 0) {
-                engine_node_release(e, p->node);
-                e->oom = 1;
-            }
-            continue;
-        }
-        if (e->on_timeout) emit(e, pi, p, 1);
-        else e->stats.timeouts++;
-        engine_node_release(e, p->node);
-    }
-    ks->pms.n = k;
-    complete(e, pi, ks, &e->completed);
-}
-
-static uint64_t hash_key(const cep_engine *e, uint32_t len) {
-    return hash_bytes(e->keybuf, len, e->keys.seed);
-}
-
-/* ---- stepping the NFA ------------------------------------------------------------- */
-
-typedef struct step_in {
-    cep_event *ev;       /* the event under test */
-    cep_event **stored;  /* its kept copy, made on the first TAKE */
-    int straggler;       /* behind the watermark, within the allowed lateness */
-} step_in;
-
-static cep_event *stored_event(cep_engine *e, step_in *in) {
-    if (!*in->stored) {
-        if (in->ev->sbufs) *in->stored = engine_keep_event(e, in->ev); /* a caller's builder */
-        else {
-            *in->stored = in->ev;
-            event_retain(in->ev);
-        }
-    }
-    return *in->stored;
-}
-
-/* Evaluate a condition on e->ctx once per (partial match, event): a TAKE
- * edge and its IGNORE edge test the same condition. */
-static int cond_holds(cep_engine *e, const expr *cond) {
-    for (int i = 0; i < e->ncache; i++)
-        if (e->cache[i].cond == cond) return e->cache[i].holds;
-    int holds = expr_holds(cond, &e->ctx);
-    expr_ctx_reset(&e->ctx);
-    if (e->ncache < (int)(sizeof e->cache / sizeof *e->cache))
-        e->cache[e->ncache++] = (cond_result){cond, holds};
-    return holds;
-}
-
-/* Flink's createDecisionGraph: the TAKE and IGNORE edges that hold for this
- * event, reached from the partial match's state through PROCEED edges that
- * hold, depth first with a stack, in Flink's order. */
-static int decision_graph(cep_engine *e, const nfa_pattern *pat, const pm *p, const cep_event *ev) {
-    e->stack.n = 0;
-    e->out.n = 0;
-    if (u32_push(&e->stack, p->state) < 0) return -1;
-    e->ctx.row = ev->vals;
-    e->ctx.chain = p->node;
-    size_t guard = 0;
-    e->ncache = 0; /* conditions of this partial match and event, evaluated once */
-    while (e->stack.n) {
-        uint32_t s = e->stack.v[--e->stack.n];
-        const nfa_state *st = &pat->states[s];
-        if (++guard > (size_t)pat->nstates * 4 + 64) break; /* proceed edges never cycle; be safe */
-        for (uint32_t i = 0; i < st->nedges; i++) {
-            const nfa_edge *edge = &pat->edges[st->first_edge + i];
-            int holds = edge->cond ? cond_holds(e, edge->cond) : 1;
-            if (holds == edge->negate) continue;
-            if (edge->kind == EDGE_PROCEED) {
-                if (u32_push(&e->stack, edge->target) < 0) return -1;
-            } else if (u32_push(&e->out, st->first_edge + i) < 0 || u32_push(&e->out, s) < 0) {
-                return -1;
-            }
-        }
-    }
-    return 0;
-}
-
-/* Flink's findFinalStateAfterProceed: can state s reach the final state by
- * PROCEED edges that hold for this event? */
-static int final_after_proceed(cep_engine *e, const nfa_pattern *pat, uint32_t s) {
-    size_t base = e->stack.n;
-    if (u32_push(&e->stack, s) < 0) return 0;
-    int found = 0;
-    size_t guard = 0;
-    while (e->stack.n > base && !found && ++guard < (size_t)pat->nstates * 4 + 64) {
-        const nfa_state *st = &pat->states[e->stack.v[--e->stack.n]];
-        for (uint32_t i = 0; i < st->nedges && !found; i++) {
-            const nfa_edge *edge = &pat->edges[st->first_edge + i];
-            if (edge->kind != EDGE_PROCEED) continue;
-            int holds = edge->cond ? cond_holds(e, edge->cond) : 1;
-            if (holds == edge->negate) continue;
-            if (pat->states[edge->target].kind == ST_FINAL) found = 1;
-            else if (u32_push(&e->stack, edge->target) < 0) break;
-        }
-    }
-    e->stack.n = base;
-    return found;
-}
-
-/* Flink's computeNextStates plus the stop-state rule of doProcess: step
- * partial match p (node NULL: the start state) over the event. New partial
- * matches go to e->next_pms, completed ones to e->completed. */
-static int step_pm(cep_engine *e, const nfa_pattern *pat, const pm *p, step_in *in) {
-    const nfa_state *st = &pat->states[p->state];
-    if (st->gate) {
-        /* The event fails the state's gate: nothing can happen but the
-         * partial match staying (followedBy) or ending (next). A gate reads
-         * only the event, so its result is kept for the next partial match
-         * in the same state. */
-        int open;
-        if (e->gate_expr == st->gate && e->gate_event == in->ev) {
-            open = e->gate_open;
-        } else {
-            e->ctx.row = in->ev->vals;
-            e->ctx.chain = p->node;
-            open = expr_holds(st->gate, &e->ctx);
-            expr_ctx_reset(&e->ctx);
-            e->gate_expr = st->gate;
-            e->gate_event = in->ev;
-            e->gate_open = open;
-        }
-        if (!open) {
-            if (!st->gate_keeps || !p->node) return 0; /* the start state never waits */
-            pm q = *p;
-            q.node->refs++;
-            if (engine_list_push(&e->next_pms, q) < 0) {
-                q.node->refs--;
-                return -1;
-            }
-            return 0;
-        }
-    }
-    if (decision_graph(e, pat, p, in->ev) < 0) return -1;
-    uint32_t first_new = e->next_pms.n;
-    int discard = 0;
-    for (uint32_t k = 0; k + 1 < e->out.n; k += 2) {
-        const nfa_edge *edge = &pat->edges[e->out.v[k]];
-        const nfa_state *src = &pat->states[e->out.v[k + 1]];
-        const nfa_state *dst = &pat->states[edge->target];
-        pm q;
-        if (edge->kind == EDGE_IGNORE) {
-            if (!p->node) continue; /* the start state never waits */
-            q = *p;
-            q.state = edge->target;
-            q.node->refs++;
-        } else {
-            cep_event *ev = stored_event(e, in);
-            if (!ev) return -1;
-            q.start = p->node ? p->start : in->ev->time;
-            q.start_seq = p->node ? p->start_seq : in->ev->seq;
-            q.prev_time = in->ev->time;
-            q.state = edge->target;
-            if (!(q.node = engine_node_new(e, ev, src->step, p->node))) return -1;
-        }
-        if (dst->kind == ST_STOP) { /* a negation fired: the whole path goes */
-            discard = 1;
-            engine_node_release(e, q.node);
-            continue;
-        }
-        pm_list *to = dst->kind == ST_FINAL ? &e->completed : &e->next_pms;
-        if (engine_list_push(to, q) < 0) {
-            engine_node_release(e, q.node);
-            return -1;
-        }
-        if (edge->kind == EDGE_TAKE && dst->kind != ST_FINAL) {
-            /* Reaching the final state by proceeding completes a match now. */
-            e->ctx.row = in->ev->vals;
-            e->ctx.chain = p->node;
-            if (final_after_proceed(e, pat, edge->target)) {
-                pm f = q;
-                f.node->refs++;
-                if (engine_list_push(&e->completed, f) < 0) {
-                    f.node->refs--;
-                    return -1;
-                }
-            }
-        }
-    }
-    if (discard) {
-        for (uint32_t i = first_new; i < e->next_pms.n; i++) engine_node_release(e, e->next_pms.v[i].node);
-        e->next_pms.n = first_new;
-    }
-    return 0;
-}
-
-/* Insertion sort by (start, start seq): lists are short and nearly sorted. */
-static void sort_by_start(pm_list *l) {
-    for (uint32_t i = 1; i < l->n; i++) {
-        pm x = l->v[i];
-        uint32_t j = i;
-        while (j > 0 && pm_cmp(&x, &l->v[j - 1]) < 0) {
-            l->v[j] = l->v[j - 1];
-            j--;
-        }
-        l->v[j] = x;
-    }
-}
-
-/* Run one event through pattern pi: Flink's advanceTime then process, for
- * one key. */
-static int process_pattern(cep_engine *e, uint32_t pi, step_in *in) {
-    const nfa_pattern *pat = &e->prog->patterns[pi];
-    uint32_t klen;
-    int rc = encode_key(e, pi, in->ev->vals, &klen);
-    if (rc != CEP_OK) return rc;
-    uint64_t hash = hash_key(e, klen);
-    key_state *ks = keymap_find(&e->keys, hash, e->keybuf, klen);
-    int had_state = ks != NULL;
-    if (ks) {
-        prune_expired(e, pi, ks, in->ev->time);
-        release_held(e, pi, ks);
-    }
-    e->next_pms.n = 0;
-    e->completed.n = 0;
-    int failed = 0;
-    for (uint32_t i = 0; ks && i < ks->pms.n && !failed; i++) {
-        const pm *p = &ks->pms.v[i];
-        if (in->straggler && p->node->ev->time > in->ev->time) {
-            /* A straggler cannot come after an event the partial match
-             * already took: that one goes on unchanged. */
-            pm q = *p;
-            q.node->refs++;
-            failed = engine_list_push(&e->next_pms, q) < 0;
-            if (failed) q.node->refs--;
-            continue;
-        }
-        failed = step_pm(e, pat, p, in) < 0;
-    }
-    pm start = {.state = pat->start};
-    if (!failed) failed = step_pm(e, pat, &start, in) < 0;
-    if (failed) e->oom = 1;
-
-    if (ks) {
-        for (uint32_t i = 0; i < ks->pms.n; i++) engine_node_release(e, ks->pms.v[i].node);
-        e->stats.partial_matches -= ks->pms.n;
-        ks->pms.n = 0;
-    }
-    int need_state = e->next_pms.n || (e->completed.n && pat->skip != SKIP_NO_SKIP);
-    if (!ks && need_state && !(ks = engine_key_new(e, pi, hash, e->keybuf, klen))) {
-        e->oom = 1;
-        for (uint32_t i = 0; i < e->next_pms.n; i++) engine_node_release(e, e->next_pms.v[i].node);
-        for (uint32_t i = 0; i < e->completed.n; i++) engine_node_release(e, e->completed.v[i].node);
-        e->next_pms.n = e->completed.n = 0;
-        return CEP_ENOMEM;
-    }
-    if (ks) {
-        if (!had_state || in->ev->time > ks->last_event) ks->last_event = in->ev->time; /* stragglers are older */
-        pm_list tmp = ks->pms; /* swap: the scratch list becomes the key's list */
-        ks->pms = e->next_pms;
-        e->next_pms = tmp;
-        if (e->max_pms && ks->pms.n > e->max_pms) {
-            /* Over the limit: the earliest-started partial matches go. */
-            uint32_t drop = ks->pms.n - (uint32_t)e->max_pms;
-            for (uint32_t i = 0; i < drop; i++) engine_node_release(e, ks->pms.v[i].node);
-            memmove(ks->pms.v, ks->pms.v + drop, (ks->pms.n - drop) * sizeof *ks->pms.v);
-            ks->pms.n -= drop;
-            e->stats.dropped += drop;
-            if (e->limit_policy == CEP_LIMIT_FAIL) e->limit_hit = 1;
-        }
-        if (in->straggler) sort_by_start(&ks->pms); /* its new ones start earlier */
-        e->stats.partial_matches += ks->pms.n;
-        if (e->stats.partial_matches > e->stats.peak_partial_matches)
-            e->stats.peak_partial_matches = e->stats.partial_matches;
-        complete(e, pi, ks, &e->completed);
-        engine_key_settle(e, pat, ks);
-    } else {
-        complete(e, pi, NULL, &e->completed); /* noSkip without state: emit now */
-    }
-    return e->oom ? CEP_ENOMEM : CEP_OK;
-}
-
 /* ---- time ---------------------------------------------------------------------------- */
 
 /* Run one event, in event-time order, through every pattern. */
 static int process_event(cep_engine *e, cep_event *ev, int straggler) {
-    e->gate_expr = NULL; /* a caller's row is reused for the next event */
     cep_event *stored = NULL;
     step_in in = {ev, &stored, straggler};
     int rc = CEP_OK;
@@ -675,20 +111,41 @@ static int process_event(cep_engine *e, cep_event *ev, int straggler) {
     return rc;
 }
 
-/* A key's timer fired at time now: expire, release held matches, re-arm. */
+/* A timer of key ks fired at time now: expire, drop an idle key's partial
+ * matches (state TTL), release held matches. */
 static void fire_timer(cep_engine *e, key_state *ks, int64_t now) {
-    const nfa_pattern *pat = &e->prog->patterns[ks->pattern];
-    prune_expired(e, ks->pattern, ks, now);
-    if (e->state_ttl > 0 && ks->last_event <= INT64_MAX - e->state_ttl && ks->last_event + e->state_ttl <= now) {
+    prune_expired(e, ks, now);
+    if (e->state_ttl > 0 && ks->npms && ks->last_event <= INT64_MAX - e->state_ttl &&
+        ks->last_event + e->state_ttl <= now) {
         /* Idle past the TTL: drop the partial matches (counted), which
          * releases the matches they were holding back. */
-        for (uint32_t i = 0; i < ks->pms.n; i++) engine_node_release(e, ks->pms.v[i].node);
-        e->stats.partial_matches -= ks->pms.n;
-        e->stats.ttl_dropped += ks->pms.n;
-        ks->pms.n = 0;
+        e->stats.ttl_dropped += ks->npms;
+        key_drop_pms(e, ks);
     }
     release_held(e, ks->pattern, ks);
-    engine_key_settle(e, pat, ks);
+    timers_arm_ttl(e, ks);
+}
+
+static int due_less(const timer_ent *a, const timer_ent *b) { return a->ks->created < b->ks->created; }
+
+/* Fire every key with a timer due at d, in the order the keys got their
+ * state (as one heap of keys by (deadline, creation) would). */
+static void fire_due(cep_engine *e, int64_t d) {
+    size_t n = timers_take(e, d);
+    timer_ent *v = e->due;
+    for (size_t i = 1; i < n; i++) {
+        timer_ent x = v[i];
+        size_t j = i;
+        for (; j > 0 && due_less(&x, &v[j - 1]); j--) v[j] = v[j - 1];
+        v[j] = x;
+    }
+    for (size_t i = 0; i < n; i++)
+        if (i == 0 || v[i].ks != v[i - 1].ks) fire_timer(e, v[i].ks, d);
+    /* Then let go of the entries; a key that holds nothing else goes. */
+    for (size_t i = 0; i < n; i++) {
+        v[i].ks->timers--;
+        engine_key_settle(e, v[i].ks);
+    }
 }
 
 /* Move the watermark to w: buffered events and timers up to w run in one
@@ -699,12 +156,12 @@ static int advance_to(cep_engine *e, int64_t w) {
     if (w > e->watermark) e->watermark = w;
     for (;;) {
         cep_event *ev = heap_top(&e->reorder);
-        key_state *ks = heap_top(&e->timers);
+        int64_t d = timers_next(e);
         int ev_due = ev && ev->time <= w;
-        int tm_due = ks && ks->deadline <= w;
+        int tm_due = d != INT64_MAX && d <= w;
         if (!ev_due && !tm_due) break;
-        if (tm_due && (!ev_due || ks->deadline <= ev->time)) {
-            fire_timer(e, ks, ks->deadline);
+        if (tm_due && (!ev_due || d <= ev->time)) {
+            fire_due(e, d);
             continue;
         }
         heap_pop(&e->reorder);
@@ -770,7 +227,7 @@ static int64_t processing_now(cep_engine *e) {
  * partial matches and key states (what grows with the input). */
 static uint64_t state_bytes(const cep_engine *e) {
     return e->event_bytes + e->stats.nodes * sizeof(pm_node) + e->stats.partial_matches * sizeof(pm) +
-           e->stats.keys * (sizeof(key_state) + 16);
+           e->nkey_states * (sizeof(key_state) + 16);
 }
 
 /* Over the memory budget: drop partial matches, earliest-started first,
@@ -781,16 +238,14 @@ static void enforce_memory(cep_engine *e) {
     key_state *ks = e->first;
     while (ks && state_bytes(e) > e->max_bytes) {
         key_state *next = ks->next;
-        if (ks->pms.n) {
-            engine_node_release(e, ks->pms.v[0].node);
-            memmove(ks->pms.v, ks->pms.v + 1, (ks->pms.n - 1) * sizeof *ks->pms.v);
-            ks->pms.n--;
-            e->stats.partial_matches--;
+        pm x;
+        if (key_pop_first(e, ks, &x)) {
+            engine_node_release(e, x.node);
             e->stats.mem_dropped++;
-            if (ks->pms.n) continue; /* the same key again */
+            if (ks->npms) continue; /* the same key again */
         }
         release_held(e, ks->pattern, ks);
-        engine_key_settle(e, &e->prog->patterns[ks->pattern], ks);
+        engine_key_settle(e, ks);
         ks = next;
     }
 }
@@ -893,23 +348,28 @@ CEP_API int cep_engine_finish(cep_engine *e) {
     if (!e) return CEP_EINVAL;
     if (e->finished) return CEP_EFINISHED;
     e->started = 1;
-    /* End of input: the watermark goes to +infinity, every window closes. */
+    /* End of input: the watermark goes to +infinity, every window closes
+     * (and every timer entry fires). */
     int rc = advance_to(e, INT64_MAX);
     /* No partial match can grow any more: drop them, which releases the
      * matches they were holding back, key by key in creation order. */
     while (e->first) {
         key_state *ks = e->first;
-        for (uint32_t i = 0; i < ks->pms.n; i++) engine_node_release(e, ks->pms.v[i].node);
-        e->stats.partial_matches -= ks->pms.n;
-        ks->pms.n = 0;
+        key_drop_pms(e, ks);
         release_held(e, ks->pattern, ks);
-        engine_key_free(e, ks);
+        if (ks->done.n) engine_key_free(e, ks); /* only after running out of memory */
+        else engine_key_settle(e, ks);
     }
     e->finished = 1;
     return finish_rc(e, rc);
 }
 
 /* ---- life cycle and options ---------------------------------------------------------- */
+
+static void free_all_keys(cep_engine *e) {
+    for (size_t i = 0; i < e->keys.cap; i++)
+        while (e->keys.slots[i]) engine_key_free(e, e->keys.slots[i]); /* removal shifts a later key here */
+}
 
 CEP_API int cep_engine_new(const cep_program *p, cep_engine **out) {
     if (!out) return CEP_EINVAL;
@@ -921,8 +381,6 @@ CEP_API int cep_engine_new(const cep_program *p, cep_engine **out) {
     e->watermark = INT64_MIN;
     e->max_seen = INT64_MIN;
     e->reorder.less = reorder_less;
-    e->timers.less = timer_less;
-    e->timers.moved = timer_moved;
     /* A random seed per engine, so keys cannot be chosen to collide. Output
      * order never depends on it: keys are iterated in creation order. */
     uint64_t seed = (uint64_t)(uintptr_t)e;
@@ -930,7 +388,7 @@ CEP_API int cep_engine_new(const cep_program *p, cep_engine **out) {
         seed ^= 0x9E3779B97F4A7C15ull;
     e->keys.seed = seed;
     e->stats.watermark = INT64_MIN;
-    if (expr_ctx_init(&e->ctx, p) != CEP_OK) {
+    if (expr_ctx_init(&e->ctx, p) != CEP_OK || engine_lanes_init(e) < 0) {
         cep_engine_free(e);
         return CEP_ENOMEM;
     }
@@ -940,21 +398,26 @@ CEP_API int cep_engine_new(const cep_program *p, cep_engine **out) {
 
 CEP_API void cep_engine_free(cep_engine *e) {
     if (!e) return;
-    while (e->first) engine_key_free(e, e->first);
+    free_all_keys(e);
     cep_event *ev;
     while ((ev = heap_pop(&e->reorder))) engine_drop_event(e, ev);
     heap_free(&e->reorder);
-    heap_free(&e->timers);
+    engine_lanes_free(e);
     keymap_free(&e->keys);
     while (e->slabs) {
         node_slab *next = e->slabs->next;
         mem_free(e->slabs);
         e->slabs = next;
     }
-    mem_free(e->next_pms.v);
+    mem_free(e->kids.v);
     mem_free(e->completed.v);
+    mem_free(e->expired.v);
     mem_free(e->stack.v);
     mem_free(e->out.v);
+    mem_free(e->outs.v);
+    mem_free(e->due);
+    mem_free(e->gate);
+    mem_free(e->gate_at);
     mem_free(e->keybuf);
     mem_free(e->match.events);
     mem_free(e->match.step_off);
@@ -962,6 +425,7 @@ CEP_API void cep_engine_free(cep_engine *e) {
     expr_ctx_free(&e->ctx);
     cep_event_free(e->builder);
     mem_free(e->time_field);
+    slab_destroy(&e->mem);
     mem_free(e);
 }
 

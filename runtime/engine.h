@@ -1,6 +1,8 @@
 /* engine.h — the engine's internal state: per (pattern, key) partial
- * matches, the out-of-order buffer, timers, and the match view handed to
- * callbacks. Shared by engine.c, keymap.c and match.c. */
+ * matches grouped by the NFA state they wait in, the out-of-order buffer,
+ * timer lanes, and the match view handed to callbacks. Shared by the
+ * runtime's files: engine.c (API, time), step.c (NFA stepping), keys.c
+ * (key states, buckets), timers.c, emit.c, snapshot.c, reload.c. */
 #ifndef CEP_ENGINE_H
 #define CEP_ENGINE_H
 
@@ -10,36 +12,70 @@
 #include "expr.h"
 #include "heap.h"
 #include "nfa.h"
+#include "slab.h"
 
-/* A partial match (or a completed one waiting to be emitted). */
+/* A partial match (or a completed one waiting to be emitted).
+ *
+ * Order: Flink orders partial matches by (start time, start event); those
+ * with the same start come in the order the NFA branched them. label keeps
+ * that order without a global list: a partial match that branches into k
+ * outputs gives the first its own label and the others labels just after
+ * it, in the `used` high bits' next ceil(log2 k) bits (see step.c). */
 typedef struct pm {
     pm_node *node;      /* last accepted event; its parents hold the rest */
     int64_t start;      /* time of the first event */
     uint64_t start_seq; /* processing order of the first event */
-    int64_t prev_time;  /* time of the last event taken (gap windows) */
+    uint64_t label;     /* order among partial matches of the same start */
     uint32_t state;
+    uint32_t used;      /* high bits of label taken by branching so far */
 } pm;
+
+static inline int pm_less(const pm *a, const pm *b) {
+    if (a->start != b->start) return a->start < b->start;
+    if (a->start_seq != b->start_seq) return a->start_seq < b->start_seq;
+    return a->label < b->label;
+}
+
+/* (start, start event) only: Flink's ComputationState order. */
+static inline int pm_cmp_start(const pm *a, const pm *b) {
+    if (a->start != b->start) return a->start < b->start ? -1 : 1;
+    return a->start_seq < b->start_seq ? -1 : a->start_seq > b->start_seq;
+}
 
 typedef struct pm_list {
     pm *v;
     uint32_t n, cap;
 } pm_list;
 
-/* State of one key of one pattern. Freed as soon as it holds nothing. */
+/* The partial matches of one key waiting in one NFA state, in pm_less
+ * order: v[lo..hi). */
+typedef struct bucket {
+    pm *v;
+    uint32_t lo, hi, cap;
+    uint32_t state;
+} bucket;
+
+/* State of one key of one pattern. It lives while it holds partial or
+ * held-back matches, and after that until the timer entries naming it have
+ * fired (then an event of the same key finds it again, which saves making
+ * it anew). */
 typedef struct key_state key_state;
 struct key_state {
     uint64_t hash;
-    uint64_t created;       /* creation order, for deterministic iteration */
+    uint64_t created;       /* order it last got state in, for deterministic iteration */
+    key_state *prev, *next; /* keys holding state, in `created` order */
+    bucket *b;              /* non-empty buckets, by state index */
+    pm_list done;           /* completed matches held back by the skip rule */
+    int64_t last_event;     /* time of the key's latest event (state TTL) */
     uint32_t pattern;
     uint32_t key_len;       /* bytes of the encoded key */
-    pm_list pms;            /* alive partial matches, earliest start first */
-    pm_list done;           /* completed matches held back by the skip rule */
-    int64_t deadline;       /* earliest time a partial match expires */
-    int64_t last_event;     /* time of the key's latest event (state TTL) */
-    size_t heap_pos;        /* place in the timer heap, HEAP_NONE if absent */
-    key_state *prev, *next; /* all key states in creation order */
-    cep_value *keyvals;     /* decoded key values, for matches */
-    char *key;              /* encoded key bytes (after the struct) */
+    uint32_t npms;          /* partial matches in all buckets */
+    uint32_t timers;        /* timer entries naming this key */
+    uint32_t max_used;      /* the largest `used` among its partial matches */
+    uint16_t nb, bcap;
+    uint8_t listed;         /* on the creation-order list (holds state) */
+    uint8_t ttl_armed;      /* has an entry in the TTL lane */
+    char key[];             /* the encoded key */
 };
 
 /* Open-addressing hash table of key states, linear probing. */
@@ -53,6 +89,35 @@ key_state *keymap_find(const keymap *m, uint64_t hash, const char *key, uint32_t
 int keymap_insert(keymap *m, key_state *ks);
 void keymap_remove(keymap *m, key_state *ks);
 void keymap_free(keymap *m);
+
+/* A timer entry: at deadline, key ks has something to expire. */
+typedef struct timer_ent {
+    int64_t deadline;
+    key_state *ks;
+} timer_ent;
+
+/* A lane holds timer entries of one kind. Deadlines of a `within` window
+ * or of one gap length are pushed almost in order, so those lanes are
+ * sorted arrays with insertion from the tail (pushing and popping cost
+ * O(1) in steady state, and memory is read in order); the TTL lane, whose
+ * entries are re-armed out of order, is a binary heap. */
+enum { LANE_SORTED, LANE_HEAP };
+typedef struct lane {
+    timer_ent *v;
+    size_t lo, hi, cap;     /* sorted: v[lo..hi); heap: v[0..hi) */
+    size_t heap_pos;        /* place in the engine's heap of lanes */
+    int kind;
+} lane;
+
+/* Per pattern, what the engine derives from the program. */
+typedef struct pat_rt {
+    uint32_t within_lane;   /* NO_LANE without `within` */
+    uint32_t *gap_lane;     /* per state: lane of its gap window, or NO_LANE */
+    uint32_t maxw;          /* label bits one branching can take at most */
+    int skippable;          /* see step.c: an event no gate lets in changes nothing */
+} pat_rt;
+
+#define NO_LANE UINT32_MAX
 
 /* The view of a match handed to the match callback (reused buffers). */
 struct cep_match {
@@ -75,16 +140,22 @@ typedef struct u32_list {
     size_t n, cap;
 } u32_list;
 
-typedef struct cond_result {
-    const expr *cond;
-    int holds;
-} cond_result;
-
 typedef struct node_slab node_slab;
 struct node_slab {
     node_slab *next;
     pm_node nodes[NODE_SLAB];
 };
+
+typedef struct cond_result {
+    const expr *cond;
+    int holds;
+} cond_result;
+
+/* Scratch for the outputs of one partial match's decision graph. */
+typedef struct out_list {
+    struct step_out *v;
+    size_t n, cap;
+} out_list;
 
 struct cep_engine {
     const cep_program *prog;
@@ -111,21 +182,33 @@ struct cep_engine {
     int64_t max_seen;
     uint64_t arrivals;
     uint64_t keys_created;
+    uint64_t nkey_states;     /* key states allocated (holding state or not) */
     cep_event *builder;       /* for cep_engine_push_json */
     eval_ctx ctx;
     keymap keys;
     heap reorder;             /* buffered events by (time, arrival) */
-    heap timers;              /* key states by (deadline, creation) */
-    key_state *first, *last;  /* key states in creation order */
+    pat_rt *rt;               /* per pattern */
+    uint32_t nrt;
+    lane *lanes;              /* timer lanes; the last is the TTL lane */
+    uint32_t nlanes;
+    heap lane_heap;           /* lanes by their earliest deadline */
+    int64_t next_due;         /* the earliest deadline of all lanes (INT64_MAX: none) */
+    key_state *first, *last;  /* key states holding state, in creation order */
+    slab mem;                 /* events, key states, buckets */
     pm_node *free_nodes;      /* node pool: partial matches never malloc per event */
     node_slab *slabs;
-    pm_list next_pms, completed; /* scratch lists reused for every event */
+    pm_list kids, completed, expired; /* scratch lists reused for every event */
     u32_list stack, out;      /* scratch for the decision graph */
-    cond_result cache[8];     /* conditions already evaluated for this step */
-    const expr *gate_expr;    /* the last gate evaluated, for which event, */
-    const cep_event *gate_event;
-    int gate_open;            /* and its result */
+    out_list outs;
+    cond_result cache[8];     /* conditions already evaluated for this partial match */
     int ncache;
+    timer_ent *due;           /* scratch: timer entries of one deadline */
+    size_t due_cap;
+    uint8_t *gate;            /* per state of the current pattern: gate result */
+    uint32_t *gate_at;        /* ... valid when equal to stamp */
+    size_t gate_cap;
+    uint32_t stamp;           /* one per (event, pattern) step */
+    int emptied;              /* a bucket became empty in this step */
     cep_match_fn on_timeout;
     void *timeout_ud;
     char *keybuf;
@@ -135,15 +218,89 @@ struct cep_engine {
     char err[256];
 };
 
-/* Internal engine operations shared with snapshot.c. */
+/* ---- engine.c: errors, events, nodes ---- */
 void engine_set_err(cep_engine *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* A stored copy of ev (slab memory, refs 1, counted, tag hook told). */
 cep_event *engine_keep_event(cep_engine *e, const cep_event *ev);
+/* Drop one reference of a stored event (counted; freed at zero). */
 void engine_drop_event(cep_engine *e, cep_event *ev);
+/* The same without counting or telling the tag hook (reload.c's copies). */
+cep_event *engine_copy_event(cep_engine *e, const cep_event *ev);
+void engine_free_event(cep_engine *e, cep_event *ev);
 pm_node *engine_node_new(cep_engine *e, cep_event *ev, uint32_t step, pm_node *parent);
 void engine_node_release(cep_engine *e, pm_node *n);
 int engine_list_push(pm_list *l, pm p);
+int engine_prepare(cep_engine *e);
+
+/* ---- keys.c: key states and their buckets ---- */
 key_state *engine_key_new(cep_engine *e, uint32_t pattern, uint64_t hash, const char *key, uint32_t len);
+/* Free ks now, whatever it holds (engine teardown, restore failure). */
 void engine_key_free(cep_engine *e, key_state *ks);
-void engine_key_settle(cep_engine *e, const nfa_pattern *pat, key_state *ks);
+/* After a change: a key that holds nothing leaves the creation-order list,
+ * and is freed once no timer entry names it. */
+void engine_key_settle(cep_engine *e, key_state *ks);
+/* A key that had nothing and now holds state goes to the end of the list. */
+void engine_key_activate(cep_engine *e, key_state *ks);
+bucket *key_bucket(cep_engine *e, key_state *ks, uint32_t state, int create);
+void key_drop_empty_buckets(cep_engine *e, key_state *ks);
+/* Insert l's partial matches (sorted by state, then pm_less) into ks's
+ * buckets; on failure the ones not inserted are released and -1 returned. */
+int key_insert_sorted(cep_engine *e, key_state *ks, pm_list *l);
+/* Remove ks's partial match that comes first in pm_less order into *out. */
+int key_pop_first(cep_engine *e, key_state *ks, pm *out);
+const pm *key_first(const key_state *ks);
+/* Release every partial match of ks (not the held ones). */
+void key_drop_pms(cep_engine *e, key_state *ks);
+/* ks's partial matches in pm_less order, appended to l. */
+int key_collect(const key_state *ks, pm_list *l);
+/* Give same-start partial matches fresh labels (when bits run short). */
+void key_relabel(cep_engine *e, key_state *ks);
+/* Label v[0..n), partial matches of one start in their order, afresh. */
+void label_family_run(pm *v, size_t n);
+
+/* ---- timers.c ---- */
+int engine_lanes_init(cep_engine *e);
+void engine_lanes_free(cep_engine *e);
+/* Lanes for program np, replacing e's (which must hold no entries); on
+ * failure e's stay and -1 is returned. */
+int engine_lanes_switch(cep_engine *e, const cep_program *np);
+/* Make room for n more entries in lane; 0 or -1. */
+int lane_reserve(lane *l, size_t n);
+/* Add an entry (room must have been reserved, or it is tried here). */
+int timers_add(cep_engine *e, uint32_t lane, int64_t deadline, key_state *ks);
+/* The earliest deadline of any lane, INT64_MAX when none. */
+static inline int64_t timers_next(const cep_engine *e) { return e->next_due; }
+/* Remove every entry due at exactly d into e->due; returns their count. */
+size_t timers_take(cep_engine *e, int64_t d);
+/* Drop every entry; keys that held nothing but entries are freed. */
+void timers_clear(cep_engine *e);
+/* Entries of every key made again (after restore or a program change);
+ * -1 (no entries then) when memory runs out. */
+int timers_rebuild(cep_engine *e);
+/* Arm the TTL entry of ks if TTL is on, it holds state and has none. */
+void timers_arm_ttl(cep_engine *e, key_state *ks);
+/* Entries for partial match p of ks: its gap window, and its `within`
+ * window when it starts a new family (the first of its start). */
+int timers_arm_pm(cep_engine *e, key_state *ks, const pm *p, int new_family);
+
+/* ---- emit.c: matches, timeouts, held matches ---- */
+void emit(cep_engine *e, uint32_t pi, const pm *p, int timeout);
+/* Completed matches: emitted now (noSkip) or held back; l emptied. */
+void complete(cep_engine *e, uint32_t pi, key_state *ks, pm_list *l);
+void release_held(cep_engine *e, uint32_t pi, key_state *ks);
+/* Expire what is due at time now in ks. */
+void prune_expired(cep_engine *e, key_state *ks, int64_t now);
+/* When partial match p's window closes (INT64_MAX: never). */
+int64_t pm_deadline(const nfa_pattern *pat, const pm *p);
+
+/* ---- step.c: one event through one pattern ---- */
+typedef struct step_in {
+    cep_event *ev;       /* the event under test */
+    cep_event **stored;  /* its kept copy, made on the first TAKE */
+    int straggler;       /* behind the watermark, within the allowed lateness */
+} step_in;
+int process_pattern(cep_engine *e, uint32_t pi, step_in *in);
+/* Encode the key of vals for pattern pi into e->keybuf. */
+int encode_key(cep_engine *e, uint32_t pi, const cep_value *vals, uint32_t *len);
 
 #endif

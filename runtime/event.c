@@ -165,11 +165,9 @@ size_t event_frozen_size(const cep_event *ev) {
     return n;
 }
 
-cep_event *event_freeze(const cep_event *ev) {
-    /* One allocation: header, values, then string bytes and raw text. */
-    size_t n = event_frozen_size(ev);
-    cep_event *f = mem_alloc(n);
-    if (!f) return NULL;
+cep_event *event_freeze_to(const cep_event *ev, void *mem, size_t n) {
+    /* One block: header, values, then string bytes and raw text. */
+    cep_event *f = mem;
     memset(f, 0, sizeof *f);
     f->nslots = ev->nslots;
     f->refs = 1;
@@ -197,6 +195,12 @@ cep_event *event_freeze(const cep_event *ev) {
         f->raw_len = ev->raw_len;
     }
     return f;
+}
+
+cep_event *event_freeze(const cep_event *ev) {
+    size_t n = event_frozen_size(ev);
+    void *mem = mem_alloc(n);
+    return mem ? event_freeze_to(ev, mem, n) : NULL;
 }
 
 void event_release(cep_event *ev) {

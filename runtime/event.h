@@ -34,9 +34,12 @@ struct cep_event {
 
 #define EVENT_ERR_SIZE 192
 
-/* Copy a builder into one frozen allocation with refs = 1 (NULL on ENOMEM). */
+/* Copy a builder into mem, event_frozen_size(ev) = n bytes, as a frozen
+ * event with refs = 1 (the engine's stored events, in its slab). */
+cep_event *event_freeze_to(const cep_event *ev, void *mem, size_t n);
+/* The same in a heap block of its own (NULL on ENOMEM), freed by
+ * event_release when its last reference goes (tests). */
 cep_event *event_freeze(const cep_event *ev);
-/* Drop one reference of a frozen event; frees it at zero. NULL is a no-op. */
 void event_release(cep_event *ev);
 static inline void event_retain(cep_event *ev) { ev->refs++; }
 /* Bytes a frozen copy of ev takes (for memory accounting). */

@@ -55,16 +55,27 @@ static cep_event *copy_event(remap *r, cep_event *ev, int reparse) {
     cep_event_set_time(b, ev->time);
     b->seq = ev->seq;
     b->tag = ev->tag;
-    cep_event *f = r->oom ? NULL : event_freeze(b); /* not keep_event: the count and tag stay */
+    /* Not keep_event: the count and the tag's hold stay as they are. */
+    cep_event *f = r->oom ? NULL : engine_copy_event(r->e, b);
     if (!f || mem_grow((void **)&r->copies, &r->cap, r->ncopies + 1, sizeof *r->copies) < 0 ||
         ptr_put(&r->done, ev, (uint32_t)r->ncopies) < 0 || ptr_put(&r->fresh, f, (uint32_t)r->ncopies) < 0) {
-        if (f) event_release(f);
+        if (f) engine_free_event(r->e, f);
         r->oom = 1;
         return NULL;
     }
     f->refs = 0; /* every holder below takes its own reference */
+    r->e->event_bytes += event_stored_size(f);
     r->copies[r->ncopies++] = f;
     return f;
+}
+
+/* One holder of old moves to its copy c; old goes with its last holder. */
+static void move_ref(remap *r, cep_event *old, cep_event *c) {
+    event_retain(c);
+    if (--old->refs == 0) {
+        r->e->event_bytes -= event_stored_size(old);
+        engine_free_event(r->e, old);
+    }
 }
 
 /* Point a chain's nodes at the new copies of their events. */
@@ -73,9 +84,19 @@ static void remap_chain(remap *r, pm_node *n) {
         if (ptr_get(&r->fresh, n->ev) != PTRMAP_NONE) return; /* moved, and so were its parents */
         cep_event *c = copy_event(r, n->ev, 0);
         if (!c) return;
-        event_retain(c);
-        event_release(n->ev); /* the old copy goes once its last holder moves */
+        move_ref(r, n->ev, c);
         n->ev = c;
+    }
+}
+
+/* Out of memory for timer entries: partial matches without one could never
+ * expire, so they go (the call reports CEP_ENOMEM). */
+static void lose_partial_matches(cep_engine *e) {
+    key_state *next;
+    for (key_state *ks = e->first; ks; ks = next) {
+        next = ks->next;
+        key_drop_pms(e, ks);
+        engine_key_settle(e, ks);
     }
 }
 
@@ -103,6 +124,17 @@ CEP_API int cep_engine_replace_program(cep_engine *e, const cep_program *np) {
     for (uint32_t i = 0; i < op->nfields; i++)
         r.slot[i] = program_slot(np, op->fields[i], strlen(op->fields[i]));
 
+    /* Timer entries are made again in the new program's lanes; keys that
+     * held nothing but entries go now. */
+    timers_clear(e);
+    if (engine_lanes_switch(e, np) < 0) {
+        if (timers_rebuild(e) < 0) lose_partial_matches(e);
+        mem_free(pmap);
+        mem_free(r.slot);
+        cep_event_free(r.builder);
+        engine_set_err(e, "out of memory while changing the program");
+        return CEP_ENOMEM;
+    }
     /* Keys of removed patterns go; kept ones move to their new index. */
     key_state *next;
     for (key_state *ks = e->first; ks; ks = next) {
@@ -118,7 +150,8 @@ CEP_API int cep_engine_replace_program(cep_engine *e, const cep_program *np) {
         memcpy(ks->key, &nj, 4); /* the encoded key starts with the pattern */
         ks->hash = hash_bytes(ks->key, ks->key_len, e->keys.seed);
         if (keymap_insert(&e->keys, ks) < 0) r.oom = 1;
-        for (uint32_t i = 0; i < ks->pms.n; i++) remap_chain(&r, ks->pms.v[i].node);
+        for (uint32_t i = 0; i < ks->nb; i++)
+            for (uint32_t x = ks->b[i].lo; x < ks->b[i].hi; x++) remap_chain(&r, ks->b[i].v[x].node);
         for (uint32_t i = 0; i < ks->done.n; i++) remap_chain(&r, ks->done.v[i].node);
     }
     /* Buffered events are still to be matched, by every new pattern too. */
@@ -126,12 +159,15 @@ CEP_API int cep_engine_replace_program(cep_engine *e, const cep_program *np) {
         cep_event *old = e->reorder.v[i];
         cep_event *c = copy_event(&r, old, 1);
         if (!c) break;
-        event_retain(c);
-        event_release(old);
+        move_ref(&r, old, c);
         e->reorder.v[i] = c; /* same time and sequence: the heap order holds */
     }
     e->prog = np;
     e->ctx.prog = np;
+    if (timers_rebuild(e) < 0) {
+        lose_partial_matches(e);
+        r.oom = 1;
+    }
     cep_event_free(e->builder); /* made again for the new layout */
     e->builder = NULL;
     ptr_free(&r.done);

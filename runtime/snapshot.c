@@ -156,7 +156,7 @@ static void w_pm(writer *w, const snap *s, const pm *p) {
     w_u32(w, ptr_get(&s->nodes, p->node));
     w_i64(w, p->start);
     w_u64(w, p->start_seq);
-    w_i64(w, p->prev_time);
+    w_i64(w, p->node->ev->time); /* the time of its last event (gap windows) */
     w_u32(w, p->state);
 }
 
@@ -167,10 +167,12 @@ CEP_API int cep_engine_snapshot(const cep_engine *e, cep_write_fn fn, void *ud) 
     for (size_t i = 0; i < e->reorder.n; i++) add_event(&s, e->reorder.v[i]);
     uint32_t nkeys = 0;
     for (const key_state *ks = e->first; ks; ks = ks->next, nkeys++) {
-        for (uint32_t i = 0; i < ks->pms.n; i++) add_chain(&s, ks->pms.v[i].node);
+        for (uint32_t i = 0; i < ks->nb; i++)
+            for (uint32_t j = ks->b[i].lo; j < ks->b[i].hi; j++) add_chain(&s, ks->b[i].v[j].node);
         for (uint32_t i = 0; i < ks->done.n; i++) add_chain(&s, ks->done.v[i].node);
     }
     writer *w = mem_calloc(1, sizeof *w);
+    pm_list order = {0}; /* one key's partial matches in the engine's order */
     if (s.oom || !w) {
         mem_free(w);
         snap_free(&s);
@@ -214,8 +216,15 @@ CEP_API int cep_engine_snapshot(const cep_engine *e, cep_write_fn fn, void *ud) 
         w_i64(w, ks->last_event);
         w_u32(w, ks->key_len);
         w_bytes(w, ks->key, ks->key_len);
-        w_u32(w, ks->pms.n);
-        for (uint32_t i = 0; i < ks->pms.n; i++) w_pm(w, &s, &ks->pms.v[i]);
+        order.n = 0;
+        if (key_collect(ks, &order) < 0) {
+            mem_free(order.v);
+            mem_free(w);
+            snap_free(&s);
+            return CEP_ENOMEM;
+        }
+        w_u32(w, order.n);
+        for (uint32_t i = 0; i < order.n; i++) w_pm(w, &s, &order.v[i]);
         w_u32(w, ks->done.n);
         for (uint32_t i = 0; i < ks->done.n; i++) w_pm(w, &s, &ks->done.v[i]);
     }
@@ -229,6 +238,7 @@ CEP_API int cep_engine_snapshot(const cep_engine *e, cep_write_fn fn, void *ud) 
     memcpy(tail + 4, END_MAGIC, 4);
     if (!w->failed && fn(ud, tail, 8) != 0) w->failed = 1;
     int rc = w->failed ? CEP_ECALLBACK : CEP_OK;
+    mem_free(order.v);
     mem_free(w);
     snap_free(&s);
     return rc;
@@ -317,15 +327,64 @@ static cep_event *r_event(reader *r, cep_engine *e, cep_event *b) {
 
 static int r_pm(reader *r, const cep_engine *e, const nfa_pattern *pat, pm_node **nodes, uint32_t nnodes, pm *p) {
     (void)e;
+    memset(p, 0, sizeof *p);
     uint32_t node = r_u32(r);
     p->start = r_i64(r);
     p->start_seq = r_u64(r);
-    p->prev_time = r_i64(r);
+    int64_t prev_time = r_i64(r);
     p->state = r_u32(r);
     if (r->bad || node >= nnodes || p->state >= pat->nstates) return -1;
+    /* Written as the time of the partial match's last event, which is
+     * where the engine reads it from. */
+    if (prev_time != nodes[node]->ev->time) return -1;
     p->node = nodes[node];
     p->node->refs++;
     return 0;
+}
+
+/* Read the partial matches of ks (in the engine's order, as written) into
+ * its buckets. -1: corrupt, -2: out of memory. */
+static int r_key_pms(reader *r, cep_engine *e, const nfa_pattern *pat, key_state *ks, pm_node **nodes,
+                     uint32_t nnd) {
+    pm_list *l = &e->kids;
+    l->n = 0;
+    uint32_t n = r_u32(r);
+    int rc = 0;
+    if (r->bad || n > (size_t)(r->end - r->p) / 32) return -1;
+    for (uint32_t i = 0; i < n && !rc; i++) {
+        pm p;
+        if (r_pm(r, e, pat, nodes, nnd, &p) < 0) {
+            rc = -1;
+        } else if (engine_list_push(l, p) < 0) {
+            engine_node_release(e, p.node);
+            rc = -2;
+        } else if (i && pm_cmp_start(&l->v[i - 1], &l->v[i]) > 0) {
+            rc = -1; /* not in start order: not written by an engine */
+        } else {
+            for (pm_node *x = p.node; x; x = x->parent)
+                if (x->step >= pat->nsteps) rc = -1;
+        }
+    }
+    if (rc) {
+        for (uint32_t i = 0; i < l->n; i++) engine_node_release(e, l->v[i].node);
+        l->n = 0;
+        return rc;
+    }
+    /* Order within a start is the order written: labels from it. */
+    for (uint32_t i = 0; i < l->n;) {
+        uint32_t j = i + 1;
+        while (j < l->n && pm_cmp_start(&l->v[i], &l->v[j]) == 0) j++;
+        label_family_run(l->v + i, j - i);
+        i = j;
+    }
+    /* Bucket by state, stably. */
+    for (uint32_t i = 1; i < l->n; i++) {
+        pm x = l->v[i];
+        uint32_t j = i;
+        for (; j > 0 && l->v[j - 1].state > x.state; j--) l->v[j] = l->v[j - 1];
+        l->v[j] = x;
+    }
+    return key_insert_sorted(e, ks, l) < 0 ? -2 : 0;
 }
 
 /* Check the envelope: magic, version, trailer, length, CRC, program. */
@@ -439,28 +498,30 @@ CEP_API int cep_engine_restore(cep_engine *e, const void *buf, size_t len) {
         const nfa_pattern *pat = &e->prog->patterns[pi];
         key_state *ks = engine_key_new(e, pi, kh, key, klen);
         if (!ks) goto oom;
+        engine_key_activate(e, ks);
         ks->created = created;
         ks->last_event = last_event;
-        for (int list = 0; list < 2; list++) {
-            pm_list *l = list ? &ks->done : &ks->pms;
-            uint32_t n = r_u32(&r);
-            if (r.bad || n > (size_t)(r.end - r.p) / 32) goto corrupt;
-            for (uint32_t i = 0; i < n; i++) {
-                pm p;
-                if (r_pm(&r, e, pat, nodes, nnd, &p) < 0) goto corrupt;
-                if (engine_list_push(l, p) < 0) {
-                    engine_node_release(e, p.node);
-                    goto oom;
-                }
+        int kr = r_key_pms(&r, e, pat, ks, nodes, nnd);
+        if (kr == -1) goto corrupt;
+        if (kr == -2) goto oom;
+        pm_list *l = &ks->done;
+        uint32_t n = r_u32(&r);
+        if (r.bad || n > (size_t)(r.end - r.p) / 32) goto corrupt;
+        for (uint32_t i = 0; i < n; i++) {
+            pm p;
+            if (r_pm(&r, e, pat, nodes, nnd, &p) < 0) goto corrupt;
+            if (engine_list_push(l, p) < 0) {
+                engine_node_release(e, p.node);
+                goto oom;
             }
-            for (uint32_t i = 0; i < l->n; i++)
-                for (pm_node *x = l->v[i].node; x; x = x->parent)
-                    if (x->step >= pat->nsteps) goto corrupt;
         }
-        st->partial_matches += ks->pms.n;
-        engine_key_settle(e, pat, ks);
+        for (uint32_t i = 0; i < l->n; i++)
+            for (pm_node *x = l->v[i].node; x; x = x->parent)
+                if (x->step >= pat->nsteps) goto corrupt;
+        engine_key_settle(e, ks);
     }
     if (r.p != r.end) goto corrupt;
+    if (timers_rebuild(e) < 0) goto oom;
     e->keys_created = keys_created;
     e->started = started;
     e->finished = finished;
@@ -478,6 +539,7 @@ oom:
     engine_set_err(e, "out of memory");
 undo:
     /* Leave a clean, unused engine behind. */
+    timers_clear(e);
     while (e->first) engine_key_free(e, e->first);
     {
         cep_event *ev;

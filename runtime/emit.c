@@ -1,0 +1,248 @@
+/* emit.c — what leaves the engine: matches built into the callback's
+ * view, timeouts, windows that close (prune_expired), and the after-match
+ * skip strategies with the hold-back of matches they need (Flink's
+ * processMatchesAccordingToSkipStrategy). */
+#include "config.h"
+#include "engine.h"
+#include "mem.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static int match_reserve(cep_engine *e, size_t nevents, size_t nsteps, size_t nfields) {
+    cep_match *m = &e->match;
+    if (mem_grow((void **)&m->events, &m->events_cap, nevents, sizeof *m->events) < 0) return -1;
+    if (mem_grow((void **)&m->step_off, &m->steps_cap, nsteps + 1, sizeof *m->step_off) < 0) return -1;
+    if (nfields && mem_grow((void **)&m->fields, &m->fields_cap, nfields, sizeof *m->fields) < 0)
+        return -1;
+    return 0;
+}
+
+void emit(cep_engine *e, uint32_t pi, const pm *p, int timeout) {
+    const nfa_pattern *pat = &e->prog->patterns[pi];
+    cep_match *m = &e->match;
+    if (match_reserve(e, 0, pat->nsteps, pat->nemit) < 0) {
+        e->oom = 1;
+        return;
+    }
+    /* Group the chain's events by step, oldest first (a counting sort):
+     * count per step while finding the length and the first event. */
+    memset(m->step_off, 0, (pat->nsteps + 1) * sizeof *m->step_off);
+    size_t n = 0;
+    const pm_node *first = NULL;
+    for (const pm_node *x = p->node; x; x = x->parent, n++) {
+        m->step_off[x->step + 1]++;
+        first = x;
+    }
+    if (match_reserve(e, n, pat->nsteps, pat->nemit) < 0) {
+        e->oom = 1;
+        return;
+    }
+    for (uint32_t s = 0; s < pat->nsteps; s++) m->step_off[s + 1] += m->step_off[s];
+    /* Walk newest to oldest, filling each step's range from its end; then
+     * step_off[s + 1] has come down to the start of step s: shift it. */
+    for (const pm_node *x = p->node; x; x = x->parent) m->events[--m->step_off[x->step + 1]] = x->ev;
+    memmove(m->step_off, m->step_off + 1, pat->nsteps * sizeof *m->step_off);
+    m->step_off[pat->nsteps] = (uint32_t)n;
+    m->pat = pat;
+    m->pattern_index = pi;
+    m->nkeys = pat->nkeys;
+    m->keyvals = first->ev->vals; /* every event of the match shares the key */
+    m->start = p->start;
+    m->end = p->node->ev->time;
+    m->timeout = timeout;
+    if (timeout) {
+        e->stats.timeouts++;
+        if (e->on_timeout && e->on_timeout(e->timeout_ud, m) != 0) e->stop = 1;
+        return;
+    }
+    e->ctx.row = NULL;
+    e->ctx.chain = p->node;
+    for (uint32_t i = 0; i < pat->nemit; i++) m->fields[i] = expr_eval(pat->emit_exprs[i], &e->ctx);
+    e->stats.matches++;
+    if (e->on_match && e->on_match(e->match_ud, m) != 0) e->stop = 1;
+    expr_ctx_reset(&e->ctx);
+}
+
+/* (start, start seq) of at, before (or at, when inclusive) which the skip
+ * strategy prunes. */
+static int pruned(const pm *p, const pm *mark, int inclusive) {
+    int c = pm_cmp_start(p, mark);
+    return c < 0 || (inclusive && c == 0);
+}
+
+/* Remove from l every entry started before (or, when inclusive, at) the
+ * pruning event: Flink's AfterMatchSkipStrategy.prune. */
+static void prune_list(cep_engine *e, pm_list *l, const pm *mark, int inclusive) {
+    uint32_t k = 0;
+    for (uint32_t i = 0; i < l->n; i++) {
+        if (pruned(&l->v[i], mark, inclusive)) engine_node_release(e, l->v[i].node);
+        else l->v[k++] = l->v[i];
+    }
+    l->n = k;
+}
+
+/* The same for a key's partial matches: each bucket is in start order, so
+ * what goes is a prefix of it. */
+static void prune_pms(cep_engine *e, key_state *ks, const pm *mark, int inclusive) {
+    uint32_t gone = 0;
+    for (uint32_t i = 0; i < ks->nb; i++) {
+        bucket *b = &ks->b[i];
+        while (b->lo < b->hi && pruned(&b->v[b->lo], mark, inclusive)) {
+            engine_node_release(e, b->v[b->lo++].node);
+            gone++;
+        }
+    }
+    if (!gone) return;
+    ks->npms -= gone;
+    e->stats.partial_matches -= gone;
+    key_drop_empty_buckets(e, ks);
+}
+
+/* The event a skip strategy prunes up to, and whether it prunes that
+ * event's own partial matches too (NULL: no pruning). */
+static const cep_event *pruning_event(const nfa_pattern *pat, const pm *m, int *inclusive) {
+    const pm_node *first = m->node, *step_first = NULL, *step_last = NULL;
+    for (const pm_node *x = m->node; x; x = x->parent) {
+        first = x;
+        if ((int)x->step == pat->skip_step) {
+            if (!step_last) step_last = x;
+            step_first = x;
+        }
+    }
+    *inclusive = 1;
+    switch (pat->skip) {
+    case SKIP_TO_NEXT: return first->ev;
+    case SKIP_PAST_LAST_EVENT: return m->node->ev;
+    case SKIP_TO_FIRST: *inclusive = 0; return step_first ? step_first->ev : NULL;
+    case SKIP_TO_LAST: *inclusive = 0; return step_last ? step_last->ev : NULL;
+    default: return NULL;
+    }
+}
+
+void release_held(cep_engine *e, uint32_t pi, key_state *ks) {
+    const nfa_pattern *pat = &e->prog->patterns[pi];
+    while (ks->done.n) {
+        pm m = ks->done.v[0];
+        const pm *f = key_first(ks);
+        if (f && pm_cmp_start(f, &m) < 0) break;
+        memmove(ks->done.v, ks->done.v + 1, (ks->done.n - 1) * sizeof *ks->done.v);
+        ks->done.n--;
+        int inclusive;
+        const cep_event *at = pruning_event(pat, &m, &inclusive);
+        if (at) {
+            pm mark = {.start = at->time, .start_seq = at->seq};
+            prune_pms(e, ks, &mark, inclusive);
+            prune_list(e, &ks->done, &mark, inclusive);
+        }
+        emit(e, pi, &m, 0);
+        engine_node_release(e, m.node);
+    }
+}
+
+/* Insert a completed match into the key's held list, ordered by start
+ * (stable: same-start matches stay in completion order). */
+static void hold(cep_engine *e, key_state *ks, const pm *m) {
+    if (engine_list_push(&ks->done, *m) < 0) {
+        engine_node_release(e, m->node);
+        e->oom = 1;
+        return;
+    }
+    for (uint32_t j = ks->done.n - 1; j > 0 && pm_cmp_start(&ks->done.v[j], &ks->done.v[j - 1]) < 0; j--) {
+        pm t = ks->done.v[j];
+        ks->done.v[j] = ks->done.v[j - 1];
+        ks->done.v[j - 1] = t;
+    }
+}
+
+void complete(cep_engine *e, uint32_t pi, key_state *ks, pm_list *l) {
+    const nfa_pattern *pat = &e->prog->patterns[pi];
+    for (uint32_t i = 0; i < l->n; i++) {
+        if (pat->skip == SKIP_NO_SKIP || !ks) {
+            emit(e, pi, &l->v[i], 0);
+            engine_node_release(e, l->v[i].node);
+        } else {
+            hold(e, ks, &l->v[i]);
+        }
+    }
+    l->n = 0;
+    if (pat->skip != SKIP_NO_SKIP && ks) release_held(e, pi, ks);
+}
+
+int64_t pm_deadline(const nfa_pattern *pat, const pm *p) {
+    int64_t d = INT64_MAX;
+    if (pat->has_within && p->start <= INT64_MAX - pat->within_ms) d = p->start + pat->within_ms;
+    int64_t gap = pat->states[p->state].gap_ms, prev = p->node->ev->time;
+    if (gap > 0 && prev <= INT64_MAX - gap && prev + gap < d) d = prev + gap;
+    return d;
+}
+
+static int cmp_pm(const void *a, const void *b) {
+    const pm *x = a, *y = b;
+    return pm_less(x, y) ? -1 : pm_less(y, x);
+}
+
+void prune_expired(cep_engine *e, key_state *ks, int64_t now) {
+    if (!ks->npms) return;
+    uint32_t pi = ks->pattern;
+    const nfa_pattern *pat = &e->prog->patterns[pi];
+    pm_list *x = &e->expired;
+    x->n = 0;
+    for (uint32_t i = 0; i < ks->nb; i++) {
+        bucket *b = &ks->b[i];
+        /* INT64_MAX is "no deadline": an event at time INT64_MAX must not
+         * expire a partial match that has no window (or one past int64). */
+        if (pat->states[b->state].gap_ms <= 0) {
+            /* `within` alone: the bucket is in start order, what is due
+             * is a prefix. */
+            while (b->lo < b->hi) {
+                int64_t d = pm_deadline(pat, &b->v[b->lo]);
+                if (d == INT64_MAX || d > now) break;
+                if (engine_list_push(x, b->v[b->lo]) < 0) {
+                    engine_node_release(e, b->v[b->lo].node);
+                    e->oom = 1;
+                }
+                b->lo++;
+            }
+            continue;
+        }
+        uint32_t k = b->lo;
+        for (uint32_t j = b->lo; j < b->hi; j++) {
+            int64_t d = pm_deadline(pat, &b->v[j]);
+            if (d == INT64_MAX || d > now) {
+                b->v[k++] = b->v[j];
+            } else if (engine_list_push(x, b->v[j]) < 0) {
+                engine_node_release(e, b->v[j].node);
+                e->oom = 1;
+            }
+        }
+        b->hi = k;
+    }
+    uint32_t gone = ks->npms;
+    ks->npms = 0;
+    for (uint32_t i = 0; i < ks->nb; i++) ks->npms += ks->b[i].hi - ks->b[i].lo;
+    gone -= ks->npms;
+    if (!gone) return;
+    e->stats.partial_matches -= gone;
+    key_drop_empty_buckets(e, ks);
+    /* In Flink's order over the whole key; the trailing notFollowedBy ones
+     * complete, the others time out. */
+    if (x->n > 1) qsort(x->v, x->n, sizeof *x->v, cmp_pm);
+    pm_list *c = &e->completed;
+    c->n = 0;
+    for (uint32_t i = 0; i < x->n; i++) {
+        pm *p = &x->v[i];
+        if (pat->states[p->state].kind == ST_PENDING) {
+            if (engine_list_push(c, *p) < 0) {
+                engine_node_release(e, p->node);
+                e->oom = 1;
+            }
+            continue;
+        }
+        if (e->on_timeout) emit(e, pi, p, 1);
+        else e->stats.timeouts++;
+        engine_node_release(e, p->node);
+    }
+    x->n = 0;
+    complete(e, pi, ks, c);
+}

@@ -1,0 +1,264 @@
+/* keys.c — key states and their buckets: the partial matches of one key
+ * of one pattern, grouped by the NFA state they wait in, each group in
+ * Flink's order (engine.h: pm_less). An event then visits only the states
+ * whose gate it passes; the rest of the key's partial matches stay where
+ * they are, untouched. */
+#include "config.h"
+#include "engine.h"
+#include "mem.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define BUCKET_MIN 4
+
+key_state *engine_key_new(cep_engine *e, uint32_t pattern, uint64_t hash, const char *key, uint32_t len) {
+    key_state *ks = slab_alloc(&e->mem, sizeof *ks + len);
+    if (!ks) return NULL;
+    memset(ks, 0, sizeof *ks);
+    ks->hash = hash;
+    ks->pattern = pattern;
+    ks->key_len = len;
+    memcpy(ks->key, key, len);
+    if (keymap_insert(&e->keys, ks) < 0) {
+        slab_free(&e->mem, ks, sizeof *ks + len);
+        return NULL;
+    }
+    e->nkey_states++;
+    return ks;
+}
+
+void engine_key_activate(cep_engine *e, key_state *ks) {
+    if (ks->listed) return;
+    ks->created = e->keys_created++;
+    ks->listed = 1;
+    ks->prev = e->last;
+    ks->next = NULL;
+    if (e->last) e->last->next = ks;
+    else e->first = ks;
+    e->last = ks;
+    e->stats.keys++;
+}
+
+static void unlist(cep_engine *e, key_state *ks) {
+    if (!ks->listed) return;
+    if (ks->prev) ks->prev->next = ks->next;
+    else e->first = ks->next;
+    if (ks->next) ks->next->prev = ks->prev;
+    else e->last = ks->prev;
+    ks->prev = ks->next = NULL;
+    ks->listed = 0;
+    e->stats.keys--;
+}
+
+static void bucket_free(cep_engine *e, bucket *b) {
+    slab_free(&e->mem, b->v, (size_t)b->cap * sizeof *b->v);
+    b->v = NULL;
+    b->lo = b->hi = b->cap = 0;
+}
+
+void key_drop_pms(cep_engine *e, key_state *ks) {
+    for (uint32_t i = 0; i < ks->nb; i++) {
+        bucket *b = &ks->b[i];
+        for (uint32_t j = b->lo; j < b->hi; j++) engine_node_release(e, b->v[j].node);
+        bucket_free(e, b);
+    }
+    e->stats.partial_matches -= ks->npms;
+    ks->npms = 0;
+    ks->nb = 0;
+    ks->max_used = 0;
+}
+
+void engine_key_free(cep_engine *e, key_state *ks) {
+    key_drop_pms(e, ks);
+    for (uint32_t i = 0; i < ks->done.n; i++) engine_node_release(e, ks->done.v[i].node);
+    unlist(e, ks);
+    keymap_remove(&e->keys, ks);
+    mem_free(ks->done.v);
+    slab_free(&e->mem, ks->b, (size_t)ks->bcap * sizeof *ks->b);
+    slab_free(&e->mem, ks, sizeof *ks + ks->key_len);
+    e->nkey_states--;
+}
+
+void key_drop_empty_buckets(cep_engine *e, key_state *ks) {
+    uint32_t k = 0;
+    for (uint32_t i = 0; i < ks->nb; i++) {
+        if (ks->b[i].lo == ks->b[i].hi) bucket_free(e, &ks->b[i]);
+        else ks->b[k++] = ks->b[i];
+    }
+    ks->nb = (uint16_t)k;
+    if (!ks->npms) ks->max_used = 0;
+}
+
+void engine_key_settle(cep_engine *e, key_state *ks) {
+    if (ks->npms || ks->done.n) return;
+    unlist(e, ks);
+    if (ks->nb) key_drop_empty_buckets(e, ks);
+    if (!ks->timers) engine_key_free(e, ks);
+}
+
+bucket *key_bucket(cep_engine *e, key_state *ks, uint32_t state, int create) {
+    uint32_t i = 0;
+    while (i < ks->nb && ks->b[i].state < state) i++;
+    if (i < ks->nb && ks->b[i].state == state) return &ks->b[i];
+    if (!create) return NULL;
+    if (ks->nb == ks->bcap) {
+        uint32_t ncap = ks->bcap ? 2u * ks->bcap : 2;
+        if (ncap > UINT16_MAX) return NULL;
+        bucket *nb = slab_realloc(&e->mem, ks->b, (size_t)ks->bcap * sizeof *nb, (size_t)ncap * sizeof *nb);
+        if (!nb) return NULL;
+        ks->b = nb;
+        ks->bcap = (uint16_t)ncap;
+    }
+    memmove(ks->b + i + 1, ks->b + i, (ks->nb - i) * sizeof *ks->b);
+    ks->nb++;
+    ks->b[i] = (bucket){.state = state};
+    return &ks->b[i];
+}
+
+/* Room for n more entries at b's end (live ones moved to the front). */
+static int bucket_reserve(cep_engine *e, bucket *b, uint32_t n) {
+    uint32_t live = b->hi - b->lo;
+    if (b->hi + n <= b->cap) return 0;
+    if (live + n <= b->cap && b->lo >= live) {
+        memmove(b->v, b->v + b->lo, (size_t)live * sizeof *b->v);
+        b->lo = 0;
+        b->hi = live;
+        return 0;
+    }
+    uint64_t ncap = b->cap ? b->cap : BUCKET_MIN;
+    while (ncap < (uint64_t)live + n) ncap *= 2;
+    if (ncap > UINT32_MAX / sizeof(pm)) return -1;
+    pm *nv = slab_alloc(&e->mem, (size_t)ncap * sizeof *nv);
+    if (!nv) return -1;
+    if (live) memcpy(nv, b->v + b->lo, (size_t)live * sizeof *nv);
+    slab_free(&e->mem, b->v, (size_t)b->cap * sizeof *b->v);
+    b->v = nv;
+    b->lo = 0;
+    b->hi = live;
+    b->cap = (uint32_t)ncap;
+    return 0;
+}
+
+int key_insert_sorted(cep_engine *e, key_state *ks, pm_list *l) {
+    uint32_t i = 0;
+    int rc = 0;
+    while (i < l->n) {
+        uint32_t j = i + 1;
+        while (j < l->n && l->v[j].state == l->v[i].state) j++;
+        uint32_t m = j - i;
+        bucket *b = key_bucket(e, ks, l->v[i].state, 1);
+        if (!b || bucket_reserve(e, b, m) < 0) {
+            for (uint32_t k = i; k < j; k++) engine_node_release(e, l->v[k].node);
+            rc = -1;
+            i = j;
+            continue;
+        }
+        /* Merge from the back; new entries usually all go after the old
+         * ones, and then this only copies them. */
+        pm *v = b->v, *run = l->v + i;
+        uint32_t old = b->hi, w = b->hi + m, k = m;
+        while (k > 0) {
+            if (old > b->lo && pm_less(&run[k - 1], &v[old - 1])) v[--w] = v[--old];
+            else v[--w] = run[--k];
+        }
+        b->hi += m;
+        for (uint32_t k2 = 0; k2 < m; k2++)
+            if (run[k2].used > ks->max_used) ks->max_used = run[k2].used;
+        ks->npms += m;
+        e->stats.partial_matches += m;
+        i = j;
+    }
+    l->n = 0;
+    if (rc < 0) key_drop_empty_buckets(e, ks);
+    return rc;
+}
+
+const pm *key_first(const key_state *ks) {
+    const pm *best = NULL;
+    for (uint32_t i = 0; i < ks->nb; i++) {
+        const bucket *b = &ks->b[i];
+        if (b->lo < b->hi && (!best || pm_less(&b->v[b->lo], best))) best = &b->v[b->lo];
+    }
+    return best;
+}
+
+int key_pop_first(cep_engine *e, key_state *ks, pm *out) {
+    const pm *f = key_first(ks);
+    if (!f) return 0;
+    for (uint32_t i = 0; i < ks->nb; i++) {
+        bucket *b = &ks->b[i];
+        if (b->lo < b->hi && &b->v[b->lo] == f) {
+            *out = b->v[b->lo++];
+            ks->npms--;
+            e->stats.partial_matches--;
+            if (b->lo == b->hi) key_drop_empty_buckets(e, ks);
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static int cmp_pm(const void *a, const void *b) {
+    const pm *x = a, *y = b;
+    return pm_less(x, y) ? -1 : pm_less(y, x);
+}
+
+int key_collect(const key_state *ks, pm_list *l) {
+    uint32_t base = l->n;
+    for (uint32_t i = 0; i < ks->nb; i++) {
+        const bucket *b = &ks->b[i];
+        for (uint32_t j = b->lo; j < b->hi; j++)
+            if (engine_list_push(l, b->v[j]) < 0) return -1;
+    }
+    if (ks->nb > 1) qsort(l->v + base, l->n - base, sizeof *l->v, cmp_pm);
+    return 0;
+}
+
+static uint32_t bits_for(uint64_t n) {
+    uint32_t w = 0;
+    while (w < 64 && ((uint64_t)1 << w) < n) w++;
+    return w;
+}
+
+void label_family_run(pm *v, size_t n) {
+    /* v[0..n) share a start, in order: labels j << (64 - w). */
+    uint32_t w = bits_for(n);
+    for (size_t j = 0; j < n; j++) {
+        v[j].label = w ? (uint64_t)j << (64 - w) : 0;
+        v[j].used = w;
+    }
+}
+
+static int cmp_pmp(const void *a, const void *b) {
+    const pm *x = *(pm *const *)a, *y = *(pm *const *)b;
+    return pm_less(x, y) ? -1 : pm_less(y, x);
+}
+
+void key_relabel(cep_engine *e, key_state *ks) {
+    if (!ks->npms) return;
+    pm **v = mem_alloc((size_t)ks->npms * sizeof *v);
+    if (!v) {
+        e->oom = 1; /* labels stay; at worst same-start order degrades */
+        return;
+    }
+    size_t n = 0;
+    for (uint32_t i = 0; i < ks->nb; i++)
+        for (uint32_t j = ks->b[i].lo; j < ks->b[i].hi; j++) v[n++] = &ks->b[i].v[j];
+    qsort(v, n, sizeof *v, cmp_pmp);
+    ks->max_used = 0;
+    for (size_t i = 0; i < n;) {
+        size_t j = i + 1;
+        while (j < n && v[j]->start == v[i]->start && v[j]->start_seq == v[i]->start_seq) j++;
+        /* The same relabelling as label_family_run, through pointers: the
+         * family is spread over buckets, each keeps its order. */
+        uint32_t w = bits_for(j - i);
+        for (size_t k = i; k < j; k++) {
+            v[k]->label = w ? (uint64_t)(k - i) << (64 - w) : 0;
+            v[k]->used = w;
+        }
+        if (w > ks->max_used) ks->max_used = w;
+        i = j;
+    }
+    mem_free(v);
+}

@@ -1,0 +1,37 @@
+/* slab.h — the engine's own small-object allocator: size classes carved
+ * from large chunks, freed blocks kept on per-class free lists. Stored
+ * events, key states and partial-match arrays come and go with every few
+ * events; through this they cost no heap allocation in steady state.
+ * Memory goes back to the heap only when the engine is freed.
+ *
+ * Builds without jemalloc (sanitizers, valgrind) and fault-injection builds
+ * pass every block straight to mem_alloc, so those tools see each one. */
+#ifndef CEP_SLAB_H
+#define CEP_SLAB_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define SLAB_CLASSES 20
+
+typedef struct slab_chunk slab_chunk;
+
+typedef struct slab {
+    void *free[SLAB_CLASSES]; /* free blocks of each class, linked through their first word */
+    slab_chunk *chunks;       /* every chunk, for slab_destroy */
+    char *cur, *end;          /* unused tail of the newest chunk */
+    size_t reserved;          /* bytes of chunks taken from the heap */
+} slab;
+
+/* A block of at least n bytes (NULL when the heap is exhausted). */
+void *slab_alloc(slab *s, size_t n);
+/* Give back a block from slab_alloc(s, n), with the same n. NULL: no-op. */
+void slab_free(slab *s, void *p, size_t n);
+/* Resize a block of n bytes to m bytes, keeping min(n, m) of its content;
+ * on failure the block is untouched and NULL is returned. */
+void *slab_realloc(slab *s, void *p, size_t n, size_t m);
+/* Bytes slab_alloc(s, n) really reserves (its class size). */
+size_t slab_size(size_t n);
+void slab_destroy(slab *s);
+
+#endif

@@ -1,0 +1,489 @@
+/* step.c — one event through one pattern, for the event's key: Flink's
+ * NFA.process (computeNextStates, the stop-state rule) over the key's
+ * partial matches, bucket by bucket.
+ *
+ * What keeps it cheap: most states have one of three shapes (nfa.h), with
+ * a gate — the part of the condition that reads only the event — tested
+ * once per event and state. A closed gate leaves a whole bucket as it is,
+ * unread; an open one steps its partial matches with what remains of the
+ * condition. Other states take Flink's general decision graph. A partial
+ * match that stays in its state stays in place; the others are collected
+ * (e->kids) and merged into their buckets after the key's step, in order. */
+#include "config.h"
+#include "engine.h"
+#include "hash.h"
+#include "mem.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* One output of a partial match's step. */
+struct step_out {
+    pm q;
+    int final; /* completes a match (else a partial match to keep) */
+};
+
+/* Encode the key of vals for pattern pi into e->keybuf: the pattern index,
+ * then a type tag and bytes per key field. Integral doubles encode as ints
+ * so that 7 and 7.0 are one key, as they compare equal. */
+int encode_key(cep_engine *e, uint32_t pi, const cep_value *vals, uint32_t *len) {
+    const nfa_pattern *pat = &e->prog->patterns[pi];
+    size_t need = 4;
+    for (uint32_t i = 0; i < pat->nkeys; i++) {
+        cep_value v = vals[pat->key_slots[i]];
+        need += 1 + (v.type == CEP_STRING ? 4 + v.u.s.len : 8);
+    }
+    if (need > UINT32_MAX) return CEP_ERANGE;
+    if (mem_grow((void **)&e->keybuf, &e->keybuf_cap, need, 1) < 0) return CEP_ENOMEM;
+    char *p = e->keybuf;
+    memcpy(p, &pi, 4);
+    p += 4;
+    for (uint32_t i = 0; i < pat->nkeys; i++) {
+        cep_value v = vals[pat->key_slots[i]];
+        if (v.type == CEP_DOUBLE && v.u.d >= -9.2e18 && v.u.d <= 9.2e18 && v.u.d == (double)(int64_t)v.u.d) {
+            v.type = CEP_INT;
+            v.u.i = (int64_t)v.u.d;
+        }
+        *p++ = (char)v.type;
+        switch (v.type) {
+        case CEP_NULL: memset(p, 0, 8); p += 8; break;
+        case CEP_BOOL: { int64_t b = v.u.b; memcpy(p, &b, 8); p += 8; break; }
+        case CEP_INT: memcpy(p, &v.u.i, 8); p += 8; break;
+        case CEP_DOUBLE: memcpy(p, &v.u.d, 8); p += 8; break;
+        case CEP_STRING: {
+            uint32_t l = (uint32_t)v.u.s.len;
+            memcpy(p, &l, 4);
+            p += 4;
+            memcpy(p, v.u.s.ptr, l);
+            p += l;
+            break;
+        }
+        }
+    }
+    *len = (uint32_t)(p - e->keybuf);
+    return CEP_OK;
+}
+
+static cep_event *stored_event(cep_engine *e, step_in *in) {
+    if (!*in->stored) {
+        if (in->ev->sbufs) *in->stored = engine_keep_event(e, in->ev); /* a caller's builder */
+        else {
+            *in->stored = in->ev;
+            event_retain(in->ev);
+        }
+    }
+    return *in->stored;
+}
+
+static int holds(cep_engine *e, const expr *c, const cep_value *row, const pm_node *chain) {
+    e->ctx.row = row;
+    e->ctx.chain = chain;
+    int h = expr_holds(c, &e->ctx);
+    if (e->ctx.scratch) expr_ctx_reset(&e->ctx);
+    return h;
+}
+
+/* The gate of state s, evaluated once per event and pattern: e->gate[s]
+ * holds the result when e->gate_at[s] is this step's stamp. */
+static int gate_open(cep_engine *e, const nfa_state *st, uint32_t s, const cep_value *row) {
+    if (e->gate_at[s] != e->stamp) {
+        e->gate_at[s] = e->stamp;
+        e->gate[s] = (uint8_t)holds(e, st->gate, row, NULL);
+    }
+    return e->gate[s];
+}
+
+static uint32_t bits_for(uint64_t n) {
+    uint32_t w = 0;
+    while (w < 64 && ((uint64_t)1 << w) < n) w++;
+    return w;
+}
+
+/* ---- Flink's decision graph, for states of no simple shape --------------------- */
+
+static int u32_push(u32_list *l, uint32_t v) {
+    if (l->n == l->cap && mem_grow((void **)&l->v, &l->cap, l->n + 1, sizeof *l->v) < 0) return -1;
+    l->v[l->n++] = v;
+    return 0;
+}
+
+/* A condition once per (partial match, event): a TAKE edge and its IGNORE
+ * edge test the same one. */
+static int cond_holds(cep_engine *e, const expr *cond) {
+    for (int i = 0; i < e->ncache; i++)
+        if (e->cache[i].cond == cond) return e->cache[i].holds;
+    int h = expr_holds(cond, &e->ctx);
+    if (e->ctx.scratch) expr_ctx_reset(&e->ctx);
+    if (e->ncache < (int)(sizeof e->cache / sizeof *e->cache)) e->cache[e->ncache++] = (cond_result){cond, h};
+    return h;
+}
+
+/* Flink's createDecisionGraph: the TAKE and IGNORE edges that hold for this
+ * event, reached from the partial match's state through PROCEED edges that
+ * hold, depth first with a stack, in Flink's order. */
+static int decision_graph(cep_engine *e, const nfa_pattern *pat, const pm *p, const cep_event *ev) {
+    e->stack.n = 0;
+    e->out.n = 0;
+    if (u32_push(&e->stack, p->state) < 0) return -1;
+    e->ctx.row = ev->vals;
+    e->ctx.chain = p->node;
+    size_t guard = 0;
+    e->ncache = 0;
+    while (e->stack.n) {
+        uint32_t s = e->stack.v[--e->stack.n];
+        const nfa_state *st = &pat->states[s];
+        if (++guard > (size_t)pat->nstates * 4 + 64) break; /* proceed edges never cycle; be safe */
+        for (uint32_t i = 0; i < st->nedges; i++) {
+            const nfa_edge *edge = &pat->edges[st->first_edge + i];
+            int h = edge->cond ? cond_holds(e, edge->cond) : 1;
+            if (h == edge->negate) continue;
+            if (edge->kind == EDGE_PROCEED) {
+                if (u32_push(&e->stack, edge->target) < 0) return -1;
+            } else if (u32_push(&e->out, st->first_edge + i) < 0 || u32_push(&e->out, s) < 0) {
+                return -1;
+            }
+        }
+    }
+    return 0;
+}
+
+/* Flink's findFinalStateAfterProceed: can state s reach the final state by
+ * PROCEED edges that hold for this event? */
+static int final_after_proceed(cep_engine *e, const nfa_pattern *pat, uint32_t s) {
+    size_t base = e->stack.n;
+    if (u32_push(&e->stack, s) < 0) return 0;
+    int found = 0;
+    size_t guard = 0;
+    while (e->stack.n > base && !found && ++guard < (size_t)pat->nstates * 4 + 64) {
+        const nfa_state *st = &pat->states[e->stack.v[--e->stack.n]];
+        for (uint32_t i = 0; i < st->nedges && !found; i++) {
+            const nfa_edge *edge = &pat->edges[st->first_edge + i];
+            if (edge->kind != EDGE_PROCEED) continue;
+            int h = edge->cond ? cond_holds(e, edge->cond) : 1;
+            if (h == edge->negate) continue;
+            if (pat->states[edge->target].kind == ST_FINAL) found = 1;
+            else if (u32_push(&e->stack, edge->target) < 0) break;
+        }
+    }
+    e->stack.n = base;
+    return found;
+}
+
+static int push_out(cep_engine *e, pm q, int final) {
+    out_list *o = &e->outs;
+    if (o->n == o->cap && mem_grow((void **)&o->v, &o->cap, o->n + 1, sizeof *o->v) < 0) return -1;
+    o->v[o->n++] = (struct step_out){q, final};
+    return 0;
+}
+
+/* Where one output goes: completed, kept in place in bucket b (the first
+ * output that waits in b's state: it sorts where p did), or e->kids. */
+static void place_out(cep_engine *e, key_state *ks, bucket *b, const pm *p, struct step_out *o,
+                      uint32_t *k, int *in_place) {
+    if (!o->final && b && !*in_place && o->q.state == b->state) {
+        b->v[(*k)++] = o->q;
+        *in_place = 1;
+        ks->npms++;
+        e->stats.partial_matches++;
+        if (o->q.used > ks->max_used) ks->max_used = o->q.used;
+        if (o->q.node != p->node && timers_arm_pm(e, ks, &o->q, 0) < 0) e->oom = 1;
+        return;
+    }
+    if (engine_list_push(o->final ? &e->completed : &e->kids, o->q) < 0) {
+        engine_node_release(e, o->q.node);
+        e->oom = 1;
+    }
+}
+
+/* Flink's computeNextStates plus the stop-state rule of doProcess, for
+ * partial match p (node NULL: the start state), which sat in bucket b
+ * (NULL for the start state) at the place *k writes back to. Returns -1
+ * with nothing changed when memory runs out. */
+static int general_step(cep_engine *e, const nfa_pattern *pat, key_state *ks, bucket *b, const pm *p,
+                        uint32_t *k, step_in *in) {
+    if (decision_graph(e, pat, p, in->ev) < 0) return -1;
+    e->outs.n = 0;
+    int discard = 0, failed = 0;
+    for (uint32_t j = 0; j + 1 < e->out.n && !failed; j += 2) {
+        const nfa_edge *edge = &pat->edges[e->out.v[j]];
+        const nfa_state *src = &pat->states[e->out.v[j + 1]];
+        const nfa_state *dst = &pat->states[edge->target];
+        pm q = *p;
+        q.state = edge->target;
+        if (edge->kind == EDGE_IGNORE) {
+            if (!p->node) continue; /* the start state never waits */
+            q.node->refs++;
+        } else {
+            cep_event *ev = stored_event(e, in);
+            if (!ev || !(q.node = engine_node_new(e, ev, src->step, p->node))) {
+                failed = 1;
+                break;
+            }
+        }
+        if (dst->kind == ST_STOP) { /* a negation fired: the whole path goes */
+            discard = 1;
+            engine_node_release(e, q.node);
+            continue;
+        }
+        if (push_out(e, q, dst->kind == ST_FINAL) < 0) {
+            engine_node_release(e, q.node);
+            failed = 1;
+            break;
+        }
+        if (edge->kind == EDGE_TAKE && dst->kind != ST_FINAL) {
+            /* Reaching the final state by proceeding completes a match now. */
+            e->ctx.row = in->ev->vals;
+            e->ctx.chain = p->node;
+            if (final_after_proceed(e, pat, edge->target)) {
+                q.node->refs++;
+                if (push_out(e, q, 1) < 0) {
+                    q.node->refs--;
+                    failed = 1;
+                }
+            }
+        }
+    }
+    if (failed) {
+        for (size_t i = 0; i < e->outs.n; i++) engine_node_release(e, e->outs.v[i].q.node);
+        e->outs.n = 0;
+        return -1;
+    }
+    size_t n = e->outs.n;
+    if (n >= 2) {
+        /* Branches sort in edge order just after p, before anything that
+         * came after p: the next w label bits below the ones p uses. */
+        uint32_t w = bits_for(n), u = p->used;
+        if (u + w <= 64) /* else relabelling ran out of memory: ties stay ties */
+            for (size_t i = 0; i < n; i++) {
+                e->outs.v[i].q.label = p->label + ((uint64_t)i << (64 - u - w));
+                e->outs.v[i].q.used = u + w;
+            }
+    }
+    int in_place = 0;
+    for (size_t i = 0; i < n; i++) {
+        struct step_out *o = &e->outs.v[i];
+        if (discard && !o->final) engine_node_release(e, o->q.node);
+        else place_out(e, ks, b, p, o, k, &in_place);
+    }
+    e->outs.n = 0;
+    return 0;
+}
+
+/* ---- the simple shapes --------------------------------------------------------------- */
+
+/* TAKE into st->target: a new node on p's chain, completed or kept. */
+static int take(cep_engine *e, const nfa_pattern *pat, const nfa_state *st, const pm *p, step_in *in) {
+    cep_event *ev = stored_event(e, in);
+    if (!ev) return -1;
+    pm q = *p;
+    q.state = st->target;
+    if (!(q.node = engine_node_new(e, ev, st->step, p->node))) return -1;
+    pm_list *to = pat->states[st->target].kind == ST_FINAL ? &e->completed : &e->kids;
+    if (engine_list_push(to, q) < 0) {
+        engine_node_release(e, q.node);
+        return -1;
+    }
+    return 0;
+}
+
+/* Step every partial match of bucket b over the event; those that stay
+ * are compacted in place. Returns -1 when memory ran out (the partial
+ * matches not stepped then stay as they were). */
+static int step_bucket(cep_engine *e, const nfa_pattern *pat, key_state *ks, bucket *b, step_in *in) {
+    const nfa_state *st = &pat->states[b->state];
+    const cep_event *ev = in->ev;
+    if (st->shape != SHAPE_GENERAL && st->gate && !gate_open(e, st, b->state, ev->vals)) {
+        if (st->shape != SHAPE_NEXT) return 0; /* nothing here can move */
+    }
+    int closed_next = st->shape == SHAPE_NEXT && st->gate && !e->gate[b->state]; /* tested just above */
+    uint32_t k = b->lo, gone = 0;
+    int failed = 0;
+    for (uint32_t i = b->lo; i < b->hi; i++) {
+        pm p = b->v[i];
+        if (failed || (in->straggler && p.node->ev->time > ev->time)) {
+            /* A straggler cannot come after an event the partial match
+             * already took: that one goes on unchanged. */
+            b->v[k++] = p;
+            continue;
+        }
+        if (closed_next) {
+            /* strict contiguity broken: it ends */
+        } else if (st->shape == SHAPE_FOLLOW || st->shape == SHAPE_NEXT) {
+            if (st->rest && !holds(e, st->rest, ev->vals, p.node)) {
+                if (st->shape == SHAPE_FOLLOW) {
+                    b->v[k++] = p;
+                    continue;
+                }
+            } else if (take(e, pat, st, &p, in) < 0) {
+                failed = 1;
+                b->v[k++] = p;
+                continue;
+            }
+        } else if (st->shape == SHAPE_NEGATE) {
+            if (st->rest && !holds(e, st->rest, ev->vals, p.node)) {
+                b->v[k++] = p;
+                continue;
+            }
+            /* the negation fired: the partial match goes */
+        } else if (general_step(e, pat, ks, b, &p, &k, in) < 0) {
+            failed = 1;
+            b->v[k++] = p;
+            continue;
+        }
+        engine_node_release(e, p.node);
+        gone++;
+    }
+    b->hi = k;
+    ks->npms -= gone;
+    e->stats.partial_matches -= gone;
+    if (b->lo == b->hi) e->emptied = 1;
+    return failed ? -1 : 0;
+}
+
+/* The start state, which never waits: every event is tried against it. */
+static int step_start(cep_engine *e, const nfa_pattern *pat, step_in *in) {
+    uint32_t s = pat->start;
+    const nfa_state *st = &pat->states[s];
+    pm p = {.node = NULL, .start = in->ev->time, .start_seq = in->ev->seq, .state = s};
+    if (st->shape == SHAPE_FOLLOW || st->shape == SHAPE_NEXT) {
+        if (st->gate && !gate_open(e, st, s, in->ev->vals)) return 0;
+        if (st->rest && !holds(e, st->rest, in->ev->vals, NULL)) return 0;
+        return take(e, pat, st, &p, in);
+    }
+    uint32_t k = 0;
+    return general_step(e, pat, NULL, NULL, &p, &k, in);
+}
+
+/* ---- one event, one pattern ------------------------------------------------------ */
+
+static int cmp_pm(const void *a, const void *b) {
+    const pm *x = a, *y = b;
+    return pm_less(x, y) ? -1 : pm_less(y, x);
+}
+
+static int kid_less(const pm *a, const pm *b) { return a->state != b->state ? a->state < b->state : pm_less(a, b); }
+
+static int cmp_kid(const void *a, const void *b) {
+    const pm *x = a, *y = b;
+    return kid_less(x, y) ? -1 : kid_less(y, x);
+}
+
+/* Timer entries for the new partial matches, then into their buckets. */
+static void insert_kids(cep_engine *e, key_state *ks, const step_in *in) {
+    pm_list *l = &e->kids;
+    if (l->n == 1) {
+        /* The common case: one new partial match, which goes last. */
+        pm *q = &l->v[0];
+        bucket *b = key_bucket(e, ks, q->state, 0);
+        if (b && b->hi < b->cap && b->lo < b->hi && pm_less(&b->v[b->hi - 1], q)) {
+            if (timers_arm_pm(e, ks, q, q->start_seq == in->ev->seq) < 0) {
+                engine_node_release(e, q->node);
+                e->oom = 1;
+            } else {
+                b->v[b->hi++] = *q;
+                ks->npms++;
+                e->stats.partial_matches++;
+                if (q->used > ks->max_used) ks->max_used = q->used;
+            }
+            l->n = 0;
+            return;
+        }
+    }
+    uint32_t k = 0;
+    int family_armed = 0;
+    for (uint32_t i = 0; i < l->n; i++) {
+        pm *q = &l->v[i];
+        /* The event's own seq marks the partial matches it started: one
+         * `within` entry covers them all. */
+        int fresh = q->start_seq == in->ev->seq;
+        if (timers_arm_pm(e, ks, q, fresh && !family_armed) < 0) {
+            engine_node_release(e, q->node); /* it could never expire */
+            e->oom = 1;
+            continue;
+        }
+        family_armed |= fresh;
+        l->v[k++] = *q;
+    }
+    l->n = k;
+    if (k > 16) {
+        qsort(l->v, k, sizeof *l->v, cmp_kid);
+    } else {
+        for (uint32_t i = 1; i < k; i++) {
+            pm x = l->v[i];
+            uint32_t j = i;
+            for (; j > 0 && kid_less(&x, &l->v[j - 1]); j--) l->v[j] = l->v[j - 1];
+            l->v[j] = x;
+        }
+    }
+    if (key_insert_sorted(e, ks, l) < 0) e->oom = 1;
+}
+
+int process_pattern(cep_engine *e, uint32_t pi, step_in *in) {
+    const nfa_pattern *pat = &e->prog->patterns[pi];
+    const pat_rt *rt = &e->rt[pi];
+    const cep_event *ev = in->ev;
+    if (++e->stamp == 0) { /* wrapped: no stale stamp may match */
+        memset(e->gate_at, 0, e->gate_cap * sizeof *e->gate_at);
+        e->stamp = 1;
+    }
+    if (rt->skippable && e->state_ttl <= 0) {
+        /* If no gate lets the event in, it changes nothing of this pattern
+         * for any key: not even its key needs looking up. */
+        int any = 0;
+        for (uint32_t s = 0; s < pat->nstates && !any; s++)
+            if (pat->states[s].gate && gate_open(e, &pat->states[s], s, ev->vals)) any = 1;
+        if (!any) return CEP_OK;
+    }
+    uint32_t klen;
+    int rc = encode_key(e, pi, ev->vals, &klen);
+    if (rc != CEP_OK) return rc;
+    uint64_t hash = hash_bytes(e->keybuf, klen, e->keys.seed);
+    key_state *ks = keymap_find(&e->keys, hash, e->keybuf, klen);
+    int had_state = ks && ks->listed;
+    if (ks) {
+        if (ks->done.n) release_held(e, pi, ks);
+        if (ks->npms && ks->max_used + rt->maxw > 64) key_relabel(e, ks);
+    }
+    e->kids.n = 0;
+    e->completed.n = 0;
+    e->emptied = 0;
+    int failed = 0;
+    for (uint32_t i = 0; ks && i < ks->nb && !failed; i++) failed = step_bucket(e, pat, ks, &ks->b[i], in) < 0;
+    /* Completions in Flink's order of the partial matches that made them;
+     * those the start state makes come after, as it is stepped last. */
+    if (e->completed.n > 1) qsort(e->completed.v, e->completed.n, sizeof *e->completed.v, cmp_pm);
+    if (!failed) failed = step_start(e, pat, in) < 0;
+    if (failed) e->oom = 1;
+    if (e->emptied) key_drop_empty_buckets(e, ks);
+
+    int need_state = e->kids.n || (e->completed.n && pat->skip != SKIP_NO_SKIP);
+    if (!ks && need_state && !(ks = engine_key_new(e, pi, hash, e->keybuf, klen))) {
+        e->oom = 1;
+        for (uint32_t i = 0; i < e->kids.n; i++) engine_node_release(e, e->kids.v[i].node);
+        for (uint32_t i = 0; i < e->completed.n; i++) engine_node_release(e, e->completed.v[i].node);
+        e->kids.n = e->completed.n = 0;
+        return CEP_ENOMEM;
+    }
+    if (!ks) {
+        complete(e, pi, NULL, &e->completed); /* noSkip without state: emit now */
+        return e->oom ? CEP_ENOMEM : CEP_OK;
+    }
+    if (!had_state || ev->time > ks->last_event) ks->last_event = ev->time; /* stragglers are older */
+    if (e->kids.n) insert_kids(e, ks, in);
+    if (e->max_pms && ks->npms > e->max_pms) {
+        /* Over the limit: the earliest-started partial matches go. */
+        pm x;
+        while (ks->npms > e->max_pms && key_pop_first(e, ks, &x)) {
+            engine_node_release(e, x.node);
+            e->stats.dropped++;
+        }
+        if (e->limit_policy == CEP_LIMIT_FAIL) e->limit_hit = 1;
+    }
+    if (e->stats.partial_matches > e->stats.peak_partial_matches)
+        e->stats.peak_partial_matches = e->stats.partial_matches;
+    if (ks->npms || (e->completed.n && pat->skip != SKIP_NO_SKIP)) engine_key_activate(e, ks);
+    complete(e, pi, ks, &e->completed);
+    timers_arm_ttl(e, ks);
+    engine_key_settle(e, ks);
+    return e->oom ? CEP_ENOMEM : CEP_OK;
+}

@@ -1,0 +1,364 @@
+/* timers.c — when windows close. Each partial match with a window has a
+ * timer entry (deadline, key) in a lane; the engine takes the earliest
+ * deadline of all lanes, fires the keys due then in creation order, and
+ * a key whose window closed expires what is due (emit.c).
+ *
+ * Entries are never removed early: an entry whose partial match has gone
+ * (matched, pruned) fires as a no-op. A key state stays allocated while an
+ * entry names it (key_state.timers), so entries need no validity check. */
+#include "config.h"
+#include "engine.h"
+#include "mem.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static int64_t lane_head(const lane *l) {
+    if (l->kind == LANE_SORTED) return l->lo < l->hi ? l->v[l->lo].deadline : INT64_MAX;
+    return l->hi ? l->v[0].deadline : INT64_MAX;
+}
+
+static int lane_less(const void *a, const void *b) { return lane_head(a) < lane_head(b); }
+static void lane_moved(void *item, size_t pos) { ((lane *)item)->heap_pos = pos; }
+
+int lane_reserve(lane *l, size_t n) {
+    if (l->hi + n <= l->cap) return 0;
+    size_t live = l->hi - l->lo;
+    if (l->kind == LANE_SORTED && l->lo >= live && live + n <= l->cap) {
+        memmove(l->v, l->v + l->lo, live * sizeof *l->v);
+        l->lo = 0;
+        l->hi = live;
+        return 0;
+    }
+    size_t ncap = l->cap ? l->cap : 16;
+    while (ncap < live + n) {
+        if (ncap > ((size_t)-1 / 2) / sizeof *l->v) return -1;
+        ncap *= 2;
+    }
+    timer_ent *nv = mem_alloc(ncap * sizeof *nv);
+    if (!nv) return -1;
+    if (live) memcpy(nv, l->v + l->lo, live * sizeof *nv);
+    mem_free(l->v);
+    l->v = nv;
+    l->lo = 0;
+    l->hi = live;
+    l->cap = ncap;
+    return 0;
+}
+
+/* ---- the TTL lane: a binary heap of entries ------------------------------------ */
+
+static void ent_sift_down(timer_ent *v, size_t n, size_t i) {
+    timer_ent x = v[i];
+    for (;;) {
+        size_t c = 2 * i + 1;
+        if (c >= n) break;
+        if (c + 1 < n && v[c + 1].deadline < v[c].deadline) c++;
+        if (v[c].deadline >= x.deadline) break;
+        v[i] = v[c];
+        i = c;
+    }
+    v[i] = x;
+}
+
+static void heap_put(lane *l, timer_ent t) {
+    size_t i = l->hi++;
+    while (i > 0 && l->v[(i - 1) / 2].deadline > t.deadline) {
+        l->v[i] = l->v[(i - 1) / 2];
+        i = (i - 1) / 2;
+    }
+    l->v[i] = t;
+}
+
+/* Entries of one window length arrive nearly in deadline order: insertion
+ * from the tail is O(1) but for stragglers and the like. */
+static void sorted_put(lane *l, timer_ent t) {
+    size_t j = l->hi;
+    while (j > l->lo && l->v[j - 1].deadline > t.deadline) j--;
+    memmove(l->v + j + 1, l->v + j, (l->hi - j) * sizeof *l->v);
+    l->v[j] = t;
+    l->hi++;
+}
+
+static timer_ent lane_pop(lane *l) {
+    if (l->kind == LANE_SORTED) return l->v[l->lo++];
+    timer_ent t = l->v[0];
+    l->v[0] = l->v[--l->hi];
+    if (l->hi) ent_sift_down(l->v, l->hi, 0);
+    return t;
+}
+
+int timers_add(cep_engine *e, uint32_t li, int64_t deadline, key_state *ks) {
+    lane *l = &e->lanes[li];
+    if (l->kind == LANE_SORTED && l->lo < l->hi && l->hi < l->cap && l->v[l->hi - 1].deadline <= deadline) {
+        /* The common case: a later deadline than all, and room for it. */
+        l->v[l->hi++] = (timer_ent){deadline, ks};
+        ks->timers++;
+        return 0;
+    }
+    if (lane_reserve(l, 1) < 0) return -1;
+    int64_t before = lane_head(l);
+    timer_ent t = {deadline, ks};
+    if (l->kind == LANE_SORTED) sorted_put(l, t);
+    else heap_put(l, t);
+    ks->timers++;
+    if (deadline < before) {
+        heap_fix(&e->lane_heap, l->heap_pos);
+        if (deadline < e->next_due) e->next_due = deadline;
+    }
+    return 0;
+}
+
+static int64_t next_due(const cep_engine *e) {
+    const lane *l = heap_top(&e->lane_heap);
+    return l ? lane_head(l) : INT64_MAX;
+}
+
+size_t timers_take(cep_engine *e, int64_t d) {
+    lane *ttl = &e->lanes[e->nlanes - 1];
+    size_t n = 0;
+    for (;;) {
+        lane *l = heap_top(&e->lane_heap);
+        if (!l || lane_head(l) != d) break;
+        if (n == e->due_cap && mem_grow((void **)&e->due, &e->due_cap, n + 1, sizeof *e->due) < 0) {
+            e->oom = 1; /* the rest stays due: taken on the next round */
+            break;
+        }
+        timer_ent t = lane_pop(l);
+        if (l == ttl) t.ks->ttl_armed = 0;
+        e->due[n++] = t;
+        heap_fix(&e->lane_heap, l->heap_pos);
+    }
+    e->next_due = next_due(e);
+    return n;
+}
+
+/* ---- arming ----------------------------------------------------------------------- */
+
+static int add_entry(cep_engine *e, uint32_t li, int64_t d, key_state *ks, int raw) {
+    if (!raw) return timers_add(e, li, d, ks);
+    lane *l = &e->lanes[li]; /* rebuilding: append now, sort at the end */
+    if (lane_reserve(l, 1) < 0) return -1;
+    l->v[l->hi++] = (timer_ent){d, ks};
+    ks->timers++;
+    return 0;
+}
+
+static int arm_pm(cep_engine *e, key_state *ks, const pm *p, int new_family, int raw) {
+    const nfa_pattern *pat = &e->prog->patterns[ks->pattern];
+    const pat_rt *rt = &e->rt[ks->pattern];
+    if (new_family && rt->within_lane != NO_LANE && p->start <= INT64_MAX - pat->within_ms &&
+        add_entry(e, rt->within_lane, p->start + pat->within_ms, ks, raw) < 0)
+        return -1;
+    uint32_t gl = rt->gap_lane[p->state];
+    if (gl != NO_LANE) {
+        int64_t gap = pat->states[p->state].gap_ms, t = p->node->ev->time;
+        if (t <= INT64_MAX - gap && add_entry(e, gl, t + gap, ks, raw) < 0) return -1;
+    }
+    return 0;
+}
+
+int timers_arm_pm(cep_engine *e, key_state *ks, const pm *p, int new_family) {
+    return arm_pm(e, ks, p, new_family, 0);
+}
+
+static int arm_ttl(cep_engine *e, key_state *ks, int raw) {
+    if (e->state_ttl <= 0 || ks->ttl_armed || !(ks->npms || ks->done.n)) return 0;
+    if (ks->last_event > INT64_MAX - e->state_ttl) return 0; /* never idle long enough */
+    if (add_entry(e, e->nlanes - 1, ks->last_event + e->state_ttl, ks, raw) < 0) return -1;
+    ks->ttl_armed = 1;
+    return 0;
+}
+
+void timers_arm_ttl(cep_engine *e, key_state *ks) {
+    if (arm_ttl(e, ks, 0) < 0) e->oom = 1;
+}
+
+/* ---- lanes of a program ---------------------------------------------------------- */
+
+/* What engine_lanes_build makes for a program, committed in one step. */
+typedef struct lane_set {
+    pat_rt *rt;
+    uint32_t nrt;
+    lane *lanes;
+    uint32_t nlanes;
+    heap lane_heap;
+} lane_set;
+
+static void set_free(lane_set *ls) {
+    for (uint32_t i = 0; i < ls->nlanes; i++) mem_free(ls->lanes[i].v);
+    mem_free(ls->lanes);
+    heap_free(&ls->lane_heap);
+    for (uint32_t i = 0; ls->rt && i < ls->nrt; i++) mem_free(ls->rt[i].gap_lane);
+    mem_free(ls->rt);
+    memset(ls, 0, sizeof *ls);
+}
+
+static uint32_t bits_for(uint64_t n) {
+    uint32_t w = 0;
+    while (w < 64 && ((uint64_t)1 << w) < n) w++;
+    return w;
+}
+
+/* Can an event that no gate of the pattern lets in be skipped without
+ * looking its key up? Yes when every state that can hold a partial match
+ * keeps it on a closed gate, and the start state takes nothing then. */
+static int skippable(const nfa_pattern *pat) {
+    for (uint32_t s = 0; s < pat->nstates; s++) {
+        const nfa_state *st = &pat->states[s];
+        if (st->kind != ST_NORMAL && st->kind != ST_PENDING) continue;
+        if (!st->gate) return 0;
+        if (st->shape == SHAPE_FOLLOW || st->shape == SHAPE_NEGATE) continue;
+        if (st->shape == SHAPE_NEXT && s == pat->start) continue;
+        return 0;
+    }
+    return 1;
+}
+
+/* Lanes for program p: per pattern one for `within` and one per gap
+ * length; the TTL lane last. Also sizes the engine's per-state scratch. */
+static int set_build(cep_engine *e, const cep_program *p, lane_set *ls) {
+    memset(ls, 0, sizeof *ls);
+    ls->rt = mem_calloc(p->npatterns ? p->npatterns : 1, sizeof *ls->rt);
+    if (!ls->rt) return -1;
+    ls->nrt = p->npatterns;
+    uint32_t n = 0, maxstates = 1;
+    for (uint32_t i = 0; i < p->npatterns; i++) {
+        const nfa_pattern *pat = &p->patterns[i];
+        pat_rt *rt = &ls->rt[i];
+        rt->gap_lane = mem_alloc((pat->nstates ? pat->nstates : 1) * sizeof *rt->gap_lane);
+        if (!rt->gap_lane) goto oom;
+        rt->within_lane = pat->has_within ? n++ : NO_LANE;
+        for (uint32_t st = 0; st < pat->nstates; st++) {
+            rt->gap_lane[st] = NO_LANE;
+            int64_t g = pat->states[st].gap_ms;
+            if (g <= 0) continue;
+            for (uint32_t t = 0; t < st && rt->gap_lane[st] == NO_LANE; t++) /* one lane per gap length */
+                if (pat->states[t].gap_ms == g) rt->gap_lane[st] = rt->gap_lane[t];
+            if (rt->gap_lane[st] == NO_LANE) rt->gap_lane[st] = n++;
+        }
+        rt->maxw = bits_for(pat->max_outputs);
+        rt->skippable = skippable(pat);
+        if (pat->nstates > maxstates) maxstates = pat->nstates;
+    }
+    ls->nlanes = n + 1;
+    ls->lanes = mem_calloc(ls->nlanes, sizeof *ls->lanes);
+    if (!ls->lanes) goto oom;
+    ls->lanes[n].kind = LANE_HEAP;
+    ls->lane_heap.less = lane_less;
+    ls->lane_heap.moved = lane_moved;
+    for (uint32_t i = 0; i < ls->nlanes; i++)
+        if (heap_push(&ls->lane_heap, &ls->lanes[i]) < 0) goto oom;
+    if (maxstates > e->gate_cap) {
+        uint8_t *g = mem_realloc(e->gate, maxstates);
+        if (g) e->gate = g;
+        uint32_t *at = mem_calloc(maxstates, sizeof *at);
+        if (!g || !at) {
+            mem_free(at);
+            goto oom;
+        }
+        mem_free(e->gate_at);
+        e->gate_at = at;
+        e->gate_cap = maxstates;
+        e->stamp = 0;
+    }
+    if (mem_grow((void **)&e->due, &e->due_cap, 64, sizeof *e->due) < 0) goto oom;
+    return 0;
+oom:
+    set_free(ls);
+    return -1;
+}
+
+static void set_take(cep_engine *e, lane_set *ls) {
+    e->rt = ls->rt;
+    e->nrt = ls->nrt;
+    e->lanes = ls->lanes;
+    e->nlanes = ls->nlanes;
+    e->lane_heap = ls->lane_heap;
+    e->next_due = next_due(e);
+}
+
+static lane_set set_of(cep_engine *e) {
+    return (lane_set){e->rt, e->nrt, e->lanes, e->nlanes, e->lane_heap};
+}
+
+int engine_lanes_init(cep_engine *e) {
+    lane_set ls;
+    if (set_build(e, e->prog, &ls) < 0) return -1;
+    set_take(e, &ls);
+    return 0;
+}
+
+void engine_lanes_free(cep_engine *e) {
+    lane_set ls = set_of(e);
+    set_free(&ls);
+    set_take(e, &ls);
+}
+
+int engine_lanes_switch(cep_engine *e, const cep_program *np) {
+    lane_set ls;
+    if (set_build(e, np, &ls) < 0) return -1;
+    engine_lanes_free(e);
+    set_take(e, &ls);
+    return 0;
+}
+
+/* ---- starting over ------------------------------------------------------------------ */
+
+void timers_clear(cep_engine *e) {
+    for (uint32_t i = 0; i < e->nlanes; i++) e->lanes[i].lo = e->lanes[i].hi = 0;
+    e->next_due = INT64_MAX;
+    for (size_t i = 0; i < e->keys.cap; i++) {
+        key_state *ks;
+        while ((ks = e->keys.slots[i]) && !ks->npms && !ks->done.n) {
+            /* Held only by entries: gone with them. Removal shifts a later
+             * key into slot i, so look at it again. */
+            ks->timers = 0;
+            engine_key_free(e, ks);
+        }
+        if (ks) {
+            ks->timers = 0;
+            ks->ttl_armed = 0;
+        }
+    }
+}
+
+static int cmp_ent(const void *a, const void *b) {
+    const timer_ent *x = a, *y = b;
+    return (x->deadline > y->deadline) - (x->deadline < y->deadline);
+}
+
+int timers_rebuild(cep_engine *e) {
+    timers_clear(e);
+    /* Room first, so that arming cannot fail half-way. */
+    for (key_state *ks = e->first; ks; ks = ks->next) {
+        const pat_rt *rt = &e->rt[ks->pattern];
+        for (uint32_t i = 0; i < ks->nb; i++) {
+            size_t n = ks->b[i].hi - ks->b[i].lo;
+            uint32_t gl = rt->gap_lane[ks->b[i].state];
+            if ((rt->within_lane != NO_LANE && lane_reserve(&e->lanes[rt->within_lane], n) < 0) ||
+                (gl != NO_LANE && lane_reserve(&e->lanes[gl], n) < 0))
+                return -1;
+        }
+        if (e->state_ttl > 0 && lane_reserve(&e->lanes[e->nlanes - 1], 1) < 0) return -1;
+    }
+    for (key_state *ks = e->first; ks; ks = ks->next) {
+        for (uint32_t i = 0; i < ks->nb; i++)
+            for (uint32_t j = ks->b[i].lo; j < ks->b[i].hi; j++) arm_pm(e, ks, &ks->b[i].v[j], 1, 1);
+        arm_ttl(e, ks, 1);
+    }
+    for (uint32_t i = 0; i < e->nlanes; i++) {
+        lane *l = &e->lanes[i];
+        if (l->kind == LANE_SORTED) {
+            if (l->hi - l->lo > 1) qsort(l->v + l->lo, l->hi - l->lo, sizeof *l->v, cmp_ent);
+        } else {
+            for (size_t k = l->hi / 2; k-- > 0;) ent_sift_down(l->v, l->hi, k);
+        }
+    }
+    /* Every lane changed: the heap of lanes is made again (its array
+     * already has room for all of them). */
+    e->lane_heap.n = 0;
+    for (uint32_t i = 0; i < e->nlanes; i++) heap_push(&e->lane_heap, &e->lanes[i]);
+    e->next_due = next_due(e);
+    return 0;
+}
