@@ -28,6 +28,7 @@
 
 #define T0 1700000000000LL /* first event time, ms */
 #define SAMPLE_EVERY 65536u
+#define CHUNK 1024u        /* rows built (untimed) then pushed (timed) at a time */
 
 /* ---- options --------------------------------------------------------------- */
 
@@ -275,6 +276,7 @@ typedef struct result {
     double secs;
     long rss_kb;
     double bytes_per_pm;  /* engine heap / live partial matches, at the peak */
+    double pm_bytes;      /* the same without the stored events' bytes */
     double events_per_pm; /* stored event copies per live partial match */
     double allocs_per_ev; /* second half of the run; < 0: not measurable */
     double windows;       /* event-time span of the run / the window */
@@ -341,8 +343,7 @@ static void run_cepheus(const wl *w, uint64_t keys, uint64_t n, result *res) {
         .amount = slot_of(prog, "amount", NULL),
     };
     cep_engine *eng = NULL;
-    cep_event *ev = NULL;
-    if (cep_engine_new(prog, &eng) != CEP_OK || cep_event_new(prog, &ev) != CEP_OK) {
+    if (cep_engine_new(prog, &eng) != CEP_OK) {
         snprintf(res->msg, sizeof res->msg, "engine_new failed");
         return;
     }
@@ -351,38 +352,62 @@ static void run_cepheus(const wl *w, uint64_t keys, uint64_t n, result *res) {
     cep_engine_on_match(eng, on_match, &mc);
     gen g;
     gen_init(&g, w, keys);
-    size_t base_alloc = je_allocated();
-    uint64_t half = n / 2, req_half = 0, req_end;
-    double best_b = 0, best_e = 0;
-    uint64_t best_pms = 0;
-    bev e;
-    double t0 = cpu_s();
-    for (uint64_t i = 0; i < n; i++) {
-        gen_next(&g, &e);
-        int rc = fill(ev, &s, w, &e);
-        if (rc == CEP_OK) rc = cep_engine_push(eng, ev);
-        if (rc != CEP_OK) {
-            snprintf(res->msg, sizeof res->msg, "push: %s: %s", cep_strerror(rc), cep_engine_error(eng));
+    /* Rows are built a chunk at a time, untimed; only pushing them is
+     * timed (the issue's "pre-built event rows"; the gen line shows what
+     * building them costs). */
+    static cep_event *rows[CHUNK];
+    for (size_t j = 0; j < CHUNK; j++)
+        if (cep_event_new(prog, &rows[j]) != CEP_OK) {
+            snprintf(res->msg, sizeof res->msg, "event_new failed");
             return;
         }
-        if (i == half) req_half = je_requests();
-        if ((i + 1) % SAMPLE_EVERY == 0 || i + 1 == n) {
+    size_t base_alloc = je_allocated();
+    uint64_t half = n / 2, req_half = 0, req_end;
+    double best_b = 0, best_e = 0, best_pb = 0, secs = 0;
+    uint64_t best_pms = 0;
+    bev e;
+    for (uint64_t i = 0; i < n;) {
+        uint64_t m = n - i < CHUNK ? n - i : CHUNK;
+        for (uint64_t j = 0; j < m; j++) {
+            gen_next(&g, &e);
+            if (fill(rows[j], &s, w, &e) != CEP_OK) {
+                snprintf(res->msg, sizeof res->msg, "fill failed");
+                return;
+            }
+        }
+        double t0 = cpu_s();
+        for (uint64_t j = 0; j < m; j++) {
+            int rc = cep_engine_push(eng, rows[j]);
+            if (rc != CEP_OK) {
+                snprintf(res->msg, sizeof res->msg, "push: %s: %s", cep_strerror(rc), cep_engine_error(eng));
+                return;
+            }
+        }
+        secs += cpu_s() - t0;
+        uint64_t before = i;
+        i += m;
+        if (before <= half && half < i) req_half = je_requests();
+        if (i / SAMPLE_EVERY != before / SAMPLE_EVERY || i == n) {
             cep_stats st;
             cep_engine_stats(eng, &st);
             if (st.partial_matches > best_pms) {
                 best_pms = st.partial_matches;
                 size_t a = je_allocated();
-                best_b = (double)(a > base_alloc ? a - base_alloc : 0) / (double)st.partial_matches;
+                double heap = (double)(a > base_alloc ? a - base_alloc : 0);
+                best_b = heap / (double)st.partial_matches;
                 best_e = (double)st.stored_events / (double)st.partial_matches;
+                /* In use, as jemalloc counts: not the engine pools' idle bytes. */
+                best_pb = (heap - (double)st.pool_idle - (double)st.stored_bytes) / (double)st.partial_matches;
             }
         }
     }
     req_end = je_requests();
+    double t0 = cpu_s();
     if (cep_engine_finish(eng) != CEP_OK) {
         snprintf(res->msg, sizeof res->msg, "finish: %s", cep_engine_error(eng));
         return;
     }
-    res->secs = cpu_s() - t0;
+    res->secs = secs + cpu_s() - t0;
     cep_stats st;
     cep_engine_stats(eng, &st);
     res->events = n;
@@ -398,10 +423,11 @@ static void run_cepheus(const wl *w, uint64_t keys, uint64_t n, result *res) {
         best_b = -1;
     }
     res->bytes_per_pm = best_b;
+    res->pm_bytes = je_present() ? best_pb : -1;
     res->rss_kb = maxrss_kb();
     res->ok = 1;
     gen_free(&g);
-    cep_event_free(ev);
+    for (size_t j = 0; j < CHUNK; j++) cep_event_free(rows[j]);
     cep_engine_free(eng);
     cep_program_free(prog);
 }
@@ -417,17 +443,24 @@ static void run_baseline(const wl *w, uint64_t keys, uint64_t n, result *res) {
     if (w->kind == W1) b1 = base_w1_new(keys, 10 * 60 * 1000);
     else b3 = base_w3_new(keys, w->L, w->within_ms);
     uint64_t half = n / 2, req_half = 0, req_end;
-    bev e;
-    double t0 = cpu_s();
-    for (uint64_t i = 0; i < n; i++) {
-        gen_next(&g, &e);
-        if (b1) base_w1_push(b1, &e, i, &ms);
-        else base_w3_push(b3, &e, &ms);
-        if (i == half) req_half = je_requests();
+    static bev evs[CHUNK];
+    double secs = 0;
+    for (uint64_t i = 0; i < n;) {
+        uint64_t m = n - i < CHUNK ? n - i : CHUNK;
+        for (uint64_t j = 0; j < m; j++) gen_next(&g, &evs[j]); /* untimed, as Cepheus's rows */
+        double t0 = cpu_s();
+        for (uint64_t j = 0; j < m; j++) {
+            if (b1) base_w1_push(b1, &evs[j], i + j, &ms);
+            else base_w3_push(b3, &evs[j], &ms);
+        }
+        secs += cpu_s() - t0;
+        if (i <= half && half < i + m) req_half = je_requests();
+        i += m;
     }
     req_end = je_requests();
+    double t0 = cpu_s();
     if (b1) base_w1_finish(b1, &ms);
-    res->secs = cpu_s() - t0;
+    res->secs = secs + cpu_s() - t0;
     res->events = n;
     res->matches = ms.count;
     res->checksum = ms.sum;
@@ -439,9 +472,20 @@ static void run_baseline(const wl *w, uint64_t keys, uint64_t n, result *res) {
     gen_free(&g);
 }
 
-/* The generator alone (fill the row, push nothing): its cost is inside
- * every figure above, so it is printed once for reference. */
+/* Building W1's rows alone (generate, fill, push nothing): what the timed
+ * figures leave out, printed once for reference. */
 static void run_genonly(const wl *w, uint64_t keys, uint64_t n, result *res) {
+    static char text[4096];
+    pattern_text(w, text, sizeof text);
+    cep_program *prog = NULL;
+    cep_event *ev = NULL;
+    if (cep_compile(NULL, text, strlen(text), w->name, &prog, NULL) != CEP_OK ||
+        cep_event_new(prog, &ev) != CEP_OK) {
+        snprintf(res->msg, sizeof res->msg, "compile failed");
+        return;
+    }
+    slots s = {slot_of(prog, "ts", NULL), slot_of(prog, "user_id", NULL), slot_of(prog, "type", NULL),
+               slot_of(prog, "item", NULL), slot_of(prog, "amount", NULL)};
     gen g;
     gen_init(&g, w, keys);
     bev e;
@@ -449,7 +493,7 @@ static void run_genonly(const wl *w, uint64_t keys, uint64_t n, result *res) {
     double t0 = cpu_s();
     for (uint64_t i = 0; i < n; i++) {
         gen_next(&g, &e);
-        sink += (uint64_t)e.t ^ (uint64_t)e.key ^ (uint64_t)e.type;
+        sink += (uint64_t)fill(ev, &s, w, &e);
     }
     res->secs = cpu_s() - t0;
     res->events = n;
@@ -457,6 +501,8 @@ static void run_genonly(const wl *w, uint64_t keys, uint64_t n, result *res) {
     res->rss_kb = maxrss_kb();
     res->ok = 1;
     gen_free(&g);
+    cep_event_free(ev);
+    cep_program_free(prog);
 }
 
 /* ---- CLI end to end -------------------------------------------------------------------- */
@@ -572,8 +618,8 @@ static result run_child(enum mode m, const wl *w, uint64_t keys, uint64_t n) {
 static FILE *tsv;
 
 static void print_header(void) {
-    printf("%-4s %-16s %8s %9s %6s %11s %8s %8s %7s %6s %8s %9s %10s  %s\n", "work", "config", "keys",
-           "events", "wins", "events/s", "ns/event", "RSS_MB", "B/pm", "ev/pm", "alloc/ev", "peak_pm",
+    printf("%-4s %-16s %8s %9s %6s %11s %8s %8s %7s %6s %6s %8s %9s %10s  %s\n", "work", "config", "keys",
+           "events", "wins", "events/s", "ns/event", "RSS_MB", "B/pm", "pmB", "ev/pm", "alloc/ev", "peak_pm",
            "matches", "note");
 }
 
@@ -586,16 +632,16 @@ static void print_line(const char *work, const char *config, uint64_t keys, cons
     }
     double eps = r->secs > 0 ? (double)r->events / r->secs : 0;
     double ns = r->events ? r->secs * 1e9 / (double)r->events : 0;
-    printf("%-4s %-16s %8" PRIu64 " %9" PRIu64 " %6.1f %11.0f %8.1f %8.1f %7.1f %6.2f %8.3f %9" PRIu64
+    printf("%-4s %-16s %8" PRIu64 " %9" PRIu64 " %6.1f %11.0f %8.1f %8.1f %7.1f %6.1f %6.2f %8.3f %9" PRIu64
            " %10" PRIu64 "  %s\n",
            work, config, keys, r->events, r->windows, eps, ns, (double)r->rss_kb / 1024.0, r->bytes_per_pm,
-           r->events_per_pm, r->allocs_per_ev, r->peak_pms, r->matches, note ? note : "");
+           r->pm_bytes, r->events_per_pm, r->allocs_per_ev, r->peak_pms, r->matches, note ? note : "");
     fflush(stdout);
     if (tsv) {
         fprintf(tsv, "%s\t%s\t%" PRIu64 "\t%" PRIu64 "\t%.2f\t%.0f\t%.1f\t%.1f\t%.1f\t%.2f\t%.3f\t%" PRIu64
-                     "\t%" PRIu64 "\n",
+                     "\t%" PRIu64 "\t%.1f\n",
                 work, config, keys, r->events, r->windows, eps, ns, (double)r->rss_kb / 1024.0, r->bytes_per_pm,
-                r->events_per_pm, r->allocs_per_ev, r->peak_pms, r->matches);
+                r->events_per_pm, r->allocs_per_ev, r->peak_pms, r->matches, r->pm_bytes);
         fflush(tsv);
     }
 }
@@ -714,9 +760,9 @@ int main(int argc, char **argv) {
         if (wanted("gen")) {
             memset(&w, 0, sizeof w);
             w.kind = W1, w.name = "gen", w.gap_ms = 60000, w.within_ms = 600000;
-            snprintf(w.config, sizeof w.config, "generator only");
+            snprintf(w.config, sizeof w.config, "W1 rows");
             result r = run_child(M_GENONLY, &w, keys, events_for(&w, keys));
-            print_line("gen", w.config, keys, &r, "cost of making W1 events");
+            print_line("gen", w.config, keys, &r, "making W1 rows (untimed in W1)");
         }
         if (wanted("W1")) {
             memset(&w, 0, sizeof w);

@@ -274,6 +274,9 @@ typedef struct cep_stats {
     uint64_t memory;          /* bytes of state now (approximate) */
     uint64_t nodes;           /* shared partial-match nodes alive now */
     uint64_t stored_events;   /* event copies the engine keeps now */
+    uint64_t stored_bytes;    /* bytes of those copies */
+    uint64_t pool_idle;       /* bytes the engine's own allocator holds free
+                               * for reuse (never returned before _free) */
     int64_t watermark;        /* INT64_MIN before the first event */
     uint64_t regex_errors;    /* regex matches stopped by PCRE2's match or
                                * depth limit (or invalid UTF-8): counted as

@@ -627,6 +627,66 @@ static void set_shape(builder *b, nfa_pattern *np, uint32_t s) {
     st->rest = rest;
 }
 
+/* Is gate g `field == an int or string constant`? */
+static int dispatchable(const expr *g) {
+    return g && g->kind == XK_SLOT_CMP && g->op == OP_EQ && (g->k.type == CEP_INT || g->k.type == CEP_STRING);
+}
+
+static int same_key(const cep_value *a, const cep_value *b) {
+    if (a->type != b->type) return 0;
+    if (a->type == CEP_INT) return a->u.i == b->u.i;
+    return a->u.s.len == b->u.s.len && memcmp(a->u.s.ptr, b->u.s.ptr, a->u.s.len) == 0;
+}
+
+/* Most patterns test one field against constants in every step (`type ==
+ * "click"`): those gates are decided together, by looking the event's
+ * value up among the constants, instead of one comparison per state. The
+ * field chosen is the one most gates test. */
+static int set_dispatch(nfa_pattern *np) {
+    np->dispatch_slot = -1;
+    uint32_t n = np->nstates < 64 ? np->nstates : 64, best = 0;
+    for (uint32_t s = 0; s < n; s++) {
+        const expr *g = np->states[s].gate;
+        if (!dispatchable(g)) continue;
+        uint32_t count = 0;
+        for (uint32_t t = 0; t < n; t++)
+            if (dispatchable(np->states[t].gate) && np->states[t].gate->slot == g->slot) count++;
+        if (count > best) {
+            best = count;
+            np->dispatch_slot = g->slot;
+        }
+    }
+    if (np->dispatch_slot < 0) return 0;
+    np->dispatch = mem_calloc(best, sizeof *np->dispatch);
+    if (!np->dispatch) return -1;
+    for (uint32_t s = 0; s < n; s++) {
+        const expr *g = np->states[s].gate;
+        if (!dispatchable(g) || g->slot != np->dispatch_slot) continue;
+        np->dispatch_states |= (uint64_t)1 << s;
+        uint32_t i = 0;
+        while (i < np->ndispatch && !same_key(&np->dispatch[i].k, &g->k)) i++;
+        if (i == np->ndispatch) np->dispatch[np->ndispatch++].k = g->k;
+        np->dispatch[i].opens |= (uint64_t)1 << s;
+    }
+    return 0;
+}
+
+uint64_t nfa_dispatch(const nfa_pattern *pat, const cep_value *v) {
+    if (v->type == CEP_DOUBLE) {
+        /* `field == 3` holds for 3.0 too: numbers compare as doubles, as
+         * value_equal does (so several ints may equal one double). */
+        uint64_t m = 0;
+        for (uint32_t i = 0; i < pat->ndispatch; i++)
+            if (pat->dispatch[i].k.type == CEP_INT && (double)pat->dispatch[i].k.u.i == v->u.d)
+                m |= pat->dispatch[i].opens;
+        return m;
+    }
+    if (v->type != CEP_INT && v->type != CEP_STRING) return 0;
+    for (uint32_t i = 0; i < pat->ndispatch; i++)
+        if (same_key(&pat->dispatch[i].k, v)) return pat->dispatch[i].opens;
+    return 0;
+}
+
 static int flatten(builder *b, nfa_pattern *np, uint32_t start) {
     size_t nedges = 0;
     for (size_t i = 0; i < b->nst; i++) nedges += b->st[i].n;
@@ -662,7 +722,7 @@ static int flatten(builder *b, nfa_pattern *np, uint32_t start) {
     /* A decision graph yields at most one output per TAKE or IGNORE edge,
      * plus a completion per TAKE that can proceed to the final state. */
     np->max_outputs = 2 * np->nedges + 1;
-    return 0;
+    return set_dispatch(np);
 }
 
 int automaton_build(cctx *c, nfa_pattern *np, const ast_pattern *ap) {

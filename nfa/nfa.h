@@ -97,7 +97,22 @@ typedef struct nfa_pattern {
     char **emit_names;
     expr **emit_exprs;
     uint32_t max_outputs;     /* most outputs one decision graph can have */
+    /* Gates `field == constant` on one field, decided by one lookup per
+     * event: the states (below 64) whose gate that is, and per constant
+     * the states it opens (automaton.c's set_dispatch). */
+    int32_t dispatch_slot;    /* -1: none */
+    uint64_t dispatch_states;
+    uint32_t ndispatch;
+    struct gate_key *dispatch;
 } nfa_pattern;
+
+typedef struct gate_key {
+    cep_value k;              /* an int or string constant */
+    uint64_t opens;           /* states whose gate is `field == k` */
+} gate_key;
+
+/* The states of pat's dispatch whose gate the value v opens. */
+uint64_t nfa_dispatch(const nfa_pattern *pat, const cep_value *v);
 
 /* A user function registered on a cep_compiler. */
 typedef struct user_fn {

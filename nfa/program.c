@@ -63,6 +63,7 @@ static void free_pattern(nfa_pattern *p) {
     for (uint32_t i = 0; p->emit_names && i < p->nemit; i++) mem_free(p->emit_names[i]);
     mem_free(p->emit_names);
     mem_free(p->emit_exprs);
+    mem_free(p->dispatch);
 }
 
 CEP_API void cep_program_free(cep_program *p) {

@@ -157,6 +157,7 @@ static void hold(cep_engine *e, key_state *ks, const pm *m) {
 
 void complete(cep_engine *e, uint32_t pi, key_state *ks, pm_list *l) {
     const nfa_pattern *pat = &e->prog->patterns[pi];
+    if (!l->n && (!ks || !ks->done.n)) return;
     for (uint32_t i = 0; i < l->n; i++) {
         if (pat->skip == SKIP_NO_SKIP || !ks) {
             emit(e, pi, &l->v[i], 0);
@@ -172,8 +173,11 @@ void complete(cep_engine *e, uint32_t pi, key_state *ks, pm_list *l) {
 int64_t pm_deadline(const nfa_pattern *pat, const pm *p) {
     int64_t d = INT64_MAX;
     if (pat->has_within && p->start <= INT64_MAX - pat->within_ms) d = p->start + pat->within_ms;
-    int64_t gap = pat->states[p->state].gap_ms, prev = p->node->ev->time;
-    if (gap > 0 && prev <= INT64_MAX - gap && prev + gap < d) d = prev + gap;
+    int64_t gap = pat->states[p->state].gap_ms;
+    if (gap > 0) { /* read the last event only then: it is likely out of cache */
+        int64_t prev = p->node->ev->time;
+        if (prev <= INT64_MAX - gap && prev + gap < d) d = prev + gap;
+    }
     return d;
 }
 
@@ -186,6 +190,13 @@ void prune_expired(cep_engine *e, key_state *ks, int64_t now) {
     if (!ks->npms) return;
     uint32_t pi = ks->pattern;
     const nfa_pattern *pat = &e->prog->patterns[pi];
+    if (!e->rt[pi].has_gaps) {
+        /* `within` alone: due only if some bucket's first is. */
+        int due = 0;
+        for (uint32_t i = 0; i < ks->nb && !due; i++)
+            due = pm_deadline(pat, &ks->b[i].v[ks->b[i].lo]) <= now;
+        if (!due) return;
+    }
     pm_list *x = &e->expired;
     x->n = 0;
     for (uint32_t i = 0; i < ks->nb; i++) {

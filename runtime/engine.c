@@ -29,7 +29,7 @@ cep_event *engine_copy_event(cep_engine *e, const cep_event *ev) {
     return mem ? event_freeze_to(ev, mem, n) : NULL;
 }
 
-void engine_free_event(cep_engine *e, cep_event *ev) { slab_free(&e->mem, ev, event_stored_size(ev)); }
+void engine_free_event(cep_engine *e, cep_event *ev) { slab_free(&e->mem, event_block(ev), event_stored_size(ev)); }
 
 /* Copy a caller's event for keeping; tells the tag hook. */
 cep_event *engine_keep_event(cep_engine *e, const cep_event *ev) {
@@ -51,19 +51,38 @@ void engine_drop_event(cep_engine *e, cep_event *ev) {
 
 /* ---- nodes and partial-match lists ------------------------------------------- */
 
+_Static_assert(sizeof(pm_node) == EVENT_NODE_ROOM, "a stored event's node room holds one pm_node");
+
+/* The node room at the head of ev's block (see event.h). */
+static pm_node *room_of(cep_event *ev) { return (pm_node *)event_block(ev); }
+
 pm_node *engine_node_new(cep_engine *e, cep_event *ev, uint32_t step, pm_node *parent) {
+    pm_node *n = room_of(ev);
+    if (n->refs == 0) {
+        /* The event's own room, free: the node shares its cache lines. */
+        n->ev = ev;
+        event_retain(ev);
+        n->parent = parent;
+        if (parent) parent->refs++;
+        n->refs = 1;
+        n->step = step;
+        e->stats.nodes++;
+        return n;
+    }
     if (!e->free_nodes) {
         node_slab *s = mem_alloc(sizeof *s);
         if (!s) return NULL;
         s->next = e->slabs;
         e->slabs = s;
+        e->node_slabs++;
         for (size_t i = 0; i < NODE_SLAB; i++) {
             s->nodes[i].parent = e->free_nodes;
             e->free_nodes = &s->nodes[i];
         }
     }
-    pm_node *n = e->free_nodes;
+    n = e->free_nodes;
     e->free_nodes = n->parent;
+    e->pooled_nodes++;
     n->ev = ev;
     event_retain(ev);
     n->parent = parent;
@@ -77,10 +96,14 @@ pm_node *engine_node_new(cep_engine *e, cep_event *ev, uint32_t step, pm_node *p
 void engine_node_release(cep_engine *e, pm_node *n) {
     while (n && --n->refs == 0) {
         pm_node *parent = n->parent;
+        cep_event *ev = n->ev;
         e->stats.nodes--;
-        engine_drop_event(e, n->ev);
-        n->parent = e->free_nodes;
-        e->free_nodes = n;
+        if (n != room_of(ev)) { /* a pooled node; a room is freed with its event */
+            n->parent = e->free_nodes;
+            e->free_nodes = n;
+            e->pooled_nodes--;
+        }
+        engine_drop_event(e, ev);
         n = parent;
     }
 }
@@ -108,12 +131,14 @@ static int process_event(cep_engine *e, cep_event *ev, int straggler) {
         if (r != CEP_OK) rc = r;
     }
     engine_drop_event(e, stored);
+    if (e->compact_due) timers_compact(e);
     return rc;
 }
 
 /* A timer of key ks fired at time now: expire, drop an idle key's partial
  * matches (state TTL), release held matches. */
 static void fire_timer(cep_engine *e, key_state *ks, int64_t now) {
+    if (!ks->npms && !ks->done.n) return; /* what the entry was for has gone */
     prune_expired(e, ks, now);
     if (e->state_ttl > 0 && ks->npms && ks->last_event <= INT64_MAX - e->state_ttl &&
         ks->last_event + e->state_ttl <= now) {
@@ -133,6 +158,12 @@ static int due_less(const timer_ent *a, const timer_ent *b) { return a->ks->crea
 static void fire_due(cep_engine *e, int64_t d) {
     size_t n = timers_take(e, d);
     timer_ent *v = e->due;
+    if (n == 1) {
+        fire_timer(e, v[0].ks, d);
+        v[0].ks->timers--;
+        engine_key_settle(e, v[0].ks);
+        return;
+    }
     for (size_t i = 1; i < n; i++) {
         timer_ent x = v[i];
         size_t j = i;
@@ -154,6 +185,7 @@ static void fire_due(cep_engine *e, int64_t d) {
 static int advance_to(cep_engine *e, int64_t w) {
     int rc = CEP_OK;
     if (w > e->watermark) e->watermark = w;
+    if (!e->reorder.n && e->next_due > w) return CEP_OK; /* nothing is due */
     for (;;) {
         cep_event *ev = heap_top(&e->reorder);
         int64_t d = timers_next(e);
@@ -368,7 +400,7 @@ CEP_API int cep_engine_finish(cep_engine *e) {
 
 static void free_all_keys(cep_engine *e) {
     for (size_t i = 0; i < e->keys.cap; i++)
-        while (e->keys.slots[i]) engine_key_free(e, e->keys.slots[i]); /* removal shifts a later key here */
+        while (e->keys.slots[i].ks) engine_key_free(e, e->keys.slots[i].ks); /* removal shifts a later key here */
 }
 
 CEP_API int cep_engine_new(const cep_program *p, cep_engine **out) {
@@ -525,4 +557,7 @@ CEP_API void cep_engine_stats(const cep_engine *e, cep_stats *out) {
     out->regex_errors = e->ctx.regex_errors;
     out->watermark = e->watermark;
     out->memory = state_bytes(e);
+    out->stored_bytes = e->event_bytes;
+    out->pool_idle = e->mem.reserved - e->mem.in_use +
+                     (e->node_slabs * (uint64_t)NODE_SLAB - e->pooled_nodes) * sizeof(pm_node);
 }

@@ -55,6 +55,8 @@ typedef struct bucket {
     uint32_t state;
 } bucket;
 
+#define KS_INLINE 4
+
 /* State of one key of one pattern. It lives while it holds partial or
  * held-back matches, and after that until the timer entries naming it have
  * fired (then an event of the same key finds it again, which saves making
@@ -75,12 +77,23 @@ struct key_state {
     uint16_t nb, bcap;
     uint8_t listed;         /* on the creation-order list (holds state) */
     uint8_t ttl_armed;      /* has an entry in the TTL lane */
+    uint8_t inl_used;       /* inl_v is some bucket's array */
+    /* Most keys wait in one state with a few partial matches: the first
+     * bucket and up to KS_INLINE of them live in the key state itself, so
+     * an event reaches them without another cache miss. */
+    bucket inl_b;
+    pm inl_v[KS_INLINE];
     char key[];             /* the encoded key */
 };
 
 /* Open-addressing hash table of key states, linear probing. */
+typedef struct keyslot {
+    uint64_t hash;
+    key_state *ks;          /* NULL: empty */
+} keyslot;
+
 typedef struct keymap {
-    key_state **slots;
+    keyslot *slots;
     size_t cap, count;
     uint64_t seed;
 } keymap;
@@ -112,9 +125,12 @@ typedef struct lane {
 /* Per pattern, what the engine derives from the program. */
 typedef struct pat_rt {
     uint32_t within_lane;   /* NO_LANE without `within` */
+    int64_t within_ms;
+    int has_gaps;           /* some state has a gap window */
     uint32_t *gap_lane;     /* per state: lane of its gap window, or NO_LANE */
     uint32_t maxw;          /* label bits one branching can take at most */
     int skippable;          /* see step.c: an event no gate lets in changes nothing */
+    int undispatched;       /* has gates that the dispatch lookup does not decide */
 } pat_rt;
 
 #define NO_LANE UINT32_MAX
@@ -193,10 +209,12 @@ struct cep_engine {
     uint32_t nlanes;
     heap lane_heap;           /* lanes by their earliest deadline */
     int64_t next_due;         /* the earliest deadline of all lanes (INT64_MAX: none) */
+    int compact_due;          /* a lane holds many more entries than live partial matches */
     key_state *first, *last;  /* key states holding state, in creation order */
     slab mem;                 /* events, key states, buckets */
     pm_node *free_nodes;      /* node pool: partial matches never malloc per event */
     node_slab *slabs;
+    uint64_t node_slabs, pooled_nodes; /* slabs made, pool nodes in use */
     pm_list kids, completed, expired; /* scratch lists reused for every event */
     u32_list stack, out;      /* scratch for the decision graph */
     out_list outs;
@@ -208,6 +226,7 @@ struct cep_engine {
     uint32_t *gate_at;        /* ... valid when equal to stamp */
     size_t gate_cap;
     uint32_t stamp;           /* one per (event, pattern) step */
+    uint64_t gmask;           /* states of the pattern's dispatch whose gate is open */
     int emptied;              /* a bucket became empty in this step */
     cep_match_fn on_timeout;
     void *timeout_ud;
@@ -272,6 +291,9 @@ int timers_add(cep_engine *e, uint32_t lane, int64_t deadline, key_state *ks);
 static inline int64_t timers_next(const cep_engine *e) { return e->next_due; }
 /* Remove every entry due at exactly d into e->due; returns their count. */
 size_t timers_take(cep_engine *e, int64_t d);
+/* Drop the entries of oversized lanes that stand for nothing any more
+ * (between events: keys may be freed). */
+void timers_compact(cep_engine *e);
 /* Drop every entry; keys that held nothing but entries are freed. */
 void timers_clear(cep_engine *e);
 /* Entries of every key made again (after restore or a program change);
@@ -281,7 +303,7 @@ int timers_rebuild(cep_engine *e);
 void timers_arm_ttl(cep_engine *e, key_state *ks);
 /* Entries for partial match p of ks: its gap window, and its `within`
  * window when it starts a new family (the first of its start). */
-int timers_arm_pm(cep_engine *e, key_state *ks, const pm *p, int new_family);
+int timers_arm_pm_slow(cep_engine *e, key_state *ks, const pm *p, int new_family);
 
 /* ---- emit.c: matches, timeouts, held matches ---- */
 void emit(cep_engine *e, uint32_t pi, const pm *p, int timeout);
@@ -302,5 +324,24 @@ typedef struct step_in {
 int process_pattern(cep_engine *e, uint32_t pi, step_in *in);
 /* Encode the key of vals for pattern pi into e->keybuf. */
 int encode_key(cep_engine *e, uint32_t pi, const cep_value *vals, uint32_t *len);
+
+/* ---- inline fast paths ---- */
+
+/* timers_arm_pm's usual case, a `within` entry later than all the lane
+ * holds, appended where it goes; anything else takes timers.c's path. */
+static inline int timers_arm_pm(cep_engine *e, key_state *ks, const pm *p, int new_family) {
+    const pat_rt *rt = &e->rt[ks->pattern];
+    if (!rt->has_gaps && new_family && rt->within_lane != NO_LANE && p->start <= INT64_MAX - rt->within_ms) {
+        lane *l = &e->lanes[rt->within_lane];
+        int64_t d = p->start + rt->within_ms;
+        if (l->lo < l->hi && l->hi < l->cap && l->v[l->hi - 1].deadline <= d) {
+            l->v[l->hi++] = (timer_ent){d, ks};
+            ks->timers++;
+            return 0;
+        }
+    }
+    if (!rt->has_gaps && (!new_family || rt->within_lane == NO_LANE)) return 0;
+    return timers_arm_pm_slow(e, ks, p, new_family);
+}
 
 #endif

@@ -158,35 +158,38 @@ CEP_API const char *cep_event_raw(const cep_event *ev, size_t *len) {
 }
 
 size_t event_frozen_size(const cep_event *ev) {
-    size_t n = sizeof(cep_event) + ev->nslots * sizeof(cep_value);
+    size_t n = EVENT_NODE_ROOM + EVENT_STORED_HDR + ev->nslots * sizeof(cep_value);
     for (uint32_t i = 0; i < ev->nslots; i++)
         if (ev->vals[i].type == CEP_STRING) n += ev->vals[i].u.s.len + 1;
     if (ev->raw && ev->raw_len) n += ev->raw_len + 1;
     return n;
 }
 
-cep_event *event_freeze_to(const cep_event *ev, void *mem, size_t n) {
-    /* One block: header, values, then string bytes and raw text. */
-    cep_event *f = mem;
-    memset(f, 0, sizeof *f);
+cep_event *event_freeze_to(const cep_event *ev, void *block, size_t n) {
+    /* The node room is left for the engine; refs 0 there marks it free. */
+    memset(block, 0, EVENT_NODE_ROOM);
+    cep_event *f = (cep_event *)((char *)block + EVENT_NODE_ROOM);
+    /* Only the stored header exists: no assignment of the whole struct. */
     f->nslots = ev->nslots;
     f->refs = 1;
-    f->has_time = ev->has_time;
     f->time = ev->time;
     f->seq = ev->seq;
     f->tag = ev->tag;
-    f->raw_cap = n; /* a stored event keeps its own size, for accounting */
-    f->vals = (cep_value *)(f + 1);
+    f->raw = NULL;
+    f->raw_len = 0;
+    f->sbufs = NULL;
+    f->size = n;
+    f->has_time = ev->has_time;
+    f->vals = (cep_value *)((char *)f + EVENT_STORED_HDR);
+    memcpy(f->vals, ev->vals, ev->nslots * sizeof *f->vals);
     char *bytes = (char *)(f->vals + f->nslots);
     for (uint32_t i = 0; i < ev->nslots; i++) {
-        f->vals[i] = ev->vals[i];
-        if (ev->vals[i].type == CEP_STRING) {
-            size_t l = ev->vals[i].u.s.len;
-            if (l) memcpy(bytes, ev->vals[i].u.s.ptr, l);
-            bytes[l] = '\0';
-            f->vals[i].u.s.ptr = bytes;
-            bytes += l + 1;
-        }
+        if (f->vals[i].type != CEP_STRING) continue;
+        size_t l = f->vals[i].u.s.len;
+        memcpy(bytes, f->vals[i].u.s.ptr, l);
+        bytes[l] = '\0';
+        f->vals[i].u.s.ptr = bytes;
+        bytes += l + 1;
     }
     if (ev->raw && ev->raw_len) {
         memcpy(bytes, ev->raw, ev->raw_len);
@@ -199,10 +202,10 @@ cep_event *event_freeze_to(const cep_event *ev, void *mem, size_t n) {
 
 cep_event *event_freeze(const cep_event *ev) {
     size_t n = event_frozen_size(ev);
-    void *mem = mem_alloc(n);
-    return mem ? event_freeze_to(ev, mem, n) : NULL;
+    void *block = mem_alloc(n);
+    return block ? event_freeze_to(ev, block, n) : NULL;
 }
 
 void event_release(cep_event *ev) {
-    if (ev && --ev->refs == 0) mem_free(ev);
+    if (ev && --ev->refs == 0) mem_free(event_block(ev));
 }

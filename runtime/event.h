@@ -4,6 +4,7 @@
 #ifndef CEP_EVENT_H
 #define CEP_EVENT_H
 
+#include <stddef.h>
 #include <stdint.h>
 #include "cepheus.h"
 
@@ -13,38 +14,50 @@ typedef struct slot_buf {
     size_t cap;
 } slot_buf;
 
+/* The fields a stored event needs come first; a stored event's block ends
+ * with them (EVENT_STORED_HDR), then its values and bytes. The rest are the
+ * builder's. sbufs tells the two apart (NULL: stored). */
 struct cep_event {
     uint32_t nslots;
     uint32_t refs;        /* stored events: owners; builders: 0 */
-    int has_time;
     int64_t time;
     uint64_t seq;         /* stored events: processing order */
     uint64_t tag;         /* the caller's handle, carried along */
     cep_value *vals;      /* nslots values */
     char *raw;            /* original text or NULL */
     size_t raw_len;
-    /* Builder-only state (NULL / 0 in stored events). */
+    slot_buf *sbufs;      /* builders: one per slot; NULL when stored */
+    size_t size;          /* stored: bytes of its block (node included) */
+    int has_time;
+    /* Builder-only state. */
     const cep_program *prog;
-    slot_buf *sbufs;      /* one per slot */
     size_t raw_cap;
     void *json;           /* parser state kept between parses (json.c) */
     char *err;            /* reason of the last failed parse (EVENT_ERR_SIZE
-                           * bytes after the builder; NULL when stored) */
+                           * bytes after the builder) */
 };
 
 #define EVENT_ERR_SIZE 192
+#define EVENT_STORED_HDR offsetof(struct cep_event, prog)
 
-/* Copy a builder into mem, event_frozen_size(ev) = n bytes, as a frozen
- * event with refs = 1 (the engine's stored events, in its slab). */
-cep_event *event_freeze_to(const cep_event *ev, void *mem, size_t n);
+/* A stored event is one block: the first node that takes it (see nfa.h's
+ * pm_node; most events are taken once), then the event's stored header,
+ * values, string bytes and raw text. Node and event share cache lines. */
+#define EVENT_NODE_ROOM 24
+
+/* Bytes of the block a stored copy of ev takes. */
+size_t event_frozen_size(const cep_event *ev);
+/* Copy builder ev into block (event_frozen_size(ev) = n bytes) as a stored
+ * event with refs = 1; returns the event, which starts EVENT_NODE_ROOM
+ * bytes into the block (the engine's stored events, in its slab). */
+cep_event *event_freeze_to(const cep_event *ev, void *block, size_t n);
 /* The same in a heap block of its own (NULL on ENOMEM), freed by
  * event_release when its last reference goes (tests). */
 cep_event *event_freeze(const cep_event *ev);
 void event_release(cep_event *ev);
 static inline void event_retain(cep_event *ev) { ev->refs++; }
-/* Bytes a frozen copy of ev takes (for memory accounting). */
-size_t event_frozen_size(const cep_event *ev);
-/* Bytes a stored (frozen) event takes: kept in it when it was made. */
-static inline size_t event_stored_size(const cep_event *ev) { return ev->raw_cap; }
+/* The block of a stored event, and its size. */
+static inline void *event_block(cep_event *ev) { return (char *)ev - EVENT_NODE_ROOM; }
+static inline size_t event_stored_size(const cep_event *ev) { return ev->size; }
 
 #endif

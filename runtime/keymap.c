@@ -1,6 +1,8 @@
 /* keymap.c — the hash map from (pattern, key) to that key's state. Linear
  * probing with backward-shift deletion, so a table that sees millions of
- * short-lived keys never fills up with tombstones. */
+ * short-lived keys never fills up with tombstones. Each slot keeps the
+ * key's hash beside the pointer: probing compares hashes without touching
+ * the key states, which at a million keys are all out of cache. */
 #include "config.h"
 #include "engine.h"
 #include "mem.h"
@@ -12,29 +14,29 @@ static size_t home(const keymap *m, uint64_t hash) { return (size_t)hash & (m->c
 key_state *keymap_find(const keymap *m, uint64_t hash, const char *key, uint32_t len) {
     if (!m->cap) return NULL;
     for (size_t i = home(m, hash);; i = (i + 1) & (m->cap - 1)) {
-        key_state *ks = m->slots[i];
-        if (!ks) return NULL;
-        if (ks->hash == hash && ks->key_len == len && memcmp(ks->key, key, len) == 0) return ks;
+        const keyslot *s = &m->slots[i];
+        if (!s->ks) return NULL;
+        if (s->hash == hash && s->ks->key_len == len && memcmp(s->ks->key, key, len) == 0) return s->ks;
     }
 }
 
 static void put(keymap *m, key_state *ks) {
     size_t i = home(m, ks->hash);
-    while (m->slots[i]) i = (i + 1) & (m->cap - 1);
-    m->slots[i] = ks;
+    while (m->slots[i].ks) i = (i + 1) & (m->cap - 1);
+    m->slots[i] = (keyslot){ks->hash, ks};
 }
 
 int keymap_insert(keymap *m, key_state *ks) {
     if ((m->count + 1) * 4 > m->cap * 3) { /* keep load under 3/4 */
         size_t ncap = m->cap ? m->cap * 2 : 64;
-        key_state **old = m->slots;
+        keyslot *old = m->slots;
         size_t ocap = m->cap;
-        key_state **ns = mem_calloc(ncap, sizeof *ns);
+        keyslot *ns = mem_calloc(ncap, sizeof *ns);
         if (!ns) return -1;
         m->slots = ns;
         m->cap = ncap;
         for (size_t i = 0; i < ocap; i++)
-            if (old[i]) put(m, old[i]);
+            if (old[i].ks) put(m, old[i].ks);
         mem_free(old);
     }
     put(m, ks);
@@ -44,11 +46,11 @@ int keymap_insert(keymap *m, key_state *ks) {
 
 void keymap_remove(keymap *m, key_state *ks) {
     size_t i = home(m, ks->hash);
-    while (m->slots[i] != ks) i = (i + 1) & (m->cap - 1);
+    while (m->slots[i].ks != ks) i = (i + 1) & (m->cap - 1);
     /* Backward shift: pull later entries of the run into the hole. */
     size_t hole = i;
-    for (size_t j = (i + 1) & (m->cap - 1); m->slots[j]; j = (j + 1) & (m->cap - 1)) {
-        size_t h = home(m, m->slots[j]->hash);
+    for (size_t j = (i + 1) & (m->cap - 1); m->slots[j].ks; j = (j + 1) & (m->cap - 1)) {
+        size_t h = home(m, m->slots[j].hash);
         /* Move j into the hole unless its home lies cyclically in (hole, j]. */
         int stays = hole <= j ? (h > hole && h <= j) : (h > hole || h <= j);
         if (!stays) {
@@ -56,7 +58,7 @@ void keymap_remove(keymap *m, key_state *ks) {
             hole = j;
         }
     }
-    m->slots[hole] = NULL;
+    m->slots[hole] = (keyslot){0, NULL};
     m->count--;
 }
 

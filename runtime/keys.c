@@ -51,17 +51,24 @@ static void unlist(cep_engine *e, key_state *ks) {
     e->stats.keys--;
 }
 
-static void bucket_free(cep_engine *e, bucket *b) {
-    slab_free(&e->mem, b->v, (size_t)b->cap * sizeof *b->v);
+static void bucket_free(cep_engine *e, key_state *ks, bucket *b) {
+    if (b->v == ks->inl_v) ks->inl_used = 0;
+    else slab_free(&e->mem, b->v, (size_t)b->cap * sizeof *b->v);
     b->v = NULL;
     b->lo = b->hi = b->cap = 0;
+}
+
+static void dir_free(cep_engine *e, key_state *ks) {
+    if (ks->b != &ks->inl_b) slab_free(&e->mem, ks->b, (size_t)ks->bcap * sizeof *ks->b);
+    ks->b = NULL;
+    ks->bcap = 0;
 }
 
 void key_drop_pms(cep_engine *e, key_state *ks) {
     for (uint32_t i = 0; i < ks->nb; i++) {
         bucket *b = &ks->b[i];
         for (uint32_t j = b->lo; j < b->hi; j++) engine_node_release(e, b->v[j].node);
-        bucket_free(e, b);
+        bucket_free(e, ks, b);
     }
     e->stats.partial_matches -= ks->npms;
     ks->npms = 0;
@@ -75,7 +82,7 @@ void engine_key_free(cep_engine *e, key_state *ks) {
     unlist(e, ks);
     keymap_remove(&e->keys, ks);
     mem_free(ks->done.v);
-    slab_free(&e->mem, ks->b, (size_t)ks->bcap * sizeof *ks->b);
+    dir_free(e, ks);
     slab_free(&e->mem, ks, sizeof *ks + ks->key_len);
     e->nkey_states--;
 }
@@ -83,7 +90,7 @@ void engine_key_free(cep_engine *e, key_state *ks) {
 void key_drop_empty_buckets(cep_engine *e, key_state *ks) {
     uint32_t k = 0;
     for (uint32_t i = 0; i < ks->nb; i++) {
-        if (ks->b[i].lo == ks->b[i].hi) bucket_free(e, &ks->b[i]);
+        if (ks->b[i].lo == ks->b[i].hi) bucket_free(e, ks, &ks->b[i]);
         else ks->b[k++] = ks->b[i];
     }
     ks->nb = (uint16_t)k;
@@ -102,22 +109,32 @@ bucket *key_bucket(cep_engine *e, key_state *ks, uint32_t state, int create) {
     while (i < ks->nb && ks->b[i].state < state) i++;
     if (i < ks->nb && ks->b[i].state == state) return &ks->b[i];
     if (!create) return NULL;
-    if (ks->nb == ks->bcap) {
-        uint32_t ncap = ks->bcap ? 2u * ks->bcap : 2;
+    if (!ks->bcap) {
+        ks->b = &ks->inl_b;
+        ks->bcap = 1;
+    } else if (ks->nb == ks->bcap) {
+        uint32_t ncap = 2u * ks->bcap;
         if (ncap > UINT16_MAX) return NULL;
-        bucket *nb = slab_realloc(&e->mem, ks->b, (size_t)ks->bcap * sizeof *nb, (size_t)ncap * sizeof *nb);
+        bucket *nb = slab_alloc(&e->mem, (size_t)ncap * sizeof *nb);
         if (!nb) return NULL;
+        memcpy(nb, ks->b, ks->nb * sizeof *nb);
+        dir_free(e, ks);
         ks->b = nb;
         ks->bcap = (uint16_t)ncap;
     }
     memmove(ks->b + i + 1, ks->b + i, (ks->nb - i) * sizeof *ks->b);
     ks->nb++;
     ks->b[i] = (bucket){.state = state};
+    if (!ks->inl_used) { /* the key's own room, while no other bucket has it */
+        ks->b[i].v = ks->inl_v;
+        ks->b[i].cap = KS_INLINE;
+        ks->inl_used = 1;
+    }
     return &ks->b[i];
 }
 
 /* Room for n more entries at b's end (live ones moved to the front). */
-static int bucket_reserve(cep_engine *e, bucket *b, uint32_t n) {
+static int bucket_reserve(cep_engine *e, key_state *ks, bucket *b, uint32_t n) {
     uint32_t live = b->hi - b->lo;
     if (b->hi + n <= b->cap) return 0;
     if (live + n <= b->cap && b->lo >= live) {
@@ -132,7 +149,8 @@ static int bucket_reserve(cep_engine *e, bucket *b, uint32_t n) {
     pm *nv = slab_alloc(&e->mem, (size_t)ncap * sizeof *nv);
     if (!nv) return -1;
     if (live) memcpy(nv, b->v + b->lo, (size_t)live * sizeof *nv);
-    slab_free(&e->mem, b->v, (size_t)b->cap * sizeof *b->v);
+    if (b->v == ks->inl_v) ks->inl_used = 0; /* free for a bucket made later */
+    else slab_free(&e->mem, b->v, (size_t)b->cap * sizeof *b->v);
     b->v = nv;
     b->lo = 0;
     b->hi = live;
@@ -148,7 +166,7 @@ int key_insert_sorted(cep_engine *e, key_state *ks, pm_list *l) {
         while (j < l->n && l->v[j].state == l->v[i].state) j++;
         uint32_t m = j - i;
         bucket *b = key_bucket(e, ks, l->v[i].state, 1);
-        if (!b || bucket_reserve(e, b, m) < 0) {
+        if (!b || bucket_reserve(e, ks, b, m) < 0) {
             for (uint32_t k = i; k < j; k++) engine_node_release(e, l->v[k].node);
             rc = -1;
             i = j;

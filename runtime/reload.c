@@ -17,9 +17,15 @@ typedef struct remap {
     int *slot;              /* old slot -> new slot, -1: not read any more */
     cep_event *builder;     /* for the new layout */
     ptrmap done;            /* old event -> index in copies */
-    ptrmap fresh;           /* the copies themselves: nodes already moved */
     cep_event **copies;
     size_t ncopies, cap;
+    ptrmap nodes;           /* old node -> index in nnew */
+    pm_node **nnew;
+    size_t nnodes, nncap;
+    pm_node **olds;         /* old nodes held by partial matches, let go at the end */
+    size_t nolds, ocap;
+    pm_node **stk;
+    size_t nstk, scap;
     int oom;
 } remap;
 
@@ -55,38 +61,71 @@ static cep_event *copy_event(remap *r, cep_event *ev, int reparse) {
     cep_event_set_time(b, ev->time);
     b->seq = ev->seq;
     b->tag = ev->tag;
-    /* Not keep_event: the count and the tag's hold stay as they are. */
-    cep_event *f = r->oom ? NULL : engine_copy_event(r->e, b);
+    /* Counted and its tag held as any kept event; the old copy is dropped
+     * (counted down, its hold let go) with its last holder. */
+    cep_event *f = r->oom ? NULL : engine_keep_event(r->e, b);
     if (!f || mem_grow((void **)&r->copies, &r->cap, r->ncopies + 1, sizeof *r->copies) < 0 ||
-        ptr_put(&r->done, ev, (uint32_t)r->ncopies) < 0 || ptr_put(&r->fresh, f, (uint32_t)r->ncopies) < 0) {
-        if (f) engine_free_event(r->e, f);
+        ptr_put(&r->done, ev, (uint32_t)r->ncopies) < 0) {
+        engine_drop_event(r->e, f);
         r->oom = 1;
         return NULL;
     }
     f->refs = 0; /* every holder below takes its own reference */
-    r->e->event_bytes += event_stored_size(f);
     r->copies[r->ncopies++] = f;
     return f;
 }
 
-/* One holder of old moves to its copy c; old goes with its last holder. */
-static void move_ref(remap *r, cep_event *old, cep_event *c) {
-    event_retain(c);
-    if (--old->refs == 0) {
-        r->e->event_bytes -= event_stored_size(old);
-        engine_free_event(r->e, old);
+/* The node of the new program standing for old node n, made with the new
+ * nodes above it (a shared prefix once). Nodes are made anew, not changed:
+ * an old node may live in its old event's block (event.h), which goes. A
+ * new node counts only its holders; NULL when memory ran out. */
+static pm_node *new_node(remap *r, pm_node *n) {
+    size_t base = r->nstk;
+    pm_node *last = NULL; /* made in this call and not held yet */
+    for (pm_node *x = n; x && ptr_get(&r->nodes, x) == PTRMAP_NONE; x = x->parent) {
+        if (mem_grow((void **)&r->stk, &r->scap, r->nstk + 1, sizeof *r->stk) < 0) goto oom;
+        r->stk[r->nstk++] = x;
     }
+    while (r->nstk > base) {
+        pm_node *o = r->stk[--r->nstk];
+        pm_node *parent = o->parent ? r->nnew[ptr_get(&r->nodes, o->parent)] : NULL;
+        cep_event *c = copy_event(r, o->ev, 0);
+        if (!c || mem_grow((void **)&r->nnew, &r->nncap, r->nnodes + 1, sizeof *r->nnew) < 0) goto oom;
+        pm_node *nn = engine_node_new(r->e, c, o->step, parent);
+        if (!nn) goto oom;
+        if (ptr_put(&r->nodes, o, (uint32_t)r->nnodes) < 0) {
+            engine_node_release(r->e, nn); /* drops its hold on the parent too */
+            goto oom;
+        }
+        nn->refs = 0;
+        r->nnew[r->nnodes++] = nn;
+        last = nn;
+    }
+    return r->nnew[ptr_get(&r->nodes, n)];
+oom:
+    /* What this call made goes (the top of it held by the rest); nothing
+     * is looked up in r->nodes after a failure. */
+    if (last) {
+        last->refs = 1;
+        engine_node_release(r->e, last);
+    }
+    r->nstk = base;
+    r->oom = 1;
+    return NULL;
 }
 
-/* Point a chain's nodes at the new copies of their events. */
-static void remap_chain(remap *r, pm_node *n) {
-    for (; n && !r->oom; n = n->parent) {
-        if (ptr_get(&r->fresh, n->ev) != PTRMAP_NONE) return; /* moved, and so were its parents */
-        cep_event *c = copy_event(r, n->ev, 0);
-        if (!c) return;
-        move_ref(r, n->ev, c);
-        n->ev = c;
+/* Partial match (or held match) p moves to the new nodes; its old node is
+ * let go at the end, when no chain is being copied any more. */
+static void move_pm(remap *r, pm *p) {
+    if (r->oom) return;
+    pm_node *nn = new_node(r, p->node);
+    if (!nn || mem_grow((void **)&r->olds, &r->ocap, r->nolds + 1, sizeof *r->olds) < 0) {
+        r->oom = 1;
+        return;
     }
+    nn->refs++;
+    r->olds[r->nolds++] = p->node;
+    p->node = nn;
 }
 
 /* Out of memory for timer entries: partial matches without one could never
@@ -96,6 +135,8 @@ static void lose_partial_matches(cep_engine *e) {
     for (key_state *ks = e->first; ks; ks = next) {
         next = ks->next;
         key_drop_pms(e, ks);
+        for (uint32_t i = 0; i < ks->done.n; i++) engine_node_release(e, ks->done.v[i].node);
+        ks->done.n = 0;
         engine_key_settle(e, ks);
     }
 }
@@ -151,15 +192,25 @@ CEP_API int cep_engine_replace_program(cep_engine *e, const cep_program *np) {
         ks->hash = hash_bytes(ks->key, ks->key_len, e->keys.seed);
         if (keymap_insert(&e->keys, ks) < 0) r.oom = 1;
         for (uint32_t i = 0; i < ks->nb; i++)
-            for (uint32_t x = ks->b[i].lo; x < ks->b[i].hi; x++) remap_chain(&r, ks->b[i].v[x].node);
-        for (uint32_t i = 0; i < ks->done.n; i++) remap_chain(&r, ks->done.v[i].node);
+            for (uint32_t x = ks->b[i].lo; x < ks->b[i].hi; x++) move_pm(&r, &ks->b[i].v[x]);
+        for (uint32_t i = 0; i < ks->done.n; i++) move_pm(&r, &ks->done.v[i]);
     }
+    /* Out of memory half-way: some chains are in the old layout, which the
+     * new program cannot read, so every partial and held match goes. */
+    if (r.oom) lose_partial_matches(e);
+    for (size_t i = 0; i < r.nolds; i++) engine_node_release(e, r.olds[i]);
+    for (size_t i = 0; i < r.ncopies; i++)
+        if (!r.copies[i]->refs) { /* made, then not taken (out of memory) */
+            r.copies[i]->refs = 1;
+            engine_drop_event(e, r.copies[i]);
+        }
     /* Buffered events are still to be matched, by every new pattern too. */
     for (size_t i = 0; i < e->reorder.n && !r.oom; i++) {
         cep_event *old = e->reorder.v[i];
         cep_event *c = copy_event(&r, old, 1);
         if (!c) break;
-        move_ref(&r, old, c);
+        event_retain(c);
+        engine_drop_event(e, old);
         e->reorder.v[i] = c; /* same time and sequence: the heap order holds */
     }
     e->prog = np;
@@ -171,8 +222,11 @@ CEP_API int cep_engine_replace_program(cep_engine *e, const cep_program *np) {
     cep_event_free(e->builder); /* made again for the new layout */
     e->builder = NULL;
     ptr_free(&r.done);
-    ptr_free(&r.fresh);
+    ptr_free(&r.nodes);
     mem_free(r.copies);
+    mem_free(r.nnew);
+    mem_free(r.olds);
+    mem_free(r.stk);
     mem_free(pmap);
     mem_free(r.slot);
     cep_event_free(r.builder);

@@ -47,6 +47,7 @@ void *slab_alloc(slab *s, size_t n) {
     void *p = s->free[c];
     if (p) {
         memcpy(&s->free[c], p, sizeof(void *));
+        s->in_use += class_size(c);
         return p;
     }
     size_t sz = class_size(c);
@@ -56,6 +57,7 @@ void *slab_alloc(slab *s, size_t n) {
         while ((size_t)(s->end - s->cur) >= 16) {
             int tc = size_class((size_t)(s->end - s->cur));
             if (class_size(tc) > (size_t)(s->end - s->cur)) tc--;
+            s->in_use += class_size(tc); /* slab_free takes it off again */
             slab_free(s, s->cur, class_size(tc));
             s->cur += class_size(tc);
         }
@@ -69,6 +71,7 @@ void *slab_alloc(slab *s, size_t n) {
     }
     p = s->cur;
     s->cur += sz;
+    s->in_use += sz;
     return p;
 }
 
@@ -81,6 +84,7 @@ void slab_free(slab *s, void *p, size_t n) {
     int c = size_class(n);
     memcpy(p, &s->free[c], sizeof(void *));
     s->free[c] = p;
+    s->in_use -= class_size(c);
 }
 
 void *slab_realloc(slab *s, void *p, size_t n, size_t m) {

@@ -21,6 +21,7 @@ typedef struct slab {
     slab_chunk *chunks;       /* every chunk, for slab_destroy */
     char *cur, *end;          /* unused tail of the newest chunk */
     size_t reserved;          /* bytes of chunks taken from the heap */
+    size_t in_use;            /* bytes of chunk blocks handed out (class sizes) */
 } slab;
 
 /* A block of at least n bytes (NULL when the heap is exhausted). */

@@ -34,7 +34,7 @@ int encode_key(cep_engine *e, uint32_t pi, const cep_value *vals, uint32_t *len)
         need += 1 + (v.type == CEP_STRING ? 4 + v.u.s.len : 8);
     }
     if (need > UINT32_MAX) return CEP_ERANGE;
-    if (mem_grow((void **)&e->keybuf, &e->keybuf_cap, need, 1) < 0) return CEP_ENOMEM;
+    if (need > e->keybuf_cap && mem_grow((void **)&e->keybuf, &e->keybuf_cap, need, 1) < 0) return CEP_ENOMEM;
     char *p = e->keybuf;
     memcpy(p, &pi, 4);
     p += 4;
@@ -75,7 +75,7 @@ static cep_event *stored_event(cep_engine *e, step_in *in) {
     return *in->stored;
 }
 
-static int holds(cep_engine *e, const expr *c, const cep_value *row, const pm_node *chain) {
+static inline int holds(cep_engine *e, const expr *c, const cep_value *row, const pm_node *chain) {
     e->ctx.row = row;
     e->ctx.chain = chain;
     int h = expr_holds(c, &e->ctx);
@@ -83,9 +83,12 @@ static int holds(cep_engine *e, const expr *c, const cep_value *row, const pm_no
     return h;
 }
 
-/* The gate of state s, evaluated once per event and pattern: e->gate[s]
- * holds the result when e->gate_at[s] is this step's stamp. */
-static int gate_open(cep_engine *e, const nfa_state *st, uint32_t s, const cep_value *row) {
+/* The gate of state s, decided once per event and pattern: by the
+ * pattern's dispatch lookup (e->gmask), or evaluated, e->gate[s] holding
+ * the result when e->gate_at[s] is this step's stamp. */
+static inline int gate_open(cep_engine *e, const nfa_pattern *pat, uint32_t s, const cep_value *row) {
+    if (s < 64 && (pat->dispatch_states >> s & 1)) return (int)(e->gmask >> s & 1);
+    const nfa_state *st = &pat->states[s];
     if (e->gate_at[s] != e->stamp) {
         e->gate_at[s] = e->stamp;
         e->gate[s] = (uint8_t)holds(e, st->gate, row, NULL);
@@ -292,10 +295,10 @@ static int take(cep_engine *e, const nfa_pattern *pat, const nfa_state *st, cons
 static int step_bucket(cep_engine *e, const nfa_pattern *pat, key_state *ks, bucket *b, step_in *in) {
     const nfa_state *st = &pat->states[b->state];
     const cep_event *ev = in->ev;
-    if (st->shape != SHAPE_GENERAL && st->gate && !gate_open(e, st, b->state, ev->vals)) {
+    if (st->shape != SHAPE_GENERAL && st->gate && !gate_open(e, pat, b->state, ev->vals)) {
         if (st->shape != SHAPE_NEXT) return 0; /* nothing here can move */
     }
-    int closed_next = st->shape == SHAPE_NEXT && st->gate && !e->gate[b->state]; /* tested just above */
+    int closed_next = st->shape == SHAPE_NEXT && st->gate && !gate_open(e, pat, b->state, ev->vals);
     uint32_t k = b->lo, gone = 0;
     int failed = 0;
     for (uint32_t i = b->lo; i < b->hi; i++) {
@@ -346,7 +349,7 @@ static int step_start(cep_engine *e, const nfa_pattern *pat, step_in *in) {
     const nfa_state *st = &pat->states[s];
     pm p = {.node = NULL, .start = in->ev->time, .start_seq = in->ev->seq, .state = s};
     if (st->shape == SHAPE_FOLLOW || st->shape == SHAPE_NEXT) {
-        if (st->gate && !gate_open(e, st, s, in->ev->vals)) return 0;
+        if (st->gate && !gate_open(e, pat, s, in->ev->vals)) return 0;
         if (st->rest && !holds(e, st->rest, in->ev->vals, NULL)) return 0;
         return take(e, pat, st, &p, in);
     }
@@ -426,12 +429,13 @@ int process_pattern(cep_engine *e, uint32_t pi, step_in *in) {
         memset(e->gate_at, 0, e->gate_cap * sizeof *e->gate_at);
         e->stamp = 1;
     }
+    e->gmask = pat->dispatch_slot >= 0 ? nfa_dispatch(pat, &ev->vals[pat->dispatch_slot]) : 0;
     if (rt->skippable && e->state_ttl <= 0) {
         /* If no gate lets the event in, it changes nothing of this pattern
          * for any key: not even its key needs looking up. */
-        int any = 0;
-        for (uint32_t s = 0; s < pat->nstates && !any; s++)
-            if (pat->states[s].gate && gate_open(e, &pat->states[s], s, ev->vals)) any = 1;
+        int any = e->gmask != 0;
+        for (uint32_t s = 0; s < pat->nstates && !any && rt->undispatched; s++)
+            if (pat->states[s].gate && gate_open(e, pat, s, ev->vals)) any = 1;
         if (!any) return CEP_OK;
     }
     uint32_t klen;

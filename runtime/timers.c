@@ -19,6 +19,12 @@ static int64_t lane_head(const lane *l) {
 }
 
 static int lane_less(const void *a, const void *b) { return lane_head(a) < lane_head(b); }
+
+static int64_t next_due(const cep_engine *e) {
+    const lane *l = heap_top(&e->lane_heap);
+    return l ? lane_head(l) : INT64_MAX;
+}
+
 static void lane_moved(void *item, size_t pos) { ((lane *)item)->heap_pos = pos; }
 
 int lane_reserve(lane *l, size_t n) {
@@ -88,8 +94,94 @@ static timer_ent lane_pop(lane *l) {
     return t;
 }
 
+/* The keys of the next entries will be read when they fire, a few events
+ * from now, and are likely out of cache (with many keys they are): fetch
+ * the key state of the one after next, and the first partial match's
+ * event of the next (whose key state the previous call fetched). */
+static void prefetch_next(const lane *l) {
+    if (l->lo + 2 < l->hi) {
+        const char *k = (const char *)l->v[l->lo + 2].ks;
+        __builtin_prefetch(k);
+        __builtin_prefetch(k + 64);
+        __builtin_prefetch(k + 128);
+        __builtin_prefetch(k + 192);
+    }
+    if (l->lo < l->hi) {
+        const key_state *ks = l->v[l->lo].ks;
+        if (ks->nb && ks->b[0].lo < ks->b[0].hi) __builtin_prefetch(ks->b[0].v[ks->b[0].lo].node);
+    }
+}
+
+/* Does entry t of lane li still stand for a partial match: one of its
+ * key's partial matches whose window ends at t.deadline in that lane? */
+static int entry_live(const cep_engine *e, uint32_t li, const timer_ent *t) {
+    const key_state *ks = t->ks;
+    const pat_rt *rt = &e->rt[ks->pattern];
+    const nfa_pattern *pat = &e->prog->patterns[ks->pattern];
+    for (uint32_t i = 0; i < ks->nb; i++) {
+        const bucket *b = &ks->b[i];
+        int gap = rt->gap_lane[b->state] == li;
+        if (!gap && li != rt->within_lane) continue;
+        for (uint32_t j = b->lo; j < b->hi; j++) {
+            const pm *p = &b->v[j];
+            if (li == rt->within_lane && p->start == t->deadline - rt->within_ms) return 1;
+            if (gap && p->node->ev->time == t->deadline - pat->states[b->state].gap_ms) return 1;
+        }
+    }
+    return 0;
+}
+
+/* Entries outlive what they were for (a partial match that matched or was
+ * pruned), until their deadline. So that they cannot pile up beyond the
+ * state itself (a high rate under a long window), a full sorted lane that
+ * holds more than twice as many entries as there are partial matches
+ * drops those that stand for nothing, before it grows: O(1) per entry,
+ * amortised, and a lane never holds much more than the live state. */
+static void lane_compact(cep_engine *e, uint32_t li) {
+    lane *l = &e->lanes[li];
+    size_t k = l->lo;
+    for (size_t i = l->lo; i < l->hi; i++) {
+        timer_ent t = l->v[i];
+        if (entry_live(e, li, &t)) {
+            l->v[k++] = t;
+        } else if (--t.ks->timers == 0) {
+            /* Its last entry anywhere (timers counts them all, so no
+             * later one names it): a key that holds nothing goes. */
+            engine_key_settle(e, t.ks);
+        }
+    }
+    l->hi = k;
+    /* Give back what a burst made it grow to. */
+    size_t live = l->hi - l->lo, want = 4 * (live > 64 ? live : 64);
+    if (l->cap > want) {
+        memmove(l->v, l->v + l->lo, live * sizeof *l->v);
+        l->lo = 0;
+        l->hi = live;
+        timer_ent *nv = mem_realloc(l->v, want * sizeof *nv);
+        if (nv) { /* else it stays as big, which is only memory */
+            l->v = nv;
+            l->cap = want;
+        }
+    }
+}
+
+void timers_compact(cep_engine *e) {
+    e->compact_due = 0;
+    for (uint32_t i = 0; i < e->nlanes; i++) {
+        lane *l = &e->lanes[i];
+        if (l->kind != LANE_SORTED || l->hi - l->lo <= 2 * (e->stats.partial_matches + 64)) continue;
+        lane_compact(e, i);
+        heap_fix(&e->lane_heap, l->heap_pos);
+    }
+    e->next_due = next_due(e);
+}
+
 int timers_add(cep_engine *e, uint32_t li, int64_t deadline, key_state *ks) {
     lane *l = &e->lanes[li];
+    /* Full and oversized: compacted once the event is through (keys may
+     * be freed then, which they must not be in the middle of a step). */
+    if (l->kind == LANE_SORTED && l->hi == l->cap && l->hi - l->lo > 2 * (e->stats.partial_matches + 64))
+        e->compact_due = 1;
     if (l->kind == LANE_SORTED && l->lo < l->hi && l->hi < l->cap && l->v[l->hi - 1].deadline <= deadline) {
         /* The common case: a later deadline than all, and room for it. */
         l->v[l->hi++] = (timer_ent){deadline, ks};
@@ -109,10 +201,6 @@ int timers_add(cep_engine *e, uint32_t li, int64_t deadline, key_state *ks) {
     return 0;
 }
 
-static int64_t next_due(const cep_engine *e) {
-    const lane *l = heap_top(&e->lane_heap);
-    return l ? lane_head(l) : INT64_MAX;
-}
 
 size_t timers_take(cep_engine *e, int64_t d) {
     lane *ttl = &e->lanes[e->nlanes - 1];
@@ -127,6 +215,7 @@ size_t timers_take(cep_engine *e, int64_t d) {
         timer_ent t = lane_pop(l);
         if (l == ttl) t.ks->ttl_armed = 0;
         e->due[n++] = t;
+        if (l->kind == LANE_SORTED) prefetch_next(l);
         heap_fix(&e->lane_heap, l->heap_pos);
     }
     e->next_due = next_due(e);
@@ -145,20 +234,19 @@ static int add_entry(cep_engine *e, uint32_t li, int64_t d, key_state *ks, int r
 }
 
 static int arm_pm(cep_engine *e, key_state *ks, const pm *p, int new_family, int raw) {
-    const nfa_pattern *pat = &e->prog->patterns[ks->pattern];
     const pat_rt *rt = &e->rt[ks->pattern];
-    if (new_family && rt->within_lane != NO_LANE && p->start <= INT64_MAX - pat->within_ms &&
-        add_entry(e, rt->within_lane, p->start + pat->within_ms, ks, raw) < 0)
+    if (new_family && rt->within_lane != NO_LANE && p->start <= INT64_MAX - rt->within_ms &&
+        add_entry(e, rt->within_lane, p->start + rt->within_ms, ks, raw) < 0)
         return -1;
     uint32_t gl = rt->gap_lane[p->state];
     if (gl != NO_LANE) {
-        int64_t gap = pat->states[p->state].gap_ms, t = p->node->ev->time;
+        int64_t gap = e->prog->patterns[ks->pattern].states[p->state].gap_ms, t = p->node->ev->time;
         if (t <= INT64_MAX - gap && add_entry(e, gl, t + gap, ks, raw) < 0) return -1;
     }
     return 0;
 }
 
-int timers_arm_pm(cep_engine *e, key_state *ks, const pm *p, int new_family) {
+int timers_arm_pm_slow(cep_engine *e, key_state *ks, const pm *p, int new_family) {
     return arm_pm(e, ks, p, new_family, 0);
 }
 
@@ -229,6 +317,7 @@ static int set_build(cep_engine *e, const cep_program *p, lane_set *ls) {
         rt->gap_lane = mem_alloc((pat->nstates ? pat->nstates : 1) * sizeof *rt->gap_lane);
         if (!rt->gap_lane) goto oom;
         rt->within_lane = pat->has_within ? n++ : NO_LANE;
+        rt->within_ms = pat->within_ms;
         for (uint32_t st = 0; st < pat->nstates; st++) {
             rt->gap_lane[st] = NO_LANE;
             int64_t g = pat->states[st].gap_ms;
@@ -236,9 +325,12 @@ static int set_build(cep_engine *e, const cep_program *p, lane_set *ls) {
             for (uint32_t t = 0; t < st && rt->gap_lane[st] == NO_LANE; t++) /* one lane per gap length */
                 if (pat->states[t].gap_ms == g) rt->gap_lane[st] = rt->gap_lane[t];
             if (rt->gap_lane[st] == NO_LANE) rt->gap_lane[st] = n++;
+            rt->has_gaps = 1;
         }
         rt->maxw = bits_for(pat->max_outputs);
         rt->skippable = skippable(pat);
+        for (uint32_t st = 0; st < pat->nstates; st++)
+            if (pat->states[st].gate && !(st < 64 && (pat->dispatch_states >> st & 1))) rt->undispatched = 1;
         if (pat->nstates > maxstates) maxstates = pat->nstates;
     }
     ls->nlanes = n + 1;
@@ -310,7 +402,7 @@ void timers_clear(cep_engine *e) {
     e->next_due = INT64_MAX;
     for (size_t i = 0; i < e->keys.cap; i++) {
         key_state *ks;
-        while ((ks = e->keys.slots[i]) && !ks->npms && !ks->done.n) {
+        while ((ks = e->keys.slots[i].ks) && !ks->npms && !ks->done.n) {
             /* Held only by entries: gone with them. Removal shifts a later
              * key into slot i, so look at it again. */
             ks->timers = 0;
