@@ -47,13 +47,17 @@ static int field_lens(json_scratch *s, const cep_program *p) {
     return 0;
 }
 
-/* The first byte is compared before memcmp: most keys differ there, and
- * the call costs more than the comparison. */
+/* Keys are short: a loop beats a call to memcmp. */
+static inline int same_bytes(const char *a, const char *b, size_t n) {
+    for (size_t i = 0; i < n; i++)
+        if (a[i] != b[i]) return 0;
+    return 1;
+}
+
 static int slot_of(const json_scratch *s, const char *k, size_t n) {
     const cep_program *p = s->prog;
     for (uint32_t i = 0; i < p->nfields; i++)
-        if (s->lens[i] == n && (n == 0 || (p->fields[i][0] == k[0] && memcmp(p->fields[i], k, n) == 0)))
-            return (int)i;
+        if (s->lens[i] == n && same_bytes(p->fields[i], k, n)) return (int)i;
     return -1;
 }
 
@@ -405,7 +409,7 @@ int json_fast_parse(cep_event *ev, const char *text, size_t len, const char *tf,
             if (read_string(&s, 1, &key, &kn) < 0) return JSON_DEFER;
             /* Compared as the decoded bytes, so "a\u0062" names field "ab". */
             int slot = slot_of(sc, key, kn);
-            int is_time = tflen && kn == tflen && key[0] == tf[0] && memcmp(key, tf, kn) == 0;
+            int is_time = tflen && kn == tflen && same_bytes(key, tf, kn);
             skip_ws(&s);
             if (s.p == s.end || *s.p != ':') return JSON_DEFER;
             s.p++;
