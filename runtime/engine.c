@@ -7,6 +7,7 @@
 #include "json.h"
 #include "hash.h"
 #include "mem.h"
+#include "partition.h"
 
 #include <stdarg.h>
 #include <sys/random.h>
@@ -589,6 +590,8 @@ static void sort_by_start(pm_list *l) {
  * one key. */
 static int process_pattern(cep_engine *e, uint32_t pi, step_in *in) {
     const nfa_pattern *pat = &e->prog->patterns[pi];
+    /* Partitioned: another shard owns this key (cep_engine_set_partition). */
+    if (e->part_count > 1 && partition_of(e->prog, pi, in->ev->vals, e->part_count) != e->part_index) return CEP_OK;
     uint32_t klen;
     int rc = encode_key(e, pi, in->ev->vals, &klen);
     if (rc != CEP_OK) return rc;
