@@ -42,9 +42,32 @@ typedef struct run_ctx {
     const char *pattern_file;
     out_file out, late, timeouts, errors; /* f NULL: not wanted (out: stdout) */
     sink main;           /* the single engine's callbacks */
+    sink *shards;        /* --threads: each shard's callbacks */
+    unsigned nshards;
     out_buf rejected;    /* --errors lines, from the reading loop */
     int oom;
 } run_ctx;
+
+/* The engine, or with --threads the pool of engines (runtime/pool.c):
+ * run_events drives either the same way. */
+typedef struct runner {
+    cep_engine *e;
+    cep_pool *p;
+} runner;
+
+static int rn_push_json(runner *x, const char *t, size_t n) {
+    return x->p ? cep_pool_push_json(x->p, t, n) : cep_engine_push_json(x->e, t, n);
+}
+static int rn_advance(runner *x, int64_t ms) {
+    return x->p ? cep_pool_advance_watermark(x->p, ms) : cep_engine_advance_watermark(x->e, ms);
+}
+static int rn_tick(runner *x) { return x->p ? cep_pool_tick(x->p) : cep_engine_tick(x->e); }
+static int rn_finish(runner *x) { return x->p ? cep_pool_finish(x->p) : cep_engine_finish(x->e); }
+static const char *rn_error(const runner *x) { return x->p ? cep_pool_error(x->p) : cep_engine_error(x->e); }
+static void rn_stats(runner *x, cep_stats *st) {
+    if (x->p) cep_pool_stats(x->p, st);
+    else cep_engine_stats(x->e, st);
+}
 
 /* Append a match (or a timed-out partial match) as one JSON line to o. */
 static int write_match(sink *s, out_buf *o, const cep_match *m) {
@@ -102,11 +125,22 @@ static void sink_free(sink *s) {
 }
 
 /* The output that failed to be written, if any. */
-static const out_file *failed_output(const run_ctx *r) {
-    const out_file *f[] = {&r->out, &r->late, &r->timeouts, &r->errors};
-    for (int i = 0; i < 4; i++)
-        if (f[i]->err) return f[i];
+static const out_file *failed_output(run_ctx *r) {
+    out_file *f[] = {&r->out, &r->late, &r->timeouts, &r->errors};
+    for (int i = 0; i < 4; i++) {
+        pthread_mutex_lock(&f[i]->lock); /* shards may be writing */
+        int err = f[i]->err;
+        pthread_mutex_unlock(&f[i]->lock);
+        if (err) return f[i];
+    }
     return NULL;
+}
+
+/* Did a callback run out of memory formatting a line? */
+static int sinks_oom(const run_ctx *r) {
+    int oom = r->main.oom;
+    for (unsigned i = 0; i < r->nshards; i++) oom |= r->shards[i].oom;
+    return oom;
 }
 
 static int is_blank(const char *s, size_t n) {
@@ -145,6 +179,7 @@ typedef struct run_opts {
     int64_t max_delay, max_pms, checkpoint_every, state_ttl, max_memory, lateness;
     int processing_time;
     int stats, strict, limit_fail;
+    int64_t threads;     /* --threads: shards of a pool; 0: one engine */
     const char *checkpoint_dir, *restore_dir;
 } run_opts;
 
@@ -272,7 +307,7 @@ typedef struct line_reader {
     char *line;        /* a line longer than the block */
     size_t cap;
     int err;     /* errno of a failed read */
-    cep_engine *tick;  /* processing time: ticked while the input is idle */
+    runner *tick;      /* processing time: ticked while the input is idle */
 } line_reader;
 
 /* How often processing time moves on while no line arrives. */
@@ -288,7 +323,7 @@ static ssize_t fill_block(line_reader *lr) {
             struct pollfd pfd = {fileno(lr->f), POLLIN, 0};
             int pr = poll(&pfd, 1, TICK_MS);
             if (pr == 0 || (pr < 0 && errno == EINTR)) {
-                cep_engine_tick(lr->tick);
+                rn_tick(lr->tick);
                 continue;
             }
         }
@@ -410,13 +445,14 @@ static int write_rejected(run_ctx *r, const char *file, unsigned long lineno,
 static int run_failure(run_ctx *r, int rc, const char *where, const char *why) {
     const out_file *f = failed_output(r);
     if (rc == CEP_ECALLBACK && f) return fail(EXIT_OUTPUT, "cannot write '%s': %s", f->name, strerror(f->err));
-    if (rc == CEP_ENOMEM || r->oom || r->main.oom) return fail(EXIT_INTERNAL, "out of memory");
+    if (rc == CEP_ENOMEM || r->oom || sinks_oom(r)) return fail(EXIT_INTERNAL, "out of memory");
     if (rc == CEP_ELIMIT) return fail(EXIT_LIMIT, "%s: %s", where, why);
     return fail(EXIT_INTERNAL, "%s: %s", where, cep_strerror(rc));
 }
 
-static int run_events(cep_engine *e, run_ctx *r, const run_opts *o, input *in,
+static int run_events(runner *x, run_ctx *r, const run_opts *o, input *in,
                       int nin, const ckpt_pos *from) {
+    cep_engine *e = x->e; /* NULL with --threads: no reload, no checkpoint */
     uint64_t read = from->read, malformed = from->malformed, since = 0;
     int status = EXIT_OK;
     double t0 = now_seconds();
@@ -447,9 +483,16 @@ static int run_events(cep_engine *e, run_ctx *r, const run_opts *o, input *in,
         lr.f = in[i].f;
         lr.pos = lr.end = 0;
         lr.err = 0;
-        lr.tick = o->processing_time ? e : NULL;
+        lr.tick = o->processing_time ? x : NULL;
         while ((n = read_line(&lr, &line, max_line, &len, &toolong)) > 0) {
-            if (reload_requested) reload_patterns(e, r);
+            if (reload_requested) {
+                if (e) {
+                    reload_patterns(e, r);
+                } else {
+                    reload_requested = 0;
+                    fprintf(stderr, "cepheus: SIGHUP: patterns are not reloaded with --threads; the running ones go on\n");
+                }
+            }
             lineno++;
             offset += (uint64_t)n;
             if (!toolong && is_blank(line, len)) continue;
@@ -459,9 +502,9 @@ static int run_events(cep_engine *e, run_ctx *r, const run_opts *o, input *in,
             int64_t wm = 0;
             int kind = toolong ? 0 : watermark_line(line, len, &wm);
             int rc = toolong ? CEP_ERANGE
-                     : kind > 0 ? cep_engine_advance_watermark(e, wm)
+                     : kind > 0 ? rn_advance(x, wm)
                      : kind < 0 ? CEP_ETIME
-                                : cep_engine_push_json(e, line, len);
+                                : rn_push_json(x, line, len);
             if (o->checkpoint_dir && ++since >= (uint64_t)o->checkpoint_every &&
                 (rc == CEP_OK || is_malformed(rc))) {
                 since = 0;
@@ -473,7 +516,7 @@ static int run_events(cep_engine *e, run_ctx *r, const run_opts *o, input *in,
             if (is_malformed(rc)) {
                 const char *why = toolong ? toolong_reason
                                   : kind < 0 ? "invalid watermark: expected {\"$watermark\": MS or \"RFC 3339 time\"}"
-                                             : cep_engine_error(e);
+                                             : rn_error(x);
                 fprintf(stderr, "%s:%lu: error: %s\n", in[i].name, lineno, why);
                 malformed++;
                 if (write_rejected(r, in[i].name, lineno, why, line, len, toolong)) {
@@ -489,7 +532,7 @@ static int run_events(cep_engine *e, run_ctx *r, const run_opts *o, input *in,
                 continue;
             }
             snprintf(where, sizeof where, "%s:%lu", in[i].name, lineno);
-            status = run_failure(r, rc, where, cep_engine_error(e));
+            status = run_failure(r, rc, where, rn_error(x));
             break;
         }
         if (status == EXIT_OK && n < 0 && !lr.err)
@@ -501,14 +544,14 @@ static int run_events(cep_engine *e, run_ctx *r, const run_opts *o, input *in,
     free(lr.buf);
 
     if (status == EXIT_OK) {
-        int rc = cep_engine_finish(e);
-        if (rc != CEP_OK) status = run_failure(r, rc, "at end of input", cep_engine_error(e));
+        int rc = rn_finish(x);
+        if (rc != CEP_OK) status = run_failure(r, rc, "at end of input", rn_error(x));
     }
 
     if (o->stats) {
         double dt = now_seconds() - t0;
         cep_stats st;
-        cep_engine_stats(e, &st);
+        rn_stats(x, &st);
         fprintf(stderr,
                 "events read: %" PRIu64 "\n"
                 "events processed: %" PRIu64 "\n"
@@ -554,11 +597,44 @@ static int open_output(const char *path, const uint64_t *keep, FILE **f, const c
     return EXIT_OK;
 }
 
+/* Options and callbacks of one engine (the only one, or a shard's), sink
+ * receiving what its callbacks write. With --threads the memory budget is
+ * shared out among the shards. */
+static int configure_engine(cep_engine *e, const run_opts *o, sink *s, unsigned nshards) {
+    int rc = cep_engine_set_max_delay(e, o->max_delay);
+    if (rc == CEP_OK) rc = cep_engine_set_state_ttl(e, o->state_ttl);
+    if (rc == CEP_OK) rc = cep_engine_set_allowed_lateness(e, o->lateness);
+    if (rc == CEP_OK && o->max_memory) {
+        uint64_t share = (uint64_t)o->max_memory / nshards;
+        rc = cep_engine_set_memory_limit(e, share ? share : 1, o->limit_fail ? CEP_LIMIT_FAIL : CEP_LIMIT_DROP_OLDEST);
+    }
+    if (rc == CEP_OK && o->processing_time) rc = cep_engine_set_time_mode(e, CEP_TIME_PROCESSING);
+    if (rc == CEP_OK)
+        rc = cep_engine_set_max_partial_matches(e, (uint64_t)o->max_pms,
+                                                o->limit_fail ? CEP_LIMIT_FAIL : CEP_LIMIT_DROP_OLDEST);
+    if (rc == CEP_OK) rc = cep_engine_set_time_field(e, o->time_field);
+    if (rc != CEP_OK) return rc;
+    cep_engine_on_match(e, on_match, s);
+    cep_engine_on_late(e, on_late, s);
+    if (s->timeouts.file->f) cep_engine_on_timeout(e, on_timeout, s);
+    return CEP_OK;
+}
+
+typedef struct shard_setup {
+    const run_opts *o;
+    run_ctx *r;
+} shard_setup;
+
+static int configure_shard(void *ud, cep_engine *e, unsigned index) {
+    shard_setup *su = ud;
+    return configure_engine(e, su->o, &su->r->shards[index], su->r->nshards);
+}
+
 int cmd_run(int argc, char **argv) {
     enum { OPT_STRICT = 256, OPT_MAX_PMS, OPT_ON_LIMIT, OPT_CHECKPOINT, OPT_CHECKPOINT_EVERY,
            OPT_RESTORE, OPT_STATE_TTL, OPT_TIME, OPT_MAX_MEMORY, OPT_LATENESS, OPT_ERRORS, OPT_MAX_LINE,
            OPT_KAFKA, OPT_TOPIC, OPT_GROUP, OPT_OUT_TOPIC, OPT_LATE_TOPIC, OPT_TIMEOUTS_TOPIC,
-           OPT_STATE_TOPIC, OPT_INSTANCE, OPT_TXN_EVENTS, OPT_TXN_MS };
+           OPT_STATE_TOPIC, OPT_INSTANCE, OPT_TXN_EVENTS, OPT_TXN_MS, OPT_THREADS };
     static const struct option opts[] = {
         {"output", required_argument, NULL, 'o'},
         {"time-field", required_argument, NULL, 't'},
@@ -578,6 +654,7 @@ int cmd_run(int argc, char **argv) {
         {"allowed-lateness", required_argument, NULL, OPT_LATENESS},
         {"errors", required_argument, NULL, OPT_ERRORS},
         {"max-line-bytes", required_argument, NULL, OPT_MAX_LINE},
+        {"threads", required_argument, NULL, OPT_THREADS},
         {"kafka", required_argument, NULL, OPT_KAFKA},
         {"topic", required_argument, NULL, OPT_TOPIC},
         {"group", required_argument, NULL, OPT_GROUP},
@@ -693,6 +770,10 @@ int cmd_run(int argc, char **argv) {
         case OPT_ERRORS:
             o.errors = optarg;
             break;
+        case OPT_THREADS:
+            if (parse_ms(optarg, &o.threads) < 0 || o.threads < 1 || o.threads > 256)
+                return usage_error("invalid --threads '%s': expected an integer from 1 to 256", optarg);
+            break;
         case OPT_MAX_LINE:
             if (int_option("max-line-bytes", "bytes; 0: no limit", &o.max_line) != EXIT_OK) return EXIT_USAGE;
             break;
@@ -714,6 +795,7 @@ int cmd_run(int argc, char **argv) {
 #ifdef CEP_HAVE_KAFKA
         if (!kafka || !topic || !group || !out_topic)
             return usage_error("Kafka mode needs --kafka, --topic, --group and --output-topic");
+        if (o.threads) return usage_error("--threads does not apply with --kafka: it runs an engine per partition");
         if (optind < argc || o.output || o.late || o.timeouts || o.checkpoint_dir || o.restore_dir ||
             o.processing_time || o.max_memory)
             return usage_error("with --kafka, events come from --topic and results go to topics: event "
@@ -737,6 +819,8 @@ int cmd_run(int argc, char **argv) {
                            "Debian: librdkafka-dev, and configure --with-kafka)");
 #endif
     }
+    if (o.threads && (o.checkpoint_dir || o.restore_dir))
+        return usage_error("--threads cannot be used with --checkpoint or --restore: a pool of engines has no snapshot");
     if (late_topic || timeouts_topic || state_topic || instance || nkconf)
         return usage_error("--late-topic, --timeouts-topic, --state-topic, --instance-id and -X need --kafka");
     if (o.checkpoint_dir || o.restore_dir) {
@@ -750,6 +834,7 @@ int cmd_run(int argc, char **argv) {
     int status;
     cep_program *prog = NULL;
     cep_engine *e = NULL;
+    runner x = {0};
     ckpt_pos from = {0};
     char *snap = NULL; /* before the first goto done, which frees it */
     size_t snaplen = 0;
@@ -825,36 +910,29 @@ int cmd_run(int argc, char **argv) {
     if (r.late.f) setvbuf(r.late.f, latebuf, _IOFBF, sizeof latebuf);
     if (r.timeouts.f) setvbuf(r.timeouts.f, timeoutbuf, _IOFBF, sizeof timeoutbuf);
 
-    int rc = cep_engine_new(prog, &e);
-    if (rc == CEP_OK) rc = cep_engine_set_max_delay(e, o.max_delay);
-    if (rc == CEP_OK) rc = cep_engine_set_state_ttl(e, o.state_ttl);
-    if (rc == CEP_OK) rc = cep_engine_set_allowed_lateness(e, o.lateness);
-    if (rc == CEP_OK && o.max_memory)
-        rc = cep_engine_set_memory_limit(e, (uint64_t)o.max_memory,
-                                         o.limit_fail ? CEP_LIMIT_FAIL : CEP_LIMIT_DROP_OLDEST);
-    if (rc == CEP_OK && o.processing_time) {
-        rc = cep_engine_set_time_mode(e, CEP_TIME_PROCESSING);
-        /* Live output: a match is written when it happens, not per block. */
-        r.out.live = r.late.live = r.timeouts.live = 1;
-    }
-    if (rc == CEP_OK)
-        rc = cep_engine_set_max_partial_matches(e, (uint64_t)o.max_pms,
-                                                o.limit_fail ? CEP_LIMIT_FAIL : CEP_LIMIT_DROP_OLDEST);
-    if (rc == CEP_OK) {
-        rc = cep_engine_set_time_field(e, o.time_field);
-        if (rc == CEP_EINVAL) {
-            status = usage_error("invalid time field name '%s'", o.time_field);
+    if (o.processing_time) r.out.live = r.late.live = r.timeouts.live = 1; /* a match is written when it happens */
+    int rc;
+    if (o.threads) {
+        /* One engine per shard, each with its own blocks of output. */
+        r.shards = calloc(o.threads, sizeof *r.shards);
+        if (!r.shards) {
+            status = fail(EXIT_INTERNAL, "out of memory");
             goto done;
         }
+        for (unsigned i = 0; i < (unsigned)o.threads; i++) sink_init(&r.shards[i], &r);
+        r.nshards = (unsigned)o.threads;
+        shard_setup su = {&o, &r};
+        rc = cep_pool_new(prog, (unsigned)o.threads, configure_shard, &su, &x.p);
+    } else {
+        rc = cep_engine_new(prog, &e);
+        if (rc == CEP_OK) rc = configure_engine(e, &o, &r.main, 1);
+        x.e = e;
     }
     if (rc != CEP_OK) {
         status = fail(EXIT_INTERNAL, "cannot start the engine: %s",
                       cep_strerror(rc));
         goto done;
     }
-    cep_engine_on_match(e, on_match, &r.main);
-    cep_engine_on_late(e, on_late, &r.main);
-    if (r.timeouts.f) cep_engine_on_timeout(e, on_timeout, &r.main);
     if (resume) {
         rc = cep_engine_restore(e, snap, snaplen);
         if (rc != CEP_OK) {
@@ -864,13 +942,16 @@ int cmd_run(int argc, char **argv) {
         }
     }
 
-    status = run_events(e, &r, &o, in, nin, &from);
+    status = run_events(&x, &r, &o, in, nin, &from);
 
 done:
+    /* The shards stop first: then their blocks are theirs no more. */
+    cep_pool_free(x.p);
     /* Flush what was written even after an input error: those matches are
      * real. Output errors win over the status so far only when it was OK. */
     {
         sink_flush(&r.main);
+        for (unsigned i = 0; i < r.nshards; i++) sink_flush(&r.shards[i]);
         out_flush(&r.rejected);
         int s1 = close_output(&r.out);
         int s2 = close_output(&r.late);
@@ -884,6 +965,8 @@ done:
     cep_engine_free(e);
     cep_program_free(prog);
     sink_free(&r.main);
+    for (unsigned i = 0; i < r.nshards; i++) sink_free(&r.shards[i]);
+    free(r.shards);
     out_buf_free(&r.rejected);
     out_file_destroy(&r.out);
     out_file_destroy(&r.late);
