@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "engine.h"
 #include "event.h"
@@ -27,11 +28,17 @@
 #include "partition.h"
 
 #define RING_BYTES ((size_t)1 << 20)
-#define BIG_RECORD (RING_BYTES / 4)  /* larger events go out of line */
-#define FREE_STEP (RING_BYTES / 16)  /* the worker gives room back this often */
+#define BIG_RECORD (RING_BYTES / 16) /* larger events go out of line */
+#define FREE_STEP (RING_BYTES / 16)   /* the worker gives room back this often:
+                                      * each time may wake the router, and a
+                                      * wake-up costs microseconds */
 #define WAKE_BATCH 256               /* records before a dozing worker is woken */
-#define SPIN 2000                    /* polls of an empty ring before dozing */
+#define SPIN 2000                    /* polls of an empty ring before dozing, */
+#define SPIN_CROWDED 50              /* or with no spare core: spinning would
+                                      * take the core the router or another
+                                      * shard needs */
 #define DOZE_ROUNDS 20               /* 1 ms dozes before sleeping until woken */
+#define SLEEP_MS 50                  /* (or at most this long: see rec_commit) */
 #define MAX_THREADS 256
 
 enum { R_WRAP, R_EVENT, R_BIG, R_ADVANCE, R_TICK, R_SYNC, R_FINISH, R_STOP };
@@ -46,21 +53,16 @@ typedef struct rec {
                      * (INT64_MIN: none); R_SYNC, R_FINISH: sequence */
 } rec;
 
-/* An event after its rec: this, the slots, then string bytes and raw text. */
+/* An event after its rec: this, its values (cep_value, strings pointing
+ * nowhere yet: the worker points them at their bytes), then the string
+ * bytes and the raw text. The worker pushes a view of the record itself:
+ * no copy on its side. */
 typedef struct rec_event {
     int64_t time;
     uint64_t tag;
     uint32_t has_time, nslots;
     uint32_t raw_len, pad_;
 } rec_event;
-
-typedef struct rec_slot {
-    uint32_t type, len; /* len: string bytes */
-    union {
-        int64_t i;
-        double d;
-    } u;
-} rec_slot;
 
 typedef struct shard {
     /* The router's side. */
@@ -81,8 +83,9 @@ typedef struct shard {
     char err[256];
     struct cep_pool *pool;
     unsigned index;
+    int spin;                           /* SPIN or SPIN_CROWDED */
     cep_engine *e;
-    cep_event *row;                     /* the worker rebuilds events here */
+    cep_event *row;                     /* lends its place to each record */
     char *ring;
     pthread_t thread;
     int running;
@@ -137,32 +140,34 @@ static void shard_fail(shard *s, int rc) {
     atomic_store_explicit(&s->pool->failed, 1, memory_order_release);
 }
 
-/* Rebuild the event of a record in the worker's row and push it. */
-static int push_record(shard *s, const char *body) {
-    const rec_event *re = (const rec_event *)body;
-    const rec_slot *slots = (const rec_slot *)(re + 1);
-    const char *bytes = (const char *)(slots + re->nslots);
-    cep_event *row = s->row;
-    cep_event_clear(row);
-    int rc = CEP_OK;
-    if (re->has_time) rc = cep_event_set_time(row, re->time);
-    if (rc == CEP_OK) rc = cep_event_set_tag(row, re->tag);
-    for (uint32_t i = 0; i < re->nslots && rc == CEP_OK; i++) {
-        const rec_slot *v = &slots[i];
-        switch (v->type) {
-        case CEP_BOOL: rc = cep_event_set_bool(row, (int)i, (int)v->u.i); break;
-        case CEP_INT: rc = cep_event_set_int(row, (int)i, v->u.i); break;
-        case CEP_DOUBLE: rc = cep_event_set_double(row, (int)i, v->u.d); break;
-        case CEP_STRING:
-            rc = cep_event_set_string(row, (int)i, bytes, v->len);
-            bytes += v->len;
-            break;
-        default: break; /* null: as cleared */
+/* Push the event of a record. The shard's row (a real builder, so the
+ * engine copies what it keeps, as from any caller's row) lends its place
+ * to the record for the call: its values and raw text are the record's,
+ * with no copy on this side. */
+static int push_record(shard *s, char *body) {
+    rec_event *re = (rec_event *)body;
+    cep_value *vals = (cep_value *)(re + 1);
+    char *bytes = (char *)(vals + re->nslots);
+    for (uint32_t i = 0; i < re->nslots; i++)
+        if (vals[i].type == CEP_STRING) {
+            vals[i].u.s.ptr = bytes;
+            bytes += vals[i].u.s.len;
         }
-    }
-    if (rc == CEP_OK && re->raw_len) rc = cep_event_set_raw(row, bytes, re->raw_len);
-    if (rc != CEP_OK) return rc;
-    return cep_engine_push(s->e, row);
+    cep_event *row = s->row;
+    cep_value *own_vals = row->vals;
+    char *own_raw = row->raw;
+    size_t own_len = row->raw_len;
+    row->has_time = (int)re->has_time;
+    row->time = re->time;
+    row->tag = re->tag;
+    row->vals = vals;
+    row->raw = re->raw_len ? bytes : NULL;
+    row->raw_len = re->raw_len;
+    int rc = cep_engine_push(s->e, row);
+    row->vals = own_vals;
+    row->raw = own_raw;
+    row->raw_len = own_len;
+    return rc;
 }
 
 static void ack(shard *s, uint64_t seq) {
@@ -176,9 +181,9 @@ static void ack(shard *s, uint64_t seq) {
 }
 
 /* Handle one record; 1 for R_STOP. */
-static int handle(shard *s, const rec *r) {
+static int handle(shard *s, rec *r) {
     int failed = s->rc != 0; /* only this thread writes rc */
-    const char *body = (const char *)(r + 1);
+    char *body = (char *)(r + 1);
     int rc = CEP_OK;
     switch (r->kind) {
     case R_WRAP: break;
@@ -187,7 +192,7 @@ static int handle(shard *s, const rec *r) {
         if (r->kind == R_BIG) memcpy(&body, body, sizeof body);
         if (!failed && r->arg != INT64_MIN) rc = cep_engine_advance_watermark(s->e, r->arg);
         if (!failed && rc == CEP_OK) rc = push_record(s, body);
-        if (r->kind == R_BIG) mem_free((void *)body);
+        if (r->kind == R_BIG) mem_free(body);
         break;
     case R_ADVANCE:
         if (!failed) rc = cep_engine_advance_watermark(s->e, r->arg);
@@ -220,7 +225,7 @@ static void give_room(shard *s, uint64_t t) {
  * (the router wakes a dozing worker only once a batch has gathered), then
  * sleep until woken. */
 static void await_records(shard *s, uint64_t t) {
-    for (int i = 0; i < SPIN; i++) {
+    for (int i = 0; i < s->spin; i++) {
         if (atomic_load_explicit(&s->head, memory_order_acquire) != t) return;
         cpu_relax();
     }
@@ -235,7 +240,12 @@ static void await_records(shard *s, uint64_t t) {
             if (ts.tv_nsec >= 1000000000) ts.tv_sec++, ts.tv_nsec -= 1000000000;
             pthread_cond_timedwait(&s->wake, &s->mu, &ts);
         } else {
-            pthread_cond_wait(&s->wake, &s->mu);
+            struct timespec ts;
+            clock_gettime(CLOCK_REALTIME, &ts);
+            ts.tv_sec += SLEEP_MS / 1000;
+            ts.tv_nsec += (SLEEP_MS % 1000) * 1000000L;
+            if (ts.tv_nsec >= 1000000000) ts.tv_sec++, ts.tv_nsec -= 1000000000;
+            pthread_cond_timedwait(&s->wake, &s->mu, &ts);
         }
     }
     atomic_store(&s->dozing, 0);
@@ -253,7 +263,7 @@ static void *worker(void *arg) {
             continue;
         }
         while (t != h) {
-            const rec *r = (const rec *)(s->ring + (t % RING_BYTES));
+            rec *r = (rec *)(s->ring + (t % RING_BYTES));
             uint32_t size = r->size;
             int stop = handle(s, r);
             t += size;
@@ -280,7 +290,12 @@ static void await_room(shard *s, size_t need) {
     if (RING_BYTES - (s->head_local - s->tail_seen) >= need) return;
     s->tail_seen = atomic_load_explicit(&s->tail, memory_order_acquire);
     if (RING_BYTES - (s->head_local - s->tail_seen) >= need) return;
-    wake_worker(s);
+    /* The router is about to sleep: every shard with records it has not
+     * been woken for must run now, not at the end of its nap. */
+    cep_pool *p = s->pool;
+    for (unsigned i = 0; i < p->n; i++)
+        if (&p->shards[i] == s || (p->shards[i].unwoken && atomic_load(&p->shards[i].dozing)))
+            wake_worker(&p->shards[i]);
     pthread_mutex_lock(&s->mu);
     atomic_store(&s->waiting, 1);
     while (RING_BYTES - (s->head_local - (s->tail_seen = atomic_load(&s->tail))) < need)
@@ -308,8 +323,12 @@ static char *rec_begin(shard *s, size_t size) {
  * a batch has gathered since it last ran (or now is set). */
 static void rec_commit(shard *s, size_t size, int now) {
     s->head_local += size;
-    atomic_store(&s->head, s->head_local);
-    int d = atomic_load(&s->dozing);
+    /* Release, not sequentially consistent: a full fence per event cost
+     * more than the rest of the ring. A worker that starts to doze just as
+     * this store is still on its way can miss it; it then wakes from its
+     * nap (1 ms), or its sleep (SLEEP_MS), on its own. */
+    atomic_store_explicit(&s->head, s->head_local, memory_order_release);
+    int d = atomic_load_explicit(&s->dozing, memory_order_relaxed);
     s->unwoken++;
     if (d == 2 || (d == 1 && (now || s->unwoken >= WAKE_BATCH))) wake_worker(s);
     else if (!d) s->unwoken = 0; /* running: it sees the record without help */
@@ -325,11 +344,9 @@ static void send_small(shard *s, int kind, int64_t arg, int now) {
 
 /* Bytes of an event's serialized form (after its rec). */
 static size_t event_bytes(const cep_event *ev) {
-    size_t n = sizeof(rec_event) + ev->nslots * sizeof(rec_slot);
-    for (uint32_t i = 0; i < ev->nslots; i++) {
-        cep_value v = cep_event_value(ev, (int)i);
-        if (v.type == CEP_STRING) n += v.u.s.len;
-    }
+    size_t n = sizeof(rec_event) + ev->nslots * sizeof(cep_value);
+    for (uint32_t i = 0; i < ev->nslots; i++)
+        if (ev->vals[i].type == CEP_STRING) n += ev->vals[i].u.s.len;
     size_t rl;
     if (cep_event_raw(ev, &rl)) n += rl;
     return n;
@@ -339,32 +356,21 @@ static void write_event(char *dst, const cep_event *ev) {
     rec_event *re = (rec_event *)dst;
     size_t rl = 0;
     const char *raw = cep_event_raw(ev, &rl);
-    re->time = cep_event_time(ev);
-    re->tag = cep_event_tag(ev);
+    re->time = ev->time;
+    re->tag = ev->tag;
     re->has_time = (uint32_t)ev->has_time;
     re->nslots = ev->nslots;
     re->raw_len = raw ? (uint32_t)rl : 0;
     re->pad_ = 0;
-    rec_slot *slots = (rec_slot *)(re + 1);
-    char *bytes = (char *)(slots + ev->nslots);
-    for (uint32_t i = 0; i < ev->nslots; i++) {
-        cep_value v = cep_event_value(ev, (int)i);
-        rec_slot *o = &slots[i];
-        o->type = (uint32_t)v.type;
-        o->len = 0;
-        o->u.i = 0;
-        switch (v.type) {
-        case CEP_BOOL: o->u.i = v.u.b; break;
-        case CEP_INT: o->u.i = v.u.i; break;
-        case CEP_DOUBLE: o->u.d = v.u.d; break;
-        case CEP_STRING:
-            o->len = (uint32_t)v.u.s.len;
-            if (v.u.s.len) memcpy(bytes, v.u.s.ptr, v.u.s.len);
-            bytes += v.u.s.len;
-            break;
-        default: break;
+    cep_value *vals = (cep_value *)(re + 1);
+    memcpy(vals, ev->vals, ev->nslots * sizeof *vals);
+    char *bytes = (char *)(vals + ev->nslots);
+    for (uint32_t i = 0; i < ev->nslots; i++)
+        if (vals[i].type == CEP_STRING) {
+            if (vals[i].u.s.len) memcpy(bytes, vals[i].u.s.ptr, vals[i].u.s.len);
+            vals[i].u.s.ptr = NULL;
+            bytes += vals[i].u.s.len;
         }
-    }
     if (raw && rl) memcpy(bytes, raw, rl);
 }
 
@@ -497,8 +503,10 @@ CEP_API int cep_pool_new(const cep_program *prog, unsigned n, cep_pool_configure
         rc = CEP_ENOMEM;
         goto fail;
     }
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
     for (unsigned i = 0; i < n; i++) {
         shard *s = &p->shards[i];
+        s->spin = cpus > (long)n ? SPIN : SPIN_CROWDED; /* n workers and the router */
         if (pthread_create(&s->thread, NULL, worker, s) != 0) {
             rc = CEP_ENOMEM;
             goto fail;
