@@ -28,8 +28,8 @@
 #include "partition.h"
 
 #define RING_BYTES ((size_t)1 << 20)
-#define BIG_RECORD (RING_BYTES / 16) /* larger events go out of line */
-#define FREE_STEP (RING_BYTES / 16)   /* the worker gives room back this often:
+#define BIG_RECORD (RING_BYTES / 4)  /* larger events go out of line */
+#define FREE_STEP (RING_BYTES / 16)  /* the worker gives room back this often:
                                       * each time may wake the router, and a
                                       * wake-up costs microseconds */
 #define WAKE_BATCH 256               /* records before a dozing worker is woken */
