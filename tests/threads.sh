@@ -101,6 +101,25 @@ st=$?
     "$CEP" run --max-delay 2000 "$TMP/two.cep" < "$TMP/in.jsonl" > "$TMP/so1" &&
     [ "$(by_key "$TMP/so")" = "$(by_key "$TMP/so1")" ] && ok || ko "stdin to stdout"
 
+# Processing time: the shards tick while the input is idle, so a window
+# closes (the timeout is written) before the input ends.
+if command -v mkfifo >/dev/null 2>&1; then
+    mkfifo "$TMP/pfifo"
+    "$CEP" run --threads 2 --time processing --timeouts "$TMP/pto" processing.cep "$TMP/pfifo" \
+        > "$TMP/pout" 2>&1 &
+    pid=$!
+    exec 4> "$TMP/pfifo"
+    printf '%s\n' '{"k":1,"t":"a"}' >&4
+    sleep 0.6
+    grep -q '^{"pattern":"p","key":1,"start":[0-9]*,"timeout":true,"events":{"a":\[{"k":1,"t":"a"}\],"b":\[\]}}$' \
+        "$TMP/pto" 2>/dev/null && ok || ko "processing time: no timeout while idle"
+    printf '%s\n' '{"k":2,"t":"a"}' '{"k":2,"t":"b"}' >&4
+    exec 4>&-
+    wait "$pid"
+    st=$?
+    [ "$st" = 0 ] && grep -q '"key":2,' "$TMP/pout" && ok || ko "processing time: match (status $st)"
+fi
+
 # Options --threads refuses, with their messages.
 expect_usage() {
     name=$1
