@@ -13,6 +13,8 @@ sanitize=no
 
 # Debian packages the build and the tests need.
 PKGS="gcc make autoconf automake libtool pkg-config flex bison libpcre2-dev libjemalloc-dev libyajl-dev libxxhash-dev check python3-dev python3-setuptools python3-pytest"
+# The JSON libraries make bench-json compares the reader with (docs/design.md).
+PKGS="$PKGS g++ libjansson-dev libjson-c-dev libcjson-dev libsimdjson-dev"
 missing=
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing="$missing $p"

@@ -41,6 +41,10 @@ static const char *opt_cepheus = NULL; /* path of the cepheus tool (CLI run) */
 static const char *opt_tmpdir = "/tmp";
 static uint64_t opt_w6_limit = 64;
 static uint64_t opt_per_key = 4; /* at least this many events per key */
+static unsigned opt_threads[8];  /* --threads: pool sizes to time (wall clock) */
+static int opt_nthreads;
+static unsigned run_threads;     /* the child's: 0 one engine, else a pool */
+static int wall_mode;            /* the child's: time by the wall clock */
 static int failures;
 
 /* ---- PRNG (splitmix64: fixed seeds, same stream everywhere) ----------------- */
@@ -280,6 +284,7 @@ typedef struct result {
     double events_per_pm; /* stored event copies per live partial match */
     double allocs_per_ev; /* second half of the run; < 0: not measurable */
     double windows;       /* event-time span of the run / the window */
+    double cpu;           /* --threads lines: CPU seconds of all threads */
 } result;
 
 /* ---- Cepheus through the C API ------------------------------------------------------ */
@@ -432,6 +437,84 @@ static void run_cepheus(const wl *w, uint64_t keys, uint64_t n, result *res) {
     cep_program_free(prog);
 }
 
+/* ---- threads: a pool through the C API, timed by the wall clock ---------------------- */
+
+static double wall_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+typedef struct pool_ctx {
+    mctx *mc; /* one per shard: callbacks run on the shards' threads */
+} pool_ctx;
+
+static int pool_configure(void *ud, cep_engine *e, unsigned index) {
+    pool_ctx *pc = ud;
+    cep_engine_on_match(e, on_match, &pc->mc[index]);
+    return CEP_OK;
+}
+
+/* W1 through cep_pool_push with run_threads shards, or through one engine
+ * when run_threads is 0; wall-clock seconds, since a pool's point is to
+ * use more than one core. */
+static void run_pool(const wl *w, uint64_t keys, uint64_t n, result *res) {
+    static char text[64 * 1024];
+    pattern_text(w, text, sizeof text);
+    cep_program *prog = NULL;
+    if (cep_compile(NULL, text, strlen(text), w->name, &prog, NULL) != CEP_OK) {
+        snprintf(res->msg, sizeof res->msg, "compile failed");
+        return;
+    }
+    slots s = {slot_of(prog, "ts", NULL), slot_of(prog, "user_id", NULL), slot_of(prog, "type", NULL),
+               slot_of(prog, "item", NULL), slot_of(prog, "amount", NULL)};
+    unsigned nt = run_threads ? run_threads : 1;
+    mctx *mc = calloc(nt, sizeof *mc);
+    pool_ctx pc = {mc};
+    cep_engine *eng = NULL;
+    cep_pool *pool = NULL;
+    cep_event *ev = NULL;
+    int rc = run_threads ? cep_pool_new(prog, run_threads, pool_configure, &pc, &pool) : cep_engine_new(prog, &eng);
+    if (rc == CEP_OK) rc = cep_event_new(prog, &ev);
+    if (rc != CEP_OK || !mc) {
+        snprintf(res->msg, sizeof res->msg, "pool_new: %s", cep_strerror(rc));
+        return;
+    }
+    if (eng) pool_configure(&pc, eng, 0);
+    gen g;
+    gen_init(&g, w, keys);
+    bev e;
+    double t0 = wall_s(), c0 = cpu_s();
+    for (uint64_t i = 0; i < n && rc == CEP_OK; i++) {
+        gen_next(&g, &e);
+        rc = fill(ev, &s, w, &e);
+        if (rc == CEP_OK) rc = pool ? cep_pool_push(pool, ev) : cep_engine_push(eng, ev);
+    }
+    if (rc == CEP_OK) rc = pool ? cep_pool_finish(pool) : cep_engine_finish(eng);
+    res->secs = wall_s() - t0;
+    res->cpu = cpu_s() - c0;
+    if (rc != CEP_OK) {
+        snprintf(res->msg, sizeof res->msg, "push: %s", cep_strerror(rc));
+        return;
+    }
+    cep_stats st;
+    if (pool) cep_pool_stats(pool, &st);
+    else cep_engine_stats(eng, &st);
+    res->events = n;
+    for (unsigned i = 0; i < nt; i++) res->matches += mc[i].count, res->checksum += mc[i].sum;
+    res->peak_pms = st.peak_partial_matches;
+    res->allocs_per_ev = -1;
+    res->bytes_per_pm = -1;
+    res->rss_kb = maxrss_kb();
+    res->ok = 1;
+    gen_free(&g);
+    cep_event_free(ev);
+    cep_pool_free(pool);
+    cep_engine_free(eng);
+    cep_program_free(prog);
+    free(mc);
+}
+
 /* ---- the baselines ------------------------------------------------------------------- */
 
 static void run_baseline(const wl *w, uint64_t keys, uint64_t n, result *res) {
@@ -543,9 +626,15 @@ static void run_cli(const wl *w, uint64_t keys, uint64_t n, result *res) {
         snprintf(res->msg, sizeof res->msg, "write %.400s: %s", in, strerror(errno));
         return;
     }
+    char threads[16];
+    snprintf(threads, sizeof threads, "%u", run_threads);
+    double w0 = wall_s();
     pid_t pid = fork();
     if (pid == 0) {
-        execl(opt_cepheus, opt_cepheus, "run", "--output", out, pat, in, (char *)NULL);
+        if (run_threads)
+            execl(opt_cepheus, opt_cepheus, "run", "--threads", threads, "--output", out, pat, in, (char *)NULL);
+        else
+            execl(opt_cepheus, opt_cepheus, "run", "--output", out, pat, in, (char *)NULL);
         _exit(127);
     }
     int status;
@@ -554,9 +643,11 @@ static void run_cli(const wl *w, uint64_t keys, uint64_t n, result *res) {
         snprintf(res->msg, sizeof res->msg, "cannot run %s", opt_cepheus);
         return;
     }
-    /* The tool's own CPU time, user + system: reading and writing count. */
+    /* The tool's own CPU time, user + system: reading and writing count.
+     * With threads, the wall clock: the CPU time of the threads adds up. */
     res->secs = (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec * 1e-6 +
                 (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec * 1e-6;
+    if (wall_mode) res->cpu = res->secs, res->secs = wall_s() - w0;
     if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
         snprintf(res->msg, sizeof res->msg, "%s run exited with status %d", opt_cepheus,
                  WIFEXITED(status) ? WEXITSTATUS(status) : -1);
@@ -578,7 +669,7 @@ static void run_cli(const wl *w, uint64_t keys, uint64_t n, result *res) {
 
 /* ---- driver ------------------------------------------------------------------------------ */
 
-enum mode { M_CEPHEUS, M_BASELINE, M_GENONLY, M_CLI };
+enum mode { M_CEPHEUS, M_BASELINE, M_GENONLY, M_CLI, M_POOL };
 
 static result run_child(enum mode m, const wl *w, uint64_t keys, uint64_t n) {
     result r;
@@ -598,6 +689,7 @@ static result run_child(enum mode m, const wl *w, uint64_t keys, uint64_t n) {
         case M_BASELINE: run_baseline(w, keys, n, &r); break;
         case M_GENONLY: run_genonly(w, keys, n, &r); break;
         case M_CLI: run_cli(w, keys, n, &r); break;
+        case M_POOL: run_pool(w, keys, n, &r); break;
         }
         ssize_t wr = write(fd[1], &r, sizeof r);
         _exit(wr == (ssize_t)sizeof r ? 0 : 1);
@@ -715,6 +807,7 @@ static uint64_t parse_count(const char *s) {
 static void usage(void) {
     fputs("usage: cepbench [--keys 1k,100k,1m] [--events N] [--only W1,W3,...,CLI]\n"
           "                [--per-key N] [--cepheus PATH] [--tsv FILE] [--tmpdir DIR] [--w6-limit N]\n"
+          "                [--threads 1,2]  (W1 and CLI: one engine and pools, by the wall clock)\n"
           "environment: CEPBENCH_KEYS, CEPBENCH_EVENTS, CEPBENCH_PER_KEY, CEPBENCH_ONLY\n"
           "             (options win)\n",
           stderr);
@@ -737,6 +830,17 @@ int main(int argc, char **argv) {
         else if (!strcmp(a, "--tmpdir") && v) opt_tmpdir = v, i++;
         else if (!strcmp(a, "--w6-limit") && v) opt_w6_limit = parse_count(v), i++;
         else if (!strcmp(a, "--per-key") && v) opt_per_key = parse_count(v), i++;
+        else if (!strcmp(a, "--threads") && v) {
+            for (const char *p = v; *p && opt_nthreads < 8;) {
+                char *end;
+                unsigned long t = strtoul(p, &end, 10);
+                if (end == p || t == 0 || t > 256) usage();
+                opt_threads[opt_nthreads++] = (unsigned)t;
+                p = *end == ',' ? end + 1 : end;
+                if (*end != ',') break;
+            }
+            i++;
+        }
         else usage();
     }
     if (opt_tsv && !(tsv = fopen(opt_tsv, "w"))) {
@@ -822,6 +926,30 @@ int main(int argc, char **argv) {
             snprintf(w.config, sizeof w.config, "W1 jsonl->jsonl");
             result r = run_child(M_CLI, &w, keys, events_for(&w, keys));
             print_line("CLI", w.config, keys, &r, "cepheus run, whole process");
+        }
+        /* --threads: one engine and each pool size, by the wall clock in
+         * one run, so the ratios compare. */
+        for (int pass = 0; pass < 2 && opt_nthreads; pass++) {
+            int cli = pass == 1;
+            if (!wanted(cli ? "CLI" : "W1") || (cli && !opt_cepheus)) continue;
+            memset(&w, 0, sizeof w);
+            w.kind = W1, w.name = cli ? "CLI" : "W1", w.gap_ms = 60000, w.within_ms = 600000;
+            double one = 0;
+            for (int k = -1; k < opt_nthreads; k++) {
+                run_threads = k < 0 ? 0 : opt_threads[k];
+                wall_mode = 1;
+                if (run_threads) snprintf(w.config, sizeof w.config, "%s threads=%u", cli ? "run" : "pool", run_threads);
+                else snprintf(w.config, sizeof w.config, "%s one engine", cli ? "run" : "C API");
+                result r = run_child(cli ? M_CLI : M_POOL, &w, keys, events_for(&w, keys));
+                run_threads = 0;
+                wall_mode = 0;
+                char note[128];
+                double eps = r.ok && r.secs > 0 ? (double)r.events / r.secs : 0;
+                if (k < 0) one = eps;
+                snprintf(note, sizeof note, "wall clock, %.2fx one engine; CPU %.0f ns/event", one > 0 ? eps / one : 0,
+                         r.events ? r.cpu * 1e9 / (double)r.events : 0);
+                print_line(w.name, w.config, keys, &r, note);
+            }
         }
     }
     if (tsv) fclose(tsv);

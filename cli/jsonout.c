@@ -127,10 +127,16 @@ void jbuf_value(jbuf *b, cep_value v) {
     case CEP_BOOL:
         jbuf_puts(b, v.u.b ? "true" : "false");
         break;
-    case CEP_INT:
-        snprintf(tmp, sizeof tmp, "%" PRId64, v.u.i);
-        jbuf_puts(b, tmp);
+    case CEP_INT: {
+        /* By hand: snprintf was a tenth of the CLI's output cost. */
+        uint64_t u = v.u.i < 0 ? 0 - (uint64_t)v.u.i : (uint64_t)v.u.i;
+        char *e = tmp + sizeof tmp, *p = e;
+        do *--p = (char)('0' + u % 10);
+        while (u /= 10);
+        if (v.u.i < 0) *--p = '-';
+        jbuf_put(b, p, (size_t)(e - p));
         break;
+    }
     case CEP_DOUBLE:
         put_double(b, v.u.d);
         break;

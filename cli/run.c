@@ -23,68 +23,125 @@
 #include "checkpoint.h"
 #include "cli.h"
 #include "jsonout.h"
+#include "output.h"
 #ifdef CEP_HAVE_KAFKA
 #include "kafka.h"
 #endif
+
+/* What one engine's callbacks write to (with --threads, one per shard):
+ * blocks of whole lines for each output file. */
+typedef struct sink {
+    const cep_program *prog;
+    out_buf out, late, timeouts;
+    int oom;             /* a line could not be formatted: out of memory */
+} sink;
 
 typedef struct run_ctx {
     const cep_program *prog;
     cep_program **owned;       /* the program cmd_run frees (a reload swaps it) */
     const char *pattern_file;
-    FILE *out;
-    const char *out_name;
-    FILE *late;
-    const char *late_name;
-    FILE *timeouts;
-    const char *timeouts_name;
-    FILE *errors;        /* --errors: rejected lines */
-    const char *errors_name;
-    jbuf buf;
-    int write_errno;     /* set when a write failed */
-    const char *failed;  /* name of the file that could not be written */
+    out_file out, late, timeouts, errors; /* f NULL: not wanted (out: stdout) */
+    sink main;           /* the single engine's callbacks */
+    sink *shards;        /* --threads: each shard's callbacks */
+    unsigned nshards;
+    out_buf rejected;    /* --errors lines, from the reading loop */
     int oom;
 } run_ctx;
 
-/* Write a match (or a timed-out partial match) as one JSON line to f. */
-static int write_match(run_ctx *r, const cep_match *m, FILE *f, const char *name) {
-    jbuf_reset(&r->buf);
-    jbuf_match(&r->buf, r->prog, m);
-    if (r->buf.oom) {
-        r->oom = 1;
+/* The engine, or with --threads the pool of engines (runtime/pool.c):
+ * run_events drives either the same way. */
+typedef struct runner {
+    cep_engine *e;
+    cep_pool *p;
+} runner;
+
+static int rn_push_json(runner *x, const char *t, size_t n) {
+    return x->p ? cep_pool_push_json(x->p, t, n) : cep_engine_push_json(x->e, t, n);
+}
+static int rn_advance(runner *x, int64_t ms) {
+    return x->p ? cep_pool_advance_watermark(x->p, ms) : cep_engine_advance_watermark(x->e, ms);
+}
+static int rn_tick(runner *x) { return x->p ? cep_pool_tick(x->p) : cep_engine_tick(x->e); }
+static int rn_finish(runner *x) { return x->p ? cep_pool_finish(x->p) : cep_engine_finish(x->e); }
+static const char *rn_error(const runner *x) { return x->p ? cep_pool_error(x->p) : cep_engine_error(x->e); }
+static void rn_stats(runner *x, cep_stats *st) {
+    if (x->p) cep_pool_stats(x->p, st);
+    else cep_engine_stats(x->e, st);
+}
+
+/* Append a match (or a timed-out partial match) as one JSON line to o. */
+static int write_match(sink *s, out_buf *o, const cep_match *m) {
+    jbuf_match(&o->b, s->prog, m);
+    if (o->b.oom) {
+        s->oom = 1;
         return 1;
     }
-    if (fwrite(r->buf.p, 1, r->buf.len, f) != r->buf.len) {
-        r->write_errno = errno ? errno : EIO;
-        r->failed = name;
-        return 1;
-    }
-    return 0;
+    return out_line_done(o) != 0;
 }
 
 static int on_match(void *ud, const cep_match *m) {
-    run_ctx *r = ud;
-    return write_match(r, m, r->out, r->out_name);
+    sink *s = ud;
+    return write_match(s, &s->out, m);
 }
 
 static int on_timeout(void *ud, const cep_match *m) {
-    run_ctx *r = ud;
-    return write_match(r, m, r->timeouts, r->timeouts_name);
+    sink *s = ud;
+    return write_match(s, &s->timeouts, m);
 }
 
 static int on_late(void *ud, const cep_event *ev) {
-    run_ctx *r = ud;
-    if (!r->late) return 0;
+    sink *s = ud;
+    if (!s->late.file->f) return 0;
     size_t len;
     const char *raw = cep_event_raw(ev, &len);
     if (!raw) return 0; /* every event read here has its text */
-    if (fwrite(raw, 1, len, r->late) != len || putc('\n', r->late) == EOF) {
-        r->write_errno = errno ? errno : EIO;
-        r->failed = r->late_name;
+    jbuf_put(&s->late.b, raw, len);
+    jbuf_put(&s->late.b, "\n", 1);
+    if (s->late.b.oom) {
+        s->oom = 1;
         return 1;
     }
-    return 0;
+    return out_line_done(&s->late) != 0;
 }
 
+static void sink_init(sink *s, run_ctx *r) {
+    memset(s, 0, sizeof *s);
+    s->prog = r->prog;
+    s->out.file = &r->out;
+    s->late.file = &r->late;
+    s->timeouts.file = &r->timeouts;
+}
+
+/* Write what the sink still holds; 0, or -1 when a write failed. */
+static int sink_flush(sink *s) {
+    int a = out_flush(&s->out), b = out_flush(&s->late), c = out_flush(&s->timeouts);
+    return a | b | c;
+}
+
+static void sink_free(sink *s) {
+    out_buf_free(&s->out);
+    out_buf_free(&s->late);
+    out_buf_free(&s->timeouts);
+}
+
+/* The output that failed to be written, if any. */
+static const out_file *failed_output(run_ctx *r) {
+    out_file *f[] = {&r->out, &r->late, &r->timeouts, &r->errors};
+    for (int i = 0; i < 4; i++) {
+        pthread_mutex_lock(&f[i]->lock); /* shards may be writing */
+        int err = f[i]->err;
+        pthread_mutex_unlock(&f[i]->lock);
+        if (err) return f[i];
+    }
+    return NULL;
+}
+
+/* Did a callback run out of memory formatting a line? */
+static int sinks_oom(const run_ctx *r) {
+    int oom = r->main.oom;
+    for (unsigned i = 0; i < r->nshards; i++) oom |= r->shards[i].oom;
+    return oom;
+}
 
 static int is_blank(const char *s, size_t n) {
     for (size_t i = 0; i < n; i++)
@@ -99,17 +156,20 @@ static double now_seconds(void) {
     return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-/* Close (and so flush) an output file; EXIT_OUTPUT when it failed. */
-static int close_output(FILE *f, const char *name) {
+/* Close (and so flush) an output file; EXIT_OUTPUT when it or an earlier
+ * write failed. Its writers' blocks must have been written already. */
+static int close_output(out_file *o) {
+    FILE *f = o->f;
     if (!f) return EXIT_OK;
-    int bad = ferror(f);
-    int err = errno;
+    int bad = ferror(f) || o->err;
+    int err = o->err ? o->err : errno;
     if (f == stdout) {
-        if (fflush(f) != 0) bad = 1, err = errno;
-    } else if (fclose(f) != 0) {
+        if (fflush(f) != 0 && !bad) bad = 1, err = errno;
+    } else if (fclose(f) != 0 && !bad) {
         bad = 1, err = errno;
     }
-    if (bad) return fail(EXIT_OUTPUT, "cannot write '%s': %s", name, strerror(err ? err : EIO));
+    o->f = NULL;
+    if (bad) return fail(EXIT_OUTPUT, "cannot write '%s': %s", o->name, strerror(err ? err : EIO));
     return EXIT_OK;
 }
 
@@ -119,6 +179,7 @@ typedef struct run_opts {
     int64_t max_delay, max_pms, checkpoint_every, state_ttl, max_memory, lateness;
     int processing_time;
     int stats, strict, limit_fail;
+    int64_t threads;     /* --threads: shards of a pool; 0: one engine */
     const char *checkpoint_dir, *restore_dir;
 } run_opts;
 
@@ -142,7 +203,8 @@ static int watermark_line(const char *s, size_t n, int64_t *ms) {
     while (i < n && (s[i] == ' ' || s[i] == '\t' || s[i] == '\r')) i++;
     if (i == n || s[i] != '{') return 0;
     for (i++; i < n && (s[i] == ' ' || s[i] == '\t'); i++) {}
-    if (n - i < sizeof key - 1 || memcmp(s + i, key, sizeof key - 1) != 0) return 0;
+    /* (The '$' first: an event line is told apart without a call.) */
+    if (n - i < sizeof key - 1 || s[i + 1] != '$' || memcmp(s + i, key, sizeof key - 1) != 0) return 0;
     for (i += sizeof key - 1; i < n && (s[i] == ' ' || s[i] == '\t'); i++) {}
     if (i == n || s[i++] != ':') return -1;
     while (i < n && (s[i] == ' ' || s[i] == '\t')) i++;
@@ -203,6 +265,7 @@ static void reload_patterns(cep_engine *e, run_ctx *r) {
     cep_program_free(*r->owned);
     *r->owned = np;
     r->prog = np;
+    r->main.prog = np;
 }
 
 /* Length of an output so far (0 when it is not open). */
@@ -215,10 +278,14 @@ static uint64_t out_length(FILE *f) {
 /* Flush the outputs to disk and record the position: after a crash,
  * --restore truncates the outputs back to these lengths. */
 static int take_checkpoint(cep_engine *e, run_ctx *r, const run_opts *o, ckpt_pos *pos) {
-    pos->out_len = out_length(r->out);
-    pos->late_len = out_length(r->late);
-    pos->timeouts_len = out_length(r->timeouts);
-    FILE *outs[] = {r->out, r->late, r->timeouts};
+    if (sink_flush(&r->main) != 0) {
+        const out_file *f = failed_output(r);
+        return fail(EXIT_OUTPUT, "cannot write '%s': %s", f->name, strerror(f->err));
+    }
+    pos->out_len = out_length(r->out.f);
+    pos->late_len = out_length(r->late.f);
+    pos->timeouts_len = out_length(r->timeouts.f);
+    FILE *outs[] = {r->out.f, r->late.f, r->timeouts.f};
     for (int i = 0; i < 3; i++)
         if (outs[i] && fsync(fileno(outs[i])) != 0 && errno != EINVAL)
             return fail(EXIT_OUTPUT, "cannot write the output: %s", strerror(errno));
@@ -228,52 +295,99 @@ static int take_checkpoint(cep_engine *e, run_ctx *r, const run_opts *o, ckpt_po
     return EXIT_OK;
 }
 
-/* Input read in blocks, so that a line longer than the limit is skipped to
- * its newline without ever being held whole. */
-#define READ_BLOCK 65536
+/* Input read in large blocks; a line is handed out where it lies in the
+ * block (no copy), and one longer than the block is gathered in `line`,
+ * up to the limit, so that it is skipped to its newline without ever being
+ * held whole. */
+#define READ_BLOCK (1 << 20)
 typedef struct line_reader {
     FILE *f;
     char *buf;
     size_t pos, end;
+    char *line;        /* a line longer than the block */
+    size_t cap;
     int err;     /* errno of a failed read */
-    cep_engine *tick;  /* processing time: ticked while the input is idle */
+    runner *tick;      /* processing time: ticked while the input is idle */
 } line_reader;
 
 /* How often processing time moves on while no line arrives. */
 #define TICK_MS 50
 
-/* Read the next line: *line gets at most max bytes of it (NUL-terminated,
- * without the newline), *len their number, *toolong 1 when the line had
- * more. Returns the bytes consumed (newline included), 0 at end of input,
- * -1 on a read error (ferror is set) or when memory runs out. */
-static ssize_t read_line(line_reader *lr, char **line, size_t *cap, size_t max,
-                         size_t *len, int *toolong) {
-    size_t used = 0, consumed = 0;
+/* Read more input after buf[end]: the bytes read, 0 at the end, -1 on an
+ * error (lr->err set). */
+static ssize_t fill_block(line_reader *lr) {
+    for (;;) {
+        if (lr->tick) {
+            /* Processing time: windows close on the clock even when
+             * nothing arrives, so wait for input a tick at a time. */
+            struct pollfd pfd = {fileno(lr->f), POLLIN, 0};
+            int pr = poll(&pfd, 1, TICK_MS);
+            if (pr == 0 || (pr < 0 && errno == EINTR)) {
+                rn_tick(lr->tick);
+                continue;
+            }
+        }
+        /* read(2), not fread: it returns what a pipe has now, so a line
+         * is matched as soon as it arrives, not when a block fills. */
+        ssize_t got;
+        do got = read(fileno(lr->f), lr->buf + lr->end, READ_BLOCK - lr->end);
+        while (got < 0 && errno == EINTR);
+        if (got < 0) {
+            lr->err = errno;
+            return -1;
+        }
+        lr->end += (size_t)got;
+        return got;
+    }
+}
+
+/* Read the next line: *line points to at most max bytes of it (not
+ * NUL-terminated, without the newline; valid until the next call), *len
+ * their number, *toolong 1 when the line had more. Returns the bytes
+ * consumed (newline included), 0 at end of input, -1 on a read error
+ * (lr->err is set) or when memory runs out. */
+static ssize_t read_line(line_reader *lr, const char **line, size_t max, size_t *len, int *toolong) {
     *toolong = 0;
     for (;;) {
-        if (lr->pos == lr->end) {
-            /* read(2), not fread: it returns what a pipe has now, so a line
-             * is matched as soon as it arrives, not when a block fills. */
-            ssize_t got;
-            if (lr->tick) {
-                /* Processing time: windows close on the clock even when
-                 * nothing arrives, so wait for input a tick at a time. */
-                struct pollfd pfd = {fileno(lr->f), POLLIN, 0};
-                int pr = poll(&pfd, 1, TICK_MS);
-                if (pr == 0 || (pr < 0 && errno == EINTR)) {
-                    cep_engine_tick(lr->tick);
-                    continue;
-                }
-            }
-            do got = read(fileno(lr->f), lr->buf, READ_BLOCK);
-            while (got < 0 && errno == EINTR);
-            if (got < 0) {
-                lr->err = errno;
-                return -1;
-            }
-            if (got == 0) break;
+        char *s = lr->buf + lr->pos;
+        size_t avail = lr->end - lr->pos;
+        char *nl = avail ? memchr(s, '\n', avail) : NULL;
+        if (nl) {
+            size_t take = (size_t)(nl - s);
+            lr->pos += take + 1;
+            *line = s;
+            *len = take;
+            if (take > max) *len = max, *toolong = 1;
+            return (ssize_t)take + 1;
+        }
+        if (avail == READ_BLOCK) break; /* longer than the block */
+        /* Move the start of the line to the front and read on after it. */
+        if (lr->pos) {
+            memmove(lr->buf, s, avail);
             lr->pos = 0;
-            lr->end = (size_t)got;
+            lr->end = avail;
+        }
+        ssize_t got = fill_block(lr);
+        if (got < 0) return -1;
+        if (got == 0) {
+            if (!avail) return 0;
+            /* The last line has no newline. */
+            lr->pos = lr->end;
+            *line = lr->buf;
+            *len = avail;
+            if (avail > max) *len = max, *toolong = 1;
+            return (ssize_t)avail;
+        }
+    }
+    /* A line longer than the block: keep at most max bytes of it in
+     * lr->line, reading block after block up to its newline. */
+    size_t used = 0, consumed = 0;
+    for (;;) {
+        if (lr->pos == lr->end) {
+            lr->pos = lr->end = 0;
+            ssize_t got = fill_block(lr);
+            if (got < 0) return -1;
+            if (got == 0) break;
         }
         char *s = lr->buf + lr->pos;
         char *nl = memchr(s, '\n', lr->end - lr->pos);
@@ -283,22 +397,21 @@ static ssize_t read_line(line_reader *lr, char **line, size_t *cap, size_t max,
             keep = max - used;
             *toolong = 1;
         }
-        if (used + keep + 1 > *cap) {
-            size_t ncap = *cap ? *cap : 256;
-            while (ncap < used + keep + 1) ncap *= 2;
-            char *nb = realloc(*line, ncap);
+        if (used + keep > lr->cap) {
+            size_t ncap = lr->cap ? lr->cap : 256;
+            while (ncap < used + keep) ncap *= 2;
+            char *nb = realloc(lr->line, ncap);
             if (!nb) return -1;
-            *line = nb;
-            *cap = ncap;
+            lr->line = nb;
+            lr->cap = ncap;
         }
-        memcpy(*line + used, s, keep);
+        memcpy(lr->line + used, s, keep);
         used += keep;
         lr->pos += take + (nl != NULL);
         consumed += take + (nl != NULL);
         if (nl) break;
     }
-    if (consumed == 0) return 0;
-    (*line)[used] = '\0';
+    *line = lr->line;
     *len = used;
     return (ssize_t)consumed;
 }
@@ -307,10 +420,9 @@ static ssize_t read_line(line_reader *lr, char **line, size_t *cap, size_t max,
 #define ERROR_TEXT_MAX 1024
 static int write_rejected(run_ctx *r, const char *file, unsigned long lineno,
                           const char *reason, const char *text, size_t len, int cut) {
-    if (!r->errors) return 0;
+    if (!r->errors.f) return 0;
     char num[64];
-    jbuf *b = &r->buf;
-    jbuf_reset(b);
+    jbuf *b = &r->rejected.b;
     jbuf_puts(b, "{\"file\":");
     jbuf_string(b, file, strlen(file));
     snprintf(num, sizeof num, ",\"line\":%lu,\"reason\":", lineno);
@@ -324,24 +436,29 @@ static int write_rejected(run_ctx *r, const char *file, unsigned long lineno,
         r->oom = 1;
         return 1;
     }
-    if (fwrite(b->p, 1, b->len, r->errors) != b->len) {
-        r->write_errno = errno ? errno : EIO;
-        r->failed = r->errors_name;
-        return 1;
-    }
-    return 0;
+    return out_line_done(&r->rejected) != 0;
 }
 
-static int run_events(cep_engine *e, run_ctx *r, const run_opts *o, input *in,
+/* Why a push, watermark or finish failed (rc), as an exit status: a
+ * callback's failed write or lack of memory first. where: "FILE:LINE" or
+ * "at end of input". */
+static int run_failure(run_ctx *r, int rc, const char *where, const char *why) {
+    const out_file *f = failed_output(r);
+    if (rc == CEP_ECALLBACK && f) return fail(EXIT_OUTPUT, "cannot write '%s': %s", f->name, strerror(f->err));
+    if (rc == CEP_ENOMEM || r->oom || sinks_oom(r)) return fail(EXIT_INTERNAL, "out of memory");
+    if (rc == CEP_ELIMIT) return fail(EXIT_LIMIT, "%s: %s", where, why);
+    return fail(EXIT_INTERNAL, "%s: %s", where, cep_strerror(rc));
+}
+
+static int run_events(runner *x, run_ctx *r, const run_opts *o, input *in,
                       int nin, const ckpt_pos *from) {
+    cep_engine *e = x->e; /* NULL with --threads: no reload, no checkpoint */
     uint64_t read = from->read, malformed = from->malformed, since = 0;
-    char *line = NULL;
-    size_t cap = 0;
     int status = EXIT_OK;
     double t0 = now_seconds();
     ckpt_pos pos = *from;
     size_t max_line = o->max_line > 0 ? (size_t)o->max_line : (size_t)-1 - 1;
-    char toolong_reason[96];
+    char toolong_reason[96], where[512];
     snprintf(toolong_reason, sizeof toolong_reason, "line longer than %zu bytes (--max-line-bytes)",
              max_line);
     line_reader lr = {.buf = malloc(READ_BLOCK)};
@@ -359,15 +476,23 @@ static int run_events(cep_engine *e, run_ctx *r, const run_opts *o, input *in,
             offset = from->offset;
         }
         ssize_t n;
+        const char *line;
         size_t len;
         int toolong;
         errno = 0;
         lr.f = in[i].f;
         lr.pos = lr.end = 0;
         lr.err = 0;
-        lr.tick = o->processing_time ? e : NULL;
-        while ((n = read_line(&lr, &line, &cap, max_line, &len, &toolong)) > 0) {
-            if (reload_requested) reload_patterns(e, r);
+        lr.tick = o->processing_time ? x : NULL;
+        while ((n = read_line(&lr, &line, max_line, &len, &toolong)) > 0) {
+            if (reload_requested) {
+                if (e) {
+                    reload_patterns(e, r);
+                } else {
+                    reload_requested = 0;
+                    fprintf(stderr, "cepheus: SIGHUP: patterns are not reloaded with --threads; the running ones go on\n");
+                }
+            }
             lineno++;
             offset += (uint64_t)n;
             if (!toolong && is_blank(line, len)) continue;
@@ -377,9 +502,9 @@ static int run_events(cep_engine *e, run_ctx *r, const run_opts *o, input *in,
             int64_t wm = 0;
             int kind = toolong ? 0 : watermark_line(line, len, &wm);
             int rc = toolong ? CEP_ERANGE
-                     : kind > 0 ? cep_engine_advance_watermark(e, wm)
+                     : kind > 0 ? rn_advance(x, wm)
                      : kind < 0 ? CEP_ETIME
-                                : cep_engine_push_json(e, line, len);
+                                : rn_push_json(x, line, len);
             if (o->checkpoint_dir && ++since >= (uint64_t)o->checkpoint_every &&
                 (rc == CEP_OK || is_malformed(rc))) {
                 since = 0;
@@ -391,13 +516,13 @@ static int run_events(cep_engine *e, run_ctx *r, const run_opts *o, input *in,
             if (is_malformed(rc)) {
                 const char *why = toolong ? toolong_reason
                                   : kind < 0 ? "invalid watermark: expected {\"$watermark\": MS or \"RFC 3339 time\"}"
-                                             : cep_engine_error(e);
+                                             : rn_error(x);
                 fprintf(stderr, "%s:%lu: error: %s\n", in[i].name, lineno, why);
                 malformed++;
                 if (write_rejected(r, in[i].name, lineno, why, line, len, toolong)) {
                     status = r->oom ? fail(EXIT_INTERNAL, "out of memory")
-                                    : fail(EXIT_OUTPUT, "cannot write '%s': %s", r->failed,
-                                           strerror(r->write_errno));
+                                    : fail(EXIT_OUTPUT, "cannot write '%s': %s", r->errors.name,
+                                           strerror(r->errors.err));
                     break;
                 }
                 if (o->strict) {
@@ -406,17 +531,8 @@ static int run_events(cep_engine *e, run_ctx *r, const run_opts *o, input *in,
                 }
                 continue;
             }
-            if (rc == CEP_ECALLBACK && r->failed)
-                status = fail(EXIT_OUTPUT, "cannot write '%s': %s", r->failed,
-                              strerror(r->write_errno));
-            else if (rc == CEP_ENOMEM || r->oom)
-                status = fail(EXIT_INTERNAL, "out of memory");
-            else if (rc == CEP_ELIMIT)
-                status = fail(EXIT_LIMIT, "%s:%lu: %s", in[i].name, lineno,
-                              cep_engine_error(e));
-            else
-                status = fail(EXIT_INTERNAL, "%s:%lu: %s", in[i].name, lineno,
-                              cep_strerror(rc));
+            snprintf(where, sizeof where, "%s:%lu", in[i].name, lineno);
+            status = run_failure(r, rc, where, rn_error(x));
             break;
         }
         if (status == EXIT_OK && n < 0 && !lr.err)
@@ -424,26 +540,18 @@ static int run_events(cep_engine *e, run_ctx *r, const run_opts *o, input *in,
         if (status == EXIT_OK && lr.err)
             status = fail(EXIT_USAGE, "cannot read '%s': %s", in[i].name, strerror(lr.err));
     }
-    free(line);
+    free(lr.line);
     free(lr.buf);
 
     if (status == EXIT_OK) {
-        int rc = cep_engine_finish(e);
-        if (rc == CEP_ECALLBACK && r->failed)
-            status = fail(EXIT_OUTPUT, "cannot write '%s': %s", r->failed,
-                          strerror(r->write_errno));
-        else if (rc == CEP_ENOMEM || r->oom)
-            status = fail(EXIT_INTERNAL, "out of memory");
-        else if (rc == CEP_ELIMIT)
-            status = fail(EXIT_LIMIT, "at end of input: %s", cep_engine_error(e));
-        else if (rc != CEP_OK)
-            status = fail(EXIT_INTERNAL, "%s", cep_strerror(rc));
+        int rc = rn_finish(x);
+        if (rc != CEP_OK) status = run_failure(r, rc, "at end of input", rn_error(x));
     }
 
     if (o->stats) {
         double dt = now_seconds() - t0;
         cep_stats st;
-        cep_engine_stats(e, &st);
+        rn_stats(x, &st);
         fprintf(stderr,
                 "events read: %" PRIu64 "\n"
                 "events processed: %" PRIu64 "\n"
@@ -489,11 +597,44 @@ static int open_output(const char *path, const uint64_t *keep, FILE **f, const c
     return EXIT_OK;
 }
 
+/* Options and callbacks of one engine (the only one, or a shard's), sink
+ * receiving what its callbacks write. With --threads the memory budget is
+ * shared out among the shards. */
+static int configure_engine(cep_engine *e, const run_opts *o, sink *s, unsigned nshards) {
+    int rc = cep_engine_set_max_delay(e, o->max_delay);
+    if (rc == CEP_OK) rc = cep_engine_set_state_ttl(e, o->state_ttl);
+    if (rc == CEP_OK) rc = cep_engine_set_allowed_lateness(e, o->lateness);
+    if (rc == CEP_OK && o->max_memory) {
+        uint64_t share = (uint64_t)o->max_memory / nshards;
+        rc = cep_engine_set_memory_limit(e, share ? share : 1, o->limit_fail ? CEP_LIMIT_FAIL : CEP_LIMIT_DROP_OLDEST);
+    }
+    if (rc == CEP_OK && o->processing_time) rc = cep_engine_set_time_mode(e, CEP_TIME_PROCESSING);
+    if (rc == CEP_OK)
+        rc = cep_engine_set_max_partial_matches(e, (uint64_t)o->max_pms,
+                                                o->limit_fail ? CEP_LIMIT_FAIL : CEP_LIMIT_DROP_OLDEST);
+    if (rc == CEP_OK) rc = cep_engine_set_time_field(e, o->time_field);
+    if (rc != CEP_OK) return rc;
+    cep_engine_on_match(e, on_match, s);
+    cep_engine_on_late(e, on_late, s);
+    if (s->timeouts.file->f) cep_engine_on_timeout(e, on_timeout, s);
+    return CEP_OK;
+}
+
+typedef struct shard_setup {
+    const run_opts *o;
+    run_ctx *r;
+} shard_setup;
+
+static int configure_shard(void *ud, cep_engine *e, unsigned index) {
+    shard_setup *su = ud;
+    return configure_engine(e, su->o, &su->r->shards[index], su->r->nshards);
+}
+
 int cmd_run(int argc, char **argv) {
     enum { OPT_STRICT = 256, OPT_MAX_PMS, OPT_ON_LIMIT, OPT_CHECKPOINT, OPT_CHECKPOINT_EVERY,
            OPT_RESTORE, OPT_STATE_TTL, OPT_TIME, OPT_MAX_MEMORY, OPT_LATENESS, OPT_ERRORS, OPT_MAX_LINE,
            OPT_KAFKA, OPT_TOPIC, OPT_GROUP, OPT_OUT_TOPIC, OPT_LATE_TOPIC, OPT_TIMEOUTS_TOPIC,
-           OPT_STATE_TOPIC, OPT_INSTANCE, OPT_TXN_EVENTS, OPT_TXN_MS };
+           OPT_STATE_TOPIC, OPT_INSTANCE, OPT_TXN_EVENTS, OPT_TXN_MS, OPT_THREADS };
     static const struct option opts[] = {
         {"output", required_argument, NULL, 'o'},
         {"time-field", required_argument, NULL, 't'},
@@ -513,6 +654,7 @@ int cmd_run(int argc, char **argv) {
         {"allowed-lateness", required_argument, NULL, OPT_LATENESS},
         {"errors", required_argument, NULL, OPT_ERRORS},
         {"max-line-bytes", required_argument, NULL, OPT_MAX_LINE},
+        {"threads", required_argument, NULL, OPT_THREADS},
         {"kafka", required_argument, NULL, OPT_KAFKA},
         {"topic", required_argument, NULL, OPT_TOPIC},
         {"group", required_argument, NULL, OPT_GROUP},
@@ -628,6 +770,10 @@ int cmd_run(int argc, char **argv) {
         case OPT_ERRORS:
             o.errors = optarg;
             break;
+        case OPT_THREADS:
+            if (parse_ms(optarg, &o.threads) < 0 || o.threads < 1 || o.threads > 256)
+                return usage_error("invalid --threads '%s': expected an integer from 1 to 256", optarg);
+            break;
         case OPT_MAX_LINE:
             if (int_option("max-line-bytes", "bytes; 0: no limit", &o.max_line) != EXIT_OK) return EXIT_USAGE;
             break;
@@ -649,6 +795,7 @@ int cmd_run(int argc, char **argv) {
 #ifdef CEP_HAVE_KAFKA
         if (!kafka || !topic || !group || !out_topic)
             return usage_error("Kafka mode needs --kafka, --topic, --group and --output-topic");
+        if (o.threads) return usage_error("--threads does not apply with --kafka: it runs an engine per partition");
         if (optind < argc || o.output || o.late || o.timeouts || o.checkpoint_dir || o.restore_dir ||
             o.processing_time || o.max_memory)
             return usage_error("with --kafka, events come from --topic and results go to topics: event "
@@ -672,6 +819,8 @@ int cmd_run(int argc, char **argv) {
                            "Debian: librdkafka-dev, and configure --with-kafka)");
 #endif
     }
+    if (o.threads && (o.checkpoint_dir || o.restore_dir))
+        return usage_error("--threads cannot be used with --checkpoint or --restore: a pool of engines has no snapshot");
     if (late_topic || timeouts_topic || state_topic || instance || nkconf)
         return usage_error("--late-topic, --timeouts-topic, --state-topic, --instance-id and -X need --kafka");
     if (o.checkpoint_dir || o.restore_dir) {
@@ -685,19 +834,26 @@ int cmd_run(int argc, char **argv) {
     int status;
     cep_program *prog = NULL;
     cep_engine *e = NULL;
+    runner x = {0};
     ckpt_pos from = {0};
     char *snap = NULL; /* before the first goto done, which frees it */
     size_t snaplen = 0;
     int resume = 0;
     int nin = argc - optind > 0 ? argc - optind : 1;
     input *in = calloc((size_t)nin, sizeof *in);
-    run_ctx r = {.out = stdout, .out_name = "<stdout>"};
+    run_ctx r = {0};
+    out_file_init(&r.out, stdout, "<stdout>");
+    out_file_init(&r.late, NULL, NULL);
+    out_file_init(&r.timeouts, NULL, NULL);
+    out_file_init(&r.errors, NULL, NULL);
+    r.rejected.file = &r.errors;
     if (!in) return fail(EXIT_INTERNAL, "out of memory");
 
     status = compile_file(pattern_file, &prog);
     if (status != EXIT_OK) goto done;
     r.prog = prog;
     r.owned = &prog;
+    sink_init(&r.main, &r);
     r.pattern_file = pattern_file;
 
     /* SIGHUP reloads the patterns; set up before the inputs are opened, so
@@ -741,51 +897,42 @@ int cmd_run(int argc, char **argv) {
             goto done;
         }
     }
-    if ((status = open_output(o.output, resume ? &from.out_len : NULL, &r.out, &r.out_name)) != EXIT_OK ||
-        (status = open_output(o.late, resume ? &from.late_len : NULL, &r.late, &r.late_name)) != EXIT_OK ||
-        (status = open_output(o.timeouts, resume ? &from.timeouts_len : NULL, &r.timeouts,
-                              &r.timeouts_name)) != EXIT_OK ||
-        (status = open_output(o.errors, NULL, &r.errors, &r.errors_name)) != EXIT_OK)
+    if ((status = open_output(o.output, resume ? &from.out_len : NULL, &r.out.f, &r.out.name)) != EXIT_OK ||
+        (status = open_output(o.late, resume ? &from.late_len : NULL, &r.late.f, &r.late.name)) != EXIT_OK ||
+        (status = open_output(o.timeouts, resume ? &from.timeouts_len : NULL, &r.timeouts.f,
+                              &r.timeouts.name)) != EXIT_OK ||
+        (status = open_output(o.errors, NULL, &r.errors.f, &r.errors.name)) != EXIT_OK)
         goto done;
     /* Matches are small and many: write them in large blocks. Static
      * buffers, since stdout keeps its buffer until the process exits. */
     static char outbuf[1 << 20], latebuf[1 << 16], timeoutbuf[1 << 16];
-    setvbuf(r.out, outbuf, _IOFBF, sizeof outbuf);
-    if (r.late) setvbuf(r.late, latebuf, _IOFBF, sizeof latebuf);
-    if (r.timeouts) setvbuf(r.timeouts, timeoutbuf, _IOFBF, sizeof timeoutbuf);
+    setvbuf(r.out.f, outbuf, _IOFBF, sizeof outbuf);
+    if (r.late.f) setvbuf(r.late.f, latebuf, _IOFBF, sizeof latebuf);
+    if (r.timeouts.f) setvbuf(r.timeouts.f, timeoutbuf, _IOFBF, sizeof timeoutbuf);
 
-    int rc = cep_engine_new(prog, &e);
-    if (rc == CEP_OK) rc = cep_engine_set_max_delay(e, o.max_delay);
-    if (rc == CEP_OK) rc = cep_engine_set_state_ttl(e, o.state_ttl);
-    if (rc == CEP_OK) rc = cep_engine_set_allowed_lateness(e, o.lateness);
-    if (rc == CEP_OK && o.max_memory)
-        rc = cep_engine_set_memory_limit(e, (uint64_t)o.max_memory,
-                                         o.limit_fail ? CEP_LIMIT_FAIL : CEP_LIMIT_DROP_OLDEST);
-    if (rc == CEP_OK && o.processing_time) {
-        rc = cep_engine_set_time_mode(e, CEP_TIME_PROCESSING);
-        /* Live output: a match is written when it happens, not per block. */
-        setvbuf(r.out, NULL, _IOLBF, 0);
-        if (r.late) setvbuf(r.late, NULL, _IOLBF, 0);
-        if (r.timeouts) setvbuf(r.timeouts, NULL, _IOLBF, 0);
-    }
-    if (rc == CEP_OK)
-        rc = cep_engine_set_max_partial_matches(e, (uint64_t)o.max_pms,
-                                                o.limit_fail ? CEP_LIMIT_FAIL : CEP_LIMIT_DROP_OLDEST);
-    if (rc == CEP_OK) {
-        rc = cep_engine_set_time_field(e, o.time_field);
-        if (rc == CEP_EINVAL) {
-            status = usage_error("invalid time field name '%s'", o.time_field);
+    if (o.processing_time) r.out.live = r.late.live = r.timeouts.live = 1; /* a match is written when it happens */
+    int rc;
+    if (o.threads) {
+        /* One engine per shard, each with its own blocks of output. */
+        r.shards = calloc(o.threads, sizeof *r.shards);
+        if (!r.shards) {
+            status = fail(EXIT_INTERNAL, "out of memory");
             goto done;
         }
+        for (unsigned i = 0; i < (unsigned)o.threads; i++) sink_init(&r.shards[i], &r);
+        r.nshards = (unsigned)o.threads;
+        shard_setup su = {&o, &r};
+        rc = cep_pool_new(prog, (unsigned)o.threads, configure_shard, &su, &x.p);
+    } else {
+        rc = cep_engine_new(prog, &e);
+        if (rc == CEP_OK) rc = configure_engine(e, &o, &r.main, 1);
+        x.e = e;
     }
     if (rc != CEP_OK) {
         status = fail(EXIT_INTERNAL, "cannot start the engine: %s",
                       cep_strerror(rc));
         goto done;
     }
-    cep_engine_on_match(e, on_match, &r);
-    cep_engine_on_late(e, on_late, &r);
-    if (r.timeouts) cep_engine_on_timeout(e, on_timeout, &r);
     if (resume) {
         rc = cep_engine_restore(e, snap, snaplen);
         if (rc != CEP_OK) {
@@ -795,16 +942,21 @@ int cmd_run(int argc, char **argv) {
         }
     }
 
-    status = run_events(e, &r, &o, in, nin, &from);
+    status = run_events(&x, &r, &o, in, nin, &from);
 
 done:
+    /* The shards stop first: then their blocks are theirs no more. */
+    cep_pool_free(x.p);
     /* Flush what was written even after an input error: those matches are
      * real. Output errors win over the status so far only when it was OK. */
     {
-        int s1 = close_output(r.out, r.out_name);
-        int s2 = close_output(r.late, r.late_name);
-        int s3 = close_output(r.timeouts, r.timeouts_name);
-        int s4 = close_output(r.errors, r.errors_name);
+        sink_flush(&r.main);
+        for (unsigned i = 0; i < r.nshards; i++) sink_flush(&r.shards[i]);
+        out_flush(&r.rejected);
+        int s1 = close_output(&r.out);
+        int s2 = close_output(&r.late);
+        int s3 = close_output(&r.timeouts);
+        int s4 = close_output(&r.errors);
         if (status == EXIT_OK) status = s1 != EXIT_OK ? s1 : s2 != EXIT_OK ? s2 : s3 != EXIT_OK ? s3 : s4;
     }
     for (int i = 0; i < nin; i++)
@@ -812,7 +964,14 @@ done:
     free(in);
     cep_engine_free(e);
     cep_program_free(prog);
-    jbuf_free(&r.buf);
+    sink_free(&r.main);
+    for (unsigned i = 0; i < r.nshards; i++) sink_free(&r.shards[i]);
+    free(r.shards);
+    out_buf_free(&r.rejected);
+    out_file_destroy(&r.out);
+    out_file_destroy(&r.late);
+    out_file_destroy(&r.timeouts);
+    out_file_destroy(&r.errors);
     free(snap);
     return status;
 }

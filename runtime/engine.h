@@ -234,6 +234,7 @@ struct cep_engine {
     size_t keybuf_cap;
     cep_match match;          /* the view handed to the match callback */
     cep_stats stats;
+    uint32_t part_index, part_count; /* cep_engine_set_partition (runtime/partition.c) */
     char err[256];
 };
 

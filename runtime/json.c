@@ -45,6 +45,7 @@ typedef struct json_state {
     chunk *head;         /* newest chunk; allocation happens here */
     char *num;           /* NUL-terminated copy of the number being read */
     size_t num_cap;
+    json_scratch fast;   /* the fast path's buffers (json_fast.c) */
 } json_state;
 
 static char *chunk_data(chunk *c) { return (char *)c + CHUNK_HDR; }
@@ -150,6 +151,7 @@ void json_state_free(void *state) {
     if (!st) return;
     chunks_free(st->head);
     mem_free(st->num);
+    json_scratch_free(&st->fast);
     mem_free(st);
 }
 
@@ -394,8 +396,7 @@ static int is_ws(char ch) {
     return ch == ' ' || ch == '\t' || ch == '\n' || ch == '\r';
 }
 
-CEP_API int cep_event_parse_json(cep_event *ev, const char *text, size_t len,
-                                 const char *time_field) {
+int json_parse_yajl(cep_event *ev, const char *text, size_t len, const char *time_field) {
     if (!ev || !ev->sbufs || !ev->prog || (!text && len)) return CEP_EINVAL;
     if (!text) text = "";
     if (!time_field) time_field = "ts";
@@ -461,6 +462,24 @@ CEP_API int cep_event_parse_json(cep_event *ev, const char *text, size_t len,
 oom:
     snprintf(ev->err, EVENT_ERR_SIZE, "%s", cep_strerror(CEP_ENOMEM));
     return CEP_ENOMEM;
+}
+
+/* The fast path first (json_fast.c); yajl for whatever it leaves, which
+ * includes every malformed line, so errors read as yajl reports them. */
+CEP_API int cep_event_parse_json(cep_event *ev, const char *text, size_t len,
+                                 const char *time_field) {
+    if (!ev || !ev->sbufs || !ev->prog || (!text && len)) return CEP_EINVAL;
+    if (!text) text = "";
+    if (!time_field) time_field = "ts";
+    json_state *st = ev->json;
+    if (!st) {
+        st = mem_calloc(1, sizeof *st);
+        if (!st) return json_parse_yajl(ev, text, len, time_field); /* reports the ENOMEM */
+        ev->json = st;
+    }
+    cep_event_clear(ev);
+    if (json_fast_parse(ev, text, len, time_field, &st->fast) == CEP_OK) return CEP_OK;
+    return json_parse_yajl(ev, text, len, time_field);
 }
 
 CEP_API const char *cep_event_error(const cep_event *ev) {

@@ -4,6 +4,9 @@
 #ifndef CEP_JSON_H
 #define CEP_JSON_H
 
+#include <stddef.h>
+#include "cepheus.h"
+
 /* Deepest nesting of objects and arrays an event may have (the top-level
  * object counts as 1); deeper text fails with CEP_ETOODEEP. */
 #define JSON_MAX_DEPTH 64
@@ -11,5 +14,28 @@
 /* Free the parser state kept in cep_event.json (called by cep_event_free).
  * NULL is a no-op. */
 void json_state_free(void *state);
+
+/* What the fast reader (json_fast.c) keeps between lines: a buffer for
+ * strings with escapes, and the field name lengths of the program. */
+typedef struct json_scratch {
+    char *buf;
+    size_t cap;
+    const cep_program *prog;  /* whose lengths are in lens */
+    size_t *lens;
+} json_scratch;
+void json_scratch_free(json_scratch *s);
+
+/* json_fast_parse returned: the text needs the yajl reader. */
+#define JSON_DEFER 1
+
+/* The fast path of cep_event_parse_json on a cleared event (time_field not
+ * NULL; "" reads no time): CEP_OK with the row filled exactly as
+ * json_parse_yajl fills it, or JSON_DEFER for everything else, errors
+ * included; the event must then be parsed again by json_parse_yajl. */
+int json_fast_parse(cep_event *ev, const char *text, size_t len, const char *time_field, json_scratch *sc);
+
+/* cep_event_parse_json through yajl alone: the reference reader, which
+ * gives every error its message (also for bench/jsonbench.c). */
+int json_parse_yajl(cep_event *ev, const char *text, size_t len, const char *time_field);
 
 #endif

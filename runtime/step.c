@@ -13,6 +13,7 @@
 #include "engine.h"
 #include "hash.h"
 #include "mem.h"
+#include "partition.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -425,6 +426,8 @@ int process_pattern(cep_engine *e, uint32_t pi, step_in *in) {
     const nfa_pattern *pat = &e->prog->patterns[pi];
     const pat_rt *rt = &e->rt[pi];
     const cep_event *ev = in->ev;
+    /* Partitioned: another shard owns this key (cep_engine_set_partition). */
+    if (e->part_count > 1 && partition_of(e->prog, pi, ev->vals, e->part_count) != e->part_index) return CEP_OK;
     if (++e->stamp == 0) { /* wrapped: no stale stamp may match */
         memset(e->gate_at, 0, e->gate_cap * sizeof *e->gate_at);
         e->stamp = 1;

@@ -1,12 +1,15 @@
 /* fuzz_json.c — libFuzzer target for the JSON event reader: arbitrary bytes
  * as one event line through cep_event_parse_json on a fixed program that
  * reads fields of every type, then the values read back and the same text
- * pushed through an engine. Built and run by `make fuzz`. */
+ * pushed through an engine; and the fast reader (runtime/json_fast.c)
+ * against the yajl reader: what the fast path accepts, yajl must accept
+ * with the same row. Built and run by `make fuzz`. */
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
 
 #include "cepheus.h"
+#include "json.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -21,18 +24,41 @@ static const char pattern[] =
 /* The program and the event builder live across inputs, as in a real
  * reader: the builder's parse arena is reused and regrown from line to line. */
 static cep_program *prog;
-static cep_event *ev;
+static cep_event *ev, *fast;
+static json_scratch scratch;
 
 static void setup(void) {
     if (prog) return;
     cep_compile(NULL, pattern, sizeof pattern - 1, "fuzz", &prog, NULL);
     if (prog) cep_event_new(prog, &ev);
+    if (prog) cep_event_new(prog, &fast);
+}
+
+/* The fast path accepted text: yajl must read the same row from it. */
+static void check_same(const char *text, size_t size) {
+    if (json_parse_yajl(ev, text, size, "ts") != CEP_OK) __builtin_trap();
+    if (cep_event_time(ev) != cep_event_time(fast)) __builtin_trap();
+    for (size_t i = 0; i < cep_program_field_count(prog); i++) {
+        cep_value a = cep_event_value(ev, (int)i), b = cep_event_value(fast, (int)i);
+        if (a.type != b.type) __builtin_trap();
+        if (a.type == CEP_INT && a.u.i != b.u.i) __builtin_trap();
+        if (a.type == CEP_BOOL && a.u.b != b.u.b) __builtin_trap();
+        if (a.type == CEP_DOUBLE && memcmp(&a.u.d, &b.u.d, sizeof a.u.d) != 0) __builtin_trap();
+        if (a.type == CEP_STRING &&
+            (a.u.s.len != b.u.s.len || (a.u.s.len && memcmp(a.u.s.ptr, b.u.s.ptr, a.u.s.len) != 0)))
+            __builtin_trap();
+    }
+    size_t la, lb;
+    const char *ra = cep_event_raw(ev, &la), *rb = cep_event_raw(fast, &lb);
+    if (la != lb || (la && memcmp(ra, rb, la) != 0)) __builtin_trap();
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     setup();
-    if (!ev) __builtin_trap(); /* the fixed pattern must compile */
+    if (!ev || !fast) __builtin_trap(); /* the fixed pattern must compile */
     const char *text = (const char *)data;
+    cep_event_clear(fast);
+    if (json_fast_parse(fast, text, size, "ts", &scratch) == CEP_OK) check_same(text, size);
     int rc = cep_event_parse_json(ev, text, size, "ts");
     (void)cep_event_error(ev);
     if (rc == CEP_OK) {

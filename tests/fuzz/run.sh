@@ -30,7 +30,7 @@ make -s dsl/parser.h >/dev/null
 make -s -j"$(nproc 2>/dev/null || echo 2)" libcepcore.la >/dev/null
 
 flags="-g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined"
-incs="-I$src/include -I$src/util -I$src/cli -I$bld"
+incs="-I$src/include -I$src/util -I$src/cli -I$src/runtime -I$bld"
 libs="$bld/.libs/libcepcore.a $(pkg-config --libs libpcre2-8 yajl libxxhash) -lm"
 for t in $targets; do
     extra=

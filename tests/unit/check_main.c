@@ -12,6 +12,8 @@ int main(void) {
     srunner_add_suite(sr, check_suite());
     srunner_add_suite(sr, expr_suite());
     srunner_add_suite(sr, json_suite());
+    srunner_add_suite(sr, json_diff_suite());
+    srunner_add_suite(sr, pool_suite());
     srunner_add_suite(sr, engine_suite());
     srunner_add_suite(sr, snapshot_suite());
     srunner_run_all(sr, CK_NORMAL);

@@ -12,6 +12,8 @@ Suite *parser_suite(void);
 Suite *check_suite(void);
 Suite *expr_suite(void);
 Suite *json_suite(void);
+Suite *json_diff_suite(void);
+Suite *pool_suite(void);
 Suite *engine_suite(void);
 Suite *snapshot_suite(void);
 

@@ -1,0 +1,481 @@
+/* json_fast.c — the fast path of cep_event_parse_json: one pass over a JSON
+ * object text that fills the event row directly, skipping (but validating)
+ * the values the program does not read. It accepts only text that yajl
+ * accepts and reads it the same way; anything else — every error, and rare
+ * valid forms it leaves out (\v or \f as white space, surrogate escapes,
+ * integers beyond int64, doubles strtod says overflow, nesting past the
+ * limit, a missing or bad time) — returns JSON_DEFER, and json.c parses the
+ * text again with yajl, which gives the result and the error message. So
+ * the reader's behaviour stays yajl's; this file only makes it faster
+ * (docs/design.md, "JSON reader", has the measurements). */
+#include "config.h"
+#include "json.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "event.h"
+#include "mem.h"
+#include "nfa.h"
+#include "timefmt.h"
+
+enum { TIME_MISSING, TIME_SET, TIME_BAD };
+
+typedef struct scan {
+    const unsigned char *p, *end;
+    json_scratch *sc;
+    cep_event *ev;
+    int depth;
+} scan;
+
+void json_scratch_free(json_scratch *s) {
+    mem_free(s->buf);
+    mem_free(s->lens);
+    memset(s, 0, sizeof *s);
+}
+
+/* Field name lengths of the program, computed once per builder program. */
+static int field_lens(json_scratch *s, const cep_program *p) {
+    if (s->prog == p) return 0;
+    size_t *l = mem_realloc(s->lens, (p->nfields ? p->nfields : 1) * sizeof *l);
+    if (!l) return -1;
+    for (uint32_t i = 0; i < p->nfields; i++) l[i] = strlen(p->fields[i]);
+    s->lens = l;
+    s->prog = p;
+    return 0;
+}
+
+/* Keys are short: a loop beats a call to memcmp. */
+static inline int same_bytes(const char *a, const char *b, size_t n) {
+    for (size_t i = 0; i < n; i++)
+        if (a[i] != b[i]) return 0;
+    return 1;
+}
+
+static int slot_of(const json_scratch *s, const char *k, size_t n) {
+    const cep_program *p = s->prog;
+    for (uint32_t i = 0; i < p->nfields; i++)
+        if (s->lens[i] == n && same_bytes(p->fields[i], k, n)) return (int)i;
+    return -1;
+}
+
+static int is_ws(unsigned char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
+
+static inline void skip_ws(scan *s) {
+    while (s->p < s->end && is_ws(*s->p)) s->p++;
+}
+
+/* Eight bytes at once: does any need a closer look (a quote, a backslash,
+ * a control character or a non-ASCII byte)? */
+static int word_is_plain(uint64_t w) {
+    const uint64_t ones = 0x0101010101010101ull, high = 0x8080808080808080ull;
+    uint64_t q = w ^ (ones * '"'), b = w ^ (ones * '\\');
+    uint64_t special = ((q - ones) & ~q) | ((b - ones) & ~b) | (w - ones * 0x20) | w;
+    return (special & high) == 0;
+}
+
+/* Length of the valid UTF-8 sequence at p (before end), 0 if invalid: no
+ * overlong forms, no surrogates, nothing above U+10FFFF. (yajl is more
+ * lenient; what it alone accepts goes to it.) */
+static size_t utf8_len(const unsigned char *p, const unsigned char *end) {
+    unsigned c = p[0];
+    size_t k;
+    unsigned cp;
+    if (c >= 0xC2 && c <= 0xDF) k = 2, cp = c & 0x1F;
+    else if (c >= 0xE0 && c <= 0xEF) k = 3, cp = c & 0x0F;
+    else if (c >= 0xF0 && c <= 0xF4) k = 4, cp = c & 0x07;
+    else return 0;
+    if ((size_t)(end - p) < k) return 0;
+    for (size_t i = 1; i < k; i++) {
+        if ((p[i] & 0xC0) != 0x80) return 0;
+        cp = (cp << 6) | (p[i] & 0x3F);
+    }
+    if ((k == 3 && (cp < 0x800 || (cp >= 0xD800 && cp <= 0xDFFF))) || (k == 4 && (cp < 0x10000 || cp > 0x10FFFF)))
+        return 0;
+    return k;
+}
+
+static int hexval(unsigned char c) {
+    if (c >= '0' && c <= '9') return c - '0';
+    c |= 0x20;
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    return -1;
+}
+
+/* Room for n bytes in the scratch buffer. */
+static int scratch_reserve(json_scratch *s, size_t n) {
+    if (n <= s->cap) return 0;
+    size_t cap = s->cap ? s->cap : 256;
+    while (cap < n) {
+        if (cap > (size_t)-1 / 2) return -1;
+        cap *= 2;
+    }
+    char *b = mem_realloc(s->buf, cap);
+    if (!b) return -1;
+    s->buf = b;
+    s->cap = cap;
+    return 0;
+}
+
+/* A string, after its opening quote. Its bytes are *out / *n: a pointer into
+ * the text when it has no escape, else decoded into the scratch buffer
+ * (when decode is set; a skipped string is only checked). -1: defer. */
+static int read_string(scan *s, int decode, const char **out, size_t *n) {
+    const unsigned char *p = s->p, *end = s->end, *start = p;
+    for (;;) {
+        while (end - p >= 8) {
+            uint64_t w;
+            memcpy(&w, p, 8);
+            if (!word_is_plain(w)) break;
+            p += 8;
+        }
+        while (p < end && *p >= 0x20 && *p < 0x80 && *p != '"' && *p != '\\') p++;
+        if (p == end) return -1;
+        if (*p == '"') {
+            *out = (const char *)start;
+            *n = (size_t)(p - start);
+            s->p = p + 1;
+            return 0;
+        }
+        if (*p == '\\') break;
+        if (*p < 0x20) return -1;
+        size_t k = utf8_len(p, end);
+        if (!k) return -1;
+        p += k;
+    }
+    /* An escape: from here on, decode (or only check) byte by byte. Each
+     * escape decodes to at most as many bytes as it takes in the text. */
+    size_t o = 0;
+    char *d = NULL;
+    if (decode) {
+        if (scratch_reserve(s->sc, (size_t)(end - start)) < 0) return -1;
+        d = s->sc->buf;
+        memcpy(d, start, (size_t)(p - start));
+        o = (size_t)(p - start);
+    }
+    while (p < end) {
+        unsigned c = *p;
+        if (c == '"') {
+            *out = d;
+            *n = o;
+            s->p = p + 1;
+            return 0;
+        }
+        if (c == '\\') {
+            if (end - p < 2) return -1;
+            unsigned e = p[1];
+            char ch;
+            switch (e) {
+            case '"': ch = '"'; break;
+            case '\\': ch = '\\'; break;
+            case '/': ch = '/'; break;
+            case 'b': ch = '\b'; break;
+            case 'f': ch = '\f'; break;
+            case 'n': ch = '\n'; break;
+            case 'r': ch = '\r'; break;
+            case 't': ch = '\t'; break;
+            case 'u': {
+                if (end - p < 6) return -1;
+                unsigned cp = 0;
+                for (int i = 2; i < 6; i++) {
+                    int h = hexval(p[i]);
+                    if (h < 0) return -1;
+                    cp = cp << 4 | (unsigned)h;
+                }
+                /* Surrogates: yajl pairs them its own way; let it. */
+                if (cp >= 0xD800 && cp <= 0xDFFF) return -1;
+                if (d) {
+                    if (cp < 0x80) {
+                        d[o++] = (char)cp;
+                    } else if (cp < 0x800) {
+                        d[o++] = (char)(0xC0 | cp >> 6);
+                        d[o++] = (char)(0x80 | (cp & 0x3F));
+                    } else {
+                        d[o++] = (char)(0xE0 | cp >> 12);
+                        d[o++] = (char)(0x80 | ((cp >> 6) & 0x3F));
+                        d[o++] = (char)(0x80 | (cp & 0x3F));
+                    }
+                }
+                p += 6;
+                continue;
+            }
+            default: return -1;
+            }
+            if (d) d[o++] = ch;
+            p += 2;
+            continue;
+        }
+        if (c < 0x20) return -1;
+        size_t k = c < 0x80 ? 1 : utf8_len(p, end);
+        if (!k) return -1;
+        if (d) memcpy(d + o, p, k);
+        o += k;
+        p += k;
+    }
+    return -1;
+}
+
+/* Can this byte follow a number or a literal? (Else yajl sees another
+ * token there, and it is an error or something to leave to yajl.) */
+static int ends_token(const scan *s) {
+    if (s->p == s->end) return 1;
+    unsigned c = *s->p;
+    return is_ws((unsigned char)c) || c == ',' || c == '}' || c == ']';
+}
+
+static const double pow10_exact[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,  1e8,  1e9,  1e10, 1e11,
+                                     1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
+
+typedef struct number {
+    int is_int;
+    int64_t i;
+    double d;
+} number;
+
+/* A number, JSON's grammar exactly; converted as json.c does (integer
+ * syntax that fits int64 is an int, anything else strtod's double) when
+ * convert is set. -1: defer. */
+static int read_number(scan *s, int convert, number *num) {
+    const unsigned char *p = s->p, *end = s->end, *start = p;
+    int neg = 0;
+    if (p < end && *p == '-') neg = 1, p++;
+    if (p == end || *p < '0' || *p > '9') return -1;
+    uint64_t m = 0;
+    int digits = 0;   /* significant digits gathered in m */
+    int dropped = 0;  /* significant digits beyond m's 19 */
+    int frac = 0;     /* digits of m after the point */
+    if (*p == '0') {
+        p++;
+    } else {
+        while (p < end && *p >= '0' && *p <= '9') {
+            if (digits < 19) m = m * 10 + (uint64_t)(*p - '0'), digits++;
+            else dropped++;
+            p++;
+        }
+    }
+    int is_int = 1;
+    if (p < end && *p == '.') {
+        is_int = 0;
+        p++;
+        if (p == end || *p < '0' || *p > '9') return -1;
+        while (p < end && *p >= '0' && *p <= '9') {
+            if (digits < 19) {
+                if (m || *p != '0') m = m * 10 + (uint64_t)(*p - '0'), digits += m != 0;
+                frac++;
+            } else {
+                dropped++; /* (digits after the point: only precision is lost) */
+            }
+            p++;
+        }
+    }
+    int64_t ex = 0;
+    if (p < end && (*p == 'e' || *p == 'E')) {
+        is_int = 0;
+        p++;
+        int eneg = 0;
+        if (p < end && (*p == '+' || *p == '-')) eneg = *p == '-', p++;
+        if (p == end || *p < '0' || *p > '9') return -1;
+        while (p < end && *p >= '0' && *p <= '9') {
+            if (ex < 100000) ex = ex * 10 + (*p - '0');
+            p++;
+        }
+        if (eneg) ex = -ex;
+    }
+    s->p = p;
+    if (!ends_token(s)) return -1;
+    if (!convert) return 0;
+    if (is_int && !dropped) {
+        /* Up to 19 digits: int64 unless it is past INT64_MAX (or MIN). */
+        if (m <= (uint64_t)INT64_MAX) {
+            num->is_int = 1;
+            num->i = neg ? -(int64_t)m : (int64_t)m;
+            return 0;
+        }
+        if (neg && m == (uint64_t)INT64_MAX + 1) {
+            num->is_int = 1;
+            num->i = INT64_MIN;
+            return 0;
+        }
+        return -1; /* beyond int64: a double, yajl's way */
+    }
+    if (is_int) return -1;
+    num->is_int = 0;
+    /* Clinger's fast path: with at most 15 significant digits and a power
+     * of ten up to 22, one IEEE operation on exact operands is correctly
+     * rounded, so the result is strtod's. */
+    int64_t e10 = ex - frac;
+    if (!dropped && digits <= 15 && e10 >= -22 && e10 <= 22) {
+        double d = (double)m;
+        d = e10 < 0 ? d / pow10_exact[-e10] : d * pow10_exact[e10];
+        num->d = neg ? -d : d;
+        return 0;
+    }
+    char tmp[64];
+    size_t n = (size_t)(p - start);
+    if (n >= sizeof tmp) return -1;
+    memcpy(tmp, start, n);
+    tmp[n] = '\0';
+    num->d = strtod(tmp, NULL);
+    if (isinf(num->d)) return -1; /* ERANGE or a bad time: yajl's path says which */
+    return 0;
+}
+
+static int literal(scan *s, const char *word, size_t n) {
+    if ((size_t)(s->end - s->p) < n || memcmp(s->p, word, n) != 0) return -1;
+    s->p += n;
+    return ends_token(s) ? 0 : -1;
+}
+
+/* Check a nested object or array (after its opening byte) and step past
+ * it, at most JSON_MAX_DEPTH levels deep counting the event's object. */
+static int skip_nested(scan *s, unsigned char open);
+
+static int skip_value(scan *s) {
+    if (s->p == s->end) return -1;
+    const char *str;
+    size_t n;
+    number num;
+    switch (*s->p) {
+    case '"': s->p++; return read_string(s, 0, &str, &n);
+    case '{':
+    case '[': {
+        unsigned char open = *s->p++;
+        return skip_nested(s, open);
+    }
+    case 't': return literal(s, "true", 4);
+    case 'f': return literal(s, "false", 5);
+    case 'n': return literal(s, "null", 4);
+    default: return read_number(s, 0, &num);
+    }
+}
+
+static int skip_nested(scan *s, unsigned char open) {
+    if (++s->depth > JSON_MAX_DEPTH) return -1;
+    unsigned char close = open == '{' ? '}' : ']';
+    skip_ws(s);
+    if (s->p < s->end && *s->p == close) {
+        s->p++;
+        s->depth--;
+        return 0;
+    }
+    for (;;) {
+        if (open == '{') {
+            const char *k;
+            size_t kn;
+            if (s->p == s->end || *s->p != '"') return -1;
+            s->p++;
+            if (read_string(s, 0, &k, &kn) < 0) return -1;
+            skip_ws(s);
+            if (s->p == s->end || *s->p != ':') return -1;
+            s->p++;
+            skip_ws(s);
+        }
+        if (skip_value(s) < 0) return -1;
+        skip_ws(s);
+        if (s->p == s->end) return -1;
+        if (*s->p == ',') {
+            s->p++;
+            skip_ws(s);
+            continue;
+        }
+        if (*s->p != close) return -1;
+        s->p++;
+        s->depth--;
+        return 0;
+    }
+}
+
+int json_fast_parse(cep_event *ev, const char *text, size_t len, const char *tf, json_scratch *sc) {
+    if (field_lens(sc, ev->prog) < 0) return JSON_DEFER;
+    scan s = {(const unsigned char *)text, (const unsigned char *)text + len, sc, ev, 1};
+    size_t tflen = strlen(tf);
+    int time_state = TIME_MISSING;
+    int64_t time = 0;
+    skip_ws(&s);
+    const unsigned char *obj = s.p;
+    if (s.p == s.end || *s.p != '{') return JSON_DEFER;
+    s.p++;
+    skip_ws(&s);
+    if (s.p < s.end && *s.p == '}') {
+        s.p++;
+    } else {
+        for (;;) {
+            const char *key;
+            size_t kn;
+            if (s.p == s.end || *s.p != '"') return JSON_DEFER;
+            s.p++;
+            if (read_string(&s, 1, &key, &kn) < 0) return JSON_DEFER;
+            /* Compared as the decoded bytes, so "a\u0062" names field "ab". */
+            int slot = slot_of(sc, key, kn);
+            int is_time = tflen && kn == tflen && same_bytes(key, tf, kn);
+            skip_ws(&s);
+            if (s.p == s.end || *s.p != ':') return JSON_DEFER;
+            s.p++;
+            skip_ws(&s);
+            if (s.p == s.end) return JSON_DEFER;
+            int rc = CEP_OK;
+            unsigned char c = *s.p;
+            if (slot < 0 && !is_time) {
+                if (skip_value(&s) < 0) return JSON_DEFER;
+            } else if (c == '"') {
+                const char *str;
+                size_t n;
+                s.p++;
+                if (read_string(&s, 1, &str, &n) < 0) return JSON_DEFER;
+                if (is_time) {
+                    int64_t ms;
+                    if (timefmt_parse(str, n, &ms) == 0) time = ms, time_state = TIME_SET;
+                    else time_state = TIME_BAD;
+                }
+                if (slot >= 0) rc = cep_event_set_string(ev, slot, str, n);
+            } else if (c == '-' || (c >= '0' && c <= '9')) {
+                number num;
+                if (read_number(&s, 1, &num) < 0) return JSON_DEFER;
+                if (is_time) {
+                    if (num.is_int) {
+                        time = num.i, time_state = TIME_SET;
+                    } else if (num.d == trunc(num.d) && num.d >= -9223372036854775808.0 &&
+                               num.d < 9223372036854775808.0) {
+                        time = (int64_t)num.d, time_state = TIME_SET;
+                    } else {
+                        time_state = TIME_BAD;
+                    }
+                }
+                if (slot >= 0)
+                    rc = num.is_int ? cep_event_set_int(ev, slot, num.i) : cep_event_set_double(ev, slot, num.d);
+            } else if (c == 't' || c == 'f') {
+                int b = c == 't';
+                if (literal(&s, b ? "true" : "false", b ? 4 : 5) < 0) return JSON_DEFER;
+                if (is_time) time_state = TIME_BAD;
+                if (slot >= 0) rc = cep_event_set_bool(ev, slot, b);
+            } else {
+                /* null, or a nested value: both read as null. */
+                if (skip_value(&s) < 0) return JSON_DEFER;
+                if (is_time) time_state = TIME_BAD;
+                if (slot >= 0) rc = cep_event_set_null(ev, slot);
+            }
+            if (rc != CEP_OK) return JSON_DEFER;
+            skip_ws(&s);
+            if (s.p == s.end) return JSON_DEFER;
+            if (*s.p == ',') {
+                s.p++;
+                skip_ws(&s);
+                continue;
+            }
+            if (*s.p != '}') return JSON_DEFER;
+            s.p++;
+            break;
+        }
+    }
+    const unsigned char *obj_end = s.p;
+    skip_ws(&s);
+    if (s.p != s.end) return JSON_DEFER; /* trailing garbage */
+    if (tflen) {
+        if (time_state != TIME_SET) return JSON_DEFER;
+        if (cep_event_set_time(ev, time) != CEP_OK) return JSON_DEFER;
+    }
+    if (cep_event_set_raw(ev, (const char *)obj, (size_t)(obj_end - obj)) != CEP_OK) return JSON_DEFER;
+    return CEP_OK;
+}

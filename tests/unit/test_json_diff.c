@@ -1,0 +1,312 @@
+/* test_json_diff.c — the fast JSON reader (runtime/json_fast.c) against the
+ * yajl reader (json_parse_yajl) on generated event lines and on mutations
+ * of them: whenever the fast path accepts a text, yajl must accept it too
+ * and fill the very same row; and cep_event_parse_json, which combines
+ * them, must return what yajl returns, with the same message. */
+#include "config.h"
+
+#include <inttypes.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cepheus.h"
+#include "json.h"
+#include "suites.h"
+
+static const char pattern_text[] =
+    "pattern p\n"
+    "  begin a where i != null and d != null and s != null\n"
+    "    and b != null and n != null and ab != null and ts != null\n"
+    "  followedBy c where i == 0\n";
+
+static uint64_t rs;
+static uint64_t rnd(void) {
+    uint64_t z = (rs += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+static unsigned below(unsigned n) { return (unsigned)(rnd() % n); }
+
+typedef struct text {
+    char b[4096];
+    size_t n;
+} text;
+
+static void put(text *t, const char *s, size_t n) {
+    if (t->n + n >= sizeof t->b) return; /* long enough: stop growing */
+    memcpy(t->b + t->n, s, n);
+    t->n += n;
+}
+static void puts_(text *t, const char *s) { put(t, s, strlen(s)); }
+
+static void ws(text *t) {
+    /* \f and \v: yajl's white space, not JSON's; rare, so that most valid
+     * lines stay on the fast path. */
+    static const char *w[] = {"", "", "", " ", "  ", "\t", "\n", "\r\n"};
+    if (below(400) == 0) puts_(t, below(2) ? " \f" : "\v");
+    else puts_(t, w[below(8)]);
+}
+
+static void number(text *t) {
+    static const char *fixed[] = {
+        "0", "-0", "1", "-1", "9223372036854775807", "-9223372036854775808", "9223372036854775808",
+        "-9223372036854775809", "99999999999999999999", "1.5", "-0.0", "2.5E-3", "1e2", "1E+2", "1e400",
+        "-1e400", "1e-400", "123456789012345678901234.5", "0.1", "0.30000000000000004", "4.9e-324",
+        "1.7976931348623157e308", "1700000000000", "1.7e12", "5.0", "1.0000000000000001", "12345678901234567",
+        "0.000000000000000000000000001", "3.14159265358979323846", "01", "1.", ".5", "-", "1e", "+1", "1e+",
+        "0x10", "00", "-01", "1.5e3.2"};
+    char tmp[64];
+    switch (below(5)) {
+    case 0: puts_(t, fixed[below(sizeof fixed / sizeof *fixed)]); return;
+    case 4: snprintf(tmp, sizeof tmp, "%u", below(1000)); break;
+    case 1: snprintf(tmp, sizeof tmp, "%" PRId64, (int64_t)rnd() >> below(64)); break;
+    case 2: snprintf(tmp, sizeof tmp, "%.*g", 1 + (int)below(17), (double)(int64_t)rnd() / (double)(1ull << below(64))); break;
+    default:
+        snprintf(tmp, sizeof tmp, "%s%u.%ue%s%u", below(2) ? "-" : "", below(100000), below(1000),
+                 below(2) ? "-" : "", below(30));
+        break;
+    }
+    puts_(t, tmp);
+}
+
+static void string(text *t) {
+    static const char *parts[] = {
+        "a", "hello", "click", "x y z", "\\\"", "\\\\", "\\/", "\\n", "\\t", "\\b", "\\f", "\\r", "\\u0041",
+        "\\u00e9", "\\u20AC", "\\u0000", "\\uD83D\\uDE00", "\\uDE00", "\\uD800x", "\\u12", "\\x", "\xc3\xa9",
+        "\xe2\x82\xac", "\xf0\x9f\x98\x80", "\xc0\x80", "\xed\xa0\x80", "\xf4\x90\x80\x80", "\xff", "\xc3(",
+        "\x01", "\x7f", "\t", "2023-11-14T22:13:20.250Z", "2023-11-14T22:13:20Z", "1970-01-01T00:00:00+01:00",
+        "yesterday", "ab", "ts", "i"};
+    put(t, "\"", 1);
+    unsigned k = below(4);
+    for (unsigned i = 0; i < k; i++) {
+        /* Mostly plain text, at times an escape or a bad byte. */
+        unsigned j = below(3) ? below(5) : below(sizeof parts / sizeof *parts);
+        puts_(t, parts[j]);
+    }
+    put(t, "\"", 1);
+}
+
+static void value(text *t, int depth);
+
+static void nested(text *t, int depth) {
+    int obj = (int)below(2);
+    put(t, obj ? "{" : "[", 1);
+    unsigned k = below(4);
+    for (unsigned i = 0; i < k; i++) {
+        if (i) put(t, ",", 1);
+        ws(t);
+        if (obj) {
+            string(t);
+            ws(t);
+            put(t, ":", 1);
+            ws(t);
+        }
+        value(t, depth + 1);
+        ws(t);
+    }
+    put(t, obj ? "}" : "]", 1);
+}
+
+static void value(text *t, int depth) {
+    switch (below(depth > 3 ? 6 : 7)) {
+    case 0: number(t); break;
+    case 1: number(t); break;
+    case 2: string(t); break;
+    case 3: puts_(t, "true"); break;
+    case 4: puts_(t, below(2) ? "false" : "null"); break;
+    case 5: string(t); break;
+    default: nested(t, depth); break;
+    }
+}
+
+/* Text nested `levels` arrays deep, around the limit (64 with the object). */
+static void deep(text *t) {
+    unsigned levels = 60 + below(8);
+    for (unsigned i = 1; i < levels; i++) put(t, "[", 1);
+    for (unsigned i = 1; i < levels; i++) put(t, "]", 1);
+}
+
+static void event(text *t) {
+    static const char *keys[] = {"ts", "i", "d", "s", "b", "n", "ab", "x", "zz", "a\\u0062", "t\\u0073", "", "i\\u0000"};
+    t->n = 0;
+    ws(t);
+    put(t, "{", 1);
+    unsigned k = below(8);
+    int has_ts = 0;
+    for (unsigned i = 0; i < k || !has_ts; i++) {
+        if (i) put(t, ",", 1);
+        ws(t);
+        const char *key = i >= k ? "ts" : keys[below(sizeof keys / sizeof *keys)];
+        has_ts |= !strcmp(key, "ts");
+        put(t, "\"", 1);
+        puts_(t, key);
+        put(t, "\"", 1);
+        ws(t);
+        put(t, ":", 1);
+        ws(t);
+        if (!strcmp(key, "ts") && below(4)) {
+            if (below(2)) puts_(t, "1700000000000");
+            else puts_(t, "\"2023-11-14T22:13:20.250Z\"");
+        } else if (below(40) == 0) {
+            deep(t);
+        } else {
+            value(t, 1);
+        }
+        ws(t);
+        if (i > 20) break;
+    }
+    put(t, "}", 1);
+    ws(t);
+}
+
+static void mutate(text *t) {
+    static const char bytes[] = "\"\\{}[],:0-e.+ utnfa\x00\x7f\x80\xff\xc3\x01\n";
+    unsigned k = 1 + below(3);
+    for (unsigned j = 0; j < k; j++) {
+        size_t at = t->n ? below((unsigned)t->n) : 0;
+        char c = bytes[below(sizeof bytes - 1)];
+        switch (below(4)) {
+        case 0: if (t->n) t->b[at] = c; break;
+        case 1:
+            if (t->n) {
+                memmove(t->b + at, t->b + at + 1, t->n - at - 1);
+                t->n--;
+            }
+            break;
+        case 2:
+            if (t->n + 1 < sizeof t->b) {
+                memmove(t->b + at + 1, t->b + at, t->n - at);
+                t->b[at] = c;
+                t->n++;
+            }
+            break;
+        default: t->n = at; break;
+        }
+    }
+}
+
+static void assert_same_row(const cep_event *a, const cep_event *b, size_t nf, const text *t) {
+    ck_assert_msg(cep_event_time(a) == cep_event_time(b), "time differs: %.*s", (int)t->n, t->b);
+    for (size_t i = 0; i < nf; i++) {
+        cep_value x = cep_event_value(a, (int)i), y = cep_event_value(b, (int)i);
+        ck_assert_msg(x.type == y.type, "slot %zu type %d vs %d: %.*s", i, x.type, y.type, (int)t->n, t->b);
+        switch (x.type) {
+        case CEP_BOOL: ck_assert(x.u.b == y.u.b); break;
+        case CEP_INT: ck_assert_msg(x.u.i == y.u.i, "slot %zu int: %.*s", i, (int)t->n, t->b); break;
+        case CEP_DOUBLE:
+            ck_assert_msg(memcmp(&x.u.d, &y.u.d, sizeof x.u.d) == 0, "slot %zu double %.17g vs %.17g: %.*s", i,
+                          x.u.d, y.u.d, (int)t->n, t->b);
+            break;
+        case CEP_STRING:
+            ck_assert_msg(x.u.s.len == y.u.s.len && memcmp(x.u.s.ptr, y.u.s.ptr, x.u.s.len) == 0,
+                          "slot %zu string: %.*s", i, (int)t->n, t->b);
+            break;
+        default: break;
+        }
+    }
+    size_t la, lb;
+    const char *ra = cep_event_raw(a, &la), *rb = cep_event_raw(b, &lb);
+    ck_assert(la == lb && (la == 0 || memcmp(ra, rb, la) == 0));
+}
+
+START_TEST(json_fast_matches_yajl) {
+    cep_program *prog = NULL;
+    ck_assert_int_eq(cep_compile(NULL, pattern_text, strlen(pattern_text), "t.cep", &prog, NULL), CEP_OK);
+    cep_event *fast, *ref, *both;
+    ck_assert_int_eq(cep_event_new(prog, &fast), CEP_OK);
+    ck_assert_int_eq(cep_event_new(prog, &ref), CEP_OK);
+    ck_assert_int_eq(cep_event_new(prog, &both), CEP_OK);
+    size_t nf = cep_program_field_count(prog);
+    json_scratch sc = {0};
+    rs = 20240601;
+    unsigned n = 60000, fast_ok = 0, yajl_ok = 0, mutated_ok = 0, mutated = 0;
+    text t;
+    for (unsigned i = 0; i < n; i++) {
+        event(&t);
+        int mut = below(2);
+        if (mut) mutate(&t), mutated++;
+        cep_event_clear(fast);
+        int rf = json_fast_parse(fast, t.b, t.n, "ts", &sc);
+        int ry = json_parse_yajl(ref, t.b, t.n, "ts");
+        ck_assert_msg(rf == CEP_OK || rf == JSON_DEFER, "fast path returned %d", rf);
+        if (rf == CEP_OK) {
+            ck_assert_msg(ry == CEP_OK, "fast path accepted what yajl rejects (%d, %s): %.*s", ry,
+                          cep_event_error(ref), (int)t.n, t.b);
+            assert_same_row(fast, ref, nf, &t);
+            fast_ok++;
+            mutated_ok += mut;
+        }
+        yajl_ok += ry == CEP_OK;
+        int rb = cep_event_parse_json(both, t.b, t.n, "ts");
+        ck_assert_int_eq(rb, ry);
+        if (ry == CEP_OK) assert_same_row(both, ref, nf, &t);
+        else ck_assert_str_eq(cep_event_error(both), cep_event_error(ref));
+    }
+    if (getenv("JSON_DIFF_STATS")) fprintf(stderr, "fast %u, yajl %u, mutated %u (still valid on the fast path %u), of %u\n", fast_ok, yajl_ok, mutated, mutated_ok, n);
+    /* The generator must exercise both sides: most valid lines on the fast
+     * path, and mutations that both readers reject. */
+    ck_assert_msg(fast_ok * 2 >= yajl_ok, "fast path took %u of %u valid lines", fast_ok, yajl_ok);
+    ck_assert_msg(yajl_ok < n - mutated / 4, "too few rejected lines (%u valid of %u)", yajl_ok, n);
+    ck_assert_msg(mutated_ok > 0, "no mutated line stayed valid");
+    json_scratch_free(&sc);
+    cep_event_free(fast);
+    cep_event_free(ref);
+    cep_event_free(both);
+    cep_program_free(prog);
+}
+END_TEST
+
+/* Lines the fast path reads itself, with values checked (not only equal
+ * to yajl's): W1's shape, escapes, doubles, a nested context. */
+START_TEST(json_fast_values) {
+    cep_program *prog = NULL;
+    ck_assert_int_eq(cep_compile(NULL, pattern_text, strlen(pattern_text), "t.cep", &prog, NULL), CEP_OK);
+    cep_event *ev;
+    ck_assert_int_eq(cep_event_new(prog, &ev), CEP_OK);
+    json_scratch sc = {0};
+    static const char line[] =
+        " {\"ts\":\"2023-11-14T22:13:20.250Z\",\"i\":-42,\"d\":0.001234,\"s\":\"caf\\u00e9 \\\"x\\\"\\n\","
+        "\"b\":false,\"n\":null,\"ctx\":{\"a\":[1,2.5e-3,{\"z\":\"\xe2\x82\xac\"}]},\"a\\u0062\":1e2} \r\n";
+    ck_assert_int_eq(json_fast_parse(ev, line, sizeof line - 1, "ts", &sc), CEP_OK);
+    ck_assert_int_eq(cep_event_time(ev), INT64_C(1700000000250));
+    int si = cep_program_field_slot(prog, "i"), sd = cep_program_field_slot(prog, "d"),
+        ss = cep_program_field_slot(prog, "s"), sb = cep_program_field_slot(prog, "b"),
+        sab = cep_program_field_slot(prog, "ab");
+    ck_assert_int_eq(cep_event_value(ev, si).u.i, -42);
+    ck_assert(cep_event_value(ev, sd).u.d == 0.001234);
+    cep_value s = cep_event_value(ev, ss);
+    ck_assert_int_eq(s.u.s.len, 10);
+    ck_assert(memcmp(s.u.s.ptr, "caf\xc3\xa9 \"x\"\n", 10) == 0);
+    ck_assert_int_eq(cep_event_value(ev, sb).type, CEP_BOOL);
+    ck_assert_int_eq(cep_event_value(ev, sab).type, CEP_DOUBLE);
+    size_t rl;
+    const char *raw = cep_event_raw(ev, &rl);
+    ck_assert_int_eq(rl, sizeof line - 1 - 4);
+    ck_assert(memcmp(raw, line + 1, rl) == 0);
+    /* What it leaves to yajl: errors, and the rare valid forms. */
+    static const char *deferred[] = {"{\"ts\":1,}", "{\"ts\":1}x", "{\"ts\":1,\"s\":\"\\uD83D\\uDE00\"}",
+                                     "{\"ts\":1,\"i\":9223372036854775808}", "{\"ts\":1,\"d\":1e400}",
+                                     "{\"i\":1}", "{\"ts\":1.5}", "\f{\"ts\":1}", "[1]", "{\"ts\":01}"};
+    for (size_t i = 0; i < sizeof deferred / sizeof *deferred; i++) {
+        cep_event_clear(ev);
+        ck_assert_msg(json_fast_parse(ev, deferred[i], strlen(deferred[i]), "ts", &sc) == JSON_DEFER,
+                      "not deferred: %s", deferred[i]);
+    }
+    json_scratch_free(&sc);
+    cep_event_free(ev);
+    cep_program_free(prog);
+}
+END_TEST
+
+Suite *json_diff_suite(void) {
+    Suite *s = suite_create("json_diff");
+    TCase *tc = tcase_create("fast_vs_yajl");
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, json_fast_matches_yajl);
+    tcase_add_test(tc, json_fast_values);
+    suite_add_tcase(s, tc);
+    return s;
+}

@@ -1,0 +1,496 @@
+/* test_pool.c — cep_pool against one engine: the same generated stream
+ * (several patterns with different keys and one without, out-of-order
+ * events, late events, watermark advances, timeouts) through one engine and
+ * through pools of 2, 3 and 4 shards; for every key the matches and
+ * timeouts must be the same lines in the same order, the late events the
+ * same list, and the counters the same after finish. Also processing time
+ * (on a clock the test sets), the JSON path, partition options, errors. */
+#include "config.h"
+
+#include <inttypes.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cepheus.h"
+#include "suites.h"
+
+static const char patterns[] =
+    "pattern by_user\n"
+    "  key user\n"
+    "  begin a where type == \"a\" and id >= 0\n"
+    "  followedBy b where type == \"b\" and amount > a.amount\n"
+    "  within 400ms\n"
+    "pattern by_item\n"
+    "  key item\n"
+    "  begin x where type == \"b\"\n"
+    "  followedBy y+ where type == \"c\"\n"
+    "  followedBy z where type == \"a\"\n"
+    "  within 300ms\n"
+    "  skip pastLastEvent\n"
+    "pattern pair\n"
+    "  key user, item\n"
+    "  begin p where type == \"a\"\n"
+    "  notFollowedBy q where type == \"c\"\n"
+    "  within 250ms\n"
+    "pattern global\n"
+    "  begin g where amount > 97\n"
+    "  followedBy h where amount < 2\n"
+    "  within 200ms\n";
+
+/* ---- collected output: one line per callback, with its key ----------------- */
+
+typedef struct line {
+    char *key, *text;
+    size_t seq; /* order of arrival, for a stable sort */
+} line;
+
+typedef struct lines {
+    line *v;
+    size_t n, cap;
+} lines;
+
+static void add(lines *l, const char *key, const char *text) {
+    if (l->n == l->cap) {
+        l->cap = l->cap ? l->cap * 2 : 256;
+        l->v = realloc(l->v, l->cap * sizeof *l->v);
+        ck_assert_ptr_nonnull(l->v);
+    }
+    l->v[l->n] = (line){strdup(key), strdup(text), l->n};
+    l->n++;
+}
+
+static void lines_free(lines *l) {
+    for (size_t i = 0; i < l->n; i++) free(l->v[i].key), free(l->v[i].text);
+    free(l->v);
+    memset(l, 0, sizeof *l);
+}
+
+static void value_text(char *b, size_t cap, cep_value v) {
+    switch (v.type) {
+    case CEP_INT: snprintf(b, cap, "%" PRId64, v.u.i); break;
+    case CEP_DOUBLE: snprintf(b, cap, "%.17g", v.u.d); break;
+    case CEP_STRING: snprintf(b, cap, "\"%.*s\"", (int)v.u.s.len, v.u.s.ptr); break;
+    case CEP_BOOL: snprintf(b, cap, "%s", v.u.b ? "true" : "false"); break;
+    default: snprintf(b, cap, "null"); break;
+    }
+}
+
+static int id_slot;
+
+static void match_line(const cep_match *m, char *key, size_t kcap, char *text, size_t tcap) {
+    size_t k = (size_t)snprintf(key, kcap, "%s", cep_match_pattern(m));
+    for (size_t i = 0; i < cep_match_key_count(m) && k < kcap; i++) {
+        char v[64];
+        value_text(v, sizeof v, cep_match_key(m, i));
+        k += (size_t)snprintf(key + k, kcap - k, "|%s", v);
+    }
+    size_t t = (size_t)snprintf(text, tcap, "%s %" PRId64 " %" PRId64 " :", cep_match_is_timeout(m) ? "T" : "M",
+                                cep_match_start(m), cep_match_end(m));
+    for (size_t s = 0; s < cep_match_step_count(m) && t < tcap; s++)
+        for (size_t i = 0; i < cep_match_event_count(m, s) && t < tcap; i++) {
+            cep_value id = cep_event_value(cep_match_event(m, s, i), id_slot);
+            t += (size_t)snprintf(text + t, tcap - t, " %s#%" PRId64, cep_match_step_name(m, s), id.u.i);
+        }
+}
+
+typedef struct collector {
+    lines out;  /* matches and timeouts */
+    lines late;
+} collector;
+
+static int on_match(void *ud, const cep_match *m) {
+    char key[256], text[2048];
+    match_line(m, key, sizeof key, text, sizeof text);
+    add(&((collector *)ud)->out, key, text);
+    return 0;
+}
+
+static int on_late(void *ud, const cep_event *ev) {
+    char text[64];
+    snprintf(text, sizeof text, "L %" PRId64 " #%" PRId64, cep_event_time(ev), cep_event_value(ev, id_slot).u.i);
+    add(&((collector *)ud)->late, "", text);
+    return 0;
+}
+
+static int by_key(const void *a, const void *b) {
+    const line *x = a, *y = b;
+    int c = strcmp(x->key, y->key);
+    if (c) return c;
+    return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+/* Per key, the same lines in the same order (a stable sort by key). */
+static void assert_same_per_key(lines *a, lines *b, const char *what) {
+    ck_assert_msg(a->n == b->n, "%s: %zu lines against %zu", what, a->n, b->n);
+    qsort(a->v, a->n, sizeof *a->v, by_key);
+    qsort(b->v, b->n, sizeof *b->v, by_key);
+    for (size_t i = 0; i < a->n; i++) {
+        ck_assert_msg(strcmp(a->v[i].key, b->v[i].key) == 0 && strcmp(a->v[i].text, b->v[i].text) == 0,
+                      "%s: line %zu differs: %s %s / %s %s", what, i, a->v[i].key, a->v[i].text, b->v[i].key,
+                      b->v[i].text);
+    }
+}
+
+/* ---- the stream --------------------------------------------------------------- */
+
+typedef struct options {
+    int64_t max_delay, lateness, ttl;
+    int processing;
+    int json;        /* push JSON text instead of rows */
+    int watermarks;  /* advance the watermark now and then */
+} options;
+
+static uint64_t rs;
+static uint64_t rnd(void) {
+    uint64_t z = (rs += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+
+typedef struct gen_event {
+    int64_t t, id, user, item, amount;
+    const char *type;
+    int64_t watermark; /* > 0: advance to it before this event */
+} gen_event;
+
+static gen_event *make_stream(size_t n) {
+    static const char *types[] = {"a", "b", "c"};
+    gen_event *v = calloc(n, sizeof *v);
+    ck_assert_ptr_nonnull(v);
+    rs = 77;
+    int64_t base = 1000000;
+    for (size_t i = 0; i < n; i++) {
+        base += (int64_t)(rnd() % 12);
+        uint64_t r = rnd();
+        v[i].id = (int64_t)i;
+        /* Mostly a little out of order; now and then far behind. */
+        v[i].t = base - (int64_t)(r % 60) - ((r >> 8) % 40 == 0 ? (int64_t)((r >> 16) % 900) : 0);
+        v[i].user = 1 + (int64_t)((r >> 24) % 23);
+        v[i].item = 1 + (int64_t)((r >> 32) % 11);
+        v[i].amount = (int64_t)((r >> 40) % 100);
+        v[i].type = types[(r >> 48) % 3];
+        if ((r >> 56) % 97 == 0) v[i].watermark = base - 30;
+    }
+    return v;
+}
+
+static cep_program *prog;
+static int s_t, s_user, s_item, s_amount, s_type;
+static _Atomic int64_t clock_now;
+
+static int64_t test_clock(void *ud) { return atomic_load(&clock_now); }
+
+typedef struct config {
+    const options *o;
+    collector *c; /* one per shard */
+} config;
+
+static int configure(void *ud, cep_engine *e, unsigned index) {
+    config *cf = ud;
+    const options *o = cf->o;
+    int rc = cep_engine_set_max_delay(e, o->max_delay);
+    if (rc == CEP_OK) rc = cep_engine_set_allowed_lateness(e, o->lateness);
+    if (rc == CEP_OK) rc = cep_engine_set_state_ttl(e, o->ttl);
+    if (rc == CEP_OK && o->processing) rc = cep_engine_set_time_mode(e, CEP_TIME_PROCESSING);
+    if (rc == CEP_OK && o->processing) rc = cep_engine_set_clock(e, test_clock, NULL);
+    if (rc == CEP_OK) rc = cep_engine_set_time_field(e, "t");
+    cep_engine_on_match(e, on_match, &cf->c[index]);
+    cep_engine_on_timeout(e, on_match, &cf->c[index]);
+    cep_engine_on_late(e, on_late, &cf->c[index]);
+    return rc;
+}
+
+static void fill(cep_event *ev, const gen_event *g) {
+    cep_event_clear(ev);
+    cep_event_set_time(ev, g->t);
+    cep_event_set_int(ev, s_t, g->t);
+    cep_event_set_int(ev, id_slot, g->id);
+    cep_event_set_int(ev, s_user, g->user);
+    cep_event_set_int(ev, s_item, g->item);
+    cep_event_set_int(ev, s_amount, g->amount);
+    cep_event_set_string(ev, s_type, g->type, strlen(g->type));
+}
+
+static size_t json_of(char *b, size_t cap, const gen_event *g) {
+    return (size_t)snprintf(b, cap, "{\"t\":%" PRId64 ",\"id\":%" PRId64 ",\"user\":%" PRId64 ",\"item\":%" PRId64
+                            ",\"amount\":%" PRId64 ",\"type\":\"%s\"}",
+                            g->t, g->id, g->user, g->item, g->amount, g->type);
+}
+
+/* The stream through one engine (pool NULL) or a pool of n shards. */
+static void run(const options *o, const gen_event *gv, size_t n, unsigned shards, collector *merged,
+                cep_stats *st) {
+    collector *c = calloc(shards ? shards : 1, sizeof *c);
+    ck_assert_ptr_nonnull(c);
+    config cf = {o, c};
+    cep_engine *e = NULL;
+    cep_pool *p = NULL;
+    if (shards) {
+        ck_assert_int_eq(cep_pool_new(prog, shards, configure, &cf, &p), CEP_OK);
+    } else {
+        ck_assert_int_eq(cep_engine_new(prog, &e), CEP_OK);
+        ck_assert_int_eq(configure(&cf, e, 0), CEP_OK);
+    }
+    cep_event *ev;
+    ck_assert_int_eq(cep_event_new(prog, &ev), CEP_OK);
+    char text[256];
+    atomic_store(&clock_now, 5000);
+    for (size_t i = 0; i < n; i++) {
+        const gen_event *g = &gv[i];
+        if (o->watermarks && g->watermark) {
+            ck_assert_int_eq(p ? cep_pool_advance_watermark(p, g->watermark) : cep_engine_advance_watermark(e, g->watermark),
+                             CEP_OK);
+        }
+        if (o->processing) {
+            /* The clock moves on only once every shard has seen all. */
+            if (p) ck_assert_int_eq(cep_pool_sync(p), CEP_OK);
+            atomic_store(&clock_now, 5000 + (int64_t)i * 3);
+            if (i % 50 == 0) ck_assert_int_eq(p ? cep_pool_tick(p) : cep_engine_tick(e), CEP_OK);
+        }
+        int rc;
+        if (o->json) {
+            size_t len = json_of(text, sizeof text, g);
+            rc = p ? cep_pool_push_json(p, text, len) : cep_engine_push_json(e, text, len);
+        } else {
+            fill(ev, g);
+            rc = p ? cep_pool_push(p, ev) : cep_engine_push(e, ev);
+        }
+        ck_assert_msg(rc == CEP_OK, "push %zu: %s", i, p ? cep_pool_error(p) : cep_engine_error(e));
+    }
+    if (o->processing && p) ck_assert_int_eq(cep_pool_sync(p), CEP_OK);
+    ck_assert_int_eq(p ? cep_pool_finish(p) : cep_engine_finish(e), CEP_OK);
+    if (p) ck_assert_int_eq(cep_pool_stats(p, st), CEP_OK);
+    else cep_engine_stats(e, st);
+    /* Late events come from shard 0 alone, so their order is kept whole. */
+    for (unsigned s = 0; s < (shards ? shards : 1); s++) {
+        if (s > 0) ck_assert_int_eq(c[s].late.n, 0);
+        for (size_t i = 0; i < c[s].out.n; i++) add(&merged->out, c[s].out.v[i].key, c[s].out.v[i].text);
+        for (size_t i = 0; i < c[s].late.n; i++) add(&merged->late, "", c[s].late.v[i].text);
+        lines_free(&c[s].out);
+        lines_free(&c[s].late);
+    }
+    free(c);
+    cep_event_free(ev);
+    cep_pool_free(p);
+    cep_engine_free(e);
+}
+
+static void setup(void) {
+    cep_diag *d = NULL;
+    int rc = cep_compile(NULL, patterns, strlen(patterns), "pool.cep", &prog, &d);
+    ck_assert_msg(rc == CEP_OK, "%s", cep_diag_render(d));
+    cep_diag_free(d);
+    /* Fields the patterns do not read still travel: id names the events. */
+    s_t = cep_program_field_slot(prog, "t");
+    s_user = cep_program_field_slot(prog, "user");
+    s_item = cep_program_field_slot(prog, "item");
+    s_amount = cep_program_field_slot(prog, "amount");
+    s_type = cep_program_field_slot(prog, "type");
+    id_slot = cep_program_field_slot(prog, "id");
+}
+
+static void teardown(void) {
+    cep_program_free(prog);
+    prog = NULL;
+}
+
+static void compare(const options *o, size_t n) {
+    gen_event *gv = make_stream(n);
+    collector one = {0};
+    cep_stats s1;
+    run(o, gv, n, 0, &one, &s1);
+    ck_assert_msg(one.out.n > 100, "too few matches to compare (%zu)", one.out.n);
+    for (unsigned shards = 1; shards <= 4; shards++) {
+        collector many = {0};
+        cep_stats sp;
+        run(o, gv, n, shards, &many, &sp);
+        char what[64];
+        snprintf(what, sizeof what, "%u shards", shards);
+        assert_same_per_key(&one.out, &many.out, what);
+        ck_assert_int_eq(one.late.n, many.late.n);
+        for (size_t i = 0; i < one.late.n; i++) ck_assert_str_eq(one.late.v[i].text, many.late.v[i].text);
+        ck_assert_int_eq(sp.events, s1.events);
+        ck_assert_int_eq(sp.matches, s1.matches);
+        ck_assert_int_eq(sp.timeouts, s1.timeouts);
+        ck_assert_int_eq(sp.late, s1.late);
+        ck_assert_int_eq(sp.stragglers, s1.stragglers);
+        ck_assert_int_eq(sp.ttl_dropped, s1.ttl_dropped);
+        ck_assert_int_eq(sp.partial_matches, 0);
+        lines_free(&many.out);
+        lines_free(&many.late);
+    }
+    lines_free(&one.out);
+    lines_free(&one.late);
+    free(gv);
+}
+
+START_TEST(pool_in_order) {
+    options o = {.max_delay = 0};
+    compare(&o, 20000);
+}
+END_TEST
+
+START_TEST(pool_out_of_order) {
+    options o = {.max_delay = 60, .watermarks = 1};
+    compare(&o, 20000);
+}
+END_TEST
+
+START_TEST(pool_lateness_ttl) {
+    /* Stragglers within the allowed lateness, state TTL, watermarks. */
+    options o = {.max_delay = 40, .lateness = 300, .ttl = 150, .watermarks = 1};
+    compare(&o, 20000);
+}
+END_TEST
+
+START_TEST(pool_json) {
+    options o = {.max_delay = 60, .lateness = 100, .json = 1, .watermarks = 1};
+    compare(&o, 10000);
+}
+END_TEST
+
+START_TEST(pool_processing_time) {
+    options o = {.processing = 1};
+    compare(&o, 3000);
+}
+END_TEST
+
+static int count_cb(void *ud, const cep_match *m) {
+    (*(int *)ud)++;
+    return 0;
+}
+
+static int stop_cb(void *ud, const cep_match *m) { return 1; }
+
+static int bad_configure(void *ud, cep_engine *e, unsigned index) {
+    /* Shard 1 gets another max delay: the router could not keep time. */
+    return cep_engine_set_max_delay(e, index == 1 ? 10 : 0);
+}
+
+static int stop_configure(void *ud, cep_engine *e, unsigned index) {
+    cep_engine_on_match(e, stop_cb, NULL);
+    cep_engine_set_time_field(e, "t");
+    return CEP_OK;
+}
+
+START_TEST(pool_errors) {
+    cep_pool *p = NULL;
+    ck_assert_int_eq(cep_pool_new(prog, 0, NULL, NULL, &p), CEP_EINVAL);
+    ck_assert_int_eq(cep_pool_new(NULL, 2, NULL, NULL, &p), CEP_EINVAL);
+    ck_assert_int_eq(cep_pool_new(prog, 2, bad_configure, NULL, &p), CEP_EINVAL);
+    ck_assert_ptr_null(p);
+    cep_pool_free(NULL);
+
+    /* Parse errors at once, with the reader's message. */
+    ck_assert_int_eq(cep_pool_new(prog, 2, stop_configure, NULL, &p), CEP_OK);
+    ck_assert_int_eq(cep_pool_push_json(p, "{\"t\":1,", 7), CEP_EJSON);
+    ck_assert_str_eq(cep_pool_error(p), "invalid JSON: parse error: premature EOF");
+    ck_assert_int_eq(cep_pool_push_json(p, "{\"x\":1}", 7), CEP_ETIME);
+    ck_assert_str_eq(cep_pool_error(p), "missing time field 't'");
+    /* A callback that stops: the shard's error on a later call, sticky. */
+    static const char *ev[] = {"{\"t\":1,\"type\":\"a\",\"user\":1,\"amount\":1,\"id\":1}",
+                               "{\"t\":2,\"type\":\"b\",\"user\":1,\"amount\":5,\"id\":2}"};
+    ck_assert_int_eq(cep_pool_push_json(p, ev[0], strlen(ev[0])), CEP_OK);
+    ck_assert_int_eq(cep_pool_push_json(p, ev[1], strlen(ev[1])), CEP_OK);
+    ck_assert_int_eq(cep_pool_sync(p), CEP_ECALLBACK);
+    ck_assert(strncmp(cep_pool_error(p), "shard ", 6) == 0);
+    ck_assert_int_eq(cep_pool_push_json(p, ev[0], strlen(ev[0])), CEP_ECALLBACK);
+    ck_assert_int_eq(cep_pool_finish(p), CEP_ECALLBACK);
+    cep_pool_free(p);
+
+    /* Finished: pushes are refused; stats still read. */
+    int count = 0;
+    ck_assert_int_eq(cep_pool_new(prog, 3, NULL, NULL, &p), CEP_OK);
+    ck_assert_int_eq(cep_pool_finish(p), CEP_OK);
+    ck_assert_int_eq(cep_pool_push_json(p, ev[0], strlen(ev[0])), CEP_EFINISHED);
+    cep_stats st;
+    ck_assert_int_eq(cep_pool_stats(p, &st), CEP_OK);
+    ck_assert_int_eq(st.events, 0);
+    cep_pool_free(p);
+    (void)count;
+    (void)count_cb;
+}
+END_TEST
+
+START_TEST(pool_big_events) {
+    /* Events larger than a quarter of a ring go out of line, one at a time. */
+    cep_pool *p = NULL;
+    ck_assert_int_eq(cep_pool_new(prog, 2, stop_configure, NULL, &p), CEP_OK);
+    size_t n = 600000;
+    char *t = malloc(n + 64);
+    ck_assert_ptr_nonnull(t);
+    for (int k = 0; k < 5; k++) {
+        size_t len = (size_t)sprintf(t, "{\"t\":%d,\"type\":\"c\",\"user\":%d,\"pad\":\"", k, k);
+        memset(t + len, 'x', n);
+        len += n;
+        len += (size_t)sprintf(t + len, "\"}");
+        ck_assert_int_eq(cep_pool_push_json(p, t, len), CEP_OK);
+    }
+    cep_stats st;
+    ck_assert_int_eq(cep_pool_finish(p), CEP_OK);
+    ck_assert_int_eq(cep_pool_stats(p, &st), CEP_OK);
+    ck_assert_int_eq(st.events, 5);
+    free(t);
+    cep_pool_free(p);
+}
+END_TEST
+
+START_TEST(partition_option) {
+    cep_engine *e;
+    ck_assert_int_eq(cep_engine_new(prog, &e), CEP_OK);
+    ck_assert_int_eq(cep_engine_set_partition(e, 2, 2), CEP_EINVAL);
+    ck_assert_int_eq(cep_engine_set_partition(e, 0, 0), CEP_EINVAL);
+    ck_assert_int_eq(cep_engine_set_partition(e, 1, 2), CEP_OK);
+    ck_assert_int_eq(cep_engine_push_json(e, "{\"ts\":1}", 8), CEP_OK);
+    ck_assert_int_eq(cep_engine_set_partition(e, 0, 2), CEP_EINVAL); /* started */
+    cep_engine_free(e);
+
+    /* Separate engines over the whole stream, each with its partition: the
+     * matches add up to one engine's. */
+    gen_event *gv = make_stream(5000);
+    int total = 0, one = 0;
+    for (unsigned k = 0; k <= 3; k++) {
+        ck_assert_int_eq(cep_engine_new(prog, &e), CEP_OK);
+        if (k) ck_assert_int_eq(cep_engine_set_partition(e, k - 1, 3), CEP_OK);
+        cep_engine_set_time_field(e, "t");
+        cep_engine_set_max_delay(e, 60);
+        int n = 0;
+        cep_engine_on_match(e, count_cb, &n);
+        cep_event *ev;
+        ck_assert_int_eq(cep_event_new(prog, &ev), CEP_OK);
+        for (size_t i = 0; i < 5000; i++) {
+            fill(ev, &gv[i]);
+            ck_assert_int_eq(cep_engine_push(e, ev), CEP_OK);
+        }
+        ck_assert_int_eq(cep_engine_finish(e), CEP_OK);
+        if (k) total += n;
+        else one = n;
+        cep_event_free(ev);
+        cep_engine_free(e);
+    }
+    ck_assert_int_gt(one, 0);
+    ck_assert_int_eq(total, one);
+    free(gv);
+}
+END_TEST
+
+Suite *pool_suite(void) {
+    Suite *s = suite_create("pool");
+    TCase *tc = tcase_create("pool");
+    tcase_set_timeout(tc, 300);
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_test(tc, pool_in_order);
+    tcase_add_test(tc, pool_out_of_order);
+    tcase_add_test(tc, pool_lateness_ttl);
+    tcase_add_test(tc, pool_json);
+    tcase_add_test(tc, pool_processing_time);
+    tcase_add_test(tc, pool_errors);
+    tcase_add_test(tc, pool_big_events);
+    tcase_add_test(tc, partition_option);
+    suite_add_tcase(s, tc);
+    return s;
+}
