@@ -6,6 +6,7 @@
 #include "config.h"
 #include "compile.h"
 #include "diag.h"
+#include "bytes.h"
 #include "mem.h"
 
 #include <string.h>
@@ -632,10 +633,10 @@ static int dispatchable(const expr *g) {
     return g && g->kind == XK_SLOT_CMP && g->op == OP_EQ && (g->k.type == CEP_INT || g->k.type == CEP_STRING);
 }
 
-static int same_key(const cep_value *a, const cep_value *b) {
+static inline int same_key(const cep_value *a, const cep_value *b) {
     if (a->type != b->type) return 0;
     if (a->type == CEP_INT) return a->u.i == b->u.i;
-    return a->u.s.len == b->u.s.len && memcmp(a->u.s.ptr, b->u.s.ptr, a->u.s.len) == 0;
+    return a->u.s.len == b->u.s.len && same_bytes(a->u.s.ptr, b->u.s.ptr, a->u.s.len);
 }
 
 /* Most patterns test one field against constants in every step (`type ==

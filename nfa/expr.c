@@ -3,6 +3,7 @@
  * partial match's chain of accepted events. */
 #include "config.h"
 #include "expr.h"
+#include "bytes.h"
 #include "mem.h"
 #include "regex.h"
 #include "event.h"
@@ -245,7 +246,7 @@ static int cmp_holds(int op, const cep_value *a, const cep_value *b) {
     if (a->type == b->type) {
         if (a->type == CEP_INT) return int_holds(op, a->u.i, b->u.i);
         if (a->type == CEP_STRING && (op == OP_EQ || op == OP_NE)) {
-            int eq = a->u.s.len == b->u.s.len && memcmp(a->u.s.ptr, b->u.s.ptr, a->u.s.len) == 0;
+            int eq = a->u.s.len == b->u.s.len && same_bytes(a->u.s.ptr, b->u.s.ptr, a->u.s.len);
             return op == OP_EQ ? eq : !eq;
         }
     }

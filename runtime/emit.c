@@ -186,16 +186,55 @@ static int cmp_pm(const void *a, const void *b) {
     return pm_less(x, y) ? -1 : pm_less(y, x);
 }
 
+/* A `within` window alone (no gaps): is p's closed at now? */
+static inline int within_due(const nfa_pattern *pat, const pm *p, int64_t now) {
+    return pat->has_within && p->start <= INT64_MAX - pat->within_ms && p->start + pat->within_ms <= now;
+}
+
+/* One partial match's window closed: it completes (waiting on a trailing
+ * notFollowedBy) or times out. */
+static void expire_one(cep_engine *e, uint32_t pi, key_state *ks, pm *p) {
+    const nfa_pattern *pat = &e->prog->patterns[pi];
+    if (pat->states[p->state].kind == ST_PENDING) {
+        pm_list *c = &e->completed;
+        c->n = 0;
+        if (engine_list_push(c, *p) < 0) {
+            engine_node_release(e, p->node);
+            e->oom = 1;
+        }
+        complete(e, pi, ks, c);
+        return;
+    }
+    if (e->on_timeout) emit(e, pi, p, 1);
+    else e->stats.timeouts++;
+    engine_node_release(e, p->node);
+    if (ks->done.n) release_held(e, pi, ks);
+}
+
 void prune_expired(cep_engine *e, key_state *ks, int64_t now) {
     if (!ks->npms) return;
     uint32_t pi = ks->pattern;
     const nfa_pattern *pat = &e->prog->patterns[pi];
     if (!e->rt[pi].has_gaps) {
-        /* `within` alone: due only if some bucket's first is. */
-        int due = 0;
-        for (uint32_t i = 0; i < ks->nb && !due; i++)
-            due = pm_deadline(pat, &ks->b[i].v[ks->b[i].lo]) <= now;
+        /* `within` alone: due only if some bucket's first is; most often
+         * one partial match is, and it goes without the general path. */
+        bucket *due = NULL;
+        int many = 0;
+        for (uint32_t i = 0; i < ks->nb; i++) {
+            bucket *b = &ks->b[i];
+            if (!within_due(pat, &b->v[b->lo], now)) continue;
+            many |= due != NULL || (b->lo + 1 < b->hi && within_due(pat, &b->v[b->lo + 1], now));
+            due = b;
+        }
         if (!due) return;
+        if (!many) {
+            pm p = due->v[due->lo++];
+            ks->npms--;
+            e->stats.partial_matches--;
+            if (due->lo == due->hi) key_drop_empty_buckets(e, ks);
+            expire_one(e, pi, ks, &p);
+            return;
+        }
     }
     pm_list *x = &e->expired;
     x->n = 0;

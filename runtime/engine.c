@@ -205,13 +205,30 @@ static int advance_to(cep_engine *e, int64_t w) {
     return rc;
 }
 
+/* advance_to's usual case, nothing buffered and no timer due: inline. */
+static inline int advance(cep_engine *e, int64_t w) {
+    if (!e->reorder.n && e->next_due > w) {
+        if (w > e->watermark) e->watermark = w;
+        return CEP_OK;
+    }
+    return advance_to(e, w);
+}
+
 static int reorder_less(const void *a, const void *b) {
     const cep_event *x = a, *y = b;
     if (x->time != y->time) return x->time < y->time;
     return x->seq < y->seq;
 }
 
-static int finish_rc(cep_engine *e, int rc) {
+static int finish_slow(cep_engine *e, int rc);
+
+/* What a call returns after its work; the flags are rarely set. */
+static inline int finish_rc(cep_engine *e, int rc) {
+    if (rc == CEP_OK && !e->ctx.oom && !e->oom && !e->limit_hit && !e->stop) return CEP_OK;
+    return finish_slow(e, rc);
+}
+
+static int finish_slow(cep_engine *e, int rc) {
     /* A condition or emit value that could not allocate (lower, upper)
      * evaluated to null: report it, or a match is lost without a word. */
     if (e->ctx.oom) {
@@ -264,8 +281,14 @@ static uint64_t state_bytes(const cep_engine *e) {
 
 /* Over the memory budget: drop partial matches, earliest-started first,
  * from the oldest keys, until under it again. */
-static void enforce_memory(cep_engine *e) {
-    if (!e->max_bytes || state_bytes(e) <= e->max_bytes) return;
+static void enforce_memory_slow(cep_engine *e);
+
+static inline void enforce_memory(cep_engine *e) {
+    if (e->max_bytes) enforce_memory_slow(e);
+}
+
+static void enforce_memory_slow(cep_engine *e) {
+    if (state_bytes(e) <= e->max_bytes) return;
     if (e->limit_policy == CEP_LIMIT_FAIL) e->limit_hit = 2;
     key_state *ks = e->first;
     while (ks && state_bytes(e) > e->max_bytes) {
@@ -308,7 +331,7 @@ static int push_at(cep_engine *e, cep_event *ev, int64_t t) {
     int rc = CEP_OK;
     if (e->reorder.n == 0 && t <= w) {
         /* In order: run it straight from the caller's row, no copy. */
-        rc = advance_to(e, t);
+        rc = advance(e, t);
         if (rc == CEP_OK) rc = process_event(e, ev, 0);
     } else {
         cep_event *f = engine_keep_event(e, ev);
@@ -321,7 +344,7 @@ static int push_at(cep_engine *e, cep_event *ev, int64_t t) {
         e->stats.buffered++;
     }
     ev->seq = saved_seq;
-    int r = advance_to(e, w);
+    int r = advance(e, w);
     if (rc == CEP_OK) rc = r;
     enforce_memory(e);
     return finish_rc(e, rc);

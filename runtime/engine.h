@@ -117,7 +117,7 @@ typedef struct timer_ent {
 enum { LANE_SORTED, LANE_HEAP };
 typedef struct lane {
     timer_ent *v;
-    size_t lo, hi, cap;     /* sorted: v[lo..hi); heap: v[0..hi) */
+    size_t lo, hi, cap;     /* sorted: a ring (timers.c); heap: v[0..hi) */
     size_t heap_pos;        /* place in the engine's heap of lanes */
     int kind;
 } lane;
@@ -335,8 +335,10 @@ static inline int timers_arm_pm(cep_engine *e, key_state *ks, const pm *p, int n
     if (!rt->has_gaps && new_family && rt->within_lane != NO_LANE && p->start <= INT64_MAX - rt->within_ms) {
         lane *l = &e->lanes[rt->within_lane];
         int64_t d = p->start + rt->within_ms;
-        if (l->lo < l->hi && l->hi < l->cap && l->v[l->hi - 1].deadline <= d) {
-            l->v[l->hi++] = (timer_ent){d, ks};
+        size_t m = l->cap - 1; /* a ring (timers.c) */
+        if (l->lo < l->hi && l->hi - l->lo < l->cap && l->v[(l->hi - 1) & m].deadline <= d) {
+            l->v[l->hi & m] = (timer_ent){d, ks};
+            l->hi++;
             ks->timers++;
             return 0;
         }

@@ -181,12 +181,16 @@ cep_event *event_freeze_to(const cep_event *ev, void *block, size_t n) {
     f->size = n;
     f->has_time = ev->has_time;
     f->vals = (cep_value *)((char *)f + EVENT_STORED_HDR);
-    memcpy(f->vals, ev->vals, ev->nslots * sizeof *f->vals);
     char *bytes = (char *)(f->vals + f->nslots);
     for (uint32_t i = 0; i < ev->nslots; i++) {
+        f->vals[i] = ev->vals[i];
         if (f->vals[i].type != CEP_STRING) continue;
         size_t l = f->vals[i].u.s.len;
-        memcpy(bytes, f->vals[i].u.s.ptr, l);
+        const char *src = f->vals[i].u.s.ptr;
+        if (l <= 16) /* most strings are short: no call */
+            for (size_t k = 0; k < l; k++) bytes[k] = src[k];
+        else
+            memcpy(bytes, src, l);
         bytes[l] = '\0';
         f->vals[i].u.s.ptr = bytes;
         bytes += l + 1;

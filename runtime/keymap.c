@@ -5,6 +5,7 @@
  * the key states, which at a million keys are all out of cache. */
 #include "config.h"
 #include "engine.h"
+#include "bytes.h"
 #include "mem.h"
 
 #include <string.h>
@@ -16,7 +17,7 @@ key_state *keymap_find(const keymap *m, uint64_t hash, const char *key, uint32_t
     for (size_t i = home(m, hash);; i = (i + 1) & (m->cap - 1)) {
         const keyslot *s = &m->slots[i];
         if (!s->ks) return NULL;
-        if (s->hash == hash && s->ks->key_len == len && memcmp(s->ks->key, key, len) == 0) return s->ks;
+        if (s->hash == hash && s->ks->key_len == len && same_bytes(s->ks->key, key, len)) return s->ks;
     }
 }
 

@@ -29,6 +29,15 @@ struct step_out {
  * so that 7 and 7.0 are one key, as they compare equal. */
 int encode_key(cep_engine *e, uint32_t pi, const cep_value *vals, uint32_t *len) {
     const nfa_pattern *pat = &e->prog->patterns[pi];
+    if (pat->nkeys == 1 && vals[pat->key_slots[0]].type == CEP_INT && e->keybuf_cap >= 13) {
+        /* The common key, one int field: what the loop below writes. */
+        char *p = e->keybuf;
+        memcpy(p, &pi, 4);
+        p[4] = (char)CEP_INT;
+        memcpy(p + 5, &vals[pat->key_slots[0]].u.i, 8);
+        *len = 13;
+        return CEP_OK;
+    }
     size_t need = 4;
     for (uint32_t i = 0; i < pat->nkeys; i++) {
         cep_value v = vals[pat->key_slots[i]];
@@ -82,6 +91,21 @@ static inline int holds(cep_engine *e, const expr *c, const cep_value *row, cons
     int h = expr_holds(c, &e->ctx);
     if (e->ctx.scratch) expr_ctx_reset(&e->ctx);
     return h;
+}
+
+/* What remains of a state's condition. Its most common form, `field ==
+ * step.field` on ints (an event joined to an earlier step), is decided
+ * here; exactly as expr_holds would (the newest event of the step). */
+static inline int rest_holds(cep_engine *e, const expr *r, const cep_value *row, const pm_node *chain) {
+    if (r->kind == XK_REF_CMP && r->op == OP_EQ) {
+        const pm_node *n = chain;
+        while (n && (int32_t)n->step != r->step) n = n->parent;
+        if (n) {
+            const cep_value *a = &row[r->slot], *b = &n->ev->vals[r->slot2];
+            if (a->type == CEP_INT && b->type == CEP_INT) return a->u.i == b->u.i;
+        }
+    }
+    return holds(e, r, row, chain);
 }
 
 /* The gate of state s, decided once per event and pattern: by the
@@ -313,7 +337,7 @@ static int step_bucket(cep_engine *e, const nfa_pattern *pat, key_state *ks, buc
         if (closed_next) {
             /* strict contiguity broken: it ends */
         } else if (st->shape == SHAPE_FOLLOW || st->shape == SHAPE_NEXT) {
-            if (st->rest && !holds(e, st->rest, ev->vals, p.node)) {
+            if (st->rest && !rest_holds(e, st->rest, ev->vals, p.node)) {
                 if (st->shape == SHAPE_FOLLOW) {
                     b->v[k++] = p;
                     continue;

@@ -13,43 +13,79 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* A sorted lane is a ring: entries at positions lo..hi-1 (counters that
+ * only grow), position i in v[i & (cap - 1)], cap a power of two. Popping
+ * and pushing never move the others. The TTL lane is a heap in v[0..hi). */
+#define AT(l, i) ((l)->v[(i) & ((l)->cap - 1)])
+
 static int64_t lane_head(const lane *l) {
-    if (l->kind == LANE_SORTED) return l->lo < l->hi ? l->v[l->lo].deadline : INT64_MAX;
+    if (l->kind == LANE_SORTED) return l->lo < l->hi ? AT(l, l->lo).deadline : INT64_MAX;
     return l->hi ? l->v[0].deadline : INT64_MAX;
 }
 
 static int lane_less(const void *a, const void *b) { return lane_head(a) < lane_head(b); }
 
+/* With a few lanes (one pattern: its window and the TTL lane), looking at
+ * each is cheaper than keeping the heap of lanes in order. */
+#define FEW_LANES 4
+
+static lane *first_lane(const cep_engine *e) {
+    if (e->nlanes > FEW_LANES) return heap_top(&e->lane_heap);
+    if (!e->nlanes) return NULL; /* freed, or being made */
+    /* The TTL lane (the last) has entries only with a TTL. */
+    uint32_t n = e->state_ttl > 0 ? e->nlanes : e->nlanes - 1;
+    if (n <= 1) return n ? &e->lanes[0] : NULL;
+    lane *best = &e->lanes[0];
+    int64_t bh = lane_head(best);
+    for (uint32_t i = 1; i < n; i++) {
+        int64_t h = lane_head(&e->lanes[i]);
+        if (h < bh) {
+            best = &e->lanes[i];
+            bh = h;
+        }
+    }
+    return best;
+}
+
+/* After l's earliest deadline changed. */
+static void lane_moved_head(cep_engine *e, lane *l) {
+    if (e->nlanes > FEW_LANES) heap_fix(&e->lane_heap, l->heap_pos);
+}
+
 static int64_t next_due(const cep_engine *e) {
-    const lane *l = heap_top(&e->lane_heap);
+    const lane *l = first_lane(e);
     return l ? lane_head(l) : INT64_MAX;
 }
 
 static void lane_moved(void *item, size_t pos) { ((lane *)item)->heap_pos = pos; }
 
-int lane_reserve(lane *l, size_t n) {
-    if (l->hi + n <= l->cap) return 0;
+/* Re-lay l's entries from position 0 of an array of ncap entries. */
+static int lane_relay(lane *l, size_t ncap) {
     size_t live = l->hi - l->lo;
-    if (l->kind == LANE_SORTED && l->lo >= live && live + n <= l->cap) {
-        memmove(l->v, l->v + l->lo, live * sizeof *l->v);
-        l->lo = 0;
-        l->hi = live;
-        return 0;
-    }
-    size_t ncap = l->cap ? l->cap : 16;
-    while (ncap < live + n) {
-        if (ncap > ((size_t)-1 / 2) / sizeof *l->v) return -1;
-        ncap *= 2;
-    }
     timer_ent *nv = mem_alloc(ncap * sizeof *nv);
     if (!nv) return -1;
-    if (live) memcpy(nv, l->v + l->lo, live * sizeof *nv);
+    if (l->kind == LANE_SORTED) {
+        for (size_t i = 0; i < live; i++) nv[i] = AT(l, l->lo + i);
+    } else if (live) {
+        memcpy(nv, l->v, live * sizeof *nv);
+    }
     mem_free(l->v);
     l->v = nv;
     l->lo = 0;
     l->hi = live;
     l->cap = ncap;
     return 0;
+}
+
+int lane_reserve(lane *l, size_t n) {
+    size_t live = l->hi - l->lo;
+    if (live + n <= l->cap) return 0;
+    size_t ncap = l->cap ? l->cap : 16;
+    while (ncap < live + n) {
+        if (ncap > ((size_t)-1 / 2) / sizeof *l->v) return -1;
+        ncap *= 2;
+    }
+    return lane_relay(l, ncap);
 }
 
 /* ---- the TTL lane: a binary heap of entries ------------------------------------ */
@@ -80,14 +116,17 @@ static void heap_put(lane *l, timer_ent t) {
  * from the tail is O(1) but for stragglers and the like. */
 static void sorted_put(lane *l, timer_ent t) {
     size_t j = l->hi;
-    while (j > l->lo && l->v[j - 1].deadline > t.deadline) j--;
-    memmove(l->v + j + 1, l->v + j, (l->hi - j) * sizeof *l->v);
-    l->v[j] = t;
+    for (; j > l->lo && AT(l, j - 1).deadline > t.deadline; j--) AT(l, j) = AT(l, j - 1);
+    AT(l, j) = t;
     l->hi++;
 }
 
 static timer_ent lane_pop(lane *l) {
-    if (l->kind == LANE_SORTED) return l->v[l->lo++];
+    if (l->kind == LANE_SORTED) {
+        timer_ent t = AT(l, l->lo);
+        l->lo++;
+        return t;
+    }
     timer_ent t = l->v[0];
     l->v[0] = l->v[--l->hi];
     if (l->hi) ent_sift_down(l->v, l->hi, 0);
@@ -100,14 +139,14 @@ static timer_ent lane_pop(lane *l) {
  * event of the next (whose key state the previous call fetched). */
 static void prefetch_next(const lane *l) {
     if (l->lo + 2 < l->hi) {
-        const char *k = (const char *)l->v[l->lo + 2].ks;
+        const char *k = (const char *)AT(l, l->lo + 2).ks;
         __builtin_prefetch(k);
         __builtin_prefetch(k + 64);
         __builtin_prefetch(k + 128);
         __builtin_prefetch(k + 192);
     }
     if (l->lo < l->hi) {
-        const key_state *ks = l->v[l->lo].ks;
+        const key_state *ks = AT(l, l->lo).ks;
         if (ks->nb && ks->b[0].lo < ks->b[0].hi) __builtin_prefetch(ks->b[0].v[ks->b[0].lo].node);
     }
 }
@@ -141,9 +180,10 @@ static void lane_compact(cep_engine *e, uint32_t li) {
     lane *l = &e->lanes[li];
     size_t k = l->lo;
     for (size_t i = l->lo; i < l->hi; i++) {
-        timer_ent t = l->v[i];
+        timer_ent t = AT(l, i);
         if (entry_live(e, li, &t)) {
-            l->v[k++] = t;
+            AT(l, k) = t;
+            k++;
         } else if (--t.ks->timers == 0) {
             /* Its last entry anywhere (timers counts them all, so no
              * later one names it): a key that holds nothing goes. */
@@ -151,18 +191,11 @@ static void lane_compact(cep_engine *e, uint32_t li) {
         }
     }
     l->hi = k;
-    /* Give back what a burst made it grow to. */
-    size_t live = l->hi - l->lo, want = 4 * (live > 64 ? live : 64);
-    if (l->cap > want) {
-        memmove(l->v, l->v + l->lo, live * sizeof *l->v);
-        l->lo = 0;
-        l->hi = live;
-        timer_ent *nv = mem_realloc(l->v, want * sizeof *nv);
-        if (nv) { /* else it stays as big, which is only memory */
-            l->v = nv;
-            l->cap = want;
-        }
-    }
+    /* Give back what a burst made it grow to (failing that, it stays as
+     * big, which is only memory). */
+    size_t live = l->hi - l->lo, want = 64;
+    while (want < 4 * live) want *= 2;
+    if (l->cap > want) lane_relay(l, want);
 }
 
 void timers_compact(cep_engine *e) {
@@ -171,7 +204,7 @@ void timers_compact(cep_engine *e) {
         lane *l = &e->lanes[i];
         if (l->kind != LANE_SORTED || l->hi - l->lo <= 2 * (e->stats.partial_matches + 64)) continue;
         lane_compact(e, i);
-        heap_fix(&e->lane_heap, l->heap_pos);
+        lane_moved_head(e, l);
     }
     e->next_due = next_due(e);
 }
@@ -180,11 +213,12 @@ int timers_add(cep_engine *e, uint32_t li, int64_t deadline, key_state *ks) {
     lane *l = &e->lanes[li];
     /* Full and oversized: compacted once the event is through (keys may
      * be freed then, which they must not be in the middle of a step). */
-    if (l->kind == LANE_SORTED && l->hi == l->cap && l->hi - l->lo > 2 * (e->stats.partial_matches + 64))
+    if (l->kind == LANE_SORTED && l->hi - l->lo == l->cap && l->hi - l->lo > 2 * (e->stats.partial_matches + 64))
         e->compact_due = 1;
-    if (l->kind == LANE_SORTED && l->lo < l->hi && l->hi < l->cap && l->v[l->hi - 1].deadline <= deadline) {
+    if (l->kind == LANE_SORTED && l->lo < l->hi && l->hi - l->lo < l->cap && AT(l, l->hi - 1).deadline <= deadline) {
         /* The common case: a later deadline than all, and room for it. */
-        l->v[l->hi++] = (timer_ent){deadline, ks};
+        AT(l, l->hi) = (timer_ent){deadline, ks};
+        l->hi++;
         ks->timers++;
         return 0;
     }
@@ -195,7 +229,7 @@ int timers_add(cep_engine *e, uint32_t li, int64_t deadline, key_state *ks) {
     else heap_put(l, t);
     ks->timers++;
     if (deadline < before) {
-        heap_fix(&e->lane_heap, l->heap_pos);
+        lane_moved_head(e, l);
         if (deadline < e->next_due) e->next_due = deadline;
     }
     return 0;
@@ -206,17 +240,21 @@ size_t timers_take(cep_engine *e, int64_t d) {
     lane *ttl = &e->lanes[e->nlanes - 1];
     size_t n = 0;
     for (;;) {
-        lane *l = heap_top(&e->lane_heap);
+        lane *l = first_lane(e);
         if (!l || lane_head(l) != d) break;
-        if (n == e->due_cap && mem_grow((void **)&e->due, &e->due_cap, n + 1, sizeof *e->due) < 0) {
-            e->oom = 1; /* the rest stays due: taken on the next round */
-            break;
-        }
-        timer_ent t = lane_pop(l);
-        if (l == ttl) t.ks->ttl_armed = 0;
-        e->due[n++] = t;
+        do { /* the lane's entries due at d, then look for another lane */
+            if (n == e->due_cap && mem_grow((void **)&e->due, &e->due_cap, n + 1, sizeof *e->due) < 0) {
+                e->oom = 1; /* the rest stays due: taken on the next round */
+                lane_moved_head(e, l);
+                e->next_due = next_due(e);
+                return n;
+            }
+            timer_ent t = lane_pop(l);
+            if (l == ttl) t.ks->ttl_armed = 0;
+            e->due[n++] = t;
+        } while (lane_head(l) == d);
         if (l->kind == LANE_SORTED) prefetch_next(l);
-        heap_fix(&e->lane_heap, l->heap_pos);
+        lane_moved_head(e, l);
     }
     e->next_due = next_due(e);
     return n;
@@ -228,7 +266,9 @@ static int add_entry(cep_engine *e, uint32_t li, int64_t d, key_state *ks, int r
     if (!raw) return timers_add(e, li, d, ks);
     lane *l = &e->lanes[li]; /* rebuilding: append now, sort at the end */
     if (lane_reserve(l, 1) < 0) return -1;
-    l->v[l->hi++] = (timer_ent){d, ks};
+    if (l->kind == LANE_SORTED) AT(l, l->hi) = (timer_ent){d, ks};
+    else l->v[l->hi] = (timer_ent){d, ks};
+    l->hi++;
     ks->timers++;
     return 0;
 }
@@ -442,7 +482,8 @@ int timers_rebuild(cep_engine *e) {
     for (uint32_t i = 0; i < e->nlanes; i++) {
         lane *l = &e->lanes[i];
         if (l->kind == LANE_SORTED) {
-            if (l->hi - l->lo > 1) qsort(l->v + l->lo, l->hi - l->lo, sizeof *l->v, cmp_ent);
+            /* Cleared before the appends: positions from 0 are v[0..]. */
+            if (l->hi - l->lo > 1) qsort(l->v, l->hi - l->lo, sizeof *l->v, cmp_ent);
         } else {
             for (size_t k = l->hi / 2; k-- > 0;) ent_sift_down(l->v, l->hi, k);
         }

@@ -5,6 +5,11 @@
 
 #include <stddef.h>
 #include <stdint.h>
+/* Inlined: every event hashes its key once per pattern, and for keys of a
+ * few bytes the call into libxxhash costs as much as the hash. */
+#ifndef XXH_INLINE_ALL
+#define XXH_INLINE_ALL
+#endif
 #include <xxhash.h>
 
 static inline uint64_t hash_bytes(const void *p, size_t n, uint64_t seed) {
