@@ -143,7 +143,7 @@ void release_held(cep_engine *e, uint32_t pi, key_state *ks) {
 /* Insert a completed match into the key's held list, ordered by start
  * (stable: same-start matches stay in completion order). */
 static void hold(cep_engine *e, key_state *ks, const pm *m) {
-    if (engine_list_push(&ks->done, *m) < 0) {
+    if (key_hold_push(e, ks, *m) < 0) {
         engine_node_release(e, m->node);
         e->oom = 1;
         return;
@@ -184,6 +184,32 @@ int64_t pm_deadline(const nfa_pattern *pat, const pm *p) {
 static int cmp_pm(const void *a, const void *b) {
     const pm *x = a, *y = b;
     return pm_less(x, y) ? -1 : pm_less(y, x);
+}
+
+void pm_merge(cep_engine *e, pm_list *parts, const uint32_t *cut, uint32_t ncut, pm_list *out) {
+    if (!cut || ncut <= 1) {
+        pm_list t = *out; /* one part: in order already (or unknown: sorted) */
+        *out = *parts;
+        *parts = t;
+        parts->n = 0;
+        if (!cut && out->n > 1) qsort(out->v, out->n, sizeof *out->v, cmp_pm);
+        return;
+    }
+    out->n = 0;
+    uint32_t head[PM_MERGE_MAX];
+    for (uint32_t i = 0; i < ncut; i++) head[i] = i ? cut[i - 1] : 0;
+    for (;;) {
+        int best = -1;
+        for (uint32_t i = 0; i < ncut; i++)
+            if (head[i] < cut[i] && (best < 0 || pm_less(&parts->v[head[i]], &parts->v[head[best]]))) best = (int)i;
+        if (best < 0) break;
+        if (engine_list_push(out, parts->v[head[best]]) < 0) {
+            engine_node_release(e, parts->v[head[best]].node);
+            e->oom = 1;
+        }
+        head[best]++;
+    }
+    parts->n = 0;
 }
 
 /* A `within` window alone (no gaps): is p's closed at now? */
@@ -236,8 +262,12 @@ void prune_expired(cep_engine *e, key_state *ks, int64_t now) {
             return;
         }
     }
-    pm_list *x = &e->expired;
-    x->n = 0;
+    /* What is due, bucket by bucket (each part in order), into e->kids;
+     * then merged into e->expired in Flink's order over the whole key. */
+    pm_list *parts = &e->kids, *x = &e->expired;
+    parts->n = x->n = 0;
+    uint32_t cut[PM_MERGE_MAX], ncut = 0; /* where each bucket's part ends in parts */
+    int fits = ks->nb <= PM_MERGE_MAX;
     for (uint32_t i = 0; i < ks->nb; i++) {
         bucket *b = &ks->b[i];
         /* INT64_MAX is "no deadline": an event at time INT64_MAX must not
@@ -248,25 +278,26 @@ void prune_expired(cep_engine *e, key_state *ks, int64_t now) {
             while (b->lo < b->hi) {
                 int64_t d = pm_deadline(pat, &b->v[b->lo]);
                 if (d == INT64_MAX || d > now) break;
-                if (engine_list_push(x, b->v[b->lo]) < 0) {
+                if (engine_list_push(parts, b->v[b->lo]) < 0) {
                     engine_node_release(e, b->v[b->lo].node);
                     e->oom = 1;
                 }
                 b->lo++;
             }
-            continue;
-        }
-        uint32_t k = b->lo;
-        for (uint32_t j = b->lo; j < b->hi; j++) {
-            int64_t d = pm_deadline(pat, &b->v[j]);
-            if (d == INT64_MAX || d > now) {
-                b->v[k++] = b->v[j];
-            } else if (engine_list_push(x, b->v[j]) < 0) {
-                engine_node_release(e, b->v[j].node);
-                e->oom = 1;
+        } else {
+            uint32_t k = b->lo;
+            for (uint32_t j = b->lo; j < b->hi; j++) {
+                int64_t d = pm_deadline(pat, &b->v[j]);
+                if (d == INT64_MAX || d > now) {
+                    b->v[k++] = b->v[j];
+                } else if (engine_list_push(parts, b->v[j]) < 0) {
+                    engine_node_release(e, b->v[j].node);
+                    e->oom = 1;
+                }
             }
+            b->hi = k;
         }
-        b->hi = k;
+        if (fits && (ncut == 0 ? parts->n : parts->n > cut[ncut - 1])) cut[ncut++] = parts->n;
     }
     uint32_t gone = ks->npms;
     ks->npms = 0;
@@ -275,9 +306,8 @@ void prune_expired(cep_engine *e, key_state *ks, int64_t now) {
     if (!gone) return;
     e->stats.partial_matches -= gone;
     key_drop_empty_buckets(e, ks);
-    /* In Flink's order over the whole key; the trailing notFollowedBy ones
-     * complete, the others time out. */
-    if (x->n > 1) qsort(x->v, x->n, sizeof *x->v, cmp_pm);
+    pm_merge(e, parts, fits ? cut : NULL, ncut, x);
+    /* The trailing notFollowedBy ones complete, the others time out. */
     pm_list *c = &e->completed;
     c->n = 0;
     for (uint32_t i = 0; i < x->n; i++) {

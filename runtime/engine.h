@@ -266,6 +266,8 @@ void key_drop_empty_buckets(cep_engine *e, key_state *ks);
 /* Insert l's partial matches (sorted by state, then pm_less) into ks's
  * buckets; on failure the ones not inserted are released and -1 returned. */
 int key_insert_sorted(cep_engine *e, key_state *ks, pm_list *l);
+/* Append to ks's held matches (slab memory); 0 or -1. */
+int key_hold_push(cep_engine *e, key_state *ks, pm p);
 /* Remove ks's partial match that comes first in pm_less order into *out. */
 int key_pop_first(cep_engine *e, key_state *ks, pm *out);
 const pm *key_first(const key_state *ks);
@@ -311,7 +313,13 @@ void emit(cep_engine *e, uint32_t pi, const pm *p, int timeout);
 /* Completed matches: emitted now (noSkip) or held back; l emptied. */
 void complete(cep_engine *e, uint32_t pi, key_state *ks, pm_list *l);
 void release_held(cep_engine *e, uint32_t pi, key_state *ks);
-/* Expire what is due at time now in ks. */
+/* out = parts, which is ncut runs each in pm_less order, ending at cut[i],
+ * merged into one order (cut NULL: no runs known, sorted); parts emptied.
+ * At most PM_MERGE_MAX runs. */
+#define PM_MERGE_MAX 64
+void pm_merge(cep_engine *e, pm_list *parts, const uint32_t *cut, uint32_t ncut, pm_list *out);
+/* Expire what is due at time now in ks (uses e->kids as scratch: never
+ * called while a step is under way). */
 void prune_expired(cep_engine *e, key_state *ks, int64_t now);
 /* When partial match p's window closes (INT64_MAX: never). */
 int64_t pm_deadline(const nfa_pattern *pat, const pm *p);

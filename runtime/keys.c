@@ -81,7 +81,7 @@ void engine_key_free(cep_engine *e, key_state *ks) {
     for (uint32_t i = 0; i < ks->done.n; i++) engine_node_release(e, ks->done.v[i].node);
     unlist(e, ks);
     keymap_remove(&e->keys, ks);
-    mem_free(ks->done.v);
+    slab_free(&e->mem, ks->done.v, (size_t)ks->done.cap * sizeof *ks->done.v);
     dir_free(e, ks);
     slab_free(&e->mem, ks, sizeof *ks + ks->key_len);
     e->nkey_states--;
@@ -190,6 +190,21 @@ int key_insert_sorted(cep_engine *e, key_state *ks, pm_list *l) {
     l->n = 0;
     if (rc < 0) key_drop_empty_buckets(e, ks);
     return rc;
+}
+
+int key_hold_push(cep_engine *e, key_state *ks, pm p) {
+    pm_list *l = &ks->done;
+    if (l->n == l->cap) {
+        /* From the engine's slab: keys that hold matches come and go. */
+        uint32_t ncap = l->cap ? 2 * l->cap : 4;
+        if (ncap > UINT32_MAX / sizeof *l->v) return -1;
+        pm *nv = slab_realloc(&e->mem, l->v, (size_t)l->cap * sizeof *nv, (size_t)ncap * sizeof *nv);
+        if (!nv) return -1;
+        l->v = nv;
+        l->cap = ncap;
+    }
+    l->v[l->n++] = p;
+    return 0;
 }
 
 const pm *key_first(const key_state *ks) {

@@ -510,7 +510,7 @@ CEP_API int cep_engine_restore(cep_engine *e, const void *buf, size_t len) {
         for (uint32_t i = 0; i < n; i++) {
             pm p;
             if (r_pm(&r, e, pat, nodes, nnd, &p) < 0) goto corrupt;
-            if (engine_list_push(l, p) < 0) {
+            if (key_hold_push(e, ks, p) < 0) {
                 engine_node_release(e, p.node);
                 goto oom;
             }

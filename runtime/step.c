@@ -384,11 +384,6 @@ static int step_start(cep_engine *e, const nfa_pattern *pat, step_in *in) {
 
 /* ---- one event, one pattern ------------------------------------------------------ */
 
-static int cmp_pm(const void *a, const void *b) {
-    const pm *x = a, *y = b;
-    return pm_less(x, y) ? -1 : pm_less(y, x);
-}
-
 static int kid_less(const pm *a, const pm *b) { return a->state != b->state ? a->state < b->state : pm_less(a, b); }
 
 static int cmp_kid(const void *a, const void *b) {
@@ -479,10 +474,22 @@ int process_pattern(cep_engine *e, uint32_t pi, step_in *in) {
     e->completed.n = 0;
     e->emptied = 0;
     int failed = 0;
-    for (uint32_t i = 0; ks && i < ks->nb && !failed; i++) failed = step_bucket(e, pat, ks, &ks->b[i], in) < 0;
-    /* Completions in Flink's order of the partial matches that made them;
-     * those the start state makes come after, as it is stepped last. */
-    if (e->completed.n > 1) qsort(e->completed.v, e->completed.n, sizeof *e->completed.v, cmp_pm);
+    uint32_t cut[PM_MERGE_MAX], ncut = 0;
+    for (uint32_t i = 0; ks && i < ks->nb && !failed; i++) {
+        failed = step_bucket(e, pat, ks, &ks->b[i], in) < 0;
+        if (e->completed.n > (ncut ? cut[ncut - 1] : 0) && ncut < PM_MERGE_MAX) cut[ncut++] = e->completed.n;
+    }
+    /* Completions in Flink's order of the partial matches that made them
+     * (each bucket's come in order: merged); those the start state makes
+     * come after, as it is stepped last. */
+    if (e->completed.n > 1) {
+        int known = ncut < PM_MERGE_MAX && ncut && cut[ncut - 1] == e->completed.n;
+        pm_list *parts = &e->expired;
+        pm_list t = *parts;
+        *parts = e->completed;
+        e->completed = t;
+        pm_merge(e, parts, known ? cut : NULL, ncut, &e->completed);
+    }
     if (!failed) failed = step_start(e, pat, in) < 0;
     if (failed) e->oom = 1;
     if (e->emptied) key_drop_empty_buckets(e, ks);

@@ -1,6 +1,6 @@
 /* timers.c — the cost of moving the watermark does not grow with idle
- * keys: windows are kept in a timer heap, so a watermark step touches only
- * the keys whose windows close. Times watermark steps over 1k and over 1M
+ * keys: windows are kept in timer lanes in deadline order, so a watermark
+ * step touches only the keys whose windows close. Times watermark steps over 1k and over 1M
  * idle keys holding a partial match each and requires the per-step cost to
  * stay within 4x (it is flat; the margin is for a noisy machine).
  * Prints "timers: N passed, M failed". Usage: timers [KEYS] */
