@@ -381,12 +381,10 @@ static void run_cepheus(const wl *w, uint64_t keys, uint64_t n, result *res) {
             }
         }
         double t0 = cpu_s();
-        for (uint64_t j = 0; j < m; j++) {
-            int rc = cep_engine_push(eng, rows[j]);
-            if (rc != CEP_OK) {
-                snprintf(res->msg, sizeof res->msg, "push: %s: %s", cep_strerror(rc), cep_engine_error(eng));
-                return;
-            }
+        int rc = cep_engine_push_many(eng, (const cep_event *const *)rows, m, NULL);
+        if (rc != CEP_OK) {
+            snprintf(res->msg, sizeof res->msg, "push: %s: %s", cep_strerror(rc), cep_engine_error(eng));
+            return;
         }
         secs += cpu_s() - t0;
         uint64_t before = i;

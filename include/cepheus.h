@@ -339,6 +339,12 @@ CEP_API void cep_engine_on_timeout(cep_engine *e, cep_match_fn fn, void *ud);
 /* Push one event (borrowed; copied where the engine keeps it). Matches and
  * late events are delivered through the callbacks before it returns. */
 CEP_API int cep_engine_push(cep_engine *e, const cep_event *ev);
+/* Push n events in order, as n calls of cep_engine_push would, stopping at
+ * the first that fails (its code is returned; *pushed, when not NULL, is
+ * the number pushed before it). Faster with many keys: the key state of an
+ * event is fetched into cache while the ones before it are matched. */
+CEP_API int cep_engine_push_many(cep_engine *e, const cep_event *const *evs,
+                                 size_t n, size_t *pushed);
 /* Parse one JSON object and push it. Parse errors as cep_event_parse_json;
  * the reason is then in cep_engine_error(). */
 CEP_API int cep_engine_push_json(cep_engine *e, const char *text, size_t len);

@@ -372,6 +372,33 @@ CEP_API int cep_engine_push(cep_engine *e, const cep_event *ev_in) {
     return rc;
 }
 
+/* How far ahead push_many fetches a row's key slot, and its key state:
+ * far enough for the memory to arrive, near enough to stay in cache. */
+#define AHEAD_SLOT 12
+#define AHEAD_KEY 6
+#define AHEAD_PMS 3
+#define PREFETCH_KEYS (64 * 1024) /* key table slots from which it pays */
+
+CEP_API int cep_engine_push_many(cep_engine *e, const cep_event *const *evs, size_t n, size_t *pushed) {
+    if (pushed) *pushed = 0;
+    if (!e || (!evs && n)) return CEP_EINVAL;
+    /* With few keys everything is in cache already and fetching ahead
+     * would only cost the second hashing of each key. */
+    int ahead = e->keys.cap >= PREFETCH_KEYS && e->time_mode != CEP_TIME_PROCESSING;
+    for (size_t i = 0; i < n; i++) {
+        if (!evs[i]) return CEP_EINVAL;
+        if (ahead) {
+            if (i + AHEAD_SLOT < n && evs[i + AHEAD_SLOT]) engine_prefetch_key(e, evs[i + AHEAD_SLOT], 0);
+            if (i + AHEAD_KEY < n && evs[i + AHEAD_KEY]) engine_prefetch_key(e, evs[i + AHEAD_KEY], 1);
+            if (i + AHEAD_PMS < n && evs[i + AHEAD_PMS]) engine_prefetch_key(e, evs[i + AHEAD_PMS], 2);
+        }
+        int rc = cep_engine_push(e, evs[i]);
+        if (rc != CEP_OK) return rc;
+        if (pushed) *pushed = i + 1;
+    }
+    return CEP_OK;
+}
+
 CEP_API int cep_engine_push_json(cep_engine *e, const char *text, size_t len) {
     if (!e || (!text && len)) return CEP_EINVAL;
     if (e->finished) return CEP_EFINISHED;

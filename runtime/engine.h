@@ -333,6 +333,11 @@ typedef struct step_in {
 int process_pattern(cep_engine *e, uint32_t pi, step_in *in);
 /* Encode the key of vals for pattern pi into e->keybuf. */
 int encode_key(cep_engine *e, uint32_t pi, const cep_value *vals, uint32_t *len);
+/* Fetch into cache what pushing ev will read, a few events ahead: its
+ * key's slot in the key table (stage 0), the key state the slot names (1,
+ * once the slot has come), the events of its partial matches that ev's
+ * gates let it step (2, once the key state has come). */
+void engine_prefetch_key(cep_engine *e, const cep_event *ev, int stage);
 
 /* ---- inline fast paths ---- */
 

@@ -24,28 +24,21 @@ struct step_out {
     int final; /* completes a match (else a partial match to keep) */
 };
 
-/* Encode the key of vals for pattern pi into e->keybuf: the pattern index,
- * then a type tag and bytes per key field. Integral doubles encode as ints
- * so that 7 and 7.0 are one key, as they compare equal. */
-int encode_key(cep_engine *e, uint32_t pi, const cep_value *vals, uint32_t *len) {
-    const nfa_pattern *pat = &e->prog->patterns[pi];
-    if (pat->nkeys == 1 && vals[pat->key_slots[0]].type == CEP_INT && e->keybuf_cap >= 13) {
-        /* The common key, one int field: what the loop below writes. */
-        char *p = e->keybuf;
-        memcpy(p, &pi, 4);
-        p[4] = (char)CEP_INT;
-        memcpy(p + 5, &vals[pat->key_slots[0]].u.i, 8);
-        *len = 13;
-        return CEP_OK;
-    }
+/* Bytes the encoded key of vals for pattern pat takes (key_write). */
+static size_t key_size(const nfa_pattern *pat, const cep_value *vals) {
     size_t need = 4;
     for (uint32_t i = 0; i < pat->nkeys; i++) {
         cep_value v = vals[pat->key_slots[i]];
         need += 1 + (v.type == CEP_STRING ? 4 + v.u.s.len : 8);
     }
-    if (need > UINT32_MAX) return CEP_ERANGE;
-    if (need > e->keybuf_cap && mem_grow((void **)&e->keybuf, &e->keybuf_cap, need, 1) < 0) return CEP_ENOMEM;
-    char *p = e->keybuf;
+    return need;
+}
+
+/* The encoded key: the pattern index, then a type tag and bytes per key
+ * field. Integral doubles encode as ints so that 7 and 7.0 are one key,
+ * as they compare equal. Returns its length. */
+static uint32_t key_write(uint32_t pi, const nfa_pattern *pat, const cep_value *vals, char *buf) {
+    char *p = buf;
     memcpy(p, &pi, 4);
     p += 4;
     for (uint32_t i = 0; i < pat->nkeys; i++) {
@@ -70,8 +63,65 @@ int encode_key(cep_engine *e, uint32_t pi, const cep_value *vals, uint32_t *len)
         }
         }
     }
-    *len = (uint32_t)(p - e->keybuf);
+    return (uint32_t)(p - buf);
+}
+
+int encode_key(cep_engine *e, uint32_t pi, const cep_value *vals, uint32_t *len) {
+    const nfa_pattern *pat = &e->prog->patterns[pi];
+    if (pat->nkeys == 1 && vals[pat->key_slots[0]].type == CEP_INT && e->keybuf_cap >= 13) {
+        /* The common key, one int field: what key_write writes. */
+        char *p = e->keybuf;
+        memcpy(p, &pi, 4);
+        p[4] = (char)CEP_INT;
+        memcpy(p + 5, &vals[pat->key_slots[0]].u.i, 8);
+        *len = 13;
+        return CEP_OK;
+    }
+    size_t need = key_size(pat, vals);
+    if (need > UINT32_MAX) return CEP_ERANGE;
+    if (need > e->keybuf_cap && mem_grow((void **)&e->keybuf, &e->keybuf_cap, need, 1) < 0) return CEP_ENOMEM;
+    *len = key_write(pi, pat, vals, e->keybuf);
     return CEP_OK;
+}
+
+void engine_prefetch_key(cep_engine *e, const cep_event *ev, int stage) {
+    /* What is read here is read at once, through pointers valid now: the
+     * key table and key states may change before the event is pushed, and
+     * then only a fetch is wasted. The first pattern's key. */
+    if (!e->prog->npatterns || ev->nslots != e->prog->nfields || !e->keys.cap) return;
+    const nfa_pattern *pat = &e->prog->patterns[0];
+    char buf[64];
+    if (key_size(pat, ev->vals) > sizeof buf) return;
+    uint32_t len = key_write(0, pat, ev->vals, buf);
+    uint64_t h = hash_bytes(buf, len, e->keys.seed);
+    size_t mask = e->keys.cap - 1, i = (size_t)h & mask;
+    if (stage == 0) {
+        __builtin_prefetch(&e->keys.slots[i]);
+        return;
+    }
+    for (int probe = 0; probe < 4 && e->keys.slots[i].ks; probe++, i = (i + 1) & mask) {
+        if (e->keys.slots[i].hash != h) continue;
+        const key_state *ks = e->keys.slots[i].ks;
+        if (stage == 1) {
+            const char *k = (const char *)ks;
+            for (size_t off = 0; off < sizeof *ks; off += 64) __builtin_prefetch(k + off);
+            return;
+        }
+        /* Stage 2 (the key state has come): the events of the partial
+         * matches this event's gates let it step. */
+        uint64_t open = pat->dispatch_slot >= 0 ? nfa_dispatch(pat, &ev->vals[pat->dispatch_slot]) : ~(uint64_t)0;
+        for (uint32_t bi = 0; bi < ks->nb && bi < 4; bi++) {
+            const bucket *b = &ks->b[bi];
+            if (b->state < 64 && (pat->dispatch_states >> b->state & 1) && !(open >> b->state & 1)) continue;
+            for (uint32_t j = b->lo; j < b->hi && j < b->lo + 8; j++) {
+                const char *n = (const char *)b->v[j].node;
+                __builtin_prefetch(n);
+                __builtin_prefetch(n + 64);
+                __builtin_prefetch(n + 128);
+            }
+        }
+        return;
+    }
 }
 
 static cep_event *stored_event(cep_engine *e, step_in *in) {

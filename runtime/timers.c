@@ -314,7 +314,7 @@ typedef struct lane_set {
 } lane_set;
 
 static void set_free(lane_set *ls) {
-    for (uint32_t i = 0; i < ls->nlanes; i++) mem_free(ls->lanes[i].v);
+    for (uint32_t i = 0; ls->lanes && i < ls->nlanes; i++) mem_free(ls->lanes[i].v);
     mem_free(ls->lanes);
     heap_free(&ls->lane_heap);
     for (uint32_t i = 0; ls->rt && i < ls->nrt; i++) mem_free(ls->rt[i].gap_lane);

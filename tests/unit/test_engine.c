@@ -472,6 +472,81 @@ START_TEST(allowed_lateness) {
 }
 END_TEST
 
+/* Matches summed into a count and an order-dependent checksum. */
+typedef struct digest {
+    uint64_t n, h;
+} digest;
+
+static int on_digest(void *ud, const cep_match *m) {
+    digest *d = ud;
+    cep_value k = cep_match_key(m, 0);
+    d->n++;
+    d->h = d->h * 1000003u ^ (uint64_t)k.u.i ^ ((uint64_t)cep_match_start(m) << 20) ^ (uint64_t)cep_match_end(m);
+    return 0;
+}
+
+/* cep_engine_push_many gives what single pushes give, in the same order,
+ * also with enough keys (60k) that it fetches key states ahead; and it
+ * stops at the first bad row, saying how many went in. */
+START_TEST(push_many_as_push) {
+    cep_program *p = compile_ok("pattern c key user begin click where type == 1\n"
+                                "followedBy buy where type == 2 and item == click.item within 10s\n"
+                                "skip pastLastEvent\n");
+    int su = cep_program_field_slot(p, "user"), st = cep_program_field_slot(p, "type"),
+        si = cep_program_field_slot(p, "item");
+    enum { N = 200000, CH = 100 };
+    static cep_event *rows[CH];
+    for (int j = 0; j < CH; j++) ck_assert_int_eq(cep_event_new(p, &rows[j]), CEP_OK);
+    digest d[2] = {{0, 0}, {0, 0}};
+    for (int mode = 0; mode < 2; mode++) {
+        cep_engine *e = NULL;
+        ck_assert_int_eq(cep_engine_new(p, &e), CEP_OK);
+        cep_engine_on_match(e, on_digest, &d[mode]);
+        uint64_t r = 12345;
+        for (int i = 0; i < N; i += CH) {
+            for (int j = 0; j < CH; j++) {
+                r = r * 6364136223846793005ull + 1442695040888963407ull;
+                cep_event_clear(rows[j]);
+                cep_event_set_time(rows[j], (int64_t)(i + j) / 50);
+                cep_event_set_int(rows[j], su, (int64_t)((r >> 33) % 60000));
+                cep_event_set_int(rows[j], st, (int64_t)((r >> 20) % 10 < 7 ? 1 : 2));
+                cep_event_set_int(rows[j], si, (int64_t)((r >> 8) % 4));
+            }
+            if (mode == 0) {
+                for (int j = 0; j < CH; j++) ck_assert_int_eq(cep_engine_push(e, rows[j]), CEP_OK);
+            } else {
+                size_t pushed = 0;
+                ck_assert_int_eq(cep_engine_push_many(e, (const cep_event *const *)rows, CH, &pushed), CEP_OK);
+                ck_assert_uint_eq(pushed, CH);
+            }
+        }
+        ck_assert_int_eq(cep_engine_finish(e), CEP_OK);
+        cep_engine_free(e);
+    }
+    ck_assert_uint_gt(d[0].n, 1000);
+    ck_assert_uint_eq(d[0].n, d[1].n);
+    ck_assert_uint_eq(d[0].h, d[1].h);
+
+    /* The third row has no time: two go in, its error comes back. */
+    cep_engine *e = NULL;
+    ck_assert_int_eq(cep_engine_new(p, &e), CEP_OK);
+    for (int j = 0; j < 4; j++) {
+        cep_event_clear(rows[j]);
+        if (j != 2) cep_event_set_time(rows[j], j);
+    }
+    size_t pushed = 99;
+    ck_assert_int_eq(cep_engine_push_many(e, (const cep_event *const *)rows, 4, &pushed), CEP_ETIME);
+    ck_assert_uint_eq(pushed, 2);
+    ck_assert_int_eq(cep_engine_push_many(e, NULL, 0, &pushed), CEP_OK);
+    ck_assert_uint_eq(pushed, 0);
+    ck_assert_int_eq(cep_engine_push_many(NULL, (const cep_event *const *)rows, 1, NULL), CEP_EINVAL);
+    cep_engine_stats(e, &(cep_stats){0});
+    cep_engine_free(e);
+    for (int j = 0; j < CH; j++) cep_event_free(rows[j]);
+    cep_program_free(p);
+}
+END_TEST
+
 Suite *engine_suite(void) {
     Suite *s = suite_create("engine");
     TCase *tc = tcase_create("engine");
@@ -488,6 +563,7 @@ Suite *engine_suite(void) {
     tcase_add_test(tc, processing_time);
     tcase_add_test(tc, memory_limit);
     tcase_add_test(tc, allowed_lateness);
+    tcase_add_test(tc, push_many_as_push);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -851,12 +851,13 @@ oom:
  * released around the engine calls when release is set. */
 static int push_rows(EngineObject *self, size_t n, int release) {
     int rc = CEP_OK;
+    const cep_event *const *rows = (const cep_event *const *)self->pool;
     if (release) {
         Py_BEGIN_ALLOW_THREADS
-        for (size_t i = 0; i < n && rc == CEP_OK; i++) rc = cep_engine_push(self->eng, self->pool[i]);
+        rc = cep_engine_push_many(self->eng, rows, n, NULL);
         Py_END_ALLOW_THREADS
     } else {
-        for (size_t i = 0; i < n && rc == CEP_OK; i++) rc = cep_engine_push(self->eng, self->pool[i]);
+        rc = cep_engine_push_many(self->eng, rows, n, NULL);
     }
     int crc = collect(self);
     for (size_t i = 0; i < n; i++) Py_CLEAR(self->held[i]);
