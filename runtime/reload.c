@@ -70,7 +70,8 @@ static cep_event *copy_event(remap *r, cep_event *ev, int reparse) {
         r->oom = 1;
         return NULL;
     }
-    f->refs = 0; /* every holder below takes its own reference */
+    /* The reference keep_event gave is the remap's own, dropped at the
+     * end: a copy no holder took (out of memory) goes then, once. */
     r->copies[r->ncopies++] = f;
     return f;
 }
@@ -94,7 +95,10 @@ static pm_node *new_node(remap *r, pm_node *n) {
         pm_node *nn = engine_node_new(r->e, c, o->step, parent);
         if (!nn) goto oom;
         if (ptr_put(&r->nodes, o, (uint32_t)r->nnodes) < 0) {
-            engine_node_release(r->e, nn); /* drops its hold on the parent too */
+            /* nn goes, and with it what this call made above it (each
+             * held only by the one below). */
+            engine_node_release(r->e, nn);
+            last = NULL;
             goto oom;
         }
         nn->refs = 0;
@@ -118,11 +122,13 @@ oom:
  * let go at the end, when no chain is being copied any more. */
 static void move_pm(remap *r, pm *p) {
     if (r->oom) return;
-    pm_node *nn = new_node(r, p->node);
-    if (!nn || mem_grow((void **)&r->olds, &r->ocap, r->nolds + 1, sizeof *r->olds) < 0) {
+    /* Room to keep the old node first: the new one must have a holder. */
+    if (mem_grow((void **)&r->olds, &r->ocap, r->nolds + 1, sizeof *r->olds) < 0) {
         r->oom = 1;
         return;
     }
+    pm_node *nn = new_node(r, p->node);
+    if (!nn) return;
     nn->refs++;
     r->olds[r->nolds++] = p->node;
     p->node = nn;
@@ -199,11 +205,6 @@ CEP_API int cep_engine_replace_program(cep_engine *e, const cep_program *np) {
      * new program cannot read, so every partial and held match goes. */
     if (r.oom) lose_partial_matches(e);
     for (size_t i = 0; i < r.nolds; i++) engine_node_release(e, r.olds[i]);
-    for (size_t i = 0; i < r.ncopies; i++)
-        if (!r.copies[i]->refs) { /* made, then not taken (out of memory) */
-            r.copies[i]->refs = 1;
-            engine_drop_event(e, r.copies[i]);
-        }
     /* Buffered events are still to be matched, by every new pattern too. */
     for (size_t i = 0; i < e->reorder.n && !r.oom; i++) {
         cep_event *old = e->reorder.v[i];
@@ -213,6 +214,7 @@ CEP_API int cep_engine_replace_program(cep_engine *e, const cep_program *np) {
         engine_drop_event(e, old);
         e->reorder.v[i] = c; /* same time and sequence: the heap order holds */
     }
+    for (size_t i = 0; i < r.ncopies; i++) engine_drop_event(e, r.copies[i]);
     e->prog = np;
     e->ctx.prog = np;
     if (timers_rebuild(e) < 0) {
