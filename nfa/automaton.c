@@ -626,6 +626,7 @@ static void set_shape(builder *b, nfa_pattern *np, uint32_t s) {
     st->shape = (uint8_t)shape;
     st->gate = gate;
     st->rest = rest;
+    st->hint = rest && rest->kind == XK_REF_CMP && rest->op == OP_EQ;
 }
 
 /* Is gate g `field == an int or string constant`? */

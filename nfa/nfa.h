@@ -62,6 +62,8 @@ typedef struct nfa_state {
                            * after the last one taken (per-step window) */
     uint8_t shape;        /* state_shape */
     uint8_t has_proceed;  /* has a PROCEED edge */
+    uint8_t hint;         /* rest is one `field == step.field` node (the
+                           * engine keeps the step's value per partial match) */
     uint32_t target;      /* FOLLOW, NEXT: the TAKE edge's target */
     /* Shapes other than GENERAL: c split into the conjunct that reads only
      * the event (gate, NULL if none) and what remains (rest, NULL: true).

@@ -385,12 +385,14 @@ CEP_API int cep_engine_push_many(cep_engine *e, const cep_event *const *evs, siz
     /* With few keys everything is in cache already and fetching ahead
      * would only cost the second hashing of each key. */
     int ahead = e->keys.cap >= PREFETCH_KEYS && e->time_mode != CEP_TIME_PROCESSING;
+    uint64_t hash[16] = {0}; /* row i's key hash at i % 16, from stage 0 */
     for (size_t i = 0; i < n; i++) {
         if (!evs[i]) return CEP_EINVAL;
         if (ahead) {
-            if (i + AHEAD_SLOT < n && evs[i + AHEAD_SLOT]) engine_prefetch_key(e, evs[i + AHEAD_SLOT], 0);
-            if (i + AHEAD_KEY < n && evs[i + AHEAD_KEY]) engine_prefetch_key(e, evs[i + AHEAD_KEY], 1);
-            if (i + AHEAD_PMS < n && evs[i + AHEAD_PMS]) engine_prefetch_key(e, evs[i + AHEAD_PMS], 2);
+            size_t a = i + AHEAD_SLOT, b = i + AHEAD_KEY, c = i + AHEAD_PMS;
+            if (a < n && evs[a]) engine_prefetch_key(e, evs[a], 0, &hash[a % 16]);
+            if (b < n && evs[b] && hash[b % 16]) engine_prefetch_key(e, evs[b], 1, &hash[b % 16]);
+            if (c < n && evs[c] && hash[c % 16]) engine_prefetch_key(e, evs[c], 2, &hash[c % 16]);
         }
         int rc = cep_engine_push(e, evs[i]);
         if (rc != CEP_OK) return rc;

@@ -27,7 +27,13 @@ typedef struct pm {
     uint64_t start_seq; /* processing order of the first event */
     uint64_t label;     /* order among partial matches of the same start */
     uint32_t state;
-    uint32_t used;      /* high bits of label taken by branching so far */
+    uint16_t used;      /* high bits of label taken by branching so far */
+    uint8_t hinted;     /* hint holds the value the state's condition joins to */
+    uint8_t pad_;
+    /* When the state's condition is `field == step.field` (nfa_state.hint):
+     * that step's field of this partial match, an int, kept here when it
+     * enters the state, so the test reads no event (pm_set_hint). */
+    int64_t hint;
 } pm;
 
 static inline int pm_less(const pm *a, const pm *b) {
@@ -336,8 +342,9 @@ int encode_key(cep_engine *e, uint32_t pi, const cep_value *vals, uint32_t *len)
 /* Fetch into cache what pushing ev will read, a few events ahead: its
  * key's slot in the key table (stage 0), the key state the slot names (1,
  * once the slot has come), the events of its partial matches that ev's
- * gates let it step (2, once the key state has come). */
-void engine_prefetch_key(cep_engine *e, const cep_event *ev, int stage);
+ * gates let it step (2, once the key state has come). Stage 0 makes the
+ * key's hash in *hash; the later stages take it from there. */
+void engine_prefetch_key(cep_engine *e, const cep_event *ev, int stage, uint64_t *hash);
 
 /* ---- inline fast paths ---- */
 
@@ -358,6 +365,23 @@ static inline int timers_arm_pm(cep_engine *e, key_state *ks, const pm *p, int n
     }
     if (!rt->has_gaps && (!new_family || rt->within_lane == NO_LANE)) return 0;
     return timers_arm_pm_slow(e, ks, p, new_family);
+}
+
+/* Fill in q.hint for the state q waits in (see pm.hint). */
+static inline void pm_set_hint(const nfa_pattern *pat, pm *q) {
+    const nfa_state *st = &pat->states[q->state];
+    q->hinted = 0;
+    if (!st->hint) return;
+    const expr *r = st->rest;
+    for (const pm_node *n = q->node; n; n = n->parent)
+        if ((int32_t)n->step == r->step) { /* the newest event of the step, as expr_holds reads */
+            const cep_value *v = &n->ev->vals[r->slot2];
+            if (v->type == CEP_INT) {
+                q->hint = v->u.i;
+                q->hinted = 1;
+            }
+            return;
+        }
 }
 
 #endif

@@ -175,6 +175,9 @@ int key_insert_sorted(cep_engine *e, key_state *ks, pm_list *l) {
         /* Merge from the back; new entries usually all go after the old
          * ones, and then this only copies them. */
         pm *v = b->v, *run = l->v + i;
+        const nfa_pattern *pat = &e->prog->patterns[ks->pattern];
+        if (pat->states[b->state].hint)
+            for (uint32_t k2 = 0; k2 < m; k2++) pm_set_hint(pat, &run[k2]);
         uint32_t old = b->hi, w = b->hi + m, k = m;
         while (k > 0) {
             if (old > b->lo && pm_less(&run[k - 1], &v[old - 1])) v[--w] = v[--old];

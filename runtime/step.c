@@ -84,27 +84,29 @@ int encode_key(cep_engine *e, uint32_t pi, const cep_value *vals, uint32_t *len)
     return CEP_OK;
 }
 
-void engine_prefetch_key(cep_engine *e, const cep_event *ev, int stage) {
+void engine_prefetch_key(cep_engine *e, const cep_event *ev, int stage, uint64_t *hash) {
     /* What is read here is read at once, through pointers valid now: the
      * key table and key states may change before the event is pushed, and
      * then only a fetch is wasted. The first pattern's key. */
     if (!e->prog->npatterns || ev->nslots != e->prog->nfields || !e->keys.cap) return;
     const nfa_pattern *pat = &e->prog->patterns[0];
-    char buf[64];
-    if (key_size(pat, ev->vals) > sizeof buf) return;
-    uint32_t len = key_write(0, pat, ev->vals, buf);
-    uint64_t h = hash_bytes(buf, len, e->keys.seed);
-    size_t mask = e->keys.cap - 1, i = (size_t)h & mask;
-    if (stage == 0) {
-        __builtin_prefetch(&e->keys.slots[i]);
+    if (stage == 0) { /* the hash is made once, here, for the later stages */
+        char buf[64];
+        *hash = 0;
+        if (key_size(pat, ev->vals) > sizeof buf) return;
+        uint32_t len = key_write(0, pat, ev->vals, buf);
+        *hash = hash_bytes(buf, len, e->keys.seed);
+        __builtin_prefetch(&e->keys.slots[(size_t)*hash & (e->keys.cap - 1)]);
         return;
     }
+    uint64_t h = *hash;
+    size_t mask = e->keys.cap - 1, i = (size_t)h & mask;
     for (int probe = 0; probe < 4 && e->keys.slots[i].ks; probe++, i = (i + 1) & mask) {
         if (e->keys.slots[i].hash != h) continue;
         const key_state *ks = e->keys.slots[i].ks;
-        if (stage == 1) {
+        if (stage == 1) { /* the key's bytes too: keymap_find compares them */
             const char *k = (const char *)ks;
-            for (size_t off = 0; off < sizeof *ks; off += 64) __builtin_prefetch(k + off);
+            for (size_t off = 0; off < sizeof *ks + 16; off += 64) __builtin_prefetch(k + off);
             return;
         }
         /* Stage 2 (the key state has come): the events of the partial
@@ -259,6 +261,7 @@ static int push_out(cep_engine *e, pm q, int final) {
 static void place_out(cep_engine *e, key_state *ks, bucket *b, const pm *p, struct step_out *o,
                       uint32_t *k, int *in_place) {
     if (!o->final && b && !*in_place && o->q.state == b->state) {
+        if (o->q.node != p->node) pm_set_hint(&e->prog->patterns[ks->pattern], &o->q);
         b->v[(*k)++] = o->q;
         *in_place = 1;
         ks->npms++;
@@ -387,7 +390,14 @@ static int step_bucket(cep_engine *e, const nfa_pattern *pat, key_state *ks, buc
         if (closed_next) {
             /* strict contiguity broken: it ends */
         } else if (st->shape == SHAPE_FOLLOW || st->shape == SHAPE_NEXT) {
-            if (st->rest && !rest_holds(e, st->rest, ev->vals, p.node)) {
+            int h;
+            if (p.hinted) { /* `field == step.field` with the step's value at hand */
+                const cep_value *v = &ev->vals[st->rest->slot];
+                h = v->type == CEP_INT ? v->u.i == p.hint : v->type == CEP_DOUBLE && v->u.d == (double)p.hint;
+            } else {
+                h = !st->rest || rest_holds(e, st->rest, ev->vals, p.node);
+            }
+            if (!h) {
                 if (st->shape == SHAPE_FOLLOW) {
                     b->v[k++] = p;
                     continue;
@@ -449,6 +459,7 @@ static void insert_kids(cep_engine *e, key_state *ks, const step_in *in) {
         pm *q = &l->v[0];
         bucket *b = key_bucket(e, ks, q->state, 0);
         if (b && b->hi < b->cap && b->lo < b->hi && pm_less(&b->v[b->hi - 1], q)) {
+            pm_set_hint(&e->prog->patterns[ks->pattern], q);
             if (timers_arm_pm(e, ks, q, q->start_seq == in->ev->seq) < 0) {
                 engine_node_release(e, q->node);
                 e->oom = 1;
