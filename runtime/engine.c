@@ -374,9 +374,10 @@ CEP_API int cep_engine_push(cep_engine *e, const cep_event *ev_in) {
 
 /* How far ahead push_many fetches a row's key slot, and its key state:
  * far enough for the memory to arrive, near enough to stay in cache. */
-#define AHEAD_SLOT 12
-#define AHEAD_KEY 6
-#define AHEAD_PMS 3
+#define AHEAD_SLOT 15
+#define AHEAD_KEY 10
+#define AHEAD_PMS 6
+#define AHEAD_EVENTS 3
 #define PREFETCH_KEYS (64 * 1024) /* key table slots from which it pays */
 
 CEP_API int cep_engine_push_many(cep_engine *e, const cep_event *const *evs, size_t n, size_t *pushed) {
@@ -389,10 +390,11 @@ CEP_API int cep_engine_push_many(cep_engine *e, const cep_event *const *evs, siz
     for (size_t i = 0; i < n; i++) {
         if (!evs[i]) return CEP_EINVAL;
         if (ahead) {
-            size_t a = i + AHEAD_SLOT, b = i + AHEAD_KEY, c = i + AHEAD_PMS;
+            size_t a = i + AHEAD_SLOT, b = i + AHEAD_KEY, c = i + AHEAD_PMS, d = i + AHEAD_EVENTS;
             if (a < n && evs[a]) engine_prefetch_key(e, evs[a], 0, &hash[a % 16]);
             if (b < n && evs[b] && hash[b % 16]) engine_prefetch_key(e, evs[b], 1, &hash[b % 16]);
             if (c < n && evs[c] && hash[c % 16]) engine_prefetch_key(e, evs[c], 2, &hash[c % 16]);
+            if (d < n && evs[d] && hash[d % 16]) engine_prefetch_key(e, evs[d], 3, &hash[d % 16]);
         }
         int rc = cep_engine_push(e, evs[i]);
         if (rc != CEP_OK) return rc;

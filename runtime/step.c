@@ -109,13 +109,22 @@ void engine_prefetch_key(cep_engine *e, const cep_event *ev, int stage, uint64_t
             for (size_t off = 0; off < sizeof *ks + 16; off += 64) __builtin_prefetch(k + off);
             return;
         }
-        /* Stage 2 (the key state has come): the events of the partial
-         * matches this event's gates let it step. */
+        /* Stage 2 (the key state has come): the partial matches of the
+         * buckets this event's gates open, when they are not in the key
+         * state; stage 3 (those have come): their events, unless their
+         * hint decides. */
         uint64_t open = pat->dispatch_slot >= 0 ? nfa_dispatch(pat, &ev->vals[pat->dispatch_slot]) : ~(uint64_t)0;
         for (uint32_t bi = 0; bi < ks->nb && bi < 4; bi++) {
             const bucket *b = &ks->b[bi];
             if (b->state < 64 && (pat->dispatch_states >> b->state & 1) && !(open >> b->state & 1)) continue;
+            if (stage == 2) {
+                if (b->v != ks->inl_v)
+                    for (uint32_t j = b->lo; j < b->hi && j < b->lo + 8; j += 64 / sizeof *b->v)
+                        __builtin_prefetch(&b->v[j]);
+                continue;
+            }
             for (uint32_t j = b->lo; j < b->hi && j < b->lo + 8; j++) {
+                if (b->v[j].hinted) continue;
                 const char *n = (const char *)b->v[j].node;
                 __builtin_prefetch(n);
                 __builtin_prefetch(n + 64);

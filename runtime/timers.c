@@ -134,19 +134,21 @@ static timer_ent lane_pop(lane *l) {
 }
 
 /* The keys of the next entries will be read when they fire, a few events
- * from now, and are likely out of cache (with many keys they are): fetch
- * the key state of the one after next, and the first partial match's
- * event of the next (whose key state the previous call fetched). */
+ * from now, and are likely out of cache (with many keys they are). Each
+ * call reads only what an earlier call fetched: the key state of the
+ * entry three ahead, then (two ahead) its first partial match, then (next)
+ * that one's node and event. */
 static void prefetch_next(const lane *l) {
-    if (l->lo + 2 < l->hi) {
-        const char *k = (const char *)AT(l, l->lo + 2).ks;
-        __builtin_prefetch(k);
-        __builtin_prefetch(k + 64);
-        __builtin_prefetch(k + 128);
-        __builtin_prefetch(k + 192);
+    if (l->lo + 3 < l->hi) {
+        const char *k = (const char *)AT(l, l->lo + 3).ks;
+        for (size_t off = 0; off < sizeof(key_state); off += 64) __builtin_prefetch(k + off);
     }
-    if (l->lo < l->hi) {
-        const key_state *ks = AT(l, l->lo).ks;
+    if (l->lo + 2 < l->hi) {
+        const key_state *ks = AT(l, l->lo + 2).ks;
+        if (ks->nb && ks->b[0].lo < ks->b[0].hi) __builtin_prefetch(&ks->b[0].v[ks->b[0].lo]);
+    }
+    if (l->lo + 1 < l->hi) {
+        const key_state *ks = AT(l, l->lo + 1).ks;
         if (ks->nb && ks->b[0].lo < ks->b[0].hi) __builtin_prefetch(ks->b[0].v[ks->b[0].lo].node);
     }
 }
