@@ -1,5 +1,5 @@
 /* slab.c — size-classed blocks from large chunks (see slab.h). Classes
- * are 16-byte steps to 256 bytes, then powers of two to 4 KiB; anything
+ * are 16-byte steps to 256 bytes, then steps of 1.33-1.5x to 4 KiB; anything
  * larger goes to the heap directly. */
 #include "config.h"
 #include "slab.h"
@@ -17,24 +17,29 @@
 #define SMALL_MAX 256u
 #define LARGEST 4096u /* the largest class; SLAB_CLASSES covers up to it */
 
+static size_t class_size_of(int c) {
+    if (c < 16) return (size_t)(c + 1) << 4;
+    size_t base = (size_t)256 << ((c - 16) / 2); /* 256, 512, 1024, 2048 */
+    return (c - 16) % 2 ? base * 2 : base + base / 2;
+}
+
 struct slab_chunk {
     slab_chunk *next;
     size_t pad_; /* keeps the blocks after the header 16-byte aligned */
 };
 
-/* Class of a size: 0..15 for 16..256 bytes, 16..19 for 512..4096. */
+/* Class of a size: 0..15 for 16..256 bytes in 16-byte steps, then 16..23
+ * for 384, 512, 768, 1024, 1536, 2048, 3072, 4096 (steps of 1.5x and
+ * 1.33x: a partial-match array that doubled wastes less than with powers
+ * of two). */
 static int size_class(size_t n) {
     if (n <= SMALL_MAX) return n ? (int)((n - 1) >> 4) : 0;
     int c = 16;
-    size_t sz = 512;
-    while (sz < n) {
-        sz <<= 1;
-        c++;
-    }
+    while (class_size_of(c) < n) c++;
     return c;
 }
 
-static size_t class_size(int c) { return c < 16 ? (size_t)(c + 1) << 4 : (size_t)512 << (c - 16); }
+static size_t class_size(int c) { return class_size_of(c); }
 
 size_t slab_size(size_t n) {
     if (!SLAB_POOLED || n > LARGEST) return n;

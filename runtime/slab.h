@@ -12,7 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define SLAB_CLASSES 20
+#define SLAB_CLASSES 24
 
 typedef struct slab_chunk slab_chunk;
 
