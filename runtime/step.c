@@ -466,7 +466,7 @@ static void insert_kids(cep_engine *e, key_state *ks, const step_in *in) {
     if (l->n == 1) {
         /* The common case: one new partial match, which goes last. */
         pm *q = &l->v[0];
-        bucket *b = key_bucket(e, ks, q->state, 0);
+        bucket *b = ks->nb == 1 && ks->b[0].state == q->state ? &ks->b[0] : key_bucket(e, ks, q->state, 0);
         if (b && b->hi < b->cap && b->lo < b->hi && pm_less(&b->v[b->hi - 1], q)) {
             pm_set_hint(&e->prog->patterns[ks->pattern], q);
             if (timers_arm_pm(e, ks, q, q->start_seq == in->ev->seq) < 0) {
@@ -589,9 +589,9 @@ int process_pattern(cep_engine *e, uint32_t pi, step_in *in) {
     }
     if (e->stats.partial_matches > e->stats.peak_partial_matches)
         e->stats.peak_partial_matches = e->stats.partial_matches;
-    if (ks->npms || (e->completed.n && pat->skip != SKIP_NO_SKIP)) engine_key_activate(e, ks);
+    if (!ks->listed && (ks->npms || (e->completed.n && pat->skip != SKIP_NO_SKIP))) engine_key_activate(e, ks);
     complete(e, pi, ks, &e->completed);
-    timers_arm_ttl(e, ks);
-    engine_key_settle(e, ks);
+    if (e->state_ttl > 0) timers_arm_ttl(e, ks);
+    if (!ks->npms && !ks->done.n) engine_key_settle(e, ks);
     return e->oom ? CEP_ENOMEM : CEP_OK;
 }
