@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "cepheus.h"
+#include "engine.h" /* branch_order_survives_relabel looks at labels */
 #include "suites.h"
 
 typedef struct collected {
@@ -488,6 +489,60 @@ static int on_digest(void *ud, const cep_match *m) {
 /* cep_engine_push_many gives what single pushes give, in the same order,
  * also with enough keys (60k) that it fetches key states ahead; and it
  * stops at the first bad row, saying how many went in. */
+typedef struct order {
+    int64_t b[256];
+    int n;
+} order;
+
+static int on_order(void *ud, const cep_match *m) {
+    order *o = ud;
+    if (o->n < 256) o->b[o->n++] = cep_event_time(cep_match_event(m, 1, 0));
+    return 0;
+}
+
+/* One partial match branching on every event: `a followedByAny b` keeps
+ * the a waiting and branches off (a, b_i) for each b, each branching taking
+ * a label bit, so 100 b's run out of 64 bits and the key is relabelled on
+ * the way. The c then completes every (a, b_i) in one step, same start:
+ * they must come out in branch order, b_1 first (language.md, Output
+ * order, rule 4). A broken relabelling scrambles or repeats them. */
+START_TEST(branch_order_survives_relabel) {
+    cep_program *p = compile_ok("pattern r key k begin a where t == 1\n"
+                                "followedByAny b where t == 2 followedByAny c where t == 3\n");
+    cep_engine *e = NULL;
+    cep_event *ev = NULL;
+    ck_assert_int_eq(cep_engine_new(p, &e), CEP_OK);
+    ck_assert_int_eq(cep_event_new(p, &ev), CEP_OK);
+    order o = {.n = 0};
+    cep_engine_on_match(e, on_order, &o);
+    int sk = cep_program_field_slot(p, "k"), st = cep_program_field_slot(p, "t");
+    enum { NB = 100 };
+    for (int i = 0; i < NB + 2; i++) {
+        cep_event_clear(ev);
+        cep_event_set_time(ev, i);
+        cep_event_set_int(ev, sk, 7);
+        cep_event_set_int(ev, st, i == 0 ? 1 : i <= NB ? 2 : 3);
+        ck_assert_int_eq(cep_engine_push(e, ev), CEP_OK);
+    }
+    /* Inside: the key's partial matches are strictly in label order in
+     * their buckets (ties would mean lost order), within 64 bits. */
+    const key_state *ks = e->first;
+    ck_assert_ptr_nonnull(ks);
+    ck_assert_uint_le(ks->max_used, 64);
+    size_t seen = 0;
+    for (uint32_t i = 0; i < ks->nb; i++)
+        for (uint32_t j = ks->b[i].lo; j + 1 < ks->b[i].hi; j++, seen++)
+            ck_assert_msg(pm_less(&ks->b[i].v[j], &ks->b[i].v[j + 1]), "partial matches %u and %u tie", j, j + 1);
+    ck_assert_uint_ge(seen, NB - 1); /* the 100 (a, b_i) wait in one bucket */
+    ck_assert_int_eq(cep_engine_finish(e), CEP_OK);
+    ck_assert_int_eq(o.n, NB);
+    for (int i = 0; i < NB; i++) ck_assert_int_eq(o.b[i], i + 1);
+    cep_event_free(ev);
+    cep_engine_free(e);
+    cep_program_free(p);
+}
+END_TEST
+
 START_TEST(push_many_as_push) {
     cep_program *p = compile_ok("pattern c key user begin click where type == 1\n"
                                 "followedBy buy where type == 2 and item == click.item within 10s\n"
@@ -564,6 +619,7 @@ Suite *engine_suite(void) {
     tcase_add_test(tc, memory_limit);
     tcase_add_test(tc, allowed_lateness);
     tcase_add_test(tc, push_many_as_push);
+    tcase_add_test(tc, branch_order_survives_relabel);
     suite_add_tcase(s, tc);
     return s;
 }
