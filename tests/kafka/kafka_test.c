@@ -207,6 +207,40 @@ static void reader_close(reader *r) {
     rd_kafka_destroy(r->rk);
 }
 
+/* Produce events *fed.. up to `upto` to the input topic, keyed by user; after
+ * the last, each partition's watermark to the far future (what end of input
+ * does in the single-process run), then wait until all are delivered. */
+static void feed(rd_kafka_t *prod, const lines *evs, size_t *fed, size_t upto) {
+    if (upto > evs->n) upto = evs->n;
+    if (*fed >= evs->n) return;
+    for (; *fed < upto; (*fed)++) {
+        const char *line = evs->v[*fed];
+        const char *u = strstr(line, "\"user_id\":\"");
+        if (!u) die("event without user_id: %s", line);
+        u += 11;
+        size_t ulen = strcspn(u, "\"");
+        while (rd_kafka_producev(prod, RD_KAFKA_V_TOPIC("in"), RD_KAFKA_V_KEY(u, ulen),
+                                 RD_KAFKA_V_VALUE((void *)line, strlen(line)),
+                                 RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END) == RD_KAFKA_RESP_ERR__QUEUE_FULL)
+            rd_kafka_poll(prod, 10);
+    }
+    rd_kafka_poll(prod, 0);
+    if (*fed < evs->n) return;
+    /* (Waiting while the local queue is full, as for the events: a
+     * watermark dropped there once left the matches it releases out.) */
+    const char *wm = "{\"$watermark\":9000000000000000}";
+    for (int p = 0; p < PARTS; p++) {
+        rd_kafka_resp_err_t err;
+        while ((err = rd_kafka_producev(prod, RD_KAFKA_V_TOPIC("in"), RD_KAFKA_V_PARTITION(p),
+                                        RD_KAFKA_V_VALUE((void *)wm, strlen(wm)),
+                                        RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END)) ==
+               RD_KAFKA_RESP_ERR__QUEUE_FULL)
+            rd_kafka_poll(prod, 10);
+        if (err) die("cannot produce a watermark: %s", rd_kafka_err2str(err));
+    }
+    if (rd_kafka_flush(prod, 60000) || failed_deliveries) die("cannot produce the events");
+}
+
 /* Kafka protocol API keys (rdkafka_protocol.h is not installed). */
 enum { API_PRODUCE = 0, API_FETCH = 1, API_ADD_PARTITIONS_TO_TXN = 24, API_END_TXN = 26, API_TXN_OFFSET_COMMIT = 28 };
 
@@ -298,38 +332,21 @@ int main(int argc, char **argv) {
     rd_kafka_mock_topic_create(mc, "out", PARTS, 3);
     rd_kafka_mock_topic_create(mc, "state", 4, 3);
     rd_kafka_t *prod = client(RD_KAFKA_PRODUCER, boot, NULL, NULL);
+    lines evs = {0};
     {
         FILE *f = fopen(evp, "r");
         char *line = NULL;
         size_t cap = 0;
         ssize_t n;
-        while ((n = getline(&line, &cap, f)) > 0) {
-            char *u = strstr(line, "\"user_id\":\"");
-            u += 11;
-            size_t ulen = strcspn(u, "\"");
-            while (rd_kafka_producev(prod, RD_KAFKA_V_TOPIC("in"), RD_KAFKA_V_KEY(u, ulen),
-                                     RD_KAFKA_V_VALUE(line, (size_t)n - 1), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-                                     RD_KAFKA_V_END) == RD_KAFKA_RESP_ERR__QUEUE_FULL)
-                rd_kafka_poll(prod, 10);
-        }
+        while ((n = getline(&line, &cap, f)) > 0) lines_add(&evs, line, (size_t)n - 1);
         free(line);
         fclose(f);
-        /* End of the stream: each partition's watermark to the far future
-         * (what end of input does in the single-process run). */
-        const char *wm = "{\"$watermark\":9000000000000000}";
-        /* (Waiting while the local queue is full, as for the events: a
-         * watermark dropped there once left the matches it releases out.) */
-        for (int p = 0; p < PARTS; p++) {
-            rd_kafka_resp_err_t err;
-            while ((err = rd_kafka_producev(prod, RD_KAFKA_V_TOPIC("in"), RD_KAFKA_V_PARTITION(p),
-                                            RD_KAFKA_V_VALUE((void *)wm, strlen(wm)),
-                                            RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END)) ==
-                   RD_KAFKA_RESP_ERR__QUEUE_FULL)
-                rd_kafka_poll(prod, 10);
-            if (err) die("cannot produce a watermark: %s", rd_kafka_err2str(err));
-        }
-        if (rd_kafka_flush(prod, 60000) || failed_deliveries) die("cannot produce the events");
     }
+    /* A live stream: the events go in over about 30 s while the members run
+     * (or all before them, to measure throughput), so that stops land in
+     * the middle of the input. */
+    size_t fed = 0, chunk = evs.n / 150 + 1;
+    if (bench) feed(prod, &evs, &fed, evs.n);
     fprintf(stderr, "kafka_test: %ld events on 12 partitions, %zu reference matches, %d members, stop: %s%s\n",
             nev, ref.n, consumers, kill_mode, errors ? ", broker errors injected" : "");
 
@@ -341,23 +358,27 @@ int main(int argc, char **argv) {
     for (int i = 0; i < consumers; i++) pids[i] = spawn_member(cepheus, pat, boot, dir, i, getenv("KAFKA_TEST_MEMBER_ARGS"));
     int stopped = 0, ticks = 0, stall_reported = 0;
     size_t last_seen = 0;
-    double last_change = now_s(), t_done = 0;
+    double last_change = now_s(), t_done = 0, t_stop1 = 0;
     double deadline = now_s() + 300;
     while (now_s() < deadline) {
         reader_drain(&out, &got, 200);
+        feed(prod, &evs, &fed, fed + chunk);
         if (errors && ++ticks % 5 == 0) inject_errors(mc);
         size_t seen = got.n;
         if (seen != last_seen) last_seen = seen, last_change = now_s();
-        /* Stop a member a third of the way, another two thirds in. */
-        if (ksig && consumers >= 3 && stopped == 0 && seen >= ref.n / 3) {
+        /* Stop a member a third of the way into the input, another two
+         * thirds in but not before the group has taken over from the first
+         * (its session timeout is 6 s). */
+        if (ksig && consumers >= 3 && stopped == 0 && fed >= evs.n / 3 && seen > 0) {
             kill(pids[0], ksig);
-            fprintf(stderr, "kafka_test: [%.3f] member 0 stopped (signal %d) at %zu committed matches\n", wall(), ksig,
-                    seen);
+            t_stop1 = now_s();
+            fprintf(stderr, "kafka_test: [%.3f] member 0 stopped (signal %d) at %zu events in, %zu committed matches\n",
+                    wall(), ksig, fed, seen);
             stopped = 1;
-        } else if (ksig && consumers >= 3 && stopped == 1 && seen >= ref.n * 2 / 3) {
+        } else if (ksig && consumers >= 3 && stopped == 1 && fed >= evs.n * 2 / 3 && now_s() - t_stop1 >= 8) {
             kill(pids[1], ksig);
-            fprintf(stderr, "kafka_test: [%.3f] member 1 stopped (signal %d) at %zu committed matches\n", wall(), ksig,
-                    seen);
+            fprintf(stderr, "kafka_test: [%.3f] member 1 stopped (signal %d) at %zu events in, %zu committed matches\n",
+                    wall(), ksig, fed, seen);
             stopped = 2;
         }
         if (seen < ref.n && now_s() - last_change > 20 && !stall_reported) {
@@ -426,5 +447,9 @@ int main(int argc, char **argv) {
     rd_kafka_mock_cluster_destroy(mc);
     rd_kafka_destroy(mrk);
     int ok = missing == 0 && extra == 0 && dups == 0;
+    if (ksig && consumers >= 3 && stopped < 2) {
+        fprintf(stderr, "kafka_test: the run ended after %d of the 2 stops\n", stopped);
+        ok = 0;
+    }
     return ok ? 0 : 1;
 }
