@@ -358,7 +358,7 @@ int main(int argc, char **argv) {
     for (int i = 0; i < consumers; i++) pids[i] = spawn_member(cepheus, pat, boot, dir, i, getenv("KAFKA_TEST_MEMBER_ARGS"));
     int stopped = 0, ticks = 0, stall_reported = 0;
     size_t last_seen = 0;
-    double last_change = now_s(), t_done = 0, t_stop1 = 0;
+    double last_change = now_s(), t_done = 0, t_stop1 = 0, t_first = 0;
     double deadline = now_s() + 300;
     while (now_s() < deadline) {
         reader_drain(&out, &got, 200);
@@ -387,6 +387,7 @@ int main(int argc, char **argv) {
             fprintf(stderr, "kafka_test: [%.3f] no new committed matches for 20 s at %zu\n", wall(), seen);
             report_partitions(&out);
         }
+        if (seen > 0 && !t_first) t_first = now_s();
         if (seen >= ref.n && !t_done) t_done = now_s();
         if (seen >= ref.n && now_s() - last_change > 3) break;
     }
@@ -400,8 +401,9 @@ int main(int argc, char **argv) {
             fprintf(stderr, "kafka_test: member %d exited with status %d\n", i, WEXITSTATUS(st));
     }
     if (bench && t_done)
-        printf("consumers %d: %ld events in %.2f s from start (group join included): %.0f events/s\n",
-               consumers, nev, t_done - t0, nev / (t_done - t0));
+        printf("consumers %d: %ld events in %.2f s from start (group join included): %.0f events/s; "
+               "first match committed after %.2f s\n",
+               consumers, nev, t_done - t0, nev / (t_done - t0), t_first - t0);
     /* What the members committed last, and the aborts of what killed ones
      * left open (transaction.timeout.ms), become visible. */
     double until = now_s() + 60;
@@ -409,6 +411,15 @@ int main(int argc, char **argv) {
     reader_drain(&out, &got, 500);
     if (!reader_complete(&out)) report_partitions(&out);
     reader_close(&out);
+    {
+        /* What was read, in the order read, for a look after a failure. */
+        char outp[1024];
+        snprintf(outp, sizeof outp, "%s/output.jsonl", dir);
+        FILE *f = fopen(outp, "w");
+        if (!f) die("cannot write %s", outp);
+        for (size_t i = 0; i < got.n; i++) fprintf(f, "%s\n", got.v[i]);
+        fclose(f);
+    }
     /* The same topic read_uncommitted: what more it holds is the records of
      * aborted transactions (killed members', failed commits) that
      * read_committed hid. */
