@@ -12,7 +12,8 @@ sanitize=no
 [ "${2:-}" = "--sanitize" ] && sanitize=yes
 
 # Debian packages the build and the tests need.
-PKGS="gcc make autoconf automake libtool pkg-config flex bison libpcre2-dev libjemalloc-dev libyajl-dev libxxhash-dev check python3-dev python3-setuptools python3-pytest"
+# (librdkafka-dev: `cepheus run --kafka`, docs/scaling.md.)
+PKGS="gcc make autoconf automake libtool pkg-config flex bison libpcre2-dev libjemalloc-dev libyajl-dev libxxhash-dev check python3-dev python3-setuptools python3-pytest librdkafka-dev"
 missing=
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing="$missing $p"
