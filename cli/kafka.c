@@ -246,7 +246,8 @@ static rd_kafka_t *new_reader(kctx *k);
 
 /* The last committed state record of each of n input partitions: each state
  * partition they map to is read once, from the start to its end. Returns
- * K_OK, or a fatal status. The topic is compacted, so this stays short.
+ * K_OK, a fatal status, or -1 when SIGINT/SIGTERM came first. The topic is
+ * compacted, so this stays short.
  *
  * read_committed stops at the last stable offset, the first record of a
  * transaction still open. When records follow it, it is not the end: such a
@@ -283,7 +284,7 @@ static int read_states(kctx *k, restored *r, size_t n) {
     int waiting = 0;
     long nread = 0;
     double start = now_s(), deadline = start + 120 + (double)k->txn_timeout_ms / 1000;
-    while (left > 0 && k->status == K_OK) {
+    while (left > 0 && k->status == K_OK && !stop_requested) {
         if (now_s() > deadline) {
             kfail(k, K_INTERNAL, "timed out reading the state topic '%s'", k->state_topic);
             break;
@@ -341,7 +342,8 @@ static int read_states(kctx *k, restored *r, size_t n) {
     rd_kafka_consumer_close(rd);
     rd_kafka_destroy(rd);
     free(want);
-    return k->status;
+    /* Stopped while waiting: nothing is restored, so nothing is assigned. */
+    return left > 0 && k->status == K_OK ? -1 : k->status;
 }
 
 /* ---- partitions -------------------------------------------------------------- */
@@ -420,15 +422,17 @@ static int add_part(kctx *k, restored *r, int64_t *offset) {
 }
 
 /* Restore the n partitions ids (engines from their state) into k->parts;
- * offs[i] gets where partition ids[i] resumes. */
+ * offs[i] gets where partition ids[i] resumes. K_OK, a fatal status, or -1
+ * (none added) when stopped while reading their state. */
 static int add_parts(kctx *k, const int32_t *ids, size_t n, int64_t *offs) {
     restored *r = calloc(n ? n : 1, sizeof *r);
     if (!r) return kfail(k, K_INTERNAL, "out of memory");
     for (size_t i = 0; i < n; i++) r[i].id = ids[i];
-    if (n && read_states(k, r, n) == K_OK)
+    int rc = n ? read_states(k, r, n) : K_OK;
+    if (rc == K_OK)
         for (size_t i = 0; i < n && k->status == K_OK; i++) add_part(k, &r[i], &offs[i]);
     restored_free(r, n);
-    return k->status;
+    return rc < 0 ? rc : k->status;
 }
 
 static void drop_part(kctx *k, int32_t id) {
@@ -469,8 +473,10 @@ static int rewind_all(kctx *k) {
         free(ids);
         return kfail(k, K_INTERNAL, "out of memory");
     }
-    add_parts(k, ids, n, offs);
-    for (size_t i = 0; i < n && k->status == K_OK; i++) {
+    /* (Stopped while restoring: the partitions stay without engines, their
+     * messages ignored, until the consumer closes.) */
+    int rc = add_parts(k, ids, n, offs);
+    for (size_t i = 0; i < n && rc == K_OK; i++) {
         rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
         rd_kafka_topic_partition_list_add(l, k->o->topic, ids[i])->offset = offs[i];
         rd_kafka_error_t *e = rd_kafka_seek_partitions(k->cons, l, 10000);
@@ -561,11 +567,12 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
             ids[i] = parts->elems[i].partition;
             if (find_part(k, ids[i])) drop_part(k, ids[i]);
         }
-        if (k->status == K_OK && add_parts(k, ids, n, offs) == K_OK)
+        int rc = k->status == K_OK ? add_parts(k, ids, n, offs) : k->status;
+        if (rc == K_OK)
             for (size_t i = 0; i < n; i++) parts->elems[i].offset = offs[i];
         free(ids);
         free(offs);
-        rd_kafka_assign(rk, k->status == K_OK ? parts : NULL);
+        rd_kafka_assign(rk, rc == K_OK ? parts : NULL);
     } else {
         /* Revoked: what was consumed so far is committed before another
          * member may take the partitions over. */
