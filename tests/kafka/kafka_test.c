@@ -246,10 +246,14 @@ enum { API_PRODUCE = 0, API_FETCH = 1, API_ADD_PARTITIONS_TO_TXN = 24, API_END_T
 
 /* Injected errors: each entry fails one request of that API, the zeros let
  * requests through, so a fifth (or a third) of the requests fail however
- * many clients send them. */
+ * many clients send them. Produce gets only errors that say the records were
+ * not written: the mock answers REQUEST_TIMED_OUT without writing them, which
+ * on a broker means "maybe written", and an idempotent producer then stops
+ * for good at the next batch (a fatal sequence error: the member exits with
+ * status 4, as for a crash). */
 static void inject_errors(rd_kafka_mock_cluster_t *mc) {
     static const rd_kafka_resp_err_t produce[] = {RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION, 0, 0, 0, 0,
-                                                  RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT, 0, 0, 0, 0};
+                                                  RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS, 0, 0, 0, 0};
     static const rd_kafka_resp_err_t fetch[] = {RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION, 0, 0, 0, 0};
     static const rd_kafka_resp_err_t add_parts[] = {RD_KAFKA_RESP_ERR_COORDINATOR_LOAD_IN_PROGRESS, 0, 0};
     static const rd_kafka_resp_err_t txn_offsets[] = {RD_KAFKA_RESP_ERR_COORDINATOR_NOT_AVAILABLE, 0, 0};
