@@ -12,7 +12,8 @@ sanitize=no
 [ "${2:-}" = "--sanitize" ] && sanitize=yes
 
 # Debian packages the build and the tests need.
-PKGS="gcc make autoconf automake libtool pkg-config flex bison libpcre2-dev libjemalloc-dev libyajl-dev libxxhash-dev check python3-dev python3-setuptools python3-pytest"
+# (librdkafka-dev: `cepheus run --kafka`, docs/scaling.md.)
+PKGS="gcc make autoconf automake libtool pkg-config flex bison libpcre2-dev libjemalloc-dev libyajl-dev libxxhash-dev check python3-dev python3-setuptools python3-pytest librdkafka-dev"
 # The JSON libraries make bench-json compares the reader with (docs/design.md).
 PKGS="$PKGS g++ libjansson-dev libjson-c-dev libcjson-dev libsimdjson-dev"
 missing=

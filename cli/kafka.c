@@ -46,13 +46,14 @@ typedef struct part {
 typedef struct kctx {
     const kafka_opts *o;
     const cep_program *prog;
-    rd_kafka_t *cons, *prod, *reader;
+    rd_kafka_t *cons, *prod;
     rd_kafka_topic_partition_list_t *none;
     char *state_topic;
     int32_t state_parts;
     part *parts;           /* assigned partitions */
     size_t nparts, capparts;
     int in_txn;
+    int64_t txn_timeout_ms;    /* the producer's transaction.timeout.ms */
     int64_t txn_count;
     double txn_start;
     jbuf buf;
@@ -83,6 +84,23 @@ static double now_s(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* CEPHEUS_KAFKA_DEBUG=1: what the member does, with wall-clock times (the
+ * mock-cluster test reads these when it fails). */
+static void dbg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void dbg(const char *fmt, ...) {
+    static int on = -1;
+    if (on < 0) on = getenv("CEPHEUS_KAFKA_DEBUG") != NULL;
+    if (!on) return;
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "cepheus: [%ld.%03ld] ", (long)ts.tv_sec, ts.tv_nsec / 1000000);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
 }
 
 /* ---- producing ------------------------------------------------------------ */
@@ -209,35 +227,87 @@ static int write_state(kctx *k, part *p) {
     return r ? K_OUTPUT : K_OK;
 }
 
-/* The last committed state record of a partition: reads the state topic's
- * partition from the start to its end (read_committed: the last stable
- * offset). 1 with *snap (malloc'd) and *next, 0 when there is none, -1 on
- * error. The topic is compacted, so this stays short. */
-static int read_state(kctx *k, int32_t partition, char **snap, size_t *len, int64_t *next) {
+/* What a restore found for one input partition. */
+typedef struct restored {
+    int32_t id;
     char key[512];
-    state_key(k, partition, key, sizeof key);
-    size_t klen = strlen(key);
-    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
-    int32_t sp = partition % k->state_parts;
-    rd_kafka_topic_partition_list_add(l, k->state_topic, sp)->offset = RD_KAFKA_OFFSET_BEGINNING;
-    rd_kafka_resp_err_t err = rd_kafka_assign(k->reader, l);
+    size_t klen;
+    char *snap;            /* malloc'd engine snapshot; NULL: no state record */
+    size_t len;
+    int64_t next;          /* input offset the snapshot stands for */
+} restored;
+
+static void restored_free(restored *r, size_t n) {
+    for (size_t i = 0; i < n; i++) free(r[i].snap);
+    free(r);
+}
+
+static rd_kafka_t *new_reader(kctx *k);
+
+/* The last committed state record of each of n input partitions: each state
+ * partition they map to is read once, from the start to its end. Returns
+ * K_OK, a fatal status, or -1 when SIGINT/SIGTERM came first. The topic is
+ * compacted, so this stays short.
+ *
+ * read_committed stops at the last stable offset, the first record of a
+ * transaction still open. When records follow it, it is not the end: such a
+ * transaction may be one a member left open when it died, and the state
+ * other members committed since (on revoking their partitions) sits behind
+ * it. So reading waits until the open transaction ends, committed or aborted
+ * by the broker after transaction.timeout.ms.
+ *
+ * Each restore uses a reader of its own: a consumer keeps per-partition
+ * fetch state across assignments, and with librdkafka 2.0.2 a second read of
+ * a state partition that had not changed sometimes never reported its end. */
+static int read_states(kctx *k, restored *r, size_t n) {
+    int32_t sps = k->state_parts;
+    char *want = calloc((size_t)sps, 1); /* 1: to read, 2: read to its end */
+    if (!want) return kfail(k, K_INTERNAL, "out of memory");
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new((int)n);
+    for (size_t i = 0; i < n; i++) {
+        int32_t sp = r[i].id % sps;
+        state_key(k, r[i].id, r[i].key, sizeof r[i].key);
+        r[i].klen = strlen(r[i].key);
+        r[i].snap = NULL;
+        if (!want[sp]) rd_kafka_topic_partition_list_add(l, k->state_topic, sp)->offset = RD_KAFKA_OFFSET_BEGINNING;
+        want[sp] = 1;
+    }
+    rd_kafka_t *rd = new_reader(k);
+    rd_kafka_resp_err_t aerr = rd ? rd_kafka_assign(rd, l) : RD_KAFKA_RESP_ERR_NO_ERROR;
+    int left = l->cnt;
     rd_kafka_topic_partition_list_destroy(l);
-    if (err) return kfail(k, K_INTERNAL, "cannot read the state topic: %s", rd_kafka_err2str(err)), -1;
-    int found = 0;
-    *snap = NULL;
-    double deadline = now_s() + 120;
-    for (;;) {
+    if (!rd || aerr) {
+        if (rd) rd_kafka_destroy(rd);
+        free(want);
+        return rd ? kfail(k, K_INTERNAL, "cannot read the state topic: %s", rd_kafka_err2str(aerr)) : k->status;
+    }
+    int waiting = 0;
+    long nread = 0;
+    double start = now_s(), deadline = start + 120 + (double)k->txn_timeout_ms / 1000;
+    while (left > 0 && k->status == K_OK && !stop_requested) {
         if (now_s() > deadline) {
-            kfail(k, K_INTERNAL, "timed out reading the state of partition %" PRId32 " from '%s'",
-                  partition, k->state_topic);
-            found = -1;
+            kfail(k, K_INTERNAL, "timed out reading the state topic '%s'", k->state_topic);
             break;
         }
-        rd_kafka_message_t *m = rd_kafka_consumer_poll(k->reader, 200);
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(rd, 200);
         if (!m) continue;
+        int32_t sp = m->partition;
         if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+            int64_t lo, hi, end = m->offset;
             rd_kafka_message_destroy(m);
-            break;
+            int wr = rd_kafka_get_watermark_offsets(rd, k->state_topic, sp, &lo, &hi);
+            dbg("state [%" PRId32 "]: end at %" PRId64 ", log end %" PRId64 ", %ld records read", sp, end,
+                wr == 0 ? hi : -1, nread);
+            if (sp >= 0 && sp < sps && want[sp] == 1 && (wr != 0 || end >= hi)) {
+                want[sp] = 2;
+                left--;
+            } else if (!waiting && now_s() - start > 2) {
+                fprintf(stderr, "cepheus: state partition %" PRId32 " of '%s' has a transaction open at offset "
+                        "%" PRId64 "; waiting for it to end (a member that died leaves one until "
+                        "transaction.timeout.ms)\n", sp, k->state_topic, end);
+                waiting = 1;
+            }
+            continue;
         }
         if (m->err) {
             /* Transient (broker down, leader moving): librdkafka retries. */
@@ -246,36 +316,34 @@ static int read_state(kctx *k, int32_t partition, char **snap, size_t *len, int6
             rd_kafka_message_destroy(m);
             continue;
         }
-        if (m->key_len == klen && !memcmp(m->key, key, klen)) {
+        nread++;
+        for (size_t i = 0; i < n; i++) {
+            restored *e = &r[i];
+            if (m->key_len != e->klen || memcmp(m->key, e->key, e->klen) != 0) continue;
             if (m->len < STATE_HDR || memcmp(m->payload, STATE_MAGIC, 8) != 0) {
-                kfail(k, K_INTERNAL, "state record of partition %" PRId32 " in '%s' is not Cepheus state",
-                      partition, k->state_topic);
-                rd_kafka_message_destroy(m);
-                found = -1;
+                kfail(k, K_INTERNAL, "state record of partition %" PRId32 " in '%s' is not Cepheus state", e->id,
+                      k->state_topic);
                 break;
             }
             char *c = malloc(m->len - STATE_HDR + 1);
             if (!c) {
-                rd_kafka_message_destroy(m);
-                found = -1;
                 kfail(k, K_INTERNAL, "out of memory");
                 break;
             }
             memcpy(c, (const char *)m->payload + STATE_HDR, m->len - STATE_HDR);
-            free(*snap);
-            *snap = c;
-            *len = m->len - STATE_HDR;
-            *next = (int64_t)get_be64((const unsigned char *)m->payload + 8);
-            found = 1;
+            free(e->snap);
+            e->snap = c;
+            e->len = m->len - STATE_HDR;
+            e->next = (int64_t)get_be64((const unsigned char *)m->payload + 8);
+            break;
         }
         rd_kafka_message_destroy(m);
     }
-    rd_kafka_assign(k->reader, NULL);
-    if (found < 0) {
-        free(*snap);
-        *snap = NULL;
-    }
-    return found;
+    rd_kafka_consumer_close(rd);
+    rd_kafka_destroy(rd);
+    free(want);
+    /* Stopped while waiting: nothing is restored, so nothing is assigned. */
+    return left > 0 && k->status == K_OK ? -1 : k->status;
 }
 
 /* ---- partitions -------------------------------------------------------------- */
@@ -315,9 +383,10 @@ static int new_engine(kctx *k, cep_engine **out) {
     return CEP_OK;
 }
 
-/* Create the engine of a newly assigned partition, from its last committed
- * snapshot when there is one. Sets *offset to where reading resumes. */
-static int add_part(kctx *k, int32_t id, int64_t *offset) {
+/* Create the engine of a newly assigned partition from what the restore
+ * found (its last committed snapshot, or nothing: an empty engine at the
+ * start of the topic). Takes r->snap. Sets *offset to where reading resumes. */
+static int add_part(kctx *k, restored *r, int64_t *offset) {
     if (k->nparts == k->capparts) {
         size_t nc = k->capparts ? k->capparts * 2 : 16;
         part *np = realloc(k->parts, nc * sizeof *np);
@@ -328,36 +397,42 @@ static int add_part(kctx *k, int32_t id, int64_t *offset) {
     }
     part *p = &k->parts[k->nparts];
     memset(p, 0, sizeof *p);
-    p->id = id;
+    p->id = r->id;
     p->k = k;
     p->high = -1;
     int rc = new_engine(k, &p->e);
     if (rc != CEP_OK) return kfail(k, K_INTERNAL, "cannot start an engine: %s", cep_strerror(rc));
-    char *snap;
-    size_t len;
-    int64_t next = RD_KAFKA_OFFSET_BEGINNING;
-    int found = read_state(k, id, &snap, &len, &next);
-    if (found < 0) {
-        cep_engine_free(p->e);
-        return k->status;
-    }
+    int found = r->snap != NULL;
     if (found) {
-        rc = cep_engine_restore(p->e, snap, len);
-        free(snap);
+        rc = cep_engine_restore(p->e, r->snap, r->len);
+        free(r->snap);
+        r->snap = NULL;
         if (rc != CEP_OK) {
             cep_engine_free(p->e);
-            return kfail(k, K_INTERNAL, "cannot restore partition %" PRId32 " from '%s': %s", id,
+            return kfail(k, K_INTERNAL, "cannot restore partition %" PRId32 " from '%s': %s", r->id,
                          k->state_topic, cep_strerror(rc));
         }
     }
-    p->next = found ? next : 0;
-    *offset = found ? next : RD_KAFKA_OFFSET_BEGINNING;
+    p->next = found ? r->next : 0;
+    *offset = found ? r->next : RD_KAFKA_OFFSET_BEGINNING;
     k->nparts++;
     wire(k);
-    if (getenv("CEPHEUS_KAFKA_DEBUG"))
-        fprintf(stderr, "cepheus: partition %" PRId32 " assigned, %s at offset %" PRId64 "\n", id,
-                found ? "restored" : "fresh", p->next);
+    dbg("partition %" PRId32 " assigned, %s at offset %" PRId64, r->id, found ? "restored" : "fresh", p->next);
     return K_OK;
+}
+
+/* Restore the n partitions ids (engines from their state) into k->parts;
+ * offs[i] gets where partition ids[i] resumes. K_OK, a fatal status, or -1
+ * (none added) when stopped while reading their state. */
+static int add_parts(kctx *k, const int32_t *ids, size_t n, int64_t *offs) {
+    restored *r = calloc(n ? n : 1, sizeof *r);
+    if (!r) return kfail(k, K_INTERNAL, "out of memory");
+    for (size_t i = 0; i < n; i++) r[i].id = ids[i];
+    int rc = n ? read_states(k, r, n) : K_OK;
+    if (rc == K_OK)
+        for (size_t i = 0; i < n && k->status == K_OK; i++) add_part(k, &r[i], &offs[i]);
+    restored_free(r, n);
+    return rc < 0 ? rc : k->status;
 }
 
 static void drop_part(kctx *k, int32_t id) {
@@ -389,15 +464,21 @@ static int begin_txn(kctx *k) {
  * committed state and the consumer seeks back to where that state stood. */
 static int rewind_all(kctx *k) {
     size_t n = k->nparts;
-    int32_t *ids = malloc((n ? n : 1) * sizeof *ids);
+    int32_t *ids = calloc(n ? n : 1, sizeof *ids);
     if (!ids) return kfail(k, K_INTERNAL, "out of memory");
     for (size_t i = 0; i < n; i++) ids[i] = k->parts[i].id;
     for (size_t i = 0; i < n; i++) drop_part(k, ids[i]);
-    for (size_t i = 0; i < n && k->status == K_OK; i++) {
-        int64_t off;
-        if (add_part(k, ids[i], &off) != K_OK) break;
+    int64_t *offs = calloc(n ? n : 1, sizeof *offs);
+    if (!offs) {
+        free(ids);
+        return kfail(k, K_INTERNAL, "out of memory");
+    }
+    /* (Stopped while restoring: the partitions stay without engines, their
+     * messages ignored, until the consumer closes.) */
+    int rc = add_parts(k, ids, n, offs);
+    for (size_t i = 0; i < n && rc == K_OK; i++) {
         rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
-        rd_kafka_topic_partition_list_add(l, k->o->topic, ids[i])->offset = off;
+        rd_kafka_topic_partition_list_add(l, k->o->topic, ids[i])->offset = offs[i];
         rd_kafka_error_t *e = rd_kafka_seek_partitions(k->cons, l, 10000);
         if (e) {
             kfail(k, K_INTERNAL, "cannot seek partition %" PRId32 ": %s", ids[i], rd_kafka_error_string(e));
@@ -405,6 +486,7 @@ static int rewind_all(kctx *k) {
         }
         rd_kafka_topic_partition_list_destroy(l);
     }
+    free(offs);
     free(ids);
     return k->status;
 }
@@ -414,6 +496,8 @@ static int rewind_all(kctx *k) {
  * (fenced by a newer instance) stops the process. */
 static int commit_txn(kctx *k) {
     if (!k->in_txn) return K_OK;
+    double t0 = now_s();
+    dbg("commit: %" PRId64 " messages", k->txn_count);
     rd_kafka_topic_partition_list_t *offs = rd_kafka_topic_partition_list_new((int)k->nparts);
     for (size_t i = 0; i < k->nparts && k->status == K_OK; i++) {
         part *p = &k->parts[i];
@@ -440,6 +524,7 @@ static int commit_txn(kctx *k) {
         }
     }
     if (!err && k->status == K_OK) {
+        dbg("committed in %.0f ms", (now_s() - t0) * 1000);
         k->in_txn = 0;
         for (size_t i = 0; i < k->nparts; i++) k->parts[i].dirty = 0;
         return K_OK;
@@ -471,13 +556,23 @@ static int commit_txn(kctx *k) {
 static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                          rd_kafka_topic_partition_list_t *parts, void *opaque) {
     kctx *k = opaque;
+    dbg("rebalance: %s %d partitions", err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS ? "assign" : "revoke",
+        parts->cnt);
     if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
-        for (int i = 0; i < parts->cnt && k->status == K_OK; i++) {
-            int64_t off;
-            if (find_part(k, parts->elems[i].partition)) drop_part(k, parts->elems[i].partition);
-            if (add_part(k, parts->elems[i].partition, &off) == K_OK) parts->elems[i].offset = off;
+        size_t n = (size_t)parts->cnt;
+        int32_t *ids = calloc(n ? n : 1, sizeof *ids);
+        int64_t *offs = calloc(n ? n : 1, sizeof *offs);
+        if (!ids || !offs) kfail(k, K_INTERNAL, "out of memory");
+        for (size_t i = 0; i < n && k->status == K_OK; i++) {
+            ids[i] = parts->elems[i].partition;
+            if (find_part(k, ids[i])) drop_part(k, ids[i]);
         }
-        rd_kafka_assign(rk, k->status == K_OK ? parts : NULL);
+        int rc = k->status == K_OK ? add_parts(k, ids, n, offs) : k->status;
+        if (rc == K_OK)
+            for (size_t i = 0; i < n; i++) parts->elems[i].offset = offs[i];
+        free(ids);
+        free(offs);
+        rd_kafka_assign(rk, rc == K_OK ? parts : NULL);
     } else {
         /* Revoked: what was consumed so far is committed before another
          * member may take the partitions over. */
@@ -548,6 +643,29 @@ static int setconf(rd_kafka_conf_t *c, const char *key, const char *val, char *e
     return rd_kafka_conf_set(c, key, val, errstr, n) == RD_KAFKA_CONF_OK ? 0 : -1;
 }
 
+/* A reader of the state topic: assigned, never in the group, stops at the
+ * end of what is committed. NULL (and k->status set) on failure. */
+static rd_kafka_t *new_reader(kctx *k) {
+    char errstr[512], rgroup[512];
+    snprintf(rgroup, sizeof rgroup, "%s.state-reader", k->o->group);
+    rd_kafka_conf_t *c = base_conf(k, errstr, sizeof errstr);
+    if (!c || setconf(c, "group.id", rgroup, errstr, sizeof errstr) ||
+        setconf(c, "enable.auto.commit", "false", errstr, sizeof errstr) ||
+        setconf(c, "enable.partition.eof", "true", errstr, sizeof errstr) ||
+        setconf(c, "isolation.level", "read_committed", errstr, sizeof errstr)) {
+        if (c) rd_kafka_conf_destroy(c);
+        kfail(k, K_USAGE, "Kafka state reader configuration: %s", errstr);
+        return NULL;
+    }
+    rd_kafka_t *rd = rd_kafka_new(RD_KAFKA_CONSUMER, c, errstr, sizeof errstr);
+    if (!rd) {
+        kfail(k, K_USAGE, "cannot create the Kafka state reader: %s", errstr);
+        return NULL;
+    }
+    rd_kafka_poll_set_consumer(rd);
+    return rd;
+}
+
 static int create_clients(kctx *k) {
     char errstr[512], txid[512], host[256] = "host";
     const kafka_opts *o = k->o;
@@ -564,22 +682,6 @@ static int create_clients(kctx *k) {
         return kfail(k, K_USAGE, "cannot create the Kafka consumer: %s", errstr);
     rd_kafka_poll_set_consumer(k->cons);
 
-    /* Reader of the state topic: assigned partition by partition, never in
-     * the group; it stops at the end of what is committed. */
-    c = base_conf(k, errstr, sizeof errstr);
-    char rgroup[512];
-    snprintf(rgroup, sizeof rgroup, "%s.state-reader", o->group);
-    if (!c || setconf(c, "group.id", rgroup, errstr, sizeof errstr) ||
-        setconf(c, "enable.auto.commit", "false", errstr, sizeof errstr) ||
-        setconf(c, "enable.partition.eof", "true", errstr, sizeof errstr) ||
-        setconf(c, "isolation.level", "read_committed", errstr, sizeof errstr)) {
-        if (c) rd_kafka_conf_destroy(c);
-        return kfail(k, K_USAGE, "Kafka state reader configuration: %s", errstr);
-    }
-    if (!(k->reader = rd_kafka_new(RD_KAFKA_CONSUMER, c, errstr, sizeof errstr)))
-        return kfail(k, K_USAGE, "cannot create the Kafka state reader: %s", errstr);
-    rd_kafka_poll_set_consumer(k->reader);
-
     /* The transactional id names this member: a restarted member with the
      * same --instance-id fences its previous incarnation at once. */
     if (o->instance_id) {
@@ -594,6 +696,10 @@ static int create_clients(kctx *k) {
         if (c) rd_kafka_conf_destroy(c);
         return kfail(k, K_USAGE, "Kafka producer configuration: %s", errstr);
     }
+    char tt[32];
+    size_t ttn = sizeof tt;
+    k->txn_timeout_ms = rd_kafka_conf_get(c, "transaction.timeout.ms", tt, &ttn) == RD_KAFKA_CONF_OK
+                            ? strtoll(tt, NULL, 10) : 60000;
     rd_kafka_conf_set_dr_msg_cb(c, on_delivery);
     if (!(k->prod = rd_kafka_new(RD_KAFKA_PRODUCER, c, errstr, sizeof errstr)))
         return kfail(k, K_USAGE, "cannot create the Kafka producer: %s", errstr);
@@ -733,16 +839,13 @@ int kafka_run(const cep_program *prog, const kafka_opts *o) {
             last_stats = now_s();
         }
     }
+    dbg("stopping");
     /* Leaving: commit what was consumed (closing revokes the partitions,
      * whose callback commits), then give the partitions back. */
     if (k.cons) {
         if (k.status == K_OK) commit_txn(&k);
         rd_kafka_consumer_close(k.cons);
         rd_kafka_destroy(k.cons);
-    }
-    if (k.reader) {
-        rd_kafka_consumer_close(k.reader);
-        rd_kafka_destroy(k.reader);
     }
     if (k.prod) {
         if (k.in_txn) {
@@ -755,5 +858,6 @@ int kafka_run(const cep_program *prog, const kafka_opts *o) {
     for (size_t i = 0; i < k.nparts; i++) cep_engine_free(k.parts[i].e);
     free(k.parts);
     jbuf_free(&k.buf);
+    dbg("stopped, status %d", k.status);
     return k.status;
 }
