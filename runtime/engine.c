@@ -58,31 +58,22 @@ static pm_node *room_of(cep_event *ev) { return (pm_node *)event_block(ev); }
 
 pm_node *engine_node_new(cep_engine *e, cep_event *ev, uint32_t step, pm_node *parent) {
     pm_node *n = room_of(ev);
-    if (n->refs == 0) {
-        /* The event's own room, free: the node shares its cache lines. */
-        n->ev = ev;
-        event_retain(ev);
-        n->parent = parent;
-        if (parent) parent->refs++;
-        n->refs = 1;
-        n->step = step;
-        e->stats.nodes++;
-        return n;
-    }
-    if (!e->free_nodes) {
-        node_slab *s = mem_alloc(sizeof *s);
-        if (!s) return NULL;
-        s->next = e->slabs;
-        e->slabs = s;
-        e->node_slabs++;
-        for (size_t i = 0; i < NODE_SLAB; i++) {
-            s->nodes[i].parent = e->free_nodes;
-            e->free_nodes = &s->nodes[i];
+    if (n->refs) { /* the event's own room is taken: a node from the pool */
+        if (!e->free_nodes) {
+            node_slab *s = mem_alloc(sizeof *s);
+            if (!s) return NULL;
+            s->next = e->slabs;
+            e->slabs = s;
+            e->node_slabs++;
+            for (size_t i = 0; i < NODE_SLAB; i++) {
+                s->nodes[i].parent = e->free_nodes;
+                e->free_nodes = &s->nodes[i];
+            }
         }
+        n = e->free_nodes;
+        e->free_nodes = n->parent;
+        e->pooled_nodes++;
     }
-    n = e->free_nodes;
-    e->free_nodes = n->parent;
-    e->pooled_nodes++;
     n->ev = ev;
     event_retain(ev);
     n->parent = parent;
