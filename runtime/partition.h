@@ -23,6 +23,12 @@ static inline uint64_t partition_mix(uint64_t x) {
     return x;
 }
 
+/* The shard of a key that is one integer: what partition_of computes. */
+static inline uint32_t partition_int(int64_t i, uint32_t count) {
+    uint64_t h = partition_mix(PARTITION_SEED ^ ((uint64_t)i + (uint64_t)CEP_INT * 0x9E3779B97F4A7C15ull));
+    return (uint32_t)(((unsigned __int128)h * count) >> 64);
+}
+
 /* The bytes of a string key (XXH3, in partition.c). */
 uint64_t partition_bytes(const char *s, size_t len, uint64_t seed);
 
@@ -34,6 +40,8 @@ static inline uint32_t partition_of(const cep_program *p, uint32_t pi, const cep
     const nfa_pattern *pat = &p->patterns[pi];
     if (count <= 1 || pat->nkeys == 0) return 0;
     uint64_t h = PARTITION_SEED;
+    /* The common key, one integer: the loop below, unrolled. */
+    if (pat->nkeys == 1 && vals[pat->key_slots[0]].type == CEP_INT) return partition_int(vals[pat->key_slots[0]].u.i, count);
     for (uint32_t i = 0; i < pat->nkeys; i++) {
         const cep_value *v = &vals[pat->key_slots[i]];
         uint64_t x = 0, type = (uint64_t)v->type;

@@ -60,7 +60,7 @@ enum { R_WRAP = 1, R_EVENT, R_BIG, R_ADVANCE, R_TICK, R_FINISH, R_SYNC, R_STOP }
  * the end of the ring (an R_WRAP record fills the rest). */
 typedef struct rec {
     _Atomic uint32_t size; /* bytes, header included; 0: not written yet */
-    uint8_t kind, pad_;
+    uint8_t kind, has_time; /* has_time: an event's */
     uint16_t engine;
     int64_t arg;           /* R_EVENT, R_BIG: watermark to reach first (INT64_MIN:
                             * none); R_ADVANCE: the watermark; R_SYNC: sequence */
@@ -72,7 +72,7 @@ typedef struct rec {
 typedef struct rec_event {
     int64_t time;
     uint64_t tag;
-    uint32_t raw_len, has_time;
+    uint32_t raw_len, raw_off;  /* the raw text: its length, where it starts */
 } rec_event;
 
 typedef struct worker {
@@ -100,6 +100,7 @@ typedef struct worker {
  * over between threads goes through a ring's release and acquire. */
 typedef struct shard {
     cep_engine *e;
+    mem_heap heap;                      /* all it allocates: see apply() */
     int rc;                             /* first error, under err_mu */
     char err[256];
 } shard;
@@ -117,6 +118,8 @@ struct cep_pool {
     shard *shards;
     route *routes;
     int one_layout;         /* every pattern has the same key: one engine per event */
+    int fast;               /* cep_pool_push's shortcut applies: one layout, one key, */
+    uint32_t key_slot;      /* in this slot; event time; not finished, no error */
     /* Time, as one engine over the whole stream keeps it. */
     int64_t max_delay, lateness;
     int processing;
@@ -183,29 +186,46 @@ static void shard_fail(cep_pool *p, shard *s, int rc) {
     atomic_store_explicit(&p->failed, 1, memory_order_release);
 }
 
+/* Will cep_engine_push run an event at t (>= the stream's watermark wm)
+ * straight away, nothing buffered before it? Then its push moves the
+ * engine's time to t before the event (engine.c push_at), past wm: moving
+ * time to wm first would change nothing (time moved in one step or in two
+ * runs the same timers in the same order) and costs a call. */
+static inline int runs_in_order(const cep_engine *e, int64_t t, int64_t wm) {
+    if (t < wm || e->reorder.n) return 0;
+    if (e->max_delay == 0) return 1;
+    return e->max_seen >= INT64_MIN + e->max_delay && e->max_seen - e->max_delay >= t;
+}
+
 /* One piece of an engine's work: an event (advanced to wm first), a
  * watermark, a tick or the end of input. A failed engine does nothing more;
- * its error is the pool's. Only the thread running s writes s->rc. */
+ * its error is the pool's. Only the thread running s writes s->rc. The
+ * engine allocates in its own heap: engines move between threads, and
+ * blocks of two engines run by two threads must not share cache lines. */
 static void apply(cep_pool *p, shard *s, int kind, int64_t arg, const cep_event *ev) {
     if (s->rc) return;
+    const mem_heap *own = mem_heap_use(&s->heap);
     int rc = CEP_OK;
     switch (kind) {
     case R_EVENT:
-        if (arg > s->e->watermark) rc = cep_engine_advance_watermark(s->e, arg);
+        if (arg > s->e->watermark && !runs_in_order(s->e, ev->time, arg))
+            rc = cep_engine_advance_watermark(s->e, arg);
         if (rc == CEP_OK) rc = cep_engine_push(s->e, ev);
         break;
     case R_ADVANCE: rc = cep_engine_advance_watermark(s->e, arg); break;
     case R_TICK: rc = cep_engine_tick(s->e); break;
     case R_FINISH: rc = cep_engine_finish(s->e); break;
     }
+    mem_heap_use(own);
     if (rc != CEP_OK) shard_fail(p, s, rc);
 }
 
 /* Run a record of an engine (an event or a control). The thread's row (a
  * real builder, so the engine copies what it keeps, as from any caller's
- * row) gets the record's values, its strings and raw text pointing into
- * the record. The record is only read: a line the worker wrote would have
- * to come back from its cache when the router next writes there. */
+ * row) lends its place to the record: its values are the record's, whose
+ * strings already point at their bytes in it (write_event). The record is
+ * only read: a line the worker wrote would have to come back from its
+ * cache when the router next writes there. */
 static void run_record(cep_pool *p, cep_event *row, rec *r) {
     shard *s = &p->shards[r->engine];
     if (r->kind != R_EVENT && r->kind != R_BIG) {
@@ -215,24 +235,17 @@ static void run_record(cep_pool *p, cep_event *row, rec *r) {
     char *body = (char *)(r + 1);
     if (r->kind == R_BIG) memcpy(&body, body, sizeof body);
     const rec_event *re = (const rec_event *)body;
-    const cep_value *src = (const cep_value *)(re + 1);
-    uint32_t n = row->nslots;
-    cep_value *vals = row->vals;
-    memcpy(vals, src, n * sizeof *vals);
-    const char *bytes = (const char *)(src + n);
-    for (uint32_t i = 0; i < n; i++)
-        if (vals[i].type == CEP_STRING) {
-            vals[i].u.s.ptr = bytes;
-            bytes += vals[i].u.s.len;
-        }
+    cep_value *own_vals = row->vals;
     char *own_raw = row->raw;
     size_t own_len = row->raw_len;
-    row->has_time = (int)re->has_time;
+    row->has_time = r->has_time;
     row->time = re->time;
     row->tag = re->tag;
-    row->raw = re->raw_len ? (char *)bytes : NULL;
+    row->vals = (cep_value *)(re + 1);
+    row->raw = re->raw_len ? body + re->raw_off : NULL;
     row->raw_len = re->raw_len;
     apply(p, s, R_EVENT, r->arg, row);
+    row->vals = own_vals;
     row->raw = own_raw;
     row->raw_len = own_len;
     if (r->kind == R_BIG) mem_free(body);
@@ -383,15 +396,13 @@ static inline size_t event_bytes(const cep_event *ev) {
     return n;
 }
 
-/* The string pointers are copied as they are and mean nothing in the
- * record: its reader points them at their bytes (run_record). */
+/* The record of ev at dst, where it stays until it has been run (in a
+ * ring, the hold buffer or an out-of-line block): each string value points
+ * at its bytes in the record, so that the reader lends the values as they
+ * are. */
 static inline void write_event(char *dst, const cep_event *ev) {
     rec_event *re = (rec_event *)dst;
     size_t rl = raw_of(ev);
-    re->time = ev->time;
-    re->tag = ev->tag;
-    re->has_time = (uint32_t)ev->has_time;
-    re->raw_len = (uint32_t)rl;
     cep_value *vals = (cep_value *)(re + 1);
     const cep_value *src = ev->vals;
     uint32_t n = ev->nslots;
@@ -402,9 +413,14 @@ static inline void write_event(char *dst, const cep_event *ev) {
     for (uint32_t i = 0; i < n; i++)
         if (src[i].type == CEP_STRING) {
             memcpy(bytes, src[i].u.s.ptr, src[i].u.s.len);
+            vals[i].u.s.ptr = bytes;
             bytes += src[i].u.s.len;
         }
     if (rl) memcpy(bytes, ev->raw, rl);
+    re->time = ev->time;
+    re->tag = ev->tag;
+    re->raw_len = (uint32_t)rl;
+    re->raw_off = (uint32_t)(bytes - dst);
 }
 
 /* ---- balance: which thread runs which engine ------------------------------ */
@@ -539,6 +555,7 @@ static int to_engine(cep_pool *p, unsigned k, int kind, int64_t arg, const cep_e
     if (big) wait_tail(p, w, w->head);
     rec *r = held ? (rec *)(p->hold + p->hold_len) : rec_begin(p, w, size);
     r->kind = (uint8_t)kind;
+    r->has_time = ev && ev->has_time;
     r->engine = (uint16_t)k;
     r->arg = arg;
     if (big) memcpy(r + 1, &big, sizeof big);
@@ -621,7 +638,13 @@ CEP_API void cep_pool_free(cep_pool *p) {
             pthread_cond_destroy(&w->done);
         }
     }
-    for (unsigned k = 0; p->shards && k < p->nengines; k++) cep_engine_free(p->shards[k].e);
+    for (unsigned k = 0; p->shards && k < p->nengines; k++) {
+        shard *s = &p->shards[k];
+        const mem_heap *own = mem_heap_use(&s->heap);
+        cep_engine_free(s->e);
+        mem_heap_use(own);
+        mem_heap_destroy(&s->heap);
+    }
     if (p->err_mu_init) pthread_mutex_destroy(&p->err_mu);
     mem_free(p->workers);
     mem_free(p->shards);
@@ -686,8 +709,13 @@ CEP_API int cep_pool_new(const cep_program *prog, unsigned n, cep_pool_configure
     if (!p->shards || !p->routes || !p->hit || !p->targets) goto fail;
     if ((rc = cep_event_new(prog, &p->builder)) != CEP_OK) goto fail;
     for (unsigned k = 0; k < p->nengines; k++) {
-        cep_engine **e = &p->shards[k].e;
-        if ((rc = cep_engine_new(prog, e)) != CEP_OK) goto fail;
+        shard *s = &p->shards[k];
+        cep_engine **e = &s->e;
+        mem_heap_init(&s->heap); /* on failure: the common heap */
+        const mem_heap *own = mem_heap_use(&s->heap);
+        rc = cep_engine_new(prog, e);
+        mem_heap_use(own);
+        if (rc != CEP_OK) goto fail;
         if (fn && (rc = fn(ud, *e, k)) != CEP_OK) goto fail;
         if (!p->one_layout && p->nengines > 1 && (rc = cep_engine_set_partition(*e, k, p->nengines)) != CEP_OK)
             goto fail;
@@ -707,6 +735,10 @@ CEP_API int cep_pool_new(const cep_program *prog, unsigned n, cep_pool_configure
     p->max_delay = e0->max_delay;
     p->lateness = e0->lateness;
     p->processing = e0->time_mode == CEP_TIME_PROCESSING;
+    if (p->one_layout && prog->npatterns && prog->patterns[0].nkeys == 1 && !p->processing) {
+        p->fast = 1;
+        p->key_slot = prog->patterns[0].key_slots[0];
+    }
     rc = CEP_ENOMEM;
     if (!(p->time_field = mem_strdup(p->processing ? "" : e0->time_field ? e0->time_field : "ts"))) goto fail;
     p->nworkers = n - 1;
@@ -752,7 +784,87 @@ static int pool_ready(cep_pool *p) {
     return CEP_OK;
 }
 
+/* An event of the common case to engine k: run now if the router runs
+ * it, else copied into its worker's ring. 0 when it needs to_engine: k is
+ * coming back, or the event is too large for the ring. */
+static inline int push_fast(cep_pool *p, unsigned k, int64_t wm, const cep_event *ev) {
+    route *rt = &p->routes[k];
+    if (rt->owner == 0) {
+        shard *s = &p->shards[k];
+        p->info.inline_events++;
+        if (s->rc) return 1;
+        cep_engine *e = s->e;
+        const mem_heap *own = mem_heap_use(&s->heap);
+        int rc = wm > e->watermark && !runs_in_order(e, ev->time, wm) ? cep_engine_advance_watermark(e, wm) : CEP_OK;
+        if (rc == CEP_OK) rc = cep_engine_push(e, ev);
+        mem_heap_use(own);
+        if (rc != CEP_OK) shard_fail(p, s, rc);
+        return 1;
+    }
+    size_t body = event_bytes(ev);
+    if ((int)k == p->transit || body > BIG_RECORD - sizeof(rec)) return 0;
+    worker *w = &p->workers[rt->owner - 1];
+    size_t size = align8(sizeof(rec) + body);
+    rec *r = rec_begin(p, w, size);
+    r->kind = R_EVENT;
+    r->has_time = 1;
+    r->engine = (uint16_t)k;
+    r->arg = wm;
+    write_event((char *)(r + 1), ev);
+    rec_publish(w, r, size, 0);
+    rt->last = w->head;
+    p->info.ring_events++;
+    return 1;
+}
+
+/* Route an event to its engines (ev passed its checks; wm is the
+ * watermark before it; late: behind it by more than the lateness). */
+static int route_event(cep_pool *p, const cep_event *ev, int64_t wm, int late, int straggler) {
+    int rc = CEP_OK;
+    size_t body = 0;
+    if (p->one_layout || late) {
+        /* One engine: the key's (a late event: engine 0, so that late
+         * events are reported once and in order). */
+        unsigned k = late || !p->prog->npatterns ? 0 : partition_of(p->prog, 0, ev->vals, p->nengines);
+        rc = to_engine(p, k, R_EVENT, wm, ev, &body);
+    } else {
+        /* The engine of each pattern's key. */
+        unsigned nt = 0;
+        for (uint32_t pi = 0; pi < p->prog->npatterns; pi++) {
+            uint32_t k = partition_of(p->prog, pi, ev->vals, p->nengines);
+            if (!p->hit[k]) p->hit[k] = 1, p->targets[nt++] = k;
+        }
+        for (unsigned i = 0; i < nt; i++) {
+            p->hit[p->targets[i]] = 0;
+            if (rc == CEP_OK) rc = to_engine(p, p->targets[i], R_EVENT, wm, ev, &body);
+        }
+        p->dup_events += nt - 1;
+        if (straggler) p->dup_stragglers += nt - 1;
+    }
+    if (rc != CEP_OK) {
+        set_err(p, "%s", cep_strerror(rc));
+        return rc;
+    }
+    if (++p->since_check >= CHECK_EVERY) balance(p);
+    return CEP_OK;
+}
+
 CEP_API int cep_pool_push(cep_pool *p, const cep_event *ev) {
+    /* The common case in few instructions (p->fast: one key layout, one
+     * integer key, event time; the event in order, no error). */
+    if (p && p->fast && ev && ev->has_time && ev->nslots == p->prog->nfields && ev->time >= p->wm &&
+        ev->vals[p->key_slot].type == CEP_INT && !atomic_load_explicit(&p->failed, memory_order_relaxed)) {
+        int64_t t = ev->time, wm = p->wm;
+        if (t > p->max_seen) {
+            p->max_seen = t;
+            int64_t w = t < INT64_MIN + p->max_delay ? INT64_MIN : t - p->max_delay;
+            if (w > p->wm) p->wm = w;
+        }
+        unsigned k = partition_int(ev->vals[p->key_slot].u.i, p->nengines);
+        if (!push_fast(p, k, wm, ev)) return route_event(p, ev, wm, 0, 0);
+        if (++p->since_check >= CHECK_EVERY) balance(p);
+        return CEP_OK;
+    }
     int rc = pool_ready(p);
     if (rc != CEP_OK) return rc;
     if (!ev || ev->nslots != p->prog->nfields) return CEP_EINVAL;
@@ -776,50 +888,7 @@ CEP_API int cep_pool_push(cep_pool *p, const cep_event *ev) {
             if (w > p->wm) p->wm = w;
         }
     }
-    size_t body = 0;
-    if (p->one_layout || late) {
-        /* One engine: the key's (a late event: engine 0, so that late
-         * events are reported once and in order). */
-        unsigned k = late || !p->prog->npatterns ? 0 : partition_of(p->prog, 0, ev->vals, p->nengines);
-        route *rt = &p->routes[k];
-        if (rt->owner == 0) {
-            p->info.inline_events++;
-            apply(p, &p->shards[k], R_EVENT, wm, ev);
-        } else if (p->transit != (int)k && (body = event_bytes(ev)) <= BIG_RECORD - sizeof(rec)) {
-            /* The common case of to_engine, inline. */
-            worker *w = &p->workers[rt->owner - 1];
-            size_t size = align8(sizeof(rec) + body);
-            rec *r = rec_begin(p, w, size);
-            r->kind = R_EVENT;
-            r->engine = (uint16_t)k;
-            r->arg = wm;
-            write_event((char *)(r + 1), ev);
-            rec_publish(w, r, size, 0);
-            rt->last = w->head;
-            p->info.ring_events++;
-        } else {
-            rc = to_engine(p, k, R_EVENT, wm, ev, &body);
-        }
-    } else {
-        /* The engine of each pattern's key. */
-        unsigned nt = 0;
-        for (uint32_t pi = 0; pi < p->prog->npatterns; pi++) {
-            uint32_t k = partition_of(p->prog, pi, ev->vals, p->nengines);
-            if (!p->hit[k]) p->hit[k] = 1, p->targets[nt++] = k;
-        }
-        for (unsigned i = 0; i < nt; i++) {
-            p->hit[p->targets[i]] = 0;
-            if (rc == CEP_OK) rc = to_engine(p, p->targets[i], R_EVENT, wm, ev, &body);
-        }
-        p->dup_events += nt - 1;
-        if (straggler) p->dup_stragglers += nt - 1;
-    }
-    if (rc != CEP_OK) {
-        set_err(p, "%s", cep_strerror(rc));
-        return rc;
-    }
-    if (++p->since_check >= CHECK_EVERY) balance(p);
-    return CEP_OK;
+    return route_event(p, ev, wm, late, straggler);
 }
 
 CEP_API int cep_pool_push_json(cep_pool *p, const char *text, size_t len) {
@@ -886,6 +955,7 @@ CEP_API int cep_pool_finish(cep_pool *p) {
     rc = broadcast(p, R_FINISH, 0);
     sync_all(p);
     p->finished = 1;
+    p->fast = 0;
     if (!p->processing) p->wm = INT64_MAX;
     return rc != CEP_OK ? rc : pool_check(p);
 }
