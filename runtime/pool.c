@@ -298,8 +298,9 @@ static void *worker_main(void *arg) {
             await_record(w, r);
             continue;
         }
+        /* (An R_WRAP may be only the ring's last 8 bytes: no arg.) */
         int kind = r->kind;
-        int64_t arg_ = r->arg;
+        int64_t seq = kind == R_SYNC ? r->arg : 0;
         if (kind != R_WRAP && kind != R_SYNC && kind != R_STOP) run_record(p, w->row, r);
         t += size;
         if (kind == R_STOP) {
@@ -310,7 +311,7 @@ static void *worker_main(void *arg) {
             /* Room first: after the ack the router sees every record done. */
             give_room(w, given = t);
             pthread_mutex_lock(&w->mu);
-            w->acked = (uint64_t)arg_;
+            w->acked = (uint64_t)seq;
             pthread_cond_broadcast(&w->done);
             pthread_mutex_unlock(&w->mu);
         } else if (t - given >= FREE_STEP) {
@@ -564,6 +565,7 @@ static int to_engine(cep_pool *p, unsigned k, int kind, int64_t arg, const cep_e
     if (held) {
         atomic_store_explicit(&r->size, (uint32_t)size, memory_order_relaxed);
         p->hold_len += size;
+        p->info.held++;
     } else {
         rec_publish(w, r, size, !ev);
         rt->last = w->head;

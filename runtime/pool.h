@@ -14,6 +14,7 @@ typedef struct pool_info {
     uint64_t ring_events;      /* events copied into a worker's ring */
     uint64_t moves_out;        /* engines handed from the caller's thread to a worker */
     uint64_t moves_back;       /* engines taken back by the caller's thread */
+    uint64_t held;             /* records held while their engine came back */
     uint64_t room_waits;       /* times the caller's thread waited for room in a ring */
     uint64_t naps;             /* times a worker waited to be woken */
 } pool_info;
