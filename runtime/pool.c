@@ -451,11 +451,12 @@ static int finish_transit(cep_pool *p, int wait) {
     return 1;
 }
 
-/* Start taking engine k back from its worker. */
+/* Start taking engine k back from its worker (in churn mode, a test's,
+ * not before the next look at the rings: its events are held meanwhile). */
 static void start_transit(cep_pool *p, unsigned k) {
     p->transit = (int)k;
     p->hold_len = 0;
-    finish_transit(p, 0);
+    if (!p->churn) finish_transit(p, 0);
 }
 
 /* Hand one of the router's engines to worker w. */
@@ -713,7 +714,8 @@ CEP_API int cep_pool_new(const cep_program *prog, unsigned n, cep_pool_configure
     for (unsigned k = 0; k < p->nengines; k++) {
         shard *s = &p->shards[k];
         cep_engine **e = &s->e;
-        mem_heap_init(&s->heap); /* on failure: the common heap */
+        /* One thread: nothing to keep apart. On failure: the common heap. */
+        if (n > 1) mem_heap_init(&s->heap);
         const mem_heap *own = mem_heap_use(&s->heap);
         rc = cep_engine_new(prog, e);
         mem_heap_use(own);
@@ -862,7 +864,7 @@ CEP_API int cep_pool_push(cep_pool *p, const cep_event *ev) {
             int64_t w = t < INT64_MIN + p->max_delay ? INT64_MIN : t - p->max_delay;
             if (w > p->wm) p->wm = w;
         }
-        unsigned k = partition_int(ev->vals[p->key_slot].u.i, p->nengines);
+        unsigned k = p->nengines > 1 ? partition_int(ev->vals[p->key_slot].u.i, p->nengines) : 0;
         if (!push_fast(p, k, wm, ev)) return route_event(p, ev, wm, 0, 0);
         if (++p->since_check >= CHECK_EVERY) balance(p);
         return CEP_OK;
