@@ -18,7 +18,9 @@
  * allocation per event, and a full ring makes the router wait). A record
  * becomes visible when its size word is stored (release); the word after
  * it is zeroed first, so the worker reads no shared index per record. The
- * worker gives room back in steps and sleeps only after spinning. */
+ * worker gives room back in steps and sleeps only after spinning. Each
+ * engine allocates through a heap of its own (util/mem.c mem_heap), so
+ * that engines on different threads do not share cache lines. */
 #include "config.h"
 
 #include <pthread.h>
@@ -66,9 +68,9 @@ typedef struct rec {
                             * none); R_ADVANCE: the watermark; R_SYNC: sequence */
 } rec;
 
-/* An event after its rec: this, its values (cep_value; strings point
- * nowhere until the reader points them at their bytes), the string bytes,
- * the raw text. The reader pushes a view of the record itself. */
+/* An event after its rec: this, its values (cep_value; strings point at
+ * their bytes further on in the record), the string bytes, the raw text.
+ * The reader lends the values to its row as they are (run_record). */
 typedef struct rec_event {
     int64_t time;
     uint64_t tag;
