@@ -444,7 +444,7 @@ static double wall_s(void) {
 }
 
 typedef struct pool_ctx {
-    mctx *mc; /* one per shard: callbacks run on the shards' threads */
+    mctx *mc; /* one per engine: engines run on several threads */
 } pool_ctx;
 
 static int pool_configure(void *ud, cep_engine *e, unsigned index) {
@@ -466,7 +466,7 @@ static void run_pool(const wl *w, uint64_t keys, uint64_t n, result *res) {
     }
     slots s = {slot_of(prog, "ts", NULL), slot_of(prog, "user_id", NULL), slot_of(prog, "type", NULL),
                slot_of(prog, "item", NULL), slot_of(prog, "amount", NULL)};
-    unsigned nt = run_threads ? run_threads : 1;
+    unsigned nt = run_threads ? cep_pool_engine_count(run_threads) : 1;
     mctx *mc = calloc(nt, sizeof *mc);
     pool_ctx pc = {mc};
     cep_engine *eng = NULL;

@@ -28,7 +28,8 @@
 #include "kafka.h"
 #endif
 
-/* What one engine's callbacks write to (with --threads, one per shard):
+/* What one engine's callbacks write to (with --threads, one per engine of
+ * the pool):
  * blocks of whole lines for each output file. */
 typedef struct sink {
     const cep_program *prog;
@@ -42,7 +43,7 @@ typedef struct run_ctx {
     const char *pattern_file;
     out_file out, late, timeouts, errors; /* f NULL: not wanted (out: stdout) */
     sink main;           /* the single engine's callbacks */
-    sink *shards;        /* --threads: each shard's callbacks */
+    sink *shards;        /* --threads: each pool engine's callbacks */
     unsigned nshards;
     out_buf rejected;    /* --errors lines, from the reading loop */
     int oom;
@@ -599,7 +600,7 @@ static int open_output(const char *path, const uint64_t *keep, FILE **f, const c
 
 /* Options and callbacks of one engine (the only one, or a shard's), sink
  * receiving what its callbacks write. With --threads the memory budget is
- * shared out among the shards. */
+ * shared out among the pool's engines. */
 static int configure_engine(cep_engine *e, const run_opts *o, sink *s, unsigned nshards) {
     int rc = cep_engine_set_max_delay(e, o->max_delay);
     if (rc == CEP_OK) rc = cep_engine_set_state_ttl(e, o->state_ttl);
@@ -913,14 +914,15 @@ int cmd_run(int argc, char **argv) {
     if (o.processing_time) r.out.live = r.late.live = r.timeouts.live = 1; /* a match is written when it happens */
     int rc;
     if (o.threads) {
-        /* One engine per shard, each with its own blocks of output. */
-        r.shards = calloc(o.threads, sizeof *r.shards);
+        /* Each of the pool's engines with its own blocks of output. */
+        unsigned ne = cep_pool_engine_count((unsigned)o.threads);
+        r.shards = calloc(ne, sizeof *r.shards);
         if (!r.shards) {
             status = fail(EXIT_INTERNAL, "out of memory");
             goto done;
         }
-        for (unsigned i = 0; i < (unsigned)o.threads; i++) sink_init(&r.shards[i], &r);
-        r.nshards = (unsigned)o.threads;
+        for (unsigned i = 0; i < ne; i++) sink_init(&r.shards[i], &r);
+        r.nshards = ne;
         shard_setup su = {&o, &r};
         rc = cep_pool_new(prog, (unsigned)o.threads, configure_shard, &su, &x.p);
     } else {

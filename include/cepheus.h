@@ -395,35 +395,46 @@ CEP_API int cep_engine_restore(cep_engine *e, const void *buf, size_t len);
 
 /* ---- Pools: one program over several engines on threads --------------- */
 
-/* A pool runs one program over nthreads engines ("shards"), each on a
- * thread of its own, partitioned by key (cep_engine_set_partition): an
- * event goes to the shard of each pattern's key. For every key the matches,
- * timeouts, late events and stragglers are exactly one engine's, in the
- * same order: the caller's thread (the router) keeps the watermark of the
- * whole stream and every shard moves to it before each event it gets.
- * Callbacks run on the shard's thread: calls for one key are sequential and
- * in order, while different shards call concurrently. Late events are all
- * delivered by shard 0. A pool's functions must be called from one thread
- * at a time. There are no snapshots of a pool. */
+/* A pool runs one program over several engines partitioned by key
+ * (cep_engine_set_partition), on nthreads threads: the caller's thread,
+ * which also runs some of the engines, and nthreads - 1 worker threads. An
+ * event goes to the engine of each pattern's key. For every key the
+ * matches, timeouts, late events and stragglers are exactly one engine's,
+ * in the same order: the caller's thread (the router) keeps the watermark
+ * of the whole stream and every engine moves to it before each event it
+ * gets. There are more engines than threads (cep_pool_engine_count), and
+ * the pool moves whole engines between its threads to keep them equally
+ * busy. Callbacks run on the thread that runs their engine at the time:
+ * calls of one engine are sequential and in order (each with everything
+ * the previous one did visible), calls of different engines may run
+ * concurrently. Late events are all delivered by engine 0. A pool's
+ * functions must be called from one thread at a time. There are no
+ * snapshots of a pool. */
 typedef struct cep_pool cep_pool;
 
-/* Called by cep_pool_new on the caller's thread for each shard's engine
- * (index 0..nthreads-1), before any push: set options and callbacks with
- * the cep_engine_* calls (not the partition: the pool sets it). Every shard
- * must get the same max delay, allowed lateness, time mode and time field.
- * Return CEP_OK, or an error code that cep_pool_new then returns. */
+/* Engines in a pool of nthreads threads (0 when nthreads is 0 or above
+ * 256): 1 for one thread, else 2 per thread. */
+CEP_API unsigned cep_pool_engine_count(unsigned nthreads);
+
+/* Called by cep_pool_new on the caller's thread for each engine (index 0
+ * to cep_pool_engine_count(nthreads) - 1), before any push: set options
+ * and callbacks with the cep_engine_* calls (not the partition: the pool
+ * sets it). Every engine must get the same max delay, allowed lateness,
+ * time mode and time field. Return CEP_OK, or an error code that
+ * cep_pool_new then returns. */
 typedef int (*cep_pool_configure_fn)(void *userdata, cep_engine *e, unsigned index);
 
 /* Borrows p (it must outlive the pool); fn may be NULL (default options,
- * no callbacks). Starts the threads. CEP_EINVAL for nthreads 0 or above
- * 256, or shards configured with different time options. */
+ * no callbacks). Starts the worker threads. CEP_EINVAL for nthreads 0 or
+ * above 256, or engines configured with different time options. */
 CEP_API int cep_pool_new(const cep_program *p, unsigned nthreads, cep_pool_configure_fn fn, void *ud,
                          cep_pool **out);
 /* Stops the threads (without finishing: state not yet matched is lost)
  * and frees the engines. NULL is a no-op. */
 CEP_API void cep_pool_free(cep_pool *pool);
-/* Route one event (copied) to its shards. Returns as soon as it is queued;
- * when a shard's queue is full, waits for room. An error of a shard (a
+/* Route one event to its engines: run at once by an engine of the caller's
+ * thread, copied into the queue of a worker's. Returns when it is run or
+ * queued; when a queue is full, waits for room. An error of an engine (a
  * callback that stopped, CEP_ENOMEM, CEP_ELIMIT) is returned by the next
  * call after it happened, and by every call after that. */
 CEP_API int cep_pool_push(cep_pool *pool, const cep_event *ev);
@@ -431,21 +442,21 @@ CEP_API int cep_pool_push(cep_pool *pool, const cep_event *ev);
  * are returned at once, as cep_engine_push_json returns them. */
 CEP_API int cep_pool_push_json(cep_pool *pool, const char *text, size_t len);
 CEP_API int cep_pool_advance_watermark(cep_pool *pool, int64_t ms);
-/* cep_engine_tick on every shard (processing time). */
+/* cep_engine_tick on every engine (processing time). */
 CEP_API int cep_pool_tick(cep_pool *pool);
-/* Wait until every shard has processed everything pushed so far (its
+/* Wait until every engine has processed everything pushed so far (its
  * callbacks included). */
 CEP_API int cep_pool_sync(cep_pool *pool);
-/* End of input on every shard; returns when all have finished. */
+/* End of input on every engine; returns when all have finished. */
 CEP_API int cep_pool_finish(cep_pool *pool);
-/* Waits as cep_pool_sync, then sums the shards' counters. events and
+/* Waits as cep_pool_sync, then sums the engines' counters. events and
  * stragglers count each event once (exact after cep_pool_finish; before,
- * an event still buffered in one of its shards may be missing); buffered
- * counts each shard's copy; peak_partial_matches is the sum of the shards'
- * peaks; watermark is the pool's. */
+ * an event still buffered in one of its engines may be missing); buffered
+ * counts each engine's copy; peak_partial_matches is the sum of the
+ * engines' peaks; watermark is the pool's. */
 CEP_API int cep_pool_stats(cep_pool *pool, cep_stats *out);
-/* Reason of the last failure of a pool call, "shard N: ..." for a shard's
- * error; owned by the pool. */
+/* Reason of the last failure of a pool call, "shard N: ..." for an error
+ * of engine N; owned by the pool. */
 CEP_API const char *cep_pool_error(const cep_pool *pool);
 
 #ifdef __cplusplus

@@ -1,16 +1,26 @@
-/* pool.c — cep_pool: one program over N engines, each on a worker thread
- * of its own, partitioned by key (runtime/partition.c). The caller's thread
- * is the router: it keeps the watermark of the whole stream, decides which
- * shards an event goes to, and writes the event as a record into each
- * shard's ring; the worker advances its engine to the watermark the record
- * carries, then pushes the event. So each shard decides lateness and
- * releases buffered events exactly as one engine over the whole stream.
+/* pool.c — cep_pool: one program over several engines partitioned by key
+ * (runtime/partition.c), run by the caller's thread (the router) and
+ * nthreads - 1 worker threads. The router keeps the watermark of the whole
+ * stream and routes each event to the engine of its key: an engine the
+ * router runs itself gets the caller's row directly; a worker's engine gets
+ * a copy in that worker's ring, with the watermark to reach first. So each
+ * engine decides lateness and releases buffered events exactly as one
+ * engine over the whole stream.
+ *
+ * There are more engines than threads (ENGINES_PER_THREAD each), so that
+ * the router can balance the threads without moving any key's state: it
+ * hands a whole engine to a worker when that worker's ring runs low, and
+ * takes one back when a ring fills. An engine coming back keeps its order:
+ * its events wait in a hold buffer until the worker has passed the last
+ * record it had for that engine, and the router runs them first.
  *
  * Rings are single-producer single-consumer byte queues of fixed size (no
- * allocation per event, and a full ring makes the router wait); the worker
- * frees room in steps and sleeps only after spinning briefly, and the
- * router wakes a sleeping worker once a batch has gathered, so that
- * synchronisation is paid per batch, not per event. */
+ * allocation per event, and a full ring makes the router wait). A record
+ * becomes visible when its size word is stored (release); the word after
+ * it is zeroed first, so the worker reads no shared index per record. The
+ * worker gives room back in steps and sleeps only after spinning. Each
+ * engine allocates through a heap of its own (util/mem.c mem_heap), so
+ * that engines on different threads do not share cache lines. */
 #include "config.h"
 
 #include <pthread.h>
@@ -26,85 +36,114 @@
 #include "mem.h"
 #include "nfa.h"
 #include "partition.h"
+#include "pool.h"
 
 #define RING_BYTES ((size_t)1 << 20)
+#define HOLD_BYTES (RING_BYTES / 2)  /* an engine's events while it comes back */
 #define BIG_RECORD (RING_BYTES / 4)  /* larger events go out of line */
-#define FREE_STEP (RING_BYTES / 16)  /* the worker gives room back this often:
-                                      * each time may wake the router, and a
-                                      * wake-up costs microseconds */
-#define WAKE_BATCH 256               /* records before a dozing worker is woken */
-#define SPIN 2000                    /* polls of an empty ring before dozing, */
-#define SPIN_CROWDED 50              /* or with no spare core: spinning would
-                                      * take the core the router or another
-                                      * shard needs */
-#define DOZE_ROUNDS 20               /* 1 ms dozes before sleeping until woken */
-#define SLEEP_MS 50                  /* (or at most this long: see rec_commit) */
+#define FREE_STEP (RING_BYTES / 16)  /* the worker gives room back this often */
+#define NEXT_WORD 8                  /* room kept after a record for the next one's size word */
+#define ENGINES_PER_THREAD 2         /* more cost per event (cache) and finer balance */
+#define CHECK_EVERY 256              /* routed events between two looks at the rings */
+#define COOL_EVENTS 4096             /* after a move, events before the next one */
+#define HIGH_WATER (RING_BYTES / 2)  /* a ring this full: its worker has too much */
+#define LOW_WATER (RING_BYTES / 8)   /* this empty: it has room for more */
+#define SPIN 250                     /* polls of an empty ring (or a full one) before sleeping, */
+#define SPIN_CROWDED 10              /* or with fewer cores than threads */
+#define BACKOFF 8                    /* pauses between two polls: the router's cache lines
+                                      * stay with the router while it writes them */
+#define DOZE_ROUNDS 20               /* 1 ms naps before sleeping SLEEP_MS at a time */
+#define SLEEP_MS 50
 #define MAX_THREADS 256
 
-enum { R_WRAP, R_EVENT, R_BIG, R_ADVANCE, R_TICK, R_SYNC, R_FINISH, R_STOP };
+enum { R_WRAP = 1, R_EVENT, R_BIG, R_ADVANCE, R_TICK, R_FINISH, R_SYNC, R_STOP };
 
 /* Every record starts with this; records are 8-byte aligned and never cross
  * the end of the ring (an R_WRAP record fills the rest). */
 typedef struct rec {
-    uint32_t size;  /* bytes, header included */
-    uint16_t kind;
-    uint16_t pad_;
-    int64_t arg;    /* R_EVENT, R_BIG, R_ADVANCE: watermark to reach first
-                     * (INT64_MIN: none); R_SYNC, R_FINISH: sequence */
+    _Atomic uint32_t size; /* bytes, header included; 0: not written yet */
+    uint8_t kind, has_time; /* has_time: an event's */
+    uint16_t engine;
+    int64_t arg;           /* R_EVENT, R_BIG: watermark to reach first (INT64_MIN:
+                            * none); R_ADVANCE: the watermark; R_SYNC: sequence */
 } rec;
 
-/* An event after its rec: this, its values (cep_value, strings pointing
- * nowhere yet: the worker points them at their bytes), then the string
- * bytes and the raw text. The worker pushes a view of the record itself:
- * no copy on its side. */
+/* An event after its rec: this, its values (cep_value; strings point at
+ * their bytes further on in the record), the string bytes, the raw text.
+ * The reader lends the values to its row as they are (run_record). */
 typedef struct rec_event {
     int64_t time;
     uint64_t tag;
-    uint32_t has_time, nslots;
-    uint32_t raw_len, pad_;
+    uint32_t raw_len, raw_off;  /* the raw text: its length, where it starts */
 } rec_event;
 
-typedef struct shard {
-    /* The router's side. */
-    _Alignas(64) _Atomic uint64_t head; /* bytes written */
-    uint64_t head_local;                /* = head, without the atomic load */
+typedef struct worker {
+    /* The router's side: only the router reads or writes these. */
+    _Alignas(64) uint64_t head;         /* bytes written */
     uint64_t tail_seen;                 /* the router's last view of tail */
-    unsigned unwoken;                   /* records since the worker was woken */
-    /* The worker's side. */
-    _Alignas(64) _Atomic uint64_t tail; /* bytes consumed */
-    _Atomic int dozing;                 /* 1: 1 ms naps, 2: asleep until woken */
-    _Atomic int waiting;                /* the router waits for room or an ack */
-    _Alignas(64) pthread_mutex_t mu;
+    /* Written by the worker. */
+    _Alignas(64) _Atomic uint64_t tail; /* bytes consumed, given back in steps */
+    _Atomic uint64_t naps;              /* times it waited on wake (pool_info) */
+    _Alignas(64) _Atomic int sleeping;  /* set by the worker, cleared by its waker */
+    _Alignas(64) _Atomic int router_waiting;
+    pthread_mutex_t mu;
     pthread_cond_t wake;                /* the worker waits here */
     pthread_cond_t done;                /* the router waits here */
     uint64_t acked;                     /* under mu: last sync done */
-    cep_stats stats;                    /* under mu: stats at that sync */
-    int rc;                             /* under mu: first error, then drain */
-    char err[256];
     struct cep_pool *pool;
-    unsigned index;
-    int spin;                           /* SPIN or SPIN_CROWDED */
-    cep_engine *e;
+    int spin;
     cep_event *row;                     /* lends its place to each record */
     char *ring;
     pthread_t thread;
-    int running;
+    int init, running;
+} worker;
+
+/* An engine. e and the error are used by the thread that runs it; a hand-
+ * over between threads goes through a ring's release and acquire. */
+typedef struct shard {
+    cep_engine *e;
+    mem_heap heap;                      /* all it allocates: see apply() */
+    int rc;                             /* first error, under err_mu */
+    char err[256];
 } shard;
+
+/* Where an engine runs, as the router sees it. */
+typedef struct route {
+    uint64_t last;                      /* its worker's head after its last record */
+    unsigned owner;                     /* 0: the router; w + 1: worker w */
+} route;
 
 struct cep_pool {
     const cep_program *prog;
-    unsigned n;
+    unsigned nthreads, nworkers, nengines;
+    worker *workers;
     shard *shards;
+    route *routes;
+    int one_layout;         /* every pattern has the same key: one engine per event */
+    int fast;               /* cep_pool_push's shortcut applies: one layout, one key, */
+    uint32_t key_slot;      /* in this slot; event time; not finished, no error */
     /* Time, as one engine over the whole stream keeps it. */
     int64_t max_delay, lateness;
     int processing;
     char *time_field;       /* for cep_pool_push_json */
     int64_t wm, max_seen;
     cep_event *builder;     /* cep_pool_push_json's row */
-    unsigned char *hit;     /* per shard: the event goes there */
+    unsigned char *hit;     /* per engine: the event goes there */
     unsigned *targets;
-    _Atomic int failed;     /* a worker recorded an error */
-    int rc;                 /* sticky: the first shard error seen */
+    /* Balance. */
+    unsigned router_engines;
+    int transit;            /* engine coming back to the router, or -1 */
+    char *hold;             /* its records meanwhile */
+    size_t hold_len;
+    cep_event *hold_row;
+    unsigned since_check, cool, churn, churn_step;
+    int pinned;             /* pool_pin: no balancing */
+    pool_info info;
+    /* Errors. */
+    pthread_mutex_t err_mu;
+    int err_mu_init;
+    _Atomic int failed;     /* an engine recorded an error */
+    int rc;                 /* sticky: the first engine error seen */
     int finished;
     uint64_t sync_seq;
     uint64_t dup_events, dup_stragglers; /* copies beyond the first */
@@ -127,330 +166,529 @@ static inline void cpu_relax(void) {
 #endif
 }
 
-/* ---- the worker ---------------------------------------------------------- */
-
-static void shard_fail(shard *s, int rc) {
-    pthread_mutex_lock(&s->mu);
-    if (!s->rc) {
-        s->rc = rc;
-        snprintf(s->err, sizeof s->err, "%s", cep_engine_error(s->e));
-        if (!s->err[0]) snprintf(s->err, sizeof s->err, "%s", cep_strerror(rc));
-    }
-    pthread_mutex_unlock(&s->mu);
-    atomic_store_explicit(&s->pool->failed, 1, memory_order_release);
+static void timed_wait(pthread_cond_t *c, pthread_mutex_t *m, long ms) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    ts.tv_sec += ms / 1000;
+    ts.tv_nsec += (ms % 1000) * 1000000L;
+    if (ts.tv_nsec >= 1000000000) ts.tv_sec++, ts.tv_nsec -= 1000000000;
+    pthread_cond_timedwait(c, m, &ts);
 }
 
-/* Push the event of a record. The shard's row (a real builder, so the
- * engine copies what it keeps, as from any caller's row) lends its place
- * to the record for the call: its values and raw text are the record's,
- * with no copy on this side. */
-static int push_record(shard *s, char *body) {
-    rec_event *re = (rec_event *)body;
-    cep_value *vals = (cep_value *)(re + 1);
-    char *bytes = (char *)(vals + re->nslots);
-    for (uint32_t i = 0; i < re->nslots; i++)
-        if (vals[i].type == CEP_STRING) {
-            vals[i].u.s.ptr = bytes;
-            bytes += vals[i].u.s.len;
-        }
-    cep_event *row = s->row;
+/* ---- running an engine's work, on whichever thread owns it ---------------- */
+
+static void shard_fail(cep_pool *p, shard *s, int rc) {
+    pthread_mutex_lock(&p->err_mu);
+    if (!s->rc) {
+        snprintf(s->err, sizeof s->err, "%s", cep_engine_error(s->e));
+        if (!s->err[0]) snprintf(s->err, sizeof s->err, "%s", cep_strerror(rc));
+        s->rc = rc;
+    }
+    pthread_mutex_unlock(&p->err_mu);
+    atomic_store_explicit(&p->failed, 1, memory_order_release);
+}
+
+/* Will cep_engine_push run an event at t (>= the stream's watermark wm)
+ * straight away, nothing buffered before it? Then its push moves the
+ * engine's time to t before the event (engine.c push_at), past wm: moving
+ * time to wm first would change nothing (time moved in one step or in two
+ * runs the same timers in the same order) and costs a call. */
+static inline int runs_in_order(const cep_engine *e, int64_t t, int64_t wm) {
+    if (t < wm || e->reorder.n) return 0;
+    if (e->max_delay == 0) return 1;
+    return e->max_seen >= INT64_MIN + e->max_delay && e->max_seen - e->max_delay >= t;
+}
+
+/* One piece of an engine's work: an event (advanced to wm first), a
+ * watermark, a tick or the end of input. A failed engine does nothing more;
+ * its error is the pool's. Only the thread running s writes s->rc. The
+ * engine allocates in its own heap: engines move between threads, and
+ * blocks of two engines run by two threads must not share cache lines. */
+static void apply(cep_pool *p, shard *s, int kind, int64_t arg, const cep_event *ev) {
+    if (s->rc) return;
+    const mem_heap *own = mem_heap_use(&s->heap);
+    int rc = CEP_OK;
+    switch (kind) {
+    case R_EVENT:
+        if (arg > s->e->watermark && !runs_in_order(s->e, ev->time, arg))
+            rc = cep_engine_advance_watermark(s->e, arg);
+        if (rc == CEP_OK) rc = cep_engine_push(s->e, ev);
+        break;
+    case R_ADVANCE: rc = cep_engine_advance_watermark(s->e, arg); break;
+    case R_TICK: rc = cep_engine_tick(s->e); break;
+    case R_FINISH: rc = cep_engine_finish(s->e); break;
+    }
+    mem_heap_use(own);
+    if (rc != CEP_OK) shard_fail(p, s, rc);
+}
+
+/* Run a record of an engine (an event or a control). The thread's row (a
+ * real builder, so the engine copies what it keeps, as from any caller's
+ * row) lends its place to the record: its values are the record's, whose
+ * strings already point at their bytes in it (write_event). The record is
+ * only read: a line the worker wrote would have to come back from its
+ * cache when the router next writes there. */
+static void run_record(cep_pool *p, cep_event *row, rec *r) {
+    shard *s = &p->shards[r->engine];
+    if (r->kind != R_EVENT && r->kind != R_BIG) {
+        apply(p, s, r->kind, r->arg, NULL);
+        return;
+    }
+    char *body = (char *)(r + 1);
+    if (r->kind == R_BIG) memcpy(&body, body, sizeof body);
+    const rec_event *re = (const rec_event *)body;
     cep_value *own_vals = row->vals;
     char *own_raw = row->raw;
     size_t own_len = row->raw_len;
-    row->has_time = (int)re->has_time;
+    row->has_time = r->has_time;
     row->time = re->time;
     row->tag = re->tag;
-    row->vals = vals;
-    row->raw = re->raw_len ? bytes : NULL;
+    row->vals = (cep_value *)(re + 1);
+    row->raw = re->raw_len ? body + re->raw_off : NULL;
     row->raw_len = re->raw_len;
-    int rc = cep_engine_push(s->e, row);
+    apply(p, s, R_EVENT, r->arg, row);
     row->vals = own_vals;
     row->raw = own_raw;
     row->raw_len = own_len;
-    return rc;
+    if (r->kind == R_BIG) mem_free(body);
 }
 
-static void ack(shard *s, uint64_t seq) {
-    cep_stats st;
-    cep_engine_stats(s->e, &st);
-    pthread_mutex_lock(&s->mu);
-    s->acked = seq;
-    s->stats = st;
-    pthread_cond_broadcast(&s->done);
-    pthread_mutex_unlock(&s->mu);
-}
+/* ---- the worker ---------------------------------------------------------- */
 
-/* Handle one record; 1 for R_STOP. */
-static int handle(shard *s, rec *r) {
-    int failed = s->rc != 0; /* only this thread writes rc */
-    char *body = (char *)(r + 1);
-    int rc = CEP_OK;
-    switch (r->kind) {
-    case R_WRAP: break;
-    case R_EVENT:
-    case R_BIG:
-        if (r->kind == R_BIG) memcpy(&body, body, sizeof body);
-        if (!failed && r->arg != INT64_MIN) rc = cep_engine_advance_watermark(s->e, r->arg);
-        if (!failed && rc == CEP_OK) rc = push_record(s, body);
-        if (r->kind == R_BIG) mem_free(body);
-        break;
-    case R_ADVANCE:
-        if (!failed) rc = cep_engine_advance_watermark(s->e, r->arg);
-        break;
-    case R_TICK:
-        if (!failed) rc = cep_engine_tick(s->e);
-        break;
-    case R_SYNC: ack(s, (uint64_t)r->arg); break;
-    case R_FINISH:
-        if (!failed) rc = cep_engine_finish(s->e);
-        if (rc != CEP_OK) shard_fail(s, rc);
-        ack(s, (uint64_t)r->arg);
-        return 0;
-    case R_STOP: return 1;
-    }
-    if (rc != CEP_OK) shard_fail(s, rc);
-    return 0;
-}
-
-static void give_room(shard *s, uint64_t t) {
-    atomic_store(&s->tail, t);
-    if (atomic_load(&s->waiting)) {
-        pthread_mutex_lock(&s->mu);
-        pthread_cond_broadcast(&s->done);
-        pthread_mutex_unlock(&s->mu);
+static void give_room(worker *w, uint64_t t) {
+    /* Sequentially consistent, as the router's router_waiting store: one
+     * of the two sees the other, so the router is never left asleep. */
+    atomic_store(&w->tail, t);
+    if (atomic_load(&w->router_waiting)) {
+        pthread_mutex_lock(&w->mu);
+        pthread_cond_broadcast(&w->done);
+        pthread_mutex_unlock(&w->mu);
     }
 }
 
-/* Wait until the ring holds more than t: spin, then doze in 1 ms naps
- * (the router wakes a dozing worker only once a batch has gathered), then
- * sleep until woken. */
-static void await_records(shard *s, uint64_t t) {
-    for (int i = 0; i < s->spin; i++) {
-        if (atomic_load_explicit(&s->head, memory_order_acquire) != t) return;
-        cpu_relax();
+/* Wait until the record at r is written: spin (backing off, so the router
+ * keeps the lines it is writing), then nap, then sleep until woken. The
+ * size is checked under mu after sleeping is set: a waker that takes mu
+ * after publishing cannot be missed. One that only looked at sleeping
+ * without mu (rec_publish) can be, by a few nanoseconds; the nap (1 ms)
+ * then ends the wait. */
+static void await_record(worker *w, rec *r) {
+    for (int i = 0; i < w->spin; i++) {
+        for (int j = 0; j < BACKOFF; j++) cpu_relax();
+        if (atomic_load_explicit(&r->size, memory_order_acquire)) return;
     }
-    pthread_mutex_lock(&s->mu);
+    pthread_mutex_lock(&w->mu);
     for (int round = 0;; round++) {
-        atomic_store(&s->dozing, round < DOZE_ROUNDS ? 1 : 2);
-        if (atomic_load(&s->head) != t) break;
-        if (round < DOZE_ROUNDS) {
-            struct timespec ts;
-            clock_gettime(CLOCK_REALTIME, &ts);
-            ts.tv_nsec += 1000000;
-            if (ts.tv_nsec >= 1000000000) ts.tv_sec++, ts.tv_nsec -= 1000000000;
-            pthread_cond_timedwait(&s->wake, &s->mu, &ts);
-        } else {
-            struct timespec ts;
-            clock_gettime(CLOCK_REALTIME, &ts);
-            ts.tv_sec += SLEEP_MS / 1000;
-            ts.tv_nsec += (SLEEP_MS % 1000) * 1000000L;
-            if (ts.tv_nsec >= 1000000000) ts.tv_sec++, ts.tv_nsec -= 1000000000;
-            pthread_cond_timedwait(&s->wake, &s->mu, &ts);
-        }
+        atomic_store(&w->sleeping, 1);
+        if (atomic_load(&r->size)) break;
+        atomic_fetch_add_explicit(&w->naps, 1, memory_order_relaxed);
+        timed_wait(&w->wake, &w->mu, round < DOZE_ROUNDS ? 1 : SLEEP_MS);
     }
-    atomic_store(&s->dozing, 0);
-    pthread_mutex_unlock(&s->mu);
+    atomic_store(&w->sleeping, 0);
+    pthread_mutex_unlock(&w->mu);
 }
 
-static void *worker(void *arg) {
-    shard *s = arg;
+static void *worker_main(void *arg) {
+    worker *w = arg;
+    cep_pool *p = w->pool;
     uint64_t t = 0, given = 0;
     for (;;) {
-        uint64_t h = atomic_load_explicit(&s->head, memory_order_acquire);
-        if (h == t) {
-            if (given != t) give_room(s, given = t);
-            await_records(s, t);
+        rec *r = (rec *)(w->ring + t % RING_BYTES);
+        uint32_t size = atomic_load_explicit(&r->size, memory_order_acquire);
+        if (!size) {
+            if (given != t) give_room(w, given = t);
+            await_record(w, r);
             continue;
         }
-        while (t != h) {
-            rec *r = (rec *)(s->ring + (t % RING_BYTES));
-            uint32_t size = r->size;
-            int stop = handle(s, r);
-            t += size;
-            if (stop) {
-                give_room(s, t);
-                return NULL;
-            }
-            if (t - given >= FREE_STEP) give_room(s, given = t);
+        /* (An R_WRAP may be only the ring's last 8 bytes: no arg.) */
+        int kind = r->kind;
+        int64_t seq = kind == R_SYNC ? r->arg : 0;
+        if (kind != R_WRAP && kind != R_SYNC && kind != R_STOP) run_record(p, w->row, r);
+        t += size;
+        if (kind == R_STOP) {
+            give_room(w, t);
+            return NULL;
+        }
+        if (kind == R_SYNC) {
+            /* Room first: after the ack the router sees every record done. */
+            give_room(w, given = t);
+            pthread_mutex_lock(&w->mu);
+            w->acked = (uint64_t)seq;
+            pthread_cond_broadcast(&w->done);
+            pthread_mutex_unlock(&w->mu);
+        } else if (t - given >= FREE_STEP) {
+            give_room(w, given = t);
         }
     }
 }
 
 /* ---- the router's side of a ring ----------------------------------------- */
 
-static void wake_worker(shard *s) {
-    pthread_mutex_lock(&s->mu);
-    pthread_cond_signal(&s->wake);
-    pthread_mutex_unlock(&s->mu);
-    s->unwoken = 0;
+static void wake_worker(worker *w) {
+    pthread_mutex_lock(&w->mu);
+    if (atomic_load(&w->sleeping)) {
+        atomic_store(&w->sleeping, 0);
+        pthread_cond_signal(&w->wake);
+    }
+    pthread_mutex_unlock(&w->mu);
 }
 
-/* Wait until need bytes are free after head. */
-static void await_room(shard *s, size_t need) {
-    if (RING_BYTES - (s->head_local - s->tail_seen) >= need) return;
-    s->tail_seen = atomic_load_explicit(&s->tail, memory_order_acquire);
-    if (RING_BYTES - (s->head_local - s->tail_seen) >= need) return;
-    /* The router is about to sleep: every shard with records it has not
-     * been woken for must run now, not at the end of its nap. */
-    cep_pool *p = s->pool;
-    for (unsigned i = 0; i < p->n; i++)
-        if (&p->shards[i] == s || (p->shards[i].unwoken && atomic_load(&p->shards[i].dozing)))
-            wake_worker(&p->shards[i]);
-    pthread_mutex_lock(&s->mu);
-    atomic_store(&s->waiting, 1);
-    while (RING_BYTES - (s->head_local - (s->tail_seen = atomic_load(&s->tail))) < need)
-        pthread_cond_wait(&s->done, &s->mu);
-    atomic_store(&s->waiting, 0);
-    pthread_mutex_unlock(&s->mu);
+/* Wait until the worker has consumed everything before want. */
+static void wait_tail(cep_pool *p, worker *w, uint64_t want) {
+    if ((w->tail_seen = atomic_load_explicit(&w->tail, memory_order_acquire)) >= want) return;
+    p->info.room_waits++;
+    for (int i = 0; i < w->spin; i++) {
+        for (int j = 0; j < BACKOFF; j++) cpu_relax();
+        if ((w->tail_seen = atomic_load_explicit(&w->tail, memory_order_acquire)) >= want) return;
+    }
+    pthread_mutex_lock(&w->mu);
+    atomic_store(&w->router_waiting, 1);
+    /* A worker asleep with records ahead missed its wake-up: wake it. */
+    if (atomic_load(&w->sleeping)) {
+        atomic_store(&w->sleeping, 0);
+        pthread_cond_signal(&w->wake);
+    }
+    while ((w->tail_seen = atomic_load(&w->tail)) < want) timed_wait(&w->done, &w->mu, 1);
+    atomic_store(&w->router_waiting, 0);
+    pthread_mutex_unlock(&w->mu);
 }
 
-/* Room for a record of size bytes (8-aligned, at most BIG_RECORD): its
- * address in the ring, after an R_WRAP when the end of the ring is near. */
-static char *rec_begin(shard *s, size_t size) {
-    size_t pos = (size_t)(s->head_local % RING_BYTES), rest = RING_BYTES - pos;
-    await_room(s, size <= rest ? size : rest + size);
+/* Room for a record of size bytes (8-aligned, at most BIG_RECORD) at head:
+ * its address in the ring, after an R_WRAP when the end is near. */
+static rec *rec_begin_slow(cep_pool *p, worker *w, size_t size) {
+    size_t pos = (size_t)(w->head % RING_BYTES), rest = RING_BYTES - pos;
+    size_t need = (size <= rest ? size : rest + size) + NEXT_WORD;
+    if (w->head + need > w->tail_seen + RING_BYTES) wait_tail(p, w, w->head + need - RING_BYTES);
     if (size > rest) {
-        rec *w = (rec *)(s->ring + pos);
-        w->size = (uint32_t)rest;
-        w->kind = R_WRAP;
-        s->head_local += rest;
+        rec *wr = (rec *)(w->ring + pos);
+        wr->kind = R_WRAP;
+        w->head += rest;
+        atomic_store_explicit(&((rec *)w->ring)->size, 0, memory_order_relaxed);
+        atomic_store_explicit(&wr->size, (uint32_t)rest, memory_order_release);
         pos = 0;
     }
-    return s->ring + pos;
+    return (rec *)(w->ring + pos);
 }
 
-/* Publish the record; wake the worker when it sleeps, or when it dozes and
- * a batch has gathered since it last ran (or now is set). */
-static void rec_commit(shard *s, size_t size, int now) {
-    s->head_local += size;
-    /* Release, not sequentially consistent: a full fence per event cost
-     * more than the rest of the ring. A worker that starts to doze just as
-     * this store is still on its way can miss it; it then wakes from its
-     * nap (1 ms), or its sleep (SLEEP_MS), on its own. */
-    atomic_store_explicit(&s->head, s->head_local, memory_order_release);
-    int d = atomic_load_explicit(&s->dozing, memory_order_relaxed);
-    s->unwoken++;
-    if (d == 2 || (d == 1 && (now || s->unwoken >= WAKE_BATCH))) wake_worker(s);
-    else if (!d) s->unwoken = 0; /* running: it sees the record without help */
+static inline rec *rec_begin(cep_pool *p, worker *w, size_t size) {
+    size_t pos = (size_t)(w->head % RING_BYTES);
+    if (size <= RING_BYTES - pos && w->head + size + NEXT_WORD <= w->tail_seen + RING_BYTES)
+        return (rec *)(w->ring + pos);
+    return rec_begin_slow(p, w, size);
 }
 
-static void send_small(shard *s, int kind, int64_t arg, int now) {
-    rec *r = (rec *)rec_begin(s, sizeof(rec));
-    r->size = sizeof(rec);
-    r->kind = (uint16_t)kind;
-    r->arg = arg;
-    rec_commit(s, sizeof(rec), now);
+/* Publish the record at head: the size word after it is zeroed first, so
+ * that the worker stops there. Wakes the worker when it sleeps (sure: take
+ * its lock whatever it seems to be doing, so the wake cannot be missed). */
+static inline void rec_publish(worker *w, rec *r, size_t size, int sure) {
+    w->head += size;
+    atomic_store_explicit(&((rec *)(w->ring + w->head % RING_BYTES))->size, 0, memory_order_relaxed);
+    atomic_store_explicit(&r->size, (uint32_t)size, memory_order_release);
+    if (sure || atomic_load_explicit(&w->sleeping, memory_order_relaxed)) wake_worker(w);
 }
+
+/* The raw text a record carries (cep_event_raw's, without the call). */
+static inline size_t raw_of(const cep_event *ev) { return ev->raw ? ev->raw_len : 0; }
 
 /* Bytes of an event's serialized form (after its rec). */
-static size_t event_bytes(const cep_event *ev) {
-    size_t n = sizeof(rec_event) + ev->nslots * sizeof(cep_value);
+static inline size_t event_bytes(const cep_event *ev) {
+    size_t n = sizeof(rec_event) + ev->nslots * sizeof(cep_value) + raw_of(ev);
+    const cep_value *v = ev->vals;
     for (uint32_t i = 0; i < ev->nslots; i++)
-        if (ev->vals[i].type == CEP_STRING) n += ev->vals[i].u.s.len;
-    size_t rl;
-    if (cep_event_raw(ev, &rl)) n += rl;
+        if (v[i].type == CEP_STRING) n += v[i].u.s.len;
     return n;
 }
 
-static void write_event(char *dst, const cep_event *ev) {
+/* The record of ev at dst, where it stays until it has been run (in a
+ * ring, the hold buffer or an out-of-line block): each string value points
+ * at its bytes in the record, so that the reader lends the values as they
+ * are. */
+static inline void write_event(char *dst, const cep_event *ev) {
     rec_event *re = (rec_event *)dst;
-    size_t rl = 0;
-    const char *raw = cep_event_raw(ev, &rl);
+    size_t rl = raw_of(ev);
+    cep_value *vals = (cep_value *)(re + 1);
+    const cep_value *src = ev->vals;
+    uint32_t n = ev->nslots;
+    memcpy(vals, src, n * sizeof *vals);
+    /* The types are read from the source: a load from the record just
+     * stored would wait for the ring's cache line to arrive. */
+    char *bytes = (char *)(vals + n);
+    for (uint32_t i = 0; i < n; i++)
+        if (src[i].type == CEP_STRING) {
+            memcpy(bytes, src[i].u.s.ptr, src[i].u.s.len);
+            vals[i].u.s.ptr = bytes;
+            bytes += src[i].u.s.len;
+        }
+    if (rl) memcpy(bytes, ev->raw, rl);
     re->time = ev->time;
     re->tag = ev->tag;
-    re->has_time = (uint32_t)ev->has_time;
-    re->nslots = ev->nslots;
-    re->raw_len = raw ? (uint32_t)rl : 0;
-    re->pad_ = 0;
-    cep_value *vals = (cep_value *)(re + 1);
-    memcpy(vals, ev->vals, ev->nslots * sizeof *vals);
-    char *bytes = (char *)(vals + ev->nslots);
-    for (uint32_t i = 0; i < ev->nslots; i++)
-        if (vals[i].type == CEP_STRING) {
-            if (vals[i].u.s.len) memcpy(bytes, vals[i].u.s.ptr, vals[i].u.s.len);
-            vals[i].u.s.ptr = NULL;
-            bytes += vals[i].u.s.len;
-        }
-    if (raw && rl) memcpy(bytes, raw, rl);
+    re->raw_len = (uint32_t)rl;
+    re->raw_off = (uint32_t)(bytes - dst);
 }
 
-/* One event into a shard's ring; an event too large for it goes out of
- * line, after the ring has drained, so at most one such block per shard
- * is alive. */
-static int send_event(shard *s, const cep_event *ev, size_t body, int64_t wm) {
-    size_t size = align8(sizeof(rec) + body);
-    if (size <= BIG_RECORD) {
-        rec *r = (rec *)rec_begin(s, size);
-        r->size = (uint32_t)size;
-        r->kind = R_EVENT;
-        r->arg = wm;
-        write_event((char *)(r + 1), ev);
-        rec_commit(s, size, 0);
+/* ---- balance: which thread runs which engine ------------------------------ */
+
+/* Run the held records of the engine coming back, once its worker has
+ * passed its last record (waiting for that when wait is set); it is the
+ * router's from then on. 1 when it came back. */
+static int finish_transit(cep_pool *p, int wait) {
+    if (p->transit < 0) return 1;
+    route *rt = &p->routes[p->transit];
+    worker *w = &p->workers[rt->owner - 1];
+    if (w->tail_seen < rt->last) w->tail_seen = atomic_load_explicit(&w->tail, memory_order_acquire);
+    if (w->tail_seen < rt->last) {
+        if (!wait) return 0;
+        wait_tail(p, w, rt->last);
+    }
+    for (size_t off = 0; off < p->hold_len;) {
+        rec *r = (rec *)(p->hold + off);
+        off += atomic_load_explicit(&r->size, memory_order_relaxed);
+        run_record(p, p->hold_row, r);
+    }
+    p->hold_len = 0;
+    rt->owner = 0;
+    p->transit = -1;
+    p->router_engines++;
+    p->info.moves_back++;
+    return 1;
+}
+
+/* Start taking engine k back from its worker (in churn mode, a test's,
+ * not before the next look at the rings: its events are held meanwhile). */
+static void start_transit(cep_pool *p, unsigned k) {
+    p->transit = (int)k;
+    p->hold_len = 0;
+    if (!p->churn) finish_transit(p, 0);
+}
+
+/* Hand one of the router's engines to worker w. */
+static void give(cep_pool *p, unsigned w) {
+    for (unsigned k = 0; k < p->nengines; k++)
+        if (p->routes[k].owner == 0) {
+            p->routes[k].owner = w + 1;
+            p->routes[k].last = p->workers[w].head;
+            p->router_engines--;
+            p->info.moves_out++;
+            return;
+        }
+}
+
+/* The engine of worker w whose last record is oldest: the quickest back. */
+static int oldest_of(cep_pool *p, unsigned w) {
+    int best = -1;
+    for (unsigned k = 0; k < p->nengines; k++)
+        if (p->routes[k].owner == w + 1 && (best < 0 || p->routes[k].last < p->routes[best].last)) best = (int)k;
+    return best;
+}
+
+/* Look at the rings: a worker whose ring fills gives an engine back, one
+ * whose ring runs low gets one of the router's. One move at a time, and
+ * none for COOL_EVENTS after one, so that the rings show its effect. */
+static void balance(cep_pool *p) {
+    p->since_check = 0;
+    if (!p->nworkers) return;
+    for (unsigned i = 0; i < p->nworkers; i++)
+        p->workers[i].tail_seen = atomic_load_explicit(&p->workers[i].tail, memory_order_acquire);
+    if (p->transit >= 0 && !finish_transit(p, 0)) return;
+    if (p->cool > CHECK_EVERY) {
+        p->cool -= CHECK_EVERY;
+        return;
+    }
+    p->cool = 0;
+    if (p->pinned) return;
+    if (p->churn) {
+        /* Test mode: alternately give an engine and take one back. */
+        unsigned w = p->churn_step % p->nworkers;
+        int k = oldest_of(p, w);
+        if ((p->churn_step++ & 1) == 0 && p->router_engines) give(p, w);
+        else if (k >= 0) start_transit(p, (unsigned)k);
+        else if (p->router_engines) give(p, w);
+        p->cool = p->churn;
+        return;
+    }
+    unsigned full = 0, empty = 0;
+    uint64_t most = 0, least = UINT64_MAX;
+    for (unsigned i = 0; i < p->nworkers; i++) {
+        uint64_t occ = p->workers[i].head - p->workers[i].tail_seen;
+        if (occ > most) most = occ, full = i;
+        if (occ < least) least = occ, empty = i;
+    }
+    if (most >= HIGH_WATER) {
+        int k = oldest_of(p, full);
+        if (k >= 0) {
+            start_transit(p, (unsigned)k);
+            p->cool = COOL_EVENTS;
+        }
+    } else if (least <= LOW_WATER && p->router_engines) {
+        give(p, empty);
+        p->cool = COOL_EVENTS;
+    }
+}
+
+/* ---- routing --------------------------------------------------------------- */
+
+/* Engine k's part of an event (ev, with the watermark arg to reach first)
+ * or a control (ev NULL: R_ADVANCE, R_TICK, R_FINISH): run now when the
+ * router runs k, held while k comes back, else queued in its worker's
+ * ring. *body caches the event's serialized size (0: not yet known). */
+static int to_engine(cep_pool *p, unsigned k, int kind, int64_t arg, const cep_event *ev, size_t *body) {
+    route *rt = &p->routes[k];
+    size_t size = sizeof(rec);
+    if (ev) {
+        if (!*body && rt->owner) *body = event_bytes(ev);
+        size = align8(sizeof(rec) + *body);
+    }
+    /* Something that does not fit in the hold buffer: the engine's worker
+     * finishes its part first, then the router runs it. */
+    if (p->transit == (int)k && (size > BIG_RECORD || p->hold_len + size > HOLD_BYTES)) finish_transit(p, 1);
+    if (rt->owner == 0) {
+        if (ev) p->info.inline_events++;
+        apply(p, &p->shards[k], kind, arg, ev);
         return CEP_OK;
     }
-    char *block = mem_alloc(body);
-    if (!block) return CEP_ENOMEM;
-    write_event(block, ev);
-    await_room(s, RING_BYTES);
-    size = align8(sizeof(rec) + sizeof block);
-    rec *r = (rec *)rec_begin(s, size);
-    r->size = (uint32_t)size;
-    r->kind = R_BIG;
-    r->arg = wm;
-    memcpy(r + 1, &block, sizeof block);
-    rec_commit(s, size, 0);
+    char *big = NULL;
+    if (ev && size > BIG_RECORD) {
+        if (!(big = mem_alloc(*body))) return CEP_ENOMEM;
+        write_event(big, ev);
+        kind = R_BIG;
+        size = align8(sizeof(rec) + sizeof big);
+    }
+    worker *w = &p->workers[rt->owner - 1];
+    int held = p->transit == (int)k;
+    /* At most one out-of-line event per ring: the one it has drained for. */
+    if (big) wait_tail(p, w, w->head);
+    rec *r = held ? (rec *)(p->hold + p->hold_len) : rec_begin(p, w, size);
+    r->kind = (uint8_t)kind;
+    r->has_time = ev && ev->has_time;
+    r->engine = (uint16_t)k;
+    r->arg = arg;
+    if (big) memcpy(r + 1, &big, sizeof big);
+    else if (ev) write_event((char *)(r + 1), ev);
+    if (ev) p->info.ring_events++;
+    if (held) {
+        atomic_store_explicit(&r->size, (uint32_t)size, memory_order_relaxed);
+        p->hold_len += size;
+        p->info.held++;
+    } else {
+        rec_publish(w, r, size, !ev);
+        rt->last = w->head;
+    }
     return CEP_OK;
 }
 
 /* ---- the pool ------------------------------------------------------------- */
 
-/* The first shard error, once the workers have reported one: sticky. */
-static int pool_check(cep_pool *p) {
-    if (p->rc) return p->rc;
-    if (!atomic_load_explicit(&p->failed, memory_order_acquire)) return CEP_OK;
-    for (unsigned i = 0; i < p->n && !p->rc; i++) {
-        shard *s = &p->shards[i];
-        pthread_mutex_lock(&s->mu);
-        if (s->rc) {
-            p->rc = s->rc;
-            set_err(p, "shard %u: %s", i, s->err);
+/* The first engine error, once one has been recorded: sticky. */
+static int pool_check_slow(cep_pool *p) {
+    pthread_mutex_lock(&p->err_mu);
+    for (unsigned k = 0; k < p->nengines && !p->rc; k++)
+        if (p->shards[k].rc) {
+            p->rc = p->shards[k].rc;
+            set_err(p, "shard %u: %s", k, p->shards[k].err);
         }
-        pthread_mutex_unlock(&s->mu);
-    }
+    pthread_mutex_unlock(&p->err_mu);
     return p->rc;
 }
 
+static inline int pool_check(cep_pool *p) {
+    if (p->rc) return p->rc;
+    if (!atomic_load_explicit(&p->failed, memory_order_acquire)) return CEP_OK;
+    return pool_check_slow(p);
+}
+
+static void send_ctl(cep_pool *p, worker *w, int kind, int64_t arg) {
+    rec *r = rec_begin(p, w, sizeof(rec));
+    r->kind = (uint8_t)kind;
+    r->engine = 0;
+    r->arg = arg;
+    rec_publish(w, r, sizeof(rec), 1);
+}
+
 static void stop_threads(cep_pool *p) {
-    for (unsigned i = 0; i < p->n; i++)
-        if (p->shards[i].running) send_small(&p->shards[i], R_STOP, 0, 1);
-    for (unsigned i = 0; i < p->n; i++) {
-        shard *s = &p->shards[i];
-        if (!s->running) continue;
-        pthread_join(s->thread, NULL);
-        s->running = 0;
+    for (unsigned i = 0; i < p->nworkers; i++)
+        if (p->workers[i].running) send_ctl(p, &p->workers[i], R_STOP, 0);
+    for (unsigned i = 0; i < p->nworkers; i++) {
+        worker *w = &p->workers[i];
+        if (!w->running) continue;
+        pthread_join(w->thread, NULL);
+        w->running = 0;
     }
+}
+
+CEP_API unsigned cep_pool_engine_count(unsigned nthreads) {
+    if (nthreads == 0 || nthreads > MAX_THREADS) return 0;
+    return nthreads == 1 ? 1 : nthreads * ENGINES_PER_THREAD;
 }
 
 CEP_API void cep_pool_free(cep_pool *p) {
     if (!p) return;
-    if (p->shards) {
-        stop_threads(p);
-        for (unsigned i = 0; i < p->n; i++) {
-            shard *s = &p->shards[i];
-            cep_engine_free(s->e);
-            cep_event_free(s->row);
-            mem_free(s->ring);
-            pthread_mutex_destroy(&s->mu);
-            pthread_cond_destroy(&s->wake);
-            pthread_cond_destroy(&s->done);
+    if (p->workers) stop_threads(p);
+    /* Held records of an engine that was coming back: their blocks only. */
+    for (size_t off = 0; off < p->hold_len;) {
+        rec *r = (rec *)(p->hold + off);
+        off += atomic_load_explicit(&r->size, memory_order_relaxed);
+        if (r->kind == R_BIG) {
+            char *big;
+            memcpy(&big, r + 1, sizeof big);
+            mem_free(big);
         }
     }
+    for (unsigned i = 0; p->workers && i < p->nworkers; i++) {
+        worker *w = &p->workers[i];
+        cep_event_free(w->row);
+        mem_free(w->ring);
+        if (w->init) {
+            pthread_mutex_destroy(&w->mu);
+            pthread_cond_destroy(&w->wake);
+            pthread_cond_destroy(&w->done);
+        }
+    }
+    for (unsigned k = 0; p->shards && k < p->nengines; k++) {
+        shard *s = &p->shards[k];
+        const mem_heap *own = mem_heap_use(&s->heap);
+        cep_engine_free(s->e);
+        mem_heap_use(own);
+        mem_heap_destroy(&s->heap);
+    }
+    if (p->err_mu_init) pthread_mutex_destroy(&p->err_mu);
+    mem_free(p->workers);
     mem_free(p->shards);
+    mem_free(p->routes);
     mem_free(p->hit);
     mem_free(p->targets);
+    mem_free(p->hold);
+    cep_event_free(p->hold_row);
     mem_free(p->time_field);
     cep_event_free(p->builder);
     mem_free(p);
+}
+
+/* Do all patterns read the same key? Then an event belongs to one engine,
+ * which needs no check of its own (no partition set: the key is not
+ * hashed a second time). */
+static int one_layout(const cep_program *prog) {
+    for (uint32_t pi = 1; pi < prog->npatterns; pi++) {
+        const nfa_pattern *a = &prog->patterns[0], *b = &prog->patterns[pi];
+        if (a->nkeys != b->nkeys || (a->nkeys && memcmp(a->key_slots, b->key_slots, a->nkeys * sizeof *a->key_slots)))
+            return 0;
+    }
+    return 1;
+}
+
+static int worker_init(cep_pool *p, worker *w, int spin) {
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_mutex_init(&w->mu, NULL);
+    pthread_cond_init(&w->wake, &ca);
+    pthread_cond_init(&w->done, &ca);
+    pthread_condattr_destroy(&ca);
+    w->init = 1;
+    w->pool = p;
+    w->spin = spin;
+    /* Zeroed: the first record's size word reads "not written yet". */
+    if (!(w->ring = mem_calloc(1, RING_BYTES))) return CEP_ENOMEM;
+    return cep_event_new(p->prog, &w->row);
 }
 
 CEP_API int cep_pool_new(const cep_program *prog, unsigned n, cep_pool_configure_fn fn, void *ud,
@@ -461,34 +699,38 @@ CEP_API int cep_pool_new(const cep_program *prog, unsigned n, cep_pool_configure
     cep_pool *p = mem_calloc(1, sizeof *p);
     if (!p) return CEP_ENOMEM;
     p->prog = prog;
+    p->nthreads = n;
+    p->nengines = cep_pool_engine_count(n);
     p->wm = p->max_seen = INT64_MIN;
-    p->shards = mem_calloc(n, sizeof *p->shards);
-    p->hit = mem_calloc(n, 1);
-    p->targets = mem_calloc(n, sizeof *p->targets);
-    int rc = p->shards && p->hit && p->targets ? cep_event_new(prog, &p->builder) : CEP_ENOMEM;
-    if (rc != CEP_OK) goto fail;
-    /* Shards count from here on, so that cep_pool_free cleans up each. */
-    for (unsigned i = 0; i < n; i++) {
-        shard *s = &p->shards[i];
-        s->pool = p;
-        s->index = i;
-        pthread_mutex_init(&s->mu, NULL);
-        pthread_cond_init(&s->wake, NULL);
-        pthread_cond_init(&s->done, NULL);
-        p->n = i + 1;
-        if (!(s->ring = mem_alloc(RING_BYTES)) || (rc = cep_event_new(prog, &s->row)) != CEP_OK ||
-            (rc = cep_engine_new(prog, &s->e)) != CEP_OK) {
-            if (rc == CEP_OK) rc = CEP_ENOMEM;
+    p->transit = -1;
+    pthread_mutex_init(&p->err_mu, NULL);
+    p->err_mu_init = 1;
+    p->one_layout = one_layout(prog);
+    int rc = CEP_ENOMEM;
+    p->shards = mem_calloc(p->nengines, sizeof *p->shards);
+    p->routes = mem_calloc(p->nengines, sizeof *p->routes);
+    p->hit = mem_calloc(p->nengines, 1);
+    p->targets = mem_calloc(p->nengines, sizeof *p->targets);
+    if (!p->shards || !p->routes || !p->hit || !p->targets) goto fail;
+    if ((rc = cep_event_new(prog, &p->builder)) != CEP_OK) goto fail;
+    for (unsigned k = 0; k < p->nengines; k++) {
+        shard *s = &p->shards[k];
+        cep_engine **e = &s->e;
+        /* One thread: nothing to keep apart. On failure: the common heap. */
+        if (n > 1) mem_heap_init(&s->heap);
+        const mem_heap *own = mem_heap_use(&s->heap);
+        rc = cep_engine_new(prog, e);
+        mem_heap_use(own);
+        if (rc != CEP_OK) goto fail;
+        if (fn && (rc = fn(ud, *e, k)) != CEP_OK) goto fail;
+        if (!p->one_layout && p->nengines > 1 && (rc = cep_engine_set_partition(*e, k, p->nengines)) != CEP_OK)
             goto fail;
-        }
-        if (fn && (rc = fn(ud, s->e, i)) != CEP_OK) goto fail;
-        if ((rc = cep_engine_set_partition(s->e, i, n)) != CEP_OK) goto fail;
     }
-    /* The router keeps time as each shard's engine will: every shard
-     * must have the same time options. */
+    /* The router keeps time as each engine will: every engine must have
+     * the same time options. */
     const cep_engine *e0 = p->shards[0].e;
-    for (unsigned i = 1; i < n; i++) {
-        const cep_engine *e = p->shards[i].e;
+    for (unsigned k = 1; k < p->nengines; k++) {
+        const cep_engine *e = p->shards[k].e;
         const char *a = e0->time_field ? e0->time_field : "ts", *b = e->time_field ? e->time_field : "ts";
         if (e->max_delay != e0->max_delay || e->lateness != e0->lateness || e->time_mode != e0->time_mode ||
             strcmp(a, b) != 0) {
@@ -499,19 +741,36 @@ CEP_API int cep_pool_new(const cep_program *prog, unsigned n, cep_pool_configure
     p->max_delay = e0->max_delay;
     p->lateness = e0->lateness;
     p->processing = e0->time_mode == CEP_TIME_PROCESSING;
-    if (!(p->time_field = mem_strdup(p->processing ? "" : e0->time_field ? e0->time_field : "ts"))) {
-        rc = CEP_ENOMEM;
-        goto fail;
+    if (p->one_layout && prog->npatterns && prog->patterns[0].nkeys == 1 && !p->processing) {
+        p->fast = 1;
+        p->key_slot = prog->patterns[0].key_slots[0];
     }
-    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-    for (unsigned i = 0; i < n; i++) {
-        shard *s = &p->shards[i];
-        s->spin = cpus > (long)n ? SPIN : SPIN_CROWDED; /* n workers and the router */
-        if (pthread_create(&s->thread, NULL, worker, s) != 0) {
+    rc = CEP_ENOMEM;
+    if (!(p->time_field = mem_strdup(p->processing ? "" : e0->time_field ? e0->time_field : "ts"))) goto fail;
+    p->nworkers = n - 1;
+    p->router_engines = p->nengines;
+    if (p->nworkers) {
+        if (!(p->workers = mem_calloc(p->nworkers, sizeof *p->workers)) || !(p->hold = mem_alloc(HOLD_BYTES)) ||
+            (rc = cep_event_new(prog, &p->hold_row)) != CEP_OK) {
             rc = CEP_ENOMEM;
             goto fail;
         }
-        s->running = 1;
+        long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+        int spin = cpus >= (long)n ? SPIN : SPIN_CROWDED; /* the router and n - 1 workers */
+        for (unsigned i = 0; i < p->nworkers; i++)
+            if ((rc = worker_init(p, &p->workers[i], spin)) != CEP_OK) goto fail;
+        /* The router starts with one engine (it also reads and routes), the
+         * workers share the rest; balance() moves them from there. */
+        for (unsigned k = 1; k < p->nengines; k++) p->routes[k].owner = 1 + (k - 1) % p->nworkers;
+        p->router_engines = 1;
+        for (unsigned i = 0; i < p->nworkers; i++) {
+            worker *w = &p->workers[i];
+            if (pthread_create(&w->thread, NULL, worker_main, w) != 0) {
+                rc = CEP_ENOMEM;
+                goto fail;
+            }
+            w->running = 1;
+        }
     }
     *out = p;
     return CEP_OK;
@@ -531,7 +790,87 @@ static int pool_ready(cep_pool *p) {
     return CEP_OK;
 }
 
+/* An event of the common case to engine k: run now if the router runs
+ * it, else copied into its worker's ring. 0 when it needs to_engine: k is
+ * coming back, or the event is too large for the ring. */
+static inline int push_fast(cep_pool *p, unsigned k, int64_t wm, const cep_event *ev) {
+    route *rt = &p->routes[k];
+    if (rt->owner == 0) {
+        shard *s = &p->shards[k];
+        p->info.inline_events++;
+        if (s->rc) return 1;
+        cep_engine *e = s->e;
+        const mem_heap *own = mem_heap_use(&s->heap);
+        int rc = wm > e->watermark && !runs_in_order(e, ev->time, wm) ? cep_engine_advance_watermark(e, wm) : CEP_OK;
+        if (rc == CEP_OK) rc = cep_engine_push(e, ev);
+        mem_heap_use(own);
+        if (rc != CEP_OK) shard_fail(p, s, rc);
+        return 1;
+    }
+    size_t body = event_bytes(ev);
+    if ((int)k == p->transit || body > BIG_RECORD - sizeof(rec)) return 0;
+    worker *w = &p->workers[rt->owner - 1];
+    size_t size = align8(sizeof(rec) + body);
+    rec *r = rec_begin(p, w, size);
+    r->kind = R_EVENT;
+    r->has_time = 1;
+    r->engine = (uint16_t)k;
+    r->arg = wm;
+    write_event((char *)(r + 1), ev);
+    rec_publish(w, r, size, 0);
+    rt->last = w->head;
+    p->info.ring_events++;
+    return 1;
+}
+
+/* Route an event to its engines (ev passed its checks; wm is the
+ * watermark before it; late: behind it by more than the lateness). */
+static int route_event(cep_pool *p, const cep_event *ev, int64_t wm, int late, int straggler) {
+    int rc = CEP_OK;
+    size_t body = 0;
+    if (p->one_layout || late) {
+        /* One engine: the key's (a late event: engine 0, so that late
+         * events are reported once and in order). */
+        unsigned k = late || !p->prog->npatterns ? 0 : partition_of(p->prog, 0, ev->vals, p->nengines);
+        rc = to_engine(p, k, R_EVENT, wm, ev, &body);
+    } else {
+        /* The engine of each pattern's key. */
+        unsigned nt = 0;
+        for (uint32_t pi = 0; pi < p->prog->npatterns; pi++) {
+            uint32_t k = partition_of(p->prog, pi, ev->vals, p->nengines);
+            if (!p->hit[k]) p->hit[k] = 1, p->targets[nt++] = k;
+        }
+        for (unsigned i = 0; i < nt; i++) {
+            p->hit[p->targets[i]] = 0;
+            if (rc == CEP_OK) rc = to_engine(p, p->targets[i], R_EVENT, wm, ev, &body);
+        }
+        p->dup_events += nt - 1;
+        if (straggler) p->dup_stragglers += nt - 1;
+    }
+    if (rc != CEP_OK) {
+        set_err(p, "%s", cep_strerror(rc));
+        return rc;
+    }
+    if (++p->since_check >= CHECK_EVERY) balance(p);
+    return CEP_OK;
+}
+
 CEP_API int cep_pool_push(cep_pool *p, const cep_event *ev) {
+    /* The common case in few instructions (p->fast: one key layout, one
+     * integer key, event time; the event in order, no error). */
+    if (p && p->fast && ev && ev->has_time && ev->nslots == p->prog->nfields && ev->time >= p->wm &&
+        ev->vals[p->key_slot].type == CEP_INT && !atomic_load_explicit(&p->failed, memory_order_relaxed)) {
+        int64_t t = ev->time, wm = p->wm;
+        if (t > p->max_seen) {
+            p->max_seen = t;
+            int64_t w = t < INT64_MIN + p->max_delay ? INT64_MIN : t - p->max_delay;
+            if (w > p->wm) p->wm = w;
+        }
+        unsigned k = p->nengines > 1 ? partition_int(ev->vals[p->key_slot].u.i, p->nengines) : 0;
+        if (!push_fast(p, k, wm, ev)) return route_event(p, ev, wm, 0, 0);
+        if (++p->since_check >= CHECK_EVERY) balance(p);
+        return CEP_OK;
+    }
     int rc = pool_ready(p);
     if (rc != CEP_OK) return rc;
     if (!ev || ev->nslots != p->prog->nfields) return CEP_EINVAL;
@@ -555,27 +894,7 @@ CEP_API int cep_pool_push(cep_pool *p, const cep_event *ev) {
             if (w > p->wm) p->wm = w;
         }
     }
-    /* Shards: the owner of each pattern's key; a late event only to
-     * shard 0, so that it is reported once. */
-    unsigned nt = 0;
-    if (!late)
-        for (uint32_t pi = 0; pi < p->prog->npatterns; pi++) {
-            uint32_t k = partition_of(p->prog, pi, ev->vals, p->n);
-            if (!p->hit[k]) p->hit[k] = 1, p->targets[nt++] = k;
-        }
-    if (nt == 0) p->targets[nt++] = 0, p->hit[0] = 1;
-    size_t body = event_bytes(ev);
-    for (unsigned i = 0; i < nt; i++) {
-        p->hit[p->targets[i]] = 0;
-        if (rc == CEP_OK) rc = send_event(&p->shards[p->targets[i]], ev, body, wm);
-    }
-    if (rc != CEP_OK) {
-        set_err(p, "%s", cep_strerror(rc));
-        return rc;
-    }
-    if (!late) p->dup_events += nt - 1;
-    if (straggler) p->dup_stragglers += nt - 1;
-    return CEP_OK;
+    return route_event(p, ev, wm, late, straggler);
 }
 
 CEP_API int cep_pool_push_json(cep_pool *p, const char *text, size_t len) {
@@ -590,8 +909,11 @@ CEP_API int cep_pool_push_json(cep_pool *p, const char *text, size_t len) {
     return cep_pool_push(p, p->builder);
 }
 
-static void broadcast(cep_pool *p, int kind, int64_t arg) {
-    for (unsigned i = 0; i < p->n; i++) send_small(&p->shards[i], kind, arg, 1);
+/* A control to every engine. */
+static int broadcast(cep_pool *p, int kind, int64_t arg) {
+    int rc = CEP_OK;
+    for (unsigned k = 0; k < p->nengines && rc == CEP_OK; k++) rc = to_engine(p, k, kind, arg, NULL, NULL);
+    return rc;
 }
 
 CEP_API int cep_pool_advance_watermark(cep_pool *p, int64_t ms) {
@@ -601,59 +923,59 @@ CEP_API int cep_pool_advance_watermark(cep_pool *p, int64_t ms) {
         if (ms <= p->wm) return CEP_OK; /* a watermark never goes back */
         p->wm = ms;
     }
-    broadcast(p, R_ADVANCE, ms);
-    return CEP_OK;
+    return broadcast(p, R_ADVANCE, ms);
 }
 
 CEP_API int cep_pool_tick(cep_pool *p) {
     int rc = pool_ready(p);
     if (rc != CEP_OK) return rc;
-    if (p->processing) broadcast(p, R_TICK, 0);
-    return CEP_OK;
+    return p->processing ? broadcast(p, R_TICK, 0) : CEP_OK;
 }
 
-/* Send kind (R_SYNC or R_FINISH) to every shard and wait for each ack. */
-static void sync_all(cep_pool *p, int kind) {
+/* Wait until every worker has run everything sent so far; the engine
+ * coming back, if any, is then the router's. */
+static void sync_all(cep_pool *p) {
     uint64_t seq = ++p->sync_seq;
-    broadcast(p, kind, (int64_t)seq);
-    for (unsigned i = 0; i < p->n; i++) {
-        shard *s = &p->shards[i];
-        pthread_mutex_lock(&s->mu);
-        atomic_store(&s->waiting, 1);
-        while (s->acked < seq) pthread_cond_wait(&s->done, &s->mu);
-        atomic_store(&s->waiting, 0);
-        pthread_mutex_unlock(&s->mu);
+    for (unsigned i = 0; i < p->nworkers; i++) send_ctl(p, &p->workers[i], R_SYNC, (int64_t)seq);
+    for (unsigned i = 0; i < p->nworkers; i++) {
+        worker *w = &p->workers[i];
+        pthread_mutex_lock(&w->mu);
+        while (w->acked < seq) pthread_cond_wait(&w->done, &w->mu);
+        pthread_mutex_unlock(&w->mu);
+        w->tail_seen = atomic_load_explicit(&w->tail, memory_order_acquire);
     }
+    finish_transit(p, 1);
 }
 
 CEP_API int cep_pool_sync(cep_pool *p) {
     if (!p) return CEP_EINVAL;
     int rc = pool_check(p);
     if (rc != CEP_OK || p->finished) return rc;
-    sync_all(p, R_SYNC);
+    sync_all(p);
     return pool_check(p);
 }
 
 CEP_API int cep_pool_finish(cep_pool *p) {
     int rc = pool_ready(p);
     if (rc != CEP_OK) return rc;
-    sync_all(p, R_FINISH);
+    rc = broadcast(p, R_FINISH, 0);
+    sync_all(p);
     p->finished = 1;
+    p->fast = 0;
     if (!p->processing) p->wm = INT64_MAX;
-    return pool_check(p);
+    return rc != CEP_OK ? rc : pool_check(p);
 }
 
 CEP_API int cep_pool_stats(cep_pool *p, cep_stats *out) {
     if (!out) return CEP_EINVAL;
     memset(out, 0, sizeof *out);
     if (!p) return CEP_EINVAL;
-    if (!p->finished) sync_all(p, R_SYNC);
+    /* After a sync every engine is at rest: read them all from here. */
+    if (!p->finished) sync_all(p);
     out->watermark = p->processing ? INT64_MIN : p->wm;
-    for (unsigned i = 0; i < p->n; i++) {
-        shard *s = &p->shards[i];
-        pthread_mutex_lock(&s->mu);
-        cep_stats st = s->stats;
-        pthread_mutex_unlock(&s->mu);
+    for (unsigned k = 0; k < p->nengines; k++) {
+        cep_stats st;
+        cep_engine_stats(p->shards[k].e, &st);
         out->events += st.events;
         out->matches += st.matches;
         out->late += st.late;
@@ -678,3 +1000,32 @@ CEP_API int cep_pool_stats(cep_pool *p, cep_stats *out) {
 }
 
 CEP_API const char *cep_pool_error(const cep_pool *p) { return p ? p->err : ""; }
+
+void pool_get_info(const cep_pool *p, pool_info *out) {
+    *out = p->info;
+    out->engines = p->nengines;
+    out->router_engines = p->router_engines;
+    out->naps = 0;
+    for (unsigned i = 0; i < p->nworkers; i++) out->naps += atomic_load(&p->workers[i].naps);
+}
+
+void pool_set_churn(cep_pool *p, unsigned every) {
+    p->churn = every;
+    p->cool = 0;
+}
+
+void pool_pin(cep_pool *p, unsigned router_engines) {
+    cep_pool_sync(p);
+    p->pinned = 1;
+    for (unsigned k = 0; k < p->nengines && p->nworkers; k++) {
+        unsigned owner = k < router_engines ? 0 : 1 + k % p->nworkers;
+        if (p->routes[k].owner && !owner) {
+            p->routes[k].owner = 0;
+            p->router_engines++;
+        } else if (!p->routes[k].owner && owner) {
+            p->routes[k].owner = owner;
+            p->routes[k].last = p->workers[owner - 1].head;
+            p->router_engines--;
+        }
+    }
+}

@@ -85,6 +85,12 @@ EOF
 same "generated stream" --stats --max-delay 2000 "$TMP/two.cep" "$TMP/in.jsonl"
 same "generated, lateness and TTL" --stats --max-delay 500 --allowed-lateness 3000 --state-ttl 20000 \
     "$TMP/two.cep" "$TMP/in.jsonl"
+# Every pattern keyed by one integer (user_id): the router's shortcut; and
+# a stream long enough that the rings fill and engines move between threads.
+same "one key, generated stream" --stats --max-delay 2000 "$EX/click_to_purchase.cep" "$TMP/in.jsonl"
+"$GEN" 300000 7 > "$TMP/big.jsonl"
+same "one key, 300k events" --stats --max-delay 2000 --allowed-lateness 3000 "$EX/click_to_purchase.cep" \
+    "$TMP/big.jsonl"
 # Several input files, read in turn.
 head -n 10000 "$TMP/in.jsonl" > "$TMP/a.jsonl"
 tail -n +10001 "$TMP/in.jsonl" > "$TMP/b.jsonl"

@@ -1,10 +1,13 @@
 /* test_pool.c — cep_pool against one engine: the same generated stream
  * (several patterns with different keys and one without, out-of-order
  * events, late events, watermark advances, timeouts) through one engine and
- * through pools of 2, 3 and 4 shards; for every key the matches and
- * timeouts must be the same lines in the same order, the late events the
- * same list, and the counters the same after finish. Also processing time
- * (on a clock the test sets), the JSON path, partition options, errors. */
+ * through pools of 1 to 4 threads, balanced as usual and with engines moved
+ * between threads every 64 events (pool_set_churn); for every key the
+ * matches and timeouts must be the same lines in the same order, the late
+ * events the same list, and the counters the same after finish. Programs
+ * whose patterns share one key (an integer: the router's shortcut; a
+ * string) as well. Also processing time (on a clock the test sets), the
+ * JSON path, partition options, errors. */
 #include "config.h"
 
 #include <inttypes.h>
@@ -15,6 +18,7 @@
 #include <string.h>
 
 #include "cepheus.h"
+#include "pool.h"
 #include "suites.h"
 
 static const char patterns[] =
@@ -38,6 +42,40 @@ static const char patterns[] =
     "pattern global\n"
     "  begin g where amount > 97\n"
     "  followedBy h where amount < 2\n"
+    "  within 200ms\n";
+
+/* All patterns keyed by one integer: one engine per event, the router's
+ * shortcut (cep_pool_push). */
+static const char patterns_int_key[] =
+    "pattern p1\n"
+    "  key user\n"
+    "  begin a where type == \"a\" and id >= 0\n"
+    "  followedBy b where type == \"b\" and amount > a.amount\n"
+    "  within 400ms\n"
+    "pattern p2\n"
+    "  key user\n"
+    "  begin x where type == \"b\"\n"
+    "  followedBy y+ where type == \"c\"\n"
+    "  followedBy z where type == \"a\"\n"
+    "  within 300ms\n"
+    "  skip pastLastEvent\n"
+    "pattern p3\n"
+    "  key user\n"
+    "  begin p where type == \"a\"\n"
+    "  notFollowedBy q where type == \"c\"\n"
+    "  within 250ms\n";
+
+/* All patterns keyed by one string. */
+static const char patterns_string_key[] =
+    "pattern s1\n"
+    "  key name\n"
+    "  begin a where type == \"a\" and id >= 0\n"
+    "  followedBy b where type == \"b\"\n"
+    "  within 300ms\n"
+    "pattern s2\n"
+    "  key name\n"
+    "  begin p where type == \"b\"\n"
+    "  notFollowedBy q where type == \"a\"\n"
     "  within 200ms\n";
 
 /* ---- collected output: one line per callback, with its key ----------------- */
@@ -141,6 +179,7 @@ typedef struct options {
     int processing;
     int json;        /* push JSON text instead of rows */
     int watermarks;  /* advance the watermark now and then */
+    unsigned churn;  /* pools: move an engine every this many events */
 } options;
 
 static uint64_t rs;
@@ -154,6 +193,7 @@ static uint64_t rnd(void) {
 typedef struct gen_event {
     int64_t t, id, user, item, amount;
     const char *type;
+    char name[16];   /* a string key: about 60 of them */
     int64_t watermark; /* > 0: advance to it before this event */
 } gen_event;
 
@@ -173,20 +213,21 @@ static gen_event *make_stream(size_t n) {
         v[i].item = 1 + (int64_t)((r >> 32) % 11);
         v[i].amount = (int64_t)((r >> 40) % 100);
         v[i].type = types[(r >> 48) % 3];
+        snprintf(v[i].name, sizeof v[i].name, "n%d", (int)((v[i].user * 7 + v[i].item) % 61));
         if ((r >> 56) % 97 == 0) v[i].watermark = base - 30;
     }
     return v;
 }
 
 static cep_program *prog;
-static int s_t, s_user, s_item, s_amount, s_type;
+static int s_t, s_user, s_item, s_amount, s_type, s_name;
 static _Atomic int64_t clock_now;
 
 static int64_t test_clock(void *ud) { return atomic_load(&clock_now); }
 
 typedef struct config {
     const options *o;
-    collector *c; /* one per shard */
+    collector *c; /* one per engine */
 } config;
 
 static int configure(void *ud, cep_engine *e, unsigned index) {
@@ -213,24 +254,27 @@ static void fill(cep_event *ev, const gen_event *g) {
     cep_event_set_int(ev, s_item, g->item);
     cep_event_set_int(ev, s_amount, g->amount);
     cep_event_set_string(ev, s_type, g->type, strlen(g->type));
+    if (s_name >= 0) cep_event_set_string(ev, s_name, g->name, strlen(g->name));
 }
 
 static size_t json_of(char *b, size_t cap, const gen_event *g) {
     return (size_t)snprintf(b, cap, "{\"t\":%" PRId64 ",\"id\":%" PRId64 ",\"user\":%" PRId64 ",\"item\":%" PRId64
-                            ",\"amount\":%" PRId64 ",\"type\":\"%s\"}",
-                            g->t, g->id, g->user, g->item, g->amount, g->type);
+                            ",\"amount\":%" PRId64 ",\"type\":\"%s\",\"name\":\"%s\"}",
+                            g->t, g->id, g->user, g->item, g->amount, g->type, g->name);
 }
 
 /* The stream through one engine (pool NULL) or a pool of n shards. */
 static void run(const options *o, const gen_event *gv, size_t n, unsigned shards, collector *merged,
                 cep_stats *st) {
-    collector *c = calloc(shards ? shards : 1, sizeof *c);
+    unsigned ne = shards ? cep_pool_engine_count(shards) : 1;
+    collector *c = calloc(ne, sizeof *c);
     ck_assert_ptr_nonnull(c);
     config cf = {o, c};
     cep_engine *e = NULL;
     cep_pool *p = NULL;
     if (shards) {
         ck_assert_int_eq(cep_pool_new(prog, shards, configure, &cf, &p), CEP_OK);
+        if (o->churn) pool_set_churn(p, o->churn);
     } else {
         ck_assert_int_eq(cep_engine_new(prog, &e), CEP_OK);
         ck_assert_int_eq(configure(&cf, e, 0), CEP_OK);
@@ -265,8 +309,21 @@ static void run(const options *o, const gen_event *gv, size_t n, unsigned shards
     ck_assert_int_eq(p ? cep_pool_finish(p) : cep_engine_finish(e), CEP_OK);
     if (p) ck_assert_int_eq(cep_pool_stats(p, st), CEP_OK);
     else cep_engine_stats(e, st);
+    if (p && shards > 1) {
+        /* Every event reached an engine; with churn, engines moved both
+         * ways and some events waited in the hold buffer (processing time
+         * syncs before each event: nothing is held there). */
+        pool_info in;
+        pool_get_info(p, &in);
+        ck_assert_uint_eq(in.engines, cep_pool_engine_count(shards));
+        ck_assert_uint_ge(in.inline_events + in.ring_events, n);
+        if (o->churn) ck_assert_msg(in.moves_out >= 2 && in.moves_back >= 2 && (in.held > 0 || o->processing),
+                                    "%u threads: %llu moves out, %llu back, %llu held", shards,
+                                    (unsigned long long)in.moves_out, (unsigned long long)in.moves_back,
+                                    (unsigned long long)in.held);
+    }
     /* Late events come from shard 0 alone, so their order is kept whole. */
-    for (unsigned s = 0; s < (shards ? shards : 1); s++) {
+    for (unsigned s = 0; s < ne; s++) {
         if (s > 0) ck_assert_int_eq(c[s].late.n, 0);
         for (size_t i = 0; i < c[s].out.n; i++) add(&merged->out, c[s].out.v[i].key, c[s].out.v[i].text);
         for (size_t i = 0; i < c[s].late.n; i++) add(&merged->late, "", c[s].late.v[i].text);
@@ -279,9 +336,11 @@ static void run(const options *o, const gen_event *gv, size_t n, unsigned shards
     cep_engine_free(e);
 }
 
-static void setup(void) {
+/* Make text the program the tests run. */
+static void use_program(const char *text) {
+    cep_program_free(prog);
     cep_diag *d = NULL;
-    int rc = cep_compile(NULL, patterns, strlen(patterns), "pool.cep", &prog, &d);
+    int rc = cep_compile(NULL, text, strlen(text), "pool.cep", &prog, &d);
     ck_assert_msg(rc == CEP_OK, "%s", cep_diag_render(d));
     cep_diag_free(d);
     /* Fields the patterns do not read still travel: id names the events. */
@@ -291,7 +350,10 @@ static void setup(void) {
     s_amount = cep_program_field_slot(prog, "amount");
     s_type = cep_program_field_slot(prog, "type");
     id_slot = cep_program_field_slot(prog, "id");
+    s_name = cep_program_field_slot(prog, "name");
 }
+
+static void setup(void) { use_program(patterns); }
 
 static void teardown(void) {
     cep_program_free(prog);
@@ -304,12 +366,16 @@ static void compare(const options *o, size_t n) {
     cep_stats s1;
     run(o, gv, n, 0, &one, &s1);
     ck_assert_msg(one.out.n > 100, "too few matches to compare (%zu)", one.out.n);
-    for (unsigned shards = 1; shards <= 4; shards++) {
+    for (unsigned run_no = 0; run_no < 7; run_no++) {
+        /* 1 to 4 threads balanced, then 2 to 4 with engines moving. */
+        unsigned shards = run_no < 4 ? run_no + 1 : run_no - 2;
+        options oc = *o;
+        oc.churn = run_no < 4 ? 0 : 64;
         collector many = {0};
         cep_stats sp;
-        run(o, gv, n, shards, &many, &sp);
+        run(&oc, gv, n, shards, &many, &sp);
         char what[64];
-        snprintf(what, sizeof what, "%u shards", shards);
+        snprintf(what, sizeof what, "%u threads%s", shards, oc.churn ? ", churn" : "");
         assert_same_per_key(&one.out, &many.out, what);
         ck_assert_int_eq(one.late.n, many.late.n);
         for (size_t i = 0; i < one.late.n; i++) ck_assert_str_eq(one.late.v[i].text, many.late.v[i].text);
@@ -356,6 +422,43 @@ END_TEST
 START_TEST(pool_processing_time) {
     options o = {.processing = 1};
     compare(&o, 3000);
+}
+END_TEST
+
+START_TEST(pool_int_key_in_order) {
+    use_program(patterns_int_key);
+    options o = {.max_delay = 0};
+    compare(&o, 20000);
+}
+END_TEST
+
+START_TEST(pool_int_key_out_of_order) {
+    use_program(patterns_int_key);
+    options o = {.max_delay = 60, .lateness = 100, .ttl = 150, .watermarks = 1};
+    compare(&o, 20000);
+}
+END_TEST
+
+START_TEST(pool_int_key_json) {
+    use_program(patterns_int_key);
+    options o = {.max_delay = 30, .json = 1, .watermarks = 1};
+    compare(&o, 10000);
+}
+END_TEST
+
+START_TEST(pool_string_key) {
+    use_program(patterns_string_key);
+    options o = {.max_delay = 60, .lateness = 100, .watermarks = 1};
+    compare(&o, 20000);
+}
+END_TEST
+
+START_TEST(pool_engine_count) {
+    ck_assert_uint_eq(cep_pool_engine_count(0), 0);
+    ck_assert_uint_eq(cep_pool_engine_count(1), 1);
+    ck_assert_uint_eq(cep_pool_engine_count(2), 4);
+    ck_assert_uint_eq(cep_pool_engine_count(256), 512);
+    ck_assert_uint_eq(cep_pool_engine_count(257), 0);
 }
 END_TEST
 
@@ -488,6 +591,11 @@ Suite *pool_suite(void) {
     tcase_add_test(tc, pool_lateness_ttl);
     tcase_add_test(tc, pool_json);
     tcase_add_test(tc, pool_processing_time);
+    tcase_add_test(tc, pool_int_key_in_order);
+    tcase_add_test(tc, pool_int_key_out_of_order);
+    tcase_add_test(tc, pool_int_key_json);
+    tcase_add_test(tc, pool_string_key);
+    tcase_add_test(tc, pool_engine_count);
     tcase_add_test(tc, pool_errors);
     tcase_add_test(tc, pool_big_events);
     tcase_add_test(tc, partition_option);
