@@ -2,7 +2,8 @@
  * keys: windows are kept in timer lanes in deadline order, so a watermark
  * step touches only the keys whose windows close. Times watermark steps over 1k and over 1M
  * idle keys holding a partial match each and requires the per-step cost to
- * stay within 4x (it is flat; the margin is for a noisy machine).
+ * stay within 4x (it is flat; the margin, and the fastest of five rounds,
+ * are for a noisy machine).
  * Prints "timers: N passed, M failed". Usage: timers [KEYS] */
 #include <cepheus.h>
 
@@ -31,15 +32,22 @@ static double step_cost(const cep_program *p, long keys, long steps) {
         cep_event_set_string(ev, s_t, "a", 1);
         cep_engine_push(e, ev);
     }
-    double t0 = now();
-    for (long s = 1; s <= steps; s++) cep_engine_advance_watermark(e, s); /* no window closes */
-    double dt = now() - t0;
+    /* The fastest of a few rounds: a round the scheduler interrupts is
+     * slower, never faster, so the minimum is the cost itself. */
+    double best = -1;
+    long s = 1;
+    for (int round = 0; round < 5; round++) {
+        double t0 = now();
+        for (long end = s + steps / 5; s < end; s++) cep_engine_advance_watermark(e, s); /* no window closes */
+        double dt = now() - t0;
+        if (best < 0 || dt < best) best = dt;
+    }
     cep_stats st;
     cep_engine_stats(e, &st);
     if ((long)st.partial_matches != keys) fprintf(stderr, "timers: expected %ld partial matches\n", keys);
     cep_event_free(ev);
     cep_engine_free(e);
-    return dt / (double)steps * 1e9;
+    return best / (double)(steps / 5) * 1e9;
 }
 
 int main(int argc, char **argv) {
