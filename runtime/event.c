@@ -3,6 +3,7 @@
  * match needs it. */
 #include "config.h"
 #include "event.h"
+#include "bytes.h"
 #include "json.h"
 #include "mem.h"
 #include "nfa.h"
@@ -187,10 +188,7 @@ cep_event *event_freeze_to(const cep_event *ev, void *block, size_t n) {
         if (f->vals[i].type != CEP_STRING) continue;
         size_t l = f->vals[i].u.s.len;
         const char *src = f->vals[i].u.s.ptr;
-        if (l <= 16) /* most strings are short: no call */
-            for (size_t k = 0; k < l; k++) bytes[k] = src[k];
-        else
-            memcpy(bytes, src, l);
+        copy_bytes(bytes, src, l); /* most strings are short: no call */
         bytes[l] = '\0';
         f->vals[i].u.s.ptr = bytes;
         bytes += l + 1;

@@ -31,6 +31,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bytes.h"
 #include "engine.h"
 #include "event.h"
 #include "mem.h"
@@ -415,7 +416,7 @@ static inline void write_event(char *dst, const cep_event *ev) {
     char *bytes = (char *)(vals + n);
     for (uint32_t i = 0; i < n; i++)
         if (src[i].type == CEP_STRING) {
-            memcpy(bytes, src[i].u.s.ptr, src[i].u.s.len);
+            copy_bytes(bytes, src[i].u.s.ptr, src[i].u.s.len);
             vals[i].u.s.ptr = bytes;
             bytes += src[i].u.s.len;
         }

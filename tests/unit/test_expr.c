@@ -5,6 +5,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "bytes.h"
 #include "cepheus.h"
 #include "event.h"
 #include "expr.h"
@@ -157,10 +158,59 @@ START_TEST(references_and_aggregates) {
 }
 END_TEST
 
+/* A stored copy holds each string exactly, whatever its length: the short
+ * copies (util/bytes.h) load and store in overlapping words. */
+START_TEST(stored_strings_every_length) {
+    const char *src = "pattern p begin a where s == \"x\" followedBy b where t == \"y\"\n";
+    cep_program *p = NULL;
+    ck_assert_int_eq(cep_compile(NULL, src, strlen(src), NULL, &p, NULL), CEP_OK);
+    cep_event *ev;
+    ck_assert_int_eq(cep_event_new(p, &ev), CEP_OK);
+    int ss = cep_program_field_slot(p, "s"), st = cep_program_field_slot(p, "t");
+    char text[41], other[41];
+    for (int i = 0; i < 40; i++) {
+        text[i] = (char)('a' + i % 26);
+        other[i] = (char)('A' + i % 26);
+    }
+    for (size_t n = 0; n <= 40; n++) {
+        cep_event_clear(ev);
+        ck_assert_int_eq(cep_event_set_string(ev, ss, text, n), CEP_OK);
+        ck_assert_int_eq(cep_event_set_string(ev, st, other, 40 - n), CEP_OK);
+        cep_event *f = event_freeze(ev);
+        ck_assert_ptr_nonnull(f);
+        cep_value a = cep_event_value(f, ss), b = cep_event_value(f, st);
+        ck_assert_uint_eq(a.u.s.len, n);
+        ck_assert_uint_eq(b.u.s.len, 40 - n);
+        ck_assert_int_eq(memcmp(a.u.s.ptr, text, n), 0);
+        ck_assert_int_eq(memcmp(b.u.s.ptr, other, 40 - n), 0);
+        ck_assert_int_eq(a.u.s.ptr[n], '\0');
+        ck_assert_int_eq(b.u.s.ptr[40 - n], '\0');
+        event_release(f);
+    }
+    /* The helpers themselves, at every length and a differing last byte. */
+    for (size_t n = 0; n <= 40; n++) {
+        char d[48];
+        memset(d, '#', sizeof d);
+        copy_bytes(d + 1, text, n);
+        ck_assert_int_eq(d[0], '#');
+        ck_assert_int_eq(d[n + 1], '#');
+        ck_assert_int_eq(memcmp(d + 1, text, n), 0);
+        ck_assert(same_bytes(d + 1, text, n));
+        if (n) {
+            d[n] ^= 1;
+            ck_assert(!same_bytes(d + 1, text, n));
+        }
+    }
+    cep_event_free(ev);
+    cep_program_free(p);
+}
+END_TEST
+
 Suite *expr_suite(void) {
     Suite *s = suite_create("expr");
     TCase *tc = tcase_create("expr");
     tcase_add_test(tc, comparisons);
+    tcase_add_test(tc, stored_strings_every_length);
     tcase_add_test(tc, null_rules);
     tcase_add_test(tc, two_valued_logic);
     tcase_add_test(tc, arithmetic);
