@@ -198,8 +198,10 @@ CEP_API int cep_event_set_string(cep_event *ev, int slot, const char *s,
 CEP_API int cep_event_set_raw(cep_event *ev, const char *text, size_t len);
 /* Fill ev from one JSON object text. Fields the program reads go to their
  * slots; the event time is read from time_field (integer milliseconds or an
- * RFC 3339 string; "" reads no time, for processing time). The raw text is kept. Errors: CEP_EJSON, CEP_ENOTOBJECT,
- * CEP_ETIME, CEP_ETOODEEP, CEP_ENOMEM; then cep_event_error() says why. */
+ * RFC 3339 string; NULL: "ts"; "" reads no time, for processing time). The
+ * raw text is kept. Errors: CEP_EJSON, CEP_ENOTOBJECT, CEP_ETIME,
+ * CEP_ERANGE, CEP_ETOODEEP, CEP_ENOMEM, CEP_EINVAL; then cep_event_error()
+ * says why. */
 CEP_API int cep_event_parse_json(cep_event *ev, const char *text, size_t len,
                                  const char *time_field);
 /* Human-readable reason of the last failed parse; owned by ev. */
