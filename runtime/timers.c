@@ -277,13 +277,14 @@ static int add_entry(cep_engine *e, uint32_t li, int64_t d, key_state *ks, int r
 
 static int arm_pm(cep_engine *e, key_state *ks, const pm *p, int new_family, int raw) {
     const pat_rt *rt = &e->rt[ks->pattern];
-    if (new_family && rt->within_lane != NO_LANE && p->start <= INT64_MAX - rt->within_ms &&
+    /* A window ending at INT64_MAX or past it never closes: no entry. */
+    if (new_family && rt->within_lane != NO_LANE && p->start < INT64_MAX - rt->within_ms &&
         add_entry(e, rt->within_lane, p->start + rt->within_ms, ks, raw) < 0)
         return -1;
     uint32_t gl = rt->gap_lane[p->state];
     if (gl != NO_LANE) {
         int64_t gap = e->prog->patterns[ks->pattern].states[p->state].gap_ms, t = p->node->ev->time;
-        if (t <= INT64_MAX - gap && add_entry(e, gl, t + gap, ks, raw) < 0) return -1;
+        if (t < INT64_MAX - gap && add_entry(e, gl, t + gap, ks, raw) < 0) return -1;
     }
     return 0;
 }
@@ -464,22 +465,30 @@ static int cmp_ent(const void *a, const void *b) {
 
 int timers_rebuild(cep_engine *e) {
     timers_clear(e);
-    /* Room first, so that arming cannot fail half-way. */
+    /* Room first, each lane's whole count, so that arming cannot fail
+     * half-way (the cleared lanes hold nothing: reserving n is room for n). */
+    size_t *need = mem_calloc(e->nlanes ? e->nlanes : 1, sizeof *need);
+    if (!need) return -1;
     for (key_state *ks = e->first; ks; ks = ks->next) {
         const pat_rt *rt = &e->rt[ks->pattern];
         for (uint32_t i = 0; i < ks->nb; i++) {
             size_t n = ks->b[i].hi - ks->b[i].lo;
             uint32_t gl = rt->gap_lane[ks->b[i].state];
-            if ((rt->within_lane != NO_LANE && lane_reserve(&e->lanes[rt->within_lane], n) < 0) ||
-                (gl != NO_LANE && lane_reserve(&e->lanes[gl], n) < 0))
-                return -1;
+            if (rt->within_lane != NO_LANE) need[rt->within_lane] += n;
+            if (gl != NO_LANE) need[gl] += n;
         }
-        if (e->state_ttl > 0 && lane_reserve(&e->lanes[e->nlanes - 1], 1) < 0) return -1;
+        if (e->state_ttl > 0) need[e->nlanes - 1]++;
     }
+    int rc = 0;
+    for (uint32_t i = 0; i < e->nlanes && rc == 0; i++)
+        if (need[i] && lane_reserve(&e->lanes[i], need[i]) < 0) rc = -1;
+    mem_free(need);
+    if (rc < 0) return -1;
     for (key_state *ks = e->first; ks; ks = ks->next) {
         for (uint32_t i = 0; i < ks->nb; i++)
-            for (uint32_t j = ks->b[i].lo; j < ks->b[i].hi; j++) arm_pm(e, ks, &ks->b[i].v[j], 1, 1);
-        arm_ttl(e, ks, 1);
+            for (uint32_t j = ks->b[i].lo; j < ks->b[i].hi; j++)
+                if (arm_pm(e, ks, &ks->b[i].v[j], 1, 1) < 0) return -1;
+        if (arm_ttl(e, ks, 1) < 0) return -1;
     }
     for (uint32_t i = 0; i < e->nlanes; i++) {
         lane *l = &e->lanes[i];

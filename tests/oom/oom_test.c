@@ -451,6 +451,75 @@ static int run_scenario(int which, const cep_program *prog, sink *s, int *bad) {
                                              s, bad);
 }
 
+/* A restore that returns CEP_OK has every window's timer: many keys in one
+ * timer lane, each allocation of the restore failing in turn. Each of the
+ * KEYS partial matches must then time out (a restore once reserved room
+ * for the largest bucket only and ignored entries it then failed to add). */
+static int timeout_count;
+static int count_timeout(void *ud, const cep_match *m) {
+    (void)ud;
+    (void)m;
+    timeout_count++;
+    return 0;
+}
+
+static void restore_keeps_timers(void) {
+    enum { KEYS = 40 };
+    static const char src[] = "pattern p key id begin a where t == \"a\" followedBy b where t == \"b\" within 10ms\n";
+    cep_program *p = NULL;
+    cep_engine *e = NULL;
+    cep_event *ev = NULL;
+    obuf b = {0};
+    mem_fail_at(0, 0);
+    if (cep_compile(NULL, src, sizeof src - 1, "timers", &p, NULL) != CEP_OK || cep_engine_new(p, &e) != CEP_OK ||
+        cep_event_new(p, &ev) != CEP_OK) {
+        CHECK(0, "restore_keeps_timers: setup failed");
+        goto out;
+    }
+    int s_t = cep_program_field_slot(p, "t"), s_id = cep_program_field_slot(p, "id");
+    for (int i = 0; i < KEYS; i++) {
+        cep_event_clear(ev);
+        cep_event_set_time(ev, 100);
+        cep_event_set_string(ev, s_t, "a", 1);
+        cep_event_set_int(ev, s_id, i);
+        cep_engine_push(e, ev);
+    }
+    if (cep_engine_snapshot(e, obuf_write, &b) != CEP_OK) {
+        CHECK(0, "restore_keeps_timers: snapshot failed");
+        goto out;
+    }
+    cep_engine_free(e);
+    e = NULL;
+    unsigned long points = 0;
+    for (unsigned long n = 1;; n++) {
+        if (cep_engine_new(p, &e) != CEP_OK) break;
+        cep_engine_on_timeout(e, count_timeout, NULL);
+        mem_fail_at(n, 0); /* counted from here */
+        int rc = cep_engine_restore(e, b.p, b.len);
+        int reached = mem_alloc_count() >= n;
+        mem_fail_at(0, 0);
+        if (!reached) break; /* the restore made fewer allocations: all tried */
+        points++;
+        if (rc == CEP_OK) {
+            timeout_count = 0;
+            rc = cep_engine_advance_watermark(e, 1000);
+            CHECK(rc == CEP_OK && timeout_count == KEYS,
+                  "restore with allocation %lu failing returned OK, then %d of %d windows closed", n,
+                  timeout_count, (int)KEYS);
+        } else {
+            CHECK(rc == CEP_ENOMEM, "restore with allocation %lu failing returned %s", n, cep_strerror(rc));
+        }
+        cep_engine_free(e);
+        e = NULL;
+    }
+    printf("oom: restore of %d windows in one lane: %lu allocation points\n", (int)KEYS, points);
+out:
+    mem_free(b.p);
+    cep_engine_free(e);
+    cep_event_free(ev);
+    cep_program_free(p);
+}
+
 int main(void) {
     cep_program *prog = NULL;
     cep_diag *d = NULL;
@@ -574,6 +643,7 @@ int main(void) {
     cep_program_free(prog);
     cep_program_free(p2);
     mem_fail_at(0, 0);
+    restore_keeps_timers();
     printf("oom: %lu points, %d failures\n", total_points, failures);
     printf("oom: %d passed, %d failed\n", failures ? 0 : 1, failures ? 1 : 0);
     return failures ? 1 : 0;
