@@ -992,6 +992,8 @@ CEP_API int cep_pool_stats(cep_pool *p, cep_stats *out) {
         out->memory += st.memory;
         out->nodes += st.nodes;
         out->stored_events += st.stored_events;
+        out->stored_bytes += st.stored_bytes;
+        out->pool_idle += st.pool_idle;
         out->regex_errors += st.regex_errors;
         if (st.watermark > out->watermark) out->watermark = st.watermark;
     }

@@ -542,6 +542,39 @@ START_TEST(pool_big_events) {
 }
 END_TEST
 
+/* The pool's counters are the sums of its engines', the byte counts too:
+ * a pool of one thread is one engine, and reads as the same engine fed
+ * alone. */
+START_TEST(pool_stats_sums) {
+    static const char *ev[] = {"{\"t\":1,\"type\":\"a\",\"user\":1,\"amount\":1,\"id\":1,\"item\":\"x\"}",
+                               "{\"t\":2,\"type\":\"a\",\"user\":2,\"amount\":2,\"id\":2,\"item\":\"y\"}",
+                               "{\"t\":3,\"type\":\"a\",\"user\":3,\"amount\":3,\"id\":3,\"item\":\"z\"}"};
+    cep_engine *e = NULL;
+    ck_assert_int_eq(cep_engine_new(prog, &e), CEP_OK);
+    ck_assert_int_eq(cep_engine_set_time_field(e, "t"), CEP_OK);
+    for (unsigned threads = 1; threads <= 2; threads++) {
+        cep_pool *p = NULL;
+        ck_assert_int_eq(cep_pool_new(prog, threads, stop_configure, NULL, &p), CEP_OK); /* time field t; no match here */
+        for (int i = 0; i < 3; i++) {
+            ck_assert_int_eq(cep_pool_push_json(p, ev[i], strlen(ev[i])), CEP_OK);
+            if (threads == 1) ck_assert_int_eq(cep_engine_push_json(e, ev[i], strlen(ev[i])), CEP_OK);
+        }
+        cep_stats ps, es;
+        ck_assert_int_eq(cep_pool_stats(p, &ps), CEP_OK);
+        cep_engine_stats(e, &es);
+        ck_assert_uint_gt(ps.stored_events, 0);
+        ck_assert_uint_gt(ps.stored_bytes, 0);
+        ck_assert_uint_gt(ps.pool_idle + ps.stored_bytes, 0);
+        if (threads == 1) {
+            ck_assert_uint_eq(ps.stored_events, es.stored_events);
+            ck_assert_uint_eq(ps.stored_bytes, es.stored_bytes);
+        }
+        cep_pool_free(p);
+    }
+    cep_engine_free(e);
+}
+END_TEST
+
 START_TEST(partition_option) {
     cep_engine *e;
     ck_assert_int_eq(cep_engine_new(prog, &e), CEP_OK);
@@ -598,6 +631,7 @@ Suite *pool_suite(void) {
     tcase_add_test(tc, pool_engine_count);
     tcase_add_test(tc, pool_errors);
     tcase_add_test(tc, pool_big_events);
+    tcase_add_test(tc, pool_stats_sums);
     tcase_add_test(tc, partition_option);
     suite_add_tcase(s, tc);
     return s;
