@@ -214,7 +214,8 @@ void pm_merge(cep_engine *e, pm_list *parts, const uint32_t *cut, uint32_t ncut,
 
 /* A `within` window alone (no gaps): is p's closed at now? */
 static inline int within_due(const nfa_pattern *pat, const pm *p, int64_t now) {
-    return pat->has_within && p->start <= INT64_MAX - pat->within_ms && p->start + pat->within_ms <= now;
+    /* A window ending at INT64_MAX or past it never closes (pm_deadline). */
+    return pat->has_within && p->start < INT64_MAX - pat->within_ms && p->start + pat->within_ms <= now;
 }
 
 /* One partial match's window closed: it completes (waiting on a trailing
