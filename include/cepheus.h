@@ -178,6 +178,8 @@ CEP_API void cep_free(void *ptr);
 typedef struct cep_event cep_event;
 
 CEP_API int cep_event_new(const cep_program *p, cep_event **out);
+/* Frees an event made by cep_event_new; one handed out by a match or late
+ * callback is the engine's: nothing happens. */
 CEP_API void cep_event_free(cep_event *ev);
 /* Reset every slot to null, forget time and raw text. */
 CEP_API void cep_event_clear(cep_event *ev);
@@ -342,9 +344,12 @@ CEP_API void cep_engine_on_timeout(cep_engine *e, cep_match_fn fn, void *ud);
  * late events are delivered through the callbacks before it returns. */
 CEP_API int cep_engine_push(cep_engine *e, const cep_event *ev);
 /* Push n events in order, as n calls of cep_engine_push would, stopping at
- * the first that fails (its code is returned; *pushed, when not NULL, is
- * the number pushed before it). Faster with many keys: the key state of an
- * event is fetched into cache while the ones before it are matched. */
+ * the first that fails; its code is returned. *pushed, when not NULL, is
+ * the number of events the engine took in: the failing one counts unless
+ * it was refused before going in (CEP_EINVAL, also for a NULL entry;
+ * CEP_ETIME; CEP_EFINISHED), so going on from evs[*pushed] pushes nothing
+ * twice. Faster with many keys: the key state of an event is fetched into
+ * cache while the ones before it are matched. */
 CEP_API int cep_engine_push_many(cep_engine *e, const cep_event *const *evs,
                                  size_t n, size_t *pushed);
 /* Parse one JSON object and push it. Parse errors as cep_event_parse_json;

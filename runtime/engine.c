@@ -112,9 +112,9 @@ int engine_list_push(pm_list *l, pm p) {
 /* ---- time ---------------------------------------------------------------------------- */
 
 /* Run one event, in event-time order, through every pattern. */
-static int process_event(cep_engine *e, cep_event *ev, int straggler) {
+static int process_event(cep_engine *e, cep_event *ev, int straggler, int own) {
     cep_event *stored = NULL;
-    step_in in = {ev, &stored, straggler};
+    step_in in = {ev, &stored, straggler, own};
     int rc = CEP_OK;
     e->stats.events++;
     for (uint32_t pi = 0; pi < e->prog->npatterns; pi++) {
@@ -189,7 +189,7 @@ static int advance_to(cep_engine *e, int64_t w) {
         }
         heap_pop(&e->reorder);
         e->stats.buffered--;
-        int r = process_event(e, ev, 0);
+        int r = process_event(e, ev, 0, 1);
         engine_drop_event(e, ev);
         if (r != CEP_OK) rc = r;
     }
@@ -298,12 +298,13 @@ static void enforce_memory_slow(cep_engine *e) {
 
 /* Push ev at its time t: late, buffered, or matched now. */
 static int push_at(cep_engine *e, cep_event *ev, int64_t t) {
-    if (t < e->watermark && e->lateness > 0 && t >= e->watermark - e->lateness) {
+    if (t < e->watermark && e->lateness > 0 &&
+        (e->watermark < INT64_MIN + e->lateness || t >= e->watermark - e->lateness)) {
         /* Allowed lateness: matched now, against what it can still join. */
         uint64_t saved_seq = ev->seq;
         ev->seq = e->arrivals++;
         e->stats.stragglers++;
-        int rc = process_event(e, ev, 1);
+        int rc = process_event(e, ev, 1, 0);
         ev->seq = saved_seq;
         int r = advance_to(e, e->watermark); /* windows it opened that are already closed */
         enforce_memory(e);
@@ -323,7 +324,7 @@ static int push_at(cep_engine *e, cep_event *ev, int64_t t) {
     if (e->reorder.n == 0 && t <= w) {
         /* In order: run it straight from the caller's row, no copy. */
         rc = advance(e, t);
-        if (rc == CEP_OK) rc = process_event(e, ev, 0);
+        if (rc == CEP_OK) rc = process_event(e, ev, 0, 0);
     } else {
         cep_event *f = engine_keep_event(e, ev);
         if (!f || heap_push(&e->reorder, f) < 0) {
@@ -388,7 +389,13 @@ CEP_API int cep_engine_push_many(cep_engine *e, const cep_event *const *evs, siz
             if (d < n && evs[d] && hash[d % 16]) engine_prefetch_key(e, evs[d], 3, &hash[d % 16]);
         }
         int rc = cep_engine_push(e, evs[i]);
-        if (rc != CEP_OK) return rc;
+        if (rc != CEP_OK) {
+            /* Refused before it went in, or taken in and then the call
+             * failed (a callback, a limit, memory): then it counts, so that
+             * going on from evs[*pushed] never pushes it twice. */
+            if (pushed && rc != CEP_EINVAL && rc != CEP_ETIME && rc != CEP_EFINISHED) *pushed = i + 1;
+            return rc;
+        }
         if (pushed) *pushed = i + 1;
     }
     return CEP_OK;

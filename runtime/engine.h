@@ -327,7 +327,8 @@ void pm_merge(cep_engine *e, pm_list *parts, const uint32_t *cut, uint32_t ncut,
 /* Expire what is due at time now in ks (uses e->kids as scratch: never
  * called while a step is under way). */
 void prune_expired(cep_engine *e, key_state *ks, int64_t now);
-/* When partial match p's window closes (INT64_MAX: never). */
+/* When partial match p's window closes (INT64_MAX: never, also for a
+ * window that ends at INT64_MAX or would pass it: the end of time). */
 int64_t pm_deadline(const nfa_pattern *pat, const pm *p);
 
 /* ---- step.c: one event through one pattern ---- */
@@ -335,6 +336,9 @@ typedef struct step_in {
     cep_event *ev;       /* the event under test */
     cep_event **stored;  /* its kept copy, made on the first TAKE */
     int straggler;       /* behind the watermark, within the allowed lateness */
+    int own;             /* ev is this engine's stored event (its buffer's):
+                          * kept by reference; any other, even another
+                          * engine's stored event, is copied */
 } step_in;
 int process_pattern(cep_engine *e, uint32_t pi, step_in *in);
 /* Encode the key of vals for pattern pi into e->keybuf. */

@@ -32,9 +32,10 @@ CEP_API int cep_event_new(const cep_program *p, cep_event **out) {
 }
 
 CEP_API void cep_event_free(cep_event *ev) {
-    if (!ev) return;
-    if (ev->sbufs)
-        for (uint32_t i = 0; i < ev->nslots; i++) mem_free(ev->sbufs[i].p);
+    /* A stored event (a match's) is the engine's, not the caller's: its
+     * block goes with its last reference, never here. */
+    if (!ev || !ev->sbufs) return;
+    for (uint32_t i = 0; i < ev->nslots; i++) mem_free(ev->sbufs[i].p);
     mem_free(ev->sbufs);
     mem_free(ev->vals);
     mem_free(ev->raw);

@@ -483,5 +483,6 @@ CEP_API int cep_event_parse_json(cep_event *ev, const char *text, size_t len,
 }
 
 CEP_API const char *cep_event_error(const cep_event *ev) {
-    return ev && ev->err ? ev->err : "";
+    /* A stored event (from a match) has no builder fields: no error. */
+    return ev && ev->sbufs && ev->err ? ev->err : "";
 }

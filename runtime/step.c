@@ -137,7 +137,7 @@ void engine_prefetch_key(cep_engine *e, const cep_event *ev, int stage, uint64_t
 
 static cep_event *stored_event(cep_engine *e, step_in *in) {
     if (!*in->stored) {
-        if (in->ev->sbufs) *in->stored = engine_keep_event(e, in->ev); /* a caller's builder */
+        if (!in->own) *in->stored = engine_keep_event(e, in->ev); /* the caller's row */
         else {
             *in->stored = in->ev;
             event_retain(in->ev);
@@ -270,13 +270,19 @@ static int push_out(cep_engine *e, pm q, int final) {
 static void place_out(cep_engine *e, key_state *ks, bucket *b, const pm *p, struct step_out *o,
                       uint32_t *k, int *in_place) {
     if (!o->final && b && !*in_place && o->q.state == b->state) {
-        if (o->q.node != p->node) pm_set_hint(&e->prog->patterns[ks->pattern], &o->q);
+        if (o->q.node != p->node) {
+            pm_set_hint(&e->prog->patterns[ks->pattern], &o->q);
+            if (timers_arm_pm(e, ks, &o->q, 0) < 0) { /* it could never expire */
+                engine_node_release(e, o->q.node);
+                e->oom = 1;
+                return;
+            }
+        }
         b->v[(*k)++] = o->q;
         *in_place = 1;
         ks->npms++;
         e->stats.partial_matches++;
         if (o->q.used > ks->max_used) ks->max_used = o->q.used;
-        if (o->q.node != p->node && timers_arm_pm(e, ks, &o->q, 0) < 0) e->oom = 1;
         return;
     }
     if (engine_list_push(o->final ? &e->completed : &e->kids, o->q) < 0) {

@@ -602,6 +602,110 @@ START_TEST(push_many_as_push) {
 }
 END_TEST
 
+/* An event handed out by one engine's match, pushed into another: the
+ * second keeps a copy of its own (not the first engine's block), so the
+ * first can be freed and the second's counters stay true. Also what the
+ * builder-only calls do on such an event. */
+static cep_engine *chained;
+static int push_on(void *ud, const cep_match *m) {
+    (void)ud;
+    const cep_event *ev = cep_match_event(m, 0, 0);
+    ck_assert_str_eq(cep_event_error(ev), "");
+    cep_event_free((cep_event *)ev); /* the engine's: nothing happens */
+    ck_assert_int_eq(cep_engine_push(chained, ev), CEP_OK);
+    return 0;
+}
+
+START_TEST(match_event_pushed_elsewhere) {
+    cep_program *p = compile_ok("pattern p begin a where t == \"a\" followedBy b where t == \"b\"\n");
+    cep_engine *a = NULL;
+    ck_assert_int_eq(cep_engine_new(p, &a), CEP_OK);
+    ck_assert_int_eq(cep_engine_new(p, &chained), CEP_OK);
+    collected c = {0};
+    cep_engine_on_match(a, push_on, NULL);
+    cep_engine_on_match(chained, on_match, &c);
+    const char *l1 = "{\"ts\":1,\"t\":\"a\"}", *l2 = "{\"ts\":2,\"t\":\"b\"}", *l3 = "{\"ts\":3,\"t\":\"b\"}";
+    ck_assert_int_eq(cep_engine_push_json(a, l1, strlen(l1)), CEP_OK);
+    ck_assert_int_eq(cep_engine_push_json(a, l2, strlen(l2)), CEP_OK);
+    cep_stats st;
+    cep_engine_stats(chained, &st);
+    ck_assert_uint_eq(st.stored_events, 1); /* its own copy of a@1 */
+    ck_assert_uint_eq(st.partial_matches, 1);
+    ck_assert_int_eq(cep_engine_finish(a), CEP_OK);
+    cep_engine_free(a); /* the copy must not live in a's memory */
+    ck_assert_int_eq(cep_engine_push_json(chained, l3, strlen(l3)), CEP_OK);
+    ck_assert_int_eq(cep_engine_finish(chained), CEP_OK);
+    ck_assert_str_eq(c.text, "p[1..3] a@1 b@3;");
+    cep_engine_stats(chained, &st);
+    ck_assert_uint_eq(st.stored_events, 0);
+    ck_assert_uint_eq(st.stored_bytes, 0);
+    cep_engine_free(chained);
+    chained = NULL;
+    cep_program_free(p);
+}
+END_TEST
+
+/* push_many's count after a failure: an event refused before going in
+ * does not count, one matched before the call failed does. */
+static int stop_at_match(void *ud, const cep_match *m) {
+    (void)ud;
+    (void)m;
+    return 1;
+}
+
+START_TEST(push_many_counts_what_went_in) {
+    cep_program *p = compile_ok("pattern p begin a where t == \"a\" followedBy b where t == \"b\"\n");
+    int st_t = cep_program_field_slot(p, "t");
+    cep_event *rows[3];
+    for (int j = 0; j < 3; j++) {
+        ck_assert_int_eq(cep_event_new(p, &rows[j]), CEP_OK);
+        cep_event_set_time(rows[j], j + 1);
+        cep_event_set_string(rows[j], st_t, j == 0 ? "a" : "b", 1);
+    }
+    cep_engine *e = NULL;
+    ck_assert_int_eq(cep_engine_new(p, &e), CEP_OK);
+    cep_engine_on_match(e, stop_at_match, NULL);
+    size_t pushed = 99;
+    ck_assert_int_eq(cep_engine_push_many(e, (const cep_event *const *)rows, 3, &pushed), CEP_ECALLBACK);
+    ck_assert_uint_eq(pushed, 2); /* the b that matched went in */
+    cep_stats st;
+    cep_engine_stats(e, &st);
+    ck_assert_uint_eq(st.events, 2);
+    const cep_event *with_null[2] = {rows[2], NULL};
+    ck_assert_int_eq(cep_engine_push_many(e, with_null, 2, &pushed), CEP_EINVAL);
+    ck_assert_uint_eq(pushed, 1);
+    cep_engine_free(e);
+    for (int j = 0; j < 3; j++) cep_event_free(rows[j]);
+    cep_program_free(p);
+}
+END_TEST
+
+/* Allowed lateness next to INT64_MIN: no overflow, and an event within
+ * the lateness is a straggler, as the pool's router decides. */
+START_TEST(lateness_at_int64_min) {
+    cep_program *p = compile_ok("pattern p begin a where t == \"a\" followedBy b where t == \"b\"\n");
+    int st_t = cep_program_field_slot(p, "t");
+    cep_engine *e = NULL;
+    ck_assert_int_eq(cep_engine_new(p, &e), CEP_OK);
+    ck_assert_int_eq(cep_engine_set_allowed_lateness(e, 100), CEP_OK);
+    cep_event *ev = NULL;
+    ck_assert_int_eq(cep_event_new(p, &ev), CEP_OK);
+    cep_event_set_time(ev, INT64_MIN + 5);
+    cep_event_set_string(ev, st_t, "a", 1);
+    ck_assert_int_eq(cep_engine_push(e, ev), CEP_OK);
+    cep_event_set_time(ev, INT64_MIN + 1);
+    ck_assert_int_eq(cep_engine_push(e, ev), CEP_OK);
+    cep_stats st;
+    cep_engine_stats(e, &st);
+    ck_assert_uint_eq(st.late, 0);
+    ck_assert_uint_eq(st.stragglers, 1);
+    ck_assert_uint_eq(st.partial_matches, 2);
+    cep_event_free(ev);
+    cep_engine_free(e);
+    cep_program_free(p);
+}
+END_TEST
+
 Suite *engine_suite(void) {
     Suite *s = suite_create("engine");
     TCase *tc = tcase_create("engine");
@@ -620,6 +724,9 @@ Suite *engine_suite(void) {
     tcase_add_test(tc, allowed_lateness);
     tcase_add_test(tc, push_many_as_push);
     tcase_add_test(tc, branch_order_survives_relabel);
+    tcase_add_test(tc, match_event_pushed_elsewhere);
+    tcase_add_test(tc, push_many_counts_what_went_in);
+    tcase_add_test(tc, lateness_at_int64_min);
     suite_add_tcase(s, tc);
     return s;
 }
