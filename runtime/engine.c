@@ -255,10 +255,13 @@ static int64_t system_clock(void *ud) {
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* Processing time: the clock, never going back. */
+/* Processing time: the clock, never going back, and never behind the
+ * watermark (which cep_engine_advance_watermark may have moved past the
+ * clock): in processing time no event is late. */
 static int64_t processing_now(cep_engine *e) {
     int64_t now = e->clock ? e->clock(e->clock_ud) : system_clock(NULL);
     if (now < e->last_clock) now = e->last_clock;
+    if (now < e->watermark) now = e->watermark;
     e->last_clock = now;
     return now;
 }
@@ -318,6 +321,9 @@ static int push_at(cep_engine *e, cep_event *ev, int64_t t) {
     if (t > e->max_seen) e->max_seen = t;
     int64_t delay = e->time_mode == CEP_TIME_PROCESSING ? 0 : e->max_delay;
     int64_t w = e->max_seen < INT64_MIN + delay ? INT64_MIN : e->max_seen - delay;
+    /* Time already at the watermark (advanced by the caller, or by a pool's
+     * router, which sees every key's events): an event there runs now. */
+    if (w < e->watermark) w = e->watermark;
     uint64_t saved_seq = ev->seq;
     ev->seq = e->arrivals++;
     int rc = CEP_OK;

@@ -318,7 +318,7 @@ static int cb_key(void *ctx, const unsigned char *s, size_t n) {
     if (!at_field(c)) return 1;
     /* Compared as the decoded bytes, so "a\u0062" names field "ab". */
     c->slot = program_slot(c->ev->prog, (const char *)s, n);
-    c->is_time = n == c->tflen && memcmp(s, c->tf, n) == 0;
+    c->is_time = c->tflen && n == c->tflen && memcmp(s, c->tf, n) == 0; /* "": no time field */
     return 1;
 }
 

@@ -54,7 +54,7 @@
 #define BACKOFF 8                    /* pauses between two polls: the router's cache lines
                                       * stay with the router while it writes them */
 #define DOZE_ROUNDS 20               /* 1 ms naps before sleeping SLEEP_MS at a time */
-#define SLEEP_MS 50
+#define SLEEP_MS 10                  /* also the latest a missed wake-up is noticed */
 #define MAX_THREADS 256
 
 enum { R_WRAP = 1, R_EVENT, R_BIG, R_ADVANCE, R_TICK, R_FINISH, R_SYNC, R_STOP };
@@ -271,8 +271,10 @@ static void give_room(worker *w, uint64_t t) {
  * keeps the lines it is writing), then nap, then sleep until woken. The
  * size is checked under mu after sleeping is set: a waker that takes mu
  * after publishing cannot be missed. One that only looked at sleeping
- * without mu (rec_publish) can be, by a few nanoseconds; the nap (1 ms)
- * then ends the wait. */
+ * without mu (rec_publish) can be: its look is not ordered after its store
+ * of the record (a fence per event would cost more than it saves), so the
+ * worker's nap ends the wait, 1 ms at most early in an idle spell and
+ * SLEEP_MS at most later. Never a hang: sync and controls take mu. */
 static void await_record(worker *w, rec *r) {
     for (int i = 0; i < w->spin; i++) {
         for (int j = 0; j < BACKOFF; j++) cpu_relax();
@@ -950,15 +952,19 @@ static void sync_all(cep_pool *p) {
 
 CEP_API int cep_pool_sync(cep_pool *p) {
     if (!p) return CEP_EINVAL;
-    int rc = pool_check(p);
-    if (rc != CEP_OK || p->finished) return rc;
+    /* After a shard's error too: the other engines' queued work and its
+     * callbacks are done when this returns. */
+    if (p->finished) return pool_check(p);
     sync_all(p);
     return pool_check(p);
 }
 
 CEP_API int cep_pool_finish(cep_pool *p) {
     int rc = pool_ready(p);
-    if (rc != CEP_OK) return rc;
+    if (rc != CEP_OK) {
+        if (rc != CEP_EINVAL && rc != CEP_EFINISHED) sync_all(p); /* as cep_pool_sync */
+        return rc;
+    }
     rc = broadcast(p, R_FINISH, 0);
     sync_all(p);
     p->finished = 1;

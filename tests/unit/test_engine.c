@@ -404,6 +404,15 @@ START_TEST(processing_time) {
     cep_engine_stats(e, &st);
     ck_assert_int_eq(st.watermark, 1100);
     ck_assert_uint_eq(st.late, 0);
+    /* A watermark moved past the clock: later events are stamped there,
+     * never late (processing time has no late events). */
+    ck_assert_int_eq(cep_engine_advance_watermark(e, 5000), CEP_OK);
+    c.text[0] = '\0';
+    ck_assert_int_eq(cep_engine_push_json(e, a, strlen(a)), CEP_OK);
+    ck_assert_int_eq(cep_engine_push_json(e, b, strlen(b)), CEP_OK);
+    cep_engine_stats(e, &st);
+    ck_assert_uint_eq(st.late, 0);
+    ck_assert_str_eq(c.text, "p[5000..5000] a@5000 b@5000;");
     ck_assert_int_eq(cep_engine_finish(e), CEP_OK);
     cep_engine_free(e);
     cep_program_free(p);

@@ -229,8 +229,15 @@ START_TEST(json_fast_matches_yajl) {
         int mut = below(2);
         if (mut) mutate(&t), mutated++;
         cep_event_clear(fast);
-        int rf = json_fast_parse(fast, t.b, t.n, "ts", &sc);
-        int ry = json_parse_yajl(ref, t.b, t.n, "ts");
+        /* One line in four without a time field (processing time: ""),
+         * where a key "" must not read as the time. Each reader gets an
+         * exact-size copy, so that a sanitizer build sees a read past it. */
+        const char *tf = i % 4 == 3 ? "" : "ts";
+        char *line = malloc(t.n ? t.n : 1);
+        ck_assert_ptr_nonnull(line);
+        memcpy(line, t.b, t.n);
+        int rf = json_fast_parse(fast, line, t.n, tf, &sc);
+        int ry = json_parse_yajl(ref, line, t.n, tf);
         ck_assert_msg(rf == CEP_OK || rf == JSON_DEFER, "fast path returned %d", rf);
         if (rf == CEP_OK) {
             ck_assert_msg(ry == CEP_OK, "fast path accepted what yajl rejects (%d, %s): %.*s", ry,
@@ -240,7 +247,8 @@ START_TEST(json_fast_matches_yajl) {
             mutated_ok += mut;
         }
         yajl_ok += ry == CEP_OK;
-        int rb = cep_event_parse_json(both, t.b, t.n, "ts");
+        int rb = cep_event_parse_json(both, line, t.n, tf);
+        free(line);
         ck_assert_int_eq(rb, ry);
         if (ry == CEP_OK) assert_same_row(both, ref, nf, &t);
         else ck_assert_str_eq(cep_event_error(both), cep_event_error(ref));

@@ -16,8 +16,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "cepheus.h"
+#include "partition.h"
 #include "pool.h"
 #include "suites.h"
 
@@ -575,6 +577,112 @@ START_TEST(pool_stats_sums) {
 }
 END_TEST
 
+/* An event at exactly the stream's watermark runs at once in a pool as in
+ * one engine: the router moves its engine to the watermark, and an engine
+ * that has seen only its own keys' events must not hold it back (it did,
+ * and a straggler then overtook it: a match became a timeout). */
+typedef struct wm_out {
+    char text[4][256];
+} wm_out;
+
+static int wm_on(void *ud, const cep_match *m) {
+    char *t = ud;
+    size_t n = strlen(t);
+    snprintf(t + n, 256 - n, "%s %" PRId64 "-%" PRId64 ";", cep_match_is_timeout(m) ? "T" : "M", cep_match_start(m),
+             cep_match_end(m));
+    return 0;
+}
+
+static int wm_configure(void *ud, cep_engine *e, unsigned index) {
+    wm_out *o = ud;
+    cep_engine_set_max_delay(e, 100);
+    cep_engine_set_allowed_lateness(e, 100);
+    cep_engine_on_match(e, wm_on, o->text[index % 4]);
+    cep_engine_on_timeout(e, wm_on, o->text[index % 4]);
+    return CEP_OK;
+}
+
+START_TEST(pool_event_at_watermark) {
+    use_program("pattern p key user begin a where type == \"a\" followedBy b where type == \"b\" within 1000ms\n");
+    unsigned ne = cep_pool_engine_count(2);
+    ck_assert_uint_le(ne, 4);
+    int64_t x = 1, y = 2;
+    while (partition_int(y, ne) == partition_int(x, ne)) y++;
+    struct {
+        int64_t t, user;
+        const char *type;
+    } evs[] = {{1000, x, "c"}, {900, y, "b"}, {850, y, "a"}};
+    cep_event *ev = NULL;
+    ck_assert_int_eq(cep_event_new(prog, &ev), CEP_OK);
+    wm_out one = {0}, pooled = {0};
+    cep_engine *e = NULL;
+    cep_pool *p = NULL;
+    ck_assert_int_eq(cep_engine_new(prog, &e), CEP_OK);
+    wm_configure(&one, e, 0);
+    ck_assert_int_eq(cep_pool_new(prog, 2, wm_configure, &pooled, &p), CEP_OK);
+    for (int i = 0; i < 3; i++) {
+        cep_event_clear(ev);
+        cep_event_set_time(ev, evs[i].t);
+        cep_event_set_int(ev, s_user, evs[i].user);
+        cep_event_set_string(ev, s_type, evs[i].type, strlen(evs[i].type));
+        ck_assert_int_eq(cep_engine_push(e, ev), CEP_OK);
+        ck_assert_int_eq(cep_pool_push(p, ev), CEP_OK);
+    }
+    ck_assert_int_eq(cep_engine_finish(e), CEP_OK);
+    ck_assert_int_eq(cep_pool_finish(p), CEP_OK);
+    ck_assert_str_eq(one.text[0], "T 850-850;");
+    char merged[1024] = "";
+    for (int i = 0; i < 4; i++) strcat(merged, pooled.text[i]);
+    ck_assert_str_eq(merged, one.text[0]);
+    cep_pool_free(p);
+    cep_engine_free(e);
+    cep_event_free(ev);
+}
+END_TEST
+
+/* After a shard's error, cep_pool_sync still waits for the other engines'
+ * queued work: no callback runs after it returns. */
+static atomic_int err_calls;
+static int err_on(void *ud, const cep_match *m) {
+    (void)ud;
+    (void)m;
+    return atomic_fetch_add(&err_calls, 1) + 1 == 10; /* the tenth stops its engine */
+}
+
+static int err_configure(void *ud, cep_engine *e, unsigned index) {
+    (void)ud;
+    (void)index;
+    cep_engine_on_match(e, err_on, NULL);
+    return cep_engine_set_time_field(e, "t");
+}
+
+START_TEST(pool_sync_after_error) {
+    use_program("pattern p key user begin a where type == \"a\"\n");
+    cep_pool *p = NULL;
+    atomic_store(&err_calls, 0);
+    ck_assert_int_eq(cep_pool_new(prog, 3, err_configure, NULL, &p), CEP_OK);
+    cep_event *ev = NULL;
+    ck_assert_int_eq(cep_event_new(prog, &ev), CEP_OK);
+    int rc = CEP_OK;
+    for (int i = 0; i < 5000 && rc == CEP_OK; i++) {
+        cep_event_clear(ev);
+        cep_event_set_time(ev, i);
+        cep_event_set_int(ev, s_user, i % 97);
+        cep_event_set_string(ev, s_type, "a", 1);
+        rc = cep_pool_push(p, ev);
+    }
+    ck_assert_int_eq(cep_pool_sync(p), CEP_ECALLBACK);
+    int seen = atomic_load(&err_calls);
+    struct timespec ts = {0, 50 * 1000 * 1000};
+    nanosleep(&ts, NULL);
+    ck_assert_int_eq(atomic_load(&err_calls), seen);
+    ck_assert_int_eq(cep_pool_finish(p), CEP_ECALLBACK);
+    ck_assert_int_eq(atomic_load(&err_calls), seen);
+    cep_event_free(ev);
+    cep_pool_free(p);
+}
+END_TEST
+
 START_TEST(partition_option) {
     cep_engine *e;
     ck_assert_int_eq(cep_engine_new(prog, &e), CEP_OK);
@@ -632,6 +740,8 @@ Suite *pool_suite(void) {
     tcase_add_test(tc, pool_errors);
     tcase_add_test(tc, pool_big_events);
     tcase_add_test(tc, pool_stats_sums);
+    tcase_add_test(tc, pool_event_at_watermark);
+    tcase_add_test(tc, pool_sync_after_error);
     tcase_add_test(tc, partition_option);
     suite_add_tcase(s, tc);
     return s;
