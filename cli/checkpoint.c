@@ -63,6 +63,7 @@ int checkpoint_write(const char *dir, const ckpt_pos *pos, const cep_engine *e, 
     }
     if (rename(tmp, final) != 0) {
         snprintf(err, errsz, "cannot rename '%s': %s", tmp, strerror(errno));
+        unlink(tmp);
         return -1;
     }
     int d = open(dir, O_RDONLY | O_DIRECTORY);
@@ -102,8 +103,8 @@ int checkpoint_read(const char *dir, ckpt_pos *pos, char **snap, size_t *snaplen
     int bad = ferror(f);
     fclose(f);
     if (!buf || bad) {
-        free(buf);
         snprintf(err, errsz, "cannot read '%s': %s", path, buf ? strerror(EIO) : "out of memory");
+        free(buf);
         return -1;
     }
     size_t head = 8 + 8 * CKPT_FIELDS;

@@ -31,6 +31,13 @@ int compile_file(const char *path, cep_program **prog);
 /* Strict non-negative decimal integer; 0 or -1. */
 int parse_ms(const char *s, int64_t *out);
 
+/* Is this line {"$watermark": T} (T integer milliseconds or an RFC 3339
+ * string)? 1 with *ms set, 0 when it is an ordinary event line, -1 when it
+ * names $watermark but is not of that form. Checked by hand: the common
+ * case, an event, is told apart by its first few bytes. Whitespace may
+ * surround the braces, the key, the colon and T (not a newline: a line). */
+int cli_watermark_line(const char *s, size_t n, int64_t *ms);
+
 int cmd_run(int argc, char **argv);
 
 #endif

@@ -20,6 +20,7 @@
 #include <librdkafka/rdkafka.h>
 
 #include "cepheus.h"
+#include "cli.h"
 #include "jsonout.h"
 #include "kafka.h"
 
@@ -53,6 +54,7 @@ typedef struct kctx {
     part *parts;           /* assigned partitions */
     size_t nparts, capparts;
     int in_txn;
+    int txn_doomed;        /* a record could not go out: the transaction can only be aborted */
     int64_t txn_timeout_ms;    /* the producer's transaction.timeout.ms */
     int64_t txn_count;
     double txn_start;
@@ -118,9 +120,28 @@ static int produce(kctx *k, const char *topic, int32_t partition, const void *ke
             k->produced++;
             return 0;
         }
+        if (err == RD_KAFKA_RESP_ERR__STATE && k->in_txn && !rd_kafka_fatal_error(k->prod, NULL, 0)) {
+            /* The transaction is in an abortable state (a delivery failed):
+             * what is produced now would be aborted anyway. The main loop
+             * aborts it and rewinds (commit_txn). */
+            k->txn_doomed = 1;
+            return 0;
+        }
+        if (err == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE) {
+            kfail(k, K_OUTPUT, "cannot produce to '%s': a record of %zu bytes is over the producer's "
+                  "message.max.bytes (raise it with -X message.max.bytes=N, and the topic's "
+                  "max.message.bytes on the brokers; docs/scaling.md)", topic, vlen + klen);
+            return -1;
+        }
         if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL) {
             kfail(k, K_OUTPUT, "cannot produce to '%s': %s", topic, rd_kafka_err2str(err));
             return -1;
+        }
+        if (stop_requested) {
+            /* SIGINT/SIGTERM while the queue stays full: the transaction
+             * this record belongs to is aborted on the way out. */
+            k->txn_doomed = 1;
+            return 0;
         }
         rd_kafka_poll(k->prod, 50);
     }
@@ -320,6 +341,11 @@ static int read_states(kctx *k, restored *r, size_t n) {
         for (size_t i = 0; i < n; i++) {
             restored *e = &r[i];
             if (m->key_len != e->klen || memcmp(m->key, e->key, e->klen) != 0) continue;
+            if (m->len == 0) { /* a tombstone: the partition's state was deleted */
+                free(e->snap);
+                e->snap = NULL;
+                break;
+            }
             if (m->len < STATE_HDR || memcmp(m->payload, STATE_MAGIC, 8) != 0) {
                 kfail(k, K_INTERNAL, "state record of partition %" PRId32 " in '%s' is not Cepheus state", e->id,
                       k->state_topic);
@@ -455,6 +481,7 @@ static int begin_txn(kctx *k) {
         return -1;
     }
     k->in_txn = 1;
+    k->txn_doomed = 0;
     k->txn_count = 0;
     k->txn_start = now_s();
     return 0;
@@ -499,14 +526,14 @@ static int commit_txn(kctx *k) {
     double t0 = now_s();
     dbg("commit: %" PRId64 " messages", k->txn_count);
     rd_kafka_topic_partition_list_t *offs = rd_kafka_topic_partition_list_new((int)k->nparts);
-    for (size_t i = 0; i < k->nparts && k->status == K_OK; i++) {
+    for (size_t i = 0; i < k->nparts && k->status == K_OK && !k->txn_doomed; i++) {
         part *p = &k->parts[i];
         if (!p->dirty) continue;
         if (write_state(k, p) != K_OK) break;
         rd_kafka_topic_partition_list_add(offs, k->o->topic, p->id)->offset = p->next;
     }
     rd_kafka_error_t *err = NULL;
-    if (k->status == K_OK && offs->cnt > 0) {
+    if (k->status == K_OK && offs->cnt > 0 && !k->txn_doomed) {
         rd_kafka_consumer_group_metadata_t *md = rd_kafka_consumer_group_metadata(k->cons);
         for (int tries = 0;; tries++) {
             err = rd_kafka_send_offsets_to_transaction(k->prod, offs, md, -1);
@@ -516,14 +543,14 @@ static int commit_txn(kctx *k) {
         rd_kafka_consumer_group_metadata_destroy(md);
     }
     rd_kafka_topic_partition_list_destroy(offs);
-    if (!err && k->status == K_OK) {
+    if (!err && k->status == K_OK && !k->txn_doomed) {
         for (int tries = 0;; tries++) {
             err = rd_kafka_commit_transaction(k->prod, -1);
             if (!err || !rd_kafka_error_is_retriable(err) || tries > 10) break;
             rd_kafka_error_destroy(err);
         }
     }
-    if (!err && k->status == K_OK) {
+    if (!err && k->status == K_OK && !k->txn_doomed) {
         dbg("committed in %.0f ms", (now_s() - t0) * 1000);
         k->in_txn = 0;
         for (size_t i = 0; i < k->nparts; i++) k->parts[i].dirty = 0;
@@ -539,6 +566,8 @@ static int commit_txn(kctx *k) {
         fprintf(stderr, "cepheus: transaction aborted: %s; rewinding to the last commit\n",
                 rd_kafka_error_string(err));
         rd_kafka_error_destroy(err);
+    } else if (k->txn_doomed && !stop_requested) {
+        fprintf(stderr, "cepheus: transaction aborted: a record was not delivered; rewinding to the last commit\n");
     }
     rd_kafka_error_t *ab = rd_kafka_abort_transaction(k->prod, -1);
     k->in_txn = 0;
@@ -547,8 +576,22 @@ static int commit_txn(kctx *k) {
         rd_kafka_error_destroy(ab);
         return k->status;
     }
-    if (k->status != K_OK) return k->status;
+    /* Leaving (SIGINT/SIGTERM): nothing more is consumed, no need to rewind. */
+    if (k->status != K_OK || stop_requested) return k->status;
     return rewind_all(k);
+}
+
+/* The assignment was lost (this member was expelled: a session timeout, a
+ * long pause): another member may own the partitions already, so what is
+ * open is aborted, never committed. */
+static void abort_txn(kctx *k) {
+    if (!k->in_txn) return;
+    rd_kafka_error_t *ab = rd_kafka_abort_transaction(k->prod, -1);
+    k->in_txn = 0;
+    if (ab) {
+        kfail(k, K_OUTPUT, "cannot abort the transaction: %s", rd_kafka_error_string(ab));
+        rd_kafka_error_destroy(ab);
+    }
 }
 
 /* ---- rebalancing ----------------------------------------------------------------- */
@@ -576,7 +619,14 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
     } else {
         /* Revoked: what was consumed so far is committed before another
          * member may take the partitions over. */
-        if (k->status == K_OK) commit_txn(k);
+        if (k->status == K_OK) {
+            if (rd_kafka_assignment_lost(rk)) {
+                fprintf(stderr, "cepheus: partitions lost (expelled from the group): the open transaction is aborted\n");
+                abort_txn(k);
+            } else {
+                commit_txn(k);
+            }
+        }
         for (int i = 0; i < parts->cnt; i++) drop_part(k, parts->elems[i].partition);
         rd_kafka_assign(rk, NULL);
     }
@@ -621,15 +671,17 @@ static rd_kafka_conf_t *base_conf(kctx *k, char *errstr, size_t n) {
     rd_kafka_conf_t *c = rd_kafka_conf_new();
     if (rd_kafka_conf_set(c, "bootstrap.servers", k->o->brokers, errstr, n) != RD_KAFKA_CONF_OK) goto bad;
     for (int i = 0; i < k->o->nconfig; i++) {
-        char kv[1024];
-        snprintf(kv, sizeof kv, "%s", k->o->config[i]);
-        char *eq = strchr(kv, '=');
+        char *kv = strdup(k->o->config[i]); /* whole: a value may be long (a password, a path) */
+        char *eq = kv ? strchr(kv, '=') : NULL;
         if (!eq) {
-            snprintf(errstr, n, "-X '%s': expected key=value", k->o->config[i]);
+            snprintf(errstr, n, kv ? "-X '%s': expected key=value" : "-X '%s': out of memory", k->o->config[i]);
+            free(kv);
             goto bad;
         }
         *eq = '\0';
-        if (rd_kafka_conf_set(c, kv, eq + 1, errstr, n) != RD_KAFKA_CONF_OK) goto bad;
+        int ok = rd_kafka_conf_set(c, kv, eq + 1, errstr, n) == RD_KAFKA_CONF_OK;
+        free(kv);
+        if (!ok) goto bad;
     }
     rd_kafka_conf_set_opaque(c, k);
     rd_kafka_conf_set_error_cb(c, on_error);
@@ -659,6 +711,7 @@ static rd_kafka_t *new_reader(kctx *k) {
     }
     rd_kafka_t *rd = rd_kafka_new(RD_KAFKA_CONSUMER, c, errstr, sizeof errstr);
     if (!rd) {
+        rd_kafka_conf_destroy(c); /* still ours when rd_kafka_new fails */
         kfail(k, K_USAGE, "cannot create the Kafka state reader: %s", errstr);
         return NULL;
     }
@@ -678,8 +731,10 @@ static int create_clients(kctx *k) {
         return kfail(k, K_USAGE, "Kafka consumer configuration: %s", errstr);
     }
     rd_kafka_conf_set_rebalance_cb(c, on_rebalance);
-    if (!(k->cons = rd_kafka_new(RD_KAFKA_CONSUMER, c, errstr, sizeof errstr)))
+    if (!(k->cons = rd_kafka_new(RD_KAFKA_CONSUMER, c, errstr, sizeof errstr))) {
+        rd_kafka_conf_destroy(c);
         return kfail(k, K_USAGE, "cannot create the Kafka consumer: %s", errstr);
+    }
     rd_kafka_poll_set_consumer(k->cons);
 
     /* The transactional id names this member: a restarted member with the
@@ -691,8 +746,11 @@ static int create_clients(kctx *k) {
         snprintf(txid, sizeof txid, "cepheus-%s-%s-%ld", o->group, host, (long)getpid());
     }
     c = base_conf(k, errstr, sizeof errstr);
+    /* allow.auto.create.topics: the producer's default would create a
+     * missing state topic (not compacted) on a broker that allows it. */
     if (!c || setconf(c, "transactional.id", txid, errstr, sizeof errstr) ||
-        setconf(c, "linger.ms", "5", errstr, sizeof errstr)) {
+        setconf(c, "linger.ms", "5", errstr, sizeof errstr) ||
+        setconf(c, "allow.auto.create.topics", "false", errstr, sizeof errstr)) {
         if (c) rd_kafka_conf_destroy(c);
         return kfail(k, K_USAGE, "Kafka producer configuration: %s", errstr);
     }
@@ -701,8 +759,10 @@ static int create_clients(kctx *k) {
     k->txn_timeout_ms = rd_kafka_conf_get(c, "transaction.timeout.ms", tt, &ttn) == RD_KAFKA_CONF_OK
                             ? strtoll(tt, NULL, 10) : 60000;
     rd_kafka_conf_set_dr_msg_cb(c, on_delivery);
-    if (!(k->prod = rd_kafka_new(RD_KAFKA_PRODUCER, c, errstr, sizeof errstr)))
+    if (!(k->prod = rd_kafka_new(RD_KAFKA_PRODUCER, c, errstr, sizeof errstr))) {
+        rd_kafka_conf_destroy(c);
         return kfail(k, K_USAGE, "cannot create the Kafka producer: %s", errstr);
+    }
     for (;;) {
         rd_kafka_error_t *err = rd_kafka_init_transactions(k->prod, 30000);
         if (!err) break;
@@ -715,18 +775,22 @@ static int create_clients(kctx *k) {
     }
 
     /* The state topic must exist: its partition count says where each
-     * input partition's state goes. */
+     * input partition's state goes. Looked up in the list of all topics:
+     * asking for the one topic would create it on a broker that allows it
+     * (librdkafka 2.0.2 asks so whatever allow.auto.create.topics says),
+     * with cleanup.policy=delete. */
     for (;;) {
         const struct rd_kafka_metadata *md = NULL;
-        rd_kafka_topic_t *t = rd_kafka_topic_new(k->prod, k->state_topic, NULL);
-        rd_kafka_resp_err_t err = rd_kafka_metadata(k->prod, 0, t, &md, 10000);
-        rd_kafka_topic_destroy(t);
-        if (!err && md->topic_cnt == 1 && !md->topics[0].err && md->topics[0].partition_cnt > 0) {
-            k->state_parts = md->topics[0].partition_cnt;
+        rd_kafka_resp_err_t err = rd_kafka_metadata(k->prod, 1, NULL, &md, 10000);
+        const struct rd_kafka_metadata_topic *st = NULL;
+        for (int i = 0; !err && i < md->topic_cnt; i++)
+            if (!strcmp(md->topics[i].topic, k->state_topic)) st = &md->topics[i];
+        if (st && !st->err && st->partition_cnt > 0) {
+            k->state_parts = st->partition_cnt;
             rd_kafka_metadata_destroy(md);
             break;
         }
-        if (!err && md->topic_cnt == 1 && md->topics[0].err == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART) {
+        if (!err && (!st || st->err == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART)) {
             rd_kafka_metadata_destroy(md);
             return kfail(k, K_USAGE, "the state topic '%s' does not exist (create it, compacted: "
                          "cleanup.policy=compact)", k->state_topic);
@@ -759,19 +823,6 @@ static void print_stats(kctx *k, double dt) {
     }
 }
 
-/* {"$watermark": N} as a message moves that partition's event time on. */
-static int watermark_msg(const char *s, size_t n, int64_t *ms) {
-    static const char key[] = "{\"$watermark\":";
-    if (n < sizeof key || memcmp(s, key, sizeof key - 1) != 0) return 0;
-    char num[32];
-    size_t i = sizeof key - 1, j = 0;
-    while (i < n && s[i] == ' ') i++;
-    while (i < n && j < sizeof num - 1 && (s[i] == '-' || (s[i] >= '0' && s[i] <= '9'))) num[j++] = s[i++];
-    num[j] = '\0';
-    if (!j || i >= n || s[i] != '}') return -1;
-    *ms = strtoll(num, NULL, 10);
-    return 1;
-}
 
 static int handle_msg(kctx *k, rd_kafka_message_t *m) {
     part *p = find_part(k, m->partition);
@@ -779,7 +830,7 @@ static int handle_msg(kctx *k, rd_kafka_message_t *m) {
     if (!k->in_txn && begin_txn(k) < 0) return k->status;
     int64_t wm;
     const char *s = m->payload ? m->payload : "";
-    int kind = watermark_msg(s, m->len, &wm);
+    int kind = cli_watermark_line(s, m->len, &wm); /* as in file mode */
     int rc = kind > 0 ? cep_engine_advance_watermark(p->e, wm) : kind < 0 ? CEP_ETIME
                                                                          : cep_engine_push_json(p->e, s, m->len);
     p->next = m->offset + 1;
@@ -832,7 +883,7 @@ int kafka_run(const cep_program *prog, const kafka_opts *o) {
         }
         rd_kafka_poll(k.prod, 0);
         if (k.in_txn && k.status == K_OK &&
-            (k.txn_count >= o->txn_events || (now_s() - k.txn_start) * 1000 >= (double)o->txn_ms))
+            (k.txn_doomed || k.txn_count >= o->txn_events || (now_s() - k.txn_start) * 1000 >= (double)o->txn_ms))
             commit_txn(&k);
         if (o->stats_ms && (now_s() - last_stats) * 1000 >= (double)o->stats_ms) {
             print_stats(&k, now_s() - last_stats);

@@ -194,43 +194,6 @@ static int is_malformed(int rc) {
            rc == CEP_ERANGE || rc == CEP_ETOODEEP;
 }
 
-/* Is this line {"$watermark": T} (T integer milliseconds or an RFC 3339
- * string)? 1 with *ms set, 0 when it is an ordinary event line, -1 when it
- * names $watermark but is not of that form. Checked by hand: the common
- * case, an event, is told apart by its first few bytes. */
-static int watermark_line(const char *s, size_t n, int64_t *ms) {
-    static const char key[] = "\"$watermark\"";
-    size_t i = 0;
-    while (i < n && (s[i] == ' ' || s[i] == '\t' || s[i] == '\r')) i++;
-    if (i == n || s[i] != '{') return 0;
-    for (i++; i < n && (s[i] == ' ' || s[i] == '\t'); i++) {}
-    /* (The '$' first: an event line is told apart without a call.) */
-    if (n - i < sizeof key - 1 || s[i + 1] != '$' || memcmp(s + i, key, sizeof key - 1) != 0) return 0;
-    for (i += sizeof key - 1; i < n && (s[i] == ' ' || s[i] == '\t'); i++) {}
-    if (i == n || s[i++] != ':') return -1;
-    while (i < n && (s[i] == ' ' || s[i] == '\t')) i++;
-    size_t start = i, end;
-    if (i < n && s[i] == '"') {
-        for (end = ++start; end < n && s[end] != '"'; end++) {}
-        if (end == n || cep_parse_time(s + start, end - start, ms) != CEP_OK) return -1;
-        i = end + 1;
-    } else {
-        char num[32];
-        for (end = i; end < n && ((s[end] >= '0' && s[end] <= '9') || (end == i && s[end] == '-')); end++) {}
-        if (end == start || end - start >= sizeof num) return -1;
-        memcpy(num, s + start, end - start);
-        num[end - start] = '\0';
-        errno = 0;
-        long long v = strtoll(num, NULL, 10);
-        if (errno) return -1;
-        *ms = v;
-        i = end;
-    }
-    while (i < n && (s[i] == ' ' || s[i] == '\t' || s[i] == '\r')) i++;
-    if (i == n || s[i++] != '}') return -1;
-    while (i < n && (s[i] == ' ' || s[i] == '\t' || s[i] == '\r')) i++;
-    return i == n ? 1 : -1;
-}
 
 /* SIGHUP asks for the pattern file to be read again; the run loop does it
  * between two lines, so no event sees half a change. */
@@ -501,7 +464,7 @@ static int run_events(runner *x, run_ctx *r, const run_opts *o, input *in,
             /* An over-long line is malformed input, like bad JSON; a
              * watermark line moves event time on without an event. */
             int64_t wm = 0;
-            int kind = toolong ? 0 : watermark_line(line, len, &wm);
+            int kind = toolong ? 0 : cli_watermark_line(line, len, &wm);
             int rc = toolong ? CEP_ERANGE
                      : kind > 0 ? rn_advance(x, wm)
                      : kind < 0 ? CEP_ETIME
@@ -798,10 +761,10 @@ int cmd_run(int argc, char **argv) {
             return usage_error("Kafka mode needs --kafka, --topic, --group and --output-topic");
         if (o.threads) return usage_error("--threads does not apply with --kafka: it runs an engine per partition");
         if (optind < argc || o.output || o.late || o.timeouts || o.checkpoint_dir || o.restore_dir ||
-            o.processing_time || o.max_memory)
+            o.processing_time || o.max_memory || o.strict || o.errors || o.max_line)
             return usage_error("with --kafka, events come from --topic and results go to topics: event "
                                "files, --output, --late, --timeouts, --checkpoint, --restore, --time "
-                               "processing and --max-memory do not apply");
+                               "processing, --max-memory, --strict, --errors and --max-line-bytes do not apply");
         cep_program *kprog;
         int ks = compile_file(pattern_file, &kprog);
         if (ks != EXIT_OK) return ks;
