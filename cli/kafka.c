@@ -31,8 +31,17 @@ enum { K_OK = 0, K_USAGE = 2, K_OUTPUT = 4, K_INTERNAL = 5, K_LIMIT = 6 };
  * engine snapshot. The offset lives in the same record as the state so the
  * two can never disagree (Kafka's committed offsets are also written, in the
  * same transaction, for lag monitoring and tools). */
-#define STATE_MAGIC "CEPKST01"
-#define STATE_HDR 16
+/* A state record: magic, the input offset the snapshot stands for, the
+ * piece's index and the number of pieces (big-endian), then that piece of
+ * the engine's snapshot. Piece 0 has the partition's key, piece i the key
+ * and "#i": a snapshot larger than a record may be goes in several, all in
+ * one transaction and one state partition. (CEPKST01: one piece, without
+ * the two counts; still read.) */
+#define STATE_MAGIC "CEPKST02"
+#define STATE_MAGIC_V1 "CEPKST01"
+#define STATE_HDR 24
+#define STATE_HDR_V1 16
+#define STATE_PIECES_MAX 65536
 
 typedef struct part {
     int32_t id;
@@ -41,6 +50,7 @@ typedef struct part {
     int dirty;             /* consumed in the open transaction */
     uint64_t events, last_events;
     int64_t high;          /* last known high watermark (for lag) */
+    uint32_t pieces;       /* state records its last state took (1 + highest index seen) */
     struct kctx *k;
 } part;
 
@@ -51,6 +61,7 @@ typedef struct kctx {
     rd_kafka_topic_partition_list_t *none;
     char *state_topic;
     int32_t state_parts;
+    size_t piece_max;      /* snapshot bytes in one state record */
     part *parts;           /* assigned partitions */
     size_t nparts, capparts;
     int in_txn;
@@ -230,37 +241,171 @@ static uint64_t get_be64(const unsigned char *b) {
     return v;
 }
 
+static void put_be32(unsigned char *b, uint32_t v) {
+    for (int i = 3; i >= 0; i--, v >>= 8) b[i] = (unsigned char)v;
+}
+static uint32_t get_be32(const unsigned char *b) {
+    return (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 | b[3];
+}
+
+/* The key of piece i of a partition's state. */
+static size_t piece_key(kctx *k, int32_t partition, uint32_t i, char *out, size_t n) {
+    state_key(k, partition, out, n);
+    size_t l = strlen(out);
+    if (i) snprintf(out + l, n - l, "#%" PRIu32, i);
+    return strlen(out);
+}
+
+/* The partition's snapshot, in as many records as it needs, each headed by
+ * STATE_HDR bytes (the snapshot is written after room for the first). The
+ * pieces a larger earlier state left beyond them get tombstones, so that
+ * compaction drops them (they would be ignored anyway: piece 0 says how
+ * many there are). */
 static int write_state(kctx *k, part *p) {
     growbuf g = {0};
-    unsigned char hdr[STATE_HDR];
-    memcpy(hdr, STATE_MAGIC, 8);
-    put_be64(hdr + 8, (uint64_t)p->next);
-    int rc = grow_write(&g, hdr, sizeof hdr) ? CEP_ENOMEM : cep_engine_snapshot(p->e, grow_write, &g);
+    int rc = grow_write(&g, (unsigned char[STATE_HDR]){0}, STATE_HDR) ? CEP_ENOMEM
+                                                                    : cep_engine_snapshot(p->e, grow_write, &g);
     if (rc != CEP_OK) {
         free(g.p);
         return kfail(k, K_INTERNAL, "cannot snapshot partition %" PRId32 ": %s", p->id,
                      cep_strerror(rc == CEP_ECALLBACK ? CEP_ENOMEM : rc));
     }
-    char key[512];
-    state_key(k, p->id, key, sizeof key);
-    int r = produce(k, k->state_topic, p->id % k->state_parts, key, strlen(key), g.p, g.len);
+    size_t snap = g.len - STATE_HDR, per = k->piece_max;
+    size_t n = snap ? (snap + per - 1) / per : 1;
+    if (n > STATE_PIECES_MAX) {
+        free(g.p);
+        return kfail(k, K_OUTPUT, "the state of partition %" PRId32 " is %zu bytes: over %d records of %zu "
+                     "(raise -X message.max.bytes)", p->id, snap, STATE_PIECES_MAX, per);
+    }
+    char key[600];
+    int32_t sp = p->id % k->state_parts;
+    int r = 0;
+    unsigned char *rec = malloc(STATE_HDR + (per < snap ? per : snap));
+    if (!rec) {
+        free(g.p);
+        return kfail(k, K_INTERNAL, "out of memory");
+    }
+    for (uint32_t i = 0; i < n && !r; i++) {
+        size_t off = (size_t)i * per, len = snap - off < per ? snap - off : per;
+        memcpy(rec, STATE_MAGIC, 8);
+        put_be64(rec + 8, (uint64_t)p->next);
+        put_be32(rec + 16, i);
+        put_be32(rec + 20, (uint32_t)n);
+        memcpy(rec + STATE_HDR, g.p + STATE_HDR + off, len);
+        size_t kl = piece_key(k, p->id, i, key, sizeof key);
+        r = produce(k, k->state_topic, sp, key, kl, rec, STATE_HDR + len);
+    }
+    free(rec);
     free(g.p);
+    for (uint32_t i = (uint32_t)n; i < p->pieces && !r; i++) {
+        size_t kl = piece_key(k, p->id, i, key, sizeof key);
+        r = produce(k, k->state_topic, sp, key, kl, NULL, 0);
+    }
+    if (!r) p->pieces = (uint32_t)n;
     return r ? K_OUTPUT : K_OK;
 }
+
+/* The last record read of one piece of a partition's state. */
+typedef struct piece {
+    char *data;            /* malloc'd; NULL: none (or a tombstone) */
+    size_t len;
+    int64_t next;
+    uint32_t count;
+} piece;
 
 /* What a restore found for one input partition. */
 typedef struct restored {
     int32_t id;
     char key[512];
     size_t klen;
+    piece *pc;             /* by index, as read */
+    uint32_t npc;          /* 1 + the highest index read */
     char *snap;            /* malloc'd engine snapshot; NULL: no state record */
     size_t len;
     int64_t next;          /* input offset the snapshot stands for */
 } restored;
 
 static void restored_free(restored *r, size_t n) {
-    for (size_t i = 0; i < n; i++) free(r[i].snap);
+    for (size_t i = 0; i < n; i++) {
+        for (uint32_t j = 0; j < r[i].npc; j++) free(r[i].pc[j].data);
+        free(r[i].pc);
+        free(r[i].snap);
+    }
     free(r);
+}
+
+/* Which piece of e's state a record with this key is: its index, or -1. */
+static long piece_index(const restored *e, const char *key, size_t klen) {
+    if (klen < e->klen || memcmp(key, e->key, e->klen) != 0) return -1;
+    if (klen == e->klen) return 0;
+    if (key[e->klen] != '#' || klen == e->klen + 1 || klen - e->klen > 6) return -1;
+    long i = 0;
+    for (size_t j = e->klen + 1; j < klen; j++) {
+        if (key[j] < '0' || key[j] > '9') return -1;
+        i = i * 10 + (key[j] - '0');
+    }
+    return i > 0 && i < STATE_PIECES_MAX ? i : -1;
+}
+
+/* Keep record m as piece i of e (the later record of a key wins, as
+ * compaction would have it). -1 with k->status set on failure. */
+static int keep_piece(kctx *k, restored *e, long i, const rd_kafka_message_t *m) {
+    if ((uint32_t)i >= e->npc) {
+        piece *np = realloc(e->pc, ((size_t)i + 1) * sizeof *np);
+        if (!np) return kfail(k, K_INTERNAL, "out of memory"), -1;
+        memset(np + e->npc, 0, ((size_t)i + 1 - e->npc) * sizeof *np);
+        e->pc = np;
+        e->npc = (uint32_t)i + 1;
+    }
+    piece *pc = &e->pc[i];
+    free(pc->data);
+    pc->data = NULL;
+    if (m->len == 0) return 0; /* a tombstone: that piece is gone */
+    const unsigned char *b = m->payload;
+    size_t hdr;
+    if (m->len >= STATE_HDR && memcmp(b, STATE_MAGIC, 8) == 0) {
+        hdr = STATE_HDR;
+        pc->count = get_be32(b + 20);
+        if (get_be32(b + 16) != (uint32_t)i) hdr = 0;
+    } else if (i == 0 && m->len >= STATE_HDR_V1 && memcmp(b, STATE_MAGIC_V1, 8) == 0) {
+        hdr = STATE_HDR_V1;
+        pc->count = 1;
+    } else {
+        hdr = 0;
+    }
+    if (!hdr) {
+        kfail(k, K_INTERNAL, "state record of partition %" PRId32 " in '%s' is not Cepheus state", e->id,
+              k->state_topic);
+        return -1;
+    }
+    pc->len = m->len - hdr;
+    pc->next = (int64_t)get_be64(b + 8);
+    if (!(pc->data = malloc(pc->len + 1))) return kfail(k, K_INTERNAL, "out of memory"), -1;
+    memcpy(pc->data, b + hdr, pc->len);
+    return 0;
+}
+
+/* The snapshot from e's pieces: as many as piece 0 says, all of the same
+ * commit (the same offset; they were written in one transaction). */
+static int join_pieces(kctx *k, restored *e) {
+    if (!e->npc || !e->pc[0].data) return 0; /* no state */
+    uint32_t n = e->pc[0].count;
+    size_t total = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        if (n > STATE_PIECES_MAX || i >= e->npc || !e->pc[i].data || e->pc[i].count != n ||
+            e->pc[i].next != e->pc[0].next)
+            return kfail(k, K_INTERNAL, "the state of partition %" PRId32 " in '%s' is incomplete: piece %" PRIu32
+                         " of %" PRIu32 " is missing or from another commit", e->id, k->state_topic, i, n);
+        total += e->pc[i].len;
+    }
+    if (!(e->snap = malloc(total + 1))) return kfail(k, K_INTERNAL, "out of memory");
+    e->len = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        memcpy(e->snap + e->len, e->pc[i].data, e->pc[i].len);
+        e->len += e->pc[i].len;
+    }
+    e->next = e->pc[0].next;
+    return 0;
 }
 
 static rd_kafka_t *new_reader(kctx *k);
@@ -339,28 +484,9 @@ static int read_states(kctx *k, restored *r, size_t n) {
         }
         nread++;
         for (size_t i = 0; i < n; i++) {
-            restored *e = &r[i];
-            if (m->key_len != e->klen || memcmp(m->key, e->key, e->klen) != 0) continue;
-            if (m->len == 0) { /* a tombstone: the partition's state was deleted */
-                free(e->snap);
-                e->snap = NULL;
-                break;
-            }
-            if (m->len < STATE_HDR || memcmp(m->payload, STATE_MAGIC, 8) != 0) {
-                kfail(k, K_INTERNAL, "state record of partition %" PRId32 " in '%s' is not Cepheus state", e->id,
-                      k->state_topic);
-                break;
-            }
-            char *c = malloc(m->len - STATE_HDR + 1);
-            if (!c) {
-                kfail(k, K_INTERNAL, "out of memory");
-                break;
-            }
-            memcpy(c, (const char *)m->payload + STATE_HDR, m->len - STATE_HDR);
-            free(e->snap);
-            e->snap = c;
-            e->len = m->len - STATE_HDR;
-            e->next = (int64_t)get_be64((const unsigned char *)m->payload + 8);
+            long pi = piece_index(&r[i], m->key ? m->key : "", m->key_len);
+            if (pi < 0) continue;
+            keep_piece(k, &r[i], pi, m);
             break;
         }
         rd_kafka_message_destroy(m);
@@ -369,7 +495,9 @@ static int read_states(kctx *k, restored *r, size_t n) {
     rd_kafka_destroy(rd);
     free(want);
     /* Stopped while waiting: nothing is restored, so nothing is assigned. */
-    return left > 0 && k->status == K_OK ? -1 : k->status;
+    if (left > 0 && k->status == K_OK) return -1;
+    for (size_t i = 0; i < n && k->status == K_OK; i++) join_pieces(k, &r[i]);
+    return k->status;
 }
 
 /* ---- partitions -------------------------------------------------------------- */
@@ -440,10 +568,12 @@ static int add_part(kctx *k, restored *r, int64_t *offset) {
         }
     }
     p->next = found ? r->next : 0;
+    p->pieces = r->npc; /* what the next state must overwrite or delete */
     *offset = found ? r->next : RD_KAFKA_OFFSET_BEGINNING;
     k->nparts++;
     wire(k);
-    dbg("partition %" PRId32 " assigned, %s at offset %" PRId64, r->id, found ? "restored" : "fresh", p->next);
+    dbg("partition %" PRId32 " assigned, %s at offset %" PRId64 " (%zu bytes of state in %" PRIu32 " records)", r->id,
+        found ? "restored" : "fresh", p->next, found ? r->len : 0, found ? r->pc[0].count : 0);
     return K_OK;
 }
 
@@ -758,6 +888,17 @@ static int create_clients(kctx *k) {
     size_t ttn = sizeof tt;
     k->txn_timeout_ms = rd_kafka_conf_get(c, "transaction.timeout.ms", tt, &ttn) == RD_KAFKA_CONF_OK
                             ? strtoll(tt, NULL, 10) : 60000;
+    /* A state record's snapshot piece: what message.max.bytes leaves after
+     * the key, the header and the protocol's own bytes per record. */
+    char mm[32];
+    size_t mmn = sizeof mm;
+    long long mmax = rd_kafka_conf_get(c, "message.max.bytes", mm, &mmn) == RD_KAFKA_CONF_OK ? strtoll(mm, NULL, 10)
+                                                                                            : 1000000;
+    if (mmax < 2048) {
+        rd_kafka_conf_destroy(c);
+        return kfail(k, K_USAGE, "message.max.bytes %lld is too small for state records (at least 2048)", mmax);
+    }
+    k->piece_max = (size_t)mmax - 1024;
     rd_kafka_conf_set_dr_msg_cb(c, on_delivery);
     if (!(k->prod = rd_kafka_new(RD_KAFKA_PRODUCER, c, errstr, sizeof errstr))) {
         rd_kafka_conf_destroy(c);
