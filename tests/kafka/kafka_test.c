@@ -291,18 +291,19 @@ static pid_t spawn_member(const char *cepheus, const char *pat, const char *boot
 int main(int argc, char **argv) {
     if (argc < 4) {
         fprintf(stderr, "usage: kafka_test CEPHEUS PATTERNS.cep WORKDIR [--events N] [--consumers C] "
-                        "[--kill term|kill|none] [--errors] [--bench]\n");
+                        "[--kill term|kill|none] [--restart] [--errors] [--bench]\n");
         return 2;
     }
     const char *cepheus = argv[1], *pat = argv[2], *dir = argv[3];
     long nev = 100000;
-    int consumers = 3, errors = 0, bench = 0;
+    int consumers = 3, errors = 0, bench = 0, restart = 0;
     const char *kill_mode = "term";
     for (int i = 4; i < argc; i++) {
         if (!strcmp(argv[i], "--events") && i + 1 < argc) nev = atol(argv[++i]);
         else if (!strcmp(argv[i], "--consumers") && i + 1 < argc) consumers = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--kill") && i + 1 < argc) kill_mode = argv[++i];
         else if (!strcmp(argv[i], "--errors")) errors = 1;
+        else if (!strcmp(argv[i], "--restart")) restart = 1;
         else if (!strcmp(argv[i], "--bench")) bench = 1, kill_mode = "none";
         else die("unknown argument %s", argv[i]);
     }
@@ -360,7 +361,7 @@ int main(int argc, char **argv) {
     reader_open(&out, boot, "out", "read_committed");
     double t0 = now_s();
     for (int i = 0; i < consumers; i++) pids[i] = spawn_member(cepheus, pat, boot, dir, i, getenv("KAFKA_TEST_MEMBER_ARGS"));
-    int stopped = 0, ticks = 0, stall_reported = 0;
+    int stopped = 0, ticks = 0, stall_reported = 0, restarted = 0;
     size_t last_seen = 0;
     double last_change = now_s(), t_done = 0, t_stop1 = 0, t_first = 0;
     double deadline = now_s() + 300;
@@ -379,6 +380,15 @@ int main(int argc, char **argv) {
             fprintf(stderr, "kafka_test: [%.3f] member 0 stopped (signal %d) at %zu events in, %zu committed matches\n",
                     wall(), ksig, fed, seen);
             stopped = 1;
+        } else if (restart && !restarted && stopped == 1 && now_s() - t_stop1 >= 3) {
+            /* The stopped member comes back under the same --instance-id:
+             * its producer fences the dead one's open transaction at once
+             * (docs/scaling.md), and it rejoins the group. */
+            int st = 0;
+            waitpid(pids[0], &st, 0);
+            pids[0] = spawn_member(cepheus, pat, boot, dir, 0, getenv("KAFKA_TEST_MEMBER_ARGS"));
+            fprintf(stderr, "kafka_test: [%.3f] member 0 started again\n", wall());
+            restarted = 1;
         } else if (ksig && consumers >= 3 && stopped == 1 && fed >= evs.n * 2 / 3 && now_s() - t_stop1 >= 8) {
             kill(pids[1], ksig);
             fprintf(stderr, "kafka_test: [%.3f] member 1 stopped (signal %d) at %zu events in, %zu committed matches\n",
@@ -469,6 +479,10 @@ int main(int argc, char **argv) {
     int ok = missing == 0 && extra == 0 && dups == 0 && bad_exits == 0;
     if (ksig && consumers >= 3 && stopped < 2) {
         fprintf(stderr, "kafka_test: the run ended after %d of the 2 stops\n", stopped);
+        ok = 0;
+    }
+    if (restart && !restarted) {
+        fprintf(stderr, "kafka_test: the stopped member was not started again\n");
         ok = 0;
     }
     return ok ? 0 : 1;
