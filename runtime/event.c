@@ -24,7 +24,11 @@ CEP_API int cep_event_new(const cep_program *p, cep_event **out) {
     ev->vals = mem_calloc(ev->nslots ? ev->nslots : 1, sizeof *ev->vals);
     ev->sbufs = mem_calloc(ev->nslots ? ev->nslots : 1, sizeof *ev->sbufs);
     if (!ev->vals || !ev->sbufs) {
-        cep_event_free(ev);
+        /* Not through cep_event_free: without sbufs it would take this
+         * for a stored event and leave it. */
+        mem_free(ev->sbufs);
+        mem_free(ev->vals);
+        mem_free(ev);
         return CEP_ENOMEM;
     }
     *out = ev;
