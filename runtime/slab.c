@@ -17,7 +17,8 @@
 #define SMALL_MAX 256u
 #define LARGEST 4096u /* the largest class; SLAB_CLASSES covers up to it */
 
-static size_t class_size_of(int c) {
+/* Bytes of the blocks of class c (size_class). */
+static size_t class_size(int c) {
     if (c < 16) return (size_t)(c + 1) << 4;
     size_t base = (size_t)256 << ((c - 16) / 2); /* 256, 512, 1024, 2048 */
     return (c - 16) % 2 ? base * 2 : base + base / 2;
@@ -35,11 +36,9 @@ struct slab_chunk {
 static int size_class(size_t n) {
     if (n <= SMALL_MAX) return n ? (int)((n - 1) >> 4) : 0;
     int c = 16;
-    while (class_size_of(c) < n) c++;
+    while (class_size(c) < n) c++;
     return c;
 }
-
-static size_t class_size(int c) { return class_size_of(c); }
 
 size_t slab_size(size_t n) {
     if (!SLAB_POOLED || n > LARGEST) return n;
