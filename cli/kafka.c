@@ -257,10 +257,12 @@ static size_t piece_key(kctx *k, int32_t partition, uint32_t i, char *out, size_
 }
 
 /* The partition's snapshot, in as many records as it needs, each headed by
- * STATE_HDR bytes (the snapshot is written after room for the first). The
- * pieces a larger earlier state left beyond them get tombstones, so that
- * compaction drops them (they would be ignored anyway: piece 0 says how
- * many there are). */
+ * STATE_HDR bytes. The snapshot is written after room for the first header;
+ * piece i's header then goes over the last STATE_HDR bytes of piece i-1,
+ * which produce has already copied (RD_KAFKA_MSG_F_COPY), so no piece is
+ * copied twice here. The pieces a larger earlier state left beyond them get
+ * tombstones, so that compaction drops them (they would be ignored anyway:
+ * piece 0 says how many there are). */
 static int write_state(kctx *k, part *p) {
     growbuf g = {0};
     int rc = grow_write(&g, (unsigned char[STATE_HDR]){0}, STATE_HDR) ? CEP_ENOMEM
@@ -280,22 +282,16 @@ static int write_state(kctx *k, part *p) {
     char key[600];
     int32_t sp = p->id % k->state_parts;
     int r = 0;
-    unsigned char *rec = malloc(STATE_HDR + (per < snap ? per : snap));
-    if (!rec) {
-        free(g.p);
-        return kfail(k, K_INTERNAL, "out of memory");
-    }
     for (uint32_t i = 0; i < n && !r; i++) {
         size_t off = (size_t)i * per, len = snap - off < per ? snap - off : per;
+        unsigned char *rec = (unsigned char *)g.p + off; /* its header, then its piece */
         memcpy(rec, STATE_MAGIC, 8);
         put_be64(rec + 8, (uint64_t)p->next);
         put_be32(rec + 16, i);
         put_be32(rec + 20, (uint32_t)n);
-        memcpy(rec + STATE_HDR, g.p + STATE_HDR + off, len);
         size_t kl = piece_key(k, p->id, i, key, sizeof key);
         r = produce(k, k->state_topic, sp, key, kl, rec, STATE_HDR + len);
     }
-    free(rec);
     free(g.p);
     for (uint32_t i = (uint32_t)n; i < p->pieces && !r; i++) {
         size_t kl = piece_key(k, p->id, i, key, sizeof key);
@@ -648,6 +644,18 @@ static int rewind_all(kctx *k) {
     return k->status;
 }
 
+/* Abort the open transaction (a failed commit, or the partitions were
+ * lost); a failure to abort is fatal (k->status). */
+static void abort_txn(kctx *k) {
+    if (!k->in_txn) return;
+    rd_kafka_error_t *ab = rd_kafka_abort_transaction(k->prod, -1);
+    k->in_txn = 0;
+    if (ab) {
+        kfail(k, K_OUTPUT, "cannot abort the transaction: %s", rd_kafka_error_string(ab));
+        rd_kafka_error_destroy(ab);
+    }
+}
+
 /* Write the dirty partitions' state and offsets and commit. A retriable
  * failure is retried; an abortable one aborts and rewinds; a fatal one
  * (fenced by a newer instance) stops the process. */
@@ -699,29 +707,10 @@ static int commit_txn(kctx *k) {
     } else if (k->txn_doomed && !stop_requested) {
         fprintf(stderr, "cepheus: transaction aborted: a record was not delivered; rewinding to the last commit\n");
     }
-    rd_kafka_error_t *ab = rd_kafka_abort_transaction(k->prod, -1);
-    k->in_txn = 0;
-    if (ab) {
-        kfail(k, K_OUTPUT, "cannot abort the transaction: %s", rd_kafka_error_string(ab));
-        rd_kafka_error_destroy(ab);
-        return k->status;
-    }
+    abort_txn(k);
     /* Leaving (SIGINT/SIGTERM): nothing more is consumed, no need to rewind. */
     if (k->status != K_OK || stop_requested) return k->status;
     return rewind_all(k);
-}
-
-/* The assignment was lost (this member was expelled: a session timeout, a
- * long pause): another member may own the partitions already, so what is
- * open is aborted, never committed. */
-static void abort_txn(kctx *k) {
-    if (!k->in_txn) return;
-    rd_kafka_error_t *ab = rd_kafka_abort_transaction(k->prod, -1);
-    k->in_txn = 0;
-    if (ab) {
-        kfail(k, K_OUTPUT, "cannot abort the transaction: %s", rd_kafka_error_string(ab));
-        rd_kafka_error_destroy(ab);
-    }
 }
 
 /* ---- rebalancing ----------------------------------------------------------------- */
@@ -751,6 +740,8 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
          * member may take the partitions over. */
         if (k->status == K_OK) {
             if (rd_kafka_assignment_lost(rk)) {
+                /* Expelled (a session timeout, a long pause): another member
+                 * may own the partitions already: abort, never commit. */
                 fprintf(stderr, "cepheus: partitions lost (expelled from the group): the open transaction is aborted\n");
                 abort_txn(k);
             } else {
