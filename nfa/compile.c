@@ -191,7 +191,6 @@ static expr *cond_bin(cctx *c, int op, expr *a, expr *b) {
 }
 
 expr *cond_and(cctx *c, expr *a, expr *b) { return cond_bin(c, OP_AND, a, b); }
-expr *cond_or(cctx *c, expr *a, expr *b) { return cond_bin(c, OP_OR, a, b); }
 
 /* Names, keys, window, skip strategy and emit of one pattern; its states
  * come from automaton.c. */

@@ -21,7 +21,6 @@ expr *compile_expr(cctx *c, const ast_expr *a);
 expr *cond_true(cctx *c);
 expr *cond_not(cctx *c, expr *a);
 expr *cond_and(cctx *c, expr *a, expr *b);
-expr *cond_or(cctx *c, expr *a, expr *b);
 
 /* Build the states and edges of np from the checked pattern ap, the way
  * Flink's NFACompiler does. 0, or -1 (c->oom or c->failed set). */

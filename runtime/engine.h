@@ -256,7 +256,6 @@ void engine_free_event(cep_engine *e, cep_event *ev);
 pm_node *engine_node_new(cep_engine *e, cep_event *ev, uint32_t step, pm_node *parent);
 void engine_node_release(cep_engine *e, pm_node *n);
 int engine_list_push(pm_list *l, pm p);
-int engine_prepare(cep_engine *e);
 
 /* ---- keys.c: key states and their buckets ---- */
 key_state *engine_key_new(cep_engine *e, uint32_t pattern, uint64_t hash, const char *key, uint32_t len);

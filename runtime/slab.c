@@ -40,11 +40,6 @@ static int size_class(size_t n) {
     return c;
 }
 
-size_t slab_size(size_t n) {
-    if (!SLAB_POOLED || n > LARGEST) return n;
-    return class_size(size_class(n));
-}
-
 void *slab_alloc(slab *s, size_t n) {
     if (!SLAB_POOLED || n > LARGEST) return mem_alloc(n);
     int c = size_class(n);

@@ -31,8 +31,6 @@ void slab_free(slab *s, void *p, size_t n);
 /* Resize a block of n bytes to m bytes, keeping min(n, m) of its content;
  * on failure the block is untouched and NULL is returned. */
 void *slab_realloc(slab *s, void *p, size_t n, size_t m);
-/* Bytes slab_alloc(s, n) really reserves (its class size). */
-size_t slab_size(size_t n);
 void slab_destroy(slab *s);
 
 #endif
