@@ -25,7 +25,32 @@ extern "C" {
 #define CEP_API
 #endif
 
-#define CEP_VERSION "0.1.0"
+/* The version, in one place: configure.ac reads these three lines
+ * (build-aux/version.sh), so the package, the .pc file and the header
+ * cannot disagree. CEP_VERSION_NUMBER is MAJOR*10000 + MINOR*100 + PATCH,
+ * for #if. The library a program runs with may be newer than the header it
+ * was compiled with: cep_version_number() tells which. */
+#define CEP_VERSION_MAJOR 0
+#define CEP_VERSION_MINOR 1
+#define CEP_VERSION_PATCH 0
+#define CEP_VERSION_STR_(x) #x
+#define CEP_VERSION_STR(x) CEP_VERSION_STR_(x)
+#define CEP_VERSION                                                        \
+    CEP_VERSION_STR(CEP_VERSION_MAJOR) "." CEP_VERSION_STR(CEP_VERSION_MINOR) \
+    "." CEP_VERSION_STR(CEP_VERSION_PATCH)
+#define CEP_VERSION_NUMBER \
+    (CEP_VERSION_MAJOR * 10000 + CEP_VERSION_MINOR * 100 + CEP_VERSION_PATCH)
+
+/* Thread safety (docs/api.md section 12). A cep_program is immutable: any
+ * number of engines on any number of threads may share it (user functions
+ * it calls must then be thread-safe). A cep_engine, a cep_event and a
+ * cep_pool are used by one thread at a time; different objects are
+ * independent. An engine's callbacks run on the thread that called push /
+ * advance / finish; a pool's on the caller's thread or its workers.
+ * cep_compile may run on several threads at once, sharing a cep_compiler
+ * while nobody adds functions to it. A cep_diag is read-only once returned.
+ * cep_strerror, cep_err_name, cep_version and cep_parse_time may be called
+ * from any thread; cep_set_allocator must come before everything else. */
 
 /* ---- Error codes ------------------------------------------------------ */
 
@@ -57,6 +82,34 @@ enum cep_error {
 
 /* Message for an error code; never NULL, static storage. */
 CEP_API const char *cep_strerror(int code);
+/* The code's name ("CEP_ENOMEM"), for logs and bindings; "CEP_EUNKNOWN" for a
+ * value that is not in the list. Never NULL, static storage. */
+CEP_API const char *cep_err_name(int code);
+
+/* The library's version as a string ("0.1.0") and as a number (100 for
+ * 0.1.0): the library's, which may differ from the header's CEP_VERSION. */
+CEP_API const char *cep_version(void);
+CEP_API int cep_version_number(void);
+
+/* ---- Memory ------------------------------------------------------------ */
+
+/* An embedding program's allocator, as SQLite's SQLITE_CONFIG_MALLOC: the
+ * three functions behave like malloc, realloc and free (free is never given
+ * NULL; a size is never 0), and get ud as their first argument. They may be
+ * called from any thread that uses the library (a cep_pool's threads too),
+ * so they must be thread-safe. */
+typedef struct cep_allocator {
+    void *(*alloc)(void *ud, size_t n);
+    void *(*realloc)(void *ud, void *p, size_t n);
+    void (*free)(void *ud, void *p);
+    void *ud;
+} cep_allocator;
+/* Route every allocation of the library through *a (copied), or, with NULL,
+ * back to the default (jemalloc when the program links it, else libc's
+ * malloc). Call it before any other function of the library, while no
+ * object of the library exists: a block must be freed by the allocator that
+ * made it. CEP_EINVAL when a function is missing. Not thread-safe. */
+CEP_API int cep_set_allocator(const cep_allocator *a);
 
 /* ---- Values ------------------------------------------------------------ */
 
@@ -365,7 +418,12 @@ CEP_API int cep_engine_advance_watermark(cep_engine *e, int64_t ms);
  * return CEP_EFINISHED. */
 CEP_API int cep_engine_finish(cep_engine *e);
 
-CEP_API void cep_engine_stats(const cep_engine *e, cep_stats *out);
+/* cep_stats grows: new fields are added at its end, and cep_engine_stats
+ * passes the caller's sizeof, so the library writes only the fields the
+ * caller's header knew (a program built against an older header keeps
+ * working with a newer library). Call the macro, not the _sized function. */
+CEP_API void cep_engine_stats_sized(const cep_engine *e, cep_stats *out, size_t size);
+#define cep_engine_stats(e, out) cep_engine_stats_sized((e), (out), sizeof *(out))
 
 /* Run np from now on, keeping the state of every pattern that has the same
  * name and fingerprint in both programs (its keys, partial and held-back
@@ -461,7 +519,8 @@ CEP_API int cep_pool_finish(cep_pool *pool);
  * an event still buffered in one of its engines may be missing); buffered
  * counts each engine's copy; peak_partial_matches is the sum of the
  * engines' peaks; watermark is the pool's. */
-CEP_API int cep_pool_stats(cep_pool *pool, cep_stats *out);
+CEP_API int cep_pool_stats_sized(cep_pool *pool, cep_stats *out, size_t size);
+#define cep_pool_stats(pool, out) cep_pool_stats_sized((pool), (out), sizeof *(out))
 /* Reason of the last failure of a pool call, "shard N: ..." for an error
  * of engine N; owned by the pool. */
 CEP_API const char *cep_pool_error(const cep_pool *pool);

@@ -607,15 +607,19 @@ CEP_API void cep_engine_on_tag(cep_engine *e, cep_tag_fn fn, void *ud) {
     e->tag_ud = ud;
 }
 
-CEP_API void cep_engine_stats(const cep_engine *e, cep_stats *out) {
+CEP_API void cep_engine_stats_sized(const cep_engine *e, cep_stats *out, size_t size) {
     if (!out) return;
-    memset(out, 0, sizeof *out);
-    if (!e) return;
-    *out = e->stats;
-    out->regex_errors = e->ctx.regex_errors;
-    out->watermark = e->watermark;
-    out->memory = state_bytes(e);
-    out->stored_bytes = e->event_bytes;
-    out->pool_idle = e->mem.reserved - e->mem.in_use +
-                     (e->node_slabs * (uint64_t)NODE_SLAB - e->pooled_nodes) * sizeof(pm_node);
+    cep_stats st;
+    memset(&st, 0, sizeof st);
+    if (e) {
+        st = e->stats;
+        st.regex_errors = e->ctx.regex_errors;
+        st.watermark = e->watermark;
+        st.memory = state_bytes(e);
+        st.stored_bytes = e->event_bytes;
+        st.pool_idle = e->mem.reserved - e->mem.in_use +
+                       (e->node_slabs * (uint64_t)NODE_SLAB - e->pooled_nodes) * sizeof(pm_node);
+    }
+    /* Only what the caller's cep_stats holds (an older header's is shorter). */
+    memcpy(out, &st, size < sizeof st ? size : sizeof st);
 }

@@ -973,9 +973,13 @@ CEP_API int cep_pool_finish(cep_pool *p) {
     return rc != CEP_OK ? rc : pool_check(p);
 }
 
-CEP_API int cep_pool_stats(cep_pool *p, cep_stats *out) {
-    if (!out) return CEP_EINVAL;
+CEP_API int cep_pool_stats_sized(cep_pool *p, cep_stats *user, size_t size) {
+    if (!user) return CEP_EINVAL;
+    cep_stats sum, *out = &sum;
     memset(out, 0, sizeof *out);
+    /* Only what the caller's cep_stats holds (an older header's is shorter). */
+    size_t n = size < sizeof sum ? size : sizeof sum;
+    memcpy(user, out, n);
     if (!p) return CEP_EINVAL;
     /* After a sync every engine is at rest: read them all from here. */
     if (!p->finished) sync_all(p);
@@ -1005,6 +1009,7 @@ CEP_API int cep_pool_stats(cep_pool *p, cep_stats *out) {
     }
     out->events = out->events > p->dup_events ? out->events - p->dup_events : 0;
     out->stragglers = out->stragglers > p->dup_stragglers ? out->stragglers - p->dup_stragglers : 0;
+    memcpy(user, out, n);
     return pool_check(p);
 }
 

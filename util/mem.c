@@ -2,6 +2,7 @@
  * sanitizer builds), with optional fault injection for out-of-memory tests. */
 #include "config.h"
 #include "mem.h"
+#include "cepheus.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -35,10 +36,23 @@
 #define RAW_FREE(p) free(p)
 #endif
 
+/* cep_set_allocator: an embedding program's allocator, when set. Read on
+ * every allocation without a lock: it is set before anything else runs. */
+static cep_allocator user;
+static int user_on;
+
+CEP_API int cep_set_allocator(const cep_allocator *a) {
+    if (a && (!a->alloc || !a->realloc || !a->free)) return CEP_EINVAL;
+    user_on = a != NULL;
+    if (a) user = *a;
+    return CEP_OK;
+}
+
 __thread const mem_heap *mem_heap_cur __attribute__((tls_model("initial-exec")));
 
 int mem_heap_init(mem_heap *h) {
     memset(h, 0, sizeof *h);
+    if (user_on) return 0; /* the embedder's allocator has no heaps */
 #ifdef CEP_USE_JEMALLOC
     if (!JE || !mallctl) return 0;
     /* A thread cache of its own, not an arena: its blocks are cut from the
@@ -59,15 +73,6 @@ void mem_heap_destroy(mem_heap *h) {
     if (h->on) mallctl("tcache.destroy", NULL, NULL, &h->tcache, sizeof h->tcache);
 #endif
     memset(h, 0, sizeof *h);
-}
-
-/* Which allocator serves the library in this process. */
-int mem_uses_jemalloc(void) {
-#ifdef CEP_USE_JEMALLOC
-    return JE;
-#else
-    return 0;
-#endif
 }
 
 #ifdef CEP_FAULT_INJECTION
@@ -109,24 +114,34 @@ static int should_fail(void) {
 
 void *mem_alloc(size_t n) {
     if (should_fail()) return NULL;
-    return RAW_ALLOC(n ? n : 1);
+    if (n == 0) n = 1;
+    return user_on ? user.alloc(user.ud, n) : RAW_ALLOC(n);
 }
 
 void *mem_calloc(size_t count, size_t size) {
     if (size && count > (size_t)-1 / size) return NULL;
     if (should_fail()) return NULL;
     size_t n = count * size;
-    return RAW_ZALLOC(n ? n : 1);
+    if (n == 0) n = 1;
+    if (!user_on) return RAW_ZALLOC(n);
+    void *p = user.alloc(user.ud, n);
+    if (p) memset(p, 0, n);
+    return p;
 }
 
 void *mem_realloc(void *p, size_t n) {
     if (!p) return mem_alloc(n);
     if (should_fail()) return NULL;
-    return RAW_REALLOC(p, n ? n : 1);
+    if (n == 0) n = 1;
+    return user_on ? user.realloc(user.ud, p, n) : RAW_REALLOC(p, n);
 }
 
 void mem_free(void *p) {
-    if (p) RAW_FREE(p);
+    if (!p) return;
+    if (user_on)
+        user.free(user.ud, p);
+    else
+        RAW_FREE(p);
 }
 
 char *mem_strndup(const char *s, size_t n) {

@@ -15,9 +15,6 @@ void mem_free(void *p);
 char *mem_strndup(const char *s, size_t n);
 char *mem_strdup(const char *s);
 
-/* 1 when jemalloc serves allocations (the program links it), else 0. */
-int mem_uses_jemalloc(void);
-
 /* Grow *p (an array of elem-sized items with capacity *cap) to hold at
  * least need items. Returns 0 or -1 (then *p is unchanged). */
 int mem_grow(void **p, size_t *cap, size_t need, size_t elem);

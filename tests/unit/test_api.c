@@ -1,0 +1,109 @@
+/* test_api.c — the library-wide calls of cepheus.h: the version, error
+ * names, and an embedding program's allocator (cep_set_allocator). */
+#include "config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cepheus.h"
+#include "suites.h"
+
+START_TEST(version) {
+    char want[32];
+    snprintf(want, sizeof want, "%d.%d.%d", CEP_VERSION_MAJOR, CEP_VERSION_MINOR, CEP_VERSION_PATCH);
+    ck_assert_str_eq(CEP_VERSION, want);
+    ck_assert_str_eq(cep_version(), want);
+    /* configure reads the same three lines (configure.ac's AC_INIT). */
+    ck_assert_str_eq(PACKAGE_VERSION, want);
+    ck_assert_int_eq(cep_version_number(), CEP_VERSION_NUMBER);
+    ck_assert_int_eq(CEP_VERSION_NUMBER,
+                     CEP_VERSION_MAJOR * 10000 + CEP_VERSION_MINOR * 100 + CEP_VERSION_PATCH);
+}
+END_TEST
+
+START_TEST(err_names) {
+    ck_assert_str_eq(cep_err_name(CEP_OK), "CEP_OK");
+    ck_assert_str_eq(cep_err_name(CEP_ENOMEM), "CEP_ENOMEM");
+    ck_assert_str_eq(cep_err_name(CEP_EPROGRAM), "CEP_EPROGRAM");
+    ck_assert_str_eq(cep_err_name(12345), "CEP_EUNKNOWN");
+    /* Every code of the list has its own name and message. */
+#define NAME_CHECK_(name, value, msg)                     \
+    ck_assert_str_eq(cep_err_name(value), #name);         \
+    ck_assert_str_eq(cep_strerror(value), msg);
+    CEP_ERRORS(NAME_CHECK_)
+#undef NAME_CHECK_
+}
+END_TEST
+
+/* An allocator that counts: every block the library takes comes back. */
+typedef struct counting {
+    long allocs, reallocs, frees;
+} counting;
+
+static void *c_alloc(void *ud, size_t n) {
+    ((counting *)ud)->allocs++;
+    return malloc(n);
+}
+static void *c_realloc(void *ud, void *p, size_t n) {
+    ((counting *)ud)->reallocs++;
+    return realloc(p, n);
+}
+static void c_free(void *ud, void *p) {
+    ck_assert_ptr_nonnull(p);
+    ((counting *)ud)->frees++;
+    free(p);
+}
+
+static int count_match(void *ud, const cep_match *m) {
+    (void)m;
+    ++*(int *)ud;
+    return 0;
+}
+
+START_TEST(allocator) {
+    counting c = {0};
+    cep_allocator a = {c_alloc, c_realloc, c_free, &c};
+    cep_allocator missing = a;
+    missing.free = NULL;
+    ck_assert_int_eq(cep_set_allocator(&missing), CEP_EINVAL);
+    ck_assert_int_eq(cep_set_allocator(&a), CEP_OK);
+
+    static const char src[] = "pattern p key u begin a where t == 1 followedBy b where t == 2 within 100ms";
+    cep_program *p = NULL;
+    cep_diag *d = NULL;
+    ck_assert_int_eq(cep_compile(NULL, src, sizeof src - 1, "t.cep", &p, &d), CEP_OK);
+    cep_engine *e = NULL;
+    ck_assert_int_eq(cep_engine_new(p, &e), CEP_OK);
+    int matches = 0;
+    cep_engine_on_match(e, count_match, &matches);
+    char line[96];
+    for (int i = 0; i < 2000; i++) {
+        int n = snprintf(line, sizeof line, "{\"ts\":%d,\"u\":\"u%d\",\"t\":%d}", i, i % 50, 1 + (i / 50) % 2);
+        ck_assert_int_eq(cep_engine_push_json(e, line, (size_t)n), CEP_OK);
+    }
+    ck_assert_int_eq(cep_engine_finish(e), CEP_OK);
+    ck_assert_int_gt(matches, 0);
+    cep_engine_free(e);
+    cep_program_free(p);
+    cep_diag_free(d);
+    ck_assert_int_gt(c.allocs, 10);
+    ck_assert_int_eq(c.allocs, c.frees); /* nothing kept, nothing freed twice */
+    ck_assert_int_eq(cep_set_allocator(NULL), CEP_OK);
+    long before = c.allocs;
+    ck_assert_int_eq(cep_compile(NULL, src, sizeof src - 1, "t.cep", &p, &d), CEP_OK);
+    ck_assert_int_eq(c.allocs, before); /* back on the default allocator */
+    cep_program_free(p);
+    cep_diag_free(d);
+}
+END_TEST
+
+Suite *api_suite(void) {
+    Suite *s = suite_create("api");
+    TCase *tc = tcase_create("api");
+    tcase_add_test(tc, version);
+    tcase_add_test(tc, err_names);
+    tcase_add_test(tc, allocator);
+    suite_add_tcase(s, tc);
+    return s;
+}
