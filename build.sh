@@ -36,6 +36,8 @@ else
     builddir=build
     flags=
 fi
+# CI (and whoever wants it) builds the project's own code with -Werror.
+[ "${CEP_WERROR:-}" = 1 ] && flags="$flags --enable-werror"
 mkdir -p "$builddir"
 cd "$builddir"
 [ -f Makefile ] || "$top/configure" -q $flags
