@@ -3,6 +3,7 @@
 #ifndef CEP_CLI_H
 #define CEP_CLI_H
 
+#include <stdarg.h>
 #include <stdint.h>
 #include "cepheus.h"
 
@@ -23,6 +24,9 @@ extern const char usage_text[];
 int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* "cepheus: MSG" on stderr; returns status. */
 int fail(int status, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+int vfail(int status, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
+/* Seconds on the monotonic clock, for intervals. */
+double cli_now(void);
 /* Report a getopt failure ('?' or ':'). */
 int option_error(int c, char *const *argv);
 /* Compile a pattern file: EXIT_OK with *prog, or the status after printing

@@ -24,16 +24,11 @@
 #include "jsonout.h"
 #include "kafka.h"
 
-/* Exit statuses shared with main.c's list. */
-enum { K_OK = 0, K_USAGE = 2, K_OUTPUT = 4, K_INTERNAL = 5, K_LIMIT = 6 };
-
-/* A state record: magic, the input offset to resume from, then the
- * engine snapshot. The offset lives in the same record as the state so the
- * two can never disagree (Kafka's committed offsets are also written, in the
- * same transaction, for lag monitoring and tools). */
 /* A state record: magic, the input offset the snapshot stands for, the
  * piece's index and the number of pieces (big-endian), then that piece of
- * the engine's snapshot. Piece 0 has the partition's key, piece i the key
+ * the engine's snapshot. The offset lives in the same records as the state
+ * so the two can never disagree (Kafka's committed offsets are also written,
+ * in the same transaction, for lag monitoring and tools). Piece 0 has the partition's key, piece i the key
  * and "#i": a snapshot larger than a record may be goes in several, all in
  * one transaction and one state partition. (CEPKST01: one piece, without
  * the two counts; still read.) */
@@ -70,7 +65,7 @@ typedef struct kctx {
     int64_t txn_count;
     double txn_start;
     jbuf buf;
-    int status;            /* first fatal status, K_OK while running */
+    int status;            /* first fatal status, EXIT_OK while running */
     int oom;
     uint64_t produced;
 } kctx;
@@ -82,21 +77,14 @@ static void on_stop(int sig) {
 }
 
 static int kfail(kctx *k, int status, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* fail(), and the member's first fatal status is kept. */
 static int kfail(kctx *k, int status, const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
-    fputs("cepheus: ", stderr);
-    vfprintf(stderr, fmt, ap);
+    vfail(status, fmt, ap);
     va_end(ap);
-    fputc('\n', stderr);
-    if (k && k->status == K_OK) k->status = status;
+    if (k && k->status == EXIT_OK) k->status = status;
     return status;
-}
-
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
 /* CEPHEUS_KAFKA_DEBUG=1: what the member does, with wall-clock times (the
@@ -139,13 +127,13 @@ static int produce(kctx *k, const char *topic, int32_t partition, const void *ke
             return 0;
         }
         if (err == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE) {
-            kfail(k, K_OUTPUT, "cannot produce to '%s': a record of %zu bytes is over the producer's "
+            kfail(k, EXIT_OUTPUT, "cannot produce to '%s': a record of %zu bytes is over the producer's "
                   "message.max.bytes (raise it with -X message.max.bytes=N, and the topic's "
                   "max.message.bytes on the brokers; docs/scaling.md)", topic, vlen + klen);
             return -1;
         }
         if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL) {
-            kfail(k, K_OUTPUT, "cannot produce to '%s': %s", topic, rd_kafka_err2str(err));
+            kfail(k, EXIT_OUTPUT, "cannot produce to '%s': %s", topic, rd_kafka_err2str(err));
             return -1;
         }
         if (stop_requested) {
@@ -269,14 +257,14 @@ static int write_state(kctx *k, part *p) {
                                                                     : cep_engine_snapshot(p->e, grow_write, &g);
     if (rc != CEP_OK) {
         free(g.p);
-        return kfail(k, K_INTERNAL, "cannot snapshot partition %" PRId32 ": %s", p->id,
+        return kfail(k, EXIT_INTERNAL, "cannot snapshot partition %" PRId32 ": %s", p->id,
                      cep_strerror(rc == CEP_ECALLBACK ? CEP_ENOMEM : rc));
     }
     size_t snap = g.len - STATE_HDR, per = k->piece_max;
     size_t n = snap ? (snap + per - 1) / per : 1;
     if (n > STATE_PIECES_MAX) {
         free(g.p);
-        return kfail(k, K_OUTPUT, "the state of partition %" PRId32 " is %zu bytes: over %d records of %zu "
+        return kfail(k, EXIT_OUTPUT, "the state of partition %" PRId32 " is %zu bytes: over %d records of %zu "
                      "(raise -X message.max.bytes)", p->id, snap, STATE_PIECES_MAX, per);
     }
     char key[600];
@@ -298,7 +286,7 @@ static int write_state(kctx *k, part *p) {
         r = produce(k, k->state_topic, sp, key, kl, NULL, 0);
     }
     if (!r) p->pieces = (uint32_t)n;
-    return r ? K_OUTPUT : K_OK;
+    return r ? EXIT_OUTPUT : EXIT_OK;
 }
 
 /* The last record read of one piece of a partition's state. */
@@ -348,7 +336,7 @@ static long piece_index(const restored *e, const char *key, size_t klen) {
 static int keep_piece(kctx *k, restored *e, long i, const rd_kafka_message_t *m) {
     if ((uint32_t)i >= e->npc) {
         piece *np = realloc(e->pc, ((size_t)i + 1) * sizeof *np);
-        if (!np) return kfail(k, K_INTERNAL, "out of memory"), -1;
+        if (!np) return kfail(k, EXIT_INTERNAL, "out of memory"), -1;
         memset(np + e->npc, 0, ((size_t)i + 1 - e->npc) * sizeof *np);
         e->pc = np;
         e->npc = (uint32_t)i + 1;
@@ -370,13 +358,13 @@ static int keep_piece(kctx *k, restored *e, long i, const rd_kafka_message_t *m)
         hdr = 0;
     }
     if (!hdr) {
-        kfail(k, K_INTERNAL, "state record of partition %" PRId32 " in '%s' is not Cepheus state", e->id,
+        kfail(k, EXIT_INTERNAL, "state record of partition %" PRId32 " in '%s' is not Cepheus state", e->id,
               k->state_topic);
         return -1;
     }
     pc->len = m->len - hdr;
     pc->next = (int64_t)get_be64(b + 8);
-    if (!(pc->data = malloc(pc->len + 1))) return kfail(k, K_INTERNAL, "out of memory"), -1;
+    if (!(pc->data = malloc(pc->len + 1))) return kfail(k, EXIT_INTERNAL, "out of memory"), -1;
     memcpy(pc->data, b + hdr, pc->len);
     return 0;
 }
@@ -390,11 +378,11 @@ static int join_pieces(kctx *k, restored *e) {
     for (uint32_t i = 0; i < n; i++) {
         if (n > STATE_PIECES_MAX || i >= e->npc || !e->pc[i].data || e->pc[i].count != n ||
             e->pc[i].next != e->pc[0].next)
-            return kfail(k, K_INTERNAL, "the state of partition %" PRId32 " in '%s' is incomplete: piece %" PRIu32
+            return kfail(k, EXIT_INTERNAL, "the state of partition %" PRId32 " in '%s' is incomplete: piece %" PRIu32
                          " of %" PRIu32 " is missing or from another commit", e->id, k->state_topic, i, n);
         total += e->pc[i].len;
     }
-    if (!(e->snap = malloc(total + 1))) return kfail(k, K_INTERNAL, "out of memory");
+    if (!(e->snap = malloc(total + 1))) return kfail(k, EXIT_INTERNAL, "out of memory");
     e->len = 0;
     for (uint32_t i = 0; i < n; i++) {
         memcpy(e->snap + e->len, e->pc[i].data, e->pc[i].len);
@@ -408,7 +396,7 @@ static rd_kafka_t *new_reader(kctx *k);
 
 /* The last committed state record of each of n input partitions: each state
  * partition they map to is read once, from the start to its end. Returns
- * K_OK, a fatal status, or -1 when SIGINT/SIGTERM came first. The topic is
+ * EXIT_OK, a fatal status, or -1 when SIGINT/SIGTERM came first. The topic is
  * compacted, so this stays short.
  *
  * read_committed stops at the last stable offset, the first record of a
@@ -424,7 +412,7 @@ static rd_kafka_t *new_reader(kctx *k);
 static int read_states(kctx *k, restored *r, size_t n) {
     int32_t sps = k->state_parts;
     char *want = calloc((size_t)sps, 1); /* 1: to read, 2: read to its end */
-    if (!want) return kfail(k, K_INTERNAL, "out of memory");
+    if (!want) return kfail(k, EXIT_INTERNAL, "out of memory");
     rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new((int)n);
     for (size_t i = 0; i < n; i++) {
         int32_t sp = r[i].id % sps;
@@ -441,14 +429,14 @@ static int read_states(kctx *k, restored *r, size_t n) {
     if (!rd || aerr) {
         if (rd) rd_kafka_destroy(rd);
         free(want);
-        return rd ? kfail(k, K_INTERNAL, "cannot read the state topic: %s", rd_kafka_err2str(aerr)) : k->status;
+        return rd ? kfail(k, EXIT_INTERNAL, "cannot read the state topic: %s", rd_kafka_err2str(aerr)) : k->status;
     }
     int waiting = 0;
     long nread = 0;
-    double start = now_s(), deadline = start + 120 + (double)k->txn_timeout_ms / 1000;
-    while (left > 0 && k->status == K_OK && !stop_requested) {
-        if (now_s() > deadline) {
-            kfail(k, K_INTERNAL, "timed out reading the state topic '%s'", k->state_topic);
+    double start = cli_now(), deadline = start + 120 + (double)k->txn_timeout_ms / 1000;
+    while (left > 0 && k->status == EXIT_OK && !stop_requested) {
+        if (cli_now() > deadline) {
+            kfail(k, EXIT_INTERNAL, "timed out reading the state topic '%s'", k->state_topic);
             break;
         }
         rd_kafka_message_t *m = rd_kafka_consumer_poll(rd, 200);
@@ -463,7 +451,7 @@ static int read_states(kctx *k, restored *r, size_t n) {
             if (sp >= 0 && sp < sps && want[sp] == 1 && (wr != 0 || end >= hi)) {
                 want[sp] = 2;
                 left--;
-            } else if (!waiting && now_s() - start > 2) {
+            } else if (!waiting && cli_now() - start > 2) {
                 fprintf(stderr, "cepheus: state partition %" PRId32 " of '%s' has a transaction open at offset "
                         "%" PRId64 "; waiting for it to end (a member that died leaves one until "
                         "transaction.timeout.ms)\n", sp, k->state_topic, end);
@@ -491,8 +479,8 @@ static int read_states(kctx *k, restored *r, size_t n) {
     rd_kafka_destroy(rd);
     free(want);
     /* Stopped while waiting: nothing is restored, so nothing is assigned. */
-    if (left > 0 && k->status == K_OK) return -1;
-    for (size_t i = 0; i < n && k->status == K_OK; i++) join_pieces(k, &r[i]);
+    if (left > 0 && k->status == EXIT_OK) return -1;
+    for (size_t i = 0; i < n && k->status == EXIT_OK; i++) join_pieces(k, &r[i]);
     return k->status;
 }
 
@@ -540,7 +528,7 @@ static int add_part(kctx *k, restored *r, int64_t *offset) {
     if (k->nparts == k->capparts) {
         size_t nc = k->capparts ? k->capparts * 2 : 16;
         part *np = realloc(k->parts, nc * sizeof *np);
-        if (!np) return kfail(k, K_INTERNAL, "out of memory");
+        if (!np) return kfail(k, EXIT_INTERNAL, "out of memory");
         k->parts = np;
         k->capparts = nc;
         wire(k);
@@ -551,7 +539,7 @@ static int add_part(kctx *k, restored *r, int64_t *offset) {
     p->k = k;
     p->high = -1;
     int rc = new_engine(k, &p->e);
-    if (rc != CEP_OK) return kfail(k, K_INTERNAL, "cannot start an engine: %s", cep_strerror(rc));
+    if (rc != CEP_OK) return kfail(k, EXIT_INTERNAL, "cannot start an engine: %s", cep_strerror(rc));
     int found = r->snap != NULL;
     if (found) {
         rc = cep_engine_restore(p->e, r->snap, r->len);
@@ -559,7 +547,7 @@ static int add_part(kctx *k, restored *r, int64_t *offset) {
         r->snap = NULL;
         if (rc != CEP_OK) {
             cep_engine_free(p->e);
-            return kfail(k, K_INTERNAL, "cannot restore partition %" PRId32 " from '%s': %s", r->id,
+            return kfail(k, EXIT_INTERNAL, "cannot restore partition %" PRId32 " from '%s': %s", r->id,
                          k->state_topic, cep_strerror(rc));
         }
     }
@@ -570,19 +558,19 @@ static int add_part(kctx *k, restored *r, int64_t *offset) {
     wire(k);
     dbg("partition %" PRId32 " assigned, %s at offset %" PRId64 " (%zu bytes of state in %" PRIu32 " records)", r->id,
         found ? "restored" : "fresh", p->next, found ? r->len : 0, found ? r->pc[0].count : 0);
-    return K_OK;
+    return EXIT_OK;
 }
 
 /* Restore the n partitions ids (engines from their state) into k->parts;
- * offs[i] gets where partition ids[i] resumes. K_OK, a fatal status, or -1
+ * offs[i] gets where partition ids[i] resumes. EXIT_OK, a fatal status, or -1
  * (none added) when stopped while reading their state. */
 static int add_parts(kctx *k, const int32_t *ids, size_t n, int64_t *offs) {
     restored *r = calloc(n ? n : 1, sizeof *r);
-    if (!r) return kfail(k, K_INTERNAL, "out of memory");
+    if (!r) return kfail(k, EXIT_INTERNAL, "out of memory");
     for (size_t i = 0; i < n; i++) r[i].id = ids[i];
-    int rc = n ? read_states(k, r, n) : K_OK;
-    if (rc == K_OK)
-        for (size_t i = 0; i < n && k->status == K_OK; i++) add_part(k, &r[i], &offs[i]);
+    int rc = n ? read_states(k, r, n) : EXIT_OK;
+    if (rc == EXIT_OK)
+        for (size_t i = 0; i < n && k->status == EXIT_OK; i++) add_part(k, &r[i], &offs[i]);
     restored_free(r, n);
     return rc < 0 ? rc : k->status;
 }
@@ -602,14 +590,14 @@ static void drop_part(kctx *k, int32_t id) {
 static int begin_txn(kctx *k) {
     rd_kafka_error_t *err = rd_kafka_begin_transaction(k->prod);
     if (err) {
-        kfail(k, K_OUTPUT, "cannot begin a transaction: %s", rd_kafka_error_string(err));
+        kfail(k, EXIT_OUTPUT, "cannot begin a transaction: %s", rd_kafka_error_string(err));
         rd_kafka_error_destroy(err);
         return -1;
     }
     k->in_txn = 1;
     k->txn_doomed = 0;
     k->txn_count = 0;
-    k->txn_start = now_s();
+    k->txn_start = cli_now();
     return 0;
 }
 
@@ -618,23 +606,23 @@ static int begin_txn(kctx *k) {
 static int rewind_all(kctx *k) {
     size_t n = k->nparts;
     int32_t *ids = calloc(n ? n : 1, sizeof *ids);
-    if (!ids) return kfail(k, K_INTERNAL, "out of memory");
+    if (!ids) return kfail(k, EXIT_INTERNAL, "out of memory");
     for (size_t i = 0; i < n; i++) ids[i] = k->parts[i].id;
     for (size_t i = 0; i < n; i++) drop_part(k, ids[i]);
     int64_t *offs = calloc(n ? n : 1, sizeof *offs);
     if (!offs) {
         free(ids);
-        return kfail(k, K_INTERNAL, "out of memory");
+        return kfail(k, EXIT_INTERNAL, "out of memory");
     }
     /* (Stopped while restoring: the partitions stay without engines, their
      * messages ignored, until the consumer closes.) */
     int rc = add_parts(k, ids, n, offs);
-    for (size_t i = 0; i < n && rc == K_OK; i++) {
+    for (size_t i = 0; i < n && rc == EXIT_OK; i++) {
         rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
         rd_kafka_topic_partition_list_add(l, k->o->topic, ids[i])->offset = offs[i];
         rd_kafka_error_t *e = rd_kafka_seek_partitions(k->cons, l, 10000);
         if (e) {
-            kfail(k, K_INTERNAL, "cannot seek partition %" PRId32 ": %s", ids[i], rd_kafka_error_string(e));
+            kfail(k, EXIT_INTERNAL, "cannot seek partition %" PRId32 ": %s", ids[i], rd_kafka_error_string(e));
             rd_kafka_error_destroy(e);
         }
         rd_kafka_topic_partition_list_destroy(l);
@@ -651,7 +639,7 @@ static void abort_txn(kctx *k) {
     rd_kafka_error_t *ab = rd_kafka_abort_transaction(k->prod, -1);
     k->in_txn = 0;
     if (ab) {
-        kfail(k, K_OUTPUT, "cannot abort the transaction: %s", rd_kafka_error_string(ab));
+        kfail(k, EXIT_OUTPUT, "cannot abort the transaction: %s", rd_kafka_error_string(ab));
         rd_kafka_error_destroy(ab);
     }
 }
@@ -660,18 +648,18 @@ static void abort_txn(kctx *k) {
  * failure is retried; an abortable one aborts and rewinds; a fatal one
  * (fenced by a newer instance) stops the process. */
 static int commit_txn(kctx *k) {
-    if (!k->in_txn) return K_OK;
-    double t0 = now_s();
+    if (!k->in_txn) return EXIT_OK;
+    double t0 = cli_now();
     dbg("commit: %" PRId64 " messages", k->txn_count);
     rd_kafka_topic_partition_list_t *offs = rd_kafka_topic_partition_list_new((int)k->nparts);
-    for (size_t i = 0; i < k->nparts && k->status == K_OK && !k->txn_doomed; i++) {
+    for (size_t i = 0; i < k->nparts && k->status == EXIT_OK && !k->txn_doomed; i++) {
         part *p = &k->parts[i];
         if (!p->dirty) continue;
-        if (write_state(k, p) != K_OK) break;
+        if (write_state(k, p) != EXIT_OK) break;
         rd_kafka_topic_partition_list_add(offs, k->o->topic, p->id)->offset = p->next;
     }
     rd_kafka_error_t *err = NULL;
-    if (k->status == K_OK && offs->cnt > 0 && !k->txn_doomed) {
+    if (k->status == EXIT_OK && offs->cnt > 0 && !k->txn_doomed) {
         rd_kafka_consumer_group_metadata_t *md = rd_kafka_consumer_group_metadata(k->cons);
         for (int tries = 0;; tries++) {
             err = rd_kafka_send_offsets_to_transaction(k->prod, offs, md, -1);
@@ -681,21 +669,21 @@ static int commit_txn(kctx *k) {
         rd_kafka_consumer_group_metadata_destroy(md);
     }
     rd_kafka_topic_partition_list_destroy(offs);
-    if (!err && k->status == K_OK && !k->txn_doomed) {
+    if (!err && k->status == EXIT_OK && !k->txn_doomed) {
         for (int tries = 0;; tries++) {
             err = rd_kafka_commit_transaction(k->prod, -1);
             if (!err || !rd_kafka_error_is_retriable(err) || tries > 10) break;
             rd_kafka_error_destroy(err);
         }
     }
-    if (!err && k->status == K_OK && !k->txn_doomed) {
-        dbg("committed in %.0f ms", (now_s() - t0) * 1000);
+    if (!err && k->status == EXIT_OK && !k->txn_doomed) {
+        dbg("committed in %.0f ms", (cli_now() - t0) * 1000);
         k->in_txn = 0;
         for (size_t i = 0; i < k->nparts; i++) k->parts[i].dirty = 0;
-        return K_OK;
+        return EXIT_OK;
     }
     if (err && rd_kafka_error_is_fatal(err)) {
-        kfail(k, K_OUTPUT, "transaction failed for good (another instance took over?): %s",
+        kfail(k, EXIT_OUTPUT, "transaction failed for good (another instance took over?): %s",
               rd_kafka_error_string(err));
         rd_kafka_error_destroy(err);
         return k->status;
@@ -709,7 +697,7 @@ static int commit_txn(kctx *k) {
     }
     abort_txn(k);
     /* Leaving (SIGINT/SIGTERM): nothing more is consumed, no need to rewind. */
-    if (k->status != K_OK || stop_requested) return k->status;
+    if (k->status != EXIT_OK || stop_requested) return k->status;
     return rewind_all(k);
 }
 
@@ -724,21 +712,21 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
         size_t n = (size_t)parts->cnt;
         int32_t *ids = calloc(n ? n : 1, sizeof *ids);
         int64_t *offs = calloc(n ? n : 1, sizeof *offs);
-        if (!ids || !offs) kfail(k, K_INTERNAL, "out of memory");
-        for (size_t i = 0; i < n && k->status == K_OK; i++) {
+        if (!ids || !offs) kfail(k, EXIT_INTERNAL, "out of memory");
+        for (size_t i = 0; i < n && k->status == EXIT_OK; i++) {
             ids[i] = parts->elems[i].partition;
             if (find_part(k, ids[i])) drop_part(k, ids[i]);
         }
-        int rc = k->status == K_OK ? add_parts(k, ids, n, offs) : k->status;
-        if (rc == K_OK)
+        int rc = k->status == EXIT_OK ? add_parts(k, ids, n, offs) : k->status;
+        if (rc == EXIT_OK)
             for (size_t i = 0; i < n; i++) parts->elems[i].offset = offs[i];
         free(ids);
         free(offs);
-        rd_kafka_assign(rk, rc == K_OK ? parts : NULL);
+        rd_kafka_assign(rk, rc == EXIT_OK ? parts : NULL);
     } else {
         /* Revoked: what was consumed so far is committed before another
          * member may take the partitions over. */
-        if (k->status == K_OK) {
+        if (k->status == EXIT_OK) {
             if (rd_kafka_assignment_lost(rk)) {
                 /* Expelled (a session timeout, a long pause): another member
                  * may own the partitions already: abort, never commit. */
@@ -760,12 +748,12 @@ static void on_error(rd_kafka_t *rk, int err, const char *reason, void *opaque) 
     if (err == RD_KAFKA_RESP_ERR__FATAL) {
         char buf[512];
         rd_kafka_fatal_error(rk, buf, sizeof buf);
-        kfail(k, K_OUTPUT, "fatal Kafka error: %s", buf);
+        kfail(k, EXIT_OUTPUT, "fatal Kafka error: %s", buf);
         return;
     }
     /* Unreachable brokers: librdkafka reconnects with back-off; say so, at
      * most every few seconds. */
-    double t = now_s();
+    double t = cli_now();
     if (t - last < 5) return;
     last = t;
     if (err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN || err == RD_KAFKA_RESP_ERR__TRANSPORT ||
@@ -827,13 +815,13 @@ static rd_kafka_t *new_reader(kctx *k) {
         setconf(c, "enable.partition.eof", "true", errstr, sizeof errstr) ||
         setconf(c, "isolation.level", "read_committed", errstr, sizeof errstr)) {
         if (c) rd_kafka_conf_destroy(c);
-        kfail(k, K_USAGE, "Kafka state reader configuration: %s", errstr);
+        kfail(k, EXIT_USAGE, "Kafka state reader configuration: %s", errstr);
         return NULL;
     }
     rd_kafka_t *rd = rd_kafka_new(RD_KAFKA_CONSUMER, c, errstr, sizeof errstr);
     if (!rd) {
         rd_kafka_conf_destroy(c); /* still ours when rd_kafka_new fails */
-        kfail(k, K_USAGE, "cannot create the Kafka state reader: %s", errstr);
+        kfail(k, EXIT_USAGE, "cannot create the Kafka state reader: %s", errstr);
         return NULL;
     }
     rd_kafka_poll_set_consumer(rd);
@@ -849,12 +837,12 @@ static int create_clients(kctx *k) {
         setconf(c, "isolation.level", "read_committed", errstr, sizeof errstr) ||
         setconf(c, "auto.offset.reset", "earliest", errstr, sizeof errstr)) {
         if (c) rd_kafka_conf_destroy(c);
-        return kfail(k, K_USAGE, "Kafka consumer configuration: %s", errstr);
+        return kfail(k, EXIT_USAGE, "Kafka consumer configuration: %s", errstr);
     }
     rd_kafka_conf_set_rebalance_cb(c, on_rebalance);
     if (!(k->cons = rd_kafka_new(RD_KAFKA_CONSUMER, c, errstr, sizeof errstr))) {
         rd_kafka_conf_destroy(c);
-        return kfail(k, K_USAGE, "cannot create the Kafka consumer: %s", errstr);
+        return kfail(k, EXIT_USAGE, "cannot create the Kafka consumer: %s", errstr);
     }
     rd_kafka_poll_set_consumer(k->cons);
 
@@ -873,7 +861,7 @@ static int create_clients(kctx *k) {
         setconf(c, "linger.ms", "5", errstr, sizeof errstr) ||
         setconf(c, "allow.auto.create.topics", "false", errstr, sizeof errstr)) {
         if (c) rd_kafka_conf_destroy(c);
-        return kfail(k, K_USAGE, "Kafka producer configuration: %s", errstr);
+        return kfail(k, EXIT_USAGE, "Kafka producer configuration: %s", errstr);
     }
     char tt[32];
     size_t ttn = sizeof tt;
@@ -887,13 +875,13 @@ static int create_clients(kctx *k) {
                                                                                             : 1000000;
     if (mmax < 2048) {
         rd_kafka_conf_destroy(c);
-        return kfail(k, K_USAGE, "message.max.bytes %lld is too small for state records (at least 2048)", mmax);
+        return kfail(k, EXIT_USAGE, "message.max.bytes %lld is too small for state records (at least 2048)", mmax);
     }
     k->piece_max = (size_t)mmax - 1024;
     rd_kafka_conf_set_dr_msg_cb(c, on_delivery);
     if (!(k->prod = rd_kafka_new(RD_KAFKA_PRODUCER, c, errstr, sizeof errstr))) {
         rd_kafka_conf_destroy(c);
-        return kfail(k, K_USAGE, "cannot create the Kafka producer: %s", errstr);
+        return kfail(k, EXIT_USAGE, "cannot create the Kafka producer: %s", errstr);
     }
     for (;;) {
         rd_kafka_error_t *err = rd_kafka_init_transactions(k->prod, 30000);
@@ -902,7 +890,7 @@ static int create_clients(kctx *k) {
         fprintf(stderr, "cepheus: cannot start transactions with the brokers at %s: %s%s\n", o->brokers,
                 rd_kafka_error_string(err), retry ? " (retrying)" : "");
         rd_kafka_error_destroy(err);
-        if (!retry || stop_requested) return kfail(k, K_OUTPUT, "giving up");
+        if (!retry || stop_requested) return kfail(k, EXIT_OUTPUT, "giving up");
         sleep(1);
     }
 
@@ -924,16 +912,16 @@ static int create_clients(kctx *k) {
         }
         if (!err && (!st || st->err == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART)) {
             rd_kafka_metadata_destroy(md);
-            return kfail(k, K_USAGE, "the state topic '%s' does not exist (create it, compacted: "
+            return kfail(k, EXIT_USAGE, "the state topic '%s' does not exist (create it, compacted: "
                          "cleanup.policy=compact)", k->state_topic);
         }
         if (md) rd_kafka_metadata_destroy(md);
         fprintf(stderr, "cepheus: cannot read metadata of '%s' from %s: %s (retrying)\n", k->state_topic,
                 o->brokers, rd_kafka_err2str(err ? err : RD_KAFKA_RESP_ERR__PARTIAL));
-        if (stop_requested) return kfail(k, K_OUTPUT, "giving up");
+        if (stop_requested) return kfail(k, EXIT_OUTPUT, "giving up");
         sleep(1);
     }
-    return K_OK;
+    return EXIT_OK;
 }
 
 static void print_stats(kctx *k, double dt) {
@@ -958,7 +946,7 @@ static void print_stats(kctx *k, double dt) {
 
 static int handle_msg(kctx *k, rd_kafka_message_t *m) {
     part *p = find_part(k, m->partition);
-    if (!p) return K_OK; /* from a partition just revoked */
+    if (!p) return EXIT_OK; /* from a partition just revoked */
     if (!k->in_txn && begin_txn(k) < 0) return k->status;
     int64_t wm;
     const char *s = m->payload ? m->payload : "";
@@ -969,16 +957,16 @@ static int handle_msg(kctx *k, rd_kafka_message_t *m) {
     p->dirty = 1;
     p->events++;
     k->txn_count++;
-    if (rc == CEP_OK) return K_OK;
+    if (rc == CEP_OK) return EXIT_OK;
     if (rc == CEP_EJSON || rc == CEP_ENOTOBJECT || rc == CEP_ETIME || rc == CEP_ERANGE || rc == CEP_ETOODEEP) {
         fprintf(stderr, "%s[%" PRId32 "]@%" PRId64 ": error: %s\n", k->o->topic, m->partition, m->offset,
                 kind < 0 ? "invalid watermark" : cep_engine_error(p->e));
-        return K_OK;
+        return EXIT_OK;
     }
-    if (rc == CEP_ECALLBACK && k->status != K_OK) return k->status;
-    if (rc == CEP_ENOMEM || k->oom) return kfail(k, K_INTERNAL, "out of memory");
-    if (rc == CEP_ELIMIT) return kfail(k, K_LIMIT, "%s", cep_engine_error(p->e));
-    return kfail(k, K_INTERNAL, "%s", cep_strerror(rc));
+    if (rc == CEP_ECALLBACK && k->status != EXIT_OK) return k->status;
+    if (rc == CEP_ENOMEM || k->oom) return kfail(k, EXIT_INTERNAL, "out of memory");
+    if (rc == CEP_ELIMIT) return kfail(k, EXIT_LIMIT, "%s", cep_engine_error(p->e));
+    return kfail(k, EXIT_INTERNAL, "%s", cep_strerror(rc));
 }
 
 int kafka_run(const cep_program *prog, const kafka_opts *o) {
@@ -994,15 +982,15 @@ int kafka_run(const cep_program *prog, const kafka_opts *o) {
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
 
-    if (create_clients(&k) == K_OK) {
+    if (create_clients(&k) == EXIT_OK) {
         rd_kafka_topic_partition_list_t *sub = rd_kafka_topic_partition_list_new(1);
         rd_kafka_topic_partition_list_add(sub, o->topic, RD_KAFKA_PARTITION_UA);
         rd_kafka_resp_err_t err = rd_kafka_subscribe(k.cons, sub);
         rd_kafka_topic_partition_list_destroy(sub);
-        if (err) kfail(&k, K_USAGE, "cannot subscribe to '%s': %s", o->topic, rd_kafka_err2str(err));
+        if (err) kfail(&k, EXIT_USAGE, "cannot subscribe to '%s': %s", o->topic, rd_kafka_err2str(err));
     }
-    double last_stats = now_s();
-    while (k.status == K_OK && !stop_requested) {
+    double last_stats = cli_now();
+    while (k.status == EXIT_OK && !stop_requested) {
         rd_kafka_message_t *m = rd_kafka_consumer_poll(k.cons, 100);
         if (m) {
             if (m->err) {
@@ -1014,19 +1002,19 @@ int kafka_run(const cep_program *prog, const kafka_opts *o) {
             rd_kafka_message_destroy(m);
         }
         rd_kafka_poll(k.prod, 0);
-        if (k.in_txn && k.status == K_OK &&
-            (k.txn_doomed || k.txn_count >= o->txn_events || (now_s() - k.txn_start) * 1000 >= (double)o->txn_ms))
+        if (k.in_txn && k.status == EXIT_OK &&
+            (k.txn_doomed || k.txn_count >= o->txn_events || (cli_now() - k.txn_start) * 1000 >= (double)o->txn_ms))
             commit_txn(&k);
-        if (o->stats_ms && (now_s() - last_stats) * 1000 >= (double)o->stats_ms) {
-            print_stats(&k, now_s() - last_stats);
-            last_stats = now_s();
+        if (o->stats_ms && (cli_now() - last_stats) * 1000 >= (double)o->stats_ms) {
+            print_stats(&k, cli_now() - last_stats);
+            last_stats = cli_now();
         }
     }
     dbg("stopping");
     /* Leaving: commit what was consumed (closing revokes the partitions,
      * whose callback commits), then give the partitions back. */
     if (k.cons) {
-        if (k.status == K_OK) commit_txn(&k);
+        if (k.status == EXIT_OK) commit_txn(&k);
         rd_kafka_consumer_close(k.cons);
         rd_kafka_destroy(k.cons);
     }

@@ -119,14 +119,25 @@ int usage_error(const char *fmt, ...) {
     return EXIT_USAGE;
 }
 
+int vfail(int status, const char *fmt, va_list ap) {
+    fputs("cepheus: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    return status;
+}
+
 int fail(int status, const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
-    fputs("cepheus: ", stderr);
-    vfprintf(stderr, fmt, ap);
+    vfail(status, fmt, ap);
     va_end(ap);
-    fputc('\n', stderr);
     return status;
+}
+
+double cli_now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
 /* Report a getopt failure: '?' (unknown option) or ':' (missing argument). */

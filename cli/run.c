@@ -151,12 +151,6 @@ static int is_blank(const char *s, size_t n) {
     return 1;
 }
 
-static double now_seconds(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
 /* Close (and so flush) an output file; EXIT_OUTPUT when it or an earlier
  * write failed. Its writers' blocks must have been written already. */
 static int close_output(out_file *o) {
@@ -419,7 +413,7 @@ static int run_events(runner *x, run_ctx *r, const run_opts *o, input *in,
     cep_engine *e = x->e; /* NULL with --threads: no reload, no checkpoint */
     uint64_t read = from->read, malformed = from->malformed, since = 0;
     int status = EXIT_OK;
-    double t0 = now_seconds();
+    double t0 = cli_now();
     ckpt_pos pos = *from;
     size_t max_line = o->max_line > 0 ? (size_t)o->max_line : (size_t)-1 - 1;
     char toolong_reason[96], where[512];
@@ -513,7 +507,7 @@ static int run_events(runner *x, run_ctx *r, const run_opts *o, input *in,
     }
 
     if (o->stats) {
-        double dt = now_seconds() - t0;
+        double dt = cli_now() - t0;
         cep_stats st;
         rn_stats(x, &st);
         fprintf(stderr,

@@ -51,8 +51,10 @@ static void w_bytes(writer *w, const void *p, size_t n) {
     }
 }
 
-/* Integers are written little-endian whatever the host, so a snapshot moves
- * between machines. */
+/* The format's integers are written little-endian whatever the host. Keys
+ * are the engine's own bytes (step.c's encode_key: pattern number and key
+ * values in host byte order), so a snapshot moves between little-endian
+ * machines only (docs/snapshot.md). */
 static void w_u64(writer *w, uint64_t v) {
     unsigned char b[8];
     for (int i = 0; i < 8; i++) b[i] = (unsigned char)(v >> (8 * i));
@@ -488,7 +490,7 @@ CEP_API int cep_engine_restore(cep_engine *e, const void *buf, size_t len) {
         int64_t last_event = r_i64(&r);
         uint32_t klen = r_u32(&r);
         const char *key = r_bytes(&r, klen);
-        /* The encoded key starts with its pattern's number (engine.c's
+        /* The encoded key starts with its pattern's number (step.c's
          * encode_key), and lookups go by the key alone: a key naming
          * another pattern ran that pattern on this one's states, out of
          * bounds (found by fuzz_snapshot); a key given twice is not one. */
