@@ -235,6 +235,13 @@ const char *expr_op_text(expr_op op) {
     return "?";
 }
 
+expr_op ast_aggregate(const char *name) {
+    static const expr_op aggs[] = {AGG_COUNT, AGG_SUM, AGG_AVG, AGG_MIN, AGG_MAX};
+    for (size_t i = 0; i < sizeof aggs / sizeof *aggs; i++)
+        if (strcmp(name, expr_op_text(aggs[i])) == 0) return aggs[i];
+    return OP_NONE;
+}
+
 static void dump_expr(strbuf *b, const ast_expr *e);
 
 static void dump_args(strbuf *b, const ast_expr *a) {

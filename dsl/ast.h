@@ -193,6 +193,9 @@ int ast_parse(const char *text, size_t len, struct cep_diag *d,
 
 /* An operator (or aggregate) as the pattern language spells it. */
 const char *expr_op_text(expr_op op);
+/* The aggregate a function name calls (AGG_COUNT ... AGG_MAX), or OP_NONE:
+ * the one list of aggregate names. */
+expr_op ast_aggregate(const char *name);
 
 /* Write a readable S-expression of the tree (for tests). Returns a string
  * owned by the caller (mem_free), NULL on out-of-memory. */

@@ -734,23 +734,15 @@ static int64_t quant_bound(struct parse_ctx *ctx, tok_int v, span sp) {
     return v.v;
 }
 
-static const struct {
-    const char *name;
-    expr_op op;
-} aggregates[] = {
-    {"count", AGG_COUNT}, {"sum", AGG_SUM}, {"avg", AGG_AVG},
-    {"min", AGG_MIN},     {"max", AGG_MAX},
-};
-
 /* NAME(args): an aggregate for count/sum/avg/min/max, else a call. Takes
  * name and args. A malformed aggregate is reported and becomes null so
  * that later passes see a well-formed tree. */
 static ast_expr *mk_call(struct parse_ctx *ctx, char *name, span name_sp,
                          expr_list args, span args_sp, span sp) {
-    for (size_t i = 0; i < sizeof aggregates / sizeof aggregates[0]; i++) {
-        if (strcmp(name, aggregates[i].name)) continue;
+    expr_op agg = ast_aggregate(name);
+    if (agg != OP_NONE) {
         ast_expr *a = args.head;
-        int is_count = aggregates[i].op == AGG_COUNT;
+        int is_count = agg == AGG_COUNT;
         int ok = args.n == 1 &&
                  (is_count ? a->kind == EX_FIELD
                            : a->kind == EX_STEPREF && !a->has_index);
@@ -768,7 +760,7 @@ static ast_expr *mk_call(struct parse_ctx *ctx, char *name, span name_sp,
                 perr(ctx, CEP_DIAG_SYNTAX, args_sp.start,
                      "%s takes a step field: %s(step.field)", name, name);
         } else {
-            e->op = aggregates[i].op;
+            e->op = agg;
             if (is_count) {
                 e->step = a->name; /* count(step): the "field" is the step */
                 e->step_sp = a->name_sp;

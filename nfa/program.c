@@ -36,9 +36,7 @@ static int valid_name(const char *s) {
 CEP_API int cep_compiler_add_function(cep_compiler *c, const char *name, int nargs,
                                       cep_function_fn fn, void *userdata) {
     if (!c || !fn || !valid_name(name) || nargs < -1 || nargs > 16) return CEP_EINVAL;
-    static const char *reserved[] = {"count", "sum", "avg", "min", "max"};
-    for (size_t i = 0; i < sizeof reserved / sizeof *reserved; i++)
-        if (strcmp(reserved[i], name) == 0) return CEP_EINVAL;
+    if (ast_aggregate(name) != OP_NONE) return CEP_EINVAL; /* reserved */
     if (builtin_lookup(name, NULL) >= 0) return CEP_EINVAL;
     for (uint32_t i = 0; i < c->nfns; i++)
         if (strcmp(c->fns[i].name, name) == 0) return CEP_EINVAL;

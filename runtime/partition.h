@@ -12,6 +12,15 @@
 
 #define PARTITION_SEED 0x63657068657573ull /* "cepheus": fixed, never per run */
 
+/* The key rule both the engine's key encoding (step.c) and the shard choice
+ * follow: a double with an integral value in int64 range is that integer,
+ * so 7 and 7.0 are one key, as they compare equal. 1 with *i set, else 0. */
+static inline int key_integral(double d, int64_t *i) {
+    if (!(d >= -9.2e18 && d <= 9.2e18) || d != (double)(int64_t)d) return 0;
+    *i = (int64_t)d;
+    return 1;
+}
+
 /* A 64-bit finalizer (Pelle Evensen's moremur): every input bit reaches
  * every output bit. */
 static inline uint64_t partition_mix(uint64_t x) {
@@ -49,8 +58,9 @@ static inline uint32_t partition_of(const cep_program *p, uint32_t pi, const cep
         case CEP_BOOL: x = (uint64_t)v->u.b; break;
         case CEP_INT: x = (uint64_t)v->u.i; break;
         case CEP_DOUBLE:
-            if (v->u.d >= -9.2e18 && v->u.d <= 9.2e18 && v->u.d == (double)(int64_t)v->u.d) {
-                x = (uint64_t)(int64_t)v->u.d;
+            int64_t n;
+            if (key_integral(v->u.d, &n)) {
+                x = (uint64_t)n;
                 type = CEP_INT;
             } else {
                 memcpy(&x, &v->u.d, sizeof x);

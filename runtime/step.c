@@ -43,10 +43,7 @@ static uint32_t key_write(uint32_t pi, const nfa_pattern *pat, const cep_value *
     p += 4;
     for (uint32_t i = 0; i < pat->nkeys; i++) {
         cep_value v = vals[pat->key_slots[i]];
-        if (v.type == CEP_DOUBLE && v.u.d >= -9.2e18 && v.u.d <= 9.2e18 && v.u.d == (double)(int64_t)v.u.d) {
-            v.type = CEP_INT;
-            v.u.i = (int64_t)v.u.d;
-        }
+        if (v.type == CEP_DOUBLE && key_integral(v.u.d, &v.u.i)) v.type = CEP_INT;
         *p++ = (char)v.type;
         switch (v.type) {
         case CEP_NULL: memset(p, 0, 8); p += 8; break;
