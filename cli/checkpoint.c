@@ -3,12 +3,19 @@
  * then the engine snapshot (docs/snapshot.md). */
 #include "config.h"
 #include "checkpoint.h"
+#include "cli.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <signal.h>
+#include <time.h>
 #include <unistd.h>
 
 #define CKPT_MAGIC "CEPCKPT1"
@@ -72,6 +79,94 @@ int checkpoint_write(const char *dir, const ckpt_pos *pos, const cep_engine *e, 
         close(d);
     }
     return 0;
+}
+
+/* fsync each fd (EINVAL: a pipe or terminal, nothing to make durable), then
+ * write the checkpoint. EXIT_OK, or the failure printed. */
+static int write_durably(const char *dir, const ckpt_pos *pos, const cep_engine *e,
+                         const int *fds, int nfds) {
+    for (int i = 0; i < nfds; i++)
+        if (fds[i] >= 0 && fsync(fds[i]) != 0 && errno != EINVAL)
+            return fail(EXIT_OUTPUT, "cannot write the output: %s", strerror(errno));
+    char err[512];
+    if (checkpoint_write(dir, pos, e, err, sizeof err) < 0) return fail(EXIT_OUTPUT, "%s", err);
+    return EXIT_OK;
+}
+
+static void finished(ckpt_bg *bg) {
+    char path[4096];
+    struct stat st;
+    snprintf(path, sizeof path, "%s/checkpoint", bg->dir);
+    bg->last_size = stat(path, &st) == 0 ? (uint64_t)st.st_size : 0;
+    bg->last_duration = cli_now() - bg->started;
+    bg->taken++;
+}
+
+int checkpoint_start(ckpt_bg *bg, const char *dir, const ckpt_pos *pos, const cep_engine *e,
+                     const int *fds, int nfds) {
+    double t0 = cli_now();
+    bg->dir = dir;
+    bg->started = t0;
+    /* The child exits with _exit: nothing buffered in the parent's stdio may
+     * be written twice, and no atexit handler of the parent's runs. */
+    pid_t parent = getpid();
+    pid_t pid = fork();
+    if (pid == 0) {
+        /* A writer outliving a killed run could put its checkpoint in place
+         * after a restart read the previous one: it dies with the run. */
+        if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != parent) _exit(EXIT_INTERNAL);
+        _exit(write_durably(dir, pos, e, fds, nfds));
+    }
+    int status = EXIT_OK;
+    if (pid < 0) { /* no child (EAGAIN, ENOMEM): the same work, here */
+        status = write_durably(dir, pos, e, fds, nfds);
+        if (status == EXIT_OK) finished(bg);
+    } else {
+        bg->pid = (int)pid;
+    }
+    double pause = cli_now() - t0;
+    bg->last_pause = pause;
+    bg->pause_sum += pause;
+    bg->starts++;
+    if (pause > bg->worst_pause) bg->worst_pause = pause;
+    return status;
+}
+
+int checkpoint_lock(const char *dir) {
+    char path[4096];
+    snprintf(path, sizeof path, "%s/lock", dir);
+    /* Not closed: the lock lasts as long as the process (and its writer). */
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0) return fail(EXIT_OUTPUT, "cannot open '%s': %s", path, strerror(errno));
+    for (int i = 0; flock(fd, LOCK_EX | LOCK_NB) != 0; i++) {
+        if (errno != EWOULDBLOCK && errno != EINTR) {
+            close(fd);
+            return fail(EXIT_OUTPUT, "cannot lock '%s': %s", path, strerror(errno));
+        }
+        if (i == 200) {
+            close(fd);
+            return fail(EXIT_USAGE, "'%s' is in use by another cepheus run", dir);
+        }
+        nanosleep(&(struct timespec){0, 50 * 1000 * 1000}, NULL);
+    }
+    return EXIT_OK;
+}
+
+int checkpoint_reap(ckpt_bg *bg, int block) {
+    if (!bg->pid) return EXIT_OK;
+    int ws;
+    pid_t r;
+    do r = waitpid((pid_t)bg->pid, &ws, block ? 0 : WNOHANG);
+    while (r < 0 && errno == EINTR);
+    if (r == 0) return CKPT_BUSY;
+    bg->pid = 0;
+    if (r < 0) return fail(EXIT_INTERNAL, "cannot wait for the checkpoint writer: %s", strerror(errno));
+    if (WIFEXITED(ws) && WEXITSTATUS(ws) == EXIT_OK) {
+        finished(bg);
+        return EXIT_OK;
+    }
+    if (WIFEXITED(ws)) return WEXITSTATUS(ws); /* it said why */
+    return fail(EXIT_INTERNAL, "the checkpoint writer died (signal %d)", WIFSIGNALED(ws) ? WTERMSIG(ws) : 0);
 }
 
 int checkpoint_read(const char *dir, ckpt_pos *pos, char **snap, size_t *snaplen, char *err,

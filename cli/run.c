@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -47,6 +48,7 @@ typedef struct run_ctx {
     unsigned nshards;
     out_buf rejected;    /* --errors lines, from the reading loop */
     int oom;
+    ckpt_bg ckpt;        /* the checkpoint being written in the background */
 } run_ctx;
 
 /* The engine, or with --threads the pool of engines (runtime/pool.c):
@@ -233,8 +235,9 @@ static uint64_t out_length(FILE *f) {
     return n > 0 ? (uint64_t)n : 0;
 }
 
-/* Flush the outputs to disk and record the position: after a crash,
- * --restore truncates the outputs back to these lengths. */
+/* Hand the outputs to the kernel and record the position (after a crash,
+ * --restore truncates the outputs back to these lengths), then let a child
+ * make them durable and write the checkpoint while the run goes on. */
 static int take_checkpoint(cep_engine *e, run_ctx *r, const run_opts *o, ckpt_pos *pos) {
     if (sink_flush(&r->main) != 0) {
         const out_file *f = failed_output(r);
@@ -244,13 +247,9 @@ static int take_checkpoint(cep_engine *e, run_ctx *r, const run_opts *o, ckpt_po
     pos->late_len = out_length(r->late.f);
     pos->timeouts_len = out_length(r->timeouts.f);
     FILE *outs[] = {r->out.f, r->late.f, r->timeouts.f};
-    for (int i = 0; i < 3; i++)
-        if (outs[i] && fsync(fileno(outs[i])) != 0 && errno != EINVAL)
-            return fail(EXIT_OUTPUT, "cannot write the output: %s", strerror(errno));
-    char err[512];
-    if (checkpoint_write(o->checkpoint_dir, pos, e, err, sizeof err) < 0)
-        return fail(EXIT_OUTPUT, "%s", err);
-    return EXIT_OK;
+    int fds[3];
+    for (int i = 0; i < 3; i++) fds[i] = outs[i] ? fileno(outs[i]) : -1;
+    return checkpoint_start(&r->ckpt, o->checkpoint_dir, pos, e, fds, 3);
 }
 
 /* Input read in large blocks; a line is handed out where it lies in the
@@ -463,12 +462,19 @@ static int run_events(runner *x, run_ctx *r, const run_opts *o, input *in,
                      : kind > 0 ? rn_advance(x, wm)
                      : kind < 0 ? CEP_ETIME
                                 : rn_push_json(x, line, len);
+            /* While the previous checkpoint is still being written, the
+             * next waits: its child is asked again every 1024 events. */
             if (o->checkpoint_dir && ++since >= (uint64_t)o->checkpoint_every &&
+                (since - (uint64_t)o->checkpoint_every) % 1024 == 0 &&
                 (rc == CEP_OK || is_malformed(rc))) {
-                since = 0;
-                pos = (ckpt_pos){(uint32_t)i, offset, lineno, 0, 0, 0, read,
-                                 malformed + (is_malformed(rc) ? 1 : 0)};
-                if ((status = take_checkpoint(e, r, o, &pos)) != EXIT_OK) break;
+                int st = checkpoint_reap(&r->ckpt, 0);
+                if (st != CKPT_BUSY) {
+                    if ((status = st) != EXIT_OK) break;
+                    since = 0;
+                    pos = (ckpt_pos){(uint32_t)i, offset, lineno, 0, 0, 0, read,
+                                     malformed + (is_malformed(rc) ? 1 : 0)};
+                    if ((status = take_checkpoint(e, r, o, &pos)) != EXIT_OK) break;
+                }
             }
             if (rc == CEP_OK) continue;
             if (is_malformed(rc)) {
@@ -505,6 +511,9 @@ static int run_events(runner *x, run_ctx *r, const run_opts *o, input *in,
         int rc = rn_finish(x);
         if (rc != CEP_OK) status = run_failure(r, rc, "at end of input", rn_error(x));
     }
+    /* The last checkpoint is complete (or failed) before the run ends. */
+    int ck = checkpoint_reap(&r->ckpt, 1);
+    if (status == EXIT_OK) status = ck;
 
     if (o->stats) {
         double dt = cli_now() - t0;
@@ -528,6 +537,20 @@ static int run_events(runner *x, run_ctx *r, const run_opts *o, input *in,
                 "events/second: %.0f\n",
                 read, st.events, st.matches, st.late, st.stragglers, st.timeouts, st.dropped, st.ttl_dropped, st.mem_dropped, st.memory, malformed,
                 st.peak_partial_matches, st.regex_errors, dt, dt > 0 ? (double)read / dt : 0.0);
+        if (o->checkpoint_dir) {
+            const ckpt_bg *c = &r->ckpt;
+            struct rusage ru;
+            getrusage(RUSAGE_SELF, &ru); /* the run alone: the writers are children */
+            fprintf(stderr, "run's own cpu seconds: %.3f\n",
+                    (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 + (double)ru.ru_stime.tv_sec +
+                        ru.ru_stime.tv_usec / 1e6);
+            fprintf(stderr,
+                    "checkpoints: %" PRIu64 "\n"
+                    "checkpoint pause ms (last, mean, worst): %.3f %.3f %.3f\n"
+                    "last checkpoint: %.3f s to write, %" PRIu64 " bytes\n",
+                    c->taken, c->last_pause * 1e3, c->starts ? c->pause_sum * 1e3 / (double)c->starts : 0.0,
+                    c->worst_pause * 1e3, c->last_duration, c->last_size);
+        }
     }
     return status;
 }
@@ -842,6 +865,12 @@ int cmd_run(int argc, char **argv) {
         }
     }
 
+    /* One run per checkpoint directory; a killed run's writer is gone
+     * before the checkpoint is read. */
+    if ((o.restore_dir && (status = checkpoint_lock(o.restore_dir)) != EXIT_OK) ||
+        (o.checkpoint_dir && (!o.restore_dir || strcmp(o.checkpoint_dir, o.restore_dir) != 0) &&
+         (status = checkpoint_lock(o.checkpoint_dir)) != EXIT_OK))
+        goto done;
     /* A checkpoint, if there is one, says where to resume. */
     if (o.restore_dir) {
         char err[512];
