@@ -219,6 +219,14 @@ static int decision_graph(cep_engine *e, const nfa_pattern *pat, const pm *p, co
         uint32_t s = e->stack.v[--e->stack.n];
         const nfa_state *st = &pat->states[s];
         if (++guard > (size_t)pat->nstates * 4 + 64) break; /* proceed edges never cycle; be safe */
+        /* A state reached by proceeding (past a loop or an optional step)
+         * whose gap has passed since the last event taken neither takes nor
+         * waits (language.md §10; Flink checks only the state a partial
+         * match waits in, §21). The state waited in is pruned by its timer
+         * before this event, so this only ever cuts proceeded-to states. */
+        if (st->gap_ms > 0 && p->node && p->node->ev->time <= INT64_MAX - st->gap_ms &&
+            ev->time >= p->node->ev->time + st->gap_ms)
+            continue;
         for (uint32_t i = 0; i < st->nedges; i++) {
             const nfa_edge *edge = &pat->edges[st->first_edge + i];
             int h = edge->cond ? cond_holds(e, edge->cond) : 1;
