@@ -146,11 +146,11 @@ static int due_less(const timer_ent *a, const timer_ent *b) { return a->ks->crea
 
 /* Fire every key with a timer due at d, in the order the keys got their
  * state (as one heap of keys by (deadline, creation) would). */
-static void fire_due(cep_engine *e, int64_t d) {
+static void fire_due(cep_engine *e, int64_t d, int64_t now) {
     size_t n = timers_take(e, d);
     timer_ent *v = e->due;
     if (n == 1) {
-        fire_timer(e, v[0].ks, d);
+        fire_timer(e, v[0].ks, now);
         v[0].ks->timers--;
         engine_key_settle(e, v[0].ks);
         return;
@@ -162,7 +162,7 @@ static void fire_due(cep_engine *e, int64_t d) {
         v[j] = x;
     }
     for (size_t i = 0; i < n; i++)
-        if (i == 0 || v[i].ks != v[i - 1].ks) fire_timer(e, v[i].ks, d);
+        if (i == 0 || v[i].ks != v[i - 1].ks) fire_timer(e, v[i].ks, now);
     /* Then let go of the entries; a key that holds nothing else goes. */
     for (size_t i = 0; i < n; i++) {
         v[i].ks->timers--;
@@ -184,7 +184,12 @@ static int advance_to(cep_engine *e, int64_t w) {
         int tm_due = d != INT64_MAX && d <= w;
         if (!ev_due && !tm_due) break;
         if (tm_due && (!ev_due || d <= ev->time)) {
-            fire_due(e, d);
+            /* Past the last event at end of input, time jumps to +inf:
+             * Flink's last watermark (Long.MAX_VALUE) is one advanceTime
+             * per key, so all of a key's windows close together, at its
+             * first deadline: the timeouts first, then the pending
+             * matches, released and pruned by the skip strategy. */
+            fire_due(e, d, d > e->end_after ? INT64_MAX : d);
             continue;
         }
         heap_pop(&e->reorder);
@@ -436,8 +441,13 @@ CEP_API int cep_engine_advance_watermark(cep_engine *e, int64_t ms) {
 
 CEP_API int cep_engine_finish(cep_engine *e) {
     if (!e) return CEP_EINVAL;
+    return engine_finish_after(e, e->max_seen);
+}
+
+int engine_finish_after(cep_engine *e, int64_t last) {
     if (e->finished) return CEP_EFINISHED;
     e->started = 1;
+    e->end_after = last;
     /* End of input: the watermark goes to +infinity, every window closes
      * (and every timer entry fires). */
     int rc = advance_to(e, INT64_MAX);
@@ -470,6 +480,7 @@ CEP_API int cep_engine_new(const cep_program *p, cep_engine **out) {
     e->prog = p;
     e->watermark = INT64_MIN;
     e->max_seen = INT64_MIN;
+    e->end_after = INT64_MAX;
     e->reorder.less = reorder_less;
     /* A random seed per engine, so keys cannot be chosen to collide. Output
      * order never depends on it: keys are iterated in creation order. */

@@ -202,6 +202,9 @@ struct cep_engine {
     int limit_policy;
     int64_t watermark;
     int64_t max_seen;
+    int64_t end_after;        /* at end of input: deadlines past this (the
+                               * newest event time of the whole input) close
+                               * a key's windows all at once; INT64_MAX else */
     uint64_t arrivals;
     uint64_t keys_created;
     uint64_t nkey_states;     /* key states allocated (holding state or not) */
@@ -326,6 +329,10 @@ void pm_merge(cep_engine *e, pm_list *parts, const uint32_t *cut, uint32_t ncut,
 /* Expire what is due at time now in ks (uses e->kids as scratch: never
  * called while a step is under way). */
 void prune_expired(cep_engine *e, key_state *ks, int64_t now);
+/* cep_engine_finish, where the input's newest event time is last (a pool
+ * passes the one over all its engines: the result must not depend on how
+ * keys are spread). */
+int engine_finish_after(cep_engine *e, int64_t last);
 /* When partial match p's window closes (INT64_MAX: never, also for a
  * window that ends at INT64_MAX or would pass it: the end of time). */
 int64_t pm_deadline(const nfa_pattern *pat, const pm *p);

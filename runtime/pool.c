@@ -217,7 +217,7 @@ static void apply(cep_pool *p, shard *s, int kind, int64_t arg, const cep_event 
         break;
     case R_ADVANCE: rc = cep_engine_advance_watermark(s->e, arg); break;
     case R_TICK: rc = cep_engine_tick(s->e); break;
-    case R_FINISH: rc = cep_engine_finish(s->e); break;
+    case R_FINISH: rc = engine_finish_after(s->e, arg); break;
     }
     mem_heap_use(own);
     if (rc != CEP_OK) shard_fail(p, s, rc);
@@ -965,7 +965,7 @@ CEP_API int cep_pool_finish(cep_pool *p) {
         if (rc != CEP_EINVAL && rc != CEP_EFINISHED) sync_all(p); /* as cep_pool_sync */
         return rc;
     }
-    rc = broadcast(p, R_FINISH, 0);
+    rc = broadcast(p, R_FINISH, p->max_seen); /* the windows past it close at once */
     sync_all(p);
     p->finished = 1;
     p->fast = 0;
