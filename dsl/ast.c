@@ -328,6 +328,7 @@ static const char *conn_text(conn_kind c) {
 }
 
 static void dump_quant(strbuf *b, const ast_quant *q) {
+    if (q->optional) sb_puts(b, " optional"); /* {n}?: a different NFA */
     switch (q->kind) {
     case Q_ONE: return;
     case Q_OPTIONAL: sb_puts(b, " ?"); return;

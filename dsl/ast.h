@@ -91,6 +91,7 @@ typedef enum quant_kind {
 typedef struct ast_quant {
     quant_kind kind;
     int64_t min, max; /* max -1 = unbounded */
+    int optional;     /* {n}?, {n,}?, {n,m}?: Flink's times(..).optional() */
     span sp;          /* zero span when kind == Q_ONE */
 } ast_quant;
 

@@ -273,7 +273,7 @@ static const char *mod_name(mod_kind k) {
 static int q_looping(const ast_quant *q) { return q->kind == Q_PLUS || q->kind == Q_STAR || q->kind == Q_AT_LEAST; }
 static int q_repeats(const ast_quant *q) { return q_looping(q) || q->kind == Q_TIMES || q->kind == Q_RANGE; }
 static int q_optional(const ast_quant *q) {
-    return q->kind == Q_OPTIONAL || q->kind == Q_STAR ||
+    return q->kind == Q_OPTIONAL || q->kind == Q_STAR || q->optional ||
            ((q->kind == Q_RANGE || q->kind == Q_AT_LEAST) && q->min == 0);
 }
 static int has_mod(const ast_step *s, mod_kind k) {
@@ -287,6 +287,11 @@ static void check_quantifier(ctx *c, const ast_step *s) {
     const ast_quant *q = &s->quant;
     if ((q->kind == Q_TIMES && q->min == 0) || (q->kind == Q_RANGE && q->max == 0))
         ERR(c, CEP_DIAG_RANGE, q->sp.start, "a step must be matched at least once: use ? for an optional step");
+    else if (q->optional && q->min == 0)
+        /* {0,m} and {0,} are optional already: Flink's times(0, m) applies
+         * optional() and a second optional() throws "Optional already
+         * applied!" (Quantifier.optional). */
+        ERR(c, CEP_DIAG_RANGE, q->sp.start, "a quantifier from 0 is optional already: drop the '?'");
     else if (q->kind == Q_RANGE && q->min > q->max)
         ERR(c, CEP_DIAG_RANGE, q->sp.start, "quantifier lower bound %lld exceeds upper bound %lld",
             (long long)q->min, (long long)q->max);

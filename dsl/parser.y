@@ -207,7 +207,7 @@ static void set_gap(ast_step *s, const within_clause *g);
 %type <mlist> mod_list
 %type <nlist> key_opt name_list
 %type <emlist> emit_opt emit_list emit_item
-%type <quant> quant_opt
+%type <quant> quant_opt times_quant
 %type <conn> connector
 %type <within> within_opt gap_opt
 %type <skip> skip_opt
@@ -383,26 +383,35 @@ quant_opt:
     %empty {
         $$.kind = Q_ONE;
         $$.min = $$.max = 1;
+        $$.optional = 0;
         $$.sp.start = $$.sp.end = 0;
     }
-  | '?' { $$.kind = Q_OPTIONAL; $$.min = 0; $$.max = 1; $$.sp = @$; }
-  | '+' { $$.kind = Q_PLUS; $$.min = 1; $$.max = -1; $$.sp = @$; }
-  | '*' { $$.kind = Q_STAR; $$.min = 0; $$.max = -1; $$.sp = @$; }
-  | '{' INT '}' {
+  | '?' { $$.kind = Q_OPTIONAL; $$.min = 0; $$.max = 1; $$.optional = 0; $$.sp = @$; }
+  | '+' { $$.kind = Q_PLUS; $$.min = 1; $$.max = -1; $$.optional = 0; $$.sp = @$; }
+  | '*' { $$.kind = Q_STAR; $$.min = 0; $$.max = -1; $$.optional = 0; $$.sp = @$; }
+  | times_quant { $$ = $1; }
+  | times_quant '?' { $$ = $1; $$.optional = 1; $$.sp = @$; }
+  ;
+
+times_quant:
+    '{' INT '}' {
         $$.kind = Q_TIMES;
         $$.min = $$.max = quant_bound(ctx, $2, @2);
+        $$.optional = 0;
         $$.sp = @$;
     }
   | '{' INT ',' '}' {
         $$.kind = Q_AT_LEAST;
         $$.min = quant_bound(ctx, $2, @2);
         $$.max = -1;
+        $$.optional = 0;
         $$.sp = @$;
     }
   | '{' INT ',' INT '}' {
         $$.kind = Q_RANGE;
         $$.min = quant_bound(ctx, $2, @2);
         $$.max = quant_bound(ctx, $4, @4);
+        $$.optional = 0;
         $$.sp = @$;
     }
   ;

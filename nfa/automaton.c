@@ -109,7 +109,7 @@ static int is_looping(const ast_step *s) {
 static int is_times(const ast_step *s) { return s->quant.kind == Q_TIMES || s->quant.kind == Q_RANGE; }
 
 static int is_optional(const ast_step *s) {
-    return s->quant.kind == Q_OPTIONAL || s->quant.kind == Q_STAR ||
+    return s->quant.kind == Q_OPTIONAL || s->quant.kind == Q_STAR || s->quant.optional ||
            ((s->quant.kind == Q_RANGE || s->quant.kind == Q_AT_LEAST) && s->quant.min == 0);
 }
 
