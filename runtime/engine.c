@@ -126,13 +126,29 @@ static int process_event(cep_engine *e, cep_event *ev, int straggler, int own) {
     return rc;
 }
 
-/* A timer of key ks fired at time now: expire, drop an idle key's partial
- * matches (state TTL), release held matches. */
-static void fire_timer(cep_engine *e, key_state *ks, int64_t now) {
+/* The earliest window of ks's partial matches (INT64_MAX: none). */
+static int64_t key_first_deadline(const cep_engine *e, const key_state *ks) {
+    const nfa_pattern *pat = &e->prog->patterns[ks->pattern];
+    int64_t d = INT64_MAX;
+    for (uint32_t i = 0; i < ks->nb; i++)
+        for (uint32_t j = ks->b[i].lo; j < ks->b[i].hi; j++) {
+            int64_t x = pm_deadline(pat, &ks->b[i].v[j]);
+            if (x < d) d = x;
+        }
+    return d;
+}
+
+/* A timer of key ks fired at time d: expire what closed by now (d, or
+ * +inf at end of input), drop an idle key's partial matches (state TTL),
+ * release held matches. */
+static void fire_timer(cep_engine *e, key_state *ks, int64_t d, int64_t now) {
     if (!ks->npms && !ks->done.n) return; /* what the entry was for has gone */
+    /* At end of input the key's windows close together at its first real
+     * deadline, not at an entry left by a partial match that moved on. */
+    if (now != d && key_first_deadline(e, ks) > d) now = d;
     prune_expired(e, ks, now);
     if (e->state_ttl > 0 && ks->npms && ks->last_event <= INT64_MAX - e->state_ttl &&
-        ks->last_event + e->state_ttl <= now) {
+        ks->last_event + e->state_ttl <= d) {
         /* Idle past the TTL: drop the partial matches (counted), which
          * releases the matches they were holding back. */
         e->stats.ttl_dropped += ks->npms;
@@ -150,7 +166,7 @@ static void fire_due(cep_engine *e, int64_t d, int64_t now) {
     size_t n = timers_take(e, d);
     timer_ent *v = e->due;
     if (n == 1) {
-        fire_timer(e, v[0].ks, now);
+        fire_timer(e, v[0].ks, d, now);
         v[0].ks->timers--;
         engine_key_settle(e, v[0].ks);
         return;
@@ -162,7 +178,7 @@ static void fire_due(cep_engine *e, int64_t d, int64_t now) {
         v[j] = x;
     }
     for (size_t i = 0; i < n; i++)
-        if (i == 0 || v[i].ks != v[i - 1].ks) fire_timer(e, v[i].ks, now);
+        if (i == 0 || v[i].ks != v[i - 1].ks) fire_timer(e, v[i].ks, d, now);
     /* Then let go of the entries; a key that holds nothing else goes. */
     for (size_t i = 0; i < n; i++) {
         v[i].ks->timers--;

@@ -41,10 +41,17 @@ static int chance(int pct) { return rnd(100) < pct; }
 /* ---- test cases ------------------------------------------------------------ */
 
 typedef struct tcase {
-    rpattern p;
-    revent ev[R_MAXEV];
+    rpattern p;             /* the pattern the minimizer works on */
+    rpattern p2;            /* a second pattern in the same file (np 2) */
+    int np;
+    revent ev[R_MAXEV];     /* in time order */
     int n;
+    int64_t max_delay;      /* > 0: events arrive out of order (arr) */
+    int arr[R_MAXEV];       /* arrival order: indices into ev */
+    int threads;            /* also run a pool of 2 threads, compared with one engine */
 } tcase;
+
+static const rpattern *pat_of(const tcase *tc, int i) { return i ? &tc->p2 : &tc->p; }
 
 static int is_neg(const rstep *s) { return s->conn == RK_NOTNEXT || s->conn == RK_NOTFB; }
 static int loops(const rstep *s) { return s->max < 0 || s->max > 1; }
@@ -65,14 +72,24 @@ static int legal(const rpattern *p)
     for (int s = 0; s < p->n; s++) {
         const rstep *st = &p->st[s];
         if (s > 0 && st->conn == RK_BEGIN) return 0;
+        if (st->opt && !(st->q == RQ_TIMES || st->q == RQ_ATLEAST || st->q == RQ_RANGE)) return 0;
+        if (st->opt && st->min < 1) return 0;
+        if (st->gap < 0 || (st->gap > 0 && s == 0)) return 0;
         if (is_neg(st)) {
+            if (s == 0) return 0;
+            if (st->cond.kind != RC_TEQ || st->q != RQ_ONE || st->opt) return 0;
+            if (is_neg(&p->st[s - 1]) || ref_optional(&p->st[s - 1])) return 0;
+            if (s == p->n - 1) {
+                /* a trailing notFollowedBy, with a window */
+                if (st->conn != RK_NOTFB || (!p->has_within && st->gap <= 0)) return 0;
+                continue;
+            }
             nneg++;
-            if (s == 0 || s == p->n - 1) return 0;
-            if (is_neg(&p->st[s - 1]) || is_neg(&p->st[s + 1])) return 0;
-            if (st->cond.kind != RC_TEQ || st->q != RQ_ONE) return 0;
+            if (st->gap > 0) return 0;
+            if (is_neg(&p->st[s + 1])) return 0;
             const rstep *nx = &p->st[s + 1];
             if (st->conn == RK_NOTNEXT && nx->q != RQ_ONE) return 0;
-            if (nx->min < 1) return 0;
+            if (ref_optional(nx)) return 0;
             continue;
         }
         nnorm++;
@@ -85,15 +102,15 @@ static int legal(const rpattern *p)
             return 0;
         /* the language's rules (as Flink's Pattern API) */
         if (st->greedy && st->inner == RI_ANY) return 0;
-        if (st->min == 0 && s > 0) {
+        if (ref_optional(st) && s > 0) {
             int prev = s - 1;
             if (is_neg(&p->st[prev])) prev--;
             if (prev >= 0 && p->st[prev].greedy) return 0;
         }
-        if (st->min == 0 && s + 1 < p->n && is_neg(&p->st[s + 1])) return 0;
+        if (ref_optional(st) && s + 1 < p->n && is_neg(&p->st[s + 1])) return 0;
     }
     if (nneg > 1 || nnorm < 1) return 0;
-    if (nneg && p->st[0].min < 1) return 0;
+    if (nneg && ref_optional(&p->st[0])) return 0;
     if ((p->skip == RS_TOFIRST || p->skip == RS_TOLAST) &&
         (p->skip_step < 0 || p->skip_step >= p->n || is_neg(&p->st[p->skip_step])))
         return 0;
@@ -134,6 +151,8 @@ static void gen_quant(rstep *st)
     else if (r < 84) { st->q = RQ_TIMES; st->min = st->max = 1 + rnd(3); }
     else if (r < 91) { st->q = RQ_ATLEAST; st->min = 1 + rnd(2); st->max = -1; }
     else { st->q = RQ_RANGE; st->min = 1 + rnd(2); st->max = st->min + 1 + rnd(2); }
+    /* optional times: {n}?, {n,}?, {n,m}? */
+    if ((st->q == RQ_TIMES || st->q == RQ_ATLEAST || st->q == RQ_RANGE) && chance(30)) st->opt = 1;
 }
 
 static void gen_pattern(rpattern *p)
@@ -170,9 +189,18 @@ static void gen_pattern(rpattern *p)
             st->cond = gen_cond(s, loops(st), nidx);
             if (st->cond.ref < 0 && (st->cond.kind == RC_VGT || st->cond.kind == RC_TEQ_VGT))
                 st->cond.ref = idx[-1 - st->cond.ref];
+            if (i > 0 && chance(20)) st->gap = 1 + rnd(6); /* per-step gap */
             idx[nidx++] = s;
         }
         if (chance(30)) { p->has_within = 1; p->within = 3 + rnd(8); }
+        if (chance(20)) { /* a trailing notFollowedBy, with a gap or the pattern's within */
+            rstep *ng = &p->st[p->n++];
+            ng->conn = RK_NOTFB;
+            ng->q = RQ_ONE; ng->min = ng->max = 1;
+            ng->cond.kind = RC_TEQ;
+            ng->cond.t = rtype();
+            if (!p->has_within || chance(40)) ng->gap = 1 + rnd(6);
+        }
         int r = rnd(100);
         p->skip = r < 40 ? RS_NOSKIP : r < 55 ? RS_TONEXT : r < 70 ? RS_PASTLAST
                 : r < 85 ? RS_TOFIRST : RS_TOLAST;
@@ -184,26 +212,102 @@ static void gen_pattern(rpattern *p)
 
 static void gen_case(tcase *tc)
 {
+    memset(tc, 0, sizeof *tc);
     gen_pattern(&tc->p);
+    tc->np = 1;
+    if (chance(20)) { /* several patterns in one file */
+        gen_pattern(&tc->p2);
+        tc->p2.id = 1;
+        tc->np = 2;
+    }
+    tc->p.emit = chance(25);
+    if (tc->np > 1) tc->p2.emit = chance(25);
+    int keyed = tc->p.keyed || (tc->np > 1 && tc->p2.keyed);
     tc->n = 5 + rnd(8);
     int64_t ts = 1 + rnd(3);
     for (int i = 0; i < tc->n; i++) {
         tc->ev[i].ts = ts;
         ts += 1 + rnd(3);
-        tc->ev[i].key = tc->p.keyed ? rnd(2) : 0;
+        tc->ev[i].key = keyed ? rnd(2) : 0;
         tc->ev[i].t = rtype();
         tc->ev[i].v = rnd(4);
     }
+    for (int i = 0; i < tc->n; i++) tc->arr[i] = i;
+    if (chance(25)) { /* out of order, with --max-delay: some come late */
+        tc->max_delay = 1 + rnd(4);
+        for (int i = 0; i + 1 < tc->n; i++)
+            if (chance(35)) {
+                int j = i + 1 + rnd(tc->n - i - 1 < 3 ? tc->n - i - 1 : 3);
+                int t = tc->arr[i];
+                tc->arr[i] = tc->arr[j];
+                tc->arr[j] = t;
+            }
+    }
+    tc->threads = chance(25);
 }
+
+static int any_keyed(const tcase *tc) { return tc->p.keyed || (tc->np > 1 && tc->p2.keyed); }
 
 static int event_json(const tcase *tc, int i, char *b, int cap)
 {
     const revent *e = &tc->ev[i];
-    if (tc->p.keyed)
+    if (any_keyed(tc))
         return snprintf(b, (size_t)cap, "{\"ts\":%lld,\"k\":\"%c\",\"t\":\"%c\",\"v\":%d}",
                         (long long)e->ts, e->key ? 'y' : 'x', e->t, e->v);
     return snprintf(b, (size_t)cap, "{\"ts\":%lld,\"t\":\"%c\",\"v\":%d}", (long long)e->ts, e->t,
                     e->v);
+}
+
+/* The emit clause of a pattern with emit: aggregates over the first
+ * looping step (else the first step) and the last normal step. */
+static void emit_steps(const rpattern *p, int *a, int *b)
+{
+    *a = 0;
+    *b = 0;
+    for (int s = 0; s < p->n; s++)
+        if (!is_neg(&p->st[s])) {
+            *b = s;
+            if (*a == 0 && !loops(&p->st[0]) && loops(&p->st[s])) *a = s;
+        }
+}
+
+static void render(const tcase *tc, char *text, int cap)
+{
+    int n = 0;
+    for (int i = 0; i < tc->np && n < cap; i++) {
+        const rpattern *p = pat_of(tc, i);
+        ref_render_pattern(p, text + n, cap - n);
+        n += (int)strlen(text + n);
+        if (p->emit && n < cap) {
+            int a, b;
+            char na[16], nb[16];
+            emit_steps(p, &a, &b);
+            ref_step_name(p, a, na, sizeof na);
+            ref_step_name(p, b, nb, sizeof nb);
+            n += snprintf(text + n, (size_t)(cap - n),
+                          "  emit n = count(%s), t = sum(%s.v), hi = max(%s.v), lo = min(%s.v)\n", na,
+                          na, nb, nb);
+        }
+    }
+}
+
+/* The events the engine does not call late, in time order, and their
+ * indices in tc->ev (the reference sees only these). */
+static int on_time(const tcase *tc, revent *out, int *map)
+{
+    int late[R_MAXEV] = {0}, n = 0;
+    int64_t max = INT64_MIN;
+    for (int i = 0; i < tc->n; i++) {
+        const revent *e = &tc->ev[tc->arr[i]];
+        if (max != INT64_MIN && e->ts < max - tc->max_delay) late[tc->arr[i]] = 1;
+        if (e->ts > max) max = e->ts;
+    }
+    for (int i = 0; i < tc->n; i++)
+        if (!late[i]) {
+            out[n] = tc->ev[i];
+            map[n++] = i;
+        }
+    return n;
 }
 
 /* ---- running the engine ------------------------------------------------- */
@@ -212,7 +316,8 @@ typedef struct emres {
     rmatch *m;
     int n, cap;
     const tcase *tc;
-    int bad;          /* an event in a match that is not ours */
+    int bad;          /* an event in a match that is not ours, or wrong emit values */
+    char badwhy[160];
 } emres;
 
 static int find_event(const tcase *tc, int64_t ts)
@@ -222,11 +327,46 @@ static int find_event(const tcase *tc, int64_t ts)
     return -1;
 }
 
-static int on_match(void *ud, const cep_match *m)
+/* The emit values against the events the match reports. */
+static void check_emit(emres *r, const rmatch *x, const cep_match *m)
 {
-    emres *r = ud;
+    const rpattern *p = pat_of(r->tc, x->pat);
+    int a, b;
+    emit_steps(p, &a, &b);
+    long long cnt = 0, sum = 0, hi = 0, lo = 0;
+    int nb = 0;
+    for (int i = 0; i < x->n; i++) {
+        int v = r->tc->ev[x->ev[i]].v;
+        if (x->step[i] == a) { cnt++; sum += v; }
+        if (x->step[i] == b) {
+            if (!nb || v > hi) hi = v;
+            if (!nb || v < lo) lo = v;
+            nb++;
+        }
+    }
+    const long long want[4] = {cnt, sum, hi, lo};
+    if (cep_match_field_count(m) != 4) {
+        r->bad = 1;
+        snprintf(r->badwhy, sizeof r->badwhy, "emit: %zu fields", cep_match_field_count(m));
+        return;
+    }
+    for (size_t f = 0; f < 4; f++) {
+        cep_value v = cep_match_field(m, f);
+        int isnull = f >= 2 && !nb;
+        int ok = isnull ? v.type == CEP_NULL : v.type == CEP_INT && v.u.i == want[f];
+        if (!ok) {
+            r->bad = 1;
+            snprintf(r->badwhy, sizeof r->badwhy, "emit field %s wrong", cep_match_field_name(m, f));
+        }
+    }
+}
+
+static int collect(emres *r, const cep_match *m)
+{
     rmatch x;
     memset(&x, 0, sizeof x);
+    x.pat = (int)cep_match_pattern_index(m);
+    x.timeout = cep_match_is_timeout(m);
     if (cep_match_key_count(m) > 0) {
         cep_value k = cep_match_key(m, 0);
         x.key = k.type == CEP_STRING && k.u.s.len == 1 && k.u.s.ptr[0] == 'y';
@@ -242,6 +382,7 @@ static int on_match(void *ud, const cep_match *m)
             x.ev[j] = e;
             x.step[j] = (int)s;
         }
+    if (!x.timeout && x.pat < r->tc->np && pat_of(r->tc, x.pat)->emit) check_emit(r, &x, m);
     if (r->n == r->cap) {
         int nc = r->cap ? 2 * r->cap : 32;
         rmatch *nm = realloc(r->m, (size_t)nc * sizeof *nm);
@@ -253,11 +394,20 @@ static int on_match(void *ud, const cep_match *m)
     return 0;
 }
 
+static int on_match(void *ud, const cep_match *m) { return collect(ud, m); }
+
+static int configure(cep_engine *eng, const tcase *tc, emres *out)
+{
+    cep_engine_on_match(eng, on_match, out);
+    cep_engine_on_timeout(eng, on_match, out);
+    return tc->max_delay ? cep_engine_set_max_delay(eng, tc->max_delay) : CEP_OK;
+}
+
 /* 0 ok; 1 the pattern does not compile (text in *err); -1 engine error. */
 static int run_engine(const tcase *tc, emres *out, char *err, int errcap)
 {
-    char text[4096];
-    ref_render_pattern(&tc->p, text, sizeof text);
+    char text[8192];
+    render(tc, text, sizeof text);
     cep_program *prog = NULL;
     cep_diag *diag = NULL;
     memset(out, 0, sizeof *out);
@@ -270,19 +420,104 @@ static int run_engine(const tcase *tc, emres *out, char *err, int errcap)
     cep_diag_free(diag);
     cep_engine *eng = NULL;
     int rc = cep_engine_new(prog, &eng);
+    if (rc == CEP_OK) rc = configure(eng, tc, out);
     if (rc == CEP_OK) {
-        cep_engine_on_match(eng, on_match, out);
         for (int i = 0; i < tc->n && rc == CEP_OK; i++) {
             char line[256];
-            int len = event_json(tc, i, line, sizeof line);
+            int len = event_json(tc, tc->arr[i], line, sizeof line);
             rc = cep_engine_push_json(eng, line, (size_t)len);
         }
         if (rc == CEP_OK) rc = cep_engine_finish(eng);
         if (rc != CEP_OK) snprintf(err, (size_t)errcap, "engine: %s", cep_strerror(rc));
     }
+    if (out->bad && out->badwhy[0]) snprintf(err, (size_t)errcap, "%s", out->badwhy);
     cep_engine_free(eng);
     cep_program_free(prog);
     return rc == CEP_OK && !out->bad ? 0 : -1;
+}
+
+/* ---- a pool of 2 threads against one engine ------------------------------ */
+
+typedef struct poolrun {
+    const tcase *tc;
+    emres per[8];     /* per engine of the pool (each key is one engine's) */
+} poolrun;
+
+static int pool_configure(void *ud, cep_engine *e, unsigned index)
+{
+    poolrun *pr = ud;
+    if (index >= 8) return CEP_EINVAL;
+    pr->per[index].tc = pr->tc;
+    return configure(e, pr->tc, &pr->per[index]);
+}
+
+static int same_match(const rmatch *a, const rmatch *b);
+
+/* 0: every (pattern, key) has exactly one engine's outputs, in its order. */
+static int compare_pool(const tcase *tc, const emres *one, char *why, int cap)
+{
+    char text[8192];
+    render(tc, text, sizeof text);
+    cep_program *prog = NULL;
+    cep_diag *diag = NULL;
+    if (cep_compile(NULL, text, strlen(text), "<test>", &prog, &diag) != CEP_OK) {
+        cep_diag_free(diag);
+        return 0;
+    }
+    cep_diag_free(diag);
+    poolrun pr;
+    memset(&pr, 0, sizeof pr);
+    pr.tc = tc;
+    cep_pool *pool = NULL;
+    int rc = cep_pool_new(prog, 2, pool_configure, &pr, &pool), res = 0;
+    for (int i = 0; i < tc->n && rc == CEP_OK; i++) {
+        char line[256];
+        int len = event_json(tc, tc->arr[i], line, sizeof line);
+        rc = cep_pool_push_json(pool, line, (size_t)len);
+    }
+    if (rc == CEP_OK) rc = cep_pool_finish(pool);
+    cep_pool_free(pool);
+    if (rc != CEP_OK) {
+        snprintf(why, (size_t)cap, "pool: %s", cep_strerror(rc));
+        res = 1;
+    }
+    for (int pk = 0; pk < 2 * tc->np && !res; pk++) {
+        int n1 = 0, owner = -1, k = 0;
+        for (int i = 0; i < one->n; i++) n1 += one->m[i].pat * 2 + one->m[i].key == pk;
+        for (int e = 0; e < 8; e++)
+            for (int i = 0; i < pr.per[e].n; i++)
+                if (pr.per[e].m[i].pat * 2 + pr.per[e].m[i].key == pk) {
+                    if (owner >= 0 && owner != e) {
+                        snprintf(why, (size_t)cap, "pool: pattern %d key %d in two engines", pk / 2, pk % 2);
+                        res = 1;
+                    }
+                    owner = e;
+                }
+        if (res) break;
+        for (int i = 0; i < one->n && !res; i++) {
+            if (one->m[i].pat * 2 + one->m[i].key != pk) continue;
+            const emres *pe = owner >= 0 ? &pr.per[owner] : NULL;
+            while (pe && k < pe->n && pe->m[k].pat * 2 + pe->m[k].key != pk) k++;
+            if (!pe || k >= pe->n || !same_match(&pe->m[k], &one->m[i])) {
+                snprintf(why, (size_t)cap, "pool of 2 threads: pattern %d key %d differs from one engine",
+                         pk / 2, pk % 2);
+                res = 1;
+            }
+            k++;
+        }
+        if (!res && owner >= 0) {
+            int n2 = 0;
+            for (int i = 0; i < pr.per[owner].n; i++) n2 += pr.per[owner].m[i].pat * 2 + pr.per[owner].m[i].key == pk;
+            if (n2 != n1) {
+                snprintf(why, (size_t)cap, "pool of 2 threads: pattern %d key %d has %d outputs, one engine %d",
+                         pk / 2, pk % 2, n2, n1);
+                res = 1;
+            }
+        }
+    }
+    for (int e = 0; e < 8; e++) free(pr.per[e].m);
+    cep_program_free(prog);
+    return res;
 }
 
 /* ---- comparing ------------------------------------------------------------ */
@@ -291,11 +526,14 @@ static int run_engine(const tcase *tc, emres *out, char *err, int errcap)
 
 static int same_match(const rmatch *a, const rmatch *b)
 {
-    if (a->key != b->key || a->n != b->n) return 0;
+    if (a->key != b->key || a->n != b->n || a->pat != b->pat || a->timeout != b->timeout) return 0;
     for (int i = 0; i < a->n; i++)
         if (a->ev[i] != b->ev[i] || a->step[i] != b->step[i]) return 0;
     return 1;
 }
+
+static int cur_pat;        /* the pattern the reference runs (choose_like_engine) */
+static const int *cur_map; /* its event indices to tc->ev's */
 
 /* The oracle for ties the skip strategy leaves to the engine: take the one
  * the engine emitted at that place, if it is a candidate at all. */
@@ -305,10 +543,14 @@ static int choose_like_engine(void *ud, const rout *sofar, const rmatch *c, int 
     int key = c[0].key, seen = 0;
     for (int i = 0; i < sofar->n; i++) seen += sofar->m[i].key == key;
     for (int i = 0; i < em->n; i++) {
-        if (em->m[i].key != key) continue;
+        if (em->m[i].key != key || em->m[i].pat != cur_pat) continue;
         if (seen-- > 0) continue;
-        for (int j = 0; j < nc; j++)
-            if (same_match(&em->m[i], &c[j])) return j;
+        for (int j = 0; j < nc; j++) {
+            rmatch x = c[j];
+            x.pat = cur_pat;
+            for (int t = 0; t < x.n; t++) x.ev[t] = cur_map[x.ev[t]];
+            if (same_match(&em->m[i], &x)) return j;
+        }
         return 0;
     }
     return 0;
@@ -316,7 +558,8 @@ static int choose_like_engine(void *ud, const rout *sofar, const rmatch *c, int 
 
 static int pos_lt(rpos a, rpos b) { return a.major < b.major || (a.major == b.major && a.minor < b.minor); }
 
-/* 0: same output. Else a reason in why. */
+/* 0: same output. Else a reason in why. Outputs are compared per
+ * (pattern, key): in order, a group of the reference as a set. */
 static int compare(const emres *em, const rout *ro, char *why, int cap)
 {
     static int used[R_MAXMATCH];
@@ -328,23 +571,24 @@ static int compare(const emres *em, const rout *ro, char *why, int cap)
         return 1;
     }
     memset(used, 0, sizeof used);
-    for (int key = 0; key < 2; key++) {
-        int ei = 0; /* engine matches of this key, walked in order */
+    for (int pk = 0; pk < 4; pk++) {
+        int ei = 0; /* engine outputs of this pattern and key, walked in order */
         int ne = 0;
+#define PK(m) ((m).pat * 2 + (m).key)
         for (int i = 0; i < em->n; i++)
-            if (em->m[i].key == key) eidx[ne++] = i;
+            if (PK(em->m[i]) == pk) eidx[ne++] = i;
         int ri = 0;
         while (ri < ro->n) {
-            if (ro->m[ri].key != key) { ri++; continue; }
+            if (PK(ro->m[ri]) != pk) { ri++; continue; }
             int g = ro->m[ri].group, ng = 0;
-            while (ri < ro->n && (ro->m[ri].key != key || ro->m[ri].group == g)) {
-                if (ro->m[ri].key == key) gi[ng++] = ri;
+            while (ri < ro->n && (PK(ro->m[ri]) != pk || ro->m[ri].group == g)) {
+                if (PK(ro->m[ri]) == pk) gi[ng++] = ri;
                 ri++;
             }
-            /* the next ng engine matches of this key, in any order */
+            /* the next ng engine outputs of this key, in any order */
             for (int j = 0; j < ng; j++) {
                 if (ei + j >= ne) {
-                    snprintf(why, (size_t)cap, "key %d: engine has fewer matches", key);
+                    snprintf(why, (size_t)cap, "pattern %d key %d: engine has fewer outputs", pk / 2, pk % 2);
                     return 1;
                 }
                 const rmatch *x = &em->m[eidx[ei + j]];
@@ -356,25 +600,59 @@ static int compare(const emres *em, const rout *ro, char *why, int cap)
                         found = 1;
                     }
                 if (!found) {
-                    snprintf(why, (size_t)cap, "key %d: engine match %d differs", key, ei + j + 1);
+                    snprintf(why, (size_t)cap, "pattern %d key %d: engine output %d differs", pk / 2, pk % 2,
+                             ei + j + 1);
                     return 1;
                 }
             }
             ei += ng;
         }
         if (ei != ne) {
-            snprintf(why, (size_t)cap, "key %d: engine has more matches", key);
+            snprintf(why, (size_t)cap, "pattern %d key %d: engine has more outputs", pk / 2, pk % 2);
             return 1;
         }
     }
-    /* Across keys: the order the matches were released in. */
+    /* Across keys and patterns: the order the outputs were released in. */
     for (int i = 0; i < em->n; i++)
         for (int j = i + 1; j < em->n; j++)
-            if (em->m[i].key != em->m[j].key && pos_lt(epos[j], epos[i])) {
-                snprintf(why, (size_t)cap, "order across keys: engine match %d before %d", i + 1,
+            if (PK(em->m[i]) != PK(em->m[j]) && pos_lt(epos[j], epos[i])) {
+                snprintf(why, (size_t)cap, "order across keys: engine output %d before %d", i + 1,
                          j + 1);
                 return 1;
             }
+#undef PK
+    return 0;
+}
+
+/* The reference over both patterns (outputs in event indices of tc->ev). */
+static int run_reference(const tcase *tc, emres *em, rout *ro)
+{
+    revent ev[R_MAXEV];
+    int map[R_MAXEV];
+    int n = on_time(tc, ev, map);
+    memset(ro, 0, sizeof *ro);
+    for (int i = 0; i < tc->np; i++) {
+        rout one;
+        cur_pat = i;
+        cur_map = map;
+        if (ref_run(pat_of(tc, i), ev, n, choose_like_engine, em, &one) != 0) {
+            ref_out_free(&one);
+            return -1;
+        }
+        for (int j = 0; j < one.n; j++) {
+            rmatch m = one.m[j];
+            for (int t = 0; t < m.n; t++) m.ev[t] = map[m.ev[t]];
+            if (ro->n == ro->cap) {
+                int nc = ro->cap ? 2 * ro->cap : 32;
+                rmatch *nm = realloc(ro->m, (size_t)nc * sizeof *nm);
+                if (!nm) { ref_out_free(&one); return -1; }
+                ro->m = nm;
+                ro->cap = nc;
+            }
+            ro->m[ro->n++] = m;
+        }
+        ref_out_free(&one);
+    }
     return 0;
 }
 
@@ -393,7 +671,7 @@ static int check_case(const tcase *tc, char *why, int cap, rout *ro_out, emres *
         return R_SKIP;
     }
     rout ro;
-    if (ref_run(&tc->p, tc->ev, tc->n, choose_like_engine, &em, &ro) != 0) {
+    if (run_reference(tc, &em, &ro) != 0) {
         snprintf(why, (size_t)cap, "reference limit");
         free(em.m);
         ref_out_free(&ro);
@@ -404,6 +682,8 @@ static int check_case(const tcase *tc, char *why, int cap, rout *ro_out, emres *
         snprintf(why, (size_t)cap, "%s", err[0] ? err : "engine error");
         res = R_FAIL;
     } else if (compare(&em, &ro, why, cap)) {
+        res = R_FAIL;
+    } else if (tc->threads && compare_pool(tc, &em, why, cap)) {
         res = R_FAIL;
     }
     if (ro_out) *ro_out = ro; else ref_out_free(&ro);
@@ -416,7 +696,7 @@ static int check_case(const tcase *tc, char *why, int cap, rout *ro_out, emres *
 static int still_fails(const tcase *tc)
 {
     char why[512];
-    if (!legal(&tc->p)) return 0;
+    if (!legal(&tc->p) || (tc->np > 1 && !legal(&tc->p2))) return 0;
     return check_case(tc, why, sizeof why, NULL, NULL) == R_FAIL;
 }
 
@@ -457,8 +737,21 @@ static void minimize(tcase *tc)
         for (int i = 0; i < tc->n; i++) {
             tcase t = *tc;
             memmove(&t.ev[i], &t.ev[i + 1], sizeof(revent) * (size_t)(t.n - i - 1));
+            int k = 0;
+            for (int j = 0; j < t.n; j++)
+                if (t.arr[j] != i) t.arr[k++] = t.arr[j] > i ? t.arr[j] - 1 : t.arr[j];
             t.n--;
             if (still_fails(&t)) { *tc = t; progress = 1; i--; }
+        }
+        {
+            tcase t;
+#define TRYC(edit) do { t = *tc; edit; if (still_fails(&t)) { *tc = t; progress = 1; } } while (0)
+            if (tc->np > 1) TRYC(t.np = 1);
+            if (tc->np > 1) TRYC(t.p = t.p2; t.p.id = 0; t.np = 1);
+            if (tc->max_delay) TRYC(t.max_delay = 0; for (int j = 0; j < t.n; j++) t.arr[j] = j);
+            if (tc->threads) TRYC(t.threads = 0);
+            if (tc->p.emit) TRYC(t.p.emit = 0);
+#undef TRYC
         }
         for (int s = 0; s < tc->p.n; s++) {
             tcase t = *tc;
@@ -471,6 +764,8 @@ static void minimize(tcase *tc)
 #define TRY(edit) do { t = *tc; rstep *x = &t.p.st[s]; (void)x; edit; \
         if (still_fails(&t)) { *tc = t; progress = 1; } } while (0)
             if (st->greedy) TRY(x->greedy = 0);
+            if (st->gap) TRY(x->gap = 0);
+            if (st->opt) TRY(x->opt = 0);
             if (st->has_until) TRY(x->has_until = 0);
             if (st->inner != RI_RELAXED) TRY(x->inner = RI_RELAXED);
             if (st->q != RQ_ONE) TRY(x->q = RQ_ONE; x->min = x->max = 1; x->greedy = 0;
@@ -504,13 +799,36 @@ static void minimize(tcase *tc)
 static void print_match(const tcase *tc, const rmatch *m, FILE *f)
 {
     char name[16], ev[256];
-    fprintf(f, "{\"pattern\":\"p\",\"key\":");
-    if (tc->p.keyed) fprintf(f, "\"%c\"", m->key ? 'y' : 'x');
+    const rpattern *p = pat_of(tc, m->pat);
+    if (m->timeout) fprintf(f, "timeout: ");
+    if (p->id) fprintf(f, "{\"pattern\":\"p%d\",\"key\":", p->id);
+    else fprintf(f, "{\"pattern\":\"p\",\"key\":");
+    if (p->keyed) fprintf(f, "\"%c\"", m->key ? 'y' : 'x');
     else fprintf(f, "null");
-    fprintf(f, ",\"start\":%lld,\"end\":%lld,\"events\":{", (long long)tc->ev[m->ev[0]].ts,
-            (long long)tc->ev[m->ev[m->n - 1]].ts);
-    for (int s = 0; s < tc->p.n; s++) {
-        ref_step_name(&tc->p, s, name, sizeof name);
+    fprintf(f, ",\"start\":%lld", (long long)tc->ev[m->ev[0]].ts);
+    if (m->timeout) fprintf(f, ",\"timeout\":true");
+    else fprintf(f, ",\"end\":%lld", (long long)tc->ev[m->ev[m->n - 1]].ts);
+    if (p->emit && !m->timeout) {
+        /* what the emit clause computes (render) */
+        int a, b, nb = 0;
+        long long cnt = 0, sum = 0, hi = 0, lo = 0;
+        emit_steps(p, &a, &b);
+        for (int i = 0; i < m->n; i++) {
+            int v = tc->ev[m->ev[i]].v;
+            if (m->step[i] == a) { cnt++; sum += v; }
+            if (m->step[i] == b) {
+                if (!nb || v > hi) hi = v;
+                if (!nb || v < lo) lo = v;
+                nb++;
+            }
+        }
+        if (nb) fprintf(f, ",\"fields\":{\"n\":%lld,\"t\":%lld,\"hi\":%lld,\"lo\":%lld}}\n", cnt, sum, hi, lo);
+        else fprintf(f, ",\"fields\":{\"n\":%lld,\"t\":%lld,\"hi\":null,\"lo\":null}}\n", cnt, sum);
+        return;
+    }
+    fprintf(f, ",\"events\":{");
+    for (int s = 0; s < p->n; s++) {
+        ref_step_name(p, s, name, sizeof name);
         fprintf(f, "%s\"%s\":[", s ? "," : "", name);
         int first = 1;
         for (int i = 0; i < m->n; i++)
@@ -526,18 +844,20 @@ static void print_match(const tcase *tc, const rmatch *m, FILE *f)
 
 static void print_case(const tcase *tc, unsigned long long seed, const char *why, FILE *f)
 {
-    char text[4096], ev[256];
+    char text[8192], ev[256];
     rout ro;
     emres em;
     char w2[512] = "";
     check_case(tc, w2, sizeof w2, &ro, &em);
     int ties = 0;
     for (int i = 1; i < ro.n; i++)
-        if (ro.m[i].group == ro.m[i - 1].group && ro.m[i].key == ro.m[i - 1].key) ties = 1;
-    ref_render_pattern(&tc->p, text, sizeof text);
+        if (ro.m[i].group == ro.m[i - 1].group && ro.m[i].key == ro.m[i - 1].key &&
+            ro.m[i].pat == ro.m[i - 1].pat)
+            ties = 1;
+    render(tc, text, sizeof text);
     fprintf(f, "# Differential test, seed %llu%s: %s\n", seed, *why ? " (minimized)" : "",
             *w2 ? w2 : "the reference and the engine agree");
-
+    if (tc->threads) fprintf(f, "# (also run on a pool of 2 threads)\n");
     fprintf(f, "# Expected output from the reference matcher (tests/reference/refmatch.c).\n");
     fprintf(f, "# The engine gave:\n");
     for (int i = 0; i < em.n; i++) {
@@ -545,15 +865,25 @@ static void print_case(const tcase *tc, unsigned long long seed, const char *why
         print_match(tc, &em.m[i], f);
     }
     if (em.n == 0) fprintf(f, "#   (nothing)\n");
+    fprintf(f, "%% timeouts\n");
+    if (tc->max_delay) fprintf(f, "%% max-delay %lld\n", (long long)tc->max_delay);
     if (ties) fprintf(f, "%% unordered\n");
     fputs(text, f);
     fprintf(f, "---\n");
     for (int i = 0; i < tc->n; i++) {
-        event_json(tc, i, ev, sizeof ev);
+        event_json(tc, tc->arr[i], ev, sizeof ev);
         fprintf(f, "%s\n", ev);
     }
     fprintf(f, "---\n");
-    for (int i = 0; i < ro.n; i++) print_match(tc, &ro.m[i], f);
+    /* in the order the reference releases them */
+    int done[R_MAXMATCH > 4096 ? 4096 : R_MAXMATCH] = {0};
+    for (int k = 0; k < ro.n && k < 4096; k++) {
+        int best = -1;
+        for (int i = 0; i < ro.n && i < 4096; i++)
+            if (!done[i] && (best < 0 || pos_lt(ro.m[i].pos, ro.m[best].pos))) best = i;
+        done[best] = 1;
+        print_match(tc, &ro.m[best], f);
+    }
     ref_out_free(&ro);
     free(em.m);
 }

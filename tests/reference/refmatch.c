@@ -69,7 +69,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { ST_WAIT, ST_NN, ST_FINAL };
+enum { ST_WAIT, ST_NN, ST_FINAL, ST_PENDING };
 
 typedef struct astate {
     int kind;      /* ST_* */
@@ -134,7 +134,11 @@ static int cond_eval(const ctx *c, const rcond *cd, const rrun *r, int e)
 
 static int is_neg(const rstep *s) { return s->conn == RK_NOTNEXT || s->conn == RK_NOTFB; }
 
-/* Where a run goes once step s is done. */
+int ref_optional(const rstep *s) { return s->min == 0 || s->opt; }
+
+/* Where a run goes once step s is done. A trailing notFollowedBy is a place
+ * of its own (PENDING): the run waits there until its window closes, and
+ * then it is a match. */
 static astate after(const ctx *c, int s)
 {
     astate a = {ST_FINAL, 0, 0, 0, 0};
@@ -145,7 +149,14 @@ static astate after(const ctx *c, int s)
         a.s = t;
         return a;
     }
-    if (c->p->st[t].conn == RK_NOTFB) t++;
+    if (c->p->st[t].conn == RK_NOTFB) {
+        if (t == c->p->n - 1) {
+            a.kind = ST_PENDING;
+            a.s = t;
+            return a;
+        }
+        t++;
+    }
     a.kind = ST_WAIT;
     a.s = t;
     a.k = 1;
@@ -175,7 +186,8 @@ static int ignore_ok(const ctx *c, const rrun *r, int s, int k, int e)
     return ok;
 }
 
-static int optional_at(const rstep *st, int k) { return k > st->min; }
+/* {n}? can skip its first place; any step the places past its minimum. */
+static int optional_at(const rstep *st, int k) { return k > st->min || (st->opt && k == 1); }
 
 /* The next normal step after s, or -1. */
 static int next_normal(const ctx *c, int s)
@@ -193,7 +205,7 @@ static int following_take(const ctx *c, const rrun *r, int s, int e)
         const rstep *st = &c->p->st[t];
         if (is_neg(st)) continue;
         if (take_ok(c, r, t, e)) return 1;
-        if (st->min > 0) return 0;
+        if (!ref_optional(st)) return 0;
     }
     return 0;
 }
@@ -246,6 +258,7 @@ typedef struct walk {
     int ned;
     int killed;
     int final;    /* reached the end by skipping */
+    int just_took; /* the run's last event is this one: no gap has passed */
 } walk;
 
 static int same(const astate *a, const astate *b)
@@ -256,6 +269,14 @@ static int same(const astate *a, const astate *b)
 
 int ref_greedy_variant = 1;
 
+/* The gap that holds at place a: its step's (W, and PENDING for a trailing
+ * notFollowedBy with a gap), none at a notNext. */
+static int64_t place_gap(const ctx *c, const astate *a)
+{
+    if (a->kind == ST_WAIT || a->kind == ST_PENDING) return c->p->st[a->s].gap;
+    return 0;
+}
+
 /* Variant 1: the greedy step g whose sink place a is (the place a run goes
  * to when g is done), or -1. */
 static int greedy_source(const ctx *c, const astate *a)
@@ -264,8 +285,8 @@ static int greedy_source(const ctx *c, const astate *a)
     if (a->kind == ST_WAIT && a->k == 1) {
         g = a->s - 1;
         if (g >= 0 && c->p->st[g].conn == RK_NOTFB) g--;
-    } else if (a->kind == ST_NN) {
-        g = a->s - 1;
+    } else if (a->kind == ST_NN || a->kind == ST_PENDING) {
+        g = a->s - 1; /* a trailing notFollowedBy's place is a greedy loop's sink too */
     } else {
         return -1;
     }
@@ -289,6 +310,19 @@ static void explore(const ctx *c, const rrun *r, astate a, int e, walk *w, int c
     }
     if (a.kind == ST_FINAL) {
         w->final = 1;
+        return;
+    }
+    /* Past the gap of the step whose place this is (measured from the
+     * run's last event), the place is dead: nothing is taken, ignored,
+     * skipped or stopped there (language.md §10: on every path). */
+    if (!r->fresh && !w->just_took && place_gap(c, &a) > 0 && c->ev[e].ts - c->ev[r->ev[r->n - 1]].ts >= place_gap(c, &a))
+        return;
+    if (a.kind == ST_PENDING) {
+        if (cond_eval(c, &c->p->st[a.s].cond, r, e)) {
+            w->killed = 1;
+            return;
+        }
+        if (collect && !r->fresh) w->ed[w->ned++] = (edge){0, a};
         return;
     }
     if (a.kind == ST_NN) {
@@ -368,6 +402,7 @@ static void feed(ctx *c, const rrun *r, int e, runs *out, runs *done)
         }
         walk f;
         memset(&f, 0, sizeof f);
+        f.just_took = 1;
         explore(c, r, n.at, e, &f, 0); /* conditions see the run before e */
         if (f.final) push_run(c, done, &n);
         push_run(c, &mine, &n);
@@ -508,18 +543,40 @@ static void release(ctx *c, keystate *ks, int key, rpos pos, ref_choose_fn choos
     }
 }
 
-static int64_t deadline(const ctx *c, const rrun *r) { return c->ev[r->start].ts + c->p->within; }
-
-/* Drop the runs of ks whose window closed at time t; 1 if any. */
-static int expire(ctx *c, keystate *ks, int64_t t)
+/* When run r's window closes: `within` from its first event, and the gap
+ * of the place it waits at from its last event; INT64_MAX: never. */
+static int64_t deadline(const ctx *c, const rrun *r)
 {
-    int j = 0, any = 0;
+    int64_t d = INT64_MAX;
+    if (c->p->has_within) d = c->ev[r->start].ts + c->p->within;
+    int64_t g = place_gap(c, &r->at);
+    if (g > 0 && c->ev[r->ev[r->n - 1]].ts + g < d) d = c->ev[r->ev[r->n - 1]].ts + g;
+    return d;
+}
+
+/* The runs of ks whose window closed at time t go (Flink's
+ * NFA.advanceTime): those waiting in a trailing notFollowedBy complete
+ * (held, then released by the skip strategy), the others time out, all
+ * of them first, as one group (their order is the engine's). 1 if any. */
+static int expire(ctx *c, keystate *ks, int key, int64_t t, rpos pos, rout *o)
+{
+    int j = 0, any = 0, g = 0;
     for (int i = 0; i < ks->live.n; i++) {
-        if (deadline(c, &ks->live.r[i]) <= t) {
-            any = 1;
+        rrun *r = &ks->live.r[i];
+        if (deadline(c, r) > t) {
+            ks->live.r[j++] = *r;
             continue;
         }
-        ks->live.r[j++] = ks->live.r[i];
+        any = 1;
+        if (r->at.kind == ST_PENDING) {
+            push_run(c, &ks->held, r);
+            continue;
+        }
+        if (!g) g = ++group_counter;
+        rmatch m;
+        to_match(r, key, pos, g, &m);
+        m.timeout = 1;
+        out_push(o, &m);
     }
     ks->live.n = j;
     return any;
@@ -531,16 +588,16 @@ static int expire(ctx *c, keystate *ks, int64_t t)
 static void advance_time(ctx *c, keystate *ks, int64_t t, long major, ref_choose_fn choose,
                          void *ud, rout *o)
 {
-    if (!c->p->has_within) return;
     for (;;) {
         int64_t next = INT64_MAX;
         for (int k = 0; k < 2; k++)
             for (int j = 0; j < ks[k].live.n; j++)
                 if (deadline(c, &ks[k].live.r[j]) < next) next = deadline(c, &ks[k].live.r[j]);
         if (next == INT64_MAX || next > t) return;
-        for (int k = 0; k < 2; k++)
-            if (expire(c, &ks[k], next))
-                release(c, &ks[k], k, (rpos){major, (long)next}, choose, ud, o);
+        for (int k = 0; k < 2; k++) {
+            rpos pos = {major, (long)next};
+            if (expire(c, &ks[k], k, next, pos, o)) release(c, &ks[k], k, pos, choose, ud, o);
+        }
     }
 }
 
@@ -567,15 +624,25 @@ int ref_run(const rpattern *p, const revent *ev, int n, ref_choose_fn choose, vo
         release(&c, &ks[k], k, (rpos){2L * i + 1, 0}, choose, ud, o);
         if (c.oom) break;
     }
-    /* End of input: every window closes in time order, then what is left
-     * (patterns without within) is dropped. */
-    advance_time(&c, ks, INT64_MAX, 2L * n + 2, choose, ud, o);
+    /* End of input: time jumps to +inf in one step (Flink's final
+     * watermark): each key's windows all close together, in one
+     * advanceTime (the timeouts first), keys in the order of their first
+     * deadline; then what is left (no window) is dropped. */
+    for (int k = 0; k < 2; k++) {
+        int64_t first = INT64_MAX;
+        for (int j = 0; j < ks[k].live.n; j++)
+            if (deadline(&c, &ks[k].live.r[j]) < first) first = deadline(&c, &ks[k].live.r[j]);
+        if (first == INT64_MAX) continue;
+        rpos pos = {2L * n + 2, (long)first};
+        if (expire(&c, &ks[k], k, INT64_MAX - 1, pos, o)) release(&c, &ks[k], k, pos, choose, ud, o);
+    }
     for (int k = 0; k < 2; k++) {
         ks[k].live.n = 0;
         release(&c, &ks[k], k, (rpos){2L * n + 4, 0}, choose, ud, o);
         free(ks[k].live.r);
         free(ks[k].held.r);
     }
+    for (int i = 0; i < o->n; i++) o->m[i].pat = p->id;
     return c.oom || o->oom ? -1 : 0;
 }
 
@@ -612,7 +679,7 @@ void ref_render_pattern(const rpattern *p, char *buf, int cap)
 {
     static const char *conn[] = {"begin", "next", "followedBy", "followedByAny", "notNext",
                                  "notFollowedBy"};
-    int n = snprintf(buf, (size_t)cap, "pattern p\n");
+    int n = p->id ? snprintf(buf, (size_t)cap, "pattern p%d\n", p->id) : snprintf(buf, (size_t)cap, "pattern p\n");
     if (p->keyed) n += snprintf(buf + n, (size_t)(cap - n), "  key k\n");
     for (int s = 0; s < p->n && n < cap; s++) {
         const rstep *st = &p->st[s];
@@ -627,7 +694,10 @@ void ref_render_pattern(const rpattern *p, char *buf, int cap)
         case RQ_ATLEAST: snprintf(q, sizeof q, "{%d,}", st->min); break;
         case RQ_RANGE: snprintf(q, sizeof q, "{%d,%d}", st->min, st->max); break;
         }
-        n += snprintf(buf + n, (size_t)(cap - n), "  %s %s%s where ", conn[st->conn], name, q);
+        if (st->opt) strcat(q, "?");
+        char gap[32] = "";
+        if (st->gap > 0) snprintf(gap, sizeof gap, "within %lldms ", (long long)st->gap);
+        n += snprintf(buf + n, (size_t)(cap - n), "  %s %s%s%s where ", conn[st->conn], gap, name, q);
         n += put_cond(p, &st->cond, buf + n, cap - n);
         if (st->inner == RI_STRICT) n += snprintf(buf + n, (size_t)(cap - n), " consecutive");
         if (st->inner == RI_ANY) n += snprintf(buf + n, (size_t)(cap - n), " allowCombinations");

@@ -43,6 +43,8 @@ typedef struct rstep {
     rcond cond;
     int has_until;
     rcond until;
+    int opt;        /* {n}?, {n,}?, {n,m}?: the step may also take nothing */
+    int64_t gap;    /* > 0: `CONNECTOR within GAPms STEP` */
 } rstep;
 
 typedef enum rskip { RS_NOSKIP, RS_TONEXT, RS_PASTLAST, RS_TOFIRST, RS_TOLAST } rskip;
@@ -55,6 +57,8 @@ typedef struct rpattern {
     rskip skip;
     int skip_step;          /* toFirst / toLast target */
     int keyed;              /* `key k` clause */
+    int id;                 /* rendered as pattern p<id> (p for 0) */
+    int emit;               /* an `emit` clause (ref_render_pattern) */
 } rpattern;
 
 typedef struct revent {
@@ -78,6 +82,8 @@ typedef struct rmatch {
     int step[R_MAXT];       /* the step of each */
     rpos pos;
     int group;              /* same group: order among them is engine-defined */
+    int timeout;            /* a timed-out partial match, not a match */
+    int pat;                /* the pattern (rpattern.id) */
 } rmatch;
 
 typedef struct rout {
@@ -91,8 +97,8 @@ typedef struct rout {
  * priority queue). Returns an index into cands[0..nc). */
 typedef int (*ref_choose_fn)(void *ud, const rout *sofar, const rmatch *cands, int nc);
 
-/* Run the pattern over events ev[0..n) (in time order). Returns 0, or -1 when
- * out of memory or a limit was hit. */
+/* Run the pattern over events ev[0..n) (in time order; timeouts too).
+ * Returns 0, or -1 when out of memory or a limit was hit. */
 int ref_run(const rpattern *p, const revent *ev, int n, ref_choose_fn choose, void *ud,
             rout *out);
 void ref_out_free(rout *o);
@@ -103,6 +109,8 @@ extern int ref_greedy_variant;
 
 /* The pattern as text in the Cepheus language (buf of size cap). */
 void ref_render_pattern(const rpattern *p, char *buf, int cap);
+/* 1 when the step may take nothing. */
+int ref_optional(const rstep *s);
 /* Step name used in the text: s0, s1, ... for steps, n1, ... for negations. */
 void ref_step_name(const rpattern *p, int s, char *buf, int cap);
 
