@@ -5,7 +5,17 @@
  * Identical means: per key, the same matches in the same order (matches the
  * reference groups as engine-ordered ties compared as sets), and across
  * keys an order consistent with the moments the reference releases them.
- * Only the public API (cepheus.h) is used.
+ * Only the public API (cepheus.h) is used. The generator covers: steps
+ * with every quantifier (and {n}?, {n,}?, {n,m}?), contiguity, greedy,
+ * until, iterative conditions, one middle negation, a trailing
+ * notFollowedBy with within or a gap, per-step gaps, {n} groups (nested,
+ * with consecutive / allowCombinations), within, every skip strategy,
+ * keys, two patterns in one file, emit with count/sum/max/min,
+ * out-of-order input under --max-delay, timeouts (compared like matches),
+ * and one seed in four on a pool of 2 threads against one engine. Not
+ * generated: looping or optional groups ((..)+, (..)*, (..)?, (..){n,m}),
+ * negation or step references inside groups, until on groups, allowed
+ * lateness (stragglers).
  *
  *   difftest [-n SEEDS] [-s FIRST_SEED] [-v] [-k] [-g 0|1]
  *     -k keep going after a failure; -g which greedy variant the reference
@@ -63,6 +73,47 @@ static int cond_refs_ok(const rpattern *p, int s, const rcond *c)
     return c->ref < s || (c->ref == s && loops(&p->st[s]));
 }
 
+static int in_group(const rpattern *p, int s)
+{
+    for (int g = 0; g < p->ngroups; g++)
+        if (s >= p->grp[g].first && s <= p->grp[g].last) return 1;
+    return 0;
+}
+
+/* Groups as the reference unrolls them (refmatch.h): {n} only, no
+ * negation in or next to them, no greedy or until or references inside,
+ * no references or skip target into them, no gap on a group's head. */
+static int groups_ok(const rpattern *p)
+{
+    for (int g = 0; g < p->ngroups; g++) {
+        const rgroup *gr = &p->grp[g];
+        if (gr->first < 0 || gr->last >= p->n || gr->first > gr->last) return 0;
+        if (gr->times < 1 || gr->times > 3) return 0;
+        if (gr->times == 1 && gr->inner != RI_RELAXED) return 0;
+        if (gr->first > 0 && is_neg(&p->st[gr->first - 1])) return 0;
+        if (gr->last + 1 < p->n && is_neg(&p->st[gr->last + 1])) return 0;
+        if (p->st[gr->first].gap) return 0;
+        for (int s = gr->first; s <= gr->last; s++) {
+            const rstep *st = &p->st[s];
+            if (is_neg(st) || st->greedy || st->has_until || st->opt) return 0;
+            if (!(st->q == RQ_ONE || st->q == RQ_OPT || st->q == RQ_PLUS || st->q == RQ_TIMES)) return 0;
+            if (st->cond.kind == RC_VGT || st->cond.kind == RC_TEQ_VGT) return 0;
+        }
+    }
+    if (p->ngroups == 2) {
+        const rgroup *a = &p->grp[0], *b = &p->grp[1];
+        int nested = b->first >= a->first && b->last <= a->last && (b->first != a->first || b->last != a->last);
+        int apart = b->first > a->last || b->last < a->first;
+        if (!nested && !apart) return 0;
+    }
+    for (int s = 0; s < p->n; s++) {
+        const rcond *c = &p->st[s].cond;
+        if ((c->kind == RC_VGT || c->kind == RC_TEQ_VGT) && in_group(p, c->ref)) return 0;
+    }
+    if ((p->skip == RS_TOFIRST || p->skip == RS_TOLAST) && in_group(p, p->skip_step)) return 0;
+    return 1;
+}
+
 /* The rules the generator keeps to (the language's own, plus limits to what
  * the reference models: see refmatch.c). */
 static int legal(const rpattern *p)
@@ -111,6 +162,7 @@ static int legal(const rpattern *p)
     }
     if (nneg > 1 || nnorm < 1) return 0;
     if (nneg && ref_optional(&p->st[0])) return 0;
+    if (!groups_ok(p)) return 0;
     if ((p->skip == RS_TOFIRST || p->skip == RS_TOLAST) &&
         (p->skip_step < 0 || p->skip_step >= p->n || is_neg(&p->st[p->skip_step])))
         return 0;
@@ -155,6 +207,48 @@ static void gen_quant(rstep *st)
     if ((st->q == RQ_TIMES || st->q == RQ_ATLEAST || st->q == RQ_RANGE) && chance(30)) st->opt = 1;
 }
 
+/* Make steps f..l a group (times n), and fit them to groups_ok. */
+static void make_group(rpattern *p, int f, int l, int times)
+{
+    rgroup *gr = &p->grp[p->ngroups++];
+    gr->first = f;
+    gr->last = l;
+    gr->times = times;
+    int r = rnd(100);
+    gr->inner = times == 1 ? RI_RELAXED : r < 50 ? RI_RELAXED : r < 75 ? RI_STRICT : RI_ANY;
+    p->st[f].gap = 0;
+    for (int s = f; s <= l; s++) {
+        rstep *st = &p->st[s];
+        st->greedy = st->has_until = st->opt = 0;
+        if (!(st->q == RQ_ONE || st->q == RQ_OPT || st->q == RQ_PLUS || st->q == RQ_TIMES)) {
+            st->q = RQ_PLUS;
+            st->min = 1;
+            st->max = -1;
+        }
+        if (st->cond.kind == RC_VGT || st->cond.kind == RC_TEQ_VGT) st->cond.kind = RC_TEQ;
+    }
+    for (int s = 0; s < p->n; s++) {
+        rcond *c = &p->st[s].cond;
+        if ((c->kind == RC_VGT || c->kind == RC_TEQ_VGT) && c->ref >= f && c->ref <= l) c->kind = RC_TEQ;
+    }
+}
+
+/* A group over 1 to 3 normal steps, sometimes with another inside it. */
+static void gen_groups(rpattern *p)
+{
+    int f = rnd(p->n), len = 1 + rnd(3), l = f + len - 1;
+    if (l >= p->n) return;
+    for (int s = f; s <= l; s++)
+        if (is_neg(&p->st[s])) return;
+    if ((f > 0 && is_neg(&p->st[f - 1])) || (l + 1 < p->n && is_neg(&p->st[l + 1]))) return;
+    make_group(p, f, l, 1 + rnd(3));
+    if (len >= 2 && chance(35)) {
+        int f2 = f + rnd(len), l2 = f2 + rnd(l - f2 + 1);
+        if (f2 == f && l2 == l) return;
+        make_group(p, f2, l2, 2 + rnd(2));
+    }
+}
+
 static void gen_pattern(rpattern *p)
 {
     for (;;) {
@@ -193,6 +287,7 @@ static void gen_pattern(rpattern *p)
             idx[nidx++] = s;
         }
         if (chance(30)) { p->has_within = 1; p->within = 3 + rnd(8); }
+        if (chance(30)) gen_groups(p);
         if (chance(20)) { /* a trailing notFollowedBy, with a gap or the pattern's within */
             rstep *ng = &p->st[p->n++];
             ng->conn = RK_NOTFB;
@@ -205,6 +300,7 @@ static void gen_pattern(rpattern *p)
         p->skip = r < 40 ? RS_NOSKIP : r < 55 ? RS_TONEXT : r < 70 ? RS_PASTLAST
                 : r < 85 ? RS_TOFIRST : RS_TOLAST;
         p->skip_step = idx[rnd(nidx)];
+        if ((p->skip == RS_TOFIRST || p->skip == RS_TOLAST) && in_group(p, p->skip_step)) p->skip = RS_PASTLAST;
         p->keyed = chance(50);
         if (legal(p)) return;
     }
@@ -718,7 +814,9 @@ static void fix_refs_after_removal(rpattern *p, int s)
 static int remove_step(tcase *tc, int s)
 {
     rpattern *p = &tc->p;
-    if (p->n <= 1) return 0;
+    if (p->n <= 1 || in_group(p, s)) return 0;
+    for (int g = 0; g < p->ngroups; g++)
+        if (p->grp[g].first > s) { p->grp[g].first--; p->grp[g].last--; }
     memmove(&p->st[s], &p->st[s + 1], sizeof(rstep) * (size_t)(p->n - s - 1));
     p->n--;
     if (s == 0 && p->n > 0) {
@@ -751,6 +849,8 @@ static void minimize(tcase *tc)
             if (tc->max_delay) TRYC(t.max_delay = 0; for (int j = 0; j < t.n; j++) t.arr[j] = j);
             if (tc->threads) TRYC(t.threads = 0);
             if (tc->p.emit) TRYC(t.p.emit = 0);
+            if (tc->p.ngroups) TRYC(t.p.ngroups = 0);
+            if (tc->p.ngroups == 2) TRYC(t.p.ngroups = 1);
 #undef TRYC
         }
         for (int s = 0; s < tc->p.n; s++) {

@@ -62,7 +62,17 @@
  * rest. Matches of one key with the same start released together come out
  * in an order Flink leaves open: with noSkip they form a group compared as
  * a set, otherwise the caller's choose function picks (difftest.c follows
- * the engine where it can). */
+ * the engine where it can).
+ * Also modelled: {n}? (the first place of the step may be skipped); a
+ * per-step gap (language.md §10): past the gap of the step whose place it
+ * is, measured from the run's last event, a place is dead on every path
+ * (no take, ignore, skip or stop there), and a run waiting there times
+ * out; a trailing notFollowedBy is a place of its own (PENDING: the
+ * negation kills the run, else it waits), where the run completes when its
+ * window closes — the sink of a greedy loop before it; timeouts, reported
+ * before the matches of the same closing; at the end of input each key's
+ * windows close together (Flink's final watermark, one advanceTime); and
+ * {n} groups, unrolled (see unroll()). */
 #include "refmatch.h"
 
 #include <stdio.h>
@@ -432,13 +442,15 @@ static int out_push(rout *o, const rmatch *m)
     return 0;
 }
 
+static const int *step_map; /* unrolled groups: flat step -> the pattern's */
+
 static void to_match(const rrun *r, int key, rpos pos, int group, rmatch *m)
 {
     memset(m, 0, sizeof *m);
     m->key = key;
     m->n = r->n;
     memcpy(m->ev, r->ev, sizeof(int) * (size_t)r->n);
-    memcpy(m->step, r->step, sizeof(int) * (size_t)r->n);
+    for (int i = 0; i < r->n; i++) m->step[i] = step_map ? step_map[r->step[i]] : r->step[i];
     m->pos = pos;
     m->group = group;
 }
@@ -601,8 +613,8 @@ static void advance_time(ctx *c, keystate *ks, int64_t t, long major, ref_choose
     }
 }
 
-int ref_run(const rpattern *p, const revent *ev, int n, ref_choose_fn choose, void *ud,
-            rout *o)
+static int run_flat(const rpattern *p, const revent *ev, int n, ref_choose_fn choose, void *ud,
+                    rout *o)
 {
     ctx c = {p, ev, n, 0};
     keystate ks[2];
@@ -697,7 +709,10 @@ void ref_render_pattern(const rpattern *p, char *buf, int cap)
         if (st->opt) strcat(q, "?");
         char gap[32] = "";
         if (st->gap > 0) snprintf(gap, sizeof gap, "within %lldms ", (long long)st->gap);
-        n += snprintf(buf + n, (size_t)(cap - n), "  %s %s%s%s where ", conn[st->conn], gap, name, q);
+        char open[8] = "";
+        for (int g = 0; g < p->ngroups; g++)
+            if (p->grp[g].first == s) strcat(open, "(");
+        n += snprintf(buf + n, (size_t)(cap - n), "  %s %s%s%s%s where ", conn[st->conn], gap, open, name, q);
         n += put_cond(p, &st->cond, buf + n, cap - n);
         if (st->inner == RI_STRICT) n += snprintf(buf + n, (size_t)(cap - n), " consecutive");
         if (st->inner == RI_ANY) n += snprintf(buf + n, (size_t)(cap - n), " allowCombinations");
@@ -706,6 +721,20 @@ void ref_render_pattern(const rpattern *p, char *buf, int cap)
             n += snprintf(buf + n, (size_t)(cap - n), " until ");
             n += put_cond(p, &st->until, buf + n, cap - n);
         }
+        /* groups that end here, the inner one first */
+        for (int pass = 0; pass < 2; pass++)
+            for (int g = 0; g < p->ngroups; g++) {
+                const rgroup *gr = &p->grp[g];
+                if (gr->last != s) continue;
+                int inner = 0;
+                for (int h = 0; h < p->ngroups; h++)
+                    if (h != g && p->grp[h].last == s && p->grp[h].first < gr->first) inner = 1;
+                if (inner != (pass == 0)) continue;
+                n += snprintf(buf + n, (size_t)(cap - n), ")");
+                if (gr->times > 1) n += snprintf(buf + n, (size_t)(cap - n), "{%d}", gr->times);
+                if (gr->inner == RI_STRICT) n += snprintf(buf + n, (size_t)(cap - n), " consecutive");
+                if (gr->inner == RI_ANY) n += snprintf(buf + n, (size_t)(cap - n), " allowCombinations");
+            }
         n += snprintf(buf + n, (size_t)(cap - n), "\n");
     }
     if (p->has_within && n < cap)
@@ -718,4 +747,78 @@ void ref_render_pattern(const rpattern *p, char *buf, int cap)
         snprintf(buf + n, (size_t)(cap - n), "  skip %s%s%s\n", sk[p->skip], *name ? " " : "",
                  name);
     }
+}
+
+/* ---- groups: unrolled ------------------------------------------------------ */
+
+static rconn loop_conn(rinner g) { return g == RI_STRICT ? RK_NEXT : g == RI_ANY ? RK_FBA : RK_FB; }
+
+/* Steps a..b of p into f, the first one joined by head (-1: its own
+ * connector); groups not in `done` that lie in a..b are unrolled. map:
+ * flat step -> step of p. */
+static int unroll(const rpattern *p, int a, int b, int head, int done, rpattern *f, int *map)
+{
+    for (int i = a; i <= b;) {
+        int g = -1;
+        for (int k = 0; k < p->ngroups; k++)
+            if (!(done >> k & 1) && p->grp[k].first == i && p->grp[k].last <= b &&
+                (g < 0 || p->grp[k].last > p->grp[g].last))
+                g = k; /* the outermost group starting here */
+        int h = i == a ? head : -1;
+        if (g >= 0) {
+            /* A group that begins an enclosing group: Flink's NFACompiler
+             * takes the ignore condition of a group's head from the
+             * innermost group only (headOfGroup, currentGroupPattern), and
+             * that group, made by Pattern.begin(group), skips till next:
+             * the enclosing group's connector and loop contiguity do not
+             * reach its first step. */
+            int nested_head = 0;
+            for (int k = 0; k < p->ngroups; k++)
+                if ((done >> k & 1) && p->grp[k].first == i) nested_head = 1;
+            for (int t = 0; t < p->grp[g].times; t++) {
+                int hc = t == 0 ? (nested_head ? (int)RK_FB : h) : (int)loop_conn(p->grp[g].inner);
+                if (unroll(p, i, p->grp[g].last, hc, done | 1 << g, f, map) < 0) return -1;
+            }
+            i = p->grp[g].last + 1;
+            continue;
+        }
+        if (f->n >= R_MAXSTEPS) return -1;
+        f->st[f->n] = p->st[i];
+        if (h >= 0) f->st[f->n].conn = (rconn)h;
+        /* The head of a group loops with the group's contiguity, not its
+         * own (Flink's NFACompiler.getInnerIgnoreCondition: headOfGroup),
+         * the innermost group's when several start here. */
+        int in = -1;
+        for (int k = 0; k < p->ngroups; k++)
+            if (p->grp[k].first == i && (in < 0 || p->grp[k].last < p->grp[in].last)) in = k;
+        if (in >= 0) f->st[f->n].inner = p->grp[in].inner;
+        map[f->n++] = i;
+        i++;
+    }
+    return 0;
+}
+
+int ref_run(const rpattern *p, const revent *ev, int n, ref_choose_fn choose, void *ud, rout *o)
+{
+    if (!p->ngroups) return run_flat(p, ev, n, choose, ud, o);
+    rpattern f = *p;
+    int map[R_MAXSTEPS];
+    f.n = 0;
+    f.ngroups = 0;
+    memset(o, 0, sizeof *o);
+    if (unroll(p, 0, p->n - 1, -1, 0, &f, map) < 0) return -1;
+    /* references to steps outside groups: their one copy */
+    for (int s = 0; s < f.n; s++) {
+        rcond *c = &f.st[s].cond;
+        if (c->kind == RC_VGT || c->kind == RC_TEQ_VGT)
+            for (int j = 0; j < f.n; j++)
+                if (map[j] == c->ref) { c->ref = j; break; }
+    }
+    if (p->skip == RS_TOFIRST || p->skip == RS_TOLAST)
+        for (int j = 0; j < f.n; j++)
+            if (map[j] == p->skip_step) { f.skip_step = j; break; }
+    step_map = map;
+    int rc = run_flat(&f, ev, n, choose, ud, o);
+    step_map = NULL;
+    return rc;
 }

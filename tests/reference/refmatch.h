@@ -7,7 +7,7 @@
 
 #include <stdint.h>
 
-#define R_MAXSTEPS 8   /* steps of a pattern, negated ones included */
+#define R_MAXSTEPS 24  /* steps of a pattern, negated ones included (groups unrolled) */
 #define R_MAXEV 40     /* events of one test */
 #define R_MAXT R_MAXEV /* events of one match */
 
@@ -49,6 +49,16 @@ typedef struct rstep {
 
 typedef enum rskip { RS_NOSKIP, RS_TONEXT, RS_PASTLAST, RS_TOFIRST, RS_TOLAST } rskip;
 
+/* A group `(steps first..last){times}` with its loop contiguity; its
+ * connector is st[first].conn. The reference unrolls it (times copies,
+ * the first step of copy k > 0 joined by the loop contiguity), which is
+ * what Flink's NFACompiler builds for times(n) of a GroupPattern: only
+ * {n} groups, no negation or step references inside (difftest.c). */
+typedef struct rgroup {
+    int first, last, times;
+    rinner inner;
+} rgroup;
+
 typedef struct rpattern {
     int n;                  /* number of steps, negated ones included */
     rstep st[R_MAXSTEPS];
@@ -58,7 +68,9 @@ typedef struct rpattern {
     int skip_step;          /* toFirst / toLast target */
     int keyed;              /* `key k` clause */
     int id;                 /* rendered as pattern p<id> (p for 0) */
-    int emit;               /* an `emit` clause (ref_render_pattern) */
+    int emit;               /* an `emit` clause (difftest.c) */
+    int ngroups;            /* grp[1] nests in grp[0] or is apart from it */
+    rgroup grp[2];
 } rpattern;
 
 typedef struct revent {
