@@ -62,7 +62,7 @@ static inline uint64_t rng_below(uint64_t *s, uint64_t n) {
 
 /* ---- workloads ------------------------------------------------------------------ */
 
-enum wl_kind { W1, W2, W3, W4, W5, W6, W7 };
+enum wl_kind { W1, W2, W3, W4, W5, W6, W7, W8 };
 
 typedef struct wl {
     enum wl_kind kind;
@@ -74,6 +74,8 @@ typedef struct wl {
     int64_t gap_ms;     /* mean time between two events of one key */
     uint64_t max_pms;   /* partial-match limit per key (0: none) */
     int has_baseline;
+    int rules;          /* W8: how many rules */
+    int sparse;         /* W8: 99% of events of types no rule names */
 } wl;
 
 /* The event generator: time advances evenly so that each key sees one
@@ -142,7 +144,20 @@ static inline void gen_next(gen *g, bev *e) {
         e->type = (int32_t)(r % 50);
         e->amount = (int64_t)((r >> 32) % 1000);
         break;
+    case W8: /* type t0..t99 (0..99), or for 99% of sparse events u0..u99 (100..199) */
+        r = rng_next(&g->rng);
+        e->type = (int32_t)(r % 100) + (w->sparse && (r >> 8) % 100 != 0 ? 100 : 0);
+        e->amount = (int64_t)((r >> 32) % 1000);
+        break;
     }
+}
+
+/* W8's type names: "t0".."t99", then "u0".."u99". */
+static const char *w8_type(int32_t t) {
+    static char names[200][8];
+    if (!names[0][0])
+        for (int i = 0; i < 200; i++) snprintf(names[i], sizeof names[i], "%c%d", i < 100 ? 't' : 'u', i % 100);
+    return names[t];
 }
 
 /* Pattern text of a workload, into buf. */
@@ -189,6 +204,14 @@ static void pattern_text(const wl *w, char *buf, size_t cap) {
             "  followedBy c where type == 3\n"
             "  within 5m\n");
         break;
+    case W8: { /* the rule set: X_I uniform in 0..999, fixed seed */
+        uint64_t rng = 0x5EED08;
+        for (int i = 0; i < w->rules; i++)
+            ADD("pattern r%d\n  key card\n  begin a where type == \"t%d\" and amount >= %" PRIu64 "\n"
+                "  followedBy b where type == \"t%d\" and amount > a.amount\n  within 1m\n",
+                i, i % 100, rng_below(&rng, 1000), (7 * i + 3) % 100);
+        break;
+    }
     case W7:
         for (int i = 0; i < 100; i++) {
             int x = i % 50, y = (i * 7 + 3) % 50, z = (i * 13 + 5) % 50;
@@ -312,8 +335,8 @@ static inline int fill(cep_event *ev, const slots *s, const wl *w, const bev *e)
     int rc = cep_event_set_time(ev, e->t);
     if (s->ts >= 0) rc |= cep_event_set_int(ev, s->ts, e->t);
     rc |= cep_event_set_int(ev, s->key, e->key);
-    if (w->kind == W1 || w->kind == W5) {
-        const char *t = (w->kind == W1 ? w1_types : w5_types)[e->type];
+    if (w->kind == W1 || w->kind == W5 || w->kind == W8) {
+        const char *t = w->kind == W8 ? w8_type(e->type) : (w->kind == W1 ? w1_types : w5_types)[e->type];
         rc |= cep_event_set_string(ev, s->type, t, strlen(t));
     } else if (s->type >= 0) {
         rc |= cep_event_set_int(ev, s->type, e->type);
@@ -330,7 +353,7 @@ static int slot_of(const cep_program *p, const char *a, const char *b) {
 }
 
 static void run_cepheus(const wl *w, uint64_t keys, uint64_t n, result *res) {
-    static char text[64 * 1024];
+    static char text[2 << 20]; /* W8: 10,000 rules */
     pattern_text(w, text, sizeof text);
     cep_program *prog = NULL;
     cep_diag *diag = NULL;
@@ -342,7 +365,7 @@ static void run_cepheus(const wl *w, uint64_t keys, uint64_t n, result *res) {
     cep_diag_free(diag);
     slots s = {
         .ts = slot_of(prog, "ts", NULL),
-        .key = slot_of(prog, "user_id", w->kind == W2 ? "card" : (w->kind == W5 || w->kind == W7) ? "user" : "k"),
+        .key = slot_of(prog, "user_id", (w->kind == W2 || w->kind == W8) ? "card" : (w->kind == W5 || w->kind == W7) ? "user" : "k"),
         .type = slot_of(prog, "type", NULL),
         .item = slot_of(prog, "item", NULL),
         .amount = slot_of(prog, "amount", NULL),
@@ -602,7 +625,7 @@ static void run_cli(const wl *w, uint64_t keys, uint64_t n, result *res) {
     snprintf(pat, sizeof pat, "%s/cepbench-%d.cep", opt_tmpdir, (int)getpid());
     snprintf(in, sizeof in, "%s/cepbench-%d.jsonl", opt_tmpdir, (int)getpid());
     snprintf(out, sizeof out, "%s/cepbench-%d.out", opt_tmpdir, (int)getpid());
-    static char text[8192];
+    static char text[2 << 20];
     pattern_text(w, text, sizeof text);
     FILE *f = NULL;
     if (write_file(pat, text) != 0 || !(f = fopen(in, "w"))) {
@@ -616,8 +639,12 @@ static void run_cli(const wl *w, uint64_t keys, uint64_t n, result *res) {
     bev e;
     for (uint64_t i = 0; i < n; i++) {
         gen_next(&g, &e);
-        fprintf(f, "{\"ts\":%" PRId64 ",\"user_id\":%" PRId64 ",\"type\":\"%s\",\"item\":%d}\n", e.t,
-                e.key, w1_types[e.type], (int)e.item);
+        if (w->kind == W8)
+            fprintf(f, "{\"ts\":%" PRId64 ",\"card\":%" PRId64 ",\"type\":\"%s\",\"amount\":%" PRId64 "}\n",
+                    e.t, e.key, w8_type(e.type), e.amount);
+        else
+            fprintf(f, "{\"ts\":%" PRId64 ",\"user_id\":%" PRId64 ",\"type\":\"%s\",\"item\":%d}\n", e.t,
+                    e.key, w1_types[e.type], (int)e.item);
     }
     gen_free(&g);
     if (fclose(f) != 0) {
@@ -803,7 +830,7 @@ static uint64_t parse_count(const char *s) {
 }
 
 static void usage(void) {
-    fputs("usage: cepbench [--keys 1k,100k,1m] [--events N] [--only W1,W3,...,CLI]\n"
+    fputs("usage: cepbench [--keys 1k,100k,1m] [--events N] [--only W1,W3,...,W8,CLI]\n"
           "                [--per-key N] [--cepheus PATH] [--tsv FILE] [--tmpdir DIR] [--w6-limit N]\n"
           "                [--threads 1,2]  (W1 and CLI: one engine and pools, by the wall clock)\n"
           "environment: CEPBENCH_KEYS, CEPBENCH_EVENTS, CEPBENCH_PER_KEY, CEPBENCH_ONLY\n"
@@ -917,6 +944,28 @@ int main(int argc, char **argv) {
             w.kind = W7, w.name = "W7", w.gap_ms = 20000, w.within_ms = 300000;
             snprintf(w.config, sizeof w.config, "100 patterns");
             bench_one(&w, keys);
+        }
+        /* W8 once, over its own 10,000 cards, one event a millisecond:
+         * the cost of an event against the number of rules, dense and
+         * sparse, through the C API and `cepheus run`. */
+        if (wanted("W8") && ki == 0) {
+            /* (10,000 rules are 1.4 MB of text, over the 1 MiB limit.) */
+            static const int nrules[] = {1, 10, 100, 1000};
+            for (int sp = 0; sp <= 1; sp++)
+                for (int ri = 0; ri < 4; ri++)
+                    for (int cli = 0; cli <= (opt_cepheus ? 1 : 0); cli++) {
+                        memset(&w, 0, sizeof w);
+                        w.kind = W8, w.name = "W8", w.gap_ms = 10000, w.within_ms = 60000;
+                        w.rules = nrules[ri], w.sparse = sp;
+                        snprintf(w.config, sizeof w.config, "%s %d rules%s", sp ? "sparse" : "dense", w.rules,
+                                 cli ? " CLI" : "");
+                        /* Dense at 1,000 rules is the slow one: fewer events. */
+                        uint64_t n = opt_events;
+                        if (w.rules >= 100 && !sp) n /= w.rules >= 1000 ? 10 : 2;
+                        if (!n) n = 1;
+                        result r = run_child(cli ? M_CLI : M_CEPHEUS, &w, 10000, n);
+                        print_line("W8", w.config, 10000, &r, cli ? "cepheus run, whole process" : "");
+                    }
         }
         if (wanted("CLI") && opt_cepheus) {
             memset(&w, 0, sizeof w);

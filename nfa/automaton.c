@@ -689,6 +689,21 @@ uint64_t nfa_dispatch(const nfa_pattern *pat, const cep_value *v) {
     return 0;
 }
 
+/* Can an event that no gate of the pattern lets in be skipped without
+ * looking its key up? Yes when every state that can hold a partial match
+ * keeps it on a closed gate, and the start state takes nothing then. */
+static int skippable(const nfa_pattern *pat) {
+    for (uint32_t s = 0; s < pat->nstates; s++) {
+        const nfa_state *st = &pat->states[s];
+        if (st->kind != ST_NORMAL && st->kind != ST_PENDING) continue;
+        if (!st->gate) return 0;
+        if (st->shape == SHAPE_FOLLOW || st->shape == SHAPE_NEGATE) continue;
+        if (st->shape == SHAPE_NEXT && s == pat->start) continue;
+        return 0;
+    }
+    return 1;
+}
+
 static int flatten(builder *b, nfa_pattern *np, uint32_t start) {
     size_t nedges = 0;
     for (size_t i = 0; i < b->nst; i++) nedges += b->st[i].n;
@@ -724,7 +739,11 @@ static int flatten(builder *b, nfa_pattern *np, uint32_t start) {
     /* A decision graph yields at most one output per TAKE or IGNORE edge,
      * plus a completion per TAKE that can proceed to the final state. */
     np->max_outputs = 2 * np->nedges + 1;
-    return set_dispatch(np);
+    if (set_dispatch(np) < 0) return -1;
+    np->skippable = skippable(np);
+    for (uint32_t st = 0; st < np->nstates; st++)
+        if (np->states[st].gate && !(st < 64 && (np->dispatch_states >> st & 1))) np->undispatched = 1;
+    return 0;
 }
 
 int automaton_build(cctx *c, nfa_pattern *np, const ast_pattern *ap) {

@@ -9,6 +9,7 @@
 #include "mem.h"
 #include "nfa.h"
 #include "regex.h"
+#include "route.h"
 #include "hash.h"
 
 #include <string.h>
@@ -270,5 +271,6 @@ int nfa_compile(cep_program *prog, const ast_pattern *pats, cep_diag *d) {
     for (const ast_pattern *p = pats; p; p = p->next, i++)
         if (compile_pattern(&c, &prog->patterns[i], p) < 0 || c.oom || c.failed)
             return c.failed && !c.oom ? CEP_EPATTERN : CEP_ENOMEM;
+    if (nfa_route_build(prog) != CEP_OK) return CEP_ENOMEM;
     return fingerprint(prog, pats);
 }

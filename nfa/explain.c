@@ -5,6 +5,7 @@
 #include "expr.h"
 #include "mem.h"
 #include "nfa.h"
+#include "route.h"
 #include "strbuf.h"
 
 #include <inttypes.h>
@@ -162,6 +163,45 @@ static void explain_dot(strbuf *b, const cep_program *p, const nfa_pattern *pat,
     sb_printf(b, "  }\n");
 }
 
+/* The routing index (route.c): which field lets an event into which
+ * patterns, and how many patterns stand behind a value. */
+static void explain_route(strbuf *b, const cep_program *p) {
+    const nfa_route *r = p->route;
+    if (!r) {
+        sb_printf(b, "routing: none (every event goes through every pattern)\n");
+        return;
+    }
+    sb_printf(b, "routing: %" PRIu32 " of %" PRIu32 " patterns by a field's value; %" PRIu32
+                 " see every event\n",
+              p->npatterns - r->nalways, p->npatterns, r->nalways);
+    for (uint32_t i = 0; i < r->nfields; i++) {
+        const route_field *f = &r->fields[i];
+        uint32_t most = 0, least = UINT32_MAX, shown = 0;
+        uint64_t sum = 0;
+        for (uint32_t s = 0; s <= f->mask; s++) {
+            const route_ent *e = &f->ents[s];
+            if (e->k.type == CEP_NULL) continue;
+            sum += e->n;
+            if (e->n > most) most = e->n;
+            if (e->n < least) least = e->n;
+        }
+        sb_printf(b, "  %s: %" PRIu32 " patterns, %" PRIu32 " values, %" PRIu32 " to %" PRIu32
+                     " patterns behind a value (%.1f on average)\n",
+                  p->fields[f->slot], f->all_n, f->nkeys, least, most, (double)sum / f->nkeys);
+        /* A few values (in the index's order) with their pattern counts. */
+        for (uint32_t s = 0; s <= f->mask && shown < 8; s++) {
+            const route_ent *e = &f->ents[s];
+            if (e->k.type == CEP_NULL) continue;
+            sb_put(b, "    ", 4);
+            if (e->k.type == CEP_INT) sb_printf(b, "%" PRId64, e->k.u.i);
+            else put_string(b, e->k.u.s.ptr, e->k.u.s.len, 0);
+            sb_printf(b, ": %" PRIu32 " pattern%s\n", e->n, e->n == 1 ? "" : "s");
+            shown++;
+        }
+        if (f->nkeys > shown) sb_printf(b, "    ... and %" PRIu32 " more values\n", f->nkeys - shown);
+    }
+}
+
 CEP_API int cep_program_explain(const cep_program *p, int dot, char **out) {
     if (!p || !out) return CEP_EINVAL;
     *out = NULL;
@@ -172,6 +212,7 @@ CEP_API int cep_program_explain(const cep_program *p, int dot, char **out) {
         else explain_text(&b, p, &p->patterns[i]);
     }
     if (dot) sb_printf(&b, "}\n");
+    else explain_route(&b, p);
     if (b.oom || !b.p) {
         mem_free(b.p);
         return CEP_ENOMEM;

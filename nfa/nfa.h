@@ -103,6 +103,10 @@ typedef struct nfa_pattern {
      * event: the states (below 64) whose gate that is, and per constant
      * the states it opens (automaton.c's set_dispatch). */
     int32_t dispatch_slot;    /* -1: none */
+    /* An event that opens no gate changes nothing of the pattern for any
+     * key (every state that can hold a partial match keeps it on a closed
+     * gate); undispatched: some gate is not decided by the dispatch. */
+    int skippable, undispatched;
     uint64_t dispatch_states;
     uint32_t ndispatch;
     struct gate_key *dispatch;
@@ -134,6 +138,7 @@ struct cep_program {
     user_fn *fns;             /* copies of the compiler's registrations */
     expr *exprs;              /* every expression node, freed together */
     regex *regexes;           /* every compiled regex, freed together */
+    struct nfa_route *route;  /* which patterns an event concerns (route.h); NULL: all */
 };
 
 struct cep_compiler {

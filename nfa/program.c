@@ -7,6 +7,7 @@
 #include "mem.h"
 #include "nfa.h"
 #include "regex.h"
+#include "route.h"
 
 #include <string.h>
 
@@ -78,6 +79,7 @@ CEP_API void cep_program_free(cep_program *p) {
         e = next;
     }
     regex_free_all(p->regexes);
+    nfa_route_free(p->route);
     mem_free(p);
 }
 

@@ -7,6 +7,7 @@
 #include "json.h"
 #include "hash.h"
 #include "mem.h"
+#include "route.h"
 
 #include <stdarg.h>
 #include <sys/random.h>
@@ -111,15 +112,44 @@ int engine_list_push(pm_list *l, pm p) {
 
 /* ---- time ---------------------------------------------------------------------------- */
 
-/* Run one event, in event-time order, through every pattern. */
+/* The patterns the event can concern (nfa/route.c), as a set in
+ * e->route_bits: those every event goes through, and those its dispatch
+ * values let in. 0, or -1 when there is no room: then all of them. */
+static int route_event(cep_engine *e, const nfa_route *r, const cep_value *vals) {
+    if (e->route_cap < r->nwords) {
+        size_t cap = e->route_cap;
+        if (mem_grow((void **)&e->route_bits, &cap, r->nwords, sizeof *e->route_bits) < 0) return -1;
+        e->route_cap = (uint32_t)cap;
+    }
+    memcpy(e->route_bits, r->always, r->nwords * sizeof *r->always);
+    for (uint32_t f = 0; f < r->nfields; f++) {
+        uint32_t n;
+        const uint32_t *v = nfa_route_lookup(r, &r->fields[f], &vals[r->fields[f].slot], &n);
+        for (uint32_t i = 0; i < n; i++) e->route_bits[v[i] / 64] |= (uint64_t)1 << (v[i] % 64);
+    }
+    return 0;
+}
+
+/* Run one event, in event-time order, through every pattern it can
+ * concern, in pattern order (the order of their matches). */
 static int process_event(cep_engine *e, cep_event *ev, int straggler, int own) {
     cep_event *stored = NULL;
     step_in in = {ev, &stored, straggler, own};
     int rc = CEP_OK;
     e->stats.events++;
-    for (uint32_t pi = 0; pi < e->prog->npatterns; pi++) {
-        int r = process_pattern(e, pi, &in);
-        if (r != CEP_OK) rc = r;
+    const nfa_route *r = e->prog->route;
+    /* With a state TTL every event refreshes its keys: no routing. */
+    if (r && e->state_ttl <= 0 && route_event(e, r, ev->vals) == 0) {
+        for (uint32_t w = 0; w < r->nwords; w++)
+            for (uint64_t bits = e->route_bits[w]; bits; bits &= bits - 1) {
+                int res = process_pattern(e, w * 64 + (uint32_t)__builtin_ctzll(bits), &in);
+                if (res != CEP_OK) rc = res;
+            }
+    } else {
+        for (uint32_t pi = 0; pi < e->prog->npatterns; pi++) {
+            int res = process_pattern(e, pi, &in);
+            if (res != CEP_OK) rc = res;
+        }
     }
     engine_drop_event(e, stored);
     if (e->compact_due) timers_compact(e);
@@ -526,6 +556,7 @@ CEP_API void cep_engine_free(cep_engine *e) {
         mem_free(e->slabs);
         e->slabs = next;
     }
+    mem_free(e->route_bits);
     mem_free(e->kids.v);
     mem_free(e->completed.v);
     mem_free(e->expired.v);

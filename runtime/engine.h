@@ -213,6 +213,8 @@ struct cep_engine {
     keymap keys;
     heap reorder;             /* buffered events by (time, arrival) */
     pat_rt *rt;               /* per pattern */
+    uint64_t *route_bits;     /* scratch: the patterns an event concerns (engine.c) */
+    uint32_t route_cap;
     uint32_t nrt;
     lane *lanes;              /* timer lanes; the last is the TTL lane */
     uint32_t nlanes;

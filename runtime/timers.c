@@ -331,21 +331,6 @@ static uint32_t bits_for(uint64_t n) {
     return w;
 }
 
-/* Can an event that no gate of the pattern lets in be skipped without
- * looking its key up? Yes when every state that can hold a partial match
- * keeps it on a closed gate, and the start state takes nothing then. */
-static int skippable(const nfa_pattern *pat) {
-    for (uint32_t s = 0; s < pat->nstates; s++) {
-        const nfa_state *st = &pat->states[s];
-        if (st->kind != ST_NORMAL && st->kind != ST_PENDING) continue;
-        if (!st->gate) return 0;
-        if (st->shape == SHAPE_FOLLOW || st->shape == SHAPE_NEGATE) continue;
-        if (st->shape == SHAPE_NEXT && s == pat->start) continue;
-        return 0;
-    }
-    return 1;
-}
-
 /* Lanes for program p: per pattern one for `within` and one per gap
  * length; the TTL lane last. Also sizes the engine's per-state scratch. */
 static int set_build(cep_engine *e, const cep_program *p, lane_set *ls) {
@@ -371,9 +356,8 @@ static int set_build(cep_engine *e, const cep_program *p, lane_set *ls) {
             rt->has_gaps = 1;
         }
         rt->maxw = bits_for(pat->max_outputs);
-        rt->skippable = skippable(pat);
-        for (uint32_t st = 0; st < pat->nstates; st++)
-            if (pat->states[st].gate && !(st < 64 && (pat->dispatch_states >> st & 1))) rt->undispatched = 1;
+        rt->skippable = pat->skippable;
+        rt->undispatched = pat->undispatched;
         if (pat->nstates > maxstates) maxstates = pat->nstates;
     }
     ls->nlanes = n + 1;

@@ -1,0 +1,274 @@
+/* route.c — the program's index from a dispatch field's value to the
+ * patterns it can concern (route.h). A pattern is indexed when an event
+ * that opens none of its gates changes nothing of it for any key
+ * (nfa_pattern.skippable) and every gate it has is decided by its dispatch
+ * field (not undispatched): then the event need not reach it at all. The
+ * engine still tests each reached pattern's gates, so a superset is
+ * always correct; the index only leaves out patterns that would do
+ * nothing. */
+#include "config.h"
+#include "route.h"
+
+#include <string.h>
+
+#include "expr.h"
+#include "hash.h"
+#include "mem.h"
+#include "nfa.h"
+
+/* Fixed: the keys are the patterns' constants, not the events' values, so
+ * an event cannot lengthen a probe beyond what the constants made. */
+#define ROUTE_SEED 0x726f757465ull
+
+static uint64_t key_hash(const cep_value *k) {
+    if (k->type == CEP_INT) {
+        uint64_t x = (uint64_t)k->u.i * 0x9E3779B97F4A7C15ull;
+        return x ^ (x >> 29);
+    }
+    return hash_bytes(k->u.s.ptr, k->u.s.len, ROUTE_SEED);
+}
+
+static int key_eq(const cep_value *a, const cep_value *b) {
+    if (a->type != b->type) return 0;
+    if (a->type == CEP_INT) return a->u.i == b->u.i;
+    return a->u.s.len == b->u.s.len && memcmp(a->u.s.ptr, b->u.s.ptr, a->u.s.len) == 0;
+}
+
+static route_ent *find(const route_field *f, const cep_value *k) {
+    for (uint32_t i = (uint32_t)key_hash(k) & f->mask;; i = (i + 1) & f->mask) {
+        route_ent *e = &f->ents[i];
+        if (e->k.type == CEP_NULL || key_eq(&e->k, k)) return e;
+    }
+}
+
+/* The constants a pattern is routed by: its field's values that can open
+ * one of its gates. */
+typedef struct keyset {
+    int32_t slot;         /* -1: the pattern is not routed (every event) */
+    uint32_t n, cap;
+    cep_value *v;
+} keyset;
+
+static int ks_add(keyset *ks, cep_value k) {
+    if (k.type == CEP_DOUBLE) {
+        /* 3.0 equals the int 3; any other double equals only doubles, and
+         * a double value reaches every pattern of its field anyway. */
+        if (!(k.u.d >= -9.2e18 && k.u.d <= 9.2e18) || k.u.d != (double)(int64_t)k.u.d) return 1;
+        k.type = CEP_INT;
+        k.u.i = (int64_t)k.u.d;
+    }
+    if (k.type != CEP_INT && k.type != CEP_STRING) return 0; /* true, null: not looked up */
+    if (ks->n == ks->cap) {
+        size_t cap = ks->cap;
+        if (mem_grow((void **)&ks->v, &cap, ks->n + 1, sizeof *ks->v) < 0) return -1;
+        ks->cap = (uint32_t)cap;
+    }
+    ks->v[ks->n++] = k;
+    return 1;
+}
+
+/* Does g hold only when the event's field ks->slot has one of the values
+ * it adds to ks? 1 yes, 0 no (ks as it was), -1 out of memory. */
+static int implies(const expr *g, keyset *ks) {
+    uint32_t mark = ks->n;
+    int r = 0;
+    switch (g->kind) {
+    case XK_SLOT_CMP:
+        if (g->slot == ks->slot && g->op == OP_EQ) r = ks_add(ks, g->k);
+        break;
+    case XK_IN:
+        if (g->a->kind != XK_SLOT || g->a->slot != ks->slot) break;
+        r = 1;
+        for (uint32_t i = 0; i < g->nargs && r == 1; i++)
+            r = g->args[i]->kind == XK_CONST ? ks_add(ks, g->args[i]->k) : 0;
+        break;
+    case XK_BINARY:
+        if (g->op == OP_AND) { /* either side is enough: its values bound both */
+            r = implies(g->a, ks);
+            if (r == 0) r = implies(g->b, ks);
+        } else if (g->op == OP_OR) { /* both sides: the union of their values */
+            r = implies(g->a, ks);
+            if (r == 1) r = implies(g->b, ks);
+        }
+        break;
+    default:
+        break;
+    }
+    if (r != 1) ks->n = mark;
+    return r;
+}
+
+/* Fields an equality of g's and-chain tests: the candidates for routing. */
+static void candidates(const expr *g, int32_t *c, uint32_t *n, uint32_t max) {
+    if (g->kind == XK_BINARY && g->op == OP_AND) {
+        candidates(g->a, c, n, max);
+        candidates(g->b, c, n, max);
+        return;
+    }
+    int32_t slot = g->kind == XK_SLOT_CMP && g->op == OP_EQ ? g->slot
+                   : g->kind == XK_IN && g->a->kind == XK_SLOT ? g->a->slot
+                                                                 : -1;
+    if (slot < 0 || *n == max) return;
+    for (uint32_t i = 0; i < *n; i++)
+        if (c[i] == slot) return;
+    c[(*n)++] = slot;
+}
+
+/* The keys pattern pat is routed by (ks->slot -1: not routed): a field
+ * whose value every state that can hold a partial match needs, in its
+ * gate, to be one of few constants. Only patterns that an event opening
+ * no gate leaves alone (skippable) qualify. 0 or -1 (out of memory). */
+static int route_keys(const nfa_pattern *pat, keyset *ks) {
+    ks->slot = -1;
+    if (!pat->skippable) return 0;
+    const expr *first = NULL;
+    for (uint32_t s = 0; s < pat->nstates && !first; s++)
+        if (pat->states[s].kind == ST_NORMAL || pat->states[s].kind == ST_PENDING) first = pat->states[s].gate;
+    if (!first) return 0;
+    int32_t cand[8];
+    uint32_t nc = 0;
+    candidates(first, cand, &nc, 8);
+    for (uint32_t c = 0; c < nc; c++) {
+        ks->slot = cand[c];
+        ks->n = 0;
+        int ok = 1;
+        for (uint32_t s = 0; s < pat->nstates && ok == 1; s++) {
+            const nfa_state *st = &pat->states[s];
+            if (st->kind != ST_NORMAL && st->kind != ST_PENDING) continue;
+            ok = st->gate ? implies(st->gate, ks) : 0;
+        }
+        if (ok < 0) return -1;
+        if (ok == 1) return 0;
+    }
+    ks->slot = -1;
+    return 0;
+}
+
+void nfa_route_free(nfa_route *r) {
+    if (!r) return;
+    for (uint32_t i = 0; i < r->nfields; i++) mem_free(r->fields[i].ents);
+    mem_free(r->fields);
+    mem_free(r->always);
+    mem_free(r->pool);
+    mem_free(r);
+}
+
+static route_field *field_find(nfa_route *r, int32_t slot) {
+    for (uint32_t i = 0; i < r->nfields; i++)
+        if (r->fields[i].slot == slot) return &r->fields[i];
+    return NULL;
+}
+
+/* A new field for slot, with room for keys constants; NULL on
+ * out-of-memory. */
+static route_field *field_new(nfa_route *r, int32_t slot, uint32_t keys) {
+    route_field *f = &r->fields[r->nfields++];
+    f->slot = slot;
+    uint32_t cap = 16;
+    while (cap < 2 * keys) cap *= 2;
+    f->mask = cap - 1;
+    f->ents = mem_calloc(cap, sizeof *f->ents);
+    return f->ents ? f : NULL;
+}
+
+/* Add pattern pi under each of its keys in f: count = 1 counts (room
+ * not yet made), else fills. A pattern is added once per entry. */
+static void add_keys(nfa_route *r, route_field *f, const keyset *ks, uint32_t pi, int count) {
+    for (uint32_t k = 0; k < ks->n; k++) {
+        route_ent *e = find(f, &ks->v[k]);
+        if (e->k.type == CEP_NULL) {
+            e->k = ks->v[k]; /* borrows the program's constant */
+            e->last = UINT32_MAX;
+            f->nkeys++;
+        }
+        if (e->last == pi) continue; /* a key two states share */
+        e->last = pi;
+        if (count)
+            e->n++;
+        else
+            r->pool[e->first + e->n++] = pi;
+    }
+}
+
+int nfa_route_build(cep_program *p) {
+    int rc = CEP_ENOMEM;
+    nfa_route *r = NULL;
+    keyset *ks = mem_calloc(p->npatterns ? p->npatterns : 1, sizeof *ks);
+    if (!ks) return CEP_ENOMEM;
+    uint32_t nrouted = 0, nkeys = 0;
+    for (uint32_t i = 0; i < p->npatterns; i++) {
+        if (route_keys(&p->patterns[i], &ks[i]) < 0) goto out;
+        if (ks[i].slot >= 0) nrouted++, nkeys += ks[i].n;
+    }
+    rc = CEP_OK;
+    if (!nrouted) goto out;
+    rc = CEP_ENOMEM;
+    if (!(r = mem_calloc(1, sizeof *r))) goto out;
+    r->nwords = (p->npatterns + 63) / 64;
+    r->always = mem_calloc(r->nwords, sizeof *r->always);
+    r->fields = mem_calloc(nrouted, sizeof *r->fields);
+    /* Each pattern once per key, and once in its field's list of all. */
+    r->pool = mem_alloc(((size_t)nkeys + nrouted) * sizeof *r->pool);
+    if (!r->always || !r->fields || !r->pool) goto out;
+
+    /* Count the patterns behind each key, then make room, then fill in
+     * pattern order, so that every list comes out ascending. */
+    for (uint32_t i = 0; i < p->npatterns; i++) {
+        if (ks[i].slot < 0) {
+            r->always[i / 64] |= (uint64_t)1 << (i % 64);
+            r->nalways++;
+            continue;
+        }
+        route_field *f = field_find(r, ks[i].slot);
+        if (!f) {
+            uint32_t fkeys = 0; /* a bound on the field's keys: all its patterns' */
+            for (uint32_t j = i; j < p->npatterns; j++)
+                if (ks[j].slot == ks[i].slot) fkeys += ks[j].n;
+            if (!(f = field_new(r, ks[i].slot, fkeys))) goto out;
+        }
+        f->all_n++;
+        add_keys(r, f, &ks[i], i, 1);
+    }
+    uint32_t at = 0;
+    for (uint32_t i = 0; i < r->nfields; i++) {
+        route_field *f = &r->fields[i];
+        f->all_first = at;
+        at += f->all_n;
+        f->all_n = 0;
+        for (uint32_t s = 0; s <= f->mask; s++)
+            if (f->ents[s].k.type != CEP_NULL) {
+                f->ents[s].first = at;
+                at += f->ents[s].n;
+                f->ents[s].n = 0;
+                f->ents[s].last = UINT32_MAX;
+            }
+    }
+    for (uint32_t i = 0; i < p->npatterns; i++) {
+        if (ks[i].slot < 0) continue;
+        route_field *f = field_find(r, ks[i].slot);
+        r->pool[f->all_first + f->all_n++] = i;
+        add_keys(r, f, &ks[i], i, 0);
+    }
+    p->route = r;
+    r = NULL;
+    rc = CEP_OK;
+out:
+    nfa_route_free(r);
+    for (uint32_t i = 0; i < p->npatterns; i++) mem_free(ks[i].v);
+    mem_free(ks);
+    return rc;
+}
+
+const uint32_t *nfa_route_lookup(const nfa_route *r, const route_field *f, const cep_value *v,
+                                 uint32_t *n) {
+    *n = 0;
+    if (v->type == CEP_DOUBLE) {
+        *n = f->all_n;
+        return r->pool + f->all_first;
+    }
+    if (v->type != CEP_INT && v->type != CEP_STRING) return NULL;
+    const route_ent *e = find(f, v);
+    if (e->k.type == CEP_NULL) return NULL;
+    *n = e->n;
+    return r->pool + e->first;
+}
