@@ -1,6 +1,8 @@
-/* checkpoint.c — the checkpoint file of `cepheus run --checkpoint DIR`:
- * "CEPCKPT1", the input position and output lengths (little-endian u64s),
- * then the engine snapshot (docs/snapshot.md). */
+/* checkpoint.c — the checkpoint file of `cepheus run --checkpoint DIR`
+ * (format 2, docs/state.md): a header of little-endian u64s with its own
+ * CRC-32C, the text of the pattern file that ran, then the engine snapshot
+ * (docs/snapshot.md). Everything is checked when it is read, before the
+ * caller touches an output. */
 #include "config.h"
 #include "checkpoint.h"
 #include "cli.h"
@@ -18,15 +20,27 @@
 #include <time.h>
 #include <unistd.h>
 
-#define CKPT_MAGIC "CEPCKPT1"
-#define CKPT_FIELDS 8
+#define CKPT_MAGIC "CEPCKPT" /* then the format version as a digit */
+#define CKPT_VERSION '2'
+/* magic 8 | 13 u64 fields | text CRC u32 | header CRC u32 */
+#define CKPT_NFIELDS 13
+#define CKPT_HEAD (8 + 8 * CKPT_NFIELDS + 4 + 4)
+#define CKPT_ALL_OUTPUTS (CKPT_OUT | CKPT_LATE | CKPT_TIMEOUTS | CKPT_ERRORS)
 
-typedef struct sink {
-    FILE *f;
-} sink;
-
-static int to_file(void *ud, const void *buf, size_t len) {
-    return fwrite(buf, 1, len, ((sink *)ud)->f) == len ? 0 : -1;
+/* CRC-32C (Castagnoli, reflected), the snapshot's checksum too; its own
+ * copy here since the tool sees only the library's public API. */
+static uint32_t crc32c(uint32_t crc, const void *p, size_t n) {
+    static uint32_t table[256];
+    if (!table[1])
+        for (uint32_t i = 0; i < 256; i++) {
+            uint32_t c = i;
+            for (int k = 0; k < 8; k++) c = c & 1 ? (c >> 1) ^ 0x82F63B78u : c >> 1;
+            table[i] = c;
+        }
+    const unsigned char *b = p;
+    crc = ~crc;
+    while (n--) crc = table[(crc ^ *b++) & 0xff] ^ (crc >> 8);
+    return ~crc;
 }
 
 static void put_u64(unsigned char *b, uint64_t v) {
@@ -39,8 +53,67 @@ static uint64_t get_u64(const unsigned char *b) {
     return v;
 }
 
-int checkpoint_write(const char *dir, const ckpt_pos *pos, const cep_engine *e, char *err,
-                     size_t errsz) {
+static void put_u32(unsigned char *b, uint32_t v) {
+    for (int i = 0; i < 4; i++) b[i] = (unsigned char)(v >> (8 * i));
+}
+
+static uint32_t get_u32(const unsigned char *b) {
+    uint32_t v = 0;
+    for (int i = 0; i < 4; i++) v |= (uint32_t)b[i] << (8 * i);
+    return v;
+}
+
+int checkpoint_prepare_dir(const char *dir, char *err, size_t errsz) {
+    struct stat st;
+    if (mkdir(dir, 0777) != 0 && errno != EEXIST) {
+        snprintf(err, errsz, "cannot create the checkpoint directory '%s': %s", dir, strerror(errno));
+        return -1;
+    }
+    int serr = stat(dir, &st) != 0 ? errno : !S_ISDIR(st.st_mode) ? ENOTDIR : 0;
+    if (serr) {
+        snprintf(err, errsz, "cannot use '%s' as the checkpoint directory: %s", dir, strerror(serr));
+        return -1;
+    }
+    /* The first checkpoint may be many events away: prove now that one
+     * can be written, rather than after hours of output. */
+    char tmp[4096];
+    /* (Not checkpoint.tmp: a killed run's writer may still be at it.) */
+    snprintf(tmp, sizeof tmp, "%s/checkpoint.probe", dir);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0666);
+    if (fd < 0) {
+        snprintf(err, errsz, "cannot write in the checkpoint directory '%s': %s", dir, strerror(errno));
+        return -1;
+    }
+    close(fd);
+    unlink(tmp);
+    return 0;
+}
+
+typedef struct sink {
+    FILE *f;
+    uint64_t n;
+} sink;
+
+static int to_file(void *ud, const void *buf, size_t len) {
+    sink *s = ud;
+    s->n += len;
+    return fwrite(buf, 1, len, s->f) == len ? 0 : -1;
+}
+
+static void put_header(unsigned char *head, const ckpt_pos *pos, uint64_t text_len, uint32_t text_crc,
+                       uint64_t snap_len) {
+    memcpy(head, CKPT_MAGIC, 7);
+    head[7] = CKPT_VERSION;
+    uint64_t v[CKPT_NFIELDS] = {pos->file,    pos->offset,      pos->lineno,       pos->read,
+                                pos->malformed, pos->outputs,   pos->out_len,      pos->late_len,
+                                pos->timeouts_len, pos->errors_len, text_len,      snap_len, 0};
+    for (int i = 0; i < CKPT_NFIELDS; i++) put_u64(head + 8 + 8 * i, v[i]);
+    put_u32(head + 8 + 8 * CKPT_NFIELDS, text_crc);
+    put_u32(head + CKPT_HEAD - 4, crc32c(0, head, CKPT_HEAD - 4));
+}
+
+int checkpoint_write(const char *dir, const ckpt_pos *pos, const char *text, size_t len,
+                     const cep_engine *e, char *err, size_t errsz) {
     char tmp[4096], final[4096];
     snprintf(tmp, sizeof tmp, "%s/checkpoint.tmp", dir);
     snprintf(final, sizeof final, "%s/checkpoint", dir);
@@ -49,15 +122,17 @@ int checkpoint_write(const char *dir, const ckpt_pos *pos, const cep_engine *e, 
         snprintf(err, errsz, "cannot write '%s': %s", tmp, strerror(errno));
         return -1;
     }
-    unsigned char head[8 + 8 * CKPT_FIELDS];
-    memcpy(head, CKPT_MAGIC, 8);
-    uint64_t v[CKPT_FIELDS] = {pos->file,         pos->offset,   pos->lineno,
-                               pos->out_len,      pos->late_len, pos->timeouts_len,
-                               pos->read,         pos->malformed};
-    for (int i = 0; i < CKPT_FIELDS; i++) put_u64(head + 8 + 8 * i, v[i]);
-    sink s = {f};
-    int ok = fwrite(head, 1, sizeof head, f) == sizeof head;
+    /* The header holds the snapshot's length: written last, over zeros. */
+    unsigned char head[CKPT_HEAD] = {0};
+    sink s = {f, 0};
+    errno = 0;
+    int ok = fwrite(head, 1, sizeof head, f) == sizeof head && fwrite(text, 1, len, f) == len;
     int rc = ok ? cep_engine_snapshot(e, to_file, &s) : CEP_ECALLBACK;
+    if (rc == CEP_OK) {
+        put_header(head, pos, len, crc32c(0, text, len), s.n);
+        if (fseeko(f, 0, SEEK_SET) != 0 || fwrite(head, 1, sizeof head, f) != sizeof head)
+            rc = CEP_ECALLBACK;
+    }
     /* Durable before it replaces the previous checkpoint. */
     if (fflush(f) != 0 || fsync(fileno(f)) != 0) rc = CEP_ECALLBACK;
     int saved = errno;
@@ -83,13 +158,13 @@ int checkpoint_write(const char *dir, const ckpt_pos *pos, const cep_engine *e, 
 
 /* fsync each fd (EINVAL: a pipe or terminal, nothing to make durable), then
  * write the checkpoint. EXIT_OK, or the failure printed. */
-static int write_durably(const char *dir, const ckpt_pos *pos, const cep_engine *e,
-                         const int *fds, int nfds) {
+static int write_durably(const char *dir, const ckpt_pos *pos, const char *text, size_t len,
+                         const cep_engine *e, const int *fds, int nfds) {
     for (int i = 0; i < nfds; i++)
         if (fds[i] >= 0 && fsync(fds[i]) != 0 && errno != EINVAL)
             return fail(EXIT_OUTPUT, "cannot write the output: %s", strerror(errno));
     char err[512];
-    if (checkpoint_write(dir, pos, e, err, sizeof err) < 0) return fail(EXIT_OUTPUT, "%s", err);
+    if (checkpoint_write(dir, pos, text, len, e, err, sizeof err) < 0) return fail(EXIT_OUTPUT, "%s", err);
     return EXIT_OK;
 }
 
@@ -102,8 +177,8 @@ static void finished(ckpt_bg *bg) {
     bg->taken++;
 }
 
-int checkpoint_start(ckpt_bg *bg, const char *dir, const ckpt_pos *pos, const cep_engine *e,
-                     const int *fds, int nfds) {
+int checkpoint_start(ckpt_bg *bg, const char *dir, const ckpt_pos *pos, const char *text, size_t len,
+                     const cep_engine *e, const int *fds, int nfds) {
     double t0 = cli_now();
     bg->dir = dir;
     bg->started = t0;
@@ -115,11 +190,11 @@ int checkpoint_start(ckpt_bg *bg, const char *dir, const ckpt_pos *pos, const ce
         /* A writer outliving a killed run could put its checkpoint in place
          * after a restart read the previous one: it dies with the run. */
         if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != parent) _exit(EXIT_INTERNAL);
-        _exit(write_durably(dir, pos, e, fds, nfds));
+        _exit(write_durably(dir, pos, text, len, e, fds, nfds));
     }
     int status = EXIT_OK;
     if (pid < 0) { /* no child (EAGAIN, ENOMEM): the same work, here */
-        status = write_durably(dir, pos, e, fds, nfds);
+        status = write_durably(dir, pos, text, len, e, fds, nfds);
         if (status == EXIT_OK) finished(bg);
     } else {
         bg->pid = (int)pid;
@@ -169,9 +244,14 @@ int checkpoint_reap(ckpt_bg *bg, int block) {
     return fail(EXIT_INTERNAL, "the checkpoint writer died (signal %d)", WIFSIGNALED(ws) ? WTERMSIG(ws) : 0);
 }
 
-int checkpoint_read(const char *dir, ckpt_pos *pos, char **snap, size_t *snaplen, char *err,
-                    size_t errsz) {
+void checkpoint_free(ckpt *ck) {
+    free(ck->buf);
+    ck->buf = NULL;
+}
+
+int checkpoint_read(const char *dir, ckpt *ck, char *err, size_t errsz) {
     char path[4096];
+    memset(ck, 0, sizeof *ck);
     snprintf(path, sizeof path, "%s/checkpoint", dir);
     FILE *f = fopen(path, "rb");
     if (!f) {
@@ -198,27 +278,248 @@ int checkpoint_read(const char *dir, ckpt_pos *pos, char **snap, size_t *snaplen
     int bad = ferror(f);
     fclose(f);
     if (!buf || bad) {
-        snprintf(err, errsz, "cannot read '%s': %s", path, buf ? strerror(EIO) : "out of memory");
+        if (buf) snprintf(err, errsz, "cannot read '%s': %s", path, strerror(EIO));
+        else snprintf(err, errsz, "out of memory");
         free(buf);
-        return -1;
+        return buf ? -1 : -2;
     }
-    size_t head = 8 + 8 * CKPT_FIELDS;
-    if (len < head || memcmp(buf, CKPT_MAGIC, 8) != 0) {
-        free(buf);
+    const unsigned char *b = (const unsigned char *)buf;
+    if (len < 8 || memcmp(buf, CKPT_MAGIC, 7) != 0) {
         snprintf(err, errsz, "'%s' is not a cepheus checkpoint", path);
+        goto refuse;
+    }
+    if (buf[7] != CKPT_VERSION) {
+        if (buf[7] == '1')
+            snprintf(err, errsz, "'%s' was written by an older cepheus (checkpoint format 1), which this "
+                     "one does not restore; remove it to start from the beginning", path);
+        else
+            snprintf(err, errsz, "'%s' has a checkpoint format this cepheus does not know (version byte 0x%02x)",
+                     path, (unsigned char)buf[7]);
+        goto refuse;
+    }
+    if (len < CKPT_HEAD) {
+        snprintf(err, errsz, "'%s' is truncated (%zu bytes, shorter than its header)", path, len);
+        goto refuse;
+    }
+    if (crc32c(0, b, CKPT_HEAD - 4) != get_u32(b + CKPT_HEAD - 4)) {
+        snprintf(err, errsz, "'%s' is damaged: the checksum of its header does not match", path);
+        goto refuse;
+    }
+    uint64_t v[CKPT_NFIELDS];
+    for (int i = 0; i < CKPT_NFIELDS; i++) v[i] = get_u64(b + 8 + 8 * i);
+    uint64_t text_len = v[10], snap_len = v[11];
+    /* A header with a good checksum was written by us; these hold unless
+     * a cepheus with another layout wrote it. */
+    if (v[0] > UINT32_MAX || (v[5] & ~(uint64_t)CKPT_ALL_OUTPUTS) || v[12] != 0) {
+        snprintf(err, errsz, "'%s' is damaged: its header holds impossible values", path);
+        goto refuse;
+    }
+    if (text_len > len - CKPT_HEAD || snap_len > len - CKPT_HEAD - text_len) {
+        snprintf(err, errsz, "'%s' is truncated (%zu bytes, its header says %llu)", path, len,
+                 (unsigned long long)(CKPT_HEAD + text_len + snap_len));
+        goto refuse;
+    }
+    if (CKPT_HEAD + text_len + snap_len != len) {
+        snprintf(err, errsz, "'%s' is damaged: %llu bytes after its end", path,
+                 (unsigned long long)(len - CKPT_HEAD - text_len - snap_len));
+        goto refuse;
+    }
+    if (crc32c(0, b + CKPT_HEAD, (size_t)text_len) != get_u32(b + 8 + 8 * CKPT_NFIELDS)) {
+        snprintf(err, errsz, "'%s' is damaged: the checksum of its pattern text does not match", path);
+        goto refuse;
+    }
+    ck->pos = (ckpt_pos){.file = (uint32_t)v[0], .offset = v[1], .lineno = v[2], .read = v[3],
+                         .malformed = v[4], .outputs = (uint32_t)v[5], .out_len = v[6],
+                         .late_len = v[7], .timeouts_len = v[8], .errors_len = v[9]};
+    ck->buf = buf;
+    ck->text = buf + CKPT_HEAD;
+    ck->text_len = (size_t)text_len;
+    ck->snap = buf + CKPT_HEAD + text_len;
+    ck->snap_len = (size_t)snap_len;
+    return 1;
+refuse:
+    free(buf);
+    return -1;
+}
+
+int checkpoint_check_files(const ckpt *ck, const char *dir, FILE *input, const char *name, int nin,
+                           const char *const paths[4], char *err, size_t errsz) {
+    static const char *const opt[4] = {"--output", "--late", "--timeouts", "--errors"};
+    const ckpt_pos *p = &ck->pos;
+    const uint64_t lens[4] = {p->out_len, p->late_len, p->timeouts_len, p->errors_len};
+    struct stat st;
+    if (p->file >= (uint32_t)nin) {
+        snprintf(err, errsz, "the checkpoint in '%s' is for other input files (it was reading file %u of them, "
+                 "this run has %d)", dir, (unsigned)p->file + 1, nin);
         return -1;
     }
-    const unsigned char *b = (const unsigned char *)buf + 8;
-    pos->file = (uint32_t)get_u64(b);
-    pos->offset = get_u64(b + 8);
-    pos->lineno = get_u64(b + 16);
-    pos->out_len = get_u64(b + 24);
-    pos->late_len = get_u64(b + 32);
-    pos->timeouts_len = get_u64(b + 40);
-    pos->read = get_u64(b + 48);
-    pos->malformed = get_u64(b + 56);
-    memmove(buf, buf + head, len - head);
-    *snap = buf;
-    *snaplen = len - head;
-    return 1;
+    if (fstat(fileno(input), &st) == 0 && S_ISREG(st.st_mode) && p->offset > (uint64_t)st.st_size) {
+        snprintf(err, errsz, "the checkpoint in '%s' is for other input files: it had read %llu bytes of "
+                 "'%s', which has %llu", dir, (unsigned long long)p->offset, name,
+                 (unsigned long long)st.st_size);
+        return -1;
+    }
+    for (int i = 0; i < 4; i++) {
+        if (!paths[i]) continue;
+        if (!(p->outputs & (1u << i))) {
+            snprintf(err, errsz, "the checkpoint in '%s' was made without %s: '%s' would miss what came "
+                     "before it; restore with the outputs the checkpointed run had", dir, opt[i], paths[i]);
+            return -1;
+        }
+        if (stat(paths[i], &st) != 0) {
+            if (errno == ENOENT && lens[i] == 0) continue;
+            if (errno == ENOENT)
+                snprintf(err, errsz, "%s '%s' is missing, but the checkpoint in '%s' recorded %llu bytes of it",
+                         opt[i], paths[i], dir, (unsigned long long)lens[i]);
+            else snprintf(err, errsz, "cannot read '%s': %s", paths[i], strerror(errno));
+            return -1;
+        }
+        if (S_ISREG(st.st_mode) && (uint64_t)st.st_size < lens[i]) {
+            snprintf(err, errsz, "%s '%s' has %llu bytes, fewer than the %llu the checkpoint in '%s' recorded: "
+                     "it is not the output of the checkpointed run", opt[i], paths[i],
+                     (unsigned long long)st.st_size, (unsigned long long)lens[i], dir);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* Append s to a growing string; -1 when out of memory. */
+static int put(char **p, size_t *n, size_t *cap, const char *s) {
+    size_t l = strlen(s);
+    if (*n + l + 1 > *cap) {
+        size_t nc = (*cap ? *cap : 64);
+        while (nc < *n + l + 1) nc *= 2;
+        char *np = realloc(*p, nc);
+        if (!np) return -1;
+        *p = np;
+        *cap = nc;
+    }
+    memcpy(*p + *n, s, l + 1);
+    *n += l;
+    return 0;
+}
+
+/* Index of the pattern named name in p, or -1. */
+static long find_pattern(const cep_program *p, const char *name) {
+    for (size_t i = 0; i < cep_program_pattern_count(p); i++)
+        if (!strcmp(cep_program_pattern_name(p, i), name)) return (long)i;
+    return -1;
+}
+
+char *checkpoint_describe_change(const cep_program *old, const cep_program *np, size_t *kept) {
+    /* 0 kept, 1 changed (same name, other text), 2 new, 3 removed */
+    static const char *const label[] = {"kept ", "changed, started empty: ", "new: ", "removed: "};
+    char *s = NULL;
+    size_t n = 0, cap = 0;
+    int oom = put(&s, &n, &cap, "");
+    *kept = 0;
+    for (int kind = 0; kind < 4; kind++) {
+        int first = 1;
+        const cep_program *p = kind == 3 ? old : np;
+        for (size_t i = 0; i < cep_program_pattern_count(p); i++) {
+            const char *name = cep_program_pattern_name(p, i);
+            long j = find_pattern(kind == 3 ? np : old, name);
+            int k = kind == 3 ? (j < 0 ? 3 : -1)
+                    : j < 0   ? 2
+                    : cep_program_pattern_fingerprint(old, (size_t)j) ==
+                              cep_program_pattern_fingerprint(np, i)
+                        ? 0
+                        : 1;
+            if (k != kind) continue;
+            if (k == 0) ++*kept;
+            if (first) oom |= put(&s, &n, &cap, n ? "; " : ""), oom |= put(&s, &n, &cap, label[kind]);
+            else oom |= put(&s, &n, &cap, ", ");
+            oom |= put(&s, &n, &cap, name);
+            first = 0;
+        }
+    }
+    if (oom) {
+        free(s);
+        return NULL;
+    }
+    return s;
+}
+
+int checkpoint_restore(const ckpt *ck, const char *dir, const char *pattern_file,
+                       const cep_program *prog, ckpt_configure_fn configure, void *ud,
+                       cep_engine **out, char **note, char *err, size_t errsz) {
+    cep_engine *e = NULL;
+    cep_program *old = NULL;
+    char *desc = NULL;
+    *out = NULL;
+    *note = NULL;
+    int rc = cep_engine_new(prog, &e);
+    if (rc == CEP_OK) rc = configure(ud, e);
+    if (rc == CEP_OK) rc = cep_engine_restore(e, ck->snap, ck->snap_len);
+    if (rc == CEP_OK) {
+        *out = e;
+        return 0;
+    }
+    cep_engine_free(e);
+    e = NULL;
+    if (rc == CEP_ENOMEM) {
+        snprintf(err, errsz, "out of memory");
+        return -2;
+    }
+    if (rc != CEP_EPROGRAM) {
+        snprintf(err, errsz, "cannot restore the checkpoint in '%s': %s", dir, cep_strerror(rc));
+        return -1;
+    }
+    /* The pattern file changed since the checkpoint: rebuild the program
+     * that made it from the text it recorded, restore into that, and
+     * switch to the new one as a SIGHUP reload would. */
+    cep_diag *diag = NULL;
+    rc = cep_compile(NULL, ck->text, ck->text_len, pattern_file, &old, &diag);
+    cep_diag_free(diag);
+    if (rc != CEP_OK) {
+        if (rc == CEP_ENOMEM) {
+            snprintf(err, errsz, "out of memory");
+            return -2;
+        }
+        snprintf(err, errsz, "cannot restore the checkpoint in '%s': %s has changed since it was made, "
+                 "and the patterns it recorded no longer compile; nothing was restored", dir, pattern_file);
+        return -1;
+    }
+    size_t kept = 0;
+    int status = -1;
+    desc = checkpoint_describe_change(old, prog, &kept);
+    if (!desc) {
+        snprintf(err, errsz, "out of memory");
+        status = -2;
+        goto fail;
+    }
+    if (kept == 0) {
+        snprintf(err, errsz, "cannot restore the checkpoint in '%s': %s has changed since it was made "
+                 "(%s): no pattern is unchanged, so no state can be kept; nothing was restored",
+                 dir, pattern_file, desc);
+        goto fail;
+    }
+    rc = cep_engine_new(old, &e);
+    if (rc == CEP_OK) rc = configure(ud, e);
+    if (rc == CEP_OK) rc = cep_engine_restore(e, ck->snap, ck->snap_len);
+    if (rc == CEP_EPROGRAM) {
+        snprintf(err, errsz, "cannot restore the checkpoint in '%s': its snapshot was not made by the "
+                 "patterns it recorded", dir);
+        goto fail;
+    }
+    if (rc == CEP_OK) rc = cep_engine_replace_program(e, prog);
+    if (rc == CEP_ENOMEM) {
+        snprintf(err, errsz, "out of memory");
+        status = -2;
+        goto fail;
+    }
+    if (rc != CEP_OK) {
+        snprintf(err, errsz, "cannot restore the checkpoint in '%s': %s", dir, cep_strerror(rc));
+        goto fail;
+    }
+    cep_program_free(old); /* the engine runs prog now */
+    *out = e;
+    *note = desc;
+    return 0;
+fail:
+    cep_engine_free(e);
+    cep_program_free(old);
+    free(desc);
+    return status;
 }

@@ -1,11 +1,17 @@
 /* checkpoint.h — checkpoints of `cepheus run`: the engine's snapshot plus
- * where the input was and how long the outputs were, written atomically, so
- * that a restarted run continues exactly where the checkpoint left off. */
+ * where the input was, how long the outputs were and the text of the
+ * patterns that ran, written atomically, so that a restarted run continues
+ * exactly where the checkpoint left off (docs/state.md). */
 #ifndef CEP_CHECKPOINT_H
 #define CEP_CHECKPOINT_H
 
+#include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include "cepheus.h"
+
+/* The outputs a run had open (ckpt_pos.outputs). */
+enum { CKPT_OUT = 1, CKPT_LATE = 2, CKPT_TIMEOUTS = 4, CKPT_ERRORS = 8 };
 
 typedef struct ckpt_pos {
     uint32_t file;       /* index of the input file being read */
@@ -13,12 +19,32 @@ typedef struct ckpt_pos {
     uint64_t lineno;     /* lines of it consumed */
     uint64_t out_len, late_len, timeouts_len; /* bytes of each output */
     uint64_t read, malformed;                 /* counters for --stats */
+    /* (Added in format 2; after the others, so that the positional
+     * initializers of format 1's fields still mean what they say.) */
+    uint64_t errors_len;                      /* bytes of --errors */
+    uint32_t outputs;                         /* CKPT_* bits */
 } ckpt_pos;
 
+/* A checkpoint read back: every check of its own passed (header CRC,
+ * pattern text CRC, lengths); the snapshot's are cep_engine_restore's. */
+typedef struct ckpt {
+    ckpt_pos pos;
+    const char *text;    /* the pattern file that made it */
+    size_t text_len;
+    const void *snap;    /* the engine snapshot */
+    size_t snap_len;
+    char *buf;           /* owns text and snap */
+} ckpt;
+
+/* Make DIR if it does not exist and prove a checkpoint can be written
+ * there, before anything else is. 0, or -1 with a message in err. */
+int checkpoint_prepare_dir(const char *dir, char *err, size_t errsz);
+
 /* Write DIR/checkpoint atomically (temporary file, fsync, rename, fsync of
- * the directory). Returns 0, or -1 with a message in err. */
-int checkpoint_write(const char *dir, const ckpt_pos *pos, const cep_engine *e,
-                     char *err, size_t errsz);
+ * the directory): pos, the pattern text (len bytes) and e's snapshot.
+ * Returns 0, or -1 with a message in err. */
+int checkpoint_write(const char *dir, const ckpt_pos *pos, const char *text, size_t len,
+                     const cep_engine *e, char *err, size_t errsz);
 /* Checkpoints written in the background (docs/state.md, "Checkpoints
  * without a stall"): a forked child holds the engine as it was at the fork,
  * copy-on-write, and writes it while the run goes on; the run waits only
@@ -35,13 +61,14 @@ typedef struct ckpt_bg {
     const char *dir;
 } ckpt_bg;
 #define CKPT_BUSY (-1)
-/* Start a checkpoint of e at pos in a child: fsync the fds (the outputs'
- * bytes the checkpoint counts), then checkpoint_write. The caller has
+/* Start a checkpoint of e at pos (and the pattern text, len bytes) in a
+ * child: fsync the fds (the outputs' bytes the checkpoint counts; -1: none
+ * to sync), then checkpoint_write. The caller has
  * flushed its buffers; no child may be running (checkpoint_reap first).
  * Where fork fails, the checkpoint is written here and now. Returns
  * EXIT_OK or a failure status (message printed). */
-int checkpoint_start(ckpt_bg *bg, const char *dir, const ckpt_pos *pos, const cep_engine *e,
-                     const int *fds, int nfds);
+int checkpoint_start(ckpt_bg *bg, const char *dir, const ckpt_pos *pos, const char *text, size_t len,
+                     const cep_engine *e, const int *fds, int nfds);
 /* The running child's result: EXIT_OK when none runs or it succeeded,
  * CKPT_BUSY while it runs (block = 0), else its failure status (it printed
  * why). block = 1 waits for it. */
@@ -54,9 +81,39 @@ int checkpoint_reap(ckpt_bg *bg, int block);
  * the restore read it. Waits up to 10 s. EXIT_OK or a failure printed. */
 int checkpoint_lock(const char *dir);
 
-/* Read DIR/checkpoint: 1 with *snap (malloc'd, free it) and *pos filled,
- * 0 when there is no checkpoint yet, -1 with a message in err. */
-int checkpoint_read(const char *dir, ckpt_pos *pos, char **snap, size_t *snaplen,
-                    char *err, size_t errsz);
+/* Read and check DIR/checkpoint: 1 with *ck filled (checkpoint_free it),
+ * 0 when there is no checkpoint yet, -1 with a message in err (-2: out of
+ * memory). Changes nothing on disk. */
+int checkpoint_read(const char *dir, ckpt *ck, char *err, size_t errsz);
+void checkpoint_free(ckpt *ck);
+
+/* Before anything is changed: does the checkpoint fit the files of this
+ * run? Its input file index is below nin and its offset inside that file
+ * (input, open, named name); each output named now (paths: --output,
+ * --late, --timeouts, --errors; NULL: not wanted) was an output then and
+ * is at least as long as recorded (missing only if recorded empty).
+ * 0, or -1 with a message in err. */
+int checkpoint_check_files(const ckpt *ck, const char *dir, FILE *input, const char *name, int nin,
+                           const char *const paths[4], char *err, size_t errsz);
+
+/* Load the checkpoint's snapshot into an engine running prog. Returns the
+ * engine (*out, owned; NULL on failure) and 0, or with a message in err -1
+ * (refused: nothing restored) or -2 (out of memory).
+ * When prog is not the program that made the checkpoint, the checkpoint's
+ * own pattern text is compiled, its state restored into an engine of it
+ * and switched to prog as a SIGHUP reload does: unchanged patterns keep
+ * their state, changed and new ones start empty, removed ones go. *note
+ * (malloc'd, or NULL when prog is the same) then says which; nothing is
+ * restored when no pattern is kept. configure sets up each engine made
+ * (callbacks, options) before its restore. */
+typedef int (*ckpt_configure_fn)(void *ud, cep_engine *e);
+int checkpoint_restore(const ckpt *ck, const char *dir, const char *pattern_file,
+                       const cep_program *prog, ckpt_configure_fn configure, void *ud,
+                       cep_engine **out, char **note, char *err, size_t errsz);
+
+/* What changed between two programs, as "kept a; changed, started empty:
+ * b; new: c; removed: d" (only the parts that are not empty; malloc'd,
+ * NULL when out of memory). *kept: the patterns that keep their state. */
+char *checkpoint_describe_change(const cep_program *old, const cep_program *np, size_t *kept);
 
 #endif

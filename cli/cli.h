@@ -4,6 +4,7 @@
 #define CEP_CLI_H
 
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdint.h>
 #include "cepheus.h"
 
@@ -32,6 +33,8 @@ int option_error(int c, char *const *argv);
 /* Compile a pattern file: EXIT_OK with *prog, or the status after printing
  * why not (diagnostics for pattern errors). */
 int compile_file(const char *path, cep_program **prog);
+/* The same, and on success *text (malloc'd) and *len: the text compiled. */
+int compile_file_keep(const char *path, cep_program **prog, char **text, size_t *len);
 /* Strict non-negative decimal integer; 0 or -1. */
 int parse_ms(const char *s, int64_t *out);
 

@@ -34,7 +34,8 @@ const char usage_text[] =
     "  explain print each pattern's compiled NFA (--dot: as Graphviz DOT)\n"
     "\n"
     "Options of run:\n"
-    "  -o, --output FILE      write matches to FILE (default: standard output)\n"
+    "  -o, --output FILE      write matches to FILE (default: standard output);\n"
+    "                         no output may be an input or another output\n"
     "  -t, --time-field NAME  field holding the event time, integer milliseconds\n"
     "                         or an RFC 3339 string (default: ts)\n"
     "  -d, --max-delay MS     accept events up to MS milliseconds out of order\n"
@@ -57,10 +58,13 @@ const char usage_text[] =
     "                         even while no event arrives\n"
     "      --state-ttl MS     drop the partial matches of a key idle for MS of event\n"
     "                         time (counted in --stats)\n"
-    "      --checkpoint DIR   write a checkpoint to DIR every --checkpoint-every\n"
-    "                         events (default 100000); needs --output and files\n"
+    "      --checkpoint DIR   write a checkpoint to DIR (created if missing) every\n"
+    "                         --checkpoint-every events (default 100000); needs\n"
+    "                         --output and files\n"
     "      --restore DIR      resume from DIR's checkpoint, if any: outputs are cut\n"
-    "                         back and input continues where it was (exactly once)\n"
+    "                         back and input continues where it was (exactly once);\n"
+    "                         nothing is touched if the checkpoint does not fit;\n"
+    "                         changed patterns start empty, unchanged keep state\n"
     "      --max-memory BYTES keep the engine's state under BYTES (k, M, G suffixes),\n"
     "                         dropping the oldest partial matches (or see --on-limit)\n"
     "      --on-limit drop|fail\n"
@@ -103,9 +107,11 @@ const char usage_text[] =
     "  0  success\n"
     "  1  the pattern file has errors\n"
     "  2  usage error: unknown option, missing argument, bad number,\n"
-    "     unreadable file\n"
+    "     unreadable file, an output that is an input or another output\n"
     "  3  malformed input line under --strict\n"
-    "  4  output error: a file cannot be written\n"
+    "     or a checkpoint that cannot be restored (nothing is changed then)\n"
+    "  4  output error: a file cannot be written (standard output closed\n"
+    "     early too), or the --checkpoint directory cannot be used\n"
     "  5  out of memory or internal error\n"
     "  6  the partial-match limit was reached under --on-limit fail\n";
 
@@ -188,9 +194,12 @@ static int read_all(const char *path, char **out, size_t *len) {
     return 0;
 }
 
-/* Compile one pattern file. Returns EXIT_OK with *prog, or prints why not
- * and returns the exit status. */
-int compile_file(const char *path, cep_program **prog) {
+int compile_file(const char *path, cep_program **prog) { return compile_file_keep(path, prog, NULL, NULL); }
+
+/* Compile one pattern file. Returns EXIT_OK with *prog (and, when keep is
+ * not NULL, the text compiled, malloc'd), or prints why not and returns the
+ * exit status. */
+int compile_file_keep(const char *path, cep_program **prog, char **keep, size_t *keep_len) {
     char *text;
     size_t len;
     *prog = NULL;
@@ -200,7 +209,12 @@ int compile_file(const char *path, cep_program **prog) {
     }
     cep_diag *diag = NULL;
     int rc = cep_compile(NULL, text, len, path, prog, &diag);
-    free(text);
+    if (rc == CEP_OK && keep) {
+        *keep = text; /* what a checkpoint records of the patterns */
+        *keep_len = len;
+    } else {
+        free(text);
+    }
     int status = EXIT_OK;
     if (rc == CEP_EPATTERN) {
         fputs(cep_diag_render(diag), stderr);

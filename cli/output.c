@@ -8,6 +8,8 @@ void out_file_init(out_file *o, FILE *f, const char *name) {
     o->name = name;
     o->live = 0;
     o->err = 0;
+    o->reported = 0;
+    o->synced = UINT64_MAX;
     pthread_mutex_init(&o->lock, NULL);
 }
 

@@ -6,6 +6,7 @@
 #define CEP_OUTPUT_H
 
 #include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include "jsonout.h"
 
@@ -17,6 +18,8 @@ typedef struct out_file {
     const char *name;     /* as shown in messages */
     int live;             /* write each line at once (processing time) */
     int err;              /* errno of the first failed write; 0: none */
+    int reported;         /* its message was printed: not again at close */
+    uint64_t synced;      /* length at its last fsync (checkpoints); ~0: none yet */
     pthread_mutex_t lock;
 } out_file;
 

@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -25,6 +26,7 @@
 #include "cli.h"
 #include "jsonout.h"
 #include "output.h"
+#include "samefile.h"
 #ifdef CEP_HAVE_KAFKA
 #include "kafka.h"
 #endif
@@ -48,6 +50,8 @@ typedef struct run_ctx {
     unsigned nshards;
     out_buf rejected;    /* --errors lines, from the reading loop */
     int oom;
+    char *text;          /* the pattern file's text that runs: checkpoints keep it */
+    size_t text_len;
     ckpt_bg ckpt;        /* the checkpoint being written in the background */
 } run_ctx;
 
@@ -139,6 +143,16 @@ static const out_file *failed_output(run_ctx *r) {
     return NULL;
 }
 
+/* Report the output that failed to be written (once: its message is not
+ * repeated when it is closed) and return EXIT_OUTPUT. */
+static int output_failed(run_ctx *r) {
+    out_file *f = (out_file *)failed_output(r);
+    if (!f) return fail(EXIT_OUTPUT, "cannot write the output: %s", strerror(EIO));
+    if (f->reported) return EXIT_OUTPUT;
+    f->reported = 1;
+    return fail(EXIT_OUTPUT, "cannot write '%s': %s", f->name, strerror(f->err));
+}
+
 /* Did a callback run out of memory formatting a line? */
 static int sinks_oom(const run_ctx *r) {
     int oom = r->main.oom;
@@ -158,7 +172,7 @@ static int is_blank(const char *s, size_t n) {
 static int close_output(out_file *o) {
     FILE *f = o->f;
     if (!f) return EXIT_OK;
-    int bad = ferror(f) || o->err;
+    int bad = ferror(f) || o->err, told = o->reported;
     int err = o->err ? o->err : errno;
     if (f == stdout) {
         if (fflush(f) != 0 && !bad) bad = 1, err = errno;
@@ -166,6 +180,7 @@ static int close_output(out_file *o) {
         bad = 1, err = errno;
     }
     o->f = NULL;
+    if (bad && told) return EXIT_OUTPUT; /* already said */
     if (bad) return fail(EXIT_OUTPUT, "cannot write '%s': %s", o->name, strerror(err ? err : EIO));
     return EXIT_OK;
 }
@@ -206,7 +221,9 @@ static void on_sighup(int sig) {
 static void reload_patterns(cep_engine *e, run_ctx *r) {
     reload_requested = 0;
     cep_program *np;
-    if (compile_file(r->pattern_file, &np) != EXIT_OK) {
+    char *text;
+    size_t len;
+    if (compile_file_keep(r->pattern_file, &np, &text, &len) != EXIT_OK) {
         fprintf(stderr, "cepheus: %s not reloaded; the running patterns go on\n", r->pattern_file);
         return;
     }
@@ -214,6 +231,7 @@ static void reload_patterns(cep_engine *e, run_ctx *r) {
     if (rc != CEP_OK) {
         fprintf(stderr, "cepheus: %s not reloaded: %s\n", r->pattern_file, cep_strerror(rc));
         cep_program_free(np);
+        free(text);
         return;
     }
     size_t kept = 0;
@@ -223,33 +241,42 @@ static void reload_patterns(cep_engine *e, run_ctx *r) {
     fprintf(stderr, "cepheus: reloaded %s: %zu patterns, %zu of them by a name that ran before\n",
             r->pattern_file, cep_program_pattern_count(np), kept);
     cep_program_free(*r->owned);
+    free(r->text);
+    r->text = text;
+    r->text_len = len;
     *r->owned = np;
     r->prog = np;
     r->main.prog = np;
-}
-
-/* Length of an output so far (0 when it is not open). */
-static uint64_t out_length(FILE *f) {
-    if (!f || fflush(f) != 0) return 0;
-    off_t n = ftello(f);
-    return n > 0 ? (uint64_t)n : 0;
 }
 
 /* Hand the outputs to the kernel and record the position (after a crash,
  * --restore truncates the outputs back to these lengths), then let a child
  * make them durable and write the checkpoint while the run goes on. */
 static int take_checkpoint(cep_engine *e, run_ctx *r, const run_opts *o, ckpt_pos *pos) {
-    if (sink_flush(&r->main) != 0) {
-        const out_file *f = failed_output(r);
-        return fail(EXIT_OUTPUT, "cannot write '%s': %s", f->name, strerror(f->err));
+    int a = sink_flush(&r->main), b = out_flush(&r->rejected);
+    if (a != 0 || b != 0) return output_failed(r);
+    out_file *outs[] = {&r->out, &r->late, &r->timeouts, &r->errors};
+    uint64_t *lens[] = {&pos->out_len, &pos->late_len, &pos->timeouts_len, &pos->errors_len};
+    int fds[4] = {-1, -1, -1, -1};
+    pos->outputs = 0;
+    for (int i = 0; i < 4; i++) {
+        FILE *f = outs[i]->f;
+        *lens[i] = 0;
+        if (!f) continue;
+        pos->outputs |= 1u << i; /* CKPT_OUT, CKPT_LATE, CKPT_TIMEOUTS, CKPT_ERRORS */
+        off_t n;
+        errno = 0;
+        if (fflush(f) != 0 || (n = ftello(f)) < 0) {
+            outs[i]->err = errno ? errno : EIO;
+            return output_failed(r);
+        }
+        /* The child fsyncs what grew since the last checkpoint; an output
+         * unchanged since (--late, --errors, most of the time) is durable. */
+        fds[i] = (uint64_t)n != outs[i]->synced ? fileno(f) : -1;
+        outs[i]->synced = (uint64_t)n;
+        *lens[i] = (uint64_t)n;
     }
-    pos->out_len = out_length(r->out.f);
-    pos->late_len = out_length(r->late.f);
-    pos->timeouts_len = out_length(r->timeouts.f);
-    FILE *outs[] = {r->out.f, r->late.f, r->timeouts.f};
-    int fds[3];
-    for (int i = 0; i < 3; i++) fds[i] = outs[i] ? fileno(outs[i]) : -1;
-    return checkpoint_start(&r->ckpt, o->checkpoint_dir, pos, e, fds, 3);
+    return checkpoint_start(&r->ckpt, o->checkpoint_dir, pos, r->text, r->text_len, e, fds, 4);
 }
 
 /* Input read in large blocks; a line is handed out where it lies in the
@@ -265,6 +292,8 @@ typedef struct line_reader {
     size_t cap;
     int err;     /* errno of a failed read */
     runner *tick;      /* processing time: ticked while the input is idle */
+    cep_engine *reload_e; /* and reloaded there on SIGHUP (NULL: --threads) */
+    run_ctx *reload_r;
 } line_reader;
 
 /* How often processing time moves on while no line arrives. */
@@ -280,6 +309,9 @@ static ssize_t fill_block(line_reader *lr) {
             struct pollfd pfd = {fileno(lr->f), POLLIN, 0};
             int pr = poll(&pfd, 1, TICK_MS);
             if (pr == 0 || (pr < 0 && errno == EINTR)) {
+                /* A SIGHUP interrupts the poll: the reload is done now,
+                 * not at the next line, which may be long in coming. */
+                if (reload_requested && lr->reload_e) reload_patterns(lr->reload_e, lr->reload_r);
                 rn_tick(lr->tick);
                 continue;
             }
@@ -400,8 +432,7 @@ static int write_rejected(run_ctx *r, const char *file, unsigned long lineno,
  * callback's failed write or lack of memory first. where: "FILE:LINE" or
  * "at end of input". */
 static int run_failure(run_ctx *r, int rc, const char *where, const char *why) {
-    const out_file *f = failed_output(r);
-    if (rc == CEP_ECALLBACK && f) return fail(EXIT_OUTPUT, "cannot write '%s': %s", f->name, strerror(f->err));
+    if (rc == CEP_ECALLBACK && failed_output(r)) return output_failed(r);
     if (rc == CEP_ENOMEM || r->oom || sinks_oom(r)) return fail(EXIT_INTERNAL, "out of memory");
     if (rc == CEP_ELIMIT) return fail(EXIT_LIMIT, "%s: %s", where, why);
     return fail(EXIT_INTERNAL, "%s: %s", where, cep_strerror(rc));
@@ -441,6 +472,8 @@ static int run_events(runner *x, run_ctx *r, const run_opts *o, input *in,
         lr.pos = lr.end = 0;
         lr.err = 0;
         lr.tick = o->processing_time ? x : NULL;
+        lr.reload_e = e;
+        lr.reload_r = r;
         while ((n = read_line(&lr, &line, max_line, &len, &toolong)) > 0) {
             if (reload_requested) {
                 if (e) {
@@ -462,21 +495,6 @@ static int run_events(runner *x, run_ctx *r, const run_opts *o, input *in,
                      : kind > 0 ? rn_advance(x, wm)
                      : kind < 0 ? CEP_ETIME
                                 : rn_push_json(x, line, len);
-            /* While the previous checkpoint is still being written, the
-             * next waits: its child is asked again every 1024 events. */
-            if (o->checkpoint_dir && ++since >= (uint64_t)o->checkpoint_every &&
-                (since - (uint64_t)o->checkpoint_every) % 1024 == 0 &&
-                (rc == CEP_OK || is_malformed(rc))) {
-                int st = checkpoint_reap(&r->ckpt, 0);
-                if (st != CKPT_BUSY) {
-                    if ((status = st) != EXIT_OK) break;
-                    since = 0;
-                    pos = (ckpt_pos){(uint32_t)i, offset, lineno, 0, 0, 0, read,
-                                     malformed + (is_malformed(rc) ? 1 : 0)};
-                    if ((status = take_checkpoint(e, r, o, &pos)) != EXIT_OK) break;
-                }
-            }
-            if (rc == CEP_OK) continue;
             if (is_malformed(rc)) {
                 const char *why = toolong ? toolong_reason
                                   : kind < 0 ? "invalid watermark: expected {\"$watermark\": MS or \"RFC 3339 time\"}"
@@ -484,20 +502,33 @@ static int run_events(runner *x, run_ctx *r, const run_opts *o, input *in,
                 fprintf(stderr, "%s:%lu: error: %s\n", in[i].name, lineno, why);
                 malformed++;
                 if (write_rejected(r, in[i].name, lineno, why, line, len, toolong)) {
-                    status = r->oom ? fail(EXIT_INTERNAL, "out of memory")
-                                    : fail(EXIT_OUTPUT, "cannot write '%s': %s", r->errors.name,
-                                           strerror(r->errors.err));
+                    status = r->oom ? fail(EXIT_INTERNAL, "out of memory") : output_failed(r);
                     break;
                 }
                 if (o->strict) {
                     status = EXIT_INPUT;
                     break;
                 }
-                continue;
+            } else if (rc != CEP_OK) {
+                snprintf(where, sizeof where, "%s:%lu", in[i].name, lineno);
+                status = run_failure(r, rc, where, rn_error(x));
+                break;
             }
-            snprintf(where, sizeof where, "%s:%lu", in[i].name, lineno);
-            status = run_failure(r, rc, where, rn_error(x));
-            break;
+            /* After the line's rejection went to --errors: the position
+             * recorded is past the line, so a restore does not see it again.
+             * While the previous checkpoint is still being written, the
+             * next waits: its child is asked again every 1024 events. */
+            if (o->checkpoint_dir && ++since >= (uint64_t)o->checkpoint_every &&
+                (since - (uint64_t)o->checkpoint_every) % 1024 == 0) {
+                int st = checkpoint_reap(&r->ckpt, 0);
+                if (st != CKPT_BUSY) {
+                    if ((status = st) != EXIT_OK) break;
+                    since = 0;
+                    pos = (ckpt_pos){.file = (uint32_t)i, .offset = offset, .lineno = lineno, .read = read,
+                                     .malformed = malformed};
+                    if ((status = take_checkpoint(e, r, o, &pos)) != EXIT_OK) break;
+                }
+            }
         }
         if (status == EXIT_OK && n < 0 && !lr.err)
             status = fail(EXIT_INTERNAL, "out of memory");
@@ -564,18 +595,47 @@ static int int_option(const char *name, const char *unit, int64_t *out) {
 }
 
 /* Open an output file named on the command line (nothing when path is
- * NULL, so *f keeps its default). Resuming from a checkpoint (keep set),
- * the file is cut back to the length the checkpoint recorded: whatever was
- * written after it is written again, exactly once. */
-static int open_output(const char *path, const uint64_t *keep, FILE **f, const char **name) {
+ * NULL, so *f keeps its default). Resuming (keep set), it is opened without
+ * being emptied: cut_output cuts it back once every output is open. */
+static int open_output(const char *path, int keep, FILE **f, const char **name) {
     if (!path) return EXIT_OK;
     *name = path;
     *f = fopen(path, keep ? "r+b" : "wb");
-    if (!*f && keep && errno == ENOENT && *keep == 0) *f = fopen(path, "wb");
+    if (!*f && keep && errno == ENOENT) *f = fopen(path, "wb"); /* checked: its length is 0 */
     if (!*f) return fail(EXIT_OUTPUT, "cannot write '%s': %s", path, strerror(errno));
-    if (keep && (ftruncate(fileno(*f), (off_t)*keep) != 0 || fseeko(*f, 0, SEEK_END) != 0))
+    return EXIT_OK;
+}
+
+/* Cut a file opened by open_output back to len bytes (a regular file: a
+ * device or a pipe has no length) and write on at its end. */
+static int cut_output(const char *path, FILE *f, uint64_t len) {
+    struct stat st;
+    if (!path || !f) return EXIT_OK;
+    if (fstat(fileno(f), &st) == 0 && !S_ISREG(st.st_mode)) return EXIT_OK;
+    if (ftruncate(fileno(f), (off_t)len) != 0 || fseeko(f, 0, SEEK_END) != 0)
         return fail(EXIT_OUTPUT, "cannot cut '%s' back to the checkpoint: %s", path, strerror(errno));
     return EXIT_OK;
+}
+
+/* No output may be an input (the pattern file included) or another
+ * output (samefile.c). */
+static int outputs_distinct(const run_opts *o, const char *pattern_file, const input *in, int nin) {
+    named_file *ins = calloc((size_t)nin + 1, sizeof *ins);
+    if (!ins) return fail(EXIT_INTERNAL, "out of memory");
+    ins[0] = (named_file){"the pattern file", pattern_file, -1};
+    for (int i = 0; i < nin; i++)
+        ins[i + 1] = in[i].f == stdin ? (named_file){"standard input", NULL, 0}
+                                      : (named_file){"the input", in[i].name, -1};
+    named_file outs[4];
+    int n = 0;
+    if (o->output) outs[n++] = (named_file){"--output", o->output, -1};
+    else outs[n++] = (named_file){"standard output", NULL, 1};
+    if (o->late) outs[n++] = (named_file){"--late", o->late, -1};
+    if (o->timeouts) outs[n++] = (named_file){"--timeouts", o->timeouts, -1};
+    if (o->errors) outs[n++] = (named_file){"--errors", o->errors, -1};
+    int status = check_outputs_distinct(ins, nin + 1, outs, n);
+    free(ins);
+    return status;
 }
 
 /* Options and callbacks of one engine (the only one, or a shard's), sink
@@ -597,7 +657,7 @@ static int configure_engine(cep_engine *e, const run_opts *o, sink *s, unsigned 
     if (rc != CEP_OK) return rc;
     cep_engine_on_match(e, on_match, s);
     cep_engine_on_late(e, on_late, s);
-    if (s->timeouts.file->f) cep_engine_on_timeout(e, on_timeout, s);
+    if (o->timeouts) cep_engine_on_timeout(e, on_timeout, s);
     return CEP_OK;
 }
 
@@ -609,6 +669,12 @@ typedef struct shard_setup {
 static int configure_shard(void *ud, cep_engine *e, unsigned index) {
     shard_setup *su = ud;
     return configure_engine(e, su->o, &su->r->shards[index], su->r->nshards);
+}
+
+/* The single engine's (checkpoint_restore may make two: see there). */
+static int configure_single(void *ud, cep_engine *e) {
+    shard_setup *su = ud;
+    return configure_engine(e, su->o, &su->r->main, 1);
 }
 
 int cmd_run(int argc, char **argv) {
@@ -817,8 +883,9 @@ int cmd_run(int argc, char **argv) {
     cep_engine *e = NULL;
     runner x = {0};
     ckpt_pos from = {0};
-    char *snap = NULL; /* before the first goto done, which frees it */
-    size_t snaplen = 0;
+    ckpt ck = {0}; /* before the first goto done, which frees it */
+    char *note = NULL;
+    char err[1024];
     int resume = 0;
     int nin = argc - optind > 0 ? argc - optind : 1;
     input *in = calloc((size_t)nin, sizeof *in);
@@ -830,20 +897,24 @@ int cmd_run(int argc, char **argv) {
     r.rejected.file = &r.errors;
     if (!in) return fail(EXIT_INTERNAL, "out of memory");
 
-    status = compile_file(pattern_file, &prog);
-    if (status != EXIT_OK) goto done;
-    r.prog = prog;
-    r.owned = &prog;
-    sink_init(&r.main, &r);
-    r.pattern_file = pattern_file;
-
-    /* SIGHUP reloads the patterns; set up before the inputs are opened, so
-     * a writer that has opened a pipe to us can already send it. */
+    /* SIGHUP reloads the patterns. Set up before the first compile: a
+     * SIGHUP then (a supervisor that signals as soon as it has started us)
+     * is honoured at the first line instead of killing the process. */
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_sighup;
     sa.sa_flags = SA_RESTART; /* a read in progress goes on */
     sigaction(SIGHUP, &sa, NULL);
+    /* A closed standard output (`| head -1`) is an output error, exit 4
+     * with one message, as for any output: not a silent death by SIGPIPE. */
+    signal(SIGPIPE, SIG_IGN);
+
+    status = compile_file_keep(pattern_file, &prog, &r.text, &r.text_len);
+    if (status != EXIT_OK) goto done;
+    r.prog = prog;
+    r.owned = &prog;
+    sink_init(&r.main, &r);
+    r.pattern_file = pattern_file;
 
     /* Open every input first, so a misspelt name fails before any output. */
     if (optind >= argc) {
@@ -864,40 +935,43 @@ int cmd_run(int argc, char **argv) {
             }
         }
     }
+    if ((status = outputs_distinct(&o, pattern_file, in, nin)) != EXIT_OK) goto done;
 
+    /* A checkpoint directory that cannot be written is found now, not at
+     * the first checkpoint, after thousands of matches. */
+    if (o.checkpoint_dir && checkpoint_prepare_dir(o.checkpoint_dir, err, sizeof err) < 0) {
+        status = fail(EXIT_OUTPUT, "%s", err);
+        goto done;
+    }
     /* One run per checkpoint directory; a killed run's writer is gone
-     * before the checkpoint is read. */
-    if ((o.restore_dir && (status = checkpoint_lock(o.restore_dir)) != EXIT_OK) ||
+     * before the checkpoint is read. (A --restore directory that does not
+     * exist holds no checkpoint: the run starts from the beginning.) */
+    struct stat rst;
+    if ((o.restore_dir && (stat(o.restore_dir, &rst) == 0 || errno != ENOENT) &&
+         (status = checkpoint_lock(o.restore_dir)) != EXIT_OK) ||
         (o.checkpoint_dir && (!o.restore_dir || strcmp(o.checkpoint_dir, o.restore_dir) != 0) &&
          (status = checkpoint_lock(o.checkpoint_dir)) != EXIT_OK))
         goto done;
-    /* A checkpoint, if there is one, says where to resume. */
+
+    /* A checkpoint, if there is one, says where to resume. Everything about
+     * it is checked (header, files, snapshot, patterns) before any output
+     * is touched: a refused restore leaves them as they were. */
     if (o.restore_dir) {
-        char err[512];
-        resume = checkpoint_read(o.restore_dir, &from, &snap, &snaplen, err, sizeof err);
-        if (resume < 0) {
-            status = fail(EXIT_INPUT, "%s", err);
-            goto done;
+        resume = checkpoint_read(o.restore_dir, &ck, err, sizeof err);
+        if (resume > 0) {
+            from = ck.pos;
+            const char *paths[4] = {o.output, o.late, o.timeouts, o.errors};
+            if (checkpoint_check_files(&ck, o.restore_dir, in[from.file < (uint32_t)nin ? from.file : 0].f,
+                                       in[from.file < (uint32_t)nin ? from.file : 0].name, nin, paths, err,
+                                       sizeof err) < 0)
+                resume = -1;
         }
-        if (resume && from.file >= (uint32_t)nin) {
-            status = fail(EXIT_INPUT, "the checkpoint in '%s' is for other input files", o.restore_dir);
+        if (resume < 0) {
+            status = fail(resume == -2 ? EXIT_INTERNAL : EXIT_INPUT, "%s", err);
             goto done;
         }
     }
-    if ((status = open_output(o.output, resume ? &from.out_len : NULL, &r.out.f, &r.out.name)) != EXIT_OK ||
-        (status = open_output(o.late, resume ? &from.late_len : NULL, &r.late.f, &r.late.name)) != EXIT_OK ||
-        (status = open_output(o.timeouts, resume ? &from.timeouts_len : NULL, &r.timeouts.f,
-                              &r.timeouts.name)) != EXIT_OK ||
-        (status = open_output(o.errors, NULL, &r.errors.f, &r.errors.name)) != EXIT_OK)
-        goto done;
-    /* Matches are small and many: write them in large blocks. Static
-     * buffers, since stdout keeps its buffer until the process exits. */
-    static char outbuf[1 << 20], latebuf[1 << 16], timeoutbuf[1 << 16];
-    setvbuf(r.out.f, outbuf, _IOFBF, sizeof outbuf);
-    if (r.late.f) setvbuf(r.late.f, latebuf, _IOFBF, sizeof latebuf);
-    if (r.timeouts.f) setvbuf(r.timeouts.f, timeoutbuf, _IOFBF, sizeof timeoutbuf);
 
-    if (o.processing_time) r.out.live = r.late.live = r.timeouts.live = 1; /* a match is written when it happens */
     int rc;
     if (o.threads) {
         /* Each of the pool's engines with its own blocks of output. */
@@ -911,6 +985,16 @@ int cmd_run(int argc, char **argv) {
         r.nshards = ne;
         shard_setup su = {&o, &r};
         rc = cep_pool_new(prog, (unsigned)o.threads, configure_shard, &su, &x.p);
+    } else if (resume) {
+        shard_setup su = {&o, &r};
+        int got = checkpoint_restore(&ck, o.restore_dir, pattern_file, prog, configure_single, &su, &e, &note,
+                                     err, sizeof err);
+        if (got < 0) {
+            status = fail(got == -2 ? EXIT_INTERNAL : EXIT_INPUT, "%s", err);
+            goto done;
+        }
+        x.e = e;
+        rc = CEP_OK;
     } else {
         rc = cep_engine_new(prog, &e);
         if (rc == CEP_OK) rc = configure_engine(e, &o, &r.main, 1);
@@ -921,14 +1005,28 @@ int cmd_run(int argc, char **argv) {
                       cep_strerror(rc));
         goto done;
     }
-    if (resume) {
-        rc = cep_engine_restore(e, snap, snaplen);
-        if (rc != CEP_OK) {
-            status = fail(EXIT_INPUT, "cannot restore the checkpoint in '%s': %s", o.restore_dir,
-                          cep_strerror(rc));
-            goto done;
-        }
-    }
+
+    /* Resuming, every output is opened, then each is cut back to the
+     * length the checkpoint recorded: whatever was written after it is
+     * written again, exactly once. */
+    out_file *outs[4] = {&r.out, &r.late, &r.timeouts, &r.errors};
+    const char *paths[4] = {o.output, o.late, o.timeouts, o.errors};
+    const uint64_t lens[4] = {from.out_len, from.late_len, from.timeouts_len, from.errors_len};
+    for (int i = 0; i < 4 && status == EXIT_OK; i++)
+        status = open_output(paths[i], resume, &outs[i]->f, &outs[i]->name);
+    for (int i = 0; i < 4 && status == EXIT_OK && resume; i++)
+        status = cut_output(paths[i], outs[i]->f, lens[i]);
+    if (status != EXIT_OK) goto done;
+    if (note) fprintf(stderr, "cepheus: %s has changed since the checkpoint in '%s' was made: %s\n", pattern_file,
+                      o.restore_dir, note);
+    /* Matches are small and many: write them in large blocks. Static
+     * buffers, since stdout keeps its buffer until the process exits. */
+    static char outbuf[1 << 20], latebuf[1 << 16], timeoutbuf[1 << 16];
+    setvbuf(r.out.f, outbuf, _IOFBF, sizeof outbuf);
+    if (r.late.f) setvbuf(r.late.f, latebuf, _IOFBF, sizeof latebuf);
+    if (r.timeouts.f) setvbuf(r.timeouts.f, timeoutbuf, _IOFBF, sizeof timeoutbuf);
+
+    if (o.processing_time) r.out.live = r.late.live = r.timeouts.live = 1; /* a match is written when it happens */
 
     status = run_events(&x, &r, &o, in, nin, &from);
 
@@ -960,6 +1058,8 @@ done:
     out_file_destroy(&r.late);
     out_file_destroy(&r.timeouts);
     out_file_destroy(&r.errors);
-    free(snap);
+    checkpoint_free(&ck);
+    free(note);
+    free(r.text);
     return status;
 }

@@ -24,9 +24,12 @@ int cli_watermark_line(const char *s, size_t n, int64_t *ms) {
         if (end == n || cep_parse_time(s + start, end - start, ms) != CEP_OK) return -1;
         i = end + 1;
     } else {
+        /* A JSON integer: -?(0|[1-9][0-9]*); "-" or "0005" is not one. */
         char num[32];
-        for (end = i; end < n && ((s[end] >= '0' && s[end] <= '9') || (end == i && s[end] == '-')); end++) {}
-        if (end == start || end - start >= sizeof num) return -1;
+        end = i + (i < n && s[i] == '-');
+        size_t digits = end;
+        for (; end < n && s[end] >= '0' && s[end] <= '9'; end++) {}
+        if (end == digits || (s[digits] == '0' && end - digits > 1) || end - start >= sizeof num) return -1;
         memcpy(num, s + start, end - start);
         num[end - start] = '\0';
         errno = 0;

@@ -211,6 +211,10 @@ CEP_API uint64_t cep_program_fingerprint(const cep_program *p);
 /* Patterns of a program, in file order. Names are owned by the program. */
 CEP_API size_t cep_program_pattern_count(const cep_program *p);
 CEP_API const char *cep_program_pattern_name(const cep_program *p, size_t i);
+/* Hash of pattern i as parsed (comments and layout do not count), 0 when i
+ * is out of range: a pattern with the same name and fingerprint in another
+ * program keeps its state across cep_engine_replace_program. */
+CEP_API uint64_t cep_program_pattern_fingerprint(const cep_program *p, size_t i);
 /* Event fields the program reads: each has a slot number 0..count-1, which
  * is the index to use with cep_event_set_*. */
 CEP_API size_t cep_program_field_count(const cep_program *p);

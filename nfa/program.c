@@ -162,6 +162,10 @@ CEP_API const char *cep_program_pattern_name(const cep_program *p, size_t i) {
     return p && i < p->npatterns ? p->patterns[i].name : NULL;
 }
 
+CEP_API uint64_t cep_program_pattern_fingerprint(const cep_program *p, size_t i) {
+    return p && i < p->npatterns ? p->patterns[i].fingerprint : 0;
+}
+
 CEP_API size_t cep_program_field_count(const cep_program *p) { return p ? p->nfields : 0; }
 
 CEP_API const char *cep_program_field_name(const cep_program *p, size_t slot) {
