@@ -1,0 +1,160 @@
+#!/bin/sh
+# outputs.sh — where `cepheus run` writes and when it is told things: an
+# output that is an input or another output is refused before anything is
+# opened; a closed standard output is exit 4 with one message; a failed
+# output is reported once; --checkpoint makes its directory at start-up;
+# strict {"$watermark": N} integers; SIGHUP during the first compile, and
+# a reload while processing-time input is idle (issue 22). make check.
+: "${top_srcdir:=.}" "${top_builddir:=.}"
+CEP="$(cd "$top_builddir" && pwd)/cepheus"
+FIX="$(cd "$top_srcdir/tests/cli" && pwd)"
+[ -x "$CEP" ] || { echo "outputs.sh: $CEP is not built; skipping"; exit 77; }
+TMP=$(mktemp -d "${TMPDIR:-/tmp}/cepheus-outputs.XXXXXX") || exit 1
+trap 'rm -rf "$TMP"' EXIT INT TERM
+cd "$TMP" || exit 1
+passed=0
+failed=0
+ok() { passed=$((passed + 1)); }
+bad() {
+    failed=$((failed + 1))
+    echo "FAIL: $1: $2"
+    [ -s err ] && sed 's/^/  stderr: /' err | head -n 5
+}
+TRY="Try 'cepheus --help' for more information."
+cp "$FIX/good.cep" "$FIX/events.jsonl" .
+MATCH='{"pattern":"p","key":"u1","start":1,"end":3,"events":{"a":[{"ts":1,"user":"u1","type":"a"}],"b":[{"ts":3,"user":"u1","type":"b"}]}}'
+
+# check NAME STATUS STDERR: the last run's exit status and whole stderr.
+check() {
+    if [ "$st" != "$2" ]; then bad "$1" "exit $st, expected $2"
+    elif [ "$(cat err)" != "$3" ]; then bad "$1" "stderr: expected '$3'"
+    else ok; fi
+}
+
+# ---- an output that is an input or another output (exit 2) ----------------------
+cp events.jsonl in.jsonl
+"$CEP" run --output in.jsonl good.cep in.jsonl > /dev/null 2> err; st=$?
+check "--output is the input" 2 "cepheus: --output 'in.jsonl' is also the input 'in.jsonl': an output must not be one of the inputs
+$TRY"
+if cmp -s in.jsonl events.jsonl; then ok; else bad "--output is the input: input kept" "in.jsonl changed"; fi
+"$CEP" run --late ./in.jsonl good.cep events.jsonl "$TMP/in.jsonl" > /dev/null 2> err; st=$?
+check "--late is an input by another path" 2 "cepheus: --late './in.jsonl' is also the input '$TMP/in.jsonl': an output must not be one of the inputs
+$TRY"
+"$CEP" run --errors good.cep good.cep events.jsonl > /dev/null 2> err; st=$?
+check "--errors is the pattern file" 2 "cepheus: --errors 'good.cep' is also the pattern file 'good.cep': an output must not be one of the inputs
+$TRY"
+cp "$FIX/good.cep" . # (before the check, it was emptied)
+"$CEP" run --output new.jsonl --timeouts ./new.jsonl good.cep events.jsonl > /dev/null 2> err; st=$?
+check "two outputs, one new file" 2 "cepheus: --output 'new.jsonl' and --timeouts './new.jsonl' are the same file: their lines would mix
+$TRY"
+[ -e new.jsonl ] && bad "two outputs: nothing created" "new.jsonl exists" || ok
+: > old.jsonl
+"$CEP" run --late old.jsonl --errors "$TMP/old.jsonl" good.cep events.jsonl > /dev/null 2> err; st=$?
+check "two outputs, one existing file" 2 "cepheus: --late 'old.jsonl' and --errors '$TMP/old.jsonl' are the same file: their lines would mix
+$TRY"
+"$CEP" run good.cep - < in.jsonl >> in.jsonl 2> err; st=$?
+check "standard output is standard input" 2 "cepheus: standard output is also standard input: an output must not be one of the inputs
+$TRY"
+# Devices may repeat: /dev/null as two outputs is fine.
+"$CEP" run --late /dev/null --timeouts /dev/null --errors /dev/null good.cep events.jsonl > out 2> err; st=$?
+if [ $st = 0 ] && [ "$(cat out)" = "$MATCH" ]; then ok; else bad "/dev/null twice" "exit $st"; fi
+
+# ---- a closed standard output: exit 4, one message -----------------------------------
+# More output than a pipe holds, so the writes meet the closed pipe whatever
+# the timing.
+i=0
+while [ $i -lt 3000 ]; do
+    echo "{\"ts\":$((2 * i + 1)),\"user\":\"u$i\",\"type\":\"a\"}"
+    echo "{\"ts\":$((2 * i + 2)),\"user\":\"u$i\",\"type\":\"b\"}"
+    i=$((i + 1))
+done > many.jsonl
+{ "$CEP" run good.cep many.jsonl 2> err; echo $? > rc; } | head -n 1 > first
+st=$(cat rc)
+check "closed standard output" 4 "cepheus: cannot write '<stdout>': Broken pipe"
+if [ "$(cat first)" = '{"pattern":"p","key":"u0","start":1,"end":2,"events":{"a":[{"ts":1,"user":"u0","type":"a"}],"b":[{"ts":2,"user":"u0","type":"b"}]}}' ]; then ok
+else bad "closed standard output: first line" "$(cat first)"; fi
+
+# ---- a failed output is reported once ----------------------------------------------
+if [ -w /dev/full ]; then
+    printf '%s\n' '{"ts":10,"user":"u1","type":"a"}' '{"ts":5,"user":"u1","type":"b"}' > late.jsonl
+    "$CEP" run --late /dev/full good.cep late.jsonl > /dev/null 2> err; st=$?
+    check "--late /dev/full" 4 "cepheus: cannot write '/dev/full': No space left on device"
+    "$CEP" run --timeouts /dev/full "$FIX/timeouts.cep" "$FIX/timeouts.jsonl" > /dev/null 2> err; st=$?
+    check "--timeouts /dev/full" 4 "cepheus: cannot write '/dev/full': No space left on device"
+    # More rejected lines than one 64 KiB block: the failed write comes
+    # while reading (it was reported there and again at the end).
+    i=0
+    while [ $i -lt 2000 ]; do echo "garbage $i"; i=$((i + 1)); done > garbage.jsonl
+    "$CEP" run --errors /dev/full good.cep garbage.jsonl > /dev/null 2> err; st=$?
+    grep -v '^garbage.jsonl:[0-9]*: error: ' err > err2; mv err2 err
+    check "--errors /dev/full" 4 "cepheus: cannot write '/dev/full': No space left on device"
+    "$CEP" run good.cep events.jsonl > /dev/full 2> err; st=$?
+    check "standard output /dev/full" 4 "cepheus: cannot write '<stdout>': No space left on device"
+    "$CEP" run --checkpoint ck --checkpoint-every 1 --output /dev/full good.cep events.jsonl 2> err; st=$?
+    check "--output /dev/full at a checkpoint" 4 "cepheus: cannot write '/dev/full': No space left on device"
+fi
+
+# ---- the checkpoint directory, at start-up ------------------------------------------
+"$CEP" run --checkpoint newck --output o.jsonl good.cep events.jsonl > /dev/null 2> err; st=$?
+if [ $st = 0 ] && [ -d newck ] && [ "$(cat o.jsonl)" = "$MATCH" ]; then ok; else bad "--checkpoint makes its directory" "exit $st"; fi
+"$CEP" run --checkpoint no/such/ck --output o2.jsonl good.cep events.jsonl > /dev/null 2> err; st=$?
+check "--checkpoint in a missing directory" 4 "cepheus: cannot create the checkpoint directory 'no/such/ck': No such file or directory"
+[ -e o2.jsonl ] && bad "--checkpoint in a missing directory: no output" "o2.jsonl was written" || ok
+: > plain
+"$CEP" run --checkpoint plain --output o2.jsonl good.cep events.jsonl > /dev/null 2> err; st=$?
+check "--checkpoint a file" 4 "cepheus: cannot use 'plain' as the checkpoint directory: Not a directory"
+
+# ---- {"$watermark": N} is a JSON integer ----------------------------------------------
+for w in '-' '0005' '00' '-01' '1.5' '+5' '5 5'; do
+    printf '{"$watermark": %s}\n' "$w" > wm.jsonl
+    "$CEP" run --strict good.cep wm.jsonl > /dev/null 2> err; st=$?
+    check "watermark '$w'" 3 'wm.jsonl:1: error: invalid watermark: expected {"$watermark": MS or "RFC 3339 time"}'
+done
+printf '%s\n' '{"ts":1,"user":"u1","type":"a"}' '{"$watermark": 0}' '{"$watermark": -0}' '{"$watermark": -7}' \
+    '{"$watermark": 2}' '{"ts":3,"user":"u1","type":"b"}' > wm.jsonl
+"$CEP" run --strict good.cep wm.jsonl > out 2> err; st=$?
+if [ $st = 0 ] && [ "$(cat out)" = "$MATCH" ]; then ok; else bad "watermarks 0, -0, -7, 2" "exit $st"; fi
+
+# ---- SIGHUP -------------------------------------------------------------------------
+if command -v mkfifo > /dev/null 2>&1; then
+    # During the first compile: the pattern file is a FIFO, so the tool
+    # waits in it; the SIGHUP that comes then is honoured at the first line
+    # (a reload) instead of killing the process. The events come through a
+    # FIFO too, after the pattern path holds a plain file for the reload.
+    mkfifo pat.fifo ev.fifo
+    "$CEP" run pat.fifo ev.fifo > out 2> err &
+    pid=$!
+    sleep 0.3
+    kill -HUP $pid
+    timeout 10 sh -c 'cat good.cep > pat.fifo'
+    rm -f pat.fifo
+    cp good.cep pat.fifo
+    timeout 10 sh -c 'cat events.jsonl > ev.fifo'
+    wait $pid; st=$?
+    if [ $st = 0 ] && [ "$(cat out)" = "$MATCH" ] &&
+        grep -qx "cepheus: reloaded pat.fifo: 1 patterns, 1 of them by a name that ran before" err; then ok
+    else bad "SIGHUP during the first compile" "exit $st: $(cat out)"; fi
+
+    # Processing time, input idle: the reload happens without a line.
+    mkfifo in.fifo
+    printf 'pattern p key k begin a where t == "a"\n' > pp.cep
+    "$CEP" run --time processing pp.cep in.fifo > out 2> err &
+    pid=$!
+    exec 3> in.fifo
+    printf '%s\n' '{"k":1,"t":"a"}' >&3
+    sleep 0.3
+    printf 'pattern p key k begin a where t == "a"\npattern q key k begin b where t == "b"\n' > pp.cep
+    kill -HUP $pid
+    n=0
+    while [ $n -lt 40 ] && ! grep -q "reloaded" err; do sleep 0.1; n=$((n + 1)); done
+    if grep -qx "cepheus: reloaded pp.cep: 2 patterns, 1 of them by a name that ran before" err; then ok
+    else bad "reload while processing-time input is idle" "no reload within 4 s"; fi
+    printf '%s\n' '{"k":1,"t":"b"}' >&3
+    exec 3>&-
+    wait $pid; st=$?
+    if [ $st = 0 ] && [ "$(wc -l < out)" = 2 ] && grep -q '^{"pattern":"q","key":1,' out; then ok
+    else bad "reload while idle: the new pattern runs" "exit $st: $(cat out)"; fi
+fi
+
+echo "outputs: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]

@@ -1,0 +1,163 @@
+#!/bin/sh
+# restore.sh — `cepheus run --restore` refuses what it cannot use and then
+# leaves every output byte for byte as it was (issue 22: a refused restore
+# used to cut or zero-extend them first); the checkpoint header has its own
+# CRC; --errors is restored like the other outputs; a changed pattern file
+# keeps the state of its unchanged patterns (docs/state.md). make check.
+: "${top_srcdir:=.}" "${top_builddir:=.}"
+CEP="$(cd "$top_builddir" && pwd)/cepheus"
+[ -x "$CEP" ] || { echo "restore.sh: $CEP is not built; skipping"; exit 77; }
+TMP=$(mktemp -d "${TMPDIR:-/tmp}/cepheus-restore.XXXXXX") || exit 1
+trap 'rm -rf "$TMP"' EXIT INT TERM
+cd "$TMP" || exit 1
+passed=0
+failed=0
+ok() { passed=$((passed + 1)); }
+bad() {
+    failed=$((failed + 1))
+    echo "FAIL: $1: $2"
+    [ -s err ] && sed 's/^/  stderr: /' err | head -n 5
+}
+
+# x: an "a" then a "b" of one key; y: any "c"; w: an "e" then an "f".
+cat > a.cep <<'P'
+pattern x key k begin a where t == "a" followedBy b where t == "b"
+pattern y key k begin c where t == "c"
+pattern w key k begin e where t == "e" followedBy f where t == "f"
+P
+# Lines 1-4 come before the checkpoint (every 4 lines), 5-7 after it; a
+# malformed line and a bad watermark go to --errors.
+printf '%s\n' '{"ts":1,"k":1,"t":"a"}' 'not json' '{"ts":3,"k":1,"t":"e"}' \
+    '{"$watermark": 0005}' '{"ts":4,"k":1,"t":"b"}' '{"ts":5,"k":1,"t":"f"}' '{"ts":6,"k":1,"t":"c"}' > ev.jsonl
+OUTS="--output out.jsonl --late late.jsonl --timeouts to.jsonl --errors errs.jsonl"
+
+# fresh: a run that leaves its checkpoint after line 4 (the outputs then
+# have more than the checkpoint recorded, as after a crash).
+fresh() {
+    rm -rf ck out.jsonl late.jsonl to.jsonl errs.jsonl
+    cp a.cep p.cep
+    "$CEP" run --checkpoint ck --checkpoint-every 4 $OUTS p.cep ev.jsonl > /dev/null 2> err
+    cat out.jsonl late.jsonl to.jsonl errs.jsonl ck/checkpoint > before
+}
+# refused NAME MESSAGE: the last restore exited 3 with MESSAGE, and every
+# output and the checkpoint are byte for byte as before it.
+refused() {
+    if [ "$st" != 3 ]; then bad "$1" "exit $st, expected 3"; return; fi
+    if [ "$(cat err)" != "cepheus: $2" ]; then bad "$1" "message: expected 'cepheus: $2'"; return; fi
+    cat out.jsonl late.jsonl to.jsonl errs.jsonl ck/checkpoint > after 2> /dev/null
+    if ! cmp -s before after; then bad "$1" "the outputs changed"; return; fi
+    ok
+}
+restore() {
+    "$CEP" run --checkpoint ck --restore ck $OUTS "$@" > /dev/null 2> err
+    st=$?
+}
+
+# ---- the reference: no crash ------------------------------------------------
+"$CEP" run $OUTS a.cep ev.jsonl > /dev/null 2> /dev/null
+for f in out late to errs; do mv $f.jsonl ref-$f.jsonl; done
+
+# ---- --errors is part of the checkpoint ----------------------------------------
+# The restore cuts every output back to the checkpoint and does lines 5-7
+# again: each output, --errors included, equals the uninterrupted run's.
+fresh
+restore p.cep ev.jsonl
+same=1
+for f in out late to errs; do cmp -s ref-$f.jsonl $f.jsonl || same=0; done
+if [ "$st" = 0 ] && [ $same = 1 ]; then ok; else bad "restore: every output as uninterrupted" "exit $st; errs: $(cat errs.jsonl)"; fi
+
+# ---- refused restores change nothing ---------------------------------------------
+fresh
+cp ck/checkpoint good
+printf 'pattern q key k begin a where t == "a"\n' > p.cep
+restore p.cep ev.jsonl
+refused "other patterns" "cannot restore the checkpoint in 'ck': p.cep has changed since it was made (new: q; removed: x, y, w): no pattern is unchanged, so no state can be kept; nothing was restored"
+cp a.cep p.cep
+
+head -c 300 good > ck/checkpoint
+cat out.jsonl late.jsonl to.jsonl errs.jsonl ck/checkpoint > before
+restore p.cep ev.jsonl
+refused "truncated checkpoint" "'ck/checkpoint' is truncated (300 bytes, its header says $(wc -c < good | tr -d ' '))"
+
+# The header: magic 8 bytes, 13 u64 fields (input file, offset, line, read,
+# malformed, outputs, four output lengths, text and snapshot lengths, 0),
+# the text's CRC, its own CRC. A byte changed anywhere in it is refused.
+for off in 8 16 24 32 40 48 56 64 72 80 88 96 104 108 115; do
+    cp good ck/checkpoint
+    printf '\001' | dd of=ck/checkpoint bs=1 seek=$off conv=notrunc 2> /dev/null
+    cat out.jsonl late.jsonl to.jsonl errs.jsonl ck/checkpoint > before
+    restore p.cep ev.jsonl
+    refused "header byte $off changed" "'ck/checkpoint' is damaged: the checksum of its header does not match"
+done
+# A byte of the pattern text, and one of the snapshot.
+cp good ck/checkpoint
+printf 'Z' | dd of=ck/checkpoint bs=1 seek=120 conv=notrunc 2> /dev/null
+cat out.jsonl late.jsonl to.jsonl errs.jsonl ck/checkpoint > before
+restore p.cep ev.jsonl
+refused "pattern text changed" "'ck/checkpoint' is damaged: the checksum of its pattern text does not match"
+cp good ck/checkpoint
+size=$(wc -c < good)
+printf 'Z' | dd of=ck/checkpoint bs=1 seek=$((size - 20)) conv=notrunc 2> /dev/null
+cat out.jsonl late.jsonl to.jsonl errs.jsonl ck/checkpoint > before
+restore p.cep ev.jsonl
+refused "snapshot changed" "cannot restore the checkpoint in 'ck': snapshot is corrupted"
+# Format 1 (before the header had a CRC) is refused, not misread.
+cp good ck/checkpoint
+printf '1' | dd of=ck/checkpoint bs=1 seek=7 conv=notrunc 2> /dev/null
+cat out.jsonl late.jsonl to.jsonl errs.jsonl ck/checkpoint > before
+restore p.cep ev.jsonl
+refused "format 1" "'ck/checkpoint' was written by an older cepheus (checkpoint format 1), which this one does not restore; remove it to start from the beginning"
+cp good ck/checkpoint
+
+# Files that do not fit the checkpoint.
+cat out.jsonl late.jsonl to.jsonl errs.jsonl ck/checkpoint > before
+head -n 2 ev.jsonl > short.jsonl
+restore p.cep short.jsonl
+refused "input shorter than the offset" "the checkpoint in 'ck' is for other input files: it had read $(head -n 4 ev.jsonl | wc -c | tr -d ' ') bytes of 'short.jsonl', which has $(wc -c < short.jsonl | tr -d ' ')"
+cp errs.jsonl keep.jsonl
+: > errs.jsonl
+cat out.jsonl late.jsonl to.jsonl errs.jsonl ck/checkpoint > before
+restore p.cep ev.jsonl
+refused "output shorter than recorded" "--errors 'errs.jsonl' has 0 bytes, fewer than the $(wc -c < ref-errs.jsonl | tr -d ' ') the checkpoint in 'ck' recorded: it is not the output of the checkpointed run"
+cp keep.jsonl errs.jsonl
+"$CEP" run --checkpoint ck --restore ck --output out.jsonl --errors errs.jsonl p.cep ev.jsonl > /dev/null 2> err
+st=$?
+cat out.jsonl late.jsonl to.jsonl errs.jsonl ck/checkpoint > after
+if [ $st = 0 ]; then ok; else bad "fewer outputs than the checkpoint had" "exit $st"; fi
+rm -rf ck
+"$CEP" run --checkpoint ck --checkpoint-every 4 --output out.jsonl p.cep ev.jsonl > /dev/null 2> /dev/null
+cat out.jsonl late.jsonl to.jsonl errs.jsonl ck/checkpoint > before
+"$CEP" run --checkpoint ck --restore ck --output out.jsonl --late l2.jsonl p.cep ev.jsonl > /dev/null 2> err
+st=$?
+refused "an output the checkpoint did not have" "the checkpoint in 'ck' was made without --late: 'l2.jsonl' would miss what came before it; restore with the outputs the checkpointed run had"
+
+# ---- the pattern file changed since the checkpoint ----------------------------------
+# x is the same (laid out differently), y changed, w is gone, z is new. x's
+# partial match (a at 1) survives the restore and completes with b at 4; w's
+# (e at 3) is dropped, so f at 5 matches nothing.
+fresh
+cat > p.cep <<'P'
+pattern x
+  key k
+  begin a where t == "a"
+  followedBy b where t == "b"
+pattern y key k begin c where t == "c" next d where t == "d"
+pattern z key k begin f where t == "f"
+P
+restore p.cep ev.jsonl
+want='{"pattern":"x","key":1,"start":1,"end":4,"events":{"a":[{"ts":1,"k":1,"t":"a"}],"b":[{"ts":4,"k":1,"t":"b"}]}}
+{"pattern":"z","key":1,"start":5,"end":5,"events":{"f":[{"ts":5,"k":1,"t":"f"}]}}'
+msg="cepheus: p.cep has changed since the checkpoint in 'ck' was made: kept x; changed, started empty: y; new: z; removed: w"
+if [ $st != 0 ]; then bad "changed patterns: restore" "exit $st"
+elif [ "$(cat out.jsonl)" != "$want" ]; then bad "changed patterns: matches" "got: $(cat out.jsonl)"
+elif ! grep -qxF "$msg" err; then bad "changed patterns: message" "expected '$msg'"
+elif ! cmp -s ref-errs.jsonl errs.jsonl; then bad "changed patterns: --errors" "$(cat errs.jsonl)"
+else ok; fi
+# The next checkpoint records the new patterns: restoring again keeps all.
+"$CEP" run --checkpoint ck --checkpoint-every 1 --restore ck $OUTS p.cep ev.jsonl > /dev/null 2> err
+restore p.cep ev.jsonl
+if [ $st = 0 ] && ! grep -q "has changed" err && [ "$(cat out.jsonl)" = "$want" ]; then ok
+else bad "changed patterns: the next checkpoint has them" "exit $st: $(cat out.jsonl)"; fi
+
+echo "restore: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]
