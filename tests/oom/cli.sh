@@ -30,33 +30,58 @@ run() {
     ./cepheus run --max-delay 2000 --timeouts "$tmp/to.jsonl" --output "$tmp/out.jsonl" \
         "$pat" "$tmp/ev.jsonl" 2>"$tmp/err"
 }
-CEP_FAIL_AT= run || { echo "oom-cli: the reference run fails"; cat "$tmp/err"; exit 1; }
-cat "$tmp/out.jsonl" "$tmp/to.jsonl" >"$tmp/ref"
-[ -s "$tmp/out.jsonl" ] || { echo "oom-cli: the reference run matches nothing"; exit 1; }
-fails=0 points=0 n=1 enomem=0
-while :; do
-    for mode in "+" ""; do
-        st=0
-        CEP_FAIL_AT="$n$mode" run || st=$?
-        if [ "$st" -eq 0 ]; then
-            cat "$tmp/out.jsonl" "$tmp/to.jsonl" >"$tmp/got"
-            if ! cmp -s "$tmp/ref" "$tmp/got"; then
-                echo "oom-cli: FAIL allocation $n$mode failed silently: output differs"
+# loop NAME: run `run` with each allocation failing in turn (N, then N and
+# every later one) until none is left to fail; counts into fails.
+fails=0
+loop() {
+    CEP_FAIL_AT= run || { echo "oom-cli: $1: the reference run fails"; cat "$tmp/err"; exit 1; }
+    cat "$tmp/out.jsonl" "$tmp/to.jsonl" >"$tmp/ref"
+    [ -s "$tmp/out.jsonl" ] || { echo "oom-cli: $1: the reference run matches nothing"; exit 1; }
+    points=0 n=1 enomem=0
+    while :; do
+        for mode in "+" ""; do
+            st=0
+            CEP_FAIL_AT="$n$mode" run || st=$?
+            if [ "$st" -eq 0 ]; then
+                cat "$tmp/out.jsonl" "$tmp/to.jsonl" >"$tmp/got"
+                if ! cmp -s "$tmp/ref" "$tmp/got"; then
+                    echo "oom-cli: $1: FAIL allocation $n$mode failed silently: output differs"
+                    fails=$((fails + 1))
+                fi
+            elif [ "$st" -eq 5 ] && grep -q "out of memory" "$tmp/err"; then
+                enomem=$((enomem + 1))
+            else
+                echo "oom-cli: $1: FAIL allocation $n$mode: exit $st"
+                sed 's/^/  /' "$tmp/err" | head -20
                 fails=$((fails + 1))
             fi
-        elif [ "$st" -eq 5 ] && grep -q "out of memory" "$tmp/err"; then
-            enomem=$((enomem + 1))
-        else
-            echo "oom-cli: FAIL allocation $n$mode: exit $st"
-            sed 's/^/  /' "$tmp/err" | head -20
-            fails=$((fails + 1))
-        fi
-        points=$((points + 1))
-        # Past the last allocation even "every later one" fails nothing.
-        [ "$mode" = "+" ] && [ "$st" -eq 0 ] && break 2
+            points=$((points + 1))
+            # Past the last allocation even "every later one" fails nothing.
+            [ "$mode" = "+" ] && [ "$st" -eq 0 ] && break 2
+        done
+        n=$((n + 1))
+        if [ $n -gt 20000 ]; then echo "oom-cli: $1: FAIL no end of allocations"; fails=$((fails + 1)); break; fi
     done
-    n=$((n + 1))
-    if [ $n -gt 20000 ]; then echo "oom-cli: FAIL no end of allocations"; fails=$((fails + 1)); break; fi
-done
-echo "oom-cli: cepheus run, $((n - 1)) allocations, $points runs, $enomem exited 5 (out of memory), $fails failures"
+    echo "oom-cli: $1, $((n - 1)) allocations, $points runs, $enomem exited 5 (out of memory)"
+}
+loop "cepheus run"
+
+# A restore after the pattern file changed (cli/checkpoint.c compiles the
+# text the checkpoint recorded, restores into it, switches programs).
+cp "$pat" "$tmp/a.cep"
+printf 'pattern gone key user begin c where type == "click"\n' >>"$tmp/a.cep"
+cp "$pat" "$tmp/b.cep"
+printf 'pattern new key user begin p where type == "purchase"\n' >>"$tmp/b.cep"
+CEP_FAIL_AT= ./cepheus run --max-delay 2000 --checkpoint "$tmp/ck0" --checkpoint-every 50 \
+    --timeouts "$tmp/to0.jsonl" --output "$tmp/out0.jsonl" "$tmp/a.cep" "$tmp/ev.jsonl" 2>/dev/null
+run() {
+    rm -rf "$tmp/ck"
+    cp -r "$tmp/ck0" "$tmp/ck"
+    cp "$tmp/out0.jsonl" "$tmp/out.jsonl"
+    cp "$tmp/to0.jsonl" "$tmp/to.jsonl"
+    ./cepheus run --max-delay 2000 --checkpoint "$tmp/ck" --restore "$tmp/ck" --timeouts "$tmp/to.jsonl" \
+        --output "$tmp/out.jsonl" "$tmp/b.cep" "$tmp/ev.jsonl" 2>"$tmp/err"
+}
+loop "cepheus run --restore, patterns changed"
+echo "oom-cli: $fails failures"
 [ $fails -eq 0 ]
