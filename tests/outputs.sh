@@ -124,7 +124,12 @@ if command -v mkfifo > /dev/null 2>&1; then
     mkfifo pat.fifo ev.fifo
     "$CEP" run pat.fifo ev.fifo > out 2> err &
     pid=$!
-    sleep 0.3
+    # Until it waits in the FIFO (Linux names that wait in wchan; else 10 s).
+    n=0
+    while [ $n -lt 100 ] && [ "$(cat /proc/$pid/wchan 2> /dev/null)" != wait_for_partner ]; do
+        sleep 0.1
+        n=$((n + 1))
+    done
     kill -HUP $pid
     timeout 10 sh -c 'cat good.cep > pat.fifo'
     rm -f pat.fifo
