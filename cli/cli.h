@@ -30,6 +30,10 @@ int vfail(int status, const char *fmt, va_list ap) __attribute__((format(printf,
 double cli_now(void);
 /* Report a getopt failure ('?' or ':'). */
 int option_error(int c, char *const *argv);
+/* The same, naming the nearest of opts (getopt_long's table) to an
+ * unknown long option: "did you mean '--max-delay'?". */
+struct option;
+int option_error_in(int c, char *const *argv, const struct option *opts);
 /* Compile a pattern file: EXIT_OK with *prog, or the status after printing
  * why not (diagnostics for pattern errors). */
 int compile_file(const char *path, cep_program **prog);
@@ -37,6 +41,9 @@ int compile_file(const char *path, cep_program **prog);
 int compile_file_keep(const char *path, cep_program **prog, char **text, size_t *len);
 /* Strict non-negative decimal integer; 0 or -1. */
 int parse_ms(const char *s, int64_t *out);
+/* A duration in milliseconds: an integer (milliseconds) or an integer and
+ * ms, s, m, h or d (5s, 1h); 0 or -1. */
+int parse_duration(const char *s, int64_t *out);
 
 /* Is this line {"$watermark": T} (T integer milliseconds or an RFC 3339
  * string)? 1 with *ms set, 0 when it is an ordinary event line, -1 when it

@@ -94,6 +94,13 @@ static void locate(cep_diag *d, size_t off, int *line, int *col) {
     *col = count_chars(d->src, d->cur_line_start, off) + 1;
 }
 
+int diag_line_at(cep_diag *d, size_t off) {
+    if (!d) return 0;
+    int line, col;
+    locate(d, off, &line, &col);
+    return line;
+}
+
 int diag_add(cep_diag *d, int code, size_t off, const char *fmt, ...) {
     if (!d) return -1;
     if (mem_grow((void **)&d->items, &d->cap, d->n + 1, sizeof *d->items) != 0) {

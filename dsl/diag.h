@@ -13,6 +13,8 @@ cep_diag *diag_new(const char *name, const char *src, size_t len);
  * (the list then remembers that it is incomplete). printf-style message. */
 int diag_add(cep_diag *d, int code, size_t off, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
+/* 1-based line of byte offset off of the source (0 when d is NULL). */
+int diag_line_at(cep_diag *d, size_t off);
 /* Sort by offset (stable) and build the rendered text. -1 on ENOMEM. */
 int diag_finish(cep_diag *d);
 /* Record that an allocation failed elsewhere (e.g. in the parser). */

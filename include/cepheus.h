@@ -221,6 +221,11 @@ CEP_API size_t cep_program_field_count(const cep_program *p);
 CEP_API const char *cep_program_field_name(const cep_program *p, size_t slot);
 /* Slot of a field name, or CEP_ENOTFOUND if the program never reads it. */
 CEP_API int cep_program_field_slot(const cep_program *p, const char *name);
+/* Where the program first reads field slot: the index of the pattern
+ * (*pattern) and the 1-based line of the pattern text (*line), either may
+ * be NULL. For messages such as "field 'amout' (pattern p, line 3) was
+ * present in none of N events". CEP_EINVAL for a slot out of range. */
+CEP_API int cep_program_field_origin(const cep_program *p, size_t slot, size_t *pattern, int *line);
 
 /* The compiled NFA of every pattern as readable text (dot = 0) or as
  * Graphviz DOT (dot = 1). *out is returned owned: free it with cep_free. */

@@ -71,6 +71,7 @@ CEP_API void cep_program_free(cep_program *p) {
     mem_free(p->patterns);
     for (uint32_t i = 0; i < p->nfields; i++) mem_free(p->fields[i]);
     mem_free(p->fields);
+    mem_free(p->field_origins);
     for (uint32_t i = 0; i < p->nfns; i++) mem_free(p->fns[i].name);
     mem_free(p->fns);
     for (expr *e = p->exprs; e;) {
@@ -170,6 +171,13 @@ CEP_API size_t cep_program_field_count(const cep_program *p) { return p ? p->nfi
 
 CEP_API const char *cep_program_field_name(const cep_program *p, size_t slot) {
     return p && slot < p->nfields ? p->fields[slot] : NULL;
+}
+
+CEP_API int cep_program_field_origin(const cep_program *p, size_t slot, size_t *pattern, int *line) {
+    if (!p || slot >= p->nfields || !p->field_origins) return CEP_EINVAL;
+    if (pattern) *pattern = p->field_origins[slot].pattern;
+    if (line) *line = p->field_origins[slot].line;
+    return CEP_OK;
 }
 
 CEP_API int cep_program_field_slot(const cep_program *p, const char *name) {
