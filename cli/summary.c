@@ -119,10 +119,11 @@ const char *summary_duration(int64_t ms, char *buf, size_t size) {
     return buf;
 }
 
-/* A --max-delay a user would write: ms, or whole seconds (minutes, hours,
- * days when exact), rounded up. */
+/* A --max-delay a user would write: exact milliseconds under a minute
+ * unless whole seconds, else seconds (minutes, hours, days when exact)
+ * rounded up. */
 static const char *option_duration(int64_t ms, char *buf, size_t size) {
-    if (ms < 1000) {
+    if (ms < 1000 || (ms < 60000 && ms % 1000)) {
         snprintf(buf, size, "%" PRId64 "ms", ms);
         return buf;
     }
@@ -138,15 +139,19 @@ void summary_print(const summary *s, const cep_stats *st, FILE *f) {
     char a[32], b[32], c[32], d[32];
     if (s->late) {
         int64_t need = s->max_delay + s->max_behind - s->lateness;
-        fprintf(f, "cepheus: %s of %s events were late (up to %s behind the watermark) and were not "
-                   "matched; --max-delay %s would have kept them",
-                summary_count(s->late, a, sizeof a), summary_count(s->late + st->events, b, sizeof b),
-                summary_duration(s->max_behind, c, sizeof c), option_duration(need, d, sizeof d));
+        fprintf(f, "cepheus: %s of %s events %s late (up to %s behind the watermark) and %s not matched",
+                summary_count(s->late, a, sizeof a), summary_count(s->events, b, sizeof b),
+                s->late == 1 ? "was" : "were", summary_duration(s->max_behind, c, sizeof c),
+                s->late == 1 ? "was" : "were");
+        /* With watermark lines, --max-delay does not decide the watermark. */
+        if (s->watermark_lines) fputs("; {\"$watermark\"} lines of the input moved the watermark", f);
+        else fprintf(f, "; --max-delay %s would have kept them", option_duration(need, d, sizeof d));
         if (s->max_behind > 86400000) fputs(" (or an event far ahead in time moved the watermark)", f);
         fputs("\n", f);
     }
-    if (s->rejected) {
-        fprintf(f, "cepheus: %s malformed lines skipped:", summary_count(s->rejected, a, sizeof a));
+    if (s->rejected && !s->strict) {
+        fprintf(f, "cepheus: %s malformed line%s skipped:", summary_count(s->rejected, a, sizeof a),
+                s->rejected == 1 ? "" : "s");
         for (unsigned i = 0; i < s->nreasons; i++)
             fprintf(f, "%s %s %s", i ? ";" : "", summary_count(s->reasons[i].n, a, sizeof a), s->reasons[i].text);
         if (s->other_reasons)
@@ -167,9 +172,9 @@ void summary_print(const summary *s, const cep_stats *st, FILE *f) {
                     summary_count(s->events, a, sizeof a));
         }
     if (st->dropped || st->mem_dropped)
-        fprintf(f, "cepheus: %s partial matches dropped at the limit (--max-partial-matches, --max-memory)\n",
+        fprintf(f, "cepheus: partial matches dropped at the limit (--max-partial-matches, --max-memory): %s\n",
                 summary_count(st->dropped + st->mem_dropped, a, sizeof a));
     if (st->regex_errors)
-        fprintf(f, "cepheus: %s regex matches stopped by PCRE2's limits, counted as no match\n",
+        fprintf(f, "cepheus: regex matches stopped by PCRE2's limits (counted as no match): %s\n",
                 summary_count(st->regex_errors, a, sizeof a));
 }

@@ -35,6 +35,8 @@ typedef struct summary {
     cep_event *row;                 /* the parse of a line while some are pending */
     int oom;
     int gave_up;                    /* summary_all_rejected said why */
+    int strict;                     /* --strict: a rejected line stopped the run */
+    int watermark_lines;            /* the input moved the watermark itself */
 } summary;
 
 /* 0, or -1 when out of memory. */
