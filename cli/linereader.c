@@ -49,7 +49,7 @@ static ssize_t fill_block(line_reader *lr) {
     return got;
 }
 
-ssize_t read_line(line_reader *lr, const char **line, size_t max, size_t *len, int *toolong) {
+ssize_t read_line_more(line_reader *lr, const char **line, size_t max, size_t *len, int *toolong) {
     *toolong = 0;
     for (;;) {
         char *s = lr->buf + lr->pos;

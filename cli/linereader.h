@@ -6,6 +6,7 @@
 #define CEP_LINEREADER_H
 
 #include <stdio.h>
+#include <string.h>
 #include <sys/types.h>
 
 #define READ_BLOCK (1 << 20)
@@ -31,6 +32,21 @@ typedef struct line_reader {
  * consumed (newline included), 0 at end of input, -1 on a read error
  * (lr->err is set), when memory runs out, or when a stop signal came while
  * waiting (lr->stopped is set). */
-ssize_t read_line(line_reader *lr, const char **line, size_t max, size_t *len, int *toolong);
+ssize_t read_line_more(line_reader *lr, const char **line, size_t max, size_t *len, int *toolong);
+static inline ssize_t read_line(line_reader *lr, const char **line, size_t max, size_t *len, int *toolong) {
+    /* The common case, a whole line in the block, inline in the reading
+     * loop; read_line_more reads on. */
+    char *s = lr->buf + lr->pos;
+    size_t avail = lr->end - lr->pos;
+    char *nl = avail ? memchr(s, '\n', avail) : NULL;
+    if (!nl) return read_line_more(lr, line, max, len, toolong);
+    size_t take = (size_t)(nl - s);
+    lr->pos += take + 1;
+    *line = s;
+    *len = take;
+    *toolong = 0;
+    if (take > max) *len = max, *toolong = 1;
+    return (ssize_t)take + 1;
+}
 
 #endif

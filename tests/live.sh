@@ -128,7 +128,7 @@ fi
 printf '%s\n' '{"ts":10,"u":1,"t":"a"}' '{"ts":4000,"u":1,"t":"x"}' '{"ts":5,"u":1,"t":"b"}' \
     '{"ts":1500,"u":1,"t":"b"}' '{"ts":4001,"u":1,"t":"b"}' > late.jsonl
 "$CEP" run p.cep late.jsonl > out 2> err; st=$?
-check "summary: late events" "cepheus: 2 of 5 events were late (up to 4.0s behind the watermark) and were not matched; --max-delay 4s would have kept them" err
+check "summary: late events" "cepheus: 2 of 5 events were late (up to 4.0s behind the watermark) and were not matched; --max-delay 3995ms would have kept them" err
 "$CEP" run --max-delay 4s p.cep late.jsonl > out 2> err
 [ ! -s err ] && [ "$(wc -l < out)" = 1 ] && ok || ko "summary: --max-delay 4s keeps them: $(cat err)"
 "$CEP" run --quiet p.cep late.jsonl > out 2> err
