@@ -45,7 +45,7 @@ M1='{"pattern":"p","key":1,"start":1,"end":2,"events":{"a":[{"ts":1,"u":1,"t":"a
 mkfifo fifo
 "$CEP" run p.cep fifo > out 2> err &
 pid=$!
-exec 3> fifo
+exec 3<> fifo
 printf '%s\n' '{"ts":1,"u":1,"t":"a"}' '{"ts":2,"u":1,"t":"b"}' >&3
 if wait_lines out 1 10; then check "FIFO: the match while the input is open" "$M1" out; else ko "FIFO: no match after 10 s with the input open"; fi
 # 20 more, one at a time: each is out before the next is written.
@@ -65,7 +65,7 @@ wait "$pid"; st=$?; pid=
 rm -f fifo; mkfifo fifo
 "$CEP" run --late late.jsonl --errors errors.jsonl p.cep fifo > out 2> err &
 pid=$!
-exec 3> fifo
+exec 3<> fifo
 printf '%s\n' '{"ts":10,"u":1,"t":"a"}' '{"ts":5,"u":1,"t":"b"}' 'not json' >&3
 wait_lines late.jsonl 1 10 && wait_lines errors.jsonl 1 10 && ok || ko "FIFO: --late and --errors lines not written while the input is open"
 exec 3>&-
@@ -86,7 +86,7 @@ for sig in TERM INT; do
     rm -f fifo; mkfifo fifo
     "$CEP" run --stats --timeouts to.jsonl p.cep fifo > out 2> err &
     pid=$!
-    exec 3> fifo
+    exec 3<> fifo
     printf '%s\n' '{"ts":1,"u":1,"t":"a"}' '{"ts":2,"u":1,"t":"b"}' '{"ts":3,"u":3,"t":"a"}' >&3
     wait_lines out 1 10
     kill -$sig "$pid"
@@ -189,7 +189,7 @@ Try 'cepheus --help' for more information." err
 rm -f fifo; mkfifo fifo
 "$CEP" run --progress p.cep fifo > out 2> err &
 pid=$!
-exec 3> fifo
+exec 3<> fifo
 printf '%s\n' '{"ts":1,"u":1,"t":"a"}' '{"ts":2,"u":1,"t":"b"}' >&3
 wait_lines err 2 10
 exec 3>&-
