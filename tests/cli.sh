@@ -83,7 +83,7 @@ run "$CEP" --version
 expect "version" 0 "cepheus 0.1.0" ""
 run "$CEP" --help
 expect "help" 0 '*' ""
-expect_grep "help lists exit statuses" "  3  malformed input line under --strict, or the first 10000 lines all" "$TMP/out"
+expect_grep "help lists exit statuses" "  3  malformed input line under --strict, the first 10000 lines all" "$TMP/out"
 run "$CEP" help
 expect "help command" 0 '*' ""
 run "$CEP"
