@@ -18,6 +18,7 @@
 
 #include "cepheus.h"
 #include "cli.h"
+#include "metrics.h"
 
 
 const char usage_text[] =
@@ -78,6 +79,10 @@ const char usage_text[] =
     "                         (output per key as with one engine; keys interleave);\n"
     "                         not with --checkpoint, --restore or --kafka; SIGHUP\n"
     "                         does not reload patterns under it\n"
+    "      --metrics ADDR:PORT\n"
+    "                         serve /metrics (Prometheus) and /healthz on that\n"
+    "                         address only, e.g. 127.0.0.1:9464 (port 0: any free\n"
+    "                         one, printed); also with --kafka (docs/operations.md)\n"
     "\n"
     "Kafka (docs/scaling.md; no event files, no --output):\n"
     "      --kafka BROKERS    run as a member of a consumer group on these brokers\n"
@@ -126,9 +131,15 @@ int usage_error(const char *fmt, ...) {
 }
 
 int vfail(int status, const char *fmt, va_list ap) {
+    va_list ap2;
+    va_copy(ap2, ap);
     fputs("cepheus: ", stderr);
     vfprintf(stderr, fmt, ap);
     fputc('\n', stderr);
+    char msg[512];
+    vsnprintf(msg, sizeof msg, fmt, ap2);
+    va_end(ap2);
+    metrics_fatal(msg); /* /healthz says why, until the process is gone */
     return status;
 }
 

@@ -25,6 +25,7 @@
 #include "checkpoint.h"
 #include "cli.h"
 #include "jsonout.h"
+#include "metrics.h"
 #include "output.h"
 #include "samefile.h"
 #ifdef CEP_HAVE_KAFKA
@@ -38,6 +39,7 @@ typedef struct sink {
     const cep_program *prog;
     out_buf out, late, timeouts;
     int oom;             /* a line could not be formatted: out of memory */
+    uint64_t *by_pattern; /* --metrics: matches by pattern index */
 } sink;
 
 typedef struct run_ctx {
@@ -53,6 +55,10 @@ typedef struct run_ctx {
     char *text;          /* the pattern file's text that runs: checkpoints keep it */
     size_t text_len;
     ckpt_bg ckpt;        /* the checkpoint being written in the background */
+    metrics *mx;         /* --metrics, or NULL */
+    uint64_t malformed_by[MAL_N];
+    int ckpt_on;         /* --checkpoint */
+    int ckpt_failed;     /* the failure of a checkpoint a scrape collected */
 } run_ctx;
 
 /* The engine, or with --threads the pool of engines (runtime/pool.c):
@@ -88,6 +94,7 @@ static int write_match(sink *s, out_buf *o, const cep_match *m) {
 
 static int on_match(void *ud, const cep_match *m) {
     sink *s = ud;
+    if (s->by_pattern) s->by_pattern[cep_match_pattern_index(m)]++;
     return write_match(s, &s->out, m);
 }
 
@@ -117,6 +124,7 @@ static void sink_init(sink *s, run_ctx *r) {
     s->out.file = &r->out;
     s->late.file = &r->late;
     s->timeouts.file = &r->timeouts;
+    if (r->mx) s->by_pattern = calloc(cep_program_pattern_count(r->prog), sizeof *s->by_pattern);
 }
 
 /* Write what the sink still holds; 0, or -1 when a write failed. */
@@ -129,6 +137,7 @@ static void sink_free(sink *s) {
     out_buf_free(&s->out);
     out_buf_free(&s->late);
     out_buf_free(&s->timeouts);
+    free(s->by_pattern);
 }
 
 /* The output that failed to be written, if any. */
@@ -192,6 +201,7 @@ typedef struct run_opts {
     int processing_time;
     int stats, strict, limit_fail;
     int64_t threads;     /* --threads: shards of a pool; 0: one engine */
+    const char *metrics; /* --metrics ADDR:PORT */
     const char *checkpoint_dir, *restore_dir;
 } run_opts;
 
@@ -240,6 +250,16 @@ static void reload_patterns(cep_engine *e, run_ctx *r) {
             if (!strcmp(cep_program_pattern_name(np, i), cep_program_pattern_name(*r->owned, j))) kept++;
     fprintf(stderr, "cepheus: reloaded %s: %zu patterns, %zu of them by a name that ran before\n",
             r->pattern_file, cep_program_pattern_count(np), kept);
+    if (r->main.by_pattern) {
+        /* --metrics: each pattern keeps its count under its name. */
+        uint64_t *nb = calloc(cep_program_pattern_count(np), sizeof *nb);
+        for (size_t i = 0; nb && i < cep_program_pattern_count(np); i++)
+            for (size_t j = 0; j < cep_program_pattern_count(*r->owned); j++)
+                if (!strcmp(cep_program_pattern_name(np, i), cep_program_pattern_name(*r->owned, j)))
+                    nb[i] = r->main.by_pattern[j];
+        free(r->main.by_pattern);
+        r->main.by_pattern = nb;
+    }
     cep_program_free(*r->owned);
     free(r->text);
     r->text = text;
@@ -279,6 +299,49 @@ static int take_checkpoint(cep_engine *e, run_ctx *r, const run_opts *o, ckpt_po
     return checkpoint_start(&r->ckpt, o->checkpoint_dir, pos, r->text, r->text_len, e, fds, 4);
 }
 
+/* --metrics: copy the counters for the scrape that asked (with --threads
+ * the pool's engines are synced first, once per scrape). */
+static void publish_metrics(runner *x, run_ctx *r, uint64_t read) {
+    metrics_snap s;
+    memset(&s, 0, sizeof s);
+    rn_stats(x, &s.st);
+    s.records = read;
+    memcpy(s.malformed, r->malformed_by, sizeof s.malformed);
+    s.ckpt_on = r->ckpt_on;
+    if (r->ckpt.pid) {
+        /* Collect a finished writer now, so its checkpoint counts; a
+         * failure stops the run at its next checkpoint (ckpt_failed). */
+        int st = checkpoint_reap(&r->ckpt, 0);
+        if (st != CKPT_BUSY && st != EXIT_OK) {
+            r->ckpt_failed = st;
+            metrics_health(r->mx, HEALTH_FAILED, "failed: a checkpoint could not be written (see standard error)");
+        }
+    }
+    s.ckpt_done = r->ckpt.taken;
+    /* (a failed checkpoint stops the run: this is 0 or 1, the last moment) */
+    s.ckpt_failed = r->ckpt.starts - r->ckpt.taken - (r->ckpt.pid ? 1 : 0);
+    s.ckpt_seconds = r->ckpt.last_duration;
+    s.ckpt_bytes = r->ckpt.last_size;
+    s.ckpt_pause = r->ckpt.last_pause;
+    size_t np = cep_program_pattern_count(r->prog);
+    const char **names = calloc(np ? np : 1, sizeof *names);
+    uint64_t *counts = calloc(np ? np : 1, sizeof *counts);
+    if (names && counts && r->main.by_pattern) {
+        for (size_t i = 0; i < np; i++) {
+            names[i] = cep_program_pattern_name(r->prog, i);
+            counts[i] = r->main.by_pattern[i];
+            for (unsigned k = 0; k < r->nshards; k++)
+                if (r->shards[k].by_pattern) counts[i] += r->shards[k].by_pattern[i];
+        }
+        s.npatterns = np;
+        s.pattern_names = names;
+        s.pattern_matches = counts;
+    }
+    metrics_publish(r->mx, &s);
+    free(names);
+    free(counts);
+}
+
 /* Input read in large blocks; a line is handed out where it lies in the
  * block (no copy), and one longer than the block is gathered in `line`,
  * up to the limit, so that it is skipped to its newline without ever being
@@ -294,6 +357,11 @@ typedef struct line_reader {
     runner *tick;      /* processing time: ticked while the input is idle */
     cep_engine *reload_e; /* and reloaded there on SIGHUP (NULL: --threads) */
     run_ctx *reload_r;
+    /* --metrics: a scrape wakes the wait for input (the counters are then
+     * copied for it) */
+    runner *x;
+    run_ctx *r;
+    const uint64_t *read;
 } line_reader;
 
 /* How often processing time moves on while no line arrives. */
@@ -302,17 +370,21 @@ typedef struct line_reader {
 /* Read more input after buf[end]: the bytes read, 0 at the end, -1 on an
  * error (lr->err set). */
 static ssize_t fill_block(line_reader *lr) {
+    metrics *mx = lr->r ? lr->r->mx : NULL;
     for (;;) {
-        if (lr->tick) {
+        if (lr->tick || mx) {
             /* Processing time: windows close on the clock even when
-             * nothing arrives, so wait for input a tick at a time. */
-            struct pollfd pfd = {fileno(lr->f), POLLIN, 0};
-            int pr = poll(&pfd, 1, TICK_MS);
+             * nothing arrives, so wait for input a tick at a time.
+             * --metrics: a scrape is answered between two blocks. */
+            struct pollfd pfd[2] = {{fileno(lr->f), POLLIN, 0}, {metrics_wake_fd(mx), POLLIN, 0}};
+            int pr = poll(pfd, mx ? 2 : 1, lr->tick ? TICK_MS : -1);
+            if (mx && (pfd[1].revents || metrics_wanted(mx))) publish_metrics(lr->x, lr->r, *lr->read);
+            if (pr > 0 && !pfd[0].revents) continue; /* only the scrape */
             if (pr == 0 || (pr < 0 && errno == EINTR)) {
                 /* A SIGHUP interrupts the poll: the reload is done now,
                  * not at the next line, which may be long in coming. */
                 if (reload_requested && lr->reload_e) reload_patterns(lr->reload_e, lr->reload_r);
-                rn_tick(lr->tick);
+                if (lr->tick) rn_tick(lr->tick);
                 continue;
             }
         }
@@ -474,6 +546,9 @@ static int run_events(runner *x, run_ctx *r, const run_opts *o, input *in,
         lr.tick = o->processing_time ? x : NULL;
         lr.reload_e = e;
         lr.reload_r = r;
+        lr.x = x;
+        lr.r = r;
+        lr.read = &read;
         while ((n = read_line(&lr, &line, max_line, &len, &toolong)) > 0) {
             if (reload_requested) {
                 if (e) {
@@ -501,6 +576,7 @@ static int run_events(runner *x, run_ctx *r, const run_opts *o, input *in,
                                              : rn_error(x);
                 fprintf(stderr, "%s:%lu: error: %s\n", in[i].name, lineno, why);
                 malformed++;
+                r->malformed_by[metrics_reason(rc, toolong, kind)]++;
                 if (write_rejected(r, in[i].name, lineno, why, line, len, toolong)) {
                     status = r->oom ? fail(EXIT_INTERNAL, "out of memory") : output_failed(r);
                     break;
@@ -521,6 +597,7 @@ static int run_events(runner *x, run_ctx *r, const run_opts *o, input *in,
             if (o->checkpoint_dir && ++since >= (uint64_t)o->checkpoint_every &&
                 (since - (uint64_t)o->checkpoint_every) % 1024 == 0) {
                 int st = checkpoint_reap(&r->ckpt, 0);
+                if (st == EXIT_OK) st = r->ckpt_failed;
                 if (st != CKPT_BUSY) {
                     if ((status = st) != EXIT_OK) break;
                     since = 0;
@@ -544,6 +621,7 @@ static int run_events(runner *x, run_ctx *r, const run_opts *o, input *in,
     }
     /* The last checkpoint is complete (or failed) before the run ends. */
     int ck = checkpoint_reap(&r->ckpt, 1);
+    if (ck == EXIT_OK) ck = r->ckpt_failed;
     if (status == EXIT_OK) status = ck;
 
     if (o->stats) {
@@ -681,7 +759,7 @@ int cmd_run(int argc, char **argv) {
     enum { OPT_STRICT = 256, OPT_MAX_PMS, OPT_ON_LIMIT, OPT_CHECKPOINT, OPT_CHECKPOINT_EVERY,
            OPT_RESTORE, OPT_STATE_TTL, OPT_TIME, OPT_MAX_MEMORY, OPT_LATENESS, OPT_ERRORS, OPT_MAX_LINE,
            OPT_KAFKA, OPT_TOPIC, OPT_GROUP, OPT_OUT_TOPIC, OPT_LATE_TOPIC, OPT_TIMEOUTS_TOPIC,
-           OPT_STATE_TOPIC, OPT_INSTANCE, OPT_TXN_EVENTS, OPT_TXN_MS, OPT_THREADS };
+           OPT_STATE_TOPIC, OPT_INSTANCE, OPT_TXN_EVENTS, OPT_TXN_MS, OPT_THREADS, OPT_METRICS };
     static const struct option opts[] = {
         {"output", required_argument, NULL, 'o'},
         {"time-field", required_argument, NULL, 't'},
@@ -702,6 +780,7 @@ int cmd_run(int argc, char **argv) {
         {"errors", required_argument, NULL, OPT_ERRORS},
         {"max-line-bytes", required_argument, NULL, OPT_MAX_LINE},
         {"threads", required_argument, NULL, OPT_THREADS},
+        {"metrics", required_argument, NULL, OPT_METRICS},
         {"kafka", required_argument, NULL, OPT_KAFKA},
         {"topic", required_argument, NULL, OPT_TOPIC},
         {"group", required_argument, NULL, OPT_GROUP},
@@ -821,6 +900,9 @@ int cmd_run(int argc, char **argv) {
             if (parse_ms(optarg, &o.threads) < 0 || o.threads < 1 || o.threads > 256)
                 return usage_error("invalid --threads '%s': expected an integer from 1 to 256", optarg);
             break;
+        case OPT_METRICS:
+            o.metrics = optarg;
+            break;
         case OPT_MAX_LINE:
             if (int_option("max-line-bytes", "bytes; 0: no limit", &o.max_line) != EXIT_OK) return EXIT_USAGE;
             break;
@@ -858,7 +940,12 @@ int cmd_run(int argc, char **argv) {
                          .stats_ms = o.stats ? 5000 : 0, .time_field = o.time_field,
                          .max_delay = o.max_delay, .lateness = o.lateness, .state_ttl = o.state_ttl,
                          .max_pms = o.max_pms, .limit_fail = o.limit_fail};
+        if (o.metrics && (ks = metrics_start(o.metrics, &ko.metrics)) != EXIT_OK) {
+            cep_program_free(kprog);
+            return ks;
+        }
         ks = kafka_run(kprog, &ko);
+        metrics_stop(ko.metrics);
         cep_program_free(kprog);
         return ks;
 #else
@@ -915,6 +1002,12 @@ int cmd_run(int argc, char **argv) {
     r.owned = &prog;
     sink_init(&r.main, &r);
     r.pattern_file = pattern_file;
+    /* Before the inputs are opened: opening a FIFO waits for its writer. */
+    r.ckpt_on = o.checkpoint_dir != NULL;
+    if (o.metrics) {
+        if ((status = metrics_start(o.metrics, &r.mx)) != EXIT_OK) goto done;
+        metrics_health(r.mx, o.restore_dir ? HEALTH_RESTORING : HEALTH_RUNNING, NULL);
+    }
 
     /* Open every input first, so a misspelt name fails before any output. */
     if (optind >= argc) {
@@ -1028,6 +1121,7 @@ int cmd_run(int argc, char **argv) {
 
     if (o.processing_time) r.out.live = r.late.live = r.timeouts.live = 1; /* a match is written when it happens */
 
+    metrics_health(r.mx, HEALTH_RUNNING, NULL);
     status = run_events(&x, &r, &o, in, nin, &from);
 
 done:
@@ -1061,5 +1155,6 @@ done:
     checkpoint_free(&ck);
     free(note);
     free(r.text);
+    metrics_stop(r.mx);
     return status;
 }

@@ -342,6 +342,9 @@ typedef struct cep_stats {
     uint64_t regex_errors;    /* regex matches stopped by PCRE2's match or
                                * depth limit (or invalid UTF-8): counted as
                                * no match; not kept in snapshots */
+    int64_t max_event_time;   /* the newest event time seen (INT64_MIN
+                               * before the first event): max_event_time -
+                               * watermark is how far the watermark trails */
 } cep_stats;
 
 /* Borrows p: it must outlive the engine. */
