@@ -998,16 +998,17 @@ int cmd_run(int argc, char **argv) {
 
     status = compile_file_keep(pattern_file, &prog, &r.text, &r.text_len);
     if (status != EXIT_OK) goto done;
-    r.prog = prog;
-    r.owned = &prog;
-    sink_init(&r.main, &r);
-    r.pattern_file = pattern_file;
-    /* Before the inputs are opened: opening a FIFO waits for its writer. */
+    /* Before the inputs are opened: opening a FIFO waits for its writer;
+     * and before the sink, which counts matches by pattern for it. */
     r.ckpt_on = o.checkpoint_dir != NULL;
     if (o.metrics) {
         if ((status = metrics_start(o.metrics, &r.mx)) != EXIT_OK) goto done;
         metrics_health(r.mx, o.restore_dir ? HEALTH_RESTORING : HEALTH_RUNNING, NULL);
     }
+    r.prog = prog;
+    r.owned = &prog;
+    sink_init(&r.main, &r);
+    r.pattern_file = pattern_file;
 
     /* Open every input first, so a misspelt name fails before any output. */
     if (optind >= argc) {
