@@ -46,5 +46,6 @@ int parse_ms(const char *s, int64_t *out);
 int cli_watermark_line(const char *s, size_t n, int64_t *ms);
 
 int cmd_run(int argc, char **argv);
+int cmd_test(int argc, char **argv);
 
 #endif

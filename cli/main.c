@@ -25,6 +25,7 @@ const char usage_text[] =
     "Usage: cepheus run PATTERNS.cep [EVENTS.jsonl ...|-] [OPTIONS]\n"
     "       cepheus check [-v] PATTERNS.cep ...\n"
     "       cepheus explain [--dot] PATTERNS.cep\n"
+    "       cepheus test [--only NAME]... PATTERNS.cep TESTS...\n"
     "       cepheus help | --help | --version\n"
     "\n"
     "Commands:\n"
@@ -33,6 +34,8 @@ const char usage_text[] =
     "          or for '-'); write one JSON object per match\n"
     "  check   compile pattern files and report their errors\n"
     "  explain print each pattern's compiled NFA (--dot: as Graphviz DOT)\n"
+    "  test    run the cases of test files against the patterns and report\n"
+    "          each failing one (docs/testing.md; cepheus test --help)\n"
     "\n"
     "Options of run:\n"
     "  -o, --output FILE      write matches to FILE (default: standard output);\n"
@@ -327,6 +330,7 @@ int main(int argc, char **argv) {
     /* Each command parses its own options from argv[1] on. */
     if (!strcmp(cmd, "run")) return cmd_run(argc - 1, argv + 1);
     if (!strcmp(cmd, "explain")) return cmd_explain(argc - 1, argv + 1);
+    if (!strcmp(cmd, "test")) return cmd_test(argc - 1, argv + 1);
     if (!strcmp(cmd, "check")) {
         int s = cmd_check(argc - 1, argv + 1);
         if (fflush(stdout) != 0 && s == EXIT_OK) s = EXIT_OUTPUT;
