@@ -1,0 +1,123 @@
+#!/bin/sh
+# authoring.sh — the rule author's tools: `cepheus test` on every example's
+# test file (and what a broken rule makes it print), the examples of
+# docs/testing.md, `cepheus fmt` on every pattern file of the repository,
+# and the warnings' golden files (tests/warnings/). Run by `make check`.
+: "${top_srcdir:=.}" "${top_builddir:=.}"
+SRC=$(cd "$top_srcdir" && pwd) && B=$(cd "$top_builddir" && pwd) || exit 1
+CEP="$B/cepheus"
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/authoring.XXXXXX") || exit 1
+trap 'rm -rf "$tmp"' EXIT INT TERM
+pass=0 fail=0
+ok() { pass=$((pass + 1)); }
+ko() { echo "FAIL: $1"; fail=$((fail + 1)); }
+# same NAME EXPECTED-FILE ACTUAL-FILE
+same() { if diff -u "$2" "$3"; then ok; else ko "$1"; fi; }
+
+# ---- every example's test file passes -----------------------------------
+n=0
+for t in $(cd "$SRC" && find examples -name '*.test' | sort); do
+    n=$((n + 1))
+    if "$CEP" test "$SRC/${t%.test}.cep" "$SRC/$t" > "$tmp/out" 2>&1; then ok
+    else cat "$tmp/out"; ko "cepheus test $t"; fi
+done
+[ "$n" -ge 6 ] && ok || ko "only $n example test files found"
+
+# ---- breaking a rule makes its test file fail, readably ------------------
+# click_to_purchase with `within 10h` instead of `within 10m`: the case on
+# the window's end now matches instead of timing out.
+mkdir "$tmp/broken" && cp "$SRC/examples/click_to_purchase/click_to_purchase.test" "$tmp/broken/" &&
+    sed 's/within 10m/within 10h/' "$SRC/examples/click_to_purchase/click_to_purchase.cep" \
+        > "$tmp/broken/click_to_purchase.cep" || exit 1
+(cd "$tmp/broken" && "$CEP" test click_to_purchase.cep click_to_purchase.test > out; echo "exit $?" >> out)
+cat > "$tmp/expected" <<'EOF'
+click_to_purchase.test:20: case ten minutes is too late: the window is half-open
+  matches (- expected, + got):
+  + click_to_purchase click=1 purchase=2
+  timeouts (- expected, + got):
+  - click_to_purchase click=1
+5 passed, 1 failed
+exit 1
+EOF
+same "a broken within: cepheus test output" "$tmp/expected" "$tmp/broken/out"
+
+# ---- the command's own behaviour ------------------------------------------
+cd "$tmp" || exit 1
+cat > r.cep <<'EOF'
+pattern ab
+  key k
+  begin a where t == "a"
+  followedBy b+ where t == "b"
+  within 1s
+EOF
+mkdir sub && printf '%s\n' '{"ts":0,"k":1,"t":"a"}' '{"ts":5,"k":1,"t":"b"}' '' '{"ts":6,"k":1,"t":"b"}' > sub/ev.jsonl
+cat > sub/r.test <<'EOF'
+options --id-field n
+case events from a file, positions as ids
+events ev.jsonl
+expect
+ab a=1 b=2
+ab b=2,3 a=1
+
+case a JSON line that is not an event
+events
+{"ts": 1, "k": 1, "t": "a"}
+[1]
+expect
+
+case watermarks, and the late event by JSON
+options --max-delay 100
+events
+{"n": "x", "ts": 1000, "k": 2, "t": "a"}
+{"$watermark": 2000}
+{"n": "y", "ts": 1500, "k": 2, "t": "b"}
+expect
+expect late
+{"t": "b"}
+EOF
+"$CEP" test r.cep sub/r.test > out 2>&1; echo "exit $?" >> out
+cat > expected <<'EOF'
+sub/r.test:8: case a JSON line that is not an event
+  error: sub/r.test:11: bad event: event is an array, not a JSON object
+2 passed, 1 failed
+exit 1
+EOF
+same "cepheus test: file events, errors, watermarks" expected out
+"$CEP" test --only "watermarks, and the late event by JSON" --only nope r.cep sub/r.test > out 2>&1
+echo "exit $?" >> out
+printf '%s\n' "cepheus: no case named 'nope'" "1 passed, 1 failed" "exit 1" > expected
+same "cepheus test --only" expected out
+printf '%s\n' 'case x' 'events' '{"ts":1}' 'case y' 'expect' 'ab a=' 'options --bogus 1' 'stray' > bad.test
+"$CEP" test r.cep bad.test > out 2>&1; echo "exit $?" >> out
+cat > expected <<'EOF'
+bad.test:7: error: unknown test option '--bogus'
+bad.test:8: error: a line outside 'events' or 'expect': 'stray'
+bad.test:1: error: case 'x' has no 'expect' section (an empty one expects no match)
+exit 2
+EOF
+same "cepheus test: malformed test file" expected out
+
+# ---- docs/testing.md: every `<!-- run: CMD -->` and its output block ------
+mkdir "$tmp/doc" && cd "$tmp/doc" || exit 1
+awk -v dir="$tmp/doc" '
+/^<!-- run: .* -->$/ { cmd = $0; sub(/^<!-- run: /, "", cmd); sub(/ -->$/, "", cmd); next }
+/^```/ && !inb { inb = 1; split(substr($0, 4), w, " "); out = "";
+    if ((w[1] == "cep" || w[1] == "test") && w[2] != "") out = dir "/" w[2]
+    if (w[1] == "output" && cmd != "") { k++; out = dir "/expected." k; print cmd > (dir "/cmd." k); close(dir "/cmd." k); cmd = "" }
+    next }
+/^```/ && inb { inb = 0; if (out != "") close(out); out = ""; next }
+inb && out != "" { print > out }
+' "$SRC/docs/testing.md"
+k=1
+while [ -f "cmd.$k" ]; do
+    cmd=$(sed 's/^cepheus /"$CEP" /' "cmd.$k")
+    eval "$cmd" > "actual.$k" 2>&1
+    st=$?
+    [ "$st" = 0 ] || echo "# exit: $st" >> "actual.$k"
+    same "docs/testing.md: $(cat "cmd.$k")" "expected.$k" "actual.$k"
+    k=$((k + 1))
+done
+[ "$k" -ge 4 ] && ok || ko "docs/testing.md: only $((k - 1)) examples found"
+
+echo "authoring: $pass passed, $fail failed"
+[ "$fail" = 0 ]
