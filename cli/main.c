@@ -262,24 +262,6 @@ static int flag_options(int argc, char **argv, const char *name, char short_name
     return -1;
 }
 
-/* ---- check ------------------------------------------------------------- */
-
-static int cmd_check(int argc, char **argv) {
-    int verbose, done = flag_options(argc, argv, "verbose", 'v', &verbose);
-    if (done >= 0) return done;
-    if (optind >= argc) return usage_error("check needs a pattern file");
-    int status = EXIT_OK;
-    for (int i = optind; i < argc; i++) {
-        cep_program *prog;
-        int s = compile_file(argv[i], &prog);
-        cep_program_free(prog);
-        if (s == EXIT_OK && verbose) printf("%s: ok\n", argv[i]);
-        /* The worst status wins: usage and internal errors over pattern errors. */
-        if (s > status) status = s;
-    }
-    return status;
-}
-
 /* ---- explain ------------------------------------------------------------ */
 
 static int cmd_explain(int argc, char **argv) {

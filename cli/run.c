@@ -755,6 +755,15 @@ static int configure_single(void *ud, cep_engine *e) {
     return configure_engine(e, su->o, &su->r->main, 1);
 }
 
+/* Warnings a run option makes moot: --state-ttl bounds how long partial
+ * matches live, a partial-match or memory limit how many there are. */
+static unsigned run_warn_skip(const run_opts *o) {
+    unsigned skip = 0;
+    if (o->state_ttl > 0) skip |= 1u << (CEP_DIAG_W_UNBOUNDED - CEP_DIAG_W_UNBOUNDED);
+    if (o->max_pms > 0 || o->max_memory > 0) skip |= 1u << (CEP_DIAG_W_COMBINATIONS - CEP_DIAG_W_UNBOUNDED);
+    return skip;
+}
+
 int cmd_run(int argc, char **argv) {
     enum { OPT_STRICT = 256, OPT_MAX_PMS, OPT_ON_LIMIT, OPT_CHECKPOINT, OPT_CHECKPOINT_EVERY,
            OPT_RESTORE, OPT_STATE_TTL, OPT_TIME, OPT_MAX_MEMORY, OPT_LATENESS, OPT_ERRORS, OPT_MAX_LINE,
@@ -801,8 +810,12 @@ int cmd_run(int argc, char **argv) {
     const char *kconf[64];
     int nkconf = 0;
     int c;
-    while ((c = getopt_long(argc, argv, ":o:t:d:l:T:shX:", opts, NULL)) != -1) {
+    warn_opts wopts = {0};
+    while ((c = getopt_long(argc, argv, ":o:t:d:l:T:shX:W:", opts, NULL)) != -1) {
         switch (c) {
+        case 'W':
+            if (warn_option(&wopts, optarg) != EXIT_OK) return EXIT_USAGE;
+            break;
         case OPT_KAFKA: kafka = optarg; break;
         case OPT_TOPIC: topic = optarg; break;
         case OPT_GROUP: group = optarg; break;
@@ -931,7 +944,9 @@ int cmd_run(int argc, char **argv) {
                                "files, --output, --late, --timeouts, --checkpoint, --restore, --time "
                                "processing, --max-memory, --strict, --errors and --max-line-bytes do not apply");
         cep_program *kprog;
-        int ks = compile_file(pattern_file, &kprog);
+        int ks = print_warnings(pattern_file, &wopts, run_warn_skip(&o));
+        if (ks != EXIT_OK) return ks;
+        ks = compile_file(pattern_file, &kprog);
         if (ks != EXIT_OK) return ks;
         kafka_opts ko = {.brokers = kafka, .topic = topic, .group = group, .output_topic = out_topic,
                          .late_topic = late_topic, .timeouts_topic = timeouts_topic,
@@ -996,7 +1011,8 @@ int cmd_run(int argc, char **argv) {
      * with one message, as for any output: not a silent death by SIGPIPE. */
     signal(SIGPIPE, SIG_IGN);
 
-    status = compile_file_keep(pattern_file, &prog, &r.text, &r.text_len);
+    status = print_warnings(pattern_file, &wopts, run_warn_skip(&o));
+    if (status == EXIT_OK) status = compile_file_keep(pattern_file, &prog, &r.text, &r.text_len);
     if (status != EXIT_OK) goto done;
     /* Before the inputs are opened: opening a FIFO waits for its writer;
      * and before the sink, which counts matches by pattern for it. */

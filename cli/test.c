@@ -9,6 +9,7 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -140,9 +141,13 @@ typedef struct reader {
     int bad;   /* syntax errors reported */
 } reader;
 
-static int syntax(reader *r, int line, const char *fmt, const char *arg) {
+static int syntax(reader *r, int line, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int syntax(reader *r, int line, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
     fprintf(stderr, "%s:%d: error: ", r->path, line);
-    fprintf(stderr, fmt, arg);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
     fputc('\n', stderr);
     r->bad++;
     return -1;
@@ -549,34 +554,6 @@ out:
     return rc;
 }
 
-static char *slurp(const char *path) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    char *buf = NULL;
-    size_t n = 0, cap = 0;
-    for (;;) {
-        char *nb = grow(buf, &cap, n + 4096, 1);
-        if (!nb) {
-            free(buf);
-            fclose(f);
-            errno = ENOMEM;
-            return NULL;
-        }
-        buf = nb;
-        size_t got = fread(buf + n, 1, cap - n - 1, f);
-        n += got;
-        if (got == 0) break;
-    }
-    int err = ferror(f);
-    fclose(f);
-    if (err) {
-        free(buf);
-        return NULL;
-    }
-    buf[n] = 0;
-    return buf;
-}
-
 static const char test_usage[] =
     "Usage: cepheus test [--only NAME]... PATTERNS.cep TESTS...\n"
     "Run the cases of each test file (docs/testing.md) against the patterns;\n"
@@ -617,7 +594,7 @@ int cmd_test(int argc, char **argv) {
     int *used = calloc(nonly + 1, sizeof *used);
     for (int a = optind + 1; a < argc && status == EXIT_OK && used; a++) {
         const char *path = argv[a];
-        char *text = slurp(path);
+        char *text = read_file(path, NULL);
         if (!text) {
             status = errno == ENOMEM ? fail(EXIT_INTERNAL, "out of memory")
                                      : fail(EXIT_USAGE, "cannot read '%s': %s", path, strerror(errno));

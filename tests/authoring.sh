@@ -119,5 +119,38 @@ while [ -f "cmd.$k" ]; do
 done
 [ "$k" -ge 4 ] && ok || ko "docs/testing.md: only $((k - 1)) examples found"
 
+# ---- warnings: one golden file per warning (tests/warnings/NAME.cep) ------
+cd "$SRC/tests/warnings" || exit 1
+for f in *.cep; do
+    "$CEP" check "$f" > "$tmp/out" 2>&1
+    echo "# exit: $?" >> "$tmp/out"
+    same "warnings of $f" "${f%.cep}.expected" "$tmp/out"
+done
+# -W options: off, into errors (all or one), none; and the start of run.
+w() { "$@" > "$tmp/out" 2>&1; echo "# exit: $?" >> "$tmp/out"; }
+w "$CEP" check -Wno-never-true -Wno-skip-target skip_target.cep
+printf '# exit: 0\n' > "$tmp/expected"
+same "check -Wno-NAME" "$tmp/expected" "$tmp/out"
+w "$CEP" check -Werror keyless.cep
+{ sed -n '1s/: warning: /: error: /p;2,3p' keyless.expected; echo "# exit: 1"; } > "$tmp/expected"
+same "check -Werror" "$tmp/expected" "$tmp/out"
+w "$CEP" check -Wnone -Werror=skip-target skip_target.cep
+{ sed -n '4s/: warning: /: error: /p;5,6p' skip_target.expected; echo "# exit: 1"; } > "$tmp/expected"
+same "check -Wnone -Werror=NAME" "$tmp/expected" "$tmp/out"
+w "$CEP" check -Wbogus keyless.cep
+head -1 "$tmp/out" | grep -q "^cepheus: unknown warning option '-Wbogus'" && tail -1 "$tmp/out" | grep -q '^# exit: 2$' &&
+    ok || ko "check -Wbogus"
+echo '{"ts":1,"type":"a"}' > "$tmp/ev.jsonl"
+w "$CEP" run keyless.cep "$tmp/ev.jsonl"
+sed '$d' keyless.expected > "$tmp/expected"; echo "# exit: 0" >> "$tmp/expected"
+same "run: warnings at the start" "$tmp/expected" "$tmp/out"
+w "$CEP" run -Werror keyless.cep "$tmp/ev.jsonl"
+tail -1 "$tmp/out" | grep -q '^# exit: 1$' && ok || ko "run -Werror"
+# --state-ttl bounds what -Wunbounded warns about; --max-partial-matches
+# what -Wcombinations warns about.
+w "$CEP" run --state-ttl 1000 --max-partial-matches 10 combinations.cep "$tmp/ev.jsonl"
+printf '# exit: 0\n' > "$tmp/expected"
+same "run: warnings its options make moot" "$tmp/expected" "$tmp/out"
+
 echo "authoring: $pass passed, $fail failed"
 [ "$fail" = 0 ]
