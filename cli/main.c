@@ -26,16 +26,19 @@ const char usage_text[] =
     "       cepheus check [-v] PATTERNS.cep ...\n"
     "       cepheus explain [--dot] PATTERNS.cep\n"
     "       cepheus test [--only NAME]... PATTERNS.cep TESTS...\n"
+    "       cepheus fmt [--check | -w] PATTERNS.cep ...\n"
     "       cepheus help | --help | --version\n"
     "\n"
     "Commands:\n"
     "  run     match the patterns against events, one JSON object per line,\n"
     "          read from the files in turn (standard input when there is none\n"
     "          or for '-'); write one JSON object per match\n"
-    "  check   compile pattern files and report their errors\n"
+    "  check   compile pattern files and report their errors and warnings\n"
     "  explain print each pattern's compiled NFA (--dot: as Graphviz DOT)\n"
     "  test    run the cases of test files against the patterns and report\n"
     "          each failing one (docs/testing.md; cepheus test --help)\n"
+    "  fmt     print pattern files in the canonical layout (--check: exit 1\n"
+    "          when one is not; -w: rewrite them)\n"
     "\n"
     "Options of run:\n"
     "  -o, --output FILE      write matches to FILE (default: standard output);\n"
@@ -107,6 +110,14 @@ const char usage_text[] =
     "\n"
     "Options of check:\n"
     "  -v, --verbose          print 'FILE: ok' for a file without errors\n"
+    "\n"
+    "Warnings (check, and run before it starts; docs/language.md#warnings):\n"
+    "  -Werror                warnings are errors (exit 1)\n"
+    "  -Wnone                 no warnings\n"
+    "  -Wno-NAME, -Werror=NAME\n"
+    "                         leave out NAME, or make it an error; NAME is one of\n"
+    "                         unbounded, combinations, never-true, same-condition,\n"
+    "                         regex, keyless, skip-target\n"
     "\n"
     "  -h, --help             show this help\n"
     "  -V, --version          show the version\n"
@@ -313,6 +324,7 @@ int main(int argc, char **argv) {
     if (!strcmp(cmd, "run")) return cmd_run(argc - 1, argv + 1);
     if (!strcmp(cmd, "explain")) return cmd_explain(argc - 1, argv + 1);
     if (!strcmp(cmd, "test")) return cmd_test(argc - 1, argv + 1);
+    if (!strcmp(cmd, "fmt")) return cmd_fmt(argc - 1, argv + 1);
     if (!strcmp(cmd, "check")) {
         int s = cmd_check(argc - 1, argv + 1);
         if (fflush(stdout) != 0 && s == EXIT_OK) s = EXIT_OUTPUT;

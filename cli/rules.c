@@ -145,3 +145,70 @@ int cmd_check(int argc, char **argv) {
     }
     return status;
 }
+
+/* ---- fmt ------------------------------------------------------------------ */
+
+static const char fmt_usage[] =
+    "Usage: cepheus fmt [--check | -w] PATTERNS.cep ...\n"
+    "Print each pattern file in the canonical layout (docs/language.md#layout).\n"
+    "  --check      print nothing; list the files that are not formatted on\n"
+    "               standard error and exit 1 if there is one\n"
+    "  -w, --write  rewrite the files that are not formatted in place\n";
+
+int cmd_fmt(int argc, char **argv) {
+    const struct option opts[] = {{"check", no_argument, NULL, 'c'},
+                                  {"write", no_argument, NULL, 'w'},
+                                  {"help", no_argument, NULL, 'h'},
+                                  {NULL, 0, NULL, 0}};
+    int check = 0, write = 0, c;
+    while ((c = getopt_long(argc, argv, ":hw", opts, NULL)) != -1) {
+        if (c == 'c') check = 1;
+        else if (c == 'w') write = 1;
+        else if (c == 'h') {
+            fputs(fmt_usage, stdout);
+            return EXIT_OK;
+        } else return option_error(c, argv);
+    }
+    if (optind >= argc) return usage_error("fmt needs a pattern file");
+    if (check && write) return usage_error("fmt: --check and --write cannot be used together");
+    int status = EXIT_OK;
+    for (int i = optind; i < argc; i++) {
+        const char *path = argv[i];
+        size_t len;
+        char *text = read_file(path, &len), *out = NULL;
+        int s = EXIT_OK;
+        if (!text) {
+            s = errno == ENOMEM ? fail(EXIT_INTERNAL, "out of memory")
+                                : fail(EXIT_USAGE, "cannot read '%s': %s", path, strerror(errno));
+        } else {
+            cep_diag *d = NULL;
+            int rc = cep_format(text, len, path, &out, &d);
+            if (rc == CEP_EPATTERN) {
+                fputs(cep_diag_render(d), stderr);
+                s = EXIT_PATTERN;
+            } else if (rc != CEP_OK) {
+                s = fail(EXIT_INTERNAL, "cannot format '%s': %s", path, cep_strerror(rc));
+            } else if (check || write) {
+                int same = strlen(out) == len && memcmp(out, text, len) == 0;
+                if (!same && check) {
+                    fprintf(stderr, "%s: not formatted (run cepheus fmt -w)\n", path);
+                    s = EXIT_PATTERN;
+                } else if (!same) {
+                    FILE *f = fopen(path, "wb");
+                    if (!f || fputs(out, f) == EOF || fclose(f) != 0) {
+                        s = fail(EXIT_OUTPUT, "cannot write '%s': %s", path, strerror(errno));
+                        if (f) fclose(f);
+                    }
+                }
+            } else if (fputs(out, stdout) == EOF) {
+                s = fail(EXIT_OUTPUT, "cannot write the output: %s", strerror(errno));
+            }
+            cep_diag_free(d);
+        }
+        cep_free(out);
+        free(text);
+        if (s > status) status = s;
+    }
+    if (fflush(stdout) != 0 && status == EXIT_OK) status = fail(EXIT_OUTPUT, "cannot write the output: %s", strerror(errno));
+    return status;
+}

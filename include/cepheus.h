@@ -246,6 +246,17 @@ CEP_API void cep_program_free(cep_program *p);
 CEP_API int cep_lint(const cep_compiler *c, const char *text, size_t len,
                      const char *name, cep_diag **diag);
 
+/* Pattern text in the canonical layout (docs/language.md#layout): one
+ * clause or step per line, two spaces of indentation per level, single
+ * spaces between tokens, comments kept; tokens are copied as written. Only
+ * the syntax is checked (no names, functions or types). On CEP_OK, *out
+ * (owned, free with cep_free) is the NUL-terminated text and *diag (owned,
+ * if diag is not NULL) is empty; text with syntax errors gives CEP_EPATTERN
+ * and the errors in *diag. Formatting is idempotent and never changes what
+ * the text means: the result parses to the same tree, or CEP_EPATTERN. */
+CEP_API int cep_format(const char *text, size_t len, const char *name,
+                       char **out, cep_diag **diag);
+
 /* A hash of everything that decides matching (patterns as parsed, field
  * slots, function names): equal programs have equal fingerprints. */
 CEP_API uint64_t cep_program_fingerprint(const cep_program *p);

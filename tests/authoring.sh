@@ -152,5 +152,47 @@ w "$CEP" run --state-ttl 1000 --max-partial-matches 10 combinations.cep "$tmp/ev
 printf '# exit: 0\n' > "$tmp/expected"
 same "run: warnings its options make moot" "$tmp/expected" "$tmp/out"
 
+# ---- fmt: the canonical layout (tests/fmt/messy.cep) ----------------------
+cd "$SRC/tests/fmt" || exit 1
+"$CEP" fmt messy.cep > "$tmp/out" 2>&1 || ko "fmt messy.cep failed"
+same "fmt messy.cep" messy.expected "$tmp/out"
+"$CEP" fmt --check messy.expected > "$tmp/out" 2>&1 && [ ! -s "$tmp/out" ] && ok || ko "fmt --check on a formatted file"
+w "$CEP" fmt --check messy.cep messy.expected
+printf '%s\n' "messy.cep: not formatted (run cepheus fmt -w)" "# exit: 1" > "$tmp/expected"
+same "fmt --check on a file that is not formatted" "$tmp/expected" "$tmp/out"
+cp messy.cep "$tmp/w.cep" && "$CEP" fmt -w "$tmp/w.cep" && cmp -s "$tmp/w.cep" messy.expected && ok ||
+    ko "fmt -w"
+printf 'pattern p begin a where (\n' > "$tmp/bad.cep"
+w "$CEP" fmt "$tmp/bad.cep"
+tail -1 "$tmp/out" | grep -q '^# exit: 1$' && grep -q 'error: syntax error' "$tmp/out" && ok || ko "fmt on a syntax error"
+
+# Every pattern file of the repository: fmt(fmt(x)) == fmt(x), comments
+# kept in order, and the same program (explain) or the same errors.
+cd "$SRC" || exit 1
+n=0
+for f in $(find . -name '*.cep' -not -path './build*' -not -path './*-build/*' | sort); do
+    if ! "$CEP" fmt "$f" > "$tmp/f1.cep" 2> "$tmp/err"; then
+        # Only files that do not parse may be refused.
+        if "$CEP" check "$f" 2>&1 | grep -q 'error: syntax error\|error: unterminated\|error: unexpected'; then ok
+        else cat "$tmp/err"; ko "fmt refused $f"; fi
+        continue
+    fi
+    n=$((n + 1))
+    "$CEP" fmt "$tmp/f1.cep" > "$tmp/f2.cep" 2>&1
+    same "fmt is idempotent on $f" "$tmp/f1.cep" "$tmp/f2.cep"
+    grep -o '#.*' "$f" | sed 's/[[:space:]]*$//' > "$tmp/c0"
+    grep -o '#.*' "$tmp/f1.cep" > "$tmp/c1"
+    same "fmt keeps the comments of $f" "$tmp/c0" "$tmp/c1"
+    if "$CEP" explain "$f" > "$tmp/e0" 2>/dev/null; then
+        "$CEP" explain "$tmp/f1.cep" > "$tmp/e1" 2>&1
+        same "fmt keeps the program of $f" "$tmp/e0" "$tmp/e1"
+    else
+        "$CEP" check "$f" 2>&1 | sed -n 's/^[^ ]*:[0-9]*:[0-9]*: error: //p' > "$tmp/e0"
+        "$CEP" check "$tmp/f1.cep" 2>&1 | sed -n 's/^[^ ]*:[0-9]*:[0-9]*: error: //p' > "$tmp/e1"
+        same "fmt keeps the errors of $f" "$tmp/e0" "$tmp/e1"
+    fi
+done
+[ "$n" -ge 20 ] && ok || ko "fmt: only $n pattern files formatted"
+
 echo "authoring: $pass passed, $fail failed"
 [ "$fail" = 0 ]
