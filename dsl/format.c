@@ -330,6 +330,7 @@ CEP_API int cep_format(const char *text, size_t len, const char *name, char **ou
     char *before = dump_of(text, len, d, &bad), *after = NULL;
     toks t = {0};
     fmt f = {0};
+    sb_puts(&f.b, ""); /* an empty result is "", not NULL */
     if (diag_oom(d)) rc = CEP_ENOMEM;
     else if (bad) rc = CEP_EPATTERN;
     else if (!before) rc = CEP_ENOMEM;
