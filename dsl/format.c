@@ -349,8 +349,9 @@ CEP_API int cep_format(const char *text, size_t len, const char *name, char **ou
         /* The safety net: the same tree, or no output. */
         if (!(d2 = diag_new(name, f.b.p, f.b.len))) rc = CEP_ENOMEM;
         else after = dump_of(f.b.p, f.b.len, d2, &bad);
-        if (rc == CEP_OK && (bad || !after || strcmp(before, after) != 0)) {
-            rc = bad || after ? CEP_EPATTERN : CEP_ENOMEM;
+        if (rc == CEP_OK && (diag_oom(d2) || (!bad && !after))) rc = CEP_ENOMEM;
+        if (rc == CEP_OK && (bad || strcmp(before, after) != 0)) {
+            rc = CEP_EPATTERN;
             if (rc == CEP_EPATTERN && diag_add(d, CEP_DIAG_UNSUPPORTED, 0,
                                                "cannot lay this file out without changing what it "
                                                "means (a bug in the formatter: please report it)") < 0)

@@ -236,9 +236,8 @@ static int repeat_at(const char *re, size_t i, size_t *len) {
  * run time PCRE2's match limit stops it and the event counts as no match).
  * Returns the offset of the outer quantifier, or -1. */
 static long nested_repeat(const char *re) {
-    size_t n = strlen(re), depth = 0, q;
+    size_t n = strlen(re), depth = 0, deeper = 0, q;
     int inner[32] = {0};
-    size_t open_at[32] = {0};
     for (size_t i = 0; i < n; i++) {
         char ch = re[i];
         if (ch == '\\') {
@@ -252,9 +251,12 @@ static long nested_repeat(const char *re) {
             while (i < n && re[i] != ']') i += re[i] == '\\' ? 2 : 1;
             continue;
         }
-        if (ch == '(' && depth < 31) {
-            open_at[++depth] = i;
-            inner[depth] = 0;
+        if (ch == '(' && depth == 31) {
+            deeper++; /* too deep to follow: ignored */
+        } else if (ch == ')' && deeper) {
+            deeper--;
+        } else if (ch == '(') {
+            inner[++depth] = 0;
         } else if (ch == ')' && depth > 0) {
             int had = inner[depth--];
             if (i + 1 < n && repeat_at(re, i + 1, &q) && had) return (long)(i + 1);
@@ -264,7 +266,6 @@ static long nested_repeat(const char *re) {
             i += q - 1;
         }
     }
-    (void)open_at;
     return -1;
 }
 
