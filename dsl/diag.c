@@ -95,7 +95,8 @@ static void locate(cep_diag *d, size_t off, int *line, int *col) {
     *col = count_chars(d->src, d->cur_line_start, off) + 1;
 }
 
-static int diag_vadd(cep_diag *d, int severity, int code, size_t off, const char *fmt, va_list ap0);
+static int diag_vadd(cep_diag *d, int severity, int code, size_t off, const char *fmt, va_list ap0)
+    __attribute__((format(printf, 5, 0)));
 
 int diag_add(cep_diag *d, int code, size_t off, const char *fmt, ...) {
     va_list ap;
