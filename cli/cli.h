@@ -60,11 +60,11 @@ typedef struct warn_opts {
 } warn_opts;
 /* Apply one -W argument (the text after -W). EXIT_OK or a usage error. */
 int warn_option(warn_opts *w, const char *arg);
-/* Print the warnings of a pattern file that compiles (codes whose bit is
- * in skip are left out: a run option already bounds what they warn about).
- * EXIT_OK, EXIT_PATTERN when a warning counted as an error, or the status of
- * a failure (the file's errors are left to the compile that follows). */
-int print_warnings(const char *path, const warn_opts *w, unsigned skip);
+/* Print the warnings of pattern text that compiles, read from path (codes
+ * whose bit is in skip are left out: a run option already bounds what they
+ * warn about). EXIT_OK, EXIT_PATTERN when a warning counted as an error, or
+ * EXIT_INTERNAL. */
+int print_warnings(const char *path, const char *text, size_t len, const warn_opts *w, unsigned skip);
 /* The whole file, NUL-terminated, in a malloc'd buffer; NULL with errno. */
 char *read_file(const char *path, size_t *len);
 

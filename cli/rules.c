@@ -84,17 +84,10 @@ int warn_option(warn_opts *w, const char *arg) {
     return EXIT_OK;
 }
 
-int print_warnings(const char *path, const warn_opts *w, unsigned skip) {
+int print_warnings(const char *path, const char *text, size_t len, const warn_opts *w, unsigned skip) {
     if (w->none && !w->error) return EXIT_OK;
-    size_t len;
-    char *text = read_file(path, &len);
-    if (!text) {
-        if (errno == ENOMEM) return fail(EXIT_INTERNAL, "out of memory");
-        return fail(EXIT_USAGE, "cannot read '%s': %s", path, strerror(errno));
-    }
     cep_diag *d = NULL;
     int rc = cep_lint(NULL, text, len, path, &d), status = EXIT_OK;
-    free(text);
     if (rc == CEP_ENOMEM) status = fail(EXIT_INTERNAL, "out of memory");
     /* Errors: the compile that follows reports them. */
     for (size_t i = 0; rc == CEP_OK && i < cep_diag_count(d); i++) {
@@ -136,9 +129,13 @@ int cmd_check(int argc, char **argv) {
     int status = EXIT_OK;
     for (int i = optind; i < argc; i++) {
         cep_program *prog;
-        int s = compile_file(argv[i], &prog);
+        char *text = NULL;
+        size_t len = 0;
+        /* Read once: the file may be a pipe. */
+        int s = compile_file_keep(argv[i], &prog, &text, &len);
         cep_program_free(prog);
-        if (s == EXIT_OK) s = print_warnings(argv[i], &w, 0);
+        if (s == EXIT_OK) s = print_warnings(argv[i], text, len, &w, 0);
+        free(text);
         if (s == EXIT_OK && verbose) printf("%s: ok\n", argv[i]);
         /* The worst status wins: usage and internal errors over pattern errors. */
         if (s > status) status = s;

@@ -944,10 +944,15 @@ int cmd_run(int argc, char **argv) {
                                "files, --output, --late, --timeouts, --checkpoint, --restore, --time "
                                "processing, --max-memory, --strict, --errors and --max-line-bytes do not apply");
         cep_program *kprog;
-        int ks = print_warnings(pattern_file, &wopts, run_warn_skip(&o));
-        if (ks != EXIT_OK) return ks;
-        ks = compile_file(pattern_file, &kprog);
-        if (ks != EXIT_OK) return ks;
+        char *ktext = NULL;
+        size_t klen = 0;
+        int ks = compile_file_keep(pattern_file, &kprog, &ktext, &klen);
+        if (ks == EXIT_OK) ks = print_warnings(pattern_file, ktext, klen, &wopts, run_warn_skip(&o));
+        free(ktext);
+        if (ks != EXIT_OK) {
+            cep_program_free(kprog);
+            return ks;
+        }
         kafka_opts ko = {.brokers = kafka, .topic = topic, .group = group, .output_topic = out_topic,
                          .late_topic = late_topic, .timeouts_topic = timeouts_topic,
                          .state_topic = state_topic, .instance_id = instance, .config = kconf,
@@ -1011,8 +1016,8 @@ int cmd_run(int argc, char **argv) {
      * with one message, as for any output: not a silent death by SIGPIPE. */
     signal(SIGPIPE, SIG_IGN);
 
-    status = print_warnings(pattern_file, &wopts, run_warn_skip(&o));
-    if (status == EXIT_OK) status = compile_file_keep(pattern_file, &prog, &r.text, &r.text_len);
+    status = compile_file_keep(pattern_file, &prog, &r.text, &r.text_len);
+    if (status == EXIT_OK) status = print_warnings(pattern_file, r.text, r.text_len, &wopts, run_warn_skip(&o));
     if (status != EXIT_OK) goto done;
     /* Before the inputs are opened: opening a FIFO waits for its writer;
      * and before the sink, which counts matches by pattern for it. */

@@ -137,6 +137,10 @@ same "check -Werror" "$tmp/expected" "$tmp/out"
 w "$CEP" check -Wnone -Werror=skip-target skip_target.cep
 { sed -n '4s/: warning: /: error: /p;5,6p' skip_target.expected; echo "# exit: 1"; } > "$tmp/expected"
 same "check -Wnone -Werror=NAME" "$tmp/expected" "$tmp/out"
+# The file is read once: a pipe works (warnings come from the same text).
+w "$CEP" check /dev/stdin < keyless.cep
+sed 's|^keyless.cep:|/dev/stdin:|' keyless.expected > "$tmp/expected"
+same "check reads a pipe once" "$tmp/expected" "$tmp/out"
 w "$CEP" check -Wbogus keyless.cep
 head -1 "$tmp/out" | grep -q "^cepheus: unknown warning option '-Wbogus'" && tail -1 "$tmp/out" | grep -q '^# exit: 2$' &&
     ok || ko "check -Wbogus"
