@@ -15,6 +15,9 @@ sanitize=no
 # (librdkafka-dev: `cepheus run --kafka`, docs/scaling.md.)
 PKGS="gcc make autoconf automake libtool pkg-config flex bison libpcre2-dev libjemalloc-dev libyajl-dev libxxhash-dev check python3-dev python3-setuptools python3-pytest librdkafka-dev"
 # The JSON libraries make bench-json compares the reader with (docs/design.md).
+# (libmicrohttpd-dev: `cepheus run --metrics`, docs/operations.md; curl: its
+# test scrapes with it; systemd: `systemd-analyze verify` of the unit file.)
+PKGS="$PKGS libmicrohttpd-dev curl systemd"
 PKGS="$PKGS g++ libjansson-dev libjson-c-dev libcjson-dev libsimdjson-dev"
 missing=
 for p in $PKGS; do

@@ -38,6 +38,10 @@ static uint64_t opt_events = 2000000;
 static const char *opt_only = NULL;   /* comma-separated workload names */
 static const char *opt_tsv = NULL;    /* machine-readable results for plots */
 static const char *opt_cepheus = NULL; /* path of the cepheus tool (CLI run) */
+/* --metrics-reps N: the CLI line N times alternately without and with
+ * `--metrics 127.0.0.1:0` (docs/operations.md: what the server costs). */
+static int opt_metrics_reps = 0;
+static int cli_metrics = 0;
 static const char *opt_tmpdir = "/tmp";
 static uint64_t opt_w6_limit = 64;
 static uint64_t opt_per_key = 4; /* at least this many events per key */
@@ -656,10 +660,18 @@ static void run_cli(const wl *w, uint64_t keys, uint64_t n, result *res) {
     double w0 = wall_s();
     pid_t pid = fork();
     if (pid == 0) {
-        if (run_threads)
-            execl(opt_cepheus, opt_cepheus, "run", "--threads", threads, "--output", out, pat, in, (char *)NULL);
-        else
-            execl(opt_cepheus, opt_cepheus, "run", "--output", out, pat, in, (char *)NULL);
+        char *args[12];
+        int na = 0;
+        args[na++] = (char *)opt_cepheus;
+        args[na++] = "run";
+        if (run_threads) args[na++] = "--threads", args[na++] = threads;
+        if (cli_metrics) {
+            args[na++] = "--metrics", args[na++] = "127.0.0.1:0";
+            if (!freopen("/dev/null", "w", stderr)) _exit(127); /* its address line */
+        }
+        args[na++] = "--output", args[na++] = out, args[na++] = pat, args[na++] = in;
+        args[na] = NULL;
+        execv(opt_cepheus, args);
         _exit(127);
     }
     int status;
@@ -763,6 +775,11 @@ static void print_line(const char *work, const char *config, uint64_t keys, cons
     }
 }
 
+static int cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
 static int wanted(const char *name) {
     if (!opt_only) return 1;
     size_t n = strlen(name);
@@ -833,6 +850,7 @@ static void usage(void) {
     fputs("usage: cepbench [--keys 1k,100k,1m] [--events N] [--only W1,W3,...,W8,CLI]\n"
           "                [--per-key N] [--cepheus PATH] [--tsv FILE] [--tmpdir DIR] [--w6-limit N]\n"
           "                [--threads 1,2]  (W1 and CLI: one engine and pools, by the wall clock)\n"
+          "                [--metrics-reps N]  (CLI: N times without and with --metrics, alternately)\n"
           "environment: CEPBENCH_KEYS, CEPBENCH_EVENTS, CEPBENCH_PER_KEY, CEPBENCH_ONLY\n"
           "             (options win)\n",
           stderr);
@@ -851,6 +869,7 @@ int main(int argc, char **argv) {
         else if (!strcmp(a, "--events") && v) opt_events = parse_count(v), i++;
         else if (!strcmp(a, "--only") && v) opt_only = v, i++;
         else if (!strcmp(a, "--cepheus") && v) opt_cepheus = v, i++;
+        else if (!strcmp(a, "--metrics-reps") && v) opt_metrics_reps = atoi(v), i++;
         else if (!strcmp(a, "--tsv") && v) opt_tsv = v, i++;
         else if (!strcmp(a, "--tmpdir") && v) opt_tmpdir = v, i++;
         else if (!strcmp(a, "--w6-limit") && v) opt_w6_limit = parse_count(v), i++;
@@ -971,8 +990,32 @@ int main(int argc, char **argv) {
             memset(&w, 0, sizeof w);
             w.kind = W1, w.name = "CLI", w.gap_ms = 60000, w.within_ms = 600000;
             snprintf(w.config, sizeof w.config, "W1 jsonl->jsonl");
-            result r = run_child(M_CLI, &w, keys, events_for(&w, keys));
-            print_line("CLI", w.config, keys, &r, "cepheus run, whole process");
+            if (opt_metrics_reps > 0) {
+                /* Alternately without and with --metrics, the median of
+                 * each: the two compare within one run. */
+                double eps[2][64];
+                result last[2];
+                int reps = opt_metrics_reps > 64 ? 64 : opt_metrics_reps;
+                for (int i = 0; i < reps; i++)
+                    for (int v = 0; v < 2; v++) {
+                        cli_metrics = v;
+                        last[v] = run_child(M_CLI, &w, keys, events_for(&w, keys));
+                        eps[v][i] = last[v].ok && last[v].secs > 0 ? (double)last[v].events / last[v].secs : 0;
+                    }
+                cli_metrics = 0;
+                for (int v = 0; v < 2; v++) {
+                    qsort(eps[v], (size_t)reps, sizeof eps[v][0], cmp_double);
+                    double med = eps[v][reps / 2];
+                    if (last[v].ok && med > 0) last[v].secs = (double)last[v].events / med;
+                    char note[128];
+                    snprintf(note, sizeof note, "cepheus run%s, median of %d (%.0f..%.0f ev/s)",
+                             v ? " --metrics" : "", reps, eps[v][0], eps[v][reps - 1]);
+                    print_line(v ? "CLIm" : "CLI", w.config, keys, &last[v], note);
+                }
+            } else {
+                result r = run_child(M_CLI, &w, keys, events_for(&w, keys));
+                print_line("CLI", w.config, keys, &r, "cepheus run, whole process");
+            }
         }
         /* --threads: one engine and each pool size, by the wall clock in
          * one run, so the ratios compare. */

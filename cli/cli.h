@@ -53,5 +53,26 @@ int parse_duration(const char *s, int64_t *out);
 int cli_watermark_line(const char *s, size_t n, int64_t *ms);
 
 int cmd_run(int argc, char **argv);
+int cmd_test(int argc, char **argv);
+int cmd_check(int argc, char **argv);
+int cmd_fmt(int argc, char **argv);
+
+/* -W options (cli/rules.c): which warnings of cep_lint are shown, and
+ * whether they count as errors. */
+typedef struct warn_opts {
+    int as_errors;   /* -Werror */
+    int none;        /* -Wnone */
+    unsigned off;    /* -Wno-NAME: bit (code - 101) */
+    unsigned error;  /* -Werror=NAME */
+} warn_opts;
+/* Apply one -W argument (the text after -W). EXIT_OK or a usage error. */
+int warn_option(warn_opts *w, const char *arg);
+/* Print the warnings of pattern text that compiles, read from path (codes
+ * whose bit is in skip are left out: a run option already bounds what they
+ * warn about). EXIT_OK, EXIT_PATTERN when a warning counted as an error, or
+ * EXIT_INTERNAL. */
+int print_warnings(const char *path, const char *text, size_t len, const warn_opts *w, unsigned skip);
+/* The whole file, NUL-terminated, in a malloc'd buffer; NULL with errno. */
+char *read_file(const char *path, size_t *len);
 
 #endif

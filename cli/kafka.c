@@ -23,6 +23,7 @@
 #include "cli.h"
 #include "jsonout.h"
 #include "kafka.h"
+#include "metrics.h"
 
 /* A state record: magic, the input offset the snapshot stands for, the
  * piece's index and the number of pieces (big-endian), then that piece of
@@ -46,6 +47,7 @@ typedef struct part {
     uint64_t events, last_events;
     int64_t high;          /* last known high watermark (for lag) */
     uint32_t pieces;       /* state records its last state took (1 + highest index seen) */
+    cep_stats base;        /* --metrics: the engine's counters when it was restored */
     struct kctx *k;
 } part;
 
@@ -68,6 +70,14 @@ typedef struct kctx {
     int status;            /* first fatal status, EXIT_OK while running */
     int oom;
     uint64_t produced;
+    /* --metrics: member-wide counters, which never go back while engines
+     * come and go with their partitions */
+    metrics *mx;
+    cep_stats retired;     /* what engines since dropped had done here */
+    uint64_t *by_pattern;  /* matches by pattern index */
+    uint64_t records, malformed_by[MAL_N], txn_committed, txn_aborted;
+    uint64_t txn_state_bytes, last_state_bytes;
+    double last_commit_s;  /* the last commit's duration */
 } kctx;
 
 static volatile sig_atomic_t stop_requested;
@@ -178,6 +188,7 @@ static int emit_match(part *p, const cep_match *m, const char *topic) {
 
 static int on_match(void *ud, const cep_match *m) {
     part *p = ud;
+    if (p->k->by_pattern) p->k->by_pattern[cep_match_pattern_index(m)]++;
     return emit_match(p, m, p->k->o->output_topic);
 }
 
@@ -280,6 +291,7 @@ static int write_state(kctx *k, part *p) {
         size_t kl = piece_key(k, p->id, i, key, sizeof key);
         r = produce(k, k->state_topic, sp, key, kl, rec, STATE_HDR + len);
     }
+    k->txn_state_bytes += snap;
     free(g.p);
     for (uint32_t i = (uint32_t)n; i < p->pieces && !r; i++) {
         size_t kl = piece_key(k, p->id, i, key, sizeof key);
@@ -552,7 +564,8 @@ static int add_part(kctx *k, restored *r, int64_t *offset) {
         }
     }
     p->next = found ? r->next : 0;
-    p->pieces = r->npc; /* what the next state must overwrite or delete */
+    p->pieces = r->npc;
+    cep_engine_stats(p->e, &p->base); /* what the next state must overwrite or delete */
     *offset = found ? r->next : RD_KAFKA_OFFSET_BEGINNING;
     k->nparts++;
     wire(k);
@@ -568,16 +581,21 @@ static int add_parts(kctx *k, const int32_t *ids, size_t n, int64_t *offs) {
     restored *r = calloc(n ? n : 1, sizeof *r);
     if (!r) return kfail(k, EXIT_INTERNAL, "out of memory");
     for (size_t i = 0; i < n; i++) r[i].id = ids[i];
+    metrics_health(k->mx, HEALTH_RESTORING, "restoring partitions from the state topic");
     int rc = n ? read_states(k, r, n) : EXIT_OK;
     if (rc == EXIT_OK)
         for (size_t i = 0; i < n && k->status == EXIT_OK; i++) add_part(k, &r[i], &offs[i]);
     restored_free(r, n);
+    metrics_health(k->mx, HEALTH_RUNNING, NULL);
     return rc < 0 ? rc : k->status;
 }
 
 static void drop_part(kctx *k, int32_t id) {
     for (size_t i = 0; i < k->nparts; i++) {
         if (k->parts[i].id != id) continue;
+        cep_stats st;
+        cep_engine_stats(k->parts[i].e, &st);
+        metrics_stats_add(&k->retired, &st, &k->parts[i].base);
         cep_engine_free(k->parts[i].e);
         k->parts[i] = k->parts[--k->nparts];
         wire(k);
@@ -597,6 +615,7 @@ static int begin_txn(kctx *k) {
     k->in_txn = 1;
     k->txn_doomed = 0;
     k->txn_count = 0;
+    k->txn_state_bytes = 0;
     k->txn_start = cli_now();
     return 0;
 }
@@ -638,6 +657,7 @@ static void abort_txn(kctx *k) {
     if (!k->in_txn) return;
     rd_kafka_error_t *ab = rd_kafka_abort_transaction(k->prod, -1);
     k->in_txn = 0;
+    k->txn_aborted++;
     if (ab) {
         kfail(k, EXIT_OUTPUT, "cannot abort the transaction: %s", rd_kafka_error_string(ab));
         rd_kafka_error_destroy(ab);
@@ -679,6 +699,9 @@ static int commit_txn(kctx *k) {
     if (!err && k->status == EXIT_OK && !k->txn_doomed) {
         dbg("committed in %.0f ms", (cli_now() - t0) * 1000);
         k->in_txn = 0;
+        k->txn_committed++;
+        k->last_commit_s = cli_now() - t0;
+        k->last_state_bytes = k->txn_state_bytes;
         for (size_t i = 0; i < k->nparts; i++) k->parts[i].dirty = 0;
         return EXIT_OK;
     }
@@ -957,8 +980,10 @@ static int handle_msg(kctx *k, rd_kafka_message_t *m) {
     p->dirty = 1;
     p->events++;
     k->txn_count++;
+    k->records++;
     if (rc == CEP_OK) return EXIT_OK;
     if (rc == CEP_EJSON || rc == CEP_ENOTOBJECT || rc == CEP_ETIME || rc == CEP_ERANGE || rc == CEP_ETOODEEP) {
+        k->malformed_by[metrics_reason(rc, 0, kind)]++;
         fprintf(stderr, "%s[%" PRId32 "]@%" PRId64 ": error: %s\n", k->o->topic, m->partition, m->offset,
                 kind < 0 ? "invalid watermark" : cep_engine_error(p->e));
         return EXIT_OK;
@@ -969,8 +994,73 @@ static int handle_msg(kctx *k, rd_kafka_message_t *m) {
     return kfail(k, EXIT_INTERNAL, "%s", cep_strerror(rc));
 }
 
+/* --metrics: copy the member's counters for the scrape that asked. */
+static void publish(kctx *k) {
+    metrics_snap s;
+    memset(&s, 0, sizeof s);
+    s.st = k->retired;
+    s.st.watermark = s.st.max_event_time = INT64_MIN;
+    int64_t worst = -1;
+    int32_t *ids = calloc(k->nparts ? k->nparts : 1, sizeof *ids);
+    int64_t *lag = calloc(k->nparts ? k->nparts : 1, sizeof *lag);
+    for (size_t i = 0; i < k->nparts; i++) {
+        part *p = &k->parts[i];
+        cep_stats st;
+        cep_engine_stats(p->e, &st);
+        metrics_stats_add(&s.st, &st, &p->base);
+        s.st.partial_matches += st.partial_matches;
+        s.st.keys += st.keys;
+        s.st.memory += st.memory;
+        s.st.buffered += st.buffered;
+        /* The watermark lag shown is the partition's that trails most. */
+        if (st.max_event_time != INT64_MIN && st.watermark != INT64_MIN && st.watermark != INT64_MAX &&
+            st.max_event_time - st.watermark > worst) {
+            worst = st.max_event_time - st.watermark;
+            s.st.max_event_time = st.max_event_time;
+            s.st.watermark = st.watermark;
+        }
+        if (ids && lag) {
+            int64_t lo, hi;
+            ids[i] = p->id;
+            /* Cached by the consumer from its fetches: no request here. */
+            lag[i] = rd_kafka_get_watermark_offsets(k->cons, k->o->topic, p->id, &lo, &hi) == 0 && hi >= 0
+                         ? (hi > p->next ? hi - p->next : 0)
+                         : -1;
+        }
+    }
+    s.records = k->records;
+    memcpy(s.malformed, k->malformed_by, sizeof s.malformed);
+    s.ckpt_on = 1;
+    s.ckpt_done = k->txn_committed;
+    s.ckpt_failed = k->txn_aborted;
+    s.ckpt_seconds = k->last_commit_s;
+    s.ckpt_bytes = k->last_state_bytes;
+    s.ckpt_pause = -1; /* the commit is the pause: its duration */
+    size_t np = cep_program_pattern_count(k->prog);
+    const char **names = calloc(np ? np : 1, sizeof *names);
+    if (names && k->by_pattern) {
+        for (size_t i = 0; i < np; i++) names[i] = cep_program_pattern_name(k->prog, i);
+        s.npatterns = np;
+        s.pattern_names = names;
+        s.pattern_matches = k->by_pattern;
+    }
+    s.kafka = 1;
+    s.txn_committed = k->txn_committed;
+    s.txn_aborted = k->txn_aborted;
+    if (ids && lag) {
+        s.nparts = k->nparts;
+        s.part_ids = ids;
+        s.part_lag = lag;
+    }
+    metrics_publish(k->mx, &s);
+    free(names);
+    free(ids);
+    free(lag);
+}
+
 int kafka_run(const cep_program *prog, const kafka_opts *o) {
-    kctx k = {.o = o, .prog = prog};
+    kctx k = {.o = o, .prog = prog, .mx = o->metrics};
+    if (k.mx) k.by_pattern = calloc(cep_program_pattern_count(prog), sizeof *k.by_pattern);
     char st[512];
     if (o->state_topic) snprintf(st, sizeof st, "%s", o->state_topic);
     else snprintf(st, sizeof st, "%s-cepheus-state", o->group);
@@ -988,6 +1078,7 @@ int kafka_run(const cep_program *prog, const kafka_opts *o) {
         rd_kafka_resp_err_t err = rd_kafka_subscribe(k.cons, sub);
         rd_kafka_topic_partition_list_destroy(sub);
         if (err) kfail(&k, EXIT_USAGE, "cannot subscribe to '%s': %s", o->topic, rd_kafka_err2str(err));
+        else metrics_health(k.mx, HEALTH_RUNNING, NULL);
     }
     double last_stats = cli_now();
     while (k.status == EXIT_OK && !stop_requested) {
@@ -1005,6 +1096,7 @@ int kafka_run(const cep_program *prog, const kafka_opts *o) {
         if (k.in_txn && k.status == EXIT_OK &&
             (k.txn_doomed || k.txn_count >= o->txn_events || (cli_now() - k.txn_start) * 1000 >= (double)o->txn_ms))
             commit_txn(&k);
+        if (metrics_wanted(k.mx)) publish(&k);
         if (o->stats_ms && (cli_now() - last_stats) * 1000 >= (double)o->stats_ms) {
             print_stats(&k, cli_now() - last_stats);
             last_stats = cli_now();
@@ -1028,6 +1120,7 @@ int kafka_run(const cep_program *prog, const kafka_opts *o) {
     }
     for (size_t i = 0; i < k.nparts; i++) cep_engine_free(k.parts[i].e);
     free(k.parts);
+    free(k.by_pattern);
     jbuf_free(&k.buf);
     dbg("stopped, status %d", k.status);
     return k.status;

@@ -20,6 +20,7 @@ typedef struct kafka_opts {
     const char *time_field;
     int64_t max_delay, lateness, state_ttl, max_pms;
     int limit_fail;
+    struct metrics *metrics;    /* --metrics: the server to publish to, or NULL */
 } kafka_opts;
 
 /* Run until SIGINT/SIGTERM; returns the tool's exit status. prog is

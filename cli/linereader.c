@@ -13,10 +13,13 @@
 /* Is there input (or its end) to read now? Waits up to ms (-1: no end); 1
  * yes, 0 not yet, -1 a stop was asked for. */
 static int input_ready(line_reader *lr, int ms) {
-    struct pollfd pfd[2] = {{fileno(lr->f), POLLIN, 0}, {stop_fd(), POLLIN, 0}};
+    /* poll(2) passes over negative descriptors: no stop pipe, no wake. */
+    struct pollfd pfd[3] = {{fileno(lr->f), POLLIN, 0}, {stop_fd(), POLLIN, 0},
+                            {lr->wake ? lr->wake_fd : -1, POLLIN, 0}};
     if (stop_signal) return -1;
-    int pr = poll(pfd, pfd[1].fd >= 0 ? 2 : 1, ms);
+    int pr = poll(pfd, 3, ms);
     if (stop_signal) return -1;
+    if (lr->wake) lr->wake(lr->idle_ud, pr > 0 && pfd[2].revents);
     if (pr < 0) return errno == EINTR ? 0 : 1; /* let read(2) say what is wrong */
     return pfd[0].revents ? 1 : 0;
 }

@@ -24,6 +24,11 @@ typedef struct line_reader {
     void (*idle)(void *ud);
     void *idle_ud;
     int wait_ms;
+    /* Asked (with idle_ud) each time the reader looks for input, whether
+     * or not it then waits: woken is 1 when wake_fd became readable
+     * (--metrics: a scrape asks for the counters). NULL: none. */
+    void (*wake)(void *ud, int woken);
+    int wake_fd;
 } line_reader;
 
 /* Read the next line: *line points to at most max bytes of it (not

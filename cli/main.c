@@ -19,20 +19,27 @@
 #include "cepheus.h"
 #include "cli.h"
 #include "suggest.h"
+#include "metrics.h"
 
 
 const char usage_text[] =
     "Usage: cepheus run PATTERNS.cep [EVENTS.jsonl ...|-] [OPTIONS]\n"
     "       cepheus check [-v] PATTERNS.cep ...\n"
     "       cepheus explain [--dot] PATTERNS.cep\n"
+    "       cepheus test [--only NAME]... PATTERNS.cep TESTS...\n"
+    "       cepheus fmt [--check | -w] PATTERNS.cep ...\n"
     "       cepheus help | --help | --version\n"
     "\n"
     "Commands:\n"
     "  run     match the patterns against events, one JSON object per line,\n"
     "          read from the files in turn (standard input when there is none\n"
     "          or for '-'); write one JSON object per match\n"
-    "  check   compile pattern files and report their errors\n"
+    "  check   compile pattern files and report their errors and warnings\n"
     "  explain print each pattern's compiled NFA (--dot: as Graphviz DOT)\n"
+    "  test    run the cases of test files against the patterns and report\n"
+    "          each failing one (docs/testing.md; cepheus test --help)\n"
+    "  fmt     print pattern files in the canonical layout (--check: exit 1\n"
+    "          when one is not; -w: rewrite them)\n"
     "\n"
     "Options of run:\n"
     "  -o, --output FILE      write matches to FILE (default: standard output);\n"
@@ -91,6 +98,10 @@ const char usage_text[] =
     "                         (output per key as with one engine; keys interleave);\n"
     "                         not with --checkpoint, --restore or --kafka; SIGHUP\n"
     "                         does not reload patterns under it\n"
+    "      --metrics ADDR:PORT\n"
+    "                         serve /metrics (Prometheus) and /healthz on that\n"
+    "                         address only, e.g. 127.0.0.1:9464 (port 0: any free\n"
+    "                         one, printed); also with --kafka (docs/operations.md)\n"
     "\n"
     "Kafka (docs/scaling.md; no event files, no --output):\n"
     "      --kafka BROKERS    run as a member of a consumer group on these brokers\n"
@@ -116,6 +127,14 @@ const char usage_text[] =
     "\n"
     "Options of check:\n"
     "  -v, --verbose          print 'FILE: ok' for a file without errors\n"
+    "\n"
+    "Warnings (check, and run before it starts; docs/language.md#warnings):\n"
+    "  -Werror                warnings are errors (exit 1)\n"
+    "  -Wnone                 no warnings\n"
+    "  -Wno-NAME, -Werror=NAME\n"
+    "                         leave out NAME, or make it an error; NAME is one of\n"
+    "                         unbounded, combinations, never-true, same-condition,\n"
+    "                         regex, keyless, skip-target\n"
     "\n"
     "  -h, --help             show this help\n"
     "  -V, --version          show the version\n"
@@ -145,9 +164,15 @@ int usage_error(const char *fmt, ...) {
 }
 
 int vfail(int status, const char *fmt, va_list ap) {
+    va_list ap2;
+    va_copy(ap2, ap);
     fputs("cepheus: ", stderr);
     vfprintf(stderr, fmt, ap);
     fputc('\n', stderr);
+    char msg[512];
+    vsnprintf(msg, sizeof msg, fmt, ap2);
+    va_end(ap2);
+    metrics_fatal(msg); /* /healthz says why, until the process is gone */
     return status;
 }
 
@@ -282,24 +307,6 @@ static int flag_options(int argc, char **argv, const char *name, char short_name
     return -1;
 }
 
-/* ---- check ------------------------------------------------------------- */
-
-static int cmd_check(int argc, char **argv) {
-    int verbose, done = flag_options(argc, argv, "verbose", 'v', &verbose);
-    if (done >= 0) return done;
-    if (optind >= argc) return usage_error("check needs a pattern file");
-    int status = EXIT_OK;
-    for (int i = optind; i < argc; i++) {
-        cep_program *prog;
-        int s = compile_file(argv[i], &prog);
-        cep_program_free(prog);
-        if (s == EXIT_OK && verbose) printf("%s: ok\n", argv[i]);
-        /* The worst status wins: usage and internal errors over pattern errors. */
-        if (s > status) status = s;
-    }
-    return status;
-}
-
 /* ---- explain ------------------------------------------------------------ */
 
 static int cmd_explain(int argc, char **argv) {
@@ -376,6 +383,8 @@ int main(int argc, char **argv) {
     /* Each command parses its own options from argv[1] on. */
     if (!strcmp(cmd, "run")) return cmd_run(argc - 1, argv + 1);
     if (!strcmp(cmd, "explain")) return cmd_explain(argc - 1, argv + 1);
+    if (!strcmp(cmd, "test")) return cmd_test(argc - 1, argv + 1);
+    if (!strcmp(cmd, "fmt")) return cmd_fmt(argc - 1, argv + 1);
     if (!strcmp(cmd, "check")) {
         int s = cmd_check(argc - 1, argv + 1);
         if (fflush(stdout) != 0 && s == EXIT_OK) s = EXIT_OUTPUT;

@@ -26,6 +26,7 @@
 #include "cli.h"
 #include "jsonout.h"
 #include "linereader.h"
+#include "metrics.h"
 #include "output.h"
 #include "progress.h"
 #include "samefile.h"
@@ -45,6 +46,7 @@ typedef struct sink {
     int oom;             /* a line could not be formatted: out of memory */
     cep_engine *eng;     /* the engine whose callbacks these are */
     summary *sum;        /* counts late events (only one engine delivers them) */
+    uint64_t *by_pattern; /* --metrics: matches by pattern index */
 } sink;
 
 typedef struct run_ctx {
@@ -62,6 +64,10 @@ typedef struct run_ctx {
     ckpt_bg ckpt;        /* the checkpoint being written in the background */
     summary sum;         /* what the end-of-run summary reports */
     progress status;     /* --progress */
+    metrics *mx;         /* --metrics, or NULL */
+    uint64_t malformed_by[MAL_N];
+    int ckpt_on;         /* --checkpoint */
+    int ckpt_failed;     /* the failure of a checkpoint a scrape collected */
 } run_ctx;
 
 /* The engine, or with --threads the pool of engines (runtime/pool.c):
@@ -97,6 +103,7 @@ static int write_match(sink *s, out_buf *o, const cep_match *m) {
 
 static int on_match(void *ud, const cep_match *m) {
     sink *s = ud;
+    if (s->by_pattern) s->by_pattern[cep_match_pattern_index(m)]++;
     return write_match(s, &s->out, m);
 }
 
@@ -132,6 +139,7 @@ static void sink_init(sink *s, run_ctx *r) {
     s->late.file = &r->late;
     s->timeouts.file = &r->timeouts;
     s->sum = &r->sum;
+    if (r->mx) s->by_pattern = calloc(cep_program_pattern_count(r->prog), sizeof *s->by_pattern);
 }
 
 /* Write what the sink still holds; 0, or -1 when a write failed. */
@@ -144,6 +152,7 @@ static void sink_free(sink *s) {
     out_buf_free(&s->out);
     out_buf_free(&s->late);
     out_buf_free(&s->timeouts);
+    free(s->by_pattern);
 }
 
 /* The output that failed to be written, if any. */
@@ -209,6 +218,7 @@ typedef struct run_opts {
     int quiet, progress;   /* progress: 1 on, 0 off, -1 when stderr is a terminal */
     int64_t flush_ms;      /* --flush-interval */
     int64_t threads;     /* --threads: shards of a pool; 0: one engine */
+    const char *metrics; /* --metrics ADDR:PORT */
     const char *checkpoint_dir, *restore_dir;
 } run_opts;
 
@@ -257,6 +267,16 @@ static void reload_patterns(cep_engine *e, run_ctx *r) {
             if (!strcmp(cep_program_pattern_name(np, i), cep_program_pattern_name(*r->owned, j))) kept++;
     fprintf(stderr, "cepheus: reloaded %s: %zu patterns, %zu of them by a name that ran before\n",
             r->pattern_file, cep_program_pattern_count(np), kept);
+    if (r->main.by_pattern) {
+        /* --metrics: each pattern keeps its count under its name. */
+        uint64_t *nb = calloc(cep_program_pattern_count(np), sizeof *nb);
+        for (size_t i = 0; nb && i < cep_program_pattern_count(np); i++)
+            for (size_t j = 0; j < cep_program_pattern_count(*r->owned); j++)
+                if (!strcmp(cep_program_pattern_name(np, i), cep_program_pattern_name(*r->owned, j)))
+                    nb[i] = r->main.by_pattern[j];
+        free(r->main.by_pattern);
+        r->main.by_pattern = nb;
+    }
     cep_program_free(*r->owned);
     free(r->text);
     r->text = text;
@@ -299,6 +319,49 @@ static int take_checkpoint(cep_engine *e, run_ctx *r, const run_opts *o, ckpt_po
 
 /* How often processing time moves on while no line arrives. */
 #define TICK_MS 50
+
+/* --metrics: copy the counters for the scrape that asked (with --threads
+ * the pool's engines are synced first, once per scrape). */
+static void publish_metrics(runner *x, run_ctx *r, uint64_t read) {
+    metrics_snap s;
+    memset(&s, 0, sizeof s);
+    rn_stats(x, &s.st);
+    s.records = read;
+    memcpy(s.malformed, r->malformed_by, sizeof s.malformed);
+    s.ckpt_on = r->ckpt_on;
+    if (r->ckpt.pid) {
+        /* Collect a finished writer now, so its checkpoint counts; a
+         * failure stops the run at its next checkpoint (ckpt_failed). */
+        int st = checkpoint_reap(&r->ckpt, 0);
+        if (st != CKPT_BUSY && st != EXIT_OK) {
+            r->ckpt_failed = st;
+            metrics_health(r->mx, HEALTH_FAILED, "failed: a checkpoint could not be written (see standard error)");
+        }
+    }
+    s.ckpt_done = r->ckpt.taken;
+    /* (a failed checkpoint stops the run: this is 0 or 1, the last moment) */
+    s.ckpt_failed = r->ckpt.starts - r->ckpt.taken - (r->ckpt.pid ? 1 : 0);
+    s.ckpt_seconds = r->ckpt.last_duration;
+    s.ckpt_bytes = r->ckpt.last_size;
+    s.ckpt_pause = r->ckpt.last_pause;
+    size_t np = cep_program_pattern_count(r->prog);
+    const char **names = calloc(np ? np : 1, sizeof *names);
+    uint64_t *counts = calloc(np ? np : 1, sizeof *counts);
+    if (names && counts && r->main.by_pattern) {
+        for (size_t i = 0; i < np; i++) {
+            names[i] = cep_program_pattern_name(r->prog, i);
+            counts[i] = r->main.by_pattern[i];
+            for (unsigned k = 0; k < r->nshards; k++)
+                if (r->shards[k].by_pattern) counts[i] += r->shards[k].by_pattern[i];
+        }
+        s.npatterns = np;
+        s.pattern_names = names;
+        s.pattern_matches = counts;
+    }
+    metrics_publish(r->mx, &s);
+    free(names);
+    free(counts);
+}
 
 /* One rejected line as a JSON object on the --errors file. */
 #define ERROR_TEXT_MAX 1024
@@ -376,6 +439,13 @@ static void on_idle(void *ud) {
     if (progress_due(&t->r->status, now)) show_progress(t, now);
 }
 
+/* --metrics: the reader looked for input; a scrape that asked gets the
+ * counters (between two blocks of input, never per event). */
+static void on_wake(void *ud, int woken) {
+    timed *t = ud;
+    if (woken || metrics_wanted(t->r->mx)) publish_metrics(t->x, t->r, *t->read);
+}
+
 /* Every few hundred lines of a steady stream: output at least every
  * --flush-interval, the status line every second. */
 static void on_lines(timed *t) {
@@ -409,6 +479,10 @@ static int run_events(runner *x, run_ctx *r, const run_opts *o, input *in,
     timed t = {r, x, o, t0 + o->flush_ms / 1000.0, &read};
     line_reader lr = {.buf = malloc(READ_BLOCK), .idle = on_idle, .idle_ud = &t, .wait_ms = -1};
     if (!lr.buf) return fail(EXIT_INTERNAL, "out of memory");
+    if (r->mx) {
+        lr.wake = on_wake;
+        lr.wake_fd = metrics_wake_fd(r->mx);
+    }
     /* Waiting, wake up for the clock of processing time and the status line. */
     if (o->processing_time) lr.wait_ms = TICK_MS;
     else if (r->status.on) lr.wait_ms = 1000;
@@ -487,6 +561,7 @@ static int run_events(runner *x, run_ctx *r, const run_opts *o, input *in,
                             in[i].name, lineno, why, SUMMARY_PRINTED_PER_REASON + 1,
                             r->errors.f ? "" : "; --errors FILE keeps them all");
                 }
+                r->malformed_by[metrics_reason(rc, toolong, kind)]++;
                 if (write_rejected(r, in[i].name, lineno, why, line, len, toolong)) {
                     status = r->oom ? fail(EXIT_INTERNAL, "out of memory") : output_failed(r);
                     break;
@@ -512,6 +587,7 @@ static int run_events(runner *x, run_ctx *r, const run_opts *o, input *in,
             if (o->checkpoint_dir && ++since >= (uint64_t)o->checkpoint_every &&
                 (since - (uint64_t)o->checkpoint_every) % 1024 == 0) {
                 int st = checkpoint_reap(&r->ckpt, 0);
+                if (st == EXIT_OK) st = r->ckpt_failed;
                 if (st != CKPT_BUSY) {
                     if ((status = st) != EXIT_OK) break;
                     since = 0;
@@ -561,6 +637,7 @@ static int run_events(runner *x, run_ctx *r, const run_opts *o, input *in,
     }
     /* The last checkpoint is complete (or failed) before the run ends. */
     int ck = checkpoint_reap(&r->ckpt, 1);
+    if (ck == EXIT_OK) ck = r->ckpt_failed;
     if (status == EXIT_OK) status = ck;
 
     cep_stats st;
@@ -705,12 +782,21 @@ static int configure_single(void *ud, cep_engine *e) {
     return configure_engine(e, su->o, &su->r->main, 1);
 }
 
+/* Warnings a run option makes moot: --state-ttl bounds how long partial
+ * matches live, a partial-match or memory limit how many there are. */
+static unsigned run_warn_skip(const run_opts *o) {
+    unsigned skip = 0;
+    if (o->state_ttl > 0) skip |= 1u << (CEP_DIAG_W_UNBOUNDED - CEP_DIAG_W_UNBOUNDED);
+    if (o->max_pms > 0 || o->max_memory > 0) skip |= 1u << (CEP_DIAG_W_COMBINATIONS - CEP_DIAG_W_UNBOUNDED);
+    return skip;
+}
+
 int cmd_run(int argc, char **argv) {
     enum { OPT_STRICT = 256, OPT_MAX_PMS, OPT_ON_LIMIT, OPT_CHECKPOINT, OPT_CHECKPOINT_EVERY,
            OPT_RESTORE, OPT_STATE_TTL, OPT_TIME, OPT_MAX_MEMORY, OPT_LATENESS, OPT_ERRORS, OPT_MAX_LINE,
            OPT_KAFKA, OPT_TOPIC, OPT_GROUP, OPT_OUT_TOPIC, OPT_LATE_TOPIC, OPT_TIMEOUTS_TOPIC,
            OPT_STATE_TOPIC, OPT_INSTANCE, OPT_TXN_EVENTS, OPT_TXN_MS, OPT_THREADS, OPT_PROGRESS,
-           OPT_NO_PROGRESS, OPT_FLUSH };
+           OPT_NO_PROGRESS, OPT_FLUSH, OPT_METRICS };
     static const struct option opts[] = {
         {"output", required_argument, NULL, 'o'},
         {"time-field", required_argument, NULL, 't'},
@@ -731,6 +817,7 @@ int cmd_run(int argc, char **argv) {
         {"errors", required_argument, NULL, OPT_ERRORS},
         {"max-line-bytes", required_argument, NULL, OPT_MAX_LINE},
         {"threads", required_argument, NULL, OPT_THREADS},
+        {"metrics", required_argument, NULL, OPT_METRICS},
         {"kafka", required_argument, NULL, OPT_KAFKA},
         {"topic", required_argument, NULL, OPT_TOPIC},
         {"group", required_argument, NULL, OPT_GROUP},
@@ -755,8 +842,12 @@ int cmd_run(int argc, char **argv) {
     const char *kconf[64];
     int nkconf = 0;
     int c;
-    while ((c = getopt_long(argc, argv, ":o:t:d:l:T:shqX:", opts, NULL)) != -1) {
+    warn_opts wopts = {0};
+    while ((c = getopt_long(argc, argv, ":o:t:d:l:T:shqX:W:", opts, NULL)) != -1) {
         switch (c) {
+        case 'W':
+            if (warn_option(&wopts, optarg) != EXIT_OK) return EXIT_USAGE;
+            break;
         case OPT_KAFKA: kafka = optarg; break;
         case OPT_TOPIC: topic = optarg; break;
         case OPT_GROUP: group = optarg; break;
@@ -855,6 +946,9 @@ int cmd_run(int argc, char **argv) {
             if (parse_ms(optarg, &o.threads) < 0 || o.threads < 1 || o.threads > 256)
                 return usage_error("invalid --threads '%s': expected an integer from 1 to 256", optarg);
             break;
+        case OPT_METRICS:
+            o.metrics = optarg;
+            break;
         case OPT_MAX_LINE:
             if (int_option("max-line-bytes", "bytes; 0: no limit", &o.max_line) != EXIT_OK) return EXIT_USAGE;
             break;
@@ -893,8 +987,15 @@ int cmd_run(int argc, char **argv) {
                                "files, --output, --late, --timeouts, --checkpoint, --restore, --time "
                                "processing, --max-memory, --strict, --errors and --max-line-bytes do not apply");
         cep_program *kprog;
-        int ks = compile_file(pattern_file, &kprog);
-        if (ks != EXIT_OK) return ks;
+        char *ktext = NULL;
+        size_t klen = 0;
+        int ks = compile_file_keep(pattern_file, &kprog, &ktext, &klen);
+        if (ks == EXIT_OK) ks = print_warnings(pattern_file, ktext, klen, &wopts, run_warn_skip(&o));
+        free(ktext);
+        if (ks != EXIT_OK) {
+            cep_program_free(kprog);
+            return ks;
+        }
         kafka_opts ko = {.brokers = kafka, .topic = topic, .group = group, .output_topic = out_topic,
                          .late_topic = late_topic, .timeouts_topic = timeouts_topic,
                          .state_topic = state_topic, .instance_id = instance, .config = kconf,
@@ -902,7 +1003,12 @@ int cmd_run(int argc, char **argv) {
                          .stats_ms = o.stats ? 5000 : 0, .time_field = o.time_field,
                          .max_delay = o.max_delay, .lateness = o.lateness, .state_ttl = o.state_ttl,
                          .max_pms = o.max_pms, .limit_fail = o.limit_fail};
+        if (o.metrics && (ks = metrics_start(o.metrics, &ko.metrics)) != EXIT_OK) {
+            cep_program_free(kprog);
+            return ks;
+        }
         ks = kafka_run(kprog, &ko);
+        metrics_stop(ko.metrics);
         cep_program_free(kprog);
         return ks;
 #else
@@ -956,6 +1062,7 @@ int cmd_run(int argc, char **argv) {
     stop_install();
 
     status = compile_file_keep(pattern_file, &prog, &r.text, &r.text_len);
+    if (status == EXIT_OK) status = print_warnings(pattern_file, r.text, r.text_len, &wopts, run_warn_skip(&o));
     if (status != EXIT_OK) goto done;
     if (summary_init(&r.sum, prog, o.time_field, o.max_delay, o.lateness) != 0) {
         status = fail(EXIT_INTERNAL, "out of memory");
@@ -964,6 +1071,13 @@ int cmd_run(int argc, char **argv) {
     r.sum.strict = o.strict;
     /* The status line: asked for, or by default on a terminal. */
     r.status.on = o.progress > 0 || (o.progress < 0 && !o.quiet && isatty(2));
+    /* Before the inputs are opened: opening a FIFO waits for its writer;
+     * and before the sink, which counts matches by pattern for it. */
+    r.ckpt_on = o.checkpoint_dir != NULL;
+    if (o.metrics) {
+        if ((status = metrics_start(o.metrics, &r.mx)) != EXIT_OK) goto done;
+        metrics_health(r.mx, o.restore_dir ? HEALTH_RESTORING : HEALTH_RUNNING, NULL);
+    }
     r.prog = prog;
     r.owned = &prog;
     sink_init(&r.main, &r);
@@ -1082,6 +1196,7 @@ int cmd_run(int argc, char **argv) {
     /* Processing time, or --flush-interval 0: a match is written when it happens. */
     if (o.processing_time || o.flush_ms == 0) r.out.live = r.late.live = r.timeouts.live = r.errors.live = 1;
 
+    metrics_health(r.mx, HEALTH_RUNNING, NULL);
     status = run_events(&x, &r, &o, in, nin, &from);
 
 done:
@@ -1116,5 +1231,6 @@ done:
     free(note);
     free(r.text);
     summary_free(&r.sum);
+    metrics_stop(r.mx);
     return status;
 }

@@ -153,13 +153,35 @@ typedef struct cep_diag cep_diag;
     X(CEP_DIAG_UNSUPPORTED, 9, "not supported yet")                          \
     X(CEP_DIAG_LIMIT, 10, "compiler limit exceeded")
 
+/* Warning codes (cep_lint), stable across versions: X(code, value, name,
+ * what it flags). The name is how the CLI's -W options spell it. */
+#define CEP_DIAG_WARNINGS(X)                                                  \
+    X(CEP_DIAG_W_UNBOUNDED, 101, "unbounded",                               \
+      "relaxed contiguity without within: partial matches can live forever") \
+    X(CEP_DIAG_W_COMBINATIONS, 102, "combinations",                         \
+      "followedByAny or allowCombinations without within")                   \
+    X(CEP_DIAG_W_NEVER_TRUE, 103, "never-true", "a condition that can never hold") \
+    X(CEP_DIAG_W_SAME_CONDITION, 104, "same-condition",                     \
+      "a step with the previous step's condition under followedByAny")       \
+    X(CEP_DIAG_W_REGEX, 105, "regex",                                       \
+      "a regex that can backtrack catastrophically or is a plain comparison") \
+    X(CEP_DIAG_W_KEYLESS, 106, "keyless", "a pattern without key: one stream") \
+    X(CEP_DIAG_W_SKIP_TARGET, 107, "skip-target",                           \
+      "a skip target step that can never take an event")
+
 enum cep_diag_code {
 #define CEP_DIAG_ENUM_(name, value, msg) name = value,
     CEP_DIAG_CODES(CEP_DIAG_ENUM_)
 #undef CEP_DIAG_ENUM_
+#define CEP_DIAG_WENUM_(code, value, name, what) code = value,
+    CEP_DIAG_WARNINGS(CEP_DIAG_WENUM_)
+#undef CEP_DIAG_WENUM_
 };
 
-/* Number of errors held (0 for a clean compile). */
+enum cep_severity { CEP_SEVERITY_ERROR = 0, CEP_SEVERITY_WARNING = 1 };
+
+/* Number of diagnostics held: the errors of cep_compile (0 for a clean
+ * compile), or the warnings of cep_lint. */
 CEP_API size_t cep_diag_count(const cep_diag *d);
 /* Accessors for error i (0-based, in source order). Out-of-range i gives
  * 0 / "" rather than crashing. Strings are owned by d. */
@@ -172,6 +194,15 @@ CEP_API const char *cep_diag_message(const cep_diag *d, size_t i);
  * and a caret line, one after the other. Owned by d; "" when clean. */
 CEP_API const char *cep_diag_render(const cep_diag *d);
 CEP_API void cep_diag_free(cep_diag *d);
+/* CEP_SEVERITY_ERROR or CEP_SEVERITY_WARNING (out-of-range i: error). */
+CEP_API int cep_diag_severity(const cep_diag *d, size_t i);
+/* The short name of a warning code ("unbounded", ...; the CLI's -W
+ * options), "" for any other code. Static storage. */
+CEP_API const char *cep_diag_code_name(int code);
+/* Diagnostic i rendered alone, as cep_diag_render does, but as an error
+ * when as_error is non-zero (a warning promoted by the caller). Returns
+ * owned (cep_free), NULL on out-of-memory or out-of-range i. */
+CEP_API char *cep_diag_render_one(const cep_diag *d, size_t i, int as_error);
 
 /* ---- Compiling --------------------------------------------------------- */
 
@@ -204,6 +235,27 @@ CEP_API int cep_compiler_add_function(cep_compiler *c, const char *name,
 CEP_API int cep_compile(const cep_compiler *c, const char *text, size_t len,
                         const char *name, cep_program **prog, cep_diag **diag);
 CEP_API void cep_program_free(cep_program *p);
+
+/* Warnings: what compiles but is likely a mistake or costly (the list is
+ * CEP_DIAG_WARNINGS; docs/language.md#warnings). Compiles text as
+ * cep_compile does; when it compiles, returns CEP_OK and *diag (owned)
+ * holds the warnings (severity CEP_SEVERITY_WARNING, rendered as
+ * "NAME:LINE:COL: warning: MESSAGE [-WNAME]", line and caret); when it has
+ * errors, CEP_EPATTERN and *diag holds the errors. Other failures as
+ * cep_compile (*diag may then be NULL). */
+CEP_API int cep_lint(const cep_compiler *c, const char *text, size_t len,
+                     const char *name, cep_diag **diag);
+
+/* Pattern text in the canonical layout (docs/language.md#layout): one
+ * clause or step per line, two spaces of indentation per level, single
+ * spaces between tokens, comments kept; tokens are copied as written. Only
+ * the syntax is checked (no names, functions or types). On CEP_OK, *out
+ * (owned, free with cep_free) is the NUL-terminated text and *diag (owned,
+ * if diag is not NULL) is empty; text with syntax errors gives CEP_EPATTERN
+ * and the errors in *diag. Formatting is idempotent and never changes what
+ * the text means: the result parses to the same tree, or CEP_EPATTERN. */
+CEP_API int cep_format(const char *text, size_t len, const char *name,
+                       char **out, cep_diag **diag);
 
 /* A hash of everything that decides matching (patterns as parsed, field
  * slots, function names): equal programs have equal fingerprints. */
@@ -347,6 +399,9 @@ typedef struct cep_stats {
     uint64_t regex_errors;    /* regex matches stopped by PCRE2's match or
                                * depth limit (or invalid UTF-8): counted as
                                * no match; not kept in snapshots */
+    int64_t max_event_time;   /* the newest event time seen (INT64_MIN
+                               * before the first event): max_event_time -
+                               * watermark is how far the watermark trails */
 } cep_stats;
 
 /* Borrows p: it must outlive the engine. */

@@ -673,6 +673,7 @@ CEP_API void cep_engine_stats_sized(const cep_engine *e, cep_stats *out, size_t 
         st = e->stats;
         st.regex_errors = e->ctx.regex_errors;
         st.watermark = e->watermark;
+        st.max_event_time = e->max_seen;
         st.memory = state_bytes(e);
         st.stored_bytes = e->event_bytes;
         st.pool_idle = e->mem.reserved - e->mem.in_use +

@@ -984,6 +984,7 @@ CEP_API int cep_pool_stats_sized(cep_pool *p, cep_stats *user, size_t size) {
     /* After a sync every engine is at rest: read them all from here. */
     if (!p->finished) sync_all(p);
     out->watermark = p->processing ? INT64_MIN : p->wm;
+    out->max_event_time = p->max_seen;
     for (unsigned k = 0; k < p->nengines; k++) {
         cep_stats st;
         cep_engine_stats(p->shards[k].e, &st);

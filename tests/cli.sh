@@ -307,7 +307,7 @@ expect "limit: drop" 0 '*' '*'
 [ "$(wc -l < "$TMP/out")" -eq 66 ] && grep -q '^peak partial matches: 100$' "$TMP/err" &&
     grep -q '^dropped partial matches: 2291$' "$TMP/err" &&
     passed=$((passed + 1)) || { failed=$((failed + 1)); echo "FAIL: limit: drop counts"; }
-run "$CEP" run --max-partial-matches 100 --on-limit fail blowup.cep blowup.jsonl
+run "$CEP" run -Wnone --max-partial-matches 100 --on-limit fail blowup.cep blowup.jsonl
 expect "limit: fail" 6 "" "cepheus: blowup.jsonl:8: a key reached the limit of 100 partial matches
 cepheus: partial matches dropped at the limit (--max-partial-matches, --max-memory): 91"
 run "$CEP" run --on-limit sometimes blowup.cep blowup.jsonl

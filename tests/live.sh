@@ -43,7 +43,7 @@ M1='{"pattern":"p","key":1,"start":1,"end":2,"events":{"a":[{"ts":1,"u":1,"t":"a
 # The writer keeps the FIFO open: the match is written while the tool
 # waits for more input (before issue 16: only when the writer closed).
 mkfifo fifo
-"$CEP" run p.cep fifo > out 2> err &
+"$CEP" run -Wnone p.cep fifo > out 2> err &
 pid=$!
 exec 3<> fifo
 printf '%s\n' '{"ts":1,"u":1,"t":"a"}' '{"ts":2,"u":1,"t":"b"}' >&3
@@ -63,7 +63,7 @@ wait "$pid"; st=$?; pid=
 
 # Late events and rejected lines go out at once too.
 rm -f fifo; mkfifo fifo
-"$CEP" run --late late.jsonl --errors errors.jsonl p.cep fifo > out 2> err &
+"$CEP" run -Wnone --late late.jsonl --errors errors.jsonl p.cep fifo > out 2> err &
 pid=$!
 exec 3<> fifo
 printf '%s\n' '{"ts":10,"u":1,"t":"a"}' '{"ts":5,"u":1,"t":"b"}' 'not json' >&3
@@ -73,7 +73,7 @@ wait "$pid"; pid=
 
 # --flush-interval 0: every line written when it is decided, even between
 # two lines of a burst (checked: accepted, and the same output).
-"$CEP" run --flush-interval 0 p.cep - > out 2> err <<'E'
+"$CEP" run -Wnone --flush-interval 0 p.cep - > out 2> err <<'E'
 {"ts":1,"u":1,"t":"a"}
 {"ts":2,"u":1,"t":"b"}
 E
@@ -84,7 +84,7 @@ check "--flush-interval 0" "$M1" out
 # u 3 is not forced out, the summary and the reason are on stderr, exit 143.
 for sig in TERM INT; do
     rm -f fifo; mkfifo fifo
-    "$CEP" run --stats --timeouts to.jsonl p.cep fifo > out 2> err &
+    "$CEP" run -Wnone --stats --timeouts to.jsonl p.cep fifo > out 2> err &
     pid=$!
     exec 3<> fifo
     printf '%s\n' '{"ts":1,"u":1,"t":"a"}' '{"ts":2,"u":1,"t":"b"}' '{"ts":3,"u":3,"t":"a"}' >&3
@@ -106,8 +106,8 @@ if [ -x "$GEN" ]; then
     "$GEN" 1000000 > ev.jsonl
     mkdir ck
     CP="$SRC/examples/click_to_purchase/click_to_purchase.cep"
-    "$CEP" run --max-delay 5s -o whole.jsonl "$CP" ev.jsonl
-    "$CEP" run --max-delay 5s --checkpoint ck --checkpoint-every 1000000 -o part.jsonl "$CP" ev.jsonl 2> err1 &
+    "$CEP" run -Wnone --max-delay 5s -o whole.jsonl "$CP" ev.jsonl
+    "$CEP" run -Wnone --max-delay 5s --checkpoint ck --checkpoint-every 1000000 -o part.jsonl "$CP" ev.jsonl 2> err1 &
     pid=$!
     sleep 0.3
     kill -TERM "$pid"
@@ -115,7 +115,7 @@ if [ -x "$GEN" ]; then
     if [ "$st" = 143 ]; then
         grep -q "^cepheus: stopped by SIGTERM at ev.jsonl:[0-9]*; checkpoint taken, --restore continues from there$" err1 &&
             ok || { ko "checkpoint at stop: message"; cat err1; }
-        "$CEP" run --max-delay 5s --checkpoint ck --restore ck -o part.jsonl "$CP" ev.jsonl 2> err2
+        "$CEP" run -Wnone --max-delay 5s --checkpoint ck --restore ck -o part.jsonl "$CP" ev.jsonl 2> err2
         st=$?
     else
         echo "live.sh: the run ended before SIGTERM (status $st); checking its output only"
@@ -127,22 +127,22 @@ fi
 # ---- nothing silent -------------------------------------------------------------------
 printf '%s\n' '{"ts":10,"u":1,"t":"a"}' '{"ts":4000,"u":1,"t":"x"}' '{"ts":5,"u":1,"t":"b"}' \
     '{"ts":1500,"u":1,"t":"b"}' '{"ts":4001,"u":1,"t":"b"}' > late.jsonl
-"$CEP" run p.cep late.jsonl > out 2> err; st=$?
+"$CEP" run -Wnone p.cep late.jsonl > out 2> err; st=$?
 check "summary: late events" "cepheus: 2 of 5 events were late (up to 4.0s behind the watermark) and were not matched; --max-delay 3995ms would have kept them" err
-"$CEP" run --max-delay 4s p.cep late.jsonl > out 2> err
+"$CEP" run -Wnone --max-delay 4s p.cep late.jsonl > out 2> err
 [ ! -s err ] && [ "$(wc -l < out)" = 1 ] && ok || ko "summary: --max-delay 4s keeps them: $(cat err)"
-"$CEP" run --quiet p.cep late.jsonl > out 2> err
+"$CEP" run -Wnone --quiet p.cep late.jsonl > out 2> err
 [ ! -s err ] && ok || ko "--quiet: stderr not empty"
 
 # A field the patterns read that no event has.
 printf 'pattern p\n  key u\n  begin a where t == "a"\n  followedBy b where amout > 3\n' > typo.cep
 printf '%s\n' '{"ts":1,"u":1,"t":"a","amount":5}' '{"ts":2,"u":1,"t":"b","amount":5}' > amt.jsonl
-"$CEP" run typo.cep amt.jsonl > out 2> err
+"$CEP" run -Wnone typo.cep amt.jsonl > out 2> err
 check "summary: unknown field" "cepheus: field 'amout' (pattern p, line 4) was present in none of 2 events" err
 
 # Rejected lines: the first 5 of a reason printed, then counted.
 { echo '{"ts":1,"u":1,"t":"a"}'; i=0; while [ $i -lt 8 ]; do echo 'nope'; echo '{"u":1}'; i=$((i + 1)); done; } > bad.jsonl
-"$CEP" run p.cep bad.jsonl > out 2> err
+"$CEP" run -Wnone p.cep bad.jsonl > out 2> err
 check "rejected lines by reason" "bad.jsonl:2: error: invalid JSON: lexical error: invalid string in json text.
 bad.jsonl:3: error: missing time field 'ts'
 bad.jsonl:4: error: invalid JSON: lexical error: invalid string in json text.
@@ -159,35 +159,35 @@ cepheus: 16 malformed lines skipped: 8 invalid JSON: lexical error: invalid stri
 
 # The first 10,000 lines all rejected for one reason: exit 3, and why.
 awk 'BEGIN { for (i = 1; i <= 12000; i++) print "{\"timestamp\":" i ",\"u\":1,\"t\":\"a\"}" }' > nots.jsonl
-"$CEP" run p.cep nots.jsonl > out 2> err; st=$?
+"$CEP" run -Wnone p.cep nots.jsonl > out 2> err; st=$?
 [ "$st" = 3 ] && ok || ko "all rejected: status $st, expected 3"
 tail -n 2 err > err2
 check "all rejected: why" "cepheus: stopped after 10000 lines, all rejected: no line has the time field 'ts'; see --time-field
 cepheus: 10,000 malformed lines skipped: 10,000 missing time field 'ts'" err2
-"$CEP" run --time-field timestamp p.cep nots.jsonl > out 2> err; st=$?
+"$CEP" run -Wnone --time-field timestamp p.cep nots.jsonl > out 2> err; st=$?
 [ "$st" = 0 ] && [ ! -s err ] && ok || ko "all rejected: with --time-field: status $st"
 
 # ---- options: durations, did you mean ---------------------------------------------------
-"$CEP" run --max-delay 10s --state-ttl 1h --allowed-lateness 2s p.cep late.jsonl > out 2> err; st=$?
+"$CEP" run -Wnone --max-delay 10s --state-ttl 1h --allowed-lateness 2s p.cep late.jsonl > out 2> err; st=$?
 [ "$st" = 0 ] && [ "$(wc -l < out)" = 1 ] && ok || ko "durations: status $st"
-"$CEP" run --max-delay 10x p.cep late.jsonl > out 2> err
+"$CEP" run -Wnone --max-delay 10x p.cep late.jsonl > out 2> err
 check "durations: a bad one" "cepheus: invalid --max-delay '10x': expected a duration: milliseconds, or an integer followed by ms, s, m, h or d (e.g. 5s)
 Try 'cepheus --help' for more information." err
-"$CEP" run --max_delay 5 p.cep late.jsonl > out 2> err; st=$?
+"$CEP" run -Wnone --max_delay 5 p.cep late.jsonl > out 2> err; st=$?
 [ "$st" = 2 ] && ok || ko "did you mean: status $st"
 check "did you mean: an option" "cepheus: unknown option '--max_delay'; did you mean '--max-delay'?
 Try 'cepheus --help' for more information." err
 "$CEP" rnu p.cep > out 2> err
 check "did you mean: a command" "cepheus: unknown command 'rnu'; did you mean 'run'?
 Try 'cepheus --help' for more information." err
-"$CEP" run --checkpoint-evry 5 p.cep > out 2> err
+"$CEP" run -Wnone --checkpoint-evry 5 p.cep > out 2> err
 check "did you mean: --checkpoint-every" "cepheus: unknown option '--checkpoint-evry'; did you mean '--checkpoint-every'?
 Try 'cepheus --help' for more information." err
 "$CEP" run --help | grep -q '^      --checkpoint-every N' && ok || ko "--help lists --checkpoint-every"
 
 # ---- --progress ----------------------------------------------------------------------------
 rm -f fifo; mkfifo fifo
-"$CEP" run --progress p.cep fifo > out 2> err &
+"$CEP" run -Wnone --progress p.cep fifo > out 2> err &
 pid=$!
 exec 3<> fifo
 printf '%s\n' '{"ts":1,"u":1,"t":"a"}' '{"ts":2,"u":1,"t":"b"}' >&3

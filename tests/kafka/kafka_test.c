@@ -7,8 +7,10 @@
  * applies transactions to fetches (docs/scaling.md).
  *
  * Usage: kafka_test CEPHEUS PATTERNS.cep WORKDIR [--events N] [--consumers C]
- *        [--kill term|kill|none] [--errors] [--bench]
+ *        [--kill term|kill|none] [--errors] [--bench] [--scrape]
  * KAFKA_TEST_MEMBER_ARGS adds options to every member (e.g. --stats).
+ * --scrape: the last member (never stopped) runs with --metrics; once the
+ * output is complete, its /metrics and /healthz are scraped and checked. 
  * Exit 0 when the committed output equals the reference exactly once. */
 #define _GNU_SOURCE 1
 #include <errno.h>
@@ -20,7 +22,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/wait.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -288,6 +294,105 @@ static pid_t spawn_member(const char *cepheus, const char *pat, const char *boot
     return pid;
 }
 
+/* GET path from 127.0.0.1:port (HTTP/1.0, so the server closes): the
+ * status code, the body in body (malloc'd); -1 on a failure. */
+static int http_get(int port, const char *path, char **body) {
+    *body = NULL;
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    struct timeval tv = {10, 0};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof a) != 0) {
+        if (fd >= 0) close(fd);
+        return -1;
+    }
+    char req[256];
+    int n = snprintf(req, sizeof req, "GET %s HTTP/1.0\r\nHost: localhost\r\n\r\n", path);
+    if (write(fd, req, (size_t)n) != n) {
+        close(fd);
+        return -1;
+    }
+    size_t len = 0, cap = 1 << 16;
+    char *buf = malloc(cap + 1);
+    ssize_t got;
+    while (buf && (got = read(fd, buf + len, cap - len)) > 0) {
+        len += (size_t)got;
+        if (len == cap && !(buf = realloc(buf, (cap *= 2) + 1))) die("out of memory");
+    }
+    close(fd);
+    if (!buf) die("out of memory");
+    buf[len] = '\0';
+    int code = -1;
+    char *sep = strstr(buf, "\r\n\r\n");
+    if (sscanf(buf, "HTTP/1.%*d %d", &code) != 1 || !sep) {
+        free(buf);
+        return -1;
+    }
+    memmove(buf, sep + 4, strlen(sep + 4) + 1);
+    *body = buf;
+    return code;
+}
+
+/* The value of the sample line "name value" (name with its labels), or -1. */
+static double sample(const char *body, const char *name) {
+    size_t n = strlen(name);
+    for (const char *l = body; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL)
+        if (!strncmp(l, name, n) && l[n] == ' ') return strtod(l + n + 1, NULL);
+    return -1;
+}
+
+/* Scrape member i (its log says where) once the output is complete: 200
+ * with the counters of a member that has consumed everything it holds. */
+static int scrape_member(const char *dir, int i, long nev) {
+    char logp[1024], line[1024];
+    snprintf(logp, sizeof logp, "%s/member%d.log", dir, i);
+    FILE *f = fopen(logp, "r");
+    int port = 0;
+    while (f && fgets(line, sizeof line, f))
+        if (sscanf(line, "cepheus: metrics at http://127.0.0.1:%d/metrics", &port) == 1) break;
+    if (f) fclose(f);
+    if (!port) {
+        fprintf(stderr, "kafka_test: scrape: member %d did not say where its metrics are\n", i);
+        return 0;
+    }
+    char *health, *body;
+    int hc = http_get(port, "/healthz", &health), mc = http_get(port, "/metrics", &body);
+    /* kept for a look: WORKDIR/member<i>.metrics */
+    snprintf(logp, sizeof logp, "%s/member%d.metrics", dir, i);
+    if (body && (f = fopen(logp, "w"))) {
+        fputs(body, f);
+        fclose(f);
+    }
+    int ok = hc == 200 && health && !strcmp(health, "ok\n") && mc == 200 && body;
+    if (!ok) fprintf(stderr, "kafka_test: scrape: /healthz %d %s, /metrics %d\n", hc, health ? health : "", mc);
+    double committed = body ? sample(body, "cepheus_kafka_transactions_committed_total") : -1;
+    double parts = body ? sample(body, "cepheus_kafka_partitions") : -1;
+    double events = body ? sample(body, "cepheus_events_total") : -1;
+    double records = body ? sample(body, "cepheus_input_records_total") : -1;
+    /* Every assigned partition read to its end: lag 0 on each. */
+    int lags = 0, lagging = 0;
+    for (const char *l = body; l && (l = strstr(l, "\ncepheus_kafka_consumer_lag{partition=\"")); l++) {
+        lags++;
+        const char *v = strchr(l, ' ');
+        if (!v || strtol(v + 1, NULL, 10) != 0) lagging++;
+    }
+    /* (events may exceed records: a restored engine counts the events its
+     * snapshot held buffered when it releases them) */
+    if (committed < 1 || parts < 1 || parts > PARTS || lags != (int)parts || lagging || events < 1 ||
+        records < 1 || records > nev * 2) {
+        fprintf(stderr, "kafka_test: scrape: committed %g, partitions %g, lag lines %d (%d not 0), events %g, "
+                        "records %g\n", committed, parts, lags, lagging, events, records);
+        ok = 0;
+    }
+    if (ok)
+        fprintf(stderr, "kafka_test: scrape of member %d: 200 ok; %g partitions, all at lag 0; %g events, "
+                        "%g transactions committed\n", i, parts, events, committed);
+    free(health);
+    free(body);
+    return ok;
+}
+
 int main(int argc, char **argv) {
     if (argc < 4) {
         fprintf(stderr, "usage: kafka_test CEPHEUS PATTERNS.cep WORKDIR [--events N] [--consumers C] "
@@ -296,7 +401,7 @@ int main(int argc, char **argv) {
     }
     const char *cepheus = argv[1], *pat = argv[2], *dir = argv[3];
     long nev = 100000;
-    int consumers = 3, errors = 0, bench = 0, restart = 0;
+    int consumers = 3, errors = 0, bench = 0, restart = 0, scrape = 0;
     const char *kill_mode = "term";
     for (int i = 4; i < argc; i++) {
         if (!strcmp(argv[i], "--events") && i + 1 < argc) nev = atol(argv[++i]);
@@ -304,6 +409,7 @@ int main(int argc, char **argv) {
         else if (!strcmp(argv[i], "--kill") && i + 1 < argc) kill_mode = argv[++i];
         else if (!strcmp(argv[i], "--errors")) errors = 1;
         else if (!strcmp(argv[i], "--restart")) restart = 1;
+        else if (!strcmp(argv[i], "--scrape")) scrape = 1;
         else if (!strcmp(argv[i], "--bench")) bench = 1, kill_mode = "none";
         else die("unknown argument %s", argv[i]);
     }
@@ -360,7 +466,12 @@ int main(int argc, char **argv) {
     lines got = {0};
     reader_open(&out, boot, "out", "read_committed");
     double t0 = now_s();
-    for (int i = 0; i < consumers; i++) pids[i] = spawn_member(cepheus, pat, boot, dir, i, getenv("KAFKA_TEST_MEMBER_ARGS"));
+    char scraped_args[2048];
+    snprintf(scraped_args, sizeof scraped_args, "%s --metrics 127.0.0.1:0",
+             getenv("KAFKA_TEST_MEMBER_ARGS") ? getenv("KAFKA_TEST_MEMBER_ARGS") : "");
+    for (int i = 0; i < consumers; i++)
+        pids[i] = spawn_member(cepheus, pat, boot, dir, i,
+                               scrape && i == consumers - 1 ? scraped_args : getenv("KAFKA_TEST_MEMBER_ARGS"));
     int stopped = 0, ticks = 0, stall_reported = 0, restarted = 0;
     size_t last_seen = 0;
     double last_change = now_s(), t_done = 0, t_stop1 = 0, t_first = 0;
@@ -407,6 +518,7 @@ int main(int argc, char **argv) {
     }
     if (now_s() >= deadline) fprintf(stderr, "kafka_test: timed out with %zu committed matches\n", got.n);
     if (errors) clear_errors(mc);
+    int scraped = !scrape || scrape_member(dir, consumers - 1, nev);
     /* Every member stopped by SIGTERM (at the end, or as the stop) must
      * leave cleanly: an exit status is a failure even when the output is
      * right (another member made up for it). */
@@ -476,7 +588,7 @@ int main(int argc, char **argv) {
     rd_kafka_destroy(prod);
     rd_kafka_mock_cluster_destroy(mc);
     rd_kafka_destroy(mrk);
-    int ok = missing == 0 && extra == 0 && dups == 0 && bad_exits == 0;
+    int ok = missing == 0 && extra == 0 && dups == 0 && bad_exits == 0 && scraped;
     if (ksig && consumers >= 3 && stopped < 2) {
         fprintf(stderr, "kafka_test: the run ended after %d of the 2 stops\n", stopped);
         ok = 0;
