@@ -834,7 +834,7 @@ int cmd_run(int argc, char **argv) {
         {"flush-interval", required_argument, NULL, OPT_FLUSH},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0}};
-    run_opts o = {.time_field = "ts", .checkpoint_every = 100000, .progress = -1, .flush_ms = 100};
+    run_opts o = {.time_field = CEP_DEFAULT_TIME_FIELD, .checkpoint_every = 100000, .progress = -1, .flush_ms = 100};
     /* Kafka mode: the options are only collected here (cli/kafka.c). */
     const char *kafka = NULL, *topic = NULL, *group = NULL, *out_topic = NULL, *late_topic = NULL,
                *timeouts_topic = NULL, *state_topic = NULL, *instance = NULL;

@@ -90,6 +90,7 @@ void ast_expr_free(ast_expr *e) {
         mem_free(e->str);
         mem_free(e->name);
         mem_free(e->step);
+        mem_free(e->head);
         mem_free(e->regex);
         mem_free(e->flags);
         ast_expr_free(e->a);

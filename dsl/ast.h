@@ -52,6 +52,10 @@ struct ast_expr {
     char *step;       /* EX_STEPREF / EX_AGG: the step referred to */
     span step_sp;
     int has_index;    /* EX_STEPREF: step[index].name */
+    int npath;        /* EX_FIELD as parsed: parts of the path in name */
+    char *head;       /* EX_FIELD: its first part when written bare and the
+                       * path has more (a step name to the checker), with
+                       * its span in step_sp */
     int64_t index;
     char *regex;      /* EX_MATCH: pattern text between the slashes */
     span regex_sp;    /* span of the pattern text only (inside slashes) */

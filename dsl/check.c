@@ -6,8 +6,10 @@
 #include "checker.h"
 #include "diag.h"
 #include "expr.h"
+#include "fieldpath.h"
 #include "mem.h"
 #include "regex.h"
+#include "suggest.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -90,6 +92,21 @@ static int find_step(const ctx *c, const char *name) {
     return -1;
 }
 
+/* "; did you mean 'x'?" for a name that is not a step, or "". */
+static const char *step_hint(const ctx *c, const char *name, char *buf, size_t cap) {
+    buf[0] = '\0';
+    const char *best = NULL;
+    /* (Out of memory only costs the hint.) */
+    const char **names = mem_alloc((c->steps.n ? c->steps.n : 1) * sizeof *names);
+    if (names) {
+        for (size_t i = 0; i < c->steps.n; i++) names[i] = c->steps.v[i]->name;
+        best = suggest_nearest(name, strlen(name), names, c->steps.n);
+        mem_free(names);
+    }
+    if (best) snprintf(buf, cap, "; did you mean '%s'?", best);
+    return buf;
+}
+
 static int is_negated(const ast_step *s) {
     return s->conn == CONN_NOT_NEXT || s->conn == CONN_NOT_FOLLOWED_BY;
 }
@@ -98,7 +115,9 @@ static int is_negated(const ast_step *s) {
 static int resolve_step_ref(ctx *c, const ast_expr *e) {
     int i = find_step(c, e->step);
     if (i < 0) {
-        ERR(c, CEP_DIAG_NAME, e->step_sp.start, "unknown step '%s'", e->step);
+        char hint[160];
+        ERR(c, CEP_DIAG_NAME, e->step_sp.start, "unknown step '%s'%s", e->step,
+            step_hint(c, e->step, hint, sizeof hint));
         return -1;
     }
     if (c->current >= 0 && i > c->current) {
@@ -179,6 +198,22 @@ static stype check_expr(ctx *c, ast_expr *e) {
     case EX_DOUBLE: return T_DOUBLE;
     case EX_STRING: return T_STRING;
     case EX_FIELD:
+        if (e->npath >= 2 && e->head && (find_step(c, e->head) >= 0 || c->current < 0)) {
+            /* a.payload.amount: step a's payload.amount (language.md, Field
+             * paths). In emit there is no event: the head must be a step. */
+            fpath fp;
+            char *rest = NULL;
+            if (fpath_parse(e->name, strlen(e->name), &fp) < 0 || !(rest = fpath_text(&fp, 1))) {
+                c->oom = 1;
+                return T_ANY;
+            }
+            mem_free(e->name);
+            e->name = rest;
+            e->step = e->head;
+            e->head = NULL;
+            e->kind = EX_STEPREF;
+            return check_expr(c, e);
+        }
         if (c->current < 0) {
             ERR(c, CEP_DIAG_NAME, e->sp.start, "a bare field in emit has no event: write STEP.FIELD");
             return T_ANY;
@@ -409,9 +444,10 @@ static void check_pattern(ctx *c, ast_pattern *p) {
         ERR(c, CEP_DIAG_RANGE, p->within_sp.start, "within must be positive");
     if (p->has_skip && (p->skip == SKIP_TO_FIRST || p->skip == SKIP_TO_LAST)) {
         int i = find_step(c, p->skip_step);
+        char hint[160];
         if (i < 0)
-            ERR(c, CEP_DIAG_NAME, p->skip_step_sp.start, "skip target '%s' is not a step of pattern '%s'",
-                p->skip_step, p->name);
+            ERR(c, CEP_DIAG_NAME, p->skip_step_sp.start, "skip target '%s' is not a step of pattern '%s'%s",
+                p->skip_step, p->name, step_hint(c, p->skip_step, hint, sizeof hint));
         else if (is_negated(c->steps.v[i]))
             ERR(c, CEP_DIAG_NAME, p->skip_step_sp.start, "step '%s' is negated and accepts no events",
                 p->skip_step);

@@ -32,6 +32,15 @@ typedef struct tok_regex {
     char *re, *flags;
     span re_sp, flags_sp;
 } tok_regex;
+/* A field path being read: its text form so far (fieldpath.h), its
+ * number of parts, and its first part when written bare (a step name
+ * candidate; NULL when backquoted). */
+typedef struct tok_path {
+    char *text;
+    int n;
+    char *head;
+    span head_sp;
+} tok_path;
 
 /* Lists under construction keep their tail for O(1) appends. */
 typedef struct expr_list { ast_expr *head, *tail; int n; } expr_list;
@@ -78,6 +87,7 @@ int cepyylex(CEPYYSTYPE *yylval_param, CEPYYLTYPE *yylloc_param,
 #include <string.h>
 
 #include "diag.h"
+#include "fieldpath.h"
 #include "mem.h"
 
 /* The scanner's entry points (flex writes no header for us). */
@@ -138,6 +148,8 @@ static int64_t quant_bound(struct parse_ctx *ctx, tok_int v, span sp);
 static ast_step *mk_step(struct parse_ctx *ctx, span sp);
 static ast_mod *mk_mod(struct parse_ctx *ctx, mod_kind kind, span sp);
 static void set_gap(ast_step *s, const within_clause *g);
+static int path_start(struct parse_ctx *ctx, tok_path *p, char *part, int quoted, span sp);
+static int path_add(struct parse_ctx *ctx, tok_path *p, char *part, span sp);
 
 /* Out of memory inside an action: the action has already freed what it
  * was handed; YYNOMEM ends the parse. */
@@ -165,6 +177,7 @@ static void set_gap(ast_step *s, const within_clause *g);
     tok_str sval;
     int64_t ms;
     tok_regex rx;
+    tok_path path;
     ast_expr *expr;
     expr_list elist;
     ast_step *step;
@@ -193,6 +206,7 @@ static void set_gap(ast_step *s, const within_clause *g);
 %token KW_TRUE "'true'" KW_FALSE "'false'" KW_NULL "'null'"
 %token EQ "'=='" NE "'!='" LE "'<='" GE "'>='" MATCH "'=~'" NOMATCH "'!~'"
 %token <str> NAME "name"
+%token <str> QNAME "backquoted name"
 %token <ival> INT "integer"
 %token <dval> NUMBER "number"
 %token <sval> STRING "string"
@@ -200,6 +214,7 @@ static void set_gap(ast_step *s, const within_clause *g);
 %token <rx> REGEX "regex"
 
 %type <expr> expr where_opt
+%type <path> path
 %type <elist> expr_list
 %type <step> elem first_elem
 %type <slist> top_seq group_seq
@@ -215,6 +230,7 @@ static void set_gap(ast_step *s, const within_clause *g);
 %destructor { mem_free($$); } <str>
 %destructor { mem_free($$.s); } <sval>
 %destructor { mem_free($$.re); mem_free($$.flags); } <rx>
+%destructor { mem_free($$.text); mem_free($$.head); } <path>
 %destructor { ast_expr_free($$); } <expr>
 %destructor { ast_expr_free($$.head); } <elist>
 %destructor { ast_step_free($$); } <step>
@@ -281,14 +297,17 @@ key_opt:
   | KW_KEY name_list { $$ = $2; }
   ;
 
+/* Key fields: paths into the event (never step references). */
 name_list:
-    NAME {
-        ast_name *n = ast_name_new($1, @1);
+    path {
+        mem_free($1.head);
+        ast_name *n = ast_name_new($1.text, @1);
         CHECK(n);
         $$.head = $$.tail = n;
     }
-  | name_list ',' NAME {
-        ast_name *n = ast_name_new($3, @3);
+  | name_list ',' path {
+        mem_free($3.head);
+        ast_name *n = ast_name_new($3.text, @3);
         if (!n) ast_name_free($1.head);
         CHECK(n);
         $$ = $1;
@@ -560,43 +579,41 @@ expr:
   | KW_TRUE { CHECK($$ = mk(ctx, EX_BOOL, @$)); $$->ival = 1; }
   | KW_FALSE { CHECK($$ = mk(ctx, EX_BOOL, @$)); $$->ival = 0; }
   | KW_NULL { CHECK($$ = mk(ctx, EX_NULL, @$)); }
-  | NAME {
+  | path {
+        /* A field of the event, or (decided by the checker, which knows
+         * the steps) a step reference when its first part names a step. */
         $$ = mk(ctx, EX_FIELD, @$);
-        if (!$$) mem_free($1);
+        if (!$$) { mem_free($1.text); mem_free($1.head); }
         CHECK($$);
-        $$->name = $1;
+        $$->name = $1.text;
         $$->name_sp = @1;
+        $$->npath = $1.n;
+        $$->head = $1.head;
+        $$->step_sp = $1.head_sp;
     }
-  | NAME '.' NAME {
+  | NAME '[' INT ']' '.' path {
+        mem_free($6.head);
         $$ = mk(ctx, EX_STEPREF, @$);
-        if (!$$) { mem_free($1); mem_free($3); }
-        CHECK($$);
-        $$->step = $1;
-        $$->step_sp = @1;
-        $$->name = $3;
-        $$->name_sp = @3;
-    }
-  | NAME '[' INT ']' '.' NAME {
-        $$ = mk(ctx, EX_STEPREF, @$);
-        if (!$$) { mem_free($1); mem_free($6); }
+        if (!$$) { mem_free($1); mem_free($6.text); }
         CHECK($$);
         $$->step = $1;
         $$->step_sp = @1;
         $$->has_index = 1;
         $$->index = quant_bound(ctx, $3, @3);
-        $$->name = $6;
+        $$->name = $6.text;
         $$->name_sp = @6;
     }
-  | NAME '[' '-' INT ']' '.' NAME {
+  | NAME '[' '-' INT ']' '.' path {
+        mem_free($7.head);
         $$ = mk(ctx, EX_STEPREF, @$);
-        if (!$$) { mem_free($1); mem_free($7); }
+        if (!$$) { mem_free($1); mem_free($7.text); }
         CHECK($$);
         $$->step = $1;
         $$->step_sp = @1;
         $$->has_index = 1;
         /* 2^63 is fine here: its negation is INT64_MIN. */
         $$->index = $4.big ? INT64_MIN : -$4.v;
-        $$->name = $7;
+        $$->name = $7.text;
         $$->name_sp = @7;
     }
   | NAME '(' ')' {
@@ -610,6 +627,15 @@ expr:
     }
   ;
 
+/* a, `risk-score`, payload.amount, a.`user-id`: the text form joins the
+ * parts with '.', backquoting those that need it (fieldpath.h). */
+path:
+    NAME { CHECK(path_start(ctx, &$$, $1, 0, @1)); }
+  | QNAME { CHECK(path_start(ctx, &$$, $1, 1, @1)); }
+  | path '.' NAME { $$ = $1; CHECK(path_add(ctx, &$$, $3, @3)); }
+  | path '.' QNAME { $$ = $1; CHECK(path_add(ctx, &$$, $3, @3)); }
+  ;
+
 expr_list:
     expr { $$.head = $$.tail = $1; $$.n = 1; }
   | expr_list ',' expr {
@@ -621,6 +647,50 @@ expr_list:
   ;
 
 %%
+
+/* Start a path with its first part (taken). 0 on ENOMEM, nothing left. */
+static int path_start(struct parse_ctx *ctx, tok_path *p, char *part, int quoted, span sp) {
+    memset(p, 0, sizeof *p);
+    p->n = 1;
+    p->head_sp = sp;
+    size_t n = strlen(part);
+    int q = fpath_part_needs_quotes(part, n);
+    p->text = mem_alloc(n + 3);
+    if (p->text) snprintf(p->text, n + 3, q ? "`%s`" : "%s", part);
+    if (!quoted && p->text) {
+        p->head = part;
+        return 1;
+    }
+    mem_free(part);
+    if (!p->text) ctx->oom = 1;
+    return p->text != NULL;
+}
+
+/* Append a part (taken) to p. 0 on ENOMEM, after freeing p. */
+static int path_add(struct parse_ctx *ctx, tok_path *p, char *part, span sp) {
+    if (p->n >= FPATH_MAX) {
+        if (p->n++ == FPATH_MAX)
+            perr(ctx, CEP_DIAG_LIMIT, sp.start, "a field path has at most %d names", FPATH_MAX);
+        mem_free(part);
+        return 1;
+    }
+    size_t n = strlen(part), old = strlen(p->text);
+    int q = fpath_part_needs_quotes(part, n);
+    char *t = mem_realloc(p->text, old + n + 4);
+    if (!t) {
+        mem_free(part);
+        mem_free(p->text);
+        mem_free(p->head);
+        p->text = p->head = NULL;
+        ctx->oom = 1;
+        return 0;
+    }
+    snprintf(t + old, n + 4, q ? ".`%s`" : ".%s", part);
+    mem_free(part);
+    p->text = t;
+    p->n++;
+    return 1;
+}
 
 static void set_gap(ast_step *s, const within_clause *g) {
     s->has_gap = g->has;
@@ -752,9 +822,11 @@ static ast_expr *mk_call(struct parse_ctx *ctx, char *name, span name_sp,
     if (agg != OP_NONE) {
         ast_expr *a = args.head;
         int is_count = agg == AGG_COUNT;
+        /* count(step); sum(step.field...): the path's first part is the
+         * step. */
         int ok = args.n == 1 &&
-                 (is_count ? a->kind == EX_FIELD
-                           : a->kind == EX_STEPREF && !a->has_index);
+                 (is_count ? a->kind == EX_FIELD && a->npath == 1
+                           : a->kind == EX_FIELD && a->npath >= 2 && a->head);
         ast_expr *e = mk(ctx, ok ? EX_AGG : EX_NULL, sp);
         if (!e) {
             mem_free(name);
@@ -775,11 +847,21 @@ static ast_expr *mk_call(struct parse_ctx *ctx, char *name, span name_sp,
                 e->step_sp = a->name_sp;
                 a->name = NULL;
             } else {
-                e->step = a->step;
+                fpath fp;
+                char *rest = NULL;
+                if (fpath_parse(a->name, strlen(a->name), &fp) == 0 &&
+                    !(rest = fpath_text(&fp, 1))) {
+                    ctx->oom = 1;
+                    mem_free(name);
+                    ast_expr_free(args.head);
+                    ast_expr_free(e);
+                    return NULL;
+                }
+                e->step = a->head;
                 e->step_sp = a->step_sp;
-                e->name = a->name;
+                e->name = rest;
                 e->name_sp = a->name_sp;
-                a->step = a->name = NULL;
+                a->head = NULL;
             }
         }
         mem_free(name);

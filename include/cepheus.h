@@ -52,6 +52,11 @@ extern "C" {
  * cep_strerror, cep_err_name, cep_version and cep_parse_time may be called
  * from any thread; cep_set_allocator must come before everything else. */
 
+/* The field the event time is read from unless told otherwise
+ * (cep_engine_set_time_field, cep_event_parse_json, the CLI's
+ * --time-field, the Python Engine's time_field). */
+#define CEP_DEFAULT_TIME_FIELD "ts"
+
 /* ---- Error codes ------------------------------------------------------ */
 
 /* X(name, value, message): the one list of error codes. */
@@ -278,6 +283,15 @@ CEP_API int cep_program_field_slot(const cep_program *p, const char *name);
  * be NULL. For messages such as "field 'amout' (pattern p, line 3) was
  * present in none of N events". CEP_EINVAL for a slot out of range. */
 CEP_API int cep_program_field_origin(const cep_program *p, size_t slot, size_t *pattern, int *line);
+/* A field's path into the event: 1 part for a top-level field ("amount"),
+ * one per object level for a nested one ("payload", "amount" for the field
+ * named "payload.amount"). Part i is NUL-terminated and owned by the
+ * program; NULL (and depth 0) out of range. cep_program_field_name gives
+ * the path's text form: parts joined by '.', a part backquoted when it is
+ * empty or holds '.', '[' or ']'. cep_program_field_slot accepts any
+ * spelling of it (`amount` and amount are one field). */
+CEP_API size_t cep_program_field_depth(const cep_program *p, size_t slot);
+CEP_API const char *cep_program_field_part(const cep_program *p, size_t slot, size_t i);
 
 /* The compiled NFA of every pattern as readable text (dot = 0) or as
  * Graphviz DOT (dot = 1). *out is returned owned: free it with cep_free. */
@@ -297,6 +311,8 @@ CEP_API int cep_event_new(const cep_program *p, cep_event **out);
 CEP_API void cep_event_free(cep_event *ev);
 /* Reset every slot to null, forget time and raw text. */
 CEP_API void cep_event_clear(cep_event *ev);
+/* The event time; the engine also shows it to conditions as the time
+ * field (see cep_engine_set_time_field), so nothing else needs setting. */
 CEP_API int cep_event_set_time(cep_event *ev, int64_t ms);
 /* Parse s[0..len) as an RFC 3339 date-time ("2023-11-14T22:13:20.5Z",
  * offset required) into milliseconds since the epoch, as the JSON reader
@@ -313,8 +329,10 @@ CEP_API int cep_event_set_string(cep_event *ev, int slot, const char *s,
 /* Original text carried along to matches (the CLI stores the JSON line). */
 CEP_API int cep_event_set_raw(cep_event *ev, const char *text, size_t len);
 /* Fill ev from one JSON object text. Fields the program reads go to their
- * slots; the event time is read from time_field (integer milliseconds or an
- * RFC 3339 string; NULL: "ts"; "" reads no time, for processing time). The
+ * slots, nested ones read through their objects (an object or array read
+ * whole is null); the event time is read from time_field, a name or path
+ * (integer milliseconds or an RFC 3339 string; NULL: "ts"; "" reads no
+ * time, for processing time; CEP_EINVAL when it is no valid path). The
  * raw text is kept. Errors: CEP_EJSON, CEP_ENOTOBJECT, CEP_ETIME,
  * CEP_ERANGE, CEP_ETOODEEP, CEP_ENOMEM, CEP_EINVAL; then cep_event_error()
  * says why. */
@@ -448,7 +466,12 @@ CEP_API int cep_engine_set_clock(cep_engine *e, cep_clock_fn fn, void *ud);
 /* Processing time: move the watermark to the clock's time now (timeouts,
  * trailing notFollowedBy, held matches). Event time: a no-op. */
 CEP_API int cep_engine_tick(cep_engine *e);
-/* Field holding event time for cep_engine_push_json (default "ts"). */
+/* Field holding event time for cep_engine_push_json (default
+ * CEP_DEFAULT_TIME_FIELD, "ts"): a name or a path into nested objects
+ * ("meta.ts", "`event-time`"; CEP_EINVAL for a malformed path). In event
+ * time, a condition that reads this field sees the event's time in
+ * milliseconds (an int) however it was given: an RFC 3339 string in the
+ * JSON, or only cep_event_set_time on a row built by hand. */
 CEP_API int cep_engine_set_time_field(cep_engine *e, const char *name);
 CEP_API void cep_engine_on_match(cep_engine *e, cep_match_fn fn, void *ud);
 CEP_API void cep_engine_on_late(cep_engine *e, cep_late_fn fn, void *ud);

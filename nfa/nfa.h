@@ -134,13 +134,33 @@ typedef struct field_origin {
     int line;                 /* 1-based line of the pattern text */
 } field_origin;
 
+/* The fields a program reads, as the JSON readers walk them: a level is
+ * one object of the event (levels[0] the event itself), its members the
+ * keys read there. A member is read into a slot, or looked into (child),
+ * or both (an object read whole is null; see language.md). */
+typedef struct field_member {
+    const char *name;         /* the key (into the program's field_parts) */
+    uint32_t len;
+    int32_t slot;             /* -1: only a way to nested fields */
+    int32_t child;            /* level under it, -1: none */
+} field_member;
+
+typedef struct field_level {
+    uint32_t first, n;        /* members[first .. first + n) */
+} field_level;
+
 struct cep_program {
     uint64_t fingerprint;     /* of every pattern and field: snapshots check it */
     uint32_t npatterns;
     nfa_pattern *patterns;
     uint32_t nfields;
-    char **fields;            /* slot -> name */
+    char **fields;            /* slot -> name (fieldpath.h's text form) */
     field_origin *field_origins; /* slot -> first read */
+    char **field_parts;       /* slot -> its path's parts, each NUL-ended */
+    uint32_t *field_nparts;   /* slot -> number of parts (1: top level) */
+    uint32_t nlevels, nmembers;
+    field_level *levels;
+    field_member *members;
     uint32_t nfns;
     user_fn *fns;             /* copies of the compiler's registrations */
     expr *exprs;              /* every expression node, freed together */
@@ -156,6 +176,24 @@ struct cep_compiler {
 
 /* Slot for a field name, -1 when the program does not read it. */
 int program_slot(const cep_program *p, const char *name, size_t len);
+
+/* The member of level lvl named k[0..n), or NULL. */
+static inline const field_member *program_member(const cep_program *p, int lvl, const char *k, size_t n) {
+    const field_level *l = &p->levels[lvl];
+    const field_member *m = p->members + l->first;
+    for (uint32_t i = 0; i < l->n; i++) {
+        if (m[i].len != n) continue;
+        uint32_t j = 0; /* keys are short: a loop beats a call to memcmp */
+        while (j < n && m[i].name[j] == k[j]) j++;
+        if (j == n) return &m[i];
+    }
+    return NULL;
+}
+
+/* Split every field's name into its path and build the levels above
+ * (after the checker has given every field its slot). CEP_OK or
+ * CEP_ENOMEM. */
+int program_index_fields(cep_program *p);
 
 /* Compile checked patterns into prog (fields already assigned by the
  * checker). Errors (regex) go to d. Returns CEP_OK, CEP_EPATTERN or

@@ -3,6 +3,7 @@
 #include "config.h"
 #include "checker.h"
 #include "diag.h"
+#include "fieldpath.h"
 #include "expr.h"
 #include "lint.h"
 #include "mem.h"
@@ -73,6 +74,11 @@ CEP_API void cep_program_free(cep_program *p) {
     for (uint32_t i = 0; i < p->nfields; i++) mem_free(p->fields[i]);
     mem_free(p->fields);
     mem_free(p->field_origins);
+    for (uint32_t i = 0; p->field_parts && i < p->nfields; i++) mem_free(p->field_parts[i]);
+    mem_free(p->field_parts);
+    mem_free(p->field_nparts);
+    mem_free(p->levels);
+    mem_free(p->members);
     for (uint32_t i = 0; i < p->nfns; i++) mem_free(p->fns[i].name);
     mem_free(p->fns);
     for (expr *e = p->exprs; e;) {
@@ -137,6 +143,7 @@ static int compile_text(const cep_compiler *c, const char *text, size_t len, con
     if (rc == CEP_OK) rc = check_patterns(pats, c, p, d);
     if (rc == CEP_OK && cep_diag_count(d)) rc = CEP_EPATTERN; /* parse errors */
     if (rc == CEP_OK && w && lint_patterns(pats, text, len, w) < 0) rc = CEP_ENOMEM;
+    if (rc == CEP_OK) rc = program_index_fields(p);
     if (rc == CEP_OK) rc = nfa_compile(p, pats, d);
     ast_pattern_free(pats);
     if (diag_finish(d) < 0 && rc != CEP_OK) rc = CEP_ENOMEM;
@@ -187,6 +194,14 @@ CEP_API int cep_program_field_origin(const cep_program *p, size_t slot, size_t *
 CEP_API int cep_program_field_slot(const cep_program *p, const char *name) {
     if (!p || !name) return CEP_EINVAL;
     int s = program_slot(p, name, strlen(name));
+    if (s >= 0) return s;
+    /* Another spelling of the same path: `amount`, payload.`amount`. */
+    fpath fp;
+    if (fpath_parse(name, strlen(name), &fp) < 0) return CEP_EINVAL;
+    char *t = fpath_text(&fp, 0);
+    if (!t) return CEP_ENOMEM;
+    s = program_slot(p, t, strlen(t));
+    mem_free(t);
     return s >= 0 ? s : CEP_ENOTFOUND;
 }
 
@@ -213,5 +228,108 @@ CEP_API int cep_lint(const cep_compiler *c, const char *text, size_t len, const 
         cep_diag_free(w);
         *diag = errs;
     }
+    return rc;
+}
+
+CEP_API size_t cep_program_field_depth(const cep_program *p, size_t slot) {
+    return p && slot < p->nfields && p->field_nparts ? p->field_nparts[slot] : 0;
+}
+
+CEP_API const char *cep_program_field_part(const cep_program *p, size_t slot, size_t i) {
+    if (!p || slot >= p->nfields || !p->field_parts || i >= p->field_nparts[slot]) return NULL;
+    const char *s = p->field_parts[slot];
+    while (i--) s += strlen(s) + 1;
+    return s;
+}
+
+/* ---- the levels the JSON readers walk ---------------------------------------- */
+
+typedef struct lvl_build {
+    cep_program *p;
+    size_t cap_levels, cap_members;
+} lvl_build;
+
+static const char *part_at(const cep_program *p, uint32_t slot, uint32_t depth) {
+    const char *s = p->field_parts[slot];
+    while (depth--) s += strlen(s) + 1;
+    return s;
+}
+
+/* Level for the slots in set[0..n) (all sharing their parts before
+ * depth): its members first, contiguous, then their children. Returns
+ * the level's index or -1 on ENOMEM. */
+static int build_level(lvl_build *b, uint32_t *set, uint32_t n, uint32_t depth) {
+    cep_program *p = b->p;
+    if (mem_grow((void **)&p->levels, &b->cap_levels, p->nlevels + 1, sizeof *p->levels) < 0) return -1;
+    int li = (int)p->nlevels++;
+    uint32_t first = p->nmembers;
+    for (uint32_t i = 0; i < n; i++) {
+        const char *name = part_at(p, set[i], depth);
+        size_t len = strlen(name);
+        uint32_t m = first;
+        while (m < p->nmembers && !(p->members[m].len == len && memcmp(p->members[m].name, name, len) == 0)) m++;
+        if (m == p->nmembers) {
+            if (mem_grow((void **)&p->members, &b->cap_members, p->nmembers + 1, sizeof *p->members) < 0) return -1;
+            p->members[p->nmembers++] = (field_member){name, (uint32_t)len, -1, -1};
+        }
+        if (p->field_nparts[set[i]] == depth + 1) p->members[m].slot = (int32_t)set[i];
+    }
+    uint32_t last = p->nmembers;
+    p->levels[li] = (field_level){first, last - first};
+    for (uint32_t m = first; m < last; m++) {
+        uint32_t *sub = mem_alloc((n ? n : 1) * sizeof *sub), k = 0;
+        if (!sub) return -1;
+        for (uint32_t i = 0; i < n; i++) {
+            uint32_t s = set[i];
+            if (p->field_nparts[s] > depth + 1 && strcmp(part_at(p, s, depth), p->members[m].name) == 0)
+                sub[k++] = s;
+        }
+        if (k) {
+            int child = build_level(b, sub, k, depth + 1);
+            if (child < 0) {
+                mem_free(sub);
+                return -1;
+            }
+            p->members[m].child = child;
+        }
+        mem_free(sub);
+    }
+    return li;
+}
+
+int program_index_fields(cep_program *p) {
+    uint32_t n = p->nfields;
+    p->field_parts = mem_calloc(n ? n : 1, sizeof *p->field_parts);
+    p->field_nparts = mem_calloc(n ? n : 1, sizeof *p->field_nparts);
+    if (!p->field_parts || !p->field_nparts) return CEP_ENOMEM;
+    for (uint32_t i = 0; i < n; i++) {
+        fpath fp;
+        const char *name = p->fields[i];
+        if (fpath_parse(name, strlen(name), &fp) < 0 || fp.n == 0) {
+            /* Not reached: the checker writes names in the text form. */
+            fp.n = 1;
+            fp.part[0] = name;
+            fp.len[0] = strlen(name);
+        }
+        size_t total = 0;
+        for (uint32_t k = 0; k < fp.n; k++) total += fp.len[k] + 1;
+        char *parts = mem_alloc(total), *o = parts;
+        if (!parts) return CEP_ENOMEM;
+        for (uint32_t k = 0; k < fp.n; k++) {
+            memcpy(o, fp.part[k], fp.len[k]);
+            o[fp.len[k]] = '\0';
+            o += fp.len[k] + 1;
+        }
+        p->field_parts[i] = parts;
+        p->field_nparts[i] = fp.n;
+    }
+    lvl_build b = {.p = p};
+    uint32_t *set = mem_alloc((n ? n : 1) * sizeof *set);
+    int rc = CEP_ENOMEM;
+    if (set) {
+        for (uint32_t i = 0; i < n; i++) set[i] = i;
+        if (build_level(&b, set, n, 0) == 0) rc = CEP_OK;
+    }
+    mem_free(set);
     return rc;
 }

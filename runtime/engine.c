@@ -5,6 +5,7 @@
 #include "config.h"
 #include "engine.h"
 #include "json.h"
+#include "fieldpath.h"
 #include "hash.h"
 #include "mem.h"
 #include "route.h"
@@ -399,6 +400,20 @@ static int push_at(cep_engine *e, cep_event *ev, int64_t t) {
     return finish_rc(e, rc);
 }
 
+/* Slot of the time field in e's program, -1 when no condition reads it
+ * (or in processing time, where it is an ordinary field). */
+static int time_slot(cep_engine *e) {
+    if (e->tslot_prog != e->prog) {
+        e->tslot_prog = e->prog;
+        e->tslot = -1;
+        if (e->time_mode != CEP_TIME_PROCESSING) {
+            int s = cep_program_field_slot(e->prog, e->time_field ? e->time_field : CEP_DEFAULT_TIME_FIELD);
+            if (s >= 0) e->tslot = s;
+        }
+    }
+    return e->tslot;
+}
+
 CEP_API int cep_engine_push(cep_engine *e, const cep_event *ev_in) {
     if (!e || !ev_in || ev_in->nslots != e->prog->nfields) return CEP_EINVAL;
     if (e->finished) return CEP_EFINISHED;
@@ -407,10 +422,21 @@ CEP_API int cep_engine_push(cep_engine *e, const cep_event *ev_in) {
         return CEP_ETIME;
     }
     e->started = 1;
-    /* The caller's row is lent: only its sequence number and, in processing
-     * time, its time are set for the call, then put back. */
+    /* The caller's row is lent: only its sequence number, its time field
+     * and, in processing time, its time are set for the call, then put
+     * back. */
     cep_event *ev = (cep_event *)ev_in;
-    if (e->time_mode != CEP_TIME_PROCESSING) return push_at(e, ev, ev->time);
+    if (e->time_mode != CEP_TIME_PROCESSING) {
+        int ts = time_slot(e);
+        if (ts < 0) return push_at(e, ev, ev->time);
+        /* The time field reads as the event time in milliseconds, whatever
+         * form it came in (RFC 3339 text, or only cep_event_set_time). */
+        cep_value saved = ev->vals[ts];
+        ev->vals[ts] = (cep_value){.type = CEP_INT, .u.i = ev->time};
+        int rc = push_at(e, ev, ev->time);
+        ev->vals[ts] = saved;
+        return rc;
+    }
     int64_t saved_time = ev->time;
     int saved_has = ev->has_time;
     ev->time = processing_now(e);
@@ -466,7 +492,7 @@ CEP_API int cep_engine_push_json(cep_engine *e, const char *text, size_t len) {
         if (rc != CEP_OK) return rc;
     }
     cep_event_clear(e->builder);
-    const char *tf = e->time_mode == CEP_TIME_PROCESSING ? "" : e->time_field ? e->time_field : "ts";
+    const char *tf = e->time_mode == CEP_TIME_PROCESSING ? "" : e->time_field ? e->time_field : CEP_DEFAULT_TIME_FIELD;
     int rc = cep_event_parse_json(e->builder, text, len, tf);
     if (rc != CEP_OK) {
         engine_set_err(e, "%s", cep_event_error(e->builder));
@@ -614,6 +640,7 @@ CEP_API int cep_engine_set_state_ttl(cep_engine *e, int64_t ms) {
 CEP_API int cep_engine_set_time_mode(cep_engine *e, int mode) {
     if (!e || e->started || (mode != CEP_TIME_EVENT && mode != CEP_TIME_PROCESSING)) return CEP_EINVAL;
     e->time_mode = mode;
+    e->tslot_prog = NULL;
     return CEP_OK;
 }
 
@@ -633,11 +660,13 @@ CEP_API int cep_engine_tick(cep_engine *e) {
 }
 
 CEP_API int cep_engine_set_time_field(cep_engine *e, const char *name) {
-    if (!e || !name || !*name || e->started) return CEP_EINVAL;
+    fpath fp;
+    if (!e || !name || !*name || e->started || fpath_parse(name, strlen(name), &fp) < 0) return CEP_EINVAL;
     char *copy = mem_strdup(name);
     if (!copy) return CEP_ENOMEM;
     mem_free(e->time_field);
     e->time_field = copy;
+    e->tslot_prog = NULL;
     return CEP_OK;
 }
 

@@ -183,6 +183,8 @@ struct cep_engine {
     const cep_program *prog;
     int64_t max_delay;
     char *time_field;
+    const cep_program *tslot_prog; /* whose slot of time_field tslot is */
+    int tslot;                     /* -1: the program does not read it */
     cep_match_fn on_match;
     void *match_ud;
     cep_late_fn on_late;

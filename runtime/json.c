@@ -20,6 +20,7 @@
 #include <yajl/yajl_parse.h>
 
 #include "event.h"
+#include "fieldpath.h"
 #include "mem.h"
 #include "nfa.h"
 #include "timefmt.h"
@@ -170,19 +171,29 @@ static size_t arena_bound(size_t n) {
 
 enum { TIME_MISSING, TIME_SET, TIME_BAD };
 
+/* What is read inside the object or array open at a depth: the program's
+ * level for it (-1: none) and the part of the time path its keys are
+ * compared with (-1: not on it). Both -1 (arrays always): nothing. */
+typedef struct frame {
+    int lvl, td;
+} frame;
+
 typedef struct pctx {
     cep_event *ev;
     json_state *st;
     const char *tf;      /* time field name */
-    size_t tflen;
+    const fpath *tp;     /* its path */
     int depth;           /* 1 inside the top-level object */
     int not_object;      /* the top-level value is something else */
     const char *top_kind;
-    int slot;            /* slot of the current top-level key, or -1 */
-    int is_time;         /* the current top-level key is the time field */
+    int slot;            /* slot of the current key, or -1 */
+    int is_time;         /* the current key is the time field */
+    int child, tnext;    /* the current key leads to a level / further on
+                          * the time path (-1: no) */
     int time_state;
     int64_t time;
     int status;          /* why a callback stopped the parse */
+    frame fr[JSON_MAX_DEPTH + 2];
 } pctx;
 
 /* Stop the parse with code and a printf-style reason in ev->err. */
@@ -210,9 +221,11 @@ static int top_scalar(pctx *c, const char *kind) {
     return 1;
 }
 
-/* A value for a top-level key is expected (depth 1, not inside an array
- * that is itself the top-level value). */
-static int at_field(const pctx *c) { return c->depth == 1 && !c->not_object; }
+/* A value for a key the program reads (or the time path) is expected:
+ * inside an object it looks into, not an array. */
+static int at_field(const pctx *c) {
+    return c->depth >= 1 && !c->not_object && (c->fr[c->depth].lvl >= 0 || c->fr[c->depth].td >= 0);
+}
 
 static const char *field_name(const pctx *c) {
     return cep_program_field_name(c->ev->prog, (size_t)c->slot);
@@ -317,27 +330,40 @@ static int cb_key(void *ctx, const unsigned char *s, size_t n) {
     pctx *c = ctx;
     if (!at_field(c)) return 1;
     /* Compared as the decoded bytes, so "a\u0062" names field "ab". */
-    c->slot = program_slot(c->ev->prog, (const char *)s, n);
-    c->is_time = c->tflen && n == c->tflen && memcmp(s, c->tf, n) == 0; /* "": no time field */
+    frame f = c->fr[c->depth];
+    const field_member *m = f.lvl >= 0 ? program_member(c->ev->prog, f.lvl, (const char *)s, n) : NULL;
+    c->slot = m ? m->slot : -1;
+    c->child = m ? m->child : -1;
+    int on_time = f.td >= 0 && n == c->tp->len[f.td] && memcmp(s, c->tp->part[f.td], n) == 0;
+    c->is_time = on_time && (uint32_t)f.td + 1 == c->tp->n;
+    c->tnext = on_time && !c->is_time ? f.td + 1 : -1;
     return 1;
 }
 
-/* Objects and arrays below the top level are not looked into: a field
- * holding one reads as null, and cannot be the time. */
+/* An object or array: the event itself, or a value. Objects on the way to
+ * a field the program reads (or to the time) are looked into; any other
+ * is not, and a field holding one reads as null and cannot be the time. */
 static int open_nested(pctx *c, int is_map) {
     if (c->depth == 0) {
         c->depth = 1;
+        c->fr[1].lvl = c->fr[1].td = -1;
         if (!is_map) {
             c->not_object = 1;
             c->top_kind = "an array";
+        } else {
+            c->fr[1].lvl = c->ev->prog->nlevels ? 0 : -1;
+            c->fr[1].td = c->tp->n ? 0 : -1;
         }
         return 1;
     }
+    frame next = {-1, -1};
     if (at_field(c)) {
         if (c->is_time) c->time_state = TIME_BAD;
         if (c->slot >= 0 && !set_status(c, cep_event_set_null(c->ev, c->slot)))
             return 0;
+        if (is_map) next = (frame){c->child, c->tnext};
     }
+    if (c->depth < JSON_MAX_DEPTH) c->fr[c->depth + 1] = next;
     if (++c->depth > JSON_MAX_DEPTH) {
         if (c->not_object)
             return fail(c, CEP_ENOTOBJECT, "event is %s, not a JSON object",
@@ -399,8 +425,13 @@ static int is_ws(char ch) {
 int json_parse_yajl(cep_event *ev, const char *text, size_t len, const char *time_field) {
     if (!ev || !ev->sbufs || !ev->prog || (!text && len)) return CEP_EINVAL;
     if (!text) text = "";
-    if (!time_field) time_field = "ts";
+    if (!time_field) time_field = CEP_DEFAULT_TIME_FIELD;
     cep_event_clear(ev);
+    fpath tp;
+    if (fpath_parse(time_field, strlen(time_field), &tp) < 0) {
+        snprintf(ev->err, EVENT_ERR_SIZE, "invalid time field name '%.100s'", time_field);
+        return CEP_EINVAL;
+    }
 
     json_state *st = ev->json;
     if (!st) {
@@ -415,8 +446,8 @@ int json_parse_yajl(cep_event *ev, const char *text, size_t len, const char *tim
     yajl_alloc_funcs funcs = funcs_template;
     funcs.ctx = st;
 
-    pctx c = {.ev = ev, .st = st, .tf = time_field, .tflen = strlen(time_field),
-              .slot = -1, .time_state = TIME_MISSING, .status = CEP_OK};
+    pctx c = {.ev = ev, .st = st, .tf = time_field, .tp = &tp,
+              .slot = -1, .child = -1, .tnext = -1, .time_state = TIME_MISSING, .status = CEP_OK};
     /* yajl copies funcs into the handle, so the local struct may go. */
     yajl_handle h = yajl_alloc(&callbacks, &funcs, &c);
     if (!h) goto oom;
@@ -470,7 +501,7 @@ CEP_API int cep_event_parse_json(cep_event *ev, const char *text, size_t len,
                                  const char *time_field) {
     if (!ev || !ev->sbufs || !ev->prog || (!text && len)) return CEP_EINVAL;
     if (!text) text = "";
-    if (!time_field) time_field = "ts";
+    if (!time_field) time_field = CEP_DEFAULT_TIME_FIELD;
     json_state *st = ev->json;
     if (!st) {
         st = mem_calloc(1, sizeof *st);

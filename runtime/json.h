@@ -16,12 +16,10 @@
 void json_state_free(void *state);
 
 /* What the fast reader (json_fast.c) keeps between lines: a buffer for
- * strings with escapes, and the field name lengths of the program. */
+ * strings with escapes. */
 typedef struct json_scratch {
     char *buf;
     size_t cap;
-    const cep_program *prog;  /* whose lengths are in lens */
-    size_t *lens;
 } json_scratch;
 void json_scratch_free(json_scratch *s);
 

@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "event.h"
+#include "fieldpath.h"
 #include "mem.h"
 #include "nfa.h"
 #include "timefmt.h"
@@ -28,23 +29,14 @@ typedef struct scan {
     json_scratch *sc;
     cep_event *ev;
     int depth;
+    const fpath *tp;      /* the time field's path (tp->n 0: none) */
+    int time_state;
+    int64_t time;
 } scan;
 
 void json_scratch_free(json_scratch *s) {
     mem_free(s->buf);
-    mem_free(s->lens);
     memset(s, 0, sizeof *s);
-}
-
-/* Field name lengths of the program, computed once per builder program. */
-static int field_lens(json_scratch *s, const cep_program *p) {
-    if (s->prog == p) return 0;
-    size_t *l = mem_realloc(s->lens, (p->nfields ? p->nfields : 1) * sizeof *l);
-    if (!l) return -1;
-    for (uint32_t i = 0; i < p->nfields; i++) l[i] = strlen(p->fields[i]);
-    s->lens = l;
-    s->prog = p;
-    return 0;
 }
 
 /* Keys are short: a loop beats a call to memcmp. */
@@ -52,13 +44,6 @@ static inline int same_bytes(const char *a, const char *b, size_t n) {
     for (size_t i = 0; i < n; i++)
         if (a[i] != b[i]) return 0;
     return 1;
-}
-
-static int slot_of(const json_scratch *s, const char *k, size_t n) {
-    const cep_program *p = s->prog;
-    for (uint32_t i = 0; i < p->nfields; i++)
-        if (s->lens[i] == n && same_bytes(p->fields[i], k, n)) return (int)i;
-    return -1;
 }
 
 static int is_ws(unsigned char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
@@ -387,94 +372,114 @@ static int skip_nested(scan *s, unsigned char open) {
     }
 }
 
+/* The members of an object, after its '{': lvl is the program's level
+ * for it (-1: none read here), td the part of the time path its keys are
+ * compared with (-1: not on that path). Nested objects the program reads
+ * into, or the time path leads into, are read the same way. -1: defer. */
+static int read_object(scan *s, int lvl, int td) {
+    cep_event *ev = s->ev;
+    const cep_program *prog = ev->prog;
+    skip_ws(s);
+    if (s->p < s->end && *s->p == '}') {
+        s->p++;
+        return 0;
+    }
+    for (;;) {
+        const char *key;
+        size_t kn;
+        if (s->p == s->end || *s->p != '"') return -1;
+        s->p++;
+        if (read_string(s, 1, &key, &kn) < 0) return -1;
+        /* Compared as the decoded bytes, so "a\u0062" names field "ab". */
+        const field_member *m = lvl >= 0 ? program_member(prog, lvl, key, kn) : NULL;
+        int slot = m ? m->slot : -1;
+        int child = m ? m->child : -1;
+        int on_time = td >= 0 && kn == s->tp->len[td] && same_bytes(key, s->tp->part[td], kn);
+        int is_time = on_time && (uint32_t)td + 1 == s->tp->n;
+        int tnext = on_time && !is_time ? td + 1 : -1;
+        skip_ws(s);
+        if (s->p == s->end || *s->p != ':') return -1;
+        s->p++;
+        skip_ws(s);
+        if (s->p == s->end) return -1;
+        int rc = CEP_OK;
+        unsigned char c = *s->p;
+        if (c == '{' && (child >= 0 || tnext >= 0)) {
+            /* An object read whole is null, and is no time. */
+            if (is_time) s->time_state = TIME_BAD;
+            if (slot >= 0 && cep_event_set_null(ev, slot) != CEP_OK) return -1;
+            if (++s->depth > JSON_MAX_DEPTH) return -1;
+            s->p++;
+            if (read_object(s, child, tnext) < 0) return -1;
+            s->depth--;
+        } else if (slot < 0 && !is_time) {
+            if (skip_value(s) < 0) return -1;
+        } else if (c == '"') {
+            const char *str;
+            size_t n;
+            s->p++;
+            if (read_string(s, 1, &str, &n) < 0) return -1;
+            if (is_time) {
+                int64_t ms;
+                if (timefmt_parse(str, n, &ms) == 0) s->time = ms, s->time_state = TIME_SET;
+                else s->time_state = TIME_BAD;
+            }
+            if (slot >= 0) rc = cep_event_set_string(ev, slot, str, n);
+        } else if (c == '-' || (c >= '0' && c <= '9')) {
+            number num;
+            if (read_number(s, 1, &num) < 0) return -1;
+            if (is_time) {
+                if (num.is_int) {
+                    s->time = num.i, s->time_state = TIME_SET;
+                } else if (num.d == trunc(num.d) && num.d >= -9223372036854775808.0 &&
+                           num.d < 9223372036854775808.0) {
+                    s->time = (int64_t)num.d, s->time_state = TIME_SET;
+                } else {
+                    s->time_state = TIME_BAD;
+                }
+            }
+            if (slot >= 0)
+                rc = num.is_int ? cep_event_set_int(ev, slot, num.i) : cep_event_set_double(ev, slot, num.d);
+        } else if (c == 't' || c == 'f') {
+            int b = c == 't';
+            if (literal(s, b ? "true" : "false", b ? 4 : 5) < 0) return -1;
+            if (is_time) s->time_state = TIME_BAD;
+            if (slot >= 0) rc = cep_event_set_bool(ev, slot, b);
+        } else {
+            /* null, or a nested value not looked into: both read as null. */
+            if (skip_value(s) < 0) return -1;
+            if (is_time) s->time_state = TIME_BAD;
+            if (slot >= 0) rc = cep_event_set_null(ev, slot);
+        }
+        if (rc != CEP_OK) return -1;
+        skip_ws(s);
+        if (s->p == s->end) return -1;
+        if (*s->p == ',') {
+            s->p++;
+            skip_ws(s);
+            continue;
+        }
+        if (*s->p != '}') return -1;
+        s->p++;
+        return 0;
+    }
+}
+
 int json_fast_parse(cep_event *ev, const char *text, size_t len, const char *tf, json_scratch *sc) {
-    if (field_lens(sc, ev->prog) < 0) return JSON_DEFER;
-    scan s = {(const unsigned char *)text, (const unsigned char *)text + len, sc, ev, 1};
-    size_t tflen = strlen(tf);
-    int time_state = TIME_MISSING;
-    int64_t time = 0;
+    fpath tp;
+    if (fpath_parse(tf, strlen(tf), &tp) < 0) return JSON_DEFER;
+    scan s = {(const unsigned char *)text, (const unsigned char *)text + len, sc, ev, 1, &tp, TIME_MISSING, 0};
     skip_ws(&s);
     const unsigned char *obj = s.p;
     if (s.p == s.end || *s.p != '{') return JSON_DEFER;
     s.p++;
-    skip_ws(&s);
-    if (s.p < s.end && *s.p == '}') {
-        s.p++;
-    } else {
-        for (;;) {
-            const char *key;
-            size_t kn;
-            if (s.p == s.end || *s.p != '"') return JSON_DEFER;
-            s.p++;
-            if (read_string(&s, 1, &key, &kn) < 0) return JSON_DEFER;
-            /* Compared as the decoded bytes, so "a\u0062" names field "ab". */
-            int slot = slot_of(sc, key, kn);
-            int is_time = tflen && kn == tflen && same_bytes(key, tf, kn);
-            skip_ws(&s);
-            if (s.p == s.end || *s.p != ':') return JSON_DEFER;
-            s.p++;
-            skip_ws(&s);
-            if (s.p == s.end) return JSON_DEFER;
-            int rc = CEP_OK;
-            unsigned char c = *s.p;
-            if (slot < 0 && !is_time) {
-                if (skip_value(&s) < 0) return JSON_DEFER;
-            } else if (c == '"') {
-                const char *str;
-                size_t n;
-                s.p++;
-                if (read_string(&s, 1, &str, &n) < 0) return JSON_DEFER;
-                if (is_time) {
-                    int64_t ms;
-                    if (timefmt_parse(str, n, &ms) == 0) time = ms, time_state = TIME_SET;
-                    else time_state = TIME_BAD;
-                }
-                if (slot >= 0) rc = cep_event_set_string(ev, slot, str, n);
-            } else if (c == '-' || (c >= '0' && c <= '9')) {
-                number num;
-                if (read_number(&s, 1, &num) < 0) return JSON_DEFER;
-                if (is_time) {
-                    if (num.is_int) {
-                        time = num.i, time_state = TIME_SET;
-                    } else if (num.d == trunc(num.d) && num.d >= -9223372036854775808.0 &&
-                               num.d < 9223372036854775808.0) {
-                        time = (int64_t)num.d, time_state = TIME_SET;
-                    } else {
-                        time_state = TIME_BAD;
-                    }
-                }
-                if (slot >= 0)
-                    rc = num.is_int ? cep_event_set_int(ev, slot, num.i) : cep_event_set_double(ev, slot, num.d);
-            } else if (c == 't' || c == 'f') {
-                int b = c == 't';
-                if (literal(&s, b ? "true" : "false", b ? 4 : 5) < 0) return JSON_DEFER;
-                if (is_time) time_state = TIME_BAD;
-                if (slot >= 0) rc = cep_event_set_bool(ev, slot, b);
-            } else {
-                /* null, or a nested value: both read as null. */
-                if (skip_value(&s) < 0) return JSON_DEFER;
-                if (is_time) time_state = TIME_BAD;
-                if (slot >= 0) rc = cep_event_set_null(ev, slot);
-            }
-            if (rc != CEP_OK) return JSON_DEFER;
-            skip_ws(&s);
-            if (s.p == s.end) return JSON_DEFER;
-            if (*s.p == ',') {
-                s.p++;
-                skip_ws(&s);
-                continue;
-            }
-            if (*s.p != '}') return JSON_DEFER;
-            s.p++;
-            break;
-        }
-    }
+    if (read_object(&s, ev->prog->nlevels ? 0 : -1, tp.n ? 0 : -1) < 0) return JSON_DEFER;
     const unsigned char *obj_end = s.p;
     skip_ws(&s);
     if (s.p != s.end) return JSON_DEFER; /* trailing garbage */
-    if (tflen) {
-        if (time_state != TIME_SET) return JSON_DEFER;
-        if (cep_event_set_time(ev, time) != CEP_OK) return JSON_DEFER;
+    if (tp.n) {
+        if (s.time_state != TIME_SET) return JSON_DEFER;
+        if (cep_event_set_time(ev, s.time) != CEP_OK) return JSON_DEFER;
     }
     if (cep_event_set_raw(ev, (const char *)obj, (size_t)(obj_end - obj)) != CEP_OK) return JSON_DEFER;
     return CEP_OK;

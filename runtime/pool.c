@@ -734,7 +734,7 @@ CEP_API int cep_pool_new(const cep_program *prog, unsigned n, cep_pool_configure
     const cep_engine *e0 = p->shards[0].e;
     for (unsigned k = 1; k < p->nengines; k++) {
         const cep_engine *e = p->shards[k].e;
-        const char *a = e0->time_field ? e0->time_field : "ts", *b = e->time_field ? e->time_field : "ts";
+        const char *a = e0->time_field ? e0->time_field : CEP_DEFAULT_TIME_FIELD, *b = e->time_field ? e->time_field : CEP_DEFAULT_TIME_FIELD;
         if (e->max_delay != e0->max_delay || e->lateness != e0->lateness || e->time_mode != e0->time_mode ||
             strcmp(a, b) != 0) {
             rc = CEP_EINVAL;
@@ -749,7 +749,7 @@ CEP_API int cep_pool_new(const cep_program *prog, unsigned n, cep_pool_configure
         p->key_slot = prog->patterns[0].key_slots[0];
     }
     rc = CEP_ENOMEM;
-    if (!(p->time_field = mem_strdup(p->processing ? "" : e0->time_field ? e0->time_field : "ts"))) goto fail;
+    if (!(p->time_field = mem_strdup(p->processing ? "" : e0->time_field ? e0->time_field : CEP_DEFAULT_TIME_FIELD))) goto fail;
     p->nworkers = n - 1;
     p->router_engines = p->nengines;
     if (p->nworkers) {

@@ -39,7 +39,7 @@ static cep_event *copy_event(remap *r, cep_event *ev, int reparse) {
     cep_event_clear(b);
     int parsed = reparse && ev->raw &&
                  cep_event_parse_json(b, ev->raw, ev->raw_len,
-                                      r->e->time_field ? r->e->time_field : "ts") == CEP_OK;
+                                      r->e->time_field ? r->e->time_field : CEP_DEFAULT_TIME_FIELD) == CEP_OK;
     if (!parsed) {
         cep_event_clear(b);
         for (uint32_t i = 0; i < ev->nslots; i++) {

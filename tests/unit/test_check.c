@@ -44,9 +44,9 @@ START_TEST(ok_program_and_slots) {
 END_TEST
 
 START_TEST(unknown_step) {
-    ASSERT_DIAG("pattern p begin a followedBy b where x.f > 1\n",
+    ASSERT_DIAG("pattern p begin a followedBy b where x[0].f > 1\n",
                 "t.cep:1:38: error: unknown step 'x'\n"
-                "pattern p begin a followedBy b where x.f > 1\n"
+                "pattern p begin a followedBy b where x[0].f > 1\n"
                 "                                     ^\n");
 }
 END_TEST
@@ -104,10 +104,10 @@ START_TEST(regex_flag) {
 END_TEST
 
 START_TEST(all_errors_reported) {
-    const char *out = diag_of("pattern p begin a where x.f > 1 followedBy a\n"
+    const char *out = diag_of("pattern p begin a where x[0].f > 1 followedBy a\n"
                               "pattern p begin b where \"s\" + 1 > 2\n");
     ck_assert_ptr_nonnull(strstr(out, "t.cep:1:25: error: unknown step 'x'"));
-    ck_assert_ptr_nonnull(strstr(out, "t.cep:1:44: error: duplicate step name 'a'"));
+    ck_assert_ptr_nonnull(strstr(out, "t.cep:1:47: error: duplicate step name 'a'"));
     ck_assert_ptr_nonnull(strstr(out, "t.cep:2:9: error: duplicate pattern name 'p'"));
     ck_assert_ptr_nonnull(strstr(out, "t.cep:2:25: error: operator '+' needs numbers, not string"));
 }
@@ -215,7 +215,7 @@ START_TEST(user_functions) {
 END_TEST
 
 START_TEST(diag_accessors) {
-    const char *src = "pattern p\n  begin a where zz.f > 1\n";
+    const char *src = "pattern p\n  begin a where zz[0].f > 1\n";
     cep_program *p = NULL;
     cep_diag *d = NULL;
     ck_assert_int_eq(cep_compile(NULL, src, strlen(src), NULL, &p, &d), CEP_EPATTERN);

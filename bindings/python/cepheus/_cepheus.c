@@ -10,6 +10,7 @@
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 #include <structmember.h>
+#include <datetime.h>
 
 #include <math.h>
 #include <stdint.h>
@@ -46,7 +47,9 @@ typedef struct {
     cep_program *prog;
     PyObject *name;     /* str: the name given to compile */
     PyObject *patterns; /* tuple of str, file order */
-    PyObject *fields;   /* tuple of interned str, slot order: the dict keys */
+    PyObject *fields;   /* tuple of interned str, slot order: the field names */
+    PyObject *paths;    /* per slot, a tuple of interned str: the dict keys
+                         * that lead to it (one for a top-level field) */
 } ProgramObject;
 
 static PyTypeObject ProgramType;
@@ -55,6 +58,7 @@ static void Program_dealloc(ProgramObject *self) {
     Py_XDECREF(self->name);
     Py_XDECREF(self->patterns);
     Py_XDECREF(self->fields);
+    Py_XDECREF(self->paths);
     cep_program_free(self->prog);
     Py_TYPE(self)->tp_free((PyObject *)self);
 }
@@ -169,6 +173,69 @@ static PyObject *tuple_of_names(size_t n, const char *(*get)(const cep_program *
     return t;
 }
 
+/* Per slot, the keys of its path (cep_program_field_part), interned. */
+static PyObject *field_paths(const cep_program *p) {
+    size_t n = cep_program_field_count(p);
+    PyObject *t = PyTuple_New((Py_ssize_t)n);
+    if (!t) return NULL;
+    for (size_t i = 0; i < n; i++) {
+        size_t d = cep_program_field_depth(p, i);
+        PyObject *parts = PyTuple_New((Py_ssize_t)d);
+        if (!parts) goto fail;
+        PyTuple_SET_ITEM(t, (Py_ssize_t)i, parts);
+        for (size_t k = 0; k < d; k++) {
+            PyObject *s = utf8(cep_program_field_part(p, i, k));
+            if (!s) goto fail;
+            PyUnicode_InternInPlace(&s);
+            PyTuple_SET_ITEM(parts, (Py_ssize_t)k, s);
+        }
+    }
+    return t;
+fail:
+    Py_DECREF(t);
+    return NULL;
+}
+
+/* The keys of a time field path ("ts", "meta.ts", "`event-time`"): the
+ * language's rule (parts split at '.', a backquoted part taken whole). */
+static PyObject *time_path(const char *s) {
+    PyObject *l = PyList_New(0);
+    if (!l) return NULL;
+    size_t i = 0, n = strlen(s);
+    while (i < n) {
+        size_t b, e;
+        if (s[i] == '`') {
+            const char *close = strchr(s + i + 1, '`');
+            if (!close) goto bad;
+            b = i + 1;
+            e = (size_t)(close - s);
+            i = e + 1;
+        } else {
+            b = i;
+            while (i < n && s[i] != '.') i++;
+            e = i;
+            if (e == b) goto bad;
+        }
+        PyObject *k = PyUnicode_FromStringAndSize(s + b, (Py_ssize_t)(e - b));
+        if (k) PyUnicode_InternInPlace(&k);
+        if (!k || PyList_Append(l, k) < 0) {
+            Py_XDECREF(k);
+            Py_DECREF(l);
+            return NULL;
+        }
+        Py_DECREF(k);
+        if (i < n && s[i++] != '.') goto bad;
+        if (i == n && s[n - 1] == '.') goto bad;
+    }
+    PyObject *t = PyList_AsTuple(l);
+    Py_DECREF(l);
+    return t;
+bad:
+    Py_DECREF(l);
+    PyErr_Format(PyExc_ValueError, "invalid time_field %s", s);
+    return NULL;
+}
+
 static PyObject *mod_compile(PyObject *mod, PyObject *args, PyObject *kw) {
     (void)mod;
     static char *kwlist[] = {"text", "name", NULL};
@@ -221,7 +288,8 @@ static PyObject *mod_compile(PyObject *mod, PyObject *args, PyObject *kw) {
     self->patterns = tuple_of_names(cep_program_pattern_count(prog), cep_program_pattern_name,
                                     prog, 0);
     self->fields = tuple_of_names(cep_program_field_count(prog), cep_program_field_name, prog, 1);
-    if (!self->name || !self->patterns || !self->fields) {
+    self->paths = self->fields ? field_paths(prog) : NULL;
+    if (!self->name || !self->patterns || !self->fields || !self->paths) {
         Py_DECREF(self);
         return NULL;
     }
@@ -346,6 +414,7 @@ typedef struct {
     ProgramObject *program;
     cep_engine *eng;
     PyObject *time_key; /* interned str */
+    PyObject *time_keys; /* tuple: the dict keys that lead to the time */
     long long max_delay;
     PyObject *on_match, *on_late; /* callables or NULL */
     PyObject *late;               /* list of late dicts not read yet */
@@ -747,8 +816,37 @@ static int set_value(cep_event *ev, int slot, PyObject *v, PyObject *field, Py_s
     return -1;
 }
 
-/* Event time from an int (ms), an integral float, or an RFC 3339 str. */
+/* Event time from an int (ms), an integral float, an RFC 3339 str or a
+ * datetime (naive: taken as UTC), milliseconds truncated toward the past. */
 static int parse_time(PyObject *v, int64_t *ms) {
+    if (PyDateTime_Check(v)) {
+        PyObject *off = PyObject_CallMethod(v, "utcoffset", NULL);
+        if (!off) {
+            PyErr_Clear();
+            return -1;
+        }
+        long long days = 0, secs = 0, us = 0;
+        if (PyDelta_Check(off)) {
+            days = PyDateTime_DELTA_GET_DAYS(off);
+            secs = PyDateTime_DELTA_GET_SECONDS(off);
+            us = PyDateTime_DELTA_GET_MICROSECONDS(off);
+        }
+        Py_DECREF(off);
+        /* Days since 1970-01-01 of the proleptic Gregorian date (Howard
+         * Hinnant's days_from_civil). */
+        long long y = PyDateTime_GET_YEAR(v), m = PyDateTime_GET_MONTH(v), d = PyDateTime_GET_DAY(v);
+        y -= m <= 2;
+        long long era = (y >= 0 ? y : y - 399) / 400, yoe = y - era * 400;
+        long long doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+        long long doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+        long long day = era * 146097 + doe - 719468;
+        long long t_us = ((day * 86400 + PyDateTime_DATE_GET_HOUR(v) * 3600LL + PyDateTime_DATE_GET_MINUTE(v) * 60LL +
+                           PyDateTime_DATE_GET_SECOND(v)) -
+                          (days * 86400 + secs)) * 1000000LL +
+                         PyDateTime_DATE_GET_MICROSECOND(v) - us;
+        *ms = t_us >= 0 ? t_us / 1000 : -((-t_us + 999) / 1000);
+        return 0;
+    }
     if (PyUnicode_Check(v)) {
         Py_ssize_t len;
         const char *s = PyUnicode_AsUTF8AndSize(v, &len);
@@ -779,7 +877,21 @@ static int parse_time(PyObject *v, int64_t *ms) {
     return -1;
 }
 
-/* Fill row ev from dict obj: one lookup per program field. */
+/* The value at keys in dict obj, through nested dicts (borrowed); NULL
+ * when a key is missing or leads through something else (an error set
+ * only when a lookup failed). */
+static PyObject *dict_path(PyObject *obj, PyObject *keys) {
+    Py_ssize_t n = PyTuple_GET_SIZE(keys);
+    PyObject *v = obj;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        if (!PyDict_Check(v)) return NULL;
+        v = PyDict_GetItemWithError(v, PyTuple_GET_ITEM(keys, i));
+        if (!v) return NULL;
+    }
+    return v;
+}
+
+/* Fill row ev from dict obj: one lookup per program field and level. */
 static int fill_event(EngineObject *self, cep_event *ev, PyObject *obj, Py_ssize_t idx) {
     if (!PyDict_Check(obj)) {
         if (idx >= 0)
@@ -790,11 +902,11 @@ static int fill_event(EngineObject *self, cep_event *ev, PyObject *obj, Py_ssize
                          Py_TYPE(obj)->tp_name);
         return -1;
     }
-    PyObject *fields = self->program->fields;
+    PyObject *fields = self->program->fields, *paths = self->program->paths;
     Py_ssize_t n = PyTuple_GET_SIZE(fields);
     for (Py_ssize_t slot = 0; slot < n; slot++) {
         PyObject *key = PyTuple_GET_ITEM(fields, slot);
-        PyObject *v = PyDict_GetItemWithError(obj, key);
+        PyObject *v = dict_path(obj, PyTuple_GET_ITEM(paths, slot));
         int rc;
         if (!v) {
             if (PyErr_Occurred()) return -1;
@@ -808,7 +920,7 @@ static int fill_event(EngineObject *self, cep_event *ev, PyObject *obj, Py_ssize
             return -1;
         }
     }
-    PyObject *t = PyDict_GetItemWithError(obj, self->time_key);
+    PyObject *t = dict_path(obj, self->time_keys);
     int64_t ms;
     if (!t) {
         if (PyErr_Occurred()) return -1;
@@ -1064,7 +1176,7 @@ static int Engine_init(EngineObject *self, PyObject *args, PyObject *kw) {
         return -1;
     }
     ProgramObject *prog = (ProgramObject *)program;
-    const char *tf = "ts";
+    const char *tf = CEP_DEFAULT_TIME_FIELD;
     if (time_field && !(tf = PyUnicode_AsUTF8(time_field))) return -1;
 
     cep_engine *eng;
@@ -1081,12 +1193,20 @@ static int Engine_init(EngineObject *self, PyObject *args, PyObject *kw) {
     }
     size_t np = cep_program_pattern_count(prog->prog);
     patcache *pats = PyMem_Calloc(np + 1, sizeof *pats);
-    PyObject *tk = time_field ? Py_NewRef(time_field) : PyUnicode_FromString("ts");
+    PyObject *tk = time_field ? Py_NewRef(time_field) : PyUnicode_FromString(CEP_DEFAULT_TIME_FIELD);
+    PyObject *tkeys = time_path(tf);
+    if (!tkeys) {
+        cep_engine_free(eng);
+        PyMem_Free(pats);
+        Py_XDECREF(tk);
+        return -1;
+    }
     PyObject *late = PyList_New(0), *pending = PyList_New(0), *timeouts = PyList_New(0);
     if (!pats || !tk || !late || !pending || !timeouts) {
         cep_engine_free(eng);
         PyMem_Free(pats);
         Py_XDECREF(tk);
+        Py_XDECREF(tkeys);
         Py_XDECREF(late);
         Py_XDECREF(pending);
         Py_XDECREF(timeouts);
@@ -1105,6 +1225,7 @@ static int Engine_init(EngineObject *self, PyObject *args, PyObject *kw) {
     self->npats = np;
     self->program = (ProgramObject *)Py_NewRef(program);
     self->time_key = tk;
+    Py_XSETREF(self->time_keys, tkeys);
     self->max_delay = max_delay;
     self->on_match = on_match == Py_None ? NULL : Py_NewRef(on_match);
     self->on_late = on_late == Py_None ? NULL : Py_NewRef(on_late);
@@ -1142,6 +1263,7 @@ static void Engine_dealloc(EngineObject *self) {
     free_records(self);
     Engine_clear(self);
     Py_CLEAR(self->time_key);
+    Py_CLEAR(self->time_keys);
     Py_CLEAR(self->program);
     Py_TYPE(self)->tp_free((PyObject *)self);
 }
@@ -1306,6 +1428,8 @@ static struct PyModuleDef module_def = {
 
 PyMODINIT_FUNC PyInit__cepheus(void); /* for -Wmissing-prototypes */
 PyMODINIT_FUNC PyInit__cepheus(void) {
+    PyDateTime_IMPORT;
+    if (!PyDateTimeAPI) return NULL;
     if (PyType_Ready(&ProgramType) < 0 || PyType_Ready(&MatchType) < 0 ||
         PyType_Ready(&EngineType) < 0)
         return NULL;

@@ -29,7 +29,7 @@ def test_pattern_error_text_and_diagnostics():
 
 
 def test_pattern_error_lists_every_error():
-    text = 'pattern p begin a where nosuch.x == 1\npattern q begin b where t ==\n'
+    text = 'pattern p begin a where nosuch[0].x == 1\npattern q begin b where t ==\n'
     with pytest.raises(cepheus.PatternError) as info:
         cepheus.compile(text)
     assert len(info.value.diagnostics) >= 2
