@@ -89,6 +89,8 @@ int cepyylex(CEPYYSTYPE *yylval_param, CEPYYLTYPE *yylloc_param,
 #include "diag.h"
 #include "fieldpath.h"
 #include "mem.h"
+#include "strbuf.h"
+#include "suggest.h"
 
 /* The scanner's entry points (flex writes no header for us). */
 int cepyylex_init_extra(struct lex_extra *extra, yyscan_t *scanner);
@@ -105,6 +107,7 @@ typedef struct big_lit {
 
 struct parse_ctx {
     cep_diag *d;
+    const char *src;           /* the pattern text (token texts for hints) */
     ast_pattern *head, **tail; /* the result, in file order */
     int nerr;                  /* errors reported by the parser */
     int oom;
@@ -158,7 +161,9 @@ static int path_add(struct parse_ctx *ctx, tok_path *p, char *part, span sp);
 
 %define api.pure full
 %define api.prefix {cepyy}
-%define parse.error detailed
+/* Custom: bison's list of expected tokens, in words, with hints for
+ * likely slips (syntax_error below). */
+%define parse.error custom
 /* Reduce by default only where no other action exists, so a syntax error
  * is caught in the state that can list what was expected. */
 %define lr.default-reduction consistent
@@ -692,6 +697,99 @@ static int path_add(struct parse_ctx *ctx, tok_path *p, char *part, span sp) {
     return 1;
 }
 
+/* ---- syntax errors ---------------------------------------------------------- */
+
+/* A token as a message names it: bison's alias, with words for the few
+ * whose alias says too little. */
+static const char *token_words(yysymbol_kind_t k, int alone) {
+    switch (k) {
+    case YYSYMBOL_DURATION:
+        return alone ? "a duration: an integer and one of ms, s, m, h, d \u2014 e.g. 10m"
+                     : "a duration (e.g. 10m)";
+    default: return yysymbol_name(k);
+    }
+}
+
+/* The keyword a misspelled name was probably meant to be, among the
+ * expected tokens: case and one slip in three letters forgiven, and
+ * Flink's method names (skipPastLastEvent, skipToNext) taken for ours. */
+static const char *nearest_keyword(const char *name, size_t n, const yysymbol_kind_t *exp, int nexp,
+                                   char *buf, size_t cap) {
+    const char *cands[YYNTOKENS];
+    char words[YYNTOKENS][32];
+    size_t nc = 0;
+    for (int i = 0; i < nexp; i++) {
+        const char *a = yysymbol_name(exp[i]);
+        size_t l = strlen(a);
+        /* Keywords are the aliases written 'word'. */
+        if (l < 3 || l - 2 >= sizeof words[0] || a[0] != '\'' || !((a[1] >= 'a' && a[1] <= 'z') || (a[1] >= 'A' && a[1] <= 'Z')))
+            continue;
+        memcpy(words[nc], a + 1, l - 2);
+        words[nc][l - 2] = '\0';
+        cands[nc] = words[nc];
+        nc++;
+    }
+    const char *best = suggest_nearest(name, n, cands, nc);
+    if (!best && n > 4 && strncmp(name, "skip", 4) == 0) {
+        /* skipPastLastEvent -> pastLastEvent */
+        char alt[64];
+        size_t an = n - 4 < sizeof alt - 1 ? n - 4 : sizeof alt - 1;
+        memcpy(alt, name + 4, an);
+        alt[an] = '\0';
+        if (alt[0] >= 'A' && alt[0] <= 'Z') alt[0] = (char)(alt[0] - 'A' + 'a');
+        best = suggest_nearest(alt, an, cands, nc);
+        if (!best)
+            for (size_t i = 0; i < nc && !best; i++)
+                if (strcmp(cands[i], alt) == 0) best = cands[i];
+    }
+    if (!best) return NULL;
+    snprintf(buf, cap, "%s", best);
+    return buf;
+}
+
+/* "syntax error, unexpected X, expecting A or B" as bison words it (the
+ * expected tokens when there are at most four), a name quoted, and a hint
+ * for slips other languages teach: '=' for '==', a misspelled keyword. */
+static int yyreport_syntax_error(const yypcontext_t *yyctx, yyscan_t scanner, struct parse_ctx *ctx) {
+    (void)scanner;
+    enum { LISTED = 4 };
+    yysymbol_kind_t exp[YYNTOKENS];
+    int nexp = yypcontext_expected_tokens(yyctx, exp, YYNTOKENS);
+    if (nexp < 0) return nexp;
+    if (nexp == 1 && exp[0] == YYSYMBOL_YYEMPTY) nexp = 0;
+    yysymbol_kind_t tok = yypcontext_token(yyctx);
+    const span *loc = yypcontext_location(yyctx);
+    strbuf b = {0};
+    sb_puts(&b, "syntax error");
+    if (tok != YYSYMBOL_YYEMPTY) {
+        sb_printf(&b, ", unexpected %s", yysymbol_name(tok));
+        if (tok == YYSYMBOL_NAME && ctx->src && loc->end > loc->start && loc->end - loc->start < 80)
+            sb_printf(&b, " '%.*s'", (int)(loc->end - loc->start), ctx->src + loc->start);
+    }
+    if (nexp > 0 && nexp <= LISTED) {
+        sb_puts(&b, ", expecting ");
+        for (int i = 0; i < nexp; i++) {
+            if (i) sb_puts(&b, " or ");
+            sb_puts(&b, token_words(exp[i], nexp == 1));
+        }
+    }
+    char kw[40];
+    if (tok == YYSYMBOL_NAME && ctx->src &&
+        nearest_keyword(ctx->src + loc->start, loc->end - loc->start, exp, nexp, kw, sizeof kw))
+        sb_printf(&b, "; did you mean '%s'?", kw);
+    else if (tok == (yysymbol_kind_t)YYTRANSLATE('='))
+        sb_puts(&b, "; did you mean '=='?");
+    if (b.oom) {
+        mem_free(b.p);
+        ctx->oom = 1;
+        diag_set_oom(ctx->d);
+        return 0;
+    }
+    perr(ctx, CEP_DIAG_SYNTAX, loc->start, "%s", b.p);
+    mem_free(b.p);
+    return 0;
+}
+
 static void set_gap(ast_step *s, const within_clause *g) {
     s->has_gap = g->has;
     s->gap_ms = g->ms;
@@ -706,7 +804,7 @@ static void *parse_stack_alloc(struct parse_ctx *ctx, size_t n) {
 
 static void perr(struct parse_ctx *ctx, int code, uint32_t off,
                  const char *fmt, ...) {
-    char msg[200];
+    char msg[400];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
@@ -917,6 +1015,7 @@ int ast_parse(const char *text, size_t len, struct cep_diag *d,
     x.d = d;
     memset(&ctx, 0, sizeof ctx);
     ctx.d = d;
+    ctx.src = buf;
     ctx.tail = &ctx.head;
     if (cepyylex_init_extra(&x, &scanner) != 0) {
         mem_free(buf);

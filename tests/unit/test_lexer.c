@@ -248,7 +248,8 @@ END_TEST
 START_TEST(err_digits_then_letters) {
     /* `10x` is an integer and a name, not a duration. */
     ck_assert_str_eq(parse("pattern p begin a within 10x"),
-                     "t.cep:1:26: error: syntax error, unexpected integer, expecting duration\n"
+                     "t.cep:1:26: error: syntax error, unexpected integer, expecting a duration: an integer and one "
+                     "of ms, s, m, h, d \u2014 e.g. 10m\n"
                      "pattern p begin a within 10x\n"
                      "                         ^\n");
 }

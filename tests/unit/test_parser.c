@@ -271,8 +271,8 @@ START_TEST(err_two_patterns) {
                      "t.cep:2:1: error: syntax error, unexpected 'pattern'\n"
                      "pattern q key k1 k2 begin b\n"
                      "^\n"
-                     "t.cep:2:18: error: syntax error, unexpected name, expecting "
-                     "'begin' or ','\n"
+                     "t.cep:2:18: error: syntax error, unexpected name 'k2', expecting "
+                     "'begin' or ',' or '.'\n"
                      "pattern q key k1 k2 begin b\n"
                      "                 ^\n");
     ck_assert_str_eq(parse("pattern p begin a where x == ) followedBy b\n"
@@ -302,7 +302,7 @@ START_TEST(err_two_patterns_accessors) {
     ck_assert_uint_eq(cep_diag_offset(d, 0), 18);
     ck_assert_int_eq(cep_diag_line(d, 0), 1);
     ck_assert_int_eq(cep_diag_column(d, 0), 19);
-    ck_assert_str_eq(cep_diag_message(d, 0), "syntax error, unexpected name");
+    ck_assert_str_eq(cep_diag_message(d, 0), "syntax error, unexpected name 'b'");
     /* At the end of input after a newline: the end of the last line. */
     ck_assert_uint_eq(cep_diag_offset(d, 1), strlen(src));
     ck_assert_int_eq(cep_diag_line(d, 1), 2);
@@ -310,7 +310,7 @@ START_TEST(err_two_patterns_accessors) {
     /* (A connector may follow `begin` too: too many to list.) */
     ck_assert_str_eq(cep_diag_message(d, 1), "syntax error, unexpected end of file");
     ck_assert_str_eq(cep_diag_render(d),
-                     "<string>:1:19: error: syntax error, unexpected name\n"
+                     "<string>:1:19: error: syntax error, unexpected name 'b'\n"
                      "pattern p begin a b\n"
                      "                  ^\n"
                      "<string>:2:16: error: syntax error, unexpected end of file\n"
