@@ -715,10 +715,59 @@ START_TEST(lateness_at_int64_min) {
 }
 END_TEST
 
+/* cep_event_set_time alone makes the time field readable: a condition on
+ * ts sees the event time (issue 16: it saw null, 0 matches), and the
+ * caller's row is given back as it was. */
+START_TEST(time_field_reads_event_time) {
+    cep_program *p = compile_ok("pattern p begin a where ts > 5 next b where ts - a.ts == 3\n"
+                                "  emit first = a.ts, gap = b.ts - a.ts\n");
+    cep_engine *e;
+    ck_assert_int_eq(cep_engine_new(p, &e), CEP_OK);
+    collected c = {0};
+    cep_engine_on_match(e, on_match, &c);
+    cep_event *ev;
+    ck_assert_int_eq(cep_event_new(p, &ev), CEP_OK);
+    int slot = cep_program_field_slot(p, CEP_DEFAULT_TIME_FIELD);
+    ck_assert_int_ge(slot, 0);
+    int64_t times[] = {4, 6, 9};
+    for (size_t i = 0; i < 3; i++) {
+        cep_event_clear(ev);
+        ck_assert_int_eq(cep_event_set_time(ev, times[i]), CEP_OK);
+        ck_assert_int_eq(cep_engine_push(e, ev), CEP_OK);
+        ck_assert_int_eq(cep_event_value(ev, slot).type, CEP_NULL); /* put back */
+    }
+    ck_assert_int_eq(cep_engine_finish(e), CEP_OK);
+    ck_assert_str_eq(c.text, "p[6..9] a@6 b@9 first=6 gap=3;");
+    cep_event_free(ev);
+    cep_engine_free(e);
+    cep_program_free(p);
+}
+END_TEST
+
+/* A nested time field (a path) with the C API and JSON. */
+START_TEST(time_field_path) {
+    cep_program *p = compile_ok("pattern p begin a next b where meta.t - a.meta.t == 2 and `x-y` == 1\n");
+    cep_engine *e;
+    ck_assert_int_eq(cep_engine_new(p, &e), CEP_OK);
+    ck_assert_int_eq(cep_engine_set_time_field(e, "meta..t"), CEP_EINVAL);
+    ck_assert_int_eq(cep_engine_set_time_field(e, "meta.`t`"), CEP_OK);
+    collected c = {0};
+    cep_engine_on_match(e, on_match, &c);
+    const char *lines[] = {"{\"meta\":{\"t\":\"1970-01-01T00:00:00.010Z\"}}", "{\"meta\":{\"t\":12},\"x-y\":1}"};
+    for (size_t i = 0; i < 2; i++) ck_assert_int_eq(cep_engine_push_json(e, lines[i], strlen(lines[i])), CEP_OK);
+    ck_assert_int_eq(cep_engine_finish(e), CEP_OK);
+    ck_assert_str_eq(c.text, "p[10..12] a@10 b@12;");
+    cep_engine_free(e);
+    cep_program_free(p);
+}
+END_TEST
+
 Suite *engine_suite(void) {
     Suite *s = suite_create("engine");
     TCase *tc = tcase_create("engine");
     tcase_add_test(tc, rows_from_c);
+    tcase_add_test(tc, time_field_reads_event_time);
+    tcase_add_test(tc, time_field_path);
     tcase_add_test(tc, json_out_of_order_and_late);
     tcase_add_test(tc, skip_past_last_and_hold_back);
     tcase_add_test(tc, held_until_finish_and_watermark);

@@ -309,12 +309,180 @@ START_TEST(json_fast_values) {
 }
 END_TEST
 
+/* ---- nested events ------------------------------------------------------- */
+
+/* Fields at several depths, one read whole (x) and through (x.y), a key
+ * holding a dot, and the time read at a path (m.t) in some runs. */
+static const char nested_text[] =
+    "pattern p\n"
+    "  begin a where x.y != null and x.z.w != null and x != null and n.a.b != null\n"
+    "    and `a.b` != null and i != null and m.t != null and x.z.t.y != null\n";
+
+static void nested_obj(text *t, int depth) {
+    /* The names on the program's paths come often. */
+    static const char *keys[] = {"y", "z", "t", "w", "z", "t", "y", "a", "b", "q", "\\u0079"};
+    put(t, "{", 1);
+    unsigned k = below(5);
+    for (unsigned i = 0; i < k; i++) {
+        if (i) put(t, ",", 1);
+        ws(t);
+        put(t, "\"", 1);
+        puts_(t, keys[below(sizeof keys / sizeof *keys)]);
+        put(t, "\"", 1);
+        ws(t);
+        put(t, ":", 1);
+        ws(t);
+        if (depth < 6 && below(3)) nested_obj(t, depth + 1);
+        else if (below(8) == 0) puts_(t, below(2) ? "1700000000001" : "\"2023-11-14T22:13:20Z\"");
+        else value(t, depth);
+        ws(t);
+    }
+    put(t, "}", 1);
+}
+
+static void nested_event(text *t) {
+    static const char *keys[] = {"ts", "i", "x", "n", "m", "a.b", "a", "a\\u002eb", "zz"};
+    t->n = 0;
+    ws(t);
+    put(t, "{", 1);
+    unsigned k = 1 + below(8);
+    for (unsigned i = 0; i < k; i++) {
+        if (i) put(t, ",", 1);
+        ws(t);
+        const char *key = i == 0 ? "ts" : keys[below(sizeof keys / sizeof *keys)];
+        put(t, "\"", 1);
+        puts_(t, key);
+        put(t, "\"", 1);
+        ws(t);
+        put(t, ":", 1);
+        ws(t);
+        if (!strcmp(key, "ts") && below(4)) puts_(t, "1700000000000");
+        else if (!strcmp(key, "m") && below(2)) puts_(t, below(2) ? "{\"t\":5}" : "{\"q\":1,\"t\":\"2023-11-14T22:13:20.5Z\"}");
+        else if (!strcmp(key, "x") && below(2)) {
+            /* Straight down the program's deepest path, then anything. */
+            puts_(t, "{\"z\":{\"t\":");
+            nested_obj(t, 4);
+            puts_(t, "}}");
+        } else if (below(3)) {
+            nested_obj(t, 2);
+        } else {
+            value(t, 2);
+        }
+        ws(t);
+    }
+    put(t, "}", 1);
+    ws(t);
+}
+
+START_TEST(json_fast_matches_yajl_nested) {
+    cep_program *prog = NULL;
+    ck_assert_int_eq(cep_compile(NULL, nested_text, strlen(nested_text), "t.cep", &prog, NULL), CEP_OK);
+    ck_assert_int_eq(cep_program_field_slot(prog, "x.z.w"), 1);
+    ck_assert_int_eq(cep_program_field_slot(prog, "`a.b`"), 4);
+    cep_event *fast, *ref, *both;
+    ck_assert_int_eq(cep_event_new(prog, &fast), CEP_OK);
+    ck_assert_int_eq(cep_event_new(prog, &ref), CEP_OK);
+    ck_assert_int_eq(cep_event_new(prog, &both), CEP_OK);
+    size_t nf = cep_program_field_count(prog);
+    json_scratch sc = {0};
+    rs = 20261207;
+    unsigned n = 40000, fast_ok = 0, yajl_ok = 0, nested_set = 0;
+    int sy = cep_program_field_slot(prog, "x.z.t.y");
+    text t;
+    for (unsigned i = 0; i < n; i++) {
+        nested_event(&t);
+        int mut = below(3) == 0;
+        if (mut) mutate(&t);
+        cep_event_clear(fast);
+        const char *tf = i % 3 == 0 ? "m.t" : i % 3 == 1 ? "ts" : "";
+        char *line = malloc(t.n ? t.n : 1);
+        ck_assert_ptr_nonnull(line);
+        memcpy(line, t.b, t.n);
+        int rf = json_fast_parse(fast, line, t.n, tf, &sc);
+        int ry = json_parse_yajl(ref, line, t.n, tf);
+        ck_assert_msg(rf == CEP_OK || rf == JSON_DEFER, "fast path returned %d", rf);
+        if (rf == CEP_OK) {
+            ck_assert_msg(ry == CEP_OK, "fast path accepted what yajl rejects (%d, %s): %.*s", ry,
+                          cep_event_error(ref), (int)t.n, t.b);
+            assert_same_row(fast, ref, nf, &t);
+            fast_ok++;
+            nested_set += cep_event_value(fast, sy).type != CEP_NULL;
+        }
+        yajl_ok += ry == CEP_OK;
+        int rb = cep_event_parse_json(both, line, t.n, tf);
+        free(line);
+        ck_assert_int_eq(rb, ry);
+        if (ry == CEP_OK) assert_same_row(both, ref, nf, &t);
+        else ck_assert_str_eq(cep_event_error(both), cep_event_error(ref));
+    }
+    if (getenv("JSON_DIFF_STATS"))
+        fprintf(stderr, "nested: fast %u, yajl %u, x.z.t.y set %u, of %u\n", fast_ok, yajl_ok, nested_set, n);
+    ck_assert_msg(fast_ok * 2 >= yajl_ok, "fast path took %u of %u valid lines", fast_ok, yajl_ok);
+    ck_assert_msg(nested_set > 20, "the generator rarely reaches depth 4 (%u)", nested_set);
+    json_scratch_free(&sc);
+    cep_event_free(fast);
+    cep_event_free(ref);
+    cep_event_free(both);
+    cep_program_free(prog);
+}
+END_TEST
+
+/* Values read through nested objects, checked, on both readers. */
+START_TEST(json_nested_values) {
+    cep_program *prog = NULL;
+    ck_assert_int_eq(cep_compile(NULL, nested_text, strlen(nested_text), "t.cep", &prog, NULL), CEP_OK);
+    cep_event *ev;
+    ck_assert_int_eq(cep_event_new(prog, &ev), CEP_OK);
+    json_scratch sc = {0};
+    static const char line[] = "{\"x\":{\"y\":\"Y\",\"z\":{\"w\":7,\"t\":{\"y\":true}}},\"a.b\":1.5,"
+                               "\"a\":{\"b\":2},\"m\":{\"t\":\"2023-11-14T22:13:20.250Z\"},\"n\":{\"a\":[{\"b\":1}]}}";
+    for (int reader = 0; reader < 2; reader++) {
+        cep_event_clear(ev);
+        int rc = reader ? json_parse_yajl(ev, line, sizeof line - 1, "m.t")
+                        : json_fast_parse(ev, line, sizeof line - 1, "m.t", &sc);
+        ck_assert_int_eq(rc, CEP_OK);
+        ck_assert_int_eq(cep_event_time(ev), INT64_C(1700000000250));
+        cep_value y = cep_event_value(ev, cep_program_field_slot(prog, "x.y"));
+        ck_assert_int_eq(y.type, CEP_STRING);
+        ck_assert_int_eq(cep_event_value(ev, cep_program_field_slot(prog, "x.z.w")).u.i, 7);
+        ck_assert_int_eq(cep_event_value(ev, cep_program_field_slot(prog, "x")).type, CEP_NULL);
+        ck_assert_int_eq(cep_event_value(ev, cep_program_field_slot(prog, "n.a.b")).type, CEP_NULL);
+        ck_assert(cep_event_value(ev, cep_program_field_slot(prog, "`a.b`")).u.d == 1.5);
+        ck_assert_int_eq(cep_event_value(ev, cep_program_field_slot(prog, "x.z.t.y")).type, CEP_BOOL);
+        ck_assert_int_eq(cep_event_value(ev, cep_program_field_slot(prog, "m.t")).type, CEP_STRING);
+    }
+    /* The time path must lead to a scalar time. */
+    static const char no_time[] = "{\"m\":{\"t\":{}}}", missing[] = "{\"m\":{\"q\":1}}", flat[] = "{\"m\":1}";
+    ck_assert_int_eq(cep_event_parse_json(ev, no_time, strlen(no_time), "m.t"), CEP_ETIME);
+    ck_assert_int_eq(cep_event_parse_json(ev, missing, strlen(missing), "m.t"), CEP_ETIME);
+    ck_assert_str_eq(cep_event_error(ev), "missing time field 'm.t'");
+    ck_assert_int_eq(cep_event_parse_json(ev, flat, strlen(flat), "m..t"), CEP_EINVAL);
+    /* The path's parts, for bindings (cep_program_field_part). */
+    int s = cep_program_field_slot(prog, "x.z.t.y");
+    ck_assert_uint_eq(cep_program_field_depth(prog, (size_t)s), 4);
+    ck_assert_str_eq(cep_program_field_part(prog, (size_t)s, 2), "t");
+    ck_assert_ptr_null(cep_program_field_part(prog, (size_t)s, 4));
+    s = cep_program_field_slot(prog, "a.b");
+    ck_assert_int_eq(s, CEP_ENOTFOUND); /* a.b is a path; the key with a dot is `a.b` */
+    s = cep_program_field_slot(prog, "`a.b`");
+    ck_assert_uint_eq(cep_program_field_depth(prog, (size_t)s), 1);
+    ck_assert_str_eq(cep_program_field_part(prog, (size_t)s, 0), "a.b");
+    ck_assert_str_eq(cep_program_field_name(prog, (size_t)s), "`a.b`");
+    ck_assert_int_eq(cep_program_field_slot(prog, "`x`.`y`"), cep_program_field_slot(prog, "x.y"));
+    json_scratch_free(&sc);
+    cep_event_free(ev);
+    cep_program_free(prog);
+}
+END_TEST
+
 Suite *json_diff_suite(void) {
     Suite *s = suite_create("json_diff");
     TCase *tc = tcase_create("fast_vs_yajl");
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, json_fast_matches_yajl);
     tcase_add_test(tc, json_fast_values);
+    tcase_add_test(tc, json_fast_matches_yajl_nested);
+    tcase_add_test(tc, json_nested_values);
     suite_add_tcase(s, tc);
     return s;
 }

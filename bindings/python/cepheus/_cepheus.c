@@ -777,8 +777,19 @@ static void field_error(PyObject *exc, Py_ssize_t idx, PyObject *field, const ch
                      obj ? Py_TYPE(obj)->tp_name : "");
 }
 
+static int parse_time(PyObject *v, int64_t *ms);
+
 static int set_value(cep_event *ev, int slot, PyObject *v, PyObject *field, Py_ssize_t idx) {
     if (v == Py_None) return cep_event_set_null(ev, slot);
+    if (PyDateTime_Check(v)) {
+        /* A datetime reads as milliseconds since the epoch, as the time does. */
+        int64_t ms;
+        if (parse_time(v, &ms) < 0) {
+            field_error(PyExc_ValueError, idx, field, "datetime out of range", NULL);
+            return -1;
+        }
+        return cep_event_set_int(ev, slot, ms);
+    }
     if (PyUnicode_Check(v)) {
         Py_ssize_t len;
         const char *s = PyUnicode_AsUTF8AndSize(v, &len);
@@ -1178,29 +1189,26 @@ static int Engine_init(EngineObject *self, PyObject *args, PyObject *kw) {
     ProgramObject *prog = (ProgramObject *)program;
     const char *tf = CEP_DEFAULT_TIME_FIELD;
     if (time_field && !(tf = PyUnicode_AsUTF8(time_field))) return -1;
+    PyObject *tkeys = time_path(tf); /* a ValueError for a malformed path */
+    if (!tkeys) return -1;
 
     cep_engine *eng;
     int rc = cep_engine_new(prog->prog, &eng);
     if (rc != CEP_OK) {
+        Py_DECREF(tkeys);
         raise_code(rc, NULL);
         return -1;
     }
     if ((rc = cep_engine_set_max_delay(eng, max_delay)) != CEP_OK ||
         (rc = cep_engine_set_time_field(eng, tf)) != CEP_OK) {
         cep_engine_free(eng);
+        Py_DECREF(tkeys);
         raise_code(rc, NULL);
         return -1;
     }
     size_t np = cep_program_pattern_count(prog->prog);
     patcache *pats = PyMem_Calloc(np + 1, sizeof *pats);
     PyObject *tk = time_field ? Py_NewRef(time_field) : PyUnicode_FromString(CEP_DEFAULT_TIME_FIELD);
-    PyObject *tkeys = time_path(tf);
-    if (!tkeys) {
-        cep_engine_free(eng);
-        PyMem_Free(pats);
-        Py_XDECREF(tk);
-        return -1;
-    }
     PyObject *late = PyList_New(0), *pending = PyList_New(0), *timeouts = PyList_New(0);
     if (!pats || !tk || !late || !pending || !timeouts) {
         cep_engine_free(eng);

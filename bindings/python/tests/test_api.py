@@ -271,3 +271,44 @@ def test_positional_engine_arguments():
     eng.push(ev(1, "a"))
     eng.push(ev(2, "b"))
     assert len(seen) == 1
+
+
+def test_nested_fields_and_backquotes():
+    # Issue 16: paths read into nested dicts, as the JSON readers do.
+    p = cepheus.compile(
+        "pattern p key user.id begin a where payload.amount > 10 and `risk-score` > 0.5\n"
+        "  next b where payload.amount > a.payload.amount\n"
+        "  emit uid = a.user.id, d = b.payload.amount - a.payload.amount, k = a.`key`\n")
+    assert "payload.amount" in p.fields and "risk-score" in p.fields
+    eng = cepheus.Engine(p)
+    assert eng.push({"ts": 1, "user": {"id": "u"}, "payload": {"amount": 20},
+                     "risk-score": 0.9, "key": "K"}) == []
+    # A level that is not a dict, or a missing one, reads as null.
+    assert eng.push({"ts": 2, "user": {"id": "v"}, "payload": 5}) == []
+    assert eng.push({"ts": 3, "user": {"id": "u"}, "payload": {"amount": 15}}) == []
+    assert eng.push({"ts": 4, "user": {"id": "u"}, "payload": {"amount": 30}, "risk-score": 0.9}) == []
+    ms = eng.push({"ts": 5, "user": {"id": "u"}, "payload": {"amount": 31}})
+    assert [(m.key, m.fields) for m in ms] == [("u", {"uid": "u", "d": 1, "k": None})]
+
+
+def test_time_field_is_a_number_and_a_path():
+    # The time field reads as milliseconds, whether int, RFC 3339 or datetime.
+    import datetime
+    p = cepheus.compile("pattern p begin a next b where meta.t - a.meta.t == 1500\n"
+                        "  emit t0 = a.meta.t\n")
+    eng = cepheus.Engine(p, time_field="meta.t")
+    utc = datetime.timezone.utc
+    assert eng.push({"meta": {"t": datetime.datetime(2023, 11, 14, 22, 13, 20, tzinfo=utc)}}) == []
+    ms = eng.push({"meta": {"t": "2023-11-14T22:13:21.5Z"}})
+    assert [(m.start, m.end, m.fields) for m in ms] == [
+        (1700000000000, 1700000001500, {"t0": 1700000000000})]
+    # A naive datetime is UTC; an offset is honoured; times before 1970 too.
+    eng = cepheus.Engine(cepheus.compile("pattern p begin a emit t = a.ts\n"))
+    tz = datetime.timezone(datetime.timedelta(hours=2))
+    got = [eng.push({"ts": d})[0].fields["t"] for d in (
+        datetime.datetime(1969, 12, 31, 23, 59, 59, 999000),
+        datetime.datetime(1970, 1, 1, 0, 0, 1, 500),
+        datetime.datetime(1970, 1, 1, 2, 0, 2, tzinfo=tz))]
+    assert got == [-1, 1000, 2000]
+    with pytest.raises(ValueError):
+        cepheus.Engine(p, time_field="meta..t")
