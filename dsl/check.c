@@ -198,6 +198,18 @@ static stype check_expr(ctx *c, ast_expr *e) {
     case EX_DOUBLE: return T_DOUBLE;
     case EX_STRING: return T_STRING;
     case EX_FIELD:
+        if (e->npath >= 2 && e->head && c->current >= 0 && find_step(c, e->head) < 0) {
+            /* A path whose first name is one slip from a step's is far
+             * more often a misspelled step reference than a field: say so,
+             * and how to write the field if it is one. */
+            char hint[160];
+            if (*step_hint(c, e->head, hint, sizeof hint)) {
+                ERR(c, CEP_DIAG_NAME, e->step_sp.start,
+                    "unknown step '%s'%s (for the event's own field, write `%s`.%s)", e->head, hint, e->head,
+                    strchr(e->name, '.') ? strchr(e->name, '.') + 1 : e->name);
+                return T_ANY;
+            }
+        }
         if (e->npath >= 2 && e->head && (find_step(c, e->head) >= 0 || c->current < 0)) {
             /* a.payload.amount: step a's payload.amount (language.md, Field
              * paths). In emit there is no event: the head must be a step. */

@@ -129,7 +129,7 @@ expect "check good" 0 "" ""
 run "$CEP" check -v good.cep
 expect "check -v good" 0 "good.cep: ok" ""
 BAD_DIAG="bad.cep:4:30: error: unknown step 'foo'
-  followedBy b where type == foo.type
+  followedBy b where type == foo[0].type
                              ^"
 run "$CEP" check bad.cep
 expect "check bad" 1 "" "$BAD_DIAG"
