@@ -379,6 +379,12 @@ static int skip_nested(scan *s, unsigned char open) {
 static int read_object(scan *s, int lvl, int td) {
     cep_event *ev = s->ev;
     const cep_program *prog = ev->prog;
+    /* The level's members, looked up once per object, not per key. */
+    const field_member *mem = lvl >= 0 ? prog->members + prog->levels[lvl].first : NULL;
+    uint32_t nmem = lvl >= 0 ? prog->levels[lvl].n : 0;
+    const char *tpart = td >= 0 ? s->tp->part[td] : NULL;
+    size_t tlen = td >= 0 ? s->tp->len[td] : (size_t)-1;
+    int tlast = td >= 0 && (uint32_t)td + 1 == s->tp->n;
     skip_ws(s);
     if (s->p < s->end && *s->p == '}') {
         s->p++;
@@ -391,12 +397,17 @@ static int read_object(scan *s, int lvl, int td) {
         s->p++;
         if (read_string(s, 1, &key, &kn) < 0) return -1;
         /* Compared as the decoded bytes, so "a\u0062" names field "ab". */
-        const field_member *m = lvl >= 0 ? program_member(prog, lvl, key, kn) : NULL;
+        const field_member *m = NULL;
+        for (uint32_t i = 0; i < nmem; i++)
+            if (mem[i].len == kn && same_bytes(mem[i].name, key, kn)) {
+                m = &mem[i];
+                break;
+            }
         int slot = m ? m->slot : -1;
         int child = m ? m->child : -1;
-        int on_time = td >= 0 && kn == s->tp->len[td] && same_bytes(key, s->tp->part[td], kn);
-        int is_time = on_time && (uint32_t)td + 1 == s->tp->n;
-        int tnext = on_time && !is_time ? td + 1 : -1;
+        int on_time = kn == tlen && same_bytes(key, tpart, kn);
+        int is_time = on_time && tlast;
+        int tnext = on_time && !tlast ? td + 1 : -1;
         skip_ws(s);
         if (s->p == s->end || *s->p != ':') return -1;
         s->p++;
@@ -467,7 +478,18 @@ static int read_object(scan *s, int lvl, int td) {
 
 int json_fast_parse(cep_event *ev, const char *text, size_t len, const char *tf, json_scratch *sc) {
     fpath tp;
-    if (fpath_parse(tf, strlen(tf), &tp) < 0) return JSON_DEFER;
+    /* A plain name (the usual "ts") is one part: no need to parse it. */
+    size_t tflen = 0;
+    int plain = 1;
+    for (; tf[tflen]; tflen++)
+        if (tf[tflen] == '.' || tf[tflen] == '`') plain = 0;
+    if (plain) {
+        tp.n = tflen ? 1 : 0;
+        tp.part[0] = tf;
+        tp.len[0] = tflen;
+    } else if (fpath_parse(tf, tflen, &tp) < 0) {
+        return JSON_DEFER;
+    }
     scan s = {(const unsigned char *)text, (const unsigned char *)text + len, sc, ev, 1, &tp, TIME_MISSING, 0};
     skip_ws(&s);
     const unsigned char *obj = s.p;
