@@ -3,7 +3,7 @@
  * reads fields of every type, then the values read back and the same text
  * pushed through an engine; and the fast reader (runtime/json_fast.c)
  * against the yajl reader: what the fast path accepts, yajl must accept
- * with the same row. Built and run by `make fuzz`. */
+ * with the same row (nested fields included). Built and run by `make fuzz`. */
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
@@ -17,6 +17,7 @@ static const char pattern[] =
     "pattern p\n"
     "  key user, region\n"
     "  begin a where t == \"a\" and n > 1 and s =~ /x+y/ and flag == true\n"
+    "    and ctx.geo.lat > 0 and ctx.id != null and `risk-score` != null\n"
     "  followedBy b+ where t == \"b\" and f < a.f * 2.5 and len(s) >= 0 and sum(b.f) < 100\n"
     "  within 10s\n"
     "  emit n = a.n, s = b.s, u = lower(a.user)\n";

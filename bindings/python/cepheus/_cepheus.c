@@ -50,6 +50,9 @@ typedef struct {
     PyObject *fields;   /* tuple of interned str, slot order: the field names */
     PyObject *paths;    /* per slot, a tuple of interned str: the dict keys
                          * that lead to it (one for a top-level field) */
+    char *inner;        /* per slot: another slot's path goes through it, so
+                         * a dict there is walked, and reads as None itself
+                         * (as in the JSON reader) instead of a TypeError */
 } ProgramObject;
 
 static PyTypeObject ProgramType;
@@ -59,6 +62,7 @@ static void Program_dealloc(ProgramObject *self) {
     Py_XDECREF(self->patterns);
     Py_XDECREF(self->fields);
     Py_XDECREF(self->paths);
+    PyMem_Free(self->inner);
     cep_program_free(self->prog);
     Py_TYPE(self)->tp_free((PyObject *)self);
 }
@@ -196,6 +200,26 @@ fail:
     return NULL;
 }
 
+/* Which slots other slots' paths go through (ProgramObject.inner). */
+static char *inner_slots(const cep_program *p) {
+    size_t n = cep_program_field_count(p);
+    char *in = PyMem_Calloc(n + 1, 1);
+    if (!in) {
+        PyErr_NoMemory();
+        return NULL;
+    }
+    for (size_t i = 0; i < n; i++) {
+        size_t di = cep_program_field_depth(p, i);
+        for (size_t j = 0; j < n && !in[i]; j++) {
+            if (cep_program_field_depth(p, j) <= di) continue;
+            size_t k = 0;
+            while (k < di && strcmp(cep_program_field_part(p, i, k), cep_program_field_part(p, j, k)) == 0) k++;
+            in[i] = k == di;
+        }
+    }
+    return in;
+}
+
 /* The keys of a time field path ("ts", "meta.ts", "`event-time`"): the
  * language's rule (parts split at '.', a backquoted part taken whole). */
 static PyObject *time_path(const char *s) {
@@ -289,7 +313,8 @@ static PyObject *mod_compile(PyObject *mod, PyObject *args, PyObject *kw) {
                                     prog, 0);
     self->fields = tuple_of_names(cep_program_field_count(prog), cep_program_field_name, prog, 1);
     self->paths = self->fields ? field_paths(prog) : NULL;
-    if (!self->name || !self->patterns || !self->fields || !self->paths) {
+    self->inner = self->paths ? inner_slots(prog) : NULL;
+    if (!self->name || !self->patterns || !self->fields || !self->paths || !self->inner) {
         Py_DECREF(self);
         return NULL;
     }
@@ -919,6 +944,7 @@ static int fill_event(EngineObject *self, cep_event *ev, PyObject *obj, Py_ssize
         PyObject *key = PyTuple_GET_ITEM(fields, slot);
         PyObject *v = dict_path(obj, PyTuple_GET_ITEM(paths, slot));
         int rc;
+        if (v && PyDict_Check(v) && self->program->inner[slot]) v = NULL; /* read whole: None */
         if (!v) {
             if (PyErr_Occurred()) return -1;
             rc = cep_event_set_null(ev, (int)slot);

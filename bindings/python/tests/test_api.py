@@ -312,3 +312,14 @@ def test_time_field_is_a_number_and_a_path():
     assert got == [-1, 1000, 2000]
     with pytest.raises(ValueError):
         cepheus.Engine(p, time_field="meta..t")
+
+
+def test_object_read_whole_is_none_when_a_path_goes_through_it():
+    # As in the JSON reader: payload (a dict) reads as null, payload.amount
+    # is read through it; a dict where no path goes through stays an error.
+    p = cepheus.compile("pattern p begin a where payload == null and payload.amount > 1\n"
+                        "  emit n = a.payload.amount\n")
+    eng = cepheus.Engine(p)
+    assert [m.fields for m in eng.push({"ts": 1, "payload": {"amount": 2}})] == [{"n": 2}]
+    with pytest.raises(TypeError, match="field 'payload.amount'"):
+        eng.push({"ts": 2, "payload": {"amount": {"x": 1}}})
