@@ -83,6 +83,11 @@ static const char PATTERNS[] =
     "  notFollowedBy z where type == \"cancel\"\n"
     "  within 20s\n"
     "  skip toLast c\n"
+    "pattern nested key ctx.`user-id`\n"
+    "  begin a where ctx.geo.lat > 0 and `risk-score` != null\n"
+    "  followedBy b where ctx.geo.lat > a.ctx.geo.lat and sum(a.ctx.geo.lat) > 0\n"
+    "  within 5s\n"
+    "  emit u = a.ctx.`user-id`, t = b.ts - a.ts\n"
     "pattern tail\n"
     "  begin a where type == \"buy\" and not (price < 0)\n"
     "  notFollowedBy r where type == \"refund\"\n"
@@ -107,6 +112,8 @@ static const char *const EVENTS[] = {
     "{\"ts\":1.5e400,\"user\":\"u1\"}",
     "{\"ts\":1008,\"deep\":[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]}",
     "{\"ts\":1009,\"user\":\"u1\",\"region\":\"eu\",\"type\":\"buy\",\"item\":\"i1\",\"price\":4}",
+    "{\"ts\":1009,\"ctx\":{\"user-id\":\"n1\",\"geo\":{\"lat\":1.5}},\"risk-score\":1}",
+    "{\"ts\":1010,\"ctx\":{\"user-id\":\"n1\",\"geo\":{\"lat\":2.5,\"lon\":[1]}}}",
     "{\"ts\":1010,\"user\":\"u2\",\"region\":\"us\",\"type\":\"buy\",\"item\":\"i9\",\"price\":3}",
     "{\"ts\":1011,\"user\":\"u1\",\"region\":\"eu\",\"type\":\"view\",\"item\":\"i4\"}",
     "{\"ts\":1012,\"user\":\"u1\",\"region\":\"eu\",\"type\":\"done\"}",
@@ -226,7 +233,8 @@ static int scenario_compile(int *bad) {
         d = NULL;
     }
     /* A broken pattern must fail as cleanly: diagnostics allocate too. */
-    static const char BROKEN[] = "pattern p begin a where x == b.x next b\npattern p begin";
+    static const char BROKEN[] = "pattern p begin a where x == b.x next b\npattern p begin\n"
+                                 "pattern q begin click followedby b\npattern r begin click next b where clik.x == 1";
     rc = cep_compile(NULL, BROKEN, sizeof BROKEN - 1, "oom", &p, &d);
     if (rc == CEP_ENOMEM) seen = 1;
     else CHECK(rc == CEP_EPATTERN, "broken compile returned %s", cep_strerror(rc));
