@@ -27,7 +27,29 @@ static void put_string(strbuf *b, const char *s, size_t n, int dot) {
     sb_put(b, dot ? "\\\"" : "\"", dot ? 2 : 1);
 }
 
+/* A field as the language writes it: a part that is not a plain name in
+ * backquotes (`risk-score`, meta.`event-type`), so the output reads back. */
+static const char *fname(const cep_program *p, int slot, char *buf, size_t cap) {
+    if (!p->field_parts) return p->fields[slot];
+    size_t o = 0;
+    const char *part = p->field_parts[slot];
+    for (uint32_t i = 0; i < p->field_nparts[slot]; i++) {
+        size_t n = strlen(part);
+        int plain = n > 0 && !(part[0] >= '0' && part[0] <= '9');
+        for (size_t k = 0; k < n && plain; k++) {
+            char c = part[k];
+            plain = c == '_' || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+        }
+        int w = snprintf(buf + o, cap - o, plain ? "%s%s" : "%s`%s`", i ? "." : "", part);
+        if (w < 0 || (size_t)w >= cap - o) return p->fields[slot]; /* too long: the plain text */
+        o += (size_t)w;
+        part += n + 1;
+    }
+    return buf;
+}
+
 static void put_expr(strbuf *b, const cep_program *p, const nfa_pattern *pat, const expr *e, int dot) {
+    char fb[256], fb2[256];
     switch ((xkind)e->kind) {
     case XK_CONST:
         switch (e->k.type) {
@@ -38,15 +60,15 @@ static void put_expr(strbuf *b, const cep_program *p, const nfa_pattern *pat, co
         case CEP_STRING: put_string(b, e->k.u.s.ptr, e->k.u.s.len, dot); break;
         }
         return;
-    case XK_SLOT: sb_printf(b, "%s", p->fields[e->slot]); return;
+    case XK_SLOT: sb_printf(b, "%s", fname(p, e->slot, fb, sizeof fb)); return;
     case XK_REF:
         sb_printf(b, "%s", pat->steps[e->step].name);
         if (e->has_index) sb_printf(b, "[%" PRId64 "]", e->index);
-        sb_printf(b, ".%s", p->fields[e->slot]);
+        sb_printf(b, ".%s", fname(p, e->slot, fb, sizeof fb));
         return;
     case XK_AGG:
         if (e->op == AGG_COUNT) sb_printf(b, "count(%s)", pat->steps[e->step].name);
-        else sb_printf(b, "%s(%s.%s)", expr_op_text(e->op), pat->steps[e->step].name, p->fields[e->slot]);
+        else sb_printf(b, "%s(%s.%s)", expr_op_text(e->op), pat->steps[e->step].name, fname(p, e->slot, fb, sizeof fb));
         return;
     case XK_CALL:
     case XK_UCALL:
@@ -83,7 +105,7 @@ static void put_expr(strbuf *b, const cep_program *p, const nfa_pattern *pat, co
         sb_put(b, ")", 1);
         return;
     case XK_SLOT_CMP:
-        sb_printf(b, "(%s %s ", p->fields[e->slot], expr_op_text(e->op));
+        sb_printf(b, "(%s %s ", fname(p, e->slot, fb, sizeof fb), expr_op_text(e->op));
         {
             expr k = {.kind = XK_CONST, .k = e->k};
             put_expr(b, p, pat, &k, dot);
@@ -91,7 +113,8 @@ static void put_expr(strbuf *b, const cep_program *p, const nfa_pattern *pat, co
         sb_puts(b, ")");
         return;
     case XK_REF_CMP: {
-        const char *f = p->fields[e->slot], *step = pat->steps[e->step].name, *rf = p->fields[e->slot2];
+        const char *f = fname(p, e->slot, fb, sizeof fb), *step = pat->steps[e->step].name,
+                   *rf = fname(p, e->slot2, fb2, sizeof fb2);
         if (e->swapped) sb_printf(b, "(%s.%s %s %s)", step, rf, expr_op_text(e->op), f);
         else sb_printf(b, "(%s %s %s.%s)", f, expr_op_text(e->op), step, rf);
         return;
