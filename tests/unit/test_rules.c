@@ -39,7 +39,7 @@ START_TEST(lint_warning_fields) {
 END_TEST
 
 START_TEST(lint_errors_and_arguments) {
-    const char *src = "pattern p key k begin a where zz.x > 1 within 1m\n";
+    const char *src = "pattern p key k begin a where zz[0].x > 1 within 1m\n";
     cep_diag *d = NULL;
     ck_assert_int_eq(cep_lint(NULL, src, strlen(src), NULL, &d), CEP_EPATTERN);
     ck_assert_uint_eq(cep_diag_count(d), 1);
