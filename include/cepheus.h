@@ -203,6 +203,10 @@ CEP_API int cep_compiler_add_function(cep_compiler *c, const char *name,
  * both cases: it lists every error found. c may be NULL (no functions). */
 CEP_API int cep_compile(const cep_compiler *c, const char *text, size_t len,
                         const char *name, cep_program **prog, cep_diag **diag);
+/* Longest pattern text cep_compile accepts (1 MiB); longer text gets a
+ * CEP_DIAG_LIMIT diagnostic. A reader of pattern files can stop at this
+ * many bytes plus one. */
+#define CEP_MAX_PATTERN_BYTES (1u << 20)
 CEP_API void cep_program_free(cep_program *p);
 
 /* A hash of everything that decides matching (patterns as parsed, field

@@ -1,0 +1,76 @@
+#!/bin/sh
+# hostile_patterns.sh — pattern files built to hurt the compiler and the
+# evaluator (issue 22): /dev/zero as a pattern file, nested looping groups,
+# long flat expressions, long runs under aggregates; each must give a clear
+# error or the right result within its time limit, also on a SIGHUP reload.
+# Runs under the sanitizer build too (make check in build-asan/).
+: "${top_srcdir:=.}" "${top_builddir:=.}"
+CEP="$(cd "$top_builddir" && pwd)/cepheus"
+[ -x "$CEP" ] || { echo "hostile_patterns.sh: $CEP is not built; skipping"; exit 77; }
+TMP=$(mktemp -d "${TMPDIR:-/tmp}/cepheus-hpat.XXXXXX") || exit 1
+trap 'rm -rf "$TMP"' EXIT INT TERM
+cd "$TMP" || exit 1
+passed=0
+failed=0
+ok() { passed=$((passed + 1)); }
+bad() {
+    failed=$((failed + 1))
+    echo "FAIL: $1: $2"
+    [ -s err ] && sed 's/^/  stderr: /' err | head -c 600 | head -n 5
+}
+
+# timed LIMIT CMD...: runs CMD (output to out, err), sets st and secs; a
+# run past LIMIT seconds is killed (st 124).
+timed() {
+    limit=$1
+    shift
+    start=$(date +%s)
+    timeout "$limit" "$@" > out 2> err
+    st=$?
+    secs=$(( $(date +%s) - start ))
+}
+
+# check_pat NAME EXIT MESSAGE-REGEX: `cepheus check pat.cep` within 10 s.
+check_pat() {
+    timed 10 "$CEP" check pat.cep
+    if [ $st != "$2" ]; then bad "$1" "exit $st, expected $2 (${secs}s)"; return; fi
+    if [ -n "$3" ] && ! grep -q "$3" err; then bad "$1" "no '$3'"; return; fi
+    ok
+}
+
+# ---- pattern files read with their limit ----------------------------------------
+# /dev/zero never ends: the reader stops after 1 MiB + 1 byte.
+if [ -x /usr/bin/time ]; then
+    /usr/bin/time -f '%M' -o rss.txt timeout 10 "$CEP" check /dev/zero > out 2> err
+    st=$?
+    kb=$(tail -n 1 rss.txt)
+    if [ $st = 1 ] && grep -q '^/dev/zero: error: pattern text is more than 1048576 bytes; the limit is 1048576$' err &&
+       [ "$kb" -lt 131072 ]; then ok
+    else bad "check /dev/zero" "exit $st, ${kb} KiB"; fi
+fi
+timeout 10 "$CEP" explain /dev/zero > out 2> err
+[ $? = 1 ] && grep -q 'pattern text is more than 1048576 bytes' err && ok || bad "explain /dev/zero" "exit $?"
+timeout 10 "$CEP" run /dev/zero /dev/null > out 2> err
+[ $? = 1 ] && grep -q 'pattern text is more than 1048576 bytes' err && ok || bad "run /dev/zero" "exit $?"
+# Exactly 1 MiB is within the limit (the rest is comment).
+awk 'BEGIN { printf "pattern p begin a\n"; n = 1048576 - 18; while (n > 0) { l = n > 100 ? 100 : n; s = "#"; for (i = 1; i < l - 1; i++) s = s "x"; if (l > 1) print s; else printf "\n"; n -= l } }' > pat.cep
+size=$(wc -c < pat.cep)
+if [ "$size" = 1048576 ]; then check_pat "pattern file of exactly 1 MiB" 0 ''
+else bad "pattern file of exactly 1 MiB" "made $size bytes"; fi
+
+# ---- nested looping groups (each level converts its body twice) ------------------
+nested() { python3 -c "d=$1; print('pattern p begin ' + '('*d + 'a next b' + ')+'*d)" > pat.cep; }
+if command -v python3 >/dev/null 2>&1; then
+    nested 30
+    check_pat "30 nested looping groups" 1 "pattern 'p' needs more than 10000 NFA states"
+    nested 200
+    check_pat "200 nested looping groups" 1 "pattern 'p' needs more than 10000 NFA states"
+    nested 11
+    check_pat "11 nested looping groups" 0 ''
+fi
+# Optional steps walk back over each other for notFollowedBy: no longer cubic.
+awk 'BEGIN { print "pattern p begin s0 where x == 0"; for (i = 1; i < 4990; i++) printf " followedBy s%d? where x == %d\n", i, i; print " followedBy z" }' > pat.cep
+check_pat "4990 optional steps" 0 ''
+
+echo "hostile_patterns: $passed passed, $failed failed"
+[ $failed = 0 ]
