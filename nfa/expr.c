@@ -191,7 +191,7 @@ static const cep_event *step_event(const pm_node *chain, int32_t step,
     return NULL;
 }
 
-static cep_value aggregate(const expr *e, const pm_node *chain) {
+static __attribute__((noinline)) cep_value aggregate(const expr *e, const pm_node *chain) {
     int64_t count = 0, n = 0, isum = 0;
     double dsum = 0;
     int all_int = 1, overflow = 0;
@@ -279,6 +279,24 @@ int expr_holds(const expr *e, eval_ctx *c) {
     return v.type == CEP_BOOL && v.u.b;
 }
 
+/* A call, out of line: its argument array would otherwise sit in every
+ * frame of expr_eval's recursion (700 bytes a level instead of about 100;
+ * ast.h's AST_MAX_EXPR_HEIGHT counts on a small frame). */
+static __attribute__((noinline)) cep_value eval_call(const expr *e, eval_ctx *c) {
+    cep_value argv[MAX_ARGS];
+    uint32_t n = e->nargs < MAX_ARGS ? e->nargs : MAX_ARGS;
+    for (uint32_t i = 0; i < n; i++) argv[i] = expr_eval(e->args[i], c);
+    if (e->kind == XK_CALL) return builtin_call(e->fn, argv, (int)n, c);
+    const user_fn *f = &c->prog->fns[e->fn];
+    cep_value out = NULLV;
+    if (f->fn(f->userdata, (int)n, argv, &out) != CEP_OK) {
+        c->fn_errors++;
+        return NULLV;
+    }
+    if (out.type == CEP_DOUBLE && !isfinite(out.u.d)) return NULLV;
+    return out;
+}
+
 cep_value expr_eval(const expr *e, eval_ctx *c) {
     switch ((xkind)e->kind) {
     case XK_CONST:
@@ -344,20 +362,8 @@ cep_value expr_eval(const expr *e, eval_ctx *c) {
         return boolv((v.type == CEP_NULL) == (e->op == OP_EQ));
     }
     case XK_CALL:
-    case XK_UCALL: {
-        cep_value argv[MAX_ARGS];
-        uint32_t n = e->nargs < MAX_ARGS ? e->nargs : MAX_ARGS;
-        for (uint32_t i = 0; i < n; i++) argv[i] = expr_eval(e->args[i], c);
-        if (e->kind == XK_CALL) return builtin_call(e->fn, argv, (int)n, c);
-        const user_fn *f = &c->prog->fns[e->fn];
-        cep_value out = NULLV;
-        if (f->fn(f->userdata, (int)n, argv, &out) != CEP_OK) {
-            c->fn_errors++;
-            return NULLV;
-        }
-        if (out.type == CEP_DOUBLE && !isfinite(out.u.d)) return NULLV;
-        return out;
-    }
+    case XK_UCALL:
+        return eval_call(e, c);
     }
     return NULLV;
 }

@@ -72,5 +72,60 @@ fi
 awk 'BEGIN { print "pattern p begin s0 where x == 0"; for (i = 1; i < 4990; i++) printf " followedBy s%d? where x == %d\n", i, i; print " followedBy z" }' > pat.cep
 check_pat "4990 optional steps" 0 ''
 
+# ---- long flat expressions (every walker of the tree is recursive) ---------------
+chain() { # chain N OP: `x == 1 OP 1 OP ...` (N terms), or N `x`s joined by OP
+    if [ "$2" = or ]; then
+        awk -v n="$1" 'BEGIN { printf "pattern p begin a where x"; for (i = 1; i < n; i++) printf " or x"; print "" }'
+    else
+        awk -v n="$1" -v op="$2" 'BEGIN { printf "pattern p begin a where x == 1"; for (i = 1; i < n; i++) printf "%s1", op; print "" }'
+    fi
+}
+chain 30000 + > pat.cep
+check_pat "30000-term sum" 1 '^pat.cep:1:1030: error: expression too deep: more than 500 levels of operators'
+chain 50000 or > pat.cep
+check_pat "50000-term or" 1 '^pat.cep:1:2525: error: expression too deep: more than 500 levels of operators'
+chain 15000 + > pat.cep
+printf '{"ts":1,"x":15000}\n' > in.jsonl
+timed 10 "$CEP" run pat.cep in.jsonl
+[ $st = 1 ] && grep -q 'expression too deep' err && ok || bad "15000-term sum, run" "exit $st"
+# The longest accepted chain: `x == ` and 499 terms is 500 levels.
+chain 499 + > pat.cep
+printf '{"ts":1,"x":499}\n{"ts":2,"x":498}\n' > in.jsonl
+timed 10 "$CEP" run pat.cep in.jsonl
+[ $st = 0 ] && [ "$(cat out)" = '{"pattern":"p","key":null,"start":1,"end":1,"events":{"a":[{"ts":1,"x":499}]}}' ] && ok ||
+    bad "499-term sum, run" "exit $st: $(cat out)"
+chain 500 + > pat.cep
+check_pat "500-term sum" 1 '^pat.cep:1:30: error: expression too deep'
+awk 'BEGIN { printf "pattern p begin a where "; for (i = 0; i < 498; i++) printf "not "; print "x == 1" }' > pat.cep
+check_pat "498 nots" 0 ''
+awk 'BEGIN { printf "pattern p begin a where "; for (i = 0; i < 494; i++) printf "len("; printf "x"; for (i = 0; i < 494; i++) printf ")"; print " == 1" }' > pat.cep
+check_pat "494 nested calls" 0 ''
+
+# ---- SIGHUP reload to a hostile file: refused, the running patterns go on --------
+if command -v mkfifo >/dev/null 2>&1; then
+    printf 'pattern p begin a where t == "a"\n' > live.cep
+    mkfifo fifo
+    "$CEP" run live.cep fifo > rout 2> rerr &
+    pid=$!
+    exec 3> fifo
+    printf '%s\n' '{"ts":1,"t":"a"}' >&3
+    n=0
+    for hostile in "chain 30000 +" "chain 50000 or" "nested 30" "cat /dev/zero"; do
+        n=$((n + 1))
+        if [ "$hostile" = "cat /dev/zero" ]; then ln -sf /dev/zero live.cep
+        elif [ "$hostile" = "nested 30" ]; then nested 30; mv pat.cep live.cep
+        else $hostile > live.cep; fi
+        sleep 0.2
+        kill -HUP "$pid"
+        sleep 0.5
+        printf '{"ts":%d,"t":"a"}\n' $((n + 1)) >&3
+    done
+    exec 3>&-
+    wait "$pid"
+    st=$?
+    if [ $st = 0 ] && [ "$(wc -l < rout)" = 5 ] && [ "$(grep -c 'not reloaded; the running patterns go on' rerr)" = 4 ]; then ok
+    else bad "SIGHUP reloads to hostile files" "exit $st, $(wc -l < rout) matches: $(head -c 400 rerr)"; fi
+fi
+
 echo "hostile_patterns: $passed passed, $failed failed"
 [ $failed = 0 ]
