@@ -81,6 +81,7 @@ pm_node *engine_node_new(cep_engine *e, cep_event *ev, uint32_t step, pm_node *p
     if (parent) parent->refs++;
     n->refs = 1;
     n->step = step;
+    n->agg = NULL;
     e->stats.nodes++;
     return n;
 }
@@ -90,6 +91,7 @@ void engine_node_release(cep_engine *e, pm_node *n) {
         pm_node *parent = n->parent;
         cep_event *ev = n->ev;
         e->stats.nodes--;
+        if (n->agg) expr_agg_free(&e->ctx, n);
         if (n != room_of(ev)) { /* a pooled node; a room is freed with its event */
             n->parent = e->free_nodes;
             e->free_nodes = n;
@@ -320,7 +322,7 @@ static int64_t processing_now(cep_engine *e) {
 /* The engine's state in bytes, approximately: stored events, shared nodes,
  * partial matches and key states (what grows with the input). */
 static uint64_t state_bytes(const cep_engine *e) {
-    return e->event_bytes + e->stats.nodes * sizeof(pm_node) + e->stats.partial_matches * sizeof(pm) +
+    return e->event_bytes + e->stats.nodes * sizeof(pm_node) + e->ctx.agg_bytes + e->stats.partial_matches * sizeof(pm) +
            e->nkey_states * (sizeof(key_state) + 16);
 }
 
