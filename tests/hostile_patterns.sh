@@ -155,6 +155,28 @@ done
 if [ -s ref.jsonl ] && cmp -s ref.jsonl got.jsonl; then ok
 else bad "aggregates across kill -9 and --restore ($kills kills)" "$(wc -l < ref.jsonl) vs $(wc -l < got.jsonl) matches"; fi
 
+# A SIGHUP reload keeps the partial match of an unchanged pattern; its
+# nodes are made again without their sums, which refill from the chain.
+if command -v mkfifo >/dev/null 2>&1; then
+    printf 'pattern p\n  begin a where t == "a"\n  next b+ where t == "b" and (count(b) == 0 or v >= avg(b.v) - 2) consecutive\n  next c where t == "c"\n  emit n = count(b), s = sum(b.v), m = avg(b.v)\n' > rl.cep
+    mkfifo rlfifo
+    "$CEP" run rl.cep rlfifo > rlout 2> rlerr &
+    pid=$!
+    exec 3> rlfifo
+    printf '%s\n' '{"ts":1,"t":"a"}' '{"ts":2,"t":"b","v":4}' '{"ts":3,"t":"b","v":2}' >&3
+    sleep 0.5
+    printf 'pattern q begin x where t == "x"\n' >> rl.cep
+    kill -HUP "$pid"
+    sleep 0.5
+    printf '%s\n' '{"ts":4,"t":"b","v":1}' '{"ts":5,"t":"b","v":9}' '{"ts":6,"t":"c"}' >&3
+    exec 3>&-
+    wait "$pid"
+    st=$?
+    if [ $st = 0 ] && [ "$(cat rlout)" = '{"pattern":"p","key":null,"start":1,"end":6,"fields":{"n":4,"s":16,"m":4}}' ] &&
+        grep -q 'reloaded rl.cep: 2 patterns' rlerr; then ok
+    else bad "aggregates across a SIGHUP reload" "exit $st: $(cat rlout rlerr)"; fi
+fi
+
 # ---- SIGHUP reload to a hostile file: refused, the running patterns go on --------
 if command -v mkfifo >/dev/null 2>&1; then
     printf 'pattern p begin a where t == "a"\n' > live.cep
