@@ -424,11 +424,11 @@ static void add_stop_state_to_looping(builder *b, uint32_t state) {
 
 /* Taking an event in an optional state ends the notFollowedBy conditions
  * that were in force before it: copy the sink without their stop edges. */
-static uint32_t copy_without_transitive_nots(builder *b, uint32_t sink) {
-    if (b->err) return NONE;
-    notcond nc[64];
-    size_t n = current_not_conditions(b, nc, 64);
-    if (!n || !is_optional(b->current) || sink == NONE) return sink;
+/* The copy of sink and of the states it proceeds to, without the stop
+ * edges of the n conditions nc. Recursive along PROCEED edges, so its frame
+ * is kept small: nc is made once by the caller. */
+static uint32_t copy_without_nots(builder *b, uint32_t sink, const notcond *nc, size_t n) {
+    if (b->err || sink == NONE) return b->err ? NONE : sink;
     uint32_t copy = new_state(b, b->st[sink].kind, NULL);
     if (copy == NONE) return NONE;
     b->st[copy].step = b->st[sink].step;
@@ -442,7 +442,7 @@ static uint32_t copy_without_transitive_nots(builder *b, uint32_t sink) {
                 for (size_t k = 0; k < n; k++)
                     if (b->st[target].step == (uint32_t)nc[k].step->index) remove = 1;
             } else {
-                target = copy_without_transitive_nots(b, target);
+                target = copy_without_nots(b, target, nc, n);
             }
             if (!remove) add_edge(b, copy, e.kind, target, e.cond);
         } else {
@@ -450,6 +450,14 @@ static uint32_t copy_without_transitive_nots(builder *b, uint32_t sink) {
         }
     }
     return copy;
+}
+
+static uint32_t copy_without_transitive_nots(builder *b, uint32_t sink) {
+    if (b->err) return NONE;
+    notcond nc[64];
+    size_t n = current_not_conditions(b, nc, 64);
+    if (!n || !is_optional(b->current) || sink == NONE) return sink;
+    return copy_without_nots(b, sink, nc, n);
 }
 
 /* ---- states of one element ----------------------------------------------------------------- */
