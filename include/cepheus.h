@@ -432,7 +432,7 @@ CEP_API int cep_engine_set_max_partial_matches(cep_engine *e, uint64_t max, int 
  * partial matches are dropped, earliest first from the oldest keys
  * (stats.mem_dropped). FAIL does the same and makes the call return
  * CEP_ELIMIT. 0 (the default): no budget. The policy is shared with
- * cep_engine_set_max_partial_matches. docs/state.md, "Bounds". */
+ * cep_engine_set_max_partial_matches. docs/state.md, "The memory budget". */
 CEP_API int cep_engine_set_memory_limit(cep_engine *e, uint64_t bytes, int policy);
 /* Allowed lateness: an event behind the watermark by at most ms is still
  * matched, at once, where it can still change a result: it may start

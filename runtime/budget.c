@@ -3,7 +3,7 @@
  * partial matches step over an event (so that a fan-out cannot run past
  * the budget and be cut back only afterwards), and the partial matches
  * dropped to make it. engine.c enforces the budget after each call:
- * buffered events first, then budget_drop. docs/state.md, "Bounds". */
+ * buffered events first, then budget_drop. docs/state.md, "The memory budget". */
 #include "config.h"
 #include "engine.h"
 #include "mem.h"

@@ -321,7 +321,7 @@ static int64_t processing_now(cep_engine *e) {
  * earliest first (as a buffer that emits early when full: each moves the
  * watermark to its time, so an event older than it arrives late); then
  * partial matches go, earliest first from the oldest keys; then scratch
- * arrays. docs/state.md, "Bounds". */
+ * arrays. docs/state.md, "The memory budget". */
 static int enforce_memory_slow(cep_engine *e);
 
 static inline int enforce_memory(cep_engine *e) {

@@ -74,7 +74,7 @@ START_TEST(buffer_within_budget) {
         cep_engine_stats(e, &st);
         ck_assert_uint_le(peak, budget);
         /* Inside a call, while events wait in the buffer, by an eighth at
-         * most (docs/state.md, "Bounds"). */
+         * most (docs/state.md, "The memory budget"). */
         ck_assert_uint_le(w.peak, budget + budget / 8);
         ck_assert_uint_gt(peak, budget / 2); /* the buffer uses the budget */
         ck_assert_uint_eq(w.matches, 10000); /* every a-b pair */
