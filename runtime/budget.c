@@ -286,3 +286,35 @@ void budget_trim(cep_engine *e) {
     e->outs.n = e->outs.cap = 0;
     if (!e->reorder.n) heap_free(&e->reorder);
 }
+
+void budget_release(cep_engine *e) {
+    /* After the end of input nothing more is pushed: the arrays kept for
+     * the stream go, so stats.memory is 0 when no key is left. Each is made
+     * again from empty if a later call needs it (snapshot, restore). */
+    budget_trim(e);
+    mem_free(e->stack.v);
+    mem_free(e->out.v);
+    mem_free(e->due);
+    mem_free(e->keybuf);
+    mem_free(e->match.events);
+    mem_free(e->match.step_off);
+    mem_free(e->match.fields);
+    e->stack = (u32_list){0};
+    e->out = (u32_list){0};
+    e->due = NULL;
+    e->due_cap = 0;
+    e->keybuf = NULL;
+    e->keybuf_cap = 0;
+    e->match.events = NULL;
+    e->match.step_off = NULL;
+    e->match.fields = NULL;
+    e->match.events_cap = e->match.steps_cap = e->match.fields_cap = 0;
+    if (!e->keys.count) keymap_free(&e->keys);
+    for (uint32_t i = 0; i < e->nlanes; i++) {
+        lane *l = &e->lanes[i];
+        if (l->lo != l->hi) continue;
+        mem_free(l->v);
+        l->v = NULL;
+        l->lo = l->hi = l->cap = 0;
+    }
+}

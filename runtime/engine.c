@@ -504,6 +504,7 @@ int engine_finish_after(cep_engine *e, int64_t last) {
         else engine_key_settle(e, ks);
     }
     e->finished = 1;
+    budget_release(e);
     return finish_rc(e, rc);
 }
 

@@ -372,6 +372,8 @@ void budget_before_step(cep_engine *e, uint32_t pi, key_state *ks, step_in *in);
 void budget_drop(cep_engine *e);
 /* Free the scratch arrays (and an empty buffer's heap). */
 void budget_trim(cep_engine *e);
+/* At the end of input: free every array kept for the stream that is empty. */
+void budget_release(cep_engine *e);
 
 /* ---- inline fast paths ---- */
 
