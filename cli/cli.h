@@ -30,6 +30,10 @@ int vfail(int status, const char *fmt, va_list ap) __attribute__((format(printf,
 double cli_now(void);
 /* Report a getopt failure ('?' or ':'). */
 int option_error(int c, char *const *argv);
+/* The same, naming the nearest of opts (getopt_long's table) to an
+ * unknown long option: "did you mean '--max-delay'?". */
+struct option;
+int option_error_in(int c, char *const *argv, const struct option *opts);
 /* Compile a pattern file: EXIT_OK with *prog, or the status after printing
  * why not (diagnostics for pattern errors). */
 int compile_file(const char *path, cep_program **prog);
@@ -37,6 +41,9 @@ int compile_file(const char *path, cep_program **prog);
 int compile_file_keep(const char *path, cep_program **prog, char **text, size_t *len);
 /* Strict non-negative decimal integer; 0 or -1. */
 int parse_ms(const char *s, int64_t *out);
+/* A duration in milliseconds: an integer (milliseconds) or an integer and
+ * ms, s, m, h or d (5s, 1h); 0 or -1. */
+int parse_duration(const char *s, int64_t *out);
 
 /* Is this line {"$watermark": T} (T integer milliseconds or an RFC 3339
  * string)? 1 with *ms set, 0 when it is an ordinary event line, -1 when it
@@ -46,5 +53,26 @@ int parse_ms(const char *s, int64_t *out);
 int cli_watermark_line(const char *s, size_t n, int64_t *ms);
 
 int cmd_run(int argc, char **argv);
+int cmd_test(int argc, char **argv);
+int cmd_check(int argc, char **argv);
+int cmd_fmt(int argc, char **argv);
+
+/* -W options (cli/rules.c): which warnings of cep_lint are shown, and
+ * whether they count as errors. */
+typedef struct warn_opts {
+    int as_errors;   /* -Werror */
+    int none;        /* -Wnone */
+    unsigned off;    /* -Wno-NAME: bit (code - 101) */
+    unsigned error;  /* -Werror=NAME */
+} warn_opts;
+/* Apply one -W argument (the text after -W). EXIT_OK or a usage error. */
+int warn_option(warn_opts *w, const char *arg);
+/* Print the warnings of pattern text that compiles, read from path (codes
+ * whose bit is in skip are left out: a run option already bounds what they
+ * warn about). EXIT_OK, EXIT_PATTERN when a warning counted as an error, or
+ * EXIT_INTERNAL. */
+int print_warnings(const char *path, const char *text, size_t len, const warn_opts *w, unsigned skip);
+/* The whole file, NUL-terminated, in a malloc'd buffer; NULL with errno. */
+char *read_file(const char *path, size_t *len);
 
 #endif

@@ -18,6 +18,7 @@
 
 #include "cepheus.h"
 #include "cli.h"
+#include "suggest.h"
 #include "metrics.h"
 
 
@@ -25,30 +26,46 @@ const char usage_text[] =
     "Usage: cepheus run PATTERNS.cep [EVENTS.jsonl ...|-] [OPTIONS]\n"
     "       cepheus check [-v] PATTERNS.cep ...\n"
     "       cepheus explain [--dot] PATTERNS.cep\n"
+    "       cepheus test [--only NAME]... PATTERNS.cep TESTS...\n"
+    "       cepheus fmt [--check | -w] PATTERNS.cep ...\n"
     "       cepheus help | --help | --version\n"
     "\n"
     "Commands:\n"
     "  run     match the patterns against events, one JSON object per line,\n"
     "          read from the files in turn (standard input when there is none\n"
     "          or for '-'); write one JSON object per match\n"
-    "  check   compile pattern files and report their errors\n"
+    "  check   compile pattern files and report their errors and warnings\n"
     "  explain print each pattern's compiled NFA (--dot: as Graphviz DOT)\n"
+    "  test    run the cases of test files against the patterns and report\n"
+    "          each failing one (docs/testing.md; cepheus test --help)\n"
+    "  fmt     print pattern files in the canonical layout (--check: exit 1\n"
+    "          when one is not; -w: rewrite them)\n"
     "\n"
     "Options of run:\n"
     "  -o, --output FILE      write matches to FILE (default: standard output);\n"
     "                         no output may be an input or another output\n"
     "  -t, --time-field NAME  field holding the event time, integer milliseconds\n"
     "                         or an RFC 3339 string (default: ts)\n"
-    "  -d, --max-delay MS     accept events up to MS milliseconds out of order\n"
-    "                         (default: 0)\n"
-    "      --allowed-lateness MS\n"
-    "                         still match events up to MS behind the watermark\n"
+    "  -d, --max-delay TIME   accept events up to TIME out of order (default: 0);\n"
+    "                         every TIME is milliseconds, or a duration: 500ms,\n"
+    "                         5s, 10m, 1h, 2d\n"
+    "      --allowed-lateness TIME\n"
+    "                         still match events up to TIME behind the watermark\n"
     "                         where they can change a result (default: 0)\n"
     "  -l, --late FILE        write late events (older than the watermark) to\n"
     "                         FILE, one per line, as read\n"
     "  -T, --timeouts FILE    write partial matches whose `within` window closed\n"
     "                         to FILE, one JSON object per line\n"
     "  -s, --stats            print counters to standard error at the end\n"
+    "  -q, --quiet            no end-of-run summary of what was lost or ignored\n"
+    "                         (late events, rejected lines, fields no event had)\n"
+    "      --progress, --no-progress\n"
+    "                         a status line every second on standard error\n"
+    "                         (default: on when it is a terminal)\n"
+    "      --flush-interval TIME\n"
+    "                         write pending output at least this often under a\n"
+    "                         steady stream (default: 100ms; it is also written\n"
+    "                         whenever input is awaited); 0: every line at once\n"
     "      --strict           stop at the first malformed line\n"
     "      --max-partial-matches N\n"
     "                         keep at most N partial matches per key and pattern,\n"
@@ -57,17 +74,20 @@ const char usage_text[] =
     "                         event time from --time-field (default), or the\n"
     "                         arrival clock: windows then close on the wall clock\n"
     "                         even while no event arrives\n"
-    "      --state-ttl MS     drop the partial matches of a key idle for MS of event\n"
-    "                         time (counted in --stats)\n"
+    "      --state-ttl TIME   drop the partial matches of a key idle for TIME of\n"
+    "                         event time (counted in --stats)\n"
     "      --checkpoint DIR   write a checkpoint to DIR (created if missing) every\n"
-    "                         --checkpoint-every events (default 100000); needs\n"
-    "                         --output and files\n"
+    "                         --checkpoint-every events and at SIGINT/SIGTERM;\n"
+    "                         needs --output and files\n"
+    "      --checkpoint-every N\n"
+    "                         lines between two checkpoints (default: 100000)\n"
     "      --restore DIR      resume from DIR's checkpoint, if any: outputs are cut\n"
     "                         back and input continues where it was (exactly once);\n"
     "                         nothing is touched if the checkpoint does not fit;\n"
     "                         changed patterns start empty, unchanged keep state\n"
-    "      --max-memory BYTES keep the engine's state under BYTES (k, M, G suffixes),\n"
-    "                         dropping the oldest partial matches (or see --on-limit)\n"
+    "      --max-memory BYTES keep the engine's state under BYTES (k, M, G suffixes):\n"
+    "                         buffered events run early, then the oldest partial\n"
+    "                         matches are dropped (or see --on-limit)\n"
     "      --on-limit drop|fail\n"
     "                         at the limit, drop and count (default) or stop (exit 6)\n"
     "      --errors FILE      write each rejected line to FILE as a JSON object\n"
@@ -94,16 +114,28 @@ const char usage_text[] =
     "      --state-topic T    compacted topic of partition snapshots (default\n"
     "                         G-cepheus-state)\n"
     "      --instance-id ID   stable member name: a restart fences its predecessor\n"
-    "      --txn-events N, --txn-ms MS\n"
+    "      --txn-events N, --txn-ms TIME\n"
     "                         commit a transaction every N messages (10000) or\n"
-    "                         MS milliseconds (1000), whichever comes first\n"
+    "                         TIME (1000 ms), whichever comes first\n"
     "  -X KEY=VALUE           librdkafka property for every Kafka client\n"
     "                         (--stats: a line per partition every 5 seconds)\n"
-    "Malformed lines are reported as FILE:LINE: error: REASON and skipped;\n"
-    "blank lines are ignored.\n"
+    "Malformed lines are reported as FILE:LINE: error: REASON and skipped (the\n"
+    "first 5 of each reason; then counted); blank lines are ignored. When the\n"
+    "first 10000 lines are all rejected for one reason, the run stops (exit 3).\n"
+    "SIGINT or SIGTERM stops a run in order: reading stops, what is decided is\n"
+    "written, a checkpoint is taken under --checkpoint (partial matches go on\n"
+    "after --restore; they are not forced out); a second signal exits at once.\n"
     "\n"
     "Options of check:\n"
     "  -v, --verbose          print 'FILE: ok' for a file without errors\n"
+    "\n"
+    "Warnings (check, and run before it starts; docs/language.md#warnings):\n"
+    "  -Werror                warnings are errors (exit 1)\n"
+    "  -Wnone                 no warnings\n"
+    "  -Wno-NAME, -Werror=NAME\n"
+    "                         leave out NAME, or make it an error; NAME is one of\n"
+    "                         unbounded, combinations, never-true, same-condition,\n"
+    "                         regex, keyless, skip-target\n"
     "\n"
     "  -h, --help             show this help\n"
     "  -V, --version          show the version\n"
@@ -113,12 +145,14 @@ const char usage_text[] =
     "  1  the pattern file has errors\n"
     "  2  usage error: unknown option, missing argument, bad number,\n"
     "     unreadable file, an output that is an input or another output\n"
-    "  3  malformed input line under --strict\n"
-    "     or a checkpoint that cannot be restored (nothing is changed then)\n"
+    "  3  malformed input line under --strict, the first 10000 lines all\n"
+    "     rejected for one reason, or a checkpoint that cannot be restored\n"
+    "     (nothing is changed then)\n"
     "  4  output error: a file cannot be written (standard output closed\n"
     "     early too), or the --checkpoint directory cannot be used\n"
     "  5  out of memory or internal error\n"
-    "  6  the partial-match limit was reached under --on-limit fail\n";
+    "  6  the partial-match limit was reached under --on-limit fail\n"
+    "  130, 143  stopped in order by SIGINT, SIGTERM (128 + the signal)\n";
 
 int usage_error(const char *fmt, ...) {
     va_list ap;
@@ -158,11 +192,26 @@ double cli_now(void) {
 }
 
 /* Report a getopt failure: '?' (unknown option) or ':' (missing argument). */
-int option_error(int c, char *const *argv) {
+int option_error(int c, char *const *argv) { return option_error_in(c, argv, NULL); }
+
+int option_error_in(int c, char *const *argv, const struct option *opts) {
     const char *opt = argv[optind - 1];
     if (c == ':') return usage_error("option '%s' needs an argument", opt);
     if (optopt && strncmp(opt, "--", 2) != 0)
         return usage_error("unknown option '-%c'", optopt);
+    /* The nearest long option, for a typo: --max_delay, --max-dealy. */
+    const char *names[128];
+    size_t n = 0;
+    for (size_t i = 0; opts && opts[i].name && n < sizeof names / sizeof names[0]; i++) names[n++] = opts[i].name;
+    char word[128];
+    size_t len = strcspn(opt + 2, "=");
+    const char *near = NULL;
+    if (!strncmp(opt, "--", 2) && len < sizeof word) {
+        memcpy(word, opt + 2, len);
+        word[len] = '\0';
+        near = suggest_nearest(word, names, n);
+    }
+    if (near) return usage_error("unknown option '%s'; did you mean '--%s'?", opt, near);
     return usage_error("unknown option '%s'", opt);
 }
 
@@ -263,27 +312,9 @@ static int flag_options(int argc, char **argv, const char *name, char short_name
         else if (c == 'h') {
             fputs(usage_text, stdout);
             return EXIT_OK;
-        } else return option_error(c, argv);
+        } else return option_error_in(c, argv, opts);
     }
     return -1;
-}
-
-/* ---- check ------------------------------------------------------------- */
-
-static int cmd_check(int argc, char **argv) {
-    int verbose, done = flag_options(argc, argv, "verbose", 'v', &verbose);
-    if (done >= 0) return done;
-    if (optind >= argc) return usage_error("check needs a pattern file");
-    int status = EXIT_OK;
-    for (int i = optind; i < argc; i++) {
-        cep_program *prog;
-        int s = compile_file(argv[i], &prog);
-        cep_program_free(prog);
-        if (s == EXIT_OK && verbose) printf("%s: ok\n", argv[i]);
-        /* The worst status wins: usage and internal errors over pattern errors. */
-        if (s > status) status = s;
-    }
-    return status;
 }
 
 /* ---- explain ------------------------------------------------------------ */
@@ -306,6 +337,32 @@ static int cmd_explain(int argc, char **argv) {
     cep_free(text);
     cep_program_free(prog);
     return status;
+}
+
+/* A duration: an integer of milliseconds, or an integer and a unit of
+ * the language (ms, s, m, h, d); the result in milliseconds, which fits. */
+int parse_duration(const char *s, int64_t *out) {
+    static const struct { const char *unit; int64_t ms; } units[] = {
+        {"ms", 1}, {"s", 1000}, {"m", 60000}, {"h", 3600000}, {"d", 86400000}};
+    size_t digits = strspn(s, "0123456789");
+    if (digits == 0 || digits > 19) return -1;
+    char num[20];
+    memcpy(num, s, digits);
+    num[digits] = '\0';
+    int64_t v;
+    if (parse_ms(num, &v) < 0) return -1;
+    const char *u = s + digits;
+    if (!*u) {
+        *out = v;
+        return 0;
+    }
+    for (size_t i = 0; i < sizeof units / sizeof units[0]; i++)
+        if (!strcmp(u, units[i].unit)) {
+            if (v > INT64_MAX / units[i].ms) return -1;
+            *out = v * units[i].ms;
+            return 0;
+        }
+    return -1;
 }
 
 /* Strict non-negative integer: digits only, no sign, no spaces, fits. */
@@ -336,11 +393,21 @@ int main(int argc, char **argv) {
     /* Each command parses its own options from argv[1] on. */
     if (!strcmp(cmd, "run")) return cmd_run(argc - 1, argv + 1);
     if (!strcmp(cmd, "explain")) return cmd_explain(argc - 1, argv + 1);
+    if (!strcmp(cmd, "test")) return cmd_test(argc - 1, argv + 1);
+    if (!strcmp(cmd, "fmt")) return cmd_fmt(argc - 1, argv + 1);
     if (!strcmp(cmd, "check")) {
         int s = cmd_check(argc - 1, argv + 1);
         if (fflush(stdout) != 0 && s == EXIT_OK) s = EXIT_OUTPUT;
         return s;
     }
-    if (cmd[0] == '-') return usage_error("unknown option '%s'", cmd);
+    static const char *const commands[] = {"run", "check", "explain", "help"};
+    const char *near = suggest_nearest(cmd[0] == '-' ? cmd + strspn(cmd, "-") : cmd, commands, 4);
+    if (cmd[0] == '-') {
+        static const char *const opts[] = {"help", "version"};
+        const char *o = !strncmp(cmd, "--", 2) ? suggest_nearest(cmd + 2, opts, 2) : NULL;
+        if (o) return usage_error("unknown option '%s'; did you mean '--%s'?", cmd, o);
+        return usage_error("unknown option '%s'", cmd);
+    }
+    if (near) return usage_error("unknown command '%s'; did you mean '%s'?", cmd, near);
     return usage_error("unknown command '%s'", cmd);
 }

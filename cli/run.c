@@ -25,9 +25,14 @@
 #include "checkpoint.h"
 #include "cli.h"
 #include "jsonout.h"
+#include "linereader.h"
 #include "metrics.h"
 #include "output.h"
+#include "progress.h"
 #include "samefile.h"
+#include "stop.h"
+#include "suggest.h"
+#include "summary.h"
 #ifdef CEP_HAVE_KAFKA
 #include "kafka.h"
 #endif
@@ -39,6 +44,8 @@ typedef struct sink {
     const cep_program *prog;
     out_buf out, late, timeouts;
     int oom;             /* a line could not be formatted: out of memory */
+    cep_engine *eng;     /* the engine whose callbacks these are */
+    summary *sum;        /* counts late events (only one engine delivers them) */
     uint64_t *by_pattern; /* --metrics: matches by pattern index */
 } sink;
 
@@ -55,6 +62,8 @@ typedef struct run_ctx {
     char *text;          /* the pattern file's text that runs: checkpoints keep it */
     size_t text_len;
     ckpt_bg ckpt;        /* the checkpoint being written in the background */
+    summary sum;         /* what the end-of-run summary reports */
+    progress status;     /* --progress */
     metrics *mx;         /* --metrics, or NULL */
     uint64_t malformed_by[MAL_N];
     int ckpt_on;         /* --checkpoint */
@@ -105,6 +114,11 @@ static int on_timeout(void *ud, const cep_match *m) {
 
 static int on_late(void *ud, const cep_event *ev) {
     sink *s = ud;
+    if (s->sum && s->eng) {
+        cep_stats st;
+        cep_engine_stats(s->eng, &st);
+        summary_late(s->sum, ev, st.watermark);
+    }
     if (!s->late.file->f) return 0;
     size_t len;
     const char *raw = cep_event_raw(ev, &len);
@@ -124,6 +138,7 @@ static void sink_init(sink *s, run_ctx *r) {
     s->out.file = &r->out;
     s->late.file = &r->late;
     s->timeouts.file = &r->timeouts;
+    s->sum = &r->sum;
     if (r->mx) s->by_pattern = calloc(cep_program_pattern_count(r->prog), sizeof *s->by_pattern);
 }
 
@@ -200,6 +215,8 @@ typedef struct run_opts {
     int64_t max_delay, max_pms, checkpoint_every, state_ttl, max_memory, lateness;
     int processing_time;
     int stats, strict, limit_fail;
+    int quiet, progress;   /* progress: 1 on, 0 off, -1 when stderr is a terminal */
+    int64_t flush_ms;      /* --flush-interval */
     int64_t threads;     /* --threads: shards of a pool; 0: one engine */
     const char *metrics; /* --metrics ADDR:PORT */
     const char *checkpoint_dir, *restore_dir;
@@ -267,6 +284,7 @@ static void reload_patterns(cep_engine *e, run_ctx *r) {
     *r->owned = np;
     r->prog = np;
     r->main.prog = np;
+    summary_reprogram(&r->sum, np);
 }
 
 /* Hand the outputs to the kernel and record the position (after a crash,
@@ -298,6 +316,9 @@ static int take_checkpoint(cep_engine *e, run_ctx *r, const run_opts *o, ckpt_po
     }
     return checkpoint_start(&r->ckpt, o->checkpoint_dir, pos, r->text, r->text_len, e, fds, 4);
 }
+
+/* How often processing time moves on while no line arrives. */
+#define TICK_MS 50
 
 /* --metrics: copy the counters for the scrape that asked (with --threads
  * the pool's engines are synced first, once per scrape). */
@@ -342,141 +363,6 @@ static void publish_metrics(runner *x, run_ctx *r, uint64_t read) {
     free(counts);
 }
 
-/* Input read in large blocks; a line is handed out where it lies in the
- * block (no copy), and one longer than the block is gathered in `line`,
- * up to the limit, so that it is skipped to its newline without ever being
- * held whole. */
-#define READ_BLOCK (1 << 20)
-typedef struct line_reader {
-    FILE *f;
-    char *buf;
-    size_t pos, end;
-    char *line;        /* a line longer than the block */
-    size_t cap;
-    int err;     /* errno of a failed read */
-    runner *tick;      /* processing time: ticked while the input is idle */
-    cep_engine *reload_e; /* and reloaded there on SIGHUP (NULL: --threads) */
-    run_ctx *reload_r;
-    /* --metrics: a scrape wakes the wait for input (the counters are then
-     * copied for it) */
-    runner *x;
-    run_ctx *r;
-    const uint64_t *read;
-} line_reader;
-
-/* How often processing time moves on while no line arrives. */
-#define TICK_MS 50
-
-/* Read more input after buf[end]: the bytes read, 0 at the end, -1 on an
- * error (lr->err set). */
-static ssize_t fill_block(line_reader *lr) {
-    metrics *mx = lr->r ? lr->r->mx : NULL;
-    for (;;) {
-        if (lr->tick || mx) {
-            /* Processing time: windows close on the clock even when
-             * nothing arrives, so wait for input a tick at a time.
-             * --metrics: a scrape is answered between two blocks. */
-            struct pollfd pfd[2] = {{fileno(lr->f), POLLIN, 0}, {metrics_wake_fd(mx), POLLIN, 0}};
-            int pr = poll(pfd, mx ? 2 : 1, lr->tick ? TICK_MS : -1);
-            if (mx && (pfd[1].revents || metrics_wanted(mx))) publish_metrics(lr->x, lr->r, *lr->read);
-            if (pr > 0 && !pfd[0].revents) continue; /* only the scrape */
-            if (pr == 0 || (pr < 0 && errno == EINTR)) {
-                /* A SIGHUP interrupts the poll: the reload is done now,
-                 * not at the next line, which may be long in coming. */
-                if (reload_requested && lr->reload_e) reload_patterns(lr->reload_e, lr->reload_r);
-                if (lr->tick) rn_tick(lr->tick);
-                continue;
-            }
-        }
-        /* read(2), not fread: it returns what a pipe has now, so a line
-         * is matched as soon as it arrives, not when a block fills. */
-        ssize_t got;
-        do got = read(fileno(lr->f), lr->buf + lr->end, READ_BLOCK - lr->end);
-        while (got < 0 && errno == EINTR);
-        if (got < 0) {
-            lr->err = errno;
-            return -1;
-        }
-        lr->end += (size_t)got;
-        return got;
-    }
-}
-
-/* Read the next line: *line points to at most max bytes of it (not
- * NUL-terminated, without the newline; valid until the next call), *len
- * their number, *toolong 1 when the line had more. Returns the bytes
- * consumed (newline included), 0 at end of input, -1 on a read error
- * (lr->err is set) or when memory runs out. */
-static ssize_t read_line(line_reader *lr, const char **line, size_t max, size_t *len, int *toolong) {
-    *toolong = 0;
-    for (;;) {
-        char *s = lr->buf + lr->pos;
-        size_t avail = lr->end - lr->pos;
-        char *nl = avail ? memchr(s, '\n', avail) : NULL;
-        if (nl) {
-            size_t take = (size_t)(nl - s);
-            lr->pos += take + 1;
-            *line = s;
-            *len = take;
-            if (take > max) *len = max, *toolong = 1;
-            return (ssize_t)take + 1;
-        }
-        if (avail == READ_BLOCK) break; /* longer than the block */
-        /* Move the start of the line to the front and read on after it. */
-        if (lr->pos) {
-            memmove(lr->buf, s, avail);
-            lr->pos = 0;
-            lr->end = avail;
-        }
-        ssize_t got = fill_block(lr);
-        if (got < 0) return -1;
-        if (got == 0) {
-            if (!avail) return 0;
-            /* The last line has no newline. */
-            lr->pos = lr->end;
-            *line = lr->buf;
-            *len = avail;
-            if (avail > max) *len = max, *toolong = 1;
-            return (ssize_t)avail;
-        }
-    }
-    /* A line longer than the block: keep at most max bytes of it in
-     * lr->line, reading block after block up to its newline. */
-    size_t used = 0, consumed = 0;
-    for (;;) {
-        if (lr->pos == lr->end) {
-            lr->pos = lr->end = 0;
-            ssize_t got = fill_block(lr);
-            if (got < 0) return -1;
-            if (got == 0) break;
-        }
-        char *s = lr->buf + lr->pos;
-        char *nl = memchr(s, '\n', lr->end - lr->pos);
-        size_t take = nl ? (size_t)(nl - s) : lr->end - lr->pos;
-        size_t keep = take;
-        if (keep > max - used) {
-            keep = max - used;
-            *toolong = 1;
-        }
-        if (used + keep > lr->cap) {
-            size_t ncap = lr->cap ? lr->cap : 256;
-            while (ncap < used + keep) ncap *= 2;
-            char *nb = realloc(lr->line, ncap);
-            if (!nb) return -1;
-            lr->line = nb;
-            lr->cap = ncap;
-        }
-        memcpy(lr->line + used, s, keep);
-        used += keep;
-        lr->pos += take + (nl != NULL);
-        consumed += take + (nl != NULL);
-        if (nl) break;
-    }
-    *line = lr->line;
-    *len = used;
-    return (ssize_t)consumed;
-}
-
 /* One rejected line as a JSON object on the --errors file. */
 #define ERROR_TEXT_MAX 1024
 static int write_rejected(run_ctx *r, const char *file, unsigned long lineno,
@@ -510,6 +396,75 @@ static int run_failure(run_ctx *r, int rc, const char *where, const char *why) {
     return fail(EXIT_INTERNAL, "%s: %s", where, cep_strerror(rc));
 }
 
+/* Write every line already decided: the shards' blocks (after they have
+ * run what was pushed), the main engine's, the --errors lines, and the
+ * stdio buffers under them. A failed write is recorded in its out_file
+ * and reported when the run ends. */
+static void flush_pending(run_ctx *r, runner *x) {
+    if (x->p) cep_pool_sync(x->p);
+    sink_flush(&r->main);
+    for (unsigned i = 0; i < r->nshards; i++) sink_flush(&r->shards[i]);
+    out_flush(&r->rejected);
+    out_file *f[] = {&r->out, &r->late, &r->timeouts, &r->errors};
+    for (int i = 0; i < 4; i++)
+        if (f[i]->f && fflush(f[i]->f) != 0 && !f[i]->err) f[i]->err = errno ? errno : EIO;
+}
+
+/* What the reader's idle hook and the reading loop share for the timed
+ * jobs: flushing, processing-time ticks, the status line. */
+typedef struct timed {
+    run_ctx *r;
+    runner *x;
+    const run_opts *o;
+    double next_flush;
+    const uint64_t *read;
+} timed;
+
+static void show_progress(timed *t, double now) {
+    cep_stats st;
+    rn_stats(t->x, &st);
+    progress_print(&t->r->status, now, *t->read, &st, stderr);
+}
+
+/* Before the reader waits for input (and every wait_ms while it waits). */
+static void on_idle(void *ud) {
+    timed *t = ud;
+    /* A SIGHUP interrupts the wait: the reload is done now, not at the
+     * next line, which may be long in coming. */
+    if (reload_requested && t->x->e) reload_patterns(t->x->e, t->r);
+    if (t->o->processing_time) rn_tick(t->x);
+    flush_pending(t->r, t->x);
+    double now = cli_now();
+    t->next_flush = now + t->o->flush_ms / 1000.0;
+    if (progress_due(&t->r->status, now)) show_progress(t, now);
+}
+
+/* --metrics: the reader looked for input; a scrape that asked gets the
+ * counters (between two blocks of input, never per event). */
+static void on_wake(void *ud, int woken) {
+    timed *t = ud;
+    if (woken || metrics_wanted(t->r->mx)) publish_metrics(t->x, t->r, *t->read);
+}
+
+/* Every few hundred lines of a steady stream: output at least every
+ * --flush-interval, the status line every second. */
+static void on_lines(timed *t) {
+    double now = cli_now();
+    if (now >= t->next_flush) {
+        flush_pending(t->r, t->x);
+        t->next_flush = now + t->o->flush_ms / 1000.0;
+    }
+    if (progress_due(&t->r->status, now)) show_progress(t, now);
+}
+
+/* Parse a line with the summary's row (so that the fields it has are
+ * counted) and push that row. */
+static int push_counted(runner *x, summary *sum, const char *line, size_t len, int processing_time) {
+    int rc = summary_parse(sum, line, len, processing_time);
+    if (rc != CEP_OK) return rc;
+    return x->p ? cep_pool_push(x->p, sum->row) : cep_engine_push(x->e, sum->row);
+}
+
 static int run_events(runner *x, run_ctx *r, const run_opts *o, input *in,
                       int nin, const ckpt_pos *from) {
     cep_engine *e = x->e; /* NULL with --threads: no reload, no checkpoint */
@@ -518,11 +473,24 @@ static int run_events(runner *x, run_ctx *r, const run_opts *o, input *in,
     double t0 = cli_now();
     ckpt_pos pos = *from;
     size_t max_line = o->max_line > 0 ? (size_t)o->max_line : (size_t)-1 - 1;
-    char toolong_reason[96], where[512];
+    char toolong_reason[96], where[512], stopmsg[600];
     snprintf(toolong_reason, sizeof toolong_reason, "line longer than %zu bytes (--max-line-bytes)",
              max_line);
-    line_reader lr = {.buf = malloc(READ_BLOCK)};
+    timed t = {r, x, o, t0 + o->flush_ms / 1000.0, &read};
+    line_reader lr = {.buf = malloc(READ_BLOCK), .idle = on_idle, .idle_ud = &t, .wait_ms = -1};
     if (!lr.buf) return fail(EXIT_INTERNAL, "out of memory");
+    if (r->mx) {
+        lr.wake = on_wake;
+        lr.wake_fd = metrics_wake_fd(r->mx);
+    }
+    /* Waiting, wake up for the clock of processing time and the status line. */
+    if (o->processing_time) lr.wait_ms = TICK_MS;
+    else if (r->status.on) lr.wait_ms = 1000;
+    progress_init(&r->status, r->status.on, t0);
+    unsigned batch = 0;
+    int stopped_at = -1; /* the input being read when a stop signal came */
+    unsigned long stop_line = 0;
+    uint64_t stop_offset = 0;
 
     for (int i = (int)from->file; i < nin && status == EXIT_OK; i++) {
         unsigned long lineno = 0;
@@ -535,7 +503,7 @@ static int run_events(runner *x, run_ctx *r, const run_opts *o, input *in,
             lineno = (unsigned long)from->lineno;
             offset = from->offset;
         }
-        ssize_t n;
+        ssize_t n = 0;
         const char *line;
         size_t len;
         int toolong;
@@ -543,13 +511,7 @@ static int run_events(runner *x, run_ctx *r, const run_opts *o, input *in,
         lr.f = in[i].f;
         lr.pos = lr.end = 0;
         lr.err = 0;
-        lr.tick = o->processing_time ? x : NULL;
-        lr.reload_e = e;
-        lr.reload_r = r;
-        lr.x = x;
-        lr.r = r;
-        lr.read = &read;
-        while ((n = read_line(&lr, &line, max_line, &len, &toolong)) > 0) {
+        while (!stop_signal && (n = read_line(&lr, &line, max_line, &len, &toolong)) > 0) {
             if (reload_requested) {
                 if (e) {
                     reload_patterns(e, r);
@@ -560,22 +522,45 @@ static int run_events(runner *x, run_ctx *r, const run_opts *o, input *in,
             }
             lineno++;
             offset += (uint64_t)n;
+            if (++batch == 256) {
+                batch = 0;
+                on_lines(&t);
+            }
             if (!toolong && is_blank(line, len)) continue;
             read++;
             /* An over-long line is malformed input, like bad JSON; a
-             * watermark line moves event time on without an event. */
+             * watermark line moves event time on without an event. While
+             * a field the patterns read has had no value in any event,
+             * lines are parsed here, so that the summary can say so. */
             int64_t wm = 0;
             int kind = toolong ? 0 : cli_watermark_line(line, len, &wm);
+            int counted = !toolong && kind == 0 && r->sum.fields_pending;
             int rc = toolong ? CEP_ERANGE
                      : kind > 0 ? rn_advance(x, wm)
                      : kind < 0 ? CEP_ETIME
+                     : counted  ? push_counted(x, &r->sum, line, len, o->processing_time)
                                 : rn_push_json(x, line, len);
+            if (rc == CEP_OK) {
+                if (kind > 0) r->sum.watermark_lines = 1;
+                if (kind == 0 && !counted) summary_event(&r->sum);
+                summary_accept(&r->sum);
+            }
             if (is_malformed(rc)) {
                 const char *why = toolong ? toolong_reason
                                   : kind < 0 ? "invalid watermark: expected {\"$watermark\": MS or \"RFC 3339 time\"}"
+                                  : counted  ? cep_event_error(r->sum.row)
                                              : rn_error(x);
-                fprintf(stderr, "%s:%lu: error: %s\n", in[i].name, lineno, why);
                 malformed++;
+                int notice;
+                if (summary_reject(&r->sum, rc, why, &notice) || o->strict) {
+                    progress_end(&r->status, stderr);
+                    fprintf(stderr, "%s:%lu: error: %s\n", in[i].name, lineno, why);
+                } else if (notice) {
+                    progress_end(&r->status, stderr);
+                    fprintf(stderr, "%s:%lu: error: %s (%d lines so far; further ones are counted, not printed%s)\n",
+                            in[i].name, lineno, why, SUMMARY_PRINTED_PER_REASON + 1,
+                            r->errors.f ? "" : "; --errors FILE keeps them all");
+                }
                 r->malformed_by[metrics_reason(rc, toolong, kind)]++;
                 if (write_rejected(r, in[i].name, lineno, why, line, len, toolong)) {
                     status = r->oom ? fail(EXIT_INTERNAL, "out of memory") : output_failed(r);
@@ -583,6 +568,11 @@ static int run_events(runner *x, run_ctx *r, const run_opts *o, input *in,
                 }
                 if (o->strict) {
                     status = EXIT_INPUT;
+                    break;
+                }
+                const char *all = summary_all_rejected(&r->sum, stopmsg, sizeof stopmsg);
+                if (all) {
+                    status = fail(EXIT_INPUT, "%s", all);
                     break;
                 }
             } else if (rc != CEP_OK) {
@@ -607,6 +597,12 @@ static int run_events(runner *x, run_ctx *r, const run_opts *o, input *in,
                 }
             }
         }
+        if (status == EXIT_OK && stop_signal) {
+            stopped_at = i;
+            stop_line = lineno;
+            stop_offset = offset;
+            break;
+        }
         if (status == EXIT_OK && n < 0 && !lr.err)
             status = fail(EXIT_INTERNAL, "out of memory");
         if (status == EXIT_OK && lr.err)
@@ -614,8 +610,28 @@ static int run_events(runner *x, run_ctx *r, const run_opts *o, input *in,
     }
     free(lr.line);
     free(lr.buf);
+    progress_end(&r->status, stderr);
 
-    if (status == EXIT_OK) {
+    if (stopped_at >= 0) {
+        /* An orderly stop: what is decided is written, partial and
+         * held-back matches are not forced out (a restore from the final
+         * checkpoint continues them). */
+        int sig = stop_signal;
+        flush_pending(r, x);
+        if (o->checkpoint_dir) {
+            /* The one being written first, then the final one, whole. */
+            status = checkpoint_reap(&r->ckpt, 1);
+            pos = (ckpt_pos){.file = (uint32_t)stopped_at, .offset = stop_offset, .lineno = stop_line,
+                             .read = read, .malformed = malformed};
+            if (status == EXIT_OK) status = take_checkpoint(e, r, o, &pos);
+            if (status == EXIT_OK) status = checkpoint_reap(&r->ckpt, 1);
+        }
+        if (status == EXIT_OK) {
+            fprintf(stderr, "cepheus: stopped by %s at %s:%lu%s\n", stop_name(sig), in[stopped_at].name,
+                    stop_line, o->checkpoint_dir ? "; checkpoint taken, --restore continues from there" : "");
+            status = 128 + sig;
+        }
+    } else if (status == EXIT_OK) {
         int rc = rn_finish(x);
         if (rc != CEP_OK) status = run_failure(r, rc, "at end of input", rn_error(x));
     }
@@ -624,10 +640,11 @@ static int run_events(runner *x, run_ctx *r, const run_opts *o, input *in,
     if (ck == EXIT_OK) ck = r->ckpt_failed;
     if (status == EXIT_OK) status = ck;
 
+    cep_stats st;
+    rn_stats(x, &st);
+    if (!o->quiet) summary_print(&r->sum, &st, stderr);
     if (o->stats) {
         double dt = cli_now() - t0;
-        cep_stats st;
-        rn_stats(x, &st);
         fprintf(stderr,
                 "events read: %" PRIu64 "\n"
                 "events processed: %" PRIu64 "\n"
@@ -638,13 +655,14 @@ static int run_events(runner *x, run_ctx *r, const run_opts *o, input *in,
                 "dropped partial matches: %" PRIu64 "\n"
                 "expired by state TTL: %" PRIu64 "\n"
                 "dropped for memory: %" PRIu64 "\n"
+                "buffered events run early for memory: %" PRIu64 "\n"
                 "state bytes at the end: %" PRIu64 "\n"
                 "malformed lines: %" PRIu64 "\n"
                 "peak partial matches: %" PRIu64 "\n"
                 "regex errors: %" PRIu64 "\n"
                 "elapsed seconds: %.3f\n"
                 "events/second: %.0f\n",
-                read, st.events, st.matches, st.late, st.stragglers, st.timeouts, st.dropped, st.ttl_dropped, st.mem_dropped, st.memory, malformed,
+                read, st.events, st.matches, st.late, st.stragglers, st.timeouts, st.dropped, st.ttl_dropped, st.mem_dropped, st.mem_released, st.memory, malformed,
                 st.peak_partial_matches, st.regex_errors, dt, dt > 0 ? (double)read / dt : 0.0);
         if (o->checkpoint_dir) {
             const ckpt_bg *c = &r->ckpt;
@@ -669,6 +687,15 @@ static int run_events(runner *x, run_ctx *r, const run_opts *o, input *in,
 static int int_option(const char *name, const char *unit, int64_t *out) {
     if (parse_ms(optarg, out) < 0)
         return usage_error("invalid --%s '%s': expected a non-negative integer (%s)", name, optarg, unit);
+    return EXIT_OK;
+}
+
+/* A duration option (the current optarg) into *out, in milliseconds: a
+ * plain integer is milliseconds, or the language's units (5s, 1h). */
+static int duration_option(const char *name, int64_t *out) {
+    if (parse_duration(optarg, out) < 0)
+        return usage_error("invalid --%s '%s': expected a duration: milliseconds, or an integer "
+                           "followed by ms, s, m, h or d (e.g. 5s)", name, optarg);
     return EXIT_OK;
 }
 
@@ -720,6 +747,7 @@ static int outputs_distinct(const run_opts *o, const char *pattern_file, const i
  * receiving what its callbacks write. With --threads the memory budget is
  * shared out among the pool's engines. */
 static int configure_engine(cep_engine *e, const run_opts *o, sink *s, unsigned nshards) {
+    s->eng = e;
     int rc = cep_engine_set_max_delay(e, o->max_delay);
     if (rc == CEP_OK) rc = cep_engine_set_state_ttl(e, o->state_ttl);
     if (rc == CEP_OK) rc = cep_engine_set_allowed_lateness(e, o->lateness);
@@ -755,11 +783,21 @@ static int configure_single(void *ud, cep_engine *e) {
     return configure_engine(e, su->o, &su->r->main, 1);
 }
 
+/* Warnings a run option makes moot: --state-ttl bounds how long partial
+ * matches live, a partial-match or memory limit how many there are. */
+static unsigned run_warn_skip(const run_opts *o) {
+    unsigned skip = 0;
+    if (o->state_ttl > 0) skip |= 1u << (CEP_DIAG_W_UNBOUNDED - CEP_DIAG_W_UNBOUNDED);
+    if (o->max_pms > 0 || o->max_memory > 0) skip |= 1u << (CEP_DIAG_W_COMBINATIONS - CEP_DIAG_W_UNBOUNDED);
+    return skip;
+}
+
 int cmd_run(int argc, char **argv) {
     enum { OPT_STRICT = 256, OPT_MAX_PMS, OPT_ON_LIMIT, OPT_CHECKPOINT, OPT_CHECKPOINT_EVERY,
            OPT_RESTORE, OPT_STATE_TTL, OPT_TIME, OPT_MAX_MEMORY, OPT_LATENESS, OPT_ERRORS, OPT_MAX_LINE,
            OPT_KAFKA, OPT_TOPIC, OPT_GROUP, OPT_OUT_TOPIC, OPT_LATE_TOPIC, OPT_TIMEOUTS_TOPIC,
-           OPT_STATE_TOPIC, OPT_INSTANCE, OPT_TXN_EVENTS, OPT_TXN_MS, OPT_THREADS, OPT_METRICS };
+           OPT_STATE_TOPIC, OPT_INSTANCE, OPT_TXN_EVENTS, OPT_TXN_MS, OPT_THREADS, OPT_PROGRESS,
+           OPT_NO_PROGRESS, OPT_FLUSH, OPT_METRICS };
     static const struct option opts[] = {
         {"output", required_argument, NULL, 'o'},
         {"time-field", required_argument, NULL, 't'},
@@ -791,9 +829,13 @@ int cmd_run(int argc, char **argv) {
         {"instance-id", required_argument, NULL, OPT_INSTANCE},
         {"txn-events", required_argument, NULL, OPT_TXN_EVENTS},
         {"txn-ms", required_argument, NULL, OPT_TXN_MS},
+        {"quiet", no_argument, NULL, 'q'},
+        {"progress", no_argument, NULL, OPT_PROGRESS},
+        {"no-progress", no_argument, NULL, OPT_NO_PROGRESS},
+        {"flush-interval", required_argument, NULL, OPT_FLUSH},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0}};
-    run_opts o = {.time_field = "ts", .checkpoint_every = 100000};
+    run_opts o = {.time_field = "ts", .checkpoint_every = 100000, .progress = -1, .flush_ms = 100};
     /* Kafka mode: the options are only collected here (cli/kafka.c). */
     const char *kafka = NULL, *topic = NULL, *group = NULL, *out_topic = NULL, *late_topic = NULL,
                *timeouts_topic = NULL, *state_topic = NULL, *instance = NULL;
@@ -801,8 +843,12 @@ int cmd_run(int argc, char **argv) {
     const char *kconf[64];
     int nkconf = 0;
     int c;
-    while ((c = getopt_long(argc, argv, ":o:t:d:l:T:shX:", opts, NULL)) != -1) {
+    warn_opts wopts = {0};
+    while ((c = getopt_long(argc, argv, ":o:t:d:l:T:shqX:W:", opts, NULL)) != -1) {
         switch (c) {
+        case 'W':
+            if (warn_option(&wopts, optarg) != EXIT_OK) return EXIT_USAGE;
+            break;
         case OPT_KAFKA: kafka = optarg; break;
         case OPT_TOPIC: topic = optarg; break;
         case OPT_GROUP: group = optarg; break;
@@ -814,9 +860,10 @@ int cmd_run(int argc, char **argv) {
         case OPT_TXN_EVENTS:
         case OPT_TXN_MS: {
             int64_t v;
-            if (parse_ms(optarg, &v) < 0 || v == 0)
-                return usage_error("invalid %s '%s': expected a positive integer",
-                                   c == OPT_TXN_MS ? "--txn-ms" : "--txn-events", optarg);
+            if ((c == OPT_TXN_MS ? parse_duration(optarg, &v) : parse_ms(optarg, &v)) < 0 || v == 0)
+                return usage_error("invalid %s '%s': expected a positive integer%s",
+                                   c == OPT_TXN_MS ? "--txn-ms" : "--txn-events", optarg,
+                                   c == OPT_TXN_MS ? " (milliseconds) or a duration (e.g. 2s)" : "");
             *(c == OPT_TXN_MS ? &txn_ms : &txn_events) = v;
             break;
         }
@@ -833,7 +880,7 @@ int cmd_run(int argc, char **argv) {
             o.time_field = optarg;
             break;
         case 'd':
-            if (int_option("max-delay", "milliseconds", &o.max_delay) != EXIT_OK) return EXIT_USAGE;
+            if (duration_option("max-delay", &o.max_delay) != EXIT_OK) return EXIT_USAGE;
             break;
         case 'T':
             o.timeouts = optarg;
@@ -883,7 +930,7 @@ int cmd_run(int argc, char **argv) {
             break;
         }
         case OPT_LATENESS:
-            if (int_option("allowed-lateness", "milliseconds", &o.lateness) != EXIT_OK) return EXIT_USAGE;
+            if (duration_option("allowed-lateness", &o.lateness) != EXIT_OK) return EXIT_USAGE;
             break;
         case OPT_TIME:
             if (!strcmp(optarg, "event")) o.processing_time = 0;
@@ -891,7 +938,7 @@ int cmd_run(int argc, char **argv) {
             else return usage_error("invalid --time '%s': expected event or processing", optarg);
             break;
         case OPT_STATE_TTL:
-            if (int_option("state-ttl", "milliseconds", &o.state_ttl) != EXIT_OK) return EXIT_USAGE;
+            if (duration_option("state-ttl", &o.state_ttl) != EXIT_OK) return EXIT_USAGE;
             break;
         case OPT_ERRORS:
             o.errors = optarg;
@@ -911,11 +958,21 @@ int cmd_run(int argc, char **argv) {
             else if (!strcmp(optarg, "fail")) o.limit_fail = 1;
             else return usage_error("invalid --on-limit '%s': expected drop or fail", optarg);
             break;
+        case 'q':
+            o.quiet = 1;
+            break;
+        case OPT_PROGRESS:
+        case OPT_NO_PROGRESS:
+            o.progress = c == OPT_PROGRESS;
+            break;
+        case OPT_FLUSH:
+            if (duration_option("flush-interval", &o.flush_ms) != EXIT_OK) return EXIT_USAGE;
+            break;
         case 'h':
             fputs(usage_text, stdout);
             return EXIT_OK;
         default:
-            return option_error(c, argv);
+            return option_error_in(c, argv, opts);
         }
     }
     if (optind >= argc) return usage_error("run needs a pattern file");
@@ -931,8 +988,15 @@ int cmd_run(int argc, char **argv) {
                                "files, --output, --late, --timeouts, --checkpoint, --restore, --time "
                                "processing, --max-memory, --strict, --errors and --max-line-bytes do not apply");
         cep_program *kprog;
-        int ks = compile_file(pattern_file, &kprog);
-        if (ks != EXIT_OK) return ks;
+        char *ktext = NULL;
+        size_t klen = 0;
+        int ks = compile_file_keep(pattern_file, &kprog, &ktext, &klen);
+        if (ks == EXIT_OK) ks = print_warnings(pattern_file, ktext, klen, &wopts, run_warn_skip(&o));
+        free(ktext);
+        if (ks != EXIT_OK) {
+            cep_program_free(kprog);
+            return ks;
+        }
         kafka_opts ko = {.brokers = kafka, .topic = topic, .group = group, .output_topic = out_topic,
                          .late_topic = late_topic, .timeouts_topic = timeouts_topic,
                          .state_topic = state_topic, .instance_id = instance, .config = kconf,
@@ -995,9 +1059,19 @@ int cmd_run(int argc, char **argv) {
     /* A closed standard output (`| head -1`) is an output error, exit 4
      * with one message, as for any output: not a silent death by SIGPIPE. */
     signal(SIGPIPE, SIG_IGN);
+    /* SIGINT and SIGTERM stop the run in order (cli/stop.c). */
+    stop_install();
 
     status = compile_file_keep(pattern_file, &prog, &r.text, &r.text_len);
+    if (status == EXIT_OK) status = print_warnings(pattern_file, r.text, r.text_len, &wopts, run_warn_skip(&o));
     if (status != EXIT_OK) goto done;
+    if (summary_init(&r.sum, prog, o.time_field, o.max_delay, o.lateness) != 0) {
+        status = fail(EXIT_INTERNAL, "out of memory");
+        goto done;
+    }
+    r.sum.strict = o.strict;
+    /* The status line: asked for, or by default on a terminal. */
+    r.status.on = o.progress > 0 || (o.progress < 0 && !o.quiet && isatty(2));
     /* Before the inputs are opened: opening a FIFO waits for its writer;
      * and before the sink, which counts matches by pattern for it. */
     r.ckpt_on = o.checkpoint_dir != NULL;
@@ -1120,7 +1194,8 @@ int cmd_run(int argc, char **argv) {
     if (r.late.f) setvbuf(r.late.f, latebuf, _IOFBF, sizeof latebuf);
     if (r.timeouts.f) setvbuf(r.timeouts.f, timeoutbuf, _IOFBF, sizeof timeoutbuf);
 
-    if (o.processing_time) r.out.live = r.late.live = r.timeouts.live = 1; /* a match is written when it happens */
+    /* Processing time, or --flush-interval 0: a match is written when it happens. */
+    if (o.processing_time || o.flush_ms == 0) r.out.live = r.late.live = r.timeouts.live = r.errors.live = 1;
 
     metrics_health(r.mx, HEALTH_RUNNING, NULL);
     status = run_events(&x, &r, &o, in, nin, &from);
@@ -1156,6 +1231,7 @@ done:
     checkpoint_free(&ck);
     free(note);
     free(r.text);
+    summary_free(&r.sum);
     metrics_stop(r.mx);
     return status;
 }

@@ -28,6 +28,7 @@ typedef struct ctx {
     const ast_pattern *pat;
     step_list steps;
     int current;     /* index of the step whose condition is checked; -1: emit */
+    uint32_t pat_index; /* of c->pat, for cep_program_field_origin */
 } ctx;
 
 #define ERR(c, code, off, ...)                                 \
@@ -38,10 +39,19 @@ typedef struct ctx {
 
 /* ---- fields and steps --------------------------------------------------- */
 
-static int add_field(ctx *c, const char *name) {
+/* The slot of a field, made on its first read (at byte off of the
+ * current pattern, remembered for cep_program_field_origin). */
+static int add_field(ctx *c, const char *name, size_t off) {
     int slot = program_slot(c->prog, name, strlen(name));
     if (slot >= 0) return slot;
     cep_program *p = c->prog;
+    field_origin *fo = mem_realloc(p->field_origins, (p->nfields + 1) * sizeof *fo);
+    if (!fo) {
+        c->oom = 1;
+        return 0;
+    }
+    p->field_origins = fo;
+    fo[p->nfields] = (field_origin){c->pat_index, diag_line_at(c->d, off)};
     char **nf = mem_realloc(p->fields, (p->nfields + 1) * sizeof *nf);
     if (!nf) {
         c->oom = 1;
@@ -173,16 +183,16 @@ static stype check_expr(ctx *c, ast_expr *e) {
             ERR(c, CEP_DIAG_NAME, e->sp.start, "a bare field in emit has no event: write STEP.FIELD");
             return T_ANY;
         }
-        e->slot = add_field(c, e->name);
+        e->slot = add_field(c, e->name, e->sp.start);
         return T_ANY;
     case EX_STEPREF:
         e->step_index = resolve_step_ref(c, e);
-        e->slot = add_field(c, e->name);
+        e->slot = add_field(c, e->name, e->sp.start);
         return T_ANY;
     case EX_AGG:
         e->step_index = resolve_step_ref(c, e);
         if (e->op == AGG_COUNT) return T_INT;
-        e->slot = add_field(c, e->name);
+        e->slot = add_field(c, e->name, e->sp.start);
         return e->op == AGG_SUM ? T_NUM : T_ANY;
     case EX_CALL: return check_call(c, e);
     case EX_UNARY: {
@@ -392,7 +402,7 @@ static void check_pattern(ctx *c, ast_pattern *p) {
                     c->steps.v[i]->name);
                 break;
             }
-    for (ast_name *k = p->keys; k; k = k->next) add_field(c, k->name);
+    for (ast_name *k = p->keys; k; k = k->next) add_field(c, k->name, k->sp.start);
     check_sequence(c, p->steps, 1);
     check_conditions(c);
     if (p->has_within && p->within_ms <= 0)
@@ -426,6 +436,7 @@ int check_patterns(ast_pattern *pats, const cep_compiler *comp, cep_program *pro
                 break;
             }
         check_pattern(&c, p);
+        c.pat_index++;
     }
     mem_free(c.steps.v);
     if (c.oom || diag_oom(d)) return CEP_ENOMEM;

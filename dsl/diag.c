@@ -13,6 +13,7 @@
 
 typedef struct diag_item {
     int code;
+    int severity; /* CEP_SEVERITY_* */
     size_t off;  /* byte offset as reported */
     size_t seq;  /* insertion order, keeps the sort stable */
     int line, col;
@@ -94,7 +95,32 @@ static void locate(cep_diag *d, size_t off, int *line, int *col) {
     *col = count_chars(d->src, d->cur_line_start, off) + 1;
 }
 
+int diag_line_at(cep_diag *d, size_t off) {
+    if (!d) return 0;
+    int line, col;
+    locate(d, off, &line, &col);
+    return line;
+}
+static int diag_vadd(cep_diag *d, int severity, int code, size_t off, const char *fmt, va_list ap0)
+    __attribute__((format(printf, 5, 0)));
+
 int diag_add(cep_diag *d, int code, size_t off, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    int rc = diag_vadd(d, CEP_SEVERITY_ERROR, code, off, fmt, ap);
+    va_end(ap);
+    return rc;
+}
+
+int diag_warn(cep_diag *d, int code, size_t off, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    int rc = diag_vadd(d, CEP_SEVERITY_WARNING, code, off, fmt, ap);
+    va_end(ap);
+    return rc;
+}
+
+static int diag_vadd(cep_diag *d, int severity, int code, size_t off, const char *fmt, va_list ap0) {
     if (!d) return -1;
     if (mem_grow((void **)&d->items, &d->cap, d->n + 1, sizeof *d->items) != 0) {
         d->oom = 1;
@@ -103,7 +129,7 @@ int diag_add(cep_diag *d, int code, size_t off, const char *fmt, ...) {
     /* Messages are short: format on the stack, allocate when longer. */
     char tmp[256];
     va_list ap;
-    va_start(ap, fmt);
+    va_copy(ap, ap0);
     int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
     va_end(ap);
     if (n < 0) n = 0;
@@ -115,13 +141,14 @@ int diag_add(cep_diag *d, int code, size_t off, const char *fmt, ...) {
     if ((size_t)n < sizeof tmp) {
         memcpy(msg, tmp, (size_t)n + 1);
     } else {
-        va_start(ap, fmt);
+        va_copy(ap, ap0);
         vsnprintf(msg, (size_t)n + 1, fmt, ap);
         va_end(ap);
     }
 
     diag_item *it = &d->items[d->n];
     it->code = code;
+    it->severity = severity;
     it->off = off > d->len ? d->len : off;
     it->seq = d->n;
     it->msg = msg;
@@ -140,12 +167,15 @@ static int item_cmp(const void *pa, const void *pb) {
     return a->seq < b->seq ? -1 : a->seq > b->seq;
 }
 
-static void render_item(strbuf *b, const cep_diag *d, const diag_item *it) {
+static void render_item(strbuf *b, const cep_diag *d, const diag_item *it, int as_error) {
     char num[64];
+    int warn = it->severity == CEP_SEVERITY_WARNING;
     sb_puts(b, d->name);
-    snprintf(num, sizeof num, ":%d:%d: error: ", it->line, it->col);
+    snprintf(num, sizeof num, ":%d:%d: %s: ", it->line, it->col, warn && !as_error ? "warning" : "error");
     sb_puts(b, num);
     sb_puts(b, it->msg);
+    /* The option that turns it off or into an error, as compilers do. */
+    if (warn) sb_printf(b, " [-W%s]", cep_diag_code_name(it->code));
     sb_puts(b, "\n");
 
     size_t off = caret_offset(d, it->off);
@@ -180,7 +210,7 @@ int diag_finish(cep_diag *d) {
     for (size_t i = 0; i < d->n; i++) d->items[i].seq = i;
     strbuf b = {0};
     sb_puts(&b, "");
-    for (size_t i = 0; i < d->n; i++) render_item(&b, d, &d->items[i]);
+    for (size_t i = 0; i < d->n; i++) render_item(&b, d, &d->items[i], 0);
     mem_free(d->rendered);
     d->rendered = NULL;
     if (b.oom) {
@@ -228,6 +258,33 @@ const char *cep_diag_message(const cep_diag *d, size_t i) {
 
 const char *cep_diag_render(const cep_diag *d) {
     return d && d->rendered ? d->rendered : "";
+}
+
+int cep_diag_severity(const cep_diag *d, size_t i) {
+    const diag_item *it = item_at(d, i);
+    return it ? it->severity : CEP_SEVERITY_ERROR;
+}
+
+const char *cep_diag_code_name(int code) {
+    switch (code) {
+#define CEP_DIAG_WNAME_(c, value, name, what) \
+    case c: return name;
+        CEP_DIAG_WARNINGS(CEP_DIAG_WNAME_)
+#undef CEP_DIAG_WNAME_
+    default: return "";
+    }
+}
+
+char *cep_diag_render_one(const cep_diag *d, size_t i, int as_error) {
+    const diag_item *it = item_at(d, i);
+    if (!it) return NULL;
+    strbuf b = {0};
+    render_item(&b, d, it, as_error);
+    if (b.oom) {
+        mem_free(b.p);
+        return NULL;
+    }
+    return b.p;
 }
 
 void cep_diag_free(cep_diag *d) {

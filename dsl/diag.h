@@ -13,6 +13,11 @@ cep_diag *diag_new(const char *name, const char *src, size_t len);
  * (the list then remembers that it is incomplete). printf-style message. */
 int diag_add(cep_diag *d, int code, size_t off, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
+/* 1-based line of byte offset off of the source (0 when d is NULL). */
+int diag_line_at(cep_diag *d, size_t off);
+/* The same for a warning (severity CEP_SEVERITY_WARNING; cep_lint). */
+int diag_warn(cep_diag *d, int code, size_t off, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 /* Sort by offset (stable) and build the rendered text. -1 on ENOMEM. */
 int diag_finish(cep_diag *d);
 /* Record that an allocation failed elsewhere (e.g. in the parser). */

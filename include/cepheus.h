@@ -153,13 +153,35 @@ typedef struct cep_diag cep_diag;
     X(CEP_DIAG_UNSUPPORTED, 9, "not supported yet")                          \
     X(CEP_DIAG_LIMIT, 10, "compiler limit exceeded")
 
+/* Warning codes (cep_lint), stable across versions: X(code, value, name,
+ * what it flags). The name is how the CLI's -W options spell it. */
+#define CEP_DIAG_WARNINGS(X)                                                  \
+    X(CEP_DIAG_W_UNBOUNDED, 101, "unbounded",                               \
+      "relaxed contiguity without within: partial matches can live forever") \
+    X(CEP_DIAG_W_COMBINATIONS, 102, "combinations",                         \
+      "followedByAny or allowCombinations without within")                   \
+    X(CEP_DIAG_W_NEVER_TRUE, 103, "never-true", "a condition that can never hold") \
+    X(CEP_DIAG_W_SAME_CONDITION, 104, "same-condition",                     \
+      "a step with the previous step's condition under followedByAny")       \
+    X(CEP_DIAG_W_REGEX, 105, "regex",                                       \
+      "a regex that can backtrack catastrophically or is a plain comparison") \
+    X(CEP_DIAG_W_KEYLESS, 106, "keyless", "a pattern without key: one stream") \
+    X(CEP_DIAG_W_SKIP_TARGET, 107, "skip-target",                           \
+      "a skip target step that can never take an event")
+
 enum cep_diag_code {
 #define CEP_DIAG_ENUM_(name, value, msg) name = value,
     CEP_DIAG_CODES(CEP_DIAG_ENUM_)
 #undef CEP_DIAG_ENUM_
+#define CEP_DIAG_WENUM_(code, value, name, what) code = value,
+    CEP_DIAG_WARNINGS(CEP_DIAG_WENUM_)
+#undef CEP_DIAG_WENUM_
 };
 
-/* Number of errors held (0 for a clean compile). */
+enum cep_severity { CEP_SEVERITY_ERROR = 0, CEP_SEVERITY_WARNING = 1 };
+
+/* Number of diagnostics held: the errors of cep_compile (0 for a clean
+ * compile), or the warnings of cep_lint. */
 CEP_API size_t cep_diag_count(const cep_diag *d);
 /* Accessors for error i (0-based, in source order). Out-of-range i gives
  * 0 / "" rather than crashing. Strings are owned by d. */
@@ -172,6 +194,15 @@ CEP_API const char *cep_diag_message(const cep_diag *d, size_t i);
  * and a caret line, one after the other. Owned by d; "" when clean. */
 CEP_API const char *cep_diag_render(const cep_diag *d);
 CEP_API void cep_diag_free(cep_diag *d);
+/* CEP_SEVERITY_ERROR or CEP_SEVERITY_WARNING (out-of-range i: error). */
+CEP_API int cep_diag_severity(const cep_diag *d, size_t i);
+/* The short name of a warning code ("unbounded", ...; the CLI's -W
+ * options), "" for any other code. Static storage. */
+CEP_API const char *cep_diag_code_name(int code);
+/* Diagnostic i rendered alone, as cep_diag_render does, but as an error
+ * when as_error is non-zero (a warning promoted by the caller). Returns
+ * owned (cep_free), NULL on out-of-memory or out-of-range i. */
+CEP_API char *cep_diag_render_one(const cep_diag *d, size_t i, int as_error);
 
 /* ---- Compiling --------------------------------------------------------- */
 
@@ -209,6 +240,27 @@ CEP_API int cep_compile(const cep_compiler *c, const char *text, size_t len,
 #define CEP_MAX_PATTERN_BYTES (1u << 20)
 CEP_API void cep_program_free(cep_program *p);
 
+/* Warnings: what compiles but is likely a mistake or costly (the list is
+ * CEP_DIAG_WARNINGS; docs/language.md#warnings). Compiles text as
+ * cep_compile does; when it compiles, returns CEP_OK and *diag (owned)
+ * holds the warnings (severity CEP_SEVERITY_WARNING, rendered as
+ * "NAME:LINE:COL: warning: MESSAGE [-WNAME]", line and caret); when it has
+ * errors, CEP_EPATTERN and *diag holds the errors. Other failures as
+ * cep_compile (*diag may then be NULL). */
+CEP_API int cep_lint(const cep_compiler *c, const char *text, size_t len,
+                     const char *name, cep_diag **diag);
+
+/* Pattern text in the canonical layout (docs/language.md#layout): one
+ * clause or step per line, two spaces of indentation per level, single
+ * spaces between tokens, comments kept; tokens are copied as written. Only
+ * the syntax is checked (no names, functions or types). On CEP_OK, *out
+ * (owned, free with cep_free) is the NUL-terminated text and *diag (owned,
+ * if diag is not NULL) is empty; text with syntax errors gives CEP_EPATTERN
+ * and the errors in *diag. Formatting is idempotent and never changes what
+ * the text means: the result parses to the same tree, or CEP_EPATTERN. */
+CEP_API int cep_format(const char *text, size_t len, const char *name,
+                       char **out, cep_diag **diag);
+
 /* A hash of everything that decides matching (patterns as parsed, field
  * slots, function names): equal programs have equal fingerprints. */
 CEP_API uint64_t cep_program_fingerprint(const cep_program *p);
@@ -225,6 +277,11 @@ CEP_API size_t cep_program_field_count(const cep_program *p);
 CEP_API const char *cep_program_field_name(const cep_program *p, size_t slot);
 /* Slot of a field name, or CEP_ENOTFOUND if the program never reads it. */
 CEP_API int cep_program_field_slot(const cep_program *p, const char *name);
+/* Where the program first reads field slot: the index of the pattern
+ * (*pattern) and the 1-based line of the pattern text (*line), either may
+ * be NULL. For messages such as "field 'amout' (pattern p, line 3) was
+ * present in none of N events". CEP_EINVAL for a slot out of range. */
+CEP_API int cep_program_field_origin(const cep_program *p, size_t slot, size_t *pattern, int *line);
 
 /* The compiled NFA of every pattern as readable text (dot = 0) or as
  * Graphviz DOT (dot = 1). *out is returned owned: free it with cep_free. */
@@ -336,7 +393,8 @@ typedef struct cep_stats {
     uint64_t dropped;         /* partial matches dropped by the limit */
     uint64_t ttl_dropped;     /* partial matches dropped by the state TTL */
     uint64_t mem_dropped;     /* partial matches dropped by the memory limit */
-    uint64_t memory;          /* bytes of state now (approximate) */
+    uint64_t memory;          /* bytes the engine holds for the stream now
+                               * (what the memory limit bounds) */
     uint64_t nodes;           /* shared partial-match nodes alive now */
     uint64_t stored_events;   /* event copies the engine keeps now */
     uint64_t stored_bytes;    /* bytes of those copies */
@@ -349,6 +407,9 @@ typedef struct cep_stats {
     int64_t max_event_time;   /* the newest event time seen (INT64_MIN
                                * before the first event): max_event_time -
                                * watermark is how far the watermark trails */
+    uint64_t mem_released;    /* buffered events run before the watermark
+                               * reached them, by the memory limit; not kept
+                               * in snapshots */
 } cep_stats;
 
 /* Borrows p: it must outlive the engine. */
@@ -366,11 +427,16 @@ enum cep_limit_policy {
  * unlimited). Bounds the blow-up of followedByAny, allowCombinations and
  * optional steps under noSkip; every drop is counted in stats.dropped. */
 CEP_API int cep_engine_set_max_partial_matches(cep_engine *e, uint64_t max, int policy);
-/* A budget for the engine's state (stored events, partial matches, keys;
- * stats.memory). Over it, DROP_OLDEST drops partial matches, earliest first
- * from the oldest keys, counted in stats.mem_dropped; FAIL does the same and
- * makes the push return CEP_ELIMIT. 0 (the default): no budget. The policy
- * is shared with cep_engine_set_max_partial_matches. */
+/* A budget for what the engine holds for the stream (stats.memory: stored
+ * events, the out-of-order buffer included, partial matches and their
+ * arrays, keys, the key table, timers, scratch). Before a key's partial
+ * matches step over an event, partial matches are dropped until what the
+ * step can add fits. After each call, while over it: buffered events run
+ * early, earliest first, moving the watermark (stats.mem_released); then
+ * partial matches are dropped, earliest first from the oldest keys
+ * (stats.mem_dropped). FAIL does the same and makes the call return
+ * CEP_ELIMIT. 0 (the default): no budget. The policy is shared with
+ * cep_engine_set_max_partial_matches. docs/state.md, "The memory budget". */
 CEP_API int cep_engine_set_memory_limit(cep_engine *e, uint64_t bytes, int policy);
 /* Allowed lateness: an event behind the watermark by at most ms is still
  * matched, at once, where it can still change a result: it may start

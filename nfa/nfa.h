@@ -133,12 +133,19 @@ typedef struct user_fn {
     void *userdata;
 } user_fn;
 
+/* Where a field is first read: for messages (not in the fingerprint). */
+typedef struct field_origin {
+    uint32_t pattern;         /* index of the pattern */
+    int line;                 /* 1-based line of the pattern text */
+} field_origin;
+
 struct cep_program {
     uint64_t fingerprint;     /* of every pattern and field: snapshots check it */
     uint32_t npatterns;
     nfa_pattern *patterns;
     uint32_t nfields;
     char **fields;            /* slot -> name */
+    field_origin *field_origins; /* slot -> first read */
     uint32_t nfns;
     user_fn *fns;             /* copies of the compiler's registrations */
     expr *exprs;              /* every expression node, freed together */

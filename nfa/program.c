@@ -1,9 +1,10 @@
-/* program.c — cep_compile (parse → check → compile), the compiler object
+/* program.c — cep_compile (parse → check → compile) and cep_lint, the compiler object
  * that carries user functions, and read access to a compiled program. */
 #include "config.h"
 #include "checker.h"
 #include "diag.h"
 #include "expr.h"
+#include "lint.h"
 #include "mem.h"
 #include "nfa.h"
 #include "regex.h"
@@ -71,6 +72,7 @@ CEP_API void cep_program_free(cep_program *p) {
     mem_free(p->patterns);
     for (uint32_t i = 0; i < p->nfields; i++) mem_free(p->fields[i]);
     mem_free(p->fields);
+    mem_free(p->field_origins);
     for (uint32_t i = 0; i < p->nfns; i++) mem_free(p->fns[i].name);
     mem_free(p->fns);
     for (expr *e = p->exprs; e;) {
@@ -98,8 +100,10 @@ static int copy_functions(cep_program *p, const cep_compiler *c) {
 /* CEP_MAX_PATTERN_BYTES (cepheus.h, 1 MiB): far beyond any real pattern
  * file, small enough that no text can make the compiler work for long. */
 
-CEP_API int cep_compile(const cep_compiler *c, const char *text, size_t len, const char *name,
-                        cep_program **prog, cep_diag **diag) {
+/* cep_compile, and cep_lint when w is not NULL: the checked tree's warnings
+ * go to w (the analysis is dsl/lint.c). */
+static int compile_text(const cep_compiler *c, const char *text, size_t len, const char *name,
+                        cep_program **prog, cep_diag **diag, cep_diag *w) {
     if (prog) *prog = NULL;
     if (diag) *diag = NULL;
     if (!prog || (!text && len)) return CEP_EINVAL;
@@ -131,6 +135,7 @@ CEP_API int cep_compile(const cep_compiler *c, const char *text, size_t len, con
     }
     if (rc == CEP_OK) rc = check_patterns(pats, c, p, d);
     if (rc == CEP_OK && cep_diag_count(d)) rc = CEP_EPATTERN; /* parse errors */
+    if (rc == CEP_OK && w && lint_patterns(pats, text, len, w) < 0) rc = CEP_ENOMEM;
     if (rc == CEP_OK) rc = nfa_compile(p, pats, d);
     ast_pattern_free(pats);
     if (diag_finish(d) < 0 && rc != CEP_OK) rc = CEP_ENOMEM;
@@ -171,8 +176,41 @@ CEP_API const char *cep_program_field_name(const cep_program *p, size_t slot) {
     return p && slot < p->nfields ? p->fields[slot] : NULL;
 }
 
+CEP_API int cep_program_field_origin(const cep_program *p, size_t slot, size_t *pattern, int *line) {
+    if (!p || slot >= p->nfields || !p->field_origins) return CEP_EINVAL;
+    if (pattern) *pattern = p->field_origins[slot].pattern;
+    if (line) *line = p->field_origins[slot].line;
+    return CEP_OK;
+}
+
 CEP_API int cep_program_field_slot(const cep_program *p, const char *name) {
     if (!p || !name) return CEP_EINVAL;
     int s = program_slot(p, name, strlen(name));
     return s >= 0 ? s : CEP_ENOTFOUND;
+}
+
+CEP_API int cep_compile(const cep_compiler *c, const char *text, size_t len, const char *name,
+                        cep_program **prog, cep_diag **diag) {
+    return compile_text(c, text, len, name, prog, diag, NULL);
+}
+
+CEP_API int cep_lint(const cep_compiler *c, const char *text, size_t len, const char *name,
+                     cep_diag **diag) {
+    if (diag) *diag = NULL;
+    if (!diag || (!text && len)) return CEP_EINVAL;
+    if (len > UINT32_MAX / 2) return CEP_ERANGE;
+    cep_diag *w = diag_new(name, text ? text : "", len), *errs = NULL;
+    cep_program *p = NULL;
+    if (!w) return CEP_ENOMEM;
+    int rc = compile_text(c, text, len, name, &p, &errs, w);
+    cep_program_free(p);
+    if (rc == CEP_OK && (diag_finish(w) < 0 || diag_oom(w))) rc = CEP_ENOMEM;
+    if (rc == CEP_OK) {
+        cep_diag_free(errs);
+        *diag = w;
+    } else {
+        cep_diag_free(w);
+        *diag = errs;
+    }
+    return rc;
 }

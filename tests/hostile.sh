@@ -96,6 +96,13 @@ nul_row "NUL inside a string" '{"ts":1,"t":"a\000b"}\n' 'lexical error: invalid 
 nul_row "NUL after the object" '{"ts":1,"t":"a"}\000\n' 'parse error: trailing garbage' '\\u0000'
 nul_row "invalid UTF-8 in a value" '{"ts":1,"t":"\377\376"}\n' 'lexical error: invalid bytes in UTF8 string' "$(printf '\357\277\275')"
 nul_row "invalid UTF-8 in a key" '{"ts":1,"\377":1}\n' 'lexical error: invalid bytes in UTF8 string' "$(printf '\357\277\275')"
+# Strict UTF-8 (issue 22): overlong, an encoded surrogate (CESU-8), past
+# U+10FFFF; and surrogate escapes that are not a high-low pair.
+nul_row "overlong UTF-8 (C0 80)" '{"ts":1,"t":"\300\200"}\n' 'lexical error: invalid bytes in UTF8 string' "$(printf '\357\277\275')"
+nul_row "encoded surrogate (ED A0 80)" '{"ts":1,"t":"\355\240\200"}\n' 'lexical error: invalid bytes in UTF8 string' "$(printf '\357\277\275')"
+nul_row "past U+10FFFF (F7 BF BF BF) in a key" '{"ts":1,"\367\277\277\277":1}\n' 'lexical error: invalid bytes in UTF8 string' "$(printf '\357\277\275')"
+nul_row "surrogate escapes not a pair" '{"ts":1,"t":"\\ud800\\u0041"}\n' 'lexical error: unpaired surrogate in a \\u escape' 'ud800'
+nul_row "lone low surrogate escape" '{"ts":1,"t":"\\udc00"}\n' 'lexical error: unpaired surrogate in a \\u escape' 'udc00'
 
 accept "duplicate keys: the last value wins" 1 '{"ts":1,"k":1,"t":"b","t":"a"}' '{"ts":2,"k":1,"t":"a","t":"b"}'
 accept "duplicate time field: the last wins" 1 '{"ts":9,"ts":1,"k":1,"t":"a"}' '{"ts":2,"k":1,"t":"b"}'

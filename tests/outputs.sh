@@ -77,7 +77,7 @@ else bad "closed standard output: first line" "$(cat first)"; fi
 # ---- a failed output is reported once ----------------------------------------------
 if [ -w /dev/full ]; then
     printf '%s\n' '{"ts":10,"user":"u1","type":"a"}' '{"ts":5,"user":"u1","type":"b"}' > late.jsonl
-    "$CEP" run --late /dev/full good.cep late.jsonl > /dev/null 2> err; st=$?
+    "$CEP" run --quiet --late /dev/full good.cep late.jsonl > /dev/null 2> err; st=$?
     check "--late /dev/full" 4 "cepheus: cannot write '/dev/full': No space left on device"
     "$CEP" run --timeouts /dev/full "$FIX/timeouts.cep" "$FIX/timeouts.jsonl" > /dev/null 2> err; st=$?
     check "--timeouts /dev/full" 4 "cepheus: cannot write '/dev/full': No space left on device"
@@ -85,7 +85,7 @@ if [ -w /dev/full ]; then
     # while reading (it was reported there and again at the end).
     i=0
     while [ $i -lt 2000 ]; do echo "garbage $i"; i=$((i + 1)); done > garbage.jsonl
-    "$CEP" run --errors /dev/full good.cep garbage.jsonl > /dev/null 2> err; st=$?
+    "$CEP" run --quiet --errors /dev/full good.cep garbage.jsonl > /dev/null 2> err; st=$?
     grep -v '^garbage.jsonl:[0-9]*: error: ' err > err2; mv err2 err
     check "--errors /dev/full" 4 "cepheus: cannot write '/dev/full': No space left on device"
     "$CEP" run good.cep events.jsonl > /dev/full 2> err; st=$?

@@ -49,7 +49,7 @@ refused() {
     ok
 }
 restore() {
-    "$CEP" run --checkpoint ck --restore ck $OUTS "$@" > /dev/null 2> err
+    "$CEP" run -Wnone --checkpoint ck --restore ck $OUTS "$@" > /dev/null 2> err
     st=$?
 }
 
@@ -120,14 +120,14 @@ cat out.jsonl late.jsonl to.jsonl errs.jsonl ck/checkpoint > before
 restore p.cep ev.jsonl
 refused "output shorter than recorded" "--errors 'errs.jsonl' has 0 bytes, fewer than the $(wc -c < ref-errs.jsonl | tr -d ' ') the checkpoint in 'ck' recorded: it is not the output of the checkpointed run"
 cp keep.jsonl errs.jsonl
-"$CEP" run --checkpoint ck --restore ck --output out.jsonl --errors errs.jsonl p.cep ev.jsonl > /dev/null 2> err
+"$CEP" run -Wnone --checkpoint ck --restore ck --output out.jsonl --errors errs.jsonl p.cep ev.jsonl > /dev/null 2> err
 st=$?
 cat out.jsonl late.jsonl to.jsonl errs.jsonl ck/checkpoint > after
 if [ $st = 0 ]; then ok; else bad "fewer outputs than the checkpoint had" "exit $st"; fi
 rm -rf ck
 "$CEP" run --checkpoint ck --checkpoint-every 4 --output out.jsonl p.cep ev.jsonl > /dev/null 2> /dev/null
 cat out.jsonl late.jsonl to.jsonl errs.jsonl ck/checkpoint > before
-"$CEP" run --checkpoint ck --restore ck --output out.jsonl --late l2.jsonl p.cep ev.jsonl > /dev/null 2> err
+"$CEP" run -Wnone --checkpoint ck --restore ck --output out.jsonl --late l2.jsonl p.cep ev.jsonl > /dev/null 2> err
 st=$?
 refused "an output the checkpoint did not have" "the checkpoint in 'ck' was made without --late: 'l2.jsonl' would miss what came before it; restore with the outputs the checkpointed run had"
 
@@ -154,7 +154,7 @@ elif ! grep -qxF "$msg" err; then bad "changed patterns: message" "expected '$ms
 elif ! cmp -s ref-errs.jsonl errs.jsonl; then bad "changed patterns: --errors" "$(cat errs.jsonl)"
 else ok; fi
 # The next checkpoint records the new patterns: restoring again keeps all.
-"$CEP" run --checkpoint ck --checkpoint-every 1 --restore ck $OUTS p.cep ev.jsonl > /dev/null 2> err
+"$CEP" run -Wnone --checkpoint ck --checkpoint-every 1 --restore ck $OUTS p.cep ev.jsonl > /dev/null 2> err
 restore p.cep ev.jsonl
 if [ $st = 0 ] && ! grep -q "has changed" err && [ "$(cat out.jsonl)" = "$want" ]; then ok
 else bad "changed patterns: the next checkpoint has them" "exit $st: $(cat out.jsonl)"; fi

@@ -1,8 +1,10 @@
 /* fuzz_compile.c — libFuzzer target for the pattern compiler: arbitrary
  * bytes as pattern text through cep_compile, then (when it compiles) the
- * accessors and both explain renderings. Built and run by `make fuzz`. */
+ * accessors and both explain renderings; cep_lint's warnings; cep_format,
+ * which must be idempotent. Built and run by `make fuzz`. */
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "cepheus.h"
 
@@ -34,5 +36,30 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     }
     cep_program_free(prog);
     cep_diag_free(diag);
+
+    diag = NULL;
+    if (cep_lint(NULL, (const char *)data, size, "fuzz", &diag) == CEP_OK) {
+        for (size_t i = 0; i < cep_diag_count(diag); i++) {
+            char *one = cep_diag_render_one(diag, i, 1);
+            cep_free(one);
+        }
+        (void)cep_diag_render(diag);
+    }
+    cep_diag_free(diag);
+
+    /* The layout: idempotent (it refuses rather than change a tree). */
+    char *once = NULL, *twice = NULL;
+    diag = NULL;
+    int frc = cep_format((const char *)data, size, "fuzz", &once, &diag);
+    if (frc == CEP_OK) {
+        if (cep_format(once, strlen(once), "fuzz", &twice, NULL) != CEP_OK || strcmp(once, twice) != 0)
+            __builtin_trap();
+    }
+    /* A file it parsed but could not lay out unchanged: a formatter bug. */
+    for (size_t i = 0; frc == CEP_EPATTERN && i < cep_diag_count(diag); i++)
+        if (cep_diag_code(diag, i) == CEP_DIAG_UNSUPPORTED) __builtin_trap();
+    cep_diag_free(diag);
+    cep_free(once);
+    cep_free(twice);
     return 0;
 }

@@ -197,6 +197,34 @@ static int scenario_compile(int *bad) {
     }
     cep_program_free(p);
     cep_diag_free(d);
+    /* Warnings (cep_lint) and the layout (cep_format): OK or ENOMEM, and
+     * the same text as without failures. */
+    static const char LINT[] = "pattern w begin a where x > 2 and x < 1\n"
+                               "  followedByAny b where s =~ /^(a+)+$/ followedByAny c where s =~ /^(a+)+$/\n";
+    static const char *const LAYOUT[] = {PATTERNS, LINT};
+    static char *layout_ref[2];
+    rc = cep_lint(NULL, LINT, sizeof LINT - 1, "oom", &d);
+    if (rc == CEP_ENOMEM) seen = 1;
+    else {
+        CHECK(rc == CEP_OK && cep_diag_count(d) == 7, "lint returned %s, %zu warnings", cep_strerror(rc),
+              cep_diag_count(d));
+        char *one = cep_diag_render_one(d, 0, 1);
+        if (!one) seen = 1;
+        cep_free(one);
+    }
+    cep_diag_free(d);
+    d = NULL;
+    for (int i = 0; i < 2; i++) {
+        char *out = NULL;
+        rc = cep_format(LAYOUT[i], strlen(LAYOUT[i]), "oom", &out, &d);
+        if (rc == CEP_ENOMEM) seen = 1;
+        else if (rc != CEP_OK) CHECK(0, "format returned %s: %s", cep_strerror(rc), d ? cep_diag_render(d) : "");
+        else if (!layout_ref[i]) layout_ref[i] = strdup(out); /* the first run has no failures */
+        else CHECK(strcmp(out, layout_ref[i]) == 0, "format gave another text under failures");
+        cep_free(out);
+        cep_diag_free(d);
+        d = NULL;
+    }
     /* A broken pattern must fail as cleanly: diagnostics allocate too. */
     static const char BROKEN[] = "pattern p begin a where x == b.x next b\npattern p begin";
     rc = cep_compile(NULL, BROKEN, sizeof BROKEN - 1, "oom", &p, &d);

@@ -1,0 +1,444 @@
+/* lint.c — warnings on a checked syntax tree: patterns that compile but
+ * whose state can grow without bound, conditions that can never hold,
+ * steps that duplicate each other, regexes that backtrack or that are
+ * plain comparisons, patterns without a key, skip targets that never take
+ * an event. Reads the tree only; the list is CEP_DIAG_WARNINGS. */
+#include "config.h"
+#include "lint.h"
+#include "mem.h"
+
+#include <math.h>
+#include <string.h>
+
+typedef struct lctx {
+    const char *text;
+    size_t len;
+    cep_diag *w;
+    int oom;
+} lctx;
+
+#define WARN(c, code, off, ...)                                \
+    do {                                                       \
+        if (diag_warn((c)->w, (code), (off), __VA_ARGS__) < 0) \
+            (c)->oom = 1;                                      \
+    } while (0)
+
+/* The source text of a span, for messages (at most 60 bytes shown). */
+static int span_len(const lctx *c, span sp) {
+    if (sp.end > c->len || sp.start > sp.end) return 0;
+    size_t n = sp.end - sp.start;
+    return n > 60 ? 60 : (int)n;
+}
+#define SRC(c, sp) span_len((c), (sp)), (c)->text + (sp).start
+
+/* ---- conditions that can never hold -------------------------------------- */
+
+/* One conjunct of the form OPERAND op LITERAL (either way round). */
+typedef struct cmp {
+    const ast_expr *e;   /* the comparison */
+    const ast_expr *lhs; /* the field side */
+    const ast_expr *lit; /* the literal side */
+    expr_op op;          /* as if written lhs op lit */
+} cmp;
+
+static int is_literal(const ast_expr *e) {
+    return e && (e->kind == EX_INT || e->kind == EX_DOUBLE || e->kind == EX_STRING ||
+                 e->kind == EX_BOOL || e->kind == EX_NULL);
+}
+
+static int is_operand(const ast_expr *e) {
+    return e && (e->kind == EX_FIELD || e->kind == EX_STEPREF);
+}
+
+static expr_op flip(expr_op op) {
+    switch (op) {
+    case OP_LT: return OP_GT;
+    case OP_LE: return OP_GE;
+    case OP_GT: return OP_LT;
+    case OP_GE: return OP_LE;
+    default: return op;
+    }
+}
+
+static int as_cmp(const ast_expr *e, cmp *out) {
+    if (e->kind != EX_BINARY || e->op < OP_EQ || e->op > OP_GE) return 0;
+    if (is_operand(e->a) && is_literal(e->b)) *out = (cmp){e, e->a, e->b, e->op};
+    else if (is_operand(e->b) && is_literal(e->a)) *out = (cmp){e, e->b, e->a, flip(e->op)};
+    else return 0;
+    return 1;
+}
+
+static int same_operand(const ast_expr *a, const ast_expr *b) {
+    if (a->kind != b->kind || strcmp(a->name, b->name) != 0) return 0;
+    if (a->kind == EX_FIELD) return 1;
+    return strcmp(a->step, b->step) == 0 && a->has_index == b->has_index &&
+           (!a->has_index || a->index == b->index);
+}
+
+static int is_num(const ast_expr *e) { return e->kind == EX_INT || e->kind == EX_DOUBLE; }
+static double num(const ast_expr *e) { return e->kind == EX_INT ? (double)e->ival : e->dval; }
+
+/* Literal equality as the engine compares (int and double by value). */
+static int lit_eq(const ast_expr *a, const ast_expr *b) {
+    if (is_num(a) && is_num(b)) return num(a) == num(b);
+    if (a->kind != b->kind) return 0;
+    if (a->kind == EX_STRING) return a->slen == b->slen && memcmp(a->str, b->str, a->slen) == 0;
+    if (a->kind == EX_BOOL) return a->ival == b->ival;
+    return 1; /* null */
+}
+
+/* Does value v satisfy `v op lit`? Only called with two numbers. */
+static int holds(double v, expr_op op, double lit) {
+    switch (op) {
+    case OP_LT: return v < lit;
+    case OP_LE: return v <= lit;
+    case OP_GT: return v > lit;
+    case OP_GE: return v >= lit;
+    case OP_EQ: return v == lit;
+    default: return v != lit;
+    }
+}
+
+/* Can x satisfy both comparisons? A comparison of a number with a
+ * non-number is false (null only equals null), so an order comparison
+ * needs x to be a number. */
+static int both_possible(const cmp *a, const cmp *b) {
+    if (a->op == OP_EQ && b->op == OP_EQ) return lit_eq(a->lit, b->lit);
+    if (a->op == OP_EQ && b->op == OP_NE) return !lit_eq(a->lit, b->lit);
+    if (a->op == OP_NE && b->op == OP_EQ) return !lit_eq(a->lit, b->lit);
+    if (a->op == OP_NE || b->op == OP_NE) return 1;
+    /* At least one order comparison; with a number: */
+    if (!is_num(a->lit) || !is_num(b->lit)) {
+        /* Strings order too: leave those alone unless the types differ. */
+        if (a->lit->kind == EX_STRING && b->lit->kind == EX_STRING) return 1;
+        return 0; /* a number and something else, or null, ordered */
+    }
+    if (a->op == OP_EQ) return holds(num(a->lit), b->op, num(b->lit));
+    if (b->op == OP_EQ) return holds(num(b->lit), a->op, num(a->lit));
+    /* Two bounds: empty when the lower one is at or above the upper one. */
+    const cmp *lo = (a->op == OP_GT || a->op == OP_GE) ? a : b;
+    const cmp *hi = lo == a ? b : a;
+    if ((hi->op != OP_LT && hi->op != OP_LE) || (lo->op != OP_GT && lo->op != OP_GE)) return 1;
+    double l = num(lo->lit), h = num(hi->lit);
+    if (lo->op == OP_GE && hi->op == OP_LE) return l <= h;
+    return l < h;
+}
+
+typedef struct conj {
+    const ast_expr *v[64];
+    int n;
+} conj;
+
+static void flatten_and(const ast_expr *e, conj *out) {
+    if (e->kind == EX_BINARY && e->op == OP_AND) {
+        flatten_and(e->a, out);
+        flatten_and(e->b, out);
+    } else if (out->n < 64) {
+        out->v[out->n++] = e;
+    }
+}
+
+/* Why e can never hold: the two comparisons that contradict each other
+ * (*a, *b), or *a alone (`false`). 0 when it may hold. */
+static int never_holds(const ast_expr *e, const ast_expr **a, const ast_expr **b) {
+    *a = *b = NULL;
+    if (e->kind == EX_BOOL && !e->ival) {
+        *a = e;
+        return 1;
+    }
+    if (e->kind == EX_BINARY && e->op == OP_OR) {
+        const ast_expr *x, *y;
+        return never_holds(e->a, &x, &y) && never_holds(e->b, a, b);
+    }
+    conj c = {.n = 0};
+    flatten_and(e, &c);
+    if (c.n < 2) return 0;
+    for (int i = 0; i < c.n; i++) {
+        if (c.v[i]->kind == EX_BINARY && c.v[i]->op == OP_OR && never_holds(c.v[i], a, b)) return 1;
+        cmp x, y;
+        if (!as_cmp(c.v[i], &x)) continue;
+        for (int j = 0; j < i; j++) {
+            if (!as_cmp(c.v[j], &y) || !same_operand(x.lhs, y.lhs)) continue;
+            if (!both_possible(&y, &x)) {
+                *a = c.v[j];
+                *b = c.v[i];
+                return 1;
+            }
+        }
+    }
+    return 0;
+}
+
+static void lint_never(lctx *c, const ast_step *s) {
+    const ast_expr *a, *b;
+    if (!s->where || !never_holds(s->where, &a, &b)) return;
+    if (b)
+        WARN(c, CEP_DIAG_W_NEVER_TRUE, b->sp.start,
+             "the condition of step '%s' can never hold: '%.*s' contradicts '%.*s'", s->name,
+             SRC(c, b->sp), SRC(c, a->sp));
+    else
+        WARN(c, CEP_DIAG_W_NEVER_TRUE, a->sp.start, "the condition of step '%s' can never hold",
+             s->name);
+}
+
+/* ---- identical conditions --------------------------------------------------- */
+
+static int str_eq(const char *a, const char *b) {
+    return a == b || (a && b && strcmp(a, b) == 0);
+}
+
+static int expr_eq(const ast_expr *a, const ast_expr *b) {
+    if (!a || !b) return a == b;
+    if (a->kind != b->kind || a->op != b->op || a->nargs != b->nargs) return 0;
+    switch (a->kind) {
+    case EX_INT: case EX_BOOL: if (a->ival != b->ival) return 0; break;
+    case EX_DOUBLE: if (a->dval != b->dval && !(isnan(a->dval) && isnan(b->dval))) return 0; break;
+    case EX_STRING:
+        if (a->slen != b->slen || memcmp(a->str, b->str, a->slen) != 0) return 0;
+        break;
+    default: break;
+    }
+    if (!str_eq(a->name, b->name) || !str_eq(a->step, b->step) || a->has_index != b->has_index ||
+        (a->has_index && a->index != b->index) || !str_eq(a->regex, b->regex) ||
+        !str_eq(a->flags, b->flags) || !expr_eq(a->a, b->a) || !expr_eq(a->b, b->b))
+        return 0;
+    const ast_expr *x = a->args, *y = b->args;
+    for (; x && y; x = x->next, y = y->next)
+        if (!expr_eq(x, y)) return 0;
+    return !x && !y;
+}
+
+/* ---- regexes ---------------------------------------------------------------- */
+
+/* Is there an unbounded quantifier ('+', '*', '{n,}') at re[i]? Sets *len
+ * to the length of whatever quantifier is there. */
+static int repeat_at(const char *re, size_t i, size_t *len) {
+    *len = 1;
+    if (re[i] == '+' || re[i] == '*') return 1;
+    if (re[i] != '{') return 0;
+    size_t j = i + 1;
+    while (re[j] >= '0' && re[j] <= '9') j++;
+    if (j == i + 1 || (re[j] != ',' && re[j] != '}')) return 0;
+    int unbounded = 0;
+    if (re[j] == ',') {
+        j++;
+        unbounded = re[j] == '}';
+        while (re[j] >= '0' && re[j] <= '9') j++;
+    }
+    if (re[j] != '}') return 0;
+    *len = j - i + 1;
+    return unbounded;
+}
+
+/* A group that holds a repeat and is repeated itself, such as (a+)+ or
+ * (\w*x)*: on a subject that almost matches, a backtracking matcher such as
+ * PCRE2's tries every way of splitting the repeats (exponential time; at
+ * run time PCRE2's match limit stops it and the event counts as no match).
+ * Returns the offset of the outer quantifier, or -1. */
+static long nested_repeat(const char *re) {
+    size_t n = strlen(re), depth = 0, deeper = 0, q;
+    int inner[32] = {0};
+    for (size_t i = 0; i < n; i++) {
+        char ch = re[i];
+        if (ch == '\\') {
+            i++;
+            continue;
+        }
+        if (ch == '[') { /* a class is one atom */
+            i++;
+            if (i < n && re[i] == '^') i++;
+            if (i < n && re[i] == ']') i++;
+            while (i < n && re[i] != ']') i += re[i] == '\\' ? 2 : 1;
+            continue;
+        }
+        if (ch == '(' && depth == 31) {
+            deeper++; /* too deep to follow: ignored */
+        } else if (ch == ')' && deeper) {
+            deeper--;
+        } else if (ch == '(') {
+            inner[++depth] = 0;
+        } else if (ch == ')' && depth > 0) {
+            int had = inner[depth--];
+            if (i + 1 < n && repeat_at(re, i + 1, &q) && had) return (long)(i + 1);
+            if (had) inner[depth] = 1;
+        } else if (depth > 0 && repeat_at(re, i, &q)) {
+            inner[depth] = 1;
+            i += q - 1;
+        }
+    }
+    return -1;
+}
+
+/* A regex without metacharacters, maybe anchored: 2 for ^lit$, 1 for ^lit,
+ * 0 for lit; -1 when it needs a regex. The literal goes to buf. */
+static int plain_regex(const char *re, const char *flags, char *buf, size_t cap) {
+    if (flags && *flags) return -1;
+    size_t n = strlen(re), o = 0;
+    int start = n && re[0] == '^', end = 0;
+    size_t i = (size_t)start;
+    if (n > i && re[n - 1] == '$' && (n < 2 || re[n - 2] != '\\')) {
+        end = 1;
+        n--;
+    }
+    if (i >= n) return -1;
+    for (; i < n; i++) {
+        char ch = re[i];
+        if (ch == '\\') {
+            /* An escaped punctuation character is itself; \d, \w... are not. */
+            if (i + 1 >= n || (re[i + 1] >= 'A' && re[i + 1] <= 'Z') ||
+                (re[i + 1] >= 'a' && re[i + 1] <= 'z') || (re[i + 1] >= '0' && re[i + 1] <= '9'))
+                return -1;
+            ch = re[++i];
+        } else if (strchr(".^$|?*+()[]{}", ch)) {
+            return -1;
+        }
+        /* Shown inside a string literal: keep those that need no escape. */
+        if (ch == '"' || ch == '\\' || (unsigned char)ch < 0x20 || o + 1 >= cap) return -1;
+        buf[o++] = ch;
+    }
+    buf[o] = 0;
+    if (end && !start) return -1; /* no endsWith() to offer */
+    return start ? 1 + end : 0;
+}
+
+static void lint_regex(lctx *c, const ast_expr *e) {
+    long at = nested_repeat(e->regex);
+    if (at >= 0) {
+        WARN(c, CEP_DIAG_W_REGEX, e->regex_sp.start + (uint32_t)at,
+             "a repeated group that holds a repeat: backtracking can take exponential time "
+             "on a subject that almost matches (PCRE2's match limit then makes it no match)");
+        return;
+    }
+    char lit[128];
+    int k = plain_regex(e->regex, e->flags, lit, sizeof lit);
+    if (k < 0) return;
+    const char *neg = e->op == OP_NOMATCH ? "not " : "";
+    if (k == 2)
+        WARN(c, CEP_DIAG_W_REGEX, e->sp.start, "this regex is a plain comparison: write %.*s %s \"%s\"",
+             SRC(c, e->a->sp), e->op == OP_NOMATCH ? "!=" : "==", lit);
+    else
+        WARN(c, CEP_DIAG_W_REGEX, e->sp.start, "this regex is a plain comparison: write %s%s(%.*s, \"%s\")",
+             neg, k ? "startsWith" : "contains", SRC(c, e->a->sp), lit);
+}
+
+static void walk_regexes(lctx *c, const ast_expr *e) {
+    for (; e; e = e->next) {
+        if (e->kind == EX_MATCH && e->regex) lint_regex(c, e);
+        walk_regexes(c, e->a);
+        walk_regexes(c, e->b);
+        walk_regexes(c, e->args); /* e->next: the next argument of a list */
+    }
+}
+
+/* ---- structure ---------------------------------------------------------------- */
+
+static int loops(const ast_step *s) {
+    return s->quant.max == -1 || s->quant.max > 1;
+}
+
+static int has_mod(const ast_step *s, mod_kind k) {
+    for (const ast_mod *m = s->mods; m; m = m->next)
+        if (m->kind == k) return 1;
+    return 0;
+}
+
+static const ast_mod *find_mod(const ast_step *s, mod_kind k) {
+    for (const ast_mod *m = s->mods; m; m = m->next)
+        if (m->kind == k) return m;
+    return NULL;
+}
+
+typedef struct pstate {
+    const ast_pattern *p;
+    int unbounded_done, comb_done;
+} pstate;
+
+static const char *conn_word(conn_kind k) {
+    return k == CONN_FOLLOWED_BY_ANY ? "followedByAny" : "followedBy";
+}
+
+static void lint_seq(lctx *c, pstate *ps, const ast_step *first) {
+    const ast_pattern *p = ps->p;
+    const ast_step *prev = NULL;
+    for (const ast_step *s = first; s; prev = s, s = s->next) {
+        int relaxed_conn = (s->conn == CONN_FOLLOWED_BY || s->conn == CONN_FOLLOWED_BY_ANY) && !s->has_gap;
+        if (!p->has_within && !ps->unbounded_done) {
+            if (relaxed_conn) {
+                ps->unbounded_done = 1;
+                WARN(c, CEP_DIAG_W_UNBOUNDED, s->conn_sp.start,
+                     "%s without within: a partial match of pattern '%s' waits for its next event "
+                     "forever; add `within` (or run with --state-ttl)",
+                     conn_word(s->conn), p->name);
+            } else if (loops(s) && !has_mod(s, MOD_CONSECUTIVE) && !s->is_group) {
+                ps->unbounded_done = 1;
+                WARN(c, CEP_DIAG_W_UNBOUNDED, s->quant.sp.start,
+                     "step '%s' repeats with relaxed contiguity and pattern '%s' has no within: its "
+                     "partial matches wait forever; add `within`, `consecutive` (or run with --state-ttl)",
+                     s->name, p->name);
+            }
+        }
+        if (!p->has_within && !ps->comb_done) {
+            const ast_mod *m = s->is_group || s->conn == CONN_FOLLOWED_BY_ANY
+                                   ? NULL
+                                   : find_mod(s, MOD_ALLOW_COMBINATIONS);
+            if (s->conn == CONN_FOLLOWED_BY_ANY || m) {
+                ps->comb_done = 1;
+                WARN(c, CEP_DIAG_W_COMBINATIONS, m ? m->sp.start : s->conn_sp.start,
+                     "%s without within: partial matches multiply with every event that matches, "
+                     "without end; add `within` (or run with --max-partial-matches)",
+                     m ? "allowCombinations" : "followedByAny");
+            }
+        }
+        if (s->is_group) {
+            lint_seq(c, ps, s->body);
+            continue;
+        }
+        lint_never(c, s);
+        walk_regexes(c, s->where);
+        for (const ast_mod *m = s->mods; m; m = m->next) walk_regexes(c, m->cond);
+        if (s->conn == CONN_FOLLOWED_BY_ANY && prev && !prev->is_group &&
+            prev->conn != CONN_NOT_NEXT && prev->conn != CONN_NOT_FOLLOWED_BY &&
+            expr_eq(s->where, prev->where))
+            WARN(c, CEP_DIAG_W_SAME_CONDITION, s->name_sp.start,
+                 "step '%s' has the same condition as step '%s' before it: under followedByAny "
+                 "every pair of such events is a match (n events, n(n-1)/2 matches); "
+                 "did you mean '%s{2}'?",
+                 s->name, prev->name, prev->name);
+    }
+}
+
+static const ast_step *find_step(const ast_step *s, const char *name) {
+    for (; s; s = s->next) {
+        if (s->is_group) {
+            const ast_step *t = find_step(s->body, name);
+            if (t) return t;
+        } else if (strcmp(s->name, name) == 0) {
+            return s;
+        }
+    }
+    return NULL;
+}
+
+int lint_patterns(const ast_pattern *pats, const char *text, size_t len, cep_diag *w) {
+    lctx c = {text, len, w, 0};
+    for (const ast_pattern *p = pats; p; p = p->next) {
+        pstate ps = {p, 0, 0};
+        if (!p->keys)
+            WARN(&c, CEP_DIAG_W_KEYLESS, p->name_sp.start,
+                 "pattern '%s' has no key: all events are one stream and are matched with each "
+                 "other; add `key FIELD` to match per user, account, device...",
+                 p->name);
+        lint_seq(&c, &ps, p->steps);
+        for (const ast_emit *e = p->emits; e; e = e->next) walk_regexes(&c, e->value);
+        if (p->has_skip && p->skip_step && (p->skip == SKIP_TO_FIRST || p->skip == SKIP_TO_LAST)) {
+            const ast_step *t = find_step(p->steps, p->skip_step);
+            const ast_expr *a, *b;
+            if (t && t->where && never_holds(t->where, &a, &b))
+                WARN(&c, CEP_DIAG_W_SKIP_TARGET, p->skip_step_sp.start,
+                     "skip target '%s' can never take an event (its condition can never hold): the "
+                     "strategy never applies",
+                     p->skip_step);
+        }
+    }
+    return c.oom ? -1 : 0;
+}

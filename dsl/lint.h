@@ -1,0 +1,14 @@
+/* lint.h — interface of lint.c: warnings about checked patterns (what
+ * compiles but is likely a mistake or costly), for cep_lint. */
+#ifndef CEP_LINT_H
+#define CEP_LINT_H
+
+#include <stddef.h>
+#include "ast.h"
+#include "diag.h"
+
+/* Add the warnings of pats (checked: step indices set) to w; text is the
+ * source the spans point into. 0, or -1 when out of memory. */
+int lint_patterns(const ast_pattern *pats, const char *text, size_t len, cep_diag *w);
+
+#endif

@@ -1,0 +1,202 @@
+#!/bin/sh
+# authoring.sh — the rule author's tools: `cepheus test` on every example's
+# test file (and what a broken rule makes it print), the examples of
+# docs/testing.md, `cepheus fmt` on every pattern file of the repository,
+# and the warnings' golden files (tests/warnings/). Run by `make check`.
+: "${top_srcdir:=.}" "${top_builddir:=.}"
+SRC=$(cd "$top_srcdir" && pwd) && B=$(cd "$top_builddir" && pwd) || exit 1
+CEP="$B/cepheus"
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/authoring.XXXXXX") || exit 1
+trap 'rm -rf "$tmp"' EXIT INT TERM
+pass=0 fail=0
+ok() { pass=$((pass + 1)); }
+ko() { echo "FAIL: $1"; fail=$((fail + 1)); }
+# same NAME EXPECTED-FILE ACTUAL-FILE
+same() { if diff -u "$2" "$3"; then ok; else ko "$1"; fi; }
+
+# ---- every example's test file passes -----------------------------------
+n=0
+for t in $(cd "$SRC" && find examples -name '*.test' | sort); do
+    n=$((n + 1))
+    if "$CEP" test "$SRC/${t%.test}.cep" "$SRC/$t" > "$tmp/out" 2>&1; then ok
+    else cat "$tmp/out"; ko "cepheus test $t"; fi
+done
+[ "$n" -ge 6 ] && ok || ko "only $n example test files found"
+
+# ---- breaking a rule makes its test file fail, readably ------------------
+# click_to_purchase with `within 10h` instead of `within 10m`: the case on
+# the window's end now matches instead of timing out.
+mkdir "$tmp/broken" && cp "$SRC/examples/click_to_purchase/click_to_purchase.test" "$tmp/broken/" &&
+    sed 's/within 10m/within 10h/' "$SRC/examples/click_to_purchase/click_to_purchase.cep" \
+        > "$tmp/broken/click_to_purchase.cep" || exit 1
+(cd "$tmp/broken" && "$CEP" test click_to_purchase.cep click_to_purchase.test > out; echo "exit $?" >> out)
+cat > "$tmp/expected" <<'EOF'
+click_to_purchase.test:20: case ten minutes is too late: the window is half-open
+  matches (- expected, + got):
+  + click_to_purchase click=1 purchase=2
+  timeouts (- expected, + got):
+  - click_to_purchase click=1
+5 passed, 1 failed
+exit 1
+EOF
+same "a broken within: cepheus test output" "$tmp/expected" "$tmp/broken/out"
+
+# ---- the command's own behaviour ------------------------------------------
+cd "$tmp" || exit 1
+cat > r.cep <<'EOF'
+pattern ab
+  key k
+  begin a where t == "a"
+  followedBy b+ where t == "b"
+  within 1s
+EOF
+mkdir sub && printf '%s\n' '{"ts":0,"k":1,"t":"a"}' '{"ts":5,"k":1,"t":"b"}' '' '{"ts":6,"k":1,"t":"b"}' > sub/ev.jsonl
+cat > sub/r.test <<'EOF'
+options --id-field n
+case events from a file, positions as ids
+events ev.jsonl
+expect
+ab a=1 b=2
+ab b=2,3 a=1
+
+case a JSON line that is not an event
+events
+{"ts": 1, "k": 1, "t": "a"}
+[1]
+expect
+
+case watermarks, and the late event by JSON
+options --max-delay 100
+events
+{"n": "x", "ts": 1000, "k": 2, "t": "a"}
+{"$watermark": 2000}
+{"n": "y", "ts": 1500, "k": 2, "t": "b"}
+expect
+expect late
+{"t": "b"}
+EOF
+"$CEP" test r.cep sub/r.test > out 2>&1; echo "exit $?" >> out
+cat > expected <<'EOF'
+sub/r.test:8: case a JSON line that is not an event
+  error: sub/r.test:11: bad event: event is an array, not a JSON object
+2 passed, 1 failed
+exit 1
+EOF
+same "cepheus test: file events, errors, watermarks" expected out
+"$CEP" test --only "watermarks, and the late event by JSON" --only nope r.cep sub/r.test > out 2>&1
+echo "exit $?" >> out
+printf '%s\n' "cepheus: no case named 'nope'" "1 passed, 1 failed" "exit 1" > expected
+same "cepheus test --only" expected out
+printf '%s\n' 'case x' 'events' '{"ts":1}' 'case y' 'expect' 'ab a=' 'options --bogus 1' 'stray' > bad.test
+"$CEP" test r.cep bad.test > out 2>&1; echo "exit $?" >> out
+cat > expected <<'EOF'
+bad.test:7: error: unknown test option '--bogus'
+bad.test:8: error: a line outside 'events' or 'expect': 'stray'
+bad.test:1: error: case 'x' has no 'expect' section (an empty one expects no match)
+exit 2
+EOF
+same "cepheus test: malformed test file" expected out
+
+# ---- docs/testing.md: every `<!-- run: CMD -->` and its output block ------
+mkdir "$tmp/doc" && cd "$tmp/doc" || exit 1
+awk -v dir="$tmp/doc" '
+/^<!-- run: .* -->$/ { cmd = $0; sub(/^<!-- run: /, "", cmd); sub(/ -->$/, "", cmd); next }
+/^```/ && !inb { inb = 1; split(substr($0, 4), w, " "); out = "";
+    if ((w[1] == "cep" || w[1] == "test") && w[2] != "") out = dir "/" w[2]
+    if (w[1] == "output" && cmd != "") { k++; out = dir "/expected." k; print cmd > (dir "/cmd." k); close(dir "/cmd." k); cmd = "" }
+    next }
+/^```/ && inb { inb = 0; if (out != "") close(out); out = ""; next }
+inb && out != "" { print > out }
+' "$SRC/docs/testing.md"
+k=1
+while [ -f "cmd.$k" ]; do
+    cmd=$(sed 's/^cepheus /"$CEP" /' "cmd.$k")
+    eval "$cmd" > "actual.$k" 2>&1
+    st=$?
+    [ "$st" = 0 ] || echo "# exit: $st" >> "actual.$k"
+    same "docs/testing.md: $(cat "cmd.$k")" "expected.$k" "actual.$k"
+    k=$((k + 1))
+done
+[ "$k" -ge 4 ] && ok || ko "docs/testing.md: only $((k - 1)) examples found"
+
+# ---- warnings: one golden file per warning (tests/warnings/NAME.cep) ------
+cd "$SRC/tests/warnings" || exit 1
+for f in *.cep; do
+    "$CEP" check "$f" > "$tmp/out" 2>&1
+    echo "# exit: $?" >> "$tmp/out"
+    same "warnings of $f" "${f%.cep}.expected" "$tmp/out"
+done
+# -W options: off, into errors (all or one), none; and the start of run.
+w() { "$@" > "$tmp/out" 2>&1; echo "# exit: $?" >> "$tmp/out"; }
+w "$CEP" check -Wno-never-true -Wno-skip-target skip_target.cep
+printf '# exit: 0\n' > "$tmp/expected"
+same "check -Wno-NAME" "$tmp/expected" "$tmp/out"
+w "$CEP" check -Werror keyless.cep
+{ sed -n '1s/: warning: /: error: /p;2,3p' keyless.expected; echo "# exit: 1"; } > "$tmp/expected"
+same "check -Werror" "$tmp/expected" "$tmp/out"
+w "$CEP" check -Wnone -Werror=skip-target skip_target.cep
+{ sed -n '4s/: warning: /: error: /p;5,6p' skip_target.expected; echo "# exit: 1"; } > "$tmp/expected"
+same "check -Wnone -Werror=NAME" "$tmp/expected" "$tmp/out"
+# The file is read once: a pipe works (warnings come from the same text).
+w "$CEP" check /dev/stdin < keyless.cep
+sed 's|^keyless.cep:|/dev/stdin:|' keyless.expected > "$tmp/expected"
+same "check reads a pipe once" "$tmp/expected" "$tmp/out"
+w "$CEP" check -Wbogus keyless.cep
+head -1 "$tmp/out" | grep -q "^cepheus: unknown warning option '-Wbogus'" && tail -1 "$tmp/out" | grep -q '^# exit: 2$' &&
+    ok || ko "check -Wbogus"
+echo '{"ts":1,"type":"a"}' > "$tmp/ev.jsonl"
+w "$CEP" run keyless.cep "$tmp/ev.jsonl"
+sed '$d' keyless.expected > "$tmp/expected"; echo "# exit: 0" >> "$tmp/expected"
+same "run: warnings at the start" "$tmp/expected" "$tmp/out"
+w "$CEP" run -Werror keyless.cep "$tmp/ev.jsonl"
+tail -1 "$tmp/out" | grep -q '^# exit: 1$' && ok || ko "run -Werror"
+# --state-ttl bounds what -Wunbounded warns about; --max-partial-matches
+# what -Wcombinations warns about.
+w "$CEP" run --quiet --state-ttl 1000 --max-partial-matches 10 combinations.cep "$tmp/ev.jsonl"
+printf '# exit: 0\n' > "$tmp/expected"
+same "run: warnings its options make moot" "$tmp/expected" "$tmp/out"
+
+# ---- fmt: the canonical layout (tests/fmt/messy.cep) ----------------------
+cd "$SRC/tests/fmt" || exit 1
+"$CEP" fmt messy.cep > "$tmp/out" 2>&1 || ko "fmt messy.cep failed"
+same "fmt messy.cep" messy.expected "$tmp/out"
+"$CEP" fmt --check messy.expected > "$tmp/out" 2>&1 && [ ! -s "$tmp/out" ] && ok || ko "fmt --check on a formatted file"
+w "$CEP" fmt --check messy.cep messy.expected
+printf '%s\n' "messy.cep: not formatted (run cepheus fmt -w)" "# exit: 1" > "$tmp/expected"
+same "fmt --check on a file that is not formatted" "$tmp/expected" "$tmp/out"
+cp messy.cep "$tmp/w.cep" && "$CEP" fmt -w "$tmp/w.cep" && cmp -s "$tmp/w.cep" messy.expected && ok ||
+    ko "fmt -w"
+printf 'pattern p begin a where (\n' > "$tmp/bad.cep"
+w "$CEP" fmt "$tmp/bad.cep"
+tail -1 "$tmp/out" | grep -q '^# exit: 1$' && grep -q 'error: syntax error' "$tmp/out" && ok || ko "fmt on a syntax error"
+
+# Every pattern file of the repository: fmt(fmt(x)) == fmt(x), comments
+# kept in order, and the same program (explain) or the same errors.
+cd "$SRC" || exit 1
+n=0
+for f in $(find . -name '*.cep' -not -path './build*' -not -path './*-build/*' | sort); do
+    if ! "$CEP" fmt "$f" > "$tmp/f1.cep" 2> "$tmp/err"; then
+        # Only files that do not parse may be refused.
+        if "$CEP" check "$f" 2>&1 | grep -q 'error: syntax error\|error: unterminated\|error: unexpected'; then ok
+        else cat "$tmp/err"; ko "fmt refused $f"; fi
+        continue
+    fi
+    n=$((n + 1))
+    "$CEP" fmt "$tmp/f1.cep" > "$tmp/f2.cep" 2>&1
+    same "fmt is idempotent on $f" "$tmp/f1.cep" "$tmp/f2.cep"
+    grep -o '#.*' "$f" | sed 's/[[:space:]]*$//' > "$tmp/c0"
+    grep -o '#.*' "$tmp/f1.cep" > "$tmp/c1"
+    same "fmt keeps the comments of $f" "$tmp/c0" "$tmp/c1"
+    if "$CEP" explain "$f" > "$tmp/e0" 2>/dev/null; then
+        "$CEP" explain "$tmp/f1.cep" > "$tmp/e1" 2>&1
+        same "fmt keeps the program of $f" "$tmp/e0" "$tmp/e1"
+    else
+        "$CEP" check "$f" 2>&1 | sed -n 's/^[^ ]*:[0-9]*:[0-9]*: error: //p' > "$tmp/e0"
+        "$CEP" check "$tmp/f1.cep" 2>&1 | sed -n 's/^[^ ]*:[0-9]*:[0-9]*: error: //p' > "$tmp/e1"
+        same "fmt keeps the errors of $f" "$tmp/e0" "$tmp/e1"
+    fi
+done
+[ "$n" -ge 20 ] && ok || ko "fmt: only $n pattern files formatted"
+
+echo "authoring: $pass passed, $fail failed"
+[ "$fail" = 0 ]
