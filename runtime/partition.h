@@ -57,7 +57,7 @@ static inline uint32_t partition_of(const cep_program *p, uint32_t pi, const cep
         switch (v->type) {
         case CEP_BOOL: x = (uint64_t)v->u.b; break;
         case CEP_INT: x = (uint64_t)v->u.i; break;
-        case CEP_DOUBLE:
+        case CEP_DOUBLE: { /* a block: a declaration after a label is C23 (clang 14 refuses it) */
             int64_t n;
             if (key_integral(v->u.d, &n)) {
                 x = (uint64_t)n;
@@ -66,6 +66,7 @@ static inline uint32_t partition_of(const cep_program *p, uint32_t pi, const cep
                 memcpy(&x, &v->u.d, sizeof x);
             }
             break;
+        }
         case CEP_STRING: x = partition_bytes(v->u.s.ptr, v->u.s.len, h); break;
         default: break;
         }
