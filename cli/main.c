@@ -86,8 +86,9 @@ const char usage_text[] =
     "                         back and input continues where it was (exactly once);\n"
     "                         nothing is touched if the checkpoint does not fit;\n"
     "                         changed patterns start empty, unchanged keep state\n"
-    "      --max-memory BYTES keep the engine's state under BYTES (k, M, G suffixes),\n"
-    "                         dropping the oldest partial matches (or see --on-limit)\n"
+    "      --max-memory BYTES keep the engine's state under BYTES (k, M, G suffixes):\n"
+    "                         buffered events run early, then the oldest partial\n"
+    "                         matches are dropped (or see --on-limit)\n"
     "      --on-limit drop|fail\n"
     "                         at the limit, drop and count (default) or stop (exit 6)\n"
     "      --errors FILE      write each rejected line to FILE as a JSON object\n"
@@ -215,8 +216,10 @@ int option_error_in(int c, char *const *argv, const struct option *opts) {
     return usage_error("unknown option '%s'", opt);
 }
 
-/* The whole file in a malloc'd buffer; -1 with errno set on failure. */
-static int read_all(const char *path, char **out, size_t *len) {
+/* The whole file in a malloc'd buffer, reading at most limit + 1 bytes so
+ * that /dev/zero or a huge file costs no more than the limit (*len > limit
+ * then says the file is too long); -1 with errno set on failure. */
+static int read_all(const char *path, size_t limit, char **out, size_t *len) {
     FILE *f = fopen(path, "rb");
     if (!f) return -1;
     size_t cap = 4096, n = 0;
@@ -226,9 +229,10 @@ static int read_all(const char *path, char **out, size_t *len) {
         errno = ENOMEM;
         return -1;
     }
-    for (;;) {
+    while (n <= limit) {
         if (n == cap) {
-            char *nb = cap > (size_t)-1 / 2 ? NULL : realloc(buf, cap * 2);
+            size_t ncap = cap * 2 > limit + 1 ? limit + 1 : cap * 2;
+            char *nb = realloc(buf, ncap);
             if (!nb) {
                 free(buf);
                 fclose(f);
@@ -236,7 +240,7 @@ static int read_all(const char *path, char **out, size_t *len) {
                 return -1;
             }
             buf = nb;
-            cap *= 2;
+            cap = ncap;
         }
         size_t got = fread(buf + n, 1, cap - n, f);
         n += got;
@@ -263,9 +267,15 @@ int compile_file_keep(const char *path, cep_program **prog, char **keep, size_t 
     char *text;
     size_t len;
     *prog = NULL;
-    if (read_all(path, &text, &len) < 0) {
+    if (read_all(path, CEP_MAX_PATTERN_BYTES, &text, &len) < 0) {
         if (errno == ENOMEM) return fail(EXIT_INTERNAL, "out of memory");
         return fail(EXIT_USAGE, "cannot read '%s': %s", path, strerror(errno));
+    }
+    if (len > CEP_MAX_PATTERN_BYTES) { /* the reading stopped there */
+        free(text);
+        fprintf(stderr, "%s: error: pattern text is more than %u bytes; the limit is %u\n", path,
+                (unsigned)CEP_MAX_PATTERN_BYTES, (unsigned)CEP_MAX_PATTERN_BYTES);
+        return EXIT_PATTERN;
     }
     cep_diag *diag = NULL;
     int rc = cep_compile(NULL, text, len, path, prog, &diag);

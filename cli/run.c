@@ -655,13 +655,14 @@ static int run_events(runner *x, run_ctx *r, const run_opts *o, input *in,
                 "dropped partial matches: %" PRIu64 "\n"
                 "expired by state TTL: %" PRIu64 "\n"
                 "dropped for memory: %" PRIu64 "\n"
+                "buffered events run early for memory: %" PRIu64 "\n"
                 "state bytes at the end: %" PRIu64 "\n"
                 "malformed lines: %" PRIu64 "\n"
                 "peak partial matches: %" PRIu64 "\n"
                 "regex errors: %" PRIu64 "\n"
                 "elapsed seconds: %.3f\n"
                 "events/second: %.0f\n",
-                read, st.events, st.matches, st.late, st.stragglers, st.timeouts, st.dropped, st.ttl_dropped, st.mem_dropped, st.memory, malformed,
+                read, st.events, st.matches, st.late, st.stragglers, st.timeouts, st.dropped, st.ttl_dropped, st.mem_dropped, st.mem_released, st.memory, malformed,
                 st.peak_partial_matches, st.regex_errors, dt, dt > 0 ? (double)read / dt : 0.0);
         if (o->checkpoint_dir) {
             const ckpt_bg *c = &r->ckpt;

@@ -21,6 +21,7 @@ ast_expr *ast_expr_new(expr_kind kind, span sp) {
     if (!e) return NULL;
     e->kind = kind;
     e->sp = sp;
+    e->height = 1;
     /* -1: "not resolved yet"; the checker fills these in. */
     e->slot = -1;
     e->step_index = -1;

@@ -65,6 +65,8 @@ struct ast_expr {
     ast_expr *args;   /* EX_CALL / EX_IN: first argument, linked by next */
     ast_expr *next;   /* sibling in an argument list */
     int nargs;
+    uint32_t height;  /* levels of operators below and including this node
+                       * (1 for a leaf): parser.y caps it */
     /* Filled by the checker: */
     int slot;         /* EX_FIELD / EX_STEPREF / EX_AGG with a field: slot */
     int step_index;   /* EX_STEPREF / EX_AGG: index of the step referred to */
@@ -169,6 +171,14 @@ struct ast_pattern {
     ast_emit *emits;
     ast_pattern *next;
 };
+
+/* The most levels an expression tree may have: a chain `1 + 1 + ...` of
+ * n terms is n levels deep (operators are left-associative), and so are n
+ * nested calls, `not`s or parentheses. Every later pass (checker, compiler,
+ * evaluator, explain, free) walks trees recursively, so this bounds their
+ * stack use: about 200 bytes per level in the deepest of them, so that a
+ * thread with a 256 KiB stack can run any accepted pattern. */
+#define AST_MAX_EXPR_HEIGHT 500
 
 /* Constructors used by the parser: all return NULL on out-of-memory. Names
  * and strings passed in are taken (owned by the node afterwards). */

@@ -113,6 +113,7 @@ struct parse_ctx {
     int oom;
     big_lit *big;
     size_t nbig, capbig;
+    int deep_reported;         /* AST_MAX_EXPR_HEIGHT, once per pattern */
 };
 
 /* The parser's stack goes through the library allocator too; a failure is
@@ -145,6 +146,7 @@ static ast_expr *mk_op(struct parse_ctx *ctx, expr_kind kind, expr_op op,
                        ast_expr *a, ast_expr *b, span sp);
 static ast_expr *mk_int(struct parse_ctx *ctx, tok_int v, span sp);
 static ast_expr *mk_neg(struct parse_ctx *ctx, ast_expr *a, span sp);
+static ast_expr *cap_height(struct parse_ctx *ctx, ast_expr *e, uint32_t at);
 static ast_expr *mk_call(struct parse_ctx *ctx, char *name, span name_sp,
                          expr_list args, span args_sp, span sp);
 static int64_t quant_bound(struct parse_ctx *ctx, tok_int v, span sp);
@@ -267,7 +269,7 @@ file:
   ;
 
 pattern:
-    KW_PATTERN { yyerrok; /* a new pattern: report its errors again */ }
+    KW_PATTERN { yyerrok; ctx->deep_reported = 0; /* a new pattern: report its errors again */ }
     NAME key_opt KW_BEGIN top_seq within_opt skip_opt emit_opt {
         ast_pattern *p = ast_pattern_new();
         if (!p) {
@@ -557,6 +559,7 @@ expr:
         CHECK($$);
         $$->args = $4.head;
         $$->nargs = $4.n;
+        CHECK($$ = cap_height(ctx, $$, @2.start));
     }
   | expr '+' expr { CHECK($$ = mk_op(ctx, EX_BINARY, OP_ADD, $1, $3, @$)); }
   | expr '-' expr { CHECK($$ = mk_op(ctx, EX_BINARY, OP_SUB, $1, $3, @$)); }
@@ -846,7 +849,40 @@ static ast_expr *mk_op(struct parse_ctx *ctx, expr_kind kind, expr_op op,
     e->op = op;
     e->a = a;
     e->b = b;
-    return e;
+    return cap_height(ctx, e, b ? b->sp.start : sp.start);
+}
+
+/* Sets e's height; past AST_MAX_EXPR_HEIGHT reports the error (at byte at,
+ * once per pattern) and puts e's left operand in its place (a null leaf
+ * when it has none), so that the tree the parser goes on building stays
+ * shallow and keeps its type (no follow-on errors). Takes e; NULL on
+ * out-of-memory. */
+static ast_expr *cap_height(struct parse_ctx *ctx, ast_expr *e, uint32_t at) {
+    uint32_t h = 0;
+    if (e->a && e->a->height > h) h = e->a->height;
+    if (e->b && e->b->height > h) h = e->b->height;
+    for (const ast_expr *x = e->args; x; x = x->next)
+        if (x->height > h) h = x->height;
+    e->height = h + 1;
+    if (e->height <= AST_MAX_EXPR_HEIGHT) return e;
+    if (!ctx->deep_reported) {
+        ctx->deep_reported = 1;
+        perr(ctx, CEP_DIAG_LIMIT, at,
+             "expression too deep: more than %d levels of operators (each term of a chain "
+             "like `a + b + c` is one); split it, or use `in (...)` for many alternatives",
+             AST_MAX_EXPR_HEIGHT);
+    } else {
+        ctx->nerr++;
+    }
+    ast_expr *keep = e->a && e->a->height < AST_MAX_EXPR_HEIGHT ? e->a : NULL;
+    if (keep) {
+        e->a = NULL;
+    } else if (!(keep = mk(ctx, EX_NULL, e->sp))) {
+        ast_expr_free(e);
+        return NULL;
+    }
+    ast_expr_free(e);
+    return keep;
 }
 
 /* An integer literal; 2^63 is remembered until a unary minus claims it
@@ -976,7 +1012,7 @@ static ast_expr *mk_call(struct parse_ctx *ctx, char *name, span name_sp,
     e->name_sp = name_sp;
     e->args = args.head;
     e->nargs = args.n;
-    return e;
+    return cap_height(ctx, e, args_sp.start);
 }
 
 static ast_step *mk_step(struct parse_ctx *ctx, span sp) {

@@ -239,6 +239,10 @@ CEP_API int cep_compiler_add_function(cep_compiler *c, const char *name,
  * both cases: it lists every error found. c may be NULL (no functions). */
 CEP_API int cep_compile(const cep_compiler *c, const char *text, size_t len,
                         const char *name, cep_program **prog, cep_diag **diag);
+/* Longest pattern text cep_compile accepts (1 MiB); longer text gets a
+ * CEP_DIAG_LIMIT diagnostic. A reader of pattern files can stop at this
+ * many bytes plus one. */
+#define CEP_MAX_PATTERN_BYTES (1u << 20)
 CEP_API void cep_program_free(cep_program *p);
 
 /* Warnings: what compiles but is likely a mistake or costly (the list is
@@ -407,7 +411,8 @@ typedef struct cep_stats {
     uint64_t dropped;         /* partial matches dropped by the limit */
     uint64_t ttl_dropped;     /* partial matches dropped by the state TTL */
     uint64_t mem_dropped;     /* partial matches dropped by the memory limit */
-    uint64_t memory;          /* bytes of state now (approximate) */
+    uint64_t memory;          /* bytes the engine holds for the stream now
+                               * (what the memory limit bounds) */
     uint64_t nodes;           /* shared partial-match nodes alive now */
     uint64_t stored_events;   /* event copies the engine keeps now */
     uint64_t stored_bytes;    /* bytes of those copies */
@@ -420,6 +425,9 @@ typedef struct cep_stats {
     int64_t max_event_time;   /* the newest event time seen (INT64_MIN
                                * before the first event): max_event_time -
                                * watermark is how far the watermark trails */
+    uint64_t mem_released;    /* buffered events run before the watermark
+                               * reached them, by the memory limit; not kept
+                               * in snapshots */
 } cep_stats;
 
 /* Borrows p: it must outlive the engine. */
@@ -437,11 +445,16 @@ enum cep_limit_policy {
  * unlimited). Bounds the blow-up of followedByAny, allowCombinations and
  * optional steps under noSkip; every drop is counted in stats.dropped. */
 CEP_API int cep_engine_set_max_partial_matches(cep_engine *e, uint64_t max, int policy);
-/* A budget for the engine's state (stored events, partial matches, keys;
- * stats.memory). Over it, DROP_OLDEST drops partial matches, earliest first
- * from the oldest keys, counted in stats.mem_dropped; FAIL does the same and
- * makes the push return CEP_ELIMIT. 0 (the default): no budget. The policy
- * is shared with cep_engine_set_max_partial_matches. */
+/* A budget for what the engine holds for the stream (stats.memory: stored
+ * events, the out-of-order buffer included, partial matches and their
+ * arrays, keys, the key table, timers, scratch). Before a key's partial
+ * matches step over an event, partial matches are dropped until what the
+ * step can add fits. After each call, while over it: buffered events run
+ * early, earliest first, moving the watermark (stats.mem_released); then
+ * partial matches are dropped, earliest first from the oldest keys
+ * (stats.mem_dropped). FAIL does the same and makes the call return
+ * CEP_ELIMIT. 0 (the default): no budget. The policy is shared with
+ * cep_engine_set_max_partial_matches. docs/state.md, "The memory budget". */
 CEP_API int cep_engine_set_memory_limit(cep_engine *e, uint64_t bytes, int policy);
 /* Allowed lateness: an event behind the watermark by at most ms is still
  * matched, at once, where it can still change a result: it may start

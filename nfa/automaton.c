@@ -9,7 +9,10 @@
 #include "bytes.h"
 #include "mem.h"
 
+#include <stdlib.h>
 #include <string.h>
+
+#define NONE ((uint32_t)-1)
 
 typedef enum strategy { S_STRICT, S_NEXT, S_ANY, S_NOT_NEXT, S_NOT_FOLLOW } strategy;
 
@@ -36,6 +39,17 @@ typedef struct stopref {
     uint32_t step, state;
 } stopref;
 
+typedef struct elem {
+    const ast_step *s, *prev; /* an element and the one before it (NULL: first) */
+    uint32_t prev_i;          /* index of prev, NONE when NULL */
+    uint32_t nnots;           /* index_elems */
+} elem;
+
+typedef struct elem_ref {
+    const ast_step *s;
+    uint32_t i;
+} elem_ref;
+
 typedef struct builder {
     cctx *c;
     const ast_pattern *ap;
@@ -50,34 +64,97 @@ typedef struct builder {
     size_t caporig;
     expr *t;              /* the constant true */
     expr **where;         /* compiled `where` per step index */
-    const ast_step **prev_of; /* previous element, by element address order */
-    const ast_step **elems;
-    size_t nelems, capelems, capprev;
+    elem *elems;          /* in the order collect_elems found them */
+    elem_ref *byaddr;     /* the same by address */
+    size_t nelems, capelems;
+    uint64_t work;        /* states, edges and element lookups so far */
     int err;
 } builder;
 
-#define NONE ((uint32_t)-1)
+
+/* Work one pattern may cost the builder (states, edges, element lookups):
+ * far above what patterns within MAX_STATES need (5000 steps: 35000; 5000
+ * optional steps: 60000; ten nested looping groups: 70000), small enough
+ * that no pattern text keeps the builder busy for long (docs/errors.md);
+ * past it, the pattern gets a limit error like MAX_STATES's. */
+#define MAX_WORK 2000000u
+
+/* Count n units of work; 0 once over budget (b->err set, reported once). */
+static int spend(builder *b, uint64_t n) {
+    if (b->err) return 0;
+    b->work += n;
+    if (b->work <= MAX_WORK) return 1;
+    if (!b->c->failed)
+        diag_add(b->c->d, CEP_DIAG_LIMIT, b->ap->name_sp.start,
+                 "pattern '%s' is too complex to compile (more than %u steps of work); "
+                 "lower its quantifier bounds or group nesting",
+                 b->ap->name, MAX_WORK);
+    b->c->failed = 1;
+    b->err = 1;
+    return 0;
+}
 
 /* ---- elements -------------------------------------------------------------------------- */
 
-static void collect_elems(builder *b, const ast_step *s, const ast_step *prev) {
+static strategy conn_strategy(const ast_step *s);
+static int is_optional(const ast_step *s);
+
+static void collect_elems(builder *b, const ast_step *s, const ast_step *prev, uint32_t prev_i) {
     for (; s && !b->err; prev = s, s = s->next) {
-        if (mem_grow((void **)&b->elems, &b->capelems, b->nelems + 1, sizeof *b->elems) < 0 ||
-            mem_grow((void **)&b->prev_of, &b->capprev, b->nelems + 1, sizeof *b->prev_of) < 0) {
+        if (mem_grow((void **)&b->elems, &b->capelems, b->nelems + 1, sizeof *b->elems) < 0) {
             b->err = 1;
             b->c->oom = 1;
             return;
         }
-        b->elems[b->nelems] = s;
-        b->prev_of[b->nelems++] = prev;
-        if (s->is_group) collect_elems(b, s->body, NULL);
+        b->elems[b->nelems] = (elem){s, prev, prev_i, 0};
+        prev_i = (uint32_t)b->nelems++;
+        if (s->is_group) collect_elems(b, s->body, NULL, NONE);
     }
 }
 
-static const ast_step *prev(const builder *b, const ast_step *s) {
-    for (size_t i = 0; i < b->nelems; i++)
-        if (b->elems[i] == s) return b->prev_of[i];
-    return NULL;
+static int elem_cmp(const void *x, const void *y) {
+    uintptr_t a = (uintptr_t)((const elem_ref *)x)->s, b = (uintptr_t)((const elem_ref *)y)->s;
+    return (a > b) - (a < b);
+}
+
+/* The elements by address, for a binary search; and per element how many
+ * notFollowedBy steps are reached back through optional ones (0 for most,
+ * so that current_not_conditions need not walk back for them). */
+static int index_elems(builder *b) {
+    b->byaddr = mem_alloc((b->nelems ? b->nelems : 1) * sizeof *b->byaddr);
+    if (!b->byaddr) {
+        b->c->oom = 1;
+        b->err = 1;
+        return -1;
+    }
+    for (size_t i = 0; i < b->nelems; i++) {
+        elem *e = &b->elems[i];
+        b->byaddr[i] = (elem_ref){e->s, (uint32_t)i};
+        if (e->prev_i != NONE) { /* collected before e */
+            const elem *q = &b->elems[e->prev_i];
+            int nf = conn_strategy(q->s) == S_NOT_FOLLOW;
+            if (is_optional(q->s) || nf) e->nnots = q->nnots + (uint32_t)nf;
+        }
+    }
+    qsort(b->byaddr, b->nelems, sizeof *b->byaddr, elem_cmp);
+    return 0;
+}
+
+/* Index of element s in b->elems, NONE if it is not one. */
+static uint32_t elem_index(builder *b, const ast_step *s) {
+    if (!spend(b, 1)) return NONE;
+    size_t lo = 0, hi = b->nelems;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if ((uintptr_t)b->byaddr[mid].s < (uintptr_t)s) lo = mid + 1;
+        else hi = mid;
+    }
+    return lo < b->nelems && b->byaddr[lo].s == s ? b->byaddr[lo].i : NONE;
+}
+
+static const ast_step *prev(builder *b, const ast_step *s) {
+    uint32_t i = elem_index(b, s);
+    return i == NONE ? NULL : b->elems[i].prev;
 }
 
 static strategy conn_strategy(const ast_step *s) {
@@ -129,7 +206,7 @@ static void times_of(const ast_step *s, int64_t *from, int64_t *to) {
 /* ---- states ------------------------------------------------------------------------------- */
 
 static uint32_t new_state(builder *b, state_kind kind, const ast_step *s) {
-    if (b->err) return NONE;
+    if (!spend(b, 1)) return NONE;
     if (b->nst >= MAX_STATES) {
         if (!b->c->failed)
             diag_add(b->c->d, CEP_DIAG_LIMIT, b->ap->name_sp.start,
@@ -153,7 +230,7 @@ static uint32_t new_state(builder *b, state_kind kind, const ast_step *s) {
 }
 
 static void add_edge(builder *b, uint32_t from, edge_kind kind, uint32_t to, expr *cond) {
-    if (b->err || from == NONE || to == NONE) return;
+    if (b->err || from == NONE || to == NONE || !spend(b, 1)) return;
     if (!cond) { /* a failed combinator */
         b->err = 1;
         return;
@@ -187,7 +264,7 @@ static expr *extend_with_until(builder *b, expr *cond, expr *until, int is_take)
     return cond;
 }
 
-static int head_of_group(const builder *b, const ast_step *s) { return b->group && !prev(b, s); }
+static int head_of_group(builder *b, const ast_step *s) { return b->group && !prev(b, s); }
 
 static int first_of_loop(const builder *b) {
     for (size_t i = 0; i < b->nfl; i++)
@@ -262,7 +339,7 @@ static uint32_t copy_state(builder *b, uint32_t src) {
 /* Greedy: what follows a greedy step may not take an event the step could
  * take (Flink's updateWithGreedyCondition). */
 static void update_with_greedy(builder *b, uint32_t state, expr *take) {
-    if (state == NONE) return;
+    if (state == NONE || b->err) return;
     expr *not_take = cond_not(b->c, take);
     for (size_t i = 0; i < b->st[state].n; i++)
         b->st[state].e[i].cond = cond_and(b->c, b->st[state].e[i].cond, not_take);
@@ -289,7 +366,7 @@ static uint32_t original_of(const builder *b, uint32_t state) {
     return state;
 }
 
-static int head_of_optional_group(const builder *b, const ast_step *s) {
+static int head_of_optional_group(builder *b, const ast_step *s) {
     return head_of_group(b, s) && first_of_loop(b) && is_optional(b->group);
 }
 
@@ -322,13 +399,17 @@ typedef struct notcond {
 static size_t current_not_conditions(builder *b, notcond *out, size_t max) {
     size_t n = 0;
     const ast_step *p = b->current;
-    for (const ast_step *q; (q = prev(b, p)) && (is_optional(q) || conn_strategy(q) == S_NOT_FOLLOW); p = q) {
+    uint32_t i = elem_index(b, p);
+    size_t want = i == NONE ? 0 : b->elems[i].nnots; /* found all: stop walking */
+    if (want < max) max = want;
+    for (const ast_step *q; n < max && (q = prev(b, p)) && (is_optional(q) || conn_strategy(q) == S_NOT_FOLLOW); p = q) {
         if (conn_strategy(q) == S_NOT_FOLLOW && n < max) out[n++] = (notcond){get_take(b, q), q};
     }
     return n;
 }
 
 static void add_stop_states(builder *b, uint32_t state) {
+    if (b->err) return;
     notcond nc[64];
     size_t n = current_not_conditions(b, nc, 64);
     for (size_t i = 0; i < n; i++) add_edge(b, state, EDGE_PROCEED, stop_state(b, nc[i].cond, nc[i].step), nc[i].cond);
@@ -343,10 +424,11 @@ static void add_stop_state_to_looping(builder *b, uint32_t state) {
 
 /* Taking an event in an optional state ends the notFollowedBy conditions
  * that were in force before it: copy the sink without their stop edges. */
-static uint32_t copy_without_transitive_nots(builder *b, uint32_t sink) {
-    notcond nc[64];
-    size_t n = current_not_conditions(b, nc, 64);
-    if (!n || !is_optional(b->current) || sink == NONE) return sink;
+/* The copy of sink and of the states it proceeds to, without the stop
+ * edges of the n conditions nc. Recursive along PROCEED edges, so its frame
+ * is kept small: nc is made once by the caller. */
+static uint32_t copy_without_nots(builder *b, uint32_t sink, const notcond *nc, size_t n) {
+    if (b->err || sink == NONE) return b->err ? NONE : sink;
     uint32_t copy = new_state(b, b->st[sink].kind, NULL);
     if (copy == NONE) return NONE;
     b->st[copy].step = b->st[sink].step;
@@ -360,7 +442,7 @@ static uint32_t copy_without_transitive_nots(builder *b, uint32_t sink) {
                 for (size_t k = 0; k < n; k++)
                     if (b->st[target].step == (uint32_t)nc[k].step->index) remove = 1;
             } else {
-                target = copy_without_transitive_nots(b, target);
+                target = copy_without_nots(b, target, nc, n);
             }
             if (!remove) add_edge(b, copy, e.kind, target, e.cond);
         } else {
@@ -370,6 +452,14 @@ static uint32_t copy_without_transitive_nots(builder *b, uint32_t sink) {
     return copy;
 }
 
+static uint32_t copy_without_transitive_nots(builder *b, uint32_t sink) {
+    if (b->err) return NONE;
+    notcond nc[64];
+    size_t n = current_not_conditions(b, nc, 64);
+    if (!n || !is_optional(b->current) || sink == NONE) return sink;
+    return copy_without_nots(b, sink, nc, n);
+}
+
 /* ---- states of one element ----------------------------------------------------------------- */
 
 static uint32_t convert_pattern(builder *b, uint32_t sink);
@@ -377,6 +467,7 @@ static uint32_t create_middle_states(builder *b, uint32_t sink);
 
 static uint32_t create_group_state(builder *b, const ast_step *g, uint32_t sink, uint32_t proceed_state,
                                    int optional) {
+    if (b->err) return NONE; /* stop at the first failure: a group converts its body */
     expr *proceed_cond = get_true(b);
     const ast_step *old_current = b->current, *old_following = b->following, *old_group = b->group;
     b->group = g;
@@ -392,6 +483,7 @@ static uint32_t create_group_state(builder *b, const ast_step *g, uint32_t sink,
 }
 
 static uint32_t create_looping_group_state(builder *b, const ast_step *g, uint32_t sink) {
+    if (b->err) return NONE;
     expr *proceed_cond = get_true(b);
     const ast_step *old_current = b->current, *old_following = b->following, *old_group = b->group;
     uint32_t dummy = new_state(b, ST_NORMAL, NULL);
@@ -410,6 +502,7 @@ static uint32_t create_looping_group_state(builder *b, const ast_step *g, uint32
 
 static uint32_t create_singleton(builder *b, uint32_t sink, uint32_t proceed_state, expr *take, expr *ignore,
                                  int optional) {
+    if (b->err) return NONE;
     const ast_step *cur = b->current;
     if (cur->is_group) return create_group_state(b, cur, sink, proceed_state, optional);
     uint32_t s = new_state(b, ST_NORMAL, cur);
@@ -444,6 +537,7 @@ static uint32_t create_singleton_default(builder *b, uint32_t sink) {
 }
 
 static uint32_t create_times(builder *b, uint32_t sink, uint32_t proceed_state) {
+    if (b->err) return NONE;
     const ast_step *cur = b->current;
     int64_t from, to;
     times_of(cur, &from, &to);
@@ -470,6 +564,7 @@ static uint32_t create_times(builder *b, uint32_t sink, uint32_t proceed_state) 
 }
 
 static uint32_t create_looping(builder *b, uint32_t sink) {
+    if (b->err) return NONE;
     const ast_step *cur = b->current;
     if (cur->is_group) return create_looping_group_state(b, cur, sink);
     expr *until = until_of(b, cur);
@@ -502,6 +597,9 @@ static uint32_t create_looping(builder *b, uint32_t sink) {
 }
 
 static uint32_t convert_pattern(builder *b, uint32_t sink) {
+    /* A looping group converts its body twice (loop and times), so going
+     * on after a failure would cost 2^depth. */
+    if (b->err) return NONE;
     uint32_t last;
     if (is_looping(b->current)) {
         set_first_of_loop(b, 0);
@@ -756,12 +854,12 @@ int automaton_build(cctx *c, nfa_pattern *np, const ast_pattern *ap) {
         c->oom = 1;
         goto out;
     }
-    collect_elems(&b, ap->steps, NULL);
+    collect_elems(&b, ap->steps, NULL, NONE);
     for (size_t i = 0; i < b.nelems && !b.err; i++) {
-        const ast_step *s = b.elems[i];
+        const ast_step *s = b.elems[i].s;
         if (!s->is_group && s->where && !(b.where[s->index] = compile_expr(c, s->where))) b.err = 1;
     }
-    if (b.err) goto out;
+    if (b.err || index_elems(&b) < 0) goto out;
     b.current = ap->steps;
     while (b.current->next) b.current = b.current->next; /* Flink walks from the end */
     uint32_t final = new_state(&b, ST_FINAL, NULL);
@@ -782,6 +880,6 @@ out:
     mem_free(b.original);
     mem_free(b.where);
     mem_free(b.elems);
-    mem_free(b.prev_of);
+    mem_free(b.byaddr);
     return rc;
 }

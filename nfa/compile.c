@@ -27,6 +27,46 @@ static expr *new_expr(cctx *c, xkind kind, size_t extra) {
 }
 
 
+/* Remember aggregate e; assign_accs gives it its accumulator once the
+ * whole pattern is compiled. */
+static int agg_slot(cctx *c, expr *e) {
+    if (mem_grow((void **)&c->aggs, &c->capaggs, c->naggs + 1, sizeof *c->aggs) < 0) {
+        c->oom = 1;
+        return -1;
+    }
+    c->aggs[c->naggs++] = e;
+    return 0;
+}
+
+/* The accumulators of the pattern's nodes (expr.c's agg_block): one per
+ * (step, field) aggregated, shared by sum/avg/min/max of it; count(step)
+ * shares one of its step's too, else has one of its own (index -1: no
+ * values). Every aggregate gets its accumulator (slot2), the values that
+ * accumulator adds up (index) and the block's size (fn). */
+static void assign_accs(cctx *c) {
+    uint32_t nacc = 0;
+    for (int counts = 0; counts < 2; counts++) {
+        for (size_t i = 0; i < c->naggs; i++) {
+            expr *e = c->aggs[i];
+            if ((e->op == AGG_COUNT) != counts) continue;
+            e->slot2 = -1;
+            for (size_t j = 0; j < c->naggs && e->slot2 < 0; j++) {
+                const expr *o = c->aggs[j];
+                if (o == e || o->slot2 < 0 || o->step != e->step) continue;
+                if (counts || (o->index >= 0 && o->index == e->slot)) {
+                    e->slot2 = o->slot2;
+                    e->index = o->index;
+                }
+            }
+            if (e->slot2 < 0) {
+                e->slot2 = (int32_t)nacc++;
+                e->index = counts ? -1 : e->slot;
+            }
+        }
+    }
+    for (size_t i = 0; i < c->naggs; i++) c->aggs[i]->fn = (int32_t)nacc;
+}
+
 static int compile_args(cctx *c, expr *e, const ast_expr *first, int n) {
     e->nargs = (uint32_t)n;
     if (n == 0) return 0;
@@ -91,6 +131,8 @@ expr *compile_expr(cctx *c, const ast_expr *a) {
             e->op = (uint8_t)a->op;
             e->step = a->step_index;
             e->slot = a->op == AGG_COUNT ? 0 : a->slot;
+            e->slot2 = -1; /* assign_accs */
+            if (agg_slot(c, e) < 0) return NULL;
         }
         return e;
     case EX_CALL:
@@ -235,8 +277,10 @@ static int compile_pattern(cctx *c, nfa_pattern *np, const ast_pattern *ap) {
             if (!(np->emit_exprs[i] = compile_expr(c, em->value))) goto out;
         }
     }
+    assign_accs(c);
     rc = 0;
 out:
+    c->naggs = 0;
     mem_free(steps.v);
     return rc;
 }
@@ -268,9 +312,12 @@ int nfa_compile(cep_program *prog, const ast_pattern *pats, cep_diag *d) {
     prog->patterns = mem_calloc(prog->npatterns ? prog->npatterns : 1, sizeof *prog->patterns);
     if (!prog->patterns) return CEP_ENOMEM;
     uint32_t i = 0;
-    for (const ast_pattern *p = pats; p; p = p->next, i++)
+    int rc = CEP_OK;
+    for (const ast_pattern *p = pats; p && rc == CEP_OK; p = p->next, i++)
         if (compile_pattern(&c, &prog->patterns[i], p) < 0 || c.oom || c.failed)
-            return c.failed && !c.oom ? CEP_EPATTERN : CEP_ENOMEM;
+            rc = c.failed && !c.oom ? CEP_EPATTERN : CEP_ENOMEM;
+    mem_free(c.aggs);
+    if (rc != CEP_OK) return rc;
     if (nfa_route_build(prog) != CEP_OK) return CEP_ENOMEM;
     return fingerprint(prog, pats);
 }

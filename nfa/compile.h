@@ -12,6 +12,10 @@ typedef struct cctx {
     cep_diag *d;
     int oom;
     int failed;      /* a diagnostic was reported */
+    /* The aggregates of the pattern being compiled: one accumulator per
+     * (step, field), or per step for count (expr.c's agg_block). */
+    expr **aggs;
+    size_t naggs, capaggs;
 } cctx;
 
 /* Compile an expression tree (NULL on out-of-memory, c->oom set). */

@@ -81,6 +81,9 @@ int expr_ctx_init(eval_ctx *c, const cep_program *p) {
 }
 
 void expr_ctx_free(eval_ctx *c) {
+    mem_free(c->agg_stk);
+    c->agg_stk = NULL;
+    c->agg_nstk = c->agg_capstk = 0;
     expr_ctx_reset(c);
     mem_free(c->scratch);
     c->scratch = NULL;
@@ -191,36 +194,108 @@ static const cep_event *step_event(const pm_node *chain, int32_t step,
     return NULL;
 }
 
-static cep_value aggregate(const expr *e, const pm_node *chain) {
-    int64_t count = 0, n = 0, isum = 0;
-    double dsum = 0;
-    int all_int = 1, overflow = 0;
-    cep_value best = NULLV;
-    for (const pm_node *p = chain; p; p = p->parent) {
-        if ((int32_t)p->step != e->step) continue;
-        count++;
-        if (e->op == AGG_COUNT) continue;
-        cep_value v = p->ev->vals[e->slot];
-        if (!is_num(v)) continue; /* nulls and non-numbers are skipped, as in SQL */
-        n++;
-        dsum += num(v);
-        if (v.type == CEP_INT && all_int && !overflow) {
-            if (__builtin_add_overflow(isum, v.u.i, &isum)) overflow = 1;
-        } else {
-            all_int = 0;
-        }
-        if (best.type == CEP_NULL ||
-            (e->op == AGG_MIN && value_compare(OP_LT, v, best).u.b) ||
-            (e->op == AGG_MAX && value_compare(OP_GT, v, best).u.b))
-            best = v;
+/* The aggregates of a node are kept incrementally: each node has, per
+ * (step, field) that the pattern aggregates, the count, sums, min and max
+ * over itself and its parents, made from its parent's by adding its own
+ * event. Nodes are shared by the partial matches that branch from them, so
+ * this is right under branching; restored and reloaded nodes start empty
+ * and are filled when first read. A run of n events costs O(n), not
+ * O(n^2) as walking the chain at every evaluation did. */
+typedef struct agg_acc {
+    int64_t count;        /* events of the step, nulls included */
+    int64_t n;            /* numeric values */
+    __int128 isum;        /* exact sum of the int values: no overflow to
+                           * track, so the result does not depend on order */
+    double dsum;          /* every numeric value as a double, oldest first */
+    cep_value lo, hi;     /* min and max; null before the first number */
+    uint8_t all_int;      /* no double among the numeric values */
+    uint8_t valid;        /* filled */
+} agg_acc;
+
+struct agg_block {
+    uint32_t n;           /* accumulators (the pattern's, expr fn) */
+    agg_acc acc[];
+};
+
+void expr_agg_free(eval_ctx *c, pm_node *n) {
+    if (!n->agg) return;
+    c->agg_bytes -= sizeof(agg_block) + n->agg->n * sizeof(agg_acc);
+    mem_free(n->agg);
+    n->agg = NULL;
+}
+
+/* Node n's block (made empty on first use); NULL on out-of-memory. */
+static agg_block *block_of(eval_ctx *c, pm_node *n, uint32_t size) {
+    if (n->agg) return n->agg;
+    size_t bytes = sizeof(agg_block) + size * sizeof(agg_acc);
+    agg_block *b = mem_calloc(1, bytes);
+    if (!b) return NULL;
+    b->n = size;
+    c->agg_bytes += bytes;
+    return n->agg = b;
+}
+
+/* a's accumulator plus node x's event, into out. min and max keep the
+ * newest of equal values, as a scan from the newest event did. */
+static void acc_add(agg_acc *out, const agg_acc *a, const pm_node *x, const expr *e) {
+    if (a) *out = *a;
+    else {
+        memset(out, 0, sizeof *out);
+        out->all_int = 1;
+    }
+    out->valid = 1;
+    if ((int32_t)x->step != e->step) return;
+    out->count++;
+    if (e->index < 0) return; /* only counts */
+    cep_value v = x->ev->vals[e->index];
+    if (!is_num(v)) return; /* nulls and non-numbers are skipped, as in SQL */
+    out->n++;
+    out->dsum += num(v);
+    if (v.type == CEP_INT) out->isum += v.u.i;
+    else out->all_int = 0;
+    if (out->lo.type == CEP_NULL || value_compare(OP_LE, v, out->lo).u.b) out->lo = v;
+    if (out->hi.type == CEP_NULL || value_compare(OP_GE, v, out->hi).u.b) out->hi = v;
+}
+
+/* The accumulator of e at chain, filled from the nearest filled parent
+ * (oldest first, so sums add up in the order the events came). */
+static const agg_acc *acc_at(eval_ctx *c, const pm_node *chain, const expr *e) {
+    uint32_t k = (uint32_t)e->slot2, size = (uint32_t)e->fn;
+    c->agg_nstk = 0;
+    const pm_node *x = chain;
+    for (; x && !(x->agg && x->agg->acc[k].valid); x = x->parent) {
+        if (c->agg_nstk == c->agg_capstk &&
+            mem_grow((void **)&c->agg_stk, &c->agg_capstk, c->agg_nstk + 1, sizeof *c->agg_stk) < 0)
+            return NULL;
+        c->agg_stk[c->agg_nstk++] = x;
+    }
+    const agg_acc *prev = x ? &x->agg->acc[k] : NULL;
+    while (c->agg_nstk) {
+        /* The chain is const to conditions; its accumulators are a cache. */
+        pm_node *y = (pm_node *)c->agg_stk[--c->agg_nstk];
+        agg_block *b = block_of(c, y, size);
+        if (!b) return NULL;
+        acc_add(&b->acc[k], prev, y, e);
+        prev = &b->acc[k];
+    }
+    return prev;
+}
+
+static __attribute__((noinline)) cep_value aggregate(const expr *e, eval_ctx *c) {
+    if (!c->chain) return e->op == AGG_COUNT || e->op == AGG_SUM ? intv(0) : NULLV;
+    const agg_acc *a = acc_at(c, c->chain, e);
+    if (!a) {
+        c->oom = 1; /* the caller turns it into CEP_ENOMEM */
+        return NULLV;
     }
     switch (e->op) {
-    case AGG_COUNT: return intv(count);
+    case AGG_COUNT: return intv(a->count);
     case AGG_SUM:
-        if (all_int && !overflow) return intv(isum);
-        return dblv(dsum);
-    case AGG_AVG: return n ? dblv(dsum / (double)n) : NULLV;
-    default: return best;
+        if (a->all_int && a->isum >= INT64_MIN && a->isum <= INT64_MAX) return intv((int64_t)a->isum);
+        return dblv(a->dsum);
+    case AGG_AVG: return a->n ? dblv(a->dsum / (double)a->n) : NULLV;
+    case AGG_MIN: return a->lo;
+    default: return a->hi;
     }
 }
 
@@ -279,6 +354,24 @@ int expr_holds(const expr *e, eval_ctx *c) {
     return v.type == CEP_BOOL && v.u.b;
 }
 
+/* A call, out of line: its argument array would otherwise sit in every
+ * frame of expr_eval's recursion (700 bytes a level instead of about 100;
+ * ast.h's AST_MAX_EXPR_HEIGHT counts on a small frame). */
+static __attribute__((noinline)) cep_value eval_call(const expr *e, eval_ctx *c) {
+    cep_value argv[MAX_ARGS];
+    uint32_t n = e->nargs < MAX_ARGS ? e->nargs : MAX_ARGS;
+    for (uint32_t i = 0; i < n; i++) argv[i] = expr_eval(e->args[i], c);
+    if (e->kind == XK_CALL) return builtin_call(e->fn, argv, (int)n, c);
+    const user_fn *f = &c->prog->fns[e->fn];
+    cep_value out = NULLV;
+    if (f->fn(f->userdata, (int)n, argv, &out) != CEP_OK) {
+        c->fn_errors++;
+        return NULLV;
+    }
+    if (out.type == CEP_DOUBLE && !isfinite(out.u.d)) return NULLV;
+    return out;
+}
+
 cep_value expr_eval(const expr *e, eval_ctx *c) {
     switch ((xkind)e->kind) {
     case XK_CONST:
@@ -290,7 +383,7 @@ cep_value expr_eval(const expr *e, eval_ctx *c) {
         return ev ? ev->vals[e->slot] : NULLV;
     }
     case XK_AGG:
-        return aggregate(e, c->chain);
+        return aggregate(e, c);
     case XK_UNARY: {
         cep_value v = expr_eval(e->a, c);
         if (e->op == OP_NOT) return boolv(!(v.type == CEP_BOOL && v.u.b));
@@ -344,20 +437,8 @@ cep_value expr_eval(const expr *e, eval_ctx *c) {
         return boolv((v.type == CEP_NULL) == (e->op == OP_EQ));
     }
     case XK_CALL:
-    case XK_UCALL: {
-        cep_value argv[MAX_ARGS];
-        uint32_t n = e->nargs < MAX_ARGS ? e->nargs : MAX_ARGS;
-        for (uint32_t i = 0; i < n; i++) argv[i] = expr_eval(e->args[i], c);
-        if (e->kind == XK_CALL) return builtin_call(e->fn, argv, (int)n, c);
-        const user_fn *f = &c->prog->fns[e->fn];
-        cep_value out = NULLV;
-        if (f->fn(f->userdata, (int)n, argv, &out) != CEP_OK) {
-            c->fn_errors++;
-            return NULLV;
-        }
-        if (out.type == CEP_DOUBLE && !isfinite(out.u.d)) return NULLV;
-        return out;
-    }
+    case XK_UCALL:
+        return eval_call(e, c);
     }
     return NULLV;
 }

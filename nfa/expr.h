@@ -13,7 +13,10 @@ typedef enum xkind {
     XK_CONST,   /* k */
     XK_SLOT,    /* field of the event under test */
     XK_REF,     /* step[index].field of the partial match */
-    XK_AGG,     /* op AGG_*: over the partial match's events of a step */
+    XK_AGG,     /* op AGG_*: over the partial match's events of a step;
+                 * slot2: its accumulator in the pattern's agg_block,
+                 * index: the slot that accumulator adds up (-1: it only
+                 * counts), fn: how many accumulators the pattern has */
     XK_CALL,    /* built-in function fn */
     XK_UCALL,   /* user function fn */
     XK_UNARY,   /* op OP_NOT / OP_NEG */
@@ -64,6 +67,9 @@ typedef struct eval_ctx {
     uint64_t regex_errors;     /* match/depth limit hits and the like */
     uint64_t fn_errors;        /* user functions that returned an error */
     int oom;                   /* scratch allocation failed (a value became null) */
+    uint64_t agg_bytes;        /* held by agg_blocks of nodes (expr_agg_free) */
+    const pm_node **agg_stk;   /* scratch for filling accumulators */
+    size_t agg_nstk, agg_capstk;
 } eval_ctx;
 
 /* Prepare/teardown a context (allocates the regex match data). */
@@ -73,6 +79,8 @@ void expr_ctx_free(eval_ctx *c);
 void expr_ctx_reset(eval_ctx *c);
 
 cep_value expr_eval(const expr *e, eval_ctx *c);
+/* Free node n's aggregates (when the node goes); n->agg becomes NULL. */
+void expr_agg_free(eval_ctx *c, pm_node *n);
 /* A condition holds only when it evaluates to boolean true. Conditions are
  * tested, not valued: and/or/not and the one-node comparisons are decided
  * here without building values; everything else goes through expr_eval. */

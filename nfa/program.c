@@ -103,9 +103,8 @@ static int copy_functions(cep_program *p, const cep_compiler *c) {
     return CEP_OK;
 }
 
-/* Longest pattern text accepted (1 MiB): far beyond any real pattern file,
- * small enough that no text can make the compiler work for long. */
-#define CEP_MAX_PATTERN_BYTES (1u << 20)
+/* CEP_MAX_PATTERN_BYTES (cepheus.h, 1 MiB): far beyond any real pattern
+ * file, small enough that no text can make the compiler work for long. */
 
 /* cep_compile, and cep_lint when w is not NULL: the checked tree's warnings
  * go to w (the analysis is dsl/lint.c). */

@@ -82,6 +82,7 @@ pm_node *engine_node_new(cep_engine *e, cep_event *ev, uint32_t step, pm_node *p
     if (parent) parent->refs++;
     n->refs = 1;
     n->step = step;
+    n->agg = NULL;
     e->stats.nodes++;
     return n;
 }
@@ -91,6 +92,7 @@ void engine_node_release(cep_engine *e, pm_node *n) {
         pm_node *parent = n->parent;
         cep_event *ev = n->ev;
         e->stats.nodes--;
+        if (n->agg) expr_agg_free(&e->ctx, n);
         if (n != room_of(ev)) { /* a pooled node; a room is freed with its event */
             n->parent = e->free_nodes;
             e->free_nodes = n;
@@ -318,37 +320,31 @@ static int64_t processing_now(cep_engine *e) {
     return now;
 }
 
-/* The engine's state in bytes, approximately: stored events, shared nodes,
- * partial matches and key states (what grows with the input). */
-static uint64_t state_bytes(const cep_engine *e) {
-    return e->event_bytes + e->stats.nodes * sizeof(pm_node) + e->stats.partial_matches * sizeof(pm) +
-           e->nkey_states * (sizeof(key_state) + 16);
+/* Over the memory budget after a call: buffered events run early,
+ * earliest first (as a buffer that emits early when full: each moves the
+ * watermark to its time, so an event older than it arrives late); then
+ * partial matches go, earliest first from the oldest keys; then scratch
+ * arrays. docs/state.md, "The memory budget". */
+static int enforce_memory_slow(cep_engine *e);
+
+static inline int enforce_memory(cep_engine *e) {
+    return e->max_bytes ? enforce_memory_slow(e) : CEP_OK;
 }
 
-/* Over the memory budget: drop partial matches, earliest-started first,
- * from the oldest keys, until under it again. */
-static void enforce_memory_slow(cep_engine *e);
-
-static inline void enforce_memory(cep_engine *e) {
-    if (e->max_bytes) enforce_memory_slow(e);
-}
-
-static void enforce_memory_slow(cep_engine *e) {
-    if (state_bytes(e) <= e->max_bytes) return;
+static int enforce_memory_slow(cep_engine *e) {
+    if (engine_memory(e) <= e->max_bytes) return CEP_OK;
     if (e->limit_policy == CEP_LIMIT_FAIL) e->limit_hit = 2;
-    key_state *ks = e->first;
-    while (ks && state_bytes(e) > e->max_bytes) {
-        key_state *next = ks->next;
-        pm x;
-        if (key_pop_first(e, ks, &x)) {
-            engine_node_release(e, x.node);
-            e->stats.mem_dropped++;
-            if (ks->npms) continue; /* the same key again */
-        }
-        release_held(e, ks->pattern, ks);
-        engine_key_settle(e, ks);
-        ks = next;
+    int rc = CEP_OK;
+    while (e->reorder.n && engine_memory(e) > e->max_bytes) {
+        const cep_event *ev = heap_top(&e->reorder);
+        uint64_t before = e->stats.buffered;
+        rc = advance_to(e, ev->time);
+        e->stats.mem_released += before - e->stats.buffered;
+        if (rc != CEP_OK) return rc;
     }
+    if (engine_memory(e) > e->max_bytes) budget_drop(e);
+    if (engine_memory(e) > e->max_bytes) budget_trim(e);
+    return rc;
 }
 
 /* Push ev at its time t: late, buffered, or matched now. */
@@ -362,7 +358,7 @@ static int push_at(cep_engine *e, cep_event *ev, int64_t t) {
         int rc = process_event(e, ev, 1, 0);
         ev->seq = saved_seq;
         int r = advance_to(e, e->watermark); /* windows it opened that are already closed */
-        enforce_memory(e);
+        if (r == CEP_OK) r = enforce_memory(e);
         return finish_rc(e, rc != CEP_OK ? rc : r);
     }
     if (t < e->watermark) {
@@ -396,7 +392,8 @@ static int push_at(cep_engine *e, cep_event *ev, int64_t t) {
     ev->seq = saved_seq;
     int r = advance(e, w);
     if (rc == CEP_OK) rc = r;
-    enforce_memory(e);
+    r = enforce_memory(e);
+    if (rc == CEP_OK) rc = r;
     return finish_rc(e, rc);
 }
 
@@ -508,7 +505,9 @@ CEP_API int cep_engine_advance_watermark(cep_engine *e, int64_t ms) {
     if (e->finished) return CEP_EFINISHED;
     e->started = 1;
     if (ms <= e->watermark) return CEP_OK; /* a watermark never goes back */
-    return finish_rc(e, advance_to(e, ms));
+    int rc = advance_to(e, ms);
+    if (rc == CEP_OK) rc = enforce_memory(e);
+    return finish_rc(e, rc);
 }
 
 CEP_API int cep_engine_finish(cep_engine *e) {
@@ -533,6 +532,7 @@ int engine_finish_after(cep_engine *e, int64_t last) {
         else engine_key_settle(e, ks);
     }
     e->finished = 1;
+    budget_release(e);
     return finish_rc(e, rc);
 }
 
@@ -656,7 +656,9 @@ CEP_API int cep_engine_tick(cep_engine *e) {
     if (e->finished) return CEP_EFINISHED;
     if (e->time_mode != CEP_TIME_PROCESSING) return CEP_OK;
     e->started = 1;
-    return finish_rc(e, advance_to(e, processing_now(e)));
+    int rc = advance_to(e, processing_now(e));
+    if (rc == CEP_OK) rc = enforce_memory(e);
+    return finish_rc(e, rc);
 }
 
 CEP_API int cep_engine_set_time_field(cep_engine *e, const char *name) {
@@ -703,7 +705,7 @@ CEP_API void cep_engine_stats_sized(const cep_engine *e, cep_stats *out, size_t 
         st.regex_errors = e->ctx.regex_errors;
         st.watermark = e->watermark;
         st.max_event_time = e->max_seen;
-        st.memory = state_bytes(e);
+        st.memory = engine_memory(e);
         st.stored_bytes = e->event_bytes;
         st.pool_idle = e->mem.reserved - e->mem.in_use +
                        (e->node_slabs * (uint64_t)NODE_SLAB - e->pooled_nodes) * sizeof(pm_node);

@@ -137,6 +137,7 @@ typedef struct pat_rt {
     uint32_t maxw;          /* label bits one branching can take at most */
     int skippable;          /* see step.c: an event no gate lets in changes nothing */
     int undispatched;       /* has gates that the dispatch lookup does not decide */
+    uint32_t *outs;         /* per state: budget_state_outputs (budget.c) */
 } pat_rt;
 
 #define NO_LANE UINT32_MAX
@@ -359,6 +360,22 @@ int encode_key(cep_engine *e, uint32_t pi, const cep_value *vals, uint32_t *len)
  * gates let it step (2, once the key state has come). Stage 0 makes the
  * key's hash in *hash; the later stages take it from there. */
 void engine_prefetch_key(cep_engine *e, const cep_event *ev, int stage, uint64_t *hash);
+
+/* ---- budget.c: the memory budget ---- */
+/* Bytes the engine holds for the stream (stats.memory). */
+uint64_t engine_memory(const cep_engine *e);
+/* New partial matches one in state s can make from an event; *work
+ * counts the effort spent on the pattern (beyond a cap: the plain bound). */
+uint32_t budget_state_outputs(const nfa_pattern *pat, uint32_t s, size_t *work);
+/* Before key ks (NULL: none yet) of pattern pi steps over in->ev: drop
+ * partial matches until what the step can add fits in the budget. */
+void budget_before_step(cep_engine *e, uint32_t pi, key_state *ks, step_in *in);
+/* After a call: drop partial matches until the state fits. */
+void budget_drop(cep_engine *e);
+/* Free the scratch arrays (and an empty buffer's heap). */
+void budget_trim(cep_engine *e);
+/* At the end of input: free every array kept for the stream that is empty. */
+void budget_release(cep_engine *e);
 
 /* ---- inline fast paths ---- */
 

@@ -43,7 +43,7 @@ struct cep_event {
 /* A stored event is one block: the first node that takes it (see nfa.h's
  * pm_node; most events are taken once), then the event's stored header,
  * values, string bytes and raw text. Node and event share cache lines. */
-#define EVENT_NODE_ROOM 24
+#define EVENT_NODE_ROOM 32
 
 /* Bytes of the block a stored copy of ev takes. */
 size_t event_frozen_size(const cep_event *ev);

@@ -194,6 +194,9 @@ typedef struct pctx {
     int64_t time;
     int status;          /* why a callback stopped the parse */
     frame fr[JSON_MAX_DEPTH + 2];
+    yajl_handle h;       /* for the offset reached: strings are checked */
+    const char *text;    /* strictly up to it (json_strict.c) */
+    size_t checked;
 } pctx;
 
 /* Stop the parse with code and a printf-style reason in ev->err. */
@@ -309,8 +312,20 @@ static int cb_number(void *ctx, const char *s, size_t n) {
                                 : cep_event_set_double(c->ev, c->slot, dv));
 }
 
+/* The strings yajl has lexed since the last check, strictly (yajl lets
+ * through UTF-8 that is not, and pairs surrogate escapes loosely). */
+static int strict(pctx *c) {
+    size_t to = yajl_get_bytes_consumed(c->h);
+    int r = json_strict_strings(c->text, c->checked, to);
+    c->checked = to;
+    if (r == JSON_STRICT_UTF8) return fail(c, CEP_EJSON, "invalid JSON: lexical error: invalid bytes in UTF8 string.");
+    if (r) return fail(c, CEP_EJSON, "invalid JSON: lexical error: unpaired surrogate in a \\u escape.");
+    return 1;
+}
+
 static int cb_string(void *ctx, const unsigned char *s, size_t n) {
     pctx *c = ctx;
+    if (!strict(c)) return 0;
     if (c->depth == 0) return top_scalar(c, "a string");
     if (!at_field(c)) return 1;
     if (c->is_time) {
@@ -328,6 +343,7 @@ static int cb_string(void *ctx, const unsigned char *s, size_t n) {
 
 static int cb_key(void *ctx, const unsigned char *s, size_t n) {
     pctx *c = ctx;
+    if (!strict(c)) return 0;
     if (!at_field(c)) return 1;
     /* Compared as the decoded bytes, so "a\u0062" names field "ab". */
     frame f = c->fr[c->depth];
@@ -451,6 +467,8 @@ int json_parse_yajl(cep_event *ev, const char *text, size_t len, const char *tim
     /* yajl copies funcs into the handle, so the local struct may go. */
     yajl_handle h = yajl_alloc(&callbacks, &funcs, &c);
     if (!h) goto oom;
+    c.h = h;
+    c.text = text;
     yajl_config(h, yajl_allow_trailing_garbage, 0);
     yajl_config(h, yajl_allow_multiple_values, 0);
     yajl_config(h, yajl_allow_comments, 0);

@@ -36,4 +36,13 @@ int json_fast_parse(cep_event *ev, const char *text, size_t len, const char *tim
  * gives every error its message (also for bench/jsonbench.c). */
 int json_parse_yajl(cep_event *ev, const char *text, size_t len, const char *time_field);
 
+/* json_strict.c: check the strings of JSON text[from..to), which yajl has
+ * lexed (from outside a string): 0, or JSON_STRICT_UTF8 for bytes that are
+ * not well-formed UTF-8 (overlong, surrogates, past U+10FFFF),
+ * JSON_STRICT_SURROGATE for a \u escape of a surrogate that is not a high
+ * one followed by a low one. */
+#define JSON_STRICT_UTF8 1
+#define JSON_STRICT_SURROGATE 2
+int json_strict_strings(const char *text, size_t from, size_t to);
+
 #endif

@@ -2,7 +2,7 @@
  * object text that fills the event row directly, skipping (but validating)
  * the values the program does not read. It accepts only text that yajl
  * accepts and reads it the same way; anything else — every error, and rare
- * valid forms it leaves out (\v or \f as white space, surrogate escapes,
+ * valid forms it leaves out (\v or \f as white space,
  * integers beyond int64, doubles strtod says overflow, nesting past the
  * limit, a missing or bad time) — returns JSON_DEFER, and json.c parses the
  * text again with yajl, which gives the result and the error message. So
@@ -63,7 +63,7 @@ static int word_is_plain(uint64_t w) {
 
 /* Length of the valid UTF-8 sequence at p (before end), 0 if invalid: no
  * overlong forms, no surrogates, nothing above U+10FFFF. (yajl is more
- * lenient; what it alone accepts goes to it.) */
+ * lenient; json_strict.c rejects what it alone would accept.) */
 static size_t utf8_len(const unsigned char *p, const unsigned char *end) {
     unsigned c = p[0];
     size_t k;
@@ -169,10 +169,29 @@ static int read_string(scan *s, int decode, const char **out, size_t *n) {
                     if (h < 0) return -1;
                     cp = cp << 4 | (unsigned)h;
                 }
-                /* Surrogates: yajl pairs them its own way; let it. */
-                if (cp >= 0xD800 && cp <= 0xDFFF) return -1;
+                size_t took = 6;
+                if (cp >= 0xD800 && cp <= 0xDFFF) {
+                    /* Only a high surrogate escape then a low one is a
+                     * character (4 bytes from 12); anything else is an
+                     * error, which json.c reports. */
+                    unsigned lo = 0;
+                    if (cp > 0xDBFF || end - p < 12 || p[6] != '\\' || p[7] != 'u') return -1;
+                    for (int i = 8; i < 12; i++) {
+                        int h = hexval(p[i]);
+                        if (h < 0) return -1;
+                        lo = lo << 4 | (unsigned)h;
+                    }
+                    if (lo < 0xDC00 || lo > 0xDFFF) return -1;
+                    cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
+                    took = 12;
+                }
                 if (d) {
-                    if (cp < 0x80) {
+                    if (cp >= 0x10000) {
+                        d[o++] = (char)(0xF0 | cp >> 18);
+                        d[o++] = (char)(0x80 | ((cp >> 12) & 0x3F));
+                        d[o++] = (char)(0x80 | ((cp >> 6) & 0x3F));
+                        d[o++] = (char)(0x80 | (cp & 0x3F));
+                    } else if (cp < 0x80) {
                         d[o++] = (char)cp;
                     } else if (cp < 0x800) {
                         d[o++] = (char)(0xC0 | cp >> 6);
@@ -183,7 +202,7 @@ static int read_string(scan *s, int decode, const char **out, size_t *n) {
                         d[o++] = (char)(0x80 | (cp & 0x3F));
                     }
                 }
-                p += 6;
+                p += took;
                 continue;
             }
             default: return -1;

@@ -1000,6 +1000,7 @@ CEP_API int cep_pool_stats_sized(cep_pool *p, cep_stats *user, size_t size) {
         out->dropped += st.dropped;
         out->ttl_dropped += st.ttl_dropped;
         out->mem_dropped += st.mem_dropped;
+        out->mem_released += st.mem_released;
         out->memory += st.memory;
         out->nodes += st.nodes;
         out->stored_events += st.stored_events;

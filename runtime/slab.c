@@ -40,8 +40,17 @@ static int size_class(size_t n) {
     return c;
 }
 
+size_t slab_size(size_t n) {
+    if (!SLAB_POOLED || n > LARGEST) return n;
+    return class_size(size_class(n));
+}
+
 void *slab_alloc(slab *s, size_t n) {
-    if (!SLAB_POOLED || n > LARGEST) return mem_alloc(n);
+    if (!SLAB_POOLED || n > LARGEST) {
+        void *d = mem_alloc(n);
+        if (d) s->direct += n;
+        return d;
+    }
     int c = size_class(n);
     void *p = s->free[c];
     if (p) {
@@ -78,6 +87,7 @@ void slab_free(slab *s, void *p, size_t n) {
     if (!p) return;
     if (!SLAB_POOLED || n > LARGEST) {
         mem_free(p);
+        s->direct -= n;
         return;
     }
     int c = size_class(n);
@@ -88,7 +98,11 @@ void slab_free(slab *s, void *p, size_t n) {
 
 void *slab_realloc(slab *s, void *p, size_t n, size_t m) {
     if (!p) return slab_alloc(s, m);
-    if (!SLAB_POOLED || (n > LARGEST && m > LARGEST)) return mem_realloc(p, m);
+    if (!SLAB_POOLED || (n > LARGEST && m > LARGEST)) {
+        void *q = mem_realloc(p, m);
+        if (q) s->direct = s->direct - n + m;
+        return q;
+    }
     if (n <= LARGEST && m <= LARGEST && size_class(n) == size_class(m)) return p;
     void *q = slab_alloc(s, m);
     if (!q) return NULL;

@@ -22,6 +22,9 @@ typedef struct slab {
     char *cur, *end;          /* unused tail of the newest chunk */
     size_t reserved;          /* bytes of chunks taken from the heap */
     size_t in_use;            /* bytes of chunk blocks handed out (class sizes) */
+    size_t direct;            /* bytes of blocks passed to the heap directly
+                               * (larger than a class, or every block when not
+                               * pooled): the memory budget counts them too */
 } slab;
 
 /* A block of at least n bytes (NULL when the heap is exhausted). */
@@ -31,6 +34,9 @@ void slab_free(slab *s, void *p, size_t n);
 /* Resize a block of n bytes to m bytes, keeping min(n, m) of its content;
  * on failure the block is untouched and NULL is returned. */
 void *slab_realloc(slab *s, void *p, size_t n, size_t m);
+/* Bytes slab_alloc(s, n) really reserves (its class size; the memory
+ * budget counts arrays by it, runtime/budget.c). */
+size_t slab_size(size_t n);
 void slab_destroy(slab *s);
 
 #endif

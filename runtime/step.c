@@ -551,6 +551,7 @@ int process_pattern(cep_engine *e, uint32_t pi, step_in *in) {
         if (ks->done.n) release_held(e, pi, ks);
         if (ks->npms && ks->max_used + rt->maxw > 64) key_relabel(e, ks);
     }
+    if (e->max_bytes) budget_before_step(e, pi, ks, in); /* room for a fan-out, before it */
     e->kids.n = 0;
     e->completed.n = 0;
     e->emptied = 0;

@@ -320,7 +320,10 @@ static void set_free(lane_set *ls) {
     for (uint32_t i = 0; ls->lanes && i < ls->nlanes; i++) mem_free(ls->lanes[i].v);
     mem_free(ls->lanes);
     heap_free(&ls->lane_heap);
-    for (uint32_t i = 0; ls->rt && i < ls->nrt; i++) mem_free(ls->rt[i].gap_lane);
+    for (uint32_t i = 0; ls->rt && i < ls->nrt; i++) {
+        mem_free(ls->rt[i].gap_lane);
+        mem_free(ls->rt[i].outs);
+    }
     mem_free(ls->rt);
     memset(ls, 0, sizeof *ls);
 }
@@ -343,7 +346,10 @@ static int set_build(cep_engine *e, const cep_program *p, lane_set *ls) {
         const nfa_pattern *pat = &p->patterns[i];
         pat_rt *rt = &ls->rt[i];
         rt->gap_lane = mem_alloc((pat->nstates ? pat->nstates : 1) * sizeof *rt->gap_lane);
-        if (!rt->gap_lane) goto oom;
+        rt->outs = mem_alloc((pat->nstates ? pat->nstates : 1) * sizeof *rt->outs);
+        if (!rt->gap_lane || !rt->outs) goto oom;
+        size_t work = 0;
+        for (uint32_t st = 0; st < pat->nstates; st++) rt->outs[st] = budget_state_outputs(pat, st, &work);
         rt->within_lane = pat->has_within ? n++ : NO_LANE;
         rt->within_ms = pat->within_ms;
         for (uint32_t st = 0; st < pat->nstates; st++) {

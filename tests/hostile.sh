@@ -96,6 +96,13 @@ nul_row "NUL inside a string" '{"ts":1,"t":"a\000b"}\n' 'lexical error: invalid 
 nul_row "NUL after the object" '{"ts":1,"t":"a"}\000\n' 'parse error: trailing garbage' '\\u0000'
 nul_row "invalid UTF-8 in a value" '{"ts":1,"t":"\377\376"}\n' 'lexical error: invalid bytes in UTF8 string' "$(printf '\357\277\275')"
 nul_row "invalid UTF-8 in a key" '{"ts":1,"\377":1}\n' 'lexical error: invalid bytes in UTF8 string' "$(printf '\357\277\275')"
+# Strict UTF-8 (issue 22): overlong, an encoded surrogate (CESU-8), past
+# U+10FFFF; and surrogate escapes that are not a high-low pair.
+nul_row "overlong UTF-8 (C0 80)" '{"ts":1,"t":"\300\200"}\n' 'lexical error: invalid bytes in UTF8 string' "$(printf '\357\277\275')"
+nul_row "encoded surrogate (ED A0 80)" '{"ts":1,"t":"\355\240\200"}\n' 'lexical error: invalid bytes in UTF8 string' "$(printf '\357\277\275')"
+nul_row "past U+10FFFF (F7 BF BF BF) in a key" '{"ts":1,"\367\277\277\277":1}\n' 'lexical error: invalid bytes in UTF8 string' "$(printf '\357\277\275')"
+nul_row "surrogate escapes not a pair" '{"ts":1,"t":"\\ud800\\u0041"}\n' 'lexical error: unpaired surrogate in a \\u escape' 'ud800'
+nul_row "lone low surrogate escape" '{"ts":1,"t":"\\udc00"}\n' 'lexical error: unpaired surrogate in a \\u escape' 'udc00'
 
 accept "duplicate keys: the last value wins" 1 '{"ts":1,"k":1,"t":"b","t":"a"}' '{"ts":2,"k":1,"t":"a","t":"b"}'
 accept "duplicate time field: the last wins" 1 '{"ts":9,"ts":1,"k":1,"t":"a"}' '{"ts":2,"k":1,"t":"b"}'
@@ -181,7 +188,7 @@ check_pattern "20000 NFA states" 1 'needs more than 10000 NFA states'
 awk 'BEGIN { print "pattern p begin s0 where x == 0"; for (i = 1; i < 5000; i++) printf " followedBy s%d where x == %d\n", i, i }' > pat.cep
 check_pattern "5000 steps" 0 ''
 awk 'BEGIN { for (i = 0; i < 120000; i++) print "# filler line"; print "pattern p begin a" }' > pat.cep
-check_pattern "pattern text over 1 MiB" 1 'pattern text is [0-9]* bytes; the limit is 1048576'
+check_pattern "pattern text over 1 MiB" 1 'pattern text is more than 1048576 bytes; the limit is 1048576'
 
 # A catastrophic regex stops at PCRE2's limits: no match, counted, no hang.
 printf 'pattern p\n  begin a where s =~ /^(a+)+$/\n' > pat.cep

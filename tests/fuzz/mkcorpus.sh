@@ -72,6 +72,36 @@ ex=$top/examples/click_to_purchase
     cat "$top/tests/cli/events.jsonl"
 } > "$tmp/fuzz_pipeline/click_to_purchase"
 
+# Hostile families (issue 22, docs/errors.md), within the fuzzers' 16 KiB
+# inputs: nested looping groups (exponential compile before), long flat
+# chains and deep nesting (stack overflow before), optional steps walked
+# back for notFollowedBy (cubic before), and a long run read by aggregates
+# (quadratic before).
+for d in 8 12 30; do
+    awk -v d=$d 'BEGIN { printf "pattern p begin "; for (i = 0; i < d; i++) printf "("; printf "a next b"; for (i = 0; i < d; i++) printf ")+"; print "" }' \
+        > "$tmp/fuzz_compile/hostile_nested_groups_$d"
+done
+awk 'BEGIN { printf "pattern p begin "; for (i = 0; i < 6; i++) printf "("; printf "a? notFollowedBy n followedBy b*"; for (i = 0; i < 6; i++) printf ")* greedy"; print " followedBy c" }' \
+    > "$tmp/fuzz_compile/hostile_nested_optional_groups"
+awk 'BEGIN { printf "pattern p begin a where x == 1"; for (i = 1; i < 600; i++) printf "+1"; print "" }' > "$tmp/fuzz_compile/hostile_sum_600"
+awk 'BEGIN { printf "pattern p begin a where x == 1"; for (i = 1; i < 499; i++) printf "+1"; print "" }' > "$tmp/fuzz_compile/hostile_sum_499"
+awk 'BEGIN { printf "pattern p begin a where x"; for (i = 1; i < 2000; i++) printf " or x"; print "" }' > "$tmp/fuzz_compile/hostile_or_2000"
+awk 'BEGIN { printf "pattern p begin a where "; for (i = 0; i < 600; i++) printf "len("; printf "x"; for (i = 0; i < 600; i++) printf ")"; print " == 1" }' > "$tmp/fuzz_compile/hostile_calls_600"
+awk 'BEGIN { printf "pattern p begin a where "; for (i = 0; i < 1500; i++) printf "not "; print "x" }' > "$tmp/fuzz_compile/hostile_nots_1500"
+awk 'BEGIN { print "pattern p begin s0"; for (i = 1; i < 700; i++) printf " followedBy s%d?\n", i; print " notFollowedBy n followedBy z" }' > "$tmp/fuzz_compile/hostile_optional_steps"
+awk 'BEGIN { print "pattern p begin a{0,10000} next b{10000}" }' > "$tmp/fuzz_compile/hostile_states"
+{
+    echo "pattern p"
+    echo "  begin a where t == \"a\""
+    echo "  next b+ where t == \"b\" and (count(b) == 0 or v >= avg(b.v) - 10) consecutive"
+    echo "  next c where t == \"c\""
+    echo "  emit n = count(b), s = sum(b.v), lo = min(b.v), hi = max(b.v)"
+    echo "---"
+    echo '{"ts":0,"t":"a"}'
+    awk 'BEGIN { for (i = 1; i <= 600; i++) printf "{\"ts\":%d,\"t\":\"b\",\"v\":%d}\n", i, i % 17 }'
+    echo '{"ts":601,"t":"c"}'
+} > "$tmp/fuzz_pipeline/hostile_aggregate_run"
+
 # Rename by content hash (drops duplicates) into the corpus directory.
 for t in fuzz_compile fuzz_json fuzz_pipeline; do
     rm -rf "${out:?}/$t"

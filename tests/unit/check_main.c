@@ -18,6 +18,8 @@ int main(void) {
     srunner_add_suite(sr, snapshot_suite());
     srunner_add_suite(sr, api_suite());
     srunner_add_suite(sr, rules_suite());
+    srunner_add_suite(sr, budget_suite());
+    srunner_add_suite(sr, json_utf8_suite());
     srunner_run_all(sr, CK_NORMAL);
     int failed = srunner_ntests_failed(sr);
     int run = srunner_ntests_run(sr);

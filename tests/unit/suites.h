@@ -18,6 +18,8 @@ Suite *engine_suite(void);
 Suite *snapshot_suite(void);
 Suite *api_suite(void);
 Suite *rules_suite(void);
+Suite *budget_suite(void);
+Suite *json_utf8_suite(void);
 
 /* Parse len bytes as "t.cep": the AST dump when clean, else the rendered
  * errors; the text lives until the next call (test_parser.c). */

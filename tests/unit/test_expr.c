@@ -151,6 +151,12 @@ START_TEST(references_and_aggregates) {
     ck_assert_int_eq(expr_eval(pat->emit_exprs[4], &ctx).u.i, 0);
     ck_assert_int_eq(expr_eval(pat->emit_exprs[5], &ctx).type, CEP_NULL);
     ck_assert_int_eq(expr_eval(pat->emit_exprs[6], &ctx).type, CEP_NULL);
+    /* The sums were kept on the node (nfa.h): its owner frees them. */
+    ck_assert_ptr_nonnull(na.agg);
+    ck_assert(ctx.agg_bytes > 0);
+    expr_agg_free(&ctx, &na);
+    ck_assert_ptr_null(na.agg);
+    ck_assert(ctx.agg_bytes == 0);
     expr_ctx_free(&ctx);
     event_release(fa);
     cep_event_free(ev);

@@ -295,7 +295,7 @@ START_TEST(json_fast_values) {
     ck_assert_int_eq(rl, sizeof line - 1 - 4);
     ck_assert(memcmp(raw, line + 1, rl) == 0);
     /* What it leaves to yajl: errors, and the rare valid forms. */
-    static const char *deferred[] = {"{\"ts\":1,}", "{\"ts\":1}x", "{\"ts\":1,\"s\":\"\\uD83D\\uDE00\"}",
+    static const char *deferred[] = {"{\"ts\":1,}", "{\"ts\":1}x", "{\"ts\":1,\"s\":\"\\uD83D\"}",
                                      "{\"ts\":1,\"i\":9223372036854775808}", "{\"ts\":1,\"d\":1e400}",
                                      "{\"i\":1}", "{\"ts\":1.5}", "\f{\"ts\":1}", "[1]", "{\"ts\":01}"};
     for (size_t i = 0; i < sizeof deferred / sizeof *deferred; i++) {

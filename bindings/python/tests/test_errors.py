@@ -75,6 +75,27 @@ def test_lone_surrogate_is_value_error(eng):
         eng.push({"ts": 1, "t": "\udc80"})
 
 
+@pytest.mark.parametrize("bad", ["\ud800", "\udfff", "a\ud800b", "\ud800A",
+                                 "\ud83d\ude00"])  # a pair as two code points too
+def test_surrogate_code_points_are_value_errors(eng, bad):
+    # A str may hold surrogate code points; they are not characters and
+    # have no UTF-8, as the JSON reader refuses "\ud800" (docs/python.md).
+    with pytest.raises(ValueError, match="field 't'.*UTF-8"):
+        eng.push({"ts": 1, "t": bad})
+    with pytest.raises(ValueError, match="field 'ts'"):
+        eng.push({"ts": bad, "t": "a"})
+    assert eng.stats["events"] == 0
+
+
+def test_astral_character_is_one_string(eng):
+    # U+1F600 written as the character: four UTF-8 bytes, the string the
+    # JSON reader makes of "\ud83d\ude00".
+    prog = cepheus.compile('pattern p begin a where t == "\U0001F600" emit t = a.t')
+    e = cepheus.Engine(prog)
+    out = e.push({"ts": 1, "t": "\U0001F600"}) + e.finish()
+    assert [m.fields["t"] for m in out] == ["\U0001F600"]
+
+
 def test_bad_event_in_batch_pushes_the_ones_before(eng):
     evs = [{"ts": i, "t": "a", "k": i} for i in range(5)] + [{"ts": 9, "t": {}}]
     with pytest.raises(TypeError, match="event 5: field 't'"):
