@@ -45,4 +45,27 @@ int json_parse_yajl(cep_event *ev, const char *text, size_t len, const char *tim
 #define JSON_STRICT_SURROGATE 2
 int json_strict_strings(const char *text, size_t from, size_t to);
 
+/* Length of the well-formed UTF-8 sequence at p (before end), 0 if there
+ * is none: no overlong forms, no surrogates, nothing above U+10FFFF
+ * (Unicode 15, table 3-7). Both readers use it: the fast path as it
+ * decodes, json_strict.c on what yajl alone would accept. Inline: the fast
+ * path calls it for every non-ASCII byte. */
+static inline size_t json_utf8_len(const unsigned char *p, const unsigned char *end) {
+    unsigned c = p[0];
+    size_t k;
+    unsigned cp;
+    if (c >= 0xC2 && c <= 0xDF) k = 2, cp = c & 0x1F;
+    else if (c >= 0xE0 && c <= 0xEF) k = 3, cp = c & 0x0F;
+    else if (c >= 0xF0 && c <= 0xF4) k = 4, cp = c & 0x07;
+    else return 0;
+    if ((size_t)(end - p) < k) return 0;
+    for (size_t i = 1; i < k; i++) {
+        if ((p[i] & 0xC0) != 0x80) return 0;
+        cp = (cp << 6) | (p[i] & 0x3F);
+    }
+    if ((k == 3 && (cp < 0x800 || (cp >= 0xD800 && cp <= 0xDFFF))) || (k == 4 && (cp < 0x10000 || cp > 0x10FFFF)))
+        return 0;
+    return k;
+}
+
 #endif

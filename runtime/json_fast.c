@@ -61,27 +61,6 @@ static int word_is_plain(uint64_t w) {
     return (special & high) == 0;
 }
 
-/* Length of the valid UTF-8 sequence at p (before end), 0 if invalid: no
- * overlong forms, no surrogates, nothing above U+10FFFF. (yajl is more
- * lenient; json_strict.c rejects what it alone would accept.) */
-static size_t utf8_len(const unsigned char *p, const unsigned char *end) {
-    unsigned c = p[0];
-    size_t k;
-    unsigned cp;
-    if (c >= 0xC2 && c <= 0xDF) k = 2, cp = c & 0x1F;
-    else if (c >= 0xE0 && c <= 0xEF) k = 3, cp = c & 0x0F;
-    else if (c >= 0xF0 && c <= 0xF4) k = 4, cp = c & 0x07;
-    else return 0;
-    if ((size_t)(end - p) < k) return 0;
-    for (size_t i = 1; i < k; i++) {
-        if ((p[i] & 0xC0) != 0x80) return 0;
-        cp = (cp << 6) | (p[i] & 0x3F);
-    }
-    if ((k == 3 && (cp < 0x800 || (cp >= 0xD800 && cp <= 0xDFFF))) || (k == 4 && (cp < 0x10000 || cp > 0x10FFFF)))
-        return 0;
-    return k;
-}
-
 static int hexval(unsigned char c) {
     if (c >= '0' && c <= '9') return c - '0';
     c |= 0x20;
@@ -126,7 +105,7 @@ static int read_string(scan *s, int decode, const char **out, size_t *n) {
         }
         if (*p == '\\') break;
         if (*p < 0x20) return -1;
-        size_t k = utf8_len(p, end);
+        size_t k = json_utf8_len(p, end);
         if (!k) return -1;
         p += k;
     }
@@ -212,7 +191,7 @@ static int read_string(scan *s, int decode, const char **out, size_t *n) {
             continue;
         }
         if (c < 0x20) return -1;
-        size_t k = c < 0x80 ? 1 : utf8_len(p, end);
+        size_t k = c < 0x80 ? 1 : json_utf8_len(p, end);
         if (!k) return -1;
         if (d) memcpy(d + o, p, k);
         o += k;

@@ -9,26 +9,6 @@
 #include "config.h"
 #include "json.h"
 
-/* Length of the well-formed UTF-8 sequence at p (before end), 0 if there
- * is none (Unicode 15, table 3-7). */
-static size_t utf8_seq(const unsigned char *p, const unsigned char *end) {
-    unsigned c = p[0];
-    size_t k;
-    unsigned cp;
-    if (c >= 0xC2 && c <= 0xDF) k = 2, cp = c & 0x1F;
-    else if (c >= 0xE0 && c <= 0xEF) k = 3, cp = c & 0x0F;
-    else if (c >= 0xF0 && c <= 0xF4) k = 4, cp = c & 0x07;
-    else return 0;
-    if ((size_t)(end - p) < k) return 0;
-    for (size_t i = 1; i < k; i++) {
-        if ((p[i] & 0xC0) != 0x80) return 0;
-        cp = (cp << 6) | (p[i] & 0x3F);
-    }
-    if ((k == 3 && (cp < 0x800 || (cp >= 0xD800 && cp <= 0xDFFF))) || (k == 4 && (cp < 0x10000 || cp > 0x10FFFF)))
-        return 0;
-    return k;
-}
-
 /* The code unit of the \uXXXX escape at p (4 hex digits after "\u"), or
  * -1 when p does not start one. */
 static long escape_unit(const unsigned char *p, const unsigned char *end) {
@@ -70,7 +50,7 @@ int json_strict_strings(const char *text, size_t from, size_t to) {
         } else if (c < 0x80) {
             p++;
         } else {
-            size_t k = utf8_seq(p, end);
+            size_t k = json_utf8_len(p, end);
             if (!k) return JSON_STRICT_UTF8;
             p += k;
         }
