@@ -185,6 +185,7 @@ int program_slot(const cep_program *p, const char *name, size_t len);
 /* The member of level lvl named k[0..n), or NULL. */
 static inline const field_member *program_member(const cep_program *p, int lvl, const char *k, size_t n) {
     const field_level *l = &p->levels[lvl];
+    if (!l->n) return NULL; /* (no members at all: members is NULL) */
     const field_member *m = p->members + l->first;
     for (uint32_t i = 0; i < l->n; i++) {
         if (m[i].len != n) continue;

@@ -350,7 +350,8 @@ static int cb_key(void *ctx, const unsigned char *s, size_t n) {
     const field_member *m = f.lvl >= 0 ? program_member(c->ev->prog, f.lvl, (const char *)s, n) : NULL;
     c->slot = m ? m->slot : -1;
     c->child = m ? m->child : -1;
-    int on_time = f.td >= 0 && n == c->tp->len[f.td] && memcmp(s, c->tp->part[f.td], n) == 0;
+    /* An empty time path ("": no time field) matches no key. */
+    int on_time = f.td >= 0 && c->tp->len[f.td] && n == c->tp->len[f.td] && memcmp(s, c->tp->part[f.td], n) == 0;
     c->is_time = on_time && (uint32_t)f.td + 1 == c->tp->n;
     c->tnext = on_time && !c->is_time ? f.td + 1 : -1;
     return 1;

@@ -378,8 +378,9 @@ static int read_object(scan *s, int lvl, int td) {
     cep_event *ev = s->ev;
     const cep_program *prog = ev->prog;
     /* The level's members, looked up once per object, not per key. */
-    const field_member *mem = lvl >= 0 ? prog->members + prog->levels[lvl].first : NULL;
     uint32_t nmem = lvl >= 0 ? prog->levels[lvl].n : 0;
+    /* (A program that reads no field has no members: no NULL + 0.) */
+    const field_member *mem = nmem ? prog->members + prog->levels[lvl].first : NULL;
     const char *tpart = td >= 0 ? s->tp->part[td] : NULL;
     size_t tlen = td >= 0 ? s->tp->len[td] : (size_t)-1;
     int tlast = td >= 0 && (uint32_t)td + 1 == s->tp->n;
@@ -403,7 +404,8 @@ static int read_object(scan *s, int lvl, int td) {
             }
         int slot = m ? m->slot : -1;
         int child = m ? m->child : -1;
-        int on_time = kn == tlen && same_bytes(key, tpart, kn);
+        /* An empty time path ("": no time field) matches no key. */
+        int on_time = tlen && kn == tlen && same_bytes(key, tpart, kn);
         int is_time = on_time && tlast;
         int tnext = on_time && !tlast ? td + 1 : -1;
         skip_ws(s);
