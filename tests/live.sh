@@ -22,6 +22,11 @@ cd "$TMP" || exit 1
 passed=0 failed=0
 ok() { passed=$((passed + 1)); }
 ko() { echo "FAIL: $1"; failed=$((failed + 1)); }
+# guard PID: kill the tool after 120 s, so that a tool that hangs fails
+# this test instead of hanging the suite. The FIFOs are opened (read-write,
+# fd 3) before the tool starts, so its open never waits for a writer, and
+# the tool does not inherit fd 3 (3>&-), so closing it is the end of input.
+guard() { (exec 3>&-; sleep 120; kill -9 "$1") >/dev/null 2>&1 & }
 # wait_lines FILE N SECONDS: until FILE has N lines; 0 if it did in time.
 wait_lines() {
     _w=0
@@ -43,9 +48,10 @@ M1='{"pattern":"p","key":1,"start":1,"end":2,"events":{"a":[{"ts":1,"u":1,"t":"a
 # The writer keeps the FIFO open: the match is written while the tool
 # waits for more input (before issue 16: only when the writer closed).
 mkfifo fifo
-"$CEP" run -Wnone p.cep fifo > out 2> err &
-pid=$!
 exec 3<> fifo
+"$CEP" run -Wnone p.cep fifo > out 2> err 3>&- &
+pid=$!
+guard "$pid"
 printf '%s\n' '{"ts":1,"u":1,"t":"a"}' '{"ts":2,"u":1,"t":"b"}' >&3
 if wait_lines out 1 10; then check "FIFO: the match while the input is open" "$M1" out; else ko "FIFO: no match after 10 s with the input open"; fi
 # 20 more, one at a time: each is out before the next is written.
@@ -63,9 +69,10 @@ wait "$pid"; st=$?; pid=
 
 # Late events and rejected lines go out at once too.
 rm -f fifo; mkfifo fifo
-"$CEP" run -Wnone --late late.jsonl --errors errors.jsonl p.cep fifo > out 2> err &
-pid=$!
 exec 3<> fifo
+"$CEP" run -Wnone --late late.jsonl --errors errors.jsonl p.cep fifo > out 2> err 3>&- &
+pid=$!
+guard "$pid"
 printf '%s\n' '{"ts":10,"u":1,"t":"a"}' '{"ts":5,"u":1,"t":"b"}' 'not json' >&3
 wait_lines late.jsonl 1 10 && wait_lines errors.jsonl 1 10 && ok || ko "FIFO: --late and --errors lines not written while the input is open"
 exec 3>&-
@@ -84,9 +91,10 @@ check "--flush-interval 0" "$M1" out
 # u 3 is not forced out, the summary and the reason are on stderr, exit 143.
 for sig in TERM INT; do
     rm -f fifo; mkfifo fifo
-    "$CEP" run -Wnone --stats --timeouts to.jsonl p.cep fifo > out 2> err &
-    pid=$!
     exec 3<> fifo
+    "$CEP" run -Wnone --stats --timeouts to.jsonl p.cep fifo > out 2> err 3>&- &
+    pid=$!
+    guard "$pid"
     printf '%s\n' '{"ts":1,"u":1,"t":"a"}' '{"ts":2,"u":1,"t":"b"}' '{"ts":3,"u":3,"t":"a"}' >&3
     wait_lines out 1 10
     kill -$sig "$pid"
@@ -187,9 +195,10 @@ Try 'cepheus --help' for more information." err
 
 # ---- --progress ----------------------------------------------------------------------------
 rm -f fifo; mkfifo fifo
-"$CEP" run -Wnone --progress p.cep fifo > out 2> err &
-pid=$!
 exec 3<> fifo
+"$CEP" run -Wnone --progress p.cep fifo > out 2> err 3>&- &
+pid=$!
+guard "$pid"
 printf '%s\n' '{"ts":1,"u":1,"t":"a"}' '{"ts":2,"u":1,"t":"b"}' >&3
 wait_lines err 2 10
 exec 3>&-
