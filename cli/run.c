@@ -29,6 +29,7 @@
 #include "metrics.h"
 #include "output.h"
 #include "progress.h"
+#include "runopts.h"
 #include "samefile.h"
 #include "stop.h"
 #include "suggest.h"
@@ -208,19 +209,6 @@ static int close_output(out_file *o) {
     if (bad) return fail(EXIT_OUTPUT, "cannot write '%s': %s", o->name, strerror(err ? err : EIO));
     return EXIT_OK;
 }
-
-typedef struct run_opts {
-    const char *output, *late, *timeouts, *time_field, *errors;
-    int64_t max_line;    /* --max-line-bytes; 0: no limit */
-    int64_t max_delay, max_pms, checkpoint_every, state_ttl, max_memory, lateness;
-    int processing_time;
-    int stats, strict, limit_fail;
-    int quiet, progress;   /* progress: 1 on, 0 off, -1 when stderr is a terminal */
-    int64_t flush_ms;      /* --flush-interval */
-    int64_t threads;     /* --threads: shards of a pool; 0: one engine */
-    const char *metrics; /* --metrics ADDR:PORT */
-    const char *checkpoint_dir, *restore_dir;
-} run_opts;
 
 typedef struct input {
     FILE *f;
@@ -465,19 +453,209 @@ static int push_counted(runner *x, summary *sum, const char *line, size_t len, i
     return x->p ? cep_pool_push(x->p, sum->row) : cep_engine_push(x->e, sum->row);
 }
 
+/* The reading loop's state, shared by its pieces. */
+typedef struct reading {
+    runner *x;
+    run_ctx *r;
+    const run_opts *o;
+    const input *in;
+    uint64_t read, malformed, since; /* since: events since the last checkpoint */
+    size_t max_line;
+    unsigned batch;      /* lines since the timed jobs last ran */
+    timed t;
+    char toolong_reason[96];
+} reading;
+
+/* A line that is not an event: counted, reported (the first few of each
+ * reason), written to --errors. EXIT_OK to go on, or the status to stop
+ * with. */
+static int reject_line(reading *rd, int i, unsigned long lineno, const char *line, size_t len, int rc,
+                       int toolong, int kind, int counted) {
+    run_ctx *r = rd->r;
+    const char *name = rd->in[i].name;
+    const char *why = toolong ? rd->toolong_reason
+                      : kind < 0 ? "invalid watermark: expected {\"$watermark\": MS or \"RFC 3339 time\"}"
+                      : counted  ? cep_event_error(r->sum.row)
+                                 : rn_error(rd->x);
+    char stopmsg[600];
+    rd->malformed++;
+    int notice;
+    if (summary_reject(&r->sum, rc, why, &notice) || rd->o->strict) {
+        progress_end(&r->status, stderr);
+        fprintf(stderr, "%s:%lu: error: %s\n", name, lineno, why);
+    } else if (notice) {
+        progress_end(&r->status, stderr);
+        fprintf(stderr, "%s:%lu: error: %s (%d lines so far; further ones are counted, not printed%s)\n", name,
+                lineno, why, SUMMARY_PRINTED_PER_REASON + 1, r->errors.f ? "" : "; --errors FILE keeps them all");
+    }
+    r->malformed_by[metrics_reason(rc, toolong, kind)]++;
+    if (write_rejected(r, name, lineno, why, line, len, toolong))
+        return r->oom ? fail(EXIT_INTERNAL, "out of memory") : output_failed(r);
+    if (rd->o->strict) return EXIT_INPUT;
+    const char *all = summary_all_rejected(&r->sum, stopmsg, sizeof stopmsg);
+    if (all) return fail(EXIT_INPUT, "%s", all);
+    return EXIT_OK;
+}
+
+/* One non-blank line: an event, a watermark, or a rejected line. An
+ * over-long line is malformed input, like bad JSON; a watermark line moves
+ * event time on without an event. While a field the patterns read has
+ * had no value in any event, lines are parsed here, so that the summary
+ * can say so. */
+static int take_line(reading *rd, int i, unsigned long lineno, const char *line, size_t len, int toolong) {
+    run_ctx *r = rd->r;
+    runner *x = rd->x;
+    int64_t wm = 0;
+    int kind = toolong ? 0 : cli_watermark_line(line, len, &wm);
+    int counted = !toolong && kind == 0 && r->sum.fields_pending;
+    int rc = toolong ? CEP_ERANGE
+             : kind > 0 ? rn_advance(x, wm)
+             : kind < 0 ? CEP_ETIME
+             : counted  ? push_counted(x, &r->sum, line, len, rd->o->processing_time)
+                        : rn_push_json(x, line, len);
+    if (rc == CEP_OK) {
+        if (kind > 0) r->sum.watermark_lines = 1;
+        if (kind == 0 && !counted) summary_event(&r->sum);
+        summary_accept(&r->sum);
+        return EXIT_OK;
+    }
+    if (is_malformed(rc)) return reject_line(rd, i, lineno, line, len, rc, toolong, kind, counted);
+    char where[512];
+    snprintf(where, sizeof where, "%s:%lu", rd->in[i].name, lineno);
+    return run_failure(r, rc, where, rn_error(x));
+}
+
+/* After a line (its rejection already in --errors, so the position
+ * recorded is past it and a restore does not see it again): a checkpoint
+ * when one is due. While the previous one is still being written, the
+ * next waits: its child is asked again every 1024 events. */
+static int checkpoint_if_due(reading *rd, int i, uint64_t offset, unsigned long lineno) {
+    const run_opts *o = rd->o;
+    if (!o->checkpoint_dir || ++rd->since < (uint64_t)o->checkpoint_every ||
+        (rd->since - (uint64_t)o->checkpoint_every) % 1024 != 0)
+        return EXIT_OK;
+    int st = checkpoint_reap(&rd->r->ckpt, 0);
+    if (st == EXIT_OK) st = rd->r->ckpt_failed;
+    if (st == CKPT_BUSY) return EXIT_OK;
+    if (st != EXIT_OK) return st;
+    rd->since = 0;
+    ckpt_pos pos = {.file = (uint32_t)i, .offset = offset, .lineno = lineno, .read = rd->read,
+                    .malformed = rd->malformed};
+    return take_checkpoint(rd->x->e, rd->r, o, &pos);
+}
+
+/* SIGHUP between two lines: the patterns are read again (one engine). */
+static void reload_if_asked(reading *rd) {
+    if (!reload_requested) return;
+    if (rd->x->e) {
+        reload_patterns(rd->x->e, rd->r);
+    } else {
+        reload_requested = 0;
+        fprintf(stderr, "cepheus: SIGHUP: patterns are not reloaded with --threads; the running ones go on\n");
+    }
+}
+
+/* Read input i from *lineno / *offset (advanced as lines are taken) until
+ * its end, an error or a stop signal. */
+static int read_input(reading *rd, line_reader *lr, int i, unsigned long *lineno, uint64_t *offset) {
+    int status = EXIT_OK;
+    ssize_t n = 0;
+    const char *line;
+    size_t len;
+    int toolong;
+    errno = 0;
+    lr->f = rd->in[i].f;
+    lr->pos = lr->end = 0;
+    lr->err = 0;
+    while (!stop_signal && (n = read_line(lr, &line, rd->max_line, &len, &toolong)) > 0) {
+        reload_if_asked(rd);
+        ++*lineno;
+        *offset += (uint64_t)n;
+        if (++rd->batch == 256) {
+            rd->batch = 0;
+            on_lines(&rd->t);
+        }
+        if (!toolong && is_blank(line, len)) continue;
+        rd->read++;
+        if ((status = take_line(rd, i, *lineno, line, len, toolong)) != EXIT_OK) return status;
+        if ((status = checkpoint_if_due(rd, i, *offset, *lineno)) != EXIT_OK) return status;
+    }
+    if (stop_signal) return EXIT_OK;
+    if (n < 0 && !lr->err) return fail(EXIT_INTERNAL, "out of memory");
+    if (lr->err) return fail(EXIT_USAGE, "cannot read '%s': %s", rd->in[i].name, strerror(lr->err));
+    return EXIT_OK;
+}
+
+/* An orderly stop (SIGINT, SIGTERM) while input i was read: what is
+ * decided is written, partial and held-back matches are not forced out (a
+ * restore from the final checkpoint continues them). */
+static int stop_in_order(reading *rd, int i, unsigned long lineno, uint64_t offset) {
+    const run_opts *o = rd->o;
+    int sig = stop_signal;
+    int status = EXIT_OK;
+    flush_pending(rd->r, rd->x);
+    if (o->checkpoint_dir) {
+        /* The one being written first, then the final one, whole. */
+        status = checkpoint_reap(&rd->r->ckpt, 1);
+        ckpt_pos pos = {.file = (uint32_t)i, .offset = offset, .lineno = lineno, .read = rd->read,
+                        .malformed = rd->malformed};
+        if (status == EXIT_OK) status = take_checkpoint(rd->x->e, rd->r, o, &pos);
+        if (status == EXIT_OK) status = checkpoint_reap(&rd->r->ckpt, 1);
+    }
+    if (status != EXIT_OK) return status;
+    fprintf(stderr, "cepheus: stopped by %s at %s:%lu%s\n", stop_name(sig), rd->in[i].name, lineno,
+            o->checkpoint_dir ? "; checkpoint taken, --restore continues from there" : "");
+    return 128 + sig;
+}
+
+/* --stats: the run's figures on stderr. */
+static void print_stats(const reading *rd, const cep_stats *st, double t0) {
+    double dt = cli_now() - t0;
+    fprintf(stderr,
+            "events read: %" PRIu64 "\n"
+            "events processed: %" PRIu64 "\n"
+            "matches: %" PRIu64 "\n"
+            "late events: %" PRIu64 "\n"
+            "late events matched within the allowed lateness: %" PRIu64 "\n"
+            "timeouts: %" PRIu64 "\n"
+            "dropped partial matches: %" PRIu64 "\n"
+            "expired by state TTL: %" PRIu64 "\n"
+            "dropped for memory: %" PRIu64 "\n"
+            "buffered events run early for memory: %" PRIu64 "\n"
+            "state bytes at the end: %" PRIu64 "\n"
+            "malformed lines: %" PRIu64 "\n"
+            "peak partial matches: %" PRIu64 "\n"
+            "regex errors: %" PRIu64 "\n"
+            "elapsed seconds: %.3f\n"
+            "events/second: %.0f\n",
+            rd->read, st->events, st->matches, st->late, st->stragglers, st->timeouts, st->dropped,
+            st->ttl_dropped, st->mem_dropped, st->mem_released, st->memory, rd->malformed,
+            st->peak_partial_matches, st->regex_errors, dt, dt > 0 ? (double)rd->read / dt : 0.0);
+    if (!rd->o->checkpoint_dir) return;
+    const ckpt_bg *c = &rd->r->ckpt;
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru); /* the run alone: the writers are children */
+    fprintf(stderr, "run's own cpu seconds: %.3f\n",
+            (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 + (double)ru.ru_stime.tv_sec +
+                ru.ru_stime.tv_usec / 1e6);
+    fprintf(stderr,
+            "checkpoints: %" PRIu64 "\n"
+            "checkpoint pause ms (last, mean, worst): %.3f %.3f %.3f\n"
+            "last checkpoint: %.3f s to write, %" PRIu64 " bytes\n",
+            c->taken, c->last_pause * 1e3, c->starts ? c->pause_sum * 1e3 / (double)c->starts : 0.0,
+            c->worst_pause * 1e3, c->last_duration, c->last_size);
+}
+
 static int run_events(runner *x, run_ctx *r, const run_opts *o, input *in,
                       int nin, const ckpt_pos *from) {
-    cep_engine *e = x->e; /* NULL with --threads: no reload, no checkpoint */
-    uint64_t read = from->read, malformed = from->malformed, since = 0;
     int status = EXIT_OK;
     double t0 = cli_now();
-    ckpt_pos pos = *from;
-    size_t max_line = o->max_line > 0 ? (size_t)o->max_line : (size_t)-1 - 1;
-    char toolong_reason[96], where[512], stopmsg[600];
-    snprintf(toolong_reason, sizeof toolong_reason, "line longer than %zu bytes (--max-line-bytes)",
-             max_line);
-    timed t = {r, x, o, t0 + o->flush_ms / 1000.0, &read};
-    line_reader lr = {.buf = malloc(READ_BLOCK), .idle = on_idle, .idle_ud = &t, .wait_ms = -1};
+    reading rd = {.x = x, .r = r, .o = o, .in = in, .read = from->read, .malformed = from->malformed,
+                  .max_line = o->max_line > 0 ? (size_t)o->max_line : (size_t)-1 - 1};
+    snprintf(rd.toolong_reason, sizeof rd.toolong_reason, "line longer than %zu bytes (--max-line-bytes)",
+             rd.max_line);
+    rd.t = (timed){r, x, o, t0 + o->flush_ms / 1000.0, &rd.read};
+    line_reader lr = {.buf = malloc(READ_BLOCK), .idle = on_idle, .idle_ud = &rd.t, .wait_ms = -1};
     if (!lr.buf) return fail(EXIT_INTERNAL, "out of memory");
     if (r->mx) {
         lr.wake = on_wake;
@@ -487,14 +665,12 @@ static int run_events(runner *x, run_ctx *r, const run_opts *o, input *in,
     if (o->processing_time) lr.wait_ms = TICK_MS;
     else if (r->status.on) lr.wait_ms = 1000;
     progress_init(&r->status, r->status.on, t0);
-    unsigned batch = 0;
     int stopped_at = -1; /* the input being read when a stop signal came */
-    unsigned long stop_line = 0;
-    uint64_t stop_offset = 0;
-
+    unsigned long lineno = 0;
+    uint64_t offset = 0;
     for (int i = (int)from->file; i < nin && status == EXIT_OK; i++) {
-        unsigned long lineno = 0;
-        uint64_t offset = 0;
+        lineno = 0;
+        offset = 0;
         if (i == (int)from->file && from->offset) {
             if (fseeko(in[i].f, (off_t)from->offset, SEEK_SET) != 0) {
                 status = fail(EXIT_USAGE, "cannot seek in '%s': %s", in[i].name, strerror(errno));
@@ -503,134 +679,18 @@ static int run_events(runner *x, run_ctx *r, const run_opts *o, input *in,
             lineno = (unsigned long)from->lineno;
             offset = from->offset;
         }
-        ssize_t n = 0;
-        const char *line;
-        size_t len;
-        int toolong;
-        errno = 0;
-        lr.f = in[i].f;
-        lr.pos = lr.end = 0;
-        lr.err = 0;
-        while (!stop_signal && (n = read_line(&lr, &line, max_line, &len, &toolong)) > 0) {
-            if (reload_requested) {
-                if (e) {
-                    reload_patterns(e, r);
-                } else {
-                    reload_requested = 0;
-                    fprintf(stderr, "cepheus: SIGHUP: patterns are not reloaded with --threads; the running ones go on\n");
-                }
-            }
-            lineno++;
-            offset += (uint64_t)n;
-            if (++batch == 256) {
-                batch = 0;
-                on_lines(&t);
-            }
-            if (!toolong && is_blank(line, len)) continue;
-            read++;
-            /* An over-long line is malformed input, like bad JSON; a
-             * watermark line moves event time on without an event. While
-             * a field the patterns read has had no value in any event,
-             * lines are parsed here, so that the summary can say so. */
-            int64_t wm = 0;
-            int kind = toolong ? 0 : cli_watermark_line(line, len, &wm);
-            int counted = !toolong && kind == 0 && r->sum.fields_pending;
-            int rc = toolong ? CEP_ERANGE
-                     : kind > 0 ? rn_advance(x, wm)
-                     : kind < 0 ? CEP_ETIME
-                     : counted  ? push_counted(x, &r->sum, line, len, o->processing_time)
-                                : rn_push_json(x, line, len);
-            if (rc == CEP_OK) {
-                if (kind > 0) r->sum.watermark_lines = 1;
-                if (kind == 0 && !counted) summary_event(&r->sum);
-                summary_accept(&r->sum);
-            }
-            if (is_malformed(rc)) {
-                const char *why = toolong ? toolong_reason
-                                  : kind < 0 ? "invalid watermark: expected {\"$watermark\": MS or \"RFC 3339 time\"}"
-                                  : counted  ? cep_event_error(r->sum.row)
-                                             : rn_error(x);
-                malformed++;
-                int notice;
-                if (summary_reject(&r->sum, rc, why, &notice) || o->strict) {
-                    progress_end(&r->status, stderr);
-                    fprintf(stderr, "%s:%lu: error: %s\n", in[i].name, lineno, why);
-                } else if (notice) {
-                    progress_end(&r->status, stderr);
-                    fprintf(stderr, "%s:%lu: error: %s (%d lines so far; further ones are counted, not printed%s)\n",
-                            in[i].name, lineno, why, SUMMARY_PRINTED_PER_REASON + 1,
-                            r->errors.f ? "" : "; --errors FILE keeps them all");
-                }
-                r->malformed_by[metrics_reason(rc, toolong, kind)]++;
-                if (write_rejected(r, in[i].name, lineno, why, line, len, toolong)) {
-                    status = r->oom ? fail(EXIT_INTERNAL, "out of memory") : output_failed(r);
-                    break;
-                }
-                if (o->strict) {
-                    status = EXIT_INPUT;
-                    break;
-                }
-                const char *all = summary_all_rejected(&r->sum, stopmsg, sizeof stopmsg);
-                if (all) {
-                    status = fail(EXIT_INPUT, "%s", all);
-                    break;
-                }
-            } else if (rc != CEP_OK) {
-                snprintf(where, sizeof where, "%s:%lu", in[i].name, lineno);
-                status = run_failure(r, rc, where, rn_error(x));
-                break;
-            }
-            /* After the line's rejection went to --errors: the position
-             * recorded is past the line, so a restore does not see it again.
-             * While the previous checkpoint is still being written, the
-             * next waits: its child is asked again every 1024 events. */
-            if (o->checkpoint_dir && ++since >= (uint64_t)o->checkpoint_every &&
-                (since - (uint64_t)o->checkpoint_every) % 1024 == 0) {
-                int st = checkpoint_reap(&r->ckpt, 0);
-                if (st == EXIT_OK) st = r->ckpt_failed;
-                if (st != CKPT_BUSY) {
-                    if ((status = st) != EXIT_OK) break;
-                    since = 0;
-                    pos = (ckpt_pos){.file = (uint32_t)i, .offset = offset, .lineno = lineno, .read = read,
-                                     .malformed = malformed};
-                    if ((status = take_checkpoint(e, r, o, &pos)) != EXIT_OK) break;
-                }
-            }
-        }
+        status = read_input(&rd, &lr, i, &lineno, &offset);
         if (status == EXIT_OK && stop_signal) {
             stopped_at = i;
-            stop_line = lineno;
-            stop_offset = offset;
             break;
         }
-        if (status == EXIT_OK && n < 0 && !lr.err)
-            status = fail(EXIT_INTERNAL, "out of memory");
-        if (status == EXIT_OK && lr.err)
-            status = fail(EXIT_USAGE, "cannot read '%s': %s", in[i].name, strerror(lr.err));
     }
     free(lr.line);
     free(lr.buf);
     progress_end(&r->status, stderr);
 
     if (stopped_at >= 0) {
-        /* An orderly stop: what is decided is written, partial and
-         * held-back matches are not forced out (a restore from the final
-         * checkpoint continues them). */
-        int sig = stop_signal;
-        flush_pending(r, x);
-        if (o->checkpoint_dir) {
-            /* The one being written first, then the final one, whole. */
-            status = checkpoint_reap(&r->ckpt, 1);
-            pos = (ckpt_pos){.file = (uint32_t)stopped_at, .offset = stop_offset, .lineno = stop_line,
-                             .read = read, .malformed = malformed};
-            if (status == EXIT_OK) status = take_checkpoint(e, r, o, &pos);
-            if (status == EXIT_OK) status = checkpoint_reap(&r->ckpt, 1);
-        }
-        if (status == EXIT_OK) {
-            fprintf(stderr, "cepheus: stopped by %s at %s:%lu%s\n", stop_name(sig), in[stopped_at].name,
-                    stop_line, o->checkpoint_dir ? "; checkpoint taken, --restore continues from there" : "");
-            status = 128 + sig;
-        }
+        status = stop_in_order(&rd, stopped_at, lineno, offset);
     } else if (status == EXIT_OK) {
         int rc = rn_finish(x);
         if (rc != CEP_OK) status = run_failure(r, rc, "at end of input", rn_error(x));
@@ -643,60 +703,8 @@ static int run_events(runner *x, run_ctx *r, const run_opts *o, input *in,
     cep_stats st;
     rn_stats(x, &st);
     if (!o->quiet) summary_print(&r->sum, &st, stderr);
-    if (o->stats) {
-        double dt = cli_now() - t0;
-        fprintf(stderr,
-                "events read: %" PRIu64 "\n"
-                "events processed: %" PRIu64 "\n"
-                "matches: %" PRIu64 "\n"
-                "late events: %" PRIu64 "\n"
-                "late events matched within the allowed lateness: %" PRIu64 "\n"
-                "timeouts: %" PRIu64 "\n"
-                "dropped partial matches: %" PRIu64 "\n"
-                "expired by state TTL: %" PRIu64 "\n"
-                "dropped for memory: %" PRIu64 "\n"
-                "buffered events run early for memory: %" PRIu64 "\n"
-                "state bytes at the end: %" PRIu64 "\n"
-                "malformed lines: %" PRIu64 "\n"
-                "peak partial matches: %" PRIu64 "\n"
-                "regex errors: %" PRIu64 "\n"
-                "elapsed seconds: %.3f\n"
-                "events/second: %.0f\n",
-                read, st.events, st.matches, st.late, st.stragglers, st.timeouts, st.dropped, st.ttl_dropped, st.mem_dropped, st.mem_released, st.memory, malformed,
-                st.peak_partial_matches, st.regex_errors, dt, dt > 0 ? (double)read / dt : 0.0);
-        if (o->checkpoint_dir) {
-            const ckpt_bg *c = &r->ckpt;
-            struct rusage ru;
-            getrusage(RUSAGE_SELF, &ru); /* the run alone: the writers are children */
-            fprintf(stderr, "run's own cpu seconds: %.3f\n",
-                    (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 + (double)ru.ru_stime.tv_sec +
-                        ru.ru_stime.tv_usec / 1e6);
-            fprintf(stderr,
-                    "checkpoints: %" PRIu64 "\n"
-                    "checkpoint pause ms (last, mean, worst): %.3f %.3f %.3f\n"
-                    "last checkpoint: %.3f s to write, %" PRIu64 " bytes\n",
-                    c->taken, c->last_pause * 1e3, c->starts ? c->pause_sum * 1e3 / (double)c->starts : 0.0,
-                    c->worst_pause * 1e3, c->last_duration, c->last_size);
-        }
-    }
+    if (o->stats) print_stats(&rd, &st, t0);
     return status;
-}
-
-/* A non-negative integer option (the current optarg) into *out, or the
- * usage error that names it. */
-static int int_option(const char *name, const char *unit, int64_t *out) {
-    if (parse_ms(optarg, out) < 0)
-        return usage_error("invalid --%s '%s': expected a non-negative integer (%s)", name, optarg, unit);
-    return EXIT_OK;
-}
-
-/* A duration option (the current optarg) into *out, in milliseconds: a
- * plain integer is milliseconds, or the language's units (5s, 1h). */
-static int duration_option(const char *name, int64_t *out) {
-    if (parse_duration(optarg, out) < 0)
-        return usage_error("invalid --%s '%s': expected a duration: milliseconds, or an integer "
-                           "followed by ms, s, m, h or d (e.g. 5s)", name, optarg);
-    return EXIT_OK;
 }
 
 /* Open an output file named on the command line (nothing when path is
@@ -792,262 +800,72 @@ static unsigned run_warn_skip(const run_opts *o) {
     return skip;
 }
 
-int cmd_run(int argc, char **argv) {
-    enum { OPT_STRICT = 256, OPT_MAX_PMS, OPT_ON_LIMIT, OPT_CHECKPOINT, OPT_CHECKPOINT_EVERY,
-           OPT_RESTORE, OPT_STATE_TTL, OPT_TIME, OPT_MAX_MEMORY, OPT_LATENESS, OPT_ERRORS, OPT_MAX_LINE,
-           OPT_KAFKA, OPT_TOPIC, OPT_GROUP, OPT_OUT_TOPIC, OPT_LATE_TOPIC, OPT_TIMEOUTS_TOPIC,
-           OPT_STATE_TOPIC, OPT_INSTANCE, OPT_TXN_EVENTS, OPT_TXN_MS, OPT_THREADS, OPT_PROGRESS,
-           OPT_NO_PROGRESS, OPT_FLUSH, OPT_METRICS };
-    static const struct option opts[] = {
-        {"output", required_argument, NULL, 'o'},
-        {"time-field", required_argument, NULL, 't'},
-        {"max-delay", required_argument, NULL, 'd'},
-        {"late", required_argument, NULL, 'l'},
-        {"timeouts", required_argument, NULL, 'T'},
-        {"stats", no_argument, NULL, 's'},
-        {"strict", no_argument, NULL, OPT_STRICT},
-        {"max-partial-matches", required_argument, NULL, OPT_MAX_PMS},
-        {"on-limit", required_argument, NULL, OPT_ON_LIMIT},
-        {"checkpoint", required_argument, NULL, OPT_CHECKPOINT},
-        {"checkpoint-every", required_argument, NULL, OPT_CHECKPOINT_EVERY},
-        {"restore", required_argument, NULL, OPT_RESTORE},
-        {"state-ttl", required_argument, NULL, OPT_STATE_TTL},
-        {"time", required_argument, NULL, OPT_TIME},
-        {"max-memory", required_argument, NULL, OPT_MAX_MEMORY},
-        {"allowed-lateness", required_argument, NULL, OPT_LATENESS},
-        {"errors", required_argument, NULL, OPT_ERRORS},
-        {"max-line-bytes", required_argument, NULL, OPT_MAX_LINE},
-        {"threads", required_argument, NULL, OPT_THREADS},
-        {"metrics", required_argument, NULL, OPT_METRICS},
-        {"kafka", required_argument, NULL, OPT_KAFKA},
-        {"topic", required_argument, NULL, OPT_TOPIC},
-        {"group", required_argument, NULL, OPT_GROUP},
-        {"output-topic", required_argument, NULL, OPT_OUT_TOPIC},
-        {"late-topic", required_argument, NULL, OPT_LATE_TOPIC},
-        {"timeouts-topic", required_argument, NULL, OPT_TIMEOUTS_TOPIC},
-        {"state-topic", required_argument, NULL, OPT_STATE_TOPIC},
-        {"instance-id", required_argument, NULL, OPT_INSTANCE},
-        {"txn-events", required_argument, NULL, OPT_TXN_EVENTS},
-        {"txn-ms", required_argument, NULL, OPT_TXN_MS},
-        {"quiet", no_argument, NULL, 'q'},
-        {"progress", no_argument, NULL, OPT_PROGRESS},
-        {"no-progress", no_argument, NULL, OPT_NO_PROGRESS},
-        {"flush-interval", required_argument, NULL, OPT_FLUSH},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0}};
-    run_opts o = {.time_field = CEP_DEFAULT_TIME_FIELD, .checkpoint_every = 100000, .progress = -1, .flush_ms = 100};
-    /* Kafka mode: the options are only collected here (cli/kafka.c). */
-    const char *kafka = NULL, *topic = NULL, *group = NULL, *out_topic = NULL, *late_topic = NULL,
-               *timeouts_topic = NULL, *state_topic = NULL, *instance = NULL;
-    int64_t txn_events = 10000, txn_ms = 1000;
-    const char *kconf[64];
-    int nkconf = 0;
-    int c;
-    warn_opts wopts = {0};
-    while ((c = getopt_long(argc, argv, ":o:t:d:l:T:shqX:W:", opts, NULL)) != -1) {
-        switch (c) {
-        case 'W':
-            if (warn_option(&wopts, optarg) != EXIT_OK) return EXIT_USAGE;
-            break;
-        case OPT_KAFKA: kafka = optarg; break;
-        case OPT_TOPIC: topic = optarg; break;
-        case OPT_GROUP: group = optarg; break;
-        case OPT_OUT_TOPIC: out_topic = optarg; break;
-        case OPT_LATE_TOPIC: late_topic = optarg; break;
-        case OPT_TIMEOUTS_TOPIC: timeouts_topic = optarg; break;
-        case OPT_STATE_TOPIC: state_topic = optarg; break;
-        case OPT_INSTANCE: instance = optarg; break;
-        case OPT_TXN_EVENTS:
-        case OPT_TXN_MS: {
-            int64_t v;
-            if ((c == OPT_TXN_MS ? parse_duration(optarg, &v) : parse_ms(optarg, &v)) < 0 || v == 0)
-                return usage_error("invalid %s '%s': expected a positive integer%s",
-                                   c == OPT_TXN_MS ? "--txn-ms" : "--txn-events", optarg,
-                                   c == OPT_TXN_MS ? " (milliseconds) or a duration (e.g. 2s)" : "");
-            *(c == OPT_TXN_MS ? &txn_ms : &txn_events) = v;
-            break;
-        }
-        case 'X':
-            if (nkconf == (int)(sizeof kconf / sizeof kconf[0])) return usage_error("too many -X options");
-            if (!strchr(optarg, '=')) return usage_error("invalid -X '%s': expected KEY=VALUE", optarg);
-            kconf[nkconf++] = optarg;
-            break;
-        case 'o':
-            o.output = optarg;
-            break;
-        case 't':
-            if (!*optarg) return usage_error("the time field name is empty");
-            o.time_field = optarg;
-            break;
-        case 'd':
-            if (duration_option("max-delay", &o.max_delay) != EXIT_OK) return EXIT_USAGE;
-            break;
-        case 'T':
-            o.timeouts = optarg;
-            break;
-        case 'l':
-            o.late = optarg;
-            break;
-        case 's':
-            o.stats = 1;
-            break;
-        case OPT_STRICT:
-            o.strict = 1;
-            break;
-        case OPT_MAX_PMS:
-            if (parse_ms(optarg, &o.max_pms) < 0 || o.max_pms > UINT32_MAX)
-                return usage_error("invalid --max-partial-matches '%s': expected "
-                                   "an integer from 0 to 4294967295", optarg);
-            break;
-        case OPT_CHECKPOINT:
-            o.checkpoint_dir = optarg;
-            break;
-        case OPT_CHECKPOINT_EVERY:
-            if (parse_ms(optarg, &o.checkpoint_every) < 0 || o.checkpoint_every == 0)
-                return usage_error("invalid --checkpoint-every '%s': expected a positive integer (events)",
-                                   optarg);
-            break;
-        case OPT_RESTORE:
-            o.restore_dir = optarg;
-            break;
-        case OPT_MAX_MEMORY: {
-            /* Bytes, or with a k, M or G suffix (powers of 1024). */
-            char digits[32];
-            size_t n = strlen(optarg);
-            int shift = 0;
-            if (n && strchr("kKmMgG", optarg[n - 1])) {
-                char u = (char)(optarg[n - 1] | 0x20);
-                shift = u == 'k' ? 10 : u == 'm' ? 20 : 30;
-                n--;
-            }
-            if (n == 0 || n >= sizeof digits) return usage_error("invalid --max-memory '%s'", optarg);
-            memcpy(digits, optarg, n);
-            digits[n] = '\0';
-            if (parse_ms(digits, &o.max_memory) < 0 || o.max_memory > (INT64_MAX >> shift))
-                return usage_error("invalid --max-memory '%s': expected bytes, or a number with k, M or G",
-                                   optarg);
-            o.max_memory <<= shift;
-            break;
-        }
-        case OPT_LATENESS:
-            if (duration_option("allowed-lateness", &o.lateness) != EXIT_OK) return EXIT_USAGE;
-            break;
-        case OPT_TIME:
-            if (!strcmp(optarg, "event")) o.processing_time = 0;
-            else if (!strcmp(optarg, "processing")) o.processing_time = 1;
-            else return usage_error("invalid --time '%s': expected event or processing", optarg);
-            break;
-        case OPT_STATE_TTL:
-            if (duration_option("state-ttl", &o.state_ttl) != EXIT_OK) return EXIT_USAGE;
-            break;
-        case OPT_ERRORS:
-            o.errors = optarg;
-            break;
-        case OPT_THREADS:
-            if (parse_ms(optarg, &o.threads) < 0 || o.threads < 1 || o.threads > 256)
-                return usage_error("invalid --threads '%s': expected an integer from 1 to 256", optarg);
-            break;
-        case OPT_METRICS:
-            o.metrics = optarg;
-            break;
-        case OPT_MAX_LINE:
-            if (int_option("max-line-bytes", "bytes; 0: no limit", &o.max_line) != EXIT_OK) return EXIT_USAGE;
-            break;
-        case OPT_ON_LIMIT:
-            if (!strcmp(optarg, "drop")) o.limit_fail = 0;
-            else if (!strcmp(optarg, "fail")) o.limit_fail = 1;
-            else return usage_error("invalid --on-limit '%s': expected drop or fail", optarg);
-            break;
-        case 'q':
-            o.quiet = 1;
-            break;
-        case OPT_PROGRESS:
-        case OPT_NO_PROGRESS:
-            o.progress = c == OPT_PROGRESS;
-            break;
-        case OPT_FLUSH:
-            if (duration_option("flush-interval", &o.flush_ms) != EXIT_OK) return EXIT_USAGE;
-            break;
-        case 'h':
-            fputs(usage_text, stdout);
-            return EXIT_OK;
-        default:
-            return option_error_in(c, argv, opts);
-        }
-    }
-    if (optind >= argc) return usage_error("run needs a pattern file");
-    const char *pattern_file = argv[optind++];
-    if (kafka || topic || group || out_topic) {
+/* Kafka mode (cli/kafka.c): the patterns run on a consumer group's
+ * partitions, results go to topics. */
+static int run_kafka(const run_opts *o) {
 #ifdef CEP_HAVE_KAFKA
-        if (!kafka || !topic || !group || !out_topic)
-            return usage_error("Kafka mode needs --kafka, --topic, --group and --output-topic");
-        if (o.threads) return usage_error("--threads does not apply with --kafka: it runs an engine per partition");
-        if (optind < argc || o.output || o.late || o.timeouts || o.checkpoint_dir || o.restore_dir ||
-            o.processing_time || o.max_memory || o.strict || o.errors || o.max_line)
-            return usage_error("with --kafka, events come from --topic and results go to topics: event "
-                               "files, --output, --late, --timeouts, --checkpoint, --restore, --time "
-                               "processing, --max-memory, --strict, --errors and --max-line-bytes do not apply");
-        cep_program *kprog;
-        char *ktext = NULL;
-        size_t klen = 0;
-        int ks = compile_file_keep(pattern_file, &kprog, &ktext, &klen);
-        if (ks == EXIT_OK) ks = print_warnings(pattern_file, ktext, klen, &wopts, run_warn_skip(&o));
-        free(ktext);
-        if (ks != EXIT_OK) {
-            cep_program_free(kprog);
-            return ks;
-        }
-        kafka_opts ko = {.brokers = kafka, .topic = topic, .group = group, .output_topic = out_topic,
-                         .late_topic = late_topic, .timeouts_topic = timeouts_topic,
-                         .state_topic = state_topic, .instance_id = instance, .config = kconf,
-                         .nconfig = nkconf, .txn_events = txn_events, .txn_ms = txn_ms,
-                         .stats_ms = o.stats ? 5000 : 0, .time_field = o.time_field,
-                         .max_delay = o.max_delay, .lateness = o.lateness, .state_ttl = o.state_ttl,
-                         .max_pms = o.max_pms, .limit_fail = o.limit_fail};
-        if (o.metrics && (ks = metrics_start(o.metrics, &ko.metrics)) != EXIT_OK) {
-            cep_program_free(kprog);
-            return ks;
-        }
-        ks = kafka_run(kprog, &ko);
-        metrics_stop(ko.metrics);
-        cep_program_free(kprog);
-        return ks;
+    const run_kafka_opts *k = &o->kafka;
+    cep_program *prog;
+    char *text = NULL;
+    size_t len = 0;
+    int st = compile_file_keep(o->pattern_file, &prog, &text, &len);
+    if (st == EXIT_OK) st = print_warnings(o->pattern_file, text, len, &o->warn, run_warn_skip(o));
+    free(text);
+    if (st != EXIT_OK) {
+        cep_program_free(prog);
+        return st;
+    }
+    kafka_opts ko = {.brokers = k->brokers, .topic = k->topic, .group = k->group, .output_topic = k->out_topic,
+                     .late_topic = k->late_topic, .timeouts_topic = k->timeouts_topic,
+                     .state_topic = k->state_topic, .instance_id = k->instance, .config = k->conf,
+                     .nconfig = k->nconf, .txn_events = k->txn_events, .txn_ms = k->txn_ms,
+                     .stats_ms = o->stats ? 5000 : 0, .time_field = o->time_field,
+                     .max_delay = o->max_delay, .lateness = o->lateness, .state_ttl = o->state_ttl,
+                     .max_pms = o->max_pms, .limit_fail = o->limit_fail};
+    if (o->metrics && (st = metrics_start(o->metrics, &ko.metrics)) != EXIT_OK) {
+        cep_program_free(prog);
+        return st;
+    }
+    st = kafka_run(prog, &ko);
+    metrics_stop(ko.metrics);
+    cep_program_free(prog);
+    return st;
 #else
-        return usage_error("this cepheus was built without Kafka support (install librdkafka, "
-                           "Debian: librdkafka-dev, and configure --with-kafka)");
+    (void)o; /* run_options refused Kafka options in this build */
+    return EXIT_USAGE;
 #endif
-    }
-    if (o.threads && (o.checkpoint_dir || o.restore_dir))
-        return usage_error("--threads cannot be used with --checkpoint or --restore: a pool of engines has no snapshot");
-    if (late_topic || timeouts_topic || state_topic || instance || nkconf)
-        return usage_error("--late-topic, --timeouts-topic, --state-topic, --instance-id and -X need --kafka");
-    if (o.checkpoint_dir || o.restore_dir) {
-        /* Resuming means seeking the input and truncating the output. */
-        if (!o.output) return usage_error("--checkpoint and --restore need --output FILE");
-        if (optind >= argc) return usage_error("--checkpoint and --restore need event files, not standard input");
-        for (int i = optind; i < argc; i++)
-            if (!strcmp(argv[i], "-")) return usage_error("--checkpoint and --restore need event files, not standard input");
-    }
+}
 
-    int status;
-    cep_program *prog = NULL;
-    cep_engine *e = NULL;
-    runner x = {0};
-    ckpt_pos from = {0};
-    ckpt ck = {0}; /* before the first goto done, which frees it */
-    char *note = NULL;
-    char err[1024];
-    int resume = 0;
-    int nin = argc - optind > 0 ? argc - optind : 1;
-    input *in = calloc((size_t)nin, sizeof *in);
-    run_ctx r = {0};
-    out_file_init(&r.out, stdout, "<stdout>");
-    out_file_init(&r.late, NULL, NULL);
-    out_file_init(&r.timeouts, NULL, NULL);
-    out_file_init(&r.errors, NULL, NULL);
-    r.rejected.file = &r.errors;
-    if (!in) return fail(EXIT_INTERNAL, "out of memory");
+/* A run over files or standard input, from start-up to teardown. */
+typedef struct run_job {
+    const run_opts *o;
+    run_ctx r;
+    runner x;
+    cep_program *prog;
+    cep_engine *e;       /* the single engine (x.e), freed at the end */
+    input *in;
+    int nin;
+    ckpt ck;             /* the checkpoint restored from */
+    ckpt_pos from;       /* where reading starts */
+    char *note;          /* how the patterns changed since the checkpoint */
+    int resume;          /* a checkpoint was found */
+} run_job;
 
+static int job_init(run_job *j, const run_opts *o) {
+    memset(j, 0, sizeof *j);
+    j->o = o;
+    j->nin = o->ninputs > 0 ? o->ninputs : 1;
+    out_file_init(&j->r.out, stdout, "<stdout>");
+    out_file_init(&j->r.late, NULL, NULL);
+    out_file_init(&j->r.timeouts, NULL, NULL);
+    out_file_init(&j->r.errors, NULL, NULL);
+    j->r.rejected.file = &j->r.errors;
+    j->in = calloc((size_t)j->nin, sizeof *j->in);
+    if (!j->in) return fail(EXIT_INTERNAL, "out of memory");
+    return EXIT_OK;
+}
+
+static void install_signals(void) {
     /* SIGHUP reloads the patterns. Set up before the first compile: a
      * SIGHUP then (a supervisor that signals as soon as it has started us)
      * is honoured at the first line instead of killing the process. */
@@ -1061,177 +879,205 @@ int cmd_run(int argc, char **argv) {
     signal(SIGPIPE, SIG_IGN);
     /* SIGINT and SIGTERM stop the run in order (cli/stop.c). */
     stop_install();
+}
 
-    status = compile_file_keep(pattern_file, &prog, &r.text, &r.text_len);
-    if (status == EXIT_OK) status = print_warnings(pattern_file, r.text, r.text_len, &wopts, run_warn_skip(&o));
-    if (status != EXIT_OK) goto done;
-    if (summary_init(&r.sum, prog, o.time_field, o.max_delay, o.lateness) != 0) {
-        status = fail(EXIT_INTERNAL, "out of memory");
-        goto done;
-    }
-    r.sum.strict = o.strict;
+/* The patterns, the summary, the status line and the metrics endpoint. */
+static int job_load(run_job *j) {
+    const run_opts *o = j->o;
+    run_ctx *r = &j->r;
+    int status = compile_file_keep(o->pattern_file, &j->prog, &r->text, &r->text_len);
+    if (status == EXIT_OK)
+        status = print_warnings(o->pattern_file, r->text, r->text_len, &o->warn, run_warn_skip(o));
+    if (status != EXIT_OK) return status;
+    if (summary_init(&r->sum, j->prog, o->time_field, o->max_delay, o->lateness) != 0)
+        return fail(EXIT_INTERNAL, "out of memory");
+    r->sum.strict = o->strict;
     /* The status line: asked for, or by default on a terminal. */
-    r.status.on = o.progress > 0 || (o.progress < 0 && !o.quiet && isatty(2));
+    r->status.on = o->progress > 0 || (o->progress < 0 && !o->quiet && isatty(2));
     /* Before the inputs are opened: opening a FIFO waits for its writer;
      * and before the sink, which counts matches by pattern for it. */
-    r.ckpt_on = o.checkpoint_dir != NULL;
-    if (o.metrics) {
-        if ((status = metrics_start(o.metrics, &r.mx)) != EXIT_OK) goto done;
-        metrics_health(r.mx, o.restore_dir ? HEALTH_RESTORING : HEALTH_RUNNING, NULL);
+    r->ckpt_on = o->checkpoint_dir != NULL;
+    if (o->metrics) {
+        if ((status = metrics_start(o->metrics, &r->mx)) != EXIT_OK) return status;
+        metrics_health(r->mx, o->restore_dir ? HEALTH_RESTORING : HEALTH_RUNNING, NULL);
     }
-    r.prog = prog;
-    r.owned = &prog;
-    sink_init(&r.main, &r);
-    r.pattern_file = pattern_file;
+    r->prog = j->prog;
+    r->owned = &j->prog;
+    sink_init(&r->main, r);
+    r->pattern_file = o->pattern_file;
+    return EXIT_OK;
+}
 
-    /* Open every input first, so a misspelt name fails before any output. */
-    if (optind >= argc) {
-        in[0] = (input){stdin, "<stdin>"};
-    } else {
-        for (int i = 0; i < nin; i++) {
-            const char *name = argv[optind + i];
-            if (strcmp(name, "-") == 0) {
-                in[i] = (input){stdin, "<stdin>"};
-                continue;
-            }
-            in[i].name = name;
-            in[i].f = fopen(name, "rb");
-            if (!in[i].f) {
-                status = fail(EXIT_USAGE, "cannot read '%s': %s", name,
-                              strerror(errno));
-                goto done;
-            }
+/* Open every input first, so a misspelt name fails before any output. */
+static int open_inputs(run_job *j) {
+    if (j->o->ninputs == 0) {
+        j->in[0] = (input){stdin, "<stdin>"};
+        return EXIT_OK;
+    }
+    for (int i = 0; i < j->nin; i++) {
+        const char *name = j->o->inputs[i];
+        if (strcmp(name, "-") == 0) {
+            j->in[i] = (input){stdin, "<stdin>"};
+            continue;
         }
+        j->in[i].name = name;
+        j->in[i].f = fopen(name, "rb");
+        if (!j->in[i].f) return fail(EXIT_USAGE, "cannot read '%s': %s", name, strerror(errno));
     }
-    if ((status = outputs_distinct(&o, pattern_file, in, nin)) != EXIT_OK) goto done;
+    return outputs_distinct(j->o, j->o->pattern_file, j->in, j->nin);
+}
 
+/* The checkpoint directories: writable, locked, and the checkpoint to
+ * resume from, if there is one, read and checked. */
+static int prepare_checkpoints(run_job *j) {
+    const run_opts *o = j->o;
+    char err[1024];
+    int status;
     /* A checkpoint directory that cannot be written is found now, not at
      * the first checkpoint, after thousands of matches. */
-    if (o.checkpoint_dir && checkpoint_prepare_dir(o.checkpoint_dir, err, sizeof err) < 0) {
-        status = fail(EXIT_OUTPUT, "%s", err);
-        goto done;
-    }
+    if (o->checkpoint_dir && checkpoint_prepare_dir(o->checkpoint_dir, err, sizeof err) < 0)
+        return fail(EXIT_OUTPUT, "%s", err);
     /* One run per checkpoint directory; a killed run's writer is gone
      * before the checkpoint is read. (A --restore directory that does not
      * exist holds no checkpoint: the run starts from the beginning.) */
     struct stat rst;
-    if ((o.restore_dir && (stat(o.restore_dir, &rst) == 0 || errno != ENOENT) &&
-         (status = checkpoint_lock(o.restore_dir)) != EXIT_OK) ||
-        (o.checkpoint_dir && (!o.restore_dir || strcmp(o.checkpoint_dir, o.restore_dir) != 0) &&
-         (status = checkpoint_lock(o.checkpoint_dir)) != EXIT_OK))
-        goto done;
-
+    if (o->restore_dir && (stat(o->restore_dir, &rst) == 0 || errno != ENOENT) &&
+        (status = checkpoint_lock(o->restore_dir)) != EXIT_OK)
+        return status;
+    if (o->checkpoint_dir && (!o->restore_dir || strcmp(o->checkpoint_dir, o->restore_dir) != 0) &&
+        (status = checkpoint_lock(o->checkpoint_dir)) != EXIT_OK)
+        return status;
+    if (!o->restore_dir) return EXIT_OK;
     /* A checkpoint, if there is one, says where to resume. Everything about
      * it is checked (header, files, snapshot, patterns) before any output
      * is touched: a refused restore leaves them as they were. */
-    if (o.restore_dir) {
-        resume = checkpoint_read(o.restore_dir, &ck, err, sizeof err);
-        if (resume > 0) {
-            from = ck.pos;
-            const char *paths[4] = {o.output, o.late, o.timeouts, o.errors};
-            if (checkpoint_check_files(&ck, o.restore_dir, in[from.file < (uint32_t)nin ? from.file : 0].f,
-                                       in[from.file < (uint32_t)nin ? from.file : 0].name, nin, paths, err,
-                                       sizeof err) < 0)
-                resume = -1;
-        }
-        if (resume < 0) {
-            status = fail(resume == -2 ? EXIT_INTERNAL : EXIT_INPUT, "%s", err);
-            goto done;
-        }
+    int resume = checkpoint_read(o->restore_dir, &j->ck, err, sizeof err);
+    if (resume > 0) {
+        j->from = j->ck.pos;
+        const input *at = &j->in[j->from.file < (uint32_t)j->nin ? j->from.file : 0];
+        const char *paths[4] = {o->output, o->late, o->timeouts, o->errors};
+        if (checkpoint_check_files(&j->ck, o->restore_dir, at->f, at->name, j->nin, paths, err, sizeof err) < 0)
+            resume = -1;
     }
+    if (resume < 0) return fail(resume == -2 ? EXIT_INTERNAL : EXIT_INPUT, "%s", err);
+    j->resume = resume;
+    return EXIT_OK;
+}
 
+/* The engine (restored from the checkpoint when resuming), or the pool. */
+static int start_engine(run_job *j) {
+    const run_opts *o = j->o;
+    run_ctx *r = &j->r;
+    shard_setup su = {o, r};
     int rc;
-    if (o.threads) {
+    if (o->threads) {
         /* Each of the pool's engines with its own blocks of output. */
-        unsigned ne = cep_pool_engine_count((unsigned)o.threads);
-        r.shards = calloc(ne, sizeof *r.shards);
-        if (!r.shards) {
-            status = fail(EXIT_INTERNAL, "out of memory");
-            goto done;
-        }
-        for (unsigned i = 0; i < ne; i++) sink_init(&r.shards[i], &r);
-        r.nshards = ne;
-        shard_setup su = {&o, &r};
-        rc = cep_pool_new(prog, (unsigned)o.threads, configure_shard, &su, &x.p);
-    } else if (resume) {
-        shard_setup su = {&o, &r};
-        int got = checkpoint_restore(&ck, o.restore_dir, pattern_file, prog, configure_single, &su, &e, &note,
-                                     err, sizeof err);
-        if (got < 0) {
-            status = fail(got == -2 ? EXIT_INTERNAL : EXIT_INPUT, "%s", err);
-            goto done;
-        }
-        x.e = e;
+        unsigned ne = cep_pool_engine_count((unsigned)o->threads);
+        r->shards = calloc(ne, sizeof *r->shards);
+        if (!r->shards) return fail(EXIT_INTERNAL, "out of memory");
+        for (unsigned i = 0; i < ne; i++) sink_init(&r->shards[i], r);
+        r->nshards = ne;
+        rc = cep_pool_new(j->prog, (unsigned)o->threads, configure_shard, &su, &j->x.p);
+    } else if (j->resume) {
+        char err[1024];
+        int got = checkpoint_restore(&j->ck, o->restore_dir, o->pattern_file, j->prog, configure_single, &su,
+                                     &j->e, &j->note, err, sizeof err);
+        if (got < 0) return fail(got == -2 ? EXIT_INTERNAL : EXIT_INPUT, "%s", err);
+        j->x.e = j->e;
         rc = CEP_OK;
     } else {
-        rc = cep_engine_new(prog, &e);
-        if (rc == CEP_OK) rc = configure_engine(e, &o, &r.main, 1);
-        x.e = e;
+        rc = cep_engine_new(j->prog, &j->e);
+        if (rc == CEP_OK) rc = configure_engine(j->e, o, &r->main, 1);
+        j->x.e = j->e;
     }
-    if (rc != CEP_OK) {
-        status = fail(EXIT_INTERNAL, "cannot start the engine: %s",
-                      cep_strerror(rc));
-        goto done;
-    }
+    if (rc != CEP_OK) return fail(EXIT_INTERNAL, "cannot start the engine: %s", cep_strerror(rc));
+    return EXIT_OK;
+}
 
-    /* Resuming, every output is opened, then each is cut back to the
-     * length the checkpoint recorded: whatever was written after it is
-     * written again, exactly once. */
-    out_file *outs[4] = {&r.out, &r.late, &r.timeouts, &r.errors};
-    const char *paths[4] = {o.output, o.late, o.timeouts, o.errors};
-    const uint64_t lens[4] = {from.out_len, from.late_len, from.timeouts_len, from.errors_len};
+/* Resuming, every output is opened, then each is cut back to the length
+ * the checkpoint recorded: whatever was written after it is written
+ * again, exactly once. */
+static int open_outputs(run_job *j) {
+    const run_opts *o = j->o;
+    run_ctx *r = &j->r;
+    int status = EXIT_OK;
+    out_file *outs[4] = {&r->out, &r->late, &r->timeouts, &r->errors};
+    const char *paths[4] = {o->output, o->late, o->timeouts, o->errors};
+    const uint64_t lens[4] = {j->from.out_len, j->from.late_len, j->from.timeouts_len, j->from.errors_len};
     for (int i = 0; i < 4 && status == EXIT_OK; i++)
-        status = open_output(paths[i], resume, &outs[i]->f, &outs[i]->name);
-    for (int i = 0; i < 4 && status == EXIT_OK && resume; i++)
+        status = open_output(paths[i], j->resume, &outs[i]->f, &outs[i]->name);
+    for (int i = 0; i < 4 && status == EXIT_OK && j->resume; i++)
         status = cut_output(paths[i], outs[i]->f, lens[i]);
-    if (status != EXIT_OK) goto done;
-    if (note) fprintf(stderr, "cepheus: %s has changed since the checkpoint in '%s' was made: %s\n", pattern_file,
-                      o.restore_dir, note);
+    if (status != EXIT_OK) return status;
+    if (j->note)
+        fprintf(stderr, "cepheus: %s has changed since the checkpoint in '%s' was made: %s\n", o->pattern_file,
+                o->restore_dir, j->note);
     /* Matches are small and many: write them in large blocks. Static
      * buffers, since stdout keeps its buffer until the process exits. */
     static char outbuf[1 << 20], latebuf[1 << 16], timeoutbuf[1 << 16];
-    setvbuf(r.out.f, outbuf, _IOFBF, sizeof outbuf);
-    if (r.late.f) setvbuf(r.late.f, latebuf, _IOFBF, sizeof latebuf);
-    if (r.timeouts.f) setvbuf(r.timeouts.f, timeoutbuf, _IOFBF, sizeof timeoutbuf);
-
+    setvbuf(r->out.f, outbuf, _IOFBF, sizeof outbuf);
+    if (r->late.f) setvbuf(r->late.f, latebuf, _IOFBF, sizeof latebuf);
+    if (r->timeouts.f) setvbuf(r->timeouts.f, timeoutbuf, _IOFBF, sizeof timeoutbuf);
     /* Processing time, or --flush-interval 0: a match is written when it happens. */
-    if (o.processing_time || o.flush_ms == 0) r.out.live = r.late.live = r.timeouts.live = r.errors.live = 1;
+    if (o->processing_time || o->flush_ms == 0) r->out.live = r->late.live = r->timeouts.live = r->errors.live = 1;
+    return EXIT_OK;
+}
 
-    metrics_health(r.mx, HEALTH_RUNNING, NULL);
-    status = run_events(&x, &r, &o, in, nin, &from);
-
-done:
+/* Everything written is flushed (even after an input error: those matches
+ * are real) and everything freed; an output error wins over the status
+ * only when that was OK. */
+static int job_end(run_job *j, int status) {
+    run_ctx *r = &j->r;
     /* The shards stop first: then their blocks are theirs no more. */
-    cep_pool_free(x.p);
-    /* Flush what was written even after an input error: those matches are
-     * real. Output errors win over the status so far only when it was OK. */
-    {
-        sink_flush(&r.main);
-        for (unsigned i = 0; i < r.nshards; i++) sink_flush(&r.shards[i]);
-        out_flush(&r.rejected);
-        int s1 = close_output(&r.out);
-        int s2 = close_output(&r.late);
-        int s3 = close_output(&r.timeouts);
-        int s4 = close_output(&r.errors);
-        if (status == EXIT_OK) status = s1 != EXIT_OK ? s1 : s2 != EXIT_OK ? s2 : s3 != EXIT_OK ? s3 : s4;
-    }
-    for (int i = 0; i < nin; i++)
-        if (in[i].f && in[i].f != stdin) fclose(in[i].f);
-    free(in);
-    cep_engine_free(e);
-    cep_program_free(prog);
-    sink_free(&r.main);
-    for (unsigned i = 0; i < r.nshards; i++) sink_free(&r.shards[i]);
-    free(r.shards);
-    out_buf_free(&r.rejected);
-    out_file_destroy(&r.out);
-    out_file_destroy(&r.late);
-    out_file_destroy(&r.timeouts);
-    out_file_destroy(&r.errors);
-    checkpoint_free(&ck);
-    free(note);
-    free(r.text);
-    summary_free(&r.sum);
-    metrics_stop(r.mx);
+    cep_pool_free(j->x.p);
+    sink_flush(&r->main);
+    for (unsigned i = 0; i < r->nshards; i++) sink_flush(&r->shards[i]);
+    out_flush(&r->rejected);
+    int s[4];
+    s[0] = close_output(&r->out); /* in this order: their messages too */
+    s[1] = close_output(&r->late);
+    s[2] = close_output(&r->timeouts);
+    s[3] = close_output(&r->errors);
+    for (int i = 0; i < 4 && status == EXIT_OK; i++) status = s[i];
+    for (int i = 0; j->in && i < j->nin; i++)
+        if (j->in[i].f && j->in[i].f != stdin) fclose(j->in[i].f);
+    free(j->in);
+    cep_engine_free(j->e);
+    cep_program_free(j->prog);
+    sink_free(&r->main);
+    for (unsigned i = 0; i < r->nshards; i++) sink_free(&r->shards[i]);
+    free(r->shards);
+    out_buf_free(&r->rejected);
+    out_file_destroy(&r->out);
+    out_file_destroy(&r->late);
+    out_file_destroy(&r->timeouts);
+    out_file_destroy(&r->errors);
+    checkpoint_free(&j->ck);
+    free(j->note);
+    free(r->text);
+    summary_free(&r->sum);
+    metrics_stop(r->mx);
     return status;
+}
+
+int cmd_run(int argc, char **argv) {
+    run_opts o;
+    int status = run_options(argc, argv, &o);
+    if (status != EXIT_OK) return status == RUN_HELP ? EXIT_OK : status;
+    if (o.kafka.brokers) return run_kafka(&o);
+    run_job j;
+    status = job_init(&j, &o);
+    if (status == EXIT_OK) {
+        install_signals();
+        status = job_load(&j);
+    }
+    if (status == EXIT_OK) status = open_inputs(&j);
+    if (status == EXIT_OK) status = prepare_checkpoints(&j);
+    if (status == EXIT_OK) status = start_engine(&j);
+    if (status == EXIT_OK) status = open_outputs(&j);
+    if (status == EXIT_OK) {
+        metrics_health(j.r.mx, HEALTH_RUNNING, NULL);
+        status = run_events(&j.x, &j.r, &o, j.in, j.nin, &j.from);
+    }
+    return job_end(&j, status);
 }
