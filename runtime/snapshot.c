@@ -286,6 +286,19 @@ static const char *r_bytes(reader *r, size_t n) {
     return s;
 }
 
+/* The smallest each record can be: a count larger than the bytes left
+ * could hold is a lie, refused before anything is allocated for it. */
+enum {
+    SNAP_MIN_EVENT = 24, /* time 8, seq 8, slot count 4, raw length 4 */
+    SNAP_NODE = 12,      /* event 4, step 4, parent 4 */
+    SNAP_MIN_KEY = 28,   /* pattern 4, created 8, last event 8, key length 4, key >= 4 */
+    SNAP_PM = 32         /* node 4, start 8, start seq 8, last event's time 8, state 4 */
+};
+
+static int r_fits(const reader *r, uint32_t n, size_t size) {
+    return !r->bad && n <= (size_t)(r->end - r->p) / size;
+}
+
 /* Read one event into the builder b and keep a frozen copy. */
 static cep_event *r_event(reader *r, cep_engine *e, cep_event *b) {
     cep_event_clear(b);
@@ -352,7 +365,7 @@ static int r_key_pms(reader *r, cep_engine *e, const nfa_pattern *pat, key_state
     l->n = 0;
     uint32_t n = r_u32(r);
     int rc = 0;
-    if (r->bad || n > (size_t)(r->end - r->p) / 32) return -1;
+    if (!r_fits(r, n, SNAP_PM)) return -1;
     for (uint32_t i = 0; i < n && !rc; i++) {
         pm p;
         if (r_pm(r, e, pat, nodes, nnd, &p) < 0) {
@@ -406,6 +419,148 @@ static int check_envelope(const cep_engine *e, const unsigned char *buf, size_t 
     return CEP_OK;
 }
 
+/* What a restore has read so far: the numbered events and nodes that the
+ * later sections refer to. Each section's reader returns CEP_OK,
+ * CEP_ECORRUPT or CEP_ENOMEM. */
+typedef struct restoring {
+    cep_engine *e;
+    reader r;
+    cep_event *builder;
+    cep_event **events;
+    pm_node **nodes;
+    uint32_t nev, nnd;
+    uint64_t keys_created;
+    int started, finished;
+} restoring;
+
+/* The engine's clock and counters. */
+static int r_engine(restoring *s) {
+    cep_engine *e = s->e;
+    reader *r = &s->r;
+    e->max_delay = r_i64(r);
+    e->watermark = r_i64(r);
+    e->max_seen = r_i64(r);
+    e->arrivals = r_u64(r);
+    s->keys_created = r_u64(r);
+    s->started = (int)r_u8(r);
+    s->finished = (int)r_u8(r);
+    cep_stats *st = &e->stats;
+    uint64_t *counters[] = {&st->events, &st->matches, &st->late, &st->stragglers, &st->timeouts,
+                            &st->dropped, &st->ttl_dropped, &st->mem_dropped, &st->peak_partial_matches};
+    for (size_t i = 0; i < sizeof counters / sizeof *counters; i++) *counters[i] = r_u64(r);
+    /* A negative delay (which set_max_delay refuses) overflowed the
+     * watermark arithmetic of push (found by fuzz_snapshot). */
+    return r->bad || e->max_delay < 0 ? CEP_ECORRUPT : CEP_OK;
+}
+
+/* The stored events, then which of them wait in the out-of-order buffer. */
+static int r_events(restoring *s) {
+    cep_engine *e = s->e;
+    reader *r = &s->r;
+    uint32_t want = r_u32(r);
+    if (!r_fits(r, want, SNAP_MIN_EVENT)) return CEP_ECORRUPT;
+    if (!(s->events = mem_calloc(want ? want : 1, sizeof *s->events))) return CEP_ENOMEM;
+    for (; s->nev < want; s->nev++)
+        if (!(s->events[s->nev] = r_event(r, e, s->builder))) return r->bad ? CEP_ECORRUPT : CEP_ENOMEM;
+    uint32_t nbuf = r_u32(r);
+    if (r->bad || nbuf > want) return CEP_ECORRUPT;
+    for (uint32_t i = 0; i < nbuf; i++) {
+        uint32_t id = r_u32(r);
+        /* Only events[] holds it yet (nodes come later): refs above 1 is
+         * an event buffered twice, which no engine does and which the
+         * engine's own next snapshot could not restore (fuzz_snapshot). */
+        if (r->bad || id >= s->nev || s->events[id]->refs != 1) return CEP_ECORRUPT;
+        event_retain(s->events[id]);
+        if (heap_push(&e->reorder, s->events[id]) < 0) {
+            engine_drop_event(e, s->events[id]);
+            return CEP_ENOMEM;
+        }
+        e->stats.buffered++;
+    }
+    return CEP_OK;
+}
+
+/* The partial matches' nodes, shared among them. */
+static int r_nodes(restoring *s) {
+    reader *r = &s->r;
+    uint32_t want = r_u32(r);
+    if (!r_fits(r, want, SNAP_NODE)) return CEP_ECORRUPT;
+    if (!(s->nodes = mem_calloc(want ? want : 1, sizeof *s->nodes))) return CEP_ENOMEM;
+    for (; s->nnd < want; s->nnd++) {
+        uint32_t ev = r_u32(r), step = r_u32(r), parent = r_u32(r);
+        /* Parents come first, so a node can only point back. */
+        if (r->bad || ev >= s->nev || (parent != NONE32 && parent >= s->nnd)) return CEP_ECORRUPT;
+        pm_node *up = parent == NONE32 ? NULL : s->nodes[parent];
+        if (!(s->nodes[s->nnd] = engine_node_new(s->e, s->events[ev], step, up))) return CEP_ENOMEM;
+    }
+    return CEP_OK;
+}
+
+/* One key: its partial matches and its held matches. */
+static int r_key(restoring *s) {
+    cep_engine *e = s->e;
+    reader *r = &s->r;
+    uint32_t pi = r_u32(r);
+    uint64_t created = r_u64(r);
+    int64_t last_event = r_i64(r);
+    uint32_t klen = r_u32(r);
+    const char *key = r_bytes(r, klen);
+    /* The encoded key starts with its pattern's number (step.c's
+     * encode_key), and lookups go by the key alone: a key naming
+     * another pattern ran that pattern on this one's states, out of
+     * bounds (found by fuzz_snapshot); a key given twice is not one. */
+    if (r->bad || pi >= e->prog->npatterns || klen < 4 || memcmp(key, &pi, 4) != 0) return CEP_ECORRUPT;
+    uint64_t kh = hash_bytes(key, klen, e->keys.seed);
+    if (keymap_find(&e->keys, kh, key, klen)) return CEP_ECORRUPT;
+    const nfa_pattern *pat = &e->prog->patterns[pi];
+    key_state *ks = engine_key_new(e, pi, kh, key, klen);
+    if (!ks) return CEP_ENOMEM;
+    engine_key_activate(e, ks);
+    ks->created = created;
+    ks->last_event = last_event;
+    int kr = r_key_pms(r, e, pat, ks, s->nodes, s->nnd);
+    if (kr) return kr == -1 ? CEP_ECORRUPT : CEP_ENOMEM;
+    uint32_t n = r_u32(r);
+    if (!r_fits(r, n, SNAP_PM)) return CEP_ECORRUPT;
+    for (uint32_t i = 0; i < n; i++) {
+        pm p;
+        if (r_pm(r, e, pat, s->nodes, s->nnd, &p) < 0) return CEP_ECORRUPT;
+        if (key_hold_push(e, ks, p) < 0) {
+            engine_node_release(e, p.node);
+            return CEP_ENOMEM;
+        }
+    }
+    const pm_list *l = &ks->done;
+    for (uint32_t i = 0; i < l->n; i++)
+        for (pm_node *x = l->v[i].node; x; x = x->parent)
+            if (x->step >= pat->nsteps) return CEP_ECORRUPT;
+    engine_key_settle(e, ks);
+    return CEP_OK;
+}
+
+static int r_keys(restoring *s) {
+    uint32_t nkeys = r_u32(&s->r);
+    if (!r_fits(&s->r, nkeys, SNAP_MIN_KEY)) return CEP_ECORRUPT;
+    int rc = CEP_OK;
+    for (uint32_t k = 0; k < nkeys && rc == CEP_OK; k++) rc = r_key(s);
+    return rc;
+}
+
+/* A failed restore leaves a clean, unused engine behind. */
+static void restore_undo(cep_engine *e, int64_t old_delay) {
+    timers_clear(e);
+    while (e->first) engine_key_free(e, e->first);
+    cep_event *ev;
+    while ((ev = heap_pop(&e->reorder))) engine_drop_event(e, ev);
+    memset(&e->stats, 0, sizeof e->stats);
+    e->max_delay = old_delay;
+    e->watermark = INT64_MIN;
+    e->max_seen = INT64_MIN;
+    e->arrivals = 0;
+    e->keys_created = 0;
+    e->started = e->finished = 0;
+}
+
 CEP_API int cep_engine_restore(cep_engine *e, const void *buf, size_t len) {
     if (!e || (!buf && len)) return CEP_EINVAL;
     if (e->started || e->first || e->reorder.n) {
@@ -418,150 +573,31 @@ CEP_API int cep_engine_restore(cep_engine *e, const void *buf, size_t len) {
         return rc;
     }
     const unsigned char *b = buf;
-    reader r = {b + HEADER_LEN, b + len - TRAILER_LEN, 0};
-    cep_event *builder = NULL;
-    cep_event **events = NULL;
-    pm_node **nodes = NULL;
-    uint32_t nev = 0, nnd = 0;
-    rc = cep_event_new(e->prog, &builder);
+    restoring s = {.e = e, .r = {b + HEADER_LEN, b + len - TRAILER_LEN, 0}};
+    rc = cep_event_new(e->prog, &s.builder);
     if (rc != CEP_OK) return rc;
-
     int64_t old_delay = e->max_delay; /* the caller's, kept if restore fails */
-    e->max_delay = r_i64(&r);
-    e->watermark = r_i64(&r);
-    e->max_seen = r_i64(&r);
-    e->arrivals = r_u64(&r);
-    uint64_t keys_created = r_u64(&r);
-    int started = (int)r_u8(&r), finished = (int)r_u8(&r);
-    cep_stats *st = &e->stats;
-    st->events = r_u64(&r);
-    st->matches = r_u64(&r);
-    st->late = r_u64(&r);
-    st->stragglers = r_u64(&r);
-    st->timeouts = r_u64(&r);
-    st->dropped = r_u64(&r);
-    st->ttl_dropped = r_u64(&r);
-    st->mem_dropped = r_u64(&r);
-    st->peak_partial_matches = r_u64(&r);
-
-    uint32_t want = r_u32(&r);
-    /* Each event takes at least 24 bytes: a count beyond that is a lie.
-     * A negative delay (which set_max_delay refuses) overflowed the
-     * watermark arithmetic of push (found by fuzz_snapshot). */
-    if (r.bad || e->max_delay < 0 || want > (size_t)(r.end - r.p) / 24) goto corrupt;
-    events = mem_calloc(want ? want : 1, sizeof *events);
-    if (!events) goto oom;
-    for (; nev < want; nev++)
-        if (!(events[nev] = r_event(&r, e, builder))) goto bad_event;
-
-    uint32_t nbuf = r_u32(&r);
-    if (r.bad || nbuf > want) goto corrupt;
-    for (uint32_t i = 0; i < nbuf; i++) {
-        uint32_t id = r_u32(&r);
-        /* Only events[] holds it yet (nodes come later): refs above 1 is
-         * an event buffered twice, which no engine does and which the
-         * engine's own next snapshot could not restore (fuzz_snapshot). */
-        if (r.bad || id >= nev || events[id]->refs != 1) goto corrupt;
-        event_retain(events[id]);
-        if (heap_push(&e->reorder, events[id]) < 0) {
-            engine_drop_event(e, events[id]);
-            goto oom;
-        }
-        st->buffered++;
+    rc = r_engine(&s);
+    if (rc == CEP_OK) rc = r_events(&s);
+    if (rc == CEP_OK) rc = r_nodes(&s);
+    if (rc == CEP_OK) rc = r_keys(&s);
+    if (rc == CEP_OK && s.r.p != s.r.end) rc = CEP_ECORRUPT;
+    if (rc == CEP_OK && timers_rebuild(e) < 0) rc = CEP_ENOMEM;
+    if (rc == CEP_OK) {
+        e->keys_created = s.keys_created;
+        e->started = s.started;
+        e->finished = s.finished;
     }
-
-    want = r_u32(&r);
-    if (r.bad || want > (size_t)(r.end - r.p) / 12) goto corrupt;
-    nodes = mem_calloc(want ? want : 1, sizeof *nodes);
-    if (!nodes) goto oom;
-    for (; nnd < want; nnd++) {
-        uint32_t ev = r_u32(&r), step = r_u32(&r), parent = r_u32(&r);
-        /* Parents come first, so a node can only point back. */
-        if (r.bad || ev >= nev || (parent != NONE32 && parent >= nnd)) goto corrupt;
-        if (!(nodes[nnd] = engine_node_new(e, events[ev], step, parent == NONE32 ? NULL : nodes[parent])))
-            goto oom;
-    }
-
-    uint32_t nkeys = r_u32(&r);
-    if (r.bad || nkeys > (size_t)(r.end - r.p) / 28) goto corrupt;
-    for (uint32_t k = 0; k < nkeys; k++) {
-        uint32_t pi = r_u32(&r);
-        uint64_t created = r_u64(&r);
-        int64_t last_event = r_i64(&r);
-        uint32_t klen = r_u32(&r);
-        const char *key = r_bytes(&r, klen);
-        /* The encoded key starts with its pattern's number (step.c's
-         * encode_key), and lookups go by the key alone: a key naming
-         * another pattern ran that pattern on this one's states, out of
-         * bounds (found by fuzz_snapshot); a key given twice is not one. */
-        if (r.bad || pi >= e->prog->npatterns || klen < 4 || memcmp(key, &pi, 4) != 0) goto corrupt;
-        uint64_t kh = hash_bytes(key, klen, e->keys.seed);
-        if (keymap_find(&e->keys, kh, key, klen)) goto corrupt;
-        const nfa_pattern *pat = &e->prog->patterns[pi];
-        key_state *ks = engine_key_new(e, pi, kh, key, klen);
-        if (!ks) goto oom;
-        engine_key_activate(e, ks);
-        ks->created = created;
-        ks->last_event = last_event;
-        int kr = r_key_pms(&r, e, pat, ks, nodes, nnd);
-        if (kr == -1) goto corrupt;
-        if (kr == -2) goto oom;
-        pm_list *l = &ks->done;
-        uint32_t n = r_u32(&r);
-        if (r.bad || n > (size_t)(r.end - r.p) / 32) goto corrupt;
-        for (uint32_t i = 0; i < n; i++) {
-            pm p;
-            if (r_pm(&r, e, pat, nodes, nnd, &p) < 0) goto corrupt;
-            if (key_hold_push(e, ks, p) < 0) {
-                engine_node_release(e, p.node);
-                goto oom;
-            }
-        }
-        for (uint32_t i = 0; i < l->n; i++)
-            for (pm_node *x = l->v[i].node; x; x = x->parent)
-                if (x->step >= pat->nsteps) goto corrupt;
-        engine_key_settle(e, ks);
-    }
-    if (r.p != r.end) goto corrupt;
-    if (timers_rebuild(e) < 0) goto oom;
-    e->keys_created = keys_created;
-    e->started = started;
-    e->finished = finished;
-    rc = CEP_OK;
-    goto out;
-
-bad_event:
-    if (!r.bad) goto oom;
-corrupt:
-    rc = CEP_ECORRUPT;
-    engine_set_err(e, "snapshot is inconsistent");
-    goto undo;
-oom:
-    rc = CEP_ENOMEM;
-    engine_set_err(e, "out of memory");
-undo:
-    /* Leave a clean, unused engine behind. */
-    timers_clear(e);
-    while (e->first) engine_key_free(e, e->first);
-    {
-        cep_event *ev;
-        while ((ev = heap_pop(&e->reorder))) engine_drop_event(e, ev);
-    }
-    st->buffered = 0;
-out:
-    for (uint32_t i = 0; i < nnd; i++) engine_node_release(e, nodes[i]);
-    for (uint32_t i = 0; i < nev; i++) engine_drop_event(e, events[i]);
-    mem_free(nodes);
-    mem_free(events);
-    cep_event_free(builder);
+    /* The nodes and events now belong to the keys and the buffer that
+     * took them (or to nothing, after a failure). */
+    for (uint32_t i = 0; i < s.nnd; i++) engine_node_release(e, s.nodes[i]);
+    for (uint32_t i = 0; i < s.nev; i++) engine_drop_event(e, s.events[i]);
+    mem_free(s.nodes);
+    mem_free(s.events);
+    cep_event_free(s.builder);
     if (rc != CEP_OK) {
-        memset(st, 0, sizeof *st);
-        e->max_delay = old_delay;
-        e->watermark = INT64_MIN;
-        e->max_seen = INT64_MIN;
-        e->arrivals = 0;
-        e->keys_created = 0;
-        e->started = e->finished = 0;
+        engine_set_err(e, rc == CEP_ENOMEM ? "out of memory" : "snapshot is inconsistent");
+        restore_undo(e, old_delay);
     }
     return rc;
 }
