@@ -470,7 +470,7 @@ int checkpoint_restore(const ckpt *ck, const char *dir, const char *pattern_file
      * that made it from the text it recorded, restore into that, and
      * switch to the new one as a SIGHUP reload would. */
     cep_diag *diag = NULL;
-    rc = cep_compile(NULL, ck->text, ck->text_len, pattern_file, &old, &diag);
+    rc = cep_compile(cli_compiler(), ck->text, ck->text_len, pattern_file, &old, &diag);
     cep_diag_free(diag);
     if (rc != CEP_OK) {
         if (rc == CEP_ENOMEM) {

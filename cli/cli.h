@@ -39,6 +39,12 @@ int option_error_in(int c, char *const *argv, const struct option *opts);
 int compile_file(const char *path, cep_program **prog);
 /* The same, and on success *text (malloc'd) and *len: the text compiled. */
 int compile_file_keep(const char *path, cep_program **prog, char **text, size_t *len);
+/* --load MODULE (cli/plugin.c): load a shared object and let its
+ * cep_plugin_register add functions; EXIT_OK or the status after saying why
+ * not. cli_compiler() is the compiler every compile of the tool uses (NULL:
+ * built-in functions only). */
+int cli_load_plugin(const char *path);
+const cep_compiler *cli_compiler(void);
 /* Strict non-negative decimal integer; 0 or -1. */
 int parse_ms(const char *s, int64_t *out);
 /* A duration in milliseconds: an integer (milliseconds) or an integer and

@@ -130,6 +130,11 @@ const char usage_text[] =
     "Options of check:\n"
     "  -v, --verbose          print 'FILE: ok' for a file without errors\n"
     "\n"
+    "Functions registered from C (run, check, explain, test; docs/testing.md):\n"
+    "      --load MODULE      load a shared object (.so) whose function\n"
+    "                         cep_plugin_register(cep_compiler *) adds functions\n"
+    "                         the patterns call; may be repeated\n"
+    "\n"
     "Warnings (check, and run before it starts; docs/language.md#warnings):\n"
     "  -Werror                warnings are errors (exit 1)\n"
     "  -Wnone                 no warnings\n"
@@ -278,7 +283,7 @@ int compile_file_keep(const char *path, cep_program **prog, char **keep, size_t 
         return EXIT_PATTERN;
     }
     cep_diag *diag = NULL;
-    int rc = cep_compile(NULL, text, len, path, prog, &diag);
+    int rc = cep_compile(cli_compiler(), text, len, path, prog, &diag);
     if (rc == CEP_OK && keep) {
         *keep = text; /* what a checkpoint records of the patterns */
         *keep_len = len;
@@ -302,6 +307,7 @@ int compile_file_keep(const char *path, cep_program **prog, char **keep, size_t 
 static int flag_options(int argc, char **argv, const char *name, char short_name, int *flag) {
     const struct option opts[] = {
         {name, no_argument, NULL, 'F'},
+        {"load", required_argument, NULL, 'L'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0}};
     char shorts[4] = ":h";
@@ -310,7 +316,9 @@ static int flag_options(int argc, char **argv, const char *name, char short_name
     *flag = 0;
     while ((c = getopt_long(argc, argv, shorts, opts, NULL)) != -1) {
         if (c == 'F' || (short_name && c == short_name)) *flag = 1;
-        else if (c == 'h') {
+        else if (c == 'L') {
+            if (cli_load_plugin(optarg) != EXIT_OK) return EXIT_USAGE;
+        } else if (c == 'h') {
             fputs(usage_text, stdout);
             return EXIT_OK;
         } else return option_error_in(c, argv, opts);

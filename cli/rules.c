@@ -87,7 +87,7 @@ int warn_option(warn_opts *w, const char *arg) {
 int print_warnings(const char *path, const char *text, size_t len, const warn_opts *w, unsigned skip) {
     if (w->none && !w->error) return EXIT_OK;
     cep_diag *d = NULL;
-    int rc = cep_lint(NULL, text, len, path, &d), status = EXIT_OK;
+    int rc = cep_lint(cli_compiler(), text, len, path, &d), status = EXIT_OK;
     if (rc == CEP_ENOMEM) status = fail(EXIT_INTERNAL, "out of memory");
     /* Errors: the compile that follows reports them. */
     for (size_t i = 0; rc == CEP_OK && i < cep_diag_count(d); i++) {
@@ -112,13 +112,16 @@ int print_warnings(const char *path, const char *text, size_t len, const warn_op
 
 int cmd_check(int argc, char **argv) {
     const struct option opts[] = {{"verbose", no_argument, NULL, 'v'},
+                                  {"load", required_argument, NULL, 'L'},
                                   {"help", no_argument, NULL, 'h'},
                                   {NULL, 0, NULL, 0}};
     warn_opts w = {0};
     int verbose = 0, c;
     while ((c = getopt_long(argc, argv, ":hvW:", opts, NULL)) != -1) {
         if (c == 'v') verbose = 1;
-        else if (c == 'W') {
+        else if (c == 'L') {
+            if (cli_load_plugin(optarg) != EXIT_OK) return EXIT_USAGE;
+        } else if (c == 'W') {
             if (warn_option(&w, optarg) != EXIT_OK) return EXIT_USAGE;
         } else if (c == 'h') {
             fputs(usage_text, stdout);

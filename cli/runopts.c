@@ -19,7 +19,7 @@ enum {
     OPT_RESTORE, OPT_STATE_TTL, OPT_TIME, OPT_MAX_MEMORY, OPT_LATENESS, OPT_ERRORS, OPT_MAX_LINE,
     OPT_KAFKA, OPT_TOPIC, OPT_GROUP, OPT_OUT_TOPIC, OPT_LATE_TOPIC, OPT_TIMEOUTS_TOPIC,
     OPT_STATE_TOPIC, OPT_INSTANCE, OPT_TXN_EVENTS, OPT_TXN_MS, OPT_THREADS, OPT_PROGRESS,
-    OPT_NO_PROGRESS, OPT_FLUSH, OPT_METRICS
+    OPT_NO_PROGRESS, OPT_FLUSH, OPT_METRICS, OPT_LOAD
 };
 
 static const struct option run_table[] = {
@@ -57,6 +57,7 @@ static const struct option run_table[] = {
     {"progress", no_argument, NULL, OPT_PROGRESS},
     {"no-progress", no_argument, NULL, OPT_NO_PROGRESS},
     {"flush-interval", required_argument, NULL, OPT_FLUSH},
+    {"load", required_argument, NULL, OPT_LOAD},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0}};
 
@@ -171,6 +172,7 @@ static int engine_option(run_opts *o, int c) {
 static int one_option(run_opts *o, int c, char **argv) {
     switch (c) {
     case 'W': return warn_option(&o->warn, optarg) == EXIT_OK ? EXIT_OK : EXIT_USAGE;
+    case OPT_LOAD: return cli_load_plugin(optarg) == EXIT_OK ? EXIT_OK : EXIT_USAGE;
     case OPT_KAFKA: case OPT_TOPIC: case OPT_GROUP: case OPT_OUT_TOPIC: case OPT_LATE_TOPIC:
     case OPT_TIMEOUTS_TOPIC: case OPT_STATE_TOPIC: case OPT_INSTANCE: case OPT_TXN_EVENTS:
     case OPT_TXN_MS: case 'X':

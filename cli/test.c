@@ -555,14 +555,17 @@ out:
 }
 
 static const char test_usage[] =
-    "Usage: cepheus test [--only NAME]... PATTERNS.cep TESTS...\n"
+    "Usage: cepheus test [--only NAME]... [--load MODULE]... PATTERNS.cep TESTS...\n"
     "Run the cases of each test file (docs/testing.md) against the patterns;\n"
     "print FILE:LINE: case NAME with expected against got for each failure,\n"
     "then 'N passed, N failed'. Exit 0 when every case passed, 1 otherwise.\n"
-    "  --only NAME   run only the cases named NAME (may be repeated)\n";
+    "  --only NAME   run only the cases named NAME (may be repeated)\n"
+    "  --load MODULE load a shared object whose cep_plugin_register adds\n"
+    "                functions the patterns call (may be repeated)\n";
 
 int cmd_test(int argc, char **argv) {
     const struct option opts[] = {{"only", required_argument, NULL, 'n'},
+                                  {"load", required_argument, NULL, 'L'},
                                   {"help", no_argument, NULL, 'h'},
                                   {NULL, 0, NULL, 0}};
     const char **only = calloc((size_t)argc, sizeof *only);
@@ -571,7 +574,12 @@ int cmd_test(int argc, char **argv) {
     if (!only) return fail(EXIT_INTERNAL, "out of memory");
     while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
         if (c == 'n') only[nonly++] = optarg;
-        else if (c == 'h') {
+        else if (c == 'L') {
+            if (cli_load_plugin(optarg) != EXIT_OK) {
+                free(only);
+                return EXIT_USAGE;
+            }
+        } else if (c == 'h') {
             free(only);
             fputs(test_usage, stdout);
             return EXIT_OK;

@@ -15,13 +15,22 @@ ko() { echo "FAIL: $1"; fail=$((fail + 1)); }
 same() { if diff -u "$2" "$3"; then ok; else ko "$1"; fi; }
 
 # ---- every example's test file passes -----------------------------------
+# Each example directory has a test file, beside a pattern file of the same
+# name. impossible_travel's rule calls distance_km, a function registered
+# from C: its module (built by make) is loaded as a user would.
 n=0
+for d in $(cd "$SRC" && find examples -name '*.cep' | sed 's|/[^/]*$||' | sort -u); do
+    set -- "$SRC/$d"/*.test
+    [ -f "$1" ] && ok || ko "$d has no .test file"
+done
 for t in $(cd "$SRC" && find examples -name '*.test' | sort); do
     n=$((n + 1))
-    if "$CEP" test "$SRC/${t%.test}.cep" "$SRC/$t" > "$tmp/out" 2>&1; then ok
+    load=
+    case $t in */impossible_travel/*) load="--load $B/examples/fraud/impossible_travel/distance.so" ;; esac
+    if "$CEP" test $load "$SRC/${t%.test}.cep" "$SRC/$t" > "$tmp/out" 2>&1; then ok
     else cat "$tmp/out"; ko "cepheus test $t"; fi
 done
-[ "$n" -ge 6 ] && ok || ko "only $n example test files found"
+[ "$n" -ge 9 ] && ok || ko "only $n example test files found"
 
 # ---- breaking a rule makes its test file fail, readably ------------------
 # click_to_purchase with `within 10h` instead of `within 10m`: the case on
@@ -197,6 +206,34 @@ for f in $(find . -name '*.cep' -not -path './build*' -not -path './*-build/*' |
     fi
 done
 [ "$n" -ge 20 ] && ok || ko "fmt: only $n pattern files formatted"
+# The examples are in the canonical layout: a user who copies one and runs
+# fmt --check in CI starts from a formatted file.
+"$CEP" fmt --check $(find examples -name '*.cep' | sort) > "$tmp/out" 2>&1 && ok ||
+    { cat "$tmp/out"; ko "fmt --check on the examples"; }
+
+# ---- --load: functions registered from C (docs/testing.md) -----------------
+mod="$B/examples/fraud/impossible_travel/distance.so"
+it="$SRC/examples/fraud/impossible_travel/impossible_travel.cep"
+"$CEP" check -v --load "$mod" "$it" > "$tmp/out" 2>&1
+printf '%s: ok\n' "$it" > "$tmp/expected"
+same "check --load" "$tmp/expected" "$tmp/out"
+"$CEP" explain --load "$mod" "$it" > /dev/null 2>&1 && ok || ko "explain --load"
+printf '%s\n' '{"ts":0,"account":"a","type":"login","city":"London","lat":51.5074,"lon":-0.1278}' \
+    '{"ts":600000,"account":"a","type":"login","city":"New York","lat":40.7128,"lon":-74.0060}' |
+    "$CEP" run -q --load "$mod" "$it" > "$tmp/out" 2>&1
+grep -q '"from":"London","to":"New York",.*"minutes":10,' "$tmp/out" && [ "$(wc -l < "$tmp/out")" = 1 ] && ok ||
+    { cat "$tmp/out"; ko "run --load"; }
+# Without the module: the unknown function, exit 1.
+"$CEP" check "$it" > "$tmp/out" 2>&1
+[ $? = 1 ] && grep -q "error: unknown function 'distance_km'" "$tmp/out" && ok || ko "check without --load"
+# A module that is not there, or that has no cep_plugin_register: exit 2.
+"$CEP" test --load "$tmp/none.so" "$it" x.test > "$tmp/out" 2>&1
+[ $? = 2 ] && grep -q "^cepheus: cannot load '$tmp/none.so': " "$tmp/out" && ok || { cat "$tmp/out"; ko "--load of a missing file"; }
+lib=$(find "$B/.libs" -name 'libcepheus.so*' | head -n 1)
+"$CEP" check --load "$lib" "$it" > "$tmp/out" 2>&1
+[ $? = 2 ] && ok || ko "--load of a library that is no module: exit status"
+printf "cepheus: cannot load '%s': it has no function cep_plugin_register\n" "$lib" > "$tmp/expected"
+same "--load of a library that is no module" "$tmp/expected" "$tmp/out"
 
 echo "authoring: $pass passed, $fail failed"
 [ "$fail" = 0 ]

@@ -31,7 +31,7 @@ libdir=$(dirname "$pcdir")
 # read-only, as in distcheck). PKG_CONFIG_SYSROOT_DIR prefixes the staging
 # directory to the -I and -L paths the .pc file gives, which name the
 # configured prefix. A sanitizer build's library needs the same flags.
-mkdir "$tmp/src" && cp "$ex/Makefile" "$ex/embed.c" "$tmp/src/" || exit 1
+mkdir "$tmp/src" && cp "$ex/Makefile" "$ex/embed.c" "$ex/fulfilled.cep" "$tmp/src/" || exit 1
 san=$(sed -n 's/^SAN_CFLAGS = //p' "$B/Makefile")
 (unset MAKEFLAGS MFLAGS MAKELEVEL
  PKG_CONFIG_PATH="$pcdir" PKG_CONFIG_SYSROOT_DIR="$tmp/stage" \
@@ -39,7 +39,7 @@ san=$(sed -n 's/^SAN_CFLAGS = //p' "$B/Makefile")
 if [ $? = 0 ]; then ok; else cat "$tmp/build.log"; ko "building the example"; done_; fi
 
 # It must use the installed library, not the build tree's.
-LD_LIBRARY_PATH="$libdir" "$tmp/src/embed" > "$tmp/out.txt" 2> "$tmp/err.txt"
+(cd "$tmp/src" && LD_LIBRARY_PATH="$libdir" ./embed) > "$tmp/out.txt" 2> "$tmp/err.txt"
 st=$?; [ "$st" = 0 ] && ok || { cat "$tmp/err.txt"; ko "embed: status $st"; }
 if diff -u "$ex/expected.txt" "$tmp/out.txt"; then ok; else ko "output differs from expected.txt"; fi
 done_
