@@ -8,6 +8,7 @@
 #include "mem.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 
 typedef struct lctx {
@@ -138,47 +139,240 @@ static void flatten_and(const ast_expr *e, conj *out) {
     }
 }
 
-/* Why e can never hold: the two comparisons that contradict each other
- * (*a, *b), or *a alone (`false`). 0 when it may hold. */
-static int never_holds(const ast_expr *e, const ast_expr **a, const ast_expr **b) {
-    *a = *b = NULL;
-    if (e->kind == EX_BOOL && !e->ival) {
-        *a = e;
+/* ---- one operand's constraints over a whole `and` chain ------------------ */
+
+/* A conjunct that constrains one operand: OPERAND op LITERAL, or OPERAND
+ * in (LITERAL, ...). op is OP_NONE for `in`; lit is then the list. */
+typedef struct cons {
+    const ast_expr *e, *lhs, *lit;
+    expr_op op;
+} cons;
+
+static int as_cons(const ast_expr *e, cons *out) {
+    cmp c;
+    if (as_cmp(e, &c)) {
+        *out = (cons){e, c.lhs, c.lit, c.op};
         return 1;
     }
-    if (e->kind == EX_BINARY && e->op == OP_OR) {
-        const ast_expr *x, *y;
-        return never_holds(e->a, &x, &y) && never_holds(e->b, a, b);
+    if (e->kind != EX_IN || !is_operand(e->a) || !e->args) return 0;
+    for (const ast_expr *x = e->args; x; x = x->next)
+        if (!is_literal(x)) return 0;
+    *out = (cons){e, e->a, e->args, OP_NONE};
+    return 1;
+}
+
+/* Order two literals as the engine does: numbers by value, strings by
+ * bytes; 0 when they do not order (null, bools, mixed types). */
+static int lit_order(const ast_expr *a, const ast_expr *b, int *r) {
+    if (is_num(a) && is_num(b)) {
+        double x = num(a), y = num(b);
+        *r = (x > y) - (x < y);
+        return 1;
     }
-    conj c = {.n = 0};
-    flatten_and(e, &c);
-    if (c.n < 2) return 0;
-    for (int i = 0; i < c.n; i++) {
-        if (c.v[i]->kind == EX_BINARY && c.v[i]->op == OP_OR && never_holds(c.v[i], a, b)) return 1;
-        cmp x, y;
-        if (!as_cmp(c.v[i], &x)) continue;
-        for (int j = 0; j < i; j++) {
-            if (!as_cmp(c.v[j], &y) || !same_operand(x.lhs, y.lhs)) continue;
-            if (!both_possible(&y, &x)) {
-                *a = c.v[j];
-                *b = c.v[i];
+    if (a->kind != EX_STRING || b->kind != EX_STRING) return 0;
+    size_t n = a->slen < b->slen ? a->slen : b->slen;
+    int c = n ? memcmp(a->str, b->str, n) : 0;
+    *r = c ? (c > 0) - (c < 0) : (a->slen > b->slen) - (a->slen < b->slen);
+    return 1;
+}
+
+/* Does an operand whose value is the literal v satisfy k? As the engine
+ * evaluates: `== null` and `!= null` (and a null in an `in` list) test for
+ * null; any other comparison involving null is false; a string compared
+ * with a number is false, except that they are unequal. */
+static int satisfies(const ast_expr *v, const cons *k) {
+    if (k->op == OP_NONE) {
+        for (const ast_expr *x = k->lit; x; x = x->next)
+            if (x->kind == EX_NULL ? v->kind == EX_NULL : v->kind != EX_NULL && lit_eq(v, x)) return 1;
+        return 0;
+    }
+    if (k->lit->kind == EX_NULL)
+        return k->op == OP_EQ ? v->kind == EX_NULL : k->op == OP_NE ? v->kind != EX_NULL : 0;
+    if (v->kind == EX_NULL) return 0;
+    if (k->op == OP_EQ) return lit_eq(v, k->lit);
+    if (k->op == OP_NE) return !lit_eq(v, k->lit);
+    int r;
+    if (!lit_order(v, k->lit, &r)) return 0;
+    switch (k->op) {
+    case OP_LT: return r < 0;
+    case OP_LE: return r <= 0;
+    case OP_GT: return r > 0;
+    default: return r >= 0;
+    }
+}
+
+#define WHY_MAX 4
+/* Why a condition can never hold: the conjuncts that together rule out
+ * every value (n of them; operand set when they are about one operand and
+ * more than a pair, for the message), or `false` alone (n = 1). */
+typedef struct why {
+    const ast_expr *v[WHY_MAX];
+    int n;
+    const ast_expr *operand;
+} why;
+
+static void why_add(why *w, const ast_expr *e) {
+    for (int i = 0; i < w->n; i++)
+        if (w->v[i] == e) return;
+    if (w->n < WHY_MAX) w->v[w->n++] = e;
+}
+
+/* An operand that must equal one of finitely many literals (== or in):
+ * can any of them satisfy every other constraint? k[0..n) are the operand's
+ * constraints, k[f] the first finite one. */
+static int finite_never(const cons *k, int n, int f, why *w) {
+    const ast_expr *one = k[f].op == OP_NONE ? k[f].lit : k[f].lit;
+    int list = k[f].op == OP_NONE;
+    why t = {.n = 0};
+    why_add(&t, k[f].e);
+    for (const ast_expr *v = one; v; v = list ? v->next : NULL) {
+        int i = 0;
+        while (i < n && satisfies(v, &k[i])) i++;
+        if (i == n) return 0; /* v satisfies them all */
+        why_add(&t, k[i].e);
+        if (t.n == WHY_MAX) break; /* ruled out: too many reasons to list */
+    }
+    if (t.n == WHY_MAX) {
+        /* Check the remaining candidates without listing why. */
+        for (const ast_expr *v = one; v; v = list ? v->next : NULL) {
+            int i = 0;
+            while (i < n && satisfies(v, &k[i])) i++;
+            if (i == n) return 0;
+        }
+    }
+    *w = t;
+    return 1;
+}
+
+/* No finite constraint: the order comparisons bound an interval (of
+ * numbers, or of strings); empty, or one point that a != rules out? */
+static int interval_never(const cons *k, int n, why *w) {
+    const cons *lo = NULL, *hi = NULL;
+    for (int i = 0; i < n; i++) {
+        if (k[i].op < OP_LT || k[i].lit->kind == EX_NULL) continue;
+        int r, lower = k[i].op == OP_GT || k[i].op == OP_GE;
+        const cons **b = lower ? &lo : &hi;
+        if (!*b) {
+            *b = &k[i];
+            continue;
+        }
+        if (!lit_order(k[i].lit, (*b)->lit, &r)) return 0; /* mixed: the pairwise check's */
+        /* The tighter bound: the greater lower one, the smaller upper one;
+         * at the same value the strict one. */
+        if ((lower ? r > 0 : r < 0) || (r == 0 && (k[i].op == OP_GT || k[i].op == OP_LT))) *b = &k[i];
+    }
+    int r;
+    if (!lo || !hi || !lit_order(lo->lit, hi->lit, &r)) return 0;
+    why t = {.n = 0};
+    why_add(&t, lo->e);
+    why_add(&t, hi->e);
+    if (r > 0 || (r == 0 && (lo->op == OP_GT || hi->op == OP_LT))) {
+        *w = t;
+        return 1;
+    }
+    if (r < 0) return 0;
+    /* One value, lo's literal: does a != rule it out? */
+    for (int i = 0; i < n; i++)
+        if (!satisfies(lo->lit, &k[i])) {
+            why_add(&t, k[i].e);
+            *w = t;
+            return 1;
+        }
+    return 0;
+}
+
+/* Every operand of the chain c: its constraints together (not only by
+ * pairs) leave no value? */
+static int operands_never(const conj *c, why *w) {
+    cons k[64];
+    int done[64] = {0};
+    for (int i = 0; i < c->n; i++) {
+        cons first;
+        if (done[i] || !as_cons(c->v[i], &first)) continue;
+        int n = 0, f = -1;
+        for (int j = i; j < c->n; j++) {
+            cons x;
+            if (done[j] || !as_cons(c->v[j], &x) || !same_operand(first.lhs, x.lhs)) continue;
+            done[j] = 1;
+            if (f < 0 && (x.op == OP_NONE || x.op == OP_EQ)) f = n;
+            k[n++] = x;
+        }
+        /* Booleans do not order: `x > true` holds for no value. */
+        for (int m = 0; m < n; m++)
+            if (k[m].op >= OP_LT && k[m].lit->kind == EX_BOOL) {
+                *w = (why){{k[m].e}, 1, first.lhs};
                 return 1;
             }
+        if (n < 2) continue;
+        if (f >= 0 ? finite_never(k, n, f, w) : interval_never(k, n, w)) {
+            w->operand = first.lhs;
+            return 1;
         }
     }
     return 0;
 }
 
+/* Can e never hold? Why in *w. 0 when it may hold. */
+static int never_holds(const ast_expr *e, why *w) {
+    w->n = 0;
+    w->operand = NULL;
+    if (e->kind == EX_BOOL && !e->ival) {
+        w->v[w->n++] = e;
+        return 1;
+    }
+    if (e->kind == EX_BINARY && e->op == OP_OR) {
+        why x;
+        return never_holds(e->a, &x) && never_holds(e->b, w);
+    }
+    conj c = {.n = 0};
+    flatten_and(e, &c);
+    for (int i = 0; i < c.n; i++) {
+        if (c.v[i]->kind == EX_BINARY && c.v[i]->op == OP_OR && never_holds(c.v[i], w)) return 1;
+        cmp x, y;
+        if (!as_cmp(c.v[i], &x)) continue;
+        for (int j = 0; j < i; j++) {
+            if (!as_cmp(c.v[j], &y) || !same_operand(x.lhs, y.lhs)) continue;
+            if (!both_possible(&y, &x)) {
+                w->v[0] = c.v[j];
+                w->v[1] = c.v[i];
+                w->n = 2;
+                return 1;
+            }
+        }
+    }
+    return operands_never(&c, w);
+}
+
 static void lint_never(lctx *c, const ast_step *s) {
-    const ast_expr *a, *b;
-    if (!s->where || !never_holds(s->where, &a, &b)) return;
-    if (b)
-        WARN(c, CEP_DIAG_W_NEVER_TRUE, b->sp.start,
+    why w;
+    if (!s->where || !never_holds(s->where, &w)) return;
+    if (w.n == 2 && !w.operand) {
+        WARN(c, CEP_DIAG_W_NEVER_TRUE, w.v[1]->sp.start,
              "the condition of step '%s' can never hold: '%.*s' contradicts '%.*s'", s->name,
-             SRC(c, b->sp), SRC(c, a->sp));
-    else
-        WARN(c, CEP_DIAG_W_NEVER_TRUE, a->sp.start, "the condition of step '%s' can never hold",
+             SRC(c, w.v[1]->sp), SRC(c, w.v[0]->sp));
+    } else if (w.operand) {
+        /* The conjuncts in source order, the caret under the last. */
+        for (int i = 1; i < w.n; i++)
+            for (int j = i; j > 0 && w.v[j]->sp.start < w.v[j - 1]->sp.start; j--) {
+                const ast_expr *t = w.v[j];
+                w.v[j] = w.v[j - 1];
+                w.v[j - 1] = t;
+            }
+        char list[4 * 72];
+        size_t o = 0;
+        for (int i = 0; i < w.n && o < sizeof list; i++) {
+            int n = snprintf(list + o, sizeof list - o, "%s'%.*s'",
+                             i == 0 ? "" : i == w.n - 1 ? " and " : ", ", SRC(c, w.v[i]->sp));
+            if (n < 0) break;
+            o += (size_t)n;
+        }
+        WARN(c, CEP_DIAG_W_NEVER_TRUE, w.v[w.n - 1]->sp.start,
+             "the condition of step '%s' can never hold: no value of '%.*s' satisfies %s", s->name,
+             SRC(c, w.operand->sp), list);
+    } else {
+        WARN(c, CEP_DIAG_W_NEVER_TRUE, w.v[0]->sp.start, "the condition of step '%s' can never hold",
              s->name);
+    }
 }
 
 /* ---- identical conditions --------------------------------------------------- */
@@ -432,8 +626,8 @@ int lint_patterns(const ast_pattern *pats, const char *text, size_t len, cep_dia
         for (const ast_emit *e = p->emits; e; e = e->next) walk_regexes(&c, e->value);
         if (p->has_skip && p->skip_step && (p->skip == SKIP_TO_FIRST || p->skip == SKIP_TO_LAST)) {
             const ast_step *t = find_step(p->steps, p->skip_step);
-            const ast_expr *a, *b;
-            if (t && t->where && never_holds(t->where, &a, &b))
+            why wy;
+            if (t && t->where && never_holds(t->where, &wy))
                 WARN(&c, CEP_DIAG_W_SKIP_TARGET, p->skip_step_sp.start,
                      "skip target '%s' can never take an event (its condition can never hold): the "
                      "strategy never applies",
