@@ -8,6 +8,7 @@
 #include "mem.h"
 
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -15,6 +16,8 @@ typedef struct lctx {
     const char *text;
     size_t len;
     cep_diag *w;
+    lint_regex_fn rx;
+    int rx_budget; /* subjects PCRE2 may still be run on */
     int oom;
 } lctx;
 
@@ -404,75 +407,65 @@ static int expr_eq(const ast_expr *a, const ast_expr *b) {
 
 /* ---- regexes ---------------------------------------------------------------- */
 
-/* Is there an unbounded quantifier ('+', '*', '{n,}') at re[i]? Sets *len
- * to the length of whatever quantifier is there. */
-static int repeat_at(const char *re, size_t i, size_t *len) {
-    *len = 1;
-    if (re[i] == '+' || re[i] == '*') return 1;
-    if (re[i] != '{') return 0;
-    size_t j = i + 1;
-    while (re[j] >= '0' && re[j] <= '9') j++;
-    if (j == i + 1 || (re[j] != ',' && re[j] != '}')) return 0;
-    int unbounded = 0;
-    if (re[j] == ',') {
-        j++;
-        unbounded = re[j] == '}';
-        while (re[j] >= '0' && re[j] <= '9') j++;
+/* A subject's piece for a message: printable ASCII as is, the rest
+ * escaped as in a string literal. */
+static void show(char *dst, size_t cap, const char *s, size_t n) {
+    size_t o = 0;
+    for (size_t i = 0; i < n && o + 5 < cap; i++) {
+        unsigned char ch = (unsigned char)s[i];
+        if (ch == '"' || ch == '\\') o += (size_t)snprintf(dst + o, cap - o, "\\%c", ch);
+        else if (ch == '\n') o += (size_t)snprintf(dst + o, cap - o, "\\n");
+        else if (ch == '\t') o += (size_t)snprintf(dst + o, cap - o, "\\t");
+        else if (ch < 0x20 || ch >= 0x7f) o += (size_t)snprintf(dst + o, cap - o, "\\u%04x", ch);
+        else dst[o++] = (char)ch;
     }
-    if (re[j] != '}') return 0;
-    *len = j - i + 1;
-    return unbounded;
+    dst[o] = 0;
 }
 
-/* A group that holds a repeat and is repeated itself, such as (a+)+ or
- * (\w*x)*: on a subject that almost matches, a backtracking matcher such as
- * PCRE2's tries every way of splitting the repeats (exponential time; at
- * run time PCRE2's match limit stops it and the event counts as no match).
- * Returns the offset of the outer quantifier, or -1. */
-static long nested_repeat(const char *re) {
-    size_t n = strlen(re), depth = 0, deeper = 0, q;
-    int inner[32] = {0};
-    for (size_t i = 0; i < n; i++) {
-        char ch = re[i];
-        if (ch == '\\') {
-            i++;
-            continue;
-        }
-        if (ch == '[') { /* a class is one atom */
-            i++;
-            if (i < n && re[i] == '^') i++;
-            if (i < n && re[i] == ']') i++;
-            while (i < n && re[i] != ']') i += re[i] == '\\' ? 2 : 1;
-            continue;
-        }
-        if (ch == '(' && depth == 31) {
-            deeper++; /* too deep to follow: ignored */
-        } else if (ch == ')' && deeper) {
-            deeper--;
-        } else if (ch == '(') {
-            inner[++depth] = 0;
-        } else if (ch == ')' && depth > 0) {
-            int had = inner[depth--];
-            if (i + 1 < n && repeat_at(re, i + 1, &q) && had) return (long)(i + 1);
-            if (had) inner[depth] = 1;
-        } else if (depth > 0 && repeat_at(re, i, &q)) {
-            inner[depth] = 1;
-            i += q - 1;
-        }
-    }
-    return -1;
+/* Catastrophic backtracking, found by running PCRE2 (dsl/relint.c). */
+static int lint_backtracking(lctx *c, const ast_expr *e) {
+    relint_found f;
+    /* At most 24 subjects a regex and 512 a file: one stops at PCRE2's
+     * match limit at worst (3.5 ms measured), so a hostile file costs about
+     * 2 s at worst. */
+    int budget = c->rx_budget < 24 ? c->rx_budget : 24, before = budget;
+    int r = c->rx ? c->rx(e->regex, e->flags, &budget, &f) : 0;
+    c->rx_budget -= before - budget;
+    if (r < 0) c->oom = 1;
+    if (r <= 0) return 0;
+    char pre[6 * 64 + 8], pump[6 * 64 + 8], tail[6 * 65 + 8];
+    char end[65];
+    end[0] = f.tail;
+    memcpy(end + 1, f.post, f.post_len);
+    show(pre, sizeof pre, f.prefix, f.prefix_len);
+    show(pump, sizeof pump, f.pump, f.pump_len);
+    show(tail, sizeof tail, end, 1 + f.post_len);
+    WARN(c, CEP_DIAG_W_REGEX, e->regex_sp.start + (uint32_t)f.offset,
+         "this repeat backtracks exponentially: on the %zu-byte subject %s%s%s\"%s\" x %d + \"%s\" "
+         "PCRE2 gives up at its match limit, and such an event counts as no match "
+         "(regex_errors in --stats)",
+         f.prefix_len + f.pump_len * (size_t)f.pumps + 1 + f.post_len, f.prefix_len ? "\"" : "", pre,
+         f.prefix_len ? "\" + " : "", pump, f.pumps, tail);
+    return 1;
 }
 
-/* A regex without metacharacters, maybe anchored: 2 for ^lit$, 1 for ^lit,
- * 0 for lit; -1 when it needs a regex. The literal goes to buf. */
+/* A regex without metacharacters, maybe anchored: bit 1 for ^, bit 2 for
+ * an end anchor, bit 4 when that anchor is $ (or \Z), which also matches
+ * before a final newline; -1 when it needs a regex. The literal goes to
+ * buf. With flags (i, m, s, x, u) it is left alone. */
 static int plain_regex(const char *re, const char *flags, char *buf, size_t cap) {
     if (flags && *flags) return -1;
     size_t n = strlen(re), o = 0;
     int start = n && re[0] == '^', end = 0;
     size_t i = (size_t)start;
-    if (n > i && re[n - 1] == '$' && (n < 2 || re[n - 2] != '\\')) {
-        end = 1;
-        n--;
+    /* The end anchor, unless its backslash is itself escaped. */
+    size_t bs = 0;
+    if (n > i && re[n - 1] == '$') {
+        while (bs < n - 1 && re[n - 2 - bs] == '\\') bs++;
+        if (bs % 2 == 0) end = 2 | 4, n--;
+    } else if (n >= i + 2 && re[n - 2] == '\\' && (re[n - 1] == 'z' || re[n - 1] == 'Z')) {
+        while (bs < n - 2 && re[n - 3 - bs] == '\\') bs++;
+        if (bs % 2 == 0) end = re[n - 1] == 'z' ? 2 : 2 | 4, n -= 2;
     }
     if (i >= n) return -1;
     for (; i < n; i++) {
@@ -492,27 +485,33 @@ static int plain_regex(const char *re, const char *flags, char *buf, size_t cap)
     }
     buf[o] = 0;
     if (end && !start) return -1; /* no endsWith() to offer */
-    return start ? 1 + end : 0;
+    return start | end;
 }
 
+/* The suggestions mean what the regex means on every value
+ * (tests/lint_regex.py runs both): a non-string makes =~ and !~ false, ==
+ * with a string false, and startsWith/contains null; so `x !~ /^a/` is
+ * `startsWith(x, "a") == false`, not `not startsWith(...)`, which holds for
+ * a missing field. `x != "a"` holds for a number: `!~ /^a$/` gets none. */
 static void lint_regex(lctx *c, const ast_expr *e) {
-    long at = nested_repeat(e->regex);
-    if (at >= 0) {
-        WARN(c, CEP_DIAG_W_REGEX, e->regex_sp.start + (uint32_t)at,
-             "a repeated group that holds a repeat: backtracking can take exponential time "
-             "on a subject that almost matches (PCRE2's match limit then makes it no match)");
-        return;
-    }
+    if (lint_backtracking(c, e)) return;
     char lit[128];
     int k = plain_regex(e->regex, e->flags, lit, sizeof lit);
     if (k < 0) return;
-    const char *neg = e->op == OP_NOMATCH ? "not " : "";
-    if (k == 2)
+    int neg = e->op == OP_NOMATCH;
+    /* x != "lit" holds for a number; x !~ /^lit$/ does not: no rewrite. */
+    if ((k & 3) == 3 && neg) return;
+    if ((k & 3) == 3 && (k & 4))
+        WARN(c, CEP_DIAG_W_REGEX, e->sp.start,
+             "this regex is a plain comparison: write %.*s %s \"%s\" ($ also matches before a final "
+             "newline: only the regex %s \"%s\\n\")",
+             SRC(c, e->a->sp), neg ? "!=" : "==", lit, neg ? "refuses" : "takes", lit);
+    else if ((k & 3) == 3)
         WARN(c, CEP_DIAG_W_REGEX, e->sp.start, "this regex is a plain comparison: write %.*s %s \"%s\"",
-             SRC(c, e->a->sp), e->op == OP_NOMATCH ? "!=" : "==", lit);
+             SRC(c, e->a->sp), neg ? "!=" : "==", lit);
     else
-        WARN(c, CEP_DIAG_W_REGEX, e->sp.start, "this regex is a plain comparison: write %s%s(%.*s, \"%s\")",
-             neg, k ? "startsWith" : "contains", SRC(c, e->a->sp), lit);
+        WARN(c, CEP_DIAG_W_REGEX, e->sp.start, "this regex is a plain comparison: write %s(%.*s, \"%s\")%s",
+             k ? "startsWith" : "contains", SRC(c, e->a->sp), lit, neg ? " == false" : "");
 }
 
 static void walk_regexes(lctx *c, const ast_expr *e) {
@@ -613,8 +612,9 @@ static const ast_step *find_step(const ast_step *s, const char *name) {
     return NULL;
 }
 
-int lint_patterns(const ast_pattern *pats, const char *text, size_t len, cep_diag *w) {
-    lctx c = {text, len, w, 0};
+int lint_patterns(const ast_pattern *pats, const char *text, size_t len, cep_diag *w,
+                  lint_regex_fn rx) {
+    lctx c = {text, len, w, rx, 512, 0};
     for (const ast_pattern *p = pats; p; p = p->next) {
         pstate ps = {p, 0, 0};
         if (!p->keys)

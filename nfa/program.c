@@ -141,7 +141,7 @@ static int compile_text(const cep_compiler *c, const char *text, size_t len, con
     }
     if (rc == CEP_OK) rc = check_patterns(pats, c, p, d);
     if (rc == CEP_OK && cep_diag_count(d)) rc = CEP_EPATTERN; /* parse errors */
-    if (rc == CEP_OK && w && lint_patterns(pats, text, len, w) < 0) rc = CEP_ENOMEM;
+    if (rc == CEP_OK && w && lint_patterns(pats, text, len, w, regex_backtracks) < 0) rc = CEP_ENOMEM;
     if (rc == CEP_OK) rc = program_index_fields(p);
     if (rc == CEP_OK) rc = nfa_compile(p, pats, d);
     ast_pattern_free(pats);

@@ -7,6 +7,7 @@
 
 #include "mem.h"
 #include "regex.h"
+#include "relint.h"
 
 /* Bounds on backtracking so a hostile regex/input pair cannot hang us. */
 #define MATCH_LIMIT 1000000
@@ -104,3 +105,34 @@ void *regex_match_data_new(void) {
 }
 
 void regex_match_data_free(void *md) { pcre2_match_data_free(md); }
+
+/* ---- the regex warning's probe (dsl/relint.c) ----------------------------- */
+
+typedef struct probe_ctx {
+    const regex *re;
+    pcre2_match_data *md;
+} probe_ctx;
+
+/* Match as regex_match does, telling a limit (the matcher gave up: 1) from
+ * our allocator failing (-1). */
+static int probe(void *ud, const char *s, size_t n) {
+    const probe_ctx *c = ud;
+    int rc = pcre2_match(c->re->code, (PCRE2_SPTR)s, n, 0, 0, c->md, c->re->mctx);
+    if (rc >= 0 || rc == PCRE2_ERROR_NOMATCH) return 0;
+    if (rc == PCRE2_ERROR_NOMEMORY) return -1;
+    return rc == PCRE2_ERROR_MATCHLIMIT || rc == PCRE2_ERROR_DEPTHLIMIT ||
+           rc == PCRE2_ERROR_HEAPLIMIT || rc == PCRE2_ERROR_JIT_STACKLIMIT;
+}
+
+int regex_backtracks(const char *pat, const char *flags, int *budget, relint_found *out) {
+    if ((flags && strchr(flags, 'x')) || *budget <= 0) return 0; /* x: extended syntax, not followed */
+    char msg[8];
+    size_t off;
+    regex *re = regex_compile(pat, strlen(pat), flags, msg, sizeof msg, &off);
+    if (!re) return off == (size_t)-1 ? -1 : 0;
+    probe_ctx c = {re, regex_match_data_new()};
+    int rc = c.md ? relint_backtracks(pat, probe, &c, budget, out) : -1;
+    regex_match_data_free(c.md);
+    regex_free_all(re);
+    return rc;
+}

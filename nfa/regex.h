@@ -20,6 +20,12 @@ void regex_free_all(regex *re);
 void regex_link(regex *re, regex **list);
 void *regex_match_data_new(void);
 void regex_match_data_free(void *md);
+/* The regex warning's check (a lint_regex_fn, dsl/relint.h): does a
+ * subject built from pat's structure make PCRE2 give up, as it would at
+ * run time (same compile options, JIT, match limit)? At most *budget
+ * subjects are tried. 1 with *out, 0, -1 when out of memory. */
+struct relint_found;
+int regex_backtracks(const char *pat, const char *flags, int *budget, struct relint_found *out);
 /* Is c a known flag letter? */
 int regex_flag_ok(char c);
 

@@ -146,6 +146,15 @@ same "check -Werror" "$tmp/expected" "$tmp/out"
 w "$CEP" check -Wnone -Werror=skip-target skip_target.cep
 { sed -n '4s/: warning: /: error: /p;5,6p' skip_target.expected; echo "# exit: 1"; } > "$tmp/expected"
 same "check -Wnone -Werror=NAME" "$tmp/expected" "$tmp/out"
+# The regex warning's subject is what the engine gives up on: a run of it
+# counts a regex error, and the event does not match.
+printf 'pattern p\n  key k\n  begin a where s =~ /^id:(\\d+)*[a-z]$/\n  within 1m\n' > "$tmp/rx.cep"
+"$CEP" check "$tmp/rx.cep" 2>&1 | grep -q 'subject "id:" + "0" x 32 + "!" PCRE2 gives up' && ok || ko "regex warning's subject"
+printf '{"ts":0,"k":1,"s":"id:%s!"}\n{"ts":1,"k":1,"s":"id:1x"}\n' 00000000000000000000000000000000 |
+    "$CEP" run -s -Wnone "$tmp/rx.cep" > "$tmp/out" 2> "$tmp/err"
+[ "$(grep -c '"pattern":"p"' "$tmp/out")" = 1 ] && grep -q '^regex errors: 1$' "$tmp/err" && ok ||
+    { cat "$tmp/out" "$tmp/err"; ko "the regex warning's subject at run time"; }
+
 # The file is read once: a pipe works (warnings come from the same text).
 w "$CEP" check /dev/stdin < keyless.cep
 sed 's|^keyless.cep:|/dev/stdin:|' keyless.expected > "$tmp/expected"
