@@ -17,6 +17,7 @@
 #include "cepheus.h"
 #include "cli.h"
 #include "jsonout.h"
+#include "suggest.h"
 #include "testjson.h"
 
 /* The three things a case can expect. */
@@ -223,8 +224,7 @@ static int read_events_file(reader *r, tcase *c, int line, const char *name) {
     c->files[c->nfiles++] = path;
     FILE *f = fopen(path, "r");
     if (!f) {
-        syntax(r, line, "cannot read '%s'", path);
-        fprintf(stderr, "  (%s)\n", strerror(errno));
+        syntax(r, line, "cannot read '%s': %s", path, strerror(errno));
         return -1;
     }
     char *buf = NULL;
@@ -269,6 +269,21 @@ static int expect_item(reader *r, tcase *c, int kind, char *s, int line) {
         return -1;
     }
     return 0;
+}
+
+/* " (did you mean 'events'?)" when the first word of s is a keyword of
+ * the format misspelt, else "". */
+static const char *keyword_hint(const char *s, char *buf, size_t cap) {
+    static const char *const kw[] = {"case", "options", "events", "expect"};
+    char word[32];
+    size_t n = strcspn(s, " \t");
+    buf[0] = 0;
+    if (n == 0 || n >= sizeof word) return buf;
+    memcpy(word, s, n);
+    word[n] = 0;
+    const char *near = suggest_nearest(word, kw, sizeof kw / sizeof *kw);
+    if (near && strcmp(near, word) != 0) snprintf(buf, cap, " (did you mean '%s'?)", near);
+    return buf;
 }
 
 static int word_is(const char *s, const char *w, char **rest) {
@@ -320,7 +335,10 @@ static int read_test_file(reader *r, const char *text, tcase **out, size_t *nout
             if (parse_options(r, ln, rest, c ? &c->o : &defaults) < 0 && !r->bad) rc = -1;
             sect = S_NONE;
         } else if (!c) {
-            syntax(r, ln, "expected 'case NAME' or 'options', not '%s'", s);
+            char hint[64];
+            syntax(r, ln, "expected 'case NAME' or 'options'%s, not '%s'%s",
+                   word_is(s, "events", &rest) || word_is(s, "expect", &rest) ? " first" : "", s,
+                   keyword_hint(s, hint, sizeof hint));
         } else if (word_is(s, "events", &rest)) {
             sect = S_EVENTS;
             if (*rest) {
@@ -334,19 +352,37 @@ static int read_test_file(reader *r, const char *text, tcase **out, size_t *nout
             else if (!strcmp(rest, "late")) kind = X_LATE;
             else syntax(r, ln, "expect what? 'expect', 'expect timeouts' or 'expect late', not '%s'", rest);
             c->has[kind] = 1;
+        } else if (sect == S_EVENTS && ((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z')) &&
+                   !word_is(s, "true", &rest) && !word_is(s, "false", &rest) && !word_is(s, "null", &rest)) {
+            /* A word where an event (JSON) goes: more likely a misspelt
+             * section than an event, and saying so beats "bad event". */
+            char hint[64];
+            syntax(r, ln, "'%s' is neither an event (a JSON object) nor a section%s", s,
+                   keyword_hint(s, hint, sizeof hint));
         } else if (sect == S_EVENTS) {
             if (add_event(c, s, strlen(s), r->path, ln) < 0) rc = -1;
         } else if (sect == S_EXPECT) {
             if (expect_item(r, c, kind, s, ln) < 0 && !r->bad) rc = -1;
         } else {
-            syntax(r, ln, "a line outside 'events' or 'expect': '%s'", s);
+            char hint[64];
+            syntax(r, ln, "a line outside 'events' or 'expect': '%s'%s", s, keyword_hint(s, hint, sizeof hint));
         }
         free(line);
     }
-    for (size_t i = 0; rc == 0 && i < n; i++)
+    for (size_t i = 0; rc == 0 && i < n; i++) {
         if (!cases[i].has[X_MATCHES])
             syntax(r, cases[i].line, "case '%s' has no 'expect' section (an empty one expects no match)",
                    cases[i].name);
+        /* --only and the reports name cases: two of one name are a slip. */
+        for (size_t j = 0; j < i; j++)
+            if (!strcmp(cases[i].name, cases[j].name)) {
+                syntax(r, cases[i].line, "a second case named '%s' (the first is at line %d)", cases[i].name,
+                       cases[j].line);
+                break;
+            }
+    }
+    /* A file without a case would pass: more likely the wrong file. */
+    if (rc == 0 && n == 0 && !r->bad) syntax(r, ln ? ln : 1, "%s", "no case in the file ('case NAME' starts one)");
     free(defaults.time_field);
     free(defaults.id_field);
     if (rc < 0) *oom = 1;
@@ -482,6 +518,49 @@ static int same(const list *want, list *got) {
 }
 
 /* Run one case; print its failure. 1 passed, 0 failed, -1 out of memory. */
+static int has_id(const run_ctx *x, size_t nev, const char *id) {
+    for (size_t i = 0; i < nev && x->ids[i]; i++)
+        if (!strcmp(x->ids[i], id)) return 1;
+    return 0;
+}
+
+/* Under a failing case: the compact expectations that could never match,
+ * naming a pattern the file does not have or an id no event has. */
+static void print_notes(const char *path, const cep_program *prog, const tcase *c, const run_ctx *x) {
+    size_t np = cep_program_pattern_count(prog);
+    const char *names[64];
+    for (size_t i = 0; i < np && i < 64; i++) names[i] = cep_program_pattern_name(prog, i);
+    for (int k = 0; k < X_KINDS; k++) {
+        if (!c->has[k]) continue;
+        for (size_t i = 0; i < c->want[k].n; i++) {
+            const item *it = &c->want[k].v[i];
+            char *copy = it->canon ? strdup(it->canon) : NULL, *save = NULL;
+            if (!copy) continue;
+            char *w = strtok_r(copy, " ", &save);
+            if (k != X_LATE && w) {
+                size_t p = 0;
+                while (p < np && strcmp(cep_program_pattern_name(prog, p), w) != 0) p++;
+                if (p == np) {
+                    const char *near = suggest_nearest(w, names, np < 64 ? np : 64);
+                    printf("  note: %s:%d: the pattern file has no pattern '%s'", path, it->line, w);
+                    if (near) printf(" (did you mean '%s'?)", near);
+                    printf("\n");
+                }
+                w = strtok_r(NULL, " ", &save);
+            }
+            for (; w; w = strtok_r(NULL, " ", &save)) {
+                char *ids = k == X_LATE ? w : strchr(w, '='), *s2 = NULL;
+                if (!ids) continue;
+                if (k != X_LATE) ids++;
+                for (char *id = strtok_r(ids, ",", &s2); id; id = strtok_r(NULL, ",", &s2))
+                    if (!has_id(x, c->nev, id))
+                        printf("  note: %s:%d: no event of the case has id '%s'\n", path, it->line, id);
+            }
+            free(copy);
+        }
+    }
+}
+
 static int run_case(const char *path, const cep_program *prog, tcase *c) {
     run_ctx x = {0};
     x.prog = prog;
@@ -543,6 +622,7 @@ out:
             if (msg[0]) printf("  error: %s\n", msg);
             for (int k = 0; k < X_KINDS && !msg[0]; k++)
                 if (c->has[k] && !same(&c->want[k], &x.got[k])) print_diff(k, &c->want[k], &x.got[k]);
+            if (!msg[0]) print_notes(path, prog, c, &x);
         }
         rc = ok;
     }
@@ -592,6 +672,14 @@ int cmd_test(int argc, char **argv) {
         free(only);
         return usage_error("test needs a pattern file and at least one test file");
     }
+    /* The order of the arguments is the likely slip: a test file where the
+     * pattern file goes would otherwise show a page of syntax errors. */
+    size_t l0 = strlen(argv[optind]);
+    if (l0 > 5 && !strcmp(argv[optind] + l0 - 5, ".test")) {
+        free(only);
+        return usage_error("test: '%s' is a test file; the pattern file comes first: "
+                           "cepheus test PATTERNS.cep TESTS...", argv[optind]);
+    }
     cep_program *prog;
     int status = compile_file(argv[optind], &prog);
     if (status != EXIT_OK) {
@@ -599,6 +687,8 @@ int cmd_test(int argc, char **argv) {
         return status;
     }
     unsigned passed = 0, failed = 0;
+    char **seen = NULL; /* every case's name, when --only is given */
+    size_t nseen = 0;
     int *used = calloc(nonly + 1, sizeof *used);
     for (int a = optind + 1; a < argc && status == EXIT_OK && used; a++) {
         const char *path = argv[a];
@@ -625,7 +715,17 @@ int cmd_test(int argc, char **argv) {
             else if (rc) passed++;
             else failed++;
         }
-        for (size_t i = 0; i < n; i++) case_free(&cases[i]);
+        /* The names, for "did you mean" when --only names no case. */
+        int keep = nonly && n;
+        char **more = keep ? realloc(seen, (nseen + n) * sizeof *seen) : seen;
+        if (keep && !more) status = fail(EXIT_INTERNAL, "out of memory");
+        else seen = more;
+        for (size_t i = 0; i < n; i++) {
+            if (keep && more) seen[nseen++] = cases[i].name;
+            else free(cases[i].name);
+            cases[i].name = NULL;
+            case_free(&cases[i]);
+        }
         free(cases);
         free(r.dir);
         free(text);
@@ -633,7 +733,9 @@ int cmd_test(int argc, char **argv) {
     if (!used) status = fail(EXIT_INTERNAL, "out of memory");
     for (size_t k = 0; k < nonly && status == EXIT_OK; k++)
         if (!used[k]) {
-            fprintf(stderr, "cepheus: no case named '%s'\n", only[k]);
+            const char *near = suggest_nearest(only[k], (const char *const *)seen, nseen);
+            fprintf(stderr, "cepheus: no case named '%s'%s%s%s\n", only[k], near ? " (did you mean '" : "",
+                    near ? near : "", near ? "'?)" : "");
             failed++;
         }
     if (status == EXIT_OK) {
@@ -641,6 +743,8 @@ int cmd_test(int argc, char **argv) {
         if (failed) status = EXIT_PATTERN;
     }
     if (fflush(stdout) != 0 && status == EXIT_OK) status = EXIT_OUTPUT;
+    for (size_t i = 0; i < nseen; i++) free(seen[i]);
+    free(seen);
     free(used);
     free(only);
     cep_program_free(prog);

@@ -105,6 +105,50 @@ bad.test:1: error: case 'x' has no 'expect' section (an empty one expects no mat
 exit 2
 EOF
 same "cepheus test: malformed test file" expected out
+w() { "$@" > "$tmp/out" 2>&1; echo "# exit: $?" >> "$tmp/out"; }
+# A newcomer's slips: misspelt sections, two cases of one name, an empty
+# file, a missing event file, the arguments swapped, --only misspelt, an
+# expectation naming a pattern the file lacks or an id no event has.
+printf '%s\n' 'cas one' 'case one' 'event' 'events' '{"ts":1,"k":1,"t":"a"}' 'expects' \
+    'case one' 'events nothere.jsonl' 'expect' > slips.test
+: > empty.test
+w "$CEP" test r.cep slips.test
+cat > expected <<'EOF'
+slips.test:1: error: expected 'case NAME' or 'options', not 'cas one' (did you mean 'case'?)
+slips.test:3: error: a line outside 'events' or 'expect': 'event' (did you mean 'events'?)
+slips.test:6: error: 'expects' is neither an event (a JSON object) nor a section (did you mean 'expect'?)
+slips.test:8: error: cannot read 'nothere.jsonl': No such file or directory
+slips.test:2: error: case 'one' has no 'expect' section (an empty one expects no match)
+slips.test:7: error: a second case named 'one' (the first is at line 2)
+# exit: 2
+EOF
+same "cepheus test: a newcomer's slips" expected "$tmp/out"
+w "$CEP" test r.cep empty.test
+printf '%s\n' "empty.test:1: error: no case in the file ('case NAME' starts one)" "# exit: 2" > expected
+same "cepheus test: an empty test file" expected "$tmp/out"
+w "$CEP" test sub/r.test r.cep
+printf '%s\n' "cepheus: test: 'sub/r.test' is a test file; the pattern file comes first: cepheus test PATTERNS.cep TESTS..." \
+    "Try 'cepheus --help' for more information." "# exit: 2" > expected
+same "cepheus test: arguments swapped" expected "$tmp/out"
+w "$CEP" test --only "watermarks and the late event" r.cep sub/r.test
+printf '%s\n' "cepheus: no case named 'watermarks and the late event' (did you mean 'watermarks, and the late event by JSON'?)" \
+    "0 passed, 1 failed" "# exit: 1" > expected
+same "cepheus test: --only misspelt" expected "$tmp/out"
+printf '%s\n' 'case names' 'events' '{"id":"a1","ts":1,"k":1,"t":"a"}' '{"id":"b1","ts":2,"k":1,"t":"b"}' \
+    'expect' 'abb a=a1 b=b1' 'ab a=a1 b=b2' > names.test
+w "$CEP" test r.cep names.test
+cat > expected <<'EOF'
+names.test:1: case names
+  matches (- expected, + got):
+  - abb a=a1 b=b1
+  - ab a=a1 b=b2
+  + ab a=a1 b=b1
+  note: names.test:6: the pattern file has no pattern 'abb' (did you mean 'ab'?)
+  note: names.test:7: no event of the case has id 'b2'
+0 passed, 1 failed
+# exit: 1
+EOF
+same "cepheus test: notes on names no match can have" expected "$tmp/out"
 
 # ---- docs/testing.md: every `<!-- run: CMD -->` and its output block ------
 mkdir "$tmp/doc" && cd "$tmp/doc" || exit 1
