@@ -50,6 +50,19 @@ exit 1
 EOF
 same "a broken within: cepheus test output" "$tmp/expected" "$tmp/broken/out"
 
+# Every example's test file notices a widened window: each `within` made
+# 999 days long, its test must fail (exit 1) with a case report.
+for t in $(cd "$SRC" && find examples -name '*.test' | sort); do
+    c=${t%.test}.cep
+    load=
+    case $t in */impossible_travel/*) load="--load $B/examples/fraud/impossible_travel/distance.so" ;; esac
+    rm -rf "$tmp/wide" && mkdir "$tmp/wide" && cp "$SRC/$t" "$tmp/wide/" &&
+        sed -E 's/within ([0-9]+)(ms|s|m|h|d)/within 999\1d/' "$SRC/$c" > "$tmp/wide/${c##*/}" || exit 1
+    "$CEP" test $load "$tmp/wide/${c##*/}" "$tmp/wide/${t##*/}" > "$tmp/out" 2>&1
+    st=$?
+    [ "$st" = 1 ] && grep -q ': case ' "$tmp/out" && ok || { cat "$tmp/out"; ko "a widened window passes $t"; }
+done
+
 # ---- the command's own behaviour ------------------------------------------
 cd "$tmp" || exit 1
 cat > r.cep <<'EOF'
