@@ -407,8 +407,8 @@ static int expr_eq(const ast_expr *a, const ast_expr *b) {
 
 /* ---- regexes ---------------------------------------------------------------- */
 
-/* A subject's piece for a message: printable ASCII as is, the rest
- * escaped as in a string literal. */
+/* A subject's piece for a message: as is (UTF-8 included), with quotes,
+ * backslashes and control characters escaped as in a string literal. */
 static void show(char *dst, size_t cap, const char *s, size_t n) {
     size_t o = 0;
     for (size_t i = 0; i < n && o + 5 < cap; i++) {
@@ -416,7 +416,7 @@ static void show(char *dst, size_t cap, const char *s, size_t n) {
         if (ch == '"' || ch == '\\') o += (size_t)snprintf(dst + o, cap - o, "\\%c", ch);
         else if (ch == '\n') o += (size_t)snprintf(dst + o, cap - o, "\\n");
         else if (ch == '\t') o += (size_t)snprintf(dst + o, cap - o, "\\t");
-        else if (ch < 0x20 || ch >= 0x7f) o += (size_t)snprintf(dst + o, cap - o, "\\u%04x", ch);
+        else if (ch < 0x20 || ch == 0x7f) o += (size_t)snprintf(dst + o, cap - o, "\\u%04x", ch);
         else dst[o++] = (char)ch;
     }
     dst[o] = 0;
