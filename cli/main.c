@@ -294,6 +294,13 @@ int compile_file_keep(const char *path, cep_program **prog, char **keep, size_t 
     if (rc == CEP_EPATTERN) {
         fputs(cep_diag_render(diag), stderr);
         status = EXIT_PATTERN;
+        /* The tool knows only the built-ins: say how to give it the rest. */
+        for (size_t i = 0; i < cep_diag_count(diag); i++)
+            if (!strncmp(cep_diag_message(diag, i), "unknown function '", 18)) {
+                fputs("note: a function registered from C is loaded into the tool with --load MODULE "
+                      "(docs/testing.md)\n", stderr);
+                break;
+            }
     } else if (rc != CEP_OK) {
         status = fail(EXIT_INTERNAL, "cannot compile '%s': %s", path,
                       cep_strerror(rc));

@@ -291,7 +291,9 @@ grep -q '"from":"London","to":"New York",.*"minutes":10,' "$tmp/out" && [ "$(wc 
     { cat "$tmp/out"; ko "run --load"; }
 # Without the module: the unknown function, exit 1.
 "$CEP" check "$it" > "$tmp/out" 2>&1
-[ $? = 1 ] && grep -q "error: unknown function 'distance_km'" "$tmp/out" && ok || ko "check without --load"
+[ $? = 1 ] && grep -q "error: unknown function 'distance_km'" "$tmp/out" &&
+    [ "$(tail -n 1 "$tmp/out")" = "note: a function registered from C is loaded into the tool with --load MODULE (docs/testing.md)" ] &&
+    [ "$(grep -c '^note:' "$tmp/out")" = 1 ] && ok || { cat "$tmp/out"; ko "check without --load"; }
 # A module that is not there, or that has no cep_plugin_register: exit 2.
 "$CEP" test --load "$tmp/none.so" "$it" x.test > "$tmp/out" 2>&1
 [ $? = 2 ] && grep -q "^cepheus: cannot load '$tmp/none.so': " "$tmp/out" && ok || { cat "$tmp/out"; ko "--load of a missing file"; }
