@@ -682,7 +682,7 @@ static const expr *split_gate(builder *b, const expr *c, const expr **rest) {
         *rest = NULL;
         return c;
     }
-    if (c->kind != XK_BINARY || c->op != OP_AND) return NULL;
+    if (c->kind != XK_BINARY || c->op != NFA_OP_AND) return NULL;
     const expr *r;
     const expr *g = split_gate(b, c->a, &r);
     if (!g) return NULL;
@@ -724,12 +724,12 @@ static void set_shape(builder *b, nfa_pattern *np, uint32_t s) {
     st->shape = (uint8_t)shape;
     st->gate = gate;
     st->rest = rest;
-    st->hint = rest && rest->kind == XK_REF_CMP && rest->op == OP_EQ;
+    st->hint = rest && rest->kind == XK_REF_CMP && rest->op == NFA_OP_EQ;
 }
 
 /* Is gate g `field == an int or string constant`? */
 static int dispatchable(const expr *g) {
-    return g && g->kind == XK_SLOT_CMP && g->op == OP_EQ && (g->k.type == CEP_INT || g->k.type == CEP_STRING);
+    return g && g->kind == XK_SLOT_CMP && g->op == NFA_OP_EQ && (g->k.type == CEP_INT || g->k.type == CEP_STRING);
 }
 
 static inline int same_key(const cep_value *a, const cep_value *b) {
@@ -822,7 +822,7 @@ static int flatten(builder *b, nfa_pattern *np, uint32_t start) {
             int negate = 0;
             /* `not X` becomes X with negate set, so that a TAKE edge on X
              * and its IGNORE edge on `not X` share one evaluation. */
-            if (cond && cond->kind == XK_UNARY && cond->op == OP_NOT) {
+            if (cond && cond->kind == XK_UNARY && cond->op == NFA_OP_NOT) {
                 cond = cond->a;
                 negate = 1;
             }

@@ -38,6 +38,48 @@ static int agg_slot(cctx *c, expr *e) {
     return 0;
 }
 
+/* The parser's operator as the compiled node's (expr.h's nfa_op). */
+static uint8_t op_of(expr_op op) {
+    switch (op) {
+    case OP_OR: return NFA_OP_OR;
+    case OP_AND: return NFA_OP_AND;
+    case OP_NOT: return NFA_OP_NOT;
+    case OP_EQ: return NFA_OP_EQ;
+    case OP_NE: return NFA_OP_NE;
+    case OP_LT: return NFA_OP_LT;
+    case OP_LE: return NFA_OP_LE;
+    case OP_GT: return NFA_OP_GT;
+    case OP_GE: return NFA_OP_GE;
+    case OP_ADD: return NFA_OP_ADD;
+    case OP_SUB: return NFA_OP_SUB;
+    case OP_MUL: return NFA_OP_MUL;
+    case OP_DIV: return NFA_OP_DIV;
+    case OP_MOD: return NFA_OP_MOD;
+    case OP_NEG: return NFA_OP_NEG;
+    case OP_MATCH: return NFA_OP_MATCH;
+    case OP_NOMATCH: return NFA_OP_NOMATCH;
+    case AGG_COUNT: return NFA_AGG_COUNT;
+    case AGG_SUM: return NFA_AGG_SUM;
+    case AGG_AVG: return NFA_AGG_AVG;
+    case AGG_MIN: return NFA_AGG_MIN;
+    case AGG_MAX: return NFA_AGG_MAX;
+    case OP_NONE: break;
+    }
+    return NFA_OP_NONE;
+}
+
+/* The parser's skip strategy as the program's (nfa.h's nfa_skip). */
+static nfa_skip skip_of(skip_kind k) {
+    switch (k) {
+    case SKIP_TO_NEXT: return NFA_SKIP_TO_NEXT;
+    case SKIP_PAST_LAST_EVENT: return NFA_SKIP_PAST_LAST_EVENT;
+    case SKIP_TO_FIRST: return NFA_SKIP_TO_FIRST;
+    case SKIP_TO_LAST: return NFA_SKIP_TO_LAST;
+    case SKIP_NO_SKIP: break;
+    }
+    return NFA_SKIP_NO_SKIP;
+}
+
 /* The accumulators of the pattern's nodes (expr.c's agg_block): one per
  * (step, field) aggregated, shared by sum/avg/min/max of it; count(step)
  * shares one of its step's too, else has one of its own (index -1: no
@@ -48,7 +90,7 @@ static void assign_accs(cctx *c) {
     for (int counts = 0; counts < 2; counts++) {
         for (size_t i = 0; i < c->naggs; i++) {
             expr *e = c->aggs[i];
-            if ((e->op == AGG_COUNT) != counts) continue;
+            if ((e->op == NFA_AGG_COUNT) != counts) continue;
             e->slot2 = -1;
             for (size_t j = 0; j < c->naggs && e->slot2 < 0; j++) {
                 const expr *o = c->aggs[j];
@@ -128,7 +170,7 @@ expr *compile_expr(cctx *c, const ast_expr *a) {
         return e;
     case EX_AGG:
         if ((e = new_expr(c, XK_AGG, 0))) {
-            e->op = (uint8_t)a->op;
+            e->op = op_of(a->op);
             e->step = a->step_index;
             e->slot = a->op == AGG_COUNT ? 0 : a->slot;
             e->slot2 = -1; /* assign_accs */
@@ -141,14 +183,14 @@ expr *compile_expr(cctx *c, const ast_expr *a) {
         return compile_args(c, e, a->args, a->nargs) < 0 ? NULL : e;
     case EX_UNARY:
         if (!(e = new_expr(c, XK_UNARY, 0))) return NULL;
-        e->op = (uint8_t)a->op;
+        e->op = op_of(a->op);
         return (e->a = compile_expr(c, a->a)) ? e : NULL;
     case EX_BINARY:
         if ((a->op == OP_EQ || a->op == OP_NE) && (a->a->kind == EX_NULL || a->b->kind == EX_NULL)) {
             /* `x == null` / `x != null` are null tests: the one place where
              * a comparison with null is not simply false. */
             if (!(e = new_expr(c, XK_ISNULL, 0))) return NULL;
-            e->op = (uint8_t)a->op;
+            e->op = op_of(a->op);
             return (e->a = compile_expr(c, a->a->kind == EX_NULL ? a->b : a->a)) ? e : NULL;
         }
         if (a->op >= OP_EQ && a->op <= OP_GE && a->a->kind == EX_FIELD &&
@@ -157,7 +199,7 @@ expr *compile_expr(cctx *c, const ast_expr *a) {
             /* field op constant: one node, no recursion at match time */
             expr *k = compile_expr(c, a->b);
             if (!k || !(e = new_expr(c, XK_SLOT_CMP, 0))) return NULL;
-            e->op = (uint8_t)a->op;
+            e->op = op_of(a->op);
             e->slot = a->a->slot;
             e->k = k->k;
             return e;
@@ -170,7 +212,7 @@ expr *compile_expr(cctx *c, const ast_expr *a) {
             int swapped = a->a->kind == EX_STEPREF;
             const ast_expr *f = swapped ? a->b : a->a, *r = swapped ? a->a : a->b;
             if (!(e = new_expr(c, XK_REF_CMP, 0))) return NULL;
-            e->op = (uint8_t)a->op;
+            e->op = op_of(a->op);
             e->swapped = (uint8_t)swapped;
             e->slot = f->slot;
             e->step = r->step_index;
@@ -178,12 +220,12 @@ expr *compile_expr(cctx *c, const ast_expr *a) {
             return e;
         }
         if (!(e = new_expr(c, XK_BINARY, 0))) return NULL;
-        e->op = (uint8_t)a->op;
+        e->op = op_of(a->op);
         if (!(e->a = compile_expr(c, a->a)) || !(e->b = compile_expr(c, a->b))) return NULL;
         return e;
     case EX_MATCH: {
         if (!(e = new_expr(c, XK_MATCH, 0))) return NULL;
-        e->op = (uint8_t)a->op;
+        e->op = op_of(a->op);
         char msg[8];
         size_t off;
         regex *re = regex_compile(a->regex, strlen(a->regex), a->flags, msg, sizeof msg, &off);
@@ -216,7 +258,7 @@ expr *cond_not(cctx *c, expr *a) {
     if (!a) return NULL;
     expr *e = new_expr(c, XK_UNARY, 0);
     if (e) {
-        e->op = OP_NOT;
+        e->op = NFA_OP_NOT;
         e->a = a;
     }
     return e;
@@ -233,7 +275,7 @@ static expr *cond_bin(cctx *c, int op, expr *a, expr *b) {
     return e;
 }
 
-expr *cond_and(cctx *c, expr *a, expr *b) { return cond_bin(c, OP_AND, a, b); }
+expr *cond_and(cctx *c, expr *a, expr *b) { return cond_bin(c, NFA_OP_AND, a, b); }
 
 /* Names, keys, window, skip strategy and emit of one pattern; its states
  * come from automaton.c. */
@@ -245,7 +287,7 @@ static int compile_pattern(cctx *c, nfa_pattern *np, const ast_pattern *ap) {
     if (!(np->name = mem_strdup(ap->name))) goto out;
     np->has_within = ap->has_within;
     np->within_ms = ap->within_ms;
-    np->skip = ap->has_skip ? ap->skip : SKIP_NO_SKIP;
+    np->skip = ap->has_skip ? skip_of(ap->skip) : NFA_SKIP_NO_SKIP;
     for (ast_name *k = ap->keys; k; k = k->next) np->nkeys++;
     if (np->nkeys) {
         np->key_slots = mem_calloc(np->nkeys, sizeof *np->key_slots);

@@ -30,6 +30,11 @@ expr *cond_and(cctx *c, expr *a, expr *b);
  * Flink's NFACompiler does. 0, or -1 (c->oom or c->failed set). */
 int automaton_build(cctx *c, nfa_pattern *np, const ast_pattern *ap);
 
+/* Compile checked patterns into prog (fields already assigned by the
+ * checker). Errors (regex) go to d. Returns CEP_OK, CEP_EPATTERN or
+ * CEP_ENOMEM. */
+int nfa_compile(cep_program *prog, const ast_pattern *pats, cep_diag *d);
+
 /* Most states one pattern may compile to (quantifier bounds multiply). */
 #define MAX_STATES 10000
 

@@ -48,6 +48,19 @@ static const char *fname(const cep_program *p, int slot, char *buf, size_t cap) 
     return buf;
 }
 
+/* An operator (or aggregate) as the pattern language spells it. */
+static const char *op_text(int op) {
+    static const char *const text[] = {
+        [NFA_OP_OR] = "or", [NFA_OP_AND] = "and", [NFA_OP_NOT] = "not",
+        [NFA_OP_EQ] = "==", [NFA_OP_NE] = "!=", [NFA_OP_LT] = "<", [NFA_OP_LE] = "<=",
+        [NFA_OP_GT] = ">", [NFA_OP_GE] = ">=", [NFA_OP_ADD] = "+", [NFA_OP_SUB] = "-",
+        [NFA_OP_MUL] = "*", [NFA_OP_DIV] = "/", [NFA_OP_MOD] = "%", [NFA_OP_NEG] = "-",
+        [NFA_OP_MATCH] = "=~", [NFA_OP_NOMATCH] = "!~", [NFA_AGG_COUNT] = "count",
+        [NFA_AGG_SUM] = "sum", [NFA_AGG_AVG] = "avg", [NFA_AGG_MIN] = "min", [NFA_AGG_MAX] = "max",
+    };
+    return op > NFA_OP_NONE && op <= NFA_AGG_MAX ? text[op] : "?";
+}
+
 static void put_expr(strbuf *b, const cep_program *p, const nfa_pattern *pat, const expr *e, int dot) {
     char fb[256], fb2[256];
     switch ((xkind)e->kind) {
@@ -67,8 +80,8 @@ static void put_expr(strbuf *b, const cep_program *p, const nfa_pattern *pat, co
         sb_printf(b, ".%s", fname(p, e->slot, fb, sizeof fb));
         return;
     case XK_AGG:
-        if (e->op == AGG_COUNT) sb_printf(b, "count(%s)", pat->steps[e->step].name);
-        else sb_printf(b, "%s(%s.%s)", expr_op_text(e->op), pat->steps[e->step].name, fname(p, e->slot, fb, sizeof fb));
+        if (e->op == NFA_AGG_COUNT) sb_printf(b, "count(%s)", pat->steps[e->step].name);
+        else sb_printf(b, "%s(%s.%s)", op_text(e->op), pat->steps[e->step].name, fname(p, e->slot, fb, sizeof fb));
         return;
     case XK_CALL:
     case XK_UCALL:
@@ -80,20 +93,20 @@ static void put_expr(strbuf *b, const cep_program *p, const nfa_pattern *pat, co
         sb_put(b, ")", 1);
         return;
     case XK_UNARY:
-        sb_printf(b, e->op == OP_NOT ? "not (" : "-(");
+        sb_printf(b, e->op == NFA_OP_NOT ? "not (" : "-(");
         put_expr(b, p, pat, e->a, dot);
         sb_put(b, ")", 1);
         return;
     case XK_BINARY:
         sb_put(b, "(", 1);
         put_expr(b, p, pat, e->a, dot);
-        sb_printf(b, " %s ", expr_op_text(e->op));
+        sb_printf(b, " %s ", op_text(e->op));
         put_expr(b, p, pat, e->b, dot);
         sb_put(b, ")", 1);
         return;
     case XK_MATCH:
         put_expr(b, p, pat, e->a, dot);
-        sb_printf(b, " %s /regex/", expr_op_text(e->op));
+        sb_printf(b, " %s /regex/", op_text(e->op));
         return;
     case XK_IN:
         put_expr(b, p, pat, e->a, dot);
@@ -105,7 +118,7 @@ static void put_expr(strbuf *b, const cep_program *p, const nfa_pattern *pat, co
         sb_put(b, ")", 1);
         return;
     case XK_SLOT_CMP:
-        sb_printf(b, "(%s %s ", fname(p, e->slot, fb, sizeof fb), expr_op_text(e->op));
+        sb_printf(b, "(%s %s ", fname(p, e->slot, fb, sizeof fb), op_text(e->op));
         {
             expr k = {.kind = XK_CONST, .k = e->k};
             put_expr(b, p, pat, &k, dot);
@@ -115,13 +128,13 @@ static void put_expr(strbuf *b, const cep_program *p, const nfa_pattern *pat, co
     case XK_REF_CMP: {
         const char *f = fname(p, e->slot, fb, sizeof fb), *step = pat->steps[e->step].name,
                    *rf = fname(p, e->slot2, fb2, sizeof fb2);
-        if (e->swapped) sb_printf(b, "(%s.%s %s %s)", step, rf, expr_op_text(e->op), f);
-        else sb_printf(b, "(%s %s %s.%s)", f, expr_op_text(e->op), step, rf);
+        if (e->swapped) sb_printf(b, "(%s.%s %s %s)", step, rf, op_text(e->op), f);
+        else sb_printf(b, "(%s %s %s.%s)", f, op_text(e->op), step, rf);
         return;
     }
     case XK_ISNULL:
         put_expr(b, p, pat, e->a, dot);
-        sb_printf(b, " %s null", e->op == OP_EQ ? "==" : "!=");
+        sb_printf(b, " %s null", e->op == NFA_OP_EQ ? "==" : "!=");
         return;
     }
 }

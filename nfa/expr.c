@@ -113,8 +113,8 @@ int value_equal(cep_value a, cep_value b) {
 
 cep_value value_compare(int op, cep_value a, cep_value b) {
     if (a.type == CEP_NULL || b.type == CEP_NULL) return boolv(0);
-    if (op == OP_EQ) return boolv(value_equal(a, b));
-    if (op == OP_NE) return boolv(!value_equal(a, b));
+    if (op == NFA_OP_EQ) return boolv(value_equal(a, b));
+    if (op == NFA_OP_NE) return boolv(!value_equal(a, b));
     int r;
     if (is_num(a) && is_num(b)) {
         if (a.type == CEP_INT && b.type == CEP_INT) {
@@ -130,16 +130,16 @@ cep_value value_compare(int op, cep_value a, cep_value b) {
         return boolv(0); /* null, bools and mixed types do not order */
     }
     switch (op) {
-    case OP_LT: return boolv(r < 0);
-    case OP_LE: return boolv(r <= 0);
-    case OP_GT: return boolv(r > 0);
+    case NFA_OP_LT: return boolv(r < 0);
+    case NFA_OP_LE: return boolv(r <= 0);
+    case NFA_OP_GT: return boolv(r > 0);
     default: return boolv(r >= 0);
     }
 }
 
 cep_value value_arith(int op, cep_value a, cep_value b) {
     if (!is_num(a) || !is_num(b)) return NULLV;
-    if (op == OP_DIV) {
+    if (op == NFA_OP_DIV) {
         double y = num(b);
         if (y == 0) return NULLV;
         return dblv(num(a) / y);
@@ -147,16 +147,16 @@ cep_value value_arith(int op, cep_value a, cep_value b) {
     if (a.type == CEP_INT && b.type == CEP_INT) {
         int64_t r;
         switch (op) {
-        case OP_ADD:
+        case NFA_OP_ADD:
             if (!__builtin_add_overflow(a.u.i, b.u.i, &r)) return intv(r);
             return dblv((double)a.u.i + (double)b.u.i);
-        case OP_SUB:
+        case NFA_OP_SUB:
             if (!__builtin_sub_overflow(a.u.i, b.u.i, &r)) return intv(r);
             return dblv((double)a.u.i - (double)b.u.i);
-        case OP_MUL:
+        case NFA_OP_MUL:
             if (!__builtin_mul_overflow(a.u.i, b.u.i, &r)) return intv(r);
             return dblv((double)a.u.i * (double)b.u.i);
-        case OP_MOD:
+        case NFA_OP_MOD:
             if (b.u.i == 0) return NULLV;
             if (b.u.i == -1) return intv(0); /* INT64_MIN % -1 traps in C */
             return intv(a.u.i % b.u.i);
@@ -165,10 +165,10 @@ cep_value value_arith(int op, cep_value a, cep_value b) {
     }
     double x = num(a), y = num(b);
     switch (op) {
-    case OP_ADD: return dblv(x + y);
-    case OP_SUB: return dblv(x - y);
-    case OP_MUL: return dblv(x * y);
-    case OP_MOD: return y == 0 ? NULLV : dblv(fmod(x, y));
+    case NFA_OP_ADD: return dblv(x + y);
+    case NFA_OP_SUB: return dblv(x - y);
+    case NFA_OP_MUL: return dblv(x * y);
+    case NFA_OP_MOD: return y == 0 ? NULLV : dblv(fmod(x, y));
     }
     return NULLV;
 }
@@ -253,8 +253,8 @@ static void acc_add(agg_acc *out, const agg_acc *a, const pm_node *x, const expr
     out->dsum += num(v);
     if (v.type == CEP_INT) out->isum += v.u.i;
     else out->all_int = 0;
-    if (out->lo.type == CEP_NULL || value_compare(OP_LE, v, out->lo).u.b) out->lo = v;
-    if (out->hi.type == CEP_NULL || value_compare(OP_GE, v, out->hi).u.b) out->hi = v;
+    if (out->lo.type == CEP_NULL || value_compare(NFA_OP_LE, v, out->lo).u.b) out->lo = v;
+    if (out->hi.type == CEP_NULL || value_compare(NFA_OP_GE, v, out->hi).u.b) out->hi = v;
 }
 
 /* The accumulator of e at chain, filled from the nearest filled parent
@@ -282,19 +282,19 @@ static const agg_acc *acc_at(eval_ctx *c, const pm_node *chain, const expr *e) {
 }
 
 static __attribute__((noinline)) cep_value aggregate(const expr *e, eval_ctx *c) {
-    if (!c->chain) return e->op == AGG_COUNT || e->op == AGG_SUM ? intv(0) : NULLV;
+    if (!c->chain) return e->op == NFA_AGG_COUNT || e->op == NFA_AGG_SUM ? intv(0) : NULLV;
     const agg_acc *a = acc_at(c, c->chain, e);
     if (!a) {
         c->oom = 1; /* the caller turns it into CEP_ENOMEM */
         return NULLV;
     }
     switch (e->op) {
-    case AGG_COUNT: return intv(a->count);
-    case AGG_SUM:
+    case NFA_AGG_COUNT: return intv(a->count);
+    case NFA_AGG_SUM:
         if (a->all_int && a->isum >= INT64_MIN && a->isum <= INT64_MAX) return intv((int64_t)a->isum);
         return dblv(a->dsum);
-    case AGG_AVG: return a->n ? dblv(a->dsum / (double)a->n) : NULLV;
-    case AGG_MIN: return a->lo;
+    case NFA_AGG_AVG: return a->n ? dblv(a->dsum / (double)a->n) : NULLV;
+    case NFA_AGG_MIN: return a->lo;
     default: return a->hi;
     }
 }
@@ -306,11 +306,11 @@ static __attribute__((noinline)) cep_value aggregate(const expr *e, eval_ctx *c)
 /* op applied to the int comparison of x and y. */
 static int int_holds(int op, int64_t x, int64_t y) {
     switch (op) {
-    case OP_EQ: return x == y;
-    case OP_NE: return x != y;
-    case OP_LT: return x < y;
-    case OP_LE: return x <= y;
-    case OP_GT: return x > y;
+    case NFA_OP_EQ: return x == y;
+    case NFA_OP_NE: return x != y;
+    case NFA_OP_LT: return x < y;
+    case NFA_OP_LE: return x <= y;
+    case NFA_OP_GT: return x > y;
     default: return x >= y;
     }
 }
@@ -320,9 +320,9 @@ static int int_holds(int op, int64_t x, int64_t y) {
 static int cmp_holds(int op, const cep_value *a, const cep_value *b) {
     if (a->type == b->type) {
         if (a->type == CEP_INT) return int_holds(op, a->u.i, b->u.i);
-        if (a->type == CEP_STRING && (op == OP_EQ || op == OP_NE)) {
+        if (a->type == CEP_STRING && (op == NFA_OP_EQ || op == NFA_OP_NE)) {
             int eq = a->u.s.len == b->u.s.len && same_bytes(a->u.s.ptr, b->u.s.ptr, a->u.s.len);
-            return op == OP_EQ ? eq : !eq;
+            return op == NFA_OP_EQ ? eq : !eq;
         }
     }
     return value_compare(op, *a, *b).u.b;
@@ -341,11 +341,11 @@ int expr_holds(const expr *e, eval_ctx *c) {
         return e->swapped ? cmp_holds(e->op, r, v) : cmp_holds(e->op, v, r);
     }
     case XK_BINARY:
-        if (e->op == OP_AND) return expr_holds(e->a, c) && expr_holds(e->b, c);
-        if (e->op == OP_OR) return expr_holds(e->a, c) || expr_holds(e->b, c);
+        if (e->op == NFA_OP_AND) return expr_holds(e->a, c) && expr_holds(e->b, c);
+        if (e->op == NFA_OP_OR) return expr_holds(e->a, c) || expr_holds(e->b, c);
         break;
     case XK_UNARY:
-        if (e->op == OP_NOT) return !expr_holds(e->a, c);
+        if (e->op == NFA_OP_NOT) return !expr_holds(e->a, c);
         break;
     default:
         break;
@@ -386,7 +386,7 @@ cep_value expr_eval(const expr *e, eval_ctx *c) {
         return aggregate(e, c);
     case XK_UNARY: {
         cep_value v = expr_eval(e->a, c);
-        if (e->op == OP_NOT) return boolv(!(v.type == CEP_BOOL && v.u.b));
+        if (e->op == NFA_OP_NOT) return boolv(!(v.type == CEP_BOOL && v.u.b));
         if (v.type == CEP_INT) {
             if (v.u.i == INT64_MIN) return dblv(-(double)v.u.i);
             return intv(-v.u.i);
@@ -396,16 +396,16 @@ cep_value expr_eval(const expr *e, eval_ctx *c) {
     }
     case XK_BINARY: {
         cep_value a = expr_eval(e->a, c);
-        if (e->op == OP_AND || e->op == OP_OR) {
+        if (e->op == NFA_OP_AND || e->op == NFA_OP_OR) {
             /* Two-valued logic: anything but boolean true counts as false,
              * as comparisons with null already give false, not null. */
             int x = a.type == CEP_BOOL && a.u.b;
-            if (x == (e->op == OP_OR)) return boolv(x);
+            if (x == (e->op == NFA_OP_OR)) return boolv(x);
             cep_value b = expr_eval(e->b, c);
             return boolv(b.type == CEP_BOOL && b.u.b);
         }
         cep_value b = expr_eval(e->b, c);
-        if (e->op >= OP_EQ && e->op <= OP_GE) return value_compare(e->op, a, b);
+        if (e->op >= NFA_OP_EQ && e->op <= NFA_OP_GE) return value_compare(e->op, a, b);
         return value_arith(e->op, a, b);
     }
     case XK_MATCH: {
@@ -416,7 +416,7 @@ cep_value expr_eval(const expr *e, eval_ctx *c) {
             c->regex_errors++;
             return boolv(0);
         }
-        return boolv(e->op == OP_MATCH ? r : !r);
+        return boolv(e->op == NFA_OP_MATCH ? r : !r);
     }
     case XK_IN: {
         cep_value v = expr_eval(e->a, c);
@@ -434,7 +434,7 @@ cep_value expr_eval(const expr *e, eval_ctx *c) {
         return boolv(expr_holds(e, c));
     case XK_ISNULL: {
         cep_value v = expr_eval(e->a, c);
-        return boolv((v.type == CEP_NULL) == (e->op == OP_EQ));
+        return boolv((v.type == CEP_NULL) == (e->op == NFA_OP_EQ));
     }
     case XK_CALL:
     case XK_UCALL:

@@ -6,8 +6,20 @@
 
 #include <stdint.h>
 #include "cepheus.h"
-#include "ast.h"
 #include "nfa.h"
+
+/* Operators of compiled nodes: the compiler's own list, translated from
+ * the parser's expr_op (compile.c), so that the engine never reads the
+ * syntax tree's enums. Ranges are tested (NFA_OP_EQ .. NFA_OP_GE compare),
+ * so the order matters. */
+typedef enum nfa_op {
+    NFA_OP_NONE,
+    NFA_OP_OR, NFA_OP_AND, NFA_OP_NOT,
+    NFA_OP_EQ, NFA_OP_NE, NFA_OP_LT, NFA_OP_LE, NFA_OP_GT, NFA_OP_GE,
+    NFA_OP_ADD, NFA_OP_SUB, NFA_OP_MUL, NFA_OP_DIV, NFA_OP_MOD, NFA_OP_NEG,
+    NFA_OP_MATCH, NFA_OP_NOMATCH,
+    NFA_AGG_COUNT, NFA_AGG_SUM, NFA_AGG_AVG, NFA_AGG_MIN, NFA_AGG_MAX
+} nfa_op;
 
 typedef enum xkind {
     XK_CONST,   /* k */
@@ -19,11 +31,11 @@ typedef enum xkind {
                  * counts), fn: how many accumulators the pattern has */
     XK_CALL,    /* built-in function fn */
     XK_UCALL,   /* user function fn */
-    XK_UNARY,   /* op OP_NOT / OP_NEG */
-    XK_BINARY,  /* op: OP_AND ... OP_MOD */
-    XK_MATCH,   /* regex; op OP_MATCH or OP_NOMATCH */
+    XK_UNARY,   /* op NFA_OP_NOT / NFA_OP_NEG */
+    XK_BINARY,  /* op: NFA_OP_AND ... NFA_OP_MOD */
+    XK_MATCH,   /* regex; op NFA_OP_MATCH or NFA_OP_NOMATCH */
     XK_IN,      /* a in args */
-    XK_ISNULL,  /* a == null (op OP_EQ) or a != null (OP_NE) */
+    XK_ISNULL,  /* a == null (op NFA_OP_EQ) or a != null (NFA_OP_NE) */
     XK_SLOT_CMP, /* field of the event under test (slot) op constant k: the
                   * most common condition, evaluated without recursion */
     XK_REF_CMP  /* field of the event under test (slot) op step.field (step,

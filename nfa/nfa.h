@@ -8,7 +8,6 @@
 #include <stdint.h>
 #include <stddef.h>
 #include "cepheus.h"
-#include "ast.h"
 
 typedef struct expr expr;
 typedef struct regex regex;
@@ -27,6 +26,17 @@ struct pm_node {
      * O(1) per event instead of a walk of the chain. NULL: none yet. */
     agg_block *agg;
 };
+
+/* Skip strategies after a match (Flink's AfterMatchSkipStrategy): the
+ * compiler's own list, translated from the parser's skip_kind, so that the
+ * engine never reads the syntax tree's enums. */
+typedef enum nfa_skip {
+    NFA_SKIP_NO_SKIP,
+    NFA_SKIP_TO_NEXT,
+    NFA_SKIP_PAST_LAST_EVENT,
+    NFA_SKIP_TO_FIRST,
+    NFA_SKIP_TO_LAST
+} nfa_skip;
 
 typedef enum edge_kind {
     EDGE_TAKE,    /* consume the event, record it under the state's step */
@@ -91,7 +101,7 @@ typedef struct nfa_pattern {
     char **key_names;
     int has_within;
     int64_t within_ms;
-    skip_kind skip;
+    nfa_skip skip;
     int skip_step;            /* toFirst / toLast target, -1 otherwise */
     uint32_t nsteps;
     nfa_step *steps;
@@ -200,10 +210,5 @@ static inline const field_member *program_member(const cep_program *p, int lvl, 
  * (after the checker has given every field its slot). CEP_OK or
  * CEP_ENOMEM. */
 int program_index_fields(cep_program *p);
-
-/* Compile checked patterns into prog (fields already assigned by the
- * checker). Errors (regex) go to d. Returns CEP_OK, CEP_EPATTERN or
- * CEP_ENOMEM. */
-int nfa_compile(cep_program *prog, const ast_pattern *pats, cep_diag *d);
 
 #endif

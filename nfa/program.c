@@ -2,6 +2,7 @@
  * that carries user functions, and read access to a compiled program. */
 #include "config.h"
 #include "checker.h"
+#include "compile.h"
 #include "diag.h"
 #include "fieldpath.h"
 #include "expr.h"

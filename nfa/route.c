@@ -74,7 +74,7 @@ static int implies(const expr *g, keyset *ks) {
     int r = 0;
     switch (g->kind) {
     case XK_SLOT_CMP:
-        if (g->slot == ks->slot && g->op == OP_EQ) r = ks_add(ks, g->k);
+        if (g->slot == ks->slot && g->op == NFA_OP_EQ) r = ks_add(ks, g->k);
         break;
     case XK_IN:
         if (g->a->kind != XK_SLOT || g->a->slot != ks->slot) break;
@@ -83,10 +83,10 @@ static int implies(const expr *g, keyset *ks) {
             r = g->args[i]->kind == XK_CONST ? ks_add(ks, g->args[i]->k) : 0;
         break;
     case XK_BINARY:
-        if (g->op == OP_AND) { /* either side is enough: its values bound both */
+        if (g->op == NFA_OP_AND) { /* either side is enough: its values bound both */
             r = implies(g->a, ks);
             if (r == 0) r = implies(g->b, ks);
-        } else if (g->op == OP_OR) { /* both sides: the union of their values */
+        } else if (g->op == NFA_OP_OR) { /* both sides: the union of their values */
             r = implies(g->a, ks);
             if (r == 1) r = implies(g->b, ks);
         }
@@ -100,12 +100,12 @@ static int implies(const expr *g, keyset *ks) {
 
 /* Fields an equality of g's and-chain tests: the candidates for routing. */
 static void candidates(const expr *g, int32_t *c, uint32_t *n, uint32_t max) {
-    if (g->kind == XK_BINARY && g->op == OP_AND) {
+    if (g->kind == XK_BINARY && g->op == NFA_OP_AND) {
         candidates(g->a, c, n, max);
         candidates(g->b, c, n, max);
         return;
     }
-    int32_t slot = g->kind == XK_SLOT_CMP && g->op == OP_EQ ? g->slot
+    int32_t slot = g->kind == XK_SLOT_CMP && g->op == NFA_OP_EQ ? g->slot
                    : g->kind == XK_IN && g->a->kind == XK_SLOT ? g->a->slot
                                                                  : -1;
     if (slot < 0 || *n == max) return;

@@ -112,10 +112,10 @@ static const cep_event *pruning_event(const nfa_pattern *pat, const pm *m, int *
     }
     *inclusive = 1;
     switch (pat->skip) {
-    case SKIP_TO_NEXT: return first->ev;
-    case SKIP_PAST_LAST_EVENT: return m->node->ev;
-    case SKIP_TO_FIRST: *inclusive = 0; return step_first ? step_first->ev : NULL;
-    case SKIP_TO_LAST: *inclusive = 0; return step_last ? step_last->ev : NULL;
+    case NFA_SKIP_TO_NEXT: return first->ev;
+    case NFA_SKIP_PAST_LAST_EVENT: return m->node->ev;
+    case NFA_SKIP_TO_FIRST: *inclusive = 0; return step_first ? step_first->ev : NULL;
+    case NFA_SKIP_TO_LAST: *inclusive = 0; return step_last ? step_last->ev : NULL;
     default: return NULL;
     }
 }
@@ -159,7 +159,7 @@ void complete(cep_engine *e, uint32_t pi, key_state *ks, pm_list *l) {
     const nfa_pattern *pat = &e->prog->patterns[pi];
     if (!l->n && (!ks || !ks->done.n)) return;
     for (uint32_t i = 0; i < l->n; i++) {
-        if (pat->skip == SKIP_NO_SKIP || !ks) {
+        if (pat->skip == NFA_SKIP_NO_SKIP || !ks) {
             emit(e, pi, &l->v[i], 0);
             engine_node_release(e, l->v[i].node);
         } else {
@@ -167,7 +167,7 @@ void complete(cep_engine *e, uint32_t pi, key_state *ks, pm_list *l) {
         }
     }
     l->n = 0;
-    if (pat->skip != SKIP_NO_SKIP && ks) release_held(e, pi, ks);
+    if (pat->skip != NFA_SKIP_NO_SKIP && ks) release_held(e, pi, ks);
 }
 
 int64_t pm_deadline(const nfa_pattern *pat, const pm *p) {

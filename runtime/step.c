@@ -155,7 +155,7 @@ static inline int holds(cep_engine *e, const expr *c, const cep_value *row, cons
  * step.field` on ints (an event joined to an earlier step), is decided
  * here; exactly as expr_holds would (the newest event of the step). */
 static inline int rest_holds(cep_engine *e, const expr *r, const cep_value *row, const pm_node *chain) {
-    if (r->kind == XK_REF_CMP && r->op == OP_EQ) {
+    if (r->kind == XK_REF_CMP && r->op == NFA_OP_EQ) {
         const pm_node *n = chain;
         while (n && (int32_t)n->step != r->step) n = n->parent;
         if (n) {
@@ -576,7 +576,7 @@ int process_pattern(cep_engine *e, uint32_t pi, step_in *in) {
     if (failed) e->oom = 1;
     if (e->emptied) key_drop_empty_buckets(e, ks);
 
-    int need_state = e->kids.n || (e->completed.n && pat->skip != SKIP_NO_SKIP);
+    int need_state = e->kids.n || (e->completed.n && pat->skip != NFA_SKIP_NO_SKIP);
     if (!ks && need_state && !(ks = engine_key_new(e, pi, hash, e->keybuf, klen))) {
         e->oom = 1;
         for (uint32_t i = 0; i < e->kids.n; i++) engine_node_release(e, e->kids.v[i].node);
@@ -601,7 +601,7 @@ int process_pattern(cep_engine *e, uint32_t pi, step_in *in) {
     }
     if (e->stats.partial_matches > e->stats.peak_partial_matches)
         e->stats.peak_partial_matches = e->stats.partial_matches;
-    if (!ks->listed && (ks->npms || (e->completed.n && pat->skip != SKIP_NO_SKIP))) engine_key_activate(e, ks);
+    if (!ks->listed && (ks->npms || (e->completed.n && pat->skip != NFA_SKIP_NO_SKIP))) engine_key_activate(e, ks);
     complete(e, pi, ks, &e->completed);
     if (e->state_ttl > 0) timers_arm_ttl(e, ks);
     if (!ks->npms && !ks->done.n) engine_key_settle(e, ks);

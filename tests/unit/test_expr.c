@@ -107,11 +107,11 @@ END_TEST
 START_TEST(value_helpers) {
     cep_value a = {.type = CEP_INT, .u.i = 3}, b = {.type = CEP_DOUBLE, .u.d = 3.0};
     ck_assert(value_equal(a, b));
-    cep_value r = value_arith(OP_DIV, a, b);
+    cep_value r = value_arith(NFA_OP_DIV, a, b);
     ck_assert_int_eq(r.type, CEP_DOUBLE);
     ck_assert(r.u.d == 1.0);
     cep_value inf = {.type = CEP_DOUBLE, .u.d = 1e308};
-    r = value_arith(OP_MUL, inf, inf); /* infinities are not values: null */
+    r = value_arith(NFA_OP_MUL, inf, inf); /* infinities are not values: null */
     ck_assert_int_eq(r.type, CEP_NULL);
 }
 END_TEST
