@@ -80,11 +80,11 @@ static nfa_skip skip_of(skip_kind k) {
     return NFA_SKIP_NO_SKIP;
 }
 
-/* The accumulators of the pattern's nodes (expr.c's agg_block): one per
- * (step, field) aggregated, shared by sum/avg/min/max of it; count(step)
- * shares one of its step's too, else has one of its own (index -1: no
- * values). Every aggregate gets its accumulator (slot2), the values that
- * accumulator adds up (index) and the block's size (fn). */
+/* The accumulators of the pattern's nodes (runtime/eval.c's agg_block):
+ * one per (step, field) aggregated, shared by sum/avg/min/max of it;
+ * count(step) shares one of its step's too, else has one of its own (index
+ * -1: no values). Every aggregate gets its accumulator (slot2), the values
+ * that accumulator adds up (index) and the block's size (fn). */
 static void assign_accs(cctx *c) {
     uint32_t nacc = 0;
     for (int counts = 0; counts < 2; counts++) {

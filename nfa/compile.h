@@ -13,7 +13,7 @@ typedef struct cctx {
     int oom;
     int failed;      /* a diagnostic was reported */
     /* The aggregates of the pattern being compiled: one accumulator per
-     * (step, field), or per step for count (expr.c's agg_block). */
+     * (step, field), or per step for count (runtime/eval.c's agg_block). */
     expr **aggs;
     size_t naggs, capaggs;
 } cctx;

@@ -1,12 +1,13 @@
 /* expr.h — compiled conditions and emit expressions: trees whose leaves are
- * field slots and resolved step references (never names), evaluated against
- * the event under test and the partial match it would extend. */
+ * field slots and resolved step references (never names), built by the
+ * compiler (compile.c) and evaluated by the engine (runtime/eval.c)
+ * against the event under test and the partial match it would extend. */
 #ifndef CEP_EXPR_H
 #define CEP_EXPR_H
 
 #include <stdint.h>
 #include "cepheus.h"
-#include "nfa.h"
+#include "nfa.h" /* regex */
 
 /* Operators of compiled nodes: the compiler's own list, translated from
  * the parser's expr_op (compile.c), so that the engine never reads the
@@ -66,48 +67,7 @@ enum builtin {
 int builtin_lookup(const char *name, int *nargs);
 const char *builtin_name(int fn);
 
-/* Scratch memory for strings made while evaluating (lower/upper, user
- * functions): chunks kept until expr_ctx_reset. */
-typedef struct scratch_chunk scratch_chunk;
-
-typedef struct eval_ctx {
-    const cep_program *prog;
-    const cep_value *row;      /* event under test; NULL while emitting */
-    const pm_node *chain;      /* accepted events, newest first */
-    void *match_data;          /* pcre2_match_data for regexes */
-    scratch_chunk *scratch;
-    uint64_t regex_errors;     /* match/depth limit hits and the like */
-    uint64_t fn_errors;        /* user functions that returned an error */
-    int oom;                   /* scratch allocation failed (a value became null) */
-    uint64_t agg_bytes;        /* held by agg_blocks of nodes (expr_agg_free) */
-    const pm_node **agg_stk;   /* scratch for filling accumulators */
-    size_t agg_nstk, agg_capstk;
-} eval_ctx;
-
-/* Prepare/teardown a context (allocates the regex match data). */
-int expr_ctx_init(eval_ctx *c, const cep_program *p);
-void expr_ctx_free(eval_ctx *c);
-/* Forget scratch strings (call between top-level evaluations). */
-void expr_ctx_reset(eval_ctx *c);
-
-cep_value expr_eval(const expr *e, eval_ctx *c);
-/* Free node n's aggregates (when the node goes); n->agg becomes NULL. */
-void expr_agg_free(eval_ctx *c, pm_node *n);
-/* A condition holds only when it evaluates to boolean true. Conditions are
- * tested, not valued: and/or/not and the one-node comparisons are decided
- * here without building values; everything else goes through expr_eval. */
-int expr_holds(const expr *e, eval_ctx *c);
-
-/* Comparison and arithmetic on values (exposed for unit tests). A null
- * operand makes every comparison false; `== null` and `!= null` written in
- * a pattern compile to XK_ISNULL instead. */
-int value_equal(cep_value a, cep_value b);
-cep_value value_compare(int op, cep_value a, cep_value b);
-cep_value value_arith(int op, cep_value a, cep_value b);
-
-/* Evaluate built-in fn on argv (strings made go to c's scratch). */
-cep_value builtin_call(int fn, const cep_value *argv, int argc, eval_ctx *c);
-/* Copy n bytes into scratch memory that lives until expr_ctx_reset. */
-char *expr_scratch(eval_ctx *c, size_t n);
+/* The arity of built-in fn (evaluation checks the call against it). */
+int builtin_arity(int fn);
 
 #endif

@@ -12,21 +12,6 @@
 typedef struct expr expr;
 typedef struct regex regex;
 
-/* A partial match as conditions see it: a chain of accepted events, newest
- * first, shared between partial matches that have the same prefix. */
-typedef struct pm_node pm_node;
-typedef struct agg_block agg_block;
-struct pm_node {
-    cep_event *ev;     /* the accepted event (reference counted) */
-    pm_node *parent;   /* the event accepted before it, NULL at the start */
-    uint32_t refs;     /* partial matches and child nodes pointing here */
-    uint32_t step;     /* index of the step that accepted ev */
-    /* The pattern's aggregates over this node and its parents, filled the
-     * first time a condition reads them here (expr.c), from the parent's:
-     * O(1) per event instead of a walk of the chain. NULL: none yet. */
-    agg_block *agg;
-};
-
 /* Skip strategies after a match (Flink's AfterMatchSkipStrategy): the
  * compiler's own list, translated from the parser's skip_kind, so that the
  * engine never reads the syntax tree's enums. */

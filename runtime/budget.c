@@ -165,7 +165,7 @@ static uint64_t container_bytes(const cep_engine *e) {
 /* Stored events (buffered ones too), key states, bucket arrays and held
  * matches (the slab's blocks), nodes not in an event's own room. */
 static uint64_t live_bytes(const cep_engine *e) {
-    /* (+ the running aggregates nodes keep, allocated apart: expr.c) */
+    /* (+ the running aggregates nodes keep, allocated apart: eval.c) */
     return (uint64_t)e->mem.in_use + e->mem.direct + e->pooled_nodes * sizeof(pm_node) + e->ctx.agg_bytes;
 }
 

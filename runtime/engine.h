@@ -8,6 +8,7 @@
 
 #include <stdint.h>
 #include "cepheus.h"
+#include "eval.h"
 #include "event.h"
 #include "expr.h"
 #include "heap.h"

@@ -10,7 +10,7 @@
  * "invalid regex: failed to allocate heap memory" (a pattern error) instead
  * of CEP_ENOMEM (nfa/regex.c: PCRE2_ERROR_HEAP_FAILED); a failed scratch
  * allocation in lower()/upper() made the condition null, losing a match
- * with CEP_OK returned (nfa/expr.c, runtime/engine.c: eval_ctx.oom).
+ * with CEP_OK returned (runtime/eval.c, runtime/engine.c: eval_ctx.oom).
  * Failures absorbed by design (counted, not errors): PCRE2's optional JIT
  * compile, and rendering the empty diagnostics of a clean compile. */
 #include "config.h"

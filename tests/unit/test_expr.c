@@ -7,6 +7,7 @@
 
 #include "bytes.h"
 #include "cepheus.h"
+#include "eval.h"
 #include "event.h"
 #include "expr.h"
 #include "nfa.h"
