@@ -1,6 +1,6 @@
 /* ast.c — constructors, destructors and a test dump of the syntax tree.
- * The parser (parser.y) builds these nodes, the checker (check.c) annotates
- * them, and the compiler (nfa/compile.c) reads them; nothing here fails
+ * The parser (parser.y) builds these nodes, the checker (nfa/check.c)
+ * annotates them, and the compiler (nfa/compile.c) reads them; nothing here fails
  * except on out-of-memory. */
 #include "config.h"
 #include "ast.h"

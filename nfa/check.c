@@ -1,4 +1,6 @@
-/* check.c — semantic checks between parsing and compiling. Resolves step
+/* check.c — semantic checks between parsing and compiling: the compiler's
+ * first pass (it knows the built-ins, the regex engine and the program's
+ * field slots, so it lives in nfa/, not in the syntax layer). Resolves step
  * references and field names (fields get slots, so the engine never looks a
  * name up at match time), infers static types to catch what is wrong before
  * any event arrives, and reports every error of the file. */

@@ -1,6 +1,7 @@
-/* checker.h — interface of check.c, the semantic checker between parser and compiler: resolves
- * names to step indices and field slots, checks structure and types, and
- * refuses what the engine cannot run yet. Reports every error it finds. */
+/* checker.h — interface of check.c, the semantic checker between parser
+ * and compiler: resolves names to step indices and field slots, checks
+ * structure and types, and refuses what the engine cannot run yet. Reports
+ * every error it finds. */
 #ifndef CEP_CHECKER_H
 #define CEP_CHECKER_H
 
