@@ -732,12 +732,6 @@ static int dispatchable(const expr *g) {
     return g && g->kind == XK_SLOT_CMP && g->op == NFA_OP_EQ && (g->k.type == CEP_INT || g->k.type == CEP_STRING);
 }
 
-static inline int same_key(const cep_value *a, const cep_value *b) {
-    if (a->type != b->type) return 0;
-    if (a->type == CEP_INT) return a->u.i == b->u.i;
-    return a->u.s.len == b->u.s.len && same_bytes(a->u.s.ptr, b->u.s.ptr, a->u.s.len);
-}
-
 /* Most patterns test one field against constants in every step (`type ==
  * "click"`): those gates are decided together, by looking the event's
  * value up among the constants, instead of one comparison per state. The
@@ -764,26 +758,10 @@ static int set_dispatch(nfa_pattern *np) {
         if (!dispatchable(g) || g->slot != np->dispatch_slot) continue;
         np->dispatch_states |= (uint64_t)1 << s;
         uint32_t i = 0;
-        while (i < np->ndispatch && !same_key(&np->dispatch[i].k, &g->k)) i++;
+        while (i < np->ndispatch && !gate_key_same(&np->dispatch[i].k, &g->k)) i++;
         if (i == np->ndispatch) np->dispatch[np->ndispatch++].k = g->k;
         np->dispatch[i].opens |= (uint64_t)1 << s;
     }
-    return 0;
-}
-
-uint64_t nfa_dispatch(const nfa_pattern *pat, const cep_value *v) {
-    if (v->type == CEP_DOUBLE) {
-        /* `field == 3` holds for 3.0 too: numbers compare as doubles, as
-         * value_equal does (so several ints may equal one double). */
-        uint64_t m = 0;
-        for (uint32_t i = 0; i < pat->ndispatch; i++)
-            if (pat->dispatch[i].k.type == CEP_INT && (double)pat->dispatch[i].k.u.i == v->u.d)
-                m |= pat->dispatch[i].opens;
-        return m;
-    }
-    if (v->type != CEP_INT && v->type != CEP_STRING) return 0;
-    for (uint32_t i = 0; i < pat->ndispatch; i++)
-        if (same_key(&pat->dispatch[i].k, v)) return pat->dispatch[i].opens;
     return 0;
 }
 

@@ -6,6 +6,7 @@
 #define CEP_EXPR_H
 
 #include <stdint.h>
+#include "bytes.h"
 #include "cepheus.h"
 #include "nfa.h" /* regex */
 
@@ -66,6 +67,13 @@ enum builtin {
 /* Index of a built-in name, -1 if none; nargs gets its arity. */
 int builtin_lookup(const char *name, int *nargs);
 const char *builtin_name(int fn);
+
+/* Is v the constant k of a gate key (same type; no int/double mixing)? */
+static inline int gate_key_same(const cep_value *k, const cep_value *v) {
+    if (k->type != v->type) return 0;
+    if (k->type == CEP_INT) return k->u.i == v->u.i;
+    return k->u.s.len == v->u.s.len && same_bytes(k->u.s.ptr, v->u.s.ptr, k->u.s.len);
+}
 
 /* The arity of built-in fn (evaluation checks the call against it). */
 int builtin_arity(int fn);

@@ -117,9 +117,6 @@ typedef struct gate_key {
     uint64_t opens;           /* states whose gate is `field == k` */
 } gate_key;
 
-/* The states of pat's dispatch whose gate the value v opens. */
-uint64_t nfa_dispatch(const nfa_pattern *pat, const cep_value *v);
-
 /* A user function registered on a cep_compiler. */
 typedef struct user_fn {
     char *name;

@@ -443,6 +443,24 @@ cep_value expr_eval(const expr *e, eval_ctx *c) {
     return NULLV;
 }
 
+/* ---- gates decided by one lookup (automaton.c's set_dispatch) ---------- */
+
+uint64_t eval_dispatch(const nfa_pattern *pat, const cep_value *v) {
+    if (v->type == CEP_DOUBLE) {
+        /* `field == 3` holds for 3.0 too: numbers compare as doubles, as
+         * value_equal does (so several ints may equal one double). */
+        uint64_t m = 0;
+        for (uint32_t i = 0; i < pat->ndispatch; i++)
+            if (pat->dispatch[i].k.type == CEP_INT && (double)pat->dispatch[i].k.u.i == v->u.d)
+                m |= pat->dispatch[i].opens;
+        return m;
+    }
+    if (v->type != CEP_INT && v->type != CEP_STRING) return 0;
+    for (uint32_t i = 0; i < pat->ndispatch; i++)
+        if (gate_key_same(&pat->dispatch[i].k, v)) return pat->dispatch[i].opens;
+    return 0;
+}
+
 /* ---- built-in calls (nfa/builtins.c names them) ------------------------- */
 
 static cep_value nullv(void) { return (cep_value){.type = CEP_NULL}; }

@@ -66,6 +66,10 @@ int value_equal(cep_value a, cep_value b);
 cep_value value_compare(int op, cep_value a, cep_value b);
 cep_value value_arith(int op, cep_value a, cep_value b);
 
+/* The states of pat's dispatch whose gate (`field == constant`) the value
+ * v of the dispatch field opens: all those gates decided by one lookup. */
+uint64_t eval_dispatch(const nfa_pattern *pat, const cep_value *v);
+
 /* Evaluate built-in fn on argv (strings made go to c's scratch). */
 cep_value builtin_call(int fn, const cep_value *argv, int argc, eval_ctx *c);
 /* Copy n bytes into scratch memory that lives until expr_ctx_reset. */

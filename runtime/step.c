@@ -110,7 +110,7 @@ void engine_prefetch_key(cep_engine *e, const cep_event *ev, int stage, uint64_t
          * buckets this event's gates open, when they are not in the key
          * state; stage 3 (those have come): their events, unless their
          * hint decides. */
-        uint64_t open = pat->dispatch_slot >= 0 ? nfa_dispatch(pat, &ev->vals[pat->dispatch_slot]) : ~(uint64_t)0;
+        uint64_t open = pat->dispatch_slot >= 0 ? eval_dispatch(pat, &ev->vals[pat->dispatch_slot]) : ~(uint64_t)0;
         for (uint32_t bi = 0; bi < ks->nb && bi < 4; bi++) {
             const bucket *b = &ks->b[bi];
             if (b->state < 64 && (pat->dispatch_states >> b->state & 1) && !(open >> b->state & 1)) continue;
@@ -532,7 +532,7 @@ int process_pattern(cep_engine *e, uint32_t pi, step_in *in) {
         memset(e->gate_at, 0, e->gate_cap * sizeof *e->gate_at);
         e->stamp = 1;
     }
-    e->gmask = pat->dispatch_slot >= 0 ? nfa_dispatch(pat, &ev->vals[pat->dispatch_slot]) : 0;
+    e->gmask = pat->dispatch_slot >= 0 ? eval_dispatch(pat, &ev->vals[pat->dispatch_slot]) : 0;
     if (rt->skippable && e->state_ttl <= 0) {
         /* If no gate lets the event in, it changes nothing of this pattern
          * for any key: not even its key needs looking up. */
