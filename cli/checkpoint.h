@@ -40,11 +40,6 @@ typedef struct ckpt {
  * there, before anything else is. 0, or -1 with a message in err. */
 int checkpoint_prepare_dir(const char *dir, char *err, size_t errsz);
 
-/* Write DIR/checkpoint atomically (temporary file, fsync, rename, fsync of
- * the directory): pos, the pattern text (len bytes) and e's snapshot.
- * Returns 0, or -1 with a message in err. */
-int checkpoint_write(const char *dir, const ckpt_pos *pos, const char *text, size_t len,
-                     const cep_engine *e, char *err, size_t errsz);
 /* Checkpoints written in the background (docs/state.md, "Checkpoints
  * without a stall"): a forked child holds the engine as it was at the fork,
  * copy-on-write, and writes it while the run goes on; the run waits only
@@ -56,23 +51,39 @@ typedef struct ckpt_bg {
     uint64_t starts;           /* checkpoints started */
     double last_pause, worst_pause; /* seconds the run waited to start one */
     double pause_sum;
+    double pauses[1024];       /* the last 1024 pauses, for their median */
+    double pause_cpu_sum, worst_pause_cpu; /* the CPU time of the pauses */
     double last_duration;      /* seconds from fork to the file in place */
     uint64_t last_size;        /* bytes of the last checkpoint file */
     const char *dir;
+    /* Savepoints (SIGUSR1, --savepoint-dir) share the one writer. */
+    int savepoint;             /* the running child writes a savepoint */
+    uint64_t sp_starts, sp_taken;
+    char sp_path[4096];        /* the savepoint being (or last) written */
 } ckpt_bg;
 #define CKPT_BUSY (-1)
 /* Start a checkpoint of e at pos (and the pattern text, len bytes) in a
  * child: fsync the fds (the outputs' bytes the checkpoint counts; -1: none
- * to sync), then checkpoint_write. The caller has
+ * to sync), then write the checkpoint (temporary file, fsync, rename, fsync
+ * of the directory). The caller has
  * flushed its buffers; no child may be running (checkpoint_reap first).
  * Where fork fails, the checkpoint is written here and now. Returns
  * EXIT_OK or a failure status (message printed). */
 int checkpoint_start(ckpt_bg *bg, const char *dir, const ckpt_pos *pos, const char *text, size_t len,
                      const cep_engine *e, const int *fds, int nfds);
+/* A savepoint (docs/state.md, "Savepoints"): the same checkpoint, in a
+ * directory of its own made inside parent, DIR/savepoint-TIME-EVENTS,
+ * written as DIR/...tmp and renamed when complete, so that the name exists
+ * only for a whole savepoint; --restore takes that directory. Like
+ * checkpoint_start otherwise (the pause counts in the same figures). */
+int savepoint_start(ckpt_bg *bg, const char *parent, const ckpt_pos *pos, const char *text, size_t len,
+                    const cep_engine *e, const int *fds, int nfds);
 /* The running child's result: EXIT_OK when none runs or it succeeded,
  * CKPT_BUSY while it runs (block = 0), else its failure status (it printed
  * why). block = 1 waits for it. */
 int checkpoint_reap(ckpt_bg *bg, int block);
+/* The median of the pauses kept (seconds; 0 when none). */
+double checkpoint_pause_p50(const ckpt_bg *bg);
 
 /* Hold DIR/lock (flock) for the rest of the process: one run per
  * checkpoint directory, and a run restoring from DIR waits until the
@@ -115,5 +126,11 @@ int checkpoint_restore(const ckpt *ck, const char *dir, const char *pattern_file
  * b; new: c; removed: d" (only the parts that are not empty; malloc'd,
  * NULL when out of memory). *kept: the patterns that keep their state. */
 char *checkpoint_describe_change(const cep_program *old, const cep_program *np, size_t *kept);
+
+/* The forked writer finishes a checkpoint in a fresh image of this
+ * program (`cepheus __checkpoint-finish ...`, checkpoint.c): main() hands
+ * that command here. */
+#define CKPT_FINISH_CMD "__checkpoint-finish"
+int checkpoint_finish_main(int argc, char **argv);
 
 #endif

@@ -18,6 +18,7 @@
 
 #include "cepheus.h"
 #include "cli.h"
+#include "checkpoint.h"
 #include "suggest.h"
 #include "metrics.h"
 
@@ -81,7 +82,15 @@ const char usage_text[] =
     "                         --checkpoint-every events and at SIGINT/SIGTERM;\n"
     "                         needs --output and files\n"
     "      --checkpoint-every N\n"
-    "                         lines between two checkpoints (default: 100000)\n"
+    "                         lines between two checkpoints (default: 100000,\n"
+    "                         or none when only --checkpoint-interval is given)\n"
+    "      --checkpoint-interval TIME\n"
+    "                         also a checkpoint when TIME has passed since the\n"
+    "                         last one (e.g. 10s; the clock is read every 256 lines)\n"
+    "      --savepoint-dir DIR\n"
+    "                         on SIGUSR1, write a savepoint (a whole checkpoint in\n"
+    "                         a new directory DIR/savepoint-TIME-EVENTS) while the\n"
+    "                         run goes on; --restore takes it; needs --output and files\n"
     "      --restore DIR      resume from DIR's checkpoint, if any: outputs are cut\n"
     "                         back and input continues where it was (exactly once);\n"
     "                         nothing is touched if the checkpoint does not fit;\n"
@@ -98,8 +107,8 @@ const char usage_text[] =
     "      --threads N        use N threads (this one and N-1 more) over 2N engines\n"
     "                         (one for N = 1) partitioned by each pattern's key\n"
     "                         (output per key as with one engine; keys interleave);\n"
-    "                         not with --checkpoint, --restore or --kafka; SIGHUP\n"
-    "                         does not reload patterns under it\n"
+    "                         not with --checkpoint, --restore, --savepoint-dir\n"
+    "                         or --kafka; SIGHUP does not reload patterns under it\n"
     "      --metrics ADDR:PORT\n"
     "                         serve /metrics (Prometheus) and /healthz on that\n"
     "                         address only, e.g. 127.0.0.1:9464 (port 0: any free\n"
@@ -408,6 +417,7 @@ int main(int argc, char **argv) {
     }
     /* Each command parses its own options from argv[1] on. */
     if (!strcmp(cmd, "run")) return cmd_run(argc - 1, argv + 1);
+    if (!strcmp(cmd, CKPT_FINISH_CMD)) return checkpoint_finish_main(argc - 1, argv + 1);
     if (!strcmp(cmd, "explain")) return cmd_explain(argc - 1, argv + 1);
     if (!strcmp(cmd, "test")) return cmd_test(argc - 1, argv + 1);
     if (!strcmp(cmd, "fmt")) return cmd_fmt(argc - 1, argv + 1);
