@@ -11,7 +11,7 @@ typedef struct kafka_opts {
     const char *brokers, *topic, *group, *output_topic;
     const char *late_topic, *timeouts_topic, *state_topic; /* NULL: none / default */
     const char *instance_id;    /* NULL: hostname-pid */
-    const char **config;        /* "key=value" librdkafka properties (-X), nconfig of them */
+    const char *const *config;        /* "key=value" librdkafka properties (-X), nconfig of them */
     int nconfig;
     int64_t txn_events;         /* commit a transaction after this many messages... */
     int64_t txn_ms;             /* ...or this many milliseconds */
