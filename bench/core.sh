@@ -37,12 +37,18 @@ core_note=
 if [ ! -x "$BIN" ]; then
     if [ -d "$MIRRORS/CORE-cer+CORE/repo" ] && [ -d "$MIRRORS/antlr+antlr4/repo" ] &&
         [ -d "$MIRRORS/odygrd+quill/repo" ] && [ -d "$MIRRORS/p-ranav+argparse/repo" ]; then
-        echo "bench-core: building CORE into $ROOT (log: $ROOT/build.log)" >&2
         mkdir -p "$ROOT"
-        if ! MIRRORS="$MIRRORS" ROOT="$ROOT" bash "$PEER/build.sh" > "$ROOT/build.log" 2>&1; then
-            core_note="CORE's build failed (see $ROOT/build.log)"
+        # build.sh starts by deleting its source tree: one build at a time.
+        if mkdir "$ROOT/build.lock" 2> /dev/null; then
+            echo "bench-core: building CORE into $ROOT (log: $ROOT/build.log)" >&2
+            if ! MIRRORS="$MIRRORS" ROOT="$ROOT" bash "$PEER/build.sh" > "$ROOT/build.log" 2>&1; then
+                core_note="CORE's build failed (see $ROOT/build.log)"
+            fi
+            rmdir "$ROOT/build.lock"
+            [ -z "$core_note" ] && [ ! -x "$BIN" ] && core_note="CORE's build made no $BIN"
+        else
+            core_note="another CORE build is under way in $ROOT (or $ROOT/build.lock was left behind)"
         fi
-        [ -z "$core_note" ] && [ ! -x "$BIN" ] && core_note="CORE's build made no $BIN"
     else
         core_note="no CORE binary ($BIN) and no git mirrors in $MIRRORS to build it from"
     fi
@@ -52,37 +58,37 @@ fi
 mkdir -p "$WORK"
 trap 'rm -rf "$WORK"' EXIT INT TERM
 cd "$WORK"
-# seconds and peak RSS (kB) of a command, as "S KB", its output in $1
+# Wall seconds, CPU seconds (user + system) and peak RSS (kB) of a
+# command, as "WALL CPU KB"; its standard output goes to $1, its standard
+# error to $2. CPU time is the fairer measure on a loaded machine.
 timed() {
-    out=$1
-    shift
-    /usr/bin/time -f "%e %M" -o t.txt "$@" > "$out" 2> err.txt || { cat err.txt >&2; return 1; }
-    cat t.txt
+    out=$1 err=$2
+    shift 2
+    /usr/bin/time -f "%e %U %S %M" -o t.txt "$@" > "$out" 2> "$err" || { cat "$err" >&2; return 1; }
+    awk '{ printf "%s %.2f %s\n", $1, $2 + $3, $4 }' t.txt
 }
-printf '| STEP | matches | CORE engine | `cepheus run` | ratio | B/match | positions | B/match | cepheus RSS |\n'
-printf '|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n'
+printf '| STEP | matches | CORE engine | CORE CPU | `cepheus run` | cepheus CPU | ratio (engine / wall) | ratio (CPU) | B/match | positions CPU | B/match | cepheus RSS |\n'
+printf '|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n'
 status=0
 for step in $STEPS; do
     python3 "$PEER/gen_stocks.py" "$EVENTS" "$step" 7 s.csv s.jsonl
-    core_s=- core_n=-
+    core_s=- core_c=- core_n=-
     if [ -z "$core_note" ]; then
         # CORE writes logs/ in its working folder.
-        "$BIN" -q "$PEER/stocks_q2.core" -d "$PEER/stocks_declaration.core" -c s.csv > core.out 2> core.err || {
-            cat core.err >&2
-            exit 1
-        }
+        set -- $(timed core.out core.err "$BIN" -q "$PEER/stocks_q2.core" -d "$PEER/stocks_declaration.core" -c s.csv)
+        core_c=$2
         core_s=$(sed -n 's/.*engine_seconds=\([0-9.]*\).*/\1/p' core.err)
         core_n=$(grep -c '^\[' core.out || true)
         rm -f core.out
     fi
-    set -- $(timed /dev/null "$CEP" run -q --time-field stock_time "$PEER/stocks_q2.cep" s.jsonl --output full.out)
-    cep_s=$1 cep_kb=$2
+    set -- $(timed /dev/null err.txt "$CEP" run -q --time-field stock_time "$PEER/stocks_q2.cep" s.jsonl --output full.out)
+    cep_s=$1 cep_c=$2 cep_kb=$3
     cep_n=$(wc -l < full.out)
     full_b=$(wc -c < full.out)
     rm -f full.out
-    set -- $(timed /dev/null "$CEP" run -q --time-field stock_time --output-form positions \
+    set -- $(timed /dev/null err.txt "$CEP" run -q --time-field stock_time --output-form positions \
         "$PEER/stocks_q2.cep" s.jsonl --output pos.out)
-    pos_s=$1
+    pos_c=$2
     pos_n=$(wc -l < pos.out)
     pos_b=$(wc -c < pos.out)
     rm -f pos.out s.csv s.jsonl
@@ -90,12 +96,12 @@ for step in $STEPS; do
         echo "bench-core: STEP $step: match counts differ: CORE $core_n, cepheus $cep_n, positions $pos_n" >&2
         status=1
     fi
-    ratio=-
-    [ "$core_s" != - ] && ratio=$(awk -v a="$core_s" -v b="$cep_s" 'BEGIN { printf "%.1f×", a / b }')
-    awk -v st="$step" -v n="$cep_n" -v cs="$core_s" -v s="$cep_s" -v r="$ratio" -v fb="$full_b" \
-        -v ps="$pos_s" -v pb="$pos_b" -v kb="$cep_kb" 'BEGIN {
-        printf "| %s | %d | %s | %.2f s | %s | %d | %.2f s | %d | %.0f MB |\n", st, n,
-            cs == "-" ? "-" : sprintf("%.2f s", cs), s, r, n ? fb / n : 0, ps, n ? pb / n : 0, kb / 1024 }'
+    awk -v st="$step" -v n="$cep_n" -v cs="$core_s" -v cc="$core_c" -v s="$cep_s" -v c="$cep_c" -v fb="$full_b" \
+        -v pc="$pos_c" -v pb="$pos_b" -v kb="$cep_kb" 'BEGIN {
+        t = cs == "-" ? "| - | - | - | - " : sprintf("| %.2f s | %.2f s | %.2f s | %.2f s | %.1f× | %.1f× ", cs, cc, s, c,
+            s > 0 ? cs / s : 0, c > 0 ? cc / c : 0)
+        if (cs == "-") t = sprintf("| - | - | %.2f s | %.2f s | - | - ", s, c)
+        printf "| %s | %d %s| %d | %.2f s | %d | %.0f MB |\n", st, n, t, n ? fb / n : 0, pc, n ? pb / n : 0, kb / 1024 }'
 done
 [ -n "$core_note" ] && echo "(CORE not run: $core_note)"
 exit $status
