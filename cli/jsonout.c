@@ -154,7 +154,12 @@ static void put_int(jbuf *b, int64_t i) {
     jbuf_value(b, v);
 }
 
-static void put_event(jbuf *b, const cep_program *p, const cep_event *ev) {
+static void put_event(jbuf *b, const cep_program *p, const cep_event *ev, int form) {
+    if (form == JOUT_POSITIONS) {
+        /* The tag the reader set: the event's line number in the input. */
+        put_int(b, (int64_t)cep_event_tag(ev));
+        return;
+    }
     size_t rl;
     const char *raw = cep_event_raw(ev, &rl);
     if (raw) {
@@ -179,7 +184,9 @@ static void put_event(jbuf *b, const cep_program *p, const cep_event *ev) {
     jbuf_put(b, "}", 1);
 }
 
-void jbuf_match(jbuf *b, const cep_program *p, const cep_match *m) {
+void jbuf_match(jbuf *b, const cep_program *p, const cep_match *m) { jbuf_match_as(b, p, m, JOUT_EVENTS); }
+
+void jbuf_match_as(jbuf *b, const cep_program *p, const cep_match *m, int form) {
     const char *name = cep_match_pattern(m);
     jbuf_puts(b, "{\"pattern\":");
     jbuf_string(b, name ? name : "", name ? strlen(name) : 0);
@@ -232,7 +239,7 @@ void jbuf_match(jbuf *b, const cep_program *p, const cep_match *m) {
             size_t ne = cep_match_event_count(m, s);
             for (size_t i = 0; i < ne; i++) {
                 if (i) jbuf_put(b, ",", 1);
-                put_event(b, p, cep_match_event(m, s, i));
+                put_event(b, p, cep_match_event(m, s, i), form);
             }
             jbuf_put(b, "]", 1);
         }

@@ -34,4 +34,12 @@ void jbuf_value(jbuf *b, cep_value v);
  * its non-null slots (field names from the program). */
 void jbuf_match(jbuf *b, const cep_program *p, const cep_match *m);
 
+/* How jbuf_match_as writes the events of a match without emit:
+ * JOUT_EVENTS each as its text (jbuf_match's form), JOUT_POSITIONS each as
+ * the number in its tag (cep_event_tag: `cepheus run --output-form
+ * positions` tags each event with its line number in the input), so a
+ * match costs tens of bytes however long its events are. */
+enum { JOUT_EVENTS, JOUT_POSITIONS };
+void jbuf_match_as(jbuf *b, const cep_program *p, const cep_match *m, int form);
+
 #endif

@@ -48,6 +48,7 @@ typedef struct sink {
     cep_engine *eng;     /* the engine whose callbacks these are */
     summary *sum;        /* counts late events (only one engine delivers them) */
     uint64_t *by_pattern; /* --metrics: matches by pattern index */
+    int form;            /* JOUT_EVENTS, or JOUT_POSITIONS (--output-form positions) */
 } sink;
 
 typedef struct run_ctx {
@@ -69,6 +70,9 @@ typedef struct run_ctx {
     uint64_t malformed_by[MAL_N];
     int ckpt_on;         /* --checkpoint */
     int ckpt_failed;     /* the failure of a checkpoint a scrape collected */
+    int form;            /* --output-form: JOUT_EVENTS or JOUT_POSITIONS */
+    cep_event *row;      /* positions: the line parsed here, tagged with its number */
+    const char *row_err; /* positions: why the last line did not parse, else NULL */
 } run_ctx;
 
 /* The engine, or with --threads the pool of engines (runtime/pool.c):
@@ -94,7 +98,7 @@ static void rn_stats(runner *x, cep_stats *st) {
 
 /* Append a match (or a timed-out partial match) as one JSON line to o. */
 static int write_match(sink *s, out_buf *o, const cep_match *m) {
-    jbuf_match(&o->b, s->prog, m);
+    jbuf_match_as(&o->b, s->prog, m, s->form);
     if (o->b.oom) {
         s->oom = 1;
         return 1;
@@ -140,6 +144,7 @@ static void sink_init(sink *s, run_ctx *r) {
     s->late.file = &r->late;
     s->timeouts.file = &r->timeouts;
     s->sum = &r->sum;
+    s->form = r->form;
     if (r->mx) s->by_pattern = calloc(cep_program_pattern_count(r->prog), sizeof *s->by_pattern);
 }
 
@@ -281,6 +286,8 @@ static void reload_patterns(cep_engine *e, run_ctx *r) {
     r->prog = np;
     r->main.prog = np;
     summary_reprogram(&r->sum, np);
+    cep_event_free(r->row); /* made again for the new program's fields */
+    r->row = NULL;
 }
 
 /* Hand the outputs to the kernel and record the position (after a crash,
@@ -491,6 +498,30 @@ static int push_counted(runner *x, summary *sum, const char *line, size_t len, i
     return x->p ? cep_pool_push(x->p, sum->row) : cep_engine_push(x->e, sum->row);
 }
 
+/* --output-form positions: the line is parsed here rather than in the
+ * engine, so that its number in the input rides along as the event's tag. */
+static int push_at(runner *x, run_ctx *r, const run_opts *o, const char *line, size_t len, int counted,
+                   uint64_t at) {
+    cep_event *row;
+    int rc;
+    r->row_err = NULL;
+    if (counted) {
+        rc = summary_parse(&r->sum, line, len, o->processing_time);
+        row = r->sum.row;
+    } else {
+        if (!r->row && (rc = cep_event_new(r->prog, &r->row)) != CEP_OK) return rc;
+        row = r->row;
+        cep_event_clear(row);
+        rc = cep_event_parse_json(row, line, len, o->processing_time ? "" : o->time_field);
+    }
+    if (rc != CEP_OK) {
+        r->row_err = cep_event_error(row);
+        return rc;
+    }
+    cep_event_set_tag(row, at);
+    return x->p ? cep_pool_push(x->p, row) : cep_engine_push(x->e, row);
+}
+
 /* The reading loop's state, shared by its pieces. */
 typedef struct reading {
     runner *x;
@@ -498,6 +529,7 @@ typedef struct reading {
     const run_opts *o;
     const input *in;
     uint64_t read, malformed, since; /* since: events since the last checkpoint */
+    uint64_t at;         /* lines read from all inputs: an event's position */
     size_t max_line;
     unsigned batch;      /* lines since the timed jobs last ran */
     /* --checkpoint-interval: the clock is read every 256 lines. A due
@@ -519,6 +551,7 @@ static int reject_line(reading *rd, int i, unsigned long lineno, const char *lin
     const char *name = rd->in[i].name;
     const char *why = toolong ? rd->toolong_reason
                       : kind < 0 ? "invalid watermark: expected {\"$watermark\": MS or \"RFC 3339 time\"}"
+                      : r->row_err ? r->row_err
                       : counted  ? cep_event_error(r->sum.row)
                                  : rn_error(rd->x);
     char stopmsg[600];
@@ -555,6 +588,7 @@ static int take_line(reading *rd, int i, unsigned long lineno, const char *line,
     int rc = toolong ? CEP_ERANGE
              : kind > 0 ? rn_advance(x, wm)
              : kind < 0 ? CEP_ETIME
+             : rd->o->positions ? push_at(x, r, rd->o, line, len, counted, rd->at)
              : counted  ? push_counted(x, &r->sum, line, len, rd->o->processing_time)
                         : rn_push_json(x, line, len);
     if (rc == CEP_OK) {
@@ -617,6 +651,7 @@ static int read_input(reading *rd, line_reader *lr, int i, unsigned long *lineno
     while (!stop_signal && (n = read_line(lr, &line, rd->max_line, &len, &toolong)) > 0) {
         reload_if_asked(rd);
         ++*lineno;
+        rd->at++;
         *offset += (uint64_t)n;
         if (++rd->batch == 256) {
             rd->batch = 0;
@@ -963,6 +998,7 @@ static int job_load(run_job *j) {
     }
     r->prog = j->prog;
     r->owned = &j->prog;
+    r->form = o->positions ? JOUT_POSITIONS : JOUT_EVENTS;
     sink_init(&r->main, r);
     r->pattern_file = o->pattern_file;
     return EXIT_OK;
@@ -1118,6 +1154,7 @@ static int job_end(run_job *j, int status) {
     free(j->note);
     free(r->text);
     summary_free(&r->sum);
+    cep_event_free(r->row);
     metrics_stop(r->mx);
     return status;
 }

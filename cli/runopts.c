@@ -19,11 +19,13 @@ enum {
     OPT_RESTORE, OPT_STATE_TTL, OPT_TIME, OPT_MAX_MEMORY, OPT_LATENESS, OPT_ERRORS, OPT_MAX_LINE,
     OPT_KAFKA, OPT_TOPIC, OPT_GROUP, OPT_OUT_TOPIC, OPT_LATE_TOPIC, OPT_TIMEOUTS_TOPIC,
     OPT_STATE_TOPIC, OPT_INSTANCE, OPT_TXN_EVENTS, OPT_TXN_MS, OPT_THREADS, OPT_PROGRESS,
-    OPT_NO_PROGRESS, OPT_FLUSH, OPT_METRICS, OPT_LOAD, OPT_CHECKPOINT_INTERVAL, OPT_SAVEPOINT_DIR
+    OPT_NO_PROGRESS, OPT_FLUSH, OPT_METRICS, OPT_LOAD, OPT_CHECKPOINT_INTERVAL, OPT_SAVEPOINT_DIR,
+    OPT_OUTPUT_FORM
 };
 
 static const struct option run_table[] = {
     {"output", required_argument, NULL, 'o'},
+    {"output-form", required_argument, NULL, OPT_OUTPUT_FORM},
     {"time-field", required_argument, NULL, 't'},
     {"max-delay", required_argument, NULL, 'd'},
     {"late", required_argument, NULL, 'l'},
@@ -190,6 +192,7 @@ static int one_option(run_opts *o, int c, char **argv) {
     case OPT_ON_LIMIT: case OPT_FLUSH:
         return engine_option(o, c);
     case 'o': o->output = optarg; break;
+    case OPT_OUTPUT_FORM: return word_option("output-form", "events", "positions", &o->positions);
     case 'T': o->timeouts = optarg; break;
     case 'l': o->late = optarg; break;
     case 's': o->stats = 1; break;
@@ -213,6 +216,12 @@ static int one_option(run_opts *o, int c, char **argv) {
 /* Options that exclude each other, or need another. */
 static int check_combinations(const run_opts *o) {
     const run_kafka_opts *k = &o->kafka;
+    if (o->positions && (k->brokers || k->topic || k->group || k->out_topic))
+        return usage_error("--output-form positions does not apply with --kafka: an event's place is its "
+                           "partition and offset");
+    if (o->positions && (o->checkpoint_dir || o->restore_dir))
+        return usage_error("--output-form positions cannot be used with --checkpoint or --restore: "
+                           "a checkpoint does not keep the positions of the events it holds");
     if (k->brokers || k->topic || k->group || k->out_topic) {
 #ifdef CEP_HAVE_KAFKA
         if (!k->brokers || !k->topic || !k->group || !k->out_topic)

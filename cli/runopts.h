@@ -22,6 +22,7 @@ typedef struct run_opts {
     int64_t max_line;    /* --max-line-bytes; 0: no limit */
     int64_t max_delay, max_pms, checkpoint_every, state_ttl, max_memory, lateness;
     int processing_time;
+    int positions;       /* --output-form positions */
     int stats, strict, limit_fail;
     int quiet, progress;   /* progress: 1 on, 0 off, -1 when stderr is a terminal */
     int64_t flush_ms;      /* --flush-interval */

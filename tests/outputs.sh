@@ -4,7 +4,8 @@
 # opened; a closed standard output is exit 4 with one message; a failed
 # output is reported once; --checkpoint makes its directory at start-up;
 # strict {"$watermark": N} integers; SIGHUP during the first compile, and
-# a reload while processing-time input is idle (issue 22). make check.
+# a reload while processing-time input is idle (issue 22); --output-form
+# positions (issue 23). make check.
 : "${top_srcdir:=.}" "${top_builddir:=.}"
 CEP="$(cd "$top_builddir" && pwd)/cepheus"
 FIX="$(cd "$top_srcdir/tests/cli" && pwd)"
@@ -160,6 +161,43 @@ if command -v mkfifo > /dev/null 2>&1; then
     if [ $st = 0 ] && [ "$(wc -l < out)" = 2 ] && grep -q '^{"pattern":"q","key":1,' out; then ok
     else bad "reload while idle: the new pattern runs" "exit $st: $(cat out)"; fi
 fi
+
+# ---- --output-form positions (issue 23): each event as its line number ----------
+# Lines of all inputs are counted in order, blank and rejected ones too.
+cat > any.cep <<'EOF'
+pattern q
+  key user
+  begin a where type == "a"
+  followedByAny b where type == "b"
+  within 10ms
+EOF
+printf '%s\n' '{"ts":1,"user":"u1","type":"a"}' '' '{"ts":2,"user":"u1","type":"a"}' 'not json' > p1.jsonl
+printf '%s\n' '{"ts":3,"user":"u2","type":"a"}' '{"ts":4,"user":"u1","type":"b"}' '{"ts":5,"user":"u1","type":"b"}' > p2.jsonl
+POS='{"pattern":"q","key":"u1","start":1,"end":4,"events":{"a":[1],"b":[6]}}
+{"pattern":"q","key":"u1","start":2,"end":4,"events":{"a":[3],"b":[6]}}
+{"pattern":"q","key":"u1","start":1,"end":5,"events":{"a":[1],"b":[7]}}
+{"pattern":"q","key":"u1","start":2,"end":5,"events":{"a":[3],"b":[7]}}'
+"$CEP" run -q --output-form positions --timeouts to.jsonl any.cep p1.jsonl p2.jsonl > out 2> err; st=$?
+if [ $st = 0 ] && [ "$(cat out)" = "$POS" ]; then ok; else bad "--output-form positions" "exit $st: $(cat out)"; fi
+if [ "$(cat to.jsonl)" = '{"pattern":"q","key":"u1","start":1,"timeout":true,"events":{"a":[1],"b":[]}}
+{"pattern":"q","key":"u1","start":2,"timeout":true,"events":{"a":[3],"b":[]}}
+{"pattern":"q","key":"u2","start":3,"timeout":true,"events":{"a":[5],"b":[]}}' ]; then ok
+else bad "--output-form positions: timeouts" "$(cat to.jsonl)"; fi
+if [ "$(cat err)" = "p1.jsonl:4: error: invalid JSON: lexical error: invalid string in json text." ]; then ok
+else bad "--output-form positions: a rejected line" "$(cat err)"; fi
+# The same matches as with the whole events, in the same order.
+"$CEP" run -q any.cep p1.jsonl p2.jsonl 2> /dev/null | sed 's/"events":.*//' > full
+sed 's/"events":.*//' out > short
+if cmp -s full short; then ok; else bad "--output-form positions: same matches as events" "differ"; fi
+"$CEP" run -q --output-form positions --threads 2 any.cep p1.jsonl p2.jsonl > out 2> /dev/null; st=$?
+if [ $st = 0 ] && [ "$(sort out)" = "$(printf '%s\n' "$POS" | sort)" ]; then ok
+else bad "--output-form positions --threads 2" "exit $st: $(cat out)"; fi
+"$CEP" run --output-form ids any.cep p2.jsonl > /dev/null 2> err; st=$?
+check "--output-form ids" 2 "cepheus: invalid --output-form 'ids': expected events or positions
+$TRY"
+"$CEP" run --output-form positions --checkpoint ck -o o.jsonl any.cep p2.jsonl > /dev/null 2> err; st=$?
+check "--output-form positions --checkpoint" 2 "cepheus: --output-form positions cannot be used with --checkpoint or --restore: a checkpoint does not keep the positions of the events it holds
+$TRY"
 
 echo "outputs: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -12,7 +12,9 @@
  * with consecutive / allowCombinations), within, every skip strategy,
  * keys, two patterns in one file, emit with count/sum/max/min,
  * out-of-order input under --max-delay, timeouts (compared like matches),
- * and one seed in four on a pool of 2 threads against one engine. Not
+ * one seed in four on a pool of 2 threads against one engine, and one
+ * seed in eight a followedByAny-heavy case at CORE's densities
+ * (gen_dense_case). Not
  * generated: looping or optional groups ((..)+, (..)*, (..)?, (..){n,m}),
  * negation or step references inside groups, until on groups, allowed
  * lateness (stragglers).
@@ -340,6 +342,104 @@ static void gen_case(tcase *tc)
             }
     }
     tc->threads = chance(25);
+}
+
+/* followedByAny-heavy, as CORE's stock query (issue 23): 3 to 5 steps
+ * mostly joined by followedByAny, conditions mostly on the current event
+ * only (sometimes one that looks back), within W over 40 events one time
+ * unit apart, W from 5 to 40: the four densities of the STEP 200 to 25
+ * benchmark, at small scale (up to thousands of matches a case). */
+/* About how many partial matches a window holds (each step's condition
+ * taken as independent): C(W, k) prefixes of k events, each passing its
+ * step's condition; a loop takes any subset of the m events it accepts
+ * with allowCombinations (2^m), a run otherwise (m^2). */
+static double dense_load(const rpattern *p)
+{
+    double total = 0, prefix = 1;
+    for (int k = 0; k < p->n; k++) {
+        const rstep *st = &p->st[k];
+        double sel = st->cond.kind == RC_TEQ ? 1.0 / 3 : st->cond.kind == RC_TIN ? 2.0 / 3
+                   : st->cond.kind == RC_TRUE ? 1 : st->cond.kind == RC_VLT ? st->cond.n / 4.0 : 1.0 / 6;
+        double choose = 1;
+        for (int i = 0; i <= k; i++) choose = choose * (double)(p->within - i) / (i + 1);
+        prefix *= sel;
+        if (st->q != RQ_ONE) {
+            double m = sel * (double)p->within; /* events of the window the loop can take */
+            prefix *= st->inner == RI_ANY ? (double)(1u << (m < 20 ? (unsigned)m : 20)) : m * m;
+        }
+        total += choose * prefix;
+    }
+    return total;
+}
+
+static void gen_dense_pattern(rpattern *p)
+{
+    static const int64_t windows[] = {5, 10, 20, 40};
+    for (;;) {
+        memset(p, 0, sizeof *p);
+        p->n = 3 + rnd(3);
+        for (int s = 0; s < p->n; s++) {
+            rstep *st = &p->st[s];
+            st->conn = s == 0 ? RK_BEGIN : chance(85) ? RK_FBA : (rconn)(RK_NEXT + rnd(2));
+            st->q = RQ_ONE; st->min = st->max = 1;
+            if (chance(12)) {
+                st->q = RQ_PLUS; st->max = -1;
+                st->inner = chance(60) ? RI_ANY : RI_RELAXED;
+            }
+            int r = rnd(100);
+            memset(&st->cond, 0, sizeof st->cond);
+            st->cond.t = rtype();
+            do st->cond.t2 = rtype(); while (st->cond.t2 == st->cond.t);
+            if (r < 60) st->cond.kind = RC_TEQ;
+            else if (r < 72) st->cond.kind = RC_TIN;
+            else if (r < 80) st->cond.kind = RC_TRUE;
+            else if (r < 90) { st->cond.kind = RC_VLT; st->cond.n = 1 + rnd(3); }
+            else if (s > 0) { st->cond.kind = RC_TEQ_VGT; st->cond.ref = rnd(s); }
+            else st->cond.kind = RC_TEQ;
+        }
+        p->has_within = 1;
+        p->within = windows[rnd(4)];
+        if (dense_load(p) > 3000) continue; /* keep make check fast */
+        int r = rnd(100);
+        p->skip = r < 70 ? RS_NOSKIP : r < 78 ? RS_TONEXT : r < 86 ? RS_PASTLAST : r < 93 ? RS_TOFIRST : RS_TOLAST;
+        p->skip_step = rnd(p->n);
+        p->keyed = chance(30);
+        if (legal(p)) return;
+    }
+}
+
+static void gen_dense_case(tcase *tc)
+{
+    memset(tc, 0, sizeof *tc);
+    gen_dense_pattern(&tc->p);
+    tc->np = 1;
+    tc->p.emit = chance(25);
+    tc->n = R_MAXEV;
+    for (int i = 0; i < tc->n; i++) {
+        tc->ev[i].ts = i + 1;
+        tc->ev[i].key = tc->p.keyed ? rnd(2) : 0;
+        tc->ev[i].t = rtype();
+        tc->ev[i].v = rnd(4);
+        tc->arr[i] = i;
+    }
+    if (chance(15)) { /* out of order, with --max-delay */
+        tc->max_delay = 1 + rnd(3);
+        for (int i = 0; i + 1 < tc->n; i++)
+            if (chance(25)) {
+                int t = tc->arr[i];
+                tc->arr[i] = tc->arr[i + 1];
+                tc->arr[i + 1] = t;
+            }
+    }
+    tc->threads = chance(25);
+}
+
+/* One seed in eight is a followedByAny-heavy case. */
+static void gen_seed_case(tcase *tc, unsigned long long seed)
+{
+    rng_state = seed * 0x9E3779B97F4A7C15ULL + 1;
+    if (seed % 8 == 5) gen_dense_case(tc);
+    else gen_case(tc);
 }
 
 static int any_keyed(const tcase *tc) { return tc->p.keyed || (tc->np > 1 && tc->p2.keyed); }
@@ -1005,8 +1105,7 @@ int main(int argc, char **argv)
             /* print one seed's case as it is, in conformance format */
             tcase tc;
             unsigned long long seed = strtoull(argv[++i], NULL, 10);
-            rng_state = seed * 0x9E3779B97F4A7C15ULL + 1;
-            gen_case(&tc);
+            gen_seed_case(&tc, seed);
             print_case(&tc, seed, "", stdout);
             return 0;
         } else if (!strcmp(argv[i], "-v")) verbose = 1;
@@ -1020,8 +1119,7 @@ int main(int argc, char **argv)
     unsigned long long pass = 0, fail = 0, skip = 0, matches = 0;
     for (unsigned long long seed = first; seed < first + count; seed++) {
         tcase tc;
-        rng_state = seed * 0x9E3779B97F4A7C15ULL + 1;
-        gen_case(&tc);
+        gen_seed_case(&tc, seed);
         char why[2048];
         rout ro;
         int r = check_case(&tc, why, sizeof why, &ro, NULL);
