@@ -46,6 +46,8 @@ static const char *opt_tmpdir = "/tmp";
 static uint64_t opt_w6_limit = 64;
 static uint64_t opt_per_key = 4; /* at least this many events per key */
 static unsigned opt_threads[8];  /* --threads: pool sizes to time (wall clock) */
+static int opt_rules[8];         /* --rules: W8's rule counts (default 1,10,100,1000) */
+static int opt_nrules;
 static int opt_nthreads;
 static unsigned run_threads;     /* the child's: 0 one engine, else a pool */
 static int wall_mode;            /* the child's: time by the wall clock */
@@ -849,6 +851,7 @@ static uint64_t parse_count(const char *s) {
 static void usage(void) {
     fputs("usage: cepbench [--keys 1k,100k,1m] [--events N] [--only W1,W3,...,W8,CLI]\n"
           "                [--per-key N] [--cepheus PATH] [--tsv FILE] [--tmpdir DIR] [--w6-limit N]\n"
+          "                [--rules 1,10,100,1000]  (W8: the rule counts)\n"
           "                [--threads 1,2]  (W1 and CLI: one engine and pools, by the wall clock)\n"
           "                [--metrics-reps N]  (CLI: N times without and with --metrics, alternately)\n"
           "environment: CEPBENCH_KEYS, CEPBENCH_EVENTS, CEPBENCH_PER_KEY, CEPBENCH_ONLY\n"
@@ -874,6 +877,17 @@ int main(int argc, char **argv) {
         else if (!strcmp(a, "--tmpdir") && v) opt_tmpdir = v, i++;
         else if (!strcmp(a, "--w6-limit") && v) opt_w6_limit = parse_count(v), i++;
         else if (!strcmp(a, "--per-key") && v) opt_per_key = parse_count(v), i++;
+        else if (!strcmp(a, "--rules") && v) {
+            for (const char *p = v; *p && opt_nrules < 8;) {
+                char *end;
+                long r = strtol(p, &end, 10);
+                if (end == p || r < 1 || r > 100000) usage();
+                opt_rules[opt_nrules++] = (int)r;
+                p = *end == ',' ? end + 1 : end;
+                if (*end != ',') break;
+            }
+            i++;
+        }
         else if (!strcmp(a, "--threads") && v) {
             for (const char *p = v; *p && opt_nthreads < 8;) {
                 char *end;
@@ -969,9 +983,11 @@ int main(int argc, char **argv) {
          * sparse, through the C API and `cepheus run`. */
         if (wanted("W8") && ki == 0) {
             /* (10,000 rules are 1.4 MB of text, over the 1 MiB limit.) */
-            static const int nrules[] = {1, 10, 100, 1000};
+            static const int def_rules[] = {1, 10, 100, 1000};
+            const int *nrules = opt_nrules ? opt_rules : def_rules;
+            int nr = opt_nrules ? opt_nrules : 4;
             for (int sp = 0; sp <= 1; sp++)
-                for (int ri = 0; ri < 4; ri++)
+                for (int ri = 0; ri < nr; ri++)
                     for (int cli = 0; cli <= (opt_cepheus ? 1 : 0); cli++) {
                         memset(&w, 0, sizeof w);
                         w.kind = W8, w.name = "W8", w.gap_ms = 10000, w.within_ms = 60000;

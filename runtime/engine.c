@@ -140,6 +140,7 @@ static int process_event(cep_engine *e, cep_event *ev, int straggler, int own) {
     step_in in = {ev, &stored, straggler, own};
     int rc = CEP_OK;
     e->stats.events++;
+    e->ev_stamp++; /* the key groups' lookups of the last event are stale */
     const nfa_route *r = e->prog->route;
     /* With a state TTL every event refreshes its keys: no routing. */
     if (r && e->state_ttl <= 0 && route_event(e, r, ev->vals) == 0) {
@@ -457,7 +458,8 @@ CEP_API int cep_engine_push_many(cep_engine *e, const cep_event *const *evs, siz
     if (!e || (!evs && n)) return CEP_EINVAL;
     /* With few keys everything is in cache already and fetching ahead
      * would only cost the second hashing of each key. */
-    int ahead = e->keys.cap >= PREFETCH_KEYS && e->time_mode != CEP_TIME_PROCESSING;
+    size_t kcap = e->keys.cap > e->groups.cap ? e->keys.cap : e->groups.cap;
+    int ahead = kcap >= PREFETCH_KEYS && e->time_mode != CEP_TIME_PROCESSING;
     uint64_t hash[16] = {0}; /* row i's key hash at i % 16, from stage 0 */
     for (size_t i = 0; i < n; i++) {
         if (!evs[i]) return CEP_EINVAL;
@@ -538,10 +540,7 @@ int engine_finish_after(cep_engine *e, int64_t last) {
 
 /* ---- life cycle and options ---------------------------------------------------------- */
 
-static void free_all_keys(cep_engine *e) {
-    for (size_t i = 0; i < e->keys.cap; i++)
-        while (e->keys.slots[i].ks) engine_key_free(e, e->keys.slots[i].ks); /* removal shifts a later key here */
-}
+static void free_all_keys(cep_engine *e) { engine_keys_each(e, engine_key_free); }
 
 CEP_API int cep_engine_new(const cep_program *p, cep_engine **out) {
     if (!out) return CEP_EINVAL;
@@ -560,6 +559,7 @@ CEP_API int cep_engine_new(const cep_program *p, cep_engine **out) {
     if (getrandom(&seed, sizeof seed, GRND_NONBLOCK) != (ssize_t)sizeof seed)
         seed ^= 0x9E3779B97F4A7C15ull;
     e->keys.seed = seed;
+    e->groups.seed = seed;
     e->stats.watermark = INT64_MIN;
     if (expr_ctx_init(&e->ctx, p) != CEP_OK || engine_lanes_init(e) < 0) {
         cep_engine_free(e);
@@ -577,6 +577,7 @@ CEP_API void cep_engine_free(cep_engine *e) {
     heap_free(&e->reorder);
     engine_lanes_free(e);
     keymap_free(&e->keys);
+    keymap_free(&e->groups);
     while (e->slabs) {
         node_slab *next = e->slabs->next;
         mem_free(e->slabs);
