@@ -117,18 +117,31 @@ int engine_list_push(pm_list *l, pm p) {
 
 /* The patterns the event can concern (nfa/route.c), as a set in
  * e->route_bits: those every event goes through, and those its dispatch
- * values let in. 0, or -1 when there is no room: then all of them. */
+ * values let in; for the latter, which of their states' gates the value
+ * can open (e->route_maybe, valid where e->route_exact has the bit). 0,
+ * or -1 when there is no room: then all of them. */
 static int route_event(cep_engine *e, const nfa_route *r, const cep_value *vals) {
     if (e->route_cap < r->nwords) {
-        size_t cap = e->route_cap;
-        if (mem_grow((void **)&e->route_bits, &cap, r->nwords, sizeof *e->route_bits) < 0) return -1;
+        size_t cap = e->route_cap, xcap = e->route_cap, mcap = e->route_maybe_cap;
+        if (mem_grow((void **)&e->route_bits, &cap, r->nwords, sizeof *e->route_bits) < 0 ||
+            mem_grow((void **)&e->route_exact, &xcap, cap, sizeof *e->route_exact) < 0 ||
+            mem_grow((void **)&e->route_maybe, &mcap, cap * 64, sizeof *e->route_maybe) < 0)
+            return -1;
         e->route_cap = (uint32_t)cap;
+        e->route_maybe_cap = mcap;
     }
     memcpy(e->route_bits, r->always, r->nwords * sizeof *r->always);
+    memset(e->route_exact, 0, r->nwords * sizeof *e->route_exact);
     for (uint32_t f = 0; f < r->nfields; f++) {
         uint32_t n;
-        const uint32_t *v = nfa_route_lookup(r, &r->fields[f], &vals[r->fields[f].slot], &n);
+        const uint64_t *maybe;
+        const uint32_t *v = nfa_route_lookup(r, &r->fields[f], &vals[r->fields[f].slot], &n, &maybe);
         for (uint32_t i = 0; i < n; i++) e->route_bits[v[i] / 64] |= (uint64_t)1 << (v[i] % 64);
+        if (maybe)
+            for (uint32_t i = 0; i < n; i++) {
+                e->route_exact[v[i] / 64] |= (uint64_t)1 << (v[i] % 64);
+                e->route_maybe[v[i]] = maybe[i];
+            }
     }
     return 0;
 }
@@ -137,7 +150,7 @@ static int route_event(cep_engine *e, const nfa_route *r, const cep_value *vals)
  * concern, in pattern order (the order of their matches). */
 static int process_event(cep_engine *e, cep_event *ev, int straggler, int own) {
     cep_event *stored = NULL;
-    step_in in = {ev, &stored, straggler, own};
+    step_in in = {ev, &stored, straggler, own, ~(uint64_t)0, 0};
     int rc = CEP_OK;
     e->stats.events++;
     e->ev_stamp++; /* the key groups' lookups of the last event are stale */
@@ -146,7 +159,19 @@ static int process_event(cep_engine *e, cep_event *ev, int straggler, int own) {
     if (r && e->state_ttl <= 0 && route_event(e, r, ev->vals) == 0) {
         for (uint32_t w = 0; w < r->nwords; w++)
             for (uint64_t bits = e->route_bits[w]; bits; bits &= bits - 1) {
-                int res = process_pattern(e, w * 64 + (uint32_t)__builtin_ctzll(bits), &in);
+                uint32_t pi = w * 64 + (uint32_t)__builtin_ctzll(bits);
+                uint64_t x = e->route_exact[w] >> (pi % 64) & 1;
+                in.maybe = x ? e->route_maybe[pi] : ~(uint64_t)0;
+                in.exact_dispatch = x & r->exact_dispatch[w] >> (pi % 64);
+                /* Its start closed, it can only step the key's partial
+                 * matches: none, nothing to do (process_pattern's early
+                 * return, without the call; not under a memory budget,
+                 * which makes room before even that). */
+                const pat_rt *rt = &e->rt[pi];
+                if (rt->start_bit && !(in.maybe & rt->start_bit) && rt->kgroup != NO_GROUP && !e->max_bytes &&
+                    pattern_keyless(e, pi, ev->vals))
+                    continue;
+                int res = process_pattern(e, pi, &in);
                 if (res != CEP_OK) rc = res;
             }
     } else {
@@ -584,6 +609,8 @@ CEP_API void cep_engine_free(cep_engine *e) {
         e->slabs = next;
     }
     mem_free(e->route_bits);
+    mem_free(e->route_exact);
+    mem_free(e->route_maybe);
     mem_free(e->kids.v);
     mem_free(e->completed.v);
     mem_free(e->expired.v);

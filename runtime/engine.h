@@ -187,6 +187,10 @@ typedef struct pat_rt {
     uint32_t *outs;         /* per state: budget_state_outputs (budget.c) */
     uint32_t kgroup;        /* its key group (gcache index); NO_GROUP: alone */
     uint32_t kgroup_pat;    /* the group's first pattern (its entries' key prefix) */
+    /* In a key group, with a start state (below 64) that takes nothing
+     * on a closed gate: its bit. An event whose route says that gate is
+     * closed concerns the pattern only if the key has state (engine.c). */
+    uint64_t start_bit;
 } pat_rt;
 
 #define NO_GROUP UINT32_MAX
@@ -272,6 +276,9 @@ struct cep_engine {
     heap reorder;             /* buffered events by (time, arrival) */
     pat_rt *rt;               /* per pattern */
     uint64_t *route_bits;     /* scratch: the patterns an event concerns (engine.c) */
+    uint64_t *route_exact;    /* ... those of them route_maybe is known for */
+    uint64_t *route_maybe;    /* ... per pattern: nfa_route.maybe */
+    size_t route_maybe_cap;
     uint32_t route_cap;
     uint32_t nrt;
     lane *lanes;              /* timer lanes; the last is the TTL lane */
@@ -296,6 +303,7 @@ struct cep_engine {
     size_t gate_cap;
     uint32_t stamp;           /* one per (event, pattern) step */
     uint64_t gmask;           /* states of the pattern's dispatch whose gate is open */
+    uint64_t maybe;           /* states whose gate may be open (step_in.maybe) */
     int emptied;              /* a bucket became empty in this step */
     cep_match_fn on_timeout;
     void *timeout_ud;
@@ -422,8 +430,13 @@ typedef struct step_in {
     int own;             /* ev is this engine's stored event (its buffer's):
                           * kept by reference; any other, even another
                           * engine's stored event, is copied */
+    uint64_t maybe;      /* states (below 64) whose gate the event may open:
+                          * the others' are closed, unread (nfa_route.maybe) */
+    int exact_dispatch;  /* maybe decides the dispatch too (nfa_route.exact_dispatch) */
 } step_in;
 int process_pattern(cep_engine *e, uint32_t pi, step_in *in);
+/* Has pattern pi (in a key group) no state for the key of vals? */
+int pattern_keyless(cep_engine *e, uint32_t pi, const cep_value *vals);
 /* Encode the key of vals for pattern pi into e->keybuf. */
 int encode_key(cep_engine *e, uint32_t pi, const cep_value *vals, uint32_t *len);
 /* Fetch into cache what pushing ev will read, a few events ahead: its

@@ -183,6 +183,7 @@ static inline int rest_holds(cep_engine *e, const expr *r, const cep_value *row,
  * the result when e->gate_at[s] is this step's stamp. */
 static inline int gate_open(cep_engine *e, const nfa_pattern *pat, uint32_t s, const cep_value *row) {
     if (s < 64 && (pat->dispatch_states >> s & 1)) return (int)(e->gmask >> s & 1);
+    if (s < 64 && !(e->maybe >> s & 1)) return 0; /* the route knows it closed */
     const nfa_state *st = &pat->states[s];
     if (e->gate_at[s] != e->stamp) {
         e->gate_at[s] = e->stamp;
@@ -534,6 +535,27 @@ static void insert_kids(cep_engine *e, key_state *ks, const step_in *in) {
     if (key_insert_sorted(e, ks, l) < 0) e->oom = 1;
 }
 
+/* Keyed like other patterns: the key's entry is looked up once per event
+ * for all of them (keys.c), into *gc. */
+static inline int group_lookup(cep_engine *e, const pat_rt *rt, const cep_value *vals, gcache **gc) {
+    gcache *c = *gc = &e->gcache[rt->kgroup];
+    if (c->stamp != e->ev_stamp) {
+        uint32_t klen;
+        int rc = encode_key(e, rt->kgroup_pat, vals, &klen);
+        if (rc != CEP_OK) return rc;
+        c->hash = hash_bytes(e->keybuf, klen, e->groups.seed);
+        c->ent = entmap_find(&e->groups, c->hash, e->keybuf, klen);
+        c->stamp = e->ev_stamp;
+    }
+    return CEP_OK;
+}
+
+int pattern_keyless(cep_engine *e, uint32_t pi, const cep_value *vals) {
+    gcache *gc;
+    if (group_lookup(e, &e->rt[pi], vals, &gc) != CEP_OK) return 0; /* process_pattern reports it */
+    return !gc->ent || !entry_get(gc->ent, pi);
+}
+
 int process_pattern(cep_engine *e, uint32_t pi, step_in *in) {
     const nfa_pattern *pat = &e->prog->patterns[pi];
     const pat_rt *rt = &e->rt[pi];
@@ -544,7 +566,9 @@ int process_pattern(cep_engine *e, uint32_t pi, step_in *in) {
         memset(e->gate_at, 0, e->gate_cap * sizeof *e->gate_at);
         e->stamp = 1;
     }
-    e->gmask = pat->dispatch_slot >= 0 ? nfa_dispatch(pat, &ev->vals[pat->dispatch_slot]) : 0;
+    e->maybe = in->maybe;
+    if (in->exact_dispatch) e->gmask = in->maybe & pat->dispatch_states;
+    else e->gmask = pat->dispatch_slot >= 0 ? nfa_dispatch(pat, &ev->vals[pat->dispatch_slot]) : 0;
     if (rt->skippable && e->state_ttl <= 0) {
         /* If no gate lets the event in, it changes nothing of this pattern
          * for any key: not even its key needs looking up. */
@@ -563,16 +587,16 @@ int process_pattern(cep_engine *e, uint32_t pi, step_in *in) {
         hash = hash_bytes(e->keybuf, klen, e->keys.seed);
         ks = keymap_find(&e->keys, hash, e->keybuf, klen);
     } else {
-        /* Keyed like other patterns: the key's entry is looked up once
-         * per event for all of them (keys.c). */
-        gc = &e->gcache[rt->kgroup];
-        if (gc->stamp != e->ev_stamp) {
-            if ((rc = encode_key(e, rt->kgroup_pat, ev->vals, &klen)) != CEP_OK) return rc;
-            gc->hash = hash_bytes(e->keybuf, klen, e->groups.seed);
-            gc->ent = entmap_find(&e->groups, gc->hash, e->keybuf, klen);
-            gc->stamp = e->ev_stamp;
-        }
+        if ((rc = group_lookup(e, rt, ev->vals, &gc)) != CEP_OK) return rc;
         ks = gc->ent ? entry_get(gc->ent, pi) : NULL;
+    }
+    if (!ks && !e->max_bytes) {
+        /* No state for the key: only the start state can take the event,
+         * and when its gate is closed nothing below would happen. */
+        const nfa_state *st = &pat->states[pat->start];
+        if ((st->shape == SHAPE_FOLLOW || st->shape == SHAPE_NEXT) && st->gate &&
+            !gate_open(e, pat, pat->start, ev->vals))
+            return CEP_OK;
     }
     int had_state = ks && ks->listed;
     if (ks) {

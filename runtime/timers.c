@@ -396,6 +396,9 @@ static int set_build(cep_engine *e, const cep_program *p, lane_set *ls) {
             rt->gap_lane[st] = g > 0 ? lane_of(len, n, g) : NO_LANE;
             if (g > 0) rt->has_gaps = 1;
         }
+        const nfa_state *sst = pat->nstates ? &pat->states[pat->start] : NULL;
+        if (sst && pat->start < 64 && sst->gate && (sst->shape == SHAPE_FOLLOW || sst->shape == SHAPE_NEXT))
+            rt->start_bit = (uint64_t)1 << pat->start;
         rt->maxw = bits_for(pat->max_outputs);
         rt->skippable = pat->skippable;
         rt->undispatched = pat->undispatched;
