@@ -1,7 +1,7 @@
 #!/bin/sh
 # plots.sh — draws the charts of docs/performance.md from the TSV that
 # `make bench` writes (cepbench --tsv): events/second against keys, pattern
-# length and window, and peak RSS against keys. Usage: plots.sh RESULTS OUTDIR
+# length, window and (W8) number of rules, and peak RSS against keys. Usage: plots.sh RESULTS OUTDIR
 set -eu
 tsv=${1:?usage: plots.sh RESULTS.tsv OUTDIR}
 out=${2:?usage: plots.sh RESULTS.tsv OUTDIR}
@@ -47,6 +47,16 @@ for k in $w4keys; do
             c = $2; m = c + 0; rest = c; sub(/^[0-9]+T/, "", rest);
             if (rest == s) print m, $6 }' "$tsv" | sort -n >"$tmp/w_${f}_$k"
     done
+done
+
+# W8: events/second against the number of rules (config "dense 100 rules",
+# "sparse 1000 rules CLI", ...).
+for v in "dense::d" "sparse::s" "dense CLI::dc" "sparse CLI::sc"; do
+    kind=${v%%::*}; f=${v##*::}
+    awk -F'\t' -v want="$kind" '$1 == "W8" {
+        n = split($2, a, " "); if (n < 3 || a[3] != "rules") next;
+        k = a[1]; if (n >= 4) k = k " " a[4];
+        if (k == want) print a[2], $6 }' "$tsv" | sort -n >"$tmp/n_$f"
 done
 
 cpu=$(grep -m1 'model name' /proc/cpuinfo 2>/dev/null | sed 's/.*: //' || echo unknown)
@@ -120,4 +130,15 @@ set logscale x 2
 set xrange [0.8:10]
 plot $wplot
 EOF
-echo "plots.sh: wrote $out/perf_keys.png $out/perf_rss.png $out/perf_length.png $out/perf_window.png"
+gnuplot <<EOF
+$common
+set output '$out/perf_rules.png'
+set title "W8: events/second against number of rules (10,000 cards)"
+set logscale x; set logscale y
+set format y '%.0s%c'
+set xlabel 'rules'; set ylabel 'events/second'
+set xtics ('1' 1, '10' 10, '100' 100, '1k' 1000, '5k' 5000)
+set xrange [0.7:8000]
+plot $(plotcmd n_ d:"dense, C API" s:"sparse, C API" dc:"dense, cepheus run" sc:"sparse, cepheus run")
+EOF
+echo "plots.sh: wrote $out/perf_keys.png $out/perf_rss.png $out/perf_length.png $out/perf_window.png $out/perf_rules.png"
