@@ -46,6 +46,9 @@ static const char *opt_tmpdir = "/tmp";
 static uint64_t opt_w6_limit = 64;
 static uint64_t opt_per_key = 4; /* at least this many events per key */
 static unsigned opt_threads[8];  /* --threads: pool sizes to time (wall clock) */
+static int opt_no_latency;      /* --no-latency: no latency lines */
+static int opt_rules[8];         /* --rules: W8's rule counts (default 1,10,100,1000) */
+static int opt_nrules;
 static int opt_nthreads;
 static unsigned run_threads;     /* the child's: 0 one engine, else a pool */
 static int wall_mode;            /* the child's: time by the wall clock */
@@ -312,6 +315,10 @@ typedef struct result {
     double allocs_per_ev; /* second half of the run; < 0: not measurable */
     double windows;       /* event-time span of the run / the window */
     double cpu;           /* --threads lines: CPU seconds of all threads */
+    double lat[2][3];     /* latency lines: push and push-to-callback, p50 p99 p99.9, ns */
+    uint64_t nlat[2];     /* ... how many of each were timed */
+    double idle_bytes;    /* idle lines: heap of the program and an engine without state */
+    double prog_bytes;    /* ... of the program alone */
 } result;
 
 /* ---- Cepheus through the C API ------------------------------------------------------ */
@@ -324,9 +331,30 @@ typedef struct mctx {
     uint64_t count, sum;
 } mctx;
 
+/* Latency mode (the child's): every push timed on its own by the
+ * monotonic clock, and every match callback against the start of the
+ * push that made it. */
+static int lat_mode;
+static double lat_t0;          /* start of the push under way; 0: none */
+static double *lat_cb;         /* callback delays, ns */
+static size_t lat_ncb, lat_cbcap;
+
+static double mono_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
 static int on_match(void *ud, const cep_match *m) {
     mctx *c = ud;
     cep_value k = cep_match_key(m, 0);
+    if (lat_mode && lat_t0 > 0) { /* (matches that finishing releases have no push) */
+        if (lat_ncb == lat_cbcap) {
+            lat_cbcap = lat_cbcap ? 2 * lat_cbcap : 4096;
+            if (!(lat_cb = realloc(lat_cb, lat_cbcap * sizeof *lat_cb))) abort();
+        }
+        lat_cb[lat_ncb++] = (mono_s() - lat_t0) * 1e9;
+    }
     c->count++;
     c->sum += bench_match_hash(k.u.i, cep_match_start(m), cep_match_end(m));
     return 0;
@@ -354,6 +382,15 @@ static int slot_of(const cep_program *p, const char *a, const char *b) {
     int s = cep_program_field_slot(p, a);
     if (s < 0 && b) s = cep_program_field_slot(p, b);
     return s < 0 ? -1 : s;
+}
+
+static int cmp_double(const void *a, const void *b);
+
+/* p50, p99 and p99.9 of v[0..n) (sorted here) into out; 0 when empty. */
+static void percentiles(double *v, size_t n, double out[3]) {
+    static const double q[3] = {0.50, 0.99, 0.999};
+    qsort(v, n, sizeof *v, cmp_double);
+    for (int i = 0; i < 3; i++) out[i] = n ? v[(size_t)(q[i] * (double)(n - 1))] : 0;
 }
 
 static void run_cepheus(const wl *w, uint64_t keys, uint64_t n, result *res) {
@@ -395,6 +432,9 @@ static void run_cepheus(const wl *w, uint64_t keys, uint64_t n, result *res) {
         }
     size_t base_alloc = je_allocated();
     uint64_t half = n / 2, req_half = 0, req_end;
+    double *lat_push = NULL;
+    size_t lat_npush = 0;
+    if (lat_mode && !(lat_push = malloc((n ? n : 1) * sizeof *lat_push))) abort();
     double best_b = 0, best_e = 0, best_pb = 0, secs = 0;
     uint64_t best_pms = 0;
     bev e;
@@ -408,7 +448,19 @@ static void run_cepheus(const wl *w, uint64_t keys, uint64_t n, result *res) {
             }
         }
         double t0 = cpu_s();
-        int rc = cep_engine_push_many(eng, (const cep_event *const *)rows, m, NULL);
+        int rc = CEP_OK;
+        if (lat_mode) {
+            /* One push at a time, each timed: the cost of a push (not
+             * the batch's), and when its matches reach the callback. */
+            for (uint64_t j = 0; j < m && rc == CEP_OK; j++) {
+                lat_t0 = mono_s();
+                rc = cep_engine_push(eng, rows[j]);
+                lat_push[lat_npush++] = (mono_s() - lat_t0) * 1e9;
+            }
+            lat_t0 = 0;
+        } else {
+            rc = cep_engine_push_many(eng, (const cep_event *const *)rows, m, NULL);
+        }
         if (rc != CEP_OK) {
             snprintf(res->msg, sizeof res->msg, "push: %s: %s", cep_strerror(rc), cep_engine_error(eng));
             return;
@@ -456,8 +508,44 @@ static void run_cepheus(const wl *w, uint64_t keys, uint64_t n, result *res) {
     res->pm_bytes = je_present() ? best_pb : -1;
     res->rss_kb = maxrss_kb();
     res->ok = 1;
+    if (lat_mode) {
+        percentiles(lat_push, lat_npush, res->lat[0]);
+        percentiles(lat_cb, lat_ncb, res->lat[1]);
+        res->nlat[0] = lat_npush;
+        res->nlat[1] = lat_ncb;
+        free(lat_push);
+        free(lat_cb);
+        lat_cb = NULL;
+        lat_ncb = lat_cbcap = 0;
+    }
     gen_free(&g);
     for (size_t j = 0; j < CHUNK; j++) cep_event_free(rows[j]);
+    cep_engine_free(eng);
+    cep_program_free(prog);
+}
+
+/* What w's rules cost with no state: the heap (jemalloc's count) that
+ * compiling them and making an engine take, the text freed. */
+static void run_idle(const wl *w, uint64_t keys, uint64_t n, result *res) {
+    (void)keys, (void)n;
+    static char text[2 << 20];
+    pattern_text(w, text, sizeof text);
+    size_t before = je_allocated();
+    cep_program *prog = NULL;
+    cep_engine *eng = NULL;
+    double t0 = cpu_s();
+    size_t mid = 0;
+    if (cep_compile(NULL, text, strlen(text), w->name, &prog, NULL) != CEP_OK || !(mid = je_allocated()) ||
+        cep_engine_new(prog, &eng) != CEP_OK) {
+        snprintf(res->msg, sizeof res->msg, "compile or engine_new failed");
+        return;
+    }
+    res->secs = cpu_s() - t0;
+    size_t after = je_allocated();
+    res->idle_bytes = je_present() ? (double)(after - before) : -1;
+    res->prog_bytes = je_present() ? (double)(mid - before) : -1;
+    res->rss_kb = maxrss_kb();
+    res->ok = 1;
     cep_engine_free(eng);
     cep_program_free(prog);
 }
@@ -706,7 +794,7 @@ static void run_cli(const wl *w, uint64_t keys, uint64_t n, result *res) {
 
 /* ---- driver ------------------------------------------------------------------------------ */
 
-enum mode { M_CEPHEUS, M_BASELINE, M_GENONLY, M_CLI, M_POOL };
+enum mode { M_CEPHEUS, M_BASELINE, M_GENONLY, M_CLI, M_POOL, M_IDLE };
 
 static result run_child(enum mode m, const wl *w, uint64_t keys, uint64_t n) {
     result r;
@@ -727,6 +815,7 @@ static result run_child(enum mode m, const wl *w, uint64_t keys, uint64_t n) {
         case M_GENONLY: run_genonly(w, keys, n, &r); break;
         case M_CLI: run_cli(w, keys, n, &r); break;
         case M_POOL: run_pool(w, keys, n, &r); break;
+        case M_IDLE: run_idle(w, keys, n, &r); break;
         }
         ssize_t wr = write(fd[1], &r, sizeof r);
         _exit(wr == (ssize_t)sizeof r ? 0 : 1);
@@ -781,6 +870,9 @@ static int cmp_double(const void *a, const void *b) {
 }
 
 static int wanted(const char *name) {
+    /* (latency lines come with their workload, unless --no-latency) */
+    if (!strcmp(name, "latency")) return !opt_no_latency;
+    if (!strcmp(name, "idle")) return 1;
     if (!opt_only) return 1;
     size_t n = strlen(name);
     for (const char *p = opt_only; *p;) {
@@ -800,6 +892,21 @@ static uint64_t events_for(const wl *w, uint64_t keys) {
     if (n < opt_per_key * keys) n = opt_per_key * keys;
     if (w->kind == W7) n /= 10;
     return n ? n : 1;
+}
+
+/* The latency line of a workload: pushed one event at a time, each push
+ * and each match's push-to-callback delay timed by the monotonic clock
+ * (wall time: on a shared machine, preemption shows in the tail). */
+static void bench_latency(const wl *w, uint64_t keys, uint64_t n) {
+    char cfg[80], note[200];
+    snprintf(cfg, sizeof cfg, "%s latency", w->config);
+    lat_mode = 1;
+    result r = run_child(M_CEPHEUS, w, keys, n);
+    lat_mode = 0;
+    snprintf(note, sizeof note,
+             "push p50/p99/p99.9 %.0f/%.0f/%.0f ns; push-to-callback %.0f/%.0f/%.0f ns (%" PRIu64 " matches)",
+             r.lat[0][0], r.lat[0][1], r.lat[0][2], r.lat[1][0], r.lat[1][1], r.lat[1][2], r.nlat[1]);
+    print_line(w->name, cfg, keys, &r, note);
 }
 
 /* One Cepheus run, plus the baseline run and the check when there is one. */
@@ -849,6 +956,8 @@ static uint64_t parse_count(const char *s) {
 static void usage(void) {
     fputs("usage: cepbench [--keys 1k,100k,1m] [--events N] [--only W1,W3,...,W8,CLI]\n"
           "                [--per-key N] [--cepheus PATH] [--tsv FILE] [--tmpdir DIR] [--w6-limit N]\n"
+          "                [--rules 1,10,100,1000,5000]  (W8: the rule counts)\n"
+          "                [--no-latency]  (W1 and W8 also run one push at a time, timed: p50/p99/p99.9)\n"
           "                [--threads 1,2]  (W1 and CLI: one engine and pools, by the wall clock)\n"
           "                [--metrics-reps N]  (CLI: N times without and with --metrics, alternately)\n"
           "environment: CEPBENCH_KEYS, CEPBENCH_EVENTS, CEPBENCH_PER_KEY, CEPBENCH_ONLY\n"
@@ -874,6 +983,18 @@ int main(int argc, char **argv) {
         else if (!strcmp(a, "--tmpdir") && v) opt_tmpdir = v, i++;
         else if (!strcmp(a, "--w6-limit") && v) opt_w6_limit = parse_count(v), i++;
         else if (!strcmp(a, "--per-key") && v) opt_per_key = parse_count(v), i++;
+        else if (!strcmp(a, "--no-latency")) opt_no_latency = 1;
+        else if (!strcmp(a, "--rules") && v) {
+            for (const char *p = v; *p && opt_nrules < 8;) {
+                char *end;
+                long r = strtol(p, &end, 10);
+                if (end == p || r < 1 || r > 100000) usage();
+                opt_rules[opt_nrules++] = (int)r;
+                p = *end == ',' ? end + 1 : end;
+                if (*end != ',') break;
+            }
+            i++;
+        }
         else if (!strcmp(a, "--threads") && v) {
             for (const char *p = v; *p && opt_nthreads < 8;) {
                 char *end;
@@ -917,6 +1038,7 @@ int main(int argc, char **argv) {
             w.kind = W1, w.name = "W1", w.gap_ms = 60000, w.within_ms = 600000, w.has_baseline = 1;
             snprintf(w.config, sizeof w.config, "click->purchase");
             bench_one(&w, keys);
+            if (wanted("latency")) bench_latency(&w, keys, events_for(&w, keys));
         }
         if (wanted("W2")) {
             memset(&w, 0, sizeof w);
@@ -968,10 +1090,13 @@ int main(int argc, char **argv) {
          * the cost of an event against the number of rules, dense and
          * sparse, through the C API and `cepheus run`. */
         if (wanted("W8") && ki == 0) {
-            /* (10,000 rules are 1.4 MB of text, over the 1 MiB limit.) */
-            static const int nrules[] = {1, 10, 100, 1000};
+            /* (10,000 rules are 1.4 MB of text, over the 1 MiB limit of
+             * one program: 5,000 is the most.) */
+            static const int def_rules[] = {1, 10, 100, 1000, 5000};
+            const int *nrules = opt_nrules ? opt_rules : def_rules;
+            int nr = opt_nrules ? opt_nrules : 5;
             for (int sp = 0; sp <= 1; sp++)
-                for (int ri = 0; ri < 4; ri++)
+                for (int ri = 0; ri < nr; ri++)
                     for (int cli = 0; cli <= (opt_cepheus ? 1 : 0); cli++) {
                         memset(&w, 0, sizeof w);
                         w.kind = W8, w.name = "W8", w.gap_ms = 10000, w.within_ms = 60000;
@@ -980,11 +1105,34 @@ int main(int argc, char **argv) {
                                  cli ? " CLI" : "");
                         /* Dense at 1,000 rules is the slow one: fewer events. */
                         uint64_t n = opt_events;
-                        if (w.rules >= 100 && !sp) n /= w.rules >= 1000 ? 10 : 2;
+                        if (w.rules >= 100 && !sp) n /= w.rules >= 5000 ? 20 : w.rules >= 1000 ? 10 : 2;
                         if (!n) n = 1;
                         result r = run_child(cli ? M_CLI : M_CEPHEUS, &w, 10000, n);
                         print_line("W8", w.config, 10000, &r, cli ? "cepheus run, whole process" : "");
+                        /* Latency at one rule and at the 1,000. */
+                        if (!cli && wanted("latency") && (w.rules == 1 || w.rules == 1000)) bench_latency(&w, 10000, n);
                     }
+        }
+        /* What a rule costs with no state, and compiling them: the heap
+         * of 1 rule and of the most, by difference. */
+        if (wanted("W8") && wanted("idle") && ki == 0) {
+            static const int def_rules[] = {1, 1000};
+            int lo = opt_nrules ? opt_rules[0] : def_rules[0], hi = opt_nrules ? opt_rules[opt_nrules - 1] : def_rules[1];
+            result r1, r2;
+            for (int k = 0; k < 2; k++) {
+                memset(&w, 0, sizeof w);
+                w.kind = W8, w.name = "W8", w.gap_ms = 10000, w.within_ms = 60000, w.rules = k ? hi : lo;
+                (k ? &r2 : &r1)[0] = run_child(M_IDLE, &w, 1, 1);
+            }
+            char note[160];
+            double per = hi > lo && r1.ok && r2.ok ? (r2.idle_bytes - r1.idle_bytes) / (hi - lo) : 0;
+            double pper = hi > lo && r1.ok && r2.ok ? (r2.prog_bytes - r1.prog_bytes) / (hi - lo) : 0;
+            snprintf(note, sizeof note,
+                     "no state: %.0f B for %d rule(s), %.0f B for %d: %.0f B a rule (program %.0f); compiled in %.1f ms",
+                     r1.idle_bytes, lo, r2.idle_bytes, hi, per, pper, r2.secs * 1e3);
+            snprintf(w.config, sizeof w.config, "idle %d rules", hi);
+            r2.events = 0;
+            print_line("W8", w.config, 0, &r2, note);
         }
         if (wanted("CLI") && opt_cepheus) {
             memset(&w, 0, sizeof w);

@@ -1,7 +1,7 @@
 #!/bin/sh
 # plots.sh — draws the charts of docs/performance.md from the TSV that
 # `make bench` writes (cepbench --tsv): events/second against keys, pattern
-# length and window, and peak RSS against keys. Usage: plots.sh RESULTS OUTDIR
+# length, window and (W8) number of rules, and peak RSS against keys. Usage: plots.sh RESULTS OUTDIR
 set -eu
 tsv=${1:?usage: plots.sh RESULTS.tsv OUTDIR}
 out=${2:?usage: plots.sh RESULTS.tsv OUTDIR}
@@ -49,6 +49,16 @@ for k in $w4keys; do
     done
 done
 
+# W8: events/second against the number of rules (config "dense 100 rules",
+# "sparse 1000 rules CLI", ...).
+for v in "dense::d" "sparse::s" "dense CLI::dc" "sparse CLI::sc"; do
+    kind=${v%%::*}; f=${v##*::}
+    awk -F'\t' -v want="$kind" '$1 == "W8" {
+        n = split($2, a, " "); if (n < 3 || a[3] != "rules") next;
+        k = a[1]; if (n >= 4) k = k " " a[4];
+        if (k == want) print a[2], $6 }' "$tsv" | sort -n >"$tmp/n_$f"
+done
+
 cpu=$(grep -m1 'model name' /proc/cpuinfo 2>/dev/null | sed 's/.*: //' || echo unknown)
 common="set terminal pngcairo size 900,560 font 'DejaVu Sans,11'; set grid; set key outside right top;"
 # Drop series whose data file is empty: gnuplot refuses to plot them.
@@ -91,7 +101,10 @@ plot $(plotcmd r_ w1:"W1 click→purchase" w1b:"W1 hand-written baseline" w2:"W2
     w3:"W3 sequence L=3" w3n:"W3 L=3 never completing" w5:"W5 abandoned cart" \
     w6:"W6 followedByAny b+" w7:"W7 100 patterns" cli:"CLI W1 (whole process)")
 EOF
-gnuplot <<EOF
+# (A chart whose workloads the run left out is not drawn.)
+lplot=$(plotcmd l_ c:"Cepheus" n:"Cepheus, last step never occurs" b:"hand-written baseline" \
+    nb:"baseline, never occurs")
+[ -z "$lplot" ] || gnuplot <<EOF
 $common
 set output '$out/perf_length.png'
 set title "W3 sequence: events/second against pattern length ($kmin keys)"
@@ -100,15 +113,14 @@ set format y '%.0s%c'
 set xlabel 'pattern length L'; set ylabel 'events/second'
 set xtics (3, 6, 12, 24)
 set xrange [2:26]
-plot $(plotcmd l_ c:"Cepheus" n:"Cepheus, last step never occurs" b:"hand-written baseline" \
-    nb:"baseline, never occurs")
+plot $lplot
 EOF
 wargs=""
 for k in $w4keys; do
     wargs="$wargs c_$k:\"completing, $k keys\" n_$k:\"never completing, $k keys\""
 done
 eval "wplot=\$(plotcmd w_ $wargs)"
-gnuplot <<EOF
+[ -z "$wplot" ] || gnuplot <<EOF
 $common
 set output '$out/perf_window.png'
 set title "W4 sequence L=3: events/second against window (T = 60 s)"
@@ -120,4 +132,16 @@ set logscale x 2
 set xrange [0.8:10]
 plot $wplot
 EOF
-echo "plots.sh: wrote $out/perf_keys.png $out/perf_rss.png $out/perf_length.png $out/perf_window.png"
+nplot=$(plotcmd n_ d:"dense, C API" s:"sparse, C API" dc:"dense, cepheus run" sc:"sparse, cepheus run")
+[ -z "$nplot" ] || gnuplot <<EOF
+$common
+set output '$out/perf_rules.png'
+set title "W8: events/second against number of rules (10,000 cards)"
+set logscale x; set logscale y
+set format y '%.0s%c'
+set xlabel 'rules'; set ylabel 'events/second'
+set xtics ('1' 1, '10' 10, '100' 100, '1k' 1000, '5k' 5000)
+set xrange [0.7:8000]
+plot $nplot
+EOF
+echo "plots.sh: wrote $out/perf_keys.png $out/perf_rss.png $out/perf_length.png $out/perf_window.png $out/perf_rules.png"

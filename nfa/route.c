@@ -47,6 +47,8 @@ typedef struct keyset {
     int32_t slot;         /* -1: the pattern is not routed (every event) */
     uint32_t n, cap;
     cep_value *v;
+    uint64_t *m;          /* per key: the states (below 64) whose gate it can open */
+    uint64_t cur;         /* while adding: the state whose gate is read */
 } keyset;
 
 static int ks_add(keyset *ks, cep_value k) {
@@ -59,10 +61,13 @@ static int ks_add(keyset *ks, cep_value k) {
     }
     if (k.type != CEP_INT && k.type != CEP_STRING) return 0; /* true, null: not looked up */
     if (ks->n == ks->cap) {
-        size_t cap = ks->cap;
-        if (mem_grow((void **)&ks->v, &cap, ks->n + 1, sizeof *ks->v) < 0) return -1;
+        size_t cap = ks->cap, mcap = ks->cap;
+        if (mem_grow((void **)&ks->v, &cap, ks->n + 1, sizeof *ks->v) < 0 ||
+            mem_grow((void **)&ks->m, &mcap, cap, sizeof *ks->m) < 0)
+            return -1;
         ks->cap = (uint32_t)cap;
     }
+    ks->m[ks->n] = ks->cur;
     ks->v[ks->n++] = k;
     return 1;
 }
@@ -135,6 +140,7 @@ static int route_keys(const nfa_pattern *pat, keyset *ks) {
         for (uint32_t s = 0; s < pat->nstates && ok == 1; s++) {
             const nfa_state *st = &pat->states[s];
             if (st->kind != ST_NORMAL && st->kind != ST_PENDING) continue;
+            ks->cur = s < 64 ? (uint64_t)1 << s : 0;
             ok = st->gate ? implies(st->gate, ks) : 0;
         }
         if (ok < 0) return -1;
@@ -150,6 +156,8 @@ void nfa_route_free(nfa_route *r) {
     mem_free(r->fields);
     mem_free(r->always);
     mem_free(r->pool);
+    mem_free(r->maybe);
+    mem_free(r->exact_dispatch);
     mem_free(r);
 }
 
@@ -181,12 +189,17 @@ static void add_keys(nfa_route *r, route_field *f, const keyset *ks, uint32_t pi
             e->last = UINT32_MAX;
             f->nkeys++;
         }
-        if (e->last == pi) continue; /* a key two states share */
+        if (e->last == pi) { /* a key two states share */
+            if (!count) r->maybe[e->first + e->n - 1] |= ks->m[k];
+            continue;
+        }
         e->last = pi;
-        if (count)
+        if (count) {
             e->n++;
-        else
+        } else {
+            r->maybe[e->first + e->n] = ks->m[k];
             r->pool[e->first + e->n++] = pi;
+        }
     }
 }
 
@@ -209,7 +222,9 @@ int nfa_route_build(cep_program *p) {
     r->fields = mem_calloc(nrouted, sizeof *r->fields);
     /* Each pattern once per key, and once in its field's list of all. */
     r->pool = mem_alloc(((size_t)nkeys + nrouted) * sizeof *r->pool);
-    if (!r->always || !r->fields || !r->pool) goto out;
+    r->maybe = mem_alloc(((size_t)nkeys + nrouted) * sizeof *r->maybe);
+    r->exact_dispatch = mem_calloc(r->nwords, sizeof *r->exact_dispatch);
+    if (!r->always || !r->fields || !r->pool || !r->maybe || !r->exact_dispatch) goto out;
 
     /* Count the patterns behind each key, then make room, then fill in
      * pattern order, so that every list comes out ascending. */
@@ -246,22 +261,30 @@ int nfa_route_build(cep_program *p) {
     for (uint32_t i = 0; i < p->npatterns; i++) {
         if (ks[i].slot < 0) continue;
         route_field *f = field_find(r, ks[i].slot);
+        r->maybe[f->all_first + f->all_n] = ~(uint64_t)0;
         r->pool[f->all_first + f->all_n++] = i;
         add_keys(r, f, &ks[i], i, 0);
+        /* Dispatched on the field it is routed by: the route's state
+         * mask decides its dispatch too (nfa_dispatch, not needed). */
+        if (p->patterns[i].dispatch_slot == ks[i].slot) r->exact_dispatch[i / 64] |= (uint64_t)1 << (i % 64);
     }
     p->route = r;
     r = NULL;
     rc = CEP_OK;
 out:
     nfa_route_free(r);
-    for (uint32_t i = 0; i < p->npatterns; i++) mem_free(ks[i].v);
+    for (uint32_t i = 0; i < p->npatterns; i++) {
+        mem_free(ks[i].v);
+        mem_free(ks[i].m);
+    }
     mem_free(ks);
     return rc;
 }
 
 const uint32_t *nfa_route_lookup(const nfa_route *r, const route_field *f, const cep_value *v,
-                                 uint32_t *n) {
+                                 uint32_t *n, const uint64_t **maybe) {
     *n = 0;
+    *maybe = NULL;
     if (v->type == CEP_DOUBLE) {
         *n = f->all_n;
         return r->pool + f->all_first;
@@ -270,5 +293,6 @@ const uint32_t *nfa_route_lookup(const nfa_route *r, const route_field *f, const
     const route_ent *e = find(f, v);
     if (e->k.type == CEP_NULL) return NULL;
     *n = e->n;
+    *maybe = r->maybe + e->first;
     return r->pool + e->first;
 }

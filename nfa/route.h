@@ -32,6 +32,13 @@ typedef struct nfa_route {
     uint32_t nfields;
     route_field *fields;
     uint32_t *pool;       /* pattern numbers, ascending within each list */
+    /* Beside each pattern of a key's list: the states (bits 0..63) whose
+     * gate that key can open; every other state's gate is closed for it,
+     * unread (a state from 64 on: unknown, its gate is read). */
+    uint64_t *maybe;
+    /* Patterns whose dispatch field (nfa_pattern.dispatch_slot) is the one
+     * they are routed by: maybe & dispatch_states is their dispatch. */
+    uint64_t *exact_dispatch;
 } nfa_route;
 
 struct cep_program;
@@ -41,10 +48,11 @@ int nfa_route_build(struct cep_program *p);
 void nfa_route_free(nfa_route *r);
 
 /* The patterns of field f that value v can concern: *n of them at the
- * returned pointer, ascending. A double gets every pattern of the field
- * (their gates decide: an int constant may equal it), a null or a value of
- * another type none. */
+ * returned pointer, ascending, and *maybe beside them (route.maybe; NULL
+ * when not known). A double gets every pattern of the field (their gates
+ * decide: an int constant may equal it), a null or a value of another
+ * type none. */
 const uint32_t *nfa_route_lookup(const nfa_route *r, const route_field *f, const cep_value *v,
-                                 uint32_t *n);
+                                 uint32_t *n, const uint64_t **maybe);
 
 #endif

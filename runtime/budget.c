@@ -151,7 +151,7 @@ uint32_t budget_state_outputs(const nfa_pattern *pat, uint32_t s, size_t *work) 
  * out-of-order buffer's heap, timer lanes, scratch lists); they stay when
  * partial matches are dropped. */
 static uint64_t container_bytes(const cep_engine *e) {
-    uint64_t b = (uint64_t)e->keys.cap * sizeof(keyslot) + (uint64_t)e->reorder.cap * sizeof(void *);
+    uint64_t b = (uint64_t)(e->keys.cap + e->groups.cap) * sizeof(keyslot) + (uint64_t)e->reorder.cap * sizeof(void *);
     for (uint32_t i = 0; i < e->nlanes; i++) b += (uint64_t)e->lanes[i].cap * sizeof(timer_ent);
     b += (uint64_t)(e->kids.cap + e->completed.cap + e->expired.cap) * sizeof(pm);
     b += (uint64_t)e->outs.cap * (sizeof(pm) + sizeof(uint64_t)); /* step.c's struct step_out */
@@ -194,7 +194,14 @@ static uint64_t step_growth(const cep_engine *e, uint32_t pi, const key_state *k
     if (!in->own && !*in->stored) g += event_frozen_size(in->ev);
     if (!ks) {
         g += slab_size(sizeof(key_state) + e->keybuf_cap);
-        if ((e->keys.count + 1) * 4 > e->keys.cap * 3) g += (uint64_t)(e->keys.cap ? e->keys.cap * 2 : 64) * sizeof(keyslot);
+        /* (in a key group: maybe a key entry, or its table doubling) */
+        if (e->rt[pi].kgroup != NO_GROUP) {
+            const gcache *c = &e->gcache[e->rt[pi].kgroup];
+            const key_entry *ent = c->stamp == e->ev_stamp ? c->ent : NULL;
+            g += ent ? slab_size(2 * (size_t)(ent->mask + 1) * sizeof(kref)) : slab_size(sizeof(key_entry) + e->keybuf_cap);
+        }
+        const keymap *m = e->rt[pi].kgroup != NO_GROUP ? &e->groups : &e->keys;
+        if ((m->count + 1) * 4 > m->cap * 3) g += (uint64_t)(m->cap ? m->cap * 2 : 64) * sizeof(keyslot);
     }
     return g;
 }
@@ -311,6 +318,7 @@ void budget_release(cep_engine *e) {
     e->match.fields = NULL;
     e->match.events_cap = e->match.steps_cap = e->match.fields_cap = 0;
     if (!e->keys.count) keymap_free(&e->keys);
+    if (!e->groups.count) keymap_free(&e->groups);
     for (uint32_t i = 0; i < e->nlanes; i++) {
         lane *l = &e->lanes[i];
         if (l->lo != l->hi) continue;

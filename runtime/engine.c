@@ -117,18 +117,31 @@ int engine_list_push(pm_list *l, pm p) {
 
 /* The patterns the event can concern (nfa/route.c), as a set in
  * e->route_bits: those every event goes through, and those its dispatch
- * values let in. 0, or -1 when there is no room: then all of them. */
+ * values let in; for the latter, which of their states' gates the value
+ * can open (e->route_maybe, valid where e->route_exact has the bit). 0,
+ * or -1 when there is no room: then all of them. */
 static int route_event(cep_engine *e, const nfa_route *r, const cep_value *vals) {
     if (e->route_cap < r->nwords) {
-        size_t cap = e->route_cap;
-        if (mem_grow((void **)&e->route_bits, &cap, r->nwords, sizeof *e->route_bits) < 0) return -1;
+        size_t cap = e->route_cap, xcap = e->route_cap, mcap = e->route_maybe_cap;
+        if (mem_grow((void **)&e->route_bits, &cap, r->nwords, sizeof *e->route_bits) < 0 ||
+            mem_grow((void **)&e->route_exact, &xcap, cap, sizeof *e->route_exact) < 0 ||
+            mem_grow((void **)&e->route_maybe, &mcap, cap * 64, sizeof *e->route_maybe) < 0)
+            return -1;
         e->route_cap = (uint32_t)cap;
+        e->route_maybe_cap = mcap;
     }
     memcpy(e->route_bits, r->always, r->nwords * sizeof *r->always);
+    memset(e->route_exact, 0, r->nwords * sizeof *e->route_exact);
     for (uint32_t f = 0; f < r->nfields; f++) {
         uint32_t n;
-        const uint32_t *v = nfa_route_lookup(r, &r->fields[f], &vals[r->fields[f].slot], &n);
+        const uint64_t *maybe;
+        const uint32_t *v = nfa_route_lookup(r, &r->fields[f], &vals[r->fields[f].slot], &n, &maybe);
         for (uint32_t i = 0; i < n; i++) e->route_bits[v[i] / 64] |= (uint64_t)1 << (v[i] % 64);
+        if (maybe)
+            for (uint32_t i = 0; i < n; i++) {
+                e->route_exact[v[i] / 64] |= (uint64_t)1 << (v[i] % 64);
+                e->route_maybe[v[i]] = maybe[i];
+            }
     }
     return 0;
 }
@@ -137,15 +150,28 @@ static int route_event(cep_engine *e, const nfa_route *r, const cep_value *vals)
  * concern, in pattern order (the order of their matches). */
 static int process_event(cep_engine *e, cep_event *ev, int straggler, int own) {
     cep_event *stored = NULL;
-    step_in in = {ev, &stored, straggler, own};
+    step_in in = {ev, &stored, straggler, own, ~(uint64_t)0, 0};
     int rc = CEP_OK;
     e->stats.events++;
+    e->ev_stamp++; /* the key groups' lookups of the last event are stale */
     const nfa_route *r = e->prog->route;
     /* With a state TTL every event refreshes its keys: no routing. */
     if (r && e->state_ttl <= 0 && route_event(e, r, ev->vals) == 0) {
         for (uint32_t w = 0; w < r->nwords; w++)
             for (uint64_t bits = e->route_bits[w]; bits; bits &= bits - 1) {
-                int res = process_pattern(e, w * 64 + (uint32_t)__builtin_ctzll(bits), &in);
+                uint32_t pi = w * 64 + (uint32_t)__builtin_ctzll(bits);
+                uint64_t x = e->route_exact[w] >> (pi % 64) & 1;
+                in.maybe = x ? e->route_maybe[pi] : ~(uint64_t)0;
+                in.exact_dispatch = x & r->exact_dispatch[w] >> (pi % 64);
+                /* Its start closed, it can only step the key's partial
+                 * matches: none, nothing to do (process_pattern's early
+                 * return, without the call; not under a memory budget,
+                 * which makes room before even that). */
+                const pat_rt *rt = &e->rt[pi];
+                if (rt->start_bit && !(in.maybe & rt->start_bit) && rt->kgroup != NO_GROUP && !e->max_bytes &&
+                    pattern_keyless(e, pi, ev->vals))
+                    continue;
+                int res = process_pattern(e, pi, &in);
                 if (res != CEP_OK) rc = res;
             }
     } else {
@@ -457,7 +483,8 @@ CEP_API int cep_engine_push_many(cep_engine *e, const cep_event *const *evs, siz
     if (!e || (!evs && n)) return CEP_EINVAL;
     /* With few keys everything is in cache already and fetching ahead
      * would only cost the second hashing of each key. */
-    int ahead = e->keys.cap >= PREFETCH_KEYS && e->time_mode != CEP_TIME_PROCESSING;
+    size_t kcap = e->keys.cap > e->groups.cap ? e->keys.cap : e->groups.cap;
+    int ahead = kcap >= PREFETCH_KEYS && e->time_mode != CEP_TIME_PROCESSING;
     uint64_t hash[16] = {0}; /* row i's key hash at i % 16, from stage 0 */
     for (size_t i = 0; i < n; i++) {
         if (!evs[i]) return CEP_EINVAL;
@@ -538,10 +565,7 @@ int engine_finish_after(cep_engine *e, int64_t last) {
 
 /* ---- life cycle and options ---------------------------------------------------------- */
 
-static void free_all_keys(cep_engine *e) {
-    for (size_t i = 0; i < e->keys.cap; i++)
-        while (e->keys.slots[i].ks) engine_key_free(e, e->keys.slots[i].ks); /* removal shifts a later key here */
-}
+static void free_all_keys(cep_engine *e) { engine_keys_each(e, engine_key_free); }
 
 CEP_API int cep_engine_new(const cep_program *p, cep_engine **out) {
     if (!out) return CEP_EINVAL;
@@ -560,6 +584,7 @@ CEP_API int cep_engine_new(const cep_program *p, cep_engine **out) {
     if (getrandom(&seed, sizeof seed, GRND_NONBLOCK) != (ssize_t)sizeof seed)
         seed ^= 0x9E3779B97F4A7C15ull;
     e->keys.seed = seed;
+    e->groups.seed = seed;
     e->stats.watermark = INT64_MIN;
     if (expr_ctx_init(&e->ctx, p) != CEP_OK || engine_lanes_init(e) < 0) {
         cep_engine_free(e);
@@ -577,12 +602,15 @@ CEP_API void cep_engine_free(cep_engine *e) {
     heap_free(&e->reorder);
     engine_lanes_free(e);
     keymap_free(&e->keys);
+    keymap_free(&e->groups);
     while (e->slabs) {
         node_slab *next = e->slabs->next;
         mem_free(e->slabs);
         e->slabs = next;
     }
     mem_free(e->route_bits);
+    mem_free(e->route_exact);
+    mem_free(e->route_maybe);
     mem_free(e->kids.v);
     mem_free(e->completed.v);
     mem_free(e->expired.v);

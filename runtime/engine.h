@@ -69,8 +69,10 @@ typedef struct bucket {
  * fired (then an event of the same key finds it again, which saves making
  * it anew). */
 typedef struct key_state key_state;
+typedef struct key_entry key_entry;
 struct key_state {
-    uint64_t hash;
+    uint64_t hash;          /* of key (alone in its key group; else unused) */
+    key_entry *ent;         /* its group's entry for the key; NULL: alone */
     uint64_t created;       /* order it last got state in, for deterministic iteration */
     key_state *prev, *next; /* keys holding state, in `created` order */
     bucket *b;              /* non-empty buckets, by state index */
@@ -85,6 +87,7 @@ struct key_state {
     uint8_t listed;         /* on the creation-order list (holds state) */
     uint8_t ttl_armed;      /* has an entry in the TTL lane */
     uint8_t inl_used;       /* inl_v is some bucket's array */
+    uint8_t unmapped;       /* in no key map (during a reload, or after one ran out of memory) */
     /* Most keys wait in one state with a few partial matches: the first
      * bucket and up to KS_INLINE of them live in the key state itself, so
      * an event reaches them without another cache miss. */
@@ -93,10 +96,36 @@ struct key_state {
     char key[];             /* the encoded key */
 };
 
-/* Open-addressing hash table of key states, linear probing. */
+/* Patterns keyed by the same fields form a key group: an event's key is
+ * encoded, hashed and looked up once for all of them (once per event, see
+ * engine.gcache), to a key entry that holds each pattern's key state for
+ * that key, in a small open-addressing table by pattern index. A rule set
+ * of a thousand patterns keyed by `card` then costs one lookup of the
+ * card per event, not one per pattern the event reaches. */
+typedef struct kref {
+    uint32_t pattern;
+    key_state *ks;          /* NULL: empty */
+} kref;
+
+#define KE_INLINE 4
+
+struct key_entry {
+    uint64_t hash;          /* of key */
+    uint32_t key_len;       /* bytes of the encoded key (group's first pattern, then the fields) */
+    uint32_t group;         /* index in engine.gcache */
+    uint32_t n, mask;       /* key states; table slots - 1 */
+    kref *tab;              /* inl, or slab memory */
+    kref inl[KE_INLINE];
+    char key[];
+};
+
+/* Open-addressing hash table of key states or key entries, linear probing. */
 typedef struct keyslot {
     uint64_t hash;
-    key_state *ks;          /* NULL: empty */
+    union {
+        key_state *ks;      /* NULL: empty */
+        key_entry *ent;
+    };
 } keyslot;
 
 typedef struct keymap {
@@ -108,7 +137,24 @@ typedef struct keymap {
 key_state *keymap_find(const keymap *m, uint64_t hash, const char *key, uint32_t len);
 int keymap_insert(keymap *m, key_state *ks);
 void keymap_remove(keymap *m, key_state *ks);
+key_entry *entmap_find(const keymap *m, uint64_t hash, const char *key, uint32_t len);
+int entmap_insert(keymap *m, key_entry *ent);
+void entmap_remove(keymap *m, key_entry *ent);
 void keymap_free(keymap *m);
+
+/* Pattern pi's key state in ent, or NULL. */
+static inline key_state *entry_get(const key_entry *ent, uint32_t pi) {
+    for (uint32_t i = (pi * 0x9E3779B1u) >> 16 & ent->mask;; i = (i + 1) & ent->mask) {
+        if (!ent->tab[i].ks || ent->tab[i].pattern == pi) return ent->tab[i].ks;
+    }
+}
+
+/* Per key group, the entry of the event under way (keys.c). */
+typedef struct gcache {
+    uint64_t stamp;         /* engine.ev_stamp it was looked up for */
+    uint64_t hash;
+    key_entry *ent;         /* NULL: the key has none (yet) */
+} gcache;
 
 /* A timer entry: at deadline, key ks has something to expire. */
 typedef struct timer_ent {
@@ -116,8 +162,9 @@ typedef struct timer_ent {
     key_state *ks;
 } timer_ent;
 
-/* A lane holds timer entries of one kind. Deadlines of a `within` window
- * or of one gap length are pushed almost in order, so those lanes are
+/* A lane holds the timer entries of one window length (timers.c: shared by
+ * every pattern, `within` and gaps alike). Deadlines of one length are
+ * pushed almost in order, so those lanes are
  * sorted arrays with insertion from the tail (pushing and popping cost
  * O(1) in steady state, and memory is read in order); the TTL lane, whose
  * entries are re-armed out of order, is a binary heap. */
@@ -139,7 +186,15 @@ typedef struct pat_rt {
     int skippable;          /* see step.c: an event no gate lets in changes nothing */
     int undispatched;       /* has gates that the dispatch lookup does not decide */
     uint32_t *outs;         /* per state: budget_state_outputs (budget.c) */
+    uint32_t kgroup;        /* its key group (gcache index); NO_GROUP: alone */
+    uint32_t kgroup_pat;    /* the group's first pattern (its entries' key prefix) */
+    /* In a key group, with a start state (below 64) that takes nothing
+     * on a closed gate: its bit. An event whose route says that gate is
+     * closed concerns the pattern only if the key has state (engine.c). */
+    uint64_t start_bit;
 } pat_rt;
+
+#define NO_GROUP UINT32_MAX
 
 #define NO_LANE UINT32_MAX
 
@@ -214,10 +269,17 @@ struct cep_engine {
     uint64_t nkey_states;     /* key states allocated (holding state or not) */
     cep_event *builder;       /* for cep_engine_push_json */
     eval_ctx ctx;
-    keymap keys;
+    keymap keys;              /* key states of patterns alone in their key group */
+    keymap groups;            /* key entries of key groups */
+    gcache *gcache;           /* per key group */
+    uint32_t ngroups;
+    uint64_t ev_stamp;        /* one per event through process_event */
     heap reorder;             /* buffered events by (time, arrival) */
     pat_rt *rt;               /* per pattern */
     uint64_t *route_bits;     /* scratch: the patterns an event concerns (engine.c) */
+    uint64_t *route_exact;    /* ... those of them route_maybe is known for */
+    uint64_t *route_maybe;    /* ... per pattern: nfa_route.maybe */
+    size_t route_maybe_cap;
     uint32_t route_cap;
     uint32_t nrt;
     lane *lanes;              /* timer lanes; the last is the TTL lane */
@@ -242,6 +304,7 @@ struct cep_engine {
     size_t gate_cap;
     uint32_t stamp;           /* one per (event, pattern) step */
     uint64_t gmask;           /* states of the pattern's dispatch whose gate is open */
+    uint64_t maybe;           /* states whose gate may be open (step_in.maybe) */
     int emptied;              /* a bucket became empty in this step */
     cep_match_fn on_timeout;
     void *timeout_ud;
@@ -267,7 +330,24 @@ void engine_node_release(cep_engine *e, pm_node *n);
 int engine_list_push(pm_list *l, pm p);
 
 /* ---- keys.c: key states and their buckets ---- */
-key_state *engine_key_new(cep_engine *e, uint32_t pattern, uint64_t hash, const char *key, uint32_t len);
+/* A key state for pattern's encoded key (hash: its hash; unused for a
+ * pattern in a key group, whose entry is found or made here: gc, when
+ * not NULL, is the group's cache for the event under way, whose key this
+ * is). */
+key_state *engine_key_new(cep_engine *e, uint32_t pattern, uint64_t hash, const char *key, uint32_t len,
+                          gcache *gc);
+/* The key state of pattern for encoded key, NULL when it has none. */
+key_state *engine_key_find(cep_engine *e, uint32_t pattern, const char *key, uint32_t len);
+/* Out of its map (entry) / into the one the current program says
+ * (after a program change: its pattern and key prefix set anew). */
+void engine_key_unmap(cep_engine *e, key_state *ks);
+int engine_key_map(cep_engine *e, key_state *ks);
+/* Every key state, whatever it holds, in no order: fn may free the one
+ * it is given (only that one). */
+void engine_keys_each(cep_engine *e, void (*fn)(cep_engine *, key_state *));
+/* Key groups of program p into rt (p->npatterns of them); returns how
+ * many groups, or UINT32_MAX when memory runs out. */
+uint32_t key_groups_build(const cep_program *p, pat_rt *rt);
 /* Free ks now, whatever it holds (engine teardown, restore failure). */
 void engine_key_free(cep_engine *e, key_state *ks);
 /* After a change: a key that holds nothing leaves the creation-order list,
@@ -351,8 +431,13 @@ typedef struct step_in {
     int own;             /* ev is this engine's stored event (its buffer's):
                           * kept by reference; any other, even another
                           * engine's stored event, is copied */
+    uint64_t maybe;      /* states (below 64) whose gate the event may open:
+                          * the others' are closed, unread (nfa_route.maybe) */
+    int exact_dispatch;  /* maybe decides the dispatch too (nfa_route.exact_dispatch) */
 } step_in;
 int process_pattern(cep_engine *e, uint32_t pi, step_in *in);
+/* Has pattern pi (in a key group) no state for the key of vals? */
+int pattern_keyless(cep_engine *e, uint32_t pi, const cep_value *vals);
 /* Encode the key of vals for pattern pi into e->keybuf. */
 int encode_key(cep_engine *e, uint32_t pi, const cep_value *vals, uint32_t *len);
 /* Fetch into cache what pushing ev will read, a few events ahead: its

@@ -5,6 +5,7 @@
  * they are, untouched. */
 #include "config.h"
 #include "engine.h"
+#include "hash.h"
 #include "mem.h"
 
 #include <stdlib.h>
@@ -12,7 +13,144 @@
 
 #define BUCKET_MIN 4
 
-key_state *engine_key_new(cep_engine *e, uint32_t pattern, uint64_t hash, const char *key, uint32_t len) {
+/* ---- key groups: one lookup of a key for every pattern keyed alike ---------- */
+
+static uint32_t ent_home(const key_entry *ent, uint32_t pi) { return (pi * 0x9E3779B1u) >> 16 & ent->mask; }
+
+static void ent_put(key_entry *ent, uint32_t pi, key_state *ks) {
+    uint32_t i = ent_home(ent, pi);
+    while (ent->tab[i].ks) i = (i + 1) & ent->mask;
+    ent->tab[i] = (kref){pi, ks};
+}
+
+/* Room for one more key state in ent (load at most 3/4); 0 or -1. */
+static int ent_reserve(cep_engine *e, key_entry *ent) {
+    if ((ent->n + 1) * 4 <= (ent->mask + 1) * 3) return 0;
+    uint32_t ocap = ent->mask + 1, ncap = 2 * ocap;
+    kref *old = ent->tab, *nt = slab_alloc(&e->mem, (size_t)ncap * sizeof *nt);
+    if (!nt) return -1;
+    memset(nt, 0, (size_t)ncap * sizeof *nt);
+    ent->tab = nt;
+    ent->mask = ncap - 1;
+    for (uint32_t i = 0; i < ocap; i++)
+        if (old[i].ks) ent_put(ent, old[i].pattern, old[i].ks);
+    if (old != ent->inl) slab_free(&e->mem, old, (size_t)ocap * sizeof *old);
+    return 0;
+}
+
+static void ent_free(cep_engine *e, key_entry *ent) {
+    entmap_remove(&e->groups, ent);
+    /* The event under way must not find it (a reload leaves old entries
+     * with another program's group numbers: the pointer decides). */
+    if (ent->group < e->ngroups && e->gcache[ent->group].ent == ent) e->gcache[ent->group].ent = NULL;
+    if (ent->tab != ent->inl) slab_free(&e->mem, ent->tab, (size_t)(ent->mask + 1) * sizeof *ent->tab);
+    slab_free(&e->mem, ent, sizeof *ent + ent->key_len);
+}
+
+/* Take ks out of its entry (backward shift); the last one frees it. */
+static void ent_del(cep_engine *e, key_state *ks) {
+    key_entry *ent = ks->ent;
+    ks->ent = NULL;
+    uint32_t i = ent_home(ent, ks->pattern);
+    while (ent->tab[i].ks != ks) i = (i + 1) & ent->mask;
+    uint32_t hole = i;
+    for (uint32_t j = (i + 1) & ent->mask; ent->tab[j].ks; j = (j + 1) & ent->mask) {
+        uint32_t h = ent_home(ent, ent->tab[j].pattern);
+        int stays = hole <= j ? (h > hole && h <= j) : (h > hole || h <= j);
+        if (!stays) {
+            ent->tab[hole] = ent->tab[j];
+            hole = j;
+        }
+    }
+    ent->tab[hole] = (kref){0, NULL};
+    if (--ent->n == 0) ent_free(e, ent);
+}
+
+/* The group key of ks (its key with the group's first pattern in front):
+ * written over ks->key's prefix for the time of fn, then put back. */
+static uint64_t group_hash(const cep_engine *e, key_state *ks) {
+    uint32_t gp = e->rt[ks->pattern].kgroup_pat, own;
+    memcpy(&own, ks->key, 4);
+    memcpy(ks->key, &gp, 4);
+    uint64_t h = hash_bytes(ks->key, ks->key_len, e->groups.seed);
+    memcpy(ks->key, &own, 4);
+    return h;
+}
+
+static key_entry *group_find(cep_engine *e, key_state *ks, uint64_t h) {
+    uint32_t gp = e->rt[ks->pattern].kgroup_pat, own;
+    memcpy(&own, ks->key, 4);
+    memcpy(ks->key, &gp, 4);
+    key_entry *ent = entmap_find(&e->groups, h, ks->key, ks->key_len);
+    memcpy(ks->key, &own, 4);
+    return ent;
+}
+
+/* Into its group's entry for its key, made when there is none; gc (may
+ * be NULL) is the group's cache for the event under way, whose key ks
+ * has. 0 or -1. */
+static int group_attach(cep_engine *e, key_state *ks, gcache *gc) {
+    const pat_rt *rt = &e->rt[ks->pattern];
+    uint64_t h = gc ? gc->hash : group_hash(e, ks);
+    key_entry *ent = gc ? gc->ent : group_find(e, ks, h);
+    if (!ent) {
+        ent = slab_alloc(&e->mem, sizeof *ent + ks->key_len);
+        if (!ent) return -1;
+        memset(ent, 0, sizeof *ent);
+        ent->hash = h;
+        ent->key_len = ks->key_len;
+        ent->group = rt->kgroup;
+        ent->tab = ent->inl;
+        ent->mask = KE_INLINE - 1;
+        memcpy(ent->key, &rt->kgroup_pat, 4);
+        memcpy(ent->key + 4, ks->key + 4, ks->key_len - 4);
+        if (entmap_insert(&e->groups, ent) < 0) {
+            slab_free(&e->mem, ent, sizeof *ent + ent->key_len);
+            return -1;
+        }
+        if (gc) gc->ent = ent; /* the event's next patterns find it */
+    } else if (ent_reserve(e, ent) < 0) {
+        return -1;
+    }
+    ent_put(ent, ks->pattern, ks);
+    ent->n++;
+    ks->ent = ent;
+    return 0;
+}
+
+int engine_key_map(cep_engine *e, key_state *ks) {
+    int rc;
+    if (e->rt[ks->pattern].kgroup != NO_GROUP) {
+        rc = group_attach(e, ks, NULL);
+    } else {
+        ks->hash = hash_bytes(ks->key, ks->key_len, e->keys.seed);
+        rc = keymap_insert(&e->keys, ks);
+    }
+    ks->unmapped = rc < 0;
+    return rc;
+}
+
+void engine_key_unmap(cep_engine *e, key_state *ks) {
+    if (ks->unmapped) return;
+    if (ks->ent) ent_del(e, ks);
+    else keymap_remove(&e->keys, ks);
+    ks->unmapped = 1;
+}
+
+key_state *engine_key_find(cep_engine *e, uint32_t pattern, const char *key, uint32_t len) {
+    const pat_rt *rt = &e->rt[pattern];
+    if (rt->kgroup == NO_GROUP) return keymap_find(&e->keys, hash_bytes(key, len, e->keys.seed), key, len);
+    if (len < 4) return NULL;
+    char buf[256], *k = len <= sizeof buf ? buf : mem_alloc(len);
+    if (!k) return NULL;
+    memcpy(k, &rt->kgroup_pat, 4);
+    memcpy(k + 4, key + 4, len - 4);
+    key_entry *ent = entmap_find(&e->groups, hash_bytes(k, len, e->groups.seed), k, len);
+    if (k != buf) mem_free(k);
+    return ent ? entry_get(ent, pattern) : NULL;
+}
+
+key_state *engine_key_new(cep_engine *e, uint32_t pattern, uint64_t hash, const char *key, uint32_t len, gcache *gc) {
     key_state *ks = slab_alloc(&e->mem, sizeof *ks + len);
     if (!ks) return NULL;
     memset(ks, 0, sizeof *ks);
@@ -20,12 +158,77 @@ key_state *engine_key_new(cep_engine *e, uint32_t pattern, uint64_t hash, const 
     ks->pattern = pattern;
     ks->key_len = len;
     memcpy(ks->key, key, len);
-    if (keymap_insert(&e->keys, ks) < 0) {
+    int rc = e->rt[pattern].kgroup != NO_GROUP ? group_attach(e, ks, gc) : keymap_insert(&e->keys, ks);
+    if (rc < 0) {
         slab_free(&e->mem, ks, sizeof *ks + len);
         return NULL;
     }
     e->nkey_states++;
     return ks;
+}
+
+void engine_keys_each(cep_engine *e, void (*fn)(cep_engine *, key_state *)) {
+    keymap *m = &e->keys;
+    for (size_t i = 0; i < m->cap; i++) {
+        key_state *ks;
+        /* Freeing one shifts a later key into slot i: look again. */
+        while ((ks = m->slots[i].ks)) {
+            fn(e, ks);
+            if (m->slots[i].ks == ks) break;
+        }
+    }
+    m = &e->groups;
+    for (size_t i = 0; i < m->cap; i++) {
+        key_entry *ent;
+        while ((ent = m->slots[i].ent)) {
+            int gone = 0;
+            for (uint32_t j = 0; j <= ent->mask && !gone; j++) {
+                key_state *ks = ent->tab[j].ks;
+                if (!ks) continue;
+                fn(e, ks);
+                /* Its last key state freed the entry (nothing else moves
+                 * in the map while fn runs); else a later one may have
+                 * shifted into j. */
+                if (m->slots[i].ent != ent) gone = 1;
+                else if (ent->tab[j].ks != ks) j--;
+            }
+            if (!gone) break;
+        }
+    }
+}
+
+static int cmp_keyed(const void *a, const void *b) {
+    const nfa_pattern *x = *(const nfa_pattern *const *)a, *y = *(const nfa_pattern *const *)b;
+    if (x->nkeys != y->nkeys) return x->nkeys < y->nkeys ? -1 : 1;
+    for (uint32_t i = 0; i < x->nkeys; i++)
+        if (x->key_slots[i] != y->key_slots[i]) return x->key_slots[i] < y->key_slots[i] ? -1 : 1;
+    return (x > y) - (x < y); /* pattern order */
+}
+
+static int same_keys(const nfa_pattern *x, const nfa_pattern *y) {
+    return x->nkeys == y->nkeys && (!x->nkeys || !memcmp(x->key_slots, y->key_slots, x->nkeys * sizeof *x->key_slots));
+}
+
+uint32_t key_groups_build(const cep_program *p, pat_rt *rt) {
+    uint32_t n = p->npatterns, ng = 0;
+    const nfa_pattern **ord = mem_alloc((n ? n : 1) * sizeof *ord);
+    if (!ord) return UINT32_MAX;
+    for (uint32_t i = 0; i < n; i++) ord[i] = &p->patterns[i];
+    qsort(ord, n, sizeof *ord, cmp_keyed);
+    for (uint32_t i = 0; i < n;) {
+        uint32_t j = i + 1;
+        while (j < n && same_keys(ord[i], ord[j])) j++;
+        /* ord[i..j) are keyed alike, in pattern order: ord[i] is first. */
+        for (uint32_t k = i; k < j; k++) {
+            pat_rt *r = &rt[ord[k] - p->patterns];
+            r->kgroup = j - i > 1 ? ng : NO_GROUP;
+            r->kgroup_pat = (uint32_t)(ord[i] - p->patterns);
+        }
+        if (j - i > 1) ng++;
+        i = j;
+    }
+    mem_free(ord);
+    return ng;
 }
 
 void engine_key_activate(cep_engine *e, key_state *ks) {
@@ -80,7 +283,7 @@ void engine_key_free(cep_engine *e, key_state *ks) {
     key_drop_pms(e, ks);
     for (uint32_t i = 0; i < ks->done.n; i++) engine_node_release(e, ks->done.v[i].node);
     unlist(e, ks);
-    keymap_remove(&e->keys, ks);
+    engine_key_unmap(e, ks);
     slab_free(&e->mem, ks->done.v, (size_t)ks->done.cap * sizeof *ks->done.v);
     dir_free(e, ks);
     slab_free(&e->mem, ks, sizeof *ks + ks->key_len);

@@ -182,7 +182,9 @@ CEP_API int cep_engine_replace_program(cep_engine *e, const cep_program *np) {
         engine_set_err(e, "out of memory while changing the program");
         return CEP_ENOMEM;
     }
-    /* Keys of removed patterns go; kept ones move to their new index. */
+    /* Keys of removed patterns go; kept ones move to their new index,
+     * all out of the key maps first: the new program groups patterns by
+     * key anew, and an old key entry must not take a new key state. */
     key_state *next;
     for (key_state *ks = e->first; ks; ks = next) {
         next = ks->next;
@@ -191,12 +193,13 @@ CEP_API int cep_engine_replace_program(cep_engine *e, const cep_program *np) {
             engine_key_free(e, ks);
             continue;
         }
-        keymap_remove(&e->keys, ks);
+        engine_key_unmap(e, ks);
         uint32_t nj = (uint32_t)j;
         ks->pattern = nj;
         memcpy(ks->key, &nj, 4); /* the encoded key starts with the pattern */
-        ks->hash = hash_bytes(ks->key, ks->key_len, e->keys.seed);
-        if (keymap_insert(&e->keys, ks) < 0) r.oom = 1;
+    }
+    for (key_state *ks = e->first; ks; ks = ks->next) {
+        if (engine_key_map(e, ks) < 0) r.oom = 1; /* lose_partial_matches frees it */
         for (uint32_t i = 0; i < ks->nb; i++)
             for (uint32_t x = ks->b[i].lo; x < ks->b[i].hi; x++) move_pm(&r, &ks->b[i].v[x]);
         for (uint32_t i = 0; i < ks->done.n; i++) move_pm(&r, &ks->done.v[i]);

@@ -511,9 +511,9 @@ static int r_key(restoring *s) {
      * bounds (found by fuzz_snapshot); a key given twice is not one. */
     if (r->bad || pi >= e->prog->npatterns || klen < 4 || memcmp(key, &pi, 4) != 0) return CEP_ECORRUPT;
     uint64_t kh = hash_bytes(key, klen, e->keys.seed);
-    if (keymap_find(&e->keys, kh, key, klen)) return CEP_ECORRUPT;
+    if (engine_key_find(e, pi, key, klen)) return CEP_ECORRUPT;
     const nfa_pattern *pat = &e->prog->patterns[pi];
-    key_state *ks = engine_key_new(e, pi, kh, key, klen);
+    key_state *ks = engine_key_new(e, pi, kh, key, klen, NULL);
     if (!ks) return CEP_ENOMEM;
     engine_key_activate(e, ks);
     ks->created = created;

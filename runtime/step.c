@@ -84,23 +84,35 @@ int encode_key(cep_engine *e, uint32_t pi, const cep_value *vals, uint32_t *len)
 void engine_prefetch_key(cep_engine *e, const cep_event *ev, int stage, uint64_t *hash) {
     /* What is read here is read at once, through pointers valid now: the
      * key table and key states may change before the event is pushed, and
-     * then only a fetch is wasted. The first pattern's key. */
-    if (!e->prog->npatterns || ev->nslots != e->prog->nfields || !e->keys.cap) return;
+     * then only a fetch is wasted. The first pattern's key (in a key
+     * group, the first pattern's is the group's: the same bytes, and the
+     * maps share a seed), down to its key entry. */
+    if (!e->prog->npatterns || ev->nslots != e->prog->nfields) return;
+    int grouped = e->rt[0].kgroup != NO_GROUP;
+    const keymap *m = grouped ? &e->groups : &e->keys;
+    if (!m->cap) return;
     const nfa_pattern *pat = &e->prog->patterns[0];
     if (stage == 0) { /* the hash is made once, here, for the later stages */
         char buf[64];
         *hash = 0;
         if (key_size(pat, ev->vals) > sizeof buf) return;
         uint32_t len = key_write(0, pat, ev->vals, buf);
-        *hash = hash_bytes(buf, len, e->keys.seed);
-        __builtin_prefetch(&e->keys.slots[(size_t)*hash & (e->keys.cap - 1)]);
+        *hash = hash_bytes(buf, len, m->seed);
+        __builtin_prefetch(&m->slots[(size_t)*hash & (m->cap - 1)]);
         return;
     }
     uint64_t h = *hash;
-    size_t mask = e->keys.cap - 1, i = (size_t)h & mask;
-    for (int probe = 0; probe < 4 && e->keys.slots[i].ks; probe++, i = (i + 1) & mask) {
-        if (e->keys.slots[i].hash != h) continue;
-        const key_state *ks = e->keys.slots[i].ks;
+    size_t mask = m->cap - 1, i = (size_t)h & mask;
+    for (int probe = 0; probe < 4 && m->slots[i].ks; probe++, i = (i + 1) & mask) {
+        if (m->slots[i].hash != h) continue;
+        if (grouped) {
+            if (stage == 1) {
+                const char *k = (const char *)m->slots[i].ent;
+                for (size_t off = 0; off < sizeof(key_entry) + 16; off += 64) __builtin_prefetch(k + off);
+            }
+            return;
+        }
+        const key_state *ks = m->slots[i].ks;
         if (stage == 1) { /* the key's bytes too: keymap_find compares them */
             const char *k = (const char *)ks;
             for (size_t off = 0; off < sizeof *ks + 16; off += 64) __builtin_prefetch(k + off);
@@ -171,6 +183,7 @@ static inline int rest_holds(cep_engine *e, const expr *r, const cep_value *row,
  * the result when e->gate_at[s] is this step's stamp. */
 static inline int gate_open(cep_engine *e, const nfa_pattern *pat, uint32_t s, const cep_value *row) {
     if (s < 64 && (pat->dispatch_states >> s & 1)) return (int)(e->gmask >> s & 1);
+    if (s < 64 && !(e->maybe >> s & 1)) return 0; /* the route knows it closed */
     const nfa_state *st = &pat->states[s];
     if (e->gate_at[s] != e->stamp) {
         e->gate_at[s] = e->stamp;
@@ -522,6 +535,27 @@ static void insert_kids(cep_engine *e, key_state *ks, const step_in *in) {
     if (key_insert_sorted(e, ks, l) < 0) e->oom = 1;
 }
 
+/* Keyed like other patterns: the key's entry is looked up once per event
+ * for all of them (keys.c), into *gc. */
+static inline int group_lookup(cep_engine *e, const pat_rt *rt, const cep_value *vals, gcache **gc) {
+    gcache *c = *gc = &e->gcache[rt->kgroup];
+    if (c->stamp != e->ev_stamp) {
+        uint32_t klen;
+        int rc = encode_key(e, rt->kgroup_pat, vals, &klen);
+        if (rc != CEP_OK) return rc;
+        c->hash = hash_bytes(e->keybuf, klen, e->groups.seed);
+        c->ent = entmap_find(&e->groups, c->hash, e->keybuf, klen);
+        c->stamp = e->ev_stamp;
+    }
+    return CEP_OK;
+}
+
+int pattern_keyless(cep_engine *e, uint32_t pi, const cep_value *vals) {
+    gcache *gc;
+    if (group_lookup(e, &e->rt[pi], vals, &gc) != CEP_OK) return 0; /* process_pattern reports it */
+    return !gc->ent || !entry_get(gc->ent, pi);
+}
+
 int process_pattern(cep_engine *e, uint32_t pi, step_in *in) {
     const nfa_pattern *pat = &e->prog->patterns[pi];
     const pat_rt *rt = &e->rt[pi];
@@ -532,7 +566,9 @@ int process_pattern(cep_engine *e, uint32_t pi, step_in *in) {
         memset(e->gate_at, 0, e->gate_cap * sizeof *e->gate_at);
         e->stamp = 1;
     }
-    e->gmask = pat->dispatch_slot >= 0 ? eval_dispatch(pat, &ev->vals[pat->dispatch_slot]) : 0;
+    e->maybe = in->maybe;
+    if (in->exact_dispatch) e->gmask = in->maybe & pat->dispatch_states;
+    else e->gmask = pat->dispatch_slot >= 0 ? eval_dispatch(pat, &ev->vals[pat->dispatch_slot]) : 0;
     if (rt->skippable && e->state_ttl <= 0) {
         /* If no gate lets the event in, it changes nothing of this pattern
          * for any key: not even its key needs looking up. */
@@ -541,11 +577,27 @@ int process_pattern(cep_engine *e, uint32_t pi, step_in *in) {
             if (pat->states[s].gate && gate_open(e, pat, s, ev->vals)) any = 1;
         if (!any) return CEP_OK;
     }
-    uint32_t klen;
-    int rc = encode_key(e, pi, ev->vals, &klen);
-    if (rc != CEP_OK) return rc;
-    uint64_t hash = hash_bytes(e->keybuf, klen, e->keys.seed);
-    key_state *ks = keymap_find(&e->keys, hash, e->keybuf, klen);
+    uint32_t klen = 0;
+    uint64_t hash = 0;
+    key_state *ks;
+    gcache *gc = NULL;
+    int rc;
+    if (rt->kgroup == NO_GROUP) {
+        if ((rc = encode_key(e, pi, ev->vals, &klen)) != CEP_OK) return rc;
+        hash = hash_bytes(e->keybuf, klen, e->keys.seed);
+        ks = keymap_find(&e->keys, hash, e->keybuf, klen);
+    } else {
+        if ((rc = group_lookup(e, rt, ev->vals, &gc)) != CEP_OK) return rc;
+        ks = gc->ent ? entry_get(gc->ent, pi) : NULL;
+    }
+    if (!ks && !e->max_bytes) {
+        /* No state for the key: only the start state can take the event,
+         * and when its gate is closed nothing below would happen. */
+        const nfa_state *st = &pat->states[pat->start];
+        if ((st->shape == SHAPE_FOLLOW || st->shape == SHAPE_NEXT) && st->gate &&
+            !gate_open(e, pat, pat->start, ev->vals))
+            return CEP_OK;
+    }
     int had_state = ks && ks->listed;
     if (ks) {
         if (ks->done.n) release_held(e, pi, ks);
@@ -577,7 +629,9 @@ int process_pattern(cep_engine *e, uint32_t pi, step_in *in) {
     if (e->emptied) key_drop_empty_buckets(e, ks);
 
     int need_state = e->kids.n || (e->completed.n && pat->skip != NFA_SKIP_NO_SKIP);
-    if (!ks && need_state && !(ks = engine_key_new(e, pi, hash, e->keybuf, klen))) {
+    /* (In a key group, keybuf holds the group's key: this pattern's now.) */
+    if (!ks && need_state &&
+        ((gc && encode_key(e, pi, ev->vals, &klen) != CEP_OK) || !(ks = engine_key_new(e, pi, hash, e->keybuf, klen, gc)))) {
         e->oom = 1;
         for (uint32_t i = 0; i < e->kids.n; i++) engine_node_release(e, e->kids.v[i].node);
         for (uint32_t i = 0; i < e->completed.n; i++) engine_node_release(e, e->completed.v[i].node);

@@ -314,6 +314,8 @@ typedef struct lane_set {
     lane *lanes;
     uint32_t nlanes;
     heap lane_heap;
+    gcache *gcache;
+    uint32_t ngroups;
 } lane_set;
 
 static void set_free(lane_set *ls) {
@@ -325,6 +327,7 @@ static void set_free(lane_set *ls) {
         mem_free(ls->rt[i].outs);
     }
     mem_free(ls->rt);
+    mem_free(ls->gcache);
     memset(ls, 0, sizeof *ls);
 }
 
@@ -334,14 +337,50 @@ static uint32_t bits_for(uint64_t n) {
     return w;
 }
 
-/* Lanes for program p: per pattern one for `within` and one per gap
- * length; the TTL lane last. Also sizes the engine's per-state scratch. */
+static int cmp_i64(const void *a, const void *b) {
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* The lane of windows of length d: its place among the distinct lengths. */
+static uint32_t lane_of(const int64_t *len, uint32_t n, int64_t d) {
+    uint32_t lo = 0, hi = n;
+    while (lo + 1 < hi) {
+        uint32_t mid = (lo + hi) / 2;
+        if (len[mid] <= d) lo = mid;
+        else hi = mid;
+    }
+    return lo;
+}
+
+/* Lanes for program p: one per window length, shared by every pattern
+ * and by `within` and gap windows alike (entries of one length are pushed
+ * in the order of the events that arm them, whoever arms them, so a
+ * lane stays sorted; with a thousand patterns there are a few lanes, not
+ * a thousand to keep in a heap); the TTL lane last. Also sizes the
+ * engine's per-state scratch. */
 static int set_build(cep_engine *e, const cep_program *p, lane_set *ls) {
     memset(ls, 0, sizeof *ls);
     ls->rt = mem_calloc(p->npatterns ? p->npatterns : 1, sizeof *ls->rt);
     if (!ls->rt) return -1;
     ls->nrt = p->npatterns;
     uint32_t n = 0, maxstates = 1;
+    size_t nlen = 0;
+    for (uint32_t i = 0; i < p->npatterns; i++) {
+        nlen += p->patterns[i].has_within;
+        for (uint32_t st = 0; st < p->patterns[i].nstates; st++) nlen += p->patterns[i].states[st].gap_ms > 0;
+    }
+    int64_t *len = mem_alloc((nlen ? nlen : 1) * sizeof *len);
+    if (!len) goto oom;
+    nlen = 0;
+    for (uint32_t i = 0; i < p->npatterns; i++) {
+        if (p->patterns[i].has_within) len[nlen++] = p->patterns[i].within_ms;
+        for (uint32_t st = 0; st < p->patterns[i].nstates; st++)
+            if (p->patterns[i].states[st].gap_ms > 0) len[nlen++] = p->patterns[i].states[st].gap_ms;
+    }
+    qsort(len, nlen, sizeof *len, cmp_i64);
+    for (size_t i = 0; i < nlen; i++)
+        if (!n || len[n - 1] != len[i]) len[n++] = len[i];
     for (uint32_t i = 0; i < p->npatterns; i++) {
         const nfa_pattern *pat = &p->patterns[i];
         pat_rt *rt = &ls->rt[i];
@@ -350,22 +389,26 @@ static int set_build(cep_engine *e, const cep_program *p, lane_set *ls) {
         if (!rt->gap_lane || !rt->outs) goto oom;
         size_t work = 0;
         for (uint32_t st = 0; st < pat->nstates; st++) rt->outs[st] = budget_state_outputs(pat, st, &work);
-        rt->within_lane = pat->has_within ? n++ : NO_LANE;
+        rt->within_lane = pat->has_within ? lane_of(len, n, pat->within_ms) : NO_LANE;
         rt->within_ms = pat->within_ms;
         for (uint32_t st = 0; st < pat->nstates; st++) {
-            rt->gap_lane[st] = NO_LANE;
             int64_t g = pat->states[st].gap_ms;
-            if (g <= 0) continue;
-            for (uint32_t t = 0; t < st && rt->gap_lane[st] == NO_LANE; t++) /* one lane per gap length */
-                if (pat->states[t].gap_ms == g) rt->gap_lane[st] = rt->gap_lane[t];
-            if (rt->gap_lane[st] == NO_LANE) rt->gap_lane[st] = n++;
-            rt->has_gaps = 1;
+            rt->gap_lane[st] = g > 0 ? lane_of(len, n, g) : NO_LANE;
+            if (g > 0) rt->has_gaps = 1;
         }
+        const nfa_state *sst = pat->nstates ? &pat->states[pat->start] : NULL;
+        if (sst && pat->start < 64 && sst->gate && (sst->shape == SHAPE_FOLLOW || sst->shape == SHAPE_NEXT))
+            rt->start_bit = (uint64_t)1 << pat->start;
         rt->maxw = bits_for(pat->max_outputs);
         rt->skippable = pat->skippable;
         rt->undispatched = pat->undispatched;
         if (pat->nstates > maxstates) maxstates = pat->nstates;
     }
+    mem_free(len);
+    len = NULL;
+    ls->ngroups = key_groups_build(p, ls->rt);
+    if (ls->ngroups == UINT32_MAX || !(ls->gcache = mem_calloc(ls->ngroups ? ls->ngroups : 1, sizeof *ls->gcache)))
+        goto oom;
     ls->nlanes = n + 1;
     ls->lanes = mem_calloc(ls->nlanes, sizeof *ls->lanes);
     if (!ls->lanes) goto oom;
@@ -390,6 +433,7 @@ static int set_build(cep_engine *e, const cep_program *p, lane_set *ls) {
     if (mem_grow((void **)&e->due, &e->due_cap, 64, sizeof *e->due) < 0) goto oom;
     return 0;
 oom:
+    mem_free(len);
     set_free(ls);
     return -1;
 }
@@ -400,11 +444,13 @@ static void set_take(cep_engine *e, lane_set *ls) {
     e->lanes = ls->lanes;
     e->nlanes = ls->nlanes;
     e->lane_heap = ls->lane_heap;
+    e->gcache = ls->gcache;
+    e->ngroups = ls->ngroups;
     e->next_due = next_due(e);
 }
 
 static lane_set set_of(cep_engine *e) {
-    return (lane_set){e->rt, e->nrt, e->lanes, e->nlanes, e->lane_heap};
+    return (lane_set){e->rt, e->nrt, e->lanes, e->nlanes, e->lane_heap, e->gcache, e->ngroups};
 }
 
 int engine_lanes_init(cep_engine *e) {
@@ -430,22 +476,17 @@ int engine_lanes_switch(cep_engine *e, const cep_program *np) {
 
 /* ---- starting over ------------------------------------------------------------------ */
 
+/* Held only by entries: gone with them. */
+static void clear_key(cep_engine *e, key_state *ks) {
+    ks->timers = 0;
+    ks->ttl_armed = 0;
+    if (!ks->npms && !ks->done.n) engine_key_free(e, ks);
+}
+
 void timers_clear(cep_engine *e) {
     for (uint32_t i = 0; i < e->nlanes; i++) e->lanes[i].lo = e->lanes[i].hi = 0;
     e->next_due = INT64_MAX;
-    for (size_t i = 0; i < e->keys.cap; i++) {
-        key_state *ks;
-        while ((ks = e->keys.slots[i].ks) && !ks->npms && !ks->done.n) {
-            /* Held only by entries: gone with them. Removal shifts a later
-             * key into slot i, so look at it again. */
-            ks->timers = 0;
-            engine_key_free(e, ks);
-        }
-        if (ks) {
-            ks->timers = 0;
-            ks->ttl_armed = 0;
-        }
-    }
+    engine_keys_each(e, clear_key);
 }
 
 static int cmp_ent(const void *a, const void *b) {

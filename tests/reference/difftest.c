@@ -52,9 +52,11 @@ static int chance(int pct) { return rnd(100) < pct; }
 
 /* ---- test cases ------------------------------------------------------------ */
 
+#define DT_MAXPAT 4         /* patterns in one file at most */
+
 typedef struct tcase {
     rpattern p;             /* the pattern the minimizer works on */
-    rpattern p2;            /* a second pattern in the same file (np 2) */
+    rpattern px[DT_MAXPAT - 1]; /* more patterns in the same file (np of them in all) */
     int np;
     revent ev[R_MAXEV];     /* in time order */
     int n;
@@ -63,7 +65,7 @@ typedef struct tcase {
     int threads;            /* also run a pool of 2 threads, compared with one engine */
 } tcase;
 
-static const rpattern *pat_of(const tcase *tc, int i) { return i ? &tc->p2 : &tc->p; }
+static const rpattern *pat_of(const tcase *tc, int i) { return i ? &tc->px[i - 1] : &tc->p; }
 
 static int is_neg(const rstep *s) { return s->conn == RK_NOTNEXT || s->conn == RK_NOTFB; }
 static int loops(const rstep *s) { return s->max < 0 || s->max > 1; }
@@ -314,13 +316,13 @@ static void gen_case(tcase *tc)
     gen_pattern(&tc->p);
     tc->np = 1;
     if (chance(20)) { /* several patterns in one file */
-        gen_pattern(&tc->p2);
-        tc->p2.id = 1;
+        gen_pattern(&tc->px[0]);
+        tc->px[0].id = 1;
         tc->np = 2;
     }
     tc->p.emit = chance(25);
-    if (tc->np > 1) tc->p2.emit = chance(25);
-    int keyed = tc->p.keyed || (tc->np > 1 && tc->p2.keyed);
+    if (tc->np > 1) tc->px[0].emit = chance(25);
+    int keyed = tc->p.keyed || (tc->np > 1 && tc->px[0].keyed);
     tc->n = 5 + rnd(8);
     int64_t ts = 1 + rnd(3);
     for (int i = 0; i < tc->n; i++) {
@@ -342,6 +344,19 @@ static void gen_case(tcase *tc)
             }
     }
     tc->threads = chance(25);
+    /* Rule sets: up to DT_MAXPAT patterns over one stream (the engine
+     * groups patterns keyed alike, routes events by their gates: runtime/
+     * keys.c, nfa/route.c). Drawn last, so that the cases of one or two
+     * patterns stay what they were. */
+    if (tc->np == 2 && chance(50)) {
+        int extra = 1 + rnd(DT_MAXPAT - 2);
+        for (int k = 1; k <= extra; k++) {
+            gen_pattern(&tc->px[k]);
+            tc->px[k].id = k + 1;
+            tc->px[k].emit = chance(25);
+            tc->np++;
+        }
+    }
 }
 
 /* followedByAny-heavy, as CORE's stock query (issue 23): 3 to 5 steps
@@ -442,7 +457,12 @@ static void gen_seed_case(tcase *tc, unsigned long long seed)
     else gen_case(tc);
 }
 
-static int any_keyed(const tcase *tc) { return tc->p.keyed || (tc->np > 1 && tc->p2.keyed); }
+static int any_keyed(const tcase *tc)
+{
+    for (int i = 0; i < tc->np; i++)
+        if (pat_of(tc, i)->keyed) return 1;
+    return 0;
+}
 
 static int event_json(const tcase *tc, int i, char *b, int cap)
 {
@@ -767,7 +787,7 @@ static int compare(const emres *em, const rout *ro, char *why, int cap)
         return 1;
     }
     memset(used, 0, sizeof used);
-    for (int pk = 0; pk < 4; pk++) {
+    for (int pk = 0; pk < 2 * DT_MAXPAT; pk++) {
         int ei = 0; /* engine outputs of this pattern and key, walked in order */
         int ne = 0;
 #define PK(m) ((m).pat * 2 + (m).key)
@@ -892,7 +912,8 @@ static int check_case(const tcase *tc, char *why, int cap, rout *ro_out, emres *
 static int still_fails(const tcase *tc)
 {
     char why[512];
-    if (!legal(&tc->p) || (tc->np > 1 && !legal(&tc->p2))) return 0;
+    for (int i = 0; i < tc->np; i++)
+        if (!legal(pat_of(tc, i))) return 0;
     return check_case(tc, why, sizeof why, NULL, NULL) == R_FAIL;
 }
 
@@ -944,8 +965,9 @@ static void minimize(tcase *tc)
         {
             tcase t;
 #define TRYC(edit) do { t = *tc; edit; if (still_fails(&t)) { *tc = t; progress = 1; } } while (0)
+            if (tc->np > 2) TRYC(t.np = 2);
             if (tc->np > 1) TRYC(t.np = 1);
-            if (tc->np > 1) TRYC(t.p = t.p2; t.p.id = 0; t.np = 1);
+            if (tc->np > 1) TRYC(t.p = t.px[0]; t.p.id = 0; t.np = 1);
             if (tc->max_delay) TRYC(t.max_delay = 0; for (int j = 0; j < t.n; j++) t.arr[j] = j);
             if (tc->threads) TRYC(t.threads = 0);
             if (tc->p.emit) TRYC(t.p.emit = 0);
@@ -1116,13 +1138,14 @@ int main(int argc, char **argv)
             return 2;
         }
     }
-    unsigned long long pass = 0, fail = 0, skip = 0, matches = 0;
+    unsigned long long pass = 0, fail = 0, skip = 0, matches = 0, sets = 0;
     for (unsigned long long seed = first; seed < first + count; seed++) {
         tcase tc;
         gen_seed_case(&tc, seed);
         char why[2048];
         rout ro;
         int r = check_case(&tc, why, sizeof why, &ro, NULL);
+        if (r != R_SKIP && tc.np > 2) sets++;
         if (r != R_SKIP) {
             matches += (unsigned long long)ro.n;
             ref_out_free(&ro);
@@ -1152,6 +1175,7 @@ int main(int argc, char **argv)
         if (!keep_going) break;
     }
     printf("difftest: %llu seeds from %llu: %llu passed, %llu failed, %llu skipped, %llu matches "
-           "compared\n", pass + fail + skip, first, pass, fail, skip, matches);
+           "compared, %llu files of 3 to %d patterns\n", pass + fail + skip, first, pass, fail, skip, matches,
+           sets, DT_MAXPAT);
     return fail ? 1 : 0;
 }

@@ -373,6 +373,59 @@ START_TEST(replace_program_mid_stream) {
 }
 END_TEST
 
+/* Key groups across a program change (runtime/keys.c): x alone in its
+ * key group, then keyed like two other patterns, then alone again; its
+ * partial matches move from the direct key map into a group's key entries
+ * and back, and its matches stay those of a run that never changed. */
+START_TEST(replace_program_key_groups) {
+    const char *xs = "pattern x key k begin a where t == \"a\" followedBy b+ where t == \"b\" "
+                     "followedBy c where t == \"c\" within 30ms\n";
+    char p2[1024];
+    snprintf(p2, sizeof p2, "pattern w key k begin a where t == \"b\" followedBy b where t == \"c\"\n%s"
+             "pattern y key k begin a where t == \"c\" followedBy b where t == \"a\"\n", xs);
+    cep_program *a = NULL, *b = NULL;
+    ck_assert_int_eq(cep_compile(NULL, xs, strlen(xs), NULL, &a, NULL), CEP_OK);
+    ck_assert_int_eq(cep_compile(NULL, p2, strlen(p2), NULL, &b, NULL), CEP_OK);
+    int compared = 0;
+    for (int trial = 0; trial < 20; trial++) {
+        rng = 0xBEEFull * (uint64_t)(trial + 5);
+        int n = 60 + (int)(next_rand() % 60);
+        char **lines = make_stream(n);
+        int cut1 = (int)(next_rand() % (unsigned)n), cut2 = cut1 + (int)(next_rand() % (unsigned)(n - cut1));
+        out whole = {0}, changed = {0};
+        cep_engine *e1 = NULL, *e2 = NULL;
+        ck_assert_int_eq(cep_engine_new(a, &e1), CEP_OK);
+        ck_assert_int_eq(cep_engine_new(a, &e2), CEP_OK);
+        cep_engine_on_match(e1, record_x, &whole);
+        cep_engine_on_match(e2, record_x, &changed);
+        for (int i = 0; i < n; i++) cep_engine_push_json(e1, lines[i], strlen(lines[i]));
+        cep_engine_finish(e1);
+        for (int i = 0; i < n; i++) {
+            if (i == cut1) ck_assert_int_eq(cep_engine_replace_program(e2, b), CEP_OK);
+            if (i == cut2) ck_assert_int_eq(cep_engine_replace_program(e2, a), CEP_OK);
+            cep_engine_push_json(e2, lines[i], strlen(lines[i]));
+        }
+        cep_engine_finish(e2);
+        ck_assert_msg(whole.len == changed.len && (!whole.len || !memcmp(whole.text, changed.text, whole.len)),
+                      "trial %d cuts %d %d:\n--- unchanged\n%s--- changed\n%s", trial, cut1, cut2,
+                      whole.text ? whole.text : "", changed.text ? changed.text : "");
+        compared += whole.len > 0;
+        cep_stats st;
+        cep_engine_stats(e2, &st);
+        ck_assert_uint_eq(st.nodes, 0);
+        cep_engine_free(e1);
+        cep_engine_free(e2);
+        for (int i = 0; i < n; i++) free(lines[i]);
+        free(lines);
+        free(whole.text);
+        free(changed.text);
+    }
+    ck_assert_int_gt(compared, 0);
+    cep_program_free(a);
+    cep_program_free(b);
+}
+END_TEST
+
 Suite *snapshot_suite(void) {
     Suite *s = suite_create("snapshot");
     TCase *tc = tcase_create("snapshot");
@@ -383,6 +436,7 @@ Suite *snapshot_suite(void) {
     tcase_add_test(tc, key_of_another_pattern);
     tcase_add_test(tc, event_buffered_twice);
     tcase_add_test(tc, replace_program_mid_stream);
+    tcase_add_test(tc, replace_program_key_groups);
     suite_add_tcase(s, tc);
     return s;
 }
