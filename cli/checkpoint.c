@@ -8,6 +8,7 @@
 #include "cli.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -171,17 +172,42 @@ static int write_durably(const char *dir, const ckpt_pos *pos, const char *text,
 static void finished(ckpt_bg *bg) {
     char path[4096];
     struct stat st;
+    if (bg->savepoint) {
+        bg->sp_taken++;
+        return;
+    }
     snprintf(path, sizeof path, "%s/checkpoint", bg->dir);
     bg->last_size = stat(path, &st) == 0 ? (uint64_t)st.st_size : 0;
     bg->last_duration = cli_now() - bg->started;
     bg->taken++;
 }
 
-int checkpoint_start(ckpt_bg *bg, const char *dir, const ckpt_pos *pos, const char *text, size_t len,
-                     const cep_engine *e, const int *fds, int nfds) {
-    double t0 = cli_now();
-    bg->dir = dir;
+/* A savepoint's child: the checkpoint into tmp, then tmp renamed to final,
+ * durably. EXIT_OK, or the failure printed. */
+static int write_savepoint(const char *tmp, const char *final, const char *parent, const ckpt_pos *pos,
+                           const char *text, size_t len, const cep_engine *e, const int *fds, int nfds) {
+    int st = write_durably(tmp, pos, text, len, e, fds, nfds);
+    if (st != EXIT_OK) return st;
+    if (rename(tmp, final) != 0)
+        return fail(EXIT_OUTPUT, "cannot rename '%s': %s", tmp, strerror(errno));
+    int d = open(parent, O_RDONLY | O_DIRECTORY);
+    if (d >= 0) {
+        fsync(d);
+        close(d);
+    }
+    /* Said by the writer as it is done: the run may be waiting for input
+     * and reap it only later. */
+    fprintf(stderr, "cepheus: savepoint written: %s\n", final);
+    return EXIT_OK;
+}
+
+/* Fork the writer of a checkpoint (sp_tmp NULL: in dir) or of a savepoint
+ * (into sp_tmp, renamed to bg->sp_path, inside dir). */
+static int start_writer(ckpt_bg *bg, const char *dir, const char *sp_tmp, const ckpt_pos *pos,
+                        const char *text, size_t len, const cep_engine *e, const int *fds, int nfds,
+                        double t0) {
     bg->started = t0;
+    bg->savepoint = sp_tmp != NULL;
     /* The child exits with _exit: nothing buffered in the parent's stdio may
      * be written twice, and no atexit handler of the parent's runs. */
     pid_t parent = getpid();
@@ -190,11 +216,13 @@ int checkpoint_start(ckpt_bg *bg, const char *dir, const ckpt_pos *pos, const ch
         /* A writer outliving a killed run could put its checkpoint in place
          * after a restart read the previous one: it dies with the run. */
         if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != parent) _exit(EXIT_INTERNAL);
-        _exit(write_durably(dir, pos, text, len, e, fds, nfds));
+        _exit(sp_tmp ? write_savepoint(sp_tmp, bg->sp_path, dir, pos, text, len, e, fds, nfds)
+                     : write_durably(dir, pos, text, len, e, fds, nfds));
     }
     int status = EXIT_OK;
     if (pid < 0) { /* no child (EAGAIN, ENOMEM): the same work, here */
-        status = write_durably(dir, pos, text, len, e, fds, nfds);
+        status = sp_tmp ? write_savepoint(sp_tmp, bg->sp_path, dir, pos, text, len, e, fds, nfds)
+                        : write_durably(dir, pos, text, len, e, fds, nfds);
         if (status == EXIT_OK) finished(bg);
     } else {
         bg->pid = (int)pid;
@@ -202,9 +230,58 @@ int checkpoint_start(ckpt_bg *bg, const char *dir, const ckpt_pos *pos, const ch
     double pause = cli_now() - t0;
     bg->last_pause = pause;
     bg->pause_sum += pause;
-    bg->starts++;
+    bg->pauses[(bg->starts + bg->sp_starts) % 1024] = pause;
+    if (sp_tmp) bg->sp_starts++;
+    else bg->starts++;
     if (pause > bg->worst_pause) bg->worst_pause = pause;
     return status;
+}
+
+int checkpoint_start(ckpt_bg *bg, const char *dir, const ckpt_pos *pos, const char *text, size_t len,
+                     const cep_engine *e, const int *fds, int nfds) {
+    double t0 = cli_now();
+    bg->dir = dir;
+    return start_writer(bg, dir, NULL, pos, text, len, e, fds, nfds, t0);
+}
+
+int savepoint_start(ckpt_bg *bg, const char *parent, const ckpt_pos *pos, const char *text, size_t len,
+                    const cep_engine *e, const int *fds, int nfds) {
+    double t0 = cli_now();
+    char stamp[32], tmp[4096 + 8];
+    time_t now = time(NULL);
+    struct tm tm;
+    strftime(stamp, sizeof stamp, "%Y%m%dT%H%M%SZ", gmtime_r(&now, &tm));
+    /* A name that is taken (two signals in a second at one position, or
+     * the leftover .tmp of a killed run) gets a suffix. */
+    struct stat st;
+    for (int n = 0;; n++) {
+        int w = n ? snprintf(bg->sp_path, sizeof bg->sp_path, "%s/savepoint-%s-%" PRIu64 "-%d", parent, stamp,
+                             pos->read, n)
+                  : snprintf(bg->sp_path, sizeof bg->sp_path, "%s/savepoint-%s-%" PRIu64, parent, stamp, pos->read);
+        if (w < 0 || (size_t)w >= sizeof bg->sp_path - 8)
+            return fail(EXIT_OUTPUT, "the savepoint directory name '%s' is too long", parent);
+        snprintf(tmp, sizeof tmp, "%s.tmp", bg->sp_path);
+        if (stat(bg->sp_path, &st) == 0) continue;
+        if (mkdir(tmp, 0777) == 0) break;
+        if (errno != EEXIST || n == 100)
+            return fail(EXIT_OUTPUT, "cannot make '%s': %s", tmp, strerror(errno));
+    }
+    return start_writer(bg, parent, tmp, pos, text, len, e, fds, nfds, t0);
+}
+
+static int cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+double checkpoint_pause_p50(const ckpt_bg *bg) {
+    uint64_t n = bg->starts + bg->sp_starts;
+    if (n > 1024) n = 1024;
+    if (!n) return 0;
+    double v[1024];
+    memcpy(v, bg->pauses, (size_t)n * sizeof v[0]);
+    qsort(v, (size_t)n, sizeof v[0], cmp_double);
+    return v[(n - 1) / 2];
 }
 
 int checkpoint_lock(const char *dir) {
@@ -240,8 +317,22 @@ int checkpoint_reap(ckpt_bg *bg, int block) {
         finished(bg);
         return EXIT_OK;
     }
+    if (!WIFEXITED(ws))
+        fprintf(stderr, "cepheus: the checkpoint writer died (signal %d)\n", WIFSIGNALED(ws) ? WTERMSIG(ws) : 0);
+    if (bg->savepoint) {
+        /* An operator's request that failed (it said why): the run, and
+         * its checkpoints, go on. What the writer left is removed. */
+        char tmp[4096 + 8];
+        snprintf(tmp, sizeof tmp, "%s.tmp", bg->sp_path);
+        char probe[4096 + 32];
+        snprintf(probe, sizeof probe, "%s/checkpoint.tmp", tmp);
+        unlink(probe);
+        rmdir(tmp);
+        fprintf(stderr, "cepheus: no savepoint written; the run goes on\n");
+        return EXIT_OK;
+    }
     if (WIFEXITED(ws)) return WEXITSTATUS(ws); /* it said why */
-    return fail(EXIT_INTERNAL, "the checkpoint writer died (signal %d)", WIFSIGNALED(ws) ? WTERMSIG(ws) : 0);
+    return EXIT_INTERNAL;
 }
 
 void checkpoint_free(ckpt *ck) {

@@ -56,9 +56,14 @@ typedef struct ckpt_bg {
     uint64_t starts;           /* checkpoints started */
     double last_pause, worst_pause; /* seconds the run waited to start one */
     double pause_sum;
+    double pauses[1024];       /* the last 1024 pauses, for their median */
     double last_duration;      /* seconds from fork to the file in place */
     uint64_t last_size;        /* bytes of the last checkpoint file */
     const char *dir;
+    /* Savepoints (SIGUSR1, --savepoint-dir) share the one writer. */
+    int savepoint;             /* the running child writes a savepoint */
+    uint64_t sp_starts, sp_taken;
+    char sp_path[4096];        /* the savepoint being (or last) written */
 } ckpt_bg;
 #define CKPT_BUSY (-1)
 /* Start a checkpoint of e at pos (and the pattern text, len bytes) in a
@@ -69,10 +74,19 @@ typedef struct ckpt_bg {
  * EXIT_OK or a failure status (message printed). */
 int checkpoint_start(ckpt_bg *bg, const char *dir, const ckpt_pos *pos, const char *text, size_t len,
                      const cep_engine *e, const int *fds, int nfds);
+/* A savepoint (docs/state.md, "Savepoints"): the same checkpoint, in a
+ * directory of its own made inside parent, DIR/savepoint-TIME-EVENTS,
+ * written as DIR/...tmp and renamed when complete, so that the name exists
+ * only for a whole savepoint; --restore takes that directory. Like
+ * checkpoint_start otherwise (the pause counts in the same figures). */
+int savepoint_start(ckpt_bg *bg, const char *parent, const ckpt_pos *pos, const char *text, size_t len,
+                    const cep_engine *e, const int *fds, int nfds);
 /* The running child's result: EXIT_OK when none runs or it succeeded,
  * CKPT_BUSY while it runs (block = 0), else its failure status (it printed
  * why). block = 1 waits for it. */
 int checkpoint_reap(ckpt_bg *bg, int block);
+/* The median of the pauses kept (seconds; 0 when none). */
+double checkpoint_pause_p50(const ckpt_bg *bg);
 
 /* Hold DIR/lock (flock) for the rest of the process: one run per
  * checkpoint directory, and a run restoring from DIR waits until the

@@ -230,6 +230,14 @@ static void on_sighup(int sig) {
     reload_requested = 1;
 }
 
+/* SIGUSR1 asks for a savepoint, likewise taken between two lines. */
+static volatile sig_atomic_t savepoint_requested;
+
+static void on_sigusr1(int sig) {
+    (void)sig;
+    savepoint_requested = 1;
+}
+
 /* Compile the pattern file again and switch the engine to it, keeping the
  * state of unchanged patterns. A file with errors is reported and the
  * running patterns go on untouched. */
@@ -278,7 +286,7 @@ static void reload_patterns(cep_engine *e, run_ctx *r) {
 /* Hand the outputs to the kernel and record the position (after a crash,
  * --restore truncates the outputs back to these lengths), then let a child
  * make them durable and write the checkpoint while the run goes on. */
-static int take_checkpoint(cep_engine *e, run_ctx *r, const run_opts *o, ckpt_pos *pos) {
+static int take_checkpoint(cep_engine *e, run_ctx *r, const run_opts *o, ckpt_pos *pos, int savepoint) {
     int a = sink_flush(&r->main), b = out_flush(&r->rejected);
     if (a != 0 || b != 0) return output_failed(r);
     out_file *outs[] = {&r->out, &r->late, &r->timeouts, &r->errors};
@@ -302,6 +310,7 @@ static int take_checkpoint(cep_engine *e, run_ctx *r, const run_opts *o, ckpt_po
         outs[i]->synced = (uint64_t)n;
         *lens[i] = (uint64_t)n;
     }
+    if (savepoint) return savepoint_start(&r->ckpt, o->savepoint_dir, pos, r->text, r->text_len, e, fds, 4);
     return checkpoint_start(&r->ckpt, o->checkpoint_dir, pos, r->text, r->text_len, e, fds, 4);
 }
 
@@ -406,7 +415,35 @@ typedef struct timed {
     const run_opts *o;
     double next_flush;
     const uint64_t *read;
+    /* Where the reading loop is (a savepoint asked for while it waits). */
+    const int *file;
+    const uint64_t *offset, *malformed;
+    const unsigned long *lineno;
 } timed;
+
+/* SIGUSR1: a savepoint at the position reached, unless a writer is still
+ * at work (then it is asked again at the next line or wait). One that
+ * cannot be started is reported; the run goes on. */
+static void maybe_savepoint(timed *t) {
+    run_ctx *r = t->r;
+    if (!t->x->e || !t->o->savepoint_dir) {
+        savepoint_requested = 0;
+        fprintf(stderr, "cepheus: SIGUSR1: no savepoint: %s\n",
+                t->x->e ? "no --savepoint-dir was given" : "not with --threads");
+        return;
+    }
+    int st = checkpoint_reap(&r->ckpt, 0);
+    if (st == CKPT_BUSY) return;
+    if (st != EXIT_OK && !r->ckpt_failed) r->ckpt_failed = st;
+    savepoint_requested = 0;
+    ckpt_pos pos = {.file = (uint32_t)*t->file, .offset = *t->offset, .lineno = *t->lineno,
+                    .read = *t->read, .malformed = *t->malformed};
+    flush_pending(r, t->x);
+    /* (An output that cannot be written is reported once and ends the
+     * run with exit 4 where the run checks its outputs.) */
+    if (take_checkpoint(t->x->e, r, t->o, &pos, 1) != EXIT_OK && !failed_output(r))
+        fprintf(stderr, "cepheus: no savepoint written; the run goes on\n");
+}
 
 static void show_progress(timed *t, double now) {
     cep_stats st;
@@ -420,6 +457,7 @@ static void on_idle(void *ud) {
     /* A SIGHUP interrupts the wait: the reload is done now, not at the
      * next line, which may be long in coming. */
     if (reload_requested && t->x->e) reload_patterns(t->x->e, t->r);
+    if (savepoint_requested) maybe_savepoint(t);
     if (t->o->processing_time) rn_tick(t->x);
     flush_pending(t->r, t->x);
     double now = cli_now();
@@ -462,6 +500,12 @@ typedef struct reading {
     uint64_t read, malformed, since; /* since: events since the last checkpoint */
     size_t max_line;
     unsigned batch;      /* lines since the timed jobs last ran */
+    /* --checkpoint-interval: the clock is read every 256 lines. A due
+     * checkpoint waits for a writer still at work: asked again every 1024
+     * lines (due_for counts them). */
+    double next_ckpt;    /* 0: no interval */
+    int ckpt_due;
+    uint64_t due_for;
     timed t;
     char toolong_reason[96];
 } reading;
@@ -531,17 +575,20 @@ static int take_line(reading *rd, int i, unsigned long lineno, const char *line,
  * next waits: its child is asked again every 1024 events. */
 static int checkpoint_if_due(reading *rd, int i, uint64_t offset, unsigned long lineno) {
     const run_opts *o = rd->o;
-    if (!o->checkpoint_dir || ++rd->since < (uint64_t)o->checkpoint_every ||
-        (rd->since - (uint64_t)o->checkpoint_every) % 1024 != 0)
-        return EXIT_OK;
+    if (!o->checkpoint_dir) return EXIT_OK;
+    if (!rd->ckpt_due && o->checkpoint_every && ++rd->since >= (uint64_t)o->checkpoint_every) rd->ckpt_due = 1;
+    if (!rd->ckpt_due || rd->due_for++ % 1024 != 0) return EXIT_OK;
     int st = checkpoint_reap(&rd->r->ckpt, 0);
     if (st == EXIT_OK) st = rd->r->ckpt_failed;
     if (st == CKPT_BUSY) return EXIT_OK;
     if (st != EXIT_OK) return st;
-    rd->since = 0;
+    rd->since = rd->due_for = 0;
+    rd->ckpt_due = 0;
     ckpt_pos pos = {.file = (uint32_t)i, .offset = offset, .lineno = lineno, .read = rd->read,
                     .malformed = rd->malformed};
-    return take_checkpoint(rd->x->e, rd->r, o, &pos);
+    st = take_checkpoint(rd->x->e, rd->r, o, &pos, 0);
+    if (rd->next_ckpt) rd->next_ckpt = cli_now() + (double)o->checkpoint_ms / 1000.0;
+    return st;
 }
 
 /* SIGHUP between two lines: the patterns are read again (one engine). */
@@ -574,11 +621,13 @@ static int read_input(reading *rd, line_reader *lr, int i, unsigned long *lineno
         if (++rd->batch == 256) {
             rd->batch = 0;
             on_lines(&rd->t);
+            if (rd->next_ckpt && !rd->ckpt_due && cli_now() >= rd->next_ckpt) rd->ckpt_due = 1;
         }
         if (!toolong && is_blank(line, len)) continue;
         rd->read++;
         if ((status = take_line(rd, i, *lineno, line, len, toolong)) != EXIT_OK) return status;
         if ((status = checkpoint_if_due(rd, i, *offset, *lineno)) != EXIT_OK) return status;
+        if (savepoint_requested) maybe_savepoint(&rd->t);
     }
     if (stop_signal) return EXIT_OK;
     if (n < 0 && !lr->err) return fail(EXIT_INTERNAL, "out of memory");
@@ -599,7 +648,7 @@ static int stop_in_order(reading *rd, int i, unsigned long lineno, uint64_t offs
         status = checkpoint_reap(&rd->r->ckpt, 1);
         ckpt_pos pos = {.file = (uint32_t)i, .offset = offset, .lineno = lineno, .read = rd->read,
                         .malformed = rd->malformed};
-        if (status == EXIT_OK) status = take_checkpoint(rd->x->e, rd->r, o, &pos);
+        if (status == EXIT_OK) status = take_checkpoint(rd->x->e, rd->r, o, &pos, 0);
         if (status == EXIT_OK) status = checkpoint_reap(&rd->r->ckpt, 1);
     }
     if (status != EXIT_OK) return status;
@@ -631,19 +680,24 @@ static void print_stats(const reading *rd, const cep_stats *st, double t0) {
             rd->read, st->events, st->matches, st->late, st->stragglers, st->timeouts, st->dropped,
             st->ttl_dropped, st->mem_dropped, st->mem_released, st->memory, rd->malformed,
             st->peak_partial_matches, st->regex_errors, dt, dt > 0 ? (double)rd->read / dt : 0.0);
-    if (!rd->o->checkpoint_dir) return;
+    if (!rd->o->checkpoint_dir && !rd->o->savepoint_dir) return;
     const ckpt_bg *c = &rd->r->ckpt;
+    uint64_t n = c->starts + c->sp_starts;
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru); /* the run alone: the writers are children */
-    fprintf(stderr, "run's own cpu seconds: %.3f\n",
+    fprintf(stderr, "run's own cpu seconds: %.3f\n"
+            "run's own page faults (minor): %ld\n",
             (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 + (double)ru.ru_stime.tv_sec +
-                ru.ru_stime.tv_usec / 1e6);
+                ru.ru_stime.tv_usec / 1e6, ru.ru_minflt);
     fprintf(stderr,
             "checkpoints: %" PRIu64 "\n"
-            "checkpoint pause ms (last, mean, worst): %.3f %.3f %.3f\n"
+            "savepoints: %" PRIu64 "\n"
+            "checkpoint pause ms (last, mean, p50, worst): %.3f %.3f %.3f %.3f\n"
+            "checkpoint pause cpu ms (mean, worst): %.3f %.3f\n"
             "last checkpoint: %.3f s to write, %" PRIu64 " bytes\n",
-            c->taken, c->last_pause * 1e3, c->starts ? c->pause_sum * 1e3 / (double)c->starts : 0.0,
-            c->worst_pause * 1e3, c->last_duration, c->last_size);
+            c->taken, c->sp_taken, c->last_pause * 1e3, n ? c->pause_sum * 1e3 / (double)n : 0.0,
+            checkpoint_pause_p50(c) * 1e3, c->worst_pause * 1e3, n ? c->pause_cpu_sum * 1e3 / (double)n : 0.0,
+            c->worst_pause_cpu * 1e3, c->last_duration, c->last_size);
 }
 
 static int run_events(runner *x, run_ctx *r, const run_opts *o, input *in,
@@ -654,7 +708,11 @@ static int run_events(runner *x, run_ctx *r, const run_opts *o, input *in,
                   .max_line = o->max_line > 0 ? (size_t)o->max_line : (size_t)-1 - 1};
     snprintf(rd.toolong_reason, sizeof rd.toolong_reason, "line longer than %zu bytes (--max-line-bytes)",
              rd.max_line);
-    rd.t = (timed){r, x, o, t0 + o->flush_ms / 1000.0, &rd.read};
+    int i;
+    unsigned long lineno = 0;
+    uint64_t offset = 0;
+    rd.t = (timed){r, x, o, t0 + o->flush_ms / 1000.0, &rd.read, &i, &offset, &rd.malformed, &lineno};
+    rd.next_ckpt = o->checkpoint_ms ? t0 + (double)o->checkpoint_ms / 1000.0 : 0;
     line_reader lr = {.buf = malloc(READ_BLOCK), .idle = on_idle, .idle_ud = &rd.t, .wait_ms = -1};
     if (!lr.buf) return fail(EXIT_INTERNAL, "out of memory");
     if (r->mx) {
@@ -666,9 +724,7 @@ static int run_events(runner *x, run_ctx *r, const run_opts *o, input *in,
     else if (r->status.on) lr.wait_ms = 1000;
     progress_init(&r->status, r->status.on, t0);
     int stopped_at = -1; /* the input being read when a stop signal came */
-    unsigned long lineno = 0;
-    uint64_t offset = 0;
-    for (int i = (int)from->file; i < nin && status == EXIT_OK; i++) {
+    for (i = (int)from->file; i < nin && status == EXIT_OK; i++) {
         lineno = 0;
         offset = 0;
         if (i == (int)from->file && from->offset) {
@@ -874,6 +930,10 @@ static void install_signals(void) {
     sa.sa_handler = on_sighup;
     sa.sa_flags = SA_RESTART; /* a read in progress goes on */
     sigaction(SIGHUP, &sa, NULL);
+    /* SIGUSR1 asks for a savepoint (without --savepoint-dir it says it
+     * cannot rather than ending the run, SIGUSR1's default). */
+    sa.sa_handler = on_sigusr1;
+    sigaction(SIGUSR1, &sa, NULL);
     /* A closed standard output (`| head -1`) is an output error, exit 4
      * with one message, as for any output: not a silent death by SIGPIPE. */
     signal(SIGPIPE, SIG_IGN);
@@ -937,6 +997,8 @@ static int prepare_checkpoints(run_job *j) {
      * the first checkpoint, after thousands of matches. */
     if (o->checkpoint_dir && checkpoint_prepare_dir(o->checkpoint_dir, err, sizeof err) < 0)
         return fail(EXIT_OUTPUT, "%s", err);
+    if (o->savepoint_dir && checkpoint_prepare_dir(o->savepoint_dir, err, sizeof err) < 0)
+        return fail(EXIT_OUTPUT, "--savepoint-dir: %s", err);
     /* One run per checkpoint directory; a killed run's writer is gone
      * before the checkpoint is read. (A --restore directory that does not
      * exist holds no checkpoint: the run starts from the beginning.) */

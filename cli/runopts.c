@@ -19,7 +19,7 @@ enum {
     OPT_RESTORE, OPT_STATE_TTL, OPT_TIME, OPT_MAX_MEMORY, OPT_LATENESS, OPT_ERRORS, OPT_MAX_LINE,
     OPT_KAFKA, OPT_TOPIC, OPT_GROUP, OPT_OUT_TOPIC, OPT_LATE_TOPIC, OPT_TIMEOUTS_TOPIC,
     OPT_STATE_TOPIC, OPT_INSTANCE, OPT_TXN_EVENTS, OPT_TXN_MS, OPT_THREADS, OPT_PROGRESS,
-    OPT_NO_PROGRESS, OPT_FLUSH, OPT_METRICS, OPT_LOAD
+    OPT_NO_PROGRESS, OPT_FLUSH, OPT_METRICS, OPT_LOAD, OPT_CHECKPOINT_INTERVAL, OPT_SAVEPOINT_DIR
 };
 
 static const struct option run_table[] = {
@@ -35,6 +35,8 @@ static const struct option run_table[] = {
     {"checkpoint", required_argument, NULL, OPT_CHECKPOINT},
     {"checkpoint-every", required_argument, NULL, OPT_CHECKPOINT_EVERY},
     {"restore", required_argument, NULL, OPT_RESTORE},
+    {"checkpoint-interval", required_argument, NULL, OPT_CHECKPOINT_INTERVAL},
+    {"savepoint-dir", required_argument, NULL, OPT_SAVEPOINT_DIR},
     {"state-ttl", required_argument, NULL, OPT_STATE_TTL},
     {"time", required_argument, NULL, OPT_TIME},
     {"max-memory", required_argument, NULL, OPT_MAX_MEMORY},
@@ -152,6 +154,12 @@ static int engine_option(run_opts *o, int c) {
     case OPT_CHECKPOINT_EVERY:
         if (parse_ms(optarg, &o->checkpoint_every) < 0 || o->checkpoint_every == 0)
             return usage_error("invalid --checkpoint-every '%s': expected a positive integer (events)", optarg);
+        o->every_given = 1;
+        return EXIT_OK;
+    case OPT_CHECKPOINT_INTERVAL:
+        if (parse_duration(optarg, &o->checkpoint_ms) < 0 || o->checkpoint_ms == 0)
+            return usage_error("invalid --checkpoint-interval '%s': expected a positive duration: "
+                               "milliseconds, or an integer followed by ms, s, m, h or d (e.g. 10s)", optarg);
         return EXIT_OK;
     case OPT_MAX_MEMORY: return size_option("max-memory", &o->max_memory);
     case OPT_LATENESS: return duration_option("allowed-lateness", &o->lateness);
@@ -177,7 +185,7 @@ static int one_option(run_opts *o, int c, char **argv) {
     case OPT_TIMEOUTS_TOPIC: case OPT_STATE_TOPIC: case OPT_INSTANCE: case OPT_TXN_EVENTS:
     case OPT_TXN_MS: case 'X':
         return kafka_option(&o->kafka, c);
-    case 't': case 'd': case OPT_MAX_PMS: case OPT_CHECKPOINT_EVERY: case OPT_MAX_MEMORY:
+    case 't': case 'd': case OPT_MAX_PMS: case OPT_CHECKPOINT_EVERY: case OPT_CHECKPOINT_INTERVAL: case OPT_MAX_MEMORY:
     case OPT_LATENESS: case OPT_TIME: case OPT_STATE_TTL: case OPT_THREADS: case OPT_MAX_LINE:
     case OPT_ON_LIMIT: case OPT_FLUSH:
         return engine_option(o, c);
@@ -188,6 +196,7 @@ static int one_option(run_opts *o, int c, char **argv) {
     case OPT_STRICT: o->strict = 1; break;
     case OPT_CHECKPOINT: o->checkpoint_dir = optarg; break;
     case OPT_RESTORE: o->restore_dir = optarg; break;
+    case OPT_SAVEPOINT_DIR: o->savepoint_dir = optarg; break;
     case OPT_ERRORS: o->errors = optarg; break;
     case OPT_METRICS: o->metrics = optarg; break;
     case 'q': o->quiet = 1; break;
@@ -210,9 +219,9 @@ static int check_combinations(const run_opts *o) {
             return usage_error("Kafka mode needs --kafka, --topic, --group and --output-topic");
         if (o->threads) return usage_error("--threads does not apply with --kafka: it runs an engine per partition");
         if (o->ninputs || o->output || o->late || o->timeouts || o->checkpoint_dir || o->restore_dir ||
-            o->processing_time || o->max_memory || o->strict || o->errors || o->max_line)
+            o->savepoint_dir || o->processing_time || o->max_memory || o->strict || o->errors || o->max_line)
             return usage_error("with --kafka, events come from --topic and results go to topics: event "
-                               "files, --output, --late, --timeouts, --checkpoint, --restore, --time "
+                               "files, --output, --late, --timeouts, --checkpoint, --restore, --savepoint-dir, --time "
                                "processing, --max-memory, --strict, --errors and --max-line-bytes do not apply");
         return EXIT_OK;
 #else
@@ -220,17 +229,21 @@ static int check_combinations(const run_opts *o) {
                            "Debian: librdkafka-dev, and configure --with-kafka)");
 #endif
     }
-    if (o->threads && (o->checkpoint_dir || o->restore_dir))
-        return usage_error("--threads cannot be used with --checkpoint or --restore: a pool of engines has no snapshot");
+    if (o->threads && (o->checkpoint_dir || o->restore_dir || o->savepoint_dir))
+        return usage_error("--threads cannot be used with --checkpoint, --restore or --savepoint-dir: a pool of "
+                           "engines has no snapshot");
+    if ((o->every_given || o->checkpoint_ms) && !o->checkpoint_dir)
+        return usage_error("--checkpoint-every and --checkpoint-interval need --checkpoint DIR");
     if (k->late_topic || k->timeouts_topic || k->state_topic || k->instance || k->nconf)
         return usage_error("--late-topic, --timeouts-topic, --state-topic, --instance-id and -X need --kafka");
-    if (o->checkpoint_dir || o->restore_dir) {
+    if (o->checkpoint_dir || o->restore_dir || o->savepoint_dir) {
         /* Resuming means seeking the input and truncating the output. */
-        if (!o->output) return usage_error("--checkpoint and --restore need --output FILE");
-        if (!o->ninputs) return usage_error("--checkpoint and --restore need event files, not standard input");
+        int ck = o->checkpoint_dir || o->restore_dir;
+        const char *what = ck ? "--checkpoint and --restore need" : "--savepoint-dir needs";
+        if (!o->output) return usage_error("%s --output FILE", what);
+        if (!o->ninputs) return usage_error("%s event files, not standard input", what);
         for (int i = 0; i < o->ninputs; i++)
-            if (!strcmp(o->inputs[i], "-"))
-                return usage_error("--checkpoint and --restore need event files, not standard input");
+            if (!strcmp(o->inputs[i], "-")) return usage_error("%s event files, not standard input", what);
     }
     return EXIT_OK;
 }
@@ -243,6 +256,8 @@ int run_options(int argc, char **argv, run_opts *o) {
         int st = one_option(o, c, argv);
         if (st != EXIT_OK) return st;
     }
+    /* By time alone, unless both are given. */
+    if (o->checkpoint_ms && !o->every_given) o->checkpoint_every = 0;
     if (optind >= argc) return usage_error("run needs a pattern file");
     o->pattern_file = argv[optind++];
     o->inputs = argv + optind;

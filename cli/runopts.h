@@ -28,6 +28,9 @@ typedef struct run_opts {
     int64_t threads;     /* --threads: shards of a pool; 0: one engine */
     const char *metrics; /* --metrics ADDR:PORT */
     const char *checkpoint_dir, *restore_dir;
+    int64_t checkpoint_ms; /* --checkpoint-interval; 0: by events only */
+    int every_given;       /* --checkpoint-every was given */
+    const char *savepoint_dir; /* --savepoint-dir: SIGUSR1 writes one there */
     warn_opts warn;      /* -W */
     run_kafka_opts kafka;
     const char *pattern_file;
