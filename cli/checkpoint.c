@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -113,8 +114,54 @@ static void put_header(unsigned char *head, const ckpt_pos *pos, uint64_t text_l
     put_u32(head + CKPT_HEAD - 4, crc32c(0, head, CKPT_HEAD - 4));
 }
 
+/* The writer has the snapshot's bytes in the page cache: it lets go of the
+ * run's memory now, rather than after the fsyncs, which may take seconds.
+ * Every page the writer still shares with the run costs the run a copy when
+ * it writes there (a copy-on-write fault); a page it no longer maps costs
+ * nothing to copy. So: MADV_DONTNEED on the large private anonymous
+ * mappings (the allocator's: engine state, buffers), read from
+ * /proc/self/maps. After this the writer touches no heap memory: only its
+ * stack, argv and libc's own data, and it ends with _exit. */
+static void release_run_memory(void) {
+#if defined(__SANITIZE_ADDRESS__)
+    return; /* the sanitizer's own allocator lives in such mappings */
+#endif
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(memory_sanitizer)
+    return;
+#endif
+#endif
+    int fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return; /* nothing lost but the saving */
+    char buf[8192];
+    size_t have = 0;
+    for (;;) {
+        ssize_t got = read(fd, buf + have, sizeof buf - 1 - have);
+        if (got <= 0) break;
+        have += (size_t)got;
+        buf[have] = '\0';
+        char *line = buf, *nl;
+        while ((nl = strchr(line, '\n'))) {
+            *nl = '\0';
+            unsigned long lo, hi, off, inode;
+            char perms[8];
+            int used = 0;
+            /* "lo-hi perms offset dev inode [path]": anonymous when the inode
+             * is 0 and there is no path ([stack], [heap], [vdso] ... stay). */
+            if (sscanf(line, "%lx-%lx %7s %lx %*s %lu %n", &lo, &hi, perms, &off, &inode, &used) == 5 &&
+                !strcmp(perms, "rw-p") && inode == 0 && line[used] == '\0' && hi - lo >= (1ul << 20))
+                madvise((void *)lo, hi - lo, MADV_DONTNEED);
+            line = nl + 1;
+        }
+        have = strlen(line);
+        memmove(buf, line, have);
+        if (have == sizeof buf - 1) have = 0; /* a line longer than the buffer: not ours */
+    }
+    close(fd);
+}
+
 int checkpoint_write(const char *dir, const ckpt_pos *pos, const char *text, size_t len,
-                     const cep_engine *e, char *err, size_t errsz) {
+                     const cep_engine *e, const int *fds, int nfds, int child, char *err, size_t errsz) {
     char tmp[4096], final[4096];
     snprintf(tmp, sizeof tmp, "%s/checkpoint.tmp", dir);
     snprintf(final, sizeof final, "%s/checkpoint", dir);
@@ -134,10 +181,29 @@ int checkpoint_write(const char *dir, const ckpt_pos *pos, const char *text, siz
         if (fseeko(f, 0, SEEK_SET) != 0 || fwrite(head, 1, sizeof head, f) != sizeof head)
             rc = CEP_ECALLBACK;
     }
-    /* Durable before it replaces the previous checkpoint. */
-    if (fflush(f) != 0 || fsync(fileno(f)) != 0) rc = CEP_ECALLBACK;
+    if (fflush(f) != 0) rc = CEP_ECALLBACK;
     int saved = errno;
-    if (fclose(f) != 0 && rc == CEP_OK) rc = CEP_ECALLBACK;
+    int fd = fileno(f);
+    if (child && rc == CEP_OK) release_run_memory();
+    /* The outputs' bytes the checkpoint counts, then the checkpoint itself:
+     * both durable before it replaces the previous one. (fsync of a pipe
+     * or terminal: EINVAL, nothing to make durable.) */
+    for (int i = 0; i < nfds && rc == CEP_OK; i++)
+        if (fds[i] >= 0 && fsync(fds[i]) != 0 && errno != EINVAL) {
+            snprintf(err, errsz, "cannot write the output: %s", strerror(errno));
+            unlink(tmp);
+            return -1;
+        }
+    if (rc == CEP_OK && fsync(fd) != 0) {
+        rc = CEP_ECALLBACK;
+        saved = errno;
+    }
+    /* (The writer does not fclose: that would free into memory it has let
+     * go of. Its _exit closes the descriptor.) */
+    if (child ? close(fd) != 0 && rc == CEP_OK : fclose(f) != 0 && rc == CEP_OK) {
+        rc = CEP_ECALLBACK;
+        saved = errno;
+    }
     if (rc != CEP_OK) {
         snprintf(err, errsz, "cannot write '%s': %s", tmp,
                  rc == CEP_ECALLBACK ? strerror(saved ? saved : EIO) : cep_strerror(rc));
@@ -157,15 +223,13 @@ int checkpoint_write(const char *dir, const ckpt_pos *pos, const char *text, siz
     return 0;
 }
 
-/* fsync each fd (EINVAL: a pipe or terminal, nothing to make durable), then
- * write the checkpoint. EXIT_OK, or the failure printed. */
+/* Write the checkpoint, its outputs durable first. EXIT_OK, or the failure
+ * printed. child: this is the forked writer (release_run_memory). */
 static int write_durably(const char *dir, const ckpt_pos *pos, const char *text, size_t len,
-                         const cep_engine *e, const int *fds, int nfds) {
-    for (int i = 0; i < nfds; i++)
-        if (fds[i] >= 0 && fsync(fds[i]) != 0 && errno != EINVAL)
-            return fail(EXIT_OUTPUT, "cannot write the output: %s", strerror(errno));
+                         const cep_engine *e, const int *fds, int nfds, int child) {
     char err[512];
-    if (checkpoint_write(dir, pos, text, len, e, err, sizeof err) < 0) return fail(EXIT_OUTPUT, "%s", err);
+    if (checkpoint_write(dir, pos, text, len, e, fds, nfds, child, err, sizeof err) < 0)
+        return fail(EXIT_OUTPUT, "%s", err);
     return EXIT_OK;
 }
 
@@ -185,8 +249,9 @@ static void finished(ckpt_bg *bg) {
 /* A savepoint's child: the checkpoint into tmp, then tmp renamed to final,
  * durably. EXIT_OK, or the failure printed. */
 static int write_savepoint(const char *tmp, const char *final, const char *parent, const ckpt_pos *pos,
-                           const char *text, size_t len, const cep_engine *e, const int *fds, int nfds) {
-    int st = write_durably(tmp, pos, text, len, e, fds, nfds);
+                           const char *text, size_t len, const cep_engine *e, const int *fds, int nfds,
+                           int child) {
+    int st = write_durably(tmp, pos, text, len, e, fds, nfds, child);
     if (st != EXIT_OK) return st;
     if (rename(tmp, final) != 0)
         return fail(EXIT_OUTPUT, "cannot rename '%s': %s", tmp, strerror(errno));
@@ -216,13 +281,13 @@ static int start_writer(ckpt_bg *bg, const char *dir, const char *sp_tmp, const 
         /* A writer outliving a killed run could put its checkpoint in place
          * after a restart read the previous one: it dies with the run. */
         if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != parent) _exit(EXIT_INTERNAL);
-        _exit(sp_tmp ? write_savepoint(sp_tmp, bg->sp_path, dir, pos, text, len, e, fds, nfds)
-                     : write_durably(dir, pos, text, len, e, fds, nfds));
+        _exit(sp_tmp ? write_savepoint(sp_tmp, bg->sp_path, dir, pos, text, len, e, fds, nfds, 1)
+                     : write_durably(dir, pos, text, len, e, fds, nfds, 1));
     }
     int status = EXIT_OK;
     if (pid < 0) { /* no child (EAGAIN, ENOMEM): the same work, here */
-        status = sp_tmp ? write_savepoint(sp_tmp, bg->sp_path, dir, pos, text, len, e, fds, nfds)
-                        : write_durably(dir, pos, text, len, e, fds, nfds);
+        status = sp_tmp ? write_savepoint(sp_tmp, bg->sp_path, dir, pos, text, len, e, fds, nfds, 0)
+                        : write_durably(dir, pos, text, len, e, fds, nfds, 0);
         if (status == EXIT_OK) finished(bg);
     } else {
         bg->pid = (int)pid;

@@ -41,10 +41,13 @@ typedef struct ckpt {
 int checkpoint_prepare_dir(const char *dir, char *err, size_t errsz);
 
 /* Write DIR/checkpoint atomically (temporary file, fsync, rename, fsync of
- * the directory): pos, the pattern text (len bytes) and e's snapshot.
- * Returns 0, or -1 with a message in err. */
+ * the directory): pos, the pattern text (len bytes) and e's snapshot; the
+ * fds (nfds of them, -1: none) are fsynced before the rename: the outputs'
+ * bytes the checkpoint counts. child: the caller is a forked writer, which
+ * lets go of the run's memory once the snapshot is serialized and must
+ * _exit afterwards. Returns 0, or -1 with a message in err. */
 int checkpoint_write(const char *dir, const ckpt_pos *pos, const char *text, size_t len,
-                     const cep_engine *e, char *err, size_t errsz);
+                     const cep_engine *e, const int *fds, int nfds, int child, char *err, size_t errsz);
 /* Checkpoints written in the background (docs/state.md, "Checkpoints
  * without a stall"): a forked child holds the engine as it was at the fork,
  * copy-on-write, and writes it while the run goes on; the run waits only

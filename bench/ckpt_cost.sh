@@ -1,0 +1,47 @@
+#!/bin/sh
+# ckpt_cost.sh — what checkpoints cost a run (issue 18): W1 as JSON Lines
+# (click then purchase of the same item within 10 minutes, 70% clicks),
+# EVENTS events over USERS users, run without checkpoints and with
+# --checkpoint-every EVERY, alternately ROUNDS times; prints wall and CPU
+# seconds of each and the checkpointed run's --stats checkpoint lines.
+#   bench/ckpt_cost.sh BUILDDIR [EVENTS USERS EVERY ROUNDS]
+B=${1:?usage: ckpt_cost.sh BUILDDIR [EVENTS USERS EVERY ROUNDS]}
+N=${2:-3000000} U=${3:-1000000} EVERY=${4:-100000} ROUNDS=${5:-1}
+CEP="$(cd "$B" && pwd)/cepheus"
+T=$(mktemp -d "${TMPDIR:-/tmp}/ckcost.XXXXXX") || exit 1
+trap 'rm -rf "$T"' EXIT INT TERM
+cat > "$T/w1.cep" <<'P'
+pattern click_to_purchase
+  key user_id
+  begin click where type == "click"
+  followedBy purchase where type == "purchase" and item == click.item
+  within 10m
+  skip pastLastEvent
+  emit user = click.user_id, item = click.item, waited_ms = purchase.ts - click.ts
+P
+# Each user gets an event a minute on average (as cepbench's W1).
+awk -v n="$N" -v u="$U" 'BEGIN { srand(18); t0 = 1700000000000
+    for (i = 0; i < n; i++) {
+        k = int(rand() * u) + 1; ty = rand() < 0.7 ? "click" : "purchase"
+        printf "{\"ts\":%.0f,\"user_id\":%d,\"type\":\"%s\",\"item\":%d}\n", t0 + int(i * 60000 / u), k, ty, int(rand() * 8)
+    } }' > "$T/ev.jsonl"
+one() { # LABEL ARGS...
+    label=$1; shift
+    rm -rf "$T/ck" "$T/out.jsonl"
+    /usr/bin/time -f "%e %U %S %M" -o "$T/time" "$CEP" run -q --stats "$@" --output "$T/out.jsonl" "$T/w1.cep" "$T/ev.jsonl" 2> "$T/stats"
+    read -r wall usr sys rss < "$T/time"
+    printf '%-6s wall %6.2f s  cpu %6.2f s  maxrss %5d MB  matches %s\n' "$label" "$wall" "$(echo "$usr + $sys" | bc)" \
+        $((rss / 1024)) "$(wc -l < "$T/out.jsonl")"
+    grep -E "^(checkpoint|last checkpoint|run's own)" "$T/stats" | sed 's/^/       /'
+}
+r=0
+while [ $r -lt "$ROUNDS" ]; do
+    one plain
+    one ckpt --checkpoint "$T/ck" --checkpoint-every "$EVERY"
+    [ -n "$CKPT_COST_ENV" ] && env $CKPT_COST_ENV sh -c 'true' && {
+        export $CKPT_COST_ENV
+        one "ckpt+env" --checkpoint "$T/ck" --checkpoint-every "$EVERY"
+        unset ${CKPT_COST_ENV%%=*}
+    }
+    r=$((r + 1))
+done
