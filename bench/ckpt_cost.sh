@@ -36,7 +36,7 @@ one() { # LABEL ARGS...
 }
 r=0
 while [ $r -lt "$ROUNDS" ]; do
-    one plain
+    [ -z "$CKPT_COST_SKIP_PLAIN" ] && one plain
     one ckpt --checkpoint "$T/ck" --checkpoint-every "$EVERY"
     [ -n "$CKPT_COST_ENV" ] && env $CKPT_COST_ENV sh -c 'true' && {
         export $CKPT_COST_ENV

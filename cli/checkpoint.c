@@ -14,8 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
-#include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <signal.h>
@@ -114,62 +114,109 @@ static void put_header(unsigned char *head, const ckpt_pos *pos, uint64_t text_l
     put_u32(head + CKPT_HEAD - 4, crc32c(0, head, CKPT_HEAD - 4));
 }
 
-/* The writer has the snapshot's bytes in the page cache: it lets go of the
- * run's memory now, rather than after the fsyncs, which may take seconds.
- * Every page the writer still shares with the run costs the run a copy when
- * it writes there (a copy-on-write fault); a page it no longer maps costs
- * nothing to copy. So: MADV_DONTNEED on the large private anonymous
- * mappings (the allocator's: engine state, buffers), read from
- * /proc/self/maps. After this the writer touches no heap memory: only its
- * stack, argv and libc's own data, and it ends with _exit. */
-static void release_run_memory(void) {
-#if defined(__SANITIZE_ADDRESS__)
-    return; /* the sanitizer's own allocator lives in such mappings */
-#endif
-#if defined(__has_feature)
-#if __has_feature(address_sanitizer) || __has_feature(memory_sanitizer)
-    return;
-#endif
-#endif
-    int fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return; /* nothing lost but the saving */
-    char buf[8192];
-    size_t have = 0;
-    for (;;) {
-        ssize_t got = read(fd, buf + have, sizeof buf - 1 - have);
-        if (got <= 0) break;
-        have += (size_t)got;
-        buf[have] = '\0';
-        char *line = buf, *nl;
-        while ((nl = strchr(line, '\n'))) {
-            *nl = '\0';
-            unsigned long lo, hi, off, inode;
-            char perms[8];
-            int used = 0;
-            /* "lo-hi perms offset dev inode [path]": anonymous when the inode
-             * is 0 and there is no path ([stack], [heap], [vdso] ... stay). */
-            if (sscanf(line, "%lx-%lx %7s %lx %*s %lu %n", &lo, &hi, perms, &off, &inode, &used) == 5 &&
-                !strcmp(perms, "rw-p") && inode == 0 && line[used] == '\0' && hi - lo >= (1ul << 20))
-                madvise((void *)lo, hi - lo, MADV_DONTNEED);
-            line = nl + 1;
+/* What is left to do once the snapshot is in checkpoint.tmp's page cache:
+ * make the outputs' counted bytes and the checkpoint durable, rename it into
+ * place and, for a savepoint, rename its directory. */
+typedef struct finish_job {
+    int fd;                  /* checkpoint.tmp, written and flushed */
+    int fds[4];              /* outputs to fsync (-1: none) */
+    const char *tmp, *final, *dir;
+    const char *sp_tmp, *sp_final, *sp_parent; /* a savepoint's directories; NULL: a checkpoint */
+} finish_job;
+
+/* EXIT_OK, or the failure printed (what was left is removed). */
+static int finish(const finish_job *j) {
+    /* (fsync of a pipe or terminal: EINVAL, nothing to make durable) */
+    for (int i = 0; i < 4; i++)
+        if (j->fds[i] >= 0 && fsync(j->fds[i]) != 0 && errno != EINVAL) {
+            int saved = errno;
+            unlink(j->tmp);
+            return fail(EXIT_OUTPUT, "cannot write the output: %s", strerror(saved));
         }
-        have = strlen(line);
-        memmove(buf, line, have);
-        if (have == sizeof buf - 1) have = 0; /* a line longer than the buffer: not ours */
+    if (fsync(j->fd) != 0 || close(j->fd) != 0) {
+        int saved = errno;
+        unlink(j->tmp);
+        return fail(EXIT_OUTPUT, "cannot write '%s': %s", j->tmp, strerror(saved));
     }
-    close(fd);
+    if (rename(j->tmp, j->final) != 0) {
+        int saved = errno;
+        unlink(j->tmp);
+        return fail(EXIT_OUTPUT, "cannot rename '%s': %s", j->tmp, strerror(saved));
+    }
+    int d = open(j->dir, O_RDONLY | O_DIRECTORY);
+    if (d >= 0) {
+        fsync(d); /* the rename itself must survive a crash */
+        close(d);
+    }
+    if (!j->sp_tmp) return EXIT_OK;
+    if (rename(j->sp_tmp, j->sp_final) != 0)
+        return fail(EXIT_OUTPUT, "cannot rename '%s': %s", j->sp_tmp, strerror(errno));
+    d = open(j->sp_parent, O_RDONLY | O_DIRECTORY);
+    if (d >= 0) {
+        fsync(d);
+        close(d);
+    }
+    /* Said by the writer as it is done: the run may be waiting for input
+     * and reap it only later. */
+    fprintf(stderr, "cepheus: savepoint written: %s\n", j->sp_final);
+    return EXIT_OK;
 }
 
-int checkpoint_write(const char *dir, const ckpt_pos *pos, const char *text, size_t len,
-                     const cep_engine *e, const int *fds, int nfds, int child, char *err, size_t errsz) {
-    char tmp[4096], final[4096];
-    snprintf(tmp, sizeof tmp, "%s/checkpoint.tmp", dir);
-    snprintf(final, sizeof final, "%s/checkpoint", dir);
-    FILE *f = fopen(tmp, "wb");
-    if (!f) {
-        snprintf(err, errsz, "cannot write '%s': %s", tmp, strerror(errno));
-        return -1;
+/* The lock descriptors (checkpoint_lock): a writer keeps them through its
+ * exec, so the lock lasts as long as it does. */
+static int lock_fds[2] = {-1, -1};
+
+/* The forked writer, its snapshot written: it execs this program again to
+ * finish (the fsyncs may take seconds), so that it stops sharing the run's
+ * memory now. Every page the writer still shares costs the run a
+ * copy-on-write fault when it writes there; exec gives them all back at
+ * once. Returns only if the exec failed (then the writer finishes itself). */
+static void finish_elsewhere(const finish_job *j) {
+    char num[5][24];
+    const int fds[5] = {j->fd, j->fds[0], j->fds[1], j->fds[2], j->fds[3]};
+    for (int i = 0; i < 5; i++) {
+        snprintf(num[i], sizeof num[i], "%d", fds[i]);
+        if (fds[i] >= 0) fcntl(fds[i], F_SETFD, 0);
     }
+    for (int i = 0; i < 2; i++)
+        if (lock_fds[i] >= 0) fcntl(lock_fds[i], F_SETFD, 0);
+    char *argv[] = {"cepheus", CKPT_FINISH_CMD, num[0], num[1], num[2], num[3], num[4], (char *)j->tmp,
+                    (char *)j->final, (char *)j->dir, (char *)(j->sp_tmp ? j->sp_tmp : ""),
+                    (char *)(j->sp_final ? j->sp_final : ""), (char *)(j->sp_parent ? j->sp_parent : ""), NULL};
+    execv("/proc/self/exe", argv);
+}
+
+static int parse_fd(const char *s, int *fd) {
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno || *end || !*s || v < -1 || v > 1 << 20) return -1;
+    *fd = (int)v;
+    return 0;
+}
+
+int checkpoint_finish_main(int argc, char **argv) {
+    finish_job j;
+    if (argc != 12 || parse_fd(argv[1], &j.fd) < 0 || j.fd < 0)
+        return fail(EXIT_USAGE, "%s is cepheus's own checkpoint writer, not a command", CKPT_FINISH_CMD);
+    for (int i = 0; i < 4; i++)
+        if (parse_fd(argv[2 + i], &j.fds[i]) < 0)
+            return fail(EXIT_USAGE, "%s is cepheus's own checkpoint writer, not a command", CKPT_FINISH_CMD);
+    j.tmp = argv[6];
+    j.final = argv[7];
+    j.dir = argv[8];
+    j.sp_tmp = *argv[9] ? argv[9] : NULL;
+    j.sp_final = argv[10];
+    j.sp_parent = argv[11];
+    return finish(&j);
+}
+
+/* Serialize the checkpoint into tmp and flush it: *out then holds it.
+ * EXIT_OK, or the failure printed (nothing left). */
+static int serialize(const char *tmp, const ckpt_pos *pos, const char *text, size_t len, const cep_engine *e,
+                     FILE **out) {
+    FILE *f = fopen(tmp, "wb");
+    if (!f) return fail(EXIT_OUTPUT, "cannot write '%s': %s", tmp, strerror(errno));
     /* The header holds the snapshot's length: written last, over zeros. */
     unsigned char head[CKPT_HEAD] = {0};
     sink s = {f, 0};
@@ -181,56 +228,44 @@ int checkpoint_write(const char *dir, const ckpt_pos *pos, const char *text, siz
         if (fseeko(f, 0, SEEK_SET) != 0 || fwrite(head, 1, sizeof head, f) != sizeof head)
             rc = CEP_ECALLBACK;
     }
-    if (fflush(f) != 0) rc = CEP_ECALLBACK;
-    int saved = errno;
-    int fd = fileno(f);
-    if (child && rc == CEP_OK) release_run_memory();
-    /* The outputs' bytes the checkpoint counts, then the checkpoint itself:
-     * both durable before it replaces the previous one. (fsync of a pipe
-     * or terminal: EINVAL, nothing to make durable.) */
-    for (int i = 0; i < nfds && rc == CEP_OK; i++)
-        if (fds[i] >= 0 && fsync(fds[i]) != 0 && errno != EINVAL) {
-            snprintf(err, errsz, "cannot write the output: %s", strerror(errno));
-            unlink(tmp);
-            return -1;
-        }
-    if (rc == CEP_OK && fsync(fd) != 0) {
-        rc = CEP_ECALLBACK;
-        saved = errno;
-    }
-    /* (The writer does not fclose: that would free into memory it has let
-     * go of. Its _exit closes the descriptor.) */
-    if (child ? close(fd) != 0 && rc == CEP_OK : fclose(f) != 0 && rc == CEP_OK) {
-        rc = CEP_ECALLBACK;
-        saved = errno;
-    }
+    if (rc == CEP_OK && fflush(f) != 0) rc = CEP_ECALLBACK;
     if (rc != CEP_OK) {
-        snprintf(err, errsz, "cannot write '%s': %s", tmp,
-                 rc == CEP_ECALLBACK ? strerror(saved ? saved : EIO) : cep_strerror(rc));
+        int saved = errno;
+        fclose(f);
         unlink(tmp);
-        return -1;
+        return fail(EXIT_OUTPUT, "cannot write '%s': %s", tmp,
+                    rc == CEP_ECALLBACK ? strerror(saved ? saved : EIO) : cep_strerror(rc));
     }
-    if (rename(tmp, final) != 0) {
-        snprintf(err, errsz, "cannot rename '%s': %s", tmp, strerror(errno));
-        unlink(tmp);
-        return -1;
-    }
-    int d = open(dir, O_RDONLY | O_DIRECTORY);
-    if (d >= 0) {
-        fsync(d); /* the rename itself must survive a crash */
-        close(d);
-    }
-    return 0;
+    *out = f;
+    return EXIT_OK;
 }
 
-/* Write the checkpoint, its outputs durable first. EXIT_OK, or the failure
- * printed. child: this is the forked writer (release_run_memory). */
+/* Write the checkpoint of e into dir (atomically: checkpoint.tmp, fsync,
+ * rename, fsync of dir), the fds (the outputs' counted bytes) made durable
+ * before the rename; a savepoint's directory (sp_tmp, a checkpoint
+ * directory being made) renamed to sp_final after. child: this is the
+ * forked writer, which finishes by exec (finish_elsewhere). EXIT_OK, or
+ * the failure printed. */
 static int write_durably(const char *dir, const ckpt_pos *pos, const char *text, size_t len,
-                         const cep_engine *e, const int *fds, int nfds, int child) {
-    char err[512];
-    if (checkpoint_write(dir, pos, text, len, e, fds, nfds, child, err, sizeof err) < 0)
-        return fail(EXIT_OUTPUT, "%s", err);
-    return EXIT_OK;
+                         const cep_engine *e, const int *fds, int nfds, int child, const char *sp_final,
+                         const char *sp_parent) {
+    char tmp[4096 + 16], final[4096 + 16];
+    snprintf(tmp, sizeof tmp, "%s/checkpoint.tmp", dir);
+    snprintf(final, sizeof final, "%s/checkpoint", dir);
+    FILE *f = NULL;
+    int st = serialize(tmp, pos, text, len, e, &f);
+    if (st != EXIT_OK) return st;
+    finish_job j = {.fd = dup(fileno(f)), .tmp = tmp, .final = final, .dir = dir, .sp_tmp = sp_final ? dir : NULL,
+                    .sp_final = sp_final, .sp_parent = sp_parent};
+    if (j.fd < 0 || fclose(f) != 0) {
+        int saved = errno;
+        if (j.fd >= 0) close(j.fd);
+        unlink(tmp);
+        return fail(EXIT_OUTPUT, "cannot write '%s': %s", tmp, strerror(saved));
+    }
+    for (int i = 0; i < 4; i++) j.fds[i] = i < nfds ? fds[i] : -1;
+    if (child) finish_elsewhere(&j);
+    return finish(&j);
 }
 
 static void finished(ckpt_bg *bg) {
@@ -246,24 +281,13 @@ static void finished(ckpt_bg *bg) {
     bg->taken++;
 }
 
-/* A savepoint's child: the checkpoint into tmp, then tmp renamed to final,
- * durably. EXIT_OK, or the failure printed. */
-static int write_savepoint(const char *tmp, const char *final, const char *parent, const ckpt_pos *pos,
-                           const char *text, size_t len, const cep_engine *e, const int *fds, int nfds,
-                           int child) {
-    int st = write_durably(tmp, pos, text, len, e, fds, nfds, child);
-    if (st != EXIT_OK) return st;
-    if (rename(tmp, final) != 0)
-        return fail(EXIT_OUTPUT, "cannot rename '%s': %s", tmp, strerror(errno));
-    int d = open(parent, O_RDONLY | O_DIRECTORY);
-    if (d >= 0) {
-        fsync(d);
-        close(d);
-    }
-    /* Said by the writer as it is done: the run may be waiting for input
-     * and reap it only later. */
-    fprintf(stderr, "cepheus: savepoint written: %s\n", final);
-    return EXIT_OK;
+/* CPU seconds of this process so far (a pause's own cost, whatever else
+ * the machine runs). */
+static double cpu_seconds(void) {
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 + (double)ru.ru_stime.tv_sec +
+           ru.ru_stime.tv_usec / 1e6;
 }
 
 /* Fork the writer of a checkpoint (sp_tmp NULL: in dir) or of a savepoint
@@ -273,6 +297,7 @@ static int start_writer(ckpt_bg *bg, const char *dir, const char *sp_tmp, const 
                         double t0) {
     bg->started = t0;
     bg->savepoint = sp_tmp != NULL;
+    double c0 = cpu_seconds();
     /* The child exits with _exit: nothing buffered in the parent's stdio may
      * be written twice, and no atexit handler of the parent's runs. */
     pid_t parent = getpid();
@@ -281,18 +306,20 @@ static int start_writer(ckpt_bg *bg, const char *dir, const char *sp_tmp, const 
         /* A writer outliving a killed run could put its checkpoint in place
          * after a restart read the previous one: it dies with the run. */
         if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != parent) _exit(EXIT_INTERNAL);
-        _exit(sp_tmp ? write_savepoint(sp_tmp, bg->sp_path, dir, pos, text, len, e, fds, nfds, 1)
-                     : write_durably(dir, pos, text, len, e, fds, nfds, 1));
+        _exit(sp_tmp ? write_durably(sp_tmp, pos, text, len, e, fds, nfds, 1, bg->sp_path, dir)
+                     : write_durably(dir, pos, text, len, e, fds, nfds, 1, NULL, NULL));
     }
     int status = EXIT_OK;
     if (pid < 0) { /* no child (EAGAIN, ENOMEM): the same work, here */
-        status = sp_tmp ? write_savepoint(sp_tmp, bg->sp_path, dir, pos, text, len, e, fds, nfds, 0)
-                        : write_durably(dir, pos, text, len, e, fds, nfds, 0);
+        status = sp_tmp ? write_durably(sp_tmp, pos, text, len, e, fds, nfds, 0, bg->sp_path, dir)
+                        : write_durably(dir, pos, text, len, e, fds, nfds, 0, NULL, NULL);
         if (status == EXIT_OK) finished(bg);
     } else {
         bg->pid = (int)pid;
     }
-    double pause = cli_now() - t0;
+    double pause = cli_now() - t0, cpu = cpu_seconds() - c0;
+    bg->pause_cpu_sum += cpu;
+    if (cpu > bg->worst_pause_cpu) bg->worst_pause_cpu = cpu;
     bg->last_pause = pause;
     bg->pause_sum += pause;
     bg->pauses[(bg->starts + bg->sp_starts) % 1024] = pause;
@@ -366,6 +393,11 @@ int checkpoint_lock(const char *dir) {
         }
         nanosleep(&(struct timespec){0, 50 * 1000 * 1000}, NULL);
     }
+    for (int i = 0; i < 2; i++)
+        if (lock_fds[i] < 0) {
+            lock_fds[i] = fd;
+            break;
+        }
     return EXIT_OK;
 }
 

@@ -40,14 +40,6 @@ typedef struct ckpt {
  * there, before anything else is. 0, or -1 with a message in err. */
 int checkpoint_prepare_dir(const char *dir, char *err, size_t errsz);
 
-/* Write DIR/checkpoint atomically (temporary file, fsync, rename, fsync of
- * the directory): pos, the pattern text (len bytes) and e's snapshot; the
- * fds (nfds of them, -1: none) are fsynced before the rename: the outputs'
- * bytes the checkpoint counts. child: the caller is a forked writer, which
- * lets go of the run's memory once the snapshot is serialized and must
- * _exit afterwards. Returns 0, or -1 with a message in err. */
-int checkpoint_write(const char *dir, const ckpt_pos *pos, const char *text, size_t len,
-                     const cep_engine *e, const int *fds, int nfds, int child, char *err, size_t errsz);
 /* Checkpoints written in the background (docs/state.md, "Checkpoints
  * without a stall"): a forked child holds the engine as it was at the fork,
  * copy-on-write, and writes it while the run goes on; the run waits only
@@ -60,6 +52,7 @@ typedef struct ckpt_bg {
     double last_pause, worst_pause; /* seconds the run waited to start one */
     double pause_sum;
     double pauses[1024];       /* the last 1024 pauses, for their median */
+    double pause_cpu_sum, worst_pause_cpu; /* the CPU time of the pauses */
     double last_duration;      /* seconds from fork to the file in place */
     uint64_t last_size;        /* bytes of the last checkpoint file */
     const char *dir;
@@ -71,7 +64,8 @@ typedef struct ckpt_bg {
 #define CKPT_BUSY (-1)
 /* Start a checkpoint of e at pos (and the pattern text, len bytes) in a
  * child: fsync the fds (the outputs' bytes the checkpoint counts; -1: none
- * to sync), then checkpoint_write. The caller has
+ * to sync), then write the checkpoint (temporary file, fsync, rename, fsync
+ * of the directory). The caller has
  * flushed its buffers; no child may be running (checkpoint_reap first).
  * Where fork fails, the checkpoint is written here and now. Returns
  * EXIT_OK or a failure status (message printed). */
@@ -132,5 +126,11 @@ int checkpoint_restore(const ckpt *ck, const char *dir, const char *pattern_file
  * b; new: c; removed: d" (only the parts that are not empty; malloc'd,
  * NULL when out of memory). *kept: the patterns that keep their state. */
 char *checkpoint_describe_change(const cep_program *old, const cep_program *np, size_t *kept);
+
+/* The forked writer finishes a checkpoint in a fresh image of this
+ * program (`cepheus __checkpoint-finish ...`, checkpoint.c): main() hands
+ * that command here. */
+#define CKPT_FINISH_CMD "__checkpoint-finish"
+int checkpoint_finish_main(int argc, char **argv);
 
 #endif

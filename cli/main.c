@@ -18,6 +18,7 @@
 
 #include "cepheus.h"
 #include "cli.h"
+#include "checkpoint.h"
 #include "suggest.h"
 #include "metrics.h"
 
@@ -416,6 +417,7 @@ int main(int argc, char **argv) {
     }
     /* Each command parses its own options from argv[1] on. */
     if (!strcmp(cmd, "run")) return cmd_run(argc - 1, argv + 1);
+    if (!strcmp(cmd, CKPT_FINISH_CMD)) return checkpoint_finish_main(argc - 1, argv + 1);
     if (!strcmp(cmd, "explain")) return cmd_explain(argc - 1, argv + 1);
     if (!strcmp(cmd, "test")) return cmd_test(argc - 1, argv + 1);
     if (!strcmp(cmd, "fmt")) return cmd_fmt(argc - 1, argv + 1);

@@ -3,11 +3,13 @@
 # generated events (with a malformed line now and then, for --errors), kill
 # -9 it at random moments, restart it with --restore each time, and require
 # every output, --errors included, to equal an uninterrupted run's, byte for
-# byte. `make check` runs a short form; CRASH_EVENTS and
-# CRASH_KILLS make it longer (`make check-crash`: 1M events, 20 kills).
+# byte. `make check` runs a short form; CRASH_EVENTS, CRASH_KILLS,
+# CRASH_KEYS (users; default the example's 12) and CRASH_EVERY make it
+# longer (`make check-crash`: 3M events over 1M keys, 20 kills).
 : "${top_srcdir:=.}" "${top_builddir:=.}"
 EVENTS=${CRASH_EVENTS:-200000}
 KILLS=${CRASH_KILLS:-5}
+EVERY=${CRASH_EVERY:-5000}
 CEP="$(cd "$top_builddir" && pwd)/cepheus"
 GEN="$(cd "$top_builddir" && pwd)/examples/click_to_purchase/gen_events"
 PAT="$(cd "$top_srcdir" && pwd)/examples/click_to_purchase/click_to_purchase.cep"
@@ -15,7 +17,17 @@ PAT="$(cd "$top_srcdir" && pwd)/examples/click_to_purchase/click_to_purchase.cep
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/cepheus-crash.XXXXXX") || exit 1
 trap 'rm -rf "$TMP"' EXIT INT TERM
 
-"$GEN" "$EVENTS" | awk 'NR % 997 == 0 { print "not json " NR } { print }' > "$TMP/events.jsonl"
+if [ -n "${CRASH_KEYS:-}" ]; then
+    # Many keys (make check-crash): click_to_purchase's fields over
+    # CRASH_KEYS users, an event per user a minute on average, in order.
+    awk -v n="$EVENTS" -v u="$CRASH_KEYS" 'BEGIN { srand(18); t0 = 1700000000000
+        for (i = 0; i < n; i++) {
+            k = int(rand() * u) + 1; ty = rand() < 0.7 ? "click" : "purchase"
+            printf "{\"ts\":%.0f,\"user_id\":\"u%d\",\"type\":\"%s\",\"item\":\"i%d\"}\n", t0 + int(i * 60000 / u), k, ty, int(rand() * 8)
+        } }'
+else
+    "$GEN" "$EVENTS"
+fi | awk 'NR % 997 == 0 { print "not json " NR } { print }' > "$TMP/events.jsonl"
 # Some events are split over two files, so a restart must also find its file.
 head -n $((EVENTS / 2)) "$TMP/events.jsonl" > "$TMP/a.jsonl"
 tail -n +$((EVENTS / 2 + 1)) "$TMP/events.jsonl" > "$TMP/b.jsonl"
@@ -36,11 +48,11 @@ stamp() { cksum "$TMP/ck/checkpoint" 2> /dev/null; }
 while :; do
     runs=$((runs + 1))
     before=$(stamp)
-    "$CEP" run --checkpoint "$TMP/ck" --checkpoint-every 5000 --restore "$TMP/ck" "$@" 2> "$TMP/stderr" &
+    "$CEP" run --checkpoint "$TMP/ck" --checkpoint-every "$EVERY" --restore "$TMP/ck" "$@" 2> "$TMP/stderr" &
     pid=$!
     if [ "$kills" -lt "$KILLS" ]; then
         waited=0
-        while [ "$(stamp)" = "$before" ] && kill -0 "$pid" 2> /dev/null && [ $waited -lt 3000 ]; do
+        while [ "$(stamp)" = "$before" ] && kill -0 "$pid" 2> /dev/null && [ $waited -lt "${CRASH_WAIT:-3000}" ]; do
             sleep 0.01
             waited=$((waited + 1))
         done
@@ -65,6 +77,6 @@ for f in out timeouts late errors; do
         failed=1
     fi
 done
-echo "crash: survived $kills kills (each after a checkpoint of its run) in $runs runs over $EVENTS events with identical output"
+echo "crash: survived $kills kills (each after a checkpoint of its run) in $runs runs over $EVENTS events${CRASH_KEYS:+ of $CRASH_KEYS keys} with identical output"
 echo "crash: $((1 - failed)) passed, $failed failed"
 exit "$failed"
