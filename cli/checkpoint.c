@@ -183,6 +183,18 @@ static void finish_elsewhere(const finish_job *j) {
     char *argv[] = {"cepheus", CKPT_FINISH_CMD, num[0], num[1], num[2], num[3], num[4], (char *)j->tmp,
                     (char *)j->final, (char *)j->dir, (char *)(j->sp_tmp ? j->sp_tmp : ""),
                     (char *)(j->sp_final ? j->sp_final : ""), (char *)(j->sp_parent ? j->sp_parent : ""), NULL};
+    /* This program by its name, as long as that is still this file: under
+     * valgrind only the name leads back to it (/proc/self/exe is the
+     * tool's); after an upgrade replaced it (" (deleted)"), the old file
+     * by /proc/self/exe. */
+    char self[4096];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+    if (n > 0) {
+        self[n] = '\0';
+        const char *del = " (deleted)";
+        size_t dl = strlen(del);
+        if (!((size_t)n >= dl && !strcmp(self + n - dl, del))) execv(self, argv);
+    }
     execv("/proc/self/exe", argv);
 }
 
