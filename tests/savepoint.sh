@@ -101,8 +101,8 @@ pid=
     bad "SIGUSR1 without --savepoint-dir" "message: $(cat err)"
 
 # ---- --checkpoint-interval -------------------------------------------------------
-# 600 lines, the clock read every 256: a checkpoint at line 512 when 2 s
-# have passed by then (the FIFO holds back lines 301-600 for 2.5 s), none
+# 600 lines, the clock read every 256: a checkpoint at line 512 when 3 s
+# have passed by then (the FIFO holds back lines 301-600 for 4 s), none
 # by the event count (only the interval was given).
 i=0
 : > many.jsonl
@@ -114,11 +114,11 @@ head -n 300 many.jsonl > m1.jsonl
 tail -n 300 many.jsonl > m2.jsonl
 "$CEP" run -q --output mref.jsonl p.cep many.jsonl 2> err
 rm -rf ck
-"$CEP" run -q --stats --checkpoint ck --checkpoint-interval 2s --output m.jsonl p.cep in.fifo > /dev/null 2> err &
+"$CEP" run -q --stats --checkpoint ck --checkpoint-interval 3s --output m.jsonl p.cep in.fifo > /dev/null 2> err &
 pid=$!
 exec 3> in.fifo
 cat m1.jsonl >&3
-sleep 2.5
+sleep 4
 cat m2.jsonl >&3
 exec 3>&-
 wait $pid
