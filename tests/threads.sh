@@ -145,7 +145,7 @@ expect_usage "--threads 257" "cepheus: invalid --threads '257': expected an inte
 expect_usage "--threads x" "cepheus: invalid --threads 'x': expected an integer from 1 to 256" \
     --threads x good.cep events.jsonl
 expect_usage "--threads with --checkpoint" \
-    "cepheus: --threads cannot be used with --checkpoint or --restore: a pool of engines has no snapshot" \
+    "cepheus: --threads cannot be used with --checkpoint, --restore or --savepoint-dir: a pool of engines has no snapshot" \
     --threads 2 --checkpoint "$TMP/ck" --output "$TMP/o" good.cep events.jsonl
 
 # A write error from a shard is reported like one engine's.
