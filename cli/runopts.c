@@ -220,8 +220,6 @@ static int check_combinations(const run_opts *o) {
                            "Debian: librdkafka-dev, and configure --with-kafka)");
 #endif
     }
-    if (o->threads && (o->checkpoint_dir || o->restore_dir))
-        return usage_error("--threads cannot be used with --checkpoint or --restore: a pool of engines has no snapshot");
     if (k->late_topic || k->timeouts_topic || k->state_topic || k->instance || k->nconf)
         return usage_error("--late-topic, --timeouts-topic, --state-topic, --instance-id and -X need --kafka");
     if (o->checkpoint_dir || o->restore_dir) {
