@@ -691,6 +691,28 @@ static int buffer_event(rd *d, cep_event *ev) {
     return 0;
 }
 
+static int cmp_u64(const void *a, const void *b) {
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Two buffered events of one number are one event to format 2 (a pool's
+ * copies): a format-1 snapshot holding such a pair is refused, or the
+ * engine's next snapshot would keep one of them. -1: not distinct (or no
+ * memory to tell: the engine's buffer is small then). */
+static int distinct_seqs(const cep_engine *e) {
+    size_t n = e->reorder.n;
+    if (n < 2) return 0;
+    uint64_t *v = mem_alloc(n * sizeof *v);
+    if (!v) return -1;
+    for (size_t i = 0; i < n; i++) v[i] = ((const cep_event *)e->reorder.v[i])->seq;
+    qsort(v, n, sizeof *v, cmp_u64);
+    int rc = 0;
+    for (size_t i = 1; i < n && !rc; i++) rc = v[i] == v[i - 1] ? -1 : 0;
+    mem_free(v);
+    return rc;
+}
+
 /* Version 1: one engine's state as one section, the buffered events by
  * number among its events. */
 static int r_body_v1(rd *d) {
@@ -704,6 +726,9 @@ static int r_body_v1(rd *d) {
          * an event buffered twice, which no engine does and which the
          * engine's own next snapshot could not restore (fuzz_snapshot). */
         if (d->r.bad || id >= d->nev || d->events[id]->refs != 1) return R_CORRUPT;
+        /* Numbered below the arrivals, as a format-2 snapshot must be (a
+         * new event would get the same number). */
+        if (d->events[id]->seq >= d->e->arrivals) return R_CORRUPT;
         if (!buffered_here(d, d->events[id])) continue;
         event_retain(d->events[id]);
         if (buffer_event(d, d->events[id]) < 0) {
@@ -711,6 +736,7 @@ static int r_body_v1(rd *d) {
             return R_OOM;
         }
     }
+    if (distinct_seqs(d->e) < 0) return R_CORRUPT;
     if ((rc = r_nodes(d)) || (rc = r_keys(d, -1))) return rc;
     section_end(d);
     return 0;
