@@ -225,7 +225,7 @@ int checkpoint_finish_main(int argc, char **argv) {
 
 /* Serialize the checkpoint into tmp and flush it: *out then holds it.
  * EXIT_OK, or the failure printed (nothing left). */
-static int serialize(const char *tmp, const ckpt_pos *pos, const char *text, size_t len, const cep_engine *e,
+static int serialize(const char *tmp, const ckpt_pos *pos, const char *text, size_t len, const ckpt_src *src,
                      FILE **out) {
     FILE *f = fopen(tmp, "wb");
     if (!f) return fail(EXIT_OUTPUT, "cannot write '%s': %s", tmp, strerror(errno));
@@ -234,7 +234,7 @@ static int serialize(const char *tmp, const ckpt_pos *pos, const char *text, siz
     sink s = {f, 0};
     errno = 0;
     int ok = fwrite(head, 1, sizeof head, f) == sizeof head && fwrite(text, 1, len, f) == len;
-    int rc = ok ? cep_engine_snapshot(e, to_file, &s) : CEP_ECALLBACK;
+    int rc = !ok ? CEP_ECALLBACK : src->p ? cep_pool_snapshot(src->p, to_file, &s) : cep_engine_snapshot(src->e, to_file, &s);
     if (rc == CEP_OK) {
         put_header(head, pos, len, crc32c(0, text, len), s.n);
         if (fseeko(f, 0, SEEK_SET) != 0 || fwrite(head, 1, sizeof head, f) != sizeof head)
@@ -259,13 +259,13 @@ static int serialize(const char *tmp, const ckpt_pos *pos, const char *text, siz
  * forked writer, which finishes by exec (finish_elsewhere). EXIT_OK, or
  * the failure printed. */
 static int write_durably(const char *dir, const ckpt_pos *pos, const char *text, size_t len,
-                         const cep_engine *e, const int *fds, int nfds, int child, const char *sp_final,
+                         const ckpt_src *src, const int *fds, int nfds, int child, const char *sp_final,
                          const char *sp_parent) {
     char tmp[4096 + 16], final[4096 + 16];
     snprintf(tmp, sizeof tmp, "%s/checkpoint.tmp", dir);
     snprintf(final, sizeof final, "%s/checkpoint", dir);
     FILE *f = NULL;
-    int st = serialize(tmp, pos, text, len, e, &f);
+    int st = serialize(tmp, pos, text, len, src, &f);
     if (st != EXIT_OK) return st;
     finish_job j = {.fd = dup(fileno(f)), .tmp = tmp, .final = final, .dir = dir, .sp_tmp = sp_final ? dir : NULL,
                     .sp_final = sp_final, .sp_parent = sp_parent};
@@ -305,7 +305,7 @@ static double cpu_seconds(void) {
 /* Fork the writer of a checkpoint (sp_tmp NULL: in dir) or of a savepoint
  * (into sp_tmp, renamed to bg->sp_path, inside dir). */
 static int start_writer(ckpt_bg *bg, const char *dir, const char *sp_tmp, const ckpt_pos *pos,
-                        const char *text, size_t len, const cep_engine *e, const int *fds, int nfds,
+                        const char *text, size_t len, const ckpt_src *src, const int *fds, int nfds,
                         double t0) {
     bg->started = t0;
     bg->savepoint = sp_tmp != NULL;
@@ -318,13 +318,13 @@ static int start_writer(ckpt_bg *bg, const char *dir, const char *sp_tmp, const 
         /* A writer outliving a killed run could put its checkpoint in place
          * after a restart read the previous one: it dies with the run. */
         if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != parent) _exit(EXIT_INTERNAL);
-        _exit(sp_tmp ? write_durably(sp_tmp, pos, text, len, e, fds, nfds, 1, bg->sp_path, dir)
-                     : write_durably(dir, pos, text, len, e, fds, nfds, 1, NULL, NULL));
+        _exit(sp_tmp ? write_durably(sp_tmp, pos, text, len, src, fds, nfds, 1, bg->sp_path, dir)
+                     : write_durably(dir, pos, text, len, src, fds, nfds, 1, NULL, NULL));
     }
     int status = EXIT_OK;
     if (pid < 0) { /* no child (EAGAIN, ENOMEM): the same work, here */
-        status = sp_tmp ? write_durably(sp_tmp, pos, text, len, e, fds, nfds, 0, bg->sp_path, dir)
-                        : write_durably(dir, pos, text, len, e, fds, nfds, 0, NULL, NULL);
+        status = sp_tmp ? write_durably(sp_tmp, pos, text, len, src, fds, nfds, 0, bg->sp_path, dir)
+                        : write_durably(dir, pos, text, len, src, fds, nfds, 0, NULL, NULL);
         if (status == EXIT_OK) finished(bg);
     } else {
         bg->pid = (int)pid;
@@ -342,14 +342,14 @@ static int start_writer(ckpt_bg *bg, const char *dir, const char *sp_tmp, const 
 }
 
 int checkpoint_start(ckpt_bg *bg, const char *dir, const ckpt_pos *pos, const char *text, size_t len,
-                     const cep_engine *e, const int *fds, int nfds) {
+                     const ckpt_src *src, const int *fds, int nfds) {
     double t0 = cli_now();
     bg->dir = dir;
-    return start_writer(bg, dir, NULL, pos, text, len, e, fds, nfds, t0);
+    return start_writer(bg, dir, NULL, pos, text, len, src, fds, nfds, t0);
 }
 
 int savepoint_start(ckpt_bg *bg, const char *parent, const ckpt_pos *pos, const char *text, size_t len,
-                    const cep_engine *e, const int *fds, int nfds) {
+                    const ckpt_src *src, const int *fds, int nfds) {
     double t0 = cli_now();
     char stamp[32], tmp[4096 + 8];
     time_t now = time(NULL);
@@ -370,7 +370,7 @@ int savepoint_start(ckpt_bg *bg, const char *parent, const ckpt_pos *pos, const 
         if (errno != EEXIST || n == 100)
             return fail(EXIT_OUTPUT, "cannot make '%s': %s", tmp, strerror(errno));
     }
-    return start_writer(bg, parent, tmp, pos, text, len, e, fds, nfds, t0);
+    return start_writer(bg, parent, tmp, pos, text, len, src, fds, nfds, t0);
 }
 
 static int cmp_double(const void *a, const void *b) {
@@ -641,23 +641,45 @@ char *checkpoint_describe_change(const cep_program *old, const cep_program *np, 
     return s;
 }
 
-int checkpoint_restore(const ckpt *ck, const char *dir, const char *pattern_file,
-                       const cep_program *prog, ckpt_configure_fn configure, void *ud,
-                       cep_engine **out, char **note, char *err, size_t errsz) {
-    cep_engine *e = NULL;
+/* Where a checkpoint is restored: a new engine, or a new pool. */
+typedef struct target {
+    unsigned threads;                 /* 0: one engine */
+    ckpt_configure_fn configure;      /* the engine's */
+    cep_pool_configure_fn configure_shard; /* each of the pool's */
+    void *ud;
+    cep_engine *e;
+    cep_pool *p;
+} target;
+
+static void target_free(target *t) {
+    cep_pool_free(t->p);
+    cep_engine_free(t->e);
+    t->p = NULL;
+    t->e = NULL;
+}
+
+/* A new engine or pool of prog, set up, with the snapshot loaded. */
+static int target_restore(target *t, const cep_program *prog, const ckpt *ck) {
+    int rc;
+    if (t->threads) {
+        rc = cep_pool_new(prog, t->threads, t->configure_shard, t->ud, &t->p);
+        if (rc == CEP_OK) rc = cep_pool_restore(t->p, ck->snap, ck->snap_len);
+    } else {
+        rc = cep_engine_new(prog, &t->e);
+        if (rc == CEP_OK) rc = t->configure(t->ud, t->e);
+        if (rc == CEP_OK) rc = cep_engine_restore(t->e, ck->snap, ck->snap_len);
+    }
+    if (rc != CEP_OK) target_free(t);
+    return rc;
+}
+
+static int restore_any(const ckpt *ck, const char *dir, const char *pattern_file, const cep_program *prog,
+                       target *t, char **note, char *err, size_t errsz) {
     cep_program *old = NULL;
     char *desc = NULL;
-    *out = NULL;
     *note = NULL;
-    int rc = cep_engine_new(prog, &e);
-    if (rc == CEP_OK) rc = configure(ud, e);
-    if (rc == CEP_OK) rc = cep_engine_restore(e, ck->snap, ck->snap_len);
-    if (rc == CEP_OK) {
-        *out = e;
-        return 0;
-    }
-    cep_engine_free(e);
-    e = NULL;
+    int rc = target_restore(t, prog, ck);
+    if (rc == CEP_OK) return 0;
     if (rc == CEP_ENOMEM) {
         snprintf(err, errsz, "out of memory");
         return -2;
@@ -695,15 +717,13 @@ int checkpoint_restore(const ckpt *ck, const char *dir, const char *pattern_file
                  dir, pattern_file, desc);
         goto fail;
     }
-    rc = cep_engine_new(old, &e);
-    if (rc == CEP_OK) rc = configure(ud, e);
-    if (rc == CEP_OK) rc = cep_engine_restore(e, ck->snap, ck->snap_len);
+    rc = target_restore(t, old, ck);
     if (rc == CEP_EPROGRAM) {
         snprintf(err, errsz, "cannot restore the checkpoint in '%s': its snapshot was not made by the "
                  "patterns it recorded", dir);
         goto fail;
     }
-    if (rc == CEP_OK) rc = cep_engine_replace_program(e, prog);
+    if (rc == CEP_OK) rc = t->p ? cep_pool_replace_program(t->p, prog) : cep_engine_replace_program(t->e, prog);
     if (rc == CEP_ENOMEM) {
         snprintf(err, errsz, "out of memory");
         status = -2;
@@ -713,13 +733,30 @@ int checkpoint_restore(const ckpt *ck, const char *dir, const char *pattern_file
         snprintf(err, errsz, "cannot restore the checkpoint in '%s': %s", dir, cep_strerror(rc));
         goto fail;
     }
-    cep_program_free(old); /* the engine runs prog now */
-    *out = e;
+    cep_program_free(old); /* the engines run prog now */
     *note = desc;
     return 0;
 fail:
-    cep_engine_free(e);
+    target_free(t);
     cep_program_free(old);
     free(desc);
     return status;
+}
+
+int checkpoint_restore(const ckpt *ck, const char *dir, const char *pattern_file,
+                       const cep_program *prog, ckpt_configure_fn configure, void *ud,
+                       cep_engine **out, char **note, char *err, size_t errsz) {
+    target t = {.configure = configure, .ud = ud};
+    int rc = restore_any(ck, dir, pattern_file, prog, &t, note, err, errsz);
+    *out = t.e;
+    return rc;
+}
+
+int checkpoint_restore_pool(const ckpt *ck, const char *dir, const char *pattern_file,
+                            const cep_program *prog, unsigned threads, cep_pool_configure_fn configure, void *ud,
+                            cep_pool **out, char **note, char *err, size_t errsz) {
+    target t = {.threads = threads, .configure_shard = configure, .ud = ud};
+    int rc = restore_any(ck, dir, pattern_file, prog, &t, note, err, errsz);
+    *out = t.p;
+    return rc;
 }

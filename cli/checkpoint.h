@@ -36,6 +36,13 @@ typedef struct ckpt {
     char *buf;           /* owns text and snap */
 } ckpt;
 
+/* What a checkpoint holds the state of: one engine, or with --threads a
+ * pool of engines (whose snapshot restores with any number of threads). */
+typedef struct ckpt_src {
+    const cep_engine *e;
+    cep_pool *p;          /* synced before the checkpoint starts */
+} ckpt_src;
+
 /* Make DIR if it does not exist and prove a checkpoint can be written
  * there, before anything else is. 0, or -1 with a message in err. */
 int checkpoint_prepare_dir(const char *dir, char *err, size_t errsz);
@@ -70,14 +77,14 @@ typedef struct ckpt_bg {
  * Where fork fails, the checkpoint is written here and now. Returns
  * EXIT_OK or a failure status (message printed). */
 int checkpoint_start(ckpt_bg *bg, const char *dir, const ckpt_pos *pos, const char *text, size_t len,
-                     const cep_engine *e, const int *fds, int nfds);
+                     const ckpt_src *src, const int *fds, int nfds);
 /* A savepoint (docs/state.md, "Savepoints"): the same checkpoint, in a
  * directory of its own made inside parent, DIR/savepoint-TIME-EVENTS,
  * written as DIR/...tmp and renamed when complete, so that the name exists
  * only for a whole savepoint; --restore takes that directory. Like
  * checkpoint_start otherwise (the pause counts in the same figures). */
 int savepoint_start(ckpt_bg *bg, const char *parent, const ckpt_pos *pos, const char *text, size_t len,
-                    const cep_engine *e, const int *fds, int nfds);
+                    const ckpt_src *src, const int *fds, int nfds);
 /* The running child's result: EXIT_OK when none runs or it succeeded,
  * CKPT_BUSY while it runs (block = 0), else its failure status (it printed
  * why). block = 1 waits for it. */
@@ -121,6 +128,12 @@ typedef int (*ckpt_configure_fn)(void *ud, cep_engine *e);
 int checkpoint_restore(const ckpt *ck, const char *dir, const char *pattern_file,
                        const cep_program *prog, ckpt_configure_fn configure, void *ud,
                        cep_engine **out, char **note, char *err, size_t errsz);
+/* The same into a new pool of threads threads (--threads), each engine
+ * set up by configure_shard: the snapshot of one engine or of a pool of
+ * any size restores (docs/state.md, "Rescaling"). *out: the pool. */
+int checkpoint_restore_pool(const ckpt *ck, const char *dir, const char *pattern_file,
+                            const cep_program *prog, unsigned threads, cep_pool_configure_fn configure, void *ud,
+                            cep_pool **out, char **note, char *err, size_t errsz);
 
 /* What changed between two programs, as "kept a; changed, started empty:
  * b; new: c; removed: d" (only the parts that are not empty; malloc'd,

@@ -243,10 +243,24 @@ static void on_sigusr1(int sig) {
     savepoint_requested = 1;
 }
 
-/* Compile the pattern file again and switch the engine to it, keeping the
- * state of unchanged patterns. A file with errors is reported and the
- * running patterns go on untouched. */
-static void reload_patterns(cep_engine *e, run_ctx *r) {
+/* --metrics: each pattern of np keeps its count under its name. */
+static void recount_by_pattern(sink *s, const cep_program *old, const cep_program *np) {
+    s->prog = np;
+    if (!s->by_pattern) return;
+    uint64_t *nb = calloc(cep_program_pattern_count(np), sizeof *nb);
+    for (size_t i = 0; nb && i < cep_program_pattern_count(np); i++)
+        for (size_t j = 0; j < cep_program_pattern_count(old); j++)
+            if (!strcmp(cep_program_pattern_name(np, i), cep_program_pattern_name(old, j)))
+                nb[i] = s->by_pattern[j];
+    free(s->by_pattern);
+    s->by_pattern = nb;
+}
+
+/* Compile the pattern file again and switch the engine (with --threads,
+ * every engine of the pool) to it, keeping the state of unchanged
+ * patterns. A file with errors is reported and the running patterns go
+ * on untouched. */
+static void reload_patterns(cep_engine *e, cep_pool *pool, run_ctx *r) {
     reload_requested = 0;
     cep_program *np;
     char *text;
@@ -255,7 +269,7 @@ static void reload_patterns(cep_engine *e, run_ctx *r) {
         fprintf(stderr, "cepheus: %s not reloaded; the running patterns go on\n", r->pattern_file);
         return;
     }
-    int rc = cep_engine_replace_program(e, np);
+    int rc = pool ? cep_pool_replace_program(pool, np) : cep_engine_replace_program(e, np);
     if (rc != CEP_OK) {
         fprintf(stderr, "cepheus: %s not reloaded: %s\n", r->pattern_file, cep_strerror(rc));
         cep_program_free(np);
@@ -268,23 +282,15 @@ static void reload_patterns(cep_engine *e, run_ctx *r) {
             if (!strcmp(cep_program_pattern_name(np, i), cep_program_pattern_name(*r->owned, j))) kept++;
     fprintf(stderr, "cepheus: reloaded %s: %zu patterns, %zu of them by a name that ran before\n",
             r->pattern_file, cep_program_pattern_count(np), kept);
-    if (r->main.by_pattern) {
-        /* --metrics: each pattern keeps its count under its name. */
-        uint64_t *nb = calloc(cep_program_pattern_count(np), sizeof *nb);
-        for (size_t i = 0; nb && i < cep_program_pattern_count(np); i++)
-            for (size_t j = 0; j < cep_program_pattern_count(*r->owned); j++)
-                if (!strcmp(cep_program_pattern_name(np, i), cep_program_pattern_name(*r->owned, j)))
-                    nb[i] = r->main.by_pattern[j];
-        free(r->main.by_pattern);
-        r->main.by_pattern = nb;
-    }
+    /* The pool's engines are at rest (the switch synced them). */
+    recount_by_pattern(&r->main, *r->owned, np);
+    for (unsigned i = 0; i < r->nshards; i++) recount_by_pattern(&r->shards[i], *r->owned, np);
     cep_program_free(*r->owned);
     free(r->text);
     r->text = text;
     r->text_len = len;
     *r->owned = np;
     r->prog = np;
-    r->main.prog = np;
     summary_reprogram(&r->sum, np);
     cep_event_free(r->row); /* made again for the new program's fields */
     r->row = NULL;
@@ -293,8 +299,12 @@ static void reload_patterns(cep_engine *e, run_ctx *r) {
 /* Hand the outputs to the kernel and record the position (after a crash,
  * --restore truncates the outputs back to these lengths), then let a child
  * make them durable and write the checkpoint while the run goes on. */
-static int take_checkpoint(cep_engine *e, run_ctx *r, const run_opts *o, ckpt_pos *pos, int savepoint) {
+static int take_checkpoint(runner *x, run_ctx *r, const run_opts *o, ckpt_pos *pos, int savepoint) {
+    /* With --threads: every engine has run what was pushed and is at the
+     * pool's watermark (cep_pool_sync), and its lines are written. */
+    if (x->p) cep_pool_sync(x->p);
     int a = sink_flush(&r->main), b = out_flush(&r->rejected);
+    for (unsigned i = 0; i < r->nshards; i++) a |= sink_flush(&r->shards[i]);
     if (a != 0 || b != 0) return output_failed(r);
     out_file *outs[] = {&r->out, &r->late, &r->timeouts, &r->errors};
     uint64_t *lens[] = {&pos->out_len, &pos->late_len, &pos->timeouts_len, &pos->errors_len};
@@ -317,8 +327,9 @@ static int take_checkpoint(cep_engine *e, run_ctx *r, const run_opts *o, ckpt_po
         outs[i]->synced = (uint64_t)n;
         *lens[i] = (uint64_t)n;
     }
-    if (savepoint) return savepoint_start(&r->ckpt, o->savepoint_dir, pos, r->text, r->text_len, e, fds, 4);
-    return checkpoint_start(&r->ckpt, o->checkpoint_dir, pos, r->text, r->text_len, e, fds, 4);
+    ckpt_src src = {x->e, x->p};
+    if (savepoint) return savepoint_start(&r->ckpt, o->savepoint_dir, pos, r->text, r->text_len, &src, fds, 4);
+    return checkpoint_start(&r->ckpt, o->checkpoint_dir, pos, r->text, r->text_len, &src, fds, 4);
 }
 
 /* How often processing time moves on while no line arrives. */
@@ -448,7 +459,7 @@ static void maybe_savepoint(timed *t) {
     flush_pending(r, t->x);
     /* (An output that cannot be written is reported once and ends the
      * run with exit 4 where the run checks its outputs.) */
-    if (take_checkpoint(t->x->e, r, t->o, &pos, 1) != EXIT_OK && !failed_output(r))
+    if (take_checkpoint(t->x, r, t->o, &pos, 1) != EXIT_OK && !failed_output(r))
         fprintf(stderr, "cepheus: no savepoint written; the run goes on\n");
 }
 
@@ -463,7 +474,7 @@ static void on_idle(void *ud) {
     timed *t = ud;
     /* A SIGHUP interrupts the wait: the reload is done now, not at the
      * next line, which may be long in coming. */
-    if (reload_requested && t->x->e) reload_patterns(t->x->e, t->r);
+    if (reload_requested) reload_patterns(t->x->e, t->x->p, t->r);
     if (savepoint_requested) maybe_savepoint(t);
     if (t->o->processing_time) rn_tick(t->x);
     flush_pending(t->r, t->x);
@@ -620,20 +631,14 @@ static int checkpoint_if_due(reading *rd, int i, uint64_t offset, unsigned long 
     rd->ckpt_due = 0;
     ckpt_pos pos = {.file = (uint32_t)i, .offset = offset, .lineno = lineno, .read = rd->read,
                     .malformed = rd->malformed};
-    st = take_checkpoint(rd->x->e, rd->r, o, &pos, 0);
+    st = take_checkpoint(rd->x, rd->r, o, &pos, 0);
     if (rd->next_ckpt) rd->next_ckpt = cli_now() + (double)o->checkpoint_ms / 1000.0;
     return st;
 }
 
-/* SIGHUP between two lines: the patterns are read again (one engine). */
+/* SIGHUP between two lines: the patterns are read again. */
 static void reload_if_asked(reading *rd) {
-    if (!reload_requested) return;
-    if (rd->x->e) {
-        reload_patterns(rd->x->e, rd->r);
-    } else {
-        reload_requested = 0;
-        fprintf(stderr, "cepheus: SIGHUP: patterns are not reloaded with --threads; the running ones go on\n");
-    }
+    if (reload_requested) reload_patterns(rd->x->e, rd->x->p, rd->r);
 }
 
 /* Read input i from *lineno / *offset (advanced as lines are taken) until
@@ -683,7 +688,7 @@ static int stop_in_order(reading *rd, int i, unsigned long lineno, uint64_t offs
         status = checkpoint_reap(&rd->r->ckpt, 1);
         ckpt_pos pos = {.file = (uint32_t)i, .offset = offset, .lineno = lineno, .read = rd->read,
                         .malformed = rd->malformed};
-        if (status == EXIT_OK) status = take_checkpoint(rd->x->e, rd->r, o, &pos, 0);
+        if (status == EXIT_OK) status = take_checkpoint(rd->x, rd->r, o, &pos, 0);
         if (status == EXIT_OK) status = checkpoint_reap(&rd->r->ckpt, 1);
     }
     if (status != EXIT_OK) return status;
@@ -1075,7 +1080,17 @@ static int start_engine(run_job *j) {
         if (!r->shards) return fail(EXIT_INTERNAL, "out of memory");
         for (unsigned i = 0; i < ne; i++) sink_init(&r->shards[i], r);
         r->nshards = ne;
-        rc = cep_pool_new(j->prog, (unsigned)o->threads, configure_shard, &su, &j->x.p);
+        if (!j->resume) {
+            rc = cep_pool_new(j->prog, (unsigned)o->threads, configure_shard, &su, &j->x.p);
+        } else {
+            /* A checkpoint of any number of threads, or of one engine. */
+            char err[1024];
+            int got = checkpoint_restore_pool(&j->ck, o->restore_dir, o->pattern_file, j->prog,
+                                              (unsigned)o->threads, configure_shard, &su, &j->x.p, &j->note, err,
+                                              sizeof err);
+            if (got < 0) return fail(got == -2 ? EXIT_INTERNAL : EXIT_INPUT, "%s", err);
+            rc = CEP_OK;
+        }
     } else if (j->resume) {
         char err[1024];
         int got = checkpoint_restore(&j->ck, o->restore_dir, o->pattern_file, j->prog, configure_single, &su,

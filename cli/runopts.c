@@ -238,9 +238,6 @@ static int check_combinations(const run_opts *o) {
                            "Debian: librdkafka-dev, and configure --with-kafka)");
 #endif
     }
-    if (o->threads && (o->checkpoint_dir || o->restore_dir || o->savepoint_dir))
-        return usage_error("--threads cannot be used with --checkpoint, --restore or --savepoint-dir: a pool of "
-                           "engines has no snapshot");
     if ((o->every_given || o->checkpoint_ms) && !o->checkpoint_dir)
         return usage_error("--checkpoint-every and --checkpoint-interval need --checkpoint DIR");
     if (k->late_topic || k->timeouts_topic || k->state_topic || k->instance || k->nconf)

@@ -534,11 +534,14 @@ CEP_API void cep_engine_stats_sized(const cep_engine *e, cep_stats *out, size_t 
 CEP_API int cep_engine_replace_program(cep_engine *e, const cep_program *np);
 
 /* Make e one of count engines that share a stream by key: e matches only
- * the keys whose shard (a hash of a pattern's key values with a fixed seed,
- * the same in every process and run) is index; a pattern without a key
- * belongs to shard 0. Events of other shards' keys are still counted and
- * move time on. Used by cep_pool; also for count processes each reading
- * the whole stream. Before the first push; CEP_EINVAL when index >= count. */
+ * the keys whose shard is index. A key's hash (of a pattern's key values
+ * with a fixed seed, the same in every process and run) puts it in one of
+ * 128 key groups, and shard i owns the groups g with g * count / 128 == i
+ * (as Flink; above 128 shards some own none); a pattern without a key is
+ * in group 0, shard 0's. Events of other shards' keys are still counted
+ * and move time on. Used by cep_pool; also for count processes each
+ * reading the whole stream. Before the first push; CEP_EINVAL when index
+ * >= count. */
 CEP_API int cep_engine_set_partition(cep_engine *e, unsigned index, unsigned count);
 
 /* ---- Snapshots --------------------------------------------------------- */
@@ -548,12 +551,16 @@ CEP_API int cep_engine_set_partition(cep_engine *e, unsigned index, unsigned cou
 typedef int (*cep_write_fn)(void *userdata, const void *buf, size_t len);
 
 /* Write the engine's whole state — watermark, counters, buffered events,
- * every key's partial and held-back matches — through fn. The format is
- * versioned and checksummed (docs/snapshot.md). Event tags are not kept. */
+ * every key's partial and held-back matches, filed by key group — through
+ * fn. The format is versioned and checksummed (docs/snapshot.md), and the
+ * same as a pool's (cep_pool_snapshot): either restores into an engine or
+ * into a pool of any size. Event tags are not kept. */
 CEP_API int cep_engine_snapshot(const cep_engine *e, cep_write_fn fn, void *ud);
-/* Load a snapshot (len bytes, borrowed) into e, a new engine of the same
- * program that has not been used (callbacks and time field may already be
- * set; max_delay comes from the snapshot). Errors: CEP_EFORMAT,
+/* Load a snapshot (len bytes, borrowed; of an engine or of a pool) into e,
+ * a new engine of the same program that has not been used (callbacks and
+ * time field may already be set; max_delay comes from the snapshot). An
+ * engine given a partition (cep_engine_set_partition) takes only its
+ * shard's keys, and shard 0 the counters. Errors: CEP_EFORMAT,
  * CEP_ETRUNCATED, CEP_ECORRUPT, CEP_EPROGRAM, CEP_ENOMEM; e is then left
  * empty and usable. */
 CEP_API int cep_engine_restore(cep_engine *e, const void *buf, size_t len);
@@ -573,12 +580,14 @@ CEP_API int cep_engine_restore(cep_engine *e, const void *buf, size_t len);
  * calls of one engine are sequential and in order (each with everything
  * the previous one did visible), calls of different engines may run
  * concurrently. Late events are all delivered by engine 0. A pool's
- * functions must be called from one thread at a time. There are no
- * snapshots of a pool. */
+ * functions must be called from one thread at a time. A pool's snapshot
+ * (cep_pool_snapshot) restores into a pool of any number of threads, or
+ * into one engine, and an engine's into a pool. */
 typedef struct cep_pool cep_pool;
 
 /* Engines in a pool of nthreads threads (0 when nthreads is 0 or above
- * 256): 1 for one thread, else 2 per thread. */
+ * 256): 1 for one thread, else 2 per thread, at most 128 (the key
+ * groups). */
 CEP_API unsigned cep_pool_engine_count(unsigned nthreads);
 
 /* Called by cep_pool_new on the caller's thread for each engine (index 0
@@ -610,7 +619,8 @@ CEP_API int cep_pool_advance_watermark(cep_pool *pool, int64_t ms);
 /* cep_engine_tick on every engine (processing time). */
 CEP_API int cep_pool_tick(cep_pool *pool);
 /* Wait until every engine has processed everything pushed so far (its
- * callbacks included). */
+ * callbacks included), every engine's time moved to the pool's
+ * watermark first (what that releases is matched now). */
 CEP_API int cep_pool_sync(cep_pool *pool);
 /* End of input on every engine; returns when all have finished. */
 CEP_API int cep_pool_finish(cep_pool *pool);
@@ -624,6 +634,23 @@ CEP_API int cep_pool_stats_sized(cep_pool *pool, cep_stats *out, size_t size);
 /* Reason of the last failure of a pool call, "shard N: ..." for an error
  * of engine N; owned by the pool. */
 CEP_API const char *cep_pool_error(const cep_pool *pool);
+/* Write the state of every engine as one snapshot through fn, in the
+ * format of cep_engine_snapshot: syncs first (cep_pool_sync). Called right
+ * after cep_pool_sync with nothing pushed since, it touches no thread: a
+ * child forked then (a copy-on-write checkpoint) may call it. */
+CEP_API int cep_pool_snapshot(cep_pool *pool, cep_write_fn fn, void *ud);
+/* Load a snapshot (of a pool of any size, or of an engine; len bytes,
+ * borrowed) into a new pool of the same program: each engine takes the
+ * keys of its key groups, and the buffered events of those keys. Errors
+ * as cep_engine_restore, CEP_EINVAL when the pool has been used; all or
+ * nothing: on failure the pool is left empty and usable. */
+CEP_API int cep_pool_restore(cep_pool *pool, const void *buf, size_t len);
+/* Switch every engine to program np (borrowed; it must outlive the pool)
+ * as cep_engine_replace_program does: patterns kept by name and
+ * fingerprint keep their state. Syncs first; buffered events go to the
+ * engines of their keys under np. On CEP_ENOMEM part-way the pool is
+ * failed (its error is sticky). */
+CEP_API int cep_pool_replace_program(cep_pool *pool, const cep_program *np);
 
 #ifdef __cplusplus
 }

@@ -27,6 +27,7 @@
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -38,6 +39,7 @@
 #include "nfa.h"
 #include "partition.h"
 #include "pool.h"
+#include "snapshot.h"
 
 #define RING_BYTES ((size_t)1 << 20)
 #define HOLD_BYTES (RING_BYTES / 2)  /* an engine's events while it comes back */
@@ -75,6 +77,7 @@ typedef struct rec {
 typedef struct rec_event {
     int64_t time;
     uint64_t tag;
+    uint64_t seq;               /* the pool's arrival number (see apply) */
     uint32_t raw_len, raw_off;  /* the raw text: its length, where it starts */
 } rec_event;
 
@@ -128,6 +131,9 @@ struct cep_pool {
     int processing;
     char *time_field;       /* for cep_pool_push_json */
     int64_t wm, max_seen;
+    uint64_t seq;           /* events routed: each engine numbers an event by this */
+    uint64_t cur_seq;       /* the number of the event being routed */
+    int synced;             /* nothing routed since the last sync_all */
     cep_event *builder;     /* cep_pool_push_json's row */
     unsigned char *hit;     /* per engine: the event goes there */
     unsigned *targets;
@@ -205,12 +211,17 @@ static inline int runs_in_order(const cep_engine *e, int64_t t, int64_t wm) {
  * its error is the pool's. Only the thread running s writes s->rc. The
  * engine allocates in its own heap: engines move between threads, and
  * blocks of two engines run by two threads must not share cache lines. */
-static void apply(cep_pool *p, shard *s, int kind, int64_t arg, const cep_event *ev) {
+static void apply(cep_pool *p, shard *s, int kind, int64_t arg, const cep_event *ev, uint64_t seq) {
     if (s->rc) return;
     const mem_heap *own = mem_heap_use(&s->heap);
     int rc = CEP_OK;
     switch (kind) {
     case R_EVENT:
+        /* Every engine numbers an event as the pool does (its arrival
+         * number is the event's sequence, which orders ties in time): so
+         * the copies of one event in several engines are one event in a
+         * snapshot, and keys from several engines compare in one order. */
+        s->e->arrivals = seq;
         if (arg > s->e->watermark && !runs_in_order(s->e, ev->time, arg))
             rc = cep_engine_advance_watermark(s->e, arg);
         if (rc == CEP_OK) rc = cep_engine_push(s->e, ev);
@@ -232,7 +243,7 @@ static void apply(cep_pool *p, shard *s, int kind, int64_t arg, const cep_event 
 static void run_record(cep_pool *p, cep_event *row, rec *r) {
     shard *s = &p->shards[r->engine];
     if (r->kind != R_EVENT && r->kind != R_BIG) {
-        apply(p, s, r->kind, r->arg, NULL);
+        apply(p, s, r->kind, r->arg, NULL, 0);
         return;
     }
     char *body = (char *)(r + 1);
@@ -247,7 +258,7 @@ static void run_record(cep_pool *p, cep_event *row, rec *r) {
     row->vals = (cep_value *)(re + 1);
     row->raw = re->raw_len ? body + re->raw_off : NULL;
     row->raw_len = re->raw_len;
-    apply(p, s, R_EVENT, r->arg, row);
+    apply(p, s, R_EVENT, r->arg, row, re->seq);
     row->vals = own_vals;
     row->raw = own_raw;
     row->raw_len = own_len;
@@ -406,7 +417,7 @@ static inline size_t event_bytes(const cep_event *ev) {
  * ring, the hold buffer or an out-of-line block): each string value points
  * at its bytes in the record, so that the reader lends the values as they
  * are. */
-static inline void write_event(char *dst, const cep_event *ev) {
+static inline void write_event(char *dst, const cep_event *ev, uint64_t seq) {
     rec_event *re = (rec_event *)dst;
     size_t rl = raw_of(ev);
     cep_value *vals = (cep_value *)(re + 1);
@@ -425,6 +436,7 @@ static inline void write_event(char *dst, const cep_event *ev) {
     if (rl) memcpy(bytes, ev->raw, rl);
     re->time = ev->time;
     re->tag = ev->tag;
+    re->seq = seq;
     re->raw_len = (uint32_t)rl;
     re->raw_off = (uint32_t)(bytes - dst);
 }
@@ -546,13 +558,13 @@ static int to_engine(cep_pool *p, unsigned k, int kind, int64_t arg, const cep_e
     if (p->transit == (int)k && (size > BIG_RECORD || p->hold_len + size > HOLD_BYTES)) finish_transit(p, 1);
     if (rt->owner == 0) {
         if (ev) p->info.inline_events++;
-        apply(p, &p->shards[k], kind, arg, ev);
+        apply(p, &p->shards[k], kind, arg, ev, p->cur_seq);
         return CEP_OK;
     }
     char *big = NULL;
     if (ev && size > BIG_RECORD) {
         if (!(big = mem_alloc(*body))) return CEP_ENOMEM;
-        write_event(big, ev);
+        write_event(big, ev, p->cur_seq);
         kind = R_BIG;
         size = align8(sizeof(rec) + sizeof big);
     }
@@ -566,7 +578,7 @@ static int to_engine(cep_pool *p, unsigned k, int kind, int64_t arg, const cep_e
     r->engine = (uint16_t)k;
     r->arg = arg;
     if (big) memcpy(r + 1, &big, sizeof big);
-    else if (ev) write_event((char *)(r + 1), ev);
+    else if (ev) write_event((char *)(r + 1), ev, p->cur_seq);
     if (ev) p->info.ring_events++;
     if (held) {
         atomic_store_explicit(&r->size, (uint32_t)size, memory_order_relaxed);
@@ -620,7 +632,9 @@ static void stop_threads(cep_pool *p) {
 
 CEP_API unsigned cep_pool_engine_count(unsigned nthreads) {
     if (nthreads == 0 || nthreads > MAX_THREADS) return 0;
-    return nthreads == 1 ? 1 : nthreads * ENGINES_PER_THREAD;
+    /* No more engines than key groups: one more would own none. */
+    unsigned n = nthreads == 1 ? 1 : nthreads * ENGINES_PER_THREAD;
+    return n < KEY_GROUPS ? n : KEY_GROUPS;
 }
 
 CEP_API void cep_pool_free(cep_pool *p) {
@@ -805,6 +819,7 @@ static inline int push_fast(cep_pool *p, unsigned k, int64_t wm, const cep_event
         cep_engine *e = s->e;
         const mem_heap *own = mem_heap_use(&s->heap);
         int rc = wm > e->watermark && !runs_in_order(e, ev->time, wm) ? cep_engine_advance_watermark(e, wm) : CEP_OK;
+        e->arrivals = p->cur_seq; /* as apply() */
         if (rc == CEP_OK) rc = cep_engine_push(e, ev);
         mem_heap_use(own);
         if (rc != CEP_OK) shard_fail(p, s, rc);
@@ -819,7 +834,7 @@ static inline int push_fast(cep_pool *p, unsigned k, int64_t wm, const cep_event
     r->has_time = 1;
     r->engine = (uint16_t)k;
     r->arg = wm;
-    write_event((char *)(r + 1), ev);
+    write_event((char *)(r + 1), ev, p->cur_seq);
     rec_publish(w, r, size, 0);
     rt->last = w->head;
     p->info.ring_events++;
@@ -864,6 +879,8 @@ CEP_API int cep_pool_push(cep_pool *p, const cep_event *ev) {
     if (p && p->fast && ev && ev->has_time && ev->nslots == p->prog->nfields && ev->time >= p->wm &&
         ev->vals[p->key_slot].type == CEP_INT && !atomic_load_explicit(&p->failed, memory_order_relaxed)) {
         int64_t t = ev->time, wm = p->wm;
+        p->cur_seq = p->seq++;
+        p->synced = 0;
         if (t > p->max_seen) {
             p->max_seen = t;
             int64_t w = t < INT64_MIN + p->max_delay ? INT64_MIN : t - p->max_delay;
@@ -877,6 +894,7 @@ CEP_API int cep_pool_push(cep_pool *p, const cep_event *ev) {
     int rc = pool_ready(p);
     if (rc != CEP_OK) return rc;
     if (!ev || ev->nslots != p->prog->nfields) return CEP_EINVAL;
+    p->synced = 0;
     int64_t wm = INT64_MIN;
     int late = 0, straggler = 0;
     if (!p->processing) {
@@ -897,6 +915,7 @@ CEP_API int cep_pool_push(cep_pool *p, const cep_event *ev) {
             if (w > p->wm) p->wm = w;
         }
     }
+    p->cur_seq = p->seq++;
     return route_event(p, ev, wm, late, straggler);
 }
 
@@ -915,6 +934,7 @@ CEP_API int cep_pool_push_json(cep_pool *p, const char *text, size_t len) {
 /* A control to every engine. */
 static int broadcast(cep_pool *p, int kind, int64_t arg) {
     int rc = CEP_OK;
+    p->synced = 0;
     for (unsigned k = 0; k < p->nengines && rc == CEP_OK; k++) rc = to_engine(p, k, kind, arg, NULL, NULL);
     return rc;
 }
@@ -938,6 +958,11 @@ CEP_API int cep_pool_tick(cep_pool *p) {
 /* Wait until every worker has run everything sent so far; the engine
  * coming back, if any, is then the router's. */
 static void sync_all(cep_pool *p) {
+    /* Every engine's time to the pool's watermark first (an engine hears
+     * of it only with its next event): then each engine holds back exactly
+     * its events past the watermark, as one engine over the stream would,
+     * and a snapshot taken now is the same whatever the engines. */
+    if (!p->processing && !p->finished && p->wm > INT64_MIN) broadcast(p, R_ADVANCE, p->wm);
     uint64_t seq = ++p->sync_seq;
     for (unsigned i = 0; i < p->nworkers; i++) send_ctl(p, &p->workers[i], R_SYNC, (int64_t)seq);
     for (unsigned i = 0; i < p->nworkers; i++) {
@@ -948,6 +973,7 @@ static void sync_all(cep_pool *p) {
         w->tail_seen = atomic_load_explicit(&w->tail, memory_order_acquire);
     }
     finish_transit(p, 1);
+    p->synced = 1;
 }
 
 CEP_API int cep_pool_sync(cep_pool *p) {
@@ -966,8 +992,8 @@ CEP_API int cep_pool_finish(cep_pool *p) {
         return rc;
     }
     rc = broadcast(p, R_FINISH, p->max_seen); /* the windows past it close at once */
+    p->finished = 1; /* (before the sync: no time to settle after the end) */
     sync_all(p);
-    p->finished = 1;
     p->fast = 0;
     if (!p->processing) p->wm = INT64_MAX;
     return rc != CEP_OK ? rc : pool_check(p);
@@ -1044,4 +1070,232 @@ void pool_pin(cep_pool *p, unsigned router_engines) {
             p->router_engines--;
         }
     }
+}
+
+/* ---- snapshots and program changes (docs/state.md, "Rescaling") -------- */
+
+CEP_API int cep_pool_snapshot(cep_pool *p, cep_write_fn fn, void *ud) {
+    if (!p || !fn) return CEP_EINVAL;
+    /* At rest and settled (sync_all). A forked child (cepheus run's
+     * checkpoint writer) has no worker threads: its parent synced just
+     * before the fork, and nothing was routed since. */
+    if (!p->synced) sync_all(p);
+    int rc = pool_check(p);
+    if (rc != CEP_OK) return rc;
+    const cep_engine **es = mem_alloc(p->nengines * sizeof *es);
+    if (!es) return CEP_ENOMEM;
+    snap_stream st = {.max_delay = p->max_delay, .watermark = p->wm, .max_seen = p->max_seen,
+                      .arrivals = p->seq, .finished = p->finished, .engines = p->nengines};
+    for (unsigned k = 0; k < p->nengines; k++) {
+        const cep_engine *e = es[k] = p->shards[k].e;
+        snap_stream one;
+        snapshot_stream_of(e, &one);
+        if (p->processing) { /* the router keeps no time of its own */
+            if (one.watermark > st.watermark) st.watermark = one.watermark;
+            if (one.max_seen > st.max_seen) st.max_seen = one.max_seen;
+        }
+        if (one.arrivals > st.arrivals) st.arrivals = one.arrivals;
+        if (one.keys_created > st.keys_created) st.keys_created = one.keys_created;
+        st.started |= one.started;
+        for (int i = 0; i < 9; i++) st.counters[i] += one.counters[i];
+    }
+    /* events and stragglers: each event once, as cep_pool_stats counts */
+    st.counters[0] -= st.counters[0] > p->dup_events ? p->dup_events : st.counters[0];
+    st.counters[3] -= st.counters[3] > p->dup_stragglers ? p->dup_stragglers : st.counters[3];
+    rc = snapshot_write(p->prog, es, p->nengines, &st, fn, ud);
+    mem_free(es);
+    if (rc != CEP_OK) set_err(p, "%s", cep_strerror(rc));
+    return rc;
+}
+
+static int cmp_u64(const void *a, const void *b) {
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+CEP_API int cep_pool_restore(cep_pool *p, const void *buf, size_t len) {
+    if (!p || (!buf && len)) return CEP_EINVAL;
+    int rc = pool_ready(p);
+    if (rc != CEP_OK) return rc;
+    if (p->seq || p->max_seen != INT64_MIN) {
+        set_err(p, "restore needs a new pool");
+        return CEP_EINVAL;
+    }
+    snap_stream st;
+    if ((rc = snapshot_open(p->prog, buf, len, &st)) != CEP_OK) {
+        set_err(p, "%s", cep_strerror(rc));
+        return rc;
+    }
+    /* Each engine takes the key groups it owns, engine 0 the counters.
+     * The workers have had nothing yet: the engines are the router's to
+     * fill; a worker sees them through its ring's first record. */
+    unsigned k = 0;
+    for (; k < p->nengines && rc == CEP_OK; k++) {
+        shard *s = &p->shards[k];
+        const mem_heap *own = mem_heap_use(&s->heap);
+        rc = snapshot_restore_part(s->e, buf, len, k, p->nengines, k == 0);
+        mem_heap_use(own);
+        if (rc != CEP_OK) set_err(p, "%s", cep_engine_error(s->e));
+    }
+    if (rc != CEP_OK) {
+        /* All or nothing: the engines restored so far are emptied again. */
+        while (k-- > 0) {
+            shard *s = &p->shards[k];
+            const mem_heap *own = mem_heap_use(&s->heap);
+            snapshot_undo(s->e, p->max_delay);
+            mem_heap_use(own);
+        }
+        return rc;
+    }
+    /* An event buffered by several engines is counted by each when they
+     * match it: count the copies beyond the first, as routing does. */
+    size_t copies = 0, u = 0;
+    for (unsigned i = 0; i < p->nengines; i++) copies += p->shards[i].e->reorder.n;
+    uint64_t *seqs = copies > 1 ? mem_alloc(copies * sizeof *seqs) : NULL;
+    if (seqs) {
+        size_t m = 0;
+        for (unsigned i = 0; i < p->nengines; i++)
+            for (size_t j = 0; j < p->shards[i].e->reorder.n; j++)
+                seqs[m++] = ((const cep_event *)p->shards[i].e->reorder.v[j])->seq;
+        qsort(seqs, m, sizeof *seqs, cmp_u64);
+        for (size_t i = 0; i < m; i++) u += !i || seqs[i] != seqs[i - 1];
+        p->dup_events = copies - u;
+        mem_free(seqs);
+    }
+    p->max_delay = st.max_delay;
+    p->seq = st.arrivals;
+    if (!p->processing) {
+        p->wm = st.watermark;
+        p->max_seen = st.max_seen;
+    }
+    if (st.finished) {
+        p->finished = 1;
+        p->fast = 0;
+    }
+    p->synced = 1; /* settled: every engine is at the stream's time */
+    return CEP_OK;
+}
+
+/* After a program change, each buffered event goes to the engines of its
+ * keys under the new program (a new pattern may key it elsewhere): every
+ * engine's buffer is emptied, and each event, once (by its sequence
+ * number), is kept again by each engine that owns one of its keys. */
+typedef struct held {
+    cep_event *ev;
+    unsigned k;
+} held;
+
+static int cmp_held(const void *a, const void *b) {
+    const held *x = a, *y = b;
+    return x->ev->seq < y->ev->seq ? -1 : x->ev->seq > y->ev->seq;
+}
+
+static int reroute_buffered(cep_pool *p) {
+    size_t total = 0, n = 0;
+    for (unsigned k = 0; k < p->nengines; k++) total += p->shards[k].e->reorder.n;
+    if (!total || p->nengines == 1) return CEP_OK;
+    held *v = mem_alloc(total * sizeof *v);
+    if (!v) return CEP_ENOMEM;
+    for (unsigned k = 0; k < p->nengines; k++) {
+        cep_engine *e = p->shards[k].e;
+        cep_event *ev;
+        while ((ev = heap_pop(&e->reorder))) {
+            e->stats.buffered--;
+            v[n++] = (held){ev, k};
+        }
+    }
+    qsort(v, n, sizeof *v, cmp_held);
+    int rc = CEP_OK;
+    for (size_t i = 0; i < n; i++) {
+        if (i && v[i - 1].ev->seq == v[i].ev->seq) continue; /* another engine's copy */
+        const cep_event *ev = v[i].ev;
+        for (unsigned k = 0; k < p->nengines && rc == CEP_OK; k++) {
+            int mine = !p->prog->npatterns && k == 0;
+            for (uint32_t pi = 0; pi < p->prog->npatterns && !mine; pi++)
+                mine = partition_of(p->prog, pi, ev->vals, p->nengines) == k;
+            if (!mine) continue;
+            shard *s = &p->shards[k];
+            const mem_heap *own = mem_heap_use(&s->heap);
+            cep_event *f = engine_keep_event(s->e, ev);
+            if (!f || heap_push(&s->e->reorder, f) < 0) {
+                if (f) engine_drop_event(s->e, f);
+                rc = CEP_ENOMEM;
+            } else {
+                s->e->stats.buffered++;
+            }
+            mem_heap_use(own);
+        }
+    }
+    for (size_t i = 0; i < n; i++) {
+        shard *s = &p->shards[v[i].k];
+        const mem_heap *own = mem_heap_use(&s->heap);
+        engine_drop_event(s->e, v[i].ev);
+        mem_heap_use(own);
+    }
+    mem_free(v);
+    return rc;
+}
+
+/* Key layout, partitions and the shortcut for program np. */
+static void set_layout(cep_pool *p, const cep_program *np) {
+    p->prog = np;
+    p->one_layout = one_layout(np);
+    for (unsigned k = 0; k < p->nengines; k++) {
+        cep_engine *e = p->shards[k].e;
+        int part = !p->one_layout && p->nengines > 1;
+        e->part_index = part ? k : 0;
+        e->part_count = part ? p->nengines : 0;
+    }
+    p->fast = 0;
+    if (p->one_layout && np->npatterns && np->patterns[0].nkeys == 1 && !p->processing && !p->finished) {
+        p->fast = 1;
+        p->key_slot = np->patterns[0].key_slots[0];
+    }
+}
+
+CEP_API int cep_pool_replace_program(cep_pool *p, const cep_program *np) {
+    if (!p || !np) return CEP_EINVAL;
+    int rc = pool_ready(p);
+    if (rc != CEP_OK) return rc;
+    sync_all(p);
+    /* The rows of the new layout first: nothing is changed if one fails. */
+    cep_event *builder = NULL, *hold_row = NULL;
+    cep_event **rows = mem_calloc(p->nworkers ? p->nworkers : 1, sizeof *rows);
+    rc = rows ? cep_event_new(np, &builder) : CEP_ENOMEM;
+    if (rc == CEP_OK && p->nworkers) rc = cep_event_new(np, &hold_row);
+    for (unsigned i = 0; i < p->nworkers && rc == CEP_OK; i++) rc = cep_event_new(np, &rows[i]);
+    if (rc != CEP_OK) {
+        for (unsigned i = 0; rows && i < p->nworkers; i++) cep_event_free(rows[i]);
+        mem_free(rows);
+        cep_event_free(builder);
+        cep_event_free(hold_row);
+        set_err(p, "%s", cep_strerror(rc));
+        return rc;
+    }
+    /* Every engine switches (reload.c); one that cannot leaves the pool
+     * failed: its engines would no longer run one program. */
+    for (unsigned k = 0; k < p->nengines && rc == CEP_OK; k++) {
+        shard *s = &p->shards[k];
+        const mem_heap *own = mem_heap_use(&s->heap);
+        rc = cep_engine_replace_program(s->e, np);
+        mem_heap_use(own);
+        if (rc != CEP_OK) shard_fail(p, s, rc);
+    }
+    if (rc == CEP_OK) {
+        set_layout(p, np);
+        rc = reroute_buffered(p);
+        if (rc != CEP_OK) shard_fail(p, &p->shards[0], rc);
+    }
+    /* The workers are idle (synced): their rows change under no one. */
+    cep_event_free(p->builder);
+    p->builder = builder;
+    cep_event_free(p->hold_row);
+    p->hold_row = hold_row;
+    for (unsigned i = 0; i < p->nworkers; i++) {
+        cep_event_free(p->workers[i].row);
+        p->workers[i].row = rows[i];
+    }
+    mem_free(rows);
+    if (rc != CEP_OK) return pool_check(p) ? pool_check(p) : rc;
+    return CEP_OK;
 }

@@ -1,20 +1,26 @@
-/* snapshot.c — writing an engine's whole state as bytes and reading it back
- * into a new engine of the same program: watermark and counters, buffered
- * events, every key's partial matches and held matches, with their shared
- * nodes and events stored once. Format in docs/snapshot.md. */
+/* snapshot.c — writing the state of an engine, or of a pool's engines, as
+ * bytes and reading it back into a new engine of the same program, or
+ * into each engine of a pool: watermark and counters, buffered events,
+ * and per key group every key's partial matches and held matches, with
+ * their shared nodes and events stored once per group. A shard reads only
+ * the groups it owns (runtime/partition.h), so N engines' snapshot
+ * restores into M. Format in docs/snapshot.md. */
 #include "config.h"
 #include "crc32c.h"
 #include "engine.h"
 #include "hash.h"
 #include "mem.h"
+#include "partition.h"
 #include "ptrmap.h"
+#include "snapshot.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #define MAGIC "CEPSNAP\0"
 #define END_MAGIC "CEP."
-#define SNAP_VERSION 1
-#define HEADER_LEN 24  /* magic 8, version 4, reserved 4, fingerprint 8 */
+#define SNAP_VERSION 2 /* 1: one engine, no key groups (still read) */
+#define HEADER_LEN 24  /* magic 8, version 4, key groups 4 (v1: 0), fingerprint 8 */
 #define TRAILER_LEN 16 /* payload length 8, crc 4, end magic 4 */
 #define NONE32 0xFFFFFFFFu
 
@@ -162,88 +168,236 @@ static void w_pm(writer *w, const snap *s, const pm *p) {
     w_u32(w, p->state);
 }
 
-CEP_API int cep_engine_snapshot(const cep_engine *e, cep_write_fn fn, void *ud) {
-    if (!e || !fn) return CEP_EINVAL;
+/* A writer's callback that collects into memory (a group's section, whose
+ * length comes before it). */
+typedef struct mem_out {
+    unsigned char *p;
+    size_t n, cap;
+} mem_out;
+
+static int to_mem(void *ud, const void *buf, size_t len) {
+    mem_out *m = ud;
+    if (mem_grow((void **)&m->p, &m->cap, m->n + len, 1) < 0) return -1;
+    memcpy(m->p + m->n, buf, len);
+    m->n += len;
+    return 0;
+}
+
+/* One key group's section into w (a memory writer, emptied first): its
+ * events, its shared nodes, its keys in creation order. */
+/* A group's keys lie far apart in memory (a key's group is a hash of it):
+ * what the walks read next is fetched a few steps ahead. */
+#define SNAP_AHEAD 8
+static inline void fetch_key(const key_state *const *keys, size_t k, size_t nk) {
+    if (k + SNAP_AHEAD < nk) {
+        const char *x = (const char *)keys[k + SNAP_AHEAD];
+        __builtin_prefetch(x);
+        __builtin_prefetch(x + 64);
+        __builtin_prefetch(x + 128);
+    }
+    if (k + SNAP_AHEAD / 2 < nk) {
+        const key_state *ks = keys[k + SNAP_AHEAD / 2];
+        if (ks->nb && ks->b[0].hi > ks->b[0].lo) __builtin_prefetch(ks->b[0].v[ks->b[0].lo].node);
+    }
+}
+
+static int write_group(writer *w, const key_state *const *keys, size_t nk, pm_list *order) {
     snap s = {0};
-    /* Number every shared node and event first. */
-    for (size_t i = 0; i < e->reorder.n; i++) add_event(&s, e->reorder.v[i]);
-    uint32_t nkeys = 0;
-    for (const key_state *ks = e->first; ks; ks = ks->next, nkeys++) {
+    for (size_t k = 0; k < nk; k++) {
+        fetch_key(keys, k, nk);
+        const key_state *ks = keys[k];
         for (uint32_t i = 0; i < ks->nb; i++)
             for (uint32_t j = ks->b[i].lo; j < ks->b[i].hi; j++) add_chain(&s, ks->b[i].v[j].node);
         for (uint32_t i = 0; i < ks->done.n; i++) add_chain(&s, ks->done.v[i].node);
     }
-    writer *w = mem_calloc(1, sizeof *w);
-    pm_list order = {0}; /* one key's partial matches in the engine's order */
-    if (s.oom || !w) {
-        mem_free(w);
-        snap_free(&s);
-        return CEP_ENOMEM;
-    }
-    w->fn = fn;
-    w->ud = ud;
-    w_bytes(w, MAGIC, 8);
-    w_u32(w, SNAP_VERSION);
-    w_u32(w, 0);
-    w_u64(w, e->prog->fingerprint);
-    /* engine */
-    w_i64(w, e->max_delay);
-    w_i64(w, e->watermark);
-    w_i64(w, e->max_seen);
-    w_u64(w, e->arrivals);
-    w_u64(w, e->keys_created);
-    w_u8(w, (unsigned)e->started);
-    w_u8(w, (unsigned)e->finished);
-    const cep_stats *st = &e->stats;
-    uint64_t counters[] = {st->events, st->matches, st->late, st->stragglers, st->timeouts, st->dropped,
-                           st->ttl_dropped, st->mem_dropped, st->peak_partial_matches};
-    for (size_t i = 0; i < sizeof counters / sizeof *counters; i++) w_u64(w, counters[i]);
-    /* events, buffered events, nodes */
+    int rc = s.oom ? CEP_ENOMEM : CEP_OK;
     w_u32(w, (uint32_t)s.nev);
-    for (size_t i = 0; i < s.nev; i++) w_event(w, s.ev[i]);
-    w_u32(w, (uint32_t)e->reorder.n);
-    for (size_t i = 0; i < e->reorder.n; i++) w_u32(w, ptr_get(&s.events, e->reorder.v[i]));
+    for (size_t i = 0; i < s.nev && rc == CEP_OK; i++) {
+        if (i + SNAP_AHEAD < s.nev) __builtin_prefetch(s.ev[i + SNAP_AHEAD]);
+        w_event(w, s.ev[i]);
+    }
     w_u32(w, (uint32_t)s.nnd);
-    for (size_t i = 0; i < s.nnd; i++) {
+    for (size_t i = 0; i < s.nnd && rc == CEP_OK; i++) {
         const pm_node *n = s.nd[i];
         w_u32(w, ptr_get(&s.events, n->ev));
         w_u32(w, n->step);
         w_u32(w, n->parent ? ptr_get(&s.nodes, n->parent) : NONE32);
     }
-    /* keys, in creation order */
-    w_u32(w, nkeys);
-    for (const key_state *ks = e->first; ks; ks = ks->next) {
+    w_u32(w, (uint32_t)nk);
+    for (size_t k = 0; k < nk && rc == CEP_OK; k++) {
+        fetch_key(keys, k, nk);
+        const key_state *ks = keys[k];
         w_u32(w, ks->pattern);
         w_u64(w, ks->created);
         w_i64(w, ks->last_event);
         w_u32(w, ks->key_len);
         w_bytes(w, ks->key, ks->key_len);
-        order.n = 0;
-        if (key_collect(ks, &order) < 0) {
-            mem_free(order.v);
-            mem_free(w);
-            snap_free(&s);
-            return CEP_ENOMEM;
+        order->n = 0;
+        if (key_collect(ks, order) < 0) {
+            rc = CEP_ENOMEM;
+            break;
         }
-        w_u32(w, order.n);
-        for (uint32_t i = 0; i < order.n; i++) w_pm(w, &s, &order.v[i]);
+        w_u32(w, order->n);
+        for (uint32_t i = 0; i < order->n; i++) w_pm(w, &s, &order->v[i]);
         w_u32(w, ks->done.n);
         for (uint32_t i = 0; i < ks->done.n; i++) w_pm(w, &s, &ks->done.v[i]);
     }
-    /* trailer: length of everything before it, then the CRC of all that */
-    uint64_t body = w->total;
-    w_u64(w, body);
     w_flush(w);
-    uint32_t crc = w->crc;
-    unsigned char tail[8];
-    for (int i = 0; i < 4; i++) tail[i] = (unsigned char)(crc >> (8 * i));
-    memcpy(tail + 4, END_MAGIC, 4);
-    if (!w->failed && fn(ud, tail, 8) != 0) w->failed = 1;
-    int rc = w->failed ? CEP_ECALLBACK : CEP_OK;
-    mem_free(order.v);
-    mem_free(w);
     snap_free(&s);
     return rc;
+}
+
+static int cmp_seq(const void *a, const void *b) {
+    const cep_event *x = *(const cep_event *const *)a, *y = *(const cep_event *const *)b;
+    return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+/* The buffered events of all engines, each once: the engines of a pool
+ * that an event went to each buffer a copy under one sequence number. */
+static int gather_buffered(const cep_engine *const *es, unsigned n, const cep_event ***out, size_t *nu,
+                           size_t *copies) {
+    size_t total = 0, m = 0;
+    for (unsigned k = 0; k < n; k++) total += es[k]->reorder.n;
+    const cep_event **v = mem_alloc((total ? total : 1) * sizeof *v);
+    if (!v) return CEP_ENOMEM;
+    for (unsigned k = 0; k < n; k++)
+        for (size_t i = 0; i < es[k]->reorder.n; i++) v[m++] = es[k]->reorder.v[i];
+    qsort(v, m, sizeof *v, cmp_seq);
+    size_t u = 0;
+    for (size_t i = 0; i < m; i++)
+        if (!u || v[u - 1]->seq != v[i]->seq) v[u++] = v[i];
+    *out = v;
+    *nu = u;
+    *copies = m;
+    return CEP_OK;
+}
+
+/* Every key of every engine, filed by key group (a counting sort; within a
+ * group, by engine, each engine's keys in creation order). *byg: the keys,
+ * start[g] .. start[g + 1] those of group g. */
+static int sort_keys(const cep_program *prog, const cep_engine *const *es, unsigned n, const key_state ***byg,
+                     size_t start[KEY_GROUPS + 1]) {
+    size_t total = 0;
+    memset(start, 0, (KEY_GROUPS + 1) * sizeof *start);
+    for (unsigned k = 0; k < n; k++)
+        for (const key_state *ks = es[k]->first; ks; ks = ks->next, total++) {
+            int g = key_group_of_encoded(prog, ks->key, ks->key_len);
+            start[(g < 0 ? 0 : g) + 1]++; /* (an engine's own keys are well formed) */
+        }
+    for (unsigned g = 0; g < KEY_GROUPS; g++) start[g + 1] += start[g];
+    const key_state **v = mem_alloc((total ? total : 1) * sizeof *v);
+    size_t *fill = mem_alloc(KEY_GROUPS * sizeof *fill);
+    if (!v || !fill) {
+        mem_free(v);
+        mem_free(fill);
+        return CEP_ENOMEM;
+    }
+    memcpy(fill, start, KEY_GROUPS * sizeof *fill);
+    for (unsigned k = 0; k < n; k++)
+        for (const key_state *ks = es[k]->first; ks; ks = ks->next) {
+            int g = key_group_of_encoded(prog, ks->key, ks->key_len);
+            v[fill[g < 0 ? 0 : g]++] = ks;
+        }
+    mem_free(fill);
+    *byg = v;
+    return CEP_OK;
+}
+
+void snapshot_stream_of(const cep_engine *e, snap_stream *st) {
+    const cep_stats *s = &e->stats;
+    *st = (snap_stream){.max_delay = e->max_delay, .watermark = e->watermark, .max_seen = e->max_seen,
+                        .arrivals = e->arrivals, .keys_created = e->keys_created, .started = e->started,
+                        .finished = e->finished, .engines = 1,
+                        .counters = {s->events, s->matches, s->late, s->stragglers, s->timeouts, s->dropped,
+                                     s->ttl_dropped, s->mem_dropped, s->peak_partial_matches}};
+}
+
+static int write_all(writer *w, const cep_program *prog, const cep_engine *const *es, unsigned n,
+                     const snap_stream *st) {
+    const cep_event **buffered;
+    size_t nbuf, copies;
+    if (gather_buffered(es, n, &buffered, &nbuf, &copies) != CEP_OK) return CEP_ENOMEM;
+    /* A pool counts an event's copies beyond the first as it routes them
+     * (cep_pool_stats subtracts them), an engine counts an event when it
+     * matches it: the copies still buffered are subtracted and not yet
+     * counted. In the snapshot every event counts once. */
+    uint64_t counters[9];
+    memcpy(counters, st->counters, sizeof counters);
+    counters[0] += copies - nbuf;
+    w_bytes(w, MAGIC, 8);
+    w_u32(w, SNAP_VERSION);
+    w_u32(w, KEY_GROUPS);
+    w_u64(w, prog->fingerprint);
+    w_i64(w, st->max_delay);
+    w_i64(w, st->watermark);
+    w_i64(w, st->max_seen);
+    w_u64(w, st->arrivals);
+    w_u64(w, st->keys_created);
+    w_u8(w, (unsigned)st->started);
+    w_u8(w, (unsigned)st->finished);
+    w_u32(w, st->engines);
+    for (size_t i = 0; i < 9; i++) w_u64(w, counters[i]);
+    w_u32(w, (uint32_t)nbuf);
+    for (size_t i = 0; i < nbuf; i++) w_event(w, buffered[i]);
+    mem_free(buffered);
+    int rc = CEP_OK;
+    const key_state **byg = NULL;
+    size_t start[KEY_GROUPS + 1];
+    if (rc == CEP_OK) rc = sort_keys(prog, es, n, &byg, start);
+    if (rc != CEP_OK) return rc;
+    uint32_t ngroups = 0;
+    for (unsigned g = 0; g < KEY_GROUPS; g++) ngroups += start[g + 1] > start[g];
+    w_u32(w, ngroups);
+    mem_out m = {0};
+    writer *gw = mem_calloc(1, sizeof *gw);
+    pm_list order = {0}; /* one key's partial matches in the engine's order */
+    if (!gw) rc = CEP_ENOMEM;
+    for (unsigned g = 0; g < KEY_GROUPS && rc == CEP_OK && !w->failed; g++) {
+        if (start[g + 1] == start[g]) continue;
+        *gw = (writer){.fn = to_mem, .ud = &m};
+        m.n = 0;
+        rc = write_group(gw, byg + start[g], start[g + 1] - start[g], &order);
+        if (rc == CEP_OK && gw->failed) rc = CEP_ENOMEM;
+        if (rc != CEP_OK) break;
+        w_u32(w, g);
+        w_u64(w, m.n);
+        w_bytes(w, m.p, m.n);
+    }
+    mem_free(order.v);
+    mem_free(gw);
+    mem_free(m.p);
+    mem_free(byg);
+    return rc;
+}
+
+int snapshot_write(const cep_program *prog, const cep_engine *const *es, unsigned n, const snap_stream *st,
+                   cep_write_fn fn, void *ud) {
+    writer *w = mem_calloc(1, sizeof *w);
+    if (!w) return CEP_ENOMEM;
+    w->fn = fn;
+    w->ud = ud;
+    int rc = write_all(w, prog, es, n, st);
+    if (rc == CEP_OK) {
+        /* trailer: length of everything before it, then the CRC of all that */
+        uint64_t body = w->total;
+        w_u64(w, body);
+        w_flush(w);
+        uint32_t crc = w->crc;
+        unsigned char tail[8];
+        for (int i = 0; i < 4; i++) tail[i] = (unsigned char)(crc >> (8 * i));
+        memcpy(tail + 4, END_MAGIC, 4);
+        if (!w->failed && fn(ud, tail, 8) != 0) w->failed = 1;
+        if (w->failed) rc = CEP_ECALLBACK;
+    }
+    mem_free(w);
+    return rc;
+}
+
+CEP_API int cep_engine_snapshot(const cep_engine *e, cep_write_fn fn, void *ud) {
+    if (!e || !fn) return CEP_EINVAL;
+    snap_stream st;
+    snapshot_stream_of(e, &st);
+    return snapshot_write(e->prog, &e, 1, &st, fn, ud);
 }
 
 /* ---- reading ------------------------------------------------------------------------- */
@@ -340,44 +494,59 @@ static cep_event *r_event(reader *r, cep_engine *e, cep_event *b) {
     return engine_keep_event(e, b);
 }
 
-static int r_pm(reader *r, const cep_engine *e, const nfa_pattern *pat, pm_node **nodes, uint32_t nnodes, pm *p) {
-    (void)e;
+/* The state of one restore: the engine, the part of the snapshot it
+ * takes, and the numbered events and nodes of the section being read. */
+typedef struct rd {
+    reader r;
+    cep_engine *e;
+    cep_event *builder;
+    unsigned index, count;  /* the shard restored, of count */
+    cep_event **events;
+    pm_node **nodes;
+    uint32_t nev, nnd;
+} rd;
+
+#define R_CORRUPT (-1)
+#define R_OOM (-2)
+
+static int r_pm(rd *d, const nfa_pattern *pat, pm *p) {
+    reader *r = &d->r;
     memset(p, 0, sizeof *p);
     uint32_t node = r_u32(r);
     p->start = r_i64(r);
     p->start_seq = r_u64(r);
     int64_t prev_time = r_i64(r);
     p->state = r_u32(r);
-    if (r->bad || node >= nnodes || p->state >= pat->nstates) return -1;
+    if (r->bad || node >= d->nnd || p->state >= pat->nstates) return -1;
     /* Written as the time of the partial match's last event, which is
      * where the engine reads it from. */
-    if (prev_time != nodes[node]->ev->time) return -1;
-    p->node = nodes[node];
+    if (prev_time != d->nodes[node]->ev->time) return -1;
+    p->node = d->nodes[node];
     p->node->refs++;
     return 0;
 }
 
 /* Read the partial matches of ks (in the engine's order, as written) into
- * its buckets. -1: corrupt, -2: out of memory. */
-static int r_key_pms(reader *r, cep_engine *e, const nfa_pattern *pat, key_state *ks, pm_node **nodes,
-                     uint32_t nnd) {
+ * its buckets. R_CORRUPT or R_OOM, else 0. */
+static int r_key_pms(rd *d, const nfa_pattern *pat, key_state *ks) {
+    cep_engine *e = d->e;
     pm_list *l = &e->kids;
     l->n = 0;
-    uint32_t n = r_u32(r);
+    uint32_t n = r_u32(&d->r);
     int rc = 0;
-    if (!r_fits(r, n, SNAP_PM)) return -1;
+    if (!r_fits(&d->r, n, SNAP_PM)) return R_CORRUPT;
     for (uint32_t i = 0; i < n && !rc; i++) {
         pm p;
-        if (r_pm(r, e, pat, nodes, nnd, &p) < 0) {
-            rc = -1;
+        if (r_pm(d, pat, &p) < 0) {
+            rc = R_CORRUPT;
         } else if (engine_list_push(l, p) < 0) {
             engine_node_release(e, p.node);
-            rc = -2;
+            rc = R_OOM;
         } else if (i && pm_cmp_start(&l->v[i - 1], &l->v[i]) > 0) {
-            rc = -1; /* not in start order: not written by an engine */
+            rc = R_CORRUPT; /* not in start order: not written by an engine */
         } else {
             for (pm_node *x = p.node; x; x = x->parent)
-                if (x->step >= pat->nsteps) rc = -1;
+                if (x->step >= pat->nsteps) rc = R_CORRUPT;
         }
     }
     if (rc) {
@@ -399,155 +568,310 @@ static int r_key_pms(reader *r, cep_engine *e, const nfa_pattern *pat, key_state
         for (; j > 0 && l->v[j - 1].state > x.state; j--) l->v[j] = l->v[j - 1];
         l->v[j] = x;
     }
-    return key_insert_sorted(e, ks, l) < 0 ? -2 : 0;
+    return key_insert_sorted(e, ks, l) < 0 ? R_OOM : 0;
+}
+
+static int r_key_held(rd *d, const nfa_pattern *pat, key_state *ks) {
+    uint32_t n = r_u32(&d->r);
+    if (!r_fits(&d->r, n, SNAP_PM)) return R_CORRUPT;
+    for (uint32_t i = 0; i < n; i++) {
+        pm p;
+        if (r_pm(d, pat, &p) < 0) return R_CORRUPT;
+        if (key_hold_push(d->e, ks, p) < 0) {
+            engine_node_release(d->e, p.node);
+            return R_OOM;
+        }
+    }
+    for (uint32_t i = 0; i < ks->done.n; i++)
+        for (pm_node *x = ks->done.v[i].node; x; x = x->parent)
+            if (x->step >= pat->nsteps) return R_CORRUPT;
+    return 0;
+}
+
+/* Pass over a key another shard owns: its partial and held matches. */
+static int skip_pms(rd *d) {
+    for (int k = 0; k < 2; k++) {
+        uint32_t n = r_u32(&d->r);
+        if (!r_fits(&d->r, n, SNAP_PM)) return R_CORRUPT;
+        d->r.p += (size_t)n * SNAP_PM;
+    }
+    return 0;
+}
+
+/* The keys of a section: all of group (-1: of any group; those the shard
+ * does not own are passed over). */
+static int r_keys(rd *d, int group) {
+    cep_engine *e = d->e;
+    reader *r = &d->r;
+    uint32_t nkeys = r_u32(r);
+    if (!r_fits(r, nkeys, SNAP_MIN_KEY)) return R_CORRUPT;
+    for (uint32_t k = 0; k < nkeys; k++) {
+        uint32_t pi = r_u32(r);
+        uint64_t created = r_u64(r);
+        int64_t last_event = r_i64(r);
+        uint32_t klen = r_u32(r);
+        const char *key = r_bytes(r, klen);
+        /* The encoded key starts with its pattern's number (step.c's
+         * encode_key), and lookups go by the key alone: a key naming
+         * another pattern ran that pattern on this one's states, out of
+         * bounds (found by fuzz_snapshot); a key given twice is not one. */
+        if (r->bad || pi >= e->prog->npatterns || klen < 4 || memcmp(key, &pi, 4) != 0) return R_CORRUPT;
+        int g = key_group_of_encoded(e->prog, key, klen);
+        if (g < 0 || (group >= 0 && g != group)) return R_CORRUPT;
+        if (group_owner((uint32_t)g, d->count) != d->index) {
+            if (skip_pms(d) < 0) return R_CORRUPT;
+            continue;
+        }
+        uint64_t kh = hash_bytes(key, klen, e->keys.seed);
+        if (engine_key_find(e, pi, key, klen)) return R_CORRUPT;
+        const nfa_pattern *pat = &e->prog->patterns[pi];
+        key_state *ks = engine_key_new(e, pi, kh, key, klen, NULL);
+        if (!ks) return R_OOM;
+        engine_key_activate(e, ks);
+        ks->created = created;
+        ks->last_event = last_event;
+        int rc = r_key_pms(d, pat, ks);
+        if (rc == 0) rc = r_key_held(d, pat, ks);
+        if (rc) return rc;
+        engine_key_settle(e, ks);
+    }
+    return 0;
+}
+
+static int r_events(rd *d) {
+    reader *r = &d->r;
+    uint32_t want = r_u32(r);
+    if (!r_fits(r, want, SNAP_MIN_EVENT)) return R_CORRUPT;
+    if (!(d->events = mem_calloc(want ? want : 1, sizeof *d->events))) return R_OOM;
+    for (; d->nev < want; d->nev++)
+        if (!(d->events[d->nev] = r_event(r, d->e, d->builder))) return r->bad ? R_CORRUPT : R_OOM;
+    return 0;
+}
+
+static int r_nodes(rd *d) {
+    reader *r = &d->r;
+    uint32_t want = r_u32(r);
+    if (!r_fits(r, want, SNAP_NODE)) return R_CORRUPT;
+    if (!(d->nodes = mem_calloc(want ? want : 1, sizeof *d->nodes))) return R_OOM;
+    for (; d->nnd < want; d->nnd++) {
+        uint32_t ev = r_u32(r), step = r_u32(r), parent = r_u32(r);
+        /* Parents come first, so a node can only point back. */
+        if (r->bad || ev >= d->nev || (parent != NONE32 && parent >= d->nnd)) return R_CORRUPT;
+        pm_node *pn = parent == NONE32 ? NULL : d->nodes[parent];
+        if (!(d->nodes[d->nnd] = engine_node_new(d->e, d->events[ev], step, pn))) return R_OOM;
+    }
+    return 0;
+}
+
+/* Drop the section's own references to its events and nodes: what its
+ * keys hold stays. */
+static void section_end(rd *d) {
+    for (uint32_t i = 0; i < d->nnd; i++) engine_node_release(d->e, d->nodes[i]);
+    for (uint32_t i = 0; i < d->nev; i++) engine_drop_event(d->e, d->events[i]);
+    mem_free(d->nodes);
+    mem_free(d->events);
+    d->nodes = NULL;
+    d->events = NULL;
+    d->nev = d->nnd = 0;
+}
+
+/* Is a buffered event one of this shard's: does a pattern's key of it
+ * belong to the shard (a pool's router sends it there)? */
+static int buffered_here(const rd *d, const cep_event *ev) {
+    const cep_program *p = d->e->prog;
+    if (d->count <= 1 || !p->npatterns) return d->index == 0;
+    for (uint32_t pi = 0; pi < p->npatterns; pi++)
+        if (partition_of(p, pi, ev->vals, d->count) == d->index) return 1;
+    return 0;
+}
+
+static int buffer_event(rd *d, cep_event *ev) {
+    if (heap_push(&d->e->reorder, ev) < 0) return R_OOM;
+    d->e->stats.buffered++;
+    return 0;
+}
+
+static int cmp_u64(const void *a, const void *b) {
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Two buffered events of one number are one event to format 2 (a pool's
+ * copies): a format-1 snapshot holding such a pair is refused, or the
+ * engine's next snapshot would keep one of them. -1: not distinct (or no
+ * memory to tell: the engine's buffer is small then). */
+static int distinct_seqs(const cep_engine *e) {
+    size_t n = e->reorder.n;
+    if (n < 2) return 0;
+    uint64_t *v = mem_alloc(n * sizeof *v);
+    if (!v) return -1;
+    for (size_t i = 0; i < n; i++) v[i] = ((const cep_event *)e->reorder.v[i])->seq;
+    qsort(v, n, sizeof *v, cmp_u64);
+    int rc = 0;
+    for (size_t i = 1; i < n && !rc; i++) rc = v[i] == v[i - 1] ? -1 : 0;
+    mem_free(v);
+    return rc;
+}
+
+/* Version 1: one engine's state as one section, the buffered events by
+ * number among its events. */
+static int r_body_v1(rd *d) {
+    int rc = r_events(d);
+    if (rc) return rc;
+    uint32_t nbuf = r_u32(&d->r);
+    if (d->r.bad || nbuf > d->nev) return R_CORRUPT;
+    for (uint32_t i = 0; i < nbuf; i++) {
+        uint32_t id = r_u32(&d->r);
+        /* Only events[] holds it yet (nodes come later): refs above 1 is
+         * an event buffered twice, which no engine does and which the
+         * engine's own next snapshot could not restore (fuzz_snapshot). */
+        if (d->r.bad || id >= d->nev || d->events[id]->refs != 1) return R_CORRUPT;
+        /* Numbered below the arrivals, as a format-2 snapshot must be (a
+         * new event would get the same number). */
+        if (d->events[id]->seq >= d->e->arrivals) return R_CORRUPT;
+        if (!buffered_here(d, d->events[id])) continue;
+        event_retain(d->events[id]);
+        if (buffer_event(d, d->events[id]) < 0) {
+            engine_drop_event(d->e, d->events[id]);
+            return R_OOM;
+        }
+    }
+    if (distinct_seqs(d->e) < 0) return R_CORRUPT;
+    if ((rc = r_nodes(d)) || (rc = r_keys(d, -1))) return rc;
+    section_end(d);
+    return 0;
+}
+
+/* Version 2: the buffered events, then a section per key group. */
+static int r_body_v2(rd *d) {
+    reader *r = &d->r;
+    uint32_t nbuf = r_u32(r);
+    if (!r_fits(r, nbuf, SNAP_MIN_EVENT)) return R_CORRUPT;
+    uint64_t last = 0;
+    for (uint32_t i = 0; i < nbuf; i++) {
+        cep_event *ev = r_event(r, d->e, d->builder);
+        if (!ev) return r->bad ? R_CORRUPT : R_OOM;
+        /* Written once each, by sequence number, all below the arrivals:
+         * anything else is an event buffered twice, or one a new event
+         * would be numbered as (fuzz_snapshot's finding in version 1). */
+        int bad = (i && ev->seq <= last) || ev->seq >= d->e->arrivals;
+        last = ev->seq;
+        if (bad) {
+            engine_drop_event(d->e, ev);
+            return R_CORRUPT;
+        }
+        if (!buffered_here(d, ev)) {
+            engine_drop_event(d->e, ev);
+        } else if (buffer_event(d, ev) < 0) {
+            engine_drop_event(d->e, ev);
+            return R_OOM;
+        }
+    }
+    uint32_t ngroups = r_u32(r);
+    if (r->bad || ngroups > KEY_GROUPS) return R_CORRUPT;
+    for (uint32_t i = 0, prev = 0; i < ngroups; i++) {
+        uint32_t g = r_u32(r);
+        uint64_t len = r_u64(r);
+        if (r->bad || g >= KEY_GROUPS || (i && g <= prev) || len > (uint64_t)(r->end - r->p)) return R_CORRUPT;
+        prev = g;
+        const unsigned char *end = r->p + len;
+        if (group_owner(g, d->count) == d->index) {
+            reader whole = *r;
+            *r = (reader){r->p, end, 0};
+            int rc = r_events(d);
+            if (!rc) rc = r_nodes(d);
+            if (!rc) rc = r_keys(d, (int)g);
+            if (!rc && r->p != end) rc = R_CORRUPT;
+            if (rc) return rc;
+            section_end(d);
+            *r = whole;
+        }
+        r->p = end;
+    }
+    return 0;
 }
 
 /* Check the envelope: magic, version, trailer, length, CRC, program. */
-static int check_envelope(const cep_engine *e, const unsigned char *buf, size_t len) {
+static int check_envelope(const cep_program *prog, const unsigned char *buf, size_t len, uint32_t *version) {
     if (len < 8 || memcmp(buf, MAGIC, 8) != 0) return CEP_EFORMAT;
     if (len < HEADER_LEN + TRAILER_LEN) return CEP_ETRUNCATED;
     reader r = {buf + 8, buf + len, 0};
-    if (r_u32(&r) != SNAP_VERSION) return CEP_EFORMAT;
+    *version = r_u32(&r);
+    uint32_t groups = r_u32(&r);
+    if (*version != 1 && *version != SNAP_VERSION) return CEP_EFORMAT;
     if (memcmp(buf + len - 4, END_MAGIC, 4) != 0) return CEP_ETRUNCATED;
     reader t = {buf + len - TRAILER_LEN, buf + len, 0};
     uint64_t body = r_u64(&t);
     uint32_t crc = r_u32(&t);
     if (body != len - TRAILER_LEN) return body > len - TRAILER_LEN ? CEP_ETRUNCATED : CEP_ECORRUPT;
     if (crc32c(0, buf, len - 8) != crc) return CEP_ECORRUPT;
+    /* Another key group count files keys elsewhere: not ours to read. */
+    if (*version == SNAP_VERSION && groups != KEY_GROUPS) return CEP_EFORMAT;
     reader h = {buf + 16, buf + len, 0};
-    if (r_u64(&h) != e->prog->fingerprint) return CEP_EPROGRAM;
+    if (r_u64(&h) != prog->fingerprint) return CEP_EPROGRAM;
     return CEP_OK;
 }
 
-/* What a restore has read so far: the numbered events and nodes that the
- * later sections refer to. Each section's reader returns CEP_OK,
- * CEP_ECORRUPT or CEP_ENOMEM. */
-typedef struct restoring {
-    cep_engine *e;
-    reader r;
-    cep_event *builder;
-    cep_event **events;
-    pm_node **nodes;
-    uint32_t nev, nnd;
-    uint64_t keys_created;
-    int started, finished;
-} restoring;
-
-/* The engine's clock and counters. */
-static int r_engine(restoring *s) {
-    cep_engine *e = s->e;
-    reader *r = &s->r;
-    e->max_delay = r_i64(r);
-    e->watermark = r_i64(r);
-    e->max_seen = r_i64(r);
-    e->arrivals = r_u64(r);
-    s->keys_created = r_u64(r);
-    s->started = (int)r_u8(r);
-    s->finished = (int)r_u8(r);
-    cep_stats *st = &e->stats;
-    uint64_t *counters[] = {&st->events, &st->matches, &st->late, &st->stragglers, &st->timeouts,
-                            &st->dropped, &st->ttl_dropped, &st->mem_dropped, &st->peak_partial_matches};
-    for (size_t i = 0; i < sizeof counters / sizeof *counters; i++) *counters[i] = r_u64(r);
+/* The stream figures after the header; *body where the rest starts. */
+static int read_stream(reader *r, uint32_t version, snap_stream *st) {
+    memset(st, 0, sizeof *st);
+    st->max_delay = r_i64(r);
+    st->watermark = r_i64(r);
+    st->max_seen = r_i64(r);
+    st->arrivals = r_u64(r);
+    st->keys_created = r_u64(r);
+    st->started = (int)r_u8(r);
+    st->finished = (int)r_u8(r);
+    st->engines = version == 1 ? 1 : r_u32(r);
+    for (size_t i = 0; i < 9; i++) st->counters[i] = r_u64(r);
     /* A negative delay (which set_max_delay refuses) overflowed the
      * watermark arithmetic of push (found by fuzz_snapshot). */
-    return r->bad || e->max_delay < 0 ? CEP_ECORRUPT : CEP_OK;
+    return r->bad || st->max_delay < 0 ? CEP_ECORRUPT : CEP_OK;
 }
 
-/* The stored events, then which of them wait in the out-of-order buffer. */
-static int r_events(restoring *s) {
-    cep_engine *e = s->e;
-    reader *r = &s->r;
-    uint32_t want = r_u32(r);
-    if (!r_fits(r, want, SNAP_MIN_EVENT)) return CEP_ECORRUPT;
-    if (!(s->events = mem_calloc(want ? want : 1, sizeof *s->events))) return CEP_ENOMEM;
-    for (; s->nev < want; s->nev++)
-        if (!(s->events[s->nev] = r_event(r, e, s->builder))) return r->bad ? CEP_ECORRUPT : CEP_ENOMEM;
-    uint32_t nbuf = r_u32(r);
-    if (r->bad || nbuf > want) return CEP_ECORRUPT;
-    for (uint32_t i = 0; i < nbuf; i++) {
-        uint32_t id = r_u32(r);
-        /* Only events[] holds it yet (nodes come later): refs above 1 is
-         * an event buffered twice, which no engine does and which the
-         * engine's own next snapshot could not restore (fuzz_snapshot). */
-        if (r->bad || id >= s->nev || s->events[id]->refs != 1) return CEP_ECORRUPT;
-        event_retain(s->events[id]);
-        if (heap_push(&e->reorder, s->events[id]) < 0) {
-            engine_drop_event(e, s->events[id]);
-            return CEP_ENOMEM;
-        }
-        e->stats.buffered++;
+int snapshot_open(const cep_program *prog, const void *buf, size_t len, snap_stream *st) {
+    uint32_t version;
+    if (!buf) return CEP_EFORMAT;
+    int rc = check_envelope(prog, buf, len, &version);
+    if (rc != CEP_OK) return rc;
+    reader r = {(const unsigned char *)buf + HEADER_LEN, (const unsigned char *)buf + len - TRAILER_LEN, 0};
+    return read_stream(&r, version, st);
+}
+
+typedef struct key_at {
+    key_state *ks;
+    size_t pos;
+} key_at;
+
+static int cmp_created(const void *a, const void *b) {
+    const key_at *x = a, *y = b;
+    if (x->ks->created != y->ks->created) return x->ks->created < y->ks->created ? -1 : 1;
+    return x->pos < y->pos ? -1 : x->pos > y->pos;
+}
+
+/* Keys come by group: put the list back in creation order, which decides
+ * the order of what is emitted for several keys at once. */
+static int relist_by_creation(cep_engine *e) {
+    size_t n = 0;
+    for (key_state *ks = e->first; ks; ks = ks->next) n++;
+    if (n < 2) return 0;
+    key_at *v = mem_alloc(n * sizeof *v);
+    if (!v) return -1;
+    n = 0;
+    for (key_state *ks = e->first; ks; ks = ks->next, n++) v[n] = (key_at){ks, n};
+    qsort(v, n, sizeof *v, cmp_created);
+    for (size_t i = 0; i < n; i++) {
+        v[i].ks->prev = i ? v[i - 1].ks : NULL;
+        v[i].ks->next = i + 1 < n ? v[i + 1].ks : NULL;
     }
-    return CEP_OK;
+    e->first = v[0].ks;
+    e->last = v[n - 1].ks;
+    mem_free(v);
+    return 0;
 }
 
-/* The partial matches' nodes, shared among them. */
-static int r_nodes(restoring *s) {
-    reader *r = &s->r;
-    uint32_t want = r_u32(r);
-    if (!r_fits(r, want, SNAP_NODE)) return CEP_ECORRUPT;
-    if (!(s->nodes = mem_calloc(want ? want : 1, sizeof *s->nodes))) return CEP_ENOMEM;
-    for (; s->nnd < want; s->nnd++) {
-        uint32_t ev = r_u32(r), step = r_u32(r), parent = r_u32(r);
-        /* Parents come first, so a node can only point back. */
-        if (r->bad || ev >= s->nev || (parent != NONE32 && parent >= s->nnd)) return CEP_ECORRUPT;
-        pm_node *up = parent == NONE32 ? NULL : s->nodes[parent];
-        if (!(s->nodes[s->nnd] = engine_node_new(s->e, s->events[ev], step, up))) return CEP_ENOMEM;
-    }
-    return CEP_OK;
-}
-
-/* One key: its partial matches and its held matches. */
-static int r_key(restoring *s) {
-    cep_engine *e = s->e;
-    reader *r = &s->r;
-    uint32_t pi = r_u32(r);
-    uint64_t created = r_u64(r);
-    int64_t last_event = r_i64(r);
-    uint32_t klen = r_u32(r);
-    const char *key = r_bytes(r, klen);
-    /* The encoded key starts with its pattern's number (step.c's
-     * encode_key), and lookups go by the key alone: a key naming
-     * another pattern ran that pattern on this one's states, out of
-     * bounds (found by fuzz_snapshot); a key given twice is not one. */
-    if (r->bad || pi >= e->prog->npatterns || klen < 4 || memcmp(key, &pi, 4) != 0) return CEP_ECORRUPT;
-    uint64_t kh = hash_bytes(key, klen, e->keys.seed);
-    if (engine_key_find(e, pi, key, klen)) return CEP_ECORRUPT;
-    const nfa_pattern *pat = &e->prog->patterns[pi];
-    key_state *ks = engine_key_new(e, pi, kh, key, klen, NULL);
-    if (!ks) return CEP_ENOMEM;
-    engine_key_activate(e, ks);
-    ks->created = created;
-    ks->last_event = last_event;
-    int kr = r_key_pms(r, e, pat, ks, s->nodes, s->nnd);
-    if (kr) return kr == -1 ? CEP_ECORRUPT : CEP_ENOMEM;
-    uint32_t n = r_u32(r);
-    if (!r_fits(r, n, SNAP_PM)) return CEP_ECORRUPT;
-    for (uint32_t i = 0; i < n; i++) {
-        pm p;
-        if (r_pm(r, e, pat, s->nodes, s->nnd, &p) < 0) return CEP_ECORRUPT;
-        if (key_hold_push(e, ks, p) < 0) {
-            engine_node_release(e, p.node);
-            return CEP_ENOMEM;
-        }
-    }
-    const pm_list *l = &ks->done;
-    for (uint32_t i = 0; i < l->n; i++)
-        for (pm_node *x = l->v[i].node; x; x = x->parent)
-            if (x->step >= pat->nsteps) return CEP_ECORRUPT;
-    engine_key_settle(e, ks);
-    return CEP_OK;
-}
-
-static int r_keys(restoring *s) {
-    uint32_t nkeys = r_u32(&s->r);
-    if (!r_fits(&s->r, nkeys, SNAP_MIN_KEY)) return CEP_ECORRUPT;
-    int rc = CEP_OK;
-    for (uint32_t k = 0; k < nkeys && rc == CEP_OK; k++) rc = r_key(s);
-    return rc;
-}
-
-/* A failed restore leaves a clean, unused engine behind. */
-static void restore_undo(cep_engine *e, int64_t old_delay) {
+void snapshot_undo(cep_engine *e, int64_t old_delay) {
+    /* Leave a clean, unused engine behind. */
     timers_clear(e);
     while (e->first) engine_key_free(e, e->first);
     cep_event *ev;
@@ -561,43 +885,54 @@ static void restore_undo(cep_engine *e, int64_t old_delay) {
     e->started = e->finished = 0;
 }
 
+int snapshot_restore_part(cep_engine *e, const void *buf, size_t len, unsigned index, unsigned count,
+                          int counters) {
+    snap_stream st;
+    int rc = snapshot_open(e->prog, buf, len, &st);
+    if (rc != CEP_OK) {
+        engine_set_err(e, "%s", cep_strerror(rc));
+        return rc;
+    }
+    const unsigned char *b = buf;
+    uint32_t version = b[8] | (uint32_t)b[9] << 8 | (uint32_t)b[10] << 16 | (uint32_t)b[11] << 24;
+    rd d = {.r = {b + HEADER_LEN, b + len - TRAILER_LEN, 0}, .e = e, .index = index, .count = count};
+    read_stream(&d.r, version, &st);
+    if ((rc = cep_event_new(e->prog, &d.builder)) != CEP_OK) return rc;
+    int64_t old_delay = e->max_delay; /* the caller's, kept if restore fails */
+    e->max_delay = st.max_delay;
+    e->watermark = st.watermark;
+    e->max_seen = st.max_seen;
+    e->arrivals = st.arrivals;
+    if (counters) {
+        cep_stats *s = &e->stats;
+        uint64_t *to[] = {&s->events, &s->matches, &s->late, &s->stragglers, &s->timeouts, &s->dropped,
+                          &s->ttl_dropped, &s->mem_dropped, &s->peak_partial_matches};
+        for (size_t i = 0; i < 9; i++) *to[i] = st.counters[i];
+    }
+    int r = version == 1 ? r_body_v1(&d) : r_body_v2(&d);
+    if (!r && d.r.p != d.r.end) r = R_CORRUPT;
+    section_end(&d);
+    if (!r && (relist_by_creation(e) < 0 || timers_rebuild(e) < 0)) r = R_OOM;
+    cep_event_free(d.builder);
+    if (r) {
+        rc = r == R_OOM ? CEP_ENOMEM : CEP_ECORRUPT;
+        engine_set_err(e, "%s", r == R_OOM ? "out of memory" : "snapshot is inconsistent");
+        snapshot_undo(e, old_delay);
+        return rc;
+    }
+    e->keys_created = st.keys_created;
+    e->started = st.started;
+    e->finished = st.finished;
+    return CEP_OK;
+}
+
 CEP_API int cep_engine_restore(cep_engine *e, const void *buf, size_t len) {
     if (!e || (!buf && len)) return CEP_EINVAL;
     if (e->started || e->first || e->reorder.n) {
         engine_set_err(e, "restore needs a new engine");
         return CEP_EINVAL;
     }
-    int rc = check_envelope(e, buf, len);
-    if (rc != CEP_OK) {
-        engine_set_err(e, "%s", cep_strerror(rc));
-        return rc;
-    }
-    const unsigned char *b = buf;
-    restoring s = {.e = e, .r = {b + HEADER_LEN, b + len - TRAILER_LEN, 0}};
-    rc = cep_event_new(e->prog, &s.builder);
-    if (rc != CEP_OK) return rc;
-    int64_t old_delay = e->max_delay; /* the caller's, kept if restore fails */
-    rc = r_engine(&s);
-    if (rc == CEP_OK) rc = r_events(&s);
-    if (rc == CEP_OK) rc = r_nodes(&s);
-    if (rc == CEP_OK) rc = r_keys(&s);
-    if (rc == CEP_OK && s.r.p != s.r.end) rc = CEP_ECORRUPT;
-    if (rc == CEP_OK && timers_rebuild(e) < 0) rc = CEP_ENOMEM;
-    if (rc == CEP_OK) {
-        e->keys_created = s.keys_created;
-        e->started = s.started;
-        e->finished = s.finished;
-    }
-    /* The nodes and events now belong to the keys and the buffer that
-     * took them (or to nothing, after a failure). */
-    for (uint32_t i = 0; i < s.nnd; i++) engine_node_release(e, s.nodes[i]);
-    for (uint32_t i = 0; i < s.nev; i++) engine_drop_event(e, s.events[i]);
-    mem_free(s.nodes);
-    mem_free(s.events);
-    cep_event_free(s.builder);
-    if (rc != CEP_OK) {
-        engine_set_err(e, rc == CEP_ENOMEM ? "out of memory" : "snapshot is inconsistent");
-        restore_undo(e, old_delay);
-    }
-    return rc;
+    /* An engine partitioned by cep_engine_set_partition takes its share. */
+    unsigned count = e->part_count > 1 ? e->part_count : 1, index = e->part_count > 1 ? e->part_index : 0;
+    return snapshot_restore_part(e, buf, len, index, count, index == 0);
 }

@@ -3,7 +3,9 @@
 # fixtures and a generated stream, every output per key (matches, timeouts)
 # must be the same lines in the same order, the late events and rejected
 # lines the very same files, the messages and --stats counters the same;
-# and the options --threads refuses. Run by `make check`.
+# the options --threads refuses; checkpoints taken with N threads restored
+# with M or with one engine, damaged ones refused; SIGHUP reloads under
+# --threads. Run by `make check`.
 
 : "${top_srcdir:=.}"
 : "${top_builddir:=.}"
@@ -144,9 +146,88 @@ expect_usage "--threads 257" "cepheus: invalid --threads '257': expected an inte
     --threads 257 good.cep events.jsonl
 expect_usage "--threads x" "cepheus: invalid --threads 'x': expected an integer from 1 to 256" \
     --threads x good.cep events.jsonl
-expect_usage "--threads with --checkpoint" \
-    "cepheus: --threads cannot be used with --checkpoint, --restore or --savepoint-dir: a pool of engines has no snapshot" \
-    --threads 2 --checkpoint "$TMP/ck" --output "$TMP/o" good.cep events.jsonl
+
+# ---- checkpoints under --threads (tests/crash_threads.sh: under kill -9) ----
+# A run stopped by SIGTERM takes a final checkpoint with 3 threads; the
+# restore with 2 threads, and the one with a single engine, each end as
+# one uninterrupted engine does (per key).
+"$CEP" run --max-delay 2000 --output "$TMP/whole" "$TMP/two.cep" "$TMP/in.jsonl" 2>/dev/null
+for n in 2 0; do
+    rm -rf "$TMP/ck" "$TMP/part"
+    mkfifo "$TMP/fifo$n"
+    "$CEP" run --threads 3 --max-delay 2000 --checkpoint "$TMP/ck" --output "$TMP/part" "$TMP/two.cep" \
+        "$TMP/fifo$n" 2>/dev/null &
+    pid=$!
+    exec 3> "$TMP/fifo$n"
+    head -n 15000 "$TMP/in.jsonl" >&3
+    sleep 0.5
+    kill -TERM "$pid"
+    wait "$pid"
+    st=$?
+    exec 3>&-
+    if [ "$n" = 0 ]; then threads=; else threads="--threads $n"; fi
+    # The restart reads the whole input under the FIFO's name: the
+    # checkpoint's offset is into the lines the FIFO carried.
+    rm "$TMP/fifo$n"
+    cp "$TMP/in.jsonl" "$TMP/fifo$n"
+    # shellcheck disable=SC2086
+    "$CEP" run $threads --max-delay 2000 --checkpoint "$TMP/ck" --restore "$TMP/ck" --output "$TMP/part" \
+        "$TMP/two.cep" "$TMP/fifo$n" 2>"$TMP/err"
+    st2=$?
+    if [ "$st" = 143 ] && [ "$st2" = 0 ] && [ "$(by_key "$TMP/whole")" = "$(by_key "$TMP/part")" ]; then ok; else
+        ko "checkpoint with 3 threads, restore with ${threads:-one engine}: status $st then $st2: $(cat "$TMP/err")"
+    fi
+    rm -f "$TMP/fifo$n"
+done
+
+# A damaged or foreign checkpoint is refused under --threads as with one
+# engine, and every output stays as it was.
+cp "$TMP/ck/checkpoint" "$TMP/good-ck"
+size=$(wc -c < "$TMP/good-ck")
+printf 'x' | dd of="$TMP/ck/checkpoint" bs=1 seek=$((size - 40)) conv=notrunc 2>/dev/null
+cp "$TMP/part" "$TMP/part-before"
+"$CEP" run --threads 2 --max-delay 2000 --restore "$TMP/ck" --output "$TMP/part" "$TMP/two.cep" "$TMP/in.jsonl" \
+    >/dev/null 2>"$TMP/err"
+st=$?
+[ "$st" = 3 ] && [ "$(cat "$TMP/err")" = "cepheus: cannot restore the checkpoint in '$TMP/ck': snapshot is corrupted" ] &&
+    cmp -s "$TMP/part" "$TMP/part-before" && ok || ko "damaged checkpoint under --threads: status $st: $(cat "$TMP/err")"
+cp "$TMP/good-ck" "$TMP/ck/checkpoint"
+printf 'pattern other\n  key user\n  begin a where type == "x"\n' > "$TMP/other.cep"
+"$CEP" run --threads 2 --restore "$TMP/ck" --output "$TMP/part" "$TMP/other.cep" "$TMP/in.jsonl" >/dev/null 2>"$TMP/err"
+st=$?
+[ "$st" = 3 ] && grep -q "^cepheus: cannot restore the checkpoint in '$TMP/ck': $TMP/other.cep has changed since it was made (.*): no pattern is unchanged, so no state can be kept; nothing was restored$" "$TMP/err" &&
+    cmp -s "$TMP/part" "$TMP/part-before" && ok || ko "foreign checkpoint under --threads: status $st: $(cat "$TMP/err")"
+
+# ---- SIGHUP under --threads: tests/cli.sh's reload, on a pool ----
+cp reload_a.cep "$TMP/reload.cep"
+mkfifo "$TMP/hfifo"
+"$CEP" run --threads 2 "$TMP/reload.cep" "$TMP/hfifo" > "$TMP/rout" 2> "$TMP/rerr" &
+pid=$!
+exec 3> "$TMP/hfifo"
+printf '%s\n' '{"ts":1,"k":1,"t":"a"}' '{"ts":2,"k":1,"t":"c"}' >&3
+sleep 0.5
+cp reload_b.cep "$TMP/reload.cep"
+kill -HUP "$pid"
+sleep 0.3
+printf '%s\n' '{"ts":3,"k":1,"t":"b"}' '{"ts":4,"k":1,"t":"c"}' '{"ts":5,"k":1,"t":"d"}' >&3
+sleep 0.5
+cp reload_bad.cep "$TMP/reload.cep"
+kill -HUP "$pid"
+sleep 0.3
+printf '%s\n' '{"ts":6,"k":1,"t":"a"}' '{"ts":7,"k":1,"t":"b"}' >&3
+exec 3>&-
+wait "$pid"
+st=$?
+expected='{"pattern":"y","key":1,"start":2,"end":2,"events":{"c":[{"ts":2,"k":1,"t":"c"}]}}
+{"pattern":"x","key":1,"start":1,"end":3,"events":{"a":[{"ts":1,"k":1,"t":"a"}],"b":[{"ts":3,"k":1,"t":"b"}]}}
+{"pattern":"z","key":1,"start":4,"end":5,"events":{"c":[{"ts":4,"k":1,"t":"c"}],"d":[{"ts":5,"k":1,"t":"d"}]}}
+{"pattern":"x","key":1,"start":6,"end":7,"events":{"a":[{"ts":6,"k":1,"t":"a"}],"b":[{"ts":7,"k":1,"t":"b"}]}}'
+if [ "$st" = 0 ] && [ "$(cat "$TMP/rout")" = "$expected" ] &&
+    grep -q "^cepheus: reloaded $TMP/reload.cep: 2 patterns, 1 of them by a name that ran before$" "$TMP/rerr" &&
+    grep -q "^cepheus: $TMP/reload.cep not reloaded; the running patterns go on$" "$TMP/rerr"; then ok; else
+    ko "SIGHUP under --threads: status $st"
+    cat "$TMP/rout" "$TMP/rerr"
+fi
 
 # A write error from a shard is reported like one engine's.
 if [ -w /dev/full ]; then

@@ -117,14 +117,15 @@ static void put_le(unsigned char *p, uint64_t v, int n) {
     for (int i = 0; i < n; i++) p[i] = (unsigned char)(v >> (8 * i));
 }
 
-/* Header, payload, trailer: a snapshot whose envelope is valid. */
-static unsigned char *wrap(const uint8_t *payload, size_t size, size_t *len) {
+/* Header, payload, trailer: a snapshot of the given format version whose
+ * envelope is valid. */
+static unsigned char *wrap(const uint8_t *payload, size_t size, unsigned version, size_t *len) {
     *len = 24 + size + 16;
     unsigned char *s = malloc(*len);
     if (!s) __builtin_trap();
     memcpy(s, "CEPSNAP\0", 8);
-    put_le(s + 8, 1, 4);  /* version */
-    put_le(s + 12, 0, 4); /* reserved */
+    put_le(s + 8, version, 4);
+    put_le(s + 12, version == 1 ? 0 : 128, 4); /* reserved; key groups */
     put_le(s + 16, cep_program_fingerprint(prog), 8);
     if (size) memcpy(s + 24, payload, size);
     put_le(s + 24 + size, 24 + size, 8);
@@ -141,6 +142,8 @@ static const char *const EVENTS[] = {
     "{\"ts\":9000000000100,\"k\":1,\"t\":\"z\",\"f\":0.5}",
 };
 
+static void try_payload(const uint8_t *data, size_t size, unsigned version);
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     setup();
     /* The envelope checks, on the bytes as given. */
@@ -148,10 +151,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     (void)cep_engine_restore(e, data, size);
     (void)cep_engine_error(e);
     cep_engine_free(e);
+    /* The payload as format 1 (one section) and as format 2 (key groups):
+     * the seeds are payloads of both. */
+    try_payload(data, size, 1);
+    try_payload(data, size, 2);
+    return 0;
+}
 
+static void try_payload(const uint8_t *data, size_t size, unsigned version) {
     size_t len;
-    unsigned char *snap = wrap(data, size, &len);
-    e = new_engine();
+    unsigned char *snap = wrap(data, size, version, &len);
+    cep_engine *e = new_engine();
     int rc = cep_engine_restore(e, snap, len);
     free(snap);
     if (rc != CEP_OK) {
@@ -162,7 +172,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         if (rc != CEP_OK) __builtin_trap();
         cep_engine_finish(e);
         cep_engine_free(e);
-        return 0;
+        return;
     }
     cep_stats st;
     cep_engine_stats(e, &st);
@@ -181,7 +191,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     cep_engine_stats(e, &st);
     cep_engine_free(e);
     cep_engine_free(e2); /* freed unfinished: holds partial matches */
-    return 0;
 }
 
 #ifdef SNAPSHOT_SEEDS

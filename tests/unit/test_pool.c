@@ -7,7 +7,11 @@
  * events the same list, and the counters the same after finish. Programs
  * whose patterns share one key (an integer: the router's shortcut; a
  * string) as well. Also processing time (on a clock the test sets), the
- * JSON path, partition options, errors. */
+ * JSON path, partition options, errors. Snapshots: a stream cut into
+ * stages, each run by an engine or a pool of another size restored from
+ * the previous stage's snapshot (N threads to M and back, engine to pool
+ * to engine), against the uninterrupted engine; a program change under a
+ * pool. */
 #include "config.h"
 
 #include <inttypes.h>
@@ -119,6 +123,7 @@ static void value_text(char *b, size_t cap, cep_value v) {
 }
 
 static int id_slot;
+static int line_by_time; /* name events by their time: after a program change the slots differ */
 
 static void match_line(const cep_match *m, char *key, size_t kcap, char *text, size_t tcap) {
     size_t k = (size_t)snprintf(key, kcap, "%s", cep_match_pattern(m));
@@ -131,8 +136,9 @@ static void match_line(const cep_match *m, char *key, size_t kcap, char *text, s
                                 cep_match_start(m), cep_match_end(m));
     for (size_t s = 0; s < cep_match_step_count(m) && t < tcap; s++)
         for (size_t i = 0; i < cep_match_event_count(m, s) && t < tcap; i++) {
-            cep_value id = cep_event_value(cep_match_event(m, s, i), id_slot);
-            t += (size_t)snprintf(text + t, tcap - t, " %s#%" PRId64, cep_match_step_name(m, s), id.u.i);
+            const cep_event *ev = cep_match_event(m, s, i);
+            int64_t id = line_by_time ? cep_event_time(ev) : cep_event_value(ev, id_slot).u.i;
+            t += (size_t)snprintf(text + t, tcap - t, " %s#%" PRId64, cep_match_step_name(m, s), id);
         }
 }
 
@@ -459,7 +465,9 @@ START_TEST(pool_engine_count) {
     ck_assert_uint_eq(cep_pool_engine_count(0), 0);
     ck_assert_uint_eq(cep_pool_engine_count(1), 1);
     ck_assert_uint_eq(cep_pool_engine_count(2), 4);
-    ck_assert_uint_eq(cep_pool_engine_count(256), 512);
+    ck_assert_uint_eq(cep_pool_engine_count(64), 128);
+    ck_assert_uint_eq(cep_pool_engine_count(65), 128); /* no more than the key groups */
+    ck_assert_uint_eq(cep_pool_engine_count(256), 128);
     ck_assert_uint_eq(cep_pool_engine_count(257), 0);
 }
 END_TEST
@@ -722,6 +730,273 @@ START_TEST(partition_option) {
 }
 END_TEST
 
+
+/* ---- snapshots across engines and pools -------------------------------------- */
+
+typedef struct buf {
+    char *p;
+    size_t n, cap;
+} buf;
+
+static int to_buf(void *ud, const void *data, size_t len) {
+    buf *b = ud;
+    if (b->n + len > b->cap) {
+        b->cap = (b->n + len) * 2;
+        b->p = realloc(b->p, b->cap);
+        ck_assert_ptr_nonnull(b->p);
+    }
+    memcpy(b->p + b->n, data, len);
+    b->n += len;
+    return 0;
+}
+
+/* The stream in stages: stage i (of nst) is run by an engine (threads[i]
+ * 0) or a pool of threads[i] threads, restored from the snapshot the
+ * previous stage ended with. */
+static void run_staged(const options *o, const gen_event *gv, size_t n, const unsigned *threads, size_t nst,
+                       collector *merged, cep_stats *st) {
+    collector *c = calloc(KEY_GROUPS, sizeof *c);
+    ck_assert_ptr_nonnull(c);
+    config cf = {o, c};
+    cep_event *ev;
+    ck_assert_int_eq(cep_event_new(prog, &ev), CEP_OK);
+    buf snap = {0};
+    for (size_t stage = 0; stage < nst; stage++) {
+        cep_engine *e = NULL;
+        cep_pool *p = NULL;
+        unsigned nt = threads[stage];
+        if (nt) {
+            ck_assert_int_eq(cep_pool_new(prog, nt, configure, &cf, &p), CEP_OK);
+            if (o->churn) pool_set_churn(p, o->churn);
+            if (stage) ck_assert_msg(cep_pool_restore(p, snap.p, snap.n) == CEP_OK, "%s", cep_pool_error(p));
+        } else {
+            ck_assert_int_eq(cep_engine_new(prog, &e), CEP_OK);
+            ck_assert_int_eq(configure(&cf, e, 0), CEP_OK);
+            if (stage) ck_assert_msg(cep_engine_restore(e, snap.p, snap.n) == CEP_OK, "%s", cep_engine_error(e));
+        }
+        for (size_t i = stage * n / nst; i < (stage + 1) * n / nst; i++) {
+            const gen_event *g = &gv[i];
+            if (o->watermarks && g->watermark)
+                ck_assert_int_eq(p ? cep_pool_advance_watermark(p, g->watermark)
+                                   : cep_engine_advance_watermark(e, g->watermark),
+                                 CEP_OK);
+            fill(ev, g);
+            ck_assert_int_eq(p ? cep_pool_push(p, ev) : cep_engine_push(e, ev), CEP_OK);
+        }
+        if (stage + 1 < nst) {
+            snap.n = 0;
+            ck_assert_int_eq(p ? cep_pool_snapshot(p, to_buf, &snap) : cep_engine_snapshot(e, to_buf, &snap), CEP_OK);
+        } else {
+            ck_assert_int_eq(p ? cep_pool_finish(p) : cep_engine_finish(e), CEP_OK);
+            if (p) ck_assert_int_eq(cep_pool_stats(p, st), CEP_OK);
+            else cep_engine_stats(e, st);
+        }
+        cep_pool_free(p);
+        cep_engine_free(e);
+        /* Late events come from engine 0 alone, in order, in every stage. */
+        for (unsigned s = 0; s < KEY_GROUPS; s++) {
+            for (size_t i = 0; i < c[s].out.n; i++) add(&merged->out, c[s].out.v[i].key, c[s].out.v[i].text);
+            for (size_t i = 0; i < c[s].late.n; i++) add(&merged->late, "", c[s].late.v[i].text);
+            lines_free(&c[s].out);
+            lines_free(&c[s].late);
+        }
+    }
+    free(snap.p);
+    free(c);
+    cep_event_free(ev);
+}
+
+/* Each staging against the uninterrupted engine: per key the same lines,
+ * the same late events, the same counters. */
+static void compare_staged(const options *o, size_t n) {
+    static const unsigned stagings[][4] = {
+        {3, 1},       /* N -> M, fewer */
+        {1, 4},       /* M -> N, more */
+        {2, 3, 2},    /* and back */
+        {0, 3, 0},    /* engine -> pool -> engine */
+        {4, 0, 2, 0}, /* pool -> engine -> pool -> engine */
+    };
+    static const size_t nstages[] = {2, 2, 3, 3, 4};
+    gen_event *gv = make_stream(n);
+    collector one = {0};
+    cep_stats s1;
+    run(o, gv, n, 0, &one, &s1);
+    ck_assert_msg(one.out.n > 100, "too few matches to compare (%zu)", one.out.n);
+    for (size_t k = 0; k < sizeof nstages / sizeof *nstages; k++) {
+        collector many = {0};
+        cep_stats sp;
+        run_staged(o, gv, n, stagings[k], nstages[k], &many, &sp);
+        char what[64];
+        snprintf(what, sizeof what, "staging %zu (%u, %u, ...)", k, stagings[k][0], stagings[k][1]);
+        assert_same_per_key(&one.out, &many.out, what);
+        ck_assert_int_eq(one.late.n, many.late.n);
+        for (size_t i = 0; i < one.late.n; i++) ck_assert_str_eq(one.late.v[i].text, many.late.v[i].text);
+        ck_assert_int_eq(sp.events, s1.events);
+        ck_assert_int_eq(sp.matches, s1.matches);
+        ck_assert_int_eq(sp.timeouts, s1.timeouts);
+        ck_assert_int_eq(sp.late, s1.late);
+        ck_assert_int_eq(sp.stragglers, s1.stragglers);
+        ck_assert_int_eq(sp.partial_matches, 0);
+        lines_free(&many.out);
+        lines_free(&many.late);
+    }
+    lines_free(&one.out);
+    lines_free(&one.late);
+    free(gv);
+}
+
+START_TEST(rescale_out_of_order) {
+    /* Several key layouts (an event goes to several engines), events held
+     * back at every cut, late events, watermark lines. */
+    options o = {.max_delay = 60, .watermarks = 1};
+    compare_staged(&o, 12000);
+}
+END_TEST
+
+START_TEST(rescale_lateness_ttl) {
+    options o = {.max_delay = 40, .lateness = 300, .ttl = 150, .watermarks = 1};
+    compare_staged(&o, 12000);
+}
+END_TEST
+
+START_TEST(rescale_int_key) {
+    /* One integer key: the router's shortcut, one engine per event. */
+    use_program(patterns_int_key);
+    options o = {.max_delay = 60, .lateness = 100, .watermarks = 1};
+    compare_staged(&o, 12000);
+}
+END_TEST
+
+START_TEST(rescale_churn) {
+    /* Engines moving between threads when the snapshots are taken. */
+    options o = {.max_delay = 60, .watermarks = 1, .churn = 64};
+    compare_staged(&o, 8000);
+}
+END_TEST
+
+START_TEST(pool_restore_refuses) {
+    options o = {.max_delay = 10};
+    collector c[8];
+    memset(c, 0, sizeof c);
+    config cf = {&o, c};
+    cep_pool *p = NULL;
+    ck_assert_int_eq(cep_pool_new(prog, 2, configure, &cf, &p), CEP_OK);
+    cep_event *ev;
+    ck_assert_int_eq(cep_event_new(prog, &ev), CEP_OK);
+    gen_event *gv = make_stream(500);
+    for (size_t i = 0; i < 500; i++) {
+        fill(ev, &gv[i]);
+        ck_assert_int_eq(cep_pool_push(p, ev), CEP_OK);
+    }
+    buf snap = {0};
+    ck_assert_int_eq(cep_pool_snapshot(p, to_buf, &snap), CEP_OK);
+    /* A used pool takes no snapshot. */
+    ck_assert_int_eq(cep_pool_restore(p, snap.p, snap.n), CEP_EINVAL);
+    cep_pool_free(p);
+    /* Damaged, truncated, foreign: refused, and the pool is still new. */
+    ck_assert_int_eq(cep_pool_new(prog, 3, configure, &cf, &p), CEP_OK);
+    snap.p[snap.n / 2] ^= 1;
+    ck_assert_int_eq(cep_pool_restore(p, snap.p, snap.n), CEP_ECORRUPT);
+    snap.p[snap.n / 2] ^= 1;
+    ck_assert_int_eq(cep_pool_restore(p, snap.p, snap.n - 9), CEP_ETRUNCATED);
+    ck_assert_int_eq(cep_pool_restore(p, "not a snapshot", 14), CEP_EFORMAT);
+    cep_program *other = NULL;
+    ck_assert_int_eq(cep_compile(NULL, patterns_int_key, strlen(patterns_int_key), NULL, &other, NULL), CEP_OK);
+    cep_pool *q = NULL;
+    ck_assert_int_eq(cep_pool_new(other, 2, NULL, NULL, &q), CEP_OK);
+    ck_assert_int_eq(cep_pool_restore(q, snap.p, snap.n), CEP_EPROGRAM);
+    cep_pool_free(q);
+    cep_program_free(other);
+    ck_assert_int_eq(cep_pool_restore(p, snap.p, snap.n), CEP_OK);
+    ck_assert_int_eq(cep_pool_finish(p), CEP_OK);
+    cep_pool_free(p);
+    for (int i = 0; i < 8; i++) lines_free(&c[i].out), lines_free(&c[i].late);
+    free(snap.p);
+    free(gv);
+    cep_event_free(ev);
+}
+END_TEST
+
+/* A program change under a pool (SIGHUP under --threads) against the same
+ * change under one engine: patterns kept keep their state, a new pattern
+ * with another key sees the events buffered before the change. */
+static const char patterns_changed[] =
+    "pattern by_user\n"
+    "  key user\n"
+    "  begin a where type == \"a\" and id >= 0\n"
+    "  followedBy b where type == \"b\" and amount > a.amount\n"
+    "  within 400ms\n"
+    "pattern by_name\n"
+    "  key name\n"
+    "  begin a where type == \"c\"\n"
+    "  followedBy b where type == \"a\"\n"
+    "  within 100ms\n";
+
+static void run_reload(const options *o, const gen_event *gv, size_t n, unsigned nt, cep_program *np,
+                       collector *merged) {
+    collector *c = calloc(KEY_GROUPS, sizeof *c);
+    config cf = {o, c};
+    cep_engine *e = NULL;
+    cep_pool *p = NULL;
+    if (nt) {
+        ck_assert_int_eq(cep_pool_new(prog, nt, configure, &cf, &p), CEP_OK);
+    } else {
+        ck_assert_int_eq(cep_engine_new(prog, &e), CEP_OK);
+        ck_assert_int_eq(configure(&cf, e, 0), CEP_OK);
+    }
+    cep_event *ev, *ev2;
+    ck_assert_int_eq(cep_event_new(prog, &ev), CEP_OK);
+    ck_assert_int_eq(cep_event_new(np, &ev2), CEP_OK);
+    for (size_t i = 0; i < n; i++) {
+        if (i == n / 2) {
+            int rc = p ? cep_pool_replace_program(p, np) : cep_engine_replace_program(e, np);
+            ck_assert_msg(rc == CEP_OK, "%s", p ? cep_pool_error(p) : cep_engine_error(e));
+        }
+        char text[256];
+        size_t len = json_of(text, sizeof text, &gv[i]);
+        int rc = p ? cep_pool_push_json(p, text, len) : cep_engine_push_json(e, text, len);
+        ck_assert_int_eq(rc, CEP_OK);
+    }
+    ck_assert_int_eq(p ? cep_pool_finish(p) : cep_engine_finish(e), CEP_OK);
+    cep_pool_free(p);
+    cep_engine_free(e);
+    for (unsigned s = 0; s < KEY_GROUPS; s++) {
+        for (size_t i = 0; i < c[s].out.n; i++) add(&merged->out, c[s].out.v[i].key, c[s].out.v[i].text);
+        for (size_t i = 0; i < c[s].late.n; i++) add(&merged->late, "", c[s].late.v[i].text);
+        lines_free(&c[s].out);
+        lines_free(&c[s].late);
+    }
+    free(c);
+    cep_event_free(ev);
+    cep_event_free(ev2);
+}
+
+START_TEST(pool_replace_program) {
+    cep_program *np = NULL;
+    ck_assert_int_eq(cep_compile(NULL, patterns_changed, strlen(patterns_changed), NULL, &np, NULL), CEP_OK);
+    options o = {.max_delay = 200};
+    gen_event *gv = make_stream(8000);
+    collector one = {0};
+    line_by_time = 1;
+    run_reload(&o, gv, 8000, 0, np, &one);
+    ck_assert_msg(one.out.n > 100, "too few matches (%zu)", one.out.n);
+    for (unsigned nt = 1; nt <= 3; nt++) {
+        collector many = {0};
+        run_reload(&o, gv, 8000, nt, np, &many);
+        char what[32];
+        snprintf(what, sizeof what, "reload, %u threads", nt);
+        assert_same_per_key(&one.out, &many.out, what);
+        lines_free(&many.out);
+        lines_free(&many.late);
+    }
+    line_by_time = 0;
+    lines_free(&one.out);
+    lines_free(&one.late);
+    free(gv);
+    cep_program_free(np);
+}
+END_TEST
+
 Suite *pool_suite(void) {
     Suite *s = suite_create("pool");
     TCase *tc = tcase_create("pool");
@@ -743,6 +1018,12 @@ Suite *pool_suite(void) {
     tcase_add_test(tc, pool_event_at_watermark);
     tcase_add_test(tc, pool_sync_after_error);
     tcase_add_test(tc, partition_option);
+    tcase_add_test(tc, rescale_out_of_order);
+    tcase_add_test(tc, rescale_lateness_ttl);
+    tcase_add_test(tc, rescale_int_key);
+    tcase_add_test(tc, rescale_churn);
+    tcase_add_test(tc, pool_restore_refuses);
+    tcase_add_test(tc, pool_replace_program);
     suite_add_tcase(s, tc);
     return s;
 }

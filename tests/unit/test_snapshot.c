@@ -281,18 +281,18 @@ START_TEST(event_buffered_twice) {
     ck_assert_int_eq(cep_engine_push_json(e, ev, strlen(ev)), CEP_OK);
     ck_assert_int_eq(cep_engine_snapshot(e, collect, &bytes), CEP_OK);
     cep_engine_free(e);
-    /* One buffered event and nothing else: the payload ends with buffered
-     * count 1, event number 0, node count 0, key count 0. Insert a second
-     * event number 0 and rewrite the trailer. */
-    size_t body = bytes.len - 16, n = bytes.len + 4;
+    /* One buffered event and nothing else: after the header (24 bytes)
+     * and the stream figures (118), buffered count 1 and the event, then
+     * group count 0. Write the event twice and rewrite the trailer. */
+    size_t body = bytes.len - 16, at = 24 + 118, evlen = body - 4 - (at + 4);
+    size_t n = bytes.len + evlen;
     unsigned char *b = malloc(n);
-    memcpy(b, bytes.text, body - 8);
-    static const unsigned char two[4] = {2, 0, 0, 0}, zero[4] = {0};
-    ck_assert(memcmp(b + body - 16, (const unsigned char[4]){1, 0, 0, 0}, 4) == 0);
-    memcpy(b + body - 16, two, 4);
-    memcpy(b + body - 8, zero, 4);
-    memcpy(b + body - 4, bytes.text + body - 8, 8);
-    body += 4;
+    memcpy(b, bytes.text, body);
+    ck_assert(memcmp(b + at, (const unsigned char[4]){1, 0, 0, 0}, 4) == 0);
+    b[at] = 2;
+    memcpy(b + at + 4 + evlen, bytes.text + at + 4, evlen);
+    memset(b + at + 4 + 2 * evlen, 0, 4);
+    body += evlen;
     for (int i = 0; i < 8; i++) b[body + (size_t)i] = (unsigned char)((uint64_t)body >> (8 * i));
     uint32_t crc = crc32c(0, b, body + 8);
     for (int i = 0; i < 4; i++) b[body + 8 + (size_t)i] = (unsigned char)(crc >> (8 * i));
