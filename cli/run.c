@@ -444,10 +444,9 @@ typedef struct timed {
  * cannot be started is reported; the run goes on. */
 static void maybe_savepoint(timed *t) {
     run_ctx *r = t->r;
-    if (!t->x->e || !t->o->savepoint_dir) {
+    if (!t->o->savepoint_dir) {
         savepoint_requested = 0;
-        fprintf(stderr, "cepheus: SIGUSR1: no savepoint: %s\n",
-                t->x->e ? "no --savepoint-dir was given" : "not with --threads");
+        fprintf(stderr, "cepheus: SIGUSR1: no savepoint: no --savepoint-dir was given\n");
         return;
     }
     int st = checkpoint_reap(&r->ckpt, 0);
