@@ -13,7 +13,7 @@
 
 #define MAGIC "CEPSNAP\0"
 #define END_MAGIC "CEP."
-#define SNAP_VERSION 1
+#define SNAP_VERSION 2 /* 2 added mem_released and regex_errors; 1 is still read */
 #define HEADER_LEN 24  /* magic 8, version 4, reserved 4, fingerprint 8 */
 #define TRAILER_LEN 16 /* payload length 8, crc 4, end magic 4 */
 #define NONE32 0xFFFFFFFFu
@@ -196,7 +196,8 @@ CEP_API int cep_engine_snapshot(const cep_engine *e, cep_write_fn fn, void *ud) 
     w_u8(w, (unsigned)e->finished);
     const cep_stats *st = &e->stats;
     uint64_t counters[] = {st->events, st->matches, st->late, st->stragglers, st->timeouts, st->dropped,
-                           st->ttl_dropped, st->mem_dropped, st->peak_partial_matches};
+                           st->ttl_dropped, st->mem_dropped, st->peak_partial_matches,
+                           st->mem_released, e->ctx.regex_errors};
     for (size_t i = 0; i < sizeof counters / sizeof *counters; i++) w_u64(w, counters[i]);
     /* events, buffered events, nodes */
     w_u32(w, (uint32_t)s.nev);
@@ -407,7 +408,8 @@ static int check_envelope(const cep_engine *e, const unsigned char *buf, size_t 
     if (len < 8 || memcmp(buf, MAGIC, 8) != 0) return CEP_EFORMAT;
     if (len < HEADER_LEN + TRAILER_LEN) return CEP_ETRUNCATED;
     reader r = {buf + 8, buf + len, 0};
-    if (r_u32(&r) != SNAP_VERSION) return CEP_EFORMAT;
+    uint32_t version = r_u32(&r);
+    if (version != SNAP_VERSION && version != 1) return CEP_EFORMAT;
     if (memcmp(buf + len - 4, END_MAGIC, 4) != 0) return CEP_ETRUNCATED;
     reader t = {buf + len - TRAILER_LEN, buf + len, 0};
     uint64_t body = r_u64(&t);
@@ -431,6 +433,7 @@ typedef struct restoring {
     uint32_t nev, nnd;
     uint64_t keys_created;
     int started, finished;
+    uint32_t version; /* check_envelope accepted it */
 } restoring;
 
 /* The engine's clock and counters. */
@@ -448,6 +451,10 @@ static int r_engine(restoring *s) {
     uint64_t *counters[] = {&st->events, &st->matches, &st->late, &st->stragglers, &st->timeouts,
                             &st->dropped, &st->ttl_dropped, &st->mem_dropped, &st->peak_partial_matches};
     for (size_t i = 0; i < sizeof counters / sizeof *counters; i++) *counters[i] = r_u64(r);
+    if (s->version >= 2) {
+        st->mem_released = r_u64(r);
+        e->ctx.regex_errors = r_u64(r);
+    }
     /* A negative delay (which set_max_delay refuses) overflowed the
      * watermark arithmetic of push (found by fuzz_snapshot). */
     return r->bad || e->max_delay < 0 ? CEP_ECORRUPT : CEP_OK;
@@ -573,7 +580,8 @@ CEP_API int cep_engine_restore(cep_engine *e, const void *buf, size_t len) {
         return rc;
     }
     const unsigned char *b = buf;
-    restoring s = {.e = e, .r = {b + HEADER_LEN, b + len - TRAILER_LEN, 0}};
+    /* The version is 1 or 2 (check_envelope): its low byte says which. */
+    restoring s = {.e = e, .r = {b + HEADER_LEN, b + len - TRAILER_LEN, 0}, .version = b[8]};
     rc = cep_event_new(e->prog, &s.builder);
     if (rc != CEP_OK) return rc;
     int64_t old_delay = e->max_delay; /* the caller's, kept if restore fails */
