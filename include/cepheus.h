@@ -422,11 +422,12 @@ typedef struct cep_stats {
     uint64_t stored_events;   /* event copies the engine keeps now */
     uint64_t stored_bytes;    /* bytes of those copies */
     uint64_t pool_idle;       /* bytes the engine's own allocator holds free
-                               * for reuse (never returned before _free) */
+                               * for reuse, by any block size (returned to
+                               * the heap by cep_engine_free) */
     int64_t watermark;        /* INT64_MIN before the first event */
     uint64_t regex_errors;    /* regex matches stopped by PCRE2's match or
                                * depth limit (or invalid UTF-8): counted as
-                               * no match; not kept in snapshots */
+                               * no match */
     int64_t max_event_time;   /* the newest event time seen (INT64_MIN
                                * before the first event): max_event_time -
                                * watermark is how far the watermark trails */
