@@ -204,8 +204,10 @@ static void render_item(strbuf *b, const cep_diag *d, const diag_item *it, int a
         from = off - start > DIAG_WINDOW / 2 ? off - DIAG_WINDOW / 2 : start;
         to = shown - from > DIAG_WINDOW ? from + DIAG_WINDOW : shown;
         if (to == shown) from = shown - DIAG_WINDOW;
-        while (from > start && ((unsigned char)d->src[from] & 0xC0) == 0x80) from--;
-        while (to < shown && ((unsigned char)d->src[to] & 0xC0) == 0x80) to--;
+        /* At most 3 steps: a character has at most 3 continuation bytes
+         * (invalid text may have a run of them: the window stays small). */
+        for (int k = 0; k < 3 && from > start && ((unsigned char)d->src[from] & 0xC0) == 0x80; k++) from--;
+        for (int k = 0; k < 3 && to < shown && ((unsigned char)d->src[to] & 0xC0) == 0x80; k++) to--;
     }
     if (from > start) sb_puts(b, "...");
     /* A NUL would cut the rendered C string short: show it as a space. */

@@ -134,6 +134,11 @@ printf 'pattern p key k begin a where x == 1 and nofn(1) and x == 1 and x == 1 a
 [ "$(head -n 1 pat.cep | tr -d '\n' | wc -c)" = 120 ] || bad "a line of 120 bytes" "made $(wc -c < pat.cep) bytes"
 check_pat "a line of 120 bytes" 1 ''
 [ "$(sed -n 2p err)" = "$(cat pat.cep)" ] && ok || bad "a line of 120 bytes" "$(sed -n 2p err)"
+# A run of stray continuation bytes before the caret: the window does not
+# grow back over them to find a character's start (it printed them all).
+python3 -c "import sys; sys.stdout.buffer.write(b'pattern p key k begin a where x == \"' + b'\\x80' * 5000 + b'\" and nofn(1) == 2 and y == 1 \\xc3\\n')" > pat.cep
+check_pat "a window over invalid UTF-8" 1 'unexpected byte 0xc3'
+[ "$(wc -c < err)" -lt 400 ] && ok || bad "a window over invalid UTF-8" "$(wc -c < err) bytes"
 # Warnings (cepheus check prints each through cep_diag_render_one): 50 too.
 awk 'BEGIN { for (i = 0; i < 3000; i++) printf "pattern p%d begin a where x == 1 ", i; print "" }' > pat.cep
 check_pat "3000 warnings on one line" 0 ''
