@@ -102,7 +102,7 @@ awk 'BEGIN { printf "pattern p begin a where "; for (i = 0; i < 494; i++) printf
 check_pat "494 nested calls" 0 ''
 
 # ---- diagnostics stay small however many the errors and long the line ----------
-# 3000 errors on one 140 KB line rendered 420 MB before (the whole line under
+# 3000 errors on one 140 KB line rendered 629 MB before (the whole line under
 # each); now 50 errors, each with 120 bytes of the line around its caret,
 # and one closing line; 1000 kept, all counted (docs/errors.md).
 awk 'BEGIN { for (i = 0; i < 3000; i++) printf "pattern p%d key k begin a where nofn(x) == 1 ", i; print "" }' > pat.cep
