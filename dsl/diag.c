@@ -1,7 +1,7 @@
 /* diag.c — the list of compile errors every stage (lexer, parser, checker,
  * regex compiler) adds to, and its rendering as "name:line:col: error: msg"
  * followed by the source line and a caret. Behind the cep_diag_* API.
- * Bounded for hostile text (docs/errors.md): at most DIAG_KEEP items kept,
+ * Bounded for hostile text (docs/errors.md): at most DIAG_KEEP errors kept,
  * DIAG_SHOW rendered, and a long line shown as a window around the caret
  * (as clang and rustc do), so the rendering is O(DIAG_SHOW * DIAG_WINDOW)
  * however long the line and however many the errors. */
@@ -15,7 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define DIAG_KEEP CEP_DIAG_KEEP /* items kept; more are only counted */
+#define DIAG_KEEP CEP_DIAG_KEEP /* errors kept; more are only counted */
 #define DIAG_SHOW 50     /* items cep_diag_render shows */
 #define DIAG_WINDOW 120  /* bytes of a source line shown around the caret */
 
@@ -34,7 +34,8 @@ struct cep_diag {
     size_t len;
     diag_item *items;
     size_t n, cap;
-    size_t dropped; /* added past DIAG_KEEP: counted, not kept */
+    size_t errors;  /* errors kept */
+    size_t dropped; /* errors added past DIAG_KEEP: counted, not kept */
     int oom;
     int finished;
     char *rendered;
@@ -131,7 +132,9 @@ int diag_warn(cep_diag *d, int code, size_t off, const char *fmt, ...) {
 
 static int diag_vadd(cep_diag *d, int severity, int code, size_t off, const char *fmt, va_list ap0) {
     if (!d) return -1;
-    if (d->n >= DIAG_KEEP) {
+    /* Warnings are all kept: a caller picks them by kind (-Werror=NAME
+     * must see every one), and a pattern gives only a few. */
+    if (severity == CEP_SEVERITY_ERROR && d->errors >= DIAG_KEEP) {
         d->dropped++;
         return 0;
     }
@@ -167,6 +170,7 @@ static int diag_vadd(cep_diag *d, int severity, int code, size_t off, const char
     it->msg = msg;
     locate(d, it->off, &it->line, &it->col);
     d->n++;
+    if (severity == CEP_SEVERITY_ERROR) d->errors++;
     /* A later add invalidates a rendering done before. */
     d->finished = 0;
     mem_free(d->rendered);

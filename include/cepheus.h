@@ -186,8 +186,9 @@ enum cep_diag_code {
 enum cep_severity { CEP_SEVERITY_ERROR = 0, CEP_SEVERITY_WARNING = 1 };
 
 /* Number of diagnostics held: the errors of cep_compile (0 for a clean
- * compile), or the warnings of cep_lint. At most CEP_DIAG_KEEP are held;
- * cep_diag_total counts every one found, held or not. */
+ * compile), or the warnings of cep_lint. At most CEP_DIAG_KEEP errors are
+ * held (every warning is); cep_diag_total counts every one found, held or
+ * not. */
 #define CEP_DIAG_KEEP 1000
 CEP_API size_t cep_diag_count(const cep_diag *d);
 CEP_API size_t cep_diag_total(const cep_diag *d);
