@@ -88,6 +88,7 @@ void metrics_stats_add(cep_stats *acc, const cep_stats *a, const cep_stats *b) {
     ADD(dropped);
     ADD(ttl_dropped);
     ADD(mem_dropped);
+    ADD(mem_released);
     ADD(regex_errors);
 #undef ADD
 }
@@ -189,6 +190,9 @@ static void render(const metrics *m, const metrics_snap *s, jbuf *b) {
              "cepheus_dropped_partial_matches_total{cause=\"memory\"} %" PRIu64 "\n",
              st->dropped, st->ttl_dropped, st->mem_dropped);
     jbuf_puts(b, line);
+    metric_u(b, "cepheus_buffered_events_run_early_total", "counter",
+             "Buffered events run before the watermark reached them, to keep within --max-memory.",
+             st->mem_released);
     metric_u(b, "cepheus_regex_errors_total", "counter",
              "Regular-expression matches stopped by PCRE2's limits (counted as no match).", st->regex_errors);
     metric_u(b, "cepheus_partial_matches", "gauge", "Partial matches alive now.", st->partial_matches);

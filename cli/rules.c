@@ -84,10 +84,13 @@ int warn_option(warn_opts *w, const char *arg) {
     return EXIT_OK;
 }
 
+#define MAX_WARNINGS_SHOWN 50
+
 int print_warnings(const char *path, const char *text, size_t len, const warn_opts *w, unsigned skip) {
     if (w->none && !w->error) return EXIT_OK;
     cep_diag *d = NULL;
     int rc = cep_lint(cli_compiler(), text, len, path, &d), status = EXIT_OK;
+    size_t shown = 0, unshown = 0;
     if (rc == CEP_ENOMEM) status = fail(EXIT_INTERNAL, "out of memory");
     /* Errors: the compile that follows reports them. */
     for (size_t i = 0; rc == CEP_OK && i < cep_diag_count(d); i++) {
@@ -95,6 +98,13 @@ int print_warnings(const char *path, const char *text, size_t len, const warn_op
         unsigned m = bit >= 0 && bit < 32 ? 1u << bit : 0;
         int as_error = w->as_errors || (w->error & m);
         if (!as_error && (w->none || (w->off & m) || (skip & m))) continue;
+        if (as_error) status = EXIT_PATTERN;
+        /* As many as cep_diag_render shows of errors (docs/errors.md). */
+        if (shown == MAX_WARNINGS_SHOWN) {
+            unshown++;
+            continue;
+        }
+        shown++;
         char *one = cep_diag_render_one(d, i, as_error);
         if (!one) {
             status = fail(EXIT_INTERNAL, "out of memory");
@@ -102,8 +112,8 @@ int print_warnings(const char *path, const char *text, size_t len, const warn_op
         }
         fputs(one, stderr);
         cep_free(one);
-        if (as_error) status = EXIT_PATTERN;
     }
+    if (unshown) fprintf(stderr, "%s: warning: too many warnings: %zu more not shown\n", path, unshown);
     cep_diag_free(d);
     return status;
 }

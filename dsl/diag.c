@@ -1,6 +1,10 @@
 /* diag.c — the list of compile errors every stage (lexer, parser, checker,
  * regex compiler) adds to, and its rendering as "name:line:col: error: msg"
- * followed by the source line and a caret. Behind the cep_diag_* API. */
+ * followed by the source line and a caret. Behind the cep_diag_* API.
+ * Bounded for hostile text (docs/errors.md): at most DIAG_KEEP errors kept,
+ * DIAG_SHOW rendered, and a long line shown as a window around the caret
+ * (as clang and rustc do), so the rendering is O(DIAG_SHOW * DIAG_WINDOW)
+ * however long the line and however many the errors. */
 #include "config.h"
 #include "diag.h"
 #include "mem.h"
@@ -10,6 +14,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#define DIAG_KEEP CEP_DIAG_KEEP /* errors kept; more are only counted */
+#define DIAG_SHOW 50     /* items cep_diag_render shows */
+#define DIAG_WINDOW 120  /* bytes of a source line shown around the caret */
 
 typedef struct diag_item {
     int code;
@@ -26,6 +34,8 @@ struct cep_diag {
     size_t len;
     diag_item *items;
     size_t n, cap;
+    size_t errors;  /* errors kept */
+    size_t dropped; /* errors added past DIAG_KEEP: counted, not kept */
     int oom;
     int finished;
     char *rendered;
@@ -122,6 +132,12 @@ int diag_warn(cep_diag *d, int code, size_t off, const char *fmt, ...) {
 
 static int diag_vadd(cep_diag *d, int severity, int code, size_t off, const char *fmt, va_list ap0) {
     if (!d) return -1;
+    /* Warnings are all kept: a caller picks them by kind (-Werror=NAME
+     * must see every one), and a pattern gives only a few. */
+    if (severity == CEP_SEVERITY_ERROR && d->errors >= DIAG_KEEP) {
+        d->dropped++;
+        return 0;
+    }
     if (mem_grow((void **)&d->items, &d->cap, d->n + 1, sizeof *d->items) != 0) {
         d->oom = 1;
         return -1;
@@ -154,6 +170,7 @@ static int diag_vadd(cep_diag *d, int severity, int code, size_t off, const char
     it->msg = msg;
     locate(d, it->off, &it->line, &it->col);
     d->n++;
+    if (severity == CEP_SEVERITY_ERROR) d->errors++;
     /* A later add invalidates a rendering done before. */
     d->finished = 0;
     mem_free(d->rendered);
@@ -184,17 +201,32 @@ static void render_item(strbuf *b, const cep_diag *d, const diag_item *it, int a
     while (end < d->len && d->src[end] != '\n') end++;
     size_t shown = end;
     if (shown > start && d->src[shown - 1] == '\r') shown--; /* CRLF files */
+    /* A long line: DIAG_WINDOW bytes around the caret, cut at character
+     * boundaries, "..." where the line goes on. */
+    size_t from = start, to = shown;
+    if (shown - start > DIAG_WINDOW) {
+        from = off - start > DIAG_WINDOW / 2 ? off - DIAG_WINDOW / 2 : start;
+        to = shown - from > DIAG_WINDOW ? from + DIAG_WINDOW : shown;
+        if (to == shown) from = shown - DIAG_WINDOW;
+        /* At most 3 steps: a character has at most 3 continuation bytes
+         * (invalid text may have a run of them: the window stays small). */
+        for (int k = 0; k < 3 && from > start && ((unsigned char)d->src[from] & 0xC0) == 0x80; k++) from--;
+        for (int k = 0; k < 3 && to < shown && ((unsigned char)d->src[to] & 0xC0) == 0x80; k++) to--;
+    }
+    if (from > start) sb_puts(b, "...");
     /* A NUL would cut the rendered C string short: show it as a space. */
-    for (size_t i = start; i < shown;) {
+    for (size_t i = from; i < to;) {
         size_t run = i;
-        while (run < shown && d->src[run] != '\0') run++;
+        while (run < to && d->src[run] != '\0') run++;
         sb_put(b, d->src + i, run - i);
-        if (run < shown) sb_puts(b, " ");
+        if (run < to) sb_puts(b, " ");
         i = run + 1;
     }
+    if (to < shown) sb_puts(b, "...");
     sb_puts(b, "\n");
     /* One space per character before the caret, tabs kept so it lines up. */
-    for (size_t i = start; i < off; i++) {
+    if (from > start) sb_puts(b, "   ");
+    for (size_t i = from; i < off; i++) {
         unsigned char c = (unsigned char)d->src[i];
         if (c == '\t')
             sb_puts(b, "\t");
@@ -210,7 +242,11 @@ int diag_finish(cep_diag *d) {
     for (size_t i = 0; i < d->n; i++) d->items[i].seq = i;
     strbuf b = {0};
     sb_puts(&b, "");
-    for (size_t i = 0; i < d->n; i++) render_item(&b, d, &d->items[i], 0);
+    size_t show = d->n < DIAG_SHOW ? d->n : DIAG_SHOW;
+    for (size_t i = 0; i < show; i++) render_item(&b, d, &d->items[i], 0);
+    if (d->n + d->dropped > show)
+        sb_printf(&b, "%s: error: too many errors: %zu more not shown (%zu in all)\n", d->name,
+                  d->n + d->dropped - show, d->n + d->dropped);
     mem_free(d->rendered);
     d->rendered = NULL;
     if (b.oom) {
@@ -226,6 +262,8 @@ int diag_finish(cep_diag *d) {
 /* ---- public accessors -------------------------------------------------- */
 
 size_t cep_diag_count(const cep_diag *d) { return d ? d->n : 0; }
+
+size_t cep_diag_total(const cep_diag *d) { return d ? d->n + d->dropped : 0; }
 
 static const diag_item *item_at(const cep_diag *d, size_t i) {
     return d && i < d->n ? &d->items[i] : NULL;

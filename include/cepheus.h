@@ -186,8 +186,12 @@ enum cep_diag_code {
 enum cep_severity { CEP_SEVERITY_ERROR = 0, CEP_SEVERITY_WARNING = 1 };
 
 /* Number of diagnostics held: the errors of cep_compile (0 for a clean
- * compile), or the warnings of cep_lint. */
+ * compile), or the warnings of cep_lint. At most CEP_DIAG_KEEP errors are
+ * held (every warning is); cep_diag_total counts every one found, held or
+ * not. */
+#define CEP_DIAG_KEEP 1000
 CEP_API size_t cep_diag_count(const cep_diag *d);
+CEP_API size_t cep_diag_total(const cep_diag *d);
 /* Accessors for error i (0-based, in source order). Out-of-range i gives
  * 0 / "" rather than crashing. Strings are owned by d. */
 CEP_API int cep_diag_code(const cep_diag *d, size_t i);
@@ -196,7 +200,9 @@ CEP_API int cep_diag_line(const cep_diag *d, size_t i);      /* 1-based */
 CEP_API int cep_diag_column(const cep_diag *d, size_t i);    /* 1-based, in characters */
 CEP_API const char *cep_diag_message(const cep_diag *d, size_t i);
 /* Every error rendered as "NAME:LINE:COL: error: MESSAGE", the source line
- * and a caret line, one after the other. Owned by d; "" when clean. */
+ * (a window of 120 bytes around the caret when longer) and a caret line,
+ * one after the other, the first 50 only, then "NAME: error: too many
+ * errors: N more not shown (M in all)". Owned by d; "" when clean. */
 CEP_API const char *cep_diag_render(const cep_diag *d);
 CEP_API void cep_diag_free(cep_diag *d);
 /* CEP_SEVERITY_ERROR or CEP_SEVERITY_WARNING (out-of-range i: error). */
@@ -417,11 +423,12 @@ typedef struct cep_stats {
     uint64_t stored_events;   /* event copies the engine keeps now */
     uint64_t stored_bytes;    /* bytes of those copies */
     uint64_t pool_idle;       /* bytes the engine's own allocator holds free
-                               * for reuse (never returned before _free) */
+                               * for reuse, by any block size (returned to
+                               * the heap by cep_engine_free) */
     int64_t watermark;        /* INT64_MIN before the first event */
     uint64_t regex_errors;    /* regex matches stopped by PCRE2's match or
                                * depth limit (or invalid UTF-8): counted as
-                               * no match; not kept in snapshots */
+                               * no match */
     int64_t max_event_time;   /* the newest event time seen (INT64_MIN
                                * before the first event): max_event_time -
                                * watermark is how far the watermark trails */

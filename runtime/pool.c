@@ -1097,7 +1097,7 @@ CEP_API int cep_pool_snapshot(cep_pool *p, cep_write_fn fn, void *ud) {
         if (one.arrivals > st.arrivals) st.arrivals = one.arrivals;
         if (one.keys_created > st.keys_created) st.keys_created = one.keys_created;
         st.started |= one.started;
-        for (int i = 0; i < 9; i++) st.counters[i] += one.counters[i];
+        for (int i = 0; i < SNAP_COUNTERS; i++) st.counters[i] += one.counters[i];
     }
     /* events and stragglers: each event once, as cep_pool_stats counts */
     st.counters[0] -= st.counters[0] > p->dup_events ? p->dup_events : st.counters[0];

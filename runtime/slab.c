@@ -1,6 +1,20 @@
-/* slab.c — size-classed blocks from large chunks (see slab.h). Classes
- * are 16-byte steps to 256 bytes, then steps of 1.33-1.5x to 4 KiB; anything
- * larger goes to the heap directly. */
+/* slab.c — size-classed blocks from chunks (see slab.h). Classes are
+ * 16-byte steps to 256 bytes, then steps of 1.33-1.5x to 4 KiB; anything
+ * larger goes to the heap directly.
+ *
+ * A chunk is CHUNK_BYTES at an address that is a multiple of CHUNK_BYTES,
+ * so a block finds its chunk by masking its address; the chunk holds
+ * blocks of one class and counts those handed out. When the count falls
+ * to 0 the chunk goes to the empty chunks, which any class takes before
+ * the heap, unless it is its class's only chunk with room (then a block
+ * freed and taken again at a chunk's edge moves no chunk). So blocks of
+ * one size do not sit idle while another size grows: idle memory is at
+ * most one chunk per class, the free blocks of chunks that still hold a
+ * block in use, and empty chunks, which the next growth of any class uses
+ * (docs/state.md). Empty chunks are not given back to the heap: jemalloc
+ * serves an aligned request from fresh pages rather than from a freed
+ * 64 KiB extent (measured: resident memory grew by every chunk given
+ * back), so giving them back would grow the process, not shrink it. */
 #include "config.h"
 #include "slab.h"
 #include "mem.h"
@@ -13,9 +27,21 @@
 #define SLAB_POOLED 0
 #endif
 
-#define CHUNK_BYTES (256u * 1024)
+#define CHUNK_BYTES (64u * 1024) /* also its alignment */
 #define SMALL_MAX 256u
 #define LARGEST 4096u /* the largest class; SLAB_CLASSES covers up to it */
+
+struct slab_chunk {
+    slab_chunk *next, *prev; /* in its class's avail or full list */
+    void *free;              /* freed blocks, linked through their first word */
+    char *cur;               /* start of the part never handed out */
+    uint32_t live;           /* blocks handed out */
+    uint16_t cls;
+    uint16_t full;           /* in the full list */
+    char pad_[24];           /* 64 bytes: the blocks after it are 16-byte aligned */
+};
+
+_Static_assert(sizeof(slab_chunk) == 64, "slab_chunk is the 64-byte head of a chunk");
 
 /* Bytes of the blocks of class c (size_class). */
 static size_t class_size(int c) {
@@ -23,11 +49,6 @@ static size_t class_size(int c) {
     size_t base = (size_t)256 << ((c - 16) / 2); /* 256, 512, 1024, 2048 */
     return (c - 16) % 2 ? base * 2 : base + base / 2;
 }
-
-struct slab_chunk {
-    slab_chunk *next;
-    size_t pad_; /* keeps the blocks after the header 16-byte aligned */
-};
 
 /* Class of a size: 0..15 for 16..256 bytes in 16-byte steps, then 16..23
  * for 384, 512, 768, 1024, 1536, 2048, 3072, 4096 (steps of 1.5x and
@@ -45,6 +66,35 @@ size_t slab_size(size_t n) {
     return class_size(size_class(n));
 }
 
+static void unlink_chunk(slab_chunk **head, slab_chunk *ch) {
+    if (ch->prev) ch->prev->next = ch->next;
+    else *head = ch->next;
+    if (ch->next) ch->next->prev = ch->prev;
+    ch->next = ch->prev = NULL;
+}
+
+static void push_chunk(slab_chunk **head, slab_chunk *ch) {
+    ch->prev = NULL;
+    ch->next = *head;
+    if (*head) (*head)->prev = ch;
+    *head = ch;
+}
+
+static slab_chunk *new_chunk(slab *s, int c) {
+    slab_chunk *ch = s->empty;
+    if (ch) s->empty = ch->next;
+    else {
+        ch = mem_alloc_aligned(CHUNK_BYTES, CHUNK_BYTES);
+        if (!ch) return NULL;
+        s->reserved += CHUNK_BYTES;
+    }
+    memset(ch, 0, sizeof *ch);
+    ch->cls = (uint16_t)c;
+    ch->cur = (char *)(ch + 1);
+    push_chunk(&s->avail[c], ch);
+    return ch;
+}
+
 void *slab_alloc(slab *s, size_t n) {
     if (!SLAB_POOLED || n > LARGEST) {
         void *d = mem_alloc(n);
@@ -52,34 +102,22 @@ void *slab_alloc(slab *s, size_t n) {
         return d;
     }
     int c = size_class(n);
-    void *p = s->free[c];
-    if (p) {
-        memcpy(&s->free[c], p, sizeof(void *));
-        s->in_use += class_size(c);
-        return p;
-    }
     size_t sz = class_size(c);
-    if ((size_t)(s->end - s->cur) < sz) {
-        /* The tail of the old chunk is too small: give it to smaller
-         * classes rather than waste it. */
-        while ((size_t)(s->end - s->cur) >= 16) {
-            int tc = size_class((size_t)(s->end - s->cur));
-            if (class_size(tc) > (size_t)(s->end - s->cur)) tc--;
-            s->in_use += class_size(tc); /* slab_free takes it off again */
-            slab_free(s, s->cur, class_size(tc));
-            s->cur += class_size(tc);
-        }
-        slab_chunk *ch = mem_alloc(CHUNK_BYTES);
-        if (!ch) return NULL;
-        ch->next = s->chunks;
-        s->chunks = ch;
-        s->cur = (char *)(ch + 1);
-        s->end = (char *)ch + CHUNK_BYTES;
-        s->reserved += CHUNK_BYTES;
+    slab_chunk *ch = s->avail[c];
+    if (!ch && !(ch = new_chunk(s, c))) return NULL;
+    void *p = ch->free;
+    if (p) memcpy(&ch->free, p, sizeof(void *));
+    else {
+        p = ch->cur;
+        ch->cur += sz;
     }
-    p = s->cur;
-    s->cur += sz;
+    ch->live++;
     s->in_use += sz;
+    if (!ch->free && (size_t)((char *)ch + CHUNK_BYTES - ch->cur) < sz) {
+        unlink_chunk(&s->avail[c], ch);
+        push_chunk(&s->full[c], ch);
+        ch->full = 1;
+    }
     return p;
 }
 
@@ -90,10 +128,22 @@ void slab_free(slab *s, void *p, size_t n) {
         s->direct -= n;
         return;
     }
-    int c = size_class(n);
-    memcpy(p, &s->free[c], sizeof(void *));
-    s->free[c] = p;
+    slab_chunk *ch = (slab_chunk *)((uintptr_t)p & ~(uintptr_t)(CHUNK_BYTES - 1));
+    int c = ch->cls;
+    memcpy(p, &ch->free, sizeof(void *));
+    ch->free = p;
+    ch->live--;
     s->in_use -= class_size(c);
+    if (ch->full) {
+        unlink_chunk(&s->full[c], ch);
+        push_chunk(&s->avail[c], ch);
+        ch->full = 0;
+    }
+    if (ch->live == 0 && (ch->prev || ch->next)) {
+        unlink_chunk(&s->avail[c], ch);
+        ch->next = s->empty;
+        s->empty = ch;
+    }
 }
 
 void *slab_realloc(slab *s, void *p, size_t n, size_t m) {
@@ -111,11 +161,19 @@ void *slab_realloc(slab *s, void *p, size_t n, size_t m) {
     return q;
 }
 
-void slab_destroy(slab *s) {
-    while (s->chunks) {
-        slab_chunk *next = s->chunks->next;
-        mem_free(s->chunks);
-        s->chunks = next;
+static void free_list(slab_chunk *ch) {
+    while (ch) {
+        slab_chunk *next = ch->next;
+        mem_free_aligned(ch);
+        ch = next;
     }
+}
+
+void slab_destroy(slab *s) {
+    for (int c = 0; c < SLAB_CLASSES; c++) {
+        free_list(s->avail[c]);
+        free_list(s->full[c]);
+    }
+    free_list(s->empty);
     memset(s, 0, sizeof *s);
 }

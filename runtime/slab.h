@@ -1,8 +1,11 @@
 /* slab.h — the engine's own small-object allocator: size classes carved
- * from large chunks, freed blocks kept on per-class free lists. Stored
+ * from aligned chunks, each chunk holding blocks of one class. Stored
  * events, key states and partial-match arrays come and go with every few
  * events; through this they cost no heap allocation in steady state.
- * Memory goes back to the heap only when the engine is freed.
+ * A chunk whose blocks are all free can be taken by any class, so blocks
+ * of one size do not sit idle while another size grows (the memory budget
+ * counts blocks in use only). Memory goes back to the heap when the engine
+ * is freed.
  *
  * Builds without jemalloc (sanitizers, valgrind) and fault-injection builds
  * pass every block straight to mem_alloc, so those tools see each one. */
@@ -17,9 +20,9 @@
 typedef struct slab_chunk slab_chunk;
 
 typedef struct slab {
-    void *free[SLAB_CLASSES]; /* free blocks of each class, linked through their first word */
-    slab_chunk *chunks;       /* every chunk, for slab_destroy */
-    char *cur, *end;          /* unused tail of the newest chunk */
+    slab_chunk *avail[SLAB_CLASSES]; /* chunks of each class with room */
+    slab_chunk *full[SLAB_CLASSES];  /* chunks of each class without */
+    slab_chunk *empty;               /* chunks with no block in use, for any class */
     size_t reserved;          /* bytes of chunks taken from the heap */
     size_t in_use;            /* bytes of chunk blocks handed out (class sizes) */
     size_t direct;            /* bytes of blocks passed to the heap directly

@@ -309,7 +309,8 @@ void snapshot_stream_of(const cep_engine *e, snap_stream *st) {
                         .arrivals = e->arrivals, .keys_created = e->keys_created, .started = e->started,
                         .finished = e->finished, .engines = 1,
                         .counters = {s->events, s->matches, s->late, s->stragglers, s->timeouts, s->dropped,
-                                     s->ttl_dropped, s->mem_dropped, s->peak_partial_matches}};
+                                     s->ttl_dropped, s->mem_dropped, s->peak_partial_matches, s->mem_released,
+                                     e->ctx.regex_errors}};
 }
 
 static int write_all(writer *w, const cep_program *prog, const cep_engine *const *es, unsigned n,
@@ -321,7 +322,7 @@ static int write_all(writer *w, const cep_program *prog, const cep_engine *const
      * (cep_pool_stats subtracts them), an engine counts an event when it
      * matches it: the copies still buffered are subtracted and not yet
      * counted. In the snapshot every event counts once. */
-    uint64_t counters[9];
+    uint64_t counters[SNAP_COUNTERS];
     memcpy(counters, st->counters, sizeof counters);
     counters[0] += copies - nbuf;
     w_bytes(w, MAGIC, 8);
@@ -336,7 +337,7 @@ static int write_all(writer *w, const cep_program *prog, const cep_engine *const
     w_u8(w, (unsigned)st->started);
     w_u8(w, (unsigned)st->finished);
     w_u32(w, st->engines);
-    for (size_t i = 0; i < 9; i++) w_u64(w, counters[i]);
+    for (size_t i = 0; i < SNAP_COUNTERS; i++) w_u64(w, counters[i]);
     w_u32(w, (uint32_t)nbuf);
     for (size_t i = 0; i < nbuf; i++) w_event(w, buffered[i]);
     mem_free(buffered);
@@ -823,7 +824,8 @@ static int read_stream(reader *r, uint32_t version, snap_stream *st) {
     st->started = (int)r_u8(r);
     st->finished = (int)r_u8(r);
     st->engines = version == 1 ? 1 : r_u32(r);
-    for (size_t i = 0; i < 9; i++) st->counters[i] = r_u64(r);
+    size_t ncounters = version == 1 ? SNAP_COUNTERS_V1 : SNAP_COUNTERS;
+    for (size_t i = 0; i < ncounters; i++) st->counters[i] = r_u64(r);
     /* A negative delay (which set_max_delay refuses) overflowed the
      * watermark arithmetic of push (found by fuzz_snapshot). */
     return r->bad || st->max_delay < 0 ? CEP_ECORRUPT : CEP_OK;
@@ -906,8 +908,9 @@ int snapshot_restore_part(cep_engine *e, const void *buf, size_t len, unsigned i
     if (counters) {
         cep_stats *s = &e->stats;
         uint64_t *to[] = {&s->events, &s->matches, &s->late, &s->stragglers, &s->timeouts, &s->dropped,
-                          &s->ttl_dropped, &s->mem_dropped, &s->peak_partial_matches};
-        for (size_t i = 0; i < 9; i++) *to[i] = st.counters[i];
+                          &s->ttl_dropped, &s->mem_dropped, &s->peak_partial_matches, &s->mem_released,
+                          &e->ctx.regex_errors};
+        for (size_t i = 0; i < SNAP_COUNTERS; i++) *to[i] = st.counters[i];
     }
     int r = version == 1 ? r_body_v1(&d) : r_body_v2(&d);
     if (!r && d.r.p != d.r.end) r = R_CORRUPT;

@@ -11,6 +11,11 @@
 
 /* What a snapshot says about the stream as a whole: the time of one
  * engine over all of it, and the counters summed. */
+/* Every counter of the stream's that a snapshot keeps, so that --stats,
+ * --metrics and the summary after a restore equal an uninterrupted run's. */
+#define SNAP_COUNTERS 11
+#define SNAP_COUNTERS_V1 9
+
 typedef struct snap_stream {
     int64_t max_delay, watermark, max_seen;
     uint64_t arrivals;      /* above every event's sequence number */
@@ -18,8 +23,9 @@ typedef struct snap_stream {
     int started, finished;
     uint32_t engines;       /* how many engines wrote it (1: an engine) */
     /* events, matches, late, stragglers, timeouts, dropped, ttl_dropped,
-     * mem_dropped, peak_partial_matches */
-    uint64_t counters[9];
+     * mem_dropped, peak_partial_matches, mem_released, regex_errors (the
+     * last two not in version 1: 0 when restored from it) */
+    uint64_t counters[SNAP_COUNTERS];
 } snap_stream;
 
 /* An engine's own stream figures. */

@@ -101,6 +101,59 @@ check_pat "498 nots" 0 ''
 awk 'BEGIN { printf "pattern p begin a where "; for (i = 0; i < 494; i++) printf "len("; printf "x"; for (i = 0; i < 494; i++) printf ")"; print " == 1" }' > pat.cep
 check_pat "494 nested calls" 0 ''
 
+# ---- diagnostics stay small however many the errors and long the line ----------
+# 3000 errors on one 140 KB line rendered 629 MB before (the whole line under
+# each); now 50 errors, each with 120 bytes of the line around its caret,
+# and one closing line; 1000 kept, all counted (docs/errors.md).
+awk 'BEGIN { for (i = 0; i < 3000; i++) printf "pattern p%d key k begin a where nofn(x) == 1 ", i; print "" }' > pat.cep
+check_pat "3000 errors on one line" 1 ''
+p49='... begin a where nofn(x) == 1 pattern p49 key k begin a where nofn(x) == 1 pattern p50 key k begin a where nofn(x) == 1 pa...'
+if [ "$(wc -l < err)" = 151 ] && [ "$(wc -c < err)" -lt 20000 ] &&
+   [ "$(sed -n 1p err)" = "pat.cep:1:32: error: unknown function 'nofn'" ] &&
+   [ "$(sed -n 2p err)" = "pattern p0 key k begin a where nofn(x) == 1 pattern p1 key k begin a where nofn(x) == 1 pattern p2 key k begin a where n..." ] &&
+   [ "$(sed -n 3p err)" = "                               ^" ] &&
+   [ "$(sed -n 148p err)" = "pat.cep:1:2228: error: unknown function 'nofn'" ] &&
+   [ "$(sed -n 149p err)" = "$p49" ] &&
+   [ "$(sed -n 150p err)" = "                                                               ^" ] &&
+   [ "$(sed -n 151p err)" = "pat.cep: error: too many errors: 2950 more not shown (3000 in all)" ]; then ok
+else bad "3000 errors on one line" "$(wc -l < err) lines, $(wc -c < err) bytes"; fi
+# The window at the line's end and around multi-byte characters (cut at
+# character boundaries); a line of 120 bytes or fewer is shown whole.
+python3 -c "print('pattern p key k begin a where x == \"' + '\u00e9'*100 + '\" and nofn(x) == 1 and y == \"' + '\u00fc'*100 + '\" and also(1)')" > pat.cep
+check_pat "a window in a line of 2-byte characters" 1 ''
+cat > want <<'W'
+pat.cep:1:143: error: unknown function 'nofn'
+...ééééééééééééééééééééééééééé" and nofn(x) == 1 and y == "üüüüüüüüüüüüüüüüüü...
+                                    ^
+pat.cep:1:272: error: unknown function 'also'
+...üüüüüüüüüüüüüüüüüüüüüüüüüüüüüüüüüüüüüüüüüüüüüüüüüüüüüü" and also(1)
+                                                               ^
+W
+cmp -s want err && ok || bad "a window in a line of 2-byte characters" "$(cat err)"
+printf 'pattern p key k begin a where x == 1 and nofn(1) and x == 1 and x == 1 and x == 1 and x == 1 and x == 1 and x == 1000000\n' > pat.cep
+[ "$(head -n 1 pat.cep | tr -d '\n' | wc -c)" = 120 ] || bad "a line of 120 bytes" "made $(wc -c < pat.cep) bytes"
+check_pat "a line of 120 bytes" 1 ''
+[ "$(sed -n 2p err)" = "$(cat pat.cep)" ] && ok || bad "a line of 120 bytes" "$(sed -n 2p err)"
+# A run of stray continuation bytes before the caret: the window does not
+# grow back over them to find a character's start (it printed them all).
+python3 -c "import sys; sys.stdout.buffer.write(b'pattern p key k begin a where x == \"' + b'\\x80' * 5000 + b'\" and nofn(1) == 2 and y == 1 \\xc3\\n')" > pat.cep
+check_pat "a window over invalid UTF-8" 1 'unexpected byte 0xc3'
+[ "$(wc -c < err)" -lt 400 ] && ok || bad "a window over invalid UTF-8" "$(wc -c < err) bytes"
+# Warnings (cepheus check prints each through cep_diag_render_one): 50 too.
+awk 'BEGIN { for (i = 0; i < 3000; i++) printf "pattern p%d begin a where x == 1 ", i; print "" }' > pat.cep
+check_pat "3000 warnings on one line" 0 ''
+if [ "$(wc -l < err)" = 151 ] &&
+   [ "$(sed -n 151p err)" = "pat.cep: warning: too many warnings: 2950 more not shown" ]; then ok
+else bad "3000 warnings on one line" "$(wc -l < err) lines, last: $(tail -n 1 err)"; fi
+timed 10 "$CEP" check -Werror pat.cep
+[ $st = 1 ] && [ "$(wc -l < err)" = 151 ] && ok || bad "3000 warnings, -Werror" "exit $st, $(wc -l < err) lines"
+# A warning of another kind after 1200 of the first: -Werror=unbounded
+# still sees it (warnings are all kept).
+awk 'BEGIN { for (i = 0; i < 1200; i++) printf "pattern p%d begin a where x == 1\n", i; print "pattern last key k begin a followedBy b" }' > pat.cep
+timed 10 "$CEP" check -Wno-keyless -Werror=unbounded pat.cep
+[ $st = 1 ] && grep -q "^pat.cep:1201:28: error: followedBy without within" err && ok ||
+    bad "-Werror=unbounded after 1200 other warnings" "exit $st"
+
 # ---- aggregates over long runs: O(1) per event --------------------------------
 # A strict b+ whose condition reads avg(b.v): each evaluation walked the
 # whole run before (10k events 0.30 s, 20k 1.28 s, 40k 5.54 s; 100k about

@@ -86,6 +86,9 @@ cepheus_malformed_lines_total{reason="watermark"} 0
 cepheus_dropped_partial_matches_total{cause="limit"} 0
 cepheus_dropped_partial_matches_total{cause="ttl"} 0
 cepheus_dropped_partial_matches_total{cause="memory"} 0
+# HELP cepheus_buffered_events_run_early_total Buffered events run before the watermark reached them, to keep within --max-memory.
+# TYPE cepheus_buffered_events_run_early_total counter
+cepheus_buffered_events_run_early_total 0
 # HELP cepheus_regex_errors_total Regular-expression matches stopped by PCRE2's limits (counted as no match).
 # TYPE cepheus_regex_errors_total counter
 cepheus_regex_errors_total 0
@@ -201,6 +204,24 @@ fi
 # --threads 2: the totals over the pool's engines.
 if start "threads" --threads 2 -o "$TMP/out" "$TMP/pat.cep"; then
     feed "threads" ""
+fi
+
+# A budget the out-of-order buffer cannot keep within: the events it runs
+# early are counted (cepheus_buffered_events_run_early_total).
+if start "run early" --max-delay 1000000000 --max-memory 16K -o "$TMP/out" "$TMP/pat.cep"; then
+    exec 3>"$TMP/in"
+    cat "$TMP/events.jsonl" >&3
+    n=0
+    while [ $n -lt 100 ]; do
+        scrape /metrics >/dev/null
+        grep -q '^cepheus_input_records_total 1003$' "$TMP/body" && break
+        sleep 0.1
+        n=$((n + 1))
+    done
+    early=$(sed -n 's/^cepheus_buffered_events_run_early_total //p' "$TMP/body")
+    [ "${early:-0}" -gt 500 ] && ok || ko "run early: cepheus_buffered_events_run_early_total '$early'"
+    exec 3>&-
+    wait "$pid"
 fi
 
 # Checkpoints every 100 lines: 10 of them, each with a duration, a size

@@ -4,6 +4,7 @@
 #include "mem.h"
 #include "cepheus.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -142,6 +143,36 @@ void mem_free(void *p) {
         user.free(user.ud, p);
     else
         RAW_FREE(p);
+}
+
+/* An embedder's allocator knows no alignment: take align more and keep
+ * what it returned in the word before the aligned block. */
+void *mem_alloc_aligned(size_t n, size_t align) {
+    if (should_fail()) return NULL;
+    if (user_on) {
+        if (n > (size_t)-1 - align - sizeof(void *)) return NULL;
+        char *raw = user.alloc(user.ud, n + align + sizeof(void *));
+        if (!raw) return NULL;
+        char *p = (char *)(((uintptr_t)raw + sizeof(void *) + align - 1) & ~(uintptr_t)(align - 1));
+        memcpy(p - sizeof(void *), &raw, sizeof raw);
+        return p;
+    }
+#ifdef CEP_USE_JEMALLOC
+    if (JE) return mallocx(n, MALLOCX_ALIGN(align) | AF);
+#endif
+    void *p = NULL;
+    return posix_memalign(&p, align, n) == 0 ? p : NULL;
+}
+
+void mem_free_aligned(void *p) {
+    if (!p) return;
+    if (user_on) {
+        void *raw;
+        memcpy(&raw, (char *)p - sizeof(void *), sizeof raw);
+        user.free(user.ud, raw);
+        return;
+    }
+    RAW_FREE(p);
 }
 
 char *mem_strndup(const char *s, size_t n) {

@@ -12,6 +12,10 @@ void *mem_alloc(size_t n);
 void *mem_calloc(size_t count, size_t size);
 void *mem_realloc(void *p, size_t n);
 void mem_free(void *p);
+/* n bytes at an address that is a multiple of align (a power of two of
+ * at least sizeof(void *)); give it back with mem_free_aligned only. */
+void *mem_alloc_aligned(size_t n, size_t align);
+void mem_free_aligned(void *p);
 char *mem_strndup(const char *s, size_t n);
 char *mem_strdup(const char *s);
 

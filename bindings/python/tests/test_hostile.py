@@ -52,3 +52,16 @@ def test_compile_file_dev_zero_fails_fast():
         cepheus.compile_file("/dev/zero")
     assert time.monotonic() - start < 10
     assert "the limit is 1048576" in str(info.value)
+
+
+def test_many_errors_on_one_long_line_stay_small():
+    # 3000 errors on one 140 KB line: the message shows 50, each with a
+    # 120-byte window of the line; 1000 diagnostics are kept.
+    src = " ".join("pattern p%d key k begin a where nofn(x) == 1" % i for i in range(3000))
+    with pytest.raises(cepheus.PatternError) as e:
+        cepheus.compile(src)
+    text = str(e.value)
+    assert len(text) < 20000
+    assert text.splitlines()[-1] == "<string>: error: too many errors: 2950 more not shown (3000 in all)"
+    assert len(e.value.diagnostics) == 1000
+    assert e.value.diagnostics[0].message == "unknown function 'nofn'"
