@@ -706,8 +706,12 @@ static void set_shape(builder *b, nfa_pattern *np, uint32_t s) {
     if ((st->kind != ST_NORMAL && st->kind != ST_PENDING) || !st->nedges || !e[0].cond || e[0].negate) return;
     int pair = st->nedges == 2 && e[1].kind == EDGE_IGNORE && e[1].cond == e[0].cond && e[1].negate &&
                e[1].target == s;
+    /* followedByAny: the IGNORE edge always holds, so a partial match
+     * stays whatever the event, and branches when c holds. */
+    int any = st->nedges == 2 && e[1].kind == EDGE_IGNORE && !e[1].cond && e[1].target == s && e[0].target != s;
     int shape = SHAPE_GENERAL;
     if (e[0].kind == EDGE_TAKE && pair) shape = SHAPE_FOLLOW;
+    else if (e[0].kind == EDGE_TAKE && any) shape = SHAPE_ANY;
     else if (e[0].kind == EDGE_TAKE && st->nedges == 1) shape = SHAPE_NEXT;
     else if (e[0].kind == EDGE_PROCEED && pair && np->states[e[0].target].kind == ST_STOP) shape = SHAPE_NEGATE;
     if (shape == SHAPE_GENERAL) return;
@@ -773,7 +777,7 @@ static int skippable(const nfa_pattern *pat) {
         const nfa_state *st = &pat->states[s];
         if (st->kind != ST_NORMAL && st->kind != ST_PENDING) continue;
         if (!st->gate) return 0;
-        if (st->shape == SHAPE_FOLLOW || st->shape == SHAPE_NEGATE) continue;
+        if (st->shape == SHAPE_FOLLOW || st->shape == SHAPE_NEGATE || st->shape == SHAPE_ANY) continue;
         if (st->shape == SHAPE_NEXT && s == pat->start) continue;
         return 0;
     }

@@ -178,6 +178,15 @@ static inline int rest_holds(cep_engine *e, const expr *r, const cep_value *row,
     return holds(e, r, row, chain);
 }
 
+/* Does the rest of st's condition hold for p (its gate being open)? */
+static inline int pm_rest_holds(cep_engine *e, const nfa_state *st, const pm *p, const cep_value *row) {
+    if (p->hinted) { /* `field == step.field` with the step's value at hand */
+        const cep_value *v = &row[st->rest->slot];
+        return v->type == CEP_INT ? v->u.i == p->hint : v->type == CEP_DOUBLE && v->u.d == (double)p->hint;
+    }
+    return !st->rest || rest_holds(e, st->rest, row, p->node);
+}
+
 /* The gate of state s, decided once per event and pattern: by the
  * pattern's dispatch lookup (e->gmask), or evaluated, e->gate[s] holding
  * the result when e->gate_at[s] is this step's stamp. */
@@ -400,6 +409,31 @@ static int take(cep_engine *e, const nfa_pattern *pat, const nfa_state *st, cons
     return 0;
 }
 
+/* ANY's TAKE for p, whose condition holds: the taking branch (into
+ * st->target: completed or a new partial match) and p staying, *stay.
+ * Exactly general_step's two outputs, TAKE first: the taking one keeps
+ * p's label and the staying one sorts just after it, one label bit more
+ * each. p itself is not touched. */
+static int take_any(cep_engine *e, const nfa_pattern *pat, const nfa_state *st, const pm *p, pm *stay,
+                    step_in *in) {
+    cep_event *ev = stored_event(e, in);
+    if (!ev) return -1;
+    pm q = *p;
+    *stay = *p;
+    q.state = st->target;
+    if (p->used < 64) { /* else relabelling ran out of memory: ties stay ties */
+        q.used = stay->used = (uint16_t)(p->used + 1);
+        stay->label = p->label + ((uint64_t)1 << (63 - p->used));
+    }
+    if (!(q.node = engine_node_new(e, ev, st->step, p->node))) return -1;
+    pm_list *to = pat->states[st->target].kind == ST_FINAL ? &e->completed : &e->kids;
+    if (engine_list_push(to, q) < 0) {
+        engine_node_release(e, q.node);
+        return -1;
+    }
+    return 0;
+}
+
 /* Step every partial match of bucket b over the event; those that stay
  * are compacted in place. Returns -1 when memory ran out (the partial
  * matches not stepped then stay as they were). */
@@ -423,13 +457,7 @@ static int step_bucket(cep_engine *e, const nfa_pattern *pat, key_state *ks, buc
         if (closed_next) {
             /* strict contiguity broken: it ends */
         } else if (st->shape == SHAPE_FOLLOW || st->shape == SHAPE_NEXT) {
-            int h;
-            if (p.hinted) { /* `field == step.field` with the step's value at hand */
-                const cep_value *v = &ev->vals[st->rest->slot];
-                h = v->type == CEP_INT ? v->u.i == p.hint : v->type == CEP_DOUBLE && v->u.d == (double)p.hint;
-            } else {
-                h = !st->rest || rest_holds(e, st->rest, ev->vals, p.node);
-            }
+            int h = pm_rest_holds(e, st, &p, ev->vals);
             if (!h) {
                 if (st->shape == SHAPE_FOLLOW) {
                     b->v[k++] = p;
@@ -440,6 +468,16 @@ static int step_bucket(cep_engine *e, const nfa_pattern *pat, key_state *ks, buc
                 b->v[k++] = p;
                 continue;
             }
+        } else if (st->shape == SHAPE_ANY) {
+            /* Open gate (a closed one returned above): each partial match
+             * whose rest holds branches; the others stay as they are. */
+            int h = pm_rest_holds(e, st, &p, ev->vals);
+            pm stay;
+            if (h && take_any(e, pat, st, &p, &stay, in) < 0) failed = 1;
+            else if (h) p = stay;
+            if (p.used > ks->max_used) ks->max_used = p.used;
+            b->v[k++] = p;
+            continue;
         } else if (st->shape == SHAPE_NEGATE) {
             if (st->rest && !holds(e, st->rest, ev->vals, p.node)) {
                 b->v[k++] = p;
@@ -466,7 +504,8 @@ static int step_start(cep_engine *e, const nfa_pattern *pat, step_in *in) {
     uint32_t s = pat->start;
     const nfa_state *st = &pat->states[s];
     pm p = {.node = NULL, .start = in->ev->time, .start_seq = in->ev->seq, .state = s};
-    if (st->shape == SHAPE_FOLLOW || st->shape == SHAPE_NEXT) {
+    if (st->shape == SHAPE_FOLLOW || st->shape == SHAPE_NEXT || st->shape == SHAPE_ANY) {
+        /* (ANY: the start state never waits, so only its TAKE counts.) */
         if (st->gate && !gate_open(e, pat, s, in->ev->vals)) return 0;
         if (st->rest && !holds(e, st->rest, in->ev->vals, NULL)) return 0;
         return take(e, pat, st, &p, in);
