@@ -561,7 +561,10 @@ static void insert_kids(cep_engine *e, key_state *ks, const step_in *in) {
         l->v[k++] = *q;
     }
     l->n = k;
-    if (k > 16) {
+    uint32_t sorted = 1; /* (followedByAny's branches come in order) */
+    while (sorted < k && !kid_less(&l->v[sorted], &l->v[sorted - 1])) sorted++;
+    if (sorted == k) {
+    } else if (k > 16) {
         qsort(l->v, k, sizeof *l->v, cmp_kid);
     } else {
         for (uint32_t i = 1; i < k; i++) {
