@@ -731,6 +731,23 @@ static void set_shape(builder *b, nfa_pattern *np, uint32_t s) {
     st->hint = rest && rest->kind == XK_REF_CMP && rest->op == NFA_OP_EQ;
 }
 
+/* Do the edges of s, and those of the states its PROCEED edges reach (of
+ * a TAKE edge's target too: a completion by proceeding), read only the
+ * event, with no gap on the way? depth bounds the walk (proceed edges
+ * never cycle; a deep chain just answers no). */
+static int graph_event_only(const nfa_pattern *np, uint32_t s, int only_proceed, int depth) {
+    const nfa_state *st = &np->states[s];
+    if (depth > 32 || st->gap_ms > 0) return 0;
+    for (uint32_t i = 0; i < st->nedges; i++) {
+        const nfa_edge *e = &np->edges[st->first_edge + i];
+        if (only_proceed && e->kind != EDGE_PROCEED) continue;
+        if (e->cond && !event_only(e->cond)) return 0;
+        if (e->kind == EDGE_IGNORE) continue;
+        if (!graph_event_only(np, e->target, e->kind == EDGE_TAKE || only_proceed, depth + 1)) return 0;
+    }
+    return 1;
+}
+
 /* Is gate g `field == an int or string constant`? */
 static int dispatchable(const expr *g) {
     return g && g->kind == XK_SLOT_CMP && g->op == NFA_OP_EQ && (g->k.type == CEP_INT || g->k.type == CEP_STRING);
@@ -815,7 +832,11 @@ static int flatten(builder *b, nfa_pattern *np, uint32_t start) {
     for (uint32_t i = 0; i < np->nstates; i++)
         for (uint32_t k = 0; k < np->states[i].nedges; k++)
             if (np->edges[np->states[i].first_edge + k].kind == EDGE_PROCEED) np->states[i].has_proceed = 1;
-    for (uint32_t i = 0; i < np->nstates; i++) set_shape(b, np, i);
+    for (uint32_t i = 0; i < np->nstates; i++) {
+        set_shape(b, np, i);
+        if (np->states[i].shape == SHAPE_GENERAL && np->states[i].kind == ST_NORMAL)
+            np->states[i].shared = (uint8_t)graph_event_only(np, i, 0, 0);
+    }
     /* A decision graph yields at most one output per TAKE or IGNORE edge,
      * plus a completion per TAKE that can proceed to the final state. */
     np->max_outputs = 2 * np->nedges + 1;

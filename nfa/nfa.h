@@ -66,6 +66,10 @@ typedef struct nfa_state {
     uint8_t has_proceed;  /* has a PROCEED edge */
     uint8_t hint;         /* rest is one `field == step.field` node (the
                            * engine keeps the step's value per partial match) */
+    uint8_t shared;       /* GENERAL: its decision graph reads only the event
+                           * (no step reference, aggregate, user function or
+                           * gap on the way), so it comes out the same for
+                           * every partial match waiting here */
     uint32_t target;      /* FOLLOW, NEXT, ANY: the TAKE edge's target */
     /* Shapes other than GENERAL: c split into the conjunct that reads only
      * the event (gate, NULL if none) and what remains (rest, NULL: true).

@@ -320,11 +320,12 @@ static void place_out(cep_engine *e, key_state *ks, bucket *b, const pm *p, stru
 
 /* Flink's computeNextStates plus the stop-state rule of doProcess, for
  * partial match p (node NULL: the start state), which sat in bucket b
- * (NULL for the start state) at the place *k writes back to. Returns -1
- * with nothing changed when memory runs out. */
+ * (NULL for the start state) at the place *k writes back to; shared: the
+ * decision graph in e->out is the bucket's (its state's is shared).
+ * Returns -1 with nothing changed when memory runs out. */
 static int general_step(cep_engine *e, const nfa_pattern *pat, key_state *ks, bucket *b, const pm *p,
-                        uint32_t *k, step_in *in) {
-    if (decision_graph(e, pat, p, in->ev) < 0) return -1;
+                        uint32_t *k, step_in *in, int shared) {
+    if (!shared && decision_graph(e, pat, p, in->ev) < 0) return -1;
     e->outs.n = 0;
     int discard = 0, failed = 0;
     for (uint32_t j = 0; j + 1 < e->out.n && !failed; j += 2) {
@@ -444,6 +445,15 @@ static int step_bucket(cep_engine *e, const nfa_pattern *pat, key_state *ks, buc
         if (st->shape != SHAPE_NEXT) return 0; /* nothing here can move */
     }
     int closed_next = st->shape == SHAPE_NEXT && st->gate && !gate_open(e, pat, b->state, ev->vals);
+    int shared = st->shape == SHAPE_GENERAL && st->shared && b->lo < b->hi;
+    if (shared) {
+        /* One decision graph for the whole bucket (its conditions read
+         * only the event); when all it says is "stay", nothing moves. */
+        if (decision_graph(e, pat, &b->v[b->lo], ev) < 0) return -1;
+        if (e->out.n == 2 && pat->edges[e->out.v[0]].kind == EDGE_IGNORE &&
+            pat->edges[e->out.v[0]].target == b->state)
+            return 0;
+    }
     uint32_t k = b->lo, gone = 0;
     int failed = 0;
     for (uint32_t i = b->lo; i < b->hi; i++) {
@@ -484,7 +494,7 @@ static int step_bucket(cep_engine *e, const nfa_pattern *pat, key_state *ks, buc
                 continue;
             }
             /* the negation fired: the partial match goes */
-        } else if (general_step(e, pat, ks, b, &p, &k, in) < 0) {
+        } else if (general_step(e, pat, ks, b, &p, &k, in, shared) < 0) {
             failed = 1;
             b->v[k++] = p;
             continue;
@@ -511,7 +521,7 @@ static int step_start(cep_engine *e, const nfa_pattern *pat, step_in *in) {
         return take(e, pat, st, &p, in);
     }
     uint32_t k = 0;
-    return general_step(e, pat, NULL, NULL, &p, &k, in);
+    return general_step(e, pat, NULL, NULL, &p, &k, in, 0);
 }
 
 /* ---- one event, one pattern ------------------------------------------------------ */
