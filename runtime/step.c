@@ -411,26 +411,42 @@ static int take(cep_engine *e, const nfa_pattern *pat, const nfa_state *st, cons
 }
 
 /* ANY's TAKE for p, whose condition holds: the taking branch (into
- * st->target: completed or a new partial match) and p staying, *stay.
+ * st->target: completed or a new partial match), and p stays where it is.
  * Exactly general_step's two outputs, TAKE first: the taking one keeps
- * p's label and the staying one sorts just after it, one label bit more
- * each. p itself is not touched. */
-static int take_any(cep_engine *e, const nfa_pattern *pat, const nfa_state *st, const pm *p, pm *stay,
-                    step_in *in) {
+ * p's label and p, staying, sorts just after it, one label bit more each.
+ * p is unchanged when memory runs out. */
+static int take_any(cep_engine *e, const nfa_pattern *pat, const nfa_state *st, pm *p, step_in *in) {
     cep_event *ev = stored_event(e, in);
     if (!ev) return -1;
     pm q = *p;
-    *stay = *p;
     q.state = st->target;
-    if (p->used < 64) { /* else relabelling ran out of memory: ties stay ties */
-        q.used = stay->used = (uint16_t)(p->used + 1);
-        stay->label = p->label + ((uint64_t)1 << (63 - p->used));
-    }
     if (!(q.node = engine_node_new(e, ev, st->step, p->node))) return -1;
+    if (p->used < 64) /* else relabelling ran out of memory: ties stay ties */
+        q.used = (uint16_t)(p->used + 1);
     pm_list *to = pat->states[st->target].kind == ST_FINAL ? &e->completed : &e->kids;
     if (engine_list_push(to, q) < 0) {
         engine_node_release(e, q.node);
         return -1;
+    }
+    if (p->used < 64) {
+        p->label += (uint64_t)1 << (63 - p->used);
+        p->used++;
+    }
+    return 0;
+}
+
+/* An ANY bucket whose gate is open: each partial match whose rest holds
+ * branches; all stay in place, in order (a branch sorts after the new
+ * one, before whatever came after the partial match). */
+static int step_any(cep_engine *e, const nfa_pattern *pat, key_state *ks, bucket *b, step_in *in) {
+    const nfa_state *st = &pat->states[b->state];
+    const cep_event *ev = in->ev;
+    for (uint32_t i = b->lo; i < b->hi; i++) {
+        pm *p = &b->v[i];
+        if (in->straggler && p->node->ev->time > ev->time) continue; /* as step_bucket */
+        if (!pm_rest_holds(e, st, p, ev->vals)) continue;
+        if (take_any(e, pat, st, p, in) < 0) return -1;
+        if (p->used > ks->max_used) ks->max_used = p->used;
     }
     return 0;
 }
@@ -444,6 +460,7 @@ static int step_bucket(cep_engine *e, const nfa_pattern *pat, key_state *ks, buc
     if (st->shape != SHAPE_GENERAL && st->gate && !gate_open(e, pat, b->state, ev->vals)) {
         if (st->shape != SHAPE_NEXT) return 0; /* nothing here can move */
     }
+    if (st->shape == SHAPE_ANY) return step_any(e, pat, ks, b, in);
     int closed_next = st->shape == SHAPE_NEXT && st->gate && !gate_open(e, pat, b->state, ev->vals);
     int shared = st->shape == SHAPE_GENERAL && st->shared && b->lo < b->hi;
     if (shared) {
@@ -478,16 +495,6 @@ static int step_bucket(cep_engine *e, const nfa_pattern *pat, key_state *ks, buc
                 b->v[k++] = p;
                 continue;
             }
-        } else if (st->shape == SHAPE_ANY) {
-            /* Open gate (a closed one returned above): each partial match
-             * whose rest holds branches; the others stay as they are. */
-            int h = pm_rest_holds(e, st, &p, ev->vals);
-            pm stay;
-            if (h && take_any(e, pat, st, &p, &stay, in) < 0) failed = 1;
-            else if (h) p = stay;
-            if (p.used > ks->max_used) ks->max_used = p.used;
-            b->v[k++] = p;
-            continue;
         } else if (st->shape == SHAPE_NEGATE) {
             if (st->rest && !holds(e, st->rest, ev->vals, p.node)) {
                 b->v[k++] = p;
