@@ -49,7 +49,7 @@ static uint64_t opt_w6_limit = 64;
 static uint64_t opt_per_key = 4; /* at least this many events per key */
 static uint64_t opt_w9_events = 1000000; /* W9: events per STEP (issue 23's size) */
 /* W9's STEPs; "n": the same stream with no AMAT qualifying (no match) */
-static const char *opt_w9_steps = "200,100,50,25,200n,100n,50n,25n,12n,6n,3n";
+static const char *opt_w9_steps = "200,100,50,25,200n,100n,50n,25n,12n,6n";
 static unsigned opt_threads[8];  /* --threads: pool sizes to time (wall clock) */
 static int opt_no_latency;      /* --no-latency: no latency lines */
 static int opt_rules[8];         /* --rules: W8's rule counts (default 1,10,100,1000) */
