@@ -6,6 +6,7 @@
 #define _GNU_SOURCE
 #include "cepheus.h"
 #include "baseline.h"
+#include "stocks.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -35,6 +36,7 @@
 static uint64_t opt_keys[8] = {1000, 100000, 1000000};
 static int opt_nkeys = 3;
 static uint64_t opt_events = 2000000;
+static int opt_events_set;            /* --events given: W9 takes at most that many */
 static const char *opt_only = NULL;   /* comma-separated workload names */
 static const char *opt_tsv = NULL;    /* machine-readable results for plots */
 static const char *opt_cepheus = NULL; /* path of the cepheus tool (CLI run) */
@@ -45,6 +47,9 @@ static int cli_metrics = 0;
 static const char *opt_tmpdir = "/tmp";
 static uint64_t opt_w6_limit = 64;
 static uint64_t opt_per_key = 4; /* at least this many events per key */
+static uint64_t opt_w9_events = 1000000; /* W9: events per STEP (issue 23's size) */
+/* W9's STEPs; "n": the same stream with no AMAT qualifying (no match) */
+static const char *opt_w9_steps = "200,100,50,25,200n,100n,50n,25n,12n,6n";
 static unsigned opt_threads[8];  /* --threads: pool sizes to time (wall clock) */
 static int opt_no_latency;      /* --no-latency: no latency lines */
 static int opt_rules[8];         /* --rules: W8's rule counts (default 1,10,100,1000) */
@@ -69,7 +74,7 @@ static inline uint64_t rng_below(uint64_t *s, uint64_t n) {
 
 /* ---- workloads ------------------------------------------------------------------ */
 
-enum wl_kind { W1, W2, W3, W4, W5, W6, W7, W8 };
+enum wl_kind { W1, W2, W3, W4, W5, W6, W7, W8, W9 };
 
 typedef struct wl {
     enum wl_kind kind;
@@ -83,6 +88,7 @@ typedef struct wl {
     int has_baseline;
     int rules;          /* W8: how many rules */
     int sparse;         /* W8: 99% of events of types no rule names */
+    int step;           /* W9: stock_time between two events */
 } wl;
 
 /* The event generator: time advances evenly so that each key sees one
@@ -156,6 +162,8 @@ static inline void gen_next(gen *g, bev *e) {
         e->type = (int32_t)(r % 100) + (w->sparse && (r >> 8) % 100 != 0 ? 100 : 0);
         e->amount = (int64_t)((r >> 32) % 1000);
         break;
+    case W9: /* its own stream: stocks.c */
+        break;
     }
 }
 
@@ -219,6 +227,15 @@ static void pattern_text(const wl *w, char *buf, size_t cap) {
                 i, i % 100, rng_below(&rng, 1000), (7 * i + 3) % 100);
         break;
     }
+    case W9: /* ../shared/peers/core/stocks_q2.cep; never: no AMAT qualifies */
+        ADD("pattern q2\n"
+            "  begin msft where type == \"SELL\" and name == \"MSFT\" and price > 26.0\n"
+            "  followedByAny oracle where type == \"BUY\" and name == \"ORCL\" and price > 11.14\n"
+            "  followedByAny csco where type == \"BUY\" and name == \"CSCO\"\n"
+            "  followedByAny amat where type == \"SELL\" and name == \"AMAT\" and price >= %s\n"
+            "  within 10000ms\n",
+            w->never ? "1000.0" : "18.92");
+        break;
     case W7:
         for (int i = 0; i < 100; i++) {
             int x = i % 50, y = (i * 7 + 3) % 50, z = (i * 13 + 5) % 50;
@@ -319,6 +336,7 @@ typedef struct result {
     uint64_t nlat[2];     /* ... how many of each were timed */
     double idle_bytes;    /* idle lines: heap of the program and an engine without state */
     double prog_bytes;    /* ... of the program alone */
+    double live_pms;      /* W9: live partial matches, mean over the run */
 } result;
 
 /* ---- Cepheus through the C API ------------------------------------------------------ */
@@ -546,6 +564,101 @@ static void run_idle(const wl *w, uint64_t keys, uint64_t n, result *res) {
     res->prog_bytes = je_present() ? (double)(mid - before) : -1;
     res->rss_kb = maxrss_kb();
     res->ok = 1;
+    cep_engine_free(eng);
+    cep_program_free(prog);
+}
+
+/* ---- W9: CORE's stocks query, every combination (issue 23) ----------------------------- */
+
+typedef struct w9ctx {
+    uint64_t count, sum;
+    int price;
+} w9ctx;
+
+/* Reads every match as a consumer would: each step's event, its time and
+ * price. */
+static int w9_on_match(void *ud, const cep_match *m) {
+    w9ctx *c = ud;
+    c->count++;
+    size_t n = cep_match_step_count(m);
+    for (size_t s = 0; s < n; s++) {
+        const cep_event *ev = cep_match_event(m, s, 0);
+        cep_value p = cep_event_value(ev, c->price);
+        c->sum = c->sum * 31 + (uint64_t)cep_event_time(ev) + (uint64_t)(p.u.d * 100.0 + 0.5);
+    }
+    return 0;
+}
+
+/* gen_stocks.py's stream with STEP w->step, seed 7, through the C API. */
+static void run_w9(const wl *w, uint64_t n, result *res) {
+    static char text[4096];
+    pattern_text(w, text, sizeof text);
+    cep_program *prog = NULL;
+    cep_engine *eng = NULL;
+    if (cep_compile(NULL, text, strlen(text), w->name, &prog, NULL) != CEP_OK || cep_engine_new(prog, &eng) != CEP_OK) {
+        snprintf(res->msg, sizeof res->msg, "compile or engine_new failed");
+        return;
+    }
+    int st_type = slot_of(prog, "type", NULL), st_name = slot_of(prog, "name", NULL);
+    w9ctx mc = {0, 0, slot_of(prog, "price", NULL)};
+    cep_engine_on_match(eng, w9_on_match, &mc);
+    static cep_event *rows[CHUNK];
+    for (size_t j = 0; j < CHUNK; j++)
+        if (cep_event_new(prog, &rows[j]) != CEP_OK) {
+            snprintf(res->msg, sizeof res->msg, "event_new failed");
+            return;
+        }
+    stocks_gen g;
+    stocks_init(&g, 7, w->step);
+    stock_ev e;
+    double secs = 0, live = 0;
+    uint64_t samples = 0;
+    for (uint64_t i = 0; i < n;) {
+        uint64_t m = n - i < CHUNK ? n - i : CHUNK;
+        for (uint64_t j = 0; j < m; j++) {
+            stocks_next(&g, &e);
+            int rc = cep_event_set_time(rows[j], e.stock_time);
+            rc |= cep_event_set_string(rows[j], st_type, e.type, strlen(e.type));
+            rc |= cep_event_set_string(rows[j], st_name, e.name, strlen(e.name));
+            rc |= cep_event_set_double(rows[j], mc.price, e.price);
+            if (rc != CEP_OK) {
+                snprintf(res->msg, sizeof res->msg, "fill failed");
+                return;
+            }
+        }
+        double t0 = cpu_s();
+        int rc = cep_engine_push_many(eng, (const cep_event *const *)rows, m, NULL);
+        secs += cpu_s() - t0;
+        if (rc != CEP_OK) {
+            snprintf(res->msg, sizeof res->msg, "push: %s: %s", cep_strerror(rc), cep_engine_error(eng));
+            return;
+        }
+        cep_stats st;
+        cep_engine_stats(eng, &st);
+        live += (double)st.partial_matches;
+        samples++;
+        i += m;
+    }
+    double t0 = cpu_s();
+    if (cep_engine_finish(eng) != CEP_OK) {
+        snprintf(res->msg, sizeof res->msg, "finish: %s", cep_engine_error(eng));
+        return;
+    }
+    res->secs = secs + cpu_s() - t0;
+    cep_stats st;
+    cep_engine_stats(eng, &st);
+    res->events = n;
+    res->matches = mc.count;
+    res->checksum = mc.sum;
+    res->peak_pms = st.peak_partial_matches;
+    res->live_pms = samples ? live / (double)samples : 0;
+    res->allocs_per_ev = -1;
+    res->bytes_per_pm = -1;
+    res->pm_bytes = -1;
+    res->windows = (double)n * (double)w->step / 10000.0;
+    res->rss_kb = maxrss_kb();
+    res->ok = 1;
+    for (size_t j = 0; j < CHUNK; j++) cep_event_free(rows[j]);
     cep_engine_free(eng);
     cep_program_free(prog);
 }
@@ -794,7 +907,7 @@ static void run_cli(const wl *w, uint64_t keys, uint64_t n, result *res) {
 
 /* ---- driver ------------------------------------------------------------------------------ */
 
-enum mode { M_CEPHEUS, M_BASELINE, M_GENONLY, M_CLI, M_POOL, M_IDLE };
+enum mode { M_CEPHEUS, M_BASELINE, M_GENONLY, M_CLI, M_POOL, M_IDLE, M_W9 };
 
 static result run_child(enum mode m, const wl *w, uint64_t keys, uint64_t n) {
     result r;
@@ -816,6 +929,7 @@ static result run_child(enum mode m, const wl *w, uint64_t keys, uint64_t n) {
         case M_CLI: run_cli(w, keys, n, &r); break;
         case M_POOL: run_pool(w, keys, n, &r); break;
         case M_IDLE: run_idle(w, keys, n, &r); break;
+        case M_W9: run_w9(w, n, &r); break;
         }
         ssize_t wr = write(fd[1], &r, sizeof r);
         _exit(wr == (ssize_t)sizeof r ? 0 : 1);
@@ -954,13 +1068,16 @@ static uint64_t parse_count(const char *s) {
 }
 
 static void usage(void) {
-    fputs("usage: cepbench [--keys 1k,100k,1m] [--events N] [--only W1,W3,...,W8,CLI]\n"
+    fputs("usage: cepbench [--keys 1k,100k,1m] [--events N] [--only W1,W3,...,W9,CLI]\n"
           "                [--per-key N] [--cepheus PATH] [--tsv FILE] [--tmpdir DIR] [--w6-limit N]\n"
           "                [--rules 1,10,100,1000,5000]  (W8: the rule counts)\n"
           "                [--no-latency]  (W1 and W8 also run one push at a time, timed: p50/p99/p99.9)\n"
           "                [--threads 1,2]  (W1 and CLI: one engine and pools, by the wall clock)\n"
           "                [--metrics-reps N]  (CLI: N times without and with --metrics, alternately)\n"
-          "environment: CEPBENCH_KEYS, CEPBENCH_EVENTS, CEPBENCH_PER_KEY, CEPBENCH_ONLY\n"
+          "                [--w9-events N]  (W9, per STEP: default 1m, at most --events if given)\n"
+          "                [--w9-steps 200,25,6n]  (W9's STEPs; n: no AMAT qualifies, no match)\n"
+          "environment: CEPBENCH_KEYS, CEPBENCH_EVENTS, CEPBENCH_PER_KEY, CEPBENCH_ONLY,\n"
+          "             CEPBENCH_W9_EVENTS\n"
           "             (options win)\n",
           stderr);
     exit(2);
@@ -969,13 +1086,16 @@ static void usage(void) {
 int main(int argc, char **argv) {
     const char *env;
     if ((env = getenv("CEPBENCH_KEYS")) && *env) parse_keys(env);
-    if ((env = getenv("CEPBENCH_EVENTS")) && *env) opt_events = parse_count(env);
+    if ((env = getenv("CEPBENCH_EVENTS")) && *env) opt_events = parse_count(env), opt_events_set = 1;
+    if ((env = getenv("CEPBENCH_W9_EVENTS")) && *env) opt_w9_events = parse_count(env);
     if ((env = getenv("CEPBENCH_ONLY")) && *env) opt_only = env;
     if ((env = getenv("CEPBENCH_PER_KEY")) && *env) opt_per_key = parse_count(env);
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(a, "--keys") && v) parse_keys(v), i++;
-        else if (!strcmp(a, "--events") && v) opt_events = parse_count(v), i++;
+        else if (!strcmp(a, "--events") && v) opt_events = parse_count(v), opt_events_set = 1, i++;
+        else if (!strcmp(a, "--w9-events") && v) opt_w9_events = parse_count(v), i++;
+        else if (!strcmp(a, "--w9-steps") && v) opt_w9_steps = v, i++;
         else if (!strcmp(a, "--only") && v) opt_only = v, i++;
         else if (!strcmp(a, "--cepheus") && v) opt_cepheus = v, i++;
         else if (!strcmp(a, "--metrics-reps") && v) opt_metrics_reps = atoi(v), i++;
@@ -1133,6 +1253,33 @@ int main(int argc, char **argv) {
             snprintf(w.config, sizeof w.config, "idle %d rules", hi);
             r2.events = 0;
             print_line("W8", w.config, 0, &r2, note);
+        }
+        /* W9 once: CORE's stock query at the issue's four densities, then
+         * with no AMAT qualifying (no match: the cost of an event against
+         * the live partial matches, which grow as STEP shrinks). */
+        if (wanted("W9") && ki == 0) {
+            uint64_t n = opt_w9_events;
+            if (opt_events_set && opt_events < n) n = opt_events;
+            for (const char *p = opt_w9_steps; *p;) {
+                char *end;
+                long step = strtol(p, &end, 10);
+                int never = *end == 'n';
+                end += never;
+                p = *end == ',' ? end + 1 : end;
+                if (step <= 0 || (*end && *end != ',')) {
+                    fprintf(stderr, "cepbench: --w9-steps: bad list %s\n", opt_w9_steps);
+                    return 2;
+                }
+                memset(&w, 0, sizeof w);
+                w.kind = W9, w.name = "W9", w.step = (int)step, w.never = never;
+                w.gap_ms = step, w.within_ms = 10000;
+                snprintf(w.config, sizeof w.config, "STEP=%d%s", w.step, w.never ? " nomatch" : "");
+                result r = run_child(M_W9, &w, 1, n);
+                char note[160];
+                snprintf(note, sizeof note, "live pm mean %.0f; %.0f ns/match", r.live_pms,
+                         r.matches ? r.secs * 1e9 / (double)r.matches : 0.0);
+                print_line("W9", w.config, 1, &r, note);
+            }
         }
         if (wanted("CLI") && opt_cepheus) {
             memset(&w, 0, sizeof w);

@@ -706,8 +706,12 @@ static void set_shape(builder *b, nfa_pattern *np, uint32_t s) {
     if ((st->kind != ST_NORMAL && st->kind != ST_PENDING) || !st->nedges || !e[0].cond || e[0].negate) return;
     int pair = st->nedges == 2 && e[1].kind == EDGE_IGNORE && e[1].cond == e[0].cond && e[1].negate &&
                e[1].target == s;
+    /* followedByAny: the IGNORE edge always holds, so a partial match
+     * stays whatever the event, and branches when c holds. */
+    int any = st->nedges == 2 && e[1].kind == EDGE_IGNORE && !e[1].cond && e[1].target == s && e[0].target != s;
     int shape = SHAPE_GENERAL;
     if (e[0].kind == EDGE_TAKE && pair) shape = SHAPE_FOLLOW;
+    else if (e[0].kind == EDGE_TAKE && any) shape = SHAPE_ANY;
     else if (e[0].kind == EDGE_TAKE && st->nedges == 1) shape = SHAPE_NEXT;
     else if (e[0].kind == EDGE_PROCEED && pair && np->states[e[0].target].kind == ST_STOP) shape = SHAPE_NEGATE;
     if (shape == SHAPE_GENERAL) return;
@@ -725,6 +729,23 @@ static void set_shape(builder *b, nfa_pattern *np, uint32_t s) {
     st->gate = gate;
     st->rest = rest;
     st->hint = rest && rest->kind == XK_REF_CMP && rest->op == NFA_OP_EQ;
+}
+
+/* Do the edges of s, and those of the states its PROCEED edges reach (of
+ * a TAKE edge's target too: a completion by proceeding), read only the
+ * event, with no gap on the way? depth bounds the walk (proceed edges
+ * never cycle; a deep chain just answers no). */
+static int graph_event_only(const nfa_pattern *np, uint32_t s, int only_proceed, int depth) {
+    const nfa_state *st = &np->states[s];
+    if (depth > 32 || st->gap_ms > 0) return 0;
+    for (uint32_t i = 0; i < st->nedges; i++) {
+        const nfa_edge *e = &np->edges[st->first_edge + i];
+        if (only_proceed && e->kind != EDGE_PROCEED) continue;
+        if (e->cond && !event_only(e->cond)) return 0;
+        if (e->kind == EDGE_IGNORE) continue;
+        if (!graph_event_only(np, e->target, e->kind == EDGE_TAKE || only_proceed, depth + 1)) return 0;
+    }
+    return 1;
 }
 
 /* Is gate g `field == an int or string constant`? */
@@ -773,7 +794,7 @@ static int skippable(const nfa_pattern *pat) {
         const nfa_state *st = &pat->states[s];
         if (st->kind != ST_NORMAL && st->kind != ST_PENDING) continue;
         if (!st->gate) return 0;
-        if (st->shape == SHAPE_FOLLOW || st->shape == SHAPE_NEGATE) continue;
+        if (st->shape == SHAPE_FOLLOW || st->shape == SHAPE_NEGATE || st->shape == SHAPE_ANY) continue;
         if (st->shape == SHAPE_NEXT && s == pat->start) continue;
         return 0;
     }
@@ -811,7 +832,11 @@ static int flatten(builder *b, nfa_pattern *np, uint32_t start) {
     for (uint32_t i = 0; i < np->nstates; i++)
         for (uint32_t k = 0; k < np->states[i].nedges; k++)
             if (np->edges[np->states[i].first_edge + k].kind == EDGE_PROCEED) np->states[i].has_proceed = 1;
-    for (uint32_t i = 0; i < np->nstates; i++) set_shape(b, np, i);
+    for (uint32_t i = 0; i < np->nstates; i++) {
+        set_shape(b, np, i);
+        if (np->states[i].shape == SHAPE_GENERAL && np->states[i].kind == ST_NORMAL)
+            np->states[i].shared = (uint8_t)graph_event_only(np, i, 0, 0);
+    }
     /* A decision graph yields at most one output per TAKE or IGNORE edge,
      * plus a completion per TAKE that can proceed to the final state. */
     np->max_outputs = 2 * np->nedges + 1;

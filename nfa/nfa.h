@@ -49,8 +49,10 @@ typedef enum state_shape {
     SHAPE_GENERAL, /* anything else: Flink's decision graph */
     SHAPE_FOLLOW,  /* TAKE c -> target, IGNORE not c -> itself (followedBy) */
     SHAPE_NEXT,    /* TAKE c -> target, nothing else (next) */
-    SHAPE_NEGATE   /* PROCEED c -> a stop state, IGNORE not c -> itself
+    SHAPE_NEGATE,  /* PROCEED c -> a stop state, IGNORE not c -> itself
                     * (waiting on notFollowedBy) */
+    SHAPE_ANY      /* TAKE c -> target, IGNORE (always) -> itself
+                    * (followedByAny: the partial match branches) */
 } state_shape;
 
 typedef struct nfa_state {
@@ -64,11 +66,15 @@ typedef struct nfa_state {
     uint8_t has_proceed;  /* has a PROCEED edge */
     uint8_t hint;         /* rest is one `field == step.field` node (the
                            * engine keeps the step's value per partial match) */
-    uint32_t target;      /* FOLLOW, NEXT: the TAKE edge's target */
+    uint8_t shared;       /* GENERAL: its decision graph reads only the event
+                           * (no step reference, aggregate, user function or
+                           * gap on the way), so it comes out the same for
+                           * every partial match waiting here */
+    uint32_t target;      /* FOLLOW, NEXT, ANY: the TAKE edge's target */
     /* Shapes other than GENERAL: c split into the conjunct that reads only
      * the event (gate, NULL if none) and what remains (rest, NULL: true).
      * When the gate does not hold, a partial match stays as it is (FOLLOW,
-     * NEGATE) or ends (NEXT), so the gate is tested once per event for
+     * NEGATE, ANY) or ends (NEXT), so the gate is tested once per event for
      * all the partial matches of a key that wait in this state. */
     const expr *gate;
     const expr *rest;

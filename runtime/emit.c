@@ -21,29 +21,36 @@ static int match_reserve(cep_engine *e, size_t nevents, size_t nsteps, size_t nf
 void emit(cep_engine *e, uint32_t pi, const pm *p, int timeout) {
     const nfa_pattern *pat = &e->prog->patterns[pi];
     cep_match *m = &e->match;
-    if (match_reserve(e, 0, pat->nsteps, pat->nemit) < 0) {
-        e->oom = 1;
-        return;
-    }
-    /* Group the chain's events by step, oldest first (a counting sort):
-     * count per step while finding the length and the first event. */
-    memset(m->step_off, 0, (pat->nsteps + 1) * sizeof *m->step_off);
+    uint32_t ns = pat->nsteps;
+    /* The chain's length and first event; whether it is one event per
+     * step, in step order (the common case: then events[s] is step s). */
     size_t n = 0;
+    int one_each = 1;
     const pm_node *first = NULL;
     for (const pm_node *x = p->node; x; x = x->parent, n++) {
-        m->step_off[x->step + 1]++;
+        if (n >= ns || x->step != ns - 1 - n) one_each = 0;
         first = x;
     }
-    if (match_reserve(e, n, pat->nsteps, pat->nemit) < 0) {
+    if ((n > m->events_cap || ns + 1 > m->steps_cap || pat->nemit > m->fields_cap) &&
+        match_reserve(e, n, ns, pat->nemit) < 0) {
         e->oom = 1;
         return;
     }
-    for (uint32_t s = 0; s < pat->nsteps; s++) m->step_off[s + 1] += m->step_off[s];
-    /* Walk newest to oldest, filling each step's range from its end; then
-     * step_off[s + 1] has come down to the start of step s: shift it. */
-    for (const pm_node *x = p->node; x; x = x->parent) m->events[--m->step_off[x->step + 1]] = x->ev;
-    memmove(m->step_off, m->step_off + 1, pat->nsteps * sizeof *m->step_off);
-    m->step_off[pat->nsteps] = (uint32_t)n;
+    if (one_each && n == ns) {
+        for (const pm_node *x = p->node; x; x = x->parent) m->events[x->step] = x->ev;
+        for (uint32_t s = 0; s <= ns; s++) m->step_off[s] = s;
+    } else {
+        /* Group the chain's events by step, oldest first (a counting
+         * sort): count per step, then walk newest to oldest, filling each
+         * step's range from its end; then step_off[s + 1] has come down to
+         * the start of step s: shift it. */
+        memset(m->step_off, 0, (ns + 1) * sizeof *m->step_off);
+        for (const pm_node *x = p->node; x; x = x->parent) m->step_off[x->step + 1]++;
+        for (uint32_t s = 0; s < ns; s++) m->step_off[s + 1] += m->step_off[s];
+        for (const pm_node *x = p->node; x; x = x->parent) m->events[--m->step_off[x->step + 1]] = x->ev;
+        memmove(m->step_off, m->step_off + 1, ns * sizeof *m->step_off);
+        m->step_off[ns] = (uint32_t)n;
+    }
     m->pat = pat;
     m->pattern_index = pi;
     m->nkeys = pat->nkeys;

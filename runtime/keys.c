@@ -376,15 +376,30 @@ int key_insert_sorted(cep_engine *e, key_state *ks, pm_list *l) {
             continue;
         }
         /* Merge from the back; new entries usually all go after the old
-         * ones, and then this only copies them. */
+         * ones, and then this only copies them. Where they go in between
+         * (followedByAny's branches of old partial matches), the old
+         * entries above each are found by binary search and moved up in
+         * one block: a memmove, not a comparison per entry. */
         pm *v = b->v, *run = l->v + i;
         const nfa_pattern *pat = &e->prog->patterns[ks->pattern];
         if (pat->states[b->state].hint)
             for (uint32_t k2 = 0; k2 < m; k2++) pm_set_hint(pat, &run[k2]);
         uint32_t old = b->hi, w = b->hi + m, k = m;
         while (k > 0) {
-            if (old > b->lo && pm_less(&run[k - 1], &v[old - 1])) v[--w] = v[--old];
-            else v[--w] = run[--k];
+            const pm *x = &run[k - 1];
+            if (old > b->lo && pm_less(x, &v[old - 1])) {
+                uint32_t lo = b->lo, hi = old - 1; /* the first old entry above x */
+                while (lo < hi) {
+                    uint32_t mid = lo + (hi - lo) / 2;
+                    if (pm_less(x, &v[mid])) hi = mid;
+                    else lo = mid + 1;
+                }
+                w -= old - lo;
+                memmove(&v[w], &v[lo], (size_t)(old - lo) * sizeof *v);
+                old = lo;
+            }
+            v[--w] = *x;
+            k--;
         }
         b->hi += m;
         for (uint32_t k2 = 0; k2 < m; k2++)

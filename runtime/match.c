@@ -27,7 +27,8 @@ CEP_API size_t cep_match_event_count(const cep_match *m, size_t step) {
 }
 
 CEP_API const cep_event *cep_match_event(const cep_match *m, size_t step, size_t i) {
-    if (i >= cep_match_event_count(m, step)) return NULL;
+    /* (not through cep_match_event_count: an exported call, per event read) */
+    if (!m || step >= m->pat->nsteps || i >= m->step_off[step + 1] - m->step_off[step]) return NULL;
     return m->events[m->step_off[step] + i];
 }
 

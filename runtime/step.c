@@ -178,6 +178,15 @@ static inline int rest_holds(cep_engine *e, const expr *r, const cep_value *row,
     return holds(e, r, row, chain);
 }
 
+/* Does the rest of st's condition hold for p (its gate being open)? */
+static inline int pm_rest_holds(cep_engine *e, const nfa_state *st, const pm *p, const cep_value *row) {
+    if (p->hinted) { /* `field == step.field` with the step's value at hand */
+        const cep_value *v = &row[st->rest->slot];
+        return v->type == CEP_INT ? v->u.i == p->hint : v->type == CEP_DOUBLE && v->u.d == (double)p->hint;
+    }
+    return !st->rest || rest_holds(e, st->rest, row, p->node);
+}
+
 /* The gate of state s, decided once per event and pattern: by the
  * pattern's dispatch lookup (e->gmask), or evaluated, e->gate[s] holding
  * the result when e->gate_at[s] is this step's stamp. */
@@ -311,11 +320,12 @@ static void place_out(cep_engine *e, key_state *ks, bucket *b, const pm *p, stru
 
 /* Flink's computeNextStates plus the stop-state rule of doProcess, for
  * partial match p (node NULL: the start state), which sat in bucket b
- * (NULL for the start state) at the place *k writes back to. Returns -1
- * with nothing changed when memory runs out. */
+ * (NULL for the start state) at the place *k writes back to; shared: the
+ * decision graph in e->out is the bucket's (its state's is shared).
+ * Returns -1 with nothing changed when memory runs out. */
 static int general_step(cep_engine *e, const nfa_pattern *pat, key_state *ks, bucket *b, const pm *p,
-                        uint32_t *k, step_in *in) {
-    if (decision_graph(e, pat, p, in->ev) < 0) return -1;
+                        uint32_t *k, step_in *in, int shared) {
+    if (!shared && decision_graph(e, pat, p, in->ev) < 0) return -1;
     e->outs.n = 0;
     int discard = 0, failed = 0;
     for (uint32_t j = 0; j + 1 < e->out.n && !failed; j += 2) {
@@ -400,6 +410,47 @@ static int take(cep_engine *e, const nfa_pattern *pat, const nfa_state *st, cons
     return 0;
 }
 
+/* ANY's TAKE for p, whose condition holds: the taking branch (into
+ * st->target: completed or a new partial match), and p stays where it is.
+ * Exactly general_step's two outputs, TAKE first: the taking one keeps
+ * p's label and p, staying, sorts just after it, one label bit more each.
+ * p is unchanged when memory runs out. */
+static int take_any(cep_engine *e, const nfa_pattern *pat, const nfa_state *st, pm *p, step_in *in) {
+    cep_event *ev = stored_event(e, in);
+    if (!ev) return -1;
+    pm q = *p;
+    q.state = st->target;
+    if (!(q.node = engine_node_new(e, ev, st->step, p->node))) return -1;
+    if (p->used < 64) /* else relabelling ran out of memory: ties stay ties */
+        q.used = (uint16_t)(p->used + 1);
+    pm_list *to = pat->states[st->target].kind == ST_FINAL ? &e->completed : &e->kids;
+    if (engine_list_push(to, q) < 0) {
+        engine_node_release(e, q.node);
+        return -1;
+    }
+    if (p->used < 64) {
+        p->label += (uint64_t)1 << (63 - p->used);
+        p->used++;
+    }
+    return 0;
+}
+
+/* An ANY bucket whose gate is open: each partial match whose rest holds
+ * branches; all stay in place, in order (a branch sorts after the new
+ * one, before whatever came after the partial match). */
+static int step_any(cep_engine *e, const nfa_pattern *pat, key_state *ks, bucket *b, step_in *in) {
+    const nfa_state *st = &pat->states[b->state];
+    const cep_event *ev = in->ev;
+    for (uint32_t i = b->lo; i < b->hi; i++) {
+        pm *p = &b->v[i];
+        if (in->straggler && p->node->ev->time > ev->time) continue; /* as step_bucket */
+        if (!pm_rest_holds(e, st, p, ev->vals)) continue;
+        if (take_any(e, pat, st, p, in) < 0) return -1;
+        if (p->used > ks->max_used) ks->max_used = p->used;
+    }
+    return 0;
+}
+
 /* Step every partial match of bucket b over the event; those that stay
  * are compacted in place. Returns -1 when memory ran out (the partial
  * matches not stepped then stay as they were). */
@@ -409,7 +460,17 @@ static int step_bucket(cep_engine *e, const nfa_pattern *pat, key_state *ks, buc
     if (st->shape != SHAPE_GENERAL && st->gate && !gate_open(e, pat, b->state, ev->vals)) {
         if (st->shape != SHAPE_NEXT) return 0; /* nothing here can move */
     }
+    if (st->shape == SHAPE_ANY) return step_any(e, pat, ks, b, in);
     int closed_next = st->shape == SHAPE_NEXT && st->gate && !gate_open(e, pat, b->state, ev->vals);
+    int shared = st->shape == SHAPE_GENERAL && st->shared && b->lo < b->hi;
+    if (shared) {
+        /* One decision graph for the whole bucket (its conditions read
+         * only the event); when all it says is "stay", nothing moves. */
+        if (decision_graph(e, pat, &b->v[b->lo], ev) < 0) return -1;
+        if (e->out.n == 2 && pat->edges[e->out.v[0]].kind == EDGE_IGNORE &&
+            pat->edges[e->out.v[0]].target == b->state)
+            return 0;
+    }
     uint32_t k = b->lo, gone = 0;
     int failed = 0;
     for (uint32_t i = b->lo; i < b->hi; i++) {
@@ -423,13 +484,7 @@ static int step_bucket(cep_engine *e, const nfa_pattern *pat, key_state *ks, buc
         if (closed_next) {
             /* strict contiguity broken: it ends */
         } else if (st->shape == SHAPE_FOLLOW || st->shape == SHAPE_NEXT) {
-            int h;
-            if (p.hinted) { /* `field == step.field` with the step's value at hand */
-                const cep_value *v = &ev->vals[st->rest->slot];
-                h = v->type == CEP_INT ? v->u.i == p.hint : v->type == CEP_DOUBLE && v->u.d == (double)p.hint;
-            } else {
-                h = !st->rest || rest_holds(e, st->rest, ev->vals, p.node);
-            }
+            int h = pm_rest_holds(e, st, &p, ev->vals);
             if (!h) {
                 if (st->shape == SHAPE_FOLLOW) {
                     b->v[k++] = p;
@@ -446,7 +501,7 @@ static int step_bucket(cep_engine *e, const nfa_pattern *pat, key_state *ks, buc
                 continue;
             }
             /* the negation fired: the partial match goes */
-        } else if (general_step(e, pat, ks, b, &p, &k, in) < 0) {
+        } else if (general_step(e, pat, ks, b, &p, &k, in, shared) < 0) {
             failed = 1;
             b->v[k++] = p;
             continue;
@@ -466,13 +521,14 @@ static int step_start(cep_engine *e, const nfa_pattern *pat, step_in *in) {
     uint32_t s = pat->start;
     const nfa_state *st = &pat->states[s];
     pm p = {.node = NULL, .start = in->ev->time, .start_seq = in->ev->seq, .state = s};
-    if (st->shape == SHAPE_FOLLOW || st->shape == SHAPE_NEXT) {
+    if (st->shape == SHAPE_FOLLOW || st->shape == SHAPE_NEXT || st->shape == SHAPE_ANY) {
+        /* (ANY: the start state never waits, so only its TAKE counts.) */
         if (st->gate && !gate_open(e, pat, s, in->ev->vals)) return 0;
         if (st->rest && !holds(e, st->rest, in->ev->vals, NULL)) return 0;
         return take(e, pat, st, &p, in);
     }
     uint32_t k = 0;
-    return general_step(e, pat, NULL, NULL, &p, &k, in);
+    return general_step(e, pat, NULL, NULL, &p, &k, in, 0);
 }
 
 /* ---- one event, one pattern ------------------------------------------------------ */
@@ -522,7 +578,10 @@ static void insert_kids(cep_engine *e, key_state *ks, const step_in *in) {
         l->v[k++] = *q;
     }
     l->n = k;
-    if (k > 16) {
+    uint32_t sorted = 1; /* (followedByAny's branches come in order) */
+    while (sorted < k && !kid_less(&l->v[sorted], &l->v[sorted - 1])) sorted++;
+    if (sorted == k) {
+    } else if (k > 16) {
         qsort(l->v, k, sizeof *l->v, cmp_kid);
     } else {
         for (uint32_t i = 1; i < k; i++) {
