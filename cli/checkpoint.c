@@ -31,7 +31,7 @@
 
 /* CRC-32C (Castagnoli, reflected), the snapshot's checksum too; its own
  * copy here since the tool sees only the library's public API. */
-static uint32_t crc32c(uint32_t crc, const void *p, size_t n) {
+static uint32_t util_crc32c(uint32_t crc, const void *p, size_t n) {
     static uint32_t table[256];
     if (!table[1])
         for (uint32_t i = 0; i < 256; i++) {
@@ -111,7 +111,7 @@ static void put_header(unsigned char *head, const ckpt_pos *pos, uint64_t text_l
                                 pos->timeouts_len, pos->errors_len, text_len,      snap_len, 0};
     for (int i = 0; i < CKPT_NFIELDS; i++) put_u64(head + 8 + 8 * i, v[i]);
     put_u32(head + 8 + 8 * CKPT_NFIELDS, text_crc);
-    put_u32(head + CKPT_HEAD - 4, crc32c(0, head, CKPT_HEAD - 4));
+    put_u32(head + CKPT_HEAD - 4, util_crc32c(0, head, CKPT_HEAD - 4));
 }
 
 /* What is left to do once the snapshot is in checkpoint.tmp's page cache:
@@ -236,7 +236,7 @@ static int serialize(const char *tmp, const ckpt_pos *pos, const char *text, siz
     int ok = fwrite(head, 1, sizeof head, f) == sizeof head && fwrite(text, 1, len, f) == len;
     int rc = !ok ? CEP_ECALLBACK : src->p ? cep_pool_snapshot(src->p, to_file, &s) : cep_engine_snapshot(src->e, to_file, &s);
     if (rc == CEP_OK) {
-        put_header(head, pos, len, crc32c(0, text, len), s.n);
+        put_header(head, pos, len, util_crc32c(0, text, len), s.n);
         if (fseeko(f, 0, SEEK_SET) != 0 || fwrite(head, 1, sizeof head, f) != sizeof head)
             rc = CEP_ECALLBACK;
     }
@@ -501,7 +501,7 @@ int checkpoint_read(const char *dir, ckpt *ck, char *err, size_t errsz) {
         snprintf(err, errsz, "'%s' is truncated (%zu bytes, shorter than its header)", path, len);
         goto refuse;
     }
-    if (crc32c(0, b, CKPT_HEAD - 4) != get_u32(b + CKPT_HEAD - 4)) {
+    if (util_crc32c(0, b, CKPT_HEAD - 4) != get_u32(b + CKPT_HEAD - 4)) {
         snprintf(err, errsz, "'%s' is damaged: the checksum of its header does not match", path);
         goto refuse;
     }
@@ -524,7 +524,7 @@ int checkpoint_read(const char *dir, ckpt *ck, char *err, size_t errsz) {
                  (unsigned long long)(len - CKPT_HEAD - text_len - snap_len));
         goto refuse;
     }
-    if (crc32c(0, b + CKPT_HEAD, (size_t)text_len) != get_u32(b + 8 + 8 * CKPT_NFIELDS)) {
+    if (util_crc32c(0, b + CKPT_HEAD, (size_t)text_len) != get_u32(b + 8 + 8 * CKPT_NFIELDS)) {
         snprintf(err, errsz, "'%s' is damaged: the checksum of its pattern text does not match", path);
         goto refuse;
     }

@@ -151,12 +151,12 @@ uint32_t budget_state_outputs(const nfa_pattern *pat, uint32_t s, size_t *work) 
  * out-of-order buffer's heap, timer lanes, scratch lists); they stay when
  * partial matches are dropped. */
 static uint64_t container_bytes(const cep_engine *e) {
-    uint64_t b = (uint64_t)(e->keys.cap + e->groups.cap) * sizeof(keyslot) + (uint64_t)e->reorder.cap * sizeof(void *);
-    for (uint32_t i = 0; i < e->nlanes; i++) b += (uint64_t)e->lanes[i].cap * sizeof(timer_ent);
-    b += (uint64_t)(e->kids.cap + e->completed.cap + e->expired.cap) * sizeof(pm);
-    b += (uint64_t)e->outs.cap * (sizeof(pm) + sizeof(uint64_t)); /* step.c's struct step_out */
-    b += (uint64_t)(e->stack.cap + e->out.cap) * sizeof(uint32_t);
-    b += (uint64_t)e->due_cap * sizeof(timer_ent) + e->keybuf_cap;
+    uint64_t b = (uint64_t)(e->keyset.keys.cap + e->keyset.groups.cap) * sizeof(keyslot) + (uint64_t)e->time.reorder.cap * sizeof(void *);
+    for (uint32_t i = 0; i < e->timers.nlanes; i++) b += (uint64_t)e->timers.lanes[i].cap * sizeof(timer_ent);
+    b += (uint64_t)(e->scratch.kids.cap + e->scratch.completed.cap + e->scratch.expired.cap) * sizeof(pm);
+    b += (uint64_t)e->scratch.outs.cap * (sizeof(pm) + sizeof(uint64_t)); /* step.c's struct step_out */
+    b += (uint64_t)(e->scratch.stack.cap + e->scratch.out.cap) * sizeof(uint32_t);
+    b += (uint64_t)e->timers.due_cap * sizeof(timer_ent) + e->scratch.keybuf_cap;
     b += (uint64_t)e->match.events_cap * sizeof(cep_event *) + (uint64_t)e->match.steps_cap * sizeof(uint32_t) +
          (uint64_t)e->match.fields_cap * sizeof(cep_value);
     return b;
@@ -166,7 +166,7 @@ static uint64_t container_bytes(const cep_engine *e) {
  * matches (the slab's blocks), nodes not in an event's own room. */
 static uint64_t live_bytes(const cep_engine *e) {
     /* (+ the running aggregates nodes keep, allocated apart: eval.c) */
-    return (uint64_t)e->mem.in_use + e->mem.direct + e->pooled_nodes * sizeof(pm_node) + e->ctx.agg_bytes;
+    return (uint64_t)e->store.mem.in_use + e->store.mem.direct + e->store.pooled_nodes * sizeof(pm_node) + e->ctx.agg_bytes;
 }
 
 uint64_t engine_memory(const cep_engine *e) { return live_bytes(e) + container_bytes(e); }
@@ -186,21 +186,21 @@ static uint64_t step_growth(const cep_engine *e, uint32_t pi, const key_state *k
         const bucket *b = &ks->b[i];
         uint32_t s = b->state;
         /* A gate the dispatch lookup closed: nothing there moves. */
-        if (s < 64 && (pat->dispatch_states >> s & 1) && !(e->gmask >> s & 1)) continue;
+        if (s < 64 && (pat->dispatch_states >> s & 1) && !(e->scratch.gmask >> s & 1)) continue;
         k += (uint64_t)(b->hi - b->lo) * rt->outs[s];
     }
     if (ks) n = ks->npms;
     uint64_t g = k * (2 * sizeof(pm) + sizeof(pm_node)) + 2 * (n + k) * sizeof(pm);
     if (!in->own && !*in->stored) g += event_frozen_size(in->ev);
     if (!ks) {
-        g += slab_size(sizeof(key_state) + e->keybuf_cap);
+        g += slab_size(sizeof(key_state) + e->scratch.keybuf_cap);
         /* (in a key group: maybe a key entry, or its table doubling) */
         if (e->rt[pi].kgroup != NO_GROUP) {
-            const gcache *c = &e->gcache[e->rt[pi].kgroup];
-            const key_entry *ent = c->stamp == e->ev_stamp ? c->ent : NULL;
-            g += ent ? slab_size(2 * (size_t)(ent->mask + 1) * sizeof(kref)) : slab_size(sizeof(key_entry) + e->keybuf_cap);
+            const gcache *c = &e->keyset.gcache[e->rt[pi].kgroup];
+            const key_entry *ent = c->stamp == e->scratch.ev_stamp ? c->ent : NULL;
+            g += ent ? slab_size(2 * (size_t)(ent->mask + 1) * sizeof(kref)) : slab_size(sizeof(key_entry) + e->scratch.keybuf_cap);
         }
-        const keymap *m = e->rt[pi].kgroup != NO_GROUP ? &e->groups : &e->keys;
+        const keymap *m = e->rt[pi].kgroup != NO_GROUP ? &e->keyset.groups : &e->keyset.keys;
         if ((m->count + 1) * 4 > m->cap * 3) g += (uint64_t)(m->cap ? m->cap * 2 : 64) * sizeof(keyslot);
     }
     return g;
@@ -228,10 +228,10 @@ static void shrink_buckets(cep_engine *e, key_state *ks) {
         uint32_t live = b->hi - b->lo;
         if (b->v == ks->inl_v || !live || slab_size((size_t)b->cap * sizeof(pm)) <= slab_size((size_t)live * sizeof(pm)))
             continue;
-        pm *nv = slab_alloc(&e->mem, (size_t)live * sizeof *nv);
+        pm *nv = slab_alloc(&e->store.mem, (size_t)live * sizeof *nv);
         if (!nv) continue;
         memcpy(nv, b->v + b->lo, (size_t)live * sizeof *nv);
-        slab_free(&e->mem, b->v, (size_t)b->cap * sizeof *b->v);
+        slab_free(&e->store.mem, b->v, (size_t)b->cap * sizeof *b->v);
         b->v = nv;
         b->lo = 0;
         b->hi = b->cap = live;
@@ -245,7 +245,7 @@ static void shrink_buckets(cep_engine *e, key_state *ks) {
  * Returns the partial matches dropped. */
 static uint64_t drop_until_fits(cep_engine *e, uint64_t limit, uint32_t pi, key_state *cur, const step_in *in) {
     uint64_t dropped = 0, fixed = container_bytes(e);
-    key_state *ks = e->first;
+    key_state *ks = e->keyset.first;
     while (ks) {
         uint64_t add = in ? step_growth(e, pi, cur, in) : 0;
         if (live_bytes(e) + fixed + add <= limit) break;
@@ -262,7 +262,7 @@ static uint64_t drop_until_fits(cep_engine *e, uint64_t limit, uint32_t pi, key_
         shrink_buckets(e, ks);
         if (ks->npms) break; /* it fits now */
         if (ks != cur) {
-            release_held(e, ks->pattern, ks);
+            emit_release_held(e, ks->pattern, ks);
             engine_key_settle(e, ks);
         }
         ks = next;
@@ -274,25 +274,25 @@ void budget_before_step(cep_engine *e, uint32_t pi, key_state *ks, step_in *in) 
     /* While events are buffered the step may pass the budget by an eighth:
      * after the call they run early to make room (engine.c), which is
      * what the buffer gives up before partial matches are dropped. */
-    uint64_t limit = e->max_bytes + (e->reorder.n ? e->max_bytes / 8 : 0);
+    uint64_t limit = e->cfg.max_bytes + (e->time.reorder.n ? e->cfg.max_bytes / 8 : 0);
     if (engine_memory(e) + step_growth(e, pi, ks, in) <= limit) return;
-    if (drop_until_fits(e, limit, pi, ks, in) && e->limit_policy == CEP_LIMIT_FAIL) e->limit_hit = 2;
+    if (drop_until_fits(e, limit, pi, ks, in) && e->cfg.limit_policy == CEP_LIMIT_FAIL) e->limit_hit = LIMIT_MEMORY;
 }
 
-void budget_drop(cep_engine *e) { drop_until_fits(e, e->max_bytes, 0, NULL, NULL); }
+void budget_drop(cep_engine *e) { drop_until_fits(e, e->cfg.max_bytes, 0, NULL, NULL); }
 
 void budget_trim(cep_engine *e) {
     /* Scratch arrays are made again when a step needs them. */
-    pm_list *lists[] = {&e->kids, &e->completed, &e->expired};
+    pm_list *lists[] = {&e->scratch.kids, &e->scratch.completed, &e->scratch.expired};
     for (size_t i = 0; i < sizeof lists / sizeof *lists; i++) {
         mem_free(lists[i]->v);
         lists[i]->v = NULL;
         lists[i]->n = lists[i]->cap = 0;
     }
-    mem_free(e->outs.v);
-    e->outs.v = NULL;
-    e->outs.n = e->outs.cap = 0;
-    if (!e->reorder.n) heap_free(&e->reorder);
+    mem_free(e->scratch.outs.v);
+    e->scratch.outs.v = NULL;
+    e->scratch.outs.n = e->scratch.outs.cap = 0;
+    if (!e->time.reorder.n) heap_free(&e->time.reorder);
 }
 
 void budget_release(cep_engine *e) {
@@ -300,27 +300,27 @@ void budget_release(cep_engine *e) {
      * the stream go, so stats.memory is 0 when no key is left. Each is made
      * again from empty if a later call needs it (snapshot, restore). */
     budget_trim(e);
-    mem_free(e->stack.v);
-    mem_free(e->out.v);
-    mem_free(e->due);
-    mem_free(e->keybuf);
+    mem_free(e->scratch.stack.v);
+    mem_free(e->scratch.out.v);
+    mem_free(e->timers.due);
+    mem_free(e->scratch.keybuf);
     mem_free(e->match.events);
     mem_free(e->match.step_off);
     mem_free(e->match.fields);
-    e->stack = (u32_list){0};
-    e->out = (u32_list){0};
-    e->due = NULL;
-    e->due_cap = 0;
-    e->keybuf = NULL;
-    e->keybuf_cap = 0;
+    e->scratch.stack = (u32_list){0};
+    e->scratch.out = (u32_list){0};
+    e->timers.due = NULL;
+    e->timers.due_cap = 0;
+    e->scratch.keybuf = NULL;
+    e->scratch.keybuf_cap = 0;
     e->match.events = NULL;
     e->match.step_off = NULL;
     e->match.fields = NULL;
     e->match.events_cap = e->match.steps_cap = e->match.fields_cap = 0;
-    if (!e->keys.count) keymap_free(&e->keys);
-    if (!e->groups.count) keymap_free(&e->groups);
-    for (uint32_t i = 0; i < e->nlanes; i++) {
-        lane *l = &e->lanes[i];
+    if (!e->keyset.keys.count) keymap_free(&e->keyset.keys);
+    if (!e->keyset.groups.count) keymap_free(&e->keyset.groups);
+    for (uint32_t i = 0; i < e->timers.nlanes; i++) {
+        lane *l = &e->timers.lanes[i];
         if (l->lo != l->hi) continue;
         mem_free(l->v);
         l->v = NULL;

@@ -1,5 +1,5 @@
 /* emit.c — what leaves the engine: matches built into the callback's
- * view, timeouts, windows that close (prune_expired), and the after-match
+ * view, timeouts, windows that close (emit_prune_expired), and the after-match
  * skip strategies with the hold-back of matches they need (Flink's
  * processMatchesAccordingToSkipStrategy). */
 #include "config.h"
@@ -18,7 +18,7 @@ static int match_reserve(cep_engine *e, size_t nevents, size_t nsteps, size_t nf
     return 0;
 }
 
-void emit(cep_engine *e, uint32_t pi, const pm *p, int timeout) {
+void emit_match(cep_engine *e, uint32_t pi, const pm *p, int timeout) {
     const nfa_pattern *pat = &e->prog->patterns[pi];
     cep_match *m = &e->match;
     uint32_t ns = pat->nsteps;
@@ -60,14 +60,14 @@ void emit(cep_engine *e, uint32_t pi, const pm *p, int timeout) {
     m->timeout = timeout;
     if (timeout) {
         e->stats.timeouts++;
-        if (e->on_timeout && e->on_timeout(e->timeout_ud, m) != 0) e->stop = 1;
+        if (e->hooks.on_timeout && e->hooks.on_timeout(e->hooks.timeout_ud, m) != 0) e->stop = 1;
         return;
     }
     e->ctx.row = NULL;
     e->ctx.chain = p->node;
     for (uint32_t i = 0; i < pat->nemit; i++) m->fields[i] = expr_eval(pat->emit_exprs[i], &e->ctx);
     e->stats.matches++;
-    if (e->on_match && e->on_match(e->match_ud, m) != 0) e->stop = 1;
+    if (e->hooks.on_match && e->hooks.on_match(e->hooks.match_ud, m) != 0) e->stop = 1;
     expr_ctx_reset(&e->ctx);
 }
 
@@ -127,7 +127,7 @@ static const cep_event *pruning_event(const nfa_pattern *pat, const pm *m, int *
     }
 }
 
-void release_held(cep_engine *e, uint32_t pi, key_state *ks) {
+void emit_release_held(cep_engine *e, uint32_t pi, key_state *ks) {
     const nfa_pattern *pat = &e->prog->patterns[pi];
     while (ks->done.n) {
         pm m = ks->done.v[0];
@@ -142,7 +142,7 @@ void release_held(cep_engine *e, uint32_t pi, key_state *ks) {
             prune_pms(e, ks, &mark, inclusive);
             prune_list(e, &ks->done, &mark, inclusive);
         }
-        emit(e, pi, &m, 0);
+        emit_match(e, pi, &m, 0);
         engine_node_release(e, m.node);
     }
 }
@@ -162,19 +162,19 @@ static void hold(cep_engine *e, key_state *ks, const pm *m) {
     }
 }
 
-void complete(cep_engine *e, uint32_t pi, key_state *ks, pm_list *l) {
+void emit_complete(cep_engine *e, uint32_t pi, key_state *ks, pm_list *l) {
     const nfa_pattern *pat = &e->prog->patterns[pi];
     if (!l->n && (!ks || !ks->done.n)) return;
     for (uint32_t i = 0; i < l->n; i++) {
         if (pat->skip == NFA_SKIP_NO_SKIP || !ks) {
-            emit(e, pi, &l->v[i], 0);
+            emit_match(e, pi, &l->v[i], 0);
             engine_node_release(e, l->v[i].node);
         } else {
             hold(e, ks, &l->v[i]);
         }
     }
     l->n = 0;
-    if (pat->skip != NFA_SKIP_NO_SKIP && ks) release_held(e, pi, ks);
+    if (pat->skip != NFA_SKIP_NO_SKIP && ks) emit_release_held(e, pi, ks);
 }
 
 int64_t pm_deadline(const nfa_pattern *pat, const pm *p) {
@@ -230,22 +230,22 @@ static inline int within_due(const nfa_pattern *pat, const pm *p, int64_t now) {
 static void expire_one(cep_engine *e, uint32_t pi, key_state *ks, pm *p) {
     const nfa_pattern *pat = &e->prog->patterns[pi];
     if (pat->states[p->state].kind == ST_PENDING) {
-        pm_list *c = &e->completed;
+        pm_list *c = &e->scratch.completed;
         c->n = 0;
         if (engine_list_push(c, *p) < 0) {
             engine_node_release(e, p->node);
             e->oom = 1;
         }
-        complete(e, pi, ks, c);
+        emit_complete(e, pi, ks, c);
         return;
     }
-    if (e->on_timeout) emit(e, pi, p, 1);
+    if (e->hooks.on_timeout) emit_match(e, pi, p, 1);
     else e->stats.timeouts++;
     engine_node_release(e, p->node);
-    if (ks->done.n) release_held(e, pi, ks);
+    if (ks->done.n) emit_release_held(e, pi, ks);
 }
 
-void prune_expired(cep_engine *e, key_state *ks, int64_t now) {
+void emit_prune_expired(cep_engine *e, key_state *ks, int64_t now) {
     if (!ks->npms) return;
     uint32_t pi = ks->pattern;
     const nfa_pattern *pat = &e->prog->patterns[pi];
@@ -272,7 +272,7 @@ void prune_expired(cep_engine *e, key_state *ks, int64_t now) {
     }
     /* What is due, bucket by bucket (each part in order), into e->kids;
      * then merged into e->expired in Flink's order over the whole key. */
-    pm_list *parts = &e->kids, *x = &e->expired;
+    pm_list *parts = &e->scratch.kids, *x = &e->scratch.expired;
     parts->n = x->n = 0;
     uint32_t cut[PM_MERGE_MAX], ncut = 0; /* where each bucket's part ends in parts */
     int fits = ks->nb <= PM_MERGE_MAX;
@@ -316,7 +316,7 @@ void prune_expired(cep_engine *e, key_state *ks, int64_t now) {
     key_drop_empty_buckets(e, ks);
     pm_merge(e, parts, fits ? cut : NULL, ncut, x);
     /* The trailing notFollowedBy ones complete, the others time out. */
-    pm_list *c = &e->completed;
+    pm_list *c = &e->scratch.completed;
     c->n = 0;
     for (uint32_t i = 0; i < x->n; i++) {
         pm *p = &x->v[i];
@@ -327,10 +327,10 @@ void prune_expired(cep_engine *e, key_state *ks, int64_t now) {
             }
             continue;
         }
-        if (e->on_timeout) emit(e, pi, p, 1);
+        if (e->hooks.on_timeout) emit_match(e, pi, p, 1);
         else e->stats.timeouts++;
         engine_node_release(e, p->node);
     }
     x->n = 0;
-    complete(e, pi, ks, c);
+    emit_complete(e, pi, ks, c);
 }

@@ -27,27 +27,27 @@ void engine_set_err(cep_engine *e, const char *fmt, ...) {
 
 cep_event *engine_copy_event(cep_engine *e, const cep_event *ev) {
     size_t n = event_frozen_size(ev);
-    void *mem = slab_alloc(&e->mem, n);
+    void *mem = slab_alloc(&e->store.mem, n);
     return mem ? event_freeze_to(ev, mem, n) : NULL;
 }
 
-void engine_free_event(cep_engine *e, cep_event *ev) { slab_free(&e->mem, event_block(ev), event_stored_size(ev)); }
+void engine_free_event(cep_engine *e, cep_event *ev) { slab_free(&e->store.mem, event_block(ev), event_stored_size(ev)); }
 
 /* Copy a caller's event for keeping; tells the tag hook. */
 cep_event *engine_keep_event(cep_engine *e, const cep_event *ev) {
     cep_event *f = engine_copy_event(e, ev);
     if (!f) return NULL;
     e->stats.stored_events++;
-    e->event_bytes += event_stored_size(f);
-    if (f->tag && e->on_tag) e->on_tag(e->tag_ud, f->tag, 1);
+    e->store.event_bytes += event_stored_size(f);
+    if (f->tag && e->hooks.on_tag) e->hooks.on_tag(e->hooks.tag_ud, f->tag, 1);
     return f;
 }
 
 void engine_drop_event(cep_engine *e, cep_event *ev) {
     if (!ev || --ev->refs) return;
     e->stats.stored_events--;
-    e->event_bytes -= event_stored_size(ev);
-    if (ev->tag && e->on_tag) e->on_tag(e->tag_ud, ev->tag, 0);
+    e->store.event_bytes -= event_stored_size(ev);
+    if (ev->tag && e->hooks.on_tag) e->hooks.on_tag(e->hooks.tag_ud, ev->tag, 0);
     engine_free_event(e, ev);
 }
 
@@ -61,20 +61,20 @@ static pm_node *room_of(cep_event *ev) { return (pm_node *)event_block(ev); }
 pm_node *engine_node_new(cep_engine *e, cep_event *ev, uint32_t step, pm_node *parent) {
     pm_node *n = room_of(ev);
     if (n->refs) { /* the event's own room is taken: a node from the pool */
-        if (!e->free_nodes) {
+        if (!e->store.free_nodes) {
             node_slab *s = mem_alloc(sizeof *s);
             if (!s) return NULL;
-            s->next = e->slabs;
-            e->slabs = s;
-            e->node_slabs++;
+            s->next = e->store.slabs;
+            e->store.slabs = s;
+            e->store.node_slabs++;
             for (size_t i = 0; i < NODE_SLAB; i++) {
-                s->nodes[i].parent = e->free_nodes;
-                e->free_nodes = &s->nodes[i];
+                s->nodes[i].parent = e->store.free_nodes;
+                e->store.free_nodes = &s->nodes[i];
             }
         }
-        n = e->free_nodes;
-        e->free_nodes = n->parent;
-        e->pooled_nodes++;
+        n = e->store.free_nodes;
+        e->store.free_nodes = n->parent;
+        e->store.pooled_nodes++;
     }
     n->ev = ev;
     event_retain(ev);
@@ -94,9 +94,9 @@ void engine_node_release(cep_engine *e, pm_node *n) {
         e->stats.nodes--;
         if (n->agg) expr_agg_free(&e->ctx, n);
         if (n != room_of(ev)) { /* a pooled node; a room is freed with its event */
-            n->parent = e->free_nodes;
-            e->free_nodes = n;
-            e->pooled_nodes--;
+            n->parent = e->store.free_nodes;
+            e->store.free_nodes = n;
+            e->store.pooled_nodes--;
         }
         engine_drop_event(e, ev);
         n = parent;
@@ -121,26 +121,26 @@ int engine_list_push(pm_list *l, pm p) {
  * can open (e->route_maybe, valid where e->route_exact has the bit). 0,
  * or -1 when there is no room: then all of them. */
 static int route_event(cep_engine *e, const nfa_route *r, const cep_value *vals) {
-    if (e->route_cap < r->nwords) {
-        size_t cap = e->route_cap, xcap = e->route_cap, mcap = e->route_maybe_cap;
-        if (mem_grow((void **)&e->route_bits, &cap, r->nwords, sizeof *e->route_bits) < 0 ||
-            mem_grow((void **)&e->route_exact, &xcap, cap, sizeof *e->route_exact) < 0 ||
-            mem_grow((void **)&e->route_maybe, &mcap, cap * 64, sizeof *e->route_maybe) < 0)
+    if (e->scratch.route_cap < r->nwords) {
+        size_t cap = e->scratch.route_cap, xcap = e->scratch.route_cap, mcap = e->scratch.route_maybe_cap;
+        if (mem_grow((void **)&e->scratch.route_bits, &cap, r->nwords, sizeof *e->scratch.route_bits) < 0 ||
+            mem_grow((void **)&e->scratch.route_exact, &xcap, cap, sizeof *e->scratch.route_exact) < 0 ||
+            mem_grow((void **)&e->scratch.route_maybe, &mcap, cap * 64, sizeof *e->scratch.route_maybe) < 0)
             return -1;
-        e->route_cap = (uint32_t)cap;
-        e->route_maybe_cap = mcap;
+        e->scratch.route_cap = (uint32_t)cap;
+        e->scratch.route_maybe_cap = mcap;
     }
-    memcpy(e->route_bits, r->always, r->nwords * sizeof *r->always);
-    memset(e->route_exact, 0, r->nwords * sizeof *e->route_exact);
+    memcpy(e->scratch.route_bits, r->always, r->nwords * sizeof *r->always);
+    memset(e->scratch.route_exact, 0, r->nwords * sizeof *e->scratch.route_exact);
     for (uint32_t f = 0; f < r->nfields; f++) {
         uint32_t n;
         const uint64_t *maybe;
         const uint32_t *v = nfa_route_lookup(r, &r->fields[f], &vals[r->fields[f].slot], &n, &maybe);
-        for (uint32_t i = 0; i < n; i++) e->route_bits[v[i] / 64] |= (uint64_t)1 << (v[i] % 64);
+        for (uint32_t i = 0; i < n; i++) e->scratch.route_bits[v[i] / 64] |= (uint64_t)1 << (v[i] % 64);
         if (maybe)
             for (uint32_t i = 0; i < n; i++) {
-                e->route_exact[v[i] / 64] |= (uint64_t)1 << (v[i] % 64);
-                e->route_maybe[v[i]] = maybe[i];
+                e->scratch.route_exact[v[i] / 64] |= (uint64_t)1 << (v[i] % 64);
+                e->scratch.route_maybe[v[i]] = maybe[i];
             }
     }
     return 0;
@@ -153,35 +153,35 @@ static int process_event(cep_engine *e, cep_event *ev, int straggler, int own) {
     step_in in = {ev, &stored, straggler, own, ~(uint64_t)0, 0};
     int rc = CEP_OK;
     e->stats.events++;
-    e->ev_stamp++; /* the key groups' lookups of the last event are stale */
+    e->scratch.ev_stamp++; /* the key groups' lookups of the last event are stale */
     const nfa_route *r = e->prog->route;
     /* With a state TTL every event refreshes its keys: no routing. */
-    if (r && e->state_ttl <= 0 && route_event(e, r, ev->vals) == 0) {
+    if (r && e->cfg.state_ttl <= 0 && route_event(e, r, ev->vals) == 0) {
         for (uint32_t w = 0; w < r->nwords; w++)
-            for (uint64_t bits = e->route_bits[w]; bits; bits &= bits - 1) {
+            for (uint64_t bits = e->scratch.route_bits[w]; bits; bits &= bits - 1) {
                 uint32_t pi = w * 64 + (uint32_t)__builtin_ctzll(bits);
-                uint64_t x = e->route_exact[w] >> (pi % 64) & 1;
-                in.maybe = x ? e->route_maybe[pi] : ~(uint64_t)0;
+                uint64_t x = e->scratch.route_exact[w] >> (pi % 64) & 1;
+                in.maybe = x ? e->scratch.route_maybe[pi] : ~(uint64_t)0;
                 in.exact_dispatch = x & r->exact_dispatch[w] >> (pi % 64);
                 /* Its start closed, it can only step the key's partial
-                 * matches: none, nothing to do (process_pattern's early
+                 * matches: none, nothing to do (step_pattern's early
                  * return, without the call; not under a memory budget,
                  * which makes room before even that). */
                 const pat_rt *rt = &e->rt[pi];
-                if (rt->start_bit && !(in.maybe & rt->start_bit) && rt->kgroup != NO_GROUP && !e->max_bytes &&
+                if (rt->start_bit && !(in.maybe & rt->start_bit) && rt->kgroup != NO_GROUP && !e->cfg.max_bytes &&
                     pattern_keyless(e, pi, ev->vals))
                     continue;
-                int res = process_pattern(e, pi, &in);
+                int res = step_pattern(e, pi, &in);
                 if (res != CEP_OK) rc = res;
             }
     } else {
         for (uint32_t pi = 0; pi < e->prog->npatterns; pi++) {
-            int res = process_pattern(e, pi, &in);
+            int res = step_pattern(e, pi, &in);
             if (res != CEP_OK) rc = res;
         }
     }
     engine_drop_event(e, stored);
-    if (e->compact_due) timers_compact(e);
+    if (e->timers.compact_due) timers_compact(e);
     return rc;
 }
 
@@ -205,15 +205,15 @@ static void fire_timer(cep_engine *e, key_state *ks, int64_t d, int64_t now) {
     /* At end of input the key's windows close together at its first real
      * deadline, not at an entry left by a partial match that moved on. */
     if (now != d && key_first_deadline(e, ks) > d) now = d;
-    prune_expired(e, ks, now);
-    if (e->state_ttl > 0 && ks->npms && ks->last_event <= INT64_MAX - e->state_ttl &&
-        ks->last_event + e->state_ttl <= d) {
+    emit_prune_expired(e, ks, now);
+    if (e->cfg.state_ttl > 0 && ks->npms && ks->last_event <= INT64_MAX - e->cfg.state_ttl &&
+        ks->last_event + e->cfg.state_ttl <= d) {
         /* Idle past the TTL: drop the partial matches (counted), which
          * releases the matches they were holding back. */
         e->stats.ttl_dropped += ks->npms;
         key_drop_pms(e, ks);
     }
-    release_held(e, ks->pattern, ks);
+    emit_release_held(e, ks->pattern, ks);
     timers_arm_ttl(e, ks);
 }
 
@@ -223,7 +223,7 @@ static int due_less(const timer_ent *a, const timer_ent *b) { return a->ks->crea
  * state (as one heap of keys by (deadline, creation) would). */
 static void fire_due(cep_engine *e, int64_t d, int64_t now) {
     size_t n = timers_take(e, d);
-    timer_ent *v = e->due;
+    timer_ent *v = e->timers.due;
     if (n == 1) {
         fire_timer(e, v[0].ks, d, now);
         v[0].ks->timers--;
@@ -250,10 +250,10 @@ static void fire_due(cep_engine *e, int64_t d, int64_t now) {
  * closed for events at t). */
 static int advance_to(cep_engine *e, int64_t w) {
     int rc = CEP_OK;
-    if (w > e->watermark) e->watermark = w;
-    if (!e->reorder.n && e->next_due > w) return CEP_OK; /* nothing is due */
+    if (w > e->time.watermark) e->time.watermark = w;
+    if (!e->time.reorder.n && e->timers.next_due > w) return CEP_OK; /* nothing is due */
     for (;;) {
-        cep_event *ev = heap_top(&e->reorder);
+        cep_event *ev = heap_top(&e->time.reorder);
         int64_t d = timers_next(e);
         int ev_due = ev && ev->time <= w;
         int tm_due = d != INT64_MAX && d <= w;
@@ -264,10 +264,10 @@ static int advance_to(cep_engine *e, int64_t w) {
              * per key, so all of a key's windows close together, at its
              * first deadline: the timeouts first, then the pending
              * matches, released and pruned by the skip strategy. */
-            fire_due(e, d, d > e->end_after ? INT64_MAX : d);
+            fire_due(e, d, d > e->time.end_after ? INT64_MAX : d);
             continue;
         }
-        heap_pop(&e->reorder);
+        heap_pop(&e->time.reorder);
         e->stats.buffered--;
         int r = process_event(e, ev, 0, 1);
         engine_drop_event(e, ev);
@@ -278,8 +278,8 @@ static int advance_to(cep_engine *e, int64_t w) {
 
 /* advance_to's usual case, nothing buffered and no timer due: inline. */
 static inline int advance(cep_engine *e, int64_t w) {
-    if (!e->reorder.n && e->next_due > w) {
-        if (w > e->watermark) e->watermark = w;
+    if (!e->time.reorder.n && e->timers.next_due > w) {
+        if (w > e->time.watermark) e->time.watermark = w;
         return CEP_OK;
     }
     return advance_to(e, w);
@@ -313,12 +313,12 @@ static int finish_slow(cep_engine *e, int rc) {
     }
     if (rc != CEP_OK) return rc;
     if (e->limit_hit) {
-        if (e->limit_hit == 2)
+        if (e->limit_hit == LIMIT_MEMORY)
             engine_set_err(e, "the engine's state reached its memory limit of %llu bytes",
-                           (unsigned long long)e->max_bytes);
+                           (unsigned long long)e->cfg.max_bytes);
         else
-            engine_set_err(e, "a key reached the limit of %llu partial matches", (unsigned long long)e->max_pms);
-        e->limit_hit = 0;
+            engine_set_err(e, "a key reached the limit of %llu partial matches", (unsigned long long)e->cfg.max_pms);
+        e->limit_hit = LIMIT_NONE;
         return CEP_ELIMIT;
     }
     if (e->stop) {
@@ -339,10 +339,10 @@ static int64_t system_clock(void *ud) {
  * watermark (which cep_engine_advance_watermark may have moved past the
  * clock): in processing time no event is late. */
 static int64_t processing_now(cep_engine *e) {
-    int64_t now = e->clock ? e->clock(e->clock_ud) : system_clock(NULL);
-    if (now < e->last_clock) now = e->last_clock;
-    if (now < e->watermark) now = e->watermark;
-    e->last_clock = now;
+    int64_t now = e->hooks.clock ? e->hooks.clock(e->hooks.clock_ud) : system_clock(NULL);
+    if (now < e->time.last_clock) now = e->time.last_clock;
+    if (now < e->time.watermark) now = e->time.watermark;
+    e->time.last_clock = now;
     return now;
 }
 
@@ -354,60 +354,60 @@ static int64_t processing_now(cep_engine *e) {
 static int enforce_memory_slow(cep_engine *e);
 
 static inline int enforce_memory(cep_engine *e) {
-    return e->max_bytes ? enforce_memory_slow(e) : CEP_OK;
+    return e->cfg.max_bytes ? enforce_memory_slow(e) : CEP_OK;
 }
 
 static int enforce_memory_slow(cep_engine *e) {
-    if (engine_memory(e) <= e->max_bytes) return CEP_OK;
-    if (e->limit_policy == CEP_LIMIT_FAIL) e->limit_hit = 2;
+    if (engine_memory(e) <= e->cfg.max_bytes) return CEP_OK;
+    if (e->cfg.limit_policy == CEP_LIMIT_FAIL) e->limit_hit = LIMIT_MEMORY;
     int rc = CEP_OK;
-    while (e->reorder.n && engine_memory(e) > e->max_bytes) {
-        const cep_event *ev = heap_top(&e->reorder);
+    while (e->time.reorder.n && engine_memory(e) > e->cfg.max_bytes) {
+        const cep_event *ev = heap_top(&e->time.reorder);
         uint64_t before = e->stats.buffered;
         rc = advance_to(e, ev->time);
         e->stats.mem_released += before - e->stats.buffered;
         if (rc != CEP_OK) return rc;
     }
-    if (engine_memory(e) > e->max_bytes) budget_drop(e);
-    if (engine_memory(e) > e->max_bytes) budget_trim(e);
+    if (engine_memory(e) > e->cfg.max_bytes) budget_drop(e);
+    if (engine_memory(e) > e->cfg.max_bytes) budget_trim(e);
     return rc;
 }
 
 /* Push ev at its time t: late, buffered, or matched now. */
 static int push_at(cep_engine *e, cep_event *ev, int64_t t) {
-    if (t < e->watermark && e->lateness > 0 &&
-        (e->watermark < INT64_MIN + e->lateness || t >= e->watermark - e->lateness)) {
+    if (t < e->time.watermark && e->cfg.lateness > 0 &&
+        (e->time.watermark < INT64_MIN + e->cfg.lateness || t >= e->time.watermark - e->cfg.lateness)) {
         /* Allowed lateness: matched now, against what it can still join. */
         uint64_t saved_seq = ev->seq;
-        ev->seq = e->arrivals++;
+        ev->seq = e->time.arrivals++;
         e->stats.stragglers++;
         int rc = process_event(e, ev, 1, 0);
         ev->seq = saved_seq;
-        int r = advance_to(e, e->watermark); /* windows it opened that are already closed */
+        int r = advance_to(e, e->time.watermark); /* windows it opened that are already closed */
         if (r == CEP_OK) r = enforce_memory(e);
         return finish_rc(e, rc != CEP_OK ? rc : r);
     }
-    if (t < e->watermark) {
+    if (t < e->time.watermark) {
         e->stats.late++;
-        if (e->on_late && e->on_late(e->late_ud, ev) != 0) e->stop = 1;
+        if (e->hooks.on_late && e->hooks.on_late(e->hooks.late_ud, ev) != 0) e->stop = 1;
         return finish_rc(e, CEP_OK);
     }
-    if (t > e->max_seen) e->max_seen = t;
-    int64_t delay = e->time_mode == CEP_TIME_PROCESSING ? 0 : e->max_delay;
-    int64_t w = e->max_seen < INT64_MIN + delay ? INT64_MIN : e->max_seen - delay;
+    if (t > e->time.max_seen) e->time.max_seen = t;
+    int64_t delay = e->cfg.time_mode == CEP_TIME_PROCESSING ? 0 : e->cfg.max_delay;
+    int64_t w = e->time.max_seen < INT64_MIN + delay ? INT64_MIN : e->time.max_seen - delay;
     /* Time already at the watermark (advanced by the caller, or by a pool's
      * router, which sees every key's events): an event there runs now. */
-    if (w < e->watermark) w = e->watermark;
+    if (w < e->time.watermark) w = e->time.watermark;
     uint64_t saved_seq = ev->seq;
-    ev->seq = e->arrivals++;
+    ev->seq = e->time.arrivals++;
     int rc = CEP_OK;
-    if (e->reorder.n == 0 && t <= w) {
+    if (e->time.reorder.n == 0 && t <= w) {
         /* In order: run it straight from the caller's row, no copy. */
         rc = advance(e, t);
         if (rc == CEP_OK) rc = process_event(e, ev, 0, 0);
     } else {
         cep_event *f = engine_keep_event(e, ev);
-        if (!f || heap_push(&e->reorder, f) < 0) {
+        if (!f || heap_push(&e->time.reorder, f) < 0) {
             engine_drop_event(e, f);
             ev->seq = saved_seq;
             engine_set_err(e, "out of memory");
@@ -426,21 +426,21 @@ static int push_at(cep_engine *e, cep_event *ev, int64_t t) {
 /* Slot of the time field in e's program, -1 when no condition reads it
  * (or in processing time, where it is an ordinary field). */
 static int time_slot(cep_engine *e) {
-    if (e->tslot_prog != e->prog) {
-        e->tslot_prog = e->prog;
-        e->tslot = -1;
-        if (e->time_mode != CEP_TIME_PROCESSING) {
-            int s = cep_program_field_slot(e->prog, e->time_field ? e->time_field : CEP_DEFAULT_TIME_FIELD);
-            if (s >= 0) e->tslot = s;
+    if (e->cfg.tslot_prog != e->prog) {
+        e->cfg.tslot_prog = e->prog;
+        e->cfg.tslot = -1;
+        if (e->cfg.time_mode != CEP_TIME_PROCESSING) {
+            int s = cep_program_field_slot(e->prog, e->cfg.time_field ? e->cfg.time_field : CEP_DEFAULT_TIME_FIELD);
+            if (s >= 0) e->cfg.tslot = s;
         }
     }
-    return e->tslot;
+    return e->cfg.tslot;
 }
 
 CEP_API int cep_engine_push(cep_engine *e, const cep_event *ev_in) {
     if (!e || !ev_in || ev_in->nslots != e->prog->nfields) return CEP_EINVAL;
     if (e->finished) return CEP_EFINISHED;
-    if (!ev_in->has_time && e->time_mode != CEP_TIME_PROCESSING) {
+    if (!ev_in->has_time && e->cfg.time_mode != CEP_TIME_PROCESSING) {
         engine_set_err(e, "event has no time");
         return CEP_ETIME;
     }
@@ -449,7 +449,7 @@ CEP_API int cep_engine_push(cep_engine *e, const cep_event *ev_in) {
      * and, in processing time, its time are set for the call, then put
      * back. */
     cep_event *ev = (cep_event *)ev_in;
-    if (e->time_mode != CEP_TIME_PROCESSING) {
+    if (e->cfg.time_mode != CEP_TIME_PROCESSING) {
         int ts = time_slot(e);
         if (ts < 0) return push_at(e, ev, ev->time);
         /* The time field reads as the event time in milliseconds, whatever
@@ -483,8 +483,8 @@ CEP_API int cep_engine_push_many(cep_engine *e, const cep_event *const *evs, siz
     if (!e || (!evs && n)) return CEP_EINVAL;
     /* With few keys everything is in cache already and fetching ahead
      * would only cost the second hashing of each key. */
-    size_t kcap = e->keys.cap > e->groups.cap ? e->keys.cap : e->groups.cap;
-    int ahead = kcap >= PREFETCH_KEYS && e->time_mode != CEP_TIME_PROCESSING;
+    size_t kcap = e->keyset.keys.cap > e->keyset.groups.cap ? e->keyset.keys.cap : e->keyset.groups.cap;
+    int ahead = kcap >= PREFETCH_KEYS && e->cfg.time_mode != CEP_TIME_PROCESSING;
     uint64_t hash[16] = {0}; /* row i's key hash at i % 16, from stage 0 */
     for (size_t i = 0; i < n; i++) {
         if (!evs[i]) return CEP_EINVAL;
@@ -516,7 +516,7 @@ CEP_API int cep_engine_push_json(cep_engine *e, const char *text, size_t len) {
         if (rc != CEP_OK) return rc;
     }
     cep_event_clear(e->builder);
-    const char *tf = e->time_mode == CEP_TIME_PROCESSING ? "" : e->time_field ? e->time_field : CEP_DEFAULT_TIME_FIELD;
+    const char *tf = e->cfg.time_mode == CEP_TIME_PROCESSING ? "" : e->cfg.time_field ? e->cfg.time_field : CEP_DEFAULT_TIME_FIELD;
     int rc = cep_event_parse_json(e->builder, text, len, tf);
     if (rc != CEP_OK) {
         engine_set_err(e, "%s", cep_event_error(e->builder));
@@ -531,7 +531,7 @@ CEP_API int cep_engine_advance_watermark(cep_engine *e, int64_t ms) {
     if (!e) return CEP_EINVAL;
     if (e->finished) return CEP_EFINISHED;
     e->started = 1;
-    if (ms <= e->watermark) return CEP_OK; /* a watermark never goes back */
+    if (ms <= e->time.watermark) return CEP_OK; /* a watermark never goes back */
     int rc = advance_to(e, ms);
     if (rc == CEP_OK) rc = enforce_memory(e);
     return finish_rc(e, rc);
@@ -539,22 +539,22 @@ CEP_API int cep_engine_advance_watermark(cep_engine *e, int64_t ms) {
 
 CEP_API int cep_engine_finish(cep_engine *e) {
     if (!e) return CEP_EINVAL;
-    return engine_finish_after(e, e->max_seen);
+    return engine_finish_after(e, e->time.max_seen);
 }
 
 int engine_finish_after(cep_engine *e, int64_t last) {
     if (e->finished) return CEP_EFINISHED;
     e->started = 1;
-    e->end_after = last;
+    e->time.end_after = last;
     /* End of input: the watermark goes to +infinity, every window closes
      * (and every timer entry fires). */
     int rc = advance_to(e, INT64_MAX);
     /* No partial match can grow any more: drop them, which releases the
      * matches they were holding back, key by key in creation order. */
-    while (e->first) {
-        key_state *ks = e->first;
+    while (e->keyset.first) {
+        key_state *ks = e->keyset.first;
         key_drop_pms(e, ks);
-        release_held(e, ks->pattern, ks);
+        emit_release_held(e, ks->pattern, ks);
         if (ks->done.n) engine_key_free(e, ks); /* only after running out of memory */
         else engine_key_settle(e, ks);
     }
@@ -574,17 +574,17 @@ CEP_API int cep_engine_new(const cep_program *p, cep_engine **out) {
     cep_engine *e = mem_calloc(1, sizeof *e);
     if (!e) return CEP_ENOMEM;
     e->prog = p;
-    e->watermark = INT64_MIN;
-    e->max_seen = INT64_MIN;
-    e->end_after = INT64_MAX;
-    e->reorder.less = reorder_less;
+    e->time.watermark = INT64_MIN;
+    e->time.max_seen = INT64_MIN;
+    e->time.end_after = INT64_MAX;
+    e->time.reorder.less = reorder_less;
     /* A random seed per engine, so keys cannot be chosen to collide. Output
      * order never depends on it: keys are iterated in creation order. */
     uint64_t seed = (uint64_t)(uintptr_t)e;
     if (getrandom(&seed, sizeof seed, GRND_NONBLOCK) != (ssize_t)sizeof seed)
         seed ^= 0x9E3779B97F4A7C15ull;
-    e->keys.seed = seed;
-    e->groups.seed = seed;
+    e->keyset.keys.seed = seed;
+    e->keyset.groups.seed = seed;
     e->stats.watermark = INT64_MIN;
     if (expr_ctx_init(&e->ctx, p) != CEP_OK || engine_lanes_init(e) < 0) {
         cep_engine_free(e);
@@ -598,42 +598,42 @@ CEP_API void cep_engine_free(cep_engine *e) {
     if (!e) return;
     free_all_keys(e);
     cep_event *ev;
-    while ((ev = heap_pop(&e->reorder))) engine_drop_event(e, ev);
-    heap_free(&e->reorder);
+    while ((ev = heap_pop(&e->time.reorder))) engine_drop_event(e, ev);
+    heap_free(&e->time.reorder);
     engine_lanes_free(e);
-    keymap_free(&e->keys);
-    keymap_free(&e->groups);
-    while (e->slabs) {
-        node_slab *next = e->slabs->next;
-        mem_free(e->slabs);
-        e->slabs = next;
+    keymap_free(&e->keyset.keys);
+    keymap_free(&e->keyset.groups);
+    while (e->store.slabs) {
+        node_slab *next = e->store.slabs->next;
+        mem_free(e->store.slabs);
+        e->store.slabs = next;
     }
-    mem_free(e->route_bits);
-    mem_free(e->route_exact);
-    mem_free(e->route_maybe);
-    mem_free(e->kids.v);
-    mem_free(e->completed.v);
-    mem_free(e->expired.v);
-    mem_free(e->stack.v);
-    mem_free(e->out.v);
-    mem_free(e->outs.v);
-    mem_free(e->due);
-    mem_free(e->gate);
-    mem_free(e->gate_at);
-    mem_free(e->keybuf);
+    mem_free(e->scratch.route_bits);
+    mem_free(e->scratch.route_exact);
+    mem_free(e->scratch.route_maybe);
+    mem_free(e->scratch.kids.v);
+    mem_free(e->scratch.completed.v);
+    mem_free(e->scratch.expired.v);
+    mem_free(e->scratch.stack.v);
+    mem_free(e->scratch.out.v);
+    mem_free(e->scratch.outs.v);
+    mem_free(e->timers.due);
+    mem_free(e->scratch.gate);
+    mem_free(e->scratch.gate_at);
+    mem_free(e->scratch.keybuf);
     mem_free(e->match.events);
     mem_free(e->match.step_off);
     mem_free(e->match.fields);
     expr_ctx_free(&e->ctx);
     cep_event_free(e->builder);
-    mem_free(e->time_field);
-    slab_destroy(&e->mem);
+    mem_free(e->cfg.time_field);
+    slab_destroy(&e->store.mem);
     mem_free(e);
 }
 
 CEP_API int cep_engine_set_max_delay(cep_engine *e, int64_t ms) {
     if (!e || ms < 0 || e->started) return CEP_EINVAL;
-    e->max_delay = ms;
+    e->cfg.max_delay = ms;
     return CEP_OK;
 }
 
@@ -641,48 +641,48 @@ CEP_API int cep_engine_set_max_partial_matches(cep_engine *e, uint64_t max, int 
     if (!e || e->started || (policy != CEP_LIMIT_DROP_OLDEST && policy != CEP_LIMIT_FAIL) ||
         max > UINT32_MAX)
         return CEP_EINVAL;
-    e->max_pms = max;
-    e->limit_policy = policy;
+    e->cfg.max_pms = max;
+    e->cfg.limit_policy = policy;
     return CEP_OK;
 }
 
 CEP_API int cep_engine_set_memory_limit(cep_engine *e, uint64_t bytes, int policy) {
     if (!e || e->started || (policy != CEP_LIMIT_DROP_OLDEST && policy != CEP_LIMIT_FAIL)) return CEP_EINVAL;
-    e->max_bytes = bytes;
-    e->limit_policy = policy;
+    e->cfg.max_bytes = bytes;
+    e->cfg.limit_policy = policy;
     return CEP_OK;
 }
 
 CEP_API int cep_engine_set_allowed_lateness(cep_engine *e, int64_t ms) {
     if (!e || ms < 0 || e->started) return CEP_EINVAL;
-    e->lateness = ms;
+    e->cfg.lateness = ms;
     return CEP_OK;
 }
 
 CEP_API int cep_engine_set_state_ttl(cep_engine *e, int64_t ms) {
     if (!e || ms < 0 || e->started) return CEP_EINVAL;
-    e->state_ttl = ms;
+    e->cfg.state_ttl = ms;
     return CEP_OK;
 }
 
 CEP_API int cep_engine_set_time_mode(cep_engine *e, int mode) {
     if (!e || e->started || (mode != CEP_TIME_EVENT && mode != CEP_TIME_PROCESSING)) return CEP_EINVAL;
-    e->time_mode = mode;
-    e->tslot_prog = NULL;
+    e->cfg.time_mode = mode;
+    e->cfg.tslot_prog = NULL;
     return CEP_OK;
 }
 
 CEP_API int cep_engine_set_clock(cep_engine *e, cep_clock_fn fn, void *ud) {
     if (!e) return CEP_EINVAL;
-    e->clock = fn;
-    e->clock_ud = ud;
+    e->hooks.clock = fn;
+    e->hooks.clock_ud = ud;
     return CEP_OK;
 }
 
 CEP_API int cep_engine_tick(cep_engine *e) {
     if (!e) return CEP_EINVAL;
     if (e->finished) return CEP_EFINISHED;
-    if (e->time_mode != CEP_TIME_PROCESSING) return CEP_OK;
+    if (e->cfg.time_mode != CEP_TIME_PROCESSING) return CEP_OK;
     e->started = 1;
     int rc = advance_to(e, processing_now(e));
     if (rc == CEP_OK) rc = enforce_memory(e);
@@ -694,34 +694,34 @@ CEP_API int cep_engine_set_time_field(cep_engine *e, const char *name) {
     if (!e || !name || !*name || e->started || fpath_parse(name, strlen(name), &fp) < 0) return CEP_EINVAL;
     char *copy = mem_strdup(name);
     if (!copy) return CEP_ENOMEM;
-    mem_free(e->time_field);
-    e->time_field = copy;
-    e->tslot_prog = NULL;
+    mem_free(e->cfg.time_field);
+    e->cfg.time_field = copy;
+    e->cfg.tslot_prog = NULL;
     return CEP_OK;
 }
 
 CEP_API void cep_engine_on_match(cep_engine *e, cep_match_fn fn, void *ud) {
     if (!e) return;
-    e->on_match = fn;
-    e->match_ud = ud;
+    e->hooks.on_match = fn;
+    e->hooks.match_ud = ud;
 }
 
 CEP_API void cep_engine_on_late(cep_engine *e, cep_late_fn fn, void *ud) {
     if (!e) return;
-    e->on_late = fn;
-    e->late_ud = ud;
+    e->hooks.on_late = fn;
+    e->hooks.late_ud = ud;
 }
 
 CEP_API void cep_engine_on_timeout(cep_engine *e, cep_match_fn fn, void *ud) {
     if (!e) return;
-    e->on_timeout = fn;
-    e->timeout_ud = ud;
+    e->hooks.on_timeout = fn;
+    e->hooks.timeout_ud = ud;
 }
 
 CEP_API void cep_engine_on_tag(cep_engine *e, cep_tag_fn fn, void *ud) {
     if (!e) return;
-    e->on_tag = fn;
-    e->tag_ud = ud;
+    e->hooks.on_tag = fn;
+    e->hooks.tag_ud = ud;
 }
 
 CEP_API void cep_engine_stats_sized(const cep_engine *e, cep_stats *out, size_t size) {
@@ -731,12 +731,12 @@ CEP_API void cep_engine_stats_sized(const cep_engine *e, cep_stats *out, size_t 
     if (e) {
         st = e->stats;
         st.regex_errors = e->ctx.regex_errors;
-        st.watermark = e->watermark;
-        st.max_event_time = e->max_seen;
+        st.watermark = e->time.watermark;
+        st.max_event_time = e->time.max_seen;
         st.memory = engine_memory(e);
-        st.stored_bytes = e->event_bytes;
-        st.pool_idle = e->mem.reserved - e->mem.in_use +
-                       (e->node_slabs * (uint64_t)NODE_SLAB - e->pooled_nodes) * sizeof(pm_node);
+        st.stored_bytes = e->store.event_bytes;
+        st.pool_idle = e->store.mem.reserved - e->store.mem.in_use +
+                       (e->store.node_slabs * (uint64_t)NODE_SLAB - e->store.pooled_nodes) * sizeof(pm_node);
     }
     /* Only what the caller's cep_stats holds (an older header's is shorter). */
     memcpy(out, &st, size < sizeof st ? size : sizeof st);

@@ -236,69 +236,86 @@ typedef struct out_list {
     size_t n, cap;
 } out_list;
 
-struct cep_engine {
-    const cep_program *prog;
+/* What the caller set: cep_engine_set_* (the time field's slot is found
+ * from the program when it runs). */
+typedef struct engine_config {
     int64_t max_delay;
     char *time_field;
     const cep_program *tslot_prog; /* whose slot of time_field tslot is */
     int tslot;                     /* -1: the program does not read it */
+    uint64_t max_pms;         /* per key and pattern; 0: unlimited */
+    int64_t state_ttl;        /* 0: keys keep state until it expires */
+    int64_t lateness;         /* allowed lateness behind the watermark */
+    uint64_t max_bytes;       /* memory budget of the state; 0: none */
+    int time_mode;            /* CEP_TIME_EVENT or CEP_TIME_PROCESSING */
+    int limit_policy;
+    uint32_t part_index, part_count; /* cep_engine_set_partition (runtime/partition.c) */
+} engine_config;
+
+/* The caller's callbacks and their user data. */
+typedef struct engine_hooks {
     cep_match_fn on_match;
     void *match_ud;
     cep_late_fn on_late;
     void *late_ud;
     cep_tag_fn on_tag;
     void *tag_ud;
-    int started, finished, stop, oom, limit_hit;
-    uint64_t max_pms;         /* per key and pattern; 0: unlimited */
-    int64_t state_ttl;        /* 0: keys keep state until it expires */
-    int64_t lateness;         /* allowed lateness behind the watermark */
-    uint64_t max_bytes;       /* memory budget of the state; 0: none */
-    uint64_t event_bytes;     /* bytes of the stored events */
-    int time_mode;            /* CEP_TIME_EVENT or CEP_TIME_PROCESSING */
+    cep_match_fn on_timeout;
+    void *timeout_ud;
     cep_clock_fn clock;
     void *clock_ud;
-    int64_t last_clock;       /* processing time never goes back */
-    int limit_policy;
+} engine_hooks;
+
+/* Event time: the watermark and the events waiting for it. */
+typedef struct engine_time {
     int64_t watermark;
     int64_t max_seen;
     int64_t end_after;        /* at end of input: deadlines past this (the
                                * newest event time of the whole input) close
                                * a key's windows all at once; INT64_MAX else */
+    int64_t last_clock;       /* processing time never goes back */
     uint64_t arrivals;
-    uint64_t keys_created;
-    uint64_t nkey_states;     /* key states allocated (holding state or not) */
-    cep_event *builder;       /* for cep_engine_push_json */
-    eval_ctx ctx;
+    heap reorder;             /* buffered events by (time, arrival) */
+} engine_time;
+
+/* The keys that hold state. */
+typedef struct engine_keyset {
     keymap keys;              /* key states of patterns alone in their key group */
     keymap groups;            /* key entries of key groups */
     gcache *gcache;           /* per key group */
     uint32_t ngroups;
-    uint64_t ev_stamp;        /* one per event through process_event */
-    heap reorder;             /* buffered events by (time, arrival) */
-    pat_rt *rt;               /* per pattern */
-    uint64_t *route_bits;     /* scratch: the patterns an event concerns (engine.c) */
-    uint64_t *route_exact;    /* ... those of them route_maybe is known for */
-    uint64_t *route_maybe;    /* ... per pattern: nfa_route.maybe */
-    size_t route_maybe_cap;
-    uint32_t route_cap;
-    uint32_t nrt;
+    key_state *first, *last;  /* key states holding state, in creation order */
+    uint64_t keys_created;
+    uint64_t nkey_states;     /* key states allocated (holding state or not) */
+} engine_keyset;
+
+/* Where stored events, key states and nodes live. */
+typedef struct engine_store {
+    slab mem;                 /* events, key states, buckets */
+    pm_node *free_nodes;      /* node pool: partial matches never malloc per event */
+    node_slab *slabs;
+    uint64_t node_slabs, pooled_nodes; /* slabs made, pool nodes in use */
+    uint64_t event_bytes;     /* bytes of the stored events */
+} engine_store;
+
+/* Deadlines: `within` windows, gaps and the state TTL (timers.c). */
+typedef struct engine_timers {
     lane *lanes;              /* timer lanes; the last is the TTL lane */
     uint32_t nlanes;
     heap lane_heap;           /* lanes by their earliest deadline */
     int64_t next_due;         /* the earliest deadline of all lanes (INT64_MAX: none) */
     int compact_due;          /* a lane holds many more entries than live partial matches */
-    key_state *first, *last;  /* key states holding state, in creation order */
-    slab mem;                 /* events, key states, buckets */
-    pm_node *free_nodes;      /* node pool: partial matches never malloc per event */
-    node_slab *slabs;
-    uint64_t node_slabs, pooled_nodes; /* slabs made, pool nodes in use */
-    pm_list kids, completed, expired; /* scratch lists reused for every event */
-    u32_list stack, out;      /* scratch for the decision graph */
+    timer_ent *due;           /* scratch: timer entries of one deadline */
+    size_t due_cap;
+} engine_timers;
+
+/* Scratch reused by every step, so an event allocates nothing. */
+typedef struct engine_scratch {
+    pm_list kids, completed, expired;
+    u32_list stack, out;      /* the decision graph */
     out_list outs;
     cond_result cache[8];     /* conditions already evaluated for this partial match */
     int ncache;
-    timer_ent *due;           /* scratch: timer entries of one deadline */
-    size_t due_cap;
     uint8_t *gate;            /* per state of the current pattern: gate result */
     uint32_t *gate_at;        /* ... valid when equal to stamp */
     size_t gate_cap;
@@ -306,13 +323,40 @@ struct cep_engine {
     uint64_t gmask;           /* states of the pattern's dispatch whose gate is open */
     uint64_t maybe;           /* states whose gate may be open (step_in.maybe) */
     int emptied;              /* a bucket became empty in this step */
-    cep_match_fn on_timeout;
-    void *timeout_ud;
+    uint64_t ev_stamp;        /* one per event through process_event */
     char *keybuf;
     size_t keybuf_cap;
+    uint64_t *route_bits;     /* the patterns an event concerns (engine.c) */
+    uint64_t *route_exact;    /* ... those of them route_maybe is known for */
+    uint64_t *route_maybe;    /* ... per pattern: nfa_route.maybe */
+    size_t route_maybe_cap;
+    uint32_t route_cap;
+} engine_scratch;
+
+/* Why the last call must fail with CEP_ELIMIT (--on-limit fail). */
+typedef enum engine_limit {
+    LIMIT_NONE = 0,
+    LIMIT_PARTIAL_MATCHES,    /* a key reached max_pms */
+    LIMIT_MEMORY              /* the state reached max_bytes */
+} engine_limit;
+
+struct cep_engine {
+    const cep_program *prog;
+    engine_config cfg;
+    engine_hooks hooks;
+    engine_time time;
+    engine_keyset keyset;
+    engine_store store;
+    engine_timers timers;
+    engine_scratch scratch;
+    int started, finished, stop, oom;
+    engine_limit limit_hit;
+    cep_event *builder;       /* for cep_engine_push_json */
+    eval_ctx ctx;
+    pat_rt *rt;               /* per pattern */
+    uint32_t nrt;
     cep_match match;          /* the view handed to the match callback */
     cep_stats stats;
-    uint32_t part_index, part_count; /* cep_engine_set_partition (runtime/partition.c) */
     char err[256];
 };
 
@@ -372,7 +416,7 @@ int key_collect(const key_state *ks, pm_list *l);
 /* Give same-start partial matches fresh labels (when bits run short). */
 void key_relabel(cep_engine *e, key_state *ks);
 /* Label v[0..n), partial matches of one start in their order, afresh. */
-void label_family_run(pm *v, size_t n);
+void key_label_family(pm *v, size_t n);
 
 /* ---- timers.c ---- */
 int engine_lanes_init(cep_engine *e);
@@ -381,11 +425,11 @@ void engine_lanes_free(cep_engine *e);
  * failure e's stay and -1 is returned. */
 int engine_lanes_switch(cep_engine *e, const cep_program *np);
 /* Make room for n more entries in lane; 0 or -1. */
-int lane_reserve(lane *l, size_t n);
+int timers_lane_reserve(lane *l, size_t n);
 /* Add an entry (room must have been reserved, or it is tried here). */
 int timers_add(cep_engine *e, uint32_t lane, int64_t deadline, key_state *ks);
 /* The earliest deadline of any lane, INT64_MAX when none. */
-static inline int64_t timers_next(const cep_engine *e) { return e->next_due; }
+static inline int64_t timers_next(const cep_engine *e) { return e->timers.next_due; }
 /* Remove every entry due at exactly d into e->due; returns their count. */
 size_t timers_take(cep_engine *e, int64_t d);
 /* Drop the entries of oversized lanes that stand for nothing any more
@@ -403,10 +447,10 @@ void timers_arm_ttl(cep_engine *e, key_state *ks);
 int timers_arm_pm_slow(cep_engine *e, key_state *ks, const pm *p, int new_family);
 
 /* ---- emit.c: matches, timeouts, held matches ---- */
-void emit(cep_engine *e, uint32_t pi, const pm *p, int timeout);
+void emit_match(cep_engine *e, uint32_t pi, const pm *p, int timeout);
 /* Completed matches: emitted now (noSkip) or held back; l emptied. */
-void complete(cep_engine *e, uint32_t pi, key_state *ks, pm_list *l);
-void release_held(cep_engine *e, uint32_t pi, key_state *ks);
+void emit_complete(cep_engine *e, uint32_t pi, key_state *ks, pm_list *l);
+void emit_release_held(cep_engine *e, uint32_t pi, key_state *ks);
 /* out = parts, which is ncut runs each in pm_less order, ending at cut[i],
  * merged into one order (cut NULL: no runs known, sorted); parts emptied.
  * At most PM_MERGE_MAX runs. */
@@ -414,7 +458,7 @@ void release_held(cep_engine *e, uint32_t pi, key_state *ks);
 void pm_merge(cep_engine *e, pm_list *parts, const uint32_t *cut, uint32_t ncut, pm_list *out);
 /* Expire what is due at time now in ks (uses e->kids as scratch: never
  * called while a step is under way). */
-void prune_expired(cep_engine *e, key_state *ks, int64_t now);
+void emit_prune_expired(cep_engine *e, key_state *ks, int64_t now);
 /* cep_engine_finish, where the input's newest event time is last (a pool
  * passes the one over all its engines: the result must not depend on how
  * keys are spread). */
@@ -435,11 +479,11 @@ typedef struct step_in {
                           * the others' are closed, unread (nfa_route.maybe) */
     int exact_dispatch;  /* maybe decides the dispatch too (nfa_route.exact_dispatch) */
 } step_in;
-int process_pattern(cep_engine *e, uint32_t pi, step_in *in);
+int step_pattern(cep_engine *e, uint32_t pi, step_in *in);
 /* Has pattern pi (in a key group) no state for the key of vals? */
 int pattern_keyless(cep_engine *e, uint32_t pi, const cep_value *vals);
 /* Encode the key of vals for pattern pi into e->keybuf. */
-int encode_key(cep_engine *e, uint32_t pi, const cep_value *vals, uint32_t *len);
+int step_encode_key(cep_engine *e, uint32_t pi, const cep_value *vals, uint32_t *len);
 /* Fetch into cache what pushing ev will read, a few events ahead: its
  * key's slot in the key table (stage 0), the key state the slot names (1,
  * once the slot has come), the events of its partial matches that ev's
@@ -470,7 +514,7 @@ void budget_release(cep_engine *e);
 static inline int timers_arm_pm(cep_engine *e, key_state *ks, const pm *p, int new_family) {
     const pat_rt *rt = &e->rt[ks->pattern];
     if (!rt->has_gaps && new_family && rt->within_lane != NO_LANE && p->start <= INT64_MAX - rt->within_ms) {
-        lane *l = &e->lanes[rt->within_lane];
+        lane *l = &e->timers.lanes[rt->within_lane];
         int64_t d = p->start + rt->within_ms;
         size_t m = l->cap - 1; /* a ring (timers.c) */
         if (l->lo < l->hi && l->hi - l->lo < l->cap && l->v[(l->hi - 1) & m].deadline <= d) {

@@ -27,24 +27,24 @@ static void ent_put(key_entry *ent, uint32_t pi, key_state *ks) {
 static int ent_reserve(cep_engine *e, key_entry *ent) {
     if ((ent->n + 1) * 4 <= (ent->mask + 1) * 3) return 0;
     uint32_t ocap = ent->mask + 1, ncap = 2 * ocap;
-    kref *old = ent->tab, *nt = slab_alloc(&e->mem, (size_t)ncap * sizeof *nt);
+    kref *old = ent->tab, *nt = slab_alloc(&e->store.mem, (size_t)ncap * sizeof *nt);
     if (!nt) return -1;
     memset(nt, 0, (size_t)ncap * sizeof *nt);
     ent->tab = nt;
     ent->mask = ncap - 1;
     for (uint32_t i = 0; i < ocap; i++)
         if (old[i].ks) ent_put(ent, old[i].pattern, old[i].ks);
-    if (old != ent->inl) slab_free(&e->mem, old, (size_t)ocap * sizeof *old);
+    if (old != ent->inl) slab_free(&e->store.mem, old, (size_t)ocap * sizeof *old);
     return 0;
 }
 
 static void ent_free(cep_engine *e, key_entry *ent) {
-    entmap_remove(&e->groups, ent);
+    entmap_remove(&e->keyset.groups, ent);
     /* The event under way must not find it (a reload leaves old entries
      * with another program's group numbers: the pointer decides). */
-    if (ent->group < e->ngroups && e->gcache[ent->group].ent == ent) e->gcache[ent->group].ent = NULL;
-    if (ent->tab != ent->inl) slab_free(&e->mem, ent->tab, (size_t)(ent->mask + 1) * sizeof *ent->tab);
-    slab_free(&e->mem, ent, sizeof *ent + ent->key_len);
+    if (ent->group < e->keyset.ngroups && e->keyset.gcache[ent->group].ent == ent) e->keyset.gcache[ent->group].ent = NULL;
+    if (ent->tab != ent->inl) slab_free(&e->store.mem, ent->tab, (size_t)(ent->mask + 1) * sizeof *ent->tab);
+    slab_free(&e->store.mem, ent, sizeof *ent + ent->key_len);
 }
 
 /* Take ks out of its entry (backward shift); the last one frees it. */
@@ -72,7 +72,7 @@ static uint64_t group_hash(const cep_engine *e, key_state *ks) {
     uint32_t gp = e->rt[ks->pattern].kgroup_pat, own;
     memcpy(&own, ks->key, 4);
     memcpy(ks->key, &gp, 4);
-    uint64_t h = hash_bytes(ks->key, ks->key_len, e->groups.seed);
+    uint64_t h = hash_bytes(ks->key, ks->key_len, e->keyset.groups.seed);
     memcpy(ks->key, &own, 4);
     return h;
 }
@@ -81,7 +81,7 @@ static key_entry *group_find(cep_engine *e, key_state *ks, uint64_t h) {
     uint32_t gp = e->rt[ks->pattern].kgroup_pat, own;
     memcpy(&own, ks->key, 4);
     memcpy(ks->key, &gp, 4);
-    key_entry *ent = entmap_find(&e->groups, h, ks->key, ks->key_len);
+    key_entry *ent = entmap_find(&e->keyset.groups, h, ks->key, ks->key_len);
     memcpy(ks->key, &own, 4);
     return ent;
 }
@@ -94,7 +94,7 @@ static int group_attach(cep_engine *e, key_state *ks, gcache *gc) {
     uint64_t h = gc ? gc->hash : group_hash(e, ks);
     key_entry *ent = gc ? gc->ent : group_find(e, ks, h);
     if (!ent) {
-        ent = slab_alloc(&e->mem, sizeof *ent + ks->key_len);
+        ent = slab_alloc(&e->store.mem, sizeof *ent + ks->key_len);
         if (!ent) return -1;
         memset(ent, 0, sizeof *ent);
         ent->hash = h;
@@ -104,8 +104,8 @@ static int group_attach(cep_engine *e, key_state *ks, gcache *gc) {
         ent->mask = KE_INLINE - 1;
         memcpy(ent->key, &rt->kgroup_pat, 4);
         memcpy(ent->key + 4, ks->key + 4, ks->key_len - 4);
-        if (entmap_insert(&e->groups, ent) < 0) {
-            slab_free(&e->mem, ent, sizeof *ent + ent->key_len);
+        if (entmap_insert(&e->keyset.groups, ent) < 0) {
+            slab_free(&e->store.mem, ent, sizeof *ent + ent->key_len);
             return -1;
         }
         if (gc) gc->ent = ent; /* the event's next patterns find it */
@@ -123,8 +123,8 @@ int engine_key_map(cep_engine *e, key_state *ks) {
     if (e->rt[ks->pattern].kgroup != NO_GROUP) {
         rc = group_attach(e, ks, NULL);
     } else {
-        ks->hash = hash_bytes(ks->key, ks->key_len, e->keys.seed);
-        rc = keymap_insert(&e->keys, ks);
+        ks->hash = hash_bytes(ks->key, ks->key_len, e->keyset.keys.seed);
+        rc = keymap_insert(&e->keyset.keys, ks);
     }
     ks->unmapped = rc < 0;
     return rc;
@@ -133,42 +133,42 @@ int engine_key_map(cep_engine *e, key_state *ks) {
 void engine_key_unmap(cep_engine *e, key_state *ks) {
     if (ks->unmapped) return;
     if (ks->ent) ent_del(e, ks);
-    else keymap_remove(&e->keys, ks);
+    else keymap_remove(&e->keyset.keys, ks);
     ks->unmapped = 1;
 }
 
 key_state *engine_key_find(cep_engine *e, uint32_t pattern, const char *key, uint32_t len) {
     const pat_rt *rt = &e->rt[pattern];
-    if (rt->kgroup == NO_GROUP) return keymap_find(&e->keys, hash_bytes(key, len, e->keys.seed), key, len);
+    if (rt->kgroup == NO_GROUP) return keymap_find(&e->keyset.keys, hash_bytes(key, len, e->keyset.keys.seed), key, len);
     if (len < 4) return NULL;
     char buf[256], *k = len <= sizeof buf ? buf : mem_alloc(len);
     if (!k) return NULL;
     memcpy(k, &rt->kgroup_pat, 4);
     memcpy(k + 4, key + 4, len - 4);
-    key_entry *ent = entmap_find(&e->groups, hash_bytes(k, len, e->groups.seed), k, len);
+    key_entry *ent = entmap_find(&e->keyset.groups, hash_bytes(k, len, e->keyset.groups.seed), k, len);
     if (k != buf) mem_free(k);
     return ent ? entry_get(ent, pattern) : NULL;
 }
 
 key_state *engine_key_new(cep_engine *e, uint32_t pattern, uint64_t hash, const char *key, uint32_t len, gcache *gc) {
-    key_state *ks = slab_alloc(&e->mem, sizeof *ks + len);
+    key_state *ks = slab_alloc(&e->store.mem, sizeof *ks + len);
     if (!ks) return NULL;
     memset(ks, 0, sizeof *ks);
     ks->hash = hash;
     ks->pattern = pattern;
     ks->key_len = len;
     memcpy(ks->key, key, len);
-    int rc = e->rt[pattern].kgroup != NO_GROUP ? group_attach(e, ks, gc) : keymap_insert(&e->keys, ks);
+    int rc = e->rt[pattern].kgroup != NO_GROUP ? group_attach(e, ks, gc) : keymap_insert(&e->keyset.keys, ks);
     if (rc < 0) {
-        slab_free(&e->mem, ks, sizeof *ks + len);
+        slab_free(&e->store.mem, ks, sizeof *ks + len);
         return NULL;
     }
-    e->nkey_states++;
+    e->keyset.nkey_states++;
     return ks;
 }
 
 void engine_keys_each(cep_engine *e, void (*fn)(cep_engine *, key_state *)) {
-    keymap *m = &e->keys;
+    keymap *m = &e->keyset.keys;
     for (size_t i = 0; i < m->cap; i++) {
         key_state *ks;
         /* Freeing one shifts a later key into slot i: look again. */
@@ -177,7 +177,7 @@ void engine_keys_each(cep_engine *e, void (*fn)(cep_engine *, key_state *)) {
             if (m->slots[i].ks == ks) break;
         }
     }
-    m = &e->groups;
+    m = &e->keyset.groups;
     for (size_t i = 0; i < m->cap; i++) {
         key_entry *ent;
         while ((ent = m->slots[i].ent)) {
@@ -233,22 +233,22 @@ uint32_t key_groups_build(const cep_program *p, pat_rt *rt) {
 
 void engine_key_activate(cep_engine *e, key_state *ks) {
     if (ks->listed) return;
-    ks->created = e->keys_created++;
+    ks->created = e->keyset.keys_created++;
     ks->listed = 1;
-    ks->prev = e->last;
+    ks->prev = e->keyset.last;
     ks->next = NULL;
-    if (e->last) e->last->next = ks;
-    else e->first = ks;
-    e->last = ks;
+    if (e->keyset.last) e->keyset.last->next = ks;
+    else e->keyset.first = ks;
+    e->keyset.last = ks;
     e->stats.keys++;
 }
 
 static void unlist(cep_engine *e, key_state *ks) {
     if (!ks->listed) return;
     if (ks->prev) ks->prev->next = ks->next;
-    else e->first = ks->next;
+    else e->keyset.first = ks->next;
     if (ks->next) ks->next->prev = ks->prev;
-    else e->last = ks->prev;
+    else e->keyset.last = ks->prev;
     ks->prev = ks->next = NULL;
     ks->listed = 0;
     e->stats.keys--;
@@ -256,13 +256,13 @@ static void unlist(cep_engine *e, key_state *ks) {
 
 static void bucket_free(cep_engine *e, key_state *ks, bucket *b) {
     if (b->v == ks->inl_v) ks->inl_used = 0;
-    else slab_free(&e->mem, b->v, (size_t)b->cap * sizeof *b->v);
+    else slab_free(&e->store.mem, b->v, (size_t)b->cap * sizeof *b->v);
     b->v = NULL;
     b->lo = b->hi = b->cap = 0;
 }
 
 static void dir_free(cep_engine *e, key_state *ks) {
-    if (ks->b != &ks->inl_b) slab_free(&e->mem, ks->b, (size_t)ks->bcap * sizeof *ks->b);
+    if (ks->b != &ks->inl_b) slab_free(&e->store.mem, ks->b, (size_t)ks->bcap * sizeof *ks->b);
     ks->b = NULL;
     ks->bcap = 0;
 }
@@ -284,10 +284,10 @@ void engine_key_free(cep_engine *e, key_state *ks) {
     for (uint32_t i = 0; i < ks->done.n; i++) engine_node_release(e, ks->done.v[i].node);
     unlist(e, ks);
     engine_key_unmap(e, ks);
-    slab_free(&e->mem, ks->done.v, (size_t)ks->done.cap * sizeof *ks->done.v);
+    slab_free(&e->store.mem, ks->done.v, (size_t)ks->done.cap * sizeof *ks->done.v);
     dir_free(e, ks);
-    slab_free(&e->mem, ks, sizeof *ks + ks->key_len);
-    e->nkey_states--;
+    slab_free(&e->store.mem, ks, sizeof *ks + ks->key_len);
+    e->keyset.nkey_states--;
 }
 
 void key_drop_empty_buckets(cep_engine *e, key_state *ks) {
@@ -318,7 +318,7 @@ bucket *key_bucket(cep_engine *e, key_state *ks, uint32_t state, int create) {
     } else if (ks->nb == ks->bcap) {
         uint32_t ncap = 2u * ks->bcap;
         if (ncap > UINT16_MAX) return NULL;
-        bucket *nb = slab_alloc(&e->mem, (size_t)ncap * sizeof *nb);
+        bucket *nb = slab_alloc(&e->store.mem, (size_t)ncap * sizeof *nb);
         if (!nb) return NULL;
         memcpy(nb, ks->b, ks->nb * sizeof *nb);
         dir_free(e, ks);
@@ -349,11 +349,11 @@ static int bucket_reserve(cep_engine *e, key_state *ks, bucket *b, uint32_t n) {
     uint64_t ncap = b->cap ? b->cap : BUCKET_MIN;
     while (ncap < (uint64_t)live + n) ncap *= 2;
     if (ncap > UINT32_MAX / sizeof(pm)) return -1;
-    pm *nv = slab_alloc(&e->mem, (size_t)ncap * sizeof *nv);
+    pm *nv = slab_alloc(&e->store.mem, (size_t)ncap * sizeof *nv);
     if (!nv) return -1;
     if (live) memcpy(nv, b->v + b->lo, (size_t)live * sizeof *nv);
     if (b->v == ks->inl_v) ks->inl_used = 0; /* free for a bucket made later */
-    else slab_free(&e->mem, b->v, (size_t)b->cap * sizeof *b->v);
+    else slab_free(&e->store.mem, b->v, (size_t)b->cap * sizeof *b->v);
     b->v = nv;
     b->lo = 0;
     b->hi = live;
@@ -419,7 +419,7 @@ int key_hold_push(cep_engine *e, key_state *ks, pm p) {
         /* From the engine's slab: keys that hold matches come and go. */
         uint32_t ncap = l->cap ? 2 * l->cap : 4;
         if (ncap > UINT32_MAX / sizeof *l->v) return -1;
-        pm *nv = slab_realloc(&e->mem, l->v, (size_t)l->cap * sizeof *nv, (size_t)ncap * sizeof *nv);
+        pm *nv = slab_realloc(&e->store.mem, l->v, (size_t)l->cap * sizeof *nv, (size_t)ncap * sizeof *nv);
         if (!nv) return -1;
         l->v = nv;
         l->cap = ncap;
@@ -475,7 +475,7 @@ static uint32_t bits_for(uint64_t n) {
     return w;
 }
 
-void label_family_run(pm *v, size_t n) {
+void key_label_family(pm *v, size_t n) {
     /* v[0..n) share a start, in order: labels j << (64 - w). */
     uint32_t w = bits_for(n);
     for (size_t j = 0; j < n; j++) {
@@ -504,7 +504,7 @@ void key_relabel(cep_engine *e, key_state *ks) {
     for (size_t i = 0; i < n;) {
         size_t j = i + 1;
         while (j < n && v[j]->start == v[i]->start && v[j]->start_seq == v[i]->start_seq) j++;
-        /* The same relabelling as label_family_run, through pointers: the
+        /* The same relabelling as key_label_family, through pointers: the
          * family is spread over buckets, each keeps its order. */
         uint32_t w = bits_for(j - i);
         for (size_t k = i; k < j; k++) {

@@ -15,7 +15,7 @@ uint64_t partition_bytes(const char *s, size_t len, uint64_t seed) { return XXH3
 
 CEP_API int cep_engine_set_partition(cep_engine *e, unsigned index, unsigned count) {
     if (!e || count == 0 || index >= count || e->started) return CEP_EINVAL;
-    e->part_index = index;
-    e->part_count = count;
+    e->cfg.part_index = index;
+    e->cfg.part_count = count;
     return CEP_OK;
 }

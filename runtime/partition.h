@@ -68,7 +68,7 @@ static inline uint64_t partition_step(uint64_t h, uint64_t type, uint64_t x) {
 
 /* Key group (0..KEY_GROUPS-1) of the key that pattern pi reads from vals
  * (a row's values, one per slot). A pattern without a key is in group 0.
- * Keys the engine treats as one (7 and 7.0; runtime/step.c encode_key)
+ * Keys the engine treats as one (7 and 7.0; runtime/step.c step_encode_key)
  * hash the same. */
 static inline uint32_t key_group_of(const cep_program *p, uint32_t pi, const cep_value *vals) {
     const nfa_pattern *pat = &p->patterns[pi];

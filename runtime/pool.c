@@ -201,9 +201,9 @@ static void shard_fail(cep_pool *p, shard *s, int rc) {
  * time to wm first would change nothing (time moved in one step or in two
  * runs the same timers in the same order) and costs a call. */
 static inline int runs_in_order(const cep_engine *e, int64_t t, int64_t wm) {
-    if (t < wm || e->reorder.n) return 0;
-    if (e->max_delay == 0) return 1;
-    return e->max_seen >= INT64_MIN + e->max_delay && e->max_seen - e->max_delay >= t;
+    if (t < wm || e->time.reorder.n) return 0;
+    if (e->cfg.max_delay == 0) return 1;
+    return e->time.max_seen >= INT64_MIN + e->cfg.max_delay && e->time.max_seen - e->cfg.max_delay >= t;
 }
 
 /* One piece of an engine's work: an event (advanced to wm first), a
@@ -221,8 +221,8 @@ static void apply(cep_pool *p, shard *s, int kind, int64_t arg, const cep_event 
          * number is the event's sequence, which orders ties in time): so
          * the copies of one event in several engines are one event in a
          * snapshot, and keys from several engines compare in one order. */
-        s->e->arrivals = seq;
-        if (arg > s->e->watermark && !runs_in_order(s->e, ev->time, arg))
+        s->e->time.arrivals = seq;
+        if (arg > s->e->time.watermark && !runs_in_order(s->e, ev->time, arg))
             rc = cep_engine_advance_watermark(s->e, arg);
         if (rc == CEP_OK) rc = cep_engine_push(s->e, ev);
         break;
@@ -748,22 +748,22 @@ CEP_API int cep_pool_new(const cep_program *prog, unsigned n, cep_pool_configure
     const cep_engine *e0 = p->shards[0].e;
     for (unsigned k = 1; k < p->nengines; k++) {
         const cep_engine *e = p->shards[k].e;
-        const char *a = e0->time_field ? e0->time_field : CEP_DEFAULT_TIME_FIELD, *b = e->time_field ? e->time_field : CEP_DEFAULT_TIME_FIELD;
-        if (e->max_delay != e0->max_delay || e->lateness != e0->lateness || e->time_mode != e0->time_mode ||
+        const char *a = e0->cfg.time_field ? e0->cfg.time_field : CEP_DEFAULT_TIME_FIELD, *b = e->cfg.time_field ? e->cfg.time_field : CEP_DEFAULT_TIME_FIELD;
+        if (e->cfg.max_delay != e0->cfg.max_delay || e->cfg.lateness != e0->cfg.lateness || e->cfg.time_mode != e0->cfg.time_mode ||
             strcmp(a, b) != 0) {
             rc = CEP_EINVAL;
             goto fail;
         }
     }
-    p->max_delay = e0->max_delay;
-    p->lateness = e0->lateness;
-    p->processing = e0->time_mode == CEP_TIME_PROCESSING;
+    p->max_delay = e0->cfg.max_delay;
+    p->lateness = e0->cfg.lateness;
+    p->processing = e0->cfg.time_mode == CEP_TIME_PROCESSING;
     if (p->one_layout && prog->npatterns && prog->patterns[0].nkeys == 1 && !p->processing) {
         p->fast = 1;
         p->key_slot = prog->patterns[0].key_slots[0];
     }
     rc = CEP_ENOMEM;
-    if (!(p->time_field = mem_strdup(p->processing ? "" : e0->time_field ? e0->time_field : CEP_DEFAULT_TIME_FIELD))) goto fail;
+    if (!(p->time_field = mem_strdup(p->processing ? "" : e0->cfg.time_field ? e0->cfg.time_field : CEP_DEFAULT_TIME_FIELD))) goto fail;
     p->nworkers = n - 1;
     p->router_engines = p->nengines;
     if (p->nworkers) {
@@ -818,8 +818,8 @@ static inline int push_fast(cep_pool *p, unsigned k, int64_t wm, const cep_event
         if (s->rc) return 1;
         cep_engine *e = s->e;
         const mem_heap *own = mem_heap_use(&s->heap);
-        int rc = wm > e->watermark && !runs_in_order(e, ev->time, wm) ? cep_engine_advance_watermark(e, wm) : CEP_OK;
-        e->arrivals = p->cur_seq; /* as apply() */
+        int rc = wm > e->time.watermark && !runs_in_order(e, ev->time, wm) ? cep_engine_advance_watermark(e, wm) : CEP_OK;
+        e->time.arrivals = p->cur_seq; /* as apply() */
         if (rc == CEP_OK) rc = cep_engine_push(e, ev);
         mem_heap_use(own);
         if (rc != CEP_OK) shard_fail(p, s, rc);
@@ -1150,13 +1150,13 @@ CEP_API int cep_pool_restore(cep_pool *p, const void *buf, size_t len) {
     /* An event buffered by several engines is counted by each when they
      * match it: count the copies beyond the first, as routing does. */
     size_t copies = 0, u = 0;
-    for (unsigned i = 0; i < p->nengines; i++) copies += p->shards[i].e->reorder.n;
+    for (unsigned i = 0; i < p->nengines; i++) copies += p->shards[i].e->time.reorder.n;
     uint64_t *seqs = copies > 1 ? mem_alloc(copies * sizeof *seqs) : NULL;
     if (seqs) {
         size_t m = 0;
         for (unsigned i = 0; i < p->nengines; i++)
-            for (size_t j = 0; j < p->shards[i].e->reorder.n; j++)
-                seqs[m++] = ((const cep_event *)p->shards[i].e->reorder.v[j])->seq;
+            for (size_t j = 0; j < p->shards[i].e->time.reorder.n; j++)
+                seqs[m++] = ((const cep_event *)p->shards[i].e->time.reorder.v[j])->seq;
         qsort(seqs, m, sizeof *seqs, cmp_u64);
         for (size_t i = 0; i < m; i++) u += !i || seqs[i] != seqs[i - 1];
         p->dup_events = copies - u;
@@ -1192,14 +1192,14 @@ static int cmp_held(const void *a, const void *b) {
 
 static int reroute_buffered(cep_pool *p) {
     size_t total = 0, n = 0;
-    for (unsigned k = 0; k < p->nengines; k++) total += p->shards[k].e->reorder.n;
+    for (unsigned k = 0; k < p->nengines; k++) total += p->shards[k].e->time.reorder.n;
     if (!total || p->nengines == 1) return CEP_OK;
     held *v = mem_alloc(total * sizeof *v);
     if (!v) return CEP_ENOMEM;
     for (unsigned k = 0; k < p->nengines; k++) {
         cep_engine *e = p->shards[k].e;
         cep_event *ev;
-        while ((ev = heap_pop(&e->reorder))) {
+        while ((ev = heap_pop(&e->time.reorder))) {
             e->stats.buffered--;
             v[n++] = (held){ev, k};
         }
@@ -1217,7 +1217,7 @@ static int reroute_buffered(cep_pool *p) {
             shard *s = &p->shards[k];
             const mem_heap *own = mem_heap_use(&s->heap);
             cep_event *f = engine_keep_event(s->e, ev);
-            if (!f || heap_push(&s->e->reorder, f) < 0) {
+            if (!f || heap_push(&s->e->time.reorder, f) < 0) {
                 if (f) engine_drop_event(s->e, f);
                 rc = CEP_ENOMEM;
             } else {
@@ -1243,8 +1243,8 @@ static void set_layout(cep_pool *p, const cep_program *np) {
     for (unsigned k = 0; k < p->nengines; k++) {
         cep_engine *e = p->shards[k].e;
         int part = !p->one_layout && p->nengines > 1;
-        e->part_index = part ? k : 0;
-        e->part_count = part ? p->nengines : 0;
+        e->cfg.part_index = part ? k : 0;
+        e->cfg.part_count = part ? p->nengines : 0;
     }
     p->fast = 0;
     if (p->one_layout && np->npatterns && np->patterns[0].nkeys == 1 && !p->processing && !p->finished) {

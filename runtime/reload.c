@@ -39,7 +39,7 @@ static cep_event *copy_event(remap *r, cep_event *ev, int reparse) {
     cep_event_clear(b);
     int parsed = reparse && ev->raw &&
                  cep_event_parse_json(b, ev->raw, ev->raw_len,
-                                      r->e->time_field ? r->e->time_field : CEP_DEFAULT_TIME_FIELD) == CEP_OK;
+                                      r->e->cfg.time_field ? r->e->cfg.time_field : CEP_DEFAULT_TIME_FIELD) == CEP_OK;
     if (!parsed) {
         cep_event_clear(b);
         for (uint32_t i = 0; i < ev->nslots; i++) {
@@ -138,7 +138,7 @@ static void move_pm(remap *r, pm *p) {
  * expire, so they go (the call reports CEP_ENOMEM). */
 static void lose_partial_matches(cep_engine *e) {
     key_state *next;
-    for (key_state *ks = e->first; ks; ks = next) {
+    for (key_state *ks = e->keyset.first; ks; ks = next) {
         next = ks->next;
         key_drop_pms(e, ks);
         for (uint32_t i = 0; i < ks->done.n; i++) engine_node_release(e, ks->done.v[i].node);
@@ -186,7 +186,7 @@ CEP_API int cep_engine_replace_program(cep_engine *e, const cep_program *np) {
      * all out of the key maps first: the new program groups patterns by
      * key anew, and an old key entry must not take a new key state. */
     key_state *next;
-    for (key_state *ks = e->first; ks; ks = next) {
+    for (key_state *ks = e->keyset.first; ks; ks = next) {
         next = ks->next;
         int j = pmap[ks->pattern];
         if (j < 0) {
@@ -198,7 +198,7 @@ CEP_API int cep_engine_replace_program(cep_engine *e, const cep_program *np) {
         ks->pattern = nj;
         memcpy(ks->key, &nj, 4); /* the encoded key starts with the pattern */
     }
-    for (key_state *ks = e->first; ks; ks = ks->next) {
+    for (key_state *ks = e->keyset.first; ks; ks = ks->next) {
         if (engine_key_map(e, ks) < 0) r.oom = 1; /* lose_partial_matches frees it */
         for (uint32_t i = 0; i < ks->nb; i++)
             for (uint32_t x = ks->b[i].lo; x < ks->b[i].hi; x++) move_pm(&r, &ks->b[i].v[x]);
@@ -209,13 +209,13 @@ CEP_API int cep_engine_replace_program(cep_engine *e, const cep_program *np) {
     if (r.oom) lose_partial_matches(e);
     for (size_t i = 0; i < r.nolds; i++) engine_node_release(e, r.olds[i]);
     /* Buffered events are still to be matched, by every new pattern too. */
-    for (size_t i = 0; i < e->reorder.n && !r.oom; i++) {
-        cep_event *old = e->reorder.v[i];
+    for (size_t i = 0; i < e->time.reorder.n && !r.oom; i++) {
+        cep_event *old = e->time.reorder.v[i];
         cep_event *c = copy_event(&r, old, 1);
         if (!c) break;
         event_retain(c);
         engine_drop_event(e, old);
-        e->reorder.v[i] = c; /* same time and sequence: the heap order holds */
+        e->time.reorder.v[i] = c; /* same time and sequence: the heap order holds */
     }
     for (size_t i = 0; i < r.ncopies; i++) engine_drop_event(e, r.copies[i]);
     e->prog = np;

@@ -38,7 +38,7 @@ typedef struct writer {
 
 static void w_flush(writer *w) {
     if (w->failed || !w->len) return;
-    w->crc = crc32c(w->crc, w->buf, w->len);
+    w->crc = util_crc32c(w->crc, w->buf, w->len);
     if (w->fn(w->ud, w->buf, w->len) != 0) w->failed = 1;
     w->len = 0;
 }
@@ -58,7 +58,7 @@ static void w_bytes(writer *w, const void *p, size_t n) {
 }
 
 /* The format's integers are written little-endian whatever the host. Keys
- * are the engine's own bytes (step.c's encode_key: pattern number and key
+ * are the engine's own bytes (step.c's step_encode_key: pattern number and key
  * values in host byte order), so a snapshot moves between little-endian
  * machines only (docs/snapshot.md). */
 static void w_u64(writer *w, uint64_t v) {
@@ -257,11 +257,11 @@ static int cmp_seq(const void *a, const void *b) {
 static int gather_buffered(const cep_engine *const *es, unsigned n, const cep_event ***out, size_t *nu,
                            size_t *copies) {
     size_t total = 0, m = 0;
-    for (unsigned k = 0; k < n; k++) total += es[k]->reorder.n;
+    for (unsigned k = 0; k < n; k++) total += es[k]->time.reorder.n;
     const cep_event **v = mem_alloc((total ? total : 1) * sizeof *v);
     if (!v) return CEP_ENOMEM;
     for (unsigned k = 0; k < n; k++)
-        for (size_t i = 0; i < es[k]->reorder.n; i++) v[m++] = es[k]->reorder.v[i];
+        for (size_t i = 0; i < es[k]->time.reorder.n; i++) v[m++] = es[k]->time.reorder.v[i];
     qsort(v, m, sizeof *v, cmp_seq);
     size_t u = 0;
     for (size_t i = 0; i < m; i++)
@@ -280,7 +280,7 @@ static int sort_keys(const cep_program *prog, const cep_engine *const *es, unsig
     size_t total = 0;
     memset(start, 0, (KEY_GROUPS + 1) * sizeof *start);
     for (unsigned k = 0; k < n; k++)
-        for (const key_state *ks = es[k]->first; ks; ks = ks->next, total++) {
+        for (const key_state *ks = es[k]->keyset.first; ks; ks = ks->next, total++) {
             int g = key_group_of_encoded(prog, ks->key, ks->key_len);
             start[(g < 0 ? 0 : g) + 1]++; /* (an engine's own keys are well formed) */
         }
@@ -294,7 +294,7 @@ static int sort_keys(const cep_program *prog, const cep_engine *const *es, unsig
     }
     memcpy(fill, start, KEY_GROUPS * sizeof *fill);
     for (unsigned k = 0; k < n; k++)
-        for (const key_state *ks = es[k]->first; ks; ks = ks->next) {
+        for (const key_state *ks = es[k]->keyset.first; ks; ks = ks->next) {
             int g = key_group_of_encoded(prog, ks->key, ks->key_len);
             v[fill[g < 0 ? 0 : g]++] = ks;
         }
@@ -305,8 +305,8 @@ static int sort_keys(const cep_program *prog, const cep_engine *const *es, unsig
 
 void snapshot_stream_of(const cep_engine *e, snap_stream *st) {
     const cep_stats *s = &e->stats;
-    *st = (snap_stream){.max_delay = e->max_delay, .watermark = e->watermark, .max_seen = e->max_seen,
-                        .arrivals = e->arrivals, .keys_created = e->keys_created, .started = e->started,
+    *st = (snap_stream){.max_delay = e->cfg.max_delay, .watermark = e->time.watermark, .max_seen = e->time.max_seen,
+                        .arrivals = e->time.arrivals, .keys_created = e->keyset.keys_created, .started = e->started,
                         .finished = e->finished, .engines = 1,
                         .counters = {s->events, s->matches, s->late, s->stragglers, s->timeouts, s->dropped,
                                      s->ttl_dropped, s->mem_dropped, s->peak_partial_matches, s->mem_released,
@@ -531,7 +531,7 @@ static int r_pm(rd *d, const nfa_pattern *pat, pm *p) {
  * its buckets. R_CORRUPT or R_OOM, else 0. */
 static int r_key_pms(rd *d, const nfa_pattern *pat, key_state *ks) {
     cep_engine *e = d->e;
-    pm_list *l = &e->kids;
+    pm_list *l = &e->scratch.kids;
     l->n = 0;
     uint32_t n = r_u32(&d->r);
     int rc = 0;
@@ -559,7 +559,7 @@ static int r_key_pms(rd *d, const nfa_pattern *pat, key_state *ks) {
     for (uint32_t i = 0; i < l->n;) {
         uint32_t j = i + 1;
         while (j < l->n && pm_cmp_start(&l->v[i], &l->v[j]) == 0) j++;
-        label_family_run(l->v + i, j - i);
+        key_label_family(l->v + i, j - i);
         i = j;
     }
     /* Bucket by state, stably. */
@@ -613,7 +613,7 @@ static int r_keys(rd *d, int group) {
         uint32_t klen = r_u32(r);
         const char *key = r_bytes(r, klen);
         /* The encoded key starts with its pattern's number (step.c's
-         * encode_key), and lookups go by the key alone: a key naming
+         * step_encode_key), and lookups go by the key alone: a key naming
          * another pattern ran that pattern on this one's states, out of
          * bounds (found by fuzz_snapshot); a key given twice is not one. */
         if (r->bad || pi >= e->prog->npatterns || klen < 4 || memcmp(key, &pi, 4) != 0) return R_CORRUPT;
@@ -623,7 +623,7 @@ static int r_keys(rd *d, int group) {
             if (skip_pms(d) < 0) return R_CORRUPT;
             continue;
         }
-        uint64_t kh = hash_bytes(key, klen, e->keys.seed);
+        uint64_t kh = hash_bytes(key, klen, e->keyset.keys.seed);
         if (engine_key_find(e, pi, key, klen)) return R_CORRUPT;
         const nfa_pattern *pat = &e->prog->patterns[pi];
         key_state *ks = engine_key_new(e, pi, kh, key, klen, NULL);
@@ -687,7 +687,7 @@ static int buffered_here(const rd *d, const cep_event *ev) {
 }
 
 static int buffer_event(rd *d, cep_event *ev) {
-    if (heap_push(&d->e->reorder, ev) < 0) return R_OOM;
+    if (heap_push(&d->e->time.reorder, ev) < 0) return R_OOM;
     d->e->stats.buffered++;
     return 0;
 }
@@ -702,11 +702,11 @@ static int cmp_u64(const void *a, const void *b) {
  * engine's next snapshot would keep one of them. -1: not distinct (or no
  * memory to tell: the engine's buffer is small then). */
 static int distinct_seqs(const cep_engine *e) {
-    size_t n = e->reorder.n;
+    size_t n = e->time.reorder.n;
     if (n < 2) return 0;
     uint64_t *v = mem_alloc(n * sizeof *v);
     if (!v) return -1;
-    for (size_t i = 0; i < n; i++) v[i] = ((const cep_event *)e->reorder.v[i])->seq;
+    for (size_t i = 0; i < n; i++) v[i] = ((const cep_event *)e->time.reorder.v[i])->seq;
     qsort(v, n, sizeof *v, cmp_u64);
     int rc = 0;
     for (size_t i = 1; i < n && !rc; i++) rc = v[i] == v[i - 1] ? -1 : 0;
@@ -729,7 +729,7 @@ static int r_body_v1(rd *d) {
         if (d->r.bad || id >= d->nev || d->events[id]->refs != 1) return R_CORRUPT;
         /* Numbered below the arrivals, as a format-2 snapshot must be (a
          * new event would get the same number). */
-        if (d->events[id]->seq >= d->e->arrivals) return R_CORRUPT;
+        if (d->events[id]->seq >= d->e->time.arrivals) return R_CORRUPT;
         if (!buffered_here(d, d->events[id])) continue;
         event_retain(d->events[id]);
         if (buffer_event(d, d->events[id]) < 0) {
@@ -755,7 +755,7 @@ static int r_body_v2(rd *d) {
         /* Written once each, by sequence number, all below the arrivals:
          * anything else is an event buffered twice, or one a new event
          * would be numbered as (fuzz_snapshot's finding in version 1). */
-        int bad = (i && ev->seq <= last) || ev->seq >= d->e->arrivals;
+        int bad = (i && ev->seq <= last) || ev->seq >= d->e->time.arrivals;
         last = ev->seq;
         if (bad) {
             engine_drop_event(d->e, ev);
@@ -805,7 +805,7 @@ static int check_envelope(const cep_program *prog, const unsigned char *buf, siz
     uint64_t body = r_u64(&t);
     uint32_t crc = r_u32(&t);
     if (body != len - TRAILER_LEN) return body > len - TRAILER_LEN ? CEP_ETRUNCATED : CEP_ECORRUPT;
-    if (crc32c(0, buf, len - 8) != crc) return CEP_ECORRUPT;
+    if (util_crc32c(0, buf, len - 8) != crc) return CEP_ECORRUPT;
     /* Another key group count files keys elsewhere: not ours to read. */
     if (*version == SNAP_VERSION && groups != KEY_GROUPS) return CEP_EFORMAT;
     reader h = {buf + 16, buf + len, 0};
@@ -855,19 +855,19 @@ static int cmp_created(const void *a, const void *b) {
  * the order of what is emitted for several keys at once. */
 static int relist_by_creation(cep_engine *e) {
     size_t n = 0;
-    for (key_state *ks = e->first; ks; ks = ks->next) n++;
+    for (key_state *ks = e->keyset.first; ks; ks = ks->next) n++;
     if (n < 2) return 0;
     key_at *v = mem_alloc(n * sizeof *v);
     if (!v) return -1;
     n = 0;
-    for (key_state *ks = e->first; ks; ks = ks->next, n++) v[n] = (key_at){ks, n};
+    for (key_state *ks = e->keyset.first; ks; ks = ks->next, n++) v[n] = (key_at){ks, n};
     qsort(v, n, sizeof *v, cmp_created);
     for (size_t i = 0; i < n; i++) {
         v[i].ks->prev = i ? v[i - 1].ks : NULL;
         v[i].ks->next = i + 1 < n ? v[i + 1].ks : NULL;
     }
-    e->first = v[0].ks;
-    e->last = v[n - 1].ks;
+    e->keyset.first = v[0].ks;
+    e->keyset.last = v[n - 1].ks;
     mem_free(v);
     return 0;
 }
@@ -875,15 +875,15 @@ static int relist_by_creation(cep_engine *e) {
 void snapshot_undo(cep_engine *e, int64_t old_delay) {
     /* Leave a clean, unused engine behind. */
     timers_clear(e);
-    while (e->first) engine_key_free(e, e->first);
+    while (e->keyset.first) engine_key_free(e, e->keyset.first);
     cep_event *ev;
-    while ((ev = heap_pop(&e->reorder))) engine_drop_event(e, ev);
+    while ((ev = heap_pop(&e->time.reorder))) engine_drop_event(e, ev);
     memset(&e->stats, 0, sizeof e->stats);
-    e->max_delay = old_delay;
-    e->watermark = INT64_MIN;
-    e->max_seen = INT64_MIN;
-    e->arrivals = 0;
-    e->keys_created = 0;
+    e->cfg.max_delay = old_delay;
+    e->time.watermark = INT64_MIN;
+    e->time.max_seen = INT64_MIN;
+    e->time.arrivals = 0;
+    e->keyset.keys_created = 0;
     e->started = e->finished = 0;
 }
 
@@ -900,11 +900,11 @@ int snapshot_restore_part(cep_engine *e, const void *buf, size_t len, unsigned i
     rd d = {.r = {b + HEADER_LEN, b + len - TRAILER_LEN, 0}, .e = e, .index = index, .count = count};
     read_stream(&d.r, version, &st);
     if ((rc = cep_event_new(e->prog, &d.builder)) != CEP_OK) return rc;
-    int64_t old_delay = e->max_delay; /* the caller's, kept if restore fails */
-    e->max_delay = st.max_delay;
-    e->watermark = st.watermark;
-    e->max_seen = st.max_seen;
-    e->arrivals = st.arrivals;
+    int64_t old_delay = e->cfg.max_delay; /* the caller's, kept if restore fails */
+    e->cfg.max_delay = st.max_delay;
+    e->time.watermark = st.watermark;
+    e->time.max_seen = st.max_seen;
+    e->time.arrivals = st.arrivals;
     if (counters) {
         cep_stats *s = &e->stats;
         uint64_t *to[] = {&s->events, &s->matches, &s->late, &s->stragglers, &s->timeouts, &s->dropped,
@@ -923,7 +923,7 @@ int snapshot_restore_part(cep_engine *e, const void *buf, size_t len, unsigned i
         snapshot_undo(e, old_delay);
         return rc;
     }
-    e->keys_created = st.keys_created;
+    e->keyset.keys_created = st.keys_created;
     e->started = st.started;
     e->finished = st.finished;
     return CEP_OK;
@@ -931,11 +931,11 @@ int snapshot_restore_part(cep_engine *e, const void *buf, size_t len, unsigned i
 
 CEP_API int cep_engine_restore(cep_engine *e, const void *buf, size_t len) {
     if (!e || (!buf && len)) return CEP_EINVAL;
-    if (e->started || e->first || e->reorder.n) {
+    if (e->started || e->keyset.first || e->time.reorder.n) {
         engine_set_err(e, "restore needs a new engine");
         return CEP_EINVAL;
     }
     /* An engine partitioned by cep_engine_set_partition takes its share. */
-    unsigned count = e->part_count > 1 ? e->part_count : 1, index = e->part_count > 1 ? e->part_index : 0;
+    unsigned count = e->cfg.part_count > 1 ? e->cfg.part_count : 1, index = e->cfg.part_count > 1 ? e->cfg.part_index : 0;
     return snapshot_restore_part(e, buf, len, index, count, index == 0);
 }

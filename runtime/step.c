@@ -63,11 +63,11 @@ static uint32_t key_write(uint32_t pi, const nfa_pattern *pat, const cep_value *
     return (uint32_t)(p - buf);
 }
 
-int encode_key(cep_engine *e, uint32_t pi, const cep_value *vals, uint32_t *len) {
+int step_encode_key(cep_engine *e, uint32_t pi, const cep_value *vals, uint32_t *len) {
     const nfa_pattern *pat = &e->prog->patterns[pi];
-    if (pat->nkeys == 1 && vals[pat->key_slots[0]].type == CEP_INT && e->keybuf_cap >= 13) {
+    if (pat->nkeys == 1 && vals[pat->key_slots[0]].type == CEP_INT && e->scratch.keybuf_cap >= 13) {
         /* The common key, one int field: what key_write writes. */
-        char *p = e->keybuf;
+        char *p = e->scratch.keybuf;
         memcpy(p, &pi, 4);
         p[4] = (char)CEP_INT;
         memcpy(p + 5, &vals[pat->key_slots[0]].u.i, 8);
@@ -76,8 +76,8 @@ int encode_key(cep_engine *e, uint32_t pi, const cep_value *vals, uint32_t *len)
     }
     size_t need = key_size(pat, vals);
     if (need > UINT32_MAX) return CEP_ERANGE;
-    if (need > e->keybuf_cap && mem_grow((void **)&e->keybuf, &e->keybuf_cap, need, 1) < 0) return CEP_ENOMEM;
-    *len = key_write(pi, pat, vals, e->keybuf);
+    if (need > e->scratch.keybuf_cap && mem_grow((void **)&e->scratch.keybuf, &e->scratch.keybuf_cap, need, 1) < 0) return CEP_ENOMEM;
+    *len = key_write(pi, pat, vals, e->scratch.keybuf);
     return CEP_OK;
 }
 
@@ -89,7 +89,7 @@ void engine_prefetch_key(cep_engine *e, const cep_event *ev, int stage, uint64_t
      * maps share a seed), down to its key entry. */
     if (!e->prog->npatterns || ev->nslots != e->prog->nfields) return;
     int grouped = e->rt[0].kgroup != NO_GROUP;
-    const keymap *m = grouped ? &e->groups : &e->keys;
+    const keymap *m = grouped ? &e->keyset.groups : &e->keyset.keys;
     if (!m->cap) return;
     const nfa_pattern *pat = &e->prog->patterns[0];
     if (stage == 0) { /* the hash is made once, here, for the later stages */
@@ -191,14 +191,14 @@ static inline int pm_rest_holds(cep_engine *e, const nfa_state *st, const pm *p,
  * pattern's dispatch lookup (e->gmask), or evaluated, e->gate[s] holding
  * the result when e->gate_at[s] is this step's stamp. */
 static inline int gate_open(cep_engine *e, const nfa_pattern *pat, uint32_t s, const cep_value *row) {
-    if (s < 64 && (pat->dispatch_states >> s & 1)) return (int)(e->gmask >> s & 1);
-    if (s < 64 && !(e->maybe >> s & 1)) return 0; /* the route knows it closed */
+    if (s < 64 && (pat->dispatch_states >> s & 1)) return (int)(e->scratch.gmask >> s & 1);
+    if (s < 64 && !(e->scratch.maybe >> s & 1)) return 0; /* the route knows it closed */
     const nfa_state *st = &pat->states[s];
-    if (e->gate_at[s] != e->stamp) {
-        e->gate_at[s] = e->stamp;
-        e->gate[s] = (uint8_t)holds(e, st->gate, row, NULL);
+    if (e->scratch.gate_at[s] != e->scratch.stamp) {
+        e->scratch.gate_at[s] = e->scratch.stamp;
+        e->scratch.gate[s] = (uint8_t)holds(e, st->gate, row, NULL);
     }
-    return e->gate[s];
+    return e->scratch.gate[s];
 }
 
 static uint32_t bits_for(uint64_t n) {
@@ -218,11 +218,11 @@ static int u32_push(u32_list *l, uint32_t v) {
 /* A condition once per (partial match, event): a TAKE edge and its IGNORE
  * edge test the same one. */
 static int cond_holds(cep_engine *e, const expr *cond) {
-    for (int i = 0; i < e->ncache; i++)
-        if (e->cache[i].cond == cond) return e->cache[i].holds;
+    for (int i = 0; i < e->scratch.ncache; i++)
+        if (e->scratch.cache[i].cond == cond) return e->scratch.cache[i].holds;
     int h = expr_holds(cond, &e->ctx);
     if (e->ctx.scratch) expr_ctx_reset(&e->ctx);
-    if (e->ncache < (int)(sizeof e->cache / sizeof *e->cache)) e->cache[e->ncache++] = (cond_result){cond, h};
+    if (e->scratch.ncache < (int)(sizeof e->scratch.cache / sizeof *e->scratch.cache)) e->scratch.cache[e->scratch.ncache++] = (cond_result){cond, h};
     return h;
 }
 
@@ -230,15 +230,15 @@ static int cond_holds(cep_engine *e, const expr *cond) {
  * event, reached from the partial match's state through PROCEED edges that
  * hold, depth first with a stack, in Flink's order. */
 static int decision_graph(cep_engine *e, const nfa_pattern *pat, const pm *p, const cep_event *ev) {
-    e->stack.n = 0;
-    e->out.n = 0;
-    if (u32_push(&e->stack, p->state) < 0) return -1;
+    e->scratch.stack.n = 0;
+    e->scratch.out.n = 0;
+    if (u32_push(&e->scratch.stack, p->state) < 0) return -1;
     e->ctx.row = ev->vals;
     e->ctx.chain = p->node;
     size_t guard = 0;
-    e->ncache = 0;
-    while (e->stack.n) {
-        uint32_t s = e->stack.v[--e->stack.n];
+    e->scratch.ncache = 0;
+    while (e->scratch.stack.n) {
+        uint32_t s = e->scratch.stack.v[--e->scratch.stack.n];
         const nfa_state *st = &pat->states[s];
         if (++guard > (size_t)pat->nstates * 4 + 64) break; /* proceed edges never cycle; be safe */
         /* A state reached by proceeding (past a loop or an optional step)
@@ -254,8 +254,8 @@ static int decision_graph(cep_engine *e, const nfa_pattern *pat, const pm *p, co
             int h = edge->cond ? cond_holds(e, edge->cond) : 1;
             if (h == edge->negate) continue;
             if (edge->kind == EDGE_PROCEED) {
-                if (u32_push(&e->stack, edge->target) < 0) return -1;
-            } else if (u32_push(&e->out, st->first_edge + i) < 0 || u32_push(&e->out, s) < 0) {
+                if (u32_push(&e->scratch.stack, edge->target) < 0) return -1;
+            } else if (u32_push(&e->scratch.out, st->first_edge + i) < 0 || u32_push(&e->scratch.out, s) < 0) {
                 return -1;
             }
         }
@@ -266,27 +266,27 @@ static int decision_graph(cep_engine *e, const nfa_pattern *pat, const pm *p, co
 /* Flink's findFinalStateAfterProceed: can state s reach the final state by
  * PROCEED edges that hold for this event? */
 static int final_after_proceed(cep_engine *e, const nfa_pattern *pat, uint32_t s) {
-    size_t base = e->stack.n;
-    if (u32_push(&e->stack, s) < 0) return 0;
+    size_t base = e->scratch.stack.n;
+    if (u32_push(&e->scratch.stack, s) < 0) return 0;
     int found = 0;
     size_t guard = 0;
-    while (e->stack.n > base && !found && ++guard < (size_t)pat->nstates * 4 + 64) {
-        const nfa_state *st = &pat->states[e->stack.v[--e->stack.n]];
+    while (e->scratch.stack.n > base && !found && ++guard < (size_t)pat->nstates * 4 + 64) {
+        const nfa_state *st = &pat->states[e->scratch.stack.v[--e->scratch.stack.n]];
         for (uint32_t i = 0; i < st->nedges && !found; i++) {
             const nfa_edge *edge = &pat->edges[st->first_edge + i];
             if (edge->kind != EDGE_PROCEED) continue;
             int h = edge->cond ? cond_holds(e, edge->cond) : 1;
             if (h == edge->negate) continue;
             if (pat->states[edge->target].kind == ST_FINAL) found = 1;
-            else if (u32_push(&e->stack, edge->target) < 0) break;
+            else if (u32_push(&e->scratch.stack, edge->target) < 0) break;
         }
     }
-    e->stack.n = base;
+    e->scratch.stack.n = base;
     return found;
 }
 
 static int push_out(cep_engine *e, pm q, int final) {
-    out_list *o = &e->outs;
+    out_list *o = &e->scratch.outs;
     if (o->n == o->cap && mem_grow((void **)&o->v, &o->cap, o->n + 1, sizeof *o->v) < 0) return -1;
     o->v[o->n++] = (struct step_out){q, final};
     return 0;
@@ -312,7 +312,7 @@ static void place_out(cep_engine *e, key_state *ks, bucket *b, const pm *p, stru
         if (o->q.used > ks->max_used) ks->max_used = o->q.used;
         return;
     }
-    if (engine_list_push(o->final ? &e->completed : &e->kids, o->q) < 0) {
+    if (engine_list_push(o->final ? &e->scratch.completed : &e->scratch.kids, o->q) < 0) {
         engine_node_release(e, o->q.node);
         e->oom = 1;
     }
@@ -326,11 +326,11 @@ static void place_out(cep_engine *e, key_state *ks, bucket *b, const pm *p, stru
 static int general_step(cep_engine *e, const nfa_pattern *pat, key_state *ks, bucket *b, const pm *p,
                         uint32_t *k, step_in *in, int shared) {
     if (!shared && decision_graph(e, pat, p, in->ev) < 0) return -1;
-    e->outs.n = 0;
+    e->scratch.outs.n = 0;
     int discard = 0, failed = 0;
-    for (uint32_t j = 0; j + 1 < e->out.n && !failed; j += 2) {
-        const nfa_edge *edge = &pat->edges[e->out.v[j]];
-        const nfa_state *src = &pat->states[e->out.v[j + 1]];
+    for (uint32_t j = 0; j + 1 < e->scratch.out.n && !failed; j += 2) {
+        const nfa_edge *edge = &pat->edges[e->scratch.out.v[j]];
+        const nfa_state *src = &pat->states[e->scratch.out.v[j + 1]];
         const nfa_state *dst = &pat->states[edge->target];
         pm q = *p;
         q.state = edge->target;
@@ -368,28 +368,28 @@ static int general_step(cep_engine *e, const nfa_pattern *pat, key_state *ks, bu
         }
     }
     if (failed) {
-        for (size_t i = 0; i < e->outs.n; i++) engine_node_release(e, e->outs.v[i].q.node);
-        e->outs.n = 0;
+        for (size_t i = 0; i < e->scratch.outs.n; i++) engine_node_release(e, e->scratch.outs.v[i].q.node);
+        e->scratch.outs.n = 0;
         return -1;
     }
-    size_t n = e->outs.n;
+    size_t n = e->scratch.outs.n;
     if (n >= 2) {
         /* Branches sort in edge order just after p, before anything that
          * came after p: the next w label bits below the ones p uses. */
         uint32_t w = bits_for(n), u = p->used;
         if (u + w <= 64) /* else relabelling ran out of memory: ties stay ties */
             for (size_t i = 0; i < n; i++) {
-                e->outs.v[i].q.label = p->label + ((uint64_t)i << (64 - u - w));
-                e->outs.v[i].q.used = u + w;
+                e->scratch.outs.v[i].q.label = p->label + ((uint64_t)i << (64 - u - w));
+                e->scratch.outs.v[i].q.used = u + w;
             }
     }
     int in_place = 0;
     for (size_t i = 0; i < n; i++) {
-        struct step_out *o = &e->outs.v[i];
+        struct step_out *o = &e->scratch.outs.v[i];
         if (discard && !o->final) engine_node_release(e, o->q.node);
         else place_out(e, ks, b, p, o, k, &in_place);
     }
-    e->outs.n = 0;
+    e->scratch.outs.n = 0;
     return 0;
 }
 
@@ -402,7 +402,7 @@ static int take(cep_engine *e, const nfa_pattern *pat, const nfa_state *st, cons
     pm q = *p;
     q.state = st->target;
     if (!(q.node = engine_node_new(e, ev, st->step, p->node))) return -1;
-    pm_list *to = pat->states[st->target].kind == ST_FINAL ? &e->completed : &e->kids;
+    pm_list *to = pat->states[st->target].kind == ST_FINAL ? &e->scratch.completed : &e->scratch.kids;
     if (engine_list_push(to, q) < 0) {
         engine_node_release(e, q.node);
         return -1;
@@ -423,7 +423,7 @@ static int take_any(cep_engine *e, const nfa_pattern *pat, const nfa_state *st, 
     if (!(q.node = engine_node_new(e, ev, st->step, p->node))) return -1;
     if (p->used < 64) /* else relabelling ran out of memory: ties stay ties */
         q.used = (uint16_t)(p->used + 1);
-    pm_list *to = pat->states[st->target].kind == ST_FINAL ? &e->completed : &e->kids;
+    pm_list *to = pat->states[st->target].kind == ST_FINAL ? &e->scratch.completed : &e->scratch.kids;
     if (engine_list_push(to, q) < 0) {
         engine_node_release(e, q.node);
         return -1;
@@ -467,8 +467,8 @@ static int step_bucket(cep_engine *e, const nfa_pattern *pat, key_state *ks, buc
         /* One decision graph for the whole bucket (its conditions read
          * only the event); when all it says is "stay", nothing moves. */
         if (decision_graph(e, pat, &b->v[b->lo], ev) < 0) return -1;
-        if (e->out.n == 2 && pat->edges[e->out.v[0]].kind == EDGE_IGNORE &&
-            pat->edges[e->out.v[0]].target == b->state)
+        if (e->scratch.out.n == 2 && pat->edges[e->scratch.out.v[0]].kind == EDGE_IGNORE &&
+            pat->edges[e->scratch.out.v[0]].target == b->state)
             return 0;
     }
     uint32_t k = b->lo, gone = 0;
@@ -512,7 +512,7 @@ static int step_bucket(cep_engine *e, const nfa_pattern *pat, key_state *ks, buc
     b->hi = k;
     ks->npms -= gone;
     e->stats.partial_matches -= gone;
-    if (b->lo == b->hi) e->emptied = 1;
+    if (b->lo == b->hi) e->scratch.emptied = 1;
     return failed ? -1 : 0;
 }
 
@@ -542,7 +542,7 @@ static int cmp_kid(const void *a, const void *b) {
 
 /* Timer entries for the new partial matches, then into their buckets. */
 static void insert_kids(cep_engine *e, key_state *ks, const step_in *in) {
-    pm_list *l = &e->kids;
+    pm_list *l = &e->scratch.kids;
     if (l->n == 1) {
         /* The common case: one new partial match, which goes last. */
         pm *q = &l->v[0];
@@ -597,41 +597,41 @@ static void insert_kids(cep_engine *e, key_state *ks, const step_in *in) {
 /* Keyed like other patterns: the key's entry is looked up once per event
  * for all of them (keys.c), into *gc. */
 static inline int group_lookup(cep_engine *e, const pat_rt *rt, const cep_value *vals, gcache **gc) {
-    gcache *c = *gc = &e->gcache[rt->kgroup];
-    if (c->stamp != e->ev_stamp) {
+    gcache *c = *gc = &e->keyset.gcache[rt->kgroup];
+    if (c->stamp != e->scratch.ev_stamp) {
         uint32_t klen;
-        int rc = encode_key(e, rt->kgroup_pat, vals, &klen);
+        int rc = step_encode_key(e, rt->kgroup_pat, vals, &klen);
         if (rc != CEP_OK) return rc;
-        c->hash = hash_bytes(e->keybuf, klen, e->groups.seed);
-        c->ent = entmap_find(&e->groups, c->hash, e->keybuf, klen);
-        c->stamp = e->ev_stamp;
+        c->hash = hash_bytes(e->scratch.keybuf, klen, e->keyset.groups.seed);
+        c->ent = entmap_find(&e->keyset.groups, c->hash, e->scratch.keybuf, klen);
+        c->stamp = e->scratch.ev_stamp;
     }
     return CEP_OK;
 }
 
 int pattern_keyless(cep_engine *e, uint32_t pi, const cep_value *vals) {
     gcache *gc;
-    if (group_lookup(e, &e->rt[pi], vals, &gc) != CEP_OK) return 0; /* process_pattern reports it */
+    if (group_lookup(e, &e->rt[pi], vals, &gc) != CEP_OK) return 0; /* step_pattern reports it */
     return !gc->ent || !entry_get(gc->ent, pi);
 }
 
-int process_pattern(cep_engine *e, uint32_t pi, step_in *in) {
+int step_pattern(cep_engine *e, uint32_t pi, step_in *in) {
     const nfa_pattern *pat = &e->prog->patterns[pi];
     const pat_rt *rt = &e->rt[pi];
     const cep_event *ev = in->ev;
     /* Partitioned: another shard owns this key (cep_engine_set_partition). */
-    if (e->part_count > 1 && partition_of(e->prog, pi, ev->vals, e->part_count) != e->part_index) return CEP_OK;
-    if (++e->stamp == 0) { /* wrapped: no stale stamp may match */
-        memset(e->gate_at, 0, e->gate_cap * sizeof *e->gate_at);
-        e->stamp = 1;
+    if (e->cfg.part_count > 1 && partition_of(e->prog, pi, ev->vals, e->cfg.part_count) != e->cfg.part_index) return CEP_OK;
+    if (++e->scratch.stamp == 0) { /* wrapped: no stale stamp may match */
+        memset(e->scratch.gate_at, 0, e->scratch.gate_cap * sizeof *e->scratch.gate_at);
+        e->scratch.stamp = 1;
     }
-    e->maybe = in->maybe;
-    if (in->exact_dispatch) e->gmask = in->maybe & pat->dispatch_states;
-    else e->gmask = pat->dispatch_slot >= 0 ? eval_dispatch(pat, &ev->vals[pat->dispatch_slot]) : 0;
-    if (rt->skippable && e->state_ttl <= 0) {
+    e->scratch.maybe = in->maybe;
+    if (in->exact_dispatch) e->scratch.gmask = in->maybe & pat->dispatch_states;
+    else e->scratch.gmask = pat->dispatch_slot >= 0 ? eval_dispatch(pat, &ev->vals[pat->dispatch_slot]) : 0;
+    if (rt->skippable && e->cfg.state_ttl <= 0) {
         /* If no gate lets the event in, it changes nothing of this pattern
          * for any key: not even its key needs looking up. */
-        int any = e->gmask != 0;
+        int any = e->scratch.gmask != 0;
         for (uint32_t s = 0; s < pat->nstates && !any && rt->undispatched; s++)
             if (pat->states[s].gate && gate_open(e, pat, s, ev->vals)) any = 1;
         if (!any) return CEP_OK;
@@ -642,14 +642,14 @@ int process_pattern(cep_engine *e, uint32_t pi, step_in *in) {
     gcache *gc = NULL;
     int rc;
     if (rt->kgroup == NO_GROUP) {
-        if ((rc = encode_key(e, pi, ev->vals, &klen)) != CEP_OK) return rc;
-        hash = hash_bytes(e->keybuf, klen, e->keys.seed);
-        ks = keymap_find(&e->keys, hash, e->keybuf, klen);
+        if ((rc = step_encode_key(e, pi, ev->vals, &klen)) != CEP_OK) return rc;
+        hash = hash_bytes(e->scratch.keybuf, klen, e->keyset.keys.seed);
+        ks = keymap_find(&e->keyset.keys, hash, e->scratch.keybuf, klen);
     } else {
         if ((rc = group_lookup(e, rt, ev->vals, &gc)) != CEP_OK) return rc;
         ks = gc->ent ? entry_get(gc->ent, pi) : NULL;
     }
-    if (!ks && !e->max_bytes) {
+    if (!ks && !e->cfg.max_bytes) {
         /* No state for the key: only the start state can take the event,
          * and when its gate is closed nothing below would happen. */
         const nfa_state *st = &pat->states[pat->start];
@@ -659,64 +659,64 @@ int process_pattern(cep_engine *e, uint32_t pi, step_in *in) {
     }
     int had_state = ks && ks->listed;
     if (ks) {
-        if (ks->done.n) release_held(e, pi, ks);
+        if (ks->done.n) emit_release_held(e, pi, ks);
         if (ks->npms && ks->max_used + rt->maxw > 64) key_relabel(e, ks);
     }
-    if (e->max_bytes) budget_before_step(e, pi, ks, in); /* room for a fan-out, before it */
-    e->kids.n = 0;
-    e->completed.n = 0;
-    e->emptied = 0;
+    if (e->cfg.max_bytes) budget_before_step(e, pi, ks, in); /* room for a fan-out, before it */
+    e->scratch.kids.n = 0;
+    e->scratch.completed.n = 0;
+    e->scratch.emptied = 0;
     int failed = 0;
     uint32_t cut[PM_MERGE_MAX], ncut = 0;
     for (uint32_t i = 0; ks && i < ks->nb && !failed; i++) {
         failed = step_bucket(e, pat, ks, &ks->b[i], in) < 0;
-        if (e->completed.n > (ncut ? cut[ncut - 1] : 0) && ncut < PM_MERGE_MAX) cut[ncut++] = e->completed.n;
+        if (e->scratch.completed.n > (ncut ? cut[ncut - 1] : 0) && ncut < PM_MERGE_MAX) cut[ncut++] = e->scratch.completed.n;
     }
     /* Completions in Flink's order of the partial matches that made them
      * (each bucket's come in order: merged); those the start state makes
      * come after, as it is stepped last. */
-    if (e->completed.n > 1) {
-        int known = ncut < PM_MERGE_MAX && ncut && cut[ncut - 1] == e->completed.n;
-        pm_list *parts = &e->expired;
+    if (e->scratch.completed.n > 1) {
+        int known = ncut < PM_MERGE_MAX && ncut && cut[ncut - 1] == e->scratch.completed.n;
+        pm_list *parts = &e->scratch.expired;
         pm_list t = *parts;
-        *parts = e->completed;
-        e->completed = t;
-        pm_merge(e, parts, known ? cut : NULL, ncut, &e->completed);
+        *parts = e->scratch.completed;
+        e->scratch.completed = t;
+        pm_merge(e, parts, known ? cut : NULL, ncut, &e->scratch.completed);
     }
     if (!failed) failed = step_start(e, pat, in) < 0;
     if (failed) e->oom = 1;
-    if (e->emptied) key_drop_empty_buckets(e, ks);
+    if (e->scratch.emptied) key_drop_empty_buckets(e, ks);
 
-    int need_state = e->kids.n || (e->completed.n && pat->skip != NFA_SKIP_NO_SKIP);
+    int need_state = e->scratch.kids.n || (e->scratch.completed.n && pat->skip != NFA_SKIP_NO_SKIP);
     /* (In a key group, keybuf holds the group's key: this pattern's now.) */
     if (!ks && need_state &&
-        ((gc && encode_key(e, pi, ev->vals, &klen) != CEP_OK) || !(ks = engine_key_new(e, pi, hash, e->keybuf, klen, gc)))) {
+        ((gc && step_encode_key(e, pi, ev->vals, &klen) != CEP_OK) || !(ks = engine_key_new(e, pi, hash, e->scratch.keybuf, klen, gc)))) {
         e->oom = 1;
-        for (uint32_t i = 0; i < e->kids.n; i++) engine_node_release(e, e->kids.v[i].node);
-        for (uint32_t i = 0; i < e->completed.n; i++) engine_node_release(e, e->completed.v[i].node);
-        e->kids.n = e->completed.n = 0;
+        for (uint32_t i = 0; i < e->scratch.kids.n; i++) engine_node_release(e, e->scratch.kids.v[i].node);
+        for (uint32_t i = 0; i < e->scratch.completed.n; i++) engine_node_release(e, e->scratch.completed.v[i].node);
+        e->scratch.kids.n = e->scratch.completed.n = 0;
         return CEP_ENOMEM;
     }
     if (!ks) {
-        complete(e, pi, NULL, &e->completed); /* noSkip without state: emit now */
+        emit_complete(e, pi, NULL, &e->scratch.completed); /* noSkip without state: emit now */
         return e->oom ? CEP_ENOMEM : CEP_OK;
     }
     if (!had_state || ev->time > ks->last_event) ks->last_event = ev->time; /* stragglers are older */
-    if (e->kids.n) insert_kids(e, ks, in);
-    if (e->max_pms && ks->npms > e->max_pms) {
+    if (e->scratch.kids.n) insert_kids(e, ks, in);
+    if (e->cfg.max_pms && ks->npms > e->cfg.max_pms) {
         /* Over the limit: the earliest-started partial matches go. */
         pm x;
-        while (ks->npms > e->max_pms && key_pop_first(e, ks, &x)) {
+        while (ks->npms > e->cfg.max_pms && key_pop_first(e, ks, &x)) {
             engine_node_release(e, x.node);
             e->stats.dropped++;
         }
-        if (e->limit_policy == CEP_LIMIT_FAIL) e->limit_hit = 1;
+        if (e->cfg.limit_policy == CEP_LIMIT_FAIL) e->limit_hit = LIMIT_PARTIAL_MATCHES;
     }
     if (e->stats.partial_matches > e->stats.peak_partial_matches)
         e->stats.peak_partial_matches = e->stats.partial_matches;
-    if (!ks->listed && (ks->npms || (e->completed.n && pat->skip != NFA_SKIP_NO_SKIP))) engine_key_activate(e, ks);
-    complete(e, pi, ks, &e->completed);
-    if (e->state_ttl > 0) timers_arm_ttl(e, ks);
+    if (!ks->listed && (ks->npms || (e->scratch.completed.n && pat->skip != NFA_SKIP_NO_SKIP))) engine_key_activate(e, ks);
+    emit_complete(e, pi, ks, &e->scratch.completed);
+    if (e->cfg.state_ttl > 0) timers_arm_ttl(e, ks);
     if (!ks->npms && !ks->done.n) engine_key_settle(e, ks);
     return e->oom ? CEP_ENOMEM : CEP_OK;
 }

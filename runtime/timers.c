@@ -30,17 +30,17 @@ static int lane_less(const void *a, const void *b) { return lane_head(a) < lane_
 #define FEW_LANES 4
 
 static lane *first_lane(const cep_engine *e) {
-    if (e->nlanes > FEW_LANES) return heap_top(&e->lane_heap);
-    if (!e->nlanes) return NULL; /* freed, or being made */
+    if (e->timers.nlanes > FEW_LANES) return heap_top(&e->timers.lane_heap);
+    if (!e->timers.nlanes) return NULL; /* freed, or being made */
     /* The TTL lane (the last) has entries only with a TTL. */
-    uint32_t n = e->state_ttl > 0 ? e->nlanes : e->nlanes - 1;
-    if (n <= 1) return n ? &e->lanes[0] : NULL;
-    lane *best = &e->lanes[0];
+    uint32_t n = e->cfg.state_ttl > 0 ? e->timers.nlanes : e->timers.nlanes - 1;
+    if (n <= 1) return n ? &e->timers.lanes[0] : NULL;
+    lane *best = &e->timers.lanes[0];
     int64_t bh = lane_head(best);
     for (uint32_t i = 1; i < n; i++) {
-        int64_t h = lane_head(&e->lanes[i]);
+        int64_t h = lane_head(&e->timers.lanes[i]);
         if (h < bh) {
-            best = &e->lanes[i];
+            best = &e->timers.lanes[i];
             bh = h;
         }
     }
@@ -49,7 +49,7 @@ static lane *first_lane(const cep_engine *e) {
 
 /* After l's earliest deadline changed. */
 static void lane_moved_head(cep_engine *e, lane *l) {
-    if (e->nlanes > FEW_LANES) heap_fix(&e->lane_heap, l->heap_pos);
+    if (e->timers.nlanes > FEW_LANES) heap_fix(&e->timers.lane_heap, l->heap_pos);
 }
 
 static int64_t next_due(const cep_engine *e) {
@@ -77,7 +77,7 @@ static int lane_relay(lane *l, size_t ncap) {
     return 0;
 }
 
-int lane_reserve(lane *l, size_t n) {
+int timers_lane_reserve(lane *l, size_t n) {
     size_t live = l->hi - l->lo;
     if (live + n <= l->cap) return 0;
     size_t ncap = l->cap ? l->cap : 16;
@@ -179,7 +179,7 @@ static int entry_live(const cep_engine *e, uint32_t li, const timer_ent *t) {
  * drops those that stand for nothing, before it grows: O(1) per entry,
  * amortised, and a lane never holds much more than the live state. */
 static void lane_compact(cep_engine *e, uint32_t li) {
-    lane *l = &e->lanes[li];
+    lane *l = &e->timers.lanes[li];
     size_t k = l->lo;
     for (size_t i = l->lo; i < l->hi; i++) {
         timer_ent t = AT(l, i);
@@ -201,22 +201,22 @@ static void lane_compact(cep_engine *e, uint32_t li) {
 }
 
 void timers_compact(cep_engine *e) {
-    e->compact_due = 0;
-    for (uint32_t i = 0; i < e->nlanes; i++) {
-        lane *l = &e->lanes[i];
+    e->timers.compact_due = 0;
+    for (uint32_t i = 0; i < e->timers.nlanes; i++) {
+        lane *l = &e->timers.lanes[i];
         if (l->kind != LANE_SORTED || l->hi - l->lo <= 2 * (e->stats.partial_matches + 64)) continue;
         lane_compact(e, i);
         lane_moved_head(e, l);
     }
-    e->next_due = next_due(e);
+    e->timers.next_due = next_due(e);
 }
 
 int timers_add(cep_engine *e, uint32_t li, int64_t deadline, key_state *ks) {
-    lane *l = &e->lanes[li];
+    lane *l = &e->timers.lanes[li];
     /* Full and oversized: compacted once the event is through (keys may
      * be freed then, which they must not be in the middle of a step). */
     if (l->kind == LANE_SORTED && l->hi - l->lo == l->cap && l->hi - l->lo > 2 * (e->stats.partial_matches + 64))
-        e->compact_due = 1;
+        e->timers.compact_due = 1;
     if (l->kind == LANE_SORTED && l->lo < l->hi && l->hi - l->lo < l->cap && AT(l, l->hi - 1).deadline <= deadline) {
         /* The common case: a later deadline than all, and room for it. */
         AT(l, l->hi) = (timer_ent){deadline, ks};
@@ -224,7 +224,7 @@ int timers_add(cep_engine *e, uint32_t li, int64_t deadline, key_state *ks) {
         ks->timers++;
         return 0;
     }
-    if (lane_reserve(l, 1) < 0) return -1;
+    if (timers_lane_reserve(l, 1) < 0) return -1;
     int64_t before = lane_head(l);
     timer_ent t = {deadline, ks};
     if (l->kind == LANE_SORTED) sorted_put(l, t);
@@ -232,33 +232,33 @@ int timers_add(cep_engine *e, uint32_t li, int64_t deadline, key_state *ks) {
     ks->timers++;
     if (deadline < before) {
         lane_moved_head(e, l);
-        if (deadline < e->next_due) e->next_due = deadline;
+        if (deadline < e->timers.next_due) e->timers.next_due = deadline;
     }
     return 0;
 }
 
 
 size_t timers_take(cep_engine *e, int64_t d) {
-    lane *ttl = &e->lanes[e->nlanes - 1];
+    lane *ttl = &e->timers.lanes[e->timers.nlanes - 1];
     size_t n = 0;
     for (;;) {
         lane *l = first_lane(e);
         if (!l || lane_head(l) != d) break;
         do { /* the lane's entries due at d, then look for another lane */
-            if (n == e->due_cap && mem_grow((void **)&e->due, &e->due_cap, n + 1, sizeof *e->due) < 0) {
+            if (n == e->timers.due_cap && mem_grow((void **)&e->timers.due, &e->timers.due_cap, n + 1, sizeof *e->timers.due) < 0) {
                 e->oom = 1; /* the rest stays due: taken on the next round */
                 lane_moved_head(e, l);
-                e->next_due = next_due(e);
+                e->timers.next_due = next_due(e);
                 return n;
             }
             timer_ent t = lane_pop(l);
             if (l == ttl) t.ks->ttl_armed = 0;
-            e->due[n++] = t;
+            e->timers.due[n++] = t;
         } while (lane_head(l) == d);
         if (l->kind == LANE_SORTED) prefetch_next(l);
         lane_moved_head(e, l);
     }
-    e->next_due = next_due(e);
+    e->timers.next_due = next_due(e);
     return n;
 }
 
@@ -266,8 +266,8 @@ size_t timers_take(cep_engine *e, int64_t d) {
 
 static int add_entry(cep_engine *e, uint32_t li, int64_t d, key_state *ks, int raw) {
     if (!raw) return timers_add(e, li, d, ks);
-    lane *l = &e->lanes[li]; /* rebuilding: append now, sort at the end */
-    if (lane_reserve(l, 1) < 0) return -1;
+    lane *l = &e->timers.lanes[li]; /* rebuilding: append now, sort at the end */
+    if (timers_lane_reserve(l, 1) < 0) return -1;
     if (l->kind == LANE_SORTED) AT(l, l->hi) = (timer_ent){d, ks};
     else l->v[l->hi] = (timer_ent){d, ks};
     l->hi++;
@@ -294,9 +294,9 @@ int timers_arm_pm_slow(cep_engine *e, key_state *ks, const pm *p, int new_family
 }
 
 static int arm_ttl(cep_engine *e, key_state *ks, int raw) {
-    if (e->state_ttl <= 0 || ks->ttl_armed || !(ks->npms || ks->done.n)) return 0;
-    if (ks->last_event > INT64_MAX - e->state_ttl) return 0; /* never idle long enough */
-    if (add_entry(e, e->nlanes - 1, ks->last_event + e->state_ttl, ks, raw) < 0) return -1;
+    if (e->cfg.state_ttl <= 0 || ks->ttl_armed || !(ks->npms || ks->done.n)) return 0;
+    if (ks->last_event > INT64_MAX - e->cfg.state_ttl) return 0; /* never idle long enough */
+    if (add_entry(e, e->timers.nlanes - 1, ks->last_event + e->cfg.state_ttl, ks, raw) < 0) return -1;
     ks->ttl_armed = 1;
     return 0;
 }
@@ -417,20 +417,20 @@ static int set_build(cep_engine *e, const cep_program *p, lane_set *ls) {
     ls->lane_heap.moved = lane_moved;
     for (uint32_t i = 0; i < ls->nlanes; i++)
         if (heap_push(&ls->lane_heap, &ls->lanes[i]) < 0) goto oom;
-    if (maxstates > e->gate_cap) {
-        uint8_t *g = mem_realloc(e->gate, maxstates);
-        if (g) e->gate = g;
+    if (maxstates > e->scratch.gate_cap) {
+        uint8_t *g = mem_realloc(e->scratch.gate, maxstates);
+        if (g) e->scratch.gate = g;
         uint32_t *at = mem_calloc(maxstates, sizeof *at);
         if (!g || !at) {
             mem_free(at);
             goto oom;
         }
-        mem_free(e->gate_at);
-        e->gate_at = at;
-        e->gate_cap = maxstates;
-        e->stamp = 0;
+        mem_free(e->scratch.gate_at);
+        e->scratch.gate_at = at;
+        e->scratch.gate_cap = maxstates;
+        e->scratch.stamp = 0;
     }
-    if (mem_grow((void **)&e->due, &e->due_cap, 64, sizeof *e->due) < 0) goto oom;
+    if (mem_grow((void **)&e->timers.due, &e->timers.due_cap, 64, sizeof *e->timers.due) < 0) goto oom;
     return 0;
 oom:
     mem_free(len);
@@ -441,16 +441,16 @@ oom:
 static void set_take(cep_engine *e, lane_set *ls) {
     e->rt = ls->rt;
     e->nrt = ls->nrt;
-    e->lanes = ls->lanes;
-    e->nlanes = ls->nlanes;
-    e->lane_heap = ls->lane_heap;
-    e->gcache = ls->gcache;
-    e->ngroups = ls->ngroups;
-    e->next_due = next_due(e);
+    e->timers.lanes = ls->lanes;
+    e->timers.nlanes = ls->nlanes;
+    e->timers.lane_heap = ls->lane_heap;
+    e->keyset.gcache = ls->gcache;
+    e->keyset.ngroups = ls->ngroups;
+    e->timers.next_due = next_due(e);
 }
 
 static lane_set set_of(cep_engine *e) {
-    return (lane_set){e->rt, e->nrt, e->lanes, e->nlanes, e->lane_heap, e->gcache, e->ngroups};
+    return (lane_set){e->rt, e->nrt, e->timers.lanes, e->timers.nlanes, e->timers.lane_heap, e->keyset.gcache, e->keyset.ngroups};
 }
 
 int engine_lanes_init(cep_engine *e) {
@@ -484,8 +484,8 @@ static void clear_key(cep_engine *e, key_state *ks) {
 }
 
 void timers_clear(cep_engine *e) {
-    for (uint32_t i = 0; i < e->nlanes; i++) e->lanes[i].lo = e->lanes[i].hi = 0;
-    e->next_due = INT64_MAX;
+    for (uint32_t i = 0; i < e->timers.nlanes; i++) e->timers.lanes[i].lo = e->timers.lanes[i].hi = 0;
+    e->timers.next_due = INT64_MAX;
     engine_keys_each(e, clear_key);
 }
 
@@ -498,9 +498,9 @@ int timers_rebuild(cep_engine *e) {
     timers_clear(e);
     /* Room first, each lane's whole count, so that arming cannot fail
      * half-way (the cleared lanes hold nothing: reserving n is room for n). */
-    size_t *need = mem_calloc(e->nlanes ? e->nlanes : 1, sizeof *need);
+    size_t *need = mem_calloc(e->timers.nlanes ? e->timers.nlanes : 1, sizeof *need);
     if (!need) return -1;
-    for (key_state *ks = e->first; ks; ks = ks->next) {
+    for (key_state *ks = e->keyset.first; ks; ks = ks->next) {
         const pat_rt *rt = &e->rt[ks->pattern];
         for (uint32_t i = 0; i < ks->nb; i++) {
             size_t n = ks->b[i].hi - ks->b[i].lo;
@@ -508,21 +508,21 @@ int timers_rebuild(cep_engine *e) {
             if (rt->within_lane != NO_LANE) need[rt->within_lane] += n;
             if (gl != NO_LANE) need[gl] += n;
         }
-        if (e->state_ttl > 0) need[e->nlanes - 1]++;
+        if (e->cfg.state_ttl > 0) need[e->timers.nlanes - 1]++;
     }
     int rc = 0;
-    for (uint32_t i = 0; i < e->nlanes && rc == 0; i++)
-        if (need[i] && lane_reserve(&e->lanes[i], need[i]) < 0) rc = -1;
+    for (uint32_t i = 0; i < e->timers.nlanes && rc == 0; i++)
+        if (need[i] && timers_lane_reserve(&e->timers.lanes[i], need[i]) < 0) rc = -1;
     mem_free(need);
     if (rc < 0) return -1;
-    for (key_state *ks = e->first; ks; ks = ks->next) {
+    for (key_state *ks = e->keyset.first; ks; ks = ks->next) {
         for (uint32_t i = 0; i < ks->nb; i++)
             for (uint32_t j = ks->b[i].lo; j < ks->b[i].hi; j++)
                 if (arm_pm(e, ks, &ks->b[i].v[j], 1, 1) < 0) return -1;
         if (arm_ttl(e, ks, 1) < 0) return -1;
     }
-    for (uint32_t i = 0; i < e->nlanes; i++) {
-        lane *l = &e->lanes[i];
+    for (uint32_t i = 0; i < e->timers.nlanes; i++) {
+        lane *l = &e->timers.lanes[i];
         if (l->kind == LANE_SORTED) {
             /* Cleared before the appends: positions from 0 are v[0..]. */
             if (l->hi - l->lo > 1) qsort(l->v, l->hi - l->lo, sizeof *l->v, cmp_ent);
@@ -532,8 +532,8 @@ int timers_rebuild(cep_engine *e) {
     }
     /* Every lane changed: the heap of lanes is made again (its array
      * already has room for all of them). */
-    e->lane_heap.n = 0;
-    for (uint32_t i = 0; i < e->nlanes; i++) heap_push(&e->lane_heap, &e->lanes[i]);
-    e->next_due = next_due(e);
+    e->timers.lane_heap.n = 0;
+    for (uint32_t i = 0; i < e->timers.nlanes; i++) heap_push(&e->timers.lane_heap, &e->timers.lanes[i]);
+    e->timers.next_due = next_due(e);
     return 0;
 }

@@ -35,7 +35,7 @@ __attribute__((target("sse4.2"))) static uint32_t crc32c_hw(uint32_t crc, const 
 }
 #endif
 
-uint32_t crc32c(uint32_t crc, const void *p, size_t n) {
+uint32_t util_crc32c(uint32_t crc, const void *p, size_t n) {
     const unsigned char *b = p;
     crc = ~crc;
 #if defined(__x86_64__) && defined(__GNUC__)

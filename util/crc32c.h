@@ -6,6 +6,6 @@
 #include <stdint.h>
 
 /* Continue a CRC over n more bytes; start with crc = 0. */
-uint32_t crc32c(uint32_t crc, const void *p, size_t n);
+uint32_t util_crc32c(uint32_t crc, const void *p, size_t n);
 
 #endif

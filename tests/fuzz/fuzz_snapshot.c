@@ -129,7 +129,7 @@ static unsigned char *wrap(const uint8_t *payload, size_t size, unsigned version
     put_le(s + 16, cep_program_fingerprint(prog), 8);
     if (size) memcpy(s + 24, payload, size);
     put_le(s + 24 + size, 24 + size, 8);
-    put_le(s + 32 + size, crc32c(0, s, 32 + size), 4);
+    put_le(s + 32 + size, util_crc32c(0, s, 32 + size), 4);
     memcpy(s + 36 + size, "CEP.", 4);
     return s;
 }

@@ -535,7 +535,7 @@ START_TEST(branch_order_survives_relabel) {
     }
     /* Inside: the key's partial matches are strictly in label order in
      * their buckets (ties would mean lost order), within 64 bits. */
-    const key_state *ks = e->first;
+    const key_state *ks = e->keyset.first;
     ck_assert_ptr_nonnull(ks);
     ck_assert_uint_le(ks->max_used, 64);
     size_t seen = 0;

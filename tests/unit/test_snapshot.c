@@ -235,7 +235,7 @@ START_TEST(counters_kept) {
     memset(v1 + 12, 0, 4); /* format 2's key-group count: reserved in 1 */
     memcpy(v1 + 24 + 42, bytes.text + 24 + 42 + 4, 9 * 8);
     for (int i = 0; i < 8; i++) v1[body + i] = (unsigned char)((uint64_t)body >> (8 * i));
-    uint32_t crc = crc32c(0, v1, body + 8);
+    uint32_t crc = util_crc32c(0, v1, body + 8);
     for (int i = 0; i < 4; i++) v1[body + 8 + i] = (unsigned char)(crc >> (8 * i));
     memcpy(v1 + body + 12, "CEP.", 4);
     cep_engine *g = engine(p, &o);
@@ -275,7 +275,7 @@ START_TEST(negative_max_delay) {
     ck_assert_uint_ge(bytes.len, 40);
     unsigned char *b = (unsigned char *)bytes.text;
     for (int i = 0; i < 8; i++) b[24 + i] = 0xff; /* -1 */
-    uint32_t crc = crc32c(0, b, bytes.len - 8);
+    uint32_t crc = util_crc32c(0, b, bytes.len - 8);
     for (int i = 0; i < 4; i++) b[bytes.len - 8 + (size_t)i] = (unsigned char)(crc >> (8 * i));
     cep_engine *f = engine(p, &o);
     ck_assert_int_eq(cep_engine_set_max_delay(f, 10), CEP_OK);
@@ -321,7 +321,7 @@ START_TEST(key_of_another_pattern) {
     ck_assert(memcmp(b + at, &pi, 4) == 0);
     pi = 1;
     memcpy(b + at, &pi, 4);
-    uint32_t crc = crc32c(0, b, bytes.len - 8);
+    uint32_t crc = util_crc32c(0, b, bytes.len - 8);
     for (int i = 0; i < 4; i++) b[bytes.len - 8 + (size_t)i] = (unsigned char)(crc >> (8 * i));
     cep_engine *f = engine(p, &o);
     ck_assert_int_eq(cep_engine_restore(f, bytes.text, bytes.len), CEP_ECORRUPT);
@@ -362,7 +362,7 @@ START_TEST(event_buffered_twice) {
     memset(b + at + 4 + 2 * evlen, 0, 4);
     body += evlen;
     for (int i = 0; i < 8; i++) b[body + (size_t)i] = (unsigned char)((uint64_t)body >> (8 * i));
-    uint32_t crc = crc32c(0, b, body + 8);
+    uint32_t crc = util_crc32c(0, b, body + 8);
     for (int i = 0; i < 4; i++) b[body + 8 + (size_t)i] = (unsigned char)(crc >> (8 * i));
     memcpy(b + body + 12, "CEP.", 4);
     cep_engine *f = engine(p, &o);
