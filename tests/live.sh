@@ -115,8 +115,13 @@ if [ -x "$GEN" ]; then
     mkdir ck
     CP="$SRC/examples/click_to_purchase/click_to_purchase.cep"
     "$CEP" run -Wnone --max-delay 5s -o whole.jsonl "$CP" ev.jsonl
+    rm -f part.jsonl
     "$CEP" run -Wnone --max-delay 5s --checkpoint ck --checkpoint-every 1000000 -o part.jsonl "$CP" ev.jsonl 2> err1 &
     pid=$!
+    # The output exists once the tool has its handlers (it opens outputs
+    # after): a SIGTERM before would kill it with the same status 143.
+    i=0
+    while [ ! -e part.jsonl ] && [ $i -lt 200 ]; do sleep 0.05; i=$((i + 1)); done
     sleep 0.3
     kill -TERM "$pid"
     wait "$pid"; st=$?; pid=
