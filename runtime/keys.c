@@ -182,7 +182,7 @@ void engine_keys_each(cep_engine *e, void (*fn)(cep_engine *, key_state *)) {
         key_entry *ent;
         while ((ent = m->slots[i].ent)) {
             int gone = 0;
-            for (uint32_t j = 0; j <= ent->mask && !gone; j++) {
+            for (uint32_t j = 0; !gone && j <= ent->mask; j++) { /* (gone first: ent may be freed) */
                 key_state *ks = ent->tab[j].ks;
                 if (!ks) continue;
                 fn(e, ks);
