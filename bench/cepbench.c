@@ -411,6 +411,25 @@ static void percentiles(double *v, size_t n, double out[3]) {
     for (int i = 0; i < 3; i++) out[i] = n ? v[(size_t)(q[i] * (double)(n - 1))] : 0;
 }
 
+/* The end of input, timed with the rest, and what every engine run
+ * reports from it; count and sum are read after finishing, which emits
+ * the matches held to the end. -1 with res->msg set when it failed. */
+static int finish_engine(cep_engine *eng, result *res, double secs, uint64_t n, const uint64_t *count,
+                         const uint64_t *sum, cep_stats *st) {
+    double t0 = cpu_s();
+    if (cep_engine_finish(eng) != CEP_OK) {
+        snprintf(res->msg, sizeof res->msg, "finish: %s", cep_engine_error(eng));
+        return -1;
+    }
+    res->secs = secs + cpu_s() - t0;
+    cep_engine_stats(eng, st);
+    res->events = n;
+    res->matches = *count;
+    res->checksum = *sum;
+    res->peak_pms = st->peak_partial_matches;
+    return 0;
+}
+
 static void run_cepheus(const wl *w, uint64_t keys, uint64_t n, result *res) {
     static char text[2 << 20]; /* W8: 10,000 rules */
     pattern_text(w, text, sizeof text);
@@ -502,18 +521,8 @@ static void run_cepheus(const wl *w, uint64_t keys, uint64_t n, result *res) {
         }
     }
     req_end = je_requests();
-    double t0 = cpu_s();
-    if (cep_engine_finish(eng) != CEP_OK) {
-        snprintf(res->msg, sizeof res->msg, "finish: %s", cep_engine_error(eng));
-        return;
-    }
-    res->secs = secs + cpu_s() - t0;
     cep_stats st;
-    cep_engine_stats(eng, &st);
-    res->events = n;
-    res->matches = mc.count;
-    res->checksum = mc.sum;
-    res->peak_pms = st.peak_partial_matches;
+    if (finish_engine(eng, res, secs, n, &mc.count, &mc.sum, &st) < 0) return;
     res->timeouts = st.timeouts;
     res->dropped = st.dropped;
     res->events_per_pm = best_e;
@@ -639,18 +648,8 @@ static void run_w9(const wl *w, uint64_t n, result *res) {
         samples++;
         i += m;
     }
-    double t0 = cpu_s();
-    if (cep_engine_finish(eng) != CEP_OK) {
-        snprintf(res->msg, sizeof res->msg, "finish: %s", cep_engine_error(eng));
-        return;
-    }
-    res->secs = secs + cpu_s() - t0;
     cep_stats st;
-    cep_engine_stats(eng, &st);
-    res->events = n;
-    res->matches = mc.count;
-    res->checksum = mc.sum;
-    res->peak_pms = st.peak_partial_matches;
+    if (finish_engine(eng, res, secs, n, &mc.count, &mc.sum, &st) < 0) return;
     res->live_pms = samples ? live / (double)samples : 0;
     res->allocs_per_ev = -1;
     res->bytes_per_pm = -1;
