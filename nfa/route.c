@@ -103,6 +103,19 @@ static int implies(const expr *g, keyset *ks) {
     return r;
 }
 
+/* How many different values ks holds (a long list: its length, a bound
+ * good enough to compare fields by). */
+static uint32_t distinct(const keyset *ks) {
+    if (ks->n > 64) return ks->n;
+    uint32_t d = 0;
+    for (uint32_t i = 0; i < ks->n; i++) {
+        uint32_t j = 0;
+        while (j < i && !key_eq(&ks->v[j], &ks->v[i])) j++;
+        d += j == i;
+    }
+    return d;
+}
+
 /* Fields an equality of g's and-chain tests: the candidates for routing. */
 static void candidates(const expr *g, int32_t *c, uint32_t *n, uint32_t max) {
     if (g->kind == XK_BINARY && g->op == NFA_OP_AND) {
@@ -133,6 +146,12 @@ static int route_keys(const nfa_pattern *pat, keyset *ks) {
     int32_t cand[8];
     uint32_t nc = 0;
     candidates(first, cand, &nc, 8);
+    /* Of the fields that qualify, the one with the most values: an event
+     * whose value is none of them skips the pattern, so more values
+     * usually means fewer events reach it (`type == "BUY" and name ==
+     * "ORCL"`: name's 4 values over 10 names, not type's 2 of 2). */
+    int32_t best = -1;
+    uint32_t best_n = 0;
     for (uint32_t c = 0; c < nc; c++) {
         ks->slot = cand[c];
         ks->n = 0;
@@ -144,9 +163,19 @@ static int route_keys(const nfa_pattern *pat, keyset *ks) {
             ok = st->gate ? implies(st->gate, ks) : 0;
         }
         if (ok < 0) return -1;
-        if (ok == 1) return 0;
+        uint32_t n = ok == 1 ? distinct(ks) : 0;
+        if (n > best_n) best = cand[c], best_n = n;
     }
-    ks->slot = -1;
+    ks->slot = best;
+    if (best < 0) return 0;
+    /* Gather the chosen field's values again (the last pass may be another's). */
+    ks->n = 0;
+    for (uint32_t s = 0; s < pat->nstates; s++) {
+        const nfa_state *st = &pat->states[s];
+        if (st->kind != ST_NORMAL && st->kind != ST_PENDING) continue;
+        ks->cur = s < 64 ? (uint64_t)1 << s : 0;
+        if (implies(st->gate, ks) < 0) return -1;
+    }
     return 0;
 }
 

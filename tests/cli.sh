@@ -324,6 +324,14 @@ grep -q '^digraph cepheus {$' "$TMP/out" && grep -q 'shape=octagon,label="x (sto
     passed=$((passed + 1)) || { failed=$((failed + 1)); echo "FAIL: explain --dot content"; }
 run "$CEP" explain
 expect "explain without file" 2 "" '*'
+# Routed by the field with more values: name (4 of them), not type (2).
+printf '%s\n' 'pattern q' '  begin a where type == "SELL" and name == "MSFT"' \
+    '  followedByAny b where type == "BUY" and name == "ORCL"' \
+    '  followedByAny c where type == "BUY" and name == "CSCO"' \
+    '  followedByAny d where type == "SELL" and name == "AMAT"' > "$TMP/q.cep"
+run "$CEP" explain "$TMP/q.cep"
+grep -q '^  name: 1 patterns, 4 values' "$TMP/out" &&
+    passed=$((passed + 1)) || { failed=$((failed + 1)); echo "FAIL: explain: routed by the field with more values"; }
 
 echo "cli: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -3,7 +3,8 @@
 gives alone (nfa/route.c: an event reaches only the patterns it can concern).
 
 Writes a mix of rules — routed by an equality, an `in` list or an `or` of
-equalities on `type` or on the integer `kind`, and rules that see every
+equalities on `type` or on the integer `kind`, or by `kind` where both are
+tested (the field with more values), and rules that see every
 event (strict contiguity, a gate-less waiting step, notFollowedBy, no key)
 — and events, some with `kind` as a double (3.0 equals 3) or missing, runs
 `cepheus run` over the whole set and over each rule alone, and requires each
@@ -27,7 +28,7 @@ r = random.Random(17)
 def rule(i):
     t1, t2 = f"t{r.randrange(12)}", f"t{r.randrange(12)}"
     x = r.randrange(100)
-    kind = i % 9
+    kind = i % 10
     key = "" if kind == 8 else "  key card\n"
     head = f"pattern r{i}\n{key}"
     if kind == 0:  # the W8 shape
@@ -51,13 +52,16 @@ def rule(i):
                 f'  followedBy b where type == "t0"\n')
     elif kind == 7:  # a loop
         body = f'  begin a+ where type == "{t1}"\n  followedBy b where type == "{t2}"\n'
-    else:  # no key
+    elif kind == 8:  # no key
         body = f'  begin a where type == "{t1}"\n  followedBy b where type == "{t2}"\n'
+    else:  # two equalities: routed by kind, which has more values than type
+        body = (f'  begin a where type == "{t1}" and kind == {r.randrange(5)}\n'
+                f'  followedBy b where type == "{t1}" and kind == {r.randrange(5)}\n')
     skip = r.choice(["", "  skip pastLastEvent\n", "  skip toNext\n"])
     return head + body + "  within 2s\n" + skip
 
 
-rules = [rule(i) for i in range(60)]
+rules = [rule(i) for i in range(70)]
 with open(os.path.join(tmp, "all.cep"), "w") as f:
     f.write("\n".join(rules))
 with open(os.path.join(tmp, "ev.jsonl"), "w") as f:
