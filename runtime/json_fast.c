@@ -52,13 +52,23 @@ static inline void skip_ws(scan *s) {
     while (s->p < s->end && is_ws(*s->p)) s->p++;
 }
 
-/* Eight bytes at once: does any need a closer look (a quote, a backslash,
- * a control character or a non-ASCII byte)? */
-static int word_is_plain(uint64_t w) {
+/* Eight bytes at once (read little-endian): the bytes that need a closer
+ * look (a quote, a backslash, a control character or a non-ASCII byte),
+ * as their high bits. A borrow can mark a byte above a marked one, never
+ * one below, so the lowest mark is exact: the first such byte. */
+static uint64_t word_special(uint64_t w) {
     const uint64_t ones = 0x0101010101010101ull, high = 0x8080808080808080ull;
     uint64_t q = w ^ (ones * '"'), b = w ^ (ones * '\\');
-    uint64_t special = ((q - ones) & ~q) | ((b - ones) & ~b) | (w - ones * 0x20) | w;
-    return (special & high) == 0;
+    return (((q - ones) & ~q) | ((b - ones) & ~b) | (w - ones * 0x20) | w) & high;
+}
+
+static uint64_t load_le64(const unsigned char *p) {
+    uint64_t w;
+    memcpy(&w, p, 8);
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+    w = __builtin_bswap64(w);
+#endif
+    return w;
 }
 
 static int hexval(unsigned char c) {
@@ -83,19 +93,58 @@ static int scratch_reserve(json_scratch *s, size_t n) {
     return 0;
 }
 
+/* Past plain bytes: the first quote, backslash, control or non-ASCII
+ * byte at or after p (or end). */
+static inline const unsigned char *plain_run(const unsigned char *p, const unsigned char *end) {
+    for (;;) {
+        if (end - p < 8) {
+            while (p < end && *p >= 0x20 && *p < 0x80 && *p != '"' && *p != '\\') p++;
+            return p;
+        }
+        uint64_t m = word_special(load_le64(p));
+        if (m) return p + ((unsigned)__builtin_ctzll(m) >> 3);
+        p += 8;
+    }
+}
+
+static int string_rest(scan *s, int decode, const char **out, size_t *n, const unsigned char *p);
+
+/* Past ASCII digits: the first byte at or after p that is not one (or
+ * end). Eight at a time: a byte is a digit when its high nibble is 3 and
+ * it stays so with 6 added; a carry can only mark a byte above a marked
+ * one, so the lowest mark is exact. */
+static inline const unsigned char *digit_run(const unsigned char *p, const unsigned char *end) {
+    const uint64_t ones = 0x0101010101010101ull, hi = 0xF0F0F0F0F0F0F0F0ull;
+    while (end - p >= 8) {
+        uint64_t w = load_le64(p);
+        uint64_t m = ((w & hi) ^ (ones * 0x30)) | (((w + ones * 6) & hi) ^ (ones * 0x30));
+        if (m) return p + ((unsigned)__builtin_ctzll(m) >> 3);
+        p += 8;
+    }
+    while (p < end && (unsigned)(*p - '0') <= 9) p++;
+    return p;
+}
+
 /* A string, after its opening quote. Its bytes are *out / *n: a pointer into
  * the text when it has no escape, else decoded into the scratch buffer
  * (when decode is set; a skipped string is only checked). -1: defer. */
-static int read_string(scan *s, int decode, const char **out, size_t *n) {
-    const unsigned char *p = s->p, *end = s->end, *start = p;
+static inline int read_string(scan *s, int decode, const char **out, size_t *n) {
+    const unsigned char *p = plain_run(s->p, s->end);
+    if (p < s->end && *p == '"') {
+        *out = (const char *)s->p;
+        *n = (size_t)(p - s->p);
+        s->p = p + 1;
+        return 0;
+    }
+    return string_rest(s, decode, out, n, p);
+}
+
+/* The rest of a string that is not all plain bytes: p is its first byte
+ * that is not. Kept out of line so the plain case stays small. */
+static int string_rest(scan *s, int decode, const char **out, size_t *n, const unsigned char *p) {
+    const unsigned char *end = s->end, *start = s->p;
     for (;;) {
-        while (end - p >= 8) {
-            uint64_t w;
-            memcpy(&w, p, 8);
-            if (!word_is_plain(w)) break;
-            p += 8;
-        }
-        while (p < end && *p >= 0x20 && *p < 0x80 && *p != '"' && *p != '\\') p++;
+        p = plain_run(p, end);
         if (p == end) return -1;
         if (*p == '"') {
             *out = (const char *)start;
@@ -232,11 +281,14 @@ static int read_number(scan *s, int convert, number *num) {
     if (*p == '0') {
         p++;
     } else {
-        while (p < end && *p >= '0' && *p <= '9') {
-            if (digits < 19) m = m * 10 + (uint64_t)(*p - '0'), digits++;
-            else dropped++;
-            p++;
-        }
+        /* Every digit here is significant (no leading zero). */
+        const unsigned char *q = p;
+        p = digit_run(p, end);
+        size_t nd = (size_t)(p - q), take = nd < 19 ? nd : 19;
+        if (convert)
+            for (size_t i = 0; i < take; i++) m = m * 10 + (uint64_t)(q[i] - '0');
+        digits = (int)take;
+        dropped = nd > take;
     }
     int is_int = 1;
     if (p < end && *p == '.') {
