@@ -665,10 +665,14 @@ static int event_only(const expr *e) {
     case XK_SLOT_CMP: return 1;
     default: break;
     }
-    if (e->a && !event_only(e->a)) return 0;
-    if (e->b && !event_only(e->b)) return 0;
-    for (uint32_t i = 0; i < e->nargs; i++)
-        if (!event_only(e->args[i])) return 0;
+    /* (the union of expr.h: only the kinds below have a, b, args) */
+    if (e->kind == XK_UNARY || e->kind == XK_BINARY || e->kind == XK_MATCH || e->kind == XK_IN ||
+        e->kind == XK_ISNULL)
+        if (!event_only(e->a)) return 0;
+    if (e->kind == XK_BINARY && !event_only(e->b)) return 0;
+    if (e->kind == XK_IN || e->kind == XK_CALL)
+        for (uint32_t i = 0; i < e->nargs; i++)
+            if (!event_only(e->args[i])) return 0;
     return 1;
 }
 
@@ -825,7 +829,7 @@ static int flatten(builder *b, nfa_pattern *np, uint32_t start) {
                 cond = cond->a;
                 negate = 1;
             }
-            np->edges[np->nedges++] = (nfa_edge){e.kind, e.target, cond, negate};
+            np->edges[np->nedges++] = (nfa_edge){cond, e.target, (uint8_t)e.kind, (uint8_t)negate};
         }
         s->nedges = np->nedges - s->first_edge;
     }
@@ -840,6 +844,10 @@ static int flatten(builder *b, nfa_pattern *np, uint32_t start) {
     /* A decision graph yields at most one output per TAKE or IGNORE edge,
      * plus a completion per TAKE that can proceed to the final state. */
     np->max_outputs = 2 * np->nedges + 1;
+    return 0;
+}
+
+int automaton_dispatch(nfa_pattern *np) {
     if (set_dispatch(np) < 0) return -1;
     np->skippable = skippable(np);
     for (uint32_t st = 0; st < np->nstates; st++)

@@ -14,18 +14,55 @@
 
 #include <string.h>
 
-static expr *new_expr(cctx *c, xkind kind, size_t extra) {
-    expr *e = mem_calloc(1, sizeof *e + extra);
-    if (!e) {
-        c->oom = 1;
-        return NULL;
+/* Scratch memory of one compile: the nodes the compiler builds (and the
+ * strings and argument arrays beside them) are cut from chunks that die
+ * with the compile; pack.c copies the nodes the program keeps into one
+ * block. Many nodes are scaffolding (the `not c` of an IGNORE edge becomes
+ * a negate flag, a constant folds into its comparison), and a node each
+ * from the general allocator would cost its size class and bookkeeping. */
+typedef struct xchunk {
+    struct xchunk *next;
+    size_t used, cap;
+    _Alignas(16) unsigned char data[];
+} xchunk;
+
+#define XCHUNK_BYTES 16384
+
+static void *scratch_alloc(cctx *c, size_t n) {
+    n = (n + 15) & ~(size_t)15;
+    xchunk *k = c->chunks;
+    if (!k || k->cap - k->used < n) {
+        size_t cap = n > XCHUNK_BYTES ? n : XCHUNK_BYTES;
+        if (!(k = mem_alloc(sizeof *k + cap))) {
+            c->oom = 1;
+            return NULL;
+        }
+        k->next = c->chunks;
+        k->used = 0;
+        k->cap = cap;
+        c->chunks = k;
     }
-    e->kind = (uint8_t)kind;
-    e->next_alloc = c->prog->exprs;
-    c->prog->exprs = e;
-    return e;
+    void *p = k->data + k->used;
+    k->used += n;
+    memset(p, 0, n);
+    return p;
 }
 
+static void scratch_free(cctx *c) {
+    for (xchunk *k = c->chunks, *next; k; k = next) {
+        next = k->next;
+        mem_free(k);
+    }
+    c->chunks = NULL;
+}
+
+static expr *new_expr(cctx *c, xkind kind, size_t extra) {
+    expr *e = scratch_alloc(c, sizeof *e + extra);
+    if (!e) return NULL;
+    e->kind = (uint8_t)kind;
+    c->nnodes++;
+    return e;
+}
 
 /* Remember aggregate e; assign_accs gives it its accumulator once the
  * whole pattern is compiled. */
@@ -112,11 +149,7 @@ static void assign_accs(cctx *c) {
 static int compile_args(cctx *c, expr *e, const ast_expr *first, int n) {
     e->nargs = (uint32_t)n;
     if (n == 0) return 0;
-    /* The argument array lives in an expr node of its own so that it is
-     * freed with the others. */
-    expr *holder = new_expr(c, XK_CONST, (size_t)n * sizeof(expr *));
-    if (!holder) return -1;
-    e->args = (expr **)(holder + 1);
+    if (!(e->args = scratch_alloc(c, (size_t)n * sizeof(expr *)))) return -1;
     int i = 0;
     for (const ast_expr *x = first; x; x = x->next) {
         if (!(e->args[i++] = compile_expr(c, x))) return -1;
@@ -164,7 +197,7 @@ expr *compile_expr(cctx *c, const ast_expr *a) {
         if ((e = new_expr(c, XK_REF, 0))) {
             e->step = a->step_index;
             e->slot = a->slot;
-            e->has_index = a->has_index;
+            e->has_index = a->has_index != 0;
             e->index = a->index;
         }
         return e;
@@ -285,7 +318,7 @@ static int compile_pattern(cctx *c, nfa_pattern *np, const ast_pattern *ap) {
     int rc = -1;
     uint32_t n = (uint32_t)steps.n;
     if (!(np->name = mem_strdup(ap->name))) goto out;
-    np->has_within = ap->has_within;
+    np->has_within = ap->has_within != 0;
     np->within_ms = ap->within_ms;
     np->skip = ap->has_skip ? skip_of(ap->skip) : NFA_SKIP_NO_SKIP;
     for (ast_name *k = ap->keys; k; k = k->next) np->nkeys++;
@@ -359,6 +392,12 @@ int nfa_compile(cep_program *prog, const ast_pattern *pats, cep_diag *d) {
         if (compile_pattern(&c, &prog->patterns[i], p) < 0 || c.oom || c.failed)
             rc = c.failed && !c.oom ? CEP_EPATTERN : CEP_ENOMEM;
     mem_free(c.aggs);
+    if (rc == CEP_OK) rc = nfa_pack_exprs(prog, c.nnodes);
+    /* (on failure the patterns may point into the scratch: the caller
+     * frees the program without reading them) */
+    scratch_free(&c);
+    for (i = 0; rc == CEP_OK && i < prog->npatterns; i++)
+        if (automaton_dispatch(&prog->patterns[i]) < 0) rc = CEP_ENOMEM;
     if (rc != CEP_OK) return rc;
     if (nfa_route_build(prog) != CEP_OK) return CEP_ENOMEM;
     return fingerprint(prog, pats);

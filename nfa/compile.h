@@ -16,6 +16,8 @@ typedef struct cctx {
      * (step, field), or per step for count (runtime/eval.c's agg_block). */
     expr **aggs;
     size_t naggs, capaggs;
+    struct xchunk *chunks; /* scratch memory of the nodes (compile.c) */
+    size_t nnodes;         /* nodes built */
 } cctx;
 
 /* Compile an expression tree (NULL on out-of-memory, c->oom set). */
@@ -29,6 +31,17 @@ expr *cond_and(cctx *c, expr *a, expr *b);
 /* Build the states and edges of np from the checked pattern ap, the way
  * Flink's NFACompiler does. 0, or -1 (c->oom or c->failed set). */
 int automaton_build(cctx *c, nfa_pattern *np, const ast_pattern *ap);
+
+/* After the nodes are packed: the gates decided by one lookup per event,
+ * and whether an event that opens none can be skipped. 0 or -1 (out of
+ * memory). */
+int automaton_dispatch(nfa_pattern *np);
+
+/* Copy the nodes the patterns of prog reach (conditions, gates, emit
+ * expressions) into one block, equal subtrees once, and point the
+ * patterns at the copies (pack.c); nnodes bounds how many there are.
+ * CEP_OK or CEP_ENOMEM (the patterns then still point at the scratch). */
+int nfa_pack_exprs(cep_program *prog, size_t nnodes);
 
 /* Compile checked patterns into prog (fields already assigned by the
  * checker). Errors (regex) go to d. Returns CEP_OK, CEP_EPATTERN or

@@ -45,18 +45,28 @@ typedef enum xkind {
                  * round when swapped: `item == click.item` in one node */
 } xkind;
 
+/* 48 bytes: the fields a kind does not use share their room (a program of
+ * thousands of rules holds a few nodes per rule; issue 17's idle rule).
+ * Nodes live in one block per program (compile.c's program_pack), equal
+ * subtrees once, so a node's address says nothing of where it came from. */
 struct expr {
     uint8_t kind, op;
     uint8_t swapped;    /* XK_REF_CMP: written as step.field op field */
-    int has_index;
+    uint8_t has_index;  /* XK_REF: step[index] */
     int32_t slot, step, fn, slot2;
-    int64_t index;
-    cep_value k;
-    const regex *re;
-    expr *a, *b;
-    expr **args;
     uint32_t nargs;
-    expr *next_alloc;   /* every node of a program, for freeing */
+    union {
+        cep_value k;    /* XK_CONST, XK_SLOT_CMP */
+        int64_t index;  /* XK_REF, XK_AGG */
+        struct {        /* the other kinds */
+            expr *a;
+            union {
+                expr *b;           /* XK_BINARY */
+                const regex *re;   /* XK_MATCH */
+                expr **args;       /* XK_IN, XK_CALL, XK_UCALL */
+            };
+        };
+    };
 };
 
 /* Built-in functions, indexed by fn of XK_CALL. */

@@ -30,10 +30,10 @@ typedef enum edge_kind {
 } edge_kind;
 
 typedef struct nfa_edge {
-    edge_kind kind;
-    uint32_t target;      /* state index */
     const expr *cond;     /* NULL: always true */
-    int negate;           /* the edge holds when cond is NOT true */
+    uint32_t target;      /* state index */
+    uint8_t kind;         /* edge_kind */
+    uint8_t negate;       /* the edge holds when cond is NOT true */
 } nfa_edge;
 
 typedef enum state_kind {
@@ -85,37 +85,39 @@ typedef struct nfa_step {
 } nfa_step;
 
 typedef struct nfa_pattern {
+    /* (pointers and 64-bit fields first, then the narrow ones: no padding;
+     * a program of thousands of rules has one of these each) */
     char *name;
     uint64_t fingerprint;     /* of the pattern's syntax tree: same text, same NFA */
-    uint32_t nkeys;
     int *key_slots;           /* slot of each key field */
     char **key_names;
-    int has_within;
     int64_t within_ms;
-    nfa_skip skip;
-    int skip_step;            /* toFirst / toLast target, -1 otherwise */
-    uint32_t nsteps;
     nfa_step *steps;
-    uint32_t start;           /* the start state */
-    uint32_t nstates;
     nfa_state *states;
-    uint32_t nedges;
     nfa_edge *edges;
-    uint32_t nemit;
     char **emit_names;
     expr **emit_exprs;
+    uint64_t dispatch_states;
+    struct gate_key *dispatch;
+    uint32_t nkeys;
+    uint32_t nsteps;
+    uint32_t start;           /* the start state */
+    uint32_t nstates;
+    uint32_t nedges;
+    uint32_t nemit;
     uint32_t max_outputs;     /* most outputs one decision graph can have */
+    uint32_t ndispatch;
     /* Gates `field == constant` on one field, decided by one lookup per
-     * event: the states (below 64) whose gate that is, and per constant
-     * the states it opens (automaton.c's set_dispatch). */
+     * event: the states (below 64) whose gate that is (dispatch_states),
+     * and per constant the states it opens (automaton.c's set_dispatch). */
     int32_t dispatch_slot;    /* -1: none */
+    int32_t skip_step;        /* toFirst / toLast target, -1 otherwise */
+    nfa_skip skip;
+    uint8_t has_within;
     /* An event that opens no gate changes nothing of the pattern for any
      * key (every state that can hold a partial match keeps it on a closed
      * gate); undispatched: some gate is not decided by the dispatch. */
-    int skippable, undispatched;
-    uint64_t dispatch_states;
-    uint32_t ndispatch;
-    struct gate_key *dispatch;
+    uint8_t skippable, undispatched;
 } nfa_pattern;
 
 typedef struct gate_key {
@@ -166,7 +168,7 @@ struct cep_program {
     field_member *members;
     uint32_t nfns;
     user_fn *fns;             /* copies of the compiler's registrations */
-    expr *exprs;              /* every expression node, freed together */
+    expr *exprs;              /* every expression node, one block (pack.c) */
     regex *regexes;           /* every compiled regex, freed together */
     struct nfa_route *route;  /* which patterns an event concerns (route.h); NULL: all */
 };

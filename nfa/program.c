@@ -82,11 +82,7 @@ CEP_API void cep_program_free(cep_program *p) {
     mem_free(p->members);
     for (uint32_t i = 0; i < p->nfns; i++) mem_free(p->fns[i].name);
     mem_free(p->fns);
-    for (expr *e = p->exprs; e;) {
-        expr *next = e->next_alloc;
-        mem_free(e);
-        e = next;
-    }
+    mem_free(p->exprs);
     regex_free_all(p->regexes);
     nfa_route_free(p->route);
     mem_free(p);

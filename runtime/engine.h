@@ -178,13 +178,10 @@ typedef struct lane {
 
 /* Per pattern, what the engine derives from the program. */
 typedef struct pat_rt {
-    uint32_t within_lane;   /* NO_LANE without `within` */
     int64_t within_ms;
-    int has_gaps;           /* some state has a gap window */
-    uint32_t *gap_lane;     /* per state: lane of its gap window, or NO_LANE */
+    uint32_t within_lane;   /* NO_LANE without `within` */
     uint32_t maxw;          /* label bits one branching can take at most */
-    int skippable;          /* see step.c: an event no gate lets in changes nothing */
-    int undispatched;       /* has gates that the dispatch lookup does not decide */
+    uint32_t *gap_lane;     /* per state: lane of its gap window, or NO_LANE */
     uint32_t *outs;         /* per state: budget_state_outputs (budget.c) */
     uint32_t kgroup;        /* its key group (gcache index); NO_GROUP: alone */
     uint32_t kgroup_pat;    /* the group's first pattern (its entries' key prefix) */
@@ -192,6 +189,9 @@ typedef struct pat_rt {
      * on a closed gate: its bit. An event whose route says that gate is
      * closed concerns the pattern only if the key has state (engine.c). */
     uint64_t start_bit;
+    uint8_t has_gaps;       /* some state has a gap window */
+    uint8_t skippable;      /* see step.c: an event no gate lets in changes nothing */
+    uint8_t undispatched;   /* has gates that the dispatch lookup does not decide */
 } pat_rt;
 
 #define NO_GROUP UINT32_MAX

@@ -322,11 +322,7 @@ static void set_free(lane_set *ls) {
     for (uint32_t i = 0; ls->lanes && i < ls->nlanes; i++) mem_free(ls->lanes[i].v);
     mem_free(ls->lanes);
     heap_free(&ls->lane_heap);
-    for (uint32_t i = 0; ls->rt && i < ls->nrt; i++) {
-        mem_free(ls->rt[i].gap_lane);
-        mem_free(ls->rt[i].outs);
-    }
-    mem_free(ls->rt);
+    mem_free(ls->rt); /* with every pattern's per-state arrays */
     mem_free(ls->gcache);
     memset(ls, 0, sizeof *ls);
 }
@@ -361,8 +357,13 @@ static uint32_t lane_of(const int64_t *len, uint32_t n, int64_t d) {
  * engine's per-state scratch. */
 static int set_build(cep_engine *e, const cep_program *p, lane_set *ls) {
     memset(ls, 0, sizeof *ls);
-    ls->rt = mem_calloc(p->npatterns ? p->npatterns : 1, sizeof *ls->rt);
+    /* The patterns' per-state arrays in the same block (thousands of
+     * rules: two small blocks a rule would cost more than their data). */
+    size_t nst = 0;
+    for (uint32_t i = 0; i < p->npatterns; i++) nst += p->patterns[i].nstates;
+    ls->rt = mem_calloc(1, (p->npatterns ? p->npatterns : 1) * sizeof *ls->rt + 2 * nst * sizeof(uint32_t));
     if (!ls->rt) return -1;
+    uint32_t *per_state = (uint32_t *)(ls->rt + (p->npatterns ? p->npatterns : 1));
     ls->nrt = p->npatterns;
     uint32_t n = 0, maxstates = 1;
     size_t nlen = 0;
@@ -384,9 +385,9 @@ static int set_build(cep_engine *e, const cep_program *p, lane_set *ls) {
     for (uint32_t i = 0; i < p->npatterns; i++) {
         const nfa_pattern *pat = &p->patterns[i];
         pat_rt *rt = &ls->rt[i];
-        rt->gap_lane = mem_alloc((pat->nstates ? pat->nstates : 1) * sizeof *rt->gap_lane);
-        rt->outs = mem_alloc((pat->nstates ? pat->nstates : 1) * sizeof *rt->outs);
-        if (!rt->gap_lane || !rt->outs) goto oom;
+        rt->gap_lane = per_state;
+        rt->outs = per_state + pat->nstates;
+        per_state += 2 * (size_t)pat->nstates;
         size_t work = 0;
         for (uint32_t st = 0; st < pat->nstates; st++) rt->outs[st] = budget_state_outputs(pat, st, &work);
         rt->within_lane = pat->has_within ? lane_of(len, n, pat->within_ms) : NO_LANE;
