@@ -245,10 +245,11 @@ CEP_API int cep_compiler_add_function(cep_compiler *c, const char *name,
  * both cases: it lists every error found. c may be NULL (no functions). */
 CEP_API int cep_compile(const cep_compiler *c, const char *text, size_t len,
                         const char *name, cep_program **prog, cep_diag **diag);
-/* Longest pattern text cep_compile accepts (1 MiB); longer text gets a
+/* Longest pattern text cep_compile accepts (2 MiB: 10,000 rules of a few
+ * lines each fit; docs/errors.md); longer text gets a
  * CEP_DIAG_LIMIT diagnostic. A reader of pattern files can stop at this
  * many bytes plus one. */
-#define CEP_MAX_PATTERN_BYTES (1u << 20)
+#define CEP_MAX_PATTERN_BYTES (2u << 20)
 CEP_API void cep_program_free(cep_program *p);
 
 /* Warnings: what compiles but is likely a mistake or costly (the list is

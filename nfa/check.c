@@ -9,6 +9,7 @@
 #include "diag.h"
 #include "expr.h"
 #include "fieldpath.h"
+#include "names.h"
 #include "mem.h"
 #include "regex.h"
 #include "suggest.h"
@@ -33,6 +34,8 @@ typedef struct ctx {
     step_list steps;
     int current;     /* index of the step whose condition is checked; -1: emit */
     uint32_t pat_index; /* of c->pat, for cep_program_field_origin */
+    name_index fields, pats, stepnames;
+    size_t capfields;
 } ctx;
 
 #define ERR(c, code, off, ...)                                 \
@@ -46,23 +49,18 @@ typedef struct ctx {
 /* The slot of a field, made on its first read (at byte off of the
  * current pattern, remembered for cep_program_field_origin). */
 static int add_field(ctx *c, const char *name, size_t off) {
-    int slot = program_slot(c->prog, name, strlen(name));
-    if (slot >= 0) return slot;
+    uint32_t known = name_get(&c->fields, name);
+    if (known != UINT32_MAX) return (int)known;
     cep_program *p = c->prog;
-    field_origin *fo = mem_realloc(p->field_origins, (p->nfields + 1) * sizeof *fo);
-    if (!fo) {
+    size_t cap = c->capfields;
+    if (mem_grow((void **)&p->field_origins, &cap, p->nfields + 1, sizeof *p->field_origins) < 0 ||
+        mem_grow((void **)&p->fields, &c->capfields, p->nfields + 1, sizeof *p->fields) < 0) {
         c->oom = 1;
         return 0;
     }
-    p->field_origins = fo;
-    fo[p->nfields] = (field_origin){c->pat_index, diag_line_at(c->d, off)};
-    char **nf = mem_realloc(p->fields, (p->nfields + 1) * sizeof *nf);
-    if (!nf) {
-        c->oom = 1;
-        return 0;
-    }
-    p->fields = nf;
-    if (!(nf[p->nfields] = mem_strdup(name))) {
+    p->field_origins[p->nfields] = (field_origin){c->pat_index, diag_line_at(c->d, off)};
+    if (!(p->fields[p->nfields] = mem_strdup(name)) || name_put(&c->fields, p->fields[p->nfields], p->nfields) < 0) {
+        mem_free(p->fields[p->nfields]);
         c->oom = 1;
         return 0;
     }
@@ -444,13 +442,13 @@ static void check_pattern(ctx *c, ast_pattern *p) {
         c->oom = 1;
         return;
     }
+    name_clear(&c->stepnames);
     for (size_t i = 0; i < c->steps.n; i++)
-        for (size_t j = 0; j < i; j++)
-            if (strcmp(c->steps.v[i]->name, c->steps.v[j]->name) == 0) {
-                ERR(c, CEP_DIAG_NAME, c->steps.v[i]->name_sp.start, "duplicate step name '%s'",
-                    c->steps.v[i]->name);
-                break;
-            }
+        if (name_get(&c->stepnames, c->steps.v[i]->name) != UINT32_MAX)
+            ERR(c, CEP_DIAG_NAME, c->steps.v[i]->name_sp.start, "duplicate step name '%s'",
+                c->steps.v[i]->name);
+        else if (name_put(&c->stepnames, c->steps.v[i]->name, (uint32_t)i) < 0)
+            c->oom = 1;
     for (ast_name *k = p->keys; k; k = k->next) add_field(c, k->name, k->sp.start);
     check_sequence(c, p->steps, 1);
     check_conditions(c);
@@ -479,16 +477,21 @@ static void check_pattern(ctx *c, ast_pattern *p) {
 
 int check_patterns(ast_pattern *pats, const cep_compiler *comp, cep_program *prog, cep_diag *d) {
     ctx c = {.prog = prog, .comp = comp, .d = d, .current = -1};
+    for (uint32_t f = 0; f < prog->nfields && !c.oom; f++) /* (none so far; kept general) */
+        if (name_put(&c.fields, prog->fields[f], f) < 0) c.oom = 1;
+    c.capfields = prog->nfields;
     for (ast_pattern *p = pats; p && !c.oom; p = p->next) {
-        for (ast_pattern *q = pats; q != p; q = q->next)
-            if (strcmp(q->name, p->name) == 0) {
-                ERR(&c, CEP_DIAG_NAME, p->name_sp.start, "duplicate pattern name '%s'", p->name);
-                break;
-            }
+        if (name_get(&c.pats, p->name) != UINT32_MAX)
+            ERR(&c, CEP_DIAG_NAME, p->name_sp.start, "duplicate pattern name '%s'", p->name);
+        else if (name_put(&c.pats, p->name, c.pat_index) < 0)
+            c.oom = 1;
         check_pattern(&c, p);
         c.pat_index++;
     }
     mem_free(c.steps.v);
+    name_free(&c.fields);
+    name_free(&c.pats);
+    name_free(&c.stepnames);
     if (c.oom || diag_oom(d)) return CEP_ENOMEM;
     return cep_diag_count(d) ? CEP_EPATTERN : CEP_OK;
 }

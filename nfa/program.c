@@ -8,6 +8,7 @@
 #include "expr.h"
 #include "lint.h"
 #include "mem.h"
+#include "names.h"
 #include "nfa.h"
 #include "regex.h"
 #include "route.h"
@@ -100,8 +101,10 @@ static int copy_functions(cep_program *p, const cep_compiler *c) {
     return CEP_OK;
 }
 
-/* CEP_MAX_PATTERN_BYTES (cepheus.h, 1 MiB): far beyond any real pattern
- * file, small enough that no text can make the compiler work for long. */
+/* CEP_MAX_PATTERN_BYTES (cepheus.h, 2 MiB): room for rule sets of 10,000
+ * rules (1.4 MB for issue 17's W8), small enough that no text can make the
+ * compiler work for long (names are hashed: no pass is quadratic in the
+ * patterns, steps or fields but the route's field lookup, docs/errors.md). */
 
 /* cep_compile, and cep_lint when w is not NULL: the checked tree's warnings
  * go to w (the analysis is dsl/lint.c). */
@@ -257,40 +260,48 @@ static const char *part_at(const cep_program *p, uint32_t slot, uint32_t depth) 
 static int build_level(lvl_build *b, uint32_t *set, uint32_t n, uint32_t depth) {
     cep_program *p = b->p;
     if (mem_grow((void **)&p->levels, &b->cap_levels, p->nlevels + 1, sizeof *p->levels) < 0) return -1;
-    int li = (int)p->nlevels++;
+    int li = (int)p->nlevels++, rc = -1;
     uint32_t first = p->nmembers;
-    for (uint32_t i = 0; i < n; i++) {
+    name_index names = {0};
+    uint32_t *mof = mem_alloc((n ? n : 1) * sizeof *mof), *at = NULL, *sub = NULL;
+    if (!mof) return -1;
+    for (uint32_t i = 0; i < n; i++) { /* members in the order of their first slot */
         const char *name = part_at(p, set[i], depth);
-        size_t len = strlen(name);
-        uint32_t m = first;
-        while (m < p->nmembers && !(p->members[m].len == len && memcmp(p->members[m].name, name, len) == 0)) m++;
-        if (m == p->nmembers) {
-            if (mem_grow((void **)&p->members, &b->cap_members, p->nmembers + 1, sizeof *p->members) < 0) return -1;
-            p->members[p->nmembers++] = (field_member){name, (uint32_t)len, -1, -1};
+        uint32_t m = name_get(&names, name);
+        if (m == UINT32_MAX) {
+            m = p->nmembers - first;
+            if (mem_grow((void **)&p->members, &b->cap_members, p->nmembers + 1, sizeof *p->members) < 0 ||
+                name_put(&names, name, m) < 0)
+                goto out;
+            p->members[p->nmembers++] = (field_member){name, (uint32_t)strlen(name), -1, -1};
         }
-        if (p->field_nparts[set[i]] == depth + 1) p->members[m].slot = (int32_t)set[i];
+        mof[i] = m;
+        if (p->field_nparts[set[i]] == depth + 1) p->members[first + m].slot = (int32_t)set[i];
     }
-    uint32_t last = p->nmembers;
-    p->levels[li] = (field_level){first, last - first};
-    for (uint32_t m = first; m < last; m++) {
-        uint32_t *sub = mem_alloc((n ? n : 1) * sizeof *sub), k = 0;
-        if (!sub) return -1;
-        for (uint32_t i = 0; i < n; i++) {
-            uint32_t s = set[i];
-            if (p->field_nparts[s] > depth + 1 && strcmp(part_at(p, s, depth), p->members[m].name) == 0)
-                sub[k++] = s;
-        }
-        if (k) {
-            int child = build_level(b, sub, k, depth + 1);
-            if (child < 0) {
-                mem_free(sub);
-                return -1;
-            }
-            p->members[m].child = child;
-        }
-        mem_free(sub);
+    uint32_t nm = p->nmembers - first;
+    p->levels[li] = (field_level){first, nm};
+    /* The slots under each member, in set's order: counted, then placed. */
+    at = mem_calloc(nm + 1, sizeof *at);
+    sub = mem_alloc((n ? n : 1) * sizeof *sub);
+    if (!at || !sub) goto out;
+    for (uint32_t i = 0; i < n; i++)
+        if (p->field_nparts[set[i]] > depth + 1) at[mof[i] + 1]++;
+    for (uint32_t m = 0; m < nm; m++) at[m + 1] += at[m];
+    for (uint32_t i = 0; i < n; i++)
+        if (p->field_nparts[set[i]] > depth + 1) sub[at[mof[i]]++] = set[i];
+    for (uint32_t m = 0, from = 0; m < nm; from = at[m++]) { /* at[m]: the end of m's */
+        if (at[m] == from) continue;
+        int child = build_level(b, sub + from, at[m] - from, depth + 1);
+        if (child < 0) goto out;
+        p->members[first + m].child = child;
     }
-    return li;
+    rc = li;
+out:
+    name_free(&names);
+    mem_free(mof);
+    mem_free(at);
+    mem_free(sub);
+    return rc;
 }
 
 int program_index_fields(cep_program *p) {

@@ -39,24 +39,24 @@ check_pat() {
 }
 
 # ---- pattern files read with their limit ----------------------------------------
-# /dev/zero never ends: the reader stops after 1 MiB + 1 byte.
+# /dev/zero never ends: the reader stops after 2 MiB + 1 byte.
 if [ -x /usr/bin/time ]; then
     /usr/bin/time -f '%M' -o rss.txt timeout 10 "$CEP" check /dev/zero > out 2> err
     st=$?
     kb=$(tail -n 1 rss.txt)
-    if [ $st = 1 ] && grep -q '^/dev/zero: error: pattern text is more than 1048576 bytes; the limit is 1048576$' err &&
+    if [ $st = 1 ] && grep -q '^/dev/zero: error: pattern text is more than 2097152 bytes; the limit is 2097152$' err &&
        [ "$kb" -lt 131072 ]; then ok
     else bad "check /dev/zero" "exit $st, ${kb} KiB"; fi
 fi
 timeout 10 "$CEP" explain /dev/zero > out 2> err
-[ $? = 1 ] && grep -q 'pattern text is more than 1048576 bytes' err && ok || bad "explain /dev/zero" "exit $?"
+[ $? = 1 ] && grep -q 'pattern text is more than 2097152 bytes' err && ok || bad "explain /dev/zero" "exit $?"
 timeout 10 "$CEP" run /dev/zero /dev/null > out 2> err
-[ $? = 1 ] && grep -q 'pattern text is more than 1048576 bytes' err && ok || bad "run /dev/zero" "exit $?"
-# Exactly 1 MiB is within the limit (the rest is comment).
-awk 'BEGIN { printf "pattern p begin a\n"; n = 1048576 - 18; while (n > 0) { l = n > 100 ? 100 : n; s = "#"; for (i = 1; i < l - 1; i++) s = s "x"; if (l > 1) print s; else printf "\n"; n -= l } }' > pat.cep
+[ $? = 1 ] && grep -q 'pattern text is more than 2097152 bytes' err && ok || bad "run /dev/zero" "exit $?"
+# Exactly 2 MiB is within the limit (the rest is comment).
+awk 'BEGIN { printf "pattern p begin a\n"; n = 2097152 - 18; while (n > 0) { l = n > 100 ? 100 : n; s = "#"; for (i = 1; i < l - 1; i++) s = s "x"; if (l > 1) print s; else printf "\n"; n -= l } }' > pat.cep
 size=$(wc -c < pat.cep)
-if [ "$size" = 1048576 ]; then check_pat "pattern file of exactly 1 MiB" 0 ''
-else bad "pattern file of exactly 1 MiB" "made $size bytes"; fi
+if [ "$size" = 2097152 ]; then check_pat "pattern file of exactly 2 MiB" 0 ''
+else bad "pattern file of exactly 2 MiB" "made $size bytes"; fi
 
 # ---- nested looping groups (each level converts its body twice) ------------------
 nested() { python3 -c "d=$1; print('pattern p begin ' + '('*d + 'a next b' + ')+'*d)" > pat.cep; }

@@ -33,12 +33,12 @@ __all__ = [
 __version__ = library_version
 
 
-_MAX_PATTERN_BYTES = 1 << 20  # CEP_MAX_PATTERN_BYTES in cepheus.h
+_MAX_PATTERN_BYTES = 2 << 20  # CEP_MAX_PATTERN_BYTES in cepheus.h
 
 
 def compile_file(path, name=None):
     """Compile the pattern file at path; errors name the file as given."""
-    # Read no more than the compiler takes (1 MiB) plus one byte, so that
+    # Read no more than the compiler takes (2 MiB) plus one byte, so that
     # /dev/zero or a huge file fails fast with the limit's error.
     with open(path, "rb") as f:
         text = f.read(_MAX_PATTERN_BYTES + 1)

@@ -51,7 +51,7 @@ def test_compile_file_dev_zero_fails_fast():
     with pytest.raises(cepheus.PatternError) as info:
         cepheus.compile_file("/dev/zero")
     assert time.monotonic() - start < 10
-    assert "the limit is 1048576" in str(info.value)
+    assert "the limit is 2097152" in str(info.value)
 
 
 def test_many_errors_on_one_long_line_stay_small():
