@@ -140,8 +140,8 @@ set title "W8: events/second against number of rules (10,000 cards)"
 set logscale x; set logscale y
 set format y '%.0s%c'
 set xlabel 'rules'; set ylabel 'events/second'
-set xtics ('1' 1, '10' 10, '100' 100, '1k' 1000, '5k' 5000)
-set xrange [0.7:8000]
+set xtics ('1' 1, '10' 10, '100' 100, '1k' 1000, '10k' 10000)
+set xrange [0.7:15000]
 plot $nplot
 EOF
 echo "plots.sh: wrote $out/perf_keys.png $out/perf_rss.png $out/perf_length.png $out/perf_window.png $out/perf_rules.png"

@@ -213,6 +213,63 @@ START_TEST(stored_strings_every_length) {
 }
 END_TEST
 
+static int one_fn(void *ud, int argc, const cep_value *argv, cep_value *out) {
+    (void)ud, (void)argc, (void)argv;
+    out->type = CEP_INT;
+    out->u.i = 1;
+    return CEP_OK;
+}
+
+/* A program keeps one copy of equal subtrees (compile.c packs them):
+ * patterns that test the same condition share its node, and the
+ * scaffolding the compiler built is gone. A user function's nodes are
+ * never shared: it may count its calls. */
+START_TEST(packed_nodes_shared) {
+    static const char src[] =
+        "pattern p key k begin a where t == \"x\" and n >= 5 followedBy b where t == \"y\" and n > a.n within 1m\n"
+        "pattern q key k begin a where t == \"x\" and n >= 5 followedBy b where t == \"y\" and n > a.n within 1m\n"
+        "pattern r key k begin a where t == \"x\" and n >= 6 followedBy b where f(n) == 1\n"
+        "pattern s key k begin a where t == \"x\" and n >= 6 followedBy b where f(n) == 1\n";
+    cep_compiler *c = NULL;
+    ck_assert_int_eq(cep_compiler_new(&c), CEP_OK);
+    ck_assert_int_eq(cep_compiler_add_function(c, "f", 1, one_fn, NULL), CEP_OK);
+    cep_program *prog = NULL;
+    ck_assert_int_eq(cep_compile(c, src, sizeof src - 1, NULL, &prog, NULL), CEP_OK);
+    const nfa_pattern *p = &prog->patterns[0], *q = &prog->patterns[1], *r = &prog->patterns[2],
+                      *s = &prog->patterns[3];
+    ck_assert_uint_eq(p->nedges, q->nedges);
+    for (uint32_t i = 0; i < p->nedges; i++) ck_assert_ptr_eq(p->edges[i].cond, q->edges[i].cond);
+    const expr *and = p->states[p->start].gate; /* the whole condition reads only the event */
+    ck_assert_ptr_nonnull(and);
+    ck_assert_ptr_eq(and, q->states[q->start].gate);
+    ck_assert_int_eq(and->kind, XK_BINARY);
+    const expr *g = and->a;
+    ck_assert_int_eq(g->kind, XK_SLOT_CMP);
+    ck_assert_int_eq(g->k.type, CEP_STRING);
+    ck_assert_uint_eq(g->k.u.s.len, 1);
+    ck_assert_int_eq(g->k.u.s.ptr[0], 'x');
+    ck_assert_int_eq(g->k.u.s.ptr[1], '\0');
+    /* `t == "x"` is one node in all four patterns; `n >= 6` in r and s. */
+    const nfa_edge *ra = &r->edges[r->states[r->start].first_edge], *sa = &s->edges[s->states[s->start].first_edge];
+    const expr *rs = ra->cond, *ss = sa->cond;
+    ck_assert_ptr_eq(rs, ss);
+    ck_assert_ptr_ne(rs, and);
+    ck_assert_int_eq(rs->kind, XK_BINARY);
+    ck_assert_ptr_eq(rs->a, g);
+    /* b's `f(n) == 1`: equal text, two nodes. */
+    const nfa_state *rb = &r->states[ra->target], *sb = &s->states[sa->target];
+    ck_assert_ptr_nonnull(r->edges[rb->first_edge].cond);
+    ck_assert_ptr_ne(r->edges[rb->first_edge].cond, s->edges[sb->first_edge].cond);
+    /* The block holds nodes, argument arrays and strings, and nothing else:
+     * every node a pattern reaches lies in it. */
+    const char *lo = (const char *)prog->exprs;
+    ck_assert_ptr_nonnull(lo);
+    ck_assert((const char *)g >= lo && (const char *)rs >= lo);
+    cep_program_free(prog);
+    cep_compiler_free(c);
+}
+END_TEST
+
 Suite *expr_suite(void) {
     Suite *s = suite_create("expr");
     TCase *tc = tcase_create("expr");
@@ -224,6 +281,7 @@ Suite *expr_suite(void) {
     tcase_add_test(tc, regex_in_functions);
     tcase_add_test(tc, value_helpers);
     tcase_add_test(tc, references_and_aggregates);
+    tcase_add_test(tc, packed_nodes_shared);
     suite_add_tcase(s, tc);
     return s;
 }
