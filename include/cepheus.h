@@ -656,8 +656,12 @@ CEP_API int cep_pool_restore(cep_pool *pool, const void *buf, size_t len);
 /* Switch every engine to program np (borrowed; it must outlive the pool)
  * as cep_engine_replace_program does: patterns kept by name and
  * fingerprint keep their state. Syncs first; buffered events go to the
- * engines of their keys under np. On CEP_ENOMEM part-way the pool is
- * failed (its error is sticky). */
+ * engines of their keys under np. All or nothing: the switched engines are
+ * made aside (from a snapshot of the pool, in memory: the state is copied
+ * once, and its memory is needed twice meanwhile) and put in place when
+ * all exist; on CEP_ENOMEM every engine still runs the old program with
+ * its state, and the pool goes on. The engines handed to the configure
+ * function are replaced by new ones with their options and callbacks. */
 CEP_API int cep_pool_replace_program(cep_pool *pool, const cep_program *np);
 
 #ifdef __cplusplus

@@ -1113,6 +1113,28 @@ static int cmp_u64(const void *a, const void *b) {
     return x < y ? -1 : x > y;
 }
 
+/* Copies of an event buffered by several engines beyond the first (the
+ * pool counts them when it routes them), over es[0..n) (NULL: the pool's
+ * engines); -1 when memory runs out. */
+static int64_t count_dups(const cep_pool *p, cep_engine *const *es) {
+    unsigned n = p->nengines;
+#define ENG(i) (es ? es[i] : p->shards[i].e)
+    size_t copies = 0, u = 0;
+    for (unsigned i = 0; i < n; i++) copies += ENG(i)->time.reorder.n;
+    if (copies < 2) return 0;
+    uint64_t *seqs = mem_alloc(copies * sizeof *seqs);
+    if (!seqs) return -1;
+    size_t m = 0;
+    for (unsigned i = 0; i < n; i++)
+        for (size_t j = 0; j < ENG(i)->time.reorder.n; j++)
+            seqs[m++] = ((const cep_event *)ENG(i)->time.reorder.v[j])->seq;
+#undef ENG
+    qsort(seqs, m, sizeof *seqs, cmp_u64);
+    for (size_t i = 0; i < m; i++) u += !i || seqs[i] != seqs[i - 1];
+    mem_free(seqs);
+    return (int64_t)(copies - u);
+}
+
 CEP_API int cep_pool_restore(cep_pool *p, const void *buf, size_t len) {
     if (!p || (!buf && len)) return CEP_EINVAL;
     int rc = pool_ready(p);
@@ -1137,6 +1159,13 @@ CEP_API int cep_pool_restore(cep_pool *p, const void *buf, size_t len) {
         mem_heap_use(own);
         if (rc != CEP_OK) set_err(p, "%s", cep_engine_error(s->e));
     }
+    /* An event buffered by several engines is counted by each when they
+     * match it: count the copies beyond the first, as routing does. */
+    int64_t dups = rc == CEP_OK ? count_dups(p, NULL) : 0;
+    if (dups < 0) {
+        rc = CEP_ENOMEM;
+        set_err(p, "%s", cep_strerror(rc));
+    }
     if (rc != CEP_OK) {
         /* All or nothing: the engines restored so far are emptied again. */
         while (k-- > 0) {
@@ -1147,21 +1176,7 @@ CEP_API int cep_pool_restore(cep_pool *p, const void *buf, size_t len) {
         }
         return rc;
     }
-    /* An event buffered by several engines is counted by each when they
-     * match it: count the copies beyond the first, as routing does. */
-    size_t copies = 0, u = 0;
-    for (unsigned i = 0; i < p->nengines; i++) copies += p->shards[i].e->time.reorder.n;
-    uint64_t *seqs = copies > 1 ? mem_alloc(copies * sizeof *seqs) : NULL;
-    if (seqs) {
-        size_t m = 0;
-        for (unsigned i = 0; i < p->nengines; i++)
-            for (size_t j = 0; j < p->shards[i].e->time.reorder.n; j++)
-                seqs[m++] = ((const cep_event *)p->shards[i].e->time.reorder.v[j])->seq;
-        qsort(seqs, m, sizeof *seqs, cmp_u64);
-        for (size_t i = 0; i < m; i++) u += !i || seqs[i] != seqs[i - 1];
-        p->dup_events = copies - u;
-        mem_free(seqs);
-    }
+    p->dup_events = (uint64_t)dups;
     p->max_delay = st.max_delay;
     p->seq = st.arrivals;
     if (!p->processing) {
@@ -1179,7 +1194,8 @@ CEP_API int cep_pool_restore(cep_pool *p, const void *buf, size_t len) {
 /* After a program change, each buffered event goes to the engines of its
  * keys under the new program (a new pattern may key it elsewhere): every
  * engine's buffer is emptied, and each event, once (by its sequence
- * number), is kept again by each engine that owns one of its keys. */
+ * number), is kept again by each engine that owns one of its keys. es are
+ * the pool's next engines (replace_program), of program np. */
 typedef struct held {
     cep_event *ev;
     unsigned k;
@@ -1190,17 +1206,16 @@ static int cmp_held(const void *a, const void *b) {
     return x->ev->seq < y->ev->seq ? -1 : x->ev->seq > y->ev->seq;
 }
 
-static int reroute_buffered(cep_pool *p) {
+static int reroute_buffered(cep_pool *p, cep_engine **es, const cep_program *np) {
     size_t total = 0, n = 0;
-    for (unsigned k = 0; k < p->nengines; k++) total += p->shards[k].e->time.reorder.n;
+    for (unsigned k = 0; k < p->nengines; k++) total += es[k]->time.reorder.n;
     if (!total || p->nengines == 1) return CEP_OK;
     held *v = mem_alloc(total * sizeof *v);
     if (!v) return CEP_ENOMEM;
     for (unsigned k = 0; k < p->nengines; k++) {
-        cep_engine *e = p->shards[k].e;
         cep_event *ev;
-        while ((ev = heap_pop(&e->time.reorder))) {
-            e->stats.buffered--;
+        while ((ev = heap_pop(&es[k]->time.reorder))) {
+            es[k]->stats.buffered--;
             v[n++] = (held){ev, k};
         }
     }
@@ -1210,42 +1225,44 @@ static int reroute_buffered(cep_pool *p) {
         if (i && v[i - 1].ev->seq == v[i].ev->seq) continue; /* another engine's copy */
         const cep_event *ev = v[i].ev;
         for (unsigned k = 0; k < p->nengines && rc == CEP_OK; k++) {
-            int mine = !p->prog->npatterns && k == 0;
-            for (uint32_t pi = 0; pi < p->prog->npatterns && !mine; pi++)
-                mine = partition_of(p->prog, pi, ev->vals, p->nengines) == k;
+            int mine = !np->npatterns && k == 0;
+            for (uint32_t pi = 0; pi < np->npatterns && !mine; pi++)
+                mine = partition_of(np, pi, ev->vals, p->nengines) == k;
             if (!mine) continue;
-            shard *s = &p->shards[k];
-            const mem_heap *own = mem_heap_use(&s->heap);
-            cep_event *f = engine_keep_event(s->e, ev);
-            if (!f || heap_push(&s->e->time.reorder, f) < 0) {
-                if (f) engine_drop_event(s->e, f);
+            const mem_heap *own = mem_heap_use(&p->shards[k].heap);
+            cep_event *f = engine_keep_event(es[k], ev);
+            if (!f || heap_push(&es[k]->time.reorder, f) < 0) {
+                if (f) engine_drop_event(es[k], f);
                 rc = CEP_ENOMEM;
             } else {
-                s->e->stats.buffered++;
+                es[k]->stats.buffered++;
             }
             mem_heap_use(own);
         }
     }
     for (size_t i = 0; i < n; i++) {
-        shard *s = &p->shards[v[i].k];
-        const mem_heap *own = mem_heap_use(&s->heap);
-        engine_drop_event(s->e, v[i].ev);
+        const mem_heap *own = mem_heap_use(&p->shards[v[i].k].heap);
+        engine_drop_event(es[v[i].k], v[i].ev);
         mem_heap_use(own);
     }
     mem_free(v);
     return rc;
 }
 
-/* Key layout, partitions and the shortcut for program np. */
+/* The pool's layout for program np: the partition each engine es[k]
+ * checks (none when every pattern has the same key) ... */
+static void set_partitions(cep_pool *p, cep_engine *const *es, const cep_program *np) {
+    int part = !one_layout(np) && p->nengines > 1;
+    for (unsigned k = 0; k < p->nengines; k++) {
+        es[k]->cfg.part_index = part ? k : 0;
+        es[k]->cfg.part_count = part ? p->nengines : 0;
+    }
+}
+
+/* ... and the router's shortcut. */
 static void set_layout(cep_pool *p, const cep_program *np) {
     p->prog = np;
     p->one_layout = one_layout(np);
-    for (unsigned k = 0; k < p->nengines; k++) {
-        cep_engine *e = p->shards[k].e;
-        int part = !p->one_layout && p->nengines > 1;
-        e->cfg.part_index = part ? k : 0;
-        e->cfg.part_count = part ? p->nengines : 0;
-    }
     p->fast = 0;
     if (p->one_layout && np->npatterns && np->patterns[0].nkeys == 1 && !p->processing && !p->finished) {
         p->fast = 1;
@@ -1253,40 +1270,109 @@ static void set_layout(cep_pool *p, const cep_program *np) {
     }
 }
 
+/* A new engine with e's options and callbacks, of e's program, empty. */
+static int engine_like(const cep_engine *e, cep_engine **out) {
+    int rc = cep_engine_new(e->prog, out);
+    if (rc != CEP_OK) return rc;
+    cep_engine *n = *out;
+    char *tf = e->cfg.time_field;
+    n->cfg = e->cfg;
+    n->cfg.time_field = NULL;
+    n->cfg.tslot_prog = NULL; /* the time field's slot is found again */
+    n->hooks = e->hooks;
+    n->time.last_clock = e->time.last_clock;
+    if (tf && !(n->cfg.time_field = mem_strdup(tf))) {
+        cep_engine_free(n);
+        *out = NULL;
+        return CEP_ENOMEM;
+    }
+    return CEP_OK;
+}
+
+/* The pool's next engines, es[k] for shard k: each a copy of the current
+ * one (its options, callbacks and, from the pool's snapshot in snap, its
+ * state) switched to np, the buffered events then sent to the engines of
+ * their keys under np. The current engines are not touched; on failure
+ * the ones made are freed. */
+static int next_engines(cep_pool *p, const cep_program *np, const mem_out *snap, cep_engine **es) {
+    int rc = CEP_OK;
+    unsigned k = 0;
+    for (; k < p->nengines && rc == CEP_OK; k++) {
+        shard *s = &p->shards[k];
+        const mem_heap *own = mem_heap_use(&s->heap);
+        rc = engine_like(s->e, &es[k]);
+        if (rc == CEP_OK) rc = snapshot_restore_part(es[k], snap->p, snap->n, k, p->nengines, k == 0);
+        if (rc == CEP_OK) rc = cep_engine_replace_program(es[k], np);
+        if (rc != CEP_OK && es[k]) set_err(p, "shard %u: %s", k, cep_engine_error(es[k]));
+        mem_heap_use(own);
+    }
+    if (rc == CEP_OK) {
+        set_partitions(p, es, np);
+        rc = reroute_buffered(p, es, np);
+    }
+    if (rc == CEP_OK) return CEP_OK;
+    for (unsigned i = 0; i < k; i++) {
+        const mem_heap *own = mem_heap_use(&p->shards[i].heap);
+        cep_engine_free(es[i]);
+        mem_heap_use(own);
+        es[i] = NULL;
+    }
+    return rc;
+}
+
+/* All or nothing: the next engines are made aside from a snapshot of the
+ * current ones (reload.c switches a copy), and put in place only when all
+ * of them and the rows of the new layout exist. On failure every engine
+ * runs the old program with its state as it was, and the pool goes on.
+ * The price: a snapshot and a restore of the state in memory. */
 CEP_API int cep_pool_replace_program(cep_pool *p, const cep_program *np) {
     if (!p || !np) return CEP_EINVAL;
     int rc = pool_ready(p);
     if (rc != CEP_OK) return rc;
     sync_all(p);
-    /* The rows of the new layout first: nothing is changed if one fails. */
+    if ((rc = pool_check(p)) != CEP_OK) return rc;
     cep_event *builder = NULL, *hold_row = NULL;
     cep_event **rows = mem_calloc(p->nworkers ? p->nworkers : 1, sizeof *rows);
-    rc = rows ? cep_event_new(np, &builder) : CEP_ENOMEM;
+    cep_engine **es = mem_calloc(p->nengines, sizeof *es);
+    mem_out snap = {0};
+    int64_t dups = 0;
+    rc = rows && es ? cep_event_new(np, &builder) : CEP_ENOMEM;
     if (rc == CEP_OK && p->nworkers) rc = cep_event_new(np, &hold_row);
     for (unsigned i = 0; i < p->nworkers && rc == CEP_OK; i++) rc = cep_event_new(np, &rows[i]);
+    if (rc == CEP_OK) rc = cep_pool_snapshot(p, snapshot_to_mem, &snap);
+    if (rc == CEP_ECALLBACK) rc = CEP_ENOMEM; /* (snapshot_to_mem fails only so) */
+    if (rc == CEP_OK) rc = next_engines(p, np, &snap, es);
+    mem_free(snap.p);
+    if (rc == CEP_OK && (dups = count_dups(p, es)) < 0) {
+        for (unsigned k = 0; k < p->nengines; k++) {
+            const mem_heap *own = mem_heap_use(&p->shards[k].heap);
+            cep_engine_free(es[k]);
+            mem_heap_use(own);
+        }
+        rc = CEP_ENOMEM;
+    }
     if (rc != CEP_OK) {
         for (unsigned i = 0; rows && i < p->nworkers; i++) cep_event_free(rows[i]);
         mem_free(rows);
+        mem_free(es);
         cep_event_free(builder);
         cep_event_free(hold_row);
-        set_err(p, "%s", cep_strerror(rc));
+        if (rc == CEP_ENOMEM) set_err(p, "out of memory while changing the program; the old one goes on");
         return rc;
     }
-    /* Every engine switches (reload.c); one that cannot leaves the pool
-     * failed: its engines would no longer run one program. */
-    for (unsigned k = 0; k < p->nengines && rc == CEP_OK; k++) {
+    /* Nothing can fail from here. The workers are idle (synced): engines
+     * and rows change under no one. */
+    for (unsigned k = 0; k < p->nengines; k++) {
         shard *s = &p->shards[k];
         const mem_heap *own = mem_heap_use(&s->heap);
-        rc = cep_engine_replace_program(s->e, np);
+        cep_engine_free(s->e);
         mem_heap_use(own);
-        if (rc != CEP_OK) shard_fail(p, s, rc);
+        s->e = es[k];
     }
-    if (rc == CEP_OK) {
-        set_layout(p, np);
-        rc = reroute_buffered(p);
-        if (rc != CEP_OK) shard_fail(p, &p->shards[0], rc);
-    }
-    /* The workers are idle (synced): their rows change under no one. */
+    mem_free(es);
+    set_layout(p, np);
+    p->dup_events = (uint64_t)dups;
+    p->dup_stragglers = 0; /* (the snapshot counted each straggler once) */
     cep_event_free(p->builder);
     p->builder = builder;
     cep_event_free(p->hold_row);
@@ -1296,6 +1382,5 @@ CEP_API int cep_pool_replace_program(cep_pool *p, const cep_program *np) {
         p->workers[i].row = rows[i];
     }
     mem_free(rows);
-    if (rc != CEP_OK) return pool_check(p) ? pool_check(p) : rc;
     return CEP_OK;
 }

@@ -170,12 +170,7 @@ static void w_pm(writer *w, const snap *s, const pm *p) {
 
 /* A writer's callback that collects into memory (a group's section, whose
  * length comes before it). */
-typedef struct mem_out {
-    unsigned char *p;
-    size_t n, cap;
-} mem_out;
-
-static int to_mem(void *ud, const void *buf, size_t len) {
+int snapshot_to_mem(void *ud, const void *buf, size_t len) {
     mem_out *m = ud;
     if (mem_grow((void **)&m->p, &m->cap, m->n + len, 1) < 0) return -1;
     memcpy(m->p + m->n, buf, len);
@@ -355,7 +350,7 @@ static int write_all(writer *w, const cep_program *prog, const cep_engine *const
     if (!gw) rc = CEP_ENOMEM;
     for (unsigned g = 0; g < KEY_GROUPS && rc == CEP_OK && !w->failed; g++) {
         if (start[g + 1] == start[g]) continue;
-        *gw = (writer){.fn = to_mem, .ud = &m};
+        *gw = (writer){.fn = snapshot_to_mem, .ud = &m};
         m.n = 0;
         rc = write_group(gw, byg + start[g], start[g + 1] - start[g], &order);
         if (rc == CEP_OK && gw->failed) rc = CEP_ENOMEM;

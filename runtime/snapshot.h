@@ -28,6 +28,14 @@ typedef struct snap_stream {
     uint64_t counters[SNAP_COUNTERS];
 } snap_stream;
 
+/* Bytes collected in memory: snapshot_to_mem, a cep_write_fn, appends to
+ * the mem_out its ud points to (mem_grow; -1 when memory runs out). */
+typedef struct mem_out {
+    unsigned char *p;
+    size_t n, cap;
+} mem_out;
+int snapshot_to_mem(void *ud, const void *buf, size_t len);
+
 /* An engine's own stream figures. */
 void snapshot_stream_of(const cep_engine *e, snap_stream *st);
 

@@ -50,8 +50,12 @@ refused() {
     if ! cmp -s before after; then bad "$1" "the outputs changed"; return; fi
     ok
 }
+# MODE: "" (one engine) or "--threads 2" (a pool): a checkpoint is checked
+# and refused alike in both.
+MODE=
 restore() {
-    "$CEP" run -Wnone --checkpoint ck --restore ck $OUTS "$@" > /dev/null 2> err
+    # shellcheck disable=SC2086
+    "$CEP" run -Wnone $MODE --checkpoint ck --restore ck $OUTS "$@" > /dev/null 2> err
     st=$?
 }
 
@@ -85,48 +89,72 @@ for threads in "" "--threads 2"; do
     fi
 done
 
-# ---- refused restores change nothing ---------------------------------------------
-fresh
-cp ck/checkpoint good
-printf 'pattern q key k begin a where t == "a"\n' > p.cep
-restore p.cep ev.jsonl
-refused "other patterns" "cannot restore the checkpoint in 'ck': p.cep has changed since it was made (new: q; removed: x, y, w): no pattern is unchanged, so no state can be kept; nothing was restored"
-cp a.cep p.cep
-
-head -c 300 good > ck/checkpoint
-cat out.jsonl late.jsonl to.jsonl errs.jsonl ck/checkpoint > before
-restore p.cep ev.jsonl
-refused "truncated checkpoint" "'ck/checkpoint' is truncated (300 bytes, its header says $(wc -c < good | tr -d ' '))"
-
-# The header: magic 8 bytes, 13 u64 fields (input file, offset, line, read,
-# malformed, outputs, four output lengths, text and snapshot lengths, 0),
-# the text's CRC, its own CRC. A byte changed anywhere in it is refused.
-for off in 8 16 24 32 40 48 56 64 72 80 88 96 104 108 115; do
+# ---- refused restores change nothing, with one engine and with threads -------------
+# changed NAME OFFSET BYTE: the good checkpoint with BYTE (printf format)
+# written at OFFSET, then restored.
+changed() {
     cp good ck/checkpoint
-    printf '\001' | dd of=ck/checkpoint bs=1 seek=$off conv=notrunc 2> /dev/null
+    printf "$3" | dd of=ck/checkpoint bs=1 seek="$2" conv=notrunc 2> /dev/null
     cat out.jsonl late.jsonl to.jsonl errs.jsonl ck/checkpoint > before
     restore p.cep ev.jsonl
-    refused "header byte $off changed" "'ck/checkpoint' is damaged: the checksum of its header does not match"
-done
-# A byte of the pattern text, and one of the snapshot.
-cp good ck/checkpoint
-printf 'Z' | dd of=ck/checkpoint bs=1 seek=120 conv=notrunc 2> /dev/null
-cat out.jsonl late.jsonl to.jsonl errs.jsonl ck/checkpoint > before
-restore p.cep ev.jsonl
-refused "pattern text changed" "'ck/checkpoint' is damaged: the checksum of its pattern text does not match"
-cp good ck/checkpoint
-size=$(wc -c < good)
-printf 'Z' | dd of=ck/checkpoint bs=1 seek=$((size - 20)) conv=notrunc 2> /dev/null
-cat out.jsonl late.jsonl to.jsonl errs.jsonl ck/checkpoint > before
-restore p.cep ev.jsonl
-refused "snapshot changed" "cannot restore the checkpoint in 'ck': snapshot is corrupted"
-# Format 1 (before the header had a CRC) is refused, not misread.
-cp good ck/checkpoint
-printf '1' | dd of=ck/checkpoint bs=1 seek=7 conv=notrunc 2> /dev/null
-cat out.jsonl late.jsonl to.jsonl errs.jsonl ck/checkpoint > before
-restore p.cep ev.jsonl
-refused "format 1" "'ck/checkpoint' was written by an older cepheus (checkpoint format 1), which this one does not restore; remove it to start from the beginning"
-cp good ck/checkpoint
+}
+refusals() {
+    m=${MODE:+ ($MODE)}
+    fresh
+    cp ck/checkpoint good
+    printf 'pattern q key k begin a where t == "a"\n' > p.cep
+    restore p.cep ev.jsonl
+    refused "other patterns$m" "cannot restore the checkpoint in 'ck': p.cep has changed since it was made (new: q; removed: x, y, w): no pattern is unchanged, so no state can be kept; nothing was restored"
+    cp a.cep p.cep
+
+    head -c 300 good > ck/checkpoint
+    cat out.jsonl late.jsonl to.jsonl errs.jsonl ck/checkpoint > before
+    restore p.cep ev.jsonl
+    refused "truncated checkpoint$m" "'ck/checkpoint' is truncated (300 bytes, its header says $(wc -c < good | tr -d ' '))"
+    head -c 100 good > ck/checkpoint
+    cat out.jsonl late.jsonl to.jsonl errs.jsonl ck/checkpoint > before
+    restore p.cep ev.jsonl
+    refused "checkpoint cut in its header$m" "'ck/checkpoint' is truncated (100 bytes, shorter than its header)"
+    : > ck/checkpoint
+    cat out.jsonl late.jsonl to.jsonl errs.jsonl ck/checkpoint > before
+    restore p.cep ev.jsonl
+    refused "empty checkpoint$m" "'ck/checkpoint' is not a cepheus checkpoint"
+    { cat good; printf 'x'; } > ck/checkpoint
+    cat out.jsonl late.jsonl to.jsonl errs.jsonl ck/checkpoint > before
+    restore p.cep ev.jsonl
+    refused "a byte after the end$m" "'ck/checkpoint' is damaged: 1 bytes after its end"
+
+    # The header: magic 8 bytes, 13 u64 fields (input file, offset, line,
+    # read, malformed, outputs, four output lengths, text and snapshot
+    # lengths, 0), the text's CRC, its own CRC. A byte changed anywhere in
+    # it is refused.
+    for off in 8 16 24 32 40 48 56 64 72 80 88 96 104 108 115; do
+        changed "header byte $off" $off '\001'
+        refused "header byte $off changed$m" "'ck/checkpoint' is damaged: the checksum of its header does not match"
+    done
+    changed "magic" 0 'X'
+    refused "another file's magic$m" "'ck/checkpoint' is not a cepheus checkpoint"
+    # A newer format (version byte '3'), and format 1 (before the header
+    # had a CRC): refused, not misread.
+    changed "newer format" 7 '3'
+    refused "newer checkpoint format$m" "'ck/checkpoint' has a checkpoint format this cepheus does not know (version byte 0x33)"
+    changed "format 1" 7 '1'
+    refused "format 1$m" "'ck/checkpoint' was written by an older cepheus (checkpoint format 1), which this one does not restore; remove it to start from the beginning"
+    # A byte of the pattern text, and of the snapshot (its CRC-32C); the
+    # snapshot's own version (after its 8-byte magic) set to a newer one.
+    changed "text" 120 'Z'
+    refused "pattern text changed$m" "'ck/checkpoint' is damaged: the checksum of its pattern text does not match"
+    size=$(wc -c < good)
+    changed "snapshot" $((size - 20)) 'Z'
+    refused "snapshot changed$m" "cannot restore the checkpoint in 'ck': snapshot is corrupted"
+    changed "snapshot version" $((120 + $(wc -c < a.cep) + 8)) '\003'
+    refused "newer snapshot version$m" "cannot restore the checkpoint in 'ck': not a Cepheus snapshot, or an unsupported version"
+    cp good ck/checkpoint
+}
+refusals
+MODE="--threads 2"
+refusals
+MODE=
 
 # Files that do not fit the checkpoint.
 cat out.jsonl late.jsonl to.jsonl errs.jsonl ck/checkpoint > before

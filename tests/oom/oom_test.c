@@ -21,6 +21,7 @@
 
 #include "cepheus.h"
 #include "mem.h"
+#include "pool.h"
 
 #ifndef CEP_FAULT_INJECTION
 int main(void) {
@@ -464,6 +465,146 @@ static int scenario_snapshot(const cep_program *prog, sink *s, int *bad) {
     return seen || seen_before_run;
 }
 
+/* ---- pools: cep_pool_snapshot, cep_pool_restore, cep_pool_replace_program ---- */
+
+/* A pool of 2 threads (4 engines), every engine pinned to the caller's
+ * thread so that each allocation happens on it, in a fixed order (the
+ * failure counter is not thread-safe). */
+static int pool_configure(void *ud, cep_engine *e, unsigned index) {
+    (void)index;
+    int rc = cep_engine_set_max_delay(e, 3);
+    if (rc == CEP_OK) rc = cep_engine_set_time_field(e, "ts");
+    cep_engine_on_match(e, on_match, ud);
+    cep_engine_on_late(e, on_late, ud);
+    cep_engine_on_timeout(e, on_timeout, ud);
+    return rc;
+}
+
+static int pool_make(const cep_program *prog, sink *s, cep_pool **out) {
+    int rc = cep_pool_new(prog, 2, pool_configure, s, out);
+    if (rc == CEP_ENOMEM) {
+        CHECK(*out == NULL, "pool_new: ENOMEM with a pool");
+        return 1;
+    }
+    CHECK(rc == CEP_OK, "pool_new returned %s", cep_strerror(rc));
+    if (rc == CEP_OK) pool_pin(*out, cep_pool_engine_count(2));
+    return 0;
+}
+
+/* Push EVENTS[from..to) into p: 1 if some push reported ENOMEM. */
+static int pool_feed(cep_pool *p, size_t from, size_t to, int *bad) {
+    int seen = 0;
+    for (size_t i = from; i < to; i++) {
+        const char *line = EVENTS[i];
+        int rc = !strncmp(line, "!watermark ", 11) ? cep_pool_advance_watermark(p, strtoll(line + 11, NULL, 10))
+                                                   : cep_pool_push_json(p, line, strlen(line));
+        if (rc == CEP_ENOMEM) seen = 1;
+        else if (rc != CEP_OK && !is_event_error(rc) && rc != CEP_ELIMIT) {
+            CHECK(0, "pool: event %zu returned %s", i, cep_strerror(rc));
+            *bad = 1;
+        }
+        if (rc == CEP_ENOMEM) break; /* a failed engine fails the pool: nothing more to learn */
+    }
+    return seen;
+}
+
+/* What the pool gives without failures: [0] the old program kept, [1]
+ * switched to prog2 after SNAP_CUT events, [2] restored from the snapshot
+ * after SNAP_CUT events (old program). */
+static sink pool_ref[3];
+static int pool_ref_set;
+
+static int same_sink(const sink *a, const sink *b) {
+    return a->matches == b->matches && a->late == b->late && a->timeouts == b->timeouts;
+}
+
+/* The second half: a pool restored from snap (restored again after a
+ * failed restore, which must leave it new and usable), then run on. */
+static int pool_restored_run(const cep_program *prog, const obuf *snap, int *bad) {
+    sink s = {0};
+    cep_pool *q = NULL;
+    if (pool_make(prog, &s, &q)) return 1;
+    if (!q) return 0;
+    int seen = 0, restored = 0;
+    for (int attempt = 0; attempt < 2 && !restored; attempt++) {
+        int rc = cep_pool_restore(q, snap->p, snap->len);
+        if (rc == CEP_OK) restored = 1;
+        else if (rc == CEP_ENOMEM) seen = 1;
+        else {
+            CHECK(0, "pool_restore returned %s", cep_strerror(rc));
+            *bad = 1;
+            break;
+        }
+    }
+    int later = restored ? pool_feed(q, SNAP_CUT, NEVENTS, bad) : 0;
+    if (restored && !later) {
+        int rc = cep_pool_finish(q);
+        if (rc == CEP_ENOMEM) later = 1;
+        else CHECK(rc == CEP_OK || rc == CEP_ELIMIT, "pool finish after restore returned %s", cep_strerror(rc));
+    }
+    if (restored && !later && !*bad && pool_ref_set)
+        CHECK(same_sink(&s, &pool_ref[2]),
+              "pool restored%s: matches %lu/%lu, late %lu/%lu, timeouts %lu/%lu", seen ? " at the second try" : "",
+              s.matches, pool_ref[2].matches, s.late, pool_ref[2].late, s.timeouts, pool_ref[2].timeouts);
+    if (!pool_ref_set) pool_ref[2] = s;
+    cep_pool_free(q);
+    return seen || later;
+}
+
+/* A pool fed SNAP_CUT events, snapshotted into a buffer, switched to
+ * prog2 (skip_replace: not), run to the end; then a new pool restored
+ * from the snapshot runs the rest. A switch that fails leaves the old
+ * program with its state: the run then gives what a run without the
+ * switch gives. */
+static int scenario_pool(const cep_program *prog, int skip_replace, sink *s, int *bad) {
+    cep_pool *p = NULL;
+    obuf b = {0};
+    if (pool_make(prog, s, &p)) return 1;
+    if (!p) return 0;
+    int first = pool_feed(p, 0, SNAP_CUT, bad), seen = 0, later = 0, replaced = 0;
+    if (!first) {
+        int rc = cep_pool_snapshot(p, obuf_write, &b);
+        if (rc == CEP_ENOMEM || (rc == CEP_ECALLBACK && b.failed)) {
+            seen = 1;
+            mem_free(b.p);
+            b = (obuf){0};
+        } else {
+            CHECK(rc == CEP_OK, "pool_snapshot returned %s", cep_strerror(rc));
+        }
+    }
+    if (!first && !skip_replace) {
+        int rc = cep_pool_replace_program(p, prog2);
+        replaced = rc == CEP_OK;
+        if (rc == CEP_ENOMEM) {
+            seen = 1;
+            CHECK(!strcmp(cep_pool_error(p), "out of memory while changing the program; the old one goes on"),
+                  "pool_replace_program: error '%s'", cep_pool_error(p));
+        } else {
+            CHECK(rc == CEP_OK, "pool_replace_program returned %s", cep_strerror(rc));
+        }
+    }
+    if (!first && !*bad) {
+        /* A failed snapshot or switch changes nothing: the pool runs on,
+         * with the old program when the switch failed. */
+        later = pool_feed(p, SNAP_CUT, NEVENTS, bad);
+        if (!later) {
+            int rc = cep_pool_finish(p);
+            if (rc == CEP_ENOMEM) later = 1;
+            else CHECK(rc == CEP_OK || rc == CEP_ELIMIT, "pool finish returned %s", cep_strerror(rc));
+        }
+        const sink *want = &pool_ref[replaced];
+        if (!later && !*bad && pool_ref_set)
+            CHECK(same_sink(s, want),
+                  "pool%s: matches %lu/%lu, late %lu/%lu, timeouts %lu/%lu",
+                  replaced ? "" : skip_replace ? " (no switch)" : " after a failed program switch", s->matches,
+                  want->matches, s->late, want->late, s->timeouts, want->timeouts);
+    }
+    cep_pool_free(p);
+    int rest = b.p ? pool_restored_run(prog, &b, bad) : 0;
+    mem_free(b.p);
+    return first || seen || later || rest;
+}
+
 static int leak_check(void) {
 #ifdef HAVE_LSAN
     return __lsan_do_recoverable_leak_check();
@@ -472,13 +613,14 @@ static int leak_check(void) {
 #endif
 }
 
-enum { S_COMPILE, S_RUN_DROP, S_RUN_FAIL, S_SNAPSHOT, S_RUN_OPTS, S_RUN_PROC, S_COUNT };
+enum { S_COMPILE, S_RUN_DROP, S_RUN_FAIL, S_SNAPSHOT, S_RUN_OPTS, S_RUN_PROC, S_POOL, S_COUNT };
 static const char *const NAMES[] = {"compile+explain", "run (drop-oldest)", "run (fail)",
                                     "snapshot+restore", "run (budget, lateness, TTL, replace)",
-                                    "run (processing time)"};
+                                    "run (processing time)", "pool snapshot+replace+restore"};
 
 static int run_scenario(int which, const cep_program *prog, sink *s, int *bad) {
     if (which == S_SNAPSHOT) return scenario_snapshot(prog, s, bad);
+    if (which == S_POOL) return scenario_pool(prog, 0, s, bad);
     return which == S_COMPILE ? scenario_compile(bad)
                               : scenario_run(prog, which == S_RUN_FAIL,
                                              which == S_RUN_OPTS   ? RUN_OPTS
@@ -593,7 +735,8 @@ int main(void) {
 
     /* OOM_ONLY=S:N:STICKY runs scenario S (0 compile, 1 run, 2 run with
      * the fail policy, 3 snapshot and restore, 4 run with the options and
-     * a program swap, 5 run in processing time) once with allocation N failing: for a debugger,
+     * a program swap, 5 run in processing time, 6 a pool: snapshot, program
+     * switch, restore) once with allocation N failing: for a debugger,
      * e.g. break in util/mem.c's should_fail when counted == fail_at. */
     const char *only = getenv("OOM_ONLY");
     if (only) {
@@ -611,6 +754,17 @@ int main(void) {
         cep_program_free(p2);
         return failures ? 1 : 0;
     }
+
+    /* The pool's references: without and with the program switch. */
+    for (int i = 0; i < 2; i++) {
+        int bad = 0;
+        scenario_pool(prog, !i, &pool_ref[i], &bad);
+        CHECK(!bad && pool_ref[i].matches > 0 && pool_ref[i].timeouts > 0 && pool_ref[2].matches > 0,
+              "pool reference run %d reaches too little (matches %lu, timeouts %lu; restored: matches %lu)", i,
+              pool_ref[i].matches, pool_ref[i].timeouts, pool_ref[2].matches);
+    }
+    CHECK(!same_sink(&pool_ref[0], &pool_ref[1]), "the program switch changes nothing the pool test sees");
+    pool_ref_set = 1;
 
     unsigned long total_points = 0;
     for (int which = 0; which < S_COUNT; which++) {

@@ -897,14 +897,28 @@ START_TEST(pool_restore_refuses) {
     ck_assert_int_eq(cep_pool_new(prog, 3, configure, &cf, &p), CEP_OK);
     snap.p[snap.n / 2] ^= 1;
     ck_assert_int_eq(cep_pool_restore(p, snap.p, snap.n), CEP_ECORRUPT);
+    ck_assert_str_eq(cep_pool_error(p), "snapshot is corrupted");
     snap.p[snap.n / 2] ^= 1;
     ck_assert_int_eq(cep_pool_restore(p, snap.p, snap.n - 9), CEP_ETRUNCATED);
+    ck_assert_str_eq(cep_pool_error(p), "snapshot is truncated");
     ck_assert_int_eq(cep_pool_restore(p, "not a snapshot", 14), CEP_EFORMAT);
+    ck_assert_str_eq(cep_pool_error(p), "not a Cepheus snapshot, or an unsupported version");
+    /* A newer snapshot version (after the 8-byte magic), and a byte after
+     * the end. */
+    snap.p[8] = 3;
+    ck_assert_int_eq(cep_pool_restore(p, snap.p, snap.n), CEP_EFORMAT);
+    snap.p[8] = 2;
+    unsigned char *longer = malloc(snap.n + 1);
+    memcpy(longer, snap.p, snap.n);
+    longer[snap.n] = 'x';
+    ck_assert_int_eq(cep_pool_restore(p, longer, snap.n + 1), CEP_ETRUNCATED);
+    free(longer);
     cep_program *other = NULL;
     ck_assert_int_eq(cep_compile(NULL, patterns_int_key, strlen(patterns_int_key), NULL, &other, NULL), CEP_OK);
     cep_pool *q = NULL;
     ck_assert_int_eq(cep_pool_new(other, 2, NULL, NULL, &q), CEP_OK);
     ck_assert_int_eq(cep_pool_restore(q, snap.p, snap.n), CEP_EPROGRAM);
+    ck_assert_str_eq(cep_pool_error(q), "snapshot was made by a different program");
     cep_pool_free(q);
     cep_program_free(other);
     ck_assert_int_eq(cep_pool_restore(p, snap.p, snap.n), CEP_OK);
