@@ -293,23 +293,27 @@ static void finished(ckpt_bg *bg) {
     bg->taken++;
 }
 
-/* CPU seconds of this process so far (a pause's own cost, whatever else
- * the machine runs). */
+/* CPU seconds of the calling thread so far (a pause's own cost, whatever
+ * else the machine runs; with --threads the workers are idle meanwhile). */
 static double cpu_seconds(void) {
     struct rusage ru;
-    getrusage(RUSAGE_SELF, &ru);
+    getrusage(RUSAGE_THREAD, &ru);
     return (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 + (double)ru.ru_stime.tv_sec +
            ru.ru_stime.tv_usec / 1e6;
 }
 
 /* Fork the writer of a checkpoint (sp_tmp NULL: in dir) or of a savepoint
  * (into sp_tmp, renamed to bg->sp_path, inside dir). */
+void checkpoint_pause_begin(ckpt_bg *bg) {
+    bg->pause_t0 = cli_now();
+    bg->pause_c0 = cpu_seconds();
+}
+
 static int start_writer(ckpt_bg *bg, const char *dir, const char *sp_tmp, const ckpt_pos *pos,
-                        const char *text, size_t len, const ckpt_src *src, const int *fds, int nfds,
-                        double t0) {
+                        const char *text, size_t len, const ckpt_src *src, const int *fds, int nfds) {
+    double t0 = bg->pause_t0, c0 = bg->pause_c0;
     bg->started = t0;
     bg->savepoint = sp_tmp != NULL;
-    double c0 = cpu_seconds();
     /* The child exits with _exit: nothing buffered in the parent's stdio may
      * be written twice, and no atexit handler of the parent's runs. */
     pid_t parent = getpid();
@@ -343,14 +347,12 @@ static int start_writer(ckpt_bg *bg, const char *dir, const char *sp_tmp, const 
 
 int checkpoint_start(ckpt_bg *bg, const char *dir, const ckpt_pos *pos, const char *text, size_t len,
                      const ckpt_src *src, const int *fds, int nfds) {
-    double t0 = cli_now();
     bg->dir = dir;
-    return start_writer(bg, dir, NULL, pos, text, len, src, fds, nfds, t0);
+    return start_writer(bg, dir, NULL, pos, text, len, src, fds, nfds);
 }
 
 int savepoint_start(ckpt_bg *bg, const char *parent, const ckpt_pos *pos, const char *text, size_t len,
                     const ckpt_src *src, const int *fds, int nfds) {
-    double t0 = cli_now();
     char stamp[32], tmp[4096 + 8];
     time_t now = time(NULL);
     struct tm tm;
@@ -370,7 +372,7 @@ int savepoint_start(ckpt_bg *bg, const char *parent, const ckpt_pos *pos, const 
         if (errno != EEXIST || n == 100)
             return fail(EXIT_OUTPUT, "cannot make '%s': %s", tmp, strerror(errno));
     }
-    return start_writer(bg, parent, tmp, pos, text, len, src, fds, nfds, t0);
+    return start_writer(bg, parent, tmp, pos, text, len, src, fds, nfds);
 }
 
 static int cmp_double(const void *a, const void *b) {

@@ -60,6 +60,7 @@ typedef struct ckpt_bg {
     double pause_sum;
     double pauses[1024];       /* the last 1024 pauses, for their median */
     double pause_cpu_sum, worst_pause_cpu; /* the CPU time of the pauses */
+    double pause_t0, pause_c0;  /* checkpoint_pause_begin: when the pause began, CPU then */
     double last_duration;      /* seconds from fork to the file in place */
     uint64_t last_size;        /* bytes of the last checkpoint file */
     const char *dir;
@@ -69,6 +70,10 @@ typedef struct ckpt_bg {
     char sp_path[4096];        /* the savepoint being (or last) written */
 } ckpt_bg;
 #define CKPT_BUSY (-1)
+/* The run stops for a checkpoint or savepoint from now (before it syncs
+ * its engines and flushes its outputs): the pause counted in --stats runs
+ * from here to the fork's return in checkpoint_start / savepoint_start. */
+void checkpoint_pause_begin(ckpt_bg *bg);
 /* Start a checkpoint of e at pos (and the pattern text, len bytes) in a
  * child: fsync the fds (the outputs' bytes the checkpoint counts; -1: none
  * to sync), then write the checkpoint (temporary file, fsync, rename, fsync

@@ -300,6 +300,7 @@ static void reload_patterns(cep_engine *e, cep_pool *pool, run_ctx *r) {
  * --restore truncates the outputs back to these lengths), then let a child
  * make them durable and write the checkpoint while the run goes on. */
 static int take_checkpoint(runner *x, run_ctx *r, const run_opts *o, ckpt_pos *pos, int savepoint) {
+    checkpoint_pause_begin(&r->ckpt);
     /* With --threads: every engine has run what was pushed and is at the
      * pool's watermark (cep_pool_sync), and its lines are written. */
     if (x->p) cep_pool_sync(x->p);
