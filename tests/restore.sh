@@ -4,7 +4,8 @@
 # used to cut or zero-extend them first); the checkpoint header has its own
 # CRC; --errors is restored like the other outputs; a changed pattern file
 # keeps the state of its unchanged patterns (docs/state.md); a checkpoint
-# written before key groups restores. make check.
+# written before key groups restores. Every refusal is made with one engine
+# and with --threads 2 (a pool): same message, outputs untouched. make check.
 : "${top_srcdir:=.}" "${top_builddir:=.}"
 CEP="$(cd "$top_builddir" && pwd)/cepheus"
 V1="$(cd "$top_srcdir/tests/cli" && pwd)/checkpoint_v1.bin"
