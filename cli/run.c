@@ -270,7 +270,12 @@ static void reload_patterns(cep_engine *e, cep_pool *pool, run_ctx *r) {
         return;
     }
     int rc = pool ? cep_pool_replace_program(pool, np) : cep_engine_replace_program(e, np);
-    if (rc != CEP_OK) {
+    if (rc != CEP_OK && !pool && cep_engine_program(e) == np) {
+        /* Out of memory half-way: the engine runs np, its partial matches
+         * lost; np is in use and becomes the run's program. */
+        fprintf(stderr, "cepheus: reloaded %s, but out of memory half-way: every partial match was lost\n",
+                r->pattern_file);
+    } else if (rc != CEP_OK) {
         fprintf(stderr, "cepheus: %s not reloaded: %s\n", r->pattern_file, cep_strerror(rc));
         cep_program_free(np);
         free(text);

@@ -538,8 +538,14 @@ CEP_API void cep_engine_stats_sized(const cep_engine *e, cep_stats *out, size_t 
  * matches, timers); patterns only in the old program lose their state, new
  * ones start empty. Buffered events are matched by the new patterns too.
  * np is borrowed like the first program; the old one may be freed after
- * this returns. */
+ * this returns. CEP_ENOMEM comes in two kinds, told apart by
+ * cep_engine_program: out of memory before the switch began, the engine
+ * runs the old program with its state; half-way, it runs np with every
+ * partial and held-back match lost (np is then in use: do not free it). */
 CEP_API int cep_engine_replace_program(cep_engine *e, const cep_program *np);
+/* The program e runs: the one it was made with, or the last one
+ * cep_engine_replace_program switched it to. */
+CEP_API const cep_program *cep_engine_program(const cep_engine *e);
 
 /* Make e one of count engines that share a stream by key: e matches only
  * the keys whose shard is index. A key's hash (of a pattern's key values

@@ -147,6 +147,8 @@ static void lose_partial_matches(cep_engine *e) {
     }
 }
 
+CEP_API const cep_program *cep_engine_program(const cep_engine *e) { return e ? e->prog : NULL; }
+
 CEP_API int cep_engine_replace_program(cep_engine *e, const cep_program *np) {
     if (!e || !np) return CEP_EINVAL;
     if (e->finished) return CEP_EFINISHED;

@@ -294,8 +294,21 @@ static int scenario_run(const cep_program *prog, int limit_fail, int mode, sink 
         if (mode == RUN_OPTS && i == NEVENTS / 2) {
             /* Mid-stream program swap: kept, changed and new patterns. */
             rc = cep_engine_replace_program(e, prog2);
-            if (rc == CEP_ENOMEM) seen = 1;
-            else CHECK(rc == CEP_OK, "replace_program returned %s", cep_strerror(rc));
+            if (rc == CEP_ENOMEM) {
+                /* Before the switch: the old program and state; half-way:
+                 * the new program, every partial match lost. */
+                seen = 1;
+                const cep_program *now = cep_engine_program(e);
+                cep_stats st;
+                cep_engine_stats(e, &st);
+                CHECK(now == prog || (now == prog2 && st.partial_matches == 0),
+                      "failed replace_program: runs %s with %llu partial matches",
+                      now == prog ? "the old program" : now == prog2 ? "the new program" : "another program",
+                      (unsigned long long)st.partial_matches);
+            } else {
+                CHECK(rc == CEP_OK && cep_engine_program(e) == prog2, "replace_program returned %s",
+                      cep_strerror(rc));
+            }
         }
         if (!strncmp(line, "!watermark ", 11))
             rc = mode == RUN_PROC ? cep_engine_tick(e)
