@@ -80,7 +80,7 @@ static int pruned(const pm *p, const pm *mark, int inclusive) {
 
 /* Remove from l every entry started before (or, when inclusive, at) the
  * pruning event: Flink's AfterMatchSkipStrategy.prune. */
-static void prune_list(cep_engine *e, pm_list *l, const pm *mark, int inclusive) {
+static void prune_list(cep_engine *e, key_held *l, const pm *mark, int inclusive) {
     uint32_t k = 0;
     for (uint32_t i = 0; i < l->n; i++) {
         if (pruned(&l->v[i], mark, inclusive)) engine_node_release(e, l->v[i].node);
@@ -129,22 +129,24 @@ static const cep_event *pruning_event(const nfa_pattern *pat, const pm *m, int *
 
 void emit_release_held(cep_engine *e, uint32_t pi, key_state *ks) {
     const nfa_pattern *pat = &e->prog->patterns[pi];
-    while (ks->done.n) {
-        pm m = ks->done.v[0];
+    key_held *h;
+    while ((h = ks->held) && h->n) {
+        pm m = h->v[0];
         const pm *f = key_first(ks);
         if (f && pm_cmp_start(f, &m) < 0) break;
-        memmove(ks->done.v, ks->done.v + 1, (ks->done.n - 1) * sizeof *ks->done.v);
-        ks->done.n--;
+        memmove(h->v, h->v + 1, (h->n - 1) * sizeof *h->v);
+        h->n--;
         int inclusive;
         const cep_event *at = pruning_event(pat, &m, &inclusive);
         if (at) {
             pm mark = {.start = at->time, .start_seq = at->seq};
             prune_pms(e, ks, &mark, inclusive);
-            prune_list(e, &ks->done, &mark, inclusive);
+            prune_list(e, h, &mark, inclusive);
         }
         emit_match(e, pi, &m, 0);
         engine_node_release(e, m.node);
     }
+    key_held_settle(e, ks);
 }
 
 /* Insert a completed match into the key's held list, ordered by start
@@ -155,16 +157,17 @@ static void hold(cep_engine *e, key_state *ks, const pm *m) {
         e->oom = 1;
         return;
     }
-    for (uint32_t j = ks->done.n - 1; j > 0 && pm_cmp_start(&ks->done.v[j], &ks->done.v[j - 1]) < 0; j--) {
-        pm t = ks->done.v[j];
-        ks->done.v[j] = ks->done.v[j - 1];
-        ks->done.v[j - 1] = t;
+    pm *v = ks->held->v;
+    for (uint32_t j = ks->held->n - 1; j > 0 && pm_cmp_start(&v[j], &v[j - 1]) < 0; j--) {
+        pm t = v[j];
+        v[j] = v[j - 1];
+        v[j - 1] = t;
     }
 }
 
 void emit_complete(cep_engine *e, uint32_t pi, key_state *ks, pm_list *l) {
     const nfa_pattern *pat = &e->prog->patterns[pi];
-    if (!l->n && (!ks || !ks->done.n)) return;
+    if (!l->n && (!ks || !ks->held)) return;
     for (uint32_t i = 0; i < l->n; i++) {
         if (pat->skip == NFA_SKIP_NO_SKIP || !ks) {
             emit_match(e, pi, &l->v[i], 0);
@@ -242,7 +245,7 @@ static void expire_one(cep_engine *e, uint32_t pi, key_state *ks, pm *p) {
     if (e->hooks.on_timeout) emit_match(e, pi, p, 1);
     else e->stats.timeouts++;
     engine_node_release(e, p->node);
-    if (ks->done.n) emit_release_held(e, pi, ks);
+    if (ks->held) emit_release_held(e, pi, ks);
 }
 
 void emit_prune_expired(cep_engine *e, key_state *ks, int64_t now) {

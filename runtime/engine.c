@@ -201,7 +201,7 @@ static int64_t key_first_deadline(const cep_engine *e, const key_state *ks) {
  * +inf at end of input), drop an idle key's partial matches (state TTL),
  * release held matches. */
 static void fire_timer(cep_engine *e, key_state *ks, int64_t d, int64_t now) {
-    if (!ks->npms && !ks->done.n) return; /* what the entry was for has gone */
+    if (!ks->npms && !ks->held) return; /* what the entry was for has gone */
     /* At end of input the key's windows close together at its first real
      * deadline, not at an entry left by a partial match that moved on. */
     if (now != d && key_first_deadline(e, ks) > d) now = d;
@@ -555,7 +555,7 @@ int engine_finish_after(cep_engine *e, int64_t last) {
         key_state *ks = e->keyset.first;
         key_drop_pms(e, ks);
         emit_release_held(e, ks->pattern, ks);
-        if (ks->done.n) engine_key_free(e, ks); /* only after running out of memory */
+        if (ks->held) engine_key_free(e, ks); /* only after running out of memory */
         else engine_key_settle(e, ks);
     }
     e->finished = 1;

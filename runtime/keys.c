@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define BUCKET_MIN 4
+#define BUCKET_MIN 2
 
 /* ---- key groups: one lookup of a key for every pattern keyed alike ---------- */
 
@@ -123,8 +123,7 @@ int engine_key_map(cep_engine *e, key_state *ks) {
     if (e->rt[ks->pattern].kgroup != NO_GROUP) {
         rc = group_attach(e, ks, NULL);
     } else {
-        ks->hash = hash_bytes(ks->key, ks->key_len, e->keyset.keys.seed);
-        rc = keymap_insert(&e->keyset.keys, ks);
+        rc = keymap_insert(&e->keyset.keys, ks, hash_bytes(ks->key, ks->key_len, e->keyset.keys.seed));
     }
     ks->unmapped = rc < 0;
     return rc;
@@ -154,11 +153,10 @@ key_state *engine_key_new(cep_engine *e, uint32_t pattern, uint64_t hash, const 
     key_state *ks = slab_alloc(&e->store.mem, sizeof *ks + len);
     if (!ks) return NULL;
     memset(ks, 0, sizeof *ks);
-    ks->hash = hash;
     ks->pattern = pattern;
     ks->key_len = len;
     memcpy(ks->key, key, len);
-    int rc = e->rt[pattern].kgroup != NO_GROUP ? group_attach(e, ks, gc) : keymap_insert(&e->keyset.keys, ks);
+    int rc = e->rt[pattern].kgroup != NO_GROUP ? group_attach(e, ks, gc) : keymap_insert(&e->keyset.keys, ks, hash);
     if (rc < 0) {
         slab_free(&e->store.mem, ks, sizeof *ks + len);
         return NULL;
@@ -279,12 +277,19 @@ void key_drop_pms(cep_engine *e, key_state *ks) {
     ks->max_used = 0;
 }
 
+void key_drop_held(cep_engine *e, key_state *ks) {
+    key_held *h = ks->held;
+    if (!h) return;
+    for (uint32_t i = 0; i < h->n; i++) engine_node_release(e, h->v[i].node);
+    slab_free(&e->store.mem, h, sizeof *h + (size_t)h->cap * sizeof *h->v);
+    ks->held = NULL;
+}
+
 void engine_key_free(cep_engine *e, key_state *ks) {
     key_drop_pms(e, ks);
-    for (uint32_t i = 0; i < ks->done.n; i++) engine_node_release(e, ks->done.v[i].node);
+    key_drop_held(e, ks);
     unlist(e, ks);
     engine_key_unmap(e, ks);
-    slab_free(&e->store.mem, ks->done.v, (size_t)ks->done.cap * sizeof *ks->done.v);
     dir_free(e, ks);
     slab_free(&e->store.mem, ks, sizeof *ks + ks->key_len);
     e->keyset.nkey_states--;
@@ -301,7 +306,7 @@ void key_drop_empty_buckets(cep_engine *e, key_state *ks) {
 }
 
 void engine_key_settle(cep_engine *e, key_state *ks) {
-    if (ks->npms || ks->done.n) return;
+    if (ks->npms || ks->held) return;
     unlist(e, ks);
     if (ks->nb) key_drop_empty_buckets(e, ks);
     if (!ks->timers) engine_key_free(e, ks);
@@ -349,6 +354,7 @@ static int bucket_reserve(cep_engine *e, key_state *ks, bucket *b, uint32_t n) {
     uint64_t ncap = b->cap ? b->cap : BUCKET_MIN;
     while (ncap < (uint64_t)live + n) ncap *= 2;
     if (ncap > UINT32_MAX / sizeof(pm)) return -1;
+    ncap = slab_size((size_t)ncap * sizeof(pm)) / sizeof(pm); /* the whole block */
     pm *nv = slab_alloc(&e->store.mem, (size_t)ncap * sizeof *nv);
     if (!nv) return -1;
     if (live) memcpy(nv, b->v + b->lo, (size_t)live * sizeof *nv);
@@ -414,18 +420,29 @@ int key_insert_sorted(cep_engine *e, key_state *ks, pm_list *l) {
 }
 
 int key_hold_push(cep_engine *e, key_state *ks, pm p) {
-    pm_list *l = &ks->done;
-    if (l->n == l->cap) {
+    key_held *h = ks->held;
+    uint32_t cap = h ? h->cap : 0;
+    if (!h || h->n == cap) {
         /* From the engine's slab: keys that hold matches come and go. */
-        uint32_t ncap = l->cap ? 2 * l->cap : 4;
-        if (ncap > UINT32_MAX / sizeof *l->v) return -1;
-        pm *nv = slab_realloc(&e->store.mem, l->v, (size_t)l->cap * sizeof *nv, (size_t)ncap * sizeof *nv);
-        if (!nv) return -1;
-        l->v = nv;
-        l->cap = ncap;
+        uint32_t ncap = cap ? 2 * cap : 4;
+        if (ncap > (UINT32_MAX - sizeof *h) / sizeof *h->v) return -1;
+        key_held *nh = slab_realloc(&e->store.mem, h, h ? sizeof *h + (size_t)cap * sizeof *h->v : 0,
+                                    sizeof *nh + (size_t)ncap * sizeof *nh->v);
+        if (!nh) return -1;
+        if (!h) nh->n = 0;
+        nh->cap = ncap;
+        ks->held = h = nh;
     }
-    l->v[l->n++] = p;
+    h->v[h->n++] = p;
     return 0;
+}
+
+void key_held_settle(cep_engine *e, key_state *ks) {
+    key_held *h = ks->held;
+    if (h && !h->n) {
+        slab_free(&e->store.mem, h, sizeof *h + (size_t)h->cap * sizeof *h->v);
+        ks->held = NULL;
+    }
 }
 
 const pm *key_first(const key_state *ks) {

@@ -659,7 +659,7 @@ int step_pattern(cep_engine *e, uint32_t pi, step_in *in) {
     }
     int had_state = ks && ks->listed;
     if (ks) {
-        if (ks->done.n) emit_release_held(e, pi, ks);
+        if (ks->held) emit_release_held(e, pi, ks);
         if (ks->npms && ks->max_used + rt->maxw > 64) key_relabel(e, ks);
     }
     if (e->cfg.max_bytes) budget_before_step(e, pi, ks, in); /* room for a fan-out, before it */
@@ -717,6 +717,6 @@ int step_pattern(cep_engine *e, uint32_t pi, step_in *in) {
     if (!ks->listed && (ks->npms || (e->scratch.completed.n && pat->skip != NFA_SKIP_NO_SKIP))) engine_key_activate(e, ks);
     emit_complete(e, pi, ks, &e->scratch.completed);
     if (e->cfg.state_ttl > 0) timers_arm_ttl(e, ks);
-    if (!ks->npms && !ks->done.n) engine_key_settle(e, ks);
+    if (!ks->npms && !ks->held) engine_key_settle(e, ks);
     return e->oom ? CEP_ENOMEM : CEP_OK;
 }

@@ -294,7 +294,7 @@ int timers_arm_pm_slow(cep_engine *e, key_state *ks, const pm *p, int new_family
 }
 
 static int arm_ttl(cep_engine *e, key_state *ks, int raw) {
-    if (e->cfg.state_ttl <= 0 || ks->ttl_armed || !(ks->npms || ks->done.n)) return 0;
+    if (e->cfg.state_ttl <= 0 || ks->ttl_armed || !(ks->npms || ks->held)) return 0;
     if (ks->last_event > INT64_MAX - e->cfg.state_ttl) return 0; /* never idle long enough */
     if (add_entry(e, e->timers.nlanes - 1, ks->last_event + e->cfg.state_ttl, ks, raw) < 0) return -1;
     ks->ttl_armed = 1;
@@ -481,7 +481,7 @@ int engine_lanes_switch(cep_engine *e, const cep_program *np) {
 static void clear_key(cep_engine *e, key_state *ks) {
     ks->timers = 0;
     ks->ttl_armed = 0;
-    if (!ks->npms && !ks->done.n) engine_key_free(e, ks);
+    if (!ks->npms && !ks->held) engine_key_free(e, ks);
 }
 
 void timers_clear(cep_engine *e) {
