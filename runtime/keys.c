@@ -352,7 +352,7 @@ static int bucket_reserve(cep_engine *e, key_state *ks, bucket *b, uint32_t n) {
         return 0;
     }
     uint64_t ncap = b->cap ? b->cap : BUCKET_MIN;
-    while (ncap < (uint64_t)live + n) ncap *= 2;
+    while (ncap < (uint64_t)live + n) ncap += (ncap + 1) / 2;
     if (ncap > UINT32_MAX / sizeof(pm)) return -1;
     ncap = slab_size((size_t)ncap * sizeof(pm)) / sizeof(pm); /* the whole block */
     pm *nv = slab_alloc(&e->store.mem, (size_t)ncap * sizeof *nv);
