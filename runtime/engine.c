@@ -189,9 +189,10 @@ static int process_event(cep_engine *e, cep_event *ev, int straggler, int own) {
 static int64_t key_first_deadline(const cep_engine *e, const key_state *ks) {
     const nfa_pattern *pat = &e->prog->patterns[ks->pattern];
     int64_t d = INT64_MAX;
+    const bucket *bv = key_buckets(ks);
     for (uint32_t i = 0; i < ks->nb; i++)
-        for (uint32_t j = ks->b[i].lo; j < ks->b[i].hi; j++) {
-            int64_t x = pm_deadline(pat, &ks->b[i].v[j]);
+        for (uint32_t j = bv[i].lo; j < bv[i].hi; j++) {
+            int64_t x = pm_deadline(pat, &bv[i].v[j]);
             if (x < d) d = x;
         }
     return d;

@@ -84,7 +84,6 @@ typedef struct key_entry key_entry;
 struct key_state {
     key_state *prev, *next; /* keys holding state, in `created` order */
     uint64_t created;       /* order it last got state in, for deterministic iteration */
-    bucket *b;              /* non-empty buckets, by state index */
     key_entry *ent;         /* its group's entry for the key; NULL: alone */
     key_held *held;         /* completed matches held back by the skip rule; NULL: none */
     int64_t last_event;     /* time of the key's latest event (state TTL) */
@@ -92,21 +91,28 @@ struct key_state {
     uint32_t key_len;       /* bytes of the encoded key */
     uint32_t npms;          /* partial matches in all buckets */
     uint32_t timers;        /* timer entries naming this key */
-    uint16_t nb, bcap;
+    uint16_t nb, bcap;      /* buckets (key_buckets); room for them */
     uint8_t max_used;       /* the largest `used` among its partial matches (at most 64) */
     uint8_t listed : 1;     /* on the creation-order list (holds state) */
     uint8_t ttl_armed : 1;  /* has an entry in the TTL lane */
     uint8_t inl_used : 1;   /* inl_v is some bucket's array */
     uint8_t unmapped : 1;   /* in no key map (during a reload, or after one ran out of memory) */
-    /* Most keys wait in one state with a few partial matches: the first
+    /* Most keys wait in one state with a few partial matches: that
      * bucket and its first KS_INLINE live in the key state itself, so an
-     * event reaches them without another cache miss. */
-    bucket inl_b;
+     * event reaches them without another cache miss. A key waiting in
+     * more states has its buckets in an array, named in the same room. */
+    union {
+        bucket inl_b;       /* bcap <= 1 */
+        bucket *dir;        /* bcap > 1 */
+    };
     pm inl_v[KS_INLINE];
     char key[];             /* the encoded key */
 };
 
-/* Held matches of ks: how many, and where. */
+/* ks's non-empty buckets, nb of them, by state index. */
+static inline bucket *key_buckets(const key_state *ks) { return ks->bcap > 1 ? ks->dir : (bucket *)&ks->inl_b; }
+
+/* Held matches of ks: how many (ks->held has them). */
 static inline uint32_t key_nheld(const key_state *ks) { return ks->held ? ks->held->n : 0; }
 
 /* Patterns keyed by the same fields form a key group: an event's key is

@@ -260,14 +260,13 @@ static void bucket_free(cep_engine *e, key_state *ks, bucket *b) {
 }
 
 static void dir_free(cep_engine *e, key_state *ks) {
-    if (ks->b != &ks->inl_b) slab_free(&e->store.mem, ks->b, (size_t)ks->bcap * sizeof *ks->b);
-    ks->b = NULL;
+    if (ks->bcap > 1) slab_free(&e->store.mem, ks->dir, (size_t)ks->bcap * sizeof *ks->dir);
     ks->bcap = 0;
 }
 
 void key_drop_pms(cep_engine *e, key_state *ks) {
     for (uint32_t i = 0; i < ks->nb; i++) {
-        bucket *b = &ks->b[i];
+        bucket *b = &key_buckets(ks)[i];
         for (uint32_t j = b->lo; j < b->hi; j++) engine_node_release(e, b->v[j].node);
         bucket_free(e, ks, b);
     }
@@ -297,9 +296,10 @@ void engine_key_free(cep_engine *e, key_state *ks) {
 
 void key_drop_empty_buckets(cep_engine *e, key_state *ks) {
     uint32_t k = 0;
+    bucket *bv = key_buckets(ks);
     for (uint32_t i = 0; i < ks->nb; i++) {
-        if (ks->b[i].lo == ks->b[i].hi) bucket_free(e, ks, &ks->b[i]);
-        else ks->b[k++] = ks->b[i];
+        if (bv[i].lo == bv[i].hi) bucket_free(e, ks, &bv[i]);
+        else bv[k++] = bv[i];
     }
     ks->nb = (uint16_t)k;
     if (!ks->npms) ks->max_used = 0;
@@ -314,31 +314,31 @@ void engine_key_settle(cep_engine *e, key_state *ks) {
 
 bucket *key_bucket(cep_engine *e, key_state *ks, uint32_t state, int create) {
     uint32_t i = 0;
-    while (i < ks->nb && ks->b[i].state < state) i++;
-    if (i < ks->nb && ks->b[i].state == state) return &ks->b[i];
+    bucket *bv = key_buckets(ks);
+    while (i < ks->nb && bv[i].state < state) i++;
+    if (i < ks->nb && bv[i].state == state) return &bv[i];
     if (!create) return NULL;
     if (!ks->bcap) {
-        ks->b = &ks->inl_b;
-        ks->bcap = 1;
+        ks->bcap = 1; /* inl_b */
     } else if (ks->nb == ks->bcap) {
         uint32_t ncap = 2u * ks->bcap;
         if (ncap > UINT16_MAX) return NULL;
         bucket *nb = slab_alloc(&e->store.mem, (size_t)ncap * sizeof *nb);
         if (!nb) return NULL;
-        memcpy(nb, ks->b, ks->nb * sizeof *nb);
+        memcpy(nb, bv, ks->nb * sizeof *nb);
         dir_free(e, ks);
-        ks->b = nb;
+        ks->dir = bv = nb; /* (over inl_b, copied) */
         ks->bcap = (uint16_t)ncap;
     }
-    memmove(ks->b + i + 1, ks->b + i, (ks->nb - i) * sizeof *ks->b);
+    memmove(bv + i + 1, bv + i, (ks->nb - i) * sizeof *bv);
     ks->nb++;
-    ks->b[i] = (bucket){.state = state};
+    bv[i] = (bucket){.state = state};
     if (!ks->inl_used) { /* the key's own room, while no other bucket has it */
-        ks->b[i].v = ks->inl_v;
-        ks->b[i].cap = KS_INLINE;
+        bv[i].v = ks->inl_v;
+        bv[i].cap = KS_INLINE;
         ks->inl_used = 1;
     }
-    return &ks->b[i];
+    return &bv[i];
 }
 
 /* Room for n more entries at b's end (live ones moved to the front). */
@@ -448,7 +448,7 @@ void key_held_settle(cep_engine *e, key_state *ks) {
 const pm *key_first(const key_state *ks) {
     const pm *best = NULL;
     for (uint32_t i = 0; i < ks->nb; i++) {
-        const bucket *b = &ks->b[i];
+        const bucket *b = &key_buckets(ks)[i];
         if (b->lo < b->hi && (!best || pm_less(&b->v[b->lo], best))) best = &b->v[b->lo];
     }
     return best;
@@ -458,7 +458,7 @@ int key_pop_first(cep_engine *e, key_state *ks, pm *out) {
     const pm *f = key_first(ks);
     if (!f) return 0;
     for (uint32_t i = 0; i < ks->nb; i++) {
-        bucket *b = &ks->b[i];
+        bucket *b = &key_buckets(ks)[i];
         if (b->lo < b->hi && &b->v[b->lo] == f) {
             *out = b->v[b->lo++];
             ks->npms--;
@@ -478,7 +478,7 @@ static int cmp_pm(const void *a, const void *b) {
 int key_collect(const key_state *ks, pm_list *l) {
     uint32_t base = l->n;
     for (uint32_t i = 0; i < ks->nb; i++) {
-        const bucket *b = &ks->b[i];
+        const bucket *b = &key_buckets(ks)[i];
         for (uint32_t j = b->lo; j < b->hi; j++)
             if (engine_list_push(l, b->v[j]) < 0) return -1;
     }
@@ -514,8 +514,9 @@ void key_relabel(cep_engine *e, key_state *ks) {
         return;
     }
     size_t n = 0;
+    bucket *bv = key_buckets(ks);
     for (uint32_t i = 0; i < ks->nb; i++)
-        for (uint32_t j = ks->b[i].lo; j < ks->b[i].hi; j++) v[n++] = &ks->b[i].v[j];
+        for (uint32_t j = bv[i].lo; j < bv[i].hi; j++) v[n++] = &bv[i].v[j];
     qsort(v, n, sizeof *v, cmp_pmp);
     ks->max_used = 0;
     for (size_t i = 0; i < n;) {

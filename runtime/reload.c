@@ -199,8 +199,9 @@ CEP_API int cep_engine_replace_program(cep_engine *e, const cep_program *np) {
     }
     for (key_state *ks = e->keyset.first; ks; ks = ks->next) {
         if (engine_key_map(e, ks) < 0) r.oom = 1; /* lose_partial_matches frees it */
+        bucket *bv = key_buckets(ks);
         for (uint32_t i = 0; i < ks->nb; i++)
-            for (uint32_t x = ks->b[i].lo; x < ks->b[i].hi; x++) move_pm(&r, &ks->b[i].v[x]);
+            for (uint32_t x = bv[i].lo; x < bv[i].hi; x++) move_pm(&r, &bv[i].v[x]);
         for (uint32_t i = 0; i < key_nheld(ks); i++) move_pm(&r, &ks->held->v[i]);
     }
     /* Out of memory half-way: some chains are in the old layout, which the

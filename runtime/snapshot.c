@@ -197,7 +197,8 @@ static inline void fetch_key(const key_state *const *keys, size_t k, size_t nk) 
     }
     if (k + SNAP_AHEAD / 2 < nk) {
         const key_state *ks = keys[k + SNAP_AHEAD / 2];
-        if (ks->nb && ks->b[0].hi > ks->b[0].lo) __builtin_prefetch(ks->b[0].v[ks->b[0].lo].node);
+        const bucket *b = key_buckets(ks);
+        if (ks->nb && b->hi > b->lo) __builtin_prefetch(b->v[b->lo].node);
     }
 }
 
@@ -206,8 +207,9 @@ static int write_group(writer *w, const key_state *const *keys, size_t nk, pm_li
     for (size_t k = 0; k < nk; k++) {
         fetch_key(keys, k, nk);
         const key_state *ks = keys[k];
+        const bucket *bv = key_buckets(ks);
         for (uint32_t i = 0; i < ks->nb; i++)
-            for (uint32_t j = ks->b[i].lo; j < ks->b[i].hi; j++) add_chain(&s, ks->b[i].v[j].node);
+            for (uint32_t j = bv[i].lo; j < bv[i].hi; j++) add_chain(&s, bv[i].v[j].node);
         for (uint32_t i = 0; i < key_nheld(ks); i++) add_chain(&s, ks->held->v[i].node);
     }
     int rc = s.oom ? CEP_ENOMEM : CEP_OK;
