@@ -130,15 +130,23 @@ START_TEST(json_out_of_order_and_late) {
 }
 END_TEST
 
+/* a waits for a b with the same x, skip pastLastEvent: an engine whose
+ * matches go to c. */
+static void hold_back_engine(cep_program **p, cep_engine **e, collected *c) {
+    *p = compile_ok("pattern p begin a where t == \"a\" followedBy b where t == \"b\" and x == a.x "
+                    "skip pastLastEvent\n");
+    *e = NULL;
+    ck_assert_int_eq(cep_engine_new(*p, e), CEP_OK);
+    cep_engine_on_match(*e, on_match, c);
+}
+
 START_TEST(skip_past_last_and_hold_back) {
     /* a1 waits for a b with the same x; a2 completes first but is held back
      * until a1 resolves; a1's match then prunes a2's (pastLastEvent). */
-    cep_program *p = compile_ok("pattern p begin a where t == \"a\" followedBy b where t == \"b\" and x == a.x "
-                                "skip pastLastEvent\n");
-    cep_engine *e = NULL;
+    cep_program *p;
+    cep_engine *e;
     collected c = {0};
-    ck_assert_int_eq(cep_engine_new(p, &e), CEP_OK);
-    cep_engine_on_match(e, on_match, &c);
+    hold_back_engine(&p, &e, &c);
     const char *lines[] = {"{\"ts\":1,\"t\":\"a\",\"x\":1}", "{\"ts\":2,\"t\":\"a\",\"x\":2}",
                            "{\"ts\":3,\"t\":\"b\",\"x\":2}", "{\"ts\":4,\"t\":\"b\",\"x\":1}"};
     for (size_t i = 0; i < 3; i++) ck_assert_int_eq(cep_engine_push_json(e, lines[i], strlen(lines[i])), CEP_OK);
@@ -156,12 +164,10 @@ END_TEST
  * some (engine.h: key_held): the key state itself stays small. */
 START_TEST(held_block_only_while_held) {
     _Static_assert(sizeof(void *) != 8 || sizeof(key_state) <= 144, "a key state grew (docs/design.md, Keys)");
-    cep_program *p = compile_ok("pattern p begin a where t == \"a\" followedBy b where t == \"b\" and x == a.x "
-                                "skip pastLastEvent\n");
-    cep_engine *e = NULL;
+    cep_program *p;
+    cep_engine *e;
     collected c = {0};
-    ck_assert_int_eq(cep_engine_new(p, &e), CEP_OK);
-    cep_engine_on_match(e, on_match, &c);
+    hold_back_engine(&p, &e, &c);
     const char *lines[] = {"{\"ts\":1,\"t\":\"a\",\"x\":1}", "{\"ts\":2,\"t\":\"a\",\"x\":2}",
                            "{\"ts\":3,\"t\":\"a\",\"x\":3}", "{\"ts\":4,\"t\":\"b\",\"x\":2}",
                            "{\"ts\":5,\"t\":\"b\",\"x\":1}"};
