@@ -183,7 +183,7 @@ static uint64_t step_growth(const cep_engine *e, uint32_t pi, const key_state *k
     const pat_rt *rt = &e->rt[pi];
     uint64_t k = rt->outs[pat->start], n = 0;
     for (uint32_t i = 0; ks && i < ks->nb; i++) {
-        const bucket *b = &ks->b[i];
+        const bucket *b = &key_buckets(ks)[i];
         uint32_t s = b->state;
         /* A gate the dispatch lookup closed: nothing there moves. */
         if (s < 64 && (pat->dispatch_states >> s & 1) && !(e->scratch.gmask >> s & 1)) continue;
@@ -211,7 +211,7 @@ static uint64_t step_growth(const cep_engine *e, uint32_t pi, const key_state *k
 static uint64_t bucket_slack(const key_state *ks) {
     uint64_t slack = 0;
     for (uint32_t i = 0; i < ks->nb; i++) {
-        const bucket *b = &ks->b[i];
+        const bucket *b = &key_buckets(ks)[i];
         if (b->v == ks->inl_v) continue;
         size_t live = (size_t)(b->hi - b->lo) * sizeof(pm), held = slab_size((size_t)b->cap * sizeof(pm));
         size_t want = live ? slab_size(live) : 0;
@@ -224,7 +224,7 @@ static uint64_t bucket_slack(const key_state *ks) {
  * their front). Where no smaller block can be had, an array stays. */
 static void shrink_buckets(cep_engine *e, key_state *ks) {
     for (uint32_t i = 0; i < ks->nb; i++) {
-        bucket *b = &ks->b[i];
+        bucket *b = &key_buckets(ks)[i];
         uint32_t live = b->hi - b->lo;
         if (b->v == ks->inl_v || !live || slab_size((size_t)b->cap * sizeof(pm)) <= slab_size((size_t)live * sizeof(pm)))
             continue;

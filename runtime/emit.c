@@ -80,7 +80,7 @@ static int pruned(const pm *p, const pm *mark, int inclusive) {
 
 /* Remove from l every entry started before (or, when inclusive, at) the
  * pruning event: Flink's AfterMatchSkipStrategy.prune. */
-static void prune_list(cep_engine *e, pm_list *l, const pm *mark, int inclusive) {
+static void prune_list(cep_engine *e, key_held *l, const pm *mark, int inclusive) {
     uint32_t k = 0;
     for (uint32_t i = 0; i < l->n; i++) {
         if (pruned(&l->v[i], mark, inclusive)) engine_node_release(e, l->v[i].node);
@@ -94,7 +94,7 @@ static void prune_list(cep_engine *e, pm_list *l, const pm *mark, int inclusive)
 static void prune_pms(cep_engine *e, key_state *ks, const pm *mark, int inclusive) {
     uint32_t gone = 0;
     for (uint32_t i = 0; i < ks->nb; i++) {
-        bucket *b = &ks->b[i];
+        bucket *b = &key_buckets(ks)[i];
         while (b->lo < b->hi && pruned(&b->v[b->lo], mark, inclusive)) {
             engine_node_release(e, b->v[b->lo++].node);
             gone++;
@@ -127,24 +127,31 @@ static const cep_event *pruning_event(const nfa_pattern *pat, const pm *m, int *
     }
 }
 
+/* Held match m leaves ks (taken out of its held ones): what the skip
+ * strategy prunes goes, and m is emitted. */
+static void release_one(cep_engine *e, uint32_t pi, key_state *ks, pm *m) {
+    int inclusive;
+    const cep_event *at = pruning_event(&e->prog->patterns[pi], m, &inclusive);
+    if (at) {
+        pm mark = {.start = at->time, .start_seq = at->seq};
+        prune_pms(e, ks, &mark, inclusive);
+        if (ks->held) prune_list(e, ks->held, &mark, inclusive);
+    }
+    emit_match(e, pi, m, 0);
+    engine_node_release(e, m->node);
+}
+
 void emit_release_held(cep_engine *e, uint32_t pi, key_state *ks) {
-    const nfa_pattern *pat = &e->prog->patterns[pi];
-    while (ks->done.n) {
-        pm m = ks->done.v[0];
+    key_held *h;
+    while ((h = ks->held) && h->n) {
+        pm m = h->v[0];
         const pm *f = key_first(ks);
         if (f && pm_cmp_start(f, &m) < 0) break;
-        memmove(ks->done.v, ks->done.v + 1, (ks->done.n - 1) * sizeof *ks->done.v);
-        ks->done.n--;
-        int inclusive;
-        const cep_event *at = pruning_event(pat, &m, &inclusive);
-        if (at) {
-            pm mark = {.start = at->time, .start_seq = at->seq};
-            prune_pms(e, ks, &mark, inclusive);
-            prune_list(e, &ks->done, &mark, inclusive);
-        }
-        emit_match(e, pi, &m, 0);
-        engine_node_release(e, m.node);
+        memmove(h->v, h->v + 1, (h->n - 1) * sizeof *h->v);
+        h->n--;
+        release_one(e, pi, ks, &m);
     }
+    if (ks->held && !ks->held->n) key_held_settle(e, ks);
 }
 
 /* Insert a completed match into the key's held list, ordered by start
@@ -155,16 +162,29 @@ static void hold(cep_engine *e, key_state *ks, const pm *m) {
         e->oom = 1;
         return;
     }
-    for (uint32_t j = ks->done.n - 1; j > 0 && pm_cmp_start(&ks->done.v[j], &ks->done.v[j - 1]) < 0; j--) {
-        pm t = ks->done.v[j];
-        ks->done.v[j] = ks->done.v[j - 1];
-        ks->done.v[j - 1] = t;
+    pm *v = ks->held->v;
+    for (uint32_t j = ks->held->n - 1; j > 0 && pm_cmp_start(&v[j], &v[j - 1]) < 0; j--) {
+        pm t = v[j];
+        v[j] = v[j - 1];
+        v[j - 1] = t;
     }
 }
 
 void emit_complete(cep_engine *e, uint32_t pi, key_state *ks, pm_list *l) {
     const nfa_pattern *pat = &e->prog->patterns[pi];
-    if (!l->n && (!ks || !ks->done.n)) return;
+    if (!l->n && (!ks || !ks->held)) return;
+    if (l->n == 1 && ks && !ks->held && pat->skip != NFA_SKIP_NO_SKIP) {
+        /* One completion and none held: held and released at once when
+         * no partial match started before it (W1's every match), without
+         * a held block made and freed for it. */
+        const pm *f = key_first(ks);
+        if (!f || pm_cmp_start(f, &l->v[0]) >= 0) {
+            pm m = l->v[0];
+            l->n = 0;
+            release_one(e, pi, ks, &m);
+            return;
+        }
+    }
     for (uint32_t i = 0; i < l->n; i++) {
         if (pat->skip == NFA_SKIP_NO_SKIP || !ks) {
             emit_match(e, pi, &l->v[i], 0);
@@ -242,7 +262,7 @@ static void expire_one(cep_engine *e, uint32_t pi, key_state *ks, pm *p) {
     if (e->hooks.on_timeout) emit_match(e, pi, p, 1);
     else e->stats.timeouts++;
     engine_node_release(e, p->node);
-    if (ks->done.n) emit_release_held(e, pi, ks);
+    if (ks->held) emit_release_held(e, pi, ks);
 }
 
 void emit_prune_expired(cep_engine *e, key_state *ks, int64_t now) {
@@ -255,7 +275,7 @@ void emit_prune_expired(cep_engine *e, key_state *ks, int64_t now) {
         bucket *due = NULL;
         int many = 0;
         for (uint32_t i = 0; i < ks->nb; i++) {
-            bucket *b = &ks->b[i];
+            bucket *b = &key_buckets(ks)[i];
             if (!within_due(pat, &b->v[b->lo], now)) continue;
             many |= due != NULL || (b->lo + 1 < b->hi && within_due(pat, &b->v[b->lo + 1], now));
             due = b;
@@ -277,7 +297,7 @@ void emit_prune_expired(cep_engine *e, key_state *ks, int64_t now) {
     uint32_t cut[PM_MERGE_MAX], ncut = 0; /* where each bucket's part ends in parts */
     int fits = ks->nb <= PM_MERGE_MAX;
     for (uint32_t i = 0; i < ks->nb; i++) {
-        bucket *b = &ks->b[i];
+        bucket *b = &key_buckets(ks)[i];
         /* INT64_MAX is "no deadline": an event at time INT64_MAX must not
          * expire a partial match that has no window (or one past int64). */
         if (pat->states[b->state].gap_ms <= 0) {
@@ -309,7 +329,8 @@ void emit_prune_expired(cep_engine *e, key_state *ks, int64_t now) {
     }
     uint32_t gone = ks->npms;
     ks->npms = 0;
-    for (uint32_t i = 0; i < ks->nb; i++) ks->npms += ks->b[i].hi - ks->b[i].lo;
+    const bucket *bv = key_buckets(ks);
+    for (uint32_t i = 0; i < ks->nb; i++) ks->npms += bv[i].hi - bv[i].lo;
     gone -= ks->npms;
     if (!gone) return;
     e->stats.partial_matches -= gone;

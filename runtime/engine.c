@@ -189,9 +189,10 @@ static int process_event(cep_engine *e, cep_event *ev, int straggler, int own) {
 static int64_t key_first_deadline(const cep_engine *e, const key_state *ks) {
     const nfa_pattern *pat = &e->prog->patterns[ks->pattern];
     int64_t d = INT64_MAX;
+    const bucket *bv = key_buckets(ks);
     for (uint32_t i = 0; i < ks->nb; i++)
-        for (uint32_t j = ks->b[i].lo; j < ks->b[i].hi; j++) {
-            int64_t x = pm_deadline(pat, &ks->b[i].v[j]);
+        for (uint32_t j = bv[i].lo; j < bv[i].hi; j++) {
+            int64_t x = pm_deadline(pat, &bv[i].v[j]);
             if (x < d) d = x;
         }
     return d;
@@ -201,7 +202,7 @@ static int64_t key_first_deadline(const cep_engine *e, const key_state *ks) {
  * +inf at end of input), drop an idle key's partial matches (state TTL),
  * release held matches. */
 static void fire_timer(cep_engine *e, key_state *ks, int64_t d, int64_t now) {
-    if (!ks->npms && !ks->done.n) return; /* what the entry was for has gone */
+    if (!ks->npms && !ks->held) return; /* what the entry was for has gone */
     /* At end of input the key's windows close together at its first real
      * deadline, not at an entry left by a partial match that moved on. */
     if (now != d && key_first_deadline(e, ks) > d) now = d;
@@ -555,7 +556,7 @@ int engine_finish_after(cep_engine *e, int64_t last) {
         key_state *ks = e->keyset.first;
         key_drop_pms(e, ks);
         emit_release_held(e, ks->pattern, ks);
-        if (ks->done.n) engine_key_free(e, ks); /* only after running out of memory */
+        if (ks->held) engine_key_free(e, ks); /* only after running out of memory */
         else engine_key_settle(e, ks);
     }
     e->finished = 1;

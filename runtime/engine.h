@@ -62,39 +62,58 @@ typedef struct bucket {
     uint32_t state;
 } bucket;
 
-#define KS_INLINE 4
+#define KS_INLINE 1
+
+/* Completed matches a skip rule holds back (emit.c), in start order: made
+ * when a key first holds one, freed when it holds none again. */
+typedef struct key_held {
+    uint32_t n, cap;
+    pm v[];
+} key_held;
 
 /* State of one key of one pattern. It lives while it holds partial or
  * held-back matches, and after that until the timer entries naming it have
  * fired (then an event of the same key finds it again, which saves making
- * it anew). */
+ * it anew). At a million keys these are most of the engine's memory, so
+ * it holds only what every key needs (144 bytes with its one inline
+ * partial match, then the key): its hash is in its key map's slot, held
+ * matches in a block of their own that exists only while there are some,
+ * and a bucket of more than KS_INLINE partial matches in an array. */
 typedef struct key_state key_state;
 typedef struct key_entry key_entry;
 struct key_state {
-    uint64_t hash;          /* of key (alone in its key group; else unused) */
-    key_entry *ent;         /* its group's entry for the key; NULL: alone */
-    uint64_t created;       /* order it last got state in, for deterministic iteration */
     key_state *prev, *next; /* keys holding state, in `created` order */
-    bucket *b;              /* non-empty buckets, by state index */
-    pm_list done;           /* completed matches held back by the skip rule */
+    uint64_t created;       /* order it last got state in, for deterministic iteration */
+    key_entry *ent;         /* its group's entry for the key; NULL: alone */
+    key_held *held;         /* completed matches held back by the skip rule; NULL: none */
     int64_t last_event;     /* time of the key's latest event (state TTL) */
     uint32_t pattern;
     uint32_t key_len;       /* bytes of the encoded key */
     uint32_t npms;          /* partial matches in all buckets */
     uint32_t timers;        /* timer entries naming this key */
-    uint32_t max_used;      /* the largest `used` among its partial matches */
-    uint16_t nb, bcap;
-    uint8_t listed;         /* on the creation-order list (holds state) */
-    uint8_t ttl_armed;      /* has an entry in the TTL lane */
-    uint8_t inl_used;       /* inl_v is some bucket's array */
-    uint8_t unmapped;       /* in no key map (during a reload, or after one ran out of memory) */
-    /* Most keys wait in one state with a few partial matches: the first
-     * bucket and up to KS_INLINE of them live in the key state itself, so
-     * an event reaches them without another cache miss. */
-    bucket inl_b;
+    uint16_t nb, bcap;      /* buckets (key_buckets); room for them */
+    uint8_t max_used;       /* the largest `used` among its partial matches (at most 64) */
+    uint8_t listed : 1;     /* on the creation-order list (holds state) */
+    uint8_t ttl_armed : 1;  /* has an entry in the TTL lane */
+    uint8_t inl_used : 1;   /* inl_v is some bucket's array */
+    uint8_t unmapped : 1;   /* in no key map (during a reload, or after one ran out of memory) */
+    /* Most keys wait in one state with a few partial matches: that
+     * bucket and its first KS_INLINE live in the key state itself, so an
+     * event reaches them without another cache miss. A key waiting in
+     * more states has its buckets in an array, named in the same room. */
+    union {
+        bucket inl_b;       /* bcap <= 1 */
+        bucket *dir;        /* bcap > 1 */
+    };
     pm inl_v[KS_INLINE];
     char key[];             /* the encoded key */
 };
+
+/* ks's non-empty buckets, nb of them, by state index. */
+static inline bucket *key_buckets(const key_state *ks) { return ks->bcap > 1 ? ks->dir : (bucket *)&ks->inl_b; }
+
+/* Held matches of ks: how many (ks->held has them). */
+static inline uint32_t key_nheld(const key_state *ks) { return ks->held ? ks->held->n : 0; }
 
 /* Patterns keyed by the same fields form a key group: an event's key is
  * encoded, hashed and looked up once for all of them (once per event, see
@@ -135,7 +154,7 @@ typedef struct keymap {
 } keymap;
 
 key_state *keymap_find(const keymap *m, uint64_t hash, const char *key, uint32_t len);
-int keymap_insert(keymap *m, key_state *ks);
+int keymap_insert(keymap *m, key_state *ks, uint64_t hash);
 void keymap_remove(keymap *m, key_state *ks);
 key_entry *entmap_find(const keymap *m, uint64_t hash, const char *key, uint32_t len);
 int entmap_insert(keymap *m, key_entry *ent);
@@ -406,6 +425,10 @@ void key_drop_empty_buckets(cep_engine *e, key_state *ks);
 int key_insert_sorted(cep_engine *e, key_state *ks, pm_list *l);
 /* Append to ks's held matches (slab memory); 0 or -1. */
 int key_hold_push(cep_engine *e, key_state *ks, pm p);
+/* ks's held block freed when it holds nothing. */
+void key_held_settle(cep_engine *e, key_state *ks);
+/* Release ks's held matches and their block. */
+void key_drop_held(cep_engine *e, key_state *ks);
 /* Remove ks's partial match that comes first in pm_less order into *out. */
 int key_pop_first(cep_engine *e, key_state *ks, pm *out);
 const pm *key_first(const key_state *ks);

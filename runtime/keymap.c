@@ -11,6 +11,7 @@
 #include "config.h"
 #include "engine.h"
 #include "bytes.h"
+#include "hash.h"
 #include "mem.h"
 
 #include <string.h>
@@ -78,8 +79,9 @@ static void map_remove(keymap *m, uint64_t hash, const void *p) {
     m->count--;
 }
 
-int keymap_insert(keymap *m, key_state *ks) { return map_insert(m, ks->hash, ks); }
-void keymap_remove(keymap *m, key_state *ks) { map_remove(m, ks->hash, ks); }
+int keymap_insert(keymap *m, key_state *ks, uint64_t hash) { return map_insert(m, hash, ks); }
+/* (A key state keeps no hash: its slot has it, found again from the key.) */
+void keymap_remove(keymap *m, key_state *ks) { map_remove(m, hash_bytes(ks->key, ks->key_len, m->seed), ks); }
 int entmap_insert(keymap *m, key_entry *ent) { return map_insert(m, ent->hash, ent); }
 void entmap_remove(keymap *m, key_entry *ent) { map_remove(m, ent->hash, ent); }
 

@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define BUCKET_MIN 4
+#define BUCKET_MIN 2
 
 /* ---- key groups: one lookup of a key for every pattern keyed alike ---------- */
 
@@ -123,8 +123,7 @@ int engine_key_map(cep_engine *e, key_state *ks) {
     if (e->rt[ks->pattern].kgroup != NO_GROUP) {
         rc = group_attach(e, ks, NULL);
     } else {
-        ks->hash = hash_bytes(ks->key, ks->key_len, e->keyset.keys.seed);
-        rc = keymap_insert(&e->keyset.keys, ks);
+        rc = keymap_insert(&e->keyset.keys, ks, hash_bytes(ks->key, ks->key_len, e->keyset.keys.seed));
     }
     ks->unmapped = rc < 0;
     return rc;
@@ -154,11 +153,10 @@ key_state *engine_key_new(cep_engine *e, uint32_t pattern, uint64_t hash, const 
     key_state *ks = slab_alloc(&e->store.mem, sizeof *ks + len);
     if (!ks) return NULL;
     memset(ks, 0, sizeof *ks);
-    ks->hash = hash;
     ks->pattern = pattern;
     ks->key_len = len;
     memcpy(ks->key, key, len);
-    int rc = e->rt[pattern].kgroup != NO_GROUP ? group_attach(e, ks, gc) : keymap_insert(&e->keyset.keys, ks);
+    int rc = e->rt[pattern].kgroup != NO_GROUP ? group_attach(e, ks, gc) : keymap_insert(&e->keyset.keys, ks, hash);
     if (rc < 0) {
         slab_free(&e->store.mem, ks, sizeof *ks + len);
         return NULL;
@@ -262,14 +260,13 @@ static void bucket_free(cep_engine *e, key_state *ks, bucket *b) {
 }
 
 static void dir_free(cep_engine *e, key_state *ks) {
-    if (ks->b != &ks->inl_b) slab_free(&e->store.mem, ks->b, (size_t)ks->bcap * sizeof *ks->b);
-    ks->b = NULL;
+    if (ks->bcap > 1) slab_free(&e->store.mem, ks->dir, (size_t)ks->bcap * sizeof *ks->dir);
     ks->bcap = 0;
 }
 
 void key_drop_pms(cep_engine *e, key_state *ks) {
     for (uint32_t i = 0; i < ks->nb; i++) {
-        bucket *b = &ks->b[i];
+        bucket *b = &key_buckets(ks)[i];
         for (uint32_t j = b->lo; j < b->hi; j++) engine_node_release(e, b->v[j].node);
         bucket_free(e, ks, b);
     }
@@ -279,12 +276,19 @@ void key_drop_pms(cep_engine *e, key_state *ks) {
     ks->max_used = 0;
 }
 
+void key_drop_held(cep_engine *e, key_state *ks) {
+    key_held *h = ks->held;
+    if (!h) return;
+    for (uint32_t i = 0; i < h->n; i++) engine_node_release(e, h->v[i].node);
+    slab_free(&e->store.mem, h, sizeof *h + (size_t)h->cap * sizeof *h->v);
+    ks->held = NULL;
+}
+
 void engine_key_free(cep_engine *e, key_state *ks) {
     key_drop_pms(e, ks);
-    for (uint32_t i = 0; i < ks->done.n; i++) engine_node_release(e, ks->done.v[i].node);
+    key_drop_held(e, ks);
     unlist(e, ks);
     engine_key_unmap(e, ks);
-    slab_free(&e->store.mem, ks->done.v, (size_t)ks->done.cap * sizeof *ks->done.v);
     dir_free(e, ks);
     slab_free(&e->store.mem, ks, sizeof *ks + ks->key_len);
     e->keyset.nkey_states--;
@@ -292,16 +296,17 @@ void engine_key_free(cep_engine *e, key_state *ks) {
 
 void key_drop_empty_buckets(cep_engine *e, key_state *ks) {
     uint32_t k = 0;
+    bucket *bv = key_buckets(ks);
     for (uint32_t i = 0; i < ks->nb; i++) {
-        if (ks->b[i].lo == ks->b[i].hi) bucket_free(e, ks, &ks->b[i]);
-        else ks->b[k++] = ks->b[i];
+        if (bv[i].lo == bv[i].hi) bucket_free(e, ks, &bv[i]);
+        else bv[k++] = bv[i];
     }
     ks->nb = (uint16_t)k;
     if (!ks->npms) ks->max_used = 0;
 }
 
 void engine_key_settle(cep_engine *e, key_state *ks) {
-    if (ks->npms || ks->done.n) return;
+    if (ks->npms || ks->held) return;
     unlist(e, ks);
     if (ks->nb) key_drop_empty_buckets(e, ks);
     if (!ks->timers) engine_key_free(e, ks);
@@ -309,31 +314,31 @@ void engine_key_settle(cep_engine *e, key_state *ks) {
 
 bucket *key_bucket(cep_engine *e, key_state *ks, uint32_t state, int create) {
     uint32_t i = 0;
-    while (i < ks->nb && ks->b[i].state < state) i++;
-    if (i < ks->nb && ks->b[i].state == state) return &ks->b[i];
+    bucket *bv = key_buckets(ks);
+    while (i < ks->nb && bv[i].state < state) i++;
+    if (i < ks->nb && bv[i].state == state) return &bv[i];
     if (!create) return NULL;
     if (!ks->bcap) {
-        ks->b = &ks->inl_b;
-        ks->bcap = 1;
+        ks->bcap = 1; /* inl_b */
     } else if (ks->nb == ks->bcap) {
         uint32_t ncap = 2u * ks->bcap;
         if (ncap > UINT16_MAX) return NULL;
         bucket *nb = slab_alloc(&e->store.mem, (size_t)ncap * sizeof *nb);
         if (!nb) return NULL;
-        memcpy(nb, ks->b, ks->nb * sizeof *nb);
+        memcpy(nb, bv, ks->nb * sizeof *nb);
         dir_free(e, ks);
-        ks->b = nb;
+        ks->dir = bv = nb; /* (over inl_b, copied) */
         ks->bcap = (uint16_t)ncap;
     }
-    memmove(ks->b + i + 1, ks->b + i, (ks->nb - i) * sizeof *ks->b);
+    memmove(bv + i + 1, bv + i, (ks->nb - i) * sizeof *bv);
     ks->nb++;
-    ks->b[i] = (bucket){.state = state};
+    bv[i] = (bucket){.state = state};
     if (!ks->inl_used) { /* the key's own room, while no other bucket has it */
-        ks->b[i].v = ks->inl_v;
-        ks->b[i].cap = KS_INLINE;
+        bv[i].v = ks->inl_v;
+        bv[i].cap = KS_INLINE;
         ks->inl_used = 1;
     }
-    return &ks->b[i];
+    return &bv[i];
 }
 
 /* Room for n more entries at b's end (live ones moved to the front). */
@@ -347,8 +352,9 @@ static int bucket_reserve(cep_engine *e, key_state *ks, bucket *b, uint32_t n) {
         return 0;
     }
     uint64_t ncap = b->cap ? b->cap : BUCKET_MIN;
-    while (ncap < (uint64_t)live + n) ncap *= 2;
+    while (ncap < (uint64_t)live + n) ncap += (ncap + 1) / 2;
     if (ncap > UINT32_MAX / sizeof(pm)) return -1;
+    ncap = slab_size((size_t)ncap * sizeof(pm)) / sizeof(pm); /* the whole block */
     pm *nv = slab_alloc(&e->store.mem, (size_t)ncap * sizeof *nv);
     if (!nv) return -1;
     if (live) memcpy(nv, b->v + b->lo, (size_t)live * sizeof *nv);
@@ -414,24 +420,35 @@ int key_insert_sorted(cep_engine *e, key_state *ks, pm_list *l) {
 }
 
 int key_hold_push(cep_engine *e, key_state *ks, pm p) {
-    pm_list *l = &ks->done;
-    if (l->n == l->cap) {
+    key_held *h = ks->held;
+    uint32_t cap = h ? h->cap : 0;
+    if (!h || h->n == cap) {
         /* From the engine's slab: keys that hold matches come and go. */
-        uint32_t ncap = l->cap ? 2 * l->cap : 4;
-        if (ncap > UINT32_MAX / sizeof *l->v) return -1;
-        pm *nv = slab_realloc(&e->store.mem, l->v, (size_t)l->cap * sizeof *nv, (size_t)ncap * sizeof *nv);
-        if (!nv) return -1;
-        l->v = nv;
-        l->cap = ncap;
+        uint32_t ncap = cap ? 2 * cap : 4;
+        if (ncap > (UINT32_MAX - sizeof *h) / sizeof *h->v) return -1;
+        key_held *nh = slab_realloc(&e->store.mem, h, h ? sizeof *h + (size_t)cap * sizeof *h->v : 0,
+                                    sizeof *nh + (size_t)ncap * sizeof *nh->v);
+        if (!nh) return -1;
+        if (!h) nh->n = 0;
+        nh->cap = ncap;
+        ks->held = h = nh;
     }
-    l->v[l->n++] = p;
+    h->v[h->n++] = p;
     return 0;
+}
+
+void key_held_settle(cep_engine *e, key_state *ks) {
+    key_held *h = ks->held;
+    if (h && !h->n) {
+        slab_free(&e->store.mem, h, sizeof *h + (size_t)h->cap * sizeof *h->v);
+        ks->held = NULL;
+    }
 }
 
 const pm *key_first(const key_state *ks) {
     const pm *best = NULL;
     for (uint32_t i = 0; i < ks->nb; i++) {
-        const bucket *b = &ks->b[i];
+        const bucket *b = &key_buckets(ks)[i];
         if (b->lo < b->hi && (!best || pm_less(&b->v[b->lo], best))) best = &b->v[b->lo];
     }
     return best;
@@ -441,7 +458,7 @@ int key_pop_first(cep_engine *e, key_state *ks, pm *out) {
     const pm *f = key_first(ks);
     if (!f) return 0;
     for (uint32_t i = 0; i < ks->nb; i++) {
-        bucket *b = &ks->b[i];
+        bucket *b = &key_buckets(ks)[i];
         if (b->lo < b->hi && &b->v[b->lo] == f) {
             *out = b->v[b->lo++];
             ks->npms--;
@@ -461,7 +478,7 @@ static int cmp_pm(const void *a, const void *b) {
 int key_collect(const key_state *ks, pm_list *l) {
     uint32_t base = l->n;
     for (uint32_t i = 0; i < ks->nb; i++) {
-        const bucket *b = &ks->b[i];
+        const bucket *b = &key_buckets(ks)[i];
         for (uint32_t j = b->lo; j < b->hi; j++)
             if (engine_list_push(l, b->v[j]) < 0) return -1;
     }
@@ -497,8 +514,9 @@ void key_relabel(cep_engine *e, key_state *ks) {
         return;
     }
     size_t n = 0;
+    bucket *bv = key_buckets(ks);
     for (uint32_t i = 0; i < ks->nb; i++)
-        for (uint32_t j = ks->b[i].lo; j < ks->b[i].hi; j++) v[n++] = &ks->b[i].v[j];
+        for (uint32_t j = bv[i].lo; j < bv[i].hi; j++) v[n++] = &bv[i].v[j];
     qsort(v, n, sizeof *v, cmp_pmp);
     ks->max_used = 0;
     for (size_t i = 0; i < n;) {

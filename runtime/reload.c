@@ -141,8 +141,7 @@ static void lose_partial_matches(cep_engine *e) {
     for (key_state *ks = e->keyset.first; ks; ks = next) {
         next = ks->next;
         key_drop_pms(e, ks);
-        for (uint32_t i = 0; i < ks->done.n; i++) engine_node_release(e, ks->done.v[i].node);
-        ks->done.n = 0;
+        key_drop_held(e, ks);
         engine_key_settle(e, ks);
     }
 }
@@ -202,9 +201,10 @@ CEP_API int cep_engine_replace_program(cep_engine *e, const cep_program *np) {
     }
     for (key_state *ks = e->keyset.first; ks; ks = ks->next) {
         if (engine_key_map(e, ks) < 0) r.oom = 1; /* lose_partial_matches frees it */
+        bucket *bv = key_buckets(ks);
         for (uint32_t i = 0; i < ks->nb; i++)
-            for (uint32_t x = ks->b[i].lo; x < ks->b[i].hi; x++) move_pm(&r, &ks->b[i].v[x]);
-        for (uint32_t i = 0; i < ks->done.n; i++) move_pm(&r, &ks->done.v[i]);
+            for (uint32_t x = bv[i].lo; x < bv[i].hi; x++) move_pm(&r, &bv[i].v[x]);
+        for (uint32_t i = 0; i < key_nheld(ks); i++) move_pm(&r, &ks->held->v[i]);
     }
     /* Out of memory half-way: some chains are in the old layout, which the
      * new program cannot read, so every partial and held match goes. */

@@ -192,7 +192,8 @@ static inline void fetch_key(const key_state *const *keys, size_t k, size_t nk) 
     }
     if (k + SNAP_AHEAD / 2 < nk) {
         const key_state *ks = keys[k + SNAP_AHEAD / 2];
-        if (ks->nb && ks->b[0].hi > ks->b[0].lo) __builtin_prefetch(ks->b[0].v[ks->b[0].lo].node);
+        const bucket *b = key_buckets(ks);
+        if (ks->nb && b->hi > b->lo) __builtin_prefetch(b->v[b->lo].node);
     }
 }
 
@@ -201,9 +202,10 @@ static int write_group(writer *w, const key_state *const *keys, size_t nk, pm_li
     for (size_t k = 0; k < nk; k++) {
         fetch_key(keys, k, nk);
         const key_state *ks = keys[k];
+        const bucket *bv = key_buckets(ks);
         for (uint32_t i = 0; i < ks->nb; i++)
-            for (uint32_t j = ks->b[i].lo; j < ks->b[i].hi; j++) add_chain(&s, ks->b[i].v[j].node);
-        for (uint32_t i = 0; i < ks->done.n; i++) add_chain(&s, ks->done.v[i].node);
+            for (uint32_t j = bv[i].lo; j < bv[i].hi; j++) add_chain(&s, bv[i].v[j].node);
+        for (uint32_t i = 0; i < key_nheld(ks); i++) add_chain(&s, ks->held->v[i].node);
     }
     int rc = s.oom ? CEP_ENOMEM : CEP_OK;
     w_u32(w, (uint32_t)s.nev);
@@ -234,8 +236,8 @@ static int write_group(writer *w, const key_state *const *keys, size_t nk, pm_li
         }
         w_u32(w, order->n);
         for (uint32_t i = 0; i < order->n; i++) w_pm(w, &s, &order->v[i]);
-        w_u32(w, ks->done.n);
-        for (uint32_t i = 0; i < ks->done.n; i++) w_pm(w, &s, &ks->done.v[i]);
+        w_u32(w, key_nheld(ks));
+        for (uint32_t i = 0; i < key_nheld(ks); i++) w_pm(w, &s, &ks->held->v[i]);
     }
     w_flush(w);
     snap_free(&s);
@@ -578,8 +580,8 @@ static int r_key_held(rd *d, const nfa_pattern *pat, key_state *ks) {
             return R_OOM;
         }
     }
-    for (uint32_t i = 0; i < ks->done.n; i++)
-        for (pm_node *x = ks->done.v[i].node; x; x = x->parent)
+    for (uint32_t i = 0; i < key_nheld(ks); i++)
+        for (pm_node *x = ks->held->v[i].node; x; x = x->parent)
             if (x->step >= pat->nsteps) return R_CORRUPT;
     return 0;
 }

@@ -124,7 +124,7 @@ void engine_prefetch_key(cep_engine *e, const cep_event *ev, int stage, uint64_t
          * hint decides. */
         uint64_t open = pat->dispatch_slot >= 0 ? eval_dispatch(pat, &ev->vals[pat->dispatch_slot]) : ~(uint64_t)0;
         for (uint32_t bi = 0; bi < ks->nb && bi < 4; bi++) {
-            const bucket *b = &ks->b[bi];
+            const bucket *b = &key_buckets(ks)[bi];
             if (b->state < 64 && (pat->dispatch_states >> b->state & 1) && !(open >> b->state & 1)) continue;
             if (stage == 2) {
                 if (b->v != ks->inl_v)
@@ -546,7 +546,7 @@ static void insert_kids(cep_engine *e, key_state *ks, const step_in *in) {
     if (l->n == 1) {
         /* The common case: one new partial match, which goes last. */
         pm *q = &l->v[0];
-        bucket *b = ks->nb == 1 && ks->b[0].state == q->state ? &ks->b[0] : key_bucket(e, ks, q->state, 0);
+        bucket *b = ks->nb == 1 && key_buckets(ks)[0].state == q->state ? &key_buckets(ks)[0] : key_bucket(e, ks, q->state, 0);
         if (b && b->hi < b->cap && b->lo < b->hi && pm_less(&b->v[b->hi - 1], q)) {
             pm_set_hint(&e->prog->patterns[ks->pattern], q);
             if (timers_arm_pm(e, ks, q, q->start_seq == in->ev->seq) < 0) {
@@ -659,7 +659,7 @@ int step_pattern(cep_engine *e, uint32_t pi, step_in *in) {
     }
     int had_state = ks && ks->listed;
     if (ks) {
-        if (ks->done.n) emit_release_held(e, pi, ks);
+        if (ks->held) emit_release_held(e, pi, ks);
         if (ks->npms && ks->max_used + rt->maxw > 64) key_relabel(e, ks);
     }
     if (e->cfg.max_bytes) budget_before_step(e, pi, ks, in); /* room for a fan-out, before it */
@@ -669,7 +669,7 @@ int step_pattern(cep_engine *e, uint32_t pi, step_in *in) {
     int failed = 0;
     uint32_t cut[PM_MERGE_MAX], ncut = 0;
     for (uint32_t i = 0; ks && i < ks->nb && !failed; i++) {
-        failed = step_bucket(e, pat, ks, &ks->b[i], in) < 0;
+        failed = step_bucket(e, pat, ks, &key_buckets(ks)[i], in) < 0;
         if (e->scratch.completed.n > (ncut ? cut[ncut - 1] : 0) && ncut < PM_MERGE_MAX) cut[ncut++] = e->scratch.completed.n;
     }
     /* Completions in Flink's order of the partial matches that made them
@@ -717,6 +717,6 @@ int step_pattern(cep_engine *e, uint32_t pi, step_in *in) {
     if (!ks->listed && (ks->npms || (e->scratch.completed.n && pat->skip != NFA_SKIP_NO_SKIP))) engine_key_activate(e, ks);
     emit_complete(e, pi, ks, &e->scratch.completed);
     if (e->cfg.state_ttl > 0) timers_arm_ttl(e, ks);
-    if (!ks->npms && !ks->done.n) engine_key_settle(e, ks);
+    if (!ks->npms && !ks->held) engine_key_settle(e, ks);
     return e->oom ? CEP_ENOMEM : CEP_OK;
 }

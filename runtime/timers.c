@@ -145,11 +145,13 @@ static void prefetch_next(const lane *l) {
     }
     if (l->lo + 2 < l->hi) {
         const key_state *ks = AT(l, l->lo + 2).ks;
-        if (ks->nb && ks->b[0].lo < ks->b[0].hi) __builtin_prefetch(&ks->b[0].v[ks->b[0].lo]);
+        const bucket *b = key_buckets(ks);
+        if (ks->nb && b->lo < b->hi) __builtin_prefetch(&b->v[b->lo]);
     }
     if (l->lo + 1 < l->hi) {
         const key_state *ks = AT(l, l->lo + 1).ks;
-        if (ks->nb && ks->b[0].lo < ks->b[0].hi) __builtin_prefetch(ks->b[0].v[ks->b[0].lo].node);
+        const bucket *b = key_buckets(ks);
+        if (ks->nb && b->lo < b->hi) __builtin_prefetch(b->v[b->lo].node);
     }
 }
 
@@ -160,7 +162,7 @@ static int entry_live(const cep_engine *e, uint32_t li, const timer_ent *t) {
     const pat_rt *rt = &e->rt[ks->pattern];
     const nfa_pattern *pat = &e->prog->patterns[ks->pattern];
     for (uint32_t i = 0; i < ks->nb; i++) {
-        const bucket *b = &ks->b[i];
+        const bucket *b = &key_buckets(ks)[i];
         int gap = rt->gap_lane[b->state] == li;
         if (!gap && li != rt->within_lane) continue;
         for (uint32_t j = b->lo; j < b->hi; j++) {
@@ -294,7 +296,7 @@ int timers_arm_pm_slow(cep_engine *e, key_state *ks, const pm *p, int new_family
 }
 
 static int arm_ttl(cep_engine *e, key_state *ks, int raw) {
-    if (e->cfg.state_ttl <= 0 || ks->ttl_armed || !(ks->npms || ks->done.n)) return 0;
+    if (e->cfg.state_ttl <= 0 || ks->ttl_armed || !(ks->npms || ks->held)) return 0;
     if (ks->last_event > INT64_MAX - e->cfg.state_ttl) return 0; /* never idle long enough */
     if (add_entry(e, e->timers.nlanes - 1, ks->last_event + e->cfg.state_ttl, ks, raw) < 0) return -1;
     ks->ttl_armed = 1;
@@ -481,7 +483,7 @@ int engine_lanes_switch(cep_engine *e, const cep_program *np) {
 static void clear_key(cep_engine *e, key_state *ks) {
     ks->timers = 0;
     ks->ttl_armed = 0;
-    if (!ks->npms && !ks->done.n) engine_key_free(e, ks);
+    if (!ks->npms && !ks->held) engine_key_free(e, ks);
 }
 
 void timers_clear(cep_engine *e) {
@@ -504,8 +506,9 @@ int timers_rebuild(cep_engine *e) {
     for (key_state *ks = e->keyset.first; ks; ks = ks->next) {
         const pat_rt *rt = &e->rt[ks->pattern];
         for (uint32_t i = 0; i < ks->nb; i++) {
-            size_t n = ks->b[i].hi - ks->b[i].lo;
-            uint32_t gl = rt->gap_lane[ks->b[i].state];
+            const bucket *b = &key_buckets(ks)[i];
+            size_t n = b->hi - b->lo;
+            uint32_t gl = rt->gap_lane[b->state];
             if (rt->within_lane != NO_LANE) need[rt->within_lane] += n;
             if (gl != NO_LANE) need[gl] += n;
         }
@@ -517,9 +520,10 @@ int timers_rebuild(cep_engine *e) {
     mem_free(need);
     if (rc < 0) return -1;
     for (key_state *ks = e->keyset.first; ks; ks = ks->next) {
+        bucket *bv = key_buckets(ks);
         for (uint32_t i = 0; i < ks->nb; i++)
-            for (uint32_t j = ks->b[i].lo; j < ks->b[i].hi; j++)
-                if (arm_pm(e, ks, &ks->b[i].v[j], 1, 1) < 0) return -1;
+            for (uint32_t j = bv[i].lo; j < bv[i].hi; j++)
+                if (arm_pm(e, ks, &bv[i].v[j], 1, 1) < 0) return -1;
         if (arm_ttl(e, ks, 1) < 0) return -1;
     }
     for (uint32_t i = 0; i < e->timers.nlanes; i++) {

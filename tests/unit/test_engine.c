@@ -130,15 +130,23 @@ START_TEST(json_out_of_order_and_late) {
 }
 END_TEST
 
+/* a waits for a b with the same x, skip pastLastEvent: an engine whose
+ * matches go to c. */
+static void hold_back_engine(cep_program **p, cep_engine **e, collected *c) {
+    *p = compile_ok("pattern p begin a where t == \"a\" followedBy b where t == \"b\" and x == a.x "
+                    "skip pastLastEvent\n");
+    *e = NULL;
+    ck_assert_int_eq(cep_engine_new(*p, e), CEP_OK);
+    cep_engine_on_match(*e, on_match, c);
+}
+
 START_TEST(skip_past_last_and_hold_back) {
     /* a1 waits for a b with the same x; a2 completes first but is held back
      * until a1 resolves; a1's match then prunes a2's (pastLastEvent). */
-    cep_program *p = compile_ok("pattern p begin a where t == \"a\" followedBy b where t == \"b\" and x == a.x "
-                                "skip pastLastEvent\n");
-    cep_engine *e = NULL;
+    cep_program *p;
+    cep_engine *e;
     collected c = {0};
-    ck_assert_int_eq(cep_engine_new(p, &e), CEP_OK);
-    cep_engine_on_match(e, on_match, &c);
+    hold_back_engine(&p, &e, &c);
     const char *lines[] = {"{\"ts\":1,\"t\":\"a\",\"x\":1}", "{\"ts\":2,\"t\":\"a\",\"x\":2}",
                            "{\"ts\":3,\"t\":\"b\",\"x\":2}", "{\"ts\":4,\"t\":\"b\",\"x\":1}"};
     for (size_t i = 0; i < 3; i++) ck_assert_int_eq(cep_engine_push_json(e, lines[i], strlen(lines[i])), CEP_OK);
@@ -147,6 +155,34 @@ START_TEST(skip_past_last_and_hold_back) {
     ck_assert_str_eq(c.text, "p[1..4] a@1 b@4;");
     ck_assert_int_eq(cep_engine_finish(e), CEP_OK);
     ck_assert_str_eq(c.text, "p[1..4] a@1 b@4;");
+    cep_engine_free(e);
+    cep_program_free(p);
+}
+END_TEST
+
+/* A key's held matches live in a block that exists only while it holds
+ * some (engine.h: key_held): the key state itself stays small. */
+START_TEST(held_block_only_while_held) {
+    _Static_assert(sizeof(void *) != 8 || sizeof(key_state) <= 144, "a key state grew (docs/design.md, Keys)");
+    cep_program *p;
+    cep_engine *e;
+    collected c = {0};
+    hold_back_engine(&p, &e, &c);
+    const char *lines[] = {"{\"ts\":1,\"t\":\"a\",\"x\":1}", "{\"ts\":2,\"t\":\"a\",\"x\":2}",
+                           "{\"ts\":3,\"t\":\"a\",\"x\":3}", "{\"ts\":4,\"t\":\"b\",\"x\":2}",
+                           "{\"ts\":5,\"t\":\"b\",\"x\":1}"};
+    for (size_t i = 0; i < 3; i++) ck_assert_int_eq(cep_engine_push_json(e, lines[i], strlen(lines[i])), CEP_OK);
+    const key_state *ks = e->keyset.first;
+    ck_assert_ptr_nonnull(ks);
+    ck_assert_uint_eq(ks->npms, 3);
+    ck_assert_ptr_null(ks->held);
+    ck_assert_int_eq(cep_engine_push_json(e, lines[3], strlen(lines[3])), CEP_OK);
+    ck_assert_ptr_nonnull(ks->held); /* a2's match waits for a1 */
+    ck_assert_uint_eq(ks->held->n, 1);
+    ck_assert_int_eq(cep_engine_push_json(e, lines[4], strlen(lines[4])), CEP_OK);
+    ck_assert_str_eq(c.text, "p[1..5] a@1 b@5;"); /* a2's pruned: it started before b@5 */
+    ck_assert_ptr_null(e->keyset.first); /* nothing left: the key state went, its block too */
+    ck_assert_int_eq(cep_engine_finish(e), CEP_OK);
     cep_engine_free(e);
     cep_program_free(p);
 }
@@ -539,9 +575,10 @@ START_TEST(branch_order_survives_relabel) {
     ck_assert_ptr_nonnull(ks);
     ck_assert_uint_le(ks->max_used, 64);
     size_t seen = 0;
+    const bucket *bv = key_buckets(ks);
     for (uint32_t i = 0; i < ks->nb; i++)
-        for (uint32_t j = ks->b[i].lo; j + 1 < ks->b[i].hi; j++, seen++)
-            ck_assert_msg(pm_less(&ks->b[i].v[j], &ks->b[i].v[j + 1]), "partial matches %u and %u tie", j, j + 1);
+        for (uint32_t j = bv[i].lo; j + 1 < bv[i].hi; j++, seen++)
+            ck_assert_msg(pm_less(&bv[i].v[j], &bv[i].v[j + 1]), "partial matches %u and %u tie", j, j + 1);
     ck_assert_uint_ge(seen, NB - 1); /* the 100 (a, b_i) wait in one bucket */
     ck_assert_int_eq(cep_engine_finish(e), CEP_OK);
     ck_assert_int_eq(o.n, NB);
@@ -770,6 +807,7 @@ Suite *engine_suite(void) {
     tcase_add_test(tc, time_field_path);
     tcase_add_test(tc, json_out_of_order_and_late);
     tcase_add_test(tc, skip_past_last_and_hold_back);
+    tcase_add_test(tc, held_block_only_while_held);
     tcase_add_test(tc, held_until_finish_and_watermark);
     tcase_add_test(tc, emit_and_stop);
     tcase_add_test(tc, api_edges);
