@@ -172,11 +172,29 @@ CEP_API int cep_engine_replace_program(cep_engine *e, const cep_program *np) {
     for (uint32_t i = 0; i < op->nfields; i++)
         r.slot[i] = program_slot(np, op->fields[i], strlen(op->fields[i]));
 
+    /* Buffered events are still to be matched, by every new pattern too:
+     * copied before anything changes, so that running out of memory here
+     * leaves the engine as it was (no partial match holds them yet). */
+    for (size_t i = 0; i < e->time.reorder.n && !r.oom; i++) copy_event(&r, e->time.reorder.v[i], 1);
+    if (r.oom) {
+        for (size_t i = 0; i < r.ncopies; i++) engine_drop_event(e, r.copies[i]);
+        ptr_free(&r.done);
+        mem_free(r.copies);
+        mem_free(pmap);
+        mem_free(r.slot);
+        cep_event_free(r.builder);
+        engine_set_err(e, "out of memory while changing the program");
+        return CEP_ENOMEM;
+    }
+
     /* Timer entries are made again in the new program's lanes; keys that
      * held nothing but entries go now. */
     timers_clear(e);
     if (engine_lanes_switch(e, np) < 0) {
         if (timers_rebuild(e) < 0) lose_partial_matches(e);
+        for (size_t i = 0; i < r.ncopies; i++) engine_drop_event(e, r.copies[i]);
+        ptr_free(&r.done);
+        mem_free(r.copies);
         mem_free(pmap);
         mem_free(r.slot);
         cep_event_free(r.builder);
@@ -210,11 +228,10 @@ CEP_API int cep_engine_replace_program(cep_engine *e, const cep_program *np) {
      * new program cannot read, so every partial and held match goes. */
     if (r.oom) lose_partial_matches(e);
     for (size_t i = 0; i < r.nolds; i++) engine_node_release(e, r.olds[i]);
-    /* Buffered events are still to be matched, by every new pattern too. */
-    for (size_t i = 0; i < e->time.reorder.n && !r.oom; i++) {
+    /* The buffered events' copies, made above, take their places. */
+    for (size_t i = 0; i < e->time.reorder.n; i++) {
         cep_event *old = e->time.reorder.v[i];
-        cep_event *c = copy_event(&r, old, 1);
-        if (!c) break;
+        cep_event *c = r.copies[ptr_get(&r.done, old)];
         event_retain(c);
         engine_drop_event(e, old);
         e->time.reorder.v[i] = c; /* same time and sequence: the heap order holds */
