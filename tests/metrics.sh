@@ -151,9 +151,18 @@ feed() {
     name=$1
     exec 3>"$TMP/in"
     if [ -n "${3:-}" ]; then
+        # Each chunk's checkpoint is written before the next chunk comes
+        # (a writer still at work when the next is due postpones it, and
+        # on a loaded machine that would merge two into one).
         for k in 1 2 3 4 5 6 7 8 9; do
             sed -n "$((k * 100 - 99)),$((k * 100))p" "$TMP/events.jsonl" >&3
-            sleep 0.3
+            w=0
+            while [ $w -lt 300 ]; do
+                scrape /metrics >/dev/null
+                grep -q "^cepheus_checkpoints_total $k\$" "$TMP/body" && break
+                sleep 0.1
+                w=$((w + 1))
+            done
         done
         sed -n '901,$p' "$TMP/events.jsonl" >&3
     else
