@@ -9,6 +9,8 @@
 #include "config.h"
 #include "route.h"
 
+#include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "expr.h"
@@ -179,6 +181,165 @@ static int route_keys(const nfa_pattern *pat, keyset *ks) {
     return 0;
 }
 
+/* ---- thresholds: the rest of a gate filed under a key ---------------------- */
+
+/* Do constants a and b compare equal (value_equal: ints and doubles as
+ * numbers)? */
+static int const_eq(const cep_value *a, const cep_value *b) {
+    int an = a->type == CEP_INT || a->type == CEP_DOUBLE, bn = b->type == CEP_INT || b->type == CEP_DOUBLE;
+    if (an && bn) {
+        if (a->type == CEP_INT && b->type == CEP_INT) return a->u.i == b->u.i;
+        return (a->type == CEP_INT ? (double)a->u.i : a->u.d) == (b->type == CEP_INT ? (double)b->u.i : b->u.d);
+    }
+    if (a->type != CEP_STRING || b->type != CEP_STRING) return 0;
+    return a->u.s.len == b->u.s.len && memcmp(a->u.s.ptr, b->u.s.ptr, a->u.s.len) == 0;
+}
+
+/* Does c hold whenever field slot equals k (c's own evaluation pure)? */
+static int implied(const expr *c, int32_t slot, const cep_value *k) {
+    switch (c->kind) {
+    case XK_SLOT_CMP: return c->slot == slot && c->op == NFA_OP_EQ && const_eq(&c->k, k);
+    case XK_IN: {
+        if (c->a->kind != XK_SLOT || c->a->slot != slot) return 0;
+        int hit = 0;
+        for (uint32_t i = 0; i < c->nargs; i++) {
+            if (c->args[i]->kind != XK_CONST) return 0;
+            hit |= const_eq(&c->args[i]->k, k);
+        }
+        return hit;
+    }
+    case XK_BINARY:
+        if (c->op == NFA_OP_AND) return implied(c->a, slot, k) && implied(c->b, slot, k);
+        if (c->op == NFA_OP_OR) return implied(c->a, slot, k) || implied(c->b, slot, k);
+        return 0;
+    default: return 0;
+    }
+}
+
+/* Can c be left unevaluated without anyone noticing (no regex, whose
+ * errors are counted, no call)? */
+static int pure(const expr *c) {
+    switch (c->kind) {
+    case XK_CONST:
+    case XK_SLOT:
+    case XK_SLOT_CMP: return 1;
+    case XK_UNARY:
+    case XK_ISNULL: return pure(c->a);
+    case XK_BINARY: return pure(c->a) && pure(c->b);
+    case XK_IN:
+        for (uint32_t i = 0; i < c->nargs; i++)
+            if (!pure(c->args[i])) return 0;
+        return pure(c->a);
+    default: return 0;
+    }
+}
+
+/* A conjunct the index can decide by sorted thresholds. */
+static int thresholdable(const expr *c) {
+    if (c->kind != XK_SLOT_CMP || c->op == NFA_OP_NE || c->op < NFA_OP_EQ || c->op > NFA_OP_GE) return 0;
+    return c->k.type == CEP_INT || c->k.type == CEP_STRING || (c->k.type == CEP_DOUBLE && isfinite(c->k.u.d));
+}
+
+/* A threshold while building: its key's entry and its group. */
+typedef struct thr_build {
+    const route_ent *e;
+    int32_t slot;
+    uint8_t op, type;
+    route_thr t;
+} thr_build;
+
+typedef struct thr_list {
+    thr_build *v;
+    size_t n, cap;
+} thr_list;
+
+/* Walk the and-chain of gate g, filed under key k of field slot, state s,
+ * at pos of entry e: its conjuncts the key implies, and those it can
+ * decide by thresholds (added to l) while every conjunct before them is
+ * pure (so that leaving them unevaluated changes nothing). *full: every
+ * conjunct is one of the two. 0 or -1 (out of memory). */
+static int chain_thresholds(const expr *g, int32_t slot, const cep_value *k, const route_ent *e, uint32_t pos,
+                            uint32_t s, thr_list *l, int *full, int *impure) {
+    if (g->kind == XK_BINARY && g->op == NFA_OP_AND) {
+        if (chain_thresholds(g->a, slot, k, e, pos, s, l, full, impure) < 0) return -1;
+        return chain_thresholds(g->b, slot, k, e, pos, s, l, full, impure);
+    }
+    if (implied(g, slot, k)) return 0;
+    if (*impure || !thresholdable(g)) {
+        *full = 0;
+        if (!pure(g)) *impure = 1;
+        return 0;
+    }
+    if (l->n == l->cap && mem_grow((void **)&l->v, &l->cap, l->n + 1, sizeof *l->v) < 0) return -1;
+    l->v[l->n++] = (thr_build){e, g->slot, g->op, (uint8_t)g->k.type, {g->k, pos, s}};
+    return 0;
+}
+
+/* The states of bits (pattern pi, at pos of entry e of field slot) that
+ * the key decides with thresholds: sure gets those it opens unless a
+ * threshold fails. */
+static int state_thresholds(const cep_program *p, nfa_route *r, uint32_t pi, int32_t slot, const route_ent *e,
+                            uint32_t pos, uint64_t bits, thr_list *l) {
+    for (; bits; bits &= bits - 1) {
+        uint32_t s = (uint32_t)__builtin_ctzll(bits);
+        const expr *g = p->patterns[pi].states[s].gate;
+        int full = 1, impure = 0;
+        if (!g) continue;
+        if (chain_thresholds(g, slot, &e->k, e, pos, s, l, &full, &impure) < 0) return -1;
+        if (full) {
+            r->sure[e->first + pos] |= (uint64_t)1 << s;
+            r->nsure++;
+        }
+    }
+    return 0;
+}
+
+static int cmp_const(const cep_value *a, const cep_value *b) {
+    if (a->type == CEP_INT) return (a->u.i > b->u.i) - (a->u.i < b->u.i);
+    if (a->type == CEP_DOUBLE) return (a->u.d > b->u.d) - (a->u.d < b->u.d);
+    size_t n = a->u.s.len < b->u.s.len ? a->u.s.len : b->u.s.len;
+    int c = n ? memcmp(a->u.s.ptr, b->u.s.ptr, n) : 0;
+    if (c) return c < 0 ? -1 : 1;
+    return (a->u.s.len > b->u.s.len) - (a->u.s.len < b->u.s.len);
+}
+
+/* By entry, group (field, op, type), constant. */
+static int cmp_thr(const void *x, const void *y) {
+    const thr_build *a = x, *b = y;
+    if (a->e != b->e) return (uintptr_t)a->e < (uintptr_t)b->e ? -1 : 1;
+    if (a->slot != b->slot) return a->slot < b->slot ? -1 : 1;
+    if (a->op != b->op) return a->op < b->op ? -1 : 1;
+    if (a->type != b->type) return a->type < b->type ? -1 : 1;
+    int c = cmp_const(&a->t.c, &b->t.c);
+    if (c) return c;
+    return a->t.pos != b->t.pos ? (a->t.pos < b->t.pos ? -1 : 1) : (a->t.state > b->t.state) - (a->t.state < b->t.state);
+}
+
+/* Sort l into the route's groups, each entry's together. */
+static int thresholds_place(nfa_route *r, thr_list *l) {
+    if (!l->n) return 0;
+    qsort(l->v, l->n, sizeof *l->v, cmp_thr);
+    r->thr = mem_alloc(l->n * sizeof *r->thr);
+    r->tg = mem_alloc(l->n * sizeof *r->tg);
+    if (!r->thr || !r->tg) return -1;
+    for (size_t i = 0; i < l->n; i++) {
+        const thr_build *t = &l->v[i];
+        r->thr[r->nthr++] = t->t;
+        route_ent *e = (route_ent *)t->e; /* the route's own, being built */
+        const thr_build *prev = i ? &l->v[i - 1] : NULL;
+        if (!prev || prev->e != t->e) {
+            e->tg_first = r->ntg;
+            e->tg_n = 0;
+        }
+        if (!prev || prev->e != t->e || prev->slot != t->slot || prev->op != t->op || prev->type != t->type) {
+            r->tg[r->ntg++] = (route_tgroup){t->slot, t->op, t->type, r->nthr - 1, 0};
+            e->tg_n++;
+        }
+        r->tg[r->ntg - 1].n++;
+    }
+    return 0;
+}
+
 void nfa_route_free(nfa_route *r) {
     if (!r) return;
     for (uint32_t i = 0; i < r->nfields; i++) mem_free(r->fields[i].ents);
@@ -186,6 +347,9 @@ void nfa_route_free(nfa_route *r) {
     mem_free(r->always);
     mem_free(r->pool);
     mem_free(r->maybe);
+    mem_free(r->sure);
+    mem_free(r->tg);
+    mem_free(r->thr);
     mem_free(r->exact_dispatch);
     mem_free(r);
 }
@@ -208,9 +372,11 @@ static route_field *field_new(nfa_route *r, int32_t slot, uint32_t keys) {
     return f->ents ? f : NULL;
 }
 
-/* Add pattern pi under each of its keys in f: count = 1 counts (room
- * not yet made), else fills. A pattern is added once per entry. */
-static void add_keys(nfa_route *r, route_field *f, const keyset *ks, uint32_t pi, int count) {
+/* Add pattern pi under each of its keys in f: p NULL counts (room not
+ * yet made), else fills, with the thresholds of its gates (into l). A
+ * pattern is added once per entry. 0 or -1 (out of memory). */
+static int add_keys(const cep_program *p, nfa_route *r, route_field *f, const keyset *ks, uint32_t pi,
+                    thr_list *l) {
     for (uint32_t k = 0; k < ks->n; k++) {
         route_ent *e = find(f, &ks->v[k]);
         if (e->k.type == CEP_NULL) {
@@ -218,23 +384,30 @@ static void add_keys(nfa_route *r, route_field *f, const keyset *ks, uint32_t pi
             e->last = UINT32_MAX;
             f->nkeys++;
         }
-        if (e->last == pi) { /* a key two states share */
-            if (!count) r->maybe[e->first + e->n - 1] |= ks->m[k];
-            continue;
-        }
-        e->last = pi;
-        if (count) {
-            e->n++;
+        uint64_t bits = ks->m[k];
+        if (e->last == pi) { /* a key two states share (or one state twice) */
+            if (!p) continue;
+            bits &= ~r->maybe[e->first + e->n - 1];
+            r->maybe[e->first + e->n - 1] |= bits;
         } else {
-            r->maybe[e->first + e->n] = ks->m[k];
+            e->last = pi;
+            if (!p) {
+                e->n++;
+                continue;
+            }
+            r->maybe[e->first + e->n] = bits;
+            r->sure[e->first + e->n] = 0;
             r->pool[e->first + e->n++] = pi;
         }
+        if (state_thresholds(p, r, pi, f->slot, e, e->n - 1, bits, l) < 0) return -1;
     }
+    return 0;
 }
 
 int nfa_route_build(cep_program *p) {
     int rc = CEP_ENOMEM;
     nfa_route *r = NULL;
+    thr_list thr = {0};
     keyset *ks = mem_calloc(p->npatterns ? p->npatterns : 1, sizeof *ks);
     if (!ks) return CEP_ENOMEM;
     uint32_t nrouted = 0, nkeys = 0;
@@ -247,20 +420,20 @@ int nfa_route_build(cep_program *p) {
     rc = CEP_ENOMEM;
     if (!(r = mem_calloc(1, sizeof *r))) goto out;
     r->nwords = (p->npatterns + 63) / 64;
-    r->always = mem_calloc(r->nwords, sizeof *r->always);
+    r->always = mem_alloc((p->npatterns - nrouted + 1) * sizeof *r->always);
     r->fields = mem_calloc(nrouted, sizeof *r->fields);
     /* Each pattern once per key, and once in its field's list of all. */
     r->pool = mem_alloc(((size_t)nkeys + nrouted) * sizeof *r->pool);
     r->maybe = mem_alloc(((size_t)nkeys + nrouted) * sizeof *r->maybe);
+    r->sure = mem_alloc(((size_t)nkeys + nrouted) * sizeof *r->sure);
     r->exact_dispatch = mem_calloc(r->nwords, sizeof *r->exact_dispatch);
-    if (!r->always || !r->fields || !r->pool || !r->maybe || !r->exact_dispatch) goto out;
+    if (!r->always || !r->fields || !r->pool || !r->maybe || !r->sure || !r->exact_dispatch) goto out;
 
     /* Count the patterns behind each key, then make room, then fill in
      * pattern order, so that every list comes out ascending. */
     for (uint32_t i = 0; i < p->npatterns; i++) {
         if (ks[i].slot < 0) {
-            r->always[i / 64] |= (uint64_t)1 << (i % 64);
-            r->nalways++;
+            r->always[r->nalways++] = i;
             continue;
         }
         route_field *f = field_find(r, ks[i].slot);
@@ -271,7 +444,7 @@ int nfa_route_build(cep_program *p) {
             if (!(f = field_new(r, ks[i].slot, fkeys))) goto out;
         }
         f->all_n++;
-        add_keys(r, f, &ks[i], i, 1);
+        add_keys(NULL, r, f, &ks[i], i, NULL);
     }
     uint32_t at = 0;
     for (uint32_t i = 0; i < r->nfields; i++) {
@@ -291,17 +464,20 @@ int nfa_route_build(cep_program *p) {
         if (ks[i].slot < 0) continue;
         route_field *f = field_find(r, ks[i].slot);
         r->maybe[f->all_first + f->all_n] = ~(uint64_t)0;
+        r->sure[f->all_first + f->all_n] = 0;
         r->pool[f->all_first + f->all_n++] = i;
-        add_keys(r, f, &ks[i], i, 0);
+        if (add_keys(p, r, f, &ks[i], i, &thr) < 0) goto out;
         /* Dispatched on the field it is routed by: the route's state
          * mask decides its dispatch too (nfa_dispatch, not needed). */
         if (p->patterns[i].dispatch_slot == ks[i].slot) r->exact_dispatch[i / 64] |= (uint64_t)1 << (i % 64);
     }
+    if (thresholds_place(r, &thr) < 0) goto out;
     p->route = r;
     r = NULL;
     rc = CEP_OK;
 out:
     nfa_route_free(r);
+    mem_free(thr.v);
     for (uint32_t i = 0; i < p->npatterns; i++) {
         mem_free(ks[i].v);
         mem_free(ks[i].m);
@@ -310,10 +486,10 @@ out:
     return rc;
 }
 
-const uint32_t *nfa_route_lookup(const nfa_route *r, const route_field *f, const cep_value *v,
-                                 uint32_t *n, const uint64_t **maybe) {
+const uint32_t *nfa_route_lookup(const nfa_route *r, const route_field *f, const cep_value *v, uint32_t *n,
+                                 const route_ent **ent) {
     *n = 0;
-    *maybe = NULL;
+    *ent = NULL;
     if (v->type == CEP_DOUBLE) {
         *n = f->all_n;
         return r->pool + f->all_first;
@@ -322,6 +498,6 @@ const uint32_t *nfa_route_lookup(const nfa_route *r, const route_field *f, const
     const route_ent *e = find(f, v);
     if (e->k.type == CEP_NULL) return NULL;
     *n = e->n;
-    *maybe = r->maybe + e->first;
+    *ent = e;
     return r->pool + e->first;
 }

@@ -115,65 +115,38 @@ int engine_list_push(pm_list *l, pm p) {
 
 /* ---- time ---------------------------------------------------------------------------- */
 
-/* The patterns the event can concern (nfa/route.c), as a set in
- * e->route_bits: those every event goes through, and those its dispatch
- * values let in; for the latter, which of their states' gates the value
- * can open (e->route_maybe, valid where e->route_exact has the bit). 0,
- * or -1 when there is no room: then all of them. */
-static int route_event(cep_engine *e, const nfa_route *r, const cep_value *vals) {
-    if (e->scratch.route_cap < r->nwords) {
-        size_t cap = e->scratch.route_cap, xcap = e->scratch.route_cap, mcap = e->scratch.route_maybe_cap;
-        if (mem_grow((void **)&e->scratch.route_bits, &cap, r->nwords, sizeof *e->scratch.route_bits) < 0 ||
-            mem_grow((void **)&e->scratch.route_exact, &xcap, cap, sizeof *e->scratch.route_exact) < 0 ||
-            mem_grow((void **)&e->scratch.route_maybe, &mcap, cap * 64, sizeof *e->scratch.route_maybe) < 0)
-            return -1;
-        e->scratch.route_cap = (uint32_t)cap;
-        e->scratch.route_maybe_cap = mcap;
-    }
-    memcpy(e->scratch.route_bits, r->always, r->nwords * sizeof *r->always);
-    memset(e->scratch.route_exact, 0, r->nwords * sizeof *e->scratch.route_exact);
-    for (uint32_t f = 0; f < r->nfields; f++) {
-        uint32_t n;
-        const uint64_t *maybe;
-        const uint32_t *v = nfa_route_lookup(r, &r->fields[f], &vals[r->fields[f].slot], &n, &maybe);
-        for (uint32_t i = 0; i < n; i++) e->scratch.route_bits[v[i] / 64] |= (uint64_t)1 << (v[i] % 64);
-        if (maybe)
-            for (uint32_t i = 0; i < n; i++) {
-                e->scratch.route_exact[v[i] / 64] |= (uint64_t)1 << (v[i] % 64);
-                e->scratch.route_maybe[v[i]] = maybe[i];
-            }
-    }
-    return 0;
-}
-
 /* Run one event, in event-time order, through every pattern it can
  * concern, in pattern order (the order of their matches). */
 static int process_event(cep_engine *e, cep_event *ev, int straggler, int own) {
     cep_event *stored = NULL;
-    step_in in = {ev, &stored, straggler, own, ~(uint64_t)0, 0};
+    step_in in = {ev, &stored, straggler, own, ~(uint64_t)0, 0, 0};
     int rc = CEP_OK;
     e->stats.events++;
     e->scratch.ev_stamp++; /* the key groups' lookups of the last event are stale */
     const nfa_route *r = e->prog->route;
+    const route_visit *v;
+    int nv;
     /* With a state TTL every event refreshes its keys: no routing. */
-    if (r && e->cfg.state_ttl <= 0 && route_event(e, r, ev->vals) == 0) {
-        for (uint32_t w = 0; w < r->nwords; w++)
-            for (uint64_t bits = e->scratch.route_bits[w]; bits; bits &= bits - 1) {
-                uint32_t pi = w * 64 + (uint32_t)__builtin_ctzll(bits);
-                uint64_t x = e->scratch.route_exact[w] >> (pi % 64) & 1;
-                in.maybe = x ? e->scratch.route_maybe[pi] : ~(uint64_t)0;
-                in.exact_dispatch = x & r->exact_dispatch[w] >> (pi % 64);
-                /* Its start closed, it can only step the key's partial
-                 * matches: none, nothing to do (step_pattern's early
-                 * return, without the call; not under a memory budget,
-                 * which makes room before even that). */
-                const pat_rt *rt = &e->rt[pi];
-                if (rt->start_bit && !(in.maybe & rt->start_bit) && rt->kgroup != NO_GROUP && !e->cfg.max_bytes &&
-                    pattern_keyless(e, pi, ev->vals))
-                    continue;
-                int res = step_pattern(e, pi, &in);
-                if (res != CEP_OK) rc = res;
-            }
+    if (r && e->cfg.state_ttl <= 0 && (nv = visit_build(e, r, ev->vals, &v)) >= 0) {
+        for (int i = 0; i < nv; i++) {
+            uint32_t pi = v[i].pi;
+            /* Every gate closed: a routed pattern is skippable, the event
+             * changes nothing of it (step_pattern's first return). */
+            if (v[i].exact && !v[i].maybe && e->prog->patterns[pi].nstates <= 64) continue;
+            in.maybe = v[i].maybe;
+            in.sure = v[i].sure;
+            in.exact_dispatch = v[i].exact && (r->exact_dispatch[pi / 64] >> (pi % 64) & 1);
+            /* Its start closed, it can only step the key's partial
+             * matches: none, nothing to do (step_pattern's early
+             * return, without the call; not under a memory budget,
+             * which makes room before even that). */
+            const pat_rt *rt = &e->rt[pi];
+            if (rt->start_bit && !(in.maybe & rt->start_bit) && rt->kgroup != NO_GROUP && !e->cfg.max_bytes &&
+                pattern_keyless(e, pi, ev->vals))
+                continue;
+            int res = step_pattern(e, pi, &in);
+            if (res != CEP_OK) rc = res;
+        }
     } else {
         for (uint32_t pi = 0; pi < e->prog->npatterns; pi++) {
             int res = step_pattern(e, pi, &in);
@@ -609,9 +582,8 @@ CEP_API void cep_engine_free(cep_engine *e) {
         mem_free(e->store.slabs);
         e->store.slabs = next;
     }
-    mem_free(e->scratch.route_bits);
-    mem_free(e->scratch.route_exact);
-    mem_free(e->scratch.route_maybe);
+    mem_free(e->scratch.visit);
+    mem_free(e->scratch.visit_tmp);
     mem_free(e->scratch.kids.v);
     mem_free(e->scratch.completed.v);
     mem_free(e->scratch.expired.v);

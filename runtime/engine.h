@@ -345,11 +345,9 @@ typedef struct engine_scratch {
     uint64_t ev_stamp;        /* one per event through process_event */
     char *keybuf;
     size_t keybuf_cap;
-    uint64_t *route_bits;     /* the patterns an event concerns (engine.c) */
-    uint64_t *route_exact;    /* ... those of them route_maybe is known for */
-    uint64_t *route_maybe;    /* ... per pattern: nfa_route.maybe */
-    size_t route_maybe_cap;
-    uint32_t route_cap;
+    uint64_t sure;            /* states whose gate is open, unread (step_in.sure) */
+    struct route_visit *visit, *visit_tmp; /* the patterns an event visits (visit.c) */
+    uint32_t visit_cap;
 } engine_scratch;
 
 /* Why the last call must fail with CEP_ELIMIT (--on-limit fail). */
@@ -501,6 +499,8 @@ typedef struct step_in {
     uint64_t maybe;      /* states (below 64) whose gate the event may open:
                           * the others' are closed, unread (nfa_route.maybe) */
     int exact_dispatch;  /* maybe decides the dispatch too (nfa_route.exact_dispatch) */
+    uint64_t sure;       /* states (below 64, in maybe) whose gate the event
+                          * opens, unread (nfa_route.sure, thresholds passed) */
 } step_in;
 int step_pattern(cep_engine *e, uint32_t pi, step_in *in);
 /* Has pattern pi (in a key group) no state for the key of vals? */
@@ -513,6 +513,19 @@ int step_encode_key(cep_engine *e, uint32_t pi, const cep_value *vals, uint32_t 
  * gates let it step (2, once the key state has come). Stage 0 makes the
  * key's hash in *hash; the later stages take it from there. */
 void engine_prefetch_key(cep_engine *e, const cep_event *ev, int stage, uint64_t *hash);
+
+/* ---- visit.c: the patterns an event visits ---- */
+/* One pattern the route sends an event to, and what it says of its gates. */
+typedef struct route_visit {
+    uint64_t maybe;      /* as step_in.maybe (all ones: not known) */
+    uint64_t sure;       /* as step_in.sure */
+    uint32_t pi;
+    uint32_t exact;      /* maybe is the route's for the event's value */
+} route_visit;
+struct nfa_route;
+/* The visits of the event of vals, in pattern order, into *visits (scratch
+ * until the next call); their count, or -1 when memory runs out. */
+int visit_build(cep_engine *e, const struct nfa_route *r, const cep_value *vals, const route_visit **visits);
 
 /* ---- budget.c: the memory budget ---- */
 /* Bytes the engine holds for the stream (stats.memory). */

@@ -193,6 +193,7 @@ static inline int pm_rest_holds(cep_engine *e, const nfa_state *st, const pm *p,
 static inline int gate_open(cep_engine *e, const nfa_pattern *pat, uint32_t s, const cep_value *row) {
     if (s < 64 && (pat->dispatch_states >> s & 1)) return (int)(e->scratch.gmask >> s & 1);
     if (s < 64 && !(e->scratch.maybe >> s & 1)) return 0; /* the route knows it closed */
+    if (s < 64 && (e->scratch.sure >> s & 1)) return 1;   /* ... or open (its thresholds) */
     const nfa_state *st = &pat->states[s];
     if (e->scratch.gate_at[s] != e->scratch.stamp) {
         e->scratch.gate_at[s] = e->scratch.stamp;
@@ -626,6 +627,7 @@ int step_pattern(cep_engine *e, uint32_t pi, step_in *in) {
         e->scratch.stamp = 1;
     }
     e->scratch.maybe = in->maybe;
+    e->scratch.sure = in->sure;
     if (in->exact_dispatch) e->scratch.gmask = in->maybe & pat->dispatch_states;
     else e->scratch.gmask = pat->dispatch_slot >= 0 ? eval_dispatch(pat, &ev->vals[pat->dispatch_slot]) : 0;
     if (rt->skippable && e->cfg.state_ttl <= 0) {

@@ -1,0 +1,134 @@
+/* visit.c — the patterns an event visits, from the program's route
+ * (nfa/route.c): those that see every event, and those filed under the
+ * event's value of each routed field, in pattern order, each with what the
+ * index says of its gates. A gate `type == "t3" and amount >= 412` filed
+ * under "t3" is decided here from the event's amount by binary search
+ * among the sorted thresholds of "t3"'s patterns: closed unread when the
+ * amount fails, open unread when the two conjuncts are the whole gate.
+ * The comparisons are value_compare's (runtime/eval.c): ints exactly,
+ * ints and doubles as doubles, NaN, null and other types never pass. */
+#include "config.h"
+#include "engine.h"
+#include "mem.h"
+#include "route.h"
+
+#include <math.h>
+#include <string.h>
+
+/* How a group's constants compare with the event's value. */
+enum { TC_NONE, TC_INT, TC_DBL, TC_STR };
+
+static inline int thr_cmp(int kind, const cep_value *c, const cep_value *v, double vd) {
+    if (kind == TC_INT) return (c->u.i > v->u.i) - (c->u.i < v->u.i);
+    if (kind == TC_DBL) {
+        double x = c->type == CEP_INT ? (double)c->u.i : c->u.d;
+        return (x > vd) - (x < vd);
+    }
+    size_t n = c->u.s.len < v->u.s.len ? c->u.s.len : v->u.s.len;
+    int r = n ? memcmp(c->u.s.ptr, v->u.s.ptr, n) : 0;
+    if (r) return r < 0 ? -1 : 1;
+    return (c->u.s.len > v->u.s.len) - (c->u.s.len < v->u.s.len);
+}
+
+/* The first of t[0..n) whose constant is >= v (strict 0) or > v (1). */
+static uint32_t thr_bound(const route_thr *t, uint32_t n, int kind, const cep_value *v, double vd, int strict) {
+    uint32_t lo = 0, hi = n;
+    while (lo < hi) {
+        uint32_t mid = lo + (hi - lo) / 2;
+        if (thr_cmp(kind, &t[mid].c, v, vd) < strict) lo = mid + 1;
+        else hi = mid;
+    }
+    return lo;
+}
+
+static inline void thr_close(route_visit *out, const route_thr *t, uint32_t from, uint32_t to) {
+    for (uint32_t i = from; i < to; i++) {
+        uint64_t bit = (uint64_t)1 << t[i].state;
+        out[t[i].pos].maybe &= ~bit;
+        out[t[i].pos].sure &= ~bit;
+    }
+}
+
+/* Close the gates of group g's thresholds that value v fails. */
+static void thr_apply(route_visit *out, const route_tgroup *g, const route_thr *t, const cep_value *v) {
+    int kind = TC_NONE;
+    double vd = 0;
+    if (g->type == CEP_STRING) {
+        if (v->type == CEP_STRING) kind = TC_STR;
+    } else if (g->type == CEP_INT && v->type == CEP_INT) {
+        kind = TC_INT;
+    } else if (v->type == CEP_INT || v->type == CEP_DOUBLE) {
+        vd = v->type == CEP_INT ? (double)v->u.i : v->u.d;
+        if (!isnan(vd)) kind = TC_DBL;
+    }
+    if (kind == TC_NONE) { /* null, a bool, another type or NaN: every one fails */
+        thr_close(out, t, 0, g->n);
+        return;
+    }
+    uint32_t pass_lo = 0, pass_hi = g->n;
+    switch (g->op) {
+    case NFA_OP_GE: pass_hi = thr_bound(t, g->n, kind, v, vd, 1); break;     /* c <= v */
+    case NFA_OP_GT: pass_hi = thr_bound(t, g->n, kind, v, vd, 0); break;     /* c < v */
+    case NFA_OP_LE: pass_lo = thr_bound(t, g->n, kind, v, vd, 0); break;     /* c >= v */
+    case NFA_OP_LT: pass_lo = thr_bound(t, g->n, kind, v, vd, 1); break;     /* c > v */
+    default:                                                                  /* c == v */
+        pass_lo = thr_bound(t, g->n, kind, v, vd, 0);
+        pass_hi = pass_lo + thr_bound(t + pass_lo, g->n - pass_lo, kind, v, vd, 1);
+        break;
+    }
+    thr_close(out, t, 0, pass_lo);
+    thr_close(out, t, pass_hi, g->n);
+}
+
+/* The visits of field f's patterns for the event, at out; their count. */
+static uint32_t field_visits(const nfa_route *r, const route_field *f, const cep_value *vals, route_visit *out) {
+    uint32_t n;
+    const route_ent *ent;
+    const uint32_t *pi = nfa_route_lookup(r, f, &vals[f->slot], &n, &ent);
+    if (!ent) {
+        for (uint32_t i = 0; i < n; i++) out[i] = (route_visit){~(uint64_t)0, 0, pi[i], 0};
+        return n;
+    }
+    const uint64_t *maybe = r->maybe + ent->first, *sure = r->sure + ent->first;
+    for (uint32_t i = 0; i < n; i++) out[i] = (route_visit){maybe[i], sure[i], pi[i], 1};
+    for (uint32_t i = 0; i < ent->tg_n; i++) {
+        const route_tgroup *g = &r->tg[ent->tg_first + i];
+        thr_apply(out, g, r->thr + g->first, &vals[g->slot]);
+    }
+    return n;
+}
+
+int visit_build(cep_engine *e, const nfa_route *r, const cep_value *vals, const route_visit **visits) {
+    engine_scratch *sc = &e->scratch;
+    uint32_t need = e->prog->npatterns ? e->prog->npatterns : 1;
+    if (sc->visit_cap < need) {
+        size_t cap = sc->visit_cap, tcap = sc->visit_cap;
+        if (mem_grow((void **)&sc->visit, &cap, need, sizeof *sc->visit) < 0 ||
+            mem_grow((void **)&sc->visit_tmp, &tcap, cap, sizeof *sc->visit_tmp) < 0)
+            return -1;
+        sc->visit_cap = (uint32_t)(cap < tcap ? cap : tcap);
+    }
+    /* The lists are disjoint (a pattern is routed by one field, or sees
+     * every event) and each ascending: merged, at most one of each. */
+    route_visit *out = sc->visit, *tmp = sc->visit_tmp;
+    uint32_t n = 0;
+    for (uint32_t i = 0; i < r->nalways; i++) out[n++] = (route_visit){~(uint64_t)0, 0, r->always[i], 0};
+    for (uint32_t f = 0; f < r->nfields; f++) {
+        uint32_t m = field_visits(r, &r->fields[f], vals, out + n);
+        if (!m || n == 0) {
+            n += m;
+            continue;
+        }
+        const route_visit *a = out, *b = out + n, *ae = out + n, *be = out + n + m;
+        route_visit *o = tmp;
+        while (a < ae && b < be) *o++ = a->pi < b->pi ? *a++ : *b++;
+        while (a < ae) *o++ = *a++;
+        while (b < be) *o++ = *b++;
+        n += m;
+        route_visit *t = out;
+        out = tmp;
+        tmp = t;
+    }
+    *visits = out;
+    return (int)n;
+}
