@@ -1,6 +1,7 @@
 /* test_engine.c — the engine through the public C API: events built in C,
  * matches and late events through callbacks, options, stats, errors. */
 #include "config.h"
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -799,6 +800,35 @@ START_TEST(time_field_path) {
 }
 END_TEST
 
+/* Gates the routing index decides by thresholds (nfa/route.c,
+ * runtime/visit.c) against values JSON cannot carry: NaN passes no
+ * comparison (as value_compare says), infinities order as numbers. */
+START_TEST(thresholds_nan_and_infinity) {
+    cep_program *p = compile_ok("pattern ge begin e where type == \"a\" and v >= 2\n"
+                                "pattern lt begin e where type == \"a\" and v < 2.5\n"
+                                "pattern eq begin e where type == \"a\" and v == 2\n");
+    cep_engine *e = NULL;
+    cep_event *ev = NULL;
+    collected c = {0};
+    ck_assert_int_eq(cep_engine_new(p, &e), CEP_OK);
+    ck_assert_int_eq(cep_event_new(p, &ev), CEP_OK);
+    cep_engine_on_match(e, on_match, &c);
+    const double v[] = {NAN, INFINITY, -INFINITY, 2.0};
+    for (int i = 0; i < 4; i++) {
+        cep_event_clear(ev);
+        cep_event_set_time(ev, i + 1);
+        cep_event_set_string(ev, cep_program_field_slot(p, "type"), "a", 1);
+        cep_event_set_double(ev, cep_program_field_slot(p, "v"), v[i]);
+        ck_assert_int_eq(cep_engine_push(e, ev), CEP_OK);
+    }
+    ck_assert_int_eq(cep_engine_finish(e), CEP_OK);
+    ck_assert_str_eq(c.text, "ge[2..2] e@2;lt[3..3] e@3;ge[4..4] e@4;lt[4..4] e@4;eq[4..4] e@4;");
+    cep_event_free(ev);
+    cep_engine_free(e);
+    cep_program_free(p);
+}
+END_TEST
+
 Suite *engine_suite(void) {
     Suite *s = suite_create("engine");
     TCase *tc = tcase_create("engine");
@@ -823,6 +853,7 @@ Suite *engine_suite(void) {
     tcase_add_test(tc, match_event_pushed_elsewhere);
     tcase_add_test(tc, push_many_counts_what_went_in);
     tcase_add_test(tc, lateness_at_int64_min);
+    tcase_add_test(tc, thresholds_nan_and_infinity);
     suite_add_tcase(s, tc);
     return s;
 }
