@@ -199,6 +199,22 @@ static void explain_dot(strbuf *b, const cep_program *p, const nfa_pattern *pat,
     sb_printf(b, "  }\n");
 }
 
+/* What a field's values decide of their patterns' gates beyond letting
+ * the event in: how many conjuncts are sorted thresholds, and how many
+ * gates the index opens or closes unread. */
+static void explain_thresholds(strbuf *b, const nfa_route *r, const route_field *f) {
+    uint64_t nthr = 0, nsure = 0;
+    for (uint32_t s = 0; s <= f->mask; s++) {
+        const route_ent *e = &f->ents[s];
+        if (e->k.type == CEP_NULL) continue;
+        for (uint32_t g = 0; g < e->tg_n; g++) nthr += r->tg[e->tg_first + g].n;
+        for (uint32_t i = 0; i < e->n; i++) nsure += (uint64_t)__builtin_popcountll(r->sure[e->first + i]);
+    }
+    if (!nthr && !nsure) return;
+    sb_printf(b, "    %" PRIu64 " threshold%s sorted under the values; %" PRIu64 " gate%s decided by the index alone\n",
+              nthr, nthr == 1 ? "" : "s", nsure, nsure == 1 ? "" : "s");
+}
+
 /* The routing index (route.c): which field lets an event into which
  * patterns, and how many patterns stand behind a value. */
 static void explain_route(strbuf *b, const cep_program *p) {
@@ -224,6 +240,7 @@ static void explain_route(strbuf *b, const cep_program *p) {
         sb_printf(b, "  %s: %" PRIu32 " patterns, %" PRIu32 " values, %" PRIu32 " to %" PRIu32
                      " patterns behind a value (%.1f on average)\n",
                   p->fields[f->slot], f->all_n, f->nkeys, least, most, (double)sum / f->nkeys);
+        explain_thresholds(b, r, f);
         /* A few values (in the index's order) with their pattern counts. */
         for (uint32_t s = 0; s <= f->mask && shown < 8; s++) {
             const route_ent *e = &f->ents[s];
@@ -231,7 +248,15 @@ static void explain_route(strbuf *b, const cep_program *p) {
             sb_put(b, "    ", 4);
             if (e->k.type == CEP_INT) sb_printf(b, "%" PRId64, e->k.u.i);
             else put_string(b, e->k.u.s.ptr, e->k.u.s.len, 0);
-            sb_printf(b, ": %" PRIu32 " pattern%s\n", e->n, e->n == 1 ? "" : "s");
+            sb_printf(b, ": %" PRIu32 " pattern%s", e->n, e->n == 1 ? "" : "s");
+            for (uint32_t g = 0; g < e->tg_n;) { /* its sorted thresholds, per (field, op) */
+                const route_tgroup *t = &r->tg[e->tg_first + g];
+                uint32_t n = 0, g0 = g;
+                for (; g < e->tg_n && t[g - g0].slot == t->slot && t[g - g0].op == t->op; g++) n += t[g - g0].n;
+                sb_printf(b, "%s%s %s (%" PRIu32 ")", g0 ? ", " : "; thresholds: ", p->fields[t->slot],
+                          op_text(t->op), n);
+            }
+            sb_put(b, "\n", 1);
             shown++;
         }
         if (f->nkeys > shown) sb_printf(b, "    ... and %" PRIu32 " more values\n", f->nkeys - shown);

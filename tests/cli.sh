@@ -332,6 +332,15 @@ printf '%s\n' 'pattern q' '  begin a where type == "SELL" and name == "MSFT"' \
 run "$CEP" explain "$TMP/q.cep"
 grep -q '^  name: 1 patterns, 4 values' "$TMP/out" &&
     passed=$((passed + 1)) || { failed=$((failed + 1)); echo "FAIL: explain: routed by the field with more values"; }
+# The routing index: what is filed under each value, and its thresholds.
+run "$CEP" explain route.cep
+expect "explain: route" 0 '*' ""
+[ "$(sed -n '/^routing:/,$p' "$TMP/out")" = 'routing: 5 of 5 patterns by a field'"'"'s value; 0 see every event
+  type: 5 patterns, 2 values, 1 to 4 patterns behind a value (2.5 on average)
+    4 thresholds sorted under the values; 4 gates decided by the index alone
+    "b": 1 pattern
+    "a": 4 patterns; thresholds: v < (1), v >= (2), name == (1)' ] &&
+    passed=$((passed + 1)) || { failed=$((failed + 1)); echo "FAIL: explain: route thresholds"; }
 
 echo "cli: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]
