@@ -14,7 +14,9 @@
  * out-of-order input under --max-delay, timeouts (compared like matches),
  * one seed in four on a pool of 2 threads against one engine, and one
  * seed in eight a followedByAny-heavy case at CORE's densities
- * (gen_dense_case). Not
+ * (gen_dense_case), and in one case in four conditions `t == "X" and v OP
+ * N` that the routing index decides by thresholds, with some v written
+ * as doubles. Not
  * generated: looping or optional groups ((..)+, (..)*, (..)?, (..){n,m}),
  * negation or step references inside groups, until on groups, allowed
  * lateness (stragglers).
@@ -310,6 +312,22 @@ static void gen_pattern(rpattern *p)
     }
 }
 
+/* Every step one event, relaxed contiguity, no group (a shape the routing
+ * index takes: nfa/route.c). */
+static void flatten_steps(rpattern *p)
+{
+    p->ngroups = 0;
+    for (int s = 0; s < p->n; s++) {
+        rstep *st = &p->st[s];
+        st->q = RQ_ONE;
+        st->min = st->max = 1;
+        st->opt = st->greedy = st->has_until = 0;
+        st->inner = RI_RELAXED;
+        if (st->conn == RK_NEXT) st->conn = RK_FB;
+        if (st->conn == RK_NOTNEXT) st->conn = RK_NOTFB;
+    }
+}
+
 static void gen_case(tcase *tc)
 {
     memset(tc, 0, sizeof *tc);
@@ -356,6 +374,31 @@ static void gen_case(tcase *tc)
             tc->px[k].emit = chance(25);
             tc->np++;
         }
+    }
+    /* Thresholds (nfa/route.c, runtime/visit.c): one case in four turns
+     * most conditions that read only the event into `t == "X" and v OP N`
+     * (N an int or a half; gates the index decides alone) and writes some
+     * events' v as a double (2.0). Drawn last, so that the other cases
+     * stay what they were. */
+    if (chance(25)) {
+        for (int i = 0; i < tc->np; i++) {
+            rpattern *p = i ? &tc->px[i - 1] : &tc->p;
+            if (chance(60)) { /* one event a step, relaxed: most such patterns are routed */
+                rpattern was = *p;
+                flatten_steps(p);
+                if (!legal(p)) *p = was;
+            }
+            for (int s = 0; s < p->n; s++) {
+                rcond *c = &p->st[s].cond;
+                if (is_neg(&p->st[s]) || c->kind == RC_VGT || c->kind == RC_TEQ_VGT || !chance(70)) continue;
+                c->kind = RC_TEQ_VCMP;
+                c->op = rnd(5);
+                c->n = rnd(8);
+            }
+        }
+        int emits = 0; /* (a sum of doubles is a double: emit's check wants ints) */
+        for (int i = 0; i < tc->np; i++) emits |= pat_of(tc, i)->emit;
+        for (int i = 0; i < tc->n; i++) tc->ev[i].dbl = !emits && chance(30);
     }
 }
 
@@ -457,6 +500,14 @@ static void gen_seed_case(tcase *tc, unsigned long long seed)
     else gen_case(tc);
 }
 
+static int has_thresholds(const tcase *tc)
+{
+    for (int i = 0; i < tc->np; i++)
+        for (int s = 0; s < pat_of(tc, i)->n; s++)
+            if (pat_of(tc, i)->st[s].cond.kind == RC_TEQ_VCMP) return 1;
+    return 0;
+}
+
 static int any_keyed(const tcase *tc)
 {
     for (int i = 0; i < tc->np; i++)
@@ -468,10 +519,10 @@ static int event_json(const tcase *tc, int i, char *b, int cap)
 {
     const revent *e = &tc->ev[i];
     if (any_keyed(tc))
-        return snprintf(b, (size_t)cap, "{\"ts\":%lld,\"k\":\"%c\",\"t\":\"%c\",\"v\":%d}",
-                        (long long)e->ts, e->key ? 'y' : 'x', e->t, e->v);
-    return snprintf(b, (size_t)cap, "{\"ts\":%lld,\"t\":\"%c\",\"v\":%d}", (long long)e->ts, e->t,
-                    e->v);
+        return snprintf(b, (size_t)cap, "{\"ts\":%lld,\"k\":\"%c\",\"t\":\"%c\",\"v\":%d%s}",
+                        (long long)e->ts, e->key ? 'y' : 'x', e->t, e->v, e->dbl ? ".0" : "");
+    return snprintf(b, (size_t)cap, "{\"ts\":%lld,\"t\":\"%c\",\"v\":%d%s}", (long long)e->ts, e->t,
+                    e->v, e->dbl ? ".0" : "");
 }
 
 /* The emit clause of a pattern with emit: aggregates over the first
@@ -1138,7 +1189,7 @@ int main(int argc, char **argv)
             return 2;
         }
     }
-    unsigned long long pass = 0, fail = 0, skip = 0, matches = 0, sets = 0;
+    unsigned long long pass = 0, fail = 0, skip = 0, matches = 0, sets = 0, thr = 0;
     for (unsigned long long seed = first; seed < first + count; seed++) {
         tcase tc;
         gen_seed_case(&tc, seed);
@@ -1146,6 +1197,7 @@ int main(int argc, char **argv)
         rout ro;
         int r = check_case(&tc, why, sizeof why, &ro, NULL);
         if (r != R_SKIP && tc.np > 2) sets++;
+        if (r != R_SKIP && has_thresholds(&tc)) thr++;
         if (r != R_SKIP) {
             matches += (unsigned long long)ro.n;
             ref_out_free(&ro);
@@ -1175,7 +1227,7 @@ int main(int argc, char **argv)
         if (!keep_going) break;
     }
     printf("difftest: %llu seeds from %llu: %llu passed, %llu failed, %llu skipped, %llu matches "
-           "compared, %llu files of 3 to %d patterns\n", pass + fail + skip, first, pass, fail, skip, matches,
-           sets, DT_MAXPAT);
+           "compared, %llu files of 3 to %d patterns, %llu with thresholds\n", pass + fail + skip, first, pass, fail,
+           skip, matches, sets, DT_MAXPAT, thr);
     return fail ? 1 : 0;
 }

@@ -130,6 +130,15 @@ static int cond_eval(const ctx *c, const rcond *cd, const rrun *r, int e)
     case RC_TNE: return x->t != cd->t;
     case RC_TIN: return x->t == cd->t || x->t == cd->t2;
     case RC_VLT: return x->v < cd->n;
+    case RC_TEQ_VCMP:
+        if (x->t != cd->t) return 0;
+        switch (cd->op) {
+        case 0: return 2 * x->v < cd->n;
+        case 1: return 2 * x->v <= cd->n;
+        case 2: return 2 * x->v > cd->n;
+        case 3: return 2 * x->v >= cd->n;
+        default: return 2 * x->v == cd->n;
+        }
     case RC_TEQ_VGT:
         if (x->t != cd->t) return 0;
         /* fall through */
@@ -683,6 +692,11 @@ static int put_cond(const rpattern *p, const rcond *cd, char *b, int cap)
     case RC_VLT: return snprintf(b, (size_t)cap, "v < %d", cd->n);
     case RC_VGT: return snprintf(b, (size_t)cap, "v > %s.v", ref);
     case RC_TEQ_VGT: return snprintf(b, (size_t)cap, "t == \"%c\" and v > %s.v", cd->t, ref);
+    case RC_TEQ_VCMP: {
+        static const char *const ops[] = {"<", "<=", ">", ">=", "=="};
+        return snprintf(b, (size_t)cap, "t == \"%c\" and v %s %d%s", cd->t, ops[cd->op % 5], cd->n / 2,
+                        cd->n % 2 ? ".5" : "");
+    }
     }
     return 0;
 }

@@ -20,14 +20,17 @@ typedef enum rc_kind {
     RC_TIN,     /* t in ("X", "Y") */
     RC_VLT,     /* v < N */
     RC_VGT,     /* v > S.v        (S: an earlier step, or this looping step) */
-    RC_TEQ_VGT  /* t == "X" and v > S.v */
+    RC_TEQ_VGT, /* t == "X" and v > S.v */
+    RC_TEQ_VCMP /* t == "X" and v OP N: OP op (<, <=, >, >=, ==), N n / 2
+                 * (an int, or a double when n is odd) */
 } rc_kind;
 
 typedef struct rcond {
     rc_kind kind;
     char t, t2; /* type letters */
     int ref;    /* step index for S.v */
-    int n;      /* bound for RC_VLT */
+    int n;      /* bound for RC_VLT; twice the bound for RC_TEQ_VCMP */
+    int op;     /* RC_TEQ_VCMP: 0 <, 1 <=, 2 >, 3 >=, 4 == */
 } rcond;
 
 typedef enum rconn { RK_BEGIN, RK_NEXT, RK_FB, RK_FBA, RK_NOTNEXT, RK_NOTFB } rconn;
@@ -78,6 +81,7 @@ typedef struct revent {
     int key;                /* 0 or 1 */
     char t;
     int v;
+    int dbl;                /* v is written as a double (2.0): equal to the int */
 } revent;
 
 /* Where in the output sequence a match is released: (major, minor) compared
