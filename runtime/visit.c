@@ -8,6 +8,7 @@
  * The comparisons are value_compare's (runtime/eval.c): ints exactly,
  * ints and doubles as doubles, NaN, null and other types never pass. */
 #include "config.h"
+#include "bytes.h"
 #include "engine.h"
 #include "mem.h"
 #include "route.h"
@@ -63,6 +64,20 @@ static void thr_apply(route_visit *out, const route_tgroup *g, const route_thr *
     }
     if (kind == TC_NONE) { /* null, a bool, another type or NaN: every one fails */
         thr_close(out, t, 0, g->n);
+        return;
+    }
+    if (g->n <= 4) { /* a few: each compared, cheaper than searching */
+        for (uint32_t i = 0; i < g->n; i++) {
+            int pass;
+            if (kind == TC_STR && g->op == NFA_OP_EQ) {
+                pass = t[i].c.u.s.len == v->u.s.len && same_bytes(t[i].c.u.s.ptr, v->u.s.ptr, v->u.s.len);
+            } else {
+                int c = thr_cmp(kind, &t[i].c, v, vd); /* the constant against the value */
+                pass = g->op == NFA_OP_GE ? c <= 0 : g->op == NFA_OP_GT ? c < 0 : g->op == NFA_OP_LE ? c >= 0
+                     : g->op == NFA_OP_LT ? c > 0 : c == 0;
+            }
+            if (!pass) thr_close(out, t, i, i + 1);
+        }
         return;
     }
     uint32_t pass_lo = 0, pass_hi = g->n;
