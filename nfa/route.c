@@ -249,7 +249,7 @@ typedef struct thr_build {
 } thr_build;
 
 typedef struct thr_list {
-    thr_build *v;
+    thr_build *v;         /* NULL: only count them (n) */
     size_t n, cap;
 } thr_list;
 
@@ -270,23 +270,27 @@ static int chain_thresholds(const expr *g, int32_t slot, const cep_value *k, con
         if (!pure(g)) *impure = 1;
         return 0;
     }
-    if (l->n == l->cap && mem_grow((void **)&l->v, &l->cap, l->n + 1, sizeof *l->v) < 0) return -1;
+    if (!l->v) {
+        l->n++;
+        return 0;
+    }
+    if (l->n == l->cap) return -1; /* (counted before: cannot happen) */
     l->v[l->n++] = (thr_build){e, g->slot, g->op, (uint8_t)g->k.type, {g->k, pos, s}};
     return 0;
 }
 
-/* The states of bits (pattern pi, at pos of entry e of field slot) that
- * the key decides with thresholds: sure gets those it opens unless a
- * threshold fails. */
-static int state_thresholds(const cep_program *p, nfa_route *r, uint32_t pi, int32_t slot, const route_ent *e,
-                            uint32_t pos, uint64_t bits, thr_list *l) {
+/* The states of bits (pattern pi, at pos of entry e of field slot, whose
+ * key is k) that the key decides with thresholds: sure gets those it
+ * opens unless a threshold fails. e NULL: only count the thresholds. */
+static int state_thresholds(const cep_program *p, nfa_route *r, uint32_t pi, int32_t slot, const cep_value *k,
+                            const route_ent *e, uint32_t pos, uint64_t bits, thr_list *l) {
     for (; bits; bits &= bits - 1) {
         uint32_t s = (uint32_t)__builtin_ctzll(bits);
         const expr *g = p->patterns[pi].states[s].gate;
         int full = 1, impure = 0;
         if (!g) continue;
-        if (chain_thresholds(g, slot, &e->k, e, pos, s, l, &full, &impure) < 0) return -1;
-        if (full) {
+        if (chain_thresholds(g, slot, k, e, pos, s, l, &full, &impure) < 0) return -1;
+        if (full && e) {
             r->sure[e->first + pos] |= (uint64_t)1 << s;
             r->nsure++;
         }
@@ -316,22 +320,27 @@ static int cmp_thr(const void *x, const void *y) {
 }
 
 /* Sort l into the route's groups, each entry's together. */
+static int same_group(const thr_build *a, const thr_build *b) {
+    return a->e == b->e && a->slot == b->slot && a->op == b->op && a->type == b->type;
+}
+
 static int thresholds_place(nfa_route *r, thr_list *l) {
     if (!l->n) return 0;
     qsort(l->v, l->n, sizeof *l->v, cmp_thr);
+    size_t ngroups = 1;
+    for (size_t i = 1; i < l->n; i++) ngroups += !same_group(&l->v[i - 1], &l->v[i]);
     r->thr = mem_alloc(l->n * sizeof *r->thr);
-    r->tg = mem_alloc(l->n * sizeof *r->tg);
+    r->tg = mem_alloc(ngroups * sizeof *r->tg);
     if (!r->thr || !r->tg) return -1;
     for (size_t i = 0; i < l->n; i++) {
         const thr_build *t = &l->v[i];
         r->thr[r->nthr++] = t->t;
         route_ent *e = (route_ent *)t->e; /* the route's own, being built */
-        const thr_build *prev = i ? &l->v[i - 1] : NULL;
-        if (!prev || prev->e != t->e) {
+        if (!i || l->v[i - 1].e != t->e) {
             e->tg_first = r->ntg;
             e->tg_n = 0;
         }
-        if (!prev || prev->e != t->e || prev->slot != t->slot || prev->op != t->op || prev->type != t->type) {
+        if (!i || !same_group(&l->v[i - 1], t)) {
             r->tg[r->ntg++] = (route_tgroup){t->slot, t->op, t->type, r->nthr - 1, 0};
             e->tg_n++;
         }
@@ -399,7 +408,7 @@ static int add_keys(const cep_program *p, nfa_route *r, route_field *f, const ke
             r->sure[e->first + e->n] = 0;
             r->pool[e->first + e->n++] = pi;
         }
-        if (state_thresholds(p, r, pi, f->slot, e, e->n - 1, bits, l) < 0) return -1;
+        if (state_thresholds(p, r, pi, f->slot, &e->k, e, e->n - 1, bits, l) < 0) return -1;
     }
     return 0;
 }
@@ -460,6 +469,14 @@ int nfa_route_build(cep_program *p) {
                 f->ents[s].last = UINT32_MAX;
             }
     }
+    /* The thresholds, counted (at most: a key two states share counts
+     * twice), then made room for, so that the list is allocated once. */
+    for (uint32_t i = 0; i < p->npatterns; i++)
+        for (uint32_t k = 0; ks[i].slot >= 0 && k < ks[i].n; k++)
+            state_thresholds(p, r, i, ks[i].slot, &ks[i].v[k], NULL, 0, ks[i].m[k], &thr);
+    if (thr.n && !(thr.v = mem_alloc(thr.n * sizeof *thr.v))) goto out;
+    thr.cap = thr.n;
+    thr.n = 0;
     for (uint32_t i = 0; i < p->npatterns; i++) {
         if (ks[i].slot < 0) continue;
         route_field *f = field_find(r, ks[i].slot);
