@@ -1,8 +1,9 @@
 /* route.c — the program's index from a dispatch field's value to the
  * patterns it can concern (route.h). A pattern is indexed when an event
  * that opens none of its gates changes nothing of it for any key
- * (nfa_pattern.skippable) and every gate it has is decided by its dispatch
- * field (not undispatched): then the event need not reach it at all. The
+ * (nfa_pattern.skippable, or routable below) and every gate it has needs
+ * one field to hold one of a few values: then an event with another value
+ * need not reach it at all. The
  * engine still tests each reached pattern's gates, so a superset is
  * always correct; the index only leaves out patterns that would do
  * nothing. */
@@ -138,12 +139,47 @@ static void candidates(const expr *g, int32_t *c, uint32_t *n, uint32_t max) {
  * whose value every state that can hold a partial match needs, in its
  * gate, to be one of few constants. Only patterns that an event opening
  * no gate leaves alone (skippable) qualify. 0 or -1 (out of memory). */
+/* A start state without a shape whose edges are `take c`, `ignore not c`
+ * (its take goes to a state that proceeds: `begin a ... notFollowedBy b
+ * within ...`): c, which must hold for it to take anything; else NULL. */
+static const expr *start_cond(const nfa_pattern *pat) {
+    const nfa_state *st = &pat->states[pat->start];
+    if (st->shape != SHAPE_GENERAL || st->kind != ST_NORMAL || st->nedges != 2) return NULL;
+    const nfa_edge *e = &pat->edges[st->first_edge];
+    if (e[0].kind != EDGE_TAKE || !e[0].cond || e[0].negate || e[1].kind != EDGE_IGNORE || e[1].cond != e[0].cond ||
+        !e[1].negate || e[1].target != pat->start)
+        return NULL;
+    return e[0].cond;
+}
+
+/* What an event must pass to change anything of pattern pat in state s:
+ * its gate, or the start's condition (above); NULL: unknown. */
+static const expr *state_test(const nfa_pattern *pat, uint32_t s) {
+    return pat->states[s].gate ? pat->states[s].gate : s == pat->start ? start_cond(pat) : NULL;
+}
+
+/* Does an event that passes no state's test leave pat as it was, for
+ * every key? Skippable patterns (nfa.h) do, and so do those whose start
+ * takes nothing then (start_cond) and whose every other state keeps its
+ * partial matches on a closed gate: those the engine steps in full when
+ * they are reached (not skippable: their start has no gate to test). */
+static int routable(const nfa_pattern *pat) {
+    if (pat->skippable) return 1;
+    if (pat->start >= pat->nstates || !start_cond(pat)) return 0;
+    for (uint32_t s = 0; s < pat->nstates; s++) {
+        const nfa_state *st = &pat->states[s];
+        if (s == pat->start || (st->kind != ST_NORMAL && st->kind != ST_PENDING)) continue;
+        if (!st->gate || !(st->shape == SHAPE_FOLLOW || st->shape == SHAPE_NEGATE || st->shape == SHAPE_ANY)) return 0;
+    }
+    return 1;
+}
+
 static int route_keys(const nfa_pattern *pat, keyset *ks) {
     ks->slot = -1;
-    if (!pat->skippable) return 0;
+    if (!routable(pat)) return 0;
     const expr *first = NULL;
     for (uint32_t s = 0; s < pat->nstates && !first; s++)
-        if (pat->states[s].kind == ST_NORMAL || pat->states[s].kind == ST_PENDING) first = pat->states[s].gate;
+        if (pat->states[s].kind == ST_NORMAL || pat->states[s].kind == ST_PENDING) first = state_test(pat, s);
     if (!first) return 0;
     int32_t cand[8];
     uint32_t nc = 0;
@@ -162,7 +198,8 @@ static int route_keys(const nfa_pattern *pat, keyset *ks) {
             const nfa_state *st = &pat->states[s];
             if (st->kind != ST_NORMAL && st->kind != ST_PENDING) continue;
             ks->cur = s < 64 ? (uint64_t)1 << s : 0;
-            ok = st->gate ? implies(st->gate, ks) : 0;
+            const expr *g = state_test(pat, s);
+            ok = g ? implies(g, ks) : 0;
         }
         if (ok < 0) return -1;
         uint32_t n = ok == 1 ? distinct(ks) : 0;
@@ -176,7 +213,7 @@ static int route_keys(const nfa_pattern *pat, keyset *ks) {
         const nfa_state *st = &pat->states[s];
         if (st->kind != ST_NORMAL && st->kind != ST_PENDING) continue;
         ks->cur = s < 64 ? (uint64_t)1 << s : 0;
-        if (implies(st->gate, ks) < 0) return -1;
+        if (implies(state_test(pat, s), ks) < 0) return -1;
     }
     return 0;
 }

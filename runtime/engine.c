@@ -130,9 +130,9 @@ static int process_event(cep_engine *e, cep_event *ev, int straggler, int own) {
     if (r && e->cfg.state_ttl <= 0 && (nv = visit_build(e, r, ev->vals, &v)) >= 0) {
         for (int i = 0; i < nv; i++) {
             uint32_t pi = v[i].pi;
-            /* Every gate closed: a routed pattern is skippable, the event
-             * changes nothing of it (step_pattern's first return). */
-            if (v[i].exact && !v[i].maybe && e->prog->patterns[pi].nstates <= 64) continue;
+            /* Every gate closed: the event changes nothing of a skippable
+             * pattern (step_pattern's first return). */
+            if (v[i].exact && !v[i].maybe && e->rt[pi].skippable && e->prog->patterns[pi].nstates <= 64) continue;
             in.maybe = v[i].maybe;
             in.sure = v[i].sure;
             in.exact_dispatch = v[i].exact && (r->exact_dispatch[pi / 64] >> (pi % 64) & 1);

@@ -28,7 +28,7 @@ r = random.Random(17)
 def rule(i):
     t1, t2 = f"t{r.randrange(12)}", f"t{r.randrange(12)}"
     x = r.randrange(100)
-    kind = i % 10
+    kind = i % 11
     key = "" if kind == 8 else "  key card\n"
     head = f"pattern r{i}\n{key}"
     if kind == 0:  # the W8 shape
@@ -54,14 +54,17 @@ def rule(i):
         body = f'  begin a+ where type == "{t1}"\n  followedBy b where type == "{t2}"\n'
     elif kind == 8:  # no key
         body = f'  begin a where type == "{t1}"\n  followedBy b where type == "{t2}"\n'
-    else:  # two equalities: routed by kind, which has more values than type
+    elif kind == 9:  # two equalities: routed by kind, which has more values than type
         body = (f'  begin a where type == "{t1}" and kind == {r.randrange(5)}\n'
                 f'  followedBy b where type == "{t1}" and kind == {r.randrange(5)}\n')
+    else:  # a trailing notFollowedBy: its start has no gate, it is routed
+        body = (f'  begin a where type == "{t1}" and amount > {x}\n'
+                f'  notFollowedBy n where type == "{t2}"\n')
     skip = r.choice(["", "  skip pastLastEvent\n", "  skip toNext\n"])
     return head + body + "  within 2s\n" + skip
 
 
-rules = [rule(i) for i in range(70)]
+rules = [rule(i) for i in range(77)]
 with open(os.path.join(tmp, "all.cep"), "w") as f:
     f.write("\n".join(rules))
 with open(os.path.join(tmp, "ev.jsonl"), "w") as f:
