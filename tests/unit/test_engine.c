@@ -807,12 +807,12 @@ START_TEST(thresholds_nan_and_infinity) {
     cep_program *p = compile_ok("pattern ge begin e where type == \"a\" and v >= 2\n"
                                 "pattern lt begin e where type == \"a\" and v < 2.5\n"
                                 "pattern eq begin e where type == \"a\" and v == 2\n");
-    cep_engine *e = NULL;
-    cep_event *ev = NULL;
     collected c = {0};
+    cep_engine *e = NULL;
     ck_assert_int_eq(cep_engine_new(p, &e), CEP_OK);
-    ck_assert_int_eq(cep_event_new(p, &ev), CEP_OK);
     cep_engine_on_match(e, on_match, &c);
+    cep_event *ev = NULL;
+    ck_assert_int_eq(cep_event_new(p, &ev), CEP_OK);
     const double v[] = {NAN, INFINITY, -INFINITY, 2.0};
     for (int i = 0; i < 4; i++) {
         cep_event_clear(ev);
@@ -823,6 +823,9 @@ START_TEST(thresholds_nan_and_infinity) {
     }
     ck_assert_int_eq(cep_engine_finish(e), CEP_OK);
     ck_assert_str_eq(c.text, "ge[2..2] e@2;lt[3..3] e@3;ge[4..4] e@4;lt[4..4] e@4;eq[4..4] e@4;");
+    cep_stats st;
+    cep_engine_stats(e, &st);
+    ck_assert_uint_eq(st.matches, 5);
     cep_event_free(ev);
     cep_engine_free(e);
     cep_program_free(p);
