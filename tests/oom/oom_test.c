@@ -93,7 +93,11 @@ static const char PATTERNS[] =
     "  begin a where type == \"buy\" and not (price < 0)\n"
     "  notFollowedBy r where type == \"refund\"\n"
     "  within 2s\n"
-    "  skip toNext\n";
+    "  skip toNext\n"
+    "pattern thresholds key user\n" /* routed, its gates decided by sorted thresholds */
+    "  begin a where type == \"click\" and price >= 1 and item == \"i1\"\n"
+    "  followedBy b where type == \"buy\" and price < 10.5\n"
+    "  within 5s\n";
 
 /* Events through every path: in order and out of order (buffered under
  * max-delay), late, matches, timeouts, the partial-match limit, malformed
