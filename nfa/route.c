@@ -52,6 +52,7 @@ typedef struct keyset {
     cep_value *v;
     uint64_t *m;          /* per key: the states (below 64) whose gate it can open */
     uint64_t cur;         /* while adding: the state whose gate is read */
+    int start_only;       /* routed by its start's gate alone (route_keys) */
 } keyset;
 
 static int ks_add(keyset *ks, cep_value k) {
@@ -135,10 +136,6 @@ static void candidates(const expr *g, int32_t *c, uint32_t *n, uint32_t max) {
     c[(*n)++] = slot;
 }
 
-/* The keys pattern pat is routed by (ks->slot -1: not routed): a field
- * whose value every state that can hold a partial match needs, in its
- * gate, to be one of few constants. Only patterns that an event opening
- * no gate leaves alone (skippable) qualify. 0 or -1 (out of memory). */
 /* A start state without a shape whose edges are `take c`, `ignore not c`
  * (its take goes to a state that proceeds: `begin a ... notFollowedBy b
  * within ...`): c, which must hold for it to take anything; else NULL. */
@@ -174,9 +171,46 @@ static int routable(const nfa_pattern *pat) {
     return 1;
 }
 
+/* A keyed pattern whose start has a gate (`begin a where type == "x" ...
+ * next b ...`, a loop after it): the values that gate needs, for the
+ * field among its candidates with the most (route_keys). */
+static int start_keys(const nfa_pattern *pat, keyset *ks) {
+    const nfa_state *st = pat->start < pat->nstates ? &pat->states[pat->start] : NULL;
+    if (!st || !pat->nkeys || pat->start >= 64 || !st->gate || (st->shape != SHAPE_FOLLOW && st->shape != SHAPE_NEXT))
+        return 0;
+    int32_t cand[8];
+    uint32_t nc = 0, best_n = 0;
+    int32_t best = -1;
+    candidates(st->gate, cand, &nc, 8);
+    ks->cur = (uint64_t)1 << pat->start;
+    for (uint32_t c = 0; c <= nc; c++) { /* (the last round gathers the best's values) */
+        if (c == nc && best < 0) break;
+        ks->slot = c == nc ? best : cand[c];
+        ks->n = 0;
+        int ok = implies(st->gate, ks);
+        if (ok < 0) return -1;
+        if (c == nc) {
+            ks->start_only = 1;
+            return 0;
+        }
+        uint32_t n = ok == 1 ? distinct(ks) : 0;
+        if (n > best_n) best = cand[c], best_n = n;
+    }
+    ks->slot = -1;
+    return 0;
+}
+
+/* The keys pattern pat is routed by (ks->slot -1: not routed): a field
+ * whose value every state that can hold a partial match needs, in its
+ * gate, to be one of few constants. Only patterns that an event passing
+ * no state's test leaves alone (routable) qualify; of the others, a keyed
+ * one whose start has a gate is routed by that gate alone (ks->start_only:
+ * the engine also visits it when the event's key has state there). 0 or
+ * -1 (out of memory). */
 static int route_keys(const nfa_pattern *pat, keyset *ks) {
     ks->slot = -1;
-    if (!routable(pat)) return 0;
+    ks->start_only = 0;
+    if (!routable(pat)) return start_keys(pat, ks);
     const expr *first = NULL;
     for (uint32_t s = 0; s < pat->nstates && !first; s++)
         if (pat->states[s].kind == ST_NORMAL || pat->states[s].kind == ST_PENDING) first = state_test(pat, s);
@@ -397,6 +431,7 @@ void nfa_route_free(nfa_route *r) {
     mem_free(r->tg);
     mem_free(r->thr);
     mem_free(r->exact_dispatch);
+    mem_free(r->keyed);
     mem_free(r);
 }
 
@@ -445,7 +480,7 @@ static int add_keys(const cep_program *p, nfa_route *r, route_field *f, const ke
             r->sure[e->first + e->n] = 0;
             r->pool[e->first + e->n++] = pi;
         }
-        if (state_thresholds(p, r, pi, f->slot, &e->k, e, e->n - 1, bits, l) < 0) return -1;
+        if (!ks->start_only && state_thresholds(p, r, pi, f->slot, &e->k, e, e->n - 1, bits, l) < 0) return -1;
     }
     return 0;
 }
@@ -457,9 +492,14 @@ int nfa_route_build(cep_program *p) {
     keyset *ks = mem_calloc(p->npatterns ? p->npatterns : 1, sizeof *ks);
     if (!ks) return CEP_ENOMEM;
     uint32_t nrouted = 0, nkeys = 0;
+    uint32_t nstart = 0;
     for (uint32_t i = 0; i < p->npatterns; i++) {
         if (route_keys(&p->patterns[i], &ks[i]) < 0) goto out;
         if (ks[i].slot >= 0) nrouted++, nkeys += ks[i].n;
+        if (ks[i].slot >= 0 && ks[i].start_only) {
+            nstart++;
+            for (uint32_t k = 0; k < ks[i].n; k++) ks[i].m[k] = ~(uint64_t)0; /* its other states: not known */
+        }
     }
     rc = CEP_OK;
     if (!nrouted) goto out;
@@ -473,7 +513,8 @@ int nfa_route_build(cep_program *p) {
     r->maybe = mem_alloc(((size_t)nkeys + nrouted) * sizeof *r->maybe);
     r->sure = mem_alloc(((size_t)nkeys + nrouted) * sizeof *r->sure);
     r->exact_dispatch = mem_calloc(r->nwords, sizeof *r->exact_dispatch);
-    if (!r->always || !r->fields || !r->pool || !r->maybe || !r->sure || !r->exact_dispatch) goto out;
+    r->keyed = mem_alloc((nstart + 1) * sizeof *r->keyed);
+    if (!r->always || !r->fields || !r->pool || !r->maybe || !r->sure || !r->exact_dispatch || !r->keyed) goto out;
 
     /* Count the patterns behind each key, then make room, then fill in
      * pattern order, so that every list comes out ascending. */
@@ -509,7 +550,7 @@ int nfa_route_build(cep_program *p) {
     /* The thresholds, counted (at most: a key two states share counts
      * twice), then made room for, so that the list is allocated once. */
     for (uint32_t i = 0; i < p->npatterns; i++)
-        for (uint32_t k = 0; ks[i].slot >= 0 && k < ks[i].n; k++)
+        for (uint32_t k = 0; ks[i].slot >= 0 && !ks[i].start_only && k < ks[i].n; k++)
             state_thresholds(p, r, i, ks[i].slot, &ks[i].v[k], NULL, 0, ks[i].m[k], &thr);
     if (thr.n && !(thr.v = mem_alloc(thr.n * sizeof *thr.v))) goto out;
     thr.cap = thr.n;
@@ -521,6 +562,10 @@ int nfa_route_build(cep_program *p) {
         r->sure[f->all_first + f->all_n] = 0;
         r->pool[f->all_first + f->all_n++] = i;
         if (add_keys(p, r, f, &ks[i], i, &thr) < 0) goto out;
+        if (ks[i].start_only) {
+            r->keyed[r->nkeyed++] = i;
+            continue;
+        }
         /* Dispatched on the field it is routed by: the route's state
          * mask decides its dispatch too (nfa_dispatch, not needed). */
         if (p->patterns[i].dispatch_slot == ks[i].slot) r->exact_dispatch[i / 64] |= (uint64_t)1 << (i % 64);

@@ -69,6 +69,12 @@ typedef struct nfa_route {
     /* Patterns whose dispatch field (nfa_pattern.dispatch_slot) is the one
      * they are routed by: maybe & dispatch_states is their dispatch. */
     uint64_t *exact_dispatch;
+    /* Keyed patterns routed by their start's gate alone (a later state
+     * must see every event of its key: `next`, a loop), ascending: they
+     * concern an event of another value only when its key has state
+     * there (their maybe: all ones). */
+    uint32_t *keyed;
+    uint32_t nkeyed;
 } nfa_route;
 
 struct cep_program;

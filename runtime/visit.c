@@ -113,9 +113,37 @@ static uint32_t field_visits(const nfa_route *r, const route_field *f, const cep
     return n;
 }
 
+/* Merge a[0..na) and b[0..nb), ascending and each without repeats, into
+ * o; a pattern in both once (a's). Returns how many. */
+static uint32_t visit_merge(const route_visit *a, uint32_t na, const route_visit *b, uint32_t nb, route_visit *o) {
+    uint32_t i = 0, j = 0, n = 0;
+    while (i < na && j < nb) {
+        if (a[i].pi == b[j].pi) j++;
+        else o[n++] = a[i].pi < b[j].pi ? a[i++] : b[j++];
+    }
+    while (i < na) o[n++] = a[i++];
+    while (j < nb) o[n++] = b[j++];
+    return n;
+}
+
+/* The patterns routed by their start alone (route.keyed) that the event
+ * reaches whatever its value: those whose key has state for it (one probe
+ * of the key group's entry, looked up once per event). Alone in its key
+ * group, or under a memory budget (which makes room before any step),
+ * every one. Into out; their count. */
+static uint32_t keyed_visits(cep_engine *e, const nfa_route *r, const cep_value *vals, route_visit *out) {
+    uint32_t n = 0;
+    for (uint32_t i = 0; i < r->nkeyed; i++) {
+        uint32_t pi = r->keyed[i];
+        if (e->rt[pi].kgroup != NO_GROUP && !e->cfg.max_bytes && pattern_keyless(e, pi, vals)) continue;
+        out[n++] = (route_visit){~(uint64_t)0, 0, pi, 0};
+    }
+    return n;
+}
+
 int visit_build(cep_engine *e, const nfa_route *r, const cep_value *vals, const route_visit **visits) {
     engine_scratch *sc = &e->scratch;
-    uint32_t need = e->prog->npatterns ? e->prog->npatterns : 1;
+    uint32_t need = 2 * e->prog->npatterns + 1; /* (keyed_visits: room for the list beside its copy) */
     if (sc->visit_cap < need) {
         size_t cap = sc->visit_cap, tcap = sc->visit_cap;
         if (mem_grow((void **)&sc->visit, &cap, need, sizeof *sc->visit) < 0 ||
@@ -134,15 +162,17 @@ int visit_build(cep_engine *e, const nfa_route *r, const cep_value *vals, const 
             n += m;
             continue;
         }
-        const route_visit *a = out, *b = out + n, *ae = out + n, *be = out + n + m;
-        route_visit *o = tmp;
-        while (a < ae && b < be) *o++ = a->pi < b->pi ? *a++ : *b++;
-        while (a < ae) *o++ = *a++;
-        while (b < be) *o++ = *b++;
-        n += m;
+        n = visit_merge(out, n, out + n, m, tmp);
         route_visit *t = out;
         out = tmp;
         tmp = t;
+    }
+    if (r->nkeyed) { /* (some may be in out already: once) */
+        uint32_t m = keyed_visits(e, r, vals, tmp);
+        if (m) {
+            memcpy(tmp + m, out, n * sizeof *out);
+            n = visit_merge(tmp + m, n, tmp, m, out);
+        }
     }
     *visits = out;
     return (int)n;
