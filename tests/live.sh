@@ -205,10 +205,15 @@ exec 3<> fifo
 pid=$!
 guard "$pid"
 printf '%s\n' '{"ts":1,"u":1,"t":"a"}' '{"ts":2,"u":1,"t":"b"}' >&3
-# Two status lines mean the tool has the FIFO open: closing it before that
-# would leave the tool's open() waiting for a writer (seen once under a
-# loaded make check -j2, after 10 s): wait up to 60 s.
-wait_lines err 2 60
+# A status line counting both events means the tool has the FIFO open:
+# closing it before that would leave the tool's open() waiting for a writer
+# (status lines can come before the input is open: seen twice under a
+# loaded make check -j2). Wait up to 60 s.
+_w=0
+while ! grep -q ' 2 events, ' err 2>/dev/null && [ "$_w" -lt 1200 ]; do
+    _w=$((_w + 1))
+    sleep 0.05
+done
 exec 3>&-
 wait "$pid"; pid=
 grep -q '^cepheus: [0-9,]* events/s, 2 events, 1 matches, 0 late, 0 partial matches, watermark lag [0-9.]*[a-z]*, memory [0-9.]* MiB$' err &&
