@@ -81,6 +81,7 @@ typedef struct key_held {
  * and a bucket of more than KS_INLINE partial matches in an array. */
 typedef struct key_state key_state;
 typedef struct key_entry key_entry;
+typedef struct tecs tecs;
 struct key_state {
     key_state *prev, *next; /* keys holding state, in `created` order */
     uint64_t created;       /* order it last got state in, for deterministic iteration */
@@ -106,6 +107,7 @@ struct key_state {
         bucket *dir;        /* bcap > 1 */
     };
     pm inl_v[KS_INLINE];
+    struct tecs *tc;        /* compact pattern: the compact form (tecs.c); NULL: buckets */
     char key[];             /* the encoded key */
 };
 
@@ -269,6 +271,8 @@ typedef struct engine_config {
     int time_mode;            /* CEP_TIME_EVENT or CEP_TIME_PROCESSING */
     int limit_policy;
     uint32_t part_index, part_count; /* cep_engine_set_partition (runtime/partition.c) */
+    int flat_only;            /* CEP_COMPACT=0 in the environment: compact patterns
+                               * kept flat too (tests compare both forms) */
 } engine_config;
 
 /* The caller's callbacks and their user data. */
@@ -503,6 +507,11 @@ typedef struct step_in {
                           * opens, unread (nfa_route.sure, thresholds passed) */
 } step_in;
 int step_pattern(cep_engine *e, uint32_t pi, step_in *in);
+/* Does state s's condition (gate and rest; one that reads only the event)
+ * hold for row? */
+int step_cond(cep_engine *e, const nfa_pattern *pat, uint32_t s, const cep_value *row);
+/* The event under test as a stored event (kept on first use). */
+cep_event *step_stored(cep_engine *e, step_in *in);
 /* Has pattern pi (in a key group) no state for the key of vals? */
 int pattern_keyless(cep_engine *e, uint32_t pi, const cep_value *vals);
 /* Encode the key of vals for pattern pi into e->keybuf. */
