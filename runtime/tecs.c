@@ -67,8 +67,7 @@ static inline uint64_t lvl_end(const tecs_lvl *l) { return l->base + (l->hi - l-
 static inline tecs_ent *lvl_at(const tecs_lvl *l, uint64_t abs) { return &l->v[l->lo + (abs - l->base)]; }
 
 int tecs_usable(const cep_engine *e) {
-    return !e->cfg.max_pms && !e->cfg.max_bytes && e->cfg.state_ttl <= 0 && !e->hooks.on_timeout &&
-           !e->cfg.flat_only;
+    return !e->cfg.max_pms && !e->cfg.max_bytes && e->cfg.state_ttl <= 0 && !e->cfg.flat_only;
 }
 
 static tecs *tecs_new(const nfa_pattern *pat) {
@@ -213,6 +212,33 @@ static void complete(cep_engine *e, uint32_t pi, const tecs *t, cep_event *ev, u
     walk_level(&w, 1, t->lvl[1].base);
 }
 
+/* Timeouts of level j's entry i and everything after it, in Flink's
+ * order (as flat_entry makes them). */
+static void time_out(walk *w, uint32_t j, uint64_t i) {
+    const tecs_lvl *l = &w->t->lvl[j];
+    w->nodes[j - 1].ev = lvl_at(l, i)->ev;
+    if (j < w->top) {
+        const tecs_lvl *u = &w->t->lvl[j + 1];
+        for (uint64_t c = first_after(u, u->base, lvl_end(u), i); c < lvl_end(u); c++) time_out(w, j + 1, c);
+    }
+    w->p.node = &w->nodes[j - 1];
+    emit_match(w->e, w->pi, &w->p, 1);
+}
+
+/* The timeouts of the first n entries of level 1 (their windows closed). */
+static void time_out_first(cep_engine *e, uint32_t pi, const tecs *t, uint64_t n) {
+    walk w = {.e = e, .pi = pi, .top = t->k - 1, .t = t};
+    for (uint32_t j = 0; j <= w.top; j++)
+        w.nodes[j] = (pm_node){.parent = j ? &w.nodes[j - 1] : NULL, .refs = 1, .step = j};
+    const tecs_lvl *l = &t->lvl[1];
+    for (uint64_t i = l->base; i < l->base + n; i++) {
+        const cep_event *ev = lvl_at(l, i)->ev;
+        w.p.start = ev->time;
+        w.p.start_seq = ev->seq;
+        time_out(&w, 1, i);
+    }
+}
+
 /* ---- one event ---------------------------------------------------------------------------- */
 
 static int push(cep_engine *e, tecs *t, uint32_t j, step_in *in) {
@@ -309,26 +335,32 @@ int tecs_prune(cep_engine *e, key_state *ks, int64_t now) {
     tecs *t = ks->tc;
     const nfa_pattern *pat = &e->prog->patterns[ks->pattern];
     tecs_lvl *first = &t->lvl[1];
-    uint64_t gone = 0;
-    /* (As within_due: a window ending at INT64_MAX or past it never closes.) */
-    while (pat->has_within && first->lo < first->hi) {
-        int64_t s = first->v[first->lo].ev->time;
+    /* The first entries whose windows closed (as within_due: a window
+     * ending at INT64_MAX or past it never closes), and what they count. */
+    uint64_t due = 0, gone = 0;
+    while (pat->has_within && first->lo + due < first->hi) {
+        int64_t s = first->v[first->lo + due].ev->time;
         if (s >= INT64_MAX - pat->within_ms || s + pat->within_ms > now) break;
         uint64_t c[TECS_MAX];
-        family_counts(t, t->snap + (size_t)first->lo * t->na, c);
+        family_counts(t, t->snap + (size_t)(first->lo + due) * t->na, c);
         for (uint32_t j = 1; j < t->k; j++) {
             t->live[j] -= c[j];
             gone += c[j];
         }
+        due++;
+    }
+    if (!due) return 1;
+    ks->npms -= (uint32_t)gone;
+    e->stats.partial_matches -= gone;
+    if (e->hooks.on_timeout) time_out_first(e, ks->pattern, t, due); /* (counts them) */
+    else e->stats.timeouts += gone;
+    while (due--) {
         release_front(e, first);
         for (uint32_t j = 2; j < t->k; j++) {
             tecs_lvl *l = &t->lvl[j];
             while (l->lo < l->hi && l->v[l->lo].ptr <= t->lvl[j - 1].base) release_front(e, l);
         }
     }
-    ks->npms -= (uint32_t)gone;
-    e->stats.partial_matches -= gone;
-    e->stats.timeouts += gone;
     return 1;
 }
 
