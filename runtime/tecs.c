@@ -57,6 +57,7 @@ struct tecs {
     uint64_t live[TECS_MAX];     /* partial matches per level */
     uint64_t a[TECS_MAX * TECS_MAX];
     uint64_t *snap;              /* na per level-1 slot: A when the entry came */
+    uint32_t snap_cap;           /* level-1 slots snap has room for */
     tecs_lvl lvl[TECS_MAX];
 };
 
@@ -70,9 +71,11 @@ int tecs_usable(const cep_engine *e) {
     return !e->cfg.max_pms && !e->cfg.max_bytes && e->cfg.state_ttl <= 0 && !e->cfg.flat_only;
 }
 
-static tecs *tecs_new(const nfa_pattern *pat) {
-    tecs *t = mem_calloc(1, sizeof *t);
+/* (The lists live in the engine's slab, which the memory stats count.) */
+static tecs *tecs_new(cep_engine *e, const nfa_pattern *pat) {
+    tecs *t = slab_alloc(&e->store.mem, sizeof *t);
     if (!t) return NULL;
+    memset(t, 0, sizeof *t);
     t->k = pat->nsteps;
     t->na = (t->k - 2) * (t->k - 1) / 2;
     uint32_t s = pat->start;
@@ -85,25 +88,33 @@ static tecs *tecs_new(const nfa_pattern *pat) {
 }
 
 /* Room for one more entry at the end of level j. */
-static int lvl_reserve(tecs *t, uint32_t j) {
+static int lvl_reserve(cep_engine *e, tecs *t, uint32_t j) {
     tecs_lvl *l = &t->lvl[j];
-    if (l->hi < l->cap) return 0;
+    int snap = j == 1 && t->na; /* level 1 keeps counters beside its entries */
+    if (l->hi < l->cap && (!snap || l->hi < t->snap_cap)) return 0;
     uint32_t n = l->hi - l->lo;
     if (l->lo >= n && l->lo) { /* half or more is gone: slide down */
         memmove(l->v, l->v + l->lo, (size_t)n * sizeof *l->v);
-        if (j == 1 && t->na) memmove(t->snap, t->snap + (size_t)l->lo * t->na, (size_t)n * t->na * sizeof *t->snap);
+        if (snap) memmove(t->snap, t->snap + (size_t)l->lo * t->na, (size_t)n * t->na * sizeof *t->snap);
         l->lo = 0;
         l->hi = n;
         return 0;
     }
-    size_t cap = l->cap;
-    if (mem_grow((void **)&l->v, &cap, (size_t)l->hi + 1, sizeof *l->v) < 0) return -1;
-    if (j == 1 && t->na) {
-        size_t scap = (size_t)l->cap * t->na;
-        if (mem_grow((void **)&t->snap, &scap, cap * t->na, sizeof *t->snap) < 0) return -1;
+    if (l->hi >= l->cap) {
+        uint64_t cap = l->cap ? 2 * (uint64_t)l->cap : 8;
+        if (cap > UINT32_MAX / (sizeof *l->v * (t->na + 1))) return -1;
+        tecs_ent *v = slab_realloc(&e->store.mem, l->v, l->cap * sizeof *l->v, cap * sizeof *l->v);
+        if (!v) return -1;
+        l->v = v;
+        l->cap = (uint32_t)cap;
     }
-    if (cap > UINT32_MAX) return -1;
-    l->cap = (uint32_t)cap;
+    if (snap && l->hi >= t->snap_cap) {
+        uint64_t *sn = slab_realloc(&e->store.mem, t->snap, (size_t)t->snap_cap * t->na * sizeof *sn,
+                                    (size_t)l->cap * t->na * sizeof *sn);
+        if (!sn) return -1;
+        t->snap = sn;
+        t->snap_cap = l->cap;
+    }
     return 0;
 }
 
@@ -137,10 +148,10 @@ void tecs_drop(cep_engine *e, key_state *ks) {
     for (uint32_t j = 1; j < t->k; j++) {
         tecs_lvl *l = &t->lvl[j];
         while (l->lo < l->hi) release_front(e, l);
-        mem_free(l->v);
+        slab_free(&e->store.mem, l->v, l->cap * sizeof *l->v);
     }
-    mem_free(t->snap);
-    mem_free(t);
+    slab_free(&e->store.mem, t->snap, (size_t)t->snap_cap * t->na * sizeof *t->snap);
+    slab_free(&e->store.mem, t, sizeof *t);
     ks->tc = NULL;
 }
 
@@ -243,7 +254,7 @@ static void time_out_first(cep_engine *e, uint32_t pi, const tecs *t, uint64_t n
 
 static int push(cep_engine *e, tecs *t, uint32_t j, step_in *in) {
     cep_event *ev = step_stored(e, in);
-    if (!ev || lvl_reserve(t, j) < 0) return -1;
+    if (!ev || lvl_reserve(e, t, j) < 0) return -1;
     tecs_lvl *l = &t->lvl[j];
     event_retain(ev);
     l->v[l->hi++] = (tecs_ent){ev, j > 1 ? lvl_end(&t->lvl[j - 1]) : 0};
@@ -253,7 +264,7 @@ static int push(cep_engine *e, tecs *t, uint32_t j, step_in *in) {
 int tecs_step(cep_engine *e, uint32_t pi, key_state *ks, step_in *in) {
     const nfa_pattern *pat = &e->prog->patterns[pi];
     const cep_event *ev = in->ev;
-    if (!ks->tc && !(ks->tc = tecs_new(pat))) {
+    if (!ks->tc && !(ks->tc = tecs_new(e, pat))) {
         e->oom = 1;
         engine_key_settle(e, ks);
         return CEP_ENOMEM;
