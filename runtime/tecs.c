@@ -417,6 +417,33 @@ static int cmp_level_state(const void *a, const void *b) {
     return x->v[0].state < y->v[0].state ? -1 : x->v[0].state > y->v[0].state;
 }
 
+/* Level lists (sorted by state, empty ones last) into ks's buckets, which
+ * hold nothing yet; all or nothing: -1 leaves ks without a bucket. */
+static int fill_buckets(cep_engine *e, key_state *ks, pm_list *out, uint32_t n) {
+    for (uint32_t j = 0; j < n && out[j].n; j++) {
+        bucket *b = key_bucket(e, ks, out[j].v[0].state, 1);
+        if (!b) goto fail;
+        if (b->cap < out[j].n) {
+            pm *v = slab_alloc(&e->store.mem, (size_t)out[j].n * sizeof *v);
+            if (!v) goto fail;
+            if (b->v == ks->inl_v) ks->inl_used = 0;
+            else slab_free(&e->store.mem, b->v, (size_t)b->cap * sizeof *b->v);
+            b->v = v;
+            b->cap = out[j].n;
+        }
+    }
+    for (uint32_t j = 0; j < n && out[j].n; j++) {
+        bucket *b = key_bucket(e, ks, out[j].v[0].state, 0);
+        memcpy(b->v, out[j].v, (size_t)out[j].n * sizeof *b->v);
+        b->lo = 0;
+        b->hi = out[j].n;
+    }
+    return 0;
+fail:
+    key_drop_empty_buckets(e, ks);
+    return -1;
+}
+
 int tecs_flatten(cep_engine *e, key_state *ks) {
     tecs *t = ks->tc;
     if (!t) return 0;
@@ -433,38 +460,34 @@ int tecs_flatten(cep_engine *e, key_state *ks) {
         f.rank = 0;
         flat_entry(&f, 1, i, NULL);
     }
-    /* The flat form's counts replace the compact one's. */
-    e->stats.partial_matches -= ks->npms;
-    ks->npms = 0;
-    tecs_drop(e, ks);
-    /* key_insert_sorted takes them by state, then in order. */
+    /* Buckets take them by state; on failure the compact form stays. */
     qsort(f.out + 1, TECS_MAX - 1, sizeof *f.out, cmp_level_state);
-    size_t total = 0;
-    for (uint32_t j = 1; j < TECS_MAX; j++) total += f.out[j].n;
-    pm_list all = {0};
-    if (!f.failed && total && !(all.v = mem_alloc(total * sizeof *all.v))) f.failed = 1;
+    if (!f.failed && fill_buckets(e, ks, f.out + 1, TECS_MAX - 1) < 0) f.failed = 1;
+    uint64_t total = 0;
     for (uint32_t j = 1; j < TECS_MAX; j++) {
-        for (uint32_t i = 0; i < f.out[j].n; i++)
+        total += f.out[j].n;
+        for (uint32_t i = 0; i < f.out[j].n; i++) {
             if (f.failed) engine_node_release(e, f.out[j].v[i].node);
-            else all.v[all.n++] = f.out[j].v[i];
+            else if (f.out[j].v[i].used > ks->max_used) ks->max_used = f.out[j].v[i].used;
+        }
         mem_free(f.out[j].v);
     }
-    all.cap = all.n;
-    if (all.n && key_insert_sorted(e, ks, &all) < 0) f.failed = 1;
-    mem_free(all.v);
-    if (f.failed) e->oom = 1;
-    return f.failed ? -1 : 0;
+    if (f.failed) return -1;
+    /* (The same count, made one by one.) */
+    e->stats.partial_matches += total - ks->npms;
+    ks->npms = (uint32_t)total;
+    tecs_drop(e, ks);
+    return 0;
 }
 
+static __thread int flatten_failed; /* (engine_keys_each takes no user data) */
+
 static void flatten_one(cep_engine *e, key_state *ks) {
-    if (ks->tc) tecs_flatten(e, ks);
+    if (ks->tc && tecs_flatten(e, ks) < 0) flatten_failed = 1;
 }
 
 int tecs_flatten_all(cep_engine *e) {
-    int was = e->oom;
-    e->oom = 0;
+    flatten_failed = 0;
     engine_keys_each(e, flatten_one);
-    int failed = e->oom;
-    e->oom |= was;
-    return failed ? -1 : 0;
+    return flatten_failed ? -1 : 0;
 }

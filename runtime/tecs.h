@@ -7,9 +7,8 @@
 
 #include "engine.h"
 
-/* May new steps of compact patterns use the compact form under e's
- * settings? (Limits, budget, TTL and a timeout callback need the partial
- * matches one by one: not then.) */
+/* May compact patterns use the compact form under e's settings? (Limits,
+ * budget and TTL drop partial matches one by one: not then.) */
 int tecs_usable(const cep_engine *e);
 /* Does the event open pattern pi's start (its first step's condition)? */
 int tecs_starts(cep_engine *e, uint32_t pi, const step_in *in);
@@ -26,7 +25,7 @@ int64_t tecs_first_deadline(const cep_engine *e, const key_state *ks);
 int tecs_has_start(const key_state *ks, int64_t start);
 /* Turn ks's compact form into the partial matches it stands for, in
  * their buckets, in Flink's order (exactly those the flat engine would
- * hold); -1 (e->oom set) when memory runs out. */
+ * hold); -1 when memory runs out, the compact form kept. */
 int tecs_flatten(cep_engine *e, key_state *ks);
 /* The same for every key of e. */
 int tecs_flatten_all(cep_engine *e);
