@@ -136,15 +136,23 @@ static void family_counts(const tecs *t, const uint64_t *sn, uint64_t *c) {
     }
 }
 
+/* ks->npms (32 bits) says whether the key holds partial matches: every
+ * combination can be more than that, so it is capped (the stats count
+ * them in 64 bits). */
+static void set_npms(key_state *ks, const tecs *t) {
+    uint64_t n = 0;
+    for (uint32_t j = 1; j < t->k; j++) n += t->live[j];
+    ks->npms = n > UINT32_MAX ? UINT32_MAX : (uint32_t)n;
+}
+
 static void release_front(cep_engine *e, tecs_lvl *l) {
     engine_drop_event(e, l->v[l->lo].ev);
     l->lo++;
     l->base++;
 }
 
-void tecs_drop(cep_engine *e, key_state *ks) {
+static void free_lists(cep_engine *e, key_state *ks) {
     tecs *t = ks->tc;
-    if (!t) return;
     for (uint32_t j = 1; j < t->k; j++) {
         tecs_lvl *l = &t->lvl[j];
         while (l->lo < l->hi) release_front(e, l);
@@ -153,6 +161,14 @@ void tecs_drop(cep_engine *e, key_state *ks) {
     slab_free(&e->store.mem, t->snap, (size_t)t->snap_cap * t->na * sizeof *t->snap);
     slab_free(&e->store.mem, t, sizeof *t);
     ks->tc = NULL;
+}
+
+void tecs_drop(cep_engine *e, key_state *ks) {
+    tecs *t = ks->tc;
+    if (!t) return;
+    for (uint32_t j = 1; j < t->k; j++) e->stats.partial_matches -= t->live[j];
+    ks->npms = 0;
+    free_lists(e, ks);
 }
 
 int tecs_starts(cep_engine *e, uint32_t pi, const step_in *in) {
@@ -301,7 +317,7 @@ int tecs_step(cep_engine *e, uint32_t pi, key_state *ks, step_in *in) {
             added++;
         }
     }
-    ks->npms += (uint32_t)added;
+    set_npms(ks, t);
     e->stats.partial_matches += added;
     if (e->stats.partial_matches > e->stats.peak_partial_matches)
         e->stats.peak_partial_matches = e->stats.partial_matches;
@@ -361,7 +377,7 @@ int tecs_prune(cep_engine *e, key_state *ks, int64_t now) {
         due++;
     }
     if (!due) return 1;
-    ks->npms -= (uint32_t)gone;
+    set_npms(ks, t);
     e->stats.partial_matches -= gone;
     if (e->hooks.on_timeout) time_out_first(e, ks->pattern, t, due); /* (counts them) */
     else e->stats.timeouts += gone;
@@ -474,9 +490,11 @@ int tecs_flatten(cep_engine *e, key_state *ks) {
     }
     if (f.failed) return -1;
     /* (The same count, made one by one.) */
-    e->stats.partial_matches += total - ks->npms;
+    uint64_t had = 0;
+    for (uint32_t j = 1; j < t->k; j++) had += t->live[j];
+    e->stats.partial_matches += total - had;
     ks->npms = (uint32_t)total;
-    tecs_drop(e, ks);
+    free_lists(e, ks);
     return 0;
 }
 

@@ -29,7 +29,7 @@ int tecs_has_start(const key_state *ks, int64_t start);
 int tecs_flatten(cep_engine *e, key_state *ks);
 /* The same for every key of e. */
 int tecs_flatten_all(cep_engine *e);
-/* Free ks's compact form (key_drop_pms counts the partial matches). */
+/* Drop ks's compact form and the partial matches it holds (counted). */
 void tecs_drop(cep_engine *e, key_state *ks);
 
 #endif
