@@ -50,16 +50,22 @@ typedef struct tecs_lvl {
     uint32_t lo, hi, cap;
 } tecs_lvl;
 
+/* One block per key, sized by its pattern's steps (a key of a two-step
+ * pattern holds one list and no counter). */
 struct tecs {
     uint32_t k;                  /* steps: levels 1 .. k-1 hold entries */
     uint32_t na;                 /* counters A(a, b), 2 <= a <= b <= k-1 */
     uint32_t state[TECS_MAX + 1]; /* NFA state of each level (0: start, k: final) */
-    uint64_t live[TECS_MAX];     /* partial matches per level */
-    uint64_t a[TECS_MAX * TECS_MAX];
-    uint64_t *snap;              /* na per level-1 slot: A when the entry came */
     uint32_t snap_cap;           /* level-1 slots snap has room for */
-    tecs_lvl lvl[TECS_MAX];
+    uint64_t *snap;              /* na per level-1 slot: A when the entry came */
+    uint64_t *live;              /* [k]: partial matches per level (in the block) */
+    uint64_t *a;                 /* [na] (in the block) */
+    tecs_lvl lvl[];              /* [k]; lvl[0] unused */
 };
+
+static size_t tecs_bytes(uint32_t k, uint32_t na) {
+    return sizeof(tecs) + k * sizeof(tecs_lvl) + (k + na) * sizeof(uint64_t);
+}
 
 /* Index of A(a, b) among the na counters. */
 static inline uint32_t aidx(uint32_t a, uint32_t b) { return (b - 2) * (b - 1) / 2 + (a - 2); }
@@ -73,11 +79,14 @@ int tecs_usable(const cep_engine *e) {
 
 /* (The lists live in the engine's slab, which the memory stats count.) */
 static tecs *tecs_new(cep_engine *e, const nfa_pattern *pat) {
-    tecs *t = slab_alloc(&e->store.mem, sizeof *t);
+    uint32_t k = pat->nsteps, na = (k - 2) * (k - 1) / 2;
+    tecs *t = slab_alloc(&e->store.mem, tecs_bytes(k, na));
     if (!t) return NULL;
-    memset(t, 0, sizeof *t);
-    t->k = pat->nsteps;
-    t->na = (t->k - 2) * (t->k - 1) / 2;
+    memset(t, 0, tecs_bytes(k, na));
+    t->k = k;
+    t->na = na;
+    t->live = (uint64_t *)(t->lvl + k);
+    t->a = t->live + k;
     uint32_t s = pat->start;
     for (uint32_t j = 0; j < t->k; j++) {
         t->state[j] = s;
@@ -101,7 +110,7 @@ static int lvl_reserve(cep_engine *e, tecs *t, uint32_t j) {
         return 0;
     }
     if (l->hi >= l->cap) {
-        uint64_t cap = l->cap ? 2 * (uint64_t)l->cap : 8;
+        uint64_t cap = l->cap ? 2 * (uint64_t)l->cap : 2;
         if (cap > UINT32_MAX / (sizeof *l->v * (t->na + 1))) return -1;
         tecs_ent *v = slab_realloc(&e->store.mem, l->v, l->cap * sizeof *l->v, cap * sizeof *l->v);
         if (!v) return -1;
@@ -159,7 +168,7 @@ static void free_lists(cep_engine *e, key_state *ks) {
         slab_free(&e->store.mem, l->v, l->cap * sizeof *l->v);
     }
     slab_free(&e->store.mem, t->snap, (size_t)t->snap_cap * t->na * sizeof *t->snap);
-    slab_free(&e->store.mem, t, sizeof *t);
+    slab_free(&e->store.mem, t, tecs_bytes(t->k, t->na));
     ks->tc = NULL;
 }
 
