@@ -857,11 +857,15 @@ int automaton_dispatch(nfa_pattern *np) {
 
 /* Does e hold an aggregate (which needs the partial match's nodes)? */
 static int has_agg(const expr *e) {
-    if (!e) return 0;
     if (e->kind == XK_AGG) return 1;
-    if (has_agg(e->a) || has_agg(e->b)) return 1;
-    for (uint32_t i = 0; i < e->nargs; i++)
-        if (has_agg(e->args[i])) return 1;
+    /* (the union of expr.h, as event_only reads it) */
+    if ((e->kind == XK_UNARY || e->kind == XK_BINARY || e->kind == XK_MATCH || e->kind == XK_IN ||
+         e->kind == XK_ISNULL) && has_agg(e->a))
+        return 1;
+    if (e->kind == XK_BINARY && has_agg(e->b)) return 1;
+    if (e->kind == XK_IN || e->kind == XK_CALL || e->kind == XK_UCALL)
+        for (uint32_t i = 0; i < e->nargs; i++)
+            if (has_agg(e->args[i])) return 1;
     return 0;
 }
 
