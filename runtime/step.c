@@ -667,7 +667,7 @@ int step_pattern(cep_engine *e, uint32_t pi, step_in *in) {
             !gate_open(e, pat, pat->start, ev->vals))
             return CEP_OK;
     }
-    if (pat->compact && (!ks || ks->tc || (!ks->nb && !ks->done.n))) {
+    if (pat->compact && (!ks || ks->tc || (!ks->nb && !ks->held))) {
         /* Every combination, compactly (tecs.c), while nothing needs the
          * partial matches one by one; else the key goes flat for good. */
         if (tecs_usable(e) && !in->straggler) {
