@@ -164,7 +164,7 @@ static int process_event(cep_engine *e, cep_event *ev, int straggler, int own) {
 static int64_t key_first_deadline(const cep_engine *e, const key_state *ks) {
     const nfa_pattern *pat = &e->prog->patterns[ks->pattern];
     int64_t d = INT64_MAX;
-    if (ks->tc) return tecs_first_deadline(e, ks);
+    if (key_tecs(ks)) return tecs_first_deadline(e, ks);
     const bucket *bv = key_buckets(ks);
     for (uint32_t i = 0; i < ks->nb; i++)
         for (uint32_t j = bv[i].lo; j < bv[i].hi; j++) {

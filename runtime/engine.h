@@ -98,6 +98,7 @@ struct key_state {
     uint8_t ttl_armed : 1;  /* has an entry in the TTL lane */
     uint8_t inl_used : 1;   /* inl_v is some bucket's array */
     uint8_t unmapped : 1;   /* in no key map (during a reload, or after one ran out of memory) */
+    uint8_t compact : 1;    /* kept compactly (tecs.c): key_tecs, no bucket */
     /* Most keys wait in one state with a few partial matches: that
      * bucket and its first KS_INLINE live in the key state itself, so an
      * event reaches them without another cache miss. A key waiting in
@@ -107,12 +108,23 @@ struct key_state {
         bucket *dir;        /* bcap > 1 */
     };
     pm inl_v[KS_INLINE];
-    struct tecs *tc;        /* compact pattern: the compact form (tecs.c); NULL: buckets */
     char key[];             /* the encoded key */
 };
 
 /* ks's non-empty buckets, nb of them, by state index. */
 static inline bucket *key_buckets(const key_state *ks) { return ks->bcap > 1 ? ks->dir : (bucket *)&ks->inl_b; }
+
+/* A compact key (tecs.c) has no bucket: its block's address lives in
+ * inl_v's room, which only buckets use. NULL: not compact. */
+static inline struct tecs *key_tecs(const key_state *ks) {
+    struct tecs *t = NULL;
+    if (ks->compact) __builtin_memcpy(&t, ks->inl_v, sizeof t);
+    return t;
+}
+static inline void key_set_tecs(key_state *ks, struct tecs *t) {
+    ks->compact = t != NULL;
+    if (t) __builtin_memcpy(ks->inl_v, &t, sizeof t);
+}
 
 /* Held matches of ks: how many (ks->held has them). */
 static inline uint32_t key_nheld(const key_state *ks) { return ks->held ? ks->held->n : 0; }

@@ -667,7 +667,7 @@ int step_pattern(cep_engine *e, uint32_t pi, step_in *in) {
             !gate_open(e, pat, pat->start, ev->vals))
             return CEP_OK;
     }
-    if (pat->compact && (!ks || ks->tc || (!ks->nb && !ks->held))) {
+    if (pat->compact && (!ks || key_tecs(ks) || (!ks->nb && !ks->held))) {
         /* Every combination, compactly (tecs.c), while nothing needs the
          * partial matches one by one; else the key goes flat for good. */
         if (tecs_usable(e) && !in->straggler) {
@@ -681,7 +681,7 @@ int step_pattern(cep_engine *e, uint32_t pi, step_in *in) {
             }
             return tecs_step(e, pi, ks, in);
         }
-        if (ks && ks->tc && tecs_flatten(e, ks) < 0) return CEP_ENOMEM;
+        if (ks && key_tecs(ks) && tecs_flatten(e, ks) < 0) return CEP_ENOMEM;
     }
     int had_state = ks && ks->listed;
     if (ks) {

@@ -160,8 +160,7 @@ static void release_front(cep_engine *e, tecs_lvl *l) {
     l->base++;
 }
 
-static void free_lists(cep_engine *e, key_state *ks) {
-    tecs *t = ks->tc;
+static void free_lists(cep_engine *e, tecs *t) {
     for (uint32_t j = 1; j < t->k; j++) {
         tecs_lvl *l = &t->lvl[j];
         while (l->lo < l->hi) release_front(e, l);
@@ -169,15 +168,15 @@ static void free_lists(cep_engine *e, key_state *ks) {
     }
     slab_free(&e->store.mem, t->snap, (size_t)t->snap_cap * t->na * sizeof *t->snap);
     slab_free(&e->store.mem, t, tecs_bytes(t->k, t->na));
-    ks->tc = NULL;
 }
 
 void tecs_drop(cep_engine *e, key_state *ks) {
-    tecs *t = ks->tc;
+    tecs *t = key_tecs(ks);
     if (!t) return;
     for (uint32_t j = 1; j < t->k; j++) e->stats.partial_matches -= t->live[j];
     ks->npms = 0;
-    free_lists(e, ks);
+    key_set_tecs(ks, NULL);
+    free_lists(e, t);
 }
 
 int tecs_starts(cep_engine *e, uint32_t pi, const step_in *in) {
@@ -289,12 +288,16 @@ static int push(cep_engine *e, tecs *t, uint32_t j, step_in *in) {
 int tecs_step(cep_engine *e, uint32_t pi, key_state *ks, step_in *in) {
     const nfa_pattern *pat = &e->prog->patterns[pi];
     const cep_event *ev = in->ev;
-    if (!ks->tc && !(ks->tc = tecs_new(e, pat))) {
-        e->oom = 1;
-        engine_key_settle(e, ks);
-        return CEP_ENOMEM;
+    if (!key_tecs(ks)) {
+        tecs *nt = tecs_new(e, pat);
+        if (!nt) {
+            e->oom = 1;
+            engine_key_settle(e, ks);
+            return CEP_ENOMEM;
+        }
+        key_set_tecs(ks, nt);
     }
-    tecs *t = ks->tc;
+    tecs *t = key_tecs(ks);
     uint32_t top = t->k - 1;
     int failed = 0;
     /* Levels from the top down: an entry's predecessors and the counters
@@ -346,13 +349,13 @@ static int64_t start_deadline(const nfa_pattern *pat, int64_t start) {
 }
 
 int64_t tecs_first_deadline(const cep_engine *e, const key_state *ks) {
-    const tecs_lvl *l = &ks->tc->lvl[1];
+    const tecs_lvl *l = &key_tecs(ks)->lvl[1];
     if (l->lo == l->hi) return INT64_MAX;
     return start_deadline(&e->prog->patterns[ks->pattern], l->v[l->lo].ev->time);
 }
 
 int tecs_has_start(const key_state *ks, int64_t start) {
-    const tecs_lvl *l = &ks->tc->lvl[1];
+    const tecs_lvl *l = &key_tecs(ks)->lvl[1];
     uint32_t lo = l->lo, hi = l->hi;
     while (lo < hi) {
         uint32_t mid = lo + (hi - lo) / 2;
@@ -363,12 +366,12 @@ int tecs_has_start(const key_state *ks, int64_t start) {
 }
 
 int tecs_prune(cep_engine *e, key_state *ks, int64_t now) {
-    if (!ks->tc) return 0;
+    if (!key_tecs(ks)) return 0;
     if (!tecs_usable(e)) {
         tecs_flatten(e, ks);
         return 0;
     }
-    tecs *t = ks->tc;
+    tecs *t = key_tecs(ks);
     const nfa_pattern *pat = &e->prog->patterns[ks->pattern];
     tecs_lvl *first = &t->lvl[1];
     /* The first entries whose windows closed (as within_due: a window
@@ -470,7 +473,7 @@ fail:
 }
 
 int tecs_flatten(cep_engine *e, key_state *ks) {
-    tecs *t = ks->tc;
+    tecs *t = key_tecs(ks);
     if (!t) return 0;
     flat f = {.e = e, .t = t};
     const tecs_lvl *first = &t->lvl[1];
@@ -487,6 +490,7 @@ int tecs_flatten(cep_engine *e, key_state *ks) {
     }
     /* Buckets take them by state; on failure the compact form stays. */
     qsort(f.out + 1, TECS_MAX - 1, sizeof *f.out, cmp_level_state);
+    key_set_tecs(ks, NULL); /* (its room is the buckets' now) */
     if (!f.failed && fill_buckets(e, ks, f.out + 1, TECS_MAX - 1) < 0) f.failed = 1;
     uint64_t total = 0;
     for (uint32_t j = 1; j < TECS_MAX; j++) {
@@ -497,20 +501,23 @@ int tecs_flatten(cep_engine *e, key_state *ks) {
         }
         mem_free(f.out[j].v);
     }
-    if (f.failed) return -1;
+    if (f.failed) {
+        key_set_tecs(ks, t); /* (fill_buckets left no bucket) */
+        return -1;
+    }
     /* (The same count, made one by one.) */
     uint64_t had = 0;
     for (uint32_t j = 1; j < t->k; j++) had += t->live[j];
     e->stats.partial_matches += total - had;
     ks->npms = (uint32_t)total;
-    free_lists(e, ks);
+    free_lists(e, t);
     return 0;
 }
 
 static __thread int flatten_failed; /* (engine_keys_each takes no user data) */
 
 static void flatten_one(cep_engine *e, key_state *ks) {
-    if (ks->tc && tecs_flatten(e, ks) < 0) flatten_failed = 1;
+    if (key_tecs(ks) && tecs_flatten(e, ks) < 0) flatten_failed = 1;
 }
 
 int tecs_flatten_all(cep_engine *e) {
