@@ -25,7 +25,7 @@ gnuplot <<EOF
 set terminal pngcairo size 900,560 font 'sans,11' noenhanced
 set output '$out'
 set title "W9 (CORE's stock query, no match): CPU ns per event against live partial matches"
-set logscale x; set logscale y
+set logscale x; set logscale y; set yrange [50:*]
 set xlabel 'live partial matches (mean over the run)'; set ylabel 'ns per event'
 set grid
 set key top left

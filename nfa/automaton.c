@@ -855,6 +855,44 @@ int automaton_dispatch(nfa_pattern *np) {
     return 0;
 }
 
+/* Does e hold an aggregate (which needs the partial match's nodes)? */
+static int has_agg(const expr *e) {
+    if (e->kind == XK_AGG) return 1;
+    /* (the union of expr.h, as event_only reads it) */
+    if ((e->kind == XK_UNARY || e->kind == XK_BINARY || e->kind == XK_MATCH || e->kind == XK_IN ||
+         e->kind == XK_ISNULL) && has_agg(e->a))
+        return 1;
+    if (e->kind == XK_BINARY && has_agg(e->b)) return 1;
+    if (e->kind == XK_IN || e->kind == XK_CALL || e->kind == XK_UCALL)
+        for (uint32_t i = 0; i < e->nargs; i++)
+            if (has_agg(e->args[i])) return 1;
+    return 0;
+}
+
+#define COMPACT_MAX_STEPS 8
+
+int automaton_compact(const nfa_pattern *np) {
+    uint32_t k = np->nsteps;
+    if (np->skip != NFA_SKIP_NO_SKIP || k < 2 || k > COMPACT_MAX_STEPS || np->nstates != k + 1) return 0;
+    for (uint32_t i = 0; i < np->nemit; i++)
+        if (has_agg(np->emit_exprs[i])) return 0;
+    uint32_t s = np->start;
+    for (uint32_t j = 0; j < k; j++) {
+        const nfa_state *st = &np->states[s];
+        /* The start state only takes; every later one is followedByAny's
+         * TAKE/IGNORE pair, so a partial match never leaves its state
+         * but by branching, and which events it takes decide nothing. */
+        int shape_ok = j ? st->shape == SHAPE_ANY
+                         : st->shape == SHAPE_FOLLOW || st->shape == SHAPE_NEXT || st->shape == SHAPE_ANY;
+        if (st->kind != ST_NORMAL || st->step != j || st->gap_ms > 0 || !shape_ok || !st->gate || st->hint ||
+            (st->rest && !event_only(st->rest)) || st->target == s)
+            return 0;
+        s = st->target;
+        if (np->states[s].kind != (j + 1 < k ? ST_NORMAL : ST_FINAL)) return 0;
+    }
+    return 1;
+}
+
 int automaton_build(cctx *c, nfa_pattern *np, const ast_pattern *ap) {
     builder b = {.c = c, .ap = ap};
     int rc = -1;

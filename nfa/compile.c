@@ -353,6 +353,7 @@ static int compile_pattern(cctx *c, nfa_pattern *np, const ast_pattern *ap) {
         }
     }
     assign_accs(c);
+    np->compact = automaton_compact(np);
     rc = 0;
 out:
     c->naggs = 0;

@@ -31,6 +31,9 @@ expr *cond_and(cctx *c, expr *a, expr *b);
 /* Build the states and edges of np from the checked pattern ap, the way
  * Flink's NFACompiler does. 0, or -1 (c->oom or c->failed set). */
 int automaton_build(cctx *c, nfa_pattern *np, const ast_pattern *ap);
+/* Can the engine keep np's partial matches compactly (nfa_pattern.compact)?
+ * Call once its skip strategy and emit are set. */
+int automaton_compact(const nfa_pattern *np);
 
 /* After the nodes are packed: the gates decided by one lookup per event,
  * and whether an event that opens none can be skipped. 0 or -1 (out of

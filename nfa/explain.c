@@ -163,6 +163,8 @@ static void explain_text(strbuf *b, const cep_program *p, const nfa_pattern *pat
     sb_printf(b, "pattern %s: %u states, start %u", pat->name, pat->nstates, pat->start);
     if (pat->has_within) sb_printf(b, ", within %" PRId64 "ms", pat->within_ms);
     sb_put(b, "\n", 1);
+    if (pat->compact)
+        sb_printf(b, "  partial matches: compact (a list of events per step, combinations made on output)\n");
     for (uint32_t s = 0; s < pat->nstates; s++) {
         const nfa_state *st = &pat->states[s];
         sb_printf(b, "  %u %s", s, kind_name(st->kind));

@@ -118,6 +118,12 @@ typedef struct nfa_pattern {
      * key (every state that can hold a partial match keeps it on a closed
      * gate); undispatched: some gate is not decided by the dispatch. */
     uint8_t skippable, undispatched;
+    /* Every combination, kept compactly (runtime/tecs.c): a chain of
+     * single-event steps joined by followedByAny, every condition reading
+     * only the event, no gap, no aggregate in emit, skip noSkip. The
+     * engine keeps per step a list of the events taken instead of one
+     * partial match per combination (automaton_compact). */
+    uint8_t compact;
 } nfa_pattern;
 
 typedef struct gate_key {

@@ -4,6 +4,7 @@
  * processMatchesAccordingToSkipStrategy). */
 #include "config.h"
 #include "engine.h"
+#include "tecs.h"
 #include "mem.h"
 
 #include <stdlib.h>
@@ -266,7 +267,7 @@ static void expire_one(cep_engine *e, uint32_t pi, key_state *ks, pm *p) {
 }
 
 void emit_prune_expired(cep_engine *e, key_state *ks, int64_t now) {
-    if (!ks->npms) return;
+    if (!ks->npms || tecs_prune(e, ks, now)) return;
     uint32_t pi = ks->pattern;
     const nfa_pattern *pat = &e->prog->patterns[pi];
     if (!e->rt[pi].has_gaps) {

@@ -4,6 +4,7 @@
  * Matching itself is step.c; what leaves the engine, emit.c. */
 #include "config.h"
 #include "engine.h"
+#include "tecs.h"
 #include "json.h"
 #include "fieldpath.h"
 #include "hash.h"
@@ -13,6 +14,7 @@
 #include <stdarg.h>
 #include <sys/random.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -162,6 +164,7 @@ static int process_event(cep_engine *e, cep_event *ev, int straggler, int own) {
 static int64_t key_first_deadline(const cep_engine *e, const key_state *ks) {
     const nfa_pattern *pat = &e->prog->patterns[ks->pattern];
     int64_t d = INT64_MAX;
+    if (key_tecs(ks)) return tecs_first_deadline(e, ks);
     const bucket *bv = key_buckets(ks);
     for (uint32_t i = 0; i < ks->nb; i++)
         for (uint32_t j = bv[i].lo; j < bv[i].hi; j++) {
@@ -560,6 +563,9 @@ CEP_API int cep_engine_new(const cep_program *p, cep_engine **out) {
     e->keyset.keys.seed = seed;
     e->keyset.groups.seed = seed;
     e->stats.watermark = INT64_MIN;
+    /* For the tests that compare the compact form with the flat one. */
+    const char *compact = getenv("CEP_COMPACT");
+    e->cfg.flat_only = compact && !strcmp(compact, "0");
     if (expr_ctx_init(&e->ctx, p) != CEP_OK || engine_lanes_init(e) < 0) {
         cep_engine_free(e);
         return CEP_ENOMEM;

@@ -81,6 +81,7 @@ typedef struct key_held {
  * and a bucket of more than KS_INLINE partial matches in an array. */
 typedef struct key_state key_state;
 typedef struct key_entry key_entry;
+typedef struct tecs tecs;
 struct key_state {
     key_state *prev, *next; /* keys holding state, in `created` order */
     uint64_t created;       /* order it last got state in, for deterministic iteration */
@@ -97,6 +98,7 @@ struct key_state {
     uint8_t ttl_armed : 1;  /* has an entry in the TTL lane */
     uint8_t inl_used : 1;   /* inl_v is some bucket's array */
     uint8_t unmapped : 1;   /* in no key map (during a reload, or after one ran out of memory) */
+    uint8_t compact : 1;    /* kept compactly (tecs.c): key_tecs, no bucket */
     /* Most keys wait in one state with a few partial matches: that
      * bucket and its first KS_INLINE live in the key state itself, so an
      * event reaches them without another cache miss. A key waiting in
@@ -111,6 +113,18 @@ struct key_state {
 
 /* ks's non-empty buckets, nb of them, by state index. */
 static inline bucket *key_buckets(const key_state *ks) { return ks->bcap > 1 ? ks->dir : (bucket *)&ks->inl_b; }
+
+/* A compact key (tecs.c) has no bucket: its block's address lives in
+ * inl_v's room, which only buckets use. NULL: not compact. */
+static inline struct tecs *key_tecs(const key_state *ks) {
+    struct tecs *t = NULL;
+    if (ks->compact) __builtin_memcpy(&t, ks->inl_v, sizeof t);
+    return t;
+}
+static inline void key_set_tecs(key_state *ks, struct tecs *t) {
+    ks->compact = t != NULL;
+    if (t) __builtin_memcpy(ks->inl_v, &t, sizeof t);
+}
 
 /* Held matches of ks: how many (ks->held has them). */
 static inline uint32_t key_nheld(const key_state *ks) { return ks->held ? ks->held->n : 0; }
@@ -269,6 +283,8 @@ typedef struct engine_config {
     int time_mode;            /* CEP_TIME_EVENT or CEP_TIME_PROCESSING */
     int limit_policy;
     uint32_t part_index, part_count; /* cep_engine_set_partition (runtime/partition.c) */
+    int flat_only;            /* CEP_COMPACT=0 in the environment: compact patterns
+                               * kept flat too (tests compare both forms) */
 } engine_config;
 
 /* The caller's callbacks and their user data. */
@@ -503,6 +519,11 @@ typedef struct step_in {
                           * opens, unread (nfa_route.sure, thresholds passed) */
 } step_in;
 int step_pattern(cep_engine *e, uint32_t pi, step_in *in);
+/* Does state s's condition (gate and rest; one that reads only the event)
+ * hold for row? */
+int step_cond(cep_engine *e, const nfa_pattern *pat, uint32_t s, const cep_value *row);
+/* The event under test as a stored event (kept on first use). */
+cep_event *step_stored(cep_engine *e, step_in *in);
 /* Has pattern pi (in a key group) no state for the key of vals? */
 int pattern_keyless(cep_engine *e, uint32_t pi, const cep_value *vals);
 /* Encode the key of vals for pattern pi into e->keybuf. */

@@ -5,6 +5,7 @@
  * they are, untouched. */
 #include "config.h"
 #include "engine.h"
+#include "tecs.h"
 #include "hash.h"
 #include "mem.h"
 
@@ -265,6 +266,7 @@ static void dir_free(cep_engine *e, key_state *ks) {
 }
 
 void key_drop_pms(cep_engine *e, key_state *ks) {
+    if (key_tecs(ks)) tecs_drop(e, ks);
     for (uint32_t i = 0; i < ks->nb; i++) {
         bucket *b = &key_buckets(ks)[i];
         for (uint32_t j = b->lo; j < b->hi; j++) engine_node_release(e, b->v[j].node);

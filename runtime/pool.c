@@ -40,6 +40,7 @@
 #include "partition.h"
 #include "pool.h"
 #include "snapshot.h"
+#include "tecs.h"
 
 #define RING_BYTES ((size_t)1 << 20)
 #define HOLD_BYTES (RING_BYTES / 2)  /* an engine's events while it comes back */
@@ -1102,7 +1103,13 @@ CEP_API int cep_pool_snapshot(cep_pool *p, cep_write_fn fn, void *ud) {
     /* events and stragglers: each event once, as cep_pool_stats counts */
     st.counters[0] -= st.counters[0] > p->dup_events ? p->dup_events : st.counters[0];
     st.counters[3] -= st.counters[3] > p->dup_stragglers ? p->dup_stragglers : st.counters[3];
-    rc = snapshot_write(p->prog, es, p->nengines, &st, fn, ud);
+    /* Compact keys go flat first (snapshot_write), in their engine's heap. */
+    for (unsigned k = 0; k < p->nengines && rc == CEP_OK; k++) {
+        const mem_heap *own = mem_heap_use(&p->shards[k].heap);
+        if (tecs_flatten_all(p->shards[k].e) < 0) rc = CEP_ENOMEM;
+        mem_heap_use(own);
+    }
+    if (rc == CEP_OK) rc = snapshot_write(p->prog, es, p->nengines, &st, fn, ud);
     mem_free(es);
     if (rc != CEP_OK) set_err(p, "%s", cep_strerror(rc));
     return rc;

@@ -8,6 +8,7 @@
 #include "json.h"
 #include "mem.h"
 #include "ptrmap.h"
+#include "tecs.h"
 
 #include <string.h>
 
@@ -152,6 +153,8 @@ CEP_API int cep_engine_replace_program(cep_engine *e, const cep_program *np) {
     if (!e || !np) return CEP_EINVAL;
     if (e->finished) return CEP_EFINISHED;
     const cep_program *op = e->prog;
+    /* The partial matches move one by one: compact keys go flat first. */
+    if (tecs_flatten_all(e) < 0) return CEP_ENOMEM;
     remap r = {.e = e, .np = np};
     int *pmap = mem_calloc(op->npatterns ? op->npatterns : 1, sizeof *pmap);
     r.slot = mem_calloc(op->nfields ? op->nfields : 1, sizeof *r.slot);

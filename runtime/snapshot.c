@@ -13,6 +13,7 @@
 #include "partition.h"
 #include "ptrmap.h"
 #include "snapshot.h"
+#include "tecs.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -370,6 +371,10 @@ static int write_all(writer *w, const cep_program *prog, const cep_engine *const
 
 int snapshot_write(const cep_program *prog, const cep_engine *const *es, unsigned n, const snap_stream *st,
                    cep_write_fn fn, void *ud) {
+    /* Snapshots hold partial matches one by one: compact keys go flat
+     * (exactly what they stand for), and stay so. */
+    for (unsigned i = 0; i < n; i++)
+        if (tecs_flatten_all((cep_engine *)es[i]) < 0) return CEP_ENOMEM;
     writer *w = mem_calloc(1, sizeof *w);
     if (!w) return CEP_ENOMEM;
     w->fn = fn;

@@ -11,6 +11,7 @@
  * (e->kids) and merged into their buckets after the key's step, in order. */
 #include "config.h"
 #include "engine.h"
+#include "tecs.h"
 #include "hash.h"
 #include "mem.h"
 #include "partition.h"
@@ -200,6 +201,13 @@ static inline int gate_open(cep_engine *e, const nfa_pattern *pat, uint32_t s, c
         e->scratch.gate[s] = (uint8_t)holds(e, st->gate, row, NULL);
     }
     return e->scratch.gate[s];
+}
+
+cep_event *step_stored(cep_engine *e, step_in *in) { return stored_event(e, in); }
+
+int step_cond(cep_engine *e, const nfa_pattern *pat, uint32_t s, const cep_value *row) {
+    const nfa_state *st = &pat->states[s];
+    return gate_open(e, pat, s, row) && (!st->rest || holds(e, st->rest, row, NULL));
 }
 
 static uint32_t bits_for(uint64_t n) {
@@ -658,6 +666,22 @@ int step_pattern(cep_engine *e, uint32_t pi, step_in *in) {
         if ((st->shape == SHAPE_FOLLOW || st->shape == SHAPE_NEXT) && st->gate &&
             !gate_open(e, pat, pat->start, ev->vals))
             return CEP_OK;
+    }
+    if (pat->compact && (!ks || key_tecs(ks) || (!ks->nb && !ks->held))) {
+        /* Every combination, compactly (tecs.c), while nothing needs the
+         * partial matches one by one; else the key goes flat for good. */
+        if (tecs_usable(e) && !in->straggler) {
+            if (!ks) {
+                if (!tecs_starts(e, pi, in)) return CEP_OK;
+                if ((gc && step_encode_key(e, pi, ev->vals, &klen) != CEP_OK) ||
+                    !(ks = engine_key_new(e, pi, hash, e->scratch.keybuf, klen, gc))) {
+                    e->oom = 1;
+                    return CEP_ENOMEM;
+                }
+            }
+            return tecs_step(e, pi, ks, in);
+        }
+        if (ks && key_tecs(ks) && tecs_flatten(e, ks) < 0) return CEP_ENOMEM;
     }
     int had_state = ks && ks->listed;
     if (ks) {

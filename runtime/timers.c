@@ -8,6 +8,7 @@
  * entry names it (key_state.timers), so entries need no validity check. */
 #include "config.h"
 #include "engine.h"
+#include "tecs.h"
 #include "mem.h"
 
 #include <stdlib.h>
@@ -161,6 +162,7 @@ static int entry_live(const cep_engine *e, uint32_t li, const timer_ent *t) {
     const key_state *ks = t->ks;
     const pat_rt *rt = &e->rt[ks->pattern];
     const nfa_pattern *pat = &e->prog->patterns[ks->pattern];
+    if (key_tecs(ks)) return li == rt->within_lane && tecs_has_start(ks, t->deadline - rt->within_ms);
     for (uint32_t i = 0; i < ks->nb; i++) {
         const bucket *b = &key_buckets(ks)[i];
         int gap = rt->gap_lane[b->state] == li;

@@ -16,7 +16,10 @@
  * seed in eight a followedByAny-heavy case at CORE's densities
  * (gen_dense_case), and in one case in four conditions `t == "X" and v OP
  * N` that the routing index decides by thresholds, with some v written
- * as doubles. Not
+ * as doubles. A case with a compact pattern (one dense seed in two is in
+ * the form the engine keeps compactly, runtime/tecs.c) is also run with
+ * CEP_COMPACT=0 (every pattern flat): the outputs must be the same, in
+ * the same order. Not
  * generated: looping or optional groups ((..)+, (..)*, (..)?, (..){n,m}),
  * negation or step references inside groups, until on groups, allowed
  * lateness (stragglers).
@@ -466,10 +469,28 @@ static void gen_dense_pattern(rpattern *p)
     }
 }
 
-static void gen_dense_case(tcase *tc)
+/* What the engine keeps compactly (nfa_pattern.compact): followedByAny
+ * between single steps, conditions on the event only, skip noSkip. */
+static void make_compact(rpattern *p)
+{
+    for (int s = 0; s < p->n; s++) {
+        rstep *st = &p->st[s];
+        if (s) st->conn = RK_FBA;
+        st->q = RQ_ONE;
+        st->min = st->max = 1;
+        st->inner = 0;
+        if (st->cond.kind == RC_TRUE || st->cond.kind == RC_TEQ_VGT) st->cond.kind = RC_TEQ;
+    }
+    p->skip = RS_NOSKIP;
+}
+
+static void gen_dense_case(tcase *tc, int compact)
 {
     memset(tc, 0, sizeof *tc);
-    gen_dense_pattern(&tc->p);
+    do {
+        gen_dense_pattern(&tc->p);
+        if (compact) make_compact(&tc->p);
+    } while (compact && dense_load(&tc->p) > 3000);
     tc->np = 1;
     tc->p.emit = chance(25);
     tc->n = R_MAXEV;
@@ -492,11 +513,11 @@ static void gen_dense_case(tcase *tc)
     tc->threads = chance(25);
 }
 
-/* One seed in eight is a followedByAny-heavy case. */
+/* One seed in eight is a followedByAny-heavy case (one in sixteen compact). */
 static void gen_seed_case(tcase *tc, unsigned long long seed)
 {
     rng_state = seed * 0x9E3779B97F4A7C15ULL + 1;
-    if (seed % 8 == 5) gen_dense_case(tc);
+    if (seed % 8 == 5) gen_dense_case(tc, seed % 16 == 13);
     else gen_case(tc);
 }
 
@@ -670,8 +691,22 @@ static int configure(cep_engine *eng, const tcase *tc, emres *out)
     return tc->max_delay ? cep_engine_set_max_delay(eng, tc->max_delay) : CEP_OK;
 }
 
-/* 0 ok; 1 the pattern does not compile (text in *err); -1 engine error. */
-static int run_engine(const tcase *tc, emres *out, char *err, int errcap)
+static int case_compact; /* the last case checked has a compact pattern (compared flat too) */
+
+/* Does the program keep a pattern compactly (runtime/tecs.c)? */
+static int any_compact(const cep_program *prog)
+{
+    char *text = NULL;
+    if (cep_program_explain(prog, 0, &text) != CEP_OK) return 0;
+    int yes = strstr(text, "partial matches: compact") != NULL;
+    cep_free(text);
+    return yes;
+}
+
+/* 0 ok; 1 the pattern does not compile (text in *err); -1 engine error.
+ * flat: with CEP_COMPACT=0 (every pattern in the flat form); *compact:
+ * whether some pattern is compact. */
+static int run_engine_as(const tcase *tc, emres *out, char *err, int errcap, int flat, int *compact)
 {
     char text[8192];
     render(tc, text, sizeof text);
@@ -685,8 +720,11 @@ static int run_engine(const tcase *tc, emres *out, char *err, int errcap)
         return 1;
     }
     cep_diag_free(diag);
+    if (compact) *compact = any_compact(prog);
     cep_engine *eng = NULL;
+    if (flat) setenv("CEP_COMPACT", "0", 1);
     int rc = cep_engine_new(prog, &eng);
+    if (flat) unsetenv("CEP_COMPACT");
     if (rc == CEP_OK) rc = configure(eng, tc, out);
     if (rc == CEP_OK) {
         for (int i = 0; i < tc->n && rc == CEP_OK; i++) {
@@ -927,11 +965,35 @@ static int run_reference(const tcase *tc, emres *em, rout *ro)
 
 enum { R_PASS, R_FAIL, R_SKIP };
 
+/* A compact pattern's outputs against the flat form's, exactly, in order. */
+static int compare_flat(const tcase *tc, const emres *one, char *why, int cap)
+{
+    emres fl;
+    char err[2048] = "";
+    int rc = run_engine_as(tc, &fl, err, sizeof err, 1, NULL), res = 0;
+    if (rc != 0) {
+        snprintf(why, (size_t)cap, "flat form: %s", err[0] ? err : "engine error");
+        res = 1;
+    }
+    for (int i = 0; i < one->n && i < fl.n && !res; i++)
+        if (!same_match(&one->m[i], &fl.m[i])) {
+            snprintf(why, (size_t)cap, "compact form: output %d differs from the flat form's", i + 1);
+            res = 1;
+        }
+    if (!res && one->n != fl.n) {
+        snprintf(why, (size_t)cap, "compact form: %d outputs, flat form %d", one->n, fl.n);
+        res = 1;
+    }
+    free(fl.m);
+    return res;
+}
+
 static int check_case(const tcase *tc, char *why, int cap, rout *ro_out, emres *em_out)
 {
     emres em;
     char err[2048] = "";
-    int rc = run_engine(tc, &em, err, sizeof err);
+    int compact = 0;
+    int rc = run_engine_as(tc, &em, err, sizeof err, 0, &compact);
     if (rc == 1) {
         snprintf(why, (size_t)cap, "does not compile:\n%s", err);
         free(em.m);
@@ -952,7 +1014,10 @@ static int check_case(const tcase *tc, char *why, int cap, rout *ro_out, emres *
         res = R_FAIL;
     } else if (tc->threads && compare_pool(tc, &em, why, cap)) {
         res = R_FAIL;
+    } else if (compact && compare_flat(tc, &em, why, cap)) {
+        res = R_FAIL;
     }
+    case_compact = compact;
     if (ro_out) *ro_out = ro; else ref_out_free(&ro);
     if (em_out) *em_out = em; else free(em.m);
     return res;
@@ -1189,13 +1254,14 @@ int main(int argc, char **argv)
             return 2;
         }
     }
-    unsigned long long pass = 0, fail = 0, skip = 0, matches = 0, sets = 0, thr = 0;
+    unsigned long long pass = 0, fail = 0, skip = 0, matches = 0, sets = 0, thr = 0, compact_cases = 0;
     for (unsigned long long seed = first; seed < first + count; seed++) {
         tcase tc;
         gen_seed_case(&tc, seed);
         char why[2048];
         rout ro;
         int r = check_case(&tc, why, sizeof why, &ro, NULL);
+        compact_cases += case_compact;
         if (r != R_SKIP && tc.np > 2) sets++;
         if (r != R_SKIP && has_thresholds(&tc)) thr++;
         if (r != R_SKIP) {
@@ -1227,7 +1293,7 @@ int main(int argc, char **argv)
         if (!keep_going) break;
     }
     printf("difftest: %llu seeds from %llu: %llu passed, %llu failed, %llu skipped, %llu matches "
-           "compared, %llu files of 3 to %d patterns, %llu with thresholds\n", pass + fail + skip, first, pass, fail,
-           skip, matches, sets, DT_MAXPAT, thr);
+           "compared, %llu files of 3 to %d patterns, %llu with thresholds, %llu compact\n", pass + fail + skip,
+           first, pass, fail, skip, matches, sets, DT_MAXPAT, thr, compact_cases);
     return fail ? 1 : 0;
 }

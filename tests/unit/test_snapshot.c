@@ -152,6 +152,85 @@ START_TEST(round_trip_at_random_points) {
 }
 END_TEST
 
+/* Patterns the engine keeps compactly (runtime/tecs.c): a snapshot turns
+ * their keys flat; the engine snapshotted and the one restored must both
+ * go on exactly as the uninterrupted run (timeouts included), and the
+ * counts too. */
+static const char *COMPACT =
+    "pattern comb key k begin a where t == \"a\" followedByAny b where t == \"b\" "
+    "followedByAny c where t == \"c\" followedByAny d where v > 2 within 25ms\n"
+    "pattern pair begin a where t == \"a\" followedByAny b where t != \"a\" within 12ms\n";
+
+START_TEST(compact_round_trip) {
+    cep_program *p = NULL;
+    cep_diag *d = NULL;
+    ck_assert_msg(cep_compile(NULL, COMPACT, strlen(COMPACT), NULL, &p, &d) == CEP_OK, "%s", cep_diag_render(d));
+    cep_diag_free(d);
+    char *text = NULL;
+    ck_assert_int_eq(cep_program_explain(p, 0, &text), CEP_OK);
+    ck_assert_ptr_nonnull(strstr(text, "partial matches: compact"));
+    cep_free(text);
+    uint64_t total = 0, timeouts = 0;
+    for (int trial = 0; trial < 40; trial++) {
+        rng = 0x2545F4914F6CDD1Dull * (uint64_t)(trial + 1);
+        int n = 40 + (int)(next_rand() % 80);
+        char **lines = make_stream(n);
+        int cut = (int)(next_rand() % (unsigned)(n + 1));
+        int64_t delay = next_rand() % 2 ? 4 : 0;
+        out full = {0}, first = {0}, cont = {0}, snapbytes = {0};
+        cep_engine *a = engine(p, &full), *b = engine(p, &first);
+        ck_assert_int_eq(cep_engine_set_max_delay(a, delay), CEP_OK);
+        ck_assert_int_eq(cep_engine_set_max_delay(b, delay), CEP_OK);
+        for (int i = 0; i < n; i++) cep_engine_push_json(a, lines[i], strlen(lines[i]));
+        ck_assert_int_eq(cep_engine_finish(a), CEP_OK);
+        for (int i = 0; i < cut; i++) cep_engine_push_json(b, lines[i], strlen(lines[i]));
+        ck_assert_int_eq(cep_engine_snapshot(b, collect, &snapbytes), CEP_OK);
+        out_add(&cont, first.text ? first.text : "");
+        cep_engine *c = engine(p, &cont); /* C continues B's output before the cut */
+        ck_assert_int_eq(cep_engine_restore(c, snapbytes.text, snapbytes.len), CEP_OK);
+        for (int i = cut; i < n; i++) {
+            cep_engine_push_json(b, lines[i], strlen(lines[i]));
+            cep_engine_push_json(c, lines[i], strlen(lines[i]));
+        }
+        ck_assert_int_eq(cep_engine_finish(b), CEP_OK);
+        ck_assert_int_eq(cep_engine_finish(c), CEP_OK);
+        ck_assert_msg(full.len == first.len && memcmp(full.text, first.text, full.len) == 0,
+                      "trial %d cut %d/%d, snapshotted engine:\n--- uninterrupted\n%s--- after\n%s", trial, cut, n,
+                      full.text ? full.text : "", first.text ? first.text : "");
+        ck_assert_msg(full.len == cont.len && memcmp(full.text, cont.text, full.len) == 0,
+                      "trial %d cut %d/%d, restored:\n--- uninterrupted\n%s--- restored\n%s", trial, cut, n,
+                      full.text ? full.text : "", cont.text ? cont.text : "");
+        cep_stats sa, sb, sc;
+        cep_engine_stats(a, &sa);
+        cep_engine_stats(b, &sb);
+        cep_engine_stats(c, &sc);
+        ck_assert_uint_eq(sa.matches, sb.matches);
+        ck_assert_uint_eq(sa.timeouts, sb.timeouts);
+        ck_assert_uint_eq(sa.peak_partial_matches, sb.peak_partial_matches);
+        ck_assert_uint_eq(sa.partial_matches, 0);
+        ck_assert_uint_eq(sb.partial_matches, 0);
+        ck_assert_uint_eq(sc.partial_matches, 0);
+        ck_assert_uint_eq(sa.stored_events, 0);
+        ck_assert_uint_eq(sb.stored_events, 0);
+        ck_assert_uint_eq(sb.nodes, 0);
+        total += sa.matches;
+        timeouts += sa.timeouts;
+        cep_engine_free(a);
+        cep_engine_free(b);
+        cep_engine_free(c);
+        for (int i = 0; i < n; i++) free(lines[i]);
+        free(lines);
+        free(full.text);
+        free(first.text);
+        free(cont.text);
+        free(snapbytes.text);
+    }
+    ck_assert_uint_gt(total, 300);
+    ck_assert_uint_gt(timeouts, 300);
+    cep_program_free(p);
+}
+END_TEST
+
 START_TEST(bad_snapshots) {
     cep_program *p = NULL, *q = NULL;
     ck_assert_int_eq(cep_compile(NULL, PROGRAM, strlen(PROGRAM), NULL, &p, NULL), CEP_OK);
@@ -500,6 +579,7 @@ Suite *snapshot_suite(void) {
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, round_trip_at_random_points);
     tcase_add_test(tc, bad_snapshots);
+    tcase_add_test(tc, compact_round_trip);
     tcase_add_test(tc, counters_kept);
     tcase_add_test(tc, negative_max_delay);
     tcase_add_test(tc, key_of_another_pattern);
