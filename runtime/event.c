@@ -35,10 +35,12 @@ CEP_API int cep_event_new(const cep_program *p, cep_event **out) {
     return CEP_OK;
 }
 
+/* A builder the caller may change: not a stored event (a match's, the
+ * engine's: its block goes with its last reference) nor a lent view. */
+static inline int is_builder(const cep_event *ev) { return ev && !ev->stored && ev->sbufs; }
+
 CEP_API void cep_event_free(cep_event *ev) {
-    /* A stored event (a match's) is the engine's, not the caller's: its
-     * block goes with its last reference, never here. */
-    if (!ev || !ev->sbufs) return;
+    if (!is_builder(ev)) return;
     for (uint32_t i = 0; i < ev->nslots; i++) mem_free(ev->sbufs[i].p);
     mem_free(ev->sbufs);
     mem_free(ev->vals);
@@ -48,7 +50,7 @@ CEP_API void cep_event_free(cep_event *ev) {
 }
 
 CEP_API void cep_event_clear(cep_event *ev) {
-    if (!ev || !ev->sbufs) return;
+    if (!is_builder(ev)) return;
     memset(ev->vals, 0, ev->nslots * sizeof *ev->vals);
     ev->has_time = 0;
     ev->time = 0;
@@ -58,22 +60,22 @@ CEP_API void cep_event_clear(cep_event *ev) {
 }
 
 CEP_API int cep_event_set_tag(cep_event *ev, uint64_t tag) {
-    if (!ev || !ev->sbufs) return CEP_EINVAL;
+    if (!is_builder(ev)) return CEP_EINVAL;
     ev->tag = tag;
     return CEP_OK;
 }
 
-CEP_API uint64_t cep_event_tag(const cep_event *ev) { return ev ? ev->tag : 0; }
+CEP_API uint64_t cep_event_tag(const cep_event *ev) { return ev ? event_tag(ev) : 0; }
 
 CEP_API int cep_event_set_time(cep_event *ev, int64_t ms) {
-    if (!ev || !ev->sbufs) return CEP_EINVAL;
+    if (!is_builder(ev)) return CEP_EINVAL;
     ev->time = ms;
     ev->has_time = 1;
     return CEP_OK;
 }
 
 static cep_value *slot_ref(cep_event *ev, int slot) {
-    if (!ev || !ev->sbufs || slot < 0 || (uint32_t)slot >= ev->nslots) return NULL;
+    if (!is_builder(ev) || slot < 0 || (uint32_t)slot >= ev->nslots) return NULL;
     return &ev->vals[slot];
 }
 
@@ -131,7 +133,7 @@ CEP_API int cep_event_set_string(cep_event *ev, int slot, const char *s,
 }
 
 CEP_API int cep_event_set_raw(cep_event *ev, const char *text, size_t len) {
-    if (!ev || !ev->sbufs || (!text && len)) return CEP_EINVAL;
+    if (!is_builder(ev) || (!text && len)) return CEP_EINVAL;
     if (len + 1 > ev->raw_cap) {
         size_t cap = ev->raw_cap ? ev->raw_cap : 128;
         while (cap < len + 1) cap *= 2;
@@ -150,25 +152,102 @@ CEP_API int64_t cep_event_time(const cep_event *ev) { return ev ? ev->time : 0; 
 
 CEP_API cep_value cep_event_value(const cep_event *ev, int slot) {
     cep_value v = {.type = CEP_NULL};
-    if (ev && slot >= 0 && (uint32_t)slot < ev->nslots) v = ev->vals[slot];
+    if (ev && slot >= 0 && (uint32_t)slot < ev->nslots) v = event_value(ev, (uint32_t)slot);
     return v;
 }
 
 CEP_API const char *cep_event_raw(const cep_event *ev, size_t *len) {
-    if (!ev || !ev->raw || (ev->sbufs && ev->raw_len == 0)) {
-        if (len) *len = 0;
-        return NULL;
+    size_t n = 0;
+    const char *raw = ev ? event_raw(ev, &n) : NULL;
+    if (raw && n == 0 && !ev->stored && ev->sbufs) raw = NULL; /* a builder's cleared text */
+    if (len) *len = raw ? n : 0;
+    return raw;
+}
+
+/* The code of value v of an event of time t, and the bytes its value takes
+ * in the packed form (event.h). */
+static uint8_t pack_code(const cep_value *v, int64_t t, size_t *bytes) {
+    *bytes = 0;
+    switch (v->type) {
+    case CEP_BOOL: return v->u.b ? EV_TRUE : EV_FALSE;
+    case CEP_INT: {
+        int64_t i = v->u.i;
+        if (i >= -64 && i < 64) return (uint8_t)(i + EV_SMALL_ZERO);
+        if (i == t) return EV_TIME;
+        if (i == (int8_t)i) return *bytes = 1, EV_I8;
+        if (i == (int16_t)i) return *bytes = 2, EV_I16;
+        if (i == (int32_t)i) return *bytes = 4, EV_I32;
+        return *bytes = 8, EV_I64;
     }
-    if (len) *len = ev->raw_len;
-    return ev->raw;
+    case CEP_DOUBLE: return *bytes = 8, EV_F64;
+    case CEP_STRING:
+        if (v->u.s.len < 256) return *bytes = 2 + v->u.s.len, EV_S8;
+        return *bytes = 5 + v->u.s.len, EV_S32;
+    default: return EV_NULL;
+    }
+}
+
+uint64_t event_tag(const cep_event *ev) {
+    if (!ev->stored) return ev->tag;
+    if (!(ev->tail & EVENT_TAIL_TAG)) return 0;
+    uint64_t t;
+    memcpy(&t, (const char *)ev - EVENT_NODE_ROOM + ev->size - 8, 8);
+    return t;
+}
+
+const char *event_raw(const cep_event *ev, size_t *len) {
+    if (!ev->stored) {
+        *len = ev->raw ? ev->raw_len : 0;
+        return ev->raw;
+    }
+    *len = 0;
+    if (!(ev->tail & EVENT_TAIL_RAW)) return NULL;
+    const uint8_t *end = (const uint8_t *)ev - EVENT_NODE_ROOM + ev->size - (ev->tail & EVENT_TAIL_TAG ? 8 : 0);
+    *len = event_rd32(end - 4);
+    return (const char *)end - 4 - 1 - *len;
+}
+
+const cep_value *event_row(const cep_event *ev, cep_value **buf, size_t *cap) {
+    if (!ev->stored) return ev->vals;
+    if (mem_grow((void **)buf, cap, ev->nslots ? ev->nslots : 1, sizeof **buf) < 0) return NULL;
+    event_reader r = event_reader_of(ev);
+    for (uint32_t i = 0; i < ev->nslots; i++) (*buf)[i] = event_next(&r);
+    return *buf;
+}
+
+void event_thaw(const cep_event *ev, cep_event *view, cep_value *vals) {
+    memset(view, 0, sizeof *view);
+    view->nslots = ev->nslots;
+    view->time = ev->time;
+    view->seq = ev->seq;
+    view->has_time = ev->has_time;
+    view->tag = event_tag(ev);
+    event_reader r = event_reader_of(ev);
+    for (uint32_t i = 0; i < ev->nslots; i++) vals[i] = event_next(&r);
+    view->vals = vals;
+    size_t rl;
+    const char *raw = event_raw(ev, &rl);
+    view->raw = (char *)raw;
+    view->raw_len = raw ? rl : 0;
+}
+
+/* Raw text of ev worth keeping: NULL when none or empty. */
+static const char *kept_raw(const cep_event *ev, size_t *len) {
+    const char *raw = event_raw(ev, len);
+    return raw && *len ? raw : NULL;
 }
 
 size_t event_frozen_size(const cep_event *ev) {
-    size_t n = EVENT_NODE_ROOM + EVENT_STORED_HDR + ev->nslots * sizeof(cep_value);
-    for (uint32_t i = 0; i < ev->nslots; i++)
-        if (ev->vals[i].type == CEP_STRING) n += ev->vals[i].u.s.len + 1;
-    if (ev->raw && ev->raw_len) n += ev->raw_len + 1;
-    return n;
+    size_t n = EVENT_NODE_ROOM + EVENT_STORED_HDR + ev->nslots, b, rl;
+    event_reader r = event_reader_of(ev);
+    for (uint32_t i = 0; i < ev->nslots; i++) {
+        cep_value v = event_next(&r);
+        pack_code(&v, ev->time, &b);
+        n += b;
+    }
+    if (kept_raw(ev, &rl)) n += rl + 1 + 4;
+    if (event_tag(ev)) n += 8;
+    return n > UINT32_MAX ? 0 : n;
 }
 
 cep_event *event_freeze_to(const cep_event *ev, void *block, size_t n) {
@@ -176,40 +255,63 @@ cep_event *event_freeze_to(const cep_event *ev, void *block, size_t n) {
     memset(block, 0, EVENT_NODE_ROOM);
     cep_event *f = (cep_event *)((char *)block + EVENT_NODE_ROOM);
     /* Only the stored header exists: no assignment of the whole struct. */
+    memset(f, 0, EVENT_STORED_HDR);
     f->nslots = ev->nslots;
     f->refs = 1;
     f->time = ev->time;
     f->seq = ev->seq;
-    f->tag = ev->tag;
-    f->raw = NULL;
-    f->raw_len = 0;
-    f->sbufs = NULL;
-    f->size = n;
+    f->size = (uint32_t)n;
+    f->stored = 1;
     f->has_time = ev->has_time;
-    f->vals = (cep_value *)((char *)f + EVENT_STORED_HDR);
-    char *bytes = (char *)(f->vals + f->nslots);
+    uint8_t *code = (uint8_t *)f + EVENT_STORED_HDR, *p = code + f->nslots;
+    event_reader r = event_reader_of(ev);
     for (uint32_t i = 0; i < ev->nslots; i++) {
-        f->vals[i] = ev->vals[i];
-        if (f->vals[i].type != CEP_STRING) continue;
-        size_t l = f->vals[i].u.s.len;
-        const char *src = f->vals[i].u.s.ptr;
-        copy_bytes(bytes, src, l); /* most strings are short: no call */
-        bytes[l] = '\0';
-        f->vals[i].u.s.ptr = bytes;
-        bytes += l + 1;
+        cep_value v = event_next(&r);
+        size_t b;
+        uint8_t c = code[i] = pack_code(&v, ev->time, &b);
+        switch (c) {
+        case EV_I8: *p = (uint8_t)v.u.i; break;
+        case EV_I16: { int16_t x = (int16_t)v.u.i; memcpy(p, &x, 2); break; }
+        case EV_I32: { int32_t x = (int32_t)v.u.i; memcpy(p, &x, 4); break; }
+        case EV_I64: memcpy(p, &v.u.i, 8); break;
+        case EV_F64: memcpy(p, &v.u.d, 8); break;
+        case EV_S8:
+            p[0] = (uint8_t)v.u.s.len;
+            copy_bytes(p + 1, v.u.s.ptr, v.u.s.len); /* most strings are short: no call */
+            p[1 + v.u.s.len] = '\0';
+            break;
+        case EV_S32: {
+            uint32_t l = (uint32_t)v.u.s.len;
+            memcpy(p, &l, 4);
+            memcpy(p + 4, v.u.s.ptr, l);
+            p[4 + l] = '\0';
+            break;
+        }
+        default: break;
+        }
+        p += b;
     }
-    if (ev->raw && ev->raw_len) {
-        memcpy(bytes, ev->raw, ev->raw_len);
-        bytes[ev->raw_len] = '\0';
-        f->raw = bytes;
-        f->raw_len = ev->raw_len;
+    size_t rl;
+    const char *raw = kept_raw(ev, &rl);
+    if (raw) {
+        uint32_t l = (uint32_t)rl;
+        memcpy(p, raw, rl);
+        p[rl] = '\0';
+        memcpy(p + rl + 1, &l, 4);
+        p += rl + 1 + 4;
+        f->tail |= EVENT_TAIL_RAW;
+    }
+    uint64_t tag = event_tag(ev);
+    if (tag) {
+        memcpy(p, &tag, 8);
+        f->tail |= EVENT_TAIL_TAG;
     }
     return f;
 }
 
 cep_event *event_freeze(const cep_event *ev) {
     size_t n = event_frozen_size(ev);
-    void *block = mem_alloc(n);
+    void *block = n ? mem_alloc(n) : NULL;
     return block ? event_freeze_to(ev, block, n) : NULL;
 }
 
