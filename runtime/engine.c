@@ -26,9 +26,10 @@ void engine_set_err(cep_engine *e, const char *fmt, ...) {
 /* ---- stored events ------------------------------------------------------------ */
 
 cep_event *engine_copy_event(cep_engine *e, const cep_event *ev) {
-    size_t n = event_frozen_size(ev);
+    uint8_t codes[EVENT_CODES_MAX], *c = ev->nslots <= EVENT_CODES_MAX ? codes : NULL;
+    size_t n = event_frozen_size(ev, c);
     void *mem = n ? slab_alloc(&e->store.mem, n) : NULL;
-    return mem ? event_freeze_to(ev, mem, n) : NULL;
+    return mem ? event_freeze_to(ev, mem, n, c) : NULL;
 }
 
 void engine_free_event(cep_engine *e, cep_event *ev) { slab_free(&e->store.mem, event_block(ev), event_stored_size(ev)); }

@@ -164,42 +164,65 @@ CEP_API const char *cep_event_raw(const cep_event *ev, size_t *len) {
     return raw;
 }
 
-/* The code of value v of an event of time t, and the bytes its value takes
- * in the packed form (event.h). */
-static uint8_t pack_code(const cep_value *v, int64_t t, size_t *bytes) {
-    *bytes = 0;
-    switch (v->type) {
-    case CEP_BOOL: return v->u.b ? EV_TRUE : EV_FALSE;
-    case CEP_INT: {
+const uint8_t event_skip_tab[256] = {
+    [EV_I8] = 1, [EV_I16] = 2, [EV_I32] = 4, [EV_I64] = 8, [EV_F64] = 8,
+    [EV_S8] = EVENT_SKIP_S8, [EV_S32] = EVENT_SKIP_S32, /* the rest: 0 */
+};
+
+/* The code of value v in the packed form of an event of time t (event.h). */
+static inline uint8_t value_code(const cep_value *v, int64_t t) {
+    if (v->type == CEP_INT) {
         int64_t i = v->u.i;
-        if (i >= -64 && i < 64) return (uint8_t)(i + EV_SMALL_ZERO);
+        if ((uint64_t)i + 64 < 128) return (uint8_t)(i + EV_SMALL_ZERO);
         if (i == t) return EV_TIME;
-        if (i == (int8_t)i) return *bytes = 1, EV_I8;
-        if (i == (int16_t)i) return *bytes = 2, EV_I16;
-        if (i == (int32_t)i) return *bytes = 4, EV_I32;
-        return *bytes = 8, EV_I64;
+        if (i != (int32_t)i) return EV_I64;
+        return i == (int16_t)i ? (i == (int8_t)i ? EV_I8 : EV_I16) : EV_I32;
     }
-    case CEP_DOUBLE: return *bytes = 8, EV_F64;
-    case CEP_STRING:
-        if (v->u.s.len < 256) return *bytes = 2 + v->u.s.len, EV_S8;
-        return *bytes = 5 + v->u.s.len, EV_S32;
-    default: return EV_NULL;
+    if (v->type == CEP_STRING) return v->u.s.len < 256 ? EV_S8 : EV_S32;
+    if (v->type == CEP_DOUBLE) return EV_F64;
+    if (v->type == CEP_BOOL) return v->u.b ? EV_TRUE : EV_FALSE;
+    return EV_NULL;
+}
+
+/* Bytes the value v of code c takes. */
+static inline size_t code_bytes(uint8_t c, const cep_value *v) {
+    static const uint8_t fixed[EV_S32 + 1] = {0, 0, 0, 0, 1, 2, 4, 8, 8, 2, 5};
+    if (c >= EV_SMALL) return 0;
+    return fixed[c] + (c >= EV_S8 ? v->u.s.len : 0);
+}
+
+/* Write value v of code c at p. */
+static inline void pack_value(uint8_t c, const cep_value *v, uint8_t *p) {
+    switch (c) {
+    case EV_I8: *p = (uint8_t)v->u.i; break;
+    case EV_I16: { int16_t x = (int16_t)v->u.i; memcpy(p, &x, 2); break; }
+    case EV_I32: { int32_t x = (int32_t)v->u.i; memcpy(p, &x, 4); break; }
+    case EV_I64: memcpy(p, &v->u.i, 8); break;
+    case EV_F64: memcpy(p, &v->u.d, 8); break;
+    case EV_S8:
+        p[0] = (uint8_t)v->u.s.len;
+        copy_bytes(p + 1, v->u.s.ptr, v->u.s.len); /* most strings are short: no call */
+        p[1 + v->u.s.len] = '\0';
+        break;
+    case EV_S32: {
+        uint32_t l = (uint32_t)v->u.s.len;
+        memcpy(p, &l, 4);
+        memcpy(p + 4, v->u.s.ptr, l);
+        p[4 + l] = '\0';
+        break;
+    }
+    default: break;
     }
 }
 
-uint64_t event_tag(const cep_event *ev) {
-    if (!ev->stored) return ev->tag;
+uint64_t event_stored_tag(const cep_event *ev) {
     if (!(ev->tail & EVENT_TAIL_TAG)) return 0;
     uint64_t t;
     memcpy(&t, (const char *)ev - EVENT_NODE_ROOM + ev->size - 8, 8);
     return t;
 }
 
-const char *event_raw(const cep_event *ev, size_t *len) {
-    if (!ev->stored) {
-        *len = ev->raw ? ev->raw_len : 0;
-        return ev->raw;
-    }
+const char *event_stored_raw(const cep_event *ev, size_t *len) {
     *len = 0;
     if (!(ev->tail & EVENT_TAIL_RAW)) return NULL;
     const uint8_t *end = (const uint8_t *)ev - EVENT_NODE_ROOM + ev->size - (ev->tail & EVENT_TAIL_TAG ? 8 : 0);
@@ -207,8 +230,7 @@ const char *event_raw(const cep_event *ev, size_t *len) {
     return (const char *)end - 4 - 1 - *len;
 }
 
-const cep_value *event_row(const cep_event *ev, cep_value **buf, size_t *cap) {
-    if (!ev->stored) return ev->vals;
+const cep_value *event_decode(const cep_event *ev, cep_value **buf, size_t *cap) {
     if (mem_grow((void **)buf, cap, ev->nslots ? ev->nslots : 1, sizeof **buf) < 0) return NULL;
     event_reader r = event_reader_of(ev);
     for (uint32_t i = 0; i < ev->nslots; i++) (*buf)[i] = event_next(&r);
@@ -237,59 +259,83 @@ static const char *kept_raw(const cep_event *ev, size_t *len) {
     return raw && *len ? raw : NULL;
 }
 
-size_t event_frozen_size(const cep_event *ev) {
-    size_t n = EVENT_NODE_ROOM + EVENT_STORED_HDR + ev->nslots, b, rl;
-    event_reader r = event_reader_of(ev);
-    for (uint32_t i = 0; i < ev->nslots; i++) {
-        cep_value v = event_next(&r);
-        pack_code(&v, ev->time, &b);
-        n += b;
+/* Bytes of the k values v packed, their codes into codes (unless NULL). */
+static inline size_t size_values(const cep_value *v, uint32_t k, int64_t t, uint8_t *codes) {
+    size_t n = 0;
+    for (uint32_t i = 0; i < k; i++) {
+        uint8_t c = value_code(&v[i], t);
+        if (codes) codes[i] = c;
+        n += code_bytes(c, &v[i]);
+    }
+    return n;
+}
+
+/* Pack the k values v (codes: theirs, or NULL) as codes at code, values
+ * at p; returns the end of the values. */
+static inline uint8_t *pack_values(const cep_value *v, uint32_t k, int64_t t, const uint8_t *codes, uint8_t *code,
+                                   uint8_t *p) {
+    for (uint32_t i = 0; i < k; i++) {
+        uint8_t c = codes ? codes[i] : value_code(&v[i], t);
+        code[i] = c;
+        pack_value(c, &v[i], p);
+        p += code_bytes(c, &v[i]);
+    }
+    return p;
+}
+
+/* A stored event's values are decoded this many at a time when it is
+ * stored again (a match's event pushed back). */
+#define DECODE_RUN 16
+
+/* The next min(DECODE_RUN, nslots - from) values of r's event into buf. */
+static uint32_t decode_run(event_reader *r, uint32_t from, cep_value *buf) {
+    uint32_t k = r->ev->nslots - from < DECODE_RUN ? r->ev->nslots - from : DECODE_RUN;
+    for (uint32_t j = 0; j < k; j++) buf[j] = event_next(r);
+    return k;
+}
+
+size_t event_frozen_size(const cep_event *ev, uint8_t *codes) {
+    const uint32_t ns = ev->nslots;
+    size_t n = EVENT_NODE_ROOM + EVENT_STORED_HDR + ns, rl;
+    if (!ev->stored) {
+        n += size_values(ev->vals, ns, ev->time, codes);
+    } else {
+        cep_value buf[DECODE_RUN];
+        event_reader r = event_reader_of(ev);
+        for (uint32_t i = 0, k; i < ns; i += k) {
+            k = decode_run(&r, i, buf);
+            n += size_values(buf, k, ev->time, codes ? codes + i : NULL);
+        }
     }
     if (kept_raw(ev, &rl)) n += rl + 1 + 4;
     if (event_tag(ev)) n += 8;
     return n > UINT32_MAX ? 0 : n;
 }
 
-cep_event *event_freeze_to(const cep_event *ev, void *block, size_t n) {
+cep_event *event_freeze_to(const cep_event *ev, void *block, size_t n, const uint8_t *codes) {
+    const uint32_t ns = ev->nslots;
     /* The node room is left for the engine; refs 0 there marks it free. */
     memset(block, 0, EVENT_NODE_ROOM);
     cep_event *f = (cep_event *)((char *)block + EVENT_NODE_ROOM);
     /* Only the stored header exists: no assignment of the whole struct. */
     memset(f, 0, EVENT_STORED_HDR);
-    f->nslots = ev->nslots;
+    f->nslots = ns;
     f->refs = 1;
     f->time = ev->time;
     f->seq = ev->seq;
     f->size = (uint32_t)n;
     f->stored = 1;
     f->has_time = ev->has_time;
-    uint8_t *code = (uint8_t *)f + EVENT_STORED_HDR, *p = code + f->nslots;
-    event_reader r = event_reader_of(ev);
-    for (uint32_t i = 0; i < ev->nslots; i++) {
-        cep_value v = event_next(&r);
-        size_t b;
-        uint8_t c = code[i] = pack_code(&v, ev->time, &b);
-        switch (c) {
-        case EV_I8: *p = (uint8_t)v.u.i; break;
-        case EV_I16: { int16_t x = (int16_t)v.u.i; memcpy(p, &x, 2); break; }
-        case EV_I32: { int32_t x = (int32_t)v.u.i; memcpy(p, &x, 4); break; }
-        case EV_I64: memcpy(p, &v.u.i, 8); break;
-        case EV_F64: memcpy(p, &v.u.d, 8); break;
-        case EV_S8:
-            p[0] = (uint8_t)v.u.s.len;
-            copy_bytes(p + 1, v.u.s.ptr, v.u.s.len); /* most strings are short: no call */
-            p[1 + v.u.s.len] = '\0';
-            break;
-        case EV_S32: {
-            uint32_t l = (uint32_t)v.u.s.len;
-            memcpy(p, &l, 4);
-            memcpy(p + 4, v.u.s.ptr, l);
-            p[4 + l] = '\0';
-            break;
+    uint8_t *code = (uint8_t *)f + EVENT_STORED_HDR, *p = code + ns;
+    if (!ev->stored) {
+        p = pack_values(ev->vals, ns, ev->time, codes, code, p);
+    } else {
+        cep_value buf[DECODE_RUN];
+        event_reader r = event_reader_of(ev);
+        for (uint32_t i = 0, k; i < ns; i += k) {
+            k = decode_run(&r, i, buf);
+            p = pack_values(buf, k, ev->time, codes ? codes + i : NULL, code + i, p);
         }
-        default: break;
-        }
-        p += b;
     }
     size_t rl;
     const char *raw = kept_raw(ev, &rl);
@@ -310,9 +356,9 @@ cep_event *event_freeze_to(const cep_event *ev, void *block, size_t n) {
 }
 
 cep_event *event_freeze(const cep_event *ev) {
-    size_t n = event_frozen_size(ev);
+    size_t n = event_frozen_size(ev, NULL);
     void *block = n ? mem_alloc(n) : NULL;
-    return block ? event_freeze_to(ev, block, n) : NULL;
+    return block ? event_freeze_to(ev, block, n, NULL) : NULL;
 }
 
 void event_release(cep_event *ev) {

@@ -73,13 +73,17 @@ static inline uint32_t event_rd32(const uint8_t *p) {
     return v;
 }
 
+/* Bytes the value of each code takes, EVENT_SKIP_S8/S32 for strings
+ * (event.c). One load for the common codes: reads walk them. */
+extern const uint8_t event_skip_tab[256];
+#define EVENT_SKIP_S8 0xFF
+#define EVENT_SKIP_S32 0xFE
+
 /* Bytes the value of code c at p takes. */
-static inline size_t event_skip(uint8_t c, const uint8_t *p) {
-    static const uint8_t fixed[EV_S32 + 1] = {0, 0, 0, 0, 1, 2, 4, 8, 8, 2, 5};
-    if (c >= EV_SMALL) return 0;
-    if (c == EV_S8) return 2 + (size_t)p[0];
-    if (c == EV_S32) return 5 + (size_t)event_rd32(p);
-    return c <= EV_S32 ? fixed[c] : 0;
+static inline __attribute__((always_inline)) size_t event_skip(uint8_t c, const uint8_t *p) {
+    uint8_t s = event_skip_tab[c];
+    if (__builtin_expect(s < EVENT_SKIP_S32, 1)) return s;
+    return s == EVENT_SKIP_S8 ? 2 + (size_t)p[0] : 5 + (size_t)event_rd32(p);
 }
 
 /* The value of code c at p, of stored event ev. */
@@ -106,7 +110,7 @@ static inline cep_value event_read(const cep_event *ev, uint8_t c, const uint8_t
 }
 
 /* Slot i of a stored event (i < nslots). */
-static inline cep_value event_stored_value(const cep_event *ev, uint32_t i) {
+static inline __attribute__((always_inline)) cep_value event_stored_value(const cep_event *ev, uint32_t i) {
     const uint8_t *c = event_codes(ev), *p = c + ev->nslots;
     for (uint32_t j = 0; j < i; j++) p += event_skip(c[j], p);
     return event_read(ev, c[i], p);
@@ -140,25 +144,37 @@ static inline cep_value event_next(event_reader *r) {
 }
 
 /* Tag and raw text of any event (raw NULL: none). */
-uint64_t event_tag(const cep_event *ev);
-const char *event_raw(const cep_event *ev, size_t *len);
+uint64_t event_stored_tag(const cep_event *ev);
+const char *event_stored_raw(const cep_event *ev, size_t *len);
+static inline uint64_t event_tag(const cep_event *ev) { return ev->stored ? event_stored_tag(ev) : ev->tag; }
+static inline const char *event_raw(const cep_event *ev, size_t *len) {
+    if (ev->stored) return event_stored_raw(ev, len);
+    *len = ev->raw ? ev->raw_len : 0;
+    return ev->raw;
+}
 
 /* ev's values as a row of nslots cep_values: a builder's own array, or a
  * stored event's decoded into *buf (grown to hold them; its strings point
  * into ev). NULL when *buf cannot grow. */
-const cep_value *event_row(const cep_event *ev, cep_value **buf, size_t *cap);
+const cep_value *event_decode(const cep_event *ev, cep_value **buf, size_t *cap);
+static inline const cep_value *event_row(const cep_event *ev, cep_value **buf, size_t *cap) {
+    return ev->stored ? event_decode(ev, buf, cap) : ev->vals;
+}
 /* A builder-form view of stored event ev, lent: its values decoded into
  * vals (ev->nslots of them), its strings and raw text ev's. Never freed;
  * valid while ev is. Lets code written for rows take a stored event. */
 void event_thaw(const cep_event *ev, cep_event *view, cep_value *vals);
 
 /* Bytes of the block a stored copy of ev takes (0: more than a block can
- * say, 4 GiB). */
-size_t event_frozen_size(const cep_event *ev);
-/* Copy builder ev into block (event_frozen_size(ev) = n bytes) as a stored
- * event with refs = 1; returns the event, which starts EVENT_NODE_ROOM
- * bytes into the block (the engine's stored events, in its slab). */
-cep_event *event_freeze_to(const cep_event *ev, void *block, size_t n);
+ * say, 4 GiB); codes, when not NULL, gets its values' codes (nslots). */
+size_t event_frozen_size(const cep_event *ev, uint8_t *codes);
+/* Copy ev (either form) into block (event_frozen_size(ev) = n bytes) as a
+ * stored event with refs = 1, with the codes event_frozen_size gave (NULL:
+ * found again); returns the event, which starts EVENT_NODE_ROOM bytes into
+ * the block (the engine's stored events, in its slab). */
+cep_event *event_freeze_to(const cep_event *ev, void *block, size_t n, const uint8_t *codes);
+/* Events of up to this many fields are frozen with their codes on the stack. */
+#define EVENT_CODES_MAX 64
 /* The same in a heap block of its own (NULL on ENOMEM), freed by
  * event_release when its last reference goes (tests). */
 cep_event *event_freeze(const cep_event *ev);
