@@ -291,24 +291,19 @@ typedef struct forward {
     int raws;
 } forward;
 
+/* Log the match, then: with f->to set, push each of its events on into
+ * f->to and f->pool; else sum their tags and count their raw texts. */
 static int forward_match(void *ud, const cep_match *m) {
     forward *f = ud;
     on_match(f->log, m);
     for (size_t s = 0; s < cep_match_step_count(m); s++)
         for (size_t i = 0; i < cep_match_event_count(m, s); i++) {
             const cep_event *ev = cep_match_event(m, s, i);
-            ck_assert_int_eq(cep_engine_push(f->to, ev), CEP_OK);
-            ck_assert_int_eq(cep_pool_push(f->pool, ev), CEP_OK);
-        }
-    return 0;
-}
-
-static int sum_match(void *ud, const cep_match *m) {
-    forward *f = ud;
-    on_match(f->log, m);
-    for (size_t s = 0; s < cep_match_step_count(m); s++)
-        for (size_t i = 0; i < cep_match_event_count(m, s); i++) {
-            const cep_event *ev = cep_match_event(m, s, i);
+            if (f->to) {
+                ck_assert_int_eq(cep_engine_push(f->to, ev), CEP_OK);
+                ck_assert_int_eq(cep_pool_push(f->pool, ev), CEP_OK);
+                continue;
+            }
             size_t len = 0;
             const char *raw = cep_event_raw(ev, &len);
             f->tags += cep_event_tag(ev);
@@ -339,7 +334,7 @@ START_TEST(stored_events_pushed_back) {
     f.log = &ca;
     sums.log = &cb;
     cep_engine_on_match(a, forward_match, &f);
-    cep_engine_on_match(b, sum_match, &sums);
+    cep_engine_on_match(b, forward_match, &sums);
     ck_assert_int_eq(cep_event_new(p, &ev), CEP_OK);
     const char *users[] = {"alice", "bob", "alice", "bob", "carol"};
     const char *types[] = {"click", "click", "buy", "buy", "click"};
