@@ -202,7 +202,7 @@ START_TEST(stored_values_every_code) {
         if (round % 6 == 5) cep_event_set_null(ev, slot[2]);
         else cep_event_set_double(ev, slot[2], dbls[round % 5]);
         cep_event_set_bool(ev, slot[3], (int)(round & 1));
-        if (round % 3) cep_event_set_int(ev, slot[4], -i);
+        if (round % 3) cep_event_set_int(ev, slot[4], ~i);
         if (round % 4 == 1) cep_event_set_raw(ev, big, l);
         if (round % 4 >= 2) cep_event_set_tag(ev, 0xF00D0000ull + round);
         for (int k = 0; k < 5; k++) want[k] = cep_event_value(ev, slot[k]);
