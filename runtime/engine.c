@@ -26,6 +26,16 @@ void engine_set_err(cep_engine *e, const char *fmt, ...) {
 /* ---- stored events ------------------------------------------------------------ */
 
 cep_event *engine_copy_event(cep_engine *e, const cep_event *ev) {
+    /* Most events are packed in one pass on the stack, then copied to
+     * their block (a small copy costs less than a second pass). */
+    _Alignas(16) uint8_t tmp[256];
+    size_t m = event_pack(ev, tmp, sizeof tmp);
+    if (m) {
+        char *mem = slab_alloc(&e->store.mem, m);
+        if (!mem) return NULL;
+        memcpy(mem, tmp, m);
+        return (cep_event *)(mem + EVENT_NODE_ROOM);
+    }
     uint8_t codes[EVENT_CODES_MAX], *c = ev->nslots <= EVENT_CODES_MAX ? codes : NULL;
     size_t n = event_frozen_size(ev, c);
     void *mem = n ? slab_alloc(&e->store.mem, n) : NULL;

@@ -312,20 +312,41 @@ size_t event_frozen_size(const cep_event *ev, uint8_t *codes) {
     return n > UINT32_MAX ? 0 : n;
 }
 
-cep_event *event_freeze_to(const cep_event *ev, void *block, size_t n, const uint8_t *codes) {
-    const uint32_t ns = ev->nslots;
-    /* The node room is left for the engine; refs 0 there marks it free. */
-    memset(block, 0, EVENT_NODE_ROOM);
-    cep_event *f = (cep_event *)((char *)block + EVENT_NODE_ROOM);
+/* The stored header of ev's copy f, a block of n bytes. */
+static void write_header(cep_event *f, const cep_event *ev, size_t n) {
     /* Only the stored header exists: no assignment of the whole struct. */
     memset(f, 0, EVENT_STORED_HDR);
-    f->nslots = ns;
+    f->nslots = ev->nslots;
     f->refs = 1;
     f->time = ev->time;
     f->seq = ev->seq;
     f->size = (uint32_t)n;
     f->stored = 1;
     f->has_time = ev->has_time;
+}
+
+/* The tail of f at p: raw text (rl bytes, NULL: none) and tag (0: none). */
+static void write_tail(cep_event *f, uint8_t *p, const char *raw, size_t rl, uint64_t tag) {
+    if (raw) {
+        uint32_t l = (uint32_t)rl;
+        memcpy(p, raw, rl);
+        p[rl] = '\0';
+        memcpy(p + rl + 1, &l, 4);
+        p += rl + 1 + 4;
+        f->tail |= EVENT_TAIL_RAW;
+    }
+    if (tag) {
+        memcpy(p, &tag, 8);
+        f->tail |= EVENT_TAIL_TAG;
+    }
+}
+
+cep_event *event_freeze_to(const cep_event *ev, void *block, size_t n, const uint8_t *codes) {
+    const uint32_t ns = ev->nslots;
+    /* The node room is left for the engine; refs 0 there marks it free. */
+    memset(block, 0, EVENT_NODE_ROOM);
+    cep_event *f = (cep_event *)((char *)block + EVENT_NODE_ROOM);
+    write_header(f, ev, n);
     uint8_t *code = (uint8_t *)f + EVENT_STORED_HDR, *p = code + ns;
     if (!ev->stored) {
         p = pack_values(ev->vals, ns, ev->time, codes, code, p);
@@ -339,20 +360,34 @@ cep_event *event_freeze_to(const cep_event *ev, void *block, size_t n, const uin
     }
     size_t rl;
     const char *raw = kept_raw(ev, &rl);
-    if (raw) {
-        uint32_t l = (uint32_t)rl;
-        memcpy(p, raw, rl);
-        p[rl] = '\0';
-        memcpy(p + rl + 1, &l, 4);
-        p += rl + 1 + 4;
-        f->tail |= EVENT_TAIL_RAW;
-    }
-    uint64_t tag = event_tag(ev);
-    if (tag) {
-        memcpy(p, &tag, 8);
-        f->tail |= EVENT_TAIL_TAG;
-    }
+    write_tail(f, p, raw, rl, event_tag(ev));
     return f;
+}
+
+size_t event_pack(const cep_event *ev, void *buf, size_t cap) {
+    const uint32_t ns = ev->nslots;
+    const int64_t t = ev->time;
+    uint8_t *block = buf, *end = block + cap;
+    if (ev->stored || EVENT_NODE_ROOM + EVENT_STORED_HDR + (size_t)ns > cap) return 0;
+    uint8_t *code = block + EVENT_NODE_ROOM + EVENT_STORED_HDR, *p = code + ns;
+    for (uint32_t i = 0; i < ns; i++) {
+        const cep_value *v = &ev->vals[i];
+        uint8_t c = code[i] = value_code(v, t);
+        size_t b = code_bytes(c, v);
+        if (b > (size_t)(end - p)) return 0;
+        pack_value(c, v, p);
+        p += b;
+    }
+    size_t rl;
+    const char *raw = kept_raw(ev, &rl);
+    uint64_t tag = event_tag(ev);
+    size_t n = (size_t)(p - block) + (raw ? rl + 1 + 4 : 0) + (tag ? 8 : 0);
+    if (n > cap) return 0;
+    memset(block, 0, EVENT_NODE_ROOM);
+    cep_event *f = (cep_event *)(block + EVENT_NODE_ROOM);
+    write_header(f, ev, n);
+    write_tail(f, p, raw, rl, tag);
+    return n;
 }
 
 cep_event *event_freeze(const cep_event *ev) {

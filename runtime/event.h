@@ -173,6 +173,11 @@ size_t event_frozen_size(const cep_event *ev, uint8_t *codes);
  * found again); returns the event, which starts EVENT_NODE_ROOM bytes into
  * the block (the engine's stored events, in its slab). */
 cep_event *event_freeze_to(const cep_event *ev, void *block, size_t n, const uint8_t *codes);
+/* The whole block of a stored copy of builder ev, in one pass, into buf
+ * (cap bytes); returns its size, or 0 when ev is stored or its block
+ * would not fit (then event_frozen_size and event_freeze_to). The block
+ * holds no pointer: it may be copied where it is to stay. */
+size_t event_pack(const cep_event *ev, void *buf, size_t cap);
 /* Events of up to this many fields are frozen with their codes on the stack. */
 #define EVENT_CODES_MAX 64
 /* The same in a heap block of its own (NULL on ENOMEM), freed by

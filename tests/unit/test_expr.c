@@ -243,6 +243,16 @@ START_TEST(stored_values_every_code) {
             }
         }
         (void)want;
+        /* Packed in one pass (the engine's way), when it fits: the same block. */
+        _Alignas(16) unsigned char one[256];
+        size_t n1 = event_pack(ev, one, sizeof one);
+        if (l < 100) {
+            ck_assert_uint_eq(n1, event_stored_size(f));
+            ck_assert_int_eq(memcmp(one + EVENT_NODE_ROOM, f, n1 - EVENT_NODE_ROOM), 0);
+        } else {
+            ck_assert_uint_eq(n1, 0); /* too long for the buffer: two passes */
+        }
+        ck_assert_uint_eq(event_pack(f, one, sizeof one), 0); /* a stored event: two passes */
         /* A stored copy of a stored event is the same event. */
         cep_event *g = event_freeze(f);
         ck_assert_ptr_nonnull(g);
