@@ -191,7 +191,7 @@ static uint64_t step_growth(const cep_engine *e, uint32_t pi, const key_state *k
     }
     if (ks) n = ks->npms;
     uint64_t g = k * (2 * sizeof(pm) + sizeof(pm_node)) + 2 * (n + k) * sizeof(pm);
-    if (!in->own && !*in->stored) g += event_frozen_size(in->ev);
+    if (!in->own && !*in->stored) g += event_frozen_size(in->ev, NULL);
     if (!ks) {
         g += slab_size(sizeof(key_state) + e->scratch.keybuf_cap);
         /* (in a key group: maybe a key entry, or its table doubling) */

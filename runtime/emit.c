@@ -55,7 +55,7 @@ void emit_match(cep_engine *e, uint32_t pi, const pm *p, int timeout) {
     m->pat = pat;
     m->pattern_index = pi;
     m->nkeys = pat->nkeys;
-    m->keyvals = first->ev->vals; /* every event of the match shares the key */
+    m->keyev = first->ev; /* every event of the match shares the key */
     m->start = p->start;
     m->end = p->node->ev->time;
     m->timeout = timeout;

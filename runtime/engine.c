@@ -28,9 +28,20 @@ void engine_set_err(cep_engine *e, const char *fmt, ...) {
 /* ---- stored events ------------------------------------------------------------ */
 
 cep_event *engine_copy_event(cep_engine *e, const cep_event *ev) {
-    size_t n = event_frozen_size(ev);
-    void *mem = slab_alloc(&e->store.mem, n);
-    return mem ? event_freeze_to(ev, mem, n) : NULL;
+    /* Most events are packed in one pass on the stack, then copied to
+     * their block (a small copy costs less than a second pass). */
+    _Alignas(16) uint8_t tmp[256];
+    size_t m = event_pack(ev, tmp, sizeof tmp);
+    if (m) {
+        char *mem = slab_alloc(&e->store.mem, m);
+        if (!mem) return NULL;
+        memcpy(mem, tmp, m);
+        return (cep_event *)(mem + EVENT_NODE_ROOM);
+    }
+    uint8_t codes[EVENT_CODES_MAX], *c = ev->nslots <= EVENT_CODES_MAX ? codes : NULL;
+    size_t n = event_frozen_size(ev, c);
+    void *mem = n ? slab_alloc(&e->store.mem, n) : NULL;
+    return mem ? event_freeze_to(ev, mem, n, c) : NULL;
 }
 
 void engine_free_event(cep_engine *e, cep_event *ev) { slab_free(&e->store.mem, event_block(ev), event_stored_size(ev)); }
@@ -41,7 +52,8 @@ cep_event *engine_keep_event(cep_engine *e, const cep_event *ev) {
     if (!f) return NULL;
     e->stats.stored_events++;
     e->store.event_bytes += event_stored_size(f);
-    if (f->tag && e->hooks.on_tag) e->hooks.on_tag(e->hooks.tag_ud, f->tag, 1);
+    uint64_t tag = event_tag(f);
+    if (tag && e->hooks.on_tag) e->hooks.on_tag(e->hooks.tag_ud, tag, 1);
     return f;
 }
 
@@ -49,7 +61,8 @@ void engine_drop_event(cep_engine *e, cep_event *ev) {
     if (!ev || --ev->refs) return;
     e->stats.stored_events--;
     e->store.event_bytes -= event_stored_size(ev);
-    if (ev->tag && e->hooks.on_tag) e->hooks.on_tag(e->hooks.tag_ud, ev->tag, 0);
+    uint64_t tag = event_tag(ev);
+    if (tag && e->hooks.on_tag) e->hooks.on_tag(e->hooks.tag_ud, tag, 0);
     engine_free_event(e, ev);
 }
 
@@ -121,7 +134,14 @@ int engine_list_push(pm_list *l, pm p) {
  * concern, in pattern order (the order of their matches). */
 static int process_event(cep_engine *e, cep_event *ev, int straggler, int own) {
     cep_event *stored = NULL;
-    step_in in = {ev, &stored, straggler, own, ~(uint64_t)0, 0, 0};
+    /* A buffered event is stored: its values are decoded once for all the
+     * patterns' conditions. */
+    const cep_value *row = event_row(ev, &e->scratch.row, &e->scratch.row_cap);
+    if (!row) {
+        engine_set_err(e, "out of memory");
+        return CEP_ENOMEM;
+    }
+    step_in in = {ev, row, &stored, straggler, own, ~(uint64_t)0, 0, 0};
     int rc = CEP_OK;
     e->stats.events++;
     e->scratch.ev_stamp++; /* the key groups' lookups of the last event are stale */
@@ -129,7 +149,7 @@ static int process_event(cep_engine *e, cep_event *ev, int straggler, int own) {
     const route_visit *v;
     int nv;
     /* With a state TTL every event refreshes its keys: no routing. */
-    if (r && e->cfg.state_ttl <= 0 && (nv = visit_build(e, r, ev->vals, &v)) >= 0) {
+    if (r && e->cfg.state_ttl <= 0 && (nv = visit_build(e, r, row, &v)) >= 0) {
         for (int i = 0; i < nv; i++) {
             uint32_t pi = v[i].pi;
             /* Every gate closed: the event changes nothing of a skippable
@@ -144,7 +164,7 @@ static int process_event(cep_engine *e, cep_event *ev, int straggler, int own) {
              * which makes room before even that). */
             const pat_rt *rt = &e->rt[pi];
             if (rt->start_bit && !(in.maybe & rt->start_bit) && rt->kgroup != NO_GROUP && !e->cfg.max_bytes &&
-                pattern_keyless(e, pi, ev->vals))
+                pattern_keyless(e, pi, row))
                 continue;
             int res = step_pattern(e, pi, &in);
             if (res != CEP_OK) rc = res;
@@ -424,8 +444,17 @@ CEP_API int cep_engine_push(cep_engine *e, const cep_event *ev_in) {
     e->started = 1;
     /* The caller's row is lent: only its sequence number, its time field
      * and, in processing time, its time are set for the call, then put
-     * back. */
-    cep_event *ev = (cep_event *)ev_in;
+     * back. A stored event (a match's) is lent as a view of its values. */
+    cep_event *ev = (cep_event *)ev_in, view;
+    if (ev->stored) {
+        if (mem_grow((void **)&e->scratch.thaw, &e->scratch.thaw_cap, ev->nslots ? ev->nslots : 1,
+                     sizeof *e->scratch.thaw) < 0) {
+            engine_set_err(e, "out of memory");
+            return CEP_ENOMEM;
+        }
+        event_thaw(ev, &view, e->scratch.thaw);
+        ev = &view;
+    }
     if (e->cfg.time_mode != CEP_TIME_PROCESSING) {
         int ts = time_slot(e);
         if (ts < 0) return push_at(e, ev, ev->time);
@@ -590,6 +619,8 @@ CEP_API void cep_engine_free(cep_engine *e) {
     }
     mem_free(e->scratch.visit);
     mem_free(e->scratch.visit_tmp);
+    mem_free(e->scratch.row);
+    mem_free(e->scratch.thaw);
     mem_free(e->scratch.kids.v);
     mem_free(e->scratch.completed.v);
     mem_free(e->scratch.expired.v);

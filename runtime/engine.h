@@ -235,7 +235,7 @@ typedef struct pat_rt {
 struct cep_match {
     const nfa_pattern *pat;
     uint32_t pattern_index;
-    const cep_value *keyvals;
+    const cep_event *keyev;   /* an event of the match: they share the key */
     uint32_t nkeys;
     int64_t start, end;
     int timeout;
@@ -364,6 +364,10 @@ typedef struct engine_scratch {
     uint64_t sure;            /* states whose gate is open, unread (step_in.sure) */
     struct route_visit *visit, *visit_tmp; /* the patterns an event visits (visit.c) */
     uint32_t visit_cap;
+    cep_value *row;           /* a stored event's values, decoded (event_row) */
+    size_t row_cap;
+    cep_value *thaw;          /* a pushed stored event's values (cep_engine_push) */
+    size_t thaw_cap;
 } engine_scratch;
 
 /* Why the last call must fail with CEP_ELIMIT (--on-limit fail). */
@@ -507,6 +511,7 @@ int64_t pm_deadline(const nfa_pattern *pat, const pm *p);
 /* ---- step.c: one event through one pattern ---- */
 typedef struct step_in {
     cep_event *ev;       /* the event under test */
+    const cep_value *row; /* its values (a stored event's decoded) */
     cep_event **stored;  /* its kept copy, made on the first TAKE */
     int straggler;       /* behind the watermark, within the allowed lateness */
     int own;             /* ev is this engine's stored event (its buffer's):
@@ -593,9 +598,9 @@ static inline void pm_set_hint(const nfa_pattern *pat, pm *q) {
     const expr *r = st->rest;
     for (const pm_node *n = q->node; n; n = n->parent)
         if ((int32_t)n->step == r->step) { /* the newest event of the step, as expr_holds reads */
-            const cep_value *v = &n->ev->vals[r->slot2];
-            if (v->type == CEP_INT) {
-                q->hint = v->u.i;
+            cep_value v = event_stored_value(n->ev, (uint32_t)r->slot2);
+            if (v.type == CEP_INT) {
+                q->hint = v.u.i;
                 q->hinted = 1;
             }
             return;

@@ -5,6 +5,7 @@
 #include "config.h"
 #include "eval.h"
 #include "bytes.h"
+#include "event.h"
 #include "mem.h"
 #include "regex.h"
 
@@ -247,7 +248,7 @@ static void acc_add(agg_acc *out, const agg_acc *a, const pm_node *x, const expr
     if ((int32_t)x->step != e->step) return;
     out->count++;
     if (e->index < 0) return; /* only counts */
-    cep_value v = x->ev->vals[e->index];
+    cep_value v = event_stored_value(x->ev, (uint32_t)e->index);
     if (!is_num(v)) return; /* nulls and non-numbers are skipped, as in SQL */
     out->n++;
     out->dsum += num(v);
@@ -337,7 +338,8 @@ int expr_holds(const expr *e, eval_ctx *c) {
     case XK_REF_CMP: {
         const cep_value *v = c->row ? &c->row[e->slot] : &null_value;
         const cep_event *ev = step_event(c->chain, e->step, 0, 0);
-        const cep_value *r = ev ? &ev->vals[e->slot2] : &null_value;
+        cep_value rv = ev ? event_stored_value(ev, (uint32_t)e->slot2) : null_value;
+        const cep_value *r = &rv;
         return e->swapped ? cmp_holds(e->op, r, v) : cmp_holds(e->op, v, r);
     }
     case XK_BINARY:
@@ -380,7 +382,7 @@ cep_value expr_eval(const expr *e, eval_ctx *c) {
         return c->row ? c->row[e->slot] : NULLV;
     case XK_REF: {
         const cep_event *ev = step_event(c->chain, e->step, e->has_index, e->index);
-        return ev ? ev->vals[e->slot] : NULLV;
+        return ev ? event_stored_value(ev, (uint32_t)e->slot) : NULLV;
     }
     case XK_AGG:
         return aggregate(e, c);

@@ -35,10 +35,12 @@ CEP_API int cep_event_new(const cep_program *p, cep_event **out) {
     return CEP_OK;
 }
 
+/* A builder the caller may change: not a stored event (a match's, the
+ * engine's: its block goes with its last reference) nor a lent view. */
+static inline int is_builder(const cep_event *ev) { return ev && !ev->stored && ev->sbufs; }
+
 CEP_API void cep_event_free(cep_event *ev) {
-    /* A stored event (a match's) is the engine's, not the caller's: its
-     * block goes with its last reference, never here. */
-    if (!ev || !ev->sbufs) return;
+    if (!is_builder(ev)) return;
     for (uint32_t i = 0; i < ev->nslots; i++) mem_free(ev->sbufs[i].p);
     mem_free(ev->sbufs);
     mem_free(ev->vals);
@@ -48,7 +50,7 @@ CEP_API void cep_event_free(cep_event *ev) {
 }
 
 CEP_API void cep_event_clear(cep_event *ev) {
-    if (!ev || !ev->sbufs) return;
+    if (!is_builder(ev)) return;
     memset(ev->vals, 0, ev->nslots * sizeof *ev->vals);
     ev->has_time = 0;
     ev->time = 0;
@@ -58,22 +60,22 @@ CEP_API void cep_event_clear(cep_event *ev) {
 }
 
 CEP_API int cep_event_set_tag(cep_event *ev, uint64_t tag) {
-    if (!ev || !ev->sbufs) return CEP_EINVAL;
+    if (!is_builder(ev)) return CEP_EINVAL;
     ev->tag = tag;
     return CEP_OK;
 }
 
-CEP_API uint64_t cep_event_tag(const cep_event *ev) { return ev ? ev->tag : 0; }
+CEP_API uint64_t cep_event_tag(const cep_event *ev) { return ev ? event_tag(ev) : 0; }
 
 CEP_API int cep_event_set_time(cep_event *ev, int64_t ms) {
-    if (!ev || !ev->sbufs) return CEP_EINVAL;
+    if (!is_builder(ev)) return CEP_EINVAL;
     ev->time = ms;
     ev->has_time = 1;
     return CEP_OK;
 }
 
 static cep_value *slot_ref(cep_event *ev, int slot) {
-    if (!ev || !ev->sbufs || slot < 0 || (uint32_t)slot >= ev->nslots) return NULL;
+    if (!is_builder(ev) || slot < 0 || (uint32_t)slot >= ev->nslots) return NULL;
     return &ev->vals[slot];
 }
 
@@ -131,7 +133,7 @@ CEP_API int cep_event_set_string(cep_event *ev, int slot, const char *s,
 }
 
 CEP_API int cep_event_set_raw(cep_event *ev, const char *text, size_t len) {
-    if (!ev || !ev->sbufs || (!text && len)) return CEP_EINVAL;
+    if (!is_builder(ev) || (!text && len)) return CEP_EINVAL;
     if (len + 1 > ev->raw_cap) {
         size_t cap = ev->raw_cap ? ev->raw_cap : 128;
         while (cap < len + 1) cap *= 2;
@@ -150,67 +152,248 @@ CEP_API int64_t cep_event_time(const cep_event *ev) { return ev ? ev->time : 0; 
 
 CEP_API cep_value cep_event_value(const cep_event *ev, int slot) {
     cep_value v = {.type = CEP_NULL};
-    if (ev && slot >= 0 && (uint32_t)slot < ev->nslots) v = ev->vals[slot];
+    if (ev && slot >= 0 && (uint32_t)slot < ev->nslots) v = event_value(ev, (uint32_t)slot);
     return v;
 }
 
 CEP_API const char *cep_event_raw(const cep_event *ev, size_t *len) {
-    if (!ev || !ev->raw || (ev->sbufs && ev->raw_len == 0)) {
-        if (len) *len = 0;
-        return NULL;
-    }
-    if (len) *len = ev->raw_len;
-    return ev->raw;
+    size_t n = 0;
+    const char *raw = ev ? event_raw(ev, &n) : NULL;
+    if (raw && n == 0 && !ev->stored && ev->sbufs) raw = NULL; /* a builder's cleared text */
+    if (len) *len = raw ? n : 0;
+    return raw;
 }
 
-size_t event_frozen_size(const cep_event *ev) {
-    size_t n = EVENT_NODE_ROOM + EVENT_STORED_HDR + ev->nslots * sizeof(cep_value);
-    for (uint32_t i = 0; i < ev->nslots; i++)
-        if (ev->vals[i].type == CEP_STRING) n += ev->vals[i].u.s.len + 1;
-    if (ev->raw && ev->raw_len) n += ev->raw_len + 1;
+const uint8_t event_skip_tab[256] = {
+    [EV_I8] = 1, [EV_I16] = 2, [EV_I32] = 4, [EV_I64] = 8, [EV_F64] = 8,
+    [EV_S8] = EVENT_SKIP_S8, [EV_S32] = EVENT_SKIP_S32, /* the rest: 0 */
+};
+
+/* The code of value v in the packed form of an event of time t (event.h). */
+static inline uint8_t value_code(const cep_value *v, int64_t t) {
+    if (v->type == CEP_INT) {
+        int64_t i = v->u.i;
+        if ((uint64_t)i + 64 < 128) return (uint8_t)(i + EV_SMALL_ZERO);
+        if (i == t) return EV_TIME;
+        if (i != (int32_t)i) return EV_I64;
+        return i == (int16_t)i ? (i == (int8_t)i ? EV_I8 : EV_I16) : EV_I32;
+    }
+    if (v->type == CEP_STRING) return v->u.s.len < 256 ? EV_S8 : EV_S32;
+    if (v->type == CEP_DOUBLE) return EV_F64;
+    if (v->type == CEP_BOOL) return v->u.b ? EV_TRUE : EV_FALSE;
+    return EV_NULL;
+}
+
+/* Bytes the value v of code c takes. */
+static inline size_t code_bytes(uint8_t c, const cep_value *v) {
+    static const uint8_t fixed[EV_S32 + 1] = {0, 0, 0, 0, 1, 2, 4, 8, 8, 2, 5};
+    if (c >= EV_SMALL) return 0;
+    return fixed[c] + (c >= EV_S8 ? v->u.s.len : 0);
+}
+
+/* Write value v of code c at p. */
+static inline void pack_value(uint8_t c, const cep_value *v, uint8_t *p) {
+    switch (c) {
+    case EV_I8: *p = (uint8_t)v->u.i; break;
+    case EV_I16: { int16_t x = (int16_t)v->u.i; memcpy(p, &x, 2); break; }
+    case EV_I32: { int32_t x = (int32_t)v->u.i; memcpy(p, &x, 4); break; }
+    case EV_I64: memcpy(p, &v->u.i, 8); break;
+    case EV_F64: memcpy(p, &v->u.d, 8); break;
+    case EV_S8:
+        p[0] = (uint8_t)v->u.s.len;
+        copy_bytes(p + 1, v->u.s.ptr, v->u.s.len); /* most strings are short: no call */
+        p[1 + v->u.s.len] = '\0';
+        break;
+    case EV_S32: {
+        uint32_t l = (uint32_t)v->u.s.len;
+        memcpy(p, &l, 4);
+        memcpy(p + 4, v->u.s.ptr, l);
+        p[4 + l] = '\0';
+        break;
+    }
+    default: break;
+    }
+}
+
+uint64_t event_stored_tag(const cep_event *ev) {
+    if (!(ev->tail & EVENT_TAIL_TAG)) return 0;
+    uint64_t t;
+    memcpy(&t, (const char *)ev - EVENT_NODE_ROOM + ev->size - 8, 8);
+    return t;
+}
+
+const char *event_stored_raw(const cep_event *ev, size_t *len) {
+    *len = 0;
+    if (!(ev->tail & EVENT_TAIL_RAW)) return NULL;
+    const uint8_t *end = (const uint8_t *)ev - EVENT_NODE_ROOM + ev->size - (ev->tail & EVENT_TAIL_TAG ? 8 : 0);
+    *len = event_rd32(end - 4);
+    return (const char *)end - 4 - 1 - *len;
+}
+
+const cep_value *event_decode(const cep_event *ev, cep_value **buf, size_t *cap) {
+    if (mem_grow((void **)buf, cap, ev->nslots ? ev->nslots : 1, sizeof **buf) < 0) return NULL;
+    event_reader r = event_reader_of(ev);
+    for (uint32_t i = 0; i < ev->nslots; i++) (*buf)[i] = event_next(&r);
+    return *buf;
+}
+
+void event_thaw(const cep_event *ev, cep_event *view, cep_value *vals) {
+    memset(view, 0, sizeof *view);
+    view->nslots = ev->nslots;
+    view->time = ev->time;
+    view->seq = ev->seq;
+    view->has_time = ev->has_time;
+    view->tag = event_tag(ev);
+    event_reader r = event_reader_of(ev);
+    for (uint32_t i = 0; i < ev->nslots; i++) vals[i] = event_next(&r);
+    view->vals = vals;
+    size_t rl;
+    const char *raw = event_raw(ev, &rl);
+    view->raw = (char *)raw;
+    view->raw_len = raw ? rl : 0;
+}
+
+/* Raw text of ev worth keeping: NULL when none or empty. */
+static const char *kept_raw(const cep_event *ev, size_t *len) {
+    const char *raw = event_raw(ev, len);
+    return raw && *len ? raw : NULL;
+}
+
+/* Bytes of the k values v packed, their codes into codes (unless NULL). */
+static inline size_t size_values(const cep_value *v, uint32_t k, int64_t t, uint8_t *codes) {
+    size_t n = 0;
+    for (uint32_t i = 0; i < k; i++) {
+        uint8_t c = value_code(&v[i], t);
+        if (codes) codes[i] = c;
+        n += code_bytes(c, &v[i]);
+    }
     return n;
 }
 
-cep_event *event_freeze_to(const cep_event *ev, void *block, size_t n) {
-    /* The node room is left for the engine; refs 0 there marks it free. */
-    memset(block, 0, EVENT_NODE_ROOM);
-    cep_event *f = (cep_event *)((char *)block + EVENT_NODE_ROOM);
+/* Pack the k values v (codes: theirs, or NULL) as codes at code, values
+ * at p; returns the end of the values. */
+static inline uint8_t *pack_values(const cep_value *v, uint32_t k, int64_t t, const uint8_t *codes, uint8_t *code,
+                                   uint8_t *p) {
+    for (uint32_t i = 0; i < k; i++) {
+        uint8_t c = codes ? codes[i] : value_code(&v[i], t);
+        code[i] = c;
+        pack_value(c, &v[i], p);
+        p += code_bytes(c, &v[i]);
+    }
+    return p;
+}
+
+/* A stored event's values are decoded this many at a time when it is
+ * stored again (a match's event pushed back). */
+#define DECODE_RUN 16
+
+/* The next min(DECODE_RUN, nslots - from) values of r's event into buf. */
+static uint32_t decode_run(event_reader *r, uint32_t from, cep_value *buf) {
+    uint32_t k = r->ev->nslots - from < DECODE_RUN ? r->ev->nslots - from : DECODE_RUN;
+    for (uint32_t j = 0; j < k; j++) buf[j] = event_next(r);
+    return k;
+}
+
+size_t event_frozen_size(const cep_event *ev, uint8_t *codes) {
+    const uint32_t ns = ev->nslots;
+    size_t n = EVENT_NODE_ROOM + EVENT_STORED_HDR + ns, rl;
+    if (!ev->stored) {
+        n += size_values(ev->vals, ns, ev->time, codes);
+    } else {
+        cep_value buf[DECODE_RUN];
+        event_reader r = event_reader_of(ev);
+        for (uint32_t i = 0, k; i < ns; i += k) {
+            k = decode_run(&r, i, buf);
+            n += size_values(buf, k, ev->time, codes ? codes + i : NULL);
+        }
+    }
+    if (kept_raw(ev, &rl)) n += rl + 1 + 4;
+    if (event_tag(ev)) n += 8;
+    return n > UINT32_MAX ? 0 : n;
+}
+
+/* The stored header of ev's copy f, a block of n bytes. */
+static void write_header(cep_event *f, const cep_event *ev, size_t n) {
     /* Only the stored header exists: no assignment of the whole struct. */
+    memset(f, 0, EVENT_STORED_HDR);
     f->nslots = ev->nslots;
     f->refs = 1;
     f->time = ev->time;
     f->seq = ev->seq;
-    f->tag = ev->tag;
-    f->raw = NULL;
-    f->raw_len = 0;
-    f->sbufs = NULL;
-    f->size = n;
+    f->size = (uint32_t)n;
+    f->stored = 1;
     f->has_time = ev->has_time;
-    f->vals = (cep_value *)((char *)f + EVENT_STORED_HDR);
-    char *bytes = (char *)(f->vals + f->nslots);
-    for (uint32_t i = 0; i < ev->nslots; i++) {
-        f->vals[i] = ev->vals[i];
-        if (f->vals[i].type != CEP_STRING) continue;
-        size_t l = f->vals[i].u.s.len;
-        const char *src = f->vals[i].u.s.ptr;
-        copy_bytes(bytes, src, l); /* most strings are short: no call */
-        bytes[l] = '\0';
-        f->vals[i].u.s.ptr = bytes;
-        bytes += l + 1;
+}
+
+/* The tail of f at p: raw text (rl bytes, NULL: none) and tag (0: none). */
+static void write_tail(cep_event *f, uint8_t *p, const char *raw, size_t rl, uint64_t tag) {
+    if (raw) {
+        uint32_t l = (uint32_t)rl;
+        memcpy(p, raw, rl);
+        p[rl] = '\0';
+        memcpy(p + rl + 1, &l, 4);
+        p += rl + 1 + 4;
+        f->tail |= EVENT_TAIL_RAW;
     }
-    if (ev->raw && ev->raw_len) {
-        memcpy(bytes, ev->raw, ev->raw_len);
-        bytes[ev->raw_len] = '\0';
-        f->raw = bytes;
-        f->raw_len = ev->raw_len;
+    if (tag) {
+        memcpy(p, &tag, 8);
+        f->tail |= EVENT_TAIL_TAG;
     }
+}
+
+cep_event *event_freeze_to(const cep_event *ev, void *block, size_t n, const uint8_t *codes) {
+    const uint32_t ns = ev->nslots;
+    /* The node room is left for the engine; refs 0 there marks it free. */
+    memset(block, 0, EVENT_NODE_ROOM);
+    cep_event *f = (cep_event *)((char *)block + EVENT_NODE_ROOM);
+    write_header(f, ev, n);
+    uint8_t *code = (uint8_t *)f + EVENT_STORED_HDR, *p = code + ns;
+    if (!ev->stored) {
+        p = pack_values(ev->vals, ns, ev->time, codes, code, p);
+    } else {
+        cep_value buf[DECODE_RUN];
+        event_reader r = event_reader_of(ev);
+        for (uint32_t i = 0, k; i < ns; i += k) {
+            k = decode_run(&r, i, buf);
+            p = pack_values(buf, k, ev->time, codes ? codes + i : NULL, code + i, p);
+        }
+    }
+    size_t rl;
+    const char *raw = kept_raw(ev, &rl);
+    write_tail(f, p, raw, rl, event_tag(ev));
     return f;
 }
 
+size_t event_pack(const cep_event *ev, void *buf, size_t cap) {
+    const uint32_t ns = ev->nslots;
+    const int64_t t = ev->time;
+    uint8_t *block = buf, *end = block + cap;
+    if (ev->stored || EVENT_NODE_ROOM + EVENT_STORED_HDR + (size_t)ns > cap) return 0;
+    uint8_t *code = block + EVENT_NODE_ROOM + EVENT_STORED_HDR, *p = code + ns;
+    for (uint32_t i = 0; i < ns; i++) {
+        const cep_value *v = &ev->vals[i];
+        uint8_t c = code[i] = value_code(v, t);
+        size_t b = code_bytes(c, v);
+        if (b > (size_t)(end - p)) return 0;
+        pack_value(c, v, p);
+        p += b;
+    }
+    size_t rl;
+    const char *raw = kept_raw(ev, &rl);
+    uint64_t tag = event_tag(ev);
+    size_t n = (size_t)(p - block) + (raw ? rl + 1 + 4 : 0) + (tag ? 8 : 0);
+    if (n > cap) return 0;
+    memset(block, 0, EVENT_NODE_ROOM);
+    cep_event *f = (cep_event *)(block + EVENT_NODE_ROOM);
+    write_header(f, ev, n);
+    write_tail(f, p, raw, rl, tag);
+    return n;
+}
+
 cep_event *event_freeze(const cep_event *ev) {
-    size_t n = event_frozen_size(ev);
-    void *block = mem_alloc(n);
-    return block ? event_freeze_to(ev, block, n) : NULL;
+    size_t n = event_frozen_size(ev, NULL);
+    void *block = n ? mem_alloc(n) : NULL;
+    return block ? event_freeze_to(ev, block, n, NULL) : NULL;
 }
 
 void event_release(cep_event *ev) {

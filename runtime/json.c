@@ -440,7 +440,7 @@ static int is_ws(char ch) {
 }
 
 int json_parse_yajl(cep_event *ev, const char *text, size_t len, const char *time_field) {
-    if (!ev || !ev->sbufs || !ev->prog || (!text && len)) return CEP_EINVAL;
+    if (!ev || ev->stored || !ev->sbufs || !ev->prog || (!text && len)) return CEP_EINVAL;
     if (!text) text = "";
     if (!time_field) time_field = CEP_DEFAULT_TIME_FIELD;
     cep_event_clear(ev);
@@ -518,7 +518,7 @@ oom:
  * includes every malformed line, so errors read as yajl reports them. */
 CEP_API int cep_event_parse_json(cep_event *ev, const char *text, size_t len,
                                  const char *time_field) {
-    if (!ev || !ev->sbufs || !ev->prog || (!text && len)) return CEP_EINVAL;
+    if (!ev || ev->stored || !ev->sbufs || !ev->prog || (!text && len)) return CEP_EINVAL;
     if (!text) text = "";
     if (!time_field) time_field = CEP_DEFAULT_TIME_FIELD;
     json_state *st = ev->json;
@@ -534,5 +534,5 @@ CEP_API int cep_event_parse_json(cep_event *ev, const char *text, size_t len,
 
 CEP_API const char *cep_event_error(const cep_event *ev) {
     /* A stored event (from a match) has no builder fields: no error. */
-    return ev && ev->sbufs && ev->err ? ev->err : "";
+    return ev && !ev->stored && ev->sbufs && ev->err ? ev->err : "";
 }

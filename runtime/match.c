@@ -10,7 +10,7 @@ CEP_API size_t cep_match_key_count(const cep_match *m) { return m ? m->nkeys : 0
 
 CEP_API cep_value cep_match_key(const cep_match *m, size_t i) {
     if (!m || i >= m->nkeys) return null_value;
-    return m->keyvals[m->pat->key_slots[i]];
+    return event_value(m->keyev, m->pat->key_slots[i]);
 }
 
 CEP_API int64_t cep_match_start(const cep_match *m) { return m ? m->start : 0; }

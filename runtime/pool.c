@@ -136,6 +136,8 @@ struct cep_pool {
     uint64_t cur_seq;       /* the number of the event being routed */
     int synced;             /* nothing routed since the last sync_all */
     cep_event *builder;     /* cep_pool_push_json's row */
+    cep_value *thaw;        /* a pushed stored event's values (cep_pool_push) */
+    size_t thaw_cap;
     unsigned char *hit;     /* per engine: the event goes there */
     unsigned *targets;
     /* Balance. */
@@ -674,6 +676,7 @@ CEP_API void cep_pool_free(cep_pool *p) {
     mem_free(p->routes);
     mem_free(p->hit);
     mem_free(p->targets);
+    mem_free(p->thaw);
     mem_free(p->hold);
     cep_event_free(p->hold_row);
     mem_free(p->time_field);
@@ -877,7 +880,7 @@ static int route_event(cep_pool *p, const cep_event *ev, int64_t wm, int late, i
 CEP_API int cep_pool_push(cep_pool *p, const cep_event *ev) {
     /* The common case in few instructions (p->fast: one key layout, one
      * integer key, event time; the event in order, no error). */
-    if (p && p->fast && ev && ev->has_time && ev->nslots == p->prog->nfields && ev->time >= p->wm &&
+    if (p && p->fast && ev && !ev->stored && ev->has_time && ev->nslots == p->prog->nfields && ev->time >= p->wm &&
         ev->vals[p->key_slot].type == CEP_INT && !atomic_load_explicit(&p->failed, memory_order_relaxed)) {
         int64_t t = ev->time, wm = p->wm;
         p->cur_seq = p->seq++;
@@ -895,6 +898,12 @@ CEP_API int cep_pool_push(cep_pool *p, const cep_event *ev) {
     int rc = pool_ready(p);
     if (rc != CEP_OK) return rc;
     if (!ev || ev->nslots != p->prog->nfields) return CEP_EINVAL;
+    cep_event view; /* a stored event (a match's) is routed as a view of its values */
+    if (ev->stored) {
+        if (mem_grow((void **)&p->thaw, &p->thaw_cap, ev->nslots ? ev->nslots : 1, sizeof *p->thaw) < 0) return CEP_ENOMEM;
+        event_thaw(ev, &view, p->thaw);
+        ev = &view;
+    }
     p->synced = 0;
     int64_t wm = INT64_MIN;
     int late = 0, straggler = 0;
@@ -1228,13 +1237,17 @@ static int reroute_buffered(cep_pool *p, cep_engine **es, const cep_program *np)
     }
     qsort(v, n, sizeof *v, cmp_held);
     int rc = CEP_OK;
+    cep_value *buf = NULL;
+    size_t cap = 0;
     for (size_t i = 0; i < n; i++) {
         if (i && v[i - 1].ev->seq == v[i].ev->seq) continue; /* another engine's copy */
         const cep_event *ev = v[i].ev;
+        const cep_value *row = event_row(ev, &buf, &cap);
+        if (!row) rc = CEP_ENOMEM;
         for (unsigned k = 0; k < p->nengines && rc == CEP_OK; k++) {
             int mine = !np->npatterns && k == 0;
             for (uint32_t pi = 0; pi < np->npatterns && !mine; pi++)
-                mine = partition_of(np, pi, ev->vals, p->nengines) == k;
+                mine = partition_of(np, pi, row, p->nengines) == k;
             if (!mine) continue;
             const mem_heap *own = mem_heap_use(&p->shards[k].heap);
             cep_event *f = engine_keep_event(es[k], ev);
@@ -1252,6 +1265,7 @@ static int reroute_buffered(cep_pool *p, cep_engine **es, const cep_program *np)
         engine_drop_event(es[v[i].k], v[i].ev);
         mem_heap_use(own);
     }
+    mem_free(buf);
     mem_free(v);
     return rc;
 }

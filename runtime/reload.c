@@ -38,15 +38,18 @@ static cep_event *copy_event(remap *r, cep_event *ev, int reparse) {
     if (id != PTRMAP_NONE) return r->copies[id];
     cep_event *b = r->builder;
     cep_event_clear(b);
-    int parsed = reparse && ev->raw &&
-                 cep_event_parse_json(b, ev->raw, ev->raw_len,
+    size_t raw_len;
+    const char *raw = event_raw(ev, &raw_len);
+    int parsed = reparse && raw &&
+                 cep_event_parse_json(b, raw, raw_len,
                                       r->e->cfg.time_field ? r->e->cfg.time_field : CEP_DEFAULT_TIME_FIELD) == CEP_OK;
     if (!parsed) {
         cep_event_clear(b);
+        event_reader it = event_reader_of(ev);
         for (uint32_t i = 0; i < ev->nslots; i++) {
+            cep_value v = event_next(&it);
             int to = r->slot[i];
             if (to < 0) continue;
-            cep_value v = ev->vals[i];
             switch (v.type) {
             case CEP_NULL: break;
             case CEP_BOOL: cep_event_set_bool(b, to, v.u.b); break;
@@ -57,11 +60,11 @@ static cep_event *copy_event(remap *r, cep_event *ev, int reparse) {
                 break;
             }
         }
-        if (ev->raw && cep_event_set_raw(b, ev->raw, ev->raw_len) != CEP_OK) r->oom = 1;
+        if (raw && cep_event_set_raw(b, raw, raw_len) != CEP_OK) r->oom = 1;
     }
     cep_event_set_time(b, ev->time);
     b->seq = ev->seq;
-    b->tag = ev->tag;
+    b->tag = event_tag(ev);
     /* Counted and its tag held as any kept event; the old copy is dropped
      * (counted down, its hold let go) with its last holder. */
     cep_event *f = r->oom ? NULL : engine_keep_event(r->e, b);

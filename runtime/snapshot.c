@@ -87,8 +87,9 @@ static void w_event(writer *w, const cep_event *ev) {
     w_i64(w, ev->time);
     w_u64(w, ev->seq);
     w_u32(w, ev->nslots);
+    event_reader it = event_reader_of(ev);
     for (uint32_t i = 0; i < ev->nslots; i++) {
-        cep_value v = ev->vals[i];
+        cep_value v = event_next(&it);
         w_u8(w, (unsigned)v.type);
         switch (v.type) {
         case CEP_NULL: break;
@@ -101,9 +102,11 @@ static void w_event(writer *w, const cep_event *ev) {
             break;
         }
     }
-    if (ev->raw) {
-        w_u32(w, (uint32_t)ev->raw_len);
-        w_bytes(w, ev->raw, ev->raw_len);
+    size_t rl;
+    const char *raw = event_raw(ev, &rl);
+    if (raw) {
+        w_u32(w, (uint32_t)rl);
+        w_bytes(w, raw, rl);
     } else {
         w_u32(w, NONE32);
     }
@@ -503,6 +506,8 @@ typedef struct rd {
     reader r;
     cep_engine *e;
     cep_event *builder;
+    cep_value *row;         /* a stored event's values, decoded (buffered_here) */
+    size_t row_cap;
     unsigned index, count;  /* the shard restored, of count */
     cep_event **events;
     pm_node **nodes;
@@ -679,12 +684,14 @@ static void section_end(rd *d) {
 }
 
 /* Is a buffered event one of this shard's: does a pattern's key of it
- * belong to the shard (a pool's router sends it there)? */
-static int buffered_here(const rd *d, const cep_event *ev) {
+ * belong to the shard (a pool's router sends it there)? 1, 0, or R_OOM. */
+static int buffered_here(rd *d, const cep_event *ev) {
     const cep_program *p = d->e->prog;
     if (d->count <= 1 || !p->npatterns) return d->index == 0;
+    const cep_value *row = event_row(ev, &d->row, &d->row_cap);
+    if (!row) return R_OOM;
     for (uint32_t pi = 0; pi < p->npatterns; pi++)
-        if (partition_of(p, pi, ev->vals, d->count) == d->index) return 1;
+        if (partition_of(p, pi, row, d->count) == d->index) return 1;
     return 0;
 }
 
@@ -732,7 +739,9 @@ static int r_body_v1(rd *d) {
         /* Numbered below the arrivals, as a format-2 snapshot must be (a
          * new event would get the same number). */
         if (d->events[id]->seq >= d->e->time.arrivals) return R_CORRUPT;
-        if (!buffered_here(d, d->events[id])) continue;
+        int here = buffered_here(d, d->events[id]);
+        if (here == R_OOM) return R_OOM;
+        if (!here) continue;
         event_retain(d->events[id]);
         if (buffer_event(d, d->events[id]) < 0) {
             engine_drop_event(d->e, d->events[id]);
@@ -763,8 +772,10 @@ static int r_body_v2(rd *d) {
             engine_drop_event(d->e, ev);
             return R_CORRUPT;
         }
-        if (!buffered_here(d, ev)) {
+        int here = buffered_here(d, ev);
+        if (here != 1) {
             engine_drop_event(d->e, ev);
+            if (here == R_OOM) return R_OOM;
         } else if (buffer_event(d, ev) < 0) {
             engine_drop_event(d->e, ev);
             return R_OOM;
@@ -919,6 +930,7 @@ int snapshot_restore_part(cep_engine *e, const void *buf, size_t len, unsigned i
     section_end(&d);
     if (!r && (relist_by_creation(e) < 0 || timers_rebuild(e) < 0)) r = R_OOM;
     cep_event_free(d.builder);
+    mem_free(d.row);
     if (r) {
         rc = r == R_OOM ? CEP_ENOMEM : CEP_ECORRUPT;
         engine_set_err(e, "%s", r == R_OOM ? "out of memory" : "snapshot is inconsistent");

@@ -88,7 +88,7 @@ void engine_prefetch_key(cep_engine *e, const cep_event *ev, int stage, uint64_t
      * then only a fetch is wasted. The first pattern's key (in a key
      * group, the first pattern's is the group's: the same bytes, and the
      * maps share a seed), down to its key entry. */
-    if (!e->prog->npatterns || ev->nslots != e->prog->nfields) return;
+    if (!e->prog->npatterns || ev->nslots != e->prog->nfields || ev->stored) return;
     int grouped = e->rt[0].kgroup != NO_GROUP;
     const keymap *m = grouped ? &e->keyset.groups : &e->keyset.keys;
     if (!m->cap) return;
@@ -172,8 +172,9 @@ static inline int rest_holds(cep_engine *e, const expr *r, const cep_value *row,
         const pm_node *n = chain;
         while (n && (int32_t)n->step != r->step) n = n->parent;
         if (n) {
-            const cep_value *a = &row[r->slot], *b = &n->ev->vals[r->slot2];
-            if (a->type == CEP_INT && b->type == CEP_INT) return a->u.i == b->u.i;
+            const cep_value *a = &row[r->slot];
+            cep_value b = event_stored_value(n->ev, (uint32_t)r->slot2);
+            if (a->type == CEP_INT && b.type == CEP_INT) return a->u.i == b.u.i;
         }
     }
     return holds(e, r, row, chain);
@@ -238,11 +239,12 @@ static int cond_holds(cep_engine *e, const expr *cond) {
 /* Flink's createDecisionGraph: the TAKE and IGNORE edges that hold for this
  * event, reached from the partial match's state through PROCEED edges that
  * hold, depth first with a stack, in Flink's order. */
-static int decision_graph(cep_engine *e, const nfa_pattern *pat, const pm *p, const cep_event *ev) {
+static int decision_graph(cep_engine *e, const nfa_pattern *pat, const pm *p, const step_in *in) {
+    const cep_event *ev = in->ev;
     e->scratch.stack.n = 0;
     e->scratch.out.n = 0;
     if (u32_push(&e->scratch.stack, p->state) < 0) return -1;
-    e->ctx.row = ev->vals;
+    e->ctx.row = in->row;
     e->ctx.chain = p->node;
     size_t guard = 0;
     e->scratch.ncache = 0;
@@ -334,7 +336,7 @@ static void place_out(cep_engine *e, key_state *ks, bucket *b, const pm *p, stru
  * Returns -1 with nothing changed when memory runs out. */
 static int general_step(cep_engine *e, const nfa_pattern *pat, key_state *ks, bucket *b, const pm *p,
                         uint32_t *k, step_in *in, int shared) {
-    if (!shared && decision_graph(e, pat, p, in->ev) < 0) return -1;
+    if (!shared && decision_graph(e, pat, p, in) < 0) return -1;
     e->scratch.outs.n = 0;
     int discard = 0, failed = 0;
     for (uint32_t j = 0; j + 1 < e->scratch.out.n && !failed; j += 2) {
@@ -365,7 +367,7 @@ static int general_step(cep_engine *e, const nfa_pattern *pat, key_state *ks, bu
         }
         if (edge->kind == EDGE_TAKE && dst->kind != ST_FINAL) {
             /* Reaching the final state by proceeding completes a match now. */
-            e->ctx.row = in->ev->vals;
+            e->ctx.row = in->row;
             e->ctx.chain = p->node;
             if (final_after_proceed(e, pat, edge->target)) {
                 q.node->refs++;
@@ -453,7 +455,7 @@ static int step_any(cep_engine *e, const nfa_pattern *pat, key_state *ks, bucket
     for (uint32_t i = b->lo; i < b->hi; i++) {
         pm *p = &b->v[i];
         if (in->straggler && p->node->ev->time > ev->time) continue; /* as step_bucket */
-        if (!pm_rest_holds(e, st, p, ev->vals)) continue;
+        if (!pm_rest_holds(e, st, p, in->row)) continue;
         if (take_any(e, pat, st, p, in) < 0) return -1;
         if (p->used > ks->max_used) ks->max_used = p->used;
     }
@@ -466,16 +468,16 @@ static int step_any(cep_engine *e, const nfa_pattern *pat, key_state *ks, bucket
 static int step_bucket(cep_engine *e, const nfa_pattern *pat, key_state *ks, bucket *b, step_in *in) {
     const nfa_state *st = &pat->states[b->state];
     const cep_event *ev = in->ev;
-    if (st->shape != SHAPE_GENERAL && st->gate && !gate_open(e, pat, b->state, ev->vals)) {
+    if (st->shape != SHAPE_GENERAL && st->gate && !gate_open(e, pat, b->state, in->row)) {
         if (st->shape != SHAPE_NEXT) return 0; /* nothing here can move */
     }
     if (st->shape == SHAPE_ANY) return step_any(e, pat, ks, b, in);
-    int closed_next = st->shape == SHAPE_NEXT && st->gate && !gate_open(e, pat, b->state, ev->vals);
+    int closed_next = st->shape == SHAPE_NEXT && st->gate && !gate_open(e, pat, b->state, in->row);
     int shared = st->shape == SHAPE_GENERAL && st->shared && b->lo < b->hi;
     if (shared) {
         /* One decision graph for the whole bucket (its conditions read
          * only the event); when all it says is "stay", nothing moves. */
-        if (decision_graph(e, pat, &b->v[b->lo], ev) < 0) return -1;
+        if (decision_graph(e, pat, &b->v[b->lo], in) < 0) return -1;
         if (e->scratch.out.n == 2 && pat->edges[e->scratch.out.v[0]].kind == EDGE_IGNORE &&
             pat->edges[e->scratch.out.v[0]].target == b->state)
             return 0;
@@ -493,7 +495,7 @@ static int step_bucket(cep_engine *e, const nfa_pattern *pat, key_state *ks, buc
         if (closed_next) {
             /* strict contiguity broken: it ends */
         } else if (st->shape == SHAPE_FOLLOW || st->shape == SHAPE_NEXT) {
-            int h = pm_rest_holds(e, st, &p, ev->vals);
+            int h = pm_rest_holds(e, st, &p, in->row);
             if (!h) {
                 if (st->shape == SHAPE_FOLLOW) {
                     b->v[k++] = p;
@@ -505,7 +507,7 @@ static int step_bucket(cep_engine *e, const nfa_pattern *pat, key_state *ks, buc
                 continue;
             }
         } else if (st->shape == SHAPE_NEGATE) {
-            if (st->rest && !holds(e, st->rest, ev->vals, p.node)) {
+            if (st->rest && !holds(e, st->rest, in->row, p.node)) {
                 b->v[k++] = p;
                 continue;
             }
@@ -532,8 +534,8 @@ static int step_start(cep_engine *e, const nfa_pattern *pat, step_in *in) {
     pm p = {.node = NULL, .start = in->ev->time, .start_seq = in->ev->seq, .state = s};
     if (st->shape == SHAPE_FOLLOW || st->shape == SHAPE_NEXT || st->shape == SHAPE_ANY) {
         /* (ANY: the start state never waits, so only its TAKE counts.) */
-        if (st->gate && !gate_open(e, pat, s, in->ev->vals)) return 0;
-        if (st->rest && !holds(e, st->rest, in->ev->vals, NULL)) return 0;
+        if (st->gate && !gate_open(e, pat, s, in->row)) return 0;
+        if (st->rest && !holds(e, st->rest, in->row, NULL)) return 0;
         return take(e, pat, st, &p, in);
     }
     uint32_t k = 0;
@@ -629,7 +631,7 @@ int step_pattern(cep_engine *e, uint32_t pi, step_in *in) {
     const pat_rt *rt = &e->rt[pi];
     const cep_event *ev = in->ev;
     /* Partitioned: another shard owns this key (cep_engine_set_partition). */
-    if (e->cfg.part_count > 1 && partition_of(e->prog, pi, ev->vals, e->cfg.part_count) != e->cfg.part_index) return CEP_OK;
+    if (e->cfg.part_count > 1 && partition_of(e->prog, pi, in->row, e->cfg.part_count) != e->cfg.part_index) return CEP_OK;
     if (++e->scratch.stamp == 0) { /* wrapped: no stale stamp may match */
         memset(e->scratch.gate_at, 0, e->scratch.gate_cap * sizeof *e->scratch.gate_at);
         e->scratch.stamp = 1;
@@ -637,13 +639,13 @@ int step_pattern(cep_engine *e, uint32_t pi, step_in *in) {
     e->scratch.maybe = in->maybe;
     e->scratch.sure = in->sure;
     if (in->exact_dispatch) e->scratch.gmask = in->maybe & pat->dispatch_states;
-    else e->scratch.gmask = pat->dispatch_slot >= 0 ? eval_dispatch(pat, &ev->vals[pat->dispatch_slot]) : 0;
+    else e->scratch.gmask = pat->dispatch_slot >= 0 ? eval_dispatch(pat, &in->row[pat->dispatch_slot]) : 0;
     if (rt->skippable && e->cfg.state_ttl <= 0) {
         /* If no gate lets the event in, it changes nothing of this pattern
          * for any key: not even its key needs looking up. */
         int any = e->scratch.gmask != 0;
         for (uint32_t s = 0; s < pat->nstates && !any && rt->undispatched; s++)
-            if (pat->states[s].gate && gate_open(e, pat, s, ev->vals)) any = 1;
+            if (pat->states[s].gate && gate_open(e, pat, s, in->row)) any = 1;
         if (!any) return CEP_OK;
     }
     uint32_t klen = 0;
@@ -652,11 +654,11 @@ int step_pattern(cep_engine *e, uint32_t pi, step_in *in) {
     gcache *gc = NULL;
     int rc;
     if (rt->kgroup == NO_GROUP) {
-        if ((rc = step_encode_key(e, pi, ev->vals, &klen)) != CEP_OK) return rc;
+        if ((rc = step_encode_key(e, pi, in->row, &klen)) != CEP_OK) return rc;
         hash = hash_bytes(e->scratch.keybuf, klen, e->keyset.keys.seed);
         ks = keymap_find(&e->keyset.keys, hash, e->scratch.keybuf, klen);
     } else {
-        if ((rc = group_lookup(e, rt, ev->vals, &gc)) != CEP_OK) return rc;
+        if ((rc = group_lookup(e, rt, in->row, &gc)) != CEP_OK) return rc;
         ks = gc->ent ? entry_get(gc->ent, pi) : NULL;
     }
     if (!ks && !e->cfg.max_bytes) {
@@ -664,7 +666,7 @@ int step_pattern(cep_engine *e, uint32_t pi, step_in *in) {
          * and when its gate is closed nothing below would happen. */
         const nfa_state *st = &pat->states[pat->start];
         if ((st->shape == SHAPE_FOLLOW || st->shape == SHAPE_NEXT) && st->gate &&
-            !gate_open(e, pat, pat->start, ev->vals))
+            !gate_open(e, pat, pat->start, in->row))
             return CEP_OK;
     }
     if (pat->compact && (!ks || key_tecs(ks) || (!ks->nb && !ks->held))) {
@@ -673,7 +675,7 @@ int step_pattern(cep_engine *e, uint32_t pi, step_in *in) {
         if (tecs_usable(e) && !in->straggler) {
             if (!ks) {
                 if (!tecs_starts(e, pi, in)) return CEP_OK;
-                if ((gc && step_encode_key(e, pi, ev->vals, &klen) != CEP_OK) ||
+                if ((gc && step_encode_key(e, pi, in->row, &klen) != CEP_OK) ||
                     !(ks = engine_key_new(e, pi, hash, e->scratch.keybuf, klen, gc))) {
                     e->oom = 1;
                     return CEP_ENOMEM;
@@ -716,7 +718,7 @@ int step_pattern(cep_engine *e, uint32_t pi, step_in *in) {
     int need_state = e->scratch.kids.n || (e->scratch.completed.n && pat->skip != NFA_SKIP_NO_SKIP);
     /* (In a key group, keybuf holds the group's key: this pattern's now.) */
     if (!ks && need_state &&
-        ((gc && step_encode_key(e, pi, ev->vals, &klen) != CEP_OK) || !(ks = engine_key_new(e, pi, hash, e->scratch.keybuf, klen, gc)))) {
+        ((gc && step_encode_key(e, pi, in->row, &klen) != CEP_OK) || !(ks = engine_key_new(e, pi, hash, e->scratch.keybuf, klen, gc)))) {
         e->oom = 1;
         for (uint32_t i = 0; i < e->scratch.kids.n; i++) engine_node_release(e, e->scratch.kids.v[i].node);
         for (uint32_t i = 0; i < e->scratch.completed.n; i++) engine_node_release(e, e->scratch.completed.v[i].node);

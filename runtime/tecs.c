@@ -181,7 +181,7 @@ void tecs_drop(cep_engine *e, key_state *ks) {
 
 int tecs_starts(cep_engine *e, uint32_t pi, const step_in *in) {
     const nfa_pattern *pat = &e->prog->patterns[pi];
-    return step_cond(e, pat, pat->start, in->ev->vals);
+    return step_cond(e, pat, pat->start, in->row);
 }
 
 /* ---- matches ---------------------------------------------------------------------------- */
@@ -304,12 +304,12 @@ int tecs_step(cep_engine *e, uint32_t pi, key_state *ks, step_in *in) {
      * it reads are those from before this event. */
     uint64_t done_end = 0, added = 0;
     cep_event *done_ev = NULL;
-    if (t->lvl[top].lo < t->lvl[top].hi && step_cond(e, pat, t->state[top], ev->vals)) {
+    if (t->lvl[top].lo < t->lvl[top].hi && step_cond(e, pat, t->state[top], in->row)) {
         done_end = lvl_end(&t->lvl[top]);
         if (!(done_ev = step_stored(e, in))) failed = 1;
     }
     for (uint32_t j = top; j >= 2 && !failed; j--) {
-        if (t->lvl[j - 1].lo == t->lvl[j - 1].hi || !step_cond(e, pat, t->state[j - 1], ev->vals)) continue;
+        if (t->lvl[j - 1].lo == t->lvl[j - 1].hi || !step_cond(e, pat, t->state[j - 1], in->row)) continue;
         if (push(e, t, j, in) < 0) {
             failed = 1;
             break;
@@ -318,7 +318,7 @@ int tecs_step(cep_engine *e, uint32_t pi, key_state *ks, step_in *in) {
         t->live[j] += t->live[j - 1];
         added += t->live[j - 1];
     }
-    if (!failed && step_cond(e, pat, t->state[0], ev->vals)) {
+    if (!failed && step_cond(e, pat, t->state[0], in->row)) {
         pm q = {.start = ev->time, .start_seq = ev->seq, .state = t->state[1]};
         if (timers_arm_pm(e, ks, &q, 1) < 0 || push(e, t, 1, in) < 0) {
             failed = 1;

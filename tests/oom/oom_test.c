@@ -145,6 +145,9 @@ static const char *const EVENTS[] = {
 
 typedef struct sink {
     unsigned long matches, late, timeouts, ttl_dropped;
+    cep_engine *fwd; /* a match's events are pushed on into it (stored events, lent as views) */
+    int fwd_oom;
+    unsigned long fwd_matches;
 } sink;
 
 /* Read everything a match offers, as a client would. */
@@ -162,7 +165,19 @@ static void touch_match(const cep_match *m) {
 }
 
 static int on_match(void *ud, const cep_match *m) {
-    ((sink *)ud)->matches++;
+    sink *s = ud;
+    s->matches++;
+    touch_match(m);
+    for (size_t st = 0; s->fwd && st < cep_match_step_count(m); st++)
+        for (size_t i = 0; i < cep_match_event_count(m, st); i++) {
+            int rc = cep_engine_push(s->fwd, cep_match_event(m, st, i));
+            if (rc == CEP_ENOMEM) s->fwd_oom = 1;
+            else CHECK(rc == CEP_OK || rc == CEP_ELIMIT, "forwarded push returned %s", cep_strerror(rc));
+        }
+    return 0;
+}
+static int on_fwd_match(void *ud, const cep_match *m) {
+    ((sink *)ud)->fwd_matches++;
     touch_match(m);
     return 0;
 }
@@ -297,6 +312,12 @@ static int scenario_run(const cep_program *prog, int limit_fail, int mode, sink 
     cep_engine_on_match(e, on_match, s);
     cep_engine_on_late(e, on_late, s);
     cep_engine_on_timeout(e, on_timeout, s);
+    if (mode == RUN_PLAIN) {
+        rc = cep_engine_new(prog, &s->fwd);
+        if (rc == CEP_ENOMEM) seen = 1;
+        else if (cep_engine_set_max_delay(s->fwd, 100000) == CEP_ENOMEM) seen = 1;
+        if (s->fwd) cep_engine_on_match(s->fwd, on_fwd_match, s);
+    }
 
     for (size_t i = 0; i < NEVENTS; i++) {
         const char *line = EVENTS[i];
@@ -355,7 +376,14 @@ static int scenario_run(const cep_program *prog, int limit_fail, int mode, sink 
     cep_engine_stats(e, &st);
     s->ttl_dropped = (unsigned long)st.ttl_dropped;
     cep_engine_free(e);
-    return seen;
+    if (s->fwd) { /* what it buffered, matched now: decoded from its stored copies */
+        rc = cep_engine_finish(s->fwd);
+        if (rc == CEP_ENOMEM) seen = 1;
+        else CHECK(rc == CEP_OK || rc == CEP_ELIMIT, "forward finish returned %s", cep_strerror(rc));
+        cep_engine_free(s->fwd);
+        s->fwd = NULL;
+    }
+    return seen || s->fwd_oom;
 }
 
 /* The snapshot's destination: grown through the counted allocator, so that
@@ -849,6 +877,8 @@ int main(void) {
                   ref.matches, ref.timeouts);
         if (which == S_RUN_OPTS)
             CHECK(ref.ttl_dropped > 0, "%s: the state TTL drops nothing", NAMES[which]);
+        if (which == S_RUN_DROP || which == S_RUN_FAIL)
+            CHECK(ref.fwd_matches > 0, "%s: the match events pushed on match nothing", NAMES[which]);
         if (which == S_RUN_PROC) /* nothing is late in processing time */
             CHECK(ref.matches > 0 && ref.late == 0 && ref.timeouts > 0,
                   "%s: reference run: matches %lu, late %lu, timeouts %lu", NAMES[which],
@@ -877,7 +907,8 @@ int main(void) {
                 }
                 /* Without a reported failure the output must be complete. */
                 if (!seen && !bad && which != S_COMPILE)
-                    CHECK(s.matches == ref.matches && s.late == ref.late && s.timeouts == ref.timeouts,
+                    CHECK(s.matches == ref.matches && s.late == ref.late && s.timeouts == ref.timeouts &&
+                              s.fwd_matches == ref.fwd_matches,
                           "%s: allocation %lu%s failed silently: matches %lu/%lu, late %lu/%lu, "
                           "timeouts %lu/%lu", NAMES[which], n, sticky ? "+" : "",
                           s.matches, ref.matches, s.late, ref.late, s.timeouts, ref.timeouts);

@@ -318,6 +318,92 @@ START_TEST(tags_keep_and_drop) {
 }
 END_TEST
 
+/* A match's events are stored events: pushed back into another engine (its
+ * out-of-order buffer too) or a pool, they match as the rows they were made
+ * from, tags and raw text included. */
+typedef struct forward {
+    cep_engine *to;
+    cep_pool *pool;
+    collected *log;
+    uint64_t tags;
+    int raws;
+} forward;
+
+/* Log the match, then: with f->to set, push each of its events on into
+ * f->to and f->pool; else sum their tags and count their raw texts. */
+static int forward_match(void *ud, const cep_match *m) {
+    forward *f = ud;
+    on_match(f->log, m);
+    for (size_t s = 0; s < cep_match_step_count(m); s++)
+        for (size_t i = 0; i < cep_match_event_count(m, s); i++) {
+            const cep_event *ev = cep_match_event(m, s, i);
+            if (f->to) {
+                ck_assert_int_eq(cep_engine_push(f->to, ev), CEP_OK);
+                ck_assert_int_eq(cep_pool_push(f->pool, ev), CEP_OK);
+                continue;
+            }
+            size_t len = 0;
+            const char *raw = cep_event_raw(ev, &len);
+            f->tags += cep_event_tag(ev);
+            if (raw && len == 4 && !memcmp(raw, "row", 4)) f->raws++;
+        }
+    return 0;
+}
+
+static int pool_collect(void *ud, cep_engine *e, unsigned index) {
+    (void)index;
+    cep_engine_on_match(e, on_match, ud);
+    return cep_engine_set_max_delay(e, 5000); /* match 2's click comes after match 1's buy */
+}
+
+START_TEST(stored_events_pushed_back) {
+    cep_program *p = compile_ok(CLICK);
+    cep_engine *a = NULL, *b = NULL;
+    cep_pool *pool = NULL;
+    cep_event *ev = NULL;
+    collected ca = {0}, cb = {0}, cp = {0};
+    forward f = {0}, sums = {0};
+    ck_assert_int_eq(cep_engine_new(p, &a), CEP_OK);
+    ck_assert_int_eq(cep_engine_new(p, &b), CEP_OK);
+    ck_assert_int_eq(cep_engine_set_max_delay(b, 5000), CEP_OK); /* buffered: stored copies of the views */
+    ck_assert_int_eq(cep_pool_new(p, 1, pool_collect, &cp, &pool), CEP_OK);
+    f.to = b;
+    f.pool = pool;
+    f.log = &ca;
+    sums.log = &cb;
+    cep_engine_on_match(a, forward_match, &f);
+    cep_engine_on_match(b, forward_match, &sums);
+    ck_assert_int_eq(cep_event_new(p, &ev), CEP_OK);
+    const char *users[] = {"alice", "bob", "alice", "bob", "carol"};
+    const char *types[] = {"click", "click", "buy", "buy", "click"};
+    const char *items[] = {"i1", "a-much-longer-item-name", "i1", "a-much-longer-item-name", "i9"};
+    for (int i = 0; i < 5; i++) {
+        cep_event_clear(ev);
+        cep_event_set_time(ev, 1000 * (i + 1));
+        cep_event_set_string(ev, cep_program_field_slot(p, "user"), users[i], strlen(users[i]));
+        cep_event_set_string(ev, cep_program_field_slot(p, "type"), types[i], strlen(types[i]));
+        cep_event_set_string(ev, cep_program_field_slot(p, "item"), items[i], strlen(items[i]));
+        cep_event_set_tag(ev, (uint64_t)1 << (8 * i));
+        cep_event_set_raw(ev, "row", 4);
+        ck_assert_int_eq(cep_engine_push(a, ev), CEP_OK);
+    }
+    ck_assert_int_eq(cep_engine_finish(a), CEP_OK);
+    ck_assert_int_eq(cep_engine_finish(b), CEP_OK);
+    ck_assert_int_eq(cep_pool_finish(pool), CEP_OK);
+    ck_assert_int_eq(ca.matches, 2);
+    ck_assert_str_eq(ca.text, "c[1000..3000] key=alice click@1000 buy@3000;c[2000..4000] key=bob click@2000 buy@4000;");
+    ck_assert_str_eq(cb.text, ca.text);
+    ck_assert_str_eq(cp.text, ca.text);
+    ck_assert_uint_eq(sums.tags, 0x01000000 + 0x010000 + 0x0100 + 0x01);
+    ck_assert_int_eq(sums.raws, 4);
+    cep_pool_free(pool);
+    cep_engine_free(b);
+    cep_engine_free(a);
+    cep_event_free(ev);
+    cep_program_free(p);
+}
+END_TEST
+
 /* Partial matches share their prefixes: for `a followedBy b+` over one a and
  * n b's there are n matches of average length n/2, but the engine keeps one
  * node per accepted event. Everything is freed at the end. */
@@ -853,6 +939,7 @@ Suite *engine_suite(void) {
     tcase_add_test(tc, emit_and_stop);
     tcase_add_test(tc, api_edges);
     tcase_add_test(tc, tags_keep_and_drop);
+    tcase_add_test(tc, stored_events_pushed_back);
     tcase_add_test(tc, shared_prefixes);
     tcase_add_test(tc, partial_match_limit);
     tcase_add_test(tc, state_ttl);

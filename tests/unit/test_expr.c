@@ -10,6 +10,7 @@
 #include "eval.h"
 #include "event.h"
 #include "expr.h"
+#include "mem.h"
 #include "nfa.h"
 #include "suites.h"
 
@@ -165,6 +166,138 @@ START_TEST(references_and_aggregates) {
 }
 END_TEST
 
+/* The packed stored form (event.h) gives back every value exactly: each
+ * code at its edges, strings short and long, raw text and tag in the tail,
+ * through cep_event_value, the slot reader and a decoded row; and it is
+ * small: a W1 click (user, type, item, ts) takes 79 bytes with its node. */
+START_TEST(stored_values_every_code) {
+    const char *src = "pattern p begin a where f0 == 0 and f1 == 0 and f2 == 0 and f3 == 0 and f4 == 0\n";
+    cep_program *p = NULL;
+    ck_assert_int_eq(cep_compile(NULL, src, strlen(src), NULL, &p, NULL), CEP_OK);
+    int slot[5];
+    for (int i = 0; i < 5; i++) {
+        char name[4] = {'f', (char)('0' + i), 0};
+        slot[i] = cep_program_field_slot(p, name);
+        ck_assert_int_ge(slot[i], 0);
+    }
+    cep_event *ev;
+    ck_assert_int_eq(cep_event_new(p, &ev), CEP_OK);
+    static char big[70000];
+    memset(big, 'q', sizeof big);
+    const int64_t ints[] = {0, -1, 63, -64, 64, -65, 127, -128, 128, -129, 32767, -32768, 32768, -32769,
+                            INT32_MAX, INT32_MIN, (int64_t)INT32_MAX + 1, (int64_t)INT32_MIN - 1, INT64_MAX,
+                            INT64_MIN, 1700000000123};
+    const size_t lens[] = {0, 1, 5, 254, 255, 256, 257, 65536, sizeof big};
+    const double dbls[] = {0.0, -0.0, 1.5, -3.25e300, 7.0};
+    const size_t nints = sizeof ints / sizeof *ints, nlens = sizeof lens / sizeof *lens;
+    for (size_t round = 0; round < nints + nlens; round++) {
+        cep_value want[5];
+        cep_event_clear(ev);
+        cep_event_set_time(ev, 1700000000123); /* the time: an int equal to it takes no bytes */
+        /* f0: an int; f1: a string; f2: a double or null; f3: a bool; f4: an int or null */
+        int64_t i = ints[round % nints];
+        size_t l = lens[round % nlens];
+        cep_event_set_int(ev, slot[0], i);
+        cep_event_set_string(ev, slot[1], big, l);
+        if (round % 6 == 5) cep_event_set_null(ev, slot[2]);
+        else cep_event_set_double(ev, slot[2], dbls[round % 5]);
+        cep_event_set_bool(ev, slot[3], (int)(round & 1));
+        if (round % 3) cep_event_set_int(ev, slot[4], ~i);
+        if (round % 4 == 1) cep_event_set_raw(ev, big, l);
+        if (round % 4 >= 2) cep_event_set_tag(ev, 0xF00D0000ull + round);
+        for (int k = 0; k < 5; k++) want[k] = cep_event_value(ev, slot[k]);
+        cep_event *f = event_freeze(ev);
+        ck_assert_ptr_nonnull(f);
+        ck_assert_int_eq(cep_event_time(f), 1700000000123);
+        ck_assert_uint_eq(cep_event_tag(f), round % 4 >= 2 ? 0xF00D0000ull + round : 0);
+        size_t rl = 99;
+        const char *raw = cep_event_raw(f, &rl);
+        if (round % 4 == 1 && l) {
+            ck_assert_ptr_nonnull(raw);
+            ck_assert_uint_eq(rl, l);
+            ck_assert_int_eq(memcmp(raw, big, l), 0);
+            ck_assert_int_eq(raw[l], '\0');
+        } else {
+            ck_assert_ptr_null(raw);
+            ck_assert_uint_eq(rl, 0);
+        }
+        cep_value *buf = NULL;
+        size_t cap = 0;
+        const cep_value *row = event_row(f, &buf, &cap);
+        ck_assert_ptr_nonnull(row);
+        event_reader it = event_reader_of(f);
+        for (uint32_t k = 0; k < f->nslots; k++) {
+            cep_value a = cep_event_value(f, (int)k), b = event_next(&it), w = cep_event_value(ev, (int)k);
+            const cep_value *all[3] = {&a, &b, &row[k]};
+            for (int x = 0; x < 3; x++) {
+                const cep_value *v = all[x];
+                ck_assert_int_eq(v->type, w.type);
+                if (w.type == CEP_INT) ck_assert(v->u.i == w.u.i);
+                if (w.type == CEP_BOOL) ck_assert_int_eq(v->u.b, w.u.b);
+                if (w.type == CEP_DOUBLE) ck_assert(memcmp(&v->u.d, &w.u.d, 8) == 0);
+                if (w.type == CEP_STRING) {
+                    ck_assert_uint_eq(v->u.s.len, w.u.s.len);
+                    ck_assert_int_eq(memcmp(v->u.s.ptr, big, w.u.s.len), 0);
+                    ck_assert_int_eq(v->u.s.ptr[w.u.s.len], '\0');
+                }
+            }
+        }
+        (void)want;
+        /* Packed in one pass (the engine's way), when it fits: the same block. */
+        _Alignas(16) unsigned char one[256];
+        size_t n1 = event_pack(ev, one, sizeof one);
+        if (l < 100) {
+            ck_assert_uint_eq(n1, event_stored_size(f));
+            ck_assert_int_eq(memcmp(one + EVENT_NODE_ROOM, f, n1 - EVENT_NODE_ROOM), 0);
+        } else {
+            ck_assert_uint_eq(n1, 0); /* too long for the buffer: two passes */
+        }
+        ck_assert_uint_eq(event_pack(f, one, sizeof one), 0); /* a stored event: two passes */
+        /* A stored copy of a stored event is the same event. */
+        cep_event *g = event_freeze(f);
+        ck_assert_ptr_nonnull(g);
+        ck_assert_uint_eq(event_stored_size(g), event_stored_size(f));
+        ck_assert_int_eq(memcmp((char *)g + 24, (char *)f + 24, event_stored_size(f) - EVENT_NODE_ROOM - 24), 0);
+        /* Nothing of a builder's may be done to a stored event. */
+        ck_assert_int_eq(cep_event_set_int(f, slot[0], 1), CEP_EINVAL);
+        ck_assert_int_eq(cep_event_set_tag(f, 1), CEP_EINVAL);
+        ck_assert_int_eq(cep_event_set_time(f, 1), CEP_EINVAL);
+        ck_assert_int_eq(cep_event_set_raw(f, "x", 1), CEP_EINVAL);
+        ck_assert_int_eq(cep_event_parse_json(f, "{}", 2, "ts"), CEP_EINVAL);
+        cep_event_clear(f);
+        cep_event_free(f); /* not the caller's: nothing happens */
+        ck_assert_int_eq(cep_event_value(f, slot[0]).u.i, i);
+        mem_free(buf);
+        event_release(g);
+        event_release(f);
+    }
+    /* W1's click: node room 32 + header 32 + 4 codes + user_id (4) +
+     * "click" (1 + 5 + NUL) + item (small: none) + ts (the time: none). */
+    const char *w1 = "pattern w key user_id begin click where type == \"click\" "
+                     "followedBy buy where type == \"purchase\" and item == click.item within 10m "
+                     "emit waited = buy.ts - click.ts\n";
+    cep_program *q = NULL;
+    ck_assert_int_eq(cep_compile(NULL, w1, strlen(w1), NULL, &q, NULL), CEP_OK);
+    cep_event *c;
+    ck_assert_int_eq(cep_event_new(q, &c), CEP_OK);
+    ck_assert_uint_eq(q->nfields, 4);
+    cep_event_set_time(c, 1700000000123);
+    cep_event_set_int(c, cep_program_field_slot(q, "ts"), 1700000000123);
+    cep_event_set_int(c, cep_program_field_slot(q, "user_id"), 765432);
+    cep_event_set_string(c, cep_program_field_slot(q, "type"), "click", 5);
+    cep_event_set_int(c, cep_program_field_slot(q, "item"), 5);
+    ck_assert_uint_eq(event_frozen_size(c, NULL), 79);
+    /* Its raw text, when it has one, is kept as well: text, NUL, length. */
+    const char *j = "{\"ts\":1700000000123,\"user_id\":765432,\"type\":\"click\",\"item\":5}";
+    ck_assert_int_eq(cep_event_set_raw(c, j, strlen(j)), CEP_OK);
+    ck_assert_uint_eq(event_frozen_size(c, NULL), 79 + strlen(j) + 1 + 4);
+    cep_event_free(c);
+    cep_program_free(q);
+    cep_event_free(ev);
+    cep_program_free(p);
+}
+END_TEST
+
 /* A stored copy holds each string exactly, whatever its length: the short
  * copies (util/bytes.h) load and store in overlapping words. */
 START_TEST(stored_strings_every_length) {
@@ -282,6 +415,7 @@ Suite *expr_suite(void) {
     tcase_add_test(tc, value_helpers);
     tcase_add_test(tc, references_and_aggregates);
     tcase_add_test(tc, packed_nodes_shared);
+    tcase_add_test(tc, stored_values_every_code);
     suite_add_tcase(s, tc);
     return s;
 }
