@@ -150,6 +150,19 @@ static void lose_partial_matches(cep_engine *e) {
     }
 }
 
+/* Out of memory before the switch: what was made for it goes; the
+ * engine runs the old program. */
+static int not_switched(remap *r, int *pmap) {
+    for (size_t i = 0; i < r->ncopies; i++) engine_drop_event(r->e, r->copies[i]);
+    ptr_free(&r->done);
+    mem_free(r->copies);
+    mem_free(pmap);
+    mem_free(r->slot);
+    cep_event_free(r->builder);
+    engine_set_err(r->e, "out of memory while changing the program");
+    return CEP_ENOMEM;
+}
+
 CEP_API const cep_program *cep_engine_program(const cep_engine *e) { return e ? e->prog : NULL; }
 
 CEP_API int cep_engine_replace_program(cep_engine *e, const cep_program *np) {
@@ -183,14 +196,7 @@ CEP_API int cep_engine_replace_program(cep_engine *e, const cep_program *np) {
      * leaves the engine as it was (no partial match holds them yet). */
     for (size_t i = 0; i < e->time.reorder.n && !r.oom; i++) copy_event(&r, e->time.reorder.v[i], 1);
     if (r.oom) {
-        for (size_t i = 0; i < r.ncopies; i++) engine_drop_event(e, r.copies[i]);
-        ptr_free(&r.done);
-        mem_free(r.copies);
-        mem_free(pmap);
-        mem_free(r.slot);
-        cep_event_free(r.builder);
-        engine_set_err(e, "out of memory while changing the program");
-        return CEP_ENOMEM;
+        return not_switched(&r, pmap);
     }
 
     /* Timer entries are made again in the new program's lanes; keys that
@@ -198,14 +204,7 @@ CEP_API int cep_engine_replace_program(cep_engine *e, const cep_program *np) {
     timers_clear(e);
     if (engine_lanes_switch(e, np) < 0) {
         if (timers_rebuild(e) < 0) lose_partial_matches(e);
-        for (size_t i = 0; i < r.ncopies; i++) engine_drop_event(e, r.copies[i]);
-        ptr_free(&r.done);
-        mem_free(r.copies);
-        mem_free(pmap);
-        mem_free(r.slot);
-        cep_event_free(r.builder);
-        engine_set_err(e, "out of memory while changing the program");
-        return CEP_ENOMEM;
+        return not_switched(&r, pmap);
     }
     /* Keys of removed patterns go; kept ones move to their new index,
      * all out of the key maps first: the new program groups patterns by
