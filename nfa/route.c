@@ -193,7 +193,7 @@ static int start_keys(const nfa_pattern *pat, keyset *ks) {
             ks->start_only = 1;
             return 0;
         }
-        uint32_t n = ok == 1 ? distinct(ks) : 0;
+        uint32_t n = ok == 1 ? distinct(ks) + 1 : 0; /* + 1: a field of doubles only (no keys) still qualifies */
         if (n > best_n) best = cand[c], best_n = n;
     }
     ks->slot = -1;
@@ -236,7 +236,7 @@ static int route_keys(const nfa_pattern *pat, keyset *ks) {
             ok = g ? implies(g, ks) : 0;
         }
         if (ok < 0) return -1;
-        uint32_t n = ok == 1 ? distinct(ks) : 0;
+        uint32_t n = ok == 1 ? distinct(ks) + 1 : 0; /* + 1: a field of doubles only (no keys) still qualifies */
         if (n > best_n) best = cand[c], best_n = n;
     }
     ks->slot = best;
