@@ -147,6 +147,19 @@ scrape() {
 # open), scrape until every event is counted (and the line UNTIL is there),
 # compare, then close and wait. With --checkpoint, 100 lines at a time, 0.3 s
 # apart: a checkpoint's writer (a child) is done before the next is due.
+# wait_metric REGEX TRIES: scrape /metrics (into $TMP/body) every 0.1 s
+# until a line matches REGEX, at most TRIES times.
+wait_metric() {
+    _n=0
+    while [ "$_n" -lt "$2" ]; do
+        scrape /metrics >/dev/null
+        grep -q "$1" "$TMP/body" && return 0
+        sleep 0.1
+        _n=$((_n + 1))
+    done
+    return 1
+}
+
 feed() {
     name=$1
     exec 3>"$TMP/in"
@@ -156,13 +169,7 @@ feed() {
         # on a loaded machine that would merge two into one).
         for k in 1 2 3 4 5 6 7 8 9; do
             sed -n "$((k * 100 - 99)),$((k * 100))p" "$TMP/events.jsonl" >&3
-            w=0
-            while [ $w -lt 300 ]; do
-                scrape /metrics >/dev/null
-                grep -q "^cepheus_checkpoints_total $k\$" "$TMP/body" && break
-                sleep 0.1
-                w=$((w + 1))
-            done
+            wait_metric "^cepheus_checkpoints_total $k\$" 300
         done
         sed -n '901,$p' "$TMP/events.jsonl" >&3
     else
@@ -220,13 +227,7 @@ fi
 if start "run early" --max-delay 1000000000 --max-memory 16K -o "$TMP/out" "$TMP/pat.cep"; then
     exec 3>"$TMP/in"
     cat "$TMP/events.jsonl" >&3
-    n=0
-    while [ $n -lt 100 ]; do
-        scrape /metrics >/dev/null
-        grep -q '^cepheus_input_records_total 1003$' "$TMP/body" && break
-        sleep 0.1
-        n=$((n + 1))
-    done
+    wait_metric '^cepheus_input_records_total 1003$' 100
     early=$(sed -n 's/^cepheus_buffered_events_run_early_total //p' "$TMP/body")
     [ "${early:-0}" -gt 500 ] && ok || ko "run early: cepheus_buffered_events_run_early_total '$early'"
     exec 3>&-
