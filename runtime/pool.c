@@ -250,7 +250,7 @@ static void run_record(cep_pool *p, cep_event *row, rec *r) {
         return;
     }
     char *body = (char *)(r + 1);
-    if (r->kind == R_BIG) memcpy(&body, body, sizeof body);
+    if (r->kind == R_BIG) memcpy(&body, r + 1, sizeof(char *)); /* the record holds where the body is */
     const rec_event *re = (const rec_event *)body;
     cep_value *own_vals = row->vals;
     char *own_raw = row->raw;

@@ -80,6 +80,14 @@ void mem_heap_destroy(mem_heap *h) {
 /* Test-only global state: the fault-injection tests are single-threaded. */
 static unsigned long fail_at, counted;
 static int fail_sticky, env_read;
+/* Blocks handed out and not yet freed: the allocation-failure loop compares
+ * it before and after each run, a leak check that costs nothing (LSan's
+ * costs a stop-the-world heap scan). Atomic: a test may use threads. */
+static _Atomic long live;
+
+long mem_live_blocks(void) { return live; }
+#define LIVE(p) ((p) ? (void)live++ : (void)0)
+#define DEAD() ((void)live--)
 
 void mem_fail_at(unsigned long n, int sticky) {
     env_read = 1;
@@ -111,12 +119,16 @@ static int should_fail(void) {
 }
 #else
 #define should_fail() 0
+#define LIVE(p) ((void)0)
+#define DEAD() ((void)0)
 #endif
 
 void *mem_alloc(size_t n) {
     if (should_fail()) return NULL;
     if (n == 0) n = 1;
-    return user_on ? user.alloc(user.ud, n) : RAW_ALLOC(n);
+    void *p = user_on ? user.alloc(user.ud, n) : RAW_ALLOC(n);
+    LIVE(p);
+    return p;
 }
 
 void *mem_calloc(size_t count, size_t size) {
@@ -124,9 +136,9 @@ void *mem_calloc(size_t count, size_t size) {
     if (should_fail()) return NULL;
     size_t n = count * size;
     if (n == 0) n = 1;
-    if (!user_on) return RAW_ZALLOC(n);
-    void *p = user.alloc(user.ud, n);
-    if (p) memset(p, 0, n);
+    void *p = user_on ? user.alloc(user.ud, n) : RAW_ZALLOC(n);
+    if (p && user_on) memset(p, 0, n);
+    LIVE(p);
     return p;
 }
 
@@ -139,6 +151,7 @@ void *mem_realloc(void *p, size_t n) {
 
 void mem_free(void *p) {
     if (!p) return;
+    DEAD();
     if (user_on)
         user.free(user.ud, p);
     else
@@ -155,17 +168,25 @@ void *mem_alloc_aligned(size_t n, size_t align) {
         if (!raw) return NULL;
         char *p = (char *)(((uintptr_t)raw + sizeof(void *) + align - 1) & ~(uintptr_t)(align - 1));
         memcpy(p - sizeof(void *), &raw, sizeof raw);
+        LIVE(p);
         return p;
     }
-#ifdef CEP_USE_JEMALLOC
-    if (JE) return mallocx(n, MALLOCX_ALIGN(align) | AF);
-#endif
     void *p = NULL;
-    return posix_memalign(&p, align, n) == 0 ? p : NULL;
+#ifdef CEP_USE_JEMALLOC
+    if (JE) {
+        p = mallocx(n, MALLOCX_ALIGN(align) | AF);
+        LIVE(p);
+        return p;
+    }
+#endif
+    if (posix_memalign(&p, align, n) != 0) return NULL;
+    LIVE(p);
+    return p;
 }
 
 void mem_free_aligned(void *p) {
     if (!p) return;
+    DEAD();
     if (user_on) {
         void *raw;
         memcpy(&raw, (char *)p - sizeof(void *), sizeof raw);

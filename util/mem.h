@@ -58,6 +58,8 @@ static inline const mem_heap *mem_heap_use(const mem_heap *h) {
  * every later one if sticky. n = 0 disables. Returns allocations counted. */
 void mem_fail_at(unsigned long n, int sticky);
 unsigned long mem_alloc_count(void);
+/* Blocks allocated and not yet freed (since the program started). */
+long mem_live_blocks(void);
 #endif
 
 #endif
