@@ -767,53 +767,38 @@ out:
     cep_program_free(p);
 }
 
-int main(void) {
-    cep_program *prog = NULL;
+/* PATTERNS with `extra` appended and, if change_tail, its "within 2s" made
+ * 3s; compiled, or NULL after saying why (what: its role). */
+static cep_program *compile_variant(const char *extra, int change_tail, const char *what) {
+    size_t n = sizeof PATTERNS - 1 + strlen(extra);
+    char *src = malloc(n + 1);
+    cep_program *p = NULL;
     cep_diag *d = NULL;
+    if (!src) return NULL;
+    memcpy(src, PATTERNS, sizeof PATTERNS - 1);
+    memcpy(src + sizeof PATTERNS - 1, extra, strlen(extra) + 1);
+    char *w = change_tail ? strstr(src, "within 2s") : NULL;
+    if (w) w[7] = '3';
+    if (cep_compile(NULL, src, n, what, &p, &d) != CEP_OK) {
+        printf("oom: the %s patterns do not compile:\n%s", what, cep_diag_render(d));
+        p = NULL;
+    }
+    cep_diag_free(d);
+    free(src);
+    return p;
+}
+
+int main(void) {
     /* Line by line: a sanitizer's report ends the process without flushing. */
     setvbuf(stdout, NULL, _IOLBF, 0);
     mem_fail_at(0, 0);
-    if (cep_compile(NULL, PATTERNS, sizeof PATTERNS - 1, "oom", &prog, &d) != CEP_OK) {
-        printf("oom: the test patterns do not compile:\n%s", cep_diag_render(d));
-        cep_diag_free(d);
-        return 1;
-    }
-    cep_diag_free(d);
-    d = NULL;
-    /* The replacement: "tail" changed, "extra" added, the rest kept. */
-    static const char EXTRA[] = "pattern extra key user begin a where type == \"done\"\n";
-    size_t n2 = sizeof PATTERNS - 1 + sizeof EXTRA - 1;
-    char *src2 = malloc(n2 + 1);
-    cep_program *p2 = NULL;
-    if (!src2) return 1;
-    memcpy(src2, PATTERNS, sizeof PATTERNS - 1);
-    memcpy(src2 + sizeof PATTERNS - 1, EXTRA, sizeof EXTRA);
-    char *w2 = strstr(src2, "within 2s");
-    if (w2) w2[7] = '3';
-    if (cep_compile(NULL, src2, n2, "oom2", &p2, &d) != CEP_OK) {
-        printf("oom: the replacement patterns do not compile:\n%s", cep_diag_render(d));
-        cep_diag_free(d);
-        free(src2);
-        return 1;
-    }
-    free(src2);
-    cep_diag_free(d);
+    /* The test patterns; the replacement ("tail" changed, "extra" added, the
+     * rest kept); the pool's replacement ("stops" added). */
+    cep_program *prog = compile_variant("", 0, "test");
+    cep_program *p2 = compile_variant("pattern extra key user begin a where type == \"done\"\n", 1, "replacement");
+    cep_program *p3 = compile_variant("pattern stops key user begin a where type == \"stop\"\n", 0, "pool's replacement");
+    if (!prog || !p2 || !p3) return 1;
     prog2 = p2;
-    static const char STOPS[] = "pattern stops key user begin a where type == \"stop\"\n";
-    char *src3 = malloc(sizeof PATTERNS + sizeof STOPS);
-    cep_program *p3 = NULL;
-    if (!src3) return 1;
-    memcpy(src3, PATTERNS, sizeof PATTERNS - 1);
-    memcpy(src3 + sizeof PATTERNS - 1, STOPS, sizeof STOPS);
-    if (cep_compile(NULL, src3, strlen(src3), "oom3", &p3, &d) != CEP_OK) {
-        printf("oom: the pool's replacement patterns do not compile:\n%s", cep_diag_render(d));
-        cep_diag_free(d);
-        free(src3);
-        return 1;
-    }
-    free(src3);
-    cep_diag_free(d);
-    d = NULL;
     pool_prog2 = p3;
     if (make_snap_src(prog) < 0) {
         printf("oom: the engine to snapshot cannot be built\n");
