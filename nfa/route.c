@@ -435,15 +435,19 @@ void nfa_route_free(nfa_route *r) {
     mem_free(r);
 }
 
-static route_field *field_find(nfa_route *r, int32_t slot) {
-    for (uint32_t i = 0; i < r->nfields; i++)
-        if (r->fields[i].slot == slot) return &r->fields[i];
-    return NULL;
-}
+/* Per field slot while building: its route field (fidx - 1; 0: none
+ * yet) and a bound on its keys (all its patterns'), so that finding a
+ * pattern's field is one load, not a scan of the fields so far (25,000
+ * patterns each routed by its own field took seconds). */
+typedef struct slot_build {
+    uint32_t fidx;
+    uint32_t keys;
+} slot_build;
 
 /* A new field for slot, with room for keys constants; NULL on
  * out-of-memory. */
-static route_field *field_new(nfa_route *r, int32_t slot, uint32_t keys) {
+static route_field *field_new(nfa_route *r, slot_build *sb, int32_t slot, uint32_t keys) {
+    sb[slot].fidx = r->nfields + 1;
     route_field *f = &r->fields[r->nfields++];
     f->slot = slot;
     uint32_t cap = 16;
@@ -489,6 +493,7 @@ int nfa_route_build(cep_program *p) {
     int rc = CEP_ENOMEM;
     nfa_route *r = NULL;
     thr_list thr = {0};
+    slot_build *sb = NULL;
     keyset *ks = mem_calloc(p->npatterns ? p->npatterns : 1, sizeof *ks);
     if (!ks) return CEP_ENOMEM;
     uint32_t nrouted = 0, nkeys = 0;
@@ -504,6 +509,9 @@ int nfa_route_build(cep_program *p) {
     rc = CEP_OK;
     if (!nrouted) goto out;
     rc = CEP_ENOMEM;
+    if (!(sb = mem_calloc(p->nfields ? p->nfields : 1, sizeof *sb))) goto out;
+    for (uint32_t i = 0; i < p->npatterns; i++)
+        if (ks[i].slot >= 0) sb[ks[i].slot].keys += ks[i].n;
     if (!(r = mem_calloc(1, sizeof *r))) goto out;
     r->nwords = (p->npatterns + 63) / 64;
     r->always = mem_alloc((p->npatterns - nrouted + 1) * sizeof *r->always);
@@ -523,13 +531,9 @@ int nfa_route_build(cep_program *p) {
             r->always[r->nalways++] = i;
             continue;
         }
-        route_field *f = field_find(r, ks[i].slot);
-        if (!f) {
-            uint32_t fkeys = 0; /* a bound on the field's keys: all its patterns' */
-            for (uint32_t j = i; j < p->npatterns; j++)
-                if (ks[j].slot == ks[i].slot) fkeys += ks[j].n;
-            if (!(f = field_new(r, ks[i].slot, fkeys))) goto out;
-        }
+        const slot_build *b = &sb[ks[i].slot];
+        route_field *f = b->fidx ? &r->fields[b->fidx - 1] : field_new(r, sb, ks[i].slot, b->keys);
+        if (!f) goto out;
         f->all_n++;
         add_keys(NULL, r, f, &ks[i], i, NULL);
     }
@@ -557,7 +561,7 @@ int nfa_route_build(cep_program *p) {
     thr.n = 0;
     for (uint32_t i = 0; i < p->npatterns; i++) {
         if (ks[i].slot < 0) continue;
-        route_field *f = field_find(r, ks[i].slot);
+        route_field *f = &r->fields[sb[ks[i].slot].fidx - 1];
         r->maybe[f->all_first + f->all_n] = ~(uint64_t)0;
         r->sure[f->all_first + f->all_n] = 0;
         r->pool[f->all_first + f->all_n++] = i;
@@ -577,6 +581,7 @@ int nfa_route_build(cep_program *p) {
 out:
     nfa_route_free(r);
     mem_free(thr.v);
+    mem_free(sb);
     for (uint32_t i = 0; i < p->npatterns; i++) {
         mem_free(ks[i].v);
         mem_free(ks[i].m);
