@@ -52,6 +52,7 @@ static uint64_t opt_w9_events = 1000000; /* W9: events per STEP (issue 23's size
 static const char *opt_w9_steps = "200,100,50,25,200n,100n,50n,25n,12n,6n";
 static unsigned opt_threads[8];  /* --threads: pool sizes to time (wall clock) */
 static int opt_no_latency;      /* --no-latency: no latency lines */
+static int opt_w8_stream = -1;  /* --w8 dense|sparse: that stream only (-1: both) */
 static int opt_rules[8];         /* --rules: W8's rule counts (default 1,10,100,1000,10000) */
 static int opt_nrules;
 static int opt_nthreads;
@@ -1071,6 +1072,7 @@ static void usage(void) {
           "                [--per-key N] [--cepheus PATH] [--tsv FILE] [--tmpdir DIR] [--w6-limit N]\n"
           "                [--rules 1,10,100,1000,10000]  (W8: the rule counts)\n"
           "                [--no-latency]  (W1 and W8 also run one push at a time, timed: p50/p99/p99.9)\n"
+          "                [--w8 dense|sparse]  (W8: that stream only)\n"
           "                [--threads 1,2]  (W1 and CLI: one engine and pools, by the wall clock)\n"
           "                [--metrics-reps N]  (CLI: N times without and with --metrics, alternately)\n"
           "                [--w9-events N]  (W9, per STEP: default 1m, at most --events if given)\n"
@@ -1103,6 +1105,8 @@ int main(int argc, char **argv) {
         else if (!strcmp(a, "--w6-limit") && v) opt_w6_limit = parse_count(v), i++;
         else if (!strcmp(a, "--per-key") && v) opt_per_key = parse_count(v), i++;
         else if (!strcmp(a, "--no-latency")) opt_no_latency = 1;
+        else if (!strcmp(a, "--w8") && v && (!strcmp(v, "dense") || !strcmp(v, "sparse")))
+            opt_w8_stream = !strcmp(v, "sparse"), i++;
         else if (!strcmp(a, "--rules") && v) {
             for (const char *p = v; *p && opt_nrules < 8;) {
                 char *end;
@@ -1215,7 +1219,7 @@ int main(int argc, char **argv) {
             const int *nrules = opt_nrules ? opt_rules : def_rules;
             int nr = opt_nrules ? opt_nrules : 5;
             for (int sp = 0; sp <= 1; sp++)
-                for (int ri = 0; ri < nr; ri++)
+                for (int ri = 0; ri < nr && (opt_w8_stream < 0 || opt_w8_stream == sp); ri++)
                     for (int cli = 0; cli <= (opt_cepheus ? 1 : 0); cli++) {
                         memset(&w, 0, sizeof w);
                         w.kind = W8, w.name = "W8", w.gap_ms = 10000, w.within_ms = 60000;
