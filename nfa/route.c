@@ -44,6 +44,9 @@ static route_ent *find(const route_field *f, const cep_value *k) {
     }
 }
 
+/* An entry's tag: high bits of its hash, never 0 (empty). */
+static uint32_t key_tag(uint64_t h) { return (uint32_t)(h >> 32) | 1; }
+
 /* The constants a pattern is routed by: its field's values that can open
  * one of its gates. */
 typedef struct keyset {
@@ -422,7 +425,10 @@ static int thresholds_place(nfa_route *r, thr_list *l) {
 
 void nfa_route_free(nfa_route *r) {
     if (!r) return;
-    for (uint32_t i = 0; i < r->nfields; i++) mem_free(r->fields[i].ents);
+    for (uint32_t i = 0; i < r->nfields; i++) {
+        mem_free(r->fields[i].ents);
+        mem_free(r->fields[i].tags);
+    }
     mem_free(r->fields);
     mem_free(r->always);
     mem_free(r->pool);
@@ -454,7 +460,8 @@ static route_field *field_new(nfa_route *r, slot_build *sb, int32_t slot, uint32
     while (cap < 2 * keys) cap *= 2;
     f->mask = cap - 1;
     f->ents = mem_calloc(cap, sizeof *f->ents);
-    return f->ents ? f : NULL;
+    f->tags = mem_calloc(cap, sizeof *f->tags);
+    return f->ents && f->tags ? f : NULL;
 }
 
 /* Add pattern pi under each of its keys in f: p NULL counts (room not
@@ -545,6 +552,7 @@ int nfa_route_build(cep_program *p) {
         f->all_n = 0;
         for (uint32_t s = 0; s <= f->mask; s++)
             if (f->ents[s].k.type != CEP_NULL) {
+                f->tags[s] = key_tag(key_hash(&f->ents[s].k));
                 f->ents[s].first = at;
                 at += f->ents[s].n;
                 f->ents[s].n = 0;
@@ -599,9 +607,14 @@ const uint32_t *nfa_route_lookup(const nfa_route *r, const route_field *f, const
         return r->pool + f->all_first;
     }
     if (v->type != CEP_INT && v->type != CEP_STRING) return NULL;
-    const route_ent *e = find(f, v);
-    if (e->k.type == CEP_NULL) return NULL;
-    *n = e->n;
-    *ent = e;
-    return r->pool + e->first;
+    uint64_t h = key_hash(v);
+    uint32_t tag = key_tag(h);
+    for (uint32_t i = (uint32_t)h & f->mask;; i = (i + 1) & f->mask) {
+        uint32_t t = f->tags[i];
+        if (!t) return NULL;
+        if (t != tag || !key_eq(&f->ents[i].k, v)) continue;
+        *n = f->ents[i].n;
+        *ent = &f->ents[i];
+        return r->pool + f->ents[i].first;
+    }
 }

@@ -42,6 +42,10 @@ typedef struct route_field {
     int32_t slot;
     uint32_t mask;        /* table size - 1 (a power of two, over twice the keys) */
     route_ent *ents;
+    /* Beside each entry, a tag of its key's hash (0: empty): an event's
+     * value that no pattern names (most of them, with many rules) is
+     * turned away reading these 4 bytes a probe, not the entries. */
+    uint32_t *tags;
     uint32_t nkeys;
     uint32_t all_first, all_n; /* every pattern of the field (pool), ascending */
 } route_field;
