@@ -441,27 +441,30 @@ void nfa_route_free(nfa_route *r) {
     mem_free(r);
 }
 
-/* Per field slot while building: its route field (fidx - 1; 0: none
- * yet) and a bound on its keys (all its patterns'), so that finding a
- * pattern's field is one load, not a scan of the fields so far (25,000
- * patterns each routed by its own field took seconds). */
-typedef struct slot_build {
-    uint32_t fidx;
-    uint32_t keys;
-} slot_build;
-
-/* A new field for slot, with room for keys constants; NULL on
- * out-of-memory. */
-static route_field *field_new(nfa_route *r, slot_build *sb, int32_t slot, uint32_t keys) {
-    sb[slot].fidx = r->nfields + 1;
+/* A new field for slot (field_of[slot] = its index + 1), its table at
+ * 16 entries (add_keys grows it); NULL on out-of-memory. */
+static route_field *field_new(nfa_route *r, uint32_t *field_of, int32_t slot) {
+    field_of[slot] = r->nfields + 1;
     route_field *f = &r->fields[r->nfields++];
     f->slot = slot;
-    uint32_t cap = 16;
-    while (cap < 2 * keys) cap *= 2;
-    f->mask = cap - 1;
-    f->ents = mem_calloc(cap, sizeof *f->ents);
-    f->tags = mem_calloc(cap, sizeof *f->tags);
-    return f->ents && f->tags ? f : NULL;
+    f->mask = 15;
+    f->ents = mem_calloc(f->mask + 1, sizeof *f->ents);
+    return f->ents ? f : NULL;
+}
+
+/* Double f's table (its keys rehashed): kept over twice its keys, so
+ * that it is sized by the distinct constants, not by how many patterns
+ * name them (1,000 W8 rules: 256 entries for 100 types, not 4,096).
+ * 0 or -1 (out of memory). */
+static int field_grow(route_field *f) {
+    route_field g = *f;
+    g.mask = 2 * f->mask + 1;
+    if (!(g.ents = mem_calloc(g.mask + 1, sizeof *g.ents))) return -1;
+    for (uint32_t i = 0; i <= f->mask; i++)
+        if (f->ents[i].k.type != CEP_NULL) *find(&g, &f->ents[i].k) = f->ents[i];
+    mem_free(f->ents);
+    *f = g;
+    return 0;
 }
 
 /* Add pattern pi under each of its keys in f: p NULL counts (room not
@@ -471,7 +474,11 @@ static int add_keys(const cep_program *p, nfa_route *r, route_field *f, const ke
                     thr_list *l) {
     for (uint32_t k = 0; k < ks->n; k++) {
         route_ent *e = find(f, &ks->v[k]);
-        if (e->k.type == CEP_NULL) {
+        if (e->k.type == CEP_NULL) { /* (only while counting: p NULL) */
+            if (2 * (f->nkeys + 1) > f->mask + 1) {
+                if (field_grow(f) < 0) return -1;
+                e = find(f, &ks->v[k]);
+            }
             e->k = ks->v[k]; /* borrows the program's constant */
             e->last = UINT32_MAX;
             f->nkeys++;
@@ -500,7 +507,7 @@ int nfa_route_build(cep_program *p) {
     int rc = CEP_ENOMEM;
     nfa_route *r = NULL;
     thr_list thr = {0};
-    slot_build *sb = NULL;
+    uint32_t *field_of = NULL; /* per slot: its route field's index + 1 (0: none yet) */
     keyset *ks = mem_calloc(p->npatterns ? p->npatterns : 1, sizeof *ks);
     if (!ks) return CEP_ENOMEM;
     uint32_t nrouted = 0, nkeys = 0;
@@ -516,9 +523,7 @@ int nfa_route_build(cep_program *p) {
     rc = CEP_OK;
     if (!nrouted) goto out;
     rc = CEP_ENOMEM;
-    if (!(sb = mem_calloc(p->nfields ? p->nfields : 1, sizeof *sb))) goto out;
-    for (uint32_t i = 0; i < p->npatterns; i++)
-        if (ks[i].slot >= 0) sb[ks[i].slot].keys += ks[i].n;
+    if (!(field_of = mem_calloc(p->nfields ? p->nfields : 1, sizeof *field_of))) goto out;
     if (!(r = mem_calloc(1, sizeof *r))) goto out;
     r->nwords = (p->npatterns + 63) / 64;
     r->always = mem_alloc((p->npatterns - nrouted + 1) * sizeof *r->always);
@@ -538,11 +543,11 @@ int nfa_route_build(cep_program *p) {
             r->always[r->nalways++] = i;
             continue;
         }
-        const slot_build *b = &sb[ks[i].slot];
-        route_field *f = b->fidx ? &r->fields[b->fidx - 1] : field_new(r, sb, ks[i].slot, b->keys);
+        uint32_t fi = field_of[ks[i].slot];
+        route_field *f = fi ? &r->fields[fi - 1] : field_new(r, field_of, ks[i].slot);
         if (!f) goto out;
         f->all_n++;
-        add_keys(NULL, r, f, &ks[i], i, NULL);
+        if (add_keys(NULL, r, f, &ks[i], i, NULL) < 0) goto out;
     }
     uint32_t at = 0;
     for (uint32_t i = 0; i < r->nfields; i++) {
@@ -550,6 +555,7 @@ int nfa_route_build(cep_program *p) {
         f->all_first = at;
         at += f->all_n;
         f->all_n = 0;
+        if (!(f->tags = mem_calloc(f->mask + 1, sizeof *f->tags))) goto out;
         for (uint32_t s = 0; s <= f->mask; s++)
             if (f->ents[s].k.type != CEP_NULL) {
                 f->tags[s] = key_tag(key_hash(&f->ents[s].k));
@@ -569,7 +575,7 @@ int nfa_route_build(cep_program *p) {
     thr.n = 0;
     for (uint32_t i = 0; i < p->npatterns; i++) {
         if (ks[i].slot < 0) continue;
-        route_field *f = &r->fields[sb[ks[i].slot].fidx - 1];
+        route_field *f = &r->fields[field_of[ks[i].slot] - 1];
         r->maybe[f->all_first + f->all_n] = ~(uint64_t)0;
         r->sure[f->all_first + f->all_n] = 0;
         r->pool[f->all_first + f->all_n++] = i;
@@ -589,7 +595,7 @@ int nfa_route_build(cep_program *p) {
 out:
     nfa_route_free(r);
     mem_free(thr.v);
-    mem_free(sb);
+    mem_free(field_of);
     for (uint32_t i = 0; i < p->npatterns; i++) {
         mem_free(ks[i].v);
         mem_free(ks[i].m);
