@@ -441,10 +441,19 @@ void nfa_route_free(nfa_route *r) {
     mem_free(r);
 }
 
-/* A new field for slot (field_of[slot] = its index + 1), its table at
- * 16 entries (add_keys grows it); NULL on out-of-memory. */
-static route_field *field_new(nfa_route *r, uint32_t *field_of, int32_t slot) {
-    field_of[slot] = r->nfields + 1;
+/* Per field slot while building: its route field's index + 1 (0: none
+ * yet), so that finding a pattern's field is one load, not a scan of the
+ * fields so far (50,000 patterns each routed by its own field took 6 s);
+ * and how many keys its patterns name in all (with repeats). */
+typedef struct slot_build {
+    uint32_t fidx;
+    uint32_t keys;
+} slot_build;
+
+/* A new field for slot, its table at 16 entries (add_keys grows it);
+ * NULL on out-of-memory. */
+static route_field *field_new(nfa_route *r, slot_build *sb, int32_t slot) {
+    sb[slot].fidx = r->nfields + 1;
     route_field *f = &r->fields[r->nfields++];
     f->slot = slot;
     f->mask = 15;
@@ -452,10 +461,7 @@ static route_field *field_new(nfa_route *r, uint32_t *field_of, int32_t slot) {
     return f->ents ? f : NULL;
 }
 
-/* Double f's table (its keys rehashed): kept over twice its keys, so
- * that it is sized by the distinct constants, not by how many patterns
- * name them (1,000 W8 rules: 256 entries for 100 types, not 4,096).
- * 0 or -1 (out of memory). */
+/* Double f's table (its keys rehashed). 0 or -1 (out of memory). */
 static int field_grow(route_field *f) {
     route_field g = *f;
     g.mask = 2 * f->mask + 1;
@@ -471,11 +477,18 @@ static int field_grow(route_field *f) {
  * yet made), else fills, with the thresholds of its gates (into l). A
  * pattern is added once per entry. 0 or -1 (out of memory). */
 static int add_keys(const cep_program *p, nfa_route *r, route_field *f, const keyset *ks, uint32_t pi,
-                    thr_list *l) {
+                    thr_list *l, uint32_t most) {
     for (uint32_t k = 0; k < ks->n; k++) {
         route_ent *e = find(f, &ks->v[k]);
         if (e->k.type == CEP_NULL) { /* (only while counting: p NULL) */
-            if (2 * (f->nkeys + 1) > f->mask + 1) {
+            /* Kept under an eighth full, so that a value no pattern
+             * names (most events') meets an empty slot at once (at half
+             * full the varying probe count costs more than the misses
+             * it saves); but no larger than twice the keys named in all
+             * (most), which sparse fields of many values reach first:
+             * W8's 100 types take 1,024 entries at any rule count. */
+            uint32_t cap = f->mask + 1, n = f->nkeys + 1;
+            if (2 * n > cap || (8 * n > cap && cap < 2 * most)) {
                 if (field_grow(f) < 0) return -1;
                 e = find(f, &ks->v[k]);
             }
@@ -507,7 +520,7 @@ int nfa_route_build(cep_program *p) {
     int rc = CEP_ENOMEM;
     nfa_route *r = NULL;
     thr_list thr = {0};
-    uint32_t *field_of = NULL; /* per slot: its route field's index + 1 (0: none yet) */
+    slot_build *sb = NULL;
     keyset *ks = mem_calloc(p->npatterns ? p->npatterns : 1, sizeof *ks);
     if (!ks) return CEP_ENOMEM;
     uint32_t nrouted = 0, nkeys = 0;
@@ -523,7 +536,9 @@ int nfa_route_build(cep_program *p) {
     rc = CEP_OK;
     if (!nrouted) goto out;
     rc = CEP_ENOMEM;
-    if (!(field_of = mem_calloc(p->nfields ? p->nfields : 1, sizeof *field_of))) goto out;
+    if (!(sb = mem_calloc(p->nfields ? p->nfields : 1, sizeof *sb))) goto out;
+    for (uint32_t i = 0; i < p->npatterns; i++)
+        if (ks[i].slot >= 0) sb[ks[i].slot].keys += ks[i].n;
     if (!(r = mem_calloc(1, sizeof *r))) goto out;
     r->nwords = (p->npatterns + 63) / 64;
     r->always = mem_alloc((p->npatterns - nrouted + 1) * sizeof *r->always);
@@ -543,11 +558,11 @@ int nfa_route_build(cep_program *p) {
             r->always[r->nalways++] = i;
             continue;
         }
-        uint32_t fi = field_of[ks[i].slot];
-        route_field *f = fi ? &r->fields[fi - 1] : field_new(r, field_of, ks[i].slot);
+        const slot_build *b = &sb[ks[i].slot];
+        route_field *f = b->fidx ? &r->fields[b->fidx - 1] : field_new(r, sb, ks[i].slot);
         if (!f) goto out;
         f->all_n++;
-        if (add_keys(NULL, r, f, &ks[i], i, NULL) < 0) goto out;
+        if (add_keys(NULL, r, f, &ks[i], i, NULL, b->keys) < 0) goto out;
     }
     uint32_t at = 0;
     for (uint32_t i = 0; i < r->nfields; i++) {
@@ -575,11 +590,11 @@ int nfa_route_build(cep_program *p) {
     thr.n = 0;
     for (uint32_t i = 0; i < p->npatterns; i++) {
         if (ks[i].slot < 0) continue;
-        route_field *f = &r->fields[field_of[ks[i].slot] - 1];
+        route_field *f = &r->fields[sb[ks[i].slot].fidx - 1];
         r->maybe[f->all_first + f->all_n] = ~(uint64_t)0;
         r->sure[f->all_first + f->all_n] = 0;
         r->pool[f->all_first + f->all_n++] = i;
-        if (add_keys(p, r, f, &ks[i], i, &thr) < 0) goto out;
+        if (add_keys(p, r, f, &ks[i], i, &thr, 0) < 0) goto out;
         if (ks[i].start_only) {
             r->keyed[r->nkeyed++] = i;
             continue;
@@ -595,7 +610,7 @@ int nfa_route_build(cep_program *p) {
 out:
     nfa_route_free(r);
     mem_free(thr.v);
-    mem_free(field_of);
+    mem_free(sb);
     for (uint32_t i = 0; i < p->npatterns; i++) {
         mem_free(ks[i].v);
         mem_free(ks[i].m);
