@@ -703,6 +703,20 @@ static const expr *split_gate(builder *b, const expr *c, const expr **rest) {
 /* A state's shape (nfa.h): the two edges every step has in its waiting
  * state, which the engine steps without a decision graph, testing the
  * gate once per event for all partial matches of a key waiting there. */
+/* Can state t reach the final state through PROCEED edges alone
+ * (whatever their conditions)? Then a TAKE into t may complete a match
+ * at once (step.c's final_after_proceed). depth bounds the walk (proceed
+ * edges never cycle; a deep chain just answers yes). */
+static int proceeds_to_final(const nfa_pattern *np, uint32_t t, int depth) {
+    const nfa_state *st = &np->states[t];
+    if (st->kind == ST_FINAL || depth > 32) return 1;
+    for (uint32_t i = 0; i < st->nedges; i++) {
+        const nfa_edge *e = &np->edges[st->first_edge + i];
+        if (e->kind == EDGE_PROCEED && proceeds_to_final(np, e->target, depth + 1)) return 1;
+    }
+    return 0;
+}
+
 static void set_shape(builder *b, nfa_pattern *np, uint32_t s) {
     nfa_state *st = &np->states[s];
     const nfa_edge *e = &np->edges[st->first_edge];
@@ -720,10 +734,11 @@ static void set_shape(builder *b, nfa_pattern *np, uint32_t s) {
     else if (e[0].kind == EDGE_PROCEED && pair && np->states[e[0].target].kind == ST_STOP) shape = SHAPE_NEGATE;
     if (shape == SHAPE_GENERAL) return;
     if (shape != SHAPE_NEGATE) {
-        /* Taking into a state that proceeds may also complete: leave that
-         * to the decision graph. */
+        /* Taking into a state that proceeds to the final state may also
+         * complete: leave that to the decision graph. (One that proceeds
+         * elsewhere, a loop before its next step, only waits there.) */
         const nfa_state *t = &np->states[e[0].target];
-        if (t->has_proceed || t->kind == ST_STOP) return;
+        if (t->kind == ST_STOP || (t->has_proceed && proceeds_to_final(np, e[0].target, 0))) return;
         st->target = e[0].target;
     }
     const expr *rest;

@@ -228,9 +228,13 @@ static void explain_route(strbuf *b, const cep_program *p) {
     sb_printf(b, "routing: %" PRIu32 " of %" PRIu32 " patterns by a field's value; %" PRIu32
                  " see every event\n",
               p->npatterns - r->nalways, p->npatterns, r->nalways);
-    if (r->nkeyed)
+    if (r->nkeyed_start)
         sb_printf(b, "  %" PRIu32 " of them by their start's gate alone (also reached when the event's key has state there)\n",
-                  r->nkeyed);
+                  r->nkeyed_start);
+    if (r->nkeyed > r->nkeyed_start)
+        sb_printf(b, "  %" PRIu32 " of them also reached when the event's key has a partial match that must see every event"
+                     " (`next`, a loop)\n",
+                  r->nkeyed - r->nkeyed_start);
     for (uint32_t i = 0; i < r->nfields; i++) {
         const route_field *f = &r->fields[i];
         uint32_t most = 0, least = UINT32_MAX, shown = 0;

@@ -56,6 +56,8 @@ typedef struct keyset {
     uint64_t *m;          /* per key: the states (below 64) whose gate it can open */
     uint64_t cur;         /* while adding: the state whose gate is read */
     int start_only;       /* routed by its start's gate alone (route_keys) */
+    uint64_t every;       /* keyed, routed by its gates: the states where a
+                           * partial match must see every event (keyed_every) */
 } keyset;
 
 static int ks_add(keyset *ks, cep_value k) {
@@ -203,20 +205,52 @@ static int start_keys(const nfa_pattern *pat, keyset *ks) {
     return 0;
 }
 
+/* A keyed pattern (start gated, FOLLOW or NEXT; states below 64) that
+ * is not routable only because some states act on an event whatever
+ * their gate says: none (a loop's decision graph), or one whose closing
+ * ends the partial match (`next`). Those states into *every; 1 when there
+ * are some. The pattern can be routed by the gates of all its other
+ * states, and reached besides by every event of a key that has a partial
+ * match in one of those (runtime/visit.c). */
+static int keyed_every(const nfa_pattern *pat, uint64_t *every) {
+    *every = 0;
+    if (!pat->nkeys || pat->nstates > 64 || pat->start >= pat->nstates) return 0;
+    const nfa_state *st = &pat->states[pat->start];
+    if (!st->gate || (st->shape != SHAPE_FOLLOW && st->shape != SHAPE_NEXT)) return 0;
+    for (uint32_t s = 0; s < pat->nstates; s++) {
+        st = &pat->states[s];
+        if (s == pat->start || (st->kind != ST_NORMAL && st->kind != ST_PENDING)) continue;
+        if (!st->gate || !(st->shape == SHAPE_FOLLOW || st->shape == SHAPE_NEGATE || st->shape == SHAPE_ANY))
+            *every |= (uint64_t)1 << s;
+    }
+    return *every != 0;
+}
+
+/* The test of state s that routes pat: NULL when s has none, or when it
+ * is one of ks->every's without a gate (the key's visits cover it). */
+static const expr *routed_test(const nfa_pattern *pat, uint32_t s, const keyset *ks, int *skip) {
+    const expr *g = state_test(pat, s);
+    *skip = !g && s < 64 && (ks->every >> s & 1);
+    return g;
+}
+
 /* The keys pattern pat is routed by (ks->slot -1: not routed): a field
  * whose value every state that can hold a partial match needs, in its
  * gate, to be one of few constants. Only patterns that an event passing
- * no state's test leaves alone (routable) qualify; of the others, a keyed
- * one whose start has a gate is routed by that gate alone (ks->start_only:
- * the engine also visits it when the event's key has state there). 0 or
- * -1 (out of memory). */
+ * no state's test leaves alone (routable) qualify, and keyed ones whose
+ * other states are visited for every event of a key with a partial match
+ * there (ks->every); of the others, a keyed one whose start has a gate is
+ * routed by that gate alone (ks->start_only: the engine also visits it
+ * when the event's key has state there). 0 or -1 (out of memory). */
 static int route_keys(const nfa_pattern *pat, keyset *ks) {
     ks->slot = -1;
     ks->start_only = 0;
-    if (!routable(pat)) return start_keys(pat, ks);
+    ks->every = 0;
+    if (!routable(pat) && !keyed_every(pat, &ks->every)) return start_keys(pat, ks);
     const expr *first = NULL;
+    int skip;
     for (uint32_t s = 0; s < pat->nstates && !first; s++)
-        if (pat->states[s].kind == ST_NORMAL || pat->states[s].kind == ST_PENDING) first = state_test(pat, s);
+        if (pat->states[s].kind == ST_NORMAL || pat->states[s].kind == ST_PENDING) first = routed_test(pat, s, ks, &skip);
     if (!first) return 0;
     int32_t cand[8];
     uint32_t nc = 0;
@@ -235,22 +269,27 @@ static int route_keys(const nfa_pattern *pat, keyset *ks) {
             const nfa_state *st = &pat->states[s];
             if (st->kind != ST_NORMAL && st->kind != ST_PENDING) continue;
             ks->cur = s < 64 ? (uint64_t)1 << s : 0;
-            const expr *g = state_test(pat, s);
-            ok = g ? implies(g, ks) : 0;
+            const expr *g = routed_test(pat, s, ks, &skip);
+            ok = g ? implies(g, ks) : skip;
         }
         if (ok < 0) return -1;
         uint32_t n = ok == 1 ? distinct(ks) + 1 : 0; /* + 1: a field of doubles only (no keys) still qualifies */
         if (n > best_n) best = cand[c], best_n = n;
     }
     ks->slot = best;
-    if (best < 0) return 0;
+    if (best < 0) {
+        if (!ks->every) return 0;
+        ks->every = 0;
+        return start_keys(pat, ks);
+    }
     /* Gather the chosen field's values again (the last pass may be another's). */
     ks->n = 0;
     for (uint32_t s = 0; s < pat->nstates; s++) {
         const nfa_state *st = &pat->states[s];
         if (st->kind != ST_NORMAL && st->kind != ST_PENDING) continue;
         ks->cur = s < 64 ? (uint64_t)1 << s : 0;
-        if (implies(state_test(pat, s), ks) < 0) return -1;
+        const expr *g = routed_test(pat, s, ks, &skip);
+        if (g && implies(g, ks) < 0) return -1;
     }
     return 0;
 }
@@ -438,6 +477,7 @@ void nfa_route_free(nfa_route *r) {
     mem_free(r->thr);
     mem_free(r->exact_dispatch);
     mem_free(r->keyed);
+    mem_free(r->keyed_every);
     mem_free(r);
 }
 
@@ -528,6 +568,7 @@ int nfa_route_build(cep_program *p) {
     for (uint32_t i = 0; i < p->npatterns; i++) {
         if (route_keys(&p->patterns[i], &ks[i]) < 0) goto out;
         if (ks[i].slot >= 0) nrouted++, nkeys += ks[i].n;
+        if (ks[i].slot >= 0 && ks[i].every) nstart++;
         if (ks[i].slot >= 0 && ks[i].start_only) {
             nstart++;
             for (uint32_t k = 0; k < ks[i].n; k++) ks[i].m[k] = ~(uint64_t)0; /* its other states: not known */
@@ -549,7 +590,10 @@ int nfa_route_build(cep_program *p) {
     r->sure = mem_alloc(((size_t)nkeys + nrouted) * sizeof *r->sure);
     r->exact_dispatch = mem_calloc(r->nwords, sizeof *r->exact_dispatch);
     r->keyed = mem_alloc((nstart + 1) * sizeof *r->keyed);
-    if (!r->always || !r->fields || !r->pool || !r->maybe || !r->sure || !r->exact_dispatch || !r->keyed) goto out;
+    r->keyed_every = mem_alloc((nstart + 1) * sizeof *r->keyed_every);
+    if (!r->always || !r->fields || !r->pool || !r->maybe || !r->sure || !r->exact_dispatch || !r->keyed ||
+        !r->keyed_every)
+        goto out;
 
     /* Count the patterns behind each key, then make room, then fill in
      * pattern order, so that every list comes out ascending. */
@@ -595,9 +639,11 @@ int nfa_route_build(cep_program *p) {
         r->sure[f->all_first + f->all_n] = 0;
         r->pool[f->all_first + f->all_n++] = i;
         if (add_keys(p, r, f, &ks[i], i, &thr, 0) < 0) goto out;
-        if (ks[i].start_only) {
+        if (ks[i].start_only || ks[i].every) {
+            r->keyed_every[r->nkeyed] = ks[i].start_only ? ~(uint64_t)0 : ks[i].every;
+            r->nkeyed_start += ks[i].start_only;
             r->keyed[r->nkeyed++] = i;
-            continue;
+            if (ks[i].start_only) continue;
         }
         /* Dispatched on the field it is routed by: the route's state
          * mask decides its dispatch too (nfa_dispatch, not needed). */

@@ -73,12 +73,16 @@ typedef struct nfa_route {
     /* Patterns whose dispatch field (nfa_pattern.dispatch_slot) is the one
      * they are routed by: maybe & dispatch_states is their dispatch. */
     uint64_t *exact_dispatch;
-    /* Keyed patterns routed by their start's gate alone (a later state
-     * must see every event of its key: `next`, a loop), ascending: they
-     * concern an event of another value only when its key has state
-     * there (their maybe: all ones). */
+    /* Keyed patterns with states that must see every event of their key
+     * (`next`, a loop's decision graph), ascending: they concern an event
+     * of another value only when its key has a partial match in one of
+     * keyed_every's states (beside each; bits 0..63). Routed by the gates
+     * of all their other states; or, when those do not qualify, by their
+     * start's gate alone (their maybe: all ones), and then any state of
+     * the key counts (keyed_every all ones; nkeyed_start of them). */
     uint32_t *keyed;
-    uint32_t nkeyed;
+    uint64_t *keyed_every;
+    uint32_t nkeyed, nkeyed_start;
 } nfa_route;
 
 struct cep_program;

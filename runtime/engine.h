@@ -137,6 +137,10 @@ static inline uint32_t key_nheld(const key_state *ks) { return ks->held ? ks->he
  * card per event, not one per pattern the event reaches. */
 typedef struct kref {
     uint32_t pattern;
+    /* ks may have a partial match in a state of its pattern's keyed_every
+     * (pat_rt): set when such a bucket is made, cleared by visit.c when
+     * it finds none (key_entry.ndue counts these) */
+    uint32_t due;
     key_state *ks;          /* NULL: empty */
 } kref;
 
@@ -147,6 +151,7 @@ struct key_entry {
     uint32_t key_len;       /* bytes of the encoded key (group's first pattern, then the fields) */
     uint32_t group;         /* index in engine.gcache */
     uint32_t n, mask;       /* key states; table slots - 1 */
+    uint32_t ndue;          /* krefs with due set */
     kref *tab;              /* inl, or slab memory */
     kref inl[KE_INLINE];
     char key[];
@@ -222,6 +227,9 @@ typedef struct pat_rt {
      * on a closed gate: its bit. An event whose route says that gate is
      * closed concerns the pattern only if the key has state (engine.c). */
     uint64_t start_bit;
+    /* In the route's keyed list: its keyed_every (the states whose partial
+     * matches see every event of their key); 0 when not in it. */
+    uint64_t keyed_every;
     uint8_t has_gaps;       /* some state has a gap window */
     uint8_t skippable;      /* see step.c: an event no gate lets in changes nothing */
     uint8_t undispatched;   /* has gates that the dispatch lookup does not decide */
@@ -319,6 +327,8 @@ typedef struct engine_keyset {
     keymap groups;            /* key entries of key groups */
     gcache *gcache;           /* per key group */
     uint32_t ngroups;
+    uint32_t keyed_group;     /* the key group of all the route's keyed
+                               * patterns; NO_GROUP: none, or not one */
     key_state *first, *last;  /* key states holding state, in creation order */
     uint64_t keys_created;
     uint64_t nkey_states;     /* key states allocated (holding state or not) */
@@ -438,6 +448,9 @@ void engine_key_settle(cep_engine *e, key_state *ks);
 void engine_key_activate(cep_engine *e, key_state *ks);
 bucket *key_bucket(cep_engine *e, key_state *ks, uint32_t state, int create);
 void key_drop_empty_buckets(cep_engine *e, key_state *ks);
+/* Has ks a partial match in one of states (bits 0..63; a state from 64
+ * on counts; all ones: in any state)? */
+int key_waits_in(const key_state *ks, uint64_t states);
 /* Insert l's partial matches (sorted by state, then pm_less) into ks's
  * buckets; on failure the ones not inserted are released and -1 returned. */
 int key_insert_sorted(cep_engine *e, key_state *ks, pm_list *l);
@@ -531,6 +544,9 @@ int step_cond(cep_engine *e, const nfa_pattern *pat, uint32_t s, const cep_value
 cep_event *step_stored(cep_engine *e, step_in *in);
 /* Has pattern pi (in a key group) no state for the key of vals? */
 int pattern_keyless(cep_engine *e, uint32_t pi, const cep_value *vals);
+/* The entry of pi's key group for the key of vals (NULL: none); CEP_OK or
+ * the error of encoding the key (then *ent NULL). */
+int pattern_group_entry(cep_engine *e, uint32_t pi, const cep_value *vals, key_entry **ent);
 /* Encode the key of vals for pattern pi into e->keybuf. */
 int step_encode_key(cep_engine *e, uint32_t pi, const cep_value *vals, uint32_t *len);
 /* Fetch into cache what pushing ev will read, a few events ahead: its

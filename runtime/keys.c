@@ -18,10 +18,10 @@
 
 static uint32_t ent_home(const key_entry *ent, uint32_t pi) { return (pi * 0x9E3779B1u) >> 16 & ent->mask; }
 
-static void ent_put(key_entry *ent, uint32_t pi, key_state *ks) {
+static void ent_put(key_entry *ent, uint32_t pi, uint32_t due, key_state *ks) {
     uint32_t i = ent_home(ent, pi);
     while (ent->tab[i].ks) i = (i + 1) & ent->mask;
-    ent->tab[i] = (kref){pi, ks};
+    ent->tab[i] = (kref){pi, due, ks};
 }
 
 /* Room for one more key state in ent (load at most 3/4); 0 or -1. */
@@ -34,7 +34,7 @@ static int ent_reserve(cep_engine *e, key_entry *ent) {
     ent->tab = nt;
     ent->mask = ncap - 1;
     for (uint32_t i = 0; i < ocap; i++)
-        if (old[i].ks) ent_put(ent, old[i].pattern, old[i].ks);
+        if (old[i].ks) ent_put(ent, old[i].pattern, old[i].due, old[i].ks);
     if (old != ent->inl) slab_free(&e->store.mem, old, (size_t)ocap * sizeof *old);
     return 0;
 }
@@ -55,6 +55,7 @@ static void ent_del(cep_engine *e, key_state *ks) {
     uint32_t i = ent_home(ent, ks->pattern);
     while (ent->tab[i].ks != ks) i = (i + 1) & ent->mask;
     uint32_t hole = i;
+    ent->ndue -= ent->tab[i].due;
     for (uint32_t j = (i + 1) & ent->mask; ent->tab[j].ks; j = (j + 1) & ent->mask) {
         uint32_t h = ent_home(ent, ent->tab[j].pattern);
         int stays = hole <= j ? (h > hole && h <= j) : (h > hole || h <= j);
@@ -63,7 +64,7 @@ static void ent_del(cep_engine *e, key_state *ks) {
             hole = j;
         }
     }
-    ent->tab[hole] = (kref){0, NULL};
+    ent->tab[hole] = (kref){0, 0, NULL};
     if (--ent->n == 0) ent_free(e, ent);
 }
 
@@ -113,10 +114,35 @@ static int group_attach(cep_engine *e, key_state *ks, gcache *gc) {
     } else if (ent_reserve(e, ent) < 0) {
         return -1;
     }
-    ent_put(ent, ks->pattern, ks);
+    /* (after a program change, ks comes with its partial matches) */
+    uint32_t due = rt->keyed_every && key_waits_in(ks, rt->keyed_every);
+    ent_put(ent, ks->pattern, due, ks);
     ent->n++;
+    ent->ndue += due;
     ks->ent = ent;
     return 0;
+}
+
+int key_waits_in(const key_state *ks, uint64_t states) {
+    if (states == ~(uint64_t)0 || ks->compact) return ks->nb || ks->compact;
+    const bucket *bv = key_buckets(ks);
+    for (uint32_t i = 0; i < ks->nb; i++)
+        if (bv[i].state >= 64 || (states >> bv[i].state & 1)) return 1;
+    return 0;
+}
+
+/* A bucket of ks in state s was made: due in its kref when s is one of
+ * its pattern's keyed_every. */
+static void mark_due(cep_engine *e, key_state *ks, uint32_t s) {
+    key_entry *ent = ks->ent;
+    uint64_t every = e->rt[ks->pattern].keyed_every;
+    if (!ent || !every || (s < 64 && !(every >> s & 1))) return;
+    uint32_t i = ent_home(ent, ks->pattern);
+    while (ent->tab[i].ks != ks) i = (i + 1) & ent->mask;
+    if (!ent->tab[i].due) {
+        ent->tab[i].due = 1;
+        ent->ndue++;
+    }
 }
 
 int engine_key_map(cep_engine *e, key_state *ks) {
@@ -335,6 +361,7 @@ bucket *key_bucket(cep_engine *e, key_state *ks, uint32_t state, int create) {
     memmove(bv + i + 1, bv + i, (ks->nb - i) * sizeof *bv);
     ks->nb++;
     bv[i] = (bucket){.state = state};
+    mark_due(e, ks, state);
     if (!ks->inl_used) { /* the key's own room, while no other bucket has it */
         bv[i].v = ks->inl_v;
         bv[i].cap = KS_INLINE;

@@ -626,6 +626,13 @@ int pattern_keyless(cep_engine *e, uint32_t pi, const cep_value *vals) {
     return !gc->ent || !entry_get(gc->ent, pi);
 }
 
+int pattern_group_entry(cep_engine *e, uint32_t pi, const cep_value *vals, key_entry **ent) {
+    gcache *gc;
+    int rc = group_lookup(e, &e->rt[pi], vals, &gc);
+    *ent = rc == CEP_OK ? gc->ent : NULL;
+    return rc;
+}
+
 int step_pattern(cep_engine *e, uint32_t pi, step_in *in) {
     const nfa_pattern *pat = &e->prog->patterns[pi];
     const pat_rt *rt = &e->rt[pi];

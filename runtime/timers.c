@@ -10,6 +10,7 @@
 #include "engine.h"
 #include "tecs.h"
 #include "mem.h"
+#include "route.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -320,6 +321,7 @@ typedef struct lane_set {
     heap lane_heap;
     gcache *gcache;
     uint32_t ngroups;
+    uint32_t keyed_group;
 } lane_set;
 
 static void set_free(lane_set *ls) {
@@ -351,6 +353,20 @@ static uint32_t lane_of(const int64_t *len, uint32_t n, int64_t d) {
         else hi = mid;
     }
     return lo;
+}
+
+/* The route's keyed patterns (visit.c): each one's keyed_every, and
+ * the key group they all share (NO_GROUP when some is alone or they
+ * differ: each is then looked up on its own). */
+static void keyed_build(const cep_program *p, lane_set *ls) {
+    const nfa_route *r = p->route;
+    ls->keyed_group = NO_GROUP;
+    for (uint32_t i = 0; r && i < r->nkeyed; i++) {
+        pat_rt *rt = &ls->rt[r->keyed[i]];
+        rt->keyed_every = r->keyed_every[i];
+        if (!i) ls->keyed_group = rt->kgroup;
+        else if (rt->kgroup != ls->keyed_group) ls->keyed_group = NO_GROUP;
+    }
 }
 
 /* Lanes for program p: one per window length, shared by every pattern
@@ -414,6 +430,7 @@ static int set_build(cep_engine *e, const cep_program *p, lane_set *ls) {
     ls->ngroups = key_groups_build(p, ls->rt);
     if (ls->ngroups == UINT32_MAX || !(ls->gcache = mem_calloc(ls->ngroups ? ls->ngroups : 1, sizeof *ls->gcache)))
         goto oom;
+    keyed_build(p, ls);
     ls->nlanes = n + 1;
     ls->lanes = mem_calloc(ls->nlanes, sizeof *ls->lanes);
     if (!ls->lanes) goto oom;
@@ -451,11 +468,13 @@ static void set_take(cep_engine *e, lane_set *ls) {
     e->timers.lane_heap = ls->lane_heap;
     e->keyset.gcache = ls->gcache;
     e->keyset.ngroups = ls->ngroups;
+    e->keyset.keyed_group = ls->keyed_group;
     e->timers.next_due = next_due(e);
 }
 
 static lane_set set_of(cep_engine *e) {
-    return (lane_set){e->rt, e->nrt, e->timers.lanes, e->timers.nlanes, e->timers.lane_heap, e->keyset.gcache, e->keyset.ngroups};
+    return (lane_set){e->rt, e->nrt, e->timers.lanes, e->timers.nlanes, e->timers.lane_heap, e->keyset.gcache,
+                      e->keyset.ngroups, e->keyset.keyed_group};
 }
 
 int engine_lanes_init(cep_engine *e) {

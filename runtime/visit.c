@@ -126,16 +126,39 @@ static uint32_t visit_merge(const route_visit *a, uint32_t na, const route_visit
     return n;
 }
 
-/* The patterns routed by their start alone (route.keyed) that the event
- * reaches whatever its value: those whose key has state for it (one probe
- * of the key group's entry, looked up once per event). Alone in its key
- * group, or under a memory budget (which makes room before any step),
- * every one. Into out; their count. */
+/* The route's keyed patterns (route.keyed) that the event reaches whatever
+ * its value: those whose key has a partial match in one of their
+ * keyed_every states, where every event counts. In one key group, the
+ * key's entry marks those (kref.due, set when such a bucket is made,
+ * cleared here once it is gone). Alone in its key group, or under a
+ * memory budget (which makes room before any step), every one. Into out,
+ * ascending; their count. */
 static uint32_t keyed_visits(cep_engine *e, const nfa_route *r, const cep_value *vals, route_visit *out) {
     uint32_t n = 0;
+    int one = e->keyset.keyed_group != NO_GROUP && !e->cfg.max_bytes;
+    key_entry *ent = NULL;
+    if (one && pattern_group_entry(e, r->keyed[0], vals, &ent) == CEP_OK) {
+        if (!ent || !ent->ndue) return 0;
+        for (uint32_t i = 0; i <= ent->mask; i++) {
+            kref *k = &ent->tab[i];
+            if (!k->due) continue;
+            if (!key_waits_in(k->ks, e->rt[k->pattern].keyed_every)) {
+                k->due = 0;
+                ent->ndue--;
+                continue;
+            }
+            uint32_t j = n++;
+            for (; j > 0 && out[j - 1].pi > k->pattern; j--) out[j] = out[j - 1];
+            out[j] = (route_visit){~(uint64_t)0, 0, k->pattern, 0};
+        }
+        return n;
+    }
     for (uint32_t i = 0; i < r->nkeyed; i++) {
         uint32_t pi = r->keyed[i];
-        if (e->rt[pi].kgroup != NO_GROUP && !e->cfg.max_bytes && pattern_keyless(e, pi, vals)) continue;
+        if (e->rt[pi].kgroup != NO_GROUP && !e->cfg.max_bytes && pattern_group_entry(e, pi, vals, &ent) == CEP_OK) {
+            const key_state *ks = ent ? entry_get(ent, pi) : NULL;
+            if (!ks || !key_waits_in(ks, r->keyed_every[i])) continue;
+        } /* (else: step_pattern reports the error) */
         out[n++] = (route_visit){~(uint64_t)0, 0, pi, 0};
     }
     return n;

@@ -28,7 +28,7 @@ r = random.Random(17)
 def rule(i):
     t1, t2 = f"t{r.randrange(12)}", f"t{r.randrange(12)}"
     x = r.randrange(100)
-    kind = i % 11
+    kind = i % 14
     key = "" if kind == 8 else "  key card\n"
     head = f"pattern r{i}\n{key}"
     if kind == 0:  # the issue's W8 shape
@@ -57,14 +57,24 @@ def rule(i):
     elif kind == 9:  # two equalities: routed by kind, which has more values than type
         body = (f'  begin a where type == "{t1}" and kind == {r.randrange(5)}\n'
                 f'  followedBy b where type == "{t1}" and kind == {r.randrange(5)}\n')
-    else:  # a trailing notFollowedBy: its start has no gate, it is routed
+    elif kind == 10:  # a trailing notFollowedBy: its start has no gate, it is routed
         body = (f'  begin a where type == "{t1}" and amount > {x}\n'
                 f'  notFollowedBy n where type == "{t2}"\n')
+    elif kind == 11:  # W7's loop: routed by its gates, and reached by every
+        # event of a key with a partial match in the loop's proceeding state
+        body = (f'  begin a where type == "{t1}"\n  followedBy b+ where type == "{t2}"\n'
+                f'  followedBy c where type == "t{r.randrange(12)}"\n')
+    elif kind == 12:  # a bounded loop, then strict contiguity
+        body = (f'  begin a where type == "{t1}" and amount > {x}\n'
+                f'  followedBy b{{1,3}} where type == "{t2}"\n  next c where type == "{t1}"\n')
+    else:  # a loop whose step joins an earlier one, then an optional step
+        body = (f'  begin a where type == "{t1}"\n  followedBy b+ where type == "{t2}" and amount > a.amount\n'
+                f'  followedBy c? where type == "t{r.randrange(12)}"\n  followedBy d where type == "{t1}"\n')
     skip = r.choice(["", "  skip pastLastEvent\n", "  skip toNext\n"])
     return head + body + "  within 2s\n" + skip
 
 
-rules = [rule(i) for i in range(77)]
+rules = [rule(i) for i in range(98)]
 with open(os.path.join(tmp, "all.cep"), "w") as f:
     f.write("\n".join(rules))
 with open(os.path.join(tmp, "ev.jsonl"), "w") as f:
