@@ -53,5 +53,6 @@ int nfa_compile(cep_program *prog, const ast_pattern *pats, cep_diag *d);
 
 /* Most states one pattern may compile to (quantifier bounds multiply). */
 #define MAX_STATES 10000
+_Static_assert(MAX_STATES <= 65535, "the engine keeps a partial match's state in 16 bits (runtime/engine.h)");
 
 #endif

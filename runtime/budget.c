@@ -212,7 +212,6 @@ static uint64_t bucket_slack(const key_state *ks) {
     uint64_t slack = 0;
     for (uint32_t i = 0; i < ks->nb; i++) {
         const bucket *b = &key_buckets(ks)[i];
-        if (b->v == ks->inl_v) continue;
         size_t live = (size_t)(b->hi - b->lo) * sizeof(pm), held = slab_size((size_t)b->cap * sizeof(pm));
         size_t want = live ? slab_size(live) : 0;
         if (held > want) slack += held - want;
@@ -226,7 +225,7 @@ static void shrink_buckets(cep_engine *e, key_state *ks) {
     for (uint32_t i = 0; i < ks->nb; i++) {
         bucket *b = &key_buckets(ks)[i];
         uint32_t live = b->hi - b->lo;
-        if (b->v == ks->inl_v || !live || slab_size((size_t)b->cap * sizeof(pm)) <= slab_size((size_t)live * sizeof(pm)))
+        if (!live || slab_size((size_t)b->cap * sizeof(pm)) <= slab_size((size_t)live * sizeof(pm)))
             continue;
         pm *nv = slab_alloc(&e->store.mem, (size_t)live * sizeof *nv);
         if (!nv) continue;

@@ -27,15 +27,18 @@ typedef struct pm {
     int64_t start;      /* time of the first event */
     uint64_t start_seq; /* processing order of the first event */
     uint64_t label;     /* order among partial matches of the same start */
-    uint32_t state;
-    uint16_t used;      /* high bits of label taken by branching so far */
-    uint8_t hinted;     /* hint holds the value the state's condition joins to */
-    uint8_t pad_;
     /* When the state's condition is `field == step.field` (nfa_state.hint):
-     * that step's field of this partial match, an int, kept here when it
-     * enters the state, so the test reads no event (pm_set_hint). */
-    int64_t hint;
+     * that step's field of this partial match, an int of 32 bits, kept
+     * here when it enters the state, so the test reads no event
+     * (pm_set_hint; a wider int is read from the event). */
+    int32_t hint;
+    uint16_t state;     /* (MAX_STATES, nfa/compile.h, is 10,000) */
+    uint8_t used;       /* high bits of label taken by branching so far (at most 64) */
+    uint8_t hinted;     /* hint holds the value the state's condition joins to */
 } pm;
+
+/* 40 bytes: at a million keys there are millions (issue 18). */
+_Static_assert(sizeof(void *) != 8 || sizeof(pm) == 40, "a partial match grew (docs/design.md)");
 
 static inline int pm_less(const pm *a, const pm *b) {
     if (a->start != b->start) return a->start < b->start;
@@ -62,8 +65,6 @@ typedef struct bucket {
     uint32_t state;
 } bucket;
 
-#define KS_INLINE 1
-
 /* Completed matches a skip rule holds back (emit.c), in start order: made
  * when a key first holds one, freed when it holds none again. */
 typedef struct key_held {
@@ -75,10 +76,10 @@ typedef struct key_held {
  * held-back matches, and after that until the timer entries naming it have
  * fired (then an event of the same key finds it again, which saves making
  * it anew). At a million keys these are most of the engine's memory, so
- * it holds only what every key needs (144 bytes with its one inline
- * partial match, then the key): its hash is in its key map's slot, held
- * matches in a block of their own that exists only while there are some,
- * and a bucket of more than KS_INLINE partial matches in an array. */
+ * it holds only what every key needs (96 bytes, then the key): its hash
+ * is in its key map's slot, held matches in a block of their own that
+ * exists only while there are some, partial matches in their buckets'
+ * arrays. */
 typedef struct key_state key_state;
 typedef struct key_entry key_entry;
 typedef struct tecs tecs;
@@ -96,35 +97,30 @@ struct key_state {
     uint8_t max_used;       /* the largest `used` among its partial matches (at most 64) */
     uint8_t listed : 1;     /* on the creation-order list (holds state) */
     uint8_t ttl_armed : 1;  /* has an entry in the TTL lane */
-    uint8_t inl_used : 1;   /* inl_v is some bucket's array */
     uint8_t unmapped : 1;   /* in no key map (during a reload, or after one ran out of memory) */
     uint8_t compact : 1;    /* kept compactly (tecs.c): key_tecs, no bucket */
-    /* Most keys wait in one state with a few partial matches: that
-     * bucket and its first KS_INLINE live in the key state itself, so an
-     * event reaches them without another cache miss. A key waiting in
-     * more states has its buckets in an array, named in the same room. */
+    /* Most keys wait in one state: that bucket lives in the key state
+     * itself; a key waiting in more states has its buckets in an array,
+     * named in the same room. A bucket's partial matches are always in an
+     * array of their own: at a million keys most keys hold several, and
+     * room for one in every key state sat empty in three keys of four
+     * (issue 18). A compact key has no bucket: the room names its block. */
     union {
         bucket inl_b;       /* bcap <= 1 */
         bucket *dir;        /* bcap > 1 */
+        struct tecs *tecs;  /* compact (then bcap == 0) */
     };
-    pm inl_v[KS_INLINE];
     char key[];             /* the encoded key */
 };
 
 /* ks's non-empty buckets, nb of them, by state index. */
 static inline bucket *key_buckets(const key_state *ks) { return ks->bcap > 1 ? ks->dir : (bucket *)&ks->inl_b; }
 
-/* A compact key (tecs.c) has no bucket: its block's address lives in
- * inl_v's room, which only buckets use. NULL: not compact. */
-static inline struct tecs *key_tecs(const key_state *ks) {
-    struct tecs *t = NULL;
-    if (ks->compact) __builtin_memcpy(&t, ks->inl_v, sizeof t);
-    return t;
-}
-static inline void key_set_tecs(key_state *ks, struct tecs *t) {
-    ks->compact = t != NULL;
-    if (t) __builtin_memcpy(ks->inl_v, &t, sizeof t);
-}
+/* A compact key's block (tecs.c), in the buckets' room; NULL: not compact. */
+static inline struct tecs *key_tecs(const key_state *ks) { return ks->compact ? ks->tecs : NULL; }
+/* ks compact with block t (its bucket directory, holding no bucket, freed
+ * first: keys.c), or flat again (t NULL). */
+void key_set_tecs(cep_engine *e, key_state *ks, struct tecs *t);
 
 /* Held matches of ks: how many (ks->held has them). */
 static inline uint32_t key_nheld(const key_state *ks) { return ks->held ? ks->held->n : 0; }
@@ -615,8 +611,8 @@ static inline void pm_set_hint(const nfa_pattern *pat, pm *q) {
     for (const pm_node *n = q->node; n; n = n->parent)
         if ((int32_t)n->step == r->step) { /* the newest event of the step, as expr_holds reads */
             cep_value v = event_stored_value(n->ev, (uint32_t)r->slot2);
-            if (v.type == CEP_INT) {
-                q->hint = v.u.i;
+            if (v.type == CEP_INT && v.u.i >= INT32_MIN && v.u.i <= INT32_MAX) {
+                q->hint = (int32_t)v.u.i;
                 q->hinted = 1;
             }
             return;

@@ -12,8 +12,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define BUCKET_MIN 2
-
 /* ---- key groups: one lookup of a key for every pattern keyed alike ---------- */
 
 static uint32_t ent_home(const key_entry *ent, uint32_t pi) { return (pi * 0x9E3779B1u) >> 16 & ent->mask; }
@@ -279,9 +277,8 @@ static void unlist(cep_engine *e, key_state *ks) {
     e->stats.keys--;
 }
 
-static void bucket_free(cep_engine *e, key_state *ks, bucket *b) {
-    if (b->v == ks->inl_v) ks->inl_used = 0;
-    else slab_free(&e->store.mem, b->v, (size_t)b->cap * sizeof *b->v);
+static void bucket_free(cep_engine *e, bucket *b) {
+    slab_free(&e->store.mem, b->v, (size_t)b->cap * sizeof *b->v);
     b->v = NULL;
     b->lo = b->hi = b->cap = 0;
 }
@@ -291,12 +288,19 @@ static void dir_free(cep_engine *e, key_state *ks) {
     ks->bcap = 0;
 }
 
+void key_set_tecs(cep_engine *e, key_state *ks, struct tecs *t) {
+    ks->compact = t != NULL;
+    if (!t) return;
+    dir_free(e, ks); /* (it holds no bucket: nb is 0) */
+    ks->tecs = t;
+}
+
 void key_drop_pms(cep_engine *e, key_state *ks) {
     if (key_tecs(ks)) tecs_drop(e, ks);
     for (uint32_t i = 0; i < ks->nb; i++) {
         bucket *b = &key_buckets(ks)[i];
         for (uint32_t j = b->lo; j < b->hi; j++) engine_node_release(e, b->v[j].node);
-        bucket_free(e, ks, b);
+        bucket_free(e, b);
     }
     e->stats.partial_matches -= ks->npms;
     ks->npms = 0;
@@ -326,7 +330,7 @@ void key_drop_empty_buckets(cep_engine *e, key_state *ks) {
     uint32_t k = 0;
     bucket *bv = key_buckets(ks);
     for (uint32_t i = 0; i < ks->nb; i++) {
-        if (bv[i].lo == bv[i].hi) bucket_free(e, ks, &bv[i]);
+        if (bv[i].lo == bv[i].hi) bucket_free(e, &bv[i]);
         else bv[k++] = bv[i];
     }
     ks->nb = (uint16_t)k;
@@ -362,16 +366,11 @@ bucket *key_bucket(cep_engine *e, key_state *ks, uint32_t state, int create) {
     ks->nb++;
     bv[i] = (bucket){.state = state};
     mark_due(e, ks, state);
-    if (!ks->inl_used) { /* the key's own room, while no other bucket has it */
-        bv[i].v = ks->inl_v;
-        bv[i].cap = KS_INLINE;
-        ks->inl_used = 1;
-    }
     return &bv[i];
 }
 
 /* Room for n more entries at b's end (live ones moved to the front). */
-static int bucket_reserve(cep_engine *e, key_state *ks, bucket *b, uint32_t n) {
+static int bucket_reserve(cep_engine *e, bucket *b, uint32_t n) {
     uint32_t live = b->hi - b->lo;
     if (b->hi + n <= b->cap) return 0;
     if (live + n <= b->cap && b->lo >= live) {
@@ -380,15 +379,14 @@ static int bucket_reserve(cep_engine *e, key_state *ks, bucket *b, uint32_t n) {
         b->hi = live;
         return 0;
     }
-    uint64_t ncap = b->cap ? b->cap : BUCKET_MIN;
+    uint64_t ncap = b->cap ? b->cap : 1;
     while (ncap < (uint64_t)live + n) ncap += (ncap + 1) / 2;
     if (ncap > UINT32_MAX / sizeof(pm)) return -1;
     ncap = slab_size((size_t)ncap * sizeof(pm)) / sizeof(pm); /* the whole block */
     pm *nv = slab_alloc(&e->store.mem, (size_t)ncap * sizeof *nv);
     if (!nv) return -1;
     if (live) memcpy(nv, b->v + b->lo, (size_t)live * sizeof *nv);
-    if (b->v == ks->inl_v) ks->inl_used = 0; /* free for a bucket made later */
-    else slab_free(&e->store.mem, b->v, (size_t)b->cap * sizeof *b->v);
+    slab_free(&e->store.mem, b->v, (size_t)b->cap * sizeof *b->v);
     b->v = nv;
     b->lo = 0;
     b->hi = live;
@@ -404,7 +402,7 @@ int key_insert_sorted(cep_engine *e, key_state *ks, pm_list *l) {
         while (j < l->n && l->v[j].state == l->v[i].state) j++;
         uint32_t m = j - i;
         bucket *b = key_bucket(e, ks, l->v[i].state, 1);
-        if (!b || bucket_reserve(e, ks, b, m) < 0) {
+        if (!b || bucket_reserve(e, b, m) < 0) {
             for (uint32_t k = i; k < j; k++) engine_node_release(e, l->v[k].node);
             rc = -1;
             i = j;

@@ -1,6 +1,7 @@
 /* slab.c — size-classed blocks from chunks (see slab.h). Classes are
- * 16-byte steps to 256 bytes, then steps of 1.33-1.5x to 4 KiB; anything
- * larger goes to the heap directly.
+ * 8-byte steps to 256 bytes (a 40-byte partial match, a 109-byte key
+ * state: 16-byte steps cost them 8 and 3 bytes each, issue 18), then
+ * steps of 1.33-1.5x to 4 KiB; anything larger goes to the heap directly.
  *
  * A chunk is CHUNK_BYTES at an address that is a multiple of CHUNK_BYTES,
  * so a block finds its chunk by masking its address; the chunk holds
@@ -29,6 +30,7 @@
 
 #define CHUNK_BYTES (64u * 1024) /* also its alignment */
 #define SMALL_MAX 256u
+#define SMALL_CLASSES 32 /* 8-byte steps to SMALL_MAX */
 #define LARGEST 4096u /* the largest class; SLAB_CLASSES covers up to it */
 
 struct slab_chunk {
@@ -38,25 +40,25 @@ struct slab_chunk {
     uint32_t live;           /* blocks handed out */
     uint16_t cls;
     uint16_t full;           /* in the full list */
-    char pad_[24];           /* 64 bytes: the blocks after it are 16-byte aligned */
+    char pad_[24];           /* 64 bytes: the blocks after it are 8-byte aligned */
 };
 
 _Static_assert(sizeof(slab_chunk) == 64, "slab_chunk is the 64-byte head of a chunk");
 
 /* Bytes of the blocks of class c (size_class). */
 static size_t class_size(int c) {
-    if (c < 16) return (size_t)(c + 1) << 4;
-    size_t base = (size_t)256 << ((c - 16) / 2); /* 256, 512, 1024, 2048 */
-    return (c - 16) % 2 ? base * 2 : base + base / 2;
+    if (c < SMALL_CLASSES) return (size_t)(c + 1) << 3;
+    size_t base = (size_t)256 << ((c - SMALL_CLASSES) / 2); /* 256, 512, 1024, 2048 */
+    return (c - SMALL_CLASSES) % 2 ? base * 2 : base + base / 2;
 }
 
-/* Class of a size: 0..15 for 16..256 bytes in 16-byte steps, then 16..23
+/* Class of a size: 0..31 for 8..256 bytes in 8-byte steps, then 32..39
  * for 384, 512, 768, 1024, 1536, 2048, 3072, 4096 (steps of 1.5x and
  * 1.33x: a partial-match array that doubled wastes less than with powers
  * of two). */
 static int size_class(size_t n) {
-    if (n <= SMALL_MAX) return n ? (int)((n - 1) >> 4) : 0;
-    int c = 16;
+    if (n <= SMALL_MAX) return n ? (int)((n - 1) >> 3) : 0;
+    int c = SMALL_CLASSES;
     while (class_size(c) < n) c++;
     return c;
 }

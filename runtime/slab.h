@@ -15,7 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define SLAB_CLASSES 24
+#define SLAB_CLASSES 40
 
 typedef struct slab_chunk slab_chunk;
 

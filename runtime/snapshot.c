@@ -524,8 +524,9 @@ static int r_pm(rd *d, const nfa_pattern *pat, pm *p) {
     p->start = r_i64(r);
     p->start_seq = r_u64(r);
     int64_t prev_time = r_i64(r);
-    p->state = r_u32(r);
-    if (r->bad || node >= d->nnd || p->state >= pat->nstates) return -1;
+    uint32_t state = r_u32(r);
+    if (r->bad || node >= d->nnd || state >= pat->nstates) return -1;
+    p->state = (uint16_t)state;
     /* Written as the time of the partial match's last event, which is
      * where the engine reads it from. */
     if (prev_time != d->nodes[node]->ev->time) return -1;

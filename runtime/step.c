@@ -128,9 +128,8 @@ void engine_prefetch_key(cep_engine *e, const cep_event *ev, int stage, uint64_t
             const bucket *b = &key_buckets(ks)[bi];
             if (b->state < 64 && (pat->dispatch_states >> b->state & 1) && !(open >> b->state & 1)) continue;
             if (stage == 2) {
-                if (b->v != ks->inl_v)
-                    for (uint32_t j = b->lo; j < b->hi && j < b->lo + 8; j += 64 / sizeof *b->v)
-                        __builtin_prefetch(&b->v[j]);
+                for (uint32_t j = b->lo; j < b->hi && j < b->lo + 8; j += 64 / sizeof *b->v)
+                    __builtin_prefetch(&b->v[j]);
                 continue;
             }
             for (uint32_t j = b->lo; j < b->hi && j < b->lo + 8; j++) {
@@ -433,7 +432,7 @@ static int take_any(cep_engine *e, const nfa_pattern *pat, const nfa_state *st, 
     q.state = st->target;
     if (!(q.node = engine_node_new(e, ev, st->step, p->node))) return -1;
     if (p->used < 64) /* else relabelling ran out of memory: ties stay ties */
-        q.used = (uint16_t)(p->used + 1);
+        q.used = (uint8_t)(p->used + 1);
     pm_list *to = pat->states[st->target].kind == ST_FINAL ? &e->scratch.completed : &e->scratch.kids;
     if (engine_list_push(to, q) < 0) {
         engine_node_release(e, q.node);

@@ -175,7 +175,7 @@ void tecs_drop(cep_engine *e, key_state *ks) {
     if (!t) return;
     for (uint32_t j = 1; j < t->k; j++) e->stats.partial_matches -= t->live[j];
     ks->npms = 0;
-    key_set_tecs(ks, NULL);
+    key_set_tecs(e, ks, NULL);
     free_lists(e, t);
 }
 
@@ -295,7 +295,7 @@ int tecs_step(cep_engine *e, uint32_t pi, key_state *ks, step_in *in) {
             engine_key_settle(e, ks);
             return CEP_ENOMEM;
         }
-        key_set_tecs(ks, nt);
+        key_set_tecs(e, ks, nt);
     }
     tecs *t = key_tecs(ks);
     uint32_t top = t->k - 1;
@@ -454,8 +454,7 @@ static int fill_buckets(cep_engine *e, key_state *ks, pm_list *out, uint32_t n) 
         if (b->cap < out[j].n) {
             pm *v = slab_alloc(&e->store.mem, (size_t)out[j].n * sizeof *v);
             if (!v) goto fail;
-            if (b->v == ks->inl_v) ks->inl_used = 0;
-            else slab_free(&e->store.mem, b->v, (size_t)b->cap * sizeof *b->v);
+            slab_free(&e->store.mem, b->v, (size_t)b->cap * sizeof *b->v);
             b->v = v;
             b->cap = out[j].n;
         }
@@ -484,13 +483,13 @@ int tecs_flatten(cep_engine *e, key_state *ks) {
         uint32_t w = 0;
         while (w < 64 && ((uint64_t)1 << w) < n) w++;
         const cep_event *ev = lvl_at(first, i)->ev;
-        f.fam = (pm){.start = ev->time, .start_seq = ev->seq, .used = (uint16_t)w};
+        f.fam = (pm){.start = ev->time, .start_seq = ev->seq, .used = (uint8_t)w};
         f.rank = 0;
         flat_entry(&f, 1, i, NULL);
     }
     /* Buckets take them by state; on failure the compact form stays. */
     qsort(f.out + 1, TECS_MAX - 1, sizeof *f.out, cmp_level_state);
-    key_set_tecs(ks, NULL); /* (its room is the buckets' now) */
+    key_set_tecs(e, ks, NULL); /* (its room is the buckets' now) */
     if (!f.failed && fill_buckets(e, ks, f.out + 1, TECS_MAX - 1) < 0) f.failed = 1;
     uint64_t total = 0;
     for (uint32_t j = 1; j < TECS_MAX; j++) {
@@ -502,7 +501,7 @@ int tecs_flatten(cep_engine *e, key_state *ks) {
         mem_free(f.out[j].v);
     }
     if (f.failed) {
-        key_set_tecs(ks, t); /* (fill_buckets left no bucket) */
+        key_set_tecs(e, ks, t); /* (fill_buckets left no bucket) */
         return -1;
     }
     /* (The same count, made one by one.) */
