@@ -52,6 +52,10 @@ static int add_field(ctx *c, const char *name, size_t off) {
     uint32_t known = name_get(&c->fields, name);
     if (known != UINT32_MAX) return (int)known;
     cep_program *p = c->prog;
+    if (p->nfields >= NFA_MAX_FIELDS) {
+        ERR(c, CEP_DIAG_LIMIT, off, "a program reads at most %d fields", NFA_MAX_FIELDS);
+        return 0;
+    }
     size_t cap = c->capfields;
     if (mem_grow((void **)&p->field_origins, &cap, p->nfields + 1, sizeof *p->field_origins) < 0 ||
         mem_grow((void **)&p->fields, &c->capfields, p->nfields + 1, sizeof *p->fields) < 0) {

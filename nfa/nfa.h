@@ -160,11 +160,15 @@ typedef struct field_level {
     uint32_t first, n;        /* members[first .. first + n) */
 } field_level;
 
+/* Fields one program reads at most: a stored event counts them in 16 bits
+ * (runtime/event.h). */
+#define NFA_MAX_FIELDS 65535
+
 struct cep_program {
     uint64_t fingerprint;     /* of every pattern and field: snapshots check it */
     uint32_t npatterns;
     nfa_pattern *patterns;
-    uint32_t nfields;
+    uint32_t nfields;     /* at most NFA_MAX_FIELDS */
     char **fields;            /* slot -> name (fieldpath.h's text form) */
     field_origin *field_origins; /* slot -> first read */
     char **field_parts;       /* slot -> its path's parts, each NUL-ended */

@@ -27,7 +27,8 @@ void engine_set_err(cep_engine *e, const char *fmt, ...) {
 
 /* ---- stored events ------------------------------------------------------------ */
 
-cep_event *engine_copy_event(cep_engine *e, const cep_event *ev) {
+/* engine_copy_event, its block's size in *size. */
+static cep_event *copy_event(cep_engine *e, const cep_event *ev, size_t *size) {
     /* Most events are packed in one pass on the stack, then copied to
      * their block (a small copy costs less than a second pass). */
     _Alignas(16) uint8_t tmp[256];
@@ -36,22 +37,30 @@ cep_event *engine_copy_event(cep_engine *e, const cep_event *ev) {
         char *mem = slab_alloc(&e->store.mem, m);
         if (!mem) return NULL;
         memcpy(mem, tmp, m);
+        *size = m;
         return (cep_event *)(mem + EVENT_NODE_ROOM);
     }
     uint8_t codes[EVENT_CODES_MAX], *c = ev->nslots <= EVENT_CODES_MAX ? codes : NULL;
     size_t n = event_frozen_size(ev, c);
     void *mem = n ? slab_alloc(&e->store.mem, n) : NULL;
+    *size = n;
     return mem ? event_freeze_to(ev, mem, n, c) : NULL;
+}
+
+cep_event *engine_copy_event(cep_engine *e, const cep_event *ev) {
+    size_t n;
+    return copy_event(e, ev, &n);
 }
 
 void engine_free_event(cep_engine *e, cep_event *ev) { slab_free(&e->store.mem, event_block(ev), event_stored_size(ev)); }
 
 /* Copy a caller's event for keeping; tells the tag hook. */
 cep_event *engine_keep_event(cep_engine *e, const cep_event *ev) {
-    cep_event *f = engine_copy_event(e, ev);
+    size_t n;
+    cep_event *f = copy_event(e, ev, &n);
     if (!f) return NULL;
     e->stats.stored_events++;
-    e->store.event_bytes += event_stored_size(f);
+    e->store.event_bytes += n;
     uint64_t tag = event_tag(f);
     if (tag && e->hooks.on_tag) e->hooks.on_tag(e->hooks.tag_ud, tag, 1);
     return f;
@@ -60,10 +69,11 @@ cep_event *engine_keep_event(cep_engine *e, const cep_event *ev) {
 void engine_drop_event(cep_engine *e, cep_event *ev) {
     if (!ev || --ev->refs) return;
     e->stats.stored_events--;
-    e->store.event_bytes -= event_stored_size(ev);
+    size_t n = event_stored_size(ev);
+    e->store.event_bytes -= n;
     uint64_t tag = event_tag(ev);
     if (tag && e->hooks.on_tag) e->hooks.on_tag(e->hooks.tag_ud, tag, 0);
-    engine_free_event(e, ev);
+    slab_free(&e->store.mem, event_block(ev), n);
 }
 
 /* ---- nodes and partial-match lists ------------------------------------------- */

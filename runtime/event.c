@@ -216,18 +216,20 @@ static inline void pack_value(uint8_t c, const cep_value *v, uint8_t *p) {
 }
 
 uint64_t event_stored_tag(const cep_event *ev) {
-    if (!(ev->tail & EVENT_TAIL_TAG)) return 0;
+    if (!(ev->stored & EVENT_TAIL_TAG)) return 0;
+    const uint8_t *p = event_values_end(ev);
+    if (ev->stored & EVENT_TAIL_RAW) p += 4 + (size_t)event_rd32(p) + 1;
     uint64_t t;
-    memcpy(&t, (const char *)ev - EVENT_NODE_ROOM + ev->size - 8, 8);
+    memcpy(&t, p, 8);
     return t;
 }
 
 const char *event_stored_raw(const cep_event *ev, size_t *len) {
     *len = 0;
-    if (!(ev->tail & EVENT_TAIL_RAW)) return NULL;
-    const uint8_t *end = (const uint8_t *)ev - EVENT_NODE_ROOM + ev->size - (ev->tail & EVENT_TAIL_TAG ? 8 : 0);
-    *len = event_rd32(end - 4);
-    return (const char *)end - 4 - 1 - *len;
+    if (!(ev->stored & EVENT_TAIL_RAW)) return NULL;
+    const uint8_t *p = event_values_end(ev);
+    *len = event_rd32(p);
+    return (const char *)p + 4;
 }
 
 const cep_value *event_decode(const cep_event *ev, cep_value **buf, size_t *cap) {
@@ -312,16 +314,15 @@ size_t event_frozen_size(const cep_event *ev, uint8_t *codes) {
     return n > UINT32_MAX ? 0 : n;
 }
 
-/* The stored header of ev's copy f, a block of n bytes. */
-static void write_header(cep_event *f, const cep_event *ev, size_t n) {
+/* The stored header of ev's copy f. */
+static void write_header(cep_event *f, const cep_event *ev) {
     /* Only the stored header exists: no assignment of the whole struct. */
     memset(f, 0, EVENT_STORED_HDR);
     f->nslots = ev->nslots;
     f->refs = 1;
     f->time = ev->time;
     f->seq = ev->seq;
-    f->size = (uint32_t)n;
-    f->stored = 1;
+    f->stored = EVENT_STORED;
     f->has_time = ev->has_time;
 }
 
@@ -329,15 +330,15 @@ static void write_header(cep_event *f, const cep_event *ev, size_t n) {
 static void write_tail(cep_event *f, uint8_t *p, const char *raw, size_t rl, uint64_t tag) {
     if (raw) {
         uint32_t l = (uint32_t)rl;
-        memcpy(p, raw, rl);
-        p[rl] = '\0';
-        memcpy(p + rl + 1, &l, 4);
-        p += rl + 1 + 4;
-        f->tail |= EVENT_TAIL_RAW;
+        memcpy(p, &l, 4);
+        memcpy(p + 4, raw, rl);
+        p[4 + rl] = '\0';
+        p += 4 + rl + 1;
+        f->stored |= EVENT_TAIL_RAW;
     }
     if (tag) {
         memcpy(p, &tag, 8);
-        f->tail |= EVENT_TAIL_TAG;
+        f->stored |= EVENT_TAIL_TAG;
     }
 }
 
@@ -346,7 +347,7 @@ cep_event *event_freeze_to(const cep_event *ev, void *block, size_t n, const uin
     /* The node room is left for the engine; refs 0 there marks it free. */
     memset(block, 0, EVENT_NODE_ROOM);
     cep_event *f = (cep_event *)((char *)block + EVENT_NODE_ROOM);
-    write_header(f, ev, n);
+    write_header(f, ev);
     uint8_t *code = (uint8_t *)f + EVENT_STORED_HDR, *p = code + ns;
     if (!ev->stored) {
         p = pack_values(ev->vals, ns, ev->time, codes, code, p);
@@ -385,7 +386,7 @@ size_t event_pack(const cep_event *ev, void *buf, size_t cap) {
     if (n > cap) return 0;
     memset(block, 0, EVENT_NODE_ROOM);
     cep_event *f = (cep_event *)(block + EVENT_NODE_ROOM);
-    write_header(f, ev, n);
+    write_header(f, ev);
     write_tail(f, p, raw, rl, tag);
     return n;
 }

@@ -20,15 +20,13 @@ typedef struct slot_buf {
  * struct: its block goes on with its packed values (below). The rest are
  * the builder's, never read on a stored event. */
 struct cep_event {
-    uint32_t nslots;
     uint32_t refs;        /* stored events: owners; builders: 0 */
+    uint16_t nslots;      /* (a program reads at most NFA_MAX_FIELDS) */
+    uint8_t stored;       /* 0: a builder; else EVENT_STORED and the
+                           * EVENT_TAIL_* bits of what ends its block */
+    uint8_t has_time;
     int64_t time;
     uint64_t seq;         /* stored events: processing order */
-    uint32_t size;        /* stored: bytes of its block (node included) */
-    uint8_t stored;       /* 1: the packed stored form */
-    uint8_t has_time;
-    uint8_t tail;         /* stored: EVENT_TAIL_* bits, what ends its block */
-    uint8_t pad_;
     /* Builder-only state (and a lent view's, event_thaw). */
     uint64_t tag;         /* the caller's handle, carried along */
     cep_value *vals;      /* nslots values */
@@ -46,10 +44,11 @@ struct cep_event {
 #define EVENT_STORED_HDR offsetof(struct cep_event, tag)
 
 /* A stored event is one block: the first node that takes it (see eval.h's
- * pm_node; most events are taken once), then the event's stored header,
- * one code byte per slot, the slots' packed values in slot order, then its
- * tail: the raw text (bytes, NUL, u32 length) and the tag (u64), each only
- * when there is one. A value takes what its code says (EV_*): nothing for
+ * pm_node; most events are taken once), then the event's stored header
+ * (24 bytes: no size, which its codes give: event_stored_size), one code
+ * byte per slot, the slots' packed values in slot order, then its tail:
+ * the raw text (u32 length, bytes, NUL) and the tag (u64), each only when
+ * there is one. A value takes what its code says (EV_*): nothing for
  * null, booleans, small integers and an integer equal to the event's time;
  * 1, 2, 4 or 8 bytes for other integers, 8 for a double; a string its
  * length (1 byte below 256, else 4), its bytes and a NUL. Unaligned: read
@@ -62,8 +61,9 @@ enum {
     EV_SMALL = 0x80 /* 0x80..0xff: the integer code - EV_SMALL_ZERO (-64..63) */
 };
 #define EV_SMALL_ZERO 0xC0
-#define EVENT_TAIL_RAW 1u
-#define EVENT_TAIL_TAG 2u
+#define EVENT_STORED 1u   /* (cep_event.stored) */
+#define EVENT_TAIL_RAW 2u
+#define EVENT_TAIL_TAG 4u
 
 static inline const uint8_t *event_codes(const cep_event *ev) { return (const uint8_t *)ev + EVENT_STORED_HDR; }
 
@@ -185,8 +185,19 @@ size_t event_pack(const cep_event *ev, void *buf, size_t cap);
 cep_event *event_freeze(const cep_event *ev);
 void event_release(cep_event *ev);
 static inline void event_retain(cep_event *ev) { ev->refs++; }
-/* The block of a stored event, and its size. */
+/* Where a stored event's values end (its tail, if any, begins). */
+static inline const uint8_t *event_values_end(const cep_event *ev) {
+    const uint8_t *c = event_codes(ev), *p = c + ev->nslots;
+    for (uint32_t j = 0; j < ev->nslots; j++) p += event_skip(c[j], p);
+    return p;
+}
+/* The block of a stored event, and its size (node room included). */
 static inline void *event_block(cep_event *ev) { return (char *)ev - EVENT_NODE_ROOM; }
-static inline size_t event_stored_size(const cep_event *ev) { return ev->size; }
+static inline size_t event_stored_size(const cep_event *ev) {
+    const uint8_t *p = event_values_end(ev);
+    if (ev->stored & EVENT_TAIL_RAW) p += 4 + (size_t)event_rd32(p) + 1;
+    if (ev->stored & EVENT_TAIL_TAG) p += 8;
+    return (size_t)(p - (const uint8_t *)ev) + EVENT_NODE_ROOM;
+}
 
 #endif

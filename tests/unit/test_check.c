@@ -22,6 +22,30 @@ static const char *diag_of(const char *src) {
 
 #define ASSERT_DIAG(src, expected) ck_assert_str_eq(diag_of(src), expected)
 
+/* A program reads at most NFA_MAX_FIELDS fields (a stored event counts
+ * them in 16 bits): 65,535 compile, one more is refused. */
+static char *many_fields(uint32_t n) {
+    char *src = malloc((size_t)n * 24 + 64), *w = src;
+    ck_assert_ptr_nonnull(src);
+    for (uint32_t f = 0; f < n; f += 10) {
+        w += sprintf(w, "pattern p%u begin a where", f);
+        for (uint32_t k = f; k < n && k < f + 10; k++) w += sprintf(w, "%s f%u == 0", k > f ? " and" : "", k);
+        *w++ = '\n';
+    }
+    *w = '\0';
+    return src;
+}
+
+START_TEST(field_limit) {
+    char *src = many_fields(65535);
+    ck_assert_str_eq(diag_of(src), "");
+    free(src);
+    src = many_fields(65536);
+    ck_assert_ptr_nonnull(strstr(diag_of(src), "t.cep:6554:110: error: a program reads at most 65535 fields"));
+    free(src);
+}
+END_TEST
+
 START_TEST(ok_program_and_slots) {
     const char *src = "pattern p key user begin a where type == \"a\"\n"
                       "followedBy b where type == \"b\" and b_amt > a.amt within 10m\n";
@@ -254,6 +278,7 @@ Suite *check_suite(void) {
     tcase_add_test(tc, negated_reference);
     tcase_add_test(tc, user_functions);
     tcase_add_test(tc, diag_accessors);
+    tcase_add_test(tc, field_limit);
     suite_add_tcase(s, tc);
     return s;
 }
