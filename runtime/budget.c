@@ -152,7 +152,7 @@ uint32_t budget_state_outputs(const nfa_pattern *pat, uint32_t s, size_t *work) 
  * partial matches are dropped. */
 static uint64_t container_bytes(const cep_engine *e) {
     uint64_t b = (uint64_t)(e->keyset.keys.cap + e->keyset.groups.cap) * sizeof(keyslot) + (uint64_t)e->time.reorder.cap * sizeof(void *);
-    for (uint32_t i = 0; i < e->timers.nlanes; i++) b += (uint64_t)e->timers.lanes[i].cap * sizeof(timer_ent);
+    for (uint32_t i = 0; i < e->timers.nlanes; i++) b += timers_lane_bytes(&e->timers.lanes[i]);
     b += (uint64_t)(e->scratch.kids.cap + e->scratch.completed.cap + e->scratch.expired.cap) * sizeof(pm);
     b += (uint64_t)e->scratch.outs.cap * (sizeof(pm) + sizeof(uint64_t)); /* step.c's struct step_out */
     b += (uint64_t)(e->scratch.stack.cap + e->scratch.out.cap) * sizeof(uint32_t);
@@ -320,9 +320,6 @@ void budget_release(cep_engine *e) {
     if (!e->keyset.groups.count) keymap_free(&e->keyset.groups);
     for (uint32_t i = 0; i < e->timers.nlanes; i++) {
         lane *l = &e->timers.lanes[i];
-        if (l->lo != l->hi) continue;
-        mem_free(l->v);
-        l->v = NULL;
-        l->lo = l->hi = l->cap = 0;
+        if (l->lo == l->hi) timers_lane_release(l);
     }
 }

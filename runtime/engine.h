@@ -204,11 +204,23 @@ typedef struct timer_ent {
  * entries are re-armed out of order, is a binary heap. */
 enum { LANE_SORTED, LANE_HEAP };
 typedef struct lane {
-    timer_ent *v;
-    size_t lo, hi, cap;     /* sorted: a ring (timers.c); heap: v[0..hi) */
+    timer_ent *v;           /* heap: v[0..hi), room for cap */
+    timer_ent **dir;        /* sorted: chunks of LANE_CHUNK entries (timers.c) */
+    size_t lo, hi, cap;     /* sorted: positions lo..hi-1, chunks up to position cap */
+    size_t ndir;            /* sorted: slots of dir, a power of two */
     size_t heap_pos;        /* place in the engine's heap of lanes */
     int kind;
 } lane;
+
+/* A sorted lane's entries live in 64-KiB chunks, position i in chunk
+ * i / LANE_CHUNK, named by dir as a ring: the lane holds about what it
+ * has. (A ring of power-of-two capacity held half as much again as its
+ * entries at a million keys, and doubled by copying: issue 18.) */
+#define LANE_SHIFT 12
+#define LANE_CHUNK ((size_t)1 << LANE_SHIFT)
+static inline timer_ent *lane_at(const lane *l, size_t i) {
+    return &l->dir[(i >> LANE_SHIFT) & (l->ndir - 1)][i & (LANE_CHUNK - 1)];
+}
 
 /* Per pattern, what the engine derives from the program. */
 typedef struct pat_rt {
@@ -476,6 +488,9 @@ void engine_lanes_free(cep_engine *e);
 int engine_lanes_switch(cep_engine *e, const cep_program *np);
 /* Make room for n more entries in lane; 0 or -1. */
 int timers_lane_reserve(lane *l, size_t n);
+/* Bytes lane holds; its memory freed (it must hold no entry). */
+uint64_t timers_lane_bytes(const lane *l);
+void timers_lane_release(lane *l);
 /* Add an entry (room must have been reserved, or it is tried here). */
 int timers_add(cep_engine *e, uint32_t lane, int64_t deadline, key_state *ks);
 /* The earliest deadline of any lane, INT64_MAX when none. */
@@ -590,9 +605,8 @@ static inline int timers_arm_pm(cep_engine *e, key_state *ks, const pm *p, int n
     if (!rt->has_gaps && new_family && rt->within_lane != NO_LANE && p->start <= INT64_MAX - rt->within_ms) {
         lane *l = &e->timers.lanes[rt->within_lane];
         int64_t d = p->start + rt->within_ms;
-        size_t m = l->cap - 1; /* a ring (timers.c) */
-        if (l->lo < l->hi && l->hi - l->lo < l->cap && l->v[(l->hi - 1) & m].deadline <= d) {
-            l->v[l->hi & m] = (timer_ent){d, ks};
+        if (l->lo < l->hi && l->hi < l->cap && lane_at(l, l->hi - 1)->deadline <= d) {
+            *lane_at(l, l->hi) = (timer_ent){d, ks};
             l->hi++;
             ks->timers++;
             return 0;

@@ -15,10 +15,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* A sorted lane is a ring: entries at positions lo..hi-1 (counters that
- * only grow), position i in v[i & (cap - 1)], cap a power of two. Popping
- * and pushing never move the others. The TTL lane is a heap in v[0..hi). */
-#define AT(l, i) ((l)->v[(i) & ((l)->cap - 1)])
+/* A sorted lane holds its entries at positions lo..hi-1 (counters that
+ * only grow), in chunks (engine.h, lane_at): the chunks of positions
+ * lo / LANE_CHUNK .. cap / LANE_CHUNK - 1 exist, a chunk is freed when lo
+ * leaves it. Popping and pushing never move the others. The TTL lane is a
+ * heap in v[0..hi). */
+#define AT(l, i) (*lane_at((l), (i)))
 
 static int64_t lane_head(const lane *l) {
     if (l->kind == LANE_SORTED) return l->lo < l->hi ? AT(l, l->lo).deadline : INT64_MAX;
@@ -61,33 +63,87 @@ static int64_t next_due(const cep_engine *e) {
 
 static void lane_moved(void *item, size_t pos) { ((lane *)item)->heap_pos = pos; }
 
-/* Re-lay l's entries from position 0 of an array of ncap entries. */
-static int lane_relay(lane *l, size_t ncap) {
-    size_t live = l->hi - l->lo;
+/* The heap lane's entries into an array of ncap entries. */
+static int heap_relay(lane *l, size_t ncap) {
     timer_ent *nv = mem_alloc(ncap * sizeof *nv);
     if (!nv) return -1;
-    if (l->kind == LANE_SORTED) {
-        for (size_t i = 0; i < live; i++) nv[i] = AT(l, l->lo + i);
-    } else if (live) {
-        memcpy(nv, l->v, live * sizeof *nv);
-    }
+    if (l->hi) memcpy(nv, l->v, l->hi * sizeof *nv);
     mem_free(l->v);
     l->v = nv;
-    l->lo = 0;
-    l->hi = live;
     l->cap = ncap;
     return 0;
 }
 
+/* First chunk of sorted lane l (its chunks: first .. l->cap / LANE_CHUNK - 1). */
+static size_t first_chunk(const lane *l) { return l->lo >> LANE_SHIFT; }
+
+/* Free the chunks of sorted lane l from position end on (a multiple of
+ * LANE_CHUNK, at least lo's chunk's start). */
+static void chunks_free_from(lane *l, size_t end) {
+    for (size_t k = end >> LANE_SHIFT; k < l->cap >> LANE_SHIFT; k++) {
+        mem_free(l->dir[k & (l->ndir - 1)]);
+        l->dir[k & (l->ndir - 1)] = NULL;
+    }
+    if (end < l->cap) l->cap = end;
+}
+
+/* Chunks for the positions of sorted lane l up to end - 1. */
+static int chunks_reserve(lane *l, size_t end) {
+    if (end <= l->cap) return 0;
+    size_t first = first_chunk(l), last = (end - 1) >> LANE_SHIFT;
+    if (last - first + 1 > l->ndir) { /* the ring of chunks grows: the same chunks, placed anew */
+        size_t nd = l->ndir ? l->ndir : 4;
+        while (nd < last - first + 1) nd *= 2;
+        timer_ent **ndir = mem_calloc(nd, sizeof *ndir);
+        if (!ndir) return -1;
+        for (size_t k = first; k < l->cap >> LANE_SHIFT; k++) ndir[k & (nd - 1)] = l->dir[k & (l->ndir - 1)];
+        mem_free(l->dir);
+        l->dir = ndir;
+        l->ndir = nd;
+    }
+    if (l->cap < first << LANE_SHIFT) l->cap = first << LANE_SHIFT; /* (no chunk yet) */
+    while (l->cap < end) {
+        timer_ent *c = mem_alloc(LANE_CHUNK * sizeof *c);
+        if (!c) return -1;
+        l->dir[(l->cap >> LANE_SHIFT) & (l->ndir - 1)] = c;
+        l->cap += LANE_CHUNK;
+    }
+    return 0;
+}
+
 int timers_lane_reserve(lane *l, size_t n) {
-    size_t live = l->hi - l->lo;
-    if (live + n <= l->cap) return 0;
+    if (l->kind == LANE_SORTED) {
+        if (n > (size_t)-1 / 2 - l->hi) return -1;
+        return chunks_reserve(l, l->hi + n);
+    }
+    if (l->hi + n <= l->cap) return 0;
     size_t ncap = l->cap ? l->cap : 16;
-    while (ncap < live + n) {
+    while (ncap < l->hi + n) {
         if (ncap > ((size_t)-1 / 2) / sizeof *l->v) return -1;
         ncap *= 2;
     }
-    return lane_relay(l, ncap);
+    return heap_relay(l, ncap);
+}
+
+uint64_t timers_lane_bytes(const lane *l) {
+    if (l->kind != LANE_SORTED) return (uint64_t)l->cap * sizeof(timer_ent);
+    size_t from = first_chunk(l) << LANE_SHIFT;
+    return (uint64_t)(l->cap > from ? l->cap - from : 0) * sizeof(timer_ent) + (uint64_t)l->ndir * sizeof *l->dir;
+}
+
+/* Empty l and free its entries' memory (the chunks' ring stays). */
+static void lane_empty(lane *l) {
+    if (l->kind == LANE_SORTED) chunks_free_from(l, first_chunk(l) << LANE_SHIFT);
+    l->lo = l->hi = l->cap = 0;
+}
+
+void timers_lane_release(lane *l) {
+    lane_empty(l);
+    mem_free(l->v);
+    mem_free(l->dir);
+    l->v = NULL;
+    l->dir = NULL;
+    l->ndir = 0;
 }
 
 /* ---- the TTL lane: a binary heap of entries ------------------------------------ */
@@ -127,6 +183,11 @@ static timer_ent lane_pop(lane *l) {
     if (l->kind == LANE_SORTED) {
         timer_ent t = AT(l, l->lo);
         l->lo++;
+        if (!(l->lo & (LANE_CHUNK - 1))) { /* it left a chunk */
+            size_t k = (l->lo >> LANE_SHIFT) - 1;
+            mem_free(l->dir[k & (l->ndir - 1)]);
+            l->dir[k & (l->ndir - 1)] = NULL;
+        }
         return t;
     }
     timer_ent t = l->v[0];
@@ -198,11 +259,8 @@ static void lane_compact(cep_engine *e, uint32_t li) {
         }
     }
     l->hi = k;
-    /* Give back what a burst made it grow to (failing that, it stays as
-     * big, which is only memory). */
-    size_t live = l->hi - l->lo, want = 64;
-    while (want < 4 * live) want *= 2;
-    if (l->cap > want) lane_relay(l, want);
+    /* Give back what a burst made it grow to: the chunks after the last entry. */
+    chunks_free_from(l, (l->hi + LANE_CHUNK - 1) & ~(LANE_CHUNK - 1));
 }
 
 void timers_compact(cep_engine *e) {
@@ -220,9 +278,9 @@ int timers_add(cep_engine *e, uint32_t li, int64_t deadline, key_state *ks) {
     lane *l = &e->timers.lanes[li];
     /* Full and oversized: compacted once the event is through (keys may
      * be freed then, which they must not be in the middle of a step). */
-    if (l->kind == LANE_SORTED && l->hi - l->lo == l->cap && l->hi - l->lo > 2 * (e->stats.partial_matches + 64))
+    if (l->kind == LANE_SORTED && l->hi == l->cap && l->hi - l->lo > 2 * (e->stats.partial_matches + 64))
         e->timers.compact_due = 1;
-    if (l->kind == LANE_SORTED && l->lo < l->hi && l->hi - l->lo < l->cap && AT(l, l->hi - 1).deadline <= deadline) {
+    if (l->kind == LANE_SORTED && l->lo < l->hi && l->hi < l->cap && AT(l, l->hi - 1).deadline <= deadline) {
         /* The common case: a later deadline than all, and room for it. */
         AT(l, l->hi) = (timer_ent){deadline, ks};
         l->hi++;
@@ -325,7 +383,7 @@ typedef struct lane_set {
 } lane_set;
 
 static void set_free(lane_set *ls) {
-    for (uint32_t i = 0; ls->lanes && i < ls->nlanes; i++) mem_free(ls->lanes[i].v);
+    for (uint32_t i = 0; ls->lanes && i < ls->nlanes; i++) timers_lane_release(&ls->lanes[i]);
     mem_free(ls->lanes);
     heap_free(&ls->lane_heap);
     mem_free(ls->rt); /* with every pattern's per-state arrays */
@@ -508,14 +566,33 @@ static void clear_key(cep_engine *e, key_state *ks) {
 }
 
 void timers_clear(cep_engine *e) {
-    for (uint32_t i = 0; i < e->timers.nlanes; i++) e->timers.lanes[i].lo = e->timers.lanes[i].hi = 0;
+    for (uint32_t i = 0; i < e->timers.nlanes; i++) lane_empty(&e->timers.lanes[i]);
     e->timers.next_due = INT64_MAX;
     engine_keys_each(e, clear_key);
 }
 
-static int cmp_ent(const void *a, const void *b) {
-    const timer_ent *x = a, *y = b;
-    return (x->deadline > y->deadline) - (x->deadline < y->deadline);
+/* Sort sorted lane l's entries by deadline, in place (heapsort: its
+ * chunks are no array for qsort, and sorting must not allocate). */
+static void lane_sort(lane *l) {
+    size_t n = l->hi - l->lo, base = l->lo;
+    if (n < 2) return;
+    for (size_t end = n, start = n / 2;;) {
+        size_t root;
+        if (start > 0) root = --start; /* heapify, then pop the largest to the end */
+        else if (--end > 0) {
+            timer_ent t = AT(l, base);
+            AT(l, base) = AT(l, base + end);
+            AT(l, base + end) = t;
+            root = 0;
+        } else break;
+        timer_ent x = AT(l, base + root);
+        for (size_t c; (c = 2 * root + 1) < end; root = c) {
+            if (c + 1 < end && AT(l, base + c + 1).deadline > AT(l, base + c).deadline) c++;
+            if (AT(l, base + c).deadline <= x.deadline) break;
+            AT(l, base + root) = AT(l, base + c);
+        }
+        AT(l, base + root) = x;
+    }
 }
 
 int timers_rebuild(cep_engine *e) {
@@ -550,8 +627,7 @@ int timers_rebuild(cep_engine *e) {
     for (uint32_t i = 0; i < e->timers.nlanes; i++) {
         lane *l = &e->timers.lanes[i];
         if (l->kind == LANE_SORTED) {
-            /* Cleared before the appends: positions from 0 are v[0..]. */
-            if (l->hi - l->lo > 1) qsort(l->v, l->hi - l->lo, sizeof *l->v, cmp_ent);
+            lane_sort(l);
         } else {
             for (size_t k = l->hi / 2; k-- > 0;) ent_sift_down(l->v, l->hi, k);
         }

@@ -25,4 +25,11 @@ Suite *json_utf8_suite(void);
  * errors; the text lives until the next call (test_parser.c). */
 const char *parse_text(const char *src, size_t len);
 
+/* Bytes a snapshot writes, gathered by to_buf (a cep_write_fn; test_pool.c). */
+typedef struct snap_buf {
+    char *p;
+    size_t n, cap;
+} snap_buf;
+int to_buf(void *ud, const void *data, size_t len);
+
 #endif

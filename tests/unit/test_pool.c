@@ -733,13 +733,8 @@ END_TEST
 
 /* ---- snapshots across engines and pools -------------------------------------- */
 
-typedef struct buf {
-    char *p;
-    size_t n, cap;
-} buf;
-
-static int to_buf(void *ud, const void *data, size_t len) {
-    buf *b = ud;
+int to_buf(void *ud, const void *data, size_t len) {
+    snap_buf *b = ud;
     if (b->n + len > b->cap) {
         b->cap = (b->n + len) * 2;
         b->p = realloc(b->p, b->cap);
@@ -760,7 +755,7 @@ static void run_staged(const options *o, const gen_event *gv, size_t n, const un
     config cf = {o, c};
     cep_event *ev;
     ck_assert_int_eq(cep_event_new(prog, &ev), CEP_OK);
-    buf snap = {0};
+    snap_buf snap = {0};
     for (size_t stage = 0; stage < nst; stage++) {
         cep_engine *e = NULL;
         cep_pool *p = NULL;
@@ -888,7 +883,7 @@ START_TEST(pool_restore_refuses) {
         fill(ev, &gv[i]);
         ck_assert_int_eq(cep_pool_push(p, ev), CEP_OK);
     }
-    buf snap = {0};
+    snap_buf snap = {0};
     ck_assert_int_eq(cep_pool_snapshot(p, to_buf, &snap), CEP_OK);
     /* A used pool takes no snapshot. */
     ck_assert_int_eq(cep_pool_restore(p, snap.p, snap.n), CEP_EINVAL);
