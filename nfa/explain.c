@@ -246,6 +246,13 @@ static void explain_route(strbuf *b, const cep_program *p) {
             if (e->n > most) most = e->n;
             if (e->n < least) least = e->n;
         }
+        if (!f->nkeys) { /* gates naming only non-integral numbers (route.c) */
+            sb_printf(b, "  %s: %" PRIu32 " patterns, no value indexed (reached only when the field is a "
+                         "non-integral number)\n",
+                      p->fields[f->slot], f->all_n);
+            explain_thresholds(b, r, f);
+            continue;
+        }
         sb_printf(b, "  %s: %" PRIu32 " patterns, %" PRIu32 " values, %" PRIu32 " to %" PRIu32
                      " patterns behind a value (%.1f on average)\n",
                   p->fields[f->slot], f->all_n, f->nkeys, least, most, (double)sum / f->nkeys);

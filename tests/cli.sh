@@ -341,6 +341,11 @@ expect "explain: route" 0 '*' ""
     "b": 1 pattern
     "a": 4 patterns; thresholds: v < (1), v >= (2), name == (1)' ] &&
     passed=$((passed + 1)) || { failed=$((failed + 1)); echo "FAIL: explain: route thresholds"; }
+# A field whose gates name only non-integral numbers: no value indexed.
+printf '%s\n' 'pattern d key k begin a where x == 2.5 followedBy b where x == 3.5 within 1s' > "$TMP/d.cep"
+run "$CEP" explain "$TMP/d.cep"
+grep -q '^  x: 1 patterns, no value indexed (reached only when the field is a non-integral number)$' "$TMP/out" &&
+    passed=$((passed + 1)) || { failed=$((failed + 1)); echo "FAIL: explain: a field of non-integral numbers"; }
 
 echo "cli: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]
