@@ -1,6 +1,7 @@
 /* test_check.c — the checker through cep_compile: names, order, structure,
  * types, regex errors, not-yet-supported constructs, and slot assignment. */
 #include "config.h"
+#include <stdlib.h>
 #include <string.h>
 
 #include "cepheus.h"
