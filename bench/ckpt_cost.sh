@@ -3,7 +3,9 @@
 # (click then purchase of the same item within 10 minutes, 70% clicks),
 # EVENTS events over USERS users, run without checkpoints and with
 # --checkpoint-every EVERY, alternately ROUNDS times; prints wall and CPU
-# seconds of each and the checkpointed run's --stats checkpoint lines.
+# seconds of each (with its writers), minor page faults (with its writers),
+# the 1-minute load at its end, and the checkpointed run's --stats
+# checkpoint lines (the run's own CPU and faults, without its writers).
 #   bench/ckpt_cost.sh BUILDDIR [EVENTS USERS EVERY ROUNDS]
 B=${1:?usage: ckpt_cost.sh BUILDDIR [EVENTS USERS EVERY ROUNDS]}
 N=${2:-3000000} U=${3:-1000000} EVERY=${4:-100000} ROUNDS=${5:-1}
@@ -28,10 +30,10 @@ awk -v n="$N" -v u="$U" 'BEGIN { srand(18); t0 = 1700000000000
 one() { # LABEL ARGS...
     label=$1; shift
     rm -rf "$T/ck" "$T/out.jsonl"
-    /usr/bin/time -f "%e %U %S %M" -o "$T/time" "$CEP" run -q --stats "$@" --output "$T/out.jsonl" "$T/w1.cep" "$T/ev.jsonl" 2> "$T/stats"
-    read -r wall usr sys rss < "$T/time"
-    printf '%-6s wall %6.2f s  cpu %6.2f s  maxrss %5d MB  matches %s\n' "$label" "$wall" "$(echo "$usr + $sys" | bc)" \
-        $((rss / 1024)) "$(wc -l < "$T/out.jsonl")"
+    /usr/bin/time -f "%e %U %S %M %R" -o "$T/time" "$CEP" run -q --stats "$@" --output "$T/out.jsonl" "$T/w1.cep" "$T/ev.jsonl" 2> "$T/stats"
+    read -r wall usr sys rss minflt < "$T/time"
+    printf '%-6s wall %6.2f s  cpu %6.2f s  maxrss %5d MB  minor faults %s  matches %s  load %s\n' "$label" "$wall" \
+        "$(echo "$usr + $sys" | bc)" $((rss / 1024)) "$minflt" "$(wc -l < "$T/out.jsonl")" "$(cut -d' ' -f1 /proc/loadavg)"
     grep -E "^(checkpoint|last checkpoint|run's own)" "$T/stats" | sed 's/^/       /'
 }
 r=0

@@ -307,6 +307,7 @@ typedef struct piece {
     size_t len;
     int64_t next;
     uint32_t count;
+    int foreign;           /* the record is not Cepheus state */
 } piece;
 
 /* What a restore found for one input partition. */
@@ -356,6 +357,7 @@ static int keep_piece(kctx *k, restored *e, long i, const rd_kafka_message_t *m)
     piece *pc = &e->pc[i];
     free(pc->data);
     pc->data = NULL;
+    pc->foreign = 0;
     if (m->len == 0) return 0; /* a tombstone: that piece is gone */
     const unsigned char *b = m->payload;
     size_t hdr;
@@ -369,10 +371,9 @@ static int keep_piece(kctx *k, restored *e, long i, const rd_kafka_message_t *m)
     } else {
         hdr = 0;
     }
-    if (!hdr) {
-        kfail(k, EXIT_INTERNAL, "state record of partition %" PRId32 " in '%s' is not Cepheus state", e->id,
-              k->state_topic);
-        return -1;
+    if (!hdr) { /* refused only if no later record of the key replaces it (join_pieces) */
+        pc->foreign = 1;
+        return 0;
     }
     pc->len = m->len - hdr;
     pc->next = (int64_t)get_be64(b + 8);
@@ -384,6 +385,10 @@ static int keep_piece(kctx *k, restored *e, long i, const rd_kafka_message_t *m)
 /* The snapshot from e's pieces: as many as piece 0 says, all of the same
  * commit (the same offset; they were written in one transaction). */
 static int join_pieces(kctx *k, restored *e) {
+    for (uint32_t i = 0; i < e->npc && i < (e->pc[0].data ? e->pc[0].count : 1); i++)
+        if (e->pc[i].foreign)
+            return kfail(k, EXIT_INTERNAL, "state record of partition %" PRId32 " in '%s' is not Cepheus state",
+                         e->id, k->state_topic);
     if (!e->npc || !e->pc[0].data) return 0; /* no state */
     uint32_t n = e->pc[0].count;
     size_t total = 0;
@@ -525,6 +530,9 @@ static int new_engine(kctx *k, cep_engine **out) {
     if (rc == CEP_OK) rc = cep_engine_set_allowed_lateness(e, o->lateness);
     if (rc == CEP_OK) rc = cep_engine_set_max_partial_matches(e, (uint64_t)o->max_pms, pol);
     if (rc == CEP_OK) rc = cep_engine_set_time_field(e, o->time_field);
+    /* (The text goes out only with events: late ones, timeouts', matches
+     * of patterns without emit, for which the engine keeps it.) */
+    if (rc == CEP_OK) rc = cep_engine_set_drop_raw(e, !o->late_topic && !o->timeouts_topic);
     if (rc != CEP_OK) {
         if (e) cep_engine_free(e);
         return rc;

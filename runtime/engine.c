@@ -27,8 +27,27 @@ void engine_set_err(cep_engine *e, const char *fmt, ...) {
 
 /* ---- stored events ------------------------------------------------------------ */
 
+/* Is ev's raw text of no use to keep (cep_engine_set_drop_raw)? */
+static int raw_unwanted(cep_engine *e, const cep_event *ev) {
+    if (!e->cfg.drop_raw || ev->stored || !ev->raw_len) return 0;
+    if (e->cfg.raw_prog != e->prog) { /* a new program: look again */
+        int all = 1;
+        for (uint32_t i = 0; i < e->prog->npatterns && all; i++) all = e->prog->patterns[i].nemit > 0;
+        e->cfg.raw_all_emit = all;
+        e->cfg.raw_prog = e->prog;
+    }
+    return e->cfg.raw_all_emit;
+}
+
 /* engine_copy_event, its block's size in *size. */
 static cep_event *copy_event(cep_engine *e, const cep_event *ev, size_t *size) {
+    cep_event view;
+    if (raw_unwanted(e, ev)) { /* the same event, without its text */
+        view = *ev;
+        view.raw = NULL;
+        view.raw_len = 0;
+        ev = &view;
+    }
     /* Most events are packed in one pass on the stack, then copied to
      * their block (a small copy costs less than a second pass). */
     _Alignas(16) uint8_t tmp[256];
@@ -676,6 +695,12 @@ CEP_API int cep_engine_set_memory_limit(cep_engine *e, uint64_t bytes, int polic
 CEP_API int cep_engine_set_allowed_lateness(cep_engine *e, int64_t ms) {
     if (!e || ms < 0 || e->started) return CEP_EINVAL;
     e->cfg.lateness = ms;
+    return CEP_OK;
+}
+
+CEP_API int cep_engine_set_drop_raw(cep_engine *e, int on) {
+    if (!e || (on != 0 && on != 1)) return CEP_EINVAL;
+    e->cfg.drop_raw = on;
     return CEP_OK;
 }
 

@@ -301,6 +301,9 @@ typedef struct engine_config {
     uint32_t part_index, part_count; /* cep_engine_set_partition (runtime/partition.c) */
     int flat_only;            /* CEP_COMPACT=0 in the environment: compact patterns
                                * kept flat too (tests compare both forms) */
+    int drop_raw;             /* cep_engine_set_drop_raw */
+    const cep_program *raw_prog; /* the program raw_all_emit was found for */
+    int raw_all_emit;         /* every pattern of raw_prog has an emit clause */
 } engine_config;
 
 /* The caller's callbacks and their user data. */

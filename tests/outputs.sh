@@ -199,5 +199,20 @@ $TRY"
 check "--output-form positions --checkpoint" 2 "cepheus: --output-form positions cannot be used with --checkpoint or --restore: a checkpoint does not keep the positions of the events it holds
 $TRY"
 
+# ---- the events' text: not kept where no output prints it ------------------------
+# Every pattern emits fields, so matches print no events; with --timeouts
+# (or --late) the text is kept and printed as read (spacing, fields no
+# pattern reads), also under --threads.
+printf 'pattern p key u begin a where t == "a" followedBy b where t == "b" within 10ms emit at = a.ts\n' > emit.cep
+printf '{"ts":1, "u":"x","t":"a","note":"not read"}\n{"ts":5,"u":"y","t":"a"}\n{"ts":8,"u":"y","t":"b"}\n{"ts":30,"u":"z","t":"c"}\n' > emit.jsonl
+for th in "" "--threads 2"; do
+    "$CEP" run -q $th --timeouts to.jsonl emit.cep emit.jsonl > out 2> err; st=$?
+    check "emit with --timeouts $th" 0 ""
+    if [ "$(cat out)" = '{"pattern":"p","key":"y","start":5,"end":8,"fields":{"at":5}}' ]; then ok
+    else bad "emit with --timeouts $th: matches" "$(cat out)"; fi
+    if [ "$(cat to.jsonl)" = '{"pattern":"p","key":"x","start":1,"timeout":true,"events":{"a":[{"ts":1, "u":"x","t":"a","note":"not read"}],"b":[]}}' ]; then ok
+    else bad "emit with --timeouts $th: the event's text" "$(cat to.jsonl)"; fi
+done
+
 echo "outputs: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -8,10 +8,13 @@
  *
  * Usage: kafka_test CEPHEUS PATTERNS.cep WORKDIR [--events N] [--consumers C]
  *        [--kill term|kill|none] [--errors] [--bench] [--scrape]
+ *        kafka_test CEPHEUS PATTERNS.cep WORKDIR --refusals
  * KAFKA_TEST_MEMBER_ARGS adds options to every member (e.g. --stats).
  * --scrape: the last member (never stopped) runs with --metrics; once the
  * output is complete, its /metrics and /healthz are scraped and checked. 
- * Exit 0 when the committed output equals the reference exactly once. */
+ * Exit 0 when the committed output equals the reference exactly once.
+ * --refusals: one member, one partition; its committed state replaced by
+ * damaged or foreign records, each must be refused (run_refusals). */
 #define _GNU_SOURCE 1
 #include <errno.h>
 #include <inttypes.h>
@@ -23,6 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/time.h>
 #include <sys/wait.h>
 #include <netinet/in.h>
@@ -393,6 +397,191 @@ static int scrape_member(const char *dir, int i, long nev) {
     return ok;
 }
 
+/* ---- refusals: a damaged or foreign state record stops a member cleanly ---- */
+
+/* The high watermark (log end) of partition 0 of topic. */
+static int64_t log_end(rd_kafka_t *rk, const char *topic) {
+    int64_t lo = -1, hi = -1;
+    if (rd_kafka_query_watermark_offsets(rk, topic, 0, &lo, &hi, 10000)) die("cannot query %s", topic);
+    return hi;
+}
+
+/* The last committed record of key in partition 0 of topic (NULL: none
+ * yet); its length in *len. */
+static char *last_record(const char *boot, const char *topic, const char *key, size_t *len) {
+    rd_kafka_t *rk = client(RD_KAFKA_CONSUMER, boot, "kafka-test-refusals", "read_committed");
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(l, topic, 0)->offset = RD_KAFKA_OFFSET_BEGINNING;
+    rd_kafka_assign(rk, l);
+    rd_kafka_topic_partition_list_destroy(l);
+    char *val = NULL;
+    for (double until = now_s() + 30; now_s() < until;) {
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 200);
+        if (!m) continue;
+        int end = m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF;
+        if (!m->err && m->key_len == strlen(key) && !memcmp(m->key, key, m->key_len) && m->len) {
+            free(val);
+            val = malloc(m->len);
+            memcpy(val, m->payload, m->len);
+            *len = m->len;
+        }
+        rd_kafka_message_destroy(m);
+        if (end) break;
+    }
+    rd_kafka_consumer_close(rk);
+    rd_kafka_destroy(rk);
+    return val;
+}
+
+/* Produce one record to partition 0 of topic and wait for it. */
+static void produce_one(rd_kafka_t *prod, const char *topic, const char *key, const void *val, size_t len) {
+    if (rd_kafka_producev(prod, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_PARTITION(0), RD_KAFKA_V_KEY(key, strlen(key)),
+                          RD_KAFKA_V_VALUE((void *)val, len), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                          RD_KAFKA_V_END) ||
+        rd_kafka_flush(prod, 30000) || failed_deliveries)
+        die("cannot produce to %s", topic);
+}
+
+/* Wait up to 90 s for pid: its exit status, or -1 (killed, or it did not
+ * stop). */
+static int wait_exit(pid_t pid) {
+    int st = 0;
+    for (double until = now_s() + 90; now_s() < until;) {
+        if (waitpid(pid, &st, WNOHANG) == pid) return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+        usleep(50000);
+    }
+    kill(pid, SIGKILL);
+    waitpid(pid, &st, 0);
+    return -1;
+}
+
+/* Does the log at path hold, from byte `from` on, the line `want`? */
+static int log_has(const char *path, long from, const char *want) {
+    FILE *f = fopen(path, "r");
+    if (!f) return 0;
+    fseek(f, from, SEEK_SET);
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t n;
+    int found = 0;
+    while (!found && (n = getline(&line, &cap, f)) > 0) {
+        if (line[n - 1] == '\n') line[--n] = '\0';
+        found = !strcmp(line, want);
+    }
+    free(line);
+    fclose(f);
+    return found;
+}
+
+static long file_size(const char *path) {
+    struct stat st;
+    return stat(path, &st) == 0 ? (long)st.st_size : 0;
+}
+
+/* One partition's committed state replaced by a damaged or foreign record
+ * (or restored by another program): a member must refuse it with exit 5 and
+ * the exact message, and write nothing (the state and output topics keep
+ * their ends). The good state is made first by a member that runs part of
+ * the events and stops (SIGTERM). Returns the number of failed checks. */
+static int run_refusals(const char *cepheus, const char *pat, const char *dir) {
+    char evp[1024], other[1024], logp[1024];
+    snprintf(evp, sizeof evp, "%s/events.jsonl", dir);
+    snprintf(other, sizeof other, "%s/other.cep", dir);
+    snprintf(logp, sizeof logp, "%s/member0.log", dir);
+    gen_events(evp, 5000);
+    FILE *f = fopen(other, "w");
+    if (!f) die("cannot write %s", other);
+    fputs("pattern click_to_purchase\n  key user_id\n  begin click where type == \"click\"\n"
+          "  followedBy purchase where type == \"purchase\" and item == click.item\n  within 20m\n",
+          f);
+    fclose(f);
+
+    rd_kafka_t *mrk = client(RD_KAFKA_PRODUCER, "", NULL, NULL);
+    rd_kafka_mock_cluster_t *mc = rd_kafka_mock_cluster_new(mrk, 3);
+    if (!mc) die("cannot start the mock cluster");
+    const char *boot = rd_kafka_mock_cluster_bootstraps(mc);
+    rd_kafka_mock_topic_create(mc, "in", 1, 3);
+    rd_kafka_mock_topic_create(mc, "out", 1, 3);
+    rd_kafka_mock_topic_create(mc, "state", 1, 3);
+    rd_kafka_t *prod = client(RD_KAFKA_PRODUCER, boot, NULL, NULL);
+    f = fopen(evp, "r");
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t n;
+    while ((n = getline(&line, &cap, f)) > 0)
+        if (rd_kafka_producev(prod, RD_KAFKA_V_TOPIC("in"), RD_KAFKA_V_PARTITION(0),
+                              RD_KAFKA_V_VALUE(line, (size_t)n - 1), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                              RD_KAFKA_V_END))
+            die("cannot produce an event");
+    free(line);
+    fclose(f);
+    if (rd_kafka_flush(prod, 30000) || failed_deliveries) die("cannot produce the events");
+
+    /* The good state: a member's, committed when it stops. */
+    const char *key = "g/in/0";
+    pid_t pid = spawn_member(cepheus, pat, boot, dir, 0, NULL);
+    size_t glen = 0;
+    char *good = NULL;
+    for (double until = now_s() + 60; !good && now_s() < until;) {
+        usleep(500000);
+        good = last_record(boot, "state", key, &glen);
+    }
+    kill(pid, SIGTERM);
+    int st = wait_exit(pid);
+    free(good);
+    good = last_record(boot, "state", key, &glen);
+    if (st != 0 || !good || glen <= 24 || memcmp(good, "CEPKST02", 8))
+        die("the first member made no state (exit %d; see %s)", st, logp);
+
+    struct {
+        const char *what, *want;
+        int other_program;
+    } cases[] = {
+        {"a byte of the snapshot changed", "cepheus: cannot restore partition 0 from 'state': snapshot is corrupted", 0},
+        {"a record of something else", "cepheus: state record of partition 0 in 'state' is not Cepheus state", 0},
+        {"a newer state record format", "cepheus: state record of partition 0 in 'state' is not Cepheus state", 0},
+        {"piece 1 of 2 missing",
+         "cepheus: the state of partition 0 in 'state' is incomplete: piece 1 of 2 is missing or from another commit", 0},
+        {"a snapshot of another program",
+         "cepheus: cannot restore partition 0 from 'state': snapshot was made by a different program", 1},
+    };
+    int failures = 0;
+    for (size_t c = 0; c < sizeof cases / sizeof *cases; c++) {
+        char *bad = malloc(glen);
+        memcpy(bad, good, glen);
+        size_t blen = glen;
+        if (c == 0) bad[24 + (glen - 24) / 2] ^= 0x20;
+        if (c == 1) blen = strlen(strcpy(bad, "{\"not\":\"state\"}"));
+        if (c == 2) bad[7] = '3';
+        if (c == 3) bad[23] = 2; /* the piece count, big-endian */
+        produce_one(prod, "state", key, bad, blen);
+        free(bad);
+        int64_t state_end = log_end(prod, "state"), out_end = log_end(prod, "out");
+        long from = file_size(logp);
+        pid = spawn_member(cepheus, cases[c].other_program ? other : pat, boot, dir, 0, NULL);
+        st = wait_exit(pid);
+        int said = log_has(logp, from, cases[c].want);
+        int64_t state_now = log_end(prod, "state"), out_now = log_end(prod, "out");
+        int ok = st == 5 && said && state_now == state_end && out_now == out_end;
+        fprintf(stderr, "kafka_test: refusal, %s: exit %d%s, state topic end %" PRId64 " -> %" PRId64
+                ", output end %" PRId64 " -> %" PRId64 ": %s\n",
+                cases[c].what, st, said ? ", message as expected" : ", MESSAGE MISSING", state_end, state_now, out_end,
+                out_now, ok ? "ok" : "FAILED");
+        if (!ok) {
+            fprintf(stderr, "kafka_test: wanted the line: %s\n", cases[c].want);
+            failures++;
+        }
+        if (c + 1 < sizeof cases / sizeof *cases && cases[c + 1].other_program)
+            produce_one(prod, "state", key, good, glen); /* the good state back */
+    }
+    free(good);
+    rd_kafka_destroy(prod);
+    rd_kafka_mock_cluster_destroy(mc);
+    rd_kafka_destroy(mrk);
+    fprintf(stderr, "kafka_test: refusals: %d of %zu failed\n", failures, sizeof cases / sizeof *cases);
+    return failures;
+}
+
 int main(int argc, char **argv) {
     if (argc < 4) {
         fprintf(stderr, "usage: kafka_test CEPHEUS PATTERNS.cep WORKDIR [--events N] [--consumers C] "
@@ -411,6 +600,7 @@ int main(int argc, char **argv) {
         else if (!strcmp(argv[i], "--restart")) restart = 1;
         else if (!strcmp(argv[i], "--scrape")) scrape = 1;
         else if (!strcmp(argv[i], "--bench")) bench = 1, kill_mode = "none";
+        else if (!strcmp(argv[i], "--refusals")) return run_refusals(cepheus, pat, dir) ? 1 : 0;
         else die("unknown argument %s", argv[i]);
     }
     if (consumers < 1 || consumers > 16) die("bad --consumers");

@@ -230,6 +230,66 @@ START_TEST(emit_and_stop) {
 }
 END_TEST
 
+/* Each event's raw text in a match, "-" when it has none. */
+static int on_match_raw(void *ud, const cep_match *m) {
+    collected *c = ud;
+    for (size_t s = 0; s < cep_match_step_count(m); s++)
+        for (size_t i = 0; i < cep_match_event_count(m, s); i++) {
+            size_t len;
+            const char *raw = cep_event_raw(cep_match_event(m, s, i), &len);
+            strncat(c->text, raw ? raw : "-", sizeof c->text - strlen(c->text) - 2);
+            strcat(c->text, ";");
+        }
+    c->matches++;
+    return 0;
+}
+
+/* Run lines through src with cep_engine_set_drop_raw(on): the matches'
+ * raw texts in c, the engine's memory after the first line in *mem. */
+static void run_raw(const char *src, int on, collected *c, uint64_t *mem) {
+    cep_program *p = compile_ok(src);
+    cep_engine *e = NULL;
+    ck_assert_int_eq(cep_engine_new(p, &e), CEP_OK);
+    ck_assert_int_eq(cep_engine_set_drop_raw(e, on), CEP_OK);
+    cep_engine_on_match(e, on_match_raw, c);
+    const char *lines[] = {"{\"ts\":10,\"t\":1,\"note\":\"a fairly long text that only printing needs\"}",
+                           "{\"ts\":13,\"t\":2}"};
+    ck_assert_int_eq(cep_engine_push_json(e, lines[0], strlen(lines[0])), CEP_OK);
+    cep_stats st;
+    cep_engine_stats(e, &st);
+    *mem = st.memory;
+    ck_assert_int_eq(cep_engine_push_json(e, lines[1], strlen(lines[1])), CEP_OK);
+    ck_assert_int_eq(cep_engine_finish(e), CEP_OK);
+    cep_engine_free(e);
+    cep_program_free(p);
+}
+
+START_TEST(drop_raw_only_with_emit) {
+    const char *emits = "pattern p begin a where t == 1 followedBy b where t == 2 emit gap = b.ts - a.ts\n";
+    const char *prints = "pattern p begin a where t == 1 followedBy b where t == 2\n";
+    collected kept = {0}, dropped = {0}, printed = {0}, printed0 = {0};
+    uint64_t mkept, mdropped, mprinted, mprinted0;
+    run_raw(emits, 0, &kept, &mkept);
+    run_raw(emits, 1, &dropped, &mdropped);
+    run_raw(prints, 1, &printed, &mprinted);
+    run_raw(prints, 0, &printed0, &mprinted0);
+    ck_assert_str_eq(kept.text, "{\"ts\":10,\"t\":1,\"note\":\"a fairly long text that only printing needs\"};"
+                                "{\"ts\":13,\"t\":2};");
+    /* Every event a match holds is a stored copy: none has its text. */
+    ck_assert_str_eq(dropped.text, "-;-;");
+    ck_assert_str_eq(printed.text, kept.text); /* a pattern that prints events keeps it */
+    ck_assert_uint_lt(mdropped, mkept);
+    ck_assert_uint_eq(mprinted, mprinted0); /* (another program: compared with itself) */
+    ck_assert_int_eq(cep_engine_set_drop_raw(NULL, 1), CEP_EINVAL);
+    cep_program *p = compile_ok(emits);
+    cep_engine *e = NULL;
+    ck_assert_int_eq(cep_engine_new(p, &e), CEP_OK);
+    ck_assert_int_eq(cep_engine_set_drop_raw(e, 2), CEP_EINVAL);
+    cep_engine_free(e);
+    cep_program_free(p);
+}
+END_TEST
+
 START_TEST(api_edges) {
     ck_assert_str_eq(cep_strerror(CEP_OK), "success");
     ck_assert_str_eq(cep_strerror(CEP_ENOMEM), "out of memory");
@@ -997,6 +1057,7 @@ Suite *engine_suite(void) {
     tcase_add_test(tc, lateness_at_int64_min);
     tcase_add_test(tc, thresholds_nan_and_infinity);
     tcase_add_test(tc, timer_lane_chunks);
+    tcase_add_test(tc, drop_raw_only_with_emit);
     suite_add_tcase(s, tc);
     return s;
 }
