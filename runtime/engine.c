@@ -239,8 +239,8 @@ static void fire_timer(cep_engine *e, key_state *ks, int64_t d, int64_t now) {
         e->stats.ttl_dropped += ks->npms;
         key_drop_pms(e, ks);
     }
-    emit_release_held(e, ks->pattern, ks);
-    timers_arm_ttl(e, ks);
+    if (ks->held) emit_release_held(e, ks->pattern, ks);
+    if (e->cfg.state_ttl > 0) timers_arm_ttl(e, ks);
 }
 
 static int due_less(const timer_ent *a, const timer_ent *b) { return a->ks->created < b->ks->created; }

@@ -556,8 +556,6 @@ int step_pattern(cep_engine *e, uint32_t pi, step_in *in);
 int step_cond(cep_engine *e, const nfa_pattern *pat, uint32_t s, const cep_value *row);
 /* The event under test as a stored event (kept on first use). */
 cep_event *step_stored(cep_engine *e, step_in *in);
-/* Has pattern pi (in a key group) no state for the key of vals? */
-int pattern_keyless(cep_engine *e, uint32_t pi, const cep_value *vals);
 /* The entry of pi's key group for the key of vals (NULL: none); CEP_OK or
  * the error of encoding the key (then *ent NULL). */
 int pattern_group_entry(cep_engine *e, uint32_t pi, const cep_value *vals, key_entry **ent);
@@ -600,6 +598,19 @@ void budget_trim(cep_engine *e);
 void budget_release(cep_engine *e);
 
 /* ---- inline fast paths ---- */
+
+/* Look up the key of vals in rt's key group, into its gcache (step.c). */
+int group_lookup_slow(cep_engine *e, const pat_rt *rt, const cep_value *vals);
+
+/* Has pattern pi (in a key group) no state for the key of vals? Asked of
+ * many patterns an event passes over: the group's entry is looked up
+ * once per event, then one probe each. */
+static inline int pattern_keyless(cep_engine *e, uint32_t pi, const cep_value *vals) {
+    const pat_rt *rt = &e->rt[pi];
+    const gcache *c = &e->keyset.gcache[rt->kgroup];
+    if (c->stamp != e->scratch.ev_stamp && group_lookup_slow(e, rt, vals) != CEP_OK) return 0; /* step_pattern reports it */
+    return !c->ent || !entry_get(c->ent, pi);
+}
 
 /* timers_arm_pm's usual case, a `within` entry later than all the lane
  * holds, appended where it goes; anything else takes timers.c's path. */

@@ -317,8 +317,9 @@ void key_drop_held(cep_engine *e, key_state *ks) {
 }
 
 void engine_key_free(cep_engine *e, key_state *ks) {
-    key_drop_pms(e, ks);
-    key_drop_held(e, ks);
+    /* (Most keys are freed empty: after their last window closed.) */
+    if (ks->nb || ks->npms || ks->compact) key_drop_pms(e, ks);
+    if (ks->held) key_drop_held(e, ks);
     unlist(e, ks);
     engine_key_unmap(e, ks);
     dir_free(e, ks);

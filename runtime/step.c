@@ -556,8 +556,11 @@ static void insert_kids(cep_engine *e, key_state *ks, const step_in *in) {
     if (l->n == 1) {
         /* The common case: one new partial match, which goes last. */
         pm *q = &l->v[0];
-        bucket *b = ks->nb == 1 && key_buckets(ks)[0].state == q->state ? &key_buckets(ks)[0] : key_bucket(e, ks, q->state, 0);
-        if (b && b->hi < b->cap && b->lo < b->hi && pm_less(&b->v[b->hi - 1], q)) {
+        /* (A key with no bucket, most often one just made: its first
+         * bucket is the key state's own room, made without allocating.) */
+        bucket *b = ks->nb == 1 && key_buckets(ks)[0].state == q->state ? &key_buckets(ks)[0]
+                  : key_bucket(e, ks, q->state, !ks->nb);
+        if (b && b->hi < b->cap && (b->lo == b->hi || pm_less(&b->v[b->hi - 1], q))) {
             pm_set_hint(&e->prog->patterns[ks->pattern], q);
             if (timers_arm_pm(e, ks, q, q->start_seq == in->ev->seq) < 0) {
                 engine_node_release(e, q->node);
@@ -604,25 +607,22 @@ static void insert_kids(cep_engine *e, key_state *ks, const step_in *in) {
     if (key_insert_sorted(e, ks, l) < 0) e->oom = 1;
 }
 
+int group_lookup_slow(cep_engine *e, const pat_rt *rt, const cep_value *vals) {
+    gcache *c = &e->keyset.gcache[rt->kgroup];
+    uint32_t klen;
+    int rc = step_encode_key(e, rt->kgroup_pat, vals, &klen);
+    if (rc != CEP_OK) return rc;
+    c->hash = hash_bytes(e->scratch.keybuf, klen, e->keyset.groups.seed);
+    c->ent = entmap_find(&e->keyset.groups, c->hash, e->scratch.keybuf, klen);
+    c->stamp = e->scratch.ev_stamp;
+    return CEP_OK;
+}
+
 /* Keyed like other patterns: the key's entry is looked up once per event
  * for all of them (keys.c), into *gc. */
 static inline int group_lookup(cep_engine *e, const pat_rt *rt, const cep_value *vals, gcache **gc) {
     gcache *c = *gc = &e->keyset.gcache[rt->kgroup];
-    if (c->stamp != e->scratch.ev_stamp) {
-        uint32_t klen;
-        int rc = step_encode_key(e, rt->kgroup_pat, vals, &klen);
-        if (rc != CEP_OK) return rc;
-        c->hash = hash_bytes(e->scratch.keybuf, klen, e->keyset.groups.seed);
-        c->ent = entmap_find(&e->keyset.groups, c->hash, e->scratch.keybuf, klen);
-        c->stamp = e->scratch.ev_stamp;
-    }
-    return CEP_OK;
-}
-
-int pattern_keyless(cep_engine *e, uint32_t pi, const cep_value *vals) {
-    gcache *gc;
-    if (group_lookup(e, &e->rt[pi], vals, &gc) != CEP_OK) return 0; /* step_pattern reports it */
-    return !gc->ent || !entry_get(gc->ent, pi);
+    return c->stamp == e->scratch.ev_stamp ? CEP_OK : group_lookup_slow(e, rt, vals);
 }
 
 int pattern_group_entry(cep_engine *e, uint32_t pi, const cep_value *vals, key_entry **ent) {
@@ -649,7 +649,7 @@ int step_pattern(cep_engine *e, uint32_t pi, step_in *in) {
     if (rt->skippable && e->cfg.state_ttl <= 0) {
         /* If no gate lets the event in, it changes nothing of this pattern
          * for any key: not even its key needs looking up. */
-        int any = e->scratch.gmask != 0;
+        int any = e->scratch.gmask != 0 || e->scratch.sure != 0; /* (sure: gates the route opened) */
         for (uint32_t s = 0; s < pat->nstates && !any && rt->undispatched; s++)
             if (pat->states[s].gate && gate_open(e, pat, s, in->row)) any = 1;
         if (!any) return CEP_OK;
@@ -749,7 +749,7 @@ int step_pattern(cep_engine *e, uint32_t pi, step_in *in) {
     if (e->stats.partial_matches > e->stats.peak_partial_matches)
         e->stats.peak_partial_matches = e->stats.partial_matches;
     if (!ks->listed && (ks->npms || (e->scratch.completed.n && pat->skip != NFA_SKIP_NO_SKIP))) engine_key_activate(e, ks);
-    emit_complete(e, pi, ks, &e->scratch.completed);
+    if (e->scratch.completed.n || ks->held) emit_complete(e, pi, ks, &e->scratch.completed);
     if (e->cfg.state_ttl > 0) timers_arm_ttl(e, ks);
     if (!ks->npms && !ks->held) engine_key_settle(e, ks);
     return e->oom ? CEP_ENOMEM : CEP_OK;
