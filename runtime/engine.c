@@ -179,22 +179,27 @@ static int process_event(cep_engine *e, cep_event *ev, int straggler, int own) {
     int nv;
     /* With a state TTL every event refreshes its keys: no routing. */
     if (r && e->cfg.state_ttl <= 0 && (nv = visit_build(e, r, row, &v)) >= 0) {
+        /* (Read once: stepping changes neither the program nor these.) */
+        const pat_rt *rts = e->rt;
+        const nfa_pattern *pats = e->prog->patterns;
+        int budget = e->cfg.max_bytes != 0;
         for (int i = 0; i < nv; i++) {
             uint32_t pi = v[i].pi;
+            uint64_t maybe = v[i].maybe;
+            const pat_rt *rt = &rts[pi];
             /* Every gate closed: the event changes nothing of a skippable
              * pattern (step_pattern's first return). */
-            if (v[i].exact && !v[i].maybe && e->rt[pi].skippable && e->prog->patterns[pi].nstates <= 64) continue;
-            in.maybe = v[i].maybe;
-            in.sure = v[i].sure;
-            in.exact_dispatch = v[i].exact && (r->exact_dispatch[pi / 64] >> (pi % 64) & 1);
+            if (v[i].exact && !maybe && rt->skippable && pats[pi].nstates <= 64) continue;
             /* Its start closed, it can only step the key's partial
              * matches: none, nothing to do (step_pattern's early
              * return, without the call; not under a memory budget,
              * which makes room before even that). */
-            const pat_rt *rt = &e->rt[pi];
-            if (rt->start_bit && !(in.maybe & rt->start_bit) && rt->kgroup != NO_GROUP && !e->cfg.max_bytes &&
+            if (rt->start_bit && !(maybe & rt->start_bit) && rt->kgroup != NO_GROUP && !budget &&
                 pattern_keyless(e, pi, row))
                 continue;
+            in.maybe = maybe;
+            in.sure = v[i].sure;
+            in.exact_dispatch = v[i].exact && (r->exact_dispatch[pi / 64] >> (pi % 64) & 1);
             int res = step_pattern(e, pi, &in);
             if (res != CEP_OK) rc = res;
         }

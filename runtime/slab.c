@@ -46,7 +46,7 @@ struct slab_chunk {
 _Static_assert(sizeof(slab_chunk) == 64, "slab_chunk is the 64-byte head of a chunk");
 
 /* Bytes of the blocks of class c (size_class). */
-static size_t class_size(int c) {
+static inline size_t class_size(int c) {
     if (c < SMALL_CLASSES) return (size_t)(c + 1) << 3;
     size_t base = (size_t)256 << ((c - SMALL_CLASSES) / 2); /* 256, 512, 1024, 2048 */
     return (c - SMALL_CLASSES) % 2 ? base * 2 : base + base / 2;
@@ -56,7 +56,7 @@ static size_t class_size(int c) {
  * for 384, 512, 768, 1024, 1536, 2048, 3072, 4096 (steps of 1.5x and
  * 1.33x: a partial-match array that doubled wastes less than with powers
  * of two). */
-static int size_class(size_t n) {
+static inline int size_class(size_t n) {
     if (n <= SMALL_MAX) return n ? (int)((n - 1) >> 3) : 0;
     int c = SMALL_CLASSES;
     while (class_size(c) < n) c++;
