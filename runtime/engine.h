@@ -241,6 +241,7 @@ typedef struct pat_rt {
     uint8_t has_gaps;       /* some state has a gap window */
     uint8_t skippable;      /* see step.c: an event no gate lets in changes nothing */
     uint8_t undispatched;   /* has gates that the dispatch lookup does not decide */
+    uint8_t fresh_start;    /* its start is FOLLOW, NEXT or ANY into a state that waits (step_fresh) */
 } pat_rt;
 
 #define NO_GROUP UINT32_MAX

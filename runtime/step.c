@@ -632,6 +632,43 @@ int pattern_group_entry(cep_engine *e, uint32_t pi, const cep_value *vals, key_e
     return rc;
 }
 
+/* A key with no state for pattern pat, whose simple start (FOLLOW, NEXT
+ * or ANY, taking into a waiting state) may take the event: what
+ * step_pattern does for it, straight: the one partial match the start
+ * makes, in a new key state's own bucket (W8: most partial matches are
+ * made so, each the first of its key and pattern). */
+static int step_fresh(cep_engine *e, uint32_t pi, const nfa_pattern *pat, step_in *in, gcache *gc, uint64_t hash) {
+    const nfa_state *st = &pat->states[pat->start];
+    if (st->gate && !gate_open(e, pat, pat->start, in->row)) return CEP_OK;
+    if (st->rest && !holds(e, st->rest, in->row, NULL)) return CEP_OK;
+    cep_event *ev = stored_event(e, in);
+    pm q = {.start = in->ev->time, .start_seq = in->ev->seq, .state = st->target};
+    uint32_t klen = 0;
+    key_state *ks = NULL;
+    if (!ev || !(q.node = engine_node_new(e, ev, st->step, NULL))) goto oom;
+    if (step_encode_key(e, pi, in->row, &klen) != CEP_OK || !(ks = engine_key_new(e, pi, hash, e->scratch.keybuf, klen, gc))) {
+        engine_node_release(e, q.node);
+        goto oom;
+    }
+    ks->last_event = in->ev->time;
+    bucket *b = key_bucket(e, ks, q.state, 1); /* (the key state's own room: no allocation) */
+    pm_set_hint(pat, &q);
+    if (!b || timers_arm_pm(e, ks, &q, 1) < 0) { /* it could never expire */
+        engine_node_release(e, q.node);
+        engine_key_settle(e, ks);
+        goto oom;
+    }
+    b->v[b->hi++] = q;
+    ks->npms = 1;
+    if (++e->stats.partial_matches > e->stats.peak_partial_matches)
+        e->stats.peak_partial_matches = e->stats.partial_matches;
+    engine_key_activate(e, ks);
+    return e->oom ? CEP_ENOMEM : CEP_OK;
+oom:
+    e->oom = 1;
+    return CEP_ENOMEM;
+}
+
 int step_pattern(cep_engine *e, uint32_t pi, step_in *in) {
     const nfa_pattern *pat = &e->prog->patterns[pi];
     const pat_rt *rt = &e->rt[pi];
@@ -674,6 +711,7 @@ int step_pattern(cep_engine *e, uint32_t pi, step_in *in) {
         if ((st->shape == SHAPE_FOLLOW || st->shape == SHAPE_NEXT) && st->gate &&
             !gate_open(e, pat, pat->start, in->row))
             return CEP_OK;
+        if (rt->fresh_start && !pat->compact && e->cfg.state_ttl <= 0) return step_fresh(e, pi, pat, in, gc, hash);
     }
     if (pat->compact && (!ks || key_tecs(ks) || (!ks->nb && !ks->held))) {
         /* Every combination, compactly (tecs.c), while nothing needs the

@@ -481,6 +481,8 @@ static int set_build(cep_engine *e, const cep_program *p, lane_set *ls) {
         rt->maxw = bits_for(pat->max_outputs);
         rt->skippable = pat->skippable;
         rt->undispatched = pat->undispatched;
+        rt->fresh_start = sst && (sst->shape == SHAPE_FOLLOW || sst->shape == SHAPE_NEXT || sst->shape == SHAPE_ANY) &&
+                          pat->states[sst->target].kind != ST_FINAL;
         if (pat->nstates > maxstates) maxstates = pat->nstates;
     }
     mem_free(len);
