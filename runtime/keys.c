@@ -363,7 +363,7 @@ bucket *key_bucket(cep_engine *e, key_state *ks, uint32_t state, int create) {
         ks->dir = bv = nb; /* (over inl_b, copied) */
         ks->bcap = (uint16_t)ncap;
     }
-    memmove(bv + i + 1, bv + i, (ks->nb - i) * sizeof *bv);
+    if (i < ks->nb) memmove(bv + i + 1, bv + i, (ks->nb - i) * sizeof *bv);
     ks->nb++;
     bv[i] = (bucket){.state = state};
     mark_due(e, ks, state);
