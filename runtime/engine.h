@@ -459,6 +459,8 @@ void engine_key_settle(cep_engine *e, key_state *ks);
 /* A key that had nothing and now holds state goes to the end of the list. */
 void engine_key_activate(cep_engine *e, key_state *ks);
 bucket *key_bucket(cep_engine *e, key_state *ks, uint32_t state, int create);
+/* Room for n more partial matches at b's end; 0 or -1. */
+int key_bucket_room(cep_engine *e, bucket *b, uint32_t n);
 void key_drop_empty_buckets(cep_engine *e, key_state *ks);
 /* Has ks a partial match in one of states (bits 0..63; a state from 64
  * on counts; all ones: in any state)? */

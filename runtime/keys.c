@@ -395,6 +395,8 @@ static int bucket_reserve(cep_engine *e, bucket *b, uint32_t n) {
     return 0;
 }
 
+int key_bucket_room(cep_engine *e, bucket *b, uint32_t n) { return bucket_reserve(e, b, n); }
+
 int key_insert_sorted(cep_engine *e, key_state *ks, pm_list *l) {
     uint32_t i = 0;
     int rc = 0;

@@ -557,10 +557,11 @@ static void insert_kids(cep_engine *e, key_state *ks, const step_in *in) {
         /* The common case: one new partial match, which goes last. */
         pm *q = &l->v[0];
         /* (A key with no bucket, most often one just made: its first
-         * bucket is the key state's own room, made without allocating.) */
+         * bucket is made here.) */
         bucket *b = ks->nb == 1 && key_buckets(ks)[0].state == q->state ? &key_buckets(ks)[0]
                   : key_bucket(e, ks, q->state, !ks->nb);
-        if (b && b->hi < b->cap && (b->lo == b->hi || pm_less(&b->v[b->hi - 1], q))) {
+        if (b && (b->lo == b->hi || (b->hi < b->cap && pm_less(&b->v[b->hi - 1], q))) &&
+            key_bucket_room(e, b, 1) == 0) {
             pm_set_hint(&e->prog->patterns[ks->pattern], q);
             if (timers_arm_pm(e, ks, q, q->start_seq == in->ev->seq) < 0) {
                 engine_node_release(e, q->node);
@@ -635,7 +636,7 @@ int pattern_group_entry(cep_engine *e, uint32_t pi, const cep_value *vals, key_e
 /* A key with no state for pattern pat, whose simple start (FOLLOW, NEXT
  * or ANY, taking into a waiting state) may take the event: what
  * step_pattern does for it, straight: the one partial match the start
- * makes, in a new key state's own bucket (W8: most partial matches are
+ * makes, in a new key state's first bucket (W8: most partial matches are
  * made so, each the first of its key and pattern). */
 static int step_fresh(cep_engine *e, uint32_t pi, const nfa_pattern *pat, step_in *in, gcache *gc, uint64_t hash) {
     const nfa_state *st = &pat->states[pat->start];
@@ -651,9 +652,9 @@ static int step_fresh(cep_engine *e, uint32_t pi, const nfa_pattern *pat, step_i
         goto oom;
     }
     ks->last_event = in->ev->time;
-    bucket *b = key_bucket(e, ks, q.state, 1); /* (the key state's own room: no allocation) */
+    bucket *b = key_bucket(e, ks, q.state, 1);
     pm_set_hint(pat, &q);
-    if (!b || timers_arm_pm(e, ks, &q, 1) < 0) { /* it could never expire */
+    if (!b || key_bucket_room(e, b, 1) < 0 || timers_arm_pm(e, ks, &q, 1) < 0) { /* (it could never expire) */
         engine_node_release(e, q.node);
         engine_key_settle(e, ks);
         goto oom;
