@@ -530,9 +530,9 @@ static int new_engine(kctx *k, cep_engine **out) {
     if (rc == CEP_OK) rc = cep_engine_set_allowed_lateness(e, o->lateness);
     if (rc == CEP_OK) rc = cep_engine_set_max_partial_matches(e, (uint64_t)o->max_pms, pol);
     if (rc == CEP_OK) rc = cep_engine_set_time_field(e, o->time_field);
-    /* (The text goes out only with events: late ones, timeouts', matches
-     * of patterns without emit, for which the engine keeps it.) */
-    if (rc == CEP_OK) rc = cep_engine_set_drop_raw(e, !o->late_topic && !o->timeouts_topic);
+    /* The events' text is kept (no cep_engine_set_drop_raw): a member may
+     * restart with --timeouts-topic on state written without it, and its
+     * timeouts would then have no text to print. */
     if (rc != CEP_OK) {
         if (e) cep_engine_free(e);
         return rc;

@@ -27,16 +27,19 @@ void engine_set_err(cep_engine *e, const char *fmt, ...) {
 
 /* ---- stored events ------------------------------------------------------------ */
 
+/* Does every pattern of p have an emit clause (its matches print fields,
+ * never an event's text)? Set in cfg.raw_all_emit whenever e->prog
+ * changes: a cache keyed by the program's address would outlive a freed
+ * program whose address a new one takes. */
+int engine_all_emit(const cep_program *p) {
+    for (uint32_t i = 0; i < p->npatterns; i++)
+        if (!p->patterns[i].nemit) return 0;
+    return 1;
+}
+
 /* Is ev's raw text of no use to keep (cep_engine_set_drop_raw)? */
 static int raw_unwanted(cep_engine *e, const cep_event *ev) {
-    if (!e->cfg.drop_raw || ev->stored || !ev->raw_len) return 0;
-    if (e->cfg.raw_prog != e->prog) { /* a new program: look again */
-        int all = 1;
-        for (uint32_t i = 0; i < e->prog->npatterns && all; i++) all = e->prog->patterns[i].nemit > 0;
-        e->cfg.raw_all_emit = all;
-        e->cfg.raw_prog = e->prog;
-    }
-    return e->cfg.raw_all_emit;
+    return e->cfg.drop_raw && e->cfg.raw_all_emit && !ev->stored && ev->raw_len;
 }
 
 /* engine_copy_event, its block's size in *size. */
@@ -614,6 +617,7 @@ CEP_API int cep_engine_new(const cep_program *p, cep_engine **out) {
     cep_engine *e = mem_calloc(1, sizeof *e);
     if (!e) return CEP_ENOMEM;
     e->prog = p;
+    e->cfg.raw_all_emit = engine_all_emit(p);
     e->time.watermark = INT64_MIN;
     e->time.max_seen = INT64_MIN;
     e->time.end_after = INT64_MAX;

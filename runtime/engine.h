@@ -303,8 +303,7 @@ typedef struct engine_config {
     int flat_only;            /* CEP_COMPACT=0 in the environment: compact patterns
                                * kept flat too (tests compare both forms) */
     int drop_raw;             /* cep_engine_set_drop_raw */
-    const cep_program *raw_prog; /* the program raw_all_emit was found for */
-    int raw_all_emit;         /* every pattern of raw_prog has an emit clause */
+    int raw_all_emit;         /* engine_all_emit(prog), kept with prog */
 } engine_config;
 
 /* The caller's callbacks and their user data. */
@@ -423,6 +422,7 @@ struct cep_engine {
 void engine_set_err(cep_engine *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* A stored copy of ev (slab memory, refs 1, counted, tag hook told). */
 cep_event *engine_keep_event(cep_engine *e, const cep_event *ev);
+int engine_all_emit(const cep_program *p);
 /* Drop one reference of a stored event (counted; freed at zero). */
 void engine_drop_event(cep_engine *e, cep_event *ev);
 /* The same without counting or telling the tag hook (reload.c's copies). */

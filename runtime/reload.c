@@ -159,6 +159,7 @@ static int not_switched(remap *r, int *pmap) {
     mem_free(pmap);
     mem_free(r->slot);
     cep_event_free(r->builder);
+    r->e->cfg.raw_all_emit = engine_all_emit(r->e->prog);
     engine_set_err(r->e, "out of memory while changing the program");
     return CEP_ENOMEM;
 }
@@ -193,7 +194,9 @@ CEP_API int cep_engine_replace_program(cep_engine *e, const cep_program *np) {
 
     /* Buffered events are still to be matched, by every new pattern too:
      * copied before anything changes, so that running out of memory here
-     * leaves the engine as it was (no partial match holds them yet). */
+     * leaves the engine as it was (no partial match holds them yet).
+     * They keep their text: a new pattern without emit may print them. */
+    e->cfg.raw_all_emit = 0;
     for (size_t i = 0; i < e->time.reorder.n && !r.oom; i++) copy_event(&r, e->time.reorder.v[i], 1);
     if (r.oom) {
         return not_switched(&r, pmap);
@@ -244,6 +247,7 @@ CEP_API int cep_engine_replace_program(cep_engine *e, const cep_program *np) {
     for (size_t i = 0; i < r.ncopies; i++) engine_drop_event(e, r.copies[i]);
     e->prog = np;
     e->ctx.prog = np;
+    e->cfg.raw_all_emit = engine_all_emit(np);
     if (timers_rebuild(e) < 0) {
         lose_partial_matches(e);
         r.oom = 1;

@@ -290,6 +290,30 @@ START_TEST(drop_raw_only_with_emit) {
 }
 END_TEST
 
+/* Events buffered under a program whose patterns all emit, then a switch
+ * to one that prints events: the buffered copies keep their text (they
+ * were copied under the new program's needs, not the old one's). */
+START_TEST(drop_raw_follows_program_switch) {
+    cep_program *a = compile_ok("pattern p begin a where t == 1 followedBy b where t == 2 emit gap = b.ts - a.ts\n");
+    cep_program *b = compile_ok("pattern p begin a where t == 1 followedBy b where t == 2\n");
+    cep_engine *e = NULL;
+    collected c = {0};
+    ck_assert_int_eq(cep_engine_new(a, &e), CEP_OK);
+    ck_assert_int_eq(cep_engine_set_max_delay(e, 100), CEP_OK);
+    cep_engine_on_match(e, on_match_raw, &c);
+    const char *l0 = "{\"ts\":10,\"t\":1}", *l1 = "{\"ts\":13,\"t\":2}";
+    ck_assert_int_eq(cep_engine_push_json(e, l0, strlen(l0)), CEP_OK); /* buffered, with its text */
+    ck_assert_int_eq(cep_engine_set_drop_raw(e, 1), CEP_OK);
+    ck_assert_int_eq(cep_engine_replace_program(e, b), CEP_OK);
+    ck_assert_int_eq(cep_engine_push_json(e, l1, strlen(l1)), CEP_OK);
+    ck_assert_int_eq(cep_engine_finish(e), CEP_OK);
+    ck_assert_str_eq(c.text, "{\"ts\":10,\"t\":1};{\"ts\":13,\"t\":2};");
+    cep_engine_free(e);
+    cep_program_free(a);
+    cep_program_free(b);
+}
+END_TEST
+
 START_TEST(api_edges) {
     ck_assert_str_eq(cep_strerror(CEP_OK), "success");
     ck_assert_str_eq(cep_strerror(CEP_ENOMEM), "out of memory");
@@ -1058,6 +1082,7 @@ Suite *engine_suite(void) {
     tcase_add_test(tc, thresholds_nan_and_infinity);
     tcase_add_test(tc, timer_lane_chunks);
     tcase_add_test(tc, drop_raw_only_with_emit);
+    tcase_add_test(tc, drop_raw_follows_program_switch);
     suite_add_tcase(s, tc);
     return s;
 }
