@@ -160,26 +160,25 @@ void mem_free(void *p) {
 
 /* An embedder's allocator knows no alignment: take align more and keep
  * what it returned in the word before the aligned block. */
-void *mem_alloc_aligned(size_t n, size_t align) {
-    if (should_fail()) return NULL;
+static void *alloc_aligned(size_t n, size_t align) {
     if (user_on) {
         if (n > (size_t)-1 - align - sizeof(void *)) return NULL;
         char *raw = user.alloc(user.ud, n + align + sizeof(void *));
         if (!raw) return NULL;
         char *p = (char *)(((uintptr_t)raw + sizeof(void *) + align - 1) & ~(uintptr_t)(align - 1));
         memcpy(p - sizeof(void *), &raw, sizeof raw);
-        LIVE(p);
         return p;
     }
-    void *p = NULL;
 #ifdef CEP_USE_JEMALLOC
-    if (JE) {
-        p = mallocx(n, MALLOCX_ALIGN(align) | AF);
-        LIVE(p);
-        return p;
-    }
+    if (JE) return mallocx(n, MALLOCX_ALIGN(align) | AF);
 #endif
-    if (posix_memalign(&p, align, n) != 0) return NULL;
+    void *p = NULL;
+    return posix_memalign(&p, align, n) == 0 ? p : NULL;
+}
+
+void *mem_alloc_aligned(size_t n, size_t align) {
+    if (should_fail()) return NULL;
+    void *p = alloc_aligned(n, align);
     LIVE(p);
     return p;
 }
