@@ -77,13 +77,16 @@ static int heap_relay(lane *l, size_t ncap) {
 /* First chunk of sorted lane l (its chunks: first .. l->cap / LANE_CHUNK - 1). */
 static size_t first_chunk(const lane *l) { return l->lo >> LANE_SHIFT; }
 
+/* Free chunk k of sorted lane l (its place in the ring made empty). */
+static void chunk_free(lane *l, size_t k) {
+    mem_free(l->dir[k & (l->ndir - 1)]);
+    l->dir[k & (l->ndir - 1)] = NULL;
+}
+
 /* Free the chunks of sorted lane l from position end on (a multiple of
  * LANE_CHUNK, at least lo's chunk's start). */
 static void chunks_free_from(lane *l, size_t end) {
-    for (size_t k = end >> LANE_SHIFT; k < l->cap >> LANE_SHIFT; k++) {
-        mem_free(l->dir[k & (l->ndir - 1)]);
-        l->dir[k & (l->ndir - 1)] = NULL;
-    }
+    for (size_t k = end >> LANE_SHIFT; k < l->cap >> LANE_SHIFT; k++) chunk_free(l, k);
     if (end < l->cap) l->cap = end;
 }
 
@@ -183,11 +186,7 @@ static timer_ent lane_pop(lane *l) {
     if (l->kind == LANE_SORTED) {
         timer_ent t = AT(l, l->lo);
         l->lo++;
-        if (!(l->lo & (LANE_CHUNK - 1))) { /* it left a chunk */
-            size_t k = (l->lo >> LANE_SHIFT) - 1;
-            mem_free(l->dir[k & (l->ndir - 1)]);
-            l->dir[k & (l->ndir - 1)] = NULL;
-        }
+        if (!(l->lo & (LANE_CHUNK - 1))) chunk_free(l, (l->lo >> LANE_SHIFT) - 1); /* it left a chunk */
         return t;
     }
     timer_ent t = l->v[0];
