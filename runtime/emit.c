@@ -240,17 +240,19 @@ void pm_merge(cep_engine *e, pm_list *parts, const uint32_t *cut, uint32_t ncut,
     parts->n = 0;
 }
 
-/* A `within` window alone (no gaps): is p's closed at now? */
-static inline int within_due(const nfa_pattern *pat, const pm *p, int64_t now) {
+/* A `within` window alone (no gaps): is p's closed at now? (From pat_rt,
+ * not the pattern: with many rules that is one cache line less an
+ * expiry.) */
+static inline int within_due(const pat_rt *rt, const pm *p, int64_t now) {
     /* A window ending at INT64_MAX or past it never closes (pm_deadline). */
-    return pat->has_within && p->start < INT64_MAX - pat->within_ms && p->start + pat->within_ms <= now;
+    return rt->within_lane != NO_LANE && p->start < INT64_MAX - rt->within_ms && p->start + rt->within_ms <= now;
 }
 
 /* One partial match's window closed: it completes (waiting on a trailing
  * notFollowedBy) or times out. */
 static void expire_one(cep_engine *e, uint32_t pi, key_state *ks, pm *p) {
     const nfa_pattern *pat = &e->prog->patterns[pi];
-    if (pat->states[p->state].kind == ST_PENDING) {
+    if (e->rt[pi].has_pending && pat->states[p->state].kind == ST_PENDING) {
         pm_list *c = &e->scratch.completed;
         c->n = 0;
         if (engine_list_push(c, *p) < 0) {
@@ -270,15 +272,16 @@ void emit_prune_expired(cep_engine *e, key_state *ks, int64_t now) {
     if (!ks->npms || tecs_prune(e, ks, now)) return;
     uint32_t pi = ks->pattern;
     const nfa_pattern *pat = &e->prog->patterns[pi];
-    if (!e->rt[pi].has_gaps) {
+    const pat_rt *rt = &e->rt[pi];
+    if (!rt->has_gaps) {
         /* `within` alone: due only if some bucket's first is; most often
          * one partial match is, and it goes without the general path. */
         bucket *due = NULL;
         int many = 0;
         for (uint32_t i = 0; i < ks->nb; i++) {
             bucket *b = &key_buckets(ks)[i];
-            if (!within_due(pat, &b->v[b->lo], now)) continue;
-            many |= due != NULL || (b->lo + 1 < b->hi && within_due(pat, &b->v[b->lo + 1], now));
+            if (!within_due(rt, &b->v[b->lo], now)) continue;
+            many |= due != NULL || (b->lo + 1 < b->hi && within_due(rt, &b->v[b->lo + 1], now));
             due = b;
         }
         if (!due) return;

@@ -183,22 +183,21 @@ static int process_event(cep_engine *e, cep_event *ev, int straggler, int own) {
     /* With a state TTL every event refreshes its keys: no routing. */
     if (r && e->cfg.state_ttl <= 0 && (nv = visit_build(e, r, row, &v)) >= 0) {
         /* (Read once: stepping changes neither the program nor these.) */
-        const pat_rt *rts = e->rt;
-        const nfa_pattern *pats = e->prog->patterns;
+        const pat_hot *hots = e->hot;
         int budget = e->cfg.max_bytes != 0;
         for (int i = 0; i < nv; i++) {
             uint32_t pi = v[i].pi;
             uint64_t maybe = v[i].maybe;
-            const pat_rt *rt = &rts[pi];
+            const pat_hot *h = &hots[pi]; /* (not pat_rt: see pat_hot) */
             /* Every gate closed: the event changes nothing of a skippable
              * pattern (step_pattern's first return). */
-            if (v[i].exact && !maybe && rt->skippable && pats[pi].nstates <= 64) continue;
+            if (v[i].exact && !maybe && h->skip_closed) continue;
             /* Its start closed, it can only step the key's partial
              * matches: none, nothing to do (step_pattern's early
              * return, without the call; not under a memory budget,
              * which makes room before even that). */
-            if (rt->start_bit && !(maybe & rt->start_bit) && rt->kgroup != NO_GROUP && !budget &&
-                pattern_keyless(e, pi, row))
+            if (h->start < 64 && !(maybe >> h->start & 1) && h->kgroup != NO_GROUP && !budget &&
+                pattern_keyless(e, h->kgroup, pi, row))
                 continue;
             in.maybe = maybe;
             in.sure = v[i].sure;

@@ -242,9 +242,23 @@ typedef struct pat_rt {
     uint8_t skippable;      /* see step.c: an event no gate lets in changes nothing */
     uint8_t undispatched;   /* has gates that the dispatch lookup does not decide */
     uint8_t fresh_start;    /* its start is FOLLOW, NEXT or ANY into a state that waits (step_fresh) */
+    uint8_t has_pending;    /* some state is ST_PENDING (expiry reads the states only then) */
 } pat_rt;
 
 #define NO_GROUP UINT32_MAX
+
+/* What the visit loop (process_event) reads of a pattern to pass over it,
+ * 8 bytes beside the pat_rt array. Most visits end there (every gate
+ * closed, or only waiting gates open and no state for the key); with a
+ * thousand rules an event concerns a rule seldom, and pat_rt (64 bytes)
+ * and nfa_pattern are out of cache by then: this array (8 KB at 1,000
+ * rules) stays in. */
+typedef struct pat_hot {
+    uint32_t kgroup;        /* pat_rt.kgroup */
+    uint8_t start;          /* the state of pat_rt.start_bit; 64: none */
+    uint8_t skip_closed;    /* pat_rt.skippable, at most 64 states */
+    uint8_t pad[2];
+} pat_hot;
 
 #define NO_LANE UINT32_MAX
 
@@ -412,6 +426,7 @@ struct cep_engine {
     cep_event *builder;       /* for cep_engine_push_json */
     eval_ctx ctx;
     pat_rt *rt;               /* per pattern */
+    pat_hot *hot;             /* per pattern, in rt's block */
     uint32_t nrt;
     cep_match match;          /* the view handed to the match callback */
     cep_stats stats;
@@ -608,10 +623,10 @@ int group_lookup_slow(cep_engine *e, const pat_rt *rt, const cep_value *vals);
 /* Has pattern pi (in a key group) no state for the key of vals? Asked of
  * many patterns an event passes over: the group's entry is looked up
  * once per event, then one probe each. */
-static inline int pattern_keyless(cep_engine *e, uint32_t pi, const cep_value *vals) {
-    const pat_rt *rt = &e->rt[pi];
-    const gcache *c = &e->keyset.gcache[rt->kgroup];
-    if (c->stamp != e->scratch.ev_stamp && group_lookup_slow(e, rt, vals) != CEP_OK) return 0; /* step_pattern reports it */
+static inline int pattern_keyless(cep_engine *e, uint32_t kgroup, uint32_t pi, const cep_value *vals) {
+    const gcache *c = &e->keyset.gcache[kgroup];
+    if (c->stamp != e->scratch.ev_stamp && group_lookup_slow(e, &e->rt[pi], vals) != CEP_OK)
+        return 0; /* step_pattern reports it */
     return !c->ent || !entry_get(c->ent, pi);
 }
 

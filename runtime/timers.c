@@ -372,6 +372,7 @@ void timers_arm_ttl(cep_engine *e, key_state *ks) {
 /* What engine_lanes_build makes for a program, committed in one step. */
 typedef struct lane_set {
     pat_rt *rt;
+    pat_hot *hot;           /* in rt's block */
     uint32_t nrt;
     lane *lanes;
     uint32_t nlanes;
@@ -438,9 +439,11 @@ static int set_build(cep_engine *e, const cep_program *p, lane_set *ls) {
      * rules: two small blocks a rule would cost more than their data). */
     size_t nst = 0;
     for (uint32_t i = 0; i < p->npatterns; i++) nst += p->patterns[i].nstates;
-    ls->rt = mem_calloc(1, (p->npatterns ? p->npatterns : 1) * sizeof *ls->rt + 2 * nst * sizeof(uint32_t));
+    size_t np = p->npatterns ? p->npatterns : 1;
+    ls->rt = mem_calloc(1, np * (sizeof *ls->rt + sizeof *ls->hot) + 2 * nst * sizeof(uint32_t));
     if (!ls->rt) return -1;
-    uint32_t *per_state = (uint32_t *)(ls->rt + (p->npatterns ? p->npatterns : 1));
+    ls->hot = (pat_hot *)(ls->rt + np);
+    uint32_t *per_state = (uint32_t *)(ls->hot + np);
     ls->nrt = p->npatterns;
     uint32_t n = 0, maxstates = 1;
     size_t nlen = 0;
@@ -473,6 +476,7 @@ static int set_build(cep_engine *e, const cep_program *p, lane_set *ls) {
             int64_t g = pat->states[st].gap_ms;
             rt->gap_lane[st] = g > 0 ? lane_of(len, n, g) : NO_LANE;
             if (g > 0) rt->has_gaps = 1;
+            if (pat->states[st].kind == ST_PENDING) rt->has_pending = 1;
         }
         const nfa_state *sst = pat->nstates ? &pat->states[pat->start] : NULL;
         if (sst && pat->start < 64 && sst->gate && (sst->shape == SHAPE_FOLLOW || sst->shape == SHAPE_NEXT))
@@ -489,6 +493,11 @@ static int set_build(cep_engine *e, const cep_program *p, lane_set *ls) {
     ls->ngroups = key_groups_build(p, ls->rt);
     if (ls->ngroups == UINT32_MAX || !(ls->gcache = mem_calloc(ls->ngroups ? ls->ngroups : 1, sizeof *ls->gcache)))
         goto oom;
+    for (uint32_t i = 0; i < p->npatterns; i++) {
+        const pat_rt *rt = &ls->rt[i];
+        ls->hot[i] = (pat_hot){rt->kgroup, rt->start_bit ? (uint8_t)p->patterns[i].start : 64,
+                               rt->skippable && p->patterns[i].nstates <= 64, {0, 0}};
+    }
     keyed_build(p, ls);
     ls->nlanes = n + 1;
     ls->lanes = mem_calloc(ls->nlanes, sizeof *ls->lanes);
@@ -521,6 +530,7 @@ oom:
 
 static void set_take(cep_engine *e, lane_set *ls) {
     e->rt = ls->rt;
+    e->hot = ls->hot;
     e->nrt = ls->nrt;
     e->timers.lanes = ls->lanes;
     e->timers.nlanes = ls->nlanes;
@@ -532,7 +542,7 @@ static void set_take(cep_engine *e, lane_set *ls) {
 }
 
 static lane_set set_of(cep_engine *e) {
-    return (lane_set){e->rt, e->nrt, e->timers.lanes, e->timers.nlanes, e->timers.lane_heap, e->keyset.gcache,
+    return (lane_set){e->rt, e->hot, e->nrt, e->timers.lanes, e->timers.nlanes, e->timers.lane_heap, e->keyset.gcache,
                       e->keyset.ngroups, e->keyset.keyed_group};
 }
 
