@@ -44,8 +44,10 @@ typedef struct route_field {
     route_ent *ents;
     /* Beside each entry, a tag of its key's hash (0: empty): an event's
      * value that no pattern names (most of them, with many rules) is
-     * turned away reading these 4 bytes a probe, not the entries. */
-    uint32_t *tags;
+     * turned away reading this byte a probe, not the entries. One byte,
+     * so that the array stays in L1 between the events that concern
+     * rules (W8: 1 KB for 1,024 slots, 4 KB with 4-byte tags). */
+    uint8_t *tags;
     uint32_t nkeys;
     uint32_t all_first, all_n; /* every pattern of the field (pool), ascending */
 } route_field;
