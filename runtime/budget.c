@@ -166,7 +166,7 @@ static uint64_t container_bytes(const cep_engine *e) {
  * matches (the slab's blocks), nodes not in an event's own room. */
 static uint64_t live_bytes(const cep_engine *e) {
     /* (+ the running aggregates nodes keep, allocated apart: eval.c) */
-    return (uint64_t)e->store.mem.in_use + e->store.mem.direct + e->store.pooled_nodes * sizeof(pm_node) + e->ctx.agg_bytes;
+    return (uint64_t)e->store.mem.in_use + e->store.mem.direct + e->store.pooled_nodes * sizeof(pm_lnode) + e->ctx.agg_bytes;
 }
 
 uint64_t engine_memory(const cep_engine *e) { return live_bytes(e) + container_bytes(e); }
@@ -190,7 +190,7 @@ static uint64_t step_growth(const cep_engine *e, uint32_t pi, const key_state *k
         k += (uint64_t)(b->hi - b->lo) * rt->outs[s];
     }
     if (ks) n = ks->npms;
-    uint64_t g = k * (2 * sizeof(pm) + sizeof(pm_node)) + 2 * (n + k) * sizeof(pm);
+    uint64_t g = k * (2 * sizeof(pm) + sizeof(pm_lnode)) + 2 * (n + k) * sizeof(pm);
     if (!in->own && !*in->stored) g += event_frozen_size(in->ev, NULL);
     if (!ks) {
         g += slab_size(sizeof(key_state) + e->scratch.keybuf_cap);

@@ -38,7 +38,7 @@ void emit_match(cep_engine *e, uint32_t pi, const pm *p, int timeout) {
         return;
     }
     if (one_each && n == ns) {
-        for (const pm_node *x = p->node; x; x = x->parent) m->events[x->step] = x->ev;
+        for (const pm_node *x = p->node; x; x = x->parent) m->events[x->step] = node_ev(x);
         for (uint32_t s = 0; s <= ns; s++) m->step_off[s] = s;
     } else {
         /* Group the chain's events by step, oldest first (a counting
@@ -48,16 +48,16 @@ void emit_match(cep_engine *e, uint32_t pi, const pm *p, int timeout) {
         memset(m->step_off, 0, (ns + 1) * sizeof *m->step_off);
         for (const pm_node *x = p->node; x; x = x->parent) m->step_off[x->step + 1]++;
         for (uint32_t s = 0; s < ns; s++) m->step_off[s + 1] += m->step_off[s];
-        for (const pm_node *x = p->node; x; x = x->parent) m->events[--m->step_off[x->step + 1]] = x->ev;
+        for (const pm_node *x = p->node; x; x = x->parent) m->events[--m->step_off[x->step + 1]] = node_ev(x);
         memmove(m->step_off, m->step_off + 1, ns * sizeof *m->step_off);
         m->step_off[ns] = (uint32_t)n;
     }
     m->pat = pat;
     m->pattern_index = pi;
     m->nkeys = pat->nkeys;
-    m->keyev = first->ev; /* every event of the match shares the key */
+    m->keyev = node_ev(first); /* every event of the match shares the key */
     m->start = p->start;
-    m->end = p->node->ev->time;
+    m->end = node_ev(p->node)->time;
     m->timeout = timeout;
     if (timeout) {
         e->stats.timeouts++;
@@ -120,10 +120,10 @@ static const cep_event *pruning_event(const nfa_pattern *pat, const pm *m, int *
     }
     *inclusive = 1;
     switch (pat->skip) {
-    case NFA_SKIP_TO_NEXT: return first->ev;
-    case NFA_SKIP_PAST_LAST_EVENT: return m->node->ev;
-    case NFA_SKIP_TO_FIRST: *inclusive = 0; return step_first ? step_first->ev : NULL;
-    case NFA_SKIP_TO_LAST: *inclusive = 0; return step_last ? step_last->ev : NULL;
+    case NFA_SKIP_TO_NEXT: return node_ev(first);
+    case NFA_SKIP_PAST_LAST_EVENT: return node_ev(m->node);
+    case NFA_SKIP_TO_FIRST: *inclusive = 0; return step_first ? node_ev(step_first) : NULL;
+    case NFA_SKIP_TO_LAST: *inclusive = 0; return step_last ? node_ev(step_last) : NULL;
     default: return NULL;
     }
 }
@@ -203,7 +203,7 @@ int64_t pm_deadline(const nfa_pattern *pat, const pm *p) {
     if (pat->has_within && p->start <= INT64_MAX - pat->within_ms) d = p->start + pat->within_ms;
     int64_t gap = pat->states[p->state].gap_ms;
     if (gap > 0) { /* read the last event only then: it is likely out of cache */
-        int64_t prev = p->node->ev->time;
+        int64_t prev = node_ev(p->node)->time;
         if (prev <= INT64_MAX - gap && prev + gap < d) d = prev + gap;
     }
     return d;

@@ -115,15 +115,18 @@ pm_node *engine_node_new(cep_engine *e, cep_event *ev, uint32_t step, pm_node *p
             e->store.slabs = s;
             e->store.node_slabs++;
             for (size_t i = 0; i < NODE_SLAB; i++) {
-                s->nodes[i].parent = e->store.free_nodes;
-                e->store.free_nodes = &s->nodes[i];
+                s->nodes[i].n.parent = e->store.free_nodes;
+                e->store.free_nodes = &s->nodes[i].n;
             }
         }
         n = e->store.free_nodes;
         e->store.free_nodes = n->parent;
         e->store.pooled_nodes++;
+        n->loose = 1;
+        ((pm_lnode *)n)->ev = ev;
+    } else {
+        n->loose = 0;
     }
-    n->ev = ev;
     event_retain(ev);
     n->parent = parent;
     if (parent) parent->refs++;
@@ -137,10 +140,10 @@ pm_node *engine_node_new(cep_engine *e, cep_event *ev, uint32_t step, pm_node *p
 void engine_node_release(cep_engine *e, pm_node *n) {
     while (n && --n->refs == 0) {
         pm_node *parent = n->parent;
-        cep_event *ev = n->ev;
+        cep_event *ev = node_ev(n);
         e->stats.nodes--;
         if (n->agg) expr_agg_free(&e->ctx, n);
-        if (n != room_of(ev)) { /* a pooled node; a room is freed with its event */
+        if (n->loose) { /* a pooled node; a room is freed with its event */
             n->parent = e->store.free_nodes;
             e->store.free_nodes = n;
             e->store.pooled_nodes--;
@@ -789,7 +792,7 @@ CEP_API void cep_engine_stats_sized(const cep_engine *e, cep_stats *out, size_t 
         st.memory = engine_memory(e);
         st.stored_bytes = e->store.event_bytes;
         st.pool_idle = e->store.mem.reserved - e->store.mem.in_use +
-                       (e->store.node_slabs * (uint64_t)NODE_SLAB - e->store.pooled_nodes) * sizeof(pm_node);
+                       (e->store.node_slabs * (uint64_t)NODE_SLAB - e->store.pooled_nodes) * sizeof(pm_lnode);
     }
     /* Only what the caller's cep_stats holds (an older header's is shorter). */
     memcpy(out, &st, size < sizeof st ? size : sizeof st);

@@ -286,7 +286,7 @@ typedef struct u32_list {
 typedef struct node_slab node_slab;
 struct node_slab {
     node_slab *next;
-    pm_node nodes[NODE_SLAB];
+    pm_lnode nodes[NODE_SLAB];
 };
 
 typedef struct cond_result {
@@ -656,7 +656,7 @@ static inline void pm_set_hint(const nfa_pattern *pat, pm *q) {
     const expr *r = st->rest;
     for (const pm_node *n = q->node; n; n = n->parent)
         if ((int32_t)n->step == r->step) { /* the newest event of the step, as expr_holds reads */
-            cep_value v = event_stored_value(n->ev, (uint32_t)r->slot2);
+            cep_value v = event_stored_value(node_ev(n), (uint32_t)r->slot2);
             if (v.type == CEP_INT && v.u.i >= INT32_MIN && v.u.i <= INT32_MAX) {
                 q->hint = (int32_t)v.u.i;
                 q->hinted = 1;

@@ -182,7 +182,7 @@ static const cep_event *step_event(const pm_node *chain, int32_t step,
     if (!has_index || index < 0) {
         int64_t want = has_index ? -index : 1; /* 1 = newest */
         for (const pm_node *n = chain; n; n = n->parent)
-            if ((int32_t)n->step == step && --want == 0) return n->ev;
+            if ((int32_t)n->step == step && --want == 0) return node_ev(n);
         return NULL;
     }
     int64_t count = 0;
@@ -191,7 +191,7 @@ static const cep_event *step_event(const pm_node *chain, int32_t step,
     if (index >= count) return NULL;
     int64_t skip = count - 1 - index; /* chain runs newest first */
     for (const pm_node *n = chain; n; n = n->parent)
-        if ((int32_t)n->step == step && skip-- == 0) return n->ev;
+        if ((int32_t)n->step == step && skip-- == 0) return node_ev(n);
     return NULL;
 }
 
@@ -248,7 +248,7 @@ static void acc_add(agg_acc *out, const agg_acc *a, const pm_node *x, const expr
     if ((int32_t)x->step != e->step) return;
     out->count++;
     if (e->index < 0) return; /* only counts */
-    cep_value v = event_stored_value(x->ev, (uint32_t)e->index);
+    cep_value v = event_stored_value(node_ev(x), (uint32_t)e->index);
     if (!is_num(v)) return; /* nulls and non-numbers are skipped, as in SQL */
     out->n++;
     out->dsum += num(v);

@@ -16,16 +16,33 @@
  * first, shared between partial matches that have the same prefix. */
 typedef struct pm_node pm_node;
 typedef struct agg_block agg_block;
+/* Most nodes live in the room at the head of their event's block (event.h:
+ * most events are taken once), where the event is the bytes right after
+ * the node: such a node keeps no pointer to it (at a million keys, 8 bytes
+ * of every stored event: issue 18). A node of the pool or of a walk over
+ * a compact key (loose) is a pm_lnode, which names its event. node_ev
+ * reads either. */
 struct pm_node {
-    cep_event *ev;     /* the accepted event (reference counted) */
     pm_node *parent;   /* the event accepted before it, NULL at the start */
-    uint32_t refs;     /* partial matches and child nodes pointing here */
-    uint32_t step;     /* index of the step that accepted ev */
     /* The pattern's aggregates over this node and its parents, filled the
      * first time a condition reads them here (eval.c), from the parent's:
      * O(1) per event instead of a walk of the chain. NULL: none yet. */
     agg_block *agg;
+    uint32_t refs;     /* partial matches and child nodes pointing here */
+    uint32_t step : 31; /* index of the step that accepted its event */
+    uint32_t loose : 1; /* a pm_lnode, not its event's room */
 };
+
+/* A node away from its event (loose set). */
+typedef struct pm_lnode {
+    pm_node n;
+    cep_event *ev;     /* the accepted event (reference counted) */
+} pm_lnode;
+
+/* The event node n accepted. */
+static inline cep_event *node_ev(const pm_node *n) {
+    return n->loose ? ((const pm_lnode *)n)->ev : (cep_event *)((char *)n + sizeof(pm_node));
+}
 
 /* Scratch memory for strings made while evaluating (lower/upper, user
  * functions): chunks kept until expr_ctx_reset. */

@@ -94,7 +94,7 @@ static pm_node *new_node(remap *r, pm_node *n) {
     while (r->nstk > base) {
         pm_node *o = r->stk[--r->nstk];
         pm_node *parent = o->parent ? r->nnew[ptr_get(&r->nodes, o->parent)] : NULL;
-        cep_event *c = copy_event(r, o->ev, 0);
+        cep_event *c = copy_event(r, node_ev(o), 0);
         if (!c || mem_grow((void **)&r->nnew, &r->nncap, r->nnodes + 1, sizeof *r->nnew) < 0) goto oom;
         pm_node *nn = engine_node_new(r->e, c, o->step, parent);
         if (!nn) goto oom;

@@ -145,7 +145,7 @@ static void add_chain(snap *s, const pm_node *n) {
     }
     while (s->nstk && !s->oom) {
         const pm_node *y = s->stk[--s->nstk];
-        add_event(s, y->ev);
+        add_event(s, node_ev(y));
         uint32_t id = (uint32_t)s->nnd;
         if (mem_grow((void **)&s->nd, &s->capnd, s->nnd + 1, sizeof *s->nd) < 0 ||
             ptr_put(&s->nodes, y, id) < 0) {
@@ -168,7 +168,7 @@ static void w_pm(writer *w, const snap *s, const pm *p) {
     w_u32(w, ptr_get(&s->nodes, p->node));
     w_i64(w, p->start);
     w_u64(w, p->start_seq);
-    w_i64(w, p->node->ev->time); /* the time of its last event (gap windows) */
+    w_i64(w, node_ev(p->node)->time); /* the time of its last event (gap windows) */
     w_u32(w, p->state);
 }
 
@@ -220,7 +220,7 @@ static int write_group(writer *w, const key_state *const *keys, size_t nk, pm_li
     w_u32(w, (uint32_t)s.nnd);
     for (size_t i = 0; i < s.nnd && rc == CEP_OK; i++) {
         const pm_node *n = s.nd[i];
-        w_u32(w, ptr_get(&s.events, n->ev));
+        w_u32(w, ptr_get(&s.events, node_ev(n)));
         w_u32(w, n->step);
         w_u32(w, n->parent ? ptr_get(&s.nodes, n->parent) : NONE32);
     }
@@ -529,7 +529,7 @@ static int r_pm(rd *d, const nfa_pattern *pat, pm *p) {
     p->state = (uint16_t)state;
     /* Written as the time of the partial match's last event, which is
      * where the engine reads it from. */
-    if (prev_time != d->nodes[node]->ev->time) return -1;
+    if (prev_time != node_ev(d->nodes[node])->time) return -1;
     p->node = d->nodes[node];
     p->node->refs++;
     return 0;

@@ -172,7 +172,7 @@ static inline int rest_holds(cep_engine *e, const expr *r, const cep_value *row,
         while (n && (int32_t)n->step != r->step) n = n->parent;
         if (n) {
             const cep_value *a = &row[r->slot];
-            cep_value b = event_stored_value(n->ev, (uint32_t)r->slot2);
+            cep_value b = event_stored_value(node_ev(n), (uint32_t)r->slot2);
             if (a->type == CEP_INT && b.type == CEP_INT) return a->u.i == b.u.i;
         }
     }
@@ -256,8 +256,8 @@ static int decision_graph(cep_engine *e, const nfa_pattern *pat, const pm *p, co
          * waits (language.md §10; Flink checks only the state a partial
          * match waits in, §21). The state waited in is pruned by its timer
          * before this event, so this only ever cuts proceeded-to states. */
-        if (st->gap_ms > 0 && p->node && p->node->ev->time <= INT64_MAX - st->gap_ms &&
-            ev->time >= p->node->ev->time + st->gap_ms)
+        if (st->gap_ms > 0 && p->node && node_ev(p->node)->time <= INT64_MAX - st->gap_ms &&
+            ev->time >= node_ev(p->node)->time + st->gap_ms)
             continue;
         for (uint32_t i = 0; i < st->nedges; i++) {
             const nfa_edge *edge = &pat->edges[st->first_edge + i];
@@ -453,7 +453,7 @@ static int step_any(cep_engine *e, const nfa_pattern *pat, key_state *ks, bucket
     const cep_event *ev = in->ev;
     for (uint32_t i = b->lo; i < b->hi; i++) {
         pm *p = &b->v[i];
-        if (in->straggler && p->node->ev->time > ev->time) continue; /* as step_bucket */
+        if (in->straggler && node_ev(p->node)->time > ev->time) continue; /* as step_bucket */
         if (!pm_rest_holds(e, st, p, in->row)) continue;
         if (take_any(e, pat, st, p, in) < 0) return -1;
         if (p->used > ks->max_used) ks->max_used = p->used;
@@ -485,7 +485,7 @@ static int step_bucket(cep_engine *e, const nfa_pattern *pat, key_state *ks, buc
     int failed = 0;
     for (uint32_t i = b->lo; i < b->hi; i++) {
         pm p = b->v[i];
-        if (failed || (in->straggler && p.node->ev->time > ev->time)) {
+        if (failed || (in->straggler && node_ev(p.node)->time > ev->time)) {
             /* A straggler cannot come after an event the partial match
              * already took: that one goes on unchanged. */
             b->v[k++] = p;

@@ -191,7 +191,7 @@ typedef struct walk {
     uint32_t pi, top;
     const tecs *t;
     uint64_t hi[TECS_MAX]; /* per level: entries before this bound can reach the completion */
-    pm_node nodes[TECS_MAX + 1];
+    pm_lnode nodes[TECS_MAX + 1]; /* loose: they name their events */
     pm p;
 } walk;
 
@@ -240,9 +240,9 @@ static void complete(cep_engine *e, uint32_t pi, const tecs *t, cep_event *ev, u
         w.hi[j - 1] = lvl_at(&t->lvl[j], w.hi[j] - 1)->ptr;
     }
     for (uint32_t j = 0; j <= w.top; j++)
-        w.nodes[j] = (pm_node){.parent = j ? &w.nodes[j - 1] : NULL, .refs = 1, .step = j};
+        w.nodes[j] = (pm_lnode){.n = {.parent = j ? &w.nodes[j - 1].n : NULL, .refs = 1, .step = j, .loose = 1}};
     w.nodes[w.top].ev = ev;
-    w.p.node = &w.nodes[w.top];
+    w.p.node = &w.nodes[w.top].n;
     w.p.state = t->state[t->k];
     walk_level(&w, 1, t->lvl[1].base);
 }
@@ -256,7 +256,7 @@ static void time_out(walk *w, uint32_t j, uint64_t i) {
         const tecs_lvl *u = &w->t->lvl[j + 1];
         for (uint64_t c = first_after(u, u->base, lvl_end(u), i); c < lvl_end(u); c++) time_out(w, j + 1, c);
     }
-    w->p.node = &w->nodes[j - 1];
+    w->p.node = &w->nodes[j - 1].n;
     emit_match(w->e, w->pi, &w->p, 1);
 }
 
@@ -264,7 +264,7 @@ static void time_out(walk *w, uint32_t j, uint64_t i) {
 static void time_out_first(cep_engine *e, uint32_t pi, const tecs *t, uint64_t n) {
     walk w = {.e = e, .pi = pi, .top = t->k - 1, .t = t};
     for (uint32_t j = 0; j <= w.top; j++)
-        w.nodes[j] = (pm_node){.parent = j ? &w.nodes[j - 1] : NULL, .refs = 1, .step = j};
+        w.nodes[j] = (pm_lnode){.n = {.parent = j ? &w.nodes[j - 1].n : NULL, .refs = 1, .step = j, .loose = 1}};
     const tecs_lvl *l = &t->lvl[1];
     for (uint64_t i = l->base; i < l->base + n; i++) {
         const cep_event *ev = lvl_at(l, i)->ev;

@@ -231,7 +231,7 @@ static int entry_live(const cep_engine *e, uint32_t li, const timer_ent *t) {
         for (uint32_t j = b->lo; j < b->hi; j++) {
             const pm *p = &b->v[j];
             if (li == rt->within_lane && p->start == t->deadline - rt->within_ms) return 1;
-            if (gap && p->node->ev->time == t->deadline - pat->states[b->state].gap_ms) return 1;
+            if (gap && node_ev(p->node)->time == t->deadline - pat->states[b->state].gap_ms) return 1;
         }
     }
     return 0;
@@ -345,7 +345,7 @@ static int arm_pm(cep_engine *e, key_state *ks, const pm *p, int new_family, int
         return -1;
     uint32_t gl = rt->gap_lane[p->state];
     if (gl != NO_LANE) {
-        int64_t gap = e->prog->patterns[ks->pattern].states[p->state].gap_ms, t = p->node->ev->time;
+        int64_t gap = e->prog->patterns[ks->pattern].states[p->state].gap_ms, t = node_ev(p->node)->time;
         if (t < INT64_MAX - gap && add_entry(e, gl, t + gap, ks, raw) < 0) return -1;
     }
     return 0;
