@@ -153,14 +153,18 @@ struct key_entry {
     char key[];
 };
 
-/* Open-addressing hash table of key states or key entries, linear probing. */
-typedef struct keyslot {
-    uint64_t hash;
-    union {
-        key_state *ks;      /* NULL: empty */
-        key_entry *ent;
-    };
-} keyslot;
+/* Open-addressing hash table of key states or key entries, linear
+ * probing. A slot is 8 bytes (at a million keys, 2M slots: issue 18): the
+ * pointer in its low 48 bits (a user-space pointer fits: keymap.c checks),
+ * above it 8 bits of the key's hash (most probes that miss read no key
+ * state) and the slot's distance from its home slot (KS_FAR: that or
+ * more, its home found again from the key); 0 is an empty slot. */
+typedef uint64_t keyslot;
+#define KS_PTR_MASK (((uint64_t)1 << 48) - 1)
+#define KS_FAR 255u
+static inline void *slot_ptr(keyslot s) { return (void *)(uintptr_t)(s & KS_PTR_MASK); }
+/* Does slot s hold a key whose hash may be hash? */
+static inline int slot_tagged(keyslot s, uint64_t hash) { return (s >> 48 & 0xff) == hash >> 56; }
 
 typedef struct keymap {
     keyslot *slots;

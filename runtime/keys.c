@@ -195,15 +195,15 @@ void engine_keys_each(cep_engine *e, void (*fn)(cep_engine *, key_state *)) {
     for (size_t i = 0; i < m->cap; i++) {
         key_state *ks;
         /* Freeing one shifts a later key into slot i: look again. */
-        while ((ks = m->slots[i].ks)) {
+        while ((ks = slot_ptr(m->slots[i]))) {
             fn(e, ks);
-            if (m->slots[i].ks == ks) break;
+            if (slot_ptr(m->slots[i]) == ks) break;
         }
     }
     m = &e->keyset.groups;
     for (size_t i = 0; i < m->cap; i++) {
         key_entry *ent;
-        while ((ent = m->slots[i].ent)) {
+        while ((ent = slot_ptr(m->slots[i]))) {
             int gone = 0;
             for (uint32_t j = 0; !gone && j <= ent->mask; j++) { /* (gone first: ent may be freed) */
                 key_state *ks = ent->tab[j].ks;
@@ -212,7 +212,7 @@ void engine_keys_each(cep_engine *e, void (*fn)(cep_engine *, key_state *)) {
                 /* Its last key state freed the entry (nothing else moves
                  * in the map while fn runs); else a later one may have
                  * shifted into j. */
-                if (m->slots[i].ent != ent) gone = 1;
+                if (slot_ptr(m->slots[i]) != ent) gone = 1;
                 else if (ent->tab[j].ks != ks) j--;
             }
             if (!gone) break;

@@ -104,16 +104,16 @@ void engine_prefetch_key(cep_engine *e, const cep_event *ev, int stage, uint64_t
     }
     uint64_t h = *hash;
     size_t mask = m->cap - 1, i = (size_t)h & mask;
-    for (int probe = 0; probe < 4 && m->slots[i].ks; probe++, i = (i + 1) & mask) {
-        if (m->slots[i].hash != h) continue;
+    for (int probe = 0; probe < 4 && m->slots[i]; probe++, i = (i + 1) & mask) {
+        if (!slot_tagged(m->slots[i], h)) continue;
         if (grouped) {
             if (stage == 1) {
-                const char *k = (const char *)m->slots[i].ent;
+                const char *k = slot_ptr(m->slots[i]);
                 for (size_t off = 0; off < sizeof(key_entry) + 16; off += 64) __builtin_prefetch(k + off);
             }
             return;
         }
-        const key_state *ks = m->slots[i].ks;
+        const key_state *ks = slot_ptr(m->slots[i]);
         if (stage == 1) { /* the key's bytes too: keymap_find compares them */
             const char *k = (const char *)ks;
             for (size_t off = 0; off < sizeof *ks + 16; off += 64) __builtin_prefetch(k + off);

@@ -8,6 +8,7 @@
 
 #include "cepheus.h"
 #include "engine.h" /* branch_order_survives_relabel looks at labels */
+#include "hash.h"
 #include "suites.h"
 
 typedef struct collected {
@@ -735,6 +736,48 @@ static void lane_run(const cep_program *p, int cut, digest *d) {
     cep_engine_free(e);
 }
 
+/* Key map slots are 8 bytes: 8 bits of the hash and the distance from
+ * the home slot beside the pointer (engine.h, keyslot); a distance of 255
+ * or more is found again from the key. 300 keys aimed at one home slot
+ * (found by trying keys with the map's seed) make runs past that: every
+ * key is found, after each removal in a scattered order, and the map
+ * empties. */
+START_TEST(keymap_long_runs) {
+    keymap m = {.seed = 12345};
+    enum { N = 300 };
+    key_state *ks[N];
+    uint32_t n = 0;
+    for (uint32_t i = 0; n < N; i++) {
+        char k[16];
+        int len = snprintf(k, sizeof k, "k%u", i);
+        uint64_t h = hash_bytes(k, (size_t)len, m.seed);
+        if (h & 1023) continue; /* the same home in a map of up to 1,024 slots */
+        ks[n] = calloc(1, sizeof(key_state) + (size_t)len);
+        ck_assert_ptr_nonnull(ks[n]);
+        ks[n]->key_len = (uint32_t)len;
+        memcpy(ks[n]->key, k, (size_t)len);
+        ck_assert_int_eq(keymap_insert(&m, ks[n], h), 0);
+        n++;
+    }
+    ck_assert_uint_eq(m.count, N);
+    ck_assert_uint_le(m.cap, 1024);
+    for (uint32_t step = 0; step < N; step++) {
+        uint32_t gone = (step * 7) % N; /* 7 and 300 share no factor: each once */
+        for (uint32_t j = 0; j < N; j++) {
+            key_state *x = ks[j];
+            key_state *f = keymap_find(&m, hash_bytes(x->key, x->key_len, m.seed), x->key, x->key_len);
+            ck_assert_ptr_eq(f, x->pattern ? NULL : x); /* pattern 1: removed */
+        }
+        keymap_remove(&m, ks[gone]);
+        ks[gone]->pattern = 1;
+    }
+    ck_assert_uint_eq(m.count, 0);
+    for (size_t i = 0; i < m.cap; i++) ck_assert(!m.slots[i]);
+    for (uint32_t j = 0; j < N; j++) free(ks[j]);
+    keymap_free(&m);
+}
+END_TEST
+
 START_TEST(timer_lane_chunks) {
     cep_program *p = compile_ok("pattern p key k begin a where t == \"a\" followedBy b where t == \"b\" within 200s\n");
     digest whole = {0}, cut = {0};
@@ -1081,6 +1124,7 @@ Suite *engine_suite(void) {
     tcase_add_test(tc, lateness_at_int64_min);
     tcase_add_test(tc, thresholds_nan_and_infinity);
     tcase_add_test(tc, timer_lane_chunks);
+    tcase_add_test(tc, keymap_long_runs);
     tcase_add_test(tc, drop_raw_only_with_emit);
     tcase_add_test(tc, drop_raw_follows_program_switch);
     suite_add_tcase(s, tc);
