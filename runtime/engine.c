@@ -132,7 +132,7 @@ pm_node *engine_node_new(cep_engine *e, cep_event *ev, uint32_t step, pm_node *p
     if (parent) parent->refs++;
     n->refs = 1;
     n->step = step;
-    n->agg = NULL;
+    n->has_agg = 0;
     e->stats.nodes++;
     return n;
 }
@@ -142,7 +142,7 @@ void engine_node_release(cep_engine *e, pm_node *n) {
         pm_node *parent = n->parent;
         cep_event *ev = node_ev(n);
         e->stats.nodes--;
-        if (n->agg) expr_agg_free(&e->ctx, n);
+        if (n->has_agg) expr_agg_free(&e->ctx, n);
         if (n->loose) { /* a pooled node; a room is freed with its event */
             n->parent = e->store.free_nodes;
             e->store.free_nodes = n;

@@ -82,6 +82,11 @@ int expr_ctx_init(eval_ctx *c, const cep_program *p) {
 }
 
 void expr_ctx_free(eval_ctx *c) {
+    /* (Every node's block went with its node: engine teardown frees the keys first.) */
+    for (size_t i = 0; i < c->agg_cap; i++) mem_free(c->aggs[i].b);
+    mem_free(c->aggs);
+    c->aggs = NULL;
+    c->agg_cap = c->agg_n = 0;
     mem_free(c->agg_stk);
     c->agg_stk = NULL;
     c->agg_nstk = c->agg_capstk = 0;
@@ -218,22 +223,82 @@ struct agg_block {
     agg_acc acc[];
 };
 
+/* The table of nodes' blocks: linear probing by node address, backward
+ * shift on removal, load under 1/2. */
+static size_t agg_home(const eval_ctx *c, const pm_node *n) {
+    return (size_t)(((uint64_t)(uintptr_t)n >> 3) * 0x9E3779B97F4A7C15u >> 32) & (c->agg_cap - 1);
+}
+
+/* Node n's slot (n->has_agg: it has one). */
+static struct agg_slot *agg_find(const eval_ctx *c, const pm_node *n) {
+    size_t i = agg_home(c, n);
+    while (c->aggs[i].node != n) i = (i + 1) & (c->agg_cap - 1);
+    return &c->aggs[i];
+}
+
+static void agg_put(eval_ctx *c, const pm_node *n, agg_block *b) {
+    size_t i = agg_home(c, n);
+    while (c->aggs[i].node) i = (i + 1) & (c->agg_cap - 1);
+    c->aggs[i] = (struct agg_slot){n, b};
+}
+
+/* Room in the table for one more; -1 when memory runs out. */
+static int agg_reserve(eval_ctx *c) {
+    if ((c->agg_n + 1) * 2 <= c->agg_cap) return 0;
+    size_t ncap = c->agg_cap ? c->agg_cap * 2 : 64;
+    struct agg_slot *nv = mem_calloc(ncap, sizeof *nv), *old = c->aggs;
+    if (!nv) return -1;
+    size_t ocap = c->agg_cap;
+    c->aggs = nv;
+    c->agg_cap = ncap;
+    for (size_t i = 0; i < ocap; i++)
+        if (old[i].node) agg_put(c, old[i].node, old[i].b);
+    mem_free(old);
+    c->agg_bytes += (ncap - ocap) * sizeof *nv;
+    return 0;
+}
+
+static agg_block *agg_of(const eval_ctx *c, const pm_node *n) { return agg_find(c, n)->b; }
+
 void expr_agg_free(eval_ctx *c, pm_node *n) {
-    if (!n->agg) return;
-    c->agg_bytes -= sizeof(agg_block) + n->agg->n * sizeof(agg_acc);
-    mem_free(n->agg);
-    n->agg = NULL;
+    if (!n->has_agg) return;
+    struct agg_slot *s = agg_find(c, n);
+    agg_block *b = s->b;
+    size_t mask = c->agg_cap - 1, hole = (size_t)(s - c->aggs);
+    for (size_t j = (hole + 1) & mask; c->aggs[j].node; j = (j + 1) & mask) {
+        size_t h = agg_home(c, c->aggs[j].node);
+        int stays = hole <= j ? (h > hole && h <= j) : (h > hole || h <= j);
+        if (!stays) {
+            c->aggs[hole] = c->aggs[j];
+            hole = j;
+        }
+    }
+    c->aggs[hole] = (struct agg_slot){NULL, NULL};
+    c->agg_n--;
+    c->agg_bytes -= sizeof(agg_block) + b->n * sizeof(agg_acc);
+    mem_free(b);
+    n->has_agg = 0;
+    if (!c->agg_n) { /* the last: no table kept for nothing (stats.memory 0 with no state) */
+        c->agg_bytes -= c->agg_cap * sizeof *c->aggs;
+        mem_free(c->aggs);
+        c->aggs = NULL;
+        c->agg_cap = 0;
+    }
 }
 
 /* Node n's block (made empty on first use); NULL on out-of-memory. */
 static agg_block *block_of(eval_ctx *c, pm_node *n, uint32_t size) {
-    if (n->agg) return n->agg;
+    if (n->has_agg) return agg_of(c, n);
     size_t bytes = sizeof(agg_block) + size * sizeof(agg_acc);
+    if (agg_reserve(c) < 0) return NULL;
     agg_block *b = mem_calloc(1, bytes);
     if (!b) return NULL;
     b->n = size;
     c->agg_bytes += bytes;
-    return n->agg = b;
+    agg_put(c, n, b);
+    c->agg_n++;
+    n->has_agg = 1;
+    return b;
 }
 
 /* a's accumulator plus node x's event, into out. min and max keep the
@@ -264,13 +329,14 @@ static const agg_acc *acc_at(eval_ctx *c, const pm_node *chain, const expr *e) {
     uint32_t k = (uint32_t)e->slot2, size = (uint32_t)e->fn;
     c->agg_nstk = 0;
     const pm_node *x = chain;
-    for (; x && !(x->agg && x->agg->acc[k].valid); x = x->parent) {
+    const agg_block *xb = NULL;
+    for (; x && !(x->has_agg && (xb = agg_of(c, x))->acc[k].valid); x = x->parent) {
         if (c->agg_nstk == c->agg_capstk &&
             mem_grow((void **)&c->agg_stk, &c->agg_capstk, c->agg_nstk + 1, sizeof *c->agg_stk) < 0)
             return NULL;
         c->agg_stk[c->agg_nstk++] = x;
     }
-    const agg_acc *prev = x ? &x->agg->acc[k] : NULL;
+    const agg_acc *prev = x ? &xb->acc[k] : NULL;
     while (c->agg_nstk) {
         /* The chain is const to conditions; its accumulators are a cache. */
         pm_node *y = (pm_node *)c->agg_stk[--c->agg_nstk];

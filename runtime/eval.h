@@ -24,13 +24,15 @@ typedef struct agg_block agg_block;
  * reads either. */
 struct pm_node {
     pm_node *parent;   /* the event accepted before it, NULL at the start */
-    /* The pattern's aggregates over this node and its parents, filled the
-     * first time a condition reads them here (eval.c), from the parent's:
-     * O(1) per event instead of a walk of the chain. NULL: none yet. */
-    agg_block *agg;
     uint32_t refs;     /* partial matches and child nodes pointing here */
-    uint32_t step : 31; /* index of the step that accepted its event */
+    uint32_t step : 30; /* index of the step that accepted its event */
     uint32_t loose : 1; /* a pm_lnode, not its event's room */
+    /* The pattern's aggregates over this node and its parents are filled
+     * the first time a condition reads them here, from the parent's: O(1)
+     * per event instead of a walk of the chain. They are kept apart, in
+     * eval_ctx's table by node (most patterns aggregate nothing, and 8
+     * bytes in every node were 8 bytes of every stored event). */
+    uint32_t has_agg : 1;
 };
 
 /* A node away from its event (loose set). */
@@ -48,6 +50,12 @@ static inline cep_event *node_ev(const pm_node *n) {
  * functions): chunks kept until expr_ctx_reset. */
 typedef struct scratch_chunk scratch_chunk;
 
+/* A node's aggregates in eval_ctx's table (eval.c). */
+struct agg_slot {
+    const pm_node *node; /* NULL: empty */
+    agg_block *b;
+};
+
 typedef struct eval_ctx {
     const cep_program *prog;
     const cep_value *row;      /* event under test; NULL while emitting */
@@ -57,7 +65,9 @@ typedef struct eval_ctx {
     uint64_t regex_errors;     /* match/depth limit hits and the like */
     uint64_t fn_errors;        /* user functions that returned an error */
     int oom;                   /* scratch allocation failed (a value became null) */
-    uint64_t agg_bytes;        /* held by agg_blocks of nodes (expr_agg_free) */
+    uint64_t agg_bytes;        /* held by agg_blocks of nodes (expr_agg_free) and their table */
+    struct agg_slot *aggs;     /* the nodes' agg_blocks: open addressing by node */
+    size_t agg_cap, agg_n;
     const pm_node **agg_stk;   /* scratch for filling accumulators */
     size_t agg_nstk, agg_capstk;
 } eval_ctx;
@@ -69,7 +79,7 @@ void expr_ctx_free(eval_ctx *c);
 void expr_ctx_reset(eval_ctx *c);
 
 cep_value expr_eval(const expr *e, eval_ctx *c);
-/* Free node n's aggregates (when the node goes); n->agg becomes NULL. */
+/* Free node n's aggregates (when the node goes); n->has_agg becomes 0. */
 void expr_agg_free(eval_ctx *c, pm_node *n);
 /* A condition holds only when it evaluates to boolean true. Conditions are
  * tested, not valued: and/or/not and the one-node comparisons are decided

@@ -54,7 +54,7 @@ struct cep_event {
  * length (1 byte below 256, else 4), its bytes and a NUL. Unaligned: read
  * with memcpy. Reading slot i walks the codes before it: events have the
  * few fields their patterns read. */
-#define EVENT_NODE_ROOM 24
+#define EVENT_NODE_ROOM 16
 
 enum {
     EV_NULL, EV_FALSE, EV_TRUE, EV_TIME, EV_I8, EV_I16, EV_I32, EV_I64, EV_F64, EV_S8, EV_S32,
