@@ -507,7 +507,9 @@ static void balance(cep_pool *p) {
     if (!p->nworkers) return;
     for (unsigned i = 0; i < p->nworkers; i++)
         p->workers[i].tail_seen = atomic_load_explicit(&p->workers[i].tail, memory_order_acquire);
-    if (p->transit >= 0 && !finish_transit(p, 0)) return;
+    /* Churn mode waits for a lagging worker here, so that a loaded machine
+     * cannot keep engines from coming back and the test's moves happen. */
+    if (p->transit >= 0 && !finish_transit(p, p->churn != 0)) return;
     if (p->cool > CHECK_EVERY) {
         p->cool -= CHECK_EVERY;
         return;
