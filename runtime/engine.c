@@ -255,12 +255,42 @@ static void fire_timer(cep_engine *e, key_state *ks, int64_t d, int64_t now) {
 
 static int due_less(const timer_ent *a, const timer_ent *b) { return a->ks->created < b->ks->created; }
 
+/* fire_timer and the settle after it for the usual key of a rule set (a
+ * card that started one rule): one partial match, whose `within` window
+ * the key's only entry, due at d, closes; nothing held, no gap, no TTL,
+ * not a trailing notFollowedBy. It times out and the key goes, as the
+ * general path would do it, without its lists and searches. 0: not such
+ * a key, nothing done. */
+static int expire_lone(cep_engine *e, key_state *ks, int64_t d) {
+    if (ks->timers != 1 || ks->npms != 1 || ks->nb != 1 || ks->held || ks->compact || e->cfg.state_ttl > 0 ||
+        e->rt[ks->pattern].has_gaps)
+        return 0;
+    const nfa_pattern *pat = &e->prog->patterns[ks->pattern];
+    bucket *b = key_buckets(ks);
+    pm p = b->v[b->lo];
+    /* (Its window closes by d, so fire_timer's end-of-input time is d's.) */
+    if (pat->states[p.state].kind == ST_PENDING || !pat->has_within || p.start >= INT64_MAX - pat->within_ms ||
+        p.start + pat->within_ms > d)
+        return 0;
+    b->lo++;
+    ks->npms = 0;
+    e->stats.partial_matches--;
+    key_drop_empty_buckets(e, ks);
+    if (e->hooks.on_timeout) emit_match(e, ks->pattern, &p, 1);
+    else e->stats.timeouts++;
+    engine_node_release(e, p.node);
+    ks->timers = 0;
+    engine_key_free(e, ks);
+    return 1;
+}
+
 /* Fire every key with a timer due at d, in the order the keys got their
  * state (as one heap of keys by (deadline, creation) would). */
 static void fire_due(cep_engine *e, int64_t d, int64_t now) {
     size_t n = timers_take(e, d);
     timer_ent *v = e->timers.due;
     if (n == 1) {
+        if (expire_lone(e, v[0].ks, d)) return;
         fire_timer(e, v[0].ks, d, now);
         v[0].ks->timers--;
         engine_key_settle(e, v[0].ks);
@@ -272,10 +302,14 @@ static void fire_due(cep_engine *e, int64_t d, int64_t now) {
         for (; j > 0 && due_less(&x, &v[j - 1]); j--) v[j] = v[j - 1];
         v[j] = x;
     }
-    for (size_t i = 0; i < n; i++)
-        if (i == 0 || v[i].ks != v[i - 1].ks) fire_timer(e, v[i].ks, d, now);
+    for (size_t i = 0; i < n; i++) {
+        if (i && v[i].ks == v[i - 1].ks) continue;
+        if (expire_lone(e, v[i].ks, d)) v[i].ks = NULL; /* (its only entry: gone with it) */
+        else fire_timer(e, v[i].ks, d, now);
+    }
     /* Then let go of the entries; a key that holds nothing else goes. */
     for (size_t i = 0; i < n; i++) {
+        if (!v[i].ks) continue;
         v[i].ks->timers--;
         engine_key_settle(e, v[i].ks);
     }

@@ -458,6 +458,10 @@ int engine_list_push(pm_list *l, pm p);
  * is). */
 key_state *engine_key_new(cep_engine *e, uint32_t pattern, uint64_t hash, const char *key, uint32_t len,
                           gcache *gc);
+/* The same, holding one empty bucket in state with room for one partial
+ * match (a key's first partial match, step.c's step_fresh). */
+key_state *engine_key_fresh(cep_engine *e, uint32_t pattern, uint64_t hash, const char *key, uint32_t len, gcache *gc,
+                            uint32_t state);
 /* The key state of pattern for encoded key, NULL when it has none. */
 key_state *engine_key_find(cep_engine *e, uint32_t pattern, const char *key, uint32_t len);
 /* Out of its map (entry) / into the one the current program says

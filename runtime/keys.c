@@ -190,6 +190,23 @@ key_state *engine_key_new(cep_engine *e, uint32_t pattern, uint64_t hash, const 
     return ks;
 }
 
+key_state *engine_key_fresh(cep_engine *e, uint32_t pattern, uint64_t hash, const char *key, uint32_t len, gcache *gc,
+                            uint32_t state) {
+    /* What key_bucket and bucket_reserve would make for it, without
+     * their searching and sizing: the array of one partial match. */
+    pm *v = slab_alloc(&e->store.mem, sizeof *v);
+    if (!v) return NULL;
+    key_state *ks = engine_key_new(e, pattern, hash, key, len, gc);
+    if (!ks) {
+        slab_free(&e->store.mem, v, sizeof *v);
+        return NULL;
+    }
+    ks->nb = ks->bcap = 1;
+    ks->inl_b = (bucket){.v = v, .cap = (uint32_t)(slab_size(sizeof *v) / sizeof *v), .state = state};
+    mark_due(e, ks, state);
+    return ks;
+}
+
 void engine_keys_each(cep_engine *e, void (*fn)(cep_engine *, key_state *)) {
     keymap *m = &e->keyset.keys;
     for (size_t i = 0; i < m->cap; i++) {

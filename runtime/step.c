@@ -647,14 +647,15 @@ static int step_fresh(cep_engine *e, uint32_t pi, const nfa_pattern *pat, step_i
     uint32_t klen = 0;
     key_state *ks = NULL;
     if (!ev || !(q.node = engine_node_new(e, ev, st->step, NULL))) goto oom;
-    if (step_encode_key(e, pi, in->row, &klen) != CEP_OK || !(ks = engine_key_new(e, pi, hash, e->scratch.keybuf, klen, gc))) {
+    if (step_encode_key(e, pi, in->row, &klen) != CEP_OK ||
+        !(ks = engine_key_fresh(e, pi, hash, e->scratch.keybuf, klen, gc, q.state))) {
         engine_node_release(e, q.node);
         goto oom;
     }
     ks->last_event = in->ev->time;
-    bucket *b = key_bucket(e, ks, q.state, 1);
+    bucket *b = &ks->inl_b;
     pm_set_hint(pat, &q);
-    if (!b || key_bucket_room(e, b, 1) < 0 || timers_arm_pm(e, ks, &q, 1) < 0) { /* (it could never expire) */
+    if (timers_arm_pm(e, ks, &q, 1) < 0) { /* (it could never expire) */
         engine_node_release(e, q.node);
         engine_key_settle(e, ks);
         goto oom;
