@@ -188,6 +188,7 @@ static int process_event(cep_engine *e, cep_event *ev, int straggler, int own) {
         /* (Read once: stepping changes neither the program nor these.) */
         const pat_hot *hots = e->hot;
         int budget = e->cfg.max_bytes != 0;
+        int fresh_ok = !budget && e->cfg.part_count <= 1; /* (no TTL here) */
         for (int i = 0; i < nv; i++) {
             uint32_t pi = v[i].pi;
             uint64_t maybe = v[i].maybe;
@@ -205,7 +206,13 @@ static int process_event(cep_engine *e, cep_event *ev, int straggler, int own) {
             in.maybe = maybe;
             in.sure = v[i].sure;
             in.exact_dispatch = v[i].exact && (r->exact_dispatch[pi / 64] >> (pi % 64) & 1);
-            int res = step_pattern(e, pi, &in);
+            /* It opens the start for sure and the key has no state: the
+             * one partial match it starts, without step_pattern's
+             * preamble (W8: most starts). */
+            int res = (v[i].sure & rt->start_bit) && rt->fresh_start && rt->kgroup != NO_GROUP && fresh_ok &&
+                              !pats[pi].compact && pattern_keyless(e, pi, row)
+                          ? step_start_fresh(e, pi, &in)
+                          : step_pattern(e, pi, &in);
             if (res != CEP_OK) rc = res;
         }
     } else {
@@ -272,10 +279,9 @@ static int expire_lone(cep_engine *e, key_state *ks, int64_t d) {
     if (pat->states[p.state].kind == ST_PENDING || !pat->has_within || p.start >= INT64_MAX - pat->within_ms ||
         p.start + pat->within_ms > d)
         return 0;
-    b->lo++;
+    b->lo++; /* (the emptied bucket goes with the key) */
     ks->npms = 0;
     e->stats.partial_matches--;
-    key_drop_empty_buckets(e, ks);
     if (e->hooks.on_timeout) emit_match(e, ks->pattern, &p, 1);
     else e->stats.timeouts++;
     engine_node_release(e, p.node);

@@ -577,6 +577,11 @@ typedef struct step_in {
                           * opens, unread (nfa_route.sure, thresholds passed) */
 } step_in;
 int step_pattern(cep_engine *e, uint32_t pi, step_in *in);
+/* step_pattern for a pattern in a key group whose fresh_start the event
+ * opens for sure (in->sure) and whose key (looked up in its gcache for
+ * this event) has no state, with no partition, budget, TTL or compact
+ * form: the one partial match it starts, made straight. */
+int step_start_fresh(cep_engine *e, uint32_t pi, step_in *in);
 /* Does state s's condition (gate and rest; one that reads only the event)
  * hold for row? */
 int step_cond(cep_engine *e, const nfa_pattern *pat, uint32_t s, const cep_value *row);

@@ -638,9 +638,10 @@ int pattern_group_entry(cep_engine *e, uint32_t pi, const cep_value *vals, key_e
  * step_pattern does for it, straight: the one partial match the start
  * makes, in a new key state's first bucket (W8: most partial matches are
  * made so, each the first of its key and pattern). */
-static int step_fresh(cep_engine *e, uint32_t pi, const nfa_pattern *pat, step_in *in, gcache *gc, uint64_t hash) {
+static int step_fresh(cep_engine *e, uint32_t pi, const nfa_pattern *pat, step_in *in, gcache *gc, uint64_t hash,
+                      int open) {
     const nfa_state *st = &pat->states[pat->start];
-    if (st->gate && !gate_open(e, pat, pat->start, in->row)) return CEP_OK;
+    if (!open && st->gate && !gate_open(e, pat, pat->start, in->row)) return CEP_OK;
     if (st->rest && !holds(e, st->rest, in->row, NULL)) return CEP_OK;
     cep_event *ev = stored_event(e, in);
     pm q = {.start = in->ev->time, .start_seq = in->ev->seq, .state = st->target};
@@ -669,6 +670,10 @@ static int step_fresh(cep_engine *e, uint32_t pi, const nfa_pattern *pat, step_i
 oom:
     e->oom = 1;
     return CEP_ENOMEM;
+}
+
+int step_start_fresh(cep_engine *e, uint32_t pi, step_in *in) {
+    return step_fresh(e, pi, &e->prog->patterns[pi], in, &e->keyset.gcache[e->rt[pi].kgroup], 0, 1);
 }
 
 int step_pattern(cep_engine *e, uint32_t pi, step_in *in) {
@@ -713,7 +718,7 @@ int step_pattern(cep_engine *e, uint32_t pi, step_in *in) {
         if ((st->shape == SHAPE_FOLLOW || st->shape == SHAPE_NEXT) && st->gate &&
             !gate_open(e, pat, pat->start, in->row))
             return CEP_OK;
-        if (rt->fresh_start && !pat->compact && e->cfg.state_ttl <= 0) return step_fresh(e, pi, pat, in, gc, hash);
+        if (rt->fresh_start && !pat->compact && e->cfg.state_ttl <= 0) return step_fresh(e, pi, pat, in, gc, hash, 0);
     }
     if (pat->compact && (!ks || key_tecs(ks) || (!ks->nb && !ks->held))) {
         /* Every combination, compactly (tecs.c), while nothing needs the
