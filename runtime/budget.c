@@ -230,7 +230,7 @@ static void shrink_buckets(cep_engine *e, key_state *ks) {
         pm *nv = slab_alloc(&e->store.mem, (size_t)live * sizeof *nv);
         if (!nv) continue;
         memcpy(nv, b->v + b->lo, (size_t)live * sizeof *nv);
-        slab_free(&e->store.mem, b->v, (size_t)b->cap * sizeof *b->v);
+        key_array_free(e, ks, b->v, b->cap);
         b->v = nv;
         b->lo = 0;
         b->hi = b->cap = live;

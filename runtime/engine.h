@@ -99,6 +99,9 @@ struct key_state {
     uint8_t ttl_armed : 1;  /* has an entry in the TTL lane */
     uint8_t unmapped : 1;   /* in no key map (during a reload, or after one ran out of memory) */
     uint8_t compact : 1;    /* kept compactly (tecs.c): key_tecs, no bucket */
+    uint8_t room : 1;       /* its block has room for one partial match after
+                             * the key: its first bucket's array (keys.c,
+                             * engine_key_fresh) */
     /* Most keys wait in one state: that bucket lives in the key state
      * itself; a key waiting in more states has its buckets in an array,
      * named in the same room. A bucket's partial matches are always in an
@@ -482,8 +485,11 @@ void engine_key_settle(cep_engine *e, key_state *ks);
 /* A key that had nothing and now holds state goes to the end of the list. */
 void engine_key_activate(cep_engine *e, key_state *ks);
 bucket *key_bucket(cep_engine *e, key_state *ks, uint32_t state, int create);
-/* Room for n more partial matches at b's end; 0 or -1. */
-int key_bucket_room(cep_engine *e, bucket *b, uint32_t n);
+/* Room for n more partial matches at b's end (a bucket of ks); 0 or -1. */
+int key_bucket_room(cep_engine *e, key_state *ks, bucket *b, uint32_t n);
+/* Free v, a bucket array of ks with room for cap (unless it is the room
+ * in ks's own block). */
+void key_array_free(cep_engine *e, key_state *ks, pm *v, uint32_t cap);
 void key_drop_empty_buckets(cep_engine *e, key_state *ks);
 /* Has ks a partial match in one of states (bits 0..63; a state from 64
  * on counts; all ones: in any state)? */

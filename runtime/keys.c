@@ -174,35 +174,60 @@ key_state *engine_key_find(cep_engine *e, uint32_t pattern, const char *key, uin
     return ent ? entry_get(ent, pattern) : NULL;
 }
 
-key_state *engine_key_new(cep_engine *e, uint32_t pattern, uint64_t hash, const char *key, uint32_t len, gcache *gc) {
-    key_state *ks = slab_alloc(&e->store.mem, sizeof *ks + len);
+/* Where a key state with room (key_state.room) keeps its partial match:
+ * after the key, aligned. */
+static size_t room_off(uint32_t len) { return (sizeof(key_state) + len + 7) & ~(size_t)7; }
+static pm *key_room(key_state *ks) { return (pm *)((char *)ks + room_off(ks->key_len)); }
+static size_t key_bytes(const key_state *ks) {
+    return ks->room ? room_off(ks->key_len) + sizeof(pm) : sizeof *ks + ks->key_len;
+}
+
+void key_array_free(cep_engine *e, key_state *ks, pm *v, uint32_t cap) {
+    if (!ks->room || v != key_room(ks)) slab_free(&e->store.mem, v, (size_t)cap * sizeof *v);
+}
+
+static key_state *key_make(cep_engine *e, uint32_t pattern, uint64_t hash, const char *key, uint32_t len, gcache *gc,
+                           int room) {
+    key_state *ks = slab_alloc(&e->store.mem, room ? room_off(len) + sizeof(pm) : sizeof *ks + len);
     if (!ks) return NULL;
     memset(ks, 0, sizeof *ks);
     ks->pattern = pattern;
     ks->key_len = len;
+    ks->room = room != 0;
     memcpy(ks->key, key, len);
     int rc = e->rt[pattern].kgroup != NO_GROUP ? group_attach(e, ks, gc) : keymap_insert(&e->keyset.keys, ks, hash);
     if (rc < 0) {
-        slab_free(&e->store.mem, ks, sizeof *ks + len);
+        slab_free(&e->store.mem, ks, key_bytes(ks));
         return NULL;
     }
     e->keyset.nkey_states++;
     return ks;
 }
 
+key_state *engine_key_new(cep_engine *e, uint32_t pattern, uint64_t hash, const char *key, uint32_t len, gcache *gc) {
+    return key_make(e, pattern, hash, key, len, gc, 0);
+}
+
 key_state *engine_key_fresh(cep_engine *e, uint32_t pattern, uint64_t hash, const char *key, uint32_t len, gcache *gc,
                             uint32_t state) {
     /* What key_bucket and bucket_reserve would make for it, without
-     * their searching and sizing: the array of one partial match. */
-    pm *v = slab_alloc(&e->store.mem, sizeof *v);
-    if (!v) return NULL;
-    key_state *ks = engine_key_new(e, pattern, hash, key, len, gc);
+     * their searching and sizing: the array of one partial match (slab
+     * classes step by 8 bytes: the whole block). In a key group, where
+     * most keys of a pattern hold one partial match (W8: a card starts
+     * one of a thousand rules), that array is in the key state's block:
+     * one block made and freed instead of two, the same bytes. (Keys of
+     * a pattern alone, W1's, mostly hold more: there the room would sit
+     * empty, issue 18.) */
+    int room = e->rt[pattern].kgroup != NO_GROUP;
+    pm *v = room ? NULL : slab_alloc(&e->store.mem, sizeof *v);
+    if (!room && !v) return NULL;
+    key_state *ks = key_make(e, pattern, hash, key, len, gc, room);
     if (!ks) {
         slab_free(&e->store.mem, v, sizeof *v);
         return NULL;
     }
     ks->nb = ks->bcap = 1;
-    ks->inl_b = (bucket){.v = v, .cap = (uint32_t)(slab_size(sizeof *v) / sizeof *v), .state = state};
+    ks->inl_b = (bucket){.v = room ? key_room(ks) : v, .cap = 1, .state = state};
     mark_due(e, ks, state);
     return ks;
 }
@@ -294,8 +319,8 @@ static void unlist(cep_engine *e, key_state *ks) {
     e->stats.keys--;
 }
 
-static void bucket_free(cep_engine *e, bucket *b) {
-    slab_free(&e->store.mem, b->v, (size_t)b->cap * sizeof *b->v);
+static void bucket_free(cep_engine *e, key_state *ks, bucket *b) {
+    key_array_free(e, ks, b->v, b->cap);
     b->v = NULL;
     b->lo = b->hi = b->cap = 0;
 }
@@ -317,7 +342,7 @@ void key_drop_pms(cep_engine *e, key_state *ks) {
     for (uint32_t i = 0; i < ks->nb; i++) {
         bucket *b = &key_buckets(ks)[i];
         for (uint32_t j = b->lo; j < b->hi; j++) engine_node_release(e, b->v[j].node);
-        bucket_free(e, b);
+        bucket_free(e, ks, b);
     }
     e->stats.partial_matches -= ks->npms;
     ks->npms = 0;
@@ -340,7 +365,7 @@ void engine_key_free(cep_engine *e, key_state *ks) {
     unlist(e, ks);
     engine_key_unmap(e, ks);
     dir_free(e, ks);
-    slab_free(&e->store.mem, ks, sizeof *ks + ks->key_len);
+    slab_free(&e->store.mem, ks, key_bytes(ks));
     e->keyset.nkey_states--;
 }
 
@@ -348,7 +373,7 @@ void key_drop_empty_buckets(cep_engine *e, key_state *ks) {
     uint32_t k = 0;
     bucket *bv = key_buckets(ks);
     for (uint32_t i = 0; i < ks->nb; i++) {
-        if (bv[i].lo == bv[i].hi) bucket_free(e, &bv[i]);
+        if (bv[i].lo == bv[i].hi) bucket_free(e, ks, &bv[i]);
         else bv[k++] = bv[i];
     }
     ks->nb = (uint16_t)k;
@@ -388,7 +413,7 @@ bucket *key_bucket(cep_engine *e, key_state *ks, uint32_t state, int create) {
 }
 
 /* Room for n more entries at b's end (live ones moved to the front). */
-static int bucket_reserve(cep_engine *e, bucket *b, uint32_t n) {
+static int bucket_reserve(cep_engine *e, key_state *ks, bucket *b, uint32_t n) {
     uint32_t live = b->hi - b->lo;
     if (b->hi + n <= b->cap) return 0;
     if (live + n <= b->cap && b->lo >= live) {
@@ -404,7 +429,7 @@ static int bucket_reserve(cep_engine *e, bucket *b, uint32_t n) {
     pm *nv = slab_alloc(&e->store.mem, (size_t)ncap * sizeof *nv);
     if (!nv) return -1;
     if (live) memcpy(nv, b->v + b->lo, (size_t)live * sizeof *nv);
-    slab_free(&e->store.mem, b->v, (size_t)b->cap * sizeof *b->v);
+    key_array_free(e, ks, b->v, b->cap);
     b->v = nv;
     b->lo = 0;
     b->hi = live;
@@ -412,7 +437,7 @@ static int bucket_reserve(cep_engine *e, bucket *b, uint32_t n) {
     return 0;
 }
 
-int key_bucket_room(cep_engine *e, bucket *b, uint32_t n) { return bucket_reserve(e, b, n); }
+int key_bucket_room(cep_engine *e, key_state *ks, bucket *b, uint32_t n) { return bucket_reserve(e, ks, b, n); }
 
 int key_insert_sorted(cep_engine *e, key_state *ks, pm_list *l) {
     uint32_t i = 0;
@@ -422,7 +447,7 @@ int key_insert_sorted(cep_engine *e, key_state *ks, pm_list *l) {
         while (j < l->n && l->v[j].state == l->v[i].state) j++;
         uint32_t m = j - i;
         bucket *b = key_bucket(e, ks, l->v[i].state, 1);
-        if (!b || bucket_reserve(e, b, m) < 0) {
+        if (!b || bucket_reserve(e, ks, b, m) < 0) {
             for (uint32_t k = i; k < j; k++) engine_node_release(e, l->v[k].node);
             rc = -1;
             i = j;

@@ -561,7 +561,7 @@ static void insert_kids(cep_engine *e, key_state *ks, const step_in *in) {
         bucket *b = ks->nb == 1 && key_buckets(ks)[0].state == q->state ? &key_buckets(ks)[0]
                   : key_bucket(e, ks, q->state, !ks->nb);
         if (b && (b->lo == b->hi || (b->hi < b->cap && pm_less(&b->v[b->hi - 1], q))) &&
-            key_bucket_room(e, b, 1) == 0) {
+            key_bucket_room(e, ks, b, 1) == 0) {
             pm_set_hint(&e->prog->patterns[ks->pattern], q);
             if (timers_arm_pm(e, ks, q, q->start_seq == in->ev->seq) < 0) {
                 engine_node_release(e, q->node);

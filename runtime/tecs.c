@@ -454,7 +454,7 @@ static int fill_buckets(cep_engine *e, key_state *ks, pm_list *out, uint32_t n) 
         if (b->cap < out[j].n) {
             pm *v = slab_alloc(&e->store.mem, (size_t)out[j].n * sizeof *v);
             if (!v) goto fail;
-            slab_free(&e->store.mem, b->v, (size_t)b->cap * sizeof *b->v);
+            key_array_free(e, ks, b->v, b->cap);
             b->v = v;
             b->cap = out[j].n;
         }
