@@ -279,7 +279,8 @@ static int expire_lone(cep_engine *e, key_state *ks, int64_t d) {
     if (pat->states[p.state].kind == ST_PENDING || !pat->has_within || p.start >= INT64_MAX - pat->within_ms ||
         p.start + pat->within_ms > d)
         return 0;
-    b->lo++; /* (the emptied bucket goes with the key) */
+    key_array_free(e, ks, b->v, b->cap); /* (its only bucket: the key goes) */
+    ks->nb = 0;
     ks->npms = 0;
     e->stats.partial_matches--;
     if (e->hooks.on_timeout) emit_match(e, ks->pattern, &p, 1);

@@ -462,7 +462,8 @@ int engine_list_push(pm_list *l, pm p);
 key_state *engine_key_new(cep_engine *e, uint32_t pattern, uint64_t hash, const char *key, uint32_t len,
                           gcache *gc);
 /* The same, holding one empty bucket in state with room for one partial
- * match (a key's first partial match, step.c's step_fresh). */
+ * match (a key's first partial match, step.c's step_fresh). The key's
+ * first 4 bytes are taken as pattern's (key may be its group's entry's). */
 key_state *engine_key_fresh(cep_engine *e, uint32_t pattern, uint64_t hash, const char *key, uint32_t len, gcache *gc,
                             uint32_t state);
 /* The key state of pattern for encoded key, NULL when it has none. */

@@ -195,6 +195,7 @@ static key_state *key_make(cep_engine *e, uint32_t pattern, uint64_t hash, const
     ks->key_len = len;
     ks->room = room != 0;
     memcpy(ks->key, key, len);
+    memcpy(ks->key, &pattern, 4); /* (an encoded key starts with its pattern: key may be its group's) */
     int rc = e->rt[pattern].kgroup != NO_GROUP ? group_attach(e, ks, gc) : keymap_insert(&e->keyset.keys, ks, hash);
     if (rc < 0) {
         slab_free(&e->store.mem, ks, key_bytes(ks));

@@ -648,8 +648,12 @@ static int step_fresh(cep_engine *e, uint32_t pi, const nfa_pattern *pat, step_i
     uint32_t klen = 0;
     key_state *ks = NULL;
     if (!ev || !(q.node = engine_node_new(e, ev, st->step, NULL))) goto oom;
-    if (step_encode_key(e, pi, in->row, &klen) != CEP_OK ||
-        !(ks = engine_key_fresh(e, pi, hash, e->scratch.keybuf, klen, gc, q.state))) {
+    /* The key's entry in its group, when it has one, holds its bytes
+     * (after the group's first pattern: engine_key_fresh writes pi's). */
+    const char *key = gc && gc->ent ? gc->ent->key : e->scratch.keybuf;
+    if (gc && gc->ent) klen = gc->ent->key_len;
+    else if (step_encode_key(e, pi, in->row, &klen) != CEP_OK) key = NULL;
+    if (!key || !(ks = engine_key_fresh(e, pi, hash, key, klen, gc, q.state))) {
         engine_node_release(e, q.node);
         goto oom;
     }
