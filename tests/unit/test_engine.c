@@ -520,6 +520,73 @@ START_TEST(shared_prefixes) {
 }
 END_TEST
 
+static int on_timeout_mark(void *ud, const cep_match *m) {
+    collected *c = ud;
+    strcat(c->text, "T");
+    return on_match(ud, m);
+}
+
+typedef struct bytes {
+    char *v;
+    size_t n;
+} bytes;
+
+static int keep_bytes(void *ud, const void *buf, size_t len) {
+    bytes *b = ud;
+    b->v = realloc(b->v, b->n + len);
+    memcpy(b->v + b->n, buf, len);
+    b->n += len;
+    return 0;
+}
+
+/* A key's first partial match in a key group is made in the key state's
+ * own block (keys.c, engine_key_fresh), and a key whose one partial match
+ * times out goes at once (engine.c, expire_lone). Here (u1, p) takes a
+ * second partial match in the same bucket (its array leaves the block);
+ * the first completes, so the key's first timer entry (at 10) finds
+ * nothing due and the second (at 12) expires the other alone; (u1, q)
+ * expires alone. The same output whole, and cut after each event with a
+ * snapshot restored into a new engine. */
+START_TEST(first_partial_match_paths) {
+    cep_program *p = compile_ok("pattern p key user begin a where t == \"a\" followedBy b where t == \"b\" and v > a.v within 10ms\n"
+                                "pattern q key user begin a where t == \"b\" followedBy c where t == \"c\" within 10ms\n");
+    static const char *lines[] = {
+        "{\"ts\":0,\"user\":\"u1\",\"t\":\"a\",\"v\":1}", "{\"ts\":2,\"user\":\"u1\",\"t\":\"a\",\"v\":5}",
+        "{\"ts\":4,\"user\":\"u1\",\"t\":\"b\",\"v\":3}", "{\"ts\":20,\"user\":\"u2\",\"t\":\"z\",\"v\":0}",
+    };
+    const char *want = "p[0..4] key=u1 a@0 b@4;Tp[2..2] key=u1 a@2;Tq[4..4] key=u1 a@4;";
+    for (int cut = -1; cut < 4; cut++) {
+        collected c = {0};
+        cep_engine *e = NULL;
+        ck_assert_int_eq(cep_engine_new(p, &e), CEP_OK);
+        cep_engine_on_match(e, on_match, &c);
+        cep_engine_on_timeout(e, on_timeout_mark, &c);
+        for (int i = 0; i < 4; i++) {
+            ck_assert_int_eq(cep_engine_push_json(e, lines[i], strlen(lines[i])), CEP_OK);
+            if (i != cut) continue;
+            bytes b = {0};
+            ck_assert_int_eq(cep_engine_snapshot(e, keep_bytes, &b), CEP_OK);
+            cep_engine_free(e);
+            ck_assert_int_eq(cep_engine_new(p, &e), CEP_OK);
+            cep_engine_on_match(e, on_match, &c);
+            cep_engine_on_timeout(e, on_timeout_mark, &c);
+            ck_assert_int_eq(cep_engine_restore(e, b.v, b.n), CEP_OK);
+            free(b.v);
+        }
+        ck_assert_int_eq(cep_engine_finish(e), CEP_OK);
+        ck_assert_msg(!strcmp(c.text, want), "cut %d: %s", cut, c.text);
+        cep_stats st;
+        cep_engine_stats(e, &st);
+        ck_assert_uint_eq(st.partial_matches, 0);
+        ck_assert_uint_eq(st.keys, 0);
+        ck_assert_uint_eq(st.nodes, 0);
+        ck_assert_uint_eq(st.timeouts, 2);
+        cep_engine_free(e);
+    }
+    cep_program_free(p);
+}
+END_TEST
+
 /* followedByAny with a loop branches on every event; the limit bounds the
  * partial matches per key, drops the oldest and counts them. */
 START_TEST(partial_match_limit) {
@@ -1125,6 +1192,7 @@ Suite *engine_suite(void) {
     tcase_add_test(tc, thresholds_nan_and_infinity);
     tcase_add_test(tc, timer_lane_chunks);
     tcase_add_test(tc, keymap_long_runs);
+    tcase_add_test(tc, first_partial_match_paths);
     tcase_add_test(tc, drop_raw_only_with_emit);
     tcase_add_test(tc, drop_raw_follows_program_switch);
     suite_add_tcase(s, tc);
