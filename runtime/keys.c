@@ -219,7 +219,30 @@ key_state *engine_key_fresh(cep_engine *e, uint32_t pattern, uint64_t hash, cons
      * one block made and freed instead of two, the same bytes. (Keys of
      * a pattern alone, W1's, mostly hold more: there the room would sit
      * empty, issue 18.) */
-    int room = e->rt[pattern].kgroup != NO_GROUP;
+    const pat_rt *rt = &e->rt[pattern];
+    int room = rt->kgroup != NO_GROUP;
+    key_entry *ent = room && gc ? gc->ent : NULL;
+    if (ent && (ent->n + 1) * 4 <= (ent->mask + 1) * 3) {
+        /* The usual case: the key's entry is there with room in its
+         * table. key_make, group_attach and mark_due at once. */
+        key_state *ks = slab_alloc(&e->store.mem, room_off(len) + sizeof(pm));
+        if (!ks) return NULL;
+        memset(ks, 0, sizeof *ks);
+        ks->pattern = pattern;
+        ks->key_len = len;
+        ks->room = 1;
+        ks->ent = ent;
+        memcpy(ks->key, key, len);
+        memcpy(ks->key, &pattern, 4);
+        ks->nb = ks->bcap = 1;
+        ks->inl_b = (bucket){.v = key_room(ks), .cap = 1, .state = state};
+        uint32_t due = rt->keyed_every && (state >= 64 || (rt->keyed_every >> state & 1));
+        ent_put(ent, pattern, due, ks);
+        ent->n++;
+        ent->ndue += due;
+        e->keyset.nkey_states++;
+        return ks;
+    }
     pm *v = room ? NULL : slab_alloc(&e->store.mem, sizeof *v);
     if (!room && !v) return NULL;
     key_state *ks = key_make(e, pattern, hash, key, len, gc, room);
