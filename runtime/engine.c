@@ -188,7 +188,6 @@ static int process_event(cep_engine *e, cep_event *ev, int straggler, int own) {
         /* (Read once: stepping changes neither the program nor these.) */
         const pat_hot *hots = e->hot;
         int budget = e->cfg.max_bytes != 0;
-        int fresh_ok = !budget && e->cfg.part_count <= 1; /* (no TTL here) */
         for (int i = 0; i < nv; i++) {
             uint32_t pi = v[i].pi;
             uint64_t maybe = v[i].maybe;
@@ -209,8 +208,8 @@ static int process_event(cep_engine *e, cep_event *ev, int straggler, int own) {
             /* It opens the start for sure and the key has no state: the
              * one partial match it starts, without step_pattern's
              * preamble (W8: most starts). */
-            int res = (v[i].sure & rt->start_bit) && rt->fresh_start && rt->kgroup != NO_GROUP && fresh_ok &&
-                              !pats[pi].compact && pattern_keyless(e, pi, row)
+            int res = (v[i].sure & rt->start_bit) && rt->fresh_start && rt->kgroup != NO_GROUP && !budget &&
+                              e->cfg.part_count <= 1 && !pats[pi].compact && pattern_keyless(e, pi, row) /* (no TTL here) */
                           ? step_start_fresh(e, pi, &in)
                           : step_pattern(e, pi, &in);
             if (res != CEP_OK) rc = res;
