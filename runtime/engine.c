@@ -208,8 +208,8 @@ static int process_event(cep_engine *e, cep_event *ev, int straggler, int own) {
             /* It opens the start for sure and the key has no state: the
              * one partial match it starts, without step_pattern's
              * preamble (W8: most starts). */
-            int res = (v[i].sure & rt->start_bit) && rt->fresh_start && rt->kgroup != NO_GROUP && !budget &&
-                              e->cfg.part_count <= 1 && !pats[pi].compact && pattern_keyless(e, pi, row) /* (no TTL here) */
+            int res = h->fresh && h->start < 64 && (v[i].sure >> h->start & 1) && h->kgroup != NO_GROUP && !budget &&
+                              e->cfg.part_count <= 1 && pattern_keyless(e, h->kgroup, pi, row) /* (no TTL here) */
                           ? step_start_fresh(e, pi, &in)
                           : step_pattern(e, pi, &in);
             if (res != CEP_OK) rc = res;
@@ -268,15 +268,15 @@ static int due_less(const timer_ent *a, const timer_ent *b) { return a->ks->crea
  * general path would do it, without its lists and searches. 0: not such
  * a key, nothing done. */
 static int expire_lone(cep_engine *e, key_state *ks, int64_t d) {
+    const pat_rt *rt = &e->rt[ks->pattern]; /* (not the pattern: emit.c's within_due) */
     if (ks->timers != 1 || ks->npms != 1 || ks->nb != 1 || ks->held || ks->compact || e->cfg.state_ttl > 0 ||
-        e->rt[ks->pattern].has_gaps)
+        rt->has_gaps)
         return 0;
-    const nfa_pattern *pat = &e->prog->patterns[ks->pattern];
     bucket *b = key_buckets(ks);
     pm p = b->v[b->lo];
     /* (Its window closes by d, so fire_timer's end-of-input time is d's.) */
-    if (pat->states[p.state].kind == ST_PENDING || !pat->has_within || p.start >= INT64_MAX - pat->within_ms ||
-        p.start + pat->within_ms > d)
+    if (rt->within_lane == NO_LANE || p.start >= INT64_MAX - rt->within_ms || p.start + rt->within_ms > d ||
+        (rt->has_pending && e->prog->patterns[ks->pattern].states[p.state].kind == ST_PENDING))
         return 0;
     key_array_free(e, ks, b->v, b->cap); /* (its only bucket: the key goes) */
     ks->nb = 0;
