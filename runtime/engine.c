@@ -208,8 +208,8 @@ static int process_event(cep_engine *e, cep_event *ev, int straggler, int own) {
             /* It opens the start for sure and the key has no state: the
              * one partial match it starts, without step_pattern's
              * preamble (W8: most starts). */
-            int res = h->fresh && h->start < 64 && (v[i].sure >> h->start & 1) && h->kgroup != NO_GROUP && !budget &&
-                              e->cfg.part_count <= 1 && pattern_keyless(e, h->kgroup, pi, row) /* (no TTL here) */
+            int res = h->fresh && (v[i].sure >> h->start & 1) && !budget && e->cfg.part_count <= 1 &&
+                              pattern_keyless(e, h->kgroup, pi, row) /* (no TTL here) */
                           ? step_start_fresh(e, pi, &in)
                           : step_pattern(e, pi, &in);
             if (res != CEP_OK) rc = res;

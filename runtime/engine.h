@@ -264,8 +264,9 @@ typedef struct pat_hot {
     uint32_t kgroup;        /* pat_rt.kgroup */
     uint8_t start;          /* the state of pat_rt.start_bit; 64: none */
     uint8_t skip_closed;    /* pat_rt.skippable, at most 64 states */
-    uint8_t fresh;          /* pat_rt.fresh_start, not compact: a sure start
-                             * on a key with nothing is step_start_fresh's */
+    uint8_t fresh;          /* in a key group, start below 64, fresh_start,
+                             * not compact: a sure start on a key with
+                             * nothing is step_start_fresh's */
     uint8_t pad;
 } pat_hot;
 

@@ -497,7 +497,8 @@ static int set_build(cep_engine *e, const cep_program *p, lane_set *ls) {
         const pat_rt *rt = &ls->rt[i];
         ls->hot[i] = (pat_hot){rt->kgroup, rt->start_bit ? (uint8_t)p->patterns[i].start : 64,
                                rt->skippable && p->patterns[i].nstates <= 64,
-                               rt->fresh_start && !p->patterns[i].compact, 0};
+                               rt->kgroup != NO_GROUP && rt->start_bit && rt->fresh_start && !p->patterns[i].compact,
+                               0};
     }
     keyed_build(p, ls);
     ls->nlanes = n + 1;
