@@ -96,7 +96,10 @@ for sig in TERM INT; do
     pid=$!
     guard "$pid"
     printf '%s\n' '{"ts":1,"u":1,"t":"a"}' '{"ts":2,"u":1,"t":"b"}' '{"ts":3,"u":3,"t":"a"}' >&3
-    wait_lines out 1 10
+    # A loaded machine (the suite beside other builds) can take seconds to
+    # start the tool: wait up to a minute (the guard's is two) before the
+    # signal, else the test would signal a tool that has not read yet.
+    wait_lines out 1 60 || ko "SIG$sig: no match after 60 s with the input open"
     kill -$sig "$pid"
     wait "$pid"; st=$?; pid=
     exec 3>&-
