@@ -35,18 +35,29 @@ typedef struct writer {
     uint64_t total;   /* bytes written so far */
     uint32_t crc;
     int failed;
+    int nocrc;        /* a section being collected: the snapshot's writer sums it */
 } writer;
 
+/* Hand n bytes at p to the callback (after what is buffered). */
+static void w_out(writer *w, const void *p, size_t n) {
+    if (w->failed || !n) return;
+    if (!w->nocrc) w->crc = util_crc32c(w->crc, p, n);
+    if (w->fn(w->ud, p, n) != 0) w->failed = 1;
+}
+
 static void w_flush(writer *w) {
-    if (w->failed || !w->len) return;
-    w->crc = util_crc32c(w->crc, w->buf, w->len);
-    if (w->fn(w->ud, w->buf, w->len) != 0) w->failed = 1;
+    w_out(w, w->buf, w->len);
     w->len = 0;
 }
 
 static void w_bytes(writer *w, const void *p, size_t n) {
     const unsigned char *b = p;
     w->total += n;
+    if (n >= sizeof w->buf) { /* a whole section: not copied once more */
+        w_flush(w);
+        w_out(w, b, n);
+        return;
+    }
     while (n && !w->failed) {
         size_t room = sizeof w->buf - w->len;
         size_t k = n < room ? n : room;
@@ -112,10 +123,18 @@ static void w_event(writer *w, const cep_event *ev) {
     }
 }
 
+/* A numbered node as the section writes it: its event's number, its step
+ * and its parent's number, taken while the walk has the node in hand, so
+ * that the nodes are not read again from all over the heap (a cache miss
+ * each: what the writer's time goes to). */
+typedef struct snode {
+    uint32_t ev, step, parent;
+} snode;
+
 typedef struct snap {
     ptrmap events, nodes;
     const cep_event **ev;   /* by index */
-    const pm_node **nd;
+    snode *nd;              /* by index */
     const pm_node **stk;    /* scratch for add_chain */
     size_t nev, capev, nnd, capnd, nstk, capstk;
     int oom;
@@ -136,7 +155,9 @@ static uint32_t add_event(snap *s, const cep_event *ev) {
 /* Number a chain's nodes, root first, so a parent always precedes its child. */
 static void add_chain(snap *s, const pm_node *n) {
     s->nstk = 0;
-    for (const pm_node *x = n; x && ptr_get(&s->nodes, x) == NONE32; x = x->parent) {
+    const pm_node *x = n;
+    uint32_t up = NONE32; /* the number of the first node already numbered above the new ones */
+    for (; x && (up = ptr_get(&s->nodes, x)) == NONE32; x = x->parent) {
         if (mem_grow((void **)&s->stk, &s->capstk, s->nstk + 1, sizeof *s->stk) < 0) {
             s->oom = 1;
             return;
@@ -145,14 +166,15 @@ static void add_chain(snap *s, const pm_node *n) {
     }
     while (s->nstk && !s->oom) {
         const pm_node *y = s->stk[--s->nstk];
-        add_event(s, node_ev(y));
+        uint32_t ev = add_event(s, node_ev(y));
         uint32_t id = (uint32_t)s->nnd;
         if (mem_grow((void **)&s->nd, &s->capnd, s->nnd + 1, sizeof *s->nd) < 0 ||
             ptr_put(&s->nodes, y, id) < 0) {
             s->oom = 1;
             return;
         }
-        s->nd[s->nnd++] = y;
+        s->nd[s->nnd++] = (snode){ev, y->step, up};
+        up = id; /* the parent of the next one down */
     }
 }
 
@@ -201,48 +223,67 @@ static inline void fetch_key(const key_state *const *keys, size_t k, size_t nk) 
     }
 }
 
-static int write_group(writer *w, const key_state *const *keys, size_t nk, pm_list *order) {
+/* The scratch a group's section is made with, kept from group to group:
+ * the keys' records are written as the keys are first walked (into keys),
+ * while each key is at hand, and copied after the events and nodes that
+ * the format puts before them. */
+typedef struct group_scratch {
+    writer *kw;
+    mem_out keys;
+    pm_list order; /* one key's partial matches in the engine's order */
+} group_scratch;
+
+/* A key's record: its identity, its partial matches in the engine's
+ * order, its held matches (the nodes they name are numbered). */
+static int w_key(writer *w, const snap *s, const key_state *ks, pm_list *order) {
+    w_u32(w, ks->pattern);
+    w_u64(w, ks->created);
+    w_i64(w, ks->last_event);
+    w_u32(w, ks->key_len);
+    w_bytes(w, ks->key, ks->key_len);
+    order->n = 0;
+    if (key_collect(ks, order) < 0) return CEP_ENOMEM;
+    w_u32(w, order->n);
+    for (uint32_t i = 0; i < order->n; i++) w_pm(w, s, &order->v[i]);
+    w_u32(w, key_nheld(ks));
+    for (uint32_t i = 0; i < key_nheld(ks); i++) w_pm(w, s, &ks->held->v[i]);
+    return CEP_OK;
+}
+
+static int write_group(writer *w, const key_state *const *keys, size_t nk, group_scratch *gs) {
     snap s = {0};
-    for (size_t k = 0; k < nk; k++) {
+    writer *kw = gs->kw;
+    *kw = (writer){.fn = snapshot_to_mem, .ud = &gs->keys, .nocrc = 1};
+    gs->keys.n = 0;
+    int rc = CEP_OK;
+    for (size_t k = 0; k < nk && rc == CEP_OK; k++) {
         fetch_key(keys, k, nk);
         const key_state *ks = keys[k];
         const bucket *bv = key_buckets(ks);
         for (uint32_t i = 0; i < ks->nb; i++)
             for (uint32_t j = bv[i].lo; j < bv[i].hi; j++) add_chain(&s, bv[i].v[j].node);
         for (uint32_t i = 0; i < key_nheld(ks); i++) add_chain(&s, ks->held->v[i].node);
+        rc = s.oom ? CEP_ENOMEM : w_key(kw, &s, ks, &gs->order);
     }
-    int rc = s.oom ? CEP_ENOMEM : CEP_OK;
+    w_flush(kw);
+    if (rc == CEP_OK && kw->failed) rc = CEP_ENOMEM;
     w_u32(w, (uint32_t)s.nev);
     for (size_t i = 0; i < s.nev && rc == CEP_OK; i++) {
-        if (i + SNAP_AHEAD < s.nev) __builtin_prefetch(s.ev[i + SNAP_AHEAD]);
+        if (i + SNAP_AHEAD < s.nev) {
+            const char *x = (const char *)s.ev[i + SNAP_AHEAD];
+            __builtin_prefetch(x);
+            __builtin_prefetch(x + 64);
+        }
         w_event(w, s.ev[i]);
     }
     w_u32(w, (uint32_t)s.nnd);
     for (size_t i = 0; i < s.nnd && rc == CEP_OK; i++) {
-        const pm_node *n = s.nd[i];
-        w_u32(w, ptr_get(&s.events, node_ev(n)));
-        w_u32(w, n->step);
-        w_u32(w, n->parent ? ptr_get(&s.nodes, n->parent) : NONE32);
+        w_u32(w, s.nd[i].ev);
+        w_u32(w, s.nd[i].step);
+        w_u32(w, s.nd[i].parent);
     }
     w_u32(w, (uint32_t)nk);
-    for (size_t k = 0; k < nk && rc == CEP_OK; k++) {
-        fetch_key(keys, k, nk);
-        const key_state *ks = keys[k];
-        w_u32(w, ks->pattern);
-        w_u64(w, ks->created);
-        w_i64(w, ks->last_event);
-        w_u32(w, ks->key_len);
-        w_bytes(w, ks->key, ks->key_len);
-        order->n = 0;
-        if (key_collect(ks, order) < 0) {
-            rc = CEP_ENOMEM;
-            break;
-        }
-        w_u32(w, order->n);
-        for (uint32_t i = 0; i < order->n; i++) w_pm(w, &s, &order->v[i]);
-        w_u32(w, key_nheld(ks));
-        for (uint32_t i = 0; i < key_nheld(ks); i++) w_pm(w, &s, &ks->held->v[i]);
-    }
+    if (rc == CEP_OK) w_bytes(w, gs->keys.p, gs->keys.n);
     w_flush(w);
     snap_free(&s);
     return rc;
@@ -352,20 +393,22 @@ static int write_all(writer *w, const cep_program *prog, const cep_engine *const
     w_u32(w, ngroups);
     mem_out m = {0};
     writer *gw = mem_calloc(1, sizeof *gw);
-    pm_list order = {0}; /* one key's partial matches in the engine's order */
-    if (!gw) rc = CEP_ENOMEM;
+    group_scratch gs = {.kw = mem_calloc(1, sizeof *gs.kw)};
+    if (!gw || !gs.kw) rc = CEP_ENOMEM;
     for (unsigned g = 0; g < KEY_GROUPS && rc == CEP_OK && !w->failed; g++) {
         if (start[g + 1] == start[g]) continue;
-        *gw = (writer){.fn = snapshot_to_mem, .ud = &m};
+        *gw = (writer){.fn = snapshot_to_mem, .ud = &m, .nocrc = 1};
         m.n = 0;
-        rc = write_group(gw, byg + start[g], start[g + 1] - start[g], &order);
+        rc = write_group(gw, byg + start[g], start[g + 1] - start[g], &gs);
         if (rc == CEP_OK && gw->failed) rc = CEP_ENOMEM;
         if (rc != CEP_OK) break;
         w_u32(w, g);
         w_u64(w, m.n);
         w_bytes(w, m.p, m.n);
     }
-    mem_free(order.v);
+    mem_free(gs.order.v);
+    mem_free(gs.kw);
+    mem_free(gs.keys.p);
     mem_free(gw);
     mem_free(m.p);
     mem_free(byg);
