@@ -316,33 +316,43 @@ static int gather_buffered(const cep_engine *const *es, unsigned n, const cep_ev
 
 /* Every key of every engine, filed by key group (a counting sort; within a
  * group, by engine, each engine's keys in creation order). *byg: the keys,
- * start[g] .. start[g + 1] those of group g. */
+ * start[g] .. start[g + 1] those of group g. The lists are walked once
+ * (each key a cache miss), their keys and groups noted for the sort. */
+_Static_assert(KEY_GROUPS <= 256, "a key group is noted in a byte");
 static int sort_keys(const cep_program *prog, const cep_engine *const *es, unsigned n, const key_state ***byg,
                      size_t start[KEY_GROUPS + 1]) {
-    size_t total = 0;
+    size_t total = 0, cap = 0, gcap = 0;
+    const key_state **all = NULL, **v = NULL;
+    uint8_t *grp = NULL;
+    size_t *fill = NULL;
+    int rc = CEP_ENOMEM;
     memset(start, 0, (KEY_GROUPS + 1) * sizeof *start);
     for (unsigned k = 0; k < n; k++)
         for (const key_state *ks = es[k]->keyset.first; ks; ks = ks->next, total++) {
+            if (mem_grow((void **)&all, &cap, total + 1, sizeof *all) < 0 ||
+                mem_grow((void **)&grp, &gcap, total + 1, sizeof *grp) < 0)
+                goto out;
             int g = key_group_of_encoded(prog, ks->key, ks->key_len);
-            start[(g < 0 ? 0 : g) + 1]++; /* (an engine's own keys are well formed) */
+            g = g < 0 ? 0 : g; /* (an engine's own keys are well formed) */
+            all[total] = ks;
+            grp[total] = (uint8_t)g;
+            start[g + 1]++;
         }
     for (unsigned g = 0; g < KEY_GROUPS; g++) start[g + 1] += start[g];
-    const key_state **v = mem_alloc((total ? total : 1) * sizeof *v);
-    size_t *fill = mem_alloc(KEY_GROUPS * sizeof *fill);
-    if (!v || !fill) {
-        mem_free(v);
-        mem_free(fill);
-        return CEP_ENOMEM;
-    }
+    v = mem_alloc((total ? total : 1) * sizeof *v);
+    fill = mem_alloc(KEY_GROUPS * sizeof *fill);
+    if (!v || !fill) goto out;
     memcpy(fill, start, KEY_GROUPS * sizeof *fill);
-    for (unsigned k = 0; k < n; k++)
-        for (const key_state *ks = es[k]->keyset.first; ks; ks = ks->next) {
-            int g = key_group_of_encoded(prog, ks->key, ks->key_len);
-            v[fill[g < 0 ? 0 : g]++] = ks;
-        }
-    mem_free(fill);
+    for (size_t i = 0; i < total; i++) v[fill[grp[i]]++] = all[i];
     *byg = v;
-    return CEP_OK;
+    v = NULL;
+    rc = CEP_OK;
+out:
+    mem_free(all);
+    mem_free(grp);
+    mem_free(fill);
+    mem_free(v);
+    return rc;
 }
 
 void snapshot_stream_of(const cep_engine *e, snap_stream *st) {
