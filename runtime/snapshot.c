@@ -123,41 +123,41 @@ static void w_event(writer *w, const cep_event *ev) {
     }
 }
 
-/* A numbered node as the section writes it: its event's number, its step
- * and its parent's number, taken while the walk has the node in hand, so
- * that the nodes are not read again from all over the heap (a cache miss
- * each: what the writer's time goes to). */
-typedef struct snode {
-    uint32_t ev, step, parent;
-} snode;
-
+/* A key group's section is made in one walk over its keys, each key,
+ * node and event read once while at hand (the writer's time is cache
+ * misses): an event or node is written when it is numbered, into its own
+ * buffer, a key's record right after its chains; the section is then
+ * the three buffers in the format's order. The buffers are kept from
+ * group to group. */
 typedef struct snap {
     ptrmap events, nodes;
-    const cep_event **ev;   /* by index */
-    snode *nd;              /* by index */
+    uint32_t nev, nnd;
+    writer *ew, *nw, *kw;   /* events, nodes, keys, each into its own: */
+    mem_out eb, nb, kb;
     const pm_node **stk;    /* scratch for add_chain */
-    size_t nev, capev, nnd, capnd, nstk, capstk;
+    size_t nstk, capstk;
+    pm_list order;          /* one key's partial matches in the engine's order */
     int oom;
 } snap;
 
 static uint32_t add_event(snap *s, const cep_event *ev) {
     uint32_t id = ptr_get(&s->events, ev);
     if (id != NONE32) return id;
-    id = (uint32_t)s->nev;
-    if (mem_grow((void **)&s->ev, &s->capev, s->nev + 1, sizeof *s->ev) < 0 || ptr_put(&s->events, ev, id) < 0) {
+    id = s->nev;
+    if (ptr_put(&s->events, ev, id) < 0) {
         s->oom = 1;
         return NONE32;
     }
-    s->ev[s->nev++] = ev;
+    s->nev++;
+    w_event(s->ew, ev);
     return id;
 }
 
 /* Number a chain's nodes, root first, so a parent always precedes its child. */
 static void add_chain(snap *s, const pm_node *n) {
     s->nstk = 0;
-    const pm_node *x = n;
-    uint32_t up = NONE32; /* the number of the first node already numbered above the new ones */
-    for (; x && (up = ptr_get(&s->nodes, x)) == NONE32; x = x->parent) {
+    uint32_t up = NONE32; /* the number of the first node above the new ones */
+    for (const pm_node *x = n; x && (up = ptr_get(&s->nodes, x)) == NONE32; x = x->parent) {
         if (mem_grow((void **)&s->stk, &s->capstk, s->nstk + 1, sizeof *s->stk) < 0) {
             s->oom = 1;
             return;
@@ -167,23 +167,17 @@ static void add_chain(snap *s, const pm_node *n) {
     while (s->nstk && !s->oom) {
         const pm_node *y = s->stk[--s->nstk];
         uint32_t ev = add_event(s, node_ev(y));
-        uint32_t id = (uint32_t)s->nnd;
-        if (mem_grow((void **)&s->nd, &s->capnd, s->nnd + 1, sizeof *s->nd) < 0 ||
-            ptr_put(&s->nodes, y, id) < 0) {
+        uint32_t id = s->nnd;
+        if (ptr_put(&s->nodes, y, id) < 0) {
             s->oom = 1;
             return;
         }
-        s->nd[s->nnd++] = (snode){ev, y->step, up};
+        s->nnd++;
+        w_u32(s->nw, ev);
+        w_u32(s->nw, y->step);
+        w_u32(s->nw, up);
         up = id; /* the parent of the next one down */
     }
-}
-
-static void snap_free(snap *s) {
-    ptr_free(&s->events);
-    ptr_free(&s->nodes);
-    mem_free(s->ev);
-    mem_free(s->nd);
-    mem_free(s->stk);
 }
 
 static void w_pm(writer *w, const snap *s, const pm *p) {
@@ -204,10 +198,8 @@ int snapshot_to_mem(void *ud, const void *buf, size_t len) {
     return 0;
 }
 
-/* One key group's section into w (a memory writer, emptied first): its
- * events, its shared nodes, its keys in creation order. */
 /* A group's keys lie far apart in memory (a key's group is a hash of it):
- * what the walks read next is fetched a few steps ahead. */
+ * what the walk reads next is fetched a few steps ahead. */
 #define SNAP_AHEAD 8
 static inline void fetch_key(const key_state *const *keys, size_t k, size_t nk) {
     if (k + SNAP_AHEAD < nk) {
@@ -221,72 +213,91 @@ static inline void fetch_key(const key_state *const *keys, size_t k, size_t nk) 
         const bucket *b = key_buckets(ks);
         if (ks->nb && b->hi > b->lo) __builtin_prefetch(b->v[b->lo].node);
     }
+    if (k + SNAP_AHEAD / 4 < nk) {
+        const key_state *ks = keys[k + SNAP_AHEAD / 4];
+        const bucket *b = key_buckets(ks);
+        if (ks->nb && b->hi > b->lo) {
+            const char *x = (const char *)node_ev(b->v[b->lo].node);
+            __builtin_prefetch(x);
+            __builtin_prefetch(x + 64);
+        }
+    }
 }
-
-/* The scratch a group's section is made with, kept from group to group:
- * the keys' records are written as the keys are first walked (into keys),
- * while each key is at hand, and copied after the events and nodes that
- * the format puts before them. */
-typedef struct group_scratch {
-    writer *kw;
-    mem_out keys;
-    pm_list order; /* one key's partial matches in the engine's order */
-} group_scratch;
 
 /* A key's record: its identity, its partial matches in the engine's
  * order, its held matches (the nodes they name are numbered). */
-static int w_key(writer *w, const snap *s, const key_state *ks, pm_list *order) {
+static int w_key(writer *w, snap *s, const key_state *ks) {
     w_u32(w, ks->pattern);
     w_u64(w, ks->created);
     w_i64(w, ks->last_event);
     w_u32(w, ks->key_len);
     w_bytes(w, ks->key, ks->key_len);
-    order->n = 0;
-    if (key_collect(ks, order) < 0) return CEP_ENOMEM;
-    w_u32(w, order->n);
-    for (uint32_t i = 0; i < order->n; i++) w_pm(w, s, &order->v[i]);
+    s->order.n = 0;
+    if (key_collect(ks, &s->order) < 0) return CEP_ENOMEM;
+    w_u32(w, s->order.n);
+    for (uint32_t i = 0; i < s->order.n; i++) w_pm(w, s, &s->order.v[i]);
     w_u32(w, key_nheld(ks));
     for (uint32_t i = 0; i < key_nheld(ks); i++) w_pm(w, s, &ks->held->v[i]);
     return CEP_OK;
 }
 
-static int write_group(writer *w, const key_state *const *keys, size_t nk, group_scratch *gs) {
-    snap s = {0};
-    writer *kw = gs->kw;
-    *kw = (writer){.fn = snapshot_to_mem, .ud = &gs->keys, .nocrc = 1};
-    gs->keys.n = 0;
+/* Key group g's section into w: its number and length, its events, its
+ * shared nodes, its keys in creation order. */
+static int write_group(writer *w, snap *s, unsigned g, const key_state *const *keys, size_t nk) {
+    s->nev = s->nnd = 0;
+    s->eb.n = s->nb.n = s->kb.n = 0;
+    *s->ew = (writer){.fn = snapshot_to_mem, .ud = &s->eb, .nocrc = 1};
+    *s->nw = (writer){.fn = snapshot_to_mem, .ud = &s->nb, .nocrc = 1};
+    *s->kw = (writer){.fn = snapshot_to_mem, .ud = &s->kb, .nocrc = 1};
     int rc = CEP_OK;
     for (size_t k = 0; k < nk && rc == CEP_OK; k++) {
         fetch_key(keys, k, nk);
         const key_state *ks = keys[k];
         const bucket *bv = key_buckets(ks);
         for (uint32_t i = 0; i < ks->nb; i++)
-            for (uint32_t j = bv[i].lo; j < bv[i].hi; j++) add_chain(&s, bv[i].v[j].node);
-        for (uint32_t i = 0; i < key_nheld(ks); i++) add_chain(&s, ks->held->v[i].node);
-        rc = s.oom ? CEP_ENOMEM : w_key(kw, &s, ks, &gs->order);
+            for (uint32_t j = bv[i].lo; j < bv[i].hi; j++) add_chain(s, bv[i].v[j].node);
+        for (uint32_t i = 0; i < key_nheld(ks); i++) add_chain(s, ks->held->v[i].node);
+        rc = s->oom ? CEP_ENOMEM : w_key(s->kw, s, ks);
     }
-    w_flush(kw);
-    if (rc == CEP_OK && kw->failed) rc = CEP_ENOMEM;
-    w_u32(w, (uint32_t)s.nev);
-    for (size_t i = 0; i < s.nev && rc == CEP_OK; i++) {
-        if (i + SNAP_AHEAD < s.nev) {
-            const char *x = (const char *)s.ev[i + SNAP_AHEAD];
-            __builtin_prefetch(x);
-            __builtin_prefetch(x + 64);
-        }
-        w_event(w, s.ev[i]);
+    w_flush(s->ew);
+    w_flush(s->nw);
+    w_flush(s->kw);
+    if (rc == CEP_OK && (s->ew->failed || s->nw->failed || s->kw->failed)) rc = CEP_ENOMEM;
+    if (rc == CEP_OK) {
+        w_u32(w, g);
+        w_u64(w, 4 + s->eb.n + 4 + s->nb.n + 4 + s->kb.n);
+        w_u32(w, s->nev);
+        w_bytes(w, s->eb.p, s->eb.n);
+        w_u32(w, s->nnd);
+        w_bytes(w, s->nb.p, s->nb.n);
+        w_u32(w, (uint32_t)nk);
+        w_bytes(w, s->kb.p, s->kb.n);
     }
-    w_u32(w, (uint32_t)s.nnd);
-    for (size_t i = 0; i < s.nnd && rc == CEP_OK; i++) {
-        w_u32(w, s.nd[i].ev);
-        w_u32(w, s.nd[i].step);
-        w_u32(w, s.nd[i].parent);
-    }
-    w_u32(w, (uint32_t)nk);
-    if (rc == CEP_OK) w_bytes(w, gs->keys.p, gs->keys.n);
-    w_flush(w);
-    snap_free(&s);
+    /* The numbering starts again in the next group; the tables keep their room. */
+    ptr_clear(&s->events);
+    ptr_clear(&s->nodes);
     return rc;
+}
+
+static int snap_init(snap *s) {
+    *s = (snap){0};
+    s->ew = mem_alloc(sizeof *s->ew);
+    s->nw = mem_alloc(sizeof *s->nw);
+    s->kw = mem_alloc(sizeof *s->kw);
+    return s->ew && s->nw && s->kw ? CEP_OK : CEP_ENOMEM;
+}
+
+static void snap_free(snap *s) {
+    ptr_free(&s->events);
+    ptr_free(&s->nodes);
+    mem_free(s->ew);
+    mem_free(s->nw);
+    mem_free(s->kw);
+    mem_free(s->eb.p);
+    mem_free(s->nb.p);
+    mem_free(s->kb.p);
+    mem_free(s->stk);
+    mem_free(s->order.v);
 }
 
 static int cmp_seq(const void *a, const void *b) {
@@ -401,26 +412,11 @@ static int write_all(writer *w, const cep_program *prog, const cep_engine *const
     uint32_t ngroups = 0;
     for (unsigned g = 0; g < KEY_GROUPS; g++) ngroups += start[g + 1] > start[g];
     w_u32(w, ngroups);
-    mem_out m = {0};
-    writer *gw = mem_calloc(1, sizeof *gw);
-    group_scratch gs = {.kw = mem_calloc(1, sizeof *gs.kw)};
-    if (!gw || !gs.kw) rc = CEP_ENOMEM;
-    for (unsigned g = 0; g < KEY_GROUPS && rc == CEP_OK && !w->failed; g++) {
-        if (start[g + 1] == start[g]) continue;
-        *gw = (writer){.fn = snapshot_to_mem, .ud = &m, .nocrc = 1};
-        m.n = 0;
-        rc = write_group(gw, byg + start[g], start[g + 1] - start[g], &gs);
-        if (rc == CEP_OK && gw->failed) rc = CEP_ENOMEM;
-        if (rc != CEP_OK) break;
-        w_u32(w, g);
-        w_u64(w, m.n);
-        w_bytes(w, m.p, m.n);
-    }
-    mem_free(gs.order.v);
-    mem_free(gs.kw);
-    mem_free(gs.keys.p);
-    mem_free(gw);
-    mem_free(m.p);
+    snap sn;
+    if (snap_init(&sn) != CEP_OK) rc = CEP_ENOMEM;
+    for (unsigned g = 0; g < KEY_GROUPS && rc == CEP_OK && !w->failed; g++)
+        if (start[g + 1] > start[g]) rc = write_group(w, &sn, g, byg + start[g], start[g + 1] - start[g]);
+    snap_free(&sn);
     mem_free(byg);
     return rc;
 }

@@ -4,6 +4,8 @@
 #include "hash.h"
 #include "mem.h"
 
+#include <string.h>
+
 static size_t ptr_slot(const ptrmap *m, const void *p) {
     return (size_t)hash_bytes(&p, sizeof p, 0) & (m->cap - 1);
 }
@@ -37,6 +39,11 @@ int ptr_put(ptrmap *m, const void *p, uint32_t v) {
     m->vals[i] = v;
     m->n++;
     return 0;
+}
+
+void ptr_clear(ptrmap *m) {
+    if (m->cap) memset(m->keys, 0, m->cap * sizeof *m->keys);
+    m->n = 0;
 }
 
 void ptr_free(ptrmap *m) {

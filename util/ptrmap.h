@@ -19,6 +19,8 @@ typedef struct ptrmap {
 uint32_t ptr_get(const ptrmap *m, const void *p);
 /* Store p -> v (p must not be there yet). 0, or -1 when out of memory. */
 int ptr_put(ptrmap *m, const void *p, uint32_t v);
+/* Empty m, keeping its room. */
+void ptr_clear(ptrmap *m);
 void ptr_free(ptrmap *m);
 
 #endif
