@@ -6,10 +6,14 @@
 # seconds of each (with its writers), minor page faults (with its writers),
 # the 1-minute load at its end, and the checkpointed run's --stats
 # checkpoint lines (the run's own CPU and faults, without its writers).
-#   bench/ckpt_cost.sh BUILDDIR [EVENTS USERS EVERY ROUNDS]
-B=${1:?usage: ckpt_cost.sh BUILDDIR [EVENTS USERS EVERY ROUNDS]}
+# With OTHER (another build directory, e.g. of main), each round runs both
+# builds in turn (labels A and B): an A/B comparison in one session.
+#   bench/ckpt_cost.sh BUILDDIR [EVENTS USERS EVERY ROUNDS [OTHER]]
+B=${1:?usage: ckpt_cost.sh BUILDDIR [EVENTS USERS EVERY ROUNDS [OTHER]]}
 N=${2:-3000000} U=${3:-1000000} EVERY=${4:-100000} ROUNDS=${5:-1}
 CEP="$(cd "$B" && pwd)/cepheus"
+CEP_A=$CEP CEP_B=
+[ -n "${6:-}" ] && CEP_B="$(cd "$6" && pwd)/cepheus"
 T=$(mktemp -d "${TMPDIR:-/tmp}/ckcost.XXXXXX") || exit 1
 trap 'rm -rf "$T"' EXIT INT TERM
 cat > "$T/w1.cep" <<'P'
@@ -32,18 +36,26 @@ one() { # LABEL ARGS...
     rm -rf "$T/ck" "$T/out.jsonl"
     /usr/bin/time -f "%e %U %S %M %R" -o "$T/time" "$CEP" run -q --stats "$@" --output "$T/out.jsonl" "$T/w1.cep" "$T/ev.jsonl" 2> "$T/stats"
     read -r wall usr sys rss minflt < "$T/time"
-    printf '%-6s wall %6.2f s  cpu %6.2f s  maxrss %5d MB  minor faults %s  matches %s  load %s\n' "$label" "$wall" \
+    printf '%-8s wall %6.2f s  cpu %6.2f s  maxrss %5d MB  minor faults %s  matches %s  load %s\n' "$label" "$wall" \
         "$(echo "$usr + $sys" | bc)" $((rss / 1024)) "$minflt" "$(wc -l < "$T/out.jsonl")" "$(cut -d' ' -f1 /proc/loadavg)"
     grep -E "^(checkpoint|last checkpoint|run's own)" "$T/stats" | sed 's/^/       /'
 }
-r=0
-while [ $r -lt "$ROUNDS" ]; do
-    [ -z "$CKPT_COST_SKIP_PLAIN" ] && one plain
-    one ckpt --checkpoint "$T/ck" --checkpoint-every "$EVERY"
+round() { # LABEL-SUFFIX
+    [ -z "$CKPT_COST_SKIP_PLAIN" ] && one "plain$1"
+    one "ckpt$1" --checkpoint "$T/ck" --checkpoint-every "$EVERY"
     [ -n "$CKPT_COST_ENV" ] && env $CKPT_COST_ENV sh -c 'true' && {
         export $CKPT_COST_ENV
-        one "ckpt+env" --checkpoint "$T/ck" --checkpoint-every "$EVERY"
+        one "ckpt+env$1" --checkpoint "$T/ck" --checkpoint-every "$EVERY"
         unset ${CKPT_COST_ENV%%=*}
     }
+}
+r=0
+while [ $r -lt "$ROUNDS" ]; do
+    if [ -n "$CEP_B" ]; then
+        CEP=$CEP_A; round " A"
+        CEP=$CEP_B; round " B"
+    else
+        round ""
+    fi
     r=$((r + 1))
 done
