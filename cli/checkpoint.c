@@ -289,7 +289,8 @@ static void finished(ckpt_bg *bg) {
     }
     snprintf(path, sizeof path, "%s/checkpoint", bg->dir);
     bg->last_size = stat(path, &st) == 0 ? (uint64_t)st.st_size : 0;
-    bg->last_duration = cli_now() - bg->started;
+    bg->ended = cli_now();
+    bg->last_duration = bg->ended - bg->started;
     bg->taken++;
 }
 

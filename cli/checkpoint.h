@@ -62,6 +62,7 @@ typedef struct ckpt_bg {
     double pause_cpu_sum, worst_pause_cpu; /* the CPU time of the pauses */
     double pause_t0, pause_c0;  /* checkpoint_pause_begin: when the pause began, CPU then */
     double last_duration;      /* seconds from fork to the file in place */
+    double ended;              /* cli_now() when the last checkpoint was found in place */
     uint64_t last_size;        /* bytes of the last checkpoint file */
     const char *dir;
     /* Savepoints (SIGUSR1, --savepoint-dir) share the one writer. */

@@ -19,7 +19,7 @@ enum {
     OPT_RESTORE, OPT_STATE_TTL, OPT_TIME, OPT_MAX_MEMORY, OPT_LATENESS, OPT_ERRORS, OPT_MAX_LINE,
     OPT_KAFKA, OPT_TOPIC, OPT_GROUP, OPT_OUT_TOPIC, OPT_LATE_TOPIC, OPT_TIMEOUTS_TOPIC,
     OPT_STATE_TOPIC, OPT_INSTANCE, OPT_TXN_EVENTS, OPT_TXN_MS, OPT_THREADS, OPT_PROGRESS,
-    OPT_NO_PROGRESS, OPT_FLUSH, OPT_METRICS, OPT_LOAD, OPT_CHECKPOINT_INTERVAL, OPT_SAVEPOINT_DIR,
+    OPT_NO_PROGRESS, OPT_FLUSH, OPT_METRICS, OPT_LOAD, OPT_CHECKPOINT_INTERVAL, OPT_MIN_PAUSE, OPT_SAVEPOINT_DIR,
     OPT_OUTPUT_FORM
 };
 
@@ -38,6 +38,7 @@ static const struct option run_table[] = {
     {"checkpoint-every", required_argument, NULL, OPT_CHECKPOINT_EVERY},
     {"restore", required_argument, NULL, OPT_RESTORE},
     {"checkpoint-interval", required_argument, NULL, OPT_CHECKPOINT_INTERVAL},
+    {"checkpoint-min-pause", required_argument, NULL, OPT_MIN_PAUSE},
     {"savepoint-dir", required_argument, NULL, OPT_SAVEPOINT_DIR},
     {"state-ttl", required_argument, NULL, OPT_STATE_TTL},
     {"time", required_argument, NULL, OPT_TIME},
@@ -163,6 +164,12 @@ static int engine_option(run_opts *o, int c) {
             return usage_error("invalid --checkpoint-interval '%s': expected a positive duration: "
                                "milliseconds, or an integer followed by ms, s, m, h or d (e.g. 10s)", optarg);
         return EXIT_OK;
+    case OPT_MIN_PAUSE:
+        o->min_pause_given = 1;
+        if (parse_duration(optarg, &o->min_pause_ms) < 0)
+            return usage_error("invalid --checkpoint-min-pause '%s': expected a duration: milliseconds, or an "
+                               "integer followed by ms, s, m, h or d (e.g. 2s)", optarg);
+        return EXIT_OK;
     case OPT_MAX_MEMORY: return size_option("max-memory", &o->max_memory);
     case OPT_LATENESS: return duration_option("allowed-lateness", &o->lateness);
     case OPT_TIME: return word_option("time", "event", "processing", &o->processing_time);
@@ -187,7 +194,8 @@ static int one_option(run_opts *o, int c, char **argv) {
     case OPT_TIMEOUTS_TOPIC: case OPT_STATE_TOPIC: case OPT_INSTANCE: case OPT_TXN_EVENTS:
     case OPT_TXN_MS: case 'X':
         return kafka_option(&o->kafka, c);
-    case 't': case 'd': case OPT_MAX_PMS: case OPT_CHECKPOINT_EVERY: case OPT_CHECKPOINT_INTERVAL: case OPT_MAX_MEMORY:
+    case 't': case 'd': case OPT_MAX_PMS: case OPT_CHECKPOINT_EVERY: case OPT_CHECKPOINT_INTERVAL: case OPT_MIN_PAUSE:
+    case OPT_MAX_MEMORY:
     case OPT_LATENESS: case OPT_TIME: case OPT_STATE_TTL: case OPT_THREADS: case OPT_MAX_LINE:
     case OPT_ON_LIMIT: case OPT_FLUSH:
         return engine_option(o, c);
@@ -240,6 +248,7 @@ static int check_combinations(const run_opts *o) {
     }
     if ((o->every_given || o->checkpoint_ms) && !o->checkpoint_dir)
         return usage_error("--checkpoint-every and --checkpoint-interval need --checkpoint DIR");
+    if (o->min_pause_given && !o->checkpoint_dir) return usage_error("--checkpoint-min-pause needs --checkpoint DIR");
     if (k->late_topic || k->timeouts_topic || k->state_topic || k->instance || k->nconf)
         return usage_error("--late-topic, --timeouts-topic, --state-topic, --instance-id and -X need --kafka");
     if (o->checkpoint_dir || o->restore_dir || o->savepoint_dir) {

@@ -30,6 +30,8 @@ typedef struct run_opts {
     const char *metrics; /* --metrics ADDR:PORT */
     const char *checkpoint_dir, *restore_dir;
     int64_t checkpoint_ms; /* --checkpoint-interval; 0: by events only */
+    int64_t min_pause_ms;  /* --checkpoint-min-pause; 0: none */
+    int min_pause_given;
     int every_given;       /* --checkpoint-every was given */
     const char *savepoint_dir; /* --savepoint-dir: SIGUSR1 writes one there */
     warn_opts warn;      /* -W */

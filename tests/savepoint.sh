@@ -142,6 +142,46 @@ rm -rf ck
 "$CEP" run -q --stats --checkpoint ck --checkpoint-interval 1h --output m.jsonl p.cep many.jsonl > /dev/null 2> err
 grep -q '^checkpoints: 0$' err && ok || bad "interval alone" "expected no checkpoint: $(grep '^checkpoints' err)"
 
+# ---- --checkpoint-min-pause ----------------------------------------------------------
+# A checkpoint every 100 of 3,000 lines; the FIFO holds back lines
+# 301-3000 for 1 s, long enough for the first writer to be done (a due
+# checkpoint asks a busy writer again 1,024 lines later): without a pause
+# at least one more checkpoint follows, with a pause of 1h none does (the
+# one at line 100 stays).
+i=0
+: > long.jsonl
+while [ $i -lt 3000 ]; do
+    echo "{\"ts\":$i,\"k\":$((i % 7)),\"t\":\"$([ $((i % 3)) = 0 ] && echo a || echo b)\"}"
+    i=$((i + 1))
+done > long.jsonl
+head -n 300 long.jsonl > l1.jsonl
+tail -n +301 long.jsonl > l2.jsonl
+"$CEP" run -q --output lref.jsonl p.cep long.jsonl 2> err
+feed() { # ARGS...: a run reading long.jsonl's lines through the FIFO
+    rm -rf ck
+    "$CEP" run -q --stats --checkpoint ck --checkpoint-every 100 "$@" --output l.jsonl p.cep in.fifo > /dev/null 2> err &
+    pid=$!
+    exec 3> in.fifo
+    cat l1.jsonl >&3
+    sleep 1
+    cat l2.jsonl >&3
+    exec 3>&-
+    wait $pid
+    st=$?
+    pid=
+}
+feed
+[ "$st" = 0 ] && grep -q '^checkpoints: [2-9]$' err && ok ||
+    bad "no min pause" "exit $st, expected more checkpoints: $(grep '^checkpoints' err)"
+feed --checkpoint-min-pause 1h
+[ "$st" = 0 ] && cmp -s l.jsonl lref.jsonl && ok || bad "--checkpoint-min-pause" "exit $st or output differs"
+grep -q '^checkpoints: 1$' err && ok || bad "--checkpoint-min-pause" "expected one checkpoint: $(grep '^checkpoints' err)"
+lineno=$(od -An -t u8 -j 24 -N 8 ck/checkpoint | tr -d ' ')
+[ "$lineno" = 100 ] && ok || bad "--checkpoint-min-pause" "checkpoint at line $lineno, expected 100"
+cp l.jsonl l-r.jsonl
+"$CEP" run -q --restore ck --output l-r.jsonl p.cep long.jsonl > /dev/null 2> err
+cmp -s l-r.jsonl lref.jsonl && ok || bad "--checkpoint-min-pause restore" "output differs"
+
 # ---- usage errors ----------------------------------------------------------------
 usage() { # NAME EXPECTED-MESSAGE ARGS...
     name=$1 msg=$2
@@ -156,6 +196,10 @@ usage "interval unit" "invalid --checkpoint-interval '10x': expected a positive 
     --checkpoint ck --checkpoint-interval 10x --output o p.cep ev.jsonl
 usage "interval alone" "--checkpoint-every and --checkpoint-interval need --checkpoint DIR" \
     --checkpoint-interval 10s --output o p.cep ev.jsonl
+usage "min pause alone" "--checkpoint-min-pause needs --checkpoint DIR" \
+    --checkpoint-min-pause 1s --output o p.cep ev.jsonl
+usage "min pause unit" "invalid --checkpoint-min-pause '1x': expected a duration: milliseconds, or an integer followed by ms, s, m, h or d (e.g. 2s)" \
+    --checkpoint ck --checkpoint-min-pause 1x --output o p.cep ev.jsonl
 usage "savepoint stdin" "--savepoint-dir needs event files, not standard input" \
     --savepoint-dir sp --output o p.cep
 usage "savepoint output" "--savepoint-dir needs --output FILE" --savepoint-dir sp p.cep ev.jsonl
