@@ -36,13 +36,17 @@ one() { # LABEL ARGS...
     rm -rf "$T/ck" "$T/out.jsonl"
     /usr/bin/time -f "%e %U %S %M %R" -o "$T/time" "$CEP" run -q --stats "$@" --output "$T/out.jsonl" "$T/w1.cep" "$T/ev.jsonl" 2> "$T/stats"
     read -r wall usr sys rss minflt < "$T/time"
-    printf '%-8s wall %6.2f s  cpu %6.2f s  maxrss %5d MB  minor faults %s  matches %s  load %s\n' "$label" "$wall" \
+    printf '%-11s wall %6.2f s  cpu %6.2f s  maxrss %5d MB  minor faults %s  matches %s  load %s\n' "$label" "$wall" \
         "$(echo "$usr + $sys" | bc)" $((rss / 1024)) "$minflt" "$(wc -l < "$T/out.jsonl")" "$(cut -d' ' -f1 /proc/loadavg)"
     grep -E "^(checkpoint|last checkpoint|run's own)" "$T/stats" | sed 's/^/       /'
 }
 round() { # LABEL-SUFFIX
     [ -z "$CKPT_COST_SKIP_PLAIN" ] && one "plain$1"
     one "ckpt$1" --checkpoint "$T/ck" --checkpoint-every "$EVERY"
+    # CKPT_COST_ARGS: a third run with these options too (of build A only),
+    # e.g. "--checkpoint-min-pause 2s".
+    [ -n "$CKPT_COST_ARGS" ] && [ "$CEP" = "$CEP_A" ] &&
+        one "ckpt+args$1" --checkpoint "$T/ck" --checkpoint-every "$EVERY" $CKPT_COST_ARGS
     [ -n "$CKPT_COST_ENV" ] && env $CKPT_COST_ENV sh -c 'true' && {
         export $CKPT_COST_ENV
         one "ckpt+env$1" --checkpoint "$T/ck" --checkpoint-every "$EVERY"
