@@ -236,9 +236,11 @@ static int check_combinations(const run_opts *o) {
             return usage_error("Kafka mode needs --kafka, --topic, --group and --output-topic");
         if (o->threads) return usage_error("--threads does not apply with --kafka: it runs an engine per partition");
         if (o->ninputs || o->output || o->late || o->timeouts || o->checkpoint_dir || o->restore_dir ||
-            o->savepoint_dir || o->processing_time || o->max_memory || o->strict || o->errors || o->max_line)
+            o->savepoint_dir || o->processing_time || o->max_memory || o->strict || o->errors || o->max_line ||
+            o->min_pause_given)
             return usage_error("with --kafka, events come from --topic and results go to topics: event "
-                               "files, --output, --late, --timeouts, --checkpoint, --restore, --savepoint-dir, --time "
+                               "files, --output, --late, --timeouts, --checkpoint, --checkpoint-min-pause, --restore, "
+                               "--savepoint-dir, --time "
                                "processing, --max-memory, --strict, --errors and --max-line-bytes do not apply");
         return EXIT_OK;
 #else
