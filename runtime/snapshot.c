@@ -199,28 +199,29 @@ int snapshot_to_mem(void *ud, const void *buf, size_t len) {
 }
 
 /* A group's keys lie far apart in memory (a key's group is a hash of it):
- * what the walk reads next is fetched a few steps ahead. */
-#define SNAP_AHEAD 8
+ * what the walk reads next is fetched ahead, in stages, each from what the
+ * stage before brought in: the key state, its first bucket's partial
+ * matches, the first one's node, that node's event. */
+#define SNAP_STEP 4 /* keys between two stages (6: no better, measured) */
+static inline const bucket *first_bucket(const key_state *ks) {
+    const bucket *b = key_buckets(ks);
+    return ks->nb && b->hi > b->lo ? b : NULL;
+}
+
 static inline void fetch_key(const key_state *const *keys, size_t k, size_t nk) {
-    if (k + SNAP_AHEAD < nk) {
-        const char *x = (const char *)keys[k + SNAP_AHEAD];
+    if (k + 3 * SNAP_STEP < nk) {
+        const char *x = (const char *)keys[k + 3 * SNAP_STEP];
         __builtin_prefetch(x);
         __builtin_prefetch(x + 64);
         __builtin_prefetch(x + 128);
     }
-    if (k + SNAP_AHEAD / 2 < nk) {
-        const key_state *ks = keys[k + SNAP_AHEAD / 2];
-        const bucket *b = key_buckets(ks);
-        if (ks->nb && b->hi > b->lo) __builtin_prefetch(b->v[b->lo].node);
-    }
-    if (k + SNAP_AHEAD / 4 < nk) {
-        const key_state *ks = keys[k + SNAP_AHEAD / 4];
-        const bucket *b = key_buckets(ks);
-        if (ks->nb && b->hi > b->lo) {
-            const char *x = (const char *)node_ev(b->v[b->lo].node);
-            __builtin_prefetch(x);
-            __builtin_prefetch(x + 64);
-        }
+    const bucket *b;
+    if (k + 2 * SNAP_STEP < nk && (b = first_bucket(keys[k + 2 * SNAP_STEP]))) __builtin_prefetch(&b->v[b->lo]);
+    if (k + SNAP_STEP < nk && (b = first_bucket(keys[k + SNAP_STEP]))) __builtin_prefetch(b->v[b->lo].node);
+    if (k + SNAP_STEP / 2 < nk && (b = first_bucket(keys[k + SNAP_STEP / 2]))) {
+        const char *x = (const char *)node_ev(b->v[b->lo].node);
+        __builtin_prefetch(x);
+        __builtin_prefetch(x + 64);
     }
 }
 
