@@ -288,8 +288,15 @@ static void finished(ckpt_bg *bg) {
         return;
     }
     snprintf(path, sizeof path, "%s/checkpoint", bg->dir);
-    bg->last_size = stat(path, &st) == 0 ? (uint64_t)st.st_size : 0;
-    bg->ended = cli_now();
+    int have = stat(path, &st) == 0;
+    bg->last_size = have ? (uint64_t)st.st_size : 0;
+    /* The writer is collected when a checkpoint is next due, maybe long
+     * after it ended: its end is the rename, the file's change time. */
+    double now = cli_now(), age = 0;
+    struct timespec rt;
+    if (have && clock_gettime(CLOCK_REALTIME, &rt) == 0)
+        age = (double)(rt.tv_sec - st.st_ctim.tv_sec) + (double)(rt.tv_nsec - st.st_ctim.tv_nsec) / 1e9;
+    bg->ended = age > 0 && age < now - bg->started ? now - age : now;
     bg->last_duration = bg->ended - bg->started;
     bg->taken++;
 }

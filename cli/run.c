@@ -633,9 +633,12 @@ static int checkpoint_if_due(reading *rd, int i, uint64_t offset, unsigned long 
     if (st == CKPT_BUSY) return EXIT_OK;
     if (st != EXIT_OK) return st;
     /* --checkpoint-min-pause: the writer's copy-on-write costs the run
-     * while it lives; a rest after each keeps that share of the run down. */
-    if (o->min_pause_ms && rd->r->ckpt.taken && cli_now() < rd->r->ckpt.ended + (double)o->min_pause_ms / 1000.0)
-        return EXIT_OK;
+     * while it lives; a rest after each keeps that share of the run down
+     * (auto: as long as the last writer took, so it lives at most half
+     * the time). */
+    const ckpt_bg *bg = &rd->r->ckpt;
+    double rest = o->min_pause_ms == MIN_PAUSE_AUTO ? bg->last_duration : (double)o->min_pause_ms / 1000.0;
+    if (bg->taken && cli_now() < bg->ended + rest) return EXIT_OK;
     rd->since = rd->due_for = 0;
     rd->ckpt_due = 0;
     ckpt_pos pos = {.file = (uint32_t)i, .offset = offset, .lineno = lineno, .read = rd->read,

@@ -166,9 +166,10 @@ static int engine_option(run_opts *o, int c) {
         return EXIT_OK;
     case OPT_MIN_PAUSE:
         o->min_pause_given = 1;
-        if (parse_duration(optarg, &o->min_pause_ms) < 0)
-            return usage_error("invalid --checkpoint-min-pause '%s': expected a duration: milliseconds, or an "
-                               "integer followed by ms, s, m, h or d (e.g. 2s)", optarg);
+        if (!strcmp(optarg, "auto")) o->min_pause_ms = MIN_PAUSE_AUTO;
+        else if (parse_duration(optarg, &o->min_pause_ms) < 0)
+            return usage_error("invalid --checkpoint-min-pause '%s': expected auto or a duration: milliseconds, "
+                               "or an integer followed by ms, s, m, h or d (e.g. 2s)", optarg);
         return EXIT_OK;
     case OPT_MAX_MEMORY: return size_option("max-memory", &o->max_memory);
     case OPT_LATENESS: return duration_option("allowed-lateness", &o->lateness);

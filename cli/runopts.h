@@ -17,6 +17,8 @@ typedef struct run_kafka_opts {
     int nconf;
 } run_kafka_opts;
 
+#define MIN_PAUSE_AUTO (-1)
+
 typedef struct run_opts {
     const char *output, *late, *timeouts, *time_field, *errors;
     int64_t max_line;    /* --max-line-bytes; 0: no limit */
@@ -30,7 +32,7 @@ typedef struct run_opts {
     const char *metrics; /* --metrics ADDR:PORT */
     const char *checkpoint_dir, *restore_dir;
     int64_t checkpoint_ms; /* --checkpoint-interval; 0: by events only */
-    int64_t min_pause_ms;  /* --checkpoint-min-pause; 0: none */
+    int64_t min_pause_ms;  /* --checkpoint-min-pause; 0: none; MIN_PAUSE_AUTO: the last writer's time */
     int min_pause_given;
     int every_given;       /* --checkpoint-every was given */
     const char *savepoint_dir; /* --savepoint-dir: SIGUSR1 writes one there */

@@ -147,7 +147,8 @@ grep -q '^checkpoints: 0$' err && ok || bad "interval alone" "expected no checkp
 # 301-3000 for 1 s, long enough for the first writer to be done (a due
 # checkpoint asks a busy writer again 1,024 lines later): without a pause
 # at least one more checkpoint follows, with a pause of 1h none does (the
-# one at line 100 stays).
+# one at line 100 stays); with auto (a rest as long as the last writer
+# took, here milliseconds) more follow too.
 i=0
 : > long.jsonl
 while [ $i -lt 3000 ]; do
@@ -173,6 +174,9 @@ feed() { # ARGS...: a run reading long.jsonl's lines through the FIFO
 feed
 [ "$st" = 0 ] && grep -q '^checkpoints: [2-9]$' err && ok ||
     bad "no min pause" "exit $st, expected more checkpoints: $(grep '^checkpoints' err)"
+feed --checkpoint-min-pause auto
+[ "$st" = 0 ] && grep -q '^checkpoints: [2-9]$' err && ok ||
+    bad "min pause auto" "exit $st, expected more checkpoints: $(grep '^checkpoints' err)"
 feed --checkpoint-min-pause 1h
 [ "$st" = 0 ] && cmp -s l.jsonl lref.jsonl && ok || bad "--checkpoint-min-pause" "exit $st or output differs"
 grep -q '^checkpoints: 1$' err && ok || bad "--checkpoint-min-pause" "expected one checkpoint: $(grep '^checkpoints' err)"
@@ -198,7 +202,7 @@ usage "interval alone" "--checkpoint-every and --checkpoint-interval need --chec
     --checkpoint-interval 10s --output o p.cep ev.jsonl
 usage "min pause alone" "--checkpoint-min-pause needs --checkpoint DIR" \
     --checkpoint-min-pause 1s --output o p.cep ev.jsonl
-usage "min pause unit" "invalid --checkpoint-min-pause '1x': expected a duration: milliseconds, or an integer followed by ms, s, m, h or d (e.g. 2s)" \
+usage "min pause unit" "invalid --checkpoint-min-pause '1x': expected auto or a duration: milliseconds, or an integer followed by ms, s, m, h or d (e.g. 2s)" \
     --checkpoint ck --checkpoint-min-pause 1x --output o p.cep ev.jsonl
 usage "savepoint stdin" "--savepoint-dir needs event files, not standard input" \
     --savepoint-dir sp --output o p.cep
