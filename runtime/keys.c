@@ -22,9 +22,12 @@ static void ent_put(key_entry *ent, uint32_t pi, uint32_t due, key_state *ks) {
     ent->tab[i] = (kref){pi, due, ks};
 }
 
-/* Room for one more key state in ent (load at most 3/4); 0 or -1. */
+/* ent can take one more key state (load at most 3/4). */
+static int ent_has_room(const key_entry *ent) { return (ent->n + 1) * 4 <= (ent->mask + 1) * 3; }
+
+/* Room for one more key state in ent; 0 or -1. */
 static int ent_reserve(cep_engine *e, key_entry *ent) {
-    if ((ent->n + 1) * 4 <= (ent->mask + 1) * 3) return 0;
+    if (ent_has_room(ent)) return 0;
     uint32_t ocap = ent->mask + 1, ncap = 2 * ocap;
     kref *old = ent->tab, *nt = slab_alloc(&e->store.mem, (size_t)ncap * sizeof *nt);
     if (!nt) return -1;
@@ -89,6 +92,14 @@ static key_entry *group_find(cep_engine *e, key_state *ks, uint64_t h) {
 /* Into its group's entry for its key, made when there is none; gc (may
  * be NULL) is the group's cache for the event under way, whose key ks
  * has. 0 or -1. */
+/* ks into ent (which has room), due or not. */
+static void ent_link(key_entry *ent, key_state *ks, uint32_t due) {
+    ent_put(ent, ks->pattern, due, ks);
+    ent->n++;
+    ent->ndue += due;
+    ks->ent = ent;
+}
+
 static int group_attach(cep_engine *e, key_state *ks, gcache *gc) {
     const pat_rt *rt = &e->rt[ks->pattern];
     uint64_t h = gc ? gc->hash : group_hash(e, ks);
@@ -113,11 +124,7 @@ static int group_attach(cep_engine *e, key_state *ks, gcache *gc) {
         return -1;
     }
     /* (after a program change, ks comes with its partial matches) */
-    uint32_t due = rt->keyed_every && key_waits_in(ks, rt->keyed_every);
-    ent_put(ent, ks->pattern, due, ks);
-    ent->n++;
-    ent->ndue += due;
-    ks->ent = ent;
+    ent_link(ent, ks, rt->keyed_every && key_waits_in(ks, rt->keyed_every));
     return 0;
 }
 
@@ -186,8 +193,9 @@ void key_array_free(cep_engine *e, key_state *ks, pm *v, uint32_t cap) {
     if (!ks->room || v != key_room(ks)) slab_free(&e->store.mem, v, (size_t)cap * sizeof *v);
 }
 
-static key_state *key_make(cep_engine *e, uint32_t pattern, uint64_t hash, const char *key, uint32_t len, gcache *gc,
-                           int room) {
+/* A new key state's block (room: with its first partial match's), its
+ * fields zero but these. */
+static key_state *key_alloc(cep_engine *e, uint32_t pattern, const char *key, uint32_t len, int room) {
     key_state *ks = slab_alloc(&e->store.mem, room ? room_off(len) + sizeof(pm) : sizeof *ks + len);
     if (!ks) return NULL;
     memset(ks, 0, sizeof *ks);
@@ -196,6 +204,13 @@ static key_state *key_make(cep_engine *e, uint32_t pattern, uint64_t hash, const
     ks->room = room != 0;
     memcpy(ks->key, key, len);
     memcpy(ks->key, &pattern, 4); /* (an encoded key starts with its pattern: key may be its group's) */
+    return ks;
+}
+
+static key_state *key_make(cep_engine *e, uint32_t pattern, uint64_t hash, const char *key, uint32_t len, gcache *gc,
+                           int room) {
+    key_state *ks = key_alloc(e, pattern, key, len, room);
+    if (!ks) return NULL;
     int rc = e->rt[pattern].kgroup != NO_GROUP ? group_attach(e, ks, gc) : keymap_insert(&e->keyset.keys, ks, hash);
     if (rc < 0) {
         slab_free(&e->store.mem, ks, key_bytes(ks));
@@ -222,24 +237,14 @@ key_state *engine_key_fresh(cep_engine *e, uint32_t pattern, uint64_t hash, cons
     const pat_rt *rt = &e->rt[pattern];
     int room = rt->kgroup != NO_GROUP;
     key_entry *ent = room && gc ? gc->ent : NULL;
-    if (ent && (ent->n + 1) * 4 <= (ent->mask + 1) * 3) {
+    if (ent && ent_has_room(ent)) {
         /* The usual case: the key's entry is there with room in its
          * table. key_make, group_attach and mark_due at once. */
-        key_state *ks = slab_alloc(&e->store.mem, room_off(len) + sizeof(pm));
+        key_state *ks = key_alloc(e, pattern, key, len, 1);
         if (!ks) return NULL;
-        memset(ks, 0, sizeof *ks);
-        ks->pattern = pattern;
-        ks->key_len = len;
-        ks->room = 1;
-        ks->ent = ent;
-        memcpy(ks->key, key, len);
-        memcpy(ks->key, &pattern, 4);
         ks->nb = ks->bcap = 1;
         ks->inl_b = (bucket){.v = key_room(ks), .cap = 1, .state = state};
-        uint32_t due = rt->keyed_every && (state >= 64 || (rt->keyed_every >> state & 1));
-        ent_put(ent, pattern, due, ks);
-        ent->n++;
-        ent->ndue += due;
+        ent_link(ent, ks, rt->keyed_every && (state >= 64 || (rt->keyed_every >> state & 1)));
         e->keyset.nkey_states++;
         return ks;
     }
