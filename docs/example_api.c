@@ -143,7 +143,7 @@ int main(void) {
     static const char bad[] =
         "pattern p\n"
         "  begin a where amount > 10\n"
-        "  followedBy b where amount > c.amount and country =~ /[a-z/\n";
+        "  followedBy b where amount > c[0].amount and country =~ /[a-z/\n";
     cep_program *none = NULL;
     rc = cep_compile(NULL, bad, strlen(bad), "bad.cep", &none, &diag);
     printf("cep_compile: %d (%s), %zu errors\n", rc, cep_strerror(rc),

@@ -42,4 +42,20 @@ if [ $? = 0 ]; then ok; else cat "$tmp/build.log"; ko "building the example"; do
 (cd "$tmp/src" && LD_LIBRARY_PATH="$libdir" ./embed) > "$tmp/out.txt" 2> "$tmp/err.txt"
 st=$?; [ "$st" = 0 ] && ok || { cat "$tmp/err.txt"; ko "embed: status $st"; }
 if diff -u "$ex/expected.txt" "$tmp/out.txt"; then ok; else ko "output differs from expected.txt"; fi
+
+# docs/api.md §14 shows docs/example_api.c and its output: the code block
+# must be the file (from its first #include), the file must build as the
+# page says (-std=c11 -Wall -Wextra, no warning) against the installed
+# library, and print exactly the page's "Output:" block.
+doc="$SRC/docs/api.md"
+sed -n '/^## 14\. Complete example/,/^Build and run/p' "$doc" | sed -n '/^```c$/,/^```$/p' | sed '1d;$d' > "$tmp/api_code.c"
+sed -n '/^#include <inttypes.h>/,$p' "$SRC/docs/example_api.c" > "$tmp/api_file.c"
+if [ -s "$tmp/api_code.c" ] && diff -u "$tmp/api_file.c" "$tmp/api_code.c"; then ok; else ko "api.md §14's code is not docs/example_api.c"; fi
+inc=$(PKG_CONFIG_PATH="$pcdir" PKG_CONFIG_SYSROOT_DIR="$tmp/stage" pkg-config --cflags --libs libcepheus)
+if ${CC:-cc} -std=c11 -Wall -Wextra -Werror $san "$SRC/docs/example_api.c" $inc -o "$tmp/example_api" > "$tmp/api_build.log" 2>&1; then ok
+else cat "$tmp/api_build.log"; ko "docs/example_api.c does not build as api.md says"; fi
+sed -n '/^## 14\. Complete example/,$p' "$doc" | sed -n '/^Output:$/,$p' | sed -n '/^```$/,/^```$/p' | sed '1d;$d' > "$tmp/api_expected.txt"
+(LD_LIBRARY_PATH="$libdir" "$tmp/example_api") > "$tmp/api_out.txt" 2>&1
+if [ -s "$tmp/api_expected.txt" ] && diff -u "$tmp/api_expected.txt" "$tmp/api_out.txt"; then ok
+else ko "docs/example_api.c's output differs from api.md §14's"; fi
 done_
