@@ -87,6 +87,12 @@ static int count_chars(const char *s, size_t from, size_t to) {
     return n;
 }
 
+/* A UTF-8 byte order mark opening the text: skipped by the scanner, not
+ * shown, not a column. */
+static size_t bom_len(const cep_diag *d) {
+    return d->len >= 3 && memcmp(d->src, "\xEF\xBB\xBF", 3) == 0 ? 3 : 0;
+}
+
 static void locate(cep_diag *d, size_t off, int *line, int *col) {
     off = caret_offset(d, off);
     if (off < d->cur_off) {
@@ -102,7 +108,9 @@ static void locate(cep_diag *d, size_t off, int *line, int *col) {
     }
     d->cur_off = off;
     *line = d->cur_line;
-    *col = count_chars(d->src, d->cur_line_start, off) + 1;
+    size_t from = d->cur_line_start;
+    if (from == 0 && off >= bom_len(d)) from = bom_len(d);
+    *col = count_chars(d->src, from, off) + 1;
 }
 
 int diag_line_at(cep_diag *d, size_t off) {
@@ -198,6 +206,7 @@ static void render_item(strbuf *b, const cep_diag *d, const diag_item *it, int a
     size_t off = caret_offset(d, it->off);
     size_t start = off, end = off;
     while (start > 0 && d->src[start - 1] != '\n') start--;
+    if (start == 0 && off >= bom_len(d)) start = bom_len(d);
     while (end < d->len && d->src[end] != '\n') end++;
     size_t shown = end;
     if (shown > start && d->src[shown - 1] == '\r') shown--; /* CRLF files */

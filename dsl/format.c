@@ -37,7 +37,8 @@ static int is_ident(char c) {
 /* Split text into tokens. Whatever lies between two tokens is whitespace
  * and comments (the text parsed, so nothing else can be there). */
 static int tokenize(const char *s, uint32_t len, toks *out) {
-    uint32_t i = 0;
+    /* A byte order mark opening the text is not kept (the scanner skips it). */
+    uint32_t i = len >= 3 && memcmp(s, "\xEF\xBB\xBF", 3) == 0 ? 3 : 0;
     int after_match = 0;
     while (i < len) {
         char c = s[i];
