@@ -675,6 +675,9 @@ static int read_input(reading *rd, line_reader *lr, int i, unsigned long *lineno
             on_lines(&rd->t);
             if (rd->next_ckpt && !rd->ckpt_due && cli_now() >= rd->next_ckpt) rd->ckpt_due = 1;
         }
+        /* A byte order mark opening a file (Windows tools write one) is not
+         * part of its first line. */
+        if (*lineno == 1 && len >= 3 && memcmp(line, "\xEF\xBB\xBF", 3) == 0) line += 3, len -= 3;
         if (!toolong && is_blank(line, len)) continue;
         rd->read++;
         if ((status = take_line(rd, i, *lineno, line, len, toolong)) != EXIT_OK) return status;

@@ -118,6 +118,8 @@ accept "key missing: the null key" 1 '{"ts":1,"t":"a"}' '{"ts":2,"t":"b"}'
 accept "key of another type: another key" 0 '{"ts":1,"k":1,"t":"a"}' '{"ts":2,"k":"1","t":"b"}'
 accept "key object or array: the null key" 1 '{"ts":1,"k":{"x":1},"t":"a"}' '{"ts":2,"k":[1],"t":"b"}'
 accept "CRLF line ends" 1 "$(printf '{"ts":1,"k":1,"t":"a"}\r')" "$(printf '{"ts":2,"k":1,"t":"b"}\r')"
+accept "byte order mark opening the file" 1 "$(printf '\357\273\277{"ts":1,"k":1,"t":"a"}\r')" "$(printf '{"ts":2,"k":1,"t":"b"}\r')"
+reject "byte order mark inside the file" "$(printf '\357\273\277\357\273\277{"ts":1}')" 'invalid JSON: lexical error'
 
 # A time far in the future moves the watermark: what follows is late.
 printf '%s\n' '{"ts":1,"k":1,"t":"a"}' '{"ts":9000000000000000,"k":2,"t":"x"}' '{"ts":2,"k":1,"t":"b"}' > in.jsonl
