@@ -927,6 +927,28 @@ static PyObject *dict_path(PyObject *obj, PyObject *keys) {
     return v;
 }
 
+/* Why t is not an event time: a str that is not RFC 3339, an int out of
+ * range or a float with a fraction is of a right type with a wrong value,
+ * and the message shows the value. */
+static void time_error(Py_ssize_t idx, PyObject *field, PyObject *t) {
+    const char *why = NULL;
+    if (PyUnicode_Check(t)) why = "is not an RFC 3339 time with a zone (e.g. \"2024-01-01T00:00:00Z\")";
+    else if (PyLong_Check(t) && !PyBool_Check(t)) why = "is out of range (64-bit milliseconds)";
+    else if (PyFloat_Check(t)) why = "is not whole milliseconds";
+    PyObject *shown = why ? PyObject_Repr(t) : NULL;
+    const char *text = shown ? PyUnicode_AsUTF8(shown) : NULL;
+    if (!text) {
+        PyErr_Clear();
+        field_error(PyExc_ValueError, idx, field,
+                    "event time must be int milliseconds, an RFC 3339 string or a datetime, not", t);
+    } else if (idx >= 0) {
+        PyErr_Format(PyExc_ValueError, "event %zd: field %R: event time %.100s %s", idx, field, text, why);
+    } else {
+        PyErr_Format(PyExc_ValueError, "field %R: event time %.100s %s", field, text, why);
+    }
+    Py_XDECREF(shown);
+}
+
 /* Fill row ev from dict obj: one lookup per program field and level. */
 static int fill_event(EngineObject *self, cep_event *ev, PyObject *obj, Py_ssize_t idx) {
     if (!PyDict_Check(obj)) {
@@ -965,8 +987,7 @@ static int fill_event(EngineObject *self, cep_event *ev, PyObject *obj, Py_ssize
         return -1;
     }
     if (parse_time(t, &ms) < 0) {
-        field_error(PyExc_ValueError, idx, self->time_key,
-                    "event time must be int milliseconds or an RFC 3339 string, not", t);
+        time_error(idx, self->time_key, t);
         return -1;
     }
     cep_event_set_time(ev, ms);

@@ -70,6 +70,23 @@ def test_missing_and_bad_time(eng):
     assert eng.stats["events"] == 0
 
 
+@pytest.mark.parametrize("bad, why", [
+    ("yesterday", r"event time 'yesterday' is not an RFC 3339 time with a zone"),
+    ("2023-11-14T22:13:20", r"event time '2023-11-14T22:13:20' is not an RFC 3339 time with a zone"),
+    (2**70, r"event time 1180591620717411303424 is out of range \(64-bit milliseconds\)"),
+    (1.5, r"event time 1\.5 is not whole milliseconds"),
+    ([1], r"event time must be int milliseconds, an RFC 3339 string or a datetime, not list"),
+    (True, r"event time must be int milliseconds, an RFC 3339 string or a datetime, not bool"),
+])
+def test_bad_time_says_what_is_wrong(eng, bad, why):
+    # A str that is not RFC 3339 is not "not str": the message shows the
+    # value and what it lacks (it said "... RFC 3339 string, not str").
+    with pytest.raises(ValueError, match="^field 'ts': " + why):
+        eng.push({"ts": bad, "t": "a"})
+    with pytest.raises(ValueError, match="^event 1: field 'ts': " + why):
+        eng.push_many([{"ts": 1, "t": "x"}, {"ts": bad, "t": "a"}])
+
+
 def test_lone_surrogate_is_value_error(eng):
     with pytest.raises(ValueError, match="field 't'"):
         eng.push({"ts": 1, "t": "\udc80"})
