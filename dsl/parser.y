@@ -709,7 +709,79 @@ static const char *token_words(yysymbol_kind_t k, int alone) {
     case YYSYMBOL_DURATION:
         return alone ? "a duration: an integer and one of ms, s, m, h, d \u2014 e.g. 10m"
                      : "a duration (e.g. 10m)";
+    case YYSYMBOL_REGEX:
+        return alone ? "a regex: /text/flags, e.g. /^ab+c/i" : "a regex (e.g. /ab+c/)";
     default: return yysymbol_name(k);
+    }
+}
+
+/* Where an expression may start bison expects a dozen tokens, too many to
+ * list: say it in a word. */
+static int expects_expression(const yysymbol_kind_t *exp, int nexp) {
+    int seen = 0;
+    for (int i = 0; i < nexp; i++)
+        seen |= exp[i] == YYSYMBOL_INT ? 1 : exp[i] == YYSYMBOL_STRING ? 2 : exp[i] == YYSYMBOL_KW_NOT ? 4 : 0;
+    return seen == 7;
+}
+
+static int is_word_char(char c) {
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_';
+}
+
+/* The word (letters, digits, _) ending at src[end], skipping white space
+ * back from end: its start, or -1 when there is none. */
+static long word_before(const char *src, long end, long *word_end) {
+    while (end > 0 && (src[end - 1] == ' ' || src[end - 1] == '\t' || src[end - 1] == '\r' || src[end - 1] == '\n'))
+        end--;
+    long b = end;
+    while (b > 0 && is_word_char(src[b - 1])) b--;
+    *word_end = end;
+    return b < end ? b : -1;
+}
+
+static int is_connector(const char *w, size_t n) {
+    static const char *const conns[] = {"next", "followedBy", "followedByAny", "notNext", "notFollowedBy"};
+    for (size_t i = 0; i < sizeof conns / sizeof conns[0]; i++)
+        if (strlen(conns[i]) == n && memcmp(conns[i], w, n) == 0) return 1;
+    return 0;
+}
+
+/* The pattern's `within D` is its last clause, so `followedBy b within 5s
+ * where ...` and a step after `within 5s` fail past it: say where a
+ * step's own gap goes (language.md §10). Appends the hint to b when the
+ * text before the unexpected token at `at` is `within DURATION`. */
+static void gap_hint(strbuf *b, const char *src, long at, yysymbol_kind_t tok) {
+    long dend, nend, wend;
+    long d = word_before(src, at, &dend);
+    if (d < 0 || src[d] < '0' || src[d] > '9') return;
+    long w = word_before(src, d, &wend);
+    if (w < 0 || wend - w != 6 || memcmp(src + w, "within", 6) != 0) return;
+    int dl = (int)(dend - d);
+    if (tok == YYSYMBOL_KW_WHERE || tok == (yysymbol_kind_t)YYTRANSLATE('+') ||
+        tok == (yysymbol_kind_t)YYTRANSLATE('*') || tok == (yysymbol_kind_t)YYTRANSLATE('?') ||
+        tok == (yysymbol_kind_t)YYTRANSLATE('{') || tok == YYSYMBOL_KW_GREEDY || tok == YYSYMBOL_KW_CONSECUTIVE ||
+        tok == YYSYMBOL_KW_ALLOW_COMBINATIONS || tok == YYSYMBOL_KW_UNTIL) {
+        /* The step: a name and its quantifier (b+, b{2,3}?). */
+        long q = w;
+        while (q > 0 && (src[q - 1] == ' ' || src[q - 1] == '\t' || src[q - 1] == '\r' || src[q - 1] == '\n')) q--;
+        long qend = q;
+        while (q > 0 && (src[q - 1] == '+' || src[q - 1] == '*' || src[q - 1] == '?' || src[q - 1] == '}')) {
+            if (src[--q] == '}')
+                while (q > 0 && src[q] != '{') q--;
+        }
+        long c, cend, n = word_before(src, q, &nend);
+        if (n < 0 || nend != q) return;
+        nend = qend;
+        c = word_before(src, n, &cend);
+        if (c < 0 || !is_connector(src + c, (size_t)(cend - c))) return;
+        sb_printf(b, "; a step's own gap goes before its name: '%.*s within %.*s %.*s'", (int)(cend - c), src + c,
+                  dl, src + d, (int)(nend - n), src + n);
+    } else if (tok == YYSYMBOL_KW_NEXT || tok == YYSYMBOL_KW_FOLLOWED_BY || tok == YYSYMBOL_KW_FOLLOWED_BY_ANY ||
+               tok == YYSYMBOL_KW_NOT_NEXT || tok == YYSYMBOL_KW_NOT_FOLLOWED_BY) {
+        long cend = at;
+        while (is_word_char(src[cend])) cend++;
+        sb_printf(b, "; the pattern's within comes after its last step, and a step's own gap after its connector: "
+                     "'%.*s within %.*s STEP'", (int)(cend - at), src + at, dl, src + d);
     }
 }
 
@@ -775,6 +847,8 @@ static int yyreport_syntax_error(const yypcontext_t *yyctx, yyscan_t scanner, st
             if (i) sb_puts(&b, " or ");
             sb_puts(&b, token_words(exp[i], nexp == 1));
         }
+    } else if (expects_expression(exp, nexp)) {
+        sb_puts(&b, ", expecting an expression");
     }
     char kw[40];
     if (tok == YYSYMBOL_NAME && ctx->src &&
@@ -782,6 +856,8 @@ static int yyreport_syntax_error(const yypcontext_t *yyctx, yyscan_t scanner, st
         sb_printf(&b, "; did you mean '%s'?", kw);
     else if (tok == (yysymbol_kind_t)YYTRANSLATE('='))
         sb_puts(&b, "; did you mean '=='?");
+    else if (ctx->src && tok != YYSYMBOL_YYEMPTY)
+        gap_hint(&b, ctx->src, (long)loc->start, tok);
     if (b.oom) {
         mem_free(b.p);
         ctx->oom = 1;

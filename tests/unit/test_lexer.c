@@ -267,7 +267,7 @@ START_TEST(err_lexical_then_next_pattern) {
     ck_assert_int_eq(cep_diag_code(d, 0), CEP_DIAG_LEX);
     ck_assert_int_eq(cep_diag_code(d, 1), CEP_DIAG_SYNTAX);
     ck_assert_str_eq(cep_diag_message(d, 1),
-                     "syntax error, unexpected integer, expecting regex");
+                     "syntax error, unexpected integer, expecting a regex: /text/flags, e.g. /^ab+c/i");
     ck_assert_int_eq(cep_diag_line(d, 1), 2);
     ck_assert_int_eq(cep_diag_column(d, 1), 30);
     ast_pattern_free(p);

@@ -268,7 +268,7 @@ START_TEST(err_two_patterns) {
     ck_assert_str_eq(parse("pattern p begin a where x == 1 followedBy b where\n"
                            "pattern q key k1 k2 begin b\n"
                            "pattern r begin c"),
-                     "t.cep:2:1: error: syntax error, unexpected 'pattern'\n"
+                     "t.cep:2:1: error: syntax error, unexpected 'pattern', expecting an expression\n"
                      "pattern q key k1 k2 begin b\n"
                      "^\n"
                      "t.cep:2:18: error: syntax error, unexpected name 'k2', expecting "
@@ -280,7 +280,7 @@ START_TEST(err_two_patterns) {
                            "pattern q\n"
                            "  begin a followedBy\n"
                            "  within 5s"),
-                     "t.cep:1:30: error: syntax error, unexpected ')'\n"
+                     "t.cep:1:30: error: syntax error, unexpected ')', expecting an expression\n"
                      "pattern p begin a where x == ) followedBy b\n"
                      "                             ^\n"
                      /* `followedBy within 5s` is a gap: the step is missing */
