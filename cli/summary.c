@@ -83,9 +83,14 @@ int summary_reject(summary *s, int rc, const char *reason, int *notice) {
 static const char *advice(const summary *s, char *buf, size_t n) {
     if (s->reasons[0].time_field == 1)
         snprintf(buf, n, "no line has the time field '%s'; see --time-field", s->time_field);
-    else if (s->reasons[0].time_field == 2)
-        snprintf(buf, n, "no line has a time in '%s' (integer milliseconds or an RFC 3339 string); "
-                 "see --time-field", s->time_field);
+    else if (s->reasons[0].time_field == 2) {
+        /* The reader's hint for a near miss (no zone, a zone without its
+         * colon) is the advice that matters: keep it. */
+        const char *hint = strstr(s->reasons[0].text, "string (");
+        int hn = hint ? (int)strlen(hint + 8) - 1 : 0;
+        snprintf(buf, n, "no line has a time in '%s' (integer milliseconds or an RFC 3339 string%s%.*s); "
+                 "see --time-field", s->time_field, hint ? "; " : "", hn > 0 ? hn : 0, hint ? hint + 8 : "");
+    }
     else
         snprintf(buf, n, "every line was rejected: %s", s->reasons[0].text);
     return buf;

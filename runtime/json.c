@@ -169,7 +169,25 @@ static size_t arena_bound(size_t n) {
 
 /* ---- the parse ------------------------------------------------------------ */
 
-enum { TIME_MISSING, TIME_SET, TIME_BAD };
+/* TIME_NOZONE, TIME_NOCOLON: date-times that lack only their zone
+ * (Python's isoformat() of a naive datetime) or its colon (strftime's %z),
+ * refused with a message saying so. */
+enum { TIME_MISSING, TIME_SET, TIME_BAD, TIME_NOZONE, TIME_NOCOLON };
+
+/* Which near miss of RFC 3339 the string s is, if any. */
+static int time_near_miss(const char *s, size_t n) {
+    char z[64];
+    int64_t ms;
+    if (n < 5 || n + 1 >= sizeof z) return TIME_BAD;
+    memcpy(z, s, n);
+    z[n] = 'Z';
+    if (timefmt_parse(z, n + 1, &ms) == 0) return TIME_NOZONE;
+    memcpy(z, s, n - 2);
+    z[n - 2] = ':';
+    memcpy(z + n - 1, s + n - 2, 2);
+    if ((s[n - 5] == '+' || s[n - 5] == '-') && timefmt_parse(z, n + 1, &ms) == 0) return TIME_NOCOLON;
+    return TIME_BAD;
+}
 
 /* What is read inside the object or array open at a depth: the program's
  * level for it (-1: none) and the part of the time path its keys are
@@ -334,7 +352,7 @@ static int cb_string(void *ctx, const unsigned char *s, size_t n) {
             c->time = ms;
             c->time_state = TIME_SET;
         } else {
-            c->time_state = TIME_BAD;
+            c->time_state = time_near_miss((const char *)s, n);
         }
     }
     if (c->slot < 0) return 1;
@@ -493,10 +511,11 @@ int json_parse_yajl(cep_event *ev, const char *text, size_t len, const char *tim
         fail(&c, CEP_ETIME, "missing time field '%s'", time_field);
         return CEP_ETIME;
     }
-    if (c.time_state == TIME_BAD) {
-        fail(&c, CEP_ETIME,
-             "time field '%s' is not integer milliseconds or an RFC 3339 string",
-             time_field);
+    if (c.time_state >= TIME_BAD) {
+        fail(&c, CEP_ETIME, "time field '%s' is not integer milliseconds or an RFC 3339 string%s", time_field,
+             c.time_state == TIME_NOZONE    ? " (it has no zone: add Z or +HH:MM)"
+             : c.time_state == TIME_NOCOLON ? " (its zone needs a colon: +HH:MM)"
+                                            : "");
         return CEP_ETIME;
     }
     int rc = *time_field ? cep_event_set_time(ev, c.time) : CEP_OK;

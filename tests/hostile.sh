@@ -73,6 +73,8 @@ reject "time is bool" '{"ts":true}' "time field 'ts' is not integer milliseconds
 reject "time has a fraction" '{"ts":1.5}' "time field 'ts' is not integer milliseconds"
 reject "time beyond int64" '{"ts":1e300}' "time field 'ts' is not integer milliseconds"
 reject "time is an object" '{"ts":{"ms":1}}' "time field 'ts' is not integer milliseconds"
+reject "time without a zone" '{"ts":"2024-01-01T00:00:00.123456"}' "time field 'ts' is not integer milliseconds or an RFC 3339 string (it has no zone: add Z or +HH:MM)"
+reject "time with +0100" '{"ts":"2024-01-01T00:00:00+0100"}' "time field 'ts' is not integer milliseconds or an RFC 3339 string (its zone needs a colon: +HH:MM)"
 reject "nesting deeper than 64" "{\"ts\":1,\"x\":$(printf '%0.s[' $(seq 70))$(printf '%0.s]' $(seq 70))}" \
     'JSON nesting deeper than 64 levels'
 reject "number beyond double, read field" '{"ts":1,"t":1e400}' "number out of range in field 't'"

@@ -182,6 +182,14 @@ check "all rejected: why" "cepheus: stopped after 10000 lines, all rejected: no 
 cepheus: 10,000 malformed lines skipped: 10,000 missing time field 'ts'" err2
 "$CEP" run -Wnone --time-field timestamp p.cep nots.jsonl > out 2> err; st=$?
 [ "$st" = 0 ] && [ ! -s err ] && ok || ko "all rejected: with --time-field: status $st"
+# Times without a zone (Python's isoformat() of a naive datetime): the
+# advice keeps the reader's hint.
+awk 'BEGIN { for (i = 1; i <= 10001; i++) print "{\"ts\":\"2024-01-01T00:00:00.123456\",\"u\":1,\"t\":\"a\"}" }' > nozone.jsonl
+"$CEP" run -Wnone p.cep nozone.jsonl > out 2> err; st=$?
+[ "$st" = 3 ] && ok || ko "all rejected, no zone: status $st, expected 3"
+tail -n 2 err > err2
+check "all rejected, no zone: why" "cepheus: stopped after 10000 lines, all rejected: no line has a time in 'ts' (integer milliseconds or an RFC 3339 string; it has no zone: add Z or +HH:MM); see --time-field
+cepheus: 10,000 malformed lines skipped: 10,000 time field 'ts' is not integer milliseconds or an RFC 3339 string (it has no zone: add Z or +HH:MM)" err2
 
 # ---- options: durations, did you mean ---------------------------------------------------
 "$CEP" run -Wnone --max-delay 10s --state-ttl 1h --allowed-lateness 2s p.cep late.jsonl > out 2> err; st=$?

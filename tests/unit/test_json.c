@@ -351,7 +351,18 @@ START_TEST(json_time_errors) {
     assert_error(PARSE("{\"ts\":1e30}"), CEP_ETIME, bad);
     assert_error(PARSE("{\"ts\":99999999999999999999}"), CEP_ETIME, bad);
     assert_error(PARSE("{\"ts\":\"yesterday\"}"), CEP_ETIME, bad);
-    assert_error(PARSE("{\"ts\":\"2023-11-14T22:13:20\"}"), CEP_ETIME, bad);
+    /* Near misses of RFC 3339 say what is missing. */
+    assert_error(PARSE("{\"ts\":\"2023-11-14T22:13:20\"}"), CEP_ETIME,
+                 "time field 'ts' is not integer milliseconds or an RFC 3339 string (it has no zone: add Z or +HH:MM)");
+    assert_error(PARSE("{\"ts\":\"2023-11-14 22:13:20.123456\"}"), CEP_ETIME,
+                 "time field 'ts' is not integer milliseconds or an RFC 3339 string (it has no zone: add Z or +HH:MM)");
+    assert_error(PARSE("{\"ts\":\"2023-11-14T22:13:20+0100\"}"), CEP_ETIME,
+                 "time field 'ts' is not integer milliseconds or an RFC 3339 string (its zone needs a colon: +HH:MM)");
+    assert_error(PARSE("{\"ts\":\"2023-11-14T22:13:20.5-0530\"}"), CEP_ETIME,
+                 "time field 'ts' is not integer milliseconds or an RFC 3339 string (its zone needs a colon: +HH:MM)");
+    assert_error(PARSE("{\"ts\":\"2023-11-14\"}"), CEP_ETIME, bad);
+    assert_error(PARSE("{\"ts\":\"+0100\"}"), CEP_ETIME, bad);
+    assert_error(PARSE("{\"ts\":\"2023-13-14T22:13:20\"}"), CEP_ETIME, bad);
     assert_error(PARSE("{\"ts\":[1]}"), CEP_ETIME, bad);
     assert_error(PARSE("{\"ts\":{\"ms\":1}}"), CEP_ETIME, bad);
     assert_error(cep_event_parse_json(ev, "{\"ts\":1}", 8, "time"), CEP_ETIME,
