@@ -155,6 +155,28 @@ static void want_bool(ctx *c, const ast_expr *at, int op, stype t) {
     ERR(c, CEP_DIAG_TYPE, at->sp.start, "operator '%s' needs booleans, not %s", expr_op_text(op), stype_name(t));
 }
 
+/* "; did you mean 'x'?" for an unknown function: the nearest built-in,
+ * aggregate or registered function (startswith, Exists, cout), or "". */
+static const char *function_hint(const ctx *c, const char *name, char *buf, size_t cap) {
+    static const char *const aggregates[] = {"count", "sum", "avg", "min", "max"};
+    enum { NAGG = sizeof aggregates / sizeof aggregates[0] };
+    const cep_compiler *comp = c->comp;
+    size_t n = (size_t)BI_COUNT_ + NAGG + (comp ? comp->nfns : 0);
+    const char *best = NULL;
+    buf[0] = '\0';
+    /* (Out of memory only costs the hint.) */
+    const char **names = mem_alloc(n * sizeof *names);
+    if (!names) return buf;
+    size_t k = 0;
+    for (int i = 0; i < BI_COUNT_; i++) names[k++] = builtin_name(i);
+    for (size_t i = 0; i < NAGG; i++) names[k++] = aggregates[i];
+    for (uint32_t i = 0; comp && i < comp->nfns; i++) names[k++] = comp->fns[i].name;
+    best = suggest_nearest(name, strlen(name), names, k);
+    if (best) snprintf(buf, cap, "; did you mean '%s'?", best);
+    mem_free(names);
+    return buf;
+}
+
 static stype check_call(ctx *c, ast_expr *e) {
     for (ast_expr *a = e->args; a; a = a->next) check_expr(c, a);
     int nargs = 0;
@@ -190,7 +212,9 @@ static stype check_call(ctx *c, ast_expr *e) {
             ERR(c, CEP_DIAG_LIMIT, e->sp.start, "a function call takes at most 16 arguments");
         return T_ANY;
     }
-    ERR(c, CEP_DIAG_NAME, e->name_sp.start, "unknown function '%s'", e->name);
+    char hint[160];
+    ERR(c, CEP_DIAG_NAME, e->name_sp.start, "unknown function '%s'%s", e->name,
+        function_hint(c, e->name, hint, sizeof hint));
     return T_ANY;
 }
 
