@@ -281,6 +281,14 @@ static int read_all(const char *path, size_t limit, char **out, size_t *len) {
 
 int compile_file(const char *path, cep_program **prog) { return compile_file_keep(path, prog, NULL, NULL); }
 
+/* Text that opens with '{' or '[' (after blanks and a byte order mark) is
+ * JSON, never patterns: events given where the pattern file goes. */
+static int looks_like_json(const char *s, size_t n) {
+    size_t i = n >= 3 && !memcmp(s, "\xEF\xBB\xBF", 3) ? 3 : 0;
+    while (i < n && (s[i] == ' ' || s[i] == '\t' || s[i] == '\r' || s[i] == '\n')) i++;
+    return i < n && (s[i] == '{' || s[i] == '[');
+}
+
 /* Compile one pattern file. Returns EXIT_OK with *prog (and, when keep is
  * not NULL, the text compiled, malloc'd), or prints why not and returns the
  * exit status. */
@@ -296,6 +304,13 @@ int compile_file_keep(const char *path, cep_program **prog, char **keep, size_t 
         free(text);
         fprintf(stderr, "%s: error: pattern text is more than %u bytes; the limit is %u\n", path,
                 (unsigned)CEP_MAX_PATTERN_BYTES, (unsigned)CEP_MAX_PATTERN_BYTES);
+        return EXIT_PATTERN;
+    }
+    if (looks_like_json(text, len)) {
+        /* One line instead of an error at every ':' of every event. */
+        free(text);
+        fprintf(stderr, "%s:1:1: error: this is JSON, not patterns (events go after the pattern file: "
+                "cepheus run PATTERNS.cep EVENTS.jsonl)\n", path);
         return EXIT_PATTERN;
     }
     cep_diag *diag = NULL;

@@ -347,6 +347,13 @@ run "$CEP" explain "$TMP/d.cep"
 grep -q '^  x: 1 patterns, no value indexed (reached only when the field is a non-integral number)$' "$TMP/out" &&
     passed=$((passed + 1)) || { failed=$((failed + 1)); echo "FAIL: explain: a field of non-integral numbers"; }
 
+# Events where the pattern file goes (the arguments swapped): one line
+# saying so, not an error at every ':' of every event.
+run "$CEP" run events.jsonl good.cep
+expect "run: events given as the pattern file" 1 "" "events.jsonl:1:1: error: this is JSON, not patterns (events go after the pattern file: cepheus run PATTERNS.cep EVENTS.jsonl)"
+run "$CEP" check events.jsonl
+expect "check: events given as the pattern file" 1 "" "events.jsonl:1:1: error: this is JSON, not patterns (events go after the pattern file: cepheus run PATTERNS.cep EVENTS.jsonl)"
+
 # A UTF-8 byte order mark opening a pattern file (Windows editors write
 # one) is skipped: not an "unexpected character", not a column, not shown
 # under the caret; fmt drops it. One elsewhere is still an error.
