@@ -746,6 +746,28 @@ static int is_connector(const char *w, size_t n) {
     return 0;
 }
 
+static int expected(const yysymbol_kind_t *exp, int nexp, yysymbol_kind_t k) {
+    for (int i = 0; i < nexp; i++)
+        if (exp[i] == k) return 1;
+    return 0;
+}
+
+/* A name where none can be: SQL's `is null`, or a step written without
+ * the connector that joins it to the one before. 1 when a hint was added. */
+static int name_hint(strbuf *b, const char *name, size_t n, const yysymbol_kind_t *exp, int nexp) {
+    if (n == 2 && (name[0] == 'i' || name[0] == 'I') && (name[1] == 's' || name[1] == 'S') &&
+        expected(exp, nexp, YYSYMBOL_EQ)) {
+        sb_puts(b, "; a null test is written '== null' or '!= null'");
+        return 1;
+    }
+    if (expected(exp, nexp, YYSYMBOL_KW_FOLLOWED_BY) && n < 64) {
+        sb_printf(b, "; a step comes after a connector (next, followedBy, followedByAny, notNext, notFollowedBy): "
+                     "'followedBy %.*s'", (int)n, name);
+        return 1;
+    }
+    return 0;
+}
+
 /* The pattern's `within D` is its last clause, so `followedBy b within 5s
  * where ...` and a step after `within 5s` fail past it: say where a
  * step's own gap goes (language.md §10). Appends the hint to b when the
@@ -856,6 +878,8 @@ static int yyreport_syntax_error(const yypcontext_t *yyctx, yyscan_t scanner, st
         sb_printf(&b, "; did you mean '%s'?", kw);
     else if (tok == (yysymbol_kind_t)YYTRANSLATE('='))
         sb_puts(&b, "; did you mean '=='?");
+    else if (tok == YYSYMBOL_NAME && ctx->src && name_hint(&b, ctx->src + loc->start, loc->end - loc->start, exp, nexp))
+        ;
     else if (ctx->src && tok != YYSYMBOL_YYEMPTY)
         gap_hint(&b, ctx->src, (long)loc->start, tok);
     if (b.oom) {

@@ -302,7 +302,8 @@ START_TEST(err_two_patterns_accessors) {
     ck_assert_uint_eq(cep_diag_offset(d, 0), 18);
     ck_assert_int_eq(cep_diag_line(d, 0), 1);
     ck_assert_int_eq(cep_diag_column(d, 0), 19);
-    ck_assert_str_eq(cep_diag_message(d, 0), "syntax error, unexpected name 'b'");
+    ck_assert_str_eq(cep_diag_message(d, 0), "syntax error, unexpected name 'b'; a step comes after a connector "
+                                             "(next, followedBy, followedByAny, notNext, notFollowedBy): 'followedBy b'");
     /* At the end of input after a newline: the end of the last line. */
     ck_assert_uint_eq(cep_diag_offset(d, 1), strlen(src));
     ck_assert_int_eq(cep_diag_line(d, 1), 2);
@@ -310,7 +311,8 @@ START_TEST(err_two_patterns_accessors) {
     /* (A connector may follow `begin` too: too many to list.) */
     ck_assert_str_eq(cep_diag_message(d, 1), "syntax error, unexpected end of file");
     ck_assert_str_eq(cep_diag_render(d),
-                     "<string>:1:19: error: syntax error, unexpected name 'b'\n"
+                     "<string>:1:19: error: syntax error, unexpected name 'b'; a step comes after a connector "
+                     "(next, followedBy, followedByAny, notNext, notFollowedBy): 'followedBy b'\n"
                      "pattern p begin a b\n"
                      "                  ^\n"
                      "<string>:2:16: error: syntax error, unexpected end of file\n"
