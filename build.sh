@@ -9,6 +9,14 @@ top=$(pwd)
 
 what=${1:-test}
 sanitize=no
+# Refuse a typo before anything is installed or built.
+case "$what ${2:-}" in
+"example "|"example --sanitize"|"test "|"test --sanitize") ;;
+*)
+    echo "usage: ./build.sh example|test [--sanitize]" >&2
+    exit 2
+    ;;
+esac
 [ "${2:-}" = "--sanitize" ] && sanitize=yes
 
 # Debian packages the build and the tests need.

@@ -347,6 +347,14 @@ run "$CEP" explain "$TMP/d.cep"
 grep -q '^  x: 1 patterns, no value indexed (reached only when the field is a non-integral number)$' "$TMP/out" &&
     passed=$((passed + 1)) || { failed=$((failed + 1)); echo "FAIL: explain: a field of non-integral numbers"; }
 
+# build.sh refuses a misspelt command before it installs or builds
+# anything (it did all that, then said usage).
+SRCTOP=$(cd "$FIX/../.." && pwd)
+run sh "$SRCTOP/build.sh" exmaple
+expect "build.sh: a misspelt command" 2 "" "usage: ./build.sh example|test [--sanitize]"
+run sh "$SRCTOP/build.sh" test --sanitise
+expect "build.sh: a misspelt option" 2 "" "usage: ./build.sh example|test [--sanitize]"
+
 # Events where the pattern file goes (the arguments swapped): one line
 # saying so, not an error at every ':' of every event.
 run "$CEP" run events.jsonl good.cep
