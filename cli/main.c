@@ -157,7 +157,7 @@ const char usage_text[] =
     "  -Wno-NAME, -Werror=NAME\n"
     "                         leave out NAME, or make it an error; NAME is one of\n"
     "                         unbounded, combinations, never-true, same-condition,\n"
-    "                         regex, keyless, skip-target\n"
+    "                         regex, keyless, skip-target, hyphen\n"
     "\n"
     "  -h, --help             show this help\n"
     "  -V, --version          show the version\n"

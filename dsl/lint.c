@@ -514,12 +514,38 @@ static void lint_regex(lctx *c, const ast_expr *e) {
              k ? "startsWith" : "contains", SRC(c, e->a->sp), lit, neg ? " == false" : "");
 }
 
-static void walk_regexes(lctx *c, const ast_expr *e) {
+/* ---- field names with a hyphen --------------------------------------------- */
+
+/* `user-id` is user minus id, null when neither field exists: a condition
+ * on it never holds and nothing says why. A subtraction of two names
+ * written without spaces is taken for a field name meant, and the
+ * backquoted spelling is offered. */
+static void lint_hyphen(lctx *c, const ast_expr *e) {
+    const ast_expr *l = e->a, *r = e->b;
+    if (l->kind != EX_FIELD && l->kind != EX_STEPREF) return;
+    if (r->kind != EX_FIELD || r->npath > 1 || l->sp.end + 1 != r->sp.start || r->sp.end > c->len) return;
+    const char *t = c->text;
+    if (t[l->sp.end] != '-' || t[l->sp.end - 1] == '`' || t[r->sp.start] == '`') return;
+    /* The last part of the left side gets the right name: a.user-id is
+     * a.`user-id`, meta.user-id meta.`user-id`. */
+    uint32_t last = l->sp.end;
+    while (last > l->sp.start && t[last - 1] != '.') last--;
+    if (l->kind == EX_STEPREF && l->has_index && last == l->sp.start) return;
+    WARN(c, CEP_DIAG_W_HYPHEN, l->sp.start,
+         "%.*s is %.*s minus %.*s; a field named %.*s-%.*s is written %.*s`%.*s-%.*s` (or write spaces "
+         "around '-' for a subtraction)",
+         (int)(r->sp.end - l->sp.start), t + l->sp.start, SRC(c, l->sp), SRC(c, r->sp),
+         (int)(l->sp.end - last), t + last, SRC(c, r->sp), (int)(last - l->sp.start), t + l->sp.start,
+         (int)(l->sp.end - last), t + last, SRC(c, r->sp));
+}
+
+static void walk_exprs(lctx *c, const ast_expr *e) {
     for (; e; e = e->next) {
         if (e->kind == EX_MATCH && e->regex) lint_regex(c, e);
-        walk_regexes(c, e->a);
-        walk_regexes(c, e->b);
-        walk_regexes(c, e->args); /* e->next: the next argument of a list */
+        if (e->kind == EX_BINARY && e->op == OP_SUB) lint_hyphen(c, e);
+        walk_exprs(c, e->a);
+        walk_exprs(c, e->b);
+        walk_exprs(c, e->args); /* e->next: the next argument of a list */
     }
 }
 
@@ -587,8 +613,8 @@ static void lint_seq(lctx *c, pstate *ps, const ast_step *first) {
             continue;
         }
         lint_never(c, s);
-        walk_regexes(c, s->where);
-        for (const ast_mod *m = s->mods; m; m = m->next) walk_regexes(c, m->cond);
+        walk_exprs(c, s->where);
+        for (const ast_mod *m = s->mods; m; m = m->next) walk_exprs(c, m->cond);
         if (s->conn == CONN_FOLLOWED_BY_ANY && prev && !prev->is_group &&
             prev->conn != CONN_NOT_NEXT && prev->conn != CONN_NOT_FOLLOWED_BY &&
             expr_eq(s->where, prev->where))
@@ -623,7 +649,7 @@ int lint_patterns(const ast_pattern *pats, const char *text, size_t len, cep_dia
                  "other; add `key FIELD` to match per user, account, device...",
                  p->name);
         lint_seq(&c, &ps, p->steps);
-        for (const ast_emit *e = p->emits; e; e = e->next) walk_regexes(&c, e->value);
+        for (const ast_emit *e = p->emits; e; e = e->next) walk_exprs(&c, e->value);
         if (p->has_skip && p->skip_step && (p->skip == SKIP_TO_FIRST || p->skip == SKIP_TO_LAST)) {
             const ast_step *t = find_step(p->steps, p->skip_step);
             why wy;

@@ -172,7 +172,9 @@ typedef struct cep_diag cep_diag;
       "a regex that can backtrack catastrophically or is a plain comparison") \
     X(CEP_DIAG_W_KEYLESS, 106, "keyless", "a pattern without key: one stream") \
     X(CEP_DIAG_W_SKIP_TARGET, 107, "skip-target",                           \
-      "a skip target step that can never take an event")
+      "a skip target step that can never take an event")                    \
+    X(CEP_DIAG_W_HYPHEN, 108, "hyphen",                                     \
+      "name-name written without spaces: a subtraction, not a field name")
 
 enum cep_diag_code {
 #define CEP_DIAG_ENUM_(name, value, msg) name = value,
