@@ -108,6 +108,8 @@ typedef struct big_lit {
 struct parse_ctx {
     cep_diag *d;
     const char *src;           /* the pattern text (token texts for hints) */
+    const char *text;          /* the caller's, which the scanner does not */
+    size_t len;                /* write NULs into (the text after a token) */
     ast_pattern *head, **tail; /* the result, in file order */
     int nerr;                  /* errors reported by the parser */
     int oom;
@@ -768,6 +770,16 @@ static int name_hint(strbuf *b, const char *name, size_t n, const yysymbol_kind_
     return 0;
 }
 
+/* `key user-id`: a '-' glued between two names is a field name meant.
+ * (The caller's text: the scanner's copy has a NUL after the lookahead.) */
+static void hyphen_hint(strbuf *b, const char *src, long at, long len) {
+    long s = at, e = at + 1;
+    while (s > 0 && is_word_char(src[s - 1])) s--;
+    while (e < len && is_word_char(src[e])) e++;
+    if (s == at || e == at + 1 || e - s > 80 || (src[at + 1] >= '0' && src[at + 1] <= '9')) return;
+    sb_printf(b, "; a field name with '-' is written in backquotes: `%.*s`", (int)(e - s), src + s);
+}
+
 /* The pattern's `within D` is its last clause, so `followedBy b within 5s
  * where ...` and a step after `within 5s` fail past it: say where a
  * step's own gap goes (language.md §10). Appends the hint to b when the
@@ -800,7 +812,7 @@ static void gap_hint(strbuf *b, const char *src, long at, yysymbol_kind_t tok) {
                   dl, src + d, (int)(nend - n), src + n);
     } else if (tok == YYSYMBOL_KW_NEXT || tok == YYSYMBOL_KW_FOLLOWED_BY || tok == YYSYMBOL_KW_FOLLOWED_BY_ANY ||
                tok == YYSYMBOL_KW_NOT_NEXT || tok == YYSYMBOL_KW_NOT_FOLLOWED_BY) {
-        long cend = at;
+        long cend = at; /* (the scanner's NUL ends the lookahead) */
         while (is_word_char(src[cend])) cend++;
         sb_printf(b, "; the pattern's within comes after its last step, and a step's own gap after its connector: "
                      "'%.*s within %.*s STEP'", (int)(cend - at), src + at, dl, src + d);
@@ -880,6 +892,8 @@ static int yyreport_syntax_error(const yypcontext_t *yyctx, yyscan_t scanner, st
         sb_puts(&b, "; did you mean '=='?");
     else if (tok == YYSYMBOL_NAME && ctx->src && name_hint(&b, ctx->src + loc->start, loc->end - loc->start, exp, nexp))
         ;
+    else if (tok == (yysymbol_kind_t)YYTRANSLATE('-') && ctx->src)
+        hyphen_hint(&b, ctx->text, (long)loc->start, (long)ctx->len);
     else if (ctx->src && tok != YYSYMBOL_YYEMPTY)
         gap_hint(&b, ctx->src, (long)loc->start, tok);
     if (b.oom) {
@@ -1152,6 +1166,8 @@ int ast_parse(const char *text, size_t len, struct cep_diag *d,
     memset(&ctx, 0, sizeof ctx);
     ctx.d = d;
     ctx.src = buf;
+    ctx.text = text;
+    ctx.len = len;
     ctx.tail = &ctx.head;
     if (cepyylex_init_extra(&x, &scanner) != 0) {
         mem_free(buf);

@@ -218,6 +218,22 @@ static stype check_call(ctx *c, ast_expr *e) {
     return T_ANY;
 }
 
+/* In emit, `a.user-id` is a.user minus a bare field id, an error: say
+ * which field was meant (the warning 'hyphen' says it in conditions).
+ * 1 when the error was given. */
+static int emit_hyphen(ctx *c, const ast_expr *e) {
+    const ast_expr *l = e->a, *r = e->b;
+    if (c->current >= 0 || e->op != OP_SUB || l->kind != EX_STEPREF || l->has_index || r->kind != EX_FIELD ||
+        r->npath != 1 || l->sp.end + 1 != r->sp.start || strchr(l->name, '`'))
+        return 0;
+    const char *dot = strrchr(l->name, '.');
+    int pre = dot ? (int)(dot - l->name) + 1 : 0;
+    ERR(c, CEP_DIAG_NAME, r->sp.start,
+        "a bare field in emit has no event: write STEP.FIELD; a field named %s-%s is written %s.%.*s`%s-%s`",
+        l->name + pre, r->name, l->step, pre, l->name, l->name + pre, r->name);
+    return 1;
+}
+
 static stype check_expr(ctx *c, ast_expr *e) {
     switch (e->kind) {
     case EX_NULL: return T_NULL;
@@ -280,7 +296,9 @@ static stype check_expr(ctx *c, ast_expr *e) {
         return t == T_NULL ? T_NULL : numeric(t) ? t : T_ANY;
     }
     case EX_BINARY: {
-        stype a = check_expr(c, e->a), b = check_expr(c, e->b);
+        stype a = check_expr(c, e->a);
+        if (emit_hyphen(c, e)) return T_ANY;
+        stype b = check_expr(c, e->b);
         if (e->op == OP_AND || e->op == OP_OR) {
             want_bool(c, e->a, e->op, a);
             want_bool(c, e->b, e->op, b);
