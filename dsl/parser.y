@@ -784,12 +784,12 @@ static void hyphen_hint(strbuf *b, const char *src, long at, long len) {
  * where ...` and a step after `within 5s` fail past it: say where a
  * step's own gap goes (language.md §10). Appends the hint to b when the
  * text before the unexpected token at `at` is `within DURATION`. */
-static void gap_hint(strbuf *b, const char *src, long at, yysymbol_kind_t tok) {
+static int gap_hint(strbuf *b, const char *src, long at, yysymbol_kind_t tok) {
     long dend, nend, wend;
     long d = word_before(src, at, &dend);
-    if (d < 0 || src[d] < '0' || src[d] > '9') return;
+    if (d < 0 || src[d] < '0' || src[d] > '9') return 0;
     long w = word_before(src, d, &wend);
-    if (w < 0 || wend - w != 6 || memcmp(src + w, "within", 6) != 0) return;
+    if (w < 0 || wend - w != 6 || memcmp(src + w, "within", 6) != 0) return 0;
     int dl = (int)(dend - d);
     if (tok == YYSYMBOL_KW_WHERE || tok == (yysymbol_kind_t)YYTRANSLATE('+') ||
         tok == (yysymbol_kind_t)YYTRANSLATE('*') || tok == (yysymbol_kind_t)YYTRANSLATE('?') ||
@@ -804,19 +804,22 @@ static void gap_hint(strbuf *b, const char *src, long at, yysymbol_kind_t tok) {
                 while (q > 0 && src[q] != '{') q--;
         }
         long c, cend, n = word_before(src, q, &nend);
-        if (n < 0 || nend != q) return;
+        if (n < 0 || nend != q) return 0;
         nend = qend;
         c = word_before(src, n, &cend);
-        if (c < 0 || !is_connector(src + c, (size_t)(cend - c))) return;
+        if (c < 0 || !is_connector(src + c, (size_t)(cend - c))) return 0;
         sb_printf(b, "; a step's own gap goes before its name: '%.*s within %.*s %.*s'", (int)(cend - c), src + c,
                   dl, src + d, (int)(nend - n), src + n);
+        return 1;
     } else if (tok == YYSYMBOL_KW_NEXT || tok == YYSYMBOL_KW_FOLLOWED_BY || tok == YYSYMBOL_KW_FOLLOWED_BY_ANY ||
                tok == YYSYMBOL_KW_NOT_NEXT || tok == YYSYMBOL_KW_NOT_FOLLOWED_BY) {
         long cend = at; /* (the scanner's NUL ends the lookahead) */
         while (is_word_char(src[cend])) cend++;
         sb_printf(b, "; the pattern's within comes after its last step, and a step's own gap after its connector: "
                      "'%.*s within %.*s STEP'", (int)(cend - at), src + at, dl, src + d);
+        return 1;
     }
+    return 0;
 }
 
 /* The keyword a misspelled name was probably meant to be, among the
@@ -894,6 +897,12 @@ static int yyreport_syntax_error(const yypcontext_t *yyctx, yyscan_t scanner, st
         ;
     else if (tok == (yysymbol_kind_t)YYTRANSLATE('-') && ctx->src)
         hyphen_hint(&b, ctx->text, (long)loc->start, (long)ctx->len);
+    else if ((tok == YYSYMBOL_KW_KEY || tok == YYSYMBOL_KW_BEGIN || tok == YYSYMBOL_KW_WITHIN ||
+              tok == YYSYMBOL_KW_SKIP || tok == YYSYMBOL_KW_EMIT) &&
+             (expected(exp, nexp, YYSYMBOL_KW_EMIT) || expected(exp, nexp, YYSYMBOL_KW_PATTERN)) &&
+             !(ctx->src && gap_hint(&b, ctx->src, (long)loc->start, tok)))
+        sb_puts(&b, "; a pattern's clauses come in this order, each at most once: key, begin (its steps), within, "
+                    "skip, emit");
     else if (ctx->src && tok != YYSYMBOL_YYEMPTY)
         gap_hint(&b, ctx->src, (long)loc->start, tok);
     if (b.oom) {
