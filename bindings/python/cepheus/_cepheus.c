@@ -1207,17 +1207,64 @@ static void engine_close(EngineObject *self) {
     }
 }
 
+/* max_delay as the CLI's --max-delay takes it: int milliseconds or a
+ * duration string ("500ms", "5s", "10m", "1h", "2d"); a timedelta too.
+ * -1 with an exception set. */
+static int delay_ms(PyObject *v, long long *out) {
+    if (PyDelta_Check(v)) {
+        long long us = (PyDateTime_DELTA_GET_DAYS(v) * 86400LL + PyDateTime_DELTA_GET_SECONDS(v)) * 1000000LL +
+                       PyDateTime_DELTA_GET_MICROSECONDS(v);
+        *out = us / 1000;
+        if (us >= 0) return 0;
+    } else if (PyUnicode_Check(v)) {
+        static const struct { const char *unit; long long ms; } units[] = {
+            {"ms", 1}, {"s", 1000}, {"m", 60000}, {"h", 3600000}, {"d", 86400000}};
+        const char *s = PyUnicode_AsUTF8(v);
+        if (!s) return -1;
+        size_t nd = strspn(s, "0123456789");
+        long long n = 0;
+        for (size_t i = 0; i < nd && nd <= 18; i++) n = n * 10 + (s[i] - '0');
+        if (nd > 0 && nd <= 18 && !s[nd]) {
+            *out = n;
+            return 0;
+        }
+        for (size_t i = 0; nd > 0 && nd <= 18 && i < sizeof units / sizeof units[0]; i++)
+            if (strcmp(s + nd, units[i].unit) == 0 && n <= LLONG_MAX / units[i].ms) {
+                *out = n * units[i].ms;
+                return 0;
+            }
+        PyErr_Format(PyExc_ValueError,
+                     "max_delay %R is not a duration: milliseconds, or an integer and one of ms, s, m, h, d "
+                     "(e.g. \"5s\")", v);
+        return -1;
+    } else if (PyIndex_Check(v) && !PyBool_Check(v)) { /* int, numpy integers */
+        PyObject *n = PyNumber_Index(v);
+        if (!n) return -1;
+        *out = PyLong_AsLongLong(n);
+        Py_DECREF(n);
+        if (*out == -1 && PyErr_Occurred()) return -1;
+        if (*out >= 0) return 0;
+    } else {
+        PyErr_Format(PyExc_TypeError, "max_delay must be int milliseconds, a duration string such as \"5s\" "
+                     "or a timedelta, not %.100s", Py_TYPE(v)->tp_name);
+        return -1;
+    }
+    PyErr_SetString(PyExc_ValueError, "max_delay must be >= 0");
+    return -1;
+}
+
 static int Engine_init(EngineObject *self, PyObject *args, PyObject *kw) {
     static char *kwlist[] = {"program",    "max_delay", "time_field", "on_match",
                              "on_late",    "on_timeout", "timeouts",   NULL};
     PyObject *program;
     long long max_delay = 0;
-    PyObject *time_field = NULL, *on_match = Py_None, *on_late = Py_None, *on_timeout = Py_None;
+    PyObject *delay = NULL, *time_field = NULL, *on_match = Py_None, *on_late = Py_None, *on_timeout = Py_None;
     int want_timeouts = 0;
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "O!|LUOO$Op:Engine", kwlist, &ProgramType,
-                                     &program, &max_delay, &time_field, &on_match, &on_late,
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "O!|OUOO$Op:Engine", kwlist, &ProgramType,
+                                     &program, &delay, &time_field, &on_match, &on_late,
                                      &on_timeout, &want_timeouts))
         return -1;
+    if (delay && delay_ms(delay, &max_delay) < 0) return -1;
     if (self->eng || self->busy || self->program) {
         PyErr_SetString(PyExc_RuntimeError, "Engine.__init__ called twice");
         return -1;

@@ -1,5 +1,7 @@
 # test_api.py — the Python API of issue 7: compile, Program, Engine, Match,
 # callbacks, late events, timeouts, stats, context manager.
+import datetime
+
 import pytest
 
 import cepheus
@@ -117,6 +119,25 @@ def test_custom_time_field():
     assert eng.time_field == "when"
     eng.push({"when": 1, "t": "a"})
     assert len(eng.push({"when": 2, "t": "b"})) == 1
+
+
+@pytest.mark.parametrize("given, ms", [
+    (5000, 5000), ("5000", 5000), ("500ms", 500), ("5s", 5000), ("10m", 600000), ("1h", 3600000),
+    ("2d", 172800000), (datetime.timedelta(seconds=1.5), 1500)])
+def test_max_delay_as_the_cli_takes_it(given, ms):
+    # --max-delay 5s works on the command line: max_delay="5s" here too.
+    assert cepheus.Engine(cepheus.compile(SIMPLE), max_delay=given).max_delay == ms
+
+
+@pytest.mark.parametrize("given, exc, msg", [
+    ("5 s", ValueError, "max_delay '5 s' is not a duration"), ("5x", ValueError, "is not a duration"),
+    ("", ValueError, "is not a duration"), (-1, ValueError, "max_delay must be >= 0"),
+    (datetime.timedelta(seconds=-1), ValueError, "max_delay must be >= 0"),
+    (1.5, TypeError, "max_delay must be int milliseconds, a duration string"),
+    (True, TypeError, "not bool")])
+def test_max_delay_refused(given, exc, msg):
+    with pytest.raises(exc, match=msg):
+        cepheus.Engine(cepheus.compile(SIMPLE), max_delay=given)
 
 
 def test_max_delay_reorders_and_finish_flushes():
