@@ -1048,6 +1048,12 @@ static int open_inputs(run_job *j) {
 
 /* The checkpoint directories: writable, locked, and the checkpoint to
  * resume from, if there is one, read and checked. */
+/* Do two paths name one directory (ck, ck/, ./ck)? Both must exist. */
+static int same_dir(const char *a, const char *b) {
+    struct stat x, y;
+    return stat(a, &x) == 0 && stat(b, &y) == 0 && x.st_dev == y.st_dev && x.st_ino == y.st_ino;
+}
+
 static int prepare_checkpoints(run_job *j) {
     const run_opts *o = j->o;
     char err[1024];
@@ -1065,8 +1071,8 @@ static int prepare_checkpoints(run_job *j) {
     if (o->restore_dir && (stat(o->restore_dir, &rst) == 0 || errno != ENOENT) &&
         (status = checkpoint_lock(o->restore_dir)) != EXIT_OK)
         return status;
-    if (o->checkpoint_dir && (!o->restore_dir || strcmp(o->checkpoint_dir, o->restore_dir) != 0) &&
-        (status = checkpoint_lock(o->checkpoint_dir)) != EXIT_OK)
+    int one_dir = o->checkpoint_dir && o->restore_dir && same_dir(o->checkpoint_dir, o->restore_dir);
+    if (o->checkpoint_dir && !one_dir && (status = checkpoint_lock(o->checkpoint_dir)) != EXIT_OK)
         return status;
     if (!o->restore_dir) return EXIT_OK;
     /* A checkpoint, if there is one, says where to resume. Everything about
@@ -1081,6 +1087,12 @@ static int prepare_checkpoints(run_job *j) {
             resume = -1;
     }
     if (resume < 0) return fail(resume == -2 ? EXIT_INTERNAL : EXIT_INPUT, "%s", err);
+    /* No checkpoint: a first run of `--checkpoint D --restore D` starts
+     * from the beginning; a --restore of another directory (a savepoint's,
+     * misspelt) would start over too and rewrite the outputs: refused. */
+    if (!resume && !one_dir)
+        return fail(EXIT_INPUT, "no checkpoint in '%s' to restore; nothing was changed (a run with --checkpoint "
+                    "DIR --restore DIR starts from the beginning while DIR has none)", o->restore_dir);
     j->resume = resume;
     return EXIT_OK;
 }

@@ -207,5 +207,24 @@ restore p.cep ev.jsonl
 if [ $st = 0 ] && ! grep -q "has changed" err && [ "$(cat out.jsonl)" = "$want" ]; then ok
 else bad "changed patterns: the next checkpoint has them" "exit $st: $(cat out.jsonl)"; fi
 
+# --restore of a directory with no checkpoint, not the --checkpoint one (a
+# misspelt savepoint): refused, the outputs untouched (it started over and
+# rewrote them). --checkpoint ck --restore ck/ is one directory: the first
+# run starts from the beginning (it locked ck twice: "in use by another
+# cepheus run").
+for MODE in "" "--threads 2"; do
+    fresh
+    # shellcheck disable=SC2086
+    "$CEP" run -Wnone $MODE --restore sp-misspelt $OUTS p.cep ev.jsonl > /dev/null 2> err
+    st=$?
+    refused "no checkpoint to restore ($MODE)" "no checkpoint in 'sp-misspelt' to restore; nothing was changed (a run with --checkpoint DIR --restore DIR starts from the beginning while DIR has none)"
+    rm -rf ck2
+    # shellcheck disable=SC2086
+    "$CEP" run -Wnone $MODE --checkpoint ck2 --restore ck2/ $OUTS p.cep ev.jsonl > /dev/null 2> err
+    st=$?
+    if [ $st = 0 ] && ! grep -q "in use" err && [ -s out.jsonl ]; then ok
+    else bad "--checkpoint ck2 --restore ck2/: one directory ($MODE)" "exit $st"; fi
+done
+
 echo "restore: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]
