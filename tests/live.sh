@@ -15,6 +15,7 @@ TMP=$(mktemp -d "${TMPDIR:-/tmp}/cepheus-live.XXXXXX") || exit 1
 cleanup() {
     exec 3>&- 2>/dev/null
     [ -n "${pid:-}" ] && kill "$pid" 2>/dev/null
+    unguard
     rm -rf "$TMP"
 }
 trap cleanup EXIT INT TERM
@@ -26,7 +27,16 @@ ko() { echo "FAIL: $1"; failed=$((failed + 1)); }
 # this test instead of hanging the suite. The FIFOs are opened (read-write,
 # fd 3) before the tool starts, so its open never waits for a writer, and
 # the tool does not inherit fd 3 (3>&-), so closing it is the end of input.
-guard() { (exec 3>&-; sleep 120; kill -9 "$1") >/dev/null 2>&1 & }
+# unguard (after the tool's wait) ends the guard: PIDs are reused within
+# seconds on a busy machine (7,500 in 10 s measured beside other builds),
+# and a guard left sleeping killed whatever process had the PID by then,
+# the tool of a later test here (exit 137) or any other.
+guard() {
+    (exec 3>&-; trap 'kill "$s" 2>/dev/null; exit 0' TERM; sleep 120 & s=$!; wait "$s"; kill -9 "$1") \
+        >/dev/null 2>&1 &
+    gpid=$!
+}
+unguard() { [ -n "${gpid:-}" ] && kill "$gpid" 2>/dev/null; gpid=; }
 # wait_lines FILE N SECONDS: until FILE has N lines; 0 if it did in time.
 wait_lines() {
     _w=0
@@ -49,6 +59,7 @@ M1='{"pattern":"p","key":1,"start":1,"end":2,"events":{"a":[{"ts":1,"u":1,"t":"a
 # waits for more input (before issue 16: only when the writer closed).
 mkfifo fifo
 exec 3<> fifo
+rm -f out err # (see below, "an orderly stop")
 "$CEP" run -Wnone p.cep fifo > out 2> err 3>&- &
 pid=$!
 guard "$pid"
@@ -65,11 +76,13 @@ done
 [ "$late_out" = 0 ] && ok || ko "FIFO: $late_out of 20 matches not out within 10 s"
 exec 3>&-
 wait "$pid"; st=$?; pid=
+unguard
 [ "$st" = 0 ] && [ "$(wc -l < out)" = 21 ] && [ ! -s err ] && ok || ko "FIFO: status $st, $(wc -l < out) lines, stderr: $(cat err)"
 
 # Late events and rejected lines go out at once too.
 rm -f fifo; mkfifo fifo
 exec 3<> fifo
+rm -f out err late.jsonl errors.jsonl
 "$CEP" run -Wnone --late late.jsonl --errors errors.jsonl p.cep fifo > out 2> err 3>&- &
 pid=$!
 guard "$pid"
@@ -77,6 +90,7 @@ printf '%s\n' '{"ts":10,"u":1,"t":"a"}' '{"ts":5,"u":1,"t":"b"}' 'not json' >&3
 wait_lines late.jsonl 1 10 && wait_lines errors.jsonl 1 10 && ok || ko "FIFO: --late and --errors lines not written while the input is open"
 exec 3>&-
 wait "$pid"; pid=
+unguard
 
 # --flush-interval 0: every line written when it is decided, even between
 # two lines of a burst (checked: accepted, and the same output).
@@ -92,6 +106,12 @@ check "--flush-interval 0" "$M1" out
 for sig in TERM INT; do
     rm -f fifo; mkfifo fifo
     exec 3<> fifo
+    # No output left from before: the wait below must see this tool's
+    # match, written once its handlers are set. Seeing the last test's
+    # line, it signalled the shell's child before its exec; the shell's
+    # trap took the signal there, so the tool never had it and waited
+    # for input until the guard killed it (exit 137, 1 run in 6 to 30).
+    rm -f out err to.jsonl
     "$CEP" run -Wnone --stats --timeouts to.jsonl p.cep fifo > out 2> err 3>&- &
     pid=$!
     guard "$pid"
@@ -102,6 +122,7 @@ for sig in TERM INT; do
     wait_lines out 1 60 || ko "SIG$sig: no match after 60 s with the input open"
     kill -$sig "$pid"
     wait "$pid"; st=$?; pid=
+    unguard
     exec 3>&-
     want=143; [ $sig = INT ] && want=130
     [ "$st" = $want ] && ok || ko "SIG$sig: status $st, expected $want"
@@ -212,6 +233,7 @@ Try 'cepheus --help' for more information." err
 # ---- --progress ----------------------------------------------------------------------------
 rm -f fifo; mkfifo fifo
 exec 3<> fifo
+rm -f out err
 "$CEP" run -Wnone --progress p.cep fifo > out 2> err 3>&- &
 pid=$!
 guard "$pid"
@@ -227,6 +249,7 @@ while ! grep -q ' 2 events, ' err 2>/dev/null && [ "$_w" -lt 1200 ]; do
 done
 exec 3>&-
 wait "$pid"; pid=
+unguard
 grep -q '^cepheus: [0-9,]* events/s, 2 events, 1 matches, 0 late, 0 partial matches, watermark lag [0-9.]*[a-z]*, memory [0-9.]* MiB$' err &&
     ok || { ko "--progress: no status line"; cat err; }
 
