@@ -267,8 +267,9 @@ static int check_combinations(const run_opts *o) {
 }
 
 int run_options(int argc, char **argv, run_opts *o) {
-    *o = (run_opts){.time_field = CEP_DEFAULT_TIME_FIELD, .checkpoint_every = 100000, .progress = -1,
-                    .flush_ms = 100, .kafka = {.txn_events = 10000, .txn_ms = 1000}};
+    *o = (run_opts){.time_field = CEP_DEFAULT_TIME_FIELD, .checkpoint_every = 100000,
+                    .min_pause_ms = MIN_PAUSE_AUTO, .progress = -1, .flush_ms = 100,
+                    .kafka = {.txn_events = 10000, .txn_ms = 1000}};
     int c;
     while ((c = getopt_long(argc, argv, ":o:t:d:l:T:shqX:W:", run_table, NULL)) != -1) {
         int st = one_option(o, c, argv);
