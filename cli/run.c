@@ -334,8 +334,14 @@ static int take_checkpoint(runner *x, run_ctx *r, const run_opts *o, ckpt_pos *p
         *lens[i] = (uint64_t)n;
     }
     ckpt_src src = {x->e, x->p};
-    if (savepoint) return savepoint_start(&r->ckpt, o->savepoint_dir, pos, r->text, r->text_len, &src, fds, 4);
-    return checkpoint_start(&r->ckpt, o->checkpoint_dir, pos, r->text, r->text_len, &src, fds, 4);
+    int st = savepoint ? savepoint_start(&r->ckpt, o->savepoint_dir, pos, r->text, r->text_len, &src, fds, 4)
+                       : checkpoint_start(&r->ckpt, o->checkpoint_dir, pos, r->text, r->text_len, &src, fds, 4);
+    if (r->ckpt.log) { /* --checkpoint-log: the state the fork copied */
+        cep_stats cs;
+        rn_stats(x, &cs);
+        checkpoint_record(&r->ckpt, cs.partial_matches, cs.keys, cs.memory);
+    }
+    return st;
 }
 
 /* How often processing time moves on while no line arrives. */
@@ -898,13 +904,14 @@ static int outputs_distinct(const run_opts *o, const char *pattern_file, const i
     for (int i = 0; i < nin; i++)
         ins[i + 1] = in[i].f == stdin ? (named_file){"standard input", NULL, 0}
                                       : (named_file){"the input", in[i].name, -1};
-    named_file outs[4];
+    named_file outs[5];
     int n = 0;
     if (o->output) outs[n++] = (named_file){"--output", o->output, -1};
     else outs[n++] = (named_file){"standard output", NULL, 1};
     if (o->late) outs[n++] = (named_file){"--late", o->late, -1};
     if (o->timeouts) outs[n++] = (named_file){"--timeouts", o->timeouts, -1};
     if (o->errors) outs[n++] = (named_file){"--errors", o->errors, -1};
+    if (o->checkpoint_log) outs[n++] = (named_file){"--checkpoint-log", o->checkpoint_log, -1};
     int status = check_outputs_distinct(ins, nin + 1, outs, n);
     free(ins);
     return status;
@@ -1188,6 +1195,9 @@ static int open_outputs(run_job *j) {
     for (int i = 0; i < 4 && status == EXIT_OK && j->resume; i++)
         status = cut_output(paths[i], outs[i]->f, lens[i]);
     if (status != EXIT_OK) return status;
+    /* Appended to: a restored run goes on with the history of the one before. */
+    if (o->checkpoint_log && !(r->ckpt.log = fopen(o->checkpoint_log, "a")))
+        return fail(EXIT_OUTPUT, "cannot write '%s': %s", o->checkpoint_log, strerror(errno));
     if (j->note)
         fprintf(stderr, "cepheus: %s has changed since the checkpoint in '%s' was made: %s\n", o->pattern_file,
                 o->restore_dir, j->note);
@@ -1232,6 +1242,7 @@ static int job_end(run_job *j, int status) {
     out_file_destroy(&r->timeouts);
     out_file_destroy(&r->errors);
     checkpoint_free(&j->ck);
+    if (r->ckpt.log) fclose(r->ckpt.log);
     free(j->note);
     free(r->text);
     summary_free(&r->sum);

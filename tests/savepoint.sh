@@ -220,6 +220,20 @@ stops "held, default rest"
 stops "held, rest 1s" --checkpoint-min-pause 1s
 stops "held, --checkpoint-interval" --checkpoint-interval 500ms --checkpoint-every 1000
 
+# ---- --checkpoint-log ----------------------------------------------------------------
+# A line per checkpoint, appended: position, pause, state at the fork, time
+# to write and size (what --stats sums up); a restored run appends to it.
+rm -rf ck cklog.jsonl
+head -n 2500 long.jsonl > part.jsonl
+"$CEP" run -q --stats --checkpoint ck --checkpoint-every 1000 --checkpoint-min-pause 0 --checkpoint-log cklog.jsonl \
+    --output l.jsonl p.cep part.jsonl > /dev/null 2> err
+n=$(sed -n 's/^checkpoints: //p' err)
+[ "$(wc -l < cklog.jsonl)" = "$n" ] && [ "$n" -ge 1 ] && ok || bad "--checkpoint-log" "$n checkpoints, log: $(cat cklog.jsonl)"
+grep -Eq '^[{]"kind":"checkpoint","time":"[0-9T:.-]+Z","events":1000,"pause_ms":[0-9.]+,"pause_cpu_ms":[0-9.]+,"partial_matches":[0-9]+,"keys":[0-9]+,"state_bytes":[1-9][0-9]*,"rss_bytes":[1-9][0-9]*,"ok":true,"write_seconds":[0-9.]+,"bytes":[1-9][0-9]*[}]$' cklog.jsonl &&
+    ok || bad "--checkpoint-log" "first line: $(head -n 1 cklog.jsonl)"
+"$CEP" run -q --restore ck --checkpoint ck --checkpoint-every 500 --checkpoint-log cklog.jsonl --output l.jsonl p.cep long.jsonl > /dev/null 2> err
+[ "$(wc -l < cklog.jsonl)" -gt "$n" ] && cmp -s l.jsonl lref.jsonl && ok || bad "--checkpoint-log restored" "not appended, or output differs"
+
 # ---- usage errors ----------------------------------------------------------------
 usage() { # NAME EXPECTED-MESSAGE ARGS...
     name=$1 msg=$2
@@ -238,6 +252,8 @@ usage "min pause alone" "--checkpoint-min-pause needs --checkpoint DIR" \
     --checkpoint-min-pause 1s --output o p.cep ev.jsonl
 usage "min pause unit" "invalid --checkpoint-min-pause '1x': expected auto or a duration: milliseconds, or an integer followed by ms, s, m, h or d (e.g. 2s)" \
     --checkpoint ck --checkpoint-min-pause 1x --output o p.cep ev.jsonl
+usage "log alone" "--checkpoint-log needs --checkpoint DIR or --savepoint-dir DIR" \
+    --checkpoint-log l --output o p.cep ev.jsonl
 usage "savepoint stdin" "--savepoint-dir needs event files, not standard input" \
     --savepoint-dir sp --output o p.cep
 usage "savepoint output" "--savepoint-dir needs --output FILE" --savepoint-dir sp p.cep ev.jsonl
