@@ -332,6 +332,7 @@ static int start_writer(ckpt_bg *bg, const char *dir, const char *sp_tmp, const 
     /* The child exits with _exit: nothing buffered in the parent's stdio may
      * be written twice, and no atexit handler of the parent's runs. */
     pid_t parent = getpid();
+    double f0 = cli_now();
     pid_t pid = fork();
     if (pid == 0) {
         /* A writer outliving a killed run could put its checkpoint in place
@@ -348,10 +349,10 @@ static int start_writer(ckpt_bg *bg, const char *dir, const char *sp_tmp, const 
     } else {
         bg->pid = (int)pid;
     }
-    double pause = cli_now() - t0, cpu = cpu_seconds() - c0;
+    double now = cli_now(), pause = now - t0, cpu = cpu_seconds() - c0;
     double wrote = bg->rec.write_seconds;
     uint64_t bytes = bg->rec.bytes; /* a foreground writer's, done */
-    bg->rec = (ckpt_rec){.time = bg->rec.time, .read = pos->read, .pause = pause, .pause_cpu = cpu,
+    bg->rec = (ckpt_rec){.time = bg->rec.time, .read = pos->read, .pause = pause, .pause_cpu = cpu, .fork = now - f0,
                          .write_seconds = pid < 0 ? wrote : 0, .bytes = pid < 0 ? bytes : 0};
     bg->rec_logged = 0;
     bg->rec_status = status;
@@ -472,10 +473,10 @@ static void log_rec(ckpt_bg *bg, int ok) {
     strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%S", gmtime_r(&sec, &tm));
     fprintf(bg->log,
             "{\"kind\":\"%s\",\"time\":\"%s.%03dZ\",\"events\":%" PRIu64 ",\"pause_ms\":%.3f,"
-            "\"pause_cpu_ms\":%.3f,\"partial_matches\":%" PRIu64 ",\"keys\":%" PRIu64 ",\"state_bytes\":%" PRIu64
+            "\"pause_cpu_ms\":%.3f,\"fork_ms\":%.3f,\"partial_matches\":%" PRIu64 ",\"keys\":%" PRIu64 ",\"state_bytes\":%" PRIu64
             ",\"rss_bytes\":%" PRIu64 ",\"ok\":%s",
             bg->savepoint ? "savepoint" : "checkpoint", stamp, (int)((r->time - (double)sec) * 1000.0), r->read,
-            r->pause * 1e3, r->pause_cpu * 1e3, r->partial_matches, r->keys, r->state_bytes, r->rss_bytes,
+            r->pause * 1e3, r->pause_cpu * 1e3, r->fork * 1e3, r->partial_matches, r->keys, r->state_bytes, r->rss_bytes,
             ok ? "true" : "false");
     if (ok) fprintf(bg->log, ",\"write_seconds\":%.3f,\"bytes\":%" PRIu64, r->write_seconds, r->bytes);
     if (ok && bg->savepoint) {

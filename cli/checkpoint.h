@@ -54,6 +54,7 @@ typedef struct ckpt_rec {
     double time;               /* seconds since the epoch at the pause's start */
     uint64_t read;             /* lines read: its position */
     double pause, pause_cpu;   /* seconds the run waited, and their CPU time */
+    double fork;               /* seconds of that in fork() itself */
     uint64_t partial_matches, keys, state_bytes, rss_bytes;
     double write_seconds;      /* from the fork to the file in place */
     uint64_t bytes;            /* its file's size */

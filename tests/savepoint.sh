@@ -229,7 +229,7 @@ head -n 2500 long.jsonl > part.jsonl
     --output l.jsonl p.cep part.jsonl > /dev/null 2> err
 n=$(sed -n 's/^checkpoints: //p' err)
 [ "$(wc -l < cklog.jsonl)" = "$n" ] && [ "$n" -ge 1 ] && ok || bad "--checkpoint-log" "$n checkpoints, log: $(cat cklog.jsonl)"
-grep -Eq '^[{]"kind":"checkpoint","time":"[0-9T:.-]+Z","events":1000,"pause_ms":[0-9.]+,"pause_cpu_ms":[0-9.]+,"partial_matches":[0-9]+,"keys":[0-9]+,"state_bytes":[1-9][0-9]*,"rss_bytes":[1-9][0-9]*,"ok":true,"write_seconds":[0-9.]+,"bytes":[1-9][0-9]*[}]$' cklog.jsonl &&
+grep -Eq '^[{]"kind":"checkpoint","time":"[0-9T:.-]+Z","events":1000,"pause_ms":[0-9.]+,"pause_cpu_ms":[0-9.]+,"fork_ms":[0-9.]+,"partial_matches":[0-9]+,"keys":[0-9]+,"state_bytes":[1-9][0-9]*,"rss_bytes":[1-9][0-9]*,"ok":true,"write_seconds":[0-9.]+,"bytes":[1-9][0-9]*[}]$' cklog.jsonl &&
     ok || bad "--checkpoint-log" "first line: $(head -n 1 cklog.jsonl)"
 "$CEP" run -q --restore ck --checkpoint ck --checkpoint-every 500 --checkpoint-log cklog.jsonl --output l.jsonl p.cep long.jsonl > /dev/null 2> err
 [ "$(wc -l < cklog.jsonl)" -gt "$n" ] && cmp -s l.jsonl lref.jsonl && ok || bad "--checkpoint-log restored" "not appended, or output differs"
