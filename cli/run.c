@@ -374,6 +374,7 @@ static void publish_metrics(runner *x, run_ctx *r, uint64_t read) {
     s.ckpt_seconds = r->ckpt.last_duration;
     s.ckpt_bytes = r->ckpt.last_size;
     s.ckpt_pause = r->ckpt.last_pause;
+    s.ckpt_pause_max = r->ckpt.worst_pause;
     size_t np = cep_program_pattern_count(r->prog);
     const char **names = calloc(np ? np : 1, sizeof *names);
     uint64_t *counts = calloc(np ? np : 1, sizeof *counts);
