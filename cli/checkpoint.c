@@ -473,11 +473,11 @@ static void log_rec(ckpt_bg *bg, int ok) {
     strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%S", gmtime_r(&sec, &tm));
     fprintf(bg->log,
             "{\"kind\":\"%s\",\"time\":\"%s.%03dZ\",\"events\":%" PRIu64 ",\"pause_ms\":%.3f,"
-            "\"pause_cpu_ms\":%.3f,\"fork_ms\":%.3f,\"partial_matches\":%" PRIu64 ",\"keys\":%" PRIu64 ",\"state_bytes\":%" PRIu64
-            ",\"rss_bytes\":%" PRIu64 ",\"ok\":%s",
+            "\"pause_cpu_ms\":%.3f,\"fork_ms\":%.3f,\"partial_matches\":%" PRIu64 ",\"keys\":%" PRIu64
+            ",\"state_bytes\":%" PRIu64 ",\"rss_bytes\":%" PRIu64 ",\"ok\":%s",
             bg->savepoint ? "savepoint" : "checkpoint", stamp, (int)((r->time - (double)sec) * 1000.0), r->read,
-            r->pause * 1e3, r->pause_cpu * 1e3, r->fork * 1e3, r->partial_matches, r->keys, r->state_bytes, r->rss_bytes,
-            ok ? "true" : "false");
+            r->pause * 1e3, r->pause_cpu * 1e3, r->fork * 1e3, r->partial_matches, r->keys, r->state_bytes,
+            r->rss_bytes, ok ? "true" : "false");
     if (ok) fprintf(bg->log, ",\"write_seconds\":%.3f,\"bytes\":%" PRIu64, r->write_seconds, r->bytes);
     if (ok && bg->savepoint) {
         fputs(",\"path\":", bg->log);

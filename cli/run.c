@@ -441,9 +441,10 @@ static void flush_pending(run_ctx *r, runner *x) {
         if (f[i]->f && fflush(f[i]->f) != 0 && !f[i]->err) f[i]->err = errno ? errno : EIO;
 }
 
+struct reading;
+
 /* What the reader's idle hook and the reading loop share for the timed
  * jobs: flushing, processing-time ticks, the status line. */
-struct reading;
 typedef struct timed {
     run_ctx *r;
     runner *x;
@@ -702,7 +703,8 @@ static int idle_checkpoint(reading *rd) {
     else if ((rd->halt = checkpoint_now(rd, *rd->t.file, *rd->t.offset, *rd->t.lineno, &held)) != EXIT_OK)
         return LR_HALT;
     if (held < 0 || (held == 0 && !rd->ckpt_due)) return LR_WAIT;
-    return (int)(held * 1000.0) + 1;
+    /* (a rest of days is waited for a minute at a time) */
+    return held > 60.0 ? 60000 : (int)(held * 1000.0) + 1;
 }
 
 /* SIGHUP between two lines: the patterns are read again. */
