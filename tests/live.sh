@@ -49,6 +49,7 @@ M1='{"pattern":"p","key":1,"start":1,"end":2,"events":{"a":[{"ts":1,"u":1,"t":"a
 # waits for more input (before issue 16: only when the writer closed).
 mkfifo fifo
 exec 3<> fifo
+rm -f out err # the background shell truncates them late: no stale line may count
 "$CEP" run -Wnone p.cep fifo > out 2> err 3>&- &
 pid=$!
 guard "$pid"
@@ -70,6 +71,7 @@ wait "$pid"; st=$?; pid=
 # Late events and rejected lines go out at once too.
 rm -f fifo; mkfifo fifo
 exec 3<> fifo
+rm -f out err # the background shell truncates them late: no stale line may count
 "$CEP" run -Wnone --late late.jsonl --errors errors.jsonl p.cep fifo > out 2> err 3>&- &
 pid=$!
 guard "$pid"
@@ -92,6 +94,7 @@ check "--flush-interval 0" "$M1" out
 for sig in TERM INT; do
     rm -f fifo; mkfifo fifo
     exec 3<> fifo
+    rm -f out err # the background shell truncates them late: no stale line may count
     "$CEP" run -Wnone --stats --timeouts to.jsonl p.cep fifo > out 2> err 3>&- &
     pid=$!
     guard "$pid"
@@ -212,6 +215,7 @@ Try 'cepheus --help' for more information." err
 # ---- --progress ----------------------------------------------------------------------------
 rm -f fifo; mkfifo fifo
 exec 3<> fifo
+rm -f out err # the background shell truncates them late: no stale line may count
 "$CEP" run -Wnone --progress p.cep fifo > out 2> err 3>&- &
 pid=$!
 guard "$pid"
