@@ -452,7 +452,11 @@ static int bucket_reserve(cep_engine *e, key_state *ks, bucket *b, uint32_t n) {
         return 0;
     }
     uint64_t ncap = b->cap ? b->cap : 1;
-    while (ncap < (uint64_t)live + n) ncap += (ncap + 1) / 2;
+    /* One at a time up to 6 (240 bytes: slab classes step by 8 to 256,
+     * so each is a block of its own size; keys hold a few, and growing by
+     * half left a fifth of W1's arrays empty at a million keys), then by
+     * half. */
+    while (ncap < (uint64_t)live + n) ncap += ncap < 6 ? 1 : (ncap + 1) / 2;
     if (ncap > UINT32_MAX / sizeof(pm)) return -1;
     ncap = slab_size((size_t)ncap * sizeof(pm)) / sizeof(pm); /* the whole block */
     pm *nv = slab_alloc(&e->store.mem, (size_t)ncap * sizeof *nv);
@@ -524,8 +528,9 @@ int key_hold_push(cep_engine *e, key_state *ks, pm p) {
     key_held *h = ks->held;
     uint32_t cap = h ? h->cap : 0;
     if (!h || h->n == cap) {
-        /* From the engine's slab: keys that hold matches come and go. */
-        uint32_t ncap = cap ? 2 * cap : 4;
+        /* From the engine's slab: keys that hold matches come and go.
+         * Most hold one (W1 at a million keys: room for four was 12 MB). */
+        uint32_t ncap = cap ? cap + (cap + 1) / 2 : 1;
         if (ncap > (UINT32_MAX - sizeof *h) / sizeof *h->v) return -1;
         key_held *nh = slab_realloc(&e->store.mem, h, h ? sizeof *h + (size_t)cap * sizeof *h->v : 0,
                                     sizeof *nh + (size_t)ncap * sizeof *nh->v);
