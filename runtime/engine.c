@@ -290,6 +290,15 @@ static int expire_lone(cep_engine *e, key_state *ks, int64_t d) {
     return 1;
 }
 
+/* Let go of an entry of ks, fired at d: a key that keeps one `within`
+ * entry (timers.c) has it armed again for its next window; a key that
+ * holds nothing else goes. */
+static void let_go(cep_engine *e, key_state *ks, int64_t d) {
+    ks->timers--;
+    timers_rearm(e, ks, d);
+    engine_key_settle(e, ks);
+}
+
 /* Fire every key with a timer due at d, in the order the keys got their
  * state (as one heap of keys by (deadline, creation) would). */
 static void fire_due(cep_engine *e, int64_t d, int64_t now) {
@@ -298,8 +307,7 @@ static void fire_due(cep_engine *e, int64_t d, int64_t now) {
     if (n == 1) {
         if (expire_lone(e, v[0].ks, d)) return;
         fire_timer(e, v[0].ks, d, now);
-        v[0].ks->timers--;
-        engine_key_settle(e, v[0].ks);
+        let_go(e, v[0].ks, d);
         return;
     }
     for (size_t i = 1; i < n; i++) {
@@ -314,11 +322,8 @@ static void fire_due(cep_engine *e, int64_t d, int64_t now) {
         else fire_timer(e, v[i].ks, d, now);
     }
     /* Then let go of the entries; a key that holds nothing else goes. */
-    for (size_t i = 0; i < n; i++) {
-        if (!v[i].ks) continue;
-        v[i].ks->timers--;
-        engine_key_settle(e, v[i].ks);
-    }
+    for (size_t i = 0; i < n; i++)
+        if (v[i].ks) let_go(e, v[i].ks, d);
 }
 
 /* Move the watermark to w: buffered events and timers up to w run in one
@@ -662,6 +667,7 @@ CEP_API int cep_engine_new(const cep_program *p, cep_engine **out) {
     e->cfg.raw_all_emit = engine_all_emit(p);
     e->time.watermark = INT64_MIN;
     e->time.max_seen = INT64_MIN;
+    e->timers.front = INT64_MIN;
     e->time.end_after = INT64_MAX;
     e->time.reorder.less = reorder_less;
     /* A random seed per engine, so keys cannot be chosen to collide. Output

@@ -207,8 +207,9 @@ typedef struct timer_ent {
  * every pattern, `within` and gaps alike). Deadlines of one length are
  * pushed almost in order, so those lanes are
  * sorted arrays with insertion from the tail (pushing and popping cost
- * O(1) in steady state, and memory is read in order); the TTL lane, whose
- * entries are re-armed out of order, is a binary heap. */
+ * O(1) in steady state, and memory is read in order); the last two lanes,
+ * whose entries are re-armed out of order, are binary heaps: the
+ * re-armed `within` entries of keys (timers_rearm) and the TTL lane. */
 enum { LANE_SORTED, LANE_HEAP };
 typedef struct lane {
     timer_ent *v;           /* heap: v[0..hi), room for cap */
@@ -387,6 +388,11 @@ typedef struct engine_timers {
     int compact_due;          /* a lane holds many more entries than live partial matches */
     timer_ent *due;           /* scratch: timer entries of one deadline */
     size_t due_cap;
+    /* The latest start of a partial match whose `within` window has been
+     * armed (timers_arm_pm): every entry's deadline is at most front +
+     * its window, so a key's pending entry covers a new window that
+     * starts at or after front (one entry per key, timers.c). */
+    int64_t front;
 } engine_timers;
 
 /* Scratch reused by every step, so an event allocates nothing. */
@@ -530,6 +536,18 @@ int timers_lane_reserve(lane *l, size_t n);
 /* Bytes lane holds; its memory freed (it must hold no entry). */
 uint64_t timers_lane_bytes(const lane *l);
 void timers_lane_release(lane *l);
+/* Does pattern rt keep one `within` entry per key rather than one per
+ * window (timers.c)? Those without gap windows do, without a state TTL:
+ * all of a key's entries are then `within` entries. (Under a TTL an
+ * entry that fires for nothing may still find the key idle and drop its
+ * partial matches then: the entries stay one per window, as they were.) */
+static inline int timers_per_key(const cep_engine *e, const pat_rt *rt) {
+    return !rt->has_gaps && rt->within_lane != NO_LANE && e->cfg.state_ttl <= 0;
+}
+/* After a `within` entry of ks fired at d: the key's next window end
+ * armed in the re-arm lane, if the pattern keeps one entry per key and
+ * ks still has a window to close. */
+void timers_rearm(cep_engine *e, key_state *ks, int64_t d);
 /* Add an entry (room must have been reserved, or it is tried here). */
 int timers_add(cep_engine *e, uint32_t lane, int64_t deadline, key_state *ks);
 /* The earliest deadline of any lane, INT64_MAX when none. */
@@ -658,6 +676,13 @@ static inline int pattern_keyless(cep_engine *e, uint32_t kgroup, uint32_t pi, c
 static inline int timers_arm_pm(cep_engine *e, key_state *ks, const pm *p, int new_family) {
     const pat_rt *rt = &e->rt[ks->pattern];
     if (!rt->has_gaps && new_family && rt->within_lane != NO_LANE && p->start <= INT64_MAX - rt->within_ms) {
+        /* One entry per key (timers_per_key): an entry the key has
+         * pending ends no later than this window when it starts at or
+         * after every window armed so far; when that entry fires, the
+         * next window's end is armed (timers_rearm). */
+        int covered = ks->timers && p->start >= e->timers.front && e->cfg.state_ttl <= 0;
+        if (p->start > e->timers.front) e->timers.front = p->start;
+        if (covered) return 0;
         lane *l = &e->timers.lanes[rt->within_lane];
         int64_t d = p->start + rt->within_ms;
         if (l->lo < l->hi && l->hi < l->cap && lane_at(l, l->hi - 1)->deadline <= d) {

@@ -1,7 +1,15 @@
-/* timers.c — when windows close. Each partial match with a window has a
- * timer entry (deadline, key) in a lane; the engine takes the earliest
- * deadline of all lanes, fires the keys due then in creation order, and
- * a key whose window closed expires what is due (emit.c).
+/* timers.c — when windows close. A key's windows have timer entries
+ * (deadline, key) in lanes; the engine takes the earliest deadline of all
+ * lanes, fires the keys due then in creation order, and a key whose
+ * window closed expires what is due (emit.c).
+ *
+ * A pattern with gap windows arms an entry per partial match's gap and
+ * per `within` window (a family: the partial matches of one start). One
+ * without (most) keeps one `within` entry per key: it is armed for a
+ * window when the key has none pending (timers_arm_pm), and when it fires
+ * the key's next window end is armed in the re-arm lane (timers_rearm).
+ * At a million keys that is one entry per key instead of one per window
+ * (issue 18: 45 MB of 2.8M entries at W1's peak); docs/design.md, "Time".
  *
  * Entries are never removed early: an entry whose partial match has gone
  * (matched, pruned) fires as a no-op. A key state stays allocated while an
@@ -223,6 +231,8 @@ static int entry_live(const cep_engine *e, uint32_t li, const timer_ent *t) {
     const key_state *ks = t->ks;
     const pat_rt *rt = &e->rt[ks->pattern];
     const nfa_pattern *pat = &e->prog->patterns[ks->pattern];
+    /* One entry per key stands for all its windows (it is re-armed when it fires). */
+    if (timers_per_key(e, rt)) return ks->npms > 0;
     if (key_tecs(ks)) return li == rt->within_lane && tecs_has_start(ks, t->deadline - rt->within_ms);
     for (uint32_t i = 0; i < ks->nb; i++) {
         const bucket *b = &key_buckets(ks)[i];
@@ -367,6 +377,32 @@ void timers_arm_ttl(cep_engine *e, key_state *ks) {
     if (arm_ttl(e, ks, 0) < 0) e->oom = 1;
 }
 
+/* The end of ks's first `within` window (INT64_MAX: none that closes), for
+ * a pattern without gaps: its buckets are each in start order. */
+static int64_t first_window_end(const cep_engine *e, const key_state *ks) {
+    const pat_rt *rt = &e->rt[ks->pattern];
+    if (key_tecs(ks)) return tecs_first_deadline(e, ks);
+    int64_t s = INT64_MAX;
+    const bucket *bv = key_buckets(ks);
+    for (uint32_t i = 0; i < ks->nb; i++)
+        if (bv[i].lo < bv[i].hi && bv[i].v[bv[i].lo].start < s) s = bv[i].v[bv[i].lo].start;
+    return s < INT64_MAX - rt->within_ms ? s + rt->within_ms : INT64_MAX;
+}
+
+void timers_rearm(cep_engine *e, key_state *ks, int64_t d) {
+    if (!ks->npms || !timers_per_key(e, &e->rt[ks->pattern])) return;
+    int64_t next = first_window_end(e, ks);
+    /* (Whatever ended by d has expired: next is later, or never.) */
+    if (next == INT64_MAX || next <= d) return;
+    if (timers_add(e, e->timers.nlanes - 2, next, ks) < 0) {
+        /* Its windows could never close: dropped, as a partial match
+         * whose entry cannot be armed is (step.c). */
+        e->oom = 1;
+        key_drop_pms(e, ks);
+        emit_release_held(e, ks->pattern, ks);
+    }
+}
+
 /* ---- lanes of a program ---------------------------------------------------------- */
 
 /* What engine_lanes_build makes for a program, committed in one step. */
@@ -501,10 +537,11 @@ static int set_build(cep_engine *e, const cep_program *p, lane_set *ls) {
                                0};
     }
     keyed_build(p, ls);
-    ls->nlanes = n + 1;
+    ls->nlanes = n + 2; /* then the re-arm lane and the TTL lane */
     ls->lanes = mem_calloc(ls->nlanes, sizeof *ls->lanes);
     if (!ls->lanes) goto oom;
     ls->lanes[n].kind = LANE_HEAP;
+    ls->lanes[n + 1].kind = LANE_HEAP;
     ls->lane_heap.less = lane_less;
     ls->lane_heap.moved = lane_moved;
     for (uint32_t i = 0; i < ls->nlanes; i++)
@@ -620,8 +657,10 @@ int timers_rebuild(cep_engine *e) {
             const bucket *b = &key_buckets(ks)[i];
             size_t n = b->hi - b->lo;
             uint32_t gl = rt->gap_lane[b->state];
-            if (rt->within_lane != NO_LANE) need[rt->within_lane] += n;
+            if (rt->within_lane != NO_LANE) need[rt->within_lane] += timers_per_key(e, rt) ? 1 : n;
             if (gl != NO_LANE) need[gl] += n;
+            for (uint32_t j = b->lo; j < b->hi; j++) /* (see engine_timers.front) */
+                if (b->v[j].start > e->timers.front) e->timers.front = b->v[j].start;
         }
         if (e->cfg.state_ttl > 0) need[e->timers.nlanes - 1]++;
     }
@@ -631,10 +670,14 @@ int timers_rebuild(cep_engine *e) {
     mem_free(need);
     if (rc < 0) return -1;
     for (key_state *ks = e->keyset.first; ks; ks = ks->next) {
+        const pat_rt *rt = &e->rt[ks->pattern];
         bucket *bv = key_buckets(ks);
+        int per_key = timers_per_key(e, rt);
         for (uint32_t i = 0; i < ks->nb; i++)
             for (uint32_t j = bv[i].lo; j < bv[i].hi; j++)
-                if (arm_pm(e, ks, &bv[i].v[j], 1, 1) < 0) return -1;
+                if (arm_pm(e, ks, &bv[i].v[j], !per_key, 1) < 0) return -1;
+        int64_t first = per_key && ks->nb ? first_window_end(e, ks) : INT64_MAX;
+        if (first != INT64_MAX && add_entry(e, rt->within_lane, first, ks, 1) < 0) return -1;
         if (arm_ttl(e, ks, 1) < 0) return -1;
     }
     for (uint32_t i = 0; i < e->timers.nlanes; i++) {

@@ -861,6 +861,65 @@ START_TEST(timer_lane_chunks) {
 }
 END_TEST
 
+/* Timer entries the engine holds, in every lane. */
+static size_t timer_entries(const cep_engine *e) {
+    size_t n = 0;
+    for (uint32_t i = 0; i < e->timers.nlanes; i++) n += e->timers.lanes[i].hi - e->timers.lanes[i].lo;
+    return n;
+}
+
+/* A pattern without gap windows keeps one `within` entry per key, not one
+ * per window (timers.c): k1's four windows hold one entry, which fires for
+ * a window that has matched (at 100) and is armed again, out of order, in
+ * the re-arm lane for the next (160). A straggler starts a window (70)
+ * before one already armed elsewhere (k2's at 80): it takes an entry of
+ * its own, since k1's pending one may end after it. Every window closes
+ * at its own time: the same timeouts in the same order as one entry per
+ * window gave, whole and cut by a snapshot after each event. */
+START_TEST(timer_one_per_key) {
+    cep_program *p = compile_ok("pattern p key k begin a where t == \"a\" followedBy b where t == \"b\" and v == a.v within 100ms\n");
+    static const char *lines[] = {
+        "{\"ts\":0,\"k\":\"k1\",\"t\":\"a\",\"v\":1}",  "{\"ts\":30,\"k\":\"k1\",\"t\":\"a\",\"v\":4}",
+        "{\"ts\":60,\"k\":\"k1\",\"t\":\"a\",\"v\":2}", "{\"ts\":65,\"k\":\"k1\",\"t\":\"b\",\"v\":1}",
+        "{\"ts\":80,\"k\":\"k2\",\"t\":\"a\",\"v\":9}", "{\"ts\":70,\"k\":\"k1\",\"t\":\"a\",\"v\":3}",
+        "{\"ts\":1000,\"k\":\"k3\",\"t\":\"z\",\"v\":0}",
+    };
+    enum { N = sizeof lines / sizeof *lines };
+    const char *want = "p[0..65] key=k1 a@0 b@65;Tp[30..30] key=k1 a@30;Tp[60..60] key=k1 a@60;"
+                       "Tp[70..70] key=k1 a@70;Tp[80..80] key=k2 a@80;";
+    /* Entries after each event (uncut run): k1 one for its three windows,
+     * then the straggler's own, then k2's. */
+    static const size_t entries[N] = {1, 1, 1, 1, 2, 3, 0};
+    for (int cut = -1; cut < N; cut++) {
+        collected c = {0};
+        cep_engine *e = NULL;
+        ck_assert_int_eq(cep_engine_new(p, &e), CEP_OK);
+        ck_assert_int_eq(cep_engine_set_allowed_lateness(e, 50), CEP_OK);
+        cep_engine_on_match(e, on_match, &c);
+        cep_engine_on_timeout(e, on_timeout_mark, &c);
+        for (int i = 0; i < N; i++) {
+            ck_assert_int_eq(cep_engine_push_json(e, lines[i], strlen(lines[i])), CEP_OK);
+            if (cut < 0) ck_assert_uint_eq(timer_entries(e), entries[i]);
+            if (i != cut) continue;
+            bytes b = {0};
+            ck_assert_int_eq(cep_engine_snapshot(e, keep_bytes, &b), CEP_OK);
+            cep_engine_free(e);
+            ck_assert_int_eq(cep_engine_new(p, &e), CEP_OK);
+            ck_assert_int_eq(cep_engine_set_allowed_lateness(e, 50), CEP_OK);
+            cep_engine_on_match(e, on_match, &c);
+            cep_engine_on_timeout(e, on_timeout_mark, &c);
+            ck_assert_int_eq(cep_engine_restore(e, b.v, b.n), CEP_OK);
+            free(b.v);
+        }
+        ck_assert_int_eq(cep_engine_finish(e), CEP_OK);
+        ck_assert_msg(!strcmp(c.text, want), "cut %d: %s", cut, c.text);
+        assert_no_state(e);
+        cep_engine_free(e);
+    }
+    cep_program_free(p);
+}
+END_TEST
+
 /* cep_engine_push_many gives what single pushes give, in the same order,
  * also with enough keys (60k) that it fetches key states ahead; and it
  * stops at the first bad row, saying how many went in. */
@@ -1195,6 +1254,7 @@ Suite *engine_suite(void) {
     tcase_add_test(tc, lateness_at_int64_min);
     tcase_add_test(tc, thresholds_nan_and_infinity);
     tcase_add_test(tc, timer_lane_chunks);
+    tcase_add_test(tc, timer_one_per_key);
     tcase_add_test(tc, keymap_long_runs);
     tcase_add_test(tc, first_partial_match_paths);
     tcase_add_test(tc, drop_raw_only_with_emit);
