@@ -764,6 +764,8 @@ CEP_API int cep_engine_set_drop_raw(cep_engine *e, int on) {
 CEP_API int cep_engine_set_state_ttl(cep_engine *e, int64_t ms) {
     if (!e || ms < 0 || e->started) return CEP_EINVAL;
     e->cfg.state_ttl = ms;
+    if (ms > 0) e->timers.front = INT64_MAX; /* (timers_per_key) */
+    else if (e->timers.front == INT64_MAX) e->timers.front = INT64_MIN;
     return CEP_OK;
 }
 

@@ -391,7 +391,8 @@ typedef struct engine_timers {
     /* The latest start of a partial match whose `within` window has been
      * armed (timers_arm_pm): every entry's deadline is at most front +
      * its window, so a key's pending entry covers a new window that
-     * starts at or after front (one entry per key, timers.c). */
+     * starts at or after front (one entry per key, timers.c). INT64_MAX
+     * under a state TTL, where entries stay one per window. */
     int64_t front;
 } engine_timers;
 
@@ -673,16 +674,19 @@ static inline int pattern_keyless(cep_engine *e, uint32_t kgroup, uint32_t pi, c
 
 /* timers_arm_pm's usual case, a `within` entry later than all the lane
  * holds, appended where it goes; anything else takes timers.c's path. */
-static inline int timers_arm_pm(cep_engine *e, key_state *ks, const pm *p, int new_family) {
+static inline __attribute__((always_inline)) int timers_arm_pm(cep_engine *e, key_state *ks, const pm *p,
+                                                               int new_family) {
     const pat_rt *rt = &e->rt[ks->pattern];
     if (!rt->has_gaps && new_family && rt->within_lane != NO_LANE && p->start <= INT64_MAX - rt->within_ms) {
         /* One entry per key (timers_per_key): an entry the key has
          * pending ends no later than this window when it starts at or
          * after every window armed so far; when that entry fires, the
-         * next window's end is armed (timers_rearm). */
-        int covered = ks->timers && p->start >= e->timers.front && e->cfg.state_ttl <= 0;
-        if (p->start > e->timers.front) e->timers.front = p->start;
-        if (covered) return 0;
+         * next window's end is armed (timers_rearm). (front is INT64_MAX
+         * under a state TTL: nothing is covered.) */
+        if (p->start >= e->timers.front && e->timers.front != INT64_MAX) {
+            e->timers.front = p->start;
+            if (ks->timers) return 0;
+        }
         lane *l = &e->timers.lanes[rt->within_lane];
         int64_t d = p->start + rt->within_ms;
         if (l->lo < l->hi && l->hi < l->cap && lane_at(l, l->hi - 1)->deadline <= d) {
