@@ -76,7 +76,7 @@ typedef struct key_held {
  * held-back matches, and after that until the timer entries naming it have
  * fired (then an event of the same key finds it again, which saves making
  * it anew). At a million keys these are most of the engine's memory, so
- * it holds only what every key needs (96 bytes, then the key): its hash
+ * it holds only what every key needs (88 bytes, then the key): its hash
  * is in its key map's slot, held matches in a block of their own that
  * exists only while there are some, partial matches in their buckets'
  * arrays. */
@@ -89,19 +89,20 @@ struct key_state {
     key_entry *ent;         /* its group's entry for the key; NULL: alone */
     key_held *held;         /* completed matches held back by the skip rule; NULL: none */
     int64_t last_event;     /* time of the key's latest event (state TTL) */
-    uint32_t pattern;
+    /* (Its pattern is its key's first 4 bytes: key_pattern.) */
     uint32_t key_len;       /* bytes of the encoded key */
     uint32_t npms;          /* partial matches in all buckets */
     uint32_t timers;        /* timer entries naming this key */
-    uint16_t nb, bcap;      /* buckets (key_buckets); room for them */
-    uint8_t max_used;       /* the largest `used` among its partial matches (at most 64) */
-    uint8_t listed : 1;     /* on the creation-order list (holds state) */
-    uint8_t ttl_armed : 1;  /* has an entry in the TTL lane */
-    uint8_t unmapped : 1;   /* in no key map (during a reload, or after one ran out of memory) */
-    uint8_t compact : 1;    /* kept compactly (tecs.c): key_tecs, no bucket */
-    uint8_t room : 1;       /* its block has room for one partial match after
+    uint16_t nb;            /* buckets (key_buckets) */
+    uint16_t max_used : 7;  /* the largest `used` among its partial matches (at most 64) */
+    uint16_t listed : 1;    /* on the creation-order list (holds state) */
+    uint16_t ttl_armed : 1; /* has an entry in the TTL lane */
+    uint16_t unmapped : 1;  /* in no key map (during a reload, or after one ran out of memory) */
+    uint16_t compact : 1;   /* kept compactly (tecs.c): key_tecs, no bucket */
+    uint16_t room : 1;      /* its block has room for one partial match after
                              * the key: its first bucket's array (keys.c,
                              * engine_key_fresh) */
+    uint16_t bcap_log : 4;  /* room for buckets: 0 none, else 2^(bcap_log - 1) (key_bcap) */
     /* Most keys wait in one state: that bucket lives in the key state
      * itself; a key waiting in more states has its buckets in an array,
      * named in the same room. A bucket's partial matches are always in an
@@ -109,15 +110,30 @@ struct key_state {
      * room for one in every key state sat empty in three keys of four
      * (issue 18). A compact key has no bucket: the room names its block. */
     union {
-        bucket inl_b;       /* bcap <= 1 */
-        bucket *dir;        /* bcap > 1 */
-        struct tecs *tecs;  /* compact (then bcap == 0) */
+        bucket inl_b;       /* bcap_log <= 1 */
+        bucket *dir;        /* bcap_log > 1 */
+        struct tecs *tecs;  /* compact (then bcap_log == 0) */
     };
-    char key[];             /* the encoded key */
+    char key[];             /* the encoded key: its pattern (4 bytes), then values */
 };
 
+/* 88 bytes (with W1's key of 13, a 104-byte block): at a million keys
+ * every 8 bytes are 8 MB (issue 18). */
+_Static_assert(sizeof(void *) != 8 || sizeof(key_state) == 88, "a key state grew (docs/design.md)");
+
+/* The pattern of ks: an encoded key starts with it (keys.c's key_alloc,
+ * reload.c); kept once, not in a field beside it too. */
+static inline uint32_t key_pattern(const key_state *ks) {
+    uint32_t p;
+    memcpy(&p, ks->key, 4);
+    return p;
+}
+
+/* Buckets ks has room for. */
+static inline uint32_t key_bcap(const key_state *ks) { return ks->bcap_log ? 1u << (ks->bcap_log - 1) : 0; }
+
 /* ks's non-empty buckets, nb of them, by state index. */
-static inline bucket *key_buckets(const key_state *ks) { return ks->bcap > 1 ? ks->dir : (bucket *)&ks->inl_b; }
+static inline bucket *key_buckets(const key_state *ks) { return ks->bcap_log > 1 ? ks->dir : (bucket *)&ks->inl_b; }
 
 /* A compact key's block (tecs.c), in the buckets' room; NULL: not compact. */
 static inline struct tecs *key_tecs(const key_state *ks) { return ks->compact ? ks->tecs : NULL; }
@@ -676,7 +692,7 @@ static inline int pattern_keyless(cep_engine *e, uint32_t kgroup, uint32_t pi, c
  * holds, appended where it goes; anything else takes timers.c's path. */
 static inline __attribute__((always_inline)) int timers_arm_pm(cep_engine *e, key_state *ks, const pm *p,
                                                                int new_family) {
-    const pat_rt *rt = &e->rt[ks->pattern];
+    const pat_rt *rt = &e->rt[key_pattern(ks)];
     if (!rt->has_gaps && new_family && rt->within_lane != NO_LANE && p->start <= INT64_MAX - rt->within_ms) {
         /* One entry per key (timers_per_key): an entry the key has
          * pending ends no later than this window when it starts at or

@@ -211,7 +211,9 @@ static timer_ent lane_pop(lane *l) {
 static void prefetch_next(const lane *l) {
     if (l->lo + 3 < l->hi) {
         const char *k = (const char *)AT(l, l->lo + 3).ks;
-        for (size_t off = 0; off < sizeof(key_state); off += 64) __builtin_prefetch(k + off);
+        /* (and its key's first 4 bytes: its pattern, key_pattern) */
+        for (size_t off = 0; off < sizeof(key_state) + 4; off += 64) __builtin_prefetch(k + off);
+        __builtin_prefetch(k + sizeof(key_state) + 3);
     }
     if (l->lo + 2 < l->hi) {
         const key_state *ks = AT(l, l->lo + 2).ks;
@@ -229,8 +231,8 @@ static void prefetch_next(const lane *l) {
  * key's partial matches whose window ends at t.deadline in that lane? */
 static int entry_live(const cep_engine *e, uint32_t li, const timer_ent *t) {
     const key_state *ks = t->ks;
-    const pat_rt *rt = &e->rt[ks->pattern];
-    const nfa_pattern *pat = &e->prog->patterns[ks->pattern];
+    const pat_rt *rt = &e->rt[key_pattern(ks)];
+    const nfa_pattern *pat = &e->prog->patterns[key_pattern(ks)];
     /* One entry per key stands for all its windows (it is re-armed when it fires). */
     if (timers_per_key(e, rt)) return ks->npms > 0;
     if (key_tecs(ks)) return li == rt->within_lane && tecs_has_start(ks, t->deadline - rt->within_ms);
@@ -348,14 +350,14 @@ static int add_entry(cep_engine *e, uint32_t li, int64_t d, key_state *ks, int r
 }
 
 static int arm_pm(cep_engine *e, key_state *ks, const pm *p, int new_family, int raw) {
-    const pat_rt *rt = &e->rt[ks->pattern];
+    const pat_rt *rt = &e->rt[key_pattern(ks)];
     /* A window ending at INT64_MAX or past it never closes: no entry. */
     if (new_family && rt->within_lane != NO_LANE && p->start < INT64_MAX - rt->within_ms &&
         add_entry(e, rt->within_lane, p->start + rt->within_ms, ks, raw) < 0)
         return -1;
     uint32_t gl = rt->gap_lane[p->state];
     if (gl != NO_LANE) {
-        int64_t gap = e->prog->patterns[ks->pattern].states[p->state].gap_ms, t = node_ev(p->node)->time;
+        int64_t gap = e->prog->patterns[key_pattern(ks)].states[p->state].gap_ms, t = node_ev(p->node)->time;
         if (t < INT64_MAX - gap && add_entry(e, gl, t + gap, ks, raw) < 0) return -1;
     }
     return 0;
@@ -380,7 +382,7 @@ void timers_arm_ttl(cep_engine *e, key_state *ks) {
 /* The end of ks's first `within` window (INT64_MAX: none that closes), for
  * a pattern without gaps: its buckets are each in start order. */
 static int64_t first_window_end(const cep_engine *e, const key_state *ks) {
-    const pat_rt *rt = &e->rt[ks->pattern];
+    const pat_rt *rt = &e->rt[key_pattern(ks)];
     if (key_tecs(ks)) return tecs_first_deadline(e, ks);
     int64_t s = INT64_MAX;
     const bucket *bv = key_buckets(ks);
@@ -390,7 +392,7 @@ static int64_t first_window_end(const cep_engine *e, const key_state *ks) {
 }
 
 void timers_rearm(cep_engine *e, key_state *ks, int64_t d) {
-    if (!ks->npms || !timers_per_key(e, &e->rt[ks->pattern])) return;
+    if (!ks->npms || !timers_per_key(e, &e->rt[key_pattern(ks)])) return;
     int64_t next = first_window_end(e, ks);
     /* (Whatever ended by d has expired: next is later, or never.) */
     if (next == INT64_MAX || next <= d) return;
@@ -399,7 +401,7 @@ void timers_rearm(cep_engine *e, key_state *ks, int64_t d) {
          * whose entry cannot be armed is (step.c). */
         e->oom = 1;
         key_drop_pms(e, ks);
-        emit_release_held(e, ks->pattern, ks);
+        emit_release_held(e, key_pattern(ks), ks);
     }
 }
 
@@ -652,7 +654,7 @@ int timers_rebuild(cep_engine *e) {
     size_t *need = mem_calloc(e->timers.nlanes ? e->timers.nlanes : 1, sizeof *need);
     if (!need) return -1;
     for (key_state *ks = e->keyset.first; ks; ks = ks->next) {
-        const pat_rt *rt = &e->rt[ks->pattern];
+        const pat_rt *rt = &e->rt[key_pattern(ks)];
         for (uint32_t i = 0; i < ks->nb; i++) {
             const bucket *b = &key_buckets(ks)[i];
             size_t n = b->hi - b->lo;
@@ -670,7 +672,7 @@ int timers_rebuild(cep_engine *e) {
     mem_free(need);
     if (rc < 0) return -1;
     for (key_state *ks = e->keyset.first; ks; ks = ks->next) {
-        const pat_rt *rt = &e->rt[ks->pattern];
+        const pat_rt *rt = &e->rt[key_pattern(ks)];
         bucket *bv = key_buckets(ks);
         int per_key = timers_per_key(e, rt);
         for (uint32_t i = 0; i < ks->nb; i++)
