@@ -921,6 +921,65 @@ START_TEST(timer_one_per_key) {
 }
 END_TEST
 
+/* A key waiting in many states keeps its buckets in an array whose room,
+ * a power of two, the key state holds as its log (key_bcap): 1, 2, 4, 8,
+ * 16. A 12-step chain over a staircase of events (1; 1 2; 1 2 3; ...)
+ * leaves one key's partial matches in up to 11 states at once; they
+ * move, complete and are counted as the chain's rule says (simulated
+ * here), whole and through a snapshot taken at the widest point. */
+START_TEST(key_many_buckets) {
+    char src[1024];
+    int n = snprintf(src, sizeof src, "pattern p key k begin s1 where t == 1\n");
+    for (int j = 2; j <= 12; j++) n += snprintf(src + n, sizeof src - (size_t)n, "followedBy s%d where t == %d\n", j, j);
+    cep_program *p = compile_ok(src);
+    for (int cut = 0; cut < 2; cut++) {
+        digest d = {0};
+        cep_engine *e = NULL;
+        ck_assert_int_eq(cep_engine_new(p, &e), CEP_OK);
+        cep_engine_on_match(e, on_digest, &d);
+        uint64_t waiting[14] = {0}, done = 0; /* waiting[j]: partial matches waiting for t == j */
+        int64_t ts = 0, widest = 0;
+        for (int r = 1; r <= 12; r++)
+            for (int t = r; t >= 1; t--) { /* (from the top: a partial match takes one step an event) */
+                char line[96];
+                snprintf(line, sizeof line, "{\"ts\":%lld,\"k\":7,\"t\":%d}", (long long)ts++, t);
+                ck_assert_int_eq(cep_engine_push_json(e, line, strlen(line)), CEP_OK);
+                if (t == 12) done += waiting[12];
+                else waiting[t + 1] += waiting[t];
+                waiting[t] = 0;
+                if (t == 1) waiting[2]++;
+                uint64_t live = 0;
+                int64_t states = 0;
+                for (int j = 2; j <= 12; j++) {
+                    live += waiting[j];
+                    states += waiting[j] > 0;
+                }
+                cep_stats st;
+                cep_engine_stats(e, &st);
+                ck_assert_uint_eq(st.partial_matches, live);
+                ck_assert_uint_eq(st.matches, done);
+                if (states > widest) widest = states;
+                if (cut && r == 11 && t == 1) { /* the widest point: a snapshot, restored */
+                    snap_buf b = {0};
+                    ck_assert_int_eq(cep_engine_snapshot(e, to_buf, &b), CEP_OK);
+                    cep_engine_free(e);
+                    ck_assert_int_eq(cep_engine_new(p, &e), CEP_OK);
+                    cep_engine_on_match(e, on_digest, &d);
+                    ck_assert_int_eq(cep_engine_restore(e, b.p, b.n), CEP_OK);
+                    free(b.p);
+                }
+            }
+        ck_assert_int_ge(widest, 9); /* more than 8 buckets: room for 16 */
+        ck_assert_uint_eq(d.n, done);
+        ck_assert_uint_gt(done, 0);
+        ck_assert_int_eq(cep_engine_finish(e), CEP_OK);
+        assert_no_state(e);
+        cep_engine_free(e);
+    }
+    cep_program_free(p);
+}
+END_TEST
+
 /* cep_engine_push_many gives what single pushes give, in the same order,
  * also with enough keys (60k) that it fetches key states ahead; and it
  * stops at the first bad row, saying how many went in. */
@@ -1256,6 +1315,7 @@ Suite *engine_suite(void) {
     tcase_add_test(tc, thresholds_nan_and_infinity);
     tcase_add_test(tc, timer_lane_chunks);
     tcase_add_test(tc, timer_one_per_key);
+    tcase_add_test(tc, key_many_buckets);
     tcase_add_test(tc, keymap_long_runs);
     tcase_add_test(tc, first_partial_match_paths);
     tcase_add_test(tc, drop_raw_only_with_emit);
