@@ -227,7 +227,7 @@ static int process_event(cep_engine *e, cep_event *ev, int straggler, int own) {
 
 /* The earliest window of ks's partial matches (INT64_MAX: none). */
 static int64_t key_first_deadline(const cep_engine *e, const key_state *ks) {
-    const nfa_pattern *pat = &e->prog->patterns[ks->pattern];
+    const nfa_pattern *pat = &e->prog->patterns[key_pattern(ks)];
     int64_t d = INT64_MAX;
     if (key_tecs(ks)) return tecs_first_deadline(e, ks);
     const bucket *bv = key_buckets(ks);
@@ -255,7 +255,7 @@ static void fire_timer(cep_engine *e, key_state *ks, int64_t d, int64_t now) {
         e->stats.ttl_dropped += ks->npms;
         key_drop_pms(e, ks);
     }
-    if (ks->held) emit_release_held(e, ks->pattern, ks);
+    if (ks->held) emit_release_held(e, key_pattern(ks), ks);
     if (e->cfg.state_ttl > 0) timers_arm_ttl(e, ks);
 }
 
@@ -268,7 +268,7 @@ static int due_less(const timer_ent *a, const timer_ent *b) { return a->ks->crea
  * general path would do it, without its lists and searches. 0: not such
  * a key, nothing done. */
 static int expire_lone(cep_engine *e, key_state *ks, int64_t d) {
-    const pat_rt *rt = &e->rt[ks->pattern]; /* (not the pattern: emit.c's within_due) */
+    const pat_rt *rt = &e->rt[key_pattern(ks)]; /* (not the pattern: emit.c's within_due) */
     if (ks->timers != 1 || ks->npms != 1 || ks->nb != 1 || ks->held || ks->compact || e->cfg.state_ttl > 0 ||
         rt->has_gaps)
         return 0;
@@ -276,18 +276,27 @@ static int expire_lone(cep_engine *e, key_state *ks, int64_t d) {
     pm p = b->v[b->lo];
     /* (Its window closes by d, so fire_timer's end-of-input time is d's.) */
     if (rt->within_lane == NO_LANE || p.start >= INT64_MAX - rt->within_ms || p.start + rt->within_ms > d ||
-        (rt->has_pending && e->prog->patterns[ks->pattern].states[p.state].kind == ST_PENDING))
+        (rt->has_pending && e->prog->patterns[key_pattern(ks)].states[p.state].kind == ST_PENDING))
         return 0;
     key_array_free(e, ks, b->v, b->cap); /* (its only bucket: the key goes) */
     ks->nb = 0;
     ks->npms = 0;
     e->stats.partial_matches--;
-    if (e->hooks.on_timeout) emit_match(e, ks->pattern, &p, 1);
+    if (e->hooks.on_timeout) emit_match(e, key_pattern(ks), &p, 1);
     else e->stats.timeouts++;
     engine_node_release(e, p.node);
     ks->timers = 0;
     engine_key_free(e, ks);
     return 1;
+}
+
+/* Let go of an entry of ks, fired at d: a key that keeps one `within`
+ * entry (timers.c) has it armed again for its next window; a key that
+ * holds nothing else goes. */
+static void let_go(cep_engine *e, key_state *ks, int64_t d) {
+    ks->timers--;
+    timers_rearm(e, ks, d);
+    engine_key_settle(e, ks);
 }
 
 /* Fire every key with a timer due at d, in the order the keys got their
@@ -298,8 +307,7 @@ static void fire_due(cep_engine *e, int64_t d, int64_t now) {
     if (n == 1) {
         if (expire_lone(e, v[0].ks, d)) return;
         fire_timer(e, v[0].ks, d, now);
-        v[0].ks->timers--;
-        engine_key_settle(e, v[0].ks);
+        let_go(e, v[0].ks, d);
         return;
     }
     for (size_t i = 1; i < n; i++) {
@@ -314,11 +322,8 @@ static void fire_due(cep_engine *e, int64_t d, int64_t now) {
         else fire_timer(e, v[i].ks, d, now);
     }
     /* Then let go of the entries; a key that holds nothing else goes. */
-    for (size_t i = 0; i < n; i++) {
-        if (!v[i].ks) continue;
-        v[i].ks->timers--;
-        engine_key_settle(e, v[i].ks);
-    }
+    for (size_t i = 0; i < n; i++)
+        if (v[i].ks) let_go(e, v[i].ks, d);
 }
 
 /* Move the watermark to w: buffered events and timers up to w run in one
@@ -639,7 +644,7 @@ int engine_finish_after(cep_engine *e, int64_t last) {
     while (e->keyset.first) {
         key_state *ks = e->keyset.first;
         key_drop_pms(e, ks);
-        emit_release_held(e, ks->pattern, ks);
+        emit_release_held(e, key_pattern(ks), ks);
         if (ks->held) engine_key_free(e, ks); /* only after running out of memory */
         else engine_key_settle(e, ks);
     }
@@ -662,6 +667,7 @@ CEP_API int cep_engine_new(const cep_program *p, cep_engine **out) {
     e->cfg.raw_all_emit = engine_all_emit(p);
     e->time.watermark = INT64_MIN;
     e->time.max_seen = INT64_MIN;
+    e->timers.front = INT64_MIN;
     e->time.end_after = INT64_MAX;
     e->time.reorder.less = reorder_less;
     /* A random seed per engine, so keys cannot be chosen to collide. Output
@@ -758,6 +764,8 @@ CEP_API int cep_engine_set_drop_raw(cep_engine *e, int on) {
 CEP_API int cep_engine_set_state_ttl(cep_engine *e, int64_t ms) {
     if (!e || ms < 0 || e->started) return CEP_EINVAL;
     e->cfg.state_ttl = ms;
+    if (ms > 0) e->timers.front = INT64_MAX; /* (timers_per_key) */
+    else if (e->timers.front == INT64_MAX) e->timers.front = INT64_MIN;
     return CEP_OK;
 }
 

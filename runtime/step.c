@@ -308,7 +308,7 @@ static void place_out(cep_engine *e, key_state *ks, bucket *b, const pm *p, stru
                       uint32_t *k, int *in_place) {
     if (!o->final && b && !*in_place && o->q.state == b->state) {
         if (o->q.node != p->node) {
-            pm_set_hint(&e->prog->patterns[ks->pattern], &o->q);
+            pm_set_hint(&e->prog->patterns[key_pattern(ks)], &o->q);
             if (timers_arm_pm(e, ks, &o->q, 0) < 0) { /* it could never expire */
                 engine_node_release(e, o->q.node);
                 e->oom = 1;
@@ -562,7 +562,7 @@ static void insert_kids(cep_engine *e, key_state *ks, const step_in *in) {
                   : key_bucket(e, ks, q->state, !ks->nb);
         if (b && (b->lo == b->hi || (b->hi < b->cap && pm_less(&b->v[b->hi - 1], q))) &&
             key_bucket_room(e, ks, b, 1) == 0) {
-            pm_set_hint(&e->prog->patterns[ks->pattern], q);
+            pm_set_hint(&e->prog->patterns[key_pattern(ks)], q);
             if (timers_arm_pm(e, ks, q, q->start_seq == in->ev->seq) < 0) {
                 engine_node_release(e, q->node);
                 e->oom = 1;
