@@ -815,6 +815,19 @@ static void print_stats(const reading *rd, const cep_stats *st, double t0) {
             c->worst_pause_cpu * 1e3, c->last_duration, c->last_size);
 }
 
+/* The end-of-run summary's line on checkpoints (issue 18: taken, last and
+ * worst pause, the last one's time and size), when any was written;
+ * --stats prints the full figures instead. */
+static void print_checkpoints(const ckpt_bg *c, FILE *f) {
+    if (!c->taken && !c->sp_taken) return;
+    char a[32], b[32], z[32];
+    fprintf(f, "cepheus: %s checkpoint%s", summary_count(c->taken, a, sizeof a), c->taken == 1 ? "" : "s");
+    if (c->sp_taken)
+        fprintf(f, " and %s savepoint%s", summary_count(c->sp_taken, b, sizeof b), c->sp_taken == 1 ? "" : "s");
+    fprintf(f, "; pause last %.1f ms, worst %.1f ms; the last written in %.2f s, %s bytes\n", c->last_pause * 1e3,
+            c->worst_pause * 1e3, c->last_duration, summary_count(c->last_size, z, sizeof z));
+}
+
 static int run_events(runner *x, run_ctx *r, const run_opts *o, input *in,
                       int nin, const ckpt_pos *from) {
     int status = EXIT_OK;
@@ -1234,6 +1247,8 @@ static int job_end(run_job *j, int status) {
     s[2] = close_output(&r->timeouts);
     s[3] = close_output(&r->errors);
     for (int i = 0; i < 4 && status == EXIT_OK; i++) status = s[i];
+    /* After the outputs' own messages; a failed run says only why. */
+    if (!j->o->quiet && !j->o->stats && (status == EXIT_OK || status > 128)) print_checkpoints(&r->ckpt, stderr);
     for (int i = 0; j->in && i < j->nin; i++)
         if (j->in[i].f && j->in[i].f != stdin) fclose(j->in[i].f);
     free(j->in);
