@@ -165,6 +165,33 @@ int engine_list_push(pm_list *l, pm p) {
 
 /* ---- time ---------------------------------------------------------------------------- */
 
+/* One pattern of an event's visits (process_event), with what the route
+ * says of its gates: passed over when that leaves it nothing to do, else
+ * stepped. */
+static inline __attribute__((always_inline)) int visit_one(cep_engine *e, step_in *in, const pat_hot *h, uint32_t pi,
+                                                           uint64_t maybe, uint64_t sure, int exact, int budget) {
+    /* Every gate closed: the event changes nothing of a skippable
+     * pattern (step_pattern's first return). */
+    if (exact && !maybe && h->skip_closed) return CEP_OK;
+    /* Its start closed, it can only step the key's partial matches:
+     * none, nothing to do (step_pattern's early return, without the
+     * call; not under a memory budget, which makes room before even
+     * that). */
+    if (h->start < 64 && !(maybe >> h->start & 1) && h->kgroup != NO_GROUP && !budget &&
+        pattern_keyless(e, h->kgroup, pi, in->row))
+        return CEP_OK;
+    in->maybe = maybe;
+    in->sure = sure;
+    /* It opens the start for sure and the key has no state: the one
+     * partial match it starts, without step_pattern's preamble (W8: most
+     * starts). */
+    if (h->fresh && (sure >> h->start & 1) && !budget && e->cfg.part_count <= 1 &&
+        pattern_keyless(e, h->kgroup, pi, in->row)) /* (no TTL here) */
+        return step_start_fresh(e, pi, in);
+    in->exact_dispatch = exact && (e->prog->route->exact_dispatch[pi / 64] >> (pi % 64) & 1);
+    return step_pattern(e, pi, in);
+}
+
 /* Run one event, in event-time order, through every pattern it can
  * concern, in pattern order (the order of their matches). */
 static int process_event(cep_engine *e, cep_event *ev, int straggler, int own) {
@@ -181,38 +208,28 @@ static int process_event(cep_engine *e, cep_event *ev, int straggler, int own) {
     e->stats.events++;
     e->scratch.ev_stamp++; /* the key groups' lookups of the last event are stale */
     const nfa_route *r = e->prog->route;
-    const route_visit *v;
+    visit_set vs;
     int nv;
     /* With a state TTL every event refreshes its keys: no routing. */
-    if (r && e->cfg.state_ttl <= 0 && (nv = visit_build(e, r, row, &v)) >= 0) {
+    if (r && e->cfg.state_ttl <= 0 && (nv = visit_build(e, r, row, &vs)) >= 0) {
         /* (Read once: stepping changes neither the program nor these.) */
-        const pat_hot *hots = e->hot;
+        const pat_hot *hots = e->hot; /* (not pat_rt: see pat_hot) */
         int budget = e->cfg.max_bytes != 0;
-        for (int i = 0; i < nv; i++) {
-            uint32_t pi = v[i].pi;
-            uint64_t maybe = v[i].maybe;
-            const pat_hot *h = &hots[pi]; /* (not pat_rt: see pat_hot) */
-            /* Every gate closed: the event changes nothing of a skippable
-             * pattern (step_pattern's first return). */
-            if (v[i].exact && !maybe && h->skip_closed) continue;
-            /* Its start closed, it can only step the key's partial
-             * matches: none, nothing to do (step_pattern's early
-             * return, without the call; not under a memory budget,
-             * which makes room before even that). */
-            if (h->start < 64 && !(maybe >> h->start & 1) && h->kgroup != NO_GROUP && !budget &&
-                pattern_keyless(e, h->kgroup, pi, row))
-                continue;
-            in.maybe = maybe;
-            in.sure = v[i].sure;
-            in.exact_dispatch = v[i].exact && (r->exact_dispatch[pi / 64] >> (pi % 64) & 1);
-            /* It opens the start for sure and the key has no state: the
-             * one partial match it starts, without step_pattern's
-             * preamble (W8: most starts). */
-            int res = h->fresh && (v[i].sure >> h->start & 1) && !budget && e->cfg.part_count <= 1 &&
-                              pattern_keyless(e, h->kgroup, pi, row) /* (no TTL here) */
-                          ? step_start_fresh(e, pi, &in)
-                          : step_pattern(e, pi, &in);
-            if (res != CEP_OK) rc = res;
+        if (nv && vs.pi) {
+            uint64_t *closed = e->scratch.closed; /* (zeros again once read) */
+            for (int i = 0; i < nv; i++) {
+                uint32_t pi = vs.pi[i];
+                uint64_t c = ~closed[i];
+                closed[i] = 0;
+                int res = visit_one(e, &in, &hots[pi], pi, vs.maybe[i] & c, vs.sure[i] & c, 1, budget);
+                if (res != CEP_OK) rc = res;
+            }
+        } else {
+            for (int i = 0; i < nv; i++) {
+                const route_visit *v = &vs.v[i];
+                int res = visit_one(e, &in, &hots[v->pi], v->pi, v->maybe, v->sure, (int)v->exact, budget);
+                if (res != CEP_OK) rc = res;
+            }
         }
     } else {
         for (uint32_t pi = 0; pi < e->prog->npatterns; pi++) {
@@ -699,6 +716,7 @@ CEP_API void cep_engine_free(cep_engine *e) {
     }
     mem_free(e->scratch.visit);
     mem_free(e->scratch.visit_tmp);
+    mem_free(e->scratch.closed);
     mem_free(e->scratch.row);
     mem_free(e->scratch.thaw);
     mem_free(e->scratch.kids.v);

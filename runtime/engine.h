@@ -408,7 +408,8 @@ typedef struct engine_scratch {
     size_t keybuf_cap;
     uint64_t sure;            /* states whose gate is open, unread (step_in.sure) */
     struct route_visit *visit, *visit_tmp; /* the patterns an event visits (visit.c) */
-    uint32_t visit_cap;
+    uint64_t *closed;         /* beside a routed value's patterns: the gates its thresholds close */
+    uint32_t visit_cap;       /* of each of the three */
     cep_value *row;           /* a stored event's values, decoded (event_row) */
     size_t row_cap;
     cep_value *thaw;          /* a pushed stored event's values (cep_engine_push) */
@@ -617,10 +618,20 @@ typedef struct route_visit {
     uint32_t pi;
     uint32_t exact;      /* maybe is the route's for the event's value */
 } route_visit;
+/* The patterns an event visits, in pattern order. Most events reach one
+ * list, a routed value's: it is read in place from the route (pi, maybe,
+ * sure), less the gates its thresholds close (engine_scratch.closed,
+ * beside them; set back to zeros as it is read); any other set is merged
+ * into v (pi NULL). */
+typedef struct visit_set {
+    const uint32_t *pi;
+    const uint64_t *maybe, *sure;
+    const route_visit *v;
+} visit_set;
 struct nfa_route;
-/* The visits of the event of vals, in pattern order, into *visits (scratch
- * until the next call); their count, or -1 when memory runs out. */
-int visit_build(cep_engine *e, const struct nfa_route *r, const cep_value *vals, const route_visit **visits);
+/* The visits of the event of vals into *vs (scratch until the next call):
+ * how many, or -1 when memory runs out. */
+int visit_build(cep_engine *e, const struct nfa_route *r, const cep_value *vals, visit_set *vs);
 
 /* ---- budget.c: the memory budget ---- */
 /* Bytes the engine holds for the stream (stats.memory). */
