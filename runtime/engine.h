@@ -183,9 +183,13 @@ int entmap_insert(keymap *m, key_entry *ent);
 void entmap_remove(keymap *m, key_entry *ent);
 void keymap_free(keymap *m);
 
+/* The slot of a table of mask + 1 where pattern pi's kref is looked for
+ * first. */
+static inline uint32_t entry_home(uint32_t mask, uint32_t pi) { return (pi * 0x9E3779B1u) >> 16 & mask; }
+
 /* Pattern pi's key state in ent, or NULL. */
 static inline key_state *entry_get(const key_entry *ent, uint32_t pi) {
-    for (uint32_t i = (pi * 0x9E3779B1u) >> 16 & ent->mask;; i = (i + 1) & ent->mask) {
+    for (uint32_t i = entry_home(ent->mask, pi);; i = (i + 1) & ent->mask) {
         if (!ent->tab[i].ks || ent->tab[i].pattern == pi) return ent->tab[i].ks;
     }
 }
