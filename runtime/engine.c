@@ -102,39 +102,18 @@ void engine_drop_event(cep_engine *e, cep_event *ev) {
 
 _Static_assert(sizeof(pm_node) == EVENT_NODE_ROOM, "a stored event's node room holds one pm_node");
 
-/* The node room at the head of ev's block (see event.h). */
-static pm_node *room_of(cep_event *ev) { return (pm_node *)event_block(ev); }
-
-pm_node *engine_node_new(cep_engine *e, cep_event *ev, uint32_t step, pm_node *parent) {
-    pm_node *n = room_of(ev);
-    if (n->refs) { /* the event's own room is taken: a node from the pool */
-        if (!e->store.free_nodes) {
-            node_slab *s = mem_alloc(sizeof *s);
-            if (!s) return NULL;
-            s->next = e->store.slabs;
-            e->store.slabs = s;
-            e->store.node_slabs++;
-            for (size_t i = 0; i < NODE_SLAB; i++) {
-                s->nodes[i].n.parent = e->store.free_nodes;
-                e->store.free_nodes = &s->nodes[i].n;
-            }
-        }
-        n = e->store.free_nodes;
-        e->store.free_nodes = n->parent;
-        e->store.pooled_nodes++;
-        n->loose = 1;
-        ((pm_lnode *)n)->ev = ev;
-    } else {
-        n->loose = 0;
+/* The pool is empty: a slab of nodes onto it; its first, or NULL. */
+pm_node *engine_node_refill(cep_engine *e) {
+    node_slab *s = mem_alloc(sizeof *s);
+    if (!s) return NULL;
+    s->next = e->store.slabs;
+    e->store.slabs = s;
+    e->store.node_slabs++;
+    for (size_t i = 0; i < NODE_SLAB; i++) {
+        s->nodes[i].n.parent = e->store.free_nodes;
+        e->store.free_nodes = &s->nodes[i].n;
     }
-    event_retain(ev);
-    n->parent = parent;
-    if (parent) parent->refs++;
-    n->refs = 1;
-    n->step = step;
-    n->has_agg = 0;
-    e->stats.nodes++;
-    return n;
+    return e->store.free_nodes;
 }
 
 void engine_node_release(cep_engine *e, pm_node *n) {

@@ -458,7 +458,31 @@ void engine_drop_event(cep_engine *e, cep_event *ev);
 /* The same without counting or telling the tag hook (reload.c's copies). */
 cep_event *engine_copy_event(cep_engine *e, const cep_event *ev);
 void engine_free_event(cep_engine *e, cep_event *ev);
-pm_node *engine_node_new(cep_engine *e, cep_event *ev, uint32_t step, pm_node *parent);
+/* The node pool is empty: a slab of nodes onto it; its first, or NULL. */
+pm_node *engine_node_refill(cep_engine *e);
+/* A node of stored event ev at step, child of parent: ev's own room when
+ * free (a kept event's first partial match), else one from the pool.
+ * Inline: every partial match made calls it. */
+static inline pm_node *engine_node_new(cep_engine *e, cep_event *ev, uint32_t step, pm_node *parent) {
+    pm_node *n = (pm_node *)event_block(ev); /* (its node room: event.h) */
+    if (n->refs) {
+        if (!(n = e->store.free_nodes) && !(n = engine_node_refill(e))) return NULL;
+        e->store.free_nodes = n->parent;
+        e->store.pooled_nodes++;
+        n->loose = 1;
+        ((pm_lnode *)n)->ev = ev;
+    } else {
+        n->loose = 0;
+    }
+    event_retain(ev);
+    n->parent = parent;
+    if (parent) parent->refs++;
+    n->refs = 1;
+    n->step = step;
+    n->has_agg = 0;
+    e->stats.nodes++;
+    return n;
+}
 void engine_node_release(cep_engine *e, pm_node *n);
 int engine_list_push(pm_list *l, pm p);
 
