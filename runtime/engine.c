@@ -102,39 +102,18 @@ void engine_drop_event(cep_engine *e, cep_event *ev) {
 
 _Static_assert(sizeof(pm_node) == EVENT_NODE_ROOM, "a stored event's node room holds one pm_node");
 
-/* The node room at the head of ev's block (see event.h). */
-static pm_node *room_of(cep_event *ev) { return (pm_node *)event_block(ev); }
-
-pm_node *engine_node_new(cep_engine *e, cep_event *ev, uint32_t step, pm_node *parent) {
-    pm_node *n = room_of(ev);
-    if (n->refs) { /* the event's own room is taken: a node from the pool */
-        if (!e->store.free_nodes) {
-            node_slab *s = mem_alloc(sizeof *s);
-            if (!s) return NULL;
-            s->next = e->store.slabs;
-            e->store.slabs = s;
-            e->store.node_slabs++;
-            for (size_t i = 0; i < NODE_SLAB; i++) {
-                s->nodes[i].n.parent = e->store.free_nodes;
-                e->store.free_nodes = &s->nodes[i].n;
-            }
-        }
-        n = e->store.free_nodes;
-        e->store.free_nodes = n->parent;
-        e->store.pooled_nodes++;
-        n->loose = 1;
-        ((pm_lnode *)n)->ev = ev;
-    } else {
-        n->loose = 0;
+/* The pool is empty: a slab of nodes onto it; its first, or NULL. */
+pm_node *engine_node_refill(cep_engine *e) {
+    node_slab *s = mem_alloc(sizeof *s);
+    if (!s) return NULL;
+    s->next = e->store.slabs;
+    e->store.slabs = s;
+    e->store.node_slabs++;
+    for (size_t i = 0; i < NODE_SLAB; i++) {
+        s->nodes[i].n.parent = e->store.free_nodes;
+        e->store.free_nodes = &s->nodes[i].n;
     }
-    event_retain(ev);
-    n->parent = parent;
-    if (parent) parent->refs++;
-    n->refs = 1;
-    n->step = step;
-    n->has_agg = 0;
-    e->stats.nodes++;
-    return n;
+    return e->store.free_nodes;
 }
 
 void engine_node_release(cep_engine *e, pm_node *n) {
@@ -165,6 +144,50 @@ int engine_list_push(pm_list *l, pm p) {
 
 /* ---- time ---------------------------------------------------------------------------- */
 
+/* One pattern of an event's visits (process_event), with what the route
+ * says of its gates: passed over when that leaves it nothing to do, else
+ * stepped. */
+static inline __attribute__((always_inline)) int visit_one(cep_engine *e, step_in *in, const pat_hot *h, uint32_t pi,
+                                                           uint64_t maybe, uint64_t sure, int exact, int budget) {
+    /* Every gate closed: the event changes nothing of a skippable
+     * pattern (step_pattern's first return). */
+    if (exact && !maybe && h->skip_closed) return CEP_OK;
+    /* Its start closed, it can only step the key's partial matches:
+     * none, nothing to do (step_pattern's early return, without the
+     * call; not under a memory budget, which makes room before even
+     * that). */
+    if (h->start < 64 && !(maybe >> h->start & 1) && h->kgroup != NO_GROUP && !budget &&
+        pattern_keyless(e, h->kgroup, pi, in->row))
+        return CEP_OK;
+    in->maybe = maybe;
+    in->sure = sure;
+    /* It opens the start for sure and the key has no state: the one
+     * partial match it starts, without step_pattern's preamble (W8: most
+     * starts). */
+    if (h->fresh && (sure >> h->start & 1) && !budget && e->cfg.part_count <= 1 &&
+        pattern_keyless(e, h->kgroup, pi, in->row)) /* (no TTL here) */
+        return step_start_fresh(e, pi, in);
+    in->exact_dispatch = exact && (e->prog->route->exact_dispatch[pi / 64] >> (pi % 64) & 1);
+    return step_pattern(e, pi, in);
+}
+
+/* Visits from this many on fetch ahead what they will read. */
+#define VISIT_FETCH_MIN 8
+
+/* Fetch into cache, before the visits probe them one after the other,
+ * the card's key-entry slots where n routed visits look for their key
+ * state first: with many rules a card's table is seldom in cache, each
+ * probe a miss, and fetched together the misses overlap instead of
+ * following each other. (A visit of another key group fetches a slot
+ * for nothing: no harm.) */
+static void visit_fetch(cep_engine *e, const uint32_t *pis, int n, const cep_value *row) {
+    key_entry *ent;
+    if (pattern_group_entry(e, pis[0], row, &ent) != CEP_OK || !ent) return;
+    const kref *tab = ent->tab;
+    uint32_t mask = ent->mask;
+    for (int i = 0; i < n; i++) __builtin_prefetch(&tab[entry_home(mask, pis[i])]);
+}
+
 /* Run one event, in event-time order, through every pattern it can
  * concern, in pattern order (the order of their matches). */
 static int process_event(cep_engine *e, cep_event *ev, int straggler, int own) {
@@ -181,38 +204,29 @@ static int process_event(cep_engine *e, cep_event *ev, int straggler, int own) {
     e->stats.events++;
     e->scratch.ev_stamp++; /* the key groups' lookups of the last event are stale */
     const nfa_route *r = e->prog->route;
-    const route_visit *v;
+    visit_set vs;
     int nv;
     /* With a state TTL every event refreshes its keys: no routing. */
-    if (r && e->cfg.state_ttl <= 0 && (nv = visit_build(e, r, row, &v)) >= 0) {
+    if (r && e->cfg.state_ttl <= 0 && (nv = visit_build(e, r, row, &vs)) >= 0) {
         /* (Read once: stepping changes neither the program nor these.) */
-        const pat_hot *hots = e->hot;
+        const pat_hot *hots = e->hot; /* (not pat_rt: see pat_hot) */
         int budget = e->cfg.max_bytes != 0;
-        for (int i = 0; i < nv; i++) {
-            uint32_t pi = v[i].pi;
-            uint64_t maybe = v[i].maybe;
-            const pat_hot *h = &hots[pi]; /* (not pat_rt: see pat_hot) */
-            /* Every gate closed: the event changes nothing of a skippable
-             * pattern (step_pattern's first return). */
-            if (v[i].exact && !maybe && h->skip_closed) continue;
-            /* Its start closed, it can only step the key's partial
-             * matches: none, nothing to do (step_pattern's early
-             * return, without the call; not under a memory budget,
-             * which makes room before even that). */
-            if (h->start < 64 && !(maybe >> h->start & 1) && h->kgroup != NO_GROUP && !budget &&
-                pattern_keyless(e, h->kgroup, pi, row))
-                continue;
-            in.maybe = maybe;
-            in.sure = v[i].sure;
-            in.exact_dispatch = v[i].exact && (r->exact_dispatch[pi / 64] >> (pi % 64) & 1);
-            /* It opens the start for sure and the key has no state: the
-             * one partial match it starts, without step_pattern's
-             * preamble (W8: most starts). */
-            int res = h->fresh && (v[i].sure >> h->start & 1) && !budget && e->cfg.part_count <= 1 &&
-                              pattern_keyless(e, h->kgroup, pi, row) /* (no TTL here) */
-                          ? step_start_fresh(e, pi, &in)
-                          : step_pattern(e, pi, &in);
-            if (res != CEP_OK) rc = res;
+        if (nv && vs.pi) {
+            if (nv >= VISIT_FETCH_MIN && !budget && hots[vs.pi[0]].kgroup != NO_GROUP) visit_fetch(e, vs.pi, nv, row);
+            uint64_t *closed = e->scratch.closed; /* (zeros again once read) */
+            for (int i = 0; i < nv; i++) {
+                uint32_t pi = vs.pi[i];
+                uint64_t c = ~closed[i];
+                closed[i] = 0;
+                int res = visit_one(e, &in, &hots[pi], pi, vs.maybe[i] & c, vs.sure[i] & c, 1, budget);
+                if (res != CEP_OK) rc = res;
+            }
+        } else {
+            for (int i = 0; i < nv; i++) {
+                const route_visit *v = &vs.v[i];
+                int res = visit_one(e, &in, &hots[v->pi], v->pi, v->maybe, v->sure, (int)v->exact, budget);
+                if (res != CEP_OK) rc = res;
+            }
         }
     } else {
         for (uint32_t pi = 0; pi < e->prog->npatterns; pi++) {
@@ -304,6 +318,15 @@ static void let_go(cep_engine *e, key_state *ks, int64_t d) {
 static void fire_due(cep_engine *e, int64_t d, int64_t now) {
     size_t n = timers_take(e, d);
     timer_ent *v = e->timers.due;
+    /* Each key is a block the cache has not seen for a window's length:
+     * fetched together, their misses overlap (the sort below reads them
+     * all). Three lines: the key state, its key and first partial match. */
+    for (size_t i = 0; i < n; i++) {
+        const char *k = (const char *)v[i].ks;
+        __builtin_prefetch(k);
+        __builtin_prefetch(k + 64);
+        __builtin_prefetch(k + 128);
+    }
     if (n == 1) {
         if (expire_lone(e, v[0].ks, d)) return;
         fire_timer(e, v[0].ks, d, now);
@@ -705,6 +728,7 @@ CEP_API void cep_engine_free(cep_engine *e) {
     }
     mem_free(e->scratch.visit);
     mem_free(e->scratch.visit_tmp);
+    mem_free(e->scratch.closed);
     mem_free(e->scratch.row);
     mem_free(e->scratch.thaw);
     mem_free(e->scratch.kids.v);

@@ -199,9 +199,13 @@ int entmap_insert(keymap *m, key_entry *ent);
 void entmap_remove(keymap *m, key_entry *ent);
 void keymap_free(keymap *m);
 
+/* The slot of a table of mask + 1 where pattern pi's kref is looked for
+ * first. */
+static inline uint32_t entry_home(uint32_t mask, uint32_t pi) { return (pi * 0x9E3779B1u) >> 16 & mask; }
+
 /* Pattern pi's key state in ent, or NULL. */
 static inline key_state *entry_get(const key_entry *ent, uint32_t pi) {
-    for (uint32_t i = (pi * 0x9E3779B1u) >> 16 & ent->mask;; i = (i + 1) & ent->mask) {
+    for (uint32_t i = entry_home(ent->mask, pi);; i = (i + 1) & ent->mask) {
         if (!ent->tab[i].ks || ent->tab[i].pattern == pi) return ent->tab[i].ks;
     }
 }
@@ -431,7 +435,8 @@ typedef struct engine_scratch {
     size_t keybuf_cap;
     uint64_t sure;            /* states whose gate is open, unread (step_in.sure) */
     struct route_visit *visit, *visit_tmp; /* the patterns an event visits (visit.c) */
-    uint32_t visit_cap;
+    uint64_t *closed;         /* beside a routed value's patterns: the gates its thresholds close */
+    uint32_t visit_cap;       /* of each of the three */
     cep_value *row;           /* a stored event's values, decoded (event_row) */
     size_t row_cap;
     cep_value *thaw;          /* a pushed stored event's values (cep_engine_push) */
@@ -476,7 +481,31 @@ void engine_drop_event(cep_engine *e, cep_event *ev);
 /* The same without counting or telling the tag hook (reload.c's copies). */
 cep_event *engine_copy_event(cep_engine *e, const cep_event *ev);
 void engine_free_event(cep_engine *e, cep_event *ev);
-pm_node *engine_node_new(cep_engine *e, cep_event *ev, uint32_t step, pm_node *parent);
+/* The node pool is empty: a slab of nodes onto it; its first, or NULL. */
+pm_node *engine_node_refill(cep_engine *e);
+/* A node of stored event ev at step, child of parent: ev's own room when
+ * free (a kept event's first partial match), else one from the pool.
+ * Inline: every partial match made calls it. */
+static inline pm_node *engine_node_new(cep_engine *e, cep_event *ev, uint32_t step, pm_node *parent) {
+    pm_node *n = (pm_node *)event_block(ev); /* (its node room: event.h) */
+    if (n->refs) {
+        if (!(n = e->store.free_nodes) && !(n = engine_node_refill(e))) return NULL;
+        e->store.free_nodes = n->parent;
+        e->store.pooled_nodes++;
+        n->loose = 1;
+        ((pm_lnode *)n)->ev = ev;
+    } else {
+        n->loose = 0;
+    }
+    event_retain(ev);
+    n->parent = parent;
+    if (parent) parent->refs++;
+    n->refs = 1;
+    n->step = step;
+    n->has_agg = 0;
+    e->stats.nodes++;
+    return n;
+}
 void engine_node_release(cep_engine *e, pm_node *n);
 int engine_list_push(pm_list *l, pm p);
 
@@ -652,10 +681,20 @@ typedef struct route_visit {
     uint32_t pi;
     uint32_t exact;      /* maybe is the route's for the event's value */
 } route_visit;
+/* The patterns an event visits, in pattern order. Most events reach one
+ * list, a routed value's: it is read in place from the route (pi, maybe,
+ * sure), less the gates its thresholds close (engine_scratch.closed,
+ * beside them; set back to zeros as it is read); any other set is merged
+ * into v (pi NULL). */
+typedef struct visit_set {
+    const uint32_t *pi;
+    const uint64_t *maybe, *sure;
+    const route_visit *v;
+} visit_set;
 struct nfa_route;
-/* The visits of the event of vals, in pattern order, into *visits (scratch
- * until the next call); their count, or -1 when memory runs out. */
-int visit_build(cep_engine *e, const struct nfa_route *r, const cep_value *vals, const route_visit **visits);
+/* The visits of the event of vals into *vs (scratch until the next call):
+ * how many, or -1 when memory runs out. */
+int visit_build(cep_engine *e, const struct nfa_route *r, const cep_value *vals, visit_set *vs);
 
 /* ---- budget.c: the memory budget ---- */
 /* Bytes the engine holds for the stream (stats.memory). */

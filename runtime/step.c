@@ -637,9 +637,10 @@ int pattern_group_entry(cep_engine *e, uint32_t pi, const cep_value *vals, key_e
  * or ANY, taking into a waiting state) may take the event: what
  * step_pattern does for it, straight: the one partial match the start
  * makes, in a new key state's first bucket (W8: most partial matches are
- * made so, each the first of its key and pattern). */
-static int step_fresh(cep_engine *e, uint32_t pi, const nfa_pattern *pat, step_in *in, gcache *gc, uint64_t hash,
-                      int open) {
+ * made so, each the first of its key and pattern). Inline: its two
+ * callers fold what they know (open, gc). */
+static inline __attribute__((always_inline)) int step_fresh(cep_engine *e, uint32_t pi, const nfa_pattern *pat,
+                                                            step_in *in, gcache *gc, uint64_t hash, int open) {
     const nfa_state *st = &pat->states[pat->start];
     if (!open && st->gate && !gate_open(e, pat, pat->start, in->row)) return CEP_OK;
     if (st->rest && !holds(e, st->rest, in->row, NULL)) return CEP_OK;
