@@ -281,33 +281,37 @@ static int write_durably(const char *dir, const ckpt_pos *pos, const char *text,
 }
 
 static void finished(ckpt_bg *bg) {
-    char path[4096];
+    char path[4096 + 16];
     struct stat st;
-    if (bg->savepoint) {
-        bg->sp_taken++;
-        return;
-    }
-    snprintf(path, sizeof path, "%s/checkpoint", bg->dir);
+    snprintf(path, sizeof path, "%s/checkpoint", bg->savepoint ? bg->sp_path : bg->dir);
     int have = stat(path, &st) == 0;
-    bg->last_size = have ? (uint64_t)st.st_size : 0;
     /* The writer is collected when a checkpoint is next due, maybe long
      * after it ended: its end is the rename, the file's change time. */
     double now = cli_now(), age = 0;
     struct timespec rt;
     if (have && clock_gettime(CLOCK_REALTIME, &rt) == 0)
         age = (double)(rt.tv_sec - st.st_ctim.tv_sec) + (double)(rt.tv_nsec - st.st_ctim.tv_nsec) / 1e9;
-    bg->ended = age > 0 && age < now - bg->started ? now - age : now;
-    bg->last_duration = bg->ended - bg->started;
+    double ended = age > 0 && age < now - bg->started ? now - age : now;
+    bg->rec.write_seconds = ended - bg->started;
+    bg->rec.bytes = have ? (uint64_t)st.st_size : 0;
+    if (bg->savepoint) {
+        bg->sp_taken++;
+        return;
+    }
+    bg->last_size = bg->rec.bytes;
+    bg->ended = ended;
+    bg->last_duration = bg->rec.write_seconds;
     bg->taken++;
 }
 
 /* CPU seconds of the calling thread so far (a pause's own cost, whatever
- * else the machine runs; with --threads the workers are idle meanwhile). */
+ * else the machine runs; with --threads the workers are idle meanwhile).
+ * The thread's CPU clock, not getrusage: that one is sampled at the
+ * scheduler's tick, and a pause of a few ms read as 0 or 4 ms. */
 static double cpu_seconds(void) {
-    struct rusage ru;
-    getrusage(RUSAGE_THREAD, &ru);
-    return (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 + (double)ru.ru_stime.tv_sec +
-           ru.ru_stime.tv_usec / 1e6;
+    struct timespec ts;
+    if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts) != 0) return 0;
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
 /* Fork the writer of a checkpoint (sp_tmp NULL: in dir) or of a savepoint
@@ -315,6 +319,9 @@ static double cpu_seconds(void) {
 void checkpoint_pause_begin(ckpt_bg *bg) {
     bg->pause_t0 = cli_now();
     bg->pause_c0 = cpu_seconds();
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    bg->rec.time = (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
 static int start_writer(ckpt_bg *bg, const char *dir, const char *sp_tmp, const ckpt_pos *pos,
@@ -325,6 +332,7 @@ static int start_writer(ckpt_bg *bg, const char *dir, const char *sp_tmp, const 
     /* The child exits with _exit: nothing buffered in the parent's stdio may
      * be written twice, and no atexit handler of the parent's runs. */
     pid_t parent = getpid();
+    double f0 = cli_now();
     pid_t pid = fork();
     if (pid == 0) {
         /* A writer outliving a killed run could put its checkpoint in place
@@ -341,7 +349,13 @@ static int start_writer(ckpt_bg *bg, const char *dir, const char *sp_tmp, const 
     } else {
         bg->pid = (int)pid;
     }
-    double pause = cli_now() - t0, cpu = cpu_seconds() - c0;
+    double now = cli_now(), pause = now - t0, cpu = cpu_seconds() - c0;
+    double wrote = bg->rec.write_seconds;
+    uint64_t bytes = bg->rec.bytes; /* a foreground writer's, done */
+    bg->rec = (ckpt_rec){.time = bg->rec.time, .read = pos->read, .pause = pause, .pause_cpu = cpu, .fork = now - f0,
+                         .write_seconds = pid < 0 ? wrote : 0, .bytes = pid < 0 ? bytes : 0};
+    bg->rec_logged = 0;
+    bg->rec_status = status;
     bg->pause_cpu_sum += cpu;
     if (cpu > bg->worst_pause_cpu) bg->worst_pause_cpu = cpu;
     bg->last_pause = pause;
@@ -423,6 +437,68 @@ int checkpoint_lock(const char *dir) {
     return EXIT_OK;
 }
 
+/* The resident set in bytes (/proc/self/statm), 0 where unknown. */
+static uint64_t rss_bytes(void) {
+    FILE *f = fopen("/proc/self/statm", "r");
+    unsigned long long size = 0, rss = 0;
+    if (!f) return 0;
+    int got = fscanf(f, "%llu %llu", &size, &rss);
+    fclose(f);
+    long page = sysconf(_SC_PAGESIZE);
+    return got == 2 && page > 0 ? (uint64_t)rss * (uint64_t)page : 0;
+}
+
+/* s as a JSON string on f. */
+static void put_json_string(FILE *f, const char *s) {
+    putc('"', f);
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\') fprintf(f, "\\%c", c);
+        else if (c < 0x20) fprintf(f, "\\u%04x", c);
+        else putc(c, f);
+    }
+    putc('"', f);
+}
+
+/* --checkpoint-log: the line of the last checkpoint or savepoint started,
+ * once (ok: its file is in place). A log that cannot be written is said
+ * once and given up; the run goes on. */
+static void log_rec(ckpt_bg *bg, int ok) {
+    if (!bg->log || bg->log_failed || bg->rec_logged) return;
+    bg->rec_logged = 1;
+    const ckpt_rec *r = &bg->rec;
+    char stamp[32];
+    time_t sec = (time_t)r->time;
+    struct tm tm;
+    strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%S", gmtime_r(&sec, &tm));
+    fprintf(bg->log,
+            "{\"kind\":\"%s\",\"time\":\"%s.%03dZ\",\"events\":%" PRIu64 ",\"pause_ms\":%.3f,"
+            "\"pause_cpu_ms\":%.3f,\"fork_ms\":%.3f,\"partial_matches\":%" PRIu64 ",\"keys\":%" PRIu64
+            ",\"state_bytes\":%" PRIu64 ",\"rss_bytes\":%" PRIu64 ",\"ok\":%s",
+            bg->savepoint ? "savepoint" : "checkpoint", stamp, (int)((r->time - (double)sec) * 1000.0), r->read,
+            r->pause * 1e3, r->pause_cpu * 1e3, r->fork * 1e3, r->partial_matches, r->keys, r->state_bytes,
+            r->rss_bytes, ok ? "true" : "false");
+    if (ok) fprintf(bg->log, ",\"write_seconds\":%.3f,\"bytes\":%" PRIu64, r->write_seconds, r->bytes);
+    if (ok && bg->savepoint) {
+        fputs(",\"path\":", bg->log);
+        put_json_string(bg->log, bg->sp_path);
+    }
+    fputs("}\n", bg->log);
+    if (fflush(bg->log) != 0 || ferror(bg->log)) {
+        fprintf(stderr, "cepheus: cannot write the --checkpoint-log: %s; no more is logged\n", strerror(errno));
+        bg->log_failed = 1;
+    }
+}
+
+void checkpoint_record(ckpt_bg *bg, uint64_t partial_matches, uint64_t keys, uint64_t state_bytes) {
+    if (!bg->log || bg->log_failed) return;
+    bg->rec.partial_matches = partial_matches;
+    bg->rec.keys = keys;
+    bg->rec.state_bytes = state_bytes;
+    bg->rec.rss_bytes = rss_bytes();
+    if (!bg->pid) log_rec(bg, bg->rec_status == EXIT_OK); /* written in the foreground */
+}
+
 int checkpoint_reap(ckpt_bg *bg, int block) {
     if (!bg->pid) return EXIT_OK;
     int ws;
@@ -431,11 +507,11 @@ int checkpoint_reap(ckpt_bg *bg, int block) {
     while (r < 0 && errno == EINTR);
     if (r == 0) return CKPT_BUSY;
     bg->pid = 0;
+    int ok = r > 0 && WIFEXITED(ws) && WEXITSTATUS(ws) == EXIT_OK;
+    if (ok) finished(bg);
+    log_rec(bg, ok);
     if (r < 0) return fail(EXIT_INTERNAL, "cannot wait for the checkpoint writer: %s", strerror(errno));
-    if (WIFEXITED(ws) && WEXITSTATUS(ws) == EXIT_OK) {
-        finished(bg);
-        return EXIT_OK;
-    }
+    if (ok) return EXIT_OK;
     if (!WIFEXITED(ws))
         fprintf(stderr, "cepheus: the checkpoint writer died (signal %d)\n", WIFSIGNALED(ws) ? WTERMSIG(ws) : 0);
     if (bg->savepoint) {

@@ -47,6 +47,19 @@ typedef struct ckpt_src {
  * there, before anything else is. 0, or -1 with a message in err. */
 int checkpoint_prepare_dir(const char *dir, char *err, size_t errsz);
 
+/* One checkpoint or savepoint as --checkpoint-log records it: the moment
+ * of its fork (the state the pause copied the page tables of) and, once
+ * its writer is collected, its time to write and size. */
+typedef struct ckpt_rec {
+    double time;               /* seconds since the epoch at the pause's start */
+    uint64_t read;             /* lines read: its position */
+    double pause, pause_cpu;   /* seconds the run waited, and their CPU time */
+    double fork;               /* seconds of that in fork() itself */
+    uint64_t partial_matches, keys, state_bytes, rss_bytes;
+    double write_seconds;      /* from the fork to the file in place */
+    uint64_t bytes;            /* its file's size */
+} ckpt_rec;
+
 /* Checkpoints written in the background (docs/state.md, "Checkpoints
  * without a stall"): a forked child holds the engine as it was at the fork,
  * copy-on-write, and writes it while the run goes on; the run waits only
@@ -69,6 +82,11 @@ typedef struct ckpt_bg {
     int savepoint;             /* the running child writes a savepoint */
     uint64_t sp_starts, sp_taken;
     char sp_path[4096];        /* the savepoint being (or last) written */
+    FILE *log;                 /* --checkpoint-log, or NULL (owned by the run) */
+    int log_failed;            /* it could not be written: said once, no more */
+    ckpt_rec rec;              /* the last one started, logged when collected */
+    int rec_logged;
+    int rec_status;            /* the status of a checkpoint written in the foreground */
 } ckpt_bg;
 #define CKPT_BUSY (-1)
 /* The run stops for a checkpoint or savepoint from now (before it syncs
@@ -95,6 +113,11 @@ int savepoint_start(ckpt_bg *bg, const char *parent, const ckpt_pos *pos, const 
  * CKPT_BUSY while it runs (block = 0), else its failure status (it printed
  * why). block = 1 waits for it. */
 int checkpoint_reap(ckpt_bg *bg, int block);
+/* After checkpoint_start or savepoint_start: the state at its fork, for
+ * --checkpoint-log (RSS is read here, after the pause). Its line is
+ * written when its writer is collected (at once if it wrote in the
+ * foreground). */
+void checkpoint_record(ckpt_bg *bg, uint64_t partial_matches, uint64_t keys, uint64_t state_bytes);
 /* The median of the pauses kept (seconds; 0 when none). */
 double checkpoint_pause_p50(const ckpt_bg *bg);
 

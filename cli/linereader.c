@@ -25,14 +25,19 @@ static int input_ready(line_reader *lr, int ms) {
 }
 
 /* Read more input after buf[end]: the bytes read, 0 at the end, -1 on an
- * error (lr->err set) or a stop (lr->stopped set). */
+ * error (lr->err set), a stop (lr->stopped set) or a halt (lr->halted set). */
 static ssize_t fill_block(line_reader *lr) {
     /* A regular file is always ready, so a run from files never waits and
      * never calls the hook here: its output goes out in large blocks. */
     int ready = input_ready(lr, 0);
     while (ready == 0) {
-        if (lr->idle) lr->idle(lr->idle_ud);
-        ready = input_ready(lr, lr->wait_ms);
+        int ms = lr->wait_ms, want = lr->idle ? lr->idle(lr->idle_ud) : LR_WAIT;
+        if (want == LR_HALT) {
+            lr->halted = 1;
+            return -1;
+        }
+        if (want >= 0 && (ms < 0 || want < ms)) ms = want;
+        ready = input_ready(lr, ms);
     }
     if (ready < 0) {
         lr->stopped = 1;

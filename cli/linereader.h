@@ -10,6 +10,8 @@
 #include <sys/types.h>
 
 #define READ_BLOCK (1 << 20)
+#define LR_WAIT (-1)
+#define LR_HALT (-2)
 
 typedef struct line_reader {
     FILE *f;
@@ -19,9 +21,13 @@ typedef struct line_reader {
     size_t cap;
     int err;           /* errno of a failed read */
     int stopped;       /* a stop signal ended a wait */
+    int halted;        /* the idle hook stopped the reading (LR_HALT) */
     /* Called when no input is ready, before waiting, and again every
-     * wait_ms milliseconds of waiting (wait_ms < 0: wait without end). */
-    void (*idle)(void *ud);
+     * wait_ms milliseconds of waiting (wait_ms < 0: wait without end).
+     * It returns how long the wait may last before it is called again
+     * (milliseconds; LR_WAIT: wait_ms decides), or LR_HALT to stop
+     * reading: the read then fails with halted set. */
+    int (*idle)(void *ud);
     void *idle_ud;
     int wait_ms;
     /* Asked (with idle_ud) each time the reader looks for input, whether
@@ -35,8 +41,8 @@ typedef struct line_reader {
  * NUL-terminated, without the newline; valid until the next call), *len
  * their number, *toolong 1 when the line had more. Returns the bytes
  * consumed (newline included), 0 at end of input, -1 on a read error
- * (lr->err is set), when memory runs out, or when a stop signal came while
- * waiting (lr->stopped is set). */
+ * (lr->err is set), when memory runs out, when a stop signal came while
+ * waiting (lr->stopped is set) or when the idle hook halted it (lr->halted). */
 ssize_t read_line_more(line_reader *lr, const char **line, size_t max, size_t *len, int *toolong);
 static inline ssize_t read_line(line_reader *lr, const char **line, size_t max, size_t *len, int *toolong) {
     /* The common case, a whole line in the block, inline in the reading

@@ -222,6 +222,10 @@ static void render(const metrics *m, const metrics_snap *s, jbuf *b) {
         if (s->ckpt_pause >= 0)
             metric_d(b, "cepheus_checkpoint_pause_seconds", "gauge",
                      "How long matching stopped to start the last checkpoint (0: none yet).", s->ckpt_pause);
+        if (s->ckpt_pause >= 0)
+            metric_d(b, "cepheus_checkpoint_pause_max_seconds", "gauge",
+                     "The longest a checkpoint or savepoint stopped matching so far (0: none yet).",
+                     s->ckpt_pause_max);
     }
     if (s->kafka) {
         metric_u(b, "cepheus_kafka_transactions_committed_total", "counter", "Kafka transactions committed.",

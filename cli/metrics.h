@@ -39,6 +39,7 @@ typedef struct metrics_snap {
     uint64_t ckpt_bytes;          /* the last one's size */
     double ckpt_pause;            /* how long the run stopped to start the last one
                                    * (file mode: the fork); < 0: not measured */
+    double ckpt_pause_max;        /* the longest such stop so far */
     size_t npatterns;
     const char *const *pattern_names;
     const uint64_t *pattern_matches;  /* matches by pattern, npatterns of them */

@@ -334,12 +334,21 @@ static int take_checkpoint(runner *x, run_ctx *r, const run_opts *o, ckpt_pos *p
         *lens[i] = (uint64_t)n;
     }
     ckpt_src src = {x->e, x->p};
-    if (savepoint) return savepoint_start(&r->ckpt, o->savepoint_dir, pos, r->text, r->text_len, &src, fds, 4);
-    return checkpoint_start(&r->ckpt, o->checkpoint_dir, pos, r->text, r->text_len, &src, fds, 4);
+    int st = savepoint ? savepoint_start(&r->ckpt, o->savepoint_dir, pos, r->text, r->text_len, &src, fds, 4)
+                       : checkpoint_start(&r->ckpt, o->checkpoint_dir, pos, r->text, r->text_len, &src, fds, 4);
+    if (r->ckpt.log) { /* --checkpoint-log: the state the fork copied */
+        cep_stats cs;
+        rn_stats(x, &cs);
+        checkpoint_record(&r->ckpt, cs.partial_matches, cs.keys, cs.memory);
+    }
+    return st;
 }
 
 /* How often processing time moves on while no line arrives. */
 #define TICK_MS 50
+/* How often a checkpoint or savepoint held by a writer still at work asks
+ * again while the reader waits for input. */
+#define HELD_POLL_MS 50
 
 /* --metrics: copy the counters for the scrape that asked (with --threads
  * the pool's engines are synced first, once per scrape). */
@@ -365,6 +374,7 @@ static void publish_metrics(runner *x, run_ctx *r, uint64_t read) {
     s.ckpt_seconds = r->ckpt.last_duration;
     s.ckpt_bytes = r->ckpt.last_size;
     s.ckpt_pause = r->ckpt.last_pause;
+    s.ckpt_pause_max = r->ckpt.worst_pause;
     size_t np = cep_program_pattern_count(r->prog);
     const char **names = calloc(np ? np : 1, sizeof *names);
     uint64_t *counts = calloc(np ? np : 1, sizeof *counts);
@@ -431,6 +441,8 @@ static void flush_pending(run_ctx *r, runner *x) {
         if (f[i]->f && fflush(f[i]->f) != 0 && !f[i]->err) f[i]->err = errno ? errno : EIO;
 }
 
+struct reading;
+
 /* What the reader's idle hook and the reading loop share for the timed
  * jobs: flushing, processing-time ticks, the status line. */
 typedef struct timed {
@@ -443,6 +455,7 @@ typedef struct timed {
     const int *file;
     const uint64_t *offset, *malformed;
     const unsigned long *lineno;
+    struct reading *rd;  /* the reading loop (a checkpoint held while it waits) */
 } timed;
 
 /* SIGUSR1: a savepoint at the position reached, unless a writer is still
@@ -474,8 +487,11 @@ static void show_progress(timed *t, double now) {
     progress_print(&t->r->status, now, *t->read, &st, stderr);
 }
 
-/* Before the reader waits for input (and every wait_ms while it waits). */
-static void on_idle(void *ud) {
+static int idle_checkpoint(struct reading *rd);
+
+/* Before the reader waits for input (and every wait_ms while it waits, or
+ * sooner when a held checkpoint asks for it). */
+static int on_idle(void *ud) {
     timed *t = ud;
     /* A SIGHUP interrupts the wait: the reload is done now, not at the
      * next line, which may be long in coming. */
@@ -486,6 +502,9 @@ static void on_idle(void *ud) {
     double now = cli_now();
     t->next_flush = now + t->o->flush_ms / 1000.0;
     if (progress_due(&t->r->status, now)) show_progress(t, now);
+    int ms = idle_checkpoint(t->rd);
+    if (ms != LR_HALT && savepoint_requested && (ms == LR_WAIT || ms > HELD_POLL_MS)) ms = HELD_POLL_MS;
+    return ms;
 }
 
 /* --metrics: the reader looked for input; a scrape that asked gets the
@@ -554,6 +573,8 @@ typedef struct reading {
     double next_ckpt;    /* 0: no interval */
     int ckpt_due;
     uint64_t due_for;
+    uint64_t ckpt_at;    /* at when the last checkpoint was taken */
+    int halt;            /* why an idle checkpoint stopped the reading */
     timed t;
     char toolong_reason[96];
 } reading;
@@ -619,33 +640,71 @@ static int take_line(reading *rd, int i, unsigned long lineno, const char *line,
     return run_failure(r, rc, where, rn_error(x));
 }
 
-/* After a line (its rejection already in --errors, so the position
- * recorded is past it and a restore does not see it again): a checkpoint
- * when one is due. While the previous one is still being written, the
- * next waits: its child is asked again every 1024 events. */
-static int checkpoint_if_due(reading *rd, int i, uint64_t offset, unsigned long lineno) {
+/* The due checkpoint at the position given, unless the previous writer is
+ * still at work or the rest after it is not over: then *held is the
+ * seconds to wait before asking again (HELD_POLL_MS for a writer at work). */
+static int checkpoint_now(reading *rd, int i, uint64_t offset, unsigned long lineno, double *held) {
     const run_opts *o = rd->o;
-    if (!o->checkpoint_dir) return EXIT_OK;
-    if (!rd->ckpt_due && o->checkpoint_every && ++rd->since >= (uint64_t)o->checkpoint_every) rd->ckpt_due = 1;
-    if (!rd->ckpt_due || rd->due_for++ % 1024 != 0) return EXIT_OK;
+    *held = 0;
     int st = checkpoint_reap(&rd->r->ckpt, 0);
     if (st == EXIT_OK) st = rd->r->ckpt_failed;
-    if (st == CKPT_BUSY) return EXIT_OK;
+    if (st == CKPT_BUSY) {
+        *held = HELD_POLL_MS / 1000.0;
+        return EXIT_OK;
+    }
     if (st != EXIT_OK) return st;
     /* --checkpoint-min-pause: the writer's copy-on-write costs the run
      * while it lives; a rest after each keeps that share of the run down
-     * (auto: as long as the last writer took, so it lives at most half
-     * the time). */
+     * (auto, the default: as long as the last writer took, so it lives at
+     * most half the time). */
     const ckpt_bg *bg = &rd->r->ckpt;
     double rest = o->min_pause_ms == MIN_PAUSE_AUTO ? bg->last_duration : (double)o->min_pause_ms / 1000.0;
-    if (bg->taken && cli_now() < bg->ended + rest) return EXIT_OK;
+    double now = cli_now();
+    if (bg->taken && now < bg->ended + rest) {
+        *held = bg->ended + rest - now;
+        return EXIT_OK;
+    }
     rd->since = rd->due_for = 0;
     rd->ckpt_due = 0;
+    rd->ckpt_at = rd->at;
     ckpt_pos pos = {.file = (uint32_t)i, .offset = offset, .lineno = lineno, .read = rd->read,
                     .malformed = rd->malformed};
     st = take_checkpoint(rd->x, rd->r, o, &pos, 0);
     if (rd->next_ckpt) rd->next_ckpt = cli_now() + (double)o->checkpoint_ms / 1000.0;
     return st;
+}
+
+/* After a line (its rejection already in --errors, so the position
+ * recorded is past it and a restore does not see it again): a checkpoint
+ * when one is due. While it is held (checkpoint_now), it is asked again
+ * every 1024 lines, or when the reader waits for input (idle_checkpoint). */
+static int checkpoint_if_due(reading *rd, int i, uint64_t offset, unsigned long lineno) {
+    const run_opts *o = rd->o;
+    if (!o->checkpoint_dir) return EXIT_OK;
+    if (!rd->ckpt_due && o->checkpoint_every && ++rd->since >= (uint64_t)o->checkpoint_every) rd->ckpt_due = 1;
+    if (!rd->ckpt_due || rd->due_for++ % 1024 != 0) return EXIT_OK;
+    double held;
+    return checkpoint_now(rd, i, offset, lineno, &held);
+}
+
+/* The reader is about to wait for input: a checkpoint due (by count, or by
+ * --checkpoint-interval for lines read since the last) is taken now at the
+ * position reached, or, while it is held, the wait is cut short to take it
+ * when the writer is done and the rest is over: a stream that stops does
+ * not leave its last lines uncheckpointed until more input comes. Returns
+ * the longest wait in ms (LR_WAIT: no limit), or LR_HALT when the
+ * checkpoint failed (rd->halt: the status). */
+static int idle_checkpoint(reading *rd) {
+    const run_opts *o = rd->o;
+    if (!o->checkpoint_dir || rd->at == rd->ckpt_at) return LR_WAIT;
+    double now = cli_now(), held = 0;
+    if (!rd->ckpt_due && rd->next_ckpt && now >= rd->next_ckpt) rd->ckpt_due = 1;
+    if (!rd->ckpt_due) held = rd->next_ckpt ? rd->next_ckpt - now : -1;
+    else if ((rd->halt = checkpoint_now(rd, *rd->t.file, *rd->t.offset, *rd->t.lineno, &held)) != EXIT_OK)
+        return LR_HALT;
+    if (held < 0 || (held == 0 && !rd->ckpt_due)) return LR_WAIT;
+    /* (a rest of days is waited for a minute at a time) */
+    return held > 60.0 ? 60000 : (int)(held * 1000.0) + 1;
 }
 
 /* SIGHUP between two lines: the patterns are read again. */
@@ -684,6 +743,7 @@ static int read_input(reading *rd, line_reader *lr, int i, unsigned long *lineno
         if ((status = checkpoint_if_due(rd, i, *offset, *lineno)) != EXIT_OK) return status;
         if (savepoint_requested) maybe_savepoint(&rd->t);
     }
+    if (lr->halted) return rd->halt;
     if (stop_signal) return EXIT_OK;
     if (n < 0 && !lr->err) return fail(EXIT_INTERNAL, "out of memory");
     if (lr->err) return fail(EXIT_USAGE, "cannot read '%s': %s", rd->in[i].name, strerror(lr->err));
@@ -755,6 +815,19 @@ static void print_stats(const reading *rd, const cep_stats *st, double t0) {
             c->worst_pause_cpu * 1e3, c->last_duration, c->last_size);
 }
 
+/* The end-of-run summary's line on checkpoints (issue 18: taken, last and
+ * worst pause, the last one's time and size), when any was written;
+ * --stats prints the full figures instead. */
+static void print_checkpoints(const ckpt_bg *c, FILE *f) {
+    if (!c->taken && !c->sp_taken) return;
+    char a[32], b[32], z[32];
+    fprintf(f, "cepheus: %s checkpoint%s", summary_count(c->taken, a, sizeof a), c->taken == 1 ? "" : "s");
+    if (c->sp_taken)
+        fprintf(f, " and %s savepoint%s", summary_count(c->sp_taken, b, sizeof b), c->sp_taken == 1 ? "" : "s");
+    fprintf(f, "; pause last %.1f ms, worst %.1f ms; the last written in %.2f s, %s bytes\n", c->last_pause * 1e3,
+            c->worst_pause * 1e3, c->last_duration, summary_count(c->last_size, z, sizeof z));
+}
+
 static int run_events(runner *x, run_ctx *r, const run_opts *o, input *in,
                       int nin, const ckpt_pos *from) {
     int status = EXIT_OK;
@@ -766,7 +839,7 @@ static int run_events(runner *x, run_ctx *r, const run_opts *o, input *in,
     int i;
     unsigned long lineno = 0;
     uint64_t offset = 0;
-    rd.t = (timed){r, x, o, t0 + o->flush_ms / 1000.0, &rd.read, &i, &offset, &rd.malformed, &lineno};
+    rd.t = (timed){r, x, o, t0 + o->flush_ms / 1000.0, &rd.read, &i, &offset, &rd.malformed, &lineno, &rd};
     rd.next_ckpt = o->checkpoint_ms ? t0 + (double)o->checkpoint_ms / 1000.0 : 0;
     line_reader lr = {.buf = malloc(READ_BLOCK), .idle = on_idle, .idle_ud = &rd.t, .wait_ms = -1};
     if (!lr.buf) return fail(EXIT_INTERNAL, "out of memory");
@@ -850,13 +923,14 @@ static int outputs_distinct(const run_opts *o, const char *pattern_file, const i
     for (int i = 0; i < nin; i++)
         ins[i + 1] = in[i].f == stdin ? (named_file){"standard input", NULL, 0}
                                       : (named_file){"the input", in[i].name, -1};
-    named_file outs[4];
+    named_file outs[5];
     int n = 0;
     if (o->output) outs[n++] = (named_file){"--output", o->output, -1};
     else outs[n++] = (named_file){"standard output", NULL, 1};
     if (o->late) outs[n++] = (named_file){"--late", o->late, -1};
     if (o->timeouts) outs[n++] = (named_file){"--timeouts", o->timeouts, -1};
     if (o->errors) outs[n++] = (named_file){"--errors", o->errors, -1};
+    if (o->checkpoint_log) outs[n++] = (named_file){"--checkpoint-log", o->checkpoint_log, -1};
     int status = check_outputs_distinct(ins, nin + 1, outs, n);
     free(ins);
     return status;
@@ -1152,6 +1226,9 @@ static int open_outputs(run_job *j) {
     for (int i = 0; i < 4 && status == EXIT_OK && j->resume; i++)
         status = cut_output(paths[i], outs[i]->f, lens[i]);
     if (status != EXIT_OK) return status;
+    /* Appended to: a restored run goes on with the history of the one before. */
+    if (o->checkpoint_log && !(r->ckpt.log = fopen(o->checkpoint_log, "a")))
+        return fail(EXIT_OUTPUT, "cannot write '%s': %s", o->checkpoint_log, strerror(errno));
     if (j->note)
         fprintf(stderr, "cepheus: %s has changed since the checkpoint in '%s' was made: %s\n", o->pattern_file,
                 o->restore_dir, j->note);
@@ -1182,6 +1259,8 @@ static int job_end(run_job *j, int status) {
     s[2] = close_output(&r->timeouts);
     s[3] = close_output(&r->errors);
     for (int i = 0; i < 4 && status == EXIT_OK; i++) status = s[i];
+    /* After the outputs' own messages; a failed run says only why. */
+    if (!j->o->quiet && !j->o->stats && (status == EXIT_OK || status > 128)) print_checkpoints(&r->ckpt, stderr);
     for (int i = 0; j->in && i < j->nin; i++)
         if (j->in[i].f && j->in[i].f != stdin) fclose(j->in[i].f);
     free(j->in);
@@ -1196,6 +1275,7 @@ static int job_end(run_job *j, int status) {
     out_file_destroy(&r->timeouts);
     out_file_destroy(&r->errors);
     checkpoint_free(&j->ck);
+    if (r->ckpt.log) fclose(r->ckpt.log);
     free(j->note);
     free(r->text);
     summary_free(&r->sum);

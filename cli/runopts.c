@@ -20,7 +20,7 @@ enum {
     OPT_KAFKA, OPT_TOPIC, OPT_GROUP, OPT_OUT_TOPIC, OPT_LATE_TOPIC, OPT_TIMEOUTS_TOPIC,
     OPT_STATE_TOPIC, OPT_INSTANCE, OPT_TXN_EVENTS, OPT_TXN_MS, OPT_THREADS, OPT_PROGRESS,
     OPT_NO_PROGRESS, OPT_FLUSH, OPT_METRICS, OPT_LOAD, OPT_CHECKPOINT_INTERVAL, OPT_MIN_PAUSE, OPT_SAVEPOINT_DIR,
-    OPT_OUTPUT_FORM
+    OPT_OUTPUT_FORM, OPT_CKPT_LOG
 };
 
 static const struct option run_table[] = {
@@ -40,6 +40,7 @@ static const struct option run_table[] = {
     {"checkpoint-interval", required_argument, NULL, OPT_CHECKPOINT_INTERVAL},
     {"checkpoint-min-pause", required_argument, NULL, OPT_MIN_PAUSE},
     {"savepoint-dir", required_argument, NULL, OPT_SAVEPOINT_DIR},
+    {"checkpoint-log", required_argument, NULL, OPT_CKPT_LOG},
     {"state-ttl", required_argument, NULL, OPT_STATE_TTL},
     {"time", required_argument, NULL, OPT_TIME},
     {"max-memory", required_argument, NULL, OPT_MAX_MEMORY},
@@ -209,6 +210,7 @@ static int one_option(run_opts *o, int c, char **argv) {
     case OPT_CHECKPOINT: o->checkpoint_dir = optarg; break;
     case OPT_RESTORE: o->restore_dir = optarg; break;
     case OPT_SAVEPOINT_DIR: o->savepoint_dir = optarg; break;
+    case OPT_CKPT_LOG: o->checkpoint_log = optarg; break;
     case OPT_ERRORS: o->errors = optarg; break;
     case OPT_METRICS: o->metrics = optarg; break;
     case 'q': o->quiet = 1; break;
@@ -238,10 +240,10 @@ static int check_combinations(const run_opts *o) {
         if (o->threads) return usage_error("--threads does not apply with --kafka: it runs an engine per partition");
         if (o->ninputs || o->output || o->late || o->timeouts || o->checkpoint_dir || o->restore_dir ||
             o->savepoint_dir || o->processing_time || o->max_memory || o->strict || o->errors || o->max_line ||
-            o->min_pause_given)
+            o->min_pause_given || o->checkpoint_log)
             return usage_error("with --kafka, events come from --topic and results go to topics: event "
-                               "files, --output, --late, --timeouts, --checkpoint, --checkpoint-min-pause, --restore, "
-                               "--savepoint-dir, --time "
+                               "files, --output, --late, --timeouts, --checkpoint, --checkpoint-min-pause, "
+                               "--checkpoint-log, --restore, --savepoint-dir, --time "
                                "processing, --max-memory, --strict, --errors and --max-line-bytes do not apply");
         return EXIT_OK;
 #else
@@ -252,6 +254,8 @@ static int check_combinations(const run_opts *o) {
     if ((o->every_given || o->checkpoint_ms) && !o->checkpoint_dir)
         return usage_error("--checkpoint-every and --checkpoint-interval need --checkpoint DIR");
     if (o->min_pause_given && !o->checkpoint_dir) return usage_error("--checkpoint-min-pause needs --checkpoint DIR");
+    if (o->checkpoint_log && !o->checkpoint_dir && !o->savepoint_dir)
+        return usage_error("--checkpoint-log needs --checkpoint DIR or --savepoint-dir DIR");
     if (k->late_topic || k->timeouts_topic || k->state_topic || k->instance || k->nconf)
         return usage_error("--late-topic, --timeouts-topic, --state-topic, --instance-id and -X need --kafka");
     if (o->checkpoint_dir || o->restore_dir || o->savepoint_dir) {
@@ -267,8 +271,9 @@ static int check_combinations(const run_opts *o) {
 }
 
 int run_options(int argc, char **argv, run_opts *o) {
-    *o = (run_opts){.time_field = CEP_DEFAULT_TIME_FIELD, .checkpoint_every = 100000, .progress = -1,
-                    .flush_ms = 100, .kafka = {.txn_events = 10000, .txn_ms = 1000}};
+    *o = (run_opts){.time_field = CEP_DEFAULT_TIME_FIELD, .checkpoint_every = 100000,
+                    .min_pause_ms = MIN_PAUSE_AUTO, .progress = -1, .flush_ms = 100,
+                    .kafka = {.txn_events = 10000, .txn_ms = 1000}};
     int c;
     while ((c = getopt_long(argc, argv, ":o:t:d:l:T:shqX:W:", run_table, NULL)) != -1) {
         int st = one_option(o, c, argv);

@@ -36,6 +36,7 @@ typedef struct run_opts {
     int min_pause_given;
     int every_given;       /* --checkpoint-every was given */
     const char *savepoint_dir; /* --savepoint-dir: SIGUSR1 writes one there */
+    const char *checkpoint_log; /* --checkpoint-log: a JSON line per checkpoint */
     warn_opts warn;      /* -W */
     run_kafka_opts kafka;
     const char *pattern_file;

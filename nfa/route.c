@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bytes.h"
 #include "expr.h"
 #include "hash.h"
 #include "mem.h"
@@ -34,7 +35,7 @@ static uint64_t key_hash(const cep_value *k) {
 static int key_eq(const cep_value *a, const cep_value *b) {
     if (a->type != b->type) return 0;
     if (a->type == CEP_INT) return a->u.i == b->u.i;
-    return a->u.s.len == b->u.s.len && memcmp(a->u.s.ptr, b->u.s.ptr, a->u.s.len) == 0;
+    return a->u.s.len == b->u.s.len && same_bytes(a->u.s.ptr, b->u.s.ptr, a->u.s.len);
 }
 
 static route_ent *find(const route_field *f, const cep_value *k) {
@@ -307,7 +308,7 @@ static int const_eq(const cep_value *a, const cep_value *b) {
         return (a->type == CEP_INT ? (double)a->u.i : a->u.d) == (b->type == CEP_INT ? (double)b->u.i : b->u.d);
     }
     if (a->type != CEP_STRING || b->type != CEP_STRING) return 0;
-    return a->u.s.len == b->u.s.len && memcmp(a->u.s.ptr, b->u.s.ptr, a->u.s.len) == 0;
+    return a->u.s.len == b->u.s.len && same_bytes(a->u.s.ptr, b->u.s.ptr, a->u.s.len);
 }
 
 /* Does c hold whenever field slot equals k (c's own evaluation pure)? */

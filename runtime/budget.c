@@ -261,7 +261,7 @@ static uint64_t drop_until_fits(cep_engine *e, uint64_t limit, uint32_t pi, key_
         shrink_buckets(e, ks);
         if (ks->npms) break; /* it fits now */
         if (ks != cur) {
-            emit_release_held(e, ks->pattern, ks);
+            emit_release_held(e, key_pattern(ks), ks);
             engine_key_settle(e, ks);
         }
         ks = next;

@@ -102,39 +102,18 @@ void engine_drop_event(cep_engine *e, cep_event *ev) {
 
 _Static_assert(sizeof(pm_node) == EVENT_NODE_ROOM, "a stored event's node room holds one pm_node");
 
-/* The node room at the head of ev's block (see event.h). */
-static pm_node *room_of(cep_event *ev) { return (pm_node *)event_block(ev); }
-
-pm_node *engine_node_new(cep_engine *e, cep_event *ev, uint32_t step, pm_node *parent) {
-    pm_node *n = room_of(ev);
-    if (n->refs) { /* the event's own room is taken: a node from the pool */
-        if (!e->store.free_nodes) {
-            node_slab *s = mem_alloc(sizeof *s);
-            if (!s) return NULL;
-            s->next = e->store.slabs;
-            e->store.slabs = s;
-            e->store.node_slabs++;
-            for (size_t i = 0; i < NODE_SLAB; i++) {
-                s->nodes[i].n.parent = e->store.free_nodes;
-                e->store.free_nodes = &s->nodes[i].n;
-            }
-        }
-        n = e->store.free_nodes;
-        e->store.free_nodes = n->parent;
-        e->store.pooled_nodes++;
-        n->loose = 1;
-        ((pm_lnode *)n)->ev = ev;
-    } else {
-        n->loose = 0;
+/* The pool is empty: a slab of nodes onto it; its first, or NULL. */
+pm_node *engine_node_refill(cep_engine *e) {
+    node_slab *s = mem_alloc(sizeof *s);
+    if (!s) return NULL;
+    s->next = e->store.slabs;
+    e->store.slabs = s;
+    e->store.node_slabs++;
+    for (size_t i = 0; i < NODE_SLAB; i++) {
+        s->nodes[i].n.parent = e->store.free_nodes;
+        e->store.free_nodes = &s->nodes[i].n;
     }
-    event_retain(ev);
-    n->parent = parent;
-    if (parent) parent->refs++;
-    n->refs = 1;
-    n->step = step;
-    n->has_agg = 0;
-    e->stats.nodes++;
-    return n;
+    return e->store.free_nodes;
 }
 
 void engine_node_release(cep_engine *e, pm_node *n) {
@@ -165,6 +144,50 @@ int engine_list_push(pm_list *l, pm p) {
 
 /* ---- time ---------------------------------------------------------------------------- */
 
+/* One pattern of an event's visits (process_event), with what the route
+ * says of its gates: passed over when that leaves it nothing to do, else
+ * stepped. */
+static inline __attribute__((always_inline)) int visit_one(cep_engine *e, step_in *in, const pat_hot *h, uint32_t pi,
+                                                           uint64_t maybe, uint64_t sure, int exact, int budget) {
+    /* Every gate closed: the event changes nothing of a skippable
+     * pattern (step_pattern's first return). */
+    if (exact && !maybe && h->skip_closed) return CEP_OK;
+    /* Its start closed, it can only step the key's partial matches:
+     * none, nothing to do (step_pattern's early return, without the
+     * call; not under a memory budget, which makes room before even
+     * that). */
+    if (h->start < 64 && !(maybe >> h->start & 1) && h->kgroup != NO_GROUP && !budget &&
+        pattern_keyless(e, h->kgroup, pi, in->row))
+        return CEP_OK;
+    in->maybe = maybe;
+    in->sure = sure;
+    /* It opens the start for sure and the key has no state: the one
+     * partial match it starts, without step_pattern's preamble (W8: most
+     * starts). */
+    if (h->fresh && (sure >> h->start & 1) && !budget && e->cfg.part_count <= 1 &&
+        pattern_keyless(e, h->kgroup, pi, in->row)) /* (no TTL here) */
+        return step_start_fresh(e, pi, in);
+    in->exact_dispatch = exact && (e->prog->route->exact_dispatch[pi / 64] >> (pi % 64) & 1);
+    return step_pattern(e, pi, in);
+}
+
+/* Visits from this many on fetch ahead what they will read. */
+#define VISIT_FETCH_MIN 8
+
+/* Fetch into cache, before the visits probe them one after the other,
+ * the card's key-entry slots where n routed visits look for their key
+ * state first: with many rules a card's table is seldom in cache, each
+ * probe a miss, and fetched together the misses overlap instead of
+ * following each other. (A visit of another key group fetches a slot
+ * for nothing: no harm.) */
+static void visit_fetch(cep_engine *e, const uint32_t *pis, int n, const cep_value *row) {
+    key_entry *ent;
+    if (pattern_group_entry(e, pis[0], row, &ent) != CEP_OK || !ent) return;
+    const kref *tab = ent->tab;
+    uint32_t mask = ent->mask;
+    for (int i = 0; i < n; i++) __builtin_prefetch(&tab[entry_home(mask, pis[i])]);
+}
+
 /* Run one event, in event-time order, through every pattern it can
  * concern, in pattern order (the order of their matches). */
 static int process_event(cep_engine *e, cep_event *ev, int straggler, int own) {
@@ -181,38 +204,29 @@ static int process_event(cep_engine *e, cep_event *ev, int straggler, int own) {
     e->stats.events++;
     e->scratch.ev_stamp++; /* the key groups' lookups of the last event are stale */
     const nfa_route *r = e->prog->route;
-    const route_visit *v;
+    visit_set vs;
     int nv;
     /* With a state TTL every event refreshes its keys: no routing. */
-    if (r && e->cfg.state_ttl <= 0 && (nv = visit_build(e, r, row, &v)) >= 0) {
+    if (r && e->cfg.state_ttl <= 0 && (nv = visit_build(e, r, row, &vs)) >= 0) {
         /* (Read once: stepping changes neither the program nor these.) */
-        const pat_hot *hots = e->hot;
+        const pat_hot *hots = e->hot; /* (not pat_rt: see pat_hot) */
         int budget = e->cfg.max_bytes != 0;
-        for (int i = 0; i < nv; i++) {
-            uint32_t pi = v[i].pi;
-            uint64_t maybe = v[i].maybe;
-            const pat_hot *h = &hots[pi]; /* (not pat_rt: see pat_hot) */
-            /* Every gate closed: the event changes nothing of a skippable
-             * pattern (step_pattern's first return). */
-            if (v[i].exact && !maybe && h->skip_closed) continue;
-            /* Its start closed, it can only step the key's partial
-             * matches: none, nothing to do (step_pattern's early
-             * return, without the call; not under a memory budget,
-             * which makes room before even that). */
-            if (h->start < 64 && !(maybe >> h->start & 1) && h->kgroup != NO_GROUP && !budget &&
-                pattern_keyless(e, h->kgroup, pi, row))
-                continue;
-            in.maybe = maybe;
-            in.sure = v[i].sure;
-            in.exact_dispatch = v[i].exact && (r->exact_dispatch[pi / 64] >> (pi % 64) & 1);
-            /* It opens the start for sure and the key has no state: the
-             * one partial match it starts, without step_pattern's
-             * preamble (W8: most starts). */
-            int res = h->fresh && (v[i].sure >> h->start & 1) && !budget && e->cfg.part_count <= 1 &&
-                              pattern_keyless(e, h->kgroup, pi, row) /* (no TTL here) */
-                          ? step_start_fresh(e, pi, &in)
-                          : step_pattern(e, pi, &in);
-            if (res != CEP_OK) rc = res;
+        if (nv && vs.pi) {
+            if (nv >= VISIT_FETCH_MIN && !budget && hots[vs.pi[0]].kgroup != NO_GROUP) visit_fetch(e, vs.pi, nv, row);
+            uint64_t *closed = e->scratch.closed; /* (zeros again once read) */
+            for (int i = 0; i < nv; i++) {
+                uint32_t pi = vs.pi[i];
+                uint64_t c = ~closed[i];
+                closed[i] = 0;
+                int res = visit_one(e, &in, &hots[pi], pi, vs.maybe[i] & c, vs.sure[i] & c, 1, budget);
+                if (res != CEP_OK) rc = res;
+            }
+        } else {
+            for (int i = 0; i < nv; i++) {
+                const route_visit *v = &vs.v[i];
+                int res = visit_one(e, &in, &hots[v->pi], v->pi, v->maybe, v->sure, (int)v->exact, budget);
+                if (res != CEP_OK) rc = res;
+            }
         }
     } else {
         for (uint32_t pi = 0; pi < e->prog->npatterns; pi++) {
@@ -227,7 +241,7 @@ static int process_event(cep_engine *e, cep_event *ev, int straggler, int own) {
 
 /* The earliest window of ks's partial matches (INT64_MAX: none). */
 static int64_t key_first_deadline(const cep_engine *e, const key_state *ks) {
-    const nfa_pattern *pat = &e->prog->patterns[ks->pattern];
+    const nfa_pattern *pat = &e->prog->patterns[key_pattern(ks)];
     int64_t d = INT64_MAX;
     if (key_tecs(ks)) return tecs_first_deadline(e, ks);
     const bucket *bv = key_buckets(ks);
@@ -255,7 +269,7 @@ static void fire_timer(cep_engine *e, key_state *ks, int64_t d, int64_t now) {
         e->stats.ttl_dropped += ks->npms;
         key_drop_pms(e, ks);
     }
-    if (ks->held) emit_release_held(e, ks->pattern, ks);
+    if (ks->held) emit_release_held(e, key_pattern(ks), ks);
     if (e->cfg.state_ttl > 0) timers_arm_ttl(e, ks);
 }
 
@@ -268,7 +282,7 @@ static int due_less(const timer_ent *a, const timer_ent *b) { return a->ks->crea
  * general path would do it, without its lists and searches. 0: not such
  * a key, nothing done. */
 static int expire_lone(cep_engine *e, key_state *ks, int64_t d) {
-    const pat_rt *rt = &e->rt[ks->pattern]; /* (not the pattern: emit.c's within_due) */
+    const pat_rt *rt = &e->rt[key_pattern(ks)]; /* (not the pattern: emit.c's within_due) */
     if (ks->timers != 1 || ks->npms != 1 || ks->nb != 1 || ks->held || ks->compact || e->cfg.state_ttl > 0 ||
         rt->has_gaps)
         return 0;
@@ -276,13 +290,13 @@ static int expire_lone(cep_engine *e, key_state *ks, int64_t d) {
     pm p = b->v[b->lo];
     /* (Its window closes by d, so fire_timer's end-of-input time is d's.) */
     if (rt->within_lane == NO_LANE || p.start >= INT64_MAX - rt->within_ms || p.start + rt->within_ms > d ||
-        (rt->has_pending && e->prog->patterns[ks->pattern].states[p.state].kind == ST_PENDING))
+        (rt->has_pending && e->prog->patterns[key_pattern(ks)].states[p.state].kind == ST_PENDING))
         return 0;
     key_array_free(e, ks, b->v, b->cap); /* (its only bucket: the key goes) */
     ks->nb = 0;
     ks->npms = 0;
     e->stats.partial_matches--;
-    if (e->hooks.on_timeout) emit_match(e, ks->pattern, &p, 1);
+    if (e->hooks.on_timeout) emit_match(e, key_pattern(ks), &p, 1);
     else e->stats.timeouts++;
     engine_node_release(e, p.node);
     ks->timers = 0;
@@ -290,16 +304,33 @@ static int expire_lone(cep_engine *e, key_state *ks, int64_t d) {
     return 1;
 }
 
+/* Let go of an entry of ks, fired at d: a key that keeps one `within`
+ * entry (timers.c) has it armed again for its next window; a key that
+ * holds nothing else goes. */
+static void let_go(cep_engine *e, key_state *ks, int64_t d) {
+    ks->timers--;
+    timers_rearm(e, ks, d);
+    engine_key_settle(e, ks);
+}
+
 /* Fire every key with a timer due at d, in the order the keys got their
  * state (as one heap of keys by (deadline, creation) would). */
 static void fire_due(cep_engine *e, int64_t d, int64_t now) {
     size_t n = timers_take(e, d);
     timer_ent *v = e->timers.due;
+    /* Each key is a block the cache has not seen for a window's length:
+     * fetched together, their misses overlap (the sort below reads them
+     * all). Three lines: the key state, its key and first partial match. */
+    for (size_t i = 0; i < n; i++) {
+        const char *k = (const char *)v[i].ks;
+        __builtin_prefetch(k);
+        __builtin_prefetch(k + 64);
+        __builtin_prefetch(k + 128);
+    }
     if (n == 1) {
         if (expire_lone(e, v[0].ks, d)) return;
         fire_timer(e, v[0].ks, d, now);
-        v[0].ks->timers--;
-        engine_key_settle(e, v[0].ks);
+        let_go(e, v[0].ks, d);
         return;
     }
     for (size_t i = 1; i < n; i++) {
@@ -314,11 +345,8 @@ static void fire_due(cep_engine *e, int64_t d, int64_t now) {
         else fire_timer(e, v[i].ks, d, now);
     }
     /* Then let go of the entries; a key that holds nothing else goes. */
-    for (size_t i = 0; i < n; i++) {
-        if (!v[i].ks) continue;
-        v[i].ks->timers--;
-        engine_key_settle(e, v[i].ks);
-    }
+    for (size_t i = 0; i < n; i++)
+        if (v[i].ks) let_go(e, v[i].ks, d);
 }
 
 /* Move the watermark to w: buffered events and timers up to w run in one
@@ -639,7 +667,7 @@ int engine_finish_after(cep_engine *e, int64_t last) {
     while (e->keyset.first) {
         key_state *ks = e->keyset.first;
         key_drop_pms(e, ks);
-        emit_release_held(e, ks->pattern, ks);
+        emit_release_held(e, key_pattern(ks), ks);
         if (ks->held) engine_key_free(e, ks); /* only after running out of memory */
         else engine_key_settle(e, ks);
     }
@@ -662,6 +690,7 @@ CEP_API int cep_engine_new(const cep_program *p, cep_engine **out) {
     e->cfg.raw_all_emit = engine_all_emit(p);
     e->time.watermark = INT64_MIN;
     e->time.max_seen = INT64_MIN;
+    e->timers.front = INT64_MIN;
     e->time.end_after = INT64_MAX;
     e->time.reorder.less = reorder_less;
     /* A random seed per engine, so keys cannot be chosen to collide. Output
@@ -699,6 +728,7 @@ CEP_API void cep_engine_free(cep_engine *e) {
     }
     mem_free(e->scratch.visit);
     mem_free(e->scratch.visit_tmp);
+    mem_free(e->scratch.closed);
     mem_free(e->scratch.row);
     mem_free(e->scratch.thaw);
     mem_free(e->scratch.kids.v);
@@ -758,6 +788,8 @@ CEP_API int cep_engine_set_drop_raw(cep_engine *e, int on) {
 CEP_API int cep_engine_set_state_ttl(cep_engine *e, int64_t ms) {
     if (!e || ms < 0 || e->started) return CEP_EINVAL;
     e->cfg.state_ttl = ms;
+    if (ms > 0) e->timers.front = INT64_MAX; /* (timers_per_key) */
+    else if (e->timers.front == INT64_MAX) e->timers.front = INT64_MIN;
     return CEP_OK;
 }
 

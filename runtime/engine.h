@@ -76,7 +76,7 @@ typedef struct key_held {
  * held-back matches, and after that until the timer entries naming it have
  * fired (then an event of the same key finds it again, which saves making
  * it anew). At a million keys these are most of the engine's memory, so
- * it holds only what every key needs (96 bytes, then the key): its hash
+ * it holds only what every key needs (88 bytes, then the key): its hash
  * is in its key map's slot, held matches in a block of their own that
  * exists only while there are some, partial matches in their buckets'
  * arrays. */
@@ -89,19 +89,20 @@ struct key_state {
     key_entry *ent;         /* its group's entry for the key; NULL: alone */
     key_held *held;         /* completed matches held back by the skip rule; NULL: none */
     int64_t last_event;     /* time of the key's latest event (state TTL) */
-    uint32_t pattern;
+    /* (Its pattern is its key's first 4 bytes: key_pattern.) */
     uint32_t key_len;       /* bytes of the encoded key */
     uint32_t npms;          /* partial matches in all buckets */
     uint32_t timers;        /* timer entries naming this key */
-    uint16_t nb, bcap;      /* buckets (key_buckets); room for them */
-    uint8_t max_used;       /* the largest `used` among its partial matches (at most 64) */
-    uint8_t listed : 1;     /* on the creation-order list (holds state) */
-    uint8_t ttl_armed : 1;  /* has an entry in the TTL lane */
-    uint8_t unmapped : 1;   /* in no key map (during a reload, or after one ran out of memory) */
-    uint8_t compact : 1;    /* kept compactly (tecs.c): key_tecs, no bucket */
-    uint8_t room : 1;       /* its block has room for one partial match after
+    uint16_t nb;            /* buckets (key_buckets) */
+    uint16_t max_used : 7;  /* the largest `used` among its partial matches (at most 64) */
+    uint16_t listed : 1;    /* on the creation-order list (holds state) */
+    uint16_t ttl_armed : 1; /* has an entry in the TTL lane */
+    uint16_t unmapped : 1;  /* in no key map (during a reload, or after one ran out of memory) */
+    uint16_t compact : 1;   /* kept compactly (tecs.c): key_tecs, no bucket */
+    uint16_t room : 1;      /* its block has room for one partial match after
                              * the key: its first bucket's array (keys.c,
                              * engine_key_fresh) */
+    uint16_t bcap_log : 4;  /* room for buckets: 0 none, else 2^(bcap_log - 1) (key_bcap) */
     /* Most keys wait in one state: that bucket lives in the key state
      * itself; a key waiting in more states has its buckets in an array,
      * named in the same room. A bucket's partial matches are always in an
@@ -109,15 +110,30 @@ struct key_state {
      * room for one in every key state sat empty in three keys of four
      * (issue 18). A compact key has no bucket: the room names its block. */
     union {
-        bucket inl_b;       /* bcap <= 1 */
-        bucket *dir;        /* bcap > 1 */
-        struct tecs *tecs;  /* compact (then bcap == 0) */
+        bucket inl_b;       /* bcap_log <= 1 */
+        bucket *dir;        /* bcap_log > 1 */
+        struct tecs *tecs;  /* compact (then bcap_log == 0) */
     };
-    char key[];             /* the encoded key */
+    char key[];             /* the encoded key: its pattern (4 bytes), then values */
 };
 
+/* 88 bytes (with W1's key of 13, a 104-byte block): at a million keys
+ * every 8 bytes are 8 MB (issue 18). */
+_Static_assert(sizeof(void *) != 8 || sizeof(key_state) == 88, "a key state grew (docs/design.md)");
+
+/* The pattern of ks: an encoded key starts with it (keys.c's key_alloc,
+ * reload.c); kept once, not in a field beside it too. */
+static inline uint32_t key_pattern(const key_state *ks) {
+    uint32_t p;
+    memcpy(&p, ks->key, 4);
+    return p;
+}
+
+/* Buckets ks has room for. */
+static inline uint32_t key_bcap(const key_state *ks) { return ks->bcap_log ? 1u << (ks->bcap_log - 1) : 0; }
+
 /* ks's non-empty buckets, nb of them, by state index. */
-static inline bucket *key_buckets(const key_state *ks) { return ks->bcap > 1 ? ks->dir : (bucket *)&ks->inl_b; }
+static inline bucket *key_buckets(const key_state *ks) { return ks->bcap_log > 1 ? ks->dir : (bucket *)&ks->inl_b; }
 
 /* A compact key's block (tecs.c), in the buckets' room; NULL: not compact. */
 static inline struct tecs *key_tecs(const key_state *ks) { return ks->compact ? ks->tecs : NULL; }
@@ -183,9 +199,13 @@ int entmap_insert(keymap *m, key_entry *ent);
 void entmap_remove(keymap *m, key_entry *ent);
 void keymap_free(keymap *m);
 
+/* The slot of a table of mask + 1 where pattern pi's kref is looked for
+ * first. */
+static inline uint32_t entry_home(uint32_t mask, uint32_t pi) { return (pi * 0x9E3779B1u) >> 16 & mask; }
+
 /* Pattern pi's key state in ent, or NULL. */
 static inline key_state *entry_get(const key_entry *ent, uint32_t pi) {
-    for (uint32_t i = (pi * 0x9E3779B1u) >> 16 & ent->mask;; i = (i + 1) & ent->mask) {
+    for (uint32_t i = entry_home(ent->mask, pi);; i = (i + 1) & ent->mask) {
         if (!ent->tab[i].ks || ent->tab[i].pattern == pi) return ent->tab[i].ks;
     }
 }
@@ -207,8 +227,9 @@ typedef struct timer_ent {
  * every pattern, `within` and gaps alike). Deadlines of one length are
  * pushed almost in order, so those lanes are
  * sorted arrays with insertion from the tail (pushing and popping cost
- * O(1) in steady state, and memory is read in order); the TTL lane, whose
- * entries are re-armed out of order, is a binary heap. */
+ * O(1) in steady state, and memory is read in order); the last two lanes,
+ * whose entries are re-armed out of order, are binary heaps: the
+ * re-armed `within` entries of keys (timers_rearm) and the TTL lane. */
 enum { LANE_SORTED, LANE_HEAP };
 typedef struct lane {
     timer_ent *v;           /* heap: v[0..hi), room for cap */
@@ -387,6 +408,12 @@ typedef struct engine_timers {
     int compact_due;          /* a lane holds many more entries than live partial matches */
     timer_ent *due;           /* scratch: timer entries of one deadline */
     size_t due_cap;
+    /* The latest start of a partial match whose `within` window has been
+     * armed (timers_arm_pm): every entry's deadline is at most front +
+     * its window, so a key's pending entry covers a new window that
+     * starts at or after front (one entry per key, timers.c). INT64_MAX
+     * under a state TTL, where entries stay one per window. */
+    int64_t front;
 } engine_timers;
 
 /* Scratch reused by every step, so an event allocates nothing. */
@@ -408,7 +435,8 @@ typedef struct engine_scratch {
     size_t keybuf_cap;
     uint64_t sure;            /* states whose gate is open, unread (step_in.sure) */
     struct route_visit *visit, *visit_tmp; /* the patterns an event visits (visit.c) */
-    uint32_t visit_cap;
+    uint64_t *closed;         /* beside a routed value's patterns: the gates its thresholds close */
+    uint32_t visit_cap;       /* of each of the three */
     cep_value *row;           /* a stored event's values, decoded (event_row) */
     size_t row_cap;
     cep_value *thaw;          /* a pushed stored event's values (cep_engine_push) */
@@ -453,7 +481,31 @@ void engine_drop_event(cep_engine *e, cep_event *ev);
 /* The same without counting or telling the tag hook (reload.c's copies). */
 cep_event *engine_copy_event(cep_engine *e, const cep_event *ev);
 void engine_free_event(cep_engine *e, cep_event *ev);
-pm_node *engine_node_new(cep_engine *e, cep_event *ev, uint32_t step, pm_node *parent);
+/* The node pool is empty: a slab of nodes onto it; its first, or NULL. */
+pm_node *engine_node_refill(cep_engine *e);
+/* A node of stored event ev at step, child of parent: ev's own room when
+ * free (a kept event's first partial match), else one from the pool.
+ * Inline: every partial match made calls it. */
+static inline pm_node *engine_node_new(cep_engine *e, cep_event *ev, uint32_t step, pm_node *parent) {
+    pm_node *n = (pm_node *)event_block(ev); /* (its node room: event.h) */
+    if (n->refs) {
+        if (!(n = e->store.free_nodes) && !(n = engine_node_refill(e))) return NULL;
+        e->store.free_nodes = n->parent;
+        e->store.pooled_nodes++;
+        n->loose = 1;
+        ((pm_lnode *)n)->ev = ev;
+    } else {
+        n->loose = 0;
+    }
+    event_retain(ev);
+    n->parent = parent;
+    if (parent) parent->refs++;
+    n->refs = 1;
+    n->step = step;
+    n->has_agg = 0;
+    e->stats.nodes++;
+    return n;
+}
 void engine_node_release(cep_engine *e, pm_node *n);
 int engine_list_push(pm_list *l, pm p);
 
@@ -530,6 +582,18 @@ int timers_lane_reserve(lane *l, size_t n);
 /* Bytes lane holds; its memory freed (it must hold no entry). */
 uint64_t timers_lane_bytes(const lane *l);
 void timers_lane_release(lane *l);
+/* Does pattern rt keep one `within` entry per key rather than one per
+ * window (timers.c)? Those without gap windows do, without a state TTL:
+ * all of a key's entries are then `within` entries. (Under a TTL an
+ * entry that fires for nothing may still find the key idle and drop its
+ * partial matches then: the entries stay one per window, as they were.) */
+static inline int timers_per_key(const cep_engine *e, const pat_rt *rt) {
+    return !rt->has_gaps && rt->within_lane != NO_LANE && e->cfg.state_ttl <= 0;
+}
+/* After a `within` entry of ks fired at d: the key's next window end
+ * armed in the re-arm lane, if the pattern keeps one entry per key and
+ * ks still has a window to close. */
+void timers_rearm(cep_engine *e, key_state *ks, int64_t d);
 /* Add an entry (room must have been reserved, or it is tried here). */
 int timers_add(cep_engine *e, uint32_t lane, int64_t deadline, key_state *ks);
 /* The earliest deadline of any lane, INT64_MAX when none. */
@@ -617,10 +681,20 @@ typedef struct route_visit {
     uint32_t pi;
     uint32_t exact;      /* maybe is the route's for the event's value */
 } route_visit;
+/* The patterns an event visits, in pattern order. Most events reach one
+ * list, a routed value's: it is read in place from the route (pi, maybe,
+ * sure), less the gates its thresholds close (engine_scratch.closed,
+ * beside them; set back to zeros as it is read); any other set is merged
+ * into v (pi NULL). */
+typedef struct visit_set {
+    const uint32_t *pi;
+    const uint64_t *maybe, *sure;
+    const route_visit *v;
+} visit_set;
 struct nfa_route;
-/* The visits of the event of vals, in pattern order, into *visits (scratch
- * until the next call); their count, or -1 when memory runs out. */
-int visit_build(cep_engine *e, const struct nfa_route *r, const cep_value *vals, const route_visit **visits);
+/* The visits of the event of vals into *vs (scratch until the next call):
+ * how many, or -1 when memory runs out. */
+int visit_build(cep_engine *e, const struct nfa_route *r, const cep_value *vals, visit_set *vs);
 
 /* ---- budget.c: the memory budget ---- */
 /* Bytes the engine holds for the stream (stats.memory). */
@@ -655,9 +729,19 @@ static inline int pattern_keyless(cep_engine *e, uint32_t kgroup, uint32_t pi, c
 
 /* timers_arm_pm's usual case, a `within` entry later than all the lane
  * holds, appended where it goes; anything else takes timers.c's path. */
-static inline int timers_arm_pm(cep_engine *e, key_state *ks, const pm *p, int new_family) {
-    const pat_rt *rt = &e->rt[ks->pattern];
+static inline __attribute__((always_inline)) int timers_arm_pm(cep_engine *e, key_state *ks, const pm *p,
+                                                               int new_family) {
+    const pat_rt *rt = &e->rt[key_pattern(ks)];
     if (!rt->has_gaps && new_family && rt->within_lane != NO_LANE && p->start <= INT64_MAX - rt->within_ms) {
+        /* One entry per key (timers_per_key): an entry the key has
+         * pending ends no later than this window when it starts at or
+         * after every window armed so far; when that entry fires, the
+         * next window's end is armed (timers_rearm). (front is INT64_MAX
+         * under a state TTL: nothing is covered.) */
+        if (p->start >= e->timers.front && e->timers.front != INT64_MAX) {
+            e->timers.front = p->start;
+            if (ks->timers) return 0;
+        }
         lane *l = &e->timers.lanes[rt->within_lane];
         int64_t d = p->start + rt->within_ms;
         if (l->lo < l->hi && l->hi < l->cap && lane_at(l, l->hi - 1)->deadline <= d) {

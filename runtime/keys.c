@@ -53,7 +53,7 @@ static void ent_free(cep_engine *e, key_entry *ent) {
 static void ent_del(cep_engine *e, key_state *ks) {
     key_entry *ent = ks->ent;
     ks->ent = NULL;
-    uint32_t i = ent_home(ent, ks->pattern);
+    uint32_t i = ent_home(ent, key_pattern(ks));
     while (ent->tab[i].ks != ks) i = (i + 1) & ent->mask;
     uint32_t hole = i;
     ent->ndue -= ent->tab[i].due;
@@ -72,7 +72,7 @@ static void ent_del(cep_engine *e, key_state *ks) {
 /* The group key of ks (its key with the group's first pattern in front):
  * written over ks->key's prefix for the time of fn, then put back. */
 static uint64_t group_hash(const cep_engine *e, key_state *ks) {
-    uint32_t gp = e->rt[ks->pattern].kgroup_pat, own;
+    uint32_t gp = e->rt[key_pattern(ks)].kgroup_pat, own;
     memcpy(&own, ks->key, 4);
     memcpy(ks->key, &gp, 4);
     uint64_t h = hash_bytes(ks->key, ks->key_len, e->keyset.groups.seed);
@@ -81,7 +81,7 @@ static uint64_t group_hash(const cep_engine *e, key_state *ks) {
 }
 
 static key_entry *group_find(cep_engine *e, key_state *ks, uint64_t h) {
-    uint32_t gp = e->rt[ks->pattern].kgroup_pat, own;
+    uint32_t gp = e->rt[key_pattern(ks)].kgroup_pat, own;
     memcpy(&own, ks->key, 4);
     memcpy(ks->key, &gp, 4);
     key_entry *ent = entmap_find(&e->keyset.groups, h, ks->key, ks->key_len);
@@ -94,14 +94,14 @@ static key_entry *group_find(cep_engine *e, key_state *ks, uint64_t h) {
  * has. 0 or -1. */
 /* ks into ent (which has room), due or not. */
 static void ent_link(key_entry *ent, key_state *ks, uint32_t due) {
-    ent_put(ent, ks->pattern, due, ks);
+    ent_put(ent, key_pattern(ks), due, ks);
     ent->n++;
     ent->ndue += due;
     ks->ent = ent;
 }
 
 static int group_attach(cep_engine *e, key_state *ks, gcache *gc) {
-    const pat_rt *rt = &e->rt[ks->pattern];
+    const pat_rt *rt = &e->rt[key_pattern(ks)];
     uint64_t h = gc ? gc->hash : group_hash(e, ks);
     key_entry *ent = gc ? gc->ent : group_find(e, ks, h);
     if (!ent) {
@@ -140,9 +140,9 @@ int key_waits_in(const key_state *ks, uint64_t states) {
  * its pattern's keyed_every. */
 static void mark_due(cep_engine *e, key_state *ks, uint32_t s) {
     key_entry *ent = ks->ent;
-    uint64_t every = e->rt[ks->pattern].keyed_every;
+    uint64_t every = e->rt[key_pattern(ks)].keyed_every;
     if (!ent || !every || (s < 64 && !(every >> s & 1))) return;
-    uint32_t i = ent_home(ent, ks->pattern);
+    uint32_t i = ent_home(ent, key_pattern(ks));
     while (ent->tab[i].ks != ks) i = (i + 1) & ent->mask;
     if (!ent->tab[i].due) {
         ent->tab[i].due = 1;
@@ -152,7 +152,7 @@ static void mark_due(cep_engine *e, key_state *ks, uint32_t s) {
 
 int engine_key_map(cep_engine *e, key_state *ks) {
     int rc;
-    if (e->rt[ks->pattern].kgroup != NO_GROUP) {
+    if (e->rt[key_pattern(ks)].kgroup != NO_GROUP) {
         rc = group_attach(e, ks, NULL);
     } else {
         rc = keymap_insert(&e->keyset.keys, ks, hash_bytes(ks->key, ks->key_len, e->keyset.keys.seed));
@@ -199,7 +199,6 @@ static key_state *key_alloc(cep_engine *e, uint32_t pattern, const char *key, ui
     key_state *ks = slab_alloc(&e->store.mem, room ? room_off(len) + sizeof(pm) : sizeof *ks + len);
     if (!ks) return NULL;
     memset(ks, 0, sizeof *ks);
-    ks->pattern = pattern;
     ks->key_len = len;
     ks->room = room != 0;
     memcpy(ks->key, key, len);
@@ -242,7 +241,7 @@ key_state *engine_key_fresh(cep_engine *e, uint32_t pattern, uint64_t hash, cons
          * table. key_make, group_attach and mark_due at once. */
         key_state *ks = key_alloc(e, pattern, key, len, 1);
         if (!ks) return NULL;
-        ks->nb = ks->bcap = 1;
+        ks->nb = ks->bcap_log = 1;
         ks->inl_b = (bucket){.v = key_room(ks), .cap = 1, .state = state};
         ent_link(ent, ks, rt->keyed_every && (state >= 64 || (rt->keyed_every >> state & 1)));
         e->keyset.nkey_states++;
@@ -255,7 +254,7 @@ key_state *engine_key_fresh(cep_engine *e, uint32_t pattern, uint64_t hash, cons
         slab_free(&e->store.mem, v, sizeof *v);
         return NULL;
     }
-    ks->nb = ks->bcap = 1;
+    ks->nb = ks->bcap_log = 1;
     ks->inl_b = (bucket){.v = room ? key_room(ks) : v, .cap = 1, .state = state};
     mark_due(e, ks, state);
     return ks;
@@ -355,8 +354,8 @@ static void bucket_free(cep_engine *e, key_state *ks, bucket *b) {
 }
 
 static void dir_free(cep_engine *e, key_state *ks) {
-    if (ks->bcap > 1) slab_free(&e->store.mem, ks->dir, (size_t)ks->bcap * sizeof *ks->dir);
-    ks->bcap = 0;
+    if (ks->bcap_log > 1) slab_free(&e->store.mem, ks->dir, (size_t)key_bcap(ks) * sizeof *ks->dir);
+    ks->bcap_log = 0;
 }
 
 void key_set_tecs(cep_engine *e, key_state *ks, struct tecs *t) {
@@ -422,17 +421,17 @@ bucket *key_bucket(cep_engine *e, key_state *ks, uint32_t state, int create) {
     while (i < ks->nb && bv[i].state < state) i++;
     if (i < ks->nb && bv[i].state == state) return &bv[i];
     if (!create) return NULL;
-    if (!ks->bcap) {
-        ks->bcap = 1; /* inl_b */
-    } else if (ks->nb == ks->bcap) {
-        uint32_t ncap = 2u * ks->bcap;
-        if (ncap > UINT16_MAX) return NULL;
+    if (!ks->bcap_log) {
+        ks->bcap_log = 1; /* inl_b */
+    } else if (ks->nb == key_bcap(ks)) {
+        uint32_t ncap = 2u * key_bcap(ks), nlog = ks->bcap_log + 1u;
+        if (nlog > 15) return NULL; /* (4 bits: 16,384 buckets; a pattern has at most 10,000 states) */
         bucket *nb = slab_alloc(&e->store.mem, (size_t)ncap * sizeof *nb);
         if (!nb) return NULL;
         memcpy(nb, bv, ks->nb * sizeof *nb);
         dir_free(e, ks);
         ks->dir = bv = nb; /* (over inl_b, copied) */
-        ks->bcap = (uint16_t)ncap;
+        ks->bcap_log = nlog & 15u;
     }
     if (i < ks->nb) memmove(bv + i + 1, bv + i, (ks->nb - i) * sizeof *bv);
     ks->nb++;
@@ -452,7 +451,11 @@ static int bucket_reserve(cep_engine *e, key_state *ks, bucket *b, uint32_t n) {
         return 0;
     }
     uint64_t ncap = b->cap ? b->cap : 1;
-    while (ncap < (uint64_t)live + n) ncap += (ncap + 1) / 2;
+    /* One at a time up to 6 (240 bytes: slab classes step by 8 to 256,
+     * so each is a block of its own size; keys hold a few, and growing by
+     * half left a fifth of W1's arrays empty at a million keys), then by
+     * half. */
+    while (ncap < (uint64_t)live + n) ncap += ncap < 6 ? 1 : (ncap + 1) / 2;
     if (ncap > UINT32_MAX / sizeof(pm)) return -1;
     ncap = slab_size((size_t)ncap * sizeof(pm)) / sizeof(pm); /* the whole block */
     pm *nv = slab_alloc(&e->store.mem, (size_t)ncap * sizeof *nv);
@@ -488,7 +491,7 @@ int key_insert_sorted(cep_engine *e, key_state *ks, pm_list *l) {
          * entries above each are found by binary search and moved up in
          * one block: a memmove, not a comparison per entry. */
         pm *v = b->v, *run = l->v + i;
-        const nfa_pattern *pat = &e->prog->patterns[ks->pattern];
+        const nfa_pattern *pat = &e->prog->patterns[key_pattern(ks)];
         if (pat->states[b->state].hint)
             for (uint32_t k2 = 0; k2 < m; k2++) pm_set_hint(pat, &run[k2]);
         uint32_t old = b->hi, w = b->hi + m, k = m;
@@ -524,8 +527,9 @@ int key_hold_push(cep_engine *e, key_state *ks, pm p) {
     key_held *h = ks->held;
     uint32_t cap = h ? h->cap : 0;
     if (!h || h->n == cap) {
-        /* From the engine's slab: keys that hold matches come and go. */
-        uint32_t ncap = cap ? 2 * cap : 4;
+        /* From the engine's slab: keys that hold matches come and go.
+         * Most hold one (W1 at a million keys: room for four was 12 MB). */
+        uint32_t ncap = cap ? cap + (cap + 1) / 2 : 1;
         if (ncap > (UINT32_MAX - sizeof *h) / sizeof *h->v) return -1;
         key_held *nh = slab_realloc(&e->store.mem, h, h ? sizeof *h + (size_t)cap * sizeof *h->v : 0,
                                     sizeof *nh + (size_t)ncap * sizeof *nh->v);

@@ -215,14 +215,13 @@ CEP_API int cep_engine_replace_program(cep_engine *e, const cep_program *np) {
     key_state *next;
     for (key_state *ks = e->keyset.first; ks; ks = next) {
         next = ks->next;
-        int j = pmap[ks->pattern];
+        int j = pmap[key_pattern(ks)];
         if (j < 0) {
             engine_key_free(e, ks);
             continue;
         }
         engine_key_unmap(e, ks);
         uint32_t nj = (uint32_t)j;
-        ks->pattern = nj;
         memcpy(ks->key, &nj, 4); /* the encoded key starts with the pattern */
     }
     for (key_state *ks = e->keyset.first; ks; ks = ks->next) {

@@ -228,7 +228,7 @@ static inline void fetch_key(const key_state *const *keys, size_t k, size_t nk) 
 /* A key's record: its identity, its partial matches in the engine's
  * order, its held matches (the nodes they name are numbered). */
 static int w_key(writer *w, snap *s, const key_state *ks) {
-    w_u32(w, ks->pattern);
+    w_u32(w, key_pattern(ks));
     w_u64(w, ks->created);
     w_i64(w, ks->last_event);
     w_u32(w, ks->key_len);

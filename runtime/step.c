@@ -308,7 +308,7 @@ static void place_out(cep_engine *e, key_state *ks, bucket *b, const pm *p, stru
                       uint32_t *k, int *in_place) {
     if (!o->final && b && !*in_place && o->q.state == b->state) {
         if (o->q.node != p->node) {
-            pm_set_hint(&e->prog->patterns[ks->pattern], &o->q);
+            pm_set_hint(&e->prog->patterns[key_pattern(ks)], &o->q);
             if (timers_arm_pm(e, ks, &o->q, 0) < 0) { /* it could never expire */
                 engine_node_release(e, o->q.node);
                 e->oom = 1;
@@ -562,7 +562,7 @@ static void insert_kids(cep_engine *e, key_state *ks, const step_in *in) {
                   : key_bucket(e, ks, q->state, !ks->nb);
         if (b && (b->lo == b->hi || (b->hi < b->cap && pm_less(&b->v[b->hi - 1], q))) &&
             key_bucket_room(e, ks, b, 1) == 0) {
-            pm_set_hint(&e->prog->patterns[ks->pattern], q);
+            pm_set_hint(&e->prog->patterns[key_pattern(ks)], q);
             if (timers_arm_pm(e, ks, q, q->start_seq == in->ev->seq) < 0) {
                 engine_node_release(e, q->node);
                 e->oom = 1;
@@ -637,9 +637,10 @@ int pattern_group_entry(cep_engine *e, uint32_t pi, const cep_value *vals, key_e
  * or ANY, taking into a waiting state) may take the event: what
  * step_pattern does for it, straight: the one partial match the start
  * makes, in a new key state's first bucket (W8: most partial matches are
- * made so, each the first of its key and pattern). */
-static int step_fresh(cep_engine *e, uint32_t pi, const nfa_pattern *pat, step_in *in, gcache *gc, uint64_t hash,
-                      int open) {
+ * made so, each the first of its key and pattern). Inline: its two
+ * callers fold what they know (open, gc). */
+static inline __attribute__((always_inline)) int step_fresh(cep_engine *e, uint32_t pi, const nfa_pattern *pat,
+                                                            step_in *in, gcache *gc, uint64_t hash, int open) {
     const nfa_state *st = &pat->states[pat->start];
     if (!open && st->gate && !gate_open(e, pat, pat->start, in->row)) return CEP_OK;
     if (st->rest && !holds(e, st->rest, in->row, NULL)) return CEP_OK;

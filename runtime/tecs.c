@@ -351,7 +351,7 @@ static int64_t start_deadline(const nfa_pattern *pat, int64_t start) {
 int64_t tecs_first_deadline(const cep_engine *e, const key_state *ks) {
     const tecs_lvl *l = &key_tecs(ks)->lvl[1];
     if (l->lo == l->hi) return INT64_MAX;
-    return start_deadline(&e->prog->patterns[ks->pattern], l->v[l->lo].ev->time);
+    return start_deadline(&e->prog->patterns[key_pattern(ks)], l->v[l->lo].ev->time);
 }
 
 int tecs_has_start(const key_state *ks, int64_t start) {
@@ -372,7 +372,7 @@ int tecs_prune(cep_engine *e, key_state *ks, int64_t now) {
         return 0;
     }
     tecs *t = key_tecs(ks);
-    const nfa_pattern *pat = &e->prog->patterns[ks->pattern];
+    const nfa_pattern *pat = &e->prog->patterns[key_pattern(ks)];
     tecs_lvl *first = &t->lvl[1];
     /* The first entries whose windows closed (as within_due: a window
      * ending at INT64_MAX or past it never closes), and what they count. */
@@ -391,7 +391,7 @@ int tecs_prune(cep_engine *e, key_state *ks, int64_t now) {
     if (!due) return 1;
     set_npms(ks, t);
     e->stats.partial_matches -= gone;
-    if (e->hooks.on_timeout) time_out_first(e, ks->pattern, t, due); /* (counts them) */
+    if (e->hooks.on_timeout) time_out_first(e, key_pattern(ks), t, due); /* (counts them) */
     else e->stats.timeouts += gone;
     while (due--) {
         release_front(e, first);

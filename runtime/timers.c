@@ -1,7 +1,15 @@
-/* timers.c — when windows close. Each partial match with a window has a
- * timer entry (deadline, key) in a lane; the engine takes the earliest
- * deadline of all lanes, fires the keys due then in creation order, and
- * a key whose window closed expires what is due (emit.c).
+/* timers.c — when windows close. A key's windows have timer entries
+ * (deadline, key) in lanes; the engine takes the earliest deadline of all
+ * lanes, fires the keys due then in creation order, and a key whose
+ * window closed expires what is due (emit.c).
+ *
+ * A pattern with gap windows arms an entry per partial match's gap and
+ * per `within` window (a family: the partial matches of one start). One
+ * without (most) keeps one `within` entry per key: it is armed for a
+ * window when the key has none pending (timers_arm_pm), and when it fires
+ * the key's next window end is armed in the re-arm lane (timers_rearm).
+ * At a million keys that is one entry per key instead of one per window
+ * (issue 18: 45 MB of 2.8M entries at W1's peak); docs/design.md, "Time".
  *
  * Entries are never removed early: an entry whose partial match has gone
  * (matched, pruned) fires as a no-op. A key state stays allocated while an
@@ -203,7 +211,9 @@ static timer_ent lane_pop(lane *l) {
 static void prefetch_next(const lane *l) {
     if (l->lo + 3 < l->hi) {
         const char *k = (const char *)AT(l, l->lo + 3).ks;
-        for (size_t off = 0; off < sizeof(key_state); off += 64) __builtin_prefetch(k + off);
+        /* (and its key's first 4 bytes: its pattern, key_pattern) */
+        for (size_t off = 0; off < sizeof(key_state) + 4; off += 64) __builtin_prefetch(k + off);
+        __builtin_prefetch(k + sizeof(key_state) + 3);
     }
     if (l->lo + 2 < l->hi) {
         const key_state *ks = AT(l, l->lo + 2).ks;
@@ -221,8 +231,10 @@ static void prefetch_next(const lane *l) {
  * key's partial matches whose window ends at t.deadline in that lane? */
 static int entry_live(const cep_engine *e, uint32_t li, const timer_ent *t) {
     const key_state *ks = t->ks;
-    const pat_rt *rt = &e->rt[ks->pattern];
-    const nfa_pattern *pat = &e->prog->patterns[ks->pattern];
+    const pat_rt *rt = &e->rt[key_pattern(ks)];
+    const nfa_pattern *pat = &e->prog->patterns[key_pattern(ks)];
+    /* One entry per key stands for all its windows (it is re-armed when it fires). */
+    if (timers_per_key(e, rt)) return ks->npms > 0;
     if (key_tecs(ks)) return li == rt->within_lane && tecs_has_start(ks, t->deadline - rt->within_ms);
     for (uint32_t i = 0; i < ks->nb; i++) {
         const bucket *b = &key_buckets(ks)[i];
@@ -338,14 +350,14 @@ static int add_entry(cep_engine *e, uint32_t li, int64_t d, key_state *ks, int r
 }
 
 static int arm_pm(cep_engine *e, key_state *ks, const pm *p, int new_family, int raw) {
-    const pat_rt *rt = &e->rt[ks->pattern];
+    const pat_rt *rt = &e->rt[key_pattern(ks)];
     /* A window ending at INT64_MAX or past it never closes: no entry. */
     if (new_family && rt->within_lane != NO_LANE && p->start < INT64_MAX - rt->within_ms &&
         add_entry(e, rt->within_lane, p->start + rt->within_ms, ks, raw) < 0)
         return -1;
     uint32_t gl = rt->gap_lane[p->state];
     if (gl != NO_LANE) {
-        int64_t gap = e->prog->patterns[ks->pattern].states[p->state].gap_ms, t = node_ev(p->node)->time;
+        int64_t gap = e->prog->patterns[key_pattern(ks)].states[p->state].gap_ms, t = node_ev(p->node)->time;
         if (t < INT64_MAX - gap && add_entry(e, gl, t + gap, ks, raw) < 0) return -1;
     }
     return 0;
@@ -365,6 +377,32 @@ static int arm_ttl(cep_engine *e, key_state *ks, int raw) {
 
 void timers_arm_ttl(cep_engine *e, key_state *ks) {
     if (arm_ttl(e, ks, 0) < 0) e->oom = 1;
+}
+
+/* The end of ks's first `within` window (INT64_MAX: none that closes), for
+ * a pattern without gaps: its buckets are each in start order. */
+static int64_t first_window_end(const cep_engine *e, const key_state *ks) {
+    const pat_rt *rt = &e->rt[key_pattern(ks)];
+    if (key_tecs(ks)) return tecs_first_deadline(e, ks);
+    int64_t s = INT64_MAX;
+    const bucket *bv = key_buckets(ks);
+    for (uint32_t i = 0; i < ks->nb; i++)
+        if (bv[i].lo < bv[i].hi && bv[i].v[bv[i].lo].start < s) s = bv[i].v[bv[i].lo].start;
+    return s < INT64_MAX - rt->within_ms ? s + rt->within_ms : INT64_MAX;
+}
+
+void timers_rearm(cep_engine *e, key_state *ks, int64_t d) {
+    if (!ks->npms || !timers_per_key(e, &e->rt[key_pattern(ks)])) return;
+    int64_t next = first_window_end(e, ks);
+    /* (Whatever ended by d has expired: next is later, or never.) */
+    if (next == INT64_MAX || next <= d) return;
+    if (timers_add(e, e->timers.nlanes - 2, next, ks) < 0) {
+        /* Its windows could never close: dropped, as a partial match
+         * whose entry cannot be armed is (step.c). */
+        e->oom = 1;
+        key_drop_pms(e, ks);
+        emit_release_held(e, key_pattern(ks), ks);
+    }
 }
 
 /* ---- lanes of a program ---------------------------------------------------------- */
@@ -501,10 +539,11 @@ static int set_build(cep_engine *e, const cep_program *p, lane_set *ls) {
                                0};
     }
     keyed_build(p, ls);
-    ls->nlanes = n + 1;
+    ls->nlanes = n + 2; /* then the re-arm lane and the TTL lane */
     ls->lanes = mem_calloc(ls->nlanes, sizeof *ls->lanes);
     if (!ls->lanes) goto oom;
     ls->lanes[n].kind = LANE_HEAP;
+    ls->lanes[n + 1].kind = LANE_HEAP;
     ls->lane_heap.less = lane_less;
     ls->lane_heap.moved = lane_moved;
     for (uint32_t i = 0; i < ls->nlanes; i++)
@@ -615,13 +654,15 @@ int timers_rebuild(cep_engine *e) {
     size_t *need = mem_calloc(e->timers.nlanes ? e->timers.nlanes : 1, sizeof *need);
     if (!need) return -1;
     for (key_state *ks = e->keyset.first; ks; ks = ks->next) {
-        const pat_rt *rt = &e->rt[ks->pattern];
+        const pat_rt *rt = &e->rt[key_pattern(ks)];
         for (uint32_t i = 0; i < ks->nb; i++) {
             const bucket *b = &key_buckets(ks)[i];
             size_t n = b->hi - b->lo;
             uint32_t gl = rt->gap_lane[b->state];
-            if (rt->within_lane != NO_LANE) need[rt->within_lane] += n;
+            if (rt->within_lane != NO_LANE) need[rt->within_lane] += timers_per_key(e, rt) ? 1 : n;
             if (gl != NO_LANE) need[gl] += n;
+            for (uint32_t j = b->lo; j < b->hi; j++) /* (see engine_timers.front) */
+                if (b->v[j].start > e->timers.front) e->timers.front = b->v[j].start;
         }
         if (e->cfg.state_ttl > 0) need[e->timers.nlanes - 1]++;
     }
@@ -631,10 +672,14 @@ int timers_rebuild(cep_engine *e) {
     mem_free(need);
     if (rc < 0) return -1;
     for (key_state *ks = e->keyset.first; ks; ks = ks->next) {
+        const pat_rt *rt = &e->rt[key_pattern(ks)];
         bucket *bv = key_buckets(ks);
+        int per_key = timers_per_key(e, rt);
         for (uint32_t i = 0; i < ks->nb; i++)
             for (uint32_t j = bv[i].lo; j < bv[i].hi; j++)
-                if (arm_pm(e, ks, &bv[i].v[j], 1, 1) < 0) return -1;
+                if (arm_pm(e, ks, &bv[i].v[j], !per_key, 1) < 0) return -1;
+        int64_t first = per_key && ks->nb ? first_window_end(e, ks) : INT64_MAX;
+        if (first != INT64_MAX && add_entry(e, rt->within_lane, first, ks, 1) < 0) return -1;
         if (arm_ttl(e, ks, 1) < 0) return -1;
     }
     for (uint32_t i = 0; i < e->timers.nlanes; i++) {

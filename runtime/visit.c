@@ -42,16 +42,12 @@ static uint32_t thr_bound(const route_thr *t, uint32_t n, int kind, const cep_va
     return lo;
 }
 
-static inline void thr_close(route_visit *out, const route_thr *t, uint32_t from, uint32_t to) {
-    for (uint32_t i = from; i < to; i++) {
-        uint64_t bit = (uint64_t)1 << t[i].state;
-        out[t[i].pos].maybe &= ~bit;
-        out[t[i].pos].sure &= ~bit;
-    }
+static inline void thr_close(uint64_t *closed, const route_thr *t, uint32_t from, uint32_t to) {
+    for (uint32_t i = from; i < to; i++) closed[t[i].pos] |= (uint64_t)1 << t[i].state;
 }
 
 /* Close the gates of group g's thresholds that value v fails. */
-static void thr_apply(route_visit *out, const route_tgroup *g, const route_thr *t, const cep_value *v) {
+static void thr_apply(uint64_t *out, const route_tgroup *g, const route_thr *t, const cep_value *v) {
     int kind = TC_NONE;
     double vd = 0;
     if (g->type == CEP_STRING) {
@@ -95,22 +91,38 @@ static void thr_apply(route_visit *out, const route_tgroup *g, const route_thr *
     thr_close(out, t, pass_hi, g->n);
 }
 
-/* The visits of field f's patterns for the event, at out; their count. */
-static uint32_t field_visits(const nfa_route *r, const route_field *f, const cep_value *vals, route_visit *out) {
+/* One routed field's patterns for the event's value (nfa_route_lookup). */
+typedef struct field_list {
+    const uint32_t *pi;
     uint32_t n;
     const route_ent *ent;
-    const uint32_t *pi = nfa_route_lookup(r, f, &vals[f->slot], &n, &ent);
-    if (!ent) {
-        for (uint32_t i = 0; i < n; i++) out[i] = (route_visit){~(uint64_t)0, 0, pi[i], 0};
-        return n;
-    }
-    const uint64_t *maybe = r->maybe + ent->first, *sure = r->sure + ent->first;
-    for (uint32_t i = 0; i < n; i++) out[i] = (route_visit){maybe[i], sure[i], pi[i], 1};
+} field_list;
+
+/* The gates that the thresholds of ent's value close, per pattern of its
+ * list, into closed[0 .. ent->n), which is all zeros before (whoever
+ * reads an entry sets it back to 0: no clearing pass per event). */
+static void ent_closed(const nfa_route *r, const route_ent *ent, const cep_value *vals, uint64_t *closed) {
     for (uint32_t i = 0; i < ent->tg_n; i++) {
         const route_tgroup *g = &r->tg[ent->tg_first + i];
-        thr_apply(out, g, r->thr + g->first, &vals[g->slot]);
+        thr_apply(closed, g, r->thr + g->first, &vals[g->slot]);
     }
-    return n;
+}
+
+/* The visits of a field's list, at out. */
+static void field_visits(const nfa_route *r, const field_list *l, const cep_value *vals, uint64_t *closed,
+                         route_visit *out) {
+    const route_ent *ent = l->ent;
+    if (!ent) {
+        for (uint32_t i = 0; i < l->n; i++) out[i] = (route_visit){~(uint64_t)0, 0, l->pi[i], 0};
+        return;
+    }
+    ent_closed(r, ent, vals, closed);
+    const uint64_t *maybe = r->maybe + ent->first, *sure = r->sure + ent->first;
+    for (uint32_t i = 0; i < l->n; i++) {
+        uint64_t c = ~closed[i];
+        closed[i] = 0;
+        out[i] = (route_visit){maybe[i] & c, sure[i] & c, l->pi[i], 1};
+    }
 }
 
 /* Merge a[0..na) and b[0..nb), ascending and each without repeats, into
@@ -164,39 +176,68 @@ static uint32_t keyed_visits(cep_engine *e, const nfa_route *r, const cep_value 
     return n;
 }
 
-int visit_build(cep_engine *e, const nfa_route *r, const cep_value *vals, const route_visit **visits) {
+/* The general case: every list merged into one, in the scratch (f0, the
+ * first field's lookup, already made; tmp's first m hold the keyed list). */
+static uint32_t visit_merged(cep_engine *e, const nfa_route *r, const cep_value *vals, const field_list *f0,
+                             uint32_t m, const route_visit **v) {
+    engine_scratch *sc = &e->scratch;
+    route_visit *out = sc->visit, *tmp = sc->visit_tmp;
+    /* The lists are disjoint (a pattern is routed by one field, or sees
+     * every event) and each ascending: merged, at most one of each. The
+     * keyed list (tmp's first m) may repeat some: merged last, once; the
+     * others are merged in out and above it in tmp. */
+    route_visit *base = tmp + m, *cur = out;
+    uint32_t n = 0;
+    for (uint32_t i = 0; i < r->nalways; i++) cur[n++] = (route_visit){~(uint64_t)0, 0, r->always[i], 0};
+    for (uint32_t f = 0; f < r->nfields; f++) {
+        field_list l = *f0;
+        if (f) l.pi = nfa_route_lookup(r, &r->fields[f], &vals[r->fields[f].slot], &l.n, &l.ent);
+        if (!l.n) continue;
+        field_visits(r, &l, vals, sc->closed, cur + n);
+        if (n == 0) {
+            n = l.n;
+            continue;
+        }
+        route_visit *o = cur == out ? base : out;
+        n = visit_merge(cur, n, cur + n, l.n, o);
+        cur = o;
+    }
+    if (m) {
+        route_visit *o = cur == out ? base : out;
+        n = visit_merge(cur, n, tmp, m, o);
+        cur = o;
+    }
+    *v = cur;
+    return n;
+}
+
+int visit_build(cep_engine *e, const nfa_route *r, const cep_value *vals, visit_set *vs) {
     engine_scratch *sc = &e->scratch;
     uint32_t need = 2 * e->prog->npatterns + 1; /* (keyed_visits: room for the list beside its copy) */
     if (sc->visit_cap < need) {
-        size_t cap = sc->visit_cap, tcap = sc->visit_cap;
+        size_t cap = sc->visit_cap, tcap = sc->visit_cap, ccap = sc->visit_cap;
         if (mem_grow((void **)&sc->visit, &cap, need, sizeof *sc->visit) < 0 ||
-            mem_grow((void **)&sc->visit_tmp, &tcap, cap, sizeof *sc->visit_tmp) < 0)
+            mem_grow((void **)&sc->visit_tmp, &tcap, cap, sizeof *sc->visit_tmp) < 0 ||
+            mem_grow((void **)&sc->closed, &ccap, cap, sizeof *sc->closed) < 0)
             return -1;
-        sc->visit_cap = (uint32_t)(cap < tcap ? cap : tcap);
+        memset(sc->closed, 0, ccap * sizeof *sc->closed); /* (ent_closed: zeros at rest) */
+        sc->visit_cap = (uint32_t)(cap < tcap ? (cap < ccap ? cap : ccap) : (tcap < ccap ? tcap : ccap));
     }
-    /* The lists are disjoint (a pattern is routed by one field, or sees
-     * every event) and each ascending: merged, at most one of each. */
-    route_visit *out = sc->visit, *tmp = sc->visit_tmp;
-    uint32_t n = 0;
-    for (uint32_t i = 0; i < r->nalways; i++) out[n++] = (route_visit){~(uint64_t)0, 0, r->always[i], 0};
-    for (uint32_t f = 0; f < r->nfields; f++) {
-        uint32_t m = field_visits(r, &r->fields[f], vals, out + n);
-        if (!m || n == 0) {
-            n += m;
-            continue;
-        }
-        n = visit_merge(out, n, out + n, m, tmp);
-        route_visit *t = out;
-        out = tmp;
-        tmp = t;
-    }
-    if (r->nkeyed) { /* (some may be in out already: once) */
-        uint32_t m = keyed_visits(e, r, vals, tmp);
-        if (m) {
-            memcpy(tmp + m, out, n * sizeof *out);
-            n = visit_merge(tmp + m, n, tmp, m, out);
+    field_list l = {NULL, 0, NULL};
+    if (r->nfields) l.pi = nfa_route_lookup(r, &r->fields[0], &vals[r->fields[0].slot], &l.n, &l.ent);
+    uint32_t m = r->nkeyed ? keyed_visits(e, r, vals, sc->visit_tmp) : 0;
+    if (r->nfields == 1 && !r->nalways && !m) {
+        if (!l.n) return 0; /* (most events of a stream that no rule names) */
+        if (l.ent) {
+            /* One routed value's patterns and nothing else: read in place
+             * (the visit loop sets closed back to zeros as it reads it). */
+            ent_closed(r, l.ent, vals, sc->closed);
+            vs->pi = l.pi;
+            vs->maybe = r->maybe + l.ent->first;
+            vs->sure = r->sure + l.ent->first;
+            return (int)l.n;
         }
     }
-    *visits = out;
-    return (int)n;
+    vs->pi = NULL;
+    return (int)visit_merged(e, r, vals, &l, m, &vs->v);
 }

@@ -59,7 +59,7 @@ M1='{"pattern":"p","key":1,"start":1,"end":2,"events":{"a":[{"ts":1,"u":1,"t":"a
 # waits for more input (before issue 16: only when the writer closed).
 mkfifo fifo
 exec 3<> fifo
-rm -f out err # (see below, "an orderly stop")
+rm -f out err # the background shell truncates them late: no stale line may count
 "$CEP" run -Wnone p.cep fifo > out 2> err 3>&- &
 pid=$!
 guard "$pid"
@@ -82,7 +82,7 @@ unguard
 # Late events and rejected lines go out at once too.
 rm -f fifo; mkfifo fifo
 exec 3<> fifo
-rm -f out err late.jsonl errors.jsonl
+rm -f out err late.jsonl errors.jsonl # no stale line may count (as above)
 "$CEP" run -Wnone --late late.jsonl --errors errors.jsonl p.cep fifo > out 2> err 3>&- &
 pid=$!
 guard "$pid"
@@ -106,12 +106,11 @@ check "--flush-interval 0" "$M1" out
 for sig in TERM INT; do
     rm -f fifo; mkfifo fifo
     exec 3<> fifo
-    # No output left from before: the wait below must see this tool's
-    # match, written once its handlers are set. Seeing the last test's
-    # line, it signalled the shell's child before its exec; the shell's
-    # trap took the signal there, so the tool never had it and waited
-    # for input until the guard killed it (exit 137, 1 run in 6 to 30).
-    rm -f out err to.jsonl
+    # No stale line may count: seeing the last test's line, the test
+    # signalled the shell's child before its exec; the script's TERM trap
+    # took the signal there, so the tool never had it and waited for input
+    # until the guard killed it (exit 137, 1 run in 6 to 30).
+    rm -f out err to.jsonl # the background shell truncates them late
     "$CEP" run -Wnone --stats --timeouts to.jsonl p.cep fifo > out 2> err 3>&- &
     pid=$!
     guard "$pid"
@@ -233,7 +232,7 @@ Try 'cepheus --help' for more information." err
 # ---- --progress ----------------------------------------------------------------------------
 rm -f fifo; mkfifo fifo
 exec 3<> fifo
-rm -f out err
+rm -f out err # the background shell truncates them late: no stale line may count
 "$CEP" run -Wnone --progress p.cep fifo > out 2> err 3>&- &
 pid=$!
 guard "$pid"

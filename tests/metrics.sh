@@ -248,6 +248,8 @@ cat >> "$TMP/expected_ckpt" <<'EOF'
 # TYPE cepheus_checkpoint_size_bytes gauge
 # HELP cepheus_checkpoint_pause_seconds How long matching stopped to start the last checkpoint (0: none yet).
 # TYPE cepheus_checkpoint_pause_seconds gauge
+# HELP cepheus_checkpoint_pause_max_seconds The longest a checkpoint or savepoint stopped matching so far (0: none yet).
+# TYPE cepheus_checkpoint_pause_max_seconds gauge
 EOF
 mkdir -p "$TMP/ck"
 if start "checkpoints" --checkpoint "$TMP/ck" --checkpoint-every 100 -o "$TMP/out" "$TMP/pat.cep"; then
@@ -255,6 +257,7 @@ if start "checkpoints" --checkpoint "$TMP/ck" --checkpoint-every 100 -o "$TMP/ou
     grep -q '^cepheus_checkpoints_total 10$' "$TMP/metrics" && grep -q '^cepheus_checkpoints_failed_total 0$' "$TMP/metrics" &&
         grep -Eq '^cepheus_checkpoint_duration_seconds [0-9.e-]+$' "$TMP/metrics" &&
         grep -Eq '^cepheus_checkpoint_pause_seconds [0-9.e-]+$' "$TMP/metrics" &&
+        grep -Eq '^cepheus_checkpoint_pause_max_seconds [0-9.e-]+$' "$TMP/metrics" &&
         grep -Eq "^cepheus_checkpoint_size_bytes $(wc -c < "$TMP/ck/checkpoint")$" "$TMP/metrics" && ok ||
         ko "checkpoint metrics: $(grep checkpoint "$TMP/metrics")"
 fi

@@ -51,6 +51,14 @@ refused() {
     if ! cmp -s before after; then bad "$1" "the outputs changed"; return; fi
     ok
 }
+# The end-of-run summary counts the checkpoints (issue 18: taken, last and
+# worst pause, the last one's time and size); --quiet leaves it out.
+fresh
+grep -Eq '^cepheus: [0-9,]+ checkpoints?; pause last [0-9.]+ ms, worst [0-9.]+ ms; the last written in [0-9.]+ s, [0-9,]+ bytes$' err &&
+    ok || bad "summary" "no line on the checkpoints"
+"$CEP" run --quiet --checkpoint ck2 --checkpoint-every 4 --output q.jsonl a.cep ev.jsonl > /dev/null 2> err
+grep -q checkpoint err && bad "--quiet" "a line on the checkpoints" || ok
+
 # MODE: "" (one engine) or "--threads 2" (a pool): a checkpoint is checked
 # and refused alike in both.
 MODE=

@@ -101,9 +101,9 @@ pid=
     bad "SIGUSR1 without --savepoint-dir" "message: $(cat err)"
 
 # ---- --checkpoint-interval -------------------------------------------------------
-# 600 lines, the clock read every 256: a checkpoint at line 512 when 3 s
-# have passed by then (the FIFO holds back lines 301-600 for 4 s), none
-# by the event count (only the interval was given).
+# 600 lines; the FIFO holds back lines 301-600 for 4 s: the checkpoint is
+# taken at line 300 when 3 s have passed, while the run waits for input,
+# none by the event count (only the interval was given).
 i=0
 : > many.jsonl
 while [ $i -lt 600 ]; do
@@ -130,9 +130,9 @@ grep -q '^checkpoints: 1$' err && ok || bad "--checkpoint-interval" "expected on
 cp m.jsonl m-r.jsonl
 "$CEP" run -q --restore ck --output m-r.jsonl p.cep many.jsonl > /dev/null 2> err
 cmp -s m-r.jsonl mref.jsonl && ok || bad "--checkpoint-interval restore" "output differs"
-# Its position: line 512 (the header's third u64, lineno, at byte 24).
+# Its position: line 300 (the header's third u64, lineno, at byte 24).
 lineno=$(od -An -t u8 -j 24 -N 8 ck/checkpoint | tr -d ' ')
-[ "$lineno" = 512 ] && ok || bad "--checkpoint-interval" "checkpoint at line $lineno, expected 512"
+[ "$lineno" = 300 ] && ok || bad "--checkpoint-interval" "checkpoint at line $lineno, expected 300"
 # No checkpoint by count when only the interval is given, none by time in 1h.
 rm -rf ck
 "$CEP" run -q --stats --checkpoint ck --checkpoint-interval 1h --checkpoint-every 100 --output m.jsonl p.cep many.jsonl > /dev/null 2> err
@@ -147,8 +147,8 @@ grep -q '^checkpoints: 0$' err && ok || bad "interval alone" "expected no checkp
 # 301-3000 for 1 s, long enough for the first writer to be done (a due
 # checkpoint asks a busy writer again 1,024 lines later): without a pause
 # at least one more checkpoint follows, with a pause of 1h none does (the
-# one at line 100 stays); with auto (a rest as long as the last writer
-# took, here milliseconds) more follow too.
+# one at line 100 stays); with auto (the default: a rest as long as the
+# last writer took, here milliseconds) more follow too.
 i=0
 : > long.jsonl
 while [ $i -lt 3000 ]; do
@@ -171,9 +171,12 @@ feed() { # ARGS...: a run reading long.jsonl's lines through the FIFO
     st=$?
     pid=
 }
-feed
+feed --checkpoint-min-pause 0
 [ "$st" = 0 ] && grep -q '^checkpoints: [2-9]$' err && ok ||
     bad "no min pause" "exit $st, expected more checkpoints: $(grep '^checkpoints' err)"
+feed
+[ "$st" = 0 ] && grep -q '^checkpoints: [2-9]$' err && ok ||
+    bad "min pause default" "exit $st, expected more checkpoints: $(grep '^checkpoints' err)"
 feed --checkpoint-min-pause auto
 [ "$st" = 0 ] && grep -q '^checkpoints: [2-9]$' err && ok ||
     bad "min pause auto" "exit $st, expected more checkpoints: $(grep '^checkpoints' err)"
@@ -185,6 +188,54 @@ lineno=$(od -An -t u8 -j 24 -N 8 ck/checkpoint | tr -d ' ')
 cp l.jsonl l-r.jsonl
 "$CEP" run -q --restore ck --output l-r.jsonl p.cep long.jsonl > /dev/null 2> err
 cmp -s l-r.jsonl lref.jsonl && ok || bad "--checkpoint-min-pause restore" "output differs"
+
+# A stream that stops while a checkpoint is held (the writer of the one at
+# line 100 at work, then the rest after it): the checkpoint of line 300 is
+# taken while the run waits, without another line, within the rest (the
+# default auto, or 1 s); the run then goes on as usual.
+# ck_line: the line of the checkpoint in place (empty: none yet).
+ck_line() { od -An -t u8 -j 24 -N 8 ck/checkpoint 2>/dev/null | tr -d ' '; }
+stops() { # NAME same|sorted ARGS... (sorted: a pool writes keys in another order)
+    name=$1 order=$2
+    shift 2
+    rm -rf ck
+    "$CEP" run -q --stats --checkpoint ck --checkpoint-every 100 "$@" --output l.jsonl p.cep in.fifo > /dev/null 2> err &
+    pid=$!
+    exec 3> in.fifo
+    cat l1.jsonl >&3
+    i=0
+    while [ "$(ck_line)" != 300 ] && [ $i -lt 200 ]; do
+        sleep 0.05
+        i=$((i + 1))
+    done
+    [ "$(ck_line)" = 300 ] && ok || bad "$name" "no checkpoint of line 300 while waiting (at: $(ck_line))"
+    cat l2.jsonl >&3
+    exec 3>&-
+    wait $pid
+    st=$?
+    pid=
+    if [ "$order" = sorted ]; then same=$([ "$(sort l.jsonl)" = "$(sort lref.jsonl)" ] && echo y)
+    else same=$(cmp -s l.jsonl lref.jsonl && echo y); fi
+    [ "$st" = 0 ] && [ "$same" = y ] && ok || bad "$name" "exit $st or output differs"
+}
+stops "held, default rest" same
+stops "held, rest 1s" same --checkpoint-min-pause 1s
+stops "held, --checkpoint-interval" same --checkpoint-interval 500ms --checkpoint-every 1000
+stops "held, --threads 2" sorted --threads 2 --checkpoint-min-pause 1s
+
+# ---- --checkpoint-log ----------------------------------------------------------------
+# A line per checkpoint, appended: position, pause, state at the fork, time
+# to write and size (what --stats sums up); a restored run appends to it.
+rm -rf ck cklog.jsonl
+head -n 2500 long.jsonl > part.jsonl
+"$CEP" run -q --stats --checkpoint ck --checkpoint-every 1000 --checkpoint-min-pause 0 --checkpoint-log cklog.jsonl \
+    --output l.jsonl p.cep part.jsonl > /dev/null 2> err
+n=$(sed -n 's/^checkpoints: //p' err)
+[ "$(wc -l < cklog.jsonl)" = "$n" ] && [ "$n" -ge 1 ] && ok || bad "--checkpoint-log" "$n checkpoints, log: $(cat cklog.jsonl)"
+grep -Eq '^[{]"kind":"checkpoint","time":"[0-9T:.-]+Z","events":1000,"pause_ms":[0-9.]+,"pause_cpu_ms":[0-9.]+,"fork_ms":[0-9.]+,"partial_matches":[0-9]+,"keys":[0-9]+,"state_bytes":[1-9][0-9]*,"rss_bytes":[1-9][0-9]*,"ok":true,"write_seconds":[0-9.]+,"bytes":[1-9][0-9]*[}]$' cklog.jsonl &&
+    ok || bad "--checkpoint-log" "first line: $(head -n 1 cklog.jsonl)"
+"$CEP" run -q --restore ck --checkpoint ck --checkpoint-every 500 --checkpoint-log cklog.jsonl --output l.jsonl p.cep long.jsonl > /dev/null 2> err
+[ "$(wc -l < cklog.jsonl)" -gt "$n" ] && cmp -s l.jsonl lref.jsonl && ok || bad "--checkpoint-log restored" "not appended, or output differs"
 
 # ---- usage errors ----------------------------------------------------------------
 usage() { # NAME EXPECTED-MESSAGE ARGS...
@@ -204,6 +255,8 @@ usage "min pause alone" "--checkpoint-min-pause needs --checkpoint DIR" \
     --checkpoint-min-pause 1s --output o p.cep ev.jsonl
 usage "min pause unit" "invalid --checkpoint-min-pause '1x': expected auto or a duration: milliseconds, or an integer followed by ms, s, m, h or d (e.g. 2s)" \
     --checkpoint ck --checkpoint-min-pause 1x --output o p.cep ev.jsonl
+usage "log alone" "--checkpoint-log needs --checkpoint DIR or --savepoint-dir DIR" \
+    --checkpoint-log l --output o p.cep ev.jsonl
 usage "savepoint stdin" "--savepoint-dir needs event files, not standard input" \
     --savepoint-dir sp --output o p.cep
 usage "savepoint output" "--savepoint-dir needs --output FILE" --savepoint-dir sp p.cep ev.jsonl
