@@ -545,6 +545,22 @@ static int keep_bytes(void *ud, const void *buf, size_t len) {
     return 0;
 }
 
+/* Snapshot e, free it, and restore the bytes into a new engine of p with
+ * c's callbacks (and the allowed lateness, when >= 0): the engine that goes
+ * on. */
+static cep_engine *reborn(cep_engine *e, const cep_program *p, collected *c, int64_t lateness) {
+    bytes b = {0};
+    ck_assert_int_eq(cep_engine_snapshot(e, keep_bytes, &b), CEP_OK);
+    cep_engine_free(e);
+    ck_assert_int_eq(cep_engine_new(p, &e), CEP_OK);
+    if (lateness >= 0) ck_assert_int_eq(cep_engine_set_allowed_lateness(e, lateness), CEP_OK);
+    cep_engine_on_match(e, on_match, c);
+    cep_engine_on_timeout(e, on_timeout_mark, c);
+    ck_assert_int_eq(cep_engine_restore(e, b.v, b.n), CEP_OK);
+    free(b.v);
+    return e;
+}
+
 /* A key's first partial match in a key group is made in the key state's
  * own block (keys.c, engine_key_fresh), and a key whose one partial match
  * times out goes at once (engine.c, expire_lone). Here (u1, p) takes a
@@ -569,15 +585,7 @@ START_TEST(first_partial_match_paths) {
         cep_engine_on_timeout(e, on_timeout_mark, &c);
         for (int i = 0; i < 4; i++) {
             ck_assert_int_eq(cep_engine_push_json(e, lines[i], strlen(lines[i])), CEP_OK);
-            if (i != cut) continue;
-            bytes b = {0};
-            ck_assert_int_eq(cep_engine_snapshot(e, keep_bytes, &b), CEP_OK);
-            cep_engine_free(e);
-            ck_assert_int_eq(cep_engine_new(p, &e), CEP_OK);
-            cep_engine_on_match(e, on_match, &c);
-            cep_engine_on_timeout(e, on_timeout_mark, &c);
-            ck_assert_int_eq(cep_engine_restore(e, b.v, b.n), CEP_OK);
-            free(b.v);
+            if (i == cut) e = reborn(e, p, &c, -1);
         }
         ck_assert_int_eq(cep_engine_finish(e), CEP_OK);
         ck_assert_msg(!strcmp(c.text, want), "cut %d: %s", cut, c.text);
@@ -901,16 +909,7 @@ START_TEST(timer_one_per_key) {
         for (int i = 0; i < N; i++) {
             ck_assert_int_eq(cep_engine_push_json(e, lines[i], strlen(lines[i])), CEP_OK);
             if (cut < 0) ck_assert_uint_eq(timer_entries(e), entries[i]);
-            if (i != cut) continue;
-            bytes b = {0};
-            ck_assert_int_eq(cep_engine_snapshot(e, keep_bytes, &b), CEP_OK);
-            cep_engine_free(e);
-            ck_assert_int_eq(cep_engine_new(p, &e), CEP_OK);
-            ck_assert_int_eq(cep_engine_set_allowed_lateness(e, 50), CEP_OK);
-            cep_engine_on_match(e, on_match, &c);
-            cep_engine_on_timeout(e, on_timeout_mark, &c);
-            ck_assert_int_eq(cep_engine_restore(e, b.v, b.n), CEP_OK);
-            free(b.v);
+            if (i == cut) e = reborn(e, p, &c, 50);
         }
         ck_assert_int_eq(cep_engine_finish(e), CEP_OK);
         ck_assert_msg(!strcmp(c.text, want), "cut %d: %s", cut, c.text);
