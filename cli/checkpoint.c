@@ -294,7 +294,9 @@ static void finished(ckpt_bg *bg) {
     double ended = age > 0 && age < now - bg->started ? now - age : now;
     bg->rec.write_seconds = ended - bg->started;
     bg->rec.bytes = have ? (uint64_t)st.st_size : 0;
-    if (bg->savepoint) {
+    if (bg->savepoint) { /* its own figures: the rest follows checkpoints only */
+        bg->sp_last_size = bg->rec.bytes;
+        bg->sp_last_duration = bg->rec.write_seconds;
         bg->sp_taken++;
         return;
     }

@@ -81,6 +81,8 @@ typedef struct ckpt_bg {
     /* Savepoints (SIGUSR1, --savepoint-dir) share the one writer. */
     int savepoint;             /* the running child writes a savepoint */
     uint64_t sp_starts, sp_taken;
+    double sp_last_duration;   /* the last savepoint's, as last_duration */
+    uint64_t sp_last_size;
     char sp_path[4096];        /* the savepoint being (or last) written */
     FILE *log;                 /* --checkpoint-log, or NULL (owned by the run) */
     int log_failed;            /* it could not be written: said once, no more */

@@ -813,6 +813,8 @@ static void print_stats(const reading *rd, const cep_stats *st, double t0) {
             c->taken, c->sp_taken, c->last_pause * 1e3, n ? c->pause_sum * 1e3 / (double)n : 0.0,
             checkpoint_pause_p50(c) * 1e3, c->worst_pause * 1e3, n ? c->pause_cpu_sum * 1e3 / (double)n : 0.0,
             c->worst_pause_cpu * 1e3, c->last_duration, c->last_size);
+    if (c->sp_taken)
+        fprintf(stderr, "last savepoint: %.3f s to write, %" PRIu64 " bytes\n", c->sp_last_duration, c->sp_last_size);
 }
 
 /* The end-of-run summary's line on checkpoints (issue 18: taken, last and
@@ -821,11 +823,18 @@ static void print_stats(const reading *rd, const cep_stats *st, double t0) {
 static void print_checkpoints(const ckpt_bg *c, FILE *f) {
     if (!c->taken && !c->sp_taken) return;
     char a[32], b[32], z[32];
-    fprintf(f, "cepheus: %s checkpoint%s", summary_count(c->taken, a, sizeof a), c->taken == 1 ? "" : "s");
+    if (c->taken)
+        fprintf(f, "cepheus: %s checkpoint%s", summary_count(c->taken, a, sizeof a), c->taken == 1 ? "" : "s");
     if (c->sp_taken)
-        fprintf(f, " and %s savepoint%s", summary_count(c->sp_taken, b, sizeof b), c->sp_taken == 1 ? "" : "s");
-    fprintf(f, "; pause last %.1f ms, worst %.1f ms; the last written in %.2f s, %s bytes\n", c->last_pause * 1e3,
-            c->worst_pause * 1e3, c->last_duration, summary_count(c->last_size, z, sizeof z));
+        fprintf(f, "%s%s savepoint%s", c->taken ? " and " : "cepheus: ", summary_count(c->sp_taken, b, sizeof b),
+                c->sp_taken == 1 ? "" : "s");
+    fprintf(f, "; pause last %.1f ms, worst %.1f ms", c->last_pause * 1e3, c->worst_pause * 1e3);
+    if (c->taken)
+        fprintf(f, "; the last written in %.2f s, %s bytes", c->last_duration, summary_count(c->last_size, z, sizeof z));
+    if (c->sp_taken)
+        fprintf(f, "; the last savepoint in %.2f s, %s bytes", c->sp_last_duration,
+                summary_count(c->sp_last_size, z, sizeof z));
+    fputc('\n', f);
 }
 
 static int run_events(runner *x, run_ctx *r, const run_opts *o, input *in,
