@@ -39,6 +39,11 @@ int option_error_in(int c, char *const *argv, const struct option *opts);
 int compile_file(const char *path, cep_program **prog);
 /* The same, and on success *text (malloc'd) and *len: the text compiled. */
 int compile_file_keep(const char *path, cep_program **prog, char **text, size_t *len);
+/* The same, printing the warnings w asks for (print_warnings; w NULL:
+ * none); a warning counted as an error returns EXIT_PATTERN, *prog set. */
+struct warn_opts;
+int compile_file_warn(const char *path, cep_program **prog, char **text, size_t *len, const struct warn_opts *w,
+                      unsigned skip);
 /* --load MODULE (cli/plugin.c): load a shared object and let its
  * cep_plugin_register add functions; EXIT_OK or the status after saying why
  * not. cli_compiler() is the compiler every compile of the tool uses (NULL:
@@ -73,11 +78,11 @@ typedef struct warn_opts {
 } warn_opts;
 /* Apply one -W argument (the text after -W). EXIT_OK or a usage error. */
 int warn_option(warn_opts *w, const char *arg);
-/* Print the warnings of pattern text that compiles, read from path (codes
+/* Print the warnings d (cep_compile_lint's) of the pattern file path (codes
  * whose bit is in skip are left out: a run option already bounds what they
  * warn about). EXIT_OK, EXIT_PATTERN when a warning counted as an error, or
  * EXIT_INTERNAL. */
-int print_warnings(const char *path, const char *text, size_t len, const warn_opts *w, unsigned skip);
+int print_warnings(const char *path, const cep_diag *d, const warn_opts *w, unsigned skip);
 /* The whole file, NUL-terminated, in a malloc'd buffer; NULL with errno. */
 char *read_file(const char *path, size_t *len);
 

@@ -86,14 +86,11 @@ int warn_option(warn_opts *w, const char *arg) {
 
 #define MAX_WARNINGS_SHOWN 50
 
-int print_warnings(const char *path, const char *text, size_t len, const warn_opts *w, unsigned skip) {
+int print_warnings(const char *path, const cep_diag *d, const warn_opts *w, unsigned skip) {
     if (w->none && !w->error) return EXIT_OK;
-    cep_diag *d = NULL;
-    int rc = cep_lint(cli_compiler(), text, len, path, &d), status = EXIT_OK;
+    int status = EXIT_OK;
     size_t shown = 0, unshown = 0;
-    if (rc == CEP_ENOMEM) status = fail(EXIT_INTERNAL, "out of memory");
-    /* Errors: the compile that follows reports them. */
-    for (size_t i = 0; rc == CEP_OK && i < cep_diag_count(d); i++) {
+    for (size_t i = 0; i < cep_diag_count(d); i++) {
         int bit = cep_diag_code(d, i) - CEP_DIAG_W_UNBOUNDED;
         unsigned m = bit >= 0 && bit < 32 ? 1u << bit : 0;
         int as_error = w->as_errors || (w->error & m);
@@ -114,7 +111,6 @@ int print_warnings(const char *path, const char *text, size_t len, const warn_op
         cep_free(one);
     }
     if (unshown) fprintf(stderr, "%s: warning: too many warnings: %zu more not shown\n", path, unshown);
-    cep_diag_free(d);
     return status;
 }
 
@@ -142,13 +138,9 @@ int cmd_check(int argc, char **argv) {
     int status = EXIT_OK;
     for (int i = optind; i < argc; i++) {
         cep_program *prog;
-        char *text = NULL;
-        size_t len = 0;
-        /* Read once: the file may be a pipe. */
-        int s = compile_file_keep(argv[i], &prog, &text, &len);
+        /* Read and compiled once: the file may be a pipe. */
+        int s = compile_file_warn(argv[i], &prog, NULL, NULL, &w, 0);
         cep_program_free(prog);
-        if (s == EXIT_OK) s = print_warnings(argv[i], text, len, &w, 0);
-        free(text);
         if (s == EXIT_OK && verbose) printf("%s: ok\n", argv[i]);
         /* The worst status wins: usage and internal errors over pattern errors. */
         if (s > status) status = s;

@@ -1005,8 +1005,7 @@ static int run_kafka(const run_opts *o) {
     cep_program *prog;
     char *text = NULL;
     size_t len = 0;
-    int st = compile_file_keep(o->pattern_file, &prog, &text, &len);
-    if (st == EXIT_OK) st = print_warnings(o->pattern_file, text, len, &o->warn, run_warn_skip(o));
+    int st = compile_file_warn(o->pattern_file, &prog, &text, &len, &o->warn, run_warn_skip(o));
     free(text);
     if (st != EXIT_OK) {
         cep_program_free(prog);
@@ -1086,9 +1085,7 @@ static void install_signals(void) {
 static int job_load(run_job *j) {
     const run_opts *o = j->o;
     run_ctx *r = &j->r;
-    int status = compile_file_keep(o->pattern_file, &j->prog, &r->text, &r->text_len);
-    if (status == EXIT_OK)
-        status = print_warnings(o->pattern_file, r->text, r->text_len, &o->warn, run_warn_skip(o));
+    int status = compile_file_warn(o->pattern_file, &j->prog, &r->text, &r->text_len, &o->warn, run_warn_skip(o));
     if (status != EXIT_OK) return status;
     if (summary_init(&r->sum, j->prog, o->time_field, o->max_delay, o->lateness) != 0)
         return fail(EXIT_INTERNAL, "out of memory");

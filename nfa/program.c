@@ -209,8 +209,11 @@ CEP_API int cep_compile(const cep_compiler *c, const char *text, size_t len, con
     return compile_text(c, text, len, name, prog, diag, NULL);
 }
 
-CEP_API int cep_lint(const cep_compiler *c, const char *text, size_t len, const char *name,
-                     cep_diag **diag) {
+/* cep_lint, keeping the program when prog is not NULL (cep_compile_lint):
+ * one compile gives both. */
+static int lint_text(const cep_compiler *c, const char *text, size_t len, const char *name,
+                     cep_program **prog, cep_diag **diag) {
+    if (prog) *prog = NULL;
     if (diag) *diag = NULL;
     if (!diag || (!text && len)) return CEP_EINVAL;
     if (len > UINT32_MAX / 2) return CEP_ERANGE;
@@ -218,7 +221,6 @@ CEP_API int cep_lint(const cep_compiler *c, const char *text, size_t len, const 
     cep_program *p = NULL;
     if (!w) return CEP_ENOMEM;
     int rc = compile_text(c, text, len, name, &p, &errs, w);
-    cep_program_free(p);
     if (rc == CEP_OK && (diag_finish(w) < 0 || diag_oom(w))) rc = CEP_ENOMEM;
     if (rc == CEP_OK) {
         cep_diag_free(errs);
@@ -227,7 +229,23 @@ CEP_API int cep_lint(const cep_compiler *c, const char *text, size_t len, const 
         cep_diag_free(w);
         *diag = errs;
     }
+    if (rc == CEP_OK && prog) *prog = p;
+    else cep_program_free(p);
     return rc;
+}
+
+CEP_API int cep_lint(const cep_compiler *c, const char *text, size_t len, const char *name,
+                     cep_diag **diag) {
+    return lint_text(c, text, len, name, NULL, diag);
+}
+
+CEP_API int cep_compile_lint(const cep_compiler *c, const char *text, size_t len, const char *name,
+                             cep_program **prog, cep_diag **diag) {
+    if (!prog) {
+        if (diag) *diag = NULL;
+        return CEP_EINVAL;
+    }
+    return lint_text(c, text, len, name, prog, diag);
 }
 
 CEP_API size_t cep_program_field_depth(const cep_program *p, size_t slot) {

@@ -246,6 +246,16 @@ static int scenario_compile(int *bad) {
     }
     cep_diag_free(d);
     d = NULL;
+    /* The same with the program kept (cep_compile_lint). */
+    p = NULL;
+    rc = cep_compile_lint(NULL, LINT, sizeof LINT - 1, "oom", &p, &d);
+    if (rc == CEP_ENOMEM) seen = 1;
+    else
+        CHECK(rc == CEP_OK && p && cep_diag_count(d) == 7, "compile_lint returned %s, %zu warnings",
+              cep_strerror(rc), cep_diag_count(d));
+    cep_program_free(p);
+    cep_diag_free(d);
+    d = NULL;
     for (int i = 0; i < 2; i++) {
         char *out = NULL;
         rc = cep_format(LAYOUT[i], strlen(LAYOUT[i]), "oom", &out, &d);

@@ -54,6 +54,34 @@ START_TEST(lint_errors_and_arguments) {
 }
 END_TEST
 
+/* cep_compile_lint: cep_compile's program and cep_lint's warnings from one
+ * compile; on errors, cep_lint's errors and no program. */
+START_TEST(compile_lint_both) {
+    const char *src = "pattern p\n  begin a where x == 1\n  next b where x == 2\n  within 1m\n";
+    cep_program *p = NULL;
+    cep_diag *d = NULL, *l = NULL;
+    ck_assert_int_eq(cep_compile_lint(NULL, src, strlen(src), "w.cep", &p, &d), CEP_OK);
+    ck_assert_ptr_nonnull(p);
+    ck_assert_int_eq(cep_lint(NULL, src, strlen(src), "w.cep", &l), CEP_OK);
+    ck_assert_uint_eq(cep_diag_count(d), 1);
+    ck_assert_str_eq(cep_diag_render(d), cep_diag_render(l));
+    ck_assert_uint_eq(cep_program_pattern_count(p), 1);
+    cep_program_free(p);
+    cep_diag_free(d);
+    cep_diag_free(l);
+    const char *bad = "pattern p key k begin a where zz[0].x > 1 within 1m\n";
+    ck_assert_int_eq(cep_compile_lint(NULL, bad, strlen(bad), NULL, &p, &d), CEP_EPATTERN);
+    ck_assert_ptr_null(p);
+    ck_assert_uint_eq(cep_diag_count(d), 1);
+    ck_assert_int_eq(cep_diag_code(d, 0), CEP_DIAG_NAME);
+    cep_diag_free(d);
+    ck_assert_int_eq(cep_compile_lint(NULL, src, strlen(src), NULL, NULL, &d), CEP_EINVAL);
+    ck_assert_ptr_null(d);
+    ck_assert_int_eq(cep_compile_lint(NULL, src, strlen(src), NULL, &p, NULL), CEP_EINVAL);
+    ck_assert_ptr_null(p);
+}
+END_TEST
+
 START_TEST(lint_each_kind) {
     static const struct { const char *src; int code; } cases[] = {
         {"pattern p key k begin a followedBy b", CEP_DIAG_W_UNBOUNDED},
@@ -136,6 +164,7 @@ Suite *rules_suite(void) {
     tcase_add_test(tc, lint_warning_fields);
     tcase_add_test(tc, lint_errors_and_arguments);
     tcase_add_test(tc, lint_each_kind);
+    tcase_add_test(tc, compile_lint_both);
     tcase_add_test(tc, format_layout);
     tcase_add_test(tc, format_refusals);
     suite_add_tcase(s, tc);
