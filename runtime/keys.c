@@ -233,7 +233,15 @@ static inline __attribute__((always_inline)) key_state *key_alloc(cep_engine *e,
     memset(ks, 0, sizeof *ks);
     ks->key_len = len;
     ks->room = room != 0;
-    memcpy(ks->key, key, len);
+    if (len >= 8 && len <= 16) { /* (most keys: two words, not a call) */
+        uint64_t a, b;
+        memcpy(&a, key, 8);
+        memcpy(&b, key + len - 8, 8);
+        memcpy(ks->key, &a, 8);
+        memcpy(ks->key + len - 8, &b, 8);
+    } else {
+        memcpy(ks->key, key, len);
+    }
     memcpy(ks->key, &pattern, 4); /* (an encoded key starts with its pattern: key may be its group's) */
     return ks;
 }
