@@ -227,7 +227,8 @@ void key_array_free(cep_engine *e, key_state *ks, pm *v, uint32_t cap) {
 
 /* A new key state's block (room: with its first partial match's), its
  * fields zero but these. */
-static inline __attribute__((always_inline)) key_state *key_alloc(cep_engine *e, uint32_t pattern, const char *key, uint32_t len, int room) {
+static inline __attribute__((always_inline)) key_state *key_alloc(cep_engine *e, uint32_t pattern, const char *key,
+                                                                   uint32_t len, int room) {
     key_state *ks = room ? key_block_take(e, room_off(len) + sizeof(pm)) : slab_alloc(&e->store.mem, sizeof *ks + len);
     if (!ks) return NULL;
     memset(ks, 0, sizeof *ks);
