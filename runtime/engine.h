@@ -390,6 +390,8 @@ typedef struct engine_keyset {
     uint64_t nkey_states;     /* key states allocated (holding state or not) */
 } engine_keyset;
 
+#define KEY_PARK_CLASSES 32
+
 /* Where stored events, key states and nodes live. */
 typedef struct engine_store {
     slab mem;                 /* events, key states, buckets */
@@ -397,6 +399,15 @@ typedef struct engine_store {
     node_slab *slabs;
     uint64_t node_slabs, pooled_nodes; /* slabs made, pool nodes in use */
     uint64_t event_bytes;     /* bytes of the stored events */
+    /* Key blocks freed lately, by slab class (8-byte steps to 256),
+     * kept for the next key of that class (keys.c: a grouped pattern's
+     * key is made and freed with its one partial match, five times an
+     * event in a rule set), linked through their first word; counted
+     * free in mem.in_use (their chunks stay out of the empty chunks:
+     * at most KEY_PARK_MAX blocks a class, keys.c). */
+    void *park[KEY_PARK_CLASSES];
+    uint8_t npark[KEY_PARK_CLASSES];
+    int pooled;               /* slab_pooled(): else no block is kept */
 } engine_store;
 
 /* Deadlines: `within` windows, gaps and the state TTL (timers.c). */

@@ -189,19 +189,60 @@ static size_t key_bytes(const key_state *ks) {
     return ks->room ? room_off(ks->key_len) + sizeof(pm) : sizeof *ks + ks->key_len;
 }
 
+/* Most keys of a grouped pattern are made with their first partial match
+ * and freed a window later with their last, five times an event in a
+ * rule set (W8), all of a size (the group's key): up to this many freed
+ * blocks are kept, and the next key of that size takes the one freed
+ * last, whose lines are likely still in cache, without slab_alloc's
+ * search for a class and a chunk. They count as free memory (in_use). */
+#define KEY_PARK_MAX 64
+
+static inline __attribute__((always_inline)) void *key_block_take(cep_engine *e, size_t n) {
+    engine_store *st = &e->store;
+    size_t c = (n - 1) >> 3; /* (slab.c's class of n, when n <= 256) */
+    void *p = c < KEY_PARK_CLASSES ? st->park[c] : NULL;
+    if (!p) return slab_alloc(&st->mem, n);
+    memcpy(&st->park[c], p, sizeof p);
+    st->npark[c]--;
+    st->mem.in_use += (c + 1) << 3;
+    return p;
+}
+
+static inline __attribute__((always_inline)) void key_block_give(cep_engine *e, void *p, size_t n) {
+    engine_store *st = &e->store;
+    size_t c = (n - 1) >> 3;
+    if (!st->pooled || c >= KEY_PARK_CLASSES || st->npark[c] >= KEY_PARK_MAX) {
+        slab_free(&st->mem, p, n);
+        return;
+    }
+    memcpy(p, &st->park[c], sizeof p);
+    st->park[c] = p;
+    st->npark[c]++;
+    st->mem.in_use -= (c + 1) << 3;
+}
+
 void key_array_free(cep_engine *e, key_state *ks, pm *v, uint32_t cap) {
     if (!ks->room || v != key_room(ks)) slab_free(&e->store.mem, v, (size_t)cap * sizeof *v);
 }
 
 /* A new key state's block (room: with its first partial match's), its
  * fields zero but these. */
-static key_state *key_alloc(cep_engine *e, uint32_t pattern, const char *key, uint32_t len, int room) {
-    key_state *ks = slab_alloc(&e->store.mem, room ? room_off(len) + sizeof(pm) : sizeof *ks + len);
+static inline __attribute__((always_inline)) key_state *key_alloc(cep_engine *e, uint32_t pattern, const char *key,
+                                                                   uint32_t len, int room) {
+    key_state *ks = room ? key_block_take(e, room_off(len) + sizeof(pm)) : slab_alloc(&e->store.mem, sizeof *ks + len);
     if (!ks) return NULL;
     memset(ks, 0, sizeof *ks);
     ks->key_len = len;
     ks->room = room != 0;
-    memcpy(ks->key, key, len);
+    if (len >= 8 && len <= 16) { /* (most keys: two words, not a call) */
+        uint64_t a, b;
+        memcpy(&a, key, 8);
+        memcpy(&b, key + len - 8, 8);
+        memcpy(ks->key, &a, 8);
+        memcpy(ks->key + len - 8, &b, 8);
+    } else {
+        memcpy(ks->key, key, len);
+    }
     memcpy(ks->key, &pattern, 4); /* (an encoded key starts with its pattern: key may be its group's) */
     return ks;
 }
@@ -393,7 +434,8 @@ void engine_key_free(cep_engine *e, key_state *ks) {
     unlist(e, ks);
     engine_key_unmap(e, ks);
     dir_free(e, ks);
-    slab_free(&e->store.mem, ks, key_bytes(ks));
+    if (ks->room) key_block_give(e, ks, key_bytes(ks));
+    else slab_free(&e->store.mem, ks, key_bytes(ks));
     e->keyset.nkey_states--;
 }
 

@@ -68,6 +68,8 @@ size_t slab_size(size_t n) {
     return class_size(size_class(n));
 }
 
+int slab_pooled(void) { return SLAB_POOLED; }
+
 static void unlink_chunk(slab_chunk **head, slab_chunk *ch) {
     if (ch->prev) ch->prev->next = ch->next;
     else *head = ch->next;
@@ -82,7 +84,9 @@ static void push_chunk(slab_chunk **head, slab_chunk *ch) {
     *head = ch;
 }
 
-static slab_chunk *new_chunk(slab *s, int c) {
+/* (Out of line, as is the move to the full list: slab_alloc's usual path,
+ * a block popped from its class's chunk, then saves no registers.) */
+static __attribute__((noinline)) slab_chunk *new_chunk(slab *s, int c) {
     slab_chunk *ch = s->empty;
     if (ch) s->empty = ch->next;
     else {
@@ -95,6 +99,13 @@ static slab_chunk *new_chunk(slab *s, int c) {
     ch->cur = (char *)(ch + 1);
     push_chunk(&s->avail[c], ch);
     return ch;
+}
+
+/* ch, of class c, has no block left: to its class's full chunks. */
+static __attribute__((noinline)) void chunk_filled(slab *s, slab_chunk *ch, int c) {
+    unlink_chunk(&s->avail[c], ch);
+    push_chunk(&s->full[c], ch);
+    ch->full = 1;
 }
 
 void *slab_alloc(slab *s, size_t n) {
@@ -115,12 +126,24 @@ void *slab_alloc(slab *s, size_t n) {
     }
     ch->live++;
     s->in_use += sz;
-    if (!ch->free && (size_t)((char *)ch + CHUNK_BYTES - ch->cur) < sz) {
-        unlink_chunk(&s->avail[c], ch);
-        push_chunk(&s->full[c], ch);
-        ch->full = 1;
-    }
+    if (!ch->free && (size_t)((char *)ch + CHUNK_BYTES - ch->cur) < sz) chunk_filled(s, ch, c);
     return p;
+}
+
+/* ch, of class c, just had a block freed: from the full chunks to those
+ * with room, and to the empty chunks when it holds none (and is not its
+ * class's only chunk with room). Out of line, as chunk_filled. */
+static __attribute__((noinline)) void chunk_moved(slab *s, slab_chunk *ch, int c) {
+    if (ch->full) {
+        unlink_chunk(&s->full[c], ch);
+        push_chunk(&s->avail[c], ch);
+        ch->full = 0;
+    }
+    if (ch->live == 0 && (ch->prev || ch->next)) {
+        unlink_chunk(&s->avail[c], ch);
+        ch->next = s->empty;
+        s->empty = ch;
+    }
 }
 
 void slab_free(slab *s, void *p, size_t n) {
@@ -136,16 +159,7 @@ void slab_free(slab *s, void *p, size_t n) {
     ch->free = p;
     ch->live--;
     s->in_use -= class_size(c);
-    if (ch->full) {
-        unlink_chunk(&s->full[c], ch);
-        push_chunk(&s->avail[c], ch);
-        ch->full = 0;
-    }
-    if (ch->live == 0 && (ch->prev || ch->next)) {
-        unlink_chunk(&s->avail[c], ch);
-        ch->next = s->empty;
-        s->empty = ch;
-    }
+    if (ch->full || (ch->live == 0 && (ch->prev || ch->next))) chunk_moved(s, ch, c);
 }
 
 void *slab_realloc(slab *s, void *p, size_t n, size_t m) {

@@ -30,7 +30,9 @@ typedef struct slab {
                                * pooled): the memory budget counts them too */
 } slab;
 
-/* A block of at least n bytes (NULL when the heap is exhausted). */
+/* A block of at least n bytes (NULL when the heap is exhausted). Up to
+ * 256 bytes, n's class is (n - 1) / 8, of (class + 1) * 8 bytes (keys.c
+ * keeps freed key blocks by class on that). */
 void *slab_alloc(slab *s, size_t n);
 /* Give back a block from slab_alloc(s, n), with the same n. NULL: no-op. */
 void slab_free(slab *s, void *p, size_t n);
@@ -40,6 +42,9 @@ void *slab_realloc(slab *s, void *p, size_t n, size_t m);
 /* Bytes slab_alloc(s, n) really reserves (its class size; the memory
  * budget counts arrays by it, runtime/budget.c). */
 size_t slab_size(size_t n);
+/* Are blocks carved from chunks (else each is the heap's, and a caller
+ * must not keep freed blocks for reuse: the tools would not see them)? */
+int slab_pooled(void);
 void slab_destroy(slab *s);
 
 #endif
