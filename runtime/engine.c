@@ -344,9 +344,14 @@ static void fire_due(cep_engine *e, int64_t d, int64_t now) {
         if (expire_lone(e, v[i].ks, d)) v[i].ks = NULL; /* (its only entry: gone with it) */
         else fire_timer(e, v[i].ks, d, now);
     }
-    /* Then let go of the entries; a key that holds nothing else goes. */
-    for (size_t i = 0; i < n; i++)
-        if (v[i].ks) let_go(e, v[i].ks, d);
+    /* Then let go of the entries; a key that holds nothing else goes. A
+     * key's entries due together are armed again once (a straggler's own
+     * entry meets the key's re-armed one: they would stay two). */
+    for (size_t i = 0; i < n; i++) {
+        if (!v[i].ks) continue;
+        if (i + 1 < n && v[i + 1].ks == v[i].ks) v[i].ks->timers--;
+        else let_go(e, v[i].ks, d);
+    }
 }
 
 /* Move the watermark to w: buffered events and timers up to w run in one

@@ -1302,6 +1302,7 @@ static int engine_like(const cep_engine *e, cep_engine **out) {
     n->cfg = e->cfg;
     n->cfg.time_field = NULL;
     n->cfg.tslot_prog = NULL; /* the time field's slot is found again */
+    if (n->cfg.state_ttl > 0) n->timers.front = INT64_MAX; /* (as cep_engine_set_state_ttl: timers_per_key) */
     n->hooks = e->hooks;
     n->time.last_clock = e->time.last_clock;
     if (tf && !(n->cfg.time_field = mem_strdup(tf))) {

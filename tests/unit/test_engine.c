@@ -920,6 +920,36 @@ START_TEST(timer_one_per_key) {
 }
 END_TEST
 
+/* Stragglers on a key that always holds partial matches: each takes an
+ * entry of its own, and when one fires the key's next window end is armed
+ * again beside the key's pending entry. Two entries of one key due at the
+ * same deadline must be armed again once, not once each: else every
+ * straggler left the key one more entry for as long as it held partial
+ * matches (here 40 stragglers, 40 entries more). */
+START_TEST(timer_stragglers_rearm_once) {
+    cep_program *p = compile_ok("pattern p key k begin a where t == \"a\" followedBy b where t == \"b\" within 100ms\n");
+    cep_engine *e = NULL;
+    ck_assert_int_eq(cep_engine_new(p, &e), CEP_OK);
+    ck_assert_int_eq(cep_engine_set_allowed_lateness(e, 50), CEP_OK);
+    size_t most = 0;
+    for (int64_t ts = 0; ts < 4000; ts += 10) {
+        char line[96];
+        int n = snprintf(line, sizeof line, "{\"ts\":%lld,\"k\":\"k1\",\"t\":\"a\"}", (long long)ts);
+        ck_assert_int_eq(cep_engine_push_json(e, line, (size_t)n), CEP_OK);
+        if (ts % 100 == 50) { /* a straggler, 30 ms late */
+            n = snprintf(line, sizeof line, "{\"ts\":%lld,\"k\":\"k1\",\"t\":\"a\"}", (long long)ts - 30);
+            ck_assert_int_eq(cep_engine_push_json(e, line, (size_t)n), CEP_OK);
+        }
+        if (timer_entries(e) > most) most = timer_entries(e);
+    }
+    ck_assert_msg(most <= 4, "%zu timer entries for one key", most);
+    ck_assert_int_eq(cep_engine_finish(e), CEP_OK);
+    assert_no_state(e);
+    cep_engine_free(e);
+    cep_program_free(p);
+}
+END_TEST
+
 /* A key waiting in many states keeps its buckets in an array whose room,
  * a power of two, the key state holds as its log (key_bcap): 1, 2, 4, 8,
  * 16. A 12-step chain over a staircase of events (1; 1 2; 1 2 3; ...)
@@ -1314,6 +1344,7 @@ Suite *engine_suite(void) {
     tcase_add_test(tc, thresholds_nan_and_infinity);
     tcase_add_test(tc, timer_lane_chunks);
     tcase_add_test(tc, timer_one_per_key);
+    tcase_add_test(tc, timer_stragglers_rearm_once);
     tcase_add_test(tc, key_many_buckets);
     tcase_add_test(tc, keymap_long_runs);
     tcase_add_test(tc, first_partial_match_paths);

@@ -1006,6 +1006,34 @@ START_TEST(pool_replace_program) {
 }
 END_TEST
 
+/* The same under a state TTL, one thread: the pool's one engine is made
+ * anew for the new program (engine_like) and must keep one `within` entry
+ * per window, as an engine with a TTL does (timers_per_key): else a
+ * window closed late, when the key's TTL entry or next event came, and
+ * its timeout moved among the other keys' outputs. */
+START_TEST(pool_replace_program_ttl) {
+    cep_program *np = NULL;
+    ck_assert_int_eq(cep_compile(NULL, patterns_changed, strlen(patterns_changed), NULL, &np, NULL), CEP_OK);
+    options o = {.max_delay = 200, .ttl = 5000};
+    gen_event *gv = make_stream(8000);
+    collector one = {0}, many = {0};
+    line_by_time = 1;
+    run_reload(&o, gv, 8000, 0, np, &one);
+    run_reload(&o, gv, 8000, 1, np, &many);
+    ck_assert_uint_eq(one.out.n, many.out.n);
+    for (size_t i = 0; i < one.out.n; i++)
+        ck_assert_msg(!strcmp(one.out.v[i].text, many.out.v[i].text), "output %zu: %s, not %s", i, many.out.v[i].text,
+                      one.out.v[i].text);
+    line_by_time = 0;
+    lines_free(&one.out);
+    lines_free(&one.late);
+    lines_free(&many.out);
+    lines_free(&many.late);
+    free(gv);
+    cep_program_free(np);
+}
+END_TEST
+
 Suite *pool_suite(void) {
     Suite *s = suite_create("pool");
     TCase *tc = tcase_create("pool");
@@ -1033,6 +1061,7 @@ Suite *pool_suite(void) {
     tcase_add_test(tc, rescale_churn);
     tcase_add_test(tc, pool_restore_refuses);
     tcase_add_test(tc, pool_replace_program);
+    tcase_add_test(tc, pool_replace_program_ttl);
     suite_add_tcase(s, tc);
     return s;
 }

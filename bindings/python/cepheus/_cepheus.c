@@ -1212,10 +1212,12 @@ static void engine_close(EngineObject *self) {
  * -1 with an exception set. */
 static int delay_ms(PyObject *v, long long *out) {
     if (PyDelta_Check(v)) {
-        long long us = (PyDateTime_DELTA_GET_DAYS(v) * 86400LL + PyDateTime_DELTA_GET_SECONDS(v)) * 1000000LL +
-                       PyDateTime_DELTA_GET_MICROSECONDS(v);
-        *out = us / 1000;
-        if (us >= 0) return 0;
+        /* In milliseconds: timedelta.max in microseconds is past 64 bits
+         * (negative only when days are: seconds and microseconds are not). */
+        long long ms = PyDateTime_DELTA_GET_DAYS(v) * 86400000LL + PyDateTime_DELTA_GET_SECONDS(v) * 1000LL +
+                       PyDateTime_DELTA_GET_MICROSECONDS(v) / 1000;
+        *out = ms;
+        if (ms >= 0) return 0;
     } else if (PyUnicode_Check(v)) {
         static const struct { const char *unit; long long ms; } units[] = {
             {"ms", 1}, {"s", 1000}, {"m", 60000}, {"h", 3600000}, {"d", 86400000}};

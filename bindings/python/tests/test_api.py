@@ -123,7 +123,9 @@ def test_custom_time_field():
 
 @pytest.mark.parametrize("given, ms", [
     (5000, 5000), ("5000", 5000), ("500ms", 500), ("5s", 5000), ("10m", 600000), ("1h", 3600000),
-    ("2d", 172800000), (datetime.timedelta(seconds=1.5), 1500)])
+    ("2d", 172800000), (datetime.timedelta(seconds=1.5), 1500),
+    # The largest timedelta, 8.6e16 ms (its microseconds overflowed 64 bits)
+    (datetime.timedelta.max, 86399999999999999)])
 def test_max_delay_as_the_cli_takes_it(given, ms):
     # --max-delay 5s works on the command line: max_delay="5s" here too.
     assert cepheus.Engine(cepheus.compile(SIMPLE), max_delay=given).max_delay == ms
