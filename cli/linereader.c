@@ -19,6 +19,7 @@ static int input_ready(line_reader *lr, int ms) {
     if (stop_signal) return -1;
     int pr = poll(pfd, 3, ms);
     if (stop_signal) return -1;
+    if (pr > 0 && pfd[1].revents) stop_drain(); /* SIGHUP or SIGUSR1: the idle hook takes it */
     if (lr->wake) lr->wake(lr->idle_ud, pr > 0 && pfd[2].revents);
     if (pr < 0) return errno == EINTR ? 0 : 1; /* let read(2) say what is wrong */
     return pfd[0].revents ? 1 : 0;

@@ -233,6 +233,7 @@ static volatile sig_atomic_t reload_requested;
 static void on_sighup(int sig) {
     (void)sig;
     reload_requested = 1;
+    stop_wake(); /* a reader about to wait wakes: the reload is not held until more input */
 }
 
 /* SIGUSR1 asks for a savepoint, likewise taken between two lines. */
@@ -241,6 +242,7 @@ static volatile sig_atomic_t savepoint_requested;
 static void on_sigusr1(int sig) {
     (void)sig;
     savepoint_requested = 1;
+    stop_wake();
 }
 
 /* --metrics: each pattern of np keeps its count under its name. */

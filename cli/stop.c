@@ -10,15 +10,24 @@
 volatile sig_atomic_t stop_signal;
 static int wake[2] = {-1, -1};
 
-static void on_stop(int sig) {
-    if (stop_signal) _exit(128 + sig); /* the second signal: at once */
-    stop_signal = sig;
+void stop_wake(void) {
     if (wake[1] >= 0) {
         int saved = errno;
-        ssize_t w = write(wake[1], "", 1);
+        ssize_t w = write(wake[1], "", 1); /* full pipe: a wake is pending anyway */
         (void)w;
         errno = saved;
     }
+}
+
+void stop_drain(void) {
+    char b[64];
+    while (wake[0] >= 0 && read(wake[0], b, sizeof b) > 0) continue;
+}
+
+static void on_stop(int sig) {
+    if (stop_signal) _exit(128 + sig); /* the second signal: at once */
+    stop_signal = sig;
+    stop_wake();
 }
 
 int stop_install(void) {

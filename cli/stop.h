@@ -12,10 +12,15 @@ extern volatile sig_atomic_t stop_signal;
 /* Install the handlers. Returns 0, or -1 when the wake-up pipe cannot be
  * made (the handlers then only set stop_signal). */
 int stop_install(void);
-/* A descriptor that becomes readable when a stop is asked for (-1: none):
- * a wait for input polls it too, so no signal is lost between a check of
- * stop_signal and the wait. */
+/* A descriptor that becomes readable when a stop is asked for, or another
+ * handler called stop_wake (-1: none): a wait for input polls it too, so
+ * no signal is lost between a check of its flag and the wait. */
 int stop_fd(void);
+/* Wake a wait on stop_fd (async-signal-safe: SIGHUP's and SIGUSR1's
+ * handlers call it after setting their flags). */
+void stop_wake(void);
+/* Empty stop_fd after a wake that was not a stop (its flag then read). */
+void stop_drain(void);
 /* "SIGINT", "SIGTERM". */
 const char *stop_name(int sig);
 
