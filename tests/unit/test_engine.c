@@ -950,6 +950,54 @@ START_TEST(timer_stragglers_rearm_once) {
 }
 END_TEST
 
+/* Key blocks of grouped patterns (two rules on one key) freed with their
+ * partial match are kept for the next key of their size (keys.c): they
+ * must count as free, class by class, for keys of every length (the
+ * slab's 8-byte classes, and past 256 bytes where none is kept), so
+ * stats.memory is the same each round and 0 when no key is left. */
+START_TEST(kept_key_blocks_counted_free) {
+    cep_program *p = compile_ok("pattern p key k begin a where t == 1 followedBy b where t == 2 within 10ms\n"
+                                "pattern q key k begin a where t == 1 followedBy b where t == 3 within 20ms\n");
+    cep_engine *e = NULL;
+    ck_assert_int_eq(cep_engine_new(p, &e), CEP_OK);
+    uint64_t peak[3] = {0}, after[3] = {0};
+    int64_t ts = 0;
+    for (int round = 0; round < 3; round++) {
+        for (int len = 1; len <= 300; len++)
+            for (int copy = 0; copy < 3; copy++) { /* (more than one block of a class kept) */
+                char key[320], line[400];
+                memset(key, 'a' + copy, (size_t)len);
+                key[len] = 0;
+                int n = snprintf(line, sizeof line, "{\"ts\":%lld,\"k\":\"%s\",\"t\":1}", (long long)ts, key);
+                ck_assert_int_eq(cep_engine_push_json(e, line, (size_t)n), CEP_OK);
+            }
+        cep_stats st;
+        cep_engine_stats(e, &st);
+        peak[round] = st.memory;
+        ck_assert_uint_eq(st.keys, 1800); /* (a key state per rule) */
+        ts += 1000; /* every window closes: all keys go (their blocks kept or given back) */
+        char line[64];
+        int n = snprintf(line, sizeof line, "{\"ts\":%lld,\"k\":\"z\",\"t\":9}", (long long)ts);
+        ck_assert_int_eq(cep_engine_push_json(e, line, (size_t)n), CEP_OK);
+        ck_assert_int_eq(cep_engine_advance_watermark(e, ts + 100), CEP_OK);
+        cep_engine_stats(e, &st);
+        ck_assert_uint_eq(st.keys, 0);
+        after[round] = st.memory;
+        ts += 1000;
+    }
+    ck_assert_uint_eq(peak[2], peak[1]); /* (round 0: the arrays of expiry not made yet) */
+    ck_assert_uint_eq(after[1], after[0]);
+    ck_assert_uint_eq(after[2], after[0]);
+    ck_assert_int_eq(cep_engine_finish(e), CEP_OK);
+    cep_stats st;
+    cep_engine_stats(e, &st);
+    ck_assert_uint_eq(st.memory, 0);
+    assert_no_state(e);
+    cep_engine_free(e);
+    cep_program_free(p);
+}
+END_TEST
+
 /* A key waiting in many states keeps its buckets in an array whose room,
  * a power of two, the key state holds as its log (key_bcap): 1, 2, 4, 8,
  * 16. A 12-step chain over a staircase of events (1; 1 2; 1 2 3; ...)
@@ -1346,6 +1394,7 @@ Suite *engine_suite(void) {
     tcase_add_test(tc, timer_one_per_key);
     tcase_add_test(tc, timer_stragglers_rearm_once);
     tcase_add_test(tc, key_many_buckets);
+    tcase_add_test(tc, kept_key_blocks_counted_free);
     tcase_add_test(tc, keymap_long_runs);
     tcase_add_test(tc, first_partial_match_paths);
     tcase_add_test(tc, drop_raw_only_with_emit);
