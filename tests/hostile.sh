@@ -134,6 +134,30 @@ printf '{"ts":1,"k":1,"t":"a"}\n{"ts":2,"k":1,"t":"b"}' > in.jsonl
 "$CEP" run --strict p.cep in.jsonl > out 2> err
 if [ $? = 0 ] && [ "$(wc -l < out)" = 1 ]; then ok; else bad "no final newline" "$(cat out)"; fi
 
+# Lines about the reader's 64 KiB block (cli/linereader.h): each pair
+# a/b of one key matches, whatever line crosses or fills a block, CRLF
+# ends, the last line without a newline; from a file and a pipe.
+edge() { # edge PAD CR TS: a pair of lines of key TS, a's ~PAD bytes long
+    printf '{"ts":%d,"k":%d,"t":"a","pad":"%s"}%s\n{"ts":%d,"k":%d,"t":"b"}%s\n' "$3" "$3" \
+        "$(head -c "$1" /dev/zero | tr '\0' x)" "$2" "$3" "$3" "$2"
+}
+{ ts=0
+  for pad in 65490 65491 65492 65493 65494 65495 65496 65497 65498 65502 65504 65505 65506 131030 131031 200000; do
+      ts=$((ts + 1)); edge $pad '' $ts; ts=$((ts + 1)); edge $((pad + 3)) "$(printf '\r')" $ts; done
+  printf '{"ts":99,"k":0,"t":"a","pad":"%s"}\n{"ts":99,"k":0,"t":"b"}' "$(head -c 70000 /dev/zero | tr '\0' x)"
+} > edge.jsonl
+"$CEP" run --strict p.cep edge.jsonl > out 2> err
+n1=$(wc -l < out)
+cat edge.jsonl | "$CEP" run --strict p.cep > out 2> err
+n2=$(wc -l < out)
+"$CEP" run --stats --max-line-bytes 65536 p.cep edge.jsonl > out 2> err
+long=$(awk 'length($0) > 65536 { n++ } END { print n }' edge.jsonl) # (a CR counts)
+first=$(awk 'length($0) > 65536 { print NR; exit }' edge.jsonl)
+said=$(sed -n 's/^malformed lines: //p' err)
+[ "$n1" = 33 ] && [ "$n2" = 33 ] && [ "$said" = "$long" ] &&
+    grep -q "^edge.jsonl:$first: error: line longer than 65536 bytes" err && ok ||
+    bad "lines about the 64 KiB block" "file $n1, pipe $n2 matches; too long: $said, not $long"
+
 # A 100 MB line: with --max-line-bytes it is rejected without being held
 # (RSS stays small); without, a valid one is parsed like any other.
 big() { # big FILE: {"ts":1,"k":1,"t":"a","pad":"xxx...100 MB"}
