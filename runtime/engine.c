@@ -697,6 +697,8 @@ CEP_API int cep_engine_new(const cep_program *p, cep_engine **out) {
     e->time.max_seen = INT64_MIN;
     e->timers.front = INT64_MIN;
     e->store.pooled = slab_pooled();
+    e->store.mem.reclaim = key_blocks_release;
+    e->store.mem.reclaim_ud = e;
     e->time.end_after = INT64_MAX;
     e->time.reorder.less = reorder_less;
     /* A random seed per engine, so keys cannot be chosen to collide. Output

@@ -557,6 +557,7 @@ int key_bucket_room(cep_engine *e, key_state *ks, bucket *b, uint32_t n);
 /* Free v, a bucket array of ks with room for cap (unless it is the room
  * in ks's own block). */
 void key_array_free(cep_engine *e, key_state *ks, pm *v, uint32_t cap);
+void key_blocks_release(void *ud);
 void key_drop_empty_buckets(cep_engine *e, key_state *ks);
 /* Has ks a partial match in one of states (bits 0..63; a state from 64
  * on counts; all ones: in any state)? */

@@ -221,6 +221,21 @@ static inline __attribute__((always_inline)) void key_block_give(cep_engine *e, 
     st->mem.in_use -= (c + 1) << 3;
 }
 
+/* The slab's reclaim hook (cep_engine_new): every kept block goes back to
+ * its chunk before the slab grows, so a key size that no longer comes
+ * does not hold chunks that other sizes could use (up to 64 a class). */
+void key_blocks_release(void *ud) {
+    engine_store *st = &((cep_engine *)ud)->store;
+    for (size_t c = 0; c < KEY_PARK_CLASSES; c++)
+        while (st->park[c]) {
+            void *p = st->park[c];
+            memcpy(&st->park[c], p, sizeof p);
+            st->mem.in_use += (c + 1) << 3; /* (slab_free takes it off again) */
+            slab_free(&st->mem, p, (c + 1) << 3);
+        }
+    memset(st->npark, 0, sizeof st->npark);
+}
+
 void key_array_free(cep_engine *e, key_state *ks, pm *v, uint32_t cap) {
     if (!ks->room || v != key_room(ks)) slab_free(&e->store.mem, v, (size_t)cap * sizeof *v);
 }

@@ -88,6 +88,10 @@ static void push_chunk(slab_chunk **head, slab_chunk *ch) {
  * a block popped from its class's chunk, then saves no registers.) */
 static __attribute__((noinline)) slab_chunk *new_chunk(slab *s, int c) {
     slab_chunk *ch = s->empty;
+    if (!ch && s->reclaim) {
+        s->reclaim(s->reclaim_ud);
+        ch = s->empty;
+    }
     if (ch) s->empty = ch->next;
     else {
         ch = mem_alloc_aligned(CHUNK_BYTES, CHUNK_BYTES);

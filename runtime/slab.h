@@ -28,6 +28,11 @@ typedef struct slab {
     size_t direct;            /* bytes of blocks passed to the heap directly
                                * (larger than a class, or every block when not
                                * pooled): the memory budget counts them too */
+    /* Called (when set) before a chunk is taken from the heap: its owner
+     * gives back the blocks it keeps for reuse (keys.c), whose chunks may
+     * then be empty, for any class. */
+    void (*reclaim)(void *ud);
+    void *reclaim_ud;
 } slab;
 
 /* A block of at least n bytes (NULL when the heap is exhausted). Up to

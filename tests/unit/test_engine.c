@@ -998,6 +998,54 @@ START_TEST(kept_key_blocks_counted_free) {
 }
 END_TEST
 
+/* Kept key blocks go back to their chunks before the slab grows: keys of
+ * eight sizes that all go, then stored events of another size, reserve
+ * about what the events alone do (a chunk held by a kept block
+ * is not taken by another size: 10.2 MB against 8.5 before the slab's
+ * reclaim hook, and 7.4 for the events alone). */
+static uint64_t reserved_after(int keys, int events) {
+    cep_program *p = compile_ok("pattern p key k begin a where t == 1 followedBy b where t == 2 within 1s\n"
+                                "pattern q key k begin a where t == 1 followedBy b where t == 3 within 1s\n"
+                                "pattern r begin a where t == 5 followedBy b where t == 6 within 100s\n");
+    cep_engine *e = NULL;
+    ck_assert_int_eq(cep_engine_new(p, &e), CEP_OK);
+    char line[512];
+    long long ts = 0;
+    unsigned r = 1;
+    for (int i = 0; i < keys * 4; i++) {
+        char key[100];
+        int len = 20 + (i % 8) * 8, n;
+        r = r * 1103515245u + 12345u;
+        n = snprintf(key, sizeof key, "%u", (r >> 8) % (unsigned)keys);
+        memset(key + n, 'x', (size_t)(len - n));
+        key[len] = 0;
+        n = snprintf(line, sizeof line, "{\"ts\":%lld,\"k\":\"%s\",\"t\":1}", ts, key);
+        ck_assert_int_eq(cep_engine_push_json(e, line, (size_t)n), CEP_OK);
+        if (i % 4 == 0) ts++;
+    }
+    ts += 10000;
+    ck_assert_int_eq(cep_engine_advance_watermark(e, ts), CEP_OK);
+    for (int i = 0; i < events; i++) {
+        int n = snprintf(line, sizeof line, "{\"ts\":%lld,\"t\":5,\"pad\":\"%0*d\"}", ts, 100 + i % 3, 0);
+        ck_assert_int_eq(cep_engine_push_json(e, line, (size_t)n), CEP_OK);
+    }
+    cep_stats st;
+    cep_engine_stats(e, &st);
+    ck_assert_uint_le(st.keys, 1); /* (r's, keyless) */
+    cep_engine_free(e);
+    cep_program_free(p);
+    return st.memory + st.pool_idle;
+}
+
+START_TEST(kept_key_blocks_reclaimed) {
+    uint64_t events = reserved_after(0, 30000), both = reserved_after(50000, 30000);
+    /* (The keys' other leftovers, node slabs and tables, cost ~1.0 MB here;
+     * the chunks kept blocks held cost 1.7 MB more.) */
+    ck_assert_msg(both <= events + 1536 * 1024, "%llu bytes reserved, %llu for the events alone",
+                  (unsigned long long)both, (unsigned long long)events);
+}
+END_TEST
+
 /* A key waiting in many states keeps its buckets in an array whose room,
  * a power of two, the key state holds as its log (key_bcap): 1, 2, 4, 8,
  * 16. A 12-step chain over a staircase of events (1; 1 2; 1 2 3; ...)
@@ -1395,6 +1443,7 @@ Suite *engine_suite(void) {
     tcase_add_test(tc, timer_stragglers_rearm_once);
     tcase_add_test(tc, key_many_buckets);
     tcase_add_test(tc, kept_key_blocks_counted_free);
+    tcase_add_test(tc, kept_key_blocks_reclaimed);
     tcase_add_test(tc, keymap_long_runs);
     tcase_add_test(tc, first_partial_match_paths);
     tcase_add_test(tc, drop_raw_only_with_emit);
