@@ -404,7 +404,8 @@ typedef struct engine_store {
      * key is made and freed with its one partial match, five times an
      * event in a rule set), linked through their first word; counted
      * free in mem.in_use (their chunks stay out of the empty chunks:
-     * at most KEY_PARK_MAX blocks a class, keys.c). */
+     * at most KEY_PARK_MAX blocks a class, keys.c, all given back by the
+     * slab's reclaim hook before it takes a chunk from the heap). */
     void *park[KEY_PARK_CLASSES];
     uint8_t npark[KEY_PARK_CLASSES];
     int pooled;               /* slab_pooled(): else no block is kept */
