@@ -265,7 +265,8 @@ CEP_API int cep_lint(const cep_compiler *c, const char *text, size_t len,
                      const char *name, cep_diag **diag);
 /* cep_compile and cep_lint in one compile: on CEP_OK, *prog (owned) and
  * *diag (owned) the warnings cep_lint gives; on errors, CEP_EPATTERN,
- * *prog = NULL and *diag the errors, as cep_lint. prog and diag must not
+ * *prog = NULL and *diag the errors, as cep_lint; other failures as
+ * cep_lint, *prog = NULL (free *diag if not NULL). prog and diag must not
  * be NULL. (A tool that reports warnings compiles once, not twice.) */
 CEP_API int cep_compile_lint(const cep_compiler *c, const char *text, size_t len,
                              const char *name, cep_program **prog, cep_diag **diag);
