@@ -6,6 +6,7 @@
 #include "config.h"
 #include "checkpoint.h"
 #include "cli.h"
+#include "jsonout.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -450,18 +451,6 @@ static uint64_t rss_bytes(void) {
     return got == 2 && page > 0 ? (uint64_t)rss * (uint64_t)page : 0;
 }
 
-/* s as a JSON string on f. */
-static void put_json_string(FILE *f, const char *s) {
-    putc('"', f);
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\') fprintf(f, "\\%c", c);
-        else if (c < 0x20) fprintf(f, "\\u%04x", c);
-        else putc(c, f);
-    }
-    putc('"', f);
-}
-
 /* --checkpoint-log: the line of the last checkpoint or savepoint started,
  * once (ok: its file is in place). A log that cannot be written is said
  * once and given up; the run goes on. */
@@ -482,8 +471,10 @@ static void log_rec(ckpt_bg *bg, int ok) {
             r->rss_bytes, ok ? "true" : "false");
     if (ok) fprintf(bg->log, ",\"write_seconds\":%.3f,\"bytes\":%" PRIu64, r->write_seconds, r->bytes);
     if (ok && bg->savepoint) {
-        fputs(",\"path\":", bg->log);
-        put_json_string(bg->log, bg->sp_path);
+        jbuf j = {0}; /* (jsonout.c's escapes: a path need not be UTF-8) */
+        jbuf_string(&j, bg->sp_path, strlen(bg->sp_path));
+        fprintf(bg->log, ",\"path\":%.*s", j.oom ? 2 : (int)j.len, j.oom ? "\"\"" : j.p);
+        jbuf_free(&j);
     }
     fputs("}\n", bg->log);
     if (fflush(bg->log) != 0 || ferror(bg->log)) {

@@ -41,7 +41,7 @@ cat first.jsonl second.jsonl > ev.jsonl
 # ---- SIGUSR1 while the run waits for input -----------------------------------
 # The input is a FIFO: the first four lines, a savepoint, the rest.
 mkfifo in.fifo
-"$CEP" run --savepoint-dir sp --output out.jsonl --timeouts to.jsonl p.cep in.fifo > /dev/null 2> err &
+"$CEP" run --savepoint-dir sp --checkpoint-log splog.jsonl --output out.jsonl --timeouts to.jsonl p.cep in.fifo > /dev/null 2> err &
 pid=$!
 exec 3> in.fifo
 cat first.jsonl >&3
@@ -64,6 +64,8 @@ case "$sp" in
 esac
 [ -z "$(ls -d sp/*.tmp 2>/dev/null)" ] && ok || bad "savepoint dir" "a .tmp directory was left"
 grep -q "cepheus: savepoint written: $sp\$" err && ok || bad "savepoint message" "does not name $sp"
+grep -q "^{\"kind\":\"savepoint\",.*,\"ok\":true,.*,\"path\":\"$sp\"}\$" splog.jsonl &&
+    ok || bad "--checkpoint-log savepoint" "no line naming $sp: $(cat splog.jsonl)"
 # The end-of-run summary gives the savepoint's own time and size (not 0).
 grep -Eq '^cepheus: 1 savepoint; pause last [0-9.]+ ms, worst [0-9.]+ ms; the last savepoint in [0-9.]+ s, [1-9][0-9,]* bytes$' err &&
     ok || bad "summary" "no line on the savepoint, or 0 bytes"
