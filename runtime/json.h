@@ -5,6 +5,7 @@
 #define CEP_JSON_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include "cepheus.h"
 
 /* Deepest nesting of objects and arrays an event may have (the top-level
@@ -15,11 +16,29 @@
  * NULL is a no-op. */
 void json_state_free(void *state);
 
+/* One top-level member as the fast reader last saw it at its place in
+ * the object: the bytes from the end of the value before it (or the '{')
+ * to the start of its own value — white space, comma, key, colon — and
+ * what that key means (json_fast.c, "predicted keys"). */
+#define JSON_SHAPE_KEYS 16   /* members predicted, the first ones */
+#define JSON_SHAPE_BYTES 32  /* longest such run of bytes */
+typedef struct json_shape_key {
+    unsigned char lit[JSON_SHAPE_BYTES];
+    uint8_t len;             /* 0: nothing predicted here */
+    int32_t slot, child;     /* the key's slot and level under it, -1: none */
+    int8_t is_time;          /* the key is the time field */
+    int8_t tnext;            /* the time path goes on under it: its next part, -1: no */
+} json_shape_key;
+
 /* What the fast reader (json_fast.c) keeps between lines: a buffer for
- * strings with escapes. */
+ * strings with escapes, and the top-level members of the last lines with
+ * the time field they were read with (the builder's program is fixed). */
 typedef struct json_scratch {
     char *buf;
     size_t cap;
+    char tf[JSON_SHAPE_BYTES];
+    size_t tflen;            /* > JSON_SHAPE_BYTES: keys not predicted */
+    json_shape_key keys[JSON_SHAPE_KEYS];
 } json_scratch;
 void json_scratch_free(json_scratch *s);
 
@@ -31,6 +50,13 @@ void json_scratch_free(json_scratch *s);
  * json_parse_yajl fills it, or JSON_DEFER for everything else, errors
  * included; the event must then be parsed again by json_parse_yajl. */
 int json_fast_parse(cep_event *ev, const char *text, size_t len, const char *time_field, json_scratch *sc);
+/* The same, the raw text lent (ev->raw points into text) when lend is set. */
+int json_fast_read(cep_event *ev, const char *text, size_t len, const char *time_field, json_scratch *sc, int lend);
+
+/* cep_event_parse_json into a row that is read only while text lives (the
+ * engine's own row in cep_engine_push_json): its raw text is then text's
+ * bytes, lent, not copied (and not NUL-terminated). */
+int json_parse_lent(cep_event *ev, const char *text, size_t len, const char *time_field);
 
 /* cep_event_parse_json through yajl alone: the reference reader, which
  * gives every error its message (also for bench/jsonbench.c). */

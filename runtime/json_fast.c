@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bytes.h"
 #include "event.h"
 #include "fieldpath.h"
 #include "mem.h"
@@ -37,13 +38,6 @@ typedef struct scan {
 void json_scratch_free(json_scratch *s) {
     mem_free(s->buf);
     memset(s, 0, sizeof *s);
-}
-
-/* Keys are short: a loop beats a call to memcmp. */
-static inline int same_bytes(const char *a, const char *b, size_t n) {
-    for (size_t i = 0; i < n; i++)
-        if (a[i] != b[i]) return 0;
-    return 1;
 }
 
 static int is_ws(unsigned char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
@@ -422,113 +416,296 @@ static int skip_nested(scan *s, unsigned char open) {
     }
 }
 
-/* The members of an object, after its '{': lvl is the program's level
- * for it (-1: none read here), td the part of the time path its keys are
- * compared with (-1: not on that path). Nested objects the program reads
- * into, or the time path leads into, are read the same way. -1: defer. */
-static int read_object(scan *s, int lvl, int td) {
-    cep_event *ev = s->ev;
-    const cep_program *prog = ev->prog;
-    /* The level's members, looked up once per object, not per key. */
-    uint32_t nmem = lvl >= 0 ? prog->levels[lvl].n : 0;
+/* What a member's key means where it is read. */
+typedef struct member_use {
+    int slot;    /* the slot its value goes to, -1: none */
+    int child;   /* the program's level under it, -1: none */
+    int is_time; /* it is the time field */
+    int tnext;   /* the time path goes on into it: its next part, -1: no */
+} member_use;
+
+/* An object's level in the program and on the time path, looked up once
+ * per object, not per key. */
+typedef struct level_view {
+    const field_member *mem;
+    uint32_t nmem;
+    const char *tpart;
+    size_t tlen;
+    int tlast, td;
+} level_view;
+
+static void level_init(const scan *s, int lvl, int td, level_view *L) {
+    const cep_program *prog = s->ev->prog;
+    L->nmem = lvl >= 0 ? prog->levels[lvl].n : 0;
     /* (A program that reads no field has no members: no NULL + 0.) */
-    const field_member *mem = nmem ? prog->members + prog->levels[lvl].first : NULL;
-    const char *tpart = td >= 0 ? s->tp->part[td] : NULL;
-    size_t tlen = td >= 0 ? s->tp->len[td] : (size_t)-1;
-    int tlast = td >= 0 && (uint32_t)td + 1 == s->tp->n;
-    skip_ws(s);
-    if (s->p < s->end && *s->p == '}') {
-        s->p++;
-        return 0;
-    }
-    for (;;) {
-        const char *key;
-        size_t kn;
-        if (s->p == s->end || *s->p != '"') return -1;
-        s->p++;
-        if (read_string(s, 1, &key, &kn) < 0) return -1;
-        /* Compared as the decoded bytes, so "a\u0062" names field "ab". */
-        const field_member *m = NULL;
-        for (uint32_t i = 0; i < nmem; i++)
-            if (mem[i].len == kn && same_bytes(mem[i].name, key, kn)) {
-                m = &mem[i];
-                break;
-            }
-        int slot = m ? m->slot : -1;
-        int child = m ? m->child : -1;
-        /* An empty time path ("": no time field) matches no key. */
-        int on_time = tlen && kn == tlen && same_bytes(key, tpart, kn);
-        int is_time = on_time && tlast;
-        int tnext = on_time && !tlast ? td + 1 : -1;
-        skip_ws(s);
-        if (s->p == s->end || *s->p != ':') return -1;
-        s->p++;
-        skip_ws(s);
-        if (s->p == s->end) return -1;
-        int rc = CEP_OK;
-        unsigned char c = *s->p;
-        if (c == '{' && (child >= 0 || tnext >= 0)) {
-            /* An object read whole is null, and is no time. */
-            if (is_time) s->time_state = TIME_BAD;
-            if (slot >= 0 && cep_event_set_null(ev, slot) != CEP_OK) return -1;
-            if (++s->depth > JSON_MAX_DEPTH) return -1;
-            s->p++;
-            if (read_object(s, child, tnext) < 0) return -1;
-            s->depth--;
-        } else if (slot < 0 && !is_time) {
-            if (skip_value(s) < 0) return -1;
-        } else if (c == '"') {
-            const char *str;
-            size_t n;
-            s->p++;
-            if (read_string(s, 1, &str, &n) < 0) return -1;
-            if (is_time) {
-                int64_t ms;
-                if (timefmt_parse(str, n, &ms) == 0) s->time = ms, s->time_state = TIME_SET;
-                else s->time_state = TIME_BAD;
-            }
-            if (slot >= 0) rc = cep_event_set_string(ev, slot, str, n);
-        } else if (c == '-' || (c >= '0' && c <= '9')) {
-            number num;
-            if (read_number(s, 1, &num) < 0) return -1;
-            if (is_time) {
-                if (num.is_int) {
-                    s->time = num.i, s->time_state = TIME_SET;
-                } else if (num.d == trunc(num.d) && num.d >= -9223372036854775808.0 &&
-                           num.d < 9223372036854775808.0) {
-                    s->time = (int64_t)num.d, s->time_state = TIME_SET;
-                } else {
-                    s->time_state = TIME_BAD;
-                }
-            }
-            if (slot >= 0)
-                rc = num.is_int ? cep_event_set_int(ev, slot, num.i) : cep_event_set_double(ev, slot, num.d);
-        } else if (c == 't' || c == 'f') {
-            int b = c == 't';
-            if (literal(s, b ? "true" : "false", b ? 4 : 5) < 0) return -1;
-            if (is_time) s->time_state = TIME_BAD;
-            if (slot >= 0) rc = cep_event_set_bool(ev, slot, b);
+    L->mem = L->nmem ? prog->members + prog->levels[lvl].first : NULL;
+    L->tpart = td >= 0 ? s->tp->part[td] : NULL;
+    L->tlen = td >= 0 ? s->tp->len[td] : (size_t)-1;
+    L->tlast = td >= 0 && (uint32_t)td + 1 == s->tp->n;
+    L->td = td;
+}
+
+static member_use key_use(const level_view *L, const char *key, size_t kn) {
+    /* Compared as the decoded bytes, so "a\u0062" names field "ab". */
+    const field_member *m = NULL;
+    for (uint32_t i = 0; i < L->nmem; i++)
+        if (L->mem[i].len == kn && same_bytes(L->mem[i].name, key, kn)) {
+            m = &L->mem[i];
+            break;
+        }
+    /* An empty time path ("": no time field) matches no key. */
+    int on_time = L->tlen && kn == L->tlen && same_bytes(key, L->tpart, kn);
+    member_use u = {m ? m->slot : -1, m ? m->child : -1, on_time && L->tlast, on_time && !L->tlast ? L->td + 1 : -1};
+    return u;
+}
+
+/* The value of 8 digits (bytes 0..9) loaded little-endian, the first the
+ * most significant: pairs, then fours, then the eight, by multiplying. */
+static inline uint64_t eight_digits(uint64_t v) {
+    v = v * 10 + (v >> 8);
+    return (((v & 0x000000FF000000FFull) * (100 + (1000000ull << 32))) +
+            (((v >> 16) & 0x000000FF000000FFull) * (1 + (10000ull << 32)))) >> 32;
+}
+
+/* How many of the 8 bytes of w (little-endian) are digits before the first
+ * that is not (as digit_run). */
+static inline unsigned digits_in(uint64_t w) {
+    const uint64_t ones = 0x0101010101010101ull, hi = 0xF0F0F0F0F0F0F0F0ull;
+    uint64_t m = ((w & hi) ^ (ones * 0x30)) | (((w + ones * 6) & hi) ^ (ones * 0x30));
+    return m ? (unsigned)__builtin_ctzll(m) >> 3 : 8;
+}
+
+/* The first n (1..8) digits of w as a number. */
+static inline uint64_t digits_value(uint64_t w, unsigned n) {
+    /* The digits to the top bytes: zeros come in as leading digits, the
+     * bytes after them (and their borrows, which go up) leave. */
+    return eight_digits((w - 0x3030303030303030ull) << (8 * (8 - n)));
+}
+
+static const uint64_t pow10_int[] = {1, 10, 100, 1000, 10000, 100000, 1000000, 10000000, 100000000};
+
+/* An integer of at most 15 digits ending where a number can end, the
+ * common number of events: 1 with it in *v, else 0 and nothing read
+ * (read_number then reads it, as the grammar says). */
+static inline int read_small_int(scan *s, int64_t *v) {
+    const unsigned char *p = s->p, *end = s->end;
+    int neg = *p == '-';
+    p += neg;
+    if (p == end || (unsigned)(*p - '0') > 9) return 0;
+    const unsigned char *q = p + 1;
+    uint64_t m = 0;
+    if (*p == '0') { /* (no digit may follow a leading 0) */
+    } else if (end - p >= 16) {
+        uint64_t w = load_le64(p);
+        unsigned n = digits_in(w);
+        if (n < 8) {
+            m = digits_value(w, n);
         } else {
-            /* null, or a nested value not looked into: both read as null. */
-            if (skip_value(s) < 0) return -1;
-            if (is_time) s->time_state = TIME_BAD;
-            if (slot >= 0) rc = cep_event_set_null(ev, slot);
+            uint64_t w2 = load_le64(p + 8);
+            unsigned n2 = digits_in(w2);
+            if (n2 == 8) return 0; /* 16 digits or more */
+            m = eight_digits(w - 0x3030303030303030ull);
+            if (n2) m = m * pow10_int[n2] + digits_value(w2, n2);
+            n += n2;
         }
-        if (rc != CEP_OK) return -1;
-        skip_ws(s);
-        if (s->p == s->end) return -1;
-        if (*s->p == ',') {
-            s->p++;
-            skip_ws(s);
-            continue;
-        }
-        if (*s->p != '}') return -1;
-        s->p++;
-        return 0;
+        q = p + n;
+    } else {
+        m = (uint64_t)(*p - '0');
+        for (unsigned d; q < end && (d = (unsigned)(*q - '0')) <= 9; q++) m = m * 10 + d;
+        if (q - p > 15) return 0;
+    }
+    if (q == end || !(*q == ',' || *q == '}' || is_ws(*q) || *q == ']')) return 0;
+    s->p = q;
+    *v = neg ? -(int64_t)m : (int64_t)m;
+    return 1;
+}
+
+/* cep_event_set_string into a slot of the program (in range), its
+ * buffer large enough: without the checks and the call. */
+static inline int put_string(cep_event *ev, int slot, const char *str, size_t n) {
+    slot_buf *b = &ev->sbufs[slot];
+    if (n + 1 > b->cap) return cep_event_set_string(ev, slot, str, n);
+    copy_bytes(b->p, str, n);
+    b->p[n] = '\0';
+    cep_value *v = &ev->vals[slot];
+    v->type = CEP_STRING;
+    v->u.s.ptr = b->p;
+    v->u.s.len = n;
+    return CEP_OK;
+}
+
+static int read_object(scan *s, int lvl, int td, json_shape_key *shape);
+
+/* A number's value as the time field. */
+static void number_time(scan *s, const number *num) {
+    if (num->is_int) {
+        s->time = num->i, s->time_state = TIME_SET;
+    } else if (num->d == trunc(num->d) && num->d >= -9223372036854775808.0 && num->d < 9223372036854775808.0) {
+        s->time = (int64_t)num->d, s->time_state = TIME_SET;
+    } else {
+        s->time_state = TIME_BAD;
     }
 }
 
+/* The value of a member (s->p at its first byte, not the end), read as u
+ * says. -1: defer. */
+static int read_value(scan *s, const member_use *u) {
+    cep_event *ev = s->ev;
+    int rc = CEP_OK;
+    unsigned char c = *s->p;
+    if (c == '{' && (u->child >= 0 || u->tnext >= 0)) {
+        /* An object read whole is null, and is no time. */
+        if (u->is_time) s->time_state = TIME_BAD;
+        if (u->slot >= 0 && cep_event_set_null(ev, u->slot) != CEP_OK) return -1;
+        if (++s->depth > JSON_MAX_DEPTH) return -1;
+        s->p++;
+        if (read_object(s, u->child, u->tnext, NULL) < 0) return -1;
+        s->depth--;
+    } else if (u->slot < 0 && !u->is_time) {
+        return skip_value(s);
+    } else if (c == '"') {
+        const char *str;
+        size_t n;
+        s->p++;
+        if (read_string(s, 1, &str, &n) < 0) return -1;
+        if (u->is_time) {
+            int64_t ms;
+            if (timefmt_parse(str, n, &ms) == 0) s->time = ms, s->time_state = TIME_SET;
+            else s->time_state = TIME_BAD;
+        }
+        if (u->slot >= 0) rc = put_string(ev, u->slot, str, n);
+    } else if (c == '-' || (c >= '0' && c <= '9')) {
+        number num = {1, 0, 0};
+        if (!read_small_int(s, &num.i) && read_number(s, 1, &num) < 0) return -1;
+        if (u->is_time) number_time(s, &num);
+        if (u->slot >= 0) {
+            cep_value *v = &ev->vals[u->slot];
+            if (num.is_int) v->type = CEP_INT, v->u.i = num.i;
+            else v->type = CEP_DOUBLE, v->u.d = num.d;
+        }
+    } else if (c == 't' || c == 'f') {
+        int b = c == 't';
+        if (literal(s, b ? "true" : "false", b ? 4 : 5) < 0) return -1;
+        if (u->is_time) s->time_state = TIME_BAD;
+        if (u->slot >= 0) rc = cep_event_set_bool(ev, u->slot, b);
+    } else {
+        /* null, or a nested value not looked into: both read as null. */
+        if (skip_value(s) < 0) return -1;
+        if (u->is_time) s->time_state = TIME_BAD;
+        if (u->slot >= 0) rc = cep_event_set_null(ev, u->slot);
+    }
+    return rc == CEP_OK ? 0 : -1;
+}
+
+/* From the end of member i's value before it (or the '{'): white space,
+ * the ',' (i > 0), the key and ':', up to the next value, its meaning in
+ * *u. 1: the object ended instead; -1: defer. When k is not NULL, the
+ * bytes read are kept there as the prediction for the next line. */
+static int member_head(scan *s, uint32_t i, const level_view *L, member_use *u, json_shape_key *k) {
+    const unsigned char *seg = s->p;
+    skip_ws(s);
+    if (s->p == s->end) return -1;
+    if (*s->p == '}') {
+        s->p++;
+        return 1;
+    }
+    if (i) {
+        if (*s->p != ',') return -1;
+        s->p++;
+        skip_ws(s);
+    }
+    const char *key;
+    size_t kn;
+    if (s->p == s->end || *s->p != '"') return -1;
+    s->p++;
+    if (read_string(s, 1, &key, &kn) < 0) return -1;
+    *u = key_use(L, key, kn);
+    skip_ws(s);
+    if (s->p == s->end || *s->p != ':') return -1;
+    s->p++;
+    skip_ws(s);
+    if (s->p == s->end) return -1;
+    if (k) {
+        /* Equal bytes read alike: the same key, escapes and all. */
+        size_t n = (size_t)(s->p - seg);
+        k->len = 0;
+        if (n <= JSON_SHAPE_BYTES) {
+            memcpy(k->lit, seg, n);
+            k->len = (uint8_t)n;
+            k->slot = u->slot, k->child = u->child;
+            k->is_time = (int8_t)u->is_time, k->tnext = (int8_t)u->tnext;
+        }
+    }
+    return 0;
+}
+
+/* Do the bytes at p begin with k's, followed by a value's first byte?
+ * Then they read as they did where k was kept. */
+static inline int shape_hit(const json_shape_key *k, const unsigned char *p, const unsigned char *end) {
+    size_t n = k->len;
+    if ((size_t)(end - p) <= n || is_ws(p[n])) return 0;
+    uint64_t a, b;
+    if (n < 8) {
+        if (end - p < 8) return same_bytes((const char *)p, (const char *)k->lit, n);
+        a = load_le64(p), b = load_le64(k->lit);
+        return ((a ^ b) & ((1ull << (8 * n)) - 1)) == 0;
+    }
+    for (size_t o = 0; o + 8 < n; o += 8) {
+        memcpy(&a, p + o, 8);
+        memcpy(&b, k->lit + o, 8);
+        if (a != b) return 0;
+    }
+    memcpy(&a, p + n - 8, 8);
+    memcpy(&b, k->lit + n - 8, 8);
+    return a == b;
+}
+
+/* The members of an object, after its '{': lvl is the program's level
+ * for it (-1: none read here), td the part of the time path its keys are
+ * compared with (-1: not on that path). Nested objects the program reads
+ * into, or the time path leads into, are read the same way. shape (the
+ * top level's, else NULL): the members predicted from the lines before,
+ * a member whose bytes up to its value equal the kept ones is read
+ * without its key being looked at again. -1: defer. */
+static int read_object(scan *s, int lvl, int td, json_shape_key *shape) {
+    level_view L;
+    level_init(s, lvl, td, &L);
+    for (uint32_t i = 0;; i++) {
+        member_use u;
+        json_shape_key *k = shape && i < JSON_SHAPE_KEYS ? &shape[i] : NULL;
+        if (i && s->p < s->end && *s->p == '}') {
+            s->p++;
+            return 0;
+        }
+        if (k && k->len && shape_hit(k, s->p, s->end)) {
+            s->p += k->len;
+            u.slot = k->slot, u.child = k->child, u.is_time = k->is_time, u.tnext = k->tnext;
+        } else {
+            int h = member_head(s, i, &L, &u, k);
+            if (h) return h > 0 ? 0 : -1;
+        }
+        if (read_value(s, &u) < 0) return -1;
+    }
+}
+
+/* The kept members are for time field tf (tflen bytes): else forgotten. */
+static json_shape_key *shape_for(json_scratch *sc, const char *tf, size_t tflen) {
+    if (sc->tflen == tflen && same_bytes(sc->tf, tf, tflen)) return sc->keys;
+    for (size_t i = 0; i < JSON_SHAPE_KEYS; i++) sc->keys[i].len = 0;
+    if (tflen > sizeof sc->tf) {
+        sc->tflen = (size_t)-1;
+        return NULL;
+    }
+    memcpy(sc->tf, tf, tflen);
+    sc->tflen = tflen;
+    return sc->keys;
+}
+
 int json_fast_parse(cep_event *ev, const char *text, size_t len, const char *tf, json_scratch *sc) {
+    return json_fast_read(ev, text, len, tf, sc, 0);
+}
+
+int json_fast_read(cep_event *ev, const char *text, size_t len, const char *tf, json_scratch *sc, int lend) {
     fpath tp;
     /* A plain name (the usual "ts") is one part: no need to parse it. */
     size_t tflen = 0;
@@ -542,12 +719,13 @@ int json_fast_parse(cep_event *ev, const char *text, size_t len, const char *tf,
     } else if (fpath_parse(tf, tflen, &tp) < 0) {
         return JSON_DEFER;
     }
+    json_shape_key *shape = shape_for(sc, tf, tflen);
     scan s = {(const unsigned char *)text, (const unsigned char *)text + len, sc, ev, 1, &tp, TIME_MISSING, 0};
     skip_ws(&s);
     const unsigned char *obj = s.p;
     if (s.p == s.end || *s.p != '{') return JSON_DEFER;
     s.p++;
-    if (read_object(&s, ev->prog->nlevels ? 0 : -1, tp.n ? 0 : -1) < 0) return JSON_DEFER;
+    if (read_object(&s, ev->prog->nlevels ? 0 : -1, tp.n ? 0 : -1, shape) < 0) return JSON_DEFER;
     const unsigned char *obj_end = s.p;
     skip_ws(&s);
     if (s.p != s.end) return JSON_DEFER; /* trailing garbage */
@@ -555,6 +733,11 @@ int json_fast_parse(cep_event *ev, const char *text, size_t len, const char *tf,
         if (s.time_state != TIME_SET) return JSON_DEFER;
         if (cep_event_set_time(ev, s.time) != CEP_OK) return JSON_DEFER;
     }
-    if (cep_event_set_raw(ev, (const char *)obj, (size_t)(obj_end - obj)) != CEP_OK) return JSON_DEFER;
+    if (lend) {
+        ev->raw = (char *)obj;
+        ev->raw_len = (size_t)(obj_end - obj);
+    } else if (cep_event_set_raw(ev, (const char *)obj, (size_t)(obj_end - obj)) != CEP_OK) {
+        return JSON_DEFER;
+    }
     return CEP_OK;
 }

@@ -427,6 +427,156 @@ START_TEST(json_fast_matches_yajl_nested) {
 }
 END_TEST
 
+/* ---- lines of a few shapes (the fast path's predicted keys) -------------- */
+
+/* An integer of d digits (1..20), at times signed or malformed. */
+static void int_digits(text *t) {
+    char tmp[32];
+    unsigned d = 1 + below(20), o = 0;
+    if (below(4) == 0) tmp[o++] = '-';
+    for (unsigned i = 0; i < d; i++) tmp[o++] = (char)('0' + (i == 0 && below(8) ? 1 + below(9) : below(10)));
+    if (below(16) == 0) tmp[o++] = below(2) ? '.' : 'e';
+    if (below(16) == 0) tmp[o++] = (char)('0' + below(10));
+    put(t, tmp, o);
+}
+
+/* The value of one member: mostly the kind its shape says. */
+static void shape_value(text *t, unsigned kind) {
+    if (below(20) == 0) kind = below(4);
+    switch (kind) {
+    case 0: int_digits(t); break;
+    case 1: number(t); break;
+    case 2: string(t); break;
+    default: value(t, 2); break;
+    }
+}
+
+/* A line of shape k (of 4): its keys, their order and white space fixed,
+ * mostly; at times a key, a space or the order differs. Numbers come in
+ * the middle and at the end of lines (the fast path reads numbers near
+ * the end of its text another way). */
+static void shaped_event(text *t, unsigned k) {
+    static const char *shapes[4][6] = {
+        {"\"ts\":", ",\"i\":", ",\"s\":", ",\"d\":", NULL},
+        {"{ \"ts\" : ", " , \"i\":", ",\"x\":", ",\"s\" :", ",\"ab\":", ",\"i\":"},
+        {"\"t\\u0073\":", ",\"i\":", ",\"a\\u0062\":", NULL},
+        {"\"i\":", ",\"a_rather_long_key_name_of_thirty\":", ",\"ts\":", ",\"n\":", ",\"s\":", NULL},
+    };
+    static const unsigned kinds[4][6] = {{0, 0, 2, 1}, {0, 0, 3, 2, 2, 0}, {0, 0, 1}, {0, 3, 0, 3, 2}};
+    static const char *odd[] = {",\"i\" :", ", \"i\":", ",\"ts\":", ",\"I\":", ",\"s\":", ",\"zz\":", ",\"\":"};
+    t->n = 0;
+    if (k != 1) put(t, "{", 1);
+    for (unsigned i = 0; i < 6 && shapes[k][i]; i++) {
+        const char *m = shapes[k][i];
+        if (i && below(50) == 0) m = odd[below(sizeof odd / sizeof *odd)];
+        puts_(t, m);
+        if (below(100) == 0) ws(t);
+        shape_value(t, kinds[k][i]);
+    }
+    if (below(100) == 0) ws(t);
+    put(t, "}", 1);
+}
+
+START_TEST(json_fast_matches_yajl_shapes) {
+    cep_program *prog = NULL;
+    ck_assert_int_eq(cep_compile(NULL, pattern_text, strlen(pattern_text), "t.cep", &prog, NULL), CEP_OK);
+    cep_event *fast, *ref, *both;
+    ck_assert_int_eq(cep_event_new(prog, &fast), CEP_OK);
+    ck_assert_int_eq(cep_event_new(prog, &ref), CEP_OK);
+    ck_assert_int_eq(cep_event_new(prog, &both), CEP_OK);
+    size_t nf = cep_program_field_count(prog);
+    json_scratch sc = {0};
+    rs = 20261208;
+    unsigned n = 60000, fast_ok = 0, yajl_ok = 0, k = 0;
+    text t;
+    for (unsigned i = 0; i < n; i++) {
+        /* Runs of one shape, as a stream of one kind of event. */
+        if (below(30) == 0) k = below(4);
+        shaped_event(&t, k);
+        if (below(40) == 0) mutate(&t);
+        cep_event_clear(fast);
+        const char *tf = i % 500 < 450 ? "ts" : i % 500 < 480 ? "i" : "";
+        /* Exact size (a sanitizer build sees a read past the text), or
+         * inside a larger buffer with more text after it. */
+        size_t room = below(2) ? t.n : t.n + 32;
+        char *line = malloc(room ? room : 1);
+        ck_assert_ptr_nonnull(line);
+        memcpy(line, t.b, t.n);
+        memset(line + t.n, '7', room - t.n);
+        int rf = json_fast_parse(fast, line, t.n, tf, &sc);
+        int ry = json_parse_yajl(ref, line, t.n, tf);
+        ck_assert_msg(rf == CEP_OK || rf == JSON_DEFER, "fast path returned %d", rf);
+        if (rf == CEP_OK) {
+            ck_assert_msg(ry == CEP_OK, "fast path accepted what yajl rejects (%d, %s): %.*s", ry,
+                          cep_event_error(ref), (int)t.n, t.b);
+            assert_same_row(fast, ref, nf, &t);
+            fast_ok++;
+        }
+        yajl_ok += ry == CEP_OK;
+        int rb = cep_event_parse_json(both, line, t.n, tf);
+        free(line);
+        ck_assert_int_eq(rb, ry);
+        if (ry == CEP_OK) assert_same_row(both, ref, nf, &t);
+        else ck_assert_str_eq(cep_event_error(both), cep_event_error(ref));
+    }
+    if (getenv("JSON_DIFF_STATS")) fprintf(stderr, "shapes: fast %u, yajl %u, of %u\n", fast_ok, yajl_ok, n);
+    ck_assert_msg(fast_ok * 10 >= yajl_ok * 9, "fast path took %u of %u valid lines", fast_ok, yajl_ok);
+    json_scratch_free(&sc);
+    cep_event_free(fast);
+    cep_event_free(ref);
+    cep_event_free(both);
+    cep_program_free(prog);
+}
+END_TEST
+
+/* Integers around the fast path's limits, each in the middle of a line
+ * and at its end, read as yajl reads them. */
+START_TEST(json_fast_integers) {
+    cep_program *prog = NULL;
+    ck_assert_int_eq(cep_compile(NULL, pattern_text, strlen(pattern_text), "t.cep", &prog, NULL), CEP_OK);
+    cep_event *fast, *ref;
+    ck_assert_int_eq(cep_event_new(prog, &fast), CEP_OK);
+    ck_assert_int_eq(cep_event_new(prog, &ref), CEP_OK);
+    size_t nf = cep_program_field_count(prog);
+    json_scratch sc = {0};
+    static const char *nums[] = {"0", "-0", "7", "-7", "10", "99999999", "100000000", "12345678", "123456789",
+                                 "999999999999999", "1000000000000000", "9999999999999999", "-9999999999999999",
+                                 "99999999999999999", "1700000000000", "9223372036854775807",
+                                 "-9223372036854775808", "9223372036854775808", "00", "01", "-01", "0.5", "1e3",
+                                 "12345678.5", "1234567812345678e1", "-", "--1", "1-", "0x1"};
+    static const char *forms[][2] = {{"{\"ts\":1,\"i\":", ",\"s\":\"padding to be long enough\"}"},
+                                     {"{\"ts\":1,\"i\":", "}"}, {"{\"i\":", " ,\"ts\":1}"},
+                                     {"{\"ts\":", ",\"i\":1}"}, {"{\"ts\":1,\"i\":", "\t}"}};
+    for (int rep = 0; rep < 2; rep++) /* the second time with the keys predicted */
+        for (size_t f = 0; f < sizeof forms / sizeof *forms; f++)
+            for (size_t i = 0; i < sizeof nums / sizeof *nums; i++) {
+                text t = {.n = 0};
+                puts_(&t, forms[f][0]);
+                puts_(&t, nums[i]);
+                puts_(&t, forms[f][1]);
+                char *line = malloc(t.n);
+                ck_assert_ptr_nonnull(line);
+                memcpy(line, t.b, t.n);
+                cep_event_clear(fast);
+                int rf = json_fast_parse(fast, line, t.n, "ts", &sc);
+                int ry = json_parse_yajl(ref, line, t.n, "ts");
+                free(line);
+                if (rf == CEP_OK) {
+                    ck_assert_msg(ry == CEP_OK, "accepted what yajl rejects: %s", t.b);
+                    assert_same_row(fast, ref, nf, &t);
+                } else {
+                    ck_assert_int_eq(rf, JSON_DEFER);
+                }
+                /* What it keeps for the next line: the first key's bytes. */
+                if (rf == CEP_OK) ck_assert_int_eq(sc.keys[0].len, f == 2 ? 4 : 5);
+            }
+    json_scratch_free(&sc);
+    cep_event_free(fast);
+    cep_event_free(ref);
+    cep_program_free(prog);
+}
+END_TEST
+
 /* Values read through nested objects, checked, on both readers. */
 START_TEST(json_nested_values) {
     cep_program *prog = NULL;
@@ -483,6 +633,8 @@ Suite *json_diff_suite(void) {
     tcase_add_test(tc, json_fast_values);
     tcase_add_test(tc, json_fast_matches_yajl_nested);
     tcase_add_test(tc, json_nested_values);
+    tcase_add_test(tc, json_fast_matches_yajl_shapes);
+    tcase_add_test(tc, json_fast_integers);
     suite_add_tcase(s, tc);
     return s;
 }
