@@ -633,9 +633,10 @@ CEP_API int cep_engine_push_json(cep_engine *e, const char *text, size_t len) {
         int rc = cep_event_new(e->prog, &e->builder);
         if (rc != CEP_OK) return rc;
     }
-    cep_event_clear(e->builder);
     const char *tf = e->cfg.time_mode == CEP_TIME_PROCESSING ? "" : e->cfg.time_field ? e->cfg.time_field : CEP_DEFAULT_TIME_FIELD;
-    int rc = cep_event_parse_json(e->builder, text, len, tf);
+    /* The row lives for this call only: its text is lent (what the engine
+     * keeps, it copies). The parse clears it. */
+    int rc = json_parse_lent(e->builder, text, len, tf);
     if (rc != CEP_OK) {
         engine_set_err(e, "%s", cep_event_error(e->builder));
         return rc;

@@ -44,7 +44,7 @@ CEP_API void cep_event_free(cep_event *ev) {
     for (uint32_t i = 0; i < ev->nslots; i++) mem_free(ev->sbufs[i].p);
     mem_free(ev->sbufs);
     mem_free(ev->vals);
-    mem_free(ev->raw);
+    mem_free(ev->raw_buf);
     json_state_free(ev->json);
     mem_free(ev);
 }
@@ -54,6 +54,7 @@ CEP_API void cep_event_clear(cep_event *ev) {
     memset(ev->vals, 0, ev->nslots * sizeof *ev->vals);
     ev->has_time = 0;
     ev->time = 0;
+    ev->raw = ev->raw_buf;
     ev->raw_len = 0;
     ev->tag = 0;
     ev->err[0] = '\0';
@@ -137,13 +138,14 @@ CEP_API int cep_event_set_raw(cep_event *ev, const char *text, size_t len) {
     if (len + 1 > ev->raw_cap) {
         size_t cap = ev->raw_cap ? ev->raw_cap : 128;
         while (cap < len + 1) cap *= 2;
-        char *np = mem_realloc(ev->raw, cap);
+        char *np = mem_realloc(ev->raw_buf, cap);
         if (!np) return CEP_ENOMEM;
-        ev->raw = np;
+        ev->raw_buf = np;
         ev->raw_cap = cap;
     }
-    if (len) memcpy(ev->raw, text, len);
-    ev->raw[len] = '\0';
+    if (len) memcpy(ev->raw_buf, text, len);
+    ev->raw_buf[len] = '\0';
+    ev->raw = ev->raw_buf;
     ev->raw_len = len;
     return CEP_OK;
 }

@@ -30,10 +30,12 @@ struct cep_event {
     /* Builder-only state (and a lent view's, event_thaw). */
     uint64_t tag;         /* the caller's handle, carried along */
     cep_value *vals;      /* nslots values */
-    char *raw;            /* original text or NULL */
+    char *raw;            /* original text or NULL: raw_buf's, or lent
+                           * (json_parse_lent; not NUL-terminated) */
     size_t raw_len;
     slot_buf *sbufs;      /* one per slot; NULL in a lent view */
     const cep_program *prog;
+    char *raw_buf;        /* the builder's own copy of its text */
     size_t raw_cap;
     void *json;           /* parser state kept between parses (json.c) */
     char *err;            /* reason of the last failed parse (EVENT_ERR_SIZE

@@ -535,8 +535,7 @@ oom:
 
 /* The fast path first (json_fast.c); yajl for whatever it leaves, which
  * includes every malformed line, so errors read as yajl reports them. */
-CEP_API int cep_event_parse_json(cep_event *ev, const char *text, size_t len,
-                                 const char *time_field) {
+static int parse_row(cep_event *ev, const char *text, size_t len, const char *time_field, int lend) {
     if (!ev || ev->stored || !ev->sbufs || !ev->prog || (!text && len)) return CEP_EINVAL;
     if (!text) text = "";
     if (!time_field) time_field = CEP_DEFAULT_TIME_FIELD;
@@ -547,8 +546,16 @@ CEP_API int cep_event_parse_json(cep_event *ev, const char *text, size_t len,
         ev->json = st;
     }
     cep_event_clear(ev);
-    if (json_fast_parse(ev, text, len, time_field, &st->fast) == CEP_OK) return CEP_OK;
+    if (json_fast_read(ev, text, len, time_field, &st->fast, lend) == CEP_OK) return CEP_OK;
     return json_parse_yajl(ev, text, len, time_field);
+}
+
+CEP_API int cep_event_parse_json(cep_event *ev, const char *text, size_t len, const char *time_field) {
+    return parse_row(ev, text, len, time_field, 0);
+}
+
+int json_parse_lent(cep_event *ev, const char *text, size_t len, const char *time_field) {
+    return parse_row(ev, text, len, time_field, 1);
 }
 
 CEP_API const char *cep_event_error(const cep_event *ev) {
