@@ -42,7 +42,7 @@ static int reserve(jbuf *b, size_t n) {
     return 0;
 }
 
-void jbuf_put(jbuf *b, const char *s, size_t n) {
+void jbuf_put_grow(jbuf *b, const char *s, size_t n) {
     if (reserve(b, n)) return;
     memcpy(b->p + b->len, s, n);
     b->len += n;
@@ -76,7 +76,7 @@ static size_t utf8_len(const unsigned char *s, size_t n) {
 void jbuf_string(jbuf *b, const char *s, size_t n) {
     static const char hex[] = "0123456789abcdef";
     const unsigned char *u = (const unsigned char *)s;
-    jbuf_put(b, "\"", 1);
+    JBUF_LIT(b, "\"");
     size_t run = 0; /* start of the bytes that need no escaping */
     for (size_t i = 0; i < n;) {
         unsigned char c = u[i];
@@ -91,25 +91,25 @@ void jbuf_string(jbuf *b, const char *s, size_t n) {
         }
         jbuf_put(b, s + run, i - run);
         if (c == '"') {
-            jbuf_put(b, "\\\"", 2);
+            JBUF_LIT(b, "\\\"");
         } else if (c == '\\') {
-            jbuf_put(b, "\\\\", 2);
+            JBUF_LIT(b, "\\\\");
         } else if (c < 0x20) {
             char esc[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
             jbuf_put(b, esc, 6);
         } else {
-            jbuf_put(b, "\xEF\xBF\xBD", 3); /* U+FFFD for a bad byte */
+            JBUF_LIT(b, "\xEF\xBF\xBD"); /* U+FFFD for a bad byte */
         }
         run = ++i;
     }
     jbuf_put(b, s + run, n - run);
-    jbuf_put(b, "\"", 1);
+    JBUF_LIT(b, "\"");
 }
 
 static void put_double(jbuf *b, double d) {
     char tmp[40];
     if (!isfinite(d)) {
-        jbuf_put(b, "null", 4);
+        JBUF_LIT(b, "null");
         return;
     }
     /* Shortest of the two forms that reads back as the same double. */
@@ -122,7 +122,7 @@ void jbuf_value(jbuf *b, cep_value v) {
     char tmp[32];
     switch (v.type) {
     case CEP_NULL:
-        jbuf_put(b, "null", 4);
+        JBUF_LIT(b, "null");
         break;
     case CEP_BOOL:
         jbuf_puts(b, v.u.b ? "true" : "false");
@@ -144,7 +144,7 @@ void jbuf_value(jbuf *b, cep_value v) {
         jbuf_string(b, v.u.s.ptr, v.u.s.len);
         break;
     default:
-        jbuf_put(b, "null", 4);
+        JBUF_LIT(b, "null");
         break;
     }
 }
@@ -168,82 +168,82 @@ static void put_event(jbuf *b, const cep_program *p, const cep_event *ev, int fo
     }
     /* No original text (events pushed through the C API): rebuild an
      * object from the slots the program read. */
-    jbuf_put(b, "{", 1);
+    JBUF_LIT(b, "{");
     int first = 1;
     size_t nf = cep_program_field_count(p);
     for (size_t s = 0; s < nf; s++) {
         cep_value v = cep_event_value(ev, (int)s);
         if (v.type == CEP_NULL) continue;
-        if (!first) jbuf_put(b, ",", 1);
+        if (!first) JBUF_LIT(b, ",");
         first = 0;
         const char *name = cep_program_field_name(p, s);
         jbuf_string(b, name ? name : "", name ? strlen(name) : 0);
-        jbuf_put(b, ":", 1);
+        JBUF_LIT(b, ":");
         jbuf_value(b, v);
     }
-    jbuf_put(b, "}", 1);
+    JBUF_LIT(b, "}");
 }
 
 void jbuf_match(jbuf *b, const cep_program *p, const cep_match *m) { jbuf_match_as(b, p, m, JOUT_EVENTS); }
 
 void jbuf_match_as(jbuf *b, const cep_program *p, const cep_match *m, int form) {
     const char *name = cep_match_pattern(m);
-    jbuf_puts(b, "{\"pattern\":");
+    JBUF_LIT(b, "{\"pattern\":");
     jbuf_string(b, name ? name : "", name ? strlen(name) : 0);
 
-    jbuf_puts(b, ",\"key\":");
+    JBUF_LIT(b, ",\"key\":");
     size_t nk = cep_match_key_count(m);
     if (nk == 0) {
-        jbuf_put(b, "null", 4);
+        JBUF_LIT(b, "null");
     } else if (nk == 1) {
         jbuf_value(b, cep_match_key(m, 0));
     } else {
-        jbuf_put(b, "[", 1);
+        JBUF_LIT(b, "[");
         for (size_t i = 0; i < nk; i++) {
-            if (i) jbuf_put(b, ",", 1);
+            if (i) JBUF_LIT(b, ",");
             jbuf_value(b, cep_match_key(m, i));
         }
-        jbuf_put(b, "]", 1);
+        JBUF_LIT(b, "]");
     }
 
-    jbuf_puts(b, ",\"start\":");
+    JBUF_LIT(b, ",\"start\":");
     put_int(b, cep_match_start(m));
     if (cep_match_is_timeout(m)) {
         /* A timed-out partial match has no end: it lists what it had. */
-        jbuf_puts(b, ",\"timeout\":true");
+        JBUF_LIT(b, ",\"timeout\":true");
     } else {
-        jbuf_puts(b, ",\"end\":");
+        JBUF_LIT(b, ",\"end\":");
         put_int(b, cep_match_end(m));
     }
 
     size_t nf = cep_match_field_count(m);
     if (nf > 0) {
         /* An emit clause always has at least one field. */
-        jbuf_puts(b, ",\"fields\":{");
+        JBUF_LIT(b, ",\"fields\":{");
         for (size_t i = 0; i < nf; i++) {
             const char *fn = cep_match_field_name(m, i);
-            if (i) jbuf_put(b, ",", 1);
+            if (i) JBUF_LIT(b, ",");
             jbuf_string(b, fn ? fn : "", fn ? strlen(fn) : 0);
-            jbuf_put(b, ":", 1);
+            JBUF_LIT(b, ":");
             jbuf_value(b, cep_match_field(m, i));
         }
-        jbuf_put(b, "}", 1);
+        JBUF_LIT(b, "}");
     } else {
-        jbuf_puts(b, ",\"events\":{");
+        JBUF_LIT(b, ",\"events\":{");
         size_t ns = cep_match_step_count(m);
         for (size_t s = 0; s < ns; s++) {
             const char *sn = cep_match_step_name(m, s);
-            if (s) jbuf_put(b, ",", 1);
+            if (s) JBUF_LIT(b, ",");
             jbuf_string(b, sn ? sn : "", sn ? strlen(sn) : 0);
-            jbuf_put(b, ":[", 2);
+            JBUF_LIT(b, ":[");
             size_t ne = cep_match_event_count(m, s);
             for (size_t i = 0; i < ne; i++) {
-                if (i) jbuf_put(b, ",", 1);
+                if (i) JBUF_LIT(b, ",");
                 put_event(b, p, cep_match_event(m, s, i), form);
             }
-            jbuf_put(b, "]", 1);
+            JBUF_LIT(b, "]");
         }
-        jbuf_put(b, "}", 1);
+        JBUF_LIT(b, "}");
     }
-    jbuf_put(b, "}\n", 2);
+    JBUF_LIT(b, "}\n");
 }

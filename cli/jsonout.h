@@ -4,6 +4,7 @@
 #define CEP_JSONOUT_H
 
 #include <stdio.h>
+#include <string.h>
 #include "cepheus.h"
 
 /* A growable text buffer. */
@@ -15,8 +16,22 @@ typedef struct jbuf {
 
 void jbuf_reset(jbuf *b);
 void jbuf_free(jbuf *b);
-void jbuf_put(jbuf *b, const char *s, size_t n);
+/* jbuf_put when the buffer must grow (or has failed to). */
+void jbuf_put_grow(jbuf *b, const char *s, size_t n);
+/* Append n bytes (the text stays NUL-terminated). Inline: a match is
+ * written in tens of small pieces, most of them constant. */
+static inline void jbuf_put(jbuf *b, const char *s, size_t n) {
+    if (b->oom || n >= b->cap - b->len) {
+        jbuf_put_grow(b, s, n);
+        return;
+    }
+    memcpy(b->p + b->len, s, n);
+    b->len += n;
+    b->p[b->len] = '\0';
+}
 void jbuf_puts(jbuf *b, const char *s);
+/* jbuf_put of a string literal. */
+#define JBUF_LIT(b, lit) jbuf_put((b), "" lit, sizeof(lit) - 1)
 
 /* Append a JSON string literal (quotes, escapes; invalid UTF-8 bytes become
  * U+FFFD). */
