@@ -965,8 +965,11 @@ static int configure_engine(cep_engine *e, const run_opts *o, sink *s, unsigned 
                                                 o->limit_fail ? CEP_LIMIT_FAIL : CEP_LIMIT_DROP_OLDEST);
     if (rc == CEP_OK) rc = cep_engine_set_time_field(e, o->time_field);
     /* The events' text is printed only with events: late ones, timeouts'
-     * and matches of patterns without emit (the engine keeps it for those). */
-    if (rc == CEP_OK) rc = cep_engine_set_drop_raw(e, !o->late && !o->timeouts);
+     * and matches of patterns without emit (the engine keeps it for those).
+     * A late event is printed from the row pushed, never from a stored
+     * copy (one engine's or a pool's, whose rows carry the text): --late
+     * needs no stored text. */
+    if (rc == CEP_OK) rc = cep_engine_set_drop_raw(e, !o->timeouts);
     if (rc != CEP_OK) return rc;
     cep_engine_on_match(e, on_match, s);
     cep_engine_on_late(e, on_late, s);
