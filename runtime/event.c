@@ -50,14 +50,7 @@ CEP_API void cep_event_free(cep_event *ev) {
 }
 
 CEP_API void cep_event_clear(cep_event *ev) {
-    if (!is_builder(ev)) return;
-    memset(ev->vals, 0, ev->nslots * sizeof *ev->vals);
-    ev->has_time = 0;
-    ev->time = 0;
-    ev->raw = ev->raw_buf;
-    ev->raw_len = 0;
-    ev->tag = 0;
-    ev->err[0] = '\0';
+    if (is_builder(ev)) event_clear_builder(ev);
 }
 
 CEP_API int cep_event_set_tag(cep_event *ev, uint64_t tag) {

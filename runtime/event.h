@@ -145,6 +145,17 @@ static inline cep_value event_next(event_reader *r) {
     return v;
 }
 
+/* cep_event_clear of a builder. */
+static inline void event_clear_builder(cep_event *ev) {
+    memset(ev->vals, 0, ev->nslots * sizeof *ev->vals);
+    ev->has_time = 0;
+    ev->time = 0;
+    ev->raw = ev->raw_buf;
+    ev->raw_len = 0;
+    ev->tag = 0;
+    ev->err[0] = '\0';
+}
+
 /* Tag and raw text of any event (raw NULL: none). */
 uint64_t event_stored_tag(const cep_event *ev);
 const char *event_stored_raw(const cep_event *ev, size_t *len);

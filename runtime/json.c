@@ -545,7 +545,7 @@ static int parse_row(cep_event *ev, const char *text, size_t len, const char *ti
         if (!st) return json_parse_yajl(ev, text, len, time_field); /* reports the ENOMEM */
         ev->json = st;
     }
-    cep_event_clear(ev);
+    event_clear_builder(ev);
     if (json_fast_read(ev, text, len, time_field, &st->fast, lend) == CEP_OK) return CEP_OK;
     return json_parse_yajl(ev, text, len, time_field);
 }

@@ -643,7 +643,7 @@ static int member_head(scan *s, uint32_t i, const level_view *L, member_use *u, 
  * Then they read as they did where k was kept. */
 static inline int shape_hit(const json_shape_key *k, const unsigned char *p, const unsigned char *end) {
     size_t n = k->len;
-    if ((size_t)(end - p) <= n || is_ws(p[n])) return 0;
+    if ((size_t)(end - p) <= n || (p[n] <= ' ' && is_ws(p[n]))) return 0;
     uint64_t a, b;
     if (n < 8) {
         if (end - p < 8) return same_bytes((const char *)p, (const char *)k->lit, n);
@@ -668,22 +668,25 @@ static inline int shape_hit(const json_shape_key *k, const unsigned char *p, con
  * a member whose bytes up to its value equal the kept ones is read
  * without its key being looked at again. -1: defer. */
 static int read_object(scan *s, int lvl, int td, json_shape_key *shape) {
-    level_view L;
-    level_init(s, lvl, td, &L);
+    level_view L = {NULL, 0, NULL, 0, 0, -2}; /* (td -2: looked up at the first key not predicted) */
+    json_shape_key *k = shape, *kend = shape ? shape + JSON_SHAPE_KEYS : NULL;
     for (uint32_t i = 0;; i++) {
         member_use u;
-        json_shape_key *k = shape && i < JSON_SHAPE_KEYS ? &shape[i] : NULL;
-        if (i && s->p < s->end && *s->p == '}') {
-            s->p++;
-            return 0;
-        }
         if (k && k->len && shape_hit(k, s->p, s->end)) {
             s->p += k->len;
             u.slot = k->slot, u.child = k->child, u.is_time = k->is_time, u.tnext = k->tnext;
         } else {
+            /* (A kept run never starts with '}': the end comes here, the
+             * level unread when every key was predicted.) */
+            if (i && s->p < s->end && *s->p == '}') {
+                s->p++;
+                return 0;
+            }
+            if (L.td == -2) level_init(s, lvl, td, &L);
             int h = member_head(s, i, &L, &u, k);
             if (h) return h > 0 ? 0 : -1;
         }
+        if (k && ++k == kend) k = NULL;
         if (read_value(s, &u) < 0) return -1;
     }
 }
@@ -731,7 +734,8 @@ int json_fast_read(cep_event *ev, const char *text, size_t len, const char *tf, 
     if (s.p != s.end) return JSON_DEFER; /* trailing garbage */
     if (tp.n) {
         if (s.time_state != TIME_SET) return JSON_DEFER;
-        if (cep_event_set_time(ev, s.time) != CEP_OK) return JSON_DEFER;
+        ev->time = s.time; /* (cep_event_set_time on a builder) */
+        ev->has_time = 1;
     }
     if (lend) {
         ev->raw = (char *)obj;
