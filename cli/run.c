@@ -622,7 +622,7 @@ static int take_line(reading *rd, int i, unsigned long lineno, const char *line,
     run_ctx *r = rd->r;
     runner *x = rd->x;
     int64_t wm = 0;
-    int kind = toolong ? 0 : cli_watermark_line(line, len, &wm);
+    int kind = toolong ? 0 : cli_watermark_check(line, len, &wm);
     int counted = !toolong && kind == 0 && r->sum.fields_pending;
     int rc = toolong ? CEP_ERANGE
              : kind > 0 ? rn_advance(x, wm)
