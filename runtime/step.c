@@ -64,10 +64,13 @@ static uint32_t key_write(uint32_t pi, const nfa_pattern *pat, const cep_value *
     return (uint32_t)(p - buf);
 }
 
-int step_encode_key(cep_engine *e, uint32_t pi, const cep_value *vals, uint32_t *len) {
+static int encode_key_slow(cep_engine *e, uint32_t pi, const cep_value *vals, uint32_t *len);
+
+/* step_encode_key, its common key (one int field) inline: what key_write
+ * writes. */
+static inline int encode_key(cep_engine *e, uint32_t pi, const cep_value *vals, uint32_t *len) {
     const nfa_pattern *pat = &e->prog->patterns[pi];
     if (pat->nkeys == 1 && vals[pat->key_slots[0]].type == CEP_INT && e->scratch.keybuf_cap >= 13) {
-        /* The common key, one int field: what key_write writes. */
         char *p = e->scratch.keybuf;
         memcpy(p, &pi, 4);
         p[4] = (char)CEP_INT;
@@ -75,6 +78,15 @@ int step_encode_key(cep_engine *e, uint32_t pi, const cep_value *vals, uint32_t 
         *len = 13;
         return CEP_OK;
     }
+    return encode_key_slow(e, pi, vals, len);
+}
+
+int step_encode_key(cep_engine *e, uint32_t pi, const cep_value *vals, uint32_t *len) {
+    return encode_key(e, pi, vals, len);
+}
+
+static int encode_key_slow(cep_engine *e, uint32_t pi, const cep_value *vals, uint32_t *len) {
+    const nfa_pattern *pat = &e->prog->patterns[pi];
     size_t need = key_size(pat, vals);
     if (need > UINT32_MAX) return CEP_ERANGE;
     if (need > e->scratch.keybuf_cap && mem_grow((void **)&e->scratch.keybuf, &e->scratch.keybuf_cap, need, 1) < 0) return CEP_ENOMEM;
@@ -554,14 +566,13 @@ static int cmp_kid(const void *a, const void *b) {
 static void insert_kids(cep_engine *e, key_state *ks, const step_in *in) {
     pm_list *l = &e->scratch.kids;
     if (l->n == 1) {
-        /* The common case: one new partial match, which goes last. */
+        /* The common case: one new partial match, which goes last (its
+         * bucket made or grown here: a key that waits in the state already,
+         * W7's, most often has no room left in it). */
         pm *q = &l->v[0];
-        /* (A key with no bucket, most often one just made: its first
-         * bucket is made here.) */
         bucket *b = ks->nb == 1 && key_buckets(ks)[0].state == q->state ? &key_buckets(ks)[0]
-                  : key_bucket(e, ks, q->state, !ks->nb);
-        if (b && (b->lo == b->hi || (b->hi < b->cap && pm_less(&b->v[b->hi - 1], q))) &&
-            key_bucket_room(e, ks, b, 1) == 0) {
+                  : key_bucket(e, ks, q->state, 1);
+        if (b && (b->lo == b->hi || pm_less(&b->v[b->hi - 1], q)) && key_bucket_room(e, ks, b, 1) == 0) {
             pm_set_hint(&e->prog->patterns[key_pattern(ks)], q);
             if (timers_arm_pm(e, ks, q, q->start_seq == in->ev->seq) < 0) {
                 engine_node_release(e, q->node);
@@ -611,7 +622,7 @@ static void insert_kids(cep_engine *e, key_state *ks, const step_in *in) {
 int group_lookup_slow(cep_engine *e, const pat_rt *rt, const cep_value *vals) {
     gcache *c = &e->keyset.gcache[rt->kgroup];
     uint32_t klen;
-    int rc = step_encode_key(e, rt->kgroup_pat, vals, &klen);
+    int rc = encode_key(e, rt->kgroup_pat, vals, &klen);
     if (rc != CEP_OK) return rc;
     c->hash = hash_bytes(e->scratch.keybuf, klen, e->keyset.groups.seed);
     c->ent = entmap_find(&e->keyset.groups, c->hash, e->scratch.keybuf, klen);
@@ -709,7 +720,7 @@ int step_pattern(cep_engine *e, uint32_t pi, step_in *in) {
     gcache *gc = NULL;
     int rc;
     if (rt->kgroup == NO_GROUP) {
-        if ((rc = step_encode_key(e, pi, in->row, &klen)) != CEP_OK) return rc;
+        if ((rc = encode_key(e, pi, in->row, &klen)) != CEP_OK) return rc;
         hash = hash_bytes(e->scratch.keybuf, klen, e->keyset.keys.seed);
         ks = keymap_find(&e->keyset.keys, hash, e->scratch.keybuf, klen);
     } else {

@@ -151,9 +151,12 @@ static uint32_t keyed_visits(cep_engine *e, const nfa_route *r, const cep_value 
     key_entry *ent = NULL;
     if (one && pattern_group_entry(e, r->keyed[0], vals, &ent) == CEP_OK) {
         if (!ent || !ent->ndue) return 0;
-        for (uint32_t i = 0; i <= ent->mask; i++) {
+        /* (The scan ends at the last due kref: W7's card holds a few among
+         * 64 or 128 slots.) */
+        for (uint32_t i = 0, seen = 0, due = ent->ndue; i <= ent->mask && seen < due; i++) {
             kref *k = &ent->tab[i];
             if (!k->due) continue;
+            seen++;
             if (!key_waits_in(k->ks, e->rt[k->pattern].keyed_every)) {
                 k->due = 0;
                 ent->ndue--;
