@@ -542,13 +542,14 @@ static int step_bucket(cep_engine *e, const nfa_pattern *pat, key_state *ks, buc
 static int step_start(cep_engine *e, const nfa_pattern *pat, step_in *in) {
     uint32_t s = pat->start;
     const nfa_state *st = &pat->states[s];
-    pm p = {.node = NULL, .start = in->ev->time, .start_seq = in->ev->seq, .state = s};
     if (st->shape == SHAPE_FOLLOW || st->shape == SHAPE_NEXT || st->shape == SHAPE_ANY) {
         /* (ANY: the start state never waits, so only its TAKE counts.) */
         if (st->gate && !gate_open(e, pat, s, in->row)) return 0;
         if (st->rest && !holds(e, st->rest, in->row, NULL)) return 0;
+        pm p = {.node = NULL, .start = in->ev->time, .start_seq = in->ev->seq, .state = s};
         return take(e, pat, st, &p, in);
     }
+    pm p = {.node = NULL, .start = in->ev->time, .start_seq = in->ev->seq, .state = s};
     uint32_t k = 0;
     return general_step(e, pat, NULL, NULL, &p, &k, in, 0);
 }
