@@ -689,6 +689,31 @@ oom:
     return CEP_ENOMEM;
 }
 
+#define STEP_FLAT 1 /* (not a CEP_ code) */
+
+/* step_pattern for a compact pattern whose key (ks, NULL: none yet; its
+ * bytes in keybuf, klen of them, when it is alone in its key group) has
+ * no partial match one by one: every combination, compactly (tecs.c),
+ * while nothing needs them one by one; else the key goes flat for good
+ * and STEP_FLAT says step_pattern goes on. (Out of line: the common
+ * step's registers.) */
+static __attribute__((noinline)) int step_compact(cep_engine *e, uint32_t pi, step_in *in, key_state *ks, gcache *gc,
+                                                  uint64_t hash, uint32_t klen) {
+    if (tecs_usable(e) && !in->straggler) {
+        if (!ks) {
+            if (!tecs_starts(e, pi, in)) return CEP_OK;
+            if ((gc && step_encode_key(e, pi, in->row, &klen) != CEP_OK) ||
+                !(ks = engine_key_new(e, pi, hash, e->scratch.keybuf, klen, gc))) {
+                e->oom = 1;
+                return CEP_ENOMEM;
+            }
+        }
+        return tecs_step(e, pi, ks, in);
+    }
+    if (ks && key_tecs(ks) && tecs_flatten(e, ks) < 0) return CEP_ENOMEM;
+    return STEP_FLAT;
+}
+
 int step_start_fresh(cep_engine *e, uint32_t pi, step_in *in) {
     return step_fresh(e, pi, &e->prog->patterns[pi], in, &e->keyset.gcache[e->rt[pi].kgroup], 0, 1);
 }
@@ -738,20 +763,8 @@ int step_pattern(cep_engine *e, uint32_t pi, step_in *in) {
         if (rt->fresh_start && !pat->compact && e->cfg.state_ttl <= 0) return step_fresh(e, pi, pat, in, gc, hash, 0);
     }
     if (pat->compact && (!ks || key_tecs(ks) || (!ks->nb && !ks->held))) {
-        /* Every combination, compactly (tecs.c), while nothing needs the
-         * partial matches one by one; else the key goes flat for good. */
-        if (tecs_usable(e) && !in->straggler) {
-            if (!ks) {
-                if (!tecs_starts(e, pi, in)) return CEP_OK;
-                if ((gc && step_encode_key(e, pi, in->row, &klen) != CEP_OK) ||
-                    !(ks = engine_key_new(e, pi, hash, e->scratch.keybuf, klen, gc))) {
-                    e->oom = 1;
-                    return CEP_ENOMEM;
-                }
-            }
-            return tecs_step(e, pi, ks, in);
-        }
-        if (ks && key_tecs(ks) && tecs_flatten(e, ks) < 0) return CEP_ENOMEM;
+        int r = step_compact(e, pi, in, ks, gc, hash, klen);
+        if (r != STEP_FLAT) return r;
     }
     int had_state = ks && ks->listed;
     if (ks) {

@@ -30,7 +30,7 @@
  * heap in v[0..hi). */
 #define AT(l, i) (*lane_at((l), (i)))
 
-static int64_t lane_head(const lane *l) {
+static inline int64_t lane_head(const lane *l) {
     if (l->kind == LANE_SORTED) return l->lo < l->hi ? AT(l, l->lo).deadline : INT64_MAX;
     return l->hi ? l->v[0].deadline : INT64_MAX;
 }
@@ -161,14 +161,23 @@ void timers_lane_release(lane *l) {
 /* ---- the TTL lane: a binary heap of entries ------------------------------------ */
 
 static void ent_sift_down(timer_ent *v, size_t n, size_t i) {
+    /* Bottom-up (Floyd): down to a leaf by the earlier child, one
+     * comparison a level, then x back up from there; x, the lane's last
+     * entry after a pop, belongs near the leaves. */
     timer_ent x = v[i];
-    for (;;) {
-        size_t c = 2 * i + 1;
-        if (c >= n) break;
-        if (c + 1 < n && v[c + 1].deadline < v[c].deadline) c++;
-        if (v[c].deadline >= x.deadline) break;
+    size_t top = i, c;
+    while ((c = 2 * i + 1) + 1 < n) {
+        if (v[c + 1].deadline < v[c].deadline) c++;
         v[i] = v[c];
         i = c;
+    }
+    if (c < n) {
+        v[i] = v[c];
+        i = c;
+    }
+    while (i > top && v[(i - 1) / 2].deadline > x.deadline) {
+        v[i] = v[(i - 1) / 2];
+        i = (i - 1) / 2;
     }
     v[i] = x;
 }
