@@ -519,7 +519,14 @@ static inline pm_node *engine_node_new(cep_engine *e, cep_event *ev, uint32_t st
     return n;
 }
 void engine_node_release(cep_engine *e, pm_node *n);
-int engine_list_push(pm_list *l, pm p);
+/* Append p to l (grown when full: engine_list_grow); 0 or -1. Inline:
+ * every partial match a step makes goes through it. */
+int engine_list_grow(pm_list *l);
+static inline int engine_list_push(pm_list *l, pm p) {
+    if (l->n == l->cap && engine_list_grow(l) < 0) return -1;
+    l->v[l->n++] = p;
+    return 0;
+}
 
 /* ---- keys.c: key states and their buckets ---- */
 /* A key state for pattern's encoded key (hash: its hash; unused for a
