@@ -418,7 +418,8 @@ static int general_step(cep_engine *e, const nfa_pattern *pat, key_state *ks, bu
 /* ---- the simple shapes --------------------------------------------------------------- */
 
 /* TAKE into st->target: a new node on p's chain, completed or kept. */
-static int take(cep_engine *e, const nfa_pattern *pat, const nfa_state *st, const pm *p, step_in *in) {
+static inline __attribute__((always_inline)) int take(cep_engine *e, const nfa_pattern *pat, const nfa_state *st, const pm *p,
+                                                      step_in *in) {
     cep_event *ev = stored_event(e, in);
     if (!ev) return -1;
     pm q = *p;
