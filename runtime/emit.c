@@ -271,7 +271,7 @@ static void expire_one(cep_engine *e, uint32_t pi, key_state *ks, pm *p) {
 }
 
 void emit_prune_expired(cep_engine *e, key_state *ks, int64_t now) {
-    if (!ks->npms || tecs_prune(e, ks, now)) return;
+    if (!ks->npms || (key_tecs(ks) && tecs_prune(e, ks, now))) return;
     uint32_t pi = key_pattern(ks);
     const nfa_pattern *pat = &e->prog->patterns[pi];
     const pat_rt *rt = &e->rt[pi];

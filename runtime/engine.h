@@ -775,11 +775,16 @@ static inline __attribute__((always_inline)) int timers_arm_pm(cep_engine *e, ke
     return timers_arm_pm_slow(e, ks, p, new_family);
 }
 
-/* Fill in q.hint for the state q waits in (see pm.hint). */
-static inline void pm_set_hint(const nfa_pattern *pat, pm *q) {
+/* Fill in q.hint for the state q waits in (see pm.hint). (The state
+ * without a hint, most, inline; the search for the step out of line.) */
+static void pm_find_hint(const nfa_state *st, pm *q);
+static inline __attribute__((always_inline)) void pm_set_hint(const nfa_pattern *pat, pm *q) {
     const nfa_state *st = &pat->states[q->state];
     q->hinted = 0;
-    if (!st->hint) return;
+    if (st->hint) pm_find_hint(st, q);
+}
+
+static __attribute__((noinline, unused)) void pm_find_hint(const nfa_state *st, pm *q) {
     const expr *r = st->rest;
     for (const pm_node *n = q->node; n; n = n->parent)
         if ((int32_t)n->step == r->step) { /* the newest event of the step, as expr_holds reads */
