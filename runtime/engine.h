@@ -685,9 +685,6 @@ int step_start_fresh(cep_engine *e, uint32_t pi, step_in *in);
 int step_cond(cep_engine *e, const nfa_pattern *pat, uint32_t s, const cep_value *row);
 /* The event under test as a stored event (kept on first use). */
 cep_event *step_stored(cep_engine *e, step_in *in);
-/* The entry of pi's key group for the key of vals (NULL: none); CEP_OK or
- * the error of encoding the key (then *ent NULL). */
-int pattern_group_entry(cep_engine *e, uint32_t pi, const cep_value *vals, key_entry **ent);
 /* Encode the key of vals for pattern pi into e->keybuf. */
 int step_encode_key(cep_engine *e, uint32_t pi, const cep_value *vals, uint32_t *len);
 /* Fetch into cache what pushing ev will read, a few events ahead: its
@@ -740,6 +737,16 @@ void budget_release(cep_engine *e);
 
 /* Look up the key of vals in rt's key group, into its gcache (step.c). */
 int group_lookup_slow(cep_engine *e, const pat_rt *rt, const cep_value *vals);
+
+/* The entry of pi's key group for the key of vals (NULL: none); CEP_OK or
+ * the error of encoding the key (then *ent NULL). Inline: the visits ask
+ * it once an event. */
+static inline int pattern_group_entry(cep_engine *e, uint32_t pi, const cep_value *vals, key_entry **ent) {
+    const gcache *c = &e->keyset.gcache[e->rt[pi].kgroup];
+    int rc = c->stamp == e->scratch.ev_stamp ? CEP_OK : group_lookup_slow(e, &e->rt[pi], vals);
+    *ent = rc == CEP_OK ? c->ent : NULL;
+    return rc;
+}
 
 /* Has pattern pi (in a key group) no state for the key of vals? Asked of
  * many patterns an event passes over: the group's entry is looked up

@@ -639,13 +639,6 @@ static inline int group_lookup(cep_engine *e, const pat_rt *rt, const cep_value 
     return c->stamp == e->scratch.ev_stamp ? CEP_OK : group_lookup_slow(e, rt, vals);
 }
 
-int pattern_group_entry(cep_engine *e, uint32_t pi, const cep_value *vals, key_entry **ent) {
-    gcache *gc;
-    int rc = group_lookup(e, &e->rt[pi], vals, &gc);
-    *ent = rc == CEP_OK ? gc->ent : NULL;
-    return rc;
-}
-
 /* A key with no state for pattern pat, whose simple start (FOLLOW, NEXT
  * or ANY, taking into a waiting state) may take the event: what
  * step_pattern does for it, straight: the one partial match the start
