@@ -153,10 +153,10 @@ static uint32_t keyed_visits(cep_engine *e, const nfa_route *r, const cep_value 
         if (!ent || !ent->ndue) return 0;
         /* (The scan ends at the last due kref: W7's card holds a few among
          * 64 or 128 slots.) */
-        for (uint32_t i = 0, seen = 0, due = ent->ndue; i <= ent->mask && seen < due; i++) {
-            kref *k = &ent->tab[i];
+        uint32_t left = ent->ndue;
+        for (kref *k = ent->tab, *end = ent->tab + ent->mask + 1; k < end && left; k++) {
             if (!k->due) continue;
-            seen++;
+            left--;
             if (!key_waits_in(k->ks, e->rt[k->pattern].keyed_every)) {
                 k->due = 0;
                 ent->ndue--;
