@@ -579,6 +579,7 @@ static void insert_kids(cep_engine *e, key_state *ks, const step_in *in) {
             if (timers_arm_pm(e, ks, q, q->start_seq == in->ev->seq) < 0) {
                 engine_node_release(e, q->node);
                 e->oom = 1;
+                if (b->lo == b->hi) key_drop_empty_buckets(e, ks); /* (made above: no empty bucket stays) */
             } else {
                 b->v[b->hi++] = *q;
                 ks->npms++;
