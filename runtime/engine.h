@@ -199,13 +199,9 @@ int entmap_insert(keymap *m, key_entry *ent);
 void entmap_remove(keymap *m, key_entry *ent);
 void keymap_free(keymap *m);
 
-/* The slot of a table of mask + 1 (a power of two) where
- * pattern pi's kref is looked for first: Fibonacci hashing, the top bits
- * of the product, which spread consecutive pattern numbers evenly (W7's
- * card, 35 key states in 64 slots: a miss probes 1.8 slots, not 2.8). */
-static inline uint32_t entry_home(uint32_t mask, uint32_t pi) {
-    return (uint32_t)((uint64_t)(pi * 0x9E3779B1u) * ((uint64_t)mask + 1) >> 32); /* (the top log2(mask + 1) bits) */
-}
+/* The slot of a table of mask + 1 where pattern pi's kref is looked for
+ * first. */
+static inline uint32_t entry_home(uint32_t mask, uint32_t pi) { return (pi * 0x9E3779B1u) >> 16 & mask; }
 
 /* Pattern pi's key state in ent, or NULL. */
 static inline key_state *entry_get(const key_entry *ent, uint32_t pi) {

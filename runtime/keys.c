@@ -14,7 +14,7 @@
 
 /* ---- key groups: one lookup of a key for every pattern keyed alike ---------- */
 
-static uint32_t ent_home(const key_entry *ent, uint32_t pi) { return entry_home(ent->mask, pi); }
+static uint32_t ent_home(const key_entry *ent, uint32_t pi) { return (pi * 0x9E3779B1u) >> 16 & ent->mask; }
 
 static void ent_put(key_entry *ent, uint32_t pi, uint32_t due, key_state *ks) {
     uint32_t i = ent_home(ent, pi);
