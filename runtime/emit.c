@@ -24,22 +24,24 @@ void emit_match(cep_engine *e, uint32_t pi, const pm *p, int timeout) {
     cep_match *m = &e->match;
     uint32_t ns = pat->nsteps;
     /* The chain's length and first event; whether it is one event per
-     * step, in step order (the common case: then events[s] is step s). */
+     * step, in step order, from step 0 (the common case: then events[s]
+     * is step s; a timeout's chain stops short of the last steps). */
     size_t n = 0;
     int one_each = 1;
     const pm_node *first = NULL;
     for (const pm_node *x = p->node; x; x = x->parent, n++) {
-        if (n >= ns || x->step != ns - 1 - n) one_each = 0;
+        if (x->parent && x->step != x->parent->step + 1) one_each = 0;
         first = x;
     }
+    if (first && first->step != 0) one_each = 0;
     if ((n > m->events_cap || ns + 1 > m->steps_cap || pat->nemit > m->fields_cap) &&
         match_reserve(e, n, ns, pat->nemit) < 0) {
         e->oom = 1;
         return;
     }
-    if (one_each && n == ns) {
+    if (one_each && n <= ns) {
         for (const pm_node *x = p->node; x; x = x->parent) m->events[x->step] = node_ev(x);
-        for (uint32_t s = 0; s <= ns; s++) m->step_off[s] = s;
+        for (uint32_t s = 0; s <= ns; s++) m->step_off[s] = s < n ? s : (uint32_t)n;
     } else {
         /* Group the chain's events by step, oldest first (a counting
          * sort): count per step, then walk newest to oldest, filling each
@@ -269,7 +271,7 @@ static void expire_one(cep_engine *e, uint32_t pi, key_state *ks, pm *p) {
 }
 
 void emit_prune_expired(cep_engine *e, key_state *ks, int64_t now) {
-    if (!ks->npms || tecs_prune(e, ks, now)) return;
+    if (!ks->npms || (key_tecs(ks) && tecs_prune(e, ks, now))) return;
     uint32_t pi = key_pattern(ks);
     const nfa_pattern *pat = &e->prog->patterns[pi];
     const pat_rt *rt = &e->rt[pi];

@@ -132,13 +132,10 @@ void engine_node_release(cep_engine *e, pm_node *n) {
     }
 }
 
-int engine_list_push(pm_list *l, pm p) {
-    if (l->n == l->cap) {
-        size_t cap = l->cap;
-        if (mem_grow((void **)&l->v, &cap, (size_t)l->n + 1, sizeof *l->v) < 0) return -1;
-        l->cap = (uint32_t)cap;
-    }
-    l->v[l->n++] = p;
+int engine_list_grow(pm_list *l) {
+    size_t cap = l->cap;
+    if (mem_grow((void **)&l->v, &cap, (size_t)l->n + 1, sizeof *l->v) < 0) return -1;
+    l->cap = (uint32_t)cap;
     return 0;
 }
 

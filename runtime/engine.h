@@ -519,7 +519,14 @@ static inline pm_node *engine_node_new(cep_engine *e, cep_event *ev, uint32_t st
     return n;
 }
 void engine_node_release(cep_engine *e, pm_node *n);
-int engine_list_push(pm_list *l, pm p);
+/* Append p to l (grown when full: engine_list_grow); 0 or -1. Inline:
+ * every partial match a step makes goes through it. */
+int engine_list_grow(pm_list *l);
+static inline int engine_list_push(pm_list *l, pm p) {
+    if (l->n == l->cap && engine_list_grow(l) < 0) return -1;
+    l->v[l->n++] = p;
+    return 0;
+}
 
 /* ---- keys.c: key states and their buckets ---- */
 /* A key state for pattern's encoded key (hash: its hash; unused for a
@@ -674,9 +681,6 @@ int step_start_fresh(cep_engine *e, uint32_t pi, step_in *in);
 int step_cond(cep_engine *e, const nfa_pattern *pat, uint32_t s, const cep_value *row);
 /* The event under test as a stored event (kept on first use). */
 cep_event *step_stored(cep_engine *e, step_in *in);
-/* The entry of pi's key group for the key of vals (NULL: none); CEP_OK or
- * the error of encoding the key (then *ent NULL). */
-int pattern_group_entry(cep_engine *e, uint32_t pi, const cep_value *vals, key_entry **ent);
 /* Encode the key of vals for pattern pi into e->keybuf. */
 int step_encode_key(cep_engine *e, uint32_t pi, const cep_value *vals, uint32_t *len);
 /* Fetch into cache what pushing ev will read, a few events ahead: its
@@ -730,6 +734,16 @@ void budget_release(cep_engine *e);
 /* Look up the key of vals in rt's key group, into its gcache (step.c). */
 int group_lookup_slow(cep_engine *e, const pat_rt *rt, const cep_value *vals);
 
+/* The entry of pi's key group for the key of vals (NULL: none); CEP_OK or
+ * the error of encoding the key (then *ent NULL). Inline: the visits ask
+ * it once an event. */
+static inline int pattern_group_entry(cep_engine *e, uint32_t pi, const cep_value *vals, key_entry **ent) {
+    const gcache *c = &e->keyset.gcache[e->rt[pi].kgroup];
+    int rc = c->stamp == e->scratch.ev_stamp ? CEP_OK : group_lookup_slow(e, &e->rt[pi], vals);
+    *ent = rc == CEP_OK ? c->ent : NULL;
+    return rc;
+}
+
 /* Has pattern pi (in a key group) no state for the key of vals? Asked of
  * many patterns an event passes over: the group's entry is looked up
  * once per event, then one probe each. */
@@ -768,11 +782,16 @@ static inline __attribute__((always_inline)) int timers_arm_pm(cep_engine *e, ke
     return timers_arm_pm_slow(e, ks, p, new_family);
 }
 
-/* Fill in q.hint for the state q waits in (see pm.hint). */
-static inline void pm_set_hint(const nfa_pattern *pat, pm *q) {
+/* Fill in q.hint for the state q waits in (see pm.hint). (The state
+ * without a hint, most, inline; the search for the step out of line.) */
+static void pm_find_hint(const nfa_state *st, pm *q);
+static inline __attribute__((always_inline)) void pm_set_hint(const nfa_pattern *pat, pm *q) {
     const nfa_state *st = &pat->states[q->state];
     q->hinted = 0;
-    if (!st->hint) return;
+    if (st->hint) pm_find_hint(st, q);
+}
+
+static __attribute__((noinline, unused)) void pm_find_hint(const nfa_state *st, pm *q) {
     const expr *r = st->rest;
     for (const pm_node *n = q->node; n; n = n->parent)
         if ((int32_t)n->step == r->step) { /* the newest event of the step, as expr_holds reads */

@@ -40,8 +40,6 @@ int heap_push(heap *h, void *item) {
     return 0;
 }
 
-void *heap_top(const heap *h) { return h->n ? h->v[0] : NULL; }
-
 void heap_remove(heap *h, size_t pos) {
     if (pos >= h->n) return;
     void *gone = h->v[pos];

@@ -14,7 +14,7 @@ typedef struct heap {
 } heap;
 
 int heap_push(heap *h, void *item);           /* 0 or -1 (ENOMEM) */
-void *heap_top(const heap *h);                 /* NULL when empty */
+static inline void *heap_top(const heap *h) { return h->n ? h->v[0] : NULL; } /* NULL when empty */
 void *heap_pop(heap *h);
 void heap_remove(heap *h, size_t pos);
 void heap_fix(heap *h, size_t pos);            /* after the key at pos changed */

@@ -64,10 +64,13 @@ static uint32_t key_write(uint32_t pi, const nfa_pattern *pat, const cep_value *
     return (uint32_t)(p - buf);
 }
 
-int step_encode_key(cep_engine *e, uint32_t pi, const cep_value *vals, uint32_t *len) {
+static int encode_key_slow(cep_engine *e, uint32_t pi, const cep_value *vals, uint32_t *len);
+
+/* step_encode_key, its common key (one int field) inline: what key_write
+ * writes. */
+static inline int encode_key(cep_engine *e, uint32_t pi, const cep_value *vals, uint32_t *len) {
     const nfa_pattern *pat = &e->prog->patterns[pi];
     if (pat->nkeys == 1 && vals[pat->key_slots[0]].type == CEP_INT && e->scratch.keybuf_cap >= 13) {
-        /* The common key, one int field: what key_write writes. */
         char *p = e->scratch.keybuf;
         memcpy(p, &pi, 4);
         p[4] = (char)CEP_INT;
@@ -75,6 +78,15 @@ int step_encode_key(cep_engine *e, uint32_t pi, const cep_value *vals, uint32_t 
         *len = 13;
         return CEP_OK;
     }
+    return encode_key_slow(e, pi, vals, len);
+}
+
+int step_encode_key(cep_engine *e, uint32_t pi, const cep_value *vals, uint32_t *len) {
+    return encode_key(e, pi, vals, len);
+}
+
+static int encode_key_slow(cep_engine *e, uint32_t pi, const cep_value *vals, uint32_t *len) {
+    const nfa_pattern *pat = &e->prog->patterns[pi];
     size_t need = key_size(pat, vals);
     if (need > UINT32_MAX) return CEP_ERANGE;
     if (need > e->scratch.keybuf_cap && mem_grow((void **)&e->scratch.keybuf, &e->scratch.keybuf_cap, need, 1) < 0) return CEP_ENOMEM;
@@ -406,7 +418,8 @@ static int general_step(cep_engine *e, const nfa_pattern *pat, key_state *ks, bu
 /* ---- the simple shapes --------------------------------------------------------------- */
 
 /* TAKE into st->target: a new node on p's chain, completed or kept. */
-static int take(cep_engine *e, const nfa_pattern *pat, const nfa_state *st, const pm *p, step_in *in) {
+static inline __attribute__((always_inline)) int take(cep_engine *e, const nfa_pattern *pat, const nfa_state *st, const pm *p,
+                                                      step_in *in) {
     cep_event *ev = stored_event(e, in);
     if (!ev) return -1;
     pm q = *p;
@@ -530,13 +543,14 @@ static int step_bucket(cep_engine *e, const nfa_pattern *pat, key_state *ks, buc
 static int step_start(cep_engine *e, const nfa_pattern *pat, step_in *in) {
     uint32_t s = pat->start;
     const nfa_state *st = &pat->states[s];
-    pm p = {.node = NULL, .start = in->ev->time, .start_seq = in->ev->seq, .state = s};
     if (st->shape == SHAPE_FOLLOW || st->shape == SHAPE_NEXT || st->shape == SHAPE_ANY) {
         /* (ANY: the start state never waits, so only its TAKE counts.) */
         if (st->gate && !gate_open(e, pat, s, in->row)) return 0;
         if (st->rest && !holds(e, st->rest, in->row, NULL)) return 0;
+        pm p = {.node = NULL, .start = in->ev->time, .start_seq = in->ev->seq, .state = s};
         return take(e, pat, st, &p, in);
     }
+    pm p = {.node = NULL, .start = in->ev->time, .start_seq = in->ev->seq, .state = s};
     uint32_t k = 0;
     return general_step(e, pat, NULL, NULL, &p, &k, in, 0);
 }
@@ -554,18 +568,18 @@ static int cmp_kid(const void *a, const void *b) {
 static void insert_kids(cep_engine *e, key_state *ks, const step_in *in) {
     pm_list *l = &e->scratch.kids;
     if (l->n == 1) {
-        /* The common case: one new partial match, which goes last. */
+        /* The common case: one new partial match, which goes last (its
+         * bucket made or grown here: a key that waits in the state already,
+         * W7's, most often has no room left in it). */
         pm *q = &l->v[0];
-        /* (A key with no bucket, most often one just made: its first
-         * bucket is made here.) */
         bucket *b = ks->nb == 1 && key_buckets(ks)[0].state == q->state ? &key_buckets(ks)[0]
-                  : key_bucket(e, ks, q->state, !ks->nb);
-        if (b && (b->lo == b->hi || (b->hi < b->cap && pm_less(&b->v[b->hi - 1], q))) &&
-            key_bucket_room(e, ks, b, 1) == 0) {
+                  : key_bucket(e, ks, q->state, 1);
+        if (b && (b->lo == b->hi || pm_less(&b->v[b->hi - 1], q)) && key_bucket_room(e, ks, b, 1) == 0) {
             pm_set_hint(&e->prog->patterns[key_pattern(ks)], q);
             if (timers_arm_pm(e, ks, q, q->start_seq == in->ev->seq) < 0) {
                 engine_node_release(e, q->node);
                 e->oom = 1;
+                if (b->lo == b->hi) key_drop_empty_buckets(e, ks); /* (made above: no empty bucket stays) */
             } else {
                 b->v[b->hi++] = *q;
                 ks->npms++;
@@ -611,7 +625,7 @@ static void insert_kids(cep_engine *e, key_state *ks, const step_in *in) {
 int group_lookup_slow(cep_engine *e, const pat_rt *rt, const cep_value *vals) {
     gcache *c = &e->keyset.gcache[rt->kgroup];
     uint32_t klen;
-    int rc = step_encode_key(e, rt->kgroup_pat, vals, &klen);
+    int rc = encode_key(e, rt->kgroup_pat, vals, &klen);
     if (rc != CEP_OK) return rc;
     c->hash = hash_bytes(e->scratch.keybuf, klen, e->keyset.groups.seed);
     c->ent = entmap_find(&e->keyset.groups, c->hash, e->scratch.keybuf, klen);
@@ -624,13 +638,6 @@ int group_lookup_slow(cep_engine *e, const pat_rt *rt, const cep_value *vals) {
 static inline int group_lookup(cep_engine *e, const pat_rt *rt, const cep_value *vals, gcache **gc) {
     gcache *c = *gc = &e->keyset.gcache[rt->kgroup];
     return c->stamp == e->scratch.ev_stamp ? CEP_OK : group_lookup_slow(e, rt, vals);
-}
-
-int pattern_group_entry(cep_engine *e, uint32_t pi, const cep_value *vals, key_entry **ent) {
-    gcache *gc;
-    int rc = group_lookup(e, &e->rt[pi], vals, &gc);
-    *ent = rc == CEP_OK ? gc->ent : NULL;
-    return rc;
 }
 
 /* A key with no state for pattern pat, whose simple start (FOLLOW, NEXT
@@ -677,6 +684,31 @@ oom:
     return CEP_ENOMEM;
 }
 
+#define STEP_FLAT 1 /* (not a CEP_ code) */
+
+/* step_pattern for a compact pattern whose key (ks, NULL: none yet; its
+ * bytes in keybuf, klen of them, when it is alone in its key group) has
+ * no partial match one by one: every combination, compactly (tecs.c),
+ * while nothing needs them one by one; else the key goes flat for good
+ * and STEP_FLAT says step_pattern goes on. (Out of line: the common
+ * step's registers.) */
+static __attribute__((noinline)) int step_compact(cep_engine *e, uint32_t pi, step_in *in, key_state *ks, gcache *gc,
+                                                  uint64_t hash, uint32_t klen) {
+    if (tecs_usable(e) && !in->straggler) {
+        if (!ks) {
+            if (!tecs_starts(e, pi, in)) return CEP_OK;
+            if ((gc && step_encode_key(e, pi, in->row, &klen) != CEP_OK) ||
+                !(ks = engine_key_new(e, pi, hash, e->scratch.keybuf, klen, gc))) {
+                e->oom = 1;
+                return CEP_ENOMEM;
+            }
+        }
+        return tecs_step(e, pi, ks, in);
+    }
+    if (ks && key_tecs(ks) && tecs_flatten(e, ks) < 0) return CEP_ENOMEM;
+    return STEP_FLAT;
+}
+
 int step_start_fresh(cep_engine *e, uint32_t pi, step_in *in) {
     return step_fresh(e, pi, &e->prog->patterns[pi], in, &e->keyset.gcache[e->rt[pi].kgroup], 0, 1);
 }
@@ -709,7 +741,7 @@ int step_pattern(cep_engine *e, uint32_t pi, step_in *in) {
     gcache *gc = NULL;
     int rc;
     if (rt->kgroup == NO_GROUP) {
-        if ((rc = step_encode_key(e, pi, in->row, &klen)) != CEP_OK) return rc;
+        if ((rc = encode_key(e, pi, in->row, &klen)) != CEP_OK) return rc;
         hash = hash_bytes(e->scratch.keybuf, klen, e->keyset.keys.seed);
         ks = keymap_find(&e->keyset.keys, hash, e->scratch.keybuf, klen);
     } else {
@@ -726,20 +758,8 @@ int step_pattern(cep_engine *e, uint32_t pi, step_in *in) {
         if (rt->fresh_start && !pat->compact && e->cfg.state_ttl <= 0) return step_fresh(e, pi, pat, in, gc, hash, 0);
     }
     if (pat->compact && (!ks || key_tecs(ks) || (!ks->nb && !ks->held))) {
-        /* Every combination, compactly (tecs.c), while nothing needs the
-         * partial matches one by one; else the key goes flat for good. */
-        if (tecs_usable(e) && !in->straggler) {
-            if (!ks) {
-                if (!tecs_starts(e, pi, in)) return CEP_OK;
-                if ((gc && step_encode_key(e, pi, in->row, &klen) != CEP_OK) ||
-                    !(ks = engine_key_new(e, pi, hash, e->scratch.keybuf, klen, gc))) {
-                    e->oom = 1;
-                    return CEP_ENOMEM;
-                }
-            }
-            return tecs_step(e, pi, ks, in);
-        }
-        if (ks && key_tecs(ks) && tecs_flatten(e, ks) < 0) return CEP_ENOMEM;
+        int r = step_compact(e, pi, in, ks, gc, hash, klen);
+        if (r != STEP_FLAT) return r;
     }
     int had_state = ks && ks->listed;
     if (ks) {

@@ -30,16 +30,17 @@
  * heap in v[0..hi). */
 #define AT(l, i) (*lane_at((l), (i)))
 
-static int64_t lane_head(const lane *l) {
+static inline int64_t lane_head(const lane *l) {
     if (l->kind == LANE_SORTED) return l->lo < l->hi ? AT(l, l->lo).deadline : INT64_MAX;
     return l->hi ? l->v[0].deadline : INT64_MAX;
 }
 
 static int lane_less(const void *a, const void *b) { return lane_head(a) < lane_head(b); }
 
-/* With a few lanes (one pattern: its window and the TTL lane), looking at
- * each is cheaper than keeping the heap of lanes in order. */
-#define FEW_LANES 4
+/* With a few lanes (one pattern: its window and the TTL lane; W7's three
+ * windows), looking at each is cheaper than keeping the heap of lanes in
+ * order: timers_take takes from them all in one pass. */
+#define FEW_LANES 8
 
 static lane *first_lane(const cep_engine *e) {
     if (e->timers.nlanes > FEW_LANES) return heap_top(&e->timers.lane_heap);
@@ -160,14 +161,23 @@ void timers_lane_release(lane *l) {
 /* ---- the TTL lane: a binary heap of entries ------------------------------------ */
 
 static void ent_sift_down(timer_ent *v, size_t n, size_t i) {
+    /* Bottom-up (Floyd): down to a leaf by the earlier child, one
+     * comparison a level, then x back up from there; x, the lane's last
+     * entry after a pop, belongs near the leaves. */
     timer_ent x = v[i];
-    for (;;) {
-        size_t c = 2 * i + 1;
-        if (c >= n) break;
-        if (c + 1 < n && v[c + 1].deadline < v[c].deadline) c++;
-        if (v[c].deadline >= x.deadline) break;
+    size_t top = i, c;
+    while ((c = 2 * i + 1) + 1 < n) {
+        if (v[c + 1].deadline < v[c].deadline) c++;
         v[i] = v[c];
         i = c;
+    }
+    if (c < n) {
+        v[i] = v[c];
+        i = c;
+    }
+    while (i > top && v[(i - 1) / 2].deadline > x.deadline) {
+        v[i] = v[(i - 1) / 2];
+        i = (i - 1) / 2;
     }
     v[i] = x;
 }
@@ -312,7 +322,37 @@ int timers_add(cep_engine *e, uint32_t li, int64_t deadline, key_state *ks) {
 }
 
 
+/* timers_take over few lanes (no heap): each lane's entries due at d, and
+ * the next deadline, in one pass. (Their order does not matter: fire_due
+ * sorts them by key.) */
+static size_t take_few(cep_engine *e, int64_t d) {
+    lane *ttl = &e->timers.lanes[e->timers.nlanes - 1];
+    uint32_t nl = e->cfg.state_ttl > 0 ? e->timers.nlanes : e->timers.nlanes - 1; /* (as first_lane) */
+    size_t n = 0;
+    int64_t next = INT64_MAX;
+    for (uint32_t i = 0; i < nl; i++) {
+        lane *l = &e->timers.lanes[i];
+        int64_t h = lane_head(l);
+        if (h == d) {
+            do {
+                if (n == e->timers.due_cap && mem_grow((void **)&e->timers.due, &e->timers.due_cap, n + 1, sizeof *e->timers.due) < 0) {
+                    e->oom = 1; /* the rest stays due: taken on the next round */
+                    break;
+                }
+                timer_ent t = lane_pop(l);
+                if (l == ttl) t.ks->ttl_armed = 0;
+                e->timers.due[n++] = t;
+            } while ((h = lane_head(l)) == d);
+            if (l->kind == LANE_SORTED) prefetch_next(l);
+        }
+        if (h < next) next = h;
+    }
+    e->timers.next_due = next;
+    return n;
+}
+
 size_t timers_take(cep_engine *e, int64_t d) {
+    if (e->timers.nlanes && e->timers.nlanes <= FEW_LANES) return take_few(e, d);
     lane *ttl = &e->timers.lanes[e->timers.nlanes - 1];
     size_t n = 0;
     for (;;) {

@@ -151,9 +151,12 @@ static uint32_t keyed_visits(cep_engine *e, const nfa_route *r, const cep_value 
     key_entry *ent = NULL;
     if (one && pattern_group_entry(e, r->keyed[0], vals, &ent) == CEP_OK) {
         if (!ent || !ent->ndue) return 0;
-        for (uint32_t i = 0; i <= ent->mask; i++) {
-            kref *k = &ent->tab[i];
+        /* (The scan ends at the last due kref: W7's card holds a few among
+         * 64 or 128 slots.) */
+        uint32_t left = ent->ndue;
+        for (kref *k = ent->tab, *end = ent->tab + ent->mask + 1; k < end && left; k++) {
             if (!k->due) continue;
+            left--;
             if (!key_waits_in(k->ks, e->rt[k->pattern].keyed_every)) {
                 k->due = 0;
                 ent->ndue--;
