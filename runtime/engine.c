@@ -292,15 +292,11 @@ static int expire_lone(cep_engine *e, key_state *ks, int64_t d) {
     if (rt->within_lane == NO_LANE || p.start >= INT64_MAX - rt->within_ms || p.start + rt->within_ms > d ||
         (rt->has_pending && e->prog->patterns[key_pattern(ks)].states[p.state].kind == ST_PENDING))
         return 0;
-    key_array_free(e, ks, b->v, b->cap); /* (its only bucket: the key goes) */
-    ks->nb = 0;
-    ks->npms = 0;
     e->stats.partial_matches--;
     if (e->hooks.on_timeout) emit_match(e, key_pattern(ks), &p, 1);
     else e->stats.timeouts++;
     engine_node_release(e, p.node);
-    ks->timers = 0;
-    engine_key_free(e, ks);
+    engine_key_free_lone(e, ks); /* (its only bucket: the key goes) */
     return 1;
 }
 

@@ -528,11 +528,14 @@ int engine_list_push(pm_list *l, pm p);
  * is). */
 key_state *engine_key_new(cep_engine *e, uint32_t pattern, uint64_t hash, const char *key, uint32_t len,
                           gcache *gc);
-/* The same, holding one empty bucket in state with room for one partial
- * match (a key's first partial match, step.c's step_fresh). The key's
- * first 4 bytes are taken as pattern's (key may be its group's entry's). */
+/* The same, holding q, its first partial match, in its first bucket
+ * (step.c's step_fresh: q's node made, its hint set), q's `within`
+ * entry armed and the key last on the creation-order list, as
+ * step_pattern would leave it; NULL when memory runs out (q's node is
+ * then still the caller's). The key's first 4 bytes are taken as
+ * pattern's (key may be its group's entry's). */
 key_state *engine_key_fresh(cep_engine *e, uint32_t pattern, uint64_t hash, const char *key, uint32_t len, gcache *gc,
-                            uint32_t state);
+                            const pm *q, int64_t time);
 /* The key state of pattern for encoded key, NULL when it has none. */
 key_state *engine_key_find(cep_engine *e, uint32_t pattern, const char *key, uint32_t len);
 /* Out of its map (entry) / into the one the current program says
@@ -547,6 +550,10 @@ void engine_keys_each(cep_engine *e, void (*fn)(cep_engine *, key_state *));
 uint32_t key_groups_build(const cep_program *p, pat_rt *rt);
 /* Free ks now, whatever it holds (engine teardown, restore failure). */
 void engine_key_free(cep_engine *e, key_state *ks);
+/* Free ks, which holds one bucket (nb 1) whose
+ * partial match has been taken out (engine.c's expire_lone), nothing
+ * held, not compact. */
+void engine_key_free_lone(cep_engine *e, key_state *ks);
 /* After a change: a key that holds nothing leaves the creation-order list,
  * and is freed once no timer entry names it. */
 void engine_key_settle(cep_engine *e, key_state *ks);
@@ -757,8 +764,10 @@ static inline __attribute__((always_inline)) int timers_arm_pm(cep_engine *e, ke
         }
         lane *l = &e->timers.lanes[rt->within_lane];
         int64_t d = p->start + rt->within_ms;
-        if (l->lo < l->hi && l->hi < l->cap && lane_at(l, l->hi - 1)->deadline <= d) {
-            *lane_at(l, l->hi) = (timer_ent){d, ks};
+        timer_ent *last;
+        if (l->lo < l->hi && l->hi < l->cap && (last = lane_at(l, l->hi - 1))->deadline <= d) {
+            /* (the next position: in last's chunk unless it starts one) */
+            *(l->hi & (LANE_CHUNK - 1) ? last + 1 : lane_at(l, l->hi)) = (timer_ent){d, ks};
             l->hi++;
             ks->timers++;
             return 0;

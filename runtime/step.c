@@ -647,30 +647,17 @@ static inline __attribute__((always_inline)) int step_fresh(cep_engine *e, uint3
     cep_event *ev = stored_event(e, in);
     pm q = {.start = in->ev->time, .start_seq = in->ev->seq, .state = st->target};
     uint32_t klen = 0;
-    key_state *ks = NULL;
     if (!ev || !(q.node = engine_node_new(e, ev, st->step, NULL))) goto oom;
     /* The key's entry in its group, when it has one, holds its bytes
      * (after the group's first pattern: engine_key_fresh writes pi's). */
     const char *key = gc && gc->ent ? gc->ent->key : e->scratch.keybuf;
     if (gc && gc->ent) klen = gc->ent->key_len;
     else if (step_encode_key(e, pi, in->row, &klen) != CEP_OK) key = NULL;
-    if (!key || !(ks = engine_key_fresh(e, pi, hash, key, klen, gc, q.state))) {
-        engine_node_release(e, q.node);
-        goto oom;
-    }
-    ks->last_event = in->ev->time;
-    bucket *b = &ks->inl_b;
     pm_set_hint(pat, &q);
-    if (timers_arm_pm(e, ks, &q, 1) < 0) { /* (it could never expire) */
+    if (!key || !engine_key_fresh(e, pi, hash, key, klen, gc, &q, in->ev->time)) {
         engine_node_release(e, q.node);
-        engine_key_settle(e, ks);
         goto oom;
     }
-    b->v[b->hi++] = q;
-    ks->npms = 1;
-    if (++e->stats.partial_matches > e->stats.peak_partial_matches)
-        e->stats.peak_partial_matches = e->stats.partial_matches;
-    engine_key_activate(e, ks);
     return e->oom ? CEP_ENOMEM : CEP_OK;
 oom:
     e->oom = 1;

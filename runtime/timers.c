@@ -30,7 +30,7 @@
  * heap in v[0..hi). */
 #define AT(l, i) (*lane_at((l), (i)))
 
-static int64_t lane_head(const lane *l) {
+static inline __attribute__((always_inline)) int64_t lane_head(const lane *l) {
     if (l->kind == LANE_SORTED) return l->lo < l->hi ? AT(l, l->lo).deadline : INT64_MAX;
     return l->hi ? l->v[0].deadline : INT64_MAX;
 }
@@ -41,7 +41,7 @@ static int lane_less(const void *a, const void *b) { return lane_head(a) < lane_
  * each is cheaper than keeping the heap of lanes in order. */
 #define FEW_LANES 4
 
-static lane *first_lane(const cep_engine *e) {
+static inline __attribute__((always_inline)) lane *first_lane(const cep_engine *e) {
     if (e->timers.nlanes > FEW_LANES) return heap_top(&e->timers.lane_heap);
     if (!e->timers.nlanes) return NULL; /* freed, or being made */
     /* The TTL lane (the last) has entries only with a TTL. */
@@ -312,25 +312,49 @@ int timers_add(cep_engine *e, uint32_t li, int64_t deadline, key_state *ks) {
 }
 
 
+/* Room for one more due entry past n; 0, or -1 (then e->oom). */
+static int due_room(cep_engine *e, size_t n) {
+    if (n < e->timers.due_cap) return 0;
+    if (mem_grow((void **)&e->timers.due, &e->timers.due_cap, n + 1, sizeof *e->timers.due) == 0) return 0;
+    e->oom = 1;
+    return -1;
+}
+
 size_t timers_take(cep_engine *e, int64_t d) {
     lane *ttl = &e->timers.lanes[e->timers.nlanes - 1];
     size_t n = 0;
     for (;;) {
         lane *l = first_lane(e);
         if (!l || lane_head(l) != d) break;
-        do { /* the lane's entries due at d, then look for another lane */
-            if (n == e->timers.due_cap && mem_grow((void **)&e->timers.due, &e->timers.due_cap, n + 1, sizeof *e->timers.due) < 0) {
-                e->oom = 1; /* the rest stays due: taken on the next round */
-                lane_moved_head(e, l);
-                e->timers.next_due = next_due(e);
-                return n;
-            }
-            timer_ent t = lane_pop(l);
-            if (l == ttl) t.ks->ttl_armed = 0;
-            e->timers.due[n++] = t;
-        } while (lane_head(l) == d);
-        if (l->kind == LANE_SORTED) prefetch_next(l);
+        if (l->kind == LANE_SORTED) {
+            /* The lane's entries due at d, walked in their chunk (most
+             * deadlines take a few entries, all in one). */
+            const timer_ent *p = &AT(l, l->lo);
+            do {
+                if (due_room(e, n) < 0) goto oom; /* the rest stays due: taken on the next round */
+                e->timers.due[n++] = *p;
+                if (!(++l->lo & (LANE_CHUNK - 1))) { /* it left a chunk */
+                    chunk_free(l, (l->lo >> LANE_SHIFT) - 1);
+                    if (l->lo == l->hi) break;
+                    p = &AT(l, l->lo);
+                } else {
+                    p++;
+                }
+            } while (l->lo < l->hi && p->deadline == d);
+            prefetch_next(l);
+        } else {
+            do { /* the lane's entries due at d, then look for another lane */
+                if (due_room(e, n) < 0) goto oom;
+                timer_ent t = lane_pop(l);
+                if (l == ttl) t.ks->ttl_armed = 0;
+                e->timers.due[n++] = t;
+            } while (lane_head(l) == d);
+        }
         lane_moved_head(e, l);
+        continue;
+    oom:
+        lane_moved_head(e, l);
+        break;
     }
     e->timers.next_due = next_due(e);
     return n;
