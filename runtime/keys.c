@@ -9,6 +9,7 @@
 #include "hash.h"
 #include "mem.h"
 
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -298,6 +299,10 @@ static inline __attribute__((always_inline)) void key_list_append(cep_engine *e,
     e->stats.keys++;
 }
 
+/* A fresh grouped key's counts and flags (key_len to inl_b): one bucket,
+ * its array in the block's room. */
+static const key_state key_fresh_tpl = {.nb = 1, .room = 1, .bcap_log = 1};
+
 key_state *engine_key_fresh(cep_engine *e, uint32_t pattern, uint64_t hash, const char *key, uint32_t len, gcache *gc,
                             const pm *q, int64_t time) {
     /* What key_bucket and bucket_reserve would make for it, without
@@ -319,9 +324,15 @@ key_state *engine_key_fresh(cep_engine *e, uint32_t pattern, uint64_t hash, cons
          * table. key_make, group_attach and mark_due at once. */
         ks = key_block_take(e, room_off(len) + sizeof(pm));
         if (!ks) return NULL;
-        /* (Each field written once: no clearing first.) */
-        *ks = (key_state){.ent = ent, .last_event = time, .key_len = len, .nb = 1, .room = 1, .bcap_log = 1,
-                          .inl_b = {.v = (pm *)((char *)ks + room_off(len)), .cap = 1, .state = state}};
+        /* Each field written once, no clearing first (an 88-byte `rep
+         * stos`): the counts and flags from key_fresh_tpl, the creation
+         * links when it is listed, below. */
+        ks->ent = ent;
+        ks->held = NULL;
+        ks->last_event = time;
+        memcpy(&ks->key_len, &key_fresh_tpl.key_len, offsetof(key_state, inl_b) - offsetof(key_state, key_len));
+        ks->key_len = len;
+        ks->inl_b = (bucket){.v = (pm *)((char *)ks + room_off(len)), .cap = 1, .state = state};
         key_copy(ks, pattern, key, len);
         uint32_t due = rt->keyed_every && (state >= 64 || (rt->keyed_every >> state & 1));
         ent_put(ent, pattern, due, ks);
