@@ -237,6 +237,8 @@ typedef struct lane {
     size_t lo, hi, cap;     /* sorted: positions lo..hi-1, chunks up to position cap */
     size_t ndir;            /* sorted: slots of dir, a power of two */
     size_t heap_pos;        /* place in the engine's heap of lanes */
+    size_t fetched[3];      /* sorted: positions below which each stage of
+                             * timers.c's fetch ahead has run */
     int kind;
 } lane;
 
