@@ -314,15 +314,9 @@ static void let_go(cep_engine *e, key_state *ks, int64_t d) {
 static void fire_due(cep_engine *e, int64_t d, int64_t now) {
     size_t n = timers_take(e, d);
     timer_ent *v = e->timers.due;
-    /* Each key is a block the cache has not seen for a window's length:
-     * fetched together, their misses overlap (the sort below reads them
-     * all). Three lines: the key state, its key and first partial match. */
-    for (size_t i = 0; i < n; i++) {
-        const char *k = (const char *)v[i].ks;
-        __builtin_prefetch(k);
-        __builtin_prefetch(k + 64);
-        __builtin_prefetch(k + 128);
-    }
+    /* (Each key is a block the cache has not seen for a window's length:
+     * timers_take fetched what a sorted lane's entries will read a few
+     * events ahead.) */
     if (n == 1) {
         if (expire_lone(e, v[0].ks, d)) return;
         fire_timer(e, v[0].ks, d, now);

@@ -214,37 +214,48 @@ static timer_ent lane_pop(lane *l) {
  * (lane.fetched). */
 #define FETCH_GAP 8
 
-static void fetch_stage(lane *l, int stage) {
-    size_t from = l->lo + (size_t)(2 - stage) * FETCH_GAP, to = from + FETCH_GAP;
-    if (l->fetched[stage] > from) from = l->fetched[stage];
-    if (to > l->hi) to = l->hi;
-    if (from >= to) return;
-    l->fetched[stage] = to;
-    for (size_t i = from; i < to; i++) {
-        const key_state *ks = AT(l, i).ks;
-        if (stage == 0) {
-            const char *k = (const char *)ks;
-            __builtin_prefetch(k);
-            __builtin_prefetch(k + 64);
-            __builtin_prefetch(k + 128);
-            continue;
-        }
-        const pm_node *n = ks->nb && ks->bcap_log <= 1 && ks->inl_b.lo < ks->inl_b.hi ? ks->inl_b.v[ks->inl_b.lo].node : NULL;
-        if (stage == 1) {
-            if (ks->ent) __builtin_prefetch(ks->ent);
-            if (n) __builtin_prefetch(n);
-        } else {
+/* Positions [*from, *to) of stage (0: farthest) still to fetch; 0: none. */
+static int fetch_range(lane *l, int stage, size_t *from, size_t *to) {
+    size_t f = l->lo + (size_t)(2 - stage) * FETCH_GAP, t = f + FETCH_GAP;
+    if (l->fetched[stage] > f) f = l->fetched[stage];
+    if (t > l->hi) t = l->hi;
+    if (f >= t) return 0;
+    l->fetched[stage] = t;
+    *from = f;
+    *to = t;
+    return 1;
+}
+
+/* The node of ks's first partial match, when it keeps one bucket. */
+static const pm_node *fetch_node(const key_state *ks) {
+    return ks->nb && ks->bcap_log <= 1 && ks->inl_b.lo < ks->inl_b.hi ? ks->inl_b.v[ks->inl_b.lo].node : NULL;
+}
+
+static void prefetch_next(const cep_engine *e, lane *l) {
+    size_t i, to;
+    if (fetch_range(l, 2, &i, &to))
+        for (; i < to; i++) {
+            const key_state *ks = AT(l, i).ks;
             const key_entry *ent = ks->ent;
+            const pm_node *n = fetch_node(ks);
             if (ent) __builtin_prefetch(&ent->tab[entry_home(ent->mask, key_pattern(ks))]);
             if (n && n->loose) __builtin_prefetch(((const pm_lnode *)n)->ev);
         }
-    }
-}
-
-static void prefetch_next(lane *l) {
-    fetch_stage(l, 2);
-    fetch_stage(l, 1);
-    fetch_stage(l, 0);
+    if (fetch_range(l, 1, &i, &to))
+        for (; i < to; i++) {
+            const key_state *ks = AT(l, i).ks;
+            const pm_node *n = fetch_node(ks);
+            if (ks->ent) __builtin_prefetch(ks->ent);
+            if (n) __builtin_prefetch(n);
+            __builtin_prefetch(&e->rt[key_pattern(ks)]);
+        }
+    if (fetch_range(l, 0, &i, &to))
+        for (; i < to; i++) {
+            const char *k = (const char *)AT(l, i).ks;
+            __builtin_prefetch(k);
+            __builtin_prefetch(k + 64);
+            __builtin_prefetch(k + 128);
+        }
 }
 
 /* Does entry t of lane li still stand for a partial match: one of its
@@ -362,7 +373,7 @@ size_t timers_take(cep_engine *e, int64_t d) {
                     p++;
                 }
             } while (l->lo < l->hi && p->deadline == d);
-            prefetch_next(l);
+            prefetch_next(e, l);
         } else {
             do { /* the lane's entries due at d, then look for another lane */
                 if (due_room(e, n) < 0) goto oom;
