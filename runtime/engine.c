@@ -282,15 +282,15 @@ static int due_less(const timer_ent *a, const timer_ent *b) { return a->ks->crea
  * general path would do it, without its lists and searches. 0: not such
  * a key, nothing done. */
 static int expire_lone(cep_engine *e, key_state *ks, int64_t d) {
-    const pat_rt *rt = &e->rt[key_pattern(ks)]; /* (not the pattern: emit.c's within_due) */
+    const pat_fresh *f = &e->fresh[key_pattern(ks)]; /* (not the pattern nor pat_rt: see pat_fresh) */
     if (ks->timers != 1 || ks->npms != 1 || ks->nb != 1 || ks->held || ks->compact || e->cfg.state_ttl > 0 ||
-        rt->has_gaps)
+        f->has_gaps)
         return 0;
     bucket *b = key_buckets(ks);
     pm p = b->v[b->lo];
     /* (Its window closes by d, so fire_timer's end-of-input time is d's.) */
-    if (rt->within_lane == NO_LANE || p.start >= INT64_MAX - rt->within_ms || p.start + rt->within_ms > d ||
-        (rt->has_pending && e->prog->patterns[key_pattern(ks)].states[p.state].kind == ST_PENDING))
+    if (f->within_lane == NO_LANE || p.start >= INT64_MAX - f->within_ms || p.start + f->within_ms > d ||
+        (f->has_pending && e->prog->patterns[key_pattern(ks)].states[p.state].kind == ST_PENDING))
         return 0;
     e->stats.partial_matches--;
     if (e->hooks.on_timeout) emit_match(e, key_pattern(ks), &p, 1);

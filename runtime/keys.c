@@ -314,9 +314,9 @@ key_state *engine_key_fresh(cep_engine *e, uint32_t pattern, uint64_t hash, cons
      * a pattern alone, W1's, mostly hold more: there the room would sit
      * empty, issue 18.) Then what step_pattern would do with q, in one
      * call (W8 makes ~5 such keys an event). */
-    const pat_rt *rt = &e->rt[pattern];
+    const pat_fresh *f = &e->fresh[pattern]; /* (not pat_rt: see pat_fresh) */
     uint32_t state = q->state;
-    int room = rt->kgroup != NO_GROUP;
+    int room = f->grouped;
     key_entry *ent = room && gc ? gc->ent : NULL;
     key_state *ks;
     if (ent && ent_has_room(ent)) {
@@ -334,7 +334,7 @@ key_state *engine_key_fresh(cep_engine *e, uint32_t pattern, uint64_t hash, cons
         ks->key_len = len;
         ks->inl_b = (bucket){.v = (pm *)((char *)ks + room_off(len)), .cap = 1, .state = state};
         key_copy(ks, pattern, key, len);
-        uint32_t due = rt->keyed_every && (state >= 64 || (rt->keyed_every >> state & 1));
+        uint32_t due = f->keyed_every && (state >= 64 || (f->keyed_every >> state & 1));
         ent_put(ent, pattern, due, ks);
         ent->n++;
         ent->ndue += due;
@@ -352,7 +352,7 @@ key_state *engine_key_fresh(cep_engine *e, uint32_t pattern, uint64_t hash, cons
         mark_due(e, ks, state);
         ks->last_event = time;
     }
-    if (timers_arm_pm(e, ks, q, 1) < 0) { /* (it could never expire) */
+    if (timers_arm_fresh(e, ks, q, 1, f) < 0) { /* (it could never expire) */
         engine_key_settle(e, ks);
         return NULL;
     }

@@ -665,7 +665,24 @@ oom:
 }
 
 int step_start_fresh(cep_engine *e, uint32_t pi, step_in *in) {
-    return step_fresh(e, pi, &e->prog->patterns[pi], in, &e->keyset.gcache[e->rt[pi].kgroup], 0, 1);
+    gcache *gc = &e->keyset.gcache[e->hot[pi].kgroup]; /* (not pat_rt: see pat_fresh) */
+    const pat_fresh *f = &e->fresh[pi];
+    if (!f->plain || !gc->ent) return step_fresh(e, pi, &e->prog->patterns[pi], in, gc, 0, 1);
+    /* step_fresh where its questions have their answers in f: the gate
+     * is open (the route said so), no condition is left, the target
+     * state joins no step; the key's entry is there and holds its bytes.
+     * Neither the pattern nor its states are read. */
+    cep_event *ev = stored_event(e, in);
+    pm q = {.start = in->ev->time, .start_seq = in->ev->seq, .state = f->target};
+    if (!ev || !(q.node = engine_node_new(e, ev, f->step, NULL))) goto oom;
+    if (!engine_key_fresh(e, pi, 0, gc->ent->key, gc->ent->key_len, gc, &q, in->ev->time)) {
+        engine_node_release(e, q.node);
+        goto oom;
+    }
+    return e->oom ? CEP_ENOMEM : CEP_OK;
+oom:
+    e->oom = 1;
+    return CEP_ENOMEM;
 }
 
 int step_pattern(cep_engine *e, uint32_t pi, step_in *in) {

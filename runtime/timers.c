@@ -247,7 +247,7 @@ static void prefetch_next(const cep_engine *e, lane *l) {
             const pm_node *n = fetch_node(ks);
             if (ks->ent) __builtin_prefetch(ks->ent);
             if (n) __builtin_prefetch(n);
-            __builtin_prefetch(&e->rt[key_pattern(ks)]);
+            __builtin_prefetch(&e->fresh[key_pattern(ks)]);
         }
     if (fetch_range(l, 0, &i, &to))
         for (; i < to; i++) {
@@ -467,6 +467,7 @@ void timers_rearm(cep_engine *e, key_state *ks, int64_t d) {
 typedef struct lane_set {
     pat_rt *rt;
     pat_hot *hot;           /* in rt's block */
+    pat_fresh *fresh;       /* in rt's block */
     uint32_t nrt;
     lane *lanes;
     uint32_t nlanes;
@@ -521,6 +522,18 @@ static void keyed_build(const cep_program *p, lane_set *ls) {
     }
 }
 
+/* Pattern pat's pat_fresh, from its rt (made but for nothing it reads). */
+static void fresh_build(const nfa_pattern *pat, const pat_rt *rt, pat_fresh *f) {
+    *f = (pat_fresh){.within_ms = rt->within_ms, .keyed_every = rt->keyed_every, .within_lane = rt->within_lane,
+                     .grouped = rt->kgroup != NO_GROUP, .has_gaps = rt->has_gaps, .has_pending = rt->has_pending};
+    if (!rt->fresh_start || !pat->nstates) return;
+    const nfa_state *st = &pat->states[pat->start];
+    if (st->target > UINT16_MAX || st->step > UINT16_MAX) return;
+    f->target = (uint16_t)st->target;
+    f->step = (uint16_t)st->step;
+    f->plain = !st->rest && !pat->states[st->target].hint;
+}
+
 /* Lanes for program p: one per window length, shared by every pattern
  * and by `within` and gap windows alike (entries of one length are pushed
  * in the order of the events that arm them, whoever arms them, so a
@@ -534,10 +547,11 @@ static int set_build(cep_engine *e, const cep_program *p, lane_set *ls) {
     size_t nst = 0;
     for (uint32_t i = 0; i < p->npatterns; i++) nst += p->patterns[i].nstates;
     size_t np = p->npatterns ? p->npatterns : 1;
-    ls->rt = mem_calloc(1, np * (sizeof *ls->rt + sizeof *ls->hot) + 2 * nst * sizeof(uint32_t));
+    ls->rt = mem_calloc(1, np * (sizeof *ls->rt + sizeof *ls->hot + sizeof *ls->fresh) + 2 * nst * sizeof(uint32_t));
     if (!ls->rt) return -1;
     ls->hot = (pat_hot *)(ls->rt + np);
-    uint32_t *per_state = (uint32_t *)(ls->hot + np);
+    ls->fresh = (pat_fresh *)(ls->hot + np);
+    uint32_t *per_state = (uint32_t *)(ls->fresh + np);
     ls->nrt = p->npatterns;
     uint32_t n = 0, maxstates = 1;
     size_t nlen = 0;
@@ -595,6 +609,7 @@ static int set_build(cep_engine *e, const cep_program *p, lane_set *ls) {
                                0};
     }
     keyed_build(p, ls);
+    for (uint32_t i = 0; i < p->npatterns; i++) fresh_build(&p->patterns[i], &ls->rt[i], &ls->fresh[i]);
     ls->nlanes = n + 2; /* then the re-arm lane and the TTL lane */
     ls->lanes = mem_calloc(ls->nlanes, sizeof *ls->lanes);
     if (!ls->lanes) goto oom;
@@ -628,6 +643,7 @@ oom:
 static void set_take(cep_engine *e, lane_set *ls) {
     e->rt = ls->rt;
     e->hot = ls->hot;
+    e->fresh = ls->fresh;
     e->nrt = ls->nrt;
     e->timers.lanes = ls->lanes;
     e->timers.nlanes = ls->nlanes;
@@ -639,7 +655,7 @@ static void set_take(cep_engine *e, lane_set *ls) {
 }
 
 static lane_set set_of(cep_engine *e) {
-    return (lane_set){e->rt, e->hot, e->nrt, e->timers.lanes, e->timers.nlanes, e->timers.lane_heap, e->keyset.gcache,
+    return (lane_set){e->rt, e->hot, e->fresh, e->nrt, e->timers.lanes, e->timers.nlanes, e->timers.lane_heap, e->keyset.gcache,
                       e->keyset.ngroups, e->keyset.keyed_group};
 }
 
