@@ -239,7 +239,7 @@ static void prefetch_next(const cep_engine *e, lane *l) {
             const key_entry *ent = ks->ent;
             const pm_node *n = fetch_node(ks);
             if (ent) __builtin_prefetch(&ent->tab[entry_home(ent->mask, key_pattern(ks))]);
-            if (n && n->loose) __builtin_prefetch(((const pm_lnode *)n)->ev);
+            if (n) __builtin_prefetch(node_ev(n)); /* (its count, dropped with the node) */
         }
     if (fetch_range(l, 1, &i, &to))
         for (; i < to; i++) {
