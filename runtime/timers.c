@@ -231,27 +231,35 @@ static const pm_node *fetch_node(const key_state *ks) {
     return ks->nb && ks->bcap_log <= 1 && ks->inl_b.lo < ks->inl_b.hi ? ks->inl_b.v[ks->inl_b.lo].node : NULL;
 }
 
+/* The entry after t, at position i + 1 (in t's chunk unless it starts
+ * one), or NULL past end. */
+static inline const timer_ent *entry_next(const lane *l, const timer_ent *t, size_t i, size_t end) {
+    if (i + 1 >= end) return NULL;
+    return (i + 1) & (LANE_CHUNK - 1) ? t + 1 : lane_at(l, i + 1);
+}
+
 static void prefetch_next(const cep_engine *e, lane *l) {
     size_t i, to;
+    const timer_ent *t;
     if (fetch_range(l, 2, &i, &to))
-        for (; i < to; i++) {
-            const key_state *ks = AT(l, i).ks;
+        for (t = &AT(l, i); t; t = entry_next(l, t, i, to), i++) {
+            const key_state *ks = t->ks;
             const key_entry *ent = ks->ent;
             const pm_node *n = fetch_node(ks);
             if (ent) __builtin_prefetch(&ent->tab[entry_home(ent->mask, key_pattern(ks))]);
             if (n) __builtin_prefetch(node_ev(n)); /* (its count, dropped with the node) */
         }
     if (fetch_range(l, 1, &i, &to))
-        for (; i < to; i++) {
-            const key_state *ks = AT(l, i).ks;
+        for (t = &AT(l, i); t; t = entry_next(l, t, i, to), i++) {
+            const key_state *ks = t->ks;
             const pm_node *n = fetch_node(ks);
             if (ks->ent) __builtin_prefetch(ks->ent);
             if (n) __builtin_prefetch(n);
             __builtin_prefetch(&e->fresh[key_pattern(ks)]);
         }
     if (fetch_range(l, 0, &i, &to))
-        for (; i < to; i++) {
-            const char *k = (const char *)AT(l, i).ks;
+        for (t = &AT(l, i); t; t = entry_next(l, t, i, to), i++) {
+            const char *k = (const char *)t->ks;
             __builtin_prefetch(k);
             __builtin_prefetch(k + 64);
             __builtin_prefetch(k + 128);
