@@ -574,9 +574,8 @@ void engine_keys_each(cep_engine *e, void (*fn)(cep_engine *, key_state *));
 uint32_t key_groups_build(const cep_program *p, pat_rt *rt);
 /* Free ks now, whatever it holds (engine teardown, restore failure). */
 void engine_key_free(cep_engine *e, key_state *ks);
-/* Free ks, which holds one bucket (nb 1) whose
- * partial match has been taken out (engine.c's expire_lone), nothing
- * held, not compact. */
+/* Free ks, which holds one bucket (nb 1) whose partial match has been
+ * taken out (engine.c's expire_lone), nothing held, not compact. */
 void engine_key_free_lone(cep_engine *e, key_state *ks);
 /* After a change: a key that holds nothing leaves the creation-order list,
  * and is freed once no timer entry names it. */
