@@ -590,9 +590,11 @@ CEP_API int cep_engine_push_many(cep_engine *e, const cep_event *const *evs, siz
     if (pushed) *pushed = 0;
     if (!e || (!evs && n)) return CEP_EINVAL;
     /* With few keys everything is in cache already and fetching ahead
-     * would only cost the second hashing of each key. */
+     * would only cost the second hashing of each key. (Few keys of a
+     * rule set hold many key states each: W8's 10,000 cards, ~300,000.) */
     size_t kcap = e->keyset.keys.cap > e->keyset.groups.cap ? e->keyset.keys.cap : e->keyset.groups.cap;
-    int ahead = kcap >= PREFETCH_KEYS && e->cfg.time_mode != CEP_TIME_PROCESSING;
+    int ahead = (kcap >= PREFETCH_KEYS || e->keyset.nkey_states >= PREFETCH_KEYS) &&
+                e->cfg.time_mode != CEP_TIME_PROCESSING;
     uint64_t hash[16] = {0}; /* row i's key hash at i % 16, from stage 0 */
     for (size_t i = 0; i < n; i++) {
         if (!evs[i]) return CEP_EINVAL;

@@ -90,6 +90,7 @@ void engine_prefetch_key(cep_engine *e, const cep_event *ev, int stage, uint64_t
      * maps share a seed), down to its key entry. */
     if (!e->prog->npatterns || ev->nslots != e->prog->nfields || ev->stored) return;
     int grouped = e->rt[0].kgroup != NO_GROUP;
+    if (grouped && stage == 3) return; /* (a group's entry has nothing for it) */
     const keymap *m = grouped ? &e->keyset.groups : &e->keyset.keys;
     if (!m->cap) return;
     const nfa_pattern *pat = &e->prog->patterns[0];
@@ -107,9 +108,16 @@ void engine_prefetch_key(cep_engine *e, const cep_event *ev, int stage, uint64_t
     for (int probe = 0; probe < 4 && m->slots[i]; probe++, i = (i + 1) & mask) {
         if (!slot_tagged(m->slots[i], h)) continue;
         if (grouped) {
+            const key_entry *ent = slot_ptr(m->slots[i]);
             if (stage == 1) {
-                const char *k = slot_ptr(m->slots[i]);
+                const char *k = (const char *)ent;
                 for (size_t off = 0; off < sizeof(key_entry) + 16; off += 64) __builtin_prefetch(k + off);
+            } else if (stage == 2 && ent->tab != ent->inl) {
+                /* (its table of the patterns' key states, out of line: the
+                 * visits probe it, a rule set's ~20 times an event, up to
+                 * 16 lines) */
+                size_t bytes = (size_t)(ent->mask + 1) * sizeof *ent->tab;
+                for (size_t off = 0; off < bytes && off < 16 * 64; off += 64) __builtin_prefetch((const char *)ent->tab + off);
             }
             return;
         }
