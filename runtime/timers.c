@@ -246,7 +246,11 @@ static void prefetch_next(const cep_engine *e, lane *l) {
             const key_state *ks = t->ks;
             const key_entry *ent = ks->ent;
             const pm_node *n = fetch_node(ks);
-            if (ent) __builtin_prefetch(&ent->tab[entry_home(ent->mask, key_pattern(ks))]);
+            if (ent) { /* (and the next line: ent_del shifts the slots after the key's) */
+                uint32_t h = entry_home(ent->mask, key_pattern(ks));
+                __builtin_prefetch(&ent->tab[h]);
+                __builtin_prefetch(&ent->tab[(h + 4) & ent->mask]);
+            }
             if (n) __builtin_prefetch(node_ev(n)); /* (its count, dropped with the node) */
         }
     if (fetch_range(l, 1, &i, &to))
