@@ -279,25 +279,21 @@ static int due_less(const timer_ent *a, const timer_ent *b) { return a->ks->crea
  * general path would do it, without its lists and searches. 0: not such
  * a key, nothing done. */
 static int expire_lone(cep_engine *e, key_state *ks, int64_t d) {
-    const pat_rt *rt = &e->rt[key_pattern(ks)]; /* (not the pattern: emit.c's within_due) */
+    const pat_fresh *f = &e->fresh[key_pattern(ks)]; /* (not the pattern nor pat_rt: see pat_fresh) */
     if (ks->timers != 1 || ks->npms != 1 || ks->nb != 1 || ks->held || ks->compact || e->cfg.state_ttl > 0 ||
-        rt->has_gaps)
+        f->has_gaps)
         return 0;
     bucket *b = key_buckets(ks);
     pm p = b->v[b->lo];
     /* (Its window closes by d, so fire_timer's end-of-input time is d's.) */
-    if (rt->within_lane == NO_LANE || p.start >= INT64_MAX - rt->within_ms || p.start + rt->within_ms > d ||
-        (rt->has_pending && e->prog->patterns[key_pattern(ks)].states[p.state].kind == ST_PENDING))
+    if (f->within_lane == NO_LANE || p.start >= INT64_MAX - f->within_ms || p.start + f->within_ms > d ||
+        (f->has_pending && e->prog->patterns[key_pattern(ks)].states[p.state].kind == ST_PENDING))
         return 0;
-    key_array_free(e, ks, b->v, b->cap); /* (its only bucket: the key goes) */
-    ks->nb = 0;
-    ks->npms = 0;
     e->stats.partial_matches--;
     if (e->hooks.on_timeout) emit_match(e, key_pattern(ks), &p, 1);
     else e->stats.timeouts++;
     engine_node_release(e, p.node);
-    ks->timers = 0;
-    engine_key_free(e, ks);
+    engine_key_free_lone(e, ks); /* (its only bucket: the key goes) */
     return 1;
 }
 
@@ -315,15 +311,9 @@ static void let_go(cep_engine *e, key_state *ks, int64_t d) {
 static void fire_due(cep_engine *e, int64_t d, int64_t now) {
     size_t n = timers_take(e, d);
     timer_ent *v = e->timers.due;
-    /* Each key is a block the cache has not seen for a window's length:
-     * fetched together, their misses overlap (the sort below reads them
-     * all). Three lines: the key state, its key and first partial match. */
-    for (size_t i = 0; i < n; i++) {
-        const char *k = (const char *)v[i].ks;
-        __builtin_prefetch(k);
-        __builtin_prefetch(k + 64);
-        __builtin_prefetch(k + 128);
-    }
+    /* (Each key is a block the cache has not seen for a window's length:
+     * timers_take fetched what a sorted lane's entries will read a few
+     * events ahead.) */
     if (n == 1) {
         if (expire_lone(e, v[0].ks, d)) return;
         fire_timer(e, v[0].ks, d, now);
@@ -597,9 +587,11 @@ CEP_API int cep_engine_push_many(cep_engine *e, const cep_event *const *evs, siz
     if (pushed) *pushed = 0;
     if (!e || (!evs && n)) return CEP_EINVAL;
     /* With few keys everything is in cache already and fetching ahead
-     * would only cost the second hashing of each key. */
+     * would only cost the second hashing of each key. (Few keys of a
+     * rule set hold many key states each: W8's 10,000 cards, ~300,000.) */
     size_t kcap = e->keyset.keys.cap > e->keyset.groups.cap ? e->keyset.keys.cap : e->keyset.groups.cap;
-    int ahead = kcap >= PREFETCH_KEYS && e->cfg.time_mode != CEP_TIME_PROCESSING;
+    int ahead = (kcap >= PREFETCH_KEYS || e->keyset.nkey_states >= PREFETCH_KEYS) &&
+                e->cfg.time_mode != CEP_TIME_PROCESSING;
     uint64_t hash[16] = {0}; /* row i's key hash at i % 16, from stage 0 */
     for (size_t i = 0; i < n; i++) {
         if (!evs[i]) return CEP_EINVAL;

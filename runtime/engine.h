@@ -237,6 +237,8 @@ typedef struct lane {
     size_t lo, hi, cap;     /* sorted: positions lo..hi-1, chunks up to position cap */
     size_t ndir;            /* sorted: slots of dir, a power of two */
     size_t heap_pos;        /* place in the engine's heap of lanes */
+    size_t fetched[3];      /* sorted: positions below which each stage of
+                             * timers.c's fetch ahead has run */
     int kind;
 } lane;
 
@@ -290,6 +292,27 @@ typedef struct pat_hot {
                              * nothing is step_start_fresh's */
     uint8_t pad;
 } pat_hot;
+
+/* What a rule set's usual partial match reads of its pattern when it is
+ * made (step_start_fresh, engine_key_fresh) and when it times out
+ * (expire_lone), 32 bytes beside pat_hot, two patterns to a line: with a
+ * thousand rules the pattern, its start and target states and pat_rt
+ * were four lines out of cache each time an event concerned the rule. */
+typedef struct pat_fresh {
+    int64_t within_ms;      /* pat_rt.within_ms */
+    uint64_t keyed_every;   /* pat_rt.keyed_every */
+    uint32_t within_lane;   /* pat_rt.within_lane */
+    uint16_t target, step;  /* the start state's target and step */
+    /* The start's condition is all the gate's (no rest) and its target
+     * joins no step (no hint): step_start_fresh reads no state. */
+    uint8_t plain;
+    uint8_t grouped;        /* in a key group */
+    uint8_t has_gaps;       /* pat_rt.has_gaps */
+    uint8_t has_pending;    /* pat_rt.has_pending */
+    uint8_t pad[4];
+} pat_fresh;
+
+_Static_assert(sizeof(pat_fresh) == 32, "pat_fresh: two to a cache line");
 
 #define NO_LANE UINT32_MAX
 
@@ -477,6 +500,7 @@ struct cep_engine {
     eval_ctx ctx;
     pat_rt *rt;               /* per pattern */
     pat_hot *hot;             /* per pattern, in rt's block */
+    pat_fresh *fresh;         /* per pattern, in rt's block */
     uint32_t nrt;
     cep_match match;          /* the view handed to the match callback */
     cep_stats stats;
@@ -535,11 +559,14 @@ static inline int engine_list_push(pm_list *l, pm p) {
  * is). */
 key_state *engine_key_new(cep_engine *e, uint32_t pattern, uint64_t hash, const char *key, uint32_t len,
                           gcache *gc);
-/* The same, holding one empty bucket in state with room for one partial
- * match (a key's first partial match, step.c's step_fresh). The key's
- * first 4 bytes are taken as pattern's (key may be its group's entry's). */
+/* The same, holding q, its first partial match, in its first bucket
+ * (step.c's step_fresh: q's node made, its hint set), q's `within`
+ * entry armed and the key last on the creation-order list, as
+ * step_pattern would leave it; NULL when memory runs out (q's node is
+ * then still the caller's). The key's first 4 bytes are taken as
+ * pattern's (key may be its group's entry's). */
 key_state *engine_key_fresh(cep_engine *e, uint32_t pattern, uint64_t hash, const char *key, uint32_t len, gcache *gc,
-                            uint32_t state);
+                            const pm *q, int64_t time);
 /* The key state of pattern for encoded key, NULL when it has none. */
 key_state *engine_key_find(cep_engine *e, uint32_t pattern, const char *key, uint32_t len);
 /* Out of its map (entry) / into the one the current program says
@@ -554,6 +581,9 @@ void engine_keys_each(cep_engine *e, void (*fn)(cep_engine *, key_state *));
 uint32_t key_groups_build(const cep_program *p, pat_rt *rt);
 /* Free ks now, whatever it holds (engine teardown, restore failure). */
 void engine_key_free(cep_engine *e, key_state *ks);
+/* Free ks, which holds one bucket (nb 1) whose partial match has been
+ * taken out (engine.c's expire_lone), nothing held, not compact. */
+void engine_key_free_lone(cep_engine *e, key_state *ks);
 /* After a change: a key that holds nothing leaves the creation-order list,
  * and is freed once no timer entry names it. */
 void engine_key_settle(cep_engine *e, key_state *ks);
@@ -755,11 +785,11 @@ static inline int pattern_keyless(cep_engine *e, uint32_t kgroup, uint32_t pi, c
 }
 
 /* timers_arm_pm's usual case, a `within` entry later than all the lane
- * holds, appended where it goes; anything else takes timers.c's path. */
-static inline __attribute__((always_inline)) int timers_arm_pm(cep_engine *e, key_state *ks, const pm *p,
-                                                               int new_family) {
-    const pat_rt *rt = &e->rt[key_pattern(ks)];
-    if (!rt->has_gaps && new_family && rt->within_lane != NO_LANE && p->start <= INT64_MAX - rt->within_ms) {
+ * holds, appended where it goes; anything else takes timers.c's path.
+ * What it reads of the pattern is in its pat_fresh (f). */
+static inline __attribute__((always_inline)) int timers_arm_fresh(cep_engine *e, key_state *ks, const pm *p,
+                                                                  int new_family, const pat_fresh *f) {
+    if (!f->has_gaps && new_family && f->within_lane != NO_LANE && p->start <= INT64_MAX - f->within_ms) {
         /* One entry per key (timers_per_key): an entry the key has
          * pending ends no later than this window when it starts at or
          * after every window armed so far; when that entry fires, the
@@ -769,17 +799,24 @@ static inline __attribute__((always_inline)) int timers_arm_pm(cep_engine *e, ke
             e->timers.front = p->start;
             if (ks->timers) return 0;
         }
-        lane *l = &e->timers.lanes[rt->within_lane];
-        int64_t d = p->start + rt->within_ms;
-        if (l->lo < l->hi && l->hi < l->cap && lane_at(l, l->hi - 1)->deadline <= d) {
-            *lane_at(l, l->hi) = (timer_ent){d, ks};
+        lane *l = &e->timers.lanes[f->within_lane];
+        int64_t d = p->start + f->within_ms;
+        timer_ent *last;
+        if (l->lo < l->hi && l->hi < l->cap && (last = lane_at(l, l->hi - 1))->deadline <= d) {
+            /* (the next position: in last's chunk unless it starts one) */
+            *(l->hi & (LANE_CHUNK - 1) ? last + 1 : lane_at(l, l->hi)) = (timer_ent){d, ks};
             l->hi++;
             ks->timers++;
             return 0;
         }
     }
-    if (!rt->has_gaps && (!new_family || rt->within_lane == NO_LANE)) return 0;
+    if (!f->has_gaps && (!new_family || f->within_lane == NO_LANE)) return 0;
     return timers_arm_pm_slow(e, ks, p, new_family);
+}
+
+static inline __attribute__((always_inline)) int timers_arm_pm(cep_engine *e, key_state *ks, const pm *p,
+                                                               int new_family) {
+    return timers_arm_fresh(e, ks, p, new_family, &e->fresh[key_pattern(ks)]);
 }
 
 /* Fill in q.hint for the state q waits in (see pm.hint). (The state

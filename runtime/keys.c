@@ -9,6 +9,7 @@
 #include "hash.h"
 #include "mem.h"
 
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -240,15 +241,10 @@ void key_array_free(cep_engine *e, key_state *ks, pm *v, uint32_t cap) {
     if (!ks->room || v != key_room(ks)) slab_free(&e->store.mem, v, (size_t)cap * sizeof *v);
 }
 
-/* A new key state's block (room: with its first partial match's), its
- * fields zero but these. */
-static inline __attribute__((always_inline)) key_state *key_alloc(cep_engine *e, uint32_t pattern, const char *key,
-                                                                   uint32_t len, int room) {
-    key_state *ks = room ? key_block_take(e, room_off(len) + sizeof(pm)) : slab_alloc(&e->store.mem, sizeof *ks + len);
-    if (!ks) return NULL;
-    memset(ks, 0, sizeof *ks);
-    ks->key_len = len;
-    ks->room = room != 0;
+/* ks's key: key's bytes, its first 4 pattern's (an encoded key starts
+ * with its pattern: key may be its group's). */
+static inline __attribute__((always_inline)) void key_copy(key_state *ks, uint32_t pattern, const char *key,
+                                                           uint32_t len) {
     if (len >= 8 && len <= 16) { /* (most keys: two words, not a call) */
         uint64_t a, b;
         memcpy(&a, key, 8);
@@ -258,7 +254,19 @@ static inline __attribute__((always_inline)) key_state *key_alloc(cep_engine *e,
     } else {
         memcpy(ks->key, key, len);
     }
-    memcpy(ks->key, &pattern, 4); /* (an encoded key starts with its pattern: key may be its group's) */
+    memcpy(ks->key, &pattern, 4);
+}
+
+/* A new key state's block (room: with its first partial match's), its
+ * fields zero but these. */
+static inline __attribute__((always_inline)) key_state *key_alloc(cep_engine *e, uint32_t pattern, const char *key,
+                                                                   uint32_t len, int room) {
+    key_state *ks = room ? key_block_take(e, room_off(len) + sizeof(pm)) : slab_alloc(&e->store.mem, sizeof *ks + len);
+    if (!ks) return NULL;
+    memset(ks, 0, sizeof *ks);
+    ks->key_len = len;
+    ks->room = room != 0;
+    key_copy(ks, pattern, key, len);
     return ks;
 }
 
@@ -279,8 +287,24 @@ key_state *engine_key_new(cep_engine *e, uint32_t pattern, uint64_t hash, const 
     return key_make(e, pattern, hash, key, len, gc, 0);
 }
 
+/* The end of the creation-order list (engine_key_activate). */
+static inline __attribute__((always_inline)) void key_list_append(cep_engine *e, key_state *ks) {
+    ks->created = e->keyset.keys_created++;
+    ks->listed = 1;
+    ks->prev = e->keyset.last;
+    ks->next = NULL;
+    if (e->keyset.last) e->keyset.last->next = ks;
+    else e->keyset.first = ks;
+    e->keyset.last = ks;
+    e->stats.keys++;
+}
+
+/* A fresh grouped key's counts and flags (key_len to inl_b): one bucket,
+ * its array in the block's room. */
+static const key_state key_fresh_tpl = {.nb = 1, .room = 1, .bcap_log = 1};
+
 key_state *engine_key_fresh(cep_engine *e, uint32_t pattern, uint64_t hash, const char *key, uint32_t len, gcache *gc,
-                            uint32_t state) {
+                            const pm *q, int64_t time) {
     /* What key_bucket and bucket_reserve would make for it, without
      * their searching and sizing: the array of one partial match (slab
      * classes step by 8 bytes: the whole block). In a key group, where
@@ -288,31 +312,55 @@ key_state *engine_key_fresh(cep_engine *e, uint32_t pattern, uint64_t hash, cons
      * one of a thousand rules), that array is in the key state's block:
      * one block made and freed instead of two, the same bytes. (Keys of
      * a pattern alone, W1's, mostly hold more: there the room would sit
-     * empty, issue 18.) */
-    const pat_rt *rt = &e->rt[pattern];
-    int room = rt->kgroup != NO_GROUP;
+     * empty, issue 18.) Then what step_pattern would do with q, in one
+     * call (W8 makes ~5 such keys an event). */
+    const pat_fresh *f = &e->fresh[pattern]; /* (not pat_rt: see pat_fresh) */
+    uint32_t state = q->state;
+    int room = f->grouped;
     key_entry *ent = room && gc ? gc->ent : NULL;
+    key_state *ks;
     if (ent && ent_has_room(ent)) {
         /* The usual case: the key's entry is there with room in its
          * table. key_make, group_attach and mark_due at once. */
-        key_state *ks = key_alloc(e, pattern, key, len, 1);
+        ks = key_block_take(e, room_off(len) + sizeof(pm));
         if (!ks) return NULL;
-        ks->nb = ks->bcap_log = 1;
-        ks->inl_b = (bucket){.v = key_room(ks), .cap = 1, .state = state};
-        ent_link(ent, ks, rt->keyed_every && (state >= 64 || (rt->keyed_every >> state & 1)));
+        /* Each field written once, no clearing first (an 88-byte `rep
+         * stos`): the counts and flags from key_fresh_tpl, the creation
+         * links when it is listed, below. */
+        ks->ent = ent;
+        ks->held = NULL;
+        ks->last_event = time;
+        memcpy(&ks->key_len, &key_fresh_tpl.key_len, offsetof(key_state, inl_b) - offsetof(key_state, key_len));
+        ks->key_len = len;
+        ks->inl_b = (bucket){.v = (pm *)((char *)ks + room_off(len)), .cap = 1, .state = state};
+        key_copy(ks, pattern, key, len);
+        uint32_t due = f->keyed_every && (state >= 64 || (f->keyed_every >> state & 1));
+        ent_put(ent, pattern, due, ks);
+        ent->n++;
+        ent->ndue += due;
         e->keyset.nkey_states++;
-        return ks;
+    } else {
+        pm *v = room ? NULL : slab_alloc(&e->store.mem, sizeof *v);
+        if (!room && !v) return NULL;
+        ks = key_make(e, pattern, hash, key, len, gc, room);
+        if (!ks) {
+            slab_free(&e->store.mem, v, sizeof *v);
+            return NULL;
+        }
+        ks->nb = ks->bcap_log = 1;
+        ks->inl_b = (bucket){.v = room ? key_room(ks) : v, .cap = 1, .state = state};
+        mark_due(e, ks, state);
+        ks->last_event = time;
     }
-    pm *v = room ? NULL : slab_alloc(&e->store.mem, sizeof *v);
-    if (!room && !v) return NULL;
-    key_state *ks = key_make(e, pattern, hash, key, len, gc, room);
-    if (!ks) {
-        slab_free(&e->store.mem, v, sizeof *v);
+    if (timers_arm_fresh(e, ks, q, 1, f) < 0) { /* (it could never expire) */
+        engine_key_settle(e, ks);
         return NULL;
     }
-    ks->nb = ks->bcap_log = 1;
-    ks->inl_b = (bucket){.v = room ? key_room(ks) : v, .cap = 1, .state = state};
-    mark_due(e, ks, state);
+    ks->inl_b.v[ks->inl_b.hi++] = *q;
+    ks->npms = 1;
+    if (++e->stats.partial_matches > e->stats.peak_partial_matches)
+        e->stats.peak_partial_matches = e->stats.partial_matches;
+    key_list_append(e, ks);
     return ks;
 }
 
@@ -381,15 +429,7 @@ uint32_t key_groups_build(const cep_program *p, pat_rt *rt) {
 }
 
 void engine_key_activate(cep_engine *e, key_state *ks) {
-    if (ks->listed) return;
-    ks->created = e->keyset.keys_created++;
-    ks->listed = 1;
-    ks->prev = e->keyset.last;
-    ks->next = NULL;
-    if (e->keyset.last) e->keyset.last->next = ks;
-    else e->keyset.first = ks;
-    e->keyset.last = ks;
-    e->stats.keys++;
+    if (!ks->listed) key_list_append(e, ks);
 }
 
 static void unlist(cep_engine *e, key_state *ks) {
@@ -449,6 +489,23 @@ void engine_key_free(cep_engine *e, key_state *ks) {
     unlist(e, ks);
     engine_key_unmap(e, ks);
     dir_free(e, ks);
+    if (ks->room) key_block_give(e, ks, key_bytes(ks));
+    else slab_free(&e->store.mem, ks, key_bytes(ks));
+    e->keyset.nkey_states--;
+}
+
+void engine_key_free_lone(cep_engine *e, key_state *ks) {
+    /* engine_key_free for the one shape, without its questions: the
+     * bucket's array (most often the room in ks's block), the list, the
+     * entry, the block. */
+    bucket *b = key_buckets(ks);
+    key_array_free(e, ks, b->v, b->cap);
+    dir_free(e, ks);
+    unlist(e, ks);
+    if (!ks->unmapped) {
+        if (ks->ent) ent_del(e, ks);
+        else keymap_remove(&e->keyset.keys, ks);
+    }
     if (ks->room) key_block_give(e, ks, key_bytes(ks));
     else slab_free(&e->store.mem, ks, key_bytes(ks));
     e->keyset.nkey_states--;

@@ -102,6 +102,7 @@ void engine_prefetch_key(cep_engine *e, const cep_event *ev, int stage, uint64_t
      * maps share a seed), down to its key entry. */
     if (!e->prog->npatterns || ev->nslots != e->prog->nfields || ev->stored) return;
     int grouped = e->rt[0].kgroup != NO_GROUP;
+    if (grouped && stage == 3) return; /* (a group's entry has nothing for it) */
     const keymap *m = grouped ? &e->keyset.groups : &e->keyset.keys;
     if (!m->cap) return;
     const nfa_pattern *pat = &e->prog->patterns[0];
@@ -119,9 +120,16 @@ void engine_prefetch_key(cep_engine *e, const cep_event *ev, int stage, uint64_t
     for (int probe = 0; probe < 4 && m->slots[i]; probe++, i = (i + 1) & mask) {
         if (!slot_tagged(m->slots[i], h)) continue;
         if (grouped) {
+            const key_entry *ent = slot_ptr(m->slots[i]);
             if (stage == 1) {
-                const char *k = slot_ptr(m->slots[i]);
+                const char *k = (const char *)ent;
                 for (size_t off = 0; off < sizeof(key_entry) + 16; off += 64) __builtin_prefetch(k + off);
+            } else if (stage == 2 && ent->tab != ent->inl) {
+                /* (its table of the patterns' key states, out of line: the
+                 * visits probe it, a rule set's ~20 times an event, up to
+                 * 16 lines) */
+                size_t bytes = (size_t)(ent->mask + 1) * sizeof *ent->tab;
+                for (size_t off = 0; off < bytes && off < 16 * 64; off += 64) __builtin_prefetch((const char *)ent->tab + off);
             }
             return;
         }
@@ -654,30 +662,17 @@ static inline __attribute__((always_inline)) int step_fresh(cep_engine *e, uint3
     cep_event *ev = stored_event(e, in);
     pm q = {.start = in->ev->time, .start_seq = in->ev->seq, .state = st->target};
     uint32_t klen = 0;
-    key_state *ks = NULL;
     if (!ev || !(q.node = engine_node_new(e, ev, st->step, NULL))) goto oom;
     /* The key's entry in its group, when it has one, holds its bytes
      * (after the group's first pattern: engine_key_fresh writes pi's). */
     const char *key = gc && gc->ent ? gc->ent->key : e->scratch.keybuf;
     if (gc && gc->ent) klen = gc->ent->key_len;
     else if (step_encode_key(e, pi, in->row, &klen) != CEP_OK) key = NULL;
-    if (!key || !(ks = engine_key_fresh(e, pi, hash, key, klen, gc, q.state))) {
-        engine_node_release(e, q.node);
-        goto oom;
-    }
-    ks->last_event = in->ev->time;
-    bucket *b = &ks->inl_b;
     pm_set_hint(pat, &q);
-    if (timers_arm_pm(e, ks, &q, 1) < 0) { /* (it could never expire) */
+    if (!key || !engine_key_fresh(e, pi, hash, key, klen, gc, &q, in->ev->time)) {
         engine_node_release(e, q.node);
-        engine_key_settle(e, ks);
         goto oom;
     }
-    b->v[b->hi++] = q;
-    ks->npms = 1;
-    if (++e->stats.partial_matches > e->stats.peak_partial_matches)
-        e->stats.peak_partial_matches = e->stats.partial_matches;
-    engine_key_activate(e, ks);
     return e->oom ? CEP_ENOMEM : CEP_OK;
 oom:
     e->oom = 1;
@@ -710,7 +705,24 @@ static __attribute__((noinline)) int step_compact(cep_engine *e, uint32_t pi, st
 }
 
 int step_start_fresh(cep_engine *e, uint32_t pi, step_in *in) {
-    return step_fresh(e, pi, &e->prog->patterns[pi], in, &e->keyset.gcache[e->rt[pi].kgroup], 0, 1);
+    gcache *gc = &e->keyset.gcache[e->hot[pi].kgroup]; /* (not pat_rt: see pat_fresh) */
+    const pat_fresh *f = &e->fresh[pi];
+    if (!f->plain || !gc->ent) return step_fresh(e, pi, &e->prog->patterns[pi], in, gc, 0, 1);
+    /* step_fresh where its questions have their answers in f: the gate
+     * is open (the route said so), no condition is left, the target
+     * state joins no step; the key's entry is there and holds its bytes.
+     * Neither the pattern nor its states are read. */
+    cep_event *ev = stored_event(e, in);
+    pm q = {.start = in->ev->time, .start_seq = in->ev->seq, .state = f->target};
+    if (!ev || !(q.node = engine_node_new(e, ev, f->step, NULL))) goto oom;
+    if (!engine_key_fresh(e, pi, 0, gc->ent->key, gc->ent->key_len, gc, &q, in->ev->time)) {
+        engine_node_release(e, q.node);
+        goto oom;
+    }
+    return e->oom ? CEP_ENOMEM : CEP_OK;
+oom:
+    e->oom = 1;
+    return CEP_ENOMEM;
 }
 
 int step_pattern(cep_engine *e, uint32_t pi, step_in *in) {

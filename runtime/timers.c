@@ -30,7 +30,7 @@
  * heap in v[0..hi). */
 #define AT(l, i) (*lane_at((l), (i)))
 
-static inline int64_t lane_head(const lane *l) {
+static inline __attribute__((always_inline)) int64_t lane_head(const lane *l) {
     if (l->kind == LANE_SORTED) return l->lo < l->hi ? AT(l, l->lo).deadline : INT64_MAX;
     return l->hi ? l->v[0].deadline : INT64_MAX;
 }
@@ -42,7 +42,7 @@ static int lane_less(const void *a, const void *b) { return lane_head(a) < lane_
  * order: timers_take takes from them all in one pass. */
 #define FEW_LANES 8
 
-static lane *first_lane(const cep_engine *e) {
+static inline __attribute__((always_inline)) lane *first_lane(const cep_engine *e) {
     if (e->timers.nlanes > FEW_LANES) return heap_top(&e->timers.lane_heap);
     if (!e->timers.nlanes) return NULL; /* freed, or being made */
     /* The TTL lane (the last) has entries only with a TTL. */
@@ -147,6 +147,7 @@ uint64_t timers_lane_bytes(const lane *l) {
 static void lane_empty(lane *l) {
     if (l->kind == LANE_SORTED) chunks_free_from(l, first_chunk(l) << LANE_SHIFT);
     l->lo = l->hi = l->cap = 0;
+    memset(l->fetched, 0, sizeof l->fetched);
 }
 
 void timers_lane_release(lane *l) {
@@ -213,28 +214,70 @@ static timer_ent lane_pop(lane *l) {
     return t;
 }
 
-/* The keys of the next entries will be read when they fire, a few events
- * from now, and are likely out of cache (with many keys they are). Each
- * call reads only what an earlier call fetched: the key state of the
- * entry three ahead, then (two ahead) its first partial match, then (next)
- * that one's node and event. */
-static void prefetch_next(const lane *l) {
-    if (l->lo + 3 < l->hi) {
-        const char *k = (const char *)AT(l, l->lo + 3).ks;
-        /* (and its key's first 4 bytes: its pattern, key_pattern) */
-        for (size_t off = 0; off < sizeof(key_state) + 4; off += 64) __builtin_prefetch(k + off);
-        __builtin_prefetch(k + sizeof(key_state) + 3);
-    }
-    if (l->lo + 2 < l->hi) {
-        const key_state *ks = AT(l, l->lo + 2).ks;
-        const bucket *b = key_buckets(ks);
-        if (ks->nb && b->lo < b->hi) __builtin_prefetch(&b->v[b->lo]);
-    }
-    if (l->lo + 1 < l->hi) {
-        const key_state *ks = AT(l, l->lo + 1).ks;
-        const bucket *b = key_buckets(ks);
-        if (ks->nb && b->lo < b->hi) __builtin_prefetch(b->v[b->lo].node);
-    }
+/* The keys of a sorted lane's next entries fire a window after they were
+ * made, out of cache, ~5 an event in a rule set (W8): what expire_lone
+ * will read is fetched a few events ahead, in three stages a few entries
+ * apart, each reading only what the stage before fetched: the key state
+ * (its header, key and first partial match: three lines), then its key
+ * entry and the partial match's node, then the entry's slot for the key
+ * and a pooled node's event. Each entry goes through each stage once
+ * (lane.fetched). */
+#define FETCH_GAP 8
+
+/* Positions [*from, *to) of stage (0: farthest) still to fetch; 0: none. */
+static int fetch_range(lane *l, int stage, size_t *from, size_t *to) {
+    size_t f = l->lo + (size_t)(2 - stage) * FETCH_GAP, t = f + FETCH_GAP;
+    if (l->fetched[stage] > f) f = l->fetched[stage];
+    if (t > l->hi) t = l->hi;
+    if (f >= t) return 0;
+    l->fetched[stage] = t;
+    *from = f;
+    *to = t;
+    return 1;
+}
+
+/* The node of ks's first partial match, when it keeps one bucket. */
+static const pm_node *fetch_node(const key_state *ks) {
+    return ks->nb && ks->bcap_log <= 1 && ks->inl_b.lo < ks->inl_b.hi ? ks->inl_b.v[ks->inl_b.lo].node : NULL;
+}
+
+/* The entry after t, at position i + 1 (in t's chunk unless it starts
+ * one), or NULL past end. */
+static inline const timer_ent *entry_next(const lane *l, const timer_ent *t, size_t i, size_t end) {
+    if (i + 1 >= end) return NULL;
+    return (i + 1) & (LANE_CHUNK - 1) ? t + 1 : lane_at(l, i + 1);
+}
+
+static void prefetch_next(const cep_engine *e, lane *l) {
+    size_t i, to;
+    const timer_ent *t;
+    if (fetch_range(l, 2, &i, &to))
+        for (t = &AT(l, i); t; t = entry_next(l, t, i, to), i++) {
+            const key_state *ks = t->ks;
+            const key_entry *ent = ks->ent;
+            const pm_node *n = fetch_node(ks);
+            if (ent) { /* (and the next line: ent_del shifts the slots after the key's) */
+                uint32_t h = entry_home(ent->mask, key_pattern(ks));
+                __builtin_prefetch(&ent->tab[h]);
+                __builtin_prefetch(&ent->tab[(h + 4) & ent->mask]);
+            }
+            if (n) __builtin_prefetch(node_ev(n)); /* (its count, dropped with the node) */
+        }
+    if (fetch_range(l, 1, &i, &to))
+        for (t = &AT(l, i); t; t = entry_next(l, t, i, to), i++) {
+            const key_state *ks = t->ks;
+            const pm_node *n = fetch_node(ks);
+            if (ks->ent) __builtin_prefetch(ks->ent);
+            if (n) __builtin_prefetch(n);
+            __builtin_prefetch(&e->fresh[key_pattern(ks)]);
+        }
+    if (fetch_range(l, 0, &i, &to))
+        for (t = &AT(l, i); t; t = entry_next(l, t, i, to), i++) {
+            const char *k = (const char *)t->ks;
+            __builtin_prefetch(k);
+            __builtin_prefetch(k + 64);
+            __builtin_prefetch(k + 128);
+        }
 }
 
 /* Does entry t of lane li still stand for a partial match: one of its
@@ -280,6 +323,7 @@ static void lane_compact(cep_engine *e, uint32_t li) {
         }
     }
     l->hi = k;
+    memset(l->fetched, 0, sizeof l->fetched); /* (entries moved) */
     /* Give back what a burst made it grow to: the chunks after the last entry. */
     chunks_free_from(l, (l->hi + LANE_CHUNK - 1) & ~(LANE_CHUNK - 1));
 }
@@ -322,11 +366,49 @@ int timers_add(cep_engine *e, uint32_t li, int64_t deadline, key_state *ks) {
 }
 
 
+/* Room for one more due entry past n; 0, or -1 (then e->oom). */
+static int due_room(cep_engine *e, size_t n) {
+    if (n < e->timers.due_cap) return 0;
+    if (mem_grow((void **)&e->timers.due, &e->timers.due_cap, n + 1, sizeof *e->timers.due) == 0) return 0;
+    e->oom = 1;
+    return -1;
+}
+
+/* Lane l's entries due at d onto the due list past *n; 0, or -1 out of
+ * memory (the rest stays due: taken on the next round). A sorted lane's
+ * are walked in their chunk (most deadlines take a few entries, all in
+ * one), then what the next ones will read is fetched. */
+static int take_lane(cep_engine *e, lane *l, int64_t d, size_t *n) {
+    if (l->kind == LANE_SORTED) {
+        const timer_ent *p = &AT(l, l->lo);
+        do {
+            if (due_room(e, *n) < 0) return -1;
+            e->timers.due[(*n)++] = *p;
+            if (!(++l->lo & (LANE_CHUNK - 1))) { /* it left a chunk */
+                chunk_free(l, (l->lo >> LANE_SHIFT) - 1);
+                if (l->lo == l->hi) break;
+                p = &AT(l, l->lo);
+            } else {
+                p++;
+            }
+        } while (l->lo < l->hi && p->deadline == d);
+        prefetch_next(e, l);
+        return 0;
+    }
+    const lane *ttl = &e->timers.lanes[e->timers.nlanes - 1];
+    do {
+        if (due_room(e, *n) < 0) return -1;
+        timer_ent t = lane_pop(l);
+        if (l == ttl) t.ks->ttl_armed = 0;
+        e->timers.due[(*n)++] = t;
+    } while (lane_head(l) == d);
+    return 0;
+}
+
 /* timers_take over few lanes (no heap): each lane's entries due at d, and
  * the next deadline, in one pass. (Their order does not matter: fire_due
  * sorts them by key.) */
 static size_t take_few(cep_engine *e, int64_t d) {
-    lane *ttl = &e->timers.lanes[e->timers.nlanes - 1];
     uint32_t nl = e->cfg.state_ttl > 0 ? e->timers.nlanes : e->timers.nlanes - 1; /* (as first_lane) */
     size_t n = 0;
     int64_t next = INT64_MAX;
@@ -334,16 +416,11 @@ static size_t take_few(cep_engine *e, int64_t d) {
         lane *l = &e->timers.lanes[i];
         int64_t h = lane_head(l);
         if (h == d) {
-            do {
-                if (n == e->timers.due_cap && mem_grow((void **)&e->timers.due, &e->timers.due_cap, n + 1, sizeof *e->timers.due) < 0) {
-                    e->oom = 1; /* the rest stays due: taken on the next round */
-                    break;
-                }
-                timer_ent t = lane_pop(l);
-                if (l == ttl) t.ks->ttl_armed = 0;
-                e->timers.due[n++] = t;
-            } while ((h = lane_head(l)) == d);
-            if (l->kind == LANE_SORTED) prefetch_next(l);
+            if (take_lane(e, l, d, &n) < 0) {
+                e->timers.next_due = next_due(e);
+                return n;
+            }
+            h = lane_head(l);
         }
         if (h < next) next = h;
     }
@@ -353,24 +430,13 @@ static size_t take_few(cep_engine *e, int64_t d) {
 
 size_t timers_take(cep_engine *e, int64_t d) {
     if (e->timers.nlanes && e->timers.nlanes <= FEW_LANES) return take_few(e, d);
-    lane *ttl = &e->timers.lanes[e->timers.nlanes - 1];
     size_t n = 0;
     for (;;) {
         lane *l = first_lane(e);
         if (!l || lane_head(l) != d) break;
-        do { /* the lane's entries due at d, then look for another lane */
-            if (n == e->timers.due_cap && mem_grow((void **)&e->timers.due, &e->timers.due_cap, n + 1, sizeof *e->timers.due) < 0) {
-                e->oom = 1; /* the rest stays due: taken on the next round */
-                lane_moved_head(e, l);
-                e->timers.next_due = next_due(e);
-                return n;
-            }
-            timer_ent t = lane_pop(l);
-            if (l == ttl) t.ks->ttl_armed = 0;
-            e->timers.due[n++] = t;
-        } while (lane_head(l) == d);
-        if (l->kind == LANE_SORTED) prefetch_next(l);
+        int rc = take_lane(e, l, d, &n);
         lane_moved_head(e, l);
+        if (rc < 0) break;
     }
     e->timers.next_due = next_due(e);
     return n;
@@ -451,6 +517,7 @@ void timers_rearm(cep_engine *e, key_state *ks, int64_t d) {
 typedef struct lane_set {
     pat_rt *rt;
     pat_hot *hot;           /* in rt's block */
+    pat_fresh *fresh;       /* in rt's block */
     uint32_t nrt;
     lane *lanes;
     uint32_t nlanes;
@@ -505,6 +572,18 @@ static void keyed_build(const cep_program *p, lane_set *ls) {
     }
 }
 
+/* Pattern pat's pat_fresh, from its rt (made but for nothing it reads). */
+static void fresh_build(const nfa_pattern *pat, const pat_rt *rt, pat_fresh *f) {
+    *f = (pat_fresh){.within_ms = rt->within_ms, .keyed_every = rt->keyed_every, .within_lane = rt->within_lane,
+                     .grouped = rt->kgroup != NO_GROUP, .has_gaps = rt->has_gaps, .has_pending = rt->has_pending};
+    if (!rt->fresh_start || !pat->nstates) return;
+    const nfa_state *st = &pat->states[pat->start];
+    if (st->target > UINT16_MAX || st->step > UINT16_MAX) return;
+    f->target = (uint16_t)st->target;
+    f->step = (uint16_t)st->step;
+    f->plain = !st->rest && !pat->states[st->target].hint;
+}
+
 /* Lanes for program p: one per window length, shared by every pattern
  * and by `within` and gap windows alike (entries of one length are pushed
  * in the order of the events that arm them, whoever arms them, so a
@@ -518,10 +597,11 @@ static int set_build(cep_engine *e, const cep_program *p, lane_set *ls) {
     size_t nst = 0;
     for (uint32_t i = 0; i < p->npatterns; i++) nst += p->patterns[i].nstates;
     size_t np = p->npatterns ? p->npatterns : 1;
-    ls->rt = mem_calloc(1, np * (sizeof *ls->rt + sizeof *ls->hot) + 2 * nst * sizeof(uint32_t));
+    ls->rt = mem_calloc(1, np * (sizeof *ls->rt + sizeof *ls->hot + sizeof *ls->fresh) + 2 * nst * sizeof(uint32_t));
     if (!ls->rt) return -1;
     ls->hot = (pat_hot *)(ls->rt + np);
-    uint32_t *per_state = (uint32_t *)(ls->hot + np);
+    ls->fresh = (pat_fresh *)(ls->hot + np);
+    uint32_t *per_state = (uint32_t *)(ls->fresh + np);
     ls->nrt = p->npatterns;
     uint32_t n = 0, maxstates = 1;
     size_t nlen = 0;
@@ -579,6 +659,7 @@ static int set_build(cep_engine *e, const cep_program *p, lane_set *ls) {
                                0};
     }
     keyed_build(p, ls);
+    for (uint32_t i = 0; i < p->npatterns; i++) fresh_build(&p->patterns[i], &ls->rt[i], &ls->fresh[i]);
     ls->nlanes = n + 2; /* then the re-arm lane and the TTL lane */
     ls->lanes = mem_calloc(ls->nlanes, sizeof *ls->lanes);
     if (!ls->lanes) goto oom;
@@ -612,6 +693,7 @@ oom:
 static void set_take(cep_engine *e, lane_set *ls) {
     e->rt = ls->rt;
     e->hot = ls->hot;
+    e->fresh = ls->fresh;
     e->nrt = ls->nrt;
     e->timers.lanes = ls->lanes;
     e->timers.nlanes = ls->nlanes;
@@ -623,7 +705,7 @@ static void set_take(cep_engine *e, lane_set *ls) {
 }
 
 static lane_set set_of(cep_engine *e) {
-    return (lane_set){e->rt, e->hot, e->nrt, e->timers.lanes, e->timers.nlanes, e->timers.lane_heap, e->keyset.gcache,
+    return (lane_set){e->rt, e->hot, e->fresh, e->nrt, e->timers.lanes, e->timers.nlanes, e->timers.lane_heap, e->keyset.gcache,
                       e->keyset.ngroups, e->keyset.keyed_group};
 }
 
