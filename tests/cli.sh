@@ -243,7 +243,7 @@ if command -v mkfifo >/dev/null 2>&1; then
 {"pattern":"x","key":1,"start":1,"end":3,"events":{"a":[{"ts":1,"k":1,"t":"a"}],"b":[{"ts":3,"k":1,"t":"b"}]}}
 {"pattern":"z","key":1,"start":4,"end":5,"events":{"c":[{"ts":4,"k":1,"t":"c"}],"d":[{"ts":5,"k":1,"t":"d"}]}}
 {"pattern":"x","key":1,"start":6,"end":7,"events":{"a":[{"ts":6,"k":1,"t":"a"}],"b":[{"ts":7,"k":1,"t":"b"}]}}' '*'
-    grep -q "^cepheus: reloaded $TMP/reload.cep: 2 patterns, 1 of them by a name that ran before$" "$TMP/err" &&
+    grep -q "^cepheus: reloaded $TMP/reload.cep: 2 patterns; kept x; new: z; removed: y$" "$TMP/err" &&
         grep -q "^cepheus: $TMP/reload.cep not reloaded; the running patterns go on$" "$TMP/err" &&
         grep -q "error: syntax error" "$TMP/err" &&
         passed=$((passed + 1)) || { failed=$((failed + 1)); echo "FAIL: reload: messages"; cat "$TMP/err"; }
