@@ -632,6 +632,14 @@ int checkpoint_check_files(const ckpt *ck, const char *dir, FILE *input, const c
                  "this run has %d)", dir, (unsigned)p->file + 1, nin);
         return -1;
     }
+    if (fstat(fileno(input), &st) == 0 && p->offset && !S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode)) {
+        /* A pipe cannot be read again from the offset: found only when
+         * the seek failed, after the outputs were cut back. */
+        snprintf(err, errsz, "the checkpoint in '%s' goes on at byte %llu of '%s', which is not a regular "
+                 "file and cannot be read from there: restore from a file holding the lines the checkpointed "
+                 "run read", dir, (unsigned long long)p->offset, name);
+        return -1;
+    }
     if (fstat(fileno(input), &st) == 0 && S_ISREG(st.st_mode) && p->offset > (uint64_t)st.st_size) {
         snprintf(err, errsz, "the checkpoint in '%s' is for other input files: it had read %llu bytes of "
                  "'%s', which has %llu", dir, (unsigned long long)p->offset, name,
