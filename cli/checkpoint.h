@@ -167,9 +167,13 @@ int checkpoint_restore_pool(const ckpt *ck, const char *dir, const char *pattern
                             cep_pool **out, char **note, char *err, size_t errsz);
 
 /* What changed between two programs, as "kept a; changed, started empty:
- * b; new: c; removed: d" (only the parts that are not empty; malloc'd,
- * NULL when out of memory). *kept: the patterns that keep their state. */
+ * b; new: c; removed: d" (only the parts that are not empty, each naming
+ * at most 8 patterns, then "and N more"; malloc'd, NULL when out of
+ * memory). *kept: the patterns that keep their state. */
 char *checkpoint_describe_change(const cep_program *old, const cep_program *np, size_t *kept);
+/* For each pattern of to, the index of from's pattern of the same name, or
+ * -1 (malloc'd, NULL when out of memory). */
+long *checkpoint_name_map(const cep_program *from, const cep_program *to);
 
 /* The forked writer finishes a checkpoint in a fresh image of this
  * program (`cepheus __checkpoint-finish ...`, checkpoint.c): main() hands

@@ -245,30 +245,33 @@ static void on_sigusr1(int sig) {
     stop_wake();
 }
 
-/* --metrics: each pattern of np keeps its count under its name. */
-static void recount_by_pattern(sink *s, const cep_program *old, const cep_program *np) {
+/* --metrics: each pattern of the new program keeps its count under its
+ * name (from[i]: the old index of the new pattern i, or -1). */
+static void recount_by_pattern(sink *s, const cep_program *np, const long *from) {
     s->prog = np;
     if (!s->by_pattern) return;
     uint64_t *nb = calloc(cep_program_pattern_count(np), sizeof *nb);
-    for (size_t i = 0; nb && i < cep_program_pattern_count(np); i++)
-        for (size_t j = 0; j < cep_program_pattern_count(old); j++)
-            if (!strcmp(cep_program_pattern_name(np, i), cep_program_pattern_name(old, j)))
-                nb[i] = s->by_pattern[j];
+    for (size_t i = 0; nb && from && i < cep_program_pattern_count(np); i++)
+        if (from[i] >= 0) nb[i] = s->by_pattern[from[i]];
     free(s->by_pattern);
     s->by_pattern = nb;
 }
 
-/* Compile the pattern file again and switch the engine (with --threads,
- * every engine of the pool) to it, keeping the state of unchanged
- * patterns. A file with errors is reported and the running patterns go
- * on untouched. */
-static void reload_patterns(cep_engine *e, cep_pool *pool, run_ctx *r) {
+static unsigned run_warn_skip(const run_opts *o);
+
+/* Compile the pattern file again, with the start's -W options, and switch
+ * the engine (with --threads, every engine of the pool) to it, keeping the
+ * state of unchanged patterns. A file with errors is reported and the
+ * running patterns go on untouched. */
+static void reload_patterns(cep_engine *e, cep_pool *pool, run_ctx *r, const run_opts *o) {
     reload_requested = 0;
     cep_program *np;
-    char *text;
-    size_t len;
-    if (compile_file_keep(r->pattern_file, &np, &text, &len) != EXIT_OK) {
+    char *text = NULL;
+    size_t len = 0;
+    if (compile_file_warn(r->pattern_file, &np, &text, &len, &o->warn, run_warn_skip(o)) != EXIT_OK) {
         fprintf(stderr, "cepheus: %s not reloaded; the running patterns go on\n", r->pattern_file);
+        cep_program_free(np); /* set when a warning counted as an error */
+        free(text);
         return;
     }
     int rc = pool ? cep_pool_replace_program(pool, np) : cep_engine_replace_program(e, np);
@@ -284,14 +287,15 @@ static void reload_patterns(cep_engine *e, cep_pool *pool, run_ctx *r) {
         return;
     }
     size_t kept = 0;
-    for (size_t i = 0; i < cep_program_pattern_count(np); i++)
-        for (size_t j = 0; j < cep_program_pattern_count(*r->owned); j++)
-            if (!strcmp(cep_program_pattern_name(np, i), cep_program_pattern_name(*r->owned, j))) kept++;
-    fprintf(stderr, "cepheus: reloaded %s: %zu patterns, %zu of them by a name that ran before\n",
-            r->pattern_file, cep_program_pattern_count(np), kept);
+    char *desc = rc == CEP_OK ? checkpoint_describe_change(*r->owned, np, &kept) : NULL;
+    fprintf(stderr, "cepheus: reloaded %s: %zu patterns%s%s\n", r->pattern_file, cep_program_pattern_count(np),
+            desc ? "; " : "", desc ? desc : "");
+    free(desc);
     /* The pool's engines are at rest (the switch synced them). */
-    recount_by_pattern(&r->main, *r->owned, np);
-    for (unsigned i = 0; i < r->nshards; i++) recount_by_pattern(&r->shards[i], *r->owned, np);
+    long *from = checkpoint_name_map(*r->owned, np);
+    recount_by_pattern(&r->main, np, from);
+    for (unsigned i = 0; i < r->nshards; i++) recount_by_pattern(&r->shards[i], np, from);
+    free(from);
     cep_program_free(*r->owned);
     free(r->text);
     r->text = text;
@@ -497,7 +501,7 @@ static int on_idle(void *ud) {
     timed *t = ud;
     /* A SIGHUP interrupts the wait: the reload is done now, not at the
      * next line, which may be long in coming. */
-    if (reload_requested) reload_patterns(t->x->e, t->x->p, t->r);
+    if (reload_requested) reload_patterns(t->x->e, t->x->p, t->r, t->o);
     if (savepoint_requested) maybe_savepoint(t);
     if (t->o->processing_time) rn_tick(t->x);
     flush_pending(t->r, t->x);
@@ -711,7 +715,7 @@ static int idle_checkpoint(reading *rd) {
 
 /* SIGHUP between two lines: the patterns are read again. */
 static void reload_if_asked(reading *rd) {
-    if (reload_requested) reload_patterns(rd->x->e, rd->x->p, rd->r);
+    if (reload_requested) reload_patterns(rd->x->e, rd->x->p, rd->r, rd->o);
 }
 
 /* Read input i from *lineno / *offset (advanced as lines are taken) until

@@ -10,6 +10,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "cli.h"
 #include "runopts.h"
@@ -266,6 +267,15 @@ static int check_combinations(const run_opts *o) {
         if (!o->ninputs) return usage_error("%s event files, not standard input", what);
         for (int i = 0; i < o->ninputs; i++)
             if (!strcmp(o->inputs[i], "-")) return usage_error("%s event files, not standard input", what);
+        /* Each output is measured at a checkpoint and cut back by a
+         * restore: a pipe failed only at the first checkpoint (exit 4). */
+        const char *names[] = {"--output", "--late", "--timeouts", "--errors"};
+        const char *paths[] = {o->output, o->late, o->timeouts, o->errors};
+        struct stat st;
+        for (int i = 0; i < 4; i++)
+            if (paths[i] && stat(paths[i], &st) == 0 && (S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode)))
+                return usage_error("%s outputs that can be cut back to a checkpoint: %s '%s' is a pipe", what,
+                                   names[i], paths[i]);
     }
     return EXIT_OK;
 }

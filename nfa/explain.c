@@ -217,6 +217,51 @@ static void explain_thresholds(strbuf *b, const nfa_route *r, const route_field 
               nthr, nthr == 1 ? "" : "s", nsure, nsure == 1 ? "" : "s");
 }
 
+/* Names or values listed before "and N more": readable at 1,000 rules. */
+#define EXPLAIN_SHOWN 8
+
+/* Whether a value's entry is listed before b's: more patterns first (the
+ * values an event costs most at), then by value (ints before strings),
+ * not in the hash table's order. */
+static int ent_before(const route_ent *a, const route_ent *b) {
+    if (a->n != b->n) return a->n > b->n;
+    if (a->k.type != b->k.type) return a->k.type == CEP_INT;
+    if (a->k.type == CEP_INT) return a->k.u.i < b->k.u.i;
+    size_t la = a->k.u.s.len, lb = b->k.u.s.len;
+    int c = memcmp(a->k.u.s.ptr, b->k.u.s.ptr, la < lb ? la : lb);
+    return c ? c < 0 : la < lb;
+}
+
+/* The first values of a field in ent_before's order (each found by a
+ * scan of the table: a few scans, no allocation), with their pattern
+ * counts and sorted thresholds. */
+static void explain_values(strbuf *b, const cep_program *p, const nfa_route *r, const route_field *f) {
+    const route_ent *prev = NULL;
+    uint32_t shown = 0;
+    for (; shown < EXPLAIN_SHOWN && shown < f->nkeys; shown++) {
+        const route_ent *e = NULL;
+        for (uint32_t s = 0; s <= f->mask; s++) {
+            const route_ent *c = &f->ents[s];
+            if (c->k.type == CEP_NULL || (prev && !ent_before(prev, c))) continue;
+            if (!e || ent_before(c, e)) e = c;
+        }
+        sb_put(b, "    ", 4);
+        if (e->k.type == CEP_INT) sb_printf(b, "%" PRId64, e->k.u.i);
+        else put_string(b, e->k.u.s.ptr, e->k.u.s.len, 0);
+        sb_printf(b, ": %" PRIu32 " pattern%s", e->n, e->n == 1 ? "" : "s");
+        for (uint32_t g = 0; g < e->tg_n;) { /* its sorted thresholds, per (field, op) */
+            const route_tgroup *t = &r->tg[e->tg_first + g];
+            uint32_t n = 0, g0 = g;
+            for (; g < e->tg_n && t[g - g0].slot == t->slot && t[g - g0].op == t->op; g++) n += t[g - g0].n;
+            sb_printf(b, "%s%s %s (%" PRIu32 ")", g0 ? ", " : "; thresholds: ", p->fields[t->slot],
+                      op_text(t->op), n);
+        }
+        sb_put(b, "\n", 1);
+        prev = e;
+    }
+    if (f->nkeys > shown) sb_printf(b, "    ... and %" PRIu32 " more values\n", f->nkeys - shown);
+}
+
 /* The routing index (route.c): which field lets an event into which
  * patterns, and how many patterns stand behind a value. */
 static void explain_route(strbuf *b, const cep_program *p) {
@@ -225,9 +270,13 @@ static void explain_route(strbuf *b, const cep_program *p) {
         sb_printf(b, "routing: none (every event goes through every pattern)\n");
         return;
     }
-    sb_printf(b, "routing: %" PRIu32 " of %" PRIu32 " patterns by a field's value; %" PRIu32
-                 " see every event\n",
+    sb_printf(b, "routing: %" PRIu32 " of %" PRIu32 " patterns by a field's value; %" PRIu32 " see every event",
               p->npatterns - r->nalways, p->npatterns, r->nalways);
+    /* Which: in a rule set of thousands, the few that cost every event. */
+    for (uint32_t i = 0; i < r->nalways && i < EXPLAIN_SHOWN; i++)
+        sb_printf(b, "%s%s", i ? ", " : ": ", p->patterns[r->always[i]].name);
+    if (r->nalways > EXPLAIN_SHOWN) sb_printf(b, " and %" PRIu32 " more", r->nalways - EXPLAIN_SHOWN);
+    sb_put(b, "\n", 1);
     if (r->nkeyed_start)
         sb_printf(b, "  %" PRIu32 " of them by their start's gate alone (also reached when the event's key has state there)\n",
                   r->nkeyed_start);
@@ -237,7 +286,7 @@ static void explain_route(strbuf *b, const cep_program *p) {
                   r->nkeyed - r->nkeyed_start);
     for (uint32_t i = 0; i < r->nfields; i++) {
         const route_field *f = &r->fields[i];
-        uint32_t most = 0, least = UINT32_MAX, shown = 0;
+        uint32_t most = 0, least = UINT32_MAX;
         uint64_t sum = 0;
         for (uint32_t s = 0; s <= f->mask; s++) {
             const route_ent *e = &f->ents[s];
@@ -257,25 +306,7 @@ static void explain_route(strbuf *b, const cep_program *p) {
                      " patterns behind a value (%.1f on average)\n",
                   p->fields[f->slot], f->all_n, f->nkeys, least, most, (double)sum / f->nkeys);
         explain_thresholds(b, r, f);
-        /* A few values (in the index's order) with their pattern counts. */
-        for (uint32_t s = 0; s <= f->mask && shown < 8; s++) {
-            const route_ent *e = &f->ents[s];
-            if (e->k.type == CEP_NULL) continue;
-            sb_put(b, "    ", 4);
-            if (e->k.type == CEP_INT) sb_printf(b, "%" PRId64, e->k.u.i);
-            else put_string(b, e->k.u.s.ptr, e->k.u.s.len, 0);
-            sb_printf(b, ": %" PRIu32 " pattern%s", e->n, e->n == 1 ? "" : "s");
-            for (uint32_t g = 0; g < e->tg_n;) { /* its sorted thresholds, per (field, op) */
-                const route_tgroup *t = &r->tg[e->tg_first + g];
-                uint32_t n = 0, g0 = g;
-                for (; g < e->tg_n && t[g - g0].slot == t->slot && t[g - g0].op == t->op; g++) n += t[g - g0].n;
-                sb_printf(b, "%s%s %s (%" PRIu32 ")", g0 ? ", " : "; thresholds: ", p->fields[t->slot],
-                          op_text(t->op), n);
-            }
-            sb_put(b, "\n", 1);
-            shown++;
-        }
-        if (f->nkeys > shown) sb_printf(b, "    ... and %" PRIu32 " more values\n", f->nkeys - shown);
+        explain_values(b, p, r, f);
     }
 }
 

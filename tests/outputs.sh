@@ -138,7 +138,7 @@ if command -v mkfifo > /dev/null 2>&1; then
     timeout 10 sh -c 'cat events.jsonl > ev.fifo'
     wait $pid; st=$?
     if [ $st = 0 ] && [ "$(cat out)" = "$MATCH" ] &&
-        grep -qx "cepheus: reloaded pat.fifo: 1 patterns, 1 of them by a name that ran before" err; then ok
+        grep -qx "cepheus: reloaded pat.fifo: 1 patterns; kept p" err; then ok
     else bad "SIGHUP during the first compile" "exit $st: $(cat out)"; fi
 
     # Processing time, input idle: the reload happens without a line.
@@ -153,7 +153,7 @@ if command -v mkfifo > /dev/null 2>&1; then
     kill -HUP $pid
     n=0
     while [ $n -lt 40 ] && ! grep -q "reloaded" err; do sleep 0.1; n=$((n + 1)); done
-    if grep -qx "cepheus: reloaded pp.cep: 2 patterns, 1 of them by a name that ran before" err; then ok
+    if grep -qx "cepheus: reloaded pp.cep: 2 patterns; kept p; new: q" err; then ok
     else bad "reload while processing-time input is idle" "no reload within 4 s"; fi
     printf '%s\n' '{"k":1,"t":"b"}' >&3
     exec 3>&-

@@ -223,7 +223,7 @@ expected='{"pattern":"y","key":1,"start":2,"end":2,"events":{"c":[{"ts":2,"k":1,
 {"pattern":"z","key":1,"start":4,"end":5,"events":{"c":[{"ts":4,"k":1,"t":"c"}],"d":[{"ts":5,"k":1,"t":"d"}]}}
 {"pattern":"x","key":1,"start":6,"end":7,"events":{"a":[{"ts":6,"k":1,"t":"a"}],"b":[{"ts":7,"k":1,"t":"b"}]}}'
 if [ "$st" = 0 ] && [ "$(cat "$TMP/rout")" = "$expected" ] &&
-    grep -q "^cepheus: reloaded $TMP/reload.cep: 2 patterns, 1 of them by a name that ran before$" "$TMP/rerr" &&
+    grep -q "^cepheus: reloaded $TMP/reload.cep: 2 patterns; kept x; new: z; removed: y$" "$TMP/rerr" &&
     grep -q "^cepheus: $TMP/reload.cep not reloaded; the running patterns go on$" "$TMP/rerr"; then ok; else
     ko "SIGHUP under --threads: status $st"
     cat "$TMP/rout" "$TMP/rerr"
