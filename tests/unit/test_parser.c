@@ -337,7 +337,8 @@ START_TEST(err_messages) {
                      "pattern p begin a skip toFirst\n"
                      "                              ^\n");
     ck_assert_str_eq(parse("pattern p begin a{,3}"),
-                     "t.cep:1:19: error: syntax error, unexpected ',', expecting integer\n"
+                     "t.cep:1:19: error: syntax error, unexpected ',', expecting integer; a quantifier's "
+                     "lower bound cannot be left out: '{0,3}' for none to 3, '{1,3}' for 1 to 3\n"
                      "pattern p begin a{,3}\n"
                      "                  ^\n");
     /* Comparisons do not chain. */
