@@ -212,6 +212,7 @@ typedef struct why {
     const ast_expr *v[WHY_MAX];
     int n;
     const ast_expr *operand;
+    const char *mixed; /* one comparison of two kinds that never compare */
 } why;
 
 static void why_add(why *w, const ast_expr *e) {
@@ -303,7 +304,7 @@ static int operands_never(const conj *c, why *w) {
         /* Booleans do not order: `x > true` holds for no value. */
         for (int m = 0; m < n; m++)
             if (k[m].op >= OP_LT && k[m].lit->kind == EX_BOOL) {
-                *w = (why){{k[m].e}, 1, first.lhs};
+                *w = (why){{k[m].e}, 1, first.lhs, NULL};
                 return 1;
             }
         if (n < 2) continue;
@@ -315,10 +316,57 @@ static int operands_never(const conj *c, why *w) {
     return 0;
 }
 
+/* ---- one comparison of two kinds that never compare --------------------- */
+
+enum { K_NUM = 1, K_STR = 2, K_BOOL = 4 };
+
+/* The kind e's value has whenever it is not null, when the syntax alone
+ * tells (literals, operators, aggregates, built-ins: a registered
+ * function cannot take a built-in's name); 0 when it may be any. */
+static int known_kind(const ast_expr *e) {
+    static const struct { const char *name; int kind; } calls[] = {
+        {"len", K_NUM}, {"abs", K_NUM}, {"lower", K_STR}, {"upper", K_STR},
+        {"exists", K_BOOL}, {"contains", K_BOOL}, {"startsWith", K_BOOL}};
+    switch (e->kind) {
+    case EX_INT: case EX_DOUBLE: return K_NUM;
+    case EX_STRING: return K_STR;
+    case EX_BOOL: case EX_MATCH: case EX_IN: return K_BOOL;
+    case EX_UNARY: return e->op == OP_NEG ? K_NUM : K_BOOL;
+    case EX_BINARY:
+        /* `event-type`: the hyphen warning says what is meant. */
+        if (e->op == OP_SUB && (e->a->kind == EX_FIELD || e->a->kind == EX_STEPREF) && e->b->kind == EX_FIELD &&
+            e->a->sp.end + 1 == e->b->sp.start)
+            return 0;
+        return e->op >= OP_ADD && e->op <= OP_MOD ? K_NUM : K_BOOL;
+    case EX_AGG: return e->op == AGG_MIN || e->op == AGG_MAX ? 0 : K_NUM;
+    case EX_CALL:
+        for (size_t i = 0; i < sizeof calls / sizeof calls[0]; i++)
+            if (strcmp(e->name, calls[i].name) == 0) return calls[i].kind;
+        return 0;
+    default: return 0;
+    }
+}
+
+/* `len(s) == "3"`, `count(b) > "2"`, `exists(x) == 1`: a number, a string
+ * and a boolean are never equal, booleans do not order, and null (what
+ * these give otherwise) compares false. `!=` holds, so is left out. */
+static const char *mixed_never(const ast_expr *e) {
+    if (e->kind != EX_BINARY || e->op < OP_EQ || e->op > OP_GE || e->op == OP_NE) return NULL;
+    int a = known_kind(e->a), b = known_kind(e->b);
+    if (!a || !b) return NULL;
+    if (a == K_BOOL && b == K_BOOL) return e->op == OP_EQ ? NULL : "orders booleans";
+    if (a == b) return NULL;
+    int k = a | b;
+    return k == (K_NUM | K_STR) ? "compares a number with a string"
+         : k == (K_NUM | K_BOOL) ? "compares a boolean with a number"
+                                 : "compares a boolean with a string";
+}
+
 /* Can e never hold? Why in *w. 0 when it may hold. */
 static int never_holds(const ast_expr *e, why *w) {
     w->n = 0;
     w->operand = NULL;
+    w->mixed = NULL;
     if (e->kind == EX_BOOL && !e->ival) {
         w->v[w->n++] = e;
         return 1;
@@ -331,6 +379,11 @@ static int never_holds(const ast_expr *e, why *w) {
     flatten_and(e, &c);
     for (int i = 0; i < c.n; i++) {
         if (c.v[i]->kind == EX_BINARY && c.v[i]->op == OP_OR && never_holds(c.v[i], w)) return 1;
+        if ((w->mixed = mixed_never(c.v[i]))) {
+            w->v[0] = c.v[i];
+            w->n = 1;
+            return 1;
+        }
         cmp x, y;
         if (!as_cmp(c.v[i], &x)) continue;
         for (int j = 0; j < i; j++) {
@@ -349,7 +402,10 @@ static int never_holds(const ast_expr *e, why *w) {
 static void lint_never(lctx *c, const ast_step *s) {
     why w;
     if (!s->where || !never_holds(s->where, &w)) return;
-    if (w.n == 2 && !w.operand) {
+    if (w.mixed) {
+        WARN(c, CEP_DIAG_W_NEVER_TRUE, w.v[0]->sp.start, "the condition of step '%s' can never hold: '%.*s' %s",
+             s->name, SRC(c, w.v[0]->sp), w.mixed);
+    } else if (w.n == 2 && !w.operand) {
         WARN(c, CEP_DIAG_W_NEVER_TRUE, w.v[1]->sp.start,
              "the condition of step '%s' can never hold: '%.*s' contradicts '%.*s'", s->name,
              SRC(c, w.v[1]->sp), SRC(c, w.v[0]->sp));
