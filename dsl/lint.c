@@ -399,9 +399,9 @@ static int never_holds(const ast_expr *e, why *w) {
     return operands_never(&c, w);
 }
 
-static void lint_never(lctx *c, const ast_step *s) {
+static int lint_never(lctx *c, const ast_step *s) {
     why w;
-    if (!s->where || !never_holds(s->where, &w)) return;
+    if (!s->where || !never_holds(s->where, &w)) return 0;
     if (w.mixed) {
         WARN(c, CEP_DIAG_W_NEVER_TRUE, w.v[0]->sp.start, "the condition of step '%s' can never hold: '%.*s' %s",
              s->name, SRC(c, w.v[0]->sp), w.mixed);
@@ -432,6 +432,7 @@ static void lint_never(lctx *c, const ast_step *s) {
         WARN(c, CEP_DIAG_W_NEVER_TRUE, w.v[0]->sp.start, "the condition of step '%s' can never hold",
              s->name);
     }
+    return 1;
 }
 
 /* ---- identical conditions --------------------------------------------------- */
@@ -626,7 +627,31 @@ static const ast_mod *find_mod(const ast_step *s, mod_kind k) {
 typedef struct pstate {
     const ast_pattern *p;
     int unbounded_done, comb_done;
+    int in_group;
 } pstate;
+
+/* `followedBy b where b.amount > 5`: in its own condition a step's
+ * reference reads the events it took before the one under test; a step
+ * that takes one event has none, so the reference is null and a
+ * comparison with it never holds. (Not in a group: a repeated group's
+ * step has the events of its earlier rounds.) */
+static void lint_self_ref(lctx *c, const ast_step *s) {
+    conj k = {.n = 0};
+    if (!s->where || loops(s)) return;
+    flatten_and(s->where, &k);
+    for (int i = 0; i < k.n; i++) {
+        const ast_expr *e = k.v[i];
+        if (e->kind != EX_BINARY || e->op < OP_EQ || e->op > OP_GE) continue;
+        const ast_expr *r = e->a->kind == EX_STEPREF ? e->a : e->b;
+        const ast_expr *o = r == e->a ? e->b : e->a;
+        if (r->kind != EX_STEPREF || strcmp(r->step, s->name) != 0 || o->kind == EX_NULL) continue;
+        WARN(c, CEP_DIAG_W_NEVER_TRUE, r->sp.start,
+             "the condition of step '%s' can never hold: '%.*s' reads the events step %s took before this "
+             "one, and it takes one event; this event's field is '%s'",
+             s->name, SRC(c, r->sp), s->name, r->name);
+        return;
+    }
+}
 
 static const char *conn_word(conn_kind k) {
     return k == CONN_FOLLOWED_BY_ANY ? "followedByAny" : "followedBy";
@@ -665,10 +690,12 @@ static void lint_seq(lctx *c, pstate *ps, const ast_step *first) {
             }
         }
         if (s->is_group) {
+            ps->in_group++;
             lint_seq(c, ps, s->body);
+            ps->in_group--;
             continue;
         }
-        lint_never(c, s);
+        if (!lint_never(c, s) && !ps->in_group) lint_self_ref(c, s);
         walk_exprs(c, s->where);
         for (const ast_mod *m = s->mods; m; m = m->next) walk_exprs(c, m->cond);
         if (s->conn == CONN_FOLLOWED_BY_ANY && prev && !prev->is_group &&
@@ -698,7 +725,7 @@ int lint_patterns(const ast_pattern *pats, const char *text, size_t len, cep_dia
                   lint_regex_fn rx) {
     lctx c = {text, len, w, rx, 512, 0};
     for (const ast_pattern *p = pats; p; p = p->next) {
-        pstate ps = {p, 0, 0};
+        pstate ps = {p, 0, 0, 0};
         if (!p->keys)
             WARN(&c, CEP_DIAG_W_KEYLESS, p->name_sp.start,
                  "pattern '%s' has no key: all events are one stream and are matched with each "
