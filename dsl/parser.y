@@ -998,6 +998,12 @@ static int duration_slip(strbuf *b, const struct parse_ctx *ctx, const span *loc
     return duration_hint(b, t, d, len, (long)loc->end);
 }
 
+/* `where x > 1 and where y < 2`: the word before at is and/or. */
+static int after_and_or(const char *src, long at) {
+    long wend, w = word_before(src, at, &wend);
+    return w >= 0 && ((wend - w == 3 && memcmp(src + w, "and", 3) == 0) || (wend - w == 2 && memcmp(src + w, "or", 2) == 0));
+}
+
 /* `emit a.ts, b.ts`: a value without its name. at: the '.'. */
 static void emit_hint(strbuf *b, const char *text, long at, long len) {
     long wend, w = word_before(text, at, &wend), e = at, last = at + 1;
@@ -1125,8 +1131,12 @@ static int yyreport_syntax_error(const yypcontext_t *yyctx, yyscan_t scanner, st
     else if (tok == (yysymbol_kind_t)YYTRANSLATE('.') && nexp == 1 && exp[0] == (yysymbol_kind_t)YYTRANSLATE('=') &&
              ctx->text)
         emit_hint(&b, ctx->text, (long)loc->start, (long)ctx->len);
-    else if (ctx->src && tok != YYSYMBOL_YYEMPTY)
-        gap_hint(&b, ctx->src, (long)loc->start, tok);
+    else if (ctx->src && tok != YYSYMBOL_YYEMPTY && gap_hint(&b, ctx->src, (long)loc->start, tok))
+        ;
+    else if (tok == YYSYMBOL_KW_WHERE && expected(exp, nexp, YYSYMBOL_KW_AND))
+        sb_puts(&b, "; a step has one where: join its conditions with 'and'");
+    else if (tok == YYSYMBOL_KW_WHERE && ctx->src && after_and_or(ctx->src, (long)loc->start))
+        sb_puts(&b, "; a step has one where: drop this one ('and' and 'or' join its conditions)");
     if (paren >= 0 && b.len == plain && ctx->d) {
         int line = diag_line_at(ctx->d, (size_t)paren), col = diag_col_at(ctx->d, (size_t)paren);
         sb_printf(&b, "; is a %s missing? (the '(' at line %d, column %d is open)",
