@@ -998,6 +998,33 @@ static int duration_slip(strbuf *b, const struct parse_ctx *ctx, const span *loc
     return duration_hint(b, t, d, len, (long)loc->end);
 }
 
+/* The steps without `begin` (`key u a where ...`, `start a`, `notNext
+ * a`): the first step written after it. at: the unexpected name or
+ * connector; the step is the next word when one follows, else it. */
+static void begin_hint(strbuf *b, const struct parse_ctx *ctx, long at) {
+    const char *text = ctx->text;
+    long len = (long)ctx->len, e = at, n, ne;
+    while (e < len && is_word_char(text[e])) e++;
+    for (n = e; n < len && is_space(text[n]); n++) {}
+    for (ne = n; ne < len && is_word_char(text[ne]); ne++) {}
+    if (ctx->key_at >= 0 && ne - n == 5 && memcmp(text + n, "begin", 5) == 0) {
+        /* `key user session begin`: a comma left out */
+        sb_puts(b, "; key fields are separated by commas: 'key ");
+        key_fields(b, text, ctx->key_at, at);
+        sb_printf(b, ", %.*s'", (int)(e - at), text + at);
+        return;
+    }
+    static const char *const kw[] = {"where", "next", "followedBy", "followedByAny", "notNext", "notFollowedBy",
+                                     "within", "skip", "emit", "and", "or", "not", "in", "greedy", "until",
+                                     "begin", "key", "pattern"};
+    int named = ne > n && !(text[n] >= '0' && text[n] <= '9');
+    for (size_t i = 0; named && i < sizeof kw / sizeof kw[0]; i++)
+        if ((size_t)(ne - n) == strlen(kw[i]) && memcmp(text + n, kw[i], (size_t)(ne - n)) == 0) named = 0;
+    if (!named) n = at, ne = e;
+    if (ne - n > 60) return;
+    sb_printf(b, "; the steps start with 'begin': 'begin %.*s'", (int)(ne - n), text + n);
+}
+
 /* `where x > 1 and where y < 2`: the word before at is and/or. */
 static int after_and_or(const char *src, long at) {
     long wend, w = word_before(src, at, &wend);
@@ -1115,6 +1142,10 @@ static int yyreport_syntax_error(const yypcontext_t *yyctx, yyscan_t scanner, st
         sb_puts(&b, "; did you mean '=='?");
     else if (tok == YYSYMBOL_NAME && ctx->src && name_hint(&b, ctx->src + loc->start, loc->end - loc->start, exp, nexp))
         ;
+    else if ((tok == YYSYMBOL_NAME || tok == YYSYMBOL_KW_NEXT || tok == YYSYMBOL_KW_FOLLOWED_BY ||
+              tok == YYSYMBOL_KW_FOLLOWED_BY_ANY || tok == YYSYMBOL_KW_NOT_NEXT || tok == YYSYMBOL_KW_NOT_FOLLOWED_BY) &&
+             expected(exp, nexp, YYSYMBOL_KW_BEGIN) && ctx->text)
+        begin_hint(&b, ctx, (long)loc->start);
     else if (tok == (yysymbol_kind_t)YYTRANSLATE('-') && ctx->src)
         hyphen_hint(&b, ctx->text, (long)loc->start, (long)ctx->len);
     else if (tok == YYSYMBOL_KW_KEY && ctx->key_at >= 0 && ctx->text)

@@ -272,7 +272,7 @@ START_TEST(err_two_patterns) {
                      "pattern q key k1 k2 begin b\n"
                      "^\n"
                      "t.cep:2:18: error: syntax error, unexpected name 'k2', expecting "
-                     "'begin' or ',' or '.'\n"
+                     "'begin' or ',' or '.'; key fields are separated by commas: 'key k1, k2'\n"
                      "pattern q key k1 k2 begin b\n"
                      "                 ^\n");
     ck_assert_str_eq(parse("pattern p begin a where x == ) followedBy b\n"
