@@ -1359,9 +1359,18 @@ static ast_expr *mk_call(struct parse_ctx *ctx, char *name, span name_sp,
             return NULL;
         }
         if (!ok) {
-            if (is_count)
+            /* The argument as written, to show the form meant. */
+            int one = args.n == 1 && a->kind == EX_FIELD && a->name && strlen(a->name) < 64;
+            if (is_count && one && a->npath >= 2 && a->head)
+                perr(ctx, CEP_DIAG_SYNTAX, args_sp.start, "count takes a step name: count(step); did you mean "
+                     "'count(%s)'?", a->head);
+            else if (is_count)
                 perr(ctx, CEP_DIAG_SYNTAX, args_sp.start,
                      "count takes a step name: count(step)");
+            else if (one && a->npath == 1)
+                perr(ctx, CEP_DIAG_SYNTAX, args_sp.start, "%s takes a step field: %s(step.field), e.g. "
+                     "%s(STEP.%s), or %s(%s.FIELD) if %s is a step", name, name, name, a->name, name, a->name,
+                     a->name);
             else
                 perr(ctx, CEP_DIAG_SYNTAX, args_sp.start,
                      "%s takes a step field: %s(step.field)", name, name);

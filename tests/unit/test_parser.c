@@ -357,10 +357,11 @@ END_TEST
 
 START_TEST(err_aggregates) {
     ck_assert_str_eq(parse(WHERE("count(a.x) > 1 or sum(a) > 1 or max(a.x, b.x) > 1")),
-                     "t.cep:1:31: error: count takes a step name: count(step)\n"
+                     "t.cep:1:31: error: count takes a step name: count(step); did you mean 'count(a)'?\n"
                      "pattern p begin a where count(a.x) > 1 or sum(a) > 1 or max(a.x, b.x) > 1\n"
                      "                              ^\n"
-                     "t.cep:1:47: error: sum takes a step field: sum(step.field)\n"
+                     "t.cep:1:47: error: sum takes a step field: sum(step.field), e.g. sum(STEP.a), or "
+                     "sum(a.FIELD) if a is a step\n"
                      "pattern p begin a where count(a.x) > 1 or sum(a) > 1 or max(a.x, b.x) > 1\n"
                      "                                              ^\n"
                      "t.cep:1:61: error: max takes a step field: max(step.field)\n"
