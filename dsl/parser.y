@@ -767,15 +767,36 @@ static int expected(const yysymbol_kind_t *exp, int nexp, yysymbol_kind_t k) {
     return 0;
 }
 
+static int is_space(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
+
 /* A name where none can be: SQL's `is null`, or a step written without
  * the connector that joins it to the one before. 1 when a hint was added. */
-static int name_hint(strbuf *b, const char *name, size_t n, const yysymbol_kind_t *exp, int nexp) {
+static int name_hint(strbuf *b, const char *text, long at, long len, size_t n, const yysymbol_kind_t *exp,
+                     int nexp) {
+    const char *name = text + at;
     if (n == 2 && (name[0] == 'i' || name[0] == 'I') && (name[1] == 's' || name[1] == 'S') &&
         expected(exp, nexp, YYSYMBOL_EQ)) {
         sb_puts(b, "; a null test is written '== null' or '!= null'");
         return 1;
     }
-    if (expected(exp, nexp, YYSYMBOL_KW_FOLLOWED_BY) && n < 64) {
+    /* SQL's LIKE and BETWEEN after an operand. */
+    char low[8] = "";
+    for (size_t i = 0; n < sizeof low && i < n; i++) low[i] = (char)(name[i] | 0x20);
+    if (expected(exp, nexp, YYSYMBOL_EQ) && (!strcmp(low, "like") || !strcmp(low, "ilike"))) {
+        sb_puts(b, "; text is matched with a regex: =~ /text/ (or contains(s, t), startsWith(s, t))");
+        return 1;
+    }
+    if (expected(exp, nexp, YYSYMBOL_EQ) && !strcmp(low, "between")) {
+        sb_puts(b, "; a range is written x >= LOW and x <= HIGH");
+        return 1;
+    }
+    /* A step: the name opens its line, or `where` follows it. */
+    long p = at, q = at + (long)n;
+    while (p > 0 && (text[p - 1] == ' ' || text[p - 1] == '\t')) p--;
+    while (q < len && is_space(text[q])) q++;
+    int step = p == 0 || text[p - 1] == '\n' || (len - q >= 5 && memcmp(text + q, "where", 5) == 0 &&
+                                                  (len - q == 5 || !is_word_char(text[q + 5])));
+    if (step && expected(exp, nexp, YYSYMBOL_KW_FOLLOWED_BY) && n < 64) {
         sb_printf(b, "; a step comes after a connector (next, followedBy, followedByAny, notNext, notFollowedBy): "
                      "'followedBy %.*s'", (int)n, name);
         return 1;
@@ -834,8 +855,6 @@ static int gap_hint(strbuf *b, const char *src, long at, yysymbol_kind_t tok) {
     }
     return 0;
 }
-
-static int is_space(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
 
 /* The field list written from text[at] (`user, session.id`, backquoted
  * names too) appended to b in one line, as `key` takes it. */
@@ -1140,7 +1159,8 @@ static int yyreport_syntax_error(const yypcontext_t *yyctx, yyscan_t scanner, st
         sb_printf(&b, "; did you mean '%s'?", kw);
     else if (tok == (yysymbol_kind_t)YYTRANSLATE('='))
         sb_puts(&b, "; did you mean '=='?");
-    else if (tok == YYSYMBOL_NAME && ctx->src && name_hint(&b, ctx->src + loc->start, loc->end - loc->start, exp, nexp))
+    else if (tok == YYSYMBOL_NAME && ctx->text &&
+             name_hint(&b, ctx->text, (long)loc->start, (long)ctx->len, loc->end - loc->start, exp, nexp))
         ;
     else if ((tok == YYSYMBOL_NAME || tok == YYSYMBOL_KW_NEXT || tok == YYSYMBOL_KW_FOLLOWED_BY ||
               tok == YYSYMBOL_KW_FOLLOWED_BY_ANY || tok == YYSYMBOL_KW_NOT_NEXT || tok == YYSYMBOL_KW_NOT_FOLLOWED_BY) &&
