@@ -790,12 +790,13 @@ static int name_hint(strbuf *b, const char *text, long at, long len, size_t n, c
         sb_puts(b, "; a range is written x >= LOW and x <= HIGH");
         return 1;
     }
-    /* A step: the name opens its line, or `where` follows it. */
+    /* A step: the name opens or ends its line, or a quantifier or
+     * `where` follows it. */
     long p = at, q = at + (long)n;
     while (p > 0 && (text[p - 1] == ' ' || text[p - 1] == '\t')) p--;
-    while (q < len && is_space(text[q])) q++;
-    int step = p == 0 || text[p - 1] == '\n' || (len - q >= 5 && memcmp(text + q, "where", 5) == 0 &&
-                                                  (len - q == 5 || !is_word_char(text[q + 5])));
+    while (q < len && (text[q] == ' ' || text[q] == '\t' || text[q] == '\r')) q++;
+    int step = p == 0 || text[p - 1] == '\n' || q == len || strchr("\n+*?{", text[q]) ||
+               (len - q >= 5 && memcmp(text + q, "where", 5) == 0 && (len - q == 5 || !is_word_char(text[q + 5])));
     if (step && expected(exp, nexp, YYSYMBOL_KW_FOLLOWED_BY) && n < 64) {
         sb_printf(b, "; a step comes after a connector (next, followedBy, followedByAny, notNext, notFollowedBy): "
                      "'followedBy %.*s'", (int)n, name);
@@ -1044,6 +1045,13 @@ static void begin_hint(strbuf *b, const struct parse_ctx *ctx, long at) {
     sb_printf(b, "; the steps start with 'begin': 'begin %.*s'", (int)(ne - n), text + n);
 }
 
+/* `//`, slash-star or `--` at (or just before) at: another language's comment. */
+static int comment_like(const char *text, long at, long len) {
+    char c = text[at], next = at + 1 < len ? text[at + 1] : '\0', prev = at > 0 ? text[at - 1] : '\0';
+    if (c == '/') return next == '/' || next == '*' || prev == '/';
+    return next == '-' || prev == '-';
+}
+
 /* `where x > 1 and where y < 2`: the word before at is and/or. */
 static int after_and_or(const char *src, long at) {
     long wend, w = word_before(src, at, &wend);
@@ -1166,6 +1174,9 @@ static int yyreport_syntax_error(const yypcontext_t *yyctx, yyscan_t scanner, st
               tok == YYSYMBOL_KW_FOLLOWED_BY_ANY || tok == YYSYMBOL_KW_NOT_NEXT || tok == YYSYMBOL_KW_NOT_FOLLOWED_BY) &&
              expected(exp, nexp, YYSYMBOL_KW_BEGIN) && ctx->text)
         begin_hint(&b, ctx, (long)loc->start);
+    else if ((tok == (yysymbol_kind_t)YYTRANSLATE('/') || tok == (yysymbol_kind_t)YYTRANSLATE('-')) && ctx->text &&
+             comment_like(ctx->text, (long)loc->start, (long)ctx->len))
+        sb_puts(&b, "; a comment starts with '#' and runs to the end of the line");
     else if (tok == (yysymbol_kind_t)YYTRANSLATE('-') && ctx->src)
         hyphen_hint(&b, ctx->text, (long)loc->start, (long)ctx->len);
     else if (tok == YYSYMBOL_KW_KEY && ctx->key_at >= 0 && ctx->text)
