@@ -579,6 +579,12 @@ static void lint_regex(lctx *c, const ast_expr *e) {
  * backquoted spelling is offered. */
 static void lint_hyphen(lctx *c, const ast_expr *e) {
     const ast_expr *l = e->a, *r = e->b;
+    /* `x > 1 -- note`: SQL's comment is a minus and a negation here. */
+    if (r->sp.start > 0 && r->sp.start < c->len && c->text[r->sp.start] == '-' && c->text[r->sp.start - 1] == '-') {
+        WARN(c, CEP_DIAG_W_HYPHEN, r->sp.start - 1,
+             "'--' is a minus and a negation (%.*s), not a comment: a comment starts with '#'", SRC(c, e->sp));
+        return;
+    }
     if (l->kind != EX_FIELD && l->kind != EX_STEPREF) return;
     if (r->kind != EX_FIELD || r->npath > 1 || l->sp.end + 1 != r->sp.start || r->sp.end > c->len) return;
     const char *t = c->text;

@@ -1052,6 +1052,19 @@ static int comment_like(const char *text, long at, long len) {
     return next == '-' || prev == '-';
 }
 
+/* `x > 1 -- big one`: the error comes later on a line that holds `--`
+ * or `//` (not after a quote or a regex operator, where they may be
+ * text). */
+static int comment_before(const char *text, long at) {
+    long p = at;
+    while (p > 0 && text[p - 1] != '\n') p--;
+    for (long i = p; i + 1 < at; i++) {
+        if (text[i] == '"' || text[i] == '~') return 0;
+        if ((text[i] == '-' && text[i + 1] == '-') || (text[i] == '/' && text[i + 1] == '/')) return 1;
+    }
+    return 0;
+}
+
 /* `where x > 1 and where y < 2`: the word before at is and/or. */
 static int after_and_or(const char *src, long at) {
     long wend, w = word_before(src, at, &wend);
@@ -1162,6 +1175,8 @@ static int yyreport_syntax_error(const yypcontext_t *yyctx, yyscan_t scanner, st
     size_t plain = b.len;
     if (ctx->text && duration_slip(&b, ctx, loc, tok, exp, nexp))
         ;
+    else if (tok == YYSYMBOL_NAME && ctx->text && comment_before(ctx->text, (long)loc->start))
+        sb_puts(&b, "; a comment starts with '#' and runs to the end of the line");
     else if (tok == YYSYMBOL_NAME && ctx->src &&
         nearest_keyword(ctx->src + loc->start, loc->end - loc->start, exp, nexp, kw, sizeof kw))
         sb_printf(&b, "; did you mean '%s'?", kw);
