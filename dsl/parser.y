@@ -962,7 +962,7 @@ static int duration_hint(strbuf *b, const char *text, long at, long len, long ne
         if (dots > 1 || text[q - 1] == '.') return 0;
         memcpy(num, text + p, (size_t)(q - p));
         num[q - p] = '\0';
-        for (u = q; u < len && (text[u] == ' ' || text[u] == '\t'); u++) {}
+        for (u = q; u < len && u - q < 64 && (text[u] == ' ' || text[u] == '\t'); u++) {}
         for (ue = u; ue < len && (text[ue] | 0x20) >= 'a' && (text[ue] | 0x20) <= 'z'; ue++) {}
         int64_t unit = unit_ms(text + u, (size_t)(ue - u));
         if (!unit && parts == 0 && q >= need && (ue == u || u > q) && !dots) {
@@ -977,7 +977,7 @@ static int duration_hint(strbuf *b, const char *text, long at, long len, long ne
         ms += v * (double)unit;
         done = p = ue;
         /* `1h30m`, `2h 30m`: a next part */
-        while (p < len && (text[p] == ' ' || text[p] == '\t')) p++;
+        while (p < len && p - done < 64 && (text[p] == ' ' || text[p] == '\t')) p++;
     }
     p = done;
     if (p == at || p < need || ms < 1 || ms > 9e15 || ms != (double)(int64_t)ms) return 0;
@@ -987,6 +987,95 @@ static int duration_hint(strbuf *b, const char *text, long at, long len, long ne
     size_t i = 0;
     while (t % out[i].ms) i++;
     sb_printf(b, "; did you mean '%lld%s'?", (long long)(t / out[i].ms), out[i].u);
+    return 1;
+}
+
+/* Flink's `Time.minutes(5)` or Java's `Duration.ofMinutes(5)` where a
+ * duration goes: the language's `5m`. */
+static int flink_time_hint(strbuf *b, const char *text, long at, long len) {
+    long p = at;
+    if (len - p > 5 && memcmp(text + p, "Time.", 5) == 0) p += 5;
+    else if (len - p > 11 && memcmp(text + p, "Duration.of", 11) == 0) p += 11;
+    else return 0;
+    long u = p;
+    while (p < len && ((text[p] | 0x20) >= 'a' && (text[p] | 0x20) <= 'z')) p++;
+    int64_t unit = unit_ms(text + u, (size_t)(p - u));
+    if (!unit || p >= len || text[p] != '(') return 0;
+    long d = ++p;
+    while (p < len && p - d < 15 && text[p] >= '0' && text[p] <= '9') p++;
+    if (p == d || p >= len || text[p] != ')') return 0;
+    char num[24];
+    memcpy(num, text + d, (size_t)(p - d));
+    num[p - d] = '\0';
+    static const struct { int64_t ms; const char *u; } out[] = {
+        {86400000, "d"}, {3600000, "h"}, {60000, "m"}, {1000, "s"}, {1, "ms"}};
+    size_t i = 0;
+    while (i < sizeof out / sizeof out[0] && out[i].ms != unit) i++;
+    if (i == sizeof out / sizeof out[0]) return 0;
+    sb_printf(b, "; did you mean '%s%s'?", num, out[i].u);
+    return 1;
+}
+
+/* The step whose clause holds text[at]: the word after the last `begin`
+ * or connector before it (and after a gap's `within D`). 1 when found. */
+static int step_before(const char *text, long at, long *ns, long *ne) {
+    static const char *const kw[] = {"begin", "next", "followedBy", "followedByAny", "notNext", "notFollowedBy"};
+    /* (Bounded: hostile text may hold a thousand errors on one line.) */
+    for (long p = at; p > 0 && at - p < 4096; p--) {
+        if (!is_word_char(text[p - 1]) || (p > 1 && is_word_char(text[p - 2]))) continue;
+        long e = p - 1;
+        while (e < at && is_word_char(text[e])) e++;
+        int conn = 0;
+        for (size_t i = 0; i < sizeof kw / sizeof kw[0]; i++)
+            if ((size_t)(e - p + 1) == strlen(kw[i]) && memcmp(text + p - 1, kw[i], (size_t)(e - p + 1)) == 0) conn = 1;
+        if (!conn) continue;
+        long q = e;
+        while (q < at && is_space(text[q])) q++;
+        if (at - q > 6 && memcmp(text + q, "within", 6) == 0) { /* the gap */
+            for (q += 6; q < at && is_space(text[q]); q++) {}
+            while (q < at && is_word_char(text[q])) q++;
+            while (q < at && is_space(text[q])) q++;
+        }
+        long w = q;
+        while (q < at && is_word_char(text[q])) q++;
+        if (q == w || q - w > 60) return 0;
+        *ns = w;
+        *ne = q;
+        return 1;
+    }
+    return 0;
+}
+
+/* Flink's quantifier methods written as words (`b where x > 1 oneOrMore`,
+ * `b times 3`, `timesOrMore(2)`): the quantifier after the step's name.
+ * at: the name. 1 when a hint was added. */
+static int flink_quant_hint(strbuf *b, const char *text, long at, long len, long n) {
+    static const struct { const char *m, *q; } map[] = {
+        {"oneOrMore", "+"}, {"optional", "?"}, {"times", "{%s}"}, {"timesOrMore", "{%s,}"}};
+    size_t i = 0;
+    while (i < sizeof map / sizeof map[0] && !((size_t)n == strlen(map[i].m) && memcmp(text + at, map[i].m, (size_t)n) == 0))
+        i++;
+    if (i == sizeof map / sizeof map[0]) return 0;
+    char arg[40] = "";
+    if (strchr(map[i].q, '%')) {
+        /* times 3, times(3), times(2, 4): the bounds, spaces dropped */
+        long p = at + n, k = 0;
+        while (p < len && p - at < 64 && (text[p] == ' ' || text[p] == '(')) p++;
+        for (; p < len && k < (long)sizeof arg - 2 && ((text[p] >= '0' && text[p] <= '9') || text[p] == ',' ||
+                                                     text[p] == ' '); p++)
+            if (text[p] != ' ') arg[k++] = text[p];
+        arg[k] = '\0';
+        if (!k || arg[0] == ',' || arg[k - 1] == ',') return 0;
+    }
+    char q[48];
+    if (strchr(map[i].q, '%')) snprintf(q, sizeof q, i == 2 ? "{%s}" : "{%s,}", arg);
+    else snprintf(q, sizeof q, "%s", map[i].q);
+    long ns, ne;
+    if (step_before(text, at, &ns, &ne))
+        sb_printf(b, "; Flink's %s() is a quantifier after the step's name: '%.*s%s'", map[i].m, (int)(ne - ns),
+                  text + ns, q);
+    else
+        sb_printf(b, "; Flink's %s() is a quantifier after the step's name: 'STEP%s'", map[i].m, q);
     return 1;
 }
 
@@ -1002,6 +1091,7 @@ static int duration_slip(strbuf *b, const struct parse_ctx *ctx, const span *loc
             sb_puts(b, "; a duration is positive");
             return 1;
         }
+        if (tok == YYSYMBOL_NAME) return flink_time_hint(b, t, at, len);
         return duration_hint(b, t, at, len, (long)loc->end);
     }
     if (tok == YYSYMBOL_DURATION) {
@@ -1057,7 +1147,7 @@ static int comment_like(const char *text, long at, long len) {
  * text). */
 static int comment_before(const char *text, long at) {
     long p = at;
-    while (p > 0 && text[p - 1] != '\n') p--;
+    while (p > 0 && text[p - 1] != '\n' && at - p < 4096) p--;
     for (long i = p; i + 1 < at; i++) {
         if (text[i] == '"' || text[i] == '~') return 0;
         if ((text[i] == '-' && text[i + 1] == '-') || (text[i] == '/' && text[i + 1] == '/')) return 1;
@@ -1177,6 +1267,9 @@ static int yyreport_syntax_error(const yypcontext_t *yyctx, yyscan_t scanner, st
         ;
     else if (tok == YYSYMBOL_NAME && ctx->text && comment_before(ctx->text, (long)loc->start))
         sb_puts(&b, "; a comment starts with '#' and runs to the end of the line");
+    else if (tok == YYSYMBOL_NAME && ctx->text &&
+             flink_quant_hint(&b, ctx->text, (long)loc->start, (long)ctx->len, (long)(loc->end - loc->start)))
+        ;
     else if (tok == YYSYMBOL_NAME && ctx->src &&
         nearest_keyword(ctx->src + loc->start, loc->end - loc->start, exp, nexp, kw, sizeof kw))
         sb_printf(&b, "; did you mean '%s'?", kw);
