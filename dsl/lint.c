@@ -641,16 +641,29 @@ typedef struct pstate {
  * that takes one event has none, so the reference is null and a
  * comparison with it never holds. (Not in a group: a repeated group's
  * step has the events of its earlier rounds.) */
+/* The reference to step `name` that makes e null: e itself, or one in
+ * the arithmetic e is made of (null goes through + - * / %). */
+static const ast_expr *self_null(const ast_expr *e, const char *name) {
+    if (e->kind == EX_STEPREF) return strcmp(e->step, name) == 0 ? e : NULL;
+    if (e->kind == EX_UNARY && e->op == OP_NEG) return self_null(e->a, name);
+    if (e->kind != EX_BINARY || e->op < OP_ADD || e->op > OP_MOD) return NULL;
+    const ast_expr *r = self_null(e->a, name);
+    return r ? r : self_null(e->b, name);
+}
+
 static void lint_self_ref(lctx *c, const ast_step *s) {
     conj k = {.n = 0};
     if (!s->where || loops(s)) return;
     flatten_and(s->where, &k);
     for (int i = 0; i < k.n; i++) {
-        const ast_expr *e = k.v[i];
-        if (e->kind != EX_BINARY || e->op < OP_EQ || e->op > OP_GE) continue;
-        const ast_expr *r = e->a->kind == EX_STEPREF ? e->a : e->b;
-        const ast_expr *o = r == e->a ? e->b : e->a;
-        if (r->kind != EX_STEPREF || strcmp(r->step, s->name) != 0 || o->kind == EX_NULL) continue;
+        const ast_expr *e = k.v[i], *r = NULL;
+        if (e->kind == EX_CALL && strcmp(e->name, "exists") == 0 && e->nargs == 1 && e->args->kind == EX_STEPREF &&
+            strcmp(e->args->step, s->name) == 0)
+            r = e->args; /* exists(b.x): false */
+        else if (e->kind == EX_BINARY && e->op >= OP_EQ && e->op <= OP_GE && e->a->kind != EX_NULL &&
+                 e->b->kind != EX_NULL && !(r = self_null(e->a, s->name)))
+            r = self_null(e->b, s->name);
+        if (!r) continue;
         WARN(c, CEP_DIAG_W_NEVER_TRUE, r->sp.start,
              "the condition of step '%s' can never hold: '%.*s' reads the events step %s took before this "
              "one, and it takes one event; this event's field is '%s'",
