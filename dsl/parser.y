@@ -71,6 +71,7 @@ struct lex_extra {
      * of one never closed); past LEX_PARENS deep they are only counted. */
     uint32_t paren[LEX_PARENS];
     int nparen;
+    int in_emit;        /* an emit clause is being read (the ':' hint) */
     jmp_buf jb;         /* flex's fatal errors (out of memory) land here */
 };
 
