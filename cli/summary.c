@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include "summary.h"
+#include "suggest.h"
+#include "testjson.h"
 
 int summary_reprogram(summary *s, const cep_program *prog) {
     cep_event_free(s->row);
@@ -35,6 +37,7 @@ void summary_free(summary *s) {
     cep_event_free(s->row);
     free(s->field_seen);
     for (unsigned i = 0; i < s->nreasons; i++) free(s->reasons[i].text);
+    for (size_t i = 0; i < s->nnames; i++) free(s->names[i]);
     memset(s, 0, sizeof *s);
 }
 
@@ -46,6 +49,27 @@ void summary_late(summary *s, const cep_event *ev, int64_t watermark) {
         s->max_behind = watermark - t;
 }
 
+/* The members of obj as the patterns write paths (prefix.name, a name
+ * with '.', '[' or ']' backquoted), nested objects too, a few levels. */
+static void keep_names(summary *s, const tj *obj, char *path, size_t plen, int depth) {
+    for (const tj *m = obj->kids; m && s->nnames < SUMMARY_NAMES; m = m->next) {
+        size_t kl = strlen(m->key);
+        int q = kl == 0 || strpbrk(m->key, ".[]") != NULL;
+        if (plen + kl + 4 > 256) continue;
+        size_t n = plen;
+        if (n) path[n++] = '.';
+        if (q) path[n++] = '`';
+        memcpy(path + n, m->key, kl);
+        n += kl;
+        if (q) path[n++] = '`';
+        path[n] = '\0';
+        size_t i = 0;
+        while (i < s->nnames && strcmp(s->names[i], path)) i++;
+        if (i == s->nnames && (s->names[i] = strdup(path))) s->nnames++;
+        if (m->kind == TJ_OBJ && depth < 3) keep_names(s, m, path, n, depth + 1);
+    }
+}
+
 int summary_parse(summary *s, const char *line, size_t len, int processing_time) {
     cep_event_clear(s->row);
     int rc = cep_event_parse_json(s->row, line, len, processing_time ? "" : s->time_field);
@@ -53,6 +77,14 @@ int summary_parse(summary *s, const char *line, size_t len, int processing_time)
     s->events++;
     for (size_t i = 0; i < s->nfields; i++)
         if (cep_event_value(s->row, (int)i).type != CEP_NULL && s->field_seen[i]++ == 0) s->fields_pending--;
+    if (s->fields_pending && s->name_events < SUMMARY_NAME_EVENTS) {
+        s->name_events++;
+        const char *err;
+        tj *v = tj_parse(line, len, &err);
+        char path[256];
+        if (v && v->kind == TJ_OBJ) keep_names(s, v, path, 0, 0);
+        tj_free(v);
+    }
     return CEP_OK;
 }
 
@@ -172,9 +204,19 @@ void summary_print(const summary *s, const cep_stats *st, FILE *f) {
             size_t pat = 0;
             int line = 0;
             cep_program_field_origin(s->prog, i, &pat, &line);
-            fprintf(f, "cepheus: field '%s' (pattern %s, line %d) was present in none of %s events\n",
-                    cep_program_field_name(s->prog, i), cep_program_pattern_name(s->prog, pat), line,
-                    summary_count(s->events, a, sizeof a));
+            const char *name = cep_program_field_name(s->prog, i);
+            fprintf(f, "cepheus: field '%s' (pattern %s, line %d) was present in none of %s event%s", name,
+                    cep_program_pattern_name(s->prog, pat), line, summary_count(s->events, a, sizeof a),
+                    s->events == 1 ? "" : "s");
+            /* The nearest name the events had (a typo); never the field
+             * itself, which may be there with null or an object. */
+            const char *cands[SUMMARY_NAMES];
+            size_t nc = 0;
+            for (size_t k = 0; k < s->nnames; k++)
+                if (strcmp(s->names[k], name)) cands[nc++] = s->names[k];
+            const char *near = suggest_nearest(name, cands, nc);
+            if (near) fprintf(f, "; did you mean '%s'?", near);
+            fputs("\n", f);
         }
     if (st->dropped || st->mem_dropped)
         fprintf(f, "cepheus: partial matches dropped at the limit (--max-partial-matches, --max-memory): %s\n",

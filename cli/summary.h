@@ -15,6 +15,10 @@
  * reason, the run stops (exit 3): the input or an option is wrong. */
 #define SUMMARY_ALL_REJECTED 10000
 #define SUMMARY_REASONS 16
+/* The field names of the first events, kept while a field the patterns
+ * read has had no value, for "did you mean" in the summary. */
+#define SUMMARY_NAME_EVENTS 1000
+#define SUMMARY_NAMES 256
 
 typedef struct summary {
     const cep_program *prog;
@@ -33,6 +37,9 @@ typedef struct summary {
     uint64_t events, *field_seen;
     size_t nfields, fields_pending; /* slots with no value in any event yet */
     cep_event *row;                 /* the parse of a line while some are pending */
+    char *names[SUMMARY_NAMES];     /* field names (paths) the events had */
+    size_t nnames;
+    uint64_t name_events;           /* events whose names were read */
     int oom;
     int gave_up;                    /* summary_all_rejected said why */
     int strict;                     /* --strict: a rejected line stopped the run */

@@ -119,6 +119,14 @@ int diag_line_at(cep_diag *d, size_t off) {
     locate(d, off, &line, &col);
     return line;
 }
+
+int diag_col_at(cep_diag *d, size_t off) {
+    if (!d) return 0;
+    int line, col;
+    locate(d, off, &line, &col);
+    return col;
+}
+
 static int diag_vadd(cep_diag *d, int severity, int code, size_t off, const char *fmt, va_list ap0)
     __attribute__((format(printf, 5, 0)));
 

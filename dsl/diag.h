@@ -15,6 +15,8 @@ int diag_add(cep_diag *d, int code, size_t off, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 /* 1-based line of byte offset off of the source (0 when d is NULL). */
 int diag_line_at(cep_diag *d, size_t off);
+/* Its 1-based column, in characters as the rendering counts them. */
+int diag_col_at(cep_diag *d, size_t off);
 /* The same for a warning (severity CEP_SEVERITY_WARNING; cep_lint). */
 int diag_warn(cep_diag *d, int code, size_t off, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));

@@ -212,6 +212,7 @@ typedef struct why {
     const ast_expr *v[WHY_MAX];
     int n;
     const ast_expr *operand;
+    const char *mixed; /* one comparison of two kinds that never compare */
 } why;
 
 static void why_add(why *w, const ast_expr *e) {
@@ -303,7 +304,7 @@ static int operands_never(const conj *c, why *w) {
         /* Booleans do not order: `x > true` holds for no value. */
         for (int m = 0; m < n; m++)
             if (k[m].op >= OP_LT && k[m].lit->kind == EX_BOOL) {
-                *w = (why){{k[m].e}, 1, first.lhs};
+                *w = (why){{k[m].e}, 1, first.lhs, NULL};
                 return 1;
             }
         if (n < 2) continue;
@@ -315,10 +316,57 @@ static int operands_never(const conj *c, why *w) {
     return 0;
 }
 
+/* ---- one comparison of two kinds that never compare --------------------- */
+
+enum { K_NUM = 1, K_STR = 2, K_BOOL = 4 };
+
+/* The kind e's value has whenever it is not null, when the syntax alone
+ * tells (literals, operators, aggregates, built-ins: a registered
+ * function cannot take a built-in's name); 0 when it may be any. */
+static int known_kind(const ast_expr *e) {
+    static const struct { const char *name; int kind; } calls[] = {
+        {"len", K_NUM}, {"abs", K_NUM}, {"lower", K_STR}, {"upper", K_STR},
+        {"exists", K_BOOL}, {"contains", K_BOOL}, {"startsWith", K_BOOL}};
+    switch (e->kind) {
+    case EX_INT: case EX_DOUBLE: return K_NUM;
+    case EX_STRING: return K_STR;
+    case EX_BOOL: case EX_MATCH: case EX_IN: return K_BOOL;
+    case EX_UNARY: return e->op == OP_NEG ? K_NUM : K_BOOL;
+    case EX_BINARY:
+        /* `event-type`: the hyphen warning says what is meant. */
+        if (e->op == OP_SUB && (e->a->kind == EX_FIELD || e->a->kind == EX_STEPREF) && e->b->kind == EX_FIELD &&
+            e->a->sp.end + 1 == e->b->sp.start)
+            return 0;
+        return e->op >= OP_ADD && e->op <= OP_MOD ? K_NUM : K_BOOL;
+    case EX_AGG: return e->op == AGG_MIN || e->op == AGG_MAX ? 0 : K_NUM;
+    case EX_CALL:
+        for (size_t i = 0; i < sizeof calls / sizeof calls[0]; i++)
+            if (strcmp(e->name, calls[i].name) == 0) return calls[i].kind;
+        return 0;
+    default: return 0;
+    }
+}
+
+/* `len(s) == "3"`, `count(b) > "2"`, `exists(x) == 1`: a number, a string
+ * and a boolean are never equal, booleans do not order, and null (what
+ * these give otherwise) compares false. `!=` holds, so is left out. */
+static const char *mixed_never(const ast_expr *e) {
+    if (e->kind != EX_BINARY || e->op < OP_EQ || e->op > OP_GE || e->op == OP_NE) return NULL;
+    int a = known_kind(e->a), b = known_kind(e->b);
+    if (!a || !b) return NULL;
+    if (a == K_BOOL && b == K_BOOL) return e->op == OP_EQ ? NULL : "orders booleans";
+    if (a == b) return NULL;
+    int k = a | b;
+    return k == (K_NUM | K_STR) ? "compares a number with a string"
+         : k == (K_NUM | K_BOOL) ? "compares a boolean with a number"
+                                 : "compares a boolean with a string";
+}
+
 /* Can e never hold? Why in *w. 0 when it may hold. */
 static int never_holds(const ast_expr *e, why *w) {
     w->n = 0;
     w->operand = NULL;
+    w->mixed = NULL;
     if (e->kind == EX_BOOL && !e->ival) {
         w->v[w->n++] = e;
         return 1;
@@ -331,6 +379,11 @@ static int never_holds(const ast_expr *e, why *w) {
     flatten_and(e, &c);
     for (int i = 0; i < c.n; i++) {
         if (c.v[i]->kind == EX_BINARY && c.v[i]->op == OP_OR && never_holds(c.v[i], w)) return 1;
+        if ((w->mixed = mixed_never(c.v[i]))) {
+            w->v[0] = c.v[i];
+            w->n = 1;
+            return 1;
+        }
         cmp x, y;
         if (!as_cmp(c.v[i], &x)) continue;
         for (int j = 0; j < i; j++) {
@@ -346,10 +399,13 @@ static int never_holds(const ast_expr *e, why *w) {
     return operands_never(&c, w);
 }
 
-static void lint_never(lctx *c, const ast_step *s) {
+static int lint_never(lctx *c, const ast_step *s) {
     why w;
-    if (!s->where || !never_holds(s->where, &w)) return;
-    if (w.n == 2 && !w.operand) {
+    if (!s->where || !never_holds(s->where, &w)) return 0;
+    if (w.mixed) {
+        WARN(c, CEP_DIAG_W_NEVER_TRUE, w.v[0]->sp.start, "the condition of step '%s' can never hold: '%.*s' %s",
+             s->name, SRC(c, w.v[0]->sp), w.mixed);
+    } else if (w.n == 2 && !w.operand) {
         WARN(c, CEP_DIAG_W_NEVER_TRUE, w.v[1]->sp.start,
              "the condition of step '%s' can never hold: '%.*s' contradicts '%.*s'", s->name,
              SRC(c, w.v[1]->sp), SRC(c, w.v[0]->sp));
@@ -376,6 +432,7 @@ static void lint_never(lctx *c, const ast_step *s) {
         WARN(c, CEP_DIAG_W_NEVER_TRUE, w.v[0]->sp.start, "the condition of step '%s' can never hold",
              s->name);
     }
+    return 1;
 }
 
 /* ---- identical conditions --------------------------------------------------- */
@@ -522,6 +579,12 @@ static void lint_regex(lctx *c, const ast_expr *e) {
  * backquoted spelling is offered. */
 static void lint_hyphen(lctx *c, const ast_expr *e) {
     const ast_expr *l = e->a, *r = e->b;
+    /* `x > 1 -- note`: SQL's comment is a minus and a negation here. */
+    if (r->sp.start > 0 && r->sp.start < c->len && c->text[r->sp.start] == '-' && c->text[r->sp.start - 1] == '-') {
+        WARN(c, CEP_DIAG_W_HYPHEN, r->sp.start - 1,
+             "'--' is a minus and a negation (%.*s), not a comment: a comment starts with '#'", SRC(c, e->sp));
+        return;
+    }
     if (l->kind != EX_FIELD && l->kind != EX_STEPREF) return;
     if (r->kind != EX_FIELD || r->npath > 1 || l->sp.end + 1 != r->sp.start || r->sp.end > c->len) return;
     const char *t = c->text;
@@ -570,7 +633,44 @@ static const ast_mod *find_mod(const ast_step *s, mod_kind k) {
 typedef struct pstate {
     const ast_pattern *p;
     int unbounded_done, comb_done;
+    int in_group;
 } pstate;
+
+/* `followedBy b where b.amount > 5`: in its own condition a step's
+ * reference reads the events it took before the one under test; a step
+ * that takes one event has none, so the reference is null and a
+ * comparison with it never holds. (Not in a group: a repeated group's
+ * step has the events of its earlier rounds.) */
+/* The reference to step `name` that makes e null: e itself, or one in
+ * the arithmetic e is made of (null goes through + - * / %). */
+static const ast_expr *self_null(const ast_expr *e, const char *name) {
+    if (e->kind == EX_STEPREF) return strcmp(e->step, name) == 0 ? e : NULL;
+    if (e->kind == EX_UNARY && e->op == OP_NEG) return self_null(e->a, name);
+    if (e->kind != EX_BINARY || e->op < OP_ADD || e->op > OP_MOD) return NULL;
+    const ast_expr *r = self_null(e->a, name);
+    return r ? r : self_null(e->b, name);
+}
+
+static void lint_self_ref(lctx *c, const ast_step *s) {
+    conj k = {.n = 0};
+    if (!s->where || loops(s)) return;
+    flatten_and(s->where, &k);
+    for (int i = 0; i < k.n; i++) {
+        const ast_expr *e = k.v[i], *r = NULL;
+        if (e->kind == EX_CALL && strcmp(e->name, "exists") == 0 && e->nargs == 1 && e->args->kind == EX_STEPREF &&
+            strcmp(e->args->step, s->name) == 0)
+            r = e->args; /* exists(b.x): false */
+        else if (e->kind == EX_BINARY && e->op >= OP_EQ && e->op <= OP_GE && e->a->kind != EX_NULL &&
+                 e->b->kind != EX_NULL && !(r = self_null(e->a, s->name)))
+            r = self_null(e->b, s->name);
+        if (!r) continue;
+        WARN(c, CEP_DIAG_W_NEVER_TRUE, r->sp.start,
+             "the condition of step '%s' can never hold: '%.*s' reads the events step %s took before this "
+             "one, and it takes one event; this event's field is '%s'",
+             s->name, SRC(c, r->sp), s->name, r->name);
+        return;
+    }
+}
 
 static const char *conn_word(conn_kind k) {
     return k == CONN_FOLLOWED_BY_ANY ? "followedByAny" : "followedBy";
@@ -609,10 +709,12 @@ static void lint_seq(lctx *c, pstate *ps, const ast_step *first) {
             }
         }
         if (s->is_group) {
+            ps->in_group++;
             lint_seq(c, ps, s->body);
+            ps->in_group--;
             continue;
         }
-        lint_never(c, s);
+        if (!lint_never(c, s) && !ps->in_group) lint_self_ref(c, s);
         walk_exprs(c, s->where);
         for (const ast_mod *m = s->mods; m; m = m->next) walk_exprs(c, m->cond);
         if (s->conn == CONN_FOLLOWED_BY_ANY && prev && !prev->is_group &&
@@ -642,7 +744,7 @@ int lint_patterns(const ast_pattern *pats, const char *text, size_t len, cep_dia
                   lint_regex_fn rx) {
     lctx c = {text, len, w, rx, 512, 0};
     for (const ast_pattern *p = pats; p; p = p->next) {
-        pstate ps = {p, 0, 0};
+        pstate ps = {p, 0, 0, 0};
         if (!p->keys)
             WARN(&c, CEP_DIAG_W_KEYLESS, p->name_sp.start,
                  "pattern '%s' has no key: all events are one stream and are matched with each "

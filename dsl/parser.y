@@ -57,6 +57,8 @@ typedef struct skip_clause {
     span name_sp;
 } skip_clause;
 
+#define LEX_PARENS 64
+
 /* The scanner's state (flex's yyextra). */
 struct lex_extra {
     cep_diag *d;
@@ -65,6 +67,11 @@ struct lex_extra {
     int oom;
     int bad;            /* an unexpected character was reported ... */
     uint32_t bad_end;   /* ... ending here (to report a run once) */
+    /* Where the '(' still open in this pattern are (for the syntax error
+     * of one never closed); past LEX_PARENS deep they are only counted. */
+    uint32_t paren[LEX_PARENS];
+    int nparen;
+    int in_emit;        /* an emit clause is being read (the ':' hint) */
     jmp_buf jb;         /* flex's fatal errors (out of memory) land here */
 };
 
@@ -95,6 +102,7 @@ int cepyylex(CEPYYSTYPE *yylval_param, CEPYYLTYPE *yylloc_param,
 /* The scanner's entry points (flex writes no header for us). */
 int cepyylex_init_extra(struct lex_extra *extra, yyscan_t *scanner);
 int cepyylex_destroy(yyscan_t scanner);
+struct lex_extra *cepyyget_extra(yyscan_t scanner);
 struct yy_buffer_state *cepyy_scan_buffer(char *base, size_t size,
                                           yyscan_t scanner);
 void cepyy_switch_to_buffer(struct yy_buffer_state *b, yyscan_t scanner);
@@ -116,6 +124,7 @@ struct parse_ctx {
     big_lit *big;
     size_t nbig, capbig;
     int deep_reported;         /* AST_MAX_EXPR_HEIGHT, once per pattern */
+    long key_at;               /* end of this pattern's `key` keyword, or -1 */
 };
 
 /* The parser's stack goes through the library allocator too; a failure is
@@ -271,7 +280,12 @@ file:
   ;
 
 pattern:
-    KW_PATTERN { yyerrok; ctx->deep_reported = 0; /* a new pattern: report its errors again */ }
+    KW_PATTERN {
+        yyerrok;
+        ctx->deep_reported = 0; /* a new pattern: report its errors again */
+        ctx->key_at = -1;
+        cepyyget_extra(scanner)->nparen = 0; /* (a pattern's parens are its own) */
+    }
     NAME key_opt KW_BEGIN top_seq within_opt skip_opt emit_opt {
         ast_pattern *p = ast_pattern_new();
         if (!p) {
@@ -303,7 +317,7 @@ pattern:
 
 key_opt:
     %empty { $$.head = $$.tail = NULL; }
-  | KW_KEY name_list { $$ = $2; }
+  | KW_KEY { ctx->key_at = @1.end; /* for a second key clause's hint */ } name_list { $$ = $3; }
   ;
 
 /* Key fields: paths into the event (never step references). */
@@ -754,15 +768,37 @@ static int expected(const yysymbol_kind_t *exp, int nexp, yysymbol_kind_t k) {
     return 0;
 }
 
+static int is_space(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
+
 /* A name where none can be: SQL's `is null`, or a step written without
  * the connector that joins it to the one before. 1 when a hint was added. */
-static int name_hint(strbuf *b, const char *name, size_t n, const yysymbol_kind_t *exp, int nexp) {
+static int name_hint(strbuf *b, const char *text, long at, long len, size_t n, const yysymbol_kind_t *exp,
+                     int nexp) {
+    const char *name = text + at;
     if (n == 2 && (name[0] == 'i' || name[0] == 'I') && (name[1] == 's' || name[1] == 'S') &&
         expected(exp, nexp, YYSYMBOL_EQ)) {
         sb_puts(b, "; a null test is written '== null' or '!= null'");
         return 1;
     }
-    if (expected(exp, nexp, YYSYMBOL_KW_FOLLOWED_BY) && n < 64) {
+    /* SQL's LIKE and BETWEEN after an operand. */
+    char low[8] = "";
+    for (size_t i = 0; n < sizeof low && i < n; i++) low[i] = (char)(name[i] | 0x20);
+    if (expected(exp, nexp, YYSYMBOL_EQ) && (!strcmp(low, "like") || !strcmp(low, "ilike"))) {
+        sb_puts(b, "; text is matched with a regex: =~ /text/ (or contains(s, t), startsWith(s, t))");
+        return 1;
+    }
+    if (expected(exp, nexp, YYSYMBOL_EQ) && !strcmp(low, "between")) {
+        sb_puts(b, "; a range is written x >= LOW and x <= HIGH");
+        return 1;
+    }
+    /* A step: the name opens or ends its line, or a quantifier or
+     * `where` follows it. */
+    long p = at, q = at + (long)n;
+    while (p > 0 && (text[p - 1] == ' ' || text[p - 1] == '\t')) p--;
+    while (q < len && (text[q] == ' ' || text[q] == '\t' || text[q] == '\r')) q++;
+    int step = p == 0 || text[p - 1] == '\n' || q == len || strchr("\n+*?{", text[q]) ||
+               (len - q >= 5 && memcmp(text + q, "where", 5) == 0 && (len - q == 5 || !is_word_char(text[q + 5])));
+    if (step && expected(exp, nexp, YYSYMBOL_KW_FOLLOWED_BY) && n < 64) {
         sb_printf(b, "; a step comes after a connector (next, followedBy, followedByAny, notNext, notFollowedBy): "
                      "'followedBy %.*s'", (int)n, name);
         return 1;
@@ -822,9 +858,335 @@ static int gap_hint(strbuf *b, const char *src, long at, yysymbol_kind_t tok) {
     return 0;
 }
 
+/* The field list written from text[at] (`user, session.id`, backquoted
+ * names too) appended to b in one line, as `key` takes it. */
+static void key_fields(strbuf *b, const char *text, long at, long len) {
+    long p = at, start = (long)b->len;
+    for (;;) {
+        while (p < len && is_space(text[p])) p++;
+        long w = p;
+        if (p < len && text[p] == '`') {
+            long q = p + 1;
+            while (q < len && text[q] != '`' && text[q] != '\n') q++;
+            if (q >= len || text[q] != '`') break;
+            p = q + 1;
+        } else {
+            while (p < len && is_word_char(text[p])) p++;
+        }
+        if (p == w || (long)b->len - start + (p - w) > 60) break;
+        sb_put(b, text + w, (size_t)(p - w));
+        long q = p;
+        while (q < len && is_space(text[q])) q++;
+        if (q >= len || (text[q] != '.' && text[q] != ',')) break;
+        sb_puts(b, text[q] == ',' ? ", " : ".");
+        p = q + 1;
+    }
+}
+
+/* A second `key` clause (Flink's keyBy chained twice): one clause lists
+ * every key field. at: the second `key` keyword. */
+static void key_hint(strbuf *b, const struct parse_ctx *ctx, long at) {
+    sb_puts(b, "; a pattern has one key clause, its fields separated by commas: 'key ");
+    key_fields(b, ctx->text, ctx->key_at, (long)ctx->len);
+    sb_puts(b, ", ");
+    key_fields(b, ctx->text, at + 3, (long)ctx->len);
+    sb_puts(b, "'");
+}
+
+/* Quantifiers written as in a regex: `b{,3}` (no lower bound) and the lazy
+ * `b+?`, `b*?`. 1 when a hint was added; at: the unexpected ',' or '?'. */
+static int quant_hint(strbuf *b, const char *text, long at, long len, yysymbol_kind_t tok, const yysymbol_kind_t *exp,
+                      int nexp) {
+    long p = at;
+    while (p > 0 && is_space(text[p - 1])) p--;
+    char before = p > 0 ? text[p - 1] : '\0';
+    if (tok == (yysymbol_kind_t)YYTRANSLATE(',') && before == '{') {
+        long d = at + 1, e;
+        while (d < len && is_space(text[d])) d++;
+        for (e = d; e < len && e - d < 6 && text[e] >= '0' && text[e] <= '9'; e++) {}
+        if (e == d) return 0;
+        sb_printf(b, "; a quantifier's lower bound cannot be left out: '{0,%.*s}' for none to %.*s, '{1,%.*s}' "
+                     "for 1 to %.*s", (int)(e - d), text + d, (int)(e - d), text + d, (int)(e - d), text + d,
+                  (int)(e - d), text + d);
+        return 1;
+    }
+    if (tok != (yysymbol_kind_t)YYTRANSLATE('?') || (before != '+' && before != '*') ||
+        !expected(exp, nexp, YYSYMBOL_KW_GREEDY))
+        return 0;
+    long nend, n = word_before(text, p - 1, &nend);
+    sb_printf(b, "; '%c?' is a regex's lazy quantifier, not this language's: a repeated step already tries every "
+                 "number of events (language.md \u00a77)", before);
+    if (n >= 0 && nend == p - 1 && nend - n < 64)
+        sb_printf(b, ", and '%.*s%c greedy' takes all it can before the next step (\u00a77.4)", (int)(nend - n), text + n,
+                  before);
+    return 1;
+}
+
+/* Milliseconds of a unit as people write it (`min`, `seconds`, `M`,
+ * `hrs`), case ignored; 0 for a word that is no unit. */
+static int64_t unit_ms(const char *w, size_t n) {
+    static const struct { const char *name; int64_t ms; } units[] = {
+        {"ms", 1}, {"msec", 1}, {"msecs", 1}, {"millis", 1}, {"millisecond", 1}, {"milliseconds", 1},
+        {"s", 1000}, {"sec", 1000}, {"secs", 1000}, {"second", 1000}, {"seconds", 1000},
+        {"m", 60000}, {"min", 60000}, {"mins", 60000}, {"minute", 60000}, {"minutes", 60000},
+        {"h", 3600000}, {"hr", 3600000}, {"hrs", 3600000}, {"hour", 3600000}, {"hours", 3600000},
+        {"d", 86400000}, {"day", 86400000}, {"days", 86400000},
+        {"w", 604800000}, {"week", 604800000}, {"weeks", 604800000},
+    };
+    for (size_t i = 0; i < sizeof units / sizeof units[0]; i++) {
+        size_t k = 0;
+        if (strlen(units[i].name) != n) continue;
+        while (k < n && (w[k] | 0x20) == units[i].name[k]) k++;
+        if (k == n) return units[i].ms;
+    }
+    return 0;
+}
+
+/* A duration written another way (`5 minutes`, `10sec`, `5M`, `1h30m`,
+ * `2.5m`, `600` with no unit) from text[at]: the language's form, in the
+ * largest unit that keeps it whole. The parse must reach past `need`
+ * (the end of the unexpected token). 1 when a hint was added. */
+static int duration_hint(strbuf *b, const char *text, long at, long len, long need) {
+    long p = at, done = at;
+    double ms = 0;
+    for (int parts = 0; parts < 4 && p < len && text[p] >= '0' && text[p] <= '9'; parts++) {
+        char num[32];
+        long q = p, u, ue;
+        double v = 0, scale = 1;
+        int dots = 0;
+        /* By hand: strtod would follow the locale's decimal point. */
+        for (; q < len && q - p < 30 && ((text[q] >= '0' && text[q] <= '9') || text[q] == '.'); q++) {
+            if (text[q] == '.') dots++;
+            else if (dots) v += (text[q] - '0') * (scale /= 10);
+            else v = v * 10 + (text[q] - '0');
+        }
+        if (dots > 1 || text[q - 1] == '.') return 0;
+        memcpy(num, text + p, (size_t)(q - p));
+        num[q - p] = '\0';
+        for (u = q; u < len && u - q < 64 && (text[u] == ' ' || text[u] == '\t'); u++) {}
+        for (ue = u; ue < len && (text[ue] | 0x20) >= 'a' && (text[ue] | 0x20) <= 'z'; ue++) {}
+        int64_t unit = unit_ms(text + u, (size_t)(ue - u));
+        if (!unit && parts == 0 && q >= need && (ue == u || u > q) && !dots) {
+            /* A bare number (or one and a word that is no unit). */
+            sb_printf(b, "; a duration has a unit: '%ss' for seconds, '%sms' for milliseconds", num, num);
+            return 1;
+        }
+        if (!unit || (ue < len && text[ue] == '_')) {
+            if (parts) break;
+            return 0;
+        }
+        ms += v * (double)unit;
+        done = p = ue;
+        /* `1h30m`, `2h 30m`: a next part */
+        while (p < len && p - done < 64 && (text[p] == ' ' || text[p] == '\t')) p++;
+    }
+    p = done;
+    if (p == at || p < need || ms < 1 || ms > 9e15 || ms != (double)(int64_t)ms) return 0;
+    int64_t t = (int64_t)ms;
+    static const struct { int64_t ms; const char *u; } out[] = {
+        {86400000, "d"}, {3600000, "h"}, {60000, "m"}, {1000, "s"}, {1, "ms"}};
+    size_t i = 0;
+    while (t % out[i].ms) i++;
+    sb_printf(b, "; did you mean '%lld%s'?", (long long)(t / out[i].ms), out[i].u);
+    return 1;
+}
+
+/* Flink's `Time.minutes(5)` or Java's `Duration.ofMinutes(5)` where a
+ * duration goes: the language's `5m`. */
+static int flink_time_hint(strbuf *b, const char *text, long at, long len) {
+    long p = at;
+    if (len - p > 5 && memcmp(text + p, "Time.", 5) == 0) p += 5;
+    else if (len - p > 11 && memcmp(text + p, "Duration.of", 11) == 0) p += 11;
+    else return 0;
+    long u = p;
+    while (p < len && ((text[p] | 0x20) >= 'a' && (text[p] | 0x20) <= 'z')) p++;
+    int64_t unit = unit_ms(text + u, (size_t)(p - u));
+    if (!unit || p >= len || text[p] != '(') return 0;
+    long d = ++p;
+    while (p < len && p - d < 15 && text[p] >= '0' && text[p] <= '9') p++;
+    if (p == d || p >= len || text[p] != ')') return 0;
+    char num[24];
+    memcpy(num, text + d, (size_t)(p - d));
+    num[p - d] = '\0';
+    static const struct { int64_t ms; const char *u; } out[] = {
+        {86400000, "d"}, {3600000, "h"}, {60000, "m"}, {1000, "s"}, {1, "ms"}};
+    size_t i = 0;
+    while (i < sizeof out / sizeof out[0] && out[i].ms != unit) i++;
+    if (i == sizeof out / sizeof out[0]) return 0;
+    sb_printf(b, "; did you mean '%s%s'?", num, out[i].u);
+    return 1;
+}
+
+/* The step whose clause holds text[at]: the word after the last `begin`
+ * or connector before it (and after a gap's `within D`). 1 when found. */
+static int step_before(const char *text, long at, long *ns, long *ne) {
+    static const char *const kw[] = {"begin", "next", "followedBy", "followedByAny", "notNext", "notFollowedBy"};
+    /* (Bounded: hostile text may hold a thousand errors on one line.) */
+    for (long p = at; p > 0 && at - p < 4096; p--) {
+        if (!is_word_char(text[p - 1]) || (p > 1 && is_word_char(text[p - 2]))) continue;
+        long e = p - 1;
+        while (e < at && is_word_char(text[e])) e++;
+        int conn = 0;
+        for (size_t i = 0; i < sizeof kw / sizeof kw[0]; i++)
+            if ((size_t)(e - p + 1) == strlen(kw[i]) && memcmp(text + p - 1, kw[i], (size_t)(e - p + 1)) == 0) conn = 1;
+        if (!conn) continue;
+        long q = e;
+        while (q < at && is_space(text[q])) q++;
+        if (at - q > 6 && memcmp(text + q, "within", 6) == 0) { /* the gap */
+            for (q += 6; q < at && is_space(text[q]); q++) {}
+            while (q < at && is_word_char(text[q])) q++;
+            while (q < at && is_space(text[q])) q++;
+        }
+        long w = q;
+        while (q < at && is_word_char(text[q])) q++;
+        if (q == w || q - w > 60) return 0;
+        *ns = w;
+        *ne = q;
+        return 1;
+    }
+    return 0;
+}
+
+/* Flink's quantifier methods written as words (`b where x > 1 oneOrMore`,
+ * `b times 3`, `timesOrMore(2)`): the quantifier after the step's name.
+ * at: the name. 1 when a hint was added. */
+static int flink_quant_hint(strbuf *b, const char *text, long at, long len, long n) {
+    static const struct { const char *m, *q; } map[] = {
+        {"oneOrMore", "+"}, {"optional", "?"}, {"times", "{%s}"}, {"timesOrMore", "{%s,}"}};
+    size_t i = 0;
+    while (i < sizeof map / sizeof map[0] && !((size_t)n == strlen(map[i].m) && memcmp(text + at, map[i].m, (size_t)n) == 0))
+        i++;
+    if (i == sizeof map / sizeof map[0]) return 0;
+    char arg[40] = "";
+    if (strchr(map[i].q, '%')) {
+        /* times 3, times(3), times(2, 4): the bounds, spaces dropped */
+        long p = at + n, k = 0;
+        while (p < len && p - at < 64 && (text[p] == ' ' || text[p] == '(')) p++;
+        for (; p < len && k < (long)sizeof arg - 2 && ((text[p] >= '0' && text[p] <= '9') || text[p] == ',' ||
+                                                     text[p] == ' '); p++)
+            if (text[p] != ' ') arg[k++] = text[p];
+        arg[k] = '\0';
+        if (!k || arg[0] == ',' || arg[k - 1] == ',') return 0;
+    }
+    char q[48];
+    if (strchr(map[i].q, '%')) snprintf(q, sizeof q, i == 2 ? "{%s}" : "{%s,}", arg);
+    else snprintf(q, sizeof q, "%s", map[i].q);
+    long ns, ne;
+    if (step_before(text, at, &ns, &ne))
+        sb_printf(b, "; Flink's %s() is a quantifier after the step's name: '%.*s%s'", map[i].m, (int)(ne - ns),
+                  text + ns, q);
+    else
+        sb_printf(b, "; Flink's %s() is a quantifier after the step's name: 'STEP%s'", map[i].m, q);
+    return 1;
+}
+
+/* Where a duration was meant: after `within` (also a step's gap) at the
+ * unexpected token, or a number then a unit word in a condition
+ * (`b.ts - a.ts < 5 minutes`). 1 when a hint was added. */
+static int duration_slip(strbuf *b, const struct parse_ctx *ctx, const span *loc, yysymbol_kind_t tok,
+                         const yysymbol_kind_t *exp, int nexp) {
+    const char *t = ctx->text;
+    long at = (long)loc->start, len = (long)ctx->len;
+    if (expected(exp, nexp, YYSYMBOL_DURATION)) {
+        if (tok == (yysymbol_kind_t)YYTRANSLATE('-')) {
+            sb_puts(b, "; a duration is positive");
+            return 1;
+        }
+        if (tok == YYSYMBOL_NAME) return flink_time_hint(b, t, at, len);
+        return duration_hint(b, t, at, len, (long)loc->end);
+    }
+    if (tok == YYSYMBOL_DURATION) {
+        /* `within 2h 30m` */
+        long wend, w = word_before(t, at, &wend);
+        return w >= 0 && t[w] >= '0' && t[w] <= '9' && duration_hint(b, t, w, len, (long)loc->end);
+    }
+    if (tok != YYSYMBOL_NAME) return 0;
+    long n = at;
+    while (n > 0 && (t[n - 1] == ' ' || t[n - 1] == '\t')) n--;
+    long d = n;
+    while (d > 0 && ((t[d - 1] >= '0' && t[d - 1] <= '9') || t[d - 1] == '.')) d--;
+    if (d == n || (d > 0 && is_word_char(t[d - 1])) || t[d] < '0' || t[d] > '9') return 0;
+    return duration_hint(b, t, d, len, (long)loc->end);
+}
+
+/* The steps without `begin` (`key u a where ...`, `start a`, `notNext
+ * a`): the first step written after it. at: the unexpected name or
+ * connector; the step is the next word when one follows, else it. */
+static void begin_hint(strbuf *b, const struct parse_ctx *ctx, long at) {
+    const char *text = ctx->text;
+    long len = (long)ctx->len, e = at, n, ne;
+    while (e < len && is_word_char(text[e])) e++;
+    for (n = e; n < len && is_space(text[n]); n++) {}
+    for (ne = n; ne < len && is_word_char(text[ne]); ne++) {}
+    if (ctx->key_at >= 0 && ne - n == 5 && memcmp(text + n, "begin", 5) == 0) {
+        /* `key user session begin`: a comma left out */
+        sb_puts(b, "; key fields are separated by commas: 'key ");
+        key_fields(b, text, ctx->key_at, at);
+        sb_printf(b, ", %.*s'", (int)(e - at), text + at);
+        return;
+    }
+    static const char *const kw[] = {"where", "next", "followedBy", "followedByAny", "notNext", "notFollowedBy",
+                                     "within", "skip", "emit", "and", "or", "not", "in", "greedy", "until",
+                                     "begin", "key", "pattern"};
+    int named = ne > n && !(text[n] >= '0' && text[n] <= '9');
+    for (size_t i = 0; named && i < sizeof kw / sizeof kw[0]; i++)
+        if ((size_t)(ne - n) == strlen(kw[i]) && memcmp(text + n, kw[i], (size_t)(ne - n)) == 0) named = 0;
+    if (!named) n = at, ne = e;
+    if (ne - n > 60) return;
+    sb_printf(b, "; the steps start with 'begin': 'begin %.*s'", (int)(ne - n), text + n);
+}
+
+/* `//`, slash-star or `--` at (or just before) at: another language's comment. */
+static int comment_like(const char *text, long at, long len) {
+    char c = text[at], next = at + 1 < len ? text[at + 1] : '\0', prev = at > 0 ? text[at - 1] : '\0';
+    if (c == '/') return next == '/' || next == '*' || prev == '/';
+    return next == '-' || prev == '-';
+}
+
+/* `x > 1 -- big one`: the error comes later on a line that holds `--`
+ * or `//` (not after a quote or a regex operator, where they may be
+ * text). */
+static int comment_before(const char *text, long at) {
+    long p = at;
+    while (p > 0 && text[p - 1] != '\n' && at - p < 4096) p--;
+    for (long i = p; i + 1 < at; i++) {
+        if (text[i] == '"' || text[i] == '~') return 0;
+        if ((text[i] == '-' && text[i + 1] == '-') || (text[i] == '/' && text[i + 1] == '/')) return 1;
+    }
+    return 0;
+}
+
+/* `where x > 1 and where y < 2`: the word before at is and/or. */
+static int after_and_or(const char *src, long at) {
+    long wend, w = word_before(src, at, &wend);
+    return w >= 0 && ((wend - w == 3 && memcmp(src + w, "and", 3) == 0) || (wend - w == 2 && memcmp(src + w, "or", 2) == 0));
+}
+
+/* `emit a.ts, b.ts`: a value without its name. at: the '.'. */
+static void emit_hint(strbuf *b, const char *text, long at, long len) {
+    long wend, w = word_before(text, at, &wend), e = at, last = at + 1;
+    if (w < 0 || wend != at) return;
+    while (e < len && (is_word_char(text[e]) || text[e] == '.')) {
+        if (text[e] == '.') last = e + 1;
+        e++;
+    }
+    if (e == last || e - w > 60) return;
+    sb_printf(b, "; each emitted value has a name: '%.*s = %.*s'", (int)(e - last), text + last, (int)(e - w),
+              text + w);
+}
+
+/* The '(' still open when the parser wanted its ')': its offset, or -1. */
+static long open_paren(yyscan_t scanner, const yysymbol_kind_t *exp, int nexp) {
+    const struct lex_extra *x = cepyyget_extra(scanner);
+    if (!expected(exp, nexp, (yysymbol_kind_t)YYTRANSLATE(')')) || x->nparen <= 0 || x->nparen > LEX_PARENS)
+        return -1;
+    return (long)x->paren[x->nparen - 1];
+}
+
 /* The keyword a misspelled name was probably meant to be, among the
  * expected tokens: case and one slip in three letters forgiven, and
- * Flink's method names (skipPastLastEvent, skipToNext) taken for ours. */
+ * Flink's method names (skipPastLastEvent, skipToNext) taken for ours,
+ * and a keyword cut short (pastLast, consec: the shortest it begins). */
 static const char *nearest_keyword(const char *name, size_t n, const yysymbol_kind_t *exp, int nexp,
                                    char *buf, size_t cap) {
     const char *cands[YYNTOKENS];
@@ -854,6 +1216,11 @@ static const char *nearest_keyword(const char *name, size_t n, const yysymbol_ki
             for (size_t i = 0; i < nc && !best; i++)
                 if (strcmp(cands[i], alt) == 0) best = cands[i];
     }
+    if (!best && n >= 4)
+        for (size_t j = 0; j < nc; j++)
+            if (strlen(cands[j]) > n && strncmp(cands[j], name, n) == 0 &&
+                (!best || strlen(cands[j]) < strlen(best)))
+                best = cands[j];
     if (!best) return NULL;
     snprintf(buf, cap, "%s", best);
     return buf;
@@ -863,7 +1230,6 @@ static const char *nearest_keyword(const char *name, size_t n, const yysymbol_ki
  * expected tokens when there are at most four), a name quoted, and a hint
  * for slips other languages teach: '=' for '==', a misspelled keyword. */
 static int yyreport_syntax_error(const yypcontext_t *yyctx, yyscan_t scanner, struct parse_ctx *ctx) {
-    (void)scanner;
     enum { LISTED = 4 };
     yysymbol_kind_t exp[YYNTOKENS];
     int nexp = yypcontext_expected_tokens(yyctx, exp, YYNTOKENS);
@@ -871,6 +1237,13 @@ static int yyreport_syntax_error(const yypcontext_t *yyctx, yyscan_t scanner, st
     if (nexp == 1 && exp[0] == YYSYMBOL_YYEMPTY) nexp = 0;
     yysymbol_kind_t tok = yypcontext_token(yyctx);
     const span *loc = yypcontext_location(yyctx);
+    long paren = ctx->text ? open_paren(scanner, exp, nexp) : -1;
+    if (paren >= 0 && (tok == YYSYMBOL_YYEOF || tok == YYSYMBOL_KW_PATTERN)) {
+        /* The slip is at the '(', not where the text ran out. */
+        perr(ctx, CEP_DIAG_SYNTAX, (uint32_t)paren, "'(' is never closed: %s before its ')'",
+             tok == YYSYMBOL_YYEOF ? "the file ends" : "the next pattern starts");
+        return 0;
+    }
     strbuf b = {0};
     sb_puts(&b, "syntax error");
     if (tok != YYSYMBOL_YYEMPTY) {
@@ -878,7 +1251,9 @@ static int yyreport_syntax_error(const yypcontext_t *yyctx, yyscan_t scanner, st
         if (tok == YYSYMBOL_NAME && ctx->src && loc->end > loc->start && loc->end - loc->start < 80)
             sb_printf(&b, " '%.*s'", (int)(loc->end - loc->start), ctx->src + loc->start);
     }
-    if (nexp > 0 && nexp <= LISTED) {
+    /* The five skip strategies are listed whole. */
+    int skips = expected(exp, nexp, YYSYMBOL_KW_NO_SKIP) && nexp == 5;
+    if (nexp > 0 && (nexp <= LISTED || skips)) {
         sb_puts(&b, ", expecting ");
         for (int i = 0; i < nexp; i++) {
             if (i) sb_puts(&b, " or ");
@@ -888,23 +1263,56 @@ static int yyreport_syntax_error(const yypcontext_t *yyctx, yyscan_t scanner, st
         sb_puts(&b, ", expecting an expression");
     }
     char kw[40];
-    if (tok == YYSYMBOL_NAME && ctx->src &&
+    size_t plain = b.len;
+    if (ctx->text && duration_slip(&b, ctx, loc, tok, exp, nexp))
+        ;
+    else if (tok == YYSYMBOL_NAME && ctx->text && comment_before(ctx->text, (long)loc->start))
+        sb_puts(&b, "; a comment starts with '#' and runs to the end of the line");
+    else if (tok == YYSYMBOL_NAME && ctx->text &&
+             flink_quant_hint(&b, ctx->text, (long)loc->start, (long)ctx->len, (long)(loc->end - loc->start)))
+        ;
+    else if (tok == YYSYMBOL_NAME && ctx->src &&
         nearest_keyword(ctx->src + loc->start, loc->end - loc->start, exp, nexp, kw, sizeof kw))
         sb_printf(&b, "; did you mean '%s'?", kw);
     else if (tok == (yysymbol_kind_t)YYTRANSLATE('='))
         sb_puts(&b, "; did you mean '=='?");
-    else if (tok == YYSYMBOL_NAME && ctx->src && name_hint(&b, ctx->src + loc->start, loc->end - loc->start, exp, nexp))
+    else if (tok == YYSYMBOL_NAME && ctx->text &&
+             name_hint(&b, ctx->text, (long)loc->start, (long)ctx->len, loc->end - loc->start, exp, nexp))
         ;
+    else if ((tok == YYSYMBOL_NAME || tok == YYSYMBOL_KW_NEXT || tok == YYSYMBOL_KW_FOLLOWED_BY ||
+              tok == YYSYMBOL_KW_FOLLOWED_BY_ANY || tok == YYSYMBOL_KW_NOT_NEXT || tok == YYSYMBOL_KW_NOT_FOLLOWED_BY) &&
+             expected(exp, nexp, YYSYMBOL_KW_BEGIN) && ctx->text)
+        begin_hint(&b, ctx, (long)loc->start);
+    else if ((tok == (yysymbol_kind_t)YYTRANSLATE('/') || tok == (yysymbol_kind_t)YYTRANSLATE('-')) && ctx->text &&
+             comment_like(ctx->text, (long)loc->start, (long)ctx->len))
+        sb_puts(&b, "; a comment starts with '#' and runs to the end of the line");
     else if (tok == (yysymbol_kind_t)YYTRANSLATE('-') && ctx->src)
         hyphen_hint(&b, ctx->text, (long)loc->start, (long)ctx->len);
+    else if (tok == YYSYMBOL_KW_KEY && ctx->key_at >= 0 && ctx->text)
+        key_hint(&b, ctx, (long)loc->start);
     else if ((tok == YYSYMBOL_KW_KEY || tok == YYSYMBOL_KW_BEGIN || tok == YYSYMBOL_KW_WITHIN ||
               tok == YYSYMBOL_KW_SKIP || tok == YYSYMBOL_KW_EMIT) &&
-             (expected(exp, nexp, YYSYMBOL_KW_EMIT) || expected(exp, nexp, YYSYMBOL_KW_PATTERN)) &&
+             (expected(exp, nexp, YYSYMBOL_KW_EMIT) || expected(exp, nexp, YYSYMBOL_KW_PATTERN) ||
+              expected(exp, nexp, YYSYMBOL_KW_BEGIN)) &&
              !(ctx->src && gap_hint(&b, ctx->src, (long)loc->start, tok)))
         sb_puts(&b, "; a pattern's clauses come in this order, each at most once: key, begin (its steps), within, "
                     "skip, emit");
-    else if (ctx->src && tok != YYSYMBOL_YYEMPTY)
-        gap_hint(&b, ctx->src, (long)loc->start, tok);
+    else if (ctx->text && quant_hint(&b, ctx->text, (long)loc->start, (long)ctx->len, tok, exp, nexp))
+        ;
+    else if (tok == (yysymbol_kind_t)YYTRANSLATE('.') && nexp == 1 && exp[0] == (yysymbol_kind_t)YYTRANSLATE('=') &&
+             ctx->text)
+        emit_hint(&b, ctx->text, (long)loc->start, (long)ctx->len);
+    else if (ctx->src && tok != YYSYMBOL_YYEMPTY && gap_hint(&b, ctx->src, (long)loc->start, tok))
+        ;
+    else if (tok == YYSYMBOL_KW_WHERE && expected(exp, nexp, YYSYMBOL_KW_AND))
+        sb_puts(&b, "; a step has one where: join its conditions with 'and'");
+    else if (tok == YYSYMBOL_KW_WHERE && ctx->src && after_and_or(ctx->src, (long)loc->start))
+        sb_puts(&b, "; a step has one where: drop this one ('and' and 'or' join its conditions)");
+    if (paren >= 0 && b.len == plain && ctx->d) {
+        int line = diag_line_at(ctx->d, (size_t)paren), col = diag_col_at(ctx->d, (size_t)paren);
+        sb_printf(&b, "; is a %s missing? (the '(' at line %d, column %d is open)",
+                  expected(exp, nexp, (yysymbol_kind_t)YYTRANSLATE(',')) ? "',' or a ')'" : "')'", line, col);
+    }
     if (b.oom) {
         mem_free(b.p);
         ctx->oom = 1;
@@ -1091,9 +1499,18 @@ static ast_expr *mk_call(struct parse_ctx *ctx, char *name, span name_sp,
             return NULL;
         }
         if (!ok) {
-            if (is_count)
+            /* The argument as written, to show the form meant. */
+            int one = args.n == 1 && a->kind == EX_FIELD && a->name && strlen(a->name) < 64;
+            if (is_count && one && a->npath >= 2 && a->head)
+                perr(ctx, CEP_DIAG_SYNTAX, args_sp.start, "count takes a step name: count(step); did you mean "
+                     "'count(%s)'?", a->head);
+            else if (is_count)
                 perr(ctx, CEP_DIAG_SYNTAX, args_sp.start,
                      "count takes a step name: count(step)");
+            else if (one && a->npath == 1)
+                perr(ctx, CEP_DIAG_SYNTAX, args_sp.start, "%s takes a step field: %s(step.field), e.g. "
+                     "%s(STEP.%s), or %s(%s.FIELD) if %s is a step", name, name, name, a->name, name, a->name,
+                     a->name);
             else
                 perr(ctx, CEP_DIAG_SYNTAX, args_sp.start,
                      "%s takes a step field: %s(step.field)", name, name);
@@ -1178,6 +1595,7 @@ int ast_parse(const char *text, size_t len, struct cep_diag *d,
     ctx.text = text;
     ctx.len = len;
     ctx.tail = &ctx.head;
+    ctx.key_at = -1;
     if (cepyylex_init_extra(&x, &scanner) != 0) {
         mem_free(buf);
         diag_set_oom(d);

@@ -319,8 +319,15 @@ static stype check_expr(ctx *c, ast_expr *e) {
         int flags_ok = 1;
         for (const char *f = e->flags ? e->flags : ""; *f; f++)
             if (!regex_flag_ok(*f)) {
+                /* Habits of other regex dialects: an upper-case flag, and
+                 * JavaScript's g (=~ searches the whole string anyway). */
+                char hint[80] = "";
+                if (*f >= 'A' && *f <= 'Z' && regex_flag_ok((char)(*f - 'A' + 'a')))
+                    snprintf(hint, sizeof hint, "; did you mean '%c'?", *f - 'A' + 'a');
+                else if (*f == 'g')
+                    snprintf(hint, sizeof hint, "; g is not needed: =~ finds a match anywhere in the string");
                 ERR(c, CEP_DIAG_REGEX, e->flags_sp.start + (uint32_t)(f - e->flags),
-                    "unknown regex flag '%c'", *f);
+                    "unknown regex flag '%c' (the flags are i, m, s, x, u)%s", *f, hint);
                 flags_ok = 0;
             }
         /* Compiled here only to report PCRE2's error with every other one;

@@ -159,9 +159,25 @@ static void put_cond(strbuf *b, const cep_program *p, const nfa_pattern *pat, co
     put_expr(b, p, pat, e->cond, dot);
 }
 
+/* A window or gap: its milliseconds, and the language's form in the
+ * largest whole unit when that reads better (`5400000ms (90m)`). */
+static void put_ms(strbuf *b, int64_t ms) {
+    static const struct { int64_t ms; const char *u; } units[] = {
+        {86400000, "d"}, {3600000, "h"}, {60000, "m"}, {1000, "s"}};
+    sb_printf(b, "%" PRId64 "ms", ms);
+    for (size_t i = 0; i < sizeof units / sizeof units[0]; i++)
+        if (ms >= units[i].ms && ms % units[i].ms == 0) {
+            sb_printf(b, " (%" PRId64 "%s)", ms / units[i].ms, units[i].u);
+            return;
+        }
+}
+
 static void explain_text(strbuf *b, const cep_program *p, const nfa_pattern *pat) {
     sb_printf(b, "pattern %s: %u states, start %u", pat->name, pat->nstates, pat->start);
-    if (pat->has_within) sb_printf(b, ", within %" PRId64 "ms", pat->within_ms);
+    if (pat->has_within) {
+        sb_puts(b, ", within ");
+        put_ms(b, pat->within_ms);
+    }
     sb_put(b, "\n", 1);
     if (pat->compact)
         sb_printf(b, "  partial matches: compact (a list of events per step, combinations made on output)\n");
@@ -169,7 +185,10 @@ static void explain_text(strbuf *b, const cep_program *p, const nfa_pattern *pat
         const nfa_state *st = &pat->states[s];
         sb_printf(b, "  %u %s", s, kind_name(st->kind));
         if (st->kind != ST_FINAL) sb_printf(b, " '%s'", pat->steps[st->step].name);
-        if (st->gap_ms > 0) sb_printf(b, " gap %" PRId64 "ms", st->gap_ms);
+        if (st->gap_ms > 0) {
+            sb_puts(b, " gap ");
+            put_ms(b, st->gap_ms);
+        }
         if (s == pat->start) sb_put(b, " (start)", 8);
         sb_put(b, "\n", 1);
         for (uint32_t i = 0; i < st->nedges; i++) {

@@ -15,6 +15,10 @@ rnd = random.Random(21)
 LITS = ['0', '1', '2', '3', '5', '5.5', '"a"', '"b"', '"m"', 'null', 'true']
 OPS = ['==', '!=', '<', '<=', '>', '>=', 'in']
 POOL = [-1, 0, 0.5, 1, 1.5, 2, 2.5, 3, 4, 5, 5.25, 5.5, 6, "a", "b", "c", "m", "n", "", True, False, None]
+# Operands whose kind the syntax tells (a number, a string, a boolean, or
+# null): a comparison with a literal of another kind never holds.
+TYPED = ['len(%s)', 'abs(%s)', '%s + 1', '-%s', 'upper(%s)', 'lower(%s)', 'exists(%s)', 'contains(%s, "a")',
+         'startsWith(%s, "m")', '(%s > 2)', 'not %s']
 
 
 def conjunct(field):
@@ -30,7 +34,8 @@ def conjunct(field):
 conds = []
 for i in range(n):
     fields = ['x'] if rnd.random() < 0.7 else ['x', 'y']
-    conds.append(' and '.join(conjunct(rnd.choice(fields)) for _ in range(rnd.randint(2, 4))))
+    conds.append(' and '.join(conjunct(rnd.choice(TYPED) % rnd.choice(fields) if rnd.random() < 0.2
+                                       else rnd.choice(fields)) for _ in range(rnd.randint(2, 4))))
 
 with tempfile.TemporaryDirectory() as d:
     cepf = os.path.join(d, 'p.cep')

@@ -170,11 +170,19 @@ check "summary: late events" "cepheus: 2 of 5 events were late (up to 4.0s behin
 "$CEP" run -Wnone --quiet p.cep late.jsonl > out 2> err
 [ ! -s err ] && ok || ko "--quiet: stderr not empty"
 
-# A field the patterns read that no event has.
+# A field the patterns read that no event has, with the nearest name the
+# events had (nested too); none for a field far from all, or for one the
+# events have with null only.
 printf 'pattern p\n  key u\n  begin a where t == "a"\n  followedBy b where amout > 3\n' > typo.cep
 printf '%s\n' '{"ts":1,"u":1,"t":"a","amount":5}' '{"ts":2,"u":1,"t":"b","amount":5}' > amt.jsonl
 "$CEP" run -Wnone typo.cep amt.jsonl > out 2> err
-check "summary: unknown field" "cepheus: field 'amout' (pattern p, line 4) was present in none of 2 events" err
+check "summary: unknown field" "cepheus: field 'amout' (pattern p, line 4) was present in none of 2 events; did you mean 'amount'?" err
+printf 'pattern p\n  begin a where pay.sizee > 1 and zzz == 1 and nul != null\n' > typo2.cep
+printf '%s\n' '{"ts":1,"nul":null,"pay":{"size":3}}' > amt2.jsonl
+"$CEP" run -Wnone typo2.cep amt2.jsonl > out 2> err
+check "summary: unknown field, nested" "cepheus: field 'pay.sizee' (pattern p, line 2) was present in none of 1 event; did you mean 'pay.size'?
+cepheus: field 'zzz' (pattern p, line 2) was present in none of 1 event
+cepheus: field 'nul' (pattern p, line 2) was present in none of 1 event" err
 
 # Rejected lines: the first 5 of a reason printed, then counted.
 { echo '{"ts":1,"u":1,"t":"a"}'; i=0; while [ $i -lt 8 ]; do echo 'nope'; echo '{"u":1}'; i=$((i + 1)); done; } > bad.jsonl

@@ -269,7 +269,10 @@ static int scenario_compile(int *bad) {
     }
     /* A broken pattern must fail as cleanly: diagnostics allocate too. */
     static const char BROKEN[] = "pattern p begin a where x == b.x next b\npattern p begin\n"
-                                 "pattern q begin click followedby b\npattern r begin click next b where clik.x == 1";
+                                 "pattern q begin click followedby b\npattern r begin click next b where clik.x == 1\n"
+                                 /* the hints that read the text: a second key, a duration, an open '(' */
+                                 "pattern s key u key v begin a\npattern t begin a within 1h30m\n"
+                                 "pattern u begin a where count(a.x) > 1 and sum(y) > (2";
     rc = cep_compile(NULL, BROKEN, sizeof BROKEN - 1, "oom", &p, &d);
     if (rc == CEP_ENOMEM) seen = 1;
     else CHECK(rc == CEP_EPATTERN, "broken compile returned %s", cep_strerror(rc));

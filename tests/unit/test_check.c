@@ -122,7 +122,7 @@ END_TEST
 
 START_TEST(regex_flag) {
     ASSERT_DIAG("pattern p begin a where s =~ /x/iq\n",
-                "t.cep:1:34: error: unknown regex flag 'q'\n"
+                "t.cep:1:34: error: unknown regex flag 'q' (the flags are i, m, s, x, u)\n"
                 "pattern p begin a where s =~ /x/iq\n"
                 "                                 ^\n");
 }

@@ -272,7 +272,7 @@ START_TEST(err_two_patterns) {
                      "pattern q key k1 k2 begin b\n"
                      "^\n"
                      "t.cep:2:18: error: syntax error, unexpected name 'k2', expecting "
-                     "'begin' or ',' or '.'\n"
+                     "'begin' or ',' or '.'; key fields are separated by commas: 'key k1, k2'\n"
                      "pattern q key k1 k2 begin b\n"
                      "                 ^\n");
     ck_assert_str_eq(parse("pattern p begin a where x == ) followedBy b\n"
@@ -337,7 +337,8 @@ START_TEST(err_messages) {
                      "pattern p begin a skip toFirst\n"
                      "                              ^\n");
     ck_assert_str_eq(parse("pattern p begin a{,3}"),
-                     "t.cep:1:19: error: syntax error, unexpected ',', expecting integer\n"
+                     "t.cep:1:19: error: syntax error, unexpected ',', expecting integer; a quantifier's "
+                     "lower bound cannot be left out: '{0,3}' for none to 3, '{1,3}' for 1 to 3\n"
                      "pattern p begin a{,3}\n"
                      "                  ^\n");
     /* Comparisons do not chain. */
@@ -356,10 +357,11 @@ END_TEST
 
 START_TEST(err_aggregates) {
     ck_assert_str_eq(parse(WHERE("count(a.x) > 1 or sum(a) > 1 or max(a.x, b.x) > 1")),
-                     "t.cep:1:31: error: count takes a step name: count(step)\n"
+                     "t.cep:1:31: error: count takes a step name: count(step); did you mean 'count(a)'?\n"
                      "pattern p begin a where count(a.x) > 1 or sum(a) > 1 or max(a.x, b.x) > 1\n"
                      "                              ^\n"
-                     "t.cep:1:47: error: sum takes a step field: sum(step.field)\n"
+                     "t.cep:1:47: error: sum takes a step field: sum(step.field), e.g. sum(STEP.a), or "
+                     "sum(a.FIELD) if a is a step\n"
                      "pattern p begin a where count(a.x) > 1 or sum(a) > 1 or max(a.x, b.x) > 1\n"
                      "                                              ^\n"
                      "t.cep:1:61: error: max takes a step field: max(step.field)\n"

@@ -96,7 +96,10 @@ START_TEST(lint_each_kind) {
         {"pattern p key k begin a next b? where n < 0 and n > 0 next c within 1m skip toLast b",
          CEP_DIAG_W_SKIP_TARGET},
         {"pattern p key k begin a where user-id == 1 within 1m", CEP_DIAG_W_HYPHEN},
-        {"pattern p key k begin a where user - id == 1 and `user-id` == 2 and ts-a.ts > 1 within 1m", -1},
+        {"pattern p key k begin a next b where user - id == 1 and `user-id` == 2 and ts-a.ts > 1 within 1m", -1},
+        /* a.ts in a's own condition: no event yet, null */
+        {"pattern p key k begin a where ts-a.ts > 1 within 1m", CEP_DIAG_W_NEVER_TRUE},
+        {"pattern p key k begin a where len(s) == \"3\" within 1m", CEP_DIAG_W_NEVER_TRUE},
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
         cep_diag *d = NULL;
