@@ -180,6 +180,8 @@ static inline __attribute__((always_inline)) int visit_one(cep_engine *e, step_i
 static void visit_fetch(cep_engine *e, const uint32_t *pis, int n, const cep_value *row) {
     key_entry *ent;
     if (pattern_group_entry(e, pis[0], row, &ent) != CEP_OK || !ent) return;
+    /* (push_many fetched this entry's table a few rows ago, up to 16 lines) */
+    if (ent == e->scratch.ahead_ent && ent->mask < 16 * 64 / sizeof(kref)) return;
     const kref *tab = ent->tab;
     uint32_t mask = ent->mask;
     for (int i = 0; i < n; i++) __builtin_prefetch(&tab[entry_home(mask, pis[i])]);
