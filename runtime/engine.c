@@ -180,6 +180,8 @@ static inline __attribute__((always_inline)) int visit_one(cep_engine *e, step_i
 static void visit_fetch(cep_engine *e, const uint32_t *pis, int n, const cep_value *row) {
     key_entry *ent;
     if (pattern_group_entry(e, pis[0], row, &ent) != CEP_OK || !ent) return;
+    /* (push_many fetched this entry's table a few rows ago, up to 16 lines) */
+    if (ent == e->scratch.ahead_ent && ent->mask < 16 * 64 / sizeof(kref)) return;
     const kref *tab = ent->tab;
     uint32_t mask = ent->mask;
     for (int i = 0; i < n; i++) __builtin_prefetch(&tab[entry_home(mask, pis[i])]);
@@ -583,26 +585,23 @@ CEP_API int cep_engine_push(cep_engine *e, const cep_event *ev_in) {
 #define AHEAD_EVENTS 3
 #define PREFETCH_KEYS (64 * 1024) /* key table slots from which it pays */
 
-CEP_API int cep_engine_push_many(cep_engine *e, const cep_event *const *evs, size_t n, size_t *pushed) {
-    if (pushed) *pushed = 0;
-    if (!e || (!evs && n)) return CEP_EINVAL;
-    /* With few keys everything is in cache already and fetching ahead
-     * would only cost the second hashing of each key. (Few keys of a
-     * rule set hold many key states each: W8's 10,000 cards, ~300,000.) */
-    size_t kcap = e->keyset.keys.cap > e->keyset.groups.cap ? e->keyset.keys.cap : e->keyset.groups.cap;
-    int ahead = (kcap >= PREFETCH_KEYS || e->keyset.nkey_states >= PREFETCH_KEYS) &&
-                e->cfg.time_mode != CEP_TIME_PROCESSING;
-    uint64_t hash[16] = {0}; /* row i's key hash at i % 16, from stage 0 */
+/* push_many's rows, fetching ahead (ak: the ring, NULL: not) or not. */
+static int push_rows(cep_engine *e, const cep_event *const *evs, size_t n, size_t *pushed, ahead_key *ak) {
     for (size_t i = 0; i < n; i++) {
         if (!evs[i]) return CEP_EINVAL;
-        if (ahead) {
+        if (ak) {
             size_t a = i + AHEAD_SLOT, b = i + AHEAD_KEY, c = i + AHEAD_PMS, d = i + AHEAD_EVENTS;
-            if (a < n && evs[a]) engine_prefetch_key(e, evs[a], 0, &hash[a % 16]);
-            if (b < n && evs[b] && hash[b % 16]) engine_prefetch_key(e, evs[b], 1, &hash[b % 16]);
-            if (c < n && evs[c] && hash[c % 16]) engine_prefetch_key(e, evs[c], 2, &hash[c % 16]);
-            if (d < n && evs[d] && hash[d % 16]) engine_prefetch_key(e, evs[d], 3, &hash[d % 16]);
+            if (a < n && evs[a]) engine_prefetch_key(e, evs[a], 0, &ak[a % AHEAD_RING]);
+            if (b < n && evs[b] && ak[b % AHEAD_RING].hash) engine_prefetch_key(e, evs[b], 1, &ak[b % AHEAD_RING]);
+            if (c < n && evs[c] && ak[c % AHEAD_RING].hash) engine_prefetch_key(e, evs[c], 2, &ak[c % AHEAD_RING]);
+            if (d < n && evs[d] && ak[d % AHEAD_RING].hash) engine_prefetch_key(e, evs[d], 3, &ak[d % AHEAD_RING]);
+            /* (the entry stage 2 found for this row, or an older row's:
+             * group_lookup_slow compares its key) */
+            e->scratch.ahead_row = evs[i]->vals;
+            e->scratch.ahead_ent = ak[i % AHEAD_RING].ent;
         }
         int rc = cep_engine_push(e, evs[i]);
+        e->scratch.ahead_ent = NULL;
         if (rc != CEP_OK) {
             /* Refused before it went in, or taken in and then the call
              * failed (a callback, a limit, memory): then it counts, so that
@@ -613,6 +612,26 @@ CEP_API int cep_engine_push_many(cep_engine *e, const cep_event *const *evs, siz
         if (pushed) *pushed = i + 1;
     }
     return CEP_OK;
+}
+
+CEP_API int cep_engine_push_many(cep_engine *e, const cep_event *const *evs, size_t n, size_t *pushed) {
+    if (pushed) *pushed = 0;
+    if (!e || (!evs && n)) return CEP_EINVAL;
+    /* With few keys everything is in cache already and fetching ahead
+     * would only cost the second hashing of each key. (Few keys of a
+     * rule set hold many key states each: W8's 10,000 cards, ~300,000.) */
+    size_t kcap = e->keyset.keys.cap > e->keyset.groups.cap ? e->keyset.keys.cap : e->keyset.groups.cap;
+    int ahead = (kcap >= PREFETCH_KEYS || e->keyset.nkey_states >= PREFETCH_KEYS) &&
+                e->cfg.time_mode != CEP_TIME_PROCESSING;
+    /* Row i's key at i % AHEAD_RING, from stage 0 on. The ring is the
+     * engine's to clear while the rows go in (ent_free); a push_many
+     * called from a callback of another does not fetch ahead. */
+    ahead_key ak[AHEAD_RING] = {{0}};
+    if (!ahead || e->scratch.ahead) return push_rows(e, evs, n, pushed, NULL);
+    e->scratch.ahead = ak;
+    int rc = push_rows(e, evs, n, pushed, ak);
+    e->scratch.ahead = NULL;
+    return rc;
 }
 
 CEP_API int cep_engine_push_json(cep_engine *e, const char *text, size_t len) {

@@ -476,6 +476,13 @@ typedef struct engine_scratch {
     size_t row_cap;
     cep_value *thaw;          /* a pushed stored event's values (cep_engine_push) */
     size_t thaw_cap;
+    /* push_many's row under way and what its fetch ahead found of its
+     * key (ahead_key): group_lookup_slow takes that entry when its key is
+     * the row's. ahead: push_many's AHEAD_RING of them while it runs
+     * (NULL: none), whose entries ent_free clears. */
+    const cep_value *ahead_row;
+    const key_entry *ahead_ent;
+    struct ahead_key *ahead;
 } engine_scratch;
 
 /* Why the last call must fail with CEP_ELIMIT (--on-limit fail). */
@@ -713,12 +720,21 @@ int step_cond(cep_engine *e, const nfa_pattern *pat, uint32_t s, const cep_value
 cep_event *step_stored(cep_engine *e, step_in *in);
 /* Encode the key of vals for pattern pi into e->keybuf. */
 int step_encode_key(cep_engine *e, uint32_t pi, const cep_value *vals, uint32_t *len);
+/* What push_many's fetch ahead knows of a row's key: its hash (stage 0;
+ * 0: none), and its group's entry as found (stage 2; NULL: none; cleared
+ * when the entry is freed). */
+typedef struct ahead_key {
+    uint64_t hash;
+    key_entry *ent;
+} ahead_key;
+#define AHEAD_RING 16
 /* Fetch into cache what pushing ev will read, a few events ahead: its
  * key's slot in the key table (stage 0), the key state the slot names (1,
  * once the slot has come), the events of its partial matches that ev's
  * gates let it step (2, once the key state has come). Stage 0 makes the
- * key's hash in *hash; the later stages take it from there. */
-void engine_prefetch_key(cep_engine *e, const cep_event *ev, int stage, uint64_t *hash);
+ * key's hash in ak->hash; the later stages take it from there, and a key
+ * group's stage 2 leaves the entry it found in ak->ent. */
+void engine_prefetch_key(cep_engine *e, const cep_event *ev, int stage, ahead_key *ak);
 
 /* ---- visit.c: the patterns an event visits ---- */
 /* One pattern the route sends an event to, and what it says of its gates. */

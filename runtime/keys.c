@@ -43,6 +43,11 @@ static int ent_reserve(cep_engine *e, key_entry *ent) {
 
 static void ent_free(cep_engine *e, key_entry *ent) {
     entmap_remove(&e->keyset.groups, ent);
+    ahead_key *ak = e->scratch.ahead; /* (push_many's rows must not find it) */
+    if (ak)
+        for (int i = 0; i < AHEAD_RING; i++)
+            if (ak[i].ent == ent) ak[i].ent = NULL;
+    if (e->scratch.ahead_ent == ent) e->scratch.ahead_ent = NULL;
     /* The event under way must not find it (a reload leaves old entries
      * with another program's group numbers: the pointer decides). */
     if (ent->group < e->keyset.ngroups && e->keyset.gcache[ent->group].ent == ent) e->keyset.gcache[ent->group].ent = NULL;

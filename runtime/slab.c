@@ -21,6 +21,9 @@
 #include "mem.h"
 
 #include <string.h>
+#ifdef __linux__
+#include <sys/mman.h>
+#endif
 
 #if defined(CEP_USE_JEMALLOC) && !defined(CEP_FAULT_INJECTION)
 #define SLAB_POOLED 1
@@ -84,6 +87,22 @@ static void push_chunk(slab_chunk **head, slab_chunk *ch) {
     *head = ch;
 }
 
+/* A growing slab's new chunk, its pages made present in one call rather
+ * than by a fault each as its blocks are first written: a page fault
+ * costs ~2 us of kernel time, a fifth of an event of a rule set that
+ * grows (W8 dense), and the chunk of a slab this large fills. A hint:
+ * where it fails (an older kernel, not Linux), the faults come as
+ * before. */
+#define POPULATE_FROM (8u << 20)
+static void populate(const slab *s, void *ch) {
+#if defined(__linux__) && defined(MADV_POPULATE_WRITE)
+    if (s->reserved >= POPULATE_FROM) (void)madvise(ch, CHUNK_BYTES, MADV_POPULATE_WRITE);
+#else
+    (void)s;
+    (void)ch;
+#endif
+}
+
 /* (Out of line, as is the move to the full list: slab_alloc's usual path,
  * a block popped from its class's chunk, then saves no registers.) */
 static __attribute__((noinline)) slab_chunk *new_chunk(slab *s, int c) {
@@ -97,6 +116,7 @@ static __attribute__((noinline)) slab_chunk *new_chunk(slab *s, int c) {
         ch = mem_alloc_aligned(CHUNK_BYTES, CHUNK_BYTES);
         if (!ch) return NULL;
         s->reserved += CHUNK_BYTES;
+        populate(s, ch);
     }
     memset(ch, 0, sizeof *ch);
     ch->cls = (uint16_t)c;
