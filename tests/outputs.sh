@@ -215,8 +215,9 @@ for th in "" "--threads 2"; do
 done
 # --late needs no stored text: a late event is printed from the line read,
 # as read, also when the events before it wait in the reorder buffer
-# (--max-delay) and under --threads; a checkpoint then holds no text,
-# which it holds with --timeouts.
+# (--max-delay) and under --threads. A checkpoint holds the text with
+# --late as with --timeouts (a reload or restore parses buffered events
+# again from it: tests/cli.sh, "reload under --late"), not without them.
 printf '{"ts":10, "u":"x","t":"a","note":"kept?"}\n{"ts":20,"u":"y","t":"a"}\n{ "t":"b" , "u":"x","ts":5 }\n{"ts":22,"u":"y","t":"b"}\n' > late.jsonl
 for th in "" "--threads 2"; do
     "$CEP" run -q $th --max-delay 3 --late l.jsonl emit.cep late.jsonl > out 2> err; st=$?
@@ -226,14 +227,25 @@ for th in "" "--threads 2"; do
     if [ "$(cat l.jsonl)" = '{ "t":"b" , "u":"x","ts":5 }' ]; then ok
     else bad "emit with --late $th: the late event's text" "$(cat l.jsonl)"; fi
 done
-for o in --late:0 --timeouts:1; do
+for o in --late:1 --timeouts:1 none:0; do
     want=${o#*:} o=${o%:*}
     rm -rf ck
-    "$CEP" run -q $o o2.jsonl --output o.jsonl --checkpoint ck --checkpoint-every 1 emit.cep late.jsonl > /dev/null 2> err
+    # shellcheck disable=SC2046
+    "$CEP" run -q $([ $o = none ] || echo "$o o2.jsonl") --output o.jsonl --checkpoint ck --checkpoint-every 1 emit.cep late.jsonl > /dev/null 2> err
     n=$(grep -c 'kept?' ck/checkpoint)
     if [ "$n" = "$want" ]; then ok
     else bad "emit with $o: the text in the checkpoint" "$n copies"; fi
 done
+# ... so that a restore with a new pattern reading a new field ("n")
+# parses the buffered events again: q matches with --late.
+printf 'pattern p key u begin a where t == "a" followedBy b where t == "b" within 1m emit at = a.ts\n' > rp1.cep
+{ cat rp1.cep; printf 'pattern q key u begin a where t == "a" and n > 5 followedBy b where t == "b" within 1m emit n = a.n\n'; } > rp2.cep
+printf '{"ts":1000,"u":1,"t":"a","n":10}\n{"ts":3000,"u":1,"t":"b"}\n' > rp.jsonl
+rm -rf ck
+"$CEP" run -q -Wnone --late l.jsonl --max-delay 5s -o o.jsonl --checkpoint ck --checkpoint-every 1 --checkpoint-min-pause 0 rp1.cep rp.jsonl > /dev/null 2> err
+"$CEP" run -q -Wnone --late l.jsonl --max-delay 5s -o o.jsonl --checkpoint ck --restore ck rp2.cep rp.jsonl > /dev/null 2> err
+if [ "$(grep -c '"q"' o.jsonl)" = 1 ]; then ok
+else bad "restore under --late: the buffered event's new field" "$(cat o.jsonl err)"; fi
 # Matches of a pattern without emit print their events' text exactly as
 # read: spacing, key order, escapes, fields no pattern reads, lines of
 # another shape between lines of one (the reader predicts keys from the

@@ -315,6 +315,94 @@ START_TEST(drop_raw_follows_program_switch) {
 }
 END_TEST
 
+/* Each event's text, by its length (a row's lent text has no NUL). */
+static void put_raw(collected *c, const char *tag, const cep_event *ev) {
+    size_t len, at = strlen(c->text);
+    const char *raw = cep_event_raw(ev, &len);
+    int n = raw ? snprintf(c->text + at, sizeof c->text - at, "%s%.*s;", tag, (int)len, raw)
+                : snprintf(c->text + at, sizeof c->text - at, "%s-;", tag);
+    ck_assert(n > 0 && (size_t)n < sizeof c->text - at);
+}
+
+static int raw_match(void *ud, const cep_match *m) {
+    for (size_t s = 0; s < cep_match_step_count(m); s++)
+        for (size_t i = 0; i < cep_match_event_count(m, s); i++)
+            put_raw(ud, cep_match_is_timeout(m) ? "T" : "M", cep_match_event(m, s, i));
+    return 0;
+}
+
+static int raw_late(void *ud, const cep_event *ev) {
+    put_raw(ud, "L", ev);
+    return 0;
+}
+
+/* cep_engine_push_json lends the caller's line to its row (json.c,
+ * json_parse_lent): what the engine keeps past the call (partial matches,
+ * buffered events, held matches, snapshots) is its own copy, and a late
+ * event's text is the line's while the callback runs. The line's buffer is
+ * overwritten after every push. Also with every pattern emitting and
+ * cep_engine_set_drop_raw (`cepheus run --late` without --timeouts): the
+ * late event still has its text. */
+START_TEST(push_json_lent_line) {
+    static const char *lines[] = {
+        "{\"ts\":10,\"k\":1,\"t\":1,\"pad\":\"first line, long enough to need a block\"}",
+        "{\"ts\":20,\"k\":2,\"t\":1}",
+        "{\"ts\":300, \"k\":1, \"t\":2}",
+        "{\"ts\":150,\"k\":1,\"t\":2,\"late\":true}", /* behind the watermark (200) */
+        "{\"ts\":600,\"k\":3,\"t\":9}",
+    };
+    for (int emit = 0; emit < 2; emit++) {
+        cep_program *p = compile_ok(emit ? "pattern p key k begin a where t == 1 followedBy b where t == 2 within 5s "
+                                           "emit x = a.ts\n"
+                                         : "pattern p key k begin a where t == 1 followedBy b where t == 2 within 5s\n");
+        cep_engine *e = NULL, *e2 = NULL;
+        collected c = {0}, c2 = {0};
+        ck_assert_int_eq(cep_engine_new(p, &e), CEP_OK);
+        ck_assert_int_eq(cep_engine_set_max_delay(e, 100), CEP_OK);
+        ck_assert_int_eq(cep_engine_set_drop_raw(e, emit), CEP_OK);
+        cep_engine_on_match(e, raw_match, &c);
+        cep_engine_on_timeout(e, raw_match, &c);
+        cep_engine_on_late(e, raw_late, &c);
+        char buf[256];
+        snap_buf snap = {0};
+        for (size_t i = 0; i < sizeof lines / sizeof *lines; i++) {
+            size_t n = strlen(lines[i]);
+            memcpy(buf, lines[i], n);
+            ck_assert_int_eq(cep_engine_push_json(e, buf, n), CEP_OK);
+            memset(buf, 'X', sizeof buf); /* the caller reuses its buffer */
+            if (i == 2) ck_assert_int_eq(cep_engine_snapshot(e, to_buf, &snap), CEP_OK);
+        }
+        ck_assert_int_eq(cep_engine_finish(e), CEP_OK);
+        /* The snapshot (taken with lines 0-2 held) restores the same. */
+        ck_assert_int_eq(cep_engine_new(p, &e2), CEP_OK);
+        ck_assert_int_eq(cep_engine_set_max_delay(e2, 100), CEP_OK);
+        ck_assert_int_eq(cep_engine_set_drop_raw(e2, emit), CEP_OK);
+        ck_assert_int_eq(cep_engine_restore(e2, snap.p, snap.n), CEP_OK);
+        cep_engine_on_match(e2, raw_match, &c2);
+        cep_engine_on_timeout(e2, raw_match, &c2);
+        cep_engine_on_late(e2, raw_late, &c2);
+        for (size_t i = 3; i < sizeof lines / sizeof *lines; i++) {
+            size_t n = strlen(lines[i]);
+            memcpy(buf, lines[i], n);
+            ck_assert_int_eq(cep_engine_push_json(e2, buf, n), CEP_OK);
+            memset(buf, 'X', sizeof buf);
+        }
+        ck_assert_int_eq(cep_engine_finish(e2), CEP_OK);
+        char want[1024];
+        if (emit) /* stored copies without text; the late line keeps its own */
+            snprintf(want, sizeof want, "L%s;M-;M-;T-;", lines[3]);
+        else
+            snprintf(want, sizeof want, "L%s;M%s;M%s;T%s;", lines[3], lines[0], lines[2], lines[1]);
+        ck_assert_str_eq(c.text, want);
+        ck_assert_str_eq(c2.text, want);
+        free(snap.p);
+        cep_engine_free(e);
+        cep_engine_free(e2);
+        cep_program_free(p);
+    }
+}
+END_TEST
+
 START_TEST(api_edges) {
     ck_assert_str_eq(cep_strerror(CEP_OK), "success");
     ck_assert_str_eq(cep_strerror(CEP_ENOMEM), "out of memory");
@@ -1448,6 +1536,7 @@ Suite *engine_suite(void) {
     tcase_add_test(tc, first_partial_match_paths);
     tcase_add_test(tc, drop_raw_only_with_emit);
     tcase_add_test(tc, drop_raw_follows_program_switch);
+    tcase_add_test(tc, push_json_lent_line);
     suite_add_tcase(s, tc);
     return s;
 }
