@@ -970,11 +970,10 @@ static int configure_engine(cep_engine *e, const run_opts *o, sink *s, unsigned 
     if (rc == CEP_OK) rc = cep_engine_set_time_field(e, o->time_field);
     /* The events' text is printed only with events: late ones, timeouts'
      * and matches of patterns without emit (the engine keeps it for those).
-     * (A late event is printed from the row pushed, not a stored copy; but
-     * with --late the text stays kept: a reload or restore parses the
-     * reorder buffer's events again from it, so that new patterns see the
-     * fields they read, and --late runs did so before. Without --late and
-     * --timeouts those fields are lost: docs/state.md.) */
+     * (A late event is printed from the row pushed, not a stored copy;
+     * --late keeps the text as it did before. The reorder buffer keeps
+     * its events' text in any case: a reload or a restore with changed
+     * patterns parses them again, engine_keep_event_text.) */
     if (rc == CEP_OK) rc = cep_engine_set_drop_raw(e, !o->late && !o->timeouts);
     if (rc != CEP_OK) return rc;
     cep_engine_on_match(e, on_match, s);

@@ -485,12 +485,14 @@ CEP_API int cep_engine_set_allowed_lateness(cep_engine *e, int64_t ms);
  * the matches they held back are released. 0 (the default): no TTL. */
 CEP_API int cep_engine_set_state_ttl(cep_engine *e, int64_t ms);
 /* on 1: while every pattern of the running program has an `emit` clause,
- * the engine's stored copies of events (partial matches, the reorder
- * buffer) keep no raw text: a match then reports its fields, so the text
- * would only be printed with the events of timeouts. Those events' (and a
- * match's) cep_event_raw is then NULL; snapshots hold no text for them.
- * Events stored while a pattern without `emit` runs (after a program
- * switch) keep it. 0 (the default): the text is kept. Any time;
+ * the engine's stored copies of events keep no raw text: a match then
+ * reports its fields, so the text would only be printed with the events
+ * of timeouts. Those events' (and a match's) cep_event_raw is then NULL;
+ * snapshots hold no text for them. Events stored while a pattern without
+ * `emit` runs (after a program switch) keep it, and so do events that
+ * wait in the reorder buffer (and the partial matches they go on to
+ * start): a program switch or a restore parses them again from it, so
+ * that new patterns read the fields they name. 0 (the default): the text is kept. Any time;
  * CEP_EINVAL for other values. */
 CEP_API int cep_engine_set_drop_raw(cep_engine *e, int on);
 /* Event time (the default) comes from the events; processing time is the

@@ -42,10 +42,11 @@ static int raw_unwanted(cep_engine *e, const cep_event *ev) {
     return e->cfg.drop_raw && e->cfg.raw_all_emit && !ev->stored && ev->raw_len;
 }
 
-/* engine_copy_event, its block's size in *size. */
-static cep_event *copy_event(cep_engine *e, const cep_event *ev, size_t *size) {
+/* engine_copy_event, its block's size in *size; with_raw: keep the text
+ * even under drop_raw. */
+static cep_event *copy_event(cep_engine *e, const cep_event *ev, size_t *size, int with_raw) {
     cep_event view;
-    if (raw_unwanted(e, ev)) { /* the same event, without its text */
+    if (!with_raw && raw_unwanted(e, ev)) { /* the same event, without its text */
         view = *ev;
         view.raw = NULL;
         view.raw_len = 0;
@@ -71,15 +72,14 @@ static cep_event *copy_event(cep_engine *e, const cep_event *ev, size_t *size) {
 
 cep_event *engine_copy_event(cep_engine *e, const cep_event *ev) {
     size_t n;
-    return copy_event(e, ev, &n);
+    return copy_event(e, ev, &n, 0);
 }
 
 void engine_free_event(cep_engine *e, cep_event *ev) { slab_free(&e->store.mem, event_block(ev), event_stored_size(ev)); }
 
-/* Copy a caller's event for keeping; tells the tag hook. */
-cep_event *engine_keep_event(cep_engine *e, const cep_event *ev) {
+static cep_event *keep_event(cep_engine *e, const cep_event *ev, int with_raw) {
     size_t n;
-    cep_event *f = copy_event(e, ev, &n);
+    cep_event *f = copy_event(e, ev, &n, with_raw);
     if (!f) return NULL;
     e->stats.stored_events++;
     e->store.event_bytes += n;
@@ -87,6 +87,15 @@ cep_event *engine_keep_event(cep_engine *e, const cep_event *ev) {
     if (tag && e->hooks.on_tag) e->hooks.on_tag(e->hooks.tag_ud, tag, 1);
     return f;
 }
+
+/* Copy a caller's event for keeping; tells the tag hook. */
+cep_event *engine_keep_event(cep_engine *e, const cep_event *ev) { return keep_event(e, ev, 0); }
+
+/* The same with its text under drop_raw too: the reorder buffer's events,
+ * for a reload or a restore with changed patterns parses them again
+ * (reload.c), so that new patterns read the fields they name; and a
+ * snapshot's events as written (snapshot.c). */
+cep_event *engine_keep_event_text(cep_engine *e, const cep_event *ev) { return keep_event(e, ev, 1); }
 
 void engine_drop_event(cep_engine *e, cep_event *ev) {
     if (!ev || --ev->refs) return;
@@ -504,7 +513,7 @@ static int push_at(cep_engine *e, cep_event *ev, int64_t t) {
         rc = advance(e, t);
         if (rc == CEP_OK) rc = process_event(e, ev, 0, 0);
     } else {
-        cep_event *f = engine_keep_event(e, ev);
+        cep_event *f = engine_keep_event_text(e, ev);
         if (!f || heap_push(&e->time.reorder, f) < 0) {
             engine_drop_event(e, f);
             ev->seq = saved_seq;

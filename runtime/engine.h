@@ -518,6 +518,10 @@ struct cep_engine {
 void engine_set_err(cep_engine *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* A stored copy of ev (slab memory, refs 1, counted, tag hook told). */
 cep_event *engine_keep_event(cep_engine *e, const cep_event *ev);
+/* The same with its text even under drop_raw: the reorder buffer's
+ * events (parsed again at a program switch); a snapshot's and a program
+ * switch's copies with the text they had. */
+cep_event *engine_keep_event_text(cep_engine *e, const cep_event *ev);
 int engine_all_emit(const cep_program *p);
 /* Drop one reference of a stored event (counted; freed at zero). */
 void engine_drop_event(cep_engine *e, cep_event *ev);

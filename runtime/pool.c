@@ -1252,7 +1252,7 @@ static int reroute_buffered(cep_pool *p, cep_engine **es, const cep_program *np)
                 mine = partition_of(np, pi, row, p->nengines) == k;
             if (!mine) continue;
             const mem_heap *own = mem_heap_use(&p->shards[k].heap);
-            cep_event *f = engine_keep_event(es[k], ev);
+            cep_event *f = engine_keep_event_text(es[k], ev);
             if (!f || heap_push(&es[k]->time.reorder, f) < 0) {
                 if (f) engine_drop_event(es[k], f);
                 rc = CEP_ENOMEM;

@@ -68,7 +68,7 @@ static cep_event *copy_event(remap *r, cep_event *ev, int reparse) {
     b->tag = event_tag(ev);
     /* Counted and its tag held as any kept event; the old copy is dropped
      * (counted down, its hold let go) with its last holder. */
-    cep_event *f = r->oom ? NULL : engine_keep_event(r->e, b);
+    cep_event *f = r->oom ? NULL : engine_keep_event_text(r->e, b); /* (with the text it had) */
     if (!f || mem_grow((void **)&r->copies, &r->cap, r->ncopies + 1, sizeof *r->copies) < 0 ||
         ptr_put(&r->done, ev, (uint32_t)r->ncopies) < 0) {
         engine_drop_event(r->e, f);

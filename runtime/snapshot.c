@@ -509,7 +509,10 @@ static int r_fits(const reader *r, uint32_t n, size_t size) {
     return !r->bad && n <= (size_t)(r->end - r->p) / size;
 }
 
-/* Read one event into the builder b and keep a frozen copy. */
+/* Read one event into the builder b and keep a frozen copy, with the
+ * text the snapshot holds (under drop_raw the events that waited in the
+ * reorder buffer keep theirs: engine_keep_event_text; restored as
+ * written, a run goes on as it would have without the restore). */
 static cep_event *r_event(reader *r, cep_engine *e, cep_event *b) {
     cep_event_clear(b);
     cep_event_set_time(b, r_i64(r));
@@ -547,7 +550,7 @@ static cep_event *r_event(reader *r, cep_engine *e, cep_event *b) {
     }
     if (r->bad) return NULL;
     b->seq = seq;
-    return engine_keep_event(e, b);
+    return engine_keep_event_text(e, b);
 }
 
 /* The state of one restore: the engine, the part of the snapshot it
