@@ -212,6 +212,36 @@ static void assert_same_row(const cep_event *a, const cep_event *b, size_t nf, c
     ck_assert(la == lb && (la == 0 || memcmp(ra, rb, la) == 0));
 }
 
+/* Line t through the fast path, yajl and cep_event_parse_json, in a
+ * buffer of room bytes (room >= t->n; past the text, more text: a
+ * sanitizer build sees a read past an exact-size one), and compared: what
+ * the fast path reads (when it does not defer) yajl reads alike, and the
+ * public parse gives yajl's result or its error. *yajl_ok += yajl took it;
+ * returns whether the fast path read it (fast then holds its row). */
+static int diff_line(cep_event *fast, cep_event *ref, cep_event *both, size_t nf, json_scratch *sc, const text *t,
+                     size_t room, const char *tf, unsigned *yajl_ok) {
+    char *line = malloc(room ? room : 1);
+    ck_assert_ptr_nonnull(line);
+    memcpy(line, t->b, t->n);
+    memset(line + t->n, '7', room - t->n);
+    cep_event_clear(fast);
+    int rf = json_fast_parse(fast, line, t->n, tf, sc);
+    int ry = json_parse_yajl(ref, line, t->n, tf);
+    ck_assert_msg(rf == CEP_OK || rf == JSON_DEFER, "fast path returned %d", rf);
+    if (rf == CEP_OK) {
+        ck_assert_msg(ry == CEP_OK, "fast path accepted what yajl rejects (%d, %s): %.*s", ry, cep_event_error(ref),
+                      (int)t->n, t->b);
+        assert_same_row(fast, ref, nf, t);
+    }
+    *yajl_ok += ry == CEP_OK;
+    int rb = cep_event_parse_json(both, line, t->n, tf);
+    free(line);
+    ck_assert_int_eq(rb, ry);
+    if (ry == CEP_OK) assert_same_row(both, ref, nf, t);
+    else ck_assert_str_eq(cep_event_error(both), cep_event_error(ref));
+    return rf == CEP_OK;
+}
+
 START_TEST(json_fast_matches_yajl) {
     cep_program *prog = NULL;
     ck_assert_int_eq(cep_compile(NULL, pattern_text, strlen(pattern_text), "t.cep", &prog, NULL), CEP_OK);
@@ -228,30 +258,14 @@ START_TEST(json_fast_matches_yajl) {
         event(&t);
         int mut = below(2);
         if (mut) mutate(&t), mutated++;
-        cep_event_clear(fast);
         /* One line in four without a time field (processing time: ""),
          * where a key "" must not read as the time. Each reader gets an
          * exact-size copy, so that a sanitizer build sees a read past it. */
         const char *tf = i % 4 == 3 ? "" : "ts";
-        char *line = malloc(t.n ? t.n : 1);
-        ck_assert_ptr_nonnull(line);
-        memcpy(line, t.b, t.n);
-        int rf = json_fast_parse(fast, line, t.n, tf, &sc);
-        int ry = json_parse_yajl(ref, line, t.n, tf);
-        ck_assert_msg(rf == CEP_OK || rf == JSON_DEFER, "fast path returned %d", rf);
-        if (rf == CEP_OK) {
-            ck_assert_msg(ry == CEP_OK, "fast path accepted what yajl rejects (%d, %s): %.*s", ry,
-                          cep_event_error(ref), (int)t.n, t.b);
-            assert_same_row(fast, ref, nf, &t);
+        if (diff_line(fast, ref, both, nf, &sc, &t, t.n, tf, &yajl_ok)) {
             fast_ok++;
             mutated_ok += mut;
         }
-        yajl_ok += ry == CEP_OK;
-        int rb = cep_event_parse_json(both, line, t.n, tf);
-        free(line);
-        ck_assert_int_eq(rb, ry);
-        if (ry == CEP_OK) assert_same_row(both, ref, nf, &t);
-        else ck_assert_str_eq(cep_event_error(both), cep_event_error(ref));
     }
     if (getenv("JSON_DIFF_STATS")) fprintf(stderr, "fast %u, yajl %u, mutated %u (still valid on the fast path %u), of %u\n", fast_ok, yajl_ok, mutated, mutated_ok, n);
     /* The generator must exercise both sides: most valid lines on the fast
@@ -393,27 +407,11 @@ START_TEST(json_fast_matches_yajl_nested) {
         nested_event(&t);
         int mut = below(3) == 0;
         if (mut) mutate(&t);
-        cep_event_clear(fast);
         const char *tf = i % 3 == 0 ? "m.t" : i % 3 == 1 ? "ts" : "";
-        char *line = malloc(t.n ? t.n : 1);
-        ck_assert_ptr_nonnull(line);
-        memcpy(line, t.b, t.n);
-        int rf = json_fast_parse(fast, line, t.n, tf, &sc);
-        int ry = json_parse_yajl(ref, line, t.n, tf);
-        ck_assert_msg(rf == CEP_OK || rf == JSON_DEFER, "fast path returned %d", rf);
-        if (rf == CEP_OK) {
-            ck_assert_msg(ry == CEP_OK, "fast path accepted what yajl rejects (%d, %s): %.*s", ry,
-                          cep_event_error(ref), (int)t.n, t.b);
-            assert_same_row(fast, ref, nf, &t);
+        if (diff_line(fast, ref, both, nf, &sc, &t, t.n, tf, &yajl_ok)) {
             fast_ok++;
-            nested_set += cep_event_value(fast, sy).type != CEP_NULL;
+            nested_set += cep_event_value(fast, sy).type != CEP_NULL; /* (the type only: the line is gone) */
         }
-        yajl_ok += ry == CEP_OK;
-        int rb = cep_event_parse_json(both, line, t.n, tf);
-        free(line);
-        ck_assert_int_eq(rb, ry);
-        if (ry == CEP_OK) assert_same_row(both, ref, nf, &t);
-        else ck_assert_str_eq(cep_event_error(both), cep_event_error(ref));
     }
     if (getenv("JSON_DIFF_STATS"))
         fprintf(stderr, "nested: fast %u, yajl %u, x.z.t.y set %u, of %u\n", fast_ok, yajl_ok, nested_set, n);
@@ -494,30 +492,10 @@ START_TEST(json_fast_matches_yajl_shapes) {
         if (below(30) == 0) k = below(4);
         shaped_event(&t, k);
         if (below(40) == 0) mutate(&t);
-        cep_event_clear(fast);
         const char *tf = i % 500 < 450 ? "ts" : i % 500 < 480 ? "i" : "";
         /* Exact size (a sanitizer build sees a read past the text), or
          * inside a larger buffer with more text after it. */
-        size_t room = below(2) ? t.n : t.n + 32;
-        char *line = malloc(room ? room : 1);
-        ck_assert_ptr_nonnull(line);
-        memcpy(line, t.b, t.n);
-        memset(line + t.n, '7', room - t.n);
-        int rf = json_fast_parse(fast, line, t.n, tf, &sc);
-        int ry = json_parse_yajl(ref, line, t.n, tf);
-        ck_assert_msg(rf == CEP_OK || rf == JSON_DEFER, "fast path returned %d", rf);
-        if (rf == CEP_OK) {
-            ck_assert_msg(ry == CEP_OK, "fast path accepted what yajl rejects (%d, %s): %.*s", ry,
-                          cep_event_error(ref), (int)t.n, t.b);
-            assert_same_row(fast, ref, nf, &t);
-            fast_ok++;
-        }
-        yajl_ok += ry == CEP_OK;
-        int rb = cep_event_parse_json(both, line, t.n, tf);
-        free(line);
-        ck_assert_int_eq(rb, ry);
-        if (ry == CEP_OK) assert_same_row(both, ref, nf, &t);
-        else ck_assert_str_eq(cep_event_error(both), cep_event_error(ref));
+        fast_ok += diff_line(fast, ref, both, nf, &sc, &t, below(2) ? t.n : t.n + 32, tf, &yajl_ok);
     }
     if (getenv("JSON_DIFF_STATS")) fprintf(stderr, "shapes: fast %u, yajl %u, of %u\n", fast_ok, yajl_ok, n);
     ck_assert_msg(fast_ok * 10 >= yajl_ok * 9, "fast path took %u of %u valid lines", fast_ok, yajl_ok);
