@@ -91,28 +91,38 @@ match() { # match RULE CARD START END A_TYPE A_AMOUNT B_TYPE B_AMOUNT
 } > expected.jsonl
 changed="kept r1, r2, r3, r4, r5, r6, r7, r8 and 990 more; changed, started empty: r0; new: extra; removed: r100"
 
-# ---- SIGHUP: 998 rules keep their partial matches, r0 and r100 lose theirs --
-# (r0 changed: its partial match of card 1 is dropped; r100 removed; the
-# line names 8 rules of each kind at most.)
-for threads in "" "--threads 2"; do
+# reload NAME NEWFILE [OPTIONS...]: r1k.cep live on a FIFO with OPTIONS;
+# first.jsonl in, its first matches out, then NEWFILE in its place and a
+# SIGHUP; once it says it reloaded, the last event and the end of input.
+# Its exit status in $st.
+reload() {
+    _name=$1 _new=$2
+    shift 2
     cp r1k.cep rules.cep
     rm -f in.fifo out.jsonl err && mkfifo in.fifo
     exec 3<> in.fifo
-    # shellcheck disable=SC2086
-    "$CEP" run $threads -o out.jsonl rules.cep in.fifo 3>&- 2> err &
+    "$CEP" run "$@" -o out.jsonl rules.cep in.fifo 3>&- 2> err &
     pid=$!
     guard $pid
     cat first.jsonl >&3
-    wait_for out.jsonl '"pattern":"r705"' || ko "reload${threads:+ $threads}: first matches not written"
-    cp r1k_b.cep rules.cep
+    wait_for out.jsonl '"pattern":"r705"' || ko "$_name: first matches not written"
+    cp "$_new" rules.cep
     hup_ready $pid && kill -HUP $pid
-    wait_for err 'reloaded' || ko "reload${threads:+ $threads}: no message"
+    wait_for err 'reloaded' || ko "$_name: no message"
     echo "$last" >&3
     exec 3>&-
     wait $pid
     st=$?
     pid=
     unguard
+}
+
+# ---- SIGHUP: 998 rules keep their partial matches, r0 and r100 lose theirs --
+# (r0 changed: its partial match of card 1 is dropped; r100 removed; the
+# line names 8 rules of each kind at most.)
+for threads in "" "--threads 2"; do
+    # shellcheck disable=SC2086
+    reload "reload${threads:+ $threads}" r1k_b.cep $threads
     [ "$st" = 0 ] && ok || ko "reload${threads:+ $threads}: exit $st"
     check "reload${threads:+ $threads}: message" "cepheus: reloaded rules.cep: 1000 patterns; $changed" err
     if [ "$(sort out.jsonl)" = "$(sort expected.jsonl)" ]; then ok; else
@@ -127,24 +137,8 @@ done
 cp r1k.cep warn.cep
 printf 'pattern w\n  key card\n  begin a where type == "t1"\n  followedBy b where type == "t2"\n' >> warn.cep
 for werror in "" "-Werror"; do
-    cp r1k.cep rules.cep
-    rm -f in.fifo out.jsonl err && mkfifo in.fifo
-    exec 3<> in.fifo
     # shellcheck disable=SC2086
-    "$CEP" run $werror -o out.jsonl rules.cep in.fifo 3>&- 2> err &
-    pid=$!
-    guard $pid
-    cat first.jsonl >&3
-    wait_for out.jsonl '"pattern":"r705"' || ko "reload ${werror:--W}: first matches not written"
-    cp warn.cep rules.cep
-    hup_ready $pid && kill -HUP $pid
-    wait_for err 'reloaded' || ko "reload ${werror:--W}: no message"
-    echo "$last" >&3
-    exec 3>&-
-    wait $pid
-    st=$?
-    pid=
-    unguard
+    reload "reload ${werror:--W}" warn.cep $werror
     if [ -z "$werror" ]; then
         what="warning: followedBy without within: a partial match of pattern 'w' waits for its next event forever"
         last_line="cepheus: reloaded rules.cep: 1001 patterns; kept r0, r1, r2, r3, r4, r5, r6, r7 and 992 more; new: w"
