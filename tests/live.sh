@@ -23,20 +23,7 @@ cd "$TMP" || exit 1
 passed=0 failed=0
 ok() { passed=$((passed + 1)); }
 ko() { echo "FAIL: $1"; failed=$((failed + 1)); }
-# guard PID: kill the tool after 120 s, so that a tool that hangs fails
-# this test instead of hanging the suite. The FIFOs are opened (read-write,
-# fd 3) before the tool starts, so its open never waits for a writer, and
-# the tool does not inherit fd 3 (3>&-), so closing it is the end of input.
-# unguard (after the tool's wait) ends the guard: PIDs are reused within
-# seconds on a busy machine (7,500 in 10 s measured beside other builds),
-# and a guard left sleeping killed whatever process had the PID by then,
-# the tool of a later test here (exit 137) or any other.
-guard() {
-    (exec 3>&-; trap 'kill "$s" 2>/dev/null; exit 0' TERM; sleep 120 & s=$!; wait "$s"; kill -9 "$1") \
-        >/dev/null 2>&1 &
-    gpid=$!
-}
-unguard() { [ -n "${gpid:-}" ] && kill "$gpid" 2>/dev/null; gpid=; }
+. "$SRC/tests/guard.sh" # guard PID / unguard
 # wait_lines FILE N SECONDS: until FILE has N lines; 0 if it did in time.
 wait_lines() {
     _w=0

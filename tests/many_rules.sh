@@ -10,6 +10,7 @@
 # that is a pipe; a restore from a FIFO). Run by `make check`.
 : "${top_srcdir:=.}" "${top_builddir:=.}"
 CEP="$(cd "$top_builddir" && pwd)/cepheus"
+SRC="$(cd "$top_srcdir" && pwd)"
 [ -x "$CEP" ] || { echo "many_rules.sh: $CEP is not built; skipping"; exit 77; }
 command -v mkfifo >/dev/null 2>&1 || { echo "many_rules.sh: no mkfifo; skipping"; exit 77; }
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/cepheus-many.XXXXXX") || exit 1
@@ -24,14 +25,7 @@ cd "$TMP" || exit 1
 passed=0 failed=0
 ok() { passed=$((passed + 1)); }
 ko() { echo "FAIL: $1"; failed=$((failed + 1)); }
-# guard PID / unguard: as in live.sh, a tool that hangs is killed after
-# 120 s and fails the test instead of hanging the suite.
-guard() {
-    (exec 3>&-; trap 'kill "$s" 2>/dev/null; exit 0' TERM; sleep 120 & s=$!; wait "$s"; kill -9 "$1") \
-        >/dev/null 2>&1 &
-    gpid=$!
-}
-unguard() { [ -n "${gpid:-}" ] && kill "$gpid" 2>/dev/null; gpid=; }
+. "$SRC/tests/guard.sh" # guard PID / unguard
 # wait_for FILE REGEX: until a line of FILE matches (at most 20 s).
 wait_for() {
     _w=0
